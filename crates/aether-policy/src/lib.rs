@@ -1,0 +1,12 @@
+//! aether's permission model, pure and engine-agnostic.
+//!
+//! Everything here decides and nothing performs: no file, network, environment, clock or engine
+//! access (enforced by this crate's `clippy.toml`). Real paths, resolved addresses and "now" are
+//! arguments. Capability providers in `aether-host` accept only the witnesses that the checks
+//! here return, so that forgetting a check is a compile error.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod capability;
+
+pub use capability::{Capability, Decision};
