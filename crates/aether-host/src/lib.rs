@@ -1,0 +1,10 @@
+//! The only code that touches files, environment, network and processes on a plugin's behalf.
+//!
+//! Providers here accept only the witnesses returned by `aether-policy`'s checks; the engine side
+//! reaches them exclusively through [`protocol::Host`].
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod protocol;
+
+pub use protocol::{Host, HostError, HostRequest, HostValue};

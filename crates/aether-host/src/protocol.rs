@@ -1,0 +1,177 @@
+//! The host-call protocol: every capability a plugin uses travels as a [`HostRequest`] and comes
+//! back as a [`HostReply`].
+//!
+//! The engine side never performs a capability itself; it builds a request and hands it to a
+//! [`Host`]. In the thread tier that is a direct call; in the process tier the same values are
+//! serialized over a socket from a jailed worker. So every check, every provider and every
+//! recorded event lives behind [`Host::call`], shared by both tiers.
+
+use aether_policy::Capability;
+use serde::{Deserialize, Serialize};
+
+/// One host call, as the plugin made it (paths and names exactly as given, unchecked).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum HostRequest {
+    /// `aether.fs.readText(path)`.
+    ReadText {
+        /// The path as the plugin gave it.
+        path: String,
+    },
+    /// `aether.fs.readBytes(path)`.
+    ReadBytes {
+        /// The path as the plugin gave it.
+        path: String,
+    },
+    /// `aether.fs.list(dir)`.
+    List {
+        /// The directory as the plugin gave it.
+        path: String,
+    },
+    /// `aether.fs.stat(path)`.
+    Stat {
+        /// The path as the plugin gave it.
+        path: String,
+    },
+    /// `aether.fs.exists(path)`.
+    Exists {
+        /// The path as the plugin gave it.
+        path: String,
+    },
+    /// `aether.fs.writeText` / `writeBytes` (replace the file's contents).
+    Write {
+        /// The path as the plugin gave it.
+        path: String,
+        /// The new contents.
+        data: Vec<u8>,
+    },
+    /// `aether.fs.appendText`.
+    Append {
+        /// The path as the plugin gave it.
+        path: String,
+        /// The bytes to append.
+        data: Vec<u8>,
+    },
+    /// `aether.fs.mkdir(path)` (recursive).
+    Mkdir {
+        /// The path as the plugin gave it.
+        path: String,
+    },
+    /// `aether.fs.remove(path)`: a file, a symlink itself, or an empty directory.
+    Remove {
+        /// The path as the plugin gave it.
+        path: String,
+    },
+    /// `aether.env.get(name)`.
+    EnvGet {
+        /// The variable's name.
+        name: String,
+    },
+    /// Resolve and load a module: `import` (static or dynamic) or `require`.
+    LoadModule {
+        /// The specifier as written.
+        specifier: String,
+        /// The importing module's path relative to the plugin directory (`None` for `require`
+        /// and for the entry module itself, which is loaded with `specifier = main`).
+        referrer: Option<String>,
+    },
+    /// `console.*`: a line for the step's log.
+    Log {
+        /// `log`, `info`, `warn`, `error` or `debug`.
+        level: String,
+        /// The formatted line.
+        message: String,
+    },
+}
+
+/// The successful result of a [`HostRequest`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum HostValue {
+    /// No value (`undefined` on the JavaScript side).
+    Unit,
+    /// A boolean (`exists`).
+    Bool {
+        /// The value.
+        value: bool,
+    },
+    /// A string (`readText`); `None` is `undefined` (`env.get` of an unset variable).
+    Text {
+        /// The value.
+        value: Option<String>,
+    },
+    /// Bytes (`readBytes`).
+    Bytes {
+        /// The value.
+        value: Vec<u8>,
+    },
+    /// Sorted directory entry names (`list`).
+    Names {
+        /// The names, sorted.
+        value: Vec<String>,
+    },
+    /// File metadata (`stat`, following symlinks).
+    Stat {
+        /// Size in bytes.
+        size: u64,
+        /// A regular file.
+        is_file: bool,
+        /// A directory.
+        is_dir: bool,
+        /// Modification time, milliseconds since the Unix epoch.
+        mtime_ms: f64,
+    },
+    /// A module's source, with its canonical name (path relative to the plugin directory).
+    Module {
+        /// Canonical module name: the module's path relative to the plugin directory.
+        name: String,
+        /// The verified source text.
+        source: String,
+    },
+}
+
+/// Why a host call failed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum HostError {
+    /// Outside the grant: becomes the JavaScript `PermissionDenied` error.
+    #[error("{message}")]
+    PermissionDenied {
+        /// The capability that would be needed.
+        capability: Capability,
+        /// The path, URL, variable, command or specifier.
+        target: String,
+        /// What was attempted, which manifest field would grant it, and what is granted now.
+        message: String,
+    },
+    /// A failure that is not about the grant (missing file, bad argument): a JavaScript `Error`
+    /// (or `TypeError` where the SPEC says so).
+    #[error("{message}")]
+    Failed {
+        /// Whether the JavaScript error is a `TypeError`.
+        type_error: bool,
+        /// One sentence naming the cause.
+        message: String,
+    },
+    /// A resource limit was reached by this call (e.g. the overlay outgrew the memory
+    /// ceiling): the plugin must be stopped, whatever it catches.
+    #[error("{message}")]
+    LimitExceeded {
+        /// `limit.memory` or `limit.timeout`.
+        capability: Capability,
+        /// The step's error, as SPEC §6 words it (`memory limit of 256 MiB exceeded`).
+        message: String,
+    },
+}
+
+/// What a sandbox calls to use a capability. Implementations check, perform and record.
+pub trait Host: Send + Sync {
+    /// Handles one host call. Never panics on plugin-controlled input.
+    fn call(&self, request: HostRequest) -> Result<HostValue, HostError>;
+
+    /// Bytes the host holds on the plugin's behalf (the overlay), which count toward the
+    /// plugin's memory ceiling. The sandbox lowers the engine's own limit by this much.
+    fn reserved_bytes(&self) -> u64 {
+        0
+    }
+}
