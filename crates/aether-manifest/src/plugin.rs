@@ -1,0 +1,348 @@
+//! `aether-plugin.json`: who a plugin is, what it asks for, and its limits (SPEC §2).
+//!
+//! Parsing is strict: unknown fields are errors (a typo must not silently drop a restriction),
+//! every pattern is compiled here once, and every error names the file, line and column.
+
+use std::path::{Component, Path, PathBuf};
+
+use aether_policy::{
+    DomainPattern, EnvPattern, ListenAddr, PathPattern, Permissions, RequestItem,
+    RequestedLimits,
+};
+use json_spanned_value::spanned::Spanned;
+use serde::Deserialize;
+
+use crate::command::resolve_command;
+use crate::source::{FileError, Loc, SourceFile};
+
+/// The manifest's file name inside a plugin directory.
+pub const MANIFEST_FILE: &str = "aether-plugin.json";
+
+type S<T> = Spanned<T>;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawManifest {
+    name: S<String>,
+    version: S<String>,
+    main: Option<S<String>>,
+    description: Option<String>,
+    #[serde(default)]
+    permissions: RawPermissions,
+    #[serde(default)]
+    limits: RawLimits,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawPermissions {
+    #[serde(default)]
+    filesystem: RawFilesystem,
+    #[serde(default)]
+    network: RawNetwork,
+    #[serde(default)]
+    env: Vec<S<String>>,
+    process: Option<S<RawProcess>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawFilesystem {
+    #[serde(default)]
+    read: Vec<S<String>>,
+    #[serde(default)]
+    write: Vec<S<String>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawNetwork {
+    #[serde(default)]
+    domains: Vec<S<String>>,
+    #[serde(default)]
+    listen: Vec<S<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProcess {
+    #[serde(default)]
+    commands: Vec<S<String>>,
+    #[serde(default)]
+    network: Option<S<bool>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawLimits {
+    memory: Option<S<String>>,
+    timeout: Option<S<String>>,
+}
+
+/// A validated plugin manifest.
+#[derive(Debug, Clone)]
+pub struct Manifest {
+    /// The plugin's directory (absolute).
+    pub dir: PathBuf,
+    /// The manifest file, as read (the bytes that were validated).
+    pub file: SourceFile,
+    /// `name`: `[a-z0-9][a-z0-9-]*`.
+    pub name: String,
+    /// `version`: semver.
+    pub version: semver::Version,
+    /// `main`: the entry module, relative to [`Manifest::dir`], lexically inside it.
+    pub main: String,
+    /// `description`.
+    pub description: Option<String>,
+    /// What the plugin asks for, compiled (relative patterns resolved against the workspace).
+    pub permissions: Permissions,
+    /// `limits` as written (absent: the defaults apply).
+    pub limits: RequestedLimits,
+    locations: Locations,
+}
+
+/// Where each request of [`Manifest::permissions`] was written, to point excesses at it.
+#[derive(Debug, Clone, Default)]
+struct Locations {
+    fs_read: Vec<Loc>,
+    fs_write: Vec<Loc>,
+    domains: Vec<Loc>,
+    listen: Vec<Loc>,
+    env: Vec<Loc>,
+    commands: Vec<Loc>,
+    process_network: Option<Loc>,
+    memory: Option<Loc>,
+    timeout: Option<Loc>,
+}
+
+impl Manifest {
+    /// Reads and validates `dir/aether-plugin.json`; relative patterns resolve against
+    /// `workspace`. Returns every error found, not just the first.
+    pub fn load(dir: &Path, workspace: &Path) -> Result<Manifest, Vec<FileError>> {
+        let file = SourceFile::read(&dir.join(MANIFEST_FILE)).map_err(|e| vec![e])?;
+        Manifest::parse(file, dir, workspace)
+    }
+
+    /// Validates an already-read manifest file of the plugin in `dir`.
+    pub fn parse(file: SourceFile, dir: &Path, workspace: &Path) -> Result<Manifest, Vec<FileError>> {
+        let raw: RawManifest = json_spanned_value::from_str(&file.text).map_err(|e| {
+            let loc = (e.line() > 0).then(|| Loc {
+                line: u32::try_from(e.line()).unwrap_or(u32::MAX),
+                col: u32::try_from(e.column()).unwrap_or(u32::MAX),
+            });
+            vec![FileError::new(&file.path, loc, json_message(&e))]
+        })?;
+        let mut errors = Vec::new();
+        let mut locations = Locations::default();
+        let at = |s: &S<String>| file.loc(s.start());
+
+        let name = raw.name.get_ref().clone();
+        if !valid_name(&name) {
+            errors.push(file.error_at(
+                raw.name.start(),
+                format!("invalid plugin name `{name}`: expected lowercase letters, digits and `-`, starting with a letter or digit"),
+            ));
+        }
+        let version = match semver::Version::parse(raw.version.get_ref()) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                errors.push(file.error_at(
+                    raw.version.start(),
+                    format!("invalid version `{}`: {e}; expected semver such as `1.2.0`", raw.version.get_ref()),
+                ));
+                None
+            }
+        };
+        let main = match &raw.main {
+            None => Some("index.js".to_owned()),
+            Some(m) => match inside_relative(m.get_ref()) {
+                Some(p) => Some(p),
+                None => {
+                    errors.push(file.error_at(
+                        m.start(),
+                        format!("`main` must be a relative path inside the plugin directory, found `{}`", m.get_ref()),
+                    ));
+                    None
+                }
+            },
+        };
+
+        let mut permissions = Permissions::default();
+        let p = &raw.permissions;
+        for s in &p.filesystem.read {
+            match PathPattern::parse(s.get_ref(), workspace) {
+                Ok(pat) => {
+                    permissions.fs_read.push(pat);
+                    locations.fs_read.push(at(s));
+                }
+                Err(e) => errors.push(file.error_at(s.start(), format!("invalid `permissions.filesystem.read` pattern: {e}"))),
+            }
+        }
+        for s in &p.filesystem.write {
+            match PathPattern::parse(s.get_ref(), workspace) {
+                Ok(pat) => {
+                    permissions.fs_write.push(pat);
+                    locations.fs_write.push(at(s));
+                }
+                Err(e) => errors.push(file.error_at(s.start(), format!("invalid `permissions.filesystem.write` pattern: {e}"))),
+            }
+        }
+        for s in &p.network.domains {
+            match DomainPattern::parse(s.get_ref()) {
+                Ok(pat) => {
+                    permissions.domains.push(pat);
+                    locations.domains.push(at(s));
+                }
+                Err(e) => errors.push(file.error_at(s.start(), format!("invalid `permissions.network.domains` entry: {e}"))),
+            }
+        }
+        for s in &p.network.listen {
+            match ListenAddr::parse(s.get_ref()) {
+                Ok(addr) => {
+                    permissions.listen.push(addr);
+                    locations.listen.push(at(s));
+                }
+                Err(e) => errors.push(file.error_at(s.start(), format!("invalid `permissions.network.listen` entry: {e}"))),
+            }
+        }
+        for s in &p.env {
+            match EnvPattern::parse(s.get_ref()) {
+                Ok(pat) => {
+                    permissions.env.push(pat);
+                    locations.env.push(at(s));
+                }
+                Err(e) => errors.push(file.error_at(s.start(), format!("invalid `permissions.env` entry: {e}"))),
+            }
+        }
+        if let Some(process) = &p.process {
+            permissions.process = true;
+            for s in &process.get_ref().commands {
+                match resolve_command(s.get_ref()) {
+                    Ok(path) => {
+                        permissions.commands.push(path);
+                        locations.commands.push(at(s));
+                    }
+                    Err(e) => errors.push(file.error_at(s.start(), format!("invalid `permissions.process.commands` entry: {e}"))),
+                }
+            }
+            if let Some(n) = &process.get_ref().network {
+                permissions.process_network = *n.get_ref();
+                locations.process_network = Some(file.loc(n.start()));
+            }
+        }
+
+        let mut limits = RequestedLimits::default();
+        if let Some(s) = &raw.limits.memory {
+            match aether_policy::parse_size(s.get_ref()) {
+                Ok(size) => {
+                    limits.memory = Some(size);
+                    locations.memory = Some(at(s));
+                }
+                Err(e) => errors.push(file.error_at(s.start(), format!("invalid `limits.memory`: {e}"))),
+            }
+        }
+        if let Some(s) = &raw.limits.timeout {
+            match aether_policy::parse_duration(s.get_ref()) {
+                Ok(d) => {
+                    limits.timeout = Some(d);
+                    locations.timeout = Some(at(s));
+                }
+                Err(e) => errors.push(file.error_at(s.start(), format!("invalid `limits.timeout`: {e}"))),
+            }
+        }
+
+        match (version, main) {
+            (Some(version), Some(main)) if errors.is_empty() => Ok(Manifest {
+                dir: dir.to_path_buf(),
+                file,
+                name,
+                version,
+                main,
+                description: raw.description,
+                permissions,
+                limits,
+                locations,
+            }),
+            _ => Err(errors),
+        }
+    }
+
+    /// Where the request `item` was written in this manifest.
+    pub fn location_of(&self, item: RequestItem) -> Option<Loc> {
+        let l = &self.locations;
+        match item {
+            RequestItem::FsRead(i) => l.fs_read.get(i).copied(),
+            RequestItem::FsWrite(i) => l.fs_write.get(i).copied(),
+            RequestItem::Domain(i) => l.domains.get(i).copied(),
+            RequestItem::Listen(i) => l.listen.get(i).copied(),
+            RequestItem::Env(i) => l.env.get(i).copied(),
+            RequestItem::Command(i) => l.commands.get(i).copied(),
+            RequestItem::ProcessNetwork => l.process_network,
+            RequestItem::Memory => l.memory,
+            RequestItem::Timeout => l.timeout,
+        }
+    }
+}
+
+/// `[a-z0-9][a-z0-9-]*`.
+fn valid_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_lowercase() || c.is_ascii_digit())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
+/// `path` as a normalized relative path that stays inside its base, lexically; `None` if it is
+/// absolute, empty, or climbs out.
+pub fn inside_relative(path: &str) -> Option<String> {
+    if path.is_empty() || path.contains('\0') {
+        return None;
+    }
+    let mut parts: Vec<&str> = Vec::new();
+    for c in Path::new(path).components() {
+        match c {
+            Component::Normal(s) => parts.push(s.to_str()?),
+            Component::CurDir => {}
+            Component::ParentDir => {
+                parts.pop()?;
+            }
+            Component::RootDir | Component::Prefix(_) => return None,
+        }
+    }
+    (!parts.is_empty()).then(|| parts.join("/"))
+}
+
+/// serde_json's message without its trailing ` at line L column C` (we print the location first).
+fn json_message(e: &serde_json::Error) -> String {
+    let s = e.to_string();
+    let s = match s.rfind(" at line ") {
+        Some(i) => s[..i].to_owned(),
+        None => s,
+    };
+    format!("invalid manifest: {s}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert!(valid_name("log-reader"));
+        assert!(valid_name("0x"));
+        assert!(!valid_name("-x"));
+        assert!(!valid_name("Log"));
+        assert!(!valid_name(""));
+        assert!(!valid_name("a_b"));
+    }
+
+    #[test]
+    fn main_stays_inside() {
+        assert_eq!(inside_relative("index.js").as_deref(), Some("index.js"));
+        assert_eq!(inside_relative("./src/../lib/a.js").as_deref(), Some("lib/a.js"));
+        assert_eq!(inside_relative("../x.js"), None);
+        assert_eq!(inside_relative("src/../../x.js"), None);
+        assert_eq!(inside_relative("/etc/passwd"), None);
+        assert_eq!(inside_relative("."), None);
+        assert_eq!(inside_relative("a\0b"), None);
+    }
+}

@@ -1,0 +1,281 @@
+//! `aether-policy.toml`: the operator's ceiling (SPEC §3).
+//!
+//! A section the policy leaves out allows nothing of its kind; left-out settings take the SPEC's
+//! defaults. Unknown keys are errors, patterns are compiled once here, and every error names the
+//! file, line and column.
+
+use std::ops::Range;
+use std::path::Path;
+
+use aether_policy::{
+    AppliesTo, DomainPattern, EnvPattern, IpNet, ListenAddr, PathPattern, Policy, Tier, Window,
+};
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::command::resolve_command;
+use crate::source::{FileError, SourceFile};
+
+type S<T> = Spanned<T>;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPolicy {
+    filesystem: Option<RawFilesystem>,
+    network: Option<RawNetwork>,
+    env: Option<RawEnv>,
+    process: Option<RawProcess>,
+    limits: Option<RawLimits>,
+    #[serde(rename = "unsafe")]
+    unsafe_: Option<RawUnsafe>,
+    isolation: Option<RawIsolation>,
+    #[serde(default)]
+    windows: Vec<S<RawWindow>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFilesystem {
+    #[serde(default)]
+    read: Vec<S<String>>,
+    #[serde(default)]
+    write: Vec<S<String>>,
+    virtualize_denied_writes: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNetwork {
+    #[serde(default)]
+    domains: Vec<S<String>>,
+    #[serde(default)]
+    allow_private: Vec<S<String>>,
+    max_response_bytes: Option<S<String>>,
+    https_only: Option<bool>,
+    #[serde(default)]
+    listen: Vec<S<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEnv {
+    #[serde(default)]
+    allow: Vec<S<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProcess {
+    #[serde(default)]
+    commands: Vec<S<String>>,
+    allow_network: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLimits {
+    max_memory: Option<S<String>>,
+    max_timeout: Option<S<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawUnsafe {
+    allowed: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawIsolation {
+    default: Option<S<RawTier>>,
+    high_risk: Option<S<RawTier>>,
+}
+
+#[derive(Deserialize, Clone, Copy)]
+#[serde(rename_all = "lowercase")]
+enum RawTier {
+    Thread,
+    Process,
+}
+
+impl From<RawTier> for Tier {
+    fn from(t: RawTier) -> Tier {
+        match t {
+            RawTier::Thread => Tier::Thread,
+            RawTier::Process => Tier::Process,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWindow {
+    applies_to: S<RawAppliesTo>,
+    days: Vec<S<String>>,
+    start: S<String>,
+    end: S<String>,
+    timezone: S<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawAppliesTo {
+    Class(String),
+    Plugins(Vec<String>),
+}
+
+/// Reads and validates a policy file; relative patterns resolve against `workspace`. Returns
+/// every error found, not just the first.
+pub fn load_policy(path: &Path, workspace: &Path) -> Result<Policy, Vec<FileError>> {
+    let file = SourceFile::read(path).map_err(|e| vec![e])?;
+    parse_policy(&file, workspace)
+}
+
+/// Validates an already-read policy file.
+pub fn parse_policy(file: &SourceFile, workspace: &Path) -> Result<Policy, Vec<FileError>> {
+    let raw: RawPolicy = toml::from_str(&file.text).map_err(|e| {
+        let at = e.span().map_or(0, |s| s.start);
+        vec![file.error_at(at, format!("invalid policy: {}", e.message().trim_end()))]
+    })?;
+    let mut errors = Vec::new();
+    let mut policy = Policy::default();
+    let err = |errors: &mut Vec<FileError>, span: Range<usize>, msg: String| {
+        errors.push(file.error_at(span.start, msg));
+    };
+
+    if let Some(fs) = raw.filesystem {
+        for (list, field, out) in [
+            (&fs.read, "filesystem.read", &mut policy.fs_read),
+            (&fs.write, "filesystem.write", &mut policy.fs_write),
+        ] {
+            for s in list {
+                match PathPattern::parse(s.get_ref(), workspace) {
+                    Ok(p) => out.push(p),
+                    Err(e) => err(&mut errors, s.span(), format!("invalid `{field}` pattern: {e}")),
+                }
+            }
+        }
+        if let Some(v) = fs.virtualize_denied_writes {
+            policy.virtualize_denied_writes = v;
+        }
+    }
+    if let Some(net) = raw.network {
+        for s in &net.domains {
+            match DomainPattern::parse(s.get_ref()) {
+                Ok(p) => policy.domains.push(p),
+                Err(e) => err(&mut errors, s.span(), format!("invalid `network.domains` entry: {e}")),
+            }
+        }
+        for s in &net.allow_private {
+            match IpNet::parse(s.get_ref()) {
+                Ok(n) => policy.allow_private.push(n),
+                Err(e) => err(&mut errors, s.span(), format!("invalid `network.allow_private` entry: {e}")),
+            }
+        }
+        for s in &net.listen {
+            match ListenAddr::parse(s.get_ref()) {
+                Ok(a) => policy.listen.push(a),
+                Err(e) => err(&mut errors, s.span(), format!("invalid `network.listen` entry: {e}")),
+            }
+        }
+        if let Some(s) = &net.max_response_bytes {
+            match aether_policy::parse_size(s.get_ref()) {
+                Ok(v) => policy.max_response_bytes = v,
+                Err(e) => err(&mut errors, s.span(), format!("invalid `network.max_response_bytes`: {e}")),
+            }
+        }
+        if let Some(v) = net.https_only {
+            policy.https_only = v;
+        }
+    }
+    if let Some(env) = raw.env {
+        for s in &env.allow {
+            match EnvPattern::parse(s.get_ref()) {
+                Ok(p) => policy.env.push(p),
+                Err(e) => err(&mut errors, s.span(), format!("invalid `env.allow` entry: {e}")),
+            }
+        }
+    }
+    if let Some(process) = raw.process {
+        for s in &process.commands {
+            match resolve_command(s.get_ref()) {
+                Ok(p) => policy.commands.push(p),
+                Err(e) => err(&mut errors, s.span(), format!("invalid `process.commands` entry: {e}")),
+            }
+        }
+        if let Some(v) = process.allow_network {
+            policy.allow_network = v;
+        }
+    }
+    if let Some(limits) = raw.limits {
+        if let Some(s) = &limits.max_memory {
+            match aether_policy::parse_size(s.get_ref()) {
+                Ok(v) => policy.max_memory = v,
+                Err(e) => err(&mut errors, s.span(), format!("invalid `limits.max_memory`: {e}")),
+            }
+        }
+        if let Some(s) = &limits.max_timeout {
+            match aether_policy::parse_duration(s.get_ref()) {
+                Ok(v) => policy.max_timeout = v,
+                Err(e) => err(&mut errors, s.span(), format!("invalid `limits.max_timeout`: {e}")),
+            }
+        }
+    }
+    if let Some(u) = raw.unsafe_ {
+        policy.unsafe_allowed = u.allowed.unwrap_or(false);
+    }
+    if let Some(iso) = raw.isolation {
+        if let Some(t) = iso.default {
+            policy.isolation_default = (*t.get_ref()).into();
+        }
+        if let Some(t) = iso.high_risk {
+            policy.isolation_high_risk = (*t.get_ref()).into();
+        }
+    }
+    for w in &raw.windows {
+        let w = w.get_ref();
+        let applies_to = match w.applies_to.get_ref() {
+            RawAppliesTo::Class(c) if c == "high-risk" => Some(AppliesTo::HighRisk),
+            RawAppliesTo::Class(c) if c == "medium-risk" => Some(AppliesTo::MediumRisk),
+            RawAppliesTo::Class(c) => {
+                err(
+                    &mut errors,
+                    w.applies_to.span(),
+                    format!("invalid `windows.applies_to` value `{c}`: expected `\"high-risk\"`, `\"medium-risk\"` or a list of plugin names"),
+                );
+                None
+            }
+            RawAppliesTo::Plugins(names) => Some(AppliesTo::Plugins(names.clone())),
+        };
+        let days: Vec<&str> = w.days.iter().map(|d| d.get_ref().as_str()).collect();
+        let built = Window::new(
+            applies_to.unwrap_or(AppliesTo::HighRisk),
+            &days,
+            w.start.get_ref(),
+            w.end.get_ref(),
+            w.timezone.get_ref(),
+        );
+        match (applies_to, built) {
+            (Some(_), Ok(window)) => policy.windows.push(window),
+            (_, Err(e)) => {
+                let span = window_field_span(w, &e);
+                err(&mut errors, span, format!("invalid window: {e}"));
+            }
+            (None, Ok(_)) => {}
+        }
+    }
+
+    if errors.is_empty() { Ok(policy) } else { Err(errors) }
+}
+
+/// Points a window error at the field it is about.
+fn window_field_span(w: &RawWindow, e: &aether_policy::WindowError) -> Range<usize> {
+    use aether_policy::WindowError as E;
+    match e {
+        E::Day { .. } => w.days.first().map_or(w.start.span(), |d| d.span()),
+        E::Start { .. } => w.start.span(),
+        E::End { .. } => w.end.span(),
+        E::TimeZone { .. } => w.timezone.span(),
+        _ => w.applies_to.span(),
+    }
+}

@@ -1,0 +1,158 @@
+//! Source files and the errors that point into them (`file:line:col: message`).
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// A 1-based line and column (columns count characters, not bytes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Loc {
+    /// Line, from 1.
+    pub line: u32,
+    /// Column, from 1, in characters.
+    pub col: u32,
+}
+
+/// A file read once into memory; locations are computed against exactly these bytes.
+#[derive(Debug, Clone)]
+pub struct SourceFile {
+    /// The path the file was read from, as shown in messages.
+    pub path: PathBuf,
+    /// The file's text.
+    pub text: String,
+}
+
+impl SourceFile {
+    /// Reads `path` as UTF-8 text, or returns an error naming the file and the cause.
+    pub fn read(path: &Path) -> Result<SourceFile, FileError> {
+        let bytes = std::fs::read(path).map_err(|e| {
+            FileError::new(path, None, format!("cannot read the file: {}", io_cause(&e)))
+        })?;
+        let text = String::from_utf8(bytes).map_err(|e| {
+            let text = String::from_utf8_lossy(e.as_bytes());
+            let at = e.utf8_error().valid_up_to();
+            FileError::new(
+                path,
+                Some(loc_of_offset(&text, at)),
+                "the file is not valid UTF-8 text",
+            )
+        })?;
+        Ok(SourceFile {
+            path: path.to_path_buf(),
+            text,
+        })
+    }
+
+    /// The line and column of a byte offset into [`SourceFile::text`] (clamped to the end).
+    pub fn loc(&self, offset: usize) -> Loc {
+        loc_of_offset(&self.text, offset)
+    }
+
+    /// An error at a byte offset of this file.
+    pub fn error_at(&self, offset: usize, message: impl Into<String>) -> FileError {
+        FileError::new(&self.path, Some(self.loc(offset)), message)
+    }
+}
+
+fn loc_of_offset(text: &str, offset: usize) -> Loc {
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let col = before[line_start..].chars().count() + 1;
+    Loc {
+        line: u32::try_from(line).unwrap_or(u32::MAX),
+        col: u32::try_from(col).unwrap_or(u32::MAX),
+    }
+}
+
+/// A short, lowercase description of an I/O error, without the OS error number.
+pub fn io_cause(e: &std::io::Error) -> String {
+    use std::io::ErrorKind;
+    match e.kind() {
+        ErrorKind::NotFound => "no such file or directory".to_owned(),
+        ErrorKind::PermissionDenied => "permission denied".to_owned(),
+        ErrorKind::IsADirectory => "it is a directory".to_owned(),
+        _ => {
+            let s = e.to_string();
+            match s.find(" (os error") {
+                Some(i) => s[..i].to_lowercase(),
+                None => s.to_lowercase(),
+            }
+        }
+    }
+}
+
+/// One problem in one file: what is wrong, where, and (optionally) what to do.
+///
+/// Displays as `file:line:col: message` (or `file: message` without a location), followed by
+/// a blank line and `hint: ...` when there is a hint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileError {
+    /// The file at fault.
+    pub file: PathBuf,
+    /// Where in the file, when known.
+    pub loc: Option<Loc>,
+    /// What is wrong (lowercase, offending values quoted).
+    pub message: String,
+    /// What to do about it.
+    pub hint: Option<String>,
+}
+
+impl FileError {
+    /// An error in `file` at `loc`.
+    pub fn new(file: &Path, loc: Option<Loc>, message: impl Into<String>) -> FileError {
+        FileError {
+            file: file.to_path_buf(),
+            loc,
+            message: message.into(),
+            hint: None,
+        }
+    }
+
+    /// The same error with a hint.
+    pub fn with_hint(mut self, hint: impl Into<String>) -> FileError {
+        self.hint = Some(hint.into());
+        self
+    }
+}
+
+impl fmt::Display for FileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if let Some(loc) = self.loc {
+            write!(f, ":{}:{}", loc.line, loc.col)?;
+        }
+        write!(f, ": {}", self.message)?;
+        if let Some(hint) = &self.hint {
+            write!(f, "\n\nhint: {hint}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for FileError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offsets_map_to_one_based_character_columns() {
+        let text = "ab\nçd\n";
+        assert_eq!(loc_of_offset(text, 0), Loc { line: 1, col: 1 });
+        assert_eq!(loc_of_offset(text, 3), Loc { line: 2, col: 1 });
+        // `d` follows a two-byte character: byte offset 5, character column 2.
+        assert_eq!(loc_of_offset(text, 5), Loc { line: 2, col: 2 });
+        assert_eq!(loc_of_offset(text, 999), Loc { line: 3, col: 1 });
+    }
+
+    #[test]
+    fn display_has_location_and_hint() {
+        let e = FileError::new(Path::new("a.json"), Some(Loc { line: 3, col: 7 }), "bad")
+            .with_hint("fix it");
+        assert_eq!(e.to_string(), "a.json:3:7: bad\n\nhint: fix it");
+    }
+}
