@@ -1,1 +1,82 @@
-fn main() {}
+//! `aether`: run and check plugin pipelines (SPEC §7).
+//!
+//! This file only parses arguments, dispatches, and maps outcomes to exit codes in one place:
+//! `run` 0/1/2, `check` 0/1/2. Errors reach the user as one clear sentence (`{:#}`), never as a
+//! panic or a backtrace; a closed stdout (`aether check … | head`) exits 0.
+#![forbid(unsafe_code)]
+
+mod commands;
+mod render;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// The plugin sandbox of AetherScript: runs third-party JavaScript plugins under zero trust.
+#[derive(Parser)]
+#[command(name = "aether", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Validate a pipeline, then run it.
+    Run(commands::run::RunArgs),
+    /// Validate pipelines or plugin directories without running anything.
+    Check(commands::check::CheckArgs),
+}
+
+/// How `run` prints its result.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// Progress and a summary for a person.
+    Human,
+    /// One JSON object on stdout, everything else on stderr.
+    Json,
+}
+
+/// A command's outcome, mapped to the process exit code in [`main`].
+pub enum Outcome {
+    /// Exit 0.
+    Success,
+    /// Exit 1: a step failed (`run`), or error-level findings (`check`).
+    Failure,
+    /// Exit 2: refused before anything ran (`run`), or unreadable/malformed input (`check`).
+    Refused,
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let result = match cli.command {
+        Command::Run(args) => commands::run::run(args),
+        Command::Check(args) => commands::check::check(args),
+    };
+    match result {
+        Ok(Outcome::Success) => ExitCode::SUCCESS,
+        Ok(Outcome::Failure) => ExitCode::from(1),
+        Ok(Outcome::Refused) => ExitCode::from(2),
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) => {
+            let _ = writeln!(std::io::stderr(), "error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
