@@ -5,6 +5,8 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod bundle;
+mod fsops;
 pub mod protocol;
 
 pub use protocol::{Host, HostError, HostRequest, HostValue};

@@ -1,0 +1,212 @@
+//! A plugin's files, read once into memory: the bytes verified are the bytes run.
+//!
+//! Modules are served to the engine from this bundle only, never re-read from disk, so a file
+//! swapped after loading is not executed. Resolution follows SPEC §5: only relative specifiers,
+//! normalized lexically against the importing module, naming a file of the bundle whose real
+//! path is inside the plugin directory; no extension or index guessing.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Most bytes a bundle may hold (all files together): a plugin is source code, not data.
+pub const MAX_BUNDLE_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Why a bundle could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum BundleError {
+    /// A file or directory of the plugin could not be read.
+    #[error("cannot read `{}`: {cause}", path.display())]
+    Read {
+        /// The path that failed.
+        path: PathBuf,
+        /// The cause.
+        cause: String,
+    },
+    /// The plugin's files exceed [`MAX_BUNDLE_BYTES`].
+    #[error("plugin `{}` holds more than {MAX_BUNDLE_BYTES} bytes of files", dir.display())]
+    TooLarge {
+        /// The plugin directory.
+        dir: PathBuf,
+    },
+}
+
+/// One entry of a bundle.
+#[derive(Debug, Clone)]
+enum Entry {
+    /// A regular file (or a symlink to one inside the plugin), with its bytes.
+    File(Arc<[u8]>),
+    /// A symlink whose target is outside the plugin directory (or not a regular file).
+    Outside(PathBuf),
+}
+
+/// A plugin directory's files, keyed by their `/`-separated path relative to the directory.
+#[derive(Debug, Clone)]
+pub struct PluginBundle {
+    dir: PathBuf,
+    entries: BTreeMap<String, Entry>,
+}
+
+/// Why a specifier does not resolve to a module of the bundle.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ResolveError {
+    /// Not a relative specifier (`fs`, `node:fs`, `/abs`, `https://…`).
+    NotRelative,
+    /// Relative, but it climbs out of the plugin directory.
+    OutsidePlugin,
+    /// A symlink whose real path leaves the plugin directory.
+    SymlinkOutside(PathBuf),
+    /// No such file in the plugin.
+    NotFound(String),
+}
+
+impl PluginBundle {
+    /// Reads every file below `dir` (which must be a real path). Directory symlinks are not
+    /// descended; file symlinks are kept only if their real path stays inside `dir`.
+    pub fn load(dir: &Path) -> Result<PluginBundle, BundleError> {
+        let mut bundle = PluginBundle { dir: dir.to_path_buf(), entries: BTreeMap::new() };
+        let mut total = 0u64;
+        let mut stack = vec![(dir.to_path_buf(), String::new())];
+        let read_err = |path: &Path, e: std::io::Error| BundleError::Read {
+            path: path.to_path_buf(),
+            cause: e.to_string(),
+        };
+        while let Some((path, prefix)) = stack.pop() {
+            let listing = std::fs::read_dir(&path).map_err(|e| read_err(&path, e))?;
+            for item in listing {
+                let item = item.map_err(|e| read_err(&path, e))?;
+                let name = item.file_name().to_string_lossy().into_owned();
+                let rel = if prefix.is_empty() { name } else { format!("{prefix}/{name}") };
+                let full = item.path();
+                let kind = item.file_type().map_err(|e| read_err(&full, e))?;
+                if kind.is_dir() {
+                    stack.push((full, rel));
+                } else if kind.is_file() || kind.is_symlink() {
+                    let real = std::fs::canonicalize(&full).unwrap_or_else(|_| full.clone());
+                    let inside = real.starts_with(dir) && real.is_file();
+                    if kind.is_symlink() && !inside {
+                        bundle.entries.insert(rel, Entry::Outside(real));
+                        continue;
+                    }
+                    if !real.is_file() {
+                        continue;
+                    }
+                    let bytes = std::fs::read(&real).map_err(|e| read_err(&full, e))?;
+                    total += bytes.len() as u64;
+                    if total > MAX_BUNDLE_BYTES {
+                        return Err(BundleError::TooLarge { dir: dir.to_path_buf() });
+                    }
+                    bundle.entries.insert(rel, Entry::File(bytes.into()));
+                }
+            }
+        }
+        Ok(bundle)
+    }
+
+    /// The plugin directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The files of the bundle (symlinks out of the plugin excluded), sorted by path.
+    pub fn files(&self) -> impl Iterator<Item = (&str, &[u8])> {
+        self.entries.iter().filter_map(|(k, e)| match e {
+            Entry::File(b) => Some((k.as_str(), &b[..])),
+            Entry::Outside(_) => None,
+        })
+    }
+
+    /// Resolves `specifier` imported by `referrer` (a bundle path; `None` for the entry, whose
+    /// specifier is the manifest's `main`) to a bundle path and its bytes.
+    pub fn resolve(
+        &self,
+        specifier: &str,
+        referrer: Option<&str>,
+    ) -> Result<(String, Arc<[u8]>), ResolveError> {
+        let key = match referrer {
+            None => normalize(specifier, "")?,
+            Some(r) => {
+                if !(specifier.starts_with("./") || specifier.starts_with("../")) {
+                    return Err(ResolveError::NotRelative);
+                }
+                let base = r.rsplit_once('/').map_or("", |(d, _)| d);
+                normalize(specifier, base)?
+            }
+        };
+        match self.entries.get(&key) {
+            Some(Entry::File(b)) => Ok((key, b.clone())),
+            Some(Entry::Outside(real)) => Err(ResolveError::SymlinkOutside(real.clone())),
+            None => Err(ResolveError::NotFound(key)),
+        }
+    }
+}
+
+/// Joins `spec` onto the bundle directory `base` and removes `.`/`..`; refuses climbing out.
+fn normalize(spec: &str, base: &str) -> Result<String, ResolveError> {
+    if spec.starts_with('/') || spec.contains('\0') || spec.contains('\\') || spec.contains(':') {
+        return Err(ResolveError::NotRelative);
+    }
+    let mut parts: Vec<&str> = base.split('/').filter(|p| !p.is_empty()).collect();
+    for part in spec.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop().ok_or(ResolveError::OutsidePlugin)?;
+            }
+            p => parts.push(p),
+        }
+    }
+    if parts.is_empty() {
+        return Err(ResolveError::NotFound(String::new()));
+    }
+    Ok(parts.join("/"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bundle() -> (tempfile::TempDir, PluginBundle) {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(tmp.path()).unwrap();
+        let dir = root.join("p");
+        std::fs::create_dir_all(dir.join("lib")).unwrap();
+        std::fs::write(dir.join("index.js"), "export default 1").unwrap();
+        std::fs::write(dir.join("lib/a.js"), "export const a = 1").unwrap();
+        std::fs::write(root.join("secret.js"), "export const s = 1").unwrap();
+        std::os::unix::fs::symlink(root.join("secret.js"), dir.join("lib/out.js")).unwrap();
+        std::os::unix::fs::symlink(dir.join("lib/a.js"), dir.join("in.js")).unwrap();
+        let b = PluginBundle::load(&dir).unwrap();
+        (tmp, b)
+    }
+
+    #[test]
+    fn resolution_stays_inside_the_plugin() {
+        let (_tmp, b) = bundle();
+        assert_eq!(b.resolve("index.js", None).unwrap().0, "index.js");
+        assert_eq!(b.resolve("./lib/a.js", Some("index.js")).unwrap().0, "lib/a.js");
+        assert_eq!(b.resolve("../index.js", Some("lib/a.js")).unwrap().0, "index.js");
+        // An in-tree symlink is fine (SPEC §5: the real path must be inside).
+        assert_eq!(b.resolve("./in.js", Some("index.js")).unwrap().0, "in.js");
+        // Bare names and URLs never resolve (Node's CVE-2023-32002 `Module._load` bypass of
+        // the policy shows why: only relative specifiers reach files).
+        for spec in ["fs", "node:fs", "child_process", "/etc/passwd", "https://x.example/a.js"] {
+            assert_eq!(b.resolve(spec, Some("index.js")), Err(ResolveError::NotRelative), "{spec}");
+        }
+        assert_eq!(b.resolve("../../secret.js", Some("lib/a.js")), Err(ResolveError::OutsidePlugin));
+        assert_eq!(b.resolve("./lib/../../secret.js", Some("index.js")), Err(ResolveError::OutsidePlugin));
+        assert!(matches!(b.resolve("./lib/out.js", Some("index.js")), Err(ResolveError::SymlinkOutside(_))));
+        // No extension or index guessing.
+        assert_eq!(b.resolve("./lib/a", Some("index.js")), Err(ResolveError::NotFound("lib/a".into())));
+        assert!(matches!(b.resolve("./lib", Some("index.js")), Err(ResolveError::NotFound(_))));
+    }
+
+    #[test]
+    fn bytes_are_served_from_memory_after_loading() {
+        // Integrity (SPEC §9): a file swapped after loading is not what runs.
+        let (_tmp, b) = bundle();
+        std::fs::write(b.dir().join("index.js"), "globalThis.evil = 1").unwrap();
+        assert_eq!(&*b.resolve("index.js", None).unwrap().1, b"export default 1");
+        assert!(b.files().all(|(p, _)| p != "lib/out.js"));
+    }
+}

@@ -1,0 +1,235 @@
+//! File primitives on checked real paths, race-free against symlink swaps.
+//!
+//! Every path here is a real path (absolute, no symlink in any component) that the policy has
+//! already checked. Each primitive opens it with `openat2(RESOLVE_NO_SYMLINKS)`, so that if any
+//! component became a symlink between the check and the use (the classic TOCTOU swap, e.g.
+//! CVE-2022-21658 in Rust's own `remove_dir_all`), the kernel refuses with `ELOOP` instead of
+//! following it. `RESOLVE_NO_SYMLINKS` also refuses `/proc` magic links (`/proc/self/root`).
+
+use std::io::{self, Read, Write};
+use std::os::fd::OwnedFd;
+use std::path::{Component, Path, PathBuf};
+
+use rustix::fs::{AtFlags, CWD, Mode, OFlags, ResolveFlags};
+
+/// The resolution flags of every open: no symlink anywhere, no magic link.
+const RESOLVE: ResolveFlags = ResolveFlags::NO_SYMLINKS.union(ResolveFlags::NO_MAGICLINKS);
+
+fn open(real: &Path, flags: OFlags, mode: Mode) -> io::Result<OwnedFd> {
+    Ok(rustix::fs::openat2(CWD, real, flags | OFlags::CLOEXEC | OFlags::NOCTTY, mode, RESOLVE)?)
+}
+
+/// What `stat` reports (following symlinks: the path is already real).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Meta {
+    /// Size in bytes.
+    pub size: u64,
+    /// A regular file.
+    pub is_file: bool,
+    /// A directory.
+    pub is_dir: bool,
+    /// Modification time in milliseconds since the Unix epoch.
+    pub mtime_ms: f64,
+}
+
+/// The real path of `path` (absolute, lexically normalized): the longest prefix that exists is
+/// resolved by the kernel (symlinks followed, `..` after a symlink handled as the kernel does);
+/// the rest, which does not exist, is appended as is.
+pub fn real_path(path: &Path) -> io::Result<PathBuf> {
+    let mut existing = path.to_path_buf();
+    let mut rest: Vec<std::ffi::OsString> = Vec::new();
+    loop {
+        match std::fs::canonicalize(&existing) {
+            Ok(mut real) => {
+                for part in rest.iter().rev() {
+                    real.push(part);
+                }
+                return Ok(real);
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                // A dangling symlink is "not found" too: keep its name; opening it later with
+                // RESOLVE_NO_SYMLINKS refuses it.
+                match (existing.file_name(), existing.parent()) {
+                    (Some(name), Some(parent)) => {
+                        rest.push(name.to_os_string());
+                        existing = parent.to_path_buf();
+                    }
+                    _ => return Err(e),
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// The real path of `path`'s parent joined with its last component unresolved: what
+/// `remove` acts on (a symlink itself, not its target).
+pub fn real_path_nofollow(path: &Path) -> io::Result<PathBuf> {
+    match (path.parent(), path.file_name()) {
+        (Some(parent), Some(name)) => Ok(real_path(parent)?.join(name)),
+        _ => Ok(path.to_path_buf()),
+    }
+}
+
+/// Reads a regular file, refusing more than `max` bytes (devices and FIFOs are refused: a
+/// read of `/dev/zero` or a FIFO must not hang or exhaust memory).
+pub fn read_file(real: &Path, max: u64) -> io::Result<Vec<u8>> {
+    let fd = open(real, OFlags::RDONLY | OFlags::NONBLOCK, Mode::empty())?;
+    let st = rustix::fs::fstat(&fd)?;
+    if rustix::fs::FileType::from_raw_mode(st.st_mode) != rustix::fs::FileType::RegularFile {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "not a regular file"));
+    }
+    let mut file = std::fs::File::from(fd);
+    let mut buf = Vec::with_capacity(usize::try_from(st.st_size).unwrap_or(0).min(1 << 20));
+    (&mut file).take(max.saturating_add(1)).read_to_end(&mut buf)?;
+    if buf.len() as u64 > max {
+        return Err(io::Error::new(io::ErrorKind::FileTooLarge, "file larger than the memory ceiling"));
+    }
+    Ok(buf)
+}
+
+/// The names in a directory, unsorted, without `.` and `..`.
+pub fn list_dir(real: &Path) -> io::Result<Vec<String>> {
+    let fd = open(real, OFlags::RDONLY | OFlags::DIRECTORY, Mode::empty())?;
+    let mut dir = rustix::fs::Dir::new(fd)?;
+    let mut names = Vec::new();
+    while let Some(entry) = dir.read() {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name != "." && name != ".." {
+            names.push(name);
+        }
+    }
+    Ok(names)
+}
+
+/// Metadata of a file or directory.
+pub fn stat(real: &Path) -> io::Result<Meta> {
+    let fd = open(real, OFlags::PATH, Mode::empty())?;
+    let st = rustix::fs::fstat(&fd)?;
+    let kind = rustix::fs::FileType::from_raw_mode(st.st_mode);
+    Ok(Meta {
+        size: u64::try_from(st.st_size).unwrap_or(0),
+        is_file: kind == rustix::fs::FileType::RegularFile,
+        is_dir: kind == rustix::fs::FileType::Directory,
+        mtime_ms: st.st_mtime as f64 * 1000.0 + (st.st_mtime_nsec as f64 / 1e6).floor(),
+    })
+}
+
+/// Replaces `real`'s contents atomically: a temporary file in the same directory, written,
+/// fsynced, then renamed over the target (so a reader sees the old or the new file, never a
+/// mix, and a crash leaves no partial file).
+pub fn write_atomic(real: &Path, data: &[u8]) -> io::Result<()> {
+    let (parent, name) = split(real)?;
+    let dir = open(parent, OFlags::RDONLY | OFlags::DIRECTORY, Mode::empty())?;
+    let tmp_name = format!(".{}.aether-tmp-{}", name.to_string_lossy(), std::process::id());
+    let tmp = rustix::fs::openat(
+        &dir,
+        tmp_name.as_str(),
+        OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+        Mode::from_raw_mode(0o644),
+    )?;
+    let mut file = std::fs::File::from(tmp);
+    let written = file.write_all(data).and_then(|()| file.sync_all());
+    if let Err(e) = written {
+        let _ = rustix::fs::unlinkat(&dir, tmp_name.as_str(), AtFlags::empty());
+        return Err(e);
+    }
+    if let Err(e) = rustix::fs::renameat(&dir, tmp_name.as_str(), &dir, name) {
+        let _ = rustix::fs::unlinkat(&dir, tmp_name.as_str(), AtFlags::empty());
+        return Err(e.into());
+    }
+    rustix::fs::fsync(&dir)?;
+    Ok(())
+}
+
+/// Creates one directory (its parent must exist); an existing directory is fine.
+pub fn mkdir(real: &Path) -> io::Result<()> {
+    let (parent, name) = split(real)?;
+    let dir = open(parent, OFlags::RDONLY | OFlags::DIRECTORY, Mode::empty())?;
+    match rustix::fs::mkdirat(&dir, name, Mode::from_raw_mode(0o755)) {
+        Ok(()) => Ok(()),
+        Err(rustix::io::Errno::EXIST) => match stat(real) {
+            Ok(m) if m.is_dir => Ok(()),
+            _ => Err(io::Error::new(io::ErrorKind::AlreadyExists, "exists and is not a directory")),
+        },
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Removes a file, a symlink itself, or an empty directory.
+pub fn remove(real: &Path) -> io::Result<()> {
+    let (parent, name) = split(real)?;
+    let dir = open(parent, OFlags::RDONLY | OFlags::DIRECTORY, Mode::empty())?;
+    match rustix::fs::unlinkat(&dir, name, AtFlags::empty()) {
+        Err(rustix::io::Errno::ISDIR) => Ok(rustix::fs::unlinkat(&dir, name, AtFlags::REMOVEDIR)?),
+        other => Ok(other?),
+    }
+}
+
+fn split(real: &Path) -> io::Result<(&Path, &std::ffi::OsStr)> {
+    match (real.parent(), real.components().next_back()) {
+        (Some(parent), Some(Component::Normal(name))) => Ok((parent, name)),
+        _ => Err(io::Error::new(io::ErrorKind::InvalidInput, "not a file path")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_symlink_in_any_component_is_refused_even_after_the_check() {
+        // The check-then-use race (CVE-2022-21658, Node CVE-2023-32004-style path swaps): a
+        // directory that was real when checked is swapped for a symlink before the open.
+        let tmp = tempfile::tempdir().unwrap();
+        let base = std::fs::canonicalize(tmp.path()).unwrap();
+        std::fs::create_dir(base.join("d")).unwrap();
+        std::fs::write(base.join("d/f"), "ok").unwrap();
+        assert_eq!(read_file(&base.join("d/f"), 10).unwrap(), b"ok");
+        std::fs::rename(base.join("d"), base.join("moved")).unwrap();
+        std::os::unix::fs::symlink(base.join("moved"), base.join("d")).unwrap();
+        let err = read_file(&base.join("d/f"), 10).unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(libc_eloop()));
+    }
+
+    #[test]
+    fn proc_magic_links_are_refused() {
+        // `/proc/self/root` is a magic link back to `/`: openat2 refuses to follow it.
+        assert!(read_file(Path::new("/proc/self/root/etc/hostname"), 1 << 20).is_err());
+    }
+
+    #[test]
+    fn devices_and_oversized_files_are_refused() {
+        assert!(read_file(Path::new("/dev/zero"), 1 << 20).is_err());
+        let tmp = tempfile::tempdir().unwrap();
+        let f = tmp.path().join("big");
+        std::fs::write(&f, vec![b'x'; 100]).unwrap();
+        assert_eq!(read_file(&f, 99).unwrap_err().kind(), io::ErrorKind::FileTooLarge);
+        assert_eq!(read_file(&f, 100).unwrap().len(), 100);
+    }
+
+    #[test]
+    fn real_path_keeps_missing_tail_and_resolves_existing_prefix() {
+        let tmp = tempfile::tempdir().unwrap();
+        let base = std::fs::canonicalize(tmp.path()).unwrap();
+        std::fs::create_dir(base.join("real")).unwrap();
+        std::os::unix::fs::symlink(base.join("real"), base.join("link")).unwrap();
+        assert_eq!(real_path(&base.join("link/new/file")).unwrap(), base.join("real/new/file"));
+        assert_eq!(real_path_nofollow(&base.join("link")).unwrap(), base.join("link"));
+    }
+
+    #[test]
+    fn atomic_write_replaces_and_leaves_no_temporary() {
+        let tmp = tempfile::tempdir().unwrap();
+        let base = std::fs::canonicalize(tmp.path()).unwrap();
+        write_atomic(&base.join("f"), b"one").unwrap();
+        write_atomic(&base.join("f"), b"two").unwrap();
+        assert_eq!(std::fs::read(base.join("f")).unwrap(), b"two");
+        assert_eq!(list_dir(&base).unwrap(), vec!["f".to_owned()]);
+    }
+
+    fn libc_eloop() -> i32 {
+        rustix::io::Errno::LOOP.raw_os_error()
+    }
+}
