@@ -7,6 +7,7 @@
 
 pub mod bundle;
 mod fsops;
+pub mod overlay;
 pub mod protocol;
 
 pub use protocol::{Host, HostError, HostRequest, HostValue};
