@@ -64,7 +64,10 @@ impl PluginBundle {
     /// Reads every file below `dir` (which must be a real path). Directory symlinks are not
     /// descended; file symlinks are kept only if their real path stays inside `dir`.
     pub fn load(dir: &Path) -> Result<PluginBundle, BundleError> {
-        let mut bundle = PluginBundle { dir: dir.to_path_buf(), entries: BTreeMap::new() };
+        let mut bundle = PluginBundle {
+            dir: dir.to_path_buf(),
+            entries: BTreeMap::new(),
+        };
         let mut total = 0u64;
         let mut stack = vec![(dir.to_path_buf(), String::new())];
         let read_err = |path: &Path, e: std::io::Error| BundleError::Read {
@@ -76,7 +79,11 @@ impl PluginBundle {
             for item in listing {
                 let item = item.map_err(|e| read_err(&path, e))?;
                 let name = item.file_name().to_string_lossy().into_owned();
-                let rel = if prefix.is_empty() { name } else { format!("{prefix}/{name}") };
+                let rel = if prefix.is_empty() {
+                    name
+                } else {
+                    format!("{prefix}/{name}")
+                };
                 let full = item.path();
                 let kind = item.file_type().map_err(|e| read_err(&full, e))?;
                 if kind.is_dir() {
@@ -94,7 +101,9 @@ impl PluginBundle {
                     let bytes = std::fs::read(&real).map_err(|e| read_err(&full, e))?;
                     total += bytes.len() as u64;
                     if total > MAX_BUNDLE_BYTES {
-                        return Err(BundleError::TooLarge { dir: dir.to_path_buf() });
+                        return Err(BundleError::TooLarge {
+                            dir: dir.to_path_buf(),
+                        });
                     }
                     bundle.entries.insert(rel, Entry::File(bytes.into()));
                 }
@@ -184,21 +193,52 @@ mod tests {
     fn resolution_stays_inside_the_plugin() {
         let (_tmp, b) = bundle();
         assert_eq!(b.resolve("index.js", None).unwrap().0, "index.js");
-        assert_eq!(b.resolve("./lib/a.js", Some("index.js")).unwrap().0, "lib/a.js");
-        assert_eq!(b.resolve("../index.js", Some("lib/a.js")).unwrap().0, "index.js");
+        assert_eq!(
+            b.resolve("./lib/a.js", Some("index.js")).unwrap().0,
+            "lib/a.js"
+        );
+        assert_eq!(
+            b.resolve("../index.js", Some("lib/a.js")).unwrap().0,
+            "index.js"
+        );
         // An in-tree symlink is fine (SPEC §5: the real path must be inside).
         assert_eq!(b.resolve("./in.js", Some("index.js")).unwrap().0, "in.js");
         // Bare names and URLs never resolve (Node's CVE-2023-32002 `Module._load` bypass of
         // the policy shows why: only relative specifiers reach files).
-        for spec in ["fs", "node:fs", "child_process", "/etc/passwd", "https://x.example/a.js"] {
-            assert_eq!(b.resolve(spec, Some("index.js")), Err(ResolveError::NotRelative), "{spec}");
+        for spec in [
+            "fs",
+            "node:fs",
+            "child_process",
+            "/etc/passwd",
+            "https://x.example/a.js",
+        ] {
+            assert_eq!(
+                b.resolve(spec, Some("index.js")),
+                Err(ResolveError::NotRelative),
+                "{spec}"
+            );
         }
-        assert_eq!(b.resolve("../../secret.js", Some("lib/a.js")), Err(ResolveError::OutsidePlugin));
-        assert_eq!(b.resolve("./lib/../../secret.js", Some("index.js")), Err(ResolveError::OutsidePlugin));
-        assert!(matches!(b.resolve("./lib/out.js", Some("index.js")), Err(ResolveError::SymlinkOutside(_))));
+        assert_eq!(
+            b.resolve("../../secret.js", Some("lib/a.js")),
+            Err(ResolveError::OutsidePlugin)
+        );
+        assert_eq!(
+            b.resolve("./lib/../../secret.js", Some("index.js")),
+            Err(ResolveError::OutsidePlugin)
+        );
+        assert!(matches!(
+            b.resolve("./lib/out.js", Some("index.js")),
+            Err(ResolveError::SymlinkOutside(_))
+        ));
         // No extension or index guessing.
-        assert_eq!(b.resolve("./lib/a", Some("index.js")), Err(ResolveError::NotFound("lib/a".into())));
-        assert!(matches!(b.resolve("./lib", Some("index.js")), Err(ResolveError::NotFound(_))));
+        assert_eq!(
+            b.resolve("./lib/a", Some("index.js")),
+            Err(ResolveError::NotFound("lib/a".into()))
+        );
+        assert!(matches!(
+            b.resolve("./lib", Some("index.js")),
+            Err(ResolveError::NotFound(_))
+        ));
     }
 
     #[test]
@@ -206,7 +246,10 @@ mod tests {
         // Integrity (SPEC §9): a file swapped after loading is not what runs.
         let (_tmp, b) = bundle();
         std::fs::write(b.dir().join("index.js"), "globalThis.evil = 1").unwrap();
-        assert_eq!(&*b.resolve("index.js", None).unwrap().1, b"export default 1");
+        assert_eq!(
+            &*b.resolve("index.js", None).unwrap().1,
+            b"export default 1"
+        );
         assert!(b.files().all(|(p, _)| p != "lib/out.js"));
     }
 }

@@ -16,7 +16,13 @@ use rustix::fs::{AtFlags, CWD, Mode, OFlags, ResolveFlags};
 const RESOLVE: ResolveFlags = ResolveFlags::NO_SYMLINKS.union(ResolveFlags::NO_MAGICLINKS);
 
 fn open(real: &Path, flags: OFlags, mode: Mode) -> io::Result<OwnedFd> {
-    Ok(rustix::fs::openat2(CWD, real, flags | OFlags::CLOEXEC | OFlags::NOCTTY, mode, RESOLVE)?)
+    Ok(rustix::fs::openat2(
+        CWD,
+        real,
+        flags | OFlags::CLOEXEC | OFlags::NOCTTY,
+        mode,
+        RESOLVE,
+    )?)
 }
 
 /// What `stat` reports (following symlinks: the path is already real).
@@ -77,13 +83,21 @@ pub fn read_file(real: &Path, max: u64) -> io::Result<Vec<u8>> {
     let fd = open(real, OFlags::RDONLY | OFlags::NONBLOCK, Mode::empty())?;
     let st = rustix::fs::fstat(&fd)?;
     if rustix::fs::FileType::from_raw_mode(st.st_mode) != rustix::fs::FileType::RegularFile {
-        return Err(io::Error::new(io::ErrorKind::InvalidInput, "not a regular file"));
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file",
+        ));
     }
     let mut file = std::fs::File::from(fd);
     let mut buf = Vec::with_capacity(usize::try_from(st.st_size).unwrap_or(0).min(1 << 20));
-    (&mut file).take(max.saturating_add(1)).read_to_end(&mut buf)?;
+    (&mut file)
+        .take(max.saturating_add(1))
+        .read_to_end(&mut buf)?;
     if buf.len() as u64 > max {
-        return Err(io::Error::new(io::ErrorKind::FileTooLarge, "file larger than the memory ceiling"));
+        return Err(io::Error::new(
+            io::ErrorKind::FileTooLarge,
+            "file larger than the memory ceiling",
+        ));
     }
     Ok(buf)
 }
@@ -122,7 +136,11 @@ pub fn stat(real: &Path) -> io::Result<Meta> {
 pub fn write_atomic(real: &Path, data: &[u8]) -> io::Result<()> {
     let (parent, name) = split(real)?;
     let dir = open(parent, OFlags::RDONLY | OFlags::DIRECTORY, Mode::empty())?;
-    let tmp_name = format!(".{}.aether-tmp-{}", name.to_string_lossy(), std::process::id());
+    let tmp_name = format!(
+        ".{}.aether-tmp-{}",
+        name.to_string_lossy(),
+        std::process::id()
+    );
     let tmp = rustix::fs::openat(
         &dir,
         tmp_name.as_str(),
@@ -151,7 +169,10 @@ pub fn mkdir(real: &Path) -> io::Result<()> {
         Ok(()) => Ok(()),
         Err(rustix::io::Errno::EXIST) => match stat(real) {
             Ok(m) if m.is_dir => Ok(()),
-            _ => Err(io::Error::new(io::ErrorKind::AlreadyExists, "exists and is not a directory")),
+            _ => Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                "exists and is not a directory",
+            )),
         },
         Err(e) => Err(e.into()),
     }
@@ -170,7 +191,10 @@ pub fn remove(real: &Path) -> io::Result<()> {
 fn split(real: &Path) -> io::Result<(&Path, &std::ffi::OsStr)> {
     match (real.parent(), real.components().next_back()) {
         (Some(parent), Some(Component::Normal(name))) => Ok((parent, name)),
-        _ => Err(io::Error::new(io::ErrorKind::InvalidInput, "not a file path")),
+        _ => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a file path",
+        )),
     }
 }
 
@@ -205,7 +229,10 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let f = tmp.path().join("big");
         std::fs::write(&f, vec![b'x'; 100]).unwrap();
-        assert_eq!(read_file(&f, 99).unwrap_err().kind(), io::ErrorKind::FileTooLarge);
+        assert_eq!(
+            read_file(&f, 99).unwrap_err().kind(),
+            io::ErrorKind::FileTooLarge
+        );
         assert_eq!(read_file(&f, 100).unwrap().len(), 100);
     }
 
@@ -215,8 +242,14 @@ mod tests {
         let base = std::fs::canonicalize(tmp.path()).unwrap();
         std::fs::create_dir(base.join("real")).unwrap();
         std::os::unix::fs::symlink(base.join("real"), base.join("link")).unwrap();
-        assert_eq!(real_path(&base.join("link/new/file")).unwrap(), base.join("real/new/file"));
-        assert_eq!(real_path_nofollow(&base.join("link")).unwrap(), base.join("link"));
+        assert_eq!(
+            real_path(&base.join("link/new/file")).unwrap(),
+            base.join("real/new/file")
+        );
+        assert_eq!(
+            real_path_nofollow(&base.join("link")).unwrap(),
+            base.join("link")
+        );
     }
 
     #[test]

@@ -59,8 +59,9 @@ impl Overlay {
     /// Replaces `real`'s contents.
     pub fn write(&mut self, real: &Path, data: Vec<u8>, private: bool) {
         self.bytes += data.len() as u64;
-        if let Some(Node::File { data: old, .. }) =
-            self.nodes.insert(real.to_path_buf(), Node::File { data, private })
+        if let Some(Node::File { data: old, .. }) = self
+            .nodes
+            .insert(real.to_path_buf(), Node::File { data, private })
         {
             self.bytes -= old.len() as u64;
         }
@@ -88,7 +89,8 @@ impl Overlay {
 
     /// Records a removal.
     pub fn remove(&mut self, real: &Path) {
-        if let Some(Node::File { data, .. }) = self.nodes.insert(real.to_path_buf(), Node::Removed) {
+        if let Some(Node::File { data, .. }) = self.nodes.insert(real.to_path_buf(), Node::Removed)
+        {
             self.bytes -= data.len() as u64;
         }
     }
@@ -103,7 +105,10 @@ impl Overlay {
             if path.parent() != Some(dir) {
                 continue;
             }
-            let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
             match node {
                 Node::Removed => removed.push(name),
                 _ => added.push(name),
@@ -141,7 +146,11 @@ impl Overlay {
             }
         }
         for (path, node) in &self.nodes {
-            if let Node::File { data, private: false } = node {
+            if let Node::File {
+                data,
+                private: false,
+            } = node
+            {
                 fsops::write_atomic(path, data).map_err(|e| (path.clone(), e))?;
                 count += 1;
             }
@@ -168,10 +177,16 @@ mod tests {
         assert_eq!(o.bytes(), 12);
         assert_eq!(o.lookup(&base.join("d/e/f")), Lookup::File(b"hello"));
         assert_eq!(o.children(&base.join("d")), (vec!["e".to_owned()], vec![]));
-        assert!(std::fs::read(base.join("d/e/f")).is_err(), "nothing on disk before commit");
+        assert!(
+            std::fs::read(base.join("d/e/f")).is_err(),
+            "nothing on disk before commit"
+        );
         o.commit().unwrap();
         assert_eq!(std::fs::read(base.join("d/e/f")).unwrap(), b"hello");
-        assert!(!base.join("secret").exists(), "virtualized writes are never committed");
+        assert!(
+            !base.join("secret").exists(),
+            "virtualized writes are never committed"
+        );
         assert!(!base.join("old").exists());
     }
 
