@@ -1,0 +1,138 @@
+//! Rendering for people and machines: grants, findings, JSON documents.
+//!
+//! Text that a plugin or a file controls goes through [`terminal_safe`] before it reaches a
+//! terminal, so that control, bidi and zero-width characters cannot forge or hide output.
+
+use std::io::{self, Write};
+
+use aether_manifest::FileError;
+use aether_pipeline::load::{Finding, PluginInfo};
+use aether_policy::Tier;
+use serde_json::{Value, json};
+
+/// Escapes control, bidi-override and zero-width characters (CVE-2021-42574 "Trojan Source"
+/// shows what bidi controls do to a reviewer's terminal); newlines and tabs are kept.
+pub fn terminal_safe(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        let dangerous = (c.is_control() && c != '\n' && c != '\t')
+            || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}');
+        if dangerous {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn tier_name(t: Tier) -> &'static str {
+    match t {
+        Tier::Thread => "thread",
+        Tier::Process => "process",
+    }
+}
+
+/// The effective grant as JSON (the shape of `check --format json`'s `grant`).
+pub fn grant_json(info: &PluginInfo) -> Value {
+    let p = &info.manifest.permissions;
+    let limits = info.grant.limits();
+    json!({
+        "filesystem": {
+            "read": p.fs_read.iter().map(|x| x.as_str().to_owned()).collect::<Vec<_>>(),
+            "write": p.fs_write.iter().map(|x| x.as_str().to_owned()).collect::<Vec<_>>(),
+        },
+        "network": {
+            "domains": p.domains.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            "listen": p.listen.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        },
+        "env": p.env.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "process": if p.process {
+            json!({
+                "commands": p.commands.iter().map(|c| c.display().to_string()).collect::<Vec<_>>(),
+                "network": p.process_network,
+            })
+        } else { Value::Null },
+        "limits": {
+            "memory_bytes": limits.memory.0,
+            "memory": limits.memory.to_string(),
+            "timeout_ms": u64::try_from(limits.timeout.as_millis()).unwrap_or(u64::MAX),
+            "timeout": aether_policy::HumanDuration(limits.timeout).to_string(),
+        },
+    })
+}
+
+/// `check --format json`: `{plugins: [...], findings: [...]}` (SPEC §7).
+pub fn check_json(plugins: &[(PluginInfo, Vec<Tier>)], malformed: &[FileError], findings: &[Finding]) -> Value {
+    let plugins: Vec<Value> = plugins
+        .iter()
+        .map(|(info, tiers)| {
+            let tier = tiers.iter().copied().max().unwrap_or(info.tier);
+            json!({
+                "name": info.manifest.name,
+                "version": info.manifest.version.to_string(),
+                "dir": info.manifest.dir.display().to_string(),
+                "risk": info.risk.to_string(),
+                "tier": tier_name(tier),
+                "grant": grant_json(info),
+            })
+        })
+        .collect();
+    let mut out: Vec<Value> = malformed
+        .iter()
+        .map(|e| {
+            json!({
+                "rule": "malformed", "level": "error", "message": e.message,
+                "plugin": null, "capability": null, "target": null,
+                "file": e.file.display().to_string(),
+                "line": e.loc.map(|l| l.line), "column": e.loc.map(|l| l.col),
+            })
+        })
+        .collect();
+    out.extend(findings.iter().map(|f| {
+        json!({
+            "rule": f.rule, "level": f.level.as_str(), "message": f.message,
+            "plugin": f.plugin, "capability": f.capability.map(|c| c.as_str()), "target": f.target,
+            "file": f.file.as_ref().map(|p| p.display().to_string()),
+            "line": f.loc.map(|l| l.line), "column": f.loc.map(|l| l.col),
+        })
+    }));
+    json!({ "plugins": plugins, "findings": out })
+}
+
+/// One plugin's effective grant, risk class and tier, for a person.
+pub fn plugin_human(w: &mut impl Write, info: &PluginInfo, tiers: &[Tier]) -> io::Result<()> {
+    let m = &info.manifest;
+    let p = &m.permissions;
+    let tier = tiers.iter().copied().max().unwrap_or(info.tier);
+    writeln!(w, "{} {} ({})", m.name, m.version, m.dir.display())?;
+    writeln!(w, "  risk: {}   tier: {}", info.risk, tier_name(tier))?;
+    let list = |items: Vec<String>| if items.is_empty() { "-".to_owned() } else { items.join(", ") };
+    writeln!(w, "  filesystem.read:  {}", list(p.fs_read.iter().map(|x| x.as_str().to_owned()).collect()))?;
+    writeln!(w, "  filesystem.write: {}", list(p.fs_write.iter().map(|x| x.as_str().to_owned()).collect()))?;
+    writeln!(w, "  network.domains:  {}", list(p.domains.iter().map(ToString::to_string).collect()))?;
+    writeln!(w, "  network.listen:   {}", list(p.listen.iter().map(ToString::to_string).collect()))?;
+    writeln!(w, "  env:              {}", list(p.env.iter().map(ToString::to_string).collect()))?;
+    if p.process {
+        let cmds = list(p.commands.iter().map(|c| c.display().to_string()).collect());
+        writeln!(w, "  process:          {cmds} (network: {})", if p.process_network { "yes" } else { "no" })?;
+    } else {
+        writeln!(w, "  process:          -")?;
+    }
+    let limits = info.grant.limits();
+    writeln!(w, "  limits:           memory {}, timeout {}", limits.memory, aether_policy::HumanDuration(limits.timeout))?;
+    writeln!(w)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn terminal_controls_are_escaped() {
+        // Trojan Source (CVE-2021-42574): a bidi override must not reach the terminal raw.
+        assert_eq!(terminal_safe("a\u{202E}b"), "a\\u{202e}b");
+        assert_eq!(terminal_safe("\x1b[2J"), "\\u{1b}[2J");
+        assert_eq!(terminal_safe("ok\nline"), "ok\nline");
+    }
+}

@@ -1,0 +1,399 @@
+//! Whole-workspace validation: the pipeline, its policy, every manifest, the graph and the
+//! templates, checked together before anything runs (SPEC §4).
+//!
+//! Two kinds of problems come out, kept apart because the CLI maps them to different exit
+//! codes: [`Loaded::malformed`] (files that cannot be read or parsed, schema errors — `check`
+//! exits 2) and [`Loaded::findings`] (policy excess, graph errors, limits raised, windows —
+//! `check` exits 1 for error-level ones). `run` refuses on either.
+
+use std::path::{Path, PathBuf};
+
+use aether_manifest::{FileError, Loc, Manifest, PipelineFile, StepDecl};
+use aether_policy::{Capability, Grant, Policy, RiskClass, Tier};
+
+use crate::graph::{Graph, GraphError, Plan, StepNode};
+use crate::template::Template;
+
+/// How serious a finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    /// Informational.
+    Note,
+    /// Worth a look; never stops a run by itself.
+    Warning,
+    /// Refuses a run; `check` exits 1.
+    Error,
+}
+
+impl Level {
+    /// `note`, `warning` or `error` (SARIF's names).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Note => "note",
+            Level::Warning => "warning",
+            Level::Error => "error",
+        }
+    }
+}
+
+/// One problem found by validation, with a stable rule id.
+#[derive(Debug, Clone)]
+pub struct Finding {
+    /// Stable rule id (`policy-excess`, `graph`, `step-limit`, `window`).
+    pub rule: &'static str,
+    /// Severity.
+    pub level: Level,
+    /// What is wrong and what to do.
+    pub message: String,
+    /// The plugin concerned, if any.
+    pub plugin: Option<String>,
+    /// The capability concerned, if any.
+    pub capability: Option<Capability>,
+    /// The pattern, name or value concerned, if any.
+    pub target: Option<String>,
+    /// The file at fault.
+    pub file: Option<PathBuf>,
+    /// Where in it.
+    pub loc: Option<Loc>,
+}
+
+impl Finding {
+    fn at(rule: &'static str, file: &Path, loc: Option<Loc>, message: String) -> Finding {
+        Finding {
+            rule,
+            level: Level::Error,
+            message,
+            plugin: None,
+            capability: None,
+            target: None,
+            file: Some(file.to_path_buf()),
+            loc,
+        }
+    }
+}
+
+impl std::fmt::Display for Finding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(file) = &self.file {
+            write!(f, "{}", file.display())?;
+            if let Some(loc) = self.loc {
+                write!(f, ":{}:{}", loc.line, loc.col)?;
+            }
+            write!(f, ": ")?;
+        }
+        f.write_str(&self.message)
+    }
+}
+
+/// A plugin as validated: its manifest, its grant before any step lowers it, and its class.
+#[derive(Debug, Clone)]
+pub struct PluginInfo {
+    /// The manifest.
+    pub manifest: Manifest,
+    /// What the plugin may do under the policy (limits: the manifest's, capped by the policy).
+    pub grant: Grant,
+    /// Its risk class (SPEC §2).
+    pub risk: RiskClass,
+    /// The isolation tier the policy assigns it.
+    pub tier: Tier,
+}
+
+/// A step ready to run: which plugin, with which grant and tier.
+#[derive(Debug, Clone)]
+pub struct StepInfo {
+    /// The step as declared.
+    pub decl: StepDecl,
+    /// Index into [`Workspace::plugins`].
+    pub plugin: usize,
+    /// The plugin's grant with the step's lowered limits.
+    pub grant: Grant,
+    /// The step's tier: the plugin's, raised by `isolation: process`.
+    pub tier: Tier,
+}
+
+/// A fully validated pipeline workspace.
+#[derive(Debug)]
+pub struct Workspace {
+    /// The pipeline file.
+    pub pipeline: PipelineFile,
+    /// The policy in force and where it came from (`None`: no policy, manifests granted as
+    /// declared).
+    pub policy: Option<(PathBuf, Policy)>,
+    /// The distinct plugins, in order of first use.
+    pub plugins: Vec<PluginInfo>,
+    /// The steps, in file order.
+    pub steps: Vec<StepInfo>,
+    /// The graph and templates, ready for the scheduler.
+    pub plan: Plan,
+}
+
+/// What validation found.
+#[derive(Debug, Default)]
+pub struct Loaded<T> {
+    /// The validated value, when nothing malformed was found (findings may still exist).
+    pub value: Option<T>,
+    /// Unreadable or malformed files.
+    pub malformed: Vec<FileError>,
+    /// Everything else.
+    pub findings: Vec<Finding>,
+}
+
+impl<T> Loaded<T> {
+    /// Whether a run must be refused: anything malformed, or any error-level finding.
+    pub fn refuses_run(&self) -> bool {
+        !self.malformed.is_empty() || self.findings.iter().any(|f| f.level == Level::Error)
+    }
+}
+
+/// Loads the policy from `override_path`, else `declared` (the pipeline's `policy:` key).
+fn load_policy(
+    override_path: Option<&Path>,
+    declared: Option<&Path>,
+    workspace: &Path,
+    malformed: &mut Vec<FileError>,
+) -> Option<(PathBuf, Policy)> {
+    let path = override_path.or(declared)?;
+    match aether_manifest::load_policy(path, workspace) {
+        Ok(p) => Some((path.to_path_buf(), p)),
+        Err(errors) => {
+            malformed.extend(errors);
+            None
+        }
+    }
+}
+
+/// Validates one plugin against the policy: manifest excesses become findings.
+fn plugin_info(
+    manifest: Manifest,
+    policy: Option<&Policy>,
+    findings: &mut Vec<Finding>,
+) -> PluginInfo {
+    if let Some(policy) = policy {
+        for excess in aether_policy::excesses(&manifest.permissions, &manifest.limits, policy) {
+            let mut f = Finding::at(
+                "policy-excess",
+                &manifest.file.path,
+                manifest.location_of(excess.item),
+                excess.message.clone(),
+            );
+            f.plugin = Some(manifest.name.clone());
+            f.capability = excess.capability();
+            f.target = excess.target();
+            findings.push(f);
+        }
+    }
+    let grant = Grant::new(&manifest.permissions, &manifest.limits, policy);
+    let risk = RiskClass::of(&manifest.permissions);
+    let tier = Tier::for_plugin(policy, risk);
+    PluginInfo { manifest, grant, risk, tier }
+}
+
+/// Validates a pipeline and everything it uses. `policy_override` is `--policy`.
+pub fn load_pipeline(
+    path: &Path,
+    policy_override: Option<&Path>,
+    now: jiff::Timestamp,
+) -> Loaded<Workspace> {
+    let mut out = Loaded::default();
+    let pipeline = match PipelineFile::load(path) {
+        Ok(p) => p,
+        Err(e) => {
+            out.malformed = e;
+            return out;
+        }
+    };
+    let ws = pipeline.workspace.clone();
+    let declared = pipeline.policy.as_ref().map(|(p, _)| p.as_path());
+    let policy = load_policy(policy_override, declared, &ws, &mut out.malformed);
+    let file = pipeline.file.path.clone();
+
+    // Plugins, each loaded once however many steps use it.
+    let mut plugins: Vec<PluginInfo> = Vec::new();
+    let mut step_plugin: Vec<Option<usize>> = Vec::new();
+    for step in &pipeline.steps {
+        let dir = match std::fs::canonicalize(&step.plugin) {
+            Ok(d) if d.is_dir() => d,
+            _ => {
+                out.malformed.push(
+                    FileError::new(
+                        &file,
+                        Some(step.plugin_loc),
+                        format!("plugin directory `{}` of step `{}` does not exist", step.plugin.display(), step.id),
+                    )
+                    .with_hint("`plugin` is a directory holding `aether-plugin.json`, relative to the pipeline file"),
+                );
+                step_plugin.push(None);
+                continue;
+            }
+        };
+        if let Some(i) = plugins.iter().position(|p| p.manifest.dir == dir) {
+            step_plugin.push(Some(i));
+            continue;
+        }
+        match Manifest::load(&dir, &ws) {
+            Ok(m) => {
+                let info = plugin_info(m, policy.as_ref().map(|(_, p)| p), &mut out.findings);
+                plugins.push(info);
+                step_plugin.push(Some(plugins.len() - 1));
+            }
+            Err(e) => {
+                out.malformed.extend(e);
+                step_plugin.push(None);
+            }
+        }
+    }
+
+    // The graph and the templates: every error at once.
+    let nodes: Vec<StepNode> = pipeline
+        .steps
+        .iter()
+        .map(|s| StepNode { id: s.id.clone(), needs: s.needs.iter().map(|(n, _)| n.clone()).collect() })
+        .collect();
+    let mut templates = Vec::with_capacity(pipeline.steps.len());
+    for s in &pipeline.steps {
+        match Template::parse_all(&s.with) {
+            Ok(t) => templates.push(t),
+            Err(errors) => {
+                for e in errors {
+                    out.findings.push(Finding::at("template", &file, Some(s.with_loc), format!("step `{}`: {e}", s.id)));
+                }
+                templates.push(Template::literal());
+            }
+        }
+    }
+    let plan = match Graph::new(&nodes) {
+        Ok(graph) => match Plan::new(graph, templates) {
+            Ok(plan) => Some(plan),
+            Err(errors) => {
+                graph_findings(&pipeline, errors, &mut out.findings);
+                None
+            }
+        },
+        Err(errors) => {
+            graph_findings(&pipeline, errors, &mut out.findings);
+            None
+        }
+    };
+
+    // Step limits and tiers.
+    let mut steps = Vec::new();
+    for (decl, plugin) in pipeline.steps.iter().zip(&step_plugin) {
+        let Some(pi) = *plugin else { continue };
+        let info = &plugins[pi];
+        let mut grant = info.grant.clone();
+        if let Some((t, loc)) = decl.timeout {
+            if t > grant.limits().timeout {
+                out.findings.push(Finding::at(
+                    "step-limit",
+                    &file,
+                    Some(loc),
+                    format!(
+                        "step `{}` raises `timeout` to {} above its plugin's {}: a step may only lower its limits",
+                        decl.id,
+                        aether_policy::HumanDuration(t),
+                        aether_policy::HumanDuration(grant.limits().timeout)
+                    ),
+                ));
+            } else {
+                grant = grant.with_timeout(t);
+            }
+        }
+        if let Some((m, loc)) = decl.memory {
+            if m > grant.limits().memory {
+                out.findings.push(Finding::at(
+                    "step-limit",
+                    &file,
+                    Some(loc),
+                    format!(
+                        "step `{}` raises `memory` to {m} above its plugin's {}: a step may only lower its limits",
+                        decl.id,
+                        grant.limits().memory
+                    ),
+                ));
+            } else {
+                grant = grant.with_memory(m);
+            }
+        }
+        let tier = match decl.isolation {
+            Some((Tier::Process, _)) => Tier::Process,
+            _ => info.tier,
+        };
+        steps.push(StepInfo { decl: decl.clone(), plugin: pi, grant, tier });
+    }
+
+    // Execution windows: a plugin outside all of its windows cannot start now.
+    if let Some((policy_path, policy)) = &policy {
+        for info in &plugins {
+            if let Err(refusal) =
+                aether_policy::check_windows(&policy.windows, &info.manifest.name, info.risk, now)
+            {
+                let mut f = Finding::at("window", policy_path, None, refusal.to_string());
+                f.plugin = Some(info.manifest.name.clone());
+                out.findings.push(f);
+            }
+        }
+    }
+
+    if out.malformed.is_empty() {
+        if let Some(plan) = plan {
+            out.value = Some(Workspace { pipeline, policy, plugins, steps, plan });
+        }
+    }
+    out
+}
+
+/// Validates one plugin directory (for `aether check DIR`); `workspace` resolves relative
+/// patterns (the current directory).
+pub fn load_plugin(
+    dir: &Path,
+    workspace: &Path,
+    policy_path: Option<&Path>,
+    now: jiff::Timestamp,
+) -> Loaded<(Option<(PathBuf, Policy)>, PluginInfo)> {
+    let mut out = Loaded::default();
+    let policy = load_policy(policy_path, None, workspace, &mut out.malformed);
+    let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+    match Manifest::load(&dir, workspace) {
+        Ok(m) => {
+            let info = plugin_info(m, policy.as_ref().map(|(_, p)| p), &mut out.findings);
+            if let Some((path, p)) = &policy {
+                if let Err(r) = aether_policy::check_windows(&p.windows, &info.manifest.name, info.risk, now) {
+                    let mut f = Finding::at("window", path, None, r.to_string());
+                    f.level = Level::Warning;
+                    out.findings.push(f);
+                }
+            }
+            if out.malformed.is_empty() {
+                out.value = Some((policy, info));
+            }
+        }
+        Err(e) => out.malformed.extend(e),
+    }
+    out
+}
+
+/// Maps graph errors to findings located at the step (or `needs` entry) at fault.
+fn graph_findings(p: &PipelineFile, errors: Vec<GraphError>, out: &mut Vec<Finding>) {
+    let file = &p.file.path;
+    let step_loc = |id: &str| p.steps.iter().find(|s| s.id == id).map(|s| s.loc);
+    for e in errors {
+        let loc = match &e {
+            GraphError::InvalidId { index, .. } => p.steps.get(*index).map(|s| s.loc),
+            GraphError::DuplicateId { second, .. } => p.steps.get(*second).map(|s| s.loc),
+            GraphError::UnknownNeed { step, need, .. } => p
+                .steps
+                .iter()
+                .find(|s| &s.id == step)
+                .and_then(|s| s.needs.iter().find(|(n, _)| n == need).map(|(_, l)| *l)),
+            GraphError::SelfNeed { step } => step_loc(step),
+            GraphError::Cycle { cycle } => cycle.0.first().and_then(|id| step_loc(id)),
+            GraphError::UnknownReference { step, .. }
+            | GraphError::SelfReference { step, .. }
+            | GraphError::ReferenceNotNeeded { step, .. } => {
+                p.steps.iter().find(|s| &s.id == step).map(|s| s.with_loc)
+            }
+            GraphError::TemplateCount { .. } => None,
+        };
+        out.push(Finding::at("graph", file, loc, e.to_string()));
+    }
+}
