@@ -1,0 +1,68 @@
+//! The single integration-test binary: drives the real `aether` binary on temporary
+//! workspaces.
+
+mod check;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// A temporary workspace with helpers to write files into it.
+pub struct Ws {
+    dir: tempfile::TempDir,
+}
+
+impl Ws {
+    pub fn new() -> Ws {
+        Ws { dir: tempfile::tempdir().unwrap() }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn write(&self, rel: &str, text: &str) -> PathBuf {
+        let p = self.dir.path().join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    /// A plugin directory with a manifest and an `index.js`.
+    pub fn plugin(&self, name: &str, manifest: &str) {
+        self.write(&format!("plugins/{name}/aether-plugin.json"), manifest);
+        self.write(&format!("plugins/{name}/index.js"), "export default (input) => input;\n");
+    }
+
+    /// Runs `aether ARGS` in the workspace.
+    pub fn aether(&self, args: &[&str]) -> Out {
+        let out = Command::new(env!("CARGO_BIN_EXE_aether"))
+            .args(args)
+            .current_dir(self.path())
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .output()
+            .unwrap();
+        Out {
+            code: out.status.code(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
+/// What a run of `aether` printed and returned.
+#[derive(Debug)]
+pub struct Out {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Out {
+    /// Asserts that the output has no panic or backtrace, whatever the outcome.
+    pub fn no_panic(&self) -> &Out {
+        assert!(!self.stderr.contains("panicked"), "{}", self.stderr);
+        assert!(!self.stderr.contains("RUST_BACKTRACE"), "{}", self.stderr);
+        self
+    }
+}
