@@ -6,6 +6,34 @@
 //! steps that are not transitively needed), then [`Scheduler::run`] it with a runner that
 //! actually executes plugins.
 //!
+//! ```
+//! use std::num::NonZeroUsize;
+//! use aether_pipeline::{Graph, Plan, Scheduler, StepNode, StepOutcome, StepRunner, Template};
+//! use serde_json::{Value, json};
+//!
+//! struct Echo;
+//! impl StepRunner for Echo {
+//!     type Extra = ();
+//!     fn run(&self, _index: usize, input: Value) -> StepOutcome<()> {
+//!         StepOutcome::succeeded(input, ())
+//!     }
+//! }
+//!
+//! let graph = Graph::new(&[
+//!     StepNode { id: "read".into(), needs: vec![] },
+//!     StepNode { id: "summarize".into(), needs: vec!["read".into()] },
+//! ])
+//! .map_err(|errors| format!("{} graph errors", errors.len()))?;
+//! let templates = vec![
+//!     Template::parse(&json!({ "file": "app.log" }))?,
+//!     Template::parse(&json!("Digest of ${{ steps.read.output.file }}"))?,
+//! ];
+//! let plan = Plan::new(graph, templates).map_err(|errors| format!("{} graph errors", errors.len()))?;
+//! let records = Scheduler::new(NonZeroUsize::MIN).run(&plan, &Echo, &());
+//! assert_eq!(records[1].output, Some(json!("Digest of app.log")));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! This crate must never perform I/O, read the environment or the clock, or know about
 //! JavaScript: it decides *when* a step runs and *what input* it gets, never *how* it runs.
 //! Containment (limits, grants) belongs to the runner.

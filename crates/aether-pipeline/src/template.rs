@@ -142,8 +142,9 @@ pub enum TemplateError {
     },
     /// `steps.ID` is not followed by `.output` (for example `${{ steps.read.outptu }}`).
     #[error(
-        "invalid expression `{expression}` at `{}`: expected `output` after `steps.{step}`, found `{found}`",
-        display_location(location)
+        "invalid expression `{expression}` at `{}`: expected `output` after `steps.{step}`, found {}",
+        display_location(location),
+        if found.is_empty() { "nothing".to_owned() } else { format!("`{found}`") }
     )]
     ExpectedOutput {
         /// The expression as written, braces included.
