@@ -7,6 +7,7 @@
 
 mod commands;
 mod render;
+mod workspace;
 
 use std::io::Write;
 use std::process::ExitCode;

@@ -6,7 +6,7 @@
 use std::io::{self, Write};
 
 use aether_manifest::FileError;
-use aether_pipeline::load::{Finding, PluginInfo};
+use crate::workspace::{Finding, PluginInfo};
 use aether_policy::Tier;
 use serde_json::{Value, json};
 

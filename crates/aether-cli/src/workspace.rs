@@ -11,8 +11,7 @@ use std::path::{Path, PathBuf};
 use aether_manifest::{FileError, Loc, Manifest, PipelineFile, StepDecl};
 use aether_policy::{Capability, Grant, Policy, RiskClass, Tier};
 
-use crate::graph::{Graph, GraphError, Plan, StepNode};
-use crate::template::Template;
+use aether_pipeline::{Graph, GraphError, Plan, StepNode, Template};
 
 /// How serious a finding is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -257,7 +256,7 @@ pub fn load_pipeline(
                 for e in errors {
                     out.findings.push(Finding::at("template", &file, Some(s.with_loc), format!("step `{}`: {e}", s.id)));
                 }
-                templates.push(Template::literal());
+                templates.push(Template::parse(&serde_json::Value::Null).unwrap_or_else(|_| unreachable!()));
             }
         }
     }

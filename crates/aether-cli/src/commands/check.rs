@@ -8,7 +8,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use aether_manifest::FileError;
-use aether_pipeline::load::{Finding, Level, PluginInfo};
+use crate::workspace::{Finding, Level, PluginInfo};
 use clap::{Args, ValueEnum};
 
 use crate::Outcome;
@@ -43,7 +43,7 @@ pub fn check(args: CheckArgs) -> anyhow::Result<Outcome> {
     let mut findings: Vec<Finding> = Vec::new();
     for path in &args.paths {
         if path.is_dir() {
-            let loaded = aether_pipeline::load::load_plugin(path, &cwd, args.policy.as_deref(), now);
+            let loaded = crate::workspace::load_plugin(path, &cwd, args.policy.as_deref(), now);
             malformed.extend(loaded.malformed);
             findings.extend(loaded.findings);
             if let Some((_, info)) = loaded.value {
@@ -51,7 +51,7 @@ pub fn check(args: CheckArgs) -> anyhow::Result<Outcome> {
                 plugins.push((info, vec![tier]));
             }
         } else {
-            let loaded = aether_pipeline::load::load_pipeline(path, args.policy.as_deref(), now);
+            let loaded = crate::workspace::load_pipeline(path, args.policy.as_deref(), now);
             malformed.extend(loaded.malformed);
             findings.extend(loaded.findings);
             if let Some(ws) = loaded.value {

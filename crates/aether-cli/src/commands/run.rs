@@ -29,7 +29,7 @@ pub struct RunArgs {
 
 /// Runs `aether run`.
 pub fn run(args: RunArgs) -> anyhow::Result<Outcome> {
-    let loaded = aether_pipeline::load::load_pipeline(&args.pipeline, args.policy.as_deref(), jiff::Timestamp::now());
+    let loaded = crate::workspace::load_pipeline(&args.pipeline, args.policy.as_deref(), jiff::Timestamp::now());
     if loaded.refuses_run() {
         let mut stderr = std::io::stderr().lock();
         for e in &loaded.malformed {
