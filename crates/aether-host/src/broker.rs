@@ -1,0 +1,324 @@
+//! The step broker: the one place that checks, performs and records a plugin's host calls.
+//!
+//! Every [`HostRequest`] is checked against the step's [`Grant`] (which returns a witness),
+//! performed through a provider that accepts only that witness, and recorded as an [`Event`].
+//! Writes go to the step's [`Overlay`]; reads see it. Both isolation tiers use this broker.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::SystemTime;
+
+use aether_policy::{Capability, CheckedPath, Decision, Denial, Grant};
+
+use crate::bundle::{PluginBundle, ResolveError};
+use crate::events::{Event, Recorder};
+use crate::fsops::{self, Meta};
+use crate::overlay::{Lookup, Overlay};
+use crate::protocol::{Host, HostError, HostRequest, HostValue};
+
+/// Who a step is, for events and logs.
+#[derive(Debug, Clone)]
+pub struct StepIdentity {
+    /// The step's id.
+    pub step: String,
+    /// The plugin's name.
+    pub plugin: String,
+}
+
+/// A [`Host`] for one step: its grant, its plugin's verified files, its overlay.
+pub struct StepHost {
+    who: StepIdentity,
+    grant: Grant,
+    workspace: PathBuf,
+    bundle: Arc<PluginBundle>,
+    overlay: Mutex<Overlay>,
+    recorder: Arc<dyn Recorder>,
+}
+
+impl StepHost {
+    /// A broker for one step. Relative paths given by the plugin resolve against `workspace`.
+    pub fn new(
+        who: StepIdentity,
+        grant: Grant,
+        workspace: PathBuf,
+        bundle: Arc<PluginBundle>,
+        recorder: Arc<dyn Recorder>,
+    ) -> StepHost {
+        StepHost { who, grant, workspace, bundle, overlay: Mutex::new(Overlay::default()), recorder }
+    }
+
+    /// Consumes the broker and returns its overlay, for the runner to commit on success.
+    pub fn into_overlay(self) -> Overlay {
+        self.overlay.into_inner().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn overlay(&self) -> std::sync::MutexGuard<'_, Overlay> {
+        self.overlay.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn event(&self, capability: Capability, target: &str, decision: Decision, reason: String) {
+        self.recorder.record(Event {
+            time: SystemTime::now(),
+            step: self.who.step.clone(),
+            plugin: self.who.plugin.clone(),
+            capability,
+            target: target.to_owned(),
+            decision,
+            reason,
+        });
+    }
+
+    fn denied(&self, denial: Denial) -> HostError {
+        let message = denial.to_string();
+        self.event(denial.capability, &denial.target, Decision::Denied, message.clone());
+        HostError::PermissionDenied { capability: denial.capability, target: denial.target, message }
+    }
+
+    /// The path as given, made absolute against the workspace with `.`/`..` removed, and its
+    /// real path.
+    fn paths(&self, given: &str) -> Result<(PathBuf, PathBuf), HostError> {
+        let abs = aether_policy::normalize_lexically(Path::new(given), &self.workspace)
+            .ok_or_else(|| type_error(format!("invalid path `{}`", given.escape_debug())))?;
+        let real = fsops::real_path(&abs).map_err(|e| failed(given, &e))?;
+        Ok((abs, real))
+    }
+
+    fn check_read(&self, given: &str) -> Result<CheckedPath, HostError> {
+        let (abs, real) = self.paths(given)?;
+        let checked = self.grant.check_read(&abs, &real).map_err(|d| self.denied(d))?;
+        self.event(Capability::FilesystemRead, given, Decision::Allowed, String::new());
+        Ok(checked)
+    }
+
+    /// Checks a write; returns the real path and whether the write is virtualized (an
+    /// ungranted write under `virtualize_denied_writes`, kept in a private overlay node that is
+    /// never committed). Only granted paths ever reach [`Overlay::commit`].
+    fn check_write(&self, given: &str, nofollow: bool) -> Result<(PathBuf, bool), HostError> {
+        let abs = aether_policy::normalize_lexically(Path::new(given), &self.workspace)
+            .ok_or_else(|| type_error(format!("invalid path `{}`", given.escape_debug())))?;
+        let real = if nofollow { fsops::real_path_nofollow(&abs) } else { fsops::real_path(&abs) }
+            .map_err(|e| failed(given, &e))?;
+        match self.grant.check_write(&abs, &real) {
+            Ok(c) => {
+                self.event(Capability::FilesystemWrite, given, Decision::Allowed, String::new());
+                Ok((c.real().to_path_buf(), false))
+            }
+            Err(d) if self.grant.virtualize_denied_writes() => {
+                self.event(Capability::FilesystemWrite, given, Decision::Virtualized, d.to_string());
+                Ok((real, true))
+            }
+            Err(d) => Err(self.denied(d)),
+        }
+    }
+
+    fn read(&self, checked: &CheckedPath, given: &str) -> Result<Vec<u8>, HostError> {
+        match self.overlay().lookup(checked.real()) {
+            Lookup::File(data) => return Ok(data.to_vec()),
+            Lookup::Dir => return Err(failed_msg(given, "it is a directory")),
+            Lookup::Removed => return Err(failed_msg(given, "no such file or directory")),
+            Lookup::Disk => {}
+        }
+        fsops::read_file(checked.real(), self.grant.limits().memory.0).map_err(|e| failed(given, &e))
+    }
+
+    fn meta(&self, checked: &CheckedPath) -> std::io::Result<Meta> {
+        self.meta_of(checked.real())
+    }
+
+    fn meta_of(&self, real: &Path) -> std::io::Result<Meta> {
+        match self.overlay().lookup(real) {
+            Lookup::File(data) => Ok(Meta { size: data.len() as u64, is_file: true, is_dir: false, mtime_ms: now_ms() }),
+            Lookup::Dir => Ok(Meta { size: 0, is_file: false, is_dir: true, mtime_ms: now_ms() }),
+            Lookup::Removed => Err(std::io::ErrorKind::NotFound.into()),
+            Lookup::Disk => fsops::stat(real),
+        }
+    }
+
+    fn limit_overlay(&self) -> Result<(), HostError> {
+        let limit = self.grant.limits().memory;
+        if self.overlay().bytes() > limit.0 {
+            let message = format!("memory limit of {limit} exceeded");
+            self.event(Capability::LimitMemory, "overlay", Decision::Killed, message.clone());
+            return Err(HostError::LimitExceeded { capability: Capability::LimitMemory, message });
+        }
+        Ok(())
+    }
+
+    fn module(&self, specifier: &str, referrer: Option<&str>) -> Result<HostValue, HostError> {
+        let denial = |why: String| {
+            let message = format!(
+                "module denied for `{specifier}`: {why}; only relative imports of files inside the plugin directory are allowed"
+            );
+            self.event(Capability::Module, specifier, Decision::Denied, message.clone());
+            HostError::PermissionDenied { capability: Capability::Module, target: specifier.to_owned(), message }
+        };
+        match self.bundle.resolve(specifier, referrer) {
+            Ok((name, bytes)) => {
+                let source = String::from_utf8(bytes.to_vec())
+                    .map_err(|_| type_error(format!("module `{name}` is not UTF-8 text")))?;
+                Ok(HostValue::Module { name, source })
+            }
+            Err(ResolveError::NotRelative) => Err(denial("not a relative specifier (native and bare modules are blocked)".into())),
+            Err(ResolveError::OutsidePlugin) => Err(denial("it leaves the plugin directory".into())),
+            Err(ResolveError::SymlinkOutside(real)) => {
+                Err(denial(format!("it is a symlink to `{}`, outside the plugin directory", real.display())))
+            }
+            Err(ResolveError::NotFound(name)) => Err(type_error(format!(
+                "cannot find module `{specifier}` (resolved to `{name}` in the plugin): imports need the exact file name, with its extension"
+            ))),
+        }
+    }
+}
+
+impl Host for StepHost {
+    fn call(&self, request: HostRequest) -> Result<HostValue, HostError> {
+        match request {
+            HostRequest::ReadText { path } => {
+                let c = self.check_read(&path)?;
+                let bytes = self.read(&c, &path)?;
+                let text = String::from_utf8(bytes).map_err(|_| type_error(format!("`{path}` is not UTF-8 text: use readBytes")))?;
+                Ok(HostValue::Text { value: Some(text) })
+            }
+            HostRequest::ReadBytes { path } => {
+                let c = self.check_read(&path)?;
+                Ok(HostValue::Bytes { value: self.read(&c, &path)? })
+            }
+            HostRequest::List { path } => {
+                let c = self.check_read(&path)?;
+                let (added, removed) = self.overlay().children(c.real());
+                let mut names = match fsops::list_dir(c.real()) {
+                    Ok(n) => n,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound && !added.is_empty() => Vec::new(),
+                    Err(e) => return Err(failed(&path, &e)),
+                };
+                names.retain(|n| !removed.contains(n));
+                names.extend(added);
+                names.sort();
+                names.dedup();
+                Ok(HostValue::Names { value: names })
+            }
+            HostRequest::Stat { path } => {
+                let c = self.check_read(&path)?;
+                let m = self.meta(&c).map_err(|e| failed(&path, &e))?;
+                Ok(HostValue::Stat { size: m.size, is_file: m.is_file, is_dir: m.is_dir, mtime_ms: m.mtime_ms })
+            }
+            HostRequest::Exists { path } => {
+                let c = self.check_read(&path)?;
+                Ok(HostValue::Bool { value: self.meta(&c).is_ok() })
+            }
+            HostRequest::Write { path, data } => {
+                let (c, private) = self.check_write(&path, false)?;
+                self.require_parent(&c, &path)?;
+                self.overlay().write(&c, data, private);
+                self.limit_overlay()?;
+                Ok(HostValue::Unit)
+            }
+            HostRequest::Append { path, data } => {
+                let (c, private) = self.check_write(&path, false)?;
+                self.require_parent(&c, &path)?;
+                let base = match self.overlay().lookup(&c) {
+                    Lookup::Disk => match fsops::read_file(&c, self.grant.limits().memory.0) {
+                        Ok(b) => b,
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+                        Err(e) => return Err(failed(&path, &e)),
+                    },
+                    _ => Vec::new(),
+                };
+                self.overlay().append(&c, &data, base, private);
+                self.limit_overlay()?;
+                Ok(HostValue::Unit)
+            }
+            HostRequest::Mkdir { path } => {
+                let (c, private) = self.check_write(&path, false)?;
+                let mut missing = Vec::new();
+                let mut dir = c.clone();
+                loop {
+                    let exists = match self.overlay().lookup(&dir) {
+                        Lookup::Dir => true,
+                        Lookup::File(_) => return Err(failed_msg(&path, "a file is in the way")),
+                        Lookup::Removed => false,
+                        Lookup::Disk => fsops::stat(&dir).map(|m| m.is_dir).unwrap_or(false),
+                    };
+                    if exists {
+                        break;
+                    }
+                    missing.push(dir.clone());
+                    if !dir.pop() {
+                        break;
+                    }
+                }
+                // Every directory created must itself be granted for writing.
+                for d in missing.iter().rev() {
+                    if d != &c {
+                        self.grant.check_write(d, d).map_err(|den| self.denied(den))?;
+                    }
+                    self.overlay().mkdir(d, private);
+                }
+                Ok(HostValue::Unit)
+            }
+            HostRequest::Remove { path } => {
+                let (c, _) = self.check_write(&path, true)?;
+                let m = self.meta_of(&c).map_err(|e| failed(&path, &e))?;
+                if m.is_dir {
+                    let on_disk = fsops::list_dir(&c).unwrap_or_default();
+                    let (added, removed) = self.overlay().children(&c);
+                    if !added.is_empty() || on_disk.iter().any(|n| !removed.contains(n)) {
+                        return Err(failed_msg(&path, "the directory is not empty"));
+                    }
+                }
+                self.overlay().remove(&c);
+                Ok(HostValue::Unit)
+            }
+            HostRequest::EnvGet { name } => {
+                let checked = self.grant.check_env(&name).map_err(|d| self.denied(d))?;
+                self.event(Capability::Env, &name, Decision::Allowed, String::new());
+                Ok(HostValue::Text { value: std::env::var(checked.name()).ok() })
+            }
+            HostRequest::LoadModule { specifier, referrer } => self.module(&specifier, referrer.as_deref()),
+            HostRequest::Log { level, message } => {
+                self.recorder.log(&self.who.step, &level, &message);
+                Ok(HostValue::Unit)
+            }
+        }
+    }
+
+    fn reserved_bytes(&self) -> u64 {
+        self.overlay().bytes()
+    }
+}
+
+impl StepHost {
+    fn require_parent(&self, real: &Path, given: &str) -> Result<(), HostError> {
+        let Some(parent) = real.parent() else { return Ok(()) };
+        let ok = match self.overlay().lookup(parent) {
+            Lookup::Dir => true,
+            Lookup::File(_) | Lookup::Removed => false,
+            Lookup::Disk => fsops::stat(parent).map(|m| m.is_dir).unwrap_or(false),
+        };
+        if ok { Ok(()) } else { Err(failed_msg(given, "its directory does not exist (create it with aether.fs.mkdir)")) }
+    }
+}
+
+fn now_ms() -> f64 {
+    SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0.0, |d| d.as_millis() as f64)
+}
+
+fn type_error(message: String) -> HostError {
+    HostError::Failed { type_error: true, message }
+}
+
+fn failed_msg(path: &str, why: &str) -> HostError {
+    HostError::Failed { type_error: false, message: format!("`{path}`: {why}") }
+}
+
+fn failed(path: &str, e: &std::io::Error) -> HostError {
+    let why = match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file or directory".to_owned(),
+        std::io::ErrorKind::FileTooLarge => "file larger than the memory ceiling".to_owned(),
+        _ if e.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error()) => {
+            "a symlink appeared in the path after it was checked".to_owned()
+        }
+        _ => e.to_string(),
+    };
+    failed_msg(path, &why)
+}
