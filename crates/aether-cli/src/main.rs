@@ -7,6 +7,7 @@
 
 mod commands;
 mod render;
+mod runner;
 mod workspace;
 
 use std::io::Write;

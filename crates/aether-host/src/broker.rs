@@ -47,9 +47,10 @@ impl StepHost {
         StepHost { who, grant, workspace, bundle, overlay: Mutex::new(Overlay::default()), recorder }
     }
 
-    /// Consumes the broker and returns its overlay, for the runner to commit on success.
-    pub fn into_overlay(self) -> Overlay {
-        self.overlay.into_inner().unwrap_or_else(PoisonError::into_inner)
+    /// Takes the step's overlay (leaving an empty one), for the runner to commit when the step
+    /// succeeded or to drop when it failed.
+    pub fn take_overlay(&self) -> Overlay {
+        std::mem::take(&mut *self.overlay())
     }
 
     fn overlay(&self) -> std::sync::MutexGuard<'_, Overlay> {

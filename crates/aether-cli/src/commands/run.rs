@@ -5,9 +5,13 @@
 
 use std::io::Write;
 use std::path::PathBuf;
+use std::sync::Arc;
 
+use aether_pipeline::{Scheduler, StepStatus};
 use clap::Args;
+use serde_json::json;
 
+use crate::runner::{Collector, Progress, Runner, violation_counts};
 use crate::{OutputFormat, Outcome, render};
 
 /// Arguments of `aether run`.
@@ -30,17 +34,82 @@ pub struct RunArgs {
 /// Runs `aether run`.
 pub fn run(args: RunArgs) -> anyhow::Result<Outcome> {
     let loaded = crate::workspace::load_pipeline(&args.pipeline, args.policy.as_deref(), jiff::Timestamp::now());
-    if loaded.refuses_run() {
-        let mut stderr = std::io::stderr().lock();
-        for e in &loaded.malformed {
-            writeln!(stderr, "error: {}", render::terminal_safe(&e.to_string()))?;
-        }
-        for f in &loaded.findings {
-            writeln!(stderr, "{}: {}", f.level.as_str(), render::terminal_safe(&f.to_string()))?;
-        }
-        writeln!(stderr, "refused: nothing ran")?;
-        return Ok(Outcome::Refused);
+    let mut stderr = std::io::stderr().lock();
+    for e in &loaded.malformed {
+        writeln!(stderr, "error: {}", render::terminal_safe(&e.to_string()))?;
     }
-    let _ = (args.jobs, args.output);
-    anyhow::bail!("the pipeline is valid, but running steps needs the sandbox runner, which this build does not have yet")
+    for f in &loaded.findings {
+        writeln!(stderr, "{}: {}", f.level.as_str(), render::terminal_safe(&f.to_string()))?;
+    }
+    let ws = match loaded.value {
+        Some(ws) if !loaded.refuses_run() => ws,
+        _ => {
+            writeln!(stderr, "refused: nothing ran")?;
+            return Ok(Outcome::Refused);
+        }
+    };
+    drop(stderr);
+
+    let collector = Arc::new(Collector::default());
+    let runner = Runner::new(&ws, collector.clone())?;
+    let jobs = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().unwrap_or(std::num::NonZeroUsize::MIN));
+    let progress = Progress { ws: &ws, enabled: args.output == OutputFormat::Human };
+    let records = Scheduler::new(jobs).run(&ws.plan, &runner, &progress);
+    let ok = records.iter().all(|r| r.status == StepStatus::Succeeded);
+
+    let events = collector.events();
+    let mut stderr = std::io::stderr().lock();
+    let counts = violation_counts(&events);
+    if !counts.is_empty() {
+        let total: usize = counts.values().sum();
+        let parts: Vec<String> = counts.iter().map(|((c, d), n)| format!("{n} {c} {d}")).collect();
+        writeln!(stderr, "{total} violation{}: {}", if total == 1 { "" } else { "s" }, parts.join(", "))?;
+    }
+    match args.output {
+        OutputFormat::Json => {
+            let steps: Vec<_> = records
+                .iter()
+                .zip(&ws.steps)
+                .map(|(r, s)| {
+                    let m = r.extra.unwrap_or_default();
+                    json!({
+                        "id": s.decl.id,
+                        "plugin": ws.plugins[s.plugin].manifest.name,
+                        "status": r.status.as_str(),
+                        "output": r.output,
+                        "error": r.error.as_ref().map(ToString::to_string),
+                        "duration_ms": u64::try_from(m.duration.as_millis()).unwrap_or(u64::MAX),
+                        "peak_memory_bytes": m.peak_memory_bytes,
+                        "cpu_ms": m.cpu_ms,
+                    })
+                })
+                .collect();
+            let doc = json!({
+                "run_id": run_id(),
+                "pipeline": ws.pipeline.name,
+                "status": if ok { "succeeded" } else { "failed" },
+                "steps": steps,
+            });
+            let mut stdout = std::io::stdout().lock();
+            serde_json::to_writer(&mut stdout, &doc)?;
+            writeln!(stdout)?;
+        }
+        OutputFormat::Human => {
+            let failed = records.iter().filter(|r| r.status != StepStatus::Succeeded).count();
+            if ok {
+                writeln!(stderr, "pipeline `{}` succeeded: {} steps", ws.pipeline.name, records.len())?;
+            } else {
+                writeln!(stderr, "pipeline `{}` failed: {failed} of {} steps did not succeed", ws.pipeline.name, records.len())?;
+            }
+        }
+    }
+    Ok(if ok { Outcome::Success } else { Outcome::Failure })
+}
+
+/// A run id unique enough to tell runs apart in reports: time and process id.
+fn run_id() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!("{nanos:x}-{:x}", std::process::id())
 }
