@@ -10,3 +10,6 @@
 pub mod capability;
 
 pub use capability::{Capability, Decision};
+pub mod size;
+
+pub use size::{ByteSize, DurationError, HumanDuration, SizeError, parse_duration, parse_size};
