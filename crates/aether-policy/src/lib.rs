@@ -13,3 +13,6 @@ pub use capability::{Capability, Decision};
 pub mod size;
 
 pub use size::{ByteSize, DurationError, HumanDuration, SizeError, parse_duration, parse_size};
+pub mod path;
+
+pub use path::{PathPattern, PatternError, normalize_lexically};

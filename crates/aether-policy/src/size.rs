@@ -61,7 +61,7 @@ impl fmt::Display for ByteSize {
         let sep = if f.alternate() { "" } else { " " };
         if self.0 != 0 {
             for (factor, unit) in DISPLAY_UNITS {
-                if self.0 % factor == 0 {
+                if self.0.is_multiple_of(factor) {
                     return write!(f, "{}{sep}{unit}", self.0 / factor);
                 }
             }
@@ -170,16 +170,16 @@ pub struct HumanDuration(pub Duration);
 impl fmt::Display for HumanDuration {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let d = self.0;
-        if d.subsec_nanos() % 1_000_000 != 0 {
+        if !d.subsec_nanos().is_multiple_of(1_000_000) {
             return write!(f, "{}ns", d.as_nanos());
         }
         if d.subsec_nanos() != 0 || d.as_secs() == 0 {
             return write!(f, "{}ms", d.as_millis());
         }
         let s = d.as_secs();
-        if s % 3600 == 0 {
+        if s.is_multiple_of(3600) {
             write!(f, "{}h", s / 3600)
-        } else if s % 60 == 0 {
+        } else if s.is_multiple_of(60) {
             write!(f, "{}m", s / 60)
         } else {
             write!(f, "{s}s")
@@ -218,8 +218,26 @@ mod tests {
     #[test]
     fn sizes_rejected() {
         let invalid = [
-            "", "MB", "256 MB", " 256MB", "256MB ", "-1", "+1", "1.5GB", "1e3", "256mb", "256Mb",
-            "256mib", "256M", "256K", "1TB", "12 parsecs", "0x10", "1_000", "１MB", "256MBB",
+            "",
+            "MB",
+            "256 MB",
+            " 256MB",
+            "256MB ",
+            "-1",
+            "+1",
+            "1.5GB",
+            "1e3",
+            "256mb",
+            "256Mb",
+            "256mib",
+            "256M",
+            "256K",
+            "1TB",
+            "12 parsecs",
+            "0x10",
+            "1_000",
+            "１MB",
+            "256MBB",
         ];
         for text in invalid {
             assert!(
@@ -227,7 +245,11 @@ mod tests {
                 "{text:?}"
             );
         }
-        let overflow = ["18446744073709551616", "17179869184GiB", "99999999999999999999999MB"];
+        let overflow = [
+            "18446744073709551616",
+            "17179869184GiB",
+            "99999999999999999999999MB",
+        ];
         for text in overflow {
             assert!(
                 matches!(parse_size(text), Err(SizeError::Overflow { .. })),
@@ -296,7 +318,11 @@ mod tests {
                 "{text:?}"
             );
         }
-        for text in ["18446744073709551615m", "5124095576030432h", "99999999999999999999s"] {
+        for text in [
+            "18446744073709551615m",
+            "5124095576030432h",
+            "99999999999999999999s",
+        ] {
             assert!(
                 matches!(parse_duration(text), Err(DurationError::Overflow { .. })),
                 "{text:?}"
