@@ -16,3 +16,6 @@ pub use size::{ByteSize, DurationError, HumanDuration, SizeError, parse_duration
 pub mod path;
 
 pub use path::{PathPattern, PatternError, normalize_lexically};
+pub mod addr;
+
+pub use addr::{IpNet, IpNetError, is_public, unmap};
