@@ -19,3 +19,6 @@ pub use path::{PathPattern, PatternError, normalize_lexically};
 pub mod addr;
 
 pub use addr::{IpNet, IpNetError, is_public, unmap};
+pub mod domain;
+
+pub use domain::{DomainPattern, Host, HostError, HostPattern, ListenAddr, parse_host};
