@@ -22,3 +22,16 @@ pub use addr::{IpNet, IpNetError, is_public, unmap};
 pub mod domain;
 
 pub use domain::{DomainPattern, Host, HostError, HostPattern, ListenAddr, parse_host};
+pub mod env;
+pub mod grant;
+pub mod risk;
+pub mod window;
+
+pub use env::{EnvPattern, EnvPatternError};
+pub use grant::{
+    CheckedAddr, CheckedCommand, CheckedEnv, CheckedHost, CheckedListen, CheckedPath, Denial,
+    DenialReason, Excess, Grant, Limits, Permissions, Policy, RequestItem, RequestedLimits, Tier,
+    excesses,
+};
+pub use risk::RiskClass;
+pub use window::{AppliesTo, Window, WindowError, WindowRefusal, check_windows};
