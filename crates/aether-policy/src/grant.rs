@@ -804,3 +804,531 @@ impl Grant {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const WS: &str = "/ws";
+
+    fn paths(ps: &[&str]) -> Vec<PathPattern> {
+        ps.iter()
+            .map(|p| PathPattern::parse(p, Path::new(WS)).unwrap())
+            .collect()
+    }
+
+    fn doms(ds: &[&str]) -> Vec<DomainPattern> {
+        ds.iter()
+            .map(|d| DomainPattern::parse(d).unwrap())
+            .collect()
+    }
+
+    fn envs(es: &[&str]) -> Vec<EnvPattern> {
+        es.iter().map(|e| EnvPattern::parse(e).unwrap()).collect()
+    }
+
+    fn policy() -> Policy {
+        Policy {
+            fs_read: paths(&["/var/logs/**", "./data/**"]),
+            fs_write: paths(&["/var/logs/temp/**", "./out/"]),
+            domains: doms(&["api.trusted-service.com", "*.example.org"]),
+            allow_private: vec![IpNet::parse("127.0.0.1/32").unwrap()],
+            listen: vec![ListenAddr::parse("127.0.0.1:9000").unwrap()],
+            env: envs(&["API_TOKEN", "LOG_*"]),
+            commands: vec![PathBuf::from("/usr/bin/gzip")],
+            max_memory: ByteSize(1_000_000_000),
+            max_timeout: Duration::from_secs(300),
+            ..Policy::default()
+        }
+    }
+
+    fn manifest() -> Permissions {
+        Permissions {
+            fs_read: paths(&["/var/logs/temp/*"]),
+            fs_write: paths(&["/var/logs/temp/"]),
+            domains: doms(&["api.trusted-service.com", "a.example.org"]),
+            listen: vec![ListenAddr::parse("127.0.0.1:9000").unwrap()],
+            env: envs(&["API_TOKEN", "LOG_LEVEL"]),
+            commands: vec![PathBuf::from("/usr/bin/gzip")],
+            process: true,
+            process_network: false,
+        }
+    }
+
+    #[test]
+    fn fitting_manifest_has_no_excess() {
+        let lim = RequestedLimits {
+            memory: Some(ByteSize(1_000_000_000)),
+            timeout: Some(Duration::from_secs(300)),
+        };
+        assert_eq!(excesses(&manifest(), &lim, &policy()), vec![]);
+    }
+
+    #[test]
+    fn every_excess_is_listed() {
+        let perms = Permissions {
+            fs_read: paths(&["/var/logs/x", "/etc/passwd", "/var/**"]),
+            fs_write: paths(&["/var/logs/temp/a", "/var/logs/**"]),
+            domains: doms(&["evil.com", "example.org", "a.example.org:8443"]),
+            listen: vec![ListenAddr::parse("0.0.0.0:9000").unwrap()],
+            env: envs(&["LOG_*", "L*", "HOME"]),
+            commands: vec![PathBuf::from("/bin/sh"), PathBuf::from("/usr/bin/gzip")],
+            process: true,
+            process_network: true,
+        };
+        let lim = RequestedLimits {
+            memory: Some(ByteSize(1_000_000_001)),
+            timeout: Some(Duration::from_secs(301)),
+        };
+        let items: Vec<RequestItem> = excesses(&perms, &lim, &policy())
+            .into_iter()
+            .map(|e| e.item)
+            .collect();
+        use RequestItem::*;
+        assert_eq!(
+            items,
+            vec![
+                FsRead(1),
+                FsRead(2),
+                FsWrite(1),
+                Domain(0),
+                Domain(1),
+                Domain(2),
+                Listen(0),
+                Env(1),
+                Env(2),
+                Command(0),
+                ProcessNetwork,
+                Memory,
+                Timeout
+            ]
+        );
+    }
+
+    #[test]
+    fn boundary_limits() {
+        let p = Policy {
+            max_memory: ByteSize::mib(256),
+            ..Policy::default()
+        };
+        let at = RequestedLimits {
+            memory: Some(ByteSize::mib(256)),
+            timeout: None,
+        };
+        let over = RequestedLimits {
+            memory: Some(
+                ByteSize::mib(256)
+                    .bytes()
+                    .checked_add(1)
+                    .map(ByteSize)
+                    .unwrap(),
+            ),
+            timeout: None,
+        };
+        let under = RequestedLimits {
+            memory: Some(ByteSize::mib(255)),
+            timeout: None,
+        };
+        assert!(excesses(&Permissions::default(), &at, &p).is_empty());
+        assert!(excesses(&Permissions::default(), &under, &p).is_empty());
+        assert_eq!(
+            excesses(&Permissions::default(), &over, &p)[0].item,
+            RequestItem::Memory
+        );
+        let p = Policy {
+            max_memory: ByteSize::mib(255),
+            ..Policy::default()
+        };
+        assert_eq!(
+            excesses(&Permissions::default(), &at, &p)[0].item,
+            RequestItem::Memory
+        );
+    }
+
+    #[test]
+    fn excess_message() {
+        let perms = Permissions {
+            fs_read: paths(&["/etc/passwd"]),
+            ..Permissions::default()
+        };
+        let ex = excesses(&perms, &RequestedLimits::default(), &policy());
+        assert_eq!(
+            ex[0].message,
+            "filesystem.read `/etc/passwd` is not covered by the policy's `filesystem.read` (allowed: `/var/logs/**`, `/ws/data/**`)"
+        );
+    }
+
+    #[test]
+    fn left_out_sections_allow_nothing() {
+        let items: Vec<_> = excesses(&manifest(), &RequestedLimits::default(), &Policy::default())
+            .into_iter()
+            .map(|e| e.item)
+            .collect();
+        use RequestItem::*;
+        assert_eq!(
+            items,
+            vec![
+                FsRead(0),
+                FsWrite(0),
+                Domain(0),
+                Domain(1),
+                Listen(0),
+                Env(0),
+                Env(1),
+                Command(0)
+            ]
+        );
+    }
+
+    #[test]
+    fn grant_limits() {
+        let none = RequestedLimits::default();
+        let g = Grant::new(Permissions::default(), None, &none).unwrap();
+        assert_eq!(
+            g.limits(),
+            Limits {
+                memory: DEFAULT_MEMORY,
+                timeout: DEFAULT_TIMEOUT
+            }
+        );
+        assert_eq!(g.max_response_bytes(), ByteSize::mib(16));
+        assert!(g.allow_private().is_empty() && !g.https_only() && !g.virtualize_denied_writes());
+        // Defaults above the maxima are lowered.
+        let p = Policy {
+            max_memory: ByteSize::mib(128),
+            max_timeout: Duration::from_secs(10),
+            ..Policy::default()
+        };
+        let g = Grant::new(Permissions::default(), Some(&p), &none).unwrap();
+        assert_eq!(
+            g.limits(),
+            Limits {
+                memory: ByteSize::mib(128),
+                timeout: Duration::from_secs(10)
+            }
+        );
+        // Written limits are kept; above the maxima they are excesses.
+        let lim = RequestedLimits {
+            memory: Some(ByteSize::mib(64)),
+            timeout: Some(Duration::from_secs(5)),
+        };
+        let g = Grant::new(Permissions::default(), Some(&p), &lim).unwrap();
+        assert_eq!(
+            g.limits(),
+            Limits {
+                memory: ByteSize::mib(64),
+                timeout: Duration::from_secs(5)
+            }
+        );
+        let lim = RequestedLimits {
+            memory: Some(ByteSize::mib(129)),
+            timeout: None,
+        };
+        assert!(Grant::new(Permissions::default(), Some(&p), &lim).is_err());
+        // Without a policy, anything declared is granted.
+        let g = Grant::new(manifest(), None, &lim).unwrap();
+        assert_eq!(g.limits().memory, ByteSize::mib(129));
+        assert_eq!(g.risk(), RiskClass::High);
+    }
+
+    fn grant() -> Grant {
+        Grant::new(manifest(), Some(&policy()), &RequestedLimits::default()).unwrap()
+    }
+
+    #[test]
+    fn file_checks() {
+        let g = grant();
+        let read: &[(&str, &str, Result<(), DenialReason>)] = &[
+            ("/var/logs/temp/a.log", "/var/logs/temp/a.log", Ok(())),
+            ("/var/logs/temp/./a.log", "/var/logs/temp/a.log", Ok(())),
+            (
+                "/var/logs/temp/../../../etc/passwd",
+                "/etc/passwd",
+                Err(DenialReason::NotCovered),
+            ),
+            // A symlink out of the granted directory: the real path decides too.
+            (
+                "/var/logs/temp/link",
+                "/etc/shadow",
+                Err(DenialReason::NotCovered),
+            ),
+            // A symlink into it from outside: the given path decides too.
+            (
+                "/tmp/link",
+                "/var/logs/temp/a.log",
+                Err(DenialReason::NotCovered),
+            ),
+            (
+                "/var/logs/temp",
+                "/var/logs/temp",
+                Err(DenialReason::NotCovered),
+            ),
+            (
+                "/var/logs/temp/sub/a",
+                "/var/logs/temp/sub/a",
+                Err(DenialReason::NotCovered),
+            ),
+            (
+                "var/logs/temp/a.log",
+                "/var/logs/temp/a.log",
+                Err(DenialReason::NotAbsolute),
+            ),
+            (
+                "/var/logs/temp/a",
+                "/proc/self/mem",
+                Err(DenialReason::Reserved),
+            ),
+            (
+                "/var/logs/temp/a",
+                "/proc/1234/environ",
+                Err(DenialReason::Reserved),
+            ),
+            ("/var/logs/temp/a", "/dev/fd/3", Err(DenialReason::Reserved)),
+        ];
+        for &(given, real, want) in read {
+            let got = g
+                .check_read(Path::new(given), Path::new(real))
+                .map(|_| ())
+                .map_err(|d| d.reason);
+            assert_eq!(got, want, "read {given} -> {real}");
+        }
+        // Write does not imply read, and read does not imply write.
+        assert!(
+            g.check_write(
+                Path::new("/var/logs/temp/x/y"),
+                Path::new("/var/logs/temp/x/y")
+            )
+            .is_ok()
+        );
+        assert!(
+            g.check_write(Path::new("/var/logs/temp"), Path::new("/var/logs/temp"))
+                .is_ok()
+        );
+        assert!(
+            g.check_read(
+                Path::new("/var/logs/temp/x/y"),
+                Path::new("/var/logs/temp/x/y")
+            )
+            .is_err()
+        );
+        let ok = g
+            .check_read(
+                Path::new("/var/logs/temp/./a"),
+                Path::new("/var/logs/temp/a"),
+            )
+            .unwrap();
+        assert_eq!(
+            (ok.given(), ok.real(), ok.capability()),
+            (
+                Path::new("/var/logs/temp/a"),
+                Path::new("/var/logs/temp/a"),
+                Capability::FilesystemRead
+            )
+        );
+    }
+
+    #[test]
+    fn reserved_paths_refused_whatever_the_grant() {
+        let perms = Permissions {
+            fs_read: paths(&["/**"]),
+            fs_write: paths(&["/**"]),
+            ..Permissions::default()
+        };
+        let g = Grant::new(perms, None, &RequestedLimits::default()).unwrap();
+        let reserved = [
+            "/proc/self",
+            "/proc/self/mem",
+            "/proc/thread-self/fd/0",
+            "/proc/1",
+            "/proc/4242/root/etc",
+            "/dev/fd",
+            "/dev/fd/0",
+            "/dev/stdin",
+            "/dev/stdout",
+            "/dev/stderr",
+            "/proc/x/../self/environ",
+        ];
+        for p in reserved {
+            let p = Path::new(p);
+            assert_eq!(
+                g.check_read(p, p).map_err(|d| d.reason),
+                Err(DenialReason::Reserved),
+                "{}",
+                p.display()
+            );
+            assert_eq!(
+                g.check_write(p, p).map_err(|d| d.reason),
+                Err(DenialReason::Reserved),
+                "{}",
+                p.display()
+            );
+            // Either path being reserved is enough.
+            assert!(g.check_read(Path::new("/tmp/x"), p).is_err());
+            assert!(g.check_read(p, Path::new("/tmp/x")).is_err());
+        }
+        for p in [
+            "/proc",
+            "/proc/cpuinfo",
+            "/proc/sys/kernel/x",
+            "/dev/null",
+            "/dev",
+            "/proc/12a",
+            "/devx/fd",
+        ] {
+            let p = Path::new(p);
+            assert!(g.check_read(p, p).is_ok(), "{}", p.display());
+        }
+    }
+
+    #[test]
+    fn other_checks() {
+        let g = grant();
+        assert_eq!(g.check_env("LOG_LEVEL").unwrap().name(), "LOG_LEVEL");
+        assert!(g.check_env("LOG_FILE").is_err());
+        assert!(g.check_env("api_token").is_err());
+        assert_eq!(
+            g.check_command(Path::new("/usr/bin/../bin/gzip"))
+                .unwrap()
+                .path(),
+            Path::new("/usr/bin/gzip")
+        );
+        assert!(g.check_command(Path::new("gzip")).is_err());
+        assert!(g.check_command(Path::new("/tmp/gzip")).is_err());
+        let h = |s: &str| crate::domain::parse_host(s).unwrap();
+        assert!(
+            g.check_host(&h("API.trusted-service.com."), 443, 443)
+                .is_ok()
+        );
+        assert!(
+            g.check_host(&h("api.trusted-service.com"), 8443, 443)
+                .is_err()
+        );
+        assert!(g.check_host(&h("b.example.org"), 443, 443).is_err());
+        assert_eq!(
+            g.check_host(&h("a.example.org"), 80, 80).unwrap().port(),
+            80
+        );
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert_eq!(
+            g.check_address(ip("::ffff:127.0.0.1")).unwrap().addr(),
+            ip("127.0.0.1")
+        );
+        assert!(g.check_address(ip("8.8.8.8")).is_ok());
+        for bad in [
+            "127.0.0.2",
+            "169.254.169.254",
+            "::ffff:169.254.169.254",
+            "::1",
+            "0.0.0.0",
+            "10.0.0.1",
+            "64:ff9b::a9fe:a9fe",
+        ] {
+            assert_eq!(
+                g.check_address(ip(bad)).map_err(|d| d.reason),
+                Err(DenialReason::PrivateAddress),
+                "{bad}"
+            );
+        }
+        assert!(g.check_listen("127.0.0.1:9000".parse().unwrap()).is_ok());
+        assert!(
+            g.check_listen("[::ffff:127.0.0.1]:9000".parse().unwrap())
+                .is_ok()
+        );
+        assert!(g.check_listen("0.0.0.0:9000".parse().unwrap()).is_err());
+        assert!(g.check_listen("127.0.0.1:0".parse().unwrap()).is_err());
+        assert_eq!(g.check_scheme("HTTPS"), Ok(443));
+        assert_eq!(g.check_scheme("http"), Ok(80));
+        assert_eq!(
+            g.check_scheme("file").map_err(|d| d.reason),
+            Err(DenialReason::UnsupportedScheme)
+        );
+        let strict = Grant::new(
+            manifest(),
+            Some(&Policy {
+                https_only: true,
+                ..policy()
+            }),
+            &RequestedLimits::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            strict.check_scheme("http").map_err(|d| d.reason),
+            Err(DenialReason::InsecureScheme)
+        );
+    }
+
+    #[test]
+    fn denial_message() {
+        let perms = Permissions {
+            fs_read: paths(&["/var/logs/temp/*"]),
+            ..Permissions::default()
+        };
+        let g = Grant::new(perms, None, &RequestedLimits::default()).unwrap();
+        let d = g
+            .check_read(Path::new("/etc/passwd"), Path::new("/etc/passwd"))
+            .unwrap_err();
+        assert_eq!(
+            d.to_string(),
+            "filesystem.read denied for `/etc/passwd`: not covered by `permissions.filesystem.read` (granted: `/var/logs/temp/*`)"
+        );
+        let d = g.check_env("A\u{202E}B\x1b[2J").unwrap_err();
+        assert_eq!(d.target, "A\u{202E}B\x1b[2J");
+        assert_eq!(d.field, "permissions.env");
+        assert!(!d.to_string().contains('\u{202E}') && !d.to_string().contains('\x1b'));
+    }
+
+    #[test]
+    fn tiers() {
+        let p = Policy::default();
+        assert_eq!(p.tier_for(RiskClass::High), Tier::Process);
+        assert_eq!(p.tier_for(RiskClass::Medium), Tier::Thread);
+        let p = Policy {
+            isolation_default: Tier::Process,
+            isolation_high_risk: Tier::Thread,
+            ..Policy::default()
+        };
+        assert_eq!(p.tier_for(RiskClass::High), Tier::Process);
+    }
+
+    // No step is granted beyond the policy: whenever a grant exists, every path it lets a step
+    // read is readable under the policy (exhaustive over a tiny tree).
+    const SEGS: [&str; 8] = ["a", "b", "ab", "*", "?", "**", "a*", "[ab]"];
+
+    fn pattern() -> impl Strategy<Value = String> {
+        proptest::collection::vec(proptest::sample::select(&SEGS[..]), 1..4)
+            .prop_map(|s| format!("/{}", s.join("/")))
+    }
+
+    fn all_paths() -> Vec<PathBuf> {
+        let names = ["a", "b", "ab", "ba"];
+        let mut out = vec![PathBuf::from("/")];
+        let mut frontier = vec![PathBuf::from("/")];
+        for _ in 0..3 {
+            let next: Vec<PathBuf> = frontier
+                .iter()
+                .flat_map(|p| names.iter().map(move |n| p.join(n)))
+                .collect();
+            out.extend(next.iter().cloned());
+            frontier = next;
+        }
+        out
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        #[test]
+        fn no_grant_beyond_policy(pol in proptest::collection::vec(pattern(), 1..3), req in proptest::collection::vec(pattern(), 1..3)) {
+            let policy = Policy { fs_read: paths(&pol.iter().map(String::as_str).collect::<Vec<_>>()), ..Policy::default() };
+            let perms = Permissions { fs_read: paths(&req.iter().map(String::as_str).collect::<Vec<_>>()), ..Permissions::default() };
+            if let Ok(g) = Grant::new(perms, Some(&policy), &RequestedLimits::default()) {
+                for p in all_paths() {
+                    if g.check_read(&p, &p).is_ok() {
+                        prop_assert!(policy.fs_read.iter().any(|q| q.matches(&p)), "{} granted beyond policy", p.display());
+                    }
+                }
+            }
+        }
+    }
+}
