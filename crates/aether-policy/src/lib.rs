@@ -27,11 +27,15 @@ pub mod grant;
 pub mod risk;
 pub mod window;
 
-pub use env::{EnvPattern, EnvPatternError};
+pub use env::{EnvPattern, EnvPatternError, is_valid_name};
 pub use grant::{
-    CheckedAddr, CheckedCommand, CheckedEnv, CheckedHost, CheckedListen, CheckedPath, Denial,
-    DenialReason, Excess, Grant, Limits, Permissions, Policy, RequestItem, RequestedLimits, Tier,
-    excesses,
+    CheckedAddr, CheckedCommand, CheckedEnv, CheckedHost, CheckedListen, CheckedPath,
+    DEFAULT_MAX_MEMORY, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_MAX_TIMEOUT, DEFAULT_MEMORY,
+    DEFAULT_TIMEOUT, Denial, DenialReason, Excess, Grant, Limits, Permissions, Policy, RequestItem,
+    RequestedLimits, Tier, escape_untrusted, excesses, is_reserved_path,
 };
 pub use risk::RiskClass;
-pub use window::{AppliesTo, Window, WindowError, WindowRefusal, check_windows};
+pub use window::{
+    AppliesTo, Window, WindowError, WindowRefusal, check_windows, parse_day, parse_time,
+    parse_timezone,
+};
