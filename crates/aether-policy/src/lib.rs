@@ -10,3 +10,32 @@
 pub mod capability;
 
 pub use capability::{Capability, Decision};
+pub mod size;
+
+pub use size::{ByteSize, DurationError, HumanDuration, SizeError, parse_duration, parse_size};
+pub mod path;
+
+pub use path::{PathPattern, PatternError, normalize_lexically};
+pub mod addr;
+
+pub use addr::{IpNet, IpNetError, is_public, unmap};
+pub mod domain;
+
+pub use domain::{DomainPattern, Host, HostError, HostPattern, ListenAddr, parse_host};
+pub mod env;
+pub mod grant;
+pub mod risk;
+pub mod window;
+
+pub use env::{EnvPattern, EnvPatternError, is_valid_name};
+pub use grant::{
+    CheckedAddr, CheckedCommand, CheckedEnv, CheckedHost, CheckedListen, CheckedPath,
+    DEFAULT_MAX_MEMORY, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_MAX_TIMEOUT, DEFAULT_MEMORY,
+    DEFAULT_TIMEOUT, Denial, DenialReason, Excess, Grant, Limits, Permissions, Policy, RequestItem,
+    RequestedLimits, Tier, escape_untrusted, excesses, is_reserved_path,
+};
+pub use risk::RiskClass;
+pub use window::{
+    AppliesTo, Window, WindowError, WindowRefusal, check_windows, parse_day, parse_time,
+    parse_timezone,
+};

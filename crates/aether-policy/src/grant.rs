@@ -1,0 +1,1334 @@
+//! The model: what a manifest asks for ([`Permissions`]), the operator's ceiling ([`Policy`]),
+//! the excesses of one over the other ([`excesses`]), and what one step may do ([`Grant`]), with
+//! the checks that return witnesses ([`CheckedPath`], [`CheckedAddr`], ...).
+//!
+//! A [`Grant`] can only be built when every request fits the policy, so holding one proves the
+//! static check passed. The witnesses have private fields: the only way to get one is a check
+//! that passed, so a capability provider that takes a witness cannot be called unchecked.
+
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use thiserror::Error;
+
+use crate::addr::{IpNet, is_public, unmap};
+use crate::capability::Capability;
+use crate::domain::{DomainPattern, Host, ListenAddr};
+use crate::env::EnvPattern;
+use crate::path::{PathPattern, normalize_lexically};
+use crate::risk::RiskClass;
+use crate::size::{ByteSize, HumanDuration};
+use crate::window::Window;
+
+/// Memory ceiling when the manifest sets none (SPEC §2): 256 MiB. It covers the engine heap,
+/// the overlay, captured child output and the serialized output (SPEC §6), not aether's own
+/// memory. Lowered to the policy's `max_memory` when that is smaller.
+pub const DEFAULT_MEMORY: ByteSize = ByteSize::mib(256);
+/// Timeout when the manifest sets none (SPEC §2): 30 s of wall-clock time for the whole step.
+/// Lowered to the policy's `max_timeout` when that is smaller.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Policy `max_memory` when left out (SPEC §3): 4 GiB.
+pub const DEFAULT_MAX_MEMORY: ByteSize = ByteSize::gib(4);
+/// Policy `max_timeout` when left out (SPEC §3): 1 h.
+pub const DEFAULT_MAX_TIMEOUT: Duration = Duration::from_secs(3600);
+/// Policy `max_response_bytes` when left out (SPEC §3): 16 MiB per response body, so that one
+/// fetch cannot fill the step's memory before the ceiling notices. Headers are not counted.
+pub const DEFAULT_MAX_RESPONSE_BYTES: ByteSize = ByteSize::mib(16);
+
+/// What a manifest asks for, already parsed. Empty vectors and `false` ask for nothing.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Permissions {
+    /// `filesystem.read`.
+    pub fs_read: Vec<PathPattern>,
+    /// `filesystem.write` (does not imply read).
+    pub fs_write: Vec<PathPattern>,
+    /// `network.domains`.
+    pub domains: Vec<DomainPattern>,
+    /// `network.listen`.
+    pub listen: Vec<ListenAddr>,
+    /// `env`.
+    pub env: Vec<EnvPattern>,
+    /// `process.commands`: absolute paths, already resolved through `PATH` by the caller.
+    pub commands: Vec<PathBuf>,
+    /// Whether the `process` section is present (it makes the plugin high-risk).
+    pub process: bool,
+    /// `process.network`: children may open network connections at all.
+    pub process_network: bool,
+}
+
+/// Limits written in the manifest; `None` means "use the default".
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RequestedLimits {
+    /// `limits.memory`.
+    pub memory: Option<ByteSize>,
+    /// `limits.timeout`.
+    pub timeout: Option<Duration>,
+}
+
+/// The limits a step runs under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Memory ceiling (see [`DEFAULT_MEMORY`] for what it covers).
+    pub memory: ByteSize,
+    /// Wall-clock timeout of the step.
+    pub timeout: Duration,
+}
+
+/// Isolation tier (SPEC §6). Ordered: `Process` is stronger than `Thread`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Tier {
+    /// The engine instance runs on its own thread inside aether.
+    Thread,
+    /// The engine runs in a jailed worker process.
+    Process,
+}
+
+/// The operator's ceiling, validated. [`Policy::default`] is a policy with every section left
+/// out: it allows nothing (no filesystem, network, env or process), with the SPEC §3 defaults
+/// for settings (`virtualize_denied_writes = false`, `allow_private = []`, 16 MiB responses,
+/// `https_only = false`, `allow_network = false`, 4 GiB / 1 h maxima, `unsafe` not allowed,
+/// tiers thread / process, no windows).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Policy {
+    /// `filesystem.read`.
+    pub fs_read: Vec<PathPattern>,
+    /// `filesystem.write`.
+    pub fs_write: Vec<PathPattern>,
+    /// `filesystem.virtualize_denied_writes`.
+    pub virtualize_denied_writes: bool,
+    /// `network.domains`.
+    pub domains: Vec<DomainPattern>,
+    /// `network.allow_private`: the non-public addresses that may be reached at all.
+    pub allow_private: Vec<IpNet>,
+    /// `network.max_response_bytes`.
+    pub max_response_bytes: ByteSize,
+    /// `network.https_only`.
+    pub https_only: bool,
+    /// `network.listen`.
+    pub listen: Vec<ListenAddr>,
+    /// `env.allow`.
+    pub env: Vec<EnvPattern>,
+    /// `process.commands` (absolute paths).
+    pub commands: Vec<PathBuf>,
+    /// `process.allow_network`.
+    pub allow_network: bool,
+    /// `limits.max_memory`.
+    pub max_memory: ByteSize,
+    /// `limits.max_timeout`.
+    pub max_timeout: Duration,
+    /// `unsafe.allowed`: whether `--unsafe` may be used.
+    pub unsafe_allowed: bool,
+    /// `isolation.default`.
+    pub isolation_default: Tier,
+    /// `isolation.high_risk`.
+    pub isolation_high_risk: Tier,
+    /// `[[windows]]`.
+    pub windows: Vec<Window>,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            fs_read: Vec::new(),
+            fs_write: Vec::new(),
+            virtualize_denied_writes: false,
+            domains: Vec::new(),
+            allow_private: Vec::new(),
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+            https_only: false,
+            listen: Vec::new(),
+            env: Vec::new(),
+            commands: Vec::new(),
+            allow_network: false,
+            max_memory: DEFAULT_MAX_MEMORY,
+            max_timeout: DEFAULT_MAX_TIMEOUT,
+            unsafe_allowed: false,
+            isolation_default: Tier::Thread,
+            isolation_high_risk: Tier::Process,
+            windows: Vec::new(),
+        }
+    }
+}
+
+impl Policy {
+    /// The tier for a plugin of class `risk`: the stronger of `default` and, for high-risk
+    /// plugins, `high_risk`.
+    pub fn tier_for(&self, risk: RiskClass) -> Tier {
+        if risk == RiskClass::High {
+            self.isolation_default.max(self.isolation_high_risk)
+        } else {
+            self.isolation_default
+        }
+    }
+}
+
+/// Which request of the manifest an [`Excess`] is about (indices into [`Permissions`]' vectors),
+/// so that the caller can point at its file, line and column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RequestItem {
+    /// `fs_read[i]`.
+    FsRead(usize),
+    /// `fs_write[i]`.
+    FsWrite(usize),
+    /// `domains[i]`.
+    Domain(usize),
+    /// `listen[i]`.
+    Listen(usize),
+    /// `env[i]`.
+    Env(usize),
+    /// `commands[i]`.
+    Command(usize),
+    /// `process.network: true`.
+    ProcessNetwork,
+    /// `limits.memory`.
+    Memory,
+    /// `limits.timeout`.
+    Timeout,
+}
+
+/// One request that goes beyond the policy.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("{message}")]
+pub struct Excess {
+    /// The request.
+    pub item: RequestItem,
+    /// What is requested and what the policy allows (lowercase, values quoted).
+    pub message: String,
+}
+
+/// `(allowed: `a`, `b`)` or `(the policy allows none)`.
+fn allowed_list<T: fmt::Display>(items: &[T]) -> String {
+    if items.is_empty() {
+        "(the policy allows none)".to_owned()
+    } else {
+        let list: Vec<String> = items.iter().map(|i| format!("`{i}`")).collect();
+        format!("(allowed: {})", list.join(", "))
+    }
+}
+
+/// Every request of `perms` and `limits` that `policy` does not cover, in manifest order.
+/// Empty means the manifest fits.
+pub fn excesses(perms: &Permissions, limits: &RequestedLimits, policy: &Policy) -> Vec<Excess> {
+    let mut out = Vec::new();
+    let mut check =
+        |item, ok: bool, what: &str, value: &dyn fmt::Display, field: &str, allowed: String| {
+            if !ok {
+                out.push(Excess {
+                    item,
+                    message: format!(
+                        "{what} `{value}` is not covered by the policy's `{field}` {allowed}"
+                    ),
+                });
+            }
+        };
+    for (i, p) in perms.fs_read.iter().enumerate() {
+        let ok = policy.fs_read.iter().any(|q| q.covers(p));
+        check(
+            RequestItem::FsRead(i),
+            ok,
+            "filesystem.read",
+            p,
+            "filesystem.read",
+            allowed_list(&policy.fs_read),
+        );
+    }
+    for (i, p) in perms.fs_write.iter().enumerate() {
+        let ok = policy.fs_write.iter().any(|q| q.covers(p));
+        check(
+            RequestItem::FsWrite(i),
+            ok,
+            "filesystem.write",
+            p,
+            "filesystem.write",
+            allowed_list(&policy.fs_write),
+        );
+    }
+    for (i, d) in perms.domains.iter().enumerate() {
+        let ok = policy.domains.iter().any(|q| q.covers(d));
+        check(
+            RequestItem::Domain(i),
+            ok,
+            "network domain",
+            d,
+            "network.domains",
+            allowed_list(&policy.domains),
+        );
+    }
+    for (i, l) in perms.listen.iter().enumerate() {
+        let ok = policy.listen.iter().any(|q| q.covers(l));
+        check(
+            RequestItem::Listen(i),
+            ok,
+            "network.listen",
+            l,
+            "network.listen",
+            allowed_list(&policy.listen),
+        );
+    }
+    for (i, e) in perms.env.iter().enumerate() {
+        let ok = policy.env.iter().any(|q| q.covers(e));
+        check(
+            RequestItem::Env(i),
+            ok,
+            "env",
+            e,
+            "env.allow",
+            allowed_list(&policy.env),
+        );
+    }
+    let commands: Vec<_> = policy.commands.iter().map(|c| c.display()).collect();
+    for (i, c) in perms.commands.iter().enumerate() {
+        let ok = policy.commands.contains(c);
+        check(
+            RequestItem::Command(i),
+            ok,
+            "process command",
+            &c.display(),
+            "process.commands",
+            allowed_list(&commands),
+        );
+    }
+    if perms.process_network && !policy.allow_network {
+        out.push(Excess {
+            item: RequestItem::ProcessNetwork,
+            message: "`process.network = true` is not allowed: the policy's `process.allow_network` is false".to_owned(),
+        });
+    }
+    if let Some(m) = limits.memory
+        && m > policy.max_memory
+    {
+        out.push(Excess {
+            item: RequestItem::Memory,
+            message: format!(
+                "memory limit `{m}` exceeds the policy's `limits.max_memory` of `{}`",
+                policy.max_memory
+            ),
+        });
+    }
+    if let Some(t) = limits.timeout
+        && t > policy.max_timeout
+    {
+        out.push(Excess {
+            item: RequestItem::Timeout,
+            message: format!(
+                "timeout `{}` exceeds the policy's `limits.max_timeout` of `{}`",
+                HumanDuration(t),
+                HumanDuration(policy.max_timeout)
+            ),
+        });
+    }
+    out
+}
+
+/// Why a check refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DenialReason {
+    /// No granted pattern matches (for paths: the path as given or its real path).
+    NotCovered,
+    /// A path into aether's own processes (`/proc/self`, `/proc/<n>`, `/dev/fd`, ...): refused
+    /// whatever the grant.
+    Reserved,
+    /// The path given is not absolute (the caller must resolve it against the workspace).
+    NotAbsolute,
+    /// A non-public address outside the policy's `allow_private`.
+    PrivateAddress,
+    /// Plain `http:` under `https_only`.
+    InsecureScheme,
+    /// A scheme other than `http` and `https`.
+    UnsupportedScheme,
+}
+
+/// A refused use of a capability: what was attempted, the field that would grant it, and what is
+/// granted now.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub struct Denial {
+    /// The capability attempted.
+    pub capability: Capability,
+    /// The path, host, address, variable or command (plugin-controlled: escape before display;
+    /// [`Denial`]'s `Display` does).
+    pub target: String,
+    /// The manifest or policy field that would grant it, e.g. `permissions.filesystem.read`.
+    pub field: &'static str,
+    /// What that field grants now.
+    pub granted: Vec<String>,
+    /// Why.
+    pub reason: DenialReason,
+}
+
+/// Escapes control, bidi-override and zero-width characters as `\u{…}`, so that text a plugin
+/// controls cannot rewrite a terminal line or reorder what an operator reads.
+pub fn escape_untrusted(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        let invisible = c.is_control()
+            || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}');
+        if invisible {
+            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+impl fmt::Display for Denial {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} denied for `{}`: ",
+            self.capability,
+            escape_untrusted(&self.target)
+        )?;
+        match self.reason {
+            DenialReason::Reserved => {
+                return f
+                    .write_str("paths into aether's own processes are refused whatever the grant");
+            }
+            DenialReason::NotAbsolute => return f.write_str("the path is not absolute"),
+            DenialReason::PrivateAddress => {
+                write!(f, "a non-public address not covered by `{}`", self.field)?
+            }
+            DenialReason::InsecureScheme => {
+                return write!(f, "only https is allowed (`{}`)", self.field);
+            }
+            DenialReason::UnsupportedScheme => {
+                return f.write_str("only http and https are supported");
+            }
+            DenialReason::NotCovered => write!(f, "not covered by `{}`", self.field)?,
+        }
+        if self.granted.is_empty() {
+            f.write_str(" (granted: nothing)")
+        } else {
+            let list: Vec<String> = self
+                .granted
+                .iter()
+                .map(|g| format!("`{}`", escape_untrusted(g)))
+                .collect();
+            write!(f, " (granted: {})", list.join(", "))
+        }
+    }
+}
+
+/// Whether `path` (absolute, normalized) is into aether's own processes: `/proc/self`,
+/// `/proc/thread-self`, `/proc/<digits>`, `/dev/fd`, `/dev/std*`, or below one of them.
+///
+/// Stricter than SPEC §2 ("`/proc/<pid>` of aether or its workers"): every numeric `/proc`
+/// entry is refused, because `/proc/<tid>` resolves for every thread of aether (not only its
+/// pid), worker pids change, and pids are recycled, so no list of "our" pids is reliable.
+pub fn is_reserved_path(path: &Path) -> bool {
+    let mut parts = path.components().skip(1).map(|c| c.as_os_str().to_str());
+    match (parts.next(), parts.next()) {
+        (Some(Some("proc")), Some(Some(name))) => {
+            name == "self"
+                || name == "thread-self"
+                || (!name.is_empty() && name.bytes().all(|b| b.is_ascii_digit()))
+        }
+        (Some(Some("dev")), Some(Some(name))) => name == "fd" || name.starts_with("std"),
+        _ => false,
+    }
+}
+
+/// A path that passed [`Grant::check_read`] or [`Grant::check_write`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckedPath {
+    capability: Capability,
+    given: PathBuf,
+    real: PathBuf,
+}
+
+impl CheckedPath {
+    /// `filesystem.read` or `filesystem.write`.
+    pub fn capability(&self) -> Capability {
+        self.capability
+    }
+
+    /// The path as given, absolute and lexically normalized.
+    pub fn given(&self) -> &Path {
+        &self.given
+    }
+
+    /// The real path (symlinks resolved by the caller) that was checked: the one to open.
+    pub fn real(&self) -> &Path {
+        &self.real
+    }
+}
+
+/// An environment variable name that passed [`Grant::check_env`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckedEnv(String);
+
+impl CheckedEnv {
+    /// The variable name.
+    pub fn name(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A command that passed [`Grant::check_command`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckedCommand(PathBuf);
+
+impl CheckedCommand {
+    /// The absolute path of the program.
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+/// A host and port that passed [`Grant::check_host`] (the name only: every address it resolves
+/// to must still pass [`Grant::check_address`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckedHost {
+    host: Host,
+    port: u16,
+}
+
+impl CheckedHost {
+    /// The canonical host.
+    pub fn host(&self) -> &Host {
+        &self.host
+    }
+
+    /// The port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+}
+
+/// An address that passed [`Grant::check_address`]: public, or inside `allow_private`.
+/// IPv4-mapped IPv6 is stored as IPv4.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CheckedAddr(IpAddr);
+
+impl CheckedAddr {
+    /// The address to connect to.
+    pub fn addr(&self) -> IpAddr {
+        self.0
+    }
+}
+
+/// A socket address that passed [`Grant::check_listen`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CheckedListen(SocketAddr);
+
+impl CheckedListen {
+    /// The address to bind.
+    pub fn addr(&self) -> SocketAddr {
+        self.0
+    }
+}
+
+/// What one step may do: its manifest's permissions (all inside the policy), effective limits,
+/// and the policy's network settings. Deny by default: anything not listed is refused.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Grant {
+    permissions: Permissions,
+    limits: Limits,
+    allow_private: Vec<IpNet>,
+    max_response_bytes: ByteSize,
+    https_only: bool,
+    virtualize_denied_writes: bool,
+}
+
+fn granted<T: fmt::Display>(items: &[T]) -> Vec<String> {
+    items.iter().map(ToString::to_string).collect()
+}
+
+impl Grant {
+    /// The grant for a manifest's `permissions` and `limits` under `policy`. With a policy, every
+    /// excess is returned at once and no grant is made. Without one, everything is granted as
+    /// declared with SPEC defaults (no private addresses, 16 MiB responses). Default limits above
+    /// the policy's maxima are lowered to them.
+    pub fn new(
+        permissions: Permissions,
+        policy: Option<&Policy>,
+        limits: &RequestedLimits,
+    ) -> Result<Grant, Vec<Excess>> {
+        let default_policy = Policy::default();
+        let p = match policy {
+            Some(p) => {
+                let ex = excesses(&permissions, limits, p);
+                if !ex.is_empty() {
+                    return Err(ex);
+                }
+                p
+            }
+            None => &default_policy,
+        };
+        let limits = Limits {
+            memory: limits.memory.unwrap_or(DEFAULT_MEMORY.min(p.max_memory)),
+            timeout: limits.timeout.unwrap_or(DEFAULT_TIMEOUT.min(p.max_timeout)),
+        };
+        Ok(Grant {
+            permissions,
+            limits,
+            allow_private: p.allow_private.clone(),
+            max_response_bytes: p.max_response_bytes,
+            https_only: p.https_only,
+            virtualize_denied_writes: p.virtualize_denied_writes,
+        })
+    }
+
+    /// The permissions granted.
+    pub fn permissions(&self) -> &Permissions {
+        &self.permissions
+    }
+
+    /// The limits the step runs under.
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// The policy's `allow_private`.
+    pub fn allow_private(&self) -> &[IpNet] {
+        &self.allow_private
+    }
+
+    /// The largest response body a fetch may receive.
+    pub fn max_response_bytes(&self) -> ByteSize {
+        self.max_response_bytes
+    }
+
+    /// Whether plain `http:` is refused.
+    pub fn https_only(&self) -> bool {
+        self.https_only
+    }
+
+    /// Whether an ungranted write goes to a private layer (decision `virtualized`) instead of
+    /// being refused.
+    pub fn virtualize_denied_writes(&self) -> bool {
+        self.virtualize_denied_writes
+    }
+
+    /// The risk class of the granted permissions.
+    pub fn risk(&self) -> RiskClass {
+        RiskClass::of(&self.permissions)
+    }
+
+    fn check_path(
+        &self,
+        capability: Capability,
+        field: &'static str,
+        patterns: &[PathPattern],
+        given: &Path,
+        real: &Path,
+    ) -> Result<CheckedPath, Denial> {
+        let deny = |reason| Denial {
+            capability,
+            target: given.display().to_string(),
+            field,
+            granted: granted(patterns),
+            reason,
+        };
+        if !given.is_absolute() || !real.is_absolute() {
+            return Err(deny(DenialReason::NotAbsolute));
+        }
+        let (Some(g), Some(r)) = (
+            normalize_lexically(given, Path::new("/")),
+            normalize_lexically(real, Path::new("/")),
+        ) else {
+            return Err(deny(DenialReason::NotCovered));
+        };
+        if is_reserved_path(&g) || is_reserved_path(&r) {
+            return Err(deny(DenialReason::Reserved));
+        }
+        let ok = |p: &Path| patterns.iter().any(|pat| pat.matches(p));
+        if ok(&g) && ok(&r) {
+            Ok(CheckedPath {
+                capability,
+                given: g,
+                real: r,
+            })
+        } else {
+            Err(deny(DenialReason::NotCovered))
+        }
+    }
+
+    /// `filesystem.read` of `given` (absolute; the caller resolves relative paths against the
+    /// workspace) whose real path is `real`: both must match a read pattern, and neither may be
+    /// a reserved path ([`is_reserved_path`]).
+    pub fn check_read(&self, given: &Path, real: &Path) -> Result<CheckedPath, Denial> {
+        self.check_path(
+            Capability::FilesystemRead,
+            "permissions.filesystem.read",
+            &self.permissions.fs_read,
+            given,
+            real,
+        )
+    }
+
+    /// `filesystem.write`, as [`Grant::check_read`] with the write patterns (write does not
+    /// imply read).
+    pub fn check_write(&self, given: &Path, real: &Path) -> Result<CheckedPath, Denial> {
+        self.check_path(
+            Capability::FilesystemWrite,
+            "permissions.filesystem.write",
+            &self.permissions.fs_write,
+            given,
+            real,
+        )
+    }
+
+    /// Reading the environment variable `name`.
+    pub fn check_env(&self, name: &str) -> Result<CheckedEnv, Denial> {
+        if self.permissions.env.iter().any(|p| p.matches(name)) {
+            Ok(CheckedEnv(name.to_owned()))
+        } else {
+            Err(Denial {
+                capability: Capability::Env,
+                target: name.to_owned(),
+                field: "permissions.env",
+                granted: granted(&self.permissions.env),
+                reason: DenialReason::NotCovered,
+            })
+        }
+    }
+
+    /// Running the program at `path` (absolute; compared lexically normalized, never by
+    /// basename).
+    pub fn check_command(&self, path: &Path) -> Result<CheckedCommand, Denial> {
+        let norm = path
+            .is_absolute()
+            .then(|| normalize_lexically(path, Path::new("/")))
+            .flatten();
+        let found = norm.as_ref().is_some_and(|n| {
+            self.permissions
+                .commands
+                .iter()
+                .any(|c| normalize_lexically(c, Path::new("/")).as_ref() == Some(n))
+        });
+        match norm {
+            Some(n) if found => Ok(CheckedCommand(n)),
+            _ => Err(Denial {
+                capability: Capability::Process,
+                target: path.display().to_string(),
+                field: "permissions.process.commands",
+                granted: self
+                    .permissions
+                    .commands
+                    .iter()
+                    .map(|c| c.display().to_string())
+                    .collect(),
+                reason: DenialReason::NotCovered,
+            }),
+        }
+    }
+
+    /// The scheme of a URL to fetch: returns its default port (80 for `http`, 443 for `https`),
+    /// or a denial for other schemes and for `http` under `https_only`. Case-insensitive.
+    pub fn check_scheme(&self, scheme: &str) -> Result<u16, Denial> {
+        let deny = |reason, field| Denial {
+            capability: Capability::Network,
+            target: format!("{scheme}:"),
+            field,
+            granted: Vec::new(),
+            reason,
+        };
+        match scheme.to_ascii_lowercase().as_str() {
+            "https" => Ok(443),
+            "http" if self.https_only => {
+                Err(deny(DenialReason::InsecureScheme, "network.https_only"))
+            }
+            "http" => Ok(80),
+            _ => Err(deny(
+                DenialReason::UnsupportedScheme,
+                "permissions.network.domains",
+            )),
+        }
+    }
+
+    /// Connecting to `host:port` by name (or IP literal), where `default_port` is the scheme's.
+    /// Every address the name resolves to must then pass [`Grant::check_address`].
+    pub fn check_host(
+        &self,
+        host: &Host,
+        port: u16,
+        default_port: u16,
+    ) -> Result<CheckedHost, Denial> {
+        if self
+            .permissions
+            .domains
+            .iter()
+            .any(|d| d.matches(host, port, default_port))
+        {
+            Ok(CheckedHost {
+                host: host.clone(),
+                port,
+            })
+        } else {
+            let target = if port == default_port {
+                host.to_string()
+            } else {
+                format!("{host}:{port}")
+            };
+            Err(Denial {
+                capability: Capability::Network,
+                target,
+                field: "permissions.network.domains",
+                granted: granted(&self.permissions.domains),
+                reason: DenialReason::NotCovered,
+            })
+        }
+    }
+
+    /// The address actually connected to: public, or inside the policy's `allow_private`
+    /// (IPv4-mapped IPv6 is taken as IPv4 first), whatever the domain grant says.
+    pub fn check_address(&self, ip: IpAddr) -> Result<CheckedAddr, Denial> {
+        let ip = unmap(ip);
+        if is_public(ip) || self.allow_private.iter().any(|n| n.contains(ip)) {
+            Ok(CheckedAddr(ip))
+        } else {
+            Err(Denial {
+                capability: Capability::Network,
+                target: ip.to_string(),
+                field: "network.allow_private",
+                granted: granted(&self.allow_private),
+                reason: DenialReason::PrivateAddress,
+            })
+        }
+    }
+
+    /// Listening on `addr`: it must equal a `network.listen` entry (IPv4-mapped taken as IPv4).
+    pub fn check_listen(&self, addr: SocketAddr) -> Result<CheckedListen, Denial> {
+        match ListenAddr::new(addr) {
+            Some(l) if self.permissions.listen.contains(&l) => Ok(CheckedListen(l.addr())),
+            _ => Err(Denial {
+                capability: Capability::Network,
+                target: addr.to_string(),
+                field: "permissions.network.listen",
+                granted: granted(&self.permissions.listen),
+                reason: DenialReason::NotCovered,
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const WS: &str = "/ws";
+
+    fn paths(ps: &[&str]) -> Vec<PathPattern> {
+        ps.iter()
+            .map(|p| PathPattern::parse(p, Path::new(WS)).unwrap())
+            .collect()
+    }
+
+    fn doms(ds: &[&str]) -> Vec<DomainPattern> {
+        ds.iter()
+            .map(|d| DomainPattern::parse(d).unwrap())
+            .collect()
+    }
+
+    fn envs(es: &[&str]) -> Vec<EnvPattern> {
+        es.iter().map(|e| EnvPattern::parse(e).unwrap()).collect()
+    }
+
+    fn policy() -> Policy {
+        Policy {
+            fs_read: paths(&["/var/logs/**", "./data/**"]),
+            fs_write: paths(&["/var/logs/temp/**", "./out/"]),
+            domains: doms(&["api.trusted-service.com", "*.example.org"]),
+            allow_private: vec![IpNet::parse("127.0.0.1/32").unwrap()],
+            listen: vec![ListenAddr::parse("127.0.0.1:9000").unwrap()],
+            env: envs(&["API_TOKEN", "LOG_*"]),
+            commands: vec![PathBuf::from("/usr/bin/gzip")],
+            max_memory: ByteSize(1_000_000_000),
+            max_timeout: Duration::from_secs(300),
+            ..Policy::default()
+        }
+    }
+
+    fn manifest() -> Permissions {
+        Permissions {
+            fs_read: paths(&["/var/logs/temp/*"]),
+            fs_write: paths(&["/var/logs/temp/"]),
+            domains: doms(&["api.trusted-service.com", "a.example.org"]),
+            listen: vec![ListenAddr::parse("127.0.0.1:9000").unwrap()],
+            env: envs(&["API_TOKEN", "LOG_LEVEL"]),
+            commands: vec![PathBuf::from("/usr/bin/gzip")],
+            process: true,
+            process_network: false,
+        }
+    }
+
+    #[test]
+    fn fitting_manifest_has_no_excess() {
+        let lim = RequestedLimits {
+            memory: Some(ByteSize(1_000_000_000)),
+            timeout: Some(Duration::from_secs(300)),
+        };
+        assert_eq!(excesses(&manifest(), &lim, &policy()), vec![]);
+    }
+
+    #[test]
+    fn every_excess_is_listed() {
+        let perms = Permissions {
+            fs_read: paths(&["/var/logs/x", "/etc/passwd", "/var/**"]),
+            fs_write: paths(&["/var/logs/temp/a", "/var/logs/**"]),
+            domains: doms(&["evil.com", "example.org", "a.example.org:8443"]),
+            listen: vec![ListenAddr::parse("0.0.0.0:9000").unwrap()],
+            env: envs(&["LOG_*", "L*", "HOME"]),
+            commands: vec![PathBuf::from("/bin/sh"), PathBuf::from("/usr/bin/gzip")],
+            process: true,
+            process_network: true,
+        };
+        let lim = RequestedLimits {
+            memory: Some(ByteSize(1_000_000_001)),
+            timeout: Some(Duration::from_secs(301)),
+        };
+        let items: Vec<RequestItem> = excesses(&perms, &lim, &policy())
+            .into_iter()
+            .map(|e| e.item)
+            .collect();
+        use RequestItem::*;
+        assert_eq!(
+            items,
+            vec![
+                FsRead(1),
+                FsRead(2),
+                FsWrite(1),
+                Domain(0),
+                Domain(1),
+                Domain(2),
+                Listen(0),
+                Env(1),
+                Env(2),
+                Command(0),
+                ProcessNetwork,
+                Memory,
+                Timeout
+            ]
+        );
+    }
+
+    #[test]
+    fn boundary_limits() {
+        let p = Policy {
+            max_memory: ByteSize::mib(256),
+            ..Policy::default()
+        };
+        let at = RequestedLimits {
+            memory: Some(ByteSize::mib(256)),
+            timeout: None,
+        };
+        let over = RequestedLimits {
+            memory: Some(
+                ByteSize::mib(256)
+                    .bytes()
+                    .checked_add(1)
+                    .map(ByteSize)
+                    .unwrap(),
+            ),
+            timeout: None,
+        };
+        let under = RequestedLimits {
+            memory: Some(ByteSize::mib(255)),
+            timeout: None,
+        };
+        assert!(excesses(&Permissions::default(), &at, &p).is_empty());
+        assert!(excesses(&Permissions::default(), &under, &p).is_empty());
+        assert_eq!(
+            excesses(&Permissions::default(), &over, &p)[0].item,
+            RequestItem::Memory
+        );
+        let p = Policy {
+            max_memory: ByteSize::mib(255),
+            ..Policy::default()
+        };
+        assert_eq!(
+            excesses(&Permissions::default(), &at, &p)[0].item,
+            RequestItem::Memory
+        );
+    }
+
+    #[test]
+    fn excess_message() {
+        let perms = Permissions {
+            fs_read: paths(&["/etc/passwd"]),
+            ..Permissions::default()
+        };
+        let ex = excesses(&perms, &RequestedLimits::default(), &policy());
+        assert_eq!(
+            ex[0].message,
+            "filesystem.read `/etc/passwd` is not covered by the policy's `filesystem.read` (allowed: `/var/logs/**`, `/ws/data/**`)"
+        );
+    }
+
+    #[test]
+    fn left_out_sections_allow_nothing() {
+        let items: Vec<_> = excesses(&manifest(), &RequestedLimits::default(), &Policy::default())
+            .into_iter()
+            .map(|e| e.item)
+            .collect();
+        use RequestItem::*;
+        assert_eq!(
+            items,
+            vec![
+                FsRead(0),
+                FsWrite(0),
+                Domain(0),
+                Domain(1),
+                Listen(0),
+                Env(0),
+                Env(1),
+                Command(0)
+            ]
+        );
+    }
+
+    #[test]
+    fn grant_limits() {
+        let none = RequestedLimits::default();
+        let g = Grant::new(Permissions::default(), None, &none).unwrap();
+        assert_eq!(
+            g.limits(),
+            Limits {
+                memory: DEFAULT_MEMORY,
+                timeout: DEFAULT_TIMEOUT
+            }
+        );
+        assert_eq!(g.max_response_bytes(), ByteSize::mib(16));
+        assert!(g.allow_private().is_empty() && !g.https_only() && !g.virtualize_denied_writes());
+        // Defaults above the maxima are lowered.
+        let p = Policy {
+            max_memory: ByteSize::mib(128),
+            max_timeout: Duration::from_secs(10),
+            ..Policy::default()
+        };
+        let g = Grant::new(Permissions::default(), Some(&p), &none).unwrap();
+        assert_eq!(
+            g.limits(),
+            Limits {
+                memory: ByteSize::mib(128),
+                timeout: Duration::from_secs(10)
+            }
+        );
+        // Written limits are kept; above the maxima they are excesses.
+        let lim = RequestedLimits {
+            memory: Some(ByteSize::mib(64)),
+            timeout: Some(Duration::from_secs(5)),
+        };
+        let g = Grant::new(Permissions::default(), Some(&p), &lim).unwrap();
+        assert_eq!(
+            g.limits(),
+            Limits {
+                memory: ByteSize::mib(64),
+                timeout: Duration::from_secs(5)
+            }
+        );
+        let lim = RequestedLimits {
+            memory: Some(ByteSize::mib(129)),
+            timeout: None,
+        };
+        assert!(Grant::new(Permissions::default(), Some(&p), &lim).is_err());
+        // Without a policy, anything declared is granted.
+        let g = Grant::new(manifest(), None, &lim).unwrap();
+        assert_eq!(g.limits().memory, ByteSize::mib(129));
+        assert_eq!(g.risk(), RiskClass::High);
+    }
+
+    fn grant() -> Grant {
+        Grant::new(manifest(), Some(&policy()), &RequestedLimits::default()).unwrap()
+    }
+
+    #[test]
+    fn file_checks() {
+        let g = grant();
+        let read: &[(&str, &str, Result<(), DenialReason>)] = &[
+            ("/var/logs/temp/a.log", "/var/logs/temp/a.log", Ok(())),
+            ("/var/logs/temp/./a.log", "/var/logs/temp/a.log", Ok(())),
+            (
+                "/var/logs/temp/../../../etc/passwd",
+                "/etc/passwd",
+                Err(DenialReason::NotCovered),
+            ),
+            // A symlink out of the granted directory: the real path decides too.
+            (
+                "/var/logs/temp/link",
+                "/etc/shadow",
+                Err(DenialReason::NotCovered),
+            ),
+            // A symlink into it from outside: the given path decides too.
+            (
+                "/tmp/link",
+                "/var/logs/temp/a.log",
+                Err(DenialReason::NotCovered),
+            ),
+            (
+                "/var/logs/temp",
+                "/var/logs/temp",
+                Err(DenialReason::NotCovered),
+            ),
+            (
+                "/var/logs/temp/sub/a",
+                "/var/logs/temp/sub/a",
+                Err(DenialReason::NotCovered),
+            ),
+            (
+                "var/logs/temp/a.log",
+                "/var/logs/temp/a.log",
+                Err(DenialReason::NotAbsolute),
+            ),
+            (
+                "/var/logs/temp/a",
+                "/proc/self/mem",
+                Err(DenialReason::Reserved),
+            ),
+            (
+                "/var/logs/temp/a",
+                "/proc/1234/environ",
+                Err(DenialReason::Reserved),
+            ),
+            ("/var/logs/temp/a", "/dev/fd/3", Err(DenialReason::Reserved)),
+        ];
+        for &(given, real, want) in read {
+            let got = g
+                .check_read(Path::new(given), Path::new(real))
+                .map(|_| ())
+                .map_err(|d| d.reason);
+            assert_eq!(got, want, "read {given} -> {real}");
+        }
+        // Write does not imply read, and read does not imply write.
+        assert!(
+            g.check_write(
+                Path::new("/var/logs/temp/x/y"),
+                Path::new("/var/logs/temp/x/y")
+            )
+            .is_ok()
+        );
+        assert!(
+            g.check_write(Path::new("/var/logs/temp"), Path::new("/var/logs/temp"))
+                .is_ok()
+        );
+        assert!(
+            g.check_read(
+                Path::new("/var/logs/temp/x/y"),
+                Path::new("/var/logs/temp/x/y")
+            )
+            .is_err()
+        );
+        let ok = g
+            .check_read(
+                Path::new("/var/logs/temp/./a"),
+                Path::new("/var/logs/temp/a"),
+            )
+            .unwrap();
+        assert_eq!(
+            (ok.given(), ok.real(), ok.capability()),
+            (
+                Path::new("/var/logs/temp/a"),
+                Path::new("/var/logs/temp/a"),
+                Capability::FilesystemRead
+            )
+        );
+    }
+
+    #[test]
+    fn reserved_paths_refused_whatever_the_grant() {
+        let perms = Permissions {
+            fs_read: paths(&["/**"]),
+            fs_write: paths(&["/**"]),
+            ..Permissions::default()
+        };
+        let g = Grant::new(perms, None, &RequestedLimits::default()).unwrap();
+        let reserved = [
+            "/proc/self",
+            "/proc/self/mem",
+            "/proc/thread-self/fd/0",
+            "/proc/1",
+            "/proc/4242/root/etc",
+            "/dev/fd",
+            "/dev/fd/0",
+            "/dev/stdin",
+            "/dev/stdout",
+            "/dev/stderr",
+            "/proc/x/../self/environ",
+        ];
+        for p in reserved {
+            let p = Path::new(p);
+            assert_eq!(
+                g.check_read(p, p).map_err(|d| d.reason),
+                Err(DenialReason::Reserved),
+                "{}",
+                p.display()
+            );
+            assert_eq!(
+                g.check_write(p, p).map_err(|d| d.reason),
+                Err(DenialReason::Reserved),
+                "{}",
+                p.display()
+            );
+            // Either path being reserved is enough.
+            assert!(g.check_read(Path::new("/tmp/x"), p).is_err());
+            assert!(g.check_read(p, Path::new("/tmp/x")).is_err());
+        }
+        for p in [
+            "/proc",
+            "/proc/cpuinfo",
+            "/proc/sys/kernel/x",
+            "/dev/null",
+            "/dev",
+            "/proc/12a",
+            "/devx/fd",
+        ] {
+            let p = Path::new(p);
+            assert!(g.check_read(p, p).is_ok(), "{}", p.display());
+        }
+    }
+
+    #[test]
+    fn other_checks() {
+        let g = grant();
+        assert_eq!(g.check_env("LOG_LEVEL").unwrap().name(), "LOG_LEVEL");
+        assert!(g.check_env("LOG_FILE").is_err());
+        assert!(g.check_env("api_token").is_err());
+        assert_eq!(
+            g.check_command(Path::new("/usr/bin/../bin/gzip"))
+                .unwrap()
+                .path(),
+            Path::new("/usr/bin/gzip")
+        );
+        assert!(g.check_command(Path::new("gzip")).is_err());
+        assert!(g.check_command(Path::new("/tmp/gzip")).is_err());
+        let h = |s: &str| crate::domain::parse_host(s).unwrap();
+        assert!(
+            g.check_host(&h("API.trusted-service.com."), 443, 443)
+                .is_ok()
+        );
+        assert!(
+            g.check_host(&h("api.trusted-service.com"), 8443, 443)
+                .is_err()
+        );
+        assert!(g.check_host(&h("b.example.org"), 443, 443).is_err());
+        assert_eq!(
+            g.check_host(&h("a.example.org"), 80, 80).unwrap().port(),
+            80
+        );
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert_eq!(
+            g.check_address(ip("::ffff:127.0.0.1")).unwrap().addr(),
+            ip("127.0.0.1")
+        );
+        assert!(g.check_address(ip("8.8.8.8")).is_ok());
+        for bad in [
+            "127.0.0.2",
+            "169.254.169.254",
+            "::ffff:169.254.169.254",
+            "::1",
+            "0.0.0.0",
+            "10.0.0.1",
+            "64:ff9b::a9fe:a9fe",
+        ] {
+            assert_eq!(
+                g.check_address(ip(bad)).map_err(|d| d.reason),
+                Err(DenialReason::PrivateAddress),
+                "{bad}"
+            );
+        }
+        assert!(g.check_listen("127.0.0.1:9000".parse().unwrap()).is_ok());
+        assert!(
+            g.check_listen("[::ffff:127.0.0.1]:9000".parse().unwrap())
+                .is_ok()
+        );
+        assert!(g.check_listen("0.0.0.0:9000".parse().unwrap()).is_err());
+        assert!(g.check_listen("127.0.0.1:0".parse().unwrap()).is_err());
+        assert_eq!(g.check_scheme("HTTPS"), Ok(443));
+        assert_eq!(g.check_scheme("http"), Ok(80));
+        assert_eq!(
+            g.check_scheme("file").map_err(|d| d.reason),
+            Err(DenialReason::UnsupportedScheme)
+        );
+        let strict = Grant::new(
+            manifest(),
+            Some(&Policy {
+                https_only: true,
+                ..policy()
+            }),
+            &RequestedLimits::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            strict.check_scheme("http").map_err(|d| d.reason),
+            Err(DenialReason::InsecureScheme)
+        );
+    }
+
+    #[test]
+    fn denial_message() {
+        let perms = Permissions {
+            fs_read: paths(&["/var/logs/temp/*"]),
+            ..Permissions::default()
+        };
+        let g = Grant::new(perms, None, &RequestedLimits::default()).unwrap();
+        let d = g
+            .check_read(Path::new("/etc/passwd"), Path::new("/etc/passwd"))
+            .unwrap_err();
+        assert_eq!(
+            d.to_string(),
+            "filesystem.read denied for `/etc/passwd`: not covered by `permissions.filesystem.read` (granted: `/var/logs/temp/*`)"
+        );
+        let d = g.check_env("A\u{202E}B\x1b[2J").unwrap_err();
+        assert_eq!(d.target, "A\u{202E}B\x1b[2J");
+        assert_eq!(d.field, "permissions.env");
+        assert!(!d.to_string().contains('\u{202E}') && !d.to_string().contains('\x1b'));
+    }
+
+    #[test]
+    fn tiers() {
+        let p = Policy::default();
+        assert_eq!(p.tier_for(RiskClass::High), Tier::Process);
+        assert_eq!(p.tier_for(RiskClass::Medium), Tier::Thread);
+        let p = Policy {
+            isolation_default: Tier::Process,
+            isolation_high_risk: Tier::Thread,
+            ..Policy::default()
+        };
+        assert_eq!(p.tier_for(RiskClass::High), Tier::Process);
+    }
+
+    // No step is granted beyond the policy: whenever a grant exists, every path it lets a step
+    // read is readable under the policy (exhaustive over a tiny tree).
+    const SEGS: [&str; 8] = ["a", "b", "ab", "*", "?", "**", "a*", "[ab]"];
+
+    fn pattern() -> impl Strategy<Value = String> {
+        proptest::collection::vec(proptest::sample::select(&SEGS[..]), 1..4)
+            .prop_map(|s| format!("/{}", s.join("/")))
+    }
+
+    fn all_paths() -> Vec<PathBuf> {
+        let names = ["a", "b", "ab", "ba"];
+        let mut out = vec![PathBuf::from("/")];
+        let mut frontier = vec![PathBuf::from("/")];
+        for _ in 0..3 {
+            let next: Vec<PathBuf> = frontier
+                .iter()
+                .flat_map(|p| names.iter().map(move |n| p.join(n)))
+                .collect();
+            out.extend(next.iter().cloned());
+            frontier = next;
+        }
+        out
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        #[test]
+        fn no_grant_beyond_policy(pol in proptest::collection::vec(pattern(), 1..3), req in proptest::collection::vec(pattern(), 1..3)) {
+            let policy = Policy { fs_read: paths(&pol.iter().map(String::as_str).collect::<Vec<_>>()), ..Policy::default() };
+            let perms = Permissions { fs_read: paths(&req.iter().map(String::as_str).collect::<Vec<_>>()), ..Permissions::default() };
+            if let Ok(g) = Grant::new(perms, Some(&policy), &RequestedLimits::default()) {
+                for p in all_paths() {
+                    if g.check_read(&p, &p).is_ok() {
+                        prop_assert!(policy.fs_read.iter().any(|q| q.matches(&p)), "{} granted beyond policy", p.display());
+                    }
+                }
+            }
+        }
+    }
+}
