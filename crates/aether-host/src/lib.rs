@@ -5,8 +5,9 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod broker;
 pub mod bundle;
-#[allow(dead_code, reason = "the step broker (next change) is the only caller")]
+pub mod events;
 mod fsops;
 pub mod overlay;
 pub mod protocol;

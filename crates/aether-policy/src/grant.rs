@@ -571,6 +571,18 @@ impl Grant {
         })
     }
 
+    /// The same grant with its limits lowered to `memory` and `timeout` where given (a step's
+    /// own limits, SPEC §4). Never raises a limit: a larger value leaves the limit as it is.
+    pub fn lowered(mut self, memory: Option<ByteSize>, timeout: Option<Duration>) -> Grant {
+        if let Some(m) = memory {
+            self.limits.memory = self.limits.memory.min(m);
+        }
+        if let Some(t) = timeout {
+            self.limits.timeout = self.limits.timeout.min(t);
+        }
+        self
+    }
+
     /// The permissions granted.
     pub fn permissions(&self) -> &Permissions {
         &self.permissions
