@@ -220,7 +220,7 @@ pub(crate) fn install<'js>(
 
 /// Freezes `object` and every function directly on it.
 fn deep_freeze<'js>(freeze: &Function<'js>, object: &Object<'js>) -> Result<()> {
-    for value in object.values::<String>() {
+    for value in object.values::<Value>() {
         freeze.call::<_, Value>((value?,))?;
     }
     freeze.call::<_, Value>((object.clone(),))?;

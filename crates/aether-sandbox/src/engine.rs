@@ -105,7 +105,13 @@ fn start(spec: &StepSpec, gate: &Arc<Gate>) -> Result<(Runtime, Context), StepEr
     let interrupt = Arc::clone(shared);
     // Returning `true` raises an uncatchable error; it keeps returning `true` once the plugin
     // is killed, so catching that error only gets the plugin interrupted again.
-    runtime.set_interrupt_handler(Some(Box::new(move || interrupt.killed().is_some())));
+    runtime.set_interrupt_handler(Some(Box::new(move || {
+        let stop = interrupt.killed().is_some();
+        if stop {
+            interrupt.meter.refill_grace();
+        }
+        stop
+    })));
     let (resolver, loader) = loader::host_loader(Arc::clone(gate));
     runtime.set_loader(resolver, loader);
     let context = Context::custom::<Intrinsics>(&runtime)

@@ -37,7 +37,15 @@ pub(crate) struct Meter {
     peak: AtomicU64,
     /// Set on the first refused allocation.
     exceeded: AtomicBool,
+    /// Once `exceeded`: the bytes the engine may still allocate before the next interrupt
+    /// check (see [`Meter::admit`]).
+    grace: AtomicU64,
 }
+
+/// What a killed plugin may still allocate between two interrupt checks: enough for QuickJS to
+/// build the uncatchable "interrupted" error that unwinds it (a few hundred bytes), too little to
+/// do anything useful. Refilled by the interrupt handler, right before QuickJS throws.
+const KILLED_GRACE_BYTES: u64 = 64 * 1024;
 
 impl Meter {
     fn new(ceiling: u64) -> Self {
@@ -47,12 +55,29 @@ impl Meter {
             reserved: AtomicU64::new(0),
             peak: AtomicU64::new(0),
             exceeded: AtomicBool::new(false),
+            grace: AtomicU64::new(0),
         }
     }
 
     /// Whether `size` more bytes fit under the ceiling; the first `false` marks the plugin for
     /// killing (see [`Shared::killed`]).
+    ///
+    /// Once the ceiling was hit, (almost) every allocation is refused, not just those past the
+    /// ceiling: a plugin that catches the out-of-memory error and frees its garbage would
+    /// otherwise refill its heap again and again (each time a full GC), reaching the interrupt
+    /// check that stops it only after many seconds. Only a small grace, refilled at each
+    /// interrupt check, lets QuickJS allocate the uncatchable error that ends the plugin.
     pub(crate) fn admit(&self, size: usize) -> bool {
+        if self.exceeded.load(Relaxed) {
+            let grace = self.grace.load(Relaxed);
+            return match grace.checked_sub(size as u64) {
+                Some(left) => {
+                    self.grace.store(left, Relaxed);
+                    true
+                }
+                None => false,
+            };
+        }
         let total = self.used.load(Relaxed) + self.reserved.load(Relaxed);
         let fits = total.saturating_add(size as u64) <= self.ceiling;
         if !fits {
@@ -90,6 +115,11 @@ impl Meter {
             return false;
         }
         true
+    }
+
+    /// Called by the interrupt handler when it stops a killed plugin; see [`Meter::admit`].
+    pub(crate) fn refill_grace(&self) {
+        self.grace.store(KILLED_GRACE_BYTES, Relaxed);
     }
 
     pub(crate) fn peak(&self) -> u64 {
