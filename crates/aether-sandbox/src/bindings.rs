@@ -1,5 +1,5 @@
 //! The globals a plugin sees beyond the ECMAScript built-ins (SPEC §5): `aether` (frozen, with
-//! `fs` and `env`), `console`, `require`, `setTimeout`, `clearTimeout`, `queueMicrotask`,
+//! `fs` and `env`), `console`, `require`, `setTimeout`, `clearTimeout`,
 //! `TextEncoder`, `TextDecoder`, `atob` and `btoa`. Nothing else is added, and no helper object is
 //! left reachable: native helpers are captured by closures only.
 //!
@@ -23,9 +23,9 @@ use crate::errors::{describe_thrown, describe_value, throw_host_error};
 use crate::gate::Gate;
 use crate::sys;
 
-/// The `TextEncoder`, `TextDecoder` and `queueMicrotask` parts written in JavaScript. Evaluated
-/// as one expression (a function), called once with the native helpers, which it captures: no
-/// name is left on the global object besides the three it defines.
+/// `TextEncoder` and `TextDecoder`, written in JavaScript. Evaluated as one expression (a
+/// function), called once with the native helpers, which it captures: no name is left on the
+/// global object besides the two it defines. (`queueMicrotask` is QuickJS-ng's own built-in.)
 const PRELUDE: &str = include_str!("prelude.js");
 
 /// Installs every non-built-in global. `timers` is the step's timer queue, run by the engine's
@@ -178,7 +178,7 @@ pub(crate) fn install<'js>(
     .with_name("btoa")?;
     globals.set("btoa", btoa)?;
 
-    // TextEncoder, TextDecoder, queueMicrotask (JavaScript, over two native helpers).
+    // TextEncoder, TextDecoder (JavaScript, over two native helpers).
     let natives = Object::new(ctx.clone())?;
     natives.set(
         "encode",
@@ -204,9 +204,9 @@ pub(crate) fn install<'js>(
                     _ => &bytes[..],
                 };
                 if fatal {
-                    std::str::from_utf8(bytes)
-                        .map(str::to_owned)
-                        .map_err(|_| Exception::throw_type(&ctx, "The encoded data was not valid utf-8"))
+                    std::str::from_utf8(bytes).map(str::to_owned).map_err(|_| {
+                        Exception::throw_type(&ctx, "The encoded data was not valid utf-8")
+                    })
                 } else {
                     Ok(String::from_utf8_lossy(bytes).into_owned())
                 }
@@ -484,7 +484,7 @@ fn base64_decode(text: &str) -> Option<String> {
     if !text.is_ascii() {
         return None;
     }
-    if data.len() % 4 == 0 {
+    if data.len().is_multiple_of(4) {
         for _ in 0..2 {
             if data.last() == Some(&b'=') {
                 data.pop();

@@ -165,9 +165,11 @@ fn step<'js>(
         .and_then(|v| v.into_function())
         .ok_or_else(|| module_error("it has no default export function".to_owned()))?;
 
-    let returned: Value<'js> = entry.call((input, context)).map_err(|e| StepError::Thrown {
-        message: take_exception(ctx, e),
-    })?;
+    let returned: Value<'js> = entry
+        .call((input, context))
+        .map_err(|e| StepError::Thrown {
+            message: take_exception(ctx, e),
+        })?;
     let value = match returned.as_promise() {
         None => returned,
         Some(promise) => match drive(ctx, promise, timers, shared) {
@@ -257,8 +259,106 @@ fn drive<'js>(
         }
         let next = timers.borrow().next_due();
         match next {
-            Some(due) => std::thread::sleep(due.min(shared.deadline()).saturating_duration_since(now)),
+            Some(due) => {
+                std::thread::sleep(due.min(shared.deadline()).saturating_duration_since(now))
+            }
             None => return Err(Unsettled::Stalled),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use aether_host::{Host, HostError, HostRequest, HostValue};
+
+    use super::*;
+    use crate::{Limits, run_step};
+
+    /// Serves one entry module and nothing else.
+    struct OneModule(&'static str);
+
+    impl Host for OneModule {
+        fn call(&self, request: HostRequest) -> Result<HostValue, HostError> {
+            match request {
+                HostRequest::LoadModule { referrer: None, .. } => Ok(HostValue::Module {
+                    name: "main.js".into(),
+                    source: self.0.into(),
+                }),
+                _ => Err(HostError::Failed {
+                    type_error: false,
+                    message: "not in this test".into(),
+                }),
+            }
+        }
+    }
+
+    /// What SPEC §5 lets us add to the ECMAScript built-ins (`fetch` comes with a later issue;
+    /// `queueMicrotask` is already a QuickJS-ng built-in).
+    const ADDITIONS: [&str; 9] = [
+        "aether",
+        "atob",
+        "btoa",
+        "clearTimeout",
+        "console",
+        "require",
+        "setTimeout",
+        "TextDecoder",
+        "TextEncoder",
+    ];
+
+    fn names_of_fresh<I: rquickjs::context::Intrinsic>() -> BTreeSet<String> {
+        let runtime = Runtime::new().expect("runtime");
+        let context = Context::custom::<I>(&runtime).expect("context");
+        context.with(|ctx| {
+            ctx.eval::<Vec<String>, _>("Object.getOwnPropertyNames(globalThis)")
+                .expect("names")
+                .into_iter()
+                .collect()
+        })
+    }
+
+    #[test]
+    fn globals_are_the_builtins_plus_exactly_our_additions() {
+        let outcome = run_step(
+            crate::StepSpec {
+                main: "main.js".into(),
+                input: serde_json::Value::Null,
+                context: serde_json::Value::Null,
+                limits: Limits::default(),
+            },
+            Arc::new(OneModule(
+                "export default () => Object.getOwnPropertyNames(globalThis)",
+            )),
+        );
+        let seen: BTreeSet<String> =
+            serde_json::from_value(outcome.result.expect("step")).expect("names");
+
+        let builtins = names_of_fresh::<Intrinsics>();
+        let mut expected = builtins.clone();
+        expected.extend(ADDITIONS.map(str::to_owned));
+        assert_eq!(seen, expected);
+
+        // The built-ins themselves: nothing outside ECMAScript, nothing the SPEC forbids.
+        assert!(builtins.contains("queueMicrotask"));
+        let all = names_of_fresh::<rquickjs::context::intrinsic::All>();
+        assert!(builtins.is_subset(&all));
+        for name in &seen {
+            let lower = name.to_lowercase();
+            assert!(!name.starts_with("__"), "{name}");
+            assert!(name == "aether" || !lower.contains("aether"), "{name}");
+            for forbidden in [
+                "process",
+                "std",
+                "os",
+                "performance",
+                "navigator",
+                "gc",
+                "print",
+            ] {
+                assert_ne!(name, forbidden);
+            }
         }
     }
 }

@@ -213,7 +213,10 @@ impl Gate {
 
     /// Cuts the engine off the host for good. A call already in progress finishes.
     pub(crate) fn revoke(&self) {
-        self.host.lock().unwrap_or_else(PoisonError::into_inner).take();
+        self.host
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
     }
 
     /// Forwards one request, unless the plugin was stopped or the gate revoked. A

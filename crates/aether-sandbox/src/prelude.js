@@ -5,8 +5,6 @@
   const encode = natives.encode;
   const decode = natives.decode;
   const apply = Reflect.apply;
-  const then = Promise.prototype.then;
-  const resolved = Promise.resolve();
   const isView = ArrayBuffer.isView;
   const U8 = Uint8Array;
   const AB = ArrayBuffer;
@@ -74,14 +72,6 @@
     }
   }
 
-  function queueMicrotask(callback) {
-    if (typeof callback !== "function") {
-      throw new TypeError("queueMicrotask: the callback must be a function");
-    }
-    apply(then, resolved, [() => callback()]);
-  }
-
   define("TextEncoder", TextEncoder);
   define("TextDecoder", TextDecoder);
-  define("queueMicrotask", queueMicrotask);
 })

@@ -186,7 +186,9 @@ fn one_second() -> Limits {
 
 #[test]
 fn passes_input_and_context_and_returns_json() {
-    let out = ok("export default (input, ctx) => ({ sum: input.a + input.b, step: ctx.step, plugin: ctx.plugin })");
+    let out = ok(
+        "export default (input, ctx) => ({ sum: input.a + input.b, step: ctx.step, plugin: ctx.plugin })",
+    );
     assert_eq!(
         out,
         json!({"sum": 5, "step": "s1", "plugin": {"name": "demo", "version": "1.0.0"}})
@@ -233,9 +235,9 @@ fn non_serializable_output_is_an_output_error() {
 
 #[test]
 fn thrown_errors_and_rejections_carry_message_and_stack() {
-    let Err(StepError::Thrown { message }) =
-        run_js("function boom() { throw new TypeError('bad input'); }\nexport default () => boom()")
-    else {
+    let Err(StepError::Thrown { message }) = run_js(
+        "function boom() { throw new TypeError('bad input'); }\nexport default () => boom()",
+    ) else {
         panic!("expected Thrown");
     };
     assert!(message.starts_with("TypeError: bad input"), "{message}");
@@ -266,7 +268,10 @@ fn modules_come_only_from_the_host() {
         )
         .module("lib.js", "export const twice = (x) => 2 * x;"),
     );
-    assert_eq!(run_host(&host, Limits::default()).result, Ok(json!([4, 10])));
+    assert_eq!(
+        run_host(&host, Limits::default()).result,
+        Ok(json!([4, 10]))
+    );
     let loads: Vec<_> = host
         .requests()
         .into_iter()
@@ -279,7 +284,10 @@ fn modules_come_only_from_the_host() {
         })
         .collect();
     assert_eq!(loads[0], ("main.js".to_owned(), None));
-    assert_eq!(loads[1], ("./lib.js".to_owned(), Some("main.js".to_owned())));
+    assert_eq!(
+        loads[1],
+        ("./lib.js".to_owned(), Some("main.js".to_owned()))
+    );
 }
 
 #[test]
@@ -318,7 +326,10 @@ fn a_denied_static_import_fails_the_step() {
     else {
         panic!("expected a Module error");
     };
-    assert!(message.starts_with("PermissionDenied: module denied for `fs`"), "{message}");
+    assert!(
+        message.starts_with("PermissionDenied: module denied for `fs`"),
+        "{message}"
+    );
 }
 
 #[test]
@@ -337,7 +348,16 @@ fn aether_is_frozen_deeply() {
         }"#);
     assert_eq!(
         out,
-        json!([true, true, true, true, "TypeError", "TypeError", "TypeError", false])
+        json!([
+            true,
+            true,
+            true,
+            true,
+            "TypeError",
+            "TypeError",
+            "TypeError",
+            false
+        ])
     );
 }
 
@@ -371,8 +391,9 @@ fn permission_denied_has_name_capability_target_and_message() {
 
 #[test]
 fn fs_and_env_bindings_forward_to_the_host() {
-    let host = Arc::new(FakeHost::with_main(
-        r#"export default () => {
+    let host = Arc::new(
+        FakeHost::with_main(
+            r#"export default () => {
              aether.fs.writeText("out.txt", "héllo");
              aether.fs.appendText("out.txt", "!");
              aether.fs.writeBytes("bin", new Uint8Array([1, 2, 255]));
@@ -388,9 +409,10 @@ fn fs_and_env_bindings_forward_to_the_host() {
                env: [aether.env.get("HOME"), aether.env.get("UNSET") === undefined],
              };
            }"#,
-    )
-    .file("in.txt", "abc")
-    .var("HOME", "/home/p"));
+        )
+        .file("in.txt", "abc")
+        .var("HOME", "/home/p"),
+    );
     let out = run_host(&host, Limits::default()).result.expect("step");
     assert_eq!(out["text"], "héllo!");
     assert_eq!(out["bytes"], json!([true, 1, 2, 255]));
@@ -401,7 +423,10 @@ fn fs_and_env_bindings_forward_to_the_host() {
     );
     assert_eq!(out["exists"], json!([true, false]));
     assert_eq!(out["env"], json!(["/home/p", true]));
-    assert!(host.requests().contains(&HostRequest::Mkdir { path: "d".into() }));
+    assert!(
+        host.requests()
+            .contains(&HostRequest::Mkdir { path: "d".into() })
+    );
 }
 
 #[test]
@@ -421,7 +446,11 @@ fn wrong_argument_types_throw_type_error_without_a_host_call() {
     ));
     let out = run_host(&host, Limits::default()).result.expect("step");
     assert_eq!(out, json!(vec!["TypeError"; 7]));
-    assert_eq!(host.requests().len(), 1, "only the entry module was requested");
+    assert_eq!(
+        host.requests().len(),
+        1,
+        "only the entry module was requested"
+    );
 }
 
 #[test]
@@ -443,10 +472,16 @@ fn console_goes_to_the_host_log() {
             _ => None,
         })
         .collect();
-    assert_eq!(logs[0], ("log".into(), r#"a 1 {"b":[true,null]} undefined"#.into()));
+    assert_eq!(
+        logs[0],
+        ("log".into(), r#"a 1 {"b":[true,null]} undefined"#.into())
+    );
     assert_eq!(logs[1].0, "error");
     assert!(logs[1].1.starts_with("RangeError: r"), "{}", logs[1].1);
-    assert_eq!(logs[2], ("warn".into(), "{} 5n [Function (anonymous)]".into()));
+    assert_eq!(
+        logs[2],
+        ("warn".into(), "{} 5n [Function (anonymous)]".into())
+    );
 }
 
 #[test]
@@ -484,7 +519,9 @@ fn eval_and_function_work_inside_the_realm() {
 
 #[test]
 fn prototype_pollution_does_not_reach_the_next_step() {
-    ok("export default () => { Object.prototype.polluted = 1; Array.prototype.map = null; globalThis.leak = 1; }");
+    ok(
+        "export default () => { Object.prototype.polluted = 1; Array.prototype.map = null; globalThis.leak = 1; }",
+    );
     assert_eq!(
         ok("export default () => [({}).polluted, typeof [].map, typeof leak]"),
         json!([null, "function", "undefined"])
@@ -590,7 +627,9 @@ fn a_native_call_that_ignores_the_interrupt_is_abandoned_at_the_timeout() {
 #[test]
 fn deep_recursion_is_a_catchable_range_error() {
     assert_eq!(
-        ok("const f = (n) => f(n + 1) + 1;\nexport default () => { try { f(0); } catch (e) { return [e instanceof RangeError, e.message]; } }"),
+        ok(
+            "const f = (n) => f(n + 1) + 1;\nexport default () => { try { f(0); } catch (e) { return [e instanceof RangeError, e.message]; } }"
+        ),
         json!([true, "Maximum call stack size exceeded"])
     );
 }
@@ -617,7 +656,15 @@ fn constructor_chain_reaches_only_the_plugin_realm() {
         }"#);
     assert_eq!(
         out,
-        json!(["undefined", "undefined", false, true, true, true, "undefinedundefined"])
+        json!([
+            "undefined",
+            "undefined",
+            false,
+            true,
+            true,
+            true,
+            "undefinedundefined"
+        ])
     );
 }
 
@@ -662,7 +709,9 @@ fn callers_do_not_lead_out_of_the_realm() {
           return seen;
         }"#);
     for v in out.as_array().expect("array") {
-        assert!(v == "TypeError" || v == "object" || v == "function" || v == "undefined", "{v}");
+        assert!(
+            v == "TypeError" || v == "object" || v == "function" || v == "undefined",
+            "{v}"
+        );
     }
 }
-
