@@ -688,30 +688,31 @@ fn prepare_stack_trace_exposes_no_host_frame() {
           };
           try { aether.fs.readText("secret/x"); } catch (e) { void e.stack; }
           try { JSON.parse("{"); } catch (e) { void e.stack; }
-          return found.every((sameRealm) => sameRealm);
+          return found;
         }"#);
-    assert_eq!(out, json!(true));
+    // QuickJS-ng implements the V8 hook, so it does run and see frames: all of the plugin realm.
+    let found = out.as_array().expect("array");
+    assert!(!found.is_empty());
+    assert!(found.iter().all(|v| v == true), "{out}");
 }
 
 #[test]
 fn callers_do_not_lead_out_of_the_realm() {
-    // vm2 GHSA-… `arguments.callee.caller` walks (e.g. CVE-2019-10761's call-stack tricks):
-    // the caller of a function the host calls back (a timer, a toJSON) is never a host frame.
+    // `arguments.callee.caller` walks, a recurring step in vm2 escape reports (e.g. reaching the
+    // host frame that invoked a sandbox callback): in a function the host calls back (a timer, a
+    // `toJSON` during output serialization) there is no caller to reach, sloppy mode or not.
     let out = ok(r#"
         export default async () => {
           const seen = [];
-          const probe = function () {
-            try { seen.push(typeof arguments.callee.caller); } catch (e) { seen.push(e.name); }
-          };
-          const sloppy = new Function("probe", "return function () { return probe.call(this); }")(probe);
+          const sloppy = new Function("seen", `return function probe() {
+            try { seen.push(String(arguments.callee.caller)); } catch (e) { seen.push(e.name); }
+            try { seen.push(String(probe.caller)); } catch (e) { seen.push(e.name); }
+          }`)(seen);
           await new Promise((resolve) => setTimeout(() => { sloppy(); resolve(); }, 0));
+          setTimeout(sloppy, 0);
+          await new Promise((resolve) => setTimeout(resolve, 1));
           JSON.stringify({ toJSON: sloppy });
           return seen;
         }"#);
-    for v in out.as_array().expect("array") {
-        assert!(
-            v == "TypeError" || v == "object" || v == "function" || v == "undefined",
-            "{v}"
-        );
-    }
+    assert_eq!(out, json!(vec!["undefined"; 6]));
 }
