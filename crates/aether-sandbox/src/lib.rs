@@ -1,1 +1,288 @@
-//! placeholder
+//! The only crate that runs plugin JavaScript (the "thread" isolation tier).
+//!
+//! [`run_step`] runs one step's plugin in a fresh QuickJS runtime and context on a dedicated
+//! thread, under the step's [`Limits`], and supervises it from the calling thread.
+//!
+//! What it enforces:
+//! - **No capability on the engine side.** Every file, environment or module access is a
+//!   [`HostRequest`](aether_host::HostRequest) handed to the [`Host`]; this crate never touches
+//!   the filesystem, the environment or the network itself. The engine code does not know how the
+//!   host is implemented (a direct call here, a socket in the process tier later).
+//! - **Memory**: every engine allocation goes through a metering allocator that refuses to grow
+//!   past `limits.memory - host.reserved_bytes()`; the first refusal stops the plugin for good,
+//!   even if it catches the out-of-memory error.
+//! - **Time**: an interrupt handler stops JavaScript at the deadline (loops, regular expressions,
+//!   promise loops); the supervisor returns [`StepError::Timeout`] at the deadline plus
+//!   [`TIMEOUT_GRACE`] whatever the engine thread is doing, abandoning it if a native call
+//!   ignores the interrupt, and revoking its access to the host.
+//! - **Isolation**: nothing is shared between steps: each gets its own runtime, heap and globals.
+//!
+//! What it must never do: perform a capability itself, expose a host object to JavaScript other
+//! than through the frozen `aether` bindings, or let a plugin outlive its step's host access.
+#![deny(unsafe_code)]
+#![deny(missing_docs)]
+
+mod bindings;
+mod engine;
+mod errors;
+mod gate;
+mod loader;
+mod sys;
+
+use std::sync::Arc;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use aether_host::Host;
+
+use crate::gate::{Gate, Kill, Shared};
+
+/// How long the supervisor waits past the deadline for the engine thread to report on its own
+/// before it abandons it. The interrupt handler normally stops JavaScript within about 1 ms of
+/// the deadline; this grace only absorbs scheduling jitter, and keeps a timed-out step within
+/// SPEC §6's 100 ms of its deadline.
+pub const TIMEOUT_GRACE: Duration = Duration::from_millis(50);
+
+/// The engine thread's native stack. It must hold [`Limits::stack`] of JavaScript stack plus the
+/// Rust and C frames around it; the memory is only reserved address space until touched.
+const ENGINE_THREAD_MIN_STACK: usize = 8 * 1024 * 1024;
+
+/// What to run: one step's plugin.
+#[derive(Debug, Clone)]
+pub struct StepSpec {
+    /// The entry module's path relative to the plugin directory (as the manifest's `main`). It is
+    /// loaded like every other module, through `HostRequest::LoadModule { specifier: main,
+    /// referrer: None }`.
+    pub main: String,
+    /// The step's input: the first argument of the default export.
+    pub input: serde_json::Value,
+    /// `{ step, pipeline, plugin: { name, version } }`: the second argument of the default export.
+    pub context: serde_json::Value,
+    /// The step's resource limits.
+    pub limits: Limits,
+}
+
+/// A step's resource limits (SPEC §6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// The memory ceiling in bytes: the engine's heap (every QuickJS allocation, including the
+    /// runtime itself, about 200 KiB before the plugin runs) plus the bytes the host holds for the
+    /// plugin ([`Host::reserved_bytes`], e.g. the overlay). Not covered: transient Rust buffers
+    /// during a single host call, and the engine thread's native stack. Default 256 MiB.
+    pub memory: u64,
+    /// Wall-clock time from [`run_step`]'s call to the step's result, engine start-up included.
+    /// Default 30 s.
+    pub timeout: Duration,
+    /// The JavaScript stack ceiling in bytes (QuickJS `set_max_stack_size`): deeper recursion
+    /// throws a catchable `RangeError` instead of overflowing the native stack. Default 1 MiB
+    /// (QuickJS's own default), about 5,000 frames of a small recursive function in a debug
+    /// build; the engine thread's native stack is sized from it.
+    pub stack: usize,
+}
+
+impl Limits {
+    /// 256 MiB.
+    pub const DEFAULT_MEMORY: u64 = 256 * 1024 * 1024;
+    /// 30 s.
+    pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+    /// 1 MiB.
+    pub const DEFAULT_STACK: usize = 1024 * 1024;
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            memory: Self::DEFAULT_MEMORY,
+            timeout: Self::DEFAULT_TIMEOUT,
+            stack: Self::DEFAULT_STACK,
+        }
+    }
+}
+
+/// What came of a step.
+#[derive(Debug)]
+pub struct StepOutcome {
+    /// The default export's JSON-serialized result, or why there is none.
+    pub result: Result<serde_json::Value, StepError>,
+    /// The high-water mark of engine heap plus host-reserved bytes over the step: exact at the
+    /// allocation granularity (it is updated by the metering allocator on every allocation, using
+    /// `malloc_usable_size`, and after every host call), not a periodic sample.
+    pub peak_memory_bytes: u64,
+    /// CPU time of the engine thread (`CLOCK_THREAD_CPUTIME_ID`), engine set-up included.
+    pub cpu_ms: u64,
+    /// Wall-clock time of [`run_step`].
+    pub duration: Duration,
+}
+
+/// Why a step produced no result. `Display` gives the step's error as SPEC §6 words it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StepError {
+    /// The plugin went past its memory ceiling (in the engine, or the host reported it).
+    #[error("memory limit of {} exceeded", format_bytes(*limit))]
+    Memory {
+        /// The ceiling, in bytes.
+        limit: u64,
+    },
+    /// The plugin went past its timeout.
+    #[error("timeout of {} exceeded", format_duration(*limit))]
+    Timeout {
+        /// The timeout.
+        limit: Duration,
+    },
+    /// The plugin threw (or its promise rejected) with this error.
+    #[error("{message}")]
+    Thrown {
+        /// `String(error)`, followed by the JavaScript stack when there is one.
+        message: String,
+    },
+    /// The default export's result is not JSON-serializable.
+    #[error("the step's output is not JSON-serializable: {message}")]
+    Output {
+        /// Why (the `JSON.stringify` error).
+        message: String,
+    },
+    /// The entry module, or a module it imports statically, failed to load, parse or link; or it
+    /// has no default export function.
+    #[error("module `{specifier}` failed to load: {message}")]
+    Module {
+        /// The entry module's path.
+        specifier: String,
+        /// The error (a `PermissionDenied` for a denied import, a `SyntaxError`, ...).
+        message: String,
+    },
+    /// The engine itself failed (could not start, or a bug).
+    #[error("engine error: {message}")]
+    Engine {
+        /// What failed.
+        message: String,
+    },
+}
+
+/// `256 MiB`, `1 GiB`, `512 KiB`, `1000 bytes`.
+fn format_bytes(n: u64) -> String {
+    const UNITS: [(u64, &str); 3] = [(1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")];
+    for (size, unit) in UNITS {
+        if n >= size && n.is_multiple_of(size) {
+            return format!("{} {unit}", n / size);
+        }
+    }
+    format!("{n} bytes")
+}
+
+/// `1s`, `500ms`, `1.5s`.
+fn format_duration(d: Duration) -> String {
+    if d.subsec_nanos() == 0 {
+        format!("{}s", d.as_secs())
+    } else if d < Duration::from_secs(1) && d.subsec_nanos().is_multiple_of(1_000_000) {
+        format!("{}ms", d.as_millis())
+    } else {
+        format!("{}s", d.as_secs_f64())
+    }
+}
+
+/// Runs one step's plugin in a fresh engine on a dedicated thread and waits for it, at most until
+/// the deadline plus [`TIMEOUT_GRACE`].
+///
+/// Blocking. Never panics on plugin behaviour. On timeout the engine thread is abandoned if it
+/// does not stop by itself (a long native call ignores the interrupt handler): its host access
+/// is revoked at once (the host `Arc` is dropped by the supervisor and every later call fails),
+/// its interrupt handler stops it as soon as it returns to JavaScript, and its memory is freed
+/// when it ends. The process tier (a later issue) kills such a worker outright instead.
+pub fn run_step(spec: StepSpec, host: Arc<dyn Host + 'static>) -> StepOutcome {
+    let start = Instant::now();
+    let limits = spec.limits;
+    let deadline = start + limits.timeout;
+    let shared = Arc::new(Shared::new(deadline, limits.memory));
+    let gate = Arc::new(Gate::new(host, Arc::clone(&shared)));
+
+    let (tx, rx) = mpsc::sync_channel(1);
+    let thread_gate = Arc::clone(&gate);
+    let stack = ENGINE_THREAD_MIN_STACK.max(limits.stack.saturating_mul(4));
+    let spawned = std::thread::Builder::new()
+        .name("aether-engine".into())
+        .stack_size(stack)
+        .spawn(move || engine::run(spec, thread_gate, tx));
+    let handle = match spawned {
+        Ok(handle) => handle,
+        Err(e) => {
+            return StepOutcome {
+                result: Err(StepError::Engine {
+                    message: format!("cannot start the engine thread: {e}"),
+                }),
+                peak_memory_bytes: 0,
+                cpu_ms: 0,
+                duration: start.elapsed(),
+            };
+        }
+    };
+
+    let wait = (deadline + TIMEOUT_GRACE).saturating_duration_since(Instant::now());
+    match rx.recv_timeout(wait) {
+        Ok(report) => {
+            // The engine thread reports before tearing its runtime down (freeing a large heap
+            // can take a while); it is left to finish that on its own.
+            drop(handle);
+            StepOutcome {
+                result: report.result,
+                peak_memory_bytes: shared.meter.peak(),
+                cpu_ms: report.cpu.as_millis().try_into().unwrap_or(u64::MAX),
+                duration: start.elapsed(),
+            }
+        }
+        Err(mpsc::RecvTimeoutError::Timeout) => {
+            shared.kill(Kill::Timeout);
+            gate.revoke();
+            let cpu = shared
+                .engine_cpu()
+                .unwrap_or_else(|| start.elapsed())
+                .as_millis();
+            drop(handle); // abandoned: see the function's documentation
+            StepOutcome {
+                result: Err(StepError::Timeout {
+                    limit: limits.timeout,
+                }),
+                peak_memory_bytes: shared.meter.peak(),
+                cpu_ms: cpu.try_into().unwrap_or(u64::MAX),
+                duration: start.elapsed(),
+            }
+        }
+        Err(mpsc::RecvTimeoutError::Disconnected) => {
+            gate.revoke();
+            let message = match handle.join() {
+                Err(panic) => panic
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "the engine thread panicked".into()),
+                Ok(()) => "the engine thread ended without a result".into(),
+            };
+            StepOutcome {
+                result: Err(StepError::Engine { message }),
+                peak_memory_bytes: shared.meter.peak(),
+                cpu_ms: 0,
+                duration: start.elapsed(),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limit_errors_read_as_spec_section_6() {
+        let memory = StepError::Memory {
+            limit: 256 * 1024 * 1024,
+        };
+        assert_eq!(memory.to_string(), "memory limit of 256 MiB exceeded");
+        let timeout = StepError::Timeout {
+            limit: Duration::from_secs(1),
+        };
+        assert_eq!(timeout.to_string(), "timeout of 1s exceeded");
+        assert_eq!(format_duration(Duration::from_millis(250)), "250ms");
+        assert_eq!(format_duration(Duration::from_millis(1500)), "1.5s");
+        assert_eq!(format_bytes(1 << 30), "1 GiB");
+        assert_eq!(format_bytes(1000), "1000 bytes");
+    }
+}

@@ -1,0 +1,594 @@
+//! The globals a plugin sees beyond the ECMAScript built-ins (SPEC §5): `aether` (frozen, with
+//! `fs` and `env`), `console`, `require`, `setTimeout`, `clearTimeout`,
+//! `TextEncoder`, `TextDecoder`, `atob` and `btoa`. Nothing else is added, and no helper object is
+//! left reachable: native helpers are captured by closures only.
+//!
+//! Every capability is a [`HostRequest`] through the [`Gate`]; this module only validates
+//! arguments (wrong types throw `TypeError`) and converts values. Not here yet (later issues):
+//! `fetch`, `aether.fetch`, `aether.process`, `aether.listen`. `structuredClone` is left out
+//! rather than approximated with JSON, which would silently lose `Map`, `Date`, cycles, etc.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use aether_host::{HostError, HostRequest, HostValue};
+use aether_policy::Capability;
+use rquickjs::convert::Coerced;
+use rquickjs::function::{Opt, Rest};
+use rquickjs::{Ctx, Exception, Function, IntoJs, Object, Result, TypedArray, Value};
+
+use crate::errors::{describe_thrown, describe_value, throw_host_error};
+use crate::gate::Gate;
+use crate::sys;
+
+/// `TextEncoder` and `TextDecoder`, written in JavaScript. Evaluated as one expression (a
+/// function), called once with the native helpers, which it captures: no name is left on the
+/// global object besides the two it defines. (`queueMicrotask` is QuickJS-ng's own built-in.)
+const PRELUDE: &str = include_str!("prelude.js");
+
+/// Installs every non-built-in global. `timers` is the step's timer queue, run by the engine's
+/// event loop.
+pub(crate) fn install<'js>(
+    ctx: &Ctx<'js>,
+    gate: &Arc<Gate>,
+    timers: &Rc<RefCell<Timers<'js>>>,
+) -> Result<()> {
+    let globals = ctx.globals();
+    let object_ctor: Object<'js> = globals.get("Object")?;
+    let freeze: Function<'js> = object_ctor.get("freeze")?;
+    let define_property: Function<'js> = object_ctor.get("defineProperty")?;
+
+    // aether.fs
+    let fs = Object::new(ctx.clone())?;
+    for (name, make) in [
+        ("readText", ReadKind::ReadText),
+        ("readBytes", ReadKind::ReadBytes),
+        ("list", ReadKind::List),
+        ("stat", ReadKind::Stat),
+        ("exists", ReadKind::Exists),
+        ("mkdir", ReadKind::Mkdir),
+        ("remove", ReadKind::Remove),
+    ] {
+        fs.set(name, path_fn(ctx, gate, name, make)?)?;
+    }
+    for (name, kind) in [
+        ("writeText", DataKind::WriteText),
+        ("writeBytes", DataKind::WriteBytes),
+        ("appendText", DataKind::AppendText),
+    ] {
+        fs.set(name, data_fn(ctx, gate, name, kind)?)?;
+    }
+
+    // aether.env
+    let env = Object::new(ctx.clone())?;
+    let env_gate = Arc::clone(gate);
+    let get = Function::new(
+        ctx.clone(),
+        move |ctx: Ctx<'js>, name: Opt<Value<'js>>| -> Result<Value<'js>> {
+            let name = string_arg(&ctx, "aether.env.get", "name", name.0)?;
+            host_call(&ctx, &env_gate, HostRequest::EnvGet { name })
+        },
+    )?
+    .with_name("get")?;
+    env.set("get", get)?;
+
+    let aether = Object::new(ctx.clone())?;
+    aether.set("fs", fs.clone())?;
+    aether.set("env", env.clone())?;
+    deep_freeze(&freeze, &fs)?;
+    deep_freeze(&freeze, &env)?;
+    freeze.call::<_, Value>((aether.clone(),))?;
+    let descriptor = Object::new(ctx.clone())?;
+    descriptor.set("value", aether)?;
+    descriptor.set("writable", false)?;
+    descriptor.set("enumerable", false)?;
+    descriptor.set("configurable", false)?;
+    define_property.call::<_, Value>((globals.clone(), "aether", descriptor))?;
+
+    // console
+    let console = Object::new(ctx.clone())?;
+    for level in ["log", "info", "warn", "error", "debug"] {
+        let gate = Arc::clone(gate);
+        let f = Function::new(
+            ctx.clone(),
+            move |ctx: Ctx<'js>, args: Rest<Value<'js>>| -> Result<Value<'js>> {
+                let message = format_console(&ctx, &args.0);
+                let request = HostRequest::Log {
+                    level: level.to_owned(),
+                    message,
+                };
+                host_call(&ctx, &gate, request)
+            },
+        )?
+        .with_name(level)?;
+        console.set(level, f)?;
+    }
+    globals.set("console", console)?;
+
+    // require: exists only to throw the `module` violation (SPEC §5).
+    let require_gate = Arc::clone(gate);
+    let require = Function::new(
+        ctx.clone(),
+        move |ctx: Ctx<'js>, specifier: Opt<Value<'js>>| -> Result<Value<'js>> {
+            Err(require(&ctx, &require_gate, specifier.0))
+        },
+    )?
+    .with_name("require")?;
+    globals.set("require", require)?;
+
+    // setTimeout / clearTimeout
+    let set_timers = Rc::clone(timers);
+    let set_timeout = Function::new(
+        ctx.clone(),
+        move |ctx: Ctx<'js>,
+              callback: Opt<Value<'js>>,
+              delay: Opt<Value<'js>>,
+              args: Rest<Value<'js>>|
+              -> Result<u32> {
+            let Some(callback) = callback.0.and_then(|v| v.into_function()) else {
+                return Err(Exception::throw_type(
+                    &ctx,
+                    "setTimeout: the callback must be a function (strings are not evaluated)",
+                ));
+            };
+            let delay = match delay.0 {
+                Some(v) if !v.is_undefined() => v.get::<Coerced<f64>>()?.0,
+                _ => 0.0,
+            };
+            Ok(set_timers.borrow_mut().add(callback, delay, args.0))
+        },
+    )?
+    .with_name("setTimeout")?;
+    globals.set("setTimeout", set_timeout)?;
+    let clear_timers = Rc::clone(timers);
+    let clear_timeout = Function::new(ctx.clone(), move |id: Opt<Value<'js>>| {
+        if let Some(id) = id.0.and_then(|v| v.as_number()) {
+            clear_timers.borrow_mut().cancel(id);
+        }
+    })?
+    .with_name("clearTimeout")?;
+    globals.set("clearTimeout", clear_timeout)?;
+
+    // atob / btoa
+    let atob = Function::new(
+        ctx.clone(),
+        |ctx: Ctx<'js>, data: Opt<Value<'js>>| -> Result<String> {
+            let data = coerce_string(data.0)?;
+            base64_decode(&data).ok_or_else(|| {
+                invalid_character(&ctx, "atob: the string is not correctly base64-encoded")
+            })
+        },
+    )?
+    .with_name("atob")?;
+    globals.set("atob", atob)?;
+    let btoa = Function::new(
+        ctx.clone(),
+        |ctx: Ctx<'js>, data: Opt<Value<'js>>| -> Result<String> {
+            let data = coerce_string(data.0)?;
+            base64_encode(&data).ok_or_else(|| {
+                invalid_character(
+                    &ctx,
+                    "btoa: the string contains characters outside of the Latin1 range",
+                )
+            })
+        },
+    )?
+    .with_name("btoa")?;
+    globals.set("btoa", btoa)?;
+
+    // TextEncoder, TextDecoder (JavaScript, over two native helpers).
+    let natives = Object::new(ctx.clone())?;
+    natives.set(
+        "encode",
+        Function::new(
+            ctx.clone(),
+            |ctx: Ctx<'js>, text: String| -> Result<TypedArray<'js, u8>> {
+                TypedArray::new(ctx, text.into_bytes())
+            },
+        )?,
+    )?;
+    natives.set(
+        "decode",
+        Function::new(
+            ctx.clone(),
+            |ctx: Ctx<'js>,
+             bytes: TypedArray<'js, u8>,
+             fatal: bool,
+             ignore_bom: bool|
+             -> Result<String> {
+                let bytes = sys::copy_bytes(&bytes).unwrap_or_default();
+                let bytes = match bytes.strip_prefix(b"\xEF\xBB\xBF") {
+                    Some(rest) if !ignore_bom => rest,
+                    _ => &bytes[..],
+                };
+                if fatal {
+                    std::str::from_utf8(bytes).map(str::to_owned).map_err(|_| {
+                        Exception::throw_type(&ctx, "The encoded data was not valid utf-8")
+                    })
+                } else {
+                    Ok(String::from_utf8_lossy(bytes).into_owned())
+                }
+            },
+        )?,
+    )?;
+    let prelude: Function<'js> = ctx.eval(PRELUDE)?;
+    prelude.call::<_, Value>((natives,))?;
+    Ok(())
+}
+
+/// Freezes `object` and every function directly on it.
+fn deep_freeze<'js>(freeze: &Function<'js>, object: &Object<'js>) -> Result<()> {
+    for value in object.values::<Value>() {
+        freeze.call::<_, Value>((value?,))?;
+    }
+    freeze.call::<_, Value>((object.clone(),))?;
+    Ok(())
+}
+
+/// One host call from a binding: the reply as a JavaScript value, or the host error thrown.
+fn host_call<'js>(ctx: &Ctx<'js>, gate: &Gate, request: HostRequest) -> Result<Value<'js>> {
+    match gate.call(request) {
+        Ok(value) => host_value(ctx, value),
+        Err(error) => Err(throw_host_error(ctx, error)),
+    }
+}
+
+fn host_value<'js>(ctx: &Ctx<'js>, value: HostValue) -> Result<Value<'js>> {
+    let ctx = ctx.clone();
+    Ok(match value {
+        HostValue::Unit | HostValue::Text { value: None } | HostValue::Module { .. } => {
+            Value::new_undefined(ctx)
+        }
+        HostValue::Bool { value } => Value::new_bool(ctx, value),
+        HostValue::Text { value: Some(text) } => text.into_js(&ctx)?,
+        HostValue::Bytes { value } => TypedArray::<u8>::new(ctx, value)?.into_value(),
+        HostValue::Names { value } => value.into_js(&ctx)?,
+        HostValue::Stat {
+            size,
+            is_file,
+            is_dir,
+            mtime_ms,
+        } => {
+            let stat = Object::new(ctx)?;
+            // Sizes past 2^53 lose precision, as JavaScript numbers do.
+            #[allow(clippy::cast_precision_loss, reason = "a JavaScript number is an f64")]
+            stat.set("size", size as f64)?;
+            stat.set("isFile", is_file)?;
+            stat.set("isDir", is_dir)?;
+            stat.set("mtimeMs", mtime_ms)?;
+            stat.into_value()
+        }
+    })
+}
+
+/// `aether.fs` functions that take only a path.
+#[derive(Clone, Copy)]
+enum ReadKind {
+    ReadText,
+    ReadBytes,
+    List,
+    Stat,
+    Exists,
+    Mkdir,
+    Remove,
+}
+
+fn path_fn<'js>(
+    ctx: &Ctx<'js>,
+    gate: &Arc<Gate>,
+    name: &'static str,
+    kind: ReadKind,
+) -> Result<Function<'js>> {
+    let gate = Arc::clone(gate);
+    Function::new(
+        ctx.clone(),
+        move |ctx: Ctx<'js>, path: Opt<Value<'js>>| -> Result<Value<'js>> {
+            let path = string_arg(&ctx, name, "path", path.0)?;
+            let request = match kind {
+                ReadKind::ReadText => HostRequest::ReadText { path },
+                ReadKind::ReadBytes => HostRequest::ReadBytes { path },
+                ReadKind::List => HostRequest::List { path },
+                ReadKind::Stat => HostRequest::Stat { path },
+                ReadKind::Exists => HostRequest::Exists { path },
+                ReadKind::Mkdir => HostRequest::Mkdir { path },
+                ReadKind::Remove => HostRequest::Remove { path },
+            };
+            host_call(&ctx, &gate, request)
+        },
+    )?
+    .with_name(name)
+}
+
+/// `aether.fs` functions that take a path and data.
+#[derive(Clone, Copy)]
+enum DataKind {
+    WriteText,
+    WriteBytes,
+    AppendText,
+}
+
+fn data_fn<'js>(
+    ctx: &Ctx<'js>,
+    gate: &Arc<Gate>,
+    name: &'static str,
+    kind: DataKind,
+) -> Result<Function<'js>> {
+    let gate = Arc::clone(gate);
+    Function::new(
+        ctx.clone(),
+        move |ctx: Ctx<'js>, path: Opt<Value<'js>>, data: Opt<Value<'js>>| -> Result<Value<'js>> {
+            let path = string_arg(&ctx, name, "path", path.0)?;
+            let data = match kind {
+                DataKind::WriteText | DataKind::AppendText => {
+                    string_arg(&ctx, name, "data", data.0)?.into_bytes()
+                }
+                DataKind::WriteBytes => data
+                    .0
+                    .and_then(|v| TypedArray::<u8>::from_value(v).ok())
+                    .and_then(|a| sys::copy_bytes(&a))
+                    .ok_or_else(|| {
+                        Exception::throw_type(
+                            &ctx,
+                            &format!("aether.fs.{name}: data must be a Uint8Array"),
+                        )
+                    })?,
+            };
+            let request = match kind {
+                DataKind::WriteText | DataKind::WriteBytes => HostRequest::Write { path, data },
+                DataKind::AppendText => HostRequest::Append { path, data },
+            };
+            host_call(&ctx, &gate, request)
+        },
+    )?
+    .with_name(name)
+}
+
+/// A string argument, or a `TypeError` naming the function and the parameter.
+fn string_arg<'js>(
+    ctx: &Ctx<'js>,
+    function: &str,
+    param: &str,
+    value: Option<Value<'js>>,
+) -> Result<String> {
+    match value.as_ref().and_then(Value::as_string) {
+        Some(s) => s.to_string(),
+        None => {
+            let got = value.map_or("undefined", |v| v.type_name());
+            let function = if function.contains('.') {
+                function.to_owned()
+            } else {
+                format!("aether.fs.{function}")
+            };
+            Err(Exception::throw_type(
+                ctx,
+                &format!("{function}: {param} must be a string, got {got}"),
+            ))
+        }
+    }
+}
+
+fn coerce_string(value: Option<Value<'_>>) -> Result<String> {
+    match value {
+        Some(v) => Ok(v.get::<Coerced<String>>()?.0),
+        None => Ok("undefined".into()),
+    }
+}
+
+/// `require(x)` always throws the `module` `PermissionDenied` (SPEC §5). It still asks the host
+/// (`LoadModule { specifier, referrer: None }`) so that the host records the attempt; whatever
+/// the host replies, the call throws, with the host's denial message when it gave one.
+fn require<'js>(ctx: &Ctx<'js>, gate: &Gate, specifier: Option<Value<'js>>) -> rquickjs::Error {
+    let specifier = match specifier {
+        Some(v) => describe_value(ctx, &v),
+        None => "undefined".into(),
+    };
+    let reply = gate.call(HostRequest::LoadModule {
+        specifier: specifier.clone(),
+        referrer: None,
+    });
+    let error = match reply {
+        Err(denied @ HostError::PermissionDenied { .. }) => denied,
+        Err(limit @ HostError::LimitExceeded { .. }) => limit,
+        _ => HostError::PermissionDenied {
+            capability: Capability::Module,
+            message: format!(
+                "module denied for `{specifier}`: `require` is not available to plugins\n\nhint: use `import` with a relative specifier inside the plugin directory"
+            ),
+            target: specifier,
+        },
+    };
+    throw_host_error(ctx, error)
+}
+
+/// `console.*` formatting: strings as they are, errors with their stack, other objects as JSON
+/// when they can be, everything else through `String()`; arguments separated by spaces.
+fn format_console<'js>(ctx: &Ctx<'js>, args: &[Value<'js>]) -> String {
+    let mut line = String::new();
+    for (i, value) in args.iter().enumerate() {
+        if i > 0 {
+            line.push(' ');
+        }
+        if let Some(s) = value.as_string() {
+            line.push_str(&s.to_string().unwrap_or_default());
+        } else if value.is_error() {
+            line.push_str(&describe_thrown(ctx, value));
+        } else if let Some(f) = value.as_function() {
+            let name: String = f.get("name").unwrap_or_default();
+            if name.is_empty() {
+                line.push_str("[Function (anonymous)]");
+            } else {
+                line.push_str(&format!("[Function: {name}]"));
+            }
+        } else if value.is_big_int() {
+            line.push_str(&describe_value(ctx, value));
+            line.push('n');
+        } else if value.is_object() {
+            match ctx.json_stringify(value.clone()) {
+                Ok(Some(json)) => line.push_str(&json.to_string().unwrap_or_default()),
+                _ => {
+                    ctx.catch();
+                    line.push_str(&describe_value(ctx, value));
+                }
+            }
+        } else {
+            line.push_str(&describe_value(ctx, value));
+        }
+    }
+    line
+}
+
+fn invalid_character(ctx: &Ctx<'_>, message: &str) -> rquickjs::Error {
+    let built = Exception::from_message(ctx.clone(), message).and_then(|e| {
+        e.as_object().set("name", "InvalidCharacterError")?;
+        Ok(e)
+    });
+    match built {
+        Ok(e) => e.throw(),
+        Err(e) => e,
+    }
+}
+
+const BASE64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/// `btoa`: `None` if a character is above U+00FF.
+fn base64_encode(text: &str) -> Option<String> {
+    let bytes = text
+        .chars()
+        .map(|c| u8::try_from(u32::from(c)).ok())
+        .collect::<Option<Vec<u8>>>()?;
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, &b)| n | u32::from(b) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(BASE64[(n >> (18 - 6 * i)) as usize & 63]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    Some(out)
+}
+
+/// `atob` (WHATWG forgiving-base64 decode): `None` if the input is not valid base64.
+fn base64_decode(text: &str) -> Option<String> {
+    let mut data: Vec<u8> = text
+        .bytes()
+        .filter(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\x0C' | b'\r'))
+        .collect();
+    if !text.is_ascii() {
+        return None;
+    }
+    if data.len().is_multiple_of(4) {
+        for _ in 0..2 {
+            if data.last() == Some(&b'=') {
+                data.pop();
+            }
+        }
+    }
+    if data.len() % 4 == 1 {
+        return None;
+    }
+    let mut out = String::with_capacity(data.len() / 4 * 3);
+    let mut buffer = 0u32;
+    let mut bits = 0;
+    for b in data {
+        let v = BASE64.iter().position(|&c| c == b)?;
+        buffer = buffer << 6 | v as u32;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push(char::from((buffer >> bits) as u8));
+            buffer &= (1 << bits) - 1;
+        }
+    }
+    Some(out)
+}
+
+/// The step's pending `setTimeout` callbacks. Holds JavaScript values: the engine clears it
+/// before the context is torn down.
+pub(crate) struct Timers<'js> {
+    next_id: u32,
+    entries: Vec<Timer<'js>>,
+}
+
+pub(crate) struct Timer<'js> {
+    id: u32,
+    due: Instant,
+    pub(crate) callback: Function<'js>,
+    pub(crate) args: Vec<Value<'js>>,
+}
+
+impl<'js> Timers<'js> {
+    pub(crate) fn new() -> Self {
+        Self {
+            next_id: 1,
+            entries: Vec::new(),
+        }
+    }
+
+    fn add(&mut self, callback: Function<'js>, delay_ms: f64, args: Vec<Value<'js>>) -> u32 {
+        let id = self.next_id;
+        self.next_id = self.next_id.wrapping_add(1).max(1);
+        // NaN and negative delays mean 0; anything past a day is as good as never for a step.
+        let delay = if delay_ms.is_finite() && delay_ms > 0.0 {
+            Duration::from_secs_f64(delay_ms.min(86_400_000.0) / 1000.0)
+        } else {
+            Duration::ZERO
+        };
+        self.entries.push(Timer {
+            id,
+            due: Instant::now() + delay,
+            callback,
+            args,
+        });
+        id
+    }
+
+    fn cancel(&mut self, id: f64) {
+        self.entries.retain(|t| f64::from(t.id) != id);
+    }
+
+    /// When the earliest timer is due.
+    pub(crate) fn next_due(&self) -> Option<Instant> {
+        self.entries.iter().map(|t| t.due).min()
+    }
+
+    /// Removes and returns the earliest timer due by `now` (first scheduled first on ties).
+    pub(crate) fn take_due(&mut self, now: Instant) -> Option<Timer<'js>> {
+        let (index, _) = self
+            .entries
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| t.due <= now)
+            .min_by_key(|(_, t)| t.due)?;
+        Some(self.entries.remove(index))
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.entries.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_round_trips_latin1() {
+        for text in ["", "a", "ab", "abc", "abcd", "h\u{e9}llo\u{ff}\u{0}"] {
+            let encoded = base64_encode(text).expect("latin1");
+            assert_eq!(base64_decode(&encoded).as_deref(), Some(text));
+        }
+        assert_eq!(base64_encode("hello").as_deref(), Some("aGVsbG8="));
+        assert_eq!(base64_decode(" aGVs bG8 ").as_deref(), Some("hello"));
+        assert_eq!(base64_encode("\u{100}"), None);
+        assert_eq!(base64_decode("a"), None);
+        assert_eq!(base64_decode("a*=="), None);
+    }
+}

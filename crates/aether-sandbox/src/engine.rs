@@ -1,0 +1,364 @@
+//! One step on the engine thread: a fresh runtime and context, the bindings, the entry module,
+//! `await default(input, context)`, an event loop for promise jobs and timers, and the result
+//! serialized as JSON.
+//!
+//! The engine reports to the supervisor *before* tearing the runtime down, so that freeing a big
+//! heap never counts against the step's time.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::mpsc::SyncSender;
+use std::time::{Duration, Instant};
+
+use rquickjs::context::intrinsic::{
+    Date, Eval, Json, MapSet, Promise as PromiseIntrinsic, Proxy, RegExp, RegExpCompiler,
+    TypedArrays, WeakRef,
+};
+use rquickjs::function::Rest;
+use rquickjs::promise::PromiseState;
+use rquickjs::{Context, Ctx, Module, Promise, Runtime, Value};
+
+use crate::bindings::{self, Timers};
+use crate::errors::{describe_thrown, take_exception};
+use crate::gate::{Gate, Kill, Shared};
+use crate::sys::{self, MeteredAllocator};
+use crate::{StepError, StepSpec, loader};
+
+/// The ECMAScript built-ins a plugin gets. Left out on purpose: QuickJS's `performance` (a
+/// high-resolution clock, which SPEC §5 does not list and which sharpens timing side channels)
+/// and `DOMException` (not listed either).
+type Intrinsics = (
+    Date,
+    Eval,
+    RegExpCompiler,
+    RegExp,
+    Json,
+    Proxy,
+    MapSet,
+    TypedArrays,
+    PromiseIntrinsic,
+    WeakRef,
+);
+
+/// What the engine thread sends the supervisor.
+pub(crate) struct Report {
+    pub(crate) result: Result<serde_json::Value, StepError>,
+    pub(crate) cpu: Duration,
+}
+
+/// The engine thread's body.
+pub(crate) fn run(spec: StepSpec, gate: Arc<Gate>, report: SyncSender<Report>) {
+    let shared = Arc::clone(&gate.shared);
+    shared.set_engine_clock(sys::current_thread_cpu_clock());
+    let cpu_start = sys::cpu_time(libc::CLOCK_THREAD_CPUTIME_ID).unwrap_or_default();
+
+    let engine = start(&spec, &gate);
+    let result = match &engine {
+        Ok((_, context)) => context.with(|ctx| {
+            let timers = Rc::new(RefCell::new(Timers::new()));
+            let result = step(&ctx, &spec, &gate, &timers);
+            // Timers hold JavaScript values: release them before the context goes.
+            timers.borrow_mut().clear();
+            result
+        }),
+        Err(error) => Err(error.clone()),
+    };
+    // A kill overrides whatever the plugin made of it (e.g. it caught the out-of-memory error).
+    let result = match shared.killed() {
+        Some(kill) => Err(kill_error(kill, &spec)),
+        None => result,
+    };
+
+    let cpu = sys::cpu_time(libc::CLOCK_THREAD_CPUTIME_ID)
+        .unwrap_or_default()
+        .saturating_sub(cpu_start);
+    // The supervisor may have given up on us: then nobody listens, which is fine.
+    let _ = report.send(Report { result, cpu });
+    drop(engine);
+}
+
+fn kill_error(kill: Kill, spec: &StepSpec) -> StepError {
+    match kill {
+        Kill::Memory => StepError::Memory {
+            limit: spec.limits.memory,
+        },
+        Kill::Timeout => StepError::Timeout {
+            limit: spec.limits.timeout,
+        },
+    }
+}
+
+/// A fresh runtime and context with the step's limits, the host module loader and the interrupt
+/// handler.
+fn start(spec: &StepSpec, gate: &Arc<Gate>) -> Result<(Runtime, Context), StepError> {
+    let shared = &gate.shared;
+    let failed = |what: &str, e: rquickjs::Error| match shared.killed() {
+        Some(kill) => kill_error(kill, spec),
+        None => StepError::Engine {
+            message: format!("{what}: {e}"),
+        },
+    };
+    let runtime = Runtime::new_with_alloc(MeteredAllocator::new(Arc::clone(&shared.meter)))
+        .map_err(|e| failed("cannot create the runtime", e))?;
+    runtime.set_max_stack_size(spec.limits.stack);
+    let interrupt = Arc::clone(shared);
+    // Returning `true` raises an uncatchable error; it keeps returning `true` once the plugin
+    // is killed, so catching that error only gets the plugin interrupted again.
+    runtime.set_interrupt_handler(Some(Box::new(move || {
+        let stop = interrupt.killed().is_some();
+        if stop {
+            interrupt.meter.refill_grace();
+        }
+        stop
+    })));
+    let (resolver, loader) = loader::host_loader(Arc::clone(gate));
+    runtime.set_loader(resolver, loader);
+    let context = Context::custom::<Intrinsics>(&runtime)
+        .map_err(|e| failed("cannot create the context", e))?;
+    Ok((runtime, context))
+}
+
+/// How a promise the engine waits for ended, when not fulfilled.
+enum Unsettled<'js> {
+    /// Rejected with this value (or a timer callback threw it).
+    Rejected(Value<'js>),
+    /// No job, no timer: it can never settle.
+    Stalled,
+    /// The plugin was killed (the caller reports the kill).
+    Killed,
+}
+
+fn step<'js>(
+    ctx: &Ctx<'js>,
+    spec: &StepSpec,
+    gate: &Arc<Gate>,
+    timers: &Rc<RefCell<Timers<'js>>>,
+) -> Result<serde_json::Value, StepError> {
+    let shared = &gate.shared;
+    let engine_error = |ctx: &Ctx<'js>, e: rquickjs::Error| StepError::Engine {
+        message: take_exception(ctx, e),
+    };
+    bindings::install(ctx, gate, timers).map_err(|e| engine_error(ctx, e))?;
+    let input = to_js(ctx, &spec.input).map_err(|e| engine_error(ctx, e))?;
+    let context = to_js(ctx, &spec.context).map_err(|e| engine_error(ctx, e))?;
+
+    let module_error = |message: String| StepError::Module {
+        specifier: spec.main.clone(),
+        message,
+    };
+    let namespace = Module::import(ctx, spec.main.as_str())
+        .map_err(|e| module_error(take_exception(ctx, e)))?;
+    let namespace = match drive(ctx, &namespace, timers, shared) {
+        Ok(namespace) => namespace,
+        Err(Unsettled::Rejected(error)) => return Err(module_error(describe_thrown(ctx, &error))),
+        Err(Unsettled::Stalled) => {
+            return Err(module_error(
+                "its top-level `await` never settles".to_owned(),
+            ));
+        }
+        Err(Unsettled::Killed) => return Err(module_error("stopped".to_owned())),
+    };
+    let entry = namespace
+        .as_object()
+        .and_then(|ns| ns.get::<_, Value>("default").ok())
+        .and_then(|v| v.into_function())
+        .ok_or_else(|| module_error("it has no default export function".to_owned()))?;
+
+    let returned: Value<'js> = entry
+        .call((input, context))
+        .map_err(|e| StepError::Thrown {
+            message: take_exception(ctx, e),
+        })?;
+    let value = match returned.as_promise() {
+        None => returned,
+        Some(promise) => match drive(ctx, promise, timers, shared) {
+            Ok(value) => value,
+            Err(Unsettled::Rejected(error)) => {
+                return Err(StepError::Thrown {
+                    message: describe_thrown(ctx, &error),
+                });
+            }
+            Err(Unsettled::Stalled) => {
+                return Err(StepError::Thrown {
+                    message: "the default export's promise never settles (no pending job or timer)"
+                        .to_owned(),
+                });
+            }
+            Err(Unsettled::Killed) => {
+                return Err(StepError::Engine {
+                    message: "stopped".to_owned(),
+                });
+            }
+        },
+    };
+
+    // `undefined` (and functions, symbols) serialize to nothing: the output is then `null`.
+    match ctx.json_stringify(value) {
+        Ok(None) => Ok(serde_json::Value::Null),
+        Ok(Some(json)) => {
+            let json = json.to_string().map_err(|e| engine_error(ctx, e))?;
+            serde_json::from_str(&json).map_err(|e| StepError::Output {
+                message: e.to_string(),
+            })
+        }
+        Err(e) => Err(StepError::Output {
+            message: take_exception(ctx, e),
+        }),
+    }
+}
+
+/// Copies a JSON value into the context.
+fn to_js<'js>(ctx: &Ctx<'js>, value: &serde_json::Value) -> rquickjs::Result<Value<'js>> {
+    ctx.json_parse(value.to_string())
+}
+
+/// Runs promise jobs and due timers until `promise` settles, the plugin is killed, or nothing is
+/// left that could settle it. Sleeps (up to the deadline) while only future timers remain.
+/// Timers still pending when the promise settles are dropped with the step.
+fn drive<'js>(
+    ctx: &Ctx<'js>,
+    promise: &Promise<'js>,
+    timers: &Rc<RefCell<Timers<'js>>>,
+    shared: &Shared,
+) -> Result<Value<'js>, Unsettled<'js>> {
+    loop {
+        match promise.state() {
+            PromiseState::Resolved => {
+                return promise
+                    .result::<Value>()
+                    .and_then(Result::ok)
+                    .ok_or(Unsettled::Killed);
+            }
+            PromiseState::Rejected => {
+                let _ = promise.result::<Value>();
+                return Err(Unsettled::Rejected(ctx.catch()));
+            }
+            PromiseState::Pending => {}
+        }
+        if shared.killed().is_some() {
+            return Err(Unsettled::Killed);
+        }
+        if ctx.execute_pending_job() {
+            continue;
+        }
+        let now = Instant::now();
+        let due = timers.borrow_mut().take_due(now);
+        if let Some(timer) = due {
+            // An exception escaping a timer callback fails the step, as an uncaught exception
+            // ends a Node.js process.
+            if let Err(e) = timer.callback.call::<_, Value>((Rest(timer.args),)) {
+                let thrown = if e.is_exception() {
+                    ctx.catch()
+                } else {
+                    return Err(Unsettled::Killed);
+                };
+                return Err(Unsettled::Rejected(thrown));
+            }
+            continue;
+        }
+        let next = timers.borrow().next_due();
+        match next {
+            Some(due) => {
+                std::thread::sleep(due.min(shared.deadline()).saturating_duration_since(now))
+            }
+            None => return Err(Unsettled::Stalled),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use aether_host::{Host, HostError, HostRequest, HostValue};
+
+    use super::*;
+    use crate::{Limits, run_step};
+
+    /// Serves one entry module and nothing else.
+    struct OneModule(&'static str);
+
+    impl Host for OneModule {
+        fn call(&self, request: HostRequest) -> Result<HostValue, HostError> {
+            match request {
+                HostRequest::LoadModule { referrer: None, .. } => Ok(HostValue::Module {
+                    name: "main.js".into(),
+                    source: self.0.into(),
+                }),
+                _ => Err(HostError::Failed {
+                    type_error: false,
+                    message: "not in this test".into(),
+                }),
+            }
+        }
+    }
+
+    /// What SPEC §5 lets us add to the ECMAScript built-ins (`fetch` comes with a later issue;
+    /// `queueMicrotask` is already a QuickJS-ng built-in).
+    const ADDITIONS: [&str; 9] = [
+        "aether",
+        "atob",
+        "btoa",
+        "clearTimeout",
+        "console",
+        "require",
+        "setTimeout",
+        "TextDecoder",
+        "TextEncoder",
+    ];
+
+    fn names_of_fresh<I: rquickjs::context::Intrinsic>() -> BTreeSet<String> {
+        let runtime = Runtime::new().expect("runtime");
+        let context = Context::custom::<I>(&runtime).expect("context");
+        context.with(|ctx| {
+            ctx.eval::<Vec<String>, _>("Object.getOwnPropertyNames(globalThis)")
+                .expect("names")
+                .into_iter()
+                .collect()
+        })
+    }
+
+    #[test]
+    fn globals_are_the_builtins_plus_exactly_our_additions() {
+        let outcome = run_step(
+            crate::StepSpec {
+                main: "main.js".into(),
+                input: serde_json::Value::Null,
+                context: serde_json::Value::Null,
+                limits: Limits::default(),
+            },
+            Arc::new(OneModule(
+                "export default () => Object.getOwnPropertyNames(globalThis)",
+            )),
+        );
+        let seen: BTreeSet<String> =
+            serde_json::from_value(outcome.result.expect("step")).expect("names");
+
+        let builtins = names_of_fresh::<Intrinsics>();
+        let mut expected = builtins.clone();
+        expected.extend(ADDITIONS.map(str::to_owned));
+        assert_eq!(seen, expected);
+
+        // The built-ins themselves: nothing outside ECMAScript, nothing the SPEC forbids.
+        assert!(builtins.contains("queueMicrotask"));
+        let all = names_of_fresh::<rquickjs::context::intrinsic::All>();
+        assert!(builtins.is_subset(&all));
+        for name in &seen {
+            let lower = name.to_lowercase();
+            assert!(!name.starts_with("__"), "{name}");
+            assert!(name == "aether" || !lower.contains("aether"), "{name}");
+            for forbidden in [
+                "process",
+                "std",
+                "os",
+                "performance",
+                "navigator",
+                "gc",
+                "print",
+            ] {
+                assert_ne!(name, forbidden);
+            }
+        }
+    }
+}

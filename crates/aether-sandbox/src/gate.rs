@@ -1,0 +1,266 @@
+//! The engine's only way to the host, and the state the supervisor shares with the engine.
+//!
+//! [`Gate`] forwards [`HostRequest`]s to the step's [`Host`] until it is revoked (the step timed
+//! out and its engine thread was abandoned) or the plugin was killed; after every call it
+//! re-reads the host's reserved bytes and re-checks the memory ceiling. [`Shared`] holds the kill
+//! flag the interrupt handler obeys, the deadline, and the [`Meter`].
+
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU8, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use aether_host::{Host, HostError, HostRequest, HostValue};
+use aether_policy::Capability;
+
+use crate::sys;
+
+/// Why a plugin was stopped. Once set, never cleared: the interrupt handler returns `true` for
+/// the rest of the step, so catching the error it raises does not save the plugin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum Kill {
+    Memory = 1,
+    Timeout = 2,
+}
+
+/// Engine memory accounting: updated by the allocator on every allocation (engine thread only),
+/// read by the supervisor at the end.
+#[derive(Debug)]
+pub(crate) struct Meter {
+    /// The step's ceiling: engine heap plus `reserved`.
+    ceiling: u64,
+    /// Bytes the metering allocator has handed out and not taken back.
+    used: AtomicU64,
+    /// The host's reserved bytes, as of its last call.
+    reserved: AtomicU64,
+    /// High-water mark of `used + reserved`.
+    peak: AtomicU64,
+    /// Set on the first refused allocation.
+    exceeded: AtomicBool,
+    /// Once `exceeded`: the bytes the engine may still allocate before the next interrupt
+    /// check (see [`Meter::admit`]).
+    grace: AtomicU64,
+}
+
+/// What a killed plugin may still allocate between two interrupt checks: enough for QuickJS to
+/// build the uncatchable "interrupted" error that unwinds it (a few hundred bytes), too little to
+/// do anything useful. Refilled by the interrupt handler, right before QuickJS throws.
+const KILLED_GRACE_BYTES: u64 = 64 * 1024;
+
+impl Meter {
+    fn new(ceiling: u64) -> Self {
+        Self {
+            ceiling,
+            used: AtomicU64::new(0),
+            reserved: AtomicU64::new(0),
+            peak: AtomicU64::new(0),
+            exceeded: AtomicBool::new(false),
+            grace: AtomicU64::new(0),
+        }
+    }
+
+    /// Whether `size` more bytes fit under the ceiling; the first `false` marks the plugin for
+    /// killing (see [`Shared::killed`]).
+    ///
+    /// Once the ceiling was hit, (almost) every allocation is refused, not just those past the
+    /// ceiling: a plugin that catches the out-of-memory error and frees its garbage would
+    /// otherwise refill its heap again and again (each time a full GC), reaching the interrupt
+    /// check that stops it only after many seconds. Only a small grace, refilled at each
+    /// interrupt check, lets QuickJS allocate the uncatchable error that ends the plugin.
+    pub(crate) fn admit(&self, size: usize) -> bool {
+        if self.exceeded.load(Relaxed) {
+            let grace = self.grace.load(Relaxed);
+            return match grace.checked_sub(size as u64) {
+                Some(left) => {
+                    self.grace.store(left, Relaxed);
+                    true
+                }
+                None => false,
+            };
+        }
+        let total = self.used.load(Relaxed) + self.reserved.load(Relaxed);
+        let fits = total.saturating_add(size as u64) <= self.ceiling;
+        if !fits {
+            self.exceeded.store(true, Relaxed);
+        }
+        fits
+    }
+
+    pub(crate) fn add(&self, size: usize) {
+        // Only the engine thread writes `used` and `peak`: load+store is enough.
+        let used = self.used.load(Relaxed) + size as u64;
+        self.used.store(used, Relaxed);
+        self.raise_peak(used + self.reserved.load(Relaxed));
+    }
+
+    pub(crate) fn sub(&self, size: usize) {
+        let used = self.used.load(Relaxed).saturating_sub(size as u64);
+        self.used.store(used, Relaxed);
+    }
+
+    fn raise_peak(&self, total: u64) {
+        if total > self.peak.load(Relaxed) {
+            self.peak.store(total, Relaxed);
+        }
+    }
+
+    /// Records the host's reserved bytes; `false` if engine heap plus reserve is now past the
+    /// ceiling.
+    fn set_reserved(&self, reserved: u64) -> bool {
+        self.reserved.store(reserved, Relaxed);
+        let total = self.used.load(Relaxed).saturating_add(reserved);
+        self.raise_peak(total);
+        if total > self.ceiling {
+            self.exceeded.store(true, Relaxed);
+            return false;
+        }
+        true
+    }
+
+    /// Called by the interrupt handler when it stops a killed plugin; see [`Meter::admit`].
+    pub(crate) fn refill_grace(&self) {
+        self.grace.store(KILLED_GRACE_BYTES, Relaxed);
+    }
+
+    pub(crate) fn peak(&self) -> u64 {
+        self.peak.load(Relaxed)
+    }
+
+    pub(crate) fn ceiling(&self) -> u64 {
+        self.ceiling
+    }
+}
+
+/// State shared by the supervisor, the engine thread and its interrupt handler.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    deadline: Instant,
+    kill: AtomicU8,
+    pub(crate) meter: Arc<Meter>,
+    /// The engine thread's CPU clock id (`-1` until known), so that the supervisor can read it
+    /// when it abandons the thread.
+    engine_clock: AtomicI64,
+}
+
+impl Shared {
+    pub(crate) fn new(deadline: Instant, memory: u64) -> Self {
+        Self {
+            deadline,
+            kill: AtomicU8::new(0),
+            meter: Arc::new(Meter::new(memory)),
+            engine_clock: AtomicI64::new(-1),
+        }
+    }
+
+    /// Marks the plugin as stopped; the first reason wins.
+    pub(crate) fn kill(&self, why: Kill) {
+        let _ = self.kill.compare_exchange(0, why as u8, Relaxed, Relaxed);
+    }
+
+    /// Why the plugin was stopped, if it was; notices a passed deadline and an exceeded memory
+    /// ceiling. Cheap enough for the interrupt handler (an `Instant::now()` and two loads).
+    pub(crate) fn killed(&self) -> Option<Kill> {
+        match self.kill.load(Relaxed) {
+            1 => return Some(Kill::Memory),
+            2 => return Some(Kill::Timeout),
+            _ => {}
+        }
+        if self.meter.exceeded.load(Relaxed) {
+            self.kill(Kill::Memory);
+        } else if Instant::now() >= self.deadline {
+            self.kill(Kill::Timeout);
+        } else {
+            return None;
+        }
+        self.killed()
+    }
+
+    pub(crate) fn deadline(&self) -> Instant {
+        self.deadline
+    }
+
+    pub(crate) fn set_engine_clock(&self, clock: Option<libc::clockid_t>) {
+        if let Some(clock) = clock {
+            self.engine_clock.store(i64::from(clock), Relaxed);
+        }
+    }
+
+    /// The engine thread's CPU time so far, read from another thread.
+    pub(crate) fn engine_cpu(&self) -> Option<Duration> {
+        let clock = libc::clockid_t::try_from(self.engine_clock.load(Relaxed)).ok()?;
+        if clock == -1 {
+            return None;
+        }
+        sys::cpu_time(clock)
+    }
+}
+
+/// The engine's handle on the host. Cheap to clone through `Arc`.
+pub(crate) struct Gate {
+    /// `None` once revoked: the supervisor dropped its claim and the abandoned engine thread can
+    /// no longer reach the host.
+    host: Mutex<Option<Arc<dyn Host>>>,
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl Gate {
+    pub(crate) fn new(host: Arc<dyn Host>, shared: Arc<Shared>) -> Self {
+        Self {
+            host: Mutex::new(Some(host)),
+            shared,
+        }
+    }
+
+    /// Cuts the engine off the host for good. A call already in progress finishes.
+    pub(crate) fn revoke(&self) {
+        self.host
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+    }
+
+    /// Forwards one request, unless the plugin was stopped or the gate revoked. A
+    /// `LimitExceeded` reply stops the plugin. After the call, the host's reserved bytes lower
+    /// the engine's ceiling.
+    pub(crate) fn call(&self, request: HostRequest) -> Result<HostValue, HostError> {
+        if let Some(kill) = self.shared.killed() {
+            return Err(self.limit_error(kill));
+        }
+        let host = self
+            .host
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        let Some(host) = host else {
+            return Err(self.limit_error(Kill::Timeout));
+        };
+        let reply = host.call(request);
+        if !self.shared.meter.set_reserved(host.reserved_bytes()) {
+            self.shared.kill(Kill::Memory);
+        }
+        if let Err(HostError::LimitExceeded { capability, .. }) = &reply {
+            self.shared.kill(match capability {
+                Capability::LimitTimeout => Kill::Timeout,
+                _ => Kill::Memory,
+            });
+        }
+        reply
+    }
+
+    fn limit_error(&self, kill: Kill) -> HostError {
+        let (capability, message) = match kill {
+            Kill::Memory => (
+                Capability::LimitMemory,
+                crate::StepError::Memory {
+                    limit: self.shared.meter.ceiling(),
+                }
+                .to_string(),
+            ),
+            Kill::Timeout => (Capability::LimitTimeout, "the step's time is up".to_owned()),
+        };
+        HostError::LimitExceeded {
+            capability,
+            message,
+        }
+    }
+}

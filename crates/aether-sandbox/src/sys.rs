@@ -1,0 +1,139 @@
+//! Every `unsafe` line of the crate: the metering allocator, thread CPU clocks, and copying bytes
+//! out of a typed array.
+//!
+//! Each block is a single foreign call or a call into rquickjs's documented `unsafe` API, with
+//! its justification beside it. Nothing here decides policy.
+#![allow(
+    unsafe_code,
+    reason = "FFI to libc (malloc family, clocks) and rquickjs's unsafe allocator trait"
+)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rquickjs::TypedArray;
+use rquickjs::allocator::Allocator;
+
+use crate::gate::Meter;
+
+/// The engine's allocator: libc's `malloc` family (what QuickJS uses by default), with every
+/// byte counted in a [`Meter`] that refuses allocations past the step's ceiling.
+///
+/// Sizes are counted with `malloc_usable_size`, as QuickJS itself does, so the count is the
+/// memory really handed out, not the sizes requested.
+pub(crate) struct MeteredAllocator {
+    meter: Arc<Meter>,
+}
+
+impl MeteredAllocator {
+    pub(crate) fn new(meter: Arc<Meter>) -> Self {
+        Self { meter }
+    }
+}
+
+fn usable(ptr: *mut u8) -> usize {
+    // SAFETY: `ptr` is non-null and was returned by libc's malloc/calloc/realloc and not yet
+    // freed: every caller passes a pointer this allocator handed out.
+    unsafe { libc::malloc_usable_size(ptr.cast()) }
+}
+
+// SAFETY: libc's malloc family returns null or memory aligned for any fundamental type (16 bytes
+// on Linux, more than `usize`) of at least the requested size; `usable_size` is
+// `malloc_usable_size` of such a pointer. Refusing (returning null) is always allowed.
+unsafe impl Allocator for MeteredAllocator {
+    fn alloc(&mut self, size: usize) -> *mut u8 {
+        if !self.meter.admit(size) {
+            return std::ptr::null_mut();
+        }
+        // SAFETY: plain malloc; a null result is passed on to QuickJS, which handles it.
+        let ptr = unsafe { libc::malloc(size) }.cast::<u8>();
+        if !ptr.is_null() {
+            self.meter.add(usable(ptr));
+        }
+        ptr
+    }
+
+    fn calloc(&mut self, count: usize, size: usize) -> *mut u8 {
+        let Some(total) = count.checked_mul(size) else {
+            return std::ptr::null_mut();
+        };
+        if !self.meter.admit(total) {
+            return std::ptr::null_mut();
+        }
+        // SAFETY: plain calloc; a null result is passed on to QuickJS, which handles it.
+        let ptr = unsafe { libc::calloc(count, size) }.cast::<u8>();
+        if !ptr.is_null() {
+            self.meter.add(usable(ptr));
+        }
+        ptr
+    }
+
+    unsafe fn dealloc(&mut self, ptr: *mut u8) {
+        if ptr.is_null() {
+            return;
+        }
+        self.meter.sub(usable(ptr));
+        // SAFETY: the caller guarantees `ptr` came from this allocator and is freed once.
+        unsafe { libc::free(ptr.cast()) }
+    }
+
+    unsafe fn realloc(&mut self, ptr: *mut u8, new_size: usize) -> *mut u8 {
+        if ptr.is_null() {
+            return self.alloc(new_size);
+        }
+        if new_size == 0 {
+            // SAFETY: forwarded from our own caller's guarantee.
+            unsafe { self.dealloc(ptr) };
+            return std::ptr::null_mut();
+        }
+        let old = usable(ptr);
+        if new_size > old && !self.meter.admit(new_size - old) {
+            return std::ptr::null_mut();
+        }
+        // SAFETY: the caller guarantees `ptr` came from this allocator; on failure realloc leaves
+        // it untouched, so the meter is only updated on success.
+        let new = unsafe { libc::realloc(ptr.cast(), new_size) }.cast::<u8>();
+        if !new.is_null() {
+            self.meter.sub(old);
+            self.meter.add(usable(new));
+        }
+        new
+    }
+
+    unsafe fn usable_size(ptr: *mut u8) -> usize {
+        usable(ptr)
+    }
+}
+
+/// The calling thread's CPU clock, readable from other threads with [`cpu_time`].
+pub(crate) fn current_thread_cpu_clock() -> Option<libc::clockid_t> {
+    let mut clock: libc::clockid_t = 0;
+    // SAFETY: `pthread_self()` is always a live thread (ours); `clock` is a valid out-pointer.
+    let rc = unsafe { libc::pthread_getcpuclockid(libc::pthread_self(), &mut clock) };
+    (rc == 0).then_some(clock)
+}
+
+/// CPU time consumed so far on `clock` (`libc::CLOCK_THREAD_CPUTIME_ID` for the calling thread).
+pub(crate) fn cpu_time(clock: libc::clockid_t) -> Option<Duration> {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid out-pointer; an invalid clock (a thread that has exited) makes
+    // clock_gettime fail with EINVAL, which we report as `None`.
+    let rc = unsafe { libc::clock_gettime(clock, &mut ts) };
+    if rc != 0 {
+        return None;
+    }
+    Some(Duration::new(
+        u64::try_from(ts.tv_sec).ok()?,
+        u32::try_from(ts.tv_nsec).ok()?,
+    ))
+}
+
+/// A copy of a `Uint8Array`'s bytes (`None` if its buffer is detached).
+pub(crate) fn copy_bytes(array: &TypedArray<'_, u8>) -> Option<Vec<u8>> {
+    // SAFETY: the slice aliases engine memory only while no JavaScript runs; it is copied at
+    // once, with no call into the engine in between.
+    unsafe { array.as_bytes() }.map(<[u8]>::to_vec)
+}

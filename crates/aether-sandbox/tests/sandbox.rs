@@ -1,0 +1,718 @@
+//! In-process tests of `run_step` against an in-memory fake `Host`: data passing, modules,
+//! bindings, limits and escapes. No test asserts a duration: timings belong in benchmarks.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use aether_host::{Host, HostError, HostRequest, HostValue};
+use aether_policy::Capability;
+use aether_sandbox::{Limits, StepError, StepOutcome, StepSpec, run_step};
+use serde_json::{Value, json};
+
+/// Modules by canonical name (a flat plugin directory), files, env, and every request seen.
+#[derive(Default)]
+struct FakeHost {
+    modules: HashMap<String, String>,
+    files: Mutex<HashMap<String, Vec<u8>>>,
+    env: HashMap<String, String>,
+    requests: Mutex<Vec<HostRequest>>,
+    reserved: AtomicU64,
+}
+
+fn denied(capability: Capability, target: &str) -> HostError {
+    HostError::PermissionDenied {
+        capability,
+        target: target.to_owned(),
+        message: format!("{} denied for `{target}`", capability.as_str()),
+    }
+}
+
+impl FakeHost {
+    fn with_main(source: &str) -> Self {
+        Self::default().module("main.js", source)
+    }
+
+    fn module(mut self, name: &str, source: &str) -> Self {
+        self.modules.insert(name.to_owned(), source.to_owned());
+        self
+    }
+
+    fn file(self, path: &str, data: &str) -> Self {
+        self.files
+            .lock()
+            .expect("lock")
+            .insert(path.to_owned(), data.as_bytes().to_vec());
+        self
+    }
+
+    fn var(mut self, name: &str, value: &str) -> Self {
+        self.env.insert(name.to_owned(), value.to_owned());
+        self
+    }
+
+    fn requests(&self) -> Vec<HostRequest> {
+        self.requests.lock().expect("lock").clone()
+    }
+
+    fn read(&self, path: &str) -> Result<Vec<u8>, HostError> {
+        if path.starts_with("secret") {
+            return Err(denied(Capability::FilesystemRead, path));
+        }
+        self.files
+            .lock()
+            .expect("lock")
+            .get(path)
+            .cloned()
+            .ok_or_else(|| HostError::Failed {
+                type_error: false,
+                message: format!("no such file `{path}`"),
+            })
+    }
+}
+
+impl Host for FakeHost {
+    fn call(&self, request: HostRequest) -> Result<HostValue, HostError> {
+        self.requests.lock().expect("lock").push(request.clone());
+        match request {
+            HostRequest::LoadModule {
+                specifier,
+                referrer,
+            } => {
+                let name = match (specifier.strip_prefix("./"), referrer) {
+                    (Some(name), _) => name.to_owned(),
+                    (None, None) if self.modules.contains_key(&specifier) => specifier.clone(),
+                    _ => return Err(denied(Capability::Module, &specifier)),
+                };
+                let source = self
+                    .modules
+                    .get(&name)
+                    .cloned()
+                    .ok_or_else(|| denied(Capability::Module, &specifier))?;
+                Ok(HostValue::Module { name, source })
+            }
+            HostRequest::ReadText { path } => Ok(HostValue::Text {
+                value: Some(String::from_utf8_lossy(&self.read(&path)?).into_owned()),
+            }),
+            HostRequest::ReadBytes { path } => Ok(HostValue::Bytes {
+                value: self.read(&path)?,
+            }),
+            HostRequest::Exists { path } => match self.read(&path) {
+                Err(denial @ HostError::PermissionDenied { .. }) => Err(denial),
+                found => Ok(HostValue::Bool {
+                    value: found.is_ok(),
+                }),
+            },
+            HostRequest::Stat { path } => {
+                let data = self.read(&path)?;
+                Ok(HostValue::Stat {
+                    size: data.len() as u64,
+                    is_file: true,
+                    is_dir: false,
+                    mtime_ms: 1.0,
+                })
+            }
+            HostRequest::List { .. } => Ok(HostValue::Names {
+                value: vec!["a".into(), "b".into()],
+            }),
+            HostRequest::Write { path, data } | HostRequest::Append { path, data }
+                if path == "huge" =>
+            {
+                self.reserved.store(data.len() as u64, Ordering::Relaxed);
+                Err(HostError::LimitExceeded {
+                    capability: Capability::LimitMemory,
+                    message: "memory limit exceeded".into(),
+                })
+            }
+            HostRequest::Write { path, data } => {
+                self.files.lock().expect("lock").insert(path, data);
+                Ok(HostValue::Unit)
+            }
+            HostRequest::Append { path, data } => {
+                self.files
+                    .lock()
+                    .expect("lock")
+                    .entry(path)
+                    .or_default()
+                    .extend(data);
+                Ok(HostValue::Unit)
+            }
+            HostRequest::Mkdir { .. } | HostRequest::Remove { .. } | HostRequest::Log { .. } => {
+                Ok(HostValue::Unit)
+            }
+            HostRequest::EnvGet { name } if name == "SECRET" => Err(denied(Capability::Env, &name)),
+            HostRequest::EnvGet { name } => Ok(HostValue::Text {
+                value: self.env.get(&name).cloned(),
+            }),
+        }
+    }
+
+    fn reserved_bytes(&self) -> u64 {
+        self.reserved.load(Ordering::Relaxed)
+    }
+}
+
+fn spec(limits: Limits) -> StepSpec {
+    StepSpec {
+        main: "main.js".into(),
+        input: json!({"a": 2, "b": 3}),
+        context: json!({"step": "s1", "pipeline": "p", "plugin": {"name": "demo", "version": "1.0.0"}}),
+        limits,
+    }
+}
+
+fn run_host(host: &Arc<FakeHost>, limits: Limits) -> StepOutcome {
+    run_step(spec(limits), Arc::clone(host) as Arc<dyn Host>)
+}
+
+fn run_js(source: &str) -> Result<Value, StepError> {
+    run_host(&Arc::new(FakeHost::with_main(source)), Limits::default()).result
+}
+
+fn ok(source: &str) -> Value {
+    match run_js(source) {
+        Ok(v) => v,
+        Err(e) => panic!("step failed: {e}"),
+    }
+}
+
+fn one_second() -> Limits {
+    Limits {
+        timeout: Duration::from_secs(1),
+        ..Limits::default()
+    }
+}
+
+#[test]
+fn passes_input_and_context_and_returns_json() {
+    let out = ok(
+        "export default (input, ctx) => ({ sum: input.a + input.b, step: ctx.step, plugin: ctx.plugin })",
+    );
+    assert_eq!(
+        out,
+        json!({"sum": 5, "step": "s1", "plugin": {"name": "demo", "version": "1.0.0"}})
+    );
+}
+
+#[test]
+fn undefined_becomes_null() {
+    assert_eq!(ok("export default () => undefined"), Value::Null);
+    assert_eq!(ok("export default () => {}"), Value::Null);
+}
+
+#[test]
+fn async_default_with_timers_and_microtasks() {
+    let out = ok(r#"
+        export default async function (input) {
+          const order = [];
+          queueMicrotask(() => order.push("micro"));
+          const t = setTimeout(() => order.push("cancelled"), 1);
+          clearTimeout(t);
+          await new Promise((resolve) => setTimeout(resolve, 20, "x"));
+          order.push("timer");
+          const v = await new Promise((resolve) => setTimeout((a, b) => resolve(a + b), 0, 1, 2));
+          return { order, v, input };
+        }"#);
+    assert_eq!(
+        out,
+        json!({"order": ["micro", "timer"], "v": 3, "input": {"a": 2, "b": 3}})
+    );
+}
+
+#[test]
+fn non_serializable_output_is_an_output_error() {
+    for source in [
+        "export default () => 10n",
+        "export default () => { const a = {}; a.self = a; return a; }",
+    ] {
+        assert!(
+            matches!(run_js(source), Err(StepError::Output { .. })),
+            "{source}"
+        );
+    }
+}
+
+#[test]
+fn thrown_errors_and_rejections_carry_message_and_stack() {
+    let Err(StepError::Thrown { message }) = run_js(
+        "function boom() { throw new TypeError('bad input'); }\nexport default () => boom()",
+    ) else {
+        panic!("expected Thrown");
+    };
+    assert!(message.starts_with("TypeError: bad input"), "{message}");
+    assert!(message.contains("boom"), "{message}");
+    assert!(matches!(
+        run_js("export default async () => { await null; throw new Error('later'); }"),
+        Err(StepError::Thrown { .. })
+    ));
+}
+
+#[test]
+fn a_promise_that_never_settles_fails_instead_of_hanging() {
+    assert!(matches!(
+        run_js("export default () => new Promise(() => {})"),
+        Err(StepError::Thrown { .. })
+    ));
+}
+
+#[test]
+fn modules_come_only_from_the_host() {
+    let host = Arc::new(
+        FakeHost::with_main(
+            r#"import { twice } from "./lib.js";
+               export default async () => {
+                 const dynamic = await import("./lib.js");
+                 return [twice(2), dynamic.twice(5)];
+               }"#,
+        )
+        .module("lib.js", "export const twice = (x) => 2 * x;"),
+    );
+    assert_eq!(
+        run_host(&host, Limits::default()).result,
+        Ok(json!([4, 10]))
+    );
+    let loads: Vec<_> = host
+        .requests()
+        .into_iter()
+        .filter_map(|r| match r {
+            HostRequest::LoadModule {
+                specifier,
+                referrer,
+            } => Some((specifier, referrer)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(loads[0], ("main.js".to_owned(), None));
+    assert_eq!(
+        loads[1],
+        ("./lib.js".to_owned(), Some("main.js".to_owned()))
+    );
+}
+
+#[test]
+fn require_and_dynamic_import_throw_permission_denied() {
+    let host = Arc::new(FakeHost::with_main(
+        r#"export default async () => {
+             const seen = [];
+             for (const attempt of [() => require("fs"), () => require("./main.js")]) {
+               try { attempt(); seen.push("loaded"); }
+               catch (e) { seen.push([e.name, e.capability, e.target, e instanceof Error]); }
+             }
+             try { await import("node:fs"); seen.push("loaded"); }
+             catch (e) { seen.push([e.name, e.capability, e.target, e instanceof Error]); }
+             return seen;
+           }"#,
+    ));
+    assert_eq!(
+        run_host(&host, Limits::default()).result,
+        Ok(json!([
+            ["PermissionDenied", "module", "fs", true],
+            ["PermissionDenied", "module", "./main.js", true],
+            ["PermissionDenied", "module", "node:fs", true]
+        ]))
+    );
+    // `require` still asks the host, so that it records the attempt.
+    assert!(host.requests().contains(&HostRequest::LoadModule {
+        specifier: "fs".into(),
+        referrer: None
+    }));
+}
+
+#[test]
+fn a_denied_static_import_fails_the_step() {
+    let Err(StepError::Module { message, .. }) =
+        run_js("import fs from 'fs';\nexport default () => fs")
+    else {
+        panic!("expected a Module error");
+    };
+    assert!(
+        message.starts_with("PermissionDenied: module denied for `fs`"),
+        "{message}"
+    );
+}
+
+#[test]
+fn aether_is_frozen_deeply() {
+    let out = ok(r#"
+        export default () => {
+          const results = [
+            Object.isFrozen(aether), Object.isFrozen(aether.fs), Object.isFrozen(aether.env),
+            Object.isFrozen(aether.fs.readText),
+          ];
+          try { aether.fs.readText = () => "pwned"; results.push("assigned"); } catch (e) { results.push(e.name); }
+          try { globalThis.aether = {}; results.push("replaced"); } catch (e) { results.push(e.name); }
+          try { delete globalThis.aether; results.push("deleted"); } catch (e) { results.push(e.name); }
+          results.push(Object.getOwnPropertyDescriptor(globalThis, "aether").configurable);
+          return results;
+        }"#);
+    assert_eq!(
+        out,
+        json!([
+            true,
+            true,
+            true,
+            true,
+            "TypeError",
+            "TypeError",
+            "TypeError",
+            false
+        ])
+    );
+}
+
+#[test]
+fn permission_denied_has_name_capability_target_and_message() {
+    let out = ok(r#"
+        export default () => {
+          const errors = [];
+          for (const f of [() => aether.fs.readText("secret/key"), () => aether.fs.exists("secret/x"),
+                           () => aether.env.get("SECRET")]) {
+            try { f(); } catch (e) {
+              errors.push({ name: e.name, capability: e.capability, target: e.target,
+                            message: e.message, isError: e instanceof Error, str: String(e) });
+            }
+          }
+          return errors;
+        }"#);
+    assert_eq!(out[0]["name"], "PermissionDenied");
+    assert_eq!(out[0]["capability"], "filesystem.read");
+    assert_eq!(out[0]["target"], "secret/key");
+    assert_eq!(out[0]["message"], "filesystem.read denied for `secret/key`");
+    assert_eq!(out[0]["isError"], true);
+    assert_eq!(
+        out[0]["str"],
+        "PermissionDenied: filesystem.read denied for `secret/key`"
+    );
+    assert_eq!(out[1]["target"], "secret/x");
+    assert_eq!(out[2]["capability"], "env");
+    assert_eq!(out.as_array().map(Vec::len), Some(3));
+}
+
+#[test]
+fn fs_and_env_bindings_forward_to_the_host() {
+    let host = Arc::new(
+        FakeHost::with_main(
+            r#"export default () => {
+             aether.fs.writeText("out.txt", "héllo");
+             aether.fs.appendText("out.txt", "!");
+             aether.fs.writeBytes("bin", new Uint8Array([1, 2, 255]));
+             aether.fs.mkdir("d");
+             aether.fs.remove("d");
+             const bytes = aether.fs.readBytes("bin");
+             return {
+               text: aether.fs.readText("out.txt"),
+               bytes: [bytes instanceof Uint8Array, ...bytes],
+               list: aether.fs.list("."),
+               stat: aether.fs.stat("in.txt"),
+               exists: [aether.fs.exists("in.txt"), aether.fs.exists("nope")],
+               env: [aether.env.get("HOME"), aether.env.get("UNSET") === undefined],
+             };
+           }"#,
+        )
+        .file("in.txt", "abc")
+        .var("HOME", "/home/p"),
+    );
+    let out = run_host(&host, Limits::default()).result.expect("step");
+    assert_eq!(out["text"], "héllo!");
+    assert_eq!(out["bytes"], json!([true, 1, 2, 255]));
+    assert_eq!(out["list"], json!(["a", "b"]));
+    assert_eq!(
+        out["stat"],
+        json!({"size": 3, "isFile": true, "isDir": false, "mtimeMs": 1})
+    );
+    assert_eq!(out["exists"], json!([true, false]));
+    assert_eq!(out["env"], json!(["/home/p", true]));
+    assert!(
+        host.requests()
+            .contains(&HostRequest::Mkdir { path: "d".into() })
+    );
+}
+
+#[test]
+fn wrong_argument_types_throw_type_error_without_a_host_call() {
+    let host = Arc::new(FakeHost::with_main(
+        r#"export default () => {
+             const names = [];
+             const proxy = new Proxy({}, { get() { throw new Error("trap ran"); } });
+             for (const f of [() => aether.fs.readText(), () => aether.fs.readText(42),
+                              () => aether.fs.readText(proxy), () => aether.fs.writeBytes("x", "text"),
+                              () => aether.fs.writeText("x", {}), () => aether.env.get(null),
+                              () => setTimeout("alert(1)", 0)]) {
+               try { f(); names.push("no error"); } catch (e) { names.push(e.name); }
+             }
+             return names;
+           }"#,
+    ));
+    let out = run_host(&host, Limits::default()).result.expect("step");
+    assert_eq!(out, json!(vec!["TypeError"; 7]));
+    assert_eq!(
+        host.requests().len(),
+        1,
+        "only the entry module was requested"
+    );
+}
+
+#[test]
+fn console_goes_to_the_host_log() {
+    let host = Arc::new(FakeHost::with_main(
+        r#"export default () => {
+             console.log("a", 1, { b: [true, null] }, undefined);
+             console.error(new RangeError("r"));
+             const inspect = { [Symbol.for("nodejs.util.inspect.custom")]() { throw new Error("called"); } };
+             console.warn(inspect, 5n, () => 1);
+           }"#,
+    ));
+    run_host(&host, Limits::default()).result.expect("step");
+    let logs: Vec<_> = host
+        .requests()
+        .into_iter()
+        .filter_map(|r| match r {
+            HostRequest::Log { level, message } => Some((level, message)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        logs[0],
+        ("log".into(), r#"a 1 {"b":[true,null]} undefined"#.into())
+    );
+    assert_eq!(logs[1].0, "error");
+    assert!(logs[1].1.starts_with("RangeError: r"), "{}", logs[1].1);
+    assert_eq!(
+        logs[2],
+        ("warn".into(), "{} 5n [Function (anonymous)]".into())
+    );
+}
+
+#[test]
+fn web_globals_work() {
+    let out = ok(r#"
+        export default () => {
+          const bytes = new TextEncoder().encode("h€");
+          const into = new Uint8Array(2);
+          return {
+            bytes: [...bytes],
+            text: new TextDecoder().decode(bytes),
+            lossy: new TextDecoder().decode(new Uint8Array([0x61, 0xff])),
+            fatal: (() => { try { new TextDecoder("utf-8", { fatal: true }).decode(new Uint8Array([0xff])); } catch (e) { return e.name; } })(),
+            into: new TextEncoder().encodeInto("a€", into),
+            b64: [btoa("hello"), atob("aGVsbG8=")],
+            bad: (() => { try { btoa("€"); } catch (e) { return e.name; } })(),
+          };
+        }"#);
+    assert_eq!(out["bytes"], json!([104, 226, 130, 172]));
+    assert_eq!(out["text"], "h€");
+    assert_eq!(out["lossy"], "a\u{fffd}");
+    assert_eq!(out["fatal"], "TypeError");
+    assert_eq!(out["into"], json!({"read": 1, "written": 1}));
+    assert_eq!(out["b64"], json!(["aGVsbG8=", "hello"]));
+    assert_eq!(out["bad"], "InvalidCharacterError");
+}
+
+#[test]
+fn eval_and_function_work_inside_the_realm() {
+    assert_eq!(
+        ok("export default () => [eval('1 + 1'), new Function('a', 'return a * 3')(2)]"),
+        json!([2, 6])
+    );
+}
+
+#[test]
+fn prototype_pollution_does_not_reach_the_next_step() {
+    ok(
+        "export default () => { Object.prototype.polluted = 1; Array.prototype.map = null; globalThis.leak = 1; }",
+    );
+    assert_eq!(
+        ok("export default () => [({}).polluted, typeof [].map, typeof leak]"),
+        json!([null, "function", "undefined"])
+    );
+}
+
+// --- Limits ---
+
+#[test]
+fn memory_bomb_fails_with_memory_and_the_next_step_still_runs() {
+    let limits = Limits {
+        memory: 32 << 20,
+        ..Limits::default()
+    };
+    let host = Arc::new(FakeHost::with_main(
+        "export default () => { const a = []; while (true) a.push(new Array(1e5).fill(1)); }",
+    ));
+    let outcome = run_host(&host, limits);
+    assert_eq!(outcome.result, Err(StepError::Memory { limit: 32 << 20 }));
+    assert!(outcome.peak_memory_bytes > 16 << 20 && outcome.peak_memory_bytes <= 32 << 20);
+    assert_eq!(ok("export default () => 'still fine'"), json!("still fine"));
+}
+
+#[test]
+fn catching_out_of_memory_does_not_save_the_plugin() {
+    let limits = Limits {
+        memory: 32 << 20,
+        ..one_second()
+    };
+    for source in [
+        // Catches the error and returns as if nothing happened.
+        "export default () => { try { const a = []; while (true) a.push(new Array(1e5).fill(1)); } catch (e) {} return 'survived'; }",
+        // Catches it and keeps going.
+        "export default () => { while (true) { try { const a = []; while (true) a.push(new Array(1e5).fill(1)); } catch (e) {} } }",
+    ] {
+        let host = Arc::new(FakeHost::with_main(source));
+        assert_eq!(
+            run_host(&host, limits).result,
+            Err(StepError::Memory { limit: 32 << 20 }),
+            "{source}"
+        );
+    }
+}
+
+#[test]
+fn host_limit_exceeded_stops_the_plugin_even_if_caught() {
+    let limits = Limits {
+        memory: 32 << 20,
+        ..one_second()
+    };
+    let host = Arc::new(FakeHost::with_main(
+        "export default () => { try { aether.fs.writeText('huge', 'x'); } catch (e) {} return 'survived'; }",
+    ));
+    assert_eq!(
+        run_host(&host, limits).result,
+        Err(StepError::Memory { limit: 32 << 20 })
+    );
+}
+
+#[test]
+fn runaway_code_is_stopped_at_the_timeout() {
+    for source in [
+        "export default () => { while (true) {} }",
+        // Catastrophic backtracking.
+        "export default () => /(a+)+$/.test('a'.repeat(40) + '!')",
+        // A microtask loop never returns to the event loop.
+        "export default () => new Promise(() => { const spin = () => Promise.resolve().then(spin); spin(); })",
+        // Swallowing the interrupt does not help.
+        "export default () => { while (true) { try { while (true) {} } catch {} } }",
+    ] {
+        let host = Arc::new(FakeHost::with_main(source));
+        assert_eq!(
+            run_host(&host, one_second()).result,
+            Err(StepError::Timeout {
+                limit: Duration::from_secs(1)
+            }),
+            "{source}"
+        );
+    }
+}
+
+#[test]
+fn a_native_call_that_ignores_the_interrupt_is_abandoned_at_the_timeout() {
+    // JSON.stringify of 2^30 shared leaves never checks the interrupt handler; the supervisor
+    // returns anyway and revokes the engine's host access. The abandoned thread dies when its
+    // string outgrows the (small) memory ceiling.
+    let limits = Limits {
+        memory: 64 << 20,
+        timeout: Duration::from_millis(100),
+        ..Limits::default()
+    };
+    let host = Arc::new(FakeHost::with_main(
+        "export default () => { let o = {}; for (let i = 0; i < 30; i++) o = { a: o, b: o }; return JSON.stringify(o).length; }",
+    ));
+    assert_eq!(
+        run_host(&host, limits).result,
+        Err(StepError::Timeout {
+            limit: Duration::from_millis(100)
+        })
+    );
+}
+
+#[test]
+fn deep_recursion_is_a_catchable_range_error() {
+    assert_eq!(
+        ok(
+            "const f = (n) => f(n + 1) + 1;\nexport default () => { try { f(0); } catch (e) { return [e instanceof RangeError, e.message]; } }"
+        ),
+        json!([true, "Maximum call stack size exceeded"])
+    );
+}
+
+// --- Escapes (vm2's advisories, none of which has anything to reach here) ---
+
+#[test]
+fn constructor_chain_reaches_only_the_plugin_realm() {
+    // The classic Node `vm` escape that vm2 existed to prevent, and the root of
+    // CVE-2023-30547 / CVE-2023-37466 (reaching the host's Function through a host object).
+    let out = ok(r#"
+        export default () => {
+          const probes = [
+            globalThis.constructor.constructor("return typeof process")(),
+            aether.fs.readText.constructor("return typeof process")(),
+            console.log.constructor.constructor("return typeof require('x')")  === undefined,
+            Object.getPrototypeOf(aether.fs.readText) === Function.prototype,
+            aether.fs.readText.constructor === Function,
+          ];
+          try { aether.fs.readText("secret/x"); } catch (e) {
+            probes.push(e.constructor === Error, e.constructor.constructor("return typeof std + typeof os")());
+          }
+          return probes;
+        }"#);
+    assert_eq!(
+        out,
+        json!([
+            "undefined",
+            "undefined",
+            false,
+            true,
+            true,
+            true,
+            "undefinedundefined"
+        ])
+    );
+}
+
+#[test]
+fn prepare_stack_trace_exposes_no_host_frame() {
+    // CVE-2022-36067 ("SandBreak") and CVE-2023-29017: vm2 leaked host objects through
+    // `Error.prepareStackTrace` call sites. Here every frame's function and receiver belongs to
+    // the plugin realm.
+    let out = ok(r#"
+        export default () => {
+          const found = [];
+          Error.prepareStackTrace = (error, frames) => {
+            for (const f of frames ?? []) {
+              for (const v of [f.getThis?.(), f.getFunction?.()]) {
+                if (v && typeof v === "object" || typeof v === "function") {
+                  found.push(v.constructor?.constructor === Function);
+                }
+              }
+            }
+            return "custom";
+          };
+          try { aether.fs.readText("secret/x"); } catch (e) { void e.stack; }
+          try { JSON.parse("{"); } catch (e) { void e.stack; }
+          return found;
+        }"#);
+    // QuickJS-ng implements the V8 hook, so it does run and see frames: all of the plugin realm.
+    let found = out.as_array().expect("array");
+    assert!(!found.is_empty());
+    assert!(found.iter().all(|v| v == true), "{out}");
+}
+
+#[test]
+fn callers_do_not_lead_out_of_the_realm() {
+    // `arguments.callee.caller` walks, a recurring step in vm2 escape reports (e.g. reaching the
+    // host frame that invoked a sandbox callback): in a function the host calls back (a timer, a
+    // `toJSON` during output serialization) there is no caller to reach, sloppy mode or not.
+    let out = ok(r#"
+        export default async () => {
+          const seen = [];
+          const sloppy = new Function("seen", `return function probe() {
+            try { seen.push(String(arguments.callee.caller)); } catch (e) { seen.push(e.name); }
+            try { seen.push(String(probe.caller)); } catch (e) { seen.push(e.name); }
+          }`)(seen);
+          await new Promise((resolve) => setTimeout(() => { sloppy(); resolve(); }, 0));
+          setTimeout(sloppy, 0);
+          await new Promise((resolve) => setTimeout(resolve, 1));
+          JSON.stringify({ toJSON: sloppy });
+          return seen;
+        }"#);
+    assert_eq!(out, json!(vec!["undefined"; 6]));
+}
