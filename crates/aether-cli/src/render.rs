@@ -5,8 +5,8 @@
 
 use std::io::{self, Write};
 
-use aether_manifest::FileError;
 use crate::workspace::{Finding, PluginInfo};
+use aether_manifest::FileError;
 use aether_policy::Tier;
 use serde_json::{Value, json};
 
@@ -63,7 +63,11 @@ pub fn grant_json(info: &PluginInfo) -> Value {
 }
 
 /// `check --format json`: `{plugins: [...], findings: [...]}` (SPEC §7).
-pub fn check_json(plugins: &[(PluginInfo, Vec<Tier>)], malformed: &[FileError], findings: &[Finding]) -> Value {
+pub fn check_json(
+    plugins: &[(PluginInfo, Vec<Tier>)],
+    malformed: &[FileError],
+    findings: &[Finding],
+) -> Value {
     let plugins: Vec<Value> = plugins
         .iter()
         .map(|(info, tiers)| {
@@ -107,20 +111,55 @@ pub fn plugin_human(w: &mut impl Write, info: &PluginInfo, tiers: &[Tier]) -> io
     let tier = tiers.iter().copied().max().unwrap_or(info.tier);
     writeln!(w, "{} {} ({})", m.name, m.version, m.dir.display())?;
     writeln!(w, "  risk: {}   tier: {}", info.risk, tier_name(tier))?;
-    let list = |items: Vec<String>| if items.is_empty() { "-".to_owned() } else { items.join(", ") };
-    writeln!(w, "  filesystem.read:  {}", list(p.fs_read.iter().map(|x| x.as_str().to_owned()).collect()))?;
-    writeln!(w, "  filesystem.write: {}", list(p.fs_write.iter().map(|x| x.as_str().to_owned()).collect()))?;
-    writeln!(w, "  network.domains:  {}", list(p.domains.iter().map(ToString::to_string).collect()))?;
-    writeln!(w, "  network.listen:   {}", list(p.listen.iter().map(ToString::to_string).collect()))?;
-    writeln!(w, "  env:              {}", list(p.env.iter().map(ToString::to_string).collect()))?;
+    let list = |items: Vec<String>| {
+        if items.is_empty() {
+            "-".to_owned()
+        } else {
+            items.join(", ")
+        }
+    };
+    writeln!(
+        w,
+        "  filesystem.read:  {}",
+        list(p.fs_read.iter().map(|x| x.as_str().to_owned()).collect())
+    )?;
+    writeln!(
+        w,
+        "  filesystem.write: {}",
+        list(p.fs_write.iter().map(|x| x.as_str().to_owned()).collect())
+    )?;
+    writeln!(
+        w,
+        "  network.domains:  {}",
+        list(p.domains.iter().map(ToString::to_string).collect())
+    )?;
+    writeln!(
+        w,
+        "  network.listen:   {}",
+        list(p.listen.iter().map(ToString::to_string).collect())
+    )?;
+    writeln!(
+        w,
+        "  env:              {}",
+        list(p.env.iter().map(ToString::to_string).collect())
+    )?;
     if p.process {
         let cmds = list(p.commands.iter().map(|c| c.display().to_string()).collect());
-        writeln!(w, "  process:          {cmds} (network: {})", if p.process_network { "yes" } else { "no" })?;
+        writeln!(
+            w,
+            "  process:          {cmds} (network: {})",
+            if p.process_network { "yes" } else { "no" }
+        )?;
     } else {
         writeln!(w, "  process:          -")?;
     }
     let limits = info.grant.limits();
-    writeln!(w, "  limits:           memory {}, timeout {}", limits.memory, aether_policy::HumanDuration(limits.timeout))?;
+    writeln!(
+        w,
+        "  limits:           memory {}, timeout {}",
+        limits.memory,
+        aether_policy::HumanDuration(limits.timeout)
+    )?;
     writeln!(w)
 }
 

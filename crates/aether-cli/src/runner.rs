@@ -7,8 +7,8 @@ use std::io::Write;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use aether_host::bundle::PluginBundle;
 use aether_host::broker::{StepHost, StepIdentity};
+use aether_host::bundle::PluginBundle;
 use aether_host::events::{Event, Recorder};
 use aether_pipeline::{Observer, StepOutcome, StepRecord, StepRunner};
 use aether_policy::{Capability, Decision, Tier};
@@ -38,19 +38,34 @@ pub struct Collector {
 impl Collector {
     /// The events recorded so far.
     pub fn events(&self) -> Vec<Event> {
-        self.events.lock().unwrap_or_else(PoisonError::into_inner).clone()
+        self.events
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 }
 
 impl Recorder for Collector {
     fn record(&self, event: Event) {
-        self.events.lock().unwrap_or_else(PoisonError::into_inner).push(event);
+        self.events
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(event);
     }
 
     fn log(&self, step: &str, level: &str, message: &str) {
         let mut err = std::io::stderr().lock();
         for line in message.lines() {
-            let _ = writeln!(err, "[{step}] {}{}", if level == "log" || level == "info" { String::new() } else { format!("{level}: ") }, terminal_safe(line));
+            let _ = writeln!(
+                err,
+                "[{step}] {}{}",
+                if level == "log" || level == "info" {
+                    String::new()
+                } else {
+                    format!("{level}: ")
+                },
+                terminal_safe(line)
+            );
         }
     }
 }
@@ -70,7 +85,11 @@ impl<'a> Runner<'a> {
             .iter()
             .map(|p| PluginBundle::load(&p.manifest.dir).map(Arc::new))
             .collect::<Result<_, _>>()?;
-        Ok(Runner { ws, bundles, collector })
+        Ok(Runner {
+            ws,
+            bundles,
+            collector,
+        })
     }
 }
 
@@ -83,12 +102,18 @@ impl StepRunner for Runner<'_> {
         let m = &plugin.manifest;
         if step.tier == Tier::Process {
             return StepOutcome::failed(
-                format!("plugin `{}` needs the process isolation tier, which this build does not provide yet; refusing to run it with less", m.name),
+                format!(
+                    "plugin `{}` needs the process isolation tier, which this build does not provide yet; refusing to run it with less",
+                    m.name
+                ),
                 Metrics::default(),
             );
         }
         let host = Arc::new(StepHost::new(
-            StepIdentity { step: step.decl.id.clone(), plugin: m.name.clone() },
+            StepIdentity {
+                step: step.decl.id.clone(),
+                plugin: m.name.clone(),
+            },
             step.grant.clone(),
             self.ws.pipeline.workspace.clone(),
             self.bundles[step.plugin].clone(),
@@ -103,7 +128,11 @@ impl StepRunner for Runner<'_> {
                 "pipeline": self.ws.pipeline.name,
                 "plugin": { "name": m.name, "version": m.version.to_string() },
             }),
-            limits: Limits { memory: limits.memory.0, timeout: limits.timeout, stack: Limits::DEFAULT_STACK },
+            limits: Limits {
+                memory: limits.memory.0,
+                timeout: limits.timeout,
+                stack: Limits::DEFAULT_STACK,
+            },
         };
         let outcome = aether_sandbox::run_step(spec, host.clone());
         let metrics = Metrics {
@@ -115,14 +144,21 @@ impl StepRunner for Runner<'_> {
             Ok(output) => match host.take_overlay().commit() {
                 Ok(_) => StepOutcome::succeeded(output, metrics),
                 Err((path, e)) => StepOutcome::failed(
-                    format!("the step succeeded but its write to `{}` could not be committed: {e}", path.display()),
+                    format!(
+                        "the step succeeded but its write to `{}` could not be committed: {e}",
+                        path.display()
+                    ),
                     metrics,
                 ),
             },
             Err(e) => {
                 let (capability, killed) = match &e {
-                    aether_sandbox::StepError::Memory { .. } => (Some(Capability::LimitMemory), true),
-                    aether_sandbox::StepError::Timeout { .. } => (Some(Capability::LimitTimeout), true),
+                    aether_sandbox::StepError::Memory { .. } => {
+                        (Some(Capability::LimitMemory), true)
+                    }
+                    aether_sandbox::StepError::Timeout { .. } => {
+                        (Some(Capability::LimitTimeout), true)
+                    }
                     _ => (None, false),
                 };
                 if let (Some(capability), true) = (capability, killed) {
@@ -154,7 +190,11 @@ pub struct Progress<'a> {
 impl Observer<Metrics> for Progress<'_> {
     fn started(&self, index: usize) {
         if self.enabled {
-            let _ = writeln!(std::io::stderr(), "▶ {} started", self.ws.steps[index].decl.id);
+            let _ = writeln!(
+                std::io::stderr(),
+                "▶ {} started",
+                self.ws.steps[index].decl.id
+            );
         }
     }
 
@@ -167,10 +207,16 @@ impl Observer<Metrics> for Progress<'_> {
         let line = match (&record.status, &record.error) {
             (aether_pipeline::StepStatus::Succeeded, _) => format!("✔ {id} succeeded in {ms} ms"),
             (aether_pipeline::StepStatus::Failed, e) => {
-                format!("✘ {id} failed after {ms} ms: {}", e.as_ref().map(ToString::to_string).unwrap_or_default())
+                format!(
+                    "✘ {id} failed after {ms} ms: {}",
+                    e.as_ref().map(ToString::to_string).unwrap_or_default()
+                )
             }
             (aether_pipeline::StepStatus::Skipped, e) => {
-                format!("- {id} {}", e.as_ref().map(ToString::to_string).unwrap_or_default())
+                format!(
+                    "- {id} {}",
+                    e.as_ref().map(ToString::to_string).unwrap_or_default()
+                )
             }
         };
         let _ = writeln!(std::io::stderr(), "{}", terminal_safe(&line));

@@ -9,15 +9,13 @@
 use std::path::{Path, PathBuf};
 
 use aether_manifest::{FileError, Loc, Manifest, PipelineFile, StepDecl};
-use aether_policy::{Capability, Grant, Policy, RiskClass, Tier};
+use aether_policy::{Capability, Grant, Policy, RequestItem, RiskClass, Tier};
 
 use aether_pipeline::{Graph, GraphError, Plan, StepNode, Template};
 
 /// How serious a finding is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Level {
-    /// Informational.
-    Note,
     /// Worth a look; never stops a run by itself.
     Warning,
     /// Refuses a run; `check` exits 1.
@@ -28,7 +26,6 @@ impl Level {
     /// `note`, `warning` or `error` (SARIF's names).
     pub fn as_str(self) -> &'static str {
         match self {
-            Level::Note => "note",
             Level::Warning => "warning",
             Level::Error => "error",
         }
@@ -115,9 +112,6 @@ pub struct StepInfo {
 pub struct Workspace {
     /// The pipeline file.
     pub pipeline: PipelineFile,
-    /// The policy in force and where it came from (`None`: no policy, manifests granted as
-    /// declared).
-    pub policy: Option<(PathBuf, Policy)>,
     /// The distinct plugins, in order of first use.
     pub plugins: Vec<PluginInfo>,
     /// The steps, in file order.
@@ -127,7 +121,7 @@ pub struct Workspace {
 }
 
 /// What validation found.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Loaded<T> {
     /// The validated value, when nothing malformed was found (findings may still exist).
     pub value: Option<T>,
@@ -135,6 +129,16 @@ pub struct Loaded<T> {
     pub malformed: Vec<FileError>,
     /// Everything else.
     pub findings: Vec<Finding>,
+}
+
+impl<T> Default for Loaded<T> {
+    fn default() -> Self {
+        Loaded {
+            value: None,
+            malformed: Vec::new(),
+            findings: Vec::new(),
+        }
+    }
 }
 
 impl<T> Loaded<T> {
@@ -161,30 +165,85 @@ fn load_policy(
     }
 }
 
-/// Validates one plugin against the policy: manifest excesses become findings.
+/// Validates one plugin against the policy: manifest excesses become findings, and the
+/// plugin gets no grant (`None`).
 fn plugin_info(
     manifest: Manifest,
     policy: Option<&Policy>,
     findings: &mut Vec<Finding>,
-) -> PluginInfo {
-    if let Some(policy) = policy {
-        for excess in aether_policy::excesses(&manifest.permissions, &manifest.limits, policy) {
-            let mut f = Finding::at(
-                "policy-excess",
-                &manifest.file.path,
-                manifest.location_of(excess.item),
-                excess.message.clone(),
-            );
-            f.plugin = Some(manifest.name.clone());
-            f.capability = excess.capability();
-            f.target = excess.target();
-            findings.push(f);
+) -> Option<PluginInfo> {
+    let risk = RiskClass::of(&manifest.permissions);
+    let tier = match policy {
+        Some(p) => p.tier_for(risk),
+        None if risk == RiskClass::High => Tier::Process,
+        None => Tier::Thread,
+    };
+    match Grant::new(manifest.permissions.clone(), policy, &manifest.limits) {
+        Ok(grant) => Some(PluginInfo {
+            manifest,
+            grant,
+            risk,
+            tier,
+        }),
+        Err(excesses) => {
+            for excess in excesses {
+                let (capability, target) = describe_item(&manifest, excess.item);
+                let mut f = Finding::at(
+                    "policy-excess",
+                    &manifest.file.path,
+                    manifest.location_of(excess.item),
+                    excess.message.clone(),
+                );
+                f.plugin = Some(manifest.name.clone());
+                f.capability = capability;
+                f.target = target;
+                findings.push(f);
+            }
+            None
         }
     }
-    let grant = Grant::new(&manifest.permissions, &manifest.limits, policy);
-    let risk = RiskClass::of(&manifest.permissions);
-    let tier = Tier::for_plugin(policy, risk);
-    PluginInfo { manifest, grant, risk, tier }
+}
+
+/// The capability and the requested value an excess is about.
+fn describe_item(m: &Manifest, item: RequestItem) -> (Option<Capability>, Option<String>) {
+    let p = &m.permissions;
+    match item {
+        RequestItem::FsRead(i) => (
+            Some(Capability::FilesystemRead),
+            p.fs_read.get(i).map(|x| x.source().to_owned()),
+        ),
+        RequestItem::FsWrite(i) => (
+            Some(Capability::FilesystemWrite),
+            p.fs_write.get(i).map(|x| x.source().to_owned()),
+        ),
+        RequestItem::Domain(i) => (
+            Some(Capability::Network),
+            p.domains.get(i).map(ToString::to_string),
+        ),
+        RequestItem::Listen(i) => (
+            Some(Capability::Network),
+            p.listen.get(i).map(ToString::to_string),
+        ),
+        RequestItem::Env(i) => (Some(Capability::Env), p.env.get(i).map(ToString::to_string)),
+        RequestItem::Command(i) => (
+            Some(Capability::Process),
+            p.commands.get(i).map(|c| c.display().to_string()),
+        ),
+        RequestItem::ProcessNetwork => (
+            Some(Capability::Process),
+            Some("process.network".to_owned()),
+        ),
+        RequestItem::Memory => (
+            Some(Capability::LimitMemory),
+            m.limits.memory.map(|v| v.to_string()),
+        ),
+        RequestItem::Timeout => (
+            Some(Capability::LimitTimeout),
+            m.limits
+                .timeout
+                .map(|v| aether_policy::HumanDuration(v).to_string()),
+        ),
+    }
 }
 
 /// Validates a pipeline and everything it uses. `policy_override` is `--policy`.
@@ -230,11 +289,13 @@ pub fn load_pipeline(
             continue;
         }
         match Manifest::load(&dir, &ws) {
-            Ok(m) => {
-                let info = plugin_info(m, policy.as_ref().map(|(_, p)| p), &mut out.findings);
-                plugins.push(info);
-                step_plugin.push(Some(plugins.len() - 1));
-            }
+            Ok(m) => match plugin_info(m, policy.as_ref().map(|(_, p)| p), &mut out.findings) {
+                Some(info) => {
+                    plugins.push(info);
+                    step_plugin.push(Some(plugins.len() - 1));
+                }
+                None => step_plugin.push(None),
+            },
             Err(e) => {
                 out.malformed.extend(e);
                 step_plugin.push(None);
@@ -246,7 +307,10 @@ pub fn load_pipeline(
     let nodes: Vec<StepNode> = pipeline
         .steps
         .iter()
-        .map(|s| StepNode { id: s.id.clone(), needs: s.needs.iter().map(|(n, _)| n.clone()).collect() })
+        .map(|s| StepNode {
+            id: s.id.clone(),
+            needs: s.needs.iter().map(|(n, _)| n.clone()).collect(),
+        })
         .collect();
     let mut templates = Vec::with_capacity(pipeline.steps.len());
     for s in &pipeline.steps {
@@ -254,13 +318,19 @@ pub fn load_pipeline(
             Ok(t) => templates.push(t),
             Err(errors) => {
                 for e in errors {
-                    out.findings.push(Finding::at("template", &file, Some(s.with_loc), format!("step `{}`: {e}", s.id)));
+                    out.findings.push(Finding::at(
+                        "template",
+                        &file,
+                        Some(s.with_loc),
+                        format!("step `{}`: {e}", s.id),
+                    ));
                 }
-                templates.push(Template::parse(&serde_json::Value::Null).unwrap_or_else(|_| unreachable!()));
             }
         }
     }
+    let templates_ok = templates.len() == pipeline.steps.len();
     let plan = match Graph::new(&nodes) {
+        Ok(_) if !templates_ok => None,
         Ok(graph) => match Plan::new(graph, templates) {
             Ok(plan) => Some(plan),
             Err(errors) => {
@@ -294,7 +364,7 @@ pub fn load_pipeline(
                     ),
                 ));
             } else {
-                grant = grant.with_timeout(t);
+                grant = grant.lowered(None, Some(t));
             }
         }
         if let Some((m, loc)) = decl.memory {
@@ -310,14 +380,19 @@ pub fn load_pipeline(
                     ),
                 ));
             } else {
-                grant = grant.with_memory(m);
+                grant = grant.lowered(Some(m), None);
             }
         }
         let tier = match decl.isolation {
             Some((Tier::Process, _)) => Tier::Process,
             _ => info.tier,
         };
-        steps.push(StepInfo { decl: decl.clone(), plugin: pi, grant, tier });
+        steps.push(StepInfo {
+            decl: decl.clone(),
+            plugin: pi,
+            grant,
+            tier,
+        });
     }
 
     // Execution windows: a plugin outside all of its windows cannot start now.
@@ -335,7 +410,12 @@ pub fn load_pipeline(
 
     if out.malformed.is_empty() {
         if let Some(plan) = plan {
-            out.value = Some(Workspace { pipeline, policy, plugins, steps, plan });
+            out.value = Some(Workspace {
+                pipeline,
+                plugins,
+                steps,
+                plan,
+            });
         }
     }
     out
@@ -354,9 +434,14 @@ pub fn load_plugin(
     let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
     match Manifest::load(&dir, workspace) {
         Ok(m) => {
-            let info = plugin_info(m, policy.as_ref().map(|(_, p)| p), &mut out.findings);
+            let Some(info) = plugin_info(m, policy.as_ref().map(|(_, p)| p), &mut out.findings)
+            else {
+                return out;
+            };
             if let Some((path, p)) = &policy {
-                if let Err(r) = aether_policy::check_windows(&p.windows, &info.manifest.name, info.risk, now) {
+                if let Err(r) =
+                    aether_policy::check_windows(&p.windows, &info.manifest.name, info.risk, now)
+                {
                     let mut f = Finding::at("window", path, None, r.to_string());
                     f.level = Level::Warning;
                     out.findings.push(f);

@@ -44,7 +44,14 @@ impl StepHost {
         bundle: Arc<PluginBundle>,
         recorder: Arc<dyn Recorder>,
     ) -> StepHost {
-        StepHost { who, grant, workspace, bundle, overlay: Mutex::new(Overlay::default()), recorder }
+        StepHost {
+            who,
+            grant,
+            workspace,
+            bundle,
+            overlay: Mutex::new(Overlay::default()),
+            recorder,
+        }
     }
 
     /// Takes the step's overlay (leaving an empty one), for the runner to commit when the step
@@ -71,8 +78,17 @@ impl StepHost {
 
     fn denied(&self, denial: Denial) -> HostError {
         let message = denial.to_string();
-        self.event(denial.capability, &denial.target, Decision::Denied, message.clone());
-        HostError::PermissionDenied { capability: denial.capability, target: denial.target, message }
+        self.event(
+            denial.capability,
+            &denial.target,
+            Decision::Denied,
+            message.clone(),
+        );
+        HostError::PermissionDenied {
+            capability: denial.capability,
+            target: denial.target,
+            message,
+        }
     }
 
     /// The path as given, made absolute against the workspace with `.`/`..` removed, and its
@@ -86,8 +102,16 @@ impl StepHost {
 
     fn check_read(&self, given: &str) -> Result<CheckedPath, HostError> {
         let (abs, real) = self.paths(given)?;
-        let checked = self.grant.check_read(&abs, &real).map_err(|d| self.denied(d))?;
-        self.event(Capability::FilesystemRead, given, Decision::Allowed, String::new());
+        let checked = self
+            .grant
+            .check_read(&abs, &real)
+            .map_err(|d| self.denied(d))?;
+        self.event(
+            Capability::FilesystemRead,
+            given,
+            Decision::Allowed,
+            String::new(),
+        );
         Ok(checked)
     }
 
@@ -97,15 +121,29 @@ impl StepHost {
     fn check_write(&self, given: &str, nofollow: bool) -> Result<(PathBuf, bool), HostError> {
         let abs = aether_policy::normalize_lexically(Path::new(given), &self.workspace)
             .ok_or_else(|| type_error(format!("invalid path `{}`", given.escape_debug())))?;
-        let real = if nofollow { fsops::real_path_nofollow(&abs) } else { fsops::real_path(&abs) }
-            .map_err(|e| failed(given, &e))?;
+        let real = if nofollow {
+            fsops::real_path_nofollow(&abs)
+        } else {
+            fsops::real_path(&abs)
+        }
+        .map_err(|e| failed(given, &e))?;
         match self.grant.check_write(&abs, &real) {
             Ok(c) => {
-                self.event(Capability::FilesystemWrite, given, Decision::Allowed, String::new());
+                self.event(
+                    Capability::FilesystemWrite,
+                    given,
+                    Decision::Allowed,
+                    String::new(),
+                );
                 Ok((c.real().to_path_buf(), false))
             }
             Err(d) if self.grant.virtualize_denied_writes() => {
-                self.event(Capability::FilesystemWrite, given, Decision::Virtualized, d.to_string());
+                self.event(
+                    Capability::FilesystemWrite,
+                    given,
+                    Decision::Virtualized,
+                    d.to_string(),
+                );
                 Ok((real, true))
             }
             Err(d) => Err(self.denied(d)),
@@ -119,7 +157,8 @@ impl StepHost {
             Lookup::Removed => return Err(failed_msg(given, "no such file or directory")),
             Lookup::Disk => {}
         }
-        fsops::read_file(checked.real(), self.grant.limits().memory.0).map_err(|e| failed(given, &e))
+        fsops::read_file(checked.real(), self.grant.limits().memory.0)
+            .map_err(|e| failed(given, &e))
     }
 
     fn meta(&self, checked: &CheckedPath) -> std::io::Result<Meta> {
@@ -128,8 +167,18 @@ impl StepHost {
 
     fn meta_of(&self, real: &Path) -> std::io::Result<Meta> {
         match self.overlay().lookup(real) {
-            Lookup::File(data) => Ok(Meta { size: data.len() as u64, is_file: true, is_dir: false, mtime_ms: now_ms() }),
-            Lookup::Dir => Ok(Meta { size: 0, is_file: false, is_dir: true, mtime_ms: now_ms() }),
+            Lookup::File(data) => Ok(Meta {
+                size: data.len() as u64,
+                is_file: true,
+                is_dir: false,
+                mtime_ms: now_ms(),
+            }),
+            Lookup::Dir => Ok(Meta {
+                size: 0,
+                is_file: false,
+                is_dir: true,
+                mtime_ms: now_ms(),
+            }),
             Lookup::Removed => Err(std::io::ErrorKind::NotFound.into()),
             Lookup::Disk => fsops::stat(real),
         }
@@ -139,8 +188,16 @@ impl StepHost {
         let limit = self.grant.limits().memory;
         if self.overlay().bytes() > limit.0 {
             let message = format!("memory limit of {limit} exceeded");
-            self.event(Capability::LimitMemory, "overlay", Decision::Killed, message.clone());
-            return Err(HostError::LimitExceeded { capability: Capability::LimitMemory, message });
+            self.event(
+                Capability::LimitMemory,
+                "overlay",
+                Decision::Killed,
+                message.clone(),
+            );
+            return Err(HostError::LimitExceeded {
+                capability: Capability::LimitMemory,
+                message,
+            });
         }
         Ok(())
     }
@@ -150,8 +207,17 @@ impl StepHost {
             let message = format!(
                 "module denied for `{specifier}`: {why}; only relative imports of files inside the plugin directory are allowed"
             );
-            self.event(Capability::Module, specifier, Decision::Denied, message.clone());
-            HostError::PermissionDenied { capability: Capability::Module, target: specifier.to_owned(), message }
+            self.event(
+                Capability::Module,
+                specifier,
+                Decision::Denied,
+                message.clone(),
+            );
+            HostError::PermissionDenied {
+                capability: Capability::Module,
+                target: specifier.to_owned(),
+                message,
+            }
         };
         match self.bundle.resolve(specifier, referrer) {
             Ok((name, bytes)) => {
@@ -159,11 +225,16 @@ impl StepHost {
                     .map_err(|_| type_error(format!("module `{name}` is not UTF-8 text")))?;
                 Ok(HostValue::Module { name, source })
             }
-            Err(ResolveError::NotRelative) => Err(denial("not a relative specifier (native and bare modules are blocked)".into())),
-            Err(ResolveError::OutsidePlugin) => Err(denial("it leaves the plugin directory".into())),
-            Err(ResolveError::SymlinkOutside(real)) => {
-                Err(denial(format!("it is a symlink to `{}`, outside the plugin directory", real.display())))
+            Err(ResolveError::NotRelative) => Err(denial(
+                "not a relative specifier (native and bare modules are blocked)".into(),
+            )),
+            Err(ResolveError::OutsidePlugin) => {
+                Err(denial("it leaves the plugin directory".into()))
             }
+            Err(ResolveError::SymlinkOutside(real)) => Err(denial(format!(
+                "it is a symlink to `{}`, outside the plugin directory",
+                real.display()
+            ))),
             Err(ResolveError::NotFound(name)) => Err(type_error(format!(
                 "cannot find module `{specifier}` (resolved to `{name}` in the plugin): imports need the exact file name, with its extension"
             ))),
@@ -177,19 +248,25 @@ impl Host for StepHost {
             HostRequest::ReadText { path } => {
                 let c = self.check_read(&path)?;
                 let bytes = self.read(&c, &path)?;
-                let text = String::from_utf8(bytes).map_err(|_| type_error(format!("`{path}` is not UTF-8 text: use readBytes")))?;
+                let text = String::from_utf8(bytes).map_err(|_| {
+                    type_error(format!("`{path}` is not UTF-8 text: use readBytes"))
+                })?;
                 Ok(HostValue::Text { value: Some(text) })
             }
             HostRequest::ReadBytes { path } => {
                 let c = self.check_read(&path)?;
-                Ok(HostValue::Bytes { value: self.read(&c, &path)? })
+                Ok(HostValue::Bytes {
+                    value: self.read(&c, &path)?,
+                })
             }
             HostRequest::List { path } => {
                 let c = self.check_read(&path)?;
                 let (added, removed) = self.overlay().children(c.real());
                 let mut names = match fsops::list_dir(c.real()) {
                     Ok(n) => n,
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound && !added.is_empty() => Vec::new(),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound && !added.is_empty() => {
+                        Vec::new()
+                    }
                     Err(e) => return Err(failed(&path, &e)),
                 };
                 names.retain(|n| !removed.contains(n));
@@ -201,11 +278,18 @@ impl Host for StepHost {
             HostRequest::Stat { path } => {
                 let c = self.check_read(&path)?;
                 let m = self.meta(&c).map_err(|e| failed(&path, &e))?;
-                Ok(HostValue::Stat { size: m.size, is_file: m.is_file, is_dir: m.is_dir, mtime_ms: m.mtime_ms })
+                Ok(HostValue::Stat {
+                    size: m.size,
+                    is_file: m.is_file,
+                    is_dir: m.is_dir,
+                    mtime_ms: m.mtime_ms,
+                })
             }
             HostRequest::Exists { path } => {
                 let c = self.check_read(&path)?;
-                Ok(HostValue::Bool { value: self.meta(&c).is_ok() })
+                Ok(HostValue::Bool {
+                    value: self.meta(&c).is_ok(),
+                })
             }
             HostRequest::Write { path, data } => {
                 let (c, private) = self.check_write(&path, false)?;
@@ -251,7 +335,9 @@ impl Host for StepHost {
                 // Every directory created must itself be granted for writing.
                 for d in missing.iter().rev() {
                     if d != &c {
-                        self.grant.check_write(d, d).map_err(|den| self.denied(den))?;
+                        self.grant
+                            .check_write(d, d)
+                            .map_err(|den| self.denied(den))?;
                     }
                     self.overlay().mkdir(d, private);
                 }
@@ -273,9 +359,14 @@ impl Host for StepHost {
             HostRequest::EnvGet { name } => {
                 let checked = self.grant.check_env(&name).map_err(|d| self.denied(d))?;
                 self.event(Capability::Env, &name, Decision::Allowed, String::new());
-                Ok(HostValue::Text { value: std::env::var(checked.name()).ok() })
+                Ok(HostValue::Text {
+                    value: std::env::var(checked.name()).ok(),
+                })
             }
-            HostRequest::LoadModule { specifier, referrer } => self.module(&specifier, referrer.as_deref()),
+            HostRequest::LoadModule {
+                specifier,
+                referrer,
+            } => self.module(&specifier, referrer.as_deref()),
             HostRequest::Log { level, message } => {
                 self.recorder.log(&self.who.step, &level, &message);
                 Ok(HostValue::Unit)
@@ -290,26 +381,43 @@ impl Host for StepHost {
 
 impl StepHost {
     fn require_parent(&self, real: &Path, given: &str) -> Result<(), HostError> {
-        let Some(parent) = real.parent() else { return Ok(()) };
+        let Some(parent) = real.parent() else {
+            return Ok(());
+        };
         let ok = match self.overlay().lookup(parent) {
             Lookup::Dir => true,
             Lookup::File(_) | Lookup::Removed => false,
             Lookup::Disk => fsops::stat(parent).map(|m| m.is_dir).unwrap_or(false),
         };
-        if ok { Ok(()) } else { Err(failed_msg(given, "its directory does not exist (create it with aether.fs.mkdir)")) }
+        if ok {
+            Ok(())
+        } else {
+            Err(failed_msg(
+                given,
+                "its directory does not exist (create it with aether.fs.mkdir)",
+            ))
+        }
     }
 }
 
 fn now_ms() -> f64 {
-    SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0.0, |d| d.as_millis() as f64)
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_millis() as f64)
 }
 
 fn type_error(message: String) -> HostError {
-    HostError::Failed { type_error: true, message }
+    HostError::Failed {
+        type_error: true,
+        message,
+    }
 }
 
 fn failed_msg(path: &str, why: &str) -> HostError {
-    HostError::Failed { type_error: false, message: format!("`{path}`: {why}") }
+    HostError::Failed {
+        type_error: false,
+        message: format!("`{path}`: {why}"),
+    }
 }
 
 fn failed(path: &str, e: &std::io::Error) -> HostError {

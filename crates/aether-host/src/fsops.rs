@@ -119,7 +119,9 @@ pub fn list_dir(real: &Path) -> io::Result<Vec<String>> {
 
 /// Metadata of a file or directory.
 pub fn stat(real: &Path) -> io::Result<Meta> {
-    let fd = open(real, OFlags::PATH, Mode::empty())?;
+    // O_NONBLOCK: opening a FIFO must not wait for a writer. (Not O_PATH: openat2 with O_PATH
+    // and these resolve flags answered EINVAL on this kernel.)
+    let fd = open(real, OFlags::RDONLY | OFlags::NONBLOCK, Mode::empty())?;
     let st = rustix::fs::fstat(&fd)?;
     let kind = rustix::fs::FileType::from_raw_mode(st.st_mode);
     Ok(Meta {
@@ -250,6 +252,17 @@ mod tests {
             real_path_nofollow(&base.join("link")).unwrap(),
             base.join("link")
         );
+    }
+
+    #[test]
+    fn stat_sees_files_and_directories() {
+        let tmp = tempfile::tempdir().unwrap();
+        let base = std::fs::canonicalize(tmp.path()).unwrap();
+        std::fs::write(base.join("f"), "abc").unwrap();
+        let dir = stat(&base).unwrap();
+        assert!(dir.is_dir && !dir.is_file);
+        let file = stat(&base.join("f")).unwrap();
+        assert!(file.is_file && file.size == 3 && file.mtime_ms > 0.0);
     }
 
     #[test]

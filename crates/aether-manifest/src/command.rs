@@ -41,7 +41,10 @@ mod tests {
 
     #[test]
     fn absolute_relative_and_bare() {
-        assert_eq!(resolve_command("/usr/bin/../bin/gzip"), Ok(PathBuf::from("/usr/bin/gzip")));
+        assert_eq!(
+            resolve_command("/usr/bin/../bin/gzip"),
+            Ok(PathBuf::from("/usr/bin/gzip"))
+        );
         assert!(resolve_command("bin/gzip").is_err());
         assert!(resolve_command("").is_err());
         assert!(resolve_command("sh").is_ok_and(|p| p.is_absolute()));

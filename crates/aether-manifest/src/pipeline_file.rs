@@ -105,24 +105,41 @@ impl PipelineFile {
         let err = |errors: &mut Vec<FileError>, l: Loc, m: String| {
             errors.push(FileError::new(&file.path, Some(l), m));
         };
-        let policy = raw.policy.as_ref().map(|p| (workspace.join(&p.value), at(p)));
+        let policy = raw
+            .policy
+            .as_ref()
+            .map(|p| (workspace.join(&p.value), at(p)));
         let mut steps = Vec::with_capacity(raw.steps.len());
         for s in &raw.steps {
             let s = &s.value;
-            let timeout = s.timeout.as_ref().and_then(|t| match aether_policy::parse_duration(&t.value) {
-                Ok(d) => Some((d, at(t))),
-                Err(e) => {
-                    err(&mut errors, at(t), format!("invalid `timeout` of step `{}`: {e}", s.id.value));
-                    None
-                }
-            });
-            let memory = s.memory.as_ref().and_then(|m| match aether_policy::parse_size(&m.value) {
-                Ok(v) => Some((v, at(m))),
-                Err(e) => {
-                    err(&mut errors, at(m), format!("invalid `memory` of step `{}`: {e}", s.id.value));
-                    None
-                }
-            });
+            let timeout =
+                s.timeout
+                    .as_ref()
+                    .and_then(|t| match aether_policy::parse_duration(&t.value) {
+                        Ok(d) => Some((d, at(t))),
+                        Err(e) => {
+                            err(
+                                &mut errors,
+                                at(t),
+                                format!("invalid `timeout` of step `{}`: {e}", s.id.value),
+                            );
+                            None
+                        }
+                    });
+            let memory =
+                s.memory
+                    .as_ref()
+                    .and_then(|m| match aether_policy::parse_size(&m.value) {
+                        Ok(v) => Some((v, at(m))),
+                        Err(e) => {
+                            err(
+                                &mut errors,
+                                at(m),
+                                format!("invalid `memory` of step `{}`: {e}", s.id.value),
+                            );
+                            None
+                        }
+                    });
             let isolation = s.isolation.as_ref().and_then(|i| match i.value.as_str() {
                 "process" => Some((Tier::Process, at(i))),
                 "thread" => Some((Tier::Thread, at(i))),
@@ -140,7 +157,10 @@ impl PipelineFile {
                 loc: at(&s.id),
                 plugin: workspace.join(&s.plugin.value),
                 plugin_loc: at(&s.plugin),
-                with: s.with.as_ref().map_or(serde_json::Value::Null, |w| w.value.clone()),
+                with: s
+                    .with
+                    .as_ref()
+                    .map_or(serde_json::Value::Null, |w| w.value.clone()),
                 with_loc: s.with.as_ref().map_or(at(&s.id), at),
                 needs: s.needs.iter().map(|n| (n.value.clone(), at(n))).collect(),
                 timeout,
@@ -163,7 +183,10 @@ impl PipelineFile {
 
 /// The absolute directory holding `path` (the current directory for a bare file name).
 pub fn absolute_dir_of(path: &Path) -> PathBuf {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     std::path::absolute(dir)
         .ok()
         .and_then(|d| aether_policy::normalize_lexically(&d, Path::new("/")))

@@ -6,8 +6,7 @@
 use std::path::{Component, Path, PathBuf};
 
 use aether_policy::{
-    DomainPattern, EnvPattern, ListenAddr, PathPattern, Permissions, RequestItem,
-    RequestedLimits,
+    DomainPattern, EnvPattern, ListenAddr, PathPattern, Permissions, RequestItem, RequestedLimits,
 };
 use json_spanned_value::spanned::Spanned;
 use serde::Deserialize;
@@ -124,7 +123,11 @@ impl Manifest {
     }
 
     /// Validates an already-read manifest file of the plugin in `dir`.
-    pub fn parse(file: SourceFile, dir: &Path, workspace: &Path) -> Result<Manifest, Vec<FileError>> {
+    pub fn parse(
+        file: SourceFile,
+        dir: &Path,
+        workspace: &Path,
+    ) -> Result<Manifest, Vec<FileError>> {
         let raw: RawManifest = json_spanned_value::from_str(&file.text).map_err(|e| {
             let loc = (e.line() > 0).then(|| Loc {
                 line: u32::try_from(e.line()).unwrap_or(u32::MAX),
@@ -148,7 +151,10 @@ impl Manifest {
             Err(e) => {
                 errors.push(file.error_at(
                     raw.version.start(),
-                    format!("invalid version `{}`: {e}; expected semver such as `1.2.0`", raw.version.get_ref()),
+                    format!(
+                        "invalid version `{}`: {e}; expected semver such as `1.2.0`",
+                        raw.version.get_ref()
+                    ),
                 ));
                 None
             }
@@ -175,7 +181,10 @@ impl Manifest {
                     permissions.fs_read.push(pat);
                     locations.fs_read.push(at(s));
                 }
-                Err(e) => errors.push(file.error_at(s.start(), format!("invalid `permissions.filesystem.read` pattern: {e}"))),
+                Err(e) => errors.push(file.error_at(
+                    s.start(),
+                    format!("invalid `permissions.filesystem.read` pattern: {e}"),
+                )),
             }
         }
         for s in &p.filesystem.write {
@@ -184,7 +193,10 @@ impl Manifest {
                     permissions.fs_write.push(pat);
                     locations.fs_write.push(at(s));
                 }
-                Err(e) => errors.push(file.error_at(s.start(), format!("invalid `permissions.filesystem.write` pattern: {e}"))),
+                Err(e) => errors.push(file.error_at(
+                    s.start(),
+                    format!("invalid `permissions.filesystem.write` pattern: {e}"),
+                )),
             }
         }
         for s in &p.network.domains {
@@ -193,7 +205,10 @@ impl Manifest {
                     permissions.domains.push(pat);
                     locations.domains.push(at(s));
                 }
-                Err(e) => errors.push(file.error_at(s.start(), format!("invalid `permissions.network.domains` entry: {e}"))),
+                Err(e) => errors.push(file.error_at(
+                    s.start(),
+                    format!("invalid `permissions.network.domains` entry: {e}"),
+                )),
             }
         }
         for s in &p.network.listen {
@@ -202,7 +217,10 @@ impl Manifest {
                     permissions.listen.push(addr);
                     locations.listen.push(at(s));
                 }
-                Err(e) => errors.push(file.error_at(s.start(), format!("invalid `permissions.network.listen` entry: {e}"))),
+                Err(e) => errors.push(file.error_at(
+                    s.start(),
+                    format!("invalid `permissions.network.listen` entry: {e}"),
+                )),
             }
         }
         for s in &p.env {
@@ -211,7 +229,9 @@ impl Manifest {
                     permissions.env.push(pat);
                     locations.env.push(at(s));
                 }
-                Err(e) => errors.push(file.error_at(s.start(), format!("invalid `permissions.env` entry: {e}"))),
+                Err(e) => errors.push(
+                    file.error_at(s.start(), format!("invalid `permissions.env` entry: {e}")),
+                ),
             }
         }
         if let Some(process) = &p.process {
@@ -222,7 +242,10 @@ impl Manifest {
                         permissions.commands.push(path);
                         locations.commands.push(at(s));
                     }
-                    Err(e) => errors.push(file.error_at(s.start(), format!("invalid `permissions.process.commands` entry: {e}"))),
+                    Err(e) => errors.push(file.error_at(
+                        s.start(),
+                        format!("invalid `permissions.process.commands` entry: {e}"),
+                    )),
                 }
             }
             if let Some(n) = &process.get_ref().network {
@@ -238,7 +261,9 @@ impl Manifest {
                     limits.memory = Some(size);
                     locations.memory = Some(at(s));
                 }
-                Err(e) => errors.push(file.error_at(s.start(), format!("invalid `limits.memory`: {e}"))),
+                Err(e) => {
+                    errors.push(file.error_at(s.start(), format!("invalid `limits.memory`: {e}")))
+                }
             }
         }
         if let Some(s) = &raw.limits.timeout {
@@ -247,7 +272,9 @@ impl Manifest {
                     limits.timeout = Some(d);
                     locations.timeout = Some(at(s));
                 }
-                Err(e) => errors.push(file.error_at(s.start(), format!("invalid `limits.timeout`: {e}"))),
+                Err(e) => {
+                    errors.push(file.error_at(s.start(), format!("invalid `limits.timeout`: {e}")))
+                }
             }
         }
 
@@ -338,7 +365,10 @@ mod tests {
     #[test]
     fn main_stays_inside() {
         assert_eq!(inside_relative("index.js").as_deref(), Some("index.js"));
-        assert_eq!(inside_relative("./src/../lib/a.js").as_deref(), Some("lib/a.js"));
+        assert_eq!(
+            inside_relative("./src/../lib/a.js").as_deref(),
+            Some("lib/a.js")
+        );
         assert_eq!(inside_relative("../x.js"), None);
         assert_eq!(inside_relative("src/../../x.js"), None);
         assert_eq!(inside_relative("/etc/passwd"), None);

@@ -151,7 +151,11 @@ pub fn parse_policy(file: &SourceFile, workspace: &Path) -> Result<Policy, Vec<F
             for s in list {
                 match PathPattern::parse(s.get_ref(), workspace) {
                     Ok(p) => out.push(p),
-                    Err(e) => err(&mut errors, s.span(), format!("invalid `{field}` pattern: {e}")),
+                    Err(e) => err(
+                        &mut errors,
+                        s.span(),
+                        format!("invalid `{field}` pattern: {e}"),
+                    ),
                 }
             }
         }
@@ -163,25 +167,41 @@ pub fn parse_policy(file: &SourceFile, workspace: &Path) -> Result<Policy, Vec<F
         for s in &net.domains {
             match DomainPattern::parse(s.get_ref()) {
                 Ok(p) => policy.domains.push(p),
-                Err(e) => err(&mut errors, s.span(), format!("invalid `network.domains` entry: {e}")),
+                Err(e) => err(
+                    &mut errors,
+                    s.span(),
+                    format!("invalid `network.domains` entry: {e}"),
+                ),
             }
         }
         for s in &net.allow_private {
             match IpNet::parse(s.get_ref()) {
                 Ok(n) => policy.allow_private.push(n),
-                Err(e) => err(&mut errors, s.span(), format!("invalid `network.allow_private` entry: {e}")),
+                Err(e) => err(
+                    &mut errors,
+                    s.span(),
+                    format!("invalid `network.allow_private` entry: {e}"),
+                ),
             }
         }
         for s in &net.listen {
             match ListenAddr::parse(s.get_ref()) {
                 Ok(a) => policy.listen.push(a),
-                Err(e) => err(&mut errors, s.span(), format!("invalid `network.listen` entry: {e}")),
+                Err(e) => err(
+                    &mut errors,
+                    s.span(),
+                    format!("invalid `network.listen` entry: {e}"),
+                ),
             }
         }
         if let Some(s) = &net.max_response_bytes {
             match aether_policy::parse_size(s.get_ref()) {
                 Ok(v) => policy.max_response_bytes = v,
-                Err(e) => err(&mut errors, s.span(), format!("invalid `network.max_response_bytes`: {e}")),
+                Err(e) => err(
+                    &mut errors,
+                    s.span(),
+                    format!("invalid `network.max_response_bytes`: {e}"),
+                ),
             }
         }
         if let Some(v) = net.https_only {
@@ -192,7 +212,11 @@ pub fn parse_policy(file: &SourceFile, workspace: &Path) -> Result<Policy, Vec<F
         for s in &env.allow {
             match EnvPattern::parse(s.get_ref()) {
                 Ok(p) => policy.env.push(p),
-                Err(e) => err(&mut errors, s.span(), format!("invalid `env.allow` entry: {e}")),
+                Err(e) => err(
+                    &mut errors,
+                    s.span(),
+                    format!("invalid `env.allow` entry: {e}"),
+                ),
             }
         }
     }
@@ -200,7 +224,11 @@ pub fn parse_policy(file: &SourceFile, workspace: &Path) -> Result<Policy, Vec<F
         for s in &process.commands {
             match resolve_command(s.get_ref()) {
                 Ok(p) => policy.commands.push(p),
-                Err(e) => err(&mut errors, s.span(), format!("invalid `process.commands` entry: {e}")),
+                Err(e) => err(
+                    &mut errors,
+                    s.span(),
+                    format!("invalid `process.commands` entry: {e}"),
+                ),
             }
         }
         if let Some(v) = process.allow_network {
@@ -211,13 +239,21 @@ pub fn parse_policy(file: &SourceFile, workspace: &Path) -> Result<Policy, Vec<F
         if let Some(s) = &limits.max_memory {
             match aether_policy::parse_size(s.get_ref()) {
                 Ok(v) => policy.max_memory = v,
-                Err(e) => err(&mut errors, s.span(), format!("invalid `limits.max_memory`: {e}")),
+                Err(e) => err(
+                    &mut errors,
+                    s.span(),
+                    format!("invalid `limits.max_memory`: {e}"),
+                ),
             }
         }
         if let Some(s) = &limits.max_timeout {
             match aether_policy::parse_duration(s.get_ref()) {
                 Ok(v) => policy.max_timeout = v,
-                Err(e) => err(&mut errors, s.span(), format!("invalid `limits.max_timeout`: {e}")),
+                Err(e) => err(
+                    &mut errors,
+                    s.span(),
+                    format!("invalid `limits.max_timeout`: {e}"),
+                ),
             }
         }
     }
@@ -241,15 +277,17 @@ pub fn parse_policy(file: &SourceFile, workspace: &Path) -> Result<Policy, Vec<F
                 err(
                     &mut errors,
                     w.applies_to.span(),
-                    format!("invalid `windows.applies_to` value `{c}`: expected `\"high-risk\"`, `\"medium-risk\"` or a list of plugin names"),
+                    format!(
+                        "invalid `windows.applies_to` value `{c}`: expected `\"high-risk\"`, `\"medium-risk\"` or a list of plugin names"
+                    ),
                 );
                 None
             }
             RawAppliesTo::Plugins(names) => Some(AppliesTo::Plugins(names.clone())),
         };
         let days: Vec<&str> = w.days.iter().map(|d| d.get_ref().as_str()).collect();
-        let built = Window::new(
-            applies_to.unwrap_or(AppliesTo::HighRisk),
+        let built = Window::parse_for(
+            applies_to.clone().unwrap_or(AppliesTo::HighRisk),
             &days,
             w.start.get_ref(),
             w.end.get_ref(),
@@ -265,17 +303,25 @@ pub fn parse_policy(file: &SourceFile, workspace: &Path) -> Result<Policy, Vec<F
         }
     }
 
-    if errors.is_empty() { Ok(policy) } else { Err(errors) }
+    if errors.is_empty() {
+        Ok(policy)
+    } else {
+        Err(errors)
+    }
 }
 
 /// Points a window error at the field it is about.
 fn window_field_span(w: &RawWindow, e: &aether_policy::WindowError) -> Range<usize> {
     use aether_policy::WindowError as E;
     match e {
-        E::Day { .. } => w.days.first().map_or(w.start.span(), |d| d.span()),
-        E::Start { .. } => w.start.span(),
-        E::End { .. } => w.end.span(),
+        E::Day { found } => w
+            .days
+            .iter()
+            .find(|d| d.get_ref() == found)
+            .map_or(w.start.span(), |d| d.span()),
+        E::Time { found } if w.end.get_ref() == found => w.end.span(),
+        E::Time { .. } => w.start.span(),
         E::TimeZone { .. } => w.timezone.span(),
-        _ => w.applies_to.span(),
+        E::NoDays | E::AppliesTo { .. } => w.applies_to.span(),
     }
 }

@@ -25,7 +25,11 @@ impl SourceFile {
     /// Reads `path` as UTF-8 text, or returns an error naming the file and the cause.
     pub fn read(path: &Path) -> Result<SourceFile, FileError> {
         let bytes = std::fs::read(path).map_err(|e| {
-            FileError::new(path, None, format!("cannot read the file: {}", io_cause(&e)))
+            FileError::new(
+                path,
+                None,
+                format!("cannot read the file: {}", io_cause(&e)),
+            )
         })?;
         let text = String::from_utf8(bytes).map_err(|e| {
             let text = String::from_utf8_lossy(e.as_bytes());

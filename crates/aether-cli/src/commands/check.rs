@@ -7,8 +7,8 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use aether_manifest::FileError;
 use crate::workspace::{Finding, Level, PluginInfo};
+use aether_manifest::FileError;
 use clap::{Args, ValueEnum};
 
 use crate::Outcome;
@@ -56,7 +56,12 @@ pub fn check(args: CheckArgs) -> anyhow::Result<Outcome> {
             findings.extend(loaded.findings);
             if let Some(ws) = loaded.value {
                 for (i, info) in ws.plugins.into_iter().enumerate() {
-                    let tiers = ws.steps.iter().filter(|s| s.plugin == i).map(|s| s.tier).collect();
+                    let tiers = ws
+                        .steps
+                        .iter()
+                        .filter(|s| s.plugin == i)
+                        .map(|s| s.tier)
+                        .collect();
                     plugins.push((info, tiers));
                 }
             }
@@ -76,14 +81,24 @@ pub fn check(args: CheckArgs) -> anyhow::Result<Outcome> {
                 writeln!(stderr, "error: {}", render::terminal_safe(&e.to_string()))?;
             }
             for f in &findings {
-                writeln!(stderr, "{}: {}", f.level.as_str(), render::terminal_safe(&f.to_string()))?;
+                writeln!(
+                    stderr,
+                    "{}: {}",
+                    f.level.as_str(),
+                    render::terminal_safe(&f.to_string())
+                )?;
             }
             for (info, tiers) in &plugins {
                 render::plugin_human(&mut stdout, info, tiers)?;
             }
-            let errors = malformed.len() + findings.iter().filter(|f| f.level == Level::Error).count();
+            let errors =
+                malformed.len() + findings.iter().filter(|f| f.level == Level::Error).count();
             if errors > 0 {
-                writeln!(stderr, "{errors} error{} found", if errors == 1 { "" } else { "s" })?;
+                writeln!(
+                    stderr,
+                    "{errors} error{} found",
+                    if errors == 1 { "" } else { "s" }
+                )?;
             }
         }
     }

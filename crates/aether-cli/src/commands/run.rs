@@ -12,7 +12,7 @@ use clap::Args;
 use serde_json::json;
 
 use crate::runner::{Collector, Progress, Runner, violation_counts};
-use crate::{OutputFormat, Outcome, render};
+use crate::{Outcome, OutputFormat, render};
 
 /// Arguments of `aether run`.
 #[derive(Args)]
@@ -33,13 +33,22 @@ pub struct RunArgs {
 
 /// Runs `aether run`.
 pub fn run(args: RunArgs) -> anyhow::Result<Outcome> {
-    let loaded = crate::workspace::load_pipeline(&args.pipeline, args.policy.as_deref(), jiff::Timestamp::now());
+    let loaded = crate::workspace::load_pipeline(
+        &args.pipeline,
+        args.policy.as_deref(),
+        jiff::Timestamp::now(),
+    );
     let mut stderr = std::io::stderr().lock();
     for e in &loaded.malformed {
         writeln!(stderr, "error: {}", render::terminal_safe(&e.to_string()))?;
     }
     for f in &loaded.findings {
-        writeln!(stderr, "{}: {}", f.level.as_str(), render::terminal_safe(&f.to_string()))?;
+        writeln!(
+            stderr,
+            "{}: {}",
+            f.level.as_str(),
+            render::terminal_safe(&f.to_string())
+        )?;
     }
     let ws = match loaded.value {
         Some(ws) if !loaded.refuses_run() => ws,
@@ -52,8 +61,13 @@ pub fn run(args: RunArgs) -> anyhow::Result<Outcome> {
 
     let collector = Arc::new(Collector::default());
     let runner = Runner::new(&ws, collector.clone())?;
-    let jobs = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().unwrap_or(std::num::NonZeroUsize::MIN));
-    let progress = Progress { ws: &ws, enabled: args.output == OutputFormat::Human };
+    let jobs = args.jobs.unwrap_or_else(|| {
+        std::thread::available_parallelism().unwrap_or(std::num::NonZeroUsize::MIN)
+    });
+    let progress = Progress {
+        ws: &ws,
+        enabled: args.output == OutputFormat::Human,
+    };
     let records = Scheduler::new(jobs).run(&ws.plan, &runner, &progress);
     let ok = records.iter().all(|r| r.status == StepStatus::Succeeded);
 
@@ -62,8 +76,16 @@ pub fn run(args: RunArgs) -> anyhow::Result<Outcome> {
     let counts = violation_counts(&events);
     if !counts.is_empty() {
         let total: usize = counts.values().sum();
-        let parts: Vec<String> = counts.iter().map(|((c, d), n)| format!("{n} {c} {d}")).collect();
-        writeln!(stderr, "{total} violation{}: {}", if total == 1 { "" } else { "s" }, parts.join(", "))?;
+        let parts: Vec<String> = counts
+            .iter()
+            .map(|((c, d), n)| format!("{n} {c} {d}"))
+            .collect();
+        writeln!(
+            stderr,
+            "{total} violation{}: {}",
+            if total == 1 { "" } else { "s" },
+            parts.join(", ")
+        )?;
     }
     match args.output {
         OutputFormat::Json => {
@@ -95,15 +117,32 @@ pub fn run(args: RunArgs) -> anyhow::Result<Outcome> {
             writeln!(stdout)?;
         }
         OutputFormat::Human => {
-            let failed = records.iter().filter(|r| r.status != StepStatus::Succeeded).count();
+            let failed = records
+                .iter()
+                .filter(|r| r.status != StepStatus::Succeeded)
+                .count();
             if ok {
-                writeln!(stderr, "pipeline `{}` succeeded: {} steps", ws.pipeline.name, records.len())?;
+                writeln!(
+                    stderr,
+                    "pipeline `{}` succeeded: {} steps",
+                    ws.pipeline.name,
+                    records.len()
+                )?;
             } else {
-                writeln!(stderr, "pipeline `{}` failed: {failed} of {} steps did not succeed", ws.pipeline.name, records.len())?;
+                writeln!(
+                    stderr,
+                    "pipeline `{}` failed: {failed} of {} steps did not succeed",
+                    ws.pipeline.name,
+                    records.len()
+                )?;
             }
         }
     }
-    Ok(if ok { Outcome::Success } else { Outcome::Failure })
+    Ok(if ok {
+        Outcome::Success
+    } else {
+        Outcome::Failure
+    })
 }
 
 /// A run id unique enough to tell runs apart in reports: time and process id.

@@ -49,7 +49,12 @@ fn a_valid_workspace_prints_grants_and_risk() {
     assert_eq!(plugins[0]["name"], "reader");
     assert_eq!(plugins[0]["risk"], "medium");
     assert_eq!(plugins[0]["tier"], "thread");
-    assert!(plugins[0]["grant"]["filesystem"]["read"][0].as_str().unwrap().ends_with("/data/*.log"));
+    assert!(
+        plugins[0]["grant"]["filesystem"]["read"][0]
+            .as_str()
+            .unwrap()
+            .ends_with("/data/*.log")
+    );
     assert_eq!(v["findings"].as_array().unwrap().len(), 0);
 }
 
@@ -57,12 +62,23 @@ fn a_valid_workspace_prints_grants_and_risk() {
 fn a_typo_in_a_manifest_field_is_malformed_with_its_location() {
     let ws = ok_workspace();
     // `permisions`: a typo must not silently drop a restriction (SPEC §2).
-    ws.write("plugins/reader/aether-plugin.json", "{\n  \"name\": \"reader\",\n  \"version\": \"1.0.0\",\n  \"permisions\": {}\n}\n");
+    ws.write(
+        "plugins/reader/aether-plugin.json",
+        "{\n  \"name\": \"reader\",\n  \"version\": \"1.0.0\",\n  \"permisions\": {}\n}\n",
+    );
     let out = ws.aether(&["check", "pipeline.yaml"]);
     out.no_panic();
     assert_eq!(out.code, Some(2), "{}", out.stderr);
-    assert!(out.stderr.contains("plugins/reader/aether-plugin.json:4:"), "{}", out.stderr);
-    assert!(out.stderr.contains("unknown field `permisions`"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("plugins/reader/aether-plugin.json:4:"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("unknown field `permisions`"),
+        "{}",
+        out.stderr
+    );
     let run = ws.aether(&["run", "pipeline.yaml"]);
     assert_eq!(run.code, Some(2));
 }
@@ -87,14 +103,33 @@ fn every_policy_excess_is_listed_at_once() {
     assert_eq!(out.code, Some(1), "{}", out.stderr);
     let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     let findings = v["findings"].as_array().unwrap();
-    let excess: Vec<_> = findings.iter().filter(|f| f["rule"] == "policy-excess").collect();
+    let excess: Vec<_> = findings
+        .iter()
+        .filter(|f| f["rule"] == "policy-excess")
+        .collect();
     assert_eq!(excess.len(), 3, "{findings:#?}");
-    assert!(excess.iter().any(|f| f["line"] == 5 && f["capability"] == "filesystem.read"));
-    assert!(excess.iter().any(|f| f["line"] == 6 && f["capability"] == "env"));
-    assert!(excess.iter().any(|f| f["line"] == 7 && f["capability"] == "network"));
+    assert!(
+        excess
+            .iter()
+            .any(|f| f["line"] == 5 && f["capability"] == "filesystem.read")
+    );
+    assert!(
+        excess
+            .iter()
+            .any(|f| f["line"] == 6 && f["capability"] == "env")
+    );
+    assert!(
+        excess
+            .iter()
+            .any(|f| f["line"] == 7 && f["capability"] == "network")
+    );
     let run = ws.aether(&["run", "pipeline.yaml"]);
     assert_eq!(run.code, Some(2));
-    assert!(run.stderr.contains("aether-plugin.json:5:"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("aether-plugin.json:5:"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
@@ -123,19 +158,29 @@ fn a_reference_to_a_step_not_needed_is_refused() {
     out.no_panic();
     assert_eq!(out.code, Some(1), "{}", out.stderr);
     assert!(out.stderr.contains("pipeline.yaml:8:"), "{}", out.stderr);
-    assert!(out.stderr.contains("add `a` to the `needs`"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("add `a` to the `needs`"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]
 fn unknown_pipeline_fields_and_raised_limits_are_refused() {
     let ws = ok_workspace();
-    ws.write("pipeline.yaml", "name: t\nsteps:\n  - id: a\n    plugin: ./plugins/reader\n    timout: 5s\n");
+    ws.write(
+        "pipeline.yaml",
+        "name: t\nsteps:\n  - id: a\n    plugin: ./plugins/reader\n    timout: 5s\n",
+    );
     let out = ws.aether(&["check", "pipeline.yaml"]);
     out.no_panic();
     assert_eq!(out.code, Some(2), "{}", out.stderr);
     assert!(out.stderr.contains("pipeline.yaml:5:"), "{}", out.stderr);
 
-    ws.write("pipeline.yaml", "name: t\nsteps:\n  - id: a\n    plugin: ./plugins/reader\n    timeout: 1h\n");
+    ws.write(
+        "pipeline.yaml",
+        "name: t\nsteps:\n  - id: a\n    plugin: ./plugins/reader\n    timeout: 1h\n",
+    );
     let out = ws.aether(&["check", "pipeline.yaml"]);
     assert_eq!(out.code, Some(1), "{}", out.stderr);
     assert!(out.stderr.contains("pipeline.yaml:5:"), "{}", out.stderr);
@@ -148,9 +193,17 @@ fn missing_and_malformed_files_are_clear_errors() {
     let out = ws.aether(&["check", "nope.yaml"]);
     out.no_panic();
     assert_eq!(out.code, Some(2));
-    assert!(out.stderr.contains("nope.yaml: cannot read the file: no such file or directory"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("nope.yaml: cannot read the file: no such file or directory"),
+        "{}",
+        out.stderr
+    );
 
-    ws.write("aether-policy.toml", "[filesystem]\nread = [\"./data/**\"\n");
+    ws.write(
+        "aether-policy.toml",
+        "[filesystem]\nread = [\"./data/**\"\n",
+    );
     let out = ws.aether(&["check", "pipeline.yaml"]);
     out.no_panic();
     assert_eq!(out.code, Some(2));
@@ -159,7 +212,11 @@ fn missing_and_malformed_files_are_clear_errors() {
     ws.write("aether-policy.toml", "[filesystem]\nreed = []\n");
     let out = ws.aether(&["check", "pipeline.yaml"]);
     assert_eq!(out.code, Some(2));
-    assert!(out.stderr.contains("aether-policy.toml:2:1"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("aether-policy.toml:2:1"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]
@@ -176,7 +233,8 @@ fn a_plugin_directory_is_checked_against_a_policy() {
 
 #[test]
 fn the_example_workspace_checks_clean() {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/log-digest/pipeline.yaml");
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/log-digest/pipeline.yaml");
     let out = Ws::new().aether(&["check", root.to_str().unwrap()]);
     out.no_panic();
     assert_eq!(out.code, Some(0), "{}\n{}", out.stdout, out.stderr);

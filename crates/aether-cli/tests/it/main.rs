@@ -13,7 +13,9 @@ pub struct Ws {
 
 impl Ws {
     pub fn new() -> Ws {
-        Ws { dir: tempfile::tempdir().unwrap() }
+        Ws {
+            dir: tempfile::tempdir().unwrap(),
+        }
     }
 
     pub fn path(&self) -> &Path {
@@ -30,7 +32,10 @@ impl Ws {
     /// A plugin directory with a manifest and an `index.js`.
     pub fn plugin(&self, name: &str, manifest: &str) {
         self.write(&format!("plugins/{name}/aether-plugin.json"), manifest);
-        self.write(&format!("plugins/{name}/index.js"), "export default (input) => input;\n");
+        self.write(
+            &format!("plugins/{name}/index.js"),
+            "export default (input) => input;\n",
+        );
     }
 
     /// Runs `aether ARGS` in the workspace.
