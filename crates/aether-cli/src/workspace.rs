@@ -13,6 +13,9 @@ use aether_policy::{Capability, Grant, Policy, RequestItem, RiskClass, Tier};
 
 use aether_pipeline::{Graph, GraphError, Plan, StepNode, Template};
 
+/// The rule id of execution-window findings.
+const WINDOW_RULE: &str = "window";
+
 /// How serious a finding is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Level {
@@ -142,9 +145,14 @@ impl<T> Default for Loaded<T> {
 }
 
 impl<T> Loaded<T> {
-    /// Whether a run must be refused: anything malformed, or any error-level finding.
+    /// Whether a run must be refused: anything malformed, any error-level finding, or a plugin
+    /// outside its execution window.
     pub fn refuses_run(&self) -> bool {
-        !self.malformed.is_empty() || self.findings.iter().any(|f| f.level == Level::Error)
+        !self.malformed.is_empty()
+            || self
+                .findings
+                .iter()
+                .any(|f| f.level == Level::Error || f.rule == WINDOW_RULE)
     }
 }
 
@@ -398,25 +406,17 @@ pub fn load_pipeline(
     // Execution windows: a plugin outside all of its windows cannot start now.
     if let Some((policy_path, policy)) = &policy {
         for info in &plugins {
-            if let Err(refusal) =
-                aether_policy::check_windows(&policy.windows, &info.manifest.name, info.risk, now)
-            {
-                let mut f = Finding::at("window", policy_path, None, refusal.to_string());
-                f.plugin = Some(info.manifest.name.clone());
-                out.findings.push(f);
-            }
+            window_finding(policy_path, policy, info, now, &mut out.findings);
         }
     }
 
-    if out.malformed.is_empty() {
-        if let Some(plan) = plan {
-            out.value = Some(Workspace {
-                pipeline,
-                plugins,
-                steps,
-                plan,
-            });
-        }
+    if let (true, Some(plan)) = (out.malformed.is_empty(), plan) {
+        out.value = Some(Workspace {
+            pipeline,
+            plugins,
+            steps,
+            plan,
+        });
     }
     out
 }
@@ -428,7 +428,7 @@ pub fn load_plugin(
     workspace: &Path,
     policy_path: Option<&Path>,
     now: jiff::Timestamp,
-) -> Loaded<(Option<(PathBuf, Policy)>, PluginInfo)> {
+) -> Loaded<PluginInfo> {
     let mut out = Loaded::default();
     let policy = load_policy(policy_path, None, workspace, &mut out.malformed);
     let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
@@ -439,21 +439,34 @@ pub fn load_plugin(
                 return out;
             };
             if let Some((path, p)) = &policy {
-                if let Err(r) =
-                    aether_policy::check_windows(&p.windows, &info.manifest.name, info.risk, now)
-                {
-                    let mut f = Finding::at("window", path, None, r.to_string());
-                    f.level = Level::Warning;
-                    out.findings.push(f);
-                }
+                window_finding(path, p, &info, now, &mut out.findings);
             }
             if out.malformed.is_empty() {
-                out.value = Some((policy, info));
+                out.value = Some(info);
             }
         }
         Err(e) => out.malformed.extend(e),
     }
     out
+}
+
+/// A `window` finding when `info`'s plugin may not start at `now`. A warning, not an error:
+/// the files are fine (`check` exits 0), but [`Loaded::refuses_run`] refuses the run.
+fn window_finding(
+    path: &Path,
+    policy: &Policy,
+    info: &PluginInfo,
+    now: jiff::Timestamp,
+    out: &mut Vec<Finding>,
+) {
+    if let Err(refusal) =
+        aether_policy::check_windows(&policy.windows, &info.manifest.name, info.risk, now)
+    {
+        let mut f = Finding::at(WINDOW_RULE, path, None, refusal.to_string());
+        f.level = Level::Warning;
+        f.plugin = Some(info.manifest.name.clone());
+        out.push(f);
+    }
 }
 
 /// Maps graph errors to findings located at the step (or `needs` entry) at fault.

@@ -46,7 +46,7 @@ pub fn check(args: CheckArgs) -> anyhow::Result<Outcome> {
             let loaded = crate::workspace::load_plugin(path, &cwd, args.policy.as_deref(), now);
             malformed.extend(loaded.malformed);
             findings.extend(loaded.findings);
-            if let Some((_, info)) = loaded.value {
+            if let Some(info) = loaded.value {
                 let tier = info.tier;
                 plugins.push((info, vec![tier]));
             }

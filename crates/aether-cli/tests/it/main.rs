@@ -1,5 +1,9 @@
 //! The single integration-test binary: drives the real `aether` binary on temporary
 //! workspaces.
+#![allow(
+    clippy::unwrap_used,
+    reason = "test set-up: a failure should panic with its cause"
+)]
 
 mod check;
 
@@ -11,17 +15,26 @@ pub struct Ws {
     dir: tempfile::TempDir,
 }
 
+impl Default for Ws {
+    fn default() -> Ws {
+        Ws::new()
+    }
+}
+
 impl Ws {
+    /// A fresh, empty workspace.
     pub fn new() -> Ws {
         Ws {
             dir: tempfile::tempdir().unwrap(),
         }
     }
 
+    /// The workspace directory.
     pub fn path(&self) -> &Path {
         self.dir.path()
     }
 
+    /// Writes `text` to `rel`, creating directories.
     pub fn write(&self, rel: &str, text: &str) -> PathBuf {
         let p = self.dir.path().join(rel);
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
@@ -58,8 +71,11 @@ impl Ws {
 /// What a run of `aether` printed and returned.
 #[derive(Debug)]
 pub struct Out {
+    /// The exit code.
     pub code: Option<i32>,
+    /// Standard output.
     pub stdout: String,
+    /// Standard error.
     pub stderr: String,
 }
 
