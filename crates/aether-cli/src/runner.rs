@@ -75,11 +75,24 @@ pub struct Runner<'a> {
     ws: &'a Workspace,
     bundles: Vec<Arc<PluginBundle>>,
     collector: Arc<Collector>,
+    unsafe_run: bool,
 }
+
+/// The limits of an `--unsafe` step: none in practice (a year, and all addressable memory).
+const UNSAFE_LIMITS: Limits = Limits {
+    memory: u64::MAX,
+    timeout: Duration::from_secs(365 * 24 * 3600),
+    stack: Limits::DEFAULT_STACK,
+};
 
 impl<'a> Runner<'a> {
     /// Reads every plugin's files once (the bytes run are the bytes read here).
-    pub fn new(ws: &'a Workspace, collector: Arc<Collector>) -> anyhow::Result<Runner<'a>> {
+    /// `unsafe_run` is `--unsafe`, which the caller has checked the policy allows.
+    pub fn new(
+        ws: &'a Workspace,
+        collector: Arc<Collector>,
+        unsafe_run: bool,
+    ) -> anyhow::Result<Runner<'a>> {
         let bundles = ws
             .plugins
             .iter()
@@ -89,6 +102,7 @@ impl<'a> Runner<'a> {
             ws,
             bundles,
             collector,
+            unsafe_run,
         })
     }
 }
@@ -109,7 +123,7 @@ impl StepRunner for Runner<'_> {
                 Metrics::default(),
             );
         }
-        let host = Arc::new(StepHost::new(
+        let mut host = StepHost::new(
             StepIdentity {
                 step: step.decl.id.clone(),
                 plugin: m.name.clone(),
@@ -118,8 +132,21 @@ impl StepRunner for Runner<'_> {
             self.ws.pipeline.workspace.clone(),
             self.bundles[step.plugin].clone(),
             self.collector.clone(),
-        ));
+        );
+        if self.unsafe_run {
+            host = host.unsafe_mode(aether_policy::UnsafeMode::acknowledge());
+        }
+        let host = Arc::new(host);
         let limits = step.grant.limits();
+        let limits = if self.unsafe_run {
+            UNSAFE_LIMITS
+        } else {
+            Limits {
+                memory: limits.memory.0,
+                timeout: limits.timeout,
+                stack: Limits::DEFAULT_STACK,
+            }
+        };
         let spec = StepSpec {
             main: m.main.clone(),
             input,
@@ -128,11 +155,7 @@ impl StepRunner for Runner<'_> {
                 "pipeline": self.ws.pipeline.name,
                 "plugin": { "name": m.name, "version": m.version.to_string() },
             }),
-            limits: Limits {
-                memory: limits.memory.0,
-                timeout: limits.timeout,
-                stack: Limits::DEFAULT_STACK,
-            },
+            limits,
         };
         let outcome = aether_sandbox::run_step(spec, host.clone());
         let metrics = Metrics {

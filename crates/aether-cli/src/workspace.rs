@@ -115,6 +115,8 @@ pub struct StepInfo {
 pub struct Workspace {
     /// The pipeline file.
     pub pipeline: PipelineFile,
+    /// Whether the policy allows `--unsafe` (`[unsafe] allowed`; always without a policy).
+    pub unsafe_allowed: bool,
     /// The distinct plugins, in order of first use.
     pub plugins: Vec<PluginInfo>,
     /// The steps, in file order.
@@ -178,6 +180,7 @@ fn load_policy(
 fn plugin_info(
     manifest: Manifest,
     policy: Option<&Policy>,
+    unsafe_run: bool,
     findings: &mut Vec<Finding>,
 ) -> Option<PluginInfo> {
     let risk = RiskClass::of(&manifest.permissions);
@@ -186,6 +189,26 @@ fn plugin_info(
         None if risk == RiskClass::High => Tier::Process,
         None => Tier::Thread,
     };
+    if unsafe_run {
+        // `--unsafe`: excesses are reported, not refused; the broker records each would-be
+        // violation as `allowed-unsafe`. The thread tier, as SPEC §6 says.
+        let mut excess = Vec::new();
+        if let Some(p) = policy {
+            for e in aether_policy::excesses(&manifest.permissions, &manifest.limits, p) {
+                let mut f = excess_finding(&manifest, &e);
+                f.level = Level::Warning;
+                excess.push(f);
+            }
+        }
+        findings.extend(excess);
+        let grant = Grant::new(manifest.permissions.clone(), None, &manifest.limits).ok()?;
+        return Some(PluginInfo {
+            manifest,
+            grant,
+            risk,
+            tier: Tier::Thread,
+        });
+    }
     match Grant::new(manifest.permissions.clone(), policy, &manifest.limits) {
         Ok(grant) => Some(PluginInfo {
             manifest,
@@ -194,22 +217,25 @@ fn plugin_info(
             tier,
         }),
         Err(excesses) => {
-            for excess in excesses {
-                let (capability, target) = describe_item(&manifest, excess.item);
-                let mut f = Finding::at(
-                    "policy-excess",
-                    &manifest.file.path,
-                    manifest.location_of(excess.item),
-                    excess.message.clone(),
-                );
-                f.plugin = Some(manifest.name.clone());
-                f.capability = capability;
-                f.target = target;
-                findings.push(f);
-            }
+            findings.extend(excesses.iter().map(|e| excess_finding(&manifest, e)));
             None
         }
     }
+}
+
+/// A `policy-excess` finding at the request's place in the manifest.
+fn excess_finding(manifest: &Manifest, excess: &aether_policy::Excess) -> Finding {
+    let (capability, target) = describe_item(manifest, excess.item);
+    let mut f = Finding::at(
+        "policy-excess",
+        &manifest.file.path,
+        manifest.location_of(excess.item),
+        excess.message.clone(),
+    );
+    f.plugin = Some(manifest.name.clone());
+    f.capability = capability;
+    f.target = target;
+    f
 }
 
 /// The capability and the requested value an excess is about.
@@ -259,6 +285,7 @@ pub fn load_pipeline(
     path: &Path,
     policy_override: Option<&Path>,
     now: jiff::Timestamp,
+    unsafe_run: bool,
 ) -> Loaded<Workspace> {
     let mut out = Loaded::default();
     let pipeline = match PipelineFile::load(path) {
@@ -297,7 +324,12 @@ pub fn load_pipeline(
             continue;
         }
         match Manifest::load(&dir, &ws) {
-            Ok(m) => match plugin_info(m, policy.as_ref().map(|(_, p)| p), &mut out.findings) {
+            Ok(m) => match plugin_info(
+                m,
+                policy.as_ref().map(|(_, p)| p),
+                unsafe_run,
+                &mut out.findings,
+            ) {
                 Some(info) => {
                     plugins.push(info);
                     step_plugin.push(Some(plugins.len() - 1));
@@ -392,7 +424,7 @@ pub fn load_pipeline(
             }
         }
         let tier = match decl.isolation {
-            Some((Tier::Process, _)) => Tier::Process,
+            Some((Tier::Process, _)) if !unsafe_run => Tier::Process,
             _ => info.tier,
         };
         steps.push(StepInfo {
@@ -404,7 +436,7 @@ pub fn load_pipeline(
     }
 
     // Execution windows: a plugin outside all of its windows cannot start now.
-    if let Some((policy_path, policy)) = &policy {
+    if let (Some((policy_path, policy)), false) = (&policy, unsafe_run) {
         for info in &plugins {
             window_finding(policy_path, policy, info, now, &mut out.findings);
         }
@@ -412,6 +444,7 @@ pub fn load_pipeline(
 
     if let (true, Some(plan)) = (out.malformed.is_empty(), plan) {
         out.value = Some(Workspace {
+            unsafe_allowed: policy.as_ref().is_none_or(|(_, p)| p.unsafe_allowed),
             pipeline,
             plugins,
             steps,
@@ -434,7 +467,8 @@ pub fn load_plugin(
     let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
     match Manifest::load(&dir, workspace) {
         Ok(m) => {
-            let Some(info) = plugin_info(m, policy.as_ref().map(|(_, p)| p), &mut out.findings)
+            let Some(info) =
+                plugin_info(m, policy.as_ref().map(|(_, p)| p), false, &mut out.findings)
             else {
                 return out;
             };

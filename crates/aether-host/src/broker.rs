@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::SystemTime;
 
-use aether_policy::{Capability, CheckedPath, Decision, Denial, Grant};
+use aether_policy::{Capability, CheckedEnv, CheckedPath, Decision, Denial, Grant, UnsafeMode};
 
 use crate::bundle::{PluginBundle, ResolveError};
 use crate::events::{Event, Recorder};
@@ -33,6 +33,7 @@ pub struct StepHost {
     bundle: Arc<PluginBundle>,
     overlay: Mutex<Overlay>,
     recorder: Arc<dyn Recorder>,
+    unsafe_mode: Option<UnsafeMode>,
 }
 
 impl StepHost {
@@ -51,7 +52,32 @@ impl StepHost {
             bundle,
             overlay: Mutex::new(Overlay::default()),
             recorder,
+            unsafe_mode: None,
         }
+    }
+
+    /// The same broker for an `--unsafe` run: what the grant denies is performed anyway and
+    /// recorded as `allowed-unsafe`.
+    ///
+    /// # Security
+    ///
+    /// Turns every denial into an allowed use; see [`UnsafeMode`].
+    pub fn unsafe_mode(mut self, mode: UnsafeMode) -> StepHost {
+        self.unsafe_mode = Some(mode);
+        self
+    }
+
+    /// Records `denial` as `allowed-unsafe` and returns the token to proceed, in an `--unsafe`
+    /// run; `None` otherwise.
+    fn override_denial(&self, denial: &Denial) -> Option<&UnsafeMode> {
+        let mode = self.unsafe_mode.as_ref()?;
+        self.event(
+            denial.capability,
+            &denial.target,
+            Decision::AllowedUnsafe,
+            denial.to_string(),
+        );
+        Some(mode)
     }
 
     /// Takes the step's overlay (leaving an empty one), for the runner to commit when the step
@@ -102,17 +128,26 @@ impl StepHost {
 
     fn check_read(&self, given: &str) -> Result<CheckedPath, HostError> {
         let (abs, real) = self.paths(given)?;
-        let checked = self
-            .grant
-            .check_read(&abs, &real)
-            .map_err(|d| self.denied(d))?;
-        self.event(
-            Capability::FilesystemRead,
-            given,
-            Decision::Allowed,
-            String::new(),
-        );
-        Ok(checked)
+        match self.grant.check_read(&abs, &real) {
+            Ok(checked) => {
+                self.event(
+                    Capability::FilesystemRead,
+                    given,
+                    Decision::Allowed,
+                    String::new(),
+                );
+                Ok(checked)
+            }
+            Err(d) => match self.override_denial(&d) {
+                Some(mode) => Ok(CheckedPath::unchecked(
+                    Capability::FilesystemRead,
+                    &abs,
+                    &real,
+                    mode,
+                )),
+                None => Err(self.denied(d)),
+            },
+        }
     }
 
     /// Checks a write; returns the real path and whether the write is virtualized (an
@@ -137,6 +172,7 @@ impl StepHost {
                 );
                 Ok((c.real().to_path_buf(), false))
             }
+            Err(d) if self.override_denial(&d).is_some() => Ok((real, false)),
             Err(d) if self.grant.virtualize_denied_writes() => {
                 self.event(
                     Capability::FilesystemWrite,
@@ -334,10 +370,12 @@ impl Host for StepHost {
                 }
                 // Every directory created must itself be granted for writing.
                 for d in missing.iter().rev() {
-                    if d != &c {
-                        self.grant
-                            .check_write(d, d)
-                            .map_err(|den| self.denied(den))?;
+                    if d != &c && !private {
+                        if let Err(den) = self.grant.check_write(d, d) {
+                            if self.override_denial(&den).is_none() {
+                                return Err(self.denied(den));
+                            }
+                        }
                     }
                     self.overlay().mkdir(d, private);
                 }
@@ -357,8 +395,16 @@ impl Host for StepHost {
                 Ok(HostValue::Unit)
             }
             HostRequest::EnvGet { name } => {
-                let checked = self.grant.check_env(&name).map_err(|d| self.denied(d))?;
-                self.event(Capability::Env, &name, Decision::Allowed, String::new());
+                let checked = match self.grant.check_env(&name) {
+                    Ok(c) => {
+                        self.event(Capability::Env, &name, Decision::Allowed, String::new());
+                        c
+                    }
+                    Err(d) => match self.override_denial(&d) {
+                        Some(mode) => CheckedEnv::unchecked(&name, mode),
+                        None => return Err(self.denied(d)),
+                    },
+                };
                 Ok(HostValue::Text {
                     value: std::env::var(checked.name()).ok(),
                 })

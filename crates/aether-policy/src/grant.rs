@@ -430,6 +430,24 @@ pub fn is_reserved_path(path: &Path) -> bool {
     }
 }
 
+/// The operator's acknowledgement that a run is `--unsafe` (SPEC §6): the token every
+/// `*_unchecked` constructor of a witness requires.
+///
+/// # Security
+///
+/// With this token a denied check can be overridden: the capability is used anyway (and the
+/// use is recorded as `allowed-unsafe`). Create it only where the operator asked for `--unsafe`
+/// and the policy allows it (`[unsafe] allowed`), after warning them.
+#[derive(Debug)]
+pub struct UnsafeMode(());
+
+impl UnsafeMode {
+    /// Acknowledges an `--unsafe` run. See the type's `# Security` section.
+    pub fn acknowledge() -> UnsafeMode {
+        UnsafeMode(())
+    }
+}
+
 /// A path that passed [`Grant::check_read`] or [`Grant::check_write`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CheckedPath {
@@ -453,6 +471,24 @@ impl CheckedPath {
     pub fn real(&self) -> &Path {
         &self.real
     }
+
+    /// A witness for a path that no check allowed, in an `--unsafe` run.
+    ///
+    /// # Security
+    ///
+    /// Skips the grant entirely; see [`UnsafeMode`].
+    pub fn unchecked(
+        capability: Capability,
+        given: &Path,
+        real: &Path,
+        _mode: &UnsafeMode,
+    ) -> CheckedPath {
+        CheckedPath {
+            capability,
+            given: given.to_path_buf(),
+            real: real.to_path_buf(),
+        }
+    }
 }
 
 /// An environment variable name that passed [`Grant::check_env`].
@@ -463,6 +499,15 @@ impl CheckedEnv {
     /// The variable name.
     pub fn name(&self) -> &str {
         &self.0
+    }
+
+    /// A witness for a variable that no check allowed, in an `--unsafe` run.
+    ///
+    /// # Security
+    ///
+    /// Skips the grant entirely; see [`UnsafeMode`].
+    pub fn unchecked(name: &str, _mode: &UnsafeMode) -> CheckedEnv {
+        CheckedEnv(name.to_owned())
     }
 }
 

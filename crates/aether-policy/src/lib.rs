@@ -32,7 +32,7 @@ pub use grant::{
     CheckedAddr, CheckedCommand, CheckedEnv, CheckedHost, CheckedListen, CheckedPath,
     DEFAULT_MAX_MEMORY, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_MAX_TIMEOUT, DEFAULT_MEMORY,
     DEFAULT_TIMEOUT, Denial, DenialReason, Excess, Grant, Limits, Permissions, Policy, RequestItem,
-    RequestedLimits, Tier, escape_untrusted, excesses, is_reserved_path,
+    RequestedLimits, Tier, UnsafeMode, escape_untrusted, excesses, is_reserved_path,
 };
 pub use risk::RiskClass;
 pub use window::{

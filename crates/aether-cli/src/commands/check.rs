@@ -51,7 +51,7 @@ pub fn check(args: CheckArgs) -> anyhow::Result<Outcome> {
                 plugins.push((info, vec![tier]));
             }
         } else {
-            let loaded = crate::workspace::load_pipeline(path, args.policy.as_deref(), now);
+            let loaded = crate::workspace::load_pipeline(path, args.policy.as_deref(), now, false);
             malformed.extend(loaded.malformed);
             findings.extend(loaded.findings);
             if let Some(ws) = loaded.value {

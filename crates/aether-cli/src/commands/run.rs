@@ -29,6 +29,10 @@ pub struct RunArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
     output: OutputFormat,
+    /// Turn every check, limit and window off (thread tier); would-be violations are still
+    /// recorded as `allowed-unsafe`. Refused when the policy says `[unsafe] allowed = false`.
+    #[arg(long = "unsafe")]
+    unsafe_: bool,
 }
 
 /// Runs `aether run`.
@@ -37,6 +41,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<Outcome> {
         &args.pipeline,
         args.policy.as_deref(),
         jiff::Timestamp::now(),
+        args.unsafe_,
     );
     let mut stderr = std::io::stderr().lock();
     for e in &loaded.malformed {
@@ -57,10 +62,24 @@ pub fn run(args: RunArgs) -> anyhow::Result<Outcome> {
             return Ok(Outcome::Refused);
         }
     };
+    if args.unsafe_ {
+        if !ws.unsafe_allowed {
+            writeln!(
+                stderr,
+                "error: the policy does not allow `--unsafe`\n\nhint: run without `--unsafe`, or set `[unsafe] allowed = true` in the policy if the operator accepts running plugins unconfined"
+            )?;
+            writeln!(stderr, "refused: nothing ran")?;
+            return Ok(Outcome::Refused);
+        }
+        writeln!(
+            stderr,
+            "WARNING: --unsafe: no permission checks, no memory or time limits, no execution windows; plugins run with aether's full authority (would-be violations are still recorded)"
+        )?;
+    }
     drop(stderr);
 
     let collector = Arc::new(Collector::default());
-    let runner = Runner::new(&ws, collector.clone())?;
+    let runner = Runner::new(&ws, collector.clone(), args.unsafe_)?;
     let jobs = args.jobs.unwrap_or_else(|| {
         std::thread::available_parallelism().unwrap_or(std::num::NonZeroUsize::MIN)
     });

@@ -6,6 +6,7 @@
 )]
 
 mod check;
+mod unsafe_mode;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
