@@ -370,12 +370,12 @@ impl Host for StepHost {
                 }
                 // Every directory created must itself be granted for writing.
                 for d in missing.iter().rev() {
-                    if d != &c && !private {
-                        if let Err(den) = self.grant.check_write(d, d) {
-                            if self.override_denial(&den).is_none() {
-                                return Err(self.denied(den));
-                            }
-                        }
+                    if d != &c
+                        && !private
+                        && let Err(den) = self.grant.check_write(d, d)
+                        && self.override_denial(&den).is_none()
+                    {
+                        return Err(self.denied(den));
                     }
                     self.overlay().mkdir(d, private);
                 }
