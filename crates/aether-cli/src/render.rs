@@ -33,6 +33,23 @@ fn tier_name(t: Tier) -> &'static str {
     }
 }
 
+/// Prints malformed-file errors and findings to stderr, one per line (plus hints).
+pub fn print_diagnostics(malformed: &[FileError], findings: &[Finding]) -> io::Result<()> {
+    let mut stderr = io::stderr().lock();
+    for e in malformed {
+        writeln!(stderr, "error: {}", terminal_safe(&e.to_string()))?;
+    }
+    for f in findings {
+        writeln!(
+            stderr,
+            "{}: {}",
+            f.level.as_str(),
+            terminal_safe(&f.to_string())
+        )?;
+    }
+    Ok(())
+}
+
 /// The effective grant as JSON (the shape of `check --format json`'s `grant`).
 pub fn grant_json(info: &PluginInfo) -> Value {
     let p = &info.manifest.permissions;

@@ -175,79 +175,66 @@ impl Manifest {
 
         let mut permissions = Permissions::default();
         let p = &raw.permissions;
-        for s in &p.filesystem.read {
-            match PathPattern::parse(s.get_ref(), workspace) {
-                Ok(pat) => {
-                    permissions.fs_read.push(pat);
-                    locations.fs_read.push(at(s));
-                }
-                Err(e) => errors.push(file.error_at(
-                    s.start(),
-                    format!("invalid `permissions.filesystem.read` pattern: {e}"),
-                )),
-            }
-        }
-        for s in &p.filesystem.write {
-            match PathPattern::parse(s.get_ref(), workspace) {
-                Ok(pat) => {
-                    permissions.fs_write.push(pat);
-                    locations.fs_write.push(at(s));
-                }
-                Err(e) => errors.push(file.error_at(
-                    s.start(),
-                    format!("invalid `permissions.filesystem.write` pattern: {e}"),
-                )),
-            }
-        }
-        for s in &p.network.domains {
-            match DomainPattern::parse(s.get_ref()) {
-                Ok(pat) => {
-                    permissions.domains.push(pat);
-                    locations.domains.push(at(s));
-                }
-                Err(e) => errors.push(file.error_at(
-                    s.start(),
-                    format!("invalid `permissions.network.domains` entry: {e}"),
-                )),
-            }
-        }
-        for s in &p.network.listen {
-            match ListenAddr::parse(s.get_ref()) {
-                Ok(addr) => {
-                    permissions.listen.push(addr);
-                    locations.listen.push(at(s));
-                }
-                Err(e) => errors.push(file.error_at(
-                    s.start(),
-                    format!("invalid `permissions.network.listen` entry: {e}"),
-                )),
-            }
-        }
-        for s in &p.env {
-            match EnvPattern::parse(s.get_ref()) {
-                Ok(pat) => {
-                    permissions.env.push(pat);
-                    locations.env.push(at(s));
-                }
-                Err(e) => errors.push(
-                    file.error_at(s.start(), format!("invalid `permissions.env` entry: {e}")),
-                ),
-            }
-        }
+        let (l, e) = (&mut locations, &mut errors);
+        let fs = &p.filesystem;
+        let pattern = |t: &str| PathPattern::parse(t, workspace);
+        compile_each(
+            &file,
+            &fs.read,
+            "permissions.filesystem.read",
+            pattern,
+            &mut permissions.fs_read,
+            &mut l.fs_read,
+            e,
+        );
+        compile_each(
+            &file,
+            &fs.write,
+            "permissions.filesystem.write",
+            pattern,
+            &mut permissions.fs_write,
+            &mut l.fs_write,
+            e,
+        );
+        let net = &p.network;
+        compile_each(
+            &file,
+            &net.domains,
+            "permissions.network.domains",
+            DomainPattern::parse,
+            &mut permissions.domains,
+            &mut l.domains,
+            e,
+        );
+        compile_each(
+            &file,
+            &net.listen,
+            "permissions.network.listen",
+            ListenAddr::parse,
+            &mut permissions.listen,
+            &mut l.listen,
+            e,
+        );
+        compile_each(
+            &file,
+            &p.env,
+            "permissions.env",
+            EnvPattern::parse,
+            &mut permissions.env,
+            &mut l.env,
+            e,
+        );
         if let Some(process) = &p.process {
             permissions.process = true;
-            for s in &process.get_ref().commands {
-                match resolve_command(s.get_ref()) {
-                    Ok(path) => {
-                        permissions.commands.push(path);
-                        locations.commands.push(at(s));
-                    }
-                    Err(e) => errors.push(file.error_at(
-                        s.start(),
-                        format!("invalid `permissions.process.commands` entry: {e}"),
-                    )),
-                }
-            }
+            compile_each(
+                &file,
+                &process.get_ref().commands,
+                "permissions.process.commands",
+                resolve_command,
+                &mut permissions.commands,
+                &mut locations.commands,
+                &mut errors,
+            );
             if let Some(n) = &process.get_ref().network {
                 permissions.process_network = *n.get_ref();
                 locations.process_network = Some(file.loc(n.start()));
@@ -307,6 +294,30 @@ impl Manifest {
             RequestItem::ProcessNetwork => l.process_network,
             RequestItem::Memory => l.memory,
             RequestItem::Timeout => l.timeout,
+        }
+    }
+}
+
+/// Compiles each entry of `list` with `parse`, pushing the value and where it was written, or
+/// an error naming `field` at the entry.
+fn compile_each<T, E: std::fmt::Display>(
+    file: &SourceFile,
+    list: &[S<String>],
+    field: &str,
+    parse: impl Fn(&str) -> Result<T, E>,
+    values: &mut Vec<T>,
+    locs: &mut Vec<Loc>,
+    errors: &mut Vec<FileError>,
+) {
+    for s in list {
+        match parse(s.get_ref()) {
+            Ok(v) => {
+                values.push(v);
+                locs.push(file.loc(s.start()));
+            }
+            Err(e) => {
+                errors.push(file.error_at(s.start(), format!("invalid `{field}` entry: {e}")))
+            }
         }
     }
 }

@@ -77,17 +77,7 @@ pub fn check(args: CheckArgs) -> anyhow::Result<Outcome> {
         }
         Format::Human => {
             let mut stderr = std::io::stderr().lock();
-            for e in &malformed {
-                writeln!(stderr, "error: {}", render::terminal_safe(&e.to_string()))?;
-            }
-            for f in &findings {
-                writeln!(
-                    stderr,
-                    "{}: {}",
-                    f.level.as_str(),
-                    render::terminal_safe(&f.to_string())
-                )?;
-            }
+            render::print_diagnostics(&malformed, &findings)?;
             for (info, tiers) in &plugins {
                 render::plugin_human(&mut stdout, info, tiers)?;
             }

@@ -43,18 +43,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<Outcome> {
         jiff::Timestamp::now(),
         args.unsafe_,
     );
+    render::print_diagnostics(&loaded.malformed, &loaded.findings)?;
     let mut stderr = std::io::stderr().lock();
-    for e in &loaded.malformed {
-        writeln!(stderr, "error: {}", render::terminal_safe(&e.to_string()))?;
-    }
-    for f in &loaded.findings {
-        writeln!(
-            stderr,
-            "{}: {}",
-            f.level.as_str(),
-            render::terminal_safe(&f.to_string())
-        )?;
-    }
     let ws = match loaded.value {
         Some(ws) if !loaded.refuses_run() => ws,
         _ => {
