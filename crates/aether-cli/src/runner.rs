@@ -2,17 +2,18 @@
 //! checks every host call against the step's grant; the overlay is committed only when the step
 //! succeeded.
 
-use std::collections::BTreeMap;
-use std::io::Write;
+use std::collections::{BTreeMap, HashMap};
+use std::io::{IsTerminal, Write};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use aether_host::broker::{StepHost, StepIdentity};
 use aether_host::bundle::PluginBundle;
 use aether_host::events::{Event, Recorder};
-use aether_pipeline::{Observer, StepOutcome, StepRecord, StepRunner};
+use aether_pipeline::{Observer, StepOutcome, StepRecord, StepRunner, StepStatus};
 use aether_policy::{Capability, Decision, Tier};
 use aether_sandbox::{Limits, StepSpec};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget};
 use serde_json::json;
 
 use crate::render::terminal_safe;
@@ -29,13 +30,55 @@ pub struct Metrics {
     pub cpu_ms: u64,
 }
 
-/// Collects events and prints step logs (prefixed by step id) to stderr.
-#[derive(Default)]
+/// Where the run's human output goes: a live display of running steps when stderr is a
+/// terminal (lines printed above it), plain lines otherwise.
+pub struct Console {
+    bars: Option<MultiProgress>,
+    running: Mutex<HashMap<usize, ProgressBar>>,
+}
+
+impl Console {
+    /// A console; `live` asks for the progress display (used only if stderr is a terminal).
+    pub fn new(live: bool) -> Console {
+        let live = live && std::io::stderr().is_terminal();
+        Console {
+            bars: live.then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr())),
+            running: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Prints a line on stderr (above the live display, if any).
+    pub fn line(&self, text: &str) {
+        match &self.bars {
+            Some(bars) => {
+                let _ = bars.println(text);
+            }
+            None => {
+                let _ = writeln!(std::io::stderr(), "{text}");
+            }
+        }
+    }
+
+    fn running(&self) -> std::sync::MutexGuard<'_, HashMap<usize, ProgressBar>> {
+        self.running.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Collects events and prints step logs (prefixed by step id) to the console.
 pub struct Collector {
     events: Mutex<Vec<Event>>,
+    console: Arc<Console>,
 }
 
 impl Collector {
+    /// A collector printing step logs to `console`.
+    pub fn new(console: Arc<Console>) -> Collector {
+        Collector {
+            events: Mutex::new(Vec::new()),
+            console,
+        }
+    }
+
     /// The events recorded so far.
     pub fn events(&self) -> Vec<Event> {
         self.events
@@ -54,18 +97,13 @@ impl Recorder for Collector {
     }
 
     fn log(&self, step: &str, level: &str, message: &str) {
-        let mut err = std::io::stderr().lock();
+        let level = match level {
+            "log" | "info" => String::new(),
+            other => format!("{other}: "),
+        };
         for line in message.lines() {
-            let _ = writeln!(
-                err,
-                "[{step}] {}{}",
-                if level == "log" || level == "info" {
-                    String::new()
-                } else {
-                    format!("{level}: ")
-                },
-                terminal_safe(line)
-            );
+            self.console
+                .line(&format!("[{step}] {level}{}", terminal_safe(line)));
         }
     }
 }
@@ -201,23 +239,31 @@ impl StepRunner for Runner<'_> {
     }
 }
 
-/// Prints one line per step as it starts and finishes (plain lines: a progress display would
-/// interleave badly with the steps' own logs).
+/// Shows each step as it starts and finishes: a spinner per running step on a terminal, plain
+/// lines otherwise.
 pub struct Progress<'a> {
     /// The workspace, for step ids.
     pub ws: &'a Workspace,
-    /// Whether to print at all (`--output json` keeps stderr for logs only).
+    /// Where to print.
+    pub console: Arc<Console>,
+    /// Whether to show progress at all (`--output json` keeps stderr for logs only).
     pub enabled: bool,
 }
 
 impl Observer<Metrics> for Progress<'_> {
     fn started(&self, index: usize) {
-        if self.enabled {
-            let _ = writeln!(
-                std::io::stderr(),
-                "▶ {} started",
-                self.ws.steps[index].decl.id
-            );
+        if !self.enabled {
+            return;
+        }
+        let id = &self.ws.steps[index].decl.id;
+        match &self.console.bars {
+            Some(bars) => {
+                let bar = bars.add(ProgressBar::new_spinner());
+                bar.set_message(format!("{id} running"));
+                bar.enable_steady_tick(Duration::from_millis(100));
+                self.console.running().insert(index, bar);
+            }
+            None => self.console.line(&format!("▶ {id} started")),
         }
     }
 
@@ -225,24 +271,22 @@ impl Observer<Metrics> for Progress<'_> {
         if !self.enabled {
             return;
         }
+        if let Some(bar) = self.console.running().remove(&index) {
+            bar.finish_and_clear();
+        }
         let id = &self.ws.steps[index].decl.id;
         let ms = record.extra.map_or(0, |m| m.duration.as_millis());
-        let line = match (&record.status, &record.error) {
-            (aether_pipeline::StepStatus::Succeeded, _) => format!("✔ {id} succeeded in {ms} ms"),
-            (aether_pipeline::StepStatus::Failed, e) => {
-                format!(
-                    "✘ {id} failed after {ms} ms: {}",
-                    e.as_ref().map(ToString::to_string).unwrap_or_default()
-                )
-            }
-            (aether_pipeline::StepStatus::Skipped, e) => {
-                format!(
-                    "- {id} {}",
-                    e.as_ref().map(ToString::to_string).unwrap_or_default()
-                )
-            }
+        let error = record
+            .error
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        let line = match record.status {
+            StepStatus::Succeeded => format!("✔ {id} succeeded in {ms} ms"),
+            StepStatus::Failed => format!("✘ {id} failed after {ms} ms: {error}"),
+            StepStatus::Skipped => format!("- {id} {error}"),
         };
-        let _ = writeln!(std::io::stderr(), "{}", terminal_safe(&line));
+        self.console.line(&terminal_safe(&line));
     }
 }
 

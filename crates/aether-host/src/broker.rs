@@ -259,7 +259,12 @@ impl StepHost {
             Ok((name, bytes)) => {
                 let source = String::from_utf8(bytes.to_vec())
                     .map_err(|_| type_error(format!("module `{name}` is not UTF-8 text")))?;
-                self.event(Capability::Module, specifier, Decision::Allowed, String::new());
+                self.event(
+                    Capability::Module,
+                    specifier,
+                    Decision::Allowed,
+                    String::new(),
+                );
                 Ok(HostValue::Module { name, source })
             }
             Err(ResolveError::NotRelative) => Err(denial(

@@ -11,7 +11,7 @@ use aether_pipeline::{Scheduler, StepStatus};
 use clap::Args;
 use serde_json::json;
 
-use crate::runner::{Collector, Progress, Runner, violation_counts};
+use crate::runner::{Collector, Console, Progress, Runner, violation_counts};
 use crate::{Outcome, OutputFormat, render};
 
 /// Arguments of `aether run`.
@@ -68,13 +68,15 @@ pub fn run(args: RunArgs) -> anyhow::Result<Outcome> {
     }
     drop(stderr);
 
-    let collector = Arc::new(Collector::default());
+    let console = Arc::new(Console::new(args.output == OutputFormat::Human));
+    let collector = Arc::new(Collector::new(console.clone()));
     let runner = Runner::new(&ws, collector.clone(), args.unsafe_)?;
     let jobs = args.jobs.unwrap_or_else(|| {
         std::thread::available_parallelism().unwrap_or(std::num::NonZeroUsize::MIN)
     });
     let progress = Progress {
         ws: &ws,
+        console,
         enabled: args.output == OutputFormat::Human,
     };
     let records = Scheduler::new(jobs).run(&ws.plan, &runner, &progress);
