@@ -119,15 +119,29 @@ impl StepHost {
 
     /// The path as given, made absolute against the workspace with `.`/`..` removed, and its
     /// real path.
-    fn paths(&self, given: &str) -> Result<(PathBuf, PathBuf), HostError> {
+    /// The path as given, made absolute against the workspace with `.`/`..` removed, and its
+    /// real path. When the real path cannot be resolved (a symlink loop, a permission error),
+    /// the lexical path stands in for it: the grant is still checked before anything is
+    /// reported (no existence oracle), and the open that follows refuses every symlink.
+    fn paths(&self, given: &str, nofollow: bool) -> Result<(PathBuf, PathBuf), HostError> {
+        if given.contains('\0') {
+            return Err(type_error(format!(
+                "invalid path `{}`: it contains a NUL byte",
+                given.escape_debug()
+            )));
+        }
         let abs = aether_policy::normalize_lexically(Path::new(given), &self.workspace)
             .ok_or_else(|| type_error(format!("invalid path `{}`", given.escape_debug())))?;
-        let real = fsops::real_path(&abs).map_err(|e| failed(given, &e))?;
-        Ok((abs, real))
+        let real = if nofollow {
+            fsops::real_path_nofollow(&abs)
+        } else {
+            fsops::real_path(&abs)
+        };
+        Ok((abs.clone(), real.unwrap_or(abs)))
     }
 
     fn check_read(&self, given: &str) -> Result<CheckedPath, HostError> {
-        let (abs, real) = self.paths(given)?;
+        let (abs, real) = self.paths(given, false)?;
         match self.grant.check_read(&abs, &real) {
             Ok(checked) => {
                 self.event(
@@ -154,14 +168,7 @@ impl StepHost {
     /// ungranted write under `virtualize_denied_writes`, kept in a private overlay node that is
     /// never committed). Only granted paths ever reach [`Overlay::commit`].
     fn check_write(&self, given: &str, nofollow: bool) -> Result<(PathBuf, bool), HostError> {
-        let abs = aether_policy::normalize_lexically(Path::new(given), &self.workspace)
-            .ok_or_else(|| type_error(format!("invalid path `{}`", given.escape_debug())))?;
-        let real = if nofollow {
-            fsops::real_path_nofollow(&abs)
-        } else {
-            fsops::real_path(&abs)
-        }
-        .map_err(|e| failed(given, &e))?;
+        let (abs, real) = self.paths(given, nofollow)?;
         match self.grant.check_write(&abs, &real) {
             Ok(c) => {
                 self.event(
