@@ -91,17 +91,21 @@ impl StepHost {
         }
     }
 
-    /// The path as given, made absolute against the workspace with `.`/`..` removed, and its
-    /// real path.
-    fn paths(&self, given: &str) -> Result<(PathBuf, PathBuf), HostError> {
-        let abs = aether_policy::normalize_lexically(Path::new(given), &self.workspace)
-            .ok_or_else(|| type_error(format!("invalid path `{}`", given.escape_debug())))?;
-        let real = fsops::real_path(&abs).map_err(|e| failed(given, &e))?;
-        Ok((abs, real))
+    /// The path as given, made absolute against the workspace with `.`/`..` removed.
+    fn absolute(&self, given: &str) -> Result<PathBuf, HostError> {
+        aether_policy::normalize_lexically(Path::new(given), &self.workspace)
+            .ok_or_else(|| type_error(format!("invalid path `{}`", given.escape_debug())))
     }
 
     fn check_read(&self, given: &str) -> Result<CheckedPath, HostError> {
-        let (abs, real) = self.paths(given)?;
+        let abs = self.absolute(given)?;
+        // The path as given must match on its own: check it before resolving, so that a
+        // resolution error (`ENOTDIR` below a file, `EACCES`) never tells the plugin what
+        // exists outside its grant (SPEC §5: no existence oracle).
+        self.grant
+            .check_read(&abs, &abs)
+            .map_err(|d| self.denied(d))?;
+        let real = fsops::real_path(&abs).map_err(|e| failed(given, &e))?;
         let checked = self
             .grant
             .check_read(&abs, &real)
@@ -119,14 +123,23 @@ impl StepHost {
     /// ungranted write under `virtualize_denied_writes`, kept in a private overlay node that is
     /// never committed). Only granted paths ever reach [`Overlay::commit`].
     fn check_write(&self, given: &str, nofollow: bool) -> Result<(PathBuf, bool), HostError> {
-        let abs = aether_policy::normalize_lexically(Path::new(given), &self.workspace)
-            .ok_or_else(|| type_error(format!("invalid path `{}`", given.escape_debug())))?;
-        let real = if nofollow {
+        let abs = self.absolute(given)?;
+        // As in `check_read`: the path as given is checked before any resolution error can
+        // speak about an ungranted path. A virtualized write whose path does not resolve stays
+        // at its lexical path in the private layer.
+        let given_ok = self.grant.check_write(&abs, &abs);
+        let real = match if nofollow {
             fsops::real_path_nofollow(&abs)
         } else {
             fsops::real_path(&abs)
-        }
-        .map_err(|e| failed(given, &e))?;
+        } {
+            Ok(real) => real,
+            Err(e) => match given_ok {
+                Ok(_) => return Err(failed(given, &e)),
+                Err(_) if self.grant.virtualize_denied_writes() => abs.clone(),
+                Err(d) => return Err(self.denied(d)),
+            },
+        };
         match self.grant.check_write(&abs, &real) {
             Ok(c) => {
                 self.event(
@@ -293,14 +306,18 @@ impl Host for StepHost {
             }
             HostRequest::Write { path, data } => {
                 let (c, private) = self.check_write(&path, false)?;
-                self.require_parent(&c, &path)?;
+                if !private {
+                    self.require_parent(&c, &path)?;
+                }
                 self.overlay().write(&c, data, private);
                 self.limit_overlay()?;
                 Ok(HostValue::Unit)
             }
             HostRequest::Append { path, data } => {
                 let (c, private) = self.check_write(&path, false)?;
-                self.require_parent(&c, &path)?;
+                if !private {
+                    self.require_parent(&c, &path)?;
+                }
                 let base = match self.overlay().lookup(&c) {
                     Lookup::Disk => match fsops::read_file(&c, self.grant.limits().memory.0) {
                         Ok(b) => b,
@@ -332,9 +349,10 @@ impl Host for StepHost {
                         break;
                     }
                 }
-                // Every directory created must itself be granted for writing.
+                // Every directory created must itself be granted for writing (a virtualized
+                // mkdir creates only private directories).
                 for d in missing.iter().rev() {
-                    if d != &c {
+                    if d != &c && !private {
                         self.grant
                             .check_write(d, d)
                             .map_err(|den| self.denied(den))?;
@@ -344,16 +362,24 @@ impl Host for StepHost {
                 Ok(HostValue::Unit)
             }
             HostRequest::Remove { path } => {
-                let (c, _) = self.check_write(&path, true)?;
-                let m = self.meta_of(&c).map_err(|e| failed(&path, &e))?;
-                if m.is_dir {
+                let (c, private) = self.check_write(&path, true)?;
+                // A virtualized removal asks nothing of the disk: whether an ungranted path
+                // exists, or holds files, is none of the plugin's business.
+                let m = if private {
+                    None
+                } else {
+                    Some(self.meta_of(&c).map_err(|e| failed(&path, &e))?)
+                };
+                if m.is_some_and(|m| m.is_dir) {
                     let on_disk = fsops::list_dir(&c).unwrap_or_default();
                     let (added, removed) = self.overlay().children(&c);
                     if !added.is_empty() || on_disk.iter().any(|n| !removed.contains(n)) {
                         return Err(failed_msg(&path, "the directory is not empty"));
                     }
                 }
-                self.overlay().remove(&c);
+                // A virtualized removal must stay in the private layer like any other
+                // virtualized write: committing it would delete an ungranted file.
+                self.overlay().remove(&c, private);
                 Ok(HostValue::Unit)
             }
             HostRequest::EnvGet { name } => {
