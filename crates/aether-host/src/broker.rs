@@ -368,7 +368,15 @@ impl Host for StepHost {
                 let m = if private {
                     None
                 } else {
-                    Some(self.meta_of(&c).map_err(|e| failed(&path, &e))?)
+                    // Not `meta_of`: that follows the last component, and a symlink is
+                    // removed itself (SPEC §5), whatever it points to.
+                    let on_disk = self.overlay().lookup(&c) == Lookup::Disk;
+                    let m = if on_disk {
+                        fsops::lstat(&c)
+                    } else {
+                        self.meta_of(&c)
+                    };
+                    Some(m.map_err(|e| failed(&path, &e))?)
                 };
                 if m.is_some_and(|m| m.is_dir) {
                     let on_disk = fsops::list_dir(&c).unwrap_or_default();

@@ -209,11 +209,17 @@ fn a_reference_to_a_missing_output_field_fails_the_step_before_it_starts() {
 #[test]
 fn limits_fail_only_their_own_step() {
     let ws = Ws::new();
-    let small = json!({ "memory": "16MiB", "timeout": "1s" });
+    // Only the runaway steps get the 1 s timeout: the others keep the default, so that a loaded
+    // machine cannot fail them.
     let js = |name: &str, body: &str| {
+        let limits = match name {
+            "bomb" => json!({ "memory": "16MiB" }),
+            "spin" | "redos" | "microtasks" => json!({ "timeout": "1s" }),
+            _ => json!({}),
+        };
         ws.js_plugin(
             name,
-            &manifest(name, &json!({}), &small),
+            &manifest(name, &json!({}), &limits),
             &format!("export default async function (input) {{\n{body}\n}}\n"),
         );
     };
@@ -717,7 +723,7 @@ fn a_successful_steps_writes_are_committed_and_a_failed_steps_are_not() {
     let perms = json!({ "filesystem": { "read": ["./out/**"], "write": ["./out/"] } });
     ws.js_plugin(
         "writer",
-        &manifest("writer", &perms, &json!({ "timeout": "1s" })),
+        &manifest("writer", &perms, &json!({})),
         r#"
 export default async function (input) {
   const f = aether.fs;
@@ -743,7 +749,7 @@ export default async function (input) {
     );
     ws.write(
         "pipeline.yaml",
-        "name: t\npolicy: ./aether-policy.toml\nsteps:\n  - id: ok\n    plugin: ./plugins/writer\n    with: { dir: ok, then: return }\n  - id: throws\n    plugin: ./plugins/writer\n    with: { dir: throws, then: throw }\n  - id: hangs\n    plugin: ./plugins/writer\n    with: { dir: hangs, then: hang }\n",
+        "name: t\npolicy: ./aether-policy.toml\nsteps:\n  - id: ok\n    plugin: ./plugins/writer\n    with: { dir: ok, then: return }\n  - id: throws\n    plugin: ./plugins/writer\n    with: { dir: throws, then: throw }\n  - id: hangs\n    plugin: ./plugins/writer\n    with: { dir: hangs, then: hang }\n    timeout: 1s\n",
     );
     std::fs::create_dir_all(ws.path().join("out")).unwrap();
     let (out, v) = run(&ws);
@@ -894,4 +900,44 @@ export default () => ({
             "path": env("PATH"),
         })
     );
+}
+
+#[test]
+fn writes_follow_no_symlink_out_of_the_grant_and_remove_unlinks_the_link_itself() {
+    // Deno denoland/deno#4437: a symlink placed in a writable directory gave write access to its
+    // target. CVE-2022-21658 (Rust `remove_dir_all`): a removal that follows a symlink deletes
+    // what lies behind it. Here the real path must be granted too, and `remove` acts on the link.
+    let ws = fs_workspace();
+    let root = ws.real();
+    std::fs::create_dir_all(root.join("out")).unwrap();
+    ws.symlink("../secret.txt", "out/to-secret");
+    ws.symlink("..", "out/up");
+    ws.symlink("../secret.txt", "out/unlink-me");
+    let ops = json!([
+        ["writeText", "out/to-secret", "pwned"],
+        ["appendText", "out/to-secret", "pwned"],
+        ["writeText", "out/up/secret.txt", "pwned"],
+        ["mkdir", "out/up/newdir"],
+        ["remove", "out/up/secret.txt"],
+        ["remove", "out/unlink-me"],
+    ]);
+    probe_pipeline(&ws, &ops, false);
+    let (out, v) = run(&ws);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let o = output(&v, "probe").as_array().unwrap();
+    let t = |rel: &str| root.join(rel).to_str().unwrap().to_owned();
+    let write = |rel: &str| denied("filesystem.write", &t(rel));
+    assert_eq!(o[0], write("out/to-secret"));
+    assert_eq!(o[1], write("out/to-secret"));
+    assert_eq!(o[2], write("out/up/secret.txt"));
+    assert_eq!(o[3], write("out/up/newdir"));
+    assert_eq!(o[4], write("out/up/secret.txt"));
+    assert_eq!(o[5], json!({ "ok": null }));
+    assert_eq!(
+        std::fs::read_to_string(root.join("secret.txt")).unwrap(),
+        "SECRET"
+    );
+    assert!(!root.join("newdir").exists());
+    assert!(root.join("out/unlink-me").symlink_metadata().is_err());
+    assert!(root.join("out/to-secret").symlink_metadata().is_ok());
 }
