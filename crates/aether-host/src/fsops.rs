@@ -290,7 +290,10 @@ mod tests {
         let link = lstat(&base.join("l")).unwrap();
         assert!(!link.is_file && !link.is_dir);
         assert!(lstat(&base.join("f")).unwrap().is_file);
-        assert!(stat(&base.join("l")).is_err(), "stat never follows a symlink");
+        assert!(
+            stat(&base.join("l")).is_err(),
+            "stat never follows a symlink"
+        );
     }
 
     #[test]
