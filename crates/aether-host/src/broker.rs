@@ -118,8 +118,6 @@ impl StepHost {
     }
 
     /// The path as given, made absolute against the workspace with `.`/`..` removed, and its
-    /// real path.
-    /// The path as given, made absolute against the workspace with `.`/`..` removed, and its
     /// real path. When the real path cannot be resolved (a symlink loop, a permission error),
     /// the lexical path stands in for it: the grant is still checked before anything is
     /// reported (no existence oracle), and the open that follows refuses every symlink.
@@ -342,14 +340,18 @@ impl Host for StepHost {
             }
             HostRequest::Write { path, data } => {
                 let (c, private) = self.check_write(&path, false)?;
-                self.require_parent(&c, &path)?;
+                if !private {
+                    self.require_parent(&c, &path)?;
+                }
                 self.overlay().write(&c, data, private);
                 self.limit_overlay()?;
                 Ok(HostValue::Unit)
             }
             HostRequest::Append { path, data } => {
                 let (c, private) = self.check_write(&path, false)?;
-                self.require_parent(&c, &path)?;
+                if !private {
+                    self.require_parent(&c, &path)?;
+                }
                 let base = match self.overlay().lookup(&c) {
                     Lookup::Disk => match fsops::read_file(&c, self.grant.limits().memory.0) {
                         Ok(b) => b,
@@ -381,7 +383,8 @@ impl Host for StepHost {
                         break;
                     }
                 }
-                // Every directory created must itself be granted for writing.
+                // Every directory created must itself be granted for writing (a virtualized
+                // mkdir creates only private directories).
                 for d in missing.iter().rev() {
                     if d != &c
                         && !private
@@ -395,16 +398,32 @@ impl Host for StepHost {
                 Ok(HostValue::Unit)
             }
             HostRequest::Remove { path } => {
-                let (c, _) = self.check_write(&path, true)?;
-                let m = self.meta_of(&c).map_err(|e| failed(&path, &e))?;
-                if m.is_dir {
+                let (c, private) = self.check_write(&path, true)?;
+                // A virtualized removal asks nothing of the disk: whether an ungranted path
+                // exists, or holds files, is none of the plugin's business.
+                let m = if private {
+                    None
+                } else {
+                    // Not `meta_of`: that follows the last component, and a symlink is
+                    // removed itself (SPEC §5), whatever it points to.
+                    let on_disk = self.overlay().lookup(&c) == Lookup::Disk;
+                    let m = if on_disk {
+                        fsops::lstat(&c)
+                    } else {
+                        self.meta_of(&c)
+                    };
+                    Some(m.map_err(|e| failed(&path, &e))?)
+                };
+                if m.is_some_and(|m| m.is_dir) {
                     let on_disk = fsops::list_dir(&c).unwrap_or_default();
                     let (added, removed) = self.overlay().children(&c);
                     if !added.is_empty() || on_disk.iter().any(|n| !removed.contains(n)) {
                         return Err(failed_msg(&path, "the directory is not empty"));
                     }
                 }
-                self.overlay().remove(&c);
+                // A virtualized removal must stay in the private layer like any other
+                // virtualized write: committing it would delete an ungranted file.
+                self.overlay().remove(&c, private);
                 Ok(HostValue::Unit)
             }
             HostRequest::EnvGet { name } => {

@@ -132,6 +132,22 @@ pub fn stat(real: &Path) -> io::Result<Meta> {
     })
 }
 
+/// Metadata of `real` itself, not following a symlink in its last component (what `remove`
+/// acts on); the directories above it are opened with the same no-symlink resolution as
+/// everything else.
+pub fn lstat(real: &Path) -> io::Result<Meta> {
+    let (parent, name) = split(real)?;
+    let dir = open(parent, OFlags::RDONLY | OFlags::DIRECTORY, Mode::empty())?;
+    let st = rustix::fs::statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW)?;
+    let kind = rustix::fs::FileType::from_raw_mode(st.st_mode);
+    Ok(Meta {
+        size: u64::try_from(st.st_size).unwrap_or(0),
+        is_file: kind == rustix::fs::FileType::RegularFile,
+        is_dir: kind == rustix::fs::FileType::Directory,
+        mtime_ms: st.st_mtime as f64 * 1000.0 + (st.st_mtime_nsec as f64 / 1e6).floor(),
+    })
+}
+
 /// Replaces `real`'s contents atomically: a temporary file in the same directory, written,
 /// fsynced, then renamed over the target (so a reader sees the old or the new file, never a
 /// mix, and a crash leaves no partial file).
@@ -263,6 +279,21 @@ mod tests {
         assert!(dir.is_dir && !dir.is_file);
         let file = stat(&base.join("f")).unwrap();
         assert!(file.is_file && file.size == 3 && file.mtime_ms > 0.0);
+    }
+
+    #[test]
+    fn lstat_sees_the_symlink_itself() {
+        let tmp = tempfile::tempdir().unwrap();
+        let base = std::fs::canonicalize(tmp.path()).unwrap();
+        std::fs::write(base.join("f"), "abc").unwrap();
+        std::os::unix::fs::symlink(base.join("f"), base.join("l")).unwrap();
+        let link = lstat(&base.join("l")).unwrap();
+        assert!(!link.is_file && !link.is_dir);
+        assert!(lstat(&base.join("f")).unwrap().is_file);
+        assert!(
+            stat(&base.join("l")).is_err(),
+            "stat never follows a symlink"
+        );
     }
 
     #[test]

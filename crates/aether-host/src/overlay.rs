@@ -15,9 +15,18 @@ use crate::fsops;
 
 #[derive(Debug, Clone)]
 enum Node {
-    File { data: Vec<u8>, private: bool },
-    Dir { private: bool },
-    Removed,
+    File {
+        data: Vec<u8>,
+        private: bool,
+    },
+    Dir {
+        private: bool,
+    },
+    /// `private`: an ungranted removal under `virtualize_denied_writes`, hidden from the
+    /// step's own view but never committed.
+    Removed {
+        private: bool,
+    },
 }
 
 /// What the overlay knows about a path.
@@ -51,7 +60,7 @@ impl Overlay {
         match self.nodes.get(real) {
             Some(Node::File { data, .. }) => Lookup::File(data),
             Some(Node::Dir { .. }) => Lookup::Dir,
-            Some(Node::Removed) => Lookup::Removed,
+            Some(Node::Removed { .. }) => Lookup::Removed,
             None => Lookup::Disk,
         }
     }
@@ -87,9 +96,11 @@ impl Overlay {
         self.nodes.insert(real.to_path_buf(), Node::Dir { private });
     }
 
-    /// Records a removal.
-    pub fn remove(&mut self, real: &Path) {
-        if let Some(Node::File { data, .. }) = self.nodes.insert(real.to_path_buf(), Node::Removed)
+    /// Records a removal; a `private` one (virtualized) is never committed.
+    pub fn remove(&mut self, real: &Path, private: bool) {
+        if let Some(Node::File { data, .. }) = self
+            .nodes
+            .insert(real.to_path_buf(), Node::Removed { private })
         {
             self.bytes -= data.len() as u64;
         }
@@ -110,7 +121,7 @@ impl Overlay {
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
             match node {
-                Node::Removed => removed.push(name),
+                Node::Removed { .. } => removed.push(name),
                 _ => added.push(name),
             }
         }
@@ -122,7 +133,7 @@ impl Overlay {
         self.nodes
             .range(dir.to_path_buf()..)
             .take_while(|(p, _)| p.starts_with(dir))
-            .any(|(p, n)| p != dir && !matches!(n, Node::Removed))
+            .any(|(p, n)| p != dir && !matches!(n, Node::Removed { .. }))
     }
 
     /// Writes the non-private changes to disk: removals (deepest first), then directories
@@ -131,7 +142,7 @@ impl Overlay {
     pub fn commit(self) -> Result<usize, (PathBuf, io::Error)> {
         let mut count = 0;
         for (path, node) in self.nodes.iter().rev() {
-            if matches!(node, Node::Removed) {
+            if let Node::Removed { private: false } = node {
                 match fsops::remove(path) {
                     Ok(()) => count += 1,
                     Err(e) if e.kind() == io::ErrorKind::NotFound => {}
@@ -173,7 +184,9 @@ mod tests {
         o.mkdir(&base.join("d/e"), false);
         o.write(&base.join("d/e/f"), b"hello".to_vec(), false);
         o.write(&base.join("secret"), b"private".to_vec(), true);
-        o.remove(&base.join("old"));
+        o.remove(&base.join("old"), false);
+        std::fs::write(base.join("kept"), "x").unwrap();
+        o.remove(&base.join("kept"), true);
         assert_eq!(o.bytes(), 12);
         assert_eq!(o.lookup(&base.join("d/e/f")), Lookup::File(b"hello"));
         assert_eq!(o.children(&base.join("d")), (vec!["e".to_owned()], vec![]));
@@ -188,6 +201,10 @@ mod tests {
             "virtualized writes are never committed"
         );
         assert!(!base.join("old").exists());
+        assert!(
+            base.join("kept").exists(),
+            "virtualized removals are never committed"
+        );
     }
 
     #[test]
@@ -198,7 +215,7 @@ mod tests {
         o.write(p, vec![0; 4], false);
         o.append(p, &[1, 2], Vec::new(), false);
         assert_eq!(o.bytes(), 6);
-        o.remove(p);
+        o.remove(p, false);
         assert_eq!(o.bytes(), 0);
         assert_eq!(o.lookup(p), Lookup::Removed);
     }

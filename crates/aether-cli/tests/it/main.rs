@@ -6,6 +6,7 @@
 )]
 
 mod check;
+mod run;
 mod unsafe_mode;
 
 use std::path::{Path, PathBuf};
@@ -52,13 +53,37 @@ impl Ws {
         );
     }
 
-    /// Runs `aether ARGS` in the workspace.
+    /// A plugin directory with a manifest and the given `index.js`.
+    pub fn js_plugin(&self, name: &str, manifest: &str, index_js: &str) {
+        self.write(&format!("plugins/{name}/aether-plugin.json"), manifest);
+        self.write(&format!("plugins/{name}/index.js"), index_js);
+    }
+
+    /// Creates a symlink at `link` (relative to the workspace) pointing to `target` (as is).
+    pub fn symlink(&self, target: &str, link: &str) {
+        let p = self.dir.path().join(link);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::os::unix::fs::symlink(target, p).unwrap();
+    }
+
+    /// The workspace directory with symlinks resolved (what aether reports in targets).
+    pub fn real(&self) -> PathBuf {
+        std::fs::canonicalize(self.dir.path()).unwrap()
+    }
+
+    /// Runs `aether ARGS` in the workspace, with an environment holding only `PATH`.
     pub fn aether(&self, args: &[&str]) -> Out {
+        self.aether_env(args, &[])
+    }
+
+    /// Runs `aether ARGS` in the workspace, with an environment holding only `PATH` and `env`.
+    pub fn aether_env(&self, args: &[&str], env: &[(&str, &str)]) -> Out {
         let out = Command::new(env!("CARGO_BIN_EXE_aether"))
             .args(args)
             .current_dir(self.path())
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .envs(env.iter().copied())
             .output()
             .unwrap();
         Out {
@@ -81,6 +106,17 @@ pub struct Out {
 }
 
 impl Out {
+    /// The `--output json` document on stdout.
+    pub fn json(&self) -> serde_json::Value {
+        match serde_json::from_str(&self.stdout) {
+            Ok(v) => v,
+            Err(e) => panic!(
+                "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
+                self.stdout, self.stderr
+            ),
+        }
+    }
+
     /// Asserts that the output has no panic or backtrace, whatever the outcome.
     pub fn no_panic(&self) -> &Out {
         assert!(!self.stderr.contains("panicked"), "{}", self.stderr);
