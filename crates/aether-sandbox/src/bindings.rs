@@ -36,6 +36,10 @@ pub(crate) fn install<'js>(
     timers: &Rc<RefCell<Timers<'js>>>,
 ) -> Result<()> {
     let globals = ctx.globals();
+    // QuickJS's own `InternalError` (thrown for "out of memory", "interrupted", "stack
+    // overflow") is not ECMAScript; SPEC §5 allows the ECMAScript built-ins only. The engine
+    // keeps its internal reference, so its errors still work.
+    globals.remove("InternalError")?;
     let object_ctor: Object<'js> = globals.get("Object")?;
     let freeze: Function<'js> = object_ctor.get("freeze")?;
     let define_property: Function<'js> = object_ctor.get("defineProperty")?;
