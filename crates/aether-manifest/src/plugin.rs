@@ -12,7 +12,7 @@ use json_spanned_value::spanned::Spanned;
 use serde::Deserialize;
 
 use crate::command::resolve_command;
-use crate::source::{FileError, Loc, SourceFile};
+use crate::source::{FileError, Loc, SourceFile, compile_each};
 
 /// The manifest's file name inside a plugin directory.
 pub const MANIFEST_FILE: &str = "aether-plugin.json";
@@ -175,66 +175,64 @@ impl Manifest {
 
         let mut permissions = Permissions::default();
         let p = &raw.permissions;
-        let (l, e) = (&mut locations, &mut errors);
-        let fs = &p.filesystem;
+        let (fs, net, e) = (&p.filesystem, &p.network, &mut errors);
         let pattern = |t: &str| PathPattern::parse(t, workspace);
-        compile_each(
+        (permissions.fs_read, locations.fs_read) = compile_each(
             &file,
-            &fs.read,
+            entries(&fs.read),
             "permissions.filesystem.read",
             pattern,
-            &mut permissions.fs_read,
-            &mut l.fs_read,
             e,
-        );
-        compile_each(
+        )
+        .into_iter()
+        .unzip();
+        (permissions.fs_write, locations.fs_write) = compile_each(
             &file,
-            &fs.write,
+            entries(&fs.write),
             "permissions.filesystem.write",
             pattern,
-            &mut permissions.fs_write,
-            &mut l.fs_write,
             e,
-        );
-        let net = &p.network;
-        compile_each(
+        )
+        .into_iter()
+        .unzip();
+        (permissions.domains, locations.domains) = compile_each(
             &file,
-            &net.domains,
+            entries(&net.domains),
             "permissions.network.domains",
             DomainPattern::parse,
-            &mut permissions.domains,
-            &mut l.domains,
             e,
-        );
-        compile_each(
+        )
+        .into_iter()
+        .unzip();
+        (permissions.listen, locations.listen) = compile_each(
             &file,
-            &net.listen,
+            entries(&net.listen),
             "permissions.network.listen",
             ListenAddr::parse,
-            &mut permissions.listen,
-            &mut l.listen,
             e,
-        );
-        compile_each(
+        )
+        .into_iter()
+        .unzip();
+        (permissions.env, locations.env) = compile_each(
             &file,
-            &p.env,
+            entries(&p.env),
             "permissions.env",
             EnvPattern::parse,
-            &mut permissions.env,
-            &mut l.env,
             e,
-        );
+        )
+        .into_iter()
+        .unzip();
         if let Some(process) = &p.process {
             permissions.process = true;
-            compile_each(
+            (permissions.commands, locations.commands) = compile_each(
                 &file,
-                &process.get_ref().commands,
+                entries(&process.get_ref().commands),
                 "permissions.process.commands",
                 resolve_command,
-                &mut permissions.commands,
-                &mut locations.commands,
                 &mut errors,
-            );
+            )
+            .into_iter()
+            .unzip();
             if let Some(n) = &process.get_ref().network {
                 permissions.process_network = *n.get_ref();
                 locations.process_network = Some(file.loc(n.start()));
@@ -298,28 +296,9 @@ impl Manifest {
     }
 }
 
-/// Compiles each entry of `list` with `parse`, pushing the value and where it was written, or
-/// an error naming `field` at the entry.
-fn compile_each<T, E: std::fmt::Display>(
-    file: &SourceFile,
-    list: &[S<String>],
-    field: &str,
-    parse: impl Fn(&str) -> Result<T, E>,
-    values: &mut Vec<T>,
-    locs: &mut Vec<Loc>,
-    errors: &mut Vec<FileError>,
-) {
-    for s in list {
-        match parse(s.get_ref()) {
-            Ok(v) => {
-                values.push(v);
-                locs.push(file.loc(s.start()));
-            }
-            Err(e) => {
-                errors.push(file.error_at(s.start(), format!("invalid `{field}` entry: {e}")))
-            }
-        }
-    }
+/// The entries of a list field with their byte offsets, for [`compile_each`].
+fn entries(list: &[S<String>]) -> impl Iterator<Item = (&str, usize)> {
+    list.iter().map(|s| (s.get_ref().as_str(), s.start()))
 }
 
 /// `[a-z0-9][a-z0-9-]*`.
@@ -371,6 +350,28 @@ mod tests {
         assert!(!valid_name("Log"));
         assert!(!valid_name(""));
         assert!(!valid_name("a_b"));
+    }
+
+    #[test]
+    fn every_bad_entry_is_reported_at_its_place() {
+        let text = "{\n  \"name\": \"Bad_Name\",\n  \"version\": \"1\",\n  \"permissions\": {\n    \"env\": [\"OK\", \"*\"],\n    \"network\": { \"listen\": [\"127.0.0.1:0\"] }\n  },\n  \"limits\": { \"memory\": \"12 parsecs\" }\n}\n";
+        let file = SourceFile {
+            path: "m.json".into(),
+            text: text.into(),
+        };
+        let errors = Manifest::parse(file, Path::new("/p"), Path::new("/ws")).unwrap_err();
+        let mut at: Vec<(u32, u32)> = errors
+            .iter()
+            .map(|e| e.loc.map(|l| (l.line, l.col)).unwrap())
+            .collect();
+        at.sort();
+        // Each at its value's opening quote: name, version, env `*` (a prefix must be named),
+        // listen port 0, memory.
+        assert_eq!(
+            at,
+            vec![(2, 11), (3, 14), (5, 19), (6, 29), (8, 25)],
+            "{errors:#?}"
+        );
     }
 
     #[test]

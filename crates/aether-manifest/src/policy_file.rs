@@ -14,7 +14,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::command::resolve_command;
-use crate::source::{FileError, SourceFile};
+use crate::source::{FileError, SourceFile, compile_each};
 
 type S<T> = Spanned<T>;
 
@@ -143,65 +143,56 @@ pub fn parse_policy(file: &SourceFile, workspace: &Path) -> Result<Policy, Vec<F
         errors.push(file.error_at(span.start, msg));
     };
 
+    let e = &mut errors;
     if let Some(fs) = raw.filesystem {
-        for (list, field, out) in [
-            (&fs.read, "filesystem.read", &mut policy.fs_read),
-            (&fs.write, "filesystem.write", &mut policy.fs_write),
-        ] {
-            for s in list {
-                match PathPattern::parse(s.get_ref(), workspace) {
-                    Ok(p) => out.push(p),
-                    Err(e) => err(
-                        &mut errors,
-                        s.span(),
-                        format!("invalid `{field}` pattern: {e}"),
-                    ),
-                }
-            }
-        }
+        let pattern = |t: &str| PathPattern::parse(t, workspace);
+        policy.fs_read = values(compile_each(
+            file,
+            entries(&fs.read),
+            "filesystem.read",
+            pattern,
+            e,
+        ));
+        policy.fs_write = values(compile_each(
+            file,
+            entries(&fs.write),
+            "filesystem.write",
+            pattern,
+            e,
+        ));
         if let Some(v) = fs.virtualize_denied_writes {
             policy.virtualize_denied_writes = v;
         }
     }
     if let Some(net) = raw.network {
-        for s in &net.domains {
-            match DomainPattern::parse(s.get_ref()) {
-                Ok(p) => policy.domains.push(p),
-                Err(e) => err(
-                    &mut errors,
-                    s.span(),
-                    format!("invalid `network.domains` entry: {e}"),
-                ),
-            }
-        }
-        for s in &net.allow_private {
-            match IpNet::parse(s.get_ref()) {
-                Ok(n) => policy.allow_private.push(n),
-                Err(e) => err(
-                    &mut errors,
-                    s.span(),
-                    format!("invalid `network.allow_private` entry: {e}"),
-                ),
-            }
-        }
-        for s in &net.listen {
-            match ListenAddr::parse(s.get_ref()) {
-                Ok(a) => policy.listen.push(a),
-                Err(e) => err(
-                    &mut errors,
-                    s.span(),
-                    format!("invalid `network.listen` entry: {e}"),
-                ),
-            }
-        }
+        policy.domains = values(compile_each(
+            file,
+            entries(&net.domains),
+            "network.domains",
+            DomainPattern::parse,
+            e,
+        ));
+        policy.allow_private = values(compile_each(
+            file,
+            entries(&net.allow_private),
+            "network.allow_private",
+            IpNet::parse,
+            e,
+        ));
+        policy.listen = values(compile_each(
+            file,
+            entries(&net.listen),
+            "network.listen",
+            ListenAddr::parse,
+            e,
+        ));
         if let Some(s) = &net.max_response_bytes {
             match aether_policy::parse_size(s.get_ref()) {
                 Ok(v) => policy.max_response_bytes = v,
-                Err(e) => err(
-                    &mut errors,
-                    s.span(),
-                    format!("invalid `network.max_response_bytes`: {e}"),
-                ),
+                Err(err) => e.push(file.error_at(
+                    s.span().start,
+                    format!("invalid `network.max_response_bytes`: {err}"),
+                )),
             }
         }
         if let Some(v) = net.https_only {
@@ -209,28 +200,22 @@ pub fn parse_policy(file: &SourceFile, workspace: &Path) -> Result<Policy, Vec<F
         }
     }
     if let Some(env) = raw.env {
-        for s in &env.allow {
-            match EnvPattern::parse(s.get_ref()) {
-                Ok(p) => policy.env.push(p),
-                Err(e) => err(
-                    &mut errors,
-                    s.span(),
-                    format!("invalid `env.allow` entry: {e}"),
-                ),
-            }
-        }
+        policy.env = values(compile_each(
+            file,
+            entries(&env.allow),
+            "env.allow",
+            EnvPattern::parse,
+            e,
+        ));
     }
     if let Some(process) = raw.process {
-        for s in &process.commands {
-            match resolve_command(s.get_ref()) {
-                Ok(p) => policy.commands.push(p),
-                Err(e) => err(
-                    &mut errors,
-                    s.span(),
-                    format!("invalid `process.commands` entry: {e}"),
-                ),
-            }
-        }
+        policy.commands = values(compile_each(
+            file,
+            entries(&process.commands),
+            "process.commands",
+            resolve_command,
+            e,
+        ));
         if let Some(v) = process.allow_network {
             policy.allow_network = v;
         }
@@ -308,6 +293,16 @@ pub fn parse_policy(file: &SourceFile, workspace: &Path) -> Result<Policy, Vec<F
     } else {
         Err(errors)
     }
+}
+
+/// The values of [`compile_each`]'s result (a policy needs no locations after parsing).
+fn values<T>(compiled: Vec<(T, crate::source::Loc)>) -> Vec<T> {
+    compiled.into_iter().map(|(v, _)| v).collect()
+}
+
+/// The entries of a list field with their byte offsets, for [`compile_each`].
+fn entries(list: &[S<String>]) -> impl Iterator<Item = (&str, usize)> {
+    list.iter().map(|s| (s.get_ref().as_str(), s.span().start))
 }
 
 /// Points a window error at the field it is about.

@@ -72,6 +72,26 @@ fn loc_of_offset(text: &str, offset: usize) -> Loc {
     }
 }
 
+/// Parses each `(text, byte offset)` entry of a list field with `parse`. Returns the values
+/// with where each was written; an entry that does not parse becomes an error naming `field`
+/// at its place (and every entry is tried, so that all errors are reported at once).
+pub fn compile_each<'a, T, E: fmt::Display>(
+    file: &SourceFile,
+    entries: impl IntoIterator<Item = (&'a str, usize)>,
+    field: &str,
+    parse: impl Fn(&str) -> Result<T, E>,
+    errors: &mut Vec<FileError>,
+) -> Vec<(T, Loc)> {
+    let mut out = Vec::new();
+    for (text, offset) in entries {
+        match parse(text) {
+            Ok(v) => out.push((v, file.loc(offset))),
+            Err(e) => errors.push(file.error_at(offset, format!("invalid `{field}` entry: {e}"))),
+        }
+    }
+    out
+}
+
 /// A short, lowercase description of an I/O error, without the OS error number.
 pub fn io_cause(e: &std::io::Error) -> String {
     use std::io::ErrorKind;
