@@ -230,7 +230,10 @@ fn excess_finding(manifest: &Manifest, excess: &aether_policy::Excess) -> Findin
         "policy-excess",
         &manifest.file.path,
         manifest.location_of(excess.item),
-        excess.message.clone(),
+        format!(
+            "{}\n\nhint: narrow this request in the manifest, or ask the operator to widen the policy",
+            excess.message
+        ),
     );
     f.plugin = Some(manifest.name.clone());
     f.capability = capability;
