@@ -38,6 +38,18 @@ pub struct Meta {
     pub mtime_ms: f64,
 }
 
+impl Meta {
+    fn of(st: &rustix::fs::Stat) -> Meta {
+        let kind = rustix::fs::FileType::from_raw_mode(st.st_mode);
+        Meta {
+            size: u64::try_from(st.st_size).unwrap_or(0),
+            is_file: kind == rustix::fs::FileType::RegularFile,
+            is_dir: kind == rustix::fs::FileType::Directory,
+            mtime_ms: st.st_mtime as f64 * 1000.0 + (st.st_mtime_nsec as f64 / 1e6).floor(),
+        }
+    }
+}
+
 /// The real path of `path` (absolute, lexically normalized): the longest prefix that exists is
 /// resolved by the kernel (symlinks followed, `..` after a symlink handled as the kernel does);
 /// the rest, which does not exist, is appended as is.
@@ -123,13 +135,7 @@ pub fn stat(real: &Path) -> io::Result<Meta> {
     // and these resolve flags answered EINVAL on this kernel.)
     let fd = open(real, OFlags::RDONLY | OFlags::NONBLOCK, Mode::empty())?;
     let st = rustix::fs::fstat(&fd)?;
-    let kind = rustix::fs::FileType::from_raw_mode(st.st_mode);
-    Ok(Meta {
-        size: u64::try_from(st.st_size).unwrap_or(0),
-        is_file: kind == rustix::fs::FileType::RegularFile,
-        is_dir: kind == rustix::fs::FileType::Directory,
-        mtime_ms: st.st_mtime as f64 * 1000.0 + (st.st_mtime_nsec as f64 / 1e6).floor(),
-    })
+    Ok(Meta::of(&st))
 }
 
 /// Metadata of `real` itself, not following a symlink in its last component (what `remove`
@@ -139,13 +145,7 @@ pub fn lstat(real: &Path) -> io::Result<Meta> {
     let (parent, name) = split(real)?;
     let dir = open(parent, OFlags::RDONLY | OFlags::DIRECTORY, Mode::empty())?;
     let st = rustix::fs::statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW)?;
-    let kind = rustix::fs::FileType::from_raw_mode(st.st_mode);
-    Ok(Meta {
-        size: u64::try_from(st.st_size).unwrap_or(0),
-        is_file: kind == rustix::fs::FileType::RegularFile,
-        is_dir: kind == rustix::fs::FileType::Directory,
-        mtime_ms: st.st_mtime as f64 * 1000.0 + (st.st_mtime_nsec as f64 / 1e6).floor(),
-    })
+    Ok(Meta::of(&st))
 }
 
 /// Replaces `real`'s contents atomically: a temporary file in the same directory, written,

@@ -223,61 +223,44 @@ pub fn excesses(perms: &Permissions, limits: &RequestedLimits, policy: &Policy) 
                 });
             }
         };
-    for (i, p) in perms.fs_read.iter().enumerate() {
-        let ok = policy.fs_read.iter().any(|q| q.covers(p));
-        check(
-            RequestItem::FsRead(i),
-            ok,
-            "filesystem.read",
-            p,
-            "filesystem.read",
-            allowed_list(&policy.fs_read),
-        );
+    // Each requested pattern must be covered by one of the policy's patterns of its kind.
+    macro_rules! each_covered {
+        ($requested:expr, $allowed:expr, $item:expr, $what:expr, $field:expr) => {
+            for (i, r) in $requested.iter().enumerate() {
+                let ok = $allowed.iter().any(|q| q.covers(r));
+                check($item(i), ok, $what, r, $field, allowed_list(&$allowed));
+            }
+        };
     }
-    for (i, p) in perms.fs_write.iter().enumerate() {
-        let ok = policy.fs_write.iter().any(|q| q.covers(p));
-        check(
-            RequestItem::FsWrite(i),
-            ok,
-            "filesystem.write",
-            p,
-            "filesystem.write",
-            allowed_list(&policy.fs_write),
-        );
-    }
-    for (i, d) in perms.domains.iter().enumerate() {
-        let ok = policy.domains.iter().any(|q| q.covers(d));
-        check(
-            RequestItem::Domain(i),
-            ok,
-            "network domain",
-            d,
-            "network.domains",
-            allowed_list(&policy.domains),
-        );
-    }
-    for (i, l) in perms.listen.iter().enumerate() {
-        let ok = policy.listen.iter().any(|q| q.covers(l));
-        check(
-            RequestItem::Listen(i),
-            ok,
-            "network.listen",
-            l,
-            "network.listen",
-            allowed_list(&policy.listen),
-        );
-    }
-    for (i, e) in perms.env.iter().enumerate() {
-        let ok = policy.env.iter().any(|q| q.covers(e));
-        check(
-            RequestItem::Env(i),
-            ok,
-            "env",
-            e,
-            "env.allow",
-            allowed_list(&policy.env),
-        );
-    }
+    each_covered!(
+        perms.fs_read,
+        policy.fs_read,
+        RequestItem::FsRead,
+        "filesystem.read",
+        "filesystem.read"
+    );
+    each_covered!(
+        perms.fs_write,
+        policy.fs_write,
+        RequestItem::FsWrite,
+        "filesystem.write",
+        "filesystem.write"
+    );
+    each_covered!(
+        perms.domains,
+        policy.domains,
+        RequestItem::Domain,
+        "network domain",
+        "network.domains"
+    );
+    each_covered!(
+        perms.listen,
+        policy.listen,
+        RequestItem::Listen,
+        "network.listen",
+        "network.listen"
+    );
+    each_covered!(perms.env, policy.env, RequestItem::Env, "env", "env.allow");
     let commands: Vec<_> = policy.commands.iter().map(|c| c.display()).collect();
     for (i, c) in perms.commands.iter().enumerate() {
         let ok = policy.commands.contains(c);
