@@ -299,6 +299,13 @@ pub fn fetch(
             aether_policy::escape_untrusted(method_text)
         ))
     })?;
+    // Fetch standard "forbidden methods": CONNECT would turn the connection into a tunnel.
+    if matches!(
+        method.as_str().to_ascii_uppercase().as_str(),
+        "CONNECT" | "TRACE" | "TRACK"
+    ) {
+        return Err(type_error(format!("method `{method}` is not allowed")));
+    }
     let mut body = request.body;
     let mut url_text = request.url;
     let mut hops = Vec::new();
@@ -344,7 +351,9 @@ pub fn fetch(
             .get(http::header::LOCATION)
             .and_then(|l| l.to_str().ok())
             .map(str::to_owned);
-        if let (true, Some(location)) = (status.is_redirection(), location) {
+        // Only these are redirects in the fetch standard; 300 and 304 are returned as they are.
+        let is_redirect = matches!(status.as_u16(), 301 | 302 | 303 | 307 | 308);
+        if let (true, Some(location)) = (is_redirect, location) {
             match request.redirect {
                 Redirect::Manual => {}
                 Redirect::Error => {

@@ -587,3 +587,66 @@ fn past_deadline_times_out() {
     assert!(matches!(result, Err(FetchError::Timeout)), "{result:?}");
     server.requests();
 }
+
+#[test]
+fn forbidden_methods_are_refused() {
+    let grant = loopback_grant(8080);
+    for method in ["CONNECT", "connect", "TRACE", "TRACK", "GE T", "GET\r\n"] {
+        let mut request = get("http://127.0.0.1:8080/");
+        request.method = method.into();
+        type_error(fetch(&grant, request, &no_dns(), Instant::now()));
+    }
+}
+
+/// Credentials do not follow a redirect to another origin (fetch standard; the Node.js
+/// `undici` advisories on `Authorization`/`Cookie` kept across cross-origin redirects).
+#[test]
+fn credentials_dropped_on_cross_origin_redirect() {
+    let second = Server::start(vec![ok("other")]);
+    let first = Server::start(vec![redirect(&format!(
+        "http://127.0.0.1:{}/landing",
+        second.port
+    ))]);
+    let grant = grant_with(
+        &[
+            format!("127.0.0.1:{}", first.port),
+            format!("127.0.0.1:{}", second.port),
+        ],
+        &["127.0.0.1/32"],
+        ByteSize::mib(16),
+    );
+    let mut request = get(format!("http://127.0.0.1:{}/", first.port));
+    request.headers = vec![
+        ("Authorization".into(), "Bearer secret".into()),
+        ("Cookie".into(), "session=secret".into()),
+        ("X-Kept".into(), "yes".into()),
+    ];
+    let response = fetch(&grant, request, &no_dns(), deadline()).expect("fetch");
+    assert_eq!(response.body, b"other");
+    let firsts = first.requests();
+    assert!(firsts[0].contains("Bearer secret"), "{firsts:?}");
+    let seconds = second.requests();
+    assert!(!seconds[0].contains("secret"), "{seconds:?}");
+    assert!(
+        seconds[0].to_ascii_lowercase().contains("x-kept: yes"),
+        "{seconds:?}"
+    );
+}
+
+#[test]
+fn status_304_with_location_is_not_followed() {
+    let server = Server::start(vec![
+        "HTTP/1.1 304 Not Modified\r\nLocation: /elsewhere\r\nConnection: close\r\n\r\n".into(),
+    ]);
+    let port = server.port;
+    let response = fetch(
+        &loopback_grant(port),
+        get(format!("http://127.0.0.1:{port}/")),
+        &no_dns(),
+        deadline(),
+    )
+    .expect("fetch");
+    assert_eq!(response.status, 304);
+    assert_eq!(response.hops.len(), 1);
+    server.requests();
+}
