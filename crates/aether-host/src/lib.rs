@@ -9,6 +9,7 @@ pub mod broker;
 pub mod bundle;
 pub mod events;
 mod fsops;
+pub mod gateway;
 pub mod overlay;
 pub mod protocol;
 

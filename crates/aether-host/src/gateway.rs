@@ -1,0 +1,424 @@
+//! The network gateway: the only code that makes an outbound HTTP request for a plugin (SPEC §5
+//! fetch rows, §6 "Network proxying").
+//!
+//! For the first request and for every redirect hop, in this order:
+//!
+//! 1. the URL is parsed strictly (WHATWG, `url` crate); userinfo is refused;
+//! 2. [`Grant::check_scheme`]: only `http`/`https`, and no plain `http` under `https_only`;
+//! 3. [`parse_host`] + [`Grant::check_host`] on the canonical host (so `2130706433`, `0x7f.1`,
+//!    `0177.0.0.1` and `[::ffff:127.0.0.1]` are all `127.0.0.1`);
+//! 4. the name is resolved **once**, here, through a [`Resolve`];
+//! 5. the first address that passes [`Grant::check_address`] is kept;
+//! 6. the connection goes to exactly that socket address: `ureq` is given a resolver that
+//!    answers only that address, so no second lookup happens (DNS rebinding between check and
+//!    connect is closed).
+//!
+//! It never follows redirects inside `ureq`, never uses an environment proxy (`HTTP_PROXY` would
+//! send the request, and the name resolution, elsewhere), never decompresses (the body is
+//! counted as received), and refuses request headers that could reframe the request.
+//!
+//! What it must never do: connect to an address it has not checked, or resolve a name twice
+//! for one hop.
+
+use std::fmt;
+use std::io;
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::time::{Duration, Instant};
+
+use aether_policy::{CheckedAddr, Denial, Grant, Host, parse_host};
+use thiserror::Error;
+use ureq::http;
+use ureq::unversioned::resolver::{ResolvedSocketAddrs, Resolver};
+use ureq::unversioned::transport::NextTimeout;
+use url::Url;
+
+/// Redirects followed at most (SPEC §5): the sixth redirect fails the fetch.
+pub const MAX_REDIRECTS: usize = 5;
+
+/// What to do with a 3xx response that has a `Location` (the fetch `redirect` option).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Redirect {
+    /// Follow up to [`MAX_REDIRECTS`] hops, each checked like the first.
+    #[default]
+    Follow,
+    /// Return the 3xx response as it is.
+    Manual,
+    /// Fail with a [`FetchError::Type`].
+    Error,
+}
+
+/// A request as a plugin makes it. Nothing here is trusted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchRequest {
+    /// Absolute `http:` or `https:` URL.
+    pub url: String,
+    /// HTTP method (a token; `GET` when empty).
+    pub method: String,
+    /// Request headers. `Host`, hop-by-hop headers, `Content-Length`, and any name or value
+    /// with CR, LF or NUL are refused.
+    pub headers: Vec<(String, String)>,
+    /// Request body.
+    pub body: Option<Vec<u8>>,
+    /// Redirect mode.
+    pub redirect: Redirect,
+}
+
+/// One request the gateway actually sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hop {
+    /// The URL requested (normalized).
+    pub url: String,
+    /// The checked address connected to.
+    pub addr: SocketAddr,
+    /// The status it answered.
+    pub status: u16,
+}
+
+/// The final response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchResponse {
+    /// Status code.
+    pub status: u16,
+    /// Canonical reason phrase for the status (empty when unknown).
+    pub status_text: String,
+    /// The final URL, after redirects.
+    pub url: String,
+    /// Response headers in order; values decoded lossily as UTF-8.
+    pub headers: Vec<(String, String)>,
+    /// The body, at most the grant's `max_response_bytes`.
+    pub body: Vec<u8>,
+    /// Every request sent, in order, the last one being this response.
+    pub hops: Vec<Hop>,
+}
+
+/// Why a fetch failed.
+#[derive(Debug, Error)]
+pub enum FetchError {
+    /// Beyond the grant (the JS side throws `PermissionDenied`, capability `network`).
+    #[error(transparent)]
+    Denied(#[from] Denial),
+    /// Not about the grant: malformed URL, invalid header, connection failure, response above
+    /// `max_response_bytes`, too many redirects, `redirect: "error"` (a JS `TypeError`).
+    #[error("{0}")]
+    Type(String),
+    /// The deadline passed.
+    #[error("fetch timed out")]
+    Timeout,
+}
+
+/// Name resolution, done once per hop by the gateway.
+pub trait Resolve {
+    /// The addresses of `host` (a canonical domain name, never an IP literal).
+    fn resolve(&self, host: &str, port: u16) -> io::Result<Vec<IpAddr>>;
+}
+
+/// The system resolver (`getaddrinfo` through std's `ToSocketAddrs`).
+///
+/// It does not honour the fetch deadline: a slow lookup can outlast it (the step's own timeout
+/// still stops the step).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemResolver;
+
+impl Resolve for SystemResolver {
+    fn resolve(&self, host: &str, port: u16) -> io::Result<Vec<IpAddr>> {
+        Ok((host, port).to_socket_addrs()?.map(|a| a.ip()).collect())
+    }
+}
+
+/// The `ureq` resolver for one hop: answers the one checked address, whatever it is asked.
+struct PinnedResolver(SocketAddr);
+
+impl fmt::Debug for PinnedResolver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PinnedResolver({})", self.0)
+    }
+}
+
+impl Resolver for PinnedResolver {
+    fn resolve(
+        &self,
+        _uri: &http::Uri,
+        _config: &ureq::config::Config,
+        _timeout: NextTimeout,
+    ) -> Result<ResolvedSocketAddrs, ureq::Error> {
+        let mut out = self.empty();
+        out.push(self.0);
+        Ok(out)
+    }
+}
+
+fn type_error(msg: impl Into<String>) -> FetchError {
+    FetchError::Type(msg.into())
+}
+
+/// Request headers the gateway frames itself or that act on the connection, not the request
+/// (RFC 9110 §7.6.1). Letting a plugin set them would allow request smuggling or a second
+/// request on the same connection.
+fn is_forbidden_header(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    matches!(
+        lower.as_str(),
+        "host"
+            | "connection"
+            | "transfer-encoding"
+            | "upgrade"
+            | "te"
+            | "keep-alive"
+            | "content-length"
+    ) || lower.starts_with("proxy-")
+}
+
+/// The headers as `http` values, or a type error naming the first bad one.
+fn check_headers(headers: &[(String, String)]) -> Result<http::HeaderMap, FetchError> {
+    let mut map = http::HeaderMap::new();
+    for (name, value) in headers {
+        let shown = aether_policy::escape_untrusted(name);
+        if [name.as_str(), value.as_str()]
+            .iter()
+            .any(|s| s.contains(['\r', '\n', '\0']))
+        {
+            return Err(type_error(format!(
+                "invalid header `{shown}`: CR, LF and NUL are not allowed"
+            )));
+        }
+        if is_forbidden_header(name) {
+            return Err(type_error(format!(
+                "header `{shown}` may not be set: the gateway frames the request itself"
+            )));
+        }
+        let n = http::HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| type_error(format!("invalid header name `{shown}`")))?;
+        let v = http::HeaderValue::from_str(value)
+            .map_err(|_| type_error(format!("invalid value for header `{shown}`")))?;
+        map.append(n, v);
+    }
+    Ok(map)
+}
+
+/// A URL that passed every check for one hop, with the address to connect to.
+struct Target {
+    url: Url,
+    addr: SocketAddr,
+}
+
+/// Steps 1–5 of the module docs for one hop.
+fn check_url(grant: &Grant, url: &str, resolver: &dyn Resolve) -> Result<Target, FetchError> {
+    let mut url = Url::parse(url).map_err(|e| {
+        type_error(format!(
+            "invalid URL `{}`: {e}",
+            aether_policy::escape_untrusted(url)
+        ))
+    })?;
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(type_error(
+            "URLs with credentials (`user:pass@`) are not allowed",
+        ));
+    }
+    let default_port = grant.check_scheme(url.scheme())?;
+    url.set_fragment(None);
+    let host_text = url
+        .host_str()
+        .ok_or_else(|| type_error(format!("URL `{url}` has no host")))?;
+    let host = parse_host(host_text).map_err(|e| type_error(e.to_string()))?;
+    let port = url.port_or_known_default().unwrap_or(default_port);
+    let checked = grant.check_host(&host, port, default_port)?;
+    let addr = match checked.host() {
+        Host::Ip(ip) => grant.check_address(*ip)?,
+        Host::Domain(name) => first_allowed(grant, resolver, name, port)?,
+    };
+    Ok(Target {
+        url,
+        addr: SocketAddr::new(addr.addr(), port),
+    })
+}
+
+/// Resolves `name` once and keeps the first address the grant allows.
+fn first_allowed(
+    grant: &Grant,
+    resolver: &dyn Resolve,
+    name: &str,
+    port: u16,
+) -> Result<CheckedAddr, FetchError> {
+    let addrs = resolver
+        .resolve(name, port)
+        .map_err(|e| type_error(format!("could not resolve `{name}`: {e}")))?;
+    let mut first_denial = None;
+    for ip in addrs {
+        match grant.check_address(ip) {
+            Ok(a) => return Ok(a),
+            Err(d) => {
+                first_denial.get_or_insert(d);
+            }
+        }
+    }
+    Err(match first_denial {
+        Some(d) => FetchError::Denied(d),
+        None => type_error(format!("`{name}` resolved to no address")),
+    })
+}
+
+fn remaining(deadline: Instant) -> Result<Duration, FetchError> {
+    let left = deadline.saturating_duration_since(Instant::now());
+    if left.is_zero() {
+        Err(FetchError::Timeout)
+    } else {
+        Ok(left)
+    }
+}
+
+fn map_ureq(err: ureq::Error, cap: u64) -> FetchError {
+    match err {
+        ureq::Error::Timeout(_) => FetchError::Timeout,
+        ureq::Error::Io(e) if e.kind() == io::ErrorKind::TimedOut => FetchError::Timeout,
+        ureq::Error::BodyExceedsLimit(_) => type_error(format!(
+            "response body exceeds `max_response_bytes` ({cap} bytes)"
+        )),
+        other => type_error(format!("request failed: {other}")),
+    }
+}
+
+/// Fetches `request` under `grant`, following redirects as it asks, never past `deadline`.
+///
+/// See the module docs for the order of checks on each hop.
+pub fn fetch(
+    grant: &Grant,
+    request: FetchRequest,
+    resolver: &dyn Resolve,
+    deadline: Instant,
+) -> Result<FetchResponse, FetchError> {
+    let cap = grant.max_response_bytes().bytes();
+    let mut headers = check_headers(&request.headers)?;
+    let method_text = if request.method.is_empty() {
+        "GET"
+    } else {
+        request.method.as_str()
+    };
+    let mut method = http::Method::from_bytes(method_text.as_bytes()).map_err(|_| {
+        type_error(format!(
+            "invalid method `{}`",
+            aether_policy::escape_untrusted(method_text)
+        ))
+    })?;
+    // Fetch standard "forbidden methods": CONNECT would turn the connection into a tunnel.
+    if matches!(
+        method.as_str().to_ascii_uppercase().as_str(),
+        "CONNECT" | "TRACE" | "TRACK"
+    ) {
+        return Err(type_error(format!("method `{method}` is not allowed")));
+    }
+    let mut body = request.body;
+    let mut url_text = request.url;
+    let mut hops = Vec::new();
+
+    loop {
+        let target = check_url(grant, &url_text, resolver)?;
+        let timeout = remaining(deadline)?;
+        let config = ureq::Agent::config_builder()
+            .proxy(None)
+            .max_redirects(0)
+            .max_redirects_will_error(false)
+            .http_status_as_error(false)
+            .max_idle_connections(0)
+            .timeout_global(Some(timeout))
+            .build();
+        let agent = ureq::Agent::with_parts(
+            config,
+            ureq::unversioned::transport::DefaultConnector::new(),
+            PinnedResolver(target.addr),
+        );
+        let mut builder = http::Request::builder()
+            .method(method.clone())
+            .uri(target.url.as_str());
+        if let Some(h) = builder.headers_mut() {
+            h.extend(headers.clone());
+        }
+        let sent = match &body {
+            Some(b) => builder.body(b.clone()).map(|r| agent.run(r)),
+            None => builder.body(()).map(|r| agent.run(r)),
+        };
+        let mut response = sent
+            .map_err(|e| type_error(format!("invalid request: {e}")))?
+            .map_err(|e| map_ureq(e, cap))?;
+        let status = response.status();
+        hops.push(Hop {
+            url: target.url.to_string(),
+            addr: target.addr,
+            status: status.as_u16(),
+        });
+
+        let location = response
+            .headers()
+            .get(http::header::LOCATION)
+            .and_then(|l| l.to_str().ok())
+            .map(str::to_owned);
+        // Only these are redirects in the fetch standard; 300 and 304 are returned as they are.
+        let is_redirect = matches!(status.as_u16(), 301 | 302 | 303 | 307 | 308);
+        if let (true, Some(location)) = (is_redirect, location) {
+            match request.redirect {
+                Redirect::Manual => {}
+                Redirect::Error => {
+                    return Err(type_error(format!(
+                        "redirect to `{}` refused (`redirect: \"error\"`)",
+                        aether_policy::escape_untrusted(&location)
+                    )));
+                }
+                Redirect::Follow => {
+                    if hops.len() > MAX_REDIRECTS {
+                        return Err(type_error(format!(
+                            "too many redirects (more than {MAX_REDIRECTS})"
+                        )));
+                    }
+                    let next = target.url.join(&location).map_err(|e| {
+                        type_error(format!(
+                            "invalid redirect location `{}`: {e}",
+                            aether_policy::escape_untrusted(&location)
+                        ))
+                    })?;
+                    // Fetch standard, HTTP-redirect fetch: 303 (and 301/302 after POST)
+                    // become a GET without a body.
+                    let code = status.as_u16();
+                    if code == 303 && method != http::Method::HEAD
+                        || matches!(code, 301 | 302) && method == http::Method::POST
+                    {
+                        method = http::Method::GET;
+                        body = None;
+                        headers.remove(http::header::CONTENT_TYPE);
+                    }
+                    // Credentials never follow a redirect to another origin (fetch standard
+                    // drops `Authorization` on cross-origin redirects).
+                    if next.origin() != target.url.origin() {
+                        headers.remove(http::header::AUTHORIZATION);
+                        headers.remove(http::header::COOKIE);
+                    }
+                    url_text = next.to_string();
+                    continue;
+                }
+            }
+        }
+
+        let response_headers = response
+            .headers()
+            .iter()
+            .map(|(n, v)| {
+                (
+                    n.as_str().to_owned(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        let body = response
+            .body_mut()
+            .with_config()
+            .limit(cap)
+            .read_to_vec()
+            .map_err(|e| map_ureq(e, cap))?;
+        return Ok(FetchResponse {
+            status: status.as_u16(),
+            status_text: status.canonical_reason().unwrap_or("").to_owned(),
+            url: target.url.to_string(),
+            headers: response_headers,
+            body,
+            hops,
+        });
+    }
+}
