@@ -441,6 +441,22 @@ impl Host for StepHost {
                     value: std::env::var(checked.name()).ok(),
                 })
             }
+            HostRequest::Require { specifier } => {
+                let message = format!(
+                    "module denied for `{specifier}`: `require` is not available to plugins\n\nhint: use `import` with a relative specifier inside the plugin directory"
+                );
+                self.event(
+                    Capability::Module,
+                    &specifier,
+                    Decision::Denied,
+                    message.clone(),
+                );
+                Err(HostError::PermissionDenied {
+                    capability: Capability::Module,
+                    target: specifier,
+                    message,
+                })
+            }
             HostRequest::LoadModule {
                 specifier,
                 referrer,

@@ -71,9 +71,15 @@ pub enum HostRequest {
     LoadModule {
         /// The specifier as written.
         specifier: String,
-        /// The importing module's path relative to the plugin directory (`None` for `require`
-        /// and for the entry module itself, which is loaded with `specifier = main`).
+        /// The importing module's path relative to the plugin directory (`None` only for the
+        /// entry module itself, which is loaded with `specifier = main`).
         referrer: Option<String>,
+    },
+    /// `require(x)`: never grants anything (SPEC §5: it exists only to throw the `module`
+    /// violation); sent so that the host records the attempt as a denial.
+    Require {
+        /// The specifier as written.
+        specifier: String,
     },
     /// `console.*`: a line for the step's log.
     Log {

@@ -380,17 +380,16 @@ fn coerce_string(value: Option<Value<'_>>) -> Result<String> {
     }
 }
 
-/// `require(x)` always throws the `module` `PermissionDenied` (SPEC §5). It still asks the host
-/// (`LoadModule { specifier, referrer: None }`) so that the host records the attempt; whatever
-/// the host replies, the call throws, with the host's denial message when it gave one.
+/// `require(x)` always throws the `module` `PermissionDenied` (SPEC §5). It still tells the host
+/// (`HostRequest::Require`) so that the host records the attempt; whatever the host replies,
+/// the call throws, with the host's denial message when it gave one.
 fn require<'js>(ctx: &Ctx<'js>, gate: &Gate, specifier: Option<Value<'js>>) -> rquickjs::Error {
     let specifier = match specifier {
         Some(v) => describe_value(ctx, &v),
         None => "undefined".into(),
     };
-    let reply = gate.call(HostRequest::LoadModule {
+    let reply = gate.call(HostRequest::Require {
         specifier: specifier.clone(),
-        referrer: None,
     });
     let error = match reply {
         Err(denied @ HostError::PermissionDenied { .. }) => denied,

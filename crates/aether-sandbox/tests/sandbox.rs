@@ -92,6 +92,8 @@ impl Host for FakeHost {
                     .ok_or_else(|| denied(Capability::Module, &specifier))?;
                 Ok(HostValue::Module { name, source })
             }
+            // A host that wrongly answers `require` with success: the sandbox must throw anyway.
+            HostRequest::Require { .. } => Ok(HostValue::Unit),
             HostRequest::ReadText { path } => Ok(HostValue::Text {
                 value: Some(String::from_utf8_lossy(&self.read(&path)?).into_owned()),
             }),
@@ -312,11 +314,12 @@ fn require_and_dynamic_import_throw_permission_denied() {
             ["PermissionDenied", "module", "node:fs", true]
         ]))
     );
-    // `require` still asks the host, so that it records the attempt.
-    assert!(host.requests().contains(&HostRequest::LoadModule {
+    // `require` still tells the host, so that it records the attempt; and it throws even
+    // though this fake host answered with success.
+    assert!(host.requests().contains(&HostRequest::Require {
         specifier: "fs".into(),
-        referrer: None
     }));
+    assert!(!host.requests().iter().any(|r| matches!(r, HostRequest::LoadModule { referrer: None, specifier } if specifier != "main.js")));
 }
 
 #[test]

@@ -941,3 +941,32 @@ fn writes_follow_no_symlink_out_of_the_grant_and_remove_unlinks_the_link_itself(
     assert!(root.join("out/unlink-me").symlink_metadata().is_err());
     assert!(root.join("out/to-secret").symlink_metadata().is_ok());
 }
+
+/// `require` of a file that does exist inside the plugin is still a `module` violation, and is
+/// recorded as one: the audit must not show an allowed load for a call that threw (before the
+/// dedicated `Require` request, it was sent as an entry-module load and recorded as allowed).
+#[test]
+fn require_of_an_existing_plugin_file_is_recorded_as_denied() {
+    let ws = Ws::new();
+    ws.js_plugin(
+        "req",
+        r#"{ "name": "req", "version": "1.0.0" }"#,
+        "export default () => { try { require('./index.js'); return 'loaded'; } catch (e) { return [e.name, e.capability, e.target]; } };\n",
+    );
+    ws.write(
+        "pipeline.yaml",
+        "name: r\nsteps:\n  - id: a\n    plugin: ./plugins/req\n",
+    );
+    let out = ws.aether(&["run", "pipeline.yaml", "--output", "json"]);
+    out.no_panic();
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(
+        out.json()["steps"][0]["output"],
+        serde_json::json!(["PermissionDenied", "module", "./index.js"])
+    );
+    assert!(
+        out.stderr.contains("1 violation: 1 module denied"),
+        "{}",
+        out.stderr
+    );
+}
