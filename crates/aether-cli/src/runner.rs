@@ -161,20 +161,6 @@ impl StepRunner for Runner<'_> {
                 Metrics::default(),
             );
         }
-        let mut host = StepHost::new(
-            StepIdentity {
-                step: step.decl.id.clone(),
-                plugin: m.name.clone(),
-            },
-            step.grant.clone(),
-            self.ws.pipeline.workspace.clone(),
-            self.bundles[step.plugin].clone(),
-            self.collector.clone(),
-        );
-        if self.unsafe_run {
-            host = host.unsafe_mode(aether_policy::UnsafeMode::acknowledge());
-        }
-        let host = Arc::new(host);
         let limits = step.grant.limits();
         let limits = if self.unsafe_run {
             UNSAFE_LIMITS
@@ -185,6 +171,24 @@ impl StepRunner for Runner<'_> {
                 stack: Limits::DEFAULT_STACK,
             }
         };
+        let start = std::time::Instant::now();
+        let mut host = StepHost::new(
+            StepIdentity {
+                step: step.decl.id.clone(),
+                plugin: m.name.clone(),
+            },
+            step.grant.clone(),
+            self.ws.pipeline.workspace.clone(),
+            self.bundles[step.plugin].clone(),
+            self.collector.clone(),
+        );
+        if let Some(deadline) = start.checked_add(limits.timeout) {
+            host = host.deadline(deadline);
+        }
+        if self.unsafe_run {
+            host = host.unsafe_mode(aether_policy::UnsafeMode::acknowledge());
+        }
+        let host = Arc::new(host);
         let spec = StepSpec {
             main: m.main.clone(),
             input,
@@ -231,6 +235,7 @@ impl StepRunner for Runner<'_> {
                         target: step.decl.id.clone(),
                         decision: Decision::Killed,
                         reason: e.to_string(),
+                        traffic: None,
                     });
                 }
                 StepOutcome::failed(e.to_string(), metrics)

@@ -6,13 +6,14 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 use aether_policy::{Capability, CheckedEnv, CheckedPath, Decision, Denial, Grant, UnsafeMode};
 
 use crate::bundle::{PluginBundle, ResolveError};
-use crate::events::{Event, Recorder};
+use crate::events::{Event, Recorder, Traffic};
 use crate::fsops::{self, Meta};
+use crate::gateway::{self, FetchError, FetchRequest, Redirect, Resolve, SystemResolver};
 use crate::overlay::{Lookup, Overlay};
 use crate::protocol::{Host, HostError, HostRequest, HostValue};
 
@@ -34,10 +35,15 @@ pub struct StepHost {
     overlay: Mutex<Overlay>,
     recorder: Arc<dyn Recorder>,
     unsafe_mode: Option<UnsafeMode>,
+    /// When the step's time is up: no fetch or child process outlives it.
+    deadline: Instant,
+    resolver: Box<dyn Resolve + Send + Sync>,
 }
 
 impl StepHost {
     /// A broker for one step. Relative paths given by the plugin resolve against `workspace`.
+    /// The step's deadline is its grant's timeout from now (see [`StepHost::deadline`]); names
+    /// are resolved by the system resolver (see [`StepHost::resolver`]).
     pub fn new(
         who: StepIdentity,
         grant: Grant,
@@ -47,13 +53,28 @@ impl StepHost {
     ) -> StepHost {
         StepHost {
             who,
-            grant,
             workspace,
             bundle,
             overlay: Mutex::new(Overlay::default()),
             recorder,
             unsafe_mode: None,
+            deadline: Instant::now() + grant.limits().timeout,
+            grant,
+            resolver: Box::new(SystemResolver),
         }
+    }
+
+    /// The instant the step's time is up, if not its grant's timeout from creation.
+    pub fn deadline(mut self, deadline: Instant) -> StepHost {
+        self.deadline = deadline;
+        self
+    }
+
+    /// Resolves names for `fetch` with `resolver` instead of the system's (tests simulate DNS
+    /// rebinding with it).
+    pub fn resolver(mut self, resolver: impl Resolve + Send + Sync + 'static) -> StepHost {
+        self.resolver = Box::new(resolver);
+        self
     }
 
     /// The same broker for an `--unsafe` run: what the grant denies is performed anyway and
@@ -99,6 +120,7 @@ impl StepHost {
             target: target.to_owned(),
             decision,
             reason,
+            traffic: None,
         });
     }
 
@@ -465,6 +487,34 @@ impl Host for StepHost {
                 self.recorder.log(&self.who.step, &level, &message);
                 Ok(HostValue::Unit)
             }
+            HostRequest::Fetch {
+                url,
+                method,
+                headers,
+                body,
+                redirect,
+                timeout_ms,
+            } => {
+                let redirect = match redirect.as_str() {
+                    "follow" | "" => Redirect::Follow,
+                    "manual" => Redirect::Manual,
+                    "error" => Redirect::Error,
+                    other => {
+                        return Err(type_error(format!(
+                            "fetch: `redirect` must be \"follow\", \"manual\" or \"error\", got `{}`",
+                            aether_policy::escape_untrusted(other)
+                        )));
+                    }
+                };
+                let request = FetchRequest {
+                    url,
+                    method,
+                    headers,
+                    body,
+                    redirect,
+                };
+                self.fetch(request, timeout_ms)
+            }
         }
     }
 
@@ -474,6 +524,84 @@ impl Host for StepHost {
 }
 
 impl StepHost {
+    /// One fetch through the gateway, never past the step's deadline nor `timeout_ms`; every
+    /// request sent and every refusal becomes an event.
+    fn fetch(
+        &self,
+        request: FetchRequest,
+        timeout_ms: Option<u64>,
+    ) -> Result<HostValue, HostError> {
+        let deadline = match timeout_ms {
+            Some(ms) => self
+                .deadline
+                .min(Instant::now() + Duration::from_millis(ms)),
+            None => self.deadline,
+        };
+        let bytes_sent = request.body.as_ref().map_or(0, |b| b.len() as u64);
+        let resolver = self.resolver.as_ref();
+        let result = match &self.unsafe_mode {
+            None => gateway::fetch(&self.grant, request, resolver, deadline),
+            Some(mode) => {
+                let (result, overridden) =
+                    gateway::fetch_unchecked(&self.grant, request, resolver, deadline, mode);
+                for denial in &overridden {
+                    self.override_denial(denial);
+                }
+                result
+            }
+        };
+        match result {
+            Ok(response) => {
+                let last = response.hops.len().saturating_sub(1);
+                for (i, hop) in response.hops.iter().enumerate() {
+                    self.recorder.record(Event {
+                        time: SystemTime::now(),
+                        step: self.who.step.clone(),
+                        plugin: self.who.plugin.clone(),
+                        capability: Capability::Network,
+                        target: hop.url.clone(),
+                        decision: Decision::Allowed,
+                        reason: String::new(),
+                        traffic: Some(Traffic {
+                            address: hop.addr,
+                            status: hop.status,
+                            bytes_sent: if i == 0 { bytes_sent } else { 0 },
+                            bytes_received: if i == last {
+                                response.body.len() as u64
+                            } else {
+                                0
+                            },
+                        }),
+                    });
+                }
+                Ok(HostValue::Response {
+                    status: response.status,
+                    status_text: response.status_text,
+                    url: response.url,
+                    redirected: response.hops.len() > 1,
+                    headers: response.headers,
+                    body: response.body,
+                })
+            }
+            Err(FetchError::Denied { url, denial }) => {
+                let message = denial.to_string();
+                self.event(Capability::Network, &url, Decision::Denied, message.clone());
+                Err(HostError::PermissionDenied {
+                    capability: Capability::Network,
+                    target: url,
+                    message,
+                })
+            }
+            Err(FetchError::Type(message)) => Err(type_error(message)),
+            Err(FetchError::Timeout) => Err(type_error(match timeout_ms {
+                Some(ms) if Instant::now() < self.deadline => {
+                    format!("fetch timed out after {ms} ms (`timeoutMs`)")
+                }
+                _ => "fetch timed out: the step's time is up".to_owned(),
+            })),
+        }
+    }
+
     fn require_parent(&self, real: &Path, given: &str) -> Result<(), HostError> {
         let Some(parent) = real.parent() else {
             return Ok(());

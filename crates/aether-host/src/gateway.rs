@@ -25,7 +25,9 @@ use std::io;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
-use aether_policy::{CheckedAddr, Denial, Grant, Host, parse_host};
+use std::cell::RefCell;
+
+use aether_policy::{Denial, Grant, Host, UnsafeMode, parse_host};
 use thiserror::Error;
 use ureq::http;
 use ureq::unversioned::resolver::{ResolvedSocketAddrs, Resolver};
@@ -34,6 +36,20 @@ use url::Url;
 
 /// Redirects followed at most (SPEC §5): the sixth redirect fails the fetch.
 pub const MAX_REDIRECTS: usize = 5;
+
+/// The largest request body a plugin may send: 16 MiB. The body already lives in the plugin's
+/// heap (under its memory ceiling); this bounds the copy the gateway makes of it and the
+/// bandwidth one call can use for exfiltration-by-volume. Larger bodies are a `TypeError`.
+pub const MAX_REQUEST_BODY_BYTES: usize = 16 * 1024 * 1024;
+
+/// The largest total size of a request's header names and values: 64 KiB, what common servers
+/// accept (nginx's `large_client_header_buffers` is 4 × 8 KiB by default). Larger is a
+/// `TypeError`.
+pub const MAX_REQUEST_HEADER_BYTES: usize = 64 * 1024;
+
+/// The largest response head (status line and headers) the gateway reads: 64 KiB. A server
+/// that sends more fails the fetch with a `TypeError` instead of growing aether's memory.
+pub const MAX_RESPONSE_HEADER_BYTES: usize = 64 * 1024;
 
 /// What to do with a 3xx response that has a `Location` (the fetch `redirect` option).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -95,8 +111,13 @@ pub struct FetchResponse {
 #[derive(Debug, Error)]
 pub enum FetchError {
     /// Beyond the grant (the JS side throws `PermissionDenied`, capability `network`).
-    #[error(transparent)]
-    Denied(#[from] Denial),
+    #[error("{denial}")]
+    Denied {
+        /// The URL of the hop that was refused (the request's own URL, or a redirect's).
+        url: String,
+        /// What the grant refused.
+        denial: Denial,
+    },
     /// Not about the grant: malformed URL, invalid header, connection failure, response above
     /// `max_response_bytes`, too many redirects, `redirect: "error"` (a JS `TypeError`).
     #[error("{0}")]
@@ -108,20 +129,34 @@ pub enum FetchError {
 
 /// Name resolution, done once per hop by the gateway.
 pub trait Resolve {
-    /// The addresses of `host` (a canonical domain name, never an IP literal).
-    fn resolve(&self, host: &str, port: u16) -> io::Result<Vec<IpAddr>>;
+    /// The addresses of `host` (a canonical domain name, never an IP literal), or a
+    /// `TimedOut` error once `deadline` has passed.
+    fn resolve(&self, host: &str, port: u16, deadline: Instant) -> io::Result<Vec<IpAddr>>;
 }
 
 /// The system resolver (`getaddrinfo` through std's `ToSocketAddrs`).
 ///
-/// It does not honour the fetch deadline: a slow lookup can outlast it (the step's own timeout
-/// still stops the step).
+/// `getaddrinfo` cannot be cancelled, so each lookup runs on a thread of its own and the fetch
+/// stops waiting for it at the deadline; a lookup that hangs past it finishes in the background
+/// and its answer is dropped.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SystemResolver;
 
 impl Resolve for SystemResolver {
-    fn resolve(&self, host: &str, port: u16) -> io::Result<Vec<IpAddr>> {
-        Ok((host, port).to_socket_addrs()?.map(|a| a.ip()).collect())
+    fn resolve(&self, host: &str, port: u16, deadline: Instant) -> io::Result<Vec<IpAddr>> {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        let name = host.to_owned();
+        std::thread::Builder::new()
+            .name("aether-dns".into())
+            .spawn(move || {
+                let answer = (name.as_str(), port)
+                    .to_socket_addrs()
+                    .map(|addrs| addrs.map(|a| a.ip()).collect());
+                let _ = tx.send(answer);
+            })?;
+        let wait = deadline.saturating_duration_since(Instant::now());
+        rx.recv_timeout(wait)
+            .unwrap_or_else(|_| Err(io::ErrorKind::TimedOut.into()))
     }
 }
 
@@ -170,6 +205,12 @@ fn is_forbidden_header(name: &str) -> bool {
 
 /// The headers as `http` values, or a type error naming the first bad one.
 fn check_headers(headers: &[(String, String)]) -> Result<http::HeaderMap, FetchError> {
+    let total: usize = headers.iter().map(|(n, v)| n.len() + v.len()).sum();
+    if total > MAX_REQUEST_HEADER_BYTES {
+        return Err(type_error(format!(
+            "request headers are {total} bytes, more than the gateway's limit of {MAX_REQUEST_HEADER_BYTES}"
+        )));
+    }
     let mut map = http::HeaderMap::new();
     for (name, value) in headers {
         let shown = aether_policy::escape_untrusted(name);
@@ -195,6 +236,31 @@ fn check_headers(headers: &[(String, String)]) -> Result<http::HeaderMap, FetchE
     Ok(map)
 }
 
+/// The grant's checks for one fetch, with the denials an `--unsafe` run overrides.
+struct Checks<'a> {
+    grant: &'a Grant,
+    /// `Some` in an `--unsafe` run: denials are collected here instead of failing the fetch.
+    overridden: Option<RefCell<Vec<Denial>>>,
+}
+
+impl Checks<'_> {
+    /// `checked`, or in an `--unsafe` run `fallback` once the denial is noted.
+    fn pass<T>(
+        &self,
+        checked: Result<T, Denial>,
+        fallback: impl FnOnce() -> T,
+    ) -> Result<T, Denial> {
+        match (checked, &self.overridden) {
+            (Ok(v), _) => Ok(v),
+            (Err(d), Some(overridden)) => {
+                overridden.borrow_mut().push(d);
+                Ok(fallback())
+            }
+            (Err(d), None) => Err(d),
+        }
+    }
+}
+
 /// A URL that passed every check for one hop, with the address to connect to.
 struct Target {
     url: Url,
@@ -202,7 +268,12 @@ struct Target {
 }
 
 /// Steps 1–5 of the module docs for one hop.
-fn check_url(grant: &Grant, url: &str, resolver: &dyn Resolve) -> Result<Target, FetchError> {
+fn check_url(
+    checks: &Checks<'_>,
+    url: &str,
+    resolver: &dyn Resolve,
+    deadline: Instant,
+) -> Result<Target, FetchError> {
     let mut url = Url::parse(url).map_err(|e| {
         type_error(format!(
             "invalid URL `{}`: {e}",
@@ -214,47 +285,73 @@ fn check_url(grant: &Grant, url: &str, resolver: &dyn Resolve) -> Result<Target,
             "URLs with credentials (`user:pass@`) are not allowed",
         ));
     }
-    let default_port = grant.check_scheme(url.scheme())?;
     url.set_fragment(None);
+    let denied = |denial: Denial| FetchError::Denied {
+        url: url.to_string(),
+        denial,
+    };
+    let grant = checks.grant;
+    let known_port = match url.scheme() {
+        "https" => 443,
+        _ => 80,
+    };
+    let default_port = checks
+        .pass(grant.check_scheme(url.scheme()), || known_port)
+        .map_err(denied)?;
     let host_text = url
         .host_str()
         .ok_or_else(|| type_error(format!("URL `{url}` has no host")))?;
     let host = parse_host(host_text).map_err(|e| type_error(e.to_string()))?;
     let port = url.port_or_known_default().unwrap_or(default_port);
-    let checked = grant.check_host(&host, port, default_port)?;
-    let addr = match checked.host() {
-        Host::Ip(ip) => grant.check_address(*ip)?,
-        Host::Domain(name) => first_allowed(grant, resolver, name, port)?,
+    let checked = grant
+        .check_host(&host, port, default_port)
+        .map(|c| c.host().clone());
+    let host = checks.pass(checked, || host.clone()).map_err(denied)?;
+    let ip = match &host {
+        Host::Ip(ip) => {
+            let checked = grant.check_address(*ip).map(|a| a.addr());
+            checks.pass(checked, || *ip).map_err(denied)?
+        }
+        Host::Domain(name) => {
+            let (first, checked) = first_allowed(grant, resolver, name, port, deadline)?;
+            checks.pass(checked, || first).map_err(denied)?
+        }
     };
     Ok(Target {
         url,
-        addr: SocketAddr::new(addr.addr(), port),
+        addr: SocketAddr::new(ip, port),
     })
 }
 
-/// Resolves `name` once and keeps the first address the grant allows.
+/// Resolves `name` once: the first address, and the first one the grant allows (or the first
+/// address's denial when none is allowed).
 fn first_allowed(
     grant: &Grant,
     resolver: &dyn Resolve,
     name: &str,
     port: u16,
-) -> Result<CheckedAddr, FetchError> {
-    let addrs = resolver
-        .resolve(name, port)
-        .map_err(|e| type_error(format!("could not resolve `{name}`: {e}")))?;
+    deadline: Instant,
+) -> Result<(IpAddr, Result<IpAddr, Denial>), FetchError> {
+    let addrs = resolver.resolve(name, port, deadline).map_err(|e| {
+        if e.kind() == io::ErrorKind::TimedOut {
+            FetchError::Timeout
+        } else {
+            type_error(format!("could not resolve `{name}`: {e}"))
+        }
+    })?;
+    let first = *addrs
+        .first()
+        .ok_or_else(|| type_error(format!("`{name}` resolved to no address")))?;
     let mut first_denial = None;
     for ip in addrs {
         match grant.check_address(ip) {
-            Ok(a) => return Ok(a),
+            Ok(a) => return Ok((first, Ok(a.addr()))),
             Err(d) => {
                 first_denial.get_or_insert(d);
             }
         }
     }
-    Err(match first_denial {
-        Some(d) => FetchError::Denied(d),
-        None => type_error(format!("`{name}` resolved to no address")),
-    })
+    Ok((first, first_denial.map_or(Ok(first), Err)))
 }
 
 fn remaining(deadline: Instant) -> Result<Duration, FetchError> {
@@ -286,6 +383,46 @@ pub fn fetch(
     resolver: &dyn Resolve,
     deadline: Instant,
 ) -> Result<FetchResponse, FetchError> {
+    let checks = Checks {
+        grant,
+        overridden: None,
+    };
+    fetch_with(&checks, request, resolver, deadline)
+}
+
+/// [`fetch`] for an `--unsafe` run: what the grant denies (host, scheme, address) is fetched
+/// anyway; the denials are returned beside the result, for the caller to record as
+/// `allowed-unsafe`. Parsing, header checks, size caps and the deadline still apply.
+///
+/// # Security
+///
+/// Reaches any host and address, private ones included; see [`UnsafeMode`].
+pub fn fetch_unchecked(
+    grant: &Grant,
+    request: FetchRequest,
+    resolver: &dyn Resolve,
+    deadline: Instant,
+    _mode: &UnsafeMode,
+) -> (Result<FetchResponse, FetchError>, Vec<Denial>) {
+    let checks = Checks {
+        grant,
+        overridden: Some(RefCell::new(Vec::new())),
+    };
+    let result = fetch_with(&checks, request, resolver, deadline);
+    let overridden = checks
+        .overridden
+        .map(RefCell::into_inner)
+        .unwrap_or_default();
+    (result, overridden)
+}
+
+fn fetch_with(
+    checks: &Checks<'_>,
+    request: FetchRequest,
+    resolver: &dyn Resolve,
+    deadline: Instant,
+) -> Result<FetchResponse, FetchError> {
+    let grant = checks.grant;
     let cap = grant.max_response_bytes().bytes();
     let mut headers = check_headers(&request.headers)?;
     let method_text = if request.method.is_empty() {
@@ -307,11 +444,19 @@ pub fn fetch(
         return Err(type_error(format!("method `{method}` is not allowed")));
     }
     let mut body = request.body;
+    if let Some(b) = &body
+        && b.len() > MAX_REQUEST_BODY_BYTES
+    {
+        return Err(type_error(format!(
+            "the request body is {} bytes, more than the gateway's limit of {MAX_REQUEST_BODY_BYTES}",
+            b.len()
+        )));
+    }
     let mut url_text = request.url;
     let mut hops = Vec::new();
 
     loop {
-        let target = check_url(grant, &url_text, resolver)?;
+        let target = check_url(checks, &url_text, resolver, deadline)?;
         let timeout = remaining(deadline)?;
         let config = ureq::Agent::config_builder()
             .proxy(None)
@@ -319,6 +464,7 @@ pub fn fetch(
             .max_redirects_will_error(false)
             .http_status_as_error(false)
             .max_idle_connections(0)
+            .max_response_header_size(MAX_RESPONSE_HEADER_BYTES)
             .timeout_global(Some(timeout))
             .build();
         let agent = ureq::Agent::with_parts(

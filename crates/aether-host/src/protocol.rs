@@ -81,6 +81,24 @@ pub enum HostRequest {
         /// The specifier as written.
         specifier: String,
     },
+    /// `fetch(url, init)` / `aether.fetch`: one HTTP request through the gateway. Answered with
+    /// [`HostValue::Response`]; it may take long, so the sandbox makes it off the engine thread
+    /// (see [`HostRequest::is_slow`]).
+    Fetch {
+        /// The URL as the plugin gave it.
+        url: String,
+        /// The method (`GET` when empty).
+        method: String,
+        /// Request headers, in order.
+        headers: Vec<(String, String)>,
+        /// The body, if any.
+        body: Option<Vec<u8>>,
+        /// `follow`, `manual` or `error`.
+        redirect: String,
+        /// The plugin's own time limit for this request (`timeoutMs`); the step's deadline
+        /// applies anyway.
+        timeout_ms: Option<u64>,
+    },
     /// `console.*`: a line for the step's log.
     Log {
         /// `log`, `info`, `warn`, `error` or `debug`.
@@ -88,6 +106,15 @@ pub enum HostRequest {
         /// The formatted line.
         message: String,
     },
+}
+
+impl HostRequest {
+    /// Whether the call may block for long (network, child processes): the sandbox then makes
+    /// it on a thread of its own and hands the plugin a promise, so that timers and other
+    /// promises go on meanwhile. Every other call is quick and made synchronously.
+    pub fn is_slow(&self) -> bool {
+        matches!(self, HostRequest::Fetch { .. })
+    }
 }
 
 /// The successful result of a [`HostRequest`].
@@ -126,6 +153,21 @@ pub enum HostValue {
         is_dir: bool,
         /// Modification time, milliseconds since the Unix epoch.
         mtime_ms: f64,
+    },
+    /// An HTTP response (`fetch`), its body read in full.
+    Response {
+        /// Status code.
+        status: u16,
+        /// Reason phrase.
+        status_text: String,
+        /// The final URL, after redirects.
+        url: String,
+        /// Whether a redirect was followed.
+        redirected: bool,
+        /// Response headers, in order.
+        headers: Vec<(String, String)>,
+        /// The body.
+        body: Vec<u8>,
     },
     /// A module's source, with its canonical name (path relative to the plugin directory).
     Module {

@@ -153,7 +153,7 @@ impl FakeResolver {
 }
 
 impl Resolve for FakeResolver {
-    fn resolve(&self, _host: &str, _port: u16) -> io::Result<Vec<IpAddr>> {
+    fn resolve(&self, _host: &str, _port: u16, _deadline: Instant) -> io::Result<Vec<IpAddr>> {
         let n = self.calls.get();
         self.calls.set(n + 1);
         Ok(self
@@ -175,7 +175,7 @@ fn no_dns() -> FakeResolver {
 
 fn denied(result: Result<impl std::fmt::Debug, FetchError>, reason: DenialReason) {
     match result {
-        Err(FetchError::Denied(d)) => {
+        Err(FetchError::Denied { denial: d, .. }) => {
             assert_eq!(d.capability, Capability::Network);
             assert_eq!(d.reason, reason, "{d}");
         }
@@ -552,7 +552,7 @@ fn dns_rebinding_resolves_once_per_hop() {
         &dns,
         deadline(),
     ) {
-        Err(FetchError::Denied(d)) => {
+        Err(FetchError::Denied { denial: d, .. }) => {
             assert_eq!(d.reason, DenialReason::PrivateAddress);
             assert_eq!(d.target, METADATA.to_string());
         }

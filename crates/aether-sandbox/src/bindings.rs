@@ -17,24 +17,23 @@ use aether_host::{HostError, HostRequest, HostValue};
 use aether_policy::Capability;
 use rquickjs::convert::Coerced;
 use rquickjs::function::{Opt, Rest};
-use rquickjs::{Ctx, Exception, Function, IntoJs, Object, Result, TypedArray, Value};
+use rquickjs::{Ctx, Exception, Function, IntoJs, Object, Promise, Result, TypedArray, Value};
 
+use crate::engine::Tasks;
 use crate::errors::{describe_thrown, describe_value, throw_host_error};
 use crate::gate::Gate;
 use crate::sys;
+use crate::tasks::SlowCalls;
 
 /// `TextEncoder` and `TextDecoder`, written in JavaScript. Evaluated as one expression (a
 /// function), called once with the native helpers, which it captures: no name is left on the
 /// global object besides the two it defines. (`queueMicrotask` is QuickJS-ng's own built-in.)
 const PRELUDE: &str = include_str!("prelude.js");
 
-/// Installs every non-built-in global. `timers` is the step's timer queue, run by the engine's
-/// event loop.
-pub(crate) fn install<'js>(
-    ctx: &Ctx<'js>,
-    gate: &Arc<Gate>,
-    timers: &Rc<RefCell<Timers<'js>>>,
-) -> Result<()> {
+/// Installs every non-built-in global. `tasks` are the step's timers and slow host calls, run by
+/// the engine's event loop.
+pub(crate) fn install<'js>(ctx: &Ctx<'js>, gate: &Arc<Gate>, tasks: &Tasks<'_, 'js>) -> Result<()> {
+    let timers = tasks.timers;
     let globals = ctx.globals();
     // QuickJS's own `InternalError` (thrown for "out of memory", "interrupted", "stack
     // overflow") is not ECMAScript; SPEC §5 allows the ECMAScript built-ins only. The engine
@@ -77,19 +76,6 @@ pub(crate) fn install<'js>(
     )?
     .with_name("get")?;
     env.set("get", get)?;
-
-    let aether = Object::new(ctx.clone())?;
-    aether.set("fs", fs.clone())?;
-    aether.set("env", env.clone())?;
-    deep_freeze(&freeze, &fs)?;
-    deep_freeze(&freeze, &env)?;
-    freeze.call::<_, Value>((aether.clone(),))?;
-    let descriptor = Object::new(ctx.clone())?;
-    descriptor.set("value", aether)?;
-    descriptor.set("writable", false)?;
-    descriptor.set("enumerable", false)?;
-    descriptor.set("configurable", false)?;
-    define_property.call::<_, Value>((globals.clone(), "aether", descriptor))?;
 
     // console
     let console = Object::new(ctx.clone())?;
@@ -217,9 +203,72 @@ pub(crate) fn install<'js>(
             },
         )?,
     )?;
+    natives.set("fetch", fetch_fn(ctx, tasks.calls)?)?;
     let prelude: Function<'js> = ctx.eval(PRELUDE)?;
-    prelude.call::<_, Value>((natives,))?;
+    let exported: Object<'js> = prelude.call((natives,))?;
+    let fetch: Function<'js> = exported.get("fetch")?;
+
+    let aether = Object::new(ctx.clone())?;
+    aether.set("fs", fs.clone())?;
+    aether.set("env", env.clone())?;
+    aether.set("fetch", fetch)?;
+    deep_freeze(&freeze, &fs)?;
+    deep_freeze(&freeze, &env)?;
+    freeze.call::<_, Value>((aether.clone(),))?;
+    let descriptor = Object::new(ctx.clone())?;
+    descriptor.set("value", aether)?;
+    descriptor.set("writable", false)?;
+    descriptor.set("enumerable", false)?;
+    descriptor.set("configurable", false)?;
+    define_property.call::<_, Value>((globals.clone(), "aether", descriptor))?;
+
     Ok(())
+}
+
+/// The native half of `fetch` (the JavaScript half in the prelude normalizes the arguments):
+/// `(url, method, [[name, value]...], body?: Uint8Array, redirect, timeoutMs?)` → a promise of
+/// `{status, statusText, url, redirected, headers: [[name, value]...], body: Uint8Array}`.
+fn fetch_fn<'js>(ctx: &Ctx<'js>, calls: &Rc<RefCell<SlowCalls<'js>>>) -> Result<Function<'js>> {
+    let calls = Rc::clone(calls);
+    Function::new(
+        ctx.clone(),
+        move |ctx: Ctx<'js>,
+              url: String,
+              method: String,
+              headers: Vec<Vec<String>>,
+              body: Opt<Value<'js>>,
+              redirect: String,
+              timeout_ms: Opt<Value<'js>>|
+              -> Result<Promise<'js>> {
+            let headers = headers
+                .into_iter()
+                .filter_map(|pair| match <[String; 2]>::try_from(pair) {
+                    Ok([name, value]) => Some((name, value)),
+                    Err(_) => None,
+                })
+                .collect();
+            let body = body
+                .0
+                .and_then(|v| TypedArray::<u8>::from_value(v).ok())
+                .and_then(|a| sys::copy_bytes(&a));
+            // Whole milliseconds; the prelude has checked the number is finite and >= 0.
+            #[allow(
+                clippy::cast_possible_truncation,
+                clippy::cast_sign_loss,
+                reason = "a finite non-negative number of milliseconds, saturating"
+            )]
+            let timeout_ms = timeout_ms.0.and_then(|v| v.as_number()).map(|ms| ms as u64);
+            let request = HostRequest::Fetch {
+                url,
+                method,
+                headers,
+                body,
+                redirect,
+                timeout_ms,
+            };
+            calls.borrow_mut().start(&ctx, request)
+        },
+    )
 }
 
 /// Freezes `object` and every function directly on it.
@@ -239,7 +288,8 @@ fn host_call<'js>(ctx: &Ctx<'js>, gate: &Gate, request: HostRequest) -> Result<V
     }
 }
 
-fn host_value<'js>(ctx: &Ctx<'js>, value: HostValue) -> Result<Value<'js>> {
+/// A host reply as the JavaScript value the bindings return.
+pub(crate) fn host_value<'js>(ctx: &Ctx<'js>, value: HostValue) -> Result<Value<'js>> {
     let ctx = ctx.clone();
     Ok(match value {
         HostValue::Unit | HostValue::Text { value: None } | HostValue::Module { .. } => {
@@ -263,6 +313,24 @@ fn host_value<'js>(ctx: &Ctx<'js>, value: HostValue) -> Result<Value<'js>> {
             stat.set("isDir", is_dir)?;
             stat.set("mtimeMs", mtime_ms)?;
             stat.into_value()
+        }
+        HostValue::Response {
+            status,
+            status_text,
+            url,
+            redirected,
+            headers,
+            body,
+        } => {
+            let response = Object::new(ctx.clone())?;
+            response.set("status", status)?;
+            response.set("statusText", status_text)?;
+            response.set("url", url)?;
+            response.set("redirected", redirected)?;
+            let pairs: Vec<Vec<String>> = headers.into_iter().map(|(n, v)| vec![n, v]).collect();
+            response.set("headers", pairs)?;
+            response.set("body", TypedArray::<u8>::new(ctx, body)?)?;
+            response.into_value()
         }
     })
 }

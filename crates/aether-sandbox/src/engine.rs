@@ -23,6 +23,7 @@ use crate::bindings::{self, Timers};
 use crate::errors::{describe_thrown, take_exception};
 use crate::gate::{Gate, Kill, Shared};
 use crate::sys::{self, MeteredAllocator};
+use crate::tasks::SlowCalls;
 use crate::{StepError, StepSpec, loader};
 
 /// The ECMAScript built-ins a plugin gets. Left out on purpose: QuickJS's `performance` (a
@@ -57,9 +58,15 @@ pub(crate) fn run(spec: StepSpec, gate: Arc<Gate>, report: SyncSender<Report>) {
     let result = match &engine {
         Ok((_, context)) => context.with(|ctx| {
             let timers = Rc::new(RefCell::new(Timers::new()));
-            let result = step(&ctx, &spec, &gate, &timers);
-            // Timers hold JavaScript values: release them before the context goes.
+            let calls = Rc::new(RefCell::new(SlowCalls::new(&gate)));
+            let tasks = Tasks {
+                timers: &timers,
+                calls: &calls,
+            };
+            let result = step(&ctx, &spec, &gate, &tasks);
+            // Both hold JavaScript values: release them before the context goes.
             timers.borrow_mut().clear();
+            calls.borrow_mut().clear();
             result
         }),
         Err(error) => Err(error.clone()),
@@ -129,17 +136,23 @@ enum Unsettled<'js> {
     Killed,
 }
 
+/// What the event loop runs besides promise jobs.
+pub(crate) struct Tasks<'a, 'js> {
+    pub(crate) timers: &'a Rc<RefCell<Timers<'js>>>,
+    pub(crate) calls: &'a Rc<RefCell<SlowCalls<'js>>>,
+}
+
 fn step<'js>(
     ctx: &Ctx<'js>,
     spec: &StepSpec,
     gate: &Arc<Gate>,
-    timers: &Rc<RefCell<Timers<'js>>>,
+    tasks: &Tasks<'_, 'js>,
 ) -> Result<serde_json::Value, StepError> {
     let shared = &gate.shared;
     let engine_error = |ctx: &Ctx<'js>, e: rquickjs::Error| StepError::Engine {
         message: take_exception(ctx, e),
     };
-    bindings::install(ctx, gate, timers).map_err(|e| engine_error(ctx, e))?;
+    bindings::install(ctx, gate, tasks).map_err(|e| engine_error(ctx, e))?;
     let input = to_js(ctx, &spec.input).map_err(|e| engine_error(ctx, e))?;
     let context = to_js(ctx, &spec.context).map_err(|e| engine_error(ctx, e))?;
 
@@ -149,7 +162,7 @@ fn step<'js>(
     };
     let namespace = Module::import(ctx, spec.main.as_str())
         .map_err(|e| module_error(take_exception(ctx, e)))?;
-    let namespace = match drive(ctx, &namespace, timers, shared) {
+    let namespace = match drive(ctx, &namespace, tasks, shared) {
         Ok(namespace) => namespace,
         Err(Unsettled::Rejected(error)) => return Err(module_error(describe_thrown(ctx, &error))),
         Err(Unsettled::Stalled) => {
@@ -172,7 +185,7 @@ fn step<'js>(
         })?;
     let value = match returned.as_promise() {
         None => returned,
-        Some(promise) => match drive(ctx, promise, timers, shared) {
+        Some(promise) => match drive(ctx, promise, tasks, shared) {
             Ok(value) => value,
             Err(Unsettled::Rejected(error)) => {
                 return Err(StepError::Thrown {
@@ -213,15 +226,25 @@ fn to_js<'js>(ctx: &Ctx<'js>, value: &serde_json::Value) -> rquickjs::Result<Val
     ctx.json_parse(value.to_string())
 }
 
-/// Runs promise jobs and due timers until `promise` settles, the plugin is killed, or nothing is
-/// left that could settle it. Sleeps (up to the deadline) while only future timers remain.
-/// Timers still pending when the promise settles are dropped with the step.
+/// Runs promise jobs, due timers and finished slow host calls until `promise` settles, the
+/// plugin is killed, or nothing is left that could settle it. Sleeps (up to the deadline) while
+/// only future timers and running host calls remain. Timers still pending when the promise
+/// settles are dropped with the step.
 fn drive<'js>(
     ctx: &Ctx<'js>,
     promise: &Promise<'js>,
-    timers: &Rc<RefCell<Timers<'js>>>,
+    tasks: &Tasks<'_, 'js>,
     shared: &Shared,
 ) -> Result<Value<'js>, Unsettled<'js>> {
+    // An exception escaping a timer callback or a promise settlement fails the step, as an
+    // uncaught exception ends a Node.js process.
+    let thrown = |e: rquickjs::Error| {
+        if e.is_exception() {
+            Unsettled::Rejected(ctx.catch())
+        } else {
+            Unsettled::Killed
+        }
+    };
     loop {
         match promise.state() {
             PromiseState::Resolved => {
@@ -243,26 +266,34 @@ fn drive<'js>(
             continue;
         }
         let now = Instant::now();
-        let due = timers.borrow_mut().take_due(now);
+        let due = tasks.timers.borrow_mut().take_due(now);
         if let Some(timer) = due {
-            // An exception escaping a timer callback fails the step, as an uncaught exception
-            // ends a Node.js process.
-            if let Err(e) = timer.callback.call::<_, Value>((Rest(timer.args),)) {
-                let thrown = if e.is_exception() {
-                    ctx.catch()
-                } else {
-                    return Err(Unsettled::Killed);
-                };
-                return Err(Unsettled::Rejected(thrown));
-            }
+            timer
+                .callback
+                .call::<_, Value>((Rest(timer.args),))
+                .map_err(thrown)?;
             continue;
         }
-        let next = timers.borrow().next_due();
-        match next {
-            Some(due) => {
-                std::thread::sleep(due.min(shared.deadline()).saturating_duration_since(now))
+        let done = tasks.calls.borrow_mut().next_done(None);
+        if let Some(done) = done {
+            done.settle(ctx).map_err(thrown)?;
+            continue;
+        }
+        let wake = tasks
+            .timers
+            .borrow()
+            .next_due()
+            .map_or(shared.deadline(), |due| due.min(shared.deadline()));
+        let wait = wake.saturating_duration_since(now);
+        if !tasks.calls.borrow().is_idle() {
+            let done = tasks.calls.borrow_mut().next_done(Some(wait));
+            if let Some(done) = done {
+                done.settle(ctx).map_err(thrown)?;
             }
-            None => return Err(Unsettled::Stalled),
+        } else if tasks.timers.borrow().next_due().is_some() {
+            std::thread::sleep(wait);
+        } else {
+            return Err(Unsettled::Stalled);
         }
     }
 }
@@ -294,15 +325,18 @@ mod tests {
         }
     }
 
-    /// What SPEC §5 lets us add to the ECMAScript built-ins (`fetch` comes with a later issue;
-    /// `queueMicrotask` is already a QuickJS-ng built-in).
-    const ADDITIONS: [&str; 9] = [
+    /// What SPEC §5 lets us add to the ECMAScript built-ins (`queueMicrotask` is already a
+    /// QuickJS-ng built-in).
+    const ADDITIONS: [&str; 12] = [
         "aether",
         "atob",
         "btoa",
         "clearTimeout",
         "console",
+        "fetch",
+        "Headers",
         "require",
+        "Response",
         "setTimeout",
         "TextDecoder",
         "TextEncoder",

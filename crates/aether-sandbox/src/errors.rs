@@ -14,31 +14,45 @@ use rquickjs::{Ctx, Exception, Object, Value};
 /// - `LimitExceeded` → an `Error`; the gate has already marked the plugin as stopped, so the
 ///   interrupt handler ends it even if it catches this.
 pub(crate) fn throw_host_error<'js>(ctx: &Ctx<'js>, error: HostError) -> rquickjs::Error {
+    match host_error_value(ctx, error) {
+        Ok(value) => ctx.throw(value),
+        Err(e) => e,
+    }
+}
+
+/// The JavaScript error value for `error` (see [`throw_host_error`]), for rejecting a promise.
+pub(crate) fn host_error_value<'js>(
+    ctx: &Ctx<'js>,
+    error: HostError,
+) -> rquickjs::Result<Value<'js>> {
     match error {
         HostError::PermissionDenied {
             capability,
             target,
             message,
         } => {
-            let built = (|| {
-                let exception = Exception::from_message(ctx.clone(), &message)?;
-                let object: &Object<'js> = exception.as_object();
-                object.set("name", "PermissionDenied")?;
-                object.set("capability", capability.as_str())?;
-                object.set("target", target)?;
-                Ok::<_, rquickjs::Error>(exception)
-            })();
-            match built {
-                Ok(exception) => exception.throw(),
-                Err(e) => e,
-            }
+            let exception = Exception::from_message(ctx.clone(), &message)?;
+            let object: &Object<'js> = exception.as_object();
+            object.set("name", "PermissionDenied")?;
+            object.set("capability", capability.as_str())?;
+            object.set("target", target)?;
+            Ok(exception.into_value())
         }
         HostError::Failed {
             type_error: true,
             message,
-        } => Exception::throw_type(ctx, &message),
+        } => {
+            // The engine's own `TypeError` (not `globalThis.TypeError`, which the plugin may
+            // have replaced): thrown, then caught back as a value.
+            let thrown = Exception::throw_type(ctx, &message);
+            if thrown.is_exception() {
+                Ok(ctx.catch())
+            } else {
+                Err(thrown)
+            }
+        }
         HostError::Failed { message, .. } | HostError::LimitExceeded { message, .. } => {
-            Exception::throw_message(ctx, &message)
+            Ok(Exception::from_message(ctx.clone(), &message)?.into_value())
         }
     }
 }

@@ -28,6 +28,7 @@ mod errors;
 mod gate;
 mod loader;
 mod sys;
+mod tasks;
 
 use std::sync::Arc;
 use std::sync::mpsc;

@@ -1,9 +1,14 @@
 // Web-standard globals written in JavaScript (see bindings.rs). This file is one function
-// expression: it is called once with the native helpers, which only its closures keep.
+// expression: it is called once with the native helpers, which only its closures keep, and
+// returns `{ fetch }` for `aether.fetch`.
+//
+// Nothing here is a security boundary: every argument reaches the host through a native helper
+// that checks it again. A plugin that tampers with built-in prototypes only confuses itself.
 (function (natives) {
   "use strict";
   const encode = natives.encode;
   const decode = natives.decode;
+  const hostFetch = natives.fetch;
   const apply = Reflect.apply;
   const isView = ArrayBuffer.isView;
   const U8 = Uint8Array;
@@ -74,4 +79,213 @@
 
   define("TextEncoder", TextEncoder);
   define("TextDecoder", TextDecoder);
+
+  // --- Headers (WHATWG Fetch §5.2), names kept in lower case -----------------------------
+  const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+  const headerName = (name) => {
+    const text = String(name);
+    if (!TOKEN.test(text)) throw new TypeError(`Headers: invalid header name "${text}"`);
+    return text.toLowerCase();
+  };
+  const headerValue = (value) => {
+    const text = String(value).replace(/^[\t\n\r ]+|[\t\n\r ]+$/g, "");
+    if (/[\0\r\n]/.test(text)) throw new TypeError("Headers: a header value may not contain NUL, CR or LF");
+    return text;
+  };
+
+  class Headers {
+    #list = [];
+    constructor(init = undefined) {
+      if (init === undefined || init === null) return;
+      if (typeof init !== "object" && typeof init !== "function") {
+        throw new TypeError("Headers: init must be an object, a list of pairs or a Headers");
+      }
+      if (typeof init[Symbol.iterator] === "function") {
+        for (const pair of init) {
+          const items = [...pair];
+          if (items.length !== 2) throw new TypeError("Headers: each pair must have exactly two items");
+          this.append(items[0], items[1]);
+        }
+      } else {
+        for (const key of Object.keys(init)) this.append(key, init[key]);
+      }
+    }
+    append(name, value) {
+      this.#list.push([headerName(name), headerValue(value)]);
+    }
+    delete(name) {
+      const key = headerName(name);
+      this.#list = this.#list.filter((entry) => entry[0] !== key);
+    }
+    get(name) {
+      const key = headerName(name);
+      const values = this.#list.filter((entry) => entry[0] === key).map((entry) => entry[1]);
+      return values.length === 0 ? null : values.join(", ");
+    }
+    getSetCookie() {
+      return this.#list.filter((entry) => entry[0] === "set-cookie").map((entry) => entry[1]);
+    }
+    has(name) {
+      const key = headerName(name);
+      return this.#list.some((entry) => entry[0] === key);
+    }
+    set(name, value) {
+      const key = headerName(name);
+      const text = headerValue(value);
+      this.#list = this.#list.filter((entry) => entry[0] !== key);
+      this.#list.push([key, text]);
+    }
+    *entries() {
+      const names = [...new Set(this.#list.map((entry) => entry[0]))].sort();
+      for (const name of names) {
+        if (name === "set-cookie") {
+          for (const value of this.getSetCookie()) yield [name, value];
+        } else {
+          yield [name, this.get(name)];
+        }
+      }
+    }
+    *keys() {
+      for (const [name] of this.entries()) yield name;
+    }
+    *values() {
+      for (const [, value] of this.entries()) yield value;
+    }
+    forEach(callback, thisArg = undefined) {
+      for (const [name, value] of this.entries()) apply(callback, thisArg, [value, name, this]);
+    }
+    [Symbol.iterator]() {
+      return this.entries();
+    }
+  }
+
+  // --- Response (WHATWG Fetch §5.5), the body held in full ---------------------------------
+  const bodyBytes = (body, who) => {
+    if (body === undefined || body === null) return null;
+    if (typeof body === "string") return encode(utf8(body));
+    if (isView(body)) return new U8(body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength));
+    if (body instanceof AB) return new U8(body.slice(0));
+    throw new TypeError(`${who}: body must be a string, an ArrayBuffer or a typed array`);
+  };
+
+  let responseFromHost;
+  class Response {
+    #status = 200;
+    #statusText = "";
+    #headers;
+    #body = null;
+    #url = "";
+    #redirected = false;
+    #used = false;
+    constructor(body = null, init = undefined) {
+      if (init?.status !== undefined) {
+        const status = Number(init.status);
+        if (!Number.isInteger(status) || status < 200 || status > 599) {
+          throw new RangeError(`Response: status must be an integer from 200 to 599, got ${init.status}`);
+        }
+        this.#status = status;
+      }
+      if (init?.statusText !== undefined) this.#statusText = String(init.statusText);
+      this.#headers = new Headers(init?.headers);
+      this.#body = bodyBytes(body, "Response");
+      if (typeof body === "string" && !this.#headers.has("content-type")) {
+        this.#headers.set("content-type", "text/plain;charset=UTF-8");
+      }
+    }
+    get status() {
+      return this.#status;
+    }
+    get statusText() {
+      return this.#statusText;
+    }
+    get ok() {
+      return this.#status >= 200 && this.#status <= 299;
+    }
+    get url() {
+      return this.#url;
+    }
+    get redirected() {
+      return this.#redirected;
+    }
+    get headers() {
+      return this.#headers;
+    }
+    get bodyUsed() {
+      return this.#used;
+    }
+    #take() {
+      if (this.#used) throw new TypeError("Response: the body has already been read");
+      this.#used = true;
+      const body = this.#body ?? new U8(0);
+      this.#body = null;
+      return body;
+    }
+    async bytes() {
+      return this.#take();
+    }
+    async arrayBuffer() {
+      return this.#take().buffer;
+    }
+    async text() {
+      return decode(this.#take(), false, false);
+    }
+    async json() {
+      return JSON.parse(decode(this.#take(), false, false));
+    }
+    clone() {
+      if (this.#used) throw new TypeError("Response: the body has already been read");
+      const copy = new Response(this.#body === null ? null : new U8(this.#body), { headers: this.#headers });
+      copy.#status = this.#status;
+      copy.#statusText = this.#statusText;
+      copy.#url = this.#url;
+      copy.#redirected = this.#redirected;
+      return copy;
+    }
+    static {
+      responseFromHost = (r) => {
+        const response = new Response(null, { headers: r.headers });
+        response.#status = r.status;
+        response.#statusText = r.statusText;
+        response.#body = r.body;
+        response.#url = r.url;
+        response.#redirected = r.redirected;
+        return response;
+      };
+    }
+  }
+
+  // --- fetch (SPEC §5): through the host's gateway, which checks every hop -----------------
+  const NORMALIZED_METHODS = ["DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT"];
+  const REDIRECTS = ["follow", "manual", "error"];
+  async function fetch(input, init = undefined) {
+    const url = typeof input === "object" && input !== null && typeof input.url === "string" ? input.url : String(input);
+    let method = init?.method === undefined ? "GET" : String(init.method);
+    if (NORMALIZED_METHODS.includes(method.toUpperCase())) method = method.toUpperCase();
+    const headers = new Headers(init?.headers);
+    const body = bodyBytes(init?.body, "fetch");
+    if (body !== null && (method === "GET" || method === "HEAD")) {
+      throw new TypeError(`fetch: a ${method} request cannot have a body`);
+    }
+    if (typeof init?.body === "string" && !headers.has("content-type")) {
+      headers.set("content-type", "text/plain;charset=UTF-8");
+    }
+    const redirect = init?.redirect === undefined ? "follow" : String(init.redirect);
+    if (!REDIRECTS.includes(redirect)) {
+      throw new TypeError(`fetch: redirect must be "follow", "manual" or "error", got "${redirect}"`);
+    }
+    let timeoutMs;
+    if (init?.timeoutMs !== undefined) {
+      timeoutMs = Number(init.timeoutMs);
+      if (!Number.isFinite(timeoutMs) || timeoutMs < 0) {
+        throw new TypeError(`fetch: timeoutMs must be a non-negative number, got ${init.timeoutMs}`);
+      }
+    }
+    const reply = await hostFetch(url, method, [...headers], body ?? undefined, redirect, timeoutMs);
+    return responseFromHost(reply);
+  }
+
+  define("Headers", Headers);
+  define("Response", Response);
+  define("fetch", fetch);
+  return { fetch };
 })

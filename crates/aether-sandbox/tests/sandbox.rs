@@ -147,6 +147,46 @@ impl Host for FakeHost {
             HostRequest::EnvGet { name } => Ok(HostValue::Text {
                 value: self.env.get(&name).cloned(),
             }),
+            HostRequest::Fetch { url, .. } if url.starts_with("https://denied") => {
+                Err(denied(Capability::Network, &url))
+            }
+            HostRequest::Fetch { url, .. } if url.starts_with("https://refused") => {
+                Err(HostError::Failed {
+                    type_error: true,
+                    message: "connection refused".into(),
+                })
+            }
+            HostRequest::Fetch {
+                url,
+                method,
+                headers,
+                body,
+                redirect,
+                timeout_ms,
+            } => {
+                if let Some(ms) = url.strip_prefix("https://slow/") {
+                    std::thread::sleep(Duration::from_millis(ms.parse().unwrap_or(0)));
+                }
+                let echo = json!({
+                    "method": method,
+                    "headers": headers,
+                    "body": body.map(|b| String::from_utf8_lossy(&b).into_owned()),
+                    "redirect": redirect,
+                    "timeout_ms": timeout_ms,
+                });
+                Ok(HostValue::Response {
+                    status: 201,
+                    status_text: "Created".into(),
+                    url,
+                    redirected: false,
+                    headers: vec![
+                        ("content-type".into(), "application/json".into()),
+                        ("set-cookie".into(), "a=1".into()),
+                        ("set-cookie".into(), "b=2".into()),
+                    ],
+                    body: echo.to_string().into_bytes(),
+                })
+            }
         }
     }
 
@@ -718,4 +758,129 @@ fn callers_do_not_lead_out_of_the_realm() {
           return seen;
         }"#);
     assert_eq!(out, json!(vec!["undefined"; 6]));
+}
+
+/// SPEC §5: `fetch` and `aether.fetch` are the same function; the request reaches the host as
+/// given (method normalized, headers lower-cased, string bodies UTF-8 with a content type),
+/// and the response has the listed members, its body readable once.
+#[test]
+fn fetch_builds_the_request_and_a_response() {
+    let out = ok(r#"
+        export default async function () {
+          const res = await fetch("https://echo/x", {
+            method: "post",
+            headers: { "X-One": "1", Accept: "text/plain" },
+            body: "h\u00e9llo",
+            timeoutMs: 1500,
+          });
+          const echo = await res.json();
+          let again;
+          try { await res.text(); } catch (e) { again = e.name; }
+          return {
+            same: fetch === aether.fetch,
+            status: res.status, statusText: res.statusText, ok: res.ok, url: res.url,
+            redirected: res.redirected, type: res.headers.get("Content-Type"),
+            cookies: res.headers.getSetCookie(), used: res.bodyUsed, again, echo,
+          };
+        }"#);
+    assert_eq!(
+        out,
+        json!({
+            "same": true, "status": 201, "statusText": "Created", "ok": true,
+            "url": "https://echo/x", "redirected": false, "type": "application/json",
+            "cookies": ["a=1", "b=2"], "used": true, "again": "TypeError",
+            "echo": {
+                "method": "POST",
+                "headers": [["accept", "text/plain"], ["content-type", "text/plain;charset=UTF-8"], ["x-one", "1"]],
+                "body": "h\u{e9}llo", "redirect": "follow", "timeout_ms": 1500,
+            },
+        })
+    );
+}
+
+/// A grant failure rejects with `PermissionDenied` (capability, target); any other failure,
+/// bad arguments included, with a `TypeError` (SPEC §5).
+#[test]
+fn fetch_rejects_with_permission_denied_or_type_error() {
+    let out = ok(r#"
+        const outcome = (p) => p.then(() => "resolved", (e) => [e.name, e.capability ?? null, e.target ?? null]);
+        export default async () => [
+          await outcome(fetch("https://denied/")),
+          await outcome(fetch("https://refused/")),
+          await outcome(fetch("https://echo/", { redirect: "sideways" })),
+          await outcome(fetch("https://echo/", { body: "x" })),
+          await outcome(fetch("https://echo/", { headers: { "bad name": "x" } })),
+          await outcome(fetch("https://echo/", { timeoutMs: -1 })),
+        ]"#);
+    assert_eq!(
+        out,
+        json!([
+            ["PermissionDenied", "network", "https://denied/"],
+            ["TypeError", null, null],
+            ["TypeError", null, null],
+            ["TypeError", null, null],
+            ["TypeError", null, null],
+            ["TypeError", null, null],
+        ])
+    );
+}
+
+/// Slow host calls run off the engine thread: timers fire while a fetch is pending, and
+/// parallel fetches overlap (more of them than run at once are queued, not dropped).
+#[test]
+fn fetches_are_promises_that_let_timers_and_each_other_run() {
+    let out = ok(r#"
+        export default async function () {
+          const order = [];
+          const slow = fetch("https://slow/300").then(() => order.push("fetch"));
+          await new Promise((resolve) => setTimeout(resolve, 10));
+          order.push("timer");
+          await slow;
+          const many = await Promise.all(Array.from({ length: 20 }, (_, i) => fetch(`https://echo/${i}`)));
+          return { order, urls: many.map((r) => r.url.split("/").pop()).join(",") };
+        }"#);
+    assert_eq!(
+        out,
+        json!({"order": ["timer", "fetch"], "urls": "0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19"})
+    );
+}
+
+/// A step waiting on a fetch that outlasts it still times out (SPEC §6: "a pending host call").
+#[test]
+fn a_pending_fetch_does_not_hold_the_step_past_its_timeout() {
+    let host = Arc::new(FakeHost::with_main(
+        "export default async () => (await fetch('https://slow/3000')).status",
+    ));
+    let outcome = run_host(&host, one_second());
+    assert!(
+        matches!(outcome.result, Err(StepError::Timeout { .. })),
+        "{:?}",
+        outcome.result
+    );
+}
+
+/// `Headers` and `Response` behave as the WHATWG classes for what plugins use.
+#[test]
+fn headers_and_response_classes() {
+    let out = ok(r#"
+        export default async function () {
+          const h = new Headers([["B", "2"], ["a", "1"]]);
+          h.append("a", " 3 ");
+          h.set("c", "4");
+          h.delete("B");
+          let bad;
+          try { h.set("x", "a\r\nInjected: 1"); } catch (e) { bad = e.name; }
+          const r = new Response("body", { status: 404, headers: h });
+          let range;
+          try { new Response(null, { status: 99 }); } catch (e) { range = e.name; }
+          return { entries: [...h], has: h.has("A"), bad, status: r.status, ok: r.ok,
+                   text: await r.text(), type: r.headers.get("content-type"), range };
+        }"#);
+    assert_eq!(
+        out,
+        json!({
+            "entries": [["a", "1, 3"], ["c", "4"]], "has": true, "bad": "TypeError",
+            "status": 404, "ok": false, "text": "body", "type": "text/plain;charset=UTF-8", "range": "RangeError",
+        })
+    );
 }

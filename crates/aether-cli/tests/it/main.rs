@@ -6,6 +6,7 @@
 )]
 
 mod check;
+mod fetch;
 mod run;
 mod unsafe_mode;
 

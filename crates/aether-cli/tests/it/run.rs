@@ -9,7 +9,7 @@ use crate::{Out, Ws};
 
 /// Runs `pipeline.yaml` with `--output json`; checks that stdout is the JSON document and that
 /// nothing panicked.
-fn run(ws: &Ws) -> (Out, Value) {
+pub(crate) fn run(ws: &Ws) -> (Out, Value) {
     run_env(ws, &[])
 }
 
@@ -24,7 +24,7 @@ fn run_env(ws: &Ws, env: &[(&str, &str)]) -> (Out, Value) {
 }
 
 /// The record of step `id` in a run document.
-fn step<'a>(v: &'a Value, id: &str) -> &'a Value {
+pub(crate) fn step<'a>(v: &'a Value, id: &str) -> &'a Value {
     v["steps"]
         .as_array()
         .unwrap()
@@ -34,7 +34,7 @@ fn step<'a>(v: &'a Value, id: &str) -> &'a Value {
 }
 
 /// Asserts that step `id` succeeded and returns its output.
-fn output<'a>(v: &'a Value, id: &str) -> &'a Value {
+pub(crate) fn output<'a>(v: &'a Value, id: &str) -> &'a Value {
     let s = step(v, id);
     assert_eq!(s["status"], "succeeded", "{s:#}");
     assert_eq!(s["error"], Value::Null, "{s:#}");
@@ -42,7 +42,7 @@ fn output<'a>(v: &'a Value, id: &str) -> &'a Value {
 }
 
 /// Asserts that step `id` failed and returns its error.
-fn error<'a>(v: &'a Value, id: &str) -> &'a str {
+pub(crate) fn error<'a>(v: &'a Value, id: &str) -> &'a str {
     let s = step(v, id);
     assert_eq!(s["status"], "failed", "{s:#}");
     assert_eq!(s["output"], Value::Null, "{s:#}");
