@@ -10,6 +10,7 @@ use std::time::Duration;
 use aether_host::broker::{StepHost, StepIdentity};
 use aether_host::bundle::PluginBundle;
 use aether_host::events::{Event, Recorder};
+use aether_host::gateway::Proxies;
 use aether_pipeline::{Observer, StepOutcome, StepRecord, StepRunner, StepStatus};
 use aether_policy::{Capability, Decision, Tier};
 use aether_sandbox::{Limits, StepSpec};
@@ -114,6 +115,7 @@ pub struct Runner<'a> {
     bundles: Vec<Arc<PluginBundle>>,
     collector: Arc<Collector>,
     unsafe_run: bool,
+    proxies: Proxies,
 }
 
 /// The limits of an `--unsafe` step: none in practice (a year, and all addressable memory).
@@ -125,11 +127,13 @@ const UNSAFE_LIMITS: Limits = Limits {
 
 impl<'a> Runner<'a> {
     /// Reads every plugin's files once (the bytes run are the bytes read here).
-    /// `unsafe_run` is `--unsafe`, which the caller has checked the policy allows.
+    /// `unsafe_run` is `--unsafe`, which the caller has checked the policy allows; `proxies`
+    /// are the operator's, for every step's `fetch`.
     pub fn new(
         ws: &'a Workspace,
         collector: Arc<Collector>,
         unsafe_run: bool,
+        proxies: Proxies,
     ) -> anyhow::Result<Runner<'a>> {
         let bundles = ws
             .plugins
@@ -141,6 +145,7 @@ impl<'a> Runner<'a> {
             bundles,
             collector,
             unsafe_run,
+            proxies,
         })
     }
 }
@@ -181,7 +186,8 @@ impl StepRunner for Runner<'_> {
             self.ws.pipeline.workspace.clone(),
             self.bundles[step.plugin].clone(),
             self.collector.clone(),
-        );
+        )
+        .proxies(self.proxies.clone());
         if let Some(deadline) = start.checked_add(limits.timeout) {
             host = host.deadline(deadline);
         }
@@ -200,6 +206,7 @@ impl StepRunner for Runner<'_> {
             limits,
         };
         let outcome = aether_sandbox::run_step(spec, host.clone());
+        host.end();
         let metrics = Metrics {
             duration: outcome.duration,
             peak_memory_bytes: outcome.peak_memory_bytes,

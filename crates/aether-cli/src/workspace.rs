@@ -183,6 +183,7 @@ fn plugin_info(
     unsafe_run: bool,
     findings: &mut Vec<Finding>,
 ) -> Option<PluginInfo> {
+    confinement_findings(&manifest, findings);
     let risk = RiskClass::of(&manifest.permissions);
     let tier = match policy {
         Some(p) => p.tier_for(risk),
@@ -220,6 +221,48 @@ fn plugin_info(
             findings.extend(excesses.iter().map(|e| excess_finding(&manifest, e)));
             None
         }
+    }
+}
+
+/// `process-confinement` warnings (SPEC §2): the kernel cannot hold a child process to a glob,
+/// so a plugin that runs commands gives its children the whole directory beneath each
+/// pattern's wildcard-free prefix; warn where that is wider than the pattern.
+fn confinement_findings(manifest: &Manifest, out: &mut Vec<Finding>) {
+    let p = &manifest.permissions;
+    if p.commands.is_empty() {
+        return;
+    }
+    let reads = p
+        .fs_read
+        .iter()
+        .enumerate()
+        .map(|(i, x)| (RequestItem::FsRead(i), x, "read"));
+    let writes = p
+        .fs_write
+        .iter()
+        .enumerate()
+        .map(|(i, x)| (RequestItem::FsWrite(i), x, "write"));
+    for (item, pattern, verb) in reads.chain(writes) {
+        if pattern.is_whole_subtree() {
+            continue;
+        }
+        let (capability, target) = describe_item(manifest, item);
+        let mut f = Finding::at(
+            "process-confinement",
+            &manifest.file.path,
+            manifest.location_of(item),
+            format!(
+                "child processes of `{}` may {verb} everything under `{}`, wider than `{}`: the kernel cannot hold a child to a glob\n\nhint: use a directory pattern (`dir/**`) or exact paths if the children must not see the rest",
+                manifest.name,
+                pattern.base_dir().display(),
+                pattern.source()
+            ),
+        );
+        f.level = Level::Warning;
+        f.plugin = Some(manifest.name.clone());
+        f.capability = capability;
+        f.target = target;
+        out.push(f);
     }
 }
 

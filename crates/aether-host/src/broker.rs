@@ -8,12 +8,20 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
-use aether_policy::{Capability, CheckedEnv, CheckedPath, Decision, Denial, Grant, UnsafeMode};
+use std::ffi::OsString;
+
+use aether_jail::{ChildSpec, Children, Confinement, JailError};
+use aether_policy::{
+    Capability, CheckedCommand, CheckedEnv, CheckedPath, Decision, Denial, Grant, PathPattern,
+    UnsafeMode,
+};
 
 use crate::bundle::{PluginBundle, ResolveError};
 use crate::events::{Event, Recorder, Traffic};
 use crate::fsops::{self, Meta};
-use crate::gateway::{self, FetchError, FetchRequest, Redirect, Resolve, SystemResolver};
+use crate::gateway::{
+    FetchError, FetchRequest, Gateway, Proxies, Redirect, Resolve, SystemResolver,
+};
 use crate::overlay::{Lookup, Overlay};
 use crate::protocol::{Host, HostError, HostRequest, HostValue};
 
@@ -37,8 +45,15 @@ pub struct StepHost {
     unsafe_mode: Option<UnsafeMode>,
     /// When the step's time is up: no fetch or child process outlives it.
     deadline: Instant,
-    resolver: Box<dyn Resolve + Send + Sync>,
+    gateway: Gateway<Box<dyn Resolve + Send + Sync>>,
+    /// The step's live child processes, killed by [`StepHost::end`].
+    children: Children,
 }
+
+/// Processes one `aether.process.run` child may have alive at once, itself and its
+/// descendants together (the pids cgroup's limit): room for a shell pipeline, not for a fork
+/// bomb.
+pub const MAX_CHILD_PROCESSES: u32 = 64;
 
 impl StepHost {
     /// A broker for one step. Relative paths given by the plugin resolve against `workspace`.
@@ -60,8 +75,16 @@ impl StepHost {
             unsafe_mode: None,
             deadline: Instant::now() + grant.limits().timeout,
             grant,
-            resolver: Box::new(SystemResolver),
+            gateway: Gateway::new(Box::new(SystemResolver)),
+            children: Children::default(),
         }
+    }
+
+    /// Ends the step: kills every child process it started, with their whole trees, and
+    /// refuses any it would start later. The runner calls it when the step ends for any
+    /// reason (SPEC §5: no child outlives its step).
+    pub fn end(&self) {
+        self.children.kill_all();
     }
 
     /// The instant the step's time is up, if not its grant's timeout from creation.
@@ -71,9 +94,15 @@ impl StepHost {
     }
 
     /// Resolves names for `fetch` with `resolver` instead of the system's (tests simulate DNS
-    /// rebinding with it).
+    /// rebinding with it). Drops any proxies set before: set them after.
     pub fn resolver(mut self, resolver: impl Resolve + Send + Sync + 'static) -> StepHost {
-        self.resolver = Box::new(resolver);
+        self.gateway = Gateway::new(Box::new(resolver));
+        self
+    }
+
+    /// Sends `fetch` traffic through the operator's `proxies` (see [`Proxies`]).
+    pub fn proxies(mut self, proxies: Proxies) -> StepHost {
+        self.gateway = self.gateway.proxies(proxies);
         self
     }
 
@@ -515,6 +544,13 @@ impl Host for StepHost {
                 };
                 self.fetch(request, timeout_ms)
             }
+            HostRequest::Run {
+                command,
+                args,
+                stdin,
+                timeout_ms,
+                cwd,
+            } => self.run_child(&command, args, stdin, timeout_ms, cwd.as_deref()),
         }
     }
 
@@ -538,12 +574,12 @@ impl StepHost {
             None => self.deadline,
         };
         let bytes_sent = request.body.as_ref().map_or(0, |b| b.len() as u64);
-        let resolver = self.resolver.as_ref();
         let result = match &self.unsafe_mode {
-            None => gateway::fetch(&self.grant, request, resolver, deadline),
+            None => self.gateway.fetch(&self.grant, request, deadline),
             Some(mode) => {
                 let (result, overridden) =
-                    gateway::fetch_unchecked(&self.grant, request, resolver, deadline, mode);
+                    self.gateway
+                        .fetch_unchecked(&self.grant, request, deadline, mode);
                 for denial in &overridden {
                     self.override_denial(denial);
                 }
@@ -599,6 +635,144 @@ impl StepHost {
                 }
                 _ => "fetch timed out: the step's time is up".to_owned(),
             })),
+        }
+    }
+
+    /// The program `command` names, checked: an absolute path as it is, or a bare name as the
+    /// granted command with that file name (resolved through `PATH` when the plugin was loaded).
+    fn check_command(&self, command: &str) -> Result<CheckedCommand, HostError> {
+        let commands = &self.grant.permissions().commands;
+        let path = if command.contains('/') {
+            aether_policy::normalize_lexically(Path::new(command), &self.workspace).ok_or_else(
+                || type_error(format!("invalid command `{}`", command.escape_debug())),
+            )?
+        } else {
+            commands
+                .iter()
+                .find(|c| c.file_name().is_some_and(|n| n == command))
+                .cloned()
+                .unwrap_or_else(|| PathBuf::from(command))
+        };
+        match self.grant.check_command(&path) {
+            Ok(checked) => {
+                self.event(
+                    Capability::Process,
+                    command,
+                    Decision::Allowed,
+                    String::new(),
+                );
+                Ok(checked)
+            }
+            Err(d) => match self.override_denial(&d) {
+                Some(mode) if path.is_absolute() => Ok(CheckedCommand::unchecked(&path, mode)),
+                _ => Err(self.denied(d)),
+            },
+        }
+    }
+
+    /// Runs one child process under the kernel confinement the grant allows (SPEC §5): the
+    /// granted variables only, the plugin's filesystem grants (widened to directories: the
+    /// kernel cannot follow a glob), no network unless `process.network`, the memory ceiling,
+    /// killed at `timeout_ms` or the step's deadline.
+    fn run_child(
+        &self,
+        command: &str,
+        args: Vec<String>,
+        stdin: Vec<u8>,
+        timeout_ms: Option<u64>,
+        cwd: Option<&str>,
+    ) -> Result<HostValue, HostError> {
+        let program = self.check_command(command)?;
+        let cwd = match cwd {
+            None => self.workspace.clone(),
+            Some(dir) => self.check_read(dir)?.real().to_path_buf(),
+        };
+        let unsafe_run = self.unsafe_mode.is_some();
+        let env = std::env::vars_os()
+            .filter(|(name, _)| {
+                unsafe_run
+                    || name
+                        .to_str()
+                        .is_some_and(|n| self.grant.check_env(n).is_ok())
+            })
+            .collect();
+        let perms = self.grant.permissions();
+        let dirs = |patterns: &[PathPattern]| -> Vec<PathBuf> {
+            patterns
+                .iter()
+                .map(PathPattern::base_dir)
+                .filter(|d| d.exists())
+                .collect()
+        };
+        let memory = self.grant.limits().memory.0;
+        let mut confinement = Confinement {
+            read: [dirs(&perms.fs_read), dirs(&perms.fs_write)].concat(),
+            write: dirs(&perms.fs_write),
+            network: perms.process_network,
+            memory,
+            max_processes: MAX_CHILD_PROCESSES,
+            accept_weaker: self.grant.accept_weaker_confinement(),
+        };
+        if unsafe_run {
+            // `--unsafe`: no checks (SPEC §6); the child is still killed with its step.
+            confinement.read = vec![PathBuf::from("/")];
+            confinement.write = vec![PathBuf::from("/")];
+            confinement.network = true;
+            confinement.accept_weaker = true;
+        }
+        let deadline = match timeout_ms {
+            Some(ms) => self
+                .deadline
+                .min(Instant::now() + Duration::from_millis(ms)),
+            None => self.deadline,
+        };
+        // Captured output counts toward the memory ceiling (SPEC §5), with the overlay.
+        let room = memory.saturating_sub(self.overlay().bytes());
+        let spec = ChildSpec {
+            program: program.path().to_path_buf(),
+            args: args.into_iter().map(OsString::from).collect(),
+            env,
+            cwd,
+            stdin,
+            deadline,
+            max_output: usize::try_from(room).unwrap_or(usize::MAX),
+            confinement,
+        };
+        match aether_jail::run(&spec, &self.children) {
+            Ok(exit) => {
+                for feature in &exit.weakened {
+                    self.recorder.log(
+                        &self.who.step,
+                        "warn",
+                        &format!(
+                            "child process `{command}` ran with weaker confinement: the kernel lacks {feature}"
+                        ),
+                    );
+                }
+                Ok(HostValue::Exit {
+                    code: exit.code,
+                    signal: exit.signal.map(str::to_owned),
+                    stdout: String::from_utf8_lossy(&exit.stdout).into_owned(),
+                    stderr: String::from_utf8_lossy(&exit.stderr).into_owned(),
+                })
+            }
+            Err(JailError::OutputLimit { .. }) => {
+                let message = format!("memory limit of {} exceeded", self.grant.limits().memory);
+                self.event(
+                    Capability::LimitMemory,
+                    command,
+                    Decision::Killed,
+                    format!("{message}: the output of `{command}`"),
+                );
+                Err(HostError::LimitExceeded {
+                    capability: Capability::LimitMemory,
+                    message,
+                })
+            }
+            Err(e) => Err(HostError::Failed {
+                type_error: false,
+                message: e.to_string(),
+            }),
         }
     }
 

@@ -21,7 +21,7 @@
 //! for one hop.
 
 use std::fmt;
-use std::io;
+use std::io::{self, Read, Write};
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
@@ -31,7 +31,10 @@ use aether_policy::{Denial, Grant, Host, UnsafeMode, parse_host};
 use thiserror::Error;
 use ureq::http;
 use ureq::unversioned::resolver::{ResolvedSocketAddrs, Resolver};
-use ureq::unversioned::transport::NextTimeout;
+use ureq::unversioned::transport::{
+    ConnectionDetails, Connector, DefaultConnector, NextTimeout, RustlsConnector, TcpConnector,
+    Transport, TransportAdapter,
+};
 use url::Url;
 
 /// Redirects followed at most (SPEC §5): the sixth redirect fails the fetch.
@@ -134,6 +137,18 @@ pub trait Resolve {
     fn resolve(&self, host: &str, port: u16, deadline: Instant) -> io::Result<Vec<IpAddr>>;
 }
 
+impl<T: Resolve + ?Sized> Resolve for &T {
+    fn resolve(&self, host: &str, port: u16, deadline: Instant) -> io::Result<Vec<IpAddr>> {
+        (**self).resolve(host, port, deadline)
+    }
+}
+
+impl<T: Resolve + ?Sized> Resolve for Box<T> {
+    fn resolve(&self, host: &str, port: u16, deadline: Instant) -> io::Result<Vec<IpAddr>> {
+        (**self).resolve(host, port, deadline)
+    }
+}
+
 /// The system resolver (`getaddrinfo` through std's `ToSocketAddrs`).
 ///
 /// `getaddrinfo` cannot be cancelled, so each lookup runs on a thread of its own and the fetch
@@ -160,7 +175,8 @@ impl Resolve for SystemResolver {
     }
 }
 
-/// The `ureq` resolver for one hop: answers the one checked address, whatever it is asked.
+/// The `ureq` resolver for one hop: answers one address the gateway chose, whatever it is
+/// asked (the checked target's, or the operator's proxy when the request is tunnelled).
 struct PinnedResolver(SocketAddr);
 
 impl fmt::Debug for PinnedResolver {
@@ -179,6 +195,175 @@ impl Resolver for PinnedResolver {
         let mut out = self.empty();
         out.push(self.0);
         Ok(out)
+    }
+}
+
+/// The `CONNECT` handshake with the operator's proxy, over the TCP connection `ureq` opened to
+/// it: asks for a tunnel to the checked address (an IP, never a name), then hands the tunnel
+/// on, to TLS for `https:`. (`ureq`'s own CONNECT support would send the name, or with
+/// `resolve_target` a malformed `ip:port:port` target in 3.5.2.)
+#[derive(Debug)]
+struct Tunnel {
+    target: SocketAddr,
+}
+
+/// The longest proxy response head read before giving up.
+const MAX_PROXY_HEAD_BYTES: usize = 8 * 1024;
+
+impl<In: Transport> Connector<In> for Tunnel {
+    type Out = In;
+
+    fn connect(
+        &self,
+        details: &ConnectionDetails,
+        chained: Option<In>,
+    ) -> Result<Option<In>, ureq::Error> {
+        let Some(transport) = chained else {
+            return Ok(None);
+        };
+        let mut io = TransportAdapter::new(transport, details.current_time.clone());
+        io.set_timeout(details.timeout);
+        let target = self.target;
+        write!(io, "CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n\r\n")?;
+        io.flush()?;
+        // Byte by byte: nothing after the head may be consumed, it belongs to the tunnel.
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            if head.len() > MAX_PROXY_HEAD_BYTES || io.read(&mut byte)? == 0 {
+                return Err(ureq::Error::ConnectProxyFailed(
+                    "the proxy closed the connection or sent no valid answer".into(),
+                ));
+            }
+            head.push(byte[0]);
+        }
+        let status_line = String::from_utf8_lossy(&head);
+        let status_line = status_line.lines().next().unwrap_or_default();
+        if status_line.split(' ').nth(1) != Some("200") {
+            return Err(ureq::Error::ConnectProxyFailed(format!(
+                "the proxy refused the tunnel: `{}`",
+                aether_policy::escape_untrusted(status_line)
+            )));
+        }
+        Ok(Some(io.into_inner()))
+    }
+}
+
+/// The operator's outbound proxies (`HTTPS_PROXY`, `HTTP_PROXY`, `NO_PROXY`), for hosts behind
+/// a corporate gateway.
+///
+/// A proxy weakens no check: the gateway still checks the URL, the host, and the address the
+/// name resolves to (resolved here, once), then asks the proxy to `CONNECT` to that checked IP
+/// address, never to the name, so the proxy cannot resolve it to something else. TLS and the
+/// `Host` header still carry the original name. The proxy's own address is the operator's
+/// choice and is not subject to `allow_private`. Only `http://` proxies without credentials
+/// are supported; every request, `http:` ones included, goes through a `CONNECT` tunnel.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Proxies {
+    https: Option<ProxyUrl>,
+    http: Option<ProxyUrl>,
+    /// `NO_PROXY` entries, lower case, leading dots removed; `*` bypasses every host.
+    no_proxy: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct ProxyUrl {
+    host: String,
+    port: u16,
+}
+
+impl Proxies {
+    /// No proxy: every connection is direct.
+    pub fn none() -> Proxies {
+        Proxies::default()
+    }
+
+    /// The proxies an environment names: `HTTPS_PROXY` for `https:` URLs and `HTTP_PROXY` for
+    /// `http:` ones (either spelled in lower case too, the lower case winning), `NO_PROXY` as
+    /// a comma-separated list of host names (matching their subdomains too), IP addresses, or
+    /// `*`. `var` reads one variable. An error names the variable and what is wrong with it.
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Proxies, String> {
+        let pick = |name: &str| {
+            var(&name.to_ascii_lowercase())
+                .or_else(|| var(name))
+                .filter(|v| !v.trim().is_empty())
+                .map(|v| (name.to_owned(), v))
+        };
+        let parse = |found: Option<(String, String)>| {
+            match found {
+            None => Ok(None),
+            Some((name, value)) => ProxyUrl::parse(&value).map(Some).map_err(|why| {
+                format!(
+                    "{name} `{}` is not a usable proxy: {why}\n\nhint: set it to `http://host:port`, or unset it",
+                    aether_policy::escape_untrusted(&value)
+                )
+            }),
+        }
+        };
+        let no_proxy = pick("NO_PROXY")
+            .map(|(_, v)| {
+                v.split(',')
+                    .map(|e| e.trim().trim_start_matches('.').to_ascii_lowercase())
+                    .filter(|e| !e.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(Proxies {
+            https: parse(pick("HTTPS_PROXY"))?,
+            http: parse(pick("HTTP_PROXY"))?,
+            no_proxy,
+        })
+    }
+
+    /// The proxy for `url`, unless `NO_PROXY` exempts its host.
+    fn for_url(&self, url: &Url) -> Option<&ProxyUrl> {
+        let proxy = match url.scheme() {
+            "https" => self.https.as_ref(),
+            _ => self.http.as_ref(),
+        }?;
+        let host = url
+            .host_str()?
+            .trim_start_matches('[')
+            .trim_end_matches(']');
+        let host = host.trim_end_matches('.').to_ascii_lowercase();
+        let exempt = self.no_proxy.iter().any(|e| {
+            e == "*"
+                || host == *e
+                || host
+                    .strip_suffix(e.as_str())
+                    .is_some_and(|rest| rest.ends_with('.'))
+        });
+        (!exempt).then_some(proxy)
+    }
+}
+
+impl ProxyUrl {
+    fn parse(text: &str) -> Result<ProxyUrl, String> {
+        let with_scheme = if text.contains("://") {
+            text.to_owned()
+        } else {
+            format!("http://{text}")
+        };
+        let url = Url::parse(&with_scheme).map_err(|e| e.to_string())?;
+        if url.scheme() != "http" {
+            return Err(format!(
+                "the `{}` scheme is not supported (only `http://` proxies)",
+                url.scheme()
+            ));
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err("proxy credentials are not supported".into());
+        }
+        let host = url
+            .host_str()
+            .ok_or("it has no host")?
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned();
+        Ok(ProxyUrl {
+            host,
+            port: url.port().unwrap_or(80),
+        })
     }
 }
 
@@ -374,197 +559,265 @@ fn map_ureq(err: ureq::Error, cap: u64) -> FetchError {
     }
 }
 
-/// Fetches `request` under `grant`, following redirects as it asks, never past `deadline`.
-///
-/// See the module docs for the order of checks on each hop.
+/// The gateway: how names are resolved and which proxies are used. Cheap to build.
+#[derive(Debug, Clone)]
+pub struct Gateway<R> {
+    resolver: R,
+    proxies: Proxies,
+}
+
+impl<R: Resolve> Gateway<R> {
+    /// A gateway resolving names with `resolver` and connecting directly.
+    pub fn new(resolver: R) -> Gateway<R> {
+        Gateway {
+            resolver,
+            proxies: Proxies::none(),
+        }
+    }
+
+    /// The same gateway, going through `proxies` (see [`Proxies`]: no check is weakened).
+    pub fn proxies(mut self, proxies: Proxies) -> Gateway<R> {
+        self.proxies = proxies;
+        self
+    }
+
+    /// Fetches `request` under `grant`, following redirects as it asks, never past
+    /// `deadline`. See the module docs for the order of checks on each hop.
+    pub fn fetch(
+        &self,
+        grant: &Grant,
+        request: FetchRequest,
+        deadline: Instant,
+    ) -> Result<FetchResponse, FetchError> {
+        let checks = Checks {
+            grant,
+            overridden: None,
+        };
+        self.fetch_with(&checks, request, deadline)
+    }
+
+    /// [`Gateway::fetch`] for an `--unsafe` run: what the grant denies (host, scheme,
+    /// address) is fetched anyway; the denials are returned beside the result, for the caller
+    /// to record as `allowed-unsafe`. Parsing, header checks, size caps and the deadline still
+    /// apply.
+    ///
+    /// # Security
+    ///
+    /// Reaches any host and address, private ones included; see [`UnsafeMode`].
+    pub fn fetch_unchecked(
+        &self,
+        grant: &Grant,
+        request: FetchRequest,
+        deadline: Instant,
+        _mode: &UnsafeMode,
+    ) -> (Result<FetchResponse, FetchError>, Vec<Denial>) {
+        let checks = Checks {
+            grant,
+            overridden: Some(RefCell::new(Vec::new())),
+        };
+        let result = self.fetch_with(&checks, request, deadline);
+        let overridden = checks
+            .overridden
+            .map(RefCell::into_inner)
+            .unwrap_or_default();
+        (result, overridden)
+    }
+
+    /// The address of the proxy for `url`, if one applies (resolved once, here).
+    fn proxy_for(&self, url: &Url, deadline: Instant) -> Result<Option<SocketAddr>, FetchError> {
+        let Some(proxy) = self.proxies.for_url(url) else {
+            return Ok(None);
+        };
+        let ip = match proxy.host.parse::<IpAddr>() {
+            Ok(ip) => ip,
+            Err(_) => *self
+                .resolver
+                .resolve(&proxy.host, proxy.port, deadline)
+                .map_err(|e| {
+                    type_error(format!("could not resolve the proxy `{}`: {e}", proxy.host))
+                })?
+                .first()
+                .ok_or_else(|| {
+                    type_error(format!("the proxy `{}` resolved to no address", proxy.host))
+                })?,
+        };
+        Ok(Some(SocketAddr::new(ip, proxy.port)))
+    }
+}
+
+/// [`Gateway::fetch`] with `resolver` and no proxy.
 pub fn fetch(
     grant: &Grant,
     request: FetchRequest,
     resolver: &dyn Resolve,
     deadline: Instant,
 ) -> Result<FetchResponse, FetchError> {
-    let checks = Checks {
-        grant,
-        overridden: None,
-    };
-    fetch_with(&checks, request, resolver, deadline)
+    Gateway::new(resolver).fetch(grant, request, deadline)
 }
 
-/// [`fetch`] for an `--unsafe` run: what the grant denies (host, scheme, address) is fetched
-/// anyway; the denials are returned beside the result, for the caller to record as
-/// `allowed-unsafe`. Parsing, header checks, size caps and the deadline still apply.
-///
-/// # Security
-///
-/// Reaches any host and address, private ones included; see [`UnsafeMode`].
-pub fn fetch_unchecked(
-    grant: &Grant,
-    request: FetchRequest,
-    resolver: &dyn Resolve,
-    deadline: Instant,
-    _mode: &UnsafeMode,
-) -> (Result<FetchResponse, FetchError>, Vec<Denial>) {
-    let checks = Checks {
-        grant,
-        overridden: Some(RefCell::new(Vec::new())),
-    };
-    let result = fetch_with(&checks, request, resolver, deadline);
-    let overridden = checks
-        .overridden
-        .map(RefCell::into_inner)
-        .unwrap_or_default();
-    (result, overridden)
-}
-
-fn fetch_with(
-    checks: &Checks<'_>,
-    request: FetchRequest,
-    resolver: &dyn Resolve,
-    deadline: Instant,
-) -> Result<FetchResponse, FetchError> {
-    let grant = checks.grant;
-    let cap = grant.max_response_bytes().bytes();
-    let mut headers = check_headers(&request.headers)?;
-    let method_text = if request.method.is_empty() {
-        "GET"
-    } else {
-        request.method.as_str()
-    };
-    let mut method = http::Method::from_bytes(method_text.as_bytes()).map_err(|_| {
-        type_error(format!(
-            "invalid method `{}`",
-            aether_policy::escape_untrusted(method_text)
-        ))
-    })?;
-    // Fetch standard "forbidden methods": CONNECT would turn the connection into a tunnel.
-    if matches!(
-        method.as_str().to_ascii_uppercase().as_str(),
-        "CONNECT" | "TRACE" | "TRACK"
-    ) {
-        return Err(type_error(format!("method `{method}` is not allowed")));
-    }
-    let mut body = request.body;
-    if let Some(b) = &body
-        && b.len() > MAX_REQUEST_BODY_BYTES
-    {
-        return Err(type_error(format!(
-            "the request body is {} bytes, more than the gateway's limit of {MAX_REQUEST_BODY_BYTES}",
-            b.len()
-        )));
-    }
-    let mut url_text = request.url;
-    let mut hops = Vec::new();
-
-    loop {
-        let target = check_url(checks, &url_text, resolver, deadline)?;
-        let timeout = remaining(deadline)?;
-        let config = ureq::Agent::config_builder()
-            .proxy(None)
-            .max_redirects(0)
-            .max_redirects_will_error(false)
-            .http_status_as_error(false)
-            .max_idle_connections(0)
-            .max_response_header_size(MAX_RESPONSE_HEADER_BYTES)
-            .timeout_global(Some(timeout))
-            .build();
-        let agent = ureq::Agent::with_parts(
-            config,
-            ureq::unversioned::transport::DefaultConnector::new(),
-            PinnedResolver(target.addr),
-        );
-        let mut builder = http::Request::builder()
-            .method(method.clone())
-            .uri(target.url.as_str());
-        if let Some(h) = builder.headers_mut() {
-            h.extend(headers.clone());
-        }
-        let sent = match &body {
-            Some(b) => builder.body(b.clone()).map(|r| agent.run(r)),
-            None => builder.body(()).map(|r| agent.run(r)),
+impl<R: Resolve> Gateway<R> {
+    fn fetch_with(
+        &self,
+        checks: &Checks<'_>,
+        request: FetchRequest,
+        deadline: Instant,
+    ) -> Result<FetchResponse, FetchError> {
+        let grant = checks.grant;
+        let cap = grant.max_response_bytes().bytes();
+        let mut headers = check_headers(&request.headers)?;
+        let method_text = if request.method.is_empty() {
+            "GET"
+        } else {
+            request.method.as_str()
         };
-        let mut response = sent
-            .map_err(|e| type_error(format!("invalid request: {e}")))?
-            .map_err(|e| map_ureq(e, cap))?;
-        let status = response.status();
-        hops.push(Hop {
-            url: target.url.to_string(),
-            addr: target.addr,
-            status: status.as_u16(),
-        });
+        let mut method = http::Method::from_bytes(method_text.as_bytes()).map_err(|_| {
+            type_error(format!(
+                "invalid method `{}`",
+                aether_policy::escape_untrusted(method_text)
+            ))
+        })?;
+        // Fetch standard "forbidden methods": CONNECT would turn the connection into a tunnel.
+        if matches!(
+            method.as_str().to_ascii_uppercase().as_str(),
+            "CONNECT" | "TRACE" | "TRACK"
+        ) {
+            return Err(type_error(format!("method `{method}` is not allowed")));
+        }
+        let mut body = request.body;
+        if let Some(b) = &body
+            && b.len() > MAX_REQUEST_BODY_BYTES
+        {
+            return Err(type_error(format!(
+                "the request body is {} bytes, more than the gateway's limit of {MAX_REQUEST_BODY_BYTES}",
+                b.len()
+            )));
+        }
+        let mut url_text = request.url;
+        let mut hops = Vec::new();
 
-        let location = response
-            .headers()
-            .get(http::header::LOCATION)
-            .and_then(|l| l.to_str().ok())
-            .map(str::to_owned);
-        // Only these are redirects in the fetch standard; 300 and 304 are returned as they are.
-        let is_redirect = matches!(status.as_u16(), 301 | 302 | 303 | 307 | 308);
-        if let (true, Some(location)) = (is_redirect, location) {
-            match request.redirect {
-                Redirect::Manual => {}
-                Redirect::Error => {
-                    return Err(type_error(format!(
-                        "redirect to `{}` refused (`redirect: \"error\"`)",
-                        aether_policy::escape_untrusted(&location)
-                    )));
-                }
-                Redirect::Follow => {
-                    if hops.len() > MAX_REDIRECTS {
+        loop {
+            let target = check_url(checks, &url_text, &self.resolver, deadline)?;
+            let timeout = remaining(deadline)?;
+            let proxy = self.proxy_for(&target.url, deadline)?;
+            let config = ureq::Agent::config_builder()
+                .proxy(None)
+                .max_redirects(0)
+                .max_redirects_will_error(false)
+                .http_status_as_error(false)
+                .max_idle_connections(0)
+                .max_response_header_size(MAX_RESPONSE_HEADER_BYTES)
+                .timeout_global(Some(timeout))
+                .build();
+            let agent = match proxy {
+                None => ureq::Agent::with_parts(
+                    config,
+                    DefaultConnector::new(),
+                    PinnedResolver(target.addr),
+                ),
+                Some(proxy) => ureq::Agent::with_parts(
+                    config,
+                    TcpConnector::default()
+                        .chain(Tunnel {
+                            target: target.addr,
+                        })
+                        .chain(RustlsConnector::default()),
+                    PinnedResolver(proxy),
+                ),
+            };
+            let mut builder = http::Request::builder()
+                .method(method.clone())
+                .uri(target.url.as_str());
+            if let Some(h) = builder.headers_mut() {
+                h.extend(headers.clone());
+            }
+            let sent = match &body {
+                Some(b) => builder.body(b.clone()).map(|r| agent.run(r)),
+                None => builder.body(()).map(|r| agent.run(r)),
+            };
+            let mut response = sent
+                .map_err(|e| type_error(format!("invalid request: {e}")))?
+                .map_err(|e| map_ureq(e, cap))?;
+            let status = response.status();
+            hops.push(Hop {
+                url: target.url.to_string(),
+                addr: target.addr,
+                status: status.as_u16(),
+            });
+
+            let location = response
+                .headers()
+                .get(http::header::LOCATION)
+                .and_then(|l| l.to_str().ok())
+                .map(str::to_owned);
+            // Only these are redirects in the fetch standard; 300 and 304 are returned as they are.
+            let is_redirect = matches!(status.as_u16(), 301 | 302 | 303 | 307 | 308);
+            if let (true, Some(location)) = (is_redirect, location) {
+                match request.redirect {
+                    Redirect::Manual => {}
+                    Redirect::Error => {
                         return Err(type_error(format!(
-                            "too many redirects (more than {MAX_REDIRECTS})"
+                            "redirect to `{}` refused (`redirect: \"error\"`)",
+                            aether_policy::escape_untrusted(&location)
                         )));
                     }
-                    let next = target.url.join(&location).map_err(|e| {
-                        type_error(format!(
-                            "invalid redirect location `{}`: {e}",
-                            aether_policy::escape_untrusted(&location)
-                        ))
-                    })?;
-                    // Fetch standard, HTTP-redirect fetch: 303 (and 301/302 after POST)
-                    // become a GET without a body.
-                    let code = status.as_u16();
-                    if code == 303 && method != http::Method::HEAD
-                        || matches!(code, 301 | 302) && method == http::Method::POST
-                    {
-                        method = http::Method::GET;
-                        body = None;
-                        headers.remove(http::header::CONTENT_TYPE);
+                    Redirect::Follow => {
+                        if hops.len() > MAX_REDIRECTS {
+                            return Err(type_error(format!(
+                                "too many redirects (more than {MAX_REDIRECTS})"
+                            )));
+                        }
+                        let next = target.url.join(&location).map_err(|e| {
+                            type_error(format!(
+                                "invalid redirect location `{}`: {e}",
+                                aether_policy::escape_untrusted(&location)
+                            ))
+                        })?;
+                        // Fetch standard, HTTP-redirect fetch: 303 (and 301/302 after POST)
+                        // become a GET without a body.
+                        let code = status.as_u16();
+                        if code == 303 && method != http::Method::HEAD
+                            || matches!(code, 301 | 302) && method == http::Method::POST
+                        {
+                            method = http::Method::GET;
+                            body = None;
+                            headers.remove(http::header::CONTENT_TYPE);
+                        }
+                        // Credentials never follow a redirect to another origin (fetch standard
+                        // drops `Authorization` on cross-origin redirects).
+                        if next.origin() != target.url.origin() {
+                            headers.remove(http::header::AUTHORIZATION);
+                            headers.remove(http::header::COOKIE);
+                        }
+                        url_text = next.to_string();
+                        continue;
                     }
-                    // Credentials never follow a redirect to another origin (fetch standard
-                    // drops `Authorization` on cross-origin redirects).
-                    if next.origin() != target.url.origin() {
-                        headers.remove(http::header::AUTHORIZATION);
-                        headers.remove(http::header::COOKIE);
-                    }
-                    url_text = next.to_string();
-                    continue;
                 }
             }
-        }
 
-        let response_headers = response
-            .headers()
-            .iter()
-            .map(|(n, v)| {
-                (
-                    n.as_str().to_owned(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
-            .collect();
-        let body = response
-            .body_mut()
-            .with_config()
-            .limit(cap)
-            .read_to_vec()
-            .map_err(|e| map_ureq(e, cap))?;
-        return Ok(FetchResponse {
-            status: status.as_u16(),
-            status_text: status.canonical_reason().unwrap_or("").to_owned(),
-            url: target.url.to_string(),
-            headers: response_headers,
-            body,
-            hops,
-        });
+            let response_headers = response
+                .headers()
+                .iter()
+                .map(|(n, v)| {
+                    (
+                        n.as_str().to_owned(),
+                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                    )
+                })
+                .collect();
+            let body = response
+                .body_mut()
+                .with_config()
+                .limit(cap)
+                .read_to_vec()
+                .map_err(|e| map_ureq(e, cap))?;
+            return Ok(FetchResponse {
+                status: status.as_u16(),
+                status_text: status.canonical_reason().unwrap_or("").to_owned(),
+                url: target.url.to_string(),
+                headers: response_headers,
+                body,
+                hops,
+            });
+        }
     }
 }

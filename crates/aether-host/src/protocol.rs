@@ -99,6 +99,21 @@ pub enum HostRequest {
         /// applies anyway.
         timeout_ms: Option<u64>,
     },
+    /// `aether.process.run(cmd, args, {stdin, timeoutMs, cwd})`: one confined child process.
+    /// Answered with [`HostValue::Exit`]; slow, like [`HostRequest::Fetch`].
+    Run {
+        /// The command as the plugin gave it: an absolute path, or a bare name matched against
+        /// the granted commands (resolved through `PATH` when the plugin was loaded).
+        command: String,
+        /// Its arguments.
+        args: Vec<String>,
+        /// Bytes fed to its standard input (empty: none).
+        stdin: Vec<u8>,
+        /// The plugin's own time limit (`timeoutMs`); the step's deadline applies anyway.
+        timeout_ms: Option<u64>,
+        /// Its working directory as the plugin gave it (`None`: the workspace).
+        cwd: Option<String>,
+    },
     /// `console.*`: a line for the step's log.
     Log {
         /// `log`, `info`, `warn`, `error` or `debug`.
@@ -113,7 +128,7 @@ impl HostRequest {
     /// it on a thread of its own and hands the plugin a promise, so that timers and other
     /// promises go on meanwhile. Every other call is quick and made synchronously.
     pub fn is_slow(&self) -> bool {
-        matches!(self, HostRequest::Fetch { .. })
+        matches!(self, HostRequest::Fetch { .. } | HostRequest::Run { .. })
     }
 }
 
@@ -168,6 +183,17 @@ pub enum HostValue {
         headers: Vec<(String, String)>,
         /// The body.
         body: Vec<u8>,
+    },
+    /// How a child process ended (`aether.process.run`).
+    Exit {
+        /// Its exit code; `None` when a signal ended it.
+        code: Option<i32>,
+        /// The signal that ended it (`SIGKILL` at its timeout), if any.
+        signal: Option<String>,
+        /// Its standard output, decoded as UTF-8 (invalid sequences replaced).
+        stdout: String,
+        /// Its standard error, decoded likewise.
+        stderr: String,
     },
     /// A module's source, with its canonical name (path relative to the plugin directory).
     Module {

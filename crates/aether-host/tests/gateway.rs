@@ -16,7 +16,7 @@ use std::net::{IpAddr, Ipv4Addr, TcpListener};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use aether_host::gateway::{FetchError, FetchRequest, Redirect, Resolve, fetch};
+use aether_host::gateway::{FetchError, FetchRequest, Gateway, Proxies, Redirect, Resolve, fetch};
 use aether_policy::{
     ByteSize, Capability, DenialReason, DomainPattern, Grant, IpNet, Permissions, Policy,
     RequestedLimits,
@@ -649,4 +649,170 @@ fn status_304_with_location_is_not_followed() {
     assert_eq!(response.status, 304);
     assert_eq!(response.hops.len(), 1);
     server.requests();
+}
+
+/// A CONNECT proxy for one tunnel: records the request head it got, connects where the
+/// CONNECT line says (127.0.0.1 only: anything else is answered 403), and relays both ways.
+struct ConnectProxy {
+    port: u16,
+    handle: JoinHandle<Vec<String>>,
+}
+
+impl ConnectProxy {
+    fn start() -> ConnectProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        listener.set_nonblocking(true).expect("nonblocking");
+        let handle = thread::spawn(move || {
+            let stop = Instant::now() + Duration::from_secs(10);
+            let mut client = loop {
+                match listener.accept() {
+                    Ok((s, _)) => break s,
+                    Err(_) if Instant::now() < stop => thread::sleep(Duration::from_millis(5)),
+                    Err(_) => return Vec::new(),
+                }
+            };
+            let _ = client.set_nonblocking(false);
+            let _ = client.set_read_timeout(Some(Duration::from_secs(3)));
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") && head.len() < 8192 {
+                match client.read(&mut byte) {
+                    Ok(1) => head.push(byte[0]),
+                    _ => break,
+                }
+            }
+            let head = String::from_utf8_lossy(&head).into_owned();
+            let target = head.split(' ').nth(1).unwrap_or("").to_owned();
+            if !target.starts_with("127.0.0.1:") {
+                let _ = client.write_all(b"HTTP/1.1 403 Forbidden\r\n\r\n");
+                return vec![head];
+            }
+            let Ok(mut upstream) = std::net::TcpStream::connect(&target) else {
+                let _ = client.write_all(b"HTTP/1.1 502 Bad Gateway\r\n\r\n");
+                return vec![head];
+            };
+            let _ = client.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n");
+            let (mut c2, mut u2) = (
+                client.try_clone().expect("clone"),
+                upstream.try_clone().expect("clone"),
+            );
+            let up = thread::spawn(move || {
+                let _ = io::copy(&mut c2, &mut u2);
+            });
+            let _ = io::copy(&mut upstream, &mut client);
+            let _ = up.join();
+            vec![head]
+        });
+        ConnectProxy { port, handle }
+    }
+
+    fn heads(self) -> Vec<String> {
+        self.handle.join().expect("proxy thread")
+    }
+}
+
+fn proxies(vars: &[(&str, String)]) -> Proxies {
+    Proxies::from_vars(|name| {
+        vars.iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.clone())
+    })
+    .expect("proxy settings")
+}
+
+/// Issue 4: `HTTP(S)_PROXY` is honoured without weakening a check. The gateway resolves the
+/// name itself and asks the proxy to CONNECT to the checked *address*, so the proxy cannot be
+/// used for a second, rebinding lookup; the server still sees the original `Host`.
+#[test]
+fn a_proxy_is_asked_to_connect_to_the_checked_address_never_the_name() {
+    let server = Server::start(vec![ok("via proxy")]);
+    let port = server.port;
+    let proxy = ConnectProxy::start();
+    let grant = grant_with(
+        &[format!("svc.test:{}", server.port)],
+        &["127.0.0.1/32"],
+        ByteSize::mib(16),
+    );
+    let gateway = Gateway::new(FakeResolver::new(vec![vec![LOOPBACK]])).proxies(proxies(&[(
+        "HTTP_PROXY",
+        format!("http://127.0.0.1:{}", proxy.port),
+    )]));
+    let response = gateway
+        .fetch(
+            &grant,
+            get(format!("http://svc.test:{}/x", server.port)),
+            deadline(),
+        )
+        .expect("fetch through the proxy");
+    assert_eq!(response.body, b"via proxy");
+    let heads = proxy.heads();
+    assert!(
+        heads[0].starts_with(&format!("CONNECT 127.0.0.1:{} ", server.port)),
+        "{heads:?}"
+    );
+    let requests = server.requests();
+    assert!(
+        requests[0]
+            .to_ascii_lowercase()
+            .contains(&format!("host: svc.test:{port}")),
+        "{requests:?}"
+    );
+}
+
+/// A proxy changes the route, not the rules: a denied host or address is refused before the
+/// proxy is contacted.
+#[test]
+fn a_proxy_does_not_relax_the_grant() {
+    let proxy_listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let proxy_port = proxy_listener.local_addr().expect("addr").port();
+    let gateway = Gateway::new(FakeResolver::new(vec![vec![METADATA]])).proxies(proxies(&[(
+        "HTTP_PROXY",
+        format!("127.0.0.1:{proxy_port}"),
+    )]));
+    let grant = grant_with(&["svc.test".into()], &[], ByteSize::mib(16));
+    denied(
+        gateway.fetch(&grant, get("http://svc.test/"), deadline()),
+        DenialReason::PrivateAddress,
+    );
+    denied(
+        gateway.fetch(&grant, get("http://other.test/"), deadline()),
+        DenialReason::NotCovered,
+    );
+    proxy_listener.set_nonblocking(true).expect("nonblocking");
+    assert!(proxy_listener.accept().is_err(), "the proxy was contacted");
+}
+
+/// `NO_PROXY` hosts (and their subdomains) connect directly; malformed proxy settings are an
+/// error naming the variable, not silently ignored.
+#[test]
+fn no_proxy_bypasses_and_bad_settings_are_errors() {
+    let server = Server::start(vec![ok("direct")]);
+    let grant = grant_with(
+        &[format!("api.svc.test:{}", server.port)],
+        &["127.0.0.1/32"],
+        ByteSize::mib(16),
+    );
+    let gateway = Gateway::new(FakeResolver::new(vec![vec![LOOPBACK]])).proxies(proxies(&[
+        ("HTTP_PROXY", "http://127.0.0.1:9".to_owned()),
+        ("NO_PROXY", "localhost, .svc.test".to_owned()),
+    ]));
+    let response = gateway
+        .fetch(
+            &grant,
+            get(format!("http://api.svc.test:{}/", server.port)),
+            deadline(),
+        )
+        .expect("direct fetch");
+    assert_eq!(response.body, b"direct");
+
+    for bad in [
+        "socks5://127.0.0.1:1080",
+        "http://",
+        "https://proxy.corp:3128",
+    ] {
+        let err =
+            Proxies::from_vars(|n| (n == "HTTPS_PROXY").then(|| bad.to_owned())).expect_err(bad);
+        assert!(err.starts_with("HTTPS_PROXY"), "{err}");
+    }
 }

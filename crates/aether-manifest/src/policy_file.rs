@@ -69,6 +69,7 @@ struct RawProcess {
     #[serde(default)]
     commands: Vec<S<String>>,
     allow_network: Option<bool>,
+    accept_weaker_confinement: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -218,6 +219,9 @@ pub fn parse_policy(file: &SourceFile, workspace: &Path) -> Result<Policy, Vec<F
         ));
         if let Some(v) = process.allow_network {
             policy.allow_network = v;
+        }
+        if let Some(v) = process.accept_weaker_confinement {
+            policy.accept_weaker_confinement = v;
         }
     }
     if let Some(limits) = raw.limits {

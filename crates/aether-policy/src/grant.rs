@@ -114,6 +114,10 @@ pub struct Policy {
     pub commands: Vec<PathBuf>,
     /// `process.allow_network`.
     pub allow_network: bool,
+    /// `process.accept_weaker_confinement` (an aether extension of SPEC §3, default `false`):
+    /// whether child processes may run when the kernel lacks one of the confinement features
+    /// (Landlock, seccomp, a pids limit) instead of being refused.
+    pub accept_weaker_confinement: bool,
     /// `limits.max_memory`.
     pub max_memory: ByteSize,
     /// `limits.max_timeout`.
@@ -142,6 +146,7 @@ impl Default for Policy {
             env: Vec::new(),
             commands: Vec::new(),
             allow_network: false,
+            accept_weaker_confinement: false,
             max_memory: DEFAULT_MAX_MEMORY,
             max_timeout: DEFAULT_MAX_TIMEOUT,
             unsafe_allowed: false,
@@ -503,6 +508,15 @@ impl CheckedCommand {
     pub fn path(&self) -> &Path {
         &self.0
     }
+
+    /// A witness for a program that no check allowed, in an `--unsafe` run.
+    ///
+    /// # Security
+    ///
+    /// Skips the grant entirely; see [`UnsafeMode`].
+    pub fn unchecked(path: &Path, _mode: &UnsafeMode) -> CheckedCommand {
+        CheckedCommand(path.to_path_buf())
+    }
 }
 
 /// A host and port that passed [`Grant::check_host`] (the name only: every address it resolves
@@ -558,6 +572,7 @@ pub struct Grant {
     max_response_bytes: ByteSize,
     https_only: bool,
     virtualize_denied_writes: bool,
+    accept_weaker_confinement: bool,
 }
 
 fn granted<T: fmt::Display>(items: &[T]) -> Vec<String> {
@@ -596,6 +611,7 @@ impl Grant {
             max_response_bytes: p.max_response_bytes,
             https_only: p.https_only,
             virtualize_denied_writes: p.virtualize_denied_writes,
+            accept_weaker_confinement: p.accept_weaker_confinement,
         })
     }
 
@@ -634,6 +650,12 @@ impl Grant {
     /// Whether plain `http:` is refused.
     pub fn https_only(&self) -> bool {
         self.https_only
+    }
+
+    /// Whether child processes may run with weaker confinement than aether's full jail when the
+    /// kernel lacks a feature (see [`Policy::accept_weaker_confinement`]).
+    pub fn accept_weaker_confinement(&self) -> bool {
+        self.accept_weaker_confinement
     }
 
     /// Whether an ungranted write goes to a private layer (decision `virtualized`) instead of

@@ -573,6 +573,17 @@ impl PathPattern {
         out
     }
 
+    /// Whether the pattern matches exactly [`base_dir`](Self::base_dir) and everything beneath
+    /// it (a literal path, or literal directories followed by one `**`), so that a kernel rule
+    /// on that directory (Landlock, for child processes) grants no more than the pattern.
+    pub fn is_whole_subtree(&self) -> bool {
+        match self.segs.split_last() {
+            None => true,
+            Some((Seg::GlobStar, rest)) => rest.iter().all(|s| s.literal().is_some()),
+            Some((_, _)) => self.is_literal(),
+        }
+    }
+
     /// Whether `path` matches. `path` must be absolute; it is normalized lexically first, and a
     /// relative path (or one with NUL) never matches.
     pub fn matches(&self, path: &Path) -> bool {
@@ -904,6 +915,24 @@ mod tests {
         }
         assert!(pat("/etc/hosts").is_literal());
         assert!(!pat("/etc/host?").is_literal());
+        for exact in [
+            "/etc/hosts",
+            "/var/logs/temp/",
+            "/**",
+            "./data/**",
+            "/a/[b]/**",
+        ] {
+            assert!(pat(exact).is_whole_subtree(), "{exact}");
+        }
+        for wider in [
+            "/var/logs/temp/*",
+            "/var/logs/t*/x",
+            "/*",
+            "/a/**/b",
+            "/a/*.log",
+        ] {
+            assert!(!pat(wider).is_whole_subtree(), "{wider}");
+        }
     }
 
     #[test]

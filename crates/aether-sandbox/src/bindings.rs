@@ -204,14 +204,18 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, gate: &Arc<Gate>, tasks: &Tasks<'_, '
         )?,
     )?;
     natives.set("fetch", fetch_fn(ctx, tasks.calls)?)?;
+    natives.set("run", run_fn(ctx, tasks.calls)?)?;
     let prelude: Function<'js> = ctx.eval(PRELUDE)?;
     let exported: Object<'js> = prelude.call((natives,))?;
     let fetch: Function<'js> = exported.get("fetch")?;
+    let process: Object<'js> = exported.get("process")?;
 
     let aether = Object::new(ctx.clone())?;
     aether.set("fs", fs.clone())?;
     aether.set("env", env.clone())?;
     aether.set("fetch", fetch)?;
+    aether.set("process", process.clone())?;
+    deep_freeze(&freeze, &process)?;
     deep_freeze(&freeze, &fs)?;
     deep_freeze(&freeze, &env)?;
     freeze.call::<_, Value>((aether.clone(),))?;
@@ -251,13 +255,7 @@ fn fetch_fn<'js>(ctx: &Ctx<'js>, calls: &Rc<RefCell<SlowCalls<'js>>>) -> Result<
                 .0
                 .and_then(|v| TypedArray::<u8>::from_value(v).ok())
                 .and_then(|a| sys::copy_bytes(&a));
-            // Whole milliseconds; the prelude has checked the number is finite and >= 0.
-            #[allow(
-                clippy::cast_possible_truncation,
-                clippy::cast_sign_loss,
-                reason = "a finite non-negative number of milliseconds, saturating"
-            )]
-            let timeout_ms = timeout_ms.0.and_then(|v| v.as_number()).map(|ms| ms as u64);
+            let timeout_ms = whole_ms(timeout_ms.0);
             let request = HostRequest::Fetch {
                 url,
                 method,
@@ -286,6 +284,44 @@ fn host_call<'js>(ctx: &Ctx<'js>, gate: &Gate, request: HostRequest) -> Result<V
         Ok(value) => host_value(ctx, value),
         Err(error) => Err(throw_host_error(ctx, error)),
     }
+}
+
+/// The native half of `aether.process.run` (the prelude checks the arguments):
+/// `(command, [args...], stdin: Uint8Array, timeoutMs?, cwd?)` → a promise of
+/// `{code, signal, stdout, stderr}`.
+fn run_fn<'js>(ctx: &Ctx<'js>, calls: &Rc<RefCell<SlowCalls<'js>>>) -> Result<Function<'js>> {
+    let calls = Rc::clone(calls);
+    Function::new(
+        ctx.clone(),
+        move |ctx: Ctx<'js>,
+              command: String,
+              args: Vec<String>,
+              stdin: TypedArray<'js, u8>,
+              timeout_ms: Opt<Value<'js>>,
+              cwd: Opt<Value<'js>>|
+              -> Result<Promise<'js>> {
+            let request = HostRequest::Run {
+                command,
+                args,
+                stdin: sys::copy_bytes(&stdin).unwrap_or_default(),
+                timeout_ms: whole_ms(timeout_ms.0),
+                cwd: cwd
+                    .0
+                    .and_then(|v| v.as_string().and_then(|s| s.to_string().ok())),
+            };
+            calls.borrow_mut().start(&ctx, request)
+        },
+    )
+}
+
+/// A finite non-negative number of milliseconds (the prelude has checked it), whole.
+fn whole_ms(value: Option<Value<'_>>) -> Option<u64> {
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        reason = "a finite non-negative number of milliseconds, saturating"
+    )]
+    value.and_then(|v| v.as_number()).map(|ms| ms as u64)
 }
 
 /// A host reply as the JavaScript value the bindings return.
@@ -331,6 +367,27 @@ pub(crate) fn host_value<'js>(ctx: &Ctx<'js>, value: HostValue) -> Result<Value<
             response.set("headers", pairs)?;
             response.set("body", TypedArray::<u8>::new(ctx, body)?)?;
             response.into_value()
+        }
+        HostValue::Exit {
+            code,
+            signal,
+            stdout,
+            stderr,
+        } => {
+            let exit = Object::new(ctx.clone())?;
+            // `null`, not `undefined`, when absent (SPEC §5: `code: null, signal: "SIGKILL"`).
+            let null = || Value::new_null(ctx.clone());
+            exit.set(
+                "code",
+                code.map_or_else(null, |c| Value::new_int(ctx.clone(), c)),
+            )?;
+            exit.set(
+                "signal",
+                signal.map_or_else(|| Ok(null()), |s| s.into_js(&ctx))?,
+            )?;
+            exit.set("stdout", stdout)?;
+            exit.set("stderr", stderr)?;
+            exit.into_value()
         }
     })
 }

@@ -1,6 +1,6 @@
 // Web-standard globals written in JavaScript (see bindings.rs). This file is one function
 // expression: it is called once with the native helpers, which only its closures keep, and
-// returns `{ fetch }` for `aether.fetch`.
+// returns `{ fetch, process }` for `aether.fetch` and `aether.process`.
 //
 // Nothing here is a security boundary: every argument reaches the host through a native helper
 // that checks it again. A plugin that tampers with built-in prototypes only confuses itself.
@@ -9,6 +9,7 @@
   const encode = natives.encode;
   const decode = natives.decode;
   const hostFetch = natives.fetch;
+  const hostRun = natives.run;
   const apply = Reflect.apply;
   const isView = ArrayBuffer.isView;
   const U8 = Uint8Array;
@@ -160,12 +161,12 @@
   }
 
   // --- Response (WHATWG Fetch §5.5), the body held in full ---------------------------------
-  const bodyBytes = (body, who) => {
+  const bodyBytes = (body, who, what = "body") => {
     if (body === undefined || body === null) return null;
     if (typeof body === "string") return encode(utf8(body));
     if (isView(body)) return new U8(body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength));
     if (body instanceof AB) return new U8(body.slice(0));
-    throw new TypeError(`${who}: body must be a string, an ArrayBuffer or a typed array`);
+    throw new TypeError(`${who}: ${what} must be a string, an ArrayBuffer or a typed array`);
   };
 
   let responseFromHost;
@@ -257,6 +258,14 @@
   // --- fetch (SPEC §5): through the host's gateway, which checks every hop -----------------
   const NORMALIZED_METHODS = ["DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT"];
   const REDIRECTS = ["follow", "manual", "error"];
+  const milliseconds = (value, who) => {
+    if (value === undefined) return undefined;
+    const ms = Number(value);
+    if (!Number.isFinite(ms) || ms < 0) {
+      throw new TypeError(`${who}: timeoutMs must be a non-negative number, got ${value}`);
+    }
+    return ms;
+  };
   async function fetch(input, init = undefined) {
     const url = typeof input === "object" && input !== null && typeof input.url === "string" ? input.url : String(input);
     let method = init?.method === undefined ? "GET" : String(init.method);
@@ -273,19 +282,31 @@
     if (!REDIRECTS.includes(redirect)) {
       throw new TypeError(`fetch: redirect must be "follow", "manual" or "error", got "${redirect}"`);
     }
-    let timeoutMs;
-    if (init?.timeoutMs !== undefined) {
-      timeoutMs = Number(init.timeoutMs);
-      if (!Number.isFinite(timeoutMs) || timeoutMs < 0) {
-        throw new TypeError(`fetch: timeoutMs must be a non-negative number, got ${init.timeoutMs}`);
-      }
-    }
+    const timeoutMs = milliseconds(init?.timeoutMs, "fetch");
     const reply = await hostFetch(url, method, [...headers], body ?? undefined, redirect, timeoutMs);
     return responseFromHost(reply);
+  }
+
+  // --- aether.process.run (SPEC §5): a confined child, started and checked by the host -------
+  async function run(command, args = [], options = undefined) {
+    if (typeof command !== "string") {
+      throw new TypeError(`aether.process.run: the command must be a string, got ${typeof command}`);
+    }
+    if (!Array.isArray(args) || !args.every((a) => typeof a === "string")) {
+      throw new TypeError("aether.process.run: args must be an array of strings");
+    }
+    const stdin = bodyBytes(options?.stdin, "aether.process.run", "stdin") ?? new U8(0);
+    const timeoutMs = milliseconds(options?.timeoutMs, "aether.process.run");
+    let cwd;
+    if (options?.cwd !== undefined) {
+      if (typeof options.cwd !== "string") throw new TypeError("aether.process.run: cwd must be a string");
+      cwd = options.cwd;
+    }
+    return hostRun(command, [...args], stdin, timeoutMs, cwd);
   }
 
   define("Headers", Headers);
   define("Response", Response);
   define("fetch", fetch);
-  return { fetch };
+  return { fetch, process: { run } };
 })

@@ -147,6 +147,25 @@ impl Host for FakeHost {
             HostRequest::EnvGet { name } => Ok(HostValue::Text {
                 value: self.env.get(&name).cloned(),
             }),
+            HostRequest::Run { command, .. } if command == "denied" => {
+                Err(denied(Capability::Process, &command))
+            }
+            HostRequest::Run {
+                command,
+                args,
+                stdin,
+                timeout_ms,
+                cwd,
+            } => Ok(HostValue::Exit {
+                code: (timeout_ms.is_none()).then_some(0),
+                signal: timeout_ms.map(|_| "SIGKILL".to_owned()),
+                stdout: format!("{command} {}", args.join(" ")),
+                stderr: format!(
+                    "{}|{}",
+                    String::from_utf8_lossy(&stdin),
+                    cwd.unwrap_or_default()
+                ),
+            }),
             HostRequest::Fetch { url, .. } if url.starts_with("https://denied") => {
                 Err(denied(Capability::Network, &url))
             }
@@ -882,5 +901,42 @@ fn headers_and_response_classes() {
             "entries": [["a", "1, 3"], ["c", "4"]], "has": true, "bad": "TypeError",
             "status": 404, "ok": false, "text": "body", "type": "text/plain;charset=UTF-8", "range": "RangeError",
         })
+    );
+}
+
+/// `aether.process.run` (SPEC §5): arguments checked before any host call, a promise of
+/// `{code, signal, stdout, stderr}` with `null`s, `PermissionDenied` from the host as a
+/// rejection, and a frozen `aether.process`.
+#[test]
+fn process_run_checks_its_arguments_and_resolves_to_an_exit() {
+    let out = ok(r#"
+        const outcome = (p) => p.then((v) => v, (e) => [e.name, e.capability ?? null]);
+        export default async () => {
+          "use strict";
+          let frozen;
+          try { aether.process.run = null; } catch (e) { frozen = e.name; }
+          return [
+            await outcome(aether.process.run("gzip", ["-c"], { stdin: "in", cwd: "data" })),
+            await outcome(aether.process.run("sleep", ["9"], { timeoutMs: 5 })),
+            await outcome(aether.process.run("denied")),
+            await outcome(aether.process.run(["gzip"])),
+            await outcome(aether.process.run("gzip", "-c")),
+            await outcome(aether.process.run("gzip", [], { timeoutMs: NaN })),
+            await outcome(aether.process.run("gzip", [], { cwd: 7 })),
+            frozen,
+          ];
+        }"#);
+    assert_eq!(
+        out,
+        json!([
+            { "code": 0, "signal": null, "stdout": "gzip -c", "stderr": "in|data" },
+            { "code": null, "signal": "SIGKILL", "stdout": "sleep 9", "stderr": "|" },
+            ["PermissionDenied", "process"],
+            ["TypeError", null],
+            ["TypeError", null],
+            ["TypeError", null],
+            ["TypeError", null],
+            "TypeError",
+        ])
     );
 }

@@ -7,6 +7,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use aether_host::gateway::Proxies;
 use aether_pipeline::{Scheduler, StepStatus};
 use clap::Args;
 use serde_json::json;
@@ -66,11 +67,21 @@ pub fn run(args: RunArgs) -> anyhow::Result<Outcome> {
             "WARNING: --unsafe: no permission checks, no memory or time limits, no execution windows; plugins run with aether's full authority (would-be violations are still recorded)"
         )?;
     }
+    // The operator's proxies, read once: a malformed one refuses the run rather than being
+    // ignored (traffic would otherwise leave by a route the operator did not intend).
+    let proxies = match Proxies::from_vars(|name| std::env::var(name).ok()) {
+        Ok(proxies) => proxies,
+        Err(message) => {
+            writeln!(stderr, "error: {message}")?;
+            writeln!(stderr, "refused: nothing ran")?;
+            return Ok(Outcome::Refused);
+        }
+    };
     drop(stderr);
 
     let console = Arc::new(Console::new(args.output == OutputFormat::Human));
     let collector = Arc::new(Collector::new(console.clone()));
-    let runner = Runner::new(&ws, collector.clone(), args.unsafe_)?;
+    let runner = Runner::new(&ws, collector.clone(), args.unsafe_, proxies)?;
     let jobs = args.jobs.unwrap_or_else(|| {
         std::thread::available_parallelism().unwrap_or(std::num::NonZeroUsize::MIN)
     });

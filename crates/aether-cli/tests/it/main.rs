@@ -7,6 +7,7 @@
 
 mod check;
 mod fetch;
+mod process;
 mod run;
 mod unsafe_mode;
 

@@ -13,7 +13,7 @@ pub(crate) fn run(ws: &Ws) -> (Out, Value) {
     run_env(ws, &[])
 }
 
-fn run_env(ws: &Ws, env: &[(&str, &str)]) -> (Out, Value) {
+pub(crate) fn run_env(ws: &Ws, env: &[(&str, &str)]) -> (Out, Value) {
     let out = ws.aether_env(
         &["run", "pipeline.yaml", "--output", "json", "--jobs", "8"],
         env,
