@@ -37,7 +37,7 @@ use std::os::fd::AsFd;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Instant;
 
 use rustix::event::{PollFd, PollFlags, Timespec, poll};
@@ -327,7 +327,10 @@ pub fn run(spec: &ChildSpec, children: &Children) -> Result<Exit, JailError> {
         });
     }
     let confinement = &spec.confinement;
-    let support = probe();
+    // Kernel features and mounts do not change under a running aether; a cgroup that vanished
+    // shows up as a creation failure below.
+    static SUPPORT: OnceLock<Support> = OnceLock::new();
+    let support = SUPPORT.get_or_init(probe);
     let mut weakened = support.missing(confinement);
     let refuse = |feature, reason: String| {
         if confinement.accept_weaker {
@@ -372,6 +375,7 @@ pub fn run(spec: &ChildSpec, children: &Children) -> Result<Exit, JailError> {
     let memory = confinement.memory;
     let hook = sys::Hook {
         cgroup_procs: cgroup.as_ref().map(cgroup::Cgroup::procs_fd),
+        parent: rustix::process::getpid().as_raw_nonzero().get(),
         rlimits: vec![
             (libc::RLIMIT_AS, memory),
             (libc::RLIMIT_FSIZE, memory),

@@ -164,6 +164,12 @@ const DENIED: &[i64] = &[
     libc::SYS_fspick,
     libc::SYS_mount_setattr,
     libc::SYS_open_by_handle_at,
+    // Landlock does not cover chmod, and a uid-0 child owns every root file: it could make
+    // `/etc/shadow` world-readable or set the setuid bit on a system binary. `fchmod` on a
+    // descriptor stays allowed: opening it passed Landlock. (`chmod +x` by path fails, too.)
+    libc::SYS_chmod,
+    libc::SYS_fchmodat,
+    libc::SYS_fchmodat2,
     // Namespaces: see NAMESPACE_FLAGS.
     libc::SYS_setns,
     libc::SYS_unshare,
