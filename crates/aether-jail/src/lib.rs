@@ -9,7 +9,8 @@
 //!   `/sys`); no TCP bind/connect without `network`; no signals to, nor abstract sockets of,
 //!   processes outside its own domain (aether included);
 //! - **seccomp**: no ptrace, mounts, namespaces, kernel modules, bpf, io_uring, `setsid` or
-//!   `setpgid`, raw or packet sockets, and no socket but `AF_UNIX` without `network`
+//!   `setpgid`, path-based `chmod`, no socket at all without `network` and only TCP/UDP over
+//!   IPv4/IPv6 with it (not even `AF_UNIX`: see below), stream `socketpair`s only
 //!   (`policy.rs` lists each syscall and why);
 //! - **no_new_privs**, and when aether runs as root, no capabilities (`SECBIT_NOROOT`);
 //! - **rlimits**: address space, file size, no core dumps, open files;
@@ -57,8 +58,9 @@ pub struct Confinement {
     /// Files and directories readable, writable, and where entries may be created and removed
     /// (recursively). Not executable. Each must exist.
     pub write: Vec<PathBuf>,
-    /// `false`: no TCP bind or connect (Landlock) and no socket but `AF_UNIX` (seccomp, so no
-    /// UDP either). `true`: TCP and UDP allowed, to any address; raw and packet sockets never.
+    /// `false`: no TCP bind or connect (Landlock) and no `socket` call at all (seccomp, so no
+    /// UDP either). `true`: TCP and UDP over IPv4/IPv6 allowed, to any address; raw, packet,
+    /// netlink and UNIX sockets never. Stream `socketpair`s are always allowed.
     pub network: bool,
     /// `RLIMIT_AS` and `RLIMIT_FSIZE`, in bytes, for the child and each descendant separately
     /// (not a total for the tree).

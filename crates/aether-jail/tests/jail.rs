@@ -231,6 +231,40 @@ fn no_network_without_grant() {
     }
 }
 
+// The exposed-socket escape: as root, `/var/run/docker.sock` or the D-Bus system bus is
+// root-equivalent, and Landlock (before ABI 9) does not check `connect` to a socket path.
+#[test]
+fn cannot_reach_unix_sockets_outside_the_sandbox() {
+    if !python() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("host.sock");
+    let _listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+    let code = format!(
+        "import socket\ntry:\n socket.socket(socket.AF_UNIX).connect({path:?}); print('connected')\n\
+         except OSError as e: print(e.errno)\nsocket.socketpair(); print('pair')"
+    );
+    let unconfined = Command::new(PYTHON).args(["-c", &code]).output().unwrap();
+    assert_eq!(
+        text(&unconfined.stdout),
+        "connected\npair\n",
+        "precondition"
+    );
+    for network in [false, true] {
+        let mut spec = spec(PYTHON, &["-c", &code]);
+        spec.confinement.network = network;
+        spec.confinement.read = vec![dir.path().into()];
+        let exit = exec(&spec);
+        assert_eq!(
+            text(&exit.stdout),
+            "1\npair\n",
+            "network: {network}: {}",
+            text(&exit.stderr)
+        );
+    }
+}
+
 // A child outliving its timeout in the background (`cmd &`): process-group kill alone misses
 // children that leave the group.
 #[test]
