@@ -24,6 +24,18 @@
 //! confinement ([`Confinement::accept_weaker`]), and then reports it in [`Exit::weakened`]: this
 //! crate never runs a child less confined than asked without saying so.
 //!
+//! If aether itself is killed, `PR_SET_PDEATHSIG` kills the direct child; the rest of the tree is
+//! killed by the next aether's first [`run`], which removes cgroups left by dead aethers.
+//!
+//! # Limitations
+//! - Memory limits are per process (`RLIMIT_AS`): a tree may hold `memory × max_processes`.
+//! - Landlock does not govern `stat` (existence of paths outside the grants is visible),
+//!   timestamps (`utimensat`) or `user.*` extended attributes.
+//! - Some programs fail by design: `chmod` by path, `setsid`, UNIX sockets, user namespaces.
+//! - The child keeps aether's uid; as root its capabilities are dropped, but it still owns
+//!   root's files for the checks that Landlock and seccomp do not cover.
+//! - Under cgroup v1, members are killed by pid after listing them; v2 uses `cgroup.kill`.
+//!
 //! This crate must never decide what a plugin may do: it knows nothing of grants. `aether-host`
 //! translates a grant into a [`Confinement`].
 #![deny(missing_docs)]
