@@ -9,6 +9,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::os::fd::{AsRawFd, RawFd};
 use std::path::{Path, PathBuf};
+use std::sync::Once;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -105,6 +106,8 @@ impl Cgroup {
         if base.version == CgroupVersion::V2 {
             write_file(&parent.join("cgroup.subtree_control"), "+pids")?;
         }
+        static SWEEP: Once = Once::new();
+        SWEEP.call_once(|| sweep_stale(&parent, base.version));
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
         let dir = parent.join(format!("{}-{n}", std::process::id()));
         fs::create_dir(&dir)?;
@@ -134,55 +137,76 @@ impl Cgroup {
     /// SIGKILLs every member, and returns once the cgroup has no live member left (bounded: a
     /// task stuck in uninterruptible sleep cannot be waited for forever).
     pub(crate) fn kill(&self) {
-        if self.version == CgroupVersion::V2
-            && write_file(&self.dir.join("cgroup.kill"), "1").is_ok()
-        {
-            self.wait_empty();
-            return;
-        }
-        // v1: a member may fork between our read and our kill, so repeat until the list is
-        // empty; `pids.max` bounds how many there can be. Exiting tasks leave the list.
-        for _ in 0..2000 {
-            let members = self.members();
-            if members.is_empty() {
-                return;
-            }
-            for pid in members {
-                let _ = kill_process(pid, Signal::KILL);
-            }
-            std::thread::sleep(Duration::from_micros(200));
-        }
-    }
-
-    fn wait_empty(&self) {
-        for _ in 0..2000 {
-            if self.members().is_empty() {
-                return;
-            }
-            std::thread::sleep(Duration::from_micros(200));
-        }
-    }
-
-    fn members(&self) -> Vec<Pid> {
-        let list = fs::read_to_string(self.dir.join("cgroup.procs")).unwrap_or_default();
-        list.lines()
-            .filter_map(|l| l.trim().parse().ok())
-            .filter_map(Pid::from_raw)
-            .collect()
+        kill_members(&self.dir, self.version);
     }
 }
 
 impl Drop for Cgroup {
     fn drop(&mut self) {
-        self.kill();
-        // Tasks killed a moment ago may still be leaving; rmdir fails with EBUSY meanwhile.
-        for _ in 0..500 {
-            match fs::remove_dir(&self.dir) {
-                Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {
-                    std::thread::sleep(Duration::from_millis(1));
-                }
-                _ => return,
+        remove(&self.dir, self.version);
+    }
+}
+
+fn kill_members(dir: &Path, version: CgroupVersion) {
+    if version == CgroupVersion::V2 && write_file(&dir.join("cgroup.kill"), "1").is_ok() {
+        for _ in 0..2000 {
+            if members(dir).is_empty() {
+                return;
             }
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        return;
+    }
+    // v1: a member may fork between our read and our kill, so repeat until the list is empty;
+    // `pids.max` bounds how many there can be. Exiting tasks leave the list.
+    for _ in 0..2000 {
+        let members = members(dir);
+        if members.is_empty() {
+            return;
+        }
+        for pid in members {
+            let _ = kill_process(pid, Signal::KILL);
+        }
+        std::thread::sleep(Duration::from_micros(200));
+    }
+}
+
+fn members(dir: &Path) -> Vec<Pid> {
+    let list = fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
+    list.lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .filter_map(Pid::from_raw)
+        .collect()
+}
+
+/// Kills what is left in `dir` and removes it.
+fn remove(dir: &Path, version: CgroupVersion) {
+    kill_members(dir, version);
+    // Tasks killed a moment ago may still be leaving; rmdir fails with EBUSY meanwhile.
+    for _ in 0..500 {
+        match fs::remove_dir(dir) {
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            _ => return,
+        }
+    }
+}
+
+/// Removes, with their members, the cgroups of aether processes that died without cleaning up
+/// (killed by SIGKILL, say): their names start with a pid that no longer exists. A reused pid
+/// keeps its stale cgroup; that errs on the side of never touching a live aether's children.
+fn sweep_stale(parent: &Path, version: CgroupVersion) {
+    let Ok(entries) = fs::read_dir(parent) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some((pid, _)) = name.to_str().and_then(|n| n.split_once('-')) else {
+            continue;
+        };
+        if pid.parse::<u32>().is_ok() && !Path::new("/proc").join(pid).exists() {
+            remove(&entry.path(), version);
         }
     }
 }

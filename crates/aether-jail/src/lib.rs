@@ -9,7 +9,8 @@
 //!   `/sys`); no TCP bind/connect without `network`; no signals to, nor abstract sockets of,
 //!   processes outside its own domain (aether included);
 //! - **seccomp**: no ptrace, mounts, namespaces, kernel modules, bpf, io_uring, `setsid` or
-//!   `setpgid`, raw or packet sockets, and no socket but `AF_UNIX` without `network`
+//!   `setpgid`, path-based `chmod`, no socket at all without `network` and only TCP/UDP over
+//!   IPv4/IPv6 with it (not even `AF_UNIX`: see below), stream `socketpair`s only
 //!   (`policy.rs` lists each syscall and why);
 //! - **no_new_privs**, and when aether runs as root, no capabilities (`SECBIT_NOROOT`);
 //! - **rlimits**: address space, file size, no core dumps, open files;
@@ -22,6 +23,18 @@
 //! have sub-cgroups). When one is missing, [`run`] refuses unless the caller accepted weaker
 //! confinement ([`Confinement::accept_weaker`]), and then reports it in [`Exit::weakened`]: this
 //! crate never runs a child less confined than asked without saying so.
+//!
+//! If aether itself is killed, `PR_SET_PDEATHSIG` kills the direct child; the rest of the tree is
+//! killed by the next aether's first [`run`], which removes cgroups left by dead aethers.
+//!
+//! # Limitations
+//! - Memory limits are per process (`RLIMIT_AS`): a tree may hold `memory × max_processes`.
+//! - Landlock does not govern `stat` (existence of paths outside the grants is visible),
+//!   timestamps (`utimensat`) or `user.*` extended attributes.
+//! - Some programs fail by design: `chmod` by path, `setsid`, UNIX sockets, user namespaces.
+//! - The child keeps aether's uid; as root its capabilities are dropped, but it still owns
+//!   root's files for the checks that Landlock and seccomp do not cover.
+//! - Under cgroup v1, members are killed by pid after listing them; v2 uses `cgroup.kill`.
 //!
 //! This crate must never decide what a plugin may do: it knows nothing of grants. `aether-host`
 //! translates a grant into a [`Confinement`].
@@ -37,7 +50,7 @@ use std::os::fd::AsFd;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Instant;
 
 use rustix::event::{PollFd, PollFlags, Timespec, poll};
@@ -57,8 +70,9 @@ pub struct Confinement {
     /// Files and directories readable, writable, and where entries may be created and removed
     /// (recursively). Not executable. Each must exist.
     pub write: Vec<PathBuf>,
-    /// `false`: no TCP bind or connect (Landlock) and no socket but `AF_UNIX` (seccomp, so no
-    /// UDP either). `true`: TCP and UDP allowed, to any address; raw and packet sockets never.
+    /// `false`: no TCP bind or connect (Landlock) and no `socket` call at all (seccomp, so no
+    /// UDP either). `true`: TCP and UDP over IPv4/IPv6 allowed, to any address; raw, packet,
+    /// netlink and UNIX sockets never. Stream `socketpair`s are always allowed.
     pub network: bool,
     /// `RLIMIT_AS` and `RLIMIT_FSIZE`, in bytes, for the child and each descendant separately
     /// (not a total for the tree).
@@ -327,7 +341,10 @@ pub fn run(spec: &ChildSpec, children: &Children) -> Result<Exit, JailError> {
         });
     }
     let confinement = &spec.confinement;
-    let support = probe();
+    // Kernel features and mounts do not change under a running aether; a cgroup that vanished
+    // shows up as a creation failure below.
+    static SUPPORT: OnceLock<Support> = OnceLock::new();
+    let support = SUPPORT.get_or_init(probe);
     let mut weakened = support.missing(confinement);
     let refuse = |feature, reason: String| {
         if confinement.accept_weaker {
@@ -372,6 +389,7 @@ pub fn run(spec: &ChildSpec, children: &Children) -> Result<Exit, JailError> {
     let memory = confinement.memory;
     let hook = sys::Hook {
         cgroup_procs: cgroup.as_ref().map(cgroup::Cgroup::procs_fd),
+        parent: rustix::process::getpid().as_raw_nonzero().get(),
         rlimits: vec![
             (libc::RLIMIT_AS, memory),
             (libc::RLIMIT_FSIZE, memory),

@@ -164,6 +164,12 @@ const DENIED: &[i64] = &[
     libc::SYS_fspick,
     libc::SYS_mount_setattr,
     libc::SYS_open_by_handle_at,
+    // Landlock does not cover chmod, and a uid-0 child owns every root file: it could make
+    // `/etc/shadow` world-readable or set the setuid bit on a system binary. `fchmod` on a
+    // descriptor stays allowed: opening it passed Landlock. (`chmod +x` by path fails, too.)
+    libc::SYS_chmod,
+    libc::SYS_fchmodat,
+    libc::SYS_fchmodat2,
     // Namespaces: see NAMESPACE_FLAGS.
     libc::SYS_setns,
     libc::SYS_unshare,
@@ -187,7 +193,7 @@ const DENIED: &[i64] = &[
 /// The seccomp programs for a child: `[errno filter, raw filter]`.
 ///
 /// Not denied: `personality` (programs query it with 0xffffffff; the flags that matter need
-/// capabilities the child does not have), `socketpair` (local only).
+/// capabilities the child does not have), `utimensat` (`touch` needs it; only timestamps).
 pub(crate) fn seccomp_filters(network: bool) -> Result<Vec<BpfProgram>, JailError> {
     let setup = |e: seccompiler::BackendError| JailError::Setup {
         step: "seccomp filter",
@@ -215,23 +221,39 @@ pub(crate) fn seccomp_filters(network: bool) -> Result<Vec<BpfProgram>, JailErro
         .map_err(setup)?;
     rules.insert(libc::SYS_clone, clone);
 
-    // Raw and packet sockets always (they forge traffic and bypass the TCP rules); every family
-    // but AF_UNIX when the child has no network (UDP is not covered by Landlock).
-    let raw = libc::SOCK_RAW as u64;
-    let mut socket = vec![
-        rule(vec![condition(0, SeccompCmpOp::Eq, libc::AF_PACKET as u64)]),
-        rule(vec![condition(1, SeccompCmpOp::MaskedEq(0xf), raw)]),
-    ];
-    if !network {
-        socket.push(rule(vec![condition(
-            0,
-            SeccompCmpOp::Ne,
-            libc::AF_UNIX as u64,
-        )]));
-    }
+    // `socket`: without network, none at all; with it, only IPv4/IPv6 and never raw (raw and
+    // packet sockets forge traffic). Not even AF_UNIX: Landlock before ABI 9 cannot stop a
+    // `connect` to a pathname socket outside the grants, and as root that reaches
+    // `/var/run/docker.sock` or the D-Bus system bus (root-equivalent). `socketpair` stays for
+    // local plumbing, stream only: a datagram `sendto` could name a socket path.
+    let socket = if network {
+        vec![
+            rule(vec![
+                condition(0, SeccompCmpOp::Ne, libc::AF_INET as u64),
+                condition(0, SeccompCmpOp::Ne, libc::AF_INET6 as u64),
+            ]),
+            rule(vec![condition(
+                1,
+                SeccompCmpOp::MaskedEq(0xf),
+                libc::SOCK_RAW as u64,
+            )]),
+        ]
+    } else {
+        Vec::new()
+    };
     rules.insert(
         libc::SYS_socket,
         socket
+            .into_iter()
+            .collect::<Result<_, _>>()
+            .map_err(setup)?,
+    );
+    // AF_UNIX turns SOCK_RAW into SOCK_DGRAM.
+    let datagram = [libc::SOCK_DGRAM, libc::SOCK_RAW]
+        .map(|kind| rule(vec![condition(1, SeccompCmpOp::MaskedEq(0xf), kind as u64)]));
+    rules.insert(
+        libc::SYS_socketpair,
+        datagram
             .into_iter()
             .collect::<Result<_, _>>()
             .map_err(setup)?,

@@ -27,6 +27,9 @@ const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
 pub(crate) struct Hook {
     /// Write end of the child's `cgroup.procs`, joined first so every later fork is counted.
     pub(crate) cgroup_procs: Option<RawFd>,
+    /// aether's pid: if it dies, the child gets SIGKILL (`PR_SET_PDEATHSIG`, tied to the thread
+    /// that spawned it, which `run` keeps alive until the child is reaped).
+    pub(crate) parent: libc::pid_t,
     /// `(resource, limit)` pairs, applied as both soft and hard limit.
     pub(crate) rlimits: Vec<(libc::__rlimit_resource_t, u64)>,
     /// Set `SECBIT_NOROOT`: when aether runs as root, the child's `execve` grants no capability.
@@ -48,6 +51,12 @@ pub(crate) fn install(command: &mut Command, hook: Hook) {
             if unsafe { libc::write(fd, b"0".as_ptr().cast(), 1) } != 1 {
                 return Err(io::Error::last_os_error());
             }
+        }
+        // SAFETY: prctl and getppid with integer arguments only.
+        check(unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) })?;
+        // SAFETY: as above. aether died before the prctl: the signal will never come.
+        if unsafe { libc::getppid() } != hook.parent {
+            return Err(io::Error::from_raw_os_error(libc::ESRCH));
         }
         for &(resource, value) in &hook.rlimits {
             let limit = libc::rlimit {
