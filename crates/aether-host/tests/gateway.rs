@@ -816,3 +816,62 @@ fn no_proxy_bypasses_and_bad_settings_are_errors() {
         assert!(err.starts_with("HTTPS_PROXY"), "{err}");
     }
 }
+
+/// TLS is verified: a server with a self-signed certificate (made and served by the `openssl`
+/// command line tool) is refused with a `TypeError`, and so is a plain-HTTP server spoken to as
+/// `https:`. (OWASP "Improper Certificate Validation"; many SSRF-hardening proxies disable
+/// verification for internal hosts.)
+#[test]
+fn tls_certificates_are_verified() {
+    let plain = Server::start(vec![ok("plain")]);
+    let grant = loopback_grant(plain.port);
+    type_error(fetch(
+        &grant,
+        get(format!("https://127.0.0.1:{}/", plain.port)),
+        &no_dns(),
+        deadline(),
+    ));
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let made = std::process::Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"])
+        .args(["-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"])
+        .args(["-keyout", "key.pem", "-out", "cert.pem"])
+        .current_dir(dir.path())
+        .output();
+    if !made.is_ok_and(|o| o.status.success()) {
+        eprintln!("skipped: the `openssl` tool is not available");
+        return;
+    }
+    let port = {
+        let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr").port()
+    };
+    let mut server = std::process::Command::new("openssl")
+        .args(["s_server", "-quiet", "-www", "-accept"])
+        .arg(format!("127.0.0.1:{port}"))
+        .args(["-cert", "cert.pem", "-key", "key.pem"])
+        .current_dir(dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("openssl s_server");
+    let ready = Instant::now() + Duration::from_secs(5);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() && Instant::now() < ready {
+        thread::sleep(Duration::from_millis(20));
+    }
+    let result = fetch(
+        &loopback_grant(port),
+        get(format!("https://127.0.0.1:{port}/")),
+        &no_dns(),
+        deadline(),
+    );
+    let _ = server.kill();
+    let _ = server.wait();
+    match result {
+        Err(FetchError::Type(message)) => {
+            assert!(message.to_lowercase().contains("certificate"), "{message}")
+        }
+        other => panic!("a self-signed certificate must be refused, got {other:?}"),
+    }
+}
