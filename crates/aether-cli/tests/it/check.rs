@@ -242,3 +242,41 @@ fn the_example_workspace_checks_clean() {
         assert!(out.stdout.contains(name), "{}", out.stdout);
     }
 }
+
+/// SPEC §2: a child process gets whole directories, so `check` warns (exit 0) where a glob of a
+/// plugin that runs commands is narrower than what its children will get, and only there.
+#[test]
+fn globs_wider_for_child_processes_are_warned_about() {
+    let ws = Ws::new();
+    ws.plugin(
+        "gz",
+        r#"{ "name": "gz", "version": "1.0.0", "permissions": {
+              "filesystem": { "read": ["./data/*.log", "./conf/**"], "write": ["./out/"] },
+              "process": { "commands": ["/bin/sh"] } } }"#,
+    );
+    let out = ws.aether(&["check", "plugins/gz", "--format", "json"]);
+    out.no_panic();
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let v = out.json();
+    let warned: Vec<&str> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["rule"] == "process-confinement")
+        .map(|f| f["target"].as_str().unwrap())
+        .collect();
+    assert_eq!(warned, ["./data/*.log"], "{v:#}");
+
+    // Without commands, the same globs are exact: no warning.
+    ws.plugin(
+        "plain",
+        r#"{ "name": "plain", "version": "1.0.0", "permissions": {
+              "filesystem": { "read": ["./data/*.log"] } } }"#,
+    );
+    let out = ws.aether(&["check", "plugins/plain", "--format", "json"]);
+    assert!(
+        !out.stdout.contains("process-confinement"),
+        "{}",
+        out.stdout
+    );
+}

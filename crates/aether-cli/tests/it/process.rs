@@ -206,3 +206,27 @@ fn a_child_never_outlives_its_step() {
     assert_eq!(output(&v, "r"), "detached");
     assert_eq!(survivors(marker), Vec::<String>::new());
 }
+
+/// SPEC §5: captured output counts toward the plugin's memory ceiling; a child that floods it
+/// stops the step with the memory error, recorded as a kill, instead of growing aether.
+#[test]
+fn a_flood_of_child_output_hits_the_memory_ceiling() {
+    let ws = workspace(
+        &json!({ "runs": [["sh", ["-c", "while :; do echo flood; done"], null]] }),
+        false,
+    );
+    let manifest = ws.path().join("plugins/runner/aether-plugin.json");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    std::fs::write(
+        &manifest,
+        text.replace(r#""timeout":"20s""#, r#""timeout":"20s","memory":"8MiB""#),
+    )
+    .unwrap();
+    let (out, v) = run_env(&ws, &[]);
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    assert_eq!(
+        crate::run::error(&v, "r"),
+        "memory limit of 8 MiB exceeded",
+        "{v:#}"
+    );
+}
