@@ -41,6 +41,7 @@
 #![deny(missing_docs)]
 
 mod cgroup;
+pub mod engine;
 mod policy;
 mod sys;
 
@@ -142,6 +143,18 @@ pub enum Feature {
     /// A pids cgroup (v1, or v2 where aether may create sub-cgroups).
     #[error("a pids cgroup")]
     PidsLimit,
+    /// An empty network namespace for the engine zygote: `unshare(CLONE_NEWNET)`, with a user
+    /// namespace when aether lacks `CAP_SYS_ADMIN`.
+    #[error(
+        "network namespaces (unshare CLONE_NEWNET, or CLONE_NEWUSER|CLONE_NEWNET when not root)"
+    )]
+    NetworkNamespace,
+    /// `pidfd_open` (Linux 5.3), with which the zygote hands aether a handle on each worker.
+    #[error("pidfd_open (Linux 5.3)")]
+    Pidfd,
+    /// The engine's seccomp tables name x86_64 system calls only.
+    #[error("the x86_64 architecture (the engine's system call tables are written for it)")]
+    Architecture,
 }
 
 /// What the running kernel offers, from [`probe`].
@@ -221,6 +234,65 @@ pub enum JailError {
     /// Preparing or supervising the child failed.
     #[error("child process {step} failed: {source}")]
     Setup {
+        /// What was being done.
+        step: &'static str,
+        /// The underlying error.
+        source: io::Error,
+    },
+    /// The `process` isolation tier cannot run on this machine ([`engine::engine_support`]).
+    #[error(
+        "the `process` isolation tier cannot run on this machine: {feature} is missing \
+         ({reason})\n\nhint: only if you accept weaker isolation (the engine then runs inside \
+         aether's own process, isolated by the engine alone), set `[isolation] default = \
+         \"thread\"` and `high_risk = \"thread\"` in aether-policy.toml"
+    )]
+    EngineUnsupported {
+        /// The missing feature.
+        feature: Feature,
+        /// What the probe found.
+        reason: String,
+    },
+    /// [`engine::confine_zygote`] was called in a process with more than one thread: the
+    /// capabilities, Landlock domain and namespaces it sets apply to the calling thread only.
+    #[error(
+        "cannot confine the engine zygote: the process has {threads} threads, it must have one"
+    )]
+    NotSingleThreaded {
+        /// How many threads `/proc/self/task` listed.
+        threads: usize,
+    },
+    /// The process that must outlive this one (aether for the zygote, the zygote for a worker)
+    /// exited before `PR_SET_PDEATHSIG` was in place, so its death would go unnoticed.
+    #[error("cannot confine the engine {role}: its parent (pid {parent}) has already exited")]
+    ParentGone {
+        /// `"zygote"` or `"worker"`.
+        role: &'static str,
+        /// The pid the parent had.
+        parent: i32,
+    },
+    /// A confinement function was called in the wrong process: [`engine::confine_zygote`] twice,
+    /// or [`engine::confine_worker`] outside a child of a confined zygote.
+    #[error("cannot confine the engine {role}: {reason}")]
+    WrongProcess {
+        /// `"zygote"` or `"worker"`.
+        role: &'static str,
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// A [`engine::WorkerLimits`] field is unusable.
+    #[error("invalid engine worker limit: `{field}` {reason}")]
+    InvalidLimits {
+        /// The field.
+        field: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A confinement step of the engine zygote or a worker failed; the process is then partly
+    /// confined and must exit.
+    #[error("cannot confine the engine {role}: {step} failed: {source}")]
+    Engine {
+        /// `"zygote"` or `"worker"`.
+        role: &'static str,
         /// What was being done.
         step: &'static str,
         /// The underlying error.

@@ -307,3 +307,368 @@ fn raw_filter() -> BpfProgram {
         stmt(BPF_RET | BPF_K, libc::SECCOMP_RET_ALLOW),
     ]
 }
+
+// ---- The engine zygote and workers (the `process` isolation tier, engine.rs).
+
+/// Denies the calling process every filesystem right the kernel's Landlock knows (no rule, so
+/// no path at all), TCP bind and connect, signals to and abstract UNIX sockets of processes
+/// outside its domain; inherited by every process it forks. Fails unless the kernel enforces all
+/// of it (`CompatLevel::HardRequirement`): ABI ≥ 6 is needed.
+pub(crate) fn engine_landlock(kernel_abi: u32) -> Result<(), JailError> {
+    let abi = ABI::from(i32::try_from(kernel_abi).unwrap_or(i32::MAX));
+    let fail = |source: landlock::RulesetError| JailError::Engine {
+        role: "zygote",
+        step: "landlock",
+        source: io::Error::other(source),
+    };
+    let status = Ruleset::default()
+        .set_compatibility(CompatLevel::HardRequirement)
+        .handle_access(AccessFs::from_all(abi))
+        .map_err(fail)?
+        .handle_access(AccessNet::from_all(abi))
+        .map_err(fail)?
+        .scope(Scope::from_all(abi))
+        .map_err(fail)?
+        .create()
+        .map_err(fail)?
+        .restrict_self()
+        .map_err(fail)?;
+    if status.ruleset != landlock::RulesetStatus::FullyEnforced {
+        return Err(JailError::Engine {
+            role: "zygote",
+            step: "landlock",
+            source: io::Error::other(format!("ruleset not fully enforced: {status:?}")),
+        });
+    }
+    Ok(())
+}
+
+/// Which process a filter is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Role {
+    /// The zygote: its filter also bounds every worker, whose own filter stacks on top.
+    Zygote,
+    /// A worker (the plugin's engine).
+    Worker,
+}
+
+/// How a system call's arguments are restricted for one [`Role`]. Everything not listed in
+/// [`ENGINE_SYSCALLS`] for a role kills the process (`SECCOMP_RET_KILL_PROCESS`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Args {
+    /// Not allowed: the process is killed.
+    No,
+    /// Allowed with any arguments.
+    Any,
+    /// `clone` creating a thread: `CLONE_THREAD` set, no namespace flag.
+    Thread,
+    /// `clone` with no namespace flag (a thread or a process).
+    NoNamespace,
+    /// `prctl` with one of these options.
+    Prctl(&'static [libc::c_int]),
+    /// Argument 0 is the worker's own pid (`tgkill` to itself).
+    OwnPid,
+    /// Argument 0 is 0: the calling process (`prlimit64`).
+    SelfOnly,
+    /// Argument 4 (an address pointer) is NULL (`sendto`/`recvfrom` on a connected socket).
+    NoAddress,
+    /// `mmap`/`mprotect` with `prot` (argument 2) not both `PROT_WRITE` and `PROT_EXEC`.
+    NotWriteExec,
+    /// `seccomp(SECCOMP_SET_MODE_FILTER)` with no flag but `SECCOMP_FILTER_FLAG_TSYNC`.
+    AddFilter,
+}
+
+/// One row of [`ENGINE_SYSCALLS`].
+#[derive(Debug)]
+pub(crate) struct Entry {
+    /// The x86_64 system call number.
+    pub(crate) nr: i64,
+    /// What the zygote may do (and, as its filter stays underneath, the most any worker may).
+    pub(crate) zygote: Args,
+    /// What a worker may do.
+    pub(crate) worker: Args,
+    /// Why it is allowed.
+    #[cfg_attr(
+        not(test),
+        expect(dead_code, reason = "documentation, checked by the table's tests")
+    )]
+    pub(crate) why: &'static str,
+}
+
+const fn entry(nr: i64, zygote: Args, worker: Args, why: &'static str) -> Entry {
+    Entry {
+        nr,
+        zygote,
+        worker,
+        why,
+    }
+}
+
+use Args::{
+    AddFilter, Any, No, NoAddress, NoNamespace, NotWriteExec, OwnPid, Prctl, SelfOnly, Thread,
+};
+use libc::{
+    PR_SET_NAME, PR_SET_NO_NEW_PRIVS, PR_SET_PDEATHSIG, SYS_brk, SYS_clock_getres,
+    SYS_clock_gettime, SYS_clock_nanosleep, SYS_clone, SYS_clone3, SYS_close, SYS_close_range,
+    SYS_exit, SYS_exit_group, SYS_futex, SYS_getpid, SYS_getppid, SYS_getrandom, SYS_getrlimit,
+    SYS_getrusage, SYS_gettid, SYS_madvise, SYS_mmap, SYS_mprotect, SYS_mremap, SYS_munmap,
+    SYS_nanosleep, SYS_pidfd_open, SYS_prctl, SYS_prlimit64, SYS_read, SYS_readv, SYS_recvfrom,
+    SYS_recvmsg, SYS_restart_syscall, SYS_rseq, SYS_rt_sigaction, SYS_rt_sigprocmask,
+    SYS_rt_sigreturn, SYS_sched_getaffinity, SYS_sched_yield, SYS_seccomp, SYS_sendmsg, SYS_sendto,
+    SYS_set_robust_list, SYS_setrlimit, SYS_shutdown, SYS_sigaltstack, SYS_tgkill, SYS_wait4,
+    SYS_waitid, SYS_write, SYS_writev,
+};
+
+/// Every system call the engine processes may make; all others kill the process. The worker
+/// column is what the engine, its threads, std and glibc need; the zygote column adds what
+/// receiving requests, forking and confining a worker need. Absent on purpose, among others: every
+/// `open`/`openat`/`openat2`/`creat`/`stat`, `socket`/`socketpair`/`connect`/`bind`/`accept`,
+/// `execve`/`execveat`, `fork`/`vfork`, `ptrace`, `kill`/`tkill`/`pidfd_send_signal`,
+/// `unshare`/`setns`/`mount`, `bpf`, `io_uring_*`, `userfaultfd`, `perf_event_open`,
+/// `process_vm_*`, `keyctl`, `ioctl`, `fcntl`, `dup*`, `pkey_mprotect`, `membarrier` (neither
+/// glibc 2.36 nor std call it).
+#[rustfmt::skip]
+pub(crate) const ENGINE_SYSCALLS: &[Entry] = &[
+    //    system call           zygote         worker         why
+    // Memory: the QuickJS heap, malloc arenas, thread stacks and their guard pages.
+    entry(SYS_brk,               Any,          Any,          "malloc's main heap"),
+    entry(SYS_mmap,              NotWriteExec, NotWriteExec, "malloc, thread stacks; never W+X (QuickJS has no JIT)"),
+    entry(SYS_munmap,            Any,          Any,          "free, thread exit"),
+    entry(SYS_mprotect,          NotWriteExec, NotWriteExec, "stack guard pages, malloc arenas; never W+X"),
+    entry(SYS_mremap,            Any,          Any,          "realloc of large blocks"),
+    entry(SYS_madvise,           Any,          Any,          "free returns pages (MADV_DONTNEED)"),
+    // Threads and their synchronisation (std::thread, mpsc, Mutex, Condvar).
+    entry(SYS_clone,             NoNamespace,  Thread,       "pthread_create; the zygote also forks workers"),
+    entry(SYS_clone3,            Any,          Any,          "answered ENOSYS by the raw filter, so glibc falls back to clone"),
+    entry(SYS_futex,             Any,          Any,          "Mutex, Condvar, channels, thread join"),
+    entry(SYS_set_robust_list,   Any,          Any,          "glibc, at thread start and in a forked child"),
+    entry(SYS_rseq,              Any,          Any,          "glibc registers restartable sequences per thread"),
+    entry(SYS_sched_yield,       Any,          Any,          "spin loops in locks and channels"),
+    entry(SYS_sched_getaffinity, Any,          Any,          "pthread_getattr_np, malloc's arena count"),
+    entry(SYS_exit,              Any,          Any,          "a thread ends"),
+    entry(SYS_exit_group,        Any,          Any,          "the process ends"),
+    entry(SYS_prctl,             Prctl(&[PR_SET_NAME, PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS]),
+                                 Prctl(&[PR_SET_NAME]),  "thread names; the zygote's worker setup"),
+    entry(SYS_getpid,            Any,          Any,          "abort and raise (tgkill's first argument)"),
+    entry(SYS_gettid,            Any,          Any,          "thread ids, raise"),
+    // Time: Instant, SystemTime, CPU clocks of threads, sleeps and timed waits.
+    entry(SYS_clock_gettime,     Any,          Any,          "CPU-time clocks (the vDSO serves the others)"),
+    entry(SYS_clock_getres,      Any,          Any,          "clock resolution"),
+    entry(SYS_clock_nanosleep,   Any,          Any,          "thread::sleep"),
+    entry(SYS_nanosleep,         Any,          Any,          "thread::sleep on older glibc"),
+    entry(SYS_restart_syscall,   Any,          Any,          "a sleep resumed after a signal"),
+    entry(SYS_getrusage,         Any,          Any,          "the engine's own CPU and memory use"),
+    entry(SYS_getrandom,         Any,          Any,          "HashMap seeds, Math.random"),
+    // Signals: std's stack-overflow handler and abort on panic.
+    entry(SYS_rt_sigaction,      Any,          Any,          "std's SIGSEGV handler, abort"),
+    entry(SYS_rt_sigprocmask,    Any,          Any,          "pthread_create, abort"),
+    entry(SYS_rt_sigreturn,      Any,          Any,          "return from a signal handler"),
+    entry(SYS_sigaltstack,       Any,          Any,          "std's per-thread signal stack"),
+    entry(SYS_tgkill,            Any,          OwnPid,       "abort raises SIGABRT on itself; the zygote is held to its Landlock domain"),
+    // The inherited socket to aether (the only descriptor a worker has).
+    entry(SYS_read,              Any,          Any,          "the socket"),
+    entry(SYS_write,             Any,          Any,          "the socket, stderr"),
+    entry(SYS_readv,             Any,          Any,          "vectored socket reads"),
+    entry(SYS_writev,            Any,          Any,          "vectored socket writes"),
+    entry(SYS_recvfrom,          NoAddress,    NoAddress,    "std's UnixStream::read is recv(2)"),
+    entry(SYS_sendto,            NoAddress,    NoAddress,    "send(2) with MSG_NOSIGNAL"),
+    entry(SYS_shutdown,          Any,          Any,          "end the socket"),
+    entry(SYS_close,             Any,          Any,          "close the socket"),
+    // The zygote only.
+    entry(SYS_recvmsg,           Any,          No,           "spawn requests with a socket (SCM_RIGHTS)"),
+    entry(SYS_sendmsg,           Any,          No,           "the worker's pid and pidfd back to aether"),
+    entry(SYS_pidfd_open,        Any,          No,           "a pidfd on each new worker"),
+    entry(SYS_wait4,             Any,          No,           "reap workers when SIGCHLD is not ignored"),
+    entry(SYS_waitid,            Any,          No,           "reap workers when SIGCHLD is not ignored"),
+    entry(SYS_close_range,       Any,          No,           "close what a worker must not inherit"),
+    entry(SYS_getppid,           Any,          No,           "confine_worker checks its parent after PR_SET_PDEATHSIG"),
+    entry(SYS_prlimit64,         SelfOnly,     No,           "confine_worker's rlimits (glibc's setrlimit); never another process's"),
+    entry(SYS_setrlimit,         Any,          No,           "rlimits of the caller only"),
+    entry(SYS_getrlimit,         Any,          No,           "rlimits of the caller only"),
+    entry(SYS_seccomp,           AddFilter,    No,           "confine_worker stacks the worker filter"),
+];
+
+/// The seccomp programs for `role`, to install in order: `[allowlist, raw filter]`. `pid` is the
+/// worker's own pid (for `tgkill`); ignored for the zygote.
+///
+/// The allowlist kills the process (`SECCOMP_RET_KILL_PROCESS`) for anything [`ENGINE_SYSCALLS`]
+/// does not allow, for another architecture, and for x32 numbers. The raw filter turns `clone3`
+/// into `ENOSYS` (it outranks the allowlist's ALLOW; its flags are in memory, beyond seccomp).
+pub(crate) fn engine_filters(role: Role, pid: i32) -> Result<Vec<BpfProgram>, JailError> {
+    let role_name = match role {
+        Role::Zygote => "zygote",
+        Role::Worker => "worker",
+    };
+    let fail = |e: seccompiler::BackendError| JailError::Engine {
+        role: role_name,
+        step: "seccomp filter",
+        source: io::Error::other(e),
+    };
+    // Dword for `int` arguments (the kernel may leave garbage in the upper half), qword otherwise.
+    let dword = |arg, op, value| {
+        SeccompCondition::new(arg, SeccompCmpArgLen::Dword, op, value).map_err(fail)
+    };
+    let qword = |arg, op, value| {
+        SeccompCondition::new(arg, SeccompCmpArgLen::Qword, op, value).map_err(fail)
+    };
+    let one = |c: SeccompCondition| SeccompRule::new(vec![c]).map_err(fail);
+    let namespaces = NAMESPACE_FLAGS.iter().fold(0, |all, flag| all | flag);
+    let thread = libc::CLONE_THREAD as u64;
+
+    let mut rules: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
+    for entry in ENGINE_SYSCALLS {
+        let args = match role {
+            Role::Zygote => entry.zygote,
+            Role::Worker => entry.worker,
+        };
+        let list = match args {
+            No => continue,
+            Any => Vec::new(),
+            Thread => vec![one(qword(
+                0,
+                SeccompCmpOp::MaskedEq(namespaces | thread),
+                thread,
+            )?)?],
+            NoNamespace => vec![one(qword(0, SeccompCmpOp::MaskedEq(namespaces), 0)?)?],
+            Prctl(options) => options
+                .iter()
+                .map(|&o| one(dword(0, SeccompCmpOp::Eq, o as u64)?))
+                .collect::<Result<_, _>>()?,
+            OwnPid => vec![one(dword(0, SeccompCmpOp::Eq, pid as u64)?)?],
+            SelfOnly => vec![one(dword(0, SeccompCmpOp::Eq, 0)?)?],
+            NoAddress => vec![one(qword(4, SeccompCmpOp::Eq, 0)?)?],
+            // Rules are alternatives: not exec, or not write.
+            NotWriteExec => [libc::PROT_EXEC, libc::PROT_WRITE]
+                .iter()
+                .map(|&bit| one(dword(2, SeccompCmpOp::MaskedEq(bit as u64), 0)?))
+                .collect::<Result<_, _>>()?,
+            AddFilter => vec![
+                SeccompRule::new(vec![
+                    dword(
+                        0,
+                        SeccompCmpOp::Eq,
+                        u64::from(libc::SECCOMP_SET_MODE_FILTER),
+                    )?,
+                    qword(
+                        1,
+                        SeccompCmpOp::MaskedEq(!libc::SECCOMP_FILTER_FLAG_TSYNC),
+                        0,
+                    )?,
+                ])
+                .map_err(fail)?,
+            ],
+        };
+        rules.insert(entry.nr, list);
+    }
+    let filter = SeccompFilter::new(
+        rules,
+        SeccompAction::KillProcess,
+        SeccompAction::Allow,
+        std::env::consts::ARCH.try_into().map_err(fail)?,
+    )
+    .map_err(fail)?;
+    let allowlist: BpfProgram = filter.try_into().map_err(fail)?;
+    Ok(vec![allowlist, raw_filter()])
+}
+
+#[cfg(test)]
+mod engine_tests {
+    use super::*;
+
+    fn allowed(role: Role, nr: i64) -> bool {
+        ENGINE_SYSCALLS.iter().any(|e| {
+            e.nr == nr
+                && match role {
+                    Role::Zygote => e.zygote != No,
+                    Role::Worker => e.worker != No,
+                }
+        })
+    }
+
+    #[test]
+    fn the_table_has_one_row_per_syscall_and_a_reason() {
+        let mut seen = std::collections::BTreeSet::new();
+        for e in ENGINE_SYSCALLS {
+            assert!(seen.insert(e.nr), "syscall {} listed twice", e.nr);
+            assert!(!e.why.is_empty());
+        }
+    }
+
+    /// Filters stack: a worker call the zygote's filter refuses would kill the worker.
+    #[test]
+    fn the_zygote_allows_everything_a_worker_may_do() {
+        for e in ENGINE_SYSCALLS {
+            let ok = match (e.worker, e.zygote) {
+                (No, _) => true,
+                (_, Any) => true,
+                (Thread, NoNamespace) => true,
+                (Prctl(w), Prctl(z)) => w.iter().all(|o| z.contains(o)),
+                (w, z) => w == z,
+            };
+            assert!(
+                ok,
+                "syscall {}: worker {:?} not within zygote {:?}",
+                e.nr, e.worker, e.zygote
+            );
+        }
+    }
+
+    #[test]
+    fn escapes_are_absent_from_both_tables() {
+        let never = [
+            libc::SYS_open,
+            libc::SYS_openat,
+            libc::SYS_openat2,
+            libc::SYS_creat,
+            libc::SYS_socket,
+            libc::SYS_socketpair,
+            libc::SYS_connect,
+            libc::SYS_bind,
+            libc::SYS_accept,
+            libc::SYS_accept4,
+            libc::SYS_execve,
+            libc::SYS_execveat,
+            libc::SYS_fork,
+            libc::SYS_vfork,
+            libc::SYS_ptrace,
+            libc::SYS_kill,
+            libc::SYS_tkill,
+            libc::SYS_pidfd_send_signal,
+            libc::SYS_pidfd_getfd,
+            libc::SYS_unshare,
+            libc::SYS_setns,
+            libc::SYS_mount,
+            libc::SYS_bpf,
+            libc::SYS_io_uring_setup,
+            libc::SYS_io_uring_enter,
+            libc::SYS_io_uring_register,
+            libc::SYS_userfaultfd,
+            libc::SYS_perf_event_open,
+            libc::SYS_process_vm_readv,
+            libc::SYS_process_vm_writev,
+            libc::SYS_keyctl,
+            libc::SYS_ioctl,
+            libc::SYS_pkey_mprotect,
+        ];
+        for nr in never {
+            assert!(!allowed(Role::Zygote, nr), "zygote allows {nr}");
+            assert!(!allowed(Role::Worker, nr), "worker allows {nr}");
+        }
+        for nr in [
+            libc::SYS_recvmsg,
+            libc::SYS_sendmsg,
+            libc::SYS_seccomp,
+            libc::SYS_prlimit64,
+        ] {
+            assert!(allowed(Role::Zygote, nr) && !allowed(Role::Worker, nr));
+        }
+    }
+
+    #[test]
+    fn both_filters_compile() {
+        for role in [Role::Zygote, Role::Worker] {
+            let filters = engine_filters(role, 1234).expect("compiles");
+            assert_eq!(filters.len(), 2);
+        }
+    }
+}

@@ -1,5 +1,6 @@
 //! Every `unsafe` line of the crate: the code that runs in the child between `fork` and `exec`,
-//! and two read-only kernel probes.
+//! the system calls with which the engine zygote and workers confine themselves (see
+//! `engine.rs`), and read-only kernel probes.
 //!
 //! After `fork` in a multi-threaded parent only async-signal-safe calls are allowed, so the hook
 //! below makes raw system calls on values prepared by the parent (file descriptors, BPF
@@ -7,7 +8,7 @@
 //! here decides policy: `policy.rs` and `cgroup.rs` build what this module applies.
 #![allow(
     unsafe_code,
-    reason = "pre_exec hook and raw system calls (landlock, seccomp, prctl, setrlimit)"
+    reason = "pre_exec hook and raw system calls (landlock, seccomp, prctl, setrlimit, capset)"
 )]
 
 use std::io;
@@ -138,7 +139,11 @@ pub(crate) fn landlock_abi() -> u32 {
 
 /// Whether seccomp filters can return an errno (the action every rule of this crate uses).
 pub(crate) fn seccomp_available() -> bool {
-    let action: u32 = libc::SECCOMP_RET_ERRNO;
+    seccomp_action_available(libc::SECCOMP_RET_ERRNO)
+}
+
+/// Whether the kernel's seccomp knows `action` (`SECCOMP_RET_*`).
+pub(crate) fn seccomp_action_available(action: u32) -> bool {
     // SAFETY: SECCOMP_GET_ACTION_AVAIL reads one u32 through the pointer, which is valid.
     let rc = unsafe {
         libc::syscall(
@@ -155,4 +160,225 @@ pub(crate) fn seccomp_available() -> bool {
 pub(crate) fn is_root() -> bool {
     // SAFETY: geteuid cannot fail and takes no arguments.
     unsafe { libc::geteuid() == 0 }
+}
+
+// ---- The engine zygote and workers (engine.rs). These run in single-threaded processes that
+// may allocate; they are ordinary functions, not pre_exec hooks.
+
+/// `SECBIT_NOROOT | _LOCKED`, `SECBIT_NO_SETUID_FIXUP | _LOCKED`, `SECBIT_KEEP_CAPS_LOCKED`
+/// (with `SECBIT_KEEP_CAPS` clear) and `SECBIT_NO_CAP_AMBIENT_RAISE | _LOCKED`
+/// (linux/securebits.h): no capability is ever regained, by uid 0, by `execve`, by a uid change
+/// or through the ambient set, and none of this can be undone.
+const ENGINE_SECUREBITS: libc::c_ulong = (1 << 0) // NOROOT
+    | (1 << 1) // NOROOT_LOCKED
+    | (1 << 2) // NO_SETUID_FIXUP
+    | (1 << 3) // NO_SETUID_FIXUP_LOCKED
+    | (1 << 5) // KEEP_CAPS_LOCKED
+    | (1 << 6) // NO_CAP_AMBIENT_RAISE
+    | (1 << 7); // NO_CAP_AMBIENT_RAISE_LOCKED
+/// `_LINUX_CAPABILITY_VERSION_3` (linux/capability.h): 64-bit sets, two `CapData` words.
+const CAPABILITY_VERSION_3: u32 = 0x2008_0522;
+
+/// `struct __user_cap_header_struct`.
+#[repr(C)]
+struct CapHeader {
+    version: u32,
+    pid: libc::c_int,
+}
+
+/// `struct __user_cap_data_struct`.
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+struct CapData {
+    effective: u32,
+    permitted: u32,
+    inheritable: u32,
+}
+
+/// `PR_SET_PDEATHSIG(SIGKILL)`: the calling process is killed when the thread that forked it
+/// exits.
+pub(crate) fn set_parent_death_kill() -> io::Result<()> {
+    // SAFETY: prctl with integer arguments only.
+    check(unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) })
+}
+
+/// The parent's pid (`getppid`, which cannot fail).
+pub(crate) fn parent_pid() -> libc::pid_t {
+    // SAFETY: no arguments, cannot fail.
+    unsafe { libc::getppid() }
+}
+
+/// The caller's pid (`getpid`, which cannot fail).
+pub(crate) fn own_pid() -> libc::pid_t {
+    // SAFETY: no arguments, cannot fail.
+    unsafe { libc::getpid() }
+}
+
+/// The effective uid and gid.
+pub(crate) fn effective_ids() -> (libc::uid_t, libc::gid_t) {
+    // SAFETY: no arguments, cannot fail.
+    unsafe { (libc::geteuid(), libc::getegid()) }
+}
+
+/// `unshare(flags)`. `CLONE_NEWUSER` requires a single-threaded caller (the kernel checks).
+pub(crate) fn unshare(flags: libc::c_int) -> io::Result<()> {
+    // SAFETY: unshare with namespace flags only; it does not touch memory of this process
+    // (CLONE_FILES/CLONE_FS/CLONE_VM are never passed, see the callers).
+    check(unsafe { libc::unshare(flags) })
+}
+
+/// Whether a child forked now could `unshare(flags)`: forks, lets the child try and `_exit` with
+/// the result, and reaps it. Safe to call from a multi-threaded process: the child only makes two
+/// async-signal-safe system calls. Returns the child's errno on failure.
+pub(crate) fn probe_unshare(flags: libc::c_int) -> io::Result<()> {
+    // SAFETY: in the child only `unshare` and `_exit` run (async-signal-safe, no allocation, no
+    // lock), so forking a multi-threaded process is sound; the parent reaps the child below.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if pid == 0 {
+        // SAFETY: see above; `__errno_location` is async-signal-safe.
+        unsafe {
+            let code = if libc::unshare(flags) == 0 {
+                0
+            } else {
+                *libc::__errno_location() & 0x7f
+            };
+            libc::_exit(code);
+        }
+    }
+    let mut status = 0;
+    loop {
+        // SAFETY: `pid` is our child, `status` a valid out pointer.
+        let rc = unsafe { libc::waitpid(pid, &mut status, libc::__WALL) };
+        if rc == pid {
+            break;
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+    match (libc::WIFEXITED(status), libc::WEXITSTATUS(status)) {
+        (true, 0) => Ok(()),
+        (true, errno) => Err(io::Error::from_raw_os_error(errno)),
+        _ => Err(io::Error::other("the probe child was killed")),
+    }
+}
+
+/// Sets one rlimit.
+pub(crate) fn set_rlimit(
+    resource: libc::__rlimit_resource_t,
+    soft: u64,
+    hard: u64,
+) -> io::Result<()> {
+    let limit = libc::rlimit {
+        rlim_cur: soft,
+        rlim_max: hard,
+    };
+    // SAFETY: `limit` is a valid rlimit living across the call.
+    check(unsafe { libc::setrlimit(resource, &limit) })
+}
+
+/// Drops every capability for good: locked securebits (see [`ENGINE_SECUREBITS`]), an empty
+/// bounding set, an empty ambient set, and empty effective, permitted and inheritable sets; then
+/// reads them back and fails unless all are empty. Needs `CAP_SETPCAP` for the first two steps
+/// when the caller holds any capability (root, or inside a fresh user namespace); a caller that
+/// holds none has nothing to drop, and the securebits then stay as they were (the kernel refuses
+/// without `CAP_SETPCAP`), which is harmless: no_new_privs already stops every gain at `execve`.
+/// Applies to the calling thread only.
+pub(crate) fn drop_capabilities() -> io::Result<()> {
+    let mut header = CapHeader {
+        version: CAPABILITY_VERSION_3,
+        pid: 0,
+    };
+    let mut data = [CapData::default(); 2];
+    // SAFETY: header and data are valid for capget's version 3 layout (two data words).
+    check(unsafe { libc::syscall(libc::SYS_capget, &mut header, data.as_mut_ptr()) } as i32)?;
+    let holds_any = data.iter().any(|d| d.effective | d.permitted != 0);
+    if holds_any {
+        // SAFETY: prctl with integer arguments only.
+        check(unsafe { libc::prctl(libc::PR_SET_SECUREBITS, ENGINE_SECUREBITS, 0, 0, 0) })?;
+        for cap in 0..64 {
+            // SAFETY: prctl with integer arguments only. EINVAL past the last capability.
+            if unsafe { libc::prctl(libc::PR_CAPBSET_READ, cap, 0, 0, 0) } < 0 {
+                break;
+            }
+            // SAFETY: as above.
+            check(unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap, 0, 0, 0) })?;
+        }
+    }
+    // SAFETY: prctl with integer arguments only.
+    check(unsafe {
+        libc::prctl(
+            libc::PR_CAP_AMBIENT,
+            libc::PR_CAP_AMBIENT_CLEAR_ALL,
+            0,
+            0,
+            0,
+        )
+    })?;
+    let empty = [CapData::default(); 2];
+    header.version = CAPABILITY_VERSION_3;
+    header.pid = 0;
+    // SAFETY: header and data are valid for capset's version 3 layout; the kernel only reads.
+    check(unsafe { libc::syscall(libc::SYS_capset, &header, empty.as_ptr()) } as i32)?;
+    let mut after = [CapData::default(); 2];
+    // SAFETY: as for the first capget.
+    check(unsafe { libc::syscall(libc::SYS_capget, &mut header, after.as_mut_ptr()) } as i32)?;
+    if after
+        .iter()
+        .any(|d| d.effective | d.permitted | d.inheritable != 0)
+    {
+        return Err(io::Error::other("capabilities remain after capset"));
+    }
+    Ok(())
+}
+
+/// `PR_SET_NO_NEW_PRIVS`: `execve` can never grant privileges again (inherited, irrevocable).
+pub(crate) fn set_no_new_privs() -> io::Result<()> {
+    // SAFETY: prctl with integer arguments only.
+    check(unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) })
+}
+
+/// Installs one seccomp program on every thread of the process (`SECCOMP_FILTER_FLAG_TSYNC`):
+/// a thread started earlier by mistake is confined too, or the call fails.
+pub(crate) fn install_filter(filter: &seccompiler::BpfProgram) -> io::Result<()> {
+    let program = libc::sock_fprog {
+        len: u16::try_from(filter.len()).map_err(|_| io::Error::from_raw_os_error(libc::E2BIG))?,
+        // Same `repr(C)` layout: seccompiler mirrors linux/filter.h.
+        filter: filter.as_ptr().cast::<libc::sock_filter>().cast_mut(),
+    };
+    // SAFETY: `program` points into `filter`, which outlives the call; the kernel copies it.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            libc::SECCOMP_SET_MODE_FILTER,
+            libc::SECCOMP_FILTER_FLAG_TSYNC,
+            &program,
+        )
+    };
+    match rc {
+        0 => Ok(()),
+        // TSYNC: the id of a thread that could not be synchronized.
+        tid if tid > 0 => Err(io::Error::other(format!(
+            "thread {tid} could not take the filter"
+        ))),
+        _ => Err(io::Error::last_os_error()),
+    }
+}
+
+unsafe extern "C" {
+    /// glibc's `tzset` (not declared by the libc crate for Linux).
+    fn tzset();
+}
+
+/// Loads what glibc would otherwise open a file for on first use, while files can still be
+/// opened: the time zone (`/etc/localtime`, read by `localtime_r`, which QuickJS's `Date` calls).
+/// Forked workers inherit the loaded state.
+pub(crate) fn prime_libc() {
+    // SAFETY: tzset takes no arguments; the process is single-threaded, so no other thread reads
+    // the time zone state while it is written.
+    unsafe { tzset() };
 }
