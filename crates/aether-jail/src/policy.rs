@@ -376,6 +376,8 @@ pub(crate) enum Args {
     NotWriteExec,
     /// `seccomp(SECCOMP_SET_MODE_FILTER)` with no flag but `SECCOMP_FILTER_FLAG_TSYNC`.
     AddFilter,
+    /// `fcntl(fd, F_GETFD)`: reads the close-on-exec flag, nothing else.
+    GetFd,
 }
 
 /// One row of [`ENGINE_SYSCALLS`].
@@ -405,15 +407,16 @@ const fn entry(nr: i64, zygote: Args, worker: Args, why: &'static str) -> Entry 
 }
 
 use Args::{
-    AddFilter, Any, No, NoAddress, NoNamespace, NotWriteExec, OwnPid, Prctl, SelfOnly, Thread,
+    AddFilter, Any, GetFd, No, NoAddress, NoNamespace, NotWriteExec, OwnPid, Prctl, SelfOnly,
+    Thread,
 };
 use libc::{
-    PR_SET_NAME, PR_SET_NO_NEW_PRIVS, PR_SET_PDEATHSIG, SYS_brk, SYS_clock_getres,
+    F_GETFD, PR_SET_NAME, PR_SET_NO_NEW_PRIVS, PR_SET_PDEATHSIG, SYS_brk, SYS_clock_getres,
     SYS_clock_gettime, SYS_clock_nanosleep, SYS_clone, SYS_clone3, SYS_close, SYS_close_range,
-    SYS_exit, SYS_exit_group, SYS_futex, SYS_getpid, SYS_getppid, SYS_getrandom, SYS_getrlimit,
-    SYS_getrusage, SYS_gettid, SYS_madvise, SYS_mmap, SYS_mprotect, SYS_mremap, SYS_munmap,
-    SYS_nanosleep, SYS_pidfd_open, SYS_prctl, SYS_prlimit64, SYS_read, SYS_readv, SYS_recvfrom,
-    SYS_recvmsg, SYS_restart_syscall, SYS_rseq, SYS_rt_sigaction, SYS_rt_sigprocmask,
+    SYS_exit, SYS_exit_group, SYS_fcntl, SYS_futex, SYS_getpid, SYS_getppid, SYS_getrandom,
+    SYS_getrlimit, SYS_getrusage, SYS_gettid, SYS_madvise, SYS_mmap, SYS_mprotect, SYS_mremap,
+    SYS_munmap, SYS_nanosleep, SYS_pidfd_open, SYS_prctl, SYS_prlimit64, SYS_read, SYS_readv,
+    SYS_recvfrom, SYS_recvmsg, SYS_restart_syscall, SYS_rseq, SYS_rt_sigaction, SYS_rt_sigprocmask,
     SYS_rt_sigreturn, SYS_sched_getaffinity, SYS_sched_yield, SYS_seccomp, SYS_sendmsg, SYS_sendto,
     SYS_set_robust_list, SYS_setrlimit, SYS_shutdown, SYS_sigaltstack, SYS_tgkill, SYS_wait4,
     SYS_waitid, SYS_write, SYS_writev,
@@ -474,6 +477,7 @@ pub(crate) const ENGINE_SYSCALLS: &[Entry] = &[
     entry(SYS_sendto,            NoAddress,    NoAddress,    "send(2) with MSG_NOSIGNAL"),
     entry(SYS_shutdown,          Any,          Any,          "end the socket"),
     entry(SYS_close,             Any,          Any,          "close the socket"),
+    entry(SYS_fcntl,             GetFd,        GetFd,        "std's OwnedFd::drop asserts the fd is open (debug builds)"),
     // The zygote only.
     entry(SYS_recvmsg,           Any,          No,           "spawn requests with a socket (SCM_RIGHTS)"),
     entry(SYS_sendmsg,           Any,          No,           "the worker's pid and pidfd back to aether"),
@@ -488,7 +492,8 @@ pub(crate) const ENGINE_SYSCALLS: &[Entry] = &[
     entry(SYS_seccomp,           AddFilter,    No,           "confine_worker stacks the worker filter"),
 ];
 
-/// The seccomp programs for `role`, to install in order: `[allowlist, raw filter]`. `pid` is the
+/// The seccomp programs for `role`, to install in order: `[raw filter, allowlist]` (the worker's
+/// allowlist forbids `seccomp`, so it must come last). `pid` is the
 /// worker's own pid (for `tgkill`); ignored for the zygote.
 ///
 /// The allowlist kills the process (`SECCOMP_RET_KILL_PROCESS`) for anything [`ENGINE_SYSCALLS`]
@@ -542,6 +547,7 @@ pub(crate) fn engine_filters(role: Role, pid: i32) -> Result<Vec<BpfProgram>, Ja
                 .iter()
                 .map(|&bit| one(dword(2, SeccompCmpOp::MaskedEq(bit as u64), 0)?))
                 .collect::<Result<_, _>>()?,
+            GetFd => vec![one(dword(1, SeccompCmpOp::Eq, F_GETFD as u64)?)?],
             AddFilter => vec![
                 SeccompRule::new(vec![
                     dword(
@@ -568,7 +574,7 @@ pub(crate) fn engine_filters(role: Role, pid: i32) -> Result<Vec<BpfProgram>, Ja
     )
     .map_err(fail)?;
     let allowlist: BpfProgram = filter.try_into().map_err(fail)?;
-    Ok(vec![allowlist, raw_filter()])
+    Ok(vec![raw_filter(), allowlist])
 }
 
 #[cfg(test)]
