@@ -51,6 +51,9 @@ pub enum Outcome {
 }
 
 fn main() -> ExitCode {
+    // The process tier's zygote is this binary started with a hidden argument: it must take
+    // over before anything else runs (no threads, no parsing of the operator's command line).
+    aether_worker::run_zygote_if_asked();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {

@@ -82,6 +82,7 @@ pub fn grant_json(info: &PluginInfo) -> Value {
 /// `check --format json`: `{plugins: [...], findings: [...]}` (SPEC §7).
 pub fn check_json(
     plugins: &[(PluginInfo, Vec<Tier>)],
+    steps: &[StepTier],
     malformed: &[FileError],
     findings: &[Finding],
 ) -> Value {
@@ -118,7 +119,41 @@ pub fn check_json(
             "line": f.loc.map(|l| l.line), "column": f.loc.map(|l| l.col),
         })
     }));
-    json!({ "plugins": plugins, "findings": out })
+    let steps: Vec<Value> = steps
+        .iter()
+        .map(|s| json!({ "id": s.id, "plugin": s.plugin, "tier": tier_name(s.tier) }))
+        .collect();
+    json!({ "plugins": plugins, "steps": steps, "findings": out })
+}
+
+/// A pipeline step and the isolation tier it runs in (`check` shows it; SPEC §4 lets a step
+/// ask for a stronger tier than its plugin's).
+pub struct StepTier {
+    /// The step's id.
+    pub id: String,
+    /// Its plugin's name.
+    pub plugin: String,
+    /// Its tier.
+    pub tier: Tier,
+}
+
+/// `check`'s human listing of steps and their tiers (nothing for a plugin directory).
+pub fn steps_human(out: &mut impl std::io::Write, steps: &[StepTier]) -> std::io::Result<()> {
+    if steps.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "steps:")?;
+    let width = steps.iter().map(|s| s.id.len()).max().unwrap_or(0);
+    for s in steps {
+        writeln!(
+            out,
+            "  {:width$}  {}  tier: {}",
+            terminal_safe(&s.id),
+            terminal_safe(&s.plugin),
+            tier_name(s.tier)
+        )?;
+    }
+    Ok(())
 }
 
 /// One plugin's effective grant, risk class and tier, for a person.

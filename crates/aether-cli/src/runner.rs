@@ -14,6 +14,7 @@ use aether_host::gateway::Proxies;
 use aether_pipeline::{Observer, StepOutcome, StepRecord, StepRunner, StepStatus};
 use aether_policy::{Capability, Decision, Tier};
 use aether_sandbox::{Limits, StepSpec};
+use aether_worker::Zygote;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget};
 use serde_json::json;
 
@@ -116,6 +117,8 @@ pub struct Runner<'a> {
     collector: Arc<Collector>,
     unsafe_run: bool,
     proxies: Proxies,
+    /// The process tier's zygote, when a step needs it.
+    zygote: Option<&'a Zygote>,
 }
 
 /// The limits of an `--unsafe` step: none in practice (a year, and all addressable memory).
@@ -128,12 +131,14 @@ const UNSAFE_LIMITS: Limits = Limits {
 impl<'a> Runner<'a> {
     /// Reads every plugin's files once (the bytes run are the bytes read here).
     /// `unsafe_run` is `--unsafe`, which the caller has checked the policy allows; `proxies`
-    /// are the operator's, for every step's `fetch`.
+    /// are the operator's, for every step's `fetch`; `zygote` forks the workers of process-tier
+    /// steps (which fail without it).
     pub fn new(
         ws: &'a Workspace,
         collector: Arc<Collector>,
         unsafe_run: bool,
         proxies: Proxies,
+        zygote: Option<&'a Zygote>,
     ) -> anyhow::Result<Runner<'a>> {
         let bundles = ws
             .plugins
@@ -146,6 +151,7 @@ impl<'a> Runner<'a> {
             collector,
             unsafe_run,
             proxies,
+            zygote,
         })
     }
 }
@@ -157,15 +163,6 @@ impl StepRunner for Runner<'_> {
         let step = &self.ws.steps[index];
         let plugin = &self.ws.plugins[step.plugin];
         let m = &plugin.manifest;
-        if step.tier == Tier::Process {
-            return StepOutcome::failed(
-                format!(
-                    "plugin `{}` needs the process isolation tier, which this build does not provide yet; refusing to run it with less",
-                    m.name
-                ),
-                Metrics::default(),
-            );
-        }
         let limits = step.grant.limits();
         let limits = if self.unsafe_run {
             UNSAFE_LIMITS
@@ -205,7 +202,21 @@ impl StepRunner for Runner<'_> {
             }),
             limits,
         };
-        let outcome = aether_sandbox::run_step(spec, host.clone());
+        let outcome = match (step.tier, self.zygote) {
+            (Tier::Thread, _) => aether_sandbox::run_step(spec, host.clone()),
+            (Tier::Process, Some(zygote)) => {
+                aether_worker::run_in_worker(zygote, spec, host.clone())
+            }
+            (Tier::Process, None) => {
+                return StepOutcome::failed(
+                    format!(
+                        "step `{}` needs the process isolation tier, which is not running; refusing to run it with less",
+                        step.decl.id
+                    ),
+                    Metrics::default(),
+                );
+            }
+        };
         host.end();
         let metrics = Metrics {
             duration: outcome.duration,

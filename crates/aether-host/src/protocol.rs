@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 /// One host call, as the plugin made it (paths and names exactly as given, unchecked).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "op", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum HostRequest {
     /// `aether.fs.readText(path)`.
     ReadText {
@@ -134,7 +134,7 @@ impl HostRequest {
 
 /// The successful result of a [`HostRequest`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum HostValue {
     /// No value (`undefined` on the JavaScript side).
     Unit,
@@ -206,7 +206,7 @@ pub enum HostValue {
 
 /// Why a host call failed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum HostError {
     /// Outside the grant: becomes the JavaScript `PermissionDenied` error.
     #[error("{message}")]

@@ -415,11 +415,11 @@ use libc::{
     SYS_clock_gettime, SYS_clock_nanosleep, SYS_clone, SYS_clone3, SYS_close, SYS_close_range,
     SYS_exit, SYS_exit_group, SYS_fcntl, SYS_futex, SYS_getpid, SYS_getppid, SYS_getrandom,
     SYS_getrlimit, SYS_getrusage, SYS_gettid, SYS_madvise, SYS_mmap, SYS_mprotect, SYS_mremap,
-    SYS_munmap, SYS_nanosleep, SYS_pidfd_open, SYS_prctl, SYS_prlimit64, SYS_read, SYS_readv,
-    SYS_recvfrom, SYS_recvmsg, SYS_restart_syscall, SYS_rseq, SYS_rt_sigaction, SYS_rt_sigprocmask,
-    SYS_rt_sigreturn, SYS_sched_getaffinity, SYS_sched_yield, SYS_seccomp, SYS_sendmsg, SYS_sendto,
-    SYS_set_robust_list, SYS_setrlimit, SYS_shutdown, SYS_sigaltstack, SYS_tgkill, SYS_wait4,
-    SYS_waitid, SYS_write, SYS_writev,
+    SYS_munmap, SYS_nanosleep, SYS_open, SYS_openat, SYS_pidfd_open, SYS_prctl, SYS_prlimit64,
+    SYS_read, SYS_readv, SYS_recvfrom, SYS_recvmsg, SYS_restart_syscall, SYS_rseq,
+    SYS_rt_sigaction, SYS_rt_sigprocmask, SYS_rt_sigreturn, SYS_sched_getaffinity, SYS_sched_yield,
+    SYS_seccomp, SYS_sendmsg, SYS_sendto, SYS_set_robust_list, SYS_setrlimit, SYS_shutdown,
+    SYS_sigaltstack, SYS_tgkill, SYS_wait4, SYS_waitid, SYS_write, SYS_writev,
 };
 
 /// Every system call the engine processes may make; all others kill the process. The worker
@@ -469,6 +469,12 @@ pub(crate) const ENGINE_SYSCALLS: &[Entry] = &[
     entry(SYS_sigaltstack,       Any,          Any,          "std's per-thread signal stack"),
     entry(SYS_tgkill,            Any,          OwnPid,       "abort raises SIGABRT on itself; the zygote is held to its Landlock domain"),
     // The inherited socket to aether (the only descriptor a worker has).
+    // Opening a file never succeeds: the no-open filter answers EACCES (Landlock would too).
+    // Not a kill, because libc opens files behind the engine's back and copes with a refusal:
+    // glibc's malloc reads /proc/sys/vm/overcommit_memory when it trims a thread's heap, and
+    // `localtime_r` reads /etc/localtime (then UTC is used).
+    entry(SYS_open,              Any,          Any,          "refused with EACCES by the no-open filter"),
+    entry(SYS_openat,            Any,          Any,          "refused with EACCES by the no-open filter"),
     entry(SYS_read,              Any,          Any,          "the socket"),
     entry(SYS_write,             Any,          Any,          "the socket, stderr"),
     entry(SYS_readv,             Any,          Any,          "vectored socket reads"),
@@ -574,7 +580,45 @@ pub(crate) fn engine_filters(role: Role, pid: i32) -> Result<Vec<BpfProgram>, Ja
     )
     .map_err(fail)?;
     let allowlist: BpfProgram = filter.try_into().map_err(fail)?;
-    Ok(vec![raw_filter(), allowlist])
+    Ok(vec![raw_filter(), no_open_filter(), allowlist])
+}
+
+/// A hand-written program that answers `EACCES` to every way of opening a file (`open`,
+/// `openat`, `openat2`, `creat`, `open_by_handle_at`), whatever its arguments. Stacked with the
+/// engine allowlist, which lets these through to it: the kernel applies the most restrictive
+/// answer of all filters, so opening fails without killing the process.
+fn no_open_filter() -> BpfProgram {
+    use libc::{BPF_ABS, BPF_JEQ, BPF_JMP, BPF_K, BPF_LD, BPF_RET, BPF_W};
+    let stmt = |code: u32, k: u32| seccompiler::sock_filter {
+        code: code as u16,
+        jt: 0,
+        jf: 0,
+        k,
+    };
+    let opens = [
+        libc::SYS_open,
+        libc::SYS_openat,
+        libc::SYS_openat2,
+        libc::SYS_creat,
+        libc::SYS_open_by_handle_at,
+    ];
+    let mut program = vec![stmt(BPF_LD | BPF_W | BPF_ABS, 0)]; // seccomp_data.nr
+    for (i, nr) in opens.iter().enumerate() {
+        // Jump to the EACCES return, which sits after the remaining tests and the ALLOW.
+        let to_deny = (opens.len() - i) as u8;
+        program.push(seccompiler::sock_filter {
+            code: (BPF_JMP | BPF_JEQ | BPF_K) as u16,
+            jt: to_deny,
+            jf: 0,
+            k: *nr as u32,
+        });
+    }
+    program.push(stmt(BPF_RET | BPF_K, libc::SECCOMP_RET_ALLOW));
+    program.push(stmt(
+        BPF_RET | BPF_K,
+        libc::SECCOMP_RET_ERRNO | libc::EACCES as u32,
+    ));
+    program
 }
 
 #[cfg(test)]
@@ -622,8 +666,6 @@ mod engine_tests {
     #[test]
     fn escapes_are_absent_from_both_tables() {
         let never = [
-            libc::SYS_open,
-            libc::SYS_openat,
             libc::SYS_openat2,
             libc::SYS_creat,
             libc::SYS_socket,
@@ -670,11 +712,29 @@ mod engine_tests {
         }
     }
 
+    /// `open` and `openat` pass the allowlist only to meet the no-open filter, which answers
+    /// EACCES to every way of opening a file.
+    #[test]
+    fn every_open_is_refused_by_the_no_open_filter() {
+        let program = no_open_filter();
+        for nr in [
+            libc::SYS_open,
+            libc::SYS_openat,
+            libc::SYS_openat2,
+            libc::SYS_creat,
+            libc::SYS_open_by_handle_at,
+        ] {
+            assert!(program.iter().any(|i| i.k == nr as u32), "{nr}");
+        }
+        let last = program.last().expect("a return");
+        assert_eq!(last.k, libc::SECCOMP_RET_ERRNO | libc::EACCES as u32);
+    }
+
     #[test]
     fn both_filters_compile() {
         for role in [Role::Zygote, Role::Worker] {
             let filters = engine_filters(role, 1234).expect("compiles");
-            assert_eq!(filters.len(), 2);
+            assert_eq!(filters.len(), 3);
         }
     }
 }

@@ -64,7 +64,7 @@ pub struct StepSpec {
 }
 
 /// A step's resource limits (SPEC §6).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Limits {
     /// The memory ceiling in bytes: the engine's heap (every QuickJS allocation, including the
     /// runtime itself, about 200 KiB before the plugin runs) plus the bytes the host holds for the
@@ -116,7 +116,7 @@ pub struct StepOutcome {
 }
 
 /// Why a step produced no result. `Display` gives the step's error as SPEC §6 words it.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 pub enum StepError {
     /// The plugin went past its memory ceiling (in the engine, or the host reported it).
     #[error("memory limit of {} exceeded", format_bytes(*limit))]

@@ -41,6 +41,7 @@ pub fn check(args: CheckArgs) -> anyhow::Result<Outcome> {
     let mut plugins: Vec<(PluginInfo, Vec<aether_policy::Tier>)> = Vec::new();
     let mut malformed: Vec<FileError> = Vec::new();
     let mut findings: Vec<Finding> = Vec::new();
+    let mut steps: Vec<render::StepTier> = Vec::new();
     for path in &args.paths {
         if path.is_dir() {
             let loaded = crate::workspace::load_plugin(path, &cwd, args.policy.as_deref(), now);
@@ -55,6 +56,11 @@ pub fn check(args: CheckArgs) -> anyhow::Result<Outcome> {
             malformed.extend(loaded.malformed);
             findings.extend(loaded.findings);
             if let Some(ws) = loaded.value {
+                steps.extend(ws.steps.iter().map(|s| render::StepTier {
+                    id: s.decl.id.clone(),
+                    plugin: ws.plugins[s.plugin].manifest.name.clone(),
+                    tier: s.tier,
+                }));
                 for (i, info) in ws.plugins.into_iter().enumerate() {
                     let tiers = ws
                         .steps
@@ -71,7 +77,7 @@ pub fn check(args: CheckArgs) -> anyhow::Result<Outcome> {
     let mut stdout = std::io::stdout().lock();
     match args.format {
         Format::Json => {
-            let doc = render::check_json(&plugins, &malformed, &findings);
+            let doc = render::check_json(&plugins, &steps, &malformed, &findings);
             serde_json::to_writer_pretty(&mut stdout, &doc)?;
             writeln!(stdout)?;
         }
@@ -81,6 +87,7 @@ pub fn check(args: CheckArgs) -> anyhow::Result<Outcome> {
             for (info, tiers) in &plugins {
                 render::plugin_human(&mut stdout, info, tiers)?;
             }
+            render::steps_human(&mut stdout, &steps)?;
             let errors =
                 malformed.len() + findings.iter().filter(|f| f.level == Level::Error).count();
             if errors > 0 {

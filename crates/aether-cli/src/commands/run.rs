@@ -9,6 +9,8 @@ use std::sync::Arc;
 
 use aether_host::gateway::Proxies;
 use aether_pipeline::{Scheduler, StepStatus};
+use aether_policy::Tier;
+use aether_worker::Zygote;
 use clap::Args;
 use serde_json::json;
 
@@ -77,11 +79,41 @@ pub fn run(args: RunArgs) -> anyhow::Result<Outcome> {
             return Ok(Outcome::Refused);
         }
     };
+    // The process tier's zygote starts now, while aether is still single-threaded, and only
+    // when a step needs it. A machine that cannot confine workers refuses the run: such steps
+    // never run with less isolation than the policy asks.
+    let zygote = if ws.steps.iter().any(|s| s.tier == Tier::Process) {
+        match Zygote::start() {
+            Ok(zygote) => Some(zygote),
+            Err(e) => {
+                writeln!(
+                    stderr,
+                    "error: {e}\n\nnote: the steps that need the process tier: {}",
+                    ws.steps
+                        .iter()
+                        .filter(|s| s.tier == Tier::Process)
+                        .map(|s| s.decl.id.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )?;
+                writeln!(stderr, "refused: nothing ran")?;
+                return Ok(Outcome::Refused);
+            }
+        }
+    } else {
+        None
+    };
     drop(stderr);
 
     let console = Arc::new(Console::new(args.output == OutputFormat::Human));
     let collector = Arc::new(Collector::new(console.clone()));
-    let runner = Runner::new(&ws, collector.clone(), args.unsafe_, proxies)?;
+    let runner = Runner::new(
+        &ws,
+        collector.clone(),
+        args.unsafe_,
+        proxies,
+        zygote.as_ref(),
+    )?;
     let jobs = args.jobs.unwrap_or_else(|| {
         std::thread::available_parallelism().unwrap_or(std::num::NonZeroUsize::MIN)
     });

@@ -9,6 +9,7 @@ mod check;
 mod fetch;
 mod process;
 mod run;
+mod tier;
 mod unsafe_mode;
 
 use std::path::{Path, PathBuf};

@@ -1,0 +1,124 @@
+//! The process isolation tier (SPEC §6): each step's engine runs in a worker process of its own
+//! that the kernel confines, and reaches capabilities only by messages to aether, which checks
+//! and performs them with the same broker as the thread tier.
+//!
+//! - [`Zygote`]: one small confined process per run, started from aether's own binary with an
+//!   empty environment, that forks workers (about the cost of a `fork`, no `exec`);
+//! - the worker: confined further, runs `aether_sandbox::run_step` with a host that forwards
+//!   every call over its socket ([`wire`]);
+//! - [`broker::supervise`]: aether's side, which serves the calls, enforces the protocol and the
+//!   deadline, reads the kernel's accounting and kills the worker.
+//!
+//! What it must never do: trust a byte a worker sends, wait on a worker without a deadline, or
+//! let a worker outlive its step or aether.
+#![deny(missing_docs)]
+
+pub mod broker;
+mod confine;
+mod sys;
+pub mod wire;
+mod worker;
+mod zygote;
+
+use std::os::fd::OwnedFd;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use aether_host::Host;
+use aether_sandbox::{StepError, StepOutcome, StepSpec};
+
+pub use broker::{Accounting, WorkerProcess};
+pub use zygote::{ZYGOTE_ARG, Zygote, run_zygote_if_asked};
+
+/// Address space a worker may map beyond its memory ceiling: aether's binary and libraries,
+/// thread stacks (the engine thread reserves 8 MiB or more) and glibc's per-thread malloc
+/// arenas (64 MiB of reserved address space each). `RLIMIT_AS` is a backstop: the engine's
+/// metering allocator enforces the ceiling itself, to the byte.
+pub const ENGINE_ADDRESS_OVERHEAD: u64 = 1024 * 1024 * 1024;
+
+/// Why the process tier could not run a step.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    /// This machine cannot confine workers (the message names what is missing).
+    #[error("{0}")]
+    Unsupported(String),
+    /// A system call failed while setting a worker up.
+    #[error("cannot start {what}: {source}")]
+    Setup {
+        /// What was being set up.
+        what: &'static str,
+        /// The failure.
+        source: std::io::Error,
+    },
+}
+
+/// A worker forked by the zygote: killed and accounted through its pidfd and `/proc`.
+struct ProcessWorker {
+    pid: i32,
+    pidfd: OwnedFd,
+}
+
+impl WorkerProcess for ProcessWorker {
+    fn accounting(&self) -> Accounting {
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", self.pid)).unwrap_or_default();
+        let peak_kib: u64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0);
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid)).unwrap_or_default();
+        // Fields after the command name (which may hold spaces and parentheses): utime and
+        // stime are the 12th and 13th.
+        let ticks: u64 = stat
+            .rsplit_once(')')
+            .map(|(_, rest)| {
+                rest.split_whitespace()
+                    .skip(11)
+                    .take(2)
+                    .filter_map(|t| t.parse::<u64>().ok())
+                    .sum()
+            })
+            .unwrap_or(0);
+        let hz = rustix::param::clock_ticks_per_second().max(1);
+        Accounting {
+            peak_memory_bytes: peak_kib * 1024,
+            cpu: Duration::from_millis(ticks * 1000 / hz),
+        }
+    }
+
+    fn kill(&self) {
+        let _ = rustix::process::pidfd_send_signal(&self.pidfd, rustix::process::Signal::KILL);
+    }
+}
+
+/// Runs one step in a fresh worker of `zygote`, serving its host calls through `host`.
+///
+/// The worker is held to the step's memory ceiling (plus [`ENGINE_ADDRESS_OVERHEAD`] of
+/// address space) and its timeout, killed at the deadline (plus the sandbox's grace), and
+/// never reused. Never panics; every failure is the step's error.
+pub fn run_in_worker(zygote: &Zygote, spec: StepSpec, host: Arc<dyn Host>) -> StepOutcome {
+    let started = Instant::now();
+    let limits = spec.limits;
+    let request = zygote::SpawnRequest {
+        address_space: limits.memory.saturating_add(ENGINE_ADDRESS_OVERHEAD),
+        cpu_seconds: limits.timeout.as_secs().saturating_add(2),
+    };
+    match zygote.spawn(request) {
+        Ok(spawned) => {
+            let worker = ProcessWorker {
+                pid: spawned.pid,
+                pidfd: spawned.pidfd,
+            };
+            broker::supervise(spawned.socket, &worker, spec, host)
+        }
+        Err(e) => StepOutcome {
+            result: Err(StepError::Engine {
+                message: e.to_string(),
+            }),
+            peak_memory_bytes: 0,
+            cpu_ms: 0,
+            duration: started.elapsed(),
+        },
+    }
+}

@@ -1,0 +1,52 @@
+//! Every `unsafe` line of the crate: `fork` in the single-threaded zygote, and ignoring
+//! `SIGCHLD` there so that workers are reaped by the kernel.
+#![allow(
+    unsafe_code,
+    reason = "fork and signal disposition in the single-threaded zygote"
+)]
+
+use std::io;
+
+/// Which side of a `fork` this is.
+pub(crate) enum Forked {
+    /// The parent, with the child's pid.
+    Parent(i32),
+    /// The child.
+    Child,
+}
+
+/// `fork()`. Only called by the zygote, which is single-threaded: the child may then run any
+/// code, allocation included.
+pub(crate) fn fork() -> io::Result<Forked> {
+    // SAFETY: the zygote has exactly one thread (it starts none), so the child inherits no lock
+    // held by another thread; both sides continue with ordinary Rust code.
+    match unsafe { libc::fork() } {
+        -1 => Err(io::Error::last_os_error()),
+        0 => Ok(Forked::Child),
+        pid => Ok(Forked::Parent(pid)),
+    }
+}
+
+/// Makes the kernel reap exited children at once (no zombies, no `wait`).
+pub(crate) fn ignore_children() -> io::Result<()> {
+    // SAFETY: setting a standard disposition (SIG_IGN) for SIGCHLD; no handler runs.
+    if unsafe { libc::signal(libc::SIGCHLD, libc::SIG_IGN) } == libc::SIG_ERR {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Takes ownership of descriptor `fd`, which the zygote's parent passed on its command line.
+pub(crate) fn inherited_fd(fd: i32) -> io::Result<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    if fd < 3 {
+        return Err(io::Error::from_raw_os_error(libc::EBADF));
+    }
+    // SAFETY: F_GETFD only reads the descriptor's flags; it fails with EBADF if `fd` is not open.
+    if unsafe { libc::fcntl(fd, libc::F_GETFD) } == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` is open (checked above) and was created by our parent for this process
+    // alone (it is the zygote's control socket); nothing else in this fresh process owns it.
+    Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
+}

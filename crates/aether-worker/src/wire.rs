@@ -1,0 +1,175 @@
+//! The messages between aether and an engine worker, and their framing on the socket.
+//!
+//! A frame is a 4-byte little-endian length followed by that many bytes of a `postcard`-encoded
+//! message. Both sides cap the length before reading the body; a frame above the cap, a body that
+//! does not decode into exactly one message of the expected type, or a socket closed mid-frame is
+//! a [`WireError`]. The format is not self-describing: a hostile frame can only decode into the
+//! message types below, never into anything else.
+
+use std::io::{self, Read, Write};
+use std::time::Duration;
+
+use aether_host::{HostError, HostRequest, HostValue};
+use aether_sandbox::StepError;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+/// What aether sends a worker.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum ToWorker {
+    /// The step to run; always the first message, sent once.
+    Start(Start),
+    /// The answer to the worker's call `id`, with the bytes the host now holds for the plugin
+    /// (its overlay), which count toward the memory ceiling.
+    Reply {
+        /// The call answered.
+        id: u64,
+        /// The host's reply.
+        reply: Result<HostValue, HostError>,
+        /// [`aether_host::Host::reserved_bytes`] after the call.
+        reserved: u64,
+    },
+}
+
+/// The step a worker runs: `aether_sandbox::StepSpec` with its JSON values as text.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Start {
+    /// The entry module's path inside the plugin.
+    pub main: String,
+    /// The step's input, as JSON text.
+    pub input: String,
+    /// The step's context, as JSON text.
+    pub context: String,
+    /// The step's limits.
+    pub limits: aether_sandbox::Limits,
+}
+
+/// What a worker sends aether.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum FromWorker {
+    /// A host call; `id` is unique per worker and answered by exactly one [`ToWorker::Reply`].
+    Call {
+        /// The call's number.
+        id: u64,
+        /// The request, unchecked: aether checks it like any other.
+        request: HostRequest,
+    },
+    /// The step's result; the last message a worker sends.
+    Done {
+        /// The output as JSON text, or the step's error.
+        result: Result<String, StepError>,
+        /// The engine's own CPU time.
+        cpu: Duration,
+    },
+}
+
+/// Why a frame could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum WireError {
+    /// The socket failed or was closed.
+    #[error("the connection failed: {0}")]
+    Io(#[from] io::Error),
+    /// The length prefix is above the cap.
+    #[error("a message of {len} bytes, above the limit of {max}")]
+    TooLarge {
+        /// The announced length.
+        len: usize,
+        /// The cap.
+        max: usize,
+    },
+    /// The body is not exactly one message of the expected type.
+    #[error("a malformed message: {0}")]
+    Malformed(#[from] postcard::Error),
+}
+
+/// Writes `message` as one frame.
+pub fn write_frame<T: Serialize>(out: &mut impl Write, message: &T) -> io::Result<()> {
+    let body = postcard::to_stdvec(message).map_err(io::Error::other)?;
+    let len = u32::try_from(body.len()).map_err(|_| io::Error::other("message too large"))?;
+    let mut frame = Vec::with_capacity(4 + body.len());
+    frame.extend_from_slice(&len.to_le_bytes());
+    frame.extend_from_slice(&body);
+    out.write_all(&frame)?;
+    out.flush()
+}
+
+/// Reads one frame of at most `max` bytes and decodes it.
+pub fn read_frame<T: DeserializeOwned>(input: &mut impl Read, max: usize) -> Result<T, WireError> {
+    let mut prefix = [0u8; 4];
+    input.read_exact(&mut prefix)?;
+    let len = u32::from_le_bytes(prefix) as usize;
+    if len > max {
+        return Err(WireError::TooLarge { len, max });
+    }
+    let mut body = vec![0u8; len];
+    input.read_exact(&mut body)?;
+    decode(&body)
+}
+
+/// Decodes one message from a whole frame body: trailing bytes are malformed too.
+pub fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, WireError> {
+    let (message, rest) = postcard::take_from_bytes(body)?;
+    if rest.is_empty() {
+        Ok(message)
+    } else {
+        Err(WireError::Malformed(
+            postcard::Error::DeserializeBadEncoding,
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn frames_round_trip() {
+        let message = FromWorker::Call {
+            id: 7,
+            request: HostRequest::Write {
+                path: "out/a".into(),
+                data: vec![0, 1, 2, 255],
+            },
+        };
+        let mut buf = Vec::new();
+        write_frame(&mut buf, &message).expect("write");
+        let back: FromWorker = read_frame(&mut buf.as_slice(), 1024).expect("read");
+        assert_eq!(back, message);
+    }
+
+    #[test]
+    fn oversized_truncated_and_trailing_frames_are_errors() {
+        let mut huge = u32::MAX.to_le_bytes().to_vec();
+        huge.extend_from_slice(b"xx");
+        assert!(matches!(
+            read_frame::<FromWorker>(&mut huge.as_slice(), 1 << 20),
+            Err(WireError::TooLarge { .. })
+        ));
+        let mut truncated = 10u32.to_le_bytes().to_vec();
+        truncated.extend_from_slice(b"abc");
+        assert!(matches!(
+            read_frame::<FromWorker>(&mut truncated.as_slice(), 1 << 20),
+            Err(WireError::Io(_))
+        ));
+        let mut body = postcard::to_stdvec(&FromWorker::Done {
+            result: Ok("null".into()),
+            cpu: Duration::ZERO,
+        })
+        .expect("encode");
+        body.push(0);
+        assert!(matches!(
+            decode::<FromWorker>(&body),
+            Err(WireError::Malformed(_))
+        ));
+    }
+
+    proptest! {
+        /// The decoder never panics on arbitrary bytes (the fuzz target explores further).
+        #[test]
+        fn decoding_arbitrary_bytes_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+            let _ = decode::<FromWorker>(&bytes);
+            let _ = read_frame::<FromWorker>(&mut bytes.as_slice(), 4096);
+        }
+    }
+}
