@@ -42,6 +42,8 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::Duration;
 
+use seccompiler::BpfProgram;
+
 use crate::policy::{self, Role};
 use crate::{Feature, JailError, sys};
 
@@ -84,6 +86,10 @@ impl WorkerLimits {
 /// The zygote's pid, set by a successful [`confine_zygote`]; forked workers inherit it and check
 /// it is their parent.
 static ZYGOTE: AtomicI32 = AtomicI32::new(0);
+
+/// The worker filter, compiled by [`confine_zygote`] and inherited by workers, which patch in
+/// their pid.
+static WORKER_FILTER: OnceLock<BpfProgram> = OnceLock::new();
 
 /// The lowest Landlock ABI the tier needs: ABI 4 for TCP rules, 6 for scopes.
 const LANDLOCK_ABI: u32 = 6;
@@ -211,7 +217,8 @@ pub fn confine_zygote() -> Result<(), JailError> {
         return Err(JailError::NotSingleThreaded { threads });
     }
     // Compiled before any step, so that a table error leaves the process untouched.
-    let filters = policy::engine_filters(Role::Zygote, 0)?;
+    let filter = policy::engine_filter(Role::Zygote, 0)?;
+    let worker_filter = policy::worker_filter_template()?;
 
     let parent = sys::parent_pid();
     sys::set_parent_death_kill().map_err(fail("PR_SET_PDEATHSIG"))?;
@@ -233,9 +240,9 @@ pub fn confine_zygote() -> Result<(), JailError> {
     sys::drop_capabilities().map_err(fail("dropping capabilities"))?;
     sys::set_no_new_privs().map_err(fail("PR_SET_NO_NEW_PRIVS"))?;
     policy::engine_landlock(abi)?;
-    for filter in &filters {
-        sys::install_filter(filter).map_err(fail("installing the seccomp filter"))?;
-    }
+    sys::install_filter(&filter).map_err(fail("installing the seccomp filter"))?;
+    // Single-threaded and never set before (ZYGOTE was 0), so this cannot be taken.
+    let _ = WORKER_FILTER.set(worker_filter);
     ZYGOTE.store(sys::own_pid(), Ordering::Relaxed);
     Ok(())
 }
@@ -300,12 +307,13 @@ pub fn confine_worker(limits: &WorkerLimits) -> Result<(), JailError> {
     };
     let zygote = ZYGOTE.load(Ordering::Relaxed);
     let pid = sys::own_pid();
-    if zygote == 0 || zygote == pid {
+    let template = WORKER_FILTER.get();
+    let Some(template) = template.filter(|_| zygote != 0 && zygote != pid) else {
         return Err(JailError::WrongProcess {
             role: "worker",
             reason: "the caller is not a process forked by a confined zygote",
         });
-    }
+    };
     if limits.address_space == 0 {
         return Err(JailError::InvalidLimits {
             field: "address_space",
@@ -321,7 +329,7 @@ pub fn confine_worker(limits: &WorkerLimits) -> Result<(), JailError> {
             ),
         });
     }
-    let filters = policy::engine_filters(Role::Worker, pid)?;
+    let filter = policy::with_pid(template, pid)?;
 
     sys::set_parent_death_kill().map_err(fail("PR_SET_PDEATHSIG"))?;
     if sys::parent_pid() != zygote {
@@ -340,9 +348,7 @@ pub fn confine_worker(limits: &WorkerLimits) -> Result<(), JailError> {
     ] {
         sys::set_rlimit(resource, limit, limit).map_err(fail("setrlimit"))?;
     }
-    for filter in &filters {
-        sys::install_filter(filter).map_err(fail("installing the seccomp filter"))?;
-    }
+    sys::install_filter(&filter).map_err(fail("installing the seccomp filter"))?;
     Ok(())
 }
 

@@ -1,5 +1,5 @@
-//! Runs one child program confined by the kernel: the layer beneath `aether.process.run` (and,
-//! later, beneath jailed engine workers).
+//! Runs one child program confined by the kernel: the layer beneath `aether.process.run`; and,
+//! in [`engine`], confines the `process` isolation tier's zygote and engine workers (SPEC §6).
 //!
 //! What a child gets, whatever it does:
 //! - exactly the environment it is given, nothing inherited from aether;

@@ -200,9 +200,24 @@ fn worker_control() {
     assert_eq!(report.get("slept"), "ok");
 }
 
+/// Opening a file is refused with `EACCES`, not killed: glibc opens files behind the engine's
+/// back (malloc's heap trimming reads `/proc/sys/vm/overcommit_memory`) and copes with a refusal.
 fn worker_cannot_open_files() {
     for action in ["read-proc-status", "openat", "open"] {
-        assert_worker_killed(action);
+        let report = run_ok("worker-denied", &[action]);
+        assert_eq!(report.get("before"), action, "{}", report.stdout);
+        assert_eq!(
+            report.get("after"),
+            format!("-1 errno {}", libc::EACCES),
+            "{action}: {}",
+            report.stdout
+        );
+        assert_eq!(
+            report.get("worker"),
+            "exit 0",
+            "{action}: {}",
+            report.stdout
+        );
     }
 }
 
@@ -269,12 +284,10 @@ fn zygote_cannot_open_files() {
     let report = run("zygote-open", &[]);
     assert_eq!(report.get("confined"), "1", "{}", report.stderr);
     assert_eq!(report.get("pre_read"), "ok");
-    assert!(!report.has("after"), "{}", report.stdout);
-    assert_eq!(
-        report.status.signal(),
-        Some(libc::SIGSYS),
-        "{:?}",
-        report.status
+    assert!(
+        report.get("after").contains("PermissionDenied"),
+        "{}",
+        report.stdout
     );
 }
 
@@ -331,7 +344,8 @@ fn status_and_parent_death() {
     let worker: i32 = report.get("worker_pid").parse().expect("pid");
     assert_eq!(zygote, i32::try_from(child.id()).expect("pid"));
 
-    for (pid, filters) in [(zygote, "2"), (worker, "4")] {
+    // One filter each: the worker's stacks on the zygote's.
+    for (pid, filters) in [(zygote, "1"), (worker, "2")] {
         let status = proc_status(pid);
         assert_eq!(status["Seccomp"], "2", "{pid}: {status:?}");
         assert_eq!(status["Seccomp_filters"], filters);
@@ -403,18 +417,25 @@ fn zygote_without_root() {
 
 fn measure_start_up() {
     let report = run_ok("bench", &["200"]);
-    println!(
-        "  confine_zygote: {} µs\n  fork+confine_worker (until the worker writes): mean {} µs, \
-         median {} µs\n  confine_worker alone (in the worker): mean {} µs, median {} µs\n  \
-         fork alone (unconfined worker writes): mean {} µs, median {} µs",
-        report.get("zygote_us"),
-        report.get("spawn_mean_us"),
-        report.get("spawn_median_us"),
-        report.get("confine_mean_us"),
-        report.get("confine_median_us"),
-        report.get("fork_mean_us"),
-        report.get("fork_median_us"),
-    );
+    println!("  confine_zygote: {} µs", report.get("zygote_us"));
+    for (name, what) in [
+        (
+            "spawn",
+            "fork+confine_worker, until the zygote reads the worker's byte",
+        ),
+        ("confine", "confine_worker alone, timed in the worker"),
+        (
+            "fork",
+            "fork alone, unconfined worker, until its byte is read",
+        ),
+    ] {
+        println!(
+            "  {what}: mean {} µs, median {} µs, p90 {} µs",
+            report.get(&format!("{name}_mean_us")),
+            report.get(&format!("{name}_median_us")),
+            report.get(&format!("{name}_p90_us")),
+        );
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -827,10 +848,15 @@ fn unprivileged() {
     say("worker", wait(pid));
 }
 
-fn stats(values: &mut [f64]) -> (f64, f64) {
+/// Mean, median and 90th percentile.
+fn stats(values: &mut [f64]) -> (f64, f64, f64) {
     values.sort_by(f64::total_cmp);
     let mean = values.iter().sum::<f64>() / values.len() as f64;
-    (mean, values[values.len() / 2])
+    (
+        mean,
+        values[values.len() / 2],
+        values[values.len() * 9 / 10],
+    )
 }
 
 fn bench(n: usize) {
@@ -878,8 +904,9 @@ fn bench(n: usize) {
         ("confine", &mut confine),
         ("fork", &mut fork),
     ] {
-        let (mean, median) = stats(values);
+        let (mean, median, p90) = stats(values);
         say(&format!("{name}_mean_us"), format!("{mean:.0}"));
         say(&format!("{name}_median_us"), format!("{median:.0}"));
+        say(&format!("{name}_p90_us"), format!("{p90:.0}"));
     }
 }
