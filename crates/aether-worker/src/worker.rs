@@ -8,8 +8,9 @@ use std::collections::HashMap;
 use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{self, SyncSender};
+use std::sync::mpsc::{self, RecvTimeoutError, SyncSender, TryRecvError};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use aether_host::{Host, HostError, HostRequest, HostValue};
 use aether_policy::Capability;
@@ -45,8 +46,10 @@ fn serve(socket: OwnedFd, request: SpawnRequest) -> Result<(), ()> {
     let input = serde_json::from_str(&start.input).map_err(|_| ())?;
     let context = serde_json::from_str(&start.context).map_err(|_| ())?;
     let host = Arc::new(WorkerHost {
+        stream,
+        max,
         writer: Mutex::new(()),
-        stream: Arc::clone(&stream),
+        reader: Mutex::new(()),
         waiting: Mutex::new(Waiting {
             open: true,
             senders: HashMap::new(),
@@ -54,22 +57,6 @@ fn serve(socket: OwnedFd, request: SpawnRequest) -> Result<(), ()> {
         reserved: AtomicU64::new(0),
         next_id: AtomicU64::new(0),
     });
-    let replies = Arc::clone(&host);
-    std::thread::Builder::new()
-        .name("aether-worker-replies".into())
-        .spawn(move || {
-            while let Ok(ToWorker::Reply {
-                id,
-                reply,
-                reserved,
-            }) = wire::read_frame(&mut &*stream, max)
-            {
-                replies.deliver(id, reply, reserved);
-            }
-            replies.disconnect();
-        })
-        .map_err(|_| ())?;
-
     let outcome = run_step(
         StepSpec {
             main: start.main,
@@ -84,8 +71,9 @@ fn serve(socket: OwnedFd, request: SpawnRequest) -> Result<(), ()> {
         cpu: std::time::Duration::from_millis(outcome.cpu_ms),
     };
     host.send(&done).map_err(|_| ())?;
-    // aether reads this process's accounting, then kills it: wait for that.
-    host.wait_disconnected();
+    // aether reads this process's accounting, then kills it: wait for that (the socket closes).
+    let _reading = host.reader.lock().unwrap_or_else(PoisonError::into_inner);
+    while host.read_one().is_some() {}
     Ok(())
 }
 
@@ -96,10 +84,17 @@ struct Waiting {
 
 /// A [`Host`] that forwards each call to aether and waits for its reply. Calls may come from
 /// several threads at once (the sandbox makes slow calls on helper threads).
+///
+/// There is no reader thread: a caller waiting for its reply reads the socket itself when no
+/// other caller is reading (leader/follower), handing other callers' replies to their channels.
+/// A synchronous call, the common case, thus costs one round trip and no thread switch.
 struct WorkerHost {
+    stream: Arc<UnixStream>,
+    max: usize,
     /// Serializes whole frames on the shared socket.
     writer: Mutex<()>,
-    stream: Arc<UnixStream>,
+    /// Held by the caller currently reading the socket.
+    reader: Mutex<()>,
     waiting: Mutex<Waiting>,
     reserved: AtomicU64,
     next_id: AtomicU64,
@@ -113,6 +108,10 @@ fn closed() -> HostError {
     }
 }
 
+/// How long a caller waits for another reader to hand it its reply before it checks whether it
+/// should read itself.
+const FOLLOWER_POLL: Duration = Duration::from_millis(1);
+
 impl WorkerHost {
     fn waiting(&self) -> std::sync::MutexGuard<'_, Waiting> {
         self.waiting.lock().unwrap_or_else(PoisonError::into_inner)
@@ -123,24 +122,28 @@ impl WorkerHost {
         wire::write_frame(&mut &*self.stream, message)
     }
 
-    fn deliver(&self, id: u64, reply: Result<HostValue, HostError>, reserved: u64) {
-        self.reserved.store(reserved, Ordering::Relaxed);
-        if let Some(sender) = self.waiting().senders.remove(&id) {
-            let _ = sender.send(reply);
-        }
-    }
-
-    fn disconnect(&self) {
-        let mut waiting = self.waiting();
-        waiting.open = false;
-        waiting.senders.clear();
-    }
-
-    fn wait_disconnected(&self) {
-        // The reply thread ends (and drops its senders) when aether closes the socket; until
-        // then, sleep: aether kills this process as soon as it has read its accounting.
-        while self.waiting().open {
-            std::thread::sleep(std::time::Duration::from_millis(50));
+    /// Reads one reply and hands it to its caller; `None` once the socket is closed or broken
+    /// (then every waiting caller gets [`closed`]).
+    fn read_one(&self) -> Option<()> {
+        wire::spin_until_readable(&self.stream);
+        match wire::read_frame(&mut &*self.stream, self.max) {
+            Ok(ToWorker::Reply {
+                id,
+                reply,
+                reserved,
+            }) => {
+                self.reserved.store(reserved, Ordering::Relaxed);
+                if let Some(sender) = self.waiting().senders.remove(&id) {
+                    let _ = sender.send(reply);
+                }
+                Some(())
+            }
+            Ok(ToWorker::Start(_)) | Err(_) => {
+                let mut waiting = self.waiting();
+                waiting.open = false;
+                waiting.senders.clear();
+                None
+            }
         }
     }
 }
@@ -160,7 +163,33 @@ impl Host for WorkerHost {
             self.waiting().senders.remove(&id);
             return Err(closed());
         }
-        rx.recv().unwrap_or_else(|_| Err(closed()))
+        loop {
+            match rx.try_recv() {
+                Ok(reply) => return reply,
+                Err(TryRecvError::Disconnected) => return Err(closed()),
+                Err(TryRecvError::Empty) => {}
+            }
+            match self.reader.try_lock() {
+                Ok(_reading) => {
+                    // Leader: read until this call's reply has been handed over.
+                    loop {
+                        match rx.try_recv() {
+                            Ok(reply) => return reply,
+                            Err(TryRecvError::Disconnected) => return Err(closed()),
+                            Err(TryRecvError::Empty) => {}
+                        }
+                        if self.read_one().is_none() {
+                            return rx.try_recv().unwrap_or_else(|_| Err(closed()));
+                        }
+                    }
+                }
+                Err(_) => match rx.recv_timeout(FOLLOWER_POLL) {
+                    Ok(reply) => return reply,
+                    Err(RecvTimeoutError::Disconnected) => return Err(closed()),
+                    Err(RecvTimeoutError::Timeout) => {}
+                },
+            }
+        }
     }
 
     fn reserved_bytes(&self) -> u64 {
