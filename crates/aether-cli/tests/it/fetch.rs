@@ -24,15 +24,15 @@ use crate::run::{error, output, run};
 /// A local HTTP server: `/ok` answers `hello`, `/big` 2048 bytes, `/slow` after 5 s,
 /// `/to/<port>/<path>` redirects to `http://127.0.0.1:<port>/<path>`, `/echo` returns the
 /// request head. Counts requests; stops when dropped.
-struct Server {
-    port: u16,
+pub(crate) struct Server {
+    pub(crate) port: u16,
     hits: Arc<AtomicUsize>,
     stop: Arc<AtomicBool>,
     handle: Option<JoinHandle<()>>,
 }
 
 impl Server {
-    fn start() -> Server {
+    pub(crate) fn start() -> Server {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         listener.set_nonblocking(true).unwrap();
@@ -59,7 +59,7 @@ impl Server {
         }
     }
 
-    fn hits(&self) -> usize {
+    pub(crate) fn hits(&self) -> usize {
         self.hits.load(Ordering::Relaxed)
     }
 }

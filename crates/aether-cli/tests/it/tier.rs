@@ -303,3 +303,48 @@ fn workers_are_confined_as_proc_shows() {
     let _ = aether.kill();
     let _ = aether.wait();
 }
+
+/// Slow host calls cross the socket too: a worker's `fetch` goes through aether's gateway (the
+/// worker itself has no network at all) and its `aether.process.run` child is started by
+/// aether, under the same grants as in the thread tier.
+#[test]
+fn fetch_and_child_processes_work_from_a_worker() {
+    let server = crate::fetch::Server::start();
+    let port = server.port;
+    let ws = Ws::new();
+    ws.write(
+        "plugins/net/aether-plugin.json",
+        &json!({
+            "name": "net", "version": "1.0.0",
+            "permissions": {
+                "network": { "domains": [format!("127.0.0.1:{port}")] },
+                "process": { "commands": ["/bin/sh"] },
+            },
+        })
+        .to_string(),
+    );
+    ws.write(
+        "plugins/net/index.js",
+        &format!(
+            "export default async () => {{\n  const [res, child] = await Promise.all([\n    fetch('http://127.0.0.1:{port}/ok'),\n    aether.process.run('/bin/sh', ['-c', 'echo from-child']),\n  ]);\n  return {{ text: await res.text(), child: child.stdout }};\n}};\n"
+        ),
+    );
+    ws.write(
+        "aether-policy.toml",
+        &format!(
+            "[network]\ndomains = [\"127.0.0.1:{port}\"]\nallow_private = [\"127.0.0.1/32\"]\n[process]\ncommands = [\"/bin/sh\"]\n"
+        ),
+    );
+    ws.write(
+        "pipeline.yaml",
+        "name: n\npolicy: ./aether-policy.toml\nsteps:\n  - id: n\n    plugin: ./plugins/net\n",
+    );
+    let check = ws.aether(&["check", "pipeline.yaml", "--format", "json"]);
+    assert_eq!(check.json()["steps"][0]["tier"], "process", "high risk");
+    let (_, v) = run(&ws);
+    assert_eq!(
+        output(&v, "n"),
+        &json!({ "text": "hello", "child": "from-child\n" })
+    );
+    assert_eq!(server.hits(), 1);
+}
