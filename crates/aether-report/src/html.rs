@@ -1,0 +1,419 @@
+//! `report.html`: one self-contained page (inline CSS, JS and SVG, a CSP that forbids every
+//! fetch), and the least-privilege gap it shows per step.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+
+use crate::{
+    EventRecord, RunReport, StepReport, heatmap_svg, human_bytes, human_ms, interactions_svg,
+    url_host_port, xml,
+};
+
+/// Decisions in the order the report lists them; any other value found is appended.
+const DECISIONS: [&str; 5] = [
+    "allowed",
+    "denied",
+    "virtualized",
+    "killed",
+    "allowed-unsafe",
+];
+
+/// The granted entries of a step that no `allowed` event used: what could be removed from its
+/// manifest without changing this run. One run is one sample: an entry unused here may be
+/// needed by another input.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PrivilegeGap {
+    /// `filesystem.read` patterns matched by no allowed read.
+    pub filesystem_read: Vec<String>,
+    /// `filesystem.write` patterns matched by no allowed write.
+    pub filesystem_write: Vec<String>,
+    /// `network.domains` patterns matched by no allowed fetch.
+    pub domains: Vec<String>,
+    /// `network.listen` addresses no allowed `network` event names.
+    pub listen: Vec<String>,
+    /// `env` names or prefixes matched by no allowed read.
+    pub env: Vec<String>,
+    /// `process.commands` no allowed `process` event ran.
+    pub commands: Vec<String>,
+}
+
+/// Matches a path against a grant pattern (SPEC §2, simplified for reporting): `*` within a
+/// segment, `**` across segments (zero included, `dir/**` matches `dir`), `?` one character,
+/// `[abc]`/`[a-z]`/`[!a]` a class, a trailing `/` meaning `/**`; a leading `./` is ignored on
+/// both sides. Paths are compared as given (no normalization beyond that, no symlinks).
+pub fn glob_match(pattern: &str, path: &str) -> bool {
+    let pattern = pattern.strip_prefix("./").unwrap_or(pattern);
+    let path = path.strip_prefix("./").unwrap_or(path);
+    let mut pattern = pattern.to_string();
+    if pattern.ends_with('/') {
+        pattern.push_str("**");
+    }
+    if let Some(dir) = pattern.strip_suffix("/**")
+        && glob_match(dir, path)
+    {
+        return true;
+    }
+    let p: Vec<char> = pattern.chars().collect();
+    let t: Vec<char> = path.chars().collect();
+    // memo[pi * (t.len() + 1) + ti]: a known failure, so hostile paths stay polynomial.
+    let mut failed = vec![false; (p.len() + 1) * (t.len() + 1)];
+    glob_at(&p, &t, 0, 0, &mut failed)
+}
+
+fn glob_at(p: &[char], t: &[char], pi: usize, ti: usize, failed: &mut [bool]) -> bool {
+    let slot = pi * (t.len() + 1) + ti;
+    if failed[slot] {
+        return false;
+    }
+    let ok = match p.get(pi) {
+        None => ti == t.len(),
+        Some('*') if p.get(pi + 1) == Some(&'*') => {
+            let rest = pi + 2;
+            (p.get(rest) == Some(&'/') && glob_at(p, t, rest + 1, ti, failed))
+                || (ti..=t.len()).any(|k| glob_at(p, t, rest, k, failed))
+        }
+        Some('*') => (ti..=t.len())
+            .take_while(|&k| k == ti || t[k - 1] != '/')
+            .any(|k| glob_at(p, t, pi + 1, k, failed)),
+        Some('?') => t.get(ti).is_some_and(|&c| c != '/') && glob_at(p, t, pi + 1, ti + 1, failed),
+        Some('[') if p[pi..].contains(&']') => {
+            let end = pi + p[pi..].iter().position(|&c| c == ']').unwrap_or(0);
+            let (negate, class) = match p.get(pi + 1) {
+                Some('!') => (true, &p[pi + 2..end]),
+                _ => (false, &p[pi + 1..end]),
+            };
+            let hit = |c: char| {
+                let mut i = 0;
+                while i < class.len() {
+                    if class.get(i + 1) == Some(&'-') && i + 2 < class.len() {
+                        if (class[i]..=class[i + 2]).contains(&c) {
+                            return true;
+                        }
+                        i += 3;
+                    } else {
+                        if class[i] == c {
+                            return true;
+                        }
+                        i += 1;
+                    }
+                }
+                false
+            };
+            t.get(ti).is_some_and(|&c| c != '/' && hit(c) != negate)
+                && glob_at(p, t, end + 1, ti + 1, failed)
+        }
+        Some(&c) => t.get(ti) == Some(&c) && glob_at(p, t, pi + 1, ti + 1, failed),
+    };
+    if !ok {
+        failed[slot] = true;
+    }
+    ok
+}
+
+/// A domain pattern (`host`, `*.host` for subdomains only, optional `:port`, else the
+/// scheme's default port) against a URL.
+fn domain_match(pattern: &str, url: &str) -> bool {
+    let (host, port) = url_host_port(url);
+    let (phost, pport) = url_host_port(pattern);
+    if pport.is_some() && pport != port {
+        return false;
+    }
+    if pport.is_none() && !matches!(port, None | Some(80 | 443)) {
+        return false;
+    }
+    match phost.strip_prefix("*.") {
+        Some(suffix) => host.len() > suffix.len() + 1 && host.ends_with(&format!(".{suffix}")),
+        None => phost == host,
+    }
+}
+
+/// A granted command against a `process` target (`/usr/bin/gzip -9 x` or `gzip`): the
+/// program, by path or by bare name.
+fn command_match(command: &str, target: &str) -> bool {
+    let program = target.split_whitespace().next().unwrap_or_default();
+    let base = |s: &str| s.rsplit('/').next().unwrap_or(s).to_string();
+    target == command || program == command || base(program) == command || base(command) == program
+}
+
+/// The step's least-privilege gap: each granted entry that no `allowed` event of the step
+/// matched. Listen addresses match a `network` target naming the address (with or without a
+/// scheme); `process.network` and limits are not part of the gap.
+pub fn least_privilege_gap(step: &StepReport, events: &[EventRecord]) -> PrivilegeGap {
+    let used: Vec<&EventRecord> = events
+        .iter()
+        .filter(|e| e.step == step.id && e.decision == "allowed")
+        .collect();
+    let unused = |granted: &[String], cap: &str, hit: &dyn Fn(&str, &str) -> bool| -> Vec<String> {
+        granted
+            .iter()
+            .filter(|g| {
+                !used
+                    .iter()
+                    .any(|e| e.capability == cap && hit(g, &e.target))
+            })
+            .cloned()
+            .collect()
+    };
+    let g = &step.grant;
+    PrivilegeGap {
+        filesystem_read: unused(&g.filesystem_read, "filesystem.read", &glob_match),
+        filesystem_write: unused(&g.filesystem_write, "filesystem.write", &glob_match),
+        domains: unused(&g.domains, "network", &domain_match),
+        listen: unused(&g.listen, "network", &|a, t| {
+            t.split_once("://")
+                .map_or(t, |(_, r)| r)
+                .trim_end_matches('/')
+                == a
+        }),
+        env: unused(&g.env, "env", &|p, t| match p.strip_suffix('*') {
+            Some(prefix) => t.starts_with(prefix),
+            None => p == t,
+        }),
+        commands: unused(&g.commands, "process", &command_match),
+    }
+}
+
+const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:0 2em 3em;color:#222}\
+h1{margin-top:.6em}table{border-collapse:collapse;margin:.5em 0}\
+td,th{border:1px solid #ccc;padding:2px 6px;text-align:left;vertical-align:top;font-size:13px}\
+th{background:#f2f2f2}td.n{text-align:right}.bad{color:#b00;font-weight:bold}\
+.banner{background:#b00;color:#fff;font-size:1.4em;font-weight:bold;padding:.6em 1em;margin:0 -1.6em}\
+.gap{color:#a60}code{background:#f4f4f4;padding:0 2px;word-break:break-all}\
+.svg{overflow:auto;max-height:80vh;border:1px solid #ddd}#filters{margin:.5em 0}\
+#filters>*{margin-right:.5em}details{margin:.4em 0}pre{white-space:pre-wrap;background:#fdf0f0;padding:.5em}";
+
+const SCRIPT: &str = "(function(){var f=document.getElementById('filters');if(!f)return;f.hidden=false;\
+var rows=Array.prototype.slice.call(document.querySelectorAll('#violations tbody tr'));\
+function apply(){var s=f.elements.step.value,c=f.elements.cap.value,d=f.elements.dec.value,\
+q=f.elements.q.value.toLowerCase(),n=0;rows.forEach(function(r){var ok=(!s||r.dataset.step===s)&&\
+(!c||r.dataset.cap===c)&&(!d||r.dataset.dec===d)&&(!q||r.textContent.toLowerCase().indexOf(q)>=0);\
+r.hidden=!ok;if(ok)n++;});document.getElementById('shown').textContent=n+' shown';}\
+f.addEventListener('input',apply);f.addEventListener('change',apply);\
+f.addEventListener('submit',function(e){e.preventDefault();});})();";
+
+/// `report.html`: the run summary (an unsafe run gets a red banner), capability uses by
+/// decision, a violations table filterable by step, capability, decision and text (inline JS;
+/// with JS disabled the filters stay hidden and every row shows), the heatmap and interaction
+/// SVGs inline, and per step its grant beside what it used, its least-privilege gap and its
+/// error. Every plugin-controlled string is HTML-escaped with invisible characters made
+/// visible; a CSP meta tag (`default-src 'none'`) stops any fetch even if a mistake slipped in.
+pub fn report_html(run: &RunReport) -> String {
+    let violations: Vec<&EventRecord> = run.events.iter().filter(|e| e.is_violation()).collect();
+    let mut h = String::new();
+    let _ = write!(
+        h,
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:\">\
+<meta name=\"viewport\" content=\"width=device-width\"><title>aether security report: {}</title><style>{STYLE}</style></head><body>",
+        xml(&run.pipeline)
+    );
+    if run.unsafe_run {
+        h.push_str(
+            "<div class=\"banner\">UNSAFE RUN: containment was disabled (--unsafe); \
+decisions marked allowed-unsafe were not enforced</div>",
+        );
+    }
+    let status_class = if run.status == "succeeded" {
+        ""
+    } else {
+        " class=\"bad\""
+    };
+    let _ = write!(
+        h,
+        "<h1>Security report: {}</h1><table><tr><th>run id</th><td><code>{}</code></td></tr>\
+<tr><th>status</th><td{status_class}>{}</td></tr><tr><th>unsafe</th><td>{}</td></tr>\
+<tr><th>started</th><td>{}</td></tr><tr><th>duration</th><td>{}</td></tr>\
+<tr><th>steps</th><td>{}</td></tr><tr><th>capability uses</th><td>{}</td></tr>\
+<tr><th>violations</th><td{}>{}</td></tr><tr><th>events head (SHA-256)</th><td><code>{}</code></td></tr></table>",
+        xml(&run.pipeline),
+        xml(&run.run_id),
+        xml(&run.status),
+        if run.unsafe_run {
+            "<b class=\"bad\">yes</b>"
+        } else {
+            "no"
+        },
+        xml(&run.started),
+        human_ms(run.duration_ms),
+        run.steps.len(),
+        run.events.len(),
+        if violations.is_empty() {
+            ""
+        } else {
+            " class=\"bad\""
+        },
+        violations.len(),
+        xml(&run.events_head),
+    );
+    counts_table(&mut h, run);
+    violations_table(&mut h, run, &violations);
+    let _ = write!(
+        h,
+        "<h2>Resources</h2><div class=\"svg\">{}</div><h2>Interactions</h2><div class=\"svg\">{}</div><h2>Steps</h2>",
+        heatmap_svg(run),
+        interactions_svg(run)
+    );
+    for step in &run.steps {
+        step_section(&mut h, step, &run.events);
+    }
+    let _ = writeln!(h, "<script>{SCRIPT}</script></body></html>");
+    h
+}
+
+/// Capability × decision counts.
+fn counts_table(h: &mut String, run: &RunReport) {
+    let mut counts: BTreeMap<&str, BTreeMap<&str, usize>> = BTreeMap::new();
+    let mut decisions: Vec<&str> = DECISIONS.to_vec();
+    for e in &run.events {
+        *counts
+            .entry(&e.capability)
+            .or_default()
+            .entry(&e.decision)
+            .or_default() += 1;
+        if !decisions.contains(&e.decision.as_str()) {
+            decisions.push(&e.decision);
+        }
+    }
+    h.push_str("<h2>Capability uses by decision</h2><table><tr><th>capability</th>");
+    for d in &decisions {
+        let _ = write!(h, "<th>{}</th>", xml(d));
+    }
+    h.push_str("</tr>");
+    for (cap, row) in &counts {
+        let _ = write!(h, "<tr><td>{}</td>", xml(cap));
+        for d in &decisions {
+            let n = row.get(d).copied().unwrap_or(0);
+            let class = if n > 0 && *d != "allowed" {
+                "n bad"
+            } else {
+                "n"
+            };
+            let _ = write!(h, "<td class=\"{class}\">{n}</td>");
+        }
+        h.push_str("</tr>");
+    }
+    h.push_str("</table>");
+}
+
+/// The violations table and its (initially hidden, JS-enabled) filter form.
+fn violations_table(h: &mut String, run: &RunReport, violations: &[&EventRecord]) {
+    let _ = write!(h, "<h2>Violations ({})</h2>", violations.len());
+    let options = |values: BTreeSet<&str>| -> String {
+        values
+            .into_iter()
+            .map(|v| format!("<option value=\"{0}\">{0}</option>", xml(v)))
+            .collect()
+    };
+    let steps: BTreeSet<&str> = run.steps.iter().map(|s| s.id.as_str()).collect();
+    let caps: BTreeSet<&str> = violations.iter().map(|e| e.capability.as_str()).collect();
+    let decs: BTreeSet<&str> = violations.iter().map(|e| e.decision.as_str()).collect();
+    let _ = write!(
+        h,
+        "<form id=\"filters\" hidden><label>step <select name=\"step\"><option value=\"\">all</option>{}</select></label>\
+<label>capability <select name=\"cap\"><option value=\"\">all</option>{}</select></label>\
+<label>decision <select name=\"dec\"><option value=\"\">all</option>{}</select></label>\
+<label>text <input name=\"q\" type=\"search\"></label><span id=\"shown\"></span></form>",
+        options(steps),
+        options(caps),
+        options(decs)
+    );
+    h.push_str(
+        "<table id=\"violations\"><thead><tr><th>time</th><th>step</th><th>plugin</th>\
+<th>capability</th><th>target</th><th>decision</th><th>reason</th></tr></thead><tbody>",
+    );
+    for e in violations {
+        let _ = write!(
+            h,
+            "<tr data-step=\"{step}\" data-cap=\"{cap}\" data-dec=\"{dec}\"><td>{}</td><td>{step}</td><td>{}</td>\
+<td>{cap}</td><td><code>{}</code></td><td class=\"bad\">{dec}</td><td>{}</td></tr>",
+            xml(&e.time),
+            xml(&e.plugin),
+            xml(&e.target),
+            xml(&e.reason),
+            step = xml(&e.step),
+            cap = xml(&e.capability),
+            dec = xml(&e.decision),
+        );
+    }
+    h.push_str("</tbody></table>");
+}
+
+/// A step's grant beside what it used, its least-privilege gap, and its error.
+fn step_section(h: &mut String, step: &StepReport, events: &[EventRecord]) {
+    let mine: Vec<&EventRecord> = events.iter().filter(|e| e.step == step.id).collect();
+    let n_viol = mine.iter().filter(|e| e.is_violation()).count();
+    let open = if n_viol > 0 || step.error.is_some() {
+        " open"
+    } else {
+        ""
+    };
+    let _ = write!(
+        h,
+        "<details{open}><summary><b>{}</b> ({}, {} tier): {}, {}, peak {} of {}, cpu {}, {} violations</summary>",
+        xml(&step.id),
+        xml(&step.plugin),
+        xml(&step.tier),
+        xml(&step.status),
+        human_ms(step.duration_ms),
+        human_bytes(step.peak_memory_bytes),
+        human_bytes(step.grant.memory_bytes),
+        human_ms(step.cpu_ms),
+        n_viol,
+    );
+    if let Some(err) = &step.error {
+        let _ = write!(h, "<pre>{}</pre>", xml(err));
+    }
+    let gap = least_privilege_gap(step, events);
+    let g = &step.grant;
+    let rows: [(&str, &str, &[String], &[String]); 6] = [
+        (
+            "filesystem.read",
+            "filesystem.read",
+            &g.filesystem_read,
+            &gap.filesystem_read,
+        ),
+        (
+            "filesystem.write",
+            "filesystem.write",
+            &g.filesystem_write,
+            &gap.filesystem_write,
+        ),
+        ("network.domains", "network", &g.domains, &gap.domains),
+        ("network.listen", "", &g.listen, &gap.listen),
+        ("env", "env", &g.env, &gap.env),
+        ("process.commands", "process", &g.commands, &gap.commands),
+    ];
+    h.push_str("<table><tr><th>permission</th><th>granted</th><th>used (allowed)</th><th>never used: least-privilege gap</th></tr>");
+    let list = |items: &mut dyn Iterator<Item = &str>| -> String {
+        let v: Vec<String> = items.map(|s| format!("<code>{}</code>", xml(s))).collect();
+        if v.is_empty() {
+            "–".to_string()
+        } else {
+            v.join(" ")
+        }
+    };
+    for (field, cap, granted, unused) in rows {
+        let used: BTreeSet<&str> = mine
+            .iter()
+            .filter(|e| !cap.is_empty() && e.capability == cap && e.decision == "allowed")
+            .map(|e| e.target.as_str())
+            .collect();
+        let _ = write!(
+            h,
+            "<tr><td>{field}</td><td>{}</td><td>{}</td><td class=\"gap\">{}</td></tr>",
+            list(&mut granted.iter().map(String::as_str)),
+            list(&mut used.into_iter()),
+            list(&mut unused.iter().map(String::as_str)),
+        );
+    }
+    let _ = write!(
+        h,
+        "<tr><td>process.network</td><td>{}</td><td colspan=\"2\"></td></tr>\
+<tr><td>limits</td><td>memory {}, timeout {}</td><td colspan=\"2\">peak {}, ran {}</td></tr></table></details>",
+        g.process_network,
+        human_bytes(g.memory_bytes),
+        human_ms(g.timeout_ms),
+        human_bytes(step.peak_memory_bytes),
+        human_ms(step.duration_ms),
+    );
+}
