@@ -60,54 +60,68 @@ pub fn glob_match(pattern: &str, path: &str) -> bool {
     glob_at(&p, &t, 0, 0, &mut failed)
 }
 
-fn glob_at(p: &[char], t: &[char], pi: usize, ti: usize, failed: &mut [bool]) -> bool {
+/// Matches `p[pi..]` against `t[ti..]`. Single-character tokens advance in a loop, so the
+/// recursion depth is bounded by the number of `*` in the pattern, not by the path's length.
+fn glob_at(p: &[char], t: &[char], mut pi: usize, mut ti: usize, failed: &mut [bool]) -> bool {
     let slot = pi * (t.len() + 1) + ti;
     if failed[slot] {
         return false;
     }
-    let ok = match p.get(pi) {
-        None => ti == t.len(),
-        Some('*') if p.get(pi + 1) == Some(&'*') => {
-            let rest = pi + 2;
-            (p.get(rest) == Some(&'/') && glob_at(p, t, rest + 1, ti, failed))
-                || (ti..=t.len()).any(|k| glob_at(p, t, rest, k, failed))
+    let ok = loop {
+        let one = match p.get(pi) {
+            None => break ti == t.len(),
+            Some('*') if p.get(pi + 1) == Some(&'*') => {
+                let rest = pi + 2;
+                break (p.get(rest) == Some(&'/') && glob_at(p, t, rest + 1, ti, failed))
+                    || (ti..=t.len()).any(|k| glob_at(p, t, rest, k, failed));
+            }
+            Some('*') => {
+                break (ti..=t.len())
+                    .take_while(|&k| k == ti || t[k - 1] != '/')
+                    .any(|k| glob_at(p, t, pi + 1, k, failed));
+            }
+            Some('?') => t.get(ti).is_some_and(|&c| c != '/').then_some(pi + 1),
+            Some('[') if p[pi..].contains(&']') => {
+                let end = pi + p[pi..].iter().position(|&c| c == ']').unwrap_or(0);
+                let (negate, class) = match p.get(pi + 1) {
+                    Some('!') => (true, &p[pi + 2..end]),
+                    _ => (false, &p[pi + 1..end]),
+                };
+                let hit = t
+                    .get(ti)
+                    .is_some_and(|&c| c != '/' && in_class(class, c) != negate);
+                hit.then_some(end + 1)
+            }
+            Some(&c) => (t.get(ti) == Some(&c)).then_some(pi + 1),
+        };
+        match one {
+            Some(next) => (pi, ti) = (next, ti + 1),
+            None => break false,
         }
-        Some('*') => (ti..=t.len())
-            .take_while(|&k| k == ti || t[k - 1] != '/')
-            .any(|k| glob_at(p, t, pi + 1, k, failed)),
-        Some('?') => t.get(ti).is_some_and(|&c| c != '/') && glob_at(p, t, pi + 1, ti + 1, failed),
-        Some('[') if p[pi..].contains(&']') => {
-            let end = pi + p[pi..].iter().position(|&c| c == ']').unwrap_or(0);
-            let (negate, class) = match p.get(pi + 1) {
-                Some('!') => (true, &p[pi + 2..end]),
-                _ => (false, &p[pi + 1..end]),
-            };
-            let hit = |c: char| {
-                let mut i = 0;
-                while i < class.len() {
-                    if class.get(i + 1) == Some(&'-') && i + 2 < class.len() {
-                        if (class[i]..=class[i + 2]).contains(&c) {
-                            return true;
-                        }
-                        i += 3;
-                    } else {
-                        if class[i] == c {
-                            return true;
-                        }
-                        i += 1;
-                    }
-                }
-                false
-            };
-            t.get(ti).is_some_and(|&c| c != '/' && hit(c) != negate)
-                && glob_at(p, t, end + 1, ti + 1, failed)
-        }
-        Some(&c) => t.get(ti) == Some(&c) && glob_at(p, t, pi + 1, ti + 1, failed),
     };
     if !ok {
         failed[slot] = true;
     }
     ok
+}
+
+/// Whether `c` is in a glob class body (`abc`, `a-z0-9`).
+fn in_class(class: &[char], c: char) -> bool {
+    let mut i = 0;
+    while i < class.len() {
+        if class.get(i + 1) == Some(&'-') && i + 2 < class.len() {
+            if (class[i]..=class[i + 2]).contains(&c) {
+                return true;
+            }
+            i += 3;
+        } else {
+            if class[i] == c {
+                return true;
+            }
+            i += 1;
+        }
+    }
+    false
 }
 
 /// A domain pattern (`host`, `*.host` for subdomains only, optional `:port`, else the

@@ -35,6 +35,17 @@ struct Edge {
     violation: bool,
 }
 
+fn edge(from: usize, to: usize, label: &str, flow: bool, violation: bool) -> Edge {
+    let label = label.to_string();
+    Edge {
+        from,
+        to,
+        label,
+        flow,
+        violation,
+    }
+}
+
 /// The interaction graph: steps first (index = position in the pipeline), then external nodes.
 struct Graph {
     nodes: Vec<Node>,
@@ -66,23 +77,26 @@ fn build(run: &RunReport) -> Graph {
         });
     }
     let step_of = |index: &HashMap<String, usize>, id: &str| index.get(&format!("s:{id}")).copied();
-    let mut seen: HashSet<(usize, usize, String)> = HashSet::new();
-    let mut add_edge = |g: &mut Graph, e: Edge| {
-        if seen.insert((e.from, e.to, e.label.clone())) {
+    // Parallel edges (data and a file between the same steps, two decisions on one target)
+    // merge into one edge with both labels, so no label hides under another.
+    let mut seen: HashMap<(usize, usize, bool), usize> = HashMap::new();
+    let mut add_edge = |g: &mut Graph, e: Edge| match seen.get(&(e.from, e.to, e.violation)) {
+        Some(&k) => {
+            let edge = &mut g.edges[k];
+            if !edge.label.split(", ").any(|l| l == e.label) {
+                edge.label = format!("{}, {}", edge.label, e.label);
+            }
+            edge.flow |= e.flow;
+        }
+        None => {
+            seen.insert((e.from, e.to, e.violation), g.edges.len());
             g.edges.push(e);
         }
     };
     for (i, s) in run.steps.iter().enumerate() {
         for src in &s.inputs_from {
             if let Some(from) = step_of(&index, src) {
-                let e = Edge {
-                    from,
-                    to: i,
-                    label: "data".into(),
-                    flow: true,
-                    violation: false,
-                };
-                add_edge(&mut g, e);
+                add_edge(&mut g, edge(from, i, "data", true, false));
             }
         }
     }
@@ -114,27 +128,13 @@ fn build(run: &RunReport) -> Graph {
                 let target = file_key(&e.target);
                 for &(writer, _) in writes.iter().filter(|(w, t)| *t == target && *w != step) {
                     let name = target.rsplit('/').find(|s| !s.is_empty()).unwrap_or(target);
-                    let e = Edge {
-                        from: writer,
-                        to: step,
-                        label: name.into(),
-                        flow: true,
-                        violation: false,
-                    };
-                    add_edge(&mut g, e);
+                    add_edge(&mut g, edge(writer, step, name, true, false));
                 }
             }
             ("network", "allowed") => {
                 let host = url_host(&e.target);
                 let to = external(&mut g, format!("h:{host}"), Kind::Host, host);
-                let e = Edge {
-                    from: step,
-                    to,
-                    label: "fetch".into(),
-                    flow: false,
-                    violation: false,
-                };
-                add_edge(&mut g, e);
+                add_edge(&mut g, edge(step, to, "fetch", false, false));
             }
             ("env", "allowed") => {
                 let to = external(
@@ -143,14 +143,7 @@ fn build(run: &RunReport) -> Graph {
                     Kind::Env,
                     e.target.clone(),
                 );
-                let e = Edge {
-                    from: step,
-                    to,
-                    label: "env".into(),
-                    flow: false,
-                    violation: false,
-                };
-                add_edge(&mut g, e);
+                add_edge(&mut g, edge(step, to, "env", false, false));
             }
             _ => {}
         }
@@ -177,14 +170,7 @@ fn build(run: &RunReport) -> Graph {
             });
             g.nodes.len() - 1
         });
-        let e = Edge {
-            from: step,
-            to,
-            label: e.decision.clone(),
-            flow: false,
-            violation: true,
-        };
-        add_edge(&mut g, e);
+        add_edge(&mut g, edge(step, to, &e.decision, false, true));
     }
     let mut folded: Vec<(usize, usize)> = per_step
         .iter()
@@ -199,16 +185,7 @@ fn build(run: &RunReport) -> Graph {
             sub: String::new(),
         });
         let to = g.nodes.len() - 1;
-        add_edge(
-            &mut g,
-            Edge {
-                from: step,
-                to,
-                label: "more".into(),
-                flow: false,
-                violation: true,
-            },
-        );
+        add_edge(&mut g, edge(step, to, "more", false, true));
     }
     g
 }

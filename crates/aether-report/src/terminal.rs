@@ -62,15 +62,11 @@ pub fn terminal_summary(run: &RunReport) -> String {
         out.push_str(&format!("top offenders: {}\n", top.join(", ")));
     }
     let dir = run.report_dir.trim_end_matches('/');
-    let dir = if dir.is_empty() && run.report_dir.starts_with('/') {
-        "/"
+    let path = if run.report_dir.is_empty() {
+        "report.html".to_string()
     } else {
-        dir
+        format!("{dir}/report.html")
     };
-    let sep = if dir.ends_with('/') { "" } else { "/" };
-    out.push_str(&format!(
-        "report: {}{sep}report.html\n",
-        escape_untrusted(dir)
-    ));
+    out.push_str(&format!("report: {}\n", escape_untrusted(&path)));
     out
 }
