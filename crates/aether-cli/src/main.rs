@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 mod commands;
+mod inspect;
 mod render;
 mod runner;
 mod workspace;

@@ -18,18 +18,23 @@ use aether_worker::Zygote;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget};
 use serde_json::json;
 
+use crate::inspect::AuditLog;
 use crate::render::terminal_safe;
 use crate::workspace::Workspace;
 
 /// What the run measured about one step.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Metrics {
+    /// When the step started, from the run's start.
+    pub start: Duration,
     /// Wall-clock time of the step.
     pub duration: Duration,
     /// The engine heap's high-water mark plus the overlay.
     pub peak_memory_bytes: u64,
     /// CPU time of the engine thread.
     pub cpu_ms: u64,
+    /// Memory and CPU over the step (with `--inspect-security`).
+    pub samples: Vec<aether_sandbox::Sample>,
 }
 
 /// Where the run's human output goes: a live display of running steps when stderr is a
@@ -66,18 +71,21 @@ impl Console {
     }
 }
 
-/// Collects events and prints step logs (prefixed by step id) to the console.
+/// Collects events (streaming them to the audit log, with `--inspect-security`) and prints
+/// step logs (prefixed by step id) to the console.
 pub struct Collector {
     events: Mutex<Vec<Event>>,
     console: Arc<Console>,
+    audit: Option<Arc<AuditLog>>,
 }
 
 impl Collector {
-    /// A collector printing step logs to `console`.
-    pub fn new(console: Arc<Console>) -> Collector {
+    /// A collector printing step logs to `console` and appending every event to `audit`.
+    pub fn new(console: Arc<Console>, audit: Option<Arc<AuditLog>>) -> Collector {
         Collector {
             events: Mutex::new(Vec::new()),
             console,
+            audit,
         }
     }
 
@@ -92,6 +100,9 @@ impl Collector {
 
 impl Recorder for Collector {
     fn record(&self, event: Event) {
+        if let Some(audit) = &self.audit {
+            audit.append(&event);
+        }
         self.events
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -115,10 +126,20 @@ pub struct Runner<'a> {
     ws: &'a Workspace,
     bundles: Vec<Arc<PluginBundle>>,
     collector: Arc<Collector>,
-    unsafe_run: bool,
-    proxies: Proxies,
-    /// The process tier's zygote, when a step needs it.
-    zygote: Option<&'a Zygote>,
+    options: RunOptions<'a>,
+    started: std::time::Instant,
+}
+
+/// How a run goes, besides its workspace.
+pub struct RunOptions<'a> {
+    /// `--unsafe`, which the caller has checked the policy allows.
+    pub unsafe_run: bool,
+    /// The operator's proxies, for every step's `fetch`.
+    pub proxies: Proxies,
+    /// Forks the workers of process-tier steps (which fail without it).
+    pub zygote: Option<&'a Zygote>,
+    /// Sample each step's memory and CPU (`--inspect-security`).
+    pub sample: bool,
 }
 
 /// The limits of an `--unsafe` step: none in practice (a year, and all addressable memory).
@@ -129,16 +150,12 @@ const UNSAFE_LIMITS: Limits = Limits {
 };
 
 impl<'a> Runner<'a> {
-    /// Reads every plugin's files once (the bytes run are the bytes read here).
-    /// `unsafe_run` is `--unsafe`, which the caller has checked the policy allows; `proxies`
-    /// are the operator's, for every step's `fetch`; `zygote` forks the workers of process-tier
-    /// steps (which fail without it).
+    /// Reads every plugin's files once (the bytes run are the bytes read here). The run's
+    /// clock (steps' start offsets) starts now.
     pub fn new(
         ws: &'a Workspace,
         collector: Arc<Collector>,
-        unsafe_run: bool,
-        proxies: Proxies,
-        zygote: Option<&'a Zygote>,
+        options: RunOptions<'a>,
     ) -> anyhow::Result<Runner<'a>> {
         let bundles = ws
             .plugins
@@ -149,9 +166,8 @@ impl<'a> Runner<'a> {
             ws,
             bundles,
             collector,
-            unsafe_run,
-            proxies,
-            zygote,
+            options,
+            started: std::time::Instant::now(),
         })
     }
 }
@@ -164,7 +180,7 @@ impl StepRunner for Runner<'_> {
         let plugin = &self.ws.plugins[step.plugin];
         let m = &plugin.manifest;
         let limits = step.grant.limits();
-        let limits = if self.unsafe_run {
+        let limits = if self.options.unsafe_run {
             UNSAFE_LIMITS
         } else {
             Limits {
@@ -184,11 +200,11 @@ impl StepRunner for Runner<'_> {
             self.bundles[step.plugin].clone(),
             self.collector.clone(),
         )
-        .proxies(self.proxies.clone());
+        .proxies(self.options.proxies.clone());
         if let Some(deadline) = start.checked_add(limits.timeout) {
             host = host.deadline(deadline);
         }
-        if self.unsafe_run {
+        if self.options.unsafe_run {
             host = host.unsafe_mode(aether_policy::UnsafeMode::acknowledge());
         }
         let host = Arc::new(host);
@@ -201,8 +217,9 @@ impl StepRunner for Runner<'_> {
                 "plugin": { "name": m.name, "version": m.version.to_string() },
             }),
             limits,
+            sample: self.options.sample,
         };
-        let outcome = match (step.tier, self.zygote) {
+        let outcome = match (step.tier, self.options.zygote) {
             (Tier::Thread, _) => aether_sandbox::run_step(spec, host.clone()),
             (Tier::Process, Some(zygote)) => {
                 aether_worker::run_in_worker(zygote, spec, host.clone())
@@ -219,9 +236,11 @@ impl StepRunner for Runner<'_> {
         };
         host.end();
         let metrics = Metrics {
+            start: start.saturating_duration_since(self.started),
             duration: outcome.duration,
             peak_memory_bytes: outcome.peak_memory_bytes,
             cpu_ms: outcome.cpu_ms,
+            samples: outcome.samples,
         };
         match outcome.result {
             Ok(output) => match host.take_overlay().commit() {
@@ -298,7 +317,7 @@ impl Observer<Metrics> for Progress<'_> {
             bar.finish_and_clear();
         }
         let id = &self.ws.steps[index].decl.id;
-        let ms = record.extra.map_or(0, |m| m.duration.as_millis());
+        let ms = record.extra.as_ref().map_or(0, |m| m.duration.as_millis());
         let error = record
             .error
             .as_ref()

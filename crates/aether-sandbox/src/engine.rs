@@ -361,6 +361,7 @@ mod tests {
                 input: serde_json::Value::Null,
                 context: serde_json::Value::Null,
                 limits: Limits::default(),
+                sample: false,
             },
             Arc::new(OneModule(
                 "export default () => Object.getOwnPropertyNames(globalThis)",

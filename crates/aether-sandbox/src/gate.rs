@@ -126,6 +126,11 @@ impl Meter {
         self.peak.load(Relaxed)
     }
 
+    /// Engine heap plus host-reserved bytes right now.
+    pub(crate) fn current(&self) -> u64 {
+        self.used.load(Relaxed) + self.reserved.load(Relaxed)
+    }
+
     pub(crate) fn ceiling(&self) -> u64 {
         self.ceiling
     }

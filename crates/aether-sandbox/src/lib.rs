@@ -61,6 +61,9 @@ pub struct StepSpec {
     pub context: serde_json::Value,
     /// The step's resource limits.
     pub limits: Limits,
+    /// Whether to sample the step's memory and CPU while it runs ([`StepOutcome::samples`],
+    /// for `--inspect-security`). Off: no sampling work at all.
+    pub sample: bool,
 }
 
 /// A step's resource limits (SPEC §6).
@@ -113,6 +116,81 @@ pub struct StepOutcome {
     pub cpu_ms: u64,
     /// Wall-clock time of [`run_step`].
     pub duration: Duration,
+    /// Memory and CPU over the step's run, when [`StepSpec::sample`] asked for them.
+    pub samples: Vec<Sample>,
+}
+
+/// One measurement of a running step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Sample {
+    /// Milliseconds since the step started.
+    pub t_ms: u64,
+    /// Engine heap plus host-reserved bytes (thread tier), or resident memory (process tier).
+    pub heap_bytes: u64,
+    /// CPU time of the engine so far, in milliseconds.
+    pub cpu_ms: u64,
+}
+
+/// Collects [`Sample`]s at an interval that adapts to the step's length: every millisecond at
+/// first, and each time [`Sampler::MAX_SAMPLES`] are held, every other one is dropped and the
+/// interval doubles. A short step is sampled densely, a long one with a bounded count (between
+/// half and all of `MAX_SAMPLES`, evenly spread).
+#[derive(Debug)]
+pub struct Sampler {
+    start: Instant,
+    interval: Duration,
+    next: Instant,
+    samples: Vec<Sample>,
+}
+
+impl Sampler {
+    /// The most samples kept per step.
+    pub const MAX_SAMPLES: usize = 256;
+    /// The longest interval between samples (an hour-long step still gets one every 10 s).
+    pub const MAX_INTERVAL: Duration = Duration::from_secs(10);
+
+    /// A sampler for a step starting at `start`.
+    pub fn new(start: Instant) -> Sampler {
+        let interval = Duration::from_millis(1);
+        Sampler {
+            start,
+            interval,
+            next: start + interval,
+            samples: Vec::new(),
+        }
+    }
+
+    /// When the next sample is due.
+    pub fn due(&self) -> Instant {
+        self.next
+    }
+
+    /// Records a measurement taken `now`.
+    pub fn record(&mut self, now: Instant, heap_bytes: u64, cpu: Duration) {
+        self.samples.push(Sample {
+            t_ms: millis(now.saturating_duration_since(self.start)),
+            heap_bytes,
+            cpu_ms: millis(cpu),
+        });
+        if self.samples.len() >= Self::MAX_SAMPLES {
+            let mut index = 0usize;
+            self.samples.retain(|_| {
+                index += 1;
+                index % 2 == 1
+            });
+            self.interval = (self.interval * 2).min(Self::MAX_INTERVAL);
+        }
+        self.next = now + self.interval;
+    }
+
+    /// The samples taken.
+    pub fn into_samples(self) -> Vec<Sample> {
+        self.samples
+    }
+}
+
+fn millis(d: Duration) -> u64 {
+    d.as_millis().try_into().unwrap_or(u64::MAX)
 }
 
 /// Why a step produced no result. `Display` gives the step's error as SPEC §6 words it.
@@ -192,6 +270,7 @@ fn format_duration(d: Duration) -> String {
 pub fn run_step(spec: StepSpec, host: Arc<dyn Host + 'static>) -> StepOutcome {
     let start = Instant::now();
     let limits = spec.limits;
+    let spec_sample = spec.sample;
     let deadline = start + limits.timeout;
     let shared = Arc::new(Shared::new(deadline, limits.memory));
     let gate = Arc::new(Gate::new(host, Arc::clone(&shared)));
@@ -213,12 +292,15 @@ pub fn run_step(spec: StepSpec, host: Arc<dyn Host + 'static>) -> StepOutcome {
                 peak_memory_bytes: 0,
                 cpu_ms: 0,
                 duration: start.elapsed(),
+                samples: Vec::new(),
             };
         }
     };
 
-    let wait = (deadline + TIMEOUT_GRACE).saturating_duration_since(Instant::now());
-    match rx.recv_timeout(wait) {
+    let mut sampler = spec_sample.then(|| Sampler::new(start));
+    let received = wait_for_report(&rx, deadline + TIMEOUT_GRACE, sampler.as_mut(), &shared);
+    let samples = sampler.map(Sampler::into_samples).unwrap_or_default();
+    match received {
         Ok(report) => {
             // The engine thread reports before tearing its runtime down (freeing a large heap
             // can take a while); it is left to finish that on its own.
@@ -228,6 +310,7 @@ pub fn run_step(spec: StepSpec, host: Arc<dyn Host + 'static>) -> StepOutcome {
                 peak_memory_bytes: shared.meter.peak(),
                 cpu_ms: report.cpu.as_millis().try_into().unwrap_or(u64::MAX),
                 duration: start.elapsed(),
+                samples,
             }
         }
         Err(mpsc::RecvTimeoutError::Timeout) => {
@@ -245,6 +328,7 @@ pub fn run_step(spec: StepSpec, host: Arc<dyn Host + 'static>) -> StepOutcome {
                 peak_memory_bytes: shared.meter.peak(),
                 cpu_ms: cpu.try_into().unwrap_or(u64::MAX),
                 duration: start.elapsed(),
+                samples,
             }
         }
         Err(mpsc::RecvTimeoutError::Disconnected) => {
@@ -262,7 +346,30 @@ pub fn run_step(spec: StepSpec, host: Arc<dyn Host + 'static>) -> StepOutcome {
                 peak_memory_bytes: shared.meter.peak(),
                 cpu_ms: 0,
                 duration: start.elapsed(),
+                samples,
             }
+        }
+    }
+}
+
+/// Waits for the engine's report until `end`, taking samples on the way when asked.
+fn wait_for_report(
+    rx: &mpsc::Receiver<engine::Report>,
+    end: Instant,
+    mut sampler: Option<&mut Sampler>,
+    shared: &Shared,
+) -> Result<engine::Report, mpsc::RecvTimeoutError> {
+    loop {
+        let now = Instant::now();
+        let until = sampler.as_ref().map_or(end, |s| s.due().min(end));
+        match rx.recv_timeout(until.saturating_duration_since(now)) {
+            Err(mpsc::RecvTimeoutError::Timeout) if Instant::now() < end => {
+                if let Some(sampler) = sampler.as_mut() {
+                    let cpu = shared.engine_cpu().unwrap_or_default();
+                    sampler.record(Instant::now(), shared.meter.current(), cpu);
+                }
+            }
+            other => return other,
         }
     }
 }
@@ -270,6 +377,24 @@ pub fn run_step(spec: StepSpec, host: Arc<dyn Host + 'static>) -> StepOutcome {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_sampler_keeps_a_bounded_evenly_spread_count() {
+        let start = Instant::now();
+        let mut sampler = Sampler::new(start);
+        let mut now = start;
+        for _ in 0..2_000 {
+            now = sampler.due();
+            sampler.record(now, 1, Duration::ZERO);
+        }
+        let samples = sampler.into_samples();
+        assert!(samples.len() < Sampler::MAX_SAMPLES && samples.len() >= Sampler::MAX_SAMPLES / 2);
+        assert!(samples.windows(2).all(|w| w[0].t_ms <= w[1].t_ms));
+        assert!(
+            samples.last().map_or(0, |s| s.t_ms) * 2
+                >= now.duration_since(start).as_millis() as u64
+        );
+    }
 
     #[test]
     fn limit_errors_read_as_spec_section_6() {

@@ -220,6 +220,7 @@ fn spec(limits: Limits) -> StepSpec {
         input: json!({"a": 2, "b": 3}),
         context: json!({"step": "s1", "pipeline": "p", "plugin": {"name": "demo", "version": "1.0.0"}}),
         limits,
+        sample: false,
     }
 }
 

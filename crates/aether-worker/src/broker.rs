@@ -10,12 +10,12 @@
 use std::collections::HashSet;
 use std::io::{self, BufReader};
 use std::os::unix::net::UnixStream;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use aether_host::Host;
-use aether_sandbox::{StepError, StepOutcome, StepSpec, TIMEOUT_GRACE};
+use aether_sandbox::{Sampler, StepError, StepOutcome, StepSpec, TIMEOUT_GRACE};
 
 use crate::wire::{self, FromWorker, Start, ToWorker, WireError};
 
@@ -30,6 +30,8 @@ const FRAME_OVERHEAD: u64 = 1024 * 1024;
 /// The kernel's accounting of a worker process.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Accounting {
+    /// Resident memory now (`VmRSS`), bytes.
+    pub memory_bytes: u64,
     /// Peak resident memory (`VmHWM`), bytes.
     pub peak_memory_bytes: u64,
     /// User plus system CPU time of all its threads.
@@ -49,14 +51,33 @@ pub trait WorkerProcess {
 /// in every case before this returns.
 pub fn supervise(
     socket: UnixStream,
-    worker: &dyn WorkerProcess,
+    worker: &(dyn WorkerProcess + Sync),
     spec: StepSpec,
     host: Arc<dyn Host>,
 ) -> StepOutcome {
     let started = Instant::now();
     let limits = spec.limits;
     let deadline = started + limits.timeout + TIMEOUT_GRACE;
-    let result = serve(socket, spec, &host, deadline);
+    let sample = spec.sample;
+    let done = AtomicBool::new(false);
+    let (result, samples) = std::thread::scope(|scope| {
+        // Sampled from outside, through the kernel: the worker's own numbers are not trusted.
+        let sampler = sample.then(|| {
+            scope.spawn(|| {
+                let mut sampler = Sampler::new(started);
+                while !done.load(Ordering::Relaxed) && Instant::now() < deadline {
+                    std::thread::sleep(sampler.due().saturating_duration_since(Instant::now()));
+                    let now = worker.accounting();
+                    sampler.record(Instant::now(), now.memory_bytes, now.cpu);
+                }
+                sampler.into_samples()
+            })
+        });
+        let result = serve(socket, spec, &host, deadline);
+        done.store(true, Ordering::Relaxed);
+        let samples = sampler.and_then(|s| s.join().ok()).unwrap_or_default();
+        (result, samples)
+    });
     let accounting = worker.accounting();
     worker.kill();
     let result = result.and_then(|json| {
@@ -69,6 +90,7 @@ pub fn supervise(
         peak_memory_bytes: accounting.peak_memory_bytes,
         cpu_ms: accounting.cpu.as_millis().try_into().unwrap_or(u64::MAX),
         duration: started.elapsed(),
+        samples,
     }
 }
 

@@ -62,11 +62,13 @@ impl WorkerProcess for ProcessWorker {
     fn accounting(&self) -> Accounting {
         let status =
             std::fs::read_to_string(format!("/proc/{}/status", self.pid)).unwrap_or_default();
-        let peak_kib: u64 = status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .unwrap_or(0);
+        let kib = |field: &str| -> u64 {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(field))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+                .unwrap_or(0)
+        };
         let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid)).unwrap_or_default();
         // Fields after the command name (which may hold spaces and parentheses): utime and
         // stime are the 12th and 13th.
@@ -82,7 +84,8 @@ impl WorkerProcess for ProcessWorker {
             .unwrap_or(0);
         let hz = rustix::param::clock_ticks_per_second().max(1);
         Accounting {
-            peak_memory_bytes: peak_kib * 1024,
+            memory_bytes: kib("VmRSS:") * 1024,
+            peak_memory_bytes: kib("VmHWM:") * 1024,
             cpu: Duration::from_millis(ticks * 1000 / hz),
         }
     }
@@ -119,6 +122,7 @@ pub fn run_in_worker(zygote: &Zygote, spec: StepSpec, host: Arc<dyn Host>) -> St
             peak_memory_bytes: 0,
             cpu_ms: 0,
             duration: started.elapsed(),
+            samples: Vec::new(),
         },
     }
 }

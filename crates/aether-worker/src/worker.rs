@@ -63,6 +63,8 @@ fn serve(socket: OwnedFd, request: SpawnRequest) -> Result<(), ()> {
             input,
             context,
             limits: start.limits,
+            // aether samples a worker from outside, through the kernel.
+            sample: false,
         },
         Arc::clone(&host) as Arc<dyn Host>,
     );

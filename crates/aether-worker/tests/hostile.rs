@@ -56,6 +56,7 @@ fn spec(timeout: Duration) -> StepSpec {
             timeout,
             ..Limits::default()
         },
+        sample: false,
     }
 }
 

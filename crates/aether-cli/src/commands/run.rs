@@ -14,7 +14,8 @@ use aether_worker::Zygote;
 use clap::Args;
 use serde_json::json;
 
-use crate::runner::{Collector, Console, Progress, Runner, violation_counts};
+use crate::inspect::AuditLog;
+use crate::runner::{Collector, Console, Progress, RunOptions, Runner, violation_counts};
 use crate::{Outcome, OutputFormat, render};
 
 /// Arguments of `aether run`.
@@ -36,6 +37,17 @@ pub struct RunArgs {
     /// recorded as `allowed-unsafe`. Refused when the policy says `[unsafe] allowed = false`.
     #[arg(long = "unsafe")]
     unsafe_: bool,
+    /// Write the security report into DIR (default `./aether-security/`): the audit trail
+    /// streamed as the run goes, then violations, resources, heatmap, interaction diagram
+    /// and `report.html`.
+    #[arg(
+        long = "inspect-security",
+        value_name = "DIR",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "aether-security"
+    )]
+    inspect_security: Option<PathBuf>,
 }
 
 /// Runs `aether run`.
@@ -103,16 +115,36 @@ pub fn run(args: RunArgs) -> anyhow::Result<Outcome> {
     } else {
         None
     };
+    let run_id = run_id();
+    let audit = match &args.inspect_security {
+        None => None,
+        Some(dir) => match AuditLog::create(dir, &run_id) {
+            Ok(log) => Some(Arc::new(log)),
+            Err(e) => {
+                writeln!(
+                    stderr,
+                    "error: cannot write the security report into `{}`: {e}\n\nhint: choose a writable directory with `--inspect-security=DIR`",
+                    dir.display()
+                )?;
+                writeln!(stderr, "refused: nothing ran")?;
+                return Ok(Outcome::Refused);
+            }
+        },
+    };
     drop(stderr);
 
+    let started = jiff::Timestamp::now();
     let console = Arc::new(Console::new(args.output == OutputFormat::Human));
-    let collector = Arc::new(Collector::new(console.clone()));
+    let collector = Arc::new(Collector::new(console.clone(), audit.clone()));
     let runner = Runner::new(
         &ws,
         collector.clone(),
-        args.unsafe_,
-        proxies,
-        zygote.as_ref(),
+        RunOptions {
+            unsafe_run: args.unsafe_,
+            proxies,
+            zygote: zygote.as_ref(),
+            sample: audit.is_some(),
+        },
     )?;
     let jobs = args.jobs.unwrap_or_else(|| {
         std::thread::available_parallelism().unwrap_or(std::num::NonZeroUsize::MIN)
@@ -127,8 +159,31 @@ pub fn run(args: RunArgs) -> anyhow::Result<Outcome> {
 
     let events = collector.events();
     let mut stderr = std::io::stderr().lock();
+    let mut report_failed = false;
+    if let Some(audit) = &audit {
+        let run = crate::inspect::RunData {
+            run_id: &run_id,
+            ws: &ws,
+            records: &records,
+            events: &events,
+            started,
+            unsafe_run: args.unsafe_,
+            ok,
+        };
+        match crate::inspect::write_report(audit, &run) {
+            Ok(summary) => write!(stderr, "{summary}")?,
+            Err(e) => {
+                report_failed = true;
+                writeln!(
+                    stderr,
+                    "error: the security report in `{}` is incomplete: {e}",
+                    audit.dir().display()
+                )?;
+            }
+        }
+    }
     let counts = violation_counts(&events);
-    if !counts.is_empty() {
+    if audit.is_none() && !counts.is_empty() {
         let total: usize = counts.values().sum();
         let parts: Vec<String> = counts
             .iter()
@@ -147,7 +202,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<Outcome> {
                 .iter()
                 .zip(&ws.steps)
                 .map(|(r, s)| {
-                    let m = r.extra.unwrap_or_default();
+                    let m = r.extra.clone().unwrap_or_default();
                     json!({
                         "id": s.decl.id,
                         "plugin": ws.plugins[s.plugin].manifest.name,
@@ -161,7 +216,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<Outcome> {
                 })
                 .collect();
             let doc = json!({
-                "run_id": run_id(),
+                "run_id": run_id,
                 "pipeline": ws.pipeline.name,
                 "status": if ok { "succeeded" } else { "failed" },
                 "steps": steps,
@@ -192,7 +247,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<Outcome> {
             }
         }
     }
-    Ok(if ok {
+    Ok(if ok && !report_failed {
         Outcome::Success
     } else {
         Outcome::Failure

@@ -8,6 +8,7 @@
 mod check;
 mod fetch;
 mod process;
+mod report;
 mod run;
 mod tier;
 mod unsafe_mode;

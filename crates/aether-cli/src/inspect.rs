@@ -1,0 +1,252 @@
+//! `--inspect-security` (SPEC §8, §9): the audit trail streamed to disk while the run goes, and
+//! the report written when it ends.
+//!
+//! `events.jsonl` gets every capability use and `violations.jsonl` every violation, one line
+//! each, written (one `write` per line, no buffering) as the broker records it: a crashed step
+//! or a killed aether loses at most the record being written. Each `events.jsonl` record carries
+//! `prev`, the SHA-256 of the previous line (64 zeros for the first), so that an edited, removed
+//! or truncated record breaks the chain that `summary.json`'s `events_head` anchors.
+
+use std::fs::File;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
+
+use aether_host::events::Event;
+use aether_pipeline::StepRecord;
+use aether_policy::Tier;
+use aether_report::{EventRecord, GrantView, RunReport, StepReport};
+use serde_json::Value;
+
+use crate::runner::Metrics;
+use crate::workspace::{StepInfo, Workspace};
+use sha2::{Digest, Sha256};
+
+/// The `prev` of the first record.
+const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// The streaming half of the report directory: `events.jsonl` and `violations.jsonl`.
+pub struct AuditLog {
+    dir: PathBuf,
+    run_id: String,
+    state: Mutex<State>,
+}
+
+struct State {
+    events: File,
+    violations: File,
+    /// SHA-256 hex of the last `events.jsonl` line written.
+    head: String,
+    /// The first write error, reported when the run ends.
+    failed: Option<io::Error>,
+}
+
+impl AuditLog {
+    /// Creates `dir` if needed and starts both files afresh.
+    pub fn create(dir: &Path, run_id: &str) -> io::Result<AuditLog> {
+        std::fs::create_dir_all(dir)?;
+        Ok(AuditLog {
+            dir: dir.to_path_buf(),
+            run_id: run_id.to_owned(),
+            state: Mutex::new(State {
+                events: File::create(dir.join("events.jsonl"))?,
+                violations: File::create(dir.join("violations.jsonl"))?,
+                head: GENESIS.to_owned(),
+                failed: None,
+            }),
+        })
+    }
+
+    /// The report directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Appends `event` (and, if it is a violation, its `violations.jsonl` record).
+    pub fn append(&self, event: &Event) {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut record =
+            serde_json::to_value(event_record(&self.run_id, event)).unwrap_or(Value::Null);
+        let violation = event.decision.is_violation().then(|| record.to_string());
+        record["prev"] = Value::String(state.head.clone());
+        let line = record.to_string();
+        let head = hex(&Sha256::digest(line.as_bytes()));
+        let mut written = state.events.write_all(format!("{line}\n").as_bytes());
+        if written.is_ok()
+            && let Some(v) = violation
+        {
+            written = state.violations.write_all(format!("{v}\n").as_bytes());
+        }
+        match written {
+            Ok(()) => state.head = head,
+            Err(e) => {
+                state.failed.get_or_insert(e);
+            }
+        }
+    }
+
+    /// The SHA-256 hex of the last `events.jsonl` line (`summary.json`'s `events_head`), or the
+    /// first write error.
+    pub fn finish(&self) -> io::Result<String> {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        match state.failed.take() {
+            Some(e) => Err(e),
+            None => Ok(state.head.clone()),
+        }
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// What the end of a run hands the report.
+pub struct RunData<'a> {
+    /// The run's id.
+    pub run_id: &'a str,
+    /// The validated workspace.
+    pub ws: &'a Workspace,
+    /// Each step's record, in pipeline order.
+    pub records: &'a [StepRecord<Metrics>],
+    /// Every event, in order.
+    pub events: &'a [Event],
+    /// When the run started.
+    pub started: jiff::Timestamp,
+    /// `--unsafe`.
+    pub unsafe_run: bool,
+    /// Whether every step succeeded.
+    pub ok: bool,
+}
+
+/// Writes `resources.json`, `summary.json`, `heatmap.svg`, `interactions.mmd`,
+/// `interactions.svg` and `report.html` beside the streamed logs, and returns the terminal
+/// summary.
+pub fn write_report(audit: &AuditLog, run: &RunData<'_>) -> io::Result<String> {
+    let events_head = audit.finish()?;
+    let report = RunReport {
+        run_id: run.run_id.to_owned(),
+        pipeline: run.ws.pipeline.name.clone(),
+        unsafe_run: run.unsafe_run,
+        started: run.started.to_string(),
+        duration_ms: millis(
+            jiff::Timestamp::now()
+                .duration_since(run.started)
+                .unsigned_abs(),
+        ),
+        status: if run.ok { "succeeded" } else { "failed" }.to_owned(),
+        steps: run
+            .records
+            .iter()
+            .zip(&run.ws.steps)
+            .enumerate()
+            .map(|(index, (record, step))| step_report(run.ws, index, step, record))
+            .collect(),
+        events: run
+            .events
+            .iter()
+            .map(|e| event_record(run.run_id, e))
+            .collect(),
+        events_head,
+        report_dir: audit.dir().display().to_string(),
+    };
+    let dir = audit.dir();
+    let json = |value: &Value| serde_json::to_string_pretty(value).unwrap_or_default() + "\n";
+    for (name, text) in [
+        (
+            "resources.json",
+            json(&aether_report::resources_json(&report)),
+        ),
+        ("summary.json", json(&aether_report::summary_json(&report))),
+        ("heatmap.svg", aether_report::heatmap_svg(&report)),
+        ("interactions.mmd", aether_report::interactions_mmd(&report)),
+        ("interactions.svg", aether_report::interactions_svg(&report)),
+        ("report.html", aether_report::report_html(&report)),
+    ] {
+        std::fs::write(dir.join(name), text)?;
+    }
+    Ok(aether_report::terminal_summary(&report))
+}
+
+fn millis(d: std::time::Duration) -> u64 {
+    d.as_millis().try_into().unwrap_or(u64::MAX)
+}
+
+fn step_report(
+    ws: &Workspace,
+    index: usize,
+    step: &StepInfo,
+    record: &StepRecord<Metrics>,
+) -> StepReport {
+    let metrics = record.extra.clone().unwrap_or_default();
+    let grant = &step.grant;
+    let p = grant.permissions();
+    StepReport {
+        id: step.decl.id.clone(),
+        plugin: ws.plugins[step.plugin].manifest.name.clone(),
+        tier: match step.tier {
+            Tier::Thread => "thread",
+            Tier::Process => "process",
+        }
+        .to_owned(),
+        status: record.status.as_str().to_owned(),
+        error: record.error.as_ref().map(ToString::to_string),
+        start_ms: millis(metrics.start),
+        duration_ms: millis(metrics.duration),
+        peak_memory_bytes: metrics.peak_memory_bytes,
+        cpu_ms: metrics.cpu_ms,
+        samples: metrics
+            .samples
+            .iter()
+            .map(|s| aether_report::Sample {
+                t_ms: s.t_ms,
+                heap_bytes: s.heap_bytes,
+                cpu_ms: s.cpu_ms,
+            })
+            .collect(),
+        inputs_from: {
+            let mut from: Vec<String> = ws
+                .plan
+                .template(index)
+                .references()
+                .map(|r| r.step().to_owned())
+                .collect();
+            from.sort();
+            from.dedup();
+            from
+        },
+        grant: GrantView {
+            filesystem_read: p.fs_read.iter().map(|x| x.source().to_owned()).collect(),
+            filesystem_write: p.fs_write.iter().map(|x| x.source().to_owned()).collect(),
+            domains: p.domains.iter().map(ToString::to_string).collect(),
+            listen: p.listen.iter().map(ToString::to_string).collect(),
+            env: p.env.iter().map(ToString::to_string).collect(),
+            commands: p.commands.iter().map(|c| c.display().to_string()).collect(),
+            process_network: p.process_network,
+            memory_bytes: grant.limits().memory.0,
+            timeout_ms: millis(grant.limits().timeout),
+        },
+    }
+}
+
+/// One record of SPEC §8: `time` (RFC 3339), `run_id`, `step`, `plugin`, `capability`,
+/// `target`, `decision`, `reason`; for a request the gateway sent, also `address`, `status`,
+/// `bytes_sent` and `bytes_received`.
+fn event_record(run_id: &str, e: &Event) -> EventRecord {
+    let time = jiff::Timestamp::try_from(e.time)
+        .map(|t| t.to_string())
+        .unwrap_or_default();
+    EventRecord {
+        time,
+        run_id: run_id.to_owned(),
+        step: e.step.clone(),
+        plugin: e.plugin.clone(),
+        capability: e.capability.as_str().to_owned(),
+        target: e.target.clone(),
+        decision: e.decision.as_str().to_owned(),
+        reason: e.reason.clone(),
+        address: e.traffic.map(|t| t.address.to_string()),
+        status: e.traffic.map(|t| t.status),
+        bytes_sent: e.traffic.map(|t| t.bytes_sent),
+        bytes_received: e.traffic.map(|t| t.bytes_received),
+    }
+}
