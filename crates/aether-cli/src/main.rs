@@ -9,6 +9,7 @@ mod commands;
 mod inspect;
 mod render;
 mod runner;
+mod sarif;
 mod workspace;
 
 use std::io::Write;

@@ -32,6 +32,8 @@ pub struct CheckArgs {
 enum Format {
     Human,
     Json,
+    /// SARIF 2.1.0, for code-scanning tools.
+    Sarif,
 }
 
 /// Runs `aether check`.
@@ -78,6 +80,11 @@ pub fn check(args: CheckArgs) -> anyhow::Result<Outcome> {
     match args.format {
         Format::Json => {
             let doc = render::check_json(&plugins, &steps, &malformed, &findings);
+            serde_json::to_writer_pretty(&mut stdout, &doc)?;
+            writeln!(stdout)?;
+        }
+        Format::Sarif => {
+            let doc = crate::sarif::check_sarif(crate::sarif::CHECK_RULES, &malformed, &findings);
             serde_json::to_writer_pretty(&mut stdout, &doc)?;
             writeln!(stdout)?;
         }

@@ -10,6 +10,7 @@ mod fetch;
 mod process;
 mod report;
 mod run;
+mod sarif;
 mod tier;
 mod unsafe_mode;
 
