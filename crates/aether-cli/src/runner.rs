@@ -8,7 +8,6 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use aether_host::broker::{StepHost, StepIdentity};
-use aether_host::bundle::PluginBundle;
 use aether_host::events::{Event, Recorder};
 use aether_host::gateway::Proxies;
 use aether_pipeline::{Observer, StepOutcome, StepRecord, StepRunner, StepStatus};
@@ -124,7 +123,6 @@ impl Recorder for Collector {
 /// The [`StepRunner`] of `aether run`.
 pub struct Runner<'a> {
     ws: &'a Workspace,
-    bundles: Vec<Arc<PluginBundle>>,
     collector: Arc<Collector>,
     options: RunOptions<'a>,
     started: std::time::Instant,
@@ -150,25 +148,19 @@ const UNSAFE_LIMITS: Limits = Limits {
 };
 
 impl<'a> Runner<'a> {
-    /// Reads every plugin's files once (the bytes run are the bytes read here). The run's
-    /// clock (steps' start offsets) starts now.
+    /// A runner of `ws`'s steps, running the plugin files read (and analyzed) when the
+    /// workspace was loaded. The run's clock (steps' start offsets) starts now.
     pub fn new(
         ws: &'a Workspace,
         collector: Arc<Collector>,
         options: RunOptions<'a>,
-    ) -> anyhow::Result<Runner<'a>> {
-        let bundles = ws
-            .plugins
-            .iter()
-            .map(|p| PluginBundle::load(&p.manifest.dir).map(Arc::new))
-            .collect::<Result<_, _>>()?;
-        Ok(Runner {
+    ) -> Runner<'a> {
+        Runner {
             ws,
-            bundles,
             collector,
             options,
             started: std::time::Instant::now(),
-        })
+        }
     }
 }
 
@@ -197,7 +189,7 @@ impl StepRunner for Runner<'_> {
             },
             step.grant.clone(),
             self.ws.pipeline.workspace.clone(),
-            self.bundles[step.plugin].clone(),
+            plugin.bundle.clone(),
             self.collector.clone(),
         )
         .proxies(self.options.proxies.clone());

@@ -7,7 +7,9 @@
 //! `check` exits 1 for error-level ones). `run` refuses on either.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
+use aether_host::bundle::PluginBundle;
 use aether_manifest::{FileError, Loc, Manifest, PipelineFile, StepDecl};
 use aether_policy::{Capability, Grant, Policy, RequestItem, RiskClass, Tier};
 
@@ -95,6 +97,8 @@ pub struct PluginInfo {
     pub risk: RiskClass,
     /// The isolation tier the policy assigns it.
     pub tier: Tier,
+    /// Its files, read once: what is analyzed is what runs.
+    pub bundle: Arc<PluginBundle>,
 }
 
 /// A step ready to run: which plugin, with which grant and tier.
@@ -203,22 +207,43 @@ fn plugin_info(
         }
         findings.extend(excess);
         let grant = Grant::new(manifest.permissions.clone(), None, &manifest.limits).ok()?;
-        return Some(PluginInfo {
-            manifest,
-            grant,
-            risk,
-            tier: Tier::Thread,
-        });
+        return with_bundle(manifest, grant, risk, Tier::Thread, findings);
     }
     match Grant::new(manifest.permissions.clone(), policy, &manifest.limits) {
-        Ok(grant) => Some(PluginInfo {
+        Ok(grant) => with_bundle(manifest, grant, risk, tier, findings),
+        Err(excesses) => {
+            findings.extend(excesses.iter().map(|e| excess_finding(&manifest, e)));
+            None
+        }
+    }
+}
+
+/// The plugin with its files read (once: the runner runs these bytes); a plugin whose files
+/// cannot be read is a finding.
+fn with_bundle(
+    manifest: Manifest,
+    grant: Grant,
+    risk: RiskClass,
+    tier: Tier,
+    findings: &mut Vec<Finding>,
+) -> Option<PluginInfo> {
+    match PluginBundle::load(&manifest.dir) {
+        Ok(bundle) => Some(PluginInfo {
             manifest,
             grant,
             risk,
             tier,
+            bundle: Arc::new(bundle),
         }),
-        Err(excesses) => {
-            findings.extend(excesses.iter().map(|e| excess_finding(&manifest, e)));
+        Err(e) => {
+            let mut f = Finding::at(
+                "malformed",
+                &manifest.file.path,
+                None,
+                format!("cannot read plugin `{}`: {e}", manifest.name),
+            );
+            f.plugin = Some(manifest.name.clone());
+            findings.push(f);
             None
         }
     }

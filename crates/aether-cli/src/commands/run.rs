@@ -145,7 +145,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<Outcome> {
             zygote: zygote.as_ref(),
             sample: audit.is_some(),
         },
-    )?;
+    );
     let jobs = args.jobs.unwrap_or_else(|| {
         std::thread::available_parallelism().unwrap_or(std::num::NonZeroUsize::MIN)
     });
