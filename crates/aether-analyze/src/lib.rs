@@ -1,0 +1,263 @@
+//! Static analysis of a plugin's JavaScript for `aether check` (SPEC §7): which modules it
+//! imports, which host capabilities it uses and with what literal arguments, measured against
+//! its grant, and what defeats such an analysis (`eval`, computed access to `aether`).
+//!
+//! Pure: sources and module resolution are passed in ([`Input`]); nothing here reads a file or
+//! the environment, and nothing is run. No input makes it panic: parse errors become `syntax`
+//! findings, nesting too deep for the parser's recursion is refused before parsing, and each
+//! module is parsed on a thread with a large stack whose failure is itself a finding.
+//!
+//! The analysis errs towards reporting: it follows `aether` and `fetch` through plain aliases
+//! and destructuring within a module (see the limits in `scan.rs`), and whatever it cannot
+//! follow is a `dynamic-access` or `dynamic-code` warning rather than silence. It is advice
+//! ahead of the run, never a substitute for the checks the runtime makes on every call.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod depth;
+mod location;
+mod rules;
+mod scan;
+
+use std::collections::{HashSet, VecDeque};
+use std::path::Path;
+
+use aether_policy::{Capability, Grant};
+
+use location::LineIndex;
+use rules::Site;
+use scan::{Classes, Scanned};
+
+/// How the runtime would resolve an import (SPEC §5), answered by the caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resolution {
+    /// A module of the plugin, by its canonical name (path relative to the plugin directory).
+    Module(String),
+    /// Refused, and why (not relative, leaves the plugin, symlink outside it).
+    Blocked(String),
+    /// A relative specifier inside the plugin naming no file.
+    NotFound,
+}
+
+/// What [`analyze`] looks at. Everything is borrowed; nothing is read from disk here.
+pub struct Input<'a> {
+    /// The entry module's canonical name (the manifest's `main`, e.g. `index.js`).
+    pub main: &'a str,
+    /// The source of a module by canonical name, `None` if there is none (or it is not text).
+    pub modules: &'a dyn Fn(&str) -> Option<String>,
+    /// How `specifier` imported from the module named `referrer` resolves. Only relative
+    /// specifiers (`./`, `../`) are passed; every other one is blocked without asking.
+    pub resolve: &'a dyn Fn(&str, &str) -> Resolution,
+    /// The plugin's grant (its permissions as declared).
+    pub grant: &'a Grant,
+    /// The workspace, against which relative filesystem paths resolve (SPEC §5). Absolute.
+    pub workspace: &'a Path,
+}
+
+/// How serious a finding is: errors make `aether check` exit 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Level {
+    /// The plugin would fail (or be refused) at run time.
+    Error,
+    /// Worth a look: unused grants, code the analysis cannot follow.
+    Warning,
+}
+
+impl Level {
+    /// `error` or `warning` (SARIF's words too).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Error => "error",
+            Level::Warning => "warning",
+        }
+    }
+}
+
+/// One finding in one module.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    /// The rule's stable id (see [`RULES`]).
+    pub rule: &'static str,
+    /// The rule's level.
+    pub level: Level,
+    /// What is wrong and what to change (plugin-controlled text in it is escaped).
+    pub message: String,
+    /// The module's canonical name.
+    pub module: String,
+    /// 1-based line.
+    pub line: u32,
+    /// 1-based column, in characters.
+    pub column: u32,
+    /// The capability concerned, if any.
+    pub capability: Option<Capability>,
+    /// The path, URL, variable, command or specifier concerned, if literal (unescaped).
+    pub target: Option<String>,
+}
+
+/// A rule's description, for `aether check` and SARIF's `rules`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RuleInfo {
+    /// Stable id, e.g. `grant-mismatch`.
+    pub id: &'static str,
+    /// The level of its findings.
+    pub level: Level,
+    /// A PascalCase name (SARIF `name`).
+    pub name: &'static str,
+    /// One sentence: what it reports.
+    pub summary: &'static str,
+    /// What to do about it.
+    pub help: &'static str,
+    /// The CWE it relates to, if any.
+    pub cwe: Option<u32>,
+}
+
+/// Every rule, in a stable order.
+pub const RULES: &[RuleInfo] = &[
+    rules::syntax::INFO,
+    rules::module_blocked::INFO,
+    rules::module_not_found::INFO,
+    rules::capability_undeclared::INFO,
+    rules::grant_mismatch::INFO,
+    rules::capability_unused::INFO,
+    rules::dynamic_code::INFO,
+    rules::dynamic_access::INFO,
+];
+
+/// The stack each module is parsed on: oxc recurses once per nesting level. Reserved, not
+/// committed: untouched pages cost nothing. With [`depth::MAX_DEPTH`] in front, this leaves a
+/// wide margin for the nesting the estimate cannot see (long `else if` chains, `a = b = …`).
+const PARSE_STACK: usize = 256 * 1024 * 1024;
+
+/// Parses and scans one module on its own large-stack thread. A thread that cannot start, or
+/// that panics (a bug in the parser), yields a syntax-level finding instead of a crash.
+fn scan_guarded(source: &str) -> Scanned {
+    let result = std::thread::scope(|s| {
+        std::thread::Builder::new()
+            .name("aether-analyze".into())
+            .stack_size(PARSE_STACK)
+            .spawn_scoped(s, || scan::scan(source))
+            .map(|h| h.join())
+    });
+    match result {
+        Ok(Ok(scanned)) => scanned,
+        Ok(Err(_)) => Scanned::Syntax(vec![(0, "the parser failed on this module".to_owned())]),
+        Err(_) => Scanned::Syntax(vec![(
+            0,
+            "could not start the parser thread; try again with more memory".to_owned(),
+        )]),
+    }
+}
+
+/// Where a module was first imported, to point a `module-not-found` at.
+struct ImportSite {
+    module: String,
+    line: u32,
+    column: u32,
+    specifier: String,
+}
+
+/// Analyzes the plugin from `input.main` through its relative imports (static, `export … from`
+/// and literal `import()`), each module once, and returns every finding: per module in source
+/// order, then `capability-unused` last.
+pub fn analyze(input: &Input<'_>) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    let mut seen: HashSet<String> = HashSet::new();
+    seen.insert(input.main.to_owned());
+    let mut queue: VecDeque<(String, Option<ImportSite>)> = VecDeque::new();
+    queue.push_back((input.main.to_owned(), None));
+    let mut referenced = Classes::default();
+    // Set when some reachable code could not be looked at or can do anything (eval): then no
+    // capability can be called unused.
+    let mut opaque = false;
+
+    while let Some((name, site)) = queue.pop_front() {
+        let Some(source) = (input.modules)(&name) else {
+            opaque = true;
+            findings.push(rules::module_not_found::missing(&name, site.as_ref()));
+            continue;
+        };
+        let index = LineIndex::new(&source);
+        let here = Site {
+            module: &name,
+            index: &index,
+        };
+        let mut local = Vec::new();
+        match scan_guarded(&source) {
+            Scanned::Syntax(errors) => {
+                opaque = true;
+                for (offset, message) in errors {
+                    local.push(rules::syntax::finding(&here, offset, &message));
+                }
+            }
+            Scanned::Facts(facts) => {
+                referenced = referenced.union(facts.referenced);
+                opaque |= !facts.dynamic_code.is_empty();
+                for import in &facts.imports {
+                    let spec = import.specifier.as_str();
+                    let resolution = if spec.starts_with("./") || spec.starts_with("../") {
+                        (input.resolve)(spec, &name)
+                    } else {
+                        Resolution::Blocked(
+                            "not a relative specifier (native and bare modules are blocked)"
+                                .to_owned(),
+                        )
+                    };
+                    match resolution {
+                        Resolution::Module(canonical) => {
+                            if seen.insert(canonical.clone()) {
+                                let (line, column) = index.line_col(import.offset);
+                                let site = ImportSite {
+                                    module: name.clone(),
+                                    line,
+                                    column,
+                                    specifier: spec.to_owned(),
+                                };
+                                queue.push_back((canonical, Some(site)));
+                            }
+                        }
+                        Resolution::Blocked(why) => {
+                            local.push(rules::module_blocked::import(&here, import, &why))
+                        }
+                        Resolution::NotFound => {
+                            local.push(rules::module_not_found::import(&here, import))
+                        }
+                    }
+                }
+                for (offset, arg) in &facts.requires {
+                    local.push(rules::module_blocked::require(
+                        &here,
+                        *offset,
+                        arg.as_deref(),
+                    ));
+                }
+                for host_use in &facts.host_uses {
+                    match rules::capability_undeclared::check(&here, input.grant, host_use) {
+                        Some(f) => local.push(f),
+                        None => local.extend(rules::grant_mismatch::check(
+                            &here,
+                            input.grant,
+                            input.workspace,
+                            host_use,
+                        )),
+                    }
+                }
+                for (offset, kind) in &facts.dynamic_code {
+                    local.push(rules::dynamic_code::finding(&here, *offset, *kind));
+                }
+                for (offset, what) in &facts.dynamic_access {
+                    local.push(rules::dynamic_access::finding(&here, *offset, what));
+                }
+            }
+        }
+        local.sort_by_key(|f| (f.line, f.column));
+        findings.extend(local);
+    }
+    if !opaque {
+        findings.extend(rules::capability_unused::check(
+            input.main,
+            input.grant,
+            referenced,
+        ));
+    }
+    findings
+}

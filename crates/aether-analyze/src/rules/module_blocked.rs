@@ -1,0 +1,79 @@
+//! ## What it does
+//! Reports an `import`, `export … from` or literal `import()` of a specifier the runtime
+//! refuses: anything not relative (`fs`, `node:fs`, `net`, `child_process`, absolute paths,
+//! URLs) and relative paths that leave the plugin directory (by `../` or a symlink). Also
+//! reports every `require(…)` call: in aether `require` exists only to throw.
+//!
+//! ## Why is this bad?
+//! Plugins get no native modules and no code from outside their own directory (SPEC §5): such
+//! an import fails the step with a `module` violation. It usually means the code was written for
+//! Node.js (use `aether.fs`, `fetch` and `aether.process` instead), or that it tries to reach
+//! files it was not given.
+//!
+//! ## Example
+//! ```js
+//! import { readFileSync } from "node:fs";
+//! const cp = require("child_process");
+//! ```
+//! Use instead:
+//! ```js
+//! const text = aether.fs.readText("data/input.txt");
+//! ```
+//!
+//! ## References
+//! - SPEC §5 (imports)
+//! - [CWE-829](https://cwe.mitre.org/data/definitions/829.html): Inclusion of Functionality
+//!   from Untrusted Control Sphere
+
+use aether_policy::{Capability, escape_untrusted};
+
+use super::Site;
+use crate::scan::{Import, ImportKind};
+use crate::{Finding, Level, RuleInfo};
+
+/// `module-blocked`.
+pub(crate) const INFO: RuleInfo = RuleInfo {
+    id: "module-blocked",
+    level: Level::Error,
+    name: "ModuleBlocked",
+    summary: "an import or require of a module the runtime refuses (native, absolute, URL, outside the plugin)",
+    help: "import only files of the plugin by relative path (`./lib/x.js`); use the `aether` host API instead of Node.js modules",
+    cwe: Some(829),
+};
+
+/// A refused import.
+pub(crate) fn import(site: &Site<'_>, import: &Import, why: &str) -> Finding {
+    let how = match import.kind {
+        ImportKind::Static => "import",
+        ImportKind::ExportFrom => "export … from",
+        ImportKind::Dynamic => "import()",
+    };
+    site.finding(
+        &INFO,
+        import.offset,
+        format!(
+            "module denied for `{}` ({how}): {}\n\nhint: only relative imports of files inside the plugin directory are allowed; use the `aether` host API for files, network, environment and processes",
+            escape_untrusted(&import.specifier),
+            escape_untrusted(why),
+        ),
+        Some(Capability::Module),
+        Some(import.specifier.clone()),
+    )
+}
+
+/// A `require(…)` call.
+pub(crate) fn require(site: &Site<'_>, offset: u32, arg: Option<&str>) -> Finding {
+    let what = arg.map_or_else(
+        || "`require(…)`".to_owned(),
+        |a| format!("`require(\"{}\")`", escape_untrusted(a)),
+    );
+    site.finding(
+        &INFO,
+        offset,
+        format!(
+            "{what} always throws in aether: `require` exists only to refuse CommonJS modules\n\nhint: use `import` with a relative path for the plugin's own files, and the `aether` host API instead of Node.js modules"
+        ),
+        Some(Capability::Module),
+        arg.map(str::to_owned),
+    )
+}

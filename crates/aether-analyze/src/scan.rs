@@ -1,0 +1,756 @@
+//! One module's parse and the facts the rules need: its imports, its uses of the host API (with
+//! literal first arguments), and whatever defeats the analysis (`eval`, computed access to
+//! `aether`, the host objects escaping as values).
+//!
+//! The scan never reads anything but the source it is given, and never panics.
+//!
+//! ## How host references are followed
+//! An expression made only of identifiers, `.name` and `["literal"]` accesses is evaluated to a
+//! [`Sym`]: `aether`, one of its namespaces, one host function, `globalThis`, `eval`,
+//! `Function` or `require`. Names bound by `const`/`let`/`var` (plain or object destructuring)
+//! or plain assignment to such an expression are aliases. A first pass collects aliases in
+//! source order over the whole module; the second pass uses them.
+//!
+//! Limits, on purpose (no data flow): one alias table per module, ignoring block scopes and
+//! function parameters (a parameter or inner variable with an alias's name is taken as the
+//! alias: findings err towards reporting); a local binding never hides the globals `aether`,
+//! `fetch`, `globalThis`; aliases through array destructuring, function returns, object
+//! properties or other modules' exports are not followed (the host objects escaping that way are
+//! reported by `dynamic-access` instead).
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+
+use oxc_allocator::Allocator;
+use oxc_ast::ast::{
+    Argument, AssignmentExpression, AssignmentTarget, BindingPattern, CallExpression, ChainElement,
+    ExportAllDeclaration, ExportFromDeclaration, Expression, IdentifierReference,
+    ImportDeclaration, ImportExpression, MemberExpression, NewExpression, ObjectPropertyKind,
+    UnaryExpression, UnaryOperator, VariableDeclarator,
+};
+use oxc_ast_visit::{Visit, walk};
+use oxc_parser::Parser;
+use oxc_span::{GetSpan, SourceType};
+
+/// A host function a plugin can call (SPEC §5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Api {
+    /// `aether.fs.<name>` needing `filesystem.read`.
+    FsRead(&'static str),
+    /// `aether.fs.<name>` needing `filesystem.write`.
+    FsWrite(&'static str),
+    /// `fetch` or `aether.fetch`.
+    Fetch,
+    /// `aether.listen`.
+    Listen,
+    /// `aether.env.get`.
+    EnvGet,
+    /// `aether.process.run`.
+    ProcessRun,
+}
+
+impl Api {
+    /// How the SPEC writes it.
+    pub(crate) fn display(self) -> String {
+        match self {
+            Api::FsRead(n) | Api::FsWrite(n) => format!("aether.fs.{n}"),
+            Api::Fetch => "fetch".to_owned(),
+            Api::Listen => "aether.listen".to_owned(),
+            Api::EnvGet => "aether.env.get".to_owned(),
+            Api::ProcessRun => "aether.process.run".to_owned(),
+        }
+    }
+
+    /// The capability class it needs.
+    pub(crate) fn class(self) -> Class {
+        match self {
+            Api::FsRead(_) => Class::FsRead,
+            Api::FsWrite(_) => Class::FsWrite,
+            Api::Fetch => Class::Network,
+            Api::Listen => Class::Listen,
+            Api::EnvGet => Class::Env,
+            Api::ProcessRun => Class::Process,
+        }
+    }
+}
+
+const FS_READ: &[&str] = &["readText", "readBytes", "list", "stat", "exists"];
+const FS_WRITE: &[&str] = &["writeText", "writeBytes", "appendText", "mkdir", "remove"];
+
+/// A declarable capability, as `capability-undeclared` and `capability-unused` see them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) enum Class {
+    /// `permissions.filesystem.read`.
+    FsRead,
+    /// `permissions.filesystem.write`.
+    FsWrite,
+    /// `permissions.network.domains`.
+    Network,
+    /// `permissions.network.listen`.
+    Listen,
+    /// `permissions.env`.
+    Env,
+    /// `permissions.process`.
+    Process,
+}
+
+impl Class {
+    /// Every class.
+    pub(crate) const ALL: [Class; 6] = [
+        Class::FsRead,
+        Class::FsWrite,
+        Class::Network,
+        Class::Listen,
+        Class::Env,
+        Class::Process,
+    ];
+
+    fn bit(self) -> u8 {
+        1 << (self as u8)
+    }
+}
+
+/// A set of [`Class`]es.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Classes(u8);
+
+impl Classes {
+    /// Adds `c`.
+    pub(crate) fn insert(&mut self, c: Class) {
+        self.0 |= c.bit();
+    }
+    /// Whether `c` is in.
+    pub(crate) fn contains(self, c: Class) -> bool {
+        self.0 & c.bit() != 0
+    }
+    /// The union.
+    pub(crate) fn union(self, other: Classes) -> Classes {
+        Classes(self.0 | other.0)
+    }
+}
+
+/// What a host-reference expression evaluates to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Sym {
+    /// `globalThis`.
+    Global,
+    /// `aether`.
+    Aether,
+    /// `aether.fs`.
+    Fs,
+    /// `aether.env`.
+    Env,
+    /// `aether.process`.
+    Process,
+    /// A host function (also through `.bind`).
+    Api(Api),
+    /// `api.call` / `api.apply`: calling it uses the capability, the arguments shift.
+    ApiIndirect(Api),
+    /// `eval`.
+    Eval,
+    /// `Function`.
+    FunctionCtor,
+    /// `require`.
+    Require,
+}
+
+impl Sym {
+    /// An object whose members are host references (`globalThis`, `aether`, its namespaces).
+    fn is_container(self) -> bool {
+        matches!(
+            self,
+            Sym::Global | Sym::Aether | Sym::Fs | Sym::Env | Sym::Process
+        )
+    }
+
+    /// The capability classes reachable through it.
+    fn reach(self) -> Classes {
+        let mut c = Classes::default();
+        match self {
+            Sym::Global | Sym::Aether => Class::ALL.iter().for_each(|&k| c.insert(k)),
+            Sym::Fs => {
+                c.insert(Class::FsRead);
+                c.insert(Class::FsWrite);
+            }
+            Sym::Env => c.insert(Class::Env),
+            Sym::Process => c.insert(Class::Process),
+            Sym::Api(a) | Sym::ApiIndirect(a) => c.insert(a.class()),
+            Sym::Eval | Sym::FunctionCtor | Sym::Require => {}
+        }
+        c
+    }
+
+    fn describe(self) -> &'static str {
+        match self {
+            Sym::Global => "globalThis",
+            Sym::Aether => "aether",
+            Sym::Fs => "aether.fs",
+            Sym::Env => "aether.env",
+            Sym::Process => "aether.process",
+            Sym::Api(_) | Sym::ApiIndirect(_) => "a host function",
+            Sym::Eval => "eval",
+            Sym::FunctionCtor => "Function",
+            Sym::Require => "require",
+        }
+    }
+}
+
+/// The global a name denotes when nothing in the module rebinds it.
+fn global(name: &str) -> Option<Sym> {
+    Some(match name {
+        "aether" => Sym::Aether,
+        "fetch" => Sym::Api(Api::Fetch),
+        "globalThis" => Sym::Global,
+        "eval" => Sym::Eval,
+        "Function" => Sym::FunctionCtor,
+        "require" => Sym::Require,
+        _ => return None,
+    })
+}
+
+/// `object.prop` where `object` evaluates to `obj`.
+fn member(obj: Sym, prop: &str) -> Option<Sym> {
+    match obj {
+        Sym::Global => global(prop),
+        Sym::Aether => match prop {
+            "fs" => Some(Sym::Fs),
+            "env" => Some(Sym::Env),
+            "process" => Some(Sym::Process),
+            "fetch" => Some(Sym::Api(Api::Fetch)),
+            "listen" => Some(Sym::Api(Api::Listen)),
+            _ => None,
+        },
+        Sym::Fs => FS_READ
+            .iter()
+            .find(|&&n| n == prop)
+            .map(|&n| Sym::Api(Api::FsRead(n)))
+            .or_else(|| {
+                FS_WRITE
+                    .iter()
+                    .find(|&&n| n == prop)
+                    .map(|&n| Sym::Api(Api::FsWrite(n)))
+            }),
+        Sym::Env => (prop == "get").then_some(Sym::Api(Api::EnvGet)),
+        Sym::Process => (prop == "run").then_some(Sym::Api(Api::ProcessRun)),
+        Sym::Api(a) => match prop {
+            "bind" => Some(Sym::Api(a)),
+            "call" | "apply" => Some(Sym::ApiIndirect(a)),
+            _ => None,
+        },
+        Sym::ApiIndirect(_) | Sym::Eval | Sym::FunctionCtor | Sym::Require => None,
+    }
+}
+
+/// A string literal or a template literal without substitutions.
+pub(crate) fn literal_str<'a>(e: &Expression<'a>) -> Option<&'a str> {
+    match e.get_inner_expression() {
+        Expression::StringLiteral(s) => Some(s.value.as_str()),
+        Expression::TemplateLiteral(t) if t.expressions.is_empty() => {
+            t.single_quasi().map(|q| q.as_str())
+        }
+        _ => None,
+    }
+}
+
+/// The module's alias table: name → what it refers to (`None`: a plain local that hides a
+/// global of the same name is *not* recorded; see the module docs).
+#[derive(Default)]
+struct Aliases {
+    names: HashMap<String, Sym>,
+}
+
+impl Aliases {
+    fn lookup(&self, name: &str) -> Option<Sym> {
+        self.names.get(name).copied().or_else(|| global(name))
+    }
+
+    fn eval(&self, e: &Expression<'_>) -> Option<Sym> {
+        match e.get_inner_expression() {
+            Expression::Identifier(id) => self.lookup(&id.name),
+            Expression::SequenceExpression(s) => s.expressions.last().and_then(|l| self.eval(l)),
+            Expression::ChainExpression(c) => match &c.expression {
+                ChainElement::CallExpression(_) | ChainElement::TSNonNullExpression(_) => None,
+                other => other
+                    .as_member_expression()
+                    .and_then(|m| self.eval_member(m)),
+            },
+            other => other
+                .as_member_expression()
+                .and_then(|m| self.eval_member(m)),
+        }
+    }
+
+    fn eval_member(&self, m: &MemberExpression<'_>) -> Option<Sym> {
+        let obj = self.eval(m.object())?;
+        match m {
+            MemberExpression::StaticMemberExpression(s) => member(obj, &s.property.name),
+            MemberExpression::ComputedMemberExpression(c) => {
+                member(obj, literal_str(&c.expression)?)
+            }
+            MemberExpression::PrivateFieldExpression(_) => None,
+        }
+    }
+
+    /// Binds the names in `pattern` to what `sym` destructures to.
+    fn bind(&mut self, pattern: &BindingPattern<'_>, sym: Sym) {
+        match pattern {
+            BindingPattern::BindingIdentifier(id) => {
+                self.names.insert(id.name.to_string(), sym);
+            }
+            BindingPattern::ObjectPattern(o) => {
+                for p in &o.properties {
+                    let child = p.key.static_name().and_then(|k| member(sym, &k));
+                    if let Some(child) = child {
+                        self.bind(&p.value, child);
+                    }
+                }
+                if let Some(rest) = &o.rest {
+                    self.bind(&rest.argument, sym);
+                }
+            }
+            BindingPattern::AssignmentPattern(a) => self.bind(&a.left, sym),
+            BindingPattern::ArrayPattern(_) => {}
+        }
+    }
+}
+
+/// Pass 1: collects aliases in source order.
+struct Binder {
+    aliases: Aliases,
+}
+
+impl<'a> Visit<'a> for Binder {
+    fn visit_variable_declarator(&mut self, d: &VariableDeclarator<'a>) {
+        if let Some(sym) = d.init.as_ref().and_then(|i| self.aliases.eval(i)) {
+            self.aliases.bind(&d.id, sym);
+        }
+        walk::walk_variable_declarator(self, d);
+    }
+
+    fn visit_assignment_expression(&mut self, a: &AssignmentExpression<'a>) {
+        if let AssignmentTarget::AssignmentTargetIdentifier(id) = &a.left
+            && let Some(sym) = self.aliases.eval(&a.right)
+        {
+            self.aliases.names.insert(id.name.to_string(), sym);
+        }
+        walk::walk_assignment_expression(self, a);
+    }
+}
+
+/// How a module imports another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ImportKind {
+    /// `import … from "x"` or `import "x"`.
+    Static,
+    /// `export … from "x"`.
+    ExportFrom,
+    /// `import("x")` with a literal.
+    Dynamic,
+}
+
+/// One import site.
+#[derive(Debug, Clone)]
+pub(crate) struct Import {
+    pub(crate) specifier: String,
+    pub(crate) offset: u32,
+    pub(crate) kind: ImportKind,
+}
+
+/// A literal first argument of a host call.
+#[derive(Debug, Clone)]
+pub(crate) enum Arg {
+    /// A string (path, URL, variable, command).
+    Text { value: String, offset: u32 },
+    /// `aether.listen({hostname: "…", port: n})` with an IP-literal hostname and a literal port.
+    Listen { addr: SocketAddr, offset: u32 },
+}
+
+/// One use of a host function.
+#[derive(Debug, Clone)]
+pub(crate) struct HostUse {
+    pub(crate) api: Api,
+    pub(crate) offset: u32,
+    pub(crate) arg: Option<Arg>,
+}
+
+/// Why code is dynamic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DynamicCode {
+    /// `eval(…)`, or `eval` used as a value (indirect eval).
+    Eval,
+    /// `Function(…)` / `new Function(…)`, or `Function` used as a value.
+    Function,
+    /// `import(expr)` with a non-literal argument.
+    Import,
+}
+
+/// Why access to the host API is dynamic.
+#[derive(Debug, Clone)]
+pub(crate) enum DynamicAccess {
+    /// `aether[x]`: the object named.
+    Computed(&'static str),
+    /// The object used as a value (passed, stored, returned).
+    Escapes(&'static str),
+    /// Assigning to the global or to one of its members.
+    Reassigned(String),
+}
+
+/// What one module does, as far as the rules care.
+#[derive(Debug, Default)]
+pub(crate) struct Facts {
+    pub(crate) imports: Vec<Import>,
+    /// `require(…)` calls: offset and the literal argument if any.
+    pub(crate) requires: Vec<(u32, Option<String>)>,
+    pub(crate) host_uses: Vec<HostUse>,
+    pub(crate) dynamic_code: Vec<(u32, DynamicCode)>,
+    pub(crate) dynamic_access: Vec<(u32, DynamicAccess)>,
+    /// Capabilities this module references (calls, values, escapes).
+    pub(crate) referenced: Classes,
+}
+
+/// The result of scanning one module.
+pub(crate) enum Scanned {
+    /// The module parsed.
+    Facts(Facts),
+    /// Syntax errors: byte offset and message. Nothing else is reported for the module.
+    Syntax(Vec<(u32, String)>),
+}
+
+/// Parses `source` as an ES module and collects its facts.
+pub(crate) fn scan(source: &str) -> Scanned {
+    if let Some(offset) = crate::depth::too_deep(source) {
+        return Scanned::Syntax(vec![(
+            offset,
+            format!(
+                "nesting deeper than {} levels; aether does not analyze (or load) such code",
+                crate::depth::MAX_DEPTH
+            ),
+        )]);
+    }
+    let allocator = Allocator::default();
+    let ret = Parser::new(&allocator, source, SourceType::mjs()).parse();
+    if !ret.diagnostics.is_empty() || ret.panicked {
+        let mut errors: Vec<(u32, String)> = ret
+            .diagnostics
+            .iter()
+            .map(|d| {
+                let offset = d.labels.first().map_or(0, |l| l.offset());
+                (offset, d.message.to_string())
+            })
+            .collect();
+        if errors.is_empty() {
+            errors.push((0, "the module could not be parsed".to_owned()));
+        }
+        return Scanned::Syntax(errors);
+    }
+    let mut binder = Binder {
+        aliases: Aliases::default(),
+    };
+    binder.visit_program(&ret.program);
+    let mut scanner = Scanner {
+        aliases: binder.aliases,
+        facts: Facts::default(),
+        in_typeof: false,
+    };
+    scanner.visit_program(&ret.program);
+    Scanned::Facts(scanner.facts)
+}
+
+/// Pass 2: the facts.
+struct Scanner {
+    aliases: Aliases,
+    facts: Facts,
+    in_typeof: bool,
+}
+
+impl Scanner {
+    fn host_use(&mut self, api: Api, offset: u32, arg: Option<Arg>) {
+        self.facts.referenced.insert(api.class());
+        self.facts.host_uses.push(HostUse { api, offset, arg });
+    }
+
+    fn dynamic_access(&mut self, offset: u32, sym: Sym, what: DynamicAccess) {
+        self.facts.referenced = self.facts.referenced.union(sym.reach());
+        self.facts.dynamic_access.push((offset, what));
+    }
+
+    /// `sym` used as a value (not called, not the object of a member access).
+    fn value(&mut self, sym: Sym, offset: u32) {
+        if self.in_typeof {
+            return;
+        }
+        match sym {
+            Sym::Api(a) | Sym::ApiIndirect(a) => self.host_use(a, offset, None),
+            Sym::Eval => self.facts.dynamic_code.push((offset, DynamicCode::Eval)),
+            Sym::FunctionCtor => self
+                .facts
+                .dynamic_code
+                .push((offset, DynamicCode::Function)),
+            Sym::Require => {}
+            container => {
+                self.dynamic_access(offset, container, DynamicAccess::Escapes(sym.describe()))
+            }
+        }
+    }
+
+    fn first_arg(&self, api: Api, args: &[Argument<'_>]) -> Option<Arg> {
+        let first = args.first()?.as_expression()?;
+        if api == Api::Listen {
+            return listen_arg(first);
+        }
+        literal_str(first).map(|v| Arg::Text {
+            value: v.to_owned(),
+            offset: first.span().start,
+        })
+    }
+
+    fn visit_args(&mut self, args: &[Argument<'_>]) {
+        for a in args {
+            self.visit_argument(a);
+        }
+    }
+
+    /// Reports computed, non-literal keys of an object pattern destructuring `sym`.
+    fn check_pattern(&mut self, pattern: &BindingPattern<'_>, sym: Sym) {
+        match pattern {
+            BindingPattern::ObjectPattern(o) => {
+                for p in &o.properties {
+                    match p.key.static_name() {
+                        Some(k) => {
+                            if let Some(child) = member(sym, &k) {
+                                self.check_pattern(&p.value, child);
+                            }
+                        }
+                        None if sym.is_container() => self.dynamic_access(
+                            p.span.start,
+                            sym,
+                            DynamicAccess::Computed(sym.describe()),
+                        ),
+                        None => {}
+                    }
+                }
+            }
+            BindingPattern::AssignmentPattern(a) => self.check_pattern(&a.left, sym),
+            BindingPattern::BindingIdentifier(_) | BindingPattern::ArrayPattern(_) => {}
+        }
+    }
+}
+
+/// `{hostname: "127.0.0.1", port: 9000}`.
+fn listen_arg(e: &Expression<'_>) -> Option<Arg> {
+    let Expression::ObjectExpression(o) = e.get_inner_expression() else {
+        return None;
+    };
+    let (mut host, mut port) = (None, None);
+    for p in &o.properties {
+        let ObjectPropertyKind::ObjectProperty(p) = p else {
+            return None;
+        };
+        match p.key.static_name().as_deref() {
+            Some("hostname") => host = literal_str(&p.value),
+            Some("port") => match p.value.get_inner_expression() {
+                Expression::NumericLiteral(n)
+                    if n.value.fract() == 0.0 && (0.0..=65535.0).contains(&n.value) =>
+                {
+                    port = Some(n.value as u16)
+                }
+                _ => return None,
+            },
+            _ => {}
+        }
+    }
+    let ip: IpAddr = host?
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse()
+        .ok()?;
+    Some(Arg::Listen {
+        addr: SocketAddr::new(ip, port?),
+        offset: e.span().start,
+    })
+}
+
+impl<'a> Visit<'a> for Scanner {
+    fn visit_import_declaration(&mut self, it: &ImportDeclaration<'a>) {
+        self.facts.imports.push(Import {
+            specifier: it.source.value.to_string(),
+            offset: it.source.span.start,
+            kind: ImportKind::Static,
+        });
+    }
+
+    fn visit_export_from_declaration(&mut self, it: &ExportFromDeclaration<'a>) {
+        self.facts.imports.push(Import {
+            specifier: it.source.value.to_string(),
+            offset: it.source.span.start,
+            kind: ImportKind::ExportFrom,
+        });
+    }
+
+    fn visit_export_all_declaration(&mut self, it: &ExportAllDeclaration<'a>) {
+        self.facts.imports.push(Import {
+            specifier: it.source.value.to_string(),
+            offset: it.source.span.start,
+            kind: ImportKind::ExportFrom,
+        });
+    }
+
+    fn visit_import_expression(&mut self, it: &ImportExpression<'a>) {
+        match literal_str(&it.source) {
+            Some(s) => self.facts.imports.push(Import {
+                specifier: s.to_owned(),
+                offset: it.source.span().start,
+                kind: ImportKind::Dynamic,
+            }),
+            None => {
+                self.facts
+                    .dynamic_code
+                    .push((it.span.start, DynamicCode::Import));
+                self.visit_expression(&it.source);
+            }
+        }
+        if let Some(o) = &it.options {
+            self.visit_expression(o);
+        }
+    }
+
+    fn visit_call_expression(&mut self, c: &CallExpression<'a>) {
+        match self.aliases.eval(&c.callee) {
+            Some(Sym::Api(api)) => {
+                let arg = self.first_arg(api, &c.arguments);
+                self.host_use(api, c.span.start, arg);
+            }
+            Some(Sym::ApiIndirect(api)) => self.host_use(api, c.span.start, None),
+            Some(Sym::Eval) => self
+                .facts
+                .dynamic_code
+                .push((c.span.start, DynamicCode::Eval)),
+            Some(Sym::FunctionCtor) => self
+                .facts
+                .dynamic_code
+                .push((c.span.start, DynamicCode::Function)),
+            Some(Sym::Require) => {
+                let arg = c
+                    .arguments
+                    .first()
+                    .and_then(|a| a.as_expression())
+                    .and_then(literal_str)
+                    .map(str::to_owned);
+                self.facts.requires.push((c.span.start, arg));
+            }
+            Some(_) => {}
+            None => return walk::walk_call_expression(self, c),
+        }
+        self.visit_args(&c.arguments);
+    }
+
+    fn visit_new_expression(&mut self, n: &NewExpression<'a>) {
+        if self.aliases.eval(&n.callee) == Some(Sym::FunctionCtor) {
+            self.facts
+                .dynamic_code
+                .push((n.span.start, DynamicCode::Function));
+            self.visit_args(&n.arguments);
+        } else {
+            walk::walk_new_expression(self, n);
+        }
+    }
+
+    fn visit_identifier_reference(&mut self, id: &IdentifierReference<'a>) {
+        if let Some(sym) = self.aliases.lookup(&id.name) {
+            self.value(sym, id.span.start);
+        }
+    }
+
+    fn visit_member_expression(&mut self, m: &MemberExpression<'a>) {
+        let Some(obj) = self.aliases.eval(m.object()) else {
+            return walk::walk_member_expression(self, m);
+        };
+        let start = m.span().start;
+        match m {
+            MemberExpression::StaticMemberExpression(s) => {
+                if let Some(sym) = member(obj, &s.property.name) {
+                    self.value(sym, start);
+                }
+            }
+            MemberExpression::ComputedMemberExpression(c) => match literal_str(&c.expression) {
+                Some(k) => {
+                    if let Some(sym) = member(obj, k) {
+                        self.value(sym, start);
+                    }
+                }
+                None => {
+                    if obj.is_container() && !self.in_typeof {
+                        self.dynamic_access(start, obj, DynamicAccess::Computed(obj.describe()));
+                    }
+                    let saved = std::mem::replace(&mut self.in_typeof, false);
+                    self.visit_expression(&c.expression);
+                    self.in_typeof = saved;
+                }
+            },
+            MemberExpression::PrivateFieldExpression(_) => walk::walk_member_expression(self, m),
+        }
+    }
+
+    fn visit_unary_expression(&mut self, u: &UnaryExpression<'a>) {
+        if u.operator == UnaryOperator::Typeof {
+            let saved = std::mem::replace(&mut self.in_typeof, true);
+            walk::walk_unary_expression(self, u);
+            self.in_typeof = saved;
+        } else {
+            walk::walk_unary_expression(self, u);
+        }
+    }
+
+    fn visit_variable_declarator(&mut self, d: &VariableDeclarator<'a>) {
+        let bindable = matches!(
+            d.id,
+            BindingPattern::BindingIdentifier(_)
+                | BindingPattern::ObjectPattern(_)
+                | BindingPattern::AssignmentPattern(_)
+        );
+        if bindable && let Some(sym) = d.init.as_ref().and_then(|i| self.aliases.eval(i)) {
+            // An alias: its uses are reported where they happen.
+            self.check_pattern(&d.id, sym);
+            self.visit_binding_pattern(&d.id);
+            return;
+        }
+        walk::walk_variable_declarator(self, d);
+    }
+
+    fn visit_assignment_expression(&mut self, a: &AssignmentExpression<'a>) {
+        let start = a.span.start;
+        match &a.left {
+            AssignmentTarget::AssignmentTargetIdentifier(id) => {
+                let name = id.name.as_str();
+                if !self.aliases.names.contains_key(name)
+                    && let Some(sym) = global(name)
+                {
+                    self.dynamic_access(start, sym, DynamicAccess::Reassigned(name.to_owned()));
+                }
+                if self.aliases.eval(&a.right).is_some() {
+                    // An alias (collected by the first pass).
+                    return;
+                }
+                self.visit_expression(&a.right);
+            }
+            target => {
+                if let Some(m) = target.as_member_expression()
+                    && let Some(obj) = self.aliases.eval(m.object())
+                    && (obj.is_container() || self.aliases.eval_member(m).is_some())
+                {
+                    let what = match m.static_property_name() {
+                        Some(p) => format!("{}.{p}", obj.describe()),
+                        None => obj.describe().to_owned(),
+                    };
+                    self.dynamic_access(start, obj, DynamicAccess::Reassigned(what));
+                    if let MemberExpression::ComputedMemberExpression(c) = m {
+                        self.visit_expression(&c.expression);
+                    }
+                    self.visit_expression(&a.right);
+                    return;
+                }
+                walk::walk_assignment_expression(self, a);
+            }
+        }
+    }
+}
