@@ -92,6 +92,10 @@ pub struct Finding {
     pub capability: Option<Capability>,
     /// The path, URL, variable, command or specifier concerned, if literal (unescaped).
     pub target: Option<String>,
+    /// Whether `aether run` refuses to start because of it (SPEC §4: syntax errors, and static
+    /// imports that would be `module` violations). Every other finding is `aether check`'s
+    /// alone: the grant is enforced call by call at run time.
+    pub refuses_run: bool,
 }
 
 /// A rule's description, for `aether check` and SARIF's `rules`.

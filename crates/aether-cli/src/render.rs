@@ -46,8 +46,38 @@ pub fn print_diagnostics(malformed: &[FileError], findings: &[Finding]) -> io::R
             f.level.as_str(),
             terminal_safe(&f.to_string())
         )?;
+        if let (Some(file), Some(loc)) = (&f.file, f.loc) {
+            excerpt(&mut stderr, file, loc)?;
+        }
     }
     Ok(())
+}
+
+/// The line of plugin code a finding points at, with a caret under its column (JavaScript
+/// modules only: manifests and policies carry their own context in the message).
+fn excerpt(
+    out: &mut impl io::Write,
+    file: &std::path::Path,
+    loc: aether_manifest::Loc,
+) -> io::Result<()> {
+    let is_code = file.extension().is_some_and(|e| e == "js" || e == "mjs");
+    let Some(line) = is_code
+        .then(|| std::fs::read_to_string(file).ok())
+        .flatten()
+        .and_then(|text| {
+            text.lines()
+                .nth(loc.line.saturating_sub(1) as usize)
+                .map(str::to_owned)
+        })
+    else {
+        return Ok(());
+    };
+    let number = loc.line.to_string();
+    let pad = " ".repeat(number.len());
+    let line: String = line.chars().take(160).collect();
+    let caret = " ".repeat(loc.col.saturating_sub(1).min(160) as usize);
+    writeln!(out, "  {number} | {}", terminal_safe(&line))?;
+    writeln!(out, "  {pad} | {caret}^")
 }
 
 /// The effective grant as JSON (the shape of `check --format json`'s `grant`).

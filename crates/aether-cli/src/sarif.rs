@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use crate::workspace::{Finding, Level};
 
 /// One rule's metadata.
+#[derive(Clone, Copy)]
 pub struct RuleMeta {
     /// Stable id (the `rule` of a finding).
     pub id: &'static str,
@@ -83,6 +84,22 @@ pub const CHECK_RULES: &[RuleMeta] = &[
         cwe: Some(732),
     },
 ];
+
+/// Every rule `aether check` can report: the checks above and the code analysis's.
+pub fn all_rules() -> Vec<RuleMeta> {
+    let code = aether_analyze::RULES.iter().map(|r| RuleMeta {
+        id: r.id,
+        name: r.name,
+        level: match r.level {
+            aether_analyze::Level::Error => Level::Error,
+            aether_analyze::Level::Warning => Level::Warning,
+        },
+        summary: r.summary,
+        help: r.help,
+        cwe: r.cwe,
+    });
+    CHECK_RULES.iter().copied().chain(code).collect()
+}
 
 fn level(level: Level) -> &'static str {
     match level {

@@ -9,7 +9,8 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use aether_host::bundle::PluginBundle;
+use aether_analyze::Resolution;
+use aether_host::bundle::{PluginBundle, ResolveError};
 use aether_manifest::{FileError, Loc, Manifest, PipelineFile, StepDecl};
 use aether_policy::{Capability, Grant, Policy, RequestItem, RiskClass, Tier};
 
@@ -249,6 +250,100 @@ fn with_bundle(
     }
 }
 
+/// What the code analysis is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Analysis {
+    /// `aether check`: every finding of every rule.
+    Full,
+    /// `aether run`: only what refuses a run (SPEC §4: syntax errors, and static imports that
+    /// would be `module` violations); the rest is enforced call by call.
+    RunGate,
+}
+
+/// The code findings of `info`'s plugin (`aether-analyze` over the files read once): syntax
+/// errors are malformed input (exit 2), the rest findings at the module's line and column.
+fn code_findings(
+    info: &PluginInfo,
+    workspace: &Path,
+    analysis: Analysis,
+    findings: &mut Vec<Finding>,
+    malformed: &mut Vec<FileError>,
+) {
+    let bundle = &info.bundle;
+    let modules = |name: &str| {
+        bundle
+            .files()
+            .find(|(n, _)| *n == name)
+            .and_then(|(_, bytes)| String::from_utf8(bytes.to_vec()).ok())
+    };
+    let resolve = |specifier: &str, referrer: &str| match bundle.resolve(specifier, Some(referrer))
+    {
+        Ok((name, _)) => Resolution::Module(name),
+        Err(ResolveError::NotFound(_)) => Resolution::NotFound,
+        Err(ResolveError::NotRelative) => Resolution::Blocked("not a relative specifier".into()),
+        Err(ResolveError::OutsidePlugin) => {
+            Resolution::Blocked("it leaves the plugin directory".into())
+        }
+        Err(ResolveError::SymlinkOutside(real)) => Resolution::Blocked(format!(
+            "it is a symlink to `{}`, outside the plugin directory",
+            real.display()
+        )),
+    };
+    let input = aether_analyze::Input {
+        main: &info.manifest.main,
+        modules: &modules,
+        resolve: &resolve,
+        grant: &info.grant,
+        workspace,
+    };
+    for f in aether_analyze::analyze(&input) {
+        if analysis == Analysis::RunGate && !f.refuses_run {
+            continue;
+        }
+        let mut file = info.manifest.dir.join(&f.module);
+        let mut loc = Some(Loc {
+            line: f.line,
+            col: f.column,
+        });
+        // An unused grant is the manifest's business: point at the request itself.
+        if f.rule == "capability-unused"
+            && let Some(item) = f.capability.and_then(first_request)
+        {
+            file = info.manifest.file.path.clone();
+            loc = info.manifest.location_of(item);
+        }
+        if f.rule == "syntax" {
+            malformed.push(FileError::new(&file, loc, f.message));
+            continue;
+        }
+        findings.push(Finding {
+            rule: f.rule,
+            level: match f.level {
+                aether_analyze::Level::Error => Level::Error,
+                aether_analyze::Level::Warning => Level::Warning,
+            },
+            message: f.message,
+            plugin: Some(info.manifest.name.clone()),
+            capability: f.capability,
+            target: f.target,
+            file: Some(file),
+            loc,
+        });
+    }
+}
+
+/// The manifest request that grants `capability` first, for pointing at it.
+fn first_request(capability: Capability) -> Option<RequestItem> {
+    Some(match capability {
+        Capability::FilesystemRead => RequestItem::FsRead(0),
+        Capability::FilesystemWrite => RequestItem::FsWrite(0),
+        Capability::Network => RequestItem::Domain(0),
+        Capability::Env => RequestItem::Env(0),
+        Capability::Process => RequestItem::Command(0),
+        _ => return None,
+    })
+}
+
 /// `process-confinement` warnings (SPEC §2): the kernel cannot hold a child process to a glob,
 /// so a plugin that runs commands gives its children the whole directory beneath each
 /// pattern's wildcard-free prefix; warn where that is wider than the pattern.
@@ -357,6 +452,7 @@ pub fn load_pipeline(
     policy_override: Option<&Path>,
     now: jiff::Timestamp,
     unsafe_run: bool,
+    analysis: Analysis,
 ) -> Loaded<Workspace> {
     let mut out = Loaded::default();
     let pipeline = match PipelineFile::load(path) {
@@ -402,6 +498,7 @@ pub fn load_pipeline(
                 &mut out.findings,
             ) {
                 Some(info) => {
+                    code_findings(&info, &ws, analysis, &mut out.findings, &mut out.malformed);
                     plugins.push(info);
                     step_plugin.push(Some(plugins.len() - 1));
                 }
@@ -543,6 +640,13 @@ pub fn load_plugin(
             else {
                 return out;
             };
+            code_findings(
+                &info,
+                workspace,
+                Analysis::Full,
+                &mut out.findings,
+                &mut out.malformed,
+            );
             if let Some((path, p)) = &policy {
                 window_finding(path, p, &info, now, &mut out.findings);
             }

@@ -308,11 +308,14 @@ pub enum JailError {
     },
 }
 
-/// Every live child of one step. [`Children::kill_all`] kills each one's whole tree and makes
-/// later [`run`] calls fail with [`JailError::Ended`].
+/// Every live child of one step. [`Children::kill_all`] kills each one's whole tree, waits
+/// for every [`run`] in progress to finish, and makes later [`run`] calls fail with
+/// [`JailError::Ended`].
 #[derive(Debug, Default)]
 pub struct Children {
     inner: Mutex<Registry>,
+    /// Signalled when a [`run`] finishes.
+    finished: std::sync::Condvar,
 }
 
 #[derive(Debug, Default)]
@@ -320,6 +323,24 @@ struct Registry {
     ended: bool,
     next: u64,
     live: Vec<(u64, Arc<Tree>)>,
+    /// [`run`] calls between their start and their return: one may be spawning a child that
+    /// `kill_all` cannot see yet.
+    in_progress: usize,
+}
+
+/// How long [`Children::kill_all`] waits for runs in progress: they kill their own tree as soon
+/// as they register it, so this only bounds a pathological case (a task stuck in the kernel).
+const KILL_ALL_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Counts a [`run`] in progress until dropped.
+struct InProgress<'a>(&'a Children);
+
+impl Drop for InProgress<'_> {
+    fn drop(&mut self) {
+        let mut registry = self.0.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        registry.in_progress -= 1;
+        self.0.finished.notify_all();
+    }
 }
 
 impl Children {
@@ -336,6 +357,31 @@ impl Children {
         for (_, tree) in &registry.live {
             tree.kill();
         }
+        // A run may be between its start and its registration, spawning a child: it sees
+        // `ended` when it registers and kills its tree. Wait for that, so that no process of the
+        // step outlives this call (aether may exit right after it).
+        let deadline = std::time::Instant::now() + KILL_ALL_WAIT;
+        while registry.in_progress > 0 {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            registry = self
+                .finished
+                .wait_timeout(registry, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+    }
+
+    /// Counts a [`run`] in progress, or refuses it once the step has ended.
+    fn start(&self) -> Result<InProgress<'_>, JailError> {
+        let mut registry = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        if registry.ended {
+            return Err(JailError::Ended);
+        }
+        registry.in_progress += 1;
+        Ok(InProgress(self))
     }
 
     fn register(&self, tree: &Arc<Tree>) -> Result<Registration<'_>, JailError> {
@@ -347,13 +393,6 @@ impl Children {
         registry.next += 1;
         registry.live.push((id, Arc::clone(tree)));
         Ok(Registration { children: self, id })
-    }
-
-    fn ended(&self) -> bool {
-        self.inner
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .ended
     }
 }
 
@@ -397,9 +436,7 @@ impl Tree {
 /// Blocking: call it from a helper thread. Refuses with [`JailError::Unsupported`] when the kernel
 /// lacks a [`Feature`] unless [`Confinement::accept_weaker`].
 pub fn run(spec: &ChildSpec, children: &Children) -> Result<Exit, JailError> {
-    if children.ended() {
-        return Err(JailError::Ended);
-    }
+    let _in_progress = children.start()?;
     if !spec.program.is_absolute() {
         return Err(JailError::InvalidSpec {
             field: "program",

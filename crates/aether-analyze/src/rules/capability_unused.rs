@@ -67,6 +67,7 @@ pub(crate) fn check(main: &str, grant: &Grant, referenced: Classes) -> Vec<Findi
                 column: 1,
                 capability: Some(c.capability()),
                 target: None,
+                refuses_run: false,
             }
         })
         .collect()

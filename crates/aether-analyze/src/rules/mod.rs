@@ -42,6 +42,7 @@ impl Site<'_> {
             column,
             capability,
             target,
+            refuses_run: false,
         }
     }
 }

@@ -48,7 +48,7 @@ pub(crate) fn import(site: &Site<'_>, import: &Import, why: &str) -> Finding {
         ImportKind::ExportFrom => "export … from",
         ImportKind::Dynamic => "import()",
     };
-    site.finding(
+    let mut finding = site.finding(
         &INFO,
         import.offset,
         format!(
@@ -58,7 +58,10 @@ pub(crate) fn import(site: &Site<'_>, import: &Import, why: &str) -> Finding {
         ),
         Some(Capability::Module),
         Some(import.specifier.clone()),
-    )
+    );
+    // A static import is linked before any code runs: the module can never load.
+    finding.refuses_run = !matches!(import.kind, ImportKind::Dynamic);
+    finding
 }
 
 /// A `require(…)` call.

@@ -64,6 +64,7 @@ pub(crate) fn missing(name: &str, site: Option<&ImportSite>) -> Finding {
             column: s.column,
             capability: Some(Capability::Module),
             target: Some(s.specifier.clone()),
+            refuses_run: false,
         },
         None => Finding {
             rule: INFO.id,
@@ -77,6 +78,7 @@ pub(crate) fn missing(name: &str, site: Option<&ImportSite>) -> Finding {
             column: 1,
             capability: Some(Capability::Module),
             target: Some(name.to_owned()),
+            refuses_run: false,
         },
     }
 }

@@ -31,7 +31,7 @@ pub(crate) const INFO: RuleInfo = RuleInfo {
 
 /// One parse error.
 pub(crate) fn finding(site: &Site<'_>, offset: u32, message: &str) -> Finding {
-    site.finding(
+    let mut finding = site.finding(
         &INFO,
         offset,
         format!(
@@ -40,5 +40,7 @@ pub(crate) fn finding(site: &Site<'_>, offset: u32, message: &str) -> Finding {
         ),
         None,
         None,
-    )
+    );
+    finding.refuses_run = true;
+    finding
 }

@@ -54,7 +54,13 @@ pub fn check(args: CheckArgs) -> anyhow::Result<Outcome> {
                 plugins.push((info, vec![tier]));
             }
         } else {
-            let loaded = crate::workspace::load_pipeline(path, args.policy.as_deref(), now, false);
+            let loaded = crate::workspace::load_pipeline(
+                path,
+                args.policy.as_deref(),
+                now,
+                false,
+                crate::workspace::Analysis::Full,
+            );
             malformed.extend(loaded.malformed);
             findings.extend(loaded.findings);
             if let Some(ws) = loaded.value {
@@ -84,7 +90,8 @@ pub fn check(args: CheckArgs) -> anyhow::Result<Outcome> {
             writeln!(stdout)?;
         }
         Format::Sarif => {
-            let doc = crate::sarif::check_sarif(crate::sarif::CHECK_RULES, &malformed, &findings);
+            let rules = crate::sarif::all_rules();
+            let doc = crate::sarif::check_sarif(&rules, &malformed, &findings);
             serde_json::to_writer_pretty(&mut stdout, &doc)?;
             writeln!(stdout)?;
         }

@@ -57,6 +57,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<Outcome> {
         args.policy.as_deref(),
         jiff::Timestamp::now(),
         args.unsafe_,
+        crate::workspace::Analysis::RunGate,
     );
     render::print_diagnostics(&loaded.malformed, &loaded.findings)?;
     let mut stderr = std::io::stderr().lock();

@@ -5,6 +5,7 @@
     reason = "test set-up: a failure should panic with its cause"
 )]
 
+mod analyze;
 mod check;
 mod fetch;
 mod process;

@@ -269,10 +269,8 @@ fn limits_fail_only_their_own_step() {
 
 #[test]
 fn a_static_import_of_a_builtin_or_a_file_outside_never_loads() {
-    // SPEC §4 wants these refused before anything starts (exit 2); this build has no static
-    // analysis of plugin sources yet, so the run goes ahead and the loader's own check must stop
-    // the module from linking: the step fails with the `module` violation, nothing of the plugin
-    // runs, exit 1. (When the pre-run check lands, expect exit 2 and no JSON here.)
+    // SPEC §4: refused before anything starts (exit 2), with the import's file:line:col; the
+    // loader's own check stays behind it (see the dynamic-import test below).
     for (case, source, target) in [
         (
             "builtin",
@@ -307,19 +305,19 @@ fn a_static_import_of_a_builtin_or_a_file_outside_never_loads() {
             "pipeline.yaml",
             "name: t\npolicy: ./aether-policy.toml\nsteps:\n  - id: a\n    plugin: ./plugins/p\n",
         );
-        let (out, v) = run(&ws);
-        assert_eq!(out.code, Some(1), "{case}: {}", out.stderr);
-        let e = error(&v, "a");
+        let out = ws.aether(&["run", "pipeline.yaml", "--output", "json"]);
+        out.no_panic();
+        assert_eq!(out.code, Some(2), "{case}: {}", out.stderr);
+        assert!(out.stdout.is_empty(), "{case}: nothing ran: {}", out.stdout);
         assert!(
-            e.contains(&format!("PermissionDenied: module denied for `{target}`")),
-            "{case}: {e}"
-        );
-        assert!(!ws.path().join("out/ran").exists(), "{case}");
-        assert!(
-            out.stderr.contains("1 violation: 1 module denied"),
+            out.stderr.contains("index.js:1:")
+                && out
+                    .stderr
+                    .contains(&format!("module denied for `{target}`")),
             "{case}: {}",
             out.stderr
         );
+        assert!(!ws.path().join("out/ran").exists(), "{case}");
     }
 }
 

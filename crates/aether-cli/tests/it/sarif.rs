@@ -20,9 +20,16 @@ fn workspace() -> Ws {
         "aether-policy.toml",
         "[filesystem]\nread = [\"./data/**\"]\n",
     );
+    // Within the policy, but its code imports a blocked module, reads an undeclared variable
+    // and evaluates code.
+    ws.js_plugin(
+        "nosy",
+        r#"{ "name": "nosy", "version": "1.0.0" }"#,
+        "import cp from \"child_process\";\nexport default () => aether.env.get(\"AWS_SECRET_ACCESS_KEY\") ?? eval(\"cp\");\n",
+    );
     ws.write(
         "pipeline.yaml",
-        "name: s\npolicy: ./aether-policy.toml\nsteps:\n  - id: g\n    plugin: ./plugins/greedy\n",
+        "name: s\npolicy: ./aether-policy.toml\nsteps:\n  - id: g\n    plugin: ./plugins/greedy\n  - id: n\n    plugin: ./plugins/nosy\n",
     );
     ws
 }
@@ -53,6 +60,21 @@ fn sarif_has_rules_results_and_regions() {
             .ends_with("plugins/greedy/aether-plugin.json")
     );
     assert!(location["region"]["startLine"].as_u64().unwrap() >= 1);
+    // Code findings point into the module, at the call.
+    for rule in ["module-blocked", "capability-undeclared", "dynamic-code"] {
+        let result = results
+            .iter()
+            .find(|r| r["ruleId"] == rule)
+            .unwrap_or_else(|| panic!("{rule}: {log:#}"));
+        let location = &result["locations"][0]["physicalLocation"];
+        assert!(
+            location["artifactLocation"]["uri"]
+                .as_str()
+                .unwrap()
+                .ends_with("plugins/nosy/index.js")
+        );
+        assert!(rules.iter().any(|r| r["id"] == rule));
+    }
 }
 
 #[test]
