@@ -63,6 +63,9 @@ pub(crate) fn too_deep(source: &str) -> Option<u32> {
                     && b.get(i.wrapping_sub(1)) == Some(&b'{')
                 {
                     depth += 1;
+                    if depth > MAX_DEPTH {
+                        return Some(at(i));
+                    }
                     templates.push(depth);
                 }
                 regex_ok = false;
@@ -84,6 +87,9 @@ pub(crate) fn too_deep(source: &str) -> Option<u32> {
                     && b.get(i.wrapping_sub(1)) == Some(&b'{')
                 {
                     depth += 1;
+                    if depth > MAX_DEPTH {
+                        return Some(at(i));
+                    }
                     templates.push(depth);
                 }
                 regex_ok = false;

@@ -127,18 +127,32 @@ pub const RULES: &[RuleInfo] = &[
     rules::dynamic_access::INFO,
 ];
 
-/// The stack each module is parsed on: oxc recurses once per nesting level. Reserved, not
-/// committed: untouched pages cost nothing. With [`depth::MAX_DEPTH`] in front, this leaves a
-/// wide margin for the nesting the estimate cannot see (long `else if` chains, `a = b = …`).
-const PARSE_STACK: usize = 256 * 1024 * 1024;
+/// The least stack a module is parsed on: oxc's parser and visitor recurse once per nesting
+/// level, with no limit of their own.
+const MIN_PARSE_STACK: usize = 256 * 1024 * 1024;
+
+/// Stack per byte of source. [`depth::too_deep`] refuses the one-byte-per-level nestings
+/// (brackets, prefix operators) past 1000 levels; every other nesting (`a=a=…`, `a=>a=>…`,
+/// labels, `else if` chains) takes at least two bytes of source per level, and a level costs
+/// the release parser a few hundred bytes of stack (measured: `a=` 200 000 deep fits in
+/// 256 MiB, 1 000 000 deep does not). 2 KiB per byte covers that with a wide margin.
+const PARSE_STACK_PER_BYTE: usize = 2048;
+
+/// The most stack reserved: 16 GiB (a 8 MiB module). Reserved, not committed: untouched
+/// pages cost nothing. When the system refuses the reservation, the module gets a finding.
+const MAX_PARSE_STACK: usize = 16 * 1024 * 1024 * 1024;
 
 /// Parses and scans one module on its own large-stack thread. A thread that cannot start, or
 /// that panics (a bug in the parser), yields a syntax-level finding instead of a crash.
 fn scan_guarded(source: &str) -> Scanned {
+    let stack = source
+        .len()
+        .saturating_mul(PARSE_STACK_PER_BYTE)
+        .clamp(MIN_PARSE_STACK, MAX_PARSE_STACK);
     let result = std::thread::scope(|s| {
         std::thread::Builder::new()
             .name("aether-analyze".into())
-            .stack_size(PARSE_STACK)
+            .stack_size(stack)
             .spawn_scoped(s, || scan::scan(source))
             .map(|h| h.join())
     });
@@ -147,7 +161,10 @@ fn scan_guarded(source: &str) -> Scanned {
         Ok(Err(_)) => Scanned::Syntax(vec![(0, "the parser failed on this module".to_owned())]),
         Err(_) => Scanned::Syntax(vec![(
             0,
-            "could not start the parser thread; try again with more memory".to_owned(),
+            format!(
+                "could not reserve {} MiB of stack to parse this module; it is too large to analyze here",
+                stack / (1024 * 1024)
+            ),
         )]),
     }
 }

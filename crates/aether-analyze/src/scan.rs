@@ -142,7 +142,7 @@ pub(crate) enum Sym {
     Env,
     /// `aether.process`.
     Process,
-    /// A host function (also through `.bind`).
+    /// A host function (also `f.bind(…)` of one).
     Api(Api),
     /// `api.call` / `api.apply`: calling it uses the capability, the arguments shift.
     ApiIndirect(Api),
@@ -233,11 +233,21 @@ fn member(obj: Sym, prop: &str) -> Option<Sym> {
         Sym::Env => (prop == "get").then_some(Sym::Api(Api::EnvGet)),
         Sym::Process => (prop == "run").then_some(Sym::Api(Api::ProcessRun)),
         Sym::Api(a) => match prop {
-            "bind" => Some(Sym::Api(a)),
-            "call" | "apply" => Some(Sym::ApiIndirect(a)),
+            // `f.bind(…)` evaluates to `f` again (see `Aliases::eval`); calling `f.bind`,
+            // `f.call` or `f.apply` uses the capability with shifted arguments.
+            "bind" | "call" | "apply" => Some(Sym::ApiIndirect(a)),
             _ => None,
         },
         Sym::ApiIndirect(_) | Sym::Eval | Sym::FunctionCtor | Sym::Require => None,
+    }
+}
+
+/// The key of a member access, if static or literal.
+fn member_key<'a>(m: &MemberExpression<'a>) -> Option<&'a str> {
+    match m {
+        MemberExpression::StaticMemberExpression(s) => Some(s.property.name.as_str()),
+        MemberExpression::ComputedMemberExpression(c) => literal_str(&c.expression),
+        MemberExpression::PrivateFieldExpression(_) => None,
     }
 }
 
@@ -268,6 +278,16 @@ impl Aliases {
         match e.get_inner_expression() {
             Expression::Identifier(id) => self.lookup(&id.name),
             Expression::SequenceExpression(s) => s.expressions.last().and_then(|l| self.eval(l)),
+            Expression::CallExpression(c) => {
+                let m = c.callee.get_inner_expression().as_member_expression()?;
+                if m.static_property_name() != Some("bind") {
+                    return None;
+                }
+                match self.eval(m.object()) {
+                    Some(Sym::Api(a)) => Some(Sym::Api(a)),
+                    _ => None,
+                }
+            }
             Expression::ChainExpression(c) => match &c.expression {
                 ChainElement::CallExpression(_) | ChainElement::TSNonNullExpression(_) => None,
                 other => other
@@ -281,14 +301,8 @@ impl Aliases {
     }
 
     fn eval_member(&self, m: &MemberExpression<'_>) -> Option<Sym> {
-        let obj = self.eval(m.object())?;
-        match m {
-            MemberExpression::StaticMemberExpression(s) => member(obj, &s.property.name),
-            MemberExpression::ComputedMemberExpression(c) => {
-                member(obj, literal_str(&c.expression)?)
-            }
-            MemberExpression::PrivateFieldExpression(_) => None,
-        }
+        let key = member_key(m)?;
+        member(self.eval(m.object())?, key)
     }
 
     /// Binds the names in `pattern` to what `sym` destructures to.
@@ -493,6 +507,34 @@ impl Scanner {
         }
     }
 
+    /// `m`, whose object evaluates to `obj`.
+    fn host_member(&mut self, m: &MemberExpression<'_>, obj: Sym) {
+        let start = m.span().start;
+        match m {
+            MemberExpression::StaticMemberExpression(s) => {
+                if let Some(sym) = member(obj, &s.property.name) {
+                    self.value(sym, start);
+                }
+            }
+            MemberExpression::ComputedMemberExpression(c) => match literal_str(&c.expression) {
+                Some(k) => {
+                    if let Some(sym) = member(obj, k) {
+                        self.value(sym, start);
+                    }
+                }
+                None => {
+                    if obj.is_container() && !self.in_typeof {
+                        self.dynamic_access(start, obj, DynamicAccess::Computed(obj.describe()));
+                    }
+                    let saved = std::mem::replace(&mut self.in_typeof, false);
+                    self.visit_expression(&c.expression);
+                    self.in_typeof = saved;
+                }
+            },
+            MemberExpression::PrivateFieldExpression(_) => {}
+        }
+    }
+
     fn first_arg(&self, api: Api, args: &[Argument<'_>]) -> Option<Arg> {
         let first = args.first()?.as_expression()?;
         if api == Api::Listen {
@@ -662,32 +704,45 @@ impl<'a> Visit<'a> for Scanner {
     }
 
     fn visit_member_expression(&mut self, m: &MemberExpression<'a>) {
-        let Some(obj) = self.aliases.eval(m.object()) else {
-            return walk::walk_member_expression(self, m);
-        };
-        let start = m.span().start;
-        match m {
-            MemberExpression::StaticMemberExpression(s) => {
-                if let Some(sym) = member(obj, &s.property.name) {
-                    self.value(sym, start);
+        // The chain `base.p1[p2].p3…`, outermost first, evaluated once from the base outwards:
+        // evaluating each level on its own would be quadratic in the chain's length.
+        let mut chain: Vec<&MemberExpression<'a>> = vec![m];
+        let mut base = m.object();
+        while let Some(inner) = base.get_inner_expression().as_member_expression() {
+            chain.push(inner);
+            base = inner.object();
+        }
+        let mut sym = self.aliases.eval(base);
+        // The outermost level whose object is a host reference, with that reference.
+        let mut host_level = None;
+        for (level, member_expr) in chain.iter().enumerate().rev() {
+            match sym {
+                Some(obj) => {
+                    host_level = Some((level, obj));
+                    sym = member_key(member_expr).and_then(|k| member(obj, k));
                 }
+                None => sym = None,
             }
-            MemberExpression::ComputedMemberExpression(c) => match literal_str(&c.expression) {
-                Some(k) => {
-                    if let Some(sym) = member(obj, k) {
-                        self.value(sym, start);
-                    }
+        }
+        let upto = match host_level {
+            None => {
+                // Nothing host-related: visit the base and every computed key.
+                self.visit_expression(base);
+                chain.len()
+            }
+            Some((level, obj)) => {
+                self.host_member(chain[level], obj);
+                level
+            }
+        };
+        for member_expr in chain.iter().take(upto) {
+            match member_expr {
+                MemberExpression::ComputedMemberExpression(c) => {
+                    self.visit_expression(&c.expression)
                 }
-                None => {
-                    if obj.is_container() && !self.in_typeof {
-                        self.dynamic_access(start, obj, DynamicAccess::Computed(obj.describe()));
-                    }
-                    let saved = std::mem::replace(&mut self.in_typeof, false);
-                    self.visit_expression(&c.expression);
-                    self.in_typeof = saved;
-                }
-            },
-            MemberExpression::PrivateFieldExpression(_) => walk::walk_member_expression(self, m),
+                MemberExpression::PrivateFieldExpression(_)
+                | MemberExpression::StaticMemberExpression(_) => {}
+            }
         }
     }
 
