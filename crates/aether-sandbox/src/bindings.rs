@@ -30,6 +30,43 @@ use crate::tasks::SlowCalls;
 /// global object besides the two it defines. (`queueMicrotask` is QuickJS-ng's own built-in.)
 const PRELUDE: &str = include_str!("prelude.js");
 
+/// The prelude as a module whose default export is the prelude's function, for compiling to
+/// bytecode once per process.
+const PRELUDE_MODULE: &str = concat!("export default ", include_str!("prelude.js"), ";\n");
+
+/// The prelude compiled once per process (`None` if that failed: each step then parses it).
+/// Parsing it was most of a trivial step's cost; loading bytecode skips the parser. The bytes
+/// come only from [`PRELUDE_MODULE`], compiled by this build's engine, never from a plugin.
+static PRELUDE_BYTECODE: std::sync::OnceLock<Option<Vec<u8>>> = std::sync::OnceLock::new();
+
+fn compile_prelude() -> Result<Vec<u8>> {
+    let runtime = rquickjs::Runtime::new()?;
+    let context = rquickjs::Context::full(&runtime)?;
+    context.with(|ctx| {
+        rquickjs::Module::declare(ctx, "aether:prelude", PRELUDE_MODULE)?
+            .write(rquickjs::module::WriteOptions::default())
+    })
+}
+
+/// Compiles the prelude's bytecode now, if it is not yet (see [`crate::prepare`]).
+pub(crate) fn prepare() {
+    PRELUDE_BYTECODE.get_or_init(|| compile_prelude().ok());
+}
+
+/// The prelude's function in `ctx`: from the process's bytecode, or parsed if there is none.
+fn prelude_function<'js>(ctx: &Ctx<'js>) -> Result<Function<'js>> {
+    match PRELUDE_BYTECODE
+        .get_or_init(|| compile_prelude().ok())
+        .as_deref()
+    {
+        Some(bytecode) => {
+            let (module, _) = sys::load_trusted_module(ctx, bytecode)?.eval()?;
+            module.get("default")
+        }
+        None => ctx.eval(PRELUDE),
+    }
+}
+
 /// Installs every non-built-in global. `tasks` are the step's timers and slow host calls, run by
 /// the engine's event loop.
 pub(crate) fn install<'js>(ctx: &Ctx<'js>, gate: &Arc<Gate>, tasks: &Tasks<'_, 'js>) -> Result<()> {
@@ -205,7 +242,7 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, gate: &Arc<Gate>, tasks: &Tasks<'_, '
     )?;
     natives.set("fetch", fetch_fn(ctx, tasks.calls)?)?;
     natives.set("run", run_fn(ctx, tasks.calls)?)?;
-    let prelude: Function<'js> = ctx.eval(PRELUDE)?;
+    let prelude = prelude_function(ctx)?;
     let exported: Object<'js> = prelude.call((natives,))?;
     let fetch: Function<'js> = exported.get("fetch")?;
     let process: Object<'js> = exported.get("process")?;

@@ -259,6 +259,13 @@ fn format_duration(d: Duration) -> String {
     }
 }
 
+/// Compiles, once per process, what every sandbox reuses (the bytecode of the JavaScript half
+/// of the bindings). Optional: the first step does it otherwise. A process that forks
+/// sandboxes (the process tier's zygote) calls it before forking, so that no worker repeats it.
+pub fn prepare() {
+    bindings::prepare();
+}
+
 /// Runs one step's plugin in a fresh engine on a dedicated thread and waits for it, at most until
 /// the deadline plus [`TIMEOUT_GRACE`].
 ///

@@ -137,3 +137,15 @@ pub(crate) fn copy_bytes(array: &TypedArray<'_, u8>) -> Option<Vec<u8>> {
     // once, with no call into the engine in between.
     unsafe { array.as_bytes() }.map(<[u8]>::to_vec)
 }
+
+/// Loads a module from bytecode that this process compiled itself from aether's own source
+/// (the prelude): never from plugin-supplied bytes (SPEC §5 refuses bytecode modules).
+pub(crate) fn load_trusted_module<'js>(
+    ctx: &rquickjs::Ctx<'js>,
+    bytecode: &'static [u8],
+) -> rquickjs::Result<rquickjs::Module<'js, rquickjs::module::Declared>> {
+    // SAFETY: `bytecode` was produced by `Module::write` of this same engine build in this
+    // process (bindings.rs `compile_prelude`), so it is valid bytecode; it is `'static`, as
+    // QuickJS may reference it instead of copying (`JS_READ_OBJ_ROM_DATA`).
+    unsafe { rquickjs::Module::load(ctx.clone(), bytecode) }
+}

@@ -249,6 +249,8 @@ pub fn run_zygote_if_asked() {
 /// The zygote's life: confine, say ready, then fork a worker per request until aether closes
 /// the control socket.
 fn zygote(control: OwnedFd) -> i32 {
+    // What every worker would otherwise compile again, compiled once here and inherited.
+    aether_sandbox::prepare();
     // Confinement first: its kernel probe waits for a child of its own, which an ignored
     // SIGCHLD would reap before it.
     let confined = crate::confine::zygote().and_then(|()| {
