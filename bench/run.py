@@ -1,0 +1,488 @@
+#!/usr/bin/env python3
+"""aether's benchmark harness (issue 8): `python3 bench/run.py`.
+
+Builds aether in release, generates every fixture (plugins, policies, pipelines) into a
+temporary directory, runs each measurement next to its baseline and prints one markdown
+table with the machine it ran on. Progress goes to stderr, the table to stdout.
+Standard library only; see docs/BENCHMARKS.md for what each row measures.
+"""
+
+import http.client
+import http.server
+import json
+import multiprocessing
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+AETHER = ROOT / "target" / "release" / "aether"
+NODE = ROOT / "bench" / "node"
+ENV = dict(os.environ, AETHER_BENCH="1")
+TIERS = ("thread", "process")
+ZYGOTE_ARG = b"__aether-zygote"
+MIB = 1024 * 1024
+MISSING = []  # measurements that could not be taken, printed under the table
+
+TRIVIAL_JS = "export default (i) => i;\n"
+SLEEP_JS = "export default async (i) => { await new Promise((r) => setTimeout(r, i.ms)); return i.ms; };\n"
+CALLS_JS = """export default (i) => {
+  let n = 0;
+  for (let k = 0; k < i.calls; k++) {
+    n += i.op === "env" ? aether.env.get("AETHER_BENCH").length : aether.fs.readText(i.path).length;
+  }
+  return n;
+};
+"""
+LOOP_JS = "export default () => { for (;;) {} };\n"
+REGEX_JS = 'export default () => /(a+)+$/.test("a".repeat(30) + "!");\n'
+HOG_JS = "export default () => { const a = []; for (;;) a.push(new Array(4096).fill(a.length)); };\n"
+FETCH_JS = """export default async (i) => {
+  for (let k = 0; k < i.requests; k++) await (await fetch(i.url)).text();
+  return i.requests;
+};
+"""
+
+
+# ---------------------------------------------------------------- statistics and table
+
+
+@dataclass
+class Stat:
+    median: float
+    lo: float
+    hi: float
+
+
+def stat(samples):
+    return Stat(statistics.median(samples), min(samples), max(samples))
+
+
+@dataclass
+class Row:
+    measurement: str
+    value: Stat
+    unit: str
+    baseline_name: str = "—"
+    baseline: Stat | None = None
+    compare: str = "ratio"  # "ratio", "overhead" (percent above the baseline) or "none"
+
+
+def fmt(value, unit):
+    digits = 0 if abs(value) >= 100 else 1 if abs(value) >= 10 else 2
+    return f"{value:.{digits}f} {unit}"
+
+
+def fmt_stat(s, unit):
+    return f"{fmt(s.median, unit)} ({fmt(s.lo, '').strip()}–{fmt(s.hi, '').strip()})"
+
+
+def comparison(row):
+    if row.baseline is None or row.compare == "none":
+        return "—"
+    ratio = row.value.median / row.baseline.median
+    if row.compare == "overhead":
+        return f"{ratio:.2f}× ({(ratio - 1) * 100:+.0f} %)"
+    return f"{ratio:.2f}×"
+
+
+def table(rows):
+    lines = [
+        "| measurement | aether: median (min–max) | baseline | baseline: median (min–max) | aether / baseline |",
+        "|---|---|---|---|---|",
+    ]
+    for row in rows:
+        baseline = fmt_stat(row.baseline, row.unit) if row.baseline else "—"
+        lines.append(
+            f"| {row.measurement} | {fmt_stat(row.value, row.unit)} | {row.baseline_name} | {baseline} | {comparison(row)} |"
+        )
+    return "\n".join(lines)
+
+
+def machine():
+    model = "unknown"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            model = line.split(":", 1)[1].strip()
+            break
+    node = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip()
+    return (
+        f"Machine: {os.cpu_count()} cores, {model}, Linux {platform.release()}; "
+        f"Node {node}, Python {platform.python_version()}"
+    )
+
+
+def progress(message):
+    print(message, file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------- fixtures
+
+
+def write_plugin(root, name, code, permissions=None, limits=None):
+    directory = root / "plugins" / name
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "index.js").write_text(code)
+    manifest = {"name": name, "version": "1.0.0"}
+    if permissions:
+        manifest["permissions"] = permissions
+    if limits:
+        manifest["limits"] = limits
+    (directory / "aether-plugin.json").write_text(json.dumps(manifest, indent=1))
+    return name
+
+
+def write_policy(root, name, tier, sections=""):
+    path = root / f"{name}.toml"
+    path.write_text(f'[isolation]\ndefault = "{tier}"\nhigh_risk = "{tier}"\n\n{sections}')
+    return path
+
+
+def write_pipeline(root, name, policy, steps):
+    """steps: dicts with id, plugin, with, and optionally timeout or memory."""
+    lines = [f"name: {name}", f"policy: ./{policy.name}", "steps:"]
+    for step in steps:
+        lines.append(f"  - id: {step['id']}")
+        lines.append(f"    plugin: ./plugins/{step['plugin']}")
+        lines.append(f"    with: {json.dumps(step.get('with', {}))}")
+        for key in ("timeout", "memory"):
+            if key in step:
+                lines.append(f"    {key}: {step[key]}")
+    path = root / f"{name}.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def toml_list(items):
+    return "[" + ", ".join(json.dumps(item) for item in items) + "]"
+
+
+# ---------------------------------------------------------------- running things
+
+
+def run_aether(pipeline, *flags, jobs=1, expect="succeeded"):
+    """Runs `aether run` once; returns (wall seconds, the --output json result)."""
+    command = [str(AETHER), "run", str(pipeline), "--output", "json", "--jobs", str(jobs), *flags]
+    start = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, env=ENV)
+    elapsed = time.perf_counter() - start
+    result = json.loads(done.stdout) if done.stdout.strip() else {}
+    if result.get("status") != expect:
+        raise RuntimeError(f"{pipeline.name}: expected {expect}, got {result.get('status')}: {done.stderr[-2000:]}")
+    return elapsed, result
+
+
+def time_aether(pipeline, repeat, *flags, jobs=1):
+    return [run_aether(pipeline, *flags, jobs=jobs)[0] for _ in range(repeat)]
+
+
+def time_command(command, repeat):
+    samples = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        subprocess.run(command, check=True, capture_output=True)
+        samples.append(time.perf_counter() - start)
+    return samples
+
+
+def node(script, *args):
+    return ["node", str(NODE / script), *map(str, args)]
+
+
+def per_unit(samples, base, units, scale):
+    """(sample − median(base)) / units for every sample, times scale (a unit conversion)."""
+    zero = statistics.median(base)
+    return stat([(s - zero) / units * scale for s in samples])
+
+
+# ---------------------------------------------------------------- 1. cold start
+
+
+def cold_start(root):
+    progress("1. cold start")
+    plugin = write_plugin(root, "trivial", TRIVIAL_JS)
+    aether = {}
+    for tier in TIERS:
+        policy = write_policy(root, f"cold-{tier}", tier)
+        pipeline = write_pipeline(root, f"cold-{tier}", policy, [{"id": "s", "plugin": plugin, "with": {"n": 1}}])
+        aether[tier] = time_aether(pipeline, 15)
+    whole = time_command(node("worker_cold.mjs"), 10)
+    each = json.loads(subprocess.run(node("worker_each.mjs", 50), check=True, capture_output=True, text=True).stdout)
+    rows = []
+    for tier in TIERS:
+        rows.append(Row(f"1 cold start `aether run`, 1 trivial step, {tier} tier (whole process)",
+                        stat([s * 1000 for s in aether[tier]]), "ms",
+                        "Node process + 1 worker (`worker_cold.mjs`)", stat([s * 1000 for s in whole])))
+    for tier in TIERS:
+        rows.append(Row(f"1 cold start, {tier} tier (whole process) vs one Node worker in-process",
+                        stat([s * 1000 for s in aether[tier]]), "ms",
+                        "Node worker create+call+terminate, N=50 in one process (`worker_each.mjs`)", stat(each)))
+    return rows, {tier: aether[tier] for tier in TIERS}, whole
+
+
+# ---------------------------------------------------------------- 2. fan-out
+
+
+def fan_out(root, one_step, node_one):
+    progress("2. fan-out")
+    plugin = "trivial"
+    rows = []
+    for n, repeat in ((50, 5), (500, 2)):
+        steps = [{"id": f"s{k}", "plugin": plugin, "with": {"n": k}} for k in range(n)]
+        baseline = per_unit(time_command(node("fanout.mjs", n), repeat), node_one, n - 1, 1000)
+        for tier in TIERS:
+            policy = write_policy(root, f"fan-{tier}", tier)
+            pipeline = write_pipeline(root, f"fan{n}-{tier}", policy, steps)
+            value = per_unit(time_aether(pipeline, repeat, jobs=2), one_step[tier], n - 1, 1000)
+            rows.append(Row(f"2 fan-out {n} trivial steps `--jobs 2`, {tier} tier, per step", value, "ms",
+                            f"Node, {n} workers 2 at a time (`fanout.mjs {n}`), per worker", baseline))
+    return rows
+
+
+# ---------------------------------------------------------------- 3. host calls
+
+
+def host_calls(root):
+    progress("3. host calls")
+    calls = 20000
+    data = root / "data"
+    data.mkdir(exist_ok=True)
+    (data / "kib.txt").write_text("x" * 1023 + "\n")
+
+    def per_call(pipeline, *flags):
+        def timed(k):
+            steps = [{"id": "c", "plugin": pipeline["plugin"], "with": {**pipeline["with"], "calls": k}}]
+            path = write_pipeline(root, f"{pipeline['name']}-{k}", pipeline["policy"], steps)
+            return time_aether(path, 5, *flags)
+        return per_unit(timed(calls), timed(0), calls, 1e6)
+
+    rows = []
+    env_plugin = write_plugin(root, "calls-env", CALLS_JS, {"env": ["AETHER_BENCH"]})
+    env_sections = '[env]\nallow = ["AETHER_BENCH"]\n\n[unsafe]\nallowed = true\n'
+    env_unsafe = None
+    for tier in ("unsafe", *TIERS):
+        policy = write_policy(root, f"env-{tier}", "thread" if tier == "unsafe" else tier, env_sections)
+        spec = {"name": f"env-{tier}", "plugin": env_plugin, "policy": policy, "with": {"op": "env"}}
+        if tier == "unsafe":
+            env_unsafe = per_call(spec, "--unsafe")
+            continue
+        rows.append(Row(f"3 `aether.env.get`, {tier} tier, per call ({calls} calls)", per_call(spec), "µs",
+                        "same, `--unsafe`", env_unsafe, "overhead"))
+
+    read_unsafe = None
+    for patterns, tier in ((1, "unsafe"), (1, "thread"), (10, "thread"), (1000, "thread"), (1, "process")):
+        grant = [f"./data/miss-{k}/*.txt" for k in range(patterns - 1)] + ["./data/kib.txt"]
+        plugin = write_plugin(root, f"calls-read-{patterns}", CALLS_JS, {"filesystem": {"read": grant}})
+        sections = f"[filesystem]\nread = {toml_list(grant)}\n\n[unsafe]\nallowed = true\n"
+        policy = write_policy(root, f"read-{patterns}-{tier}", "thread" if tier == "unsafe" else tier, sections)
+        spec = {"name": f"read-{patterns}-{tier}", "plugin": plugin, "policy": policy,
+                "with": {"op": "read", "path": "./data/kib.txt"}}
+        if tier == "unsafe":
+            read_unsafe = per_call(spec, "--unsafe")
+            continue
+        rows.append(Row(f"3 `aether.fs.readText` 1 KiB, {patterns} read pattern(s), {tier} tier, per call",
+                        per_call(spec), "µs", "same, `--unsafe`", read_unsafe, "overhead"))
+    return rows
+
+
+# ---------------------------------------------------------------- 4. memory
+
+
+def proc_status(pid, field):
+    """A `kB` field of /proc/PID/status, in bytes (0 once the process is gone)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024
+    except (FileNotFoundError, ProcessLookupError):
+        pass
+    return 0
+
+
+def worker_pids(ancestor):
+    """Descendants of ancestor whose command line names the zygote (the zygote and its workers)."""
+    parents = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat_line = (entry / "stat").read_text()
+            except (FileNotFoundError, ProcessLookupError):
+                continue
+            parents[int(entry.name)] = int(stat_line.rsplit(")", 1)[1].split()[1])
+    found = []
+    for pid in parents:
+        parent = parents[pid]
+        while parent not in (ancestor, 0, 1) and parent in parents:
+            parent = parents[parent]
+        if parent == ancestor:
+            try:
+                if ZYGOTE_ARG in Path(f"/proc/{pid}/cmdline").read_bytes():
+                    found.append(pid)
+            except (FileNotFoundError, ProcessLookupError):
+                pass
+    return found
+
+
+def sandbox_memory(pipeline, jobs):
+    """Runs a pipeline; returns (aether's VmHWM, peak of the summed RSS of its zygote and workers)."""
+    command = [str(AETHER), "run", str(pipeline), "--output", "json", "--jobs", str(jobs)]
+    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=ENV)
+    hwm = workers = 0
+    deadline = time.monotonic() + 20
+    while child.poll() is None:
+        if time.monotonic() > deadline:
+            child.kill()
+            child.wait()
+            raise TimeoutError(f"{pipeline.name} did not finish within 20 s")
+        hwm = max(hwm, proc_status(child.pid, "VmHWM"))
+        workers = max(workers, sum(proc_status(pid, "VmRSS") for pid in worker_pids(child.pid)))
+        time.sleep(0.05)
+    if json.loads(child.stdout.read()).get("status") != "succeeded":
+        raise RuntimeError(f"{pipeline.name} failed")
+    return hwm, workers
+
+
+def memory(root):
+    progress("4. memory")
+    plugin = write_plugin(root, "sleeper", SLEEP_JS)
+    rows = []
+    node_rss = {n: [int(subprocess.run(node("memory.mjs", n), check=True, capture_output=True, text=True).stdout)
+                    for _ in range(3)] for n in (0, 100)}
+    for tier in TIERS:
+        policy = write_policy(root, f"mem-{tier}", tier)
+        measured = {}
+        for n, repeat in ((1, 3), (100, 3), (1000, 1)):
+            steps = [{"id": f"s{k}", "plugin": plugin, "with": {"ms": 1500}} for k in range(n)]
+            pipeline = write_pipeline(root, f"mem{n}-{tier}", policy, steps)
+            try:
+                measured[n] = [sandbox_memory(pipeline, n) for _ in range(repeat)]
+            except TimeoutError as error:
+                MISSING.append(f"row 4, {n} sandboxes, {tier} tier: {error} (killed)")
+        for n in (n for n in (100, 1000) if n in measured):
+            index = 0 if tier == "thread" else 1
+            base = [sample[index] for sample in measured[1]]
+            value = per_unit([sample[index] for sample in measured[n]], base, n - 1, 1 / MIB)
+            what = "aether peak RSS (VmHWM)" if tier == "thread" else "summed RSS of zygote + workers"
+            row = Row(f"4 memory, {n} idle sandboxes at once, {tier} tier: {what} per sandbox", value, "MiB")
+            if n in node_rss:
+                row.baseline_name = f"Node process RSS with {n} idle workers − 0 workers, per worker"
+                row.baseline = per_unit(node_rss[n], node_rss[0], n, 1 / MIB)
+            rows.append(row)
+    return rows
+
+
+# ---------------------------------------------------------------- 5. enforcement
+
+
+def enforcement(root):
+    progress("5. enforcement")
+    rows = []
+    loop = write_plugin(root, "loop", LOOP_JS)
+    regex = write_plugin(root, "regex", REGEX_JS)
+    hog = write_plugin(root, "hog", HOG_JS, limits={"memory": "64MiB"})
+    for tier in TIERS:
+        policy = write_policy(root, f"enforce-{tier}", tier)
+        for plugin, what in ((loop, "`for(;;){}`"), (regex, "catastrophic regex `/(a+)+$/`")):
+            pipeline = write_pipeline(root, f"{plugin}-{tier}", policy, [{"id": "s", "plugin": plugin, "timeout": "1s"}])
+            late = [run_aether(pipeline, expect="failed")[1]["steps"][0]["duration_ms"] - 1000 for _ in range(3)]
+            rows.append(Row(f"5 timeout 1s, {what}, {tier} tier: `duration_ms` − 1000", stat(late), "ms"))
+        pipeline = write_pipeline(root, f"hog-{tier}", policy, [{"id": "s", "plugin": hog}])
+        peaks = [run_aether(pipeline, expect="failed")[1]["steps"][0]["peak_memory_bytes"] for _ in range(3)]
+        over = stat([(peak - 64 * MIB) / 1024 for peak in peaks])
+        rows.append(Row(f"5 memory hog, `limits.memory: 64MiB`, {tier} tier: `peak_memory_bytes` − 64 MiB",
+                        over, f"KiB ({over.median / (64 * 1024) * 100:+.2f} % of the ceiling)"))
+    return rows
+
+
+# ---------------------------------------------------------------- 6. gateway
+
+
+class Ok(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = b"ok\n"
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def serve(port_queue):
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Ok)
+    port_queue.put(server.server_address[1])
+    server.serve_forever()
+
+
+def plain_client(port, requests):
+    """Seconds for `requests` sequential GETs, a new connection (no keep-alive) each."""
+    start = time.perf_counter()
+    for _ in range(requests):
+        connection = http.client.HTTPConnection("127.0.0.1", port)
+        connection.request("GET", "/", headers={"Connection": "close"})
+        connection.getresponse().read()
+        connection.close()
+    return time.perf_counter() - start
+
+
+def gateway(root):
+    progress("6. gateway")
+    requests = 300
+    ports = multiprocessing.Queue()
+    server = multiprocessing.Process(target=serve, args=(ports,), daemon=True)
+    server.start()
+    try:
+        port = ports.get(timeout=10)
+        target = f"127.0.0.1:{port}"
+        plugin = write_plugin(root, "fetcher", FETCH_JS, {"network": {"domains": [target]}})
+        sections = f'[network]\ndomains = ["{target}"]\nallow_private = ["127.0.0.1/32"]\n'
+        baseline = stat([requests / plain_client(port, requests) for _ in range(3)])
+        rows = []
+        for tier in TIERS:
+            policy = write_policy(root, f"net-{tier}", tier, sections)
+            timed = {}
+            for m in (0, requests):
+                steps = [{"id": "f", "plugin": plugin, "with": {"url": f"http://{target}/", "requests": m}}]
+                timed[m] = time_aether(write_pipeline(root, f"net{m}-{tier}", policy, steps), 3)
+            zero = statistics.median(timed[0])
+            value = stat([requests / (s - zero) for s in timed[requests]])
+            rows.append(Row(f"6 gateway: {requests} sequential `fetch`es to a local server, {tier} tier", value, "req/s",
+                            "Python `http.client`, a new connection per request", baseline))
+        return rows
+    finally:
+        server.terminate()
+
+
+# ---------------------------------------------------------------- main
+
+
+def main():
+    progress("building aether (release)")
+    subprocess.run(["cargo", "build", "--release", "--bin", "aether"], cwd=ROOT, check=True)
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="aether-bench-") as tmp:
+        root = Path(tmp)
+        rows, one_step, node_one = cold_start(root)
+        rows += fan_out(root, one_step, node_one)
+        rows += host_calls(root)
+        rows += memory(root)
+        rows += enforcement(root)
+        rows += gateway(root)
+    print(machine())
+    print()
+    print(table(rows))
+    print()
+    for missing in MISSING:
+        print(f"- Missing: {missing}")
+    print(f"Measured in {time.perf_counter() - started:.0f} s.")
+
+
+if __name__ == "__main__":
+    main()
