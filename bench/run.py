@@ -332,7 +332,10 @@ def worker_pids(ancestor):
 def sandbox_memory(pipeline, jobs):
     """Runs a pipeline; returns (aether's VmHWM, peak of the summed RSS of its zygote and workers)."""
     command = [str(AETHER), "run", str(pipeline), "--output", "json", "--jobs", str(jobs)]
-    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=ENV)
+    # stdout to a file, not a pipe: nothing reads a pipe while the run goes, and a large JSON
+    # document would block aether on a full pipe.
+    out = tempfile.TemporaryFile()
+    child = subprocess.Popen(command, stdout=out, stderr=subprocess.DEVNULL, env=ENV)
     hwm = workers = 0
     deadline = time.monotonic() + 20
     while child.poll() is None:
@@ -343,7 +346,8 @@ def sandbox_memory(pipeline, jobs):
         hwm = max(hwm, proc_status(child.pid, "VmHWM"))
         workers = max(workers, sum(proc_status(pid, "VmRSS") for pid in worker_pids(child.pid)))
         time.sleep(0.05)
-    if json.loads(child.stdout.read()).get("status") != "succeeded":
+    out.seek(0)
+    if json.loads(out.read()).get("status") != "succeeded":
         raise RuntimeError(f"{pipeline.name} failed")
     return hwm, workers
 
