@@ -696,7 +696,7 @@ impl Grant {
         if is_reserved_path(&g) || is_reserved_path(&r) {
             return Err(deny(DenialReason::Reserved));
         }
-        let ok = |p: &Path| patterns.iter().any(|pat| pat.matches(p));
+        let ok = |p: &Path| patterns.iter().any(|pat| pat.matches_normalized(p));
         if ok(&g) && ok(&r) {
             Ok(CheckedPath {
                 capability,

@@ -593,11 +593,17 @@ impl PathPattern {
         let Some(path) = normalize_lexically(path, Path::new("/")) else {
             return false;
         };
+        self.matches_normalized(&path)
+    }
+
+    /// [`PathPattern::matches`] for a path already absolute and lexically normalized (the
+    /// grant's checks normalize once, not once per pattern).
+    pub(crate) fn matches_normalized(&self, path: &Path) -> bool {
         if path.as_os_str() == OsStr::new("/") {
             // The root has no segments; globset would let `/*` match it with an empty segment.
             return self.segs.iter().all(|s| *s == Seg::GlobStar);
         }
-        self.globs.is_match(&path)
+        self.globs.is_match(path)
     }
 
     /// Sound inclusion: true only if every path `other` matches, `self` matches too. When that
