@@ -193,9 +193,7 @@ impl StepRunner for Runner<'_> {
             self.collector.clone(),
         )
         .proxies(self.options.proxies.clone());
-        if let Some(deadline) = start.checked_add(limits.timeout) {
-            host = host.deadline(deadline);
-        }
+        host = host.deadline(aether_policy::deadline_after(start, limits.timeout));
         if self.options.unsafe_run {
             host = host.unsafe_mode(aether_policy::UnsafeMode::acknowledge());
         }

@@ -90,22 +90,12 @@ pub fn all_rules() -> Vec<RuleMeta> {
     let code = aether_analyze::RULES.iter().map(|r| RuleMeta {
         id: r.id,
         name: r.name,
-        level: match r.level {
-            aether_analyze::Level::Error => Level::Error,
-            aether_analyze::Level::Warning => Level::Warning,
-        },
+        level: r.level.into(),
         summary: r.summary,
         help: r.help,
         cwe: r.cwe,
     });
     CHECK_RULES.iter().copied().chain(code).collect()
-}
-
-fn level(level: Level) -> &'static str {
-    match level {
-        Level::Error => "error",
-        Level::Warning => "warning",
-    }
 }
 
 /// A SARIF `artifactLocation.uri`: an absolute `file:` URI (relative ones need a base the
@@ -128,7 +118,7 @@ fn result(
     let index = rules.iter().position(|r| r.id == rule);
     let mut result = json!({
         "ruleId": rule,
-        "level": level(lvl),
+        "level": lvl.as_str(),
         "message": { "text": message },
     });
     if let Some(i) = index {
@@ -155,7 +145,7 @@ pub fn check_sarif(rules: &[RuleMeta], malformed: &[FileError], findings: &[Find
                 "shortDescription": { "text": r.summary },
                 "fullDescription": { "text": r.summary },
                 "help": { "text": r.help },
-                "defaultConfiguration": { "level": level(r.level) },
+                "defaultConfiguration": { "level": r.level.as_str() },
             });
             if let Some(cwe) = r.cwe {
                 rule["properties"] =

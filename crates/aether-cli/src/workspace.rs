@@ -38,6 +38,15 @@ impl Level {
     }
 }
 
+impl From<aether_analyze::Level> for Level {
+    fn from(level: aether_analyze::Level) -> Level {
+        match level {
+            aether_analyze::Level::Error => Level::Error,
+            aether_analyze::Level::Warning => Level::Warning,
+        }
+    }
+}
+
 /// One problem found by validation, with a stable rule id.
 #[derive(Debug, Clone)]
 pub struct Finding {
@@ -318,10 +327,7 @@ fn code_findings(
         }
         findings.push(Finding {
             rule: f.rule,
-            level: match f.level {
-                aether_analyze::Level::Error => Level::Error,
-                aether_analyze::Level::Warning => Level::Warning,
-            },
+            level: f.level.into(),
             message: f.message,
             plugin: Some(info.manifest.name.clone()),
             capability: f.capability,

@@ -73,7 +73,7 @@ impl StepHost {
             overlay: Mutex::new(Overlay::default()),
             recorder,
             unsafe_mode: None,
-            deadline: Instant::now() + grant.limits().timeout,
+            deadline: aether_policy::deadline_after(Instant::now(), grant.limits().timeout),
             grant,
             gateway: Gateway::new(Box::new(SystemResolver)),
             children: Children::default(),
@@ -568,57 +568,48 @@ impl StepHost {
         timeout_ms: Option<u64>,
     ) -> Result<HostValue, HostError> {
         let deadline = match timeout_ms {
-            Some(ms) => self
-                .deadline
-                .min(Instant::now() + Duration::from_millis(ms)),
+            Some(ms) => self.deadline.min(aether_policy::deadline_after(
+                Instant::now(),
+                Duration::from_millis(ms),
+            )),
             None => self.deadline,
         };
         let bytes_sent = request.body.as_ref().map_or(0, |b| b.len() as u64);
-        let result = match &self.unsafe_mode {
-            None => self.gateway.fetch(&self.grant, request, deadline),
-            Some(mode) => {
-                let (result, overridden) =
-                    self.gateway
-                        .fetch_unchecked(&self.grant, request, deadline, mode);
-                for denial in &overridden {
-                    self.override_denial(denial);
-                }
-                result
-            }
-        };
-        match result {
-            Ok(response) => {
-                let last = response.hops.len().saturating_sub(1);
-                for (i, hop) in response.hops.iter().enumerate() {
-                    self.recorder.record(Event {
-                        time: SystemTime::now(),
-                        step: self.who.step.clone(),
-                        plugin: self.who.plugin.clone(),
-                        capability: Capability::Network,
-                        target: hop.url.clone(),
-                        decision: Decision::Allowed,
-                        reason: String::new(),
-                        traffic: Some(Traffic {
-                            address: hop.addr,
-                            status: hop.status,
-                            bytes_sent: if i == 0 { bytes_sent } else { 0 },
-                            bytes_received: if i == last {
-                                response.body.len() as u64
-                            } else {
-                                0
-                            },
-                        }),
-                    });
-                }
-                Ok(HostValue::Response {
-                    status: response.status,
-                    status_text: response.status_text,
-                    url: response.url,
-                    redirected: response.hops.len() > 1,
-                    headers: response.headers,
-                    body: response.body,
-                })
-            }
+        let traced =
+            self.gateway
+                .fetch_traced(&self.grant, request, deadline, self.unsafe_mode.as_ref());
+        for denial in &traced.overridden {
+            self.override_denial(denial);
+        }
+        // Every request that left is recorded, whether the fetch then succeeded or not.
+        let received = traced.result.as_ref().map_or(0, |r| r.body.len() as u64);
+        let last = traced.hops.len().saturating_sub(1);
+        for (i, hop) in traced.hops.iter().enumerate() {
+            self.recorder.record(Event {
+                time: SystemTime::now(),
+                step: self.who.step.clone(),
+                plugin: self.who.plugin.clone(),
+                capability: Capability::Network,
+                target: hop.url.clone(),
+                decision: Decision::Allowed,
+                reason: String::new(),
+                traffic: Some(Traffic {
+                    address: hop.addr,
+                    status: hop.status,
+                    bytes_sent: if i == 0 { bytes_sent } else { 0 },
+                    bytes_received: if i == last { received } else { 0 },
+                }),
+            });
+        }
+        match traced.result {
+            Ok(response) => Ok(HostValue::Response {
+                status: response.status,
+                status_text: response.status_text,
+                url: response.url,
+                redirected: response.hops.len() > 1,
+                headers: response.headers,
+                body: response.body,
+            }),
             Err(FetchError::Denied { url, denial }) => {
                 let message = denial.to_string();
                 self.event(Capability::Network, &url, Decision::Denied, message.clone());
@@ -721,9 +712,10 @@ impl StepHost {
             confinement.accept_weaker = true;
         }
         let deadline = match timeout_ms {
-            Some(ms) => self
-                .deadline
-                .min(Instant::now() + Duration::from_millis(ms)),
+            Some(ms) => self.deadline.min(aether_policy::deadline_after(
+                Instant::now(),
+                Duration::from_millis(ms),
+            )),
             None => self.deadline,
         };
         // Captured output counts toward the memory ceiling (SPEC §5), with the overlay.

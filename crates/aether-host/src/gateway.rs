@@ -559,6 +559,17 @@ fn map_ureq(err: ureq::Error, cap: u64) -> FetchError {
     }
 }
 
+/// A fetch with what it sent: see [`Gateway::fetch_traced`].
+#[derive(Debug)]
+pub struct Traced {
+    /// The response, or why there is none.
+    pub result: Result<FetchResponse, FetchError>,
+    /// Every request sent, in order, including those of a fetch that failed afterwards.
+    pub hops: Vec<Hop>,
+    /// The denials an `--unsafe` run overrode.
+    pub overridden: Vec<Denial>,
+}
+
 /// The gateway: how names are resolved and which proxies are used. Cheap to build.
 #[derive(Debug, Clone)]
 pub struct Gateway<R> {
@@ -593,34 +604,42 @@ impl<R: Resolve> Gateway<R> {
             grant,
             overridden: None,
         };
-        self.fetch_with(&checks, request, deadline)
+        self.fetch_with(&checks, request, deadline, &mut Vec::new())
     }
 
-    /// [`Gateway::fetch`] for an `--unsafe` run: what the grant denies (host, scheme,
-    /// address) is fetched anyway; the denials are returned beside the result, for the caller
-    /// to record as `allowed-unsafe`. Parsing, header checks, size caps and the deadline still
-    /// apply.
+    /// [`Gateway::fetch`], also returning every request actually sent ([`Hop`]s), whether the
+    /// fetch then succeeded or not (a redirect to a denied host, a response above the cap):
+    /// the audit trail must show the requests that left. With `unsafe_mode` (an `--unsafe`
+    /// run), what the grant denies (host, scheme, address) is fetched anyway and the denials
+    /// are returned, for the caller to record as `allowed-unsafe`; parsing, header checks, size
+    /// caps and the deadline still apply.
     ///
     /// # Security
     ///
-    /// Reaches any host and address, private ones included; see [`UnsafeMode`].
-    pub fn fetch_unchecked(
+    /// With `unsafe_mode`, reaches any host and address, private ones included; see
+    /// [`UnsafeMode`].
+    pub fn fetch_traced(
         &self,
         grant: &Grant,
         request: FetchRequest,
         deadline: Instant,
-        _mode: &UnsafeMode,
-    ) -> (Result<FetchResponse, FetchError>, Vec<Denial>) {
+        unsafe_mode: Option<&UnsafeMode>,
+    ) -> Traced {
         let checks = Checks {
             grant,
-            overridden: Some(RefCell::new(Vec::new())),
+            overridden: unsafe_mode.map(|_| RefCell::new(Vec::new())),
         };
-        let result = self.fetch_with(&checks, request, deadline);
+        let mut hops = Vec::new();
+        let result = self.fetch_with(&checks, request, deadline, &mut hops);
         let overridden = checks
             .overridden
             .map(RefCell::into_inner)
             .unwrap_or_default();
-        (result, overridden)
+        Traced {
+            result,
+            hops,
+            overridden,
+        }
     }
 
     /// The address of the proxy for `url`, if one applies (resolved once, here).
@@ -661,6 +680,7 @@ impl<R: Resolve> Gateway<R> {
         checks: &Checks<'_>,
         request: FetchRequest,
         deadline: Instant,
+        hops: &mut Vec<Hop>,
     ) -> Result<FetchResponse, FetchError> {
         let grant = checks.grant;
         let cap = grant.max_response_bytes().bytes();
@@ -693,7 +713,6 @@ impl<R: Resolve> Gateway<R> {
             )));
         }
         let mut url_text = request.url;
-        let mut hops = Vec::new();
 
         loop {
             let target = check_url(checks, &url_text, &self.resolver, deadline)?;
@@ -816,7 +835,7 @@ impl<R: Resolve> Gateway<R> {
                 url: target.url.to_string(),
                 headers: response_headers,
                 body,
-                hops,
+                hops: hops.clone(),
             });
         }
     }

@@ -222,3 +222,50 @@ fn end_kills_running_children_and_refuses_new_ones() {
     );
     assert!(step.call(run("/bin/sh", "true")).is_err());
 }
+
+/// A request that left is recorded even when the fetch then fails: here the first hop (which
+/// may carry data in its URL) reaches a granted server, which redirects to an ungranted port.
+#[test]
+fn a_request_sent_before_a_refused_redirect_is_recorded() {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        if let Ok((mut stream, _)) = listener.accept() {
+            let mut buf = [0u8; 4096];
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+            let _ = stream.read(&mut buf);
+            let _ = stream.write_all(
+                b"HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:9/x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            );
+        }
+    });
+    let domain = DomainPattern::parse(&format!("127.0.0.1:{port}")).expect("domain");
+    let policy = Policy {
+        domains: vec![domain.clone()],
+        allow_private: vec![IpNet::parse("127.0.0.1/32").expect("net")],
+        ..Policy::default()
+    };
+    let permissions = Permissions {
+        domains: vec![domain],
+        ..Permissions::default()
+    };
+    let workspace = tempfile::tempdir().expect("tempdir");
+    let (step, events) = host(permissions, &policy, workspace.path());
+    let reply = step.call(fetch(format!("http://127.0.0.1:{port}/?leak=secret")));
+    assert!(
+        matches!(&reply, Err(HostError::PermissionDenied { .. })),
+        "{reply:?}"
+    );
+    let events = events.all();
+    let sent = events
+        .iter()
+        .find(|e| e.traffic.is_some())
+        .unwrap_or_else(|| panic!("the first request is not recorded: {events:#?}"));
+    assert!(sent.target.contains("leak=secret"), "{sent:?}");
+    assert_eq!(sent.traffic.expect("traffic").status, 302);
+    assert!(
+        events
+            .iter()
+            .any(|e| e.decision == Decision::Denied && e.target == "http://127.0.0.1:9/x")
+    );
+}

@@ -12,7 +12,9 @@ pub mod capability;
 pub use capability::{Capability, Decision};
 pub mod size;
 
-pub use size::{ByteSize, DurationError, HumanDuration, SizeError, parse_duration, parse_size};
+pub use size::{
+    ByteSize, DurationError, HumanDuration, SizeError, deadline_after, parse_duration, parse_size,
+};
 pub mod path;
 
 pub use path::{PathPattern, PatternError, normalize_lexically};

@@ -366,3 +366,36 @@ mod tests {
         }
     }
 }
+
+/// The instant `timeout` after `start`, saturating: a timeout too large for the clock (a manifest
+/// may ask for `5000000000000000h`) means "a century from now" instead of an overflow panic.
+/// Reads no clock: `start` is an argument.
+pub fn deadline_after(
+    start: std::time::Instant,
+    timeout: std::time::Duration,
+) -> std::time::Instant {
+    const CENTURY: std::time::Duration = std::time::Duration::from_secs(100 * 365 * 24 * 3600);
+    start.checked_add(timeout.min(CENTURY)).unwrap_or(start)
+}
+
+#[cfg(test)]
+mod deadline_tests {
+    use std::time::{Duration, Instant};
+
+    use super::deadline_after;
+
+    #[test]
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "the test needs some instant; the function itself reads no clock"
+    )]
+    fn a_huge_timeout_saturates_instead_of_overflowing() {
+        let now = Instant::now();
+        assert_eq!(
+            deadline_after(now, Duration::from_secs(5)),
+            now + Duration::from_secs(5)
+        );
+        let far = deadline_after(now, Duration::MAX);
+        assert!(far > now + Duration::from_secs(50 * 365 * 24 * 3600));
+    }
+}

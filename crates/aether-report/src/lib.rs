@@ -212,22 +212,8 @@ fn violations_of(run: &RunReport, step: &str) -> usize {
         .count()
 }
 
-/// Makes control, bidi and zero-width characters visible as `\u{..}` (same set as
-/// `aether_policy::escape_untrusted`; duplicated to keep this crate free of the policy crate's
-/// dependencies).
-pub(crate) fn escape_untrusted(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        let invisible = c.is_control()
-            || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}');
-        if invisible {
-            out.push_str(&format!("\\u{{{:x}}}", c as u32));
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
+/// The one escape of control, bidi and zero-width characters (the policy crate's; pure).
+pub(crate) use aether_policy::escape_untrusted;
 
 /// Untrusted text made safe for XML/HTML text and attribute values.
 pub(crate) fn xml(text: &str) -> String {

@@ -1,12 +1,12 @@
 //! The globals a plugin sees beyond the ECMAScript built-ins (SPEC §5): `aether` (frozen, with
-//! `fs` and `env`), `console`, `require`, `setTimeout`, `clearTimeout`,
-//! `TextEncoder`, `TextDecoder`, `atob` and `btoa`. Nothing else is added, and no helper object is
-//! left reachable: native helpers are captured by closures only.
+//! `fs`, `env`, `fetch` and `process`), `console`, `require`, `fetch`, `Headers`, `Response`,
+//! `setTimeout`, `clearTimeout`, `TextEncoder`, `TextDecoder`, `atob` and `btoa`. Nothing else is
+//! added, and no helper object is left reachable: native helpers are captured by closures only.
 //!
 //! Every capability is a [`HostRequest`] through the [`Gate`]; this module only validates
-//! arguments (wrong types throw `TypeError`) and converts values. Not here yet (later issues):
-//! `fetch`, `aether.fetch`, `aether.process`, `aether.listen`. `structuredClone` is left out
-//! rather than approximated with JSON, which would silently lose `Map`, `Date`, cycles, etc.
+//! arguments (wrong types throw `TypeError`) and converts values. Not here yet (issue 9):
+//! `aether.listen`. `structuredClone` is left out rather than approximated with JSON, which
+//! would silently lose `Map`, `Date`, cycles, etc.
 
 use std::cell::RefCell;
 use std::rc::Rc;

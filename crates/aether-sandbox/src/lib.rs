@@ -278,7 +278,7 @@ pub fn run_step(spec: StepSpec, host: Arc<dyn Host + 'static>) -> StepOutcome {
     let start = Instant::now();
     let limits = spec.limits;
     let spec_sample = spec.sample;
-    let deadline = start + limits.timeout;
+    let deadline = aether_policy::deadline_after(start, limits.timeout);
     let shared = Arc::new(Shared::new(deadline, limits.memory));
     let gate = Arc::new(Gate::new(host, Arc::clone(&shared)));
 

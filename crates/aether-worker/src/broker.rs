@@ -57,7 +57,7 @@ pub fn supervise(
 ) -> StepOutcome {
     let started = Instant::now();
     let limits = spec.limits;
-    let deadline = started + limits.timeout + TIMEOUT_GRACE;
+    let deadline = aether_policy::deadline_after(started, limits.timeout) + TIMEOUT_GRACE;
     let sample = spec.sample;
     let done = AtomicBool::new(false);
     let (result, samples) = std::thread::scope(|scope| {

@@ -968,3 +968,22 @@ fn require_of_an_existing_plugin_file_is_recorded_as_denied() {
         out.stderr
     );
 }
+
+/// A timeout too large for the clock (`5000000000000000h`) once overflowed `Instant + Duration`
+/// and panicked the runner; it now means "no practical limit".
+#[test]
+fn a_huge_timeout_runs_instead_of_panicking() {
+    let ws = Ws::new();
+    ws.js_plugin(
+        "p",
+        r#"{ "name": "p", "version": "1.0.0", "limits": { "timeout": "5000000000000000h" } }"#,
+        "export default () => 1;\n",
+    );
+    ws.write(
+        "pipeline.yaml",
+        "name: t\nsteps:\n  - id: a\n    plugin: ./plugins/p\n",
+    );
+    let (out, v) = run(&ws);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(output(&v, "a"), &json!(1));
+}

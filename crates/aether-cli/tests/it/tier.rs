@@ -2,6 +2,7 @@
 //! that works whatever the engine is doing, confinement visible in `/proc`, and no worker
 //! outliving its step or aether itself.
 
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -70,6 +71,9 @@ fn a_pipeline_gives_the_same_results_in_both_tiers() {
         assert_eq!(out.code, Some(0), "{tier}: {}", out.stderr);
         let v = out.json();
         results.push((output(&v, "a").clone(), output(&v, "b").clone()));
+        // The run really used the tier under test.
+        let check = ws.aether(&["check", "pipeline.yaml", "--format", "json"]);
+        assert_eq!(check.json()["steps"][0]["tier"], tier);
         assert_eq!(
             std::fs::read_to_string(ws.path().join("out/b.txt")).unwrap(),
             "hello\nhello\n"
@@ -167,14 +171,22 @@ fn no_worker_outlives_a_killed_aether() {
         "no worker appeared"
     );
     let zygote = family[0].0;
+    let worker = zygote_family()
+        .into_iter()
+        .find(|&(_, ppid)| ppid == zygote)
+        .map(|(pid, _)| pid)
+        .unwrap();
     aether.kill().unwrap();
     aether.wait().unwrap();
+    // By pid: an orphaned worker would be re-parented and drop out of any parent-based view.
+    let gone = |pid: u32| {
+        !Path::new(&format!("/proc/{pid}")).exists()
+            || std::fs::read_to_string(format!("/proc/{pid}/status"))
+                .is_ok_and(|s| s.contains("State:\tZ"))
+    };
     assert!(
-        eventually(|| zygote_family()
-            .iter()
-            .all(|&(pid, ppid)| pid != zygote && ppid != zygote)),
-        "the zygote or its worker survived aether: {:?}",
-        zygote_family()
+        eventually(|| gone(zygote) && gone(worker)),
+        "the zygote {zygote} or its worker {worker} survived aether"
     );
 }
 
