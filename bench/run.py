@@ -207,10 +207,11 @@ def per_unit(samples, base, units, scale):
 
 
 def install_baselines():
-    """The npm baselines (isolated-vm, Deno) into bench/node/node_modules; False if that failed.
+    """The npm baselines (isolated-vm, Deno, Extism) into bench/node/node_modules; False if that failed.
 
     isolated-vm builds with node-gyp against the running Node's own headers (no download)."""
-    if (NODE_MODULES / "isolated-vm" / "out" / "isolated_vm.node").exists() and DENO.exists():
+    extism = NODE_MODULES / "@extism" / "extism"
+    if (NODE_MODULES / "isolated-vm" / "out" / "isolated_vm.node").exists() and DENO.exists() and extism.exists():
         return True
     progress("installing the npm baselines (isolated-vm builds with node-gyp, about 2 minutes)")
     prefix = Path(subprocess.run(["node", "-p", "process.execPath"], capture_output=True, text=True).stdout.strip())
@@ -218,7 +219,7 @@ def install_baselines():
     done = subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--foreground-scripts"], cwd=NODE, env=env,
                           capture_output=True, text=True)
     if done.returncode != 0 or not (NODE_MODULES / "isolated-vm" / "out" / "isolated_vm.node").exists():
-        MISSING.append(f"isolated-vm and Deno baselines: `npm install` in bench/node failed: {done.stderr[-300:]}")
+        MISSING.append(f"isolated-vm, Deno and Extism baselines: `npm install` in bench/node failed: {done.stderr[-300:]}")
         return False
     return True
 
@@ -281,8 +282,12 @@ def cold_start(root, divan):
     rows.append(Row(label, in_process, "ms", "Node worker create+call+terminate in-process (`worker_each.mjs`)",
                     stat(each)))
     if baselines:
-        for script, name in (("isolate_each.mjs", "isolated-vm isolate (256 MB) + context + module + call + dispose"),):
-            times = json.loads(subprocess.run(node(script, 50), check=True, capture_output=True, text=True).stdout)
+        for script, name in (
+            ("isolate_each.mjs", "isolated-vm isolate (256 MB) + context + module + call + dispose"),
+            ("extism_each.mjs", "Extism plugin of an empty wasm function (no JS engine) created + called + closed"),
+        ):
+            times = json.loads(subprocess.run(["node", "--no-warnings", *node(script, 50)[1:]], check=True,
+                                              capture_output=True, text=True).stdout)
             rows.append(Row(label, in_process, "ms", f"{name} (`{script}`)", stat(times)))
         deno_each = json.loads(subprocess.run([str(DENO), "run", "--allow-read", str(NODE / "deno_worker_each.js"), "50"],
                                               check=True, capture_output=True, text=True).stdout)
