@@ -97,6 +97,25 @@ pub fn check_plugin(
     }
 }
 
+/// The error when the lock at `path` would lie inside one of the plugins `found` (the pipeline
+/// in a plugin directory): it would pin itself, and never match.
+pub fn lock_inside_plugin(path: &Path, found: &[LockedPlugin]) -> Option<FileError> {
+    let p = found
+        .iter()
+        .find(|p| p.dir.split('/').all(|part| part == ".." || part == "."))?;
+    Some(
+        FileError::new(
+            path,
+            None,
+            format!(
+                "the lock would be one of the files of plugin `{}` (`{}`), which it pins",
+                p.name, p.dir
+            ),
+        )
+        .with_hint("move the pipeline file out of the plugin directory"),
+    )
+}
+
 /// Reads and parses the lock at `path`; `Ok(None)` when there is none.
 pub fn read_lock(path: &Path) -> Result<Option<Lockfile>, Vec<FileError>> {
     if !path.exists() {
@@ -148,6 +167,10 @@ pub fn lock_findings(
             return;
         }
     };
+    if let Some(e) = lock_inside_plugin(&path, found) {
+        malformed.push(e);
+        return;
+    }
     for difference in lock.differences(found) {
         let file = match difference.path() {
             Some(p) => workspace.join(difference.dir()).join(p),

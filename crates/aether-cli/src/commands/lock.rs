@@ -13,7 +13,7 @@ use aether_integrity::Lockfile;
 use aether_manifest::{FileError, PipelineFile};
 use clap::Args;
 
-use crate::integrity::{lock_path, locked_plugin, read_lock, write_atomic};
+use crate::integrity::{lock_inside_plugin, lock_path, locked_plugin, read_lock, write_atomic};
 use crate::{Outcome, render};
 
 /// Arguments of `aether lock`.
@@ -74,10 +74,11 @@ pub fn lock(args: LockArgs) -> anyhow::Result<Outcome> {
             Err(e) => errors.extend(e),
         }
     }
+    let path = lock_path(&ws);
+    errors.extend(lock_inside_plugin(&path, &found));
     if !errors.is_empty() {
         return refused(&errors);
     }
-    let path = lock_path(&ws);
     let new = Lockfile::new(found.iter().cloned());
     let (old, differences) = match read_lock(&path) {
         Ok(Some(old)) => {

@@ -204,6 +204,20 @@ fn a_malformed_lock_is_refused_with_its_location() {
     assert!(out.stderr.contains("edited by hand"), "{}", out.stderr);
 }
 
+#[test]
+fn a_pipeline_inside_its_plugin_cannot_be_locked() {
+    let ws = Ws::new();
+    ws.js_plugin("p", &manifest("p", &json!({})), "export default () => 1;\n");
+    ws.write(
+        "plugins/p/pipeline.yaml",
+        "name: t\nsteps:\n  - id: a\n    plugin: .\n",
+    );
+    let out = ws.aether(&["lock", "plugins/p/pipeline.yaml"]);
+    assert_eq!(out.code, Some(2), "{}", out.stderr);
+    assert!(out.stderr.contains("which it pins"), "{}", out.stderr);
+    assert!(!ws.path().join("plugins/p/aether.lock").exists());
+}
+
 /// A plugin earlier in the pipeline rewrites a later plugin's files through its granted
 /// filesystem write (the overlay commits when it succeeds, before the later step starts): the
 /// later steps still run the bytes verified at load time, in both tiers.
@@ -216,12 +230,12 @@ fn a_file_swapped_after_verification_is_not_executed() {
             "swapper",
             &json!({ "filesystem": { "write": ["./plugins/victim/**"] } }),
         ),
-        "export default () => {\n  aether.fs.writeText(\"plugins/victim/index.js\", \"export default () => 'swapped';\\n\");\n  aether.fs.writeText(\"plugins/victim/lib.js\", \"export const v = 'swapped';\\n\");\n  return true;\n};\n",
+        "export default () => {\n  aether.fs.writeText(\"plugins/victim/index.js\", \"export default () => 'swapped';\\n\");\n  aether.fs.writeText(\"plugins/victim/lib.js\", \"export const v = 'swapped';\\n\");\n  aether.fs.writeText(\"plugins/victim/aether-plugin.json\", JSON.stringify({ name: \"victim\", version: \"1.0.0\", permissions: { env: [\"PATH\"] } }));\n  return true;\n};\n",
     );
     ws.js_plugin(
         "victim",
         &manifest("victim", &json!({})),
-        "export default async () => [(await import(\"./lib.js\")).v, 'original'];\n",
+        "export default async () => {\n  let env;\n  try { env = aether.env.get(\"PATH\"); } catch (e) { env = e.name; }\n  return [(await import(\"./lib.js\")).v, 'original', env];\n};\n",
     );
     ws.write("plugins/victim/lib.js", "export const v = 'original';\n");
     ws.write(
@@ -232,7 +246,12 @@ fn a_file_swapped_after_verification_is_not_executed() {
     let (out, v) = run(&ws);
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     for step in ["thread", "process"] {
-        assert_eq!(output(&v, step), &json!(["original", "original"]), "{step}");
+        // The grant too is the one the lock verified: the rewritten manifest's `env` is not.
+        assert_eq!(
+            output(&v, step),
+            &json!(["original", "original", "PermissionDenied"]),
+            "{step}"
+        );
     }
     // The swap did reach the disk; the next run sees it and refuses.
     let on_disk = std::fs::read_to_string(ws.path().join("plugins/victim/index.js")).unwrap();
@@ -241,6 +260,11 @@ fn a_file_swapped_after_verification_is_not_executed() {
     refused(&out);
     assert!(out.stderr.contains("`index.js` changed"), "{}", out.stderr);
     assert!(out.stderr.contains("`lib.js` changed"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("`aether-plugin.json` changed"),
+        "{}",
+        out.stderr
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
