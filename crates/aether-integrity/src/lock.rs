@@ -349,7 +349,7 @@ impl Lockfile {
 
     /// The lock's text: a header comment, then TOML with plugins sorted by directory and files
     /// by path. [`Lockfile::parse`] of it gives `self` back.
-    pub fn render(&self) -> String {
+    pub fn render(&self) -> Result<String, toml::ser::Error> {
         let out = OutLock {
             version: LOCK_VERSION,
             plugins: self
@@ -364,9 +364,7 @@ impl Lockfile {
                 })
                 .collect(),
         };
-        // Serializing plain strings and maps cannot fail; an empty body would be refused by
-        // `parse` rather than accepted silently.
-        format!("{HEADER}{}", toml::to_string(&out).unwrap_or_default())
+        Ok(format!("{HEADER}{}", toml::to_string(&out)?))
     }
 
     /// Every difference between the lock and the plugins `found` on disk, in the order of
@@ -454,12 +452,12 @@ mod tests {
             ),
             plugin("../shared/odd \"name\"", &[("a b/c.d.js", "y")]),
         ]);
-        let text = lock.render();
+        let text = lock.render().unwrap();
         assert!(text.starts_with("# aether.lock"), "{text}");
         assert!(text.contains("[[plugins]]"), "{text}");
         assert_eq!(Lockfile::parse(&text).unwrap(), lock);
         assert_eq!(
-            Lockfile::parse(&Lockfile::default().render()).unwrap(),
+            Lockfile::parse(&Lockfile::default().render().unwrap()).unwrap(),
             Lockfile::default()
         );
     }
@@ -507,7 +505,9 @@ mod tests {
 
     #[test]
     fn malformed_locks_are_refused_with_their_offsets() {
-        let good = Lockfile::new([plugin("p", &[("index.js", "1")])]).render();
+        let good = Lockfile::new([plugin("p", &[("index.js", "1")])])
+            .render()
+            .unwrap();
         // Unknown key, wrong version, not TOML.
         for (text, needle) in [
             ("version = 1\nextra = 2\n", "extra"),
@@ -541,5 +541,20 @@ mod tests {
 
     fn sha256_of(s: &str) -> String {
         crate::sha256_hex(s.as_bytes())
+    }
+
+    proptest::proptest! {
+        /// A lock is a file anyone may have edited: parsing never panics, whatever the text.
+        #[test]
+        fn parsing_never_panics(cut in 0usize..2000, noise in "[ -~\n]{0,40}") {
+            let good = Lockfile::new([
+                plugin("p/a", &[("index.js", "1"), ("lib/x.js", "2")]),
+                plugin("p/b", &[("aether-plugin.json", "3")]),
+            ])
+            .render()
+            .unwrap();
+            let at = (0..=cut.min(good.len())).rev().find(|&i| good.is_char_boundary(i)).unwrap_or(0);
+            let _ = Lockfile::parse(&format!("{}{noise}{}", &good[..at], &good[at..]));
+        }
     }
 }

@@ -374,6 +374,22 @@ QtKMXWyYcwdpZAlPF7tE2ENJkRd1ujvKjlj1m9RtHTBnZPa5WKU5uWRs5GoP5M/VqE81QFuMKI5k/SfN
         assert!(sign(&pair.secret_key, Some("hunter2".into()), "x", "c").is_ok());
     }
 
+    proptest::proptest! {
+        /// A signature file comes from the plugin: checking never panics, whatever its bytes
+        /// (here: the reference vector with any span replaced by noise).
+        #[test]
+        fn checking_never_panics(from in 0usize..400, len in 0usize..40, noise in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..40)) {
+            let key = PublicKey::parse(VECTOR_KEY).unwrap();
+            let policy = trusting(&[&key], true);
+            let mut bytes = VECTOR_PREHASHED.as_bytes().to_vec();
+            let from = from.min(bytes.len());
+            let to = (from + len).min(bytes.len());
+            bytes.splice(from..to, noise);
+            let check = policy.check(Some(&bytes), "test");
+            proptest::prop_assert_ne!(check, SignatureCheck::Unsigned);
+        }
+    }
+
     #[test]
     fn hostile_signature_files_are_malformed_not_a_panic() {
         let key = PublicKey::parse(VECTOR_KEY).unwrap();

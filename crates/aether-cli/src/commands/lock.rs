@@ -117,7 +117,8 @@ pub fn lock(args: LockArgs) -> anyhow::Result<Outcome> {
             render::terminal_safe(&d.to_string())
         )?;
     }
-    if let Err(e) = write_atomic(&path, new.render().as_bytes()) {
+    let text = new.render()?;
+    if let Err(e) = write_atomic(&path, text.as_bytes()) {
         writeln!(
             stderr,
             "error: cannot write `{}`: {e}\n\nhint: check that the pipeline's directory is writable",

@@ -316,6 +316,73 @@ fn keygen_writes_a_private_key_and_never_overwrites() {
     assert_eq!(std::fs::read(ws.path().join("signer.key")).unwrap(), before);
 }
 
+/// Runs `aether ARGS` in the workspace with `stdin` on standard input.
+fn aether_stdin(ws: &Ws, args: &[&str], stdin: &str) -> Out {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_aether"))
+        .args(args)
+        .current_dir(ws.path())
+        .env_clear()
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    Out {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+#[test]
+fn an_encrypted_key_takes_its_password_from_stdin_and_never_prompts() {
+    let ws = workspace();
+    let out = aether_stdin(&ws, &["keygen", "k.key", "--password-stdin"], "s3cret\n");
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let public = out.stdout.trim().to_owned();
+    // Without the password: a clear error, no prompt (stdin is closed, nothing waits).
+    let out = aether_stdin(&ws, &["sign", "plugins/echo", "--key", "k.key"], "");
+    assert_eq!(out.code, Some(2), "{}", out.stderr);
+    assert!(out.stderr.contains("`--password-stdin`"), "{}", out.stderr);
+    let out = aether_stdin(
+        &ws,
+        &["sign", "plugins/echo", "--key", "k.key", "--password-stdin"],
+        "wrong\n",
+    );
+    assert_eq!(out.code, Some(2), "{}", out.stderr);
+    assert!(out.stderr.contains("password"), "{}", out.stderr);
+    let out = aether_stdin(
+        &ws,
+        &["sign", "plugins/echo", "--key", "k.key", "--password-stdin"],
+        "s3cret\n",
+    );
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let out = aether_stdin(
+        &ws,
+        &[
+            "sign",
+            "plugins/other",
+            "--key",
+            "k.key",
+            "--password-stdin",
+        ],
+        "s3cret\n",
+    );
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    policy(&ws, &[&public], true);
+    let (out, _) = run(&ws);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+}
+
 #[test]
 fn signed_plugins_run_and_unsigned_tampered_or_untrusted_ones_are_refused() {
     let ws = workspace();
