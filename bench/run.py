@@ -29,6 +29,8 @@ TIERS = ("thread", "process")
 ZYGOTE_ARG = b"__aether-zygote"
 MIB = 1024 * 1024
 MISSING = []  # measurements that could not be taken, printed under the table
+NODE_MODULES = NODE / "node_modules"
+DENO = NODE_MODULES / "@deno" / "linux-x64-glibc" / "deno"
 
 TRIVIAL_JS = "export default (i) => i;\n"
 SLEEP_JS = "export default async (i) => { await new Promise((r) => setTimeout(r, i.ms)); return i.ms; };\n"
@@ -204,7 +206,53 @@ def per_unit(samples, base, units, scale):
 # ---------------------------------------------------------------- 1. cold start
 
 
-def cold_start(root):
+def install_baselines():
+    """The npm baselines (isolated-vm, Deno, Extism) into bench/node/node_modules; False if that failed.
+
+    isolated-vm builds with node-gyp against the running Node's own headers (no download)."""
+    extism = NODE_MODULES / "@extism" / "extism"
+    if (NODE_MODULES / "isolated-vm" / "out" / "isolated_vm.node").exists() and DENO.exists() and extism.exists():
+        return True
+    progress("installing the npm baselines (isolated-vm builds with node-gyp, about 2 minutes)")
+    prefix = Path(subprocess.run(["node", "-p", "process.execPath"], capture_output=True, text=True).stdout.strip())
+    env = dict(os.environ, npm_config_nodedir=str(prefix.parent.parent))
+    done = subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--foreground-scripts"], cwd=NODE, env=env,
+                          capture_output=True, text=True)
+    if done.returncode != 0 or not (NODE_MODULES / "isolated-vm" / "out" / "isolated_vm.node").exists():
+        MISSING.append(f"isolated-vm, Deno and Extism baselines: `npm install` in bench/node failed: {done.stderr[-300:]}")
+        return False
+    return True
+
+
+UNITS = {"ns": 1e-6, "µs": 1e-3, "us": 1e-3, "ms": 1.0, "s": 1e3}
+
+
+def divan_sandbox():
+    """Runs `cargo bench -p aether-sandbox` (divan) and returns {bench name: Stat in ms}.
+
+    A name is the bench's, or `bench/arg` for a parameterized one; min–max are divan's fastest
+    and slowest samples."""
+    progress("in-process benches (cargo bench -p aether-sandbox)")
+    done = subprocess.run(["cargo", "bench", "-p", "aether-sandbox", "--bench", "sandbox", "--", "--sample-count", "500"],
+                          cwd=ROOT, check=True, capture_output=True, text=True)
+    out, parent = {}, None
+    for line in done.stdout.splitlines():
+        indented = line.startswith(("│", " "))
+        cells = [c.strip() for c in line.removeprefix("│").split("│")]
+        # The first cell holds the tree, the name and the fastest time; then slowest, median.
+        first = cells[0].lstrip("├╰─ ").split()
+        if len(cells) < 4 or not first or "fastest" in first:
+            continue
+        if not cells[1]:  # a parameterized bench's own line: its args follow
+            parent = first[0]
+            continue
+        name, fastest = first[0], first[1:3]
+        fastest, slowest, median = (float(v) * UNITS[u] for v, u in (fastest, cells[1].split(), cells[2].split()))
+        out[f"{parent}/{name}" if indented and parent else name] = Stat(median, fastest, slowest)
+    return out
+
+
+def cold_start(root, divan):
     progress("1. cold start")
     plugin = write_plugin(root, "trivial", TRIVIAL_JS)
     aether = {}
@@ -219,10 +267,32 @@ def cold_start(root):
         rows.append(Row(f"1 cold start `aether run`, 1 trivial step, {tier} tier (whole process)",
                         stat([s * 1000 for s in aether[tier]]), "ms",
                         "Node process + 1 worker (`worker_cold.mjs`)", stat([s * 1000 for s in whole])))
+    baselines = install_baselines()
+    if baselines:
+        deno_whole = time_command([str(DENO), "run", "--allow-read", str(NODE / "deno_worker_each.js"), "1"], 10)
+        rows.append(Row("1 cold start `aether run`, 1 trivial step, thread tier (whole process)",
+                        stat([s * 1000 for s in aether["thread"]]), "ms",
+                        "Deno process + 1 Web Worker (`deno_worker_each.js 1`)", stat([s * 1000 for s in deno_whole])))
     for tier in TIERS:
         rows.append(Row(f"1 cold start, {tier} tier (whole process) vs one Node worker in-process",
                         stat([s * 1000 for s in aether[tier]]), "ms",
                         "Node worker create+call+terminate, N=50 in one process (`worker_each.mjs`)", stat(each)))
+    in_process = divan["cold_start_and_call"]
+    label = "1 in-process: thread-tier sandbox created, trivial module loaded and called, torn down (divan)"
+    rows.append(Row(label, in_process, "ms", "Node worker create+call+terminate in-process (`worker_each.mjs`)",
+                    stat(each)))
+    if baselines:
+        for script, name in (
+            ("isolate_each.mjs", "isolated-vm isolate (256 MB) + context + module + call + dispose"),
+            ("extism_each.mjs", "Extism plugin of an empty wasm function (no JS engine) created + called + closed"),
+        ):
+            times = json.loads(subprocess.run(["node", "--no-warnings", *node(script, 50)[1:]], check=True,
+                                              capture_output=True, text=True).stdout)
+            rows.append(Row(label, in_process, "ms", f"{name} (`{script}`)", stat(times)))
+        deno_each = json.loads(subprocess.run([str(DENO), "run", "--allow-read", str(NODE / "deno_worker_each.js"), "50"],
+                                              check=True, capture_output=True, text=True).stdout)
+        rows.append(Row(label, in_process, "ms", "Deno Web Worker create+call+terminate in-process (`deno_worker_each.js`)",
+                        stat(deno_each)))
     return rows, {tier: aether[tier] for tier in TIERS}, whole
 
 
@@ -384,9 +454,13 @@ def memory(root):
 # ---------------------------------------------------------------- 5. enforcement
 
 
-def enforcement(root):
+def enforcement(root, one_step, divan):
     progress("5. enforcement")
     rows = []
+    for arg, what in (("loop", "`for(;;){}`"), ("regex", "catastrophic regex `/(a+)+$/`")):
+        late = divan[f"stopped_at_10ms_timeout/{arg}"]
+        rows.append(Row(f"5 timeout 10ms, {what}, thread tier in-process (divan): time to the stopped step − 10 ms",
+                        Stat(late.median - 10, late.lo - 10, late.hi - 10), "ms"))
     loop = write_plugin(root, "loop", LOOP_JS)
     regex = write_plugin(root, "regex", REGEX_JS)
     hog = write_plugin(root, "hog", HOG_JS, limits={"memory": "64MiB"})
@@ -394,8 +468,9 @@ def enforcement(root):
         policy = write_policy(root, f"enforce-{tier}", tier)
         for plugin, what in ((loop, "`for(;;){}`"), (regex, "catastrophic regex `/(a+)+$/`")):
             pipeline = write_pipeline(root, f"{plugin}-{tier}", policy, [{"id": "s", "plugin": plugin, "timeout": "1s"}])
-            late = [run_aether(pipeline, expect="failed")[1]["steps"][0]["duration_ms"] - 1000 for _ in range(3)]
-            rows.append(Row(f"5 timeout 1s, {what}, {tier} tier: `duration_ms` − 1000", stat(late), "ms"))
+            walls = [run_aether(pipeline, expect="failed")[0] - 1.0 for _ in range(5)]
+            rows.append(Row(f"5 timeout 1s, {what}, {tier} tier: wall time of the run − 1 s − a trivial run's",
+                            per_unit(walls, one_step[tier], 1, 1000), "ms"))
         pipeline = write_pipeline(root, f"hog-{tier}", policy, [{"id": "s", "plugin": hog}])
         peaks = [run_aether(pipeline, expect="failed")[1]["steps"][0]["peak_memory_bytes"] for _ in range(3)]
         over = stat([(peak - 64 * MIB) / 1024 for peak in peaks])
@@ -467,18 +542,33 @@ def gateway(root):
 # ---------------------------------------------------------------- main
 
 
+GROUPS = "123456"
+
+
 def main():
+    groups = set("".join(sys.argv[1:])) or set(GROUPS)
+    if not groups <= set(GROUPS):
+        sys.exit("usage: python3 bench/run.py [GROUP...]  (groups 1 to 6, default all)")
     progress("building aether (release)")
     subprocess.run(["cargo", "build", "--release", "--bin", "aether"], cwd=ROOT, check=True)
     started = time.perf_counter()
+    rows = []
+    divan = divan_sandbox() if groups & set("15") else {}
     with tempfile.TemporaryDirectory(prefix="aether-bench-") as tmp:
         root = Path(tmp)
-        rows, one_step, node_one = cold_start(root)
-        rows += fan_out(root, one_step, node_one)
-        rows += host_calls(root)
-        rows += memory(root)
-        rows += enforcement(root)
-        rows += gateway(root)
+        if groups & set("125"):  # 2 and 5 subtract the one-step run of 1
+            cold, one_step, node_one = cold_start(root, divan)
+            rows += cold if "1" in groups else []
+        if "2" in groups:
+            rows += fan_out(root, one_step, node_one)
+        if "3" in groups:
+            rows += host_calls(root)
+        if "4" in groups:
+            rows += memory(root)
+        if "5" in groups:
+            rows += enforcement(root, one_step, divan)
+        if "6" in groups:
+            rows += gateway(root)
     print(machine())
     print()
     print(table(rows))

@@ -17,7 +17,7 @@ use crate::addr::{IpNet, is_public, unmap};
 use crate::capability::Capability;
 use crate::domain::{DomainPattern, Host, ListenAddr};
 use crate::env::EnvPattern;
-use crate::path::{PathPattern, normalize_lexically};
+use crate::path::{PathPattern, PathSet, normalize_lexically};
 use crate::risk::RiskClass;
 use crate::size::{ByteSize, HumanDuration};
 use crate::window::Window;
@@ -567,9 +567,13 @@ impl CheckedListen {
 
 /// What one step may do: its manifest's permissions (all inside the policy), effective limits,
 /// and the policy's network settings. Deny by default: anything not listed is refused.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Grant {
     permissions: Permissions,
+    /// `permissions.fs_read` compiled into one matcher.
+    read_set: PathSet,
+    /// `permissions.fs_write` compiled into one matcher.
+    write_set: PathSet,
     limits: Limits,
     allow_private: Vec<IpNet>,
     max_response_bytes: ByteSize,
@@ -608,6 +612,8 @@ impl Grant {
             timeout: limits.timeout.unwrap_or(DEFAULT_TIMEOUT.min(p.max_timeout)),
         };
         Ok(Grant {
+            read_set: PathSet::new(&permissions.fs_read),
+            write_set: PathSet::new(&permissions.fs_write),
             permissions,
             limits,
             allow_private: p.allow_private.clone(),
@@ -677,6 +683,7 @@ impl Grant {
         capability: Capability,
         field: &'static str,
         patterns: &[PathPattern],
+        set: &PathSet,
         given: &Path,
         real: &Path,
     ) -> Result<CheckedPath, Denial> {
@@ -699,8 +706,7 @@ impl Grant {
         if is_reserved_path(&g) || is_reserved_path(&r) {
             return Err(deny(DenialReason::Reserved));
         }
-        let ok = |p: &Path| patterns.iter().any(|pat| pat.matches_normalized(p));
-        if ok(&g) && ok(&r) {
+        if set.matches_normalized(&g) && set.matches_normalized(&r) {
             Ok(CheckedPath {
                 capability,
                 given: g,
@@ -719,6 +725,7 @@ impl Grant {
             Capability::FilesystemRead,
             "permissions.filesystem.read",
             &self.permissions.fs_read,
+            &self.read_set,
             given,
             real,
         )
@@ -731,6 +738,7 @@ impl Grant {
             Capability::FilesystemWrite,
             "permissions.filesystem.write",
             &self.permissions.fs_write,
+            &self.write_set,
             given,
             real,
         )

@@ -19,7 +19,7 @@ use std::ffi::OsStr;
 use std::fmt;
 use std::path::{Component, Path, PathBuf};
 
-use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
+use globset::{Candidate, Glob, GlobBuilder, GlobSet, GlobSetBuilder};
 use thiserror::Error;
 
 /// A path pattern that did not parse. Every variant names the pattern as written.
@@ -417,7 +417,9 @@ pub struct PathPattern {
     /// Invariant: absolute, no `.`/`..`, no two `**` in a row.
     segs: Vec<Seg>,
     /// The pattern, plus its prefix when it ends in `**` (so that `dir/**` matches `dir`).
-    globs: GlobSet,
+    globs: Vec<Glob>,
+    /// `globs` compiled.
+    set: GlobSet,
 }
 
 impl PartialEq for PathPattern {
@@ -514,24 +516,21 @@ impl PathPattern {
         segs.dedup_by(|b, a| *a == Seg::GlobStar && *b == Seg::GlobStar);
 
         let normalized = render(&segs);
-        let mut builder = GlobSetBuilder::new();
-        let mut add = |glob_text: &str| -> Result<(), PatternError> {
-            let glob = GlobBuilder::new(glob_text)
+        let glob = |glob_text: &str| {
+            GlobBuilder::new(glob_text)
                 .literal_separator(true)
                 .backslash_escape(false)
                 .build()
                 .map_err(|e| PatternError::Glob {
                     pattern: pattern(),
                     message: e.kind().to_string(),
-                })?;
-            builder.add(glob);
-            Ok(())
+                })
         };
-        add(&normalized)?;
+        let mut globs = vec![glob(&normalized)?];
         if segs.last() == Some(&Seg::GlobStar) {
-            add(&render(&segs[..segs.len() - 1]))?;
+            globs.push(glob(&render(&segs[..segs.len() - 1]))?);
         }
-        let globs = builder.build().map_err(|e| PatternError::Glob {
+        let set = build_set(&globs).map_err(|e| PatternError::Glob {
             pattern: pattern(),
             message: e.to_string(),
         })?;
@@ -540,6 +539,7 @@ impl PathPattern {
             normalized,
             segs,
             globs,
+            set,
         })
     }
 
@@ -596,14 +596,18 @@ impl PathPattern {
         self.matches_normalized(&path)
     }
 
-    /// [`PathPattern::matches`] for a path already absolute and lexically normalized (the
-    /// grant's checks normalize once, not once per pattern).
-    pub(crate) fn matches_normalized(&self, path: &Path) -> bool {
+    /// Whether this pattern matches `/` (which has no segments; globset would let `/*` match it
+    /// with an empty segment): only a pattern made of `**` alone does.
+    fn matches_root(&self) -> bool {
+        self.segs.iter().all(|s| *s == Seg::GlobStar)
+    }
+
+    /// [`PathPattern::matches`] for a path already absolute and lexically normalized.
+    fn matches_normalized(&self, path: &Path) -> bool {
         if path.as_os_str() == OsStr::new("/") {
-            // The root has no segments; globset would let `/*` match it with an empty segment.
-            return self.segs.iter().all(|s| *s == Seg::GlobStar);
+            return self.matches_root();
         }
-        self.globs.is_match(path)
+        self.set.is_match(path)
     }
 
     /// Sound inclusion: true only if every path `other` matches, `self` matches too. When that
@@ -632,6 +636,69 @@ impl PathPattern {
             }
         }
         memo[0]
+    }
+}
+
+fn build_set(globs: &[Glob]) -> Result<GlobSet, globset::Error> {
+    let mut builder = GlobSetBuilder::new();
+    for g in globs {
+        builder.add(g.clone());
+    }
+    builder.build()
+}
+
+/// Most globs compiled into one automaton of a [`PathSet`]: bounds the size of each automaton,
+/// so that a grant of many patterns cannot hit the regex engine's size limit.
+const GLOBS_PER_SET: usize = 256;
+
+/// Path patterns compiled together: a path matches the set exactly when it matches one of the
+/// patterns ([`PathPattern::matches`]), at the cost of a few automata instead of one matcher per
+/// pattern (a grant's check stays flat as its patterns grow).
+#[derive(Clone)]
+pub struct PathSet {
+    sets: Vec<GlobSet>,
+    matches_root: bool,
+}
+
+impl PathSet {
+    /// Compiles `patterns` into one matcher.
+    pub fn new(patterns: &[PathPattern]) -> PathSet {
+        let globs: Vec<Glob> = patterns.iter().flat_map(|p| p.globs.clone()).collect();
+        let mut sets = Vec::new();
+        for chunk in globs.chunks(GLOBS_PER_SET) {
+            match build_set(chunk) {
+                Ok(set) => sets.push(set),
+                // Too large as one automaton: each pattern's own matcher (known to build) serves.
+                Err(_) => sets.extend(
+                    patterns
+                        .iter()
+                        .filter(|p| p.globs.iter().any(|g| chunk.contains(g)))
+                        .map(|p| p.set.clone()),
+                ),
+            }
+        }
+        PathSet {
+            sets,
+            matches_root: patterns.iter().any(PathPattern::matches_root),
+        }
+    }
+
+    /// Whether `path`, absolute and lexically normalized ([`normalize_lexically`]), matches one
+    /// of the patterns.
+    pub(crate) fn matches_normalized(&self, path: &Path) -> bool {
+        if path.as_os_str() == OsStr::new("/") {
+            return self.matches_root;
+        }
+        let candidate = Candidate::new(path);
+        self.sets.iter().any(|s| s.is_match_candidate(&candidate))
+    }
+}
+
+impl fmt::Debug for PathSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PathSet")
+            .field("automata", &self.sets.len())
+            .finish()
     }
 }
 
@@ -970,6 +1037,35 @@ mod tests {
         );
     }
 
+    #[test]
+    fn set_of_many_patterns() {
+        let ps: Vec<PathPattern> = (0..1000).map(|i| pat(&format!("/w/d{i}/*.txt"))).collect();
+        let set = PathSet::new(&ps);
+        assert!(set.matches_normalized(Path::new("/w/d999/a.txt")));
+        assert!(set.matches_normalized(Path::new("/w/d0/b.txt")));
+        assert!(!set.matches_normalized(Path::new("/w/d1000/a.txt")));
+        assert!(!set.matches_normalized(Path::new("/w/d1/sub/a.txt")));
+        assert!(!PathSet::new(&[]).matches_normalized(Path::new("/")));
+        assert!(PathSet::new(&[pat("/**")]).matches_normalized(Path::new("/")));
+    }
+
+    #[test]
+    fn set_too_large_for_one_automaton_still_matches() {
+        // Long patterns of many wildcards: 256 of them exceed the regex engine's size limit
+        // as one automaton, so the set falls back to the patterns' own matchers.
+        let seg = "*a?".repeat(300);
+        let ps: Vec<PathPattern> = (0..300).map(|i| pat(&format!("/w/{i}/{seg}"))).collect();
+        let set = PathSet::new(&ps);
+        let name = "xab".repeat(300);
+        assert!(set.matches_normalized(&PathBuf::from(format!("/w/299/{name}"))));
+        assert!(set.matches_normalized(&PathBuf::from(format!("/w/0/{name}"))));
+        assert!(!set.matches_normalized(&PathBuf::from(format!("/w/300/{name}"))));
+        assert!(
+            set.sets.len() > 2,
+            "the fallback was not exercised: {set:?}"
+        );
+    }
+
     // ---- properties ----
 
     const ALPHABET: [&str; 10] = ["a", "b", "ab", "*", "?", "**", "a*", "[ab]", "é", "??"];
@@ -1029,6 +1125,23 @@ mod tests {
                 if p.covers(&q) {
                     prop_assert!(p.matches(&path), "{} covers {} but not {}", p, q, path.display());
                 }
+            }
+        }
+
+        #[test]
+        fn set_matches_what_one_of_its_patterns_matches(
+            ps in proptest::collection::vec(pattern_strategy(), 0..6),
+            q in pattern_strategy(),
+            choices in proptest::collection::vec(any::<u8>(), 1..32),
+        ) {
+            let ps: Vec<PathPattern> = ps.iter().map(|p| pat(p)).collect();
+            let set = PathSet::new(&ps);
+            // Paths drawn from the patterns themselves (so that matches happen) and from another.
+            let q = pat(&q);
+            let paths = ps.iter().chain([&q]).filter_map(|p| instantiate(p, &choices));
+            for path in paths.chain([PathBuf::from("/")]) {
+                let one = ps.iter().any(|p| p.matches(&path));
+                prop_assert_eq!(set.matches_normalized(&path), one, "{}", path.display());
             }
         }
 

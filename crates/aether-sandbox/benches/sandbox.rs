@@ -67,3 +67,24 @@ fn thousand_host_calls(bencher: divan::Bencher) {
         assert!(outcome.result.is_ok());
     });
 }
+
+/// Enforcement latency (`docs/BENCHMARKS.md` row 5): a plugin that never yields, stopped at a
+/// 10 ms timeout. The time above 10 ms is how late the stop comes (engine start-up included,
+/// about the cold start above).
+#[divan::bench(args = ["loop", "regex"])]
+fn stopped_at_10ms_timeout(bencher: divan::Bencher, plugin: &str) {
+    aether_sandbox::prepare();
+    let source = match plugin {
+        "loop" => "export default () => { for (;;) {} };",
+        _ => r#"export default () => /(a+)+$/.test("a".repeat(40) + "!");"#,
+    };
+    let limits = Limits {
+        timeout: std::time::Duration::from_millis(10),
+        ..Limits::default()
+    };
+    bencher.bench(|| {
+        let spec = StepSpec { limits, ..spec() };
+        let outcome = run_step(spec, Arc::new(Trivial(source)));
+        assert!(outcome.result.is_err());
+    });
+}

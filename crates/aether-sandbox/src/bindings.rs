@@ -10,7 +10,7 @@
 
 use std::cell::RefCell;
 use std::rc::Rc;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use aether_host::{HostError, HostRequest, HostValue};
@@ -25,46 +25,68 @@ use crate::gate::Gate;
 use crate::sys;
 use crate::tasks::SlowCalls;
 
-/// `TextEncoder` and `TextDecoder`, written in JavaScript. Evaluated as one expression (a
-/// function), called once with the native helpers, which it captures: no name is left on the
-/// global object besides the two it defines. (`queueMicrotask` is QuickJS-ng's own built-in.)
-const PRELUDE: &str = include_str!("prelude.js");
-
-/// The prelude as a module whose default export is the prelude's function, for compiling to
-/// bytecode once per process.
-const PRELUDE_MODULE: &str = concat!("export default ", include_str!("prelude.js"), ";\n");
-
-/// The prelude compiled once per process (`None` if that failed: each step then parses it).
-/// Parsing it was most of a trivial step's cost; loading bytecode skips the parser. The bytes
-/// come only from [`PRELUDE_MODULE`], compiled by this build's engine, never from a plugin.
-static PRELUDE_BYTECODE: std::sync::OnceLock<Option<Vec<u8>>> = std::sync::OnceLock::new();
-
-fn compile_prelude() -> Result<Vec<u8>> {
-    let runtime = rquickjs::Runtime::new()?;
-    let context = rquickjs::Context::full(&runtime)?;
-    context.with(|ctx| {
-        rquickjs::Module::declare(ctx, "aether:prelude", PRELUDE_MODULE)?
-            .write(rquickjs::module::WriteOptions::default())
-    })
+/// A function expression of the bindings written in JavaScript, compiled to bytecode once per
+/// process (parsing it was most of a trivial step's cost; loading bytecode skips the parser).
+struct Script {
+    /// The module name it is compiled under.
+    name: &'static str,
+    /// The function expression, parsed in each sandbox if it could not be compiled.
+    source: &'static str,
+    /// The same as a module whose default export is the function, for compiling.
+    module: &'static str,
+    /// `None` if compiling failed. The bytes come only from `module`, compiled by this build's
+    /// engine, never from a plugin.
+    bytecode: OnceLock<Option<Vec<u8>>>,
 }
 
-/// Compiles the prelude's bytecode now, if it is not yet (see [`crate::prepare`]).
-pub(crate) fn prepare() {
-    PRELUDE_BYTECODE.get_or_init(|| compile_prelude().ok());
-}
+/// What every sandbox evaluates: stand-ins that load [`PRELUDE`] on first use.
+static STUB: Script = Script {
+    name: "aether:stub",
+    source: include_str!("stub.js"),
+    module: concat!("export default ", include_str!("stub.js"), ";\n"),
+    bytecode: OnceLock::new(),
+};
 
-/// The prelude's function in `ctx`: from the process's bytecode, or parsed if there is none.
-fn prelude_function<'js>(ctx: &Ctx<'js>) -> Result<Function<'js>> {
-    match PRELUDE_BYTECODE
-        .get_or_init(|| compile_prelude().ok())
-        .as_deref()
-    {
-        Some(bytecode) => {
-            let (module, _) = sys::load_trusted_module(ctx, bytecode)?.eval()?;
-            module.get("default")
-        }
-        None => ctx.eval(PRELUDE),
+/// `TextEncoder`, `TextDecoder`, `Headers`, `Response`, `fetch` and `aether.process.run`'s
+/// argument checks; no name is left on the global object besides the classes it defines.
+/// (`queueMicrotask` is QuickJS-ng's own built-in.)
+static PRELUDE: Script = Script {
+    name: "aether:prelude",
+    source: include_str!("prelude.js"),
+    module: concat!("export default ", include_str!("prelude.js"), ";\n"),
+    bytecode: OnceLock::new(),
+};
+
+impl Script {
+    fn compile(&self) -> Result<Vec<u8>> {
+        let runtime = rquickjs::Runtime::new()?;
+        let context = rquickjs::Context::full(&runtime)?;
+        context.with(|ctx| {
+            rquickjs::Module::declare(ctx, self.name, self.module)?
+                .write(rquickjs::module::WriteOptions::default())
+        })
     }
+
+    fn bytecode(&'static self) -> Option<&'static [u8]> {
+        self.bytecode.get_or_init(|| self.compile().ok()).as_deref()
+    }
+
+    /// The function in `ctx`: from the process's bytecode, or parsed if there is none.
+    fn function<'js>(&'static self, ctx: &Ctx<'js>) -> Result<Function<'js>> {
+        match self.bytecode() {
+            Some(bytecode) => {
+                let (module, _) = sys::load_trusted_module(ctx, bytecode)?.eval()?;
+                module.get("default")
+            }
+            None => ctx.eval(self.source),
+        }
+    }
+}
+
+/// Compiles the scripts' bytecode now, if it is not yet (see [`crate::prepare`]).
+pub(crate) fn prepare() {
+    STUB.bytecode();
+    PRELUDE.bytecode();
 }
 
 /// Installs every non-built-in global. `tasks` are the step's timers and slow host calls, run by
@@ -242,8 +264,13 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, gate: &Arc<Gate>, tasks: &Tasks<'_, '
     )?;
     natives.set("fetch", fetch_fn(ctx, tasks.calls)?)?;
     natives.set("run", run_fn(ctx, tasks.calls)?)?;
-    let prelude = prelude_function(ctx)?;
-    let exported: Object<'js> = prelude.call((natives,))?;
+    let load = Function::new(
+        ctx.clone(),
+        |ctx: Ctx<'js>, natives: Object<'js>| -> Result<Object<'js>> {
+            PRELUDE.function(&ctx)?.call((natives,))
+        },
+    )?;
+    let exported: Object<'js> = STUB.function(ctx)?.call((natives, load))?;
     let fetch: Function<'js> = exported.get("fetch")?;
     let process: Object<'js> = exported.get("process")?;
 

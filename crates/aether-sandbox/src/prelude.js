@@ -1,6 +1,7 @@
-// Web-standard globals written in JavaScript (see bindings.rs). This file is one function
-// expression: it is called once with the native helpers, which only its closures keep, and
-// returns `{ fetch, process }` for `aether.fetch` and `aether.process`.
+// Web-standard globals written in JavaScript (see bindings.rs), loaded on first use by
+// stub.js. This file is one function expression: it is called once with the native helpers
+// (and the stub's `define`), which only its closures keep, and returns `{ fetch, process }`, the
+// functions behind the stub's `fetch` and `aether.process.run`.
 //
 // Nothing here is a security boundary: every argument reaches the host through a native helper
 // that checks it again. A plugin that tampers with built-in prototypes only confuses itself.
@@ -16,8 +17,7 @@
   const AB = ArrayBuffer;
   const toWellFormed = String.prototype.toWellFormed;
   const utf8 = (value) => apply(toWellFormed, String(value), []);
-  const define = (name, value) =>
-    Object.defineProperty(globalThis, name, { value, writable: true, enumerable: false, configurable: true });
+  const define = natives.define;
 
   class TextEncoder {
     get encoding() {
@@ -307,6 +307,5 @@
 
   define("Headers", Headers);
   define("Response", Response);
-  define("fetch", fetch);
   return { fetch, process: { run } };
 })

@@ -145,7 +145,7 @@ pub(crate) fn load_trusted_module<'js>(
     bytecode: &'static [u8],
 ) -> rquickjs::Result<rquickjs::Module<'js, rquickjs::module::Declared>> {
     // SAFETY: `bytecode` was produced by `Module::write` of this same engine build in this
-    // process (bindings.rs `compile_prelude`), so it is valid bytecode; it is `'static`, as
+    // process (bindings.rs `Script::compile`), so it is valid bytecode; it is `'static`, as
     // QuickJS may reference it instead of copying (`JS_READ_OBJ_ROM_DATA`).
     unsafe { rquickjs::Module::load(ctx.clone(), bytecode) }
 }

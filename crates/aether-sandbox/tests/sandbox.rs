@@ -424,6 +424,43 @@ fn aether_is_frozen_deeply() {
     );
 }
 
+/// The web classes load on first use (bindings.rs `STUB`): they behave as plain globals, and
+/// loading them never overwrites what the plugin assigned or deleted first.
+#[test]
+fn lazily_loaded_globals_behave_as_plain_ones() {
+    let out = ok(r#"
+        export default () => {
+          const before = Object.getOwnPropertyDescriptor(globalThis, "TextDecoder");
+          globalThis.Headers = "mine";
+          delete globalThis.Response;
+          const bytes = new TextEncoder().encode("é");
+          const after = Object.getOwnPropertyDescriptor(globalThis, "TextDecoder");
+          return [
+            typeof before.get, after.writable, after.enumerable, after.configurable,
+            new TextDecoder().decode(bytes), Array.from(bytes),
+            globalThis.Headers, "Response" in globalThis,
+            fetch === aether.fetch, fetch.name, fetch.length, aether.process.run.length,
+          ];
+        }"#);
+    assert_eq!(
+        out,
+        json!([
+            "function",
+            true,
+            false,
+            true,
+            "é",
+            [195, 169],
+            "mine",
+            false,
+            true,
+            "fetch",
+            1,
+            1
+        ])
+    );
+}
+
 #[test]
 fn permission_denied_has_name_capability_target_and_message() {
     let out = ok(r#"

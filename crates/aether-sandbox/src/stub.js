@@ -1,0 +1,49 @@
+// What every sandbox evaluates of the JavaScript half of the bindings (see bindings.rs): the
+// globals `fetch`, `TextEncoder`, `TextDecoder`, `Headers` and `Response`, and `aether.fetch`
+// and `aether.process.run`, as stand-ins that load prelude.js on first use. Most plugins never
+// touch them, and loading the prelude was a third of a trivial sandbox's cost.
+//
+// Called once with the native helpers and `load` (which evaluates the prelude with them); only
+// its closures keep either. Returns `{ fetch, process }` for `aether.fetch` and `aether.process`.
+// The classes are accessors on the global object until then, as Node.js does for its lazily
+// loaded globals; assigning one replaces it like a plain property.
+(function (natives, load) {
+  "use strict";
+  const global = globalThis;
+  const defineProperty = Object.defineProperty;
+  const ownDescriptor = Object.getOwnPropertyDescriptor;
+  const plain = (name, value) =>
+    defineProperty(global, name, { value, writable: true, enumerable: false, configurable: true });
+  let exported;
+  const prelude = () => (exported ??= load(natives));
+
+  const getters = {};
+  // The prelude defines its classes through this: only over a stand-in still in place, never
+  // over a value the plugin assigned (or deleted) first.
+  natives.define = (name, value) => {
+    const current = ownDescriptor(global, name);
+    if (current !== undefined && current.get === getters[name]) plain(name, value);
+  };
+  for (const name of ["TextEncoder", "TextDecoder", "Headers", "Response"]) {
+    const get = () => {
+      prelude();
+      return global[name];
+    };
+    getters[name] = get;
+    defineProperty(global, name, {
+      get,
+      set: (value) => plain(name, value),
+      enumerable: false,
+      configurable: true,
+    });
+  }
+
+  function fetch(input, init = undefined) {
+    return prelude().fetch(input, init);
+  }
+  function run(command, args = undefined, options = undefined) {
+    return prelude().process.run(command, args, options);
+  }
+  plain("fetch", fetch);
+  return { fetch, process: { run } };
+})
