@@ -92,9 +92,9 @@ pub fn lock(args: LockArgs) -> anyhow::Result<Outcome> {
     if old.as_ref() == Some(&new) {
         writeln!(
             stderr,
-            "`{}` is up to date: {} plugins",
+            "`{}` is up to date: {}",
             path.display(),
-            found.len()
+            count(found.len(), "plugin")
         )?;
         return Ok(Outcome::Success);
     }
@@ -129,9 +129,15 @@ pub fn lock(args: LockArgs) -> anyhow::Result<Outcome> {
     let files: usize = found.iter().map(|p| p.files.files().len()).sum();
     writeln!(
         stderr,
-        "wrote `{}`: {} plugins, {files} files pinned",
+        "wrote `{}`: {}, {} pinned",
         path.display(),
-        found.len()
+        count(found.len(), "plugin"),
+        count(files, "file")
     )?;
     Ok(Outcome::Success)
+}
+
+/// `1 plugin`, `2 plugins`.
+fn count(n: usize, noun: &str) -> String {
+    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
 }
