@@ -5,7 +5,8 @@
 //! each, written (one `write` per line, no buffering) as the broker records it: a crashed step
 //! or a killed aether loses at most the record being written. Each `events.jsonl` record carries
 //! `prev`, the SHA-256 of the previous line (64 zeros for the first), so that an edited, removed
-//! or truncated record breaks the chain that `summary.json`'s `events_head` anchors.
+//! or truncated record breaks the chain that `summary.json`'s `events_head` anchors
+//! (`aether_integrity::chain` hashes, and `aether verify-log` checks, exactly this format).
 
 use std::fs::File;
 use std::io::{self, Write};
@@ -20,10 +21,7 @@ use serde_json::Value;
 
 use crate::runner::Metrics;
 use crate::workspace::{StepInfo, Workspace};
-use sha2::{Digest, Sha256};
-
-/// The `prev` of the first record.
-const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+use aether_integrity::chain::{GENESIS, PREV_FIELD, line_digest};
 
 /// The streaming half of the report directory: `events.jsonl` and `violations.jsonl`.
 pub struct AuditLog {
@@ -68,9 +66,9 @@ impl AuditLog {
         let mut record =
             serde_json::to_value(event_record(&self.run_id, event)).unwrap_or(Value::Null);
         let violation = event.decision.is_violation().then(|| record.to_string());
-        record["prev"] = Value::String(state.head.clone());
+        record[PREV_FIELD] = Value::String(state.head.clone());
         let line = record.to_string();
-        let head = hex(&Sha256::digest(line.as_bytes()));
+        let head = line_digest(line.as_bytes());
         let mut written = state.events.write_all(format!("{line}\n").as_bytes());
         if written.is_ok()
             && let Some(v) = violation
@@ -94,10 +92,6 @@ impl AuditLog {
             None => Ok(state.head.clone()),
         }
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// What the end of a run hands the report.

@@ -1,12 +1,13 @@
 //! `aether`: run and check plugin pipelines (SPEC §7).
 //!
 //! This file only parses arguments, dispatches, and maps outcomes to exit codes in one place:
-//! `run` 0/1/2, `check` 0/1/2. Errors reach the user as one clear sentence (`{:#}`), never as a
+//! `run` 0/1/2, `check` 0/1/2, `verify-log` 0/1/2. Errors reach the user as one clear sentence (`{:#}`), never as a
 //! panic or a backtrace; a closed stdout (`aether check … | head`) exits 0.
 #![forbid(unsafe_code)]
 
 mod commands;
 mod inspect;
+mod integrity;
 mod render;
 mod runner;
 mod sarif;
@@ -31,6 +32,14 @@ enum Command {
     Run(commands::run::RunArgs),
     /// Validate pipelines or plugin directories without running anything.
     Check(commands::check::CheckArgs),
+    /// Pin every file of every plugin a pipeline uses in `aether.lock`.
+    Lock(commands::lock::LockArgs),
+    /// Generate a minisign key pair for signing plugins.
+    Keygen(commands::keygen::KeygenArgs),
+    /// Sign a plugin directory (writes `aether-plugin.minisig`).
+    Sign(commands::sign::SignArgs),
+    /// Verify the hash chain of an `--inspect-security` directory's `events.jsonl`.
+    VerifyLog(commands::verify_log::VerifyLogArgs),
 }
 
 /// How `run` prints its result.
@@ -67,6 +76,10 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run(args) => commands::run::run(args),
         Command::Check(args) => commands::check::check(args),
+        Command::Lock(args) => commands::lock::lock(args),
+        Command::Keygen(args) => commands::keygen::keygen(args),
+        Command::Sign(args) => commands::sign::sign(args),
+        Command::VerifyLog(args) => commands::verify_log::verify_log(args),
     };
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,

@@ -83,6 +83,22 @@ pub const CHECK_RULES: &[RuleMeta] = &[
         help: "Use a directory pattern (`dir/**`) or exact paths.",
         cwe: Some(732),
     },
+    RuleMeta {
+        id: "integrity",
+        name: "PluginDiffersFromLock",
+        level: Level::Error,
+        summary: "A plugin's files differ from `aether.lock` (changed, added or removed), or it is not locked.",
+        help: "Review the change, then run `aether lock --update PIPELINE`.",
+        cwe: Some(494),
+    },
+    RuleMeta {
+        id: "signature",
+        name: "MissingOrInvalidSignature",
+        level: Level::Error,
+        summary: "A plugin is not signed by a key the policy trusts, or its signature does not match its files.",
+        help: "Review the plugin, then sign it with `aether sign PLUGIN_DIR --key KEYFILE` using a trusted key.",
+        cwe: Some(347),
+    },
 ];
 
 /// Every rule `aether check` can report: the checks above and the code analysis's.

@@ -11,7 +11,9 @@ use std::sync::Arc;
 
 use aether_analyze::Resolution;
 use aether_host::bundle::{PluginBundle, ResolveError};
-use aether_manifest::{FileError, Loc, Manifest, PipelineFile, StepDecl};
+use aether_manifest::{
+    FileError, Loc, MANIFEST_FILE, Manifest, PipelineFile, SourceFile, StepDecl,
+};
 use aether_policy::{Capability, Grant, Policy, RequestItem, RiskClass, Tier};
 
 use aether_pipeline::{Graph, GraphError, Plan, StepNode, Template};
@@ -189,10 +191,42 @@ fn load_policy(
     }
 }
 
+/// Reads the plugin directory `dir` (a real path) once: every file into its bundle, and the
+/// manifest parsed from the bundle's bytes of `aether-plugin.json` (never read again from
+/// disk), so that what the lock hashes, what is validated and what runs are the same bytes.
+pub(crate) fn read_plugin(
+    dir: &Path,
+    workspace: &Path,
+) -> Result<(Arc<PluginBundle>, Manifest), Vec<FileError>> {
+    let manifest_path = dir.join(MANIFEST_FILE);
+    let bundle = PluginBundle::load(dir).map_err(|e| {
+        vec![FileError::new(
+            &manifest_path,
+            None,
+            format!("cannot read the plugin: {e}"),
+        )]
+    })?;
+    let bytes = bundle
+        .files()
+        .find(|(name, _)| *name == MANIFEST_FILE)
+        .map(|(_, bytes)| bytes.to_vec())
+        .ok_or_else(|| {
+            vec![FileError::new(
+                &manifest_path,
+                None,
+                "cannot read the file: no such file in the plugin directory (a symlink out of it does not count)",
+            )]
+        })?;
+    let file = SourceFile::from_bytes(&manifest_path, bytes).map_err(|e| vec![e])?;
+    let manifest = Manifest::parse(file, dir, workspace)?;
+    Ok((Arc::new(bundle), manifest))
+}
+
 /// Validates one plugin against the policy: manifest excesses become findings, and the
 /// plugin gets no grant (`None`).
 fn plugin_info(
     manifest: Manifest,
+    bundle: Arc<PluginBundle>,
     policy: Option<&Policy>,
     unsafe_run: bool,
     findings: &mut Vec<Finding>,
@@ -217,43 +251,24 @@ fn plugin_info(
         }
         findings.extend(excess);
         let grant = Grant::new(manifest.permissions.clone(), None, &manifest.limits).ok()?;
-        return with_bundle(manifest, grant, risk, Tier::Thread, findings);
+        return Some(PluginInfo {
+            manifest,
+            grant,
+            risk,
+            tier: Tier::Thread,
+            bundle,
+        });
     }
     match Grant::new(manifest.permissions.clone(), policy, &manifest.limits) {
-        Ok(grant) => with_bundle(manifest, grant, risk, tier, findings),
-        Err(excesses) => {
-            findings.extend(excesses.iter().map(|e| excess_finding(&manifest, e)));
-            None
-        }
-    }
-}
-
-/// The plugin with its files read (once: the runner runs these bytes); a plugin whose files
-/// cannot be read is a finding.
-fn with_bundle(
-    manifest: Manifest,
-    grant: Grant,
-    risk: RiskClass,
-    tier: Tier,
-    findings: &mut Vec<Finding>,
-) -> Option<PluginInfo> {
-    match PluginBundle::load(&manifest.dir) {
-        Ok(bundle) => Some(PluginInfo {
+        Ok(grant) => Some(PluginInfo {
             manifest,
             grant,
             risk,
             tier,
-            bundle: Arc::new(bundle),
+            bundle,
         }),
-        Err(e) => {
-            let mut f = Finding::at(
-                "malformed",
-                &manifest.file.path,
-                None,
-                format!("cannot read plugin `{}`: {e}", manifest.name),
-            );
-            f.plugin = Some(manifest.name.clone());
-            findings.push(f);
+        Err(excesses) => {
+            findings.extend(excesses.iter().map(|e| excess_finding(&manifest, e)));
             None
         }
     }
@@ -452,13 +467,15 @@ fn describe_item(m: &Manifest, item: RequestItem) -> (Option<Capability>, Option
     }
 }
 
-/// Validates a pipeline and everything it uses. `policy_override` is `--policy`.
+/// Validates a pipeline and everything it uses. `policy_override` is `--policy`; `frozen`
+/// refuses a pipeline without `aether.lock`.
 pub fn load_pipeline(
     path: &Path,
     policy_override: Option<&Path>,
     now: jiff::Timestamp,
     unsafe_run: bool,
     analysis: Analysis,
+    frozen: bool,
 ) -> Loaded<Workspace> {
     let mut out = Loaded::default();
     let pipeline = match PipelineFile::load(path) {
@@ -473,7 +490,13 @@ pub fn load_pipeline(
     let policy = load_policy(policy_override, declared, &ws, &mut out.malformed);
     let file = pipeline.file.path.clone();
 
-    // Plugins, each loaded once however many steps use it.
+    // Plugins, each loaded once however many steps use it, pinned and their signatures
+    // checked (SPEC §9: `--unsafe` too).
+    let root = std::fs::canonicalize(&ws).unwrap_or_else(|_| ws.clone());
+    let signatures = policy
+        .as_ref()
+        .map(|(path, p)| (path.as_path(), &p.integrity));
+    let mut locked = Vec::new();
     let mut plugins: Vec<PluginInfo> = Vec::new();
     let mut step_plugin: Vec<Option<usize>> = Vec::new();
     for step in &pipeline.steps {
@@ -496,26 +519,54 @@ pub fn load_pipeline(
             step_plugin.push(Some(i));
             continue;
         }
-        match Manifest::load(&dir, &ws) {
-            Ok(m) => match plugin_info(
-                m,
-                policy.as_ref().map(|(_, p)| p),
-                unsafe_run,
-                &mut out.findings,
-            ) {
-                Some(info) => {
-                    code_findings(&info, &ws, analysis, &mut out.findings, &mut out.malformed);
-                    plugins.push(info);
-                    step_plugin.push(Some(plugins.len() - 1));
-                }
-                None => step_plugin.push(None),
-            },
+        let (bundle, m) = match read_plugin(&dir, &ws) {
+            Ok(read) => read,
             Err(e) => {
                 out.malformed.extend(e);
                 step_plugin.push(None);
+                continue;
             }
+        };
+        let pinned = crate::integrity::check_plugin(
+            &root,
+            &bundle,
+            &m,
+            signatures,
+            &mut out.findings,
+            &mut out.malformed,
+        );
+        // A plugin refused by the policy is read again by its next step: pin it once.
+        if let Some(p) = pinned
+            && !locked
+                .iter()
+                .any(|l: &aether_integrity::LockedPlugin| l.dir == p.dir)
+        {
+            locked.push(p);
+        }
+        match plugin_info(
+            m,
+            bundle,
+            policy.as_ref().map(|(_, p)| p),
+            unsafe_run,
+            &mut out.findings,
+        ) {
+            Some(info) => {
+                code_findings(&info, &ws, analysis, &mut out.findings, &mut out.malformed);
+                plugins.push(info);
+                step_plugin.push(Some(plugins.len() - 1));
+            }
+            None => step_plugin.push(None),
         }
     }
+
+    crate::integrity::lock_findings(
+        &file,
+        &ws,
+        frozen,
+        &locked,
+        &mut out.findings,
+        &mut out.malformed,
+    );
 
     // The graph and the templates: every error at once.
     let nodes: Vec<StepNode> = pipeline
@@ -639,13 +690,32 @@ pub fn load_plugin(
     let mut out = Loaded::default();
     let policy = load_policy(policy_path, None, workspace, &mut out.malformed);
     let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
-    match Manifest::load(&dir, workspace) {
-        Ok(m) => {
-            let Some(info) =
-                plugin_info(m, policy.as_ref().map(|(_, p)| p), false, &mut out.findings)
-            else {
+    match read_plugin(&dir, workspace) {
+        Ok((bundle, m)) => {
+            let signatures = policy
+                .as_ref()
+                .map(|(path, p)| (path.as_path(), &p.integrity));
+            // A plugin alone has no lock; its signature is still checked.
+            let pinned = crate::integrity::check_plugin(
+                &dir,
+                &bundle,
+                &m,
+                signatures,
+                &mut out.findings,
+                &mut out.malformed,
+            );
+            let Some(info) = plugin_info(
+                m,
+                bundle,
+                policy.as_ref().map(|(_, p)| p),
+                false,
+                &mut out.findings,
+            ) else {
                 return out;
             };
+            if pinned.is_none() {
+                return out;
+            }
             code_findings(
                 &info,
                 workspace,

@@ -31,6 +31,15 @@ struct RawPolicy {
     isolation: Option<RawIsolation>,
     #[serde(default)]
     windows: Vec<S<RawWindow>>,
+    integrity: Option<RawIntegrity>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawIntegrity {
+    #[serde(default)]
+    trusted_keys: Vec<S<String>>,
+    require_signatures: Option<S<bool>>,
 }
 
 #[derive(Deserialize)]
@@ -257,6 +266,25 @@ pub fn parse_policy(file: &SourceFile, workspace: &Path) -> Result<Policy, Vec<F
             policy.isolation_high_risk = (*t.get_ref()).into();
         }
     }
+    if let Some(integrity) = &raw.integrity {
+        policy.integrity.trusted_keys = values(compile_each(
+            file,
+            entries(&integrity.trusted_keys),
+            "integrity.trusted_keys",
+            aether_integrity::PublicKey::parse,
+            &mut errors,
+        ));
+        if let Some(require) = &integrity.require_signatures {
+            policy.integrity.require_signatures = *require.get_ref();
+            if *require.get_ref() && integrity.trusted_keys.is_empty() {
+                err(
+                    &mut errors,
+                    require.span(),
+                    "`integrity.require_signatures = true` with no `integrity.trusted_keys`: no plugin could ever run; list the public keys (`RW…`) whose signatures you trust".to_owned(),
+                );
+            }
+        }
+    }
     for w in &raw.windows {
         let w = w.get_ref();
         let applies_to = match w.applies_to.get_ref() {
@@ -322,5 +350,50 @@ fn window_field_span(w: &RawWindow, e: &aether_policy::WindowError) -> Range<usi
         E::Time { .. } => w.start.span(),
         E::TimeZone { .. } => w.timezone.span(),
         E::NoDays | E::AppliesTo { .. } => w.applies_to.span(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: &str = "RWQf6LRCGA9i53mlYecO4IzT51TGPpvWucNSCh1CBM0QTaLn73Y7GFO3";
+
+    fn parse(text: &str) -> Result<Policy, Vec<FileError>> {
+        let file = SourceFile {
+            path: "aether-policy.toml".into(),
+            text: text.to_owned(),
+        };
+        parse_policy(&file, Path::new("/ws"))
+    }
+
+    #[test]
+    fn integrity_section() {
+        let p = parse(&format!(
+            "[integrity]\ntrusted_keys = [\"{KEY}\"]\nrequire_signatures = true\n"
+        ))
+        .unwrap();
+        assert!(p.integrity.require_signatures);
+        assert_eq!(p.integrity.trusted_keys[0].id(), "E7620F1842B4E81F");
+        // Left out: nothing trusted, nothing required.
+        assert!(!parse("").unwrap().integrity.is_active());
+    }
+
+    #[test]
+    fn integrity_errors_point_at_the_value() {
+        let errors =
+            parse("[integrity]\ntrusted_keys = [\"RWnope\"]\nrequire_signatures = false\n")
+                .unwrap_err();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].loc, Some(crate::Loc { line: 2, col: 17 }));
+        assert!(
+            errors[0].message.contains("integrity.trusted_keys"),
+            "{errors:?}"
+        );
+        // Requiring signatures with no key to check them against would refuse everything.
+        let errors = parse("[integrity]\nrequire_signatures = true\n").unwrap_err();
+        assert_eq!(errors[0].loc, Some(crate::Loc { line: 2, col: 22 }));
+        let errors = parse("[integrity]\nrequire_signature = true\n").unwrap_err();
+        assert!(errors[0].message.contains("unknown field"), "{errors:?}");
     }
 }

@@ -31,6 +31,13 @@ impl SourceFile {
                 format!("cannot read the file: {}", io_cause(&e)),
             )
         })?;
+        SourceFile::from_bytes(path, bytes)
+    }
+
+    /// A file already read (`path` is what messages show): the bytes must be UTF-8 text. The
+    /// value comes from exactly these bytes, so a caller that hashed them parses what it
+    /// hashed (SPEC §9).
+    pub fn from_bytes(path: &Path, bytes: Vec<u8>) -> Result<SourceFile, FileError> {
         let text = String::from_utf8(bytes).map_err(|e| {
             let text = String::from_utf8_lossy(e.as_bytes());
             let at = e.utf8_error().valid_up_to();

@@ -65,6 +65,9 @@ const TOML: &[&str] = &[
     "applies_to = 3\n",
     "[limits]\n",
     "max_memory = \"0x10\"\n",
+    "[integrity]\n",
+    "trusted_keys = [\"RWQf6LRCGA9i53mlYecO4IzT51TGPpvWucNSCh1CBM0QTaLn73Y7GFO3\", \"RW\"]\n",
+    "require_signatures = true\n",
 ];
 const YAML: &[&str] = &[
     "name: x\n",

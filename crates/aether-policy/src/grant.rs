@@ -90,7 +90,7 @@ pub enum Tier {
 /// out: it allows nothing (no filesystem, network, env or process), with the SPEC §3 defaults
 /// for settings (`virtualize_denied_writes = false`, `allow_private = []`, 16 MiB responses,
 /// `https_only = false`, `allow_network = false`, 4 GiB / 1 h maxima, `unsafe` not allowed,
-/// tiers thread / process, no windows).
+/// tiers thread / process, no windows, no trusted keys and signatures not required).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Policy {
     /// `filesystem.read`.
@@ -131,6 +131,8 @@ pub struct Policy {
     pub isolation_high_risk: Tier,
     /// `[[windows]]`.
     pub windows: Vec<Window>,
+    /// `[integrity]`: trusted signing keys, and whether every plugin must be signed by one.
+    pub integrity: aether_integrity::SignaturePolicy,
 }
 
 impl Default for Policy {
@@ -154,6 +156,7 @@ impl Default for Policy {
             isolation_default: Tier::Thread,
             isolation_high_risk: Tier::Process,
             windows: Vec::new(),
+            integrity: aether_integrity::SignaturePolicy::default(),
         }
     }
 }

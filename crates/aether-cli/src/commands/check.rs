@@ -60,6 +60,7 @@ pub fn check(args: CheckArgs) -> anyhow::Result<Outcome> {
                 now,
                 false,
                 crate::workspace::Analysis::Full,
+                false,
             );
             malformed.extend(loaded.malformed);
             findings.extend(loaded.findings);

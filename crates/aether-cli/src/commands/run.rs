@@ -1,7 +1,7 @@
 //! `aether run PIPELINE`: validate everything, then run the steps (SPEC §4, §7).
 //!
 //! Exit 0 when every step succeeded, 1 when a step failed, 2 when the run was refused before
-//! any step started (invalid files, policy excess, graph errors, windows).
+//! any step started (invalid files, policy excess, graph errors, windows, integrity).
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -48,6 +48,10 @@ pub struct RunArgs {
         default_missing_value = "aether-security"
     )]
     inspect_security: Option<PathBuf>,
+    /// Refuse to run without `aether.lock` beside the pipeline (with one, every plugin is
+    /// always verified against it).
+    #[arg(long)]
+    frozen: bool,
 }
 
 /// Runs `aether run`.
@@ -58,6 +62,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<Outcome> {
         jiff::Timestamp::now(),
         args.unsafe_,
         crate::workspace::Analysis::RunGate,
+        args.frozen,
     );
     render::print_diagnostics(&loaded.malformed, &loaded.findings)?;
     let mut stderr = std::io::stderr().lock();
