@@ -609,7 +609,15 @@ mod tests {
         ] {
             assert_eq!(parse_listen_host(text), Some(ip.parse().unwrap()), "{text}");
         }
-        for bad in ["example.com", "2130706433", "0x7f.1", "0177.0.0.1", "", "[::1", "local host"] {
+        for bad in [
+            "example.com",
+            "2130706433",
+            "0x7f.1",
+            "0177.0.0.1",
+            "",
+            "[::1",
+            "local host",
+        ] {
             assert_eq!(parse_listen_host(bad), None, "{bad}");
         }
     }
