@@ -178,6 +178,10 @@ struct Listener {
 struct Queue {
     requests: VecDeque<Incoming>,
     closed: bool,
+    /// Connections still sending their request, by a connection number: shut down when the
+    /// listener closes, so that no half-sent request outlives its step.
+    reading: HashMap<u64, TcpStream>,
+    next_connection: u64,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -200,12 +204,29 @@ impl Listener {
         Ok(())
     }
 
-    /// Stops accepting, releases the address (the socket is closed when this returns), and
-    /// returns the requests the plugin never accepted.
+    /// Registers a connection that is reading its request; `None` once the listener is closed.
+    fn reading(&self, stream: &TcpStream) -> Option<u64> {
+        let copy = stream.try_clone().ok()?;
+        let mut q = self.queue();
+        if q.closed {
+            return None;
+        }
+        let n = q.next_connection;
+        q.next_connection += 1;
+        q.reading.insert(n, copy);
+        Some(n)
+    }
+
+    /// Stops accepting, cuts off connections still sending their request, releases the
+    /// address (the socket is closed when this returns), and returns the requests the plugin
+    /// never accepted.
     fn close(&self) -> Vec<Incoming> {
         let drained: Vec<Incoming> = {
             let mut q = self.queue();
             q.closed = true;
+            for (_, stream) in q.reading.drain() {
+                let _ = stream.shutdown(Shutdown::Both);
+            }
             q.requests.drain(..).collect()
         };
         self.ready.notify_all();
@@ -659,7 +680,16 @@ fn serve(
 ) {
     let _ = stream.set_nonblocking(false);
     let _ = stream.set_write_timeout(Some(limits.write_timeout));
-    let request = match read_request(&mut stream, peer, &limits) {
+    let Some(connection) = listener.reading(&stream) else {
+        return;
+    };
+    let outcome = read_request(&mut stream, peer, &limits);
+    let cut_off = listener.queue().reading.remove(&connection).is_none();
+    if cut_off {
+        // The listener closed while the client was still sending: nothing to answer.
+        return;
+    }
+    let request = match outcome {
         ReadOutcome::Request(request) => request,
         ReadOutcome::Refused(refusal) => {
             let (message, bytes) = error_response(refusal.status, &format!("{}\n", refusal.reason));

@@ -647,6 +647,39 @@ fn end_answers_what_is_pending_and_frees_the_port_at_once() {
     assert!(refused(port));
 }
 
+/// A client still sending its head when the step ends is cut off then, not at its head
+/// timeout: nothing of the step's listening outlives it.
+#[test]
+fn end_cuts_off_clients_still_sending() {
+    let port = free_port();
+    let limits = InboundLimits {
+        head_timeout: Duration::from_secs(120),
+        ..InboundLimits::default()
+    };
+    let (host, _events) = step(port, limits);
+    listen(&host, "127.0.0.1", port).expect("listen");
+    let mut slow = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    slow.write_all(b"GET / HTTP/1.1\r\nHost: t\r\n")
+        .expect("write");
+    // Let the listener take the connection in before the step ends.
+    let mut idle = [0u8; 1];
+    slow.set_read_timeout(Some(Duration::from_millis(200)))
+        .expect("timeout");
+    assert!(slow.read(&mut idle).is_err(), "no answer to half a head");
+    host.end();
+    slow.set_read_timeout(Some(Duration::from_secs(60)))
+        .expect("timeout");
+    let mut rest = Vec::new();
+    let closed = slow.read_to_end(&mut rest);
+    assert!(
+        matches!(&closed, Ok(0))
+            || closed
+                .as_ref()
+                .is_err_and(|e| e.kind() == std::io::ErrorKind::ConnectionReset),
+        "still open after the step ended: {closed:?}"
+    );
+}
+
 /// More open connections than the limit: the extra one is answered 503 at once, without
 /// waiting for the others.
 #[test]
