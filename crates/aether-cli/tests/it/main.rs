@@ -8,6 +8,7 @@
 mod analyze;
 mod check;
 mod fetch;
+mod listen;
 mod process;
 mod report;
 mod run;
