@@ -708,3 +708,30 @@ fn connections_and_queued_requests_are_bounded() {
     respond(&host, request, &[], "ok").expect("respond");
     assert!(waiting.recv().expect("answer").starts_with("HTTP/1.1 200"));
 }
+
+/// `--unsafe` (SPEC §6): the grant is not checked, so an ungranted address is bound, and the
+/// would-be violation is recorded as `allowed-unsafe`; the limits on clients still hold.
+#[test]
+fn unsafe_runs_bind_ungranted_addresses_and_record_it() {
+    let granted = free_port();
+    let other = free_port();
+    let (host, events) = step(granted, InboundLimits::default());
+    let host = host.unsafe_mode(aether_policy::UnsafeMode::acknowledge());
+    let id = listen(&host, "127.0.0.1", other).expect("unsafe listen");
+    let client = exchange_later(other, b"GET /u HTTP/1.1\r\nHost: t\r\n\r\n");
+    let (request, _, _, _) = accept(&host, id).expect("a request");
+    respond(&host, request, &[], "unsafe").expect("respond");
+    assert!(client.recv().expect("answer").ends_with("\r\n\r\nunsafe"));
+    let overridden: Vec<(Decision, String)> = events
+        .all()
+        .iter()
+        .filter(|e| e.decision != Decision::Allowed)
+        .map(|e| (e.decision, e.target.clone()))
+        .collect();
+    assert_eq!(
+        overridden,
+        [(Decision::AllowedUnsafe, format!("127.0.0.1:{other}"))]
+    );
+    host.end();
+    assert!(refused(other));
+}
