@@ -47,7 +47,8 @@ pub const MAX_REQUEST_BODY_BYTES: usize = 16 * 1024 * 1024;
 
 /// The largest total size of a request's header names and values: 64 KiB, what common servers
 /// accept (nginx's `large_client_header_buffers` is 4 × 8 KiB by default). Larger is a
-/// `TypeError`.
+/// `TypeError`. The same cap holds for the headers of a response a listener sends
+/// (`respond`, see [`crate::inbound`]).
 pub const MAX_REQUEST_HEADER_BYTES: usize = 64 * 1024;
 
 /// The largest response head (status line and headers) the gateway reads: 64 KiB. A server

@@ -81,6 +81,11 @@ const MAX_HEADER_FIELDS: usize = 100;
 /// body is already in the plugin's heap, under its memory ceiling; this bounds the copy).
 pub const MAX_RESPONSE_BODY_BYTES: usize = 16 * 1024 * 1024;
 
+/// How long the end of a step waits for the responses its plugin gave to be written: a normal
+/// response is in the socket's buffer at once; a client that does not read holds the step's
+/// end no longer than this (its connection thread goes on until the write timeout).
+const DELIVERY_GRACE: Duration = Duration::from_secs(2);
+
 /// Bytes read and dropped after an error response, so that the client reads the response
 /// instead of a reset caused by its unread request body (a "lingering close", as nginx does),
 /// and for how long at most.
@@ -239,12 +244,57 @@ impl Listener {
     }
 }
 
+/// Responses handed to connection threads and not yet written: [`Listeners::end`] waits for
+/// them (at most [`DELIVERY_GRACE`]), so that a response the plugin gave is delivered even when
+/// its step, or aether, ends right after.
+#[derive(Default)]
+struct Writes {
+    pending: Mutex<usize>,
+    idle: Condvar,
+}
+
+impl Writes {
+    /// Hands `message` to a connection's thread, counting it until that thread has written it.
+    fn deliver(&self, reply: &SyncSender<Vec<u8>>, message: Vec<u8>) {
+        *lock(&self.pending) += 1;
+        if reply.try_send(message).is_err() {
+            // The connection's thread is gone: nothing will be written.
+            self.done();
+        }
+    }
+
+    fn done(&self) {
+        let mut pending = lock(&self.pending);
+        *pending = pending.saturating_sub(1);
+        if *pending == 0 {
+            self.idle.notify_all();
+        }
+    }
+
+    /// Waits until every delivered response is written, or `deadline`.
+    fn wait(&self, deadline: Instant) {
+        let mut pending = lock(&self.pending);
+        while *pending > 0 {
+            let now = Instant::now();
+            if now >= deadline {
+                return;
+            }
+            pending = self
+                .idle
+                .wait_timeout(pending, deadline - now)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+    }
+}
+
 /// A step's listeners and the requests its plugin holds. Everything closes with
 /// [`Listeners::end`] (or when this is dropped).
 pub(crate) struct Listeners {
     limits: InboundLimits,
     tap: Tap,
     state: Mutex<Registry>,
+    writes: Arc<Writes>,
 }
 
 #[derive(Default)]
@@ -285,6 +335,7 @@ impl Listeners {
             limits,
             tap,
             state: Mutex::new(Registry::default()),
+            writes: Arc::new(Writes::default()),
         }
     }
 
@@ -320,9 +371,10 @@ impl Listeners {
             acceptor: Mutex::new(None),
         });
         let (l, tap, limits) = (Arc::clone(&listener), self.tap.clone(), self.limits);
+        let writes = Arc::clone(&self.writes);
         let acceptor = std::thread::Builder::new()
             .name("aether-listen".into())
-            .spawn(move || accept_loop(&socket, &woken, &l, &tap, limits))
+            .spawn(move || accept_loop(&socket, &woken, &l, &tap, &writes, limits))
             .map_err(|e| failed(format!("cannot listen on {addr}: {e}")))?;
         *lock(&listener.acceptor) = Some(acceptor);
         let mut state = self.state();
@@ -439,7 +491,7 @@ impl Listeners {
         }
         let send_body = held.method != "HEAD" && !matches!(status, 204 | 304);
         let message = frame(head, status, body, send_body);
-        let _ = held.reply.try_send(message);
+        self.writes.deliver(&held.reply, message);
         self.tap.exchange(Exchange {
             local: held.local,
             peer: held.peer,
@@ -473,8 +525,9 @@ impl Listeners {
     }
 
     /// Ends the step's listening: closes every listener (their ports are free when this
-    /// returns) and answers every request the plugin did not answer with a 503. Later
-    /// `listen` calls fail. Idempotent.
+    /// returns), answers every request the plugin did not answer with a 503, and waits until
+    /// the responses handed out are written (at most 2 s). Later `listen` calls fail.
+    /// Idempotent.
     pub(crate) fn end(&self) {
         let (listeners, held) = {
             let mut state = self.state();
@@ -492,7 +545,7 @@ impl Listeners {
         for h in held {
             let message = error_response(503, "the step ended before it answered\n");
             let bytes = message.1;
-            let _ = h.reply.try_send(message.0);
+            self.writes.deliver(&h.reply, message.0);
             self.tap.exchange(Exchange {
                 local: h.local,
                 peer: h.peer,
@@ -504,6 +557,10 @@ impl Listeners {
                 reason: "the step ended before the plugin responded".to_owned(),
             });
         }
+        self.writes.wait(aether_policy::deadline_after(
+            Instant::now(),
+            DELIVERY_GRACE,
+        ));
     }
 
     /// Answers a request the plugin will never see with a 503, and records it.
@@ -515,7 +572,7 @@ impl Listeners {
         why: &str,
     ) {
         let (message, bytes) = error_response(503, "the server is closing\n");
-        let _ = reply.try_send(message);
+        self.writes.deliver(&reply, message);
         self.tap.exchange(Exchange {
             local,
             peer: request.peer,
@@ -584,6 +641,7 @@ fn accept_loop(
     woken: &UnixStream,
     listener: &Arc<Listener>,
     tap: &Tap,
+    writes: &Arc<Writes>,
     limits: InboundLimits,
 ) {
     let open = Arc::new(AtomicUsize::new(0));
@@ -619,12 +677,12 @@ fn accept_loop(
             continue;
         }
         let slot = Slot(Arc::clone(&open));
-        let (l, t) = (Arc::clone(listener), tap.clone());
+        let (l, t, w) = (Arc::clone(listener), tap.clone(), Arc::clone(writes));
         let _ = std::thread::Builder::new()
             .name("aether-inbound".into())
             .spawn(move || {
                 let _slot = slot;
-                serve(stream, peer, &l, &t, limits);
+                serve(stream, peer, &l, &t, &w, limits);
             });
     }
 }
@@ -676,6 +734,7 @@ fn serve(
     peer: SocketAddr,
     listener: &Listener,
     tap: &Tap,
+    writes: &Writes,
     limits: InboundLimits,
 ) {
     let _ = stream.set_nonblocking(false);
@@ -732,8 +791,9 @@ fn serve(
     if let Ok(message) = answer.recv() {
         let _ = stream.write_all(&message);
         let _ = stream.flush();
+        let _ = stream.shutdown(Shutdown::Write);
+        writes.done();
     }
-    let _ = stream.shutdown(Shutdown::Write);
 }
 
 /// After an error response: stop writing, and read (and drop) what the client still sends for
@@ -809,7 +869,7 @@ fn read_request(stream: &mut TcpStream, peer: SocketAddr, limits: &InboundLimits
             path: path.to_owned(),
         })
     };
-    let head_deadline = Instant::now() + limits.head_timeout;
+    let head_deadline = aether_policy::deadline_after(Instant::now(), limits.head_timeout);
     let mut buf: Vec<u8> = Vec::new();
     let mut chunk = [0u8; 8192];
     let head_len = loop {
@@ -917,7 +977,7 @@ fn read_request(stream: &mut TcpStream, peer: SocketAddr, limits: &InboundLimits
         // curl waits for this before sending a body above 1 KiB.
         let _ = stream.write_all(b"HTTP/1.1 100 Continue\r\n\r\n");
     }
-    let body_deadline = Instant::now() + limits.body_timeout;
+    let body_deadline = aether_policy::deadline_after(Instant::now(), limits.body_timeout);
     match fill(stream, &mut body, length, body_deadline) {
         Ok(true) => {}
         Ok(false) => return refuse(400, "the client closed the connection mid-body"),
