@@ -330,6 +330,7 @@ fn type_error(message: String) -> HostError {
 }
 
 impl Listeners {
+    /// No listener yet; events go to `tap`.
     pub(crate) fn new(tap: Tap, limits: InboundLimits) -> Listeners {
         Listeners {
             limits,
@@ -339,6 +340,7 @@ impl Listeners {
         }
     }
 
+    /// Holds later listeners' clients to `limits`.
     pub(crate) fn limits(&mut self, limits: InboundLimits) {
         self.limits = limits;
     }

@@ -735,3 +735,47 @@ fn unsafe_runs_bind_ungranted_addresses_and_record_it() {
     host.end();
     assert!(refused(other));
 }
+
+/// `Expect: 100-continue` (curl sends it for bodies above 1 KiB and waits for the answer):
+/// the body is asked for when it fits, refused with 413 before it is sent when it does not.
+#[test]
+fn expect_continue_is_answered() {
+    let port = free_port();
+    let limits = InboundLimits {
+        max_body_bytes: 8,
+        ..InboundLimits::default()
+    };
+    let (host, _events) = step(port, limits);
+    let id = listen(&host, "127.0.0.1", port).expect("listen");
+    let client = std::thread::spawn(move || {
+        let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .expect("timeout");
+        stream
+            .write_all(
+                b"POST / HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n",
+            )
+            .expect("head");
+        let mut interim = [0u8; 25];
+        stream.read_exact(&mut interim).expect("100 Continue");
+        stream.write_all(b"hello").expect("body");
+        let mut rest = Vec::new();
+        let _ = stream.read_to_end(&mut rest);
+        (
+            String::from_utf8_lossy(&interim).into_owned(),
+            String::from_utf8_lossy(&rest).into_owned(),
+        )
+    });
+    let (request, _, _, body) = accept(&host, id).expect("a request");
+    assert_eq!(body, b"hello");
+    respond(&host, request, &[], "ok").expect("respond");
+    let (interim, rest) = client.join().expect("client");
+    assert_eq!(interim, "HTTP/1.1 100 Continue\r\n\r\n");
+    assert!(rest.starts_with("HTTP/1.1 200 OK\r\n"), "{rest}");
+    let too_big = exchange(
+        port,
+        b"POST / HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: 9\r\n\r\n",
+    );
+    assert!(too_big.starts_with("HTTP/1.1 413 "), "{too_big}");
+}
