@@ -10,8 +10,8 @@
 //! plugin. A request still unanswered when its listener closes or its step ends gets a 503.
 //!
 //! What it must never do: hand a socket or a file descriptor to the plugin, bind an address
-//! without a witness, keep a listener open past [`Listeners::end`], or let one slow client
-//! hold up the others or the step.
+//! without a witness, keep a listener open past its step (`StepHost::end`), or let one slow
+//! client hold up the others or the step.
 
 use std::collections::{HashMap, VecDeque};
 use std::io::{self, Read, Write};
@@ -94,17 +94,17 @@ const LINGER_TIME: Duration = Duration::from_secs(2);
 
 /// One request as a client sent it, parsed and within [`InboundLimits`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Request {
+pub(crate) struct Request {
     /// The method, a token (`GET`, `POST`, ...).
-    pub method: String,
+    pub(crate) method: String,
     /// The request target in origin form (`/path?query`), as sent.
-    pub path: String,
+    pub(crate) path: String,
     /// Header fields in order; values decoded lossily as UTF-8.
-    pub headers: Vec<(String, String)>,
+    pub(crate) headers: Vec<(String, String)>,
     /// The body (`Content-Length` bytes; empty without one).
-    pub body: Vec<u8>,
+    pub(crate) body: Vec<u8>,
     /// The client's address.
-    pub peer: SocketAddr,
+    pub(crate) peer: SocketAddr,
 }
 
 /// A parsed request and the way back to its connection's thread.
