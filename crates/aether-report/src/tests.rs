@@ -491,3 +491,28 @@ fn inbound_requests_are_edges_from_their_clients() {
     assert_well_formed(&svg);
     assert!(svg.contains("#639"));
 }
+
+#[test]
+fn requests_a_listener_received_do_not_use_a_domain_grant() {
+    let mut run = fixture();
+    run.steps[2].grant.domains = vec!["127.0.0.1:9000".into()];
+    run.steps[2].grant.listen = vec!["127.0.0.1:9000".into()];
+    let id = run.steps[2].id.clone();
+    run.events
+        .push(ev(&id, "network", "127.0.0.1:9000", "allowed"));
+    run.events.push(EventRecord {
+        peer: Some("127.0.0.1:40000".into()),
+        ..ev(&id, "network", "http://127.0.0.1:9000/", "allowed")
+    });
+    let gap = least_privilege_gap(&run.steps[2], &run.events);
+    assert_eq!(
+        gap.listen,
+        Vec::<String>::new(),
+        "the bind uses the listen grant"
+    );
+    assert_eq!(
+        gap.domains,
+        ["127.0.0.1:9000"],
+        "a client's request is not a fetch"
+    );
+}
