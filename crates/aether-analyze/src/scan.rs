@@ -19,7 +19,7 @@
 //! reported by `dynamic-access` instead).
 
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 
 use oxc_allocator::Allocator;
 use oxc_ast::ast::{
@@ -578,12 +578,13 @@ impl Scanner {
     }
 }
 
-/// `{hostname: "127.0.0.1", port: 9000}`.
+/// `{hostname: "127.0.0.1", port: 9000}`, or `{port: 9000}` (the runtime's default hostname),
+/// with the hostname read as the runtime reads it ([`aether_policy::parse_listen_host`]).
 fn listen_arg(e: &Expression<'_>) -> Option<Arg> {
     let Expression::ObjectExpression(o) = e.get_inner_expression() else {
         return None;
     };
-    let (mut host, mut port) = (None, None);
+    let (mut host, mut port) = (Some(aether_policy::DEFAULT_LISTEN_HOSTNAME), None);
     for p in &o.properties {
         let ObjectPropertyKind::ObjectProperty(p) = p else {
             return None;
@@ -601,11 +602,7 @@ fn listen_arg(e: &Expression<'_>) -> Option<Arg> {
             _ => {}
         }
     }
-    let ip: IpAddr = host?
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .parse()
-        .ok()?;
+    let ip = aether_policy::parse_listen_host(host?)?;
     Some(Arg::Listen {
         addr: SocketAddr::new(ip, port?),
         offset: e.span().start,

@@ -268,16 +268,32 @@ aether.process.run("sh", ["-c", "x"]);
 aether.process.run("/bin/gzip", []);
 aether.listen({ hostname: "127.0.0.1", port: 9000 });
 aether.listen({ hostname: "0.0.0.0", port: 9000 });
+aether.listen({ port: 9000 }); aether.listen({ hostname: "localhost", port: 9000 });
+aether.listen({ port: 9001 });
+aether.listen({ hostname: "::ffff:127.0.0.1", port: 9000 });
+aether.listen({ hostname: "[::1]", port: 9000 });
+aether.listen({ hostname: "example.com", port: 9000 }); aether.listen({ hostname: h, port: 1 });
 "#;
     let f = one(src, &perms);
     let m = of(&f, "grant-mismatch");
     let got: Vec<_> = m.iter().map(|f| (f.line, f.capability.unwrap())).collect();
     use Capability::*;
+    // Line 9: no hostname means 127.0.0.1 and `localhost` is 127.0.0.1, as at run time; line
+    // 11: IPv4-mapped is the IPv4 address (SPEC §2). A name is a TypeError at run time and a
+    // computed hostname is the runtime's to check: neither is a finding.
     assert_eq!(
         got,
-        [(3, Env), (5, Process), (6, Process), (8, Network)],
+        [
+            (3, Env),
+            (5, Process),
+            (6, Process),
+            (8, Network),
+            (10, Network),
+            (12, Network)
+        ],
         "{m:#?}"
     );
+    assert_eq!(m[4].target.as_deref(), Some("127.0.0.1:9001"));
 }
 
 // ---- capability-unused ----

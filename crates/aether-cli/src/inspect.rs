@@ -223,9 +223,12 @@ fn step_report(
 }
 
 /// One record of SPEC §8: `time` (RFC 3339), `run_id`, `step`, `plugin`, `capability`,
-/// `target`, `decision`, `reason`; for a request the gateway sent, also `address`, `status`,
-/// `bytes_sent` and `bytes_received`.
+/// `target`, `decision`, `reason`; for a request the gateway sent or a listener received, also
+/// `address`, `status`, `bytes_sent` and `bytes_received`; for a received one, also `peer`,
+/// `method` and `path`.
 fn event_record(run_id: &str, e: &Event) -> EventRecord {
+    let traffic = e.traffic.as_ref();
+    let inbound = traffic.and_then(|t| t.inbound.as_ref());
     let time = jiff::Timestamp::try_from(e.time)
         .map(|t| t.to_string())
         .unwrap_or_default();
@@ -238,9 +241,12 @@ fn event_record(run_id: &str, e: &Event) -> EventRecord {
         target: e.target.clone(),
         decision: e.decision.as_str().to_owned(),
         reason: e.reason.clone(),
-        address: e.traffic.map(|t| t.address.to_string()),
-        status: e.traffic.map(|t| t.status),
-        bytes_sent: e.traffic.map(|t| t.bytes_sent),
-        bytes_received: e.traffic.map(|t| t.bytes_received),
+        address: traffic.map(|t| t.address.to_string()),
+        status: traffic.map(|t| t.status),
+        bytes_sent: traffic.map(|t| t.bytes_sent),
+        bytes_received: traffic.map(|t| t.bytes_received),
+        peer: inbound.map(|i| i.peer.to_string()),
+        method: inbound.map(|i| i.method.clone()),
+        path: inbound.map(|i| i.path.clone()),
     }
 }

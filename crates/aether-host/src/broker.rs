@@ -12,8 +12,8 @@ use std::ffi::OsString;
 
 use aether_jail::{ChildSpec, Children, Confinement, JailError};
 use aether_policy::{
-    Capability, CheckedCommand, CheckedEnv, CheckedPath, Decision, Denial, Grant, PathPattern,
-    UnsafeMode,
+    Capability, CheckedCommand, CheckedEnv, CheckedListen, CheckedPath, Decision, Denial, Grant,
+    PathPattern, UnsafeMode,
 };
 
 use crate::bundle::{PluginBundle, ResolveError};
@@ -22,6 +22,7 @@ use crate::fsops::{self, Meta};
 use crate::gateway::{
     FetchError, FetchRequest, Gateway, Proxies, Redirect, Resolve, SystemResolver,
 };
+use crate::inbound::{InboundLimits, Listeners, Tap};
 use crate::overlay::{Lookup, Overlay};
 use crate::protocol::{Host, HostError, HostRequest, HostValue};
 
@@ -48,6 +49,8 @@ pub struct StepHost {
     gateway: Gateway<Box<dyn Resolve + Send + Sync>>,
     /// The step's live child processes, killed by [`StepHost::end`].
     children: Children,
+    /// The step's listeners (`aether.listen`), closed by [`StepHost::end`].
+    listeners: Listeners,
 }
 
 /// Processes one `aether.process.run` child may have alive at once, itself and its
@@ -66,7 +69,13 @@ impl StepHost {
         bundle: Arc<PluginBundle>,
         recorder: Arc<dyn Recorder>,
     ) -> StepHost {
+        let tap = Tap {
+            recorder: Arc::clone(&recorder),
+            step: who.step.clone(),
+            plugin: who.plugin.clone(),
+        };
         StepHost {
+            listeners: Listeners::new(tap, InboundLimits::default()),
             who,
             workspace,
             bundle,
@@ -81,10 +90,20 @@ impl StepHost {
     }
 
     /// Ends the step: kills every child process it started, with their whole trees, and
-    /// refuses any it would start later. The runner calls it when the step ends for any
-    /// reason (SPEC §5: no child outlives its step).
+    /// refuses any it would start later; closes every listener (their ports are free when this
+    /// returns) and answers with a 503 every request the plugin did not answer. The runner
+    /// calls it when the step ends for any reason (SPEC §5: no child or listener outlives its
+    /// step).
     pub fn end(&self) {
         self.children.kill_all();
+        self.listeners.end();
+    }
+
+    /// Holds clients of the step's listeners to `limits` instead of
+    /// [`InboundLimits::default`]. Set it before the plugin listens.
+    pub fn inbound_limits(mut self, limits: InboundLimits) -> StepHost {
+        self.listeners.limits(limits);
+        self
     }
 
     /// The instant the step's time is up, if not its grant's timeout from creation.
@@ -551,6 +570,36 @@ impl Host for StepHost {
                 timeout_ms,
                 cwd,
             } => self.run_child(&command, args, stdin, timeout_ms, cwd.as_deref()),
+            HostRequest::Listen { hostname, port } => {
+                let checked = self.check_listen(&hostname, port)?;
+                let id = self.listeners.listen(&checked)?;
+                Ok(HostValue::Listener { id })
+            }
+            HostRequest::Accept { listener } => {
+                Ok(match self.listeners.accept(listener, self.deadline)? {
+                    Some(accepted) => HostValue::Request {
+                        id: accepted.id,
+                        url: format!("http://{}{}", accepted.local, accepted.request.path),
+                        method: accepted.request.method,
+                        headers: accepted.request.headers,
+                        body: accepted.request.body,
+                    },
+                    None => HostValue::Unit,
+                })
+            }
+            HostRequest::Respond {
+                request,
+                status,
+                headers,
+                body,
+            } => {
+                self.listeners.respond(request, status, &headers, &body)?;
+                Ok(HostValue::Unit)
+            }
+            HostRequest::CloseListener { listener } => {
+                self.listeners.close(listener);
+                Ok(HostValue::Unit)
+            }
         }
     }
 
@@ -598,6 +647,7 @@ impl StepHost {
                     status: hop.status,
                     bytes_sent: if i == 0 { bytes_sent } else { 0 },
                     bytes_received: if i == last { received } else { 0 },
+                    inbound: None,
                 }),
             });
         }
@@ -626,6 +676,34 @@ impl StepHost {
                 }
                 _ => "fetch timed out: the step's time is up".to_owned(),
             })),
+        }
+    }
+
+    /// The address `aether.listen({hostname, port})` names, checked against
+    /// `network.listen`. A hostname that is neither an IP literal nor `localhost` is a
+    /// `TypeError`: listen grants name addresses, and no name is looked up.
+    fn check_listen(&self, hostname: &str, port: u16) -> Result<CheckedListen, HostError> {
+        let ip = aether_policy::parse_listen_host(hostname).ok_or_else(|| {
+            type_error(format!(
+                "aether.listen: hostname must be an IP address or `localhost`, got `{}`",
+                aether_policy::escape_untrusted(hostname)
+            ))
+        })?;
+        let addr = std::net::SocketAddr::new(ip, port);
+        match self.grant.check_listen(addr) {
+            Ok(checked) => {
+                self.event(
+                    Capability::Network,
+                    &checked.addr().to_string(),
+                    Decision::Allowed,
+                    String::new(),
+                );
+                Ok(checked)
+            }
+            Err(d) => match self.override_denial(&d) {
+                Some(mode) => Ok(CheckedListen::unchecked(addr, mode)),
+                None => Err(self.denied(d)),
+            },
         }
     }
 

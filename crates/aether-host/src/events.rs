@@ -27,17 +27,33 @@ pub struct Event {
     pub traffic: Option<Traffic>,
 }
 
-/// One HTTP exchange the gateway made for a plugin.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// One HTTP exchange: a request the gateway sent for a plugin, or (with `inbound`) a request a
+/// plugin's listener received. Bytes are counted from the step's side.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Traffic {
-    /// The checked address connected to.
+    /// The checked address connected to; for an inbound request, the listening address.
     pub address: SocketAddr,
-    /// The status the server answered.
+    /// The status the server answered (inbound: the status the client got).
     pub status: u16,
-    /// Request body bytes sent.
+    /// Body bytes the step sent: the request's, or (inbound) the response's.
     pub bytes_sent: u64,
-    /// Response body bytes received (0 for a redirect hop, whose body is not read).
+    /// Body bytes the step received: the response's (0 for a redirect hop, whose body is not
+    /// read), or (inbound) the request's.
     pub bytes_received: u64,
+    /// For a request a listener received: who sent it and what it asked for. `None` for a
+    /// request the gateway sent.
+    pub inbound: Option<Inbound>,
+}
+
+/// The client's side of a request a plugin's listener received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Inbound {
+    /// The client's address.
+    pub peer: SocketAddr,
+    /// The request's method (empty when the head could not be read).
+    pub method: String,
+    /// The request's target, as sent (empty when the head could not be read).
+    pub path: String,
 }
 
 /// Where events and step logs go. Implementations must be cheap and never block for long:

@@ -47,7 +47,8 @@ pub const MAX_REQUEST_BODY_BYTES: usize = 16 * 1024 * 1024;
 
 /// The largest total size of a request's header names and values: 64 KiB, what common servers
 /// accept (nginx's `large_client_header_buffers` is 4 × 8 KiB by default). Larger is a
-/// `TypeError`.
+/// `TypeError`. The same cap holds for the headers of a response a listener sends
+/// (`respond`, see [`crate::inbound`]).
 pub const MAX_REQUEST_HEADER_BYTES: usize = 64 * 1024;
 
 /// The largest response head (status line and headers) the gateway reads: 64 KiB. A server
@@ -388,12 +389,31 @@ fn is_forbidden_header(name: &str) -> bool {
     ) || lower.starts_with("proxy-")
 }
 
-/// The headers as `http` values, or a type error naming the first bad one.
-fn check_headers(headers: &[(String, String)]) -> Result<http::HeaderMap, FetchError> {
+/// Which message a plugin's headers go into: the messages differ, the rules do not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Framing {
+    /// A `fetch` request, framed by the gateway.
+    Request,
+    /// A response to a request a listener received (`respond`), framed by aether.
+    Response,
+}
+
+/// The headers as `http` values, or a type error naming the first bad one. The same rules hold
+/// for a request the gateway sends and a response a listener sends: at most
+/// [`MAX_REQUEST_HEADER_BYTES`], no CR, LF or NUL anywhere (header injection, response
+/// splitting), no framing or connection header, valid names and values.
+pub(crate) fn check_headers(
+    headers: &[(String, String)],
+    framing: Framing,
+) -> Result<http::HeaderMap, FetchError> {
+    let (what, framer) = match framing {
+        Framing::Request => ("request", "the gateway frames the request itself"),
+        Framing::Response => ("response", "aether frames the response itself"),
+    };
     let total: usize = headers.iter().map(|(n, v)| n.len() + v.len()).sum();
     if total > MAX_REQUEST_HEADER_BYTES {
         return Err(type_error(format!(
-            "request headers are {total} bytes, more than the gateway's limit of {MAX_REQUEST_HEADER_BYTES}"
+            "{what} headers are {total} bytes, more than the limit of {MAX_REQUEST_HEADER_BYTES}"
         )));
     }
     let mut map = http::HeaderMap::new();
@@ -409,7 +429,7 @@ fn check_headers(headers: &[(String, String)]) -> Result<http::HeaderMap, FetchE
         }
         if is_forbidden_header(name) {
             return Err(type_error(format!(
-                "header `{shown}` may not be set: the gateway frames the request itself"
+                "header `{shown}` may not be set: {framer}"
             )));
         }
         let n = http::HeaderName::from_bytes(name.as_bytes())
@@ -684,7 +704,7 @@ impl<R: Resolve> Gateway<R> {
     ) -> Result<FetchResponse, FetchError> {
         let grant = checks.grant;
         let cap = grant.max_response_bytes().bytes();
-        let mut headers = check_headers(&request.headers)?;
+        let mut headers = check_headers(&request.headers, Framing::Request)?;
         let method_text = if request.method.is_empty() {
             "GET"
         } else {

@@ -10,6 +10,7 @@ pub mod bundle;
 pub mod events;
 mod fsops;
 pub mod gateway;
+pub mod inbound;
 pub mod overlay;
 pub mod protocol;
 

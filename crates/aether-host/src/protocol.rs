@@ -114,6 +114,38 @@ pub enum HostRequest {
         /// Its working directory as the plugin gave it (`None`: the workspace).
         cwd: Option<String>,
     },
+    /// `aether.listen({hostname, port})`: bind a granted address and accept HTTP/1.1
+    /// connections on it, in aether (no socket ever reaches the plugin). Answered with
+    /// [`HostValue::Listener`].
+    Listen {
+        /// The hostname as the plugin gave it: an IP literal or `localhost`.
+        hostname: String,
+        /// The port.
+        port: u16,
+    },
+    /// `server.accept()`: the next request on a listener. Answered with
+    /// [`HostValue::Request`], or [`HostValue::Unit`] once the listener is closed; slow, like
+    /// [`HostRequest::Fetch`].
+    Accept {
+        /// The id [`HostValue::Listener`] gave.
+        listener: u64,
+    },
+    /// `request.respond(status, headers, body)`: the answer to an accepted request.
+    Respond {
+        /// The id [`HostValue::Request`] gave.
+        request: u64,
+        /// The status, 200 to 599.
+        status: u16,
+        /// Response headers, in order; checked like a fetch's request headers.
+        headers: Vec<(String, String)>,
+        /// The body.
+        body: Vec<u8>,
+    },
+    /// `server.close()`: stop accepting; the address is free when the call returns.
+    CloseListener {
+        /// The id [`HostValue::Listener`] gave.
+        listener: u64,
+    },
     /// `console.*`: a line for the step's log.
     Log {
         /// `log`, `info`, `warn`, `error` or `debug`.
@@ -124,11 +156,15 @@ pub enum HostRequest {
 }
 
 impl HostRequest {
-    /// Whether the call may block for long (network, child processes): the sandbox then makes
-    /// it on a thread of its own and hands the plugin a promise, so that timers and other
-    /// promises go on meanwhile. Every other call is quick and made synchronously.
+    /// Whether the call may block for long (network, child processes, waiting for a client):
+    /// the sandbox then makes it on a thread of its own and hands the plugin a promise, so that
+    /// timers and other promises go on meanwhile. Every other call is quick and made
+    /// synchronously.
     pub fn is_slow(&self) -> bool {
-        matches!(self, HostRequest::Fetch { .. } | HostRequest::Run { .. })
+        matches!(
+            self,
+            HostRequest::Fetch { .. } | HostRequest::Run { .. } | HostRequest::Accept { .. }
+        )
     }
 }
 
@@ -194,6 +230,24 @@ pub enum HostValue {
         stdout: String,
         /// Its standard error, decoded likewise.
         stderr: String,
+    },
+    /// A listener bound for the plugin (`aether.listen`).
+    Listener {
+        /// What `accept` and `close_listener` name it by.
+        id: u64,
+    },
+    /// A request a listener received (`accept`), parsed and within the inbound limits.
+    Request {
+        /// What `respond` names it by.
+        id: u64,
+        /// The method.
+        method: String,
+        /// `http://` + the listening address + the request target as sent.
+        url: String,
+        /// Request headers, in order; values decoded lossily as UTF-8.
+        headers: Vec<(String, String)>,
+        /// The body.
+        body: Vec<u8>,
     },
     /// A module's source, with its canonical name (path relative to the plugin directory).
     Module {

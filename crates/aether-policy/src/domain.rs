@@ -344,6 +344,28 @@ impl ListenAddr {
     }
 }
 
+/// The hostname `aether.listen` binds when it is given none: loopback, so that a plugin is never
+/// reachable from the network by omission.
+pub const DEFAULT_LISTEN_HOSTNAME: &str = "127.0.0.1";
+
+/// The address an `aether.listen` `hostname` names: an IP literal (`127.0.0.1`, `::1`,
+/// `[::1]`), or `localhost` (any case, a trailing dot ignored), which is `127.0.0.1` and is
+/// never looked up (a hosts file could point it anywhere). `None` for any other name: listen
+/// grants name addresses, so a name would have to be resolved into one, and it is not.
+pub fn parse_listen_host(hostname: &str) -> Option<IpAddr> {
+    let name = hostname.strip_suffix('.').unwrap_or(hostname);
+    if name.eq_ignore_ascii_case("localhost") {
+        return Some(IpAddr::V4(Ipv4Addr::LOCALHOST));
+    }
+    let bare = name
+        .strip_prefix('[')
+        .and_then(|n| n.strip_suffix(']'))
+        .unwrap_or(name);
+    // `IpAddr`'s parser takes only the four-decimal-part IPv4 form: `2130706433`, `0x7f.1`
+    // and `0177.0.0.1` are refused rather than reinterpreted.
+    bare.parse().ok()
+}
+
 /// `127.0.0.1:9000`, `[::1]:9000`.
 impl fmt::Display for ListenAddr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -571,6 +593,32 @@ mod tests {
         ];
         for &(p, q, want) in cases {
             assert_eq!(pat(p).covers(&pat(q)), want, "{p} covers {q}");
+        }
+    }
+
+    #[test]
+    fn listen_hosts() {
+        for (text, ip) in [
+            ("127.0.0.1", "127.0.0.1"),
+            ("localhost", "127.0.0.1"),
+            ("LocalHost.", "127.0.0.1"),
+            ("::1", "::1"),
+            ("[::1]", "::1"),
+            ("0.0.0.0", "0.0.0.0"),
+            ("::ffff:127.0.0.1", "::ffff:127.0.0.1"),
+        ] {
+            assert_eq!(parse_listen_host(text), Some(ip.parse().unwrap()), "{text}");
+        }
+        for bad in [
+            "example.com",
+            "2130706433",
+            "0x7f.1",
+            "0177.0.0.1",
+            "",
+            "[::1",
+            "local host",
+        ] {
+            assert_eq!(parse_listen_host(bad), None, "{bad}");
         }
     }
 

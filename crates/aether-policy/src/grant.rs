@@ -566,6 +566,15 @@ impl CheckedListen {
     pub fn addr(&self) -> SocketAddr {
         self.0
     }
+
+    /// A witness for an address that no check allowed, in an `--unsafe` run.
+    ///
+    /// # Security
+    ///
+    /// Skips the grant entirely; see [`UnsafeMode`].
+    pub fn unchecked(addr: SocketAddr, _mode: &UnsafeMode) -> CheckedListen {
+        CheckedListen(addr)
+    }
 }
 
 /// What one step may do: its manifest's permissions (all inside the policy), effective limits,

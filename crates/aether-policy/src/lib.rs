@@ -23,7 +23,10 @@ pub mod addr;
 pub use addr::{IpNet, IpNetError, is_public, unmap};
 pub mod domain;
 
-pub use domain::{DomainPattern, Host, HostError, HostPattern, ListenAddr, parse_host};
+pub use domain::{
+    DEFAULT_LISTEN_HOSTNAME, DomainPattern, Host, HostError, HostPattern, ListenAddr, parse_host,
+    parse_listen_host,
+};
 pub mod env;
 pub mod grant;
 pub mod risk;

@@ -151,11 +151,13 @@ fn command_match(command: &str, target: &str) -> bool {
 
 /// The step's least-privilege gap: each granted entry that no `allowed` event of the step
 /// matched. Listen addresses match a `network` target naming the address (with or without a
-/// scheme); `process.network` and limits are not part of the gap.
+/// scheme); `process.network` and limits are not part of the gap. Requests a listener
+/// received are what clients did, not what the plugin used, and binding a listener is not a
+/// fetch: neither uses a `network.domains` grant of `127.0.0.1:9000`.
 pub fn least_privilege_gap(step: &StepReport, events: &[EventRecord]) -> PrivilegeGap {
     let used: Vec<&EventRecord> = events
         .iter()
-        .filter(|e| e.step == step.id && e.decision == "allowed")
+        .filter(|e| e.step == step.id && e.decision == "allowed" && e.peer.is_none())
         .collect();
     let unused = |granted: &[String], cap: &str, hit: &dyn Fn(&str, &str) -> bool| -> Vec<String> {
         granted
@@ -172,7 +174,10 @@ pub fn least_privilege_gap(step: &StepReport, events: &[EventRecord]) -> Privile
     PrivilegeGap {
         filesystem_read: unused(&g.filesystem_read, "filesystem.read", &glob_match),
         filesystem_write: unused(&g.filesystem_write, "filesystem.write", &glob_match),
-        domains: unused(&g.domains, "network", &domain_match),
+        // Fetches are URLs; a bind's target (`ip:port`) is no fetch.
+        domains: unused(&g.domains, "network", &|d, t| {
+            t.contains("://") && domain_match(d, t)
+        }),
         listen: unused(&g.listen, "network", &|a, t| {
             t.split_once("://")
                 .map_or(t, |(_, r)| r)

@@ -1,10 +1,10 @@
-//! `interactions.mmd` and `interactions.svg`: who passed what to whom, and what each step
-//! reached outside the pipeline.
+//! `interactions.mmd` and `interactions.svg`: who passed what to whom, what each step reached
+//! outside the pipeline, and which clients reached the steps' listeners.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 
-use crate::{RunReport, escape_untrusted, truncate, url_host, xml};
+use crate::{RunReport, escape_untrusted, truncate, url_host, url_host_port, xml};
 
 /// Violation nodes drawn per step before the rest fold into one `… N more` node.
 const MAX_VIOLATIONS_PER_STEP: usize = 8;
@@ -13,6 +13,8 @@ const MAX_VIOLATIONS_PER_STEP: usize = 8;
 enum Kind {
     Step,
     Host,
+    /// A client that sent a request to a step's listener.
+    Client,
     Env,
     Violation,
     More,
@@ -131,6 +133,15 @@ fn build(run: &RunReport) -> Graph {
                     add_edge(&mut g, edge(writer, step, name, true, false));
                 }
             }
+            ("network", "allowed") if e.peer.is_some() => {
+                // A request a listener received: an inbound edge, from the client's address.
+                let peer = e.peer.as_deref().unwrap_or_default();
+                let (client, _) = url_host_port(peer);
+                let from = external(&mut g, format!("c:{client}"), Kind::Client, client);
+                add_edge(&mut g, edge(from, step, "inbound", false, false));
+            }
+            // Binding a listener (target `ip:port`, no scheme): its clients draw the edges.
+            ("network", "allowed") if !e.target.contains("://") => {}
             ("network", "allowed") => {
                 let host = url_host(&e.target);
                 let to = external(&mut g, format!("h:{host}"), Kind::Host, host);
@@ -195,6 +206,7 @@ fn mmd_id(i: usize, node: &Node) -> String {
     let prefix = match node.kind {
         Kind::Step => 's',
         Kind::Host => 'h',
+        Kind::Client => 'c',
         Kind::Env => 'e',
         Kind::Violation => 'v',
         Kind::More => 'm',
@@ -248,6 +260,7 @@ pub fn interactions_mmd(run: &RunReport) -> String {
                 mmd_label(&n.sub)
             ),
             Kind::Host => writeln!(out, "  {id}([\"{label}\"])"),
+            Kind::Client => writeln!(out, "  {id}[/\"{label}\"/]"),
             Kind::Env => writeln!(out, "  {id}{{{{\"{label}\"}}}}"),
             Kind::Violation | Kind::More => writeln!(out, "  {id}[\"{label}\"]:::violation"),
         };
@@ -327,7 +340,7 @@ fn layers(g: &Graph) -> Vec<usize> {
 }
 
 /// `interactions.svg`: the same graph as [`interactions_mmd`], laid out without a browser:
-/// steps in columns by longest data/file path, external nodes (hosts, env, violated targets)
+/// steps in columns by longest data/file path, external nodes (hosts, clients, env, violated targets)
 /// in the last column, straight edges forward and orthogonal edges routed above the diagram
 /// backward, arrowheads, violations in red. Labels truncated and escaped, full text in
 /// `<title>`. No script, no `foreignObject`, no external reference.
@@ -350,7 +363,7 @@ pub fn interactions_svg(run: &RunReport) -> String {
     let mut svg = String::new();
     let _ = write!(
         svg,
-        r##"<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0}" height="{height:.0}" viewBox="0 0 {width:.0} {height:.0}" font-family="sans-serif" font-size="11"><title>aether interactions: {}</title><rect width="100%" height="100%" fill="white"/><defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" orient="auto"><path d="M0,0L10,5L0,10z" fill="#555"/></marker><marker id="arrow-red" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" orient="auto"><path d="M0,0L10,5L0,10z" fill="#c00"/></marker></defs><text x="{LEFT}" y="20" font-size="14" font-weight="bold">Interactions: {} steps, {} edges</text><text x="{LEFT}" y="36" font-size="10" fill="#555">data/file flow solid grey, hosts and env dashed, violations red</text>"##,
+        r##"<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0}" height="{height:.0}" viewBox="0 0 {width:.0} {height:.0}" font-family="sans-serif" font-size="11"><title>aether interactions: {}</title><rect width="100%" height="100%" fill="white"/><defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" orient="auto"><path d="M0,0L10,5L0,10z" fill="#555"/></marker><marker id="arrow-red" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" orient="auto"><path d="M0,0L10,5L0,10z" fill="#c00"/></marker></defs><text x="{LEFT}" y="20" font-size="14" font-weight="bold">Interactions: {} steps, {} edges</text><text x="{LEFT}" y="36" font-size="10" fill="#555">data/file flow solid grey, hosts, clients and env dashed, violations red</text>"##,
         xml(&run.pipeline),
         g.steps,
         g.edges.len(),
@@ -404,6 +417,7 @@ pub fn interactions_svg(run: &RunReport) -> String {
         let (fill, stroke, rx) = match n.kind {
             Kind::Step => ("#eef3fb", "#36c", 4.0),
             Kind::Host => ("#eefbf0", "#393", NODE_H / 2.0),
+            Kind::Client => ("#f3eefb", "#639", NODE_H / 2.0),
             Kind::Env => ("#fbf7e8", "#a80", 10.0),
             Kind::Violation | Kind::More => ("#fdecec", "#c00", 2.0),
         };

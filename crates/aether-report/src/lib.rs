@@ -146,6 +146,15 @@ pub struct EventRecord {
     /// Bytes received, for network events.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bytes_received: Option<u64>,
+    /// The client's address, for a request a plugin's listener received (inbound).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer: Option<String>,
+    /// The method of a request a listener received (plugin-independent, client-controlled).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
+    /// The target of a request a listener received (client-controlled).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
 }
 
 impl EventRecord {

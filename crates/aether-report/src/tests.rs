@@ -445,3 +445,74 @@ fn terminal_summary_counts_and_points_at_the_report() {
         "{text}"
     );
 }
+
+#[test]
+fn inbound_requests_are_edges_from_their_clients() {
+    let mut run = fixture();
+    // The bind itself (target `ip:port`) draws nothing; each request received does, from its
+    // client's address to the step, merged per client.
+    run.events
+        .push(ev("a", "network", "127.0.0.1:9000", "allowed"));
+    for (peer, path) in [("127.0.0.1:40001", "/a"), ("127.0.0.1:40002", "/b")] {
+        run.events.push(EventRecord {
+            peer: Some(peer.into()),
+            method: Some("GET".into()),
+            path: Some(path.into()),
+            address: Some("127.0.0.1:9000".into()),
+            status: Some(200),
+            ..ev(
+                "a",
+                "network",
+                &format!("http://127.0.0.1:9000{path}"),
+                "allowed",
+            )
+        });
+    }
+    let mmd = interactions_mmd(&run);
+    let clients: Vec<&str> = mmd.lines().filter(|l| l.contains("[/\"")).collect();
+    assert_eq!(clients.len(), 1, "{mmd}");
+    assert!(clients[0].contains("[/\"127.0.0.1\"/]"), "{mmd}");
+    let client_id = clients[0]
+        .trim_start()
+        .split('[')
+        .next()
+        .unwrap_or_default();
+    assert!(
+        mmd.lines()
+            .any(|l| l.trim_start().starts_with(&format!("{client_id} "))
+                && l.contains("|\"inbound\"|")),
+        "{mmd}"
+    );
+    assert!(
+        !mmd.contains("([\"127.0.0.1\"])"),
+        "the bind is not a fetch: {mmd}"
+    );
+    let svg = interactions_svg(&run);
+    assert_well_formed(&svg);
+    assert!(svg.contains("#639"));
+}
+
+#[test]
+fn requests_a_listener_received_do_not_use_a_domain_grant() {
+    let mut run = fixture();
+    run.steps[2].grant.domains = vec!["127.0.0.1:9000".into()];
+    run.steps[2].grant.listen = vec!["127.0.0.1:9000".into()];
+    let id = run.steps[2].id.clone();
+    run.events
+        .push(ev(&id, "network", "127.0.0.1:9000", "allowed"));
+    run.events.push(EventRecord {
+        peer: Some("127.0.0.1:40000".into()),
+        ..ev(&id, "network", "http://127.0.0.1:9000/", "allowed")
+    });
+    let gap = least_privilege_gap(&run.steps[2], &run.events);
+    assert_eq!(
+        gap.listen,
+        Vec::<String>::new(),
+        "the bind uses the listen grant"
+    );
+    assert_eq!(
+        gap.domains,
+        ["127.0.0.1:9000"],
+        "a client's request is not a fetch"
+    );
+}

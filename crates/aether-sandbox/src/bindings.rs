@@ -1,11 +1,11 @@
 //! The globals a plugin sees beyond the ECMAScript built-ins (SPEC §5): `aether` (frozen, with
-//! `fs`, `env`, `fetch` and `process`), `console`, `require`, `fetch`, `Headers`, `Response`,
+//! `fs`, `env`, `fetch`, `process` and `listen`), `console`, `require`, `fetch`, `Headers`, `Response`,
 //! `setTimeout`, `clearTimeout`, `TextEncoder`, `TextDecoder`, `atob` and `btoa`. Nothing else is
 //! added, and no helper object is left reachable: native helpers are captured by closures only.
 //!
 //! Every capability is a [`HostRequest`] through the [`Gate`]; this module only validates
-//! arguments (wrong types throw `TypeError`) and converts values. Not here yet (issue 9):
-//! `aether.listen`. `structuredClone` is left out rather than approximated with JSON, which
+//! arguments (wrong types throw `TypeError`) and converts values. `aether.listen` hands the
+//! plugin request objects only: the sockets stay in the host. `structuredClone` is left out rather than approximated with JSON, which
 //! would silently lose `Map`, `Date`, cycles, etc.
 
 use std::cell::RefCell;
@@ -264,6 +264,7 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, gate: &Arc<Gate>, tasks: &Tasks<'_, '
     )?;
     natives.set("fetch", fetch_fn(ctx, tasks.calls)?)?;
     natives.set("run", run_fn(ctx, tasks.calls)?)?;
+    install_listen_natives(ctx, gate, tasks.calls, &natives)?;
     let load = Function::new(
         ctx.clone(),
         |ctx: Ctx<'js>, natives: Object<'js>| -> Result<Object<'js>> {
@@ -273,12 +274,15 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, gate: &Arc<Gate>, tasks: &Tasks<'_, '
     let exported: Object<'js> = STUB.function(ctx)?.call((natives, load))?;
     let fetch: Function<'js> = exported.get("fetch")?;
     let process: Object<'js> = exported.get("process")?;
+    let listen: Function<'js> = exported.get("listen")?;
 
     let aether = Object::new(ctx.clone())?;
     aether.set("fs", fs.clone())?;
     aether.set("env", env.clone())?;
     aether.set("fetch", fetch)?;
     aether.set("process", process.clone())?;
+    aether.set("listen", listen.clone())?;
+    freeze.call::<_, Value>((listen,))?;
     deep_freeze(&freeze, &process)?;
     deep_freeze(&freeze, &fs)?;
     deep_freeze(&freeze, &env)?;
@@ -308,13 +312,7 @@ fn fetch_fn<'js>(ctx: &Ctx<'js>, calls: &Rc<RefCell<SlowCalls<'js>>>) -> Result<
               redirect: String,
               timeout_ms: Opt<Value<'js>>|
               -> Result<Promise<'js>> {
-            let headers = headers
-                .into_iter()
-                .filter_map(|pair| match <[String; 2]>::try_from(pair) {
-                    Ok([name, value]) => Some((name, value)),
-                    Err(_) => None,
-                })
-                .collect();
+            let headers = header_pairs(headers);
             let body = body
                 .0
                 .and_then(|v| TypedArray::<u8>::from_value(v).ok())
@@ -331,6 +329,110 @@ fn fetch_fn<'js>(ctx: &Ctx<'js>, calls: &Rc<RefCell<SlowCalls<'js>>>) -> Result<
             calls.borrow_mut().start(&ctx, request)
         },
     )
+}
+
+/// The native half of `aether.listen` (the prelude checks the arguments and builds the server
+/// and request objects): `listen(hostname?, port)` → a listener id, thrown `PermissionDenied`
+/// when ungranted; `accept(id)` → a promise of `{id, method, url, headers, body}` or
+/// `undefined` once closed; `respond(id, status, [[name, value]...], body)`; `close(id)`.
+fn install_listen_natives<'js>(
+    ctx: &Ctx<'js>,
+    gate: &Arc<Gate>,
+    calls: &Rc<RefCell<SlowCalls<'js>>>,
+    natives: &Object<'js>,
+) -> Result<()> {
+    let listen_gate = Arc::clone(gate);
+    natives.set(
+        "listen",
+        Function::new(
+            ctx.clone(),
+            move |ctx: Ctx<'js>, hostname: Opt<Value<'js>>, port: u16| -> Result<Value<'js>> {
+                let hostname = match hostname.0.and_then(|v| v.as_string().cloned()) {
+                    Some(s) => s.to_string()?,
+                    None => aether_policy::DEFAULT_LISTEN_HOSTNAME.to_owned(),
+                };
+                host_call(&ctx, &listen_gate, HostRequest::Listen { hostname, port })
+            },
+        )?,
+    )?;
+    let calls = Rc::clone(calls);
+    natives.set(
+        "accept",
+        Function::new(
+            ctx.clone(),
+            move |ctx: Ctx<'js>, listener: f64| -> Result<Promise<'js>> {
+                let request = HostRequest::Accept {
+                    listener: whole_id(listener),
+                };
+                calls.borrow_mut().start(&ctx, request)
+            },
+        )?,
+    )?;
+    let respond_gate = Arc::clone(gate);
+    natives.set(
+        "respond",
+        Function::new(
+            ctx.clone(),
+            move |ctx: Ctx<'js>,
+                  request: f64,
+                  status: f64,
+                  headers: Vec<Vec<String>>,
+                  body: TypedArray<'js, u8>|
+                  -> Result<Value<'js>> {
+                let request = HostRequest::Respond {
+                    request: whole_id(request),
+                    // Out of range becomes 0, which the host refuses with a TypeError.
+                    status: u16::try_from(whole_id(status)).unwrap_or(0),
+                    headers: header_pairs(headers),
+                    body: sys::copy_bytes(&body).unwrap_or_default(),
+                };
+                host_call(&ctx, &respond_gate, request)
+            },
+        )?,
+    )?;
+    let close_gate = Arc::clone(gate);
+    natives.set(
+        "close",
+        Function::new(
+            ctx.clone(),
+            move |ctx: Ctx<'js>, listener: f64| -> Result<Value<'js>> {
+                let request = HostRequest::CloseListener {
+                    listener: whole_id(listener),
+                };
+                host_call(&ctx, &close_gate, request)
+            },
+        )?,
+    )?;
+    Ok(())
+}
+
+/// An id or status the prelude passed as a number: whole and non-negative, else `u64::MAX`
+/// (which names nothing).
+fn whole_id(value: f64) -> u64 {
+    if value.is_finite() && value >= 0.0 && value.fract() == 0.0 && value < 9_007_199_254_740_992.0
+    {
+        #[allow(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            reason = "checked: a whole number from 0 to 2^53"
+        )]
+        let id = value as u64;
+        id
+    } else {
+        u64::MAX
+    }
+}
+
+/// `[[name, value]...]` as pairs; entries that are not pairs are dropped (the prelude's
+/// `Headers` only makes pairs).
+fn header_pairs(headers: Vec<Vec<String>>) -> Vec<(String, String)> {
+    headers
+        .into_iter()
+        .filter_map(|pair| match <[String; 2]>::try_from(pair) {
+            Ok([name, value]) => Some((name, value)),
+            Err(_) => None,
+        })
+        .collect()
 }
 
 /// Freezes `object` and every function directly on it.
@@ -432,6 +534,23 @@ pub(crate) fn host_value<'js>(ctx: &Ctx<'js>, value: HostValue) -> Result<Value<
             response.set("body", TypedArray::<u8>::new(ctx, body)?)?;
             response.into_value()
         }
+        HostValue::Listener { id } => whole_number(&ctx, id),
+        HostValue::Request {
+            id,
+            method,
+            url,
+            headers,
+            body,
+        } => {
+            let request = Object::new(ctx.clone())?;
+            request.set("id", whole_number(&ctx, id))?;
+            request.set("method", method)?;
+            request.set("url", url)?;
+            let pairs: Vec<Vec<String>> = headers.into_iter().map(|(n, v)| vec![n, v]).collect();
+            request.set("headers", pairs)?;
+            request.set("body", TypedArray::<u8>::new(ctx, body)?)?;
+            request.into_value()
+        }
         HostValue::Exit {
             code,
             signal,
@@ -454,6 +573,12 @@ pub(crate) fn host_value<'js>(ctx: &Ctx<'js>, value: HostValue) -> Result<Value<
             exit.into_value()
         }
     })
+}
+
+/// An id as a JavaScript number (ids count up from 0: far below 2^53).
+fn whole_number<'js>(ctx: &Ctx<'js>, id: u64) -> Value<'js> {
+    #[allow(clippy::cast_precision_loss, reason = "ids stay far below 2^53")]
+    Value::new_float(ctx.clone(), id as f64)
 }
 
 /// `aether.fs` functions that take only a path.

@@ -1,7 +1,7 @@
 // Web-standard globals written in JavaScript (see bindings.rs), loaded on first use by
 // stub.js. This file is one function expression: it is called once with the native helpers
-// (and the stub's `define`), which only its closures keep, and returns `{ fetch, process }`, the
-// functions behind the stub's `fetch` and `aether.process.run`.
+// (and the stub's `define`), which only its closures keep, and returns `{ fetch, process, listen }`,
+// the functions behind the stub's `fetch`, `aether.process.run` and `aether.listen`.
 //
 // Nothing here is a security boundary: every argument reaches the host through a native helper
 // that checks it again. A plugin that tampers with built-in prototypes only confuses itself.
@@ -11,6 +11,10 @@
   const decode = natives.decode;
   const hostFetch = natives.fetch;
   const hostRun = natives.run;
+  const hostListen = natives.listen;
+  const hostAccept = natives.accept;
+  const hostRespond = natives.respond;
+  const hostClose = natives.close;
   const apply = Reflect.apply;
   const isView = ArrayBuffer.isView;
   const U8 = Uint8Array;
@@ -305,7 +309,89 @@
     return hostRun(command, [...args], stdin, timeoutMs, cwd);
   }
 
+  // --- aether.listen (SPEC §5): aether binds, accepts and parses; the plugin sees requests ---
+  // Not a global: only `accept()` makes these.
+  class IncomingRequest {
+    #id;
+    #method;
+    #url;
+    #headers;
+    #body;
+    #used = false;
+    constructor(r) {
+      this.#id = r.id;
+      this.#method = r.method;
+      this.#url = r.url;
+      this.#headers = new Headers(r.headers);
+      this.#body = r.body;
+    }
+    get method() {
+      return this.#method;
+    }
+    get url() {
+      return this.#url;
+    }
+    get headers() {
+      return this.#headers;
+    }
+    get bodyUsed() {
+      return this.#used;
+    }
+    #take() {
+      if (this.#used) throw new TypeError("request: the body has already been read");
+      this.#used = true;
+      const body = this.#body;
+      this.#body = null;
+      return body;
+    }
+    async bytes() {
+      return this.#take();
+    }
+    async arrayBuffer() {
+      return this.#take().buffer;
+    }
+    async text() {
+      return decode(this.#take(), false, false);
+    }
+    async json() {
+      return JSON.parse(decode(this.#take(), false, false));
+    }
+    respond(status = 200, headers = undefined, body = undefined) {
+      const code = Number(status);
+      if (!Number.isInteger(code)) throw new TypeError(`respond: the status must be an integer, got ${status}`);
+      const list = new Headers(headers);
+      const bytes = bodyBytes(body, "respond");
+      if (typeof body === "string" && !list.has("content-type")) {
+        list.set("content-type", "text/plain;charset=UTF-8");
+      }
+      hostRespond(this.#id, code, [...list], bytes ?? new U8(0));
+    }
+  }
+
+  function listen(options) {
+    if (typeof options !== "object" || options === null) {
+      throw new TypeError("aether.listen: the argument must be an object {hostname, port}");
+    }
+    const { hostname, port } = options;
+    if (hostname !== undefined && typeof hostname !== "string") {
+      throw new TypeError(`aether.listen: hostname must be a string, got ${typeof hostname}`);
+    }
+    if (!Number.isInteger(port) || port < 0 || port > 65535) {
+      throw new TypeError(`aether.listen: port must be an integer from 1 to 65535, got ${port}`);
+    }
+    const id = hostListen(hostname, port);
+    return Object.freeze({
+      async accept() {
+        const r = await hostAccept(id);
+        return r === undefined ? null : new IncomingRequest(r);
+      },
+      close() {
+        hostClose(id);
+      },
+    });
+  }
+
   define("Headers", Headers);
   define("Response", Response);
-  return { fetch, process: { run } };
+  return { fetch, process: { run }, listen };
 })

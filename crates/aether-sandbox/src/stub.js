@@ -1,10 +1,10 @@
 // What every sandbox evaluates of the JavaScript half of the bindings (see bindings.rs): the
-// globals `fetch`, `TextEncoder`, `TextDecoder`, `Headers` and `Response`, and `aether.fetch`
-// and `aether.process.run`, as stand-ins that load prelude.js on first use. Most plugins never
+// globals `fetch`, `TextEncoder`, `TextDecoder`, `Headers` and `Response`, and `aether.fetch`,
+// `aether.process.run` and `aether.listen`, as stand-ins that load prelude.js on first use. Most plugins never
 // touch them, and loading the prelude was a third of a trivial sandbox's cost.
 //
 // Called once with the native helpers and `load` (which evaluates the prelude with them); only
-// its closures keep either. Returns `{ fetch, process }` for `aether.fetch` and `aether.process`.
+// its closures keep either. Returns `{ fetch, process, listen }` for the `aether` object.
 // The classes are accessors on the global object until then, as Node.js does for its lazily
 // loaded globals; assigning one replaces it like a plain property.
 (function (natives, load) {
@@ -44,6 +44,9 @@
   function run(command, args = undefined, options = undefined) {
     return prelude().process.run(command, args, options);
   }
+  function listen(options) {
+    return prelude().listen(options);
+  }
   plain("fetch", fetch);
-  return { fetch, process: { run } };
+  return { fetch, process: { run }, listen };
 })

@@ -19,6 +19,8 @@ struct FakeHost {
     env: HashMap<String, String>,
     requests: Mutex<Vec<HostRequest>>,
     reserved: AtomicU64,
+    /// Requests `accept` has handed out (it hands out two, then `Unit`: closed).
+    accepted: AtomicU64,
 }
 
 fn denied(capability: Capability, target: &str) -> HostError {
@@ -166,6 +168,25 @@ impl Host for FakeHost {
                     cwd.unwrap_or_default()
                 ),
             }),
+            HostRequest::Listen { hostname, port } if hostname != "127.0.0.1" => {
+                Err(denied(Capability::Network, &format!("{hostname}:{port}")))
+            }
+            HostRequest::Listen { .. } => Ok(HostValue::Listener { id: 7 }),
+            HostRequest::Accept { listener } => {
+                let n = self.accepted.fetch_add(1, Ordering::SeqCst);
+                Ok(if listener != 7 || n >= 2 {
+                    HostValue::Unit
+                } else {
+                    HostValue::Request {
+                        id: 100 + n,
+                        method: "POST".into(),
+                        url: format!("http://127.0.0.1:9000/item/{n}"),
+                        headers: vec![("content-type".into(), "application/json".into())],
+                        body: format!("{{\"n\":{n}}}").into_bytes(),
+                    }
+                })
+            }
+            HostRequest::Respond { .. } | HostRequest::CloseListener { .. } => Ok(HostValue::Unit),
             HostRequest::Fetch { url, .. } if url.starts_with("https://denied") => {
                 Err(denied(Capability::Network, &url))
             }
@@ -852,6 +873,89 @@ fn fetch_builds_the_request_and_a_response() {
                 "body": "h\u{e9}llo", "redirect": "follow", "timeout_ms": 1500,
             },
         })
+    );
+}
+
+/// `aether.listen`: an ungranted bind throws `PermissionDenied` synchronously; `accept()`
+/// gives request objects (method, url, Headers, one-shot body) until `null`; `respond` sends
+/// the status, the headers as pairs and the body as bytes; no socket or id leaks to the plugin.
+#[test]
+fn listen_hands_out_requests_and_forwards_responses() {
+    let host = Arc::new(FakeHost::with_main(
+        r#"
+        export default async function () {
+          let denied;
+          try { aether.listen({ hostname: "0.0.0.0", port: 9000 }); } catch (e) {
+            denied = [e.name, e.capability, e.target];
+          }
+          const bad = [];
+          for (const arg of [undefined, { port: 70000 }, { port: 1.5 }, { hostname: 1, port: 9000 }]) {
+            try { aether.listen(arg); bad.push("listened"); } catch (e) { bad.push(e.name); }
+          }
+          const server = aether.listen({ port: 9000 });
+          const seen = [];
+          for (let req = await server.accept(); req !== null; req = await server.accept()) {
+            const body = await req.json();
+            let again;
+            try { await req.text(); } catch (e) { again = e.name; }
+            seen.push([req.method, req.url, req.headers.get("Content-Type"), body.n, again, Object.keys(req)]);
+            req.respond(201, { "X-N": String(body.n) }, `done ${body.n}`);
+          }
+          server.close();
+          return { denied, bad, seen, frozen: Object.isFrozen(server) && Object.isFrozen(aether.listen) };
+        }"#,
+    ));
+    let out = run_host(&host, Limits::default())
+        .result
+        .unwrap_or_else(|e| panic!("step failed: {e}"));
+    assert_eq!(
+        out,
+        json!({
+            "denied": ["PermissionDenied", "network", "0.0.0.0:9000"],
+            "bad": ["TypeError", "TypeError", "TypeError", "TypeError"],
+            "seen": [
+                ["POST", "http://127.0.0.1:9000/item/0", "application/json", 0, "TypeError", []],
+                ["POST", "http://127.0.0.1:9000/item/1", "application/json", 1, "TypeError", []],
+            ],
+            "frozen": true,
+        })
+    );
+    let listens: Vec<_> = host
+        .requests()
+        .into_iter()
+        .filter(|r| {
+            matches!(
+                r,
+                HostRequest::Listen { .. }
+                    | HostRequest::Respond { .. }
+                    | HostRequest::CloseListener { .. }
+            )
+        })
+        .collect();
+    let text = |n: u64| HostRequest::Respond {
+        request: 100 + n,
+        status: 201,
+        headers: vec![
+            ("content-type".into(), "text/plain;charset=UTF-8".into()),
+            ("x-n".into(), n.to_string()),
+        ],
+        body: format!("done {n}").into_bytes(),
+    };
+    assert_eq!(
+        listens,
+        [
+            HostRequest::Listen {
+                hostname: "0.0.0.0".into(),
+                port: 9000
+            },
+            HostRequest::Listen {
+                hostname: "127.0.0.1".into(),
+                port: 9000
+            },
+            text(0),
+            text(1),
+            HostRequest::CloseListener { listener: 7 },
+        ]
     );
 }
 

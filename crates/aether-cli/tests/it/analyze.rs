@@ -103,3 +103,48 @@ fn an_unused_grant_is_a_warning_at_the_manifest() {
     );
     assert_eq!(findings[0]["line"], 4);
 }
+
+/// `aether.listen` in `check` (issue 9): without `network.listen` it is
+/// `capability-undeclared`; with it, a literal address outside the grant is `grant-mismatch`
+/// (no hostname means 127.0.0.1, as at run time); the granted one is no finding.
+#[test]
+fn listen_without_a_grant_or_outside_it_is_a_check_error() {
+    let js = "export default () => {\n  aether.listen({ port: 9000 });\n  aether.listen({ hostname: '0.0.0.0', port: 9000 });\n};\n";
+    let findings = |manifest: &str| {
+        let ws = one_plugin(manifest, js);
+        let out = ws.aether(&["check", "pipeline.yaml", "--format", "json"]);
+        out.no_panic();
+        assert_eq!(out.code, Some(1), "{}", out.stderr);
+        let v = out.json();
+        v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["capability"] == "network")
+            .map(|f| {
+                (
+                    f["rule"].as_str().unwrap().to_owned(),
+                    f["line"].as_u64().unwrap(),
+                    f["target"].as_str().map(str::to_owned),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        findings(r#"{ "name": "p", "version": "1.0.0" }"#),
+        [
+            ("capability-undeclared".to_owned(), 2, None),
+            ("capability-undeclared".to_owned(), 3, None),
+        ]
+    );
+    assert_eq!(
+        findings(
+            r#"{ "name": "p", "version": "1.0.0", "permissions": { "network": { "listen": ["127.0.0.1:9000"] } } }"#
+        ),
+        [(
+            "grant-mismatch".to_owned(),
+            3,
+            Some("0.0.0.0:9000".to_owned())
+        )]
+    );
+}

@@ -9,6 +9,7 @@ mod analyze;
 mod check;
 mod fetch;
 mod integrity;
+mod listen;
 mod process;
 mod report;
 mod run;

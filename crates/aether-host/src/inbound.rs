@@ -1,0 +1,1022 @@
+//! Inbound HTTP for `aether.listen` (SPEC §5): aether binds, accepts, parses and answers; the
+//! plugin only ever sees parsed requests and hands back a status, headers and a body.
+//!
+//! A listener is bound only with a [`CheckedListen`] (the grant's witness). One thread per
+//! listener accepts connections; one thread per connection reads a single HTTP/1.1 request with
+//! `httparse` under [`InboundLimits`] (head size, body size, time to send each, open
+//! connections, queued requests), queues it for the plugin's `accept()`, waits for the
+//! plugin's `respond()` and writes the response with `Connection: close`. What the limits or
+//! the parser refuse is answered here (400, 408, 411, 413, 431, 503) and never reaches the
+//! plugin. A request still unanswered when its listener closes or its step ends gets a 503.
+//!
+//! What it must never do: hand a socket or a file descriptor to the plugin, bind an address
+//! without a witness, keep a listener open past its step (`StepHost::end`), or let one slow
+//! client hold up the others or the step.
+
+use std::collections::{HashMap, VecDeque};
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::os::unix::net::UnixStream;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime};
+
+use aether_policy::{Capability, CheckedListen, Decision};
+use rustix::event::{PollFd, PollFlags};
+
+use crate::events::{Event, Inbound, Recorder, Traffic};
+use crate::gateway::{FetchError, Framing, check_headers};
+use crate::protocol::HostError;
+
+/// Caps on what clients may send a plugin's listener. Every field has a default (see
+/// [`InboundLimits::default`]) chosen to match what common servers accept; a client beyond one
+/// gets an error response and its connection closed, and the plugin never sees its request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InboundLimits {
+    /// Request line and headers together, at most (default 64 KiB, the gateway's
+    /// [`crate::gateway::MAX_RESPONSE_HEADER_BYTES`]; nginx allows 4 × 8 KiB): above it, 431.
+    /// Also at most 100 header fields.
+    pub max_head_bytes: usize,
+    /// Request body, at most (default 1 MiB, nginx's `client_max_body_size`): a larger
+    /// `Content-Length` is answered 413 before any of the body is read. The body is held in
+    /// aether until the plugin accepts the request, then in the plugin's heap.
+    pub max_body_bytes: usize,
+    /// Time a client has to send the whole head, from its connection (default 10 s): a client
+    /// that trickles bytes (slowloris) is answered 408 and cut off then. A connection that
+    /// sent nothing in that time is closed silently.
+    pub head_timeout: Duration,
+    /// Time a client has to send the whole body, once the head is in (default 30 s): 408.
+    pub body_timeout: Duration,
+    /// Time to write a response to a client that does not read it (default 10 s).
+    pub write_timeout: Duration,
+    /// Connections a listener has open at once (default 32): one more is answered 503 and
+    /// closed at once. Bounds the threads and buffers clients can make aether hold.
+    pub max_connections: usize,
+    /// Requests a listener holds for a plugin that has not accepted them yet (default 16):
+    /// one more is answered 503. Requests the plugin accepted but has not answered do not
+    /// count here; they count as open connections.
+    pub max_queued: usize,
+}
+
+impl Default for InboundLimits {
+    fn default() -> InboundLimits {
+        InboundLimits {
+            max_head_bytes: 64 * 1024,
+            max_body_bytes: 1024 * 1024,
+            head_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(30),
+            write_timeout: Duration::from_secs(10),
+            max_connections: 32,
+            max_queued: 16,
+        }
+    }
+}
+
+/// Header fields a request may have, at most: above it, 431 (nginx and hyper allow about 100).
+const MAX_HEADER_FIELDS: usize = 100;
+
+/// The largest response body a plugin may send: 16 MiB, like a `fetch` request body (the
+/// body is already in the plugin's heap, under its memory ceiling; this bounds the copy).
+pub const MAX_RESPONSE_BODY_BYTES: usize = 16 * 1024 * 1024;
+
+/// How long the end of a step waits for the responses its plugin gave to be written: a normal
+/// response is in the socket's buffer at once; a client that does not read holds the step's
+/// end no longer than this (its connection thread goes on until the write timeout).
+const DELIVERY_GRACE: Duration = Duration::from_secs(2);
+
+/// Bytes read and dropped after an error response, so that the client reads the response
+/// instead of a reset caused by its unread request body (a "lingering close", as nginx does),
+/// and for how long at most.
+const LINGER_BYTES: usize = 256 * 1024;
+const LINGER_TIME: Duration = Duration::from_secs(2);
+
+/// One request as a client sent it, parsed and within [`InboundLimits`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Request {
+    /// The method, a token (`GET`, `POST`, ...).
+    pub(crate) method: String,
+    /// The request target in origin form (`/path?query`), as sent.
+    pub(crate) path: String,
+    /// Header fields in order; values decoded lossily as UTF-8.
+    pub(crate) headers: Vec<(String, String)>,
+    /// The body (`Content-Length` bytes; empty without one).
+    pub(crate) body: Vec<u8>,
+    /// The client's address.
+    pub(crate) peer: SocketAddr,
+}
+
+/// A parsed request and the way back to its connection's thread.
+struct Incoming {
+    request: Request,
+    reply: SyncSender<Vec<u8>>,
+}
+
+/// A request handed to the plugin, waiting for its `respond()`.
+struct Held {
+    local: SocketAddr,
+    peer: SocketAddr,
+    method: String,
+    path: String,
+    bytes_received: u64,
+    reply: SyncSender<Vec<u8>>,
+}
+
+/// Who the events are about, and where they go.
+#[derive(Clone)]
+pub(crate) struct Tap {
+    pub(crate) recorder: Arc<dyn Recorder>,
+    pub(crate) step: String,
+    pub(crate) plugin: String,
+}
+
+/// What one exchange amounted to, for its event.
+struct Exchange<'a> {
+    local: SocketAddr,
+    peer: SocketAddr,
+    method: &'a str,
+    path: &'a str,
+    status: u16,
+    bytes_sent: u64,
+    bytes_received: u64,
+    reason: String,
+}
+
+impl Tap {
+    /// Records one request a listener received, however it was answered.
+    fn exchange(&self, x: Exchange<'_>) {
+        self.recorder.record(Event {
+            time: SystemTime::now(),
+            step: self.step.clone(),
+            plugin: self.plugin.clone(),
+            capability: Capability::Network,
+            target: format!("http://{}{}", x.local, x.path),
+            decision: Decision::Allowed,
+            reason: x.reason,
+            traffic: Some(Traffic {
+                address: x.local,
+                status: x.status,
+                bytes_sent: x.bytes_sent,
+                bytes_received: x.bytes_received,
+                inbound: Some(Inbound {
+                    peer: x.peer,
+                    method: x.method.to_owned(),
+                    path: x.path.to_owned(),
+                }),
+            }),
+        });
+    }
+}
+
+/// A bound listener: its queue of parsed requests and its accepting thread.
+struct Listener {
+    local: SocketAddr,
+    queue: Mutex<Queue>,
+    ready: Condvar,
+    /// Dropped to wake the accepting thread (its end of the pair then reads end-of-file).
+    waker: Mutex<Option<UnixStream>>,
+    acceptor: Mutex<Option<JoinHandle<()>>>,
+}
+
+#[derive(Default)]
+struct Queue {
+    requests: VecDeque<Incoming>,
+    closed: bool,
+    /// Connections still sending their request, by a connection number: shut down when the
+    /// listener closes, so that no half-sent request outlives its step.
+    reading: HashMap<u64, TcpStream>,
+    next_connection: u64,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Listener {
+    fn queue(&self) -> MutexGuard<'_, Queue> {
+        lock(&self.queue)
+    }
+
+    /// Queues `incoming` for the plugin; gives it back if the queue is full or closed.
+    fn push(&self, incoming: Incoming, max: usize) -> Result<(), Box<Incoming>> {
+        let mut q = self.queue();
+        if q.closed || q.requests.len() >= max {
+            return Err(Box::new(incoming));
+        }
+        q.requests.push_back(incoming);
+        self.ready.notify_one();
+        Ok(())
+    }
+
+    /// Registers a connection that is reading its request; `None` once the listener is closed.
+    fn reading(&self, stream: &TcpStream) -> Option<u64> {
+        let copy = stream.try_clone().ok()?;
+        let mut q = self.queue();
+        if q.closed {
+            return None;
+        }
+        let n = q.next_connection;
+        q.next_connection += 1;
+        q.reading.insert(n, copy);
+        Some(n)
+    }
+
+    /// Stops accepting, cuts off connections still sending their request, releases the
+    /// address (the socket is closed when this returns), and returns the requests the plugin
+    /// never accepted.
+    fn close(&self) -> Vec<Incoming> {
+        let drained: Vec<Incoming> = {
+            let mut q = self.queue();
+            q.closed = true;
+            for (_, stream) in q.reading.drain() {
+                let _ = stream.shutdown(Shutdown::Both);
+            }
+            q.requests.drain(..).collect()
+        };
+        self.ready.notify_all();
+        drop(lock(&self.waker).take());
+        if let Some(acceptor) = lock(&self.acceptor).take() {
+            // The accepting thread owns the socket: once it is joined, the port is free.
+            let _ = acceptor.join();
+        }
+        drained
+    }
+}
+
+/// Responses handed to connection threads and not yet written: [`Listeners::end`] waits for
+/// them (at most [`DELIVERY_GRACE`]), so that a response the plugin gave is delivered even when
+/// its step, or aether, ends right after.
+#[derive(Default)]
+struct Writes {
+    pending: Mutex<usize>,
+    idle: Condvar,
+}
+
+impl Writes {
+    /// Hands `message` to a connection's thread, counting it until that thread has written it.
+    fn deliver(&self, reply: &SyncSender<Vec<u8>>, message: Vec<u8>) {
+        *lock(&self.pending) += 1;
+        if reply.try_send(message).is_err() {
+            // The connection's thread is gone: nothing will be written.
+            self.done();
+        }
+    }
+
+    fn done(&self) {
+        let mut pending = lock(&self.pending);
+        *pending = pending.saturating_sub(1);
+        if *pending == 0 {
+            self.idle.notify_all();
+        }
+    }
+
+    /// Waits until every delivered response is written, or `deadline`.
+    fn wait(&self, deadline: Instant) {
+        let mut pending = lock(&self.pending);
+        while *pending > 0 {
+            let now = Instant::now();
+            if now >= deadline {
+                return;
+            }
+            pending = self
+                .idle
+                .wait_timeout(pending, deadline - now)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+    }
+}
+
+/// A step's listeners and the requests its plugin holds. Everything closes with
+/// [`Listeners::end`] (or when this is dropped).
+pub(crate) struct Listeners {
+    limits: InboundLimits,
+    tap: Tap,
+    state: Mutex<Registry>,
+    writes: Arc<Writes>,
+}
+
+#[derive(Default)]
+struct Registry {
+    next_id: u64,
+    listeners: HashMap<u64, Arc<Listener>>,
+    held: HashMap<u64, Held>,
+    ended: bool,
+}
+
+/// What `accept()` gives the plugin.
+pub(crate) struct Accepted {
+    /// The id its `respond()` names.
+    pub(crate) id: u64,
+    /// The listening address.
+    pub(crate) local: SocketAddr,
+    /// The request.
+    pub(crate) request: Request,
+}
+
+fn failed(message: String) -> HostError {
+    HostError::Failed {
+        type_error: false,
+        message,
+    }
+}
+
+fn type_error(message: String) -> HostError {
+    HostError::Failed {
+        type_error: true,
+        message,
+    }
+}
+
+impl Listeners {
+    /// No listener yet; events go to `tap`.
+    pub(crate) fn new(tap: Tap, limits: InboundLimits) -> Listeners {
+        Listeners {
+            limits,
+            tap,
+            state: Mutex::new(Registry::default()),
+            writes: Arc::new(Writes::default()),
+        }
+    }
+
+    /// Holds later listeners' clients to `limits`.
+    pub(crate) fn limits(&mut self, limits: InboundLimits) {
+        self.limits = limits;
+    }
+
+    fn state(&self) -> MutexGuard<'_, Registry> {
+        lock(&self.state)
+    }
+
+    /// Binds `addr` and starts accepting on it; returns the listener's id.
+    pub(crate) fn listen(&self, addr: &CheckedListen) -> Result<u64, HostError> {
+        let addr = addr.addr();
+        if self.state().ended {
+            return Err(failed(format!(
+                "cannot listen on {addr}: the step has ended"
+            )));
+        }
+        // std sets SO_REUSEADDR on Unix: the port can be bound again as soon as this closes,
+        // whatever connections are left in TIME_WAIT.
+        let socket = TcpListener::bind(addr)
+            .and_then(|s| s.set_nonblocking(true).map(|()| s))
+            .map_err(|e| failed(format!("cannot listen on {addr}: {e}")))?;
+        let local = socket.local_addr().unwrap_or(addr);
+        let (waker, woken) =
+            UnixStream::pair().map_err(|e| failed(format!("cannot listen on {addr}: {e}")))?;
+        let listener = Arc::new(Listener {
+            local,
+            queue: Mutex::new(Queue::default()),
+            ready: Condvar::new(),
+            waker: Mutex::new(Some(waker)),
+            acceptor: Mutex::new(None),
+        });
+        let (l, tap, limits) = (Arc::clone(&listener), self.tap.clone(), self.limits);
+        let writes = Arc::clone(&self.writes);
+        let acceptor = std::thread::Builder::new()
+            .name("aether-listen".into())
+            .spawn(move || accept_loop(&socket, &woken, &l, &tap, &writes, limits))
+            .map_err(|e| failed(format!("cannot listen on {addr}: {e}")))?;
+        *lock(&listener.acceptor) = Some(acceptor);
+        let mut state = self.state();
+        if state.ended {
+            // `end` ran meanwhile: it did not see this listener.
+            drop(state);
+            listener.close();
+            return Err(failed(format!(
+                "cannot listen on {addr}: the step has ended"
+            )));
+        }
+        let id = state.next_id;
+        state.next_id += 1;
+        state.listeners.insert(id, listener);
+        Ok(id)
+    }
+
+    /// The next request on listener `id`, waiting until one comes, the listener closes, or
+    /// `deadline`; `None` once it is closed (or at the deadline).
+    pub(crate) fn accept(&self, id: u64, deadline: Instant) -> Result<Option<Accepted>, HostError> {
+        let listener = self
+            .state()
+            .listeners
+            .get(&id)
+            .cloned()
+            .ok_or_else(|| type_error(format!("no listener with id {id}")))?;
+        let incoming = {
+            let mut q = listener.queue();
+            loop {
+                if let Some(incoming) = q.requests.pop_front() {
+                    break incoming;
+                }
+                let now = Instant::now();
+                if q.closed || now >= deadline {
+                    return Ok(None);
+                }
+                q = listener
+                    .ready
+                    .wait_timeout(q, deadline - now)
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .0;
+            }
+        };
+        let mut state = self.state();
+        let request = incoming.request;
+        if state.ended {
+            drop(state);
+            self.unavailable(
+                listener.local,
+                &request,
+                incoming.reply,
+                "the step ended before the plugin accepted the request",
+            );
+            return Ok(None);
+        }
+        let id = state.next_id;
+        state.next_id += 1;
+        state.held.insert(
+            id,
+            Held {
+                local: listener.local,
+                peer: request.peer,
+                method: request.method.clone(),
+                path: request.path.clone(),
+                bytes_received: request.body.len() as u64,
+                reply: incoming.reply,
+            },
+        );
+        Ok(Some(Accepted {
+            id,
+            local: listener.local,
+            request,
+        }))
+    }
+
+    /// Answers request `id`: validates the status and headers (as the gateway validates a
+    /// request's), frames the response and hands it to the connection's thread.
+    pub(crate) fn respond(
+        &self,
+        id: u64,
+        status: u16,
+        headers: &[(String, String)],
+        body: &[u8],
+    ) -> Result<(), HostError> {
+        if !(200..=599).contains(&status) {
+            return Err(type_error(format!(
+                "respond: the status must be an integer from 200 to 599, got {status}"
+            )));
+        }
+        let map = check_headers(headers, Framing::Response).map_err(|e| match e {
+            FetchError::Type(m) => type_error(format!("respond: {m}")),
+            other => type_error(format!("respond: {other}")),
+        })?;
+        if body.len() > MAX_RESPONSE_BODY_BYTES {
+            return Err(type_error(format!(
+                "respond: the body is {} bytes, more than the limit of {MAX_RESPONSE_BODY_BYTES}",
+                body.len()
+            )));
+        }
+        if matches!(status, 204 | 304) && !body.is_empty() {
+            return Err(type_error(format!(
+                "respond: a {status} response cannot have a body"
+            )));
+        }
+        let held = self.state().held.remove(&id).ok_or_else(|| {
+            type_error("respond: this request has already been answered".to_owned())
+        })?;
+        let mut head = status_line(status);
+        for (name, value) in &map {
+            head.extend_from_slice(name.as_str().as_bytes());
+            head.extend_from_slice(b": ");
+            head.extend_from_slice(value.as_bytes());
+            head.extend_from_slice(b"\r\n");
+        }
+        let send_body = held.method != "HEAD" && !matches!(status, 204 | 304);
+        let message = frame(head, status, body, send_body);
+        self.writes.deliver(&held.reply, message);
+        self.tap.exchange(Exchange {
+            local: held.local,
+            peer: held.peer,
+            method: &held.method,
+            path: &held.path,
+            status,
+            bytes_sent: if send_body { body.len() as u64 } else { 0 },
+            bytes_received: held.bytes_received,
+            reason: String::new(),
+        });
+        Ok(())
+    }
+
+    /// Closes listener `id` (`server.close()`): no new connection is accepted and the port
+    /// is free when this returns; requests not accepted yet get a 503. Closing twice is fine.
+    /// The listener stays known, closed, so that `accept` on it gives `None`.
+    pub(crate) fn close(&self, id: u64) {
+        let listener = self.state().listeners.get(&id).cloned();
+        if let Some(listener) = listener {
+            self.close_listener(
+                &listener,
+                "the listener closed before the plugin accepted the request",
+            );
+        }
+    }
+
+    fn close_listener(&self, listener: &Listener, why: &str) {
+        for incoming in listener.close() {
+            self.unavailable(listener.local, &incoming.request, incoming.reply, why);
+        }
+    }
+
+    /// Ends the step's listening: closes every listener (their ports are free when this
+    /// returns), answers every request the plugin did not answer with a 503, and waits until
+    /// the responses handed out are written (at most 2 s). Later `listen` calls fail.
+    /// Idempotent.
+    pub(crate) fn end(&self) {
+        let (listeners, held) = {
+            let mut state = self.state();
+            state.ended = true;
+            let listeners: Vec<Arc<Listener>> = state.listeners.drain().map(|(_, l)| l).collect();
+            let held: Vec<Held> = state.held.drain().map(|(_, h)| h).collect();
+            (listeners, held)
+        };
+        for listener in &listeners {
+            self.close_listener(
+                listener,
+                "the step ended before the plugin accepted the request",
+            );
+        }
+        for h in held {
+            let message = error_response(503, "the step ended before it answered\n");
+            let bytes = message.1;
+            self.writes.deliver(&h.reply, message.0);
+            self.tap.exchange(Exchange {
+                local: h.local,
+                peer: h.peer,
+                method: &h.method,
+                path: &h.path,
+                status: 503,
+                bytes_sent: bytes,
+                bytes_received: h.bytes_received,
+                reason: "the step ended before the plugin responded".to_owned(),
+            });
+        }
+        self.writes.wait(aether_policy::deadline_after(
+            Instant::now(),
+            DELIVERY_GRACE,
+        ));
+    }
+
+    /// Answers a request the plugin will never see with a 503, and records it.
+    fn unavailable(
+        &self,
+        local: SocketAddr,
+        request: &Request,
+        reply: SyncSender<Vec<u8>>,
+        why: &str,
+    ) {
+        let (message, bytes) = error_response(503, "the server is closing\n");
+        self.writes.deliver(&reply, message);
+        self.tap.exchange(Exchange {
+            local,
+            peer: request.peer,
+            method: &request.method,
+            path: &request.path,
+            status: 503,
+            bytes_sent: bytes,
+            bytes_received: request.body.len() as u64,
+            reason: why.to_owned(),
+        });
+    }
+}
+
+impl Drop for Listeners {
+    fn drop(&mut self) {
+        self.end();
+    }
+}
+
+/// `HTTP/1.1 200 OK\r\n`.
+fn status_line(status: u16) -> Vec<u8> {
+    let reason = ureq::http::StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .unwrap_or("");
+    format!("HTTP/1.1 {status} {reason}\r\n").into_bytes()
+}
+
+/// Completes a response head with its framing (`Content-Length`, `Connection: close`) and
+/// appends the body when it is sent.
+fn frame(mut head: Vec<u8>, status: u16, body: &[u8], send_body: bool) -> Vec<u8> {
+    // RFC 9110 §8.6: no Content-Length in a 204.
+    if status != 204 {
+        head.extend_from_slice(format!("content-length: {}\r\n", body.len()).as_bytes());
+    }
+    head.extend_from_slice(b"connection: close\r\n\r\n");
+    if send_body {
+        head.extend_from_slice(body);
+    }
+    head
+}
+
+/// A plain-text response aether sends itself, and its body's length.
+fn error_response(status: u16, text: &str) -> (Vec<u8>, u64) {
+    let mut head = status_line(status);
+    head.extend_from_slice(b"content-type: text/plain; charset=utf-8\r\n");
+    (
+        frame(head, status, text.as_bytes(), true),
+        text.len() as u64,
+    )
+}
+
+/// Counts a listener's open connections; the slot is given back when this drops.
+struct Slot(Arc<AtomicUsize>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// The accepting thread: waits for a connection or the wake-up, and gives each connection a
+/// thread of its own. Owns the socket, which closes when this returns.
+fn accept_loop(
+    socket: &TcpListener,
+    woken: &UnixStream,
+    listener: &Arc<Listener>,
+    tap: &Tap,
+    writes: &Arc<Writes>,
+    limits: InboundLimits,
+) {
+    let open = Arc::new(AtomicUsize::new(0));
+    loop {
+        let mut fds = [
+            PollFd::new(socket, PollFlags::IN),
+            PollFd::new(woken, PollFlags::IN),
+        ];
+        match rustix::event::poll(&mut fds, None) {
+            Ok(_) => {}
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(_) => return,
+        }
+        if !fds[1].revents().is_empty() || listener.queue().closed {
+            return;
+        }
+        let (stream, peer) = match socket.accept() {
+            Ok(accepted) => accepted,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+            // ECONNABORTED, EMFILE and the like: this connection is lost, the listener is not.
+            Err(_) => continue,
+        };
+        if open.fetch_add(1, Ordering::SeqCst) >= limits.max_connections {
+            let slot = Slot(Arc::clone(&open));
+            refuse(
+                stream,
+                listener.local,
+                peer,
+                tap,
+                "too many open connections",
+            );
+            drop(slot);
+            continue;
+        }
+        let slot = Slot(Arc::clone(&open));
+        let (l, t, w) = (Arc::clone(listener), tap.clone(), Arc::clone(writes));
+        let _ = std::thread::Builder::new()
+            .name("aether-inbound".into())
+            .spawn(move || {
+                let _slot = slot;
+                serve(stream, peer, &l, &t, &w, limits);
+            });
+    }
+}
+
+/// Answers a connection 503 without reading it, and records it.
+fn refuse(stream: TcpStream, local: SocketAddr, peer: SocketAddr, tap: &Tap, why: &str) {
+    let (message, bytes) = error_response(503, "too many connections\n");
+    // Non-blocking: the accepting thread must not wait on this client.
+    let _ = stream.set_nonblocking(true);
+    let _ = (&stream).write(&message);
+    let _ = stream.shutdown(Shutdown::Both);
+    tap.exchange(Exchange {
+        local,
+        peer,
+        method: "",
+        path: "",
+        status: 503,
+        bytes_sent: bytes,
+        bytes_received: 0,
+        reason: why.to_owned(),
+    });
+}
+
+/// Why a request was refused before the plugin saw it.
+struct Refusal {
+    /// The status answered (400, 408, 411, 413, 431).
+    status: u16,
+    /// One sentence naming the cause.
+    reason: String,
+    /// The method and target, when the head was read.
+    method: String,
+    path: String,
+}
+
+/// What reading a request came to.
+enum ReadOutcome {
+    /// A request within the limits.
+    Request(Request),
+    /// A request refused with an error response.
+    Refused(Refusal),
+    /// The client sent nothing and went away (or stayed silent past the head timeout): no
+    /// response, no event.
+    Silent,
+}
+
+/// One connection's thread: reads the request, queues it for the plugin, writes the answer.
+fn serve(
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    listener: &Listener,
+    tap: &Tap,
+    writes: &Writes,
+    limits: InboundLimits,
+) {
+    let _ = stream.set_nonblocking(false);
+    let _ = stream.set_write_timeout(Some(limits.write_timeout));
+    let Some(connection) = listener.reading(&stream) else {
+        return;
+    };
+    let outcome = read_request(&mut stream, peer, &limits);
+    let cut_off = listener.queue().reading.remove(&connection).is_none();
+    if cut_off {
+        // The listener closed while the client was still sending: nothing to answer.
+        return;
+    }
+    let request = match outcome {
+        ReadOutcome::Request(request) => request,
+        ReadOutcome::Refused(refusal) => {
+            let (message, bytes) = error_response(refusal.status, &format!("{}\n", refusal.reason));
+            let _ = stream.write_all(&message);
+            linger(&mut stream);
+            tap.exchange(Exchange {
+                local: listener.local,
+                peer,
+                method: &refusal.method,
+                path: &refusal.path,
+                status: refusal.status,
+                bytes_sent: bytes,
+                bytes_received: 0,
+                reason: refusal.reason,
+            });
+            return;
+        }
+        ReadOutcome::Silent => return,
+    };
+    let (reply, answer): (SyncSender<Vec<u8>>, Receiver<Vec<u8>>) = mpsc::sync_channel(1);
+    if let Err(incoming) = listener.push(Incoming { request, reply }, limits.max_queued) {
+        let (message, bytes) = error_response(503, "too many requests waiting\n");
+        let _ = stream.write_all(&message);
+        linger(&mut stream);
+        let r = &incoming.request;
+        tap.exchange(Exchange {
+            local: listener.local,
+            peer,
+            method: &r.method,
+            path: &r.path,
+            status: 503,
+            bytes_sent: bytes,
+            bytes_received: r.body.len() as u64,
+            reason: "too many requests waiting for the plugin".to_owned(),
+        });
+        return;
+    }
+    // Whoever drops the sender without an answer (never: `respond`, `close` and `end` all
+    // answer) leaves the client a closed connection.
+    if let Ok(message) = answer.recv() {
+        let _ = stream.write_all(&message);
+        let _ = stream.flush();
+        let _ = stream.shutdown(Shutdown::Write);
+        writes.done();
+    }
+}
+
+/// After an error response: stop writing, and read (and drop) what the client still sends for
+/// a little while, so that it sees the response rather than a reset.
+fn linger(stream: &mut TcpStream) {
+    let _ = stream.shutdown(Shutdown::Write);
+    let until = Instant::now() + LINGER_TIME;
+    let mut buf = [0u8; 8192];
+    let mut total = 0;
+    while total < LINGER_BYTES {
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() || stream.set_read_timeout(Some(left)).is_err() {
+            return;
+        }
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => total += n,
+        }
+    }
+}
+
+/// Reads until `buf` holds `want` bytes or `deadline` passes. `Ok(false)`: the client closed
+/// first.
+fn fill(
+    stream: &mut TcpStream,
+    buf: &mut Vec<u8>,
+    want: usize,
+    deadline: Instant,
+) -> io::Result<bool> {
+    let mut chunk = [0u8; 8192];
+    while buf.len() < want {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::ErrorKind::TimedOut.into());
+        }
+        stream.set_read_timeout(Some(left))?;
+        let room = (want - buf.len()).min(chunk.len());
+        match stream.read(&mut chunk[..room]) {
+            Ok(0) => return Ok(false),
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if is_timeout(&e) => return Err(io::ErrorKind::TimedOut.into()),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(true)
+}
+
+/// A read timeout, as std reports it on Unix.
+fn is_timeout(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
+}
+
+/// Reads and checks one request under `limits` (see the module docs): the head within
+/// `max_head_bytes` and `head_timeout`, then exactly `Content-Length` body bytes within
+/// `max_body_bytes` and `body_timeout`. Refuses, before the plugin can see it:
+/// - a head that does not parse, an HTTP version other than 1.0/1.1, a target not in origin
+///   form, a missing or repeated `Host` in HTTP/1.1 (RFC 9112 §3.2): 400;
+/// - `Transfer-Encoding` with `Content-Length` (request smuggling, RFC 9112 §6.1), repeated or
+///   malformed `Content-Length`: 400; `Transfer-Encoding` alone (chunked bodies are not
+///   accepted): 411;
+/// - a head above `max_head_bytes` or with more than 100 fields: 431; a body above
+///   `max_body_bytes`: 413; a head or body not sent in time: 408.
+fn read_request(stream: &mut TcpStream, peer: SocketAddr, limits: &InboundLimits) -> ReadOutcome {
+    let refuse = |status: u16, reason: &str, method: &str, path: &str| {
+        ReadOutcome::Refused(Refusal {
+            status,
+            reason: reason.to_owned(),
+            method: method.to_owned(),
+            path: path.to_owned(),
+        })
+    };
+    let head_deadline = aether_policy::deadline_after(Instant::now(), limits.head_timeout);
+    let mut buf: Vec<u8> = Vec::new();
+    let mut chunk = [0u8; 8192];
+    let head_len = loop {
+        let mut fields = [httparse::EMPTY_HEADER; MAX_HEADER_FIELDS];
+        let mut parsed = httparse::Request::new(&mut fields);
+        match parsed.parse(&buf) {
+            Ok(httparse::Status::Complete(n)) => break n,
+            Ok(httparse::Status::Partial) => {}
+            Err(httparse::Error::TooManyHeaders) => {
+                return refuse(431, "request header fields too many", "", "");
+            }
+            Err(_) => return refuse(400, "malformed request head", "", ""),
+        }
+        if buf.len() > limits.max_head_bytes {
+            return refuse(431, "request header fields too large", "", "");
+        }
+        let left = head_deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() || stream.set_read_timeout(Some(left)).is_err() {
+            return timed_out(&buf);
+        }
+        let room = (limits.max_head_bytes + 1 - buf.len()).min(chunk.len());
+        match stream.read(&mut chunk[..room]) {
+            Ok(0) if buf.is_empty() => return ReadOutcome::Silent,
+            Ok(0) => return refuse(400, "the client closed the connection mid-request", "", ""),
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if is_timeout(&e) => return timed_out(&buf),
+            Err(_) => return ReadOutcome::Silent,
+        }
+    };
+    if head_len > limits.max_head_bytes {
+        return refuse(431, "request header fields too large", "", "");
+    }
+    let mut fields = [httparse::EMPTY_HEADER; MAX_HEADER_FIELDS];
+    let mut parsed = httparse::Request::new(&mut fields);
+    if !matches!(parsed.parse(&buf), Ok(httparse::Status::Complete(_))) {
+        return refuse(400, "malformed request head", "", "");
+    }
+    let method = parsed.method.unwrap_or_default().to_owned();
+    let path = parsed.path.unwrap_or_default().to_owned();
+    let refuse = |status: u16, reason: &str| refuse(status, reason, &method, &path);
+    if !path.starts_with('/') {
+        return refuse(400, "the request target must be a path (origin form)");
+    }
+    let count = |name: &str| {
+        parsed
+            .headers
+            .iter()
+            .filter(|h| h.name.eq_ignore_ascii_case(name))
+            .count()
+    };
+    let hosts = count("host");
+    if hosts > 1 || (hosts == 0 && parsed.version == Some(1)) {
+        return refuse(400, "an HTTP/1.1 request needs exactly one Host header");
+    }
+    let lengths: Vec<&[u8]> = parsed
+        .headers
+        .iter()
+        .filter(|h| h.name.eq_ignore_ascii_case("content-length"))
+        .map(|h| h.value)
+        .collect();
+    if count("transfer-encoding") > 0 {
+        return if lengths.is_empty() {
+            refuse(
+                411,
+                "chunked request bodies are not accepted: send Content-Length",
+            )
+        } else {
+            refuse(
+                400,
+                "both Transfer-Encoding and Content-Length (request smuggling)",
+            )
+        };
+    }
+    let length = match lengths.as_slice() {
+        [] => 0,
+        [value] => match parse_length(value) {
+            Some(n) => n,
+            None => return refuse(400, "malformed Content-Length"),
+        },
+        _ => return refuse(400, "more than one Content-Length"),
+    };
+    if length > limits.max_body_bytes as u64 {
+        return refuse(413, "request body too large");
+    }
+    let length = length as usize;
+    let headers: Vec<(String, String)> = parsed
+        .headers
+        .iter()
+        .map(|h| {
+            (
+                h.name.to_owned(),
+                String::from_utf8_lossy(h.value).into_owned(),
+            )
+        })
+        .collect();
+    let expects_continue = parsed.headers.iter().any(|h| {
+        h.name.eq_ignore_ascii_case("expect") && h.value.eq_ignore_ascii_case(b"100-continue")
+    });
+    // Bytes past the head belong to the body; past the body (a pipelined request), they are
+    // dropped: one request per connection.
+    let mut body = buf.split_off(head_len);
+    body.truncate(length);
+    if body.len() < length && expects_continue {
+        // curl waits for this before sending a body above 1 KiB.
+        let _ = stream.write_all(b"HTTP/1.1 100 Continue\r\n\r\n");
+    }
+    let body_deadline = aether_policy::deadline_after(Instant::now(), limits.body_timeout);
+    match fill(stream, &mut body, length, body_deadline) {
+        Ok(true) => {}
+        Ok(false) => return refuse(400, "the client closed the connection mid-body"),
+        Err(e) if e.kind() == io::ErrorKind::TimedOut => {
+            return refuse(408, "the request body was not sent in time");
+        }
+        Err(_) => return ReadOutcome::Silent,
+    }
+    ReadOutcome::Request(Request {
+        method,
+        path,
+        headers,
+        body,
+        peer,
+    })
+}
+
+/// The head was not sent in time: 408 if some of it came, silence if none did (an idle
+/// connection, as browsers open ahead of use).
+fn timed_out(buf: &[u8]) -> ReadOutcome {
+    if buf.is_empty() {
+        ReadOutcome::Silent
+    } else {
+        ReadOutcome::Refused(Refusal {
+            status: 408,
+            reason: "the request head was not sent in time".to_owned(),
+            method: String::new(),
+            path: String::new(),
+        })
+    }
+}
+
+/// A `Content-Length` value: ASCII digits only (no sign, no space, no list), at most 18 of
+/// them (no overflow).
+fn parse_length(value: &[u8]) -> Option<u64> {
+    if value.is_empty() || value.len() > 18 || !value.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(value).ok()?.parse().ok()
+}
