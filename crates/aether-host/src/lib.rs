@@ -14,4 +14,4 @@ pub mod inbound;
 pub mod overlay;
 pub mod protocol;
 
-pub use protocol::{Host, HostError, HostRequest, HostValue};
+pub use protocol::{Host, HostError, HostRequest, HostValue, panic_message};

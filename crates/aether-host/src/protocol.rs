@@ -302,4 +302,26 @@ pub trait Host: Send + Sync {
     fn reserved_bytes(&self) -> u64 {
         0
     }
+
+    /// [`Host::call`], with a panic (a bug in a capability provider) turned into a failed call:
+    /// what both isolation tiers call, so that such a bug fails one call, never a step's thread
+    /// or a promise left pending.
+    fn call_guarded(&self, request: HostRequest) -> Result<HostValue, HostError> {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.call(request)))
+            .unwrap_or_else(|panic| {
+                let cause = panic_message(panic.as_ref()).unwrap_or_default();
+                Err(HostError::Failed {
+                    type_error: false,
+                    message: format!("aether failed while serving this call: {cause}"),
+                })
+            })
+    }
+}
+
+/// The message a panic was raised with, when it was a string (as `panic!` makes it).
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> Option<String> {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
 }

@@ -239,7 +239,7 @@ impl Gate {
         let Some(host) = host else {
             return Err(self.limit_error(Kill::Timeout));
         };
-        let reply = host.call(request);
+        let reply = host.call_guarded(request);
         if !self.shared.meter.set_reserved(host.reserved_bytes()) {
             self.shared.kill(Kill::Memory);
         }

@@ -341,10 +341,7 @@ pub fn run_step(spec: StepSpec, host: Arc<dyn Host + 'static>) -> StepOutcome {
         Err(mpsc::RecvTimeoutError::Disconnected) => {
             gate.revoke();
             let message = match handle.join() {
-                Err(panic) => panic
-                    .downcast_ref::<&str>()
-                    .map(|s| (*s).to_owned())
-                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                Err(panic) => aether_host::panic_message(panic.as_ref())
                     .unwrap_or_else(|| "the engine thread panicked".into()),
                 Ok(()) => "the engine thread ended without a result".into(),
             };

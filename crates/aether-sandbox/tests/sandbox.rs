@@ -146,6 +146,7 @@ impl Host for FakeHost {
                 Ok(HostValue::Unit)
             }
             HostRequest::EnvGet { name } if name == "SECRET" => Err(denied(Capability::Env, &name)),
+            HostRequest::EnvGet { name } if name == "PANIC" => panic!("a provider bug"),
             HostRequest::EnvGet { name } => Ok(HostValue::Text {
                 value: self.env.get(&name).cloned(),
             }),
@@ -204,6 +205,7 @@ impl Host for FakeHost {
                 redirect,
                 timeout_ms,
             } => {
+                assert!(url != "https://panic/", "a provider bug");
                 if let Some(ms) = url.strip_prefix("https://slow/") {
                     std::thread::sleep(Duration::from_millis(ms.parse().unwrap_or(0)));
                 }
@@ -443,6 +445,23 @@ fn aether_is_frozen_deeply() {
             false
         ])
     );
+}
+
+/// A panic in the host (a bug in a capability provider) fails that call with an error the
+/// plugin can catch, synchronous or not; the step goes on instead of hanging or crashing.
+#[test]
+fn a_host_panic_fails_only_that_call() {
+    let out = ok(r#"
+        export default async () => {
+          const seen = [];
+          try { aether.env.get("PANIC"); } catch (e) { seen.push(e.message); }
+          try { await fetch("https://panic/"); } catch (e) { seen.push(e.message); }
+          seen.push(aether.env.get("HOME") ?? "still running");
+          return seen;
+        }"#);
+    let text = out.to_string();
+    assert_eq!(text.matches("a provider bug").count(), 2, "{out}");
+    assert!(text.contains("still running"), "{out}");
 }
 
 /// The web classes load on first use (bindings.rs `STUB`): they behave as plain globals, and

@@ -187,7 +187,7 @@ fn serve(
                     std::thread::Builder::new()
                         .name("aether-worker-call".into())
                         .spawn(move || {
-                            let reply = host.call(request);
+                            let reply = host.call_guarded(request);
                             let reserved = host.reserved_bytes();
                             slow.fetch_sub(1, Ordering::SeqCst);
                             let _ = writer.send(&ToWorker::Reply {
@@ -198,7 +198,7 @@ fn serve(
                         })
                         .map_err(setup)?;
                 } else {
-                    let reply = host.call(request);
+                    let reply = host.call_guarded(request);
                     let reserved = host.reserved_bytes();
                     if writer
                         .send(&ToWorker::Reply {
