@@ -65,6 +65,16 @@ fn main() -> ExitCode {
     // The process tier's zygote is this binary started with a hidden argument: it must take
     // over before anything else runs (no threads, no parsing of the operator's command line).
     aether_worker::run_zygote_if_asked();
+    // A panic is a bug in aether, caught where it can be (a step or a host call fails): the
+    // user gets one line saying so, not Rust's message about backtraces.
+    std::panic::set_hook(Box::new(|info| {
+        let at = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        let what = aether_host::panic_message(info.payload()).unwrap_or_default();
+        eprintln!("error: internal error in aether{at}: {what}; please report it");
+    }));
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
