@@ -3,6 +3,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
+use std::path::Path;
+
+use aether_policy::PathPattern;
 
 use crate::{
     EventRecord, RunReport, StepReport, heatmap_svg, human_bytes, human_ms, interactions_svg,
@@ -37,72 +40,12 @@ pub struct PrivilegeGap {
     pub commands: Vec<String>,
 }
 
-/// Matches a path against a grant pattern (SPEC §2, simplified for reporting): `*` within a
-/// segment, `**` across segments (zero included, `dir/**` matches `dir`), `?` one character,
-/// `[abc]`/`[a-z]`/`[!a]` a class, a trailing `/` meaning `/**`; a leading `./` is ignored on
-/// both sides. Paths are compared as given (no normalization beyond that, no symlinks).
-pub fn glob_match(pattern: &str, path: &str) -> bool {
-    let pattern = pattern.strip_prefix("./").unwrap_or(pattern);
-    let path = path.strip_prefix("./").unwrap_or(path);
-    let mut pattern = pattern.to_string();
-    if pattern.ends_with('/') {
-        pattern.push_str("**");
-    }
-    if let Some(dir) = pattern.strip_suffix("/**")
-        && glob_match(dir, path)
-    {
-        return true;
-    }
-    let p: Vec<char> = pattern.chars().collect();
-    let t: Vec<char> = path.chars().collect();
-    // memo[pi * (t.len() + 1) + ti]: a known failure, so hostile paths stay polynomial.
-    let mut failed = vec![false; (p.len() + 1) * (t.len() + 1)];
-    glob_at(&p, &t, 0, 0, &mut failed)
-}
-
-/// Matches `p[pi..]` against `t[ti..]`. Single-character tokens advance in a loop, so the
-/// recursion depth is bounded by the number of `*` in the pattern, not by the path's length.
-fn glob_at(p: &[char], t: &[char], mut pi: usize, mut ti: usize, failed: &mut [bool]) -> bool {
-    let slot = pi * (t.len() + 1) + ti;
-    if failed[slot] {
-        return false;
-    }
-    let ok = loop {
-        let one = match p.get(pi) {
-            None => break ti == t.len(),
-            Some('*') if p.get(pi + 1) == Some(&'*') => {
-                let rest = pi + 2;
-                break (p.get(rest) == Some(&'/') && glob_at(p, t, rest + 1, ti, failed))
-                    || (ti..=t.len()).any(|k| glob_at(p, t, rest, k, failed));
-            }
-            Some('*') => {
-                break (ti..=t.len())
-                    .take_while(|&k| k == ti || t[k - 1] != '/')
-                    .any(|k| glob_at(p, t, pi + 1, k, failed));
-            }
-            Some('?') => t.get(ti).is_some_and(|&c| c != '/').then_some(pi + 1),
-            Some('[') if p[pi..].contains(&']') => {
-                let end = pi + p[pi..].iter().position(|&c| c == ']').unwrap_or(0);
-                let (negate, class) = match p.get(pi + 1) {
-                    Some('!') => (true, &p[pi + 2..end]),
-                    _ => (false, &p[pi + 1..end]),
-                };
-                let hit = t
-                    .get(ti)
-                    .is_some_and(|&c| c != '/' && in_class(class, c) != negate);
-                hit.then_some(end + 1)
-            }
-            Some(&c) => (t.get(ti) == Some(&c)).then_some(pi + 1),
-        };
-        match one {
-            Some(next) => (pi, ti) = (next, ti + 1),
-            None => break false,
-        }
-    };
-    if !ok {
-        failed[slot] = true;
-    }
-    ok
+/// Whether a granted path pattern matches a filesystem event's target, by the rules enforcement
+/// uses ([`PathPattern`]): both are read relative to the same directory (as the grant and the
+/// plugin wrote them), so `./data/*.log` matches `./data/app.log` and `data/app.log`.
+pub fn path_match(pattern: &str, target: &str) -> bool {
+    let root = Path::new("/");
+    PathPattern::parse(pattern, root).is_ok_and(|p| p.matches(&root.join(target)))
 }
 
 /// Whether `c` is in a glob class body (`abc`, `a-z0-9`).
@@ -172,8 +115,8 @@ pub fn least_privilege_gap(step: &StepReport, events: &[EventRecord]) -> Privile
     };
     let g = &step.grant;
     PrivilegeGap {
-        filesystem_read: unused(&g.filesystem_read, "filesystem.read", &glob_match),
-        filesystem_write: unused(&g.filesystem_write, "filesystem.write", &glob_match),
+        filesystem_read: unused(&g.filesystem_read, "filesystem.read", &path_match),
+        filesystem_write: unused(&g.filesystem_write, "filesystem.write", &path_match),
         // Fetches are URLs; a bind's target (`ip:port`) is no fetch.
         domains: unused(&g.domains, "network", &|d, t| {
             t.contains("://") && domain_match(d, t)

@@ -19,7 +19,7 @@ mod terminal;
 mod tests;
 
 pub use heatmap::heatmap_svg;
-pub use html::{PrivilegeGap, glob_match, least_privilege_gap, report_html};
+pub use html::{PrivilegeGap, least_privilege_gap, path_match, report_html};
 pub use interactions::{interactions_mmd, interactions_svg};
 pub use terminal::terminal_summary;
 

@@ -392,27 +392,29 @@ fn least_privilege_gap_lists_only_unused_grants() {
     assert!(html.contains("<td class=\"gap\"><code>/secret/**</code></td>"));
 }
 
+/// The gap matches paths as enforcement does (one matcher, `aether_policy::PathPattern`).
 #[test]
-fn glob_matches_segments() {
+fn paths_match_as_enforced() {
     for (pattern, path, expected) in [
         ("/var/logs/temp/*", "/var/logs/temp/a.log", true),
         ("/var/logs/temp/*", "/var/logs/temp/sub/a.log", false),
         ("/var/logs/", "/var/logs/a/b/c", true),
         ("/var/logs/**", "/var/logs", true),
         ("src/**/*.rs", "src/lib.rs", true),
-        ("src/**/*.rs", "./src/a/b/lib.rs", true),
+        ("./src/**/*.rs", "src/a/b/lib.rs", true),
+        ("src/**/*.rs", "./src/a/../lib.rs", true),
         ("file?.[ch]", "file1.c", true),
         ("file?.[!ch]", "file1.c", false),
         ("/a/*", "/b/c", false),
         ("*", "a/b", false),
+        ("./data/*", "../data/x", false),
     ] {
-        assert_eq!(glob_match(pattern, path), expected, "{pattern} {path}");
+        assert_eq!(path_match(pattern, path), expected, "{pattern} {path}");
     }
     // Polynomial on hostile input.
-    assert!(!glob_match("*a*a*a*a*a*a*a*a*a*b", &"a".repeat(200)));
-    // Long paths do not deepen the recursion.
+    assert!(!path_match("*a*a*a*a*a*a*a*a*a*b", &"a".repeat(200)));
     let long = format!("/{}", "a/".repeat(50_000));
-    assert!(glob_match("/**", &long) && !glob_match("/a/b", &long));
+    assert!(path_match("/**", &long) && !path_match("/a/b", &long));
 }
 
 #[test]
