@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::Path;
 
-use aether_policy::PathPattern;
+use aether_policy::{DomainPattern, PathPattern, parse_host};
 
 use crate::{
     EventRecord, RunReport, StepReport, heatmap_svg, human_bytes, human_ms, interactions_svg,
@@ -48,39 +48,27 @@ pub fn path_match(pattern: &str, target: &str) -> bool {
     PathPattern::parse(pattern, root).is_ok_and(|p| p.matches(&root.join(target)))
 }
 
-/// Whether `c` is in a glob class body (`abc`, `a-z0-9`).
-fn in_class(class: &[char], c: char) -> bool {
-    let mut i = 0;
-    while i < class.len() {
-        if class.get(i + 1) == Some(&'-') && i + 2 < class.len() {
-            if (class[i]..=class[i + 2]).contains(&c) {
-                return true;
-            }
-            i += 3;
-        } else {
-            if class[i] == c {
-                return true;
-            }
-            i += 1;
-        }
-    }
-    false
-}
-
-/// A domain pattern (`host`, `*.host` for subdomains only, optional `:port`, else the
-/// scheme's default port) against a URL.
-fn domain_match(pattern: &str, url: &str) -> bool {
+/// Whether a granted `network.domains` pattern matches a fetch's URL, by the rules enforcement
+/// uses ([`DomainPattern::matches`]: IDN, case, trailing dot, IPv4 spellings, default ports).
+pub(crate) fn domain_match(pattern: &str, url: &str) -> bool {
+    let default = if url
+        .get(..7)
+        .is_some_and(|s| s.eq_ignore_ascii_case("http://"))
+    {
+        80
+    } else {
+        443
+    };
     let (host, port) = url_host_port(url);
-    let (phost, pport) = url_host_port(pattern);
-    if pport.is_some() && pport != port {
-        return false;
-    }
-    if pport.is_none() && !matches!(port, None | Some(80 | 443)) {
-        return false;
-    }
-    match phost.strip_prefix("*.") {
-        Some(suffix) => host.len() > suffix.len() + 1 && host.ends_with(&format!(".{suffix}")),
-        None => phost == host,
+    // `url_host_port` strips an IPv6 literal's brackets; `parse_host` reads it with them.
+    let host = if host.contains(':') {
+        format!("[{host}]")
+    } else {
+        host
+    };
+    match (DomainPattern::parse(pattern), parse_host(&host)) {
+        (Ok(p), Ok(host)) => p.matches(&host, port.unwrap_or(default), default),
+        _ => false,
     }
 }
 

@@ -417,6 +417,32 @@ fn paths_match_as_enforced() {
     assert!(path_match("/**", &long) && !path_match("/a/b", &long));
 }
 
+/// Fetches match `network.domains` as enforcement does (one matcher, `DomainPattern`).
+#[test]
+fn domains_match_as_enforced() {
+    for (pattern, url, expected) in [
+        ("api.example.com", "https://API.Example.com./v1", true),
+        ("api.example.com", "http://api.example.com/", true),
+        ("api.example.com", "https://api.example.com:8443/", false),
+        (
+            "api.example.com:8443",
+            "https://api.example.com:8443/",
+            true,
+        ),
+        ("*.example.org", "https://a.b.example.org/", true),
+        ("*.example.org", "https://example.org/", false),
+        ("127.0.0.1:8080", "http://2130706433:8080/", true),
+        ("[::1]:9000", "http://[::1]:9000/x", true),
+        ("[::1]:9000", "http://[::2]:9000/x", false),
+    ] {
+        assert_eq!(
+            crate::html::domain_match(pattern, url),
+            expected,
+            "{pattern} {url}"
+        );
+    }
+}
+
 #[test]
 fn terminal_summary_counts_and_points_at_the_report() {
     let text = terminal_summary(&fixture());
