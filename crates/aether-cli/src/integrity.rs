@@ -311,6 +311,11 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_bundle_refuses_to_run_the_file_the_digest_list_leaves_out() {
+        assert_eq!(aether_host::bundle::SIGNATURE_FILE, SIGNATURE_FILE);
+    }
+
+    #[test]
     fn relative_paths_between_real_paths() {
         let r = |a: &str, b: &str| relative(Path::new(a), Path::new(b));
         assert_eq!(r("/ws", "/ws/plugins/a"), "plugins/a");

@@ -9,6 +9,15 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+/// The plugin's detached signature (SPEC §9), at the top of its directory: never a module.
+///
+/// It is the one file of a plugin that neither `aether.lock` nor the signature pins (a
+/// signature cannot sign itself), so serving it to the engine would run bytes nobody verified:
+/// a reviewed plugin importing it would run whatever is put there later, with the lock still
+/// matching. Only the top-level file is meant: `sub/aether-plugin.minisig` is an ordinary,
+/// pinned file. The same name as `aether_integrity::SIGNATURE_FILE` (aether-cli checks).
+pub const SIGNATURE_FILE: &str = "aether-plugin.minisig";
+
 /// Most bytes a bundle may hold (all files together): a plugin is source code, not data.
 pub const MAX_BUNDLE_BYTES: u64 = 64 * 1024 * 1024;
 
@@ -58,6 +67,8 @@ pub enum ResolveError {
     SymlinkOutside(PathBuf),
     /// No such file in the plugin.
     NotFound(String),
+    /// The plugin's signature file ([`SIGNATURE_FILE`]), which is not pinned and never runs.
+    Signature,
 }
 
 impl PluginBundle {
@@ -142,6 +153,9 @@ impl PluginBundle {
                 normalize(specifier, base)?
             }
         };
+        if key == SIGNATURE_FILE {
+            return Err(ResolveError::Signature);
+        }
         match self.entries.get(&key) {
             Some(Entry::File(b)) => Ok((key, b.clone())),
             Some(Entry::Outside(real)) => Err(ResolveError::SymlinkOutside(real.clone())),
@@ -239,6 +253,33 @@ mod tests {
             b.resolve("./lib", Some("index.js")),
             Err(ResolveError::NotFound(_))
         ));
+    }
+
+    #[test]
+    fn the_signature_file_is_never_a_module() {
+        let (_tmp, b) = bundle();
+        std::fs::write(b.dir().join(SIGNATURE_FILE), "export default 1").unwrap();
+        std::fs::write(b.dir().join("lib").join(SIGNATURE_FILE), "export default 2").unwrap();
+        let b = PluginBundle::load(b.dir()).unwrap();
+        for (spec, referrer) in [
+            ("./aether-plugin.minisig", Some("index.js")),
+            ("../aether-plugin.minisig", Some("lib/a.js")),
+            ("./lib/.././aether-plugin.minisig", Some("index.js")),
+            ("aether-plugin.minisig", None),
+        ] {
+            assert_eq!(
+                b.resolve(spec, referrer),
+                Err(ResolveError::Signature),
+                "{spec}"
+            );
+        }
+        // Only the top-level one: below, it is an ordinary file.
+        assert_eq!(
+            b.resolve("./aether-plugin.minisig", Some("lib/a.js"))
+                .unwrap()
+                .0,
+            "lib/aether-plugin.minisig"
+        );
     }
 
     #[test]

@@ -267,6 +267,55 @@ fn a_file_swapped_after_verification_is_not_executed() {
     );
 }
 
+/// The signature file is the one file of a plugin that neither the lock nor the signature pins
+/// (a signature cannot sign itself), so it must never be what runs: otherwise a reviewed plugin
+/// that imports it (here by a computed dynamic import, easy to miss in review) runs whatever
+/// bytes are put there later, with the lock still matching. Only the top-level file is exempt:
+/// `sub/aether-plugin.minisig` is an ordinary, pinned module.
+#[test]
+fn the_unpinned_signature_file_is_never_executed() {
+    let ws = Ws::new();
+    ws.js_plugin(
+        "echo",
+        &manifest("echo", &json!({})),
+        "export default async () => {\n  let top;\n  try { top = (await import(\"./aether-\" + \"plugin.minisig\")).v; } catch (e) { top = e.name; }\n  return [top, (await import(\"./sub/aether-plugin.minisig\")).v];\n};\n",
+    );
+    ws.write(
+        "plugins/echo/aether-plugin.minisig",
+        "export const v = 'reviewed';\n",
+    );
+    ws.write(
+        "plugins/echo/sub/aether-plugin.minisig",
+        "export const v = 'pinned';\n",
+    );
+    ws.write(
+        "pipeline.yaml",
+        "name: t\nsteps:\n  - id: a\n    plugin: ./plugins/echo\n",
+    );
+    lock(&ws);
+    let text = std::fs::read_to_string(ws.path().join("aether.lock")).unwrap();
+    assert!(text.contains("\"sub/aether-plugin.minisig\" = "), "{text}");
+    ws.write(
+        "plugins/echo/aether-plugin.minisig",
+        "export const v = 'evil';\n",
+    );
+    let (out, v) = run(&ws);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(output(&v, "a"), &json!(["PermissionDenied", "pinned"]));
+    // The pinned one is verified like any other file.
+    ws.write(
+        "plugins/echo/sub/aether-plugin.minisig",
+        "export const v = 'evil';\n",
+    );
+    let out = ws.aether(&["run", "pipeline.yaml"]);
+    refused(&out);
+    assert!(
+        out.stderr.contains("`sub/aether-plugin.minisig` changed"),
+        "{}",
+        out.stderr
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // Signatures
 
