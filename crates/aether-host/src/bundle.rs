@@ -109,13 +109,15 @@ impl PluginBundle {
                     if !real.is_file() {
                         continue;
                     }
-                    let bytes = std::fs::read(&real).map_err(|e| read_err(&full, e))?;
-                    total += bytes.len() as u64;
-                    if total > MAX_BUNDLE_BYTES {
+                    let budget = MAX_BUNDLE_BYTES - total;
+                    let Some(bytes) =
+                        read_bounded(&real, budget).map_err(|e| read_err(&full, e))?
+                    else {
                         return Err(BundleError::TooLarge {
                             dir: dir.to_path_buf(),
                         });
-                    }
+                    };
+                    total += bytes.len() as u64;
                     bundle.entries.insert(rel, Entry::File(bytes.into()));
                 }
             }
@@ -162,6 +164,32 @@ impl PluginBundle {
             None => Err(ResolveError::NotFound(key)),
         }
     }
+}
+
+/// Reads the regular file at `path`, or `None` if it holds more than `budget` bytes.
+///
+/// Never more than `budget + 1` bytes are read, whatever size the file claims (a sparse file
+/// can claim a terabyte), and the file is opened without following a symlink in its last
+/// component and without blocking, then checked to be a regular file: a file replaced after
+/// the directory was listed, by a symlink out of the plugin or by a FIFO, is an error rather
+/// than bytes from elsewhere or a hang. (A directory above it swapped for a symlink in that
+/// window is not caught: that needs the descent itself to hold directory handles.)
+fn read_bounded(path: &Path, budget: u64) -> std::io::Result<Option<Vec<u8>>> {
+    use rustix::fs::{Mode, OFlags};
+    use std::io::Read;
+    let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+    let file = std::fs::File::from(rustix::fs::open(path, flags, Mode::empty())?);
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
+    if meta.len() > budget {
+        return Ok(None);
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    file.take(budget.saturating_add(1))
+        .read_to_end(&mut bytes)?;
+    Ok((bytes.len() as u64 <= budget).then_some(bytes))
 }
 
 /// Joins `spec` onto the bundle directory `base` and removes `.`/`..`; refuses climbing out.
@@ -280,6 +308,19 @@ mod tests {
                 .0,
             "lib/aether-plugin.minisig"
         );
+    }
+
+    #[test]
+    fn a_huge_file_is_refused_before_it_is_read() {
+        // A sparse file claims a terabyte: `std::fs::read` would try to hold it all before
+        // the bundle's cap is checked (memory exhaustion by whoever can write the plugin).
+        let (_tmp, b) = bundle();
+        let huge = std::fs::File::create(b.dir().join("huge.js")).unwrap();
+        huge.set_len(1 << 40).unwrap();
+        assert!(matches!(
+            PluginBundle::load(b.dir()),
+            Err(BundleError::TooLarge { .. })
+        ));
     }
 
     #[test]
