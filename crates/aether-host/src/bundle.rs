@@ -32,6 +32,14 @@ pub enum BundleError {
         /// The cause.
         cause: String,
     },
+    /// A file name is not UTF-8. Plugin files are named by text (in imports, the lock and the
+    /// digest list); decoded lossily, two such names could become one, one file silently
+    /// standing in for the other.
+    #[error("the name of `{}` is not UTF-8: rename it", path.display())]
+    NotUtf8 {
+        /// The file.
+        path: PathBuf,
+    },
     /// The plugin's files exceed [`MAX_BUNDLE_BYTES`].
     #[error("plugin `{}` holds more than {MAX_BUNDLE_BYTES} bytes of files", dir.display())]
     TooLarge {
@@ -89,7 +97,10 @@ impl PluginBundle {
             let listing = std::fs::read_dir(&path).map_err(|e| read_err(&path, e))?;
             for item in listing {
                 let item = item.map_err(|e| read_err(&path, e))?;
-                let name = item.file_name().to_string_lossy().into_owned();
+                let name = item
+                    .file_name()
+                    .into_string()
+                    .map_err(|_| BundleError::NotUtf8 { path: item.path() })?;
                 let rel = if prefix.is_empty() {
                     name
                 } else {
@@ -308,6 +319,22 @@ mod tests {
                 .0,
             "lib/aether-plugin.minisig"
         );
+    }
+
+    #[test]
+    fn a_file_name_that_is_not_utf8_is_refused_not_merged() {
+        // Lossily decoded, these two names were one key: one file silently stood in for the
+        // other, in the bundle, the lock and the signature alike.
+        use std::os::unix::ffi::OsStrExt;
+        let (_tmp, b) = bundle();
+        for name in [&b"a\xff.js"[..], b"a\xfe.js"] {
+            let name = std::ffi::OsStr::from_bytes(name);
+            std::fs::write(b.dir().join(name), "export default 1").unwrap();
+        }
+        assert!(matches!(
+            PluginBundle::load(b.dir()),
+            Err(BundleError::NotUtf8 { .. })
+        ));
     }
 
     #[test]
