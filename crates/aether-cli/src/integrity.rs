@@ -116,12 +116,18 @@ pub fn lock_inside_plugin(path: &Path, found: &[LockedPlugin]) -> Option<FileErr
     )
 }
 
-/// Reads and parses the lock at `path`; `Ok(None)` when there is none.
+/// Reads and parses the lock at `path`; `Ok(None)` when there is none. A lock that is there
+/// but cannot be read (a dangling symlink, a directory) is an error, never "no lock":
+/// `Path::exists` says `false` for those, and verification would quietly switch off.
 pub fn read_lock(path: &Path) -> Result<Option<Lockfile>, Vec<FileError>> {
-    if !path.exists() {
+    if std::fs::symlink_metadata(path).is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound) {
         return Ok(None);
     }
-    let file = SourceFile::read(path).map_err(|e| vec![e])?;
+    let file = SourceFile::read(path).map_err(|e| {
+        vec![e.with_hint(
+            "restore the lock (a symlink's target, the file's permissions), or regenerate it with `aether lock --update PIPELINE` after reviewing the plugins",
+        )]
+    })?;
     Lockfile::parse(&file.text).map(Some).map_err(|errors| {
         errors
             .into_iter()

@@ -204,6 +204,19 @@ fn a_malformed_lock_is_refused_with_its_location() {
     assert!(out.stderr.contains("edited by hand"), "{}", out.stderr);
 }
 
+/// A lock that is there but cannot be read (a dangling symlink: its target was moved, or a
+/// mount is missing) is not "no lock": verification must not quietly switch off (fail closed).
+#[test]
+fn a_lock_that_exists_but_cannot_be_read_is_not_a_missing_lock() {
+    let ws = workspace();
+    ws.symlink("locks/aether.lock", "aether.lock");
+    let out = ws.aether(&["run", "pipeline.yaml"]);
+    refused(&out);
+    assert!(out.stderr.contains("aether.lock"), "{}", out.stderr);
+    let out = ws.aether(&["check", "pipeline.yaml"]);
+    assert_eq!(out.code, Some(2), "{}", out.stderr);
+}
+
 #[test]
 fn a_pipeline_inside_its_plugin_cannot_be_locked() {
     let ws = Ws::new();
