@@ -290,9 +290,10 @@ fn finding(
     }
 }
 
-/// Writes `bytes` to `path` atomically: into a temporary file beside it, flushed to disk, then
-/// renamed over `path`, so that a reader sees the old file or the new one, never a half, and
-/// a failure leaves the old file as it was.
+/// Writes `bytes` to `path` atomically: into a new temporary file beside it, flushed to disk,
+/// then renamed over `path` (a symlink there is replaced, not followed), so that a reader
+/// sees the old file or the new one, never a half, and a failure leaves the old file as it
+/// was.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     let name = path
@@ -300,8 +301,15 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let tmp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
+    // Created anew (O_EXCL), never opened through whatever is at that predictable name: in a
+    // plugin directory that came from elsewhere, a planted symlink there would redirect the
+    // write (CWE-59). A leftover is removed first (a symlink itself, not its target).
+    let _ = std::fs::remove_file(&tmp);
     let result = (|| {
-        let mut file = std::fs::File::create(&tmp)?;
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)?;
         file.write_all(bytes)?;
         file.sync_all()?;
         std::fs::rename(&tmp, path)
@@ -319,6 +327,24 @@ mod tests {
     #[test]
     fn the_bundle_refuses_to_run_the_file_the_digest_list_leaves_out() {
         assert_eq!(aether_host::bundle::SIGNATURE_FILE, SIGNATURE_FILE);
+    }
+
+    /// `aether sign` writes beside the files of a plugin that came from elsewhere: a symlink
+    /// planted at the temporary file's (predictable) name must not redirect the write, e.g.
+    /// into the signer's `~/.bashrc` (CWE-59).
+    #[test]
+    fn an_atomic_write_never_follows_a_planted_symlink() {
+        let tmp = tempfile::tempdir().unwrap();
+        let victim = tmp.path().join("victim");
+        std::fs::write(&victim, "precious").unwrap();
+        let target = tmp.path().join("aether-plugin.minisig");
+        let planted = tmp
+            .path()
+            .join(format!(".aether-plugin.minisig.{}.tmp", std::process::id()));
+        std::os::unix::fs::symlink(&victim, &planted).unwrap();
+        write_atomic(&target, b"signature").unwrap();
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "signature");
     }
 
     #[test]
