@@ -41,7 +41,8 @@ pub enum ChainBreak {
     /// A record's `prev` is not the digest of the line before it: that line, or one before
     /// it, was removed, edited, inserted or moved.
     #[error(
-        "record {line} does not follow the record before it: its `prev` is {found}, the line before hashes to {expected}"
+        "record {line} does not follow the record before it: its `prev` is {}, the line before hashes to {expected}",
+        shown(found)
     )]
     Broken {
         /// 1-based line number.
@@ -88,6 +89,21 @@ pub enum ChainBreak {
         /// The anchored head.
         expected: String,
     },
+}
+
+/// A `prev` as a message shows it: the tamperer wrote it, so at most 64 characters of it
+/// (a digest's length), escaped (no terminal escapes or line breaks of theirs).
+fn shown(prev: &str) -> String {
+    let mut out: String = prev
+        .chars()
+        .take(64)
+        .collect::<String>()
+        .escape_debug()
+        .collect();
+    if prev.chars().nth(64).is_some() {
+        out.push('…');
+    }
+    format!("`{out}`")
 }
 
 /// The message of [`ChainBreak::Appended`].

@@ -746,6 +746,28 @@ fn verify_log_names_the_first_bad_record() {
     );
     assert!(out.stderr.contains("events_head"), "{}", out.stderr);
 
+    // The tamperer controls the text of the log: a forged `prev` holding terminal escapes
+    // (here: erase the line, then claim the log is intact) must not reach the terminal as
+    // such, nor a `prev` of a megabyte in full (CWE-150).
+    let mut forged = lines.clone();
+    let fake = format!(
+        "\u{1b}[2K\r`events.jsonl` is intact: 9 records{}",
+        "x".repeat(1 << 20)
+    );
+    let mut record: Value = serde_json::from_str(&forged[1]).unwrap();
+    record["prev"] = Value::String(fake);
+    forged[1] = record.to_string();
+    let out = verify_log_with(&ws, &forged);
+    let head: String = out.stderr.chars().take(400).collect();
+    assert_eq!(out.code, Some(1), "{head}");
+    assert!(!out.stderr.contains('\u{1b}'), "{head}");
+    assert!(
+        out.stderr.len() < 4096,
+        "{} bytes: {head}",
+        out.stderr.len()
+    );
+    assert!(out.stderr.contains("events.jsonl:2: tampered"), "{head}");
+
     // Unreadable: no summary, or no directory at all.
     verify_log_with(&ws, &lines);
     std::fs::remove_file(ws.path().join("report/summary.json")).unwrap();
