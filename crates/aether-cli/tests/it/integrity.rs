@@ -163,6 +163,15 @@ fn widening_a_grant_is_a_change_to_the_lock() {
         "{}",
         out.stderr
     );
+    // Refused before anything starts: no report directory, the lock as it was (SPEC §7).
+    let lock_before = std::fs::read(ws.path().join("aether.lock")).unwrap();
+    let out = ws.aether(&["run", "pipeline.yaml", "--inspect-security=report"]);
+    refused(&out);
+    assert!(!ws.path().join("report").exists());
+    assert_eq!(
+        std::fs::read(ws.path().join("aether.lock")).unwrap(),
+        lock_before
+    );
     // `--unsafe` turns checks off, never integrity (SPEC §6).
     let out = ws.aether(&["run", "pipeline.yaml", "--unsafe"]);
     refused(&out);
