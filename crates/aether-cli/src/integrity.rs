@@ -28,21 +28,34 @@ pub fn lock_path(workspace: &Path) -> PathBuf {
 }
 
 /// `target` relative to `base` (both real paths), `/`-separated, with `..` where `target` is
-/// not below `base`: how the lock names a plugin directory.
-pub fn relative(base: &Path, target: &Path) -> String {
+/// not below `base`: how the lock names a plugin directory. `None` when a name on the way is
+/// not UTF-8: decoded lossily, two directories could get one name, and one lock entry.
+pub fn relative(base: &Path, target: &Path) -> Option<String> {
     let base: Vec<Component> = base.components().collect();
     let target: Vec<Component> = target.components().collect();
     let common = base.iter().zip(&target).take_while(|(a, b)| a == b).count();
-    let ups = std::iter::repeat_n("..".to_owned(), base.len() - common);
+    let ups = std::iter::repeat_n(Some("..".to_owned()), base.len() - common);
     let downs = target[common..]
         .iter()
-        .map(|c| c.as_os_str().to_string_lossy().into_owned());
-    let parts: Vec<String> = ups.chain(downs).collect();
-    if parts.is_empty() {
+        .map(|c| c.as_os_str().to_str().map(str::to_owned));
+    let parts: Vec<String> = ups.chain(downs).collect::<Option<_>>()?;
+    Some(if parts.is_empty() {
         ".".to_owned()
     } else {
         parts.join("/")
-    }
+    })
+}
+
+/// The lock's name of the plugin directory `dir` (a real path) in the workspace `root`.
+pub fn lock_dir(root: &Path, dir: &Path) -> Result<String, FileError> {
+    relative(root, dir).ok_or_else(|| {
+        FileError::new(
+            dir,
+            None,
+            "cannot pin the plugin: the name of its directory is not UTF-8, so the lock cannot name it".to_owned(),
+        )
+        .with_hint("rename the directory (or the one above it that is not UTF-8)")
+    })
 }
 
 /// The digest list of a bundle's files (the signature file left out).
@@ -60,7 +73,7 @@ pub fn locked_plugin(
     manifest: &Manifest,
 ) -> Result<LockedPlugin, FileError> {
     Ok(LockedPlugin {
-        dir: relative(root, bundle.dir()),
+        dir: lock_dir(root, bundle.dir())?,
         name: manifest.name.clone(),
         version: manifest.version.to_string(),
         files: digest_list(bundle)?,
@@ -349,10 +362,19 @@ mod tests {
 
     #[test]
     fn relative_paths_between_real_paths() {
-        let r = |a: &str, b: &str| relative(Path::new(a), Path::new(b));
+        let r = |a: &str, b: &str| relative(Path::new(a), Path::new(b)).unwrap();
         assert_eq!(r("/ws", "/ws/plugins/a"), "plugins/a");
         assert_eq!(r("/ws/sub", "/ws/plugins/a"), "../plugins/a");
         assert_eq!(r("/ws", "/ws"), ".");
         assert_eq!(r("/ws/a/b", "/other"), "../../../other");
+        // Names that are not UTF-8 get no name (lossily, `\xff` and `\xfe` would be one).
+        use std::os::unix::ffi::OsStrExt;
+        let odd = Path::new(std::ffi::OsStr::from_bytes(b"/ws/plugins/\xff"));
+        assert_eq!(relative(Path::new("/ws"), odd), None);
+        // Above the workspace, only `..` is written: the name does not matter.
+        assert_eq!(
+            relative(odd, Path::new("/ws/plugins/a")).as_deref(),
+            Some("../a")
+        );
     }
 }

@@ -226,6 +226,40 @@ fn a_lock_that_exists_but_cannot_be_read_is_not_a_missing_lock() {
     assert_eq!(out.code, Some(2), "{}", out.stderr);
 }
 
+/// Two plugin directories whose names are not UTF-8 (`\xff`, `\xfe`; reached through
+/// symlinks, as YAML cannot name them) were one lock entry (`plugins/\u{fffd}`) once decoded
+/// lossily: the second plugin was never pinned nor compared, and ran whatever it held while
+/// the first matched the lock.
+#[test]
+fn plugin_directories_that_are_not_utf8_cannot_share_a_lock_entry() {
+    use std::os::unix::ffi::OsStrExt;
+    let ws = Ws::new();
+    for (name, bytes, code) in [
+        ("a", &b"plugins/\xff"[..], "export default () => 'a';\n"),
+        ("b", b"plugins/\xfe", "export default () => 'b';\n"),
+    ] {
+        let dir = ws.path().join(std::ffi::OsStr::from_bytes(bytes));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("aether-plugin.json"), manifest(name, &json!({}))).unwrap();
+        std::fs::write(dir.join("index.js"), code).unwrap();
+        std::os::unix::fs::symlink(&dir, ws.path().join(format!("{name}-link"))).unwrap();
+    }
+    ws.write(
+        "pipeline.yaml",
+        "name: t\nsteps:\n  - id: a\n    plugin: ./a-link\n  - id: b\n    plugin: ./b-link\n",
+    );
+    let out = ws.aether(&["lock", "pipeline.yaml"]);
+    out.no_panic();
+    assert_eq!(out.code, Some(2), "{}", out.stderr);
+    assert!(out.stderr.contains("not UTF-8"), "{}", out.stderr);
+    assert!(!ws.path().join("aether.lock").exists());
+    // Even with a lock that pins the first: the second is not waved through.
+    ws.write("aether.lock", "version = 1\n");
+    let out = ws.aether(&["run", "pipeline.yaml"]);
+    refused(&out);
+    assert!(out.stderr.contains("not UTF-8"), "{}", out.stderr);
+}
+
 #[test]
 fn a_pipeline_inside_its_plugin_cannot_be_locked() {
     let ws = Ws::new();
