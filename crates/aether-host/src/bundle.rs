@@ -21,6 +21,13 @@ pub const SIGNATURE_FILE: &str = "aether-plugin.minisig";
 /// Most bytes a bundle may hold (all files together): a plugin is source code, not data.
 pub const MAX_BUNDLE_BYTES: u64 = 64 * 1024 * 1024;
 
+/// Most entries (files, directories and symlinks together) a plugin directory may hold.
+///
+/// The byte cap ([`MAX_BUNDLE_BYTES`]) says nothing of a million empty files, each an entry in
+/// memory, a line of the digest list and of `aether.lock`; ten thousand is far more than a
+/// plugin's sources (it is not a place for `node_modules`), and keeps loading and the lock small.
+pub const MAX_BUNDLE_ENTRIES: usize = 10_000;
+
 /// Why a bundle could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum BundleError {
@@ -39,6 +46,14 @@ pub enum BundleError {
     NotUtf8 {
         /// The file.
         path: PathBuf,
+    },
+    /// The plugin directory holds more than [`MAX_BUNDLE_ENTRIES`] entries.
+    #[error("plugin `{}` holds more than {max} files and directories", dir.display())]
+    TooMany {
+        /// The plugin directory.
+        dir: PathBuf,
+        /// The limit.
+        max: usize,
     },
     /// The plugin's files exceed [`MAX_BUNDLE_BYTES`].
     #[error("plugin `{}` holds more than {MAX_BUNDLE_BYTES} bytes of files", dir.display())]
@@ -82,12 +97,23 @@ pub enum ResolveError {
 impl PluginBundle {
     /// Reads every file below `dir` (which must be a real path). Directory symlinks are not
     /// descended; file symlinks are kept only if their real path stays inside `dir`.
+    /// At most [`MAX_BUNDLE_BYTES`] bytes in at most [`MAX_BUNDLE_ENTRIES`] entries.
     pub fn load(dir: &Path) -> Result<PluginBundle, BundleError> {
+        Self::load_limited(dir, MAX_BUNDLE_BYTES, MAX_BUNDLE_ENTRIES)
+    }
+
+    /// [`PluginBundle::load`] with other limits (tests).
+    fn load_limited(
+        dir: &Path,
+        max_bytes: u64,
+        max_entries: usize,
+    ) -> Result<PluginBundle, BundleError> {
         let mut bundle = PluginBundle {
             dir: dir.to_path_buf(),
             entries: BTreeMap::new(),
         };
         let mut total = 0u64;
+        let mut seen = 0usize;
         let mut stack = vec![(dir.to_path_buf(), String::new())];
         let read_err = |path: &Path, e: std::io::Error| BundleError::Read {
             path: path.to_path_buf(),
@@ -97,6 +123,13 @@ impl PluginBundle {
             let listing = std::fs::read_dir(&path).map_err(|e| read_err(&path, e))?;
             for item in listing {
                 let item = item.map_err(|e| read_err(&path, e))?;
+                seen += 1;
+                if seen > max_entries {
+                    return Err(BundleError::TooMany {
+                        dir: dir.to_path_buf(),
+                        max: max_entries,
+                    });
+                }
                 let name = item
                     .file_name()
                     .into_string()
@@ -120,7 +153,7 @@ impl PluginBundle {
                     if !real.is_file() {
                         continue;
                     }
-                    let budget = MAX_BUNDLE_BYTES - total;
+                    let budget = max_bytes - total;
                     let Some(bytes) =
                         read_bounded(&real, budget).map_err(|e| read_err(&full, e))?
                     else {
@@ -348,6 +381,19 @@ mod tests {
             PluginBundle::load(b.dir()),
             Err(BundleError::TooLarge { .. })
         ));
+    }
+
+    #[test]
+    fn too_many_entries_are_refused_however_small() {
+        // The byte cap says nothing of a million empty files (or empty directories), each an
+        // entry in memory, a line of the digest list and of the lock.
+        let (_tmp, b) = bundle();
+        let entries = |n: usize| PluginBundle::load_limited(b.dir(), MAX_BUNDLE_BYTES, n);
+        // `index.js`, `lib`, `lib/a.js`, `lib/out.js`, `in.js`.
+        assert!(entries(5).is_ok());
+        assert!(matches!(entries(4), Err(BundleError::TooMany { .. })));
+        std::fs::create_dir(b.dir().join("empty")).unwrap();
+        assert!(matches!(entries(5), Err(BundleError::TooMany { .. })));
     }
 
     #[test]
