@@ -28,21 +28,34 @@ pub fn lock_path(workspace: &Path) -> PathBuf {
 }
 
 /// `target` relative to `base` (both real paths), `/`-separated, with `..` where `target` is
-/// not below `base`: how the lock names a plugin directory.
-pub fn relative(base: &Path, target: &Path) -> String {
+/// not below `base`: how the lock names a plugin directory. `None` when a name on the way is
+/// not UTF-8: decoded lossily, two directories could get one name, and one lock entry.
+pub fn relative(base: &Path, target: &Path) -> Option<String> {
     let base: Vec<Component> = base.components().collect();
     let target: Vec<Component> = target.components().collect();
     let common = base.iter().zip(&target).take_while(|(a, b)| a == b).count();
-    let ups = std::iter::repeat_n("..".to_owned(), base.len() - common);
+    let ups = std::iter::repeat_n(Some("..".to_owned()), base.len() - common);
     let downs = target[common..]
         .iter()
-        .map(|c| c.as_os_str().to_string_lossy().into_owned());
-    let parts: Vec<String> = ups.chain(downs).collect();
-    if parts.is_empty() {
+        .map(|c| c.as_os_str().to_str().map(str::to_owned));
+    let parts: Vec<String> = ups.chain(downs).collect::<Option<_>>()?;
+    Some(if parts.is_empty() {
         ".".to_owned()
     } else {
         parts.join("/")
-    }
+    })
+}
+
+/// The lock's name of the plugin directory `dir` (a real path) in the workspace `root`.
+pub fn lock_dir(root: &Path, dir: &Path) -> Result<String, FileError> {
+    relative(root, dir).ok_or_else(|| {
+        FileError::new(
+            dir,
+            None,
+            "cannot pin the plugin: the name of its directory is not UTF-8, so the lock cannot name it".to_owned(),
+        )
+        .with_hint("rename the directory (or the one above it that is not UTF-8)")
+    })
 }
 
 /// The digest list of a bundle's files (the signature file left out).
@@ -60,7 +73,7 @@ pub fn locked_plugin(
     manifest: &Manifest,
 ) -> Result<LockedPlugin, FileError> {
     Ok(LockedPlugin {
-        dir: relative(root, bundle.dir()),
+        dir: lock_dir(root, bundle.dir())?,
         name: manifest.name.clone(),
         version: manifest.version.to_string(),
         files: digest_list(bundle)?,
@@ -116,12 +129,18 @@ pub fn lock_inside_plugin(path: &Path, found: &[LockedPlugin]) -> Option<FileErr
     )
 }
 
-/// Reads and parses the lock at `path`; `Ok(None)` when there is none.
+/// Reads and parses the lock at `path`; `Ok(None)` when there is none. A lock that is there
+/// but cannot be read (a dangling symlink, a directory) is an error, never "no lock":
+/// `Path::exists` says `false` for those, and verification would quietly switch off.
 pub fn read_lock(path: &Path) -> Result<Option<Lockfile>, Vec<FileError>> {
-    if !path.exists() {
+    if std::fs::symlink_metadata(path).is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound) {
         return Ok(None);
     }
-    let file = SourceFile::read(path).map_err(|e| vec![e])?;
+    let file = SourceFile::read(path).map_err(|e| {
+        vec![e.with_hint(
+            "restore the lock (a symlink's target, the file's permissions), or regenerate it with `aether lock --update PIPELINE` after reviewing the plugins",
+        )]
+    })?;
     Lockfile::parse(&file.text).map(Some).map_err(|errors| {
         errors
             .into_iter()
@@ -284,9 +303,10 @@ fn finding(
     }
 }
 
-/// Writes `bytes` to `path` atomically: into a temporary file beside it, flushed to disk, then
-/// renamed over `path`, so that a reader sees the old file or the new one, never a half, and
-/// a failure leaves the old file as it was.
+/// Writes `bytes` to `path` atomically: into a new temporary file beside it, flushed to disk,
+/// then renamed over `path` (a symlink there is replaced, not followed), so that a reader
+/// sees the old file or the new one, never a half, and a failure leaves the old file as it
+/// was.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     let name = path
@@ -294,8 +314,15 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let tmp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
+    // Created anew (O_EXCL), never opened through whatever is at that predictable name: in a
+    // plugin directory that came from elsewhere, a planted symlink there would redirect the
+    // write (CWE-59). A leftover is removed first (a symlink itself, not its target).
+    let _ = std::fs::remove_file(&tmp);
     let result = (|| {
-        let mut file = std::fs::File::create(&tmp)?;
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)?;
         file.write_all(bytes)?;
         file.sync_all()?;
         std::fs::rename(&tmp, path)
@@ -311,11 +338,43 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_bundle_refuses_to_run_the_file_the_digest_list_leaves_out() {
+        assert_eq!(aether_host::bundle::SIGNATURE_FILE, SIGNATURE_FILE);
+    }
+
+    /// `aether sign` writes beside the files of a plugin that came from elsewhere: a symlink
+    /// planted at the temporary file's (predictable) name must not redirect the write, e.g.
+    /// into the signer's `~/.bashrc` (CWE-59).
+    #[test]
+    fn an_atomic_write_never_follows_a_planted_symlink() {
+        let tmp = tempfile::tempdir().unwrap();
+        let victim = tmp.path().join("victim");
+        std::fs::write(&victim, "precious").unwrap();
+        let target = tmp.path().join("aether-plugin.minisig");
+        let planted = tmp
+            .path()
+            .join(format!(".aether-plugin.minisig.{}.tmp", std::process::id()));
+        std::os::unix::fs::symlink(&victim, &planted).unwrap();
+        write_atomic(&target, b"signature").unwrap();
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "signature");
+    }
+
+    #[test]
     fn relative_paths_between_real_paths() {
-        let r = |a: &str, b: &str| relative(Path::new(a), Path::new(b));
+        let r = |a: &str, b: &str| relative(Path::new(a), Path::new(b)).unwrap();
         assert_eq!(r("/ws", "/ws/plugins/a"), "plugins/a");
         assert_eq!(r("/ws/sub", "/ws/plugins/a"), "../plugins/a");
         assert_eq!(r("/ws", "/ws"), ".");
         assert_eq!(r("/ws/a/b", "/other"), "../../../other");
+        // Names that are not UTF-8 get no name (lossily, `\xff` and `\xfe` would be one).
+        use std::os::unix::ffi::OsStrExt;
+        let odd = Path::new(std::ffi::OsStr::from_bytes(b"/ws/plugins/\xff"));
+        assert_eq!(relative(Path::new("/ws"), odd), None);
+        // Above the workspace, only `..` is written: the name does not matter.
+        assert_eq!(
+            relative(odd, Path::new("/ws/plugins/a")).as_deref(),
+            Some("../a")
+        );
     }
 }

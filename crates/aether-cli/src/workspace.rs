@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use aether_analyze::Resolution;
-use aether_host::bundle::{PluginBundle, ResolveError};
+use aether_host::bundle::{PluginBundle, ResolveError, SIGNATURE_FILE};
 use aether_manifest::{
     FileError, Loc, MANIFEST_FILE, Manifest, PipelineFile, SourceFile, StepDecl,
 };
@@ -297,7 +297,7 @@ fn code_findings(
     let modules = |name: &str| {
         bundle
             .files()
-            .find(|(n, _)| *n == name)
+            .find(|(n, _)| *n == name && name != SIGNATURE_FILE)
             .and_then(|(_, bytes)| String::from_utf8(bytes.to_vec()).ok())
     };
     let resolve = |specifier: &str, referrer: &str| match bundle.resolve(specifier, Some(referrer))
@@ -308,6 +308,9 @@ fn code_findings(
         Err(ResolveError::OutsidePlugin) => {
             Resolution::Blocked("it leaves the plugin directory".into())
         }
+        Err(ResolveError::Signature) => Resolution::Blocked(
+            "it is the plugin's signature file, which the lock does not pin".into(),
+        ),
         Err(ResolveError::SymlinkOutside(real)) => Resolution::Blocked(format!(
             "it is a symlink to `{}`, outside the plugin directory",
             real.display()

@@ -352,6 +352,10 @@ impl StepHost {
                 "it is a symlink to `{}`, outside the plugin directory",
                 real.display()
             ))),
+            Err(ResolveError::Signature) => Err(denial(
+                "it is the plugin's signature file, which the lock does not pin: only pinned files run"
+                    .into(),
+            )),
             Err(ResolveError::NotFound(name)) => Err(type_error(format!(
                 "cannot find module `{specifier}` (resolved to `{name}` in the plugin): imports need the exact file name, with its extension"
             ))),

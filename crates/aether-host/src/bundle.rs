@@ -9,8 +9,24 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+/// The plugin's detached signature (SPEC §9), at the top of its directory: never a module.
+///
+/// It is the one file of a plugin that neither `aether.lock` nor the signature pins (a
+/// signature cannot sign itself), so serving it to the engine would run bytes nobody verified:
+/// a reviewed plugin importing it would run whatever is put there later, with the lock still
+/// matching. Only the top-level file is meant: `sub/aether-plugin.minisig` is an ordinary,
+/// pinned file. The same name as `aether_integrity::SIGNATURE_FILE` (aether-cli checks).
+pub const SIGNATURE_FILE: &str = "aether-plugin.minisig";
+
 /// Most bytes a bundle may hold (all files together): a plugin is source code, not data.
 pub const MAX_BUNDLE_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Most entries (files, directories and symlinks together) a plugin directory may hold.
+///
+/// The byte cap ([`MAX_BUNDLE_BYTES`]) says nothing of a million empty files, each an entry in
+/// memory, a line of the digest list and of `aether.lock`; ten thousand is far more than a
+/// plugin's sources (it is not a place for `node_modules`), and keeps loading and the lock small.
+pub const MAX_BUNDLE_ENTRIES: usize = 10_000;
 
 /// Why a bundle could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -22,6 +38,22 @@ pub enum BundleError {
         path: PathBuf,
         /// The cause.
         cause: String,
+    },
+    /// A file name is not UTF-8. Plugin files are named by text (in imports, the lock and the
+    /// digest list); decoded lossily, two such names could become one, one file silently
+    /// standing in for the other.
+    #[error("the name of `{}` is not UTF-8: rename it", path.display())]
+    NotUtf8 {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The plugin directory holds more than [`MAX_BUNDLE_ENTRIES`] entries.
+    #[error("plugin `{}` holds more than {max} files and directories", dir.display())]
+    TooMany {
+        /// The plugin directory.
+        dir: PathBuf,
+        /// The limit.
+        max: usize,
     },
     /// The plugin's files exceed [`MAX_BUNDLE_BYTES`].
     #[error("plugin `{}` holds more than {MAX_BUNDLE_BYTES} bytes of files", dir.display())]
@@ -58,17 +90,30 @@ pub enum ResolveError {
     SymlinkOutside(PathBuf),
     /// No such file in the plugin.
     NotFound(String),
+    /// The plugin's signature file ([`SIGNATURE_FILE`]), which is not pinned and never runs.
+    Signature,
 }
 
 impl PluginBundle {
     /// Reads every file below `dir` (which must be a real path). Directory symlinks are not
     /// descended; file symlinks are kept only if their real path stays inside `dir`.
+    /// At most [`MAX_BUNDLE_BYTES`] bytes in at most [`MAX_BUNDLE_ENTRIES`] entries.
     pub fn load(dir: &Path) -> Result<PluginBundle, BundleError> {
+        Self::load_limited(dir, MAX_BUNDLE_BYTES, MAX_BUNDLE_ENTRIES)
+    }
+
+    /// [`PluginBundle::load`] with other limits (tests).
+    fn load_limited(
+        dir: &Path,
+        max_bytes: u64,
+        max_entries: usize,
+    ) -> Result<PluginBundle, BundleError> {
         let mut bundle = PluginBundle {
             dir: dir.to_path_buf(),
             entries: BTreeMap::new(),
         };
         let mut total = 0u64;
+        let mut seen = 0usize;
         let mut stack = vec![(dir.to_path_buf(), String::new())];
         let read_err = |path: &Path, e: std::io::Error| BundleError::Read {
             path: path.to_path_buf(),
@@ -78,7 +123,17 @@ impl PluginBundle {
             let listing = std::fs::read_dir(&path).map_err(|e| read_err(&path, e))?;
             for item in listing {
                 let item = item.map_err(|e| read_err(&path, e))?;
-                let name = item.file_name().to_string_lossy().into_owned();
+                seen += 1;
+                if seen > max_entries {
+                    return Err(BundleError::TooMany {
+                        dir: dir.to_path_buf(),
+                        max: max_entries,
+                    });
+                }
+                let name = item
+                    .file_name()
+                    .into_string()
+                    .map_err(|_| BundleError::NotUtf8 { path: item.path() })?;
                 let rel = if prefix.is_empty() {
                     name
                 } else {
@@ -98,13 +153,15 @@ impl PluginBundle {
                     if !real.is_file() {
                         continue;
                     }
-                    let bytes = std::fs::read(&real).map_err(|e| read_err(&full, e))?;
-                    total += bytes.len() as u64;
-                    if total > MAX_BUNDLE_BYTES {
+                    let budget = max_bytes - total;
+                    let Some(bytes) =
+                        read_bounded(&real, budget).map_err(|e| read_err(&full, e))?
+                    else {
                         return Err(BundleError::TooLarge {
                             dir: dir.to_path_buf(),
                         });
-                    }
+                    };
+                    total += bytes.len() as u64;
                     bundle.entries.insert(rel, Entry::File(bytes.into()));
                 }
             }
@@ -142,12 +199,41 @@ impl PluginBundle {
                 normalize(specifier, base)?
             }
         };
+        if key == SIGNATURE_FILE {
+            return Err(ResolveError::Signature);
+        }
         match self.entries.get(&key) {
             Some(Entry::File(b)) => Ok((key, b.clone())),
             Some(Entry::Outside(real)) => Err(ResolveError::SymlinkOutside(real.clone())),
             None => Err(ResolveError::NotFound(key)),
         }
     }
+}
+
+/// Reads the regular file at `path`, or `None` if it holds more than `budget` bytes.
+///
+/// Never more than `budget + 1` bytes are read, whatever size the file claims (a sparse file
+/// can claim a terabyte), and the file is opened without following a symlink in its last
+/// component and without blocking, then checked to be a regular file: a file replaced after
+/// the directory was listed, by a symlink out of the plugin or by a FIFO, is an error rather
+/// than bytes from elsewhere or a hang. (A directory above it swapped for a symlink in that
+/// window is not caught: that needs the descent itself to hold directory handles.)
+fn read_bounded(path: &Path, budget: u64) -> std::io::Result<Option<Vec<u8>>> {
+    use rustix::fs::{Mode, OFlags};
+    use std::io::Read;
+    let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+    let file = std::fs::File::from(rustix::fs::open(path, flags, Mode::empty())?);
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
+    if meta.len() > budget {
+        return Ok(None);
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    file.take(budget.saturating_add(1))
+        .read_to_end(&mut bytes)?;
+    Ok((bytes.len() as u64 <= budget).then_some(bytes))
 }
 
 /// Joins `spec` onto the bundle directory `base` and removes `.`/`..`; refuses climbing out.
@@ -239,6 +325,75 @@ mod tests {
             b.resolve("./lib", Some("index.js")),
             Err(ResolveError::NotFound(_))
         ));
+    }
+
+    #[test]
+    fn the_signature_file_is_never_a_module() {
+        let (_tmp, b) = bundle();
+        std::fs::write(b.dir().join(SIGNATURE_FILE), "export default 1").unwrap();
+        std::fs::write(b.dir().join("lib").join(SIGNATURE_FILE), "export default 2").unwrap();
+        let b = PluginBundle::load(b.dir()).unwrap();
+        for (spec, referrer) in [
+            ("./aether-plugin.minisig", Some("index.js")),
+            ("../aether-plugin.minisig", Some("lib/a.js")),
+            ("./lib/.././aether-plugin.minisig", Some("index.js")),
+            ("aether-plugin.minisig", None),
+        ] {
+            assert_eq!(
+                b.resolve(spec, referrer),
+                Err(ResolveError::Signature),
+                "{spec}"
+            );
+        }
+        // Only the top-level one: below, it is an ordinary file.
+        assert_eq!(
+            b.resolve("./aether-plugin.minisig", Some("lib/a.js"))
+                .unwrap()
+                .0,
+            "lib/aether-plugin.minisig"
+        );
+    }
+
+    #[test]
+    fn a_file_name_that_is_not_utf8_is_refused_not_merged() {
+        // Lossily decoded, these two names were one key: one file silently stood in for the
+        // other, in the bundle, the lock and the signature alike.
+        use std::os::unix::ffi::OsStrExt;
+        let (_tmp, b) = bundle();
+        for name in [&b"a\xff.js"[..], b"a\xfe.js"] {
+            let name = std::ffi::OsStr::from_bytes(name);
+            std::fs::write(b.dir().join(name), "export default 1").unwrap();
+        }
+        assert!(matches!(
+            PluginBundle::load(b.dir()),
+            Err(BundleError::NotUtf8 { .. })
+        ));
+    }
+
+    #[test]
+    fn a_huge_file_is_refused_before_it_is_read() {
+        // A sparse file claims a terabyte: `std::fs::read` would try to hold it all before
+        // the bundle's cap is checked (memory exhaustion by whoever can write the plugin).
+        let (_tmp, b) = bundle();
+        let huge = std::fs::File::create(b.dir().join("huge.js")).unwrap();
+        huge.set_len(1 << 40).unwrap();
+        assert!(matches!(
+            PluginBundle::load(b.dir()),
+            Err(BundleError::TooLarge { .. })
+        ));
+    }
+
+    #[test]
+    fn too_many_entries_are_refused_however_small() {
+        // The byte cap says nothing of a million empty files (or empty directories), each an
+        // entry in memory, a line of the digest list and of the lock.
+        let (_tmp, b) = bundle();
+        let entries = |n: usize| PluginBundle::load_limited(b.dir(), MAX_BUNDLE_BYTES, n);
+        // `index.js`, `lib`, `lib/a.js`, `lib/out.js`, `in.js`.
+        assert!(entries(5).is_ok());
+        assert!(matches!(entries(4), Err(BundleError::TooMany { .. })));
+        std::fs::create_dir(b.dir().join("empty")).unwrap();
+        assert!(matches!(entries(5), Err(BundleError::TooMany { .. })));
     }
 
     #[test]

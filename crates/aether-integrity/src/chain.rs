@@ -41,7 +41,8 @@ pub enum ChainBreak {
     /// A record's `prev` is not the digest of the line before it: that line, or one before
     /// it, was removed, edited, inserted or moved.
     #[error(
-        "record {line} does not follow the record before it: its `prev` is {found}, the line before hashes to {expected}"
+        "record {line} does not follow the record before it: its `prev` is {}, the line before hashes to {expected}",
+        shown(found)
     )]
     Broken {
         /// 1-based line number.
@@ -56,6 +57,24 @@ pub enum ChainBreak {
     Unterminated {
         /// 1-based line number.
         line: usize,
+    },
+    /// A line ends in a carriage return: the file's line endings were converted (by git's
+    /// `core.autocrlf`, an editor), so its records no longer hash as they were written.
+    #[error(
+        "record {line} ends in CRLF, not LF: the file's line endings were converted (by git's `core.autocrlf` or an editor), so its records no longer hash as written"
+    )]
+    CarriageReturn {
+        /// 1-based line number.
+        line: usize,
+    },
+    /// The head anchors an earlier record than the last: records were added after the run
+    /// ended, from `line` on.
+    #[error("{}", appended(*line, *records))]
+    Appended {
+        /// 1-based line number of the first record added.
+        line: usize,
+        /// How many records the file holds.
+        records: usize,
     },
     /// The last line is not the one the head anchors: records were removed from (or added to)
     /// the end, or the last record was edited.
@@ -72,6 +91,33 @@ pub enum ChainBreak {
     },
 }
 
+/// A `prev` as a message shows it: the tamperer wrote it, so at most 64 characters of it
+/// (a digest's length), escaped (no terminal escapes or line breaks of theirs).
+fn shown(prev: &str) -> String {
+    let mut out: String = prev
+        .chars()
+        .take(64)
+        .collect::<String>()
+        .escape_debug()
+        .collect();
+    if prev.chars().nth(64).is_some() {
+        out.push('…');
+    }
+    format!("`{out}`")
+}
+
+/// The message of [`ChainBreak::Appended`].
+fn appended(line: usize, records: usize) -> String {
+    let what = if line == records {
+        format!("record {line} was")
+    } else {
+        format!("records {line} to {records} were")
+    };
+    format!(
+        "{what} added after the run ended: `events_head` anchors the record before, as the last"
+    )
+}
+
 impl ChainBreak {
     /// The 1-based line number of the first bad record (for a head mismatch: the record after
     /// the last one present, where the missing or extra records are).
@@ -80,7 +126,9 @@ impl ChainBreak {
             ChainBreak::NotARecord { line }
             | ChainBreak::MissingPrev { line }
             | ChainBreak::Broken { line, .. }
-            | ChainBreak::Unterminated { line } => *line,
+            | ChainBreak::Unterminated { line }
+            | ChainBreak::CarriageReturn { line }
+            | ChainBreak::Appended { line, .. } => *line,
             ChainBreak::Head { records, .. } => records + 1,
         }
     }
@@ -92,6 +140,8 @@ impl ChainBreak {
 pub fn verify(text: &[u8], head: &str) -> Result<usize, ChainBreak> {
     let mut expected = GENESIS.to_owned();
     let mut records = 0;
+    // The digest of every line but the last, to name records appended after the head.
+    let mut earlier = Vec::new();
     let mut rest = text;
     while !rest.is_empty() {
         records += 1;
@@ -99,6 +149,9 @@ pub fn verify(text: &[u8], head: &str) -> Result<usize, ChainBreak> {
             return Err(ChainBreak::Unterminated { line: records });
         };
         let (line, after) = (&rest[..end], &rest[end + 1..]);
+        if line.ends_with(b"\r") {
+            return Err(ChainBreak::CarriageReturn { line: records });
+        }
         let record: Value = serde_json::from_slice(line)
             .ok()
             .filter(Value::is_object)
@@ -114,10 +167,18 @@ pub fn verify(text: &[u8], head: &str) -> Result<usize, ChainBreak> {
                 found: prev.to_owned(),
             });
         }
-        expected = line_digest(line);
+        earlier.push(std::mem::replace(&mut expected, line_digest(line)));
         rest = after;
     }
     if expected != head {
+        // `earlier[i]` is the digest of line `i` (1-based; `earlier[0]` is the genesis, the
+        // head of a run without events).
+        if let Some(i) = earlier.iter().position(|d| d == head) {
+            return Err(ChainBreak::Appended {
+                line: i + 1,
+                records,
+            });
+        }
         return Err(ChainBreak::Head {
             records,
             found: expected,
@@ -208,6 +269,47 @@ mod tests {
             verify(b"{}\n", &head),
             Err(ChainBreak::MissingPrev { line: 1 })
         );
+    }
+
+    #[test]
+    fn records_appended_after_the_head_are_named_at_the_first_one() {
+        // Correctly chained records added after the run ended: the head still anchors the
+        // last genuine record, so the first bad one is the record after it (not the line
+        // after the end of the file).
+        let (text, head) = log(3);
+        let (longer, _) = log(5);
+        assert!(longer.starts_with(&text));
+        let err = verify(longer.as_bytes(), &head).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                ChainBreak::Appended {
+                    line: 4,
+                    records: 5
+                }
+            ),
+            "{err:?}"
+        );
+        assert_eq!(err.line(), 4);
+        // After a run without events, every record was added.
+        assert_eq!(
+            verify(longer.as_bytes(), GENESIS),
+            Err(ChainBreak::Appended {
+                line: 1,
+                records: 5
+            })
+        );
+    }
+
+    #[test]
+    fn crlf_line_endings_are_named_as_such() {
+        // A checkout with `core.autocrlf` (or an editor) rewrote the line endings: the records
+        // no longer hash as written. Tampering still (the bytes changed), but say what it is.
+        let (text, head) = log(3);
+        let crlf = text.replace('\n', "\r\n");
+        let err = verify(crlf.as_bytes(), &head).unwrap_err();
+        assert_eq!(err, ChainBreak::CarriageReturn { line: 1 });
+        assert!(err.to_string().contains("CRLF"), "{err}");
     }
 
     proptest! {

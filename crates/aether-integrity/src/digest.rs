@@ -1,7 +1,9 @@
 //! Digest lists: what a lock pins and what a signature signs.
 //!
 //! A plugin's digest list is the text made of one line `<sha256 hex>  <path>\n` per file,
-//! sorted by path (`/`-separated, relative to the plugin directory), with
+//! sorted by path byte by byte (the paths' UTF-8 bytes, as `LC_ALL=C sort` orders them; no
+//! locale, no case folding, no Unicode normalization), paths `/`-separated and relative to the
+//! plugin directory, with
 //! [`SIGNATURE_FILE`] left out (a signature cannot sign itself). Its SHA-256 is the plugin's
 //! whole-digest. It is the format of `sha256sum`, so `sha256sum -c` checks a plugin directory
 //! against it, and `minisign -V` verifies a signature against it.
@@ -131,6 +133,58 @@ mod tests {
         assert_eq!(
             DigestList::from_digests(list.files().clone()).unwrap(),
             list
+        );
+    }
+
+    #[test]
+    fn only_the_top_level_signature_file_is_left_out() {
+        // A directory named like the signature, or the name deeper down, is pinned like any
+        // other file: excluding them would leave runnable code unpinned.
+        let list = DigestList::of([
+            (SIGNATURE_FILE, &b"sig"[..]),
+            ("sub/aether-plugin.minisig", b"a"),
+            ("aether-plugin.minisig/index.js", b"b"),
+            ("./aether-plugin.minisig", b"c"),
+        ])
+        .unwrap();
+        let paths: Vec<&str> = list.files().keys().map(String::as_str).collect();
+        assert_eq!(
+            paths,
+            [
+                "./aether-plugin.minisig",
+                "aether-plugin.minisig/index.js",
+                "sub/aether-plugin.minisig"
+            ]
+        );
+    }
+
+    #[test]
+    fn paths_sort_byte_by_byte() {
+        // `LC_ALL=C sort` order: `.` (0x2e) before `/` (0x2f), uppercase before lowercase,
+        // a precomposed `é` (0xc3 0xa9) after every ASCII name, a decomposed one where its
+        // `e` is.
+        let names = [
+            "B.js",
+            "a.js",
+            "a/b.js",
+            "a-b.js",
+            "e\u{301}.js",
+            "\u{e9}.js",
+            "f.js",
+        ];
+        let list = DigestList::of(names.iter().map(|n| (*n, &b""[..]))).unwrap();
+        let sorted: Vec<&str> = list.files().keys().map(String::as_str).collect();
+        assert_eq!(
+            sorted,
+            [
+                "B.js",
+                "a-b.js",
+                "a.js",
+                "a/b.js",
+                "e\u{301}.js",
+                "f.js",
+                "\u{e9}.js"
+            ]
         );
     }
 

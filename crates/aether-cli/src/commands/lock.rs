@@ -59,7 +59,13 @@ pub fn lock(args: LockArgs) -> anyhow::Result<Outcome> {
                 continue;
             }
         };
-        let dir_name = crate::integrity::relative(&root, &dir);
+        let dir_name = match crate::integrity::lock_dir(&root, &dir) {
+            Ok(name) => name,
+            Err(e) => {
+                errors.push(e);
+                continue;
+            }
+        };
         if found
             .iter()
             .any(|p: &aether_integrity::LockedPlugin| p.dir == dir_name)

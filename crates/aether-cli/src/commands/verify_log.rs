@@ -61,9 +61,11 @@ pub fn verify_log(args: VerifyLogArgs) -> anyhow::Result<Outcome> {
         Err(broken) => {
             writeln!(
                 std::io::stderr(),
-                "error: {}:{}: tampered: {broken}\n\nhint: the audit trail cannot be trusted from record {} on; keep this copy as evidence and compare it with any other copy",
+                "error: {}:{}: tampered: {}\n\nhint: the audit trail cannot be trusted from record {} on; keep this copy as evidence and compare it with any other copy",
                 events_path.display(),
                 broken.line(),
+                // The tamperer wrote the log: nothing of it reaches the terminal unescaped.
+                crate::render::terminal_safe(&broken.to_string()),
                 broken.line()
             )?;
             Ok(Outcome::Failure)

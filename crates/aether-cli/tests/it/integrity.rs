@@ -163,6 +163,15 @@ fn widening_a_grant_is_a_change_to_the_lock() {
         "{}",
         out.stderr
     );
+    // Refused before anything starts: no report directory, the lock as it was (SPEC §7).
+    let lock_before = std::fs::read(ws.path().join("aether.lock")).unwrap();
+    let out = ws.aether(&["run", "pipeline.yaml", "--inspect-security=report"]);
+    refused(&out);
+    assert!(!ws.path().join("report").exists());
+    assert_eq!(
+        std::fs::read(ws.path().join("aether.lock")).unwrap(),
+        lock_before
+    );
     // `--unsafe` turns checks off, never integrity (SPEC §6).
     let out = ws.aether(&["run", "pipeline.yaml", "--unsafe"]);
     refused(&out);
@@ -202,6 +211,53 @@ fn a_malformed_lock_is_refused_with_its_location() {
     let out = ws.aether(&["run", "pipeline.yaml"]);
     refused(&out);
     assert!(out.stderr.contains("edited by hand"), "{}", out.stderr);
+}
+
+/// A lock that is there but cannot be read (a dangling symlink: its target was moved, or a
+/// mount is missing) is not "no lock": verification must not quietly switch off (fail closed).
+#[test]
+fn a_lock_that_exists_but_cannot_be_read_is_not_a_missing_lock() {
+    let ws = workspace();
+    ws.symlink("locks/aether.lock", "aether.lock");
+    let out = ws.aether(&["run", "pipeline.yaml"]);
+    refused(&out);
+    assert!(out.stderr.contains("aether.lock"), "{}", out.stderr);
+    let out = ws.aether(&["check", "pipeline.yaml"]);
+    assert_eq!(out.code, Some(2), "{}", out.stderr);
+}
+
+/// Two plugin directories whose names are not UTF-8 (`\xff`, `\xfe`; reached through
+/// symlinks, as YAML cannot name them) were one lock entry (`plugins/\u{fffd}`) once decoded
+/// lossily: the second plugin was never pinned nor compared, and ran whatever it held while
+/// the first matched the lock.
+#[test]
+fn plugin_directories_that_are_not_utf8_cannot_share_a_lock_entry() {
+    use std::os::unix::ffi::OsStrExt;
+    let ws = Ws::new();
+    for (name, bytes, code) in [
+        ("a", &b"plugins/\xff"[..], "export default () => 'a';\n"),
+        ("b", b"plugins/\xfe", "export default () => 'b';\n"),
+    ] {
+        let dir = ws.path().join(std::ffi::OsStr::from_bytes(bytes));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("aether-plugin.json"), manifest(name, &json!({}))).unwrap();
+        std::fs::write(dir.join("index.js"), code).unwrap();
+        std::os::unix::fs::symlink(&dir, ws.path().join(format!("{name}-link"))).unwrap();
+    }
+    ws.write(
+        "pipeline.yaml",
+        "name: t\nsteps:\n  - id: a\n    plugin: ./a-link\n  - id: b\n    plugin: ./b-link\n",
+    );
+    let out = ws.aether(&["lock", "pipeline.yaml"]);
+    out.no_panic();
+    assert_eq!(out.code, Some(2), "{}", out.stderr);
+    assert!(out.stderr.contains("not UTF-8"), "{}", out.stderr);
+    assert!(!ws.path().join("aether.lock").exists());
+    // Even with a lock that pins the first: the second is not waved through.
+    ws.write("aether.lock", "version = 1\n");
+    let out = ws.aether(&["run", "pipeline.yaml"]);
+    refused(&out);
+    assert!(out.stderr.contains("not UTF-8"), "{}", out.stderr);
 }
 
 #[test]
@@ -262,6 +318,55 @@ fn a_file_swapped_after_verification_is_not_executed() {
     assert!(out.stderr.contains("`lib.js` changed"), "{}", out.stderr);
     assert!(
         out.stderr.contains("`aether-plugin.json` changed"),
+        "{}",
+        out.stderr
+    );
+}
+
+/// The signature file is the one file of a plugin that neither the lock nor the signature pins
+/// (a signature cannot sign itself), so it must never be what runs: otherwise a reviewed plugin
+/// that imports it (here by a computed dynamic import, easy to miss in review) runs whatever
+/// bytes are put there later, with the lock still matching. Only the top-level file is exempt:
+/// `sub/aether-plugin.minisig` is an ordinary, pinned module.
+#[test]
+fn the_unpinned_signature_file_is_never_executed() {
+    let ws = Ws::new();
+    ws.js_plugin(
+        "echo",
+        &manifest("echo", &json!({})),
+        "export default async () => {\n  let top;\n  try { top = (await import(\"./aether-\" + \"plugin.minisig\")).v; } catch (e) { top = e.name; }\n  return [top, (await import(\"./sub/aether-plugin.minisig\")).v];\n};\n",
+    );
+    ws.write(
+        "plugins/echo/aether-plugin.minisig",
+        "export const v = 'reviewed';\n",
+    );
+    ws.write(
+        "plugins/echo/sub/aether-plugin.minisig",
+        "export const v = 'pinned';\n",
+    );
+    ws.write(
+        "pipeline.yaml",
+        "name: t\nsteps:\n  - id: a\n    plugin: ./plugins/echo\n",
+    );
+    lock(&ws);
+    let text = std::fs::read_to_string(ws.path().join("aether.lock")).unwrap();
+    assert!(text.contains("\"sub/aether-plugin.minisig\" = "), "{text}");
+    ws.write(
+        "plugins/echo/aether-plugin.minisig",
+        "export const v = 'evil';\n",
+    );
+    let (out, v) = run(&ws);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(output(&v, "a"), &json!(["PermissionDenied", "pinned"]));
+    // The pinned one is verified like any other file.
+    ws.write(
+        "plugins/echo/sub/aether-plugin.minisig",
+        "export const v = 'evil';\n",
+    );
+    let out = ws.aether(&["run", "pipeline.yaml"]);
+    refused(&out);
+    assert!(
+        out.stderr.contains("`sub/aether-plugin.minisig` changed"),
         "{}",
         out.stderr
     );
@@ -683,6 +788,28 @@ fn verify_log_names_the_first_bad_record() {
         out.stderr
     );
     assert!(out.stderr.contains("events_head"), "{}", out.stderr);
+
+    // The tamperer controls the text of the log: a forged `prev` holding terminal escapes
+    // (here: erase the line, then claim the log is intact) must not reach the terminal as
+    // such, nor a `prev` of a megabyte in full (CWE-150).
+    let mut forged = lines.clone();
+    let fake = format!(
+        "\u{1b}[2K\r`events.jsonl` is intact: 9 records{}",
+        "x".repeat(1 << 20)
+    );
+    let mut record: Value = serde_json::from_str(&forged[1]).unwrap();
+    record["prev"] = Value::String(fake);
+    forged[1] = record.to_string();
+    let out = verify_log_with(&ws, &forged);
+    let head: String = out.stderr.chars().take(400).collect();
+    assert_eq!(out.code, Some(1), "{head}");
+    assert!(!out.stderr.contains('\u{1b}'), "{head}");
+    assert!(
+        out.stderr.len() < 4096,
+        "{} bytes: {head}",
+        out.stderr.len()
+    );
+    assert!(out.stderr.contains("events.jsonl:2: tampered"), "{head}");
 
     // Unreadable: no summary, or no directory at all.
     verify_log_with(&ws, &lines);
