@@ -49,7 +49,9 @@ pub struct InboundLimits {
     pub head_timeout: Duration,
     /// Time a client has to send the whole body, once the head is in (default 30 s): 408.
     pub body_timeout: Duration,
-    /// Time to write a response to a client that does not read it (default 10 s).
+    /// Time to write a whole response (default 10 s), however slowly the client reads it:
+    /// past it the connection is reset, so that a slow reader cannot hold a connection thread
+    /// and up to [`MAX_RESPONSE_BODY_BYTES`] of aether's memory after the step ends.
     pub write_timeout: Duration,
     /// Connections a listener has open at once (default 32): one more is answered 503 and
     /// closed at once. Bounds the threads and buffers clients can make aether hold.
@@ -791,11 +793,38 @@ fn serve(
     // Whoever drops the sender without an answer (never: `respond`, `close` and `end` all
     // answer) leaves the client a closed connection.
     if let Ok(message) = answer.recv() {
-        let _ = stream.write_all(&message);
-        let _ = stream.flush();
-        let _ = stream.shutdown(Shutdown::Write);
+        let deadline = aether_policy::deadline_after(Instant::now(), limits.write_timeout);
+        if write_by(&mut stream, &message, deadline).is_ok() {
+            let _ = stream.shutdown(Shutdown::Write);
+        } else {
+            // Reset rather than close: a closed socket would go on sending what the kernel
+            // still buffers, for a client that has shown it barely reads.
+            let _ = rustix::net::sockopt::set_socket_linger(&stream, Some(Duration::ZERO));
+        }
         writes.done();
     }
+}
+
+/// Writes `message` whole by `deadline`. A socket's write timeout bounds each `write` call
+/// only: a client that reads a trickle at a time (slowhttptest's slow-read mode) lets every
+/// call make a little progress, and would hold the connection, its thread and the response
+/// as long as it likes.
+fn write_by(stream: &mut TcpStream, message: &[u8], deadline: Instant) -> io::Result<()> {
+    let mut rest = message;
+    while !rest.is_empty() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::ErrorKind::TimedOut.into());
+        }
+        stream.set_write_timeout(Some(left))?;
+        match stream.write(rest) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => rest = &rest[n..],
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 /// After an error response: stop writing, and read (and drop) what the client still sends for

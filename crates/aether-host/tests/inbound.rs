@@ -779,3 +779,49 @@ fn expect_continue_is_answered() {
     );
     assert!(too_big.starts_with("HTTP/1.1 413 "), "{too_big}");
 }
+
+/// A client that reads the response a trickle at a time (a slow-read attack, as in
+/// slowhttptest's `-X` mode) cannot hold its connection, its thread and the response's bytes
+/// in aether past the write timeout: the timeout bounds the whole response, not each write.
+#[test]
+fn slow_readers_are_cut_off_at_the_write_timeout() {
+    let port = free_port();
+    let limits = InboundLimits {
+        write_timeout: Duration::from_millis(500),
+        ..InboundLimits::default()
+    };
+    let (host, _events) = step(port, limits);
+    let id = listen(&host, "127.0.0.1", port).expect("listen");
+    let (tx, cut_off) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        stream
+            .write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+            .expect("request");
+        // 1 KiB every 20 ms: 16 MiB would take more than five minutes.
+        let mut buf = [0u8; 1024];
+        let started = std::time::Instant::now();
+        loop {
+            std::thread::sleep(Duration::from_millis(20));
+            match stream.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(_) if started.elapsed() > Duration::from_secs(30) => break,
+                Ok(_) => {}
+            }
+        }
+        let _ = tx.send(started.elapsed());
+    });
+    let (request, _, _, _) = accept(&host, id).expect("a request");
+    host.call(HostRequest::Respond {
+        request,
+        status: 200,
+        headers: Vec::new(),
+        body: vec![b'x'; aether_host::inbound::MAX_RESPONSE_BODY_BYTES],
+    })
+    .expect("respond");
+    let elapsed = cut_off.recv().expect("client");
+    assert!(
+        elapsed < Duration::from_secs(10),
+        "a slow reader held its connection for {elapsed:?}"
+    );
+}
