@@ -604,7 +604,9 @@ impl Host for StepHost {
     }
 
     fn reserved_bytes(&self) -> u64 {
-        self.overlay().bytes()
+        self.overlay()
+            .bytes()
+            .saturating_add(self.listeners.reserved_bytes())
     }
 }
 

@@ -248,24 +248,31 @@ impl Listener {
 
 /// Responses handed to connection threads and not yet written: [`Listeners::end`] waits for
 /// them (at most [`DELIVERY_GRACE`]), so that a response the plugin gave is delivered even when
-/// its step, or aether, ends right after.
+/// its step, or aether, ends right after. Their bytes count toward the plugin's memory
+/// ceiling until written ([`Listeners::reserved_bytes`]).
 #[derive(Default)]
 struct Writes {
     pending: Mutex<usize>,
     idle: Condvar,
+    /// Bytes of the responses in `pending`.
+    bytes: AtomicUsize,
 }
 
 impl Writes {
     /// Hands `message` to a connection's thread, counting it until that thread has written it.
     fn deliver(&self, reply: &SyncSender<Vec<u8>>, message: Vec<u8>) {
+        let len = message.len();
         *lock(&self.pending) += 1;
+        self.bytes.fetch_add(len, Ordering::SeqCst);
         if reply.try_send(message).is_err() {
             // The connection's thread is gone: nothing will be written.
-            self.done();
+            self.done(len);
         }
     }
 
-    fn done(&self) {
+    /// A response of `len` bytes is written, or never will be.
+    fn done(&self, len: usize) {
+        self.bytes.fetch_sub(len, Ordering::SeqCst);
         let mut pending = lock(&self.pending);
         *pending = pending.saturating_sub(1);
         if *pending == 0 {
@@ -567,6 +574,12 @@ impl Listeners {
         ));
     }
 
+    /// Bytes of the responses the plugin gave that are not written yet: held by aether for
+    /// the plugin, they count toward its memory ceiling (see [`crate::Host::reserved_bytes`]).
+    pub(crate) fn reserved_bytes(&self) -> u64 {
+        self.writes.bytes.load(Ordering::SeqCst) as u64
+    }
+
     /// Answers a request the plugin will never see with a 503, and records it.
     fn unavailable(
         &self,
@@ -801,7 +814,9 @@ fn serve(
             // still buffers, for a client that has shown it barely reads.
             let _ = rustix::net::sockopt::set_socket_linger(&stream, Some(Duration::ZERO));
         }
-        writes.done();
+        let len = message.len();
+        drop(message);
+        writes.done(len);
     }
 }
 

@@ -825,3 +825,48 @@ fn slow_readers_are_cut_off_at_the_write_timeout() {
         "a slow reader held its connection for {elapsed:?}"
     );
 }
+
+/// A response aether has not written yet is held in aether's memory for the plugin: it counts
+/// toward the plugin's memory ceiling (`Host::reserved_bytes`) until it is written. Otherwise a
+/// plugin could answer 32 clients that do not read with the same 16 MiB buffer, and make
+/// aether hold 512 MiB per listener beyond its ceiling.
+#[test]
+fn unwritten_responses_count_toward_the_memory_ceiling() {
+    let port = free_port();
+    let (host, _events) = step(port, InboundLimits::default());
+    let id = listen(&host, "127.0.0.1", port).expect("listen");
+    let mut client = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    client
+        .write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+        .expect("request");
+    let (request, _, _, _) = accept(&host, id).expect("a request");
+    assert_eq!(host.reserved_bytes(), 0);
+    let size = 8 * 1024 * 1024;
+    host.call(HostRequest::Respond {
+        request,
+        status: 200,
+        headers: Vec::new(),
+        body: vec![b'x'; size],
+    })
+    .expect("respond");
+    // The client reads nothing yet: the response cannot all be in the socket's buffers.
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(
+        host.reserved_bytes() >= size as u64,
+        "{} bytes reserved",
+        host.reserved_bytes()
+    );
+    client
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    let mut answer = Vec::new();
+    client.read_to_end(&mut answer).expect("read");
+    assert!(answer.len() > size);
+    for _ in 0..100 {
+        if host.reserved_bytes() == 0 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(host.reserved_bytes(), 0, "written responses are not held");
+}
