@@ -145,15 +145,34 @@ struct Exchange<'a> {
     reason: String,
 }
 
+/// The most of a client's method or request target an event keeps, in bytes (then `…`).
+/// Events stay in aether's memory for the run's report, one per request a client sends:
+/// uncapped, each could hold twice the 64 KiB head. The plugin still gets the whole target.
+pub const MAX_EVENT_TEXT_BYTES: usize = 1024;
+
+/// `text`, cut to at most [`MAX_EVENT_TEXT_BYTES`] on a character boundary and marked `…`.
+fn capped(text: &str) -> String {
+    if text.len() <= MAX_EVENT_TEXT_BYTES {
+        return text.to_owned();
+    }
+    let mut end = MAX_EVENT_TEXT_BYTES;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end])
+}
+
 impl Tap {
-    /// Records one request a listener received, however it was answered.
+    /// Records one request a listener received, however it was answered, with the client's
+    /// method and target capped ([`MAX_EVENT_TEXT_BYTES`]).
     fn exchange(&self, x: Exchange<'_>) {
+        let path = capped(x.path);
         self.recorder.record(Event {
             time: SystemTime::now(),
             step: self.step.clone(),
             plugin: self.plugin.clone(),
             capability: Capability::Network,
-            target: format!("http://{}{}", x.local, x.path),
+            target: format!("http://{}{path}", x.local),
             decision: Decision::Allowed,
             reason: x.reason,
             traffic: Some(Traffic {
@@ -163,8 +182,8 @@ impl Tap {
                 bytes_received: x.bytes_received,
                 inbound: Some(Inbound {
                     peer: x.peer,
-                    method: x.method.to_owned(),
-                    path: x.path.to_owned(),
+                    method: capped(x.method),
+                    path,
                 }),
             }),
         });

@@ -870,3 +870,44 @@ fn unwritten_responses_count_toward_the_memory_ceiling() {
     }
     assert_eq!(host.reserved_bytes(), 0, "written responses are not held");
 }
+
+/// Every request a listener receives is an event, and events stay in aether's memory for the
+/// run's report: a client's method and target (up to the 64 KiB head each) are capped in the
+/// event, so that clients cannot make each event cost aether 128 KiB. The plugin still gets
+/// the whole target.
+#[test]
+fn events_cap_the_method_and_target_clients_send() {
+    let port = free_port();
+    let (host, events) = step(port, InboundLimits::default());
+    let id = listen(&host, "127.0.0.1", port).expect("listen");
+    let long_path = format!("/{}", "p".repeat(60_000));
+    let raw = format!("GET {long_path} HTTP/1.1\r\nHost: t\r\n\r\n");
+    let raw: &'static [u8] = Box::leak(raw.into_bytes().into_boxed_slice());
+    let client = exchange_later(port, raw);
+    let (request, _, url, _) = accept(&host, id).expect("a request");
+    assert!(
+        url.ends_with(&long_path),
+        "the plugin sees the whole target"
+    );
+    respond(&host, request, &[], "ok").expect("respond");
+    assert!(client.recv().expect("answer").starts_with("HTTP/1.1 200"));
+    let long_method = format!("{} / HTTP/1.1\r\nHost: t\r\n\r\n", "M".repeat(60_000));
+    let raw: &'static [u8] = Box::leak(long_method.into_bytes().into_boxed_slice());
+    let client = exchange_later(port, raw);
+    let (request, _, _, _) = accept(&host, id).expect("a request");
+    respond(&host, request, &[], "ok").expect("respond");
+    assert!(client.recv().expect("answer").starts_with("HTTP/1.1 200"));
+    let max = aether_host::inbound::MAX_EVENT_TEXT_BYTES + '…'.len_utf8();
+    let inbound = events.inbound();
+    assert_eq!(inbound.len(), 2);
+    for e in inbound {
+        let i = e
+            .traffic
+            .as_ref()
+            .and_then(|t| t.inbound.as_ref())
+            .expect("inbound");
+        assert!(i.path.len() <= max, "path of {} bytes", i.path.len());
+        assert!(i.method.len() <= max, "method of {} bytes", i.method.len());
+        assert_eq!(e.target, format!("http://127.0.0.1:{port}{}", i.path));
+    }
+}
