@@ -911,3 +911,24 @@ fn events_cap_the_method_and_target_clients_send() {
         assert_eq!(e.target, format!("http://127.0.0.1:{port}{}", i.path));
     }
 }
+
+/// A bind the grant allows but the system refuses (the port is taken, e.g. by another step) is
+/// an `Error`, and no `allowed` event claims the plugin listened there.
+#[test]
+fn a_failed_bind_is_not_recorded_as_a_bind() {
+    let taken = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = taken.local_addr().expect("addr").port();
+    let (host, events) = step(port, InboundLimits::default());
+    let failed = listen(&host, "127.0.0.1", port);
+    assert!(
+        matches!(
+            failed,
+            Err(HostError::Failed {
+                type_error: false,
+                ..
+            })
+        ),
+        "{failed:?}"
+    );
+    assert_eq!(events.all(), [], "no bind happened");
+}
