@@ -698,7 +698,12 @@ fn accept_loop(
             Ok(accepted) => accepted,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
             // ECONNABORTED, EMFILE and the like: this connection is lost, the listener is not.
-            Err(_) => continue,
+            // Out of descriptors, the socket stays readable with the connection still queued:
+            // retrying at once would burn a core until one is freed.
+            Err(_) => {
+                back_off(woken);
+                continue;
+            }
         };
         if open.fetch_add(1, Ordering::SeqCst) >= limits.max_connections {
             let slot = Slot(Arc::clone(&open));
@@ -721,6 +726,20 @@ fn accept_loop(
                 serve(stream, peer, &l, &t, &w, limits);
             });
     }
+}
+
+/// How long the accepting thread waits after a failed `accept` (EMFILE, ENFILE, ENOBUFS...)
+/// before trying again.
+const ACCEPT_BACK_OFF: Duration = Duration::from_millis(50);
+
+/// Waits [`ACCEPT_BACK_OFF`], or less if the listener is closed meanwhile (`woken` readable).
+fn back_off(woken: &UnixStream) {
+    let mut fds = [PollFd::new(woken, PollFlags::IN)];
+    let timeout = rustix::event::Timespec {
+        tv_sec: 0,
+        tv_nsec: i64::from(ACCEPT_BACK_OFF.subsec_nanos()),
+    };
+    let _ = rustix::event::poll(&mut fds, Some(&timeout));
 }
 
 /// Answers a connection 503 without reading it, and records it.

@@ -932,3 +932,67 @@ fn a_failed_bind_is_not_recorded_as_a_bind() {
     );
     assert_eq!(events.all(), [], "no bind happened");
 }
+
+/// CPU time this process has used (user and system), from `stat`, `/proc/self/stat` opened
+/// beforehand (no descriptor may be left to open it then).
+fn cpu_time(stat: &std::fs::File) -> Duration {
+    use std::os::unix::fs::FileExt;
+    let mut buf = [0u8; 4096];
+    let n = stat.read_at(&mut buf, 0).expect("stat");
+    let stat = String::from_utf8_lossy(&buf[..n]);
+    let after_name = &stat[stat.rfind(')').expect("name") + 2..];
+    let fields: Vec<&str> = after_name.split(' ').collect();
+    // utime and stime, fields 14 and 15 of proc(5) (here from field 3), in clock ticks of
+    // 10 ms on Linux.
+    let ticks: u64 =
+        fields[11].parse::<u64>().expect("utime") + fields[12].parse::<u64>().expect("stime");
+    Duration::from_millis(ticks * 10)
+}
+
+/// Out of file descriptors (EMFILE), a listening socket stays readable while its connection
+/// cannot be accepted: the accepting thread must back off, not poll and fail in a loop that
+/// burns a core of aether's for as long as it lasts. Runs in a process of its own (it lowers
+/// the process's descriptor limit).
+#[test]
+fn out_of_descriptors_the_listener_does_not_spin() {
+    const CHILD: &str = "AETHER_TEST_EMFILE_CHILD";
+    if std::env::var_os(CHILD).is_none() {
+        let status = std::process::Command::new(std::env::current_exe().expect("exe"))
+            .args([
+                "--exact",
+                "out_of_descriptors_the_listener_does_not_spin",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(CHILD, "1")
+            .status()
+            .expect("run the child");
+        assert!(status.success(), "the child test failed");
+        return;
+    }
+    let port = free_port();
+    let (host, _events) = step(port, InboundLimits::default());
+    listen(&host, "127.0.0.1", port).expect("listen");
+    let stat = std::fs::File::open("/proc/self/stat").expect("stat");
+    let open = std::fs::read_dir("/proc/self/fd").expect("fds").count() as u64;
+    let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile);
+    rustix::process::setrlimit(
+        rustix::process::Resource::Nofile,
+        rustix::process::Rlimit {
+            current: Some(open + 8),
+            maximum: limit.maximum,
+        },
+    )
+    .expect("setrlimit");
+    // Connect until no descriptor is left: the last connections wait in the backlog.
+    let mut clients = Vec::new();
+    while let Ok(c) = TcpStream::connect(("127.0.0.1", port)) {
+        clients.push(c);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    let before = cpu_time(&stat);
+    std::thread::sleep(Duration::from_secs(1));
+    let used = cpu_time(&stat) - before;
+    assert!(used < Duration::from_millis(300), "{used:?} of CPU in 1 s");
+}
