@@ -599,7 +599,9 @@ fn listen_arg(e: &Expression<'_>) -> Option<Arg> {
                 }
                 _ => return None,
             },
-            _ => {}
+            Some(_) => {}
+            // A computed key (`[k]: "0.0.0.0"`) may be `hostname` or `port`.
+            None => return None,
         }
     }
     let ip = aether_policy::parse_listen_host(host?)?;

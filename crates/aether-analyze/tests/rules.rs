@@ -410,3 +410,24 @@ fn rules_metadata_is_complete() {
             .all(|r| !r.summary.is_empty() && !r.help.is_empty() && !r.name.is_empty())
     );
 }
+
+/// A key the scanner cannot name (`[key]: …`, a spread) may be `hostname` or `port`: the
+/// argument is then the runtime's to check, not read as if the key were absent (which would
+/// report the default `127.0.0.1` against a grant of `0.0.0.0`).
+#[test]
+fn listen_with_a_computed_key_is_not_read_as_the_default_hostname() {
+    let perms = Perms {
+        listen: &["0.0.0.0:9000"],
+        ..NONE
+    };
+    let src = r#"
+const k = "hostname";
+aether.listen({ [k]: "0.0.0.0", port: 9000 });
+aether.listen({ ["hostname"]: "0.0.0.0", port: 9000 });
+aether.listen({ port: 9000 });
+"#;
+    let f = one(src, &perms);
+    let m = of(&f, "grant-mismatch");
+    let lines: Vec<_> = m.iter().map(|f| f.line).collect();
+    assert_eq!(lines, [5], "{m:#?}");
+}

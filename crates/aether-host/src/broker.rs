@@ -575,8 +575,18 @@ impl Host for StepHost {
                 cwd,
             } => self.run_child(&command, args, stdin, timeout_ms, cwd.as_deref()),
             HostRequest::Listen { hostname, port } => {
-                let checked = self.check_listen(&hostname, port)?;
+                let (checked, granted) = self.check_listen(&hostname, port)?;
                 let id = self.listeners.listen(&checked)?;
+                // Recorded once bound: a bind the system refused (the port is taken) is an
+                // error, not a use of the grant.
+                if granted {
+                    self.event(
+                        Capability::Network,
+                        &checked.addr().to_string(),
+                        Decision::Allowed,
+                        String::new(),
+                    );
+                }
                 Ok(HostValue::Listener { id })
             }
             HostRequest::Accept { listener } => {
@@ -608,7 +618,9 @@ impl Host for StepHost {
     }
 
     fn reserved_bytes(&self) -> u64 {
-        self.overlay().bytes()
+        self.overlay()
+            .bytes()
+            .saturating_add(self.listeners.reserved_bytes())
     }
 }
 
@@ -684,9 +696,10 @@ impl StepHost {
     }
 
     /// The address `aether.listen({hostname, port})` names, checked against
-    /// `network.listen`. A hostname that is neither an IP literal nor `localhost` is a
-    /// `TypeError`: listen grants name addresses, and no name is looked up.
-    fn check_listen(&self, hostname: &str, port: u16) -> Result<CheckedListen, HostError> {
+    /// `network.listen`, and whether the grant allowed it (`false`: an `--unsafe` run did,
+    /// and recorded it `allowed-unsafe`). A hostname that is neither an IP literal nor
+    /// `localhost` is a `TypeError`: listen grants name addresses, and no name is looked up.
+    fn check_listen(&self, hostname: &str, port: u16) -> Result<(CheckedListen, bool), HostError> {
         let ip = aether_policy::parse_listen_host(hostname).ok_or_else(|| {
             type_error(format!(
                 "aether.listen: hostname must be an IP address or `localhost`, got `{}`",
@@ -695,17 +708,9 @@ impl StepHost {
         })?;
         let addr = std::net::SocketAddr::new(ip, port);
         match self.grant.check_listen(addr) {
-            Ok(checked) => {
-                self.event(
-                    Capability::Network,
-                    &checked.addr().to_string(),
-                    Decision::Allowed,
-                    String::new(),
-                );
-                Ok(checked)
-            }
+            Ok(checked) => Ok((checked, true)),
             Err(d) => match self.override_denial(&d) {
-                Some(mode) => Ok(CheckedListen::unchecked(addr, mode)),
+                Some(mode) => Ok((CheckedListen::unchecked(addr, mode), false)),
                 None => Err(self.denied(d)),
             },
         }

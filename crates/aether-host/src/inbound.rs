@@ -49,7 +49,9 @@ pub struct InboundLimits {
     pub head_timeout: Duration,
     /// Time a client has to send the whole body, once the head is in (default 30 s): 408.
     pub body_timeout: Duration,
-    /// Time to write a response to a client that does not read it (default 10 s).
+    /// Time to write a whole response (default 10 s), however slowly the client reads it:
+    /// past it the connection is reset, so that a slow reader cannot hold a connection thread
+    /// and up to [`MAX_RESPONSE_BODY_BYTES`] of aether's memory after the step ends.
     pub write_timeout: Duration,
     /// Connections a listener has open at once (default 32): one more is answered 503 and
     /// closed at once. Bounds the threads and buffers clients can make aether hold.
@@ -143,15 +145,34 @@ struct Exchange<'a> {
     reason: String,
 }
 
+/// The most of a client's method or request target an event keeps, in bytes (then `…`).
+/// Events stay in aether's memory for the run's report, one per request a client sends:
+/// uncapped, each could hold twice the 64 KiB head. The plugin still gets the whole target.
+pub const MAX_EVENT_TEXT_BYTES: usize = 1024;
+
+/// `text`, cut to at most [`MAX_EVENT_TEXT_BYTES`] on a character boundary and marked `…`.
+fn capped(text: &str) -> String {
+    if text.len() <= MAX_EVENT_TEXT_BYTES {
+        return text.to_owned();
+    }
+    let mut end = MAX_EVENT_TEXT_BYTES;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end])
+}
+
 impl Tap {
-    /// Records one request a listener received, however it was answered.
+    /// Records one request a listener received, however it was answered, with the client's
+    /// method and target capped ([`MAX_EVENT_TEXT_BYTES`]).
     fn exchange(&self, x: Exchange<'_>) {
+        let path = capped(x.path);
         self.recorder.record(Event {
             time: SystemTime::now(),
             step: self.step.clone(),
             plugin: self.plugin.clone(),
             capability: Capability::Network,
-            target: format!("http://{}{}", x.local, x.path),
+            target: format!("http://{}{path}", x.local),
             decision: Decision::Allowed,
             reason: x.reason,
             traffic: Some(Traffic {
@@ -161,8 +182,8 @@ impl Tap {
                 bytes_received: x.bytes_received,
                 inbound: Some(Inbound {
                     peer: x.peer,
-                    method: x.method.to_owned(),
-                    path: x.path.to_owned(),
+                    method: capped(x.method),
+                    path,
                 }),
             }),
         });
@@ -246,24 +267,31 @@ impl Listener {
 
 /// Responses handed to connection threads and not yet written: [`Listeners::end`] waits for
 /// them (at most [`DELIVERY_GRACE`]), so that a response the plugin gave is delivered even when
-/// its step, or aether, ends right after.
+/// its step, or aether, ends right after. Their bytes count toward the plugin's memory
+/// ceiling until written ([`Listeners::reserved_bytes`]).
 #[derive(Default)]
 struct Writes {
     pending: Mutex<usize>,
     idle: Condvar,
+    /// Bytes of the responses in `pending`.
+    bytes: AtomicUsize,
 }
 
 impl Writes {
     /// Hands `message` to a connection's thread, counting it until that thread has written it.
     fn deliver(&self, reply: &SyncSender<Vec<u8>>, message: Vec<u8>) {
+        let len = message.len();
         *lock(&self.pending) += 1;
+        self.bytes.fetch_add(len, Ordering::SeqCst);
         if reply.try_send(message).is_err() {
             // The connection's thread is gone: nothing will be written.
-            self.done();
+            self.done(len);
         }
     }
 
-    fn done(&self) {
+    /// A response of `len` bytes is written, or never will be.
+    fn done(&self, len: usize) {
+        self.bytes.fetch_sub(len, Ordering::SeqCst);
         let mut pending = lock(&self.pending);
         *pending = pending.saturating_sub(1);
         if *pending == 0 {
@@ -565,6 +593,12 @@ impl Listeners {
         ));
     }
 
+    /// Bytes of the responses the plugin gave that are not written yet: held by aether for
+    /// the plugin, they count toward its memory ceiling (see [`crate::Host::reserved_bytes`]).
+    pub(crate) fn reserved_bytes(&self) -> u64 {
+        self.writes.bytes.load(Ordering::SeqCst) as u64
+    }
+
     /// Answers a request the plugin will never see with a 503, and records it.
     fn unavailable(
         &self,
@@ -664,7 +698,12 @@ fn accept_loop(
             Ok(accepted) => accepted,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
             // ECONNABORTED, EMFILE and the like: this connection is lost, the listener is not.
-            Err(_) => continue,
+            // Out of descriptors, the socket stays readable with the connection still queued:
+            // retrying at once would burn a core until one is freed.
+            Err(_) => {
+                back_off(woken);
+                continue;
+            }
         };
         if open.fetch_add(1, Ordering::SeqCst) >= limits.max_connections {
             let slot = Slot(Arc::clone(&open));
@@ -687,6 +726,20 @@ fn accept_loop(
                 serve(stream, peer, &l, &t, &w, limits);
             });
     }
+}
+
+/// How long the accepting thread waits after a failed `accept` (EMFILE, ENFILE, ENOBUFS...)
+/// before trying again.
+const ACCEPT_BACK_OFF: Duration = Duration::from_millis(50);
+
+/// Waits [`ACCEPT_BACK_OFF`], or less if the listener is closed meanwhile (`woken` readable).
+fn back_off(woken: &UnixStream) {
+    let mut fds = [PollFd::new(woken, PollFlags::IN)];
+    let timeout = rustix::event::Timespec {
+        tv_sec: 0,
+        tv_nsec: i64::from(ACCEPT_BACK_OFF.subsec_nanos()),
+    };
+    let _ = rustix::event::poll(&mut fds, Some(&timeout));
 }
 
 /// Answers a connection 503 without reading it, and records it.
@@ -791,11 +844,40 @@ fn serve(
     // Whoever drops the sender without an answer (never: `respond`, `close` and `end` all
     // answer) leaves the client a closed connection.
     if let Ok(message) = answer.recv() {
-        let _ = stream.write_all(&message);
-        let _ = stream.flush();
-        let _ = stream.shutdown(Shutdown::Write);
-        writes.done();
+        let deadline = aether_policy::deadline_after(Instant::now(), limits.write_timeout);
+        if write_by(&mut stream, &message, deadline).is_ok() {
+            let _ = stream.shutdown(Shutdown::Write);
+        } else {
+            // Reset rather than close: a closed socket would go on sending what the kernel
+            // still buffers, for a client that has shown it barely reads.
+            let _ = rustix::net::sockopt::set_socket_linger(&stream, Some(Duration::ZERO));
+        }
+        let len = message.len();
+        drop(message);
+        writes.done(len);
     }
+}
+
+/// Writes `message` whole by `deadline`. A socket's write timeout bounds each `write` call
+/// only: a client that reads a trickle at a time (slowhttptest's slow-read mode) lets every
+/// call make a little progress, and would hold the connection, its thread and the response
+/// as long as it likes.
+fn write_by(stream: &mut TcpStream, message: &[u8], deadline: Instant) -> io::Result<()> {
+    let mut rest = message;
+    while !rest.is_empty() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::ErrorKind::TimedOut.into());
+        }
+        stream.set_write_timeout(Some(left))?;
+        match stream.write(rest) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => rest = &rest[n..],
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 /// After an error response: stop writing, and read (and drop) what the client still sends for

@@ -297,8 +297,9 @@ pub trait Host: Send + Sync {
     /// Handles one host call. Never panics on plugin-controlled input.
     fn call(&self, request: HostRequest) -> Result<HostValue, HostError>;
 
-    /// Bytes the host holds on the plugin's behalf (the overlay), which count toward the
-    /// plugin's memory ceiling. The sandbox lowers the engine's own limit by this much.
+    /// Bytes the host holds on the plugin's behalf (the overlay, responses to inbound
+    /// requests not written yet), which count toward the plugin's memory ceiling. The sandbox
+    /// lowers the engine's own limit by this much.
     fn reserved_bytes(&self) -> u64 {
         0
     }

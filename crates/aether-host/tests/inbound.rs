@@ -779,3 +779,220 @@ fn expect_continue_is_answered() {
     );
     assert!(too_big.starts_with("HTTP/1.1 413 "), "{too_big}");
 }
+
+/// A client that reads the response a trickle at a time (a slow-read attack, as in
+/// slowhttptest's `-X` mode) cannot hold its connection, its thread and the response's bytes
+/// in aether past the write timeout: the timeout bounds the whole response, not each write.
+#[test]
+fn slow_readers_are_cut_off_at_the_write_timeout() {
+    let port = free_port();
+    let limits = InboundLimits {
+        write_timeout: Duration::from_millis(500),
+        ..InboundLimits::default()
+    };
+    let (host, _events) = step(port, limits);
+    let id = listen(&host, "127.0.0.1", port).expect("listen");
+    let (tx, cut_off) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        stream
+            .write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+            .expect("request");
+        // 1 KiB every 20 ms: 16 MiB would take more than five minutes.
+        let mut buf = [0u8; 1024];
+        let started = std::time::Instant::now();
+        loop {
+            std::thread::sleep(Duration::from_millis(20));
+            match stream.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(_) if started.elapsed() > Duration::from_secs(30) => break,
+                Ok(_) => {}
+            }
+        }
+        let _ = tx.send(started.elapsed());
+    });
+    let (request, _, _, _) = accept(&host, id).expect("a request");
+    host.call(HostRequest::Respond {
+        request,
+        status: 200,
+        headers: Vec::new(),
+        body: vec![b'x'; aether_host::inbound::MAX_RESPONSE_BODY_BYTES],
+    })
+    .expect("respond");
+    let elapsed = cut_off.recv().expect("client");
+    assert!(
+        elapsed < Duration::from_secs(10),
+        "a slow reader held its connection for {elapsed:?}"
+    );
+}
+
+/// A response aether has not written yet is held in aether's memory for the plugin: it counts
+/// toward the plugin's memory ceiling (`Host::reserved_bytes`) until it is written. Otherwise a
+/// plugin could answer 32 clients that do not read with the same 16 MiB buffer, and make
+/// aether hold 512 MiB per listener beyond its ceiling.
+#[test]
+fn unwritten_responses_count_toward_the_memory_ceiling() {
+    let port = free_port();
+    let (host, _events) = step(port, InboundLimits::default());
+    let id = listen(&host, "127.0.0.1", port).expect("listen");
+    let mut client = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    client
+        .write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+        .expect("request");
+    let (request, _, _, _) = accept(&host, id).expect("a request");
+    assert_eq!(host.reserved_bytes(), 0);
+    let size = 8 * 1024 * 1024;
+    host.call(HostRequest::Respond {
+        request,
+        status: 200,
+        headers: Vec::new(),
+        body: vec![b'x'; size],
+    })
+    .expect("respond");
+    // The client reads nothing yet: the response cannot all be in the socket's buffers.
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(
+        host.reserved_bytes() >= size as u64,
+        "{} bytes reserved",
+        host.reserved_bytes()
+    );
+    client
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    let mut answer = Vec::new();
+    client.read_to_end(&mut answer).expect("read");
+    assert!(answer.len() > size);
+    for _ in 0..100 {
+        if host.reserved_bytes() == 0 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(host.reserved_bytes(), 0, "written responses are not held");
+}
+
+/// Every request a listener receives is an event, and events stay in aether's memory for the
+/// run's report: a client's method and target (up to the 64 KiB head each) are capped in the
+/// event, so that clients cannot make each event cost aether 128 KiB. The plugin still gets
+/// the whole target.
+#[test]
+fn events_cap_the_method_and_target_clients_send() {
+    let port = free_port();
+    let (host, events) = step(port, InboundLimits::default());
+    let id = listen(&host, "127.0.0.1", port).expect("listen");
+    let long_path = format!("/{}", "p".repeat(60_000));
+    let raw = format!("GET {long_path} HTTP/1.1\r\nHost: t\r\n\r\n");
+    let raw: &'static [u8] = Box::leak(raw.into_bytes().into_boxed_slice());
+    let client = exchange_later(port, raw);
+    let (request, _, url, _) = accept(&host, id).expect("a request");
+    assert!(
+        url.ends_with(&long_path),
+        "the plugin sees the whole target"
+    );
+    respond(&host, request, &[], "ok").expect("respond");
+    assert!(client.recv().expect("answer").starts_with("HTTP/1.1 200"));
+    let long_method = format!("{} / HTTP/1.1\r\nHost: t\r\n\r\n", "M".repeat(60_000));
+    let raw: &'static [u8] = Box::leak(long_method.into_bytes().into_boxed_slice());
+    let client = exchange_later(port, raw);
+    let (request, _, _, _) = accept(&host, id).expect("a request");
+    respond(&host, request, &[], "ok").expect("respond");
+    assert!(client.recv().expect("answer").starts_with("HTTP/1.1 200"));
+    let max = aether_host::inbound::MAX_EVENT_TEXT_BYTES + '…'.len_utf8();
+    let inbound = events.inbound();
+    assert_eq!(inbound.len(), 2);
+    for e in inbound {
+        let i = e
+            .traffic
+            .as_ref()
+            .and_then(|t| t.inbound.as_ref())
+            .expect("inbound");
+        assert!(i.path.len() <= max, "path of {} bytes", i.path.len());
+        assert!(i.method.len() <= max, "method of {} bytes", i.method.len());
+        assert_eq!(e.target, format!("http://127.0.0.1:{port}{}", i.path));
+    }
+}
+
+/// A bind the grant allows but the system refuses (the port is taken, e.g. by another step) is
+/// an `Error`, and no `allowed` event claims the plugin listened there.
+#[test]
+fn a_failed_bind_is_not_recorded_as_a_bind() {
+    let taken = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = taken.local_addr().expect("addr").port();
+    let (host, events) = step(port, InboundLimits::default());
+    let failed = listen(&host, "127.0.0.1", port);
+    assert!(
+        matches!(
+            failed,
+            Err(HostError::Failed {
+                type_error: false,
+                ..
+            })
+        ),
+        "{failed:?}"
+    );
+    assert_eq!(events.all(), [], "no bind happened");
+}
+
+/// CPU time this process has used (user and system), from `stat`, `/proc/self/stat` opened
+/// beforehand (no descriptor may be left to open it then).
+fn cpu_time(stat: &std::fs::File) -> Duration {
+    use std::os::unix::fs::FileExt;
+    let mut buf = [0u8; 4096];
+    let n = stat.read_at(&mut buf, 0).expect("stat");
+    let stat = String::from_utf8_lossy(&buf[..n]);
+    let after_name = &stat[stat.rfind(')').expect("name") + 2..];
+    let fields: Vec<&str> = after_name.split(' ').collect();
+    // utime and stime, fields 14 and 15 of proc(5) (here from field 3), in clock ticks of
+    // 10 ms on Linux.
+    let ticks: u64 =
+        fields[11].parse::<u64>().expect("utime") + fields[12].parse::<u64>().expect("stime");
+    Duration::from_millis(ticks * 10)
+}
+
+/// Out of file descriptors (EMFILE), a listening socket stays readable while its connection
+/// cannot be accepted: the accepting thread must back off, not poll and fail in a loop that
+/// burns a core of aether's for as long as it lasts. Runs in a process of its own (it lowers
+/// the process's descriptor limit).
+#[test]
+fn out_of_descriptors_the_listener_does_not_spin() {
+    const CHILD: &str = "AETHER_TEST_EMFILE_CHILD";
+    if std::env::var_os(CHILD).is_none() {
+        let status = std::process::Command::new(std::env::current_exe().expect("exe"))
+            .args([
+                "--exact",
+                "out_of_descriptors_the_listener_does_not_spin",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(CHILD, "1")
+            .status()
+            .expect("run the child");
+        assert!(status.success(), "the child test failed");
+        return;
+    }
+    let port = free_port();
+    let (host, _events) = step(port, InboundLimits::default());
+    listen(&host, "127.0.0.1", port).expect("listen");
+    let stat = std::fs::File::open("/proc/self/stat").expect("stat");
+    let open = std::fs::read_dir("/proc/self/fd").expect("fds").count() as u64;
+    let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile);
+    rustix::process::setrlimit(
+        rustix::process::Resource::Nofile,
+        rustix::process::Rlimit {
+            current: Some(open + 8),
+            maximum: limit.maximum,
+        },
+    )
+    .expect("setrlimit");
+    // Connect until no descriptor is left: the last connections wait in the backlog.
+    let mut clients = Vec::new();
+    while let Ok(c) = TcpStream::connect(("127.0.0.1", port)) {
+        clients.push(c);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    let before = cpu_time(&stat);
+    std::thread::sleep(Duration::from_secs(1));
+    let used = cpu_time(&stat) - before;
+    assert!(used < Duration::from_millis(300), "{used:?} of CPU in 1 s");
+}

@@ -397,3 +397,58 @@ export default async function (input) {
         assert!(asker.join().unwrap(), "{tier}");
     }
 }
+
+/// A response the plugin gave and aether has not written yet counts toward the plugin's
+/// memory ceiling: answering clients that do not read with the same 16 MiB buffer makes aether
+/// hold a copy per client, and the plugin is stopped at its ceiling instead (SPEC §6), in both
+/// tiers.
+#[test]
+fn unwritten_responses_count_toward_the_memory_ceiling() {
+    let hoarder = r#"
+export default async function (input) {
+  const server = aether.listen({ port: input.port });
+  const body = new Uint8Array(16 * 1024 * 1024);
+  for (let i = 0; i < 8; i++) {
+    const req = await server.accept();
+    req.respond(200, {}, body);
+  }
+  return "held 128 MiB";
+}
+"#;
+    for tier in ["thread", "process"] {
+        let port = free_port();
+        let ws = workspace(
+            port,
+            tier,
+            &[("hoarder", hoarder)],
+            &[("h", "hoarder", json!({ "port": port }))],
+        );
+        let manifest = json!({
+            "name": "hoarder", "version": "1.0.0",
+            "permissions": { "network": { "listen": [format!("127.0.0.1:{port}")] } },
+            "limits": { "timeout": "60s", "memory": "64MiB" },
+        });
+        ws.js_plugin("hoarder", &manifest.to_string(), hoarder);
+        let (done, wait) = std::sync::mpsc::channel::<()>();
+        let clients = thread::spawn(move || {
+            // Eight clients that send their request and read nothing until the run is over.
+            let held: Vec<TcpStream> = (0..8)
+                .map(|_| {
+                    let mut s = connect(port);
+                    s.write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+                    s
+                })
+                .collect();
+            let _ = wait.recv_timeout(Duration::from_secs(60));
+            drop(held);
+        });
+        let v = run(&ws, &[]);
+        let _ = done.send(());
+        clients.join().unwrap();
+        assert_eq!(
+            error(&v, "h"),
+            "memory limit of 64 MiB exceeded",
+            "{tier}: {v:#}"
+        );
+    }
+}
