@@ -30,6 +30,8 @@ mod loader;
 mod sys;
 mod tasks;
 
+pub use tasks::MAX_SLOW_CALLS;
+
 use std::sync::Arc;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};

@@ -174,6 +174,25 @@
   };
 
   let responseFromHost;
+  // The body readers of WHATWG Fetch's Body mixin, shared by `Response` and the requests of
+  // `aether.listen`: each reads the body once, through the class's own `take`.
+  const READERS = [
+    ["bytes", (bytes) => bytes],
+    ["arrayBuffer", (bytes) => bytes.buffer],
+    ["text", (bytes) => decode(bytes, false, false)],
+    ["json", (bytes) => JSON.parse(decode(bytes, false, false))],
+  ];
+  const bodyReaders = (Class, take) => {
+    for (const [name, read] of READERS) {
+      const method = {
+        async [name]() {
+          return read(take(this));
+        },
+      }[name];
+      Object.defineProperty(Class.prototype, name, { value: method, writable: true, enumerable: false, configurable: true });
+    }
+  };
+
   class Response {
     #status = 200;
     #statusText = "";
@@ -225,18 +244,6 @@
       this.#body = null;
       return body;
     }
-    async bytes() {
-      return this.#take();
-    }
-    async arrayBuffer() {
-      return this.#take().buffer;
-    }
-    async text() {
-      return decode(this.#take(), false, false);
-    }
-    async json() {
-      return JSON.parse(decode(this.#take(), false, false));
-    }
     clone() {
       if (this.#used) throw new TypeError("Response: the body has already been read");
       const copy = new Response(this.#body === null ? null : new U8(this.#body), { headers: this.#headers });
@@ -247,6 +254,7 @@
       return copy;
     }
     static {
+      bodyReaders(Response, (response) => response.#take());
       responseFromHost = (r) => {
         const response = new Response(null, { headers: r.headers });
         response.#status = r.status;
@@ -344,17 +352,8 @@
       this.#body = null;
       return body;
     }
-    async bytes() {
-      return this.#take();
-    }
-    async arrayBuffer() {
-      return this.#take().buffer;
-    }
-    async text() {
-      return decode(this.#take(), false, false);
-    }
-    async json() {
-      return JSON.parse(decode(this.#take(), false, false));
+    static {
+      bodyReaders(IncomingRequest, (request) => request.#take());
     }
     respond(status = 200, headers = undefined, body = undefined) {
       const code = Number(status);

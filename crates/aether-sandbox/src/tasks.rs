@@ -4,7 +4,8 @@
 //!
 //! The engine thread stays the only one that touches JavaScript: a helper thread only makes the
 //! [`HostRequest`] through the [`Gate`] and sends the reply back; the engine's event loop settles
-//! the promise. At most [`MAX_IN_FLIGHT`] calls run at once; the rest wait in order. A helper
+//! the promise. At most [`MAX_IN_FLIGHT`] fetches and child processes, and [`MAX_ACCEPTS`]
+//! `accept()`s, run at once; the rest wait in order in their lane. A helper
 //! thread still running when the step ends finishes on its own: the host bounds every slow call
 //! by the step's deadline, and the gate refuses calls once the plugin is stopped.
 
@@ -18,11 +19,28 @@ use rquickjs::{Ctx, Function, Promise, Result, Value};
 
 use crate::gate::Gate;
 
-/// Slow calls running at once, per step: enough for a plugin's parallel requests, few enough
-/// that `Promise.all` over ten thousand fetches cannot start ten thousand threads.
+/// Fetches and child processes running at once, per step: enough for a plugin's parallel
+/// requests, few enough that `Promise.all` over ten thousand fetches cannot start ten thousand
+/// threads.
 pub(crate) const MAX_IN_FLIGHT: usize = 8;
 
-type Reply = (u64, std::result::Result<HostValue, HostError>);
+/// `accept()`s waiting at once, per step: in a lane of their own, because they wait on clients
+/// rather than work, so that pending accepts never hold back a fetch (or each other, up to this
+/// many listeners).
+pub(crate) const MAX_ACCEPTS: usize = 16;
+
+/// Every slow call a step may have running at once, both lanes together: the process tier's
+/// broker takes more as a protocol violation.
+pub const MAX_SLOW_CALLS: usize = MAX_IN_FLIGHT + MAX_ACCEPTS;
+
+/// The lanes' limits: fetches and child processes, then accepts.
+const LANES: [usize; 2] = [MAX_IN_FLIGHT, MAX_ACCEPTS];
+
+fn lane(request: &HostRequest) -> usize {
+    usize::from(matches!(request, HostRequest::Accept { .. }))
+}
+
+type Reply = (u64, usize, std::result::Result<HostValue, HostError>);
 
 /// A finished call: its promise's resolving functions and the host's reply.
 pub(crate) struct Done<'js> {
@@ -37,8 +55,9 @@ pub(crate) struct SlowCalls<'js> {
     next_id: u64,
     /// Every call whose promise is not settled yet, started or queued.
     waiting: HashMap<u64, (Function<'js>, Function<'js>)>,
-    queued: VecDeque<(u64, HostRequest)>,
-    in_flight: usize,
+    /// Per lane ([`LANES`]): calls not started yet, and calls running.
+    queued: [VecDeque<(u64, HostRequest)>; 2],
+    in_flight: [usize; 2],
     tx: Sender<Reply>,
     rx: Receiver<Reply>,
 }
@@ -50,8 +69,8 @@ impl<'js> SlowCalls<'js> {
             gate: Arc::clone(gate),
             next_id: 0,
             waiting: HashMap::new(),
-            queued: VecDeque::new(),
-            in_flight: 0,
+            queued: Default::default(),
+            in_flight: [0; 2],
             tx,
             rx,
         }
@@ -64,14 +83,15 @@ impl<'js> SlowCalls<'js> {
         let id = self.next_id;
         self.next_id += 1;
         self.waiting.insert(id, (resolve, reject));
-        self.queued.push_back((id, request));
-        self.launch_queued();
+        let lane = lane(&request);
+        self.queued[lane].push_back((id, request));
+        self.launch_queued(lane);
         Ok(promise)
     }
 
-    fn launch_queued(&mut self) {
-        while self.in_flight < MAX_IN_FLIGHT {
-            let Some((id, request)) = self.queued.pop_front() else {
+    fn launch_queued(&mut self, lane: usize) {
+        while self.in_flight[lane] < LANES[lane] {
+            let Some((id, request)) = self.queued[lane].pop_front() else {
                 return;
             };
             let gate = Arc::clone(&self.gate);
@@ -79,16 +99,18 @@ impl<'js> SlowCalls<'js> {
             let spawned = std::thread::Builder::new()
                 .name("aether-host-call".into())
                 .spawn(move || {
-                    let _ = tx.send((id, gate.call(request)));
+                    let _ = tx.send((id, lane, gate.call(request)));
                 });
             match spawned {
-                Ok(_) => self.in_flight += 1,
+                Ok(_) => self.in_flight[lane] += 1,
                 Err(e) => {
                     let failed = HostError::Failed {
                         type_error: false,
                         message: format!("cannot start the host call: {e}"),
                     };
-                    let _ = self.tx.send((id, Err(failed)));
+                    // Counted as running: its reply is already on its way.
+                    self.in_flight[lane] += 1;
+                    let _ = self.tx.send((id, lane, Err(failed)));
                 }
             }
         }
@@ -101,15 +123,15 @@ impl<'js> SlowCalls<'js> {
 
     /// The next finished call, waiting for one at most `wait` (`None`: not at all).
     pub(crate) fn next_done(&mut self, wait: Option<Duration>) -> Option<Done<'js>> {
-        let (id, reply) = match wait {
+        let (id, lane, reply) = match wait {
             None => self.rx.try_recv().ok()?,
             Some(wait) => match self.rx.recv_timeout(wait) {
                 Ok(done) => done,
                 Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => return None,
             },
         };
-        self.in_flight = self.in_flight.saturating_sub(1);
-        self.launch_queued();
+        self.in_flight[lane] = self.in_flight[lane].saturating_sub(1);
+        self.launch_queued(lane);
         let (resolve, reject) = self.waiting.remove(&id)?;
         Some(Done {
             resolve,
@@ -120,7 +142,7 @@ impl<'js> SlowCalls<'js> {
 
     pub(crate) fn clear(&mut self) {
         self.waiting.clear();
-        self.queued.clear();
+        self.queued.iter_mut().for_each(VecDeque::clear);
     }
 }
 

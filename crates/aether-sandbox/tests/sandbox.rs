@@ -172,7 +172,13 @@ impl Host for FakeHost {
             HostRequest::Listen { hostname, port } if hostname != "127.0.0.1" => {
                 Err(denied(Capability::Network, &format!("{hostname}:{port}")))
             }
+            HostRequest::Listen { port: 8, .. } => Ok(HostValue::Listener { id: 8 }),
             HostRequest::Listen { .. } => Ok(HostValue::Listener { id: 7 }),
+            // A listener no client calls: each accept waits, then finds it closed.
+            HostRequest::Accept { listener: 8 } => {
+                std::thread::sleep(Duration::from_millis(300));
+                Ok(HostValue::Unit)
+            }
             HostRequest::Accept { listener } => {
                 let n = self.accepted.fetch_add(1, Ordering::SeqCst);
                 Ok(if listener != 7 || n >= 2 {
@@ -462,6 +468,24 @@ fn a_host_panic_fails_only_that_call() {
     let text = out.to_string();
     assert_eq!(text.matches("a provider bug").count(), 2, "{out}");
     assert!(text.contains("still running"), "{out}");
+}
+
+/// Accepts waiting on clients have a lane of their own: twelve pending `accept()`s (more than
+/// the eight fetches and child processes that may run at once) do not hold back a fetch.
+#[test]
+fn pending_accepts_do_not_hold_back_fetches() {
+    let out = ok(r#"
+        export default async () => {
+          const log = [];
+          const server = aether.listen({ hostname: "127.0.0.1", port: 8 });
+          const accepts = Array.from({ length: 12 }, () => server.accept().then((r) => log.push(r)));
+          await fetch("https://example.com/").then(() => log.push("fetched"));
+          await Promise.all(accepts);
+          return log;
+        }"#);
+    let mut expected = vec![json!("fetched")];
+    expected.extend(std::iter::repeat_n(json!(null), 12));
+    assert_eq!(out, json!(expected));
 }
 
 /// The web classes load on first use (bindings.rs `STUB`): they behave as plain globals, and

@@ -19,9 +19,9 @@ use aether_sandbox::{Sampler, StepError, StepOutcome, StepSpec, TIMEOUT_GRACE};
 
 use crate::wire::{self, FromWorker, Start, ToWorker, WireError};
 
-/// Slow calls (fetch, child processes) a worker may have running at once: what the sandbox
-/// itself never exceeds (`aether_sandbox`'s in-flight limit), so more is a protocol violation.
-pub const MAX_SLOW_CALLS: usize = 8;
+/// Slow calls (fetch, child processes, accept) a worker may have running at once: what the
+/// sandbox itself never exceeds, so more is a protocol violation.
+pub use aether_sandbox::MAX_SLOW_CALLS;
 
 /// Extra bytes a frame from the worker may carry beyond the memory ceiling (message framing,
 /// paths, headers).

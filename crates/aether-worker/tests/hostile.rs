@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use aether_host::{Host, HostError, HostRequest, HostValue};
 use aether_sandbox::{Limits, StepError, StepOutcome, StepSpec};
-use aether_worker::broker::{Accounting, WorkerProcess, supervise};
+use aether_worker::broker::{Accounting, MAX_SLOW_CALLS, WorkerProcess, supervise};
 use aether_worker::wire::{FromWorker, ToWorker, read_frame, write_frame};
 
 /// Answers `ReadText` with the path, and makes `Fetch` slow (300 ms).
@@ -186,7 +186,7 @@ fn a_reused_call_id_fails_the_step() {
 #[test]
 fn more_slow_calls_than_the_sandbox_makes_fail_the_step() {
     let outcome = against(SECOND, |mut s| {
-        for id in 0..20 {
+        for id in 0..=MAX_SLOW_CALLS as u64 {
             let call = FromWorker::Call {
                 id,
                 request: HostRequest::Fetch {
