@@ -27,6 +27,7 @@ mod engine;
 mod errors;
 mod gate;
 mod loader;
+mod pool;
 mod sys;
 mod tasks;
 
@@ -268,7 +269,8 @@ pub fn prepare() {
     bindings::prepare();
 }
 
-/// Runs one step's plugin in a fresh engine on a dedicated thread and waits for it, at most until
+/// Runs one step's plugin in a fresh engine on an engine thread of its own (a warm thread is
+/// reused once its previous step is over; an engine never is) and waits for it, at most until
 /// the deadline plus [`TIMEOUT_GRACE`].
 ///
 /// Blocking. Never panics on plugin behaviour. On timeout the engine thread is abandoned if it
@@ -287,24 +289,31 @@ pub fn run_step(spec: StepSpec, host: Arc<dyn Host + 'static>) -> StepOutcome {
     let (tx, rx) = mpsc::sync_channel(1);
     let thread_gate = Arc::clone(&gate);
     let stack = ENGINE_THREAD_MIN_STACK.max(limits.stack.saturating_mul(4));
-    let spawned = std::thread::Builder::new()
-        .name("aether-engine".into())
-        .stack_size(stack)
-        .spawn(move || engine::run(spec, thread_gate, tx));
-    let handle = match spawned {
-        Ok(handle) => handle,
-        Err(e) => {
-            return StepOutcome {
-                result: Err(StepError::Engine {
-                    message: format!("cannot start the engine thread: {e}"),
-                }),
-                peak_memory_bytes: 0,
-                cpu_ms: 0,
-                duration: start.elapsed(),
-                samples: Vec::new(),
-            };
+    let job = Box::new(move || {
+        let on_panic = tx.clone();
+        let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            engine::run(spec, thread_gate, tx);
+        }));
+        if let Err(panic) = ran {
+            let message = aether_host::panic_message(panic.as_ref())
+                .unwrap_or_else(|| "the engine thread panicked".into());
+            let _ = on_panic.try_send(engine::Report {
+                result: Err(StepError::Engine { message }),
+                cpu: Duration::ZERO,
+            });
         }
-    };
+    });
+    if let Err(e) = pool::spawn(stack, job) {
+        return StepOutcome {
+            result: Err(StepError::Engine {
+                message: format!("cannot start the engine thread: {e}"),
+            }),
+            peak_memory_bytes: 0,
+            cpu_ms: 0,
+            duration: start.elapsed(),
+            samples: Vec::new(),
+        };
+    }
 
     let mut sampler = spec_sample.then(|| Sampler::new(start));
     let received = wait_for_report(&rx, deadline + TIMEOUT_GRACE, sampler.as_mut(), &shared);
@@ -313,7 +322,6 @@ pub fn run_step(spec: StepSpec, host: Arc<dyn Host + 'static>) -> StepOutcome {
         Ok(report) => {
             // The engine thread reports before tearing its runtime down (freeing a large heap
             // can take a while); it is left to finish that on its own.
-            drop(handle);
             StepOutcome {
                 result: report.result,
                 peak_memory_bytes: shared.meter.peak(),
@@ -329,7 +337,6 @@ pub fn run_step(spec: StepSpec, host: Arc<dyn Host + 'static>) -> StepOutcome {
                 .engine_cpu()
                 .unwrap_or_else(|| start.elapsed())
                 .as_millis();
-            drop(handle); // abandoned: see the function's documentation
             StepOutcome {
                 result: Err(StepError::Timeout {
                     limit: limits.timeout,
@@ -341,12 +348,9 @@ pub fn run_step(spec: StepSpec, host: Arc<dyn Host + 'static>) -> StepOutcome {
             }
         }
         Err(mpsc::RecvTimeoutError::Disconnected) => {
+            // The job was dropped unrun (its thread is gone): panics are reported above.
             gate.revoke();
-            let message = match handle.join() {
-                Err(panic) => aether_host::panic_message(panic.as_ref())
-                    .unwrap_or_else(|| "the engine thread panicked".into()),
-                Ok(()) => "the engine thread ended without a result".into(),
-            };
+            let message = "the engine thread ended without a result".to_owned();
             StepOutcome {
                 result: Err(StepError::Engine { message }),
                 peak_memory_bytes: shared.meter.peak(),
