@@ -60,6 +60,9 @@ pub fn supervise(
     let deadline = aether_policy::deadline_after(started, limits.timeout) + TIMEOUT_GRACE;
     let sample = spec.sample;
     let done = AtomicBool::new(false);
+    // A worker that has reported waits for its socket to close, then exits: hold the socket
+    // open until its accounting is read (a zombie's `/proc` shows no memory at all).
+    let hold_open = socket.try_clone().ok();
     let (result, samples) = std::thread::scope(|scope| {
         // Sampled from outside, through the kernel: the worker's own numbers are not trusted.
         let sampler = sample.then(|| {
@@ -80,6 +83,7 @@ pub fn supervise(
     });
     let accounting = worker.accounting();
     worker.kill();
+    drop(hold_open);
     let result = result.and_then(|json| {
         serde_json::from_str(&json).map_err(|e| StepError::Engine {
             message: format!("the worker's output is not valid JSON: {e}"),

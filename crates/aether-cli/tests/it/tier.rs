@@ -291,9 +291,15 @@ fn workers_are_confined_as_proc_shows() {
                 .find(|&&(_, ppid)| Some(ppid) == zygote)
                 .map(|&(pid, _)| pid);
             pair = zygote.zip(worker);
-            pair.is_some()
+            // A worker just forked confines itself before it reads its step: wait for that.
+            pair.is_some_and(|(_, w)| {
+                std::fs::read_to_string(format!("/proc/{w}/status")).is_ok_and(|s| {
+                    s.lines()
+                        .any(|l| l.starts_with("Seccomp:") && l.ends_with('2'))
+                })
+            })
         }),
-        "no worker appeared"
+        "no confined worker appeared"
     );
     let (zygote, worker) = pair.unwrap();
     let own_net = std::fs::read_link("/proc/self/ns/net").unwrap();
