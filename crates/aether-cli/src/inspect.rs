@@ -19,7 +19,7 @@ use aether_policy::Tier;
 use aether_report::{EventRecord, GrantView, RunReport, StepReport};
 use serde_json::Value;
 
-use crate::runner::Metrics;
+use crate::runner::{Kept, Metrics};
 use crate::workspace::{StepInfo, Workspace};
 use aether_integrity::chain::{GENESIS, PREV_FIELD, line_digest};
 
@@ -102,8 +102,8 @@ pub struct RunData<'a> {
     pub ws: &'a Workspace,
     /// Each step's record, in pipeline order.
     pub records: &'a [StepRecord<Metrics>],
-    /// Every event, in order.
-    pub events: &'a [Event],
+    /// The events the run kept ([`Kept`]: each distinct one once, with its repeats), in order.
+    pub events: &'a [Kept],
     /// When the run started.
     pub started: jiff::Timestamp,
     /// `--unsafe`.
@@ -138,7 +138,10 @@ pub fn write_report(audit: &AuditLog, run: &RunData<'_>) -> io::Result<String> {
         events: run
             .events
             .iter()
-            .map(|e| event_record(run.run_id, e))
+            .map(|k| EventRecord {
+                repeats: k.repeats,
+                ..event_record(run.run_id, &k.event)
+            })
             .collect(),
         events_head,
         report_dir: audit.dir().display().to_string(),
@@ -248,5 +251,6 @@ fn event_record(run_id: &str, e: &Event) -> EventRecord {
         peer: inbound.map(|i| i.peer.to_string()),
         method: inbound.map(|i| i.method.clone()),
         path: inbound.map(|i| i.path.clone()),
+        repeats: 0,
     }
 }

@@ -3,6 +3,7 @@
 //! succeeded.
 
 use std::collections::{BTreeMap, HashMap};
+use std::hash::{Hash, Hasher};
 use std::io::{IsTerminal, Write};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -70,10 +71,103 @@ impl Console {
     }
 }
 
+/// Distinct events a run keeps in memory for its report and summary. Every event is still
+/// streamed to `events.jsonl` (with `--inspect-security`) and counted; past this many distinct
+/// ones, further events are kept as one record per step, capability and decision. So a plugin
+/// calling `aether.env.get` in a loop, or with a new name each time, cannot grow aether's own
+/// memory (which no plugin ceiling covers) without bound.
+pub const MAX_KEPT_EVENTS: usize = 20_000;
+
+/// An event as a run keeps it: the first of its kind, and how many more came (the same but for
+/// their time, or past [`MAX_KEPT_EVENTS`] of the same step, capability and decision).
+#[derive(Debug, Clone)]
+pub struct Kept {
+    /// The first event.
+    pub event: Event,
+    /// How many more it stands for.
+    pub repeats: u64,
+}
+
+/// The events kept so far, with their indexes.
+#[derive(Default)]
+struct Held {
+    kept: Vec<Kept>,
+    /// Events without traffic by the hash of what makes them the same ([`same`]), to their
+    /// places in `kept`.
+    by_hash: HashMap<u64, Vec<usize>>,
+    /// Past the limit: each step, capability and decision's one record.
+    overflow: HashMap<(String, Capability, Decision), usize>,
+}
+
+/// Whether two events count as one (an HTTP exchange never does: its figures differ).
+fn same(a: &Event, b: &Event) -> bool {
+    a.traffic.is_none()
+        && b.traffic.is_none()
+        && a.step == b.step
+        && a.capability == b.capability
+        && a.decision == b.decision
+        && a.target == b.target
+        && a.reason == b.reason
+}
+
+impl Held {
+    fn add(&mut self, event: Event) {
+        let hash = event.traffic.is_none().then(|| {
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            (
+                &event.step,
+                event.capability,
+                event.decision,
+                &event.target,
+                &event.reason,
+            )
+                .hash(&mut h);
+            h.finish()
+        });
+        if let Some(hash) = hash {
+            let places = self
+                .by_hash
+                .get(&hash)
+                .map(Vec::as_slice)
+                .unwrap_or_default();
+            if let Some(&at) = places
+                .iter()
+                .find(|&&at| same(&self.kept[at].event, &event))
+            {
+                self.kept[at].repeats = self.kept[at].repeats.saturating_add(1);
+                return;
+            }
+        }
+        if self.kept.len() < MAX_KEPT_EVENTS {
+            if let Some(hash) = hash {
+                self.by_hash.entry(hash).or_default().push(self.kept.len());
+            }
+            self.kept.push(Kept { event, repeats: 0 });
+            return;
+        }
+        let group = (event.step.clone(), event.capability, event.decision);
+        if let Some(&at) = self.overflow.get(&group) {
+            self.kept[at].repeats = self.kept[at].repeats.saturating_add(1);
+            return;
+        }
+        self.overflow.insert(group, self.kept.len());
+        let event = Event {
+            target: "(other targets)".into(),
+            reason: format!(
+                "the run kept {MAX_KEPT_EVENTS} distinct events in memory; the rest of this \
+                 step's are counted here, and each is in events.jsonl with --inspect-security"
+            ),
+            traffic: None,
+            ..event
+        };
+        self.kept.push(Kept { event, repeats: 0 });
+    }
+}
+
 /// Collects events (streaming them to the audit log, with `--inspect-security`) and prints
 /// step logs (prefixed by step id) to the console.
 pub struct Collector {
-    events: Mutex<Vec<Event>>,
+    events: Mutex<Held>,
     console: Arc<Console>,
     audit: Option<Arc<AuditLog>>,
 }
@@ -82,17 +176,18 @@ impl Collector {
     /// A collector printing step logs to `console` and appending every event to `audit`.
     pub fn new(console: Arc<Console>, audit: Option<Arc<AuditLog>>) -> Collector {
         Collector {
-            events: Mutex::new(Vec::new()),
+            events: Mutex::new(Held::default()),
             console,
             audit,
         }
     }
 
-    /// The events recorded so far.
-    pub fn events(&self) -> Vec<Event> {
+    /// The events kept so far, in the order they first came.
+    pub fn events(&self) -> Vec<Kept> {
         self.events
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
+            .kept
             .clone()
     }
 }
@@ -105,7 +200,7 @@ impl Recorder for Collector {
         self.events
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .push(event);
+            .add(event);
     }
 
     fn log(&self, step: &str, level: &str, message: &str) {
@@ -323,10 +418,84 @@ impl Observer<Metrics> for Progress<'_> {
 }
 
 /// Violations counted by capability and decision, for the end-of-run summary.
-pub fn violation_counts(events: &[Event]) -> BTreeMap<(Capability, Decision), usize> {
+pub fn violation_counts(events: &[Kept]) -> BTreeMap<(Capability, Decision), u64> {
     let mut counts = BTreeMap::new();
-    for e in events.iter().filter(|e| e.decision.is_violation()) {
-        *counts.entry((e.capability, e.decision)).or_insert(0) += 1;
+    for k in events.iter().filter(|k| k.event.decision.is_violation()) {
+        *counts
+            .entry((k.event.capability, k.event.decision))
+            .or_insert(0) += k.repeats + 1;
     }
     counts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(step: &str, target: &str, decision: Decision) -> Event {
+        Event {
+            time: std::time::SystemTime::now(),
+            step: step.into(),
+            plugin: "p".into(),
+            capability: Capability::Env,
+            target: target.into(),
+            decision,
+            reason: String::new(),
+            traffic: None,
+        }
+    }
+
+    /// A plugin reading one variable in a loop (or being refused it) costs aether one record.
+    #[test]
+    fn repeated_events_are_kept_once_and_counted() {
+        let mut held = Held::default();
+        for _ in 0..100_000 {
+            held.add(event("s", "HOME", Decision::Allowed));
+            held.add(event("s", "SECRET", Decision::Denied));
+        }
+        held.add(event("t", "SECRET", Decision::Denied));
+        assert_eq!(held.kept.len(), 3);
+        assert_eq!(held.kept[0].repeats, 99_999);
+        let counts = violation_counts(&held.kept);
+        assert_eq!(counts[&(Capability::Env, Decision::Denied)], 100_001);
+    }
+
+    /// A plugin asking for a new name each time: past the limit, one record per step,
+    /// capability and decision counts the rest, and no count is lost.
+    #[test]
+    fn distinct_events_past_the_limit_are_counted_not_kept() {
+        let mut held = Held::default();
+        let n = MAX_KEPT_EVENTS + 5_000;
+        for i in 0..n {
+            held.add(event("s", &format!("VAR_{i}"), Decision::Denied));
+        }
+        held.add(event("s", "OTHER", Decision::Allowed));
+        assert_eq!(held.kept.len(), MAX_KEPT_EVENTS + 2);
+        assert_eq!(held.kept[MAX_KEPT_EVENTS].event.target, "(other targets)");
+        let counts = violation_counts(&held.kept);
+        assert_eq!(counts[&(Capability::Env, Decision::Denied)], n as u64);
+        let all: u64 = held.kept.iter().map(|k| k.repeats + 1).sum();
+        assert_eq!(all, n as u64 + 1);
+    }
+
+    /// HTTP exchanges are never merged: their addresses, statuses and bytes differ.
+    #[test]
+    fn exchanges_are_kept_each() {
+        let mut held = Held::default();
+        let traffic = aether_host::events::Traffic {
+            address: "127.0.0.1:80".parse().unwrap(),
+            status: 200,
+            bytes_sent: 0,
+            bytes_received: 2,
+            inbound: None,
+        };
+        for _ in 0..3 {
+            held.add(Event {
+                capability: Capability::Network,
+                traffic: Some(traffic.clone()),
+                ..event("s", "http://a/", Decision::Allowed)
+            });
+        }
+        assert_eq!(held.kept.len(), 3);
+    }
 }

@@ -186,13 +186,13 @@ decisions marked allowed-unsafe were not enforced</div>",
         xml(&run.started),
         human_ms(run.duration_ms),
         run.steps.len(),
-        run.events.len(),
+        crate::total(&run.events),
         if violations.is_empty() {
             ""
         } else {
             " class=\"bad\""
         },
-        violations.len(),
+        crate::total(violations.iter().copied()),
         xml(&run.events_head),
     );
     counts_table(&mut h, run);
@@ -212,14 +212,14 @@ decisions marked allowed-unsafe were not enforced</div>",
 
 /// Capability × decision counts.
 fn counts_table(h: &mut String, run: &RunReport) {
-    let mut counts: BTreeMap<&str, BTreeMap<&str, usize>> = BTreeMap::new();
+    let mut counts: BTreeMap<&str, BTreeMap<&str, u64>> = BTreeMap::new();
     let mut decisions: Vec<&str> = DECISIONS.to_vec();
     for e in &run.events {
         *counts
             .entry(&e.capability)
             .or_default()
             .entry(&e.decision)
-            .or_default() += 1;
+            .or_default() += e.count();
         if !decisions.contains(&e.decision.as_str()) {
             decisions.push(&e.decision);
         }
@@ -247,7 +247,11 @@ fn counts_table(h: &mut String, run: &RunReport) {
 
 /// The violations table and its (initially hidden, JS-enabled) filter form.
 fn violations_table(h: &mut String, run: &RunReport, violations: &[&EventRecord]) {
-    let _ = write!(h, "<h2>Violations ({})</h2>", violations.len());
+    let _ = write!(
+        h,
+        "<h2>Violations ({})</h2>",
+        crate::total(violations.iter().copied())
+    );
     let options = |values: BTreeSet<&str>| -> String {
         values
             .into_iter()
@@ -275,10 +279,15 @@ fn violations_table(h: &mut String, run: &RunReport, violations: &[&EventRecord]
         let _ = write!(
             h,
             "<tr data-step=\"{step}\" data-cap=\"{cap}\" data-dec=\"{dec}\"><td>{}</td><td>{step}</td><td>{}</td>\
-<td>{cap}</td><td><code>{}</code></td><td class=\"bad\">{dec}</td><td>{}</td></tr>",
+<td>{cap}</td><td><code>{}</code>{}</td><td class=\"bad\">{dec}</td><td>{}</td></tr>",
             xml(&e.time),
             xml(&e.plugin),
             xml(&e.target),
+            if e.repeats > 0 {
+                format!(" ×{} (first at this time)", e.count())
+            } else {
+                String::new()
+            },
             xml(&e.reason),
             step = xml(&e.step),
             cap = xml(&e.capability),
@@ -291,7 +300,7 @@ fn violations_table(h: &mut String, run: &RunReport, violations: &[&EventRecord]
 /// A step's grant beside what it used, its least-privilege gap, and its error.
 fn step_section(h: &mut String, step: &StepReport, events: &[EventRecord]) {
     let mine: Vec<&EventRecord> = events.iter().filter(|e| e.step == step.id).collect();
-    let n_viol = mine.iter().filter(|e| e.is_violation()).count();
+    let n_viol = crate::total(mine.iter().copied().filter(|e| e.is_violation()));
     let open = if n_viol > 0 || step.error.is_some() {
         " open"
     } else {

@@ -155,6 +155,14 @@ pub struct EventRecord {
     /// The target of a request a listener received (client-controlled).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
+    /// How many more events, the same but for their time, this record stands for: a report
+    /// keeps one record per distinct event (every one of them is in `events.jsonl`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub repeats: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl EventRecord {
@@ -162,6 +170,18 @@ impl EventRecord {
     pub fn is_violation(&self) -> bool {
         self.decision != "allowed"
     }
+
+    /// How many events this record stands for (itself and its repeats).
+    pub fn count(&self) -> u64 {
+        self.repeats.saturating_add(1)
+    }
+}
+
+/// How many events `records` stand for.
+pub(crate) fn total<'a>(records: impl IntoIterator<Item = &'a EventRecord>) -> u64 {
+    records
+        .into_iter()
+        .fold(0, |n, e| n.saturating_add(e.count()))
 }
 
 /// `resources.json`: per step, its samples of `{t_ms, heap_bytes, cpu_ms}` and its peaks.
@@ -214,11 +234,12 @@ pub fn summary_json(run: &RunReport) -> Value {
 }
 
 /// How many of `step`'s events are violations.
-fn violations_of(run: &RunReport, step: &str) -> usize {
-    run.events
-        .iter()
-        .filter(|e| e.step == step && e.is_violation())
-        .count()
+fn violations_of(run: &RunReport, step: &str) -> u64 {
+    total(
+        run.events
+            .iter()
+            .filter(|e| e.step == step && e.is_violation()),
+    )
 }
 
 /// The one escape of control, bidi and zero-width characters (the policy crate's; pure).

@@ -21,20 +21,20 @@ pub fn terminal_summary(run: &RunReport) -> String {
     if run.unsafe_run {
         out.push_str("warning: unsafe run: containment was disabled\n");
     }
-    let mut by_kind: BTreeMap<(&str, &str), usize> = BTreeMap::new();
-    let mut by_step: Vec<(&str, usize)> = Vec::new();
+    let mut by_kind: BTreeMap<(&str, &str), u64> = BTreeMap::new();
+    let mut by_step: Vec<(&str, u64)> = Vec::new();
     for e in run.events.iter().filter(|e| e.is_violation()) {
-        *by_kind.entry((&e.capability, &e.decision)).or_default() += 1;
+        *by_kind.entry((&e.capability, &e.decision)).or_default() += e.count();
         match by_step.iter_mut().find(|(s, _)| *s == e.step) {
-            Some((_, n)) => *n += 1,
-            None => by_step.push((&e.step, 1)),
+            Some((_, n)) => *n += e.count(),
+            None => by_step.push((&e.step, e.count())),
         }
     }
-    let total: usize = by_kind.values().sum();
+    let total: u64 = by_kind.values().sum();
     if total == 0 {
         out.push_str(&format!(
             "no violations ({} capability uses)\n",
-            run.events.len()
+            crate::total(&run.events)
         ));
     } else {
         let mut kinds: Vec<_> = by_kind.into_iter().collect();

@@ -188,7 +188,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<Outcome> {
     }
     let counts = violation_counts(&events);
     if audit.is_none() && !counts.is_empty() {
-        let total: usize = counts.values().sum();
+        let total: u64 = counts.values().sum();
         let parts: Vec<String> = counts
             .iter()
             .map(|((c, d), n)| format!("{n} {c} {d}"))

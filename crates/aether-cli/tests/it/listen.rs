@@ -13,13 +13,19 @@ use serde_json::{Value, json};
 use crate::Ws;
 use crate::run::{error, output};
 
-/// A port nothing listens on right now.
+/// A port nothing listens on right now, below Linux's ephemeral range (32768 and up): a port
+/// from that range may be taken meanwhile as the source port of another test's connection,
+/// and the plugin's bind then fails. Ports are spread by process and call, so that tests
+/// running at once do not pick the same one.
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    static NEXT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
+    let base = 10_000 + (std::process::id() % 500) as u16 * 20;
+    loop {
+        let port = base + NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 10_000;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 /// Connects to `127.0.0.1:port`, retrying while nothing listens yet (the plugin listens some

@@ -987,3 +987,52 @@ fn a_huge_timeout_runs_instead_of_panicking() {
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     assert_eq!(output(&v, "a"), &json!(1));
 }
+
+/// A plugin making denied calls in a loop, the same one and a new one each time (a resource
+/// bomb aimed at aether's own memory, which no plugin ceiling covers): every violation is
+/// counted and streamed, while the run keeps each distinct event once and at most
+/// `MAX_KEPT_EVENTS` (20,000) of them in memory.
+#[test]
+fn a_flood_of_violations_is_counted_exactly() {
+    let ws = Ws::new();
+    ws.js_plugin(
+        "flood",
+        r#"{ "name": "flood", "version": "1.0.0" }"#,
+        r#"export default () => {
+  let refused = 0;
+  for (let i = 0; i < 25000; i++) {
+    for (const name of ["SECRET", `VAR_${i}`]) {
+      try { aether.env.get(name); } catch (e) { refused++; }
+    }
+  }
+  return refused;
+};
+"#,
+    );
+    ws.write(
+        "pipeline.yaml",
+        "name: f\nsteps:\n  - id: s\n    plugin: ./plugins/flood\n",
+    );
+    let out = ws.aether(&[
+        "run",
+        "pipeline.yaml",
+        "--output",
+        "json",
+        "--inspect-security=r",
+    ]);
+    out.no_panic();
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(out.json()["steps"][0]["output"], 50_000);
+    assert!(out.stderr.contains("50000 violations"), "{}", out.stderr);
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(ws.path().join("r/summary.json")).unwrap())
+            .unwrap();
+    assert_eq!(summary["steps"][0]["violations"], 50_000);
+    let streamed = std::fs::read_to_string(ws.path().join("r/violations.jsonl")).unwrap();
+    assert_eq!(streamed.lines().count(), 50_000);
+    let html = std::fs::read_to_string(ws.path().join("r/report.html")).unwrap();
+    assert!(
+        html.contains("(other targets)"),
+        "the overflow record is missing"
+    );
+}
