@@ -316,6 +316,28 @@ impl Writes {
     }
 }
 
+/// A non-blocking listening socket on exactly `addr`. `SO_REUSEADDR`: the port can be bound
+/// again as soon as this closes, whatever connections are left in `TIME_WAIT`. `IPV6_V6ONLY`
+/// on an IPv6 address: Linux otherwise makes `[::]` dual-stack, and a grant of `[::]:8080`
+/// would also serve IPv4 clients, as `0.0.0.0:8080` would, without saying so.
+fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    use rustix::net::{AddressFamily, SocketFlags, SocketType, sockopt};
+    let family = if addr.is_ipv4() {
+        AddressFamily::INET
+    } else {
+        AddressFamily::INET6
+    };
+    let flags = SocketFlags::CLOEXEC | SocketFlags::NONBLOCK;
+    let fd = rustix::net::socket_with(family, SocketType::STREAM, flags, None)?;
+    sockopt::set_socket_reuseaddr(&fd, true)?;
+    if addr.is_ipv6() {
+        sockopt::set_ipv6_v6only(&fd, true)?;
+    }
+    rustix::net::bind(&fd, &addr)?;
+    rustix::net::listen(&fd, 128)?;
+    Ok(TcpListener::from(fd))
+}
+
 /// A step's listeners and the requests its plugin holds. Everything closes with
 /// [`Listeners::end`] (or when this is dropped).
 pub(crate) struct Listeners {
@@ -327,7 +349,12 @@ pub(crate) struct Listeners {
 
 #[derive(Default)]
 struct Registry {
+    /// The next request id.
     next_id: u64,
+    /// How many listeners the step made: ids `0..listeners_made`. A listener leaves the map
+    /// when closed, so that a listen/close loop does not grow it; an id below this that is not
+    /// in the map is a closed listener.
+    listeners_made: u64,
     listeners: HashMap<u64, Arc<Listener>>,
     held: HashMap<u64, Held>,
     ended: bool,
@@ -385,11 +412,7 @@ impl Listeners {
                 "cannot listen on {addr}: the step has ended"
             )));
         }
-        // std sets SO_REUSEADDR on Unix: the port can be bound again as soon as this closes,
-        // whatever connections are left in TIME_WAIT.
-        let socket = TcpListener::bind(addr)
-            .and_then(|s| s.set_nonblocking(true).map(|()| s))
-            .map_err(|e| failed(format!("cannot listen on {addr}: {e}")))?;
+        let socket = bind(addr).map_err(|e| failed(format!("cannot listen on {addr}: {e}")))?;
         let local = socket.local_addr().unwrap_or(addr);
         let (waker, woken) =
             UnixStream::pair().map_err(|e| failed(format!("cannot listen on {addr}: {e}")))?;
@@ -416,8 +439,8 @@ impl Listeners {
                 "cannot listen on {addr}: the step has ended"
             )));
         }
-        let id = state.next_id;
-        state.next_id += 1;
+        let id = state.listeners_made;
+        state.listeners_made += 1;
         state.listeners.insert(id, listener);
         Ok(id)
     }
@@ -425,12 +448,14 @@ impl Listeners {
     /// The next request on listener `id`, waiting until one comes, the listener closes, or
     /// `deadline`; `None` once it is closed (or at the deadline).
     pub(crate) fn accept(&self, id: u64, deadline: Instant) -> Result<Option<Accepted>, HostError> {
-        let listener = self
-            .state()
-            .listeners
-            .get(&id)
-            .cloned()
-            .ok_or_else(|| type_error(format!("no listener with id {id}")))?;
+        let listener = {
+            let state = self.state();
+            match state.listeners.get(&id) {
+                Some(listener) => Arc::clone(listener),
+                None if id < state.listeners_made => return Ok(None),
+                None => return Err(type_error(format!("no listener with id {id}"))),
+            }
+        };
         let incoming = {
             let mut q = listener.queue();
             loop {
@@ -536,10 +561,10 @@ impl Listeners {
     }
 
     /// Closes listener `id` (`server.close()`): no new connection is accepted and the port
-    /// is free when this returns; requests not accepted yet get a 503. Closing twice is fine.
-    /// The listener stays known, closed, so that `accept` on it gives `None`.
+    /// is free when this returns; requests not accepted yet get a 503. Closing twice is fine,
+    /// and `accept` on a closed listener gives `None`.
     pub(crate) fn close(&self, id: u64) {
-        let listener = self.state().listeners.get(&id).cloned();
+        let listener = self.state().listeners.remove(&id);
         if let Some(listener) = listener {
             self.close_listener(
                 &listener,
@@ -1101,4 +1126,76 @@ fn parse_length(value: &[u8]) -> Option<u64> {
         return None;
     }
     std::str::from_utf8(value).ok()?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Nothing;
+
+    impl Recorder for Nothing {
+        fn record(&self, _: Event) {}
+        fn log(&self, _: &str, _: &str, _: &str) {}
+    }
+
+    /// A plugin opening and closing listeners in a loop does not grow aether's registry (the
+    /// reviewer's finding: closed listeners used to stay in it), and a closed listener still
+    /// accepts nothing rather than being unknown.
+    #[test]
+    fn closed_listeners_leave_the_registry() {
+        let listeners = Listeners::new(
+            Tap {
+                recorder: Arc::new(Nothing),
+                step: "s".into(),
+                plugin: "p".into(),
+            },
+            InboundLimits::default(),
+        );
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = probe.local_addr().expect("addr");
+        drop(probe);
+        let permissions = aether_policy::Permissions {
+            listen: aether_policy::ListenAddr::new(addr).into_iter().collect(),
+            ..aether_policy::Permissions::default()
+        };
+        let grant = aether_policy::Grant::new(
+            permissions,
+            None,
+            &aether_policy::RequestedLimits::default(),
+        )
+        .expect("grant");
+        let checked = grant.check_listen(addr).expect("granted");
+        let mut first = None;
+        for _ in 0..50 {
+            let id = listeners.listen(&checked).expect("listen");
+            first.get_or_insert(id);
+            listeners.close(id);
+        }
+        assert!(listeners.state().listeners.is_empty());
+        let soon = Instant::now() + Duration::from_secs(1);
+        let first = first.expect("a listener");
+        assert!(matches!(listeners.accept(first, soon), Ok(None)));
+        assert!(
+            listeners.accept(1000, soon).is_err(),
+            "an id never given out"
+        );
+        listeners.end();
+    }
+
+    /// A grant of `[::]:P` serves IPv6 only: without `IPV6_V6ONLY`, Linux's dual-stack socket
+    /// also took IPv4 clients, which only a grant of `0.0.0.0:P` may.
+    #[test]
+    fn an_ipv6_wildcard_is_not_an_ipv4_one() {
+        let probe = std::net::TcpListener::bind("[::1]:0").expect("bind [::1]");
+        let port = probe.local_addr().expect("addr").port();
+        drop(probe);
+        let socket = bind(SocketAddr::from((std::net::Ipv6Addr::UNSPECIFIED, port))).expect("bind");
+        assert!(std::net::TcpStream::connect(("::1", port)).is_ok());
+        assert!(
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+            "[::]:{port} accepted an IPv4 client"
+        );
+        drop(socket);
+    }
 }
