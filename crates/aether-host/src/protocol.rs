@@ -1,5 +1,5 @@
 //! The host-call protocol: every capability a plugin uses travels as a [`HostRequest`] and comes
-//! back as a [`HostReply`].
+//! back as a [`HostValue`] or a [`HostError`].
 //!
 //! The engine side never performs a capability itself; it builds a request and hands it to a
 //! [`Host`]. In the thread tier that is a direct call; in the process tier the same values are
