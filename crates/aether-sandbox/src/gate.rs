@@ -145,6 +145,9 @@ pub(crate) struct Shared {
     /// The engine thread's CPU clock id (`-1` until known), so that the supervisor can read it
     /// when it abandons the thread.
     engine_clock: AtomicI64,
+    /// That clock's reading when the step began on the thread, in nanoseconds: engine threads
+    /// are reused, so their clock also holds earlier steps' time.
+    engine_clock_start: AtomicU64,
 }
 
 impl Shared {
@@ -154,6 +157,7 @@ impl Shared {
             kill: AtomicU8::new(0),
             meter: Arc::new(Meter::new(memory)),
             engine_clock: AtomicI64::new(-1),
+            engine_clock_start: AtomicU64::new(0),
         }
     }
 
@@ -186,17 +190,21 @@ impl Shared {
 
     pub(crate) fn set_engine_clock(&self, clock: Option<libc::clockid_t>) {
         if let Some(clock) = clock {
+            let start = sys::cpu_time(clock).unwrap_or_default().as_nanos();
+            self.engine_clock_start
+                .store(u64::try_from(start).unwrap_or(u64::MAX), Relaxed);
             self.engine_clock.store(i64::from(clock), Relaxed);
         }
     }
 
-    /// The engine thread's CPU time so far, read from another thread.
+    /// The CPU time the engine thread spent on this step so far, read from another thread.
     pub(crate) fn engine_cpu(&self) -> Option<Duration> {
         let clock = libc::clockid_t::try_from(self.engine_clock.load(Relaxed)).ok()?;
         if clock == -1 {
             return None;
         }
-        sys::cpu_time(clock)
+        let start = Duration::from_nanos(self.engine_clock_start.load(Relaxed));
+        Some(sys::cpu_time(clock)?.saturating_sub(start))
     }
 }
 

@@ -696,6 +696,36 @@ fn prototype_pollution_does_not_reach_the_next_step() {
     }
 }
 
+/// Engine threads are reused (pool.rs), and a thread's CPU clock keeps counting across steps:
+/// a step's CPU time, sampled or read at a timeout, is its own, not its thread's.
+#[test]
+fn cpu_time_is_the_steps_own_on_a_reused_thread() {
+    let busy = Limits {
+        timeout: Duration::from_millis(400),
+        ..Limits::default()
+    };
+    let burn = Arc::new(FakeHost::with_main("export default () => { for (;;) {} };"));
+    assert!(run_host(&burn, busy).result.is_err());
+    // Let the thread finish its teardown and wait for the next step.
+    std::thread::sleep(Duration::from_millis(300));
+    let short = Limits {
+        timeout: Duration::from_millis(50),
+        ..Limits::default()
+    };
+    let spec = StepSpec {
+        sample: true,
+        ..spec(short)
+    };
+    let outcome = run_step(spec, Arc::clone(&burn) as Arc<dyn Host>);
+    assert!(outcome.result.is_err());
+    let sampled = outcome.samples.iter().map(|s| s.cpu_ms).max().unwrap_or(0);
+    assert!(
+        outcome.cpu_ms < 300 && sampled < 300,
+        "the second step was charged the first one's CPU: {} ms, samples up to {sampled} ms",
+        outcome.cpu_ms
+    );
+}
+
 // --- Limits ---
 
 #[test]
