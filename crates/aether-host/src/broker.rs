@@ -89,12 +89,13 @@ impl StepHost {
         }
     }
 
-    /// Ends the step: kills every child process it started, with their whole trees, and
-    /// refuses any it would start later; closes every listener (their ports are free when this
-    /// returns) and answers with a 503 every request the plugin did not answer. The runner
-    /// calls it when the step ends for any reason (SPEC §5: no child or listener outlives its
-    /// step).
+    /// Ends the step: cuts every fetch under way and refuses new ones; kills every child
+    /// process it started, with their whole trees, and refuses any it would start later; closes
+    /// every listener (their ports are free when this returns) and answers with a 503 every
+    /// request the plugin did not answer. The runner calls it when the step ends for any reason
+    /// (SPEC §5: no fetch, child or listener outlives its step).
     pub fn end(&self) {
+        self.gateway.shutdown();
         self.children.kill_all();
         self.listeners.end();
     }

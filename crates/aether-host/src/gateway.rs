@@ -20,9 +20,11 @@
 //! What it must never do: connect to an address it has not checked, or resolve a name twice
 //! for one hop.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use std::cell::RefCell;
@@ -590,11 +592,60 @@ pub struct Traced {
     pub overridden: Vec<Denial>,
 }
 
-/// The gateway: how names are resolved and which proxies are used. Cheap to build.
+/// The gateway: how names are resolved and which proxies are used. Cheap to build. A clone
+/// shares the fetches under way: shutting down one shuts down all.
 #[derive(Debug, Clone)]
 pub struct Gateway<R> {
     resolver: R,
     proxies: Proxies,
+    in_flight: Arc<InFlight>,
+}
+
+/// The connections of the fetches under way, so that [`Gateway::shutdown`] can cut them.
+#[derive(Debug, Default)]
+struct InFlight(Mutex<InFlightState>);
+
+#[derive(Debug, Default)]
+struct InFlightState {
+    closed: bool,
+    next: u64,
+    /// One agent per hop under way (an agent holds that hop's one connection).
+    agents: HashMap<u64, ureq::Agent>,
+}
+
+/// A hop's place in [`InFlight`], given up when the hop is over.
+struct Registered<'a> {
+    in_flight: &'a InFlight,
+    id: u64,
+}
+
+impl InFlight {
+    fn state(&self) -> std::sync::MutexGuard<'_, InFlightState> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Tracks `agent` until the returned guard drops; refused once the gateway is shut down.
+    fn register(&self, agent: &ureq::Agent) -> Result<Registered<'_>, FetchError> {
+        let mut state = self.state();
+        if state.closed {
+            return Err(type_error("the step has ended".to_owned()));
+        }
+        let id = state.next;
+        state.next += 1;
+        state.agents.insert(id, agent.clone());
+        Ok(Registered {
+            in_flight: self,
+            id,
+        })
+    }
+}
+
+impl Drop for Registered<'_> {
+    fn drop(&mut self) {
+        self.in_flight.state().agents.remove(&self.id);
+    }
 }
 
 impl<R: Resolve> Gateway<R> {
@@ -603,6 +654,21 @@ impl<R: Resolve> Gateway<R> {
         Gateway {
             resolver,
             proxies: Proxies::none(),
+            in_flight: Arc::default(),
+        }
+    }
+
+    /// Cuts every fetch under way (its connection is shut down: a read blocked on it returns at
+    /// once, and the fetch fails) and refuses new ones. The broker calls it when the step
+    /// ends, so that no fetch outlives its step (SPEC §5). Idempotent.
+    pub fn shutdown(&self) {
+        let agents: Vec<ureq::Agent> = {
+            let mut state = self.in_flight.state();
+            state.closed = true;
+            state.agents.drain().map(|(_, a)| a).collect()
+        };
+        for agent in agents {
+            agent.shutdown();
         }
     }
 
@@ -763,6 +829,7 @@ impl<R: Resolve> Gateway<R> {
                     PinnedResolver(proxy),
                 ),
             };
+            let _registered = self.in_flight.register(&agent)?;
             let mut builder = http::Request::builder()
                 .method(method.clone())
                 .uri(target.url.as_str());

@@ -269,3 +269,68 @@ fn a_request_sent_before_a_refused_redirect_is_recorded() {
             .any(|e| e.decision == Decision::Denied && e.target == "http://127.0.0.1:9/x")
     );
 }
+
+/// SPEC §5: "A fetch never outlives the step." A plugin that returns while its fetch waits on
+/// a server that never answers: ending the step cuts the connection at once, instead of
+/// leaving it open (and a thread blocked on it) until the fetch's own timeout. The server sees
+/// the connection close long before that timeout (60 s), and the fetch fails.
+#[test]
+fn ending_the_step_cuts_the_fetches_under_way() {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let (arrived, request_arrived) = std::sync::mpsc::channel();
+    let server = std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().expect("accept");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .expect("timeout");
+        let mut buf = [0u8; 4096];
+        // Read the request, never answer, and wait for the client to go away.
+        loop {
+            match stream.read(&mut buf) {
+                Ok(0) => return true,
+                Ok(_) => {
+                    let _ = arrived.send(());
+                }
+                Err(_) => return false,
+            }
+        }
+    });
+    let domain = DomainPattern::parse(&format!("127.0.0.1:{port}")).expect("domain");
+    let policy = Policy {
+        domains: vec![domain.clone()],
+        allow_private: vec![IpNet::parse("127.0.0.1/32").expect("net")],
+        ..Policy::default()
+    };
+    let permissions = Permissions {
+        domains: vec![domain],
+        ..Permissions::default()
+    };
+    let workspace = tempfile::tempdir().expect("tempdir");
+    let (step, _events) = host(permissions, &policy, workspace.path());
+    let step = Arc::new(step.deadline(Instant::now() + Duration::from_secs(60)));
+    let fetching = {
+        let step = Arc::clone(&step);
+        std::thread::spawn(move || {
+            step.call(HostRequest::Fetch {
+                url: format!("http://127.0.0.1:{port}/hang"),
+                method: "GET".into(),
+                headers: Vec::new(),
+                body: None,
+                redirect: "follow".into(),
+                timeout_ms: Some(60_000),
+            })
+        })
+    };
+    // Once the request is under way, end the step.
+    request_arrived.recv().expect("the request arrived");
+    step.end();
+    assert!(
+        server.join().expect("server"),
+        "the connection outlived the step"
+    );
+    assert!(fetching.join().expect("fetch").is_err());
+    // And a fetch after the end is refused.
+    let late = step.call(fetch(format!("http://127.0.0.1:{port}/late")));
+    assert!(late.is_err());
+}
