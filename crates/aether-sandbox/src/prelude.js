@@ -189,7 +189,13 @@
           return read(take(this));
         },
       }[name];
-      Object.defineProperty(Class.prototype, name, { value: method, writable: true, enumerable: false, configurable: true });
+      Object.defineProperty(Class.prototype, name, {
+        __proto__: null,
+        value: method,
+        writable: true,
+        enumerable: false,
+        configurable: true,
+      });
     }
   };
 

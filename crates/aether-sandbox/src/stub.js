@@ -12,17 +12,31 @@
   const global = globalThis;
   const defineProperty = Object.defineProperty;
   const ownDescriptor = Object.getOwnPropertyDescriptor;
+  const hasOwn = Object.hasOwn;
+  // The prelude loads after plugin code has run, so nothing here may read a property the
+  // plugin could have put on Object.prototype: descriptors have no prototype (an inherited
+  // `get` made every definition throw), and a descriptor's `get` is read only if it is its own.
   const plain = (name, value) =>
-    defineProperty(global, name, { value, writable: true, enumerable: false, configurable: true });
+    defineProperty(global, name, { __proto__: null, value, writable: true, enumerable: false, configurable: true });
   let exported;
-  const prelude = () => (exported ??= load(natives));
+  // Plugin code can run while the prelude loads (a getter or iterator it replaced, called by the
+  // prelude's setup) and load it again from inside. That inner load finishes first and its
+  // classes are the ones `define` put on the global object, so its functions are the ones kept:
+  // fetch's responses stay instances of the global `Response` and `Headers`.
+  const prelude = () => {
+    if (exported === undefined) {
+      const loaded = load(natives);
+      exported ??= loaded;
+    }
+    return exported;
+  };
 
   const getters = {};
   // The prelude defines its classes through this: only over a stand-in still in place, never
   // over a value the plugin assigned (or deleted) first.
   natives.define = (name, value) => {
     const current = ownDescriptor(global, name);
-    if (current !== undefined && current.get === getters[name]) plain(name, value);
+    if (current !== undefined && hasOwn(current, "get") && current.get === getters[name]) plain(name, value);
   };
   for (const name of ["TextEncoder", "TextDecoder", "Headers", "Response"]) {
     const get = () => {

@@ -525,6 +525,38 @@ fn lazily_loaded_globals_behave_as_plain_ones() {
     );
 }
 
+/// Plugin code that runs while the prelude loads (here a poisoned array iterator, called by the
+/// prelude's own setup) and touches a stand-in loads it again from inside: fetch's responses
+/// must still be the global `Response` and `Headers`, and a polluted `Object.prototype` must
+/// not keep the classes from loading.
+#[test]
+fn lazily_loaded_globals_survive_reentry_and_a_polluted_object_prototype() {
+    let out = ok(r#"
+        export default async () => {
+          const iterate = Array.prototype[Symbol.iterator];
+          let reentered = false;
+          Array.prototype[Symbol.iterator] = function () {
+            if (!reentered) { reentered = true; void globalThis.Response; }
+            return iterate.call(this);
+          };
+          const r = await fetch("https://ok/");
+          Array.prototype[Symbol.iterator] = iterate;
+          return [reentered, r instanceof Response, r.headers instanceof Headers];
+        }"#);
+    assert_eq!(out, json!([true, true, true]));
+    let out = ok(r#"
+        export default () => {
+          Object.defineProperty(Object.prototype, "get", { value: () => 1, configurable: true });
+          Object.prototype.set = () => {};
+          const text = new TextDecoder().decode(new TextEncoder().encode("ok"));
+          globalThis.Headers = "mine";
+          delete Object.prototype.get;
+          delete Object.prototype.set;
+          return [text, globalThis.Headers, typeof Response];
+        }"#);
+    assert_eq!(out, json!(["ok", "mine", "function"]));
+}
+
 #[test]
 fn permission_denied_has_name_capability_target_and_message() {
     let out = ok(r#"
