@@ -5,7 +5,8 @@
 //! re-reads the host's reserved bytes and re-checks the memory ceiling. [`Shared`] holds the kill
 //! flag the interrupt handler obeys, the deadline, and the [`Meter`].
 
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU8, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU8, AtomicU64};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -193,13 +194,15 @@ impl Shared {
             let start = sys::cpu_time(clock).unwrap_or_default().as_nanos();
             self.engine_clock_start
                 .store(u64::try_from(start).unwrap_or(u64::MAX), Relaxed);
-            self.engine_clock.store(i64::from(clock), Relaxed);
+            // Release, with the Acquire below: a reader that sees the clock sees its baseline
+            // (else it could subtract 0 and count earlier steps' time on the thread).
+            self.engine_clock.store(i64::from(clock), Release);
         }
     }
 
     /// The CPU time the engine thread spent on this step so far, read from another thread.
     pub(crate) fn engine_cpu(&self) -> Option<Duration> {
-        let clock = libc::clockid_t::try_from(self.engine_clock.load(Relaxed)).ok()?;
+        let clock = libc::clockid_t::try_from(self.engine_clock.load(Acquire)).ok()?;
         if clock == -1 {
             return None;
         }
