@@ -377,6 +377,24 @@ mod tests {
         expected.extend(ADDITIONS.map(str::to_owned));
         assert_eq!(seen, expected);
 
+        // The same once the lazily loaded prelude has run (bindings.rs `STUB`): it adds no name.
+        let loaded = run_step(
+            crate::StepSpec {
+                main: "main.js".into(),
+                input: serde_json::Value::Null,
+                context: serde_json::Value::Null,
+                limits: Limits::default(),
+                sample: false,
+            },
+            Arc::new(OneModule(
+                "export default () => { void new TextEncoder(); void Response; \
+                 return Object.getOwnPropertyNames(globalThis); }",
+            )),
+        );
+        let seen_loaded: BTreeSet<String> =
+            serde_json::from_value(loaded.result.expect("step")).expect("names");
+        assert_eq!(seen_loaded, expected);
+
         // The built-ins themselves: nothing outside ECMAScript, nothing the SPEC forbids.
         assert!(builtins.contains("queueMicrotask"));
         let all = names_of_fresh::<rquickjs::context::intrinsic::All>();
