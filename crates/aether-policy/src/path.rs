@@ -1050,6 +1050,30 @@ mod tests {
     }
 
     #[test]
+    fn set_and_patterns_agree_on_names_that_are_not_utf8() {
+        use std::ffi::OsStr;
+        use std::os::unix::ffi::OsStrExt;
+        let ps = [pat("/w/*.txt"), pat("/w/d/**"), pat("/w/?x"), pat("/w/lit")];
+        let set = PathSet::new(&ps);
+        for bytes in [
+            &b"/w/\xff.txt"[..],
+            b"/w/\xff\xfex.txt",
+            b"/w/d/\x80",
+            b"/w/d",
+            b"/w/\xffx",
+            b"/w/\xff\xfex",
+            b"/w/li\xff",
+            b"/w/\xff/a.txt",
+        ] {
+            let path = Path::new(OsStr::from_bytes(bytes));
+            let one = ps.iter().any(|p| p.matches(path));
+            assert_eq!(set.matches_normalized(path), one, "{}", path.display());
+        }
+        assert!(set.matches_normalized(Path::new(OsStr::from_bytes(b"/w/\xff.txt"))));
+        assert!(!set.matches_normalized(Path::new(OsStr::from_bytes(b"/w/\xff/a.txt"))));
+    }
+
+    #[test]
     fn set_too_large_for_one_automaton_still_matches() {
         // Long patterns of many wildcards: 256 of them exceed the regex engine's size limit
         // as one automaton, so the set falls back to the patterns' own matchers.
