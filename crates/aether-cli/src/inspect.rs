@@ -140,6 +140,7 @@ pub fn write_report(audit: &AuditLog, run: &RunData<'_>) -> io::Result<String> {
             .iter()
             .map(|k| EventRecord {
                 repeats: k.repeats,
+                targets_omitted: k.targets_omitted,
                 ..event_record(run.run_id, &k.event)
             })
             .collect(),
@@ -252,5 +253,6 @@ fn event_record(run_id: &str, e: &Event) -> EventRecord {
         method: inbound.map(|i| i.method.clone()),
         path: inbound.map(|i| i.path.clone()),
         repeats: 0,
+        targets_omitted: false,
     }
 }

@@ -86,6 +86,9 @@ pub struct Kept {
     pub event: Event,
     /// How many more it stands for.
     pub repeats: u64,
+    /// Whether it is the record past [`MAX_KEPT_EVENTS`], standing for events whose targets
+    /// were not kept.
+    pub targets_omitted: bool,
 }
 
 /// The events kept so far, with their indexes.
@@ -142,7 +145,11 @@ impl Held {
             if let Some(hash) = hash {
                 self.by_hash.entry(hash).or_default().push(self.kept.len());
             }
-            self.kept.push(Kept { event, repeats: 0 });
+            self.kept.push(Kept {
+                event,
+                repeats: 0,
+                targets_omitted: false,
+            });
             return;
         }
         let group = (event.step.clone(), event.capability, event.decision);
@@ -160,7 +167,11 @@ impl Held {
             traffic: None,
             ..event
         };
-        self.kept.push(Kept { event, repeats: 0 });
+        self.kept.push(Kept {
+            event,
+            repeats: 0,
+            targets_omitted: true,
+        });
     }
 }
 
@@ -472,6 +483,8 @@ mod tests {
         held.add(event("s", "OTHER", Decision::Allowed));
         assert_eq!(held.kept.len(), MAX_KEPT_EVENTS + 2);
         assert_eq!(held.kept[MAX_KEPT_EVENTS].event.target, "(other targets)");
+        assert!(held.kept[MAX_KEPT_EVENTS].targets_omitted);
+        assert!(!held.kept[0].targets_omitted);
         let counts = violation_counts(&held.kept);
         assert_eq!(counts[&(Capability::Env, Decision::Denied)], n as u64);
         let all: u64 = held.kept.iter().map(|k| k.repeats + 1).sum();

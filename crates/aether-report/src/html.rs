@@ -84,13 +84,21 @@ fn command_match(command: &str, target: &str) -> bool {
 /// matched. Listen addresses match a `network` target naming the address (with or without a
 /// scheme); `process.network` and limits are not part of the gap. Requests a listener
 /// received are what clients did, not what the plugin used, and binding a listener is not a
-/// fetch: neither uses a `network.domains` grant of `127.0.0.1:9000`.
+/// fetch: neither uses a `network.domains` grant of `127.0.0.1:9000`. A capability with uses
+/// whose targets were not kept ([`EventRecord::targets_omitted`]) has no gap: what those uses
+/// matched is unknown.
 pub fn least_privilege_gap(step: &StepReport, events: &[EventRecord]) -> PrivilegeGap {
     let used: Vec<&EventRecord> = events
         .iter()
         .filter(|e| e.step == step.id && e.decision == "allowed" && e.peer.is_none())
         .collect();
     let unused = |granted: &[String], cap: &str, hit: &dyn Fn(&str, &str) -> bool| -> Vec<String> {
+        if used
+            .iter()
+            .any(|e| e.capability == cap && e.targets_omitted)
+        {
+            return Vec::new();
+        }
         granted
             .iter()
             .filter(|g| {

@@ -159,6 +159,15 @@ pub struct EventRecord {
     /// keeps one record per distinct event (every one of them is in `events.jsonl`).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub repeats: u64,
+    /// Whether this record stands for events whose targets were not kept (past the run's limit
+    /// of distinct events it keeps in memory; `events.jsonl` has each of them): which grants
+    /// they used is unknown.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub targets_omitted: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 fn is_zero(n: &u64) -> bool {

@@ -392,6 +392,25 @@ fn least_privilege_gap_lists_only_unused_grants() {
     assert!(html.contains("<td class=\"gap\"><code>/secret/**</code></td>"));
 }
 
+/// Past the run's limit of distinct events, a step's further uses are one record whose targets
+/// were not kept: the grants they used are unknown, so the gap must not call them unused (a
+/// reviewer would drop a grant the plugin needs).
+#[test]
+fn omitted_targets_leave_no_grant_called_unused() {
+    let mut run = fixture();
+    let b = run.steps[1].id.clone();
+    let before = least_privilege_gap(&run.steps[1], &run.events);
+    assert_eq!(before.filesystem_read, ["/secret/**"]);
+    run.events.push(EventRecord {
+        targets_omitted: true,
+        repeats: 41,
+        ..ev(&b, "filesystem.read", "(other targets)", "allowed")
+    });
+    let after = least_privilege_gap(&run.steps[1], &run.events);
+    assert_eq!(after.filesystem_read, Vec::<String>::new());
+    assert_eq!(after.env, before.env, "other capabilities are still known");
+}
+
 /// The gap matches paths as enforcement does (one matcher, `aether_policy::PathPattern`).
 #[test]
 fn paths_match_as_enforced() {
