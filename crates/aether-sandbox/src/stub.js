@@ -31,17 +31,24 @@
     return exported;
   };
 
-  const getters = {};
+  const getters = { __proto__: null };
+  // Each class as the first load to reach it defined it (the one a re-entered load's fetch uses).
+  const loaded = { __proto__: null };
   // The prelude defines its classes through this: only over a stand-in still in place, never
-  // over a value the plugin assigned (or deleted) first.
+  // over a value the plugin assigned (or deleted) first, nor on a global object the plugin froze.
   natives.define = (name, value) => {
+    loaded[name] ??= value;
     const current = ownDescriptor(global, name);
-    if (current !== undefined && hasOwn(current, "get") && current.get === getters[name]) plain(name, value);
+    if (current !== undefined && hasOwn(current, "get") && current.get === getters[name] && current.configurable) {
+      plain(name, value);
+    }
   };
   for (const name of ["TextEncoder", "TextDecoder", "Headers", "Response"]) {
+    // The class itself, not `global[name]`: a stand-in left in place (a frozen global object)
+    // would call itself.
     const get = () => {
       prelude();
-      return global[name];
+      return loaded[name];
     };
     getters[name] = get;
     defineProperty(global, name, {

@@ -557,6 +557,20 @@ fn lazily_loaded_globals_survive_reentry_and_a_polluted_object_prototype() {
     assert_eq!(out, json!(["ok", "mine", "function"]));
 }
 
+/// A plugin that freezes the global object before its first use of a lazily loaded class (as
+/// hardening libraries do, e.g. SES's `lockdown`) still gets the classes and `fetch`.
+#[test]
+fn lazily_loaded_globals_work_on_a_frozen_global_object() {
+    let out = ok(r#"
+        export default async () => {
+          Object.freeze(globalThis);
+          const text = new TextDecoder().decode(new TextEncoder().encode("ok"));
+          const r = await fetch("https://ok/");
+          return [text, r instanceof Response, r.headers instanceof Headers, typeof Response];
+        }"#);
+    assert_eq!(out, json!(["ok", true, true, "function"]));
+}
+
 #[test]
 fn permission_denied_has_name_capability_target_and_message() {
     let out = ok(r#"
