@@ -71,11 +71,12 @@ impl Console {
     }
 }
 
-/// Distinct events a run keeps in memory for its report and summary. Every event is still
-/// streamed to `events.jsonl` (with `--inspect-security`) and counted; past this many distinct
-/// ones, further events are kept as one record per step, capability and decision. So a plugin
-/// calling `aether.env.get` in a loop, or with a new name each time, cannot grow aether's own
-/// memory (which no plugin ceiling covers) without bound.
+/// Distinct events a run keeps in memory for its report and summary, allowed uses and
+/// violations each (a flood of allowed uses cannot push the violations out of the report).
+/// Every event is still streamed to `events.jsonl` (with `--inspect-security`) and counted;
+/// past this many distinct ones of a kind, further events are kept as one record per step,
+/// capability and decision. So a plugin calling `aether.env.get` in a loop, or with a new name
+/// each time, cannot grow aether's own memory (which no plugin ceiling covers) without bound.
 pub const MAX_KEPT_EVENTS: usize = 20_000;
 
 /// An event as a run keeps it: the first of its kind, and how many more came (the same but for
@@ -95,6 +96,8 @@ pub struct Kept {
 #[derive(Default)]
 struct Held {
     kept: Vec<Kept>,
+    /// How many of `kept` are distinct events, allowed uses and violations.
+    distinct: [usize; 2],
     /// Events without traffic by the hash of what makes them the same ([`same`]), to their
     /// places in `kept`.
     by_hash: HashMap<u64, Vec<usize>>,
@@ -141,7 +144,9 @@ impl Held {
                 return;
             }
         }
-        if self.kept.len() < MAX_KEPT_EVENTS {
+        let kind = usize::from(event.decision.is_violation());
+        if self.distinct[kind] < MAX_KEPT_EVENTS {
+            self.distinct[kind] += 1;
             if let Some(hash) = hash {
                 self.by_hash.entry(hash).or_default().push(self.kept.len());
             }
@@ -161,7 +166,7 @@ impl Held {
         let event = Event {
             target: "(other targets)".into(),
             reason: format!(
-                "the run kept {MAX_KEPT_EVENTS} distinct events in memory; the rest of this \
+                "the run kept {MAX_KEPT_EVENTS} distinct events of this kind in memory; the rest of this \
                  step's are counted here, and each is in events.jsonl with --inspect-security"
             ),
             traffic: None,
@@ -489,6 +494,24 @@ mod tests {
         assert_eq!(counts[&(Capability::Env, Decision::Denied)], n as u64);
         let all: u64 = held.kept.iter().map(|k| k.repeats + 1).sum();
         assert_eq!(all, n as u64 + 1);
+    }
+
+    /// A plugin flooding distinct allowed uses first cannot push its later violations out of
+    /// the report: each kind has its own room.
+    #[test]
+    fn violations_keep_their_room_after_a_flood_of_allowed_uses() {
+        let mut held = Held::default();
+        for i in 0..MAX_KEPT_EVENTS + 10 {
+            held.add(event("s", &format!("OK_{i}"), Decision::Allowed));
+        }
+        held.add(event("s", "SECRET", Decision::Denied));
+        let denied = held
+            .kept
+            .iter()
+            .find(|k| k.event.decision == Decision::Denied)
+            .expect("the violation was kept");
+        assert_eq!(denied.event.target, "SECRET");
+        assert!(!denied.targets_omitted);
     }
 
     /// HTTP exchanges are never merged: their addresses, statuses and bytes differ.
