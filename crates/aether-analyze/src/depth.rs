@@ -26,6 +26,25 @@ pub(crate) fn too_deep(source: &str) -> Option<u32> {
     let at = |i: usize| u32::try_from(i).unwrap_or(u32::MAX);
     while i < b.len() {
         let c = b[i];
+        // Template text: after its opening backtick, or after the `}` closing a `${`.
+        let closes_substitution = c == b'}' && templates.last() == Some(&depth);
+        if c == b'`' || closes_substitution {
+            if closes_substitution {
+                templates.pop();
+                depth = depth.saturating_sub(1);
+            }
+            i = skip_template(b, i + 1);
+            if b.get(i.wrapping_sub(2)) == Some(&b'$') && b.get(i.wrapping_sub(1)) == Some(&b'{') {
+                depth += 1;
+                if depth > MAX_DEPTH {
+                    return Some(at(i));
+                }
+                templates.push(depth);
+            }
+            regex_ok = false;
+            prefix_run = 0;
+            continue;
+        }
         match c {
             b' ' | b'\t' | b'\n' | b'\r' => {
                 i += 1;
@@ -57,44 +76,12 @@ pub(crate) fn too_deep(source: &str) -> Option<u32> {
                 prefix_run = 0;
                 continue;
             }
-            b'`' => {
-                i = skip_template(b, i + 1);
-                if b.get(i.wrapping_sub(2)) == Some(&b'$')
-                    && b.get(i.wrapping_sub(1)) == Some(&b'{')
-                {
-                    depth += 1;
-                    if depth > MAX_DEPTH {
-                        return Some(at(i));
-                    }
-                    templates.push(depth);
-                }
-                regex_ok = false;
-                prefix_run = 0;
-                continue;
-            }
             b'(' | b'[' | b'{' => {
                 depth += 1;
                 if depth > MAX_DEPTH {
                     return Some(at(i));
                 }
                 regex_ok = true;
-            }
-            b'}' if templates.last() == Some(&depth) => {
-                templates.pop();
-                depth = depth.saturating_sub(1);
-                i = skip_template(b, i + 1);
-                if b.get(i.wrapping_sub(2)) == Some(&b'$')
-                    && b.get(i.wrapping_sub(1)) == Some(&b'{')
-                {
-                    depth += 1;
-                    if depth > MAX_DEPTH {
-                        return Some(at(i));
-                    }
-                    templates.push(depth);
-                }
-                regex_ok = false;
-                prefix_run = 0;
-                continue;
             }
             b')' | b']' | b'}' => {
                 depth = depth.saturating_sub(1);
@@ -177,5 +164,18 @@ mod tests {
         assert!(too_deep(&"(".repeat(MAX_DEPTH)).is_none());
         let strings = "'((((('; \"[[[[\"; /(((/; `${`(`}`; // ((((\n".repeat(MAX_DEPTH);
         assert_eq!(too_deep(&strings), None);
+    }
+
+    /// Substitutions nest (`${` opens, its `}` resumes the template text): counted, and
+    /// closed again, so that many shallow templates in a row are fine.
+    #[test]
+    fn template_substitutions_nest_and_close() {
+        let nested = |n: usize| format!("{}0{}", "`${".repeat(n), "}`".repeat(n));
+        assert!(too_deep(&nested(MAX_DEPTH + 1)).is_some());
+        assert_eq!(too_deep(&nested(MAX_DEPTH)), None);
+        assert_eq!(
+            too_deep(&format!("{};", nested(10)).repeat(MAX_DEPTH)),
+            None
+        );
     }
 }

@@ -89,6 +89,21 @@ fn host(permissions: Permissions, policy: &Policy, workspace: &Path) -> (StepHos
     (step, events)
 }
 
+/// A step granted the one domain pattern `domain` (reaching 127.0.0.1, which the policy allows).
+fn loopback_host(domain: &str, workspace: &Path) -> (StepHost, Arc<Events>) {
+    let domain = DomainPattern::parse(domain).expect("domain");
+    let policy = Policy {
+        domains: vec![domain.clone()],
+        allow_private: vec![IpNet::parse("127.0.0.1/32").expect("net")],
+        ..Policy::default()
+    };
+    let permissions = Permissions {
+        domains: vec![domain],
+        ..Permissions::default()
+    };
+    host(permissions, &policy, workspace)
+}
+
 fn fetch(url: String) -> HostRequest {
     HostRequest::Fetch {
         url,
@@ -103,18 +118,8 @@ fn fetch(url: String) -> HostRequest {
 #[test]
 fn fetches_are_recorded_with_address_status_and_bytes_and_dns_is_asked_once() {
     let port = serve(1);
-    let domain = DomainPattern::parse(&format!("svc.test:{port}")).expect("domain");
-    let policy = Policy {
-        domains: vec![domain.clone()],
-        allow_private: vec![IpNet::parse("127.0.0.1/32").expect("net")],
-        ..Policy::default()
-    };
-    let permissions = Permissions {
-        domains: vec![domain],
-        ..Permissions::default()
-    };
     let workspace = tempfile::tempdir().expect("tempdir");
-    let (step, events) = host(permissions, &policy, workspace.path());
+    let (step, events) = loopback_host(&format!("svc.test:{port}"), workspace.path());
     let step = step.resolver(Rebinding(Mutex::new(Cell::new(0))));
 
     let reply = step.call(fetch(format!("http://svc.test:{port}/a")));
@@ -239,18 +244,8 @@ fn a_request_sent_before_a_refused_redirect_is_recorded() {
             );
         }
     });
-    let domain = DomainPattern::parse(&format!("127.0.0.1:{port}")).expect("domain");
-    let policy = Policy {
-        domains: vec![domain.clone()],
-        allow_private: vec![IpNet::parse("127.0.0.1/32").expect("net")],
-        ..Policy::default()
-    };
-    let permissions = Permissions {
-        domains: vec![domain],
-        ..Permissions::default()
-    };
     let workspace = tempfile::tempdir().expect("tempdir");
-    let (step, events) = host(permissions, &policy, workspace.path());
+    let (step, events) = loopback_host(&format!("127.0.0.1:{port}"), workspace.path());
     let reply = step.call(fetch(format!("http://127.0.0.1:{port}/?leak=secret")));
     assert!(
         matches!(&reply, Err(HostError::PermissionDenied { .. })),
@@ -296,18 +291,8 @@ fn ending_the_step_cuts_the_fetches_under_way() {
             }
         }
     });
-    let domain = DomainPattern::parse(&format!("127.0.0.1:{port}")).expect("domain");
-    let policy = Policy {
-        domains: vec![domain.clone()],
-        allow_private: vec![IpNet::parse("127.0.0.1/32").expect("net")],
-        ..Policy::default()
-    };
-    let permissions = Permissions {
-        domains: vec![domain],
-        ..Permissions::default()
-    };
     let workspace = tempfile::tempdir().expect("tempdir");
-    let (step, _events) = host(permissions, &policy, workspace.path());
+    let (step, _events) = loopback_host(&format!("127.0.0.1:{port}"), workspace.path());
     let step = Arc::new(step.deadline(Instant::now() + Duration::from_secs(60)));
     let fetching = {
         let step = Arc::clone(&step);

@@ -355,20 +355,20 @@ mod tests {
 
     #[test]
     fn globals_are_the_builtins_plus_exactly_our_additions() {
-        let outcome = run_step(
-            crate::StepSpec {
-                main: "main.js".into(),
-                input: serde_json::Value::Null,
-                context: serde_json::Value::Null,
-                limits: Limits::default(),
-                sample: false,
-            },
-            Arc::new(OneModule(
-                "export default () => Object.getOwnPropertyNames(globalThis)",
-            )),
-        );
-        let seen: BTreeSet<String> =
-            serde_json::from_value(outcome.result.expect("step")).expect("names");
+        let globals_after = |source: &'static str| -> BTreeSet<String> {
+            let outcome = run_step(
+                crate::StepSpec {
+                    main: "main.js".into(),
+                    input: serde_json::Value::Null,
+                    context: serde_json::Value::Null,
+                    limits: Limits::default(),
+                    sample: false,
+                },
+                Arc::new(OneModule(source)),
+            );
+            serde_json::from_value(outcome.result.expect("step")).expect("names")
+        };
+        let seen = globals_after("export default () => Object.getOwnPropertyNames(globalThis)");
 
         let mut builtins = names_of_fresh::<Intrinsics>();
         // QuickJS-specific, not ECMAScript: removed (SPEC §5).
@@ -378,21 +378,10 @@ mod tests {
         assert_eq!(seen, expected);
 
         // The same once the lazily loaded prelude has run (bindings.rs `STUB`): it adds no name.
-        let loaded = run_step(
-            crate::StepSpec {
-                main: "main.js".into(),
-                input: serde_json::Value::Null,
-                context: serde_json::Value::Null,
-                limits: Limits::default(),
-                sample: false,
-            },
-            Arc::new(OneModule(
-                "export default () => { void new TextEncoder(); void Response; \
-                 return Object.getOwnPropertyNames(globalThis); }",
-            )),
+        let seen_loaded = globals_after(
+            "export default () => { void new TextEncoder(); void Response; \
+             return Object.getOwnPropertyNames(globalThis); }",
         );
-        let seen_loaded: BTreeSet<String> =
-            serde_json::from_value(loaded.result.expect("step")).expect("names");
         assert_eq!(seen_loaded, expected);
 
         // The built-ins themselves: nothing outside ECMAScript, nothing the SPEC forbids.
