@@ -278,7 +278,7 @@ impl<'a> Runner<'a> {
 impl StepRunner for Runner<'_> {
     type Extra = Metrics;
 
-    fn run(&self, index: usize, input: serde_json::Value) -> StepOutcome<Metrics> {
+    fn run(&self, index: usize, input: aether_pipeline::JsonText) -> StepOutcome<Metrics> {
         let step = &self.ws.steps[index];
         let plugin = &self.ws.plugins[step.plugin];
         let m = &plugin.manifest;

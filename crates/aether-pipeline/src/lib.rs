@@ -8,13 +8,13 @@
 //!
 //! ```
 //! use std::num::NonZeroUsize;
-//! use aether_pipeline::{Graph, Plan, Scheduler, StepNode, StepOutcome, StepRunner, Template};
-//! use serde_json::{Value, json};
+//! use aether_pipeline::{Graph, JsonText, Plan, Scheduler, StepNode, StepOutcome, StepRunner, Template};
+//! use serde_json::json;
 //!
 //! struct Echo;
 //! impl StepRunner for Echo {
 //!     type Extra = ();
-//!     fn run(&self, _index: usize, input: Value) -> StepOutcome<()> {
+//!     fn run(&self, _index: usize, input: JsonText) -> StepOutcome<()> {
 //!         StepOutcome::succeeded(input, ())
 //!     }
 //! }
@@ -30,7 +30,7 @@
 //! ];
 //! let plan = Plan::new(graph, templates).map_err(|errors| format!("{} graph errors", errors.len()))?;
 //! let records = Scheduler::new(NonZeroUsize::MIN).run(&plan, &Echo, &());
-//! assert_eq!(records[1].output, Some(json!("Digest of app.log")));
+//! assert_eq!(records[1].output.as_ref().map(|o| o.get()), Some(r#""Digest of app.log""#));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
@@ -42,10 +42,12 @@
 #![deny(missing_docs)]
 
 pub mod graph;
+pub mod json;
 pub mod scheduler;
 pub mod template;
 
 pub use graph::{Cycle, Graph, GraphError, Plan, StepNode, check_references};
+pub use json::JsonText;
 pub use scheduler::{
     Observer, Scheduler, StepError, StepOutcome, StepRecord, StepRunner, StepStatus,
 };

@@ -18,9 +18,8 @@ use std::num::NonZeroUsize;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::mpsc;
 
-use serde_json::Value;
-
 use crate::graph::Plan;
+use crate::json::JsonText;
 use crate::template::RenderError;
 
 /// Executes one step. Called from worker threads, several at once.
@@ -29,21 +28,21 @@ pub trait StepRunner: Sync {
     type Extra: Send;
 
     /// Runs step `index` with its rendered input (its `with`).
-    fn run(&self, index: usize, input: Value) -> StepOutcome<Self::Extra>;
+    fn run(&self, index: usize, input: JsonText) -> StepOutcome<Self::Extra>;
 }
 
 /// What a [`StepRunner`] returns for one step.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct StepOutcome<X> {
-    /// The step's JSON output, or why it failed (a non-empty message).
-    pub result: Result<Value, String>,
+    /// The step's JSON output (its exact text), or why it failed (a non-empty message).
+    pub result: Result<JsonText, String>,
     /// Per-step data, returned whether the step succeeded or not.
     pub extra: X,
 }
 
 impl<X> StepOutcome<X> {
     /// A successful outcome.
-    pub fn succeeded(output: Value, extra: X) -> Self {
+    pub fn succeeded(output: JsonText, extra: X) -> Self {
         StepOutcome {
             result: Ok(output),
             extra,
@@ -138,12 +137,12 @@ fn quote_list(ids: &[String]) -> String {
 /// Invariants: `output` is `Some` iff `status` is `Succeeded`; `error` is `Some` (and displays
 /// as a non-empty message) iff it is not; `extra` is `Some` iff the runner was called and
 /// returned.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct StepRecord<X> {
     /// The final state.
     pub status: StepStatus,
     /// The output, for a step that succeeded.
-    pub output: Option<Value>,
+    pub output: Option<JsonText>,
     /// Why the step failed or was skipped.
     pub error: Option<StepError>,
     /// The runner's per-step data.
@@ -256,7 +255,7 @@ fn execute<R: StepRunner>(
     runner: &R,
     observer: &impl Observer<R::Extra>,
     index: usize,
-    input: Value,
+    input: JsonText,
 ) -> StepRecord<R::Extra> {
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         observer.started(index);
@@ -308,13 +307,13 @@ struct Run<'p, X> {
 }
 
 impl<X> Run<'_, X> {
-    fn render(&self, index: usize) -> Result<Value, RenderError> {
+    fn render(&self, index: usize) -> Result<JsonText, RenderError> {
         let graph = self.plan.graph();
         self.plan.template(index).render(|id| {
             graph
                 .index_of(id)
                 .and_then(|i| self.records[i].as_ref())
-                .and_then(|r| r.output.as_ref())
+                .and_then(|r| r.output.as_deref())
         })
     }
 

@@ -21,7 +21,9 @@
 
 use std::fmt;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
+
+use crate::json::{self, JsonText, RawValue, Shape};
 
 /// The opening of an expression.
 const OPEN: &str = "${{";
@@ -304,57 +306,77 @@ impl Template {
         self.references.is_empty()
     }
 
-    /// Renders the template: `outputs(step_id)` gives the output of a step that succeeded.
+    /// Renders the template into the step's input: `outputs(step_id)` gives the output of a
+    /// step that succeeded.
     ///
-    /// Subtrees without an expression are copied as they are. Fails on the first expression
-    /// (in document order) whose step has no output or whose path does not exist in it.
+    /// Selected values are spliced in as their exact text (SPEC §4: numbers keep every bit,
+    /// strings keep lone-surrogate escapes); interpolated strings keep their escapes too.
+    /// Fails on the first expression (in document order) whose step has no output or whose
+    /// path does not exist in it.
     pub fn render<'v>(
         &self,
-        outputs: impl Fn(&str) -> Option<&'v Value>,
-    ) -> Result<Value, RenderError> {
+        outputs: impl Fn(&str) -> Option<&'v RawValue>,
+    ) -> Result<JsonText, RenderError> {
         // Resolve each reference once, even if the node tree is walked in a different order.
         let values = self
             .references
             .iter()
             .map(|reference| resolve(reference, &outputs))
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(render_node(&self.root, &values))
+        let mut out = String::new();
+        render_node(&self.root, &values, &mut out);
+        // Every piece written is valid JSON text (literals serialized by serde_json, outputs
+        // already checked when they were made), so this parse cannot fail.
+        Ok(RawValue::from_string(out).unwrap_or_else(|_| json::null()))
     }
 }
 
-fn render_node(node: &Node, values: &[&Value]) -> Value {
+/// Appends the JSON text of `node` to `out`.
+fn render_node(node: &Node, values: &[&RawValue], out: &mut String) {
     match node {
-        Node::Literal(value) => value.clone(),
-        Node::Expr(index) => values[*index].clone(),
+        Node::Literal(value) => out.push_str(&value.to_string()),
+        Node::Expr(index) => out.push_str(values[*index].get()),
         Node::Text(parts) => {
-            let mut text = String::new();
+            out.push('"');
             for part in parts {
                 match part {
-                    Part::Text(literal) => text.push_str(literal),
-                    Part::Expr(index) => match values[*index] {
-                        Value::String(s) => text.push_str(s),
-                        // `Value`'s `Display` is compact JSON.
-                        other => text.push_str(&other.to_string()),
-                    },
+                    Part::Text(literal) => json::push_string_content(out, literal),
+                    Part::Expr(index) => json::push_as_text(out, values[*index]),
                 }
             }
-            Value::String(text)
+            out.push('"');
         }
-        Node::Array(items) => Value::Array(items.iter().map(|n| render_node(n, values)).collect()),
-        Node::Object(entries) => Value::Object(
-            entries
-                .iter()
-                .map(|(key, n)| (key.clone(), render_node(n, values)))
-                .collect::<Map<_, _>>(),
-        ),
+        Node::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                render_node(item, values, out);
+            }
+            out.push(']');
+        }
+        Node::Object(entries) => {
+            out.push('{');
+            for (i, (key, item)) in entries.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push('"');
+                json::push_string_content(out, key);
+                out.push_str("\":");
+                render_node(item, values, out);
+            }
+            out.push('}');
+        }
     }
 }
 
 /// Follows a reference's path through its step's output.
 fn resolve<'v>(
     reference: &Reference,
-    outputs: &impl Fn(&str) -> Option<&'v Value>,
-) -> Result<&'v Value, RenderError> {
+    outputs: &impl Fn(&str) -> Option<&'v RawValue>,
+) -> Result<&'v RawValue, RenderError> {
     let Some(mut current) = outputs(&reference.step) else {
         return Err(RenderError::NoOutput {
             step: reference.step.clone(),
@@ -363,24 +385,33 @@ fn resolve<'v>(
         });
     };
     for (depth, segment) in reference.path.iter().enumerate() {
-        let next = match current {
-            Value::Object(map) => map.get(segment).ok_or_else(|| Found::Object {
-                missing: segment.clone(),
-                keys: map.keys().cloned().collect(),
-            }),
-            Value::Array(items) => segment
+        let next = match Shape::of(current) {
+            // As `JSON.parse` does, the last of duplicate keys wins.
+            Shape::Object(members) => members
+                .iter()
+                .rev()
+                .find(|(key, _)| key.as_slice() == segment.as_bytes())
+                .map(|(_, value)| *value)
+                .ok_or_else(|| Found::Object {
+                    missing: segment.clone(),
+                    keys: members
+                        .iter()
+                        .map(|(key, _)| String::from_utf8_lossy(key).into_owned())
+                        .collect(),
+                }),
+            Shape::Array(items) => segment
                 .parse::<usize>()
                 .ok()
                 // `01` is not an index: only the canonical spelling is.
                 .filter(|i| i.to_string() == *segment)
-                .and_then(|i| items.get(i))
+                .and_then(|i| items.get(i).copied())
                 .ok_or_else(|| Found::Array {
                     missing: segment.clone(),
                     len: items.len(),
                 }),
-            scalar => Err(Found::Scalar {
+            Shape::Scalar(kind) => Err(Found::Scalar {
                 missing: segment.clone(),
-                kind: json_kind(scalar),
+                kind,
             }),
         };
         match next {
@@ -402,17 +433,6 @@ fn resolve<'v>(
         }
     }
     Ok(current)
-}
-
-fn json_kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    }
 }
 
 #[derive(Default)]

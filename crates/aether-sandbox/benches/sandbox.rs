@@ -36,7 +36,7 @@ impl Host for Trivial {
 fn spec() -> StepSpec {
     StepSpec {
         main: "main.js".into(),
-        input: serde_json::json!({ "n": 1 }),
+        input: serde_json::value::RawValue::from_string(r#"{"n":1}"#.to_owned()).expect("json"),
         context: serde_json::Value::Null,
         limits: Limits::default(),
         sample: false,

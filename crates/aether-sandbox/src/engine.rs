@@ -18,6 +18,7 @@ use rquickjs::context::intrinsic::{
 use rquickjs::function::Rest;
 use rquickjs::promise::PromiseState;
 use rquickjs::{Context, Ctx, Module, Promise, Runtime, Value};
+use serde_json::value::RawValue;
 
 use crate::bindings::{self, Timers};
 use crate::errors::{describe_thrown, take_exception};
@@ -44,7 +45,7 @@ type Intrinsics = (
 
 /// What the engine thread sends the supervisor.
 pub(crate) struct Report {
-    pub(crate) result: Result<serde_json::Value, StepError>,
+    pub(crate) result: Result<Box<RawValue>, StepError>,
     pub(crate) cpu: Duration,
 }
 
@@ -147,13 +148,15 @@ fn step<'js>(
     spec: &StepSpec,
     gate: &Arc<Gate>,
     tasks: &Tasks<'_, 'js>,
-) -> Result<serde_json::Value, StepError> {
+) -> Result<Box<RawValue>, StepError> {
     let shared = &gate.shared;
     let engine_error = |ctx: &Ctx<'js>, e: rquickjs::Error| StepError::Engine {
         message: take_exception(ctx, e),
     };
     bindings::install(ctx, gate, tasks).map_err(|e| engine_error(ctx, e))?;
-    let input = to_js(ctx, &spec.input).map_err(|e| engine_error(ctx, e))?;
+    let input = ctx
+        .json_parse(spec.input.get())
+        .map_err(|e| engine_error(ctx, e))?;
     let context = to_js(ctx, &spec.context).map_err(|e| engine_error(ctx, e))?;
 
     let module_error = |message: String| StepError::Module {
@@ -208,10 +211,12 @@ fn step<'js>(
 
     // `undefined` (and functions, symbols) serialize to nothing: the output is then `null`.
     match ctx.json_stringify(value) {
-        Ok(None) => Ok(serde_json::Value::Null),
+        Ok(None) => Ok(RawValue::NULL.to_owned()),
         Ok(Some(json)) => {
+            // Kept as the text `JSON.stringify` wrote (SPEC §4); the check only confirms it is
+            // one JSON value and, unlike parsing into Rust values, accepts lone surrogates.
             let json = json.to_string().map_err(|e| engine_error(ctx, e))?;
-            serde_json::from_str(&json).map_err(|e| StepError::Output {
+            RawValue::from_string(json).map_err(|e| StepError::Output {
                 message: e.to_string(),
             })
         }
@@ -359,14 +364,14 @@ mod tests {
             let outcome = run_step(
                 crate::StepSpec {
                     main: "main.js".into(),
-                    input: serde_json::Value::Null,
+                    input: RawValue::NULL.to_owned(),
                     context: serde_json::Value::Null,
                     limits: Limits::default(),
                     sample: false,
                 },
                 Arc::new(OneModule(source)),
             );
-            serde_json::from_value(outcome.result.expect("step")).expect("names")
+            serde_json::from_str(outcome.result.expect("step").get()).expect("names")
         };
         let seen = globals_after("export default () => Object.getOwnPropertyNames(globalThis)");
 

@@ -38,6 +38,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use aether_host::Host;
+use serde_json::value::RawValue;
 
 use crate::gate::{Gate, Kill, Shared};
 
@@ -58,8 +59,9 @@ pub struct StepSpec {
     /// loaded like every other module, through `HostRequest::LoadModule { specifier: main,
     /// referrer: None }`.
     pub main: String,
-    /// The step's input: the first argument of the default export.
-    pub input: serde_json::Value,
+    /// The step's input, the first argument of the default export, as JSON text: the engine's
+    /// own `JSON.parse` reads it, so numbers and lone-surrogate escapes arrive exactly.
+    pub input: Box<RawValue>,
     /// `{ step, pipeline, plugin: { name, version } }`: the second argument of the default export.
     pub context: serde_json::Value,
     /// The step's resource limits.
@@ -109,8 +111,10 @@ impl Default for Limits {
 /// What came of a step.
 #[derive(Debug)]
 pub struct StepOutcome {
-    /// The default export's JSON-serialized result, or why there is none.
-    pub result: Result<serde_json::Value, StepError>,
+    /// The default export's result exactly as the engine's `JSON.stringify` wrote it (SPEC §4:
+    /// every number keeps its value, lone surrogates stay `\uXXXX` escapes), or why there is
+    /// none.
+    pub result: Result<Box<RawValue>, StepError>,
     /// The high-water mark of engine heap plus host-reserved bytes over the step: exact at the
     /// allocation granularity (it is updated by the metering allocator on every allocation, using
     /// `malloc_usable_size`, and after every host call), not a periodic sample.

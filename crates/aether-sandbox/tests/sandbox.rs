@@ -246,11 +246,20 @@ impl Host for FakeHost {
 fn spec(limits: Limits) -> StepSpec {
     StepSpec {
         main: "main.js".into(),
-        input: json!({"a": 2, "b": 3}),
+        input: serde_json::value::to_raw_value(&json!({"a": 2, "b": 3})).unwrap(),
         context: json!({"step": "s1", "pipeline": "p", "plugin": {"name": "demo", "version": "1.0.0"}}),
         limits,
         sample: false,
     }
+}
+
+/// A step's result as a parsed value (the sandbox keeps it as text).
+fn value(outcome: &StepOutcome) -> Result<Value, StepError> {
+    outcome
+        .result
+        .as_ref()
+        .map(|text| serde_json::from_str(text.get()).unwrap())
+        .map_err(Clone::clone)
 }
 
 fn run_host(host: &Arc<FakeHost>, limits: Limits) -> StepOutcome {
@@ -258,7 +267,10 @@ fn run_host(host: &Arc<FakeHost>, limits: Limits) -> StepOutcome {
 }
 
 fn run_js(source: &str) -> Result<Value, StepError> {
-    run_host(&Arc::new(FakeHost::with_main(source)), Limits::default()).result
+    value(&run_host(
+        &Arc::new(FakeHost::with_main(source)),
+        Limits::default(),
+    ))
 }
 
 fn ok(source: &str) -> Value {
@@ -360,7 +372,7 @@ fn modules_come_only_from_the_host() {
         .module("lib.js", "export const twice = (x) => 2 * x;"),
     );
     assert_eq!(
-        run_host(&host, Limits::default()).result,
+        value(&run_host(&host, Limits::default())),
         Ok(json!([4, 10]))
     );
     let loads: Vec<_> = host
@@ -396,7 +408,7 @@ fn require_and_dynamic_import_throw_permission_denied() {
            }"#,
     ));
     assert_eq!(
-        run_host(&host, Limits::default()).result,
+        value(&run_host(&host, Limits::default())),
         Ok(json!([
             ["PermissionDenied", "module", "fs", true],
             ["PermissionDenied", "module", "./main.js", true],
@@ -623,7 +635,7 @@ fn fs_and_env_bindings_forward_to_the_host() {
         .file("in.txt", "abc")
         .var("HOME", "/home/p"),
     );
-    let out = run_host(&host, Limits::default()).result.expect("step");
+    let out = value(&run_host(&host, Limits::default())).expect("step");
     assert_eq!(out["text"], "héllo!");
     assert_eq!(out["bytes"], json!([true, 1, 2, 255]));
     assert_eq!(out["list"], json!(["a", "b"]));
@@ -654,7 +666,7 @@ fn wrong_argument_types_throw_type_error_without_a_host_call() {
              return names;
            }"#,
     ));
-    let out = run_host(&host, Limits::default()).result.expect("step");
+    let out = value(&run_host(&host, Limits::default())).expect("step");
     assert_eq!(out, json!(vec!["TypeError"; 7]));
     assert_eq!(
         host.requests().len(),
@@ -673,7 +685,7 @@ fn console_goes_to_the_host_log() {
              console.warn(inspect, 5n, () => 1);
            }"#,
     ));
-    run_host(&host, Limits::default()).result.expect("step");
+    value(&run_host(&host, Limits::default())).expect("step");
     let logs: Vec<_> = host
         .requests()
         .into_iter()
@@ -751,7 +763,7 @@ fn cpu_time_is_the_steps_own_on_a_reused_thread() {
         ..Limits::default()
     };
     let burn = Arc::new(FakeHost::with_main("export default () => { for (;;) {} };"));
-    assert!(run_host(&burn, busy).result.is_err());
+    assert!(value(&run_host(&burn, busy)).is_err());
     // Let the thread finish its teardown and wait for the next step.
     std::thread::sleep(Duration::from_millis(300));
     let short = Limits {
@@ -784,7 +796,7 @@ fn memory_bomb_fails_with_memory_and_the_next_step_still_runs() {
         "export default () => { const a = []; while (true) a.push(new Array(1e5).fill(1)); }",
     ));
     let outcome = run_host(&host, limits);
-    assert_eq!(outcome.result, Err(StepError::Memory { limit: 32 << 20 }));
+    assert_eq!(value(&outcome), Err(StepError::Memory { limit: 32 << 20 }));
     assert!(outcome.peak_memory_bytes > 16 << 20 && outcome.peak_memory_bytes <= 32 << 20);
     assert_eq!(ok("export default () => 'still fine'"), json!("still fine"));
 }
@@ -803,7 +815,7 @@ fn catching_out_of_memory_does_not_save_the_plugin() {
     ] {
         let host = Arc::new(FakeHost::with_main(source));
         assert_eq!(
-            run_host(&host, limits).result,
+            value(&run_host(&host, limits)),
             Err(StepError::Memory { limit: 32 << 20 }),
             "{source}"
         );
@@ -820,7 +832,7 @@ fn host_limit_exceeded_stops_the_plugin_even_if_caught() {
         "export default () => { try { aether.fs.writeText('huge', 'x'); } catch (e) {} return 'survived'; }",
     ));
     assert_eq!(
-        run_host(&host, limits).result,
+        value(&run_host(&host, limits)),
         Err(StepError::Memory { limit: 32 << 20 })
     );
 }
@@ -838,7 +850,7 @@ fn runaway_code_is_stopped_at_the_timeout() {
     ] {
         let host = Arc::new(FakeHost::with_main(source));
         assert_eq!(
-            run_host(&host, one_second()).result,
+            value(&run_host(&host, one_second())),
             Err(StepError::Timeout {
                 limit: Duration::from_secs(1)
             }),
@@ -861,7 +873,7 @@ fn a_native_call_that_ignores_the_interrupt_is_abandoned_at_the_timeout() {
         "export default () => { let o = {}; for (let i = 0; i < 30; i++) o = { a: o, b: o }; return JSON.stringify(o).length; }",
     ));
     assert_eq!(
-        run_host(&host, limits).result,
+        value(&run_host(&host, limits)),
         Err(StepError::Timeout {
             limit: Duration::from_millis(100)
         })
@@ -1028,9 +1040,8 @@ fn listen_hands_out_requests_and_forwards_responses() {
           return { denied, bad, seen, frozen: Object.isFrozen(server) && Object.isFrozen(aether.listen) };
         }"#,
     ));
-    let out = run_host(&host, Limits::default())
-        .result
-        .unwrap_or_else(|e| panic!("step failed: {e}"));
+    let out =
+        value(&run_host(&host, Limits::default())).unwrap_or_else(|e| panic!("step failed: {e}"));
     assert_eq!(
         out,
         json!({

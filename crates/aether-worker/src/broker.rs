@@ -85,7 +85,8 @@ pub fn supervise(
     worker.kill();
     drop(hold_open);
     let result = result.and_then(|json| {
-        serde_json::from_str(&json).map_err(|e| StepError::Engine {
+        // Kept as text, exactly as the worker's `JSON.stringify` wrote it (SPEC §4).
+        serde_json::value::RawValue::from_string(json).map_err(|e| StepError::Engine {
             message: format!("the worker's output is not valid JSON: {e}"),
         })
     });
@@ -141,7 +142,7 @@ fn serve(
     });
     let start = ToWorker::Start(Start {
         main: spec.main,
-        input: spec.input.to_string(),
+        input: spec.input.get().to_owned(),
         context: spec.context.to_string(),
         limits: spec.limits,
     });

@@ -43,7 +43,7 @@ fn serve(socket: OwnedFd, request: SpawnRequest) -> Result<(), ()> {
     let ToWorker::Start(start) = wire::read_frame(&mut &*stream, max).map_err(|_| ())? else {
         return Err(());
     };
-    let input = serde_json::from_str(&start.input).map_err(|_| ())?;
+    let input = serde_json::value::RawValue::from_string(start.input).map_err(|_| ())?;
     let context = serde_json::from_str(&start.context).map_err(|_| ())?;
     let host = Arc::new(WorkerHost {
         stream,
@@ -69,7 +69,9 @@ fn serve(socket: OwnedFd, request: SpawnRequest) -> Result<(), ()> {
         Arc::clone(&host) as Arc<dyn Host>,
     );
     let done = FromWorker::Done {
-        result: outcome.result.map(|value| value.to_string()),
+        result: outcome
+            .result
+            .map(|text| Box::<str>::from(text).into_string()),
         cpu: std::time::Duration::from_millis(outcome.cpu_ms),
     };
     host.send(&done).map_err(|_| ())?;

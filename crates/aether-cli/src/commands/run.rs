@@ -12,7 +12,6 @@ use aether_pipeline::{Scheduler, StepStatus};
 use aether_policy::Tier;
 use aether_worker::Zygote;
 use clap::Args;
-use serde_json::json;
 
 use crate::inspect::AuditLog;
 use crate::runner::{Collector, Console, Progress, RunOptions, Runner, violation_counts};
@@ -207,24 +206,24 @@ pub fn run(args: RunArgs) -> anyhow::Result<Outcome> {
                 .zip(&ws.steps)
                 .map(|(r, s)| {
                     let m = r.extra.clone().unwrap_or_default();
-                    json!({
-                        "id": s.decl.id,
-                        "plugin": ws.plugins[s.plugin].manifest.name,
-                        "status": r.status.as_str(),
-                        "output": r.output,
-                        "error": r.error.as_ref().map(ToString::to_string),
-                        "duration_ms": u64::try_from(m.duration.as_millis()).unwrap_or(u64::MAX),
-                        "peak_memory_bytes": m.peak_memory_bytes,
-                        "cpu_ms": m.cpu_ms,
-                    })
+                    JsonStep {
+                        id: &s.decl.id,
+                        plugin: &ws.plugins[s.plugin].manifest.name,
+                        status: r.status.as_str(),
+                        output: r.output.as_deref(),
+                        error: r.error.as_ref().map(ToString::to_string),
+                        duration_ms: u64::try_from(m.duration.as_millis()).unwrap_or(u64::MAX),
+                        peak_memory_bytes: m.peak_memory_bytes,
+                        cpu_ms: m.cpu_ms,
+                    }
                 })
                 .collect();
-            let doc = json!({
-                "run_id": run_id,
-                "pipeline": ws.pipeline.name,
-                "status": if ok { "succeeded" } else { "failed" },
-                "steps": steps,
-            });
+            let doc = JsonRun {
+                run_id: &run_id,
+                pipeline: &ws.pipeline.name,
+                status: if ok { "succeeded" } else { "failed" },
+                steps,
+            };
             let mut stdout = std::io::stdout().lock();
             serde_json::to_writer(&mut stdout, &doc)?;
             writeln!(stdout)?;
@@ -257,6 +256,29 @@ pub fn run(args: RunArgs) -> anyhow::Result<Outcome> {
     } else {
         Outcome::Failure
     })
+}
+
+/// `--output json` (SPEC §7): one object on stdout.
+#[derive(serde::Serialize)]
+struct JsonRun<'a> {
+    run_id: &'a str,
+    pipeline: &'a str,
+    status: &'static str,
+    steps: Vec<JsonStep<'a>>,
+}
+
+/// One step of [`JsonRun`]. `output` is written verbatim, exactly as the plugin's
+/// `JSON.stringify` wrote it (SPEC §4).
+#[derive(serde::Serialize)]
+struct JsonStep<'a> {
+    id: &'a str,
+    plugin: &'a str,
+    status: &'static str,
+    output: Option<&'a serde_json::value::RawValue>,
+    error: Option<String>,
+    duration_ms: u64,
+    peak_memory_bytes: u64,
+    cpu_ms: u64,
 }
 
 /// A run id unique enough to tell runs apart in reports: time and process id.

@@ -4,11 +4,11 @@
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use aether_pipeline::{Graph, Plan, StepError, StepNode, StepOutcome, StepStatus, Template};
+use aether_pipeline::{Graph, Plan, StepError, StepNode, StepStatus, Template};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
-use crate::scheduler::{FnRunner, jobs};
+use crate::scheduler::{FnRunner, failed, jobs, succeeded};
 
 #[derive(Debug, Clone)]
 struct Case {
@@ -84,9 +84,9 @@ proptest! {
             let end = clock.fetch_add(1, Ordering::SeqCst);
             let extra = (start, end, input == Value::Array(expected));
             if case.fails[i] {
-                StepOutcome::failed(format!("{} failed", id(i)), extra)
+                failed(format!("{} failed", id(i)), extra)
             } else {
-                StepOutcome::succeeded(json!(i), extra)
+                succeeded(json!(i), extra)
             }
         });
         let records = jobs(case.jobs).run(&plan, &runner, &());
