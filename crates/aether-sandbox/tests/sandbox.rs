@@ -246,7 +246,7 @@ impl Host for FakeHost {
 fn spec(limits: Limits) -> StepSpec {
     StepSpec {
         main: "main.js".into(),
-        input: serde_json::value::to_raw_value(&json!({"a": 2, "b": 3})).unwrap(),
+        input: serde_json::value::to_raw_value(&json!({"a": 2, "b": 3})).expect("json"),
         context: json!({"step": "s1", "pipeline": "p", "plugin": {"name": "demo", "version": "1.0.0"}}),
         limits,
         sample: false,
@@ -258,7 +258,7 @@ fn value(outcome: &StepOutcome) -> Result<Value, StepError> {
     outcome
         .result
         .as_ref()
-        .map(|text| serde_json::from_str(text.get()).unwrap())
+        .map(|text| serde_json::from_str(text.get()).expect("json"))
         .map_err(Clone::clone)
 }
 
