@@ -9,7 +9,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use aether_host::broker::{StepHost, StepIdentity};
-use aether_host::events::{Event, Recorder};
+use aether_host::events::{
+    Event, MAX_LOG_BYTES_PER_STEP, MAX_LOG_MESSAGE_BYTES, Recorder, cap_text,
+};
 use aether_host::gateway::Proxies;
 use aether_pipeline::{Observer, StepOutcome, StepRecord, StepRunner, StepStatus};
 use aether_policy::{Capability, Decision, Tier};
@@ -184,6 +186,8 @@ impl Held {
 /// step logs (prefixed by step id) to the console.
 pub struct Collector {
     events: Mutex<Held>,
+    /// Bytes of log each step has printed ([`MAX_LOG_BYTES_PER_STEP`]).
+    logged: Mutex<HashMap<String, u64>>,
     console: Arc<Console>,
     audit: Option<Arc<AuditLog>>,
 }
@@ -193,6 +197,7 @@ impl Collector {
     pub fn new(console: Arc<Console>, audit: Option<Arc<AuditLog>>) -> Collector {
         Collector {
             events: Mutex::new(Held::default()),
+            logged: Mutex::new(HashMap::new()),
             console,
             audit,
         }
@@ -210,6 +215,8 @@ impl Collector {
 
 impl Recorder for Collector {
     fn record(&self, event: Event) {
+        // Kept and written at a size that does not depend on the plugin (issue 16).
+        let event = event.bounded();
         if let Some(audit) = &self.audit {
             audit.append(&event);
         }
@@ -224,6 +231,23 @@ impl Recorder for Collector {
             "log" | "info" => String::new(),
             other => format!("{other}: "),
         };
+        let message = cap_text(message, MAX_LOG_MESSAGE_BYTES);
+        {
+            let mut logged = self.logged.lock().unwrap_or_else(PoisonError::into_inner);
+            let bytes = logged.entry(step.to_owned()).or_default();
+            let before = *bytes;
+            *bytes = bytes.saturating_add(message.len() as u64);
+            if before >= MAX_LOG_BYTES_PER_STEP {
+                return;
+            }
+            if *bytes > MAX_LOG_BYTES_PER_STEP {
+                self.console.line(&format!(
+                    "[{step}] (the step logged more than {} MiB: its further log output is dropped)",
+                    MAX_LOG_BYTES_PER_STEP >> 20
+                ));
+                return;
+            }
+        }
         for line in message.lines() {
             self.console
                 .line(&format!("[{step}] {level}{}", terminal_safe(line)));

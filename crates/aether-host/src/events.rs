@@ -1,6 +1,7 @@
 //! Capability events: one record for every use of a capability, allowed or not (SPEC §8
 //! `events.jsonl`). The broker emits them; a [`Recorder`] collects them for the report.
 
+use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::time::SystemTime;
 
@@ -56,11 +57,86 @@ pub struct Inbound {
     pub path: String,
 }
 
+/// The most of an event's `target` kept, in bytes (then a mark and the full length).
+///
+/// Targets are plugin-controlled (paths, URLs, variable names, specifiers, commands): uncapped,
+/// a plugin calling `aether.env.get` with a 1 MiB name 3,000 times made aether hold gigabytes
+/// and write as much to `events.jsonl` (issue 16). The plugin still gets its whole target in
+/// the error it sees.
+pub const MAX_TARGET_BYTES: usize = 1024;
+
+/// The most of an event's `reason` kept, in bytes: a denial's reason repeats the target and
+/// lists the grant.
+pub const MAX_REASON_BYTES: usize = 4096;
+
+/// `text` if it fits in `max` bytes; else its first `max` bytes or fewer (cut on a character
+/// boundary) followed by `… (N bytes in all)`, so that the cut is visible and the full length
+/// recorded.
+pub fn cap_text(text: &str, max: usize) -> Cow<'_, str> {
+    if text.len() <= max {
+        return Cow::Borrowed(text);
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    Cow::Owned(format!("{}… ({} bytes in all)", &text[..end], text.len()))
+}
+
+/// The most of one `console.*` message printed, in bytes.
+pub const MAX_LOG_MESSAGE_BYTES: usize = 64 * 1024;
+
+/// The most of a step's log printed, in bytes; past it the step's further messages are dropped
+/// (one line says so). Logs go to aether's stderr, which an operator may keep in a file: a
+/// plugin logging in a loop for its whole timeout must not fill a disk.
+pub const MAX_LOG_BYTES_PER_STEP: u64 = 16 * 1024 * 1024;
+
+/// Replaces `text` by its capped form when it is too long.
+fn cap_in_place(text: &mut String, max: usize) {
+    if let Cow::Owned(capped) = cap_text(text, max) {
+        *text = capped;
+    }
+}
+
+impl Event {
+    /// The event with every plugin-controlled text capped: `target` to [`MAX_TARGET_BYTES`],
+    /// `reason` to [`MAX_REASON_BYTES`], an inbound request's method and path to
+    /// [`MAX_TARGET_BYTES`]. Whatever keeps or writes events applies it first, so that an
+    /// event's size does not depend on the plugin.
+    pub fn bounded(mut self) -> Event {
+        cap_in_place(&mut self.target, MAX_TARGET_BYTES);
+        cap_in_place(&mut self.reason, MAX_REASON_BYTES);
+        if let Some(inbound) = self.traffic.as_mut().and_then(|t| t.inbound.as_mut()) {
+            cap_in_place(&mut inbound.method, MAX_TARGET_BYTES);
+            cap_in_place(&mut inbound.path, MAX_TARGET_BYTES);
+        }
+        self
+    }
+}
+
 /// Where events and step logs go. Implementations must be cheap and never block for long:
 /// they are called on the plugin's thread.
+///
+/// Events arrive as made, with plugin-controlled texts as long as the plugin made them: a
+/// recorder that keeps or writes them applies [`Event::bounded`] first.
 pub trait Recorder: Send + Sync {
     /// Records one event.
     fn record(&self, event: Event);
     /// A line of the step's log (`console.*`), already formatted.
     fn log(&self, step: &str, level: &str, message: &str);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_text_is_cut_on_a_character_boundary_with_its_length() {
+        assert_eq!(cap_text("abc", 3), "abc");
+        assert_eq!(cap_text("abcd", 3), "abc… (4 bytes in all)");
+        // `é` is two bytes: a cut inside it moves back before it.
+        assert_eq!(cap_text("aéb", 2), "a… (4 bytes in all)");
+        let huge = "x".repeat(1 << 20);
+        assert!(cap_text(&huge, MAX_TARGET_BYTES).len() < MAX_TARGET_BYTES + 32);
+    }
 }

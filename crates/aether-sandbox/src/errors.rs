@@ -59,7 +59,21 @@ pub(crate) fn host_error_value<'js>(
 
 /// `String(value)`, plus the stack of an `Error`, for a step's error message. Runs no plugin
 /// code beyond what `String()` does on a non-`Error` value (a `toString` the plugin wrote).
+///
+/// Capped at [`MAX_ERROR_BYTES`]: the message becomes the step's error, which aether keeps and
+/// writes (issue 16).
 pub(crate) fn describe_thrown<'js>(ctx: &Ctx<'js>, value: &Value<'js>) -> String {
+    let described = describe_thrown_whole(ctx, value);
+    match aether_host::events::cap_text(&described, MAX_ERROR_BYTES) {
+        std::borrow::Cow::Borrowed(_) => described,
+        std::borrow::Cow::Owned(capped) => capped,
+    }
+}
+
+/// The most of a thrown value's description (message and stack) a step's error keeps, in bytes.
+pub const MAX_ERROR_BYTES: usize = 16 * 1024;
+
+fn describe_thrown_whole<'js>(ctx: &Ctx<'js>, value: &Value<'js>) -> String {
     let text = describe_value(ctx, value);
     let stack = value
         .as_object()

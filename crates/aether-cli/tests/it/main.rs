@@ -6,6 +6,7 @@
 )]
 
 mod analyze;
+mod bounded;
 mod check;
 mod exact;
 mod fetch;

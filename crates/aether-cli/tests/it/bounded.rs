@@ -1,0 +1,89 @@
+//! aether itself stays bounded whatever a plugin does (issue 16): every plugin-controlled text
+//! aether keeps or writes has a size that does not depend on the plugin.
+
+use crate::Ws;
+
+/// A plugin asking for 100 variables whose names are 1 MiB long each (distinct), throwing an
+/// error of 4 MiB at the end, and logging a 1 MiB message and 300 of 64 KiB before it.
+const HUGE: &str = r#"
+export default () => {
+  const big = "A".repeat(1 << 20);
+  let denied = 0;
+  for (let i = 0; i < 100; i++) {
+    try { aether.env.get(big + i); } catch (e) { if (e.name === "PermissionDenied" && e.target.length > (1 << 20)) denied++; }
+  }
+  console.log("M".repeat(1 << 20));
+  const line = "L".repeat(1 << 16);
+  for (let i = 0; i < 300; i++) console.log(line);
+  throw new Error(`denied ${denied} ` + "E".repeat(4 << 20));
+};
+"#;
+
+// See: issue 16 ("Event targets have no length limit": 1,700 calls with a 1 MiB name took
+// aether to 7.8 GB RSS; repeating one 1 MiB target wrote 948 MB to events.jsonl in 8 s).
+#[test]
+fn issue_16_huge_plugin_texts_are_capped_in_events_errors_and_logs() {
+    let ws = Ws::new();
+    ws.js_plugin(
+        "huge",
+        r#"{"name": "huge", "version": "1.0.0", "limits": {"memory": "64MiB"}}"#,
+        HUGE,
+    );
+    ws.write(
+        "pipeline.yaml",
+        "name: bounded\nsteps:\n  - id: huge\n    plugin: ./plugins/huge\n",
+    );
+    let out = ws.aether(&[
+        "run",
+        "pipeline.yaml",
+        "--output",
+        "json",
+        "--inspect-security=audit",
+    ]);
+    out.no_panic();
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    let run = out.json();
+    let error = run["steps"][0]["error"].as_str().unwrap();
+    // The plugin saw its whole target in each denial.
+    assert!(
+        error.contains("denied 100 "),
+        "{}",
+        &error[..200.min(error.len())]
+    );
+    assert!(
+        error.len() < 17 * 1024,
+        "the step's error is {} bytes",
+        error.len()
+    );
+    assert!(error.contains("bytes in all)"), "the cut is marked");
+
+    for file in ["events.jsonl", "violations.jsonl"] {
+        let text = std::fs::read_to_string(ws.path().join("audit").join(file)).unwrap();
+        let lines: Vec<&str> = text
+            .lines()
+            .filter(|l| l.contains(r#""capability":"env""#))
+            .collect();
+        assert_eq!(lines.len(), 100, "{file}: one record per refused call");
+        assert!(
+            text.len() < 100 * 8 * 1024,
+            "{file} is {} bytes",
+            text.len()
+        );
+        let first: serde_json::Value = serde_json::from_str(lines[0]).unwrap();
+        let target = first["target"].as_str().unwrap();
+        assert!(
+            target.ends_with(&format!("({} bytes in all)", (1 << 20) + 1)),
+            "{}",
+            &target[target.len() - 40..]
+        );
+    }
+    // One message is cut to 64 KiB; the step prints 16 MiB, then one line says the rest is
+    // dropped.
+    assert!(!out.stderr.contains(&"M".repeat(65 * 1024)));
+    assert!(
+        out.stderr.len() < 17 << 20,
+        "stderr is {} bytes",
+        out.stderr.len()
+    );
+    assert!(out.stderr.contains("further log output is dropped"));
+}
