@@ -9,6 +9,7 @@
 //! would silently lose `Map`, `Date`, cycles, etc.
 
 use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
@@ -21,7 +22,7 @@ use rquickjs::{Ctx, Exception, Function, IntoJs, Object, Promise, Result, TypedA
 
 use crate::engine::Tasks;
 use crate::errors::{describe_thrown, describe_value, throw_host_error};
-use crate::gate::Gate;
+use crate::gate::{Gate, Meter};
 use crate::sys;
 use crate::tasks::SlowCalls;
 
@@ -186,7 +187,10 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, gate: &Arc<Gate>, tasks: &Tasks<'_, '
                 Some(v) if !v.is_undefined() => v.get::<Coerced<f64>>()?.0,
                 _ => 0.0,
             };
-            Ok(set_timers.borrow_mut().add(callback, delay, args.0))
+            set_timers
+                .borrow_mut()
+                .add(callback, delay, args.0)
+                .ok_or_else(|| Exception::throw_internal(&ctx, "out of memory"))
         },
     )?
     .with_name("setTimeout")?;
@@ -829,66 +833,108 @@ fn base64_decode(text: &str) -> Option<String> {
 
 /// The step's pending `setTimeout` callbacks. Holds JavaScript values: the engine clears it
 /// before the context is torn down.
+///
+/// Its own memory counts toward the plugin's ceiling ([`Meter`]): each pending timer is charged
+/// [`Timers::charge`] bytes while it waits. Before, a plugin calling `setTimeout(f, 1e9)` in a
+/// loop with one shared callback grew a Rust `Vec` outside the ceiling to 1.79 GB in 8 s under a
+/// 64 MiB limit (issue 16). Adding, cancelling and taking a timer cost O(log n).
 pub(crate) struct Timers<'js> {
     next_id: u32,
-    entries: Vec<Timer<'js>>,
+    /// Pending timers by due time, then id (first scheduled first on ties within a due time).
+    queue: BTreeMap<(Instant, u32), Timer<'js>>,
+    /// Each pending timer's due time, to cancel by id.
+    due_of: HashMap<u32, Instant>,
+    meter: Arc<Meter>,
 }
 
 pub(crate) struct Timer<'js> {
-    id: u32,
-    due: Instant,
     pub(crate) callback: Function<'js>,
     pub(crate) args: Vec<Value<'js>>,
 }
 
 impl<'js> Timers<'js> {
-    pub(crate) fn new() -> Self {
+    pub(crate) fn new(meter: Arc<Meter>) -> Self {
         Self {
             next_id: 1,
-            entries: Vec::new(),
+            queue: BTreeMap::new(),
+            due_of: HashMap::new(),
+            meter,
         }
     }
 
-    fn add(&mut self, callback: Function<'js>, delay_ms: f64, args: Vec<Value<'js>>) -> u32 {
-        let id = self.next_id;
-        self.next_id = self.next_id.wrapping_add(1).max(1);
+    /// The bytes a pending timer with `args` arguments is charged: its entry in both maps with
+    /// their per-entry overhead, and its argument vector.
+    fn charge(args: usize) -> usize {
+        const MAP_OVERHEAD: usize = 64;
+        std::mem::size_of::<((Instant, u32), Timer<'_>)>()
+            + std::mem::size_of::<(u32, Instant)>()
+            + 2 * MAP_OVERHEAD
+            + args * std::mem::size_of::<Value<'_>>()
+    }
+
+    /// Schedules `callback`; `None` when its bytes do not fit under the ceiling (the plugin is
+    /// then being stopped for memory).
+    fn add(
+        &mut self,
+        callback: Function<'js>,
+        delay_ms: f64,
+        args: Vec<Value<'js>>,
+    ) -> Option<u32> {
+        let charge = Self::charge(args.len());
+        if !self.meter.admit(charge) {
+            return None;
+        }
+        self.meter.add(charge);
+        // Ids are unique among pending timers: skip those still in use after a wrap-around.
+        let mut id = self.next_id;
+        while self.due_of.contains_key(&id) {
+            id = id.wrapping_add(1).max(1);
+        }
+        self.next_id = id.wrapping_add(1).max(1);
         // NaN and negative delays mean 0; anything past a day is as good as never for a step.
         let delay = if delay_ms.is_finite() && delay_ms > 0.0 {
             Duration::from_secs_f64(delay_ms.min(86_400_000.0) / 1000.0)
         } else {
             Duration::ZERO
         };
-        self.entries.push(Timer {
-            id,
-            due: Instant::now() + delay,
-            callback,
-            args,
-        });
-        id
+        let due = Instant::now() + delay;
+        self.queue.insert((due, id), Timer { callback, args });
+        self.due_of.insert(id, due);
+        Some(id)
     }
 
     fn cancel(&mut self, id: f64) {
-        self.entries.retain(|t| f64::from(t.id) != id);
+        // Ids are integers in 1..=u32::MAX; anything else names no timer.
+        if !(id >= 1.0 && id <= f64::from(u32::MAX) && id.fract() == 0.0) {
+            return;
+        }
+        let id = id as u32;
+        if let Some(due) = self.due_of.remove(&id) {
+            if let Some(timer) = self.queue.remove(&(due, id)) {
+                self.meter.sub(Self::charge(timer.args.len()));
+            }
+        }
     }
 
     /// When the earliest timer is due.
     pub(crate) fn next_due(&self) -> Option<Instant> {
-        self.entries.iter().map(|t| t.due).min()
+        self.queue.keys().next().map(|(due, _)| *due)
     }
 
-    /// Removes and returns the earliest timer due by `now` (first scheduled first on ties).
+    /// Removes and returns the earliest timer due by `now`.
     pub(crate) fn take_due(&mut self, now: Instant) -> Option<Timer<'js>> {
-        let (index, _) = self
-            .entries
-            .iter()
-            .enumerate()
-            .filter(|(_, t)| t.due <= now)
-            .min_by_key(|(_, t)| t.due)?;
-        Some(self.entries.remove(index))
+        let entry = self.queue.first_entry().filter(|e| e.key().0 <= now)?;
+        let ((_, id), timer) = entry.remove_entry();
+        self.due_of.remove(&id);
+        self.meter.sub(Self::charge(timer.args.len()));
+        Some(timer)
     }
 
     pub(crate) fn clear(&mut self) {
-        self.entries.clear();
+        for timer in std::mem::take(&mut self.queue).into_values() {
+            self.meter.sub(Self::charge(timer.args.len()));
+        }
+        self.due_of.clear();
     }
 }
 

@@ -58,7 +58,7 @@ pub(crate) fn run(spec: StepSpec, gate: Arc<Gate>, report: SyncSender<Report>) {
     let engine = start(&spec, &gate);
     let result = match &engine {
         Ok((_, context)) => context.with(|ctx| {
-            let timers = Rc::new(RefCell::new(Timers::new()));
+            let timers = Rc::new(RefCell::new(Timers::new(Arc::clone(&gate.shared.meter))));
             let calls = Rc::new(RefCell::new(SlowCalls::new(&gate)));
             let tasks = Tasks {
                 timers: &timers,

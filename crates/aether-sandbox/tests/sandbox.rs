@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use aether_host::{Host, HostError, HostRequest, HostValue};
 use aether_policy::Capability;
@@ -785,6 +785,42 @@ fn cpu_time_is_the_steps_own_on_a_reused_thread() {
 }
 
 // --- Limits ---
+
+// See: issue 16 ("Timers live in unmetered host memory": 25 million pending timers with one
+// shared callback took aether to 1.79 GB RSS in 8 s under a 64 MiB ceiling).
+#[test]
+fn issue_16_pending_timers_count_toward_the_memory_ceiling() {
+    let limits = Limits {
+        memory: 16 << 20,
+        timeout: Duration::from_secs(20),
+        ..Limits::default()
+    };
+    let host = Arc::new(FakeHost::with_main(
+        "export default () => { const f = () => {}; for (;;) { setTimeout(f, 1e9); } }",
+    ));
+    let started = Instant::now();
+    let outcome = run_host(&host, limits);
+    assert_eq!(value(&outcome), Err(StepError::Memory { limit: 16 << 20 }));
+    assert!(outcome.peak_memory_bytes <= 16 << 20);
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // Cancelled and fired timers give their bytes back: 200,000 timers set and cleared, then
+    // 1,000 fired, stay far below the ceiling.
+    let host = Arc::new(FakeHost::with_main(
+        r#"export default async () => {
+          const f = () => {};
+          for (let i = 0; i < 200000; i++) clearTimeout(setTimeout(f, 1e9));
+          let fired = 0;
+          await Promise.all(Array.from({ length: 1000 }, () => new Promise((r) => setTimeout(() => { fired++; r(); }, 1))));
+          return fired;
+        }"#,
+    ));
+    assert_eq!(value(&run_host(&host, limits)), Ok(json!(1000)));
+}
 
 #[test]
 fn memory_bomb_fails_with_memory_and_the_next_step_still_runs() {
