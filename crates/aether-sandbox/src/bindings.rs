@@ -909,10 +909,12 @@ impl<'js> Timers<'js> {
             return;
         }
         let id = id as u32;
-        if let Some(due) = self.due_of.remove(&id) {
-            if let Some(timer) = self.queue.remove(&(due, id)) {
-                self.meter.sub(Self::charge(timer.args.len()));
-            }
+        if let Some(timer) = self
+            .due_of
+            .remove(&id)
+            .and_then(|due| self.queue.remove(&(due, id)))
+        {
+            self.meter.sub(Self::charge(timer.args.len()));
         }
     }
 
