@@ -6,6 +6,7 @@
 )]
 
 mod analyze;
+mod audit;
 mod check;
 mod fetch;
 mod integrity;
