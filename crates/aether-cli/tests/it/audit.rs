@@ -119,3 +119,161 @@ fn issue_15_requests_in_a_steps_last_moments_are_events_in_both_tiers() {
         assert_eq!(out.code, Some(0), "{tier}: {}", out.stderr);
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// verify-log covers the summary and violations.jsonl
+
+/// A run with `--inspect-security=report` whose step records allowed uses and two violations.
+fn audited(ws: &crate::Ws) {
+    ws.js_plugin(
+        "probe",
+        &json!({ "name": "probe", "version": "1.0.0", "permissions": { "env": ["A"] } })
+            .to_string(),
+        "export default () => [aether.env.get('A'), ...['B', 'C'].map((v) => { try { return aether.env.get(v); } catch (e) { return e.name; } })];\n",
+    );
+    ws.write(
+        "pipeline.yaml",
+        "name: t\nsteps:\n  - id: p\n    plugin: ./plugins/probe\n",
+    );
+    let out = ws.aether(&["run", "pipeline.yaml", "--inspect-security=report"]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+}
+
+/// An edit of a summary's fields.
+type Edit = fn(&mut Value);
+
+/// The report's three trail files, to edit and put back.
+struct Files {
+    summary: String,
+    events: String,
+    violations: String,
+}
+
+impl Files {
+    fn read(ws: &crate::Ws) -> Files {
+        let read = |f: &str| std::fs::read_to_string(ws.path().join("report").join(f)).unwrap();
+        Files {
+            summary: read("summary.json"),
+            events: read("events.jsonl"),
+            violations: read("violations.jsonl"),
+        }
+    }
+
+    fn write(&self, ws: &crate::Ws) {
+        let dir = ws.path().join("report");
+        std::fs::write(dir.join("summary.json"), &self.summary).unwrap();
+        std::fs::write(dir.join("events.jsonl"), &self.events).unwrap();
+        std::fs::write(dir.join("violations.jsonl"), &self.violations).unwrap();
+    }
+
+    /// These files with the summary's fields edited by `edit`.
+    fn summary_edited(&self, edit: impl FnOnce(&mut Value)) -> Files {
+        let mut summary: Value = serde_json::from_str(&self.summary).unwrap();
+        edit(&mut summary);
+        Files {
+            summary: serde_json::to_string_pretty(&summary).unwrap() + "\n",
+            events: self.events.clone(),
+            violations: self.violations.clone(),
+        }
+    }
+}
+
+/// `verify-log report` on `files`: its exit code and stderr.
+fn verify(ws: &crate::Ws, files: &Files) -> (Option<i32>, String) {
+    files.write(ws);
+    let out = ws.aether(&["verify-log", "report"]);
+    out.no_panic();
+    (out.code, out.stderr.clone())
+}
+
+/// Before, `verify-log` checked `summary.json` only through `events_head`: `unsafe`, a step's
+/// violation count or status, `pipeline` and `run_id` could be edited, and `violations.jsonl`
+/// emptied or edited, and it still said intact. Each is now tampering (exit 1) naming the file
+/// at fault, and the untouched trail still passes.
+// See: issue 15, "What is wrong" 10.
+#[test]
+fn issue_15_verify_log_detects_an_edited_summary_or_violations_file() {
+    let ws = crate::Ws::new();
+    audited(&ws);
+    let files = Files::read(&ws);
+    assert_eq!(files.violations.lines().count(), 2, "{}", files.violations);
+    let out = ws.aether(&["verify-log", "report"]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(out.stdout.contains("is intact"), "{}", out.stdout);
+
+    let summary_edits: [(&str, Edit); 5] = [
+        ("unsafe", |s| s["unsafe"] = json!(true)),
+        ("violations", |s| s["steps"][0]["violations"] = json!(0)),
+        ("status", |s| s["steps"][0]["status"] = json!("failed")),
+        ("pipeline", |s| s["pipeline"] = json!("innocent")),
+        ("duration", |s| s["steps"][0]["duration_ms"] = json!(1)),
+    ];
+    for (what, edit) in summary_edits {
+        let (code, stderr) = verify(&ws, &files.summary_edited(edit));
+        assert_eq!(code, Some(1), "{what}: {stderr}");
+        assert!(
+            stderr.contains("summary.json: tampered"),
+            "{what}: {stderr}"
+        );
+    }
+    // The summary's run_id no longer matches the records': named at the first record.
+    let (code, stderr) = verify(&ws, &files.summary_edited(|s| s["run_id"] = json!("other")));
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("events.jsonl:1: tampered"), "{stderr}");
+    assert!(stderr.contains("run_id"), "{stderr}");
+
+    // violations.jsonl emptied, a line removed, a line edited.
+    let lines: Vec<&str> = files.violations.lines().collect();
+    let edits = [
+        ("emptied", String::new(), 1),
+        ("first removed", format!("{}\n", lines[1]), 1),
+        ("last removed", format!("{}\n", lines[0]), 2),
+        (
+            "edited",
+            format!("{}\n{}\n", lines[0].replace("denied", "allowed"), lines[1]),
+            1,
+        ),
+    ];
+    for (what, violations, line) in edits {
+        let (code, stderr) = verify(
+            &ws,
+            &Files {
+                violations,
+                summary: files.summary.clone(),
+                events: files.events.clone(),
+            },
+        );
+        assert_eq!(code, Some(1), "{what}: {stderr}");
+        assert!(
+            stderr.contains(&format!("violations.jsonl:{line}: tampered")),
+            "{what}: {stderr}"
+        );
+    }
+    files.write(&ws);
+    let out = ws.aether(&["verify-log", "report"]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+}
+
+/// A trail written before the seal (no seal record, no `seal` in the summary) is neither
+/// called intact nor tampered: exit 2, saying what cannot be verified.
+#[test]
+fn issue_15_an_unsealed_trail_gets_a_clear_answer() {
+    let ws = crate::Ws::new();
+    audited(&ws);
+    let files = Files::read(&ws);
+    let mut events: Vec<&str> = files.events.lines().collect();
+    let seal = events.pop().unwrap();
+    assert!(seal.contains("\"seal\""), "{seal}");
+    let head = aether_integrity::sha256_hex(events.last().unwrap().as_bytes());
+    let old = Files {
+        events: events.iter().map(|l| format!("{l}\n")).collect(),
+        ..files.summary_edited(|s| {
+            s.as_object_mut().unwrap().remove("seal");
+            s["events_head"] = json!(head);
+        })
+    };
+    let (code, stderr) = verify(&ws, &old);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("no seal"), "{stderr}");
+    assert!(stderr.contains("cannot be verified"), "{stderr}");
+}
