@@ -1409,6 +1409,91 @@ mod tests {
         listeners.end();
     }
 
+    #[derive(Default)]
+    struct Collect(Mutex<Vec<Event>>);
+
+    impl Recorder for Collect {
+        fn record(&self, event: Event) {
+            lock(&self.0).push(event);
+        }
+        fn log(&self, _: &str, _: &str, _: &str) {}
+    }
+
+    /// Before, a refused request was recorded only after the lingering close (up to 2 s after
+    /// its answer), and a request still being sent when the step ended was cut off without an
+    /// event: both could be missing when the step's end returned, and the run's trail with it.
+    /// Now both are events when `end` returns, and the half-sent client got a 503.
+    // See: issue 15, "What is wrong" 9.
+    #[test]
+    fn issue_15_refused_and_half_sent_requests_are_events_when_the_step_ends() {
+        use std::io::{Read, Write};
+        let recorder = Arc::new(Collect::default());
+        let listeners = Listeners::new(
+            Tap {
+                recorder: Arc::clone(&recorder) as Arc<dyn Recorder>,
+                step: "s".into(),
+                plugin: "p".into(),
+            },
+            InboundLimits::default(),
+        );
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = probe.local_addr().expect("addr");
+        drop(probe);
+        let permissions = aether_policy::Permissions {
+            listen: aether_policy::ListenAddr::new(addr).into_iter().collect(),
+            ..aether_policy::Permissions::default()
+        };
+        let grant = aether_policy::Grant::new(
+            permissions,
+            None,
+            &aether_policy::RequestedLimits::default(),
+        )
+        .expect("grant");
+        listeners
+            .listen(&grant.check_listen(addr).expect("granted"))
+            .expect("listen");
+        // Two Host headers: 400. The client reads the answer and keeps its side open.
+        let mut malformed = TcpStream::connect(addr).expect("connect");
+        malformed
+            .write_all(b"GET /m HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n")
+            .expect("write");
+        let mut answer = [0u8; 12];
+        malformed.read_exact(&mut answer).expect("answer");
+        assert_eq!(&answer, b"HTTP/1.1 400");
+        let mut half = TcpStream::connect(addr).expect("connect");
+        half.write_all(b"POST /half HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nabc")
+            .expect("write");
+        std::thread::sleep(Duration::from_millis(100));
+        listeners.end();
+        let events = lock(&recorder.0).clone();
+        let of = |client: &TcpStream| -> Vec<(u16, String)> {
+            let peer = client.local_addr().expect("addr");
+            events
+                .iter()
+                .filter_map(|e| e.traffic.as_ref())
+                .filter(|t| t.inbound.as_ref().map(|i| i.peer) == Some(peer))
+                .map(|t| {
+                    (
+                        t.status,
+                        t.inbound
+                            .as_ref()
+                            .map(|i| i.path.clone())
+                            .unwrap_or_default(),
+                    )
+                })
+                .collect()
+        };
+        assert_eq!(of(&malformed), [(400, "/m".to_owned())], "{events:#?}");
+        let cut = of(&half);
+        assert_eq!(cut.len(), 1, "{events:#?}");
+        assert_eq!(cut[0].0, 503);
+        half.set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("timeout");
+        let mut answer = [0u8; 12];
+        half.read_exact(&mut answer).expect("answer");
+        assert_eq!(&answer, b"HTTP/1.1 503");
+    }
+
     /// A grant of `[::]:P` serves IPv6 only: without `IPV6_V6ONLY`, Linux's dual-stack socket
     /// also took IPv4 clients, which only a grant of `0.0.0.0:P` may.
     #[test]
