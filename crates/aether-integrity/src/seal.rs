@@ -330,29 +330,32 @@ pub fn verify_trail(
         .get("run_id")
         .and_then(Value::as_str)
         .ok_or(TrailError::NoRunId)?;
-    // The chain verified: every line is a JSON object ending in `\n`.
-    let parsed: Vec<Value> = events
-        .split(|&b| b == b'\n')
-        .take(records)
-        .map(|line| serde_json::from_slice(line).unwrap_or(Value::Null))
-        .collect();
-    for (i, record) in parsed.iter().enumerate() {
-        check_run_id(record, run_id, TrailFile::Events, i + 1)?;
+    // The chain verified: every line is a JSON object ending in `\n`. Records are parsed one
+    // at a time (twice at most) rather than held: a trail can have millions.
+    let parsed = || {
+        events
+            .split(|&b| b == b'\n')
+            .take(records)
+            .map(|line| serde_json::from_slice::<Value>(line).unwrap_or(Value::Null))
+            .enumerate()
+            .map(|(i, record)| (i + 1, record))
+    };
+    let mut sealed = None;
+    for (line, record) in parsed() {
+        check_run_id(&record, run_id, TrailFile::Events, line)?;
+        if let Some(seal) = record.get(SEAL_FIELD) {
+            let seal = serde_json::from_value::<Seal>(seal.clone())
+                .ok()
+                .filter(|_| line == records)
+                .ok_or(TrailError::SealMisplaced { line })?;
+            sealed = Some((line, seal));
+        }
     }
-    let seal_at = parsed.iter().position(|r| r.get(SEAL_FIELD).is_some());
     let summary_seal = summary.get(SEAL_FIELD);
-    let (line, seal) = match (seal_at, summary_seal) {
+    let (line, seal) = match (sealed, summary_seal) {
         (None, None) => return Err(TrailError::Unsealed { records }),
         (None, Some(_)) => return Err(TrailError::SealMissing { line: records }),
-        (Some(i), _) => {
-            let seal = parsed[i]
-                .get(SEAL_FIELD)
-                .cloned()
-                .and_then(|s| serde_json::from_value::<Seal>(s).ok())
-                .filter(|_| i + 1 == records)
-                .ok_or(TrailError::SealMisplaced { line: i + 1 })?;
-            (i + 1, seal)
-        }
+        (Some(sealed), _) => sealed,
     };
     let summary_seal = summary_seal.and_then(|s| serde_json::from_value::<Seal>(s.clone()).ok());
     if summary_seal.as_ref() != Some(&seal) {
@@ -361,55 +364,54 @@ pub fn verify_trail(
     if summary_digest(summary) != seal.summary_sha256 {
         return Err(TrailError::SummaryEdited {
             line,
-            detail: contradiction(summary, &parsed[..line - 1]),
+            detail: contradiction(summary, parsed().map(|(_, r)| r).take(line - 1)),
         });
     }
     let violations = violations.ok_or(TrailError::ViolationsMissing)?;
-    let expected: Vec<String> = parsed[..line - 1]
-        .iter()
+    // What `violations.jsonl` must hold: each record that is not `allowed`, without `prev`.
+    let mut expected = parsed()
+        .take(line - 1)
+        .map(|(_, r)| r)
         .filter(|r| r.get("decision").and_then(Value::as_str) != Some("allowed"))
-        .map(|r| {
-            let mut r = r.clone();
+        .map(|mut r| {
             if let Some(object) = r.as_object_mut() {
                 object.remove(PREV_FIELD);
             }
             r.to_string()
         })
-        .collect();
+        .peekable();
     let found: Vec<&[u8]> = violations
         .split(|&b| b == b'\n')
         .filter(|l| !l.is_empty())
         .collect();
-    for (i, want) in expected.iter().enumerate() {
-        match found.get(i) {
-            None => {
-                return Err(TrailError::Violations {
-                    line: i + 1,
-                    change: LineChange::Removed,
-                });
+    let mut i = 0;
+    while let Some(want) = expected.next() {
+        let Some(got) = found.get(i) else {
+            return Err(TrailError::Violations {
+                line: i + 1,
+                change: LineChange::Removed,
+            });
+        };
+        if *got != want.as_bytes() {
+            if let Ok(got) = serde_json::from_slice::<Value>(got) {
+                check_run_id(&got, run_id, TrailFile::Violations, i + 1)?;
             }
-            Some(got) if *got != want.as_bytes() => {
-                let got: Option<Value> = serde_json::from_slice(got).ok();
-                if let Some(got) = &got {
-                    check_run_id(got, run_id, TrailFile::Violations, i + 1)?;
-                }
-                // A line that is the chain's next violation means this one was removed.
-                let change = if expected.get(i + 1).map(String::as_bytes) == Some(found[i]) {
-                    LineChange::Removed
-                } else {
-                    LineChange::Edited
-                };
-                return Err(TrailError::Violations {
-                    line: i + 1,
-                    change,
-                });
-            }
-            Some(_) => {}
+            // A line that is the chain's next violation means this one was removed.
+            let change = if expected.peek().map(String::as_bytes) == Some(*got) {
+                LineChange::Removed
+            } else {
+                LineChange::Edited
+            };
+            return Err(TrailError::Violations {
+                line: i + 1,
+                change,
+            });
         }
+        i += 1;
     }
-    if found.len() > expected.len() {
+    if found.len() > i {
         return Err(TrailError::Violations {
-            line: expected.len() + 1,
+            line: i + 1,
             change: LineChange::Added,
         });
     }
@@ -442,21 +444,25 @@ fn check_run_id(
 
 /// The first summary field that the chained `records` contradict: a step's violation count,
 /// or `unsafe` false with `allowed-unsafe` records. Only a diagnosis: the digest decides.
-fn contradiction(summary: &Value, records: &[Value]) -> Option<String> {
-    let unsafe_used = records
-        .iter()
-        .any(|r| r.get("decision").and_then(Value::as_str) == Some("allowed-unsafe"));
+fn contradiction(summary: &Value, records: impl Iterator<Item = Value>) -> Option<String> {
+    let mut unsafe_used = false;
+    let mut recorded: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
+    for r in records {
+        match r.get("decision").and_then(Value::as_str) {
+            Some("allowed") => continue,
+            Some("allowed-unsafe") => unsafe_used = true,
+            _ => {}
+        }
+        let step = r.get("step").and_then(Value::as_str).unwrap_or("");
+        *recorded.entry(step.to_owned()).or_default() += 1;
+    }
     if unsafe_used && summary.get("unsafe") != Some(&Value::Bool(true)) {
         return Some("`unsafe` is not true, but records are `allowed-unsafe`".to_owned());
     }
     for step in summary.get("steps")?.as_array()? {
         let id = step.get("id")?.as_str()?;
         let claimed = step.get("violations")?.as_u64()?;
-        let recorded = records
-            .iter()
-            .filter(|r| r.get("step").and_then(Value::as_str) == Some(id))
-            .filter(|r| r.get("decision").and_then(Value::as_str) != Some("allowed"))
-            .count() as u64;
+        let recorded = recorded.get(id).copied().unwrap_or(0);
         if claimed != recorded {
             return Some(format!(
                 "step {} claims {claimed} violations, `events.jsonl` records {recorded}",

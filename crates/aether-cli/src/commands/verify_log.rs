@@ -62,10 +62,11 @@ pub fn verify_log(args: VerifyLogArgs) -> anyhow::Result<Outcome> {
         Ok(verified) => {
             writeln!(
                 std::io::stdout(),
-                "`{}` is intact: {} records, chained and anchored by `events_head`; `summary.json` and `violations.jsonl` ({} lines) match its seal",
+                "`{}` is intact: {} records, chained and anchored by `events_head`; `summary.json` and `violations.jsonl` ({} line{}) match its seal",
                 events_path.display(),
                 verified.records,
-                verified.violations
+                verified.violations,
+                if verified.violations == 1 { "" } else { "s" }
             )?;
             Ok(Outcome::Success)
         }
