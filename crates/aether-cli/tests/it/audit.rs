@@ -206,7 +206,10 @@ fn issue_15_verify_log_detects_an_edited_summary_or_violations_file() {
         ("violations", |s| s["steps"][0]["violations"] = json!(0)),
         ("status", |s| s["steps"][0]["status"] = json!("failed")),
         ("pipeline", |s| s["pipeline"] = json!("innocent")),
-        ("duration", |s| s["steps"][0]["duration_ms"] = json!(1)),
+        ("duration", |s| {
+            s["steps"][0]["duration_ms"] =
+                json!(s["steps"][0]["duration_ms"].as_u64().unwrap() + 1);
+        }),
     ];
     for (what, edit) in summary_edits {
         let (code, stderr) = verify(&ws, &files.summary_edited(edit));
