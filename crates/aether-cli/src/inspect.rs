@@ -7,6 +7,10 @@
 //! `prev`, the SHA-256 of the previous line (64 zeros for the first), so that an edited, removed
 //! or truncated record breaks the chain that `summary.json`'s `events_head` anchors
 //! (`aether_integrity::chain` hashes, and `aether verify-log` checks, exactly this format).
+//!
+//! When the run ends, the last record of `events.jsonl` is its seal
+//! (`aether_integrity::seal`): the digests of `summary.json`'s fields and of
+//! `violations.jsonl`, so that `events_head` anchors them too. Nothing is appended after it.
 
 use std::fs::File;
 use std::io::{self, Write};
@@ -22,6 +26,9 @@ use serde_json::Value;
 use crate::runner::{Kept, Metrics};
 use crate::workspace::{StepInfo, Workspace};
 use aether_integrity::chain::{GENESIS, PREV_FIELD, line_digest};
+use aether_integrity::seal::{
+    HEAD_FIELD, SEAL_CAPABILITY, SEAL_FIELD, Seal, ViolationsDigest, summary_digest,
+};
 
 /// The streaming half of the report directory: `events.jsonl` and `violations.jsonl`.
 pub struct AuditLog {
@@ -35,6 +42,11 @@ struct State {
     violations: File,
     /// SHA-256 hex of the last `events.jsonl` line written.
     head: String,
+    /// Digest of the `violations.jsonl` lines written.
+    violations_digest: ViolationsDigest,
+    /// The seal is written: an event coming later (from a thread that outlived its step's
+    /// bound) is dropped rather than break the chain after its seal.
+    sealed: bool,
     /// The first write error, reported when the run ends.
     failed: Option<io::Error>,
 }
@@ -50,6 +62,8 @@ impl AuditLog {
                 events: File::create(dir.join("events.jsonl"))?,
                 violations: File::create(dir.join("violations.jsonl"))?,
                 head: GENESIS.to_owned(),
+                violations_digest: ViolationsDigest::default(),
+                sealed: false,
                 failed: None,
             }),
         })
@@ -63,6 +77,9 @@ impl AuditLog {
     /// Appends `event` (and, if it is a violation, its `violations.jsonl` record).
     pub fn append(&self, event: &Event) {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        if state.sealed {
+            return;
+        }
         let mut record =
             serde_json::to_value(event_record(&self.run_id, event)).unwrap_or(Value::Null);
         let violation = event.decision.is_violation().then(|| record.to_string());
@@ -73,7 +90,11 @@ impl AuditLog {
         if written.is_ok()
             && let Some(v) = violation
         {
-            written = state.violations.write_all(format!("{v}\n").as_bytes());
+            let v = format!("{v}\n");
+            written = state.violations.write_all(v.as_bytes());
+            if written.is_ok() {
+                state.violations_digest.update(v.as_bytes());
+            }
         }
         match written {
             Ok(()) => state.head = head,
@@ -83,14 +104,34 @@ impl AuditLog {
         }
     }
 
-    /// The SHA-256 hex of the last `events.jsonl` line (`summary.json`'s `events_head`), or the
-    /// first write error.
-    pub fn finish(&self) -> io::Result<String> {
+    /// Appends the seal of a run whose summary digests to `summary_sha256` and returns the
+    /// SHA-256 hex of its line (`summary.json`'s `events_head`) and the seal; or the first
+    /// write error. Later events are dropped.
+    pub fn seal(&self, summary_sha256: String) -> io::Result<(String, Seal)> {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        match state.failed.take() {
-            Some(e) => Err(e),
-            None => Ok(state.head.clone()),
+        if let Some(e) = state.failed.take() {
+            return Err(e);
         }
+        let seal = state.violations_digest.seal(summary_sha256);
+        // SPEC §8's fields, so that a reader expecting them in every record finds them: an
+        // allowed use of `audit.seal` by no step, on `summary.json`.
+        let record = serde_json::json!({
+            "time": jiff::Timestamp::now().to_string(),
+            "run_id": self.run_id,
+            "step": "",
+            "plugin": "",
+            "capability": SEAL_CAPABILITY,
+            "target": "summary.json",
+            "decision": "allowed",
+            "reason": "",
+            SEAL_FIELD: seal,
+            PREV_FIELD: state.head,
+        });
+        let line = record.to_string();
+        state.events.write_all(format!("{line}\n").as_bytes())?;
+        state.sealed = true;
+        state.head = line_digest(line.as_bytes());
+        Ok((state.head.clone(), seal))
     }
 }
 
@@ -116,8 +157,7 @@ pub struct RunData<'a> {
 /// `interactions.svg` and `report.html` beside the streamed logs, and returns the terminal
 /// summary.
 pub fn write_report(audit: &AuditLog, run: &RunData<'_>) -> io::Result<String> {
-    let events_head = audit.finish()?;
-    let report = RunReport {
+    let mut report = RunReport {
         run_id: run.run_id.to_owned(),
         pipeline: run.ws.pipeline.name.clone(),
         unsafe_run: run.unsafe_run,
@@ -144,9 +184,20 @@ pub fn write_report(audit: &AuditLog, run: &RunData<'_>) -> io::Result<String> {
                 ..event_record(run.run_id, &k.event)
             })
             .collect(),
-        events_head,
+        // Set once the summary is sealed: the head is the seal's digest.
+        events_head: String::new(),
         report_dir: audit.dir().display().to_string(),
     };
+    let mut summary = aether_report::summary_json(&report);
+    let (events_head, seal) = audit.seal(summary_digest(&summary))?;
+    if let Some(fields) = summary.as_object_mut() {
+        fields.insert(HEAD_FIELD.to_owned(), Value::String(events_head.clone()));
+        fields.insert(
+            SEAL_FIELD.to_owned(),
+            serde_json::to_value(seal).unwrap_or(Value::Null),
+        );
+    }
+    report.events_head = events_head;
     let dir = audit.dir();
     let json = |value: &Value| serde_json::to_string_pretty(value).unwrap_or_default() + "\n";
     for (name, text) in [
@@ -154,7 +205,7 @@ pub fn write_report(audit: &AuditLog, run: &RunData<'_>) -> io::Result<String> {
             "resources.json",
             json(&aether_report::resources_json(&report)),
         ),
-        ("summary.json", json(&aether_report::summary_json(&report))),
+        ("summary.json", json(&summary)),
         ("heatmap.svg", aether_report::heatmap_svg(&report)),
         ("interactions.mmd", aether_report::interactions_mmd(&report)),
         ("interactions.svg", aether_report::interactions_svg(&report)),

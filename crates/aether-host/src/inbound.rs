@@ -9,6 +9,11 @@
 //! the parser refuse is answered here (400, 408, 411, 413, 431, 503) and never reaches the
 //! plugin. A request still unanswered when its listener closes or its step ends gets a 503.
 //!
+//! Every request a listener received is an event before its step ends (issue 15): a refused
+//! one is recorded when it is refused (before the lingering close), one still being sent when
+//! its listener closes is answered 503 and recorded as cut off, and [`Listeners::end`] waits
+//! (at most [`END_GRACE`]) for the connection threads that still owe their request's event.
+//!
 //! What it must never do: hand a socket or a file descriptor to the plugin, bind an address
 //! without a witness, keep a listener open past its step (`StepHost::end`), or let one slow
 //! client hold up the others or the step.
@@ -83,10 +88,14 @@ const MAX_HEADER_FIELDS: usize = 100;
 /// body is already in the plugin's heap, under its memory ceiling; this bounds the copy).
 pub const MAX_RESPONSE_BODY_BYTES: usize = 16 * 1024 * 1024;
 
-/// How long the end of a step waits for the responses its plugin gave to be written: a normal
-/// response is in the socket's buffer at once; a client that does not read holds the step's
-/// end no longer than this (its connection thread goes on until the write timeout).
-const DELIVERY_GRACE: Duration = Duration::from_secs(2);
+/// How long the end of a step waits, in all, for the events its connection threads still owe
+/// (a refusal being recorded, a cut-off connection's thread noticing it) and then for the
+/// responses its plugin gave to be written: 2 s. Once the listeners are closed every such
+/// thread has nothing left to wait for, so the events come within microseconds unless the
+/// machine is overloaded; a normal response is in the socket's buffer at once, and a client
+/// that does not read holds the step's end no longer than this (its connection thread goes on
+/// until the write timeout). An event that misses the bound still reaches the recorder, late.
+pub const END_GRACE: Duration = Duration::from_secs(2);
 
 /// Bytes read and dropped after an error response, so that the client reads the response
 /// instead of a reset caused by its unread request body (a "lingering close", as nginx does),
@@ -204,10 +213,46 @@ struct Listener {
 struct Queue {
     requests: VecDeque<Incoming>,
     closed: bool,
-    /// Connections still sending their request, by a connection number: shut down when the
-    /// listener closes, so that no half-sent request outlives its step.
-    reading: HashMap<u64, TcpStream>,
+    /// Connections still sending their request, by a connection number: answered 503,
+    /// recorded and shut down when the listener closes, so that no half-sent request outlives
+    /// its step or goes unrecorded.
+    reading: HashMap<u64, Reading>,
     next_connection: u64,
+}
+
+/// A connection still sending its request, as the listener's close sees it.
+struct Reading {
+    stream: TcpStream,
+    peer: SocketAddr,
+    progress: Arc<Progress>,
+}
+
+/// How far a connection's request got, written by its thread as it reads: what the event of
+/// a request cut off at its listener's close says.
+#[derive(Default)]
+struct Progress {
+    inner: Mutex<Sent>,
+}
+
+#[derive(Default, Clone)]
+struct Sent {
+    /// The client sent at least one byte (a connection that sent nothing is not a request).
+    any: bool,
+    /// The method and target, once the head was read.
+    method: String,
+    path: String,
+    /// Body bytes read so far.
+    body: u64,
+}
+
+impl Progress {
+    fn update(&self, f: impl FnOnce(&mut Sent)) {
+        f(&mut lock(&self.inner));
+    }
+
+    fn get(&self) -> Sent {
+        lock(&self.inner).clone()
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -219,19 +264,27 @@ impl Listener {
         lock(&self.queue)
     }
 
-    /// Queues `incoming` for the plugin; gives it back if the queue is full or closed.
-    fn push(&self, incoming: Incoming, max: usize) -> Result<(), Box<Incoming>> {
+    /// Queues `incoming` for the plugin; gives it back if the queue is full or closed (`true`:
+    /// closed).
+    fn push(&self, incoming: Incoming, max: usize) -> Result<(), Box<(Incoming, bool)>> {
         let mut q = self.queue();
         if q.closed || q.requests.len() >= max {
-            return Err(Box::new(incoming));
+            let closed = q.closed;
+            return Err(Box::new((incoming, closed)));
         }
         q.requests.push_back(incoming);
         self.ready.notify_one();
         Ok(())
     }
 
-    /// Registers a connection that is reading its request; `None` once the listener is closed.
-    fn reading(&self, stream: &TcpStream) -> Option<u64> {
+    /// Registers a connection that is reading its request; `None` once the listener is closed
+    /// (or the stream cannot be shared), and the caller then deals with the connection itself.
+    fn reading(
+        &self,
+        stream: &TcpStream,
+        peer: SocketAddr,
+        progress: &Arc<Progress>,
+    ) -> Option<u64> {
         let copy = stream.try_clone().ok()?;
         let mut q = self.queue();
         if q.closed {
@@ -239,22 +292,30 @@ impl Listener {
         }
         let n = q.next_connection;
         q.next_connection += 1;
-        q.reading.insert(n, copy);
+        q.reading.insert(
+            n,
+            Reading {
+                stream: copy,
+                peer,
+                progress: Arc::clone(progress),
+            },
+        );
         Some(n)
     }
 
-    /// Stops accepting, cuts off connections still sending their request, releases the
-    /// address (the socket is closed when this returns), and returns the requests the plugin
-    /// never accepted.
-    fn close(&self) -> Vec<Incoming> {
-        let drained: Vec<Incoming> = {
+    /// Stops accepting, answers 503 to the connections still sending their request, records
+    /// them (`why`) and cuts them off, releases the address (the socket is closed when this
+    /// returns), and returns the requests the plugin never accepted.
+    fn close(&self, tap: &Tap, why: &str) -> Vec<Incoming> {
+        let (drained, reading): (Vec<Incoming>, Vec<Reading>) = {
             let mut q = self.queue();
             q.closed = true;
-            for (_, stream) in q.reading.drain() {
-                let _ = stream.shutdown(Shutdown::Both);
-            }
-            q.requests.drain(..).collect()
+            let reading = q.reading.drain().map(|(_, r)| r).collect();
+            (q.requests.drain(..).collect(), reading)
         };
+        for r in reading {
+            cut_off(&r.stream, self.local, r.peer, &r.progress.get(), tap, why);
+        }
         self.ready.notify_all();
         drop(lock(&self.waker).take());
         if let Some(acceptor) = lock(&self.acceptor).take() {
@@ -265,23 +326,80 @@ impl Listener {
     }
 }
 
+/// A count of pending things that the end of a step waits for, at most until a deadline.
+#[derive(Default)]
+struct Pending {
+    count: Mutex<usize>,
+    idle: Condvar,
+}
+
+impl Pending {
+    fn add(&self) {
+        *lock(&self.count) += 1;
+    }
+
+    fn done(&self) {
+        let mut count = lock(&self.count);
+        *count = count.saturating_sub(1);
+        if *count == 0 {
+            self.idle.notify_all();
+        }
+    }
+
+    /// Waits until nothing is pending, or `deadline`.
+    fn wait(&self, deadline: Instant) {
+        let mut count = lock(&self.count);
+        while *count > 0 {
+            let now = Instant::now();
+            if now >= deadline {
+                return;
+            }
+            count = self
+                .idle
+                .wait_timeout(count, deadline - now)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+    }
+}
+
+/// A connection thread's duty to see its request recorded: held from the connection's accept
+/// until its event is recorded or handed on (to the queue, whose requests are recorded when
+/// answered, or to the listener's close, which records the connections it cuts off).
+/// [`Listeners::end`] waits for every one to be released.
+struct Owed(Arc<Pending>);
+
+impl Owed {
+    fn new(pending: &Arc<Pending>) -> Owed {
+        pending.add();
+        Owed(Arc::clone(pending))
+    }
+}
+
+impl Drop for Owed {
+    fn drop(&mut self) {
+        self.0.done();
+    }
+}
+
 /// Responses handed to connection threads and not yet written: [`Listeners::end`] waits for
-/// them (at most [`DELIVERY_GRACE`]), so that a response the plugin gave is delivered even when
+/// them (at most [`END_GRACE`]), so that a response the plugin gave is delivered even when
 /// its step, or aether, ends right after. Their bytes count toward the plugin's memory
 /// ceiling until written ([`Listeners::reserved_bytes`]).
 #[derive(Default)]
 struct Writes {
-    pending: Mutex<usize>,
-    idle: Condvar,
+    pending: Pending,
     /// Bytes of the responses in `pending`.
     bytes: AtomicUsize,
+    /// Connection threads that still owe their request's event ([`Owed`]).
+    owed: Arc<Pending>,
 }
 
 impl Writes {
     /// Hands `message` to a connection's thread, counting it until that thread has written it.
     fn deliver(&self, reply: &SyncSender<Vec<u8>>, message: Vec<u8>) {
         let len = message.len();
-        *lock(&self.pending) += 1;
+        self.pending.add();
         self.bytes.fetch_add(len, Ordering::SeqCst);
         if reply.try_send(message).is_err() {
             // The connection's thread is gone: nothing will be written.
@@ -292,27 +410,14 @@ impl Writes {
     /// A response of `len` bytes is written, or never will be.
     fn done(&self, len: usize) {
         self.bytes.fetch_sub(len, Ordering::SeqCst);
-        let mut pending = lock(&self.pending);
-        *pending = pending.saturating_sub(1);
-        if *pending == 0 {
-            self.idle.notify_all();
-        }
+        self.pending.done();
     }
 
-    /// Waits until every delivered response is written, or `deadline`.
+    /// Waits until every connection thread has recorded (or handed on) its request's event,
+    /// then until every delivered response is written, or `deadline`.
     fn wait(&self, deadline: Instant) {
-        let mut pending = lock(&self.pending);
-        while *pending > 0 {
-            let now = Instant::now();
-            if now >= deadline {
-                return;
-            }
-            pending = self
-                .idle
-                .wait_timeout(pending, deadline - now)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
-        }
+        self.owed.wait(deadline);
+        self.pending.wait(deadline);
     }
 }
 
@@ -434,7 +539,10 @@ impl Listeners {
         if state.ended {
             // `end` ran meanwhile: it did not see this listener.
             drop(state);
-            listener.close();
+            listener.close(
+                &self.tap,
+                "the step ended while the client was sending its request",
+            );
             return Err(failed(format!(
                 "cannot listen on {addr}: the step has ended"
             )));
@@ -568,21 +676,25 @@ impl Listeners {
         if let Some(listener) = listener {
             self.close_listener(
                 &listener,
+                "the listener closed while the client was sending its request",
                 "the listener closed before the plugin accepted the request",
             );
         }
     }
 
-    fn close_listener(&self, listener: &Listener, why: &str) {
-        for incoming in listener.close() {
+    /// Closes `listener`: connections still sending are cut off and recorded (`cut`), requests
+    /// never accepted are answered 503 and recorded (`why`).
+    fn close_listener(&self, listener: &Listener, cut: &str, why: &str) {
+        for incoming in listener.close(&self.tap, cut) {
             self.unavailable(listener.local, &incoming.request, incoming.reply, why);
         }
     }
 
     /// Ends the step's listening: closes every listener (their ports are free when this
-    /// returns), answers every request the plugin did not answer with a 503, and waits until
-    /// the responses handed out are written (at most 2 s). Later `listen` calls fail.
-    /// Idempotent.
+    /// returns), answers with a 503 every request the plugin did not answer and every client
+    /// still sending one, records each, and waits until every connection's event is recorded
+    /// and the responses handed out are written (at most [`END_GRACE`] in all). Later `listen`
+    /// calls fail. Idempotent.
     pub(crate) fn end(&self) {
         let (listeners, held) = {
             let mut state = self.state();
@@ -594,6 +706,7 @@ impl Listeners {
         for listener in &listeners {
             self.close_listener(
                 listener,
+                "the step ended while the client was sending its request",
                 "the step ended before the plugin accepted the request",
             );
         }
@@ -612,10 +725,8 @@ impl Listeners {
                 reason: "the step ended before the plugin responded".to_owned(),
             });
         }
-        self.writes.wait(aether_policy::deadline_after(
-            Instant::now(),
-            DELIVERY_GRACE,
-        ));
+        self.writes
+            .wait(aether_policy::deadline_after(Instant::now(), END_GRACE));
     }
 
     /// Bytes of the responses the plugin gave that are not written yet: held by aether for
@@ -743,12 +854,15 @@ fn accept_loop(
             continue;
         }
         let slot = Slot(Arc::clone(&open));
+        // Taken here, before the thread exists: the listener's close joins this thread, so
+        // the step's end sees every connection's duty.
+        let owed = Owed::new(&writes.owed);
         let (l, t, w) = (Arc::clone(listener), tap.clone(), Arc::clone(writes));
         let _ = std::thread::Builder::new()
             .name("aether-inbound".into())
             .spawn(move || {
                 let _slot = slot;
-                serve(stream, peer, &l, &t, &w, limits);
+                serve(stream, peer, &l, &t, &w, limits, owed);
             });
     }
 }
@@ -786,6 +900,42 @@ fn refuse(stream: TcpStream, local: SocketAddr, peer: SocketAddr, tap: &Tap, why
     });
 }
 
+/// Answers 503 to a connection whose client was still sending its request when its listener
+/// closed, records it (if the client sent anything: a connection that sent nothing is not a
+/// request) and cuts it off. Never blocks: the 503 is written only if the socket's buffer
+/// takes it at once. The connection's own thread, blocked reading, then wakes and leaves.
+fn cut_off(
+    stream: &TcpStream,
+    local: SocketAddr,
+    peer: SocketAddr,
+    sent: &Sent,
+    tap: &Tap,
+    why: &str,
+) {
+    use rustix::net::{RecvFlags, SendFlags};
+    // Bytes the kernel holds that the thread has not read yet count as sent.
+    let mut probe = [0u8; 1];
+    let waiting = matches!(
+        rustix::net::recv(stream, &mut probe, RecvFlags::PEEK | RecvFlags::DONTWAIT),
+        Ok((n, _)) if n > 0
+    );
+    if sent.any || waiting {
+        let (message, bytes) = error_response(503, "the server is closing\n");
+        let _ = rustix::net::send(stream, &message, SendFlags::DONTWAIT | SendFlags::NOSIGNAL);
+        tap.exchange(Exchange {
+            local,
+            peer,
+            method: &sent.method,
+            path: &sent.path,
+            status: 503,
+            bytes_sent: bytes,
+            bytes_received: sent.body,
+            reason: why.to_owned(),
+        });
+    }
+    let _ = stream.shutdown(Shutdown::Both);
+}
+
 /// Why a request was refused before the plugin saw it.
 struct Refusal {
     /// The status answered (400, 408, 411, 413, 431).
@@ -795,6 +945,8 @@ struct Refusal {
     /// The method and target, when the head was read.
     method: String,
     path: String,
+    /// Body bytes read before the refusal.
+    body: u64,
 }
 
 /// What reading a request came to.
@@ -809,6 +961,8 @@ enum ReadOutcome {
 }
 
 /// One connection's thread: reads the request, queues it for the plugin, writes the answer.
+/// `owed` is released once the request's event is recorded or handed on, before any
+/// lingering or waiting for the plugin.
 fn serve(
     mut stream: TcpStream,
     peer: SocketAddr,
@@ -816,16 +970,28 @@ fn serve(
     tap: &Tap,
     writes: &Writes,
     limits: InboundLimits,
+    owed: Owed,
 ) {
     let _ = stream.set_nonblocking(false);
     let _ = stream.set_write_timeout(Some(limits.write_timeout));
-    let Some(connection) = listener.reading(&stream) else {
+    let progress = Arc::new(Progress::default());
+    let Some(connection) = listener.reading(&stream, peer, &progress) else {
+        // The listener closed between the accept and now: whatever the client sent already
+        // is a request cut off, like one the close found being read.
+        cut_off(
+            &stream,
+            listener.local,
+            peer,
+            &Sent::default(),
+            tap,
+            "the listener closed while the client was sending its request",
+        );
         return;
     };
-    let outcome = read_request(&mut stream, peer, &limits);
-    let cut_off = listener.queue().reading.remove(&connection).is_none();
-    if cut_off {
-        // The listener closed while the client was still sending: nothing to answer.
+    let outcome = read_request(&mut stream, peer, &limits, &progress);
+    if listener.queue().reading.remove(&connection).is_none() {
+        // The listener closed while the client was still sending: its close answered,
+        // recorded and cut off the connection.
         return;
     }
     let request = match outcome {
@@ -833,7 +999,8 @@ fn serve(
         ReadOutcome::Refused(refusal) => {
             let (message, bytes) = error_response(refusal.status, &format!("{}\n", refusal.reason));
             let _ = stream.write_all(&message);
-            linger(&mut stream);
+            // Recorded now, not after the lingering close (up to `LINGER_TIME`), by which
+            // time the step and the run may have ended (issue 15).
             tap.exchange(Exchange {
                 local: listener.local,
                 peer,
@@ -841,18 +1008,31 @@ fn serve(
                 path: &refusal.path,
                 status: refusal.status,
                 bytes_sent: bytes,
-                bytes_received: 0,
+                bytes_received: refusal.body,
                 reason: refusal.reason,
             });
+            drop(owed);
+            linger(&mut stream);
             return;
         }
         ReadOutcome::Silent => return,
     };
     let (reply, answer): (SyncSender<Vec<u8>>, Receiver<Vec<u8>>) = mpsc::sync_channel(1);
-    if let Err(incoming) = listener.push(Incoming { request, reply }, limits.max_queued) {
-        let (message, bytes) = error_response(503, "too many requests waiting\n");
+    if let Err(refused) = listener.push(Incoming { request, reply }, limits.max_queued) {
+        let (incoming, closed) = *refused;
+        let (text, reason) = if closed {
+            (
+                "the server is closing\n",
+                "the listener closed before the plugin accepted the request",
+            )
+        } else {
+            (
+                "too many requests waiting\n",
+                "too many requests waiting for the plugin",
+            )
+        };
+        let (message, bytes) = error_response(503, text);
         let _ = stream.write_all(&message);
-        linger(&mut stream);
         let r = &incoming.request;
         tap.exchange(Exchange {
             local: listener.local,
@@ -862,10 +1042,14 @@ fn serve(
             status: 503,
             bytes_sent: bytes,
             bytes_received: r.body.len() as u64,
-            reason: "too many requests waiting for the plugin".to_owned(),
+            reason: reason.to_owned(),
         });
+        drop(owed);
+        linger(&mut stream);
         return;
     }
+    // Queued: whoever answers it (`respond`, the listener's close, the step's end) records it.
+    drop(owed);
     // Whoever drops the sender without an answer (never: `respond`, `close` and `end` all
     // answer) leaves the client a closed connection.
     if let Ok(message) = answer.recv() {
@@ -924,13 +1108,14 @@ fn linger(stream: &mut TcpStream) {
     }
 }
 
-/// Reads until `buf` holds `want` bytes or `deadline` passes. `Ok(false)`: the client closed
-/// first.
+/// Reads until `buf` holds `want` bytes or `deadline` passes, keeping `progress` up to date.
+/// `Ok(false)`: the client closed first.
 fn fill(
     stream: &mut TcpStream,
     buf: &mut Vec<u8>,
     want: usize,
     deadline: Instant,
+    progress: &Progress,
 ) -> io::Result<bool> {
     let mut chunk = [0u8; 8192];
     while buf.len() < want {
@@ -942,7 +1127,10 @@ fn fill(
         let room = (want - buf.len()).min(chunk.len());
         match stream.read(&mut chunk[..room]) {
             Ok(0) => return Ok(false),
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Ok(n) => {
+                buf.extend_from_slice(&chunk[..n]);
+                progress.update(|p| p.body = buf.len() as u64);
+            }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) if is_timeout(&e) => return Err(io::ErrorKind::TimedOut.into()),
             Err(e) => return Err(e),
@@ -969,13 +1157,22 @@ fn is_timeout(e: &io::Error) -> bool {
 ///   accepted): 411;
 /// - a head above `max_head_bytes` or with more than 100 fields: 431; a body above
 ///   `max_body_bytes`: 413; a head or body not sent in time: 408.
-fn read_request(stream: &mut TcpStream, peer: SocketAddr, limits: &InboundLimits) -> ReadOutcome {
+///
+/// What has been read so far goes to `progress`, for the event of a request cut off by its
+/// listener's close.
+fn read_request(
+    stream: &mut TcpStream,
+    peer: SocketAddr,
+    limits: &InboundLimits,
+    progress: &Progress,
+) -> ReadOutcome {
     let refuse = |status: u16, reason: &str, method: &str, path: &str| {
         ReadOutcome::Refused(Refusal {
             status,
             reason: reason.to_owned(),
             method: method.to_owned(),
             path: path.to_owned(),
+            body: 0,
         })
     };
     let head_deadline = aether_policy::deadline_after(Instant::now(), limits.head_timeout);
@@ -986,7 +1183,17 @@ fn read_request(stream: &mut TcpStream, peer: SocketAddr, limits: &InboundLimits
         let mut parsed = httparse::Request::new(&mut fields);
         match parsed.parse(&buf) {
             Ok(httparse::Status::Complete(n)) => break n,
-            Ok(httparse::Status::Partial) => {}
+            Ok(httparse::Status::Partial) => {
+                // The request line is in: an event of this request cut off now names it.
+                if let (Some(method), Some(path)) = (parsed.method, parsed.path) {
+                    progress.update(|p| {
+                        if p.method.is_empty() {
+                            p.method = method.to_owned();
+                            p.path = path.to_owned();
+                        }
+                    });
+                }
+            }
             Err(httparse::Error::TooManyHeaders) => {
                 return refuse(431, "request header fields too many", "", "");
             }
@@ -1003,10 +1210,14 @@ fn read_request(stream: &mut TcpStream, peer: SocketAddr, limits: &InboundLimits
         match stream.read(&mut chunk[..room]) {
             Ok(0) if buf.is_empty() => return ReadOutcome::Silent,
             Ok(0) => return refuse(400, "the client closed the connection mid-request", "", ""),
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Ok(n) => {
+                buf.extend_from_slice(&chunk[..n]);
+                progress.update(|p| p.any = true);
+            }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) if is_timeout(&e) => return timed_out(&buf),
-            Err(_) => return ReadOutcome::Silent,
+            Err(_) if buf.is_empty() => return ReadOutcome::Silent,
+            Err(_) => return refuse(400, "the connection failed mid-request", "", ""),
         }
     };
     if head_len > limits.max_head_bytes {
@@ -1019,6 +1230,10 @@ fn read_request(stream: &mut TcpStream, peer: SocketAddr, limits: &InboundLimits
     }
     let method = parsed.method.unwrap_or_default().to_owned();
     let path = parsed.path.unwrap_or_default().to_owned();
+    progress.update(|p| {
+        p.method.clone_from(&method);
+        p.path.clone_from(&path);
+    });
     let refuse = |status: u16, reason: &str| refuse(status, reason, &method, &path);
     if !path.starts_with('/') {
         return refuse(400, "the request target must be a path (origin form)");
@@ -1082,18 +1297,28 @@ fn read_request(stream: &mut TcpStream, peer: SocketAddr, limits: &InboundLimits
     // dropped: one request per connection.
     let mut body = buf.split_off(head_len);
     body.truncate(length);
+    progress.update(|p| p.body = body.len() as u64);
     if body.len() < length && expects_continue {
         // curl waits for this before sending a body above 1 KiB.
         let _ = stream.write_all(b"HTTP/1.1 100 Continue\r\n\r\n");
     }
     let body_deadline = aether_policy::deadline_after(Instant::now(), limits.body_timeout);
-    match fill(stream, &mut body, length, body_deadline) {
+    let refuse_mid_body = |status: u16, reason: &str, body: &[u8]| match refuse(status, reason) {
+        ReadOutcome::Refused(refusal) => ReadOutcome::Refused(Refusal {
+            body: body.len() as u64,
+            ..refusal
+        }),
+        other => other,
+    };
+    match fill(stream, &mut body, length, body_deadline, progress) {
         Ok(true) => {}
-        Ok(false) => return refuse(400, "the client closed the connection mid-body"),
-        Err(e) if e.kind() == io::ErrorKind::TimedOut => {
-            return refuse(408, "the request body was not sent in time");
+        Ok(false) => {
+            return refuse_mid_body(400, "the client closed the connection mid-body", &body);
         }
-        Err(_) => return ReadOutcome::Silent,
+        Err(e) if e.kind() == io::ErrorKind::TimedOut => {
+            return refuse_mid_body(408, "the request body was not sent in time", &body);
+        }
+        Err(_) => return refuse_mid_body(400, "the connection failed mid-body", &body),
     }
     ReadOutcome::Request(Request {
         method,
@@ -1115,6 +1340,7 @@ fn timed_out(buf: &[u8]) -> ReadOutcome {
             reason: "the request head was not sent in time".to_owned(),
             method: String::new(),
             path: String::new(),
+            body: 0,
         })
     }
 }
@@ -1181,6 +1407,91 @@ mod tests {
             "an id never given out"
         );
         listeners.end();
+    }
+
+    #[derive(Default)]
+    struct Collect(Mutex<Vec<Event>>);
+
+    impl Recorder for Collect {
+        fn record(&self, event: Event) {
+            lock(&self.0).push(event);
+        }
+        fn log(&self, _: &str, _: &str, _: &str) {}
+    }
+
+    /// Before, a refused request was recorded only after the lingering close (up to 2 s after
+    /// its answer), and a request still being sent when the step ended was cut off without an
+    /// event: both could be missing when the step's end returned, and the run's trail with it.
+    /// Now both are events when `end` returns, and the half-sent client got a 503.
+    // See: issue 15, "What is wrong" 9.
+    #[test]
+    fn issue_15_refused_and_half_sent_requests_are_events_when_the_step_ends() {
+        use std::io::{Read, Write};
+        let recorder = Arc::new(Collect::default());
+        let listeners = Listeners::new(
+            Tap {
+                recorder: Arc::clone(&recorder) as Arc<dyn Recorder>,
+                step: "s".into(),
+                plugin: "p".into(),
+            },
+            InboundLimits::default(),
+        );
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = probe.local_addr().expect("addr");
+        drop(probe);
+        let permissions = aether_policy::Permissions {
+            listen: aether_policy::ListenAddr::new(addr).into_iter().collect(),
+            ..aether_policy::Permissions::default()
+        };
+        let grant = aether_policy::Grant::new(
+            permissions,
+            None,
+            &aether_policy::RequestedLimits::default(),
+        )
+        .expect("grant");
+        listeners
+            .listen(&grant.check_listen(addr).expect("granted"))
+            .expect("listen");
+        // Two Host headers: 400. The client reads the answer and keeps its side open.
+        let mut malformed = TcpStream::connect(addr).expect("connect");
+        malformed
+            .write_all(b"GET /m HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n")
+            .expect("write");
+        let mut answer = [0u8; 12];
+        malformed.read_exact(&mut answer).expect("answer");
+        assert_eq!(&answer, b"HTTP/1.1 400");
+        let mut half = TcpStream::connect(addr).expect("connect");
+        half.write_all(b"POST /half HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nabc")
+            .expect("write");
+        std::thread::sleep(Duration::from_millis(100));
+        listeners.end();
+        let events = lock(&recorder.0).clone();
+        let of = |client: &TcpStream| -> Vec<(u16, String)> {
+            let peer = client.local_addr().expect("addr");
+            events
+                .iter()
+                .filter_map(|e| e.traffic.as_ref())
+                .filter(|t| t.inbound.as_ref().map(|i| i.peer) == Some(peer))
+                .map(|t| {
+                    (
+                        t.status,
+                        t.inbound
+                            .as_ref()
+                            .map(|i| i.path.clone())
+                            .unwrap_or_default(),
+                    )
+                })
+                .collect()
+        };
+        assert_eq!(of(&malformed), [(400, "/m".to_owned())], "{events:#?}");
+        let cut = of(&half);
+        assert_eq!(cut.len(), 1, "{events:#?}");
+        assert_eq!(cut[0].0, 503);
+        half.set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("timeout");
+        let mut answer = [0u8; 12];
+        half.read_exact(&mut answer).expect("answer");
+        assert_eq!(&answer, b"HTTP/1.1 503");
     }
 
     /// A grant of `[::]:P` serves IPv6 only: without `IPV6_V6ONLY`, Linux's dual-stack socket

@@ -648,7 +648,8 @@ fn end_answers_what_is_pending_and_frees_the_port_at_once() {
 }
 
 /// A client still sending its head when the step ends is cut off then, not at its head
-/// timeout: nothing of the step's listening outlives it.
+/// timeout: nothing of the step's listening outlives it. It is told (503, issue 15) and its
+/// request is an event by the time the step's end returns.
 #[test]
 fn end_cuts_off_clients_still_sending() {
     let port = free_port();
@@ -656,7 +657,7 @@ fn end_cuts_off_clients_still_sending() {
         head_timeout: Duration::from_secs(120),
         ..InboundLimits::default()
     };
-    let (host, _events) = step(port, limits);
+    let (host, events) = step(port, limits);
     listen(&host, "127.0.0.1", port).expect("listen");
     let mut slow = TcpStream::connect(("127.0.0.1", port)).expect("connect");
     slow.write_all(b"GET / HTTP/1.1\r\nHost: t\r\n")
@@ -667,16 +668,30 @@ fn end_cuts_off_clients_still_sending() {
         .expect("timeout");
     assert!(slow.read(&mut idle).is_err(), "no answer to half a head");
     host.end();
+    let peer = slow.local_addr().expect("addr");
+    let recorded: Vec<u16> = events
+        .all()
+        .iter()
+        .filter_map(|e| e.traffic.as_ref())
+        .filter(|t| t.inbound.as_ref().is_some_and(|i| i.peer == peer))
+        .map(|t| t.status)
+        .collect();
+    assert_eq!(recorded, [503]);
     slow.set_read_timeout(Some(Duration::from_secs(60)))
         .expect("timeout");
     let mut rest = Vec::new();
     let closed = slow.read_to_end(&mut rest);
     assert!(
-        matches!(&closed, Ok(0))
+        closed.is_ok()
             || closed
                 .as_ref()
                 .is_err_and(|e| e.kind() == std::io::ErrorKind::ConnectionReset),
         "still open after the step ended: {closed:?}"
+    );
+    assert!(
+        rest.is_empty() || rest.starts_with(b"HTTP/1.1 503 "),
+        "{}",
+        String::from_utf8_lossy(&rest)
     );
 }
 

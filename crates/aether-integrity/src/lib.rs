@@ -8,6 +8,8 @@
 //! - [`signature`]: minisign keys and signatures over the digest list, and the policy that says
 //!   which keys are trusted.
 //! - [`chain`]: the `prev` hash chain of `events.jsonl` and its verification.
+//! - [`seal`]: the last record of `events.jsonl`, sealing `summary.json` and
+//!   `violations.jsonl` into the chain, and the verification of a whole trail.
 //!
 //! This crate computes and compares; it never reads or writes a file (the CLI does, and hands
 //! it the bytes already in memory — the same bytes the engine is fed). The only ambient
@@ -18,6 +20,7 @@
 pub mod chain;
 pub mod digest;
 pub mod lock;
+pub mod seal;
 pub mod signature;
 
 pub use digest::{DigestError, DigestList, SIGNATURE_FILE, sha256_hex};

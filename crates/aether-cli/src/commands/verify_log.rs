@@ -1,14 +1,17 @@
-//! `aether verify-log DIR`: check the hash chain of an `--inspect-security` directory's
-//! `events.jsonl` against `summary.json`'s `events_head` (SPEC §9).
+//! `aether verify-log DIR`: check an `--inspect-security` directory's trail (SPEC §9): the
+//! hash chain of `events.jsonl` against `summary.json`'s `events_head`, every record's `run_id`
+//! against the summary's, and the seal (the last record) against `summary.json`'s fields and
+//! `violations.jsonl` (issue 15; `aether_integrity::seal`).
 //!
-//! Exit 0 when intact, 1 when tampered (naming the first bad record by its line), 2 when a
-//! file cannot be read or `summary.json` has no `events_head` (without the anchor, records cut
-//! off at the end could not be detected, so the log is not called intact).
+//! Exit 0 when intact, 1 when tampered (naming the file, and the line where it can), 2 when a
+//! file cannot be read, `summary.json` has no `events_head` (without the anchor, records cut
+//! off at the end could not be detected), or the trail has no seal (written by an older
+//! aether: its summary cannot be verified, so the trail is not called intact).
 
 use std::io::Write;
 use std::path::PathBuf;
 
-use aether_integrity::chain;
+use aether_integrity::seal::{self, TrailError};
 use clap::Args;
 
 use crate::Outcome;
@@ -49,24 +52,43 @@ pub fn verify_log(args: VerifyLogArgs) -> anyhow::Result<Outcome> {
             events_path.display()
         );
     };
-    match chain::verify(&events, head) {
-        Ok(records) => {
+    let violations_path = args.dir.join("violations.jsonl");
+    let violations = match std::fs::read(&violations_path) {
+        Ok(bytes) => Some(bytes),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(_) => Some(read(&violations_path)?),
+    };
+    match seal::verify_trail(&events, head, &summary, violations.as_deref()) {
+        Ok(verified) => {
             writeln!(
                 std::io::stdout(),
-                "`{}` is intact: {records} records, chained and anchored by `events_head`",
-                events_path.display()
+                "`{}` is intact: {} records, chained and anchored by `events_head`; `summary.json` and `violations.jsonl` ({} line{}) match its seal",
+                events_path.display(),
+                verified.records,
+                verified.violations,
+                if verified.violations == 1 { "" } else { "s" }
             )?;
             Ok(Outcome::Success)
         }
+        Err(e @ TrailError::Unsealed { .. }) => anyhow::bail!(
+            "`{}`: {e}\n\nhint: a run of this aether with `--inspect-security` writes a sealed trail",
+            args.dir.display()
+        ),
         Err(broken) => {
+            let (file, line) = broken.location();
+            let at = match line {
+                Some(line) => format!("{}:{line}", args.dir.join(file.name()).display()),
+                None => args.dir.join(file.name()).display().to_string(),
+            };
+            let from = match (&broken, line) {
+                (TrailError::Chain(_), Some(line)) => format!(" from record {line} on"),
+                _ => String::new(),
+            };
             writeln!(
                 std::io::stderr(),
-                "error: {}:{}: tampered: {}\n\nhint: the audit trail cannot be trusted from record {} on; keep this copy as evidence and compare it with any other copy",
-                events_path.display(),
-                broken.line(),
-                // The tamperer wrote the log: nothing of it reaches the terminal unescaped.
+                "error: {at}: tampered: {}\n\nhint: the audit trail cannot be trusted{from}; keep this copy as evidence and compare it with any other copy",
+                // The tamperer wrote the trail: nothing of it reaches the terminal unescaped.
                 crate::render::terminal_safe(&broken.to_string()),
-                broken.line()
             )?;
             Ok(Outcome::Failure)
         }

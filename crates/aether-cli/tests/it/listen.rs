@@ -17,7 +17,7 @@ use crate::run::{error, output};
 /// from that range may be taken meanwhile as the source port of another test's connection,
 /// and the plugin's bind then fails. Ports are spread by process and call, so that tests
 /// running at once do not pick the same one.
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     static NEXT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
     let base = 10_000 + (std::process::id() % 500) as u16 * 20;
     loop {
@@ -30,7 +30,7 @@ fn free_port() -> u16 {
 
 /// Connects to `127.0.0.1:port`, retrying while nothing listens yet (the plugin listens some
 /// time after aether starts), for 60 s at most.
-fn connect(port: u16) -> TcpStream {
+pub(crate) fn connect(port: u16) -> TcpStream {
     for _ in 0..3000 {
         if let Ok(stream) = TcpStream::connect(("127.0.0.1", port)) {
             stream
@@ -59,7 +59,7 @@ fn client(port: u16, raw: Vec<u8>) -> JoinHandle<String> {
 /// A workspace whose plugins (name, index.js) are all granted `127.0.0.1:port`, under a
 /// policy allowing it with `isolation` as the default tier, and a pipeline of `steps`
 /// (`(id, plugin, with)`).
-fn workspace(
+pub(crate) fn workspace(
     port: u16,
     isolation: &str,
     plugins: &[(&str, &str)],
@@ -97,7 +97,7 @@ fn workspace(
     ws
 }
 
-fn run(ws: &Ws, extra: &[&str]) -> Value {
+pub(crate) fn run(ws: &Ws, extra: &[&str]) -> Value {
     let mut args = vec!["run", "pipeline.yaml", "--output", "json", "--jobs", "1"];
     args.extend_from_slice(extra);
     let out = ws.aether(&args);

@@ -6,6 +6,7 @@
 )]
 
 mod analyze;
+mod audit;
 mod bounded;
 mod check;
 mod exact;

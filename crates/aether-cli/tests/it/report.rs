@@ -176,16 +176,28 @@ fn every_file_of_the_report_has_its_schema() {
             .all(|v| EVENT_FIELDS.iter().all(|f| v.get(f).is_some()))
     );
 
-    // summary.json: exactly SPEC's fields; events_head anchors the chain.
+    // summary.json: SPEC's fields, and the seal (issue 15); events_head anchors the chain,
+    // whose last record is the seal.
     let summary: Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
     let mut keys: Vec<&String> = summary.as_object().unwrap().keys().collect();
     keys.sort();
     assert_eq!(
         keys,
-        ["events_head", "pipeline", "run_id", "steps", "unsafe"]
+        [
+            "events_head",
+            "pipeline",
+            "run_id",
+            "seal",
+            "steps",
+            "unsafe"
+        ]
     );
     assert_eq!(summary["events_head"], prev.as_str());
+    let last = events.last().unwrap();
+    assert_eq!(last["capability"], "audit.seal");
+    assert_eq!(last["seal"], summary["seal"]);
+    assert_eq!(events.iter().filter(|e| e.get("seal").is_some()).count(), 1);
     assert_eq!(summary["run_id"], events[0]["run_id"]);
     let step_keys = [
         "cpu_ms",
