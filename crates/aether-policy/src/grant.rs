@@ -1119,6 +1119,52 @@ mod tests {
         assert_eq!(g.risk(), RiskClass::High);
     }
 
+    // See: https://docs.deno.com/runtime/fundamentals/security/#environment-variables
+    #[test]
+    fn issue_15_env_star_is_an_excess_under_any_narrower_policy() {
+        // (policy env.allow, manifest env, excess indices)
+        let cases: &[(&[&str], &[&str], &[usize])] = &[
+            (&["*"], &["*"], &[]),
+            (&["*"], &["API_TOKEN", "LOG_*", "*"], &[]),
+            (&["API_TOKEN", "LOG_*"], &["*"], &[0]),
+            (&["A*", "B*", "_*"], &["X", "*"], &[0, 1]),
+            (&[], &["*"], &[0]),
+        ];
+        for &(allow, asked, want) in cases {
+            let policy = Policy {
+                env: envs(allow),
+                ..Policy::default()
+            };
+            let perms = Permissions {
+                env: envs(asked),
+                ..Permissions::default()
+            };
+            let got: Vec<RequestItem> = excesses(&perms, &RequestedLimits::default(), &policy)
+                .into_iter()
+                .map(|e| e.item)
+                .collect();
+            let want: Vec<RequestItem> = want.iter().map(|&i| RequestItem::Env(i)).collect();
+            assert_eq!(got, want, "{allow:?} vs {asked:?}");
+        }
+        // At run time `*` grants every name, and is medium risk like any other `env`.
+        let g = Grant::new(
+            Permissions {
+                env: envs(&["*"]),
+                ..Permissions::default()
+            },
+            Some(&Policy {
+                env: envs(&["*"]),
+                ..Policy::default()
+            }),
+            &RequestedLimits::default(),
+        )
+        .unwrap();
+        for name in ["HOME", "PATH", "API_TOKEN", "x", "_"] {
+            assert_eq!(g.check_env(name).unwrap().name(), name);
+        }
+        assert_eq!(g.risk(), RiskClass::Medium);
+    }
+
     fn grant() -> Grant {
         Grant::new(manifest(), Some(&policy()), &RequestedLimits::default()).unwrap()
     }

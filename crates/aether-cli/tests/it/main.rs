@@ -10,6 +10,7 @@ mod check;
 mod fetch;
 mod integrity;
 mod listen;
+mod misc15;
 mod process;
 mod report;
 mod run;

@@ -1,0 +1,90 @@
+//! Issue 15, items 4-7 of "What to build": `*` in `env`, one escaper, the stack depth, and
+//! windows checked again when a step starts.
+
+use serde_json::Value;
+
+use crate::Ws;
+
+/// A plugin asking for every variable, and reading two.
+fn env_star_workspace(allow: &str) -> Ws {
+    let ws = Ws::new();
+    ws.write("aether-policy.toml", &format!("[env]\nallow = {allow}\n"));
+    ws.js_plugin(
+        "all-env",
+        r#"{ "name": "all-env", "version": "1.0.0", "permissions": { "env": ["*"] } }"#,
+        "export default () => ({ a: aether.env.get('AETHER_T_A'), b: aether.env.get('OTHER_B') });\n",
+    );
+    ws.write(
+        "pipeline.yaml",
+        "name: e\npolicy: ./aether-policy.toml\nsteps:\n  - id: s\n    plugin: ./plugins/all-env\n",
+    );
+    ws
+}
+
+// See: https://docs.deno.com/runtime/fundamentals/security/#environment-variables
+#[test]
+fn issue_15_env_star_is_every_variable_under_a_star_policy() {
+    let ws = env_star_workspace(r#"["*"]"#);
+    let check = ws.aether(&["check", "pipeline.yaml", "--format", "json"]);
+    check.no_panic();
+    assert_eq!(check.code, Some(0), "{}", check.stderr);
+    let v = check.json();
+    assert_eq!(v["plugins"][0]["grant"]["env"], serde_json::json!(["*"]));
+    assert_eq!(v["plugins"][0]["risk"], "medium");
+    let human = ws.aether(&["check", "pipeline.yaml"]);
+    assert_eq!(human.code, Some(0), "{}", human.stderr);
+    assert!(
+        human.stdout.contains("env:              *"),
+        "{}",
+        human.stdout
+    );
+
+    let run = ws.aether_env(
+        &["run", "pipeline.yaml", "--output", "json"],
+        &[("AETHER_T_A", "one"), ("OTHER_B", "two")],
+    );
+    run.no_panic();
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert_eq!(
+        run.json()["steps"][0]["output"],
+        serde_json::json!({ "a": "one", "b": "two" })
+    );
+}
+
+// See: https://docs.deno.com/runtime/fundamentals/security/#environment-variables
+#[test]
+fn issue_15_env_star_is_an_excess_under_a_narrower_policy() {
+    let ws = env_star_workspace(r#"["AETHER_*", "OTHER_B"]"#);
+    for format in ["json", "sarif"] {
+        let out = ws.aether(&["check", "pipeline.yaml", "--format", format]);
+        out.no_panic();
+        assert_eq!(out.code, Some(1), "{format}: {}", out.stderr);
+        let v: Value = out.json();
+        if format == "json" {
+            let excess: Vec<&Value> = v["findings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|f| f["rule"] == "policy-excess")
+                .collect();
+            assert_eq!(excess.len(), 1, "{v:#}");
+            assert_eq!(excess[0]["capability"], "env");
+            assert_eq!(excess[0]["target"], "*");
+            assert_eq!(excess[0]["line"], 1);
+        } else {
+            let results = v["runs"][0]["results"].as_array().unwrap();
+            assert!(
+                results.iter().any(|r| r["ruleId"] == "policy-excess"),
+                "{v:#}"
+            );
+        }
+    }
+    let run = ws.aether(&["run", "pipeline.yaml"]);
+    run.no_panic();
+    assert_eq!(run.code, Some(2), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("aether-plugin.json:1:"),
+        "{}",
+        run.stderr
+    );
+}
