@@ -18,6 +18,7 @@ use crate::addr::{IpNet, is_public, unmap};
 use crate::capability::Capability;
 use crate::domain::{DomainPattern, Host, ListenAddr};
 use crate::env::EnvPattern;
+use crate::escape::escape_untrusted;
 use crate::path::{PathPattern, PathSet, normalize_lexically};
 use crate::risk::RiskClass;
 use crate::size::{ByteSize, HumanDuration};
@@ -349,22 +350,6 @@ pub struct Denial {
     pub granted: Vec<String>,
     /// Why.
     pub reason: DenialReason,
-}
-
-/// Escapes control, bidi-override and zero-width characters as `\u{…}`, so that text a plugin
-/// controls cannot rewrite a terminal line or reorder what an operator reads.
-pub fn escape_untrusted(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        let invisible = c.is_control()
-            || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}');
-        if invisible {
-            out.push_str(&format!("\\u{{{:x}}}", c as u32));
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 impl fmt::Display for Denial {
