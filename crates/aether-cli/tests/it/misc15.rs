@@ -88,3 +88,64 @@ fn issue_15_env_star_is_an_excess_under_a_narrower_policy() {
         run.stderr
     );
 }
+
+/// Recursion and nested-input parsing as a plugin author coming from Node expects them.
+const DEEP: &str = r#"
+export default () => {
+  function f(n) { return n === 0 ? 0 : 1 + f(n - 1); }
+  const r = { ten_thousand: f(10000) };
+  try { f(1e7); r.ten_million = "returned"; }
+  catch (e) { r.ten_million = [e instanceof RangeError, e.name]; }
+  // A recursive descent over a deep tree, and `JSON.parse` of deep nesting.
+  let tree = null;
+  for (let i = 0; i < 5000; i++) tree = { child: tree };
+  const depth = (t) => (t === null ? 0 : 1 + depth(t.child));
+  r.tree = depth(tree);
+  let a = JSON.parse("[".repeat(5000) + "]".repeat(5000)), n = 0;
+  while (Array.isArray(a)) { a = a[0]; n++; }
+  r.json = n;
+  try { JSON.parse("[".repeat(1e6) + "]".repeat(1e6)); r.json_million = "parsed"; }
+  catch (e) { r.json_million = e instanceof RangeError; }
+  // Still usable after the overflow.
+  r.after = f(100);
+  return r;
+};
+"#;
+
+/// A workspace running `DEEP` under the given tier.
+fn deep_workspace(isolation: &str) -> Ws {
+    let ws = Ws::new();
+    ws.js_plugin("deep", r#"{ "name": "deep", "version": "1.0.0" }"#, DEEP);
+    ws.write(
+        "aether-policy.toml",
+        &format!("[isolation]\ndefault = \"{isolation}\"\n"),
+    );
+    ws.write(
+        "pipeline.yaml",
+        "name: deep\npolicy: ./aether-policy.toml\nsteps:\n  - id: d\n    plugin: ./plugins/deep\n",
+    );
+    ws
+}
+
+// See: Node's default `--stack-size` (984 KiB, V8 `FLAG_stack_size`) and
+// https://github.com/quickjs-ng/quickjs/issues (QuickJS's 1 MiB default).
+#[test]
+fn issue_15_recursion_as_deep_as_node_in_both_tiers() {
+    for tier in ["thread", "process"] {
+        let ws = deep_workspace(tier);
+        let (out, v) = crate::run::run(&ws);
+        assert_eq!(out.code, Some(0), "{tier}: {}", out.stderr);
+        assert_eq!(
+            crate::run::output(&v, "d"),
+            &serde_json::json!({
+                "ten_thousand": 10000,
+                "ten_million": [true, "RangeError"],
+                "tree": 5000,
+                "json": 5000,
+                "json_million": true,
+                "after": 100,
+            }),
+            "{tier}"
+        );
+    }
+}
