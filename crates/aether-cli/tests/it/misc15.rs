@@ -149,3 +149,79 @@ fn issue_15_recursion_as_deep_as_node_in_both_tiers() {
         );
     }
 }
+
+// See: issue 15, "What is wrong" 8: a step whose plugin has a window `needs` an earlier step
+// that sleeps past the window's end. Windows have minute granularity, so this test waits for
+// the next minute boundary (30 s on average, at most about 61 s); the runner's own test
+// (`runner::window_tests`) covers the same with an injected clock and no wait.
+#[test]
+fn issue_15_a_step_reached_after_its_window_closed_fails_end_to_end() {
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+    let since_epoch = || SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+    // Leave at least 3 s between the run's start and the boundary for aether to start.
+    if since_epoch().as_secs() % 60 >= 57 {
+        std::thread::sleep(Duration::from_secs(4));
+    }
+    let now = since_epoch();
+    let minute = now.as_secs() / 60;
+    let hhmm = |m: u64| format!("{:02}:{:02}", (m / 60) % 24, m % 60);
+    let boundary = Duration::from_secs((minute + 1) * 60);
+    let sleep_ms = (boundary - now).as_millis() + 1_000;
+
+    let ws = Ws::new();
+    ws.js_plugin(
+        "sleeper",
+        r#"{ "name": "sleeper", "version": "1.0.0", "limits": { "timeout": "2m" } }"#,
+        "export default (input) => new Promise((resolve) => setTimeout(() => resolve(input.ms), input.ms));\n",
+    );
+    ws.js_plugin(
+        "late",
+        r#"{ "name": "late", "version": "1.0.0" }"#,
+        "export default () => 'ran';\n",
+    );
+    ws.write(
+        "aether-policy.toml",
+        &format!(
+            "[[windows]]\napplies_to = [\"late\"]\ndays = [\"mon\", \"tue\", \"wed\", \"thu\", \"fri\", \"sat\", \"sun\"]\nstart = \"{}\"\nend = \"{}\"\ntimezone = \"UTC\"\n",
+            hhmm(minute),
+            hhmm(minute + 1)
+        ),
+    );
+    ws.write(
+        "pipeline.yaml",
+        &format!(
+            "name: w\npolicy: ./aether-policy.toml\nsteps:\n  - id: sleep\n    plugin: ./plugins/sleeper\n    with: {{ ms: {sleep_ms} }}\n  - id: late\n    plugin: ./plugins/late\n    needs: [sleep]\n  - id: other\n    plugin: ./plugins/late\n"
+        ),
+    );
+    let out = ws.aether(&[
+        "run",
+        "pipeline.yaml",
+        "--output",
+        "json",
+        "--inspect-security=report",
+    ]);
+    out.no_panic();
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    let v = out.json();
+    assert_eq!(
+        crate::run::output(&v, "sleep"),
+        &serde_json::json!(sleep_ms)
+    );
+    // `other` started at once, inside the window.
+    assert_eq!(crate::run::output(&v, "other"), "ran");
+    let error = crate::run::error(&v, "late");
+    assert!(
+        error.contains("`late`") && error.contains("next window opens"),
+        "{error}"
+    );
+    let violations = std::fs::read_to_string(ws.path().join("report/violations.jsonl")).unwrap();
+    let records: Vec<Value> = violations
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(records.len(), 1, "{violations}");
+    assert_eq!(records[0]["capability"], "window");
+    assert_eq!(records[0]["decision"], "denied");
+    assert_eq!(records[0]["step"], "late");
+    assert_eq!(records[0]["plugin"], "late");
+}
