@@ -177,8 +177,17 @@ pub fn steps_human(out: &mut impl std::io::Write, steps: &[StepTier]) -> std::io
     Ok(())
 }
 
-/// One plugin's effective grant, risk class and tier, for a person.
+/// One plugin's effective grant, risk class and tier, for a person. Every line goes through
+/// [`terminal_safe`]: path patterns, commands and the plugin's directory are the manifest's or
+/// the disk's text, and a bidi override in a pattern would make the grant read as something
+/// else (issue 15).
 pub fn plugin_human(w: &mut impl Write, info: &PluginInfo, tiers: &[Tier]) -> io::Result<()> {
+    let mut text = Vec::new();
+    plugin_text(&mut text, info, tiers)?;
+    w.write_all(terminal_safe(&String::from_utf8_lossy(&text)).as_bytes())
+}
+
+fn plugin_text(w: &mut impl Write, info: &PluginInfo, tiers: &[Tier]) -> io::Result<()> {
     let m = &info.manifest;
     let p = &m.permissions;
     let tier = tiers.iter().copied().max().unwrap_or(info.tier);

@@ -241,14 +241,14 @@ pub fn run(args: RunArgs) -> anyhow::Result<Outcome> {
                 writeln!(
                     stderr,
                     "pipeline `{}` succeeded: {} steps",
-                    ws.pipeline.name,
+                    render::terminal_safe(&ws.pipeline.name),
                     records.len()
                 )?;
             } else {
                 writeln!(
                     stderr,
                     "pipeline `{}` failed: {failed} of {} steps did not succeed",
-                    ws.pipeline.name,
+                    render::terminal_safe(&ws.pipeline.name),
                     records.len()
                 )?;
             }

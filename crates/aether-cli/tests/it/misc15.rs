@@ -225,3 +225,41 @@ fn issue_15_a_step_reached_after_its_window_closed_fails_end_to_end() {
     assert_eq!(records[0]["step"], "late");
     assert_eq!(records[0]["plugin"], "late");
 }
+
+// See: https://nvd.nist.gov/vuln/detail/CVE-2021-42574 ("Trojan Source"): a right-to-left
+// override in a manifest's path pattern made `check`'s grant listing read as another path;
+// and the CLI's own escaper let the invisible operators U+2061-U+2064 through.
+#[test]
+fn issue_15_check_escapes_plugin_text_in_the_grant_listing() {
+    let ws = Ws::new();
+    ws.plugin(
+        "sly",
+        "{ \"name\": \"sly\", \"version\": \"1.0.0\", \"permissions\": { \"filesystem\": { \"read\": [\"./data/\u{202e}gol.txt\", \"./data/a\u{2062}b\"] } } }",
+    );
+    ws.write(
+        "pipeline.yaml",
+        "name: s\nsteps:\n  - id: s\n    plugin: ./plugins/sly\n",
+    );
+    let out = ws.aether(&["check", "pipeline.yaml"]);
+    out.no_panic();
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    for raw in ['\u{202e}', '\u{2062}'] {
+        assert!(
+            !out.stdout.contains(raw),
+            "{:04X} raw: {}",
+            raw as u32,
+            out.stdout
+        );
+        assert!(
+            !out.stderr.contains(raw),
+            "{:04X} raw: {}",
+            raw as u32,
+            out.stderr
+        );
+    }
+    assert!(
+        out.stdout.contains("\\u{202e}gol.txt") && out.stdout.contains("a\\u{2062}b"),
+        "{}",
+        out.stdout
+    );
+}
