@@ -55,16 +55,18 @@ fn workspace(dir: &Path, now: jiff::Timestamp) -> Workspace {
     loaded.value.unwrap()
 }
 
+/// Each step's status and error, in step order.
+type Steps = Vec<(StepStatus, Option<String>)>;
+/// The `window` events: step and decision.
+type WindowEvents = Vec<(String, Decision)>;
+
 fn at(s: &str) -> jiff::Timestamp {
     s.parse().unwrap()
 }
 
 /// Runs the pipeline with the step-start clock fixed at `step_clock`; returns each step's
 /// status and error, and the `window` events recorded.
-fn run(
-    ws: &Workspace,
-    step_clock: jiff::Timestamp,
-) -> (Vec<(StepStatus, Option<String>)>, Vec<(String, Decision)>) {
+fn run(ws: &Workspace, step_clock: jiff::Timestamp) -> (Steps, WindowEvents) {
     let console = Arc::new(Console::new(false));
     let collector = Arc::new(Collector::new(console.clone(), None));
     let clock = move || step_clock;
