@@ -10,21 +10,12 @@ use aether_manifest::FileError;
 use aether_policy::Tier;
 use serde_json::{Value, json};
 
-/// Escapes control, bidi-override and zero-width characters (CVE-2021-42574 "Trojan Source"
-/// shows what bidi controls do to a reviewer's terminal); newlines and tabs are kept.
-pub fn terminal_safe(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        let dangerous = (c.is_control() && c != '\n' && c != '\t')
-            || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}');
-        if dangerous {
-            out.extend(c.escape_unicode());
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
+/// The one escaper of plugin-controlled text ([`aether_policy::escape_untrusted_lines`]):
+/// control, format (bidi, zero-width, invisible operators), line/paragraph separator and
+/// default-ignorable characters become `\u{…}` (CVE-2021-42574 "Trojan Source" shows what
+/// bidi controls do to a reviewer's terminal); newlines and tabs are kept. The report's HTML
+/// and terminal summary use the same classification.
+pub use aether_policy::escape_untrusted_lines as terminal_safe;
 
 fn tier_name(t: Tier) -> &'static str {
     match t {
@@ -186,8 +177,17 @@ pub fn steps_human(out: &mut impl std::io::Write, steps: &[StepTier]) -> std::io
     Ok(())
 }
 
-/// One plugin's effective grant, risk class and tier, for a person.
+/// One plugin's effective grant, risk class and tier, for a person. Every line goes through
+/// [`terminal_safe`]: path patterns, commands and the plugin's directory are the manifest's or
+/// the disk's text, and a bidi override in a pattern would make the grant read as something
+/// else (issue 15).
 pub fn plugin_human(w: &mut impl Write, info: &PluginInfo, tiers: &[Tier]) -> io::Result<()> {
+    let mut text = Vec::new();
+    plugin_text(&mut text, info, tiers)?;
+    w.write_all(terminal_safe(&String::from_utf8_lossy(&text)).as_bytes())
+}
+
+fn plugin_text(w: &mut impl Write, info: &PluginInfo, tiers: &[Tier]) -> io::Result<()> {
     let m = &info.manifest;
     let p = &m.permissions;
     let tier = tiers.iter().copied().max().unwrap_or(info.tier);
@@ -255,5 +255,28 @@ mod tests {
         assert_eq!(terminal_safe("a\u{202E}b"), "a\\u{202e}b");
         assert_eq!(terminal_safe("\x1b[2J"), "\\u{1b}[2J");
         assert_eq!(terminal_safe("ok\nline"), "ok\nline");
+    }
+
+    // See: https://nvd.nist.gov/vuln/detail/CVE-2021-42574 (the CLI's own list let the word
+    // joiner and invisible operators U+2060–U+2065 through; the policy crate's did not).
+    #[test]
+    fn issue_15_terminal_and_policy_escapers_agree() {
+        for c in [
+            '\u{2060}',
+            '\u{2061}',
+            '\u{2064}',
+            '\u{2065}',
+            '\u{2028}',
+            '\u{e0041}',
+        ] {
+            let text = format!("a{c}b");
+            assert_eq!(
+                terminal_safe(&text),
+                format!("a\\u{{{:x}}}b", c as u32),
+                "{:04X}",
+                c as u32
+            );
+            assert_eq!(terminal_safe(&text), aether_policy::escape_untrusted(&text));
+        }
     }
 }

@@ -273,6 +273,11 @@ pub struct RunOptions<'a> {
     pub zygote: Option<&'a Zygote>,
     /// Sample each step's memory and CPU (`--inspect-security`).
     pub sample: bool,
+    /// "Now" for the execution windows checked when each step starts: the clock of the
+    /// run-start check (`jiff::Timestamp::now`, the system's real-time clock) in `aether run`;
+    /// tests give a fixed instant. A value, not an environment variable, so that no release
+    /// binary reads security-relevant time from anywhere else.
+    pub clock: &'a (dyn Fn() -> jiff::Timestamp + Sync),
 }
 
 /// The limits of an `--unsafe` step: none in practice (a year, and all addressable memory).
@@ -299,6 +304,37 @@ impl<'a> Runner<'a> {
     }
 }
 
+impl Runner<'_> {
+    /// SPEC §3: a plugin's execution window is checked again when its step starts, since an
+    /// earlier (untrusted) step chooses how long it runs. Outside every window that applies, the
+    /// step fails before its plugin runs, with the run-start message (the plugin and the next
+    /// time it may run), and a `window` violation (`denied`) is recorded. `--unsafe` runs have
+    /// no execution windows, at the run's start or a step's.
+    fn check_window(&self, index: usize) -> Result<(), String> {
+        if self.options.unsafe_run {
+            return Ok(());
+        }
+        let step = &self.ws.steps[index];
+        let plugin = &self.ws.plugins[step.plugin];
+        let name = &plugin.manifest.name;
+        let now = (self.options.clock)();
+        aether_policy::check_windows(&self.ws.windows, name, plugin.risk, now).map_err(|refusal| {
+            let message = refusal.to_string();
+            self.collector.record(Event {
+                time: std::time::SystemTime::now(),
+                step: step.decl.id.clone(),
+                plugin: name.clone(),
+                capability: Capability::Window,
+                target: name.clone(),
+                decision: Decision::Denied,
+                reason: message.clone(),
+                traffic: None,
+            });
+            message
+        })
+    }
+}
+
 impl StepRunner for Runner<'_> {
     type Extra = Metrics;
 
@@ -306,6 +342,15 @@ impl StepRunner for Runner<'_> {
         let step = &self.ws.steps[index];
         let plugin = &self.ws.plugins[step.plugin];
         let m = &plugin.manifest;
+        if let Err(message) = self.check_window(index) {
+            return StepOutcome::failed(
+                message,
+                Metrics {
+                    start: self.started.elapsed(),
+                    ..Metrics::default()
+                },
+            );
+        }
         let limits = step.grant.limits();
         let limits = if self.options.unsafe_run {
             UNSAFE_LIMITS
@@ -467,6 +512,9 @@ pub fn violation_counts(events: &[Kept]) -> BTreeMap<(Capability, Decision), u64
     }
     counts
 }
+
+#[cfg(test)]
+mod window_tests;
 
 #[cfg(test)]
 mod tests {

@@ -139,6 +139,9 @@ pub struct Workspace {
     pub steps: Vec<StepInfo>,
     /// The graph and templates, ready for the scheduler.
     pub plan: Plan,
+    /// The policy's execution windows (SPEC §3), checked when the run starts and again when
+    /// each step starts ([`crate::runner::Runner`]). Empty without a policy.
+    pub windows: Vec<aether_policy::Window>,
 }
 
 /// What validation found.
@@ -673,6 +676,10 @@ pub fn load_pipeline(
     if let (true, Some(plan)) = (out.malformed.is_empty(), plan) {
         out.value = Some(Workspace {
             unsafe_allowed: policy.as_ref().is_none_or(|(_, p)| p.unsafe_allowed),
+            windows: policy
+                .as_ref()
+                .map(|(_, p)| p.windows.clone())
+                .unwrap_or_default(),
             pipeline,
             plugins,
             steps,

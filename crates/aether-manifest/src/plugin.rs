@@ -354,7 +354,7 @@ mod tests {
 
     #[test]
     fn every_bad_entry_is_reported_at_its_place() {
-        let text = "{\n  \"name\": \"Bad_Name\",\n  \"version\": \"1\",\n  \"permissions\": {\n    \"env\": [\"OK\", \"*\"],\n    \"network\": { \"listen\": [\"127.0.0.1:0\"] }\n  },\n  \"limits\": { \"memory\": \"12 parsecs\" }\n}\n";
+        let text = "{\n  \"name\": \"Bad_Name\",\n  \"version\": \"1\",\n  \"permissions\": {\n    \"env\": [\"OK\", \"*\", \"A-*\"],\n    \"network\": { \"listen\": [\"127.0.0.1:0\"] }\n  },\n  \"limits\": { \"memory\": \"12 parsecs\" }\n}\n";
         let file = SourceFile {
             path: "m.json".into(),
             text: text.into(),
@@ -365,13 +365,24 @@ mod tests {
             .map(|e| e.loc.map(|l| (l.line, l.col)).unwrap())
             .collect();
         at.sort();
-        // Each at its value's opening quote: name, version, env `*` (a prefix must be named),
-        // listen port 0, memory.
+        // Each at its value's opening quote: name, version, env `A-*` (not a name; `*` alone
+        // is every variable), listen port 0, memory.
         assert_eq!(
             at,
-            vec![(2, 11), (3, 14), (5, 19), (6, 29), (8, 25)],
+            vec![(2, 11), (3, 14), (5, 24), (6, 29), (8, 25)],
             "{errors:#?}"
         );
+    }
+
+    // See: https://docs.deno.com/runtime/fundamentals/security/#environment-variables
+    #[test]
+    fn issue_15_env_star_parses() {
+        let file = SourceFile {
+            path: "m.json".into(),
+            text: r#"{"name":"x","version":"1.0.0","permissions":{"env":["*"]}}"#.into(),
+        };
+        let m = Manifest::parse(file, Path::new("/p"), Path::new("/ws")).unwrap();
+        assert_eq!(m.permissions.env, vec![EnvPattern::Prefix(String::new())]);
     }
 
     #[test]

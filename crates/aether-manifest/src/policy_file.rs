@@ -367,6 +367,21 @@ mod tests {
         parse_policy(&file, Path::new("/ws"))
     }
 
+    // See: https://docs.deno.com/runtime/fundamentals/security/#environment-variables
+    #[test]
+    fn issue_15_env_allow_star_parses() {
+        let p = parse("[env]\nallow = [\"*\", \"LOG_*\"]\n").unwrap();
+        assert_eq!(
+            p.env,
+            vec![
+                EnvPattern::Prefix(String::new()),
+                EnvPattern::Prefix("LOG_".into())
+            ]
+        );
+        let errors = parse("[env]\nallow = [\"**\"]\n").unwrap_err();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+    }
+
     #[test]
     fn integrity_section() {
         let p = parse(&format!(

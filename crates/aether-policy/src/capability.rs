@@ -32,6 +32,10 @@ pub enum Capability {
     /// `limit.timeout`: the timeout was reached (never granted, only recorded).
     #[serde(rename = "limit.timeout")]
     LimitTimeout,
+    /// `window`: a step reached its start outside every execution window that applies to its
+    /// plugin (SPEC §3; never granted, only recorded).
+    #[serde(rename = "window")]
+    Window,
 }
 
 impl Capability {
@@ -46,6 +50,7 @@ impl Capability {
             Capability::Module => "module",
             Capability::LimitMemory => "limit.memory",
             Capability::LimitTimeout => "limit.timeout",
+            Capability::Window => "window",
         }
     }
 }

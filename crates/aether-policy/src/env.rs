@@ -1,24 +1,26 @@
 //! Environment variable patterns for `env` (SPEC §2 "Environment"): an exact name, or a prefix
-//! ending in `*` (`LOG_*`). Names are case-sensitive, as on Linux.
+//! ending in `*` (`LOG_*`), or `*` alone for every variable (the empty prefix, so it is covered
+//! only by another `*`, and covers every name and prefix). Names are case-sensitive, as on Linux.
 
 use std::fmt;
 
 use thiserror::Error;
 
-/// An entry of `env`. Invariant: the name or prefix is a valid variable name
-/// (`[A-Za-z_][A-Za-z0-9_]*`), never empty.
+/// An entry of `env`. Invariant: an exact name is a valid variable name
+/// (`[A-Za-z_][A-Za-z0-9_]*`); a prefix is one too, or empty (`*`: every variable).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum EnvPattern {
     /// Exactly this name.
     Exact(String),
-    /// Every name starting with this prefix (the prefix itself included).
+    /// Every name starting with this prefix (the prefix itself included). The empty prefix is
+    /// written `*` and matches every name.
     Prefix(String),
 }
 
 /// An env pattern that did not parse.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[error(
-    "expected an environment variable name such as `API_TOKEN` or a prefix such as `LOG_*`, found `{found}`"
+    "expected an environment variable name such as `API_TOKEN`, a prefix such as `LOG_*`, or `*` for every variable, found `{found}`"
 )]
 pub struct EnvPatternError {
     /// The text as written.
@@ -35,8 +37,11 @@ pub fn is_valid_name(name: &str) -> bool {
 }
 
 impl EnvPattern {
-    /// Parses `NAME` or `PREFIX*`. A bare `*` (every variable) is refused: name a prefix.
+    /// Parses `NAME`, `PREFIX*`, or `*` (every variable: the empty prefix).
     pub fn parse(text: &str) -> Result<EnvPattern, EnvPatternError> {
+        if text == "*" {
+            return Ok(EnvPattern::Prefix(String::new()));
+        }
         let (name, prefix) = match text.strip_suffix('*') {
             Some(p) => (p, true),
             None => (text, false),
@@ -61,7 +66,8 @@ impl EnvPattern {
         }
     }
 
-    /// Sound and complete inclusion: every name `other` matches, `self` matches.
+    /// Sound and complete inclusion: every name `other` matches, `self` matches. `*` covers
+    /// everything and is covered only by `*`.
     pub fn covers(&self, other: &EnvPattern) -> bool {
         match (self, other) {
             (EnvPattern::Exact(a), EnvPattern::Exact(b)) => a == b,
@@ -73,7 +79,7 @@ impl EnvPattern {
     }
 }
 
-/// `NAME` or `PREFIX*`.
+/// `NAME`, `PREFIX*`, or `*`.
 impl fmt::Display for EnvPattern {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -99,14 +105,52 @@ mod tests {
         assert_eq!(pat("_x1"), EnvPattern::Exact("_x1".into()));
         assert_eq!(pat("L*"), EnvPattern::Prefix("L".into()));
         for bad in [
-            "", "*", "1ABC", "A-B", "A B", "A*B", "A**", "*A", "É", "A=B", "A\0",
+            "", "**", " *", "* ", "1ABC", "A-B", "A B", "A*B", "A**", "*A", "É", "A=B", "A\0",
         ] {
             assert!(EnvPattern::parse(bad).is_err(), "{bad:?}");
         }
         assert_eq!(
-            EnvPattern::parse("A-B").unwrap_err().to_string(),
-            "expected an environment variable name such as `API_TOKEN` or a prefix such as `LOG_*`, found `A-B`"
+            EnvPattern::parse("A-B").unwrap_err(),
+            EnvPatternError {
+                found: "A-B".into()
+            }
         );
+    }
+
+    // See: https://docs.deno.com/runtime/fundamentals/security/#environment-variables
+    // (`--allow-env` with no list, and `--allow-env=AWS_*` prefixes).
+    #[test]
+    fn issue_15_star_is_every_variable() {
+        assert_eq!(pat("*"), EnvPattern::Prefix(String::new()));
+        assert_eq!(pat("*").to_string(), "*");
+        // (pattern, name, matches)
+        let m: &[(&str, &str, bool)] = &[
+            ("*", "API_TOKEN", true),
+            ("*", "_", true),
+            ("*", "", true),
+            ("*", "lower", true),
+            ("*", "A=B", true),
+        ];
+        for &(p, name, want) in m {
+            assert_eq!(pat(p).matches(name), want, "{p} {name}");
+        }
+        // (policy, manifest, covered): a manifest `*` is covered only by a policy `*`; a
+        // policy `*` covers every name and prefix.
+        let c: &[(&str, &str, bool)] = &[
+            ("*", "*", true),
+            ("*", "API_TOKEN", true),
+            ("*", "LOG_*", true),
+            ("*", "L*", true),
+            ("*", "_", true),
+            ("LOG_*", "*", false),
+            ("L*", "*", false),
+            ("A*", "*", false),
+            ("_*", "*", false),
+            ("API_TOKEN", "*", false),
+        ];
+        for &(p, q, want) in c {
+            assert_eq!(pat(p).covers(&pat(q)), want, "{p} covers {q}");
+        }
     }
 
     #[test]
@@ -138,7 +182,7 @@ mod tests {
     }
 
     fn pattern() -> impl Strategy<Value = String> {
-        "[AB_]{1,3}\\*?"
+        "\\*|[AB_]{1,3}\\*?"
     }
 
     proptest! {

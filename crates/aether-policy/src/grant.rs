@@ -18,6 +18,7 @@ use crate::addr::{IpNet, is_public, unmap};
 use crate::capability::Capability;
 use crate::domain::{DomainPattern, Host, ListenAddr};
 use crate::env::EnvPattern;
+use crate::escape::escape_untrusted;
 use crate::path::{PathPattern, PathSet, normalize_lexically};
 use crate::risk::RiskClass;
 use crate::size::{ByteSize, HumanDuration};
@@ -349,22 +350,6 @@ pub struct Denial {
     pub granted: Vec<String>,
     /// Why.
     pub reason: DenialReason,
-}
-
-/// Escapes control, bidi-override and zero-width characters as `\u{…}`, so that text a plugin
-/// controls cannot rewrite a terminal line or reorder what an operator reads.
-pub fn escape_untrusted(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        let invisible = c.is_control()
-            || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}');
-        if invisible {
-            out.push_str(&format!("\\u{{{:x}}}", c as u32));
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 impl fmt::Display for Denial {
@@ -1117,6 +1102,52 @@ mod tests {
         let g = Grant::new(manifest(), None, &lim).unwrap();
         assert_eq!(g.limits().memory, ByteSize::mib(129));
         assert_eq!(g.risk(), RiskClass::High);
+    }
+
+    // See: https://docs.deno.com/runtime/fundamentals/security/#environment-variables
+    #[test]
+    fn issue_15_env_star_is_an_excess_under_any_narrower_policy() {
+        // (policy env.allow, manifest env, excess indices)
+        let cases: &[(&[&str], &[&str], &[usize])] = &[
+            (&["*"], &["*"], &[]),
+            (&["*"], &["API_TOKEN", "LOG_*", "*"], &[]),
+            (&["API_TOKEN", "LOG_*"], &["*"], &[0]),
+            (&["A*", "B*", "_*"], &["X", "*"], &[0, 1]),
+            (&[], &["*"], &[0]),
+        ];
+        for &(allow, asked, want) in cases {
+            let policy = Policy {
+                env: envs(allow),
+                ..Policy::default()
+            };
+            let perms = Permissions {
+                env: envs(asked),
+                ..Permissions::default()
+            };
+            let got: Vec<RequestItem> = excesses(&perms, &RequestedLimits::default(), &policy)
+                .into_iter()
+                .map(|e| e.item)
+                .collect();
+            let want: Vec<RequestItem> = want.iter().map(|&i| RequestItem::Env(i)).collect();
+            assert_eq!(got, want, "{allow:?} vs {asked:?}");
+        }
+        // At run time `*` grants every name, and is medium risk like any other `env`.
+        let g = Grant::new(
+            Permissions {
+                env: envs(&["*"]),
+                ..Permissions::default()
+            },
+            Some(&Policy {
+                env: envs(&["*"]),
+                ..Policy::default()
+            }),
+            &RequestedLimits::default(),
+        )
+        .unwrap();
+        for name in ["HOME", "PATH", "API_TOKEN", "x", "_"] {
+            assert_eq!(g.check_env(name).unwrap().name(), name);
+        }
+        assert_eq!(g.risk(), RiskClass::Medium);
     }
 
     fn grant() -> Grant {

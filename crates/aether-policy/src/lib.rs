@@ -28,16 +28,18 @@ pub use domain::{
     parse_listen_host,
 };
 pub mod env;
+pub mod escape;
 pub mod grant;
 pub mod risk;
 pub mod window;
 
 pub use env::{EnvPattern, EnvPatternError, is_valid_name};
+pub use escape::{escape_untrusted, escape_untrusted_lines, is_hidden_char};
 pub use grant::{
     CheckedAddr, CheckedCommand, CheckedEnv, CheckedHost, CheckedListen, CheckedPath,
     DEFAULT_MAX_MEMORY, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_MAX_TIMEOUT, DEFAULT_MEMORY,
     DEFAULT_TIMEOUT, Denial, DenialReason, Excess, Grant, Limits, Permissions, Policy, RequestItem,
-    RequestedLimits, Tier, UnsafeMode, escape_untrusted, excesses, is_reserved_path,
+    RequestedLimits, Tier, UnsafeMode, excesses, is_reserved_path,
 };
 pub use risk::RiskClass;
 pub use window::{

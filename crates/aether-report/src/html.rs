@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::Path;
 
-use aether_policy::{DomainPattern, PathPattern, parse_host};
+use aether_policy::{DomainPattern, EnvPattern, PathPattern, parse_host};
 
 use crate::{
     EventRecord, RunReport, StepReport, heatmap_svg, human_bytes, human_ms, interactions_svg,
@@ -72,6 +72,12 @@ pub(crate) fn domain_match(pattern: &str, url: &str) -> bool {
     }
 }
 
+/// Whether a granted `env` entry (`NAME`, `PREFIX*`, or `*` for every variable) matches a
+/// variable read, by the rules enforcement uses ([`EnvPattern::matches`]).
+pub(crate) fn env_match(pattern: &str, name: &str) -> bool {
+    EnvPattern::parse(pattern).is_ok_and(|p| p.matches(name))
+}
+
 /// A granted command against a `process` target (`/usr/bin/gzip -9 x` or `gzip`): the
 /// program, by path or by bare name.
 fn command_match(command: &str, target: &str) -> bool {
@@ -123,10 +129,7 @@ pub fn least_privilege_gap(step: &StepReport, events: &[EventRecord]) -> Privile
                 .trim_end_matches('/')
                 == a
         }),
-        env: unused(&g.env, "env", &|p, t| match p.strip_suffix('*') {
-            Some(prefix) => t.starts_with(prefix),
-            None => p == t,
-        }),
+        env: unused(&g.env, "env", &env_match),
         commands: unused(&g.commands, "process", &command_match),
     }
 }

@@ -436,6 +436,31 @@ fn paths_match_as_enforced() {
     assert!(path_match("/**", &long) && !path_match("/a/b", &long));
 }
 
+/// Variable reads match `env` as enforcement does (one matcher, `EnvPattern`), `*` included.
+#[test]
+fn env_matches_as_enforced() {
+    for (pattern, name, expected) in [
+        ("*", "HOME", true),
+        ("*", "x", true),
+        ("HO*", "HOME", true),
+        ("HO*", "HO", true),
+        ("HO*", "H", false),
+        ("HOME", "HOME", true),
+        ("HOME", "HOMER", false),
+        ("**", "HOME", false),
+    ] {
+        assert_eq!(
+            crate::html::env_match(pattern, name),
+            expected,
+            "{pattern} {name}"
+        );
+    }
+    let mut run = fixture();
+    run.steps[1].grant.env = vec!["*".into(), "API_*".into()];
+    let gap = least_privilege_gap(&run.steps[1], &run.events);
+    assert_eq!(gap.env, ["API_*"], "`*` was used by the read of HOME");
+}
+
 /// Fetches match `network.domains` as enforcement does (one matcher, `DomainPattern`).
 #[test]
 fn domains_match_as_enforced() {

@@ -31,7 +31,7 @@ pub use broker::{Accounting, WorkerProcess};
 pub use zygote::{ZYGOTE_ARG, Zygote, run_zygote_if_asked};
 
 /// Address space a worker may map beyond its memory ceiling: aether's binary and libraries,
-/// thread stacks (the engine thread reserves 8 MiB or more) and glibc's per-thread malloc
+/// thread stacks (the engine thread reserves 48 MiB: 4 times the JavaScript stack) and glibc's per-thread malloc
 /// arenas (64 MiB of reserved address space each). `RLIMIT_AS` is a backstop: the engine's
 /// metering allocator enforces the ceiling itself, to the byte.
 pub const ENGINE_ADDRESS_OVERHEAD: u64 = 1024 * 1024 * 1024;

@@ -55,10 +55,12 @@ pub struct RunArgs {
 
 /// Runs `aether run`.
 pub fn run(args: RunArgs) -> anyhow::Result<Outcome> {
+    // One clock for the execution windows, checked now and again when each step starts.
+    let clock = jiff::Timestamp::now;
     let loaded = crate::workspace::load_pipeline(
         &args.pipeline,
         args.policy.as_deref(),
-        jiff::Timestamp::now(),
+        clock(),
         args.unsafe_,
         crate::workspace::Analysis::RunGate,
         args.frozen,
@@ -149,6 +151,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<Outcome> {
             proxies,
             zygote: zygote.as_ref(),
             sample: audit.is_some(),
+            clock: &clock,
         },
     );
     let jobs = args.jobs.unwrap_or_else(|| {
@@ -237,14 +240,14 @@ pub fn run(args: RunArgs) -> anyhow::Result<Outcome> {
                 writeln!(
                     stderr,
                     "pipeline `{}` succeeded: {} steps",
-                    ws.pipeline.name,
+                    render::terminal_safe(&ws.pipeline.name),
                     records.len()
                 )?;
             } else {
                 writeln!(
                     stderr,
                     "pipeline `{}` failed: {failed} of {} steps did not succeed",
-                    ws.pipeline.name,
+                    render::terminal_safe(&ws.pipeline.name),
                     records.len()
                 )?;
             }

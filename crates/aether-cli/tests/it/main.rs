@@ -13,6 +13,7 @@ mod exact;
 mod fetch;
 mod integrity;
 mod listen;
+mod misc15;
 mod process;
 mod report;
 mod run;
