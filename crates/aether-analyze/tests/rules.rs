@@ -126,6 +126,32 @@ fn missing_entry_module_is_reported() {
     assert_eq!(rules(&f), ["module-not-found"]);
 }
 
+// See: SPEC §5 "no bytecode" (QuickJS's `qjsc` output as `main`); issue 15: a module that
+// is not UTF-8 text is a syntax error that refuses the run, named at its first bad byte.
+#[test]
+fn issue_15_a_module_that_is_not_utf8_is_a_syntax_error() {
+    let g = common::grant(&NONE);
+    let modules = |n: &str| match n {
+        "index.js" => Some(b"import x from './bc.js';\nexport default x;\n".to_vec()),
+        "bc.js" => Some(b"// ok\nconst a = 1;\x02\xff\xfe\x00bytecode".to_vec()),
+        _ => None,
+    };
+    let res = |s: &str, _: &str| {
+        aether_analyze::Resolution::Module(s.trim_start_matches("./").to_owned())
+    };
+    let f = aether_analyze::analyze(&aether_analyze::Input {
+        main: "index.js",
+        modules: &modules,
+        resolve: &res,
+        grant: &g,
+        workspace: std::path::Path::new(common::WS),
+    });
+    assert_eq!(rules(&f), ["syntax"], "{f:#?}");
+    assert_eq!(f[0].module, "bc.js");
+    assert_eq!((f[0].line, f[0].column), (2, 14));
+    assert!(f[0].refuses_run);
+}
+
 // ---- capability-undeclared ----
 
 #[test]

@@ -298,7 +298,7 @@ fn code_findings(
         bundle
             .files()
             .find(|(n, _)| *n == name && name != SIGNATURE_FILE)
-            .and_then(|(_, bytes)| String::from_utf8(bytes.to_vec()).ok())
+            .map(|(_, bytes)| bytes.to_vec())
     };
     let resolve = |specifier: &str, referrer: &str| match bundle.resolve(specifier, Some(referrer))
     {

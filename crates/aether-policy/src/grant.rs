@@ -18,7 +18,7 @@ use crate::addr::{IpNet, is_public, unmap};
 use crate::capability::Capability;
 use crate::domain::{DomainPattern, Host, ListenAddr};
 use crate::env::EnvPattern;
-use crate::path::{PathPattern, PathSet, normalize_lexically};
+use crate::path::{PathPattern, PathSet, normalize_lexically, resolve_lexically};
 use crate::risk::RiskClass;
 use crate::size::{ByteSize, HumanDuration};
 use crate::window::Window;
@@ -710,9 +710,10 @@ impl Grant {
         if !given.is_absolute() || !real.is_absolute() {
             return Err(deny(DenialReason::NotAbsolute));
         }
+        // NUL bytes are kept: a malformed path is still checked (SPEC §5, the grant first).
         let (Some(g), Some(r)) = (
-            normalize_lexically(given, Path::new("/")),
-            normalize_lexically(real, Path::new("/")),
+            resolve_lexically(given, Path::new("/")),
+            resolve_lexically(real, Path::new("/")),
         ) else {
             return Err(deny(DenialReason::NotCovered));
         };
@@ -778,7 +779,7 @@ impl Grant {
     pub fn check_command(&self, path: &Path) -> Result<CheckedCommand, Denial> {
         let norm = path
             .is_absolute()
-            .then(|| normalize_lexically(path, Path::new("/")))
+            .then(|| resolve_lexically(path, Path::new("/")))
             .flatten();
         let found = norm.as_ref().is_some_and(|n| {
             self.permissions

@@ -8,6 +8,7 @@
 mod analyze;
 mod check;
 mod fetch;
+mod grant_first;
 mod integrity;
 mod listen;
 mod process;
