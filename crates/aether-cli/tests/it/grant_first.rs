@@ -99,6 +99,12 @@ fn run_inspected(ws: &Ws) -> (Out, Value, Vec<(String, String)>) {
     (out, v, records)
 }
 
+/// Asserts that the pipeline's step really runs in `tier`.
+fn assert_tier(ws: &Ws, tier: &str) {
+    let check = ws.aether(&["check", "pipeline.yaml", "--format", "json"]);
+    assert_eq!(check.json()["steps"][0]["tier"], tier, "{}", check.stdout);
+}
+
 fn denied(capability: &str, target: &str) -> Value {
     json!({ "err": { "name": "PermissionDenied", "capability": capability, "target": target } })
 }
@@ -151,6 +157,7 @@ fn issue_15_a_path_climbing_above_root_is_resolved_then_checked() {
         ws.write("data/a.txt", "A");
         ws.write("granted.txt", "G");
         ws.write("secret.txt", "SECRET");
+        assert_tier(&ws, tier);
         let (out, v, records) = run_inspected(&ws);
         assert_eq!(out.code, Some(0), "{tier}: {}", out.stderr);
         let o = output(&v, "probe").as_array().unwrap().clone();
@@ -208,6 +215,7 @@ fn issue_15_a_module_through_a_symlink_out_of_the_plugin_is_a_violation_found_or
         ]);
         let ws = probe(tier, &json!({}), "", &ops);
         with_links(&ws);
+        assert_tier(&ws, tier);
         let (out, v, records) = run_inspected(&ws);
         assert_eq!(out.code, Some(0), "{tier}: {}", out.stderr);
         let o = output(&v, "probe").as_array().unwrap().clone();
@@ -323,6 +331,7 @@ fn issue_15_a_url_with_credentials_is_judged_by_the_host_it_would_reach() {
             ["fetch", format!("http://127.0.0.1:{granted_hop}/")],
         ]);
         let ws = probe(tier, &permissions, &policy, &ops);
+        assert_tier(&ws, tier);
         let (out, v, records) = run_inspected(&ws);
         assert_eq!(out.code, Some(0), "{tier}: {}", out.stderr);
         let o = output(&v, "probe").as_array().unwrap().clone();
@@ -431,7 +440,18 @@ fn issue_15_a_module_that_is_not_utf8_refuses_the_run_before_anything_runs() {
         let check = ws.aether(&["check", "pipeline.yaml", "--format", "json"]);
         check.no_panic();
         assert_eq!(check.code, Some(2), "{name}: {}", check.stderr);
-        assert!(check.stderr.contains("bc.js:1:"), "{name}: {}", check.stderr);
+        let findings = check.json()["findings"].clone();
+        let bad: Vec<&Value> = findings
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["file"].as_str().unwrap_or("").ends_with("plugins/bc/bc.js"))
+            .collect();
+        assert_eq!(bad.len(), 1, "{name}: {findings:#}");
+        assert!(
+            bad[0]["message"].as_str().unwrap().starts_with("syntax error"),
+            "{name}: {findings:#}"
+        );
     }
 }
 
@@ -443,4 +463,48 @@ fn issue_15_the_step_record_of_a_denied_probe_is_a_success() {
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     assert_eq!(step(&v, "probe")["status"], "succeeded");
     assert_eq!(records, pairs(&[("filesystem.read", "/etc/hostname")]));
+}
+
+// See: CVE-2023-30584 (path traversal) and WHATWG URL userinfo: `check` refuses what `run`
+// refuses, for the same capability and target (the host, for a URL). Before, `check` passed over the climbing path
+// (it could not normalize it) and called the credentials, not the ungranted address, the fault.
+#[test]
+fn issue_15_check_reports_the_same_refusals_as_run() {
+    let ws = Ws::new();
+    ws.js_plugin(
+        "lit",
+        r#"{ "name": "lit", "version": "1.0.0", "permissions": { "filesystem": { "read": ["./data/**"] }, "network": { "domains": ["granted.example"] } } }"#,
+        "export default async () => {\n  aether.fs.readText(\"data/sub/../../../../../../../../etc/hostname\");\n  await fetch(\"https://granted.example@127.0.0.1/\");\n};\n",
+    );
+    ws.write(
+        "aether-policy.toml",
+        "[filesystem]\nread = [\"./data/**\"]\n[network]\ndomains = [\"granted.example\"]\n",
+    );
+    ws.write(
+        "pipeline.yaml",
+        "name: lit\npolicy: ./aether-policy.toml\nsteps:\n  - id: lit\n    plugin: ./plugins/lit\n",
+    );
+    let check = ws.aether(&["check", "pipeline.yaml", "--format", "json"]);
+    check.no_panic();
+    let findings = check.json()["findings"].clone();
+    let mismatches: Vec<(String, String)> = findings
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["rule"] == "grant-mismatch")
+        .map(|f| {
+            (
+                f["capability"].as_str().unwrap().to_owned(),
+                f["target"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        mismatches,
+        pairs(&[
+            ("filesystem.read", "/etc/hostname"),
+            ("network", "127.0.0.1"),
+        ]),
+        "{findings:#}"
+    );
 }
