@@ -24,9 +24,9 @@ const TIERS: [&str; 2] = ["thread", "process"];
 /// Runs each of `input.ops`, `[kind, arg]`: `read`/`write`/`exists` a path, `import` a module,
 /// `fetch` a URL, `env` a variable, `run` a command, `listen` a hostname. Returns, for each,
 /// `{ok: value}` or `{err: {name, capability, target}}`. An argument `[a, b]` is joined with a
-/// NUL byte.
+/// NUL byte, and `{lone}` in an argument is a lone surrogate (JSON input cannot carry one).
 const PROBE: &str = r#"
-const arg = (a) => (Array.isArray(a) ? a.join("\0") : a);
+const arg = (a) => (Array.isArray(a) ? a.join("\0") : a).replaceAll("{lone}", "\ud800");
 export default async function (input) {
   const out = [];
   for (const [kind, raw] of input.ops) {
@@ -141,6 +141,8 @@ fn issue_15_a_path_climbing_above_root_is_resolved_then_checked() {
                 ["write", ["out/x.txt", "/../../secret.txt"]],
                 ["write", ["out/a", "b.txt"]],
                 ["read", "/../../../etc/a\u{0}b"],
+                ["read", "/etc/{lone}"],
+                ["write", "out/{lone}.txt"],
             ])
         };
         // The workspace's real path is only known once it exists.
@@ -157,6 +159,7 @@ fn issue_15_a_path_climbing_above_root_is_resolved_then_checked() {
         ws.write("data/a.txt", "A");
         ws.write("granted.txt", "G");
         ws.write("secret.txt", "SECRET");
+        std::fs::create_dir(root.join("out")).unwrap();
         assert_tier(&ws, tier);
         let (out, v, records) = run_inspected(&ws);
         assert_eq!(out.code, Some(0), "{tier}: {}", out.stderr);
@@ -172,6 +175,10 @@ fn issue_15_a_path_climbing_above_root_is_resolved_then_checked() {
         assert_eq!(o[5], denied("filesystem.write", &t("secret.txt")), "{tier}");
         assert_eq!(o[6], type_error(), "{tier}");
         assert_eq!(o[7], denied("filesystem.read", "/etc/a\0b"), "{tier}");
+        // A lone surrogate is U+FFFD, as Node's `fs` and WebIDL's USVString make it: one
+        // target, checked first; inside the grant, that is the file written.
+        assert_eq!(o[8], denied("filesystem.read", "/etc/\u{FFFD}"), "{tier}");
+        assert_eq!(o[9], json!({ "ok": null }), "{tier}");
         assert_eq!(
             records,
             pairs(&[
@@ -180,8 +187,13 @@ fn issue_15_a_path_climbing_above_root_is_resolved_then_checked() {
                 ("filesystem.read", &t("secret.txt")),
                 ("filesystem.write", &t("secret.txt")),
                 ("filesystem.read", "/etc/a\0b"),
+                ("filesystem.read", "/etc/\u{FFFD}"),
             ]),
             "{tier}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(root.join("out/\u{FFFD}.txt")).unwrap(),
+            "x"
         );
         assert_eq!(
             std::fs::read_to_string(root.join("secret.txt")).unwrap(),
@@ -367,6 +379,7 @@ fn issue_15_env_process_and_listen_check_the_grant_before_the_form() {
         ["env", "HOME=x"],
         ["env", ["HOME", "x"]],
         ["env", "APP_A=B"],
+        ["env", "HOME{lone}"],
         ["run", ["/bin/true", "x"]],
         ["run", "/bin/../bin/sh"],
         ["listen", "example.com"],
@@ -381,15 +394,17 @@ fn issue_15_env_process_and_listen_check_the_grant_before_the_form() {
     assert_eq!(o[1], denied("env", "HOME\0x"));
     // Covered by `APP_*` but no variable can have that name.
     assert_eq!(o[2], type_error());
-    assert_eq!(o[3], denied("process", "/bin/true\0x"));
-    assert_eq!(o[4], denied("process", "/bin/sh"));
-    assert_eq!(o[5], denied("network", "example.com:1"));
-    assert_eq!(o[6], denied("network", "not a host:1"));
+    assert_eq!(o[3], denied("env", "HOME\u{FFFD}"));
+    assert_eq!(o[4], denied("process", "/bin/true\0x"));
+    assert_eq!(o[5], denied("process", "/bin/sh"));
+    assert_eq!(o[6], denied("network", "example.com:1"));
+    assert_eq!(o[7], denied("network", "not a host:1"));
     assert_eq!(
         records,
         pairs(&[
             ("env", "HOME=x"),
             ("env", "HOME\0x"),
+            ("env", "HOME\u{FFFD}"),
             ("process", "/bin/true\0x"),
             ("process", "/bin/sh"),
             ("network", "example.com:1"),
