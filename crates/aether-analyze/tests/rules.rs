@@ -305,8 +305,9 @@ aether.listen({ hostname: "example.com", port: 9000 }); aether.listen({ hostname
     let got: Vec<_> = m.iter().map(|f| (f.line, f.capability.unwrap())).collect();
     use Capability::*;
     // Line 9: no hostname means 127.0.0.1 and `localhost` is 127.0.0.1, as at run time; line
-    // 11: IPv4-mapped is the IPv4 address (SPEC §2). A name is a TypeError at run time and a
-    // computed hostname is the runtime's to check: neither is a finding.
+    // 11: IPv4-mapped is the IPv4 address (SPEC §2). A name is covered by no listen grant, a
+    // denial at run time (the grant first, issue 15), so a finding; a computed hostname is the
+    // runtime's to check.
     assert_eq!(
         got,
         [
@@ -315,7 +316,8 @@ aether.listen({ hostname: "example.com", port: 9000 }); aether.listen({ hostname
             (6, Process),
             (8, Network),
             (10, Network),
-            (12, Network)
+            (12, Network),
+            (13, Network)
         ],
         "{m:#?}"
     );

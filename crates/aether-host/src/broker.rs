@@ -741,33 +741,19 @@ impl StepHost {
     /// `TypeError` only in an `--unsafe` run, which lets the denial through to a bind that
     /// cannot happen.
     fn check_listen(&self, hostname: &str, port: u16) -> Result<(CheckedListen, bool), HostError> {
-        let Some(ip) = aether_policy::parse_listen_host(hostname) else {
-            let denial = Denial {
-                capability: Capability::Network,
-                target: format!("{hostname}:{port}"),
-                field: "permissions.network.listen",
-                granted: self
-                    .grant
-                    .permissions()
-                    .listen
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect(),
-                reason: aether_policy::DenialReason::NotCovered,
-            };
-            if self.override_denial(&denial).is_none() {
-                return Err(self.denied(denial));
-            }
-            return Err(type_error(format!(
-                "aether.listen: hostname must be an IP address or `localhost`, got `{}`",
-                aether_policy::escape_untrusted(hostname)
-            )));
-        };
-        let addr = std::net::SocketAddr::new(ip, port);
-        match self.grant.check_listen(addr) {
+        match self.grant.check_listen_host(hostname, port) {
             Ok(checked) => Ok((checked, true)),
             Err(d) => match self.override_denial(&d) {
-                Some(mode) => Ok((CheckedListen::unchecked(addr, mode), false)),
+                Some(mode) => match aether_policy::parse_listen_host(hostname) {
+                    Some(ip) => Ok((
+                        CheckedListen::unchecked(std::net::SocketAddr::new(ip, port), mode),
+                        false,
+                    )),
+                    None => Err(type_error(format!(
+                        "aether.listen: hostname must be an IP address or `localhost`, got `{}`",
+                        aether_policy::escape_untrusted(hostname)
+                    ))),
+                },
                 None => Err(self.denied(d)),
             },
         }

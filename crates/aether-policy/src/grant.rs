@@ -16,7 +16,7 @@ use thiserror::Error;
 
 use crate::addr::{IpNet, is_public, unmap};
 use crate::capability::Capability;
-use crate::domain::{DomainPattern, Host, ListenAddr};
+use crate::domain::{DomainPattern, Host, ListenAddr, parse_listen_host};
 use crate::env::EnvPattern;
 use crate::path::{PathPattern, PathSet, normalize_lexically, resolve_lexically};
 use crate::risk::RiskClass;
@@ -878,6 +878,24 @@ impl Grant {
         }
     }
 
+    /// Listening on `hostname:port` as `aether.listen` names it: the hostname read by
+    /// [`parse_listen_host`], then [`Grant::check_listen`]. A hostname that reads as no address
+    /// is covered by no entry (grants name addresses, and no name is looked up), so it is a
+    /// denial with `hostname:port` as its target: the grant is checked before the request's
+    /// form (SPEC §5).
+    pub fn check_listen_host(&self, hostname: &str, port: u16) -> Result<CheckedListen, Denial> {
+        match parse_listen_host(hostname) {
+            Some(ip) => self.check_listen(SocketAddr::new(ip, port)),
+            None => Err(Denial {
+                capability: Capability::Network,
+                target: format!("{hostname}:{port}"),
+                field: "permissions.network.listen",
+                granted: granted(&self.permissions.listen),
+                reason: DenialReason::NotCovered,
+            }),
+        }
+    }
+
     /// Listening on `addr`: it must equal a `network.listen` entry (IPv4-mapped taken as IPv4).
     pub fn check_listen(&self, addr: SocketAddr) -> Result<CheckedListen, Denial> {
         match ListenAddr::new(addr) {
@@ -1325,6 +1343,22 @@ mod tests {
         );
         assert!(g.check_listen("0.0.0.0:9000".parse().unwrap()).is_err());
         assert!(g.check_listen("127.0.0.1:0".parse().unwrap()).is_err());
+        // Issue 15, the grant first: a hostname that reads as no address is a denial (with
+        // its own target), not a malformed request; `localhost` is the granted 127.0.0.1.
+        // See: Deno's tests/specs/permission net cases (a name is not an address).
+        assert!(g.check_listen_host("localhost", 9000).is_ok());
+        for name in ["example.com", "2130706433", "127.1", ""] {
+            let d = g.check_listen_host(name, 9000).unwrap_err();
+            assert_eq!(
+                (d.capability, d.target.as_str(), d.reason),
+                (
+                    Capability::Network,
+                    format!("{name}:9000").as_str(),
+                    DenialReason::NotCovered
+                ),
+                "{name}"
+            );
+        }
         assert_eq!(g.check_scheme("HTTPS"), Ok(443));
         assert_eq!(g.check_scheme("http"), Ok(80));
         assert_eq!(

@@ -61,9 +61,14 @@ pub(crate) fn check(
 ) -> Option<Finding> {
     let (offset, refusal) = match host_use.arg.as_ref()? {
         Arg::Text { value, offset } => (*offset, refusal(grant, workspace, host_use.api, value)?),
-        Arg::Listen { addr, offset } => {
-            (*offset, Refusal::Denial(grant.check_listen(*addr).err()?))
-        }
+        Arg::Listen {
+            hostname,
+            port,
+            offset,
+        } => (
+            *offset,
+            Refusal::Denial(grant.check_listen_host(hostname, *port).err()?),
+        ),
     };
     let (message, capability, target) = match refusal {
         Refusal::Denial(d) => {

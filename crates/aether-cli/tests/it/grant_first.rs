@@ -488,12 +488,12 @@ fn issue_15_check_reports_the_same_refusals_as_run() {
     let ws = Ws::new();
     ws.js_plugin(
         "lit",
-        r#"{ "name": "lit", "version": "1.0.0", "permissions": { "filesystem": { "read": ["./data/**"] }, "network": { "domains": ["granted.example"] } } }"#,
-        "export default async () => {\n  aether.fs.readText(\"data/sub/../../../../../../../../etc/hostname\");\n  await fetch(\"https://granted.example@127.0.0.1/\");\n};\n",
+        r#"{ "name": "lit", "version": "1.0.0", "permissions": { "filesystem": { "read": ["./data/**"] }, "network": { "domains": ["granted.example"], "listen": ["127.0.0.1:8080"] } } }"#,
+        "export default async () => {\n  aether.fs.readText(\"data/sub/../../../../../../../../etc/hostname\");\n  await fetch(\"https://granted.example@127.0.0.1/\");\n  aether.listen({ hostname: \"example.com\", port: 8080 });\n};\n",
     );
     ws.write(
         "aether-policy.toml",
-        "[filesystem]\nread = [\"./data/**\"]\n[network]\ndomains = [\"granted.example\"]\n",
+        "[filesystem]\nread = [\"./data/**\"]\n[network]\ndomains = [\"granted.example\"]\nlisten = [\"127.0.0.1:8080\"]\n",
     );
     ws.write(
         "pipeline.yaml",
@@ -519,6 +519,7 @@ fn issue_15_check_reports_the_same_refusals_as_run() {
         pairs(&[
             ("filesystem.read", "/etc/hostname"),
             ("network", "127.0.0.1"),
+            ("network", "example.com:8080"),
         ]),
         "{findings:#}"
     );
