@@ -312,7 +312,7 @@ fn code_findings(
             "it is the plugin's signature file, which the lock does not pin".into(),
         ),
         Err(ResolveError::SymlinkOutside(real)) => Resolution::Blocked(format!(
-            "it is a symlink to `{}`, outside the plugin directory",
+            "it leads through a symlink to `{}`, outside the plugin directory",
             real.display()
         )),
     };

@@ -332,6 +332,16 @@ impl StepHost {
         Ok(())
     }
 
+    /// Loads a module for `import` (static or dynamic), in the order SPEC §5 sets ("the grant
+    /// is checked first"), the one place that decides it for every module:
+    ///
+    /// 1. the specifier resolves against the importing module, and the bundle judges the real
+    ///    path it names ([`PluginBundle::resolve`]): not relative, climbing out of the plugin,
+    ///    or through a symlink (of the file or of a directory above it) whose real path
+    ///    leaves the plugin is a `module` violation, whether or not the file exists there;
+    /// 2. only a specifier that stays inside the plugin may fail otherwise: no such file, or
+    ///    bytes that are not UTF-8 text, is a `TypeError` (a module reachable from `main`
+    ///    that is not text never gets here: `run` refuses it before anything starts, SPEC §4).
     fn module(&self, specifier: &str, referrer: Option<&str>) -> Result<HostValue, HostError> {
         let denial = |why: String| {
             let message = format!(
@@ -368,7 +378,7 @@ impl StepHost {
                 Err(denial("it leaves the plugin directory".into()))
             }
             Err(ResolveError::SymlinkOutside(real)) => Err(denial(format!(
-                "it is a symlink to `{}`, outside the plugin directory",
+                "it leads through a symlink to `{}`, outside the plugin directory",
                 real.display()
             ))),
             Err(ResolveError::Signature) => Err(denial(

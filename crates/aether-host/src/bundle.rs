@@ -3,7 +3,9 @@
 //! Modules are served to the engine from this bundle only, never re-read from disk, so a file
 //! swapped after loading is not executed. Resolution follows SPEC §5: only relative specifiers,
 //! normalized lexically against the importing module, naming a file of the bundle whose real
-//! path is inside the plugin directory; no extension or index guessing.
+//! path is inside the plugin directory (a symlink on the way out of it, to a file or a
+//! directory, refuses the specifier whether or not the file exists); no extension or index
+//! guessing.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -90,7 +92,8 @@ pub enum ResolveError {
     NotRelative,
     /// Relative, but it climbs out of the plugin directory.
     OutsidePlugin,
-    /// A symlink whose real path leaves the plugin directory.
+    /// A symlink (the file itself, or a directory above it) whose real path leaves the plugin
+    /// directory, with the real path the specifier names, whether or not a file is there.
     SymlinkOutside(PathBuf),
     /// No such file in the plugin.
     NotFound(String),

@@ -129,13 +129,17 @@ fn issue_15_a_path_climbing_above_root_is_resolved_then_checked() {
     for tier in TIERS {
         let permissions = json!({ "filesystem": {
             "read": ["./data/**", "./granted.txt"], "write": ["./out/**"] } });
-        let policy = "[filesystem]\nread = [\"./data/**\", \"./granted.txt\"]\nwrite = [\"./out/**\"]\n";
+        let policy =
+            "[filesystem]\nread = [\"./data/**\", \"./granted.txt\"]\nwrite = [\"./out/**\"]\n";
         let climbing = "data/sub/../../../../../../../../etc/hostname";
         let ops = |root: &str| {
             json!([
                 ["read", climbing],
                 ["exists", climbing],
-                ["read", format!("data/../../../../../../../..{root}/granted.txt")],
+                [
+                    "read",
+                    format!("data/../../../../../../../..{root}/granted.txt")
+                ],
                 ["read", ["data/a.txt", "/../../secret.txt"]],
                 ["read", ["data/a", "b.txt"]],
                 ["write", ["out/x.txt", "/../../secret.txt"]],
@@ -231,8 +235,16 @@ fn issue_15_a_module_through_a_symlink_out_of_the_plugin_is_a_violation_found_or
         let (out, v, records) = run_inspected(&ws);
         assert_eq!(out.code, Some(0), "{tier}: {}", out.stderr);
         let o = output(&v, "probe").as_array().unwrap().clone();
-        assert_eq!(o[0], denied("module", "./link-to-other/secret.js"), "{tier}");
-        assert_eq!(o[1], denied("module", "./link-to-other/missing.js"), "{tier}");
+        assert_eq!(
+            o[0],
+            denied("module", "./link-to-other/secret.js"),
+            "{tier}"
+        );
+        assert_eq!(
+            o[1],
+            denied("module", "./link-to-other/missing.js"),
+            "{tier}"
+        );
         assert_eq!(o[2], denied("module", "./gone/x.js"), "{tier}");
         assert_eq!(o[3], json!({ "ok": ["lib"] }), "{tier}");
         // Inside the plugin, a missing file is not a violation.
@@ -337,7 +349,10 @@ fn issue_15_a_url_with_credentials_is_judged_by_the_host_it_would_reach() {
         );
         let ops = json!([
             ["fetch", format!("http://granted.example@127.0.0.1:{u}/ok")],
-            ["fetch", format!("http://granted.example:pw@127.0.0.1:{u}/ok")],
+            [
+                "fetch",
+                format!("http://granted.example:pw@127.0.0.1:{u}/ok")
+            ],
             ["fetch", format!("http://127.0.0.1:{hop}/")],
             ["fetch", format!("http://user:pw@127.0.0.1:{p}/ok")],
             ["fetch", format!("http://127.0.0.1:{granted_hop}/")],
@@ -460,11 +475,19 @@ fn issue_15_a_module_that_is_not_utf8_refuses_the_run_before_anything_runs() {
             .as_array()
             .unwrap()
             .iter()
-            .filter(|f| f["file"].as_str().unwrap_or("").ends_with("plugins/bc/bc.js"))
+            .filter(|f| {
+                f["file"]
+                    .as_str()
+                    .unwrap_or("")
+                    .ends_with("plugins/bc/bc.js")
+            })
             .collect();
         assert_eq!(bad.len(), 1, "{name}: {findings:#}");
         assert!(
-            bad[0]["message"].as_str().unwrap().starts_with("syntax error"),
+            bad[0]["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("syntax error"),
             "{name}: {findings:#}"
         );
     }
@@ -473,7 +496,12 @@ fn issue_15_a_module_that_is_not_utf8_refuses_the_run_before_anything_runs() {
 #[test]
 fn issue_15_the_step_record_of_a_denied_probe_is_a_success() {
     // A denial the plugin catches does not fail its step (the attempts are in the record).
-    let ws = probe("thread", &json!({}), "", &json!([["read", "/../etc/hostname"]]));
+    let ws = probe(
+        "thread",
+        &json!({}),
+        "",
+        &json!([["read", "/../etc/hostname"]]),
+    );
     let (out, v, records) = run_inspected(&ws);
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     assert_eq!(step(&v, "probe")["status"], "succeeded");
