@@ -52,7 +52,7 @@ fn main() {
         eprintln!("could not build the grant");
         return;
     };
-    let modules = |n: &str| files.get(n).cloned();
+    let modules = |n: &str| files.get(n).map(|s| s.clone().into_bytes());
     let resolve = |s: &str, _: &str| {
         let name = s.trim_start_matches("./").to_owned();
         if files.contains_key(&name) {

@@ -43,8 +43,10 @@ pub enum Resolution {
 pub struct Input<'a> {
     /// The entry module's canonical name (the manifest's `main`, e.g. `index.js`).
     pub main: &'a str,
-    /// The source of a module by canonical name, `None` if there is none (or it is not text).
-    pub modules: &'a dyn Fn(&str) -> Option<String>,
+    /// The bytes of a module by canonical name, `None` if there is none. Bytes that are not
+    /// UTF-8 text (bytecode, another encoding) are a `syntax` finding: the runtime loads
+    /// JavaScript source only (SPEC §4, §5), so such a module refuses the run.
+    pub modules: &'a dyn Fn(&str) -> Option<Vec<u8>>,
     /// How `specifier` imported from the module named `referrer` resolves. Only relative
     /// specifiers (`./`, `../`) are passed; every other one is blocked without asking.
     pub resolve: &'a dyn Fn(&str, &str) -> Resolution,
@@ -192,10 +194,29 @@ pub fn analyze(input: &Input<'_>) -> Vec<Finding> {
     let mut opaque = false;
 
     while let Some((name, site)) = queue.pop_front() {
-        let Some(source) = (input.modules)(&name) else {
+        let Some(bytes) = (input.modules)(&name) else {
             opaque = true;
             findings.push(rules::module_not_found::missing(&name, site.as_ref()));
             continue;
+        };
+        let source = match String::from_utf8(bytes) {
+            Ok(source) => source,
+            Err(e) => {
+                // Pointed at the first byte that is not UTF-8, after the text before it.
+                opaque = true;
+                let valid = e.utf8_error().valid_up_to();
+                let text = String::from_utf8_lossy(&e.as_bytes()[..valid]).into_owned();
+                let index = LineIndex::new(&text);
+                let here = Site {
+                    module: &name,
+                    index: &index,
+                };
+                findings.push(rules::syntax::not_text(
+                    &here,
+                    u32::try_from(valid).unwrap_or(u32::MAX),
+                ));
+                continue;
+            }
         };
         let index = LineIndex::new(&source);
         let here = Site {

@@ -19,7 +19,6 @@
 //! reported by `dynamic-access` instead).
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 
 use oxc_allocator::Allocator;
 use oxc_ast::ast::{
@@ -375,8 +374,13 @@ pub(crate) struct Import {
 pub(crate) enum Arg {
     /// A string (path, URL, variable, command).
     Text { value: String, offset: u32 },
-    /// `aether.listen({hostname: "…", port: n})` with an IP-literal hostname and a literal port.
-    Listen { addr: SocketAddr, offset: u32 },
+    /// `aether.listen({hostname: "…", port: n})` with a literal hostname (or none: the
+    /// runtime's default) and a literal port.
+    Listen {
+        hostname: String,
+        port: u16,
+        offset: u32,
+    },
 }
 
 /// One use of a host function.
@@ -579,7 +583,7 @@ impl Scanner {
 }
 
 /// `{hostname: "127.0.0.1", port: 9000}`, or `{port: 9000}` (the runtime's default hostname),
-/// with the hostname read as the runtime reads it ([`aether_policy::parse_listen_host`]).
+/// checked as the runtime checks it ([`aether_policy::Grant::check_listen_host`]).
 fn listen_arg(e: &Expression<'_>) -> Option<Arg> {
     let Expression::ObjectExpression(o) = e.get_inner_expression() else {
         return None;
@@ -604,9 +608,9 @@ fn listen_arg(e: &Expression<'_>) -> Option<Arg> {
             None => return None,
         }
     }
-    let ip = aether_policy::parse_listen_host(host?)?;
     Some(Arg::Listen {
-        addr: SocketAddr::new(ip, port?),
+        hostname: host?.to_owned(),
+        port: port?,
         offset: e.span().start,
     })
 }

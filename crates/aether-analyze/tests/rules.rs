@@ -126,6 +126,32 @@ fn missing_entry_module_is_reported() {
     assert_eq!(rules(&f), ["module-not-found"]);
 }
 
+// See: SPEC §5 "no bytecode" (QuickJS's `qjsc` output as `main`); issue 15: a module that
+// is not UTF-8 text is a syntax error that refuses the run, named at its first bad byte.
+#[test]
+fn issue_15_a_module_that_is_not_utf8_is_a_syntax_error() {
+    let g = common::grant(&NONE);
+    let modules = |n: &str| match n {
+        "index.js" => Some(b"import x from './bc.js';\nexport default x;\n".to_vec()),
+        "bc.js" => Some(b"// ok\nconst a = 1;\x02\xff\xfe\x00bytecode".to_vec()),
+        _ => None,
+    };
+    let res = |s: &str, _: &str| {
+        aether_analyze::Resolution::Module(s.trim_start_matches("./").to_owned())
+    };
+    let f = aether_analyze::analyze(&aether_analyze::Input {
+        main: "index.js",
+        modules: &modules,
+        resolve: &res,
+        grant: &g,
+        workspace: std::path::Path::new(common::WS),
+    });
+    assert_eq!(rules(&f), ["syntax"], "{f:#?}");
+    assert_eq!(f[0].module, "bc.js");
+    assert_eq!((f[0].line, f[0].column), (2, 14));
+    assert!(f[0].refuses_run);
+}
+
 // ---- capability-undeclared ----
 
 #[test]
@@ -279,8 +305,9 @@ aether.listen({ hostname: "example.com", port: 9000 }); aether.listen({ hostname
     let got: Vec<_> = m.iter().map(|f| (f.line, f.capability.unwrap())).collect();
     use Capability::*;
     // Line 9: no hostname means 127.0.0.1 and `localhost` is 127.0.0.1, as at run time; line
-    // 11: IPv4-mapped is the IPv4 address (SPEC §2). A name is a TypeError at run time and a
-    // computed hostname is the runtime's to check: neither is a finding.
+    // 11: IPv4-mapped is the IPv4 address (SPEC §2). A name is covered by no listen grant, a
+    // denial at run time (the grant first, issue 15), so a finding; a computed hostname is the
+    // runtime's to check.
     assert_eq!(
         got,
         [
@@ -289,7 +316,8 @@ aether.listen({ hostname: "example.com", port: 9000 }); aether.listen({ hostname
             (6, Process),
             (8, Network),
             (10, Network),
-            (12, Network)
+            (12, Network),
+            (13, Network)
         ],
         "{m:#?}"
     );

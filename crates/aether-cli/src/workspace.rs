@@ -301,7 +301,7 @@ fn code_findings(
         bundle
             .files()
             .find(|(n, _)| *n == name && name != SIGNATURE_FILE)
-            .and_then(|(_, bytes)| String::from_utf8(bytes.to_vec()).ok())
+            .map(|(_, bytes)| bytes.to_vec())
     };
     let resolve = |specifier: &str, referrer: &str| match bundle.resolve(specifier, Some(referrer))
     {
@@ -315,7 +315,7 @@ fn code_findings(
             "it is the plugin's signature file, which the lock does not pin".into(),
         ),
         Err(ResolveError::SymlinkOutside(real)) => Resolution::Blocked(format!(
-            "it is a symlink to `{}`, outside the plugin directory",
+            "it leads through a symlink to `{}`, outside the plugin directory",
             real.display()
         )),
     };

@@ -188,31 +188,40 @@ impl StepHost {
         }
     }
 
-    /// The path as given, made absolute against the workspace with `.`/`..` removed, and its
-    /// real path. When the real path cannot be resolved (a symlink loop, a permission error),
-    /// the lexical path stands in for it: the grant is still checked before anything is
-    /// reported (no existence oracle), and the open that follows refuses every symlink.
-    fn paths(&self, given: &str, nofollow: bool) -> Result<(PathBuf, PathBuf), HostError> {
-        if given.contains('\0') {
-            return Err(type_error(format!(
-                "invalid path `{}`: it contains a NUL byte",
-                given.escape_debug()
-            )));
+    /// The path as given, made absolute against the workspace with `.`/`..` removed as POSIX
+    /// does (`/..` is `/`), and its real path. When the real path cannot be resolved (a symlink
+    /// loop, a permission error, a NUL byte), the lexical path stands in for it: the grant is
+    /// still checked before anything is reported (no existence oracle), and the open that
+    /// follows refuses every symlink.
+    fn paths(&self, given: &str, nofollow: bool) -> (PathBuf, PathBuf) {
+        let abs = aether_policy::resolve_lexically(Path::new(given), &self.workspace)
+            .unwrap_or_else(|| self.workspace.join(given));
+        if malformed_path(given).is_some() {
+            return (abs.clone(), abs);
         }
-        let abs = aether_policy::normalize_lexically(Path::new(given), &self.workspace)
-            .ok_or_else(|| type_error(format!("invalid path `{}`", given.escape_debug())))?;
         let real = if nofollow {
             fsops::real_path_nofollow(&abs)
         } else {
             fsops::real_path(&abs)
         };
-        Ok((abs.clone(), real.unwrap_or(abs)))
+        (abs.clone(), real.unwrap_or(abs))
     }
 
+    /// Checks a `filesystem.read` of `given`, in the order SPEC §5 sets ("the grant is checked
+    /// first"), the one place that decides it for every read:
+    ///
+    /// 1. the path resolves as POSIX does, against the workspace (`/..` is `/`), whatever it
+    ///    holds; its real path is looked up when it can name a file;
+    /// 2. the grant is checked on both: outside it, the call is a `PermissionDenied` with its
+    ///    violation, whatever else is wrong with the path (climbing above `/`, a NUL byte,
+    ///    a file that does not exist);
+    /// 3. only a path the grant covers (or an `--unsafe` run lets through) may then fail
+    ///    otherwise: a NUL byte is a `TypeError`, a missing file an error of the call.
     fn check_read(&self, given: &str) -> Result<CheckedPath, HostError> {
-        let (abs, real) = self.paths(given, false)?;
+        let (abs, real) = self.paths(given, false);
         match self.grant.check_read(&abs, &real) {
             Ok(checked) => {
+                reject_malformed(given)?;
                 self.event(
                     Capability::FilesystemRead,
                     given,
@@ -222,12 +231,15 @@ impl StepHost {
                 Ok(checked)
             }
             Err(d) => match self.override_denial(&d) {
-                Some(mode) => Ok(CheckedPath::unchecked(
-                    Capability::FilesystemRead,
-                    &abs,
-                    &real,
-                    mode,
-                )),
+                Some(mode) => {
+                    reject_malformed(given)?;
+                    Ok(CheckedPath::unchecked(
+                        Capability::FilesystemRead,
+                        &abs,
+                        &real,
+                        mode,
+                    ))
+                }
                 None => Err(self.denied(d)),
             },
         }
@@ -235,11 +247,13 @@ impl StepHost {
 
     /// Checks a write; returns the real path and whether the write is virtualized (an
     /// ungranted write under `virtualize_denied_writes`, kept in a private overlay node that is
-    /// never committed). Only granted paths ever reach [`Overlay::commit`].
+    /// never committed). Only granted paths ever reach [`Overlay::commit`]. The order is
+    /// [`StepHost::check_read`]'s, with the write grant: the grant first, then a malformed path.
     fn check_write(&self, given: &str, nofollow: bool) -> Result<(PathBuf, bool), HostError> {
-        let (abs, real) = self.paths(given, nofollow)?;
+        let (abs, real) = self.paths(given, nofollow);
         match self.grant.check_write(&abs, &real) {
             Ok(c) => {
+                reject_malformed(given)?;
                 self.event(
                     Capability::FilesystemWrite,
                     given,
@@ -248,7 +262,10 @@ impl StepHost {
                 );
                 Ok((c.real().to_path_buf(), false))
             }
-            Err(d) if self.override_denial(&d).is_some() => Ok((real, false)),
+            Err(d) if self.override_denial(&d).is_some() => {
+                reject_malformed(given)?;
+                Ok((real, false))
+            }
             Err(d) if self.grant.virtualize_denied_writes() => {
                 self.event(
                     Capability::FilesystemWrite,
@@ -256,6 +273,7 @@ impl StepHost {
                     Decision::Virtualized,
                     d.to_string(),
                 );
+                reject_malformed(given)?;
                 Ok((real, true))
             }
             Err(d) => Err(self.denied(d)),
@@ -314,6 +332,16 @@ impl StepHost {
         Ok(())
     }
 
+    /// Loads a module for `import` (static or dynamic), in the order SPEC §5 sets ("the grant
+    /// is checked first"), the one place that decides it for every module:
+    ///
+    /// 1. the specifier resolves against the importing module, and the bundle judges the real
+    ///    path it names ([`PluginBundle::resolve`]): not relative, climbing out of the plugin,
+    ///    or through a symlink (of the file or of a directory above it) whose real path
+    ///    leaves the plugin is a `module` violation, whether or not the file exists there;
+    /// 2. only a specifier that stays inside the plugin may fail otherwise: no such file, or
+    ///    bytes that are not UTF-8 text, is a `TypeError` (a module reachable from `main`
+    ///    that is not text never gets here: `run` refuses it before anything starts, SPEC §4).
     fn module(&self, specifier: &str, referrer: Option<&str>) -> Result<HostValue, HostError> {
         let denial = |why: String| {
             let message = format!(
@@ -350,7 +378,7 @@ impl StepHost {
                 Err(denial("it leaves the plugin directory".into()))
             }
             Err(ResolveError::SymlinkOutside(real)) => Err(denial(format!(
-                "it is a symlink to `{}`, outside the plugin directory",
+                "it leads through a symlink to `{}`, outside the plugin directory",
                 real.display()
             ))),
             Err(ResolveError::Signature) => Err(denial(
@@ -502,13 +530,30 @@ impl Host for StepHost {
                 Ok(HostValue::Unit)
             }
             HostRequest::EnvGet { name } => {
+                // SPEC §5, the grant first: a name outside `env` is a violation whatever it
+                // holds; only a covered name that no variable can have (empty, `=`, NUL) is a
+                // `TypeError`.
+                let malformed = || {
+                    if name.is_empty() || name.contains(['=', '\0']) {
+                        Err(type_error(format!(
+                            "aether.env.get: `{}` is not a variable name",
+                            name.escape_debug()
+                        )))
+                    } else {
+                        Ok(())
+                    }
+                };
                 let checked = match self.grant.check_env(&name) {
                     Ok(c) => {
+                        malformed()?;
                         self.event(Capability::Env, &name, Decision::Allowed, String::new());
                         c
                     }
                     Err(d) => match self.override_denial(&d) {
-                        Some(mode) => CheckedEnv::unchecked(&name, mode),
+                        Some(mode) => {
+                            malformed()?;
+                            CheckedEnv::unchecked(&name, mode)
+                        }
                         None => return Err(self.denied(d)),
                     },
                 };
@@ -700,18 +745,25 @@ impl StepHost {
     /// `network.listen`, and whether the grant allowed it (`false`: an `--unsafe` run did,
     /// and recorded it `allowed-unsafe`). A hostname that is neither an IP literal nor
     /// `localhost` is a `TypeError`: listen grants name addresses, and no name is looked up.
+    ///
+    /// SPEC §5, the grant first: a hostname that names no address is covered by no
+    /// `network.listen` entry, so it is a violation like any ungranted address; it is a
+    /// `TypeError` only in an `--unsafe` run, which lets the denial through to a bind that
+    /// cannot happen.
     fn check_listen(&self, hostname: &str, port: u16) -> Result<(CheckedListen, bool), HostError> {
-        let ip = aether_policy::parse_listen_host(hostname).ok_or_else(|| {
-            type_error(format!(
-                "aether.listen: hostname must be an IP address or `localhost`, got `{}`",
-                aether_policy::escape_untrusted(hostname)
-            ))
-        })?;
-        let addr = std::net::SocketAddr::new(ip, port);
-        match self.grant.check_listen(addr) {
+        match self.grant.check_listen_host(hostname, port) {
             Ok(checked) => Ok((checked, true)),
             Err(d) => match self.override_denial(&d) {
-                Some(mode) => Ok((CheckedListen::unchecked(addr, mode), false)),
+                Some(mode) => match aether_policy::parse_listen_host(hostname) {
+                    Some(ip) => Ok((
+                        CheckedListen::unchecked(std::net::SocketAddr::new(ip, port), mode),
+                        false,
+                    )),
+                    None => Err(type_error(format!(
+                        "aether.listen: hostname must be an IP address or `localhost`, got `{}`",
+                        aether_policy::escape_untrusted(hostname)
+                    ))),
+                },
                 None => Err(self.denied(d)),
             },
         }
@@ -721,10 +773,12 @@ impl StepHost {
     /// granted command with that file name (resolved through `PATH` when the plugin was loaded).
     fn check_command(&self, command: &str) -> Result<CheckedCommand, HostError> {
         let commands = &self.grant.permissions().commands;
+        // SPEC §5, the grant first: the command resolves as POSIX does (`/..` is `/`) and is
+        // checked whatever it holds; a NUL byte is a `TypeError` only once it is granted (no
+        // granted command has one, so only an `--unsafe` run gets that far).
         let path = if command.contains('/') {
-            aether_policy::normalize_lexically(Path::new(command), &self.workspace).ok_or_else(
-                || type_error(format!("invalid command `{}`", command.escape_debug())),
-            )?
+            aether_policy::resolve_lexically(Path::new(command), &self.workspace)
+                .unwrap_or_else(|| PathBuf::from(command))
         } else {
             commands
                 .iter()
@@ -732,8 +786,19 @@ impl StepHost {
                 .cloned()
                 .unwrap_or_else(|| PathBuf::from(command))
         };
+        let malformed = || {
+            if command.contains('\0') {
+                Err(type_error(format!(
+                    "invalid command `{}`: it contains a NUL byte",
+                    command.escape_debug()
+                )))
+            } else {
+                Ok(())
+            }
+        };
         match self.grant.check_command(&path) {
             Ok(checked) => {
+                malformed()?;
                 self.event(
                     Capability::Process,
                     command,
@@ -743,7 +808,10 @@ impl StepHost {
                 Ok(checked)
             }
             Err(d) => match self.override_denial(&d) {
-                Some(mode) if path.is_absolute() => Ok(CheckedCommand::unchecked(&path, mode)),
+                Some(mode) if path.is_absolute() => {
+                    malformed()?;
+                    Ok(CheckedCommand::unchecked(&path, mode))
+                }
                 _ => Err(self.denied(d)),
             },
         }
@@ -880,6 +948,22 @@ fn now_ms() -> f64 {
     SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0.0, |d| d.as_millis() as f64)
+}
+
+/// What makes a path the plugin gave unusable once the grant covers it: `None` if nothing.
+fn malformed_path(given: &str) -> Option<&'static str> {
+    given.contains('\0').then_some("it contains a NUL byte")
+}
+
+/// The `TypeError` for a path [`malformed_path`] refuses; called only after the grant covers it.
+fn reject_malformed(given: &str) -> Result<(), HostError> {
+    match malformed_path(given) {
+        Some(why) => Err(type_error(format!(
+            "invalid path `{}`: {why}",
+            given.escape_debug()
+        ))),
+        None => Ok(()),
+    }
 }
 
 fn type_error(message: String) -> HostError {

@@ -3,7 +3,9 @@
 //! Modules are served to the engine from this bundle only, never re-read from disk, so a file
 //! swapped after loading is not executed. Resolution follows SPEC §5: only relative specifiers,
 //! normalized lexically against the importing module, naming a file of the bundle whose real
-//! path is inside the plugin directory; no extension or index guessing.
+//! path is inside the plugin directory (a symlink on the way out of it, to a file or a
+//! directory, refuses the specifier whether or not the file exists); no extension or index
+//! guessing.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -27,6 +29,10 @@ pub const MAX_BUNDLE_BYTES: u64 = 64 * 1024 * 1024;
 /// memory, a line of the digest list and of `aether.lock`; ten thousand is far more than a
 /// plugin's sources (it is not a place for `node_modules`), and keeps loading and the lock small.
 pub const MAX_BUNDLE_ENTRIES: usize = 10_000;
+
+/// Directory symlinks inside the plugin followed at most while resolving one module (Linux
+/// follows 40 in a path; a plugin needs a few).
+const MAX_SYMLINK_HOPS: usize = 8;
 
 /// Why a bundle could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -86,7 +92,8 @@ pub enum ResolveError {
     NotRelative,
     /// Relative, but it climbs out of the plugin directory.
     OutsidePlugin,
-    /// A symlink whose real path leaves the plugin directory.
+    /// A symlink (the file itself, or a directory above it) whose real path leaves the plugin
+    /// directory, with the real path the specifier names, whether or not a file is there.
     SymlinkOutside(PathBuf),
     /// No such file in the plugin.
     NotFound(String),
@@ -144,7 +151,13 @@ impl PluginBundle {
                 if kind.is_dir() {
                     stack.push((full, rel));
                 } else if kind.is_file() || kind.is_symlink() {
-                    let real = std::fs::canonicalize(&full).unwrap_or_else(|_| full.clone());
+                    // A dangling symlink is judged by where it points, found or not (SPEC §5).
+                    let real = std::fs::canonicalize(&full).unwrap_or_else(|_| {
+                        std::fs::read_link(&full)
+                            .ok()
+                            .and_then(|t| aether_policy::normalize_lexically(&t, &path))
+                            .unwrap_or_else(|| full.clone())
+                    });
                     let inside = real.starts_with(dir) && real.is_file();
                     if kind.is_symlink() && !inside {
                         bundle.entries.insert(rel, Entry::Outside(real));
@@ -202,11 +215,45 @@ impl PluginBundle {
         if key == SIGNATURE_FILE {
             return Err(ResolveError::Signature);
         }
+        self.lookup(key, 0)
+    }
+
+    /// The file at bundle path `key`, judged by its real path: a symlink on the way (the file
+    /// itself or any directory above it) whose real path leaves the plugin makes it
+    /// [`ResolveError::SymlinkOutside`], whether or not the file exists there (SPEC §5: "a
+    /// symlink leading out ... whether or not the target exists"). A directory symlink that
+    /// stays inside is followed (at most [`MAX_SYMLINK_HOPS`] times).
+    fn lookup(&self, key: String, hops: usize) -> Result<(String, Arc<[u8]>), ResolveError> {
         match self.entries.get(&key) {
-            Some(Entry::File(b)) => Ok((key, b.clone())),
-            Some(Entry::Outside(real)) => Err(ResolveError::SymlinkOutside(real.clone())),
-            None => Err(ResolveError::NotFound(key)),
+            Some(Entry::File(b)) => return Ok((key, b.clone())),
+            Some(Entry::Outside(real)) if !real.starts_with(&self.dir) => {
+                return Err(ResolveError::SymlinkOutside(real.clone()));
+            }
+            Some(Entry::Outside(_)) => return Err(ResolveError::NotFound(key)),
+            None => {}
         }
+        for (i, _) in key.match_indices('/') {
+            let (dir, rest) = (&key[..i], &key[i + 1..]);
+            let Some(Entry::Outside(real)) = self.entries.get(dir) else {
+                continue;
+            };
+            let target = real.join(rest);
+            if !real.starts_with(&self.dir) {
+                return Err(ResolveError::SymlinkOutside(target));
+            }
+            let inner = target
+                .strip_prefix(&self.dir)
+                .ok()
+                .and_then(Path::to_str)
+                .map(str::to_owned);
+            return match inner {
+                Some(inner) if hops < MAX_SYMLINK_HOPS && inner != key => {
+                    self.lookup(inner, hops + 1)
+                }
+                _ => Err(ResolveError::NotFound(key)),
+            };
+        }
+        Err(ResolveError::NotFound(key))
     }
 }
 
@@ -325,6 +372,43 @@ mod tests {
             b.resolve("./lib", Some("index.js")),
             Err(ResolveError::NotFound(_))
         ));
+    }
+
+    // See: Node's test/fixtures/permission (symlink out of the allowed tree) and SPEC §5: a
+    // module's real path decides, whether or not the file exists outside.
+    #[test]
+    fn issue_15_a_directory_symlink_out_of_the_plugin_is_outside_found_or_not() {
+        let (tmp, b) = bundle();
+        let root = b.dir().parent().unwrap().to_path_buf();
+        std::fs::create_dir(root.join("other")).unwrap();
+        std::fs::write(root.join("other/secret.js"), "export default 1").unwrap();
+        std::os::unix::fs::symlink(root.join("other"), b.dir().join("link-to-other")).unwrap();
+        std::os::unix::fs::symlink(b.dir().join("lib"), b.dir().join("link-to-lib")).unwrap();
+        std::os::unix::fs::symlink("/nonexistent-dir", b.dir().join("dangling")).unwrap();
+        let b = PluginBundle::load(b.dir()).unwrap();
+        for spec in [
+            "./link-to-other/secret.js",
+            "./link-to-other/missing.js",
+            "./dangling/x.js",
+        ] {
+            assert!(
+                matches!(
+                    b.resolve(spec, Some("index.js")),
+                    Err(ResolveError::SymlinkOutside(_))
+                ),
+                "{spec}"
+            );
+        }
+        // A directory symlink that stays inside leads to the file it names.
+        assert_eq!(
+            b.resolve("./link-to-lib/a.js", Some("index.js")).unwrap().0,
+            "lib/a.js"
+        );
+        assert_eq!(
+            b.resolve("./link-to-lib/none.js", Some("index.js")),
+            Err(ResolveError::NotFound("lib/none.js".into()))
+        );
+        drop(tmp);
     }
 
     #[test]

@@ -3,12 +3,13 @@
 //!
 //! For the first request and for every redirect hop, in this order:
 //!
-//! 1. the URL is parsed strictly (WHATWG, `url` crate); userinfo is refused;
+//! 1. the URL is parsed strictly (WHATWG, `url` crate);
 //! 2. [`Grant::check_scheme`]: only `http`/`https`, and no plain `http` under `https_only`;
 //! 3. [`parse_host`] + [`Grant::check_host`] on the canonical host (so `2130706433`, `0x7f.1`,
 //!    `0177.0.0.1` and `[::ffff:127.0.0.1]` are all `127.0.0.1`);
 //! 4. the name is resolved **once**, here, through a [`Resolve`];
-//! 5. the first address that passes [`Grant::check_address`] is kept;
+//! 5. the first address that passes [`Grant::check_address`] is kept; only then is userinfo
+//!    refused (a `TypeError`): the grant is checked first (SPEC §5);
 //! 6. the connection goes to exactly that socket address: `ureq` is given a resolver that
 //!    answers only that address, so no second lookup happens (DNS rebinding between check and
 //!    connect is closed).
@@ -487,11 +488,6 @@ fn check_url(
             aether_policy::escape_untrusted(url)
         ))
     })?;
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(type_error(
-            "URLs with credentials (`user:pass@`) are not allowed",
-        ));
-    }
     url.set_fragment(None);
     let denied = |denial: Denial| FetchError::Denied {
         url: url.to_string(),
@@ -524,6 +520,15 @@ fn check_url(
             checks.pass(checked, || first).map_err(denied)?
         }
     };
+    // SPEC §5, the grant first: the host that would be connected to decides. Userinfo is
+    // refused only here, once that host passed: `http://granted.example@127.0.0.1/` goes to
+    // 127.0.0.1, so it is that address's denial when it is not granted (WHATWG URL: the part
+    // before `@` is userinfo, never the host).
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(type_error(
+            "URLs with credentials (`user:pass@`) are not allowed",
+        ));
+    }
     Ok(Target {
         url,
         addr: SocketAddr::new(ip, port),
@@ -770,6 +775,11 @@ impl<R: Resolve> Gateway<R> {
     ) -> Result<FetchResponse, FetchError> {
         let grant = checks.grant;
         let cap = grant.max_response_bytes().bytes();
+        let mut url_text = request.url;
+        // SPEC §5, the grant first: the first hop's URL is checked against the grant before
+        // anything else about the request (method, headers, body), so that a request to an
+        // ungranted host is its violation however malformed the rest is.
+        let mut first = Some(check_url(checks, &url_text, &self.resolver, deadline)?);
         let mut headers = check_headers(&request.headers, Framing::Request)?;
         let method_text = if request.method.is_empty() {
             "GET"
@@ -798,10 +808,12 @@ impl<R: Resolve> Gateway<R> {
                 b.len()
             )));
         }
-        let mut url_text = request.url;
 
         loop {
-            let target = check_url(checks, &url_text, &self.resolver, deadline)?;
+            let target = match first.take() {
+                Some(target) => target,
+                None => check_url(checks, &url_text, &self.resolver, deadline)?,
+            };
             let timeout = remaining(deadline)?;
             let proxy = self.proxy_for(&target.url, deadline)?;
             let config = ureq::Agent::config_builder()

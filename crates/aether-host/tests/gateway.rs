@@ -320,6 +320,42 @@ fn userinfo_is_refused() {
     ));
 }
 
+// See: WHATWG URL (userinfo is never the host) and PayloadsAllTheThings SSRF "bypass using
+// @": the host a URL would reach decides first (SPEC §5, the grant first); credentials are a
+// `TypeError` only for a granted host. The same holds for a request whose headers or method are
+// malformed: an ungranted target is its denial first.
+#[test]
+fn issue_15_userinfo_and_malformed_requests_are_judged_by_their_host_first() {
+    let grant = loopback_grant(8080);
+    for url in [
+        "http://granted.example@127.0.0.1:9090/",
+        "http://127.0.0.1:8080@127.0.0.1:9090/",
+        "http://user:pass@169.254.169.254/",
+        "http://user@other.example/",
+    ] {
+        denied(
+            fetch(&grant, get(url), &no_dns(), Instant::now()),
+            DenialReason::NotCovered,
+        );
+    }
+    let mut bad = get("http://other.example/");
+    bad.headers = vec![("X-A".into(), "1\r\nHost: evil".into())];
+    denied(
+        fetch(&grant, bad, &no_dns(), Instant::now()),
+        DenialReason::NotCovered,
+    );
+    let mut bad = get("http://other.example/");
+    bad.method = "CONNECT".into();
+    denied(
+        fetch(&grant, bad, &no_dns(), Instant::now()),
+        DenialReason::NotCovered,
+    );
+    // Granted host: the request's own faults, as before.
+    let mut bad = get("http://127.0.0.1:8080/");
+    bad.method = "CONNECT".into();
+    type_error(fetch(&grant, bad, &no_dns(), Instant::now()));
+}
+
 #[test]
 fn other_schemes_are_denied() {
     let grant = loopback_grant(8080);

@@ -16,10 +16,10 @@ use thiserror::Error;
 
 use crate::addr::{IpNet, is_public, unmap};
 use crate::capability::Capability;
-use crate::domain::{DomainPattern, Host, ListenAddr};
+use crate::domain::{DomainPattern, Host, ListenAddr, parse_listen_host};
 use crate::env::EnvPattern;
 use crate::escape::escape_untrusted;
-use crate::path::{PathPattern, PathSet, normalize_lexically};
+use crate::path::{PathPattern, PathSet, normalize_lexically, resolve_lexically};
 use crate::risk::RiskClass;
 use crate::size::{ByteSize, HumanDuration};
 use crate::window::Window;
@@ -695,9 +695,10 @@ impl Grant {
         if !given.is_absolute() || !real.is_absolute() {
             return Err(deny(DenialReason::NotAbsolute));
         }
+        // NUL bytes are kept: a malformed path is still checked (SPEC §5, the grant first).
         let (Some(g), Some(r)) = (
-            normalize_lexically(given, Path::new("/")),
-            normalize_lexically(real, Path::new("/")),
+            resolve_lexically(given, Path::new("/")),
+            resolve_lexically(real, Path::new("/")),
         ) else {
             return Err(deny(DenialReason::NotCovered));
         };
@@ -763,7 +764,7 @@ impl Grant {
     pub fn check_command(&self, path: &Path) -> Result<CheckedCommand, Denial> {
         let norm = path
             .is_absolute()
-            .then(|| normalize_lexically(path, Path::new("/")))
+            .then(|| resolve_lexically(path, Path::new("/")))
             .flatten();
         let found = norm.as_ref().is_some_and(|n| {
             self.permissions
@@ -859,6 +860,24 @@ impl Grant {
                 granted: granted(&self.allow_private),
                 reason: DenialReason::PrivateAddress,
             })
+        }
+    }
+
+    /// Listening on `hostname:port` as `aether.listen` names it: the hostname read by
+    /// [`parse_listen_host`], then [`Grant::check_listen`]. A hostname that reads as no address
+    /// is covered by no entry (grants name addresses, and no name is looked up), so it is a
+    /// denial with `hostname:port` as its target: the grant is checked before the request's
+    /// form (SPEC §5).
+    pub fn check_listen_host(&self, hostname: &str, port: u16) -> Result<CheckedListen, Denial> {
+        match parse_listen_host(hostname) {
+            Some(ip) => self.check_listen(SocketAddr::new(ip, port)),
+            None => Err(Denial {
+                capability: Capability::Network,
+                target: format!("{hostname}:{port}"),
+                field: "permissions.network.listen",
+                granted: granted(&self.permissions.listen),
+                reason: DenialReason::NotCovered,
+            }),
         }
     }
 
@@ -1355,6 +1374,22 @@ mod tests {
         );
         assert!(g.check_listen("0.0.0.0:9000".parse().unwrap()).is_err());
         assert!(g.check_listen("127.0.0.1:0".parse().unwrap()).is_err());
+        // Issue 15, the grant first: a hostname that reads as no address is a denial (with
+        // its own target), not a malformed request; `localhost` is the granted 127.0.0.1.
+        // See: Deno's tests/specs/permission net cases (a name is not an address).
+        assert!(g.check_listen_host("localhost", 9000).is_ok());
+        for name in ["example.com", "2130706433", "127.1", ""] {
+            let d = g.check_listen_host(name, 9000).unwrap_err();
+            assert_eq!(
+                (d.capability, d.target.as_str(), d.reason),
+                (
+                    Capability::Network,
+                    format!("{name}:9000").as_str(),
+                    DenialReason::NotCovered
+                ),
+                "{name}"
+            );
+        }
         assert_eq!(g.check_scheme("HTTPS"), Ok(443));
         assert_eq!(g.check_scheme("http"), Ok(80));
         assert_eq!(

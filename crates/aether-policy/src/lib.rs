@@ -17,7 +17,7 @@ pub use size::{
 };
 pub mod path;
 
-pub use path::{PathPattern, PathSet, PatternError, normalize_lexically};
+pub use path::{PathPattern, PathSet, PatternError, normalize_lexically, resolve_lexically};
 pub mod addr;
 
 pub use addr::{IpNet, IpNetError, is_public, unmap};

@@ -703,17 +703,26 @@ impl fmt::Debug for PathSet {
 }
 
 /// Makes `path` absolute against `base` and removes `.` and `..` lexically (symlinks are not
-/// looked at). `None` if the result would climb above `/`, if `base` is needed but not
-/// absolute, or if either contains a NUL byte.
+/// looked at), as POSIX resolves them: `..` at `/` stays at `/` (so `/../etc` is `/etc`).
+/// `None` if `base` is needed but not absolute, or if either contains a NUL byte.
 pub fn normalize_lexically(path: &Path, base: &Path) -> Option<PathBuf> {
     let has_nul = |p: &Path| p.as_os_str().as_encoded_bytes().contains(&0);
-    if has_nul(path) {
+    if has_nul(path) || has_nul(base) {
         return None;
     }
+    resolve_lexically(path, base)
+}
+
+/// [`normalize_lexically`] for a path as a plugin gave it, NUL bytes included: what the grant
+/// is checked against before anything else is looked at (SPEC §5, "the grant is checked
+/// first"), so that a malformed path outside the grant is still a denial. A NUL byte is kept
+/// as it is (no file has such a name, so no file is named by the result); `None` only if
+/// `base` is needed but not absolute.
+pub fn resolve_lexically(path: &Path, base: &Path) -> Option<PathBuf> {
     let full: PathBuf = if path.is_absolute() {
         path.to_path_buf()
     } else {
-        if !base.is_absolute() || has_nul(base) {
+        if !base.is_absolute() {
             return None;
         }
         base.join(path)
@@ -723,8 +732,10 @@ pub fn normalize_lexically(path: &Path, base: &Path) -> Option<PathBuf> {
         match comp {
             Component::RootDir | Component::Prefix(_) => parts.clear(),
             Component::CurDir => {}
+            // POSIX: the parent of `/` is `/` (CVE-2023-30584 and CVE-2024-21891 are Node's
+            // permission model mistaking such paths; here they resolve, then get checked).
             Component::ParentDir => {
-                parts.pop()?;
+                parts.pop();
             }
             Component::Normal(name) => parts.push(name),
         }
@@ -908,7 +919,9 @@ mod tests {
             ("/a/b", "/a/./b", true),
             ("/a/b", "/a/c/../b", true),
             ("/a/b", "a/b", false),
-            ("/a/b", "/../a/b", false),
+            // POSIX: `/..` is `/` (issue 15: resolved, then checked).
+            ("/a/b", "/../a/b", true),
+            ("/etc/**", "/a/../../../etc/passwd", true),
             ("./data/**", "/work/space/data/x.csv", true),
             ("./data/**", "/work/spacex/data/x.csv", false),
             ("/a\\b", "/a\\b", true),
@@ -1017,8 +1030,10 @@ mod tests {
             ("/a/../b", Some("/b")),
             ("x/y", Some("/ws/x/y")),
             ("../x", Some("/x")),
-            ("../../x", None),
-            ("/..", None),
+            ("../../x", Some("/x")),
+            ("/..", Some("/")),
+            ("/../../etc/hostname", Some("/etc/hostname")),
+            ("a/../../../../etc/hostname", Some("/etc/hostname")),
             ("/", Some("/")),
             ("", Some("/ws")),
             ("a\0b", None),
@@ -1035,6 +1050,30 @@ mod tests {
             normalize_lexically(Path::new("/x"), Path::new("rel")),
             Some("/x".into())
         );
+    }
+
+    // See: CVE-2023-30584 and CVE-2024-21891 (Node's permission model and paths climbing
+    // above `/`): a path resolves as POSIX does, `/..` being `/`, and is then checked.
+    #[test]
+    fn issue_15_paths_climbing_above_root_resolve_like_posix() {
+        let ws = Path::new("/work/space");
+        let climbing = "data/sub/../../../../../../../../etc/hostname";
+        assert_eq!(
+            normalize_lexically(Path::new(climbing), ws),
+            Some(PathBuf::from("/etc/hostname"))
+        );
+        assert_eq!(
+            resolve_lexically(Path::new(climbing), ws),
+            Some(PathBuf::from("/etc/hostname"))
+        );
+        // A NUL byte is kept by `resolve_lexically` (the grant is checked on it first), and
+        // refused by `normalize_lexically`.
+        assert_eq!(
+            resolve_lexically(Path::new("/../etc/a\0b"), ws),
+            Some(PathBuf::from("/etc/a\0b"))
+        );
+        assert_eq!(normalize_lexically(Path::new("/etc/a\0b"), ws), None);
+        assert!(pat("/etc/**").matches(Path::new("/../../etc/hostname")));
     }
 
     #[test]

@@ -309,13 +309,16 @@ fn fetch_fn<'js>(ctx: &Ctx<'js>, calls: &Rc<RefCell<SlowCalls<'js>>>) -> Result<
     Function::new(
         ctx.clone(),
         move |ctx: Ctx<'js>,
-              url: String,
+              url: rquickjs::String<'js>,
               method: String,
               headers: Vec<Vec<String>>,
               body: Opt<Value<'js>>,
               redirect: String,
               timeout_ms: Opt<Value<'js>>|
               -> Result<Promise<'js>> {
+            // WebIDL USVString, as `fetch` takes its input: lone surrogates become U+FFFD, so
+            // the URL is checked against the grant like any other (SPEC §5, the grant first).
+            let url = usv_string(&ctx, &url)?;
             let headers = header_pairs(headers);
             let body = body
                 .0
@@ -675,7 +678,7 @@ fn string_arg<'js>(
     value: Option<Value<'js>>,
 ) -> Result<String> {
     match value.as_ref().and_then(Value::as_string) {
-        Some(s) => s.to_string(),
+        Some(s) => usv_string(ctx, s),
         None => {
             let got = value.map_or("undefined", |v| v.type_name());
             let function = if function.contains('.') {
@@ -688,6 +691,30 @@ fn string_arg<'js>(
                 &format!("{function}: {param} must be a string, got {got}"),
             ))
         }
+    }
+}
+
+/// The text of `s` as WebIDL's USVString conversion gives it: each lone surrogate becomes
+/// U+FFFD, as Node's `fs` (UTF-8 encoding of a path), the URL parser and `TextEncoder` do. So
+/// a path, variable name or URL that is not well-formed UTF-16 still names one target, which
+/// the host checks against the grant first (SPEC §5), instead of failing the conversion with
+/// no violation recorded.
+///
+/// It calls the realm's `String.prototype.toWellFormed`, looked up at each call: a captured
+/// function would be held where QuickJS's collector cannot see it (a leak the runtime asserts
+/// on at exit). A plugin that replaces it only changes which target its own argument names;
+/// the host checks whatever target arrives.
+fn usv_string<'js>(ctx: &Ctx<'js>, s: &rquickjs::String<'js>) -> Result<String> {
+    match s.to_string() {
+        Err(rquickjs::Error::Utf8(_)) => {
+            let string: Object<'js> = ctx.globals().get("String")?;
+            let prototype: Object<'js> = string.get("prototype")?;
+            let to_well_formed: Function<'js> = prototype.get("toWellFormed")?;
+            let fixed: rquickjs::String<'js> =
+                to_well_formed.call((rquickjs::function::This(s.clone()),))?;
+            fixed.to_string()
+        }
+        other => other,
     }
 }
 

@@ -1252,3 +1252,41 @@ fn process_run_checks_its_arguments_and_resolves_to_an_exit() {
         ])
     );
 }
+
+// See: WebIDL USVString (lone surrogates become U+FFFD, as `fetch` and Node's `fs` convert a
+// string): a path, variable or URL that is not well-formed UTF-16 still reaches the host, which
+// checks its target against the grant first (issue 15). Before, the conversion threw a
+// `TypeError` in the sandbox and the host never saw (or recorded) the attempt.
+#[test]
+fn issue_15_lone_surrogates_reach_the_host_as_replacement_characters() {
+    let host = Arc::new(FakeHost::with_main(
+        r#"export default async () => {
+  const out = [];
+  for (const f of [() => aether.fs.readText("secret/\ud800"), () => aether.env.get("A\udc00B"),
+                   () => fetch("https://denied.example/\ud800")]) {
+    try { await f(); out.push("ok"); } catch (e) { out.push(e.name); }
+  }
+  // Patching the conversion's helper changes nothing the host does not check anyway.
+  String.prototype.toWellFormed = () => 42;
+  try { aether.fs.readText("x\ud800"); } catch (e) { out.push(e.name); }
+  return out;
+}"#,
+    ));
+    let outcome = run_host(&host, one_second());
+    let out = match value(&outcome) {
+        Ok(v) => v,
+        Err(e) => panic!("step failed: {e}"),
+    };
+    assert_eq!(out[0], "PermissionDenied");
+    assert_eq!(out[2], "PermissionDenied");
+    let requests = host.requests();
+    assert!(requests.contains(&HostRequest::ReadText {
+        path: "secret/\u{FFFD}".into()
+    }));
+    assert!(requests.contains(&HostRequest::EnvGet {
+        name: "A\u{FFFD}B".into()
+    }));
+    assert!(requests.iter().any(
+        |r| matches!(r, HostRequest::Fetch { url, .. } if url == "https://denied.example/\u{FFFD}")
+    ));
+}

@@ -1,12 +1,13 @@
 //! ## What it does
 //! Reports a host call whose literal first argument the grant refuses, checked exactly as the
 //! runtime would check it:
-//! - paths (`aether.fs.*`): made absolute against the workspace with `.`/`..` removed, then
+//! - paths (`aether.fs.*`): made absolute against the workspace with `.`/`..` removed as POSIX
+//!   does (`/..` is `/`), then
 //!   `filesystem.read` or `filesystem.write` (the real path is taken as the path given: symlinks
 //!   are for the runtime to see);
-//! - URLs (`fetch`, `aether.fetch`): the scheme (`http`/`https`, `https_only`), credentials in
-//!   the URL, the host and port against `network.domains`, and an IP-literal host against the
-//!   policy's private-address rules;
+//! - URLs (`fetch`, `aether.fetch`): the scheme (`http`/`https`, `https_only`), the host and
+//!   port against `network.domains`, an IP-literal host against the policy's private-address
+//!   rules, and only then credentials in the URL (the grant first, as at run time);
 //! - `aether.listen({hostname, port})` with literal IP and port: `network.listen`;
 //! - variable names (`aether.env.get`): `env`;
 //! - commands (`aether.process.run`): an absolute (or `./`) path must be a granted command, a
@@ -34,7 +35,7 @@
 use std::path::Path;
 
 use aether_policy::{
-    Capability, Denial, Grant, Host, escape_untrusted, normalize_lexically, parse_host,
+    Capability, Denial, Grant, Host, escape_untrusted, parse_host, resolve_lexically,
 };
 
 use super::Site;
@@ -60,9 +61,14 @@ pub(crate) fn check(
 ) -> Option<Finding> {
     let (offset, refusal) = match host_use.arg.as_ref()? {
         Arg::Text { value, offset } => (*offset, refusal(grant, workspace, host_use.api, value)?),
-        Arg::Listen { addr, offset } => {
-            (*offset, Refusal::Denial(grant.check_listen(*addr).err()?))
-        }
+        Arg::Listen {
+            hostname,
+            port,
+            offset,
+        } => (
+            *offset,
+            Refusal::Denial(grant.check_listen_host(hostname, *port).err()?),
+        ),
     };
     let (message, capability, target) = match refusal {
         Refusal::Denial(d) => {
@@ -103,8 +109,9 @@ enum Refusal {
 fn refusal(grant: &Grant, workspace: &Path, api: Api, value: &str) -> Option<Refusal> {
     match api {
         Api::FsRead(_) | Api::FsWrite(_) => {
-            // `None`: a NUL byte or `..` above `/`: a TypeError at run time, not a grant matter.
-            let abs = normalize_lexically(Path::new(value), workspace)?;
+            // Resolved as the runtime does (SPEC §5, the grant first): `..` at `/` stays at
+            // `/`, and a NUL byte is checked like any other character.
+            let abs = resolve_lexically(Path::new(value), workspace)?;
             let checked = if matches!(api, Api::FsRead(_)) {
                 grant.check_read(&abs, &abs)
             } else {
@@ -115,7 +122,7 @@ fn refusal(grant: &Grant, workspace: &Path, api: Api, value: &str) -> Option<Ref
         Api::EnvGet => grant.check_env(value).err().map(Refusal::Denial),
         Api::ProcessRun => {
             let path = if value.contains('/') {
-                normalize_lexically(Path::new(value), workspace)?
+                resolve_lexically(Path::new(value), workspace)?
             } else {
                 grant
                     .permissions()
@@ -139,17 +146,21 @@ fn fetch_refusal(grant: &Grant, value: &str) -> Option<Refusal> {
     if let Err(d) = grant.check_scheme(url.scheme()) {
         return Some(Refusal::Denial(d));
     }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Some(Refusal::Credentials(value.to_owned()));
-    }
     let default_port = grant.check_scheme(url.scheme()).ok()?;
     let host = parse_host(url.host_str()?).ok()?;
     let port = url.port().unwrap_or(default_port);
     if let Err(d) = grant.check_host(&host, port, default_port) {
         return Some(Refusal::Denial(d));
     }
-    if let Host::Ip(ip) = host {
-        return grant.check_address(ip).err().map(Refusal::Denial);
+    if let Host::Ip(ip) = host
+        && let Err(d) = grant.check_address(ip)
+    {
+        return Some(Refusal::Denial(d));
+    }
+    // Credentials only once the host the URL reaches is granted, as the gateway decides
+    // (SPEC §5, the grant first).
+    if !url.username().is_empty() || url.password().is_some() {
+        return Some(Refusal::Credentials(value.to_owned()));
     }
     None
 }

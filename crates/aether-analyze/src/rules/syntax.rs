@@ -44,3 +44,18 @@ pub(crate) fn finding(site: &Site<'_>, offset: u32, message: &str) -> Finding {
     finding.refuses_run = true;
     finding
 }
+
+/// A module whose bytes are not UTF-8 text (QuickJS bytecode, a binary, another encoding), at
+/// the first byte that is not: the runtime loads JavaScript source only (SPEC §5, "no
+/// bytecode"), so the run is refused like any syntax error (SPEC §4).
+pub(crate) fn not_text(site: &Site<'_>, offset: u32) -> Finding {
+    let mut finding = site.finding(
+        &INFO,
+        offset,
+        "syntax error: the module is not UTF-8 text\n\nhint: plugin modules are JavaScript source; aether loads no bytecode or binary files".to_owned(),
+        None,
+        None,
+    );
+    finding.refuses_run = true;
+    finding
+}

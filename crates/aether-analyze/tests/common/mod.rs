@@ -87,7 +87,7 @@ pub fn run(files: &[(&str, &str)], perms: &Perms) -> Vec<Finding> {
         .map(|(n, s)| ((*n).to_owned(), (*s).to_owned()))
         .collect();
     let g = grant(perms);
-    let modules = |n: &str| map.get(n).cloned();
+    let modules = |n: &str| map.get(n).map(|s| s.clone().into_bytes());
     let res = |s: &str, r: &str| resolve(&map, s, r);
     analyze(&Input {
         main: files[0].0,

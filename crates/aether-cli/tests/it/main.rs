@@ -11,6 +11,7 @@ mod bounded;
 mod check;
 mod exact;
 mod fetch;
+mod grant_first;
 mod integrity;
 mod listen;
 mod misc15;
