@@ -10,6 +10,7 @@ mod check;
 mod fetch;
 mod integrity;
 mod listen;
+mod peers;
 mod process;
 mod report;
 mod run;
