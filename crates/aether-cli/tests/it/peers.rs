@@ -389,6 +389,13 @@ fn node_fs_symlinks_give_no_more_than_the_grant_of_their_target() {
         root.join("wo/hard-link-to-read-write"),
     )
     .unwrap();
+    // A hard link left in a writable folder to a file outside every grant: a write replaces
+    // the link (each file is committed atomically), never the file behind it.
+    std::fs::hard_link(
+        root.join("protected-file.md"),
+        root.join("wo/hard-link-to-blocked"),
+    )
+    .unwrap();
 
     let blocked_ops = json!([
         ["list", "blocked"],
@@ -410,6 +417,8 @@ fn node_fs_symlinks_give_no_more_than_the_grant_of_their_target() {
         ["readText", "wo/hard-link-to-read-write"],
         ["writeText", "wo/new", "x"],
         ["readText", "wo/new"],
+        ["writeText", "wo/hard-link-to-blocked", "replaced"],
+        ["readText", "wo/hard-link-to-blocked"],
     ]);
     pipeline(
         &ws,
@@ -484,12 +493,24 @@ fn node_fs_symlinks_give_no_more_than_the_grant_of_their_target() {
     );
     ran.ok("target_write", 4, Value::Null);
     ran.denied("target_write", 5, "filesystem.read", &t("wo/new"));
-    assert_eq!(ran.denials("target_write"), 4, "{:#?}", ran.violations);
+    ran.ok("target_write", 6, Value::Null);
+    ran.denied(
+        "target_write",
+        7,
+        "filesystem.read",
+        &t("wo/hard-link-to-blocked"),
+    );
+    assert_eq!(ran.denials("target_write"), 5, "{:#?}", ran.violations);
+    assert_eq!(
+        std::fs::read_to_string(root.join("wo/hard-link-to-blocked")).unwrap(),
+        "replaced"
+    );
 
     for (rel, text) in [
         ("ro/file", "read-only"),
         ("rw/file", "read-write"),
         ("protected/protected-file.md", "BLOCKED"),
+        ("protected-file.md", "BLOCKED"),
     ] {
         assert_eq!(std::fs::read_to_string(root.join(rel)).unwrap(), text);
     }
@@ -794,6 +815,7 @@ fn deno_resolved_ips_ports_and_numeric_hostnames_are_checked_on_the_address() {
         format!("http://0x7f.1:{p}/ok"),
         format!("http://127.1:{p}/ok"),
         format!("http://[::ffff:127.0.0.1]:{p}/ok"),
+        format!("http://127.0.0.1.:{p}/ok"),
     ];
     let mut no_private: Vec<Value> = spellings.iter().map(|u| json!(["fetch", u])).collect();
     no_private.push(json!(["listen", { "hostname": "127.0.0.1", "port": q }]));
