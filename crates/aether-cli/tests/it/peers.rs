@@ -799,8 +799,8 @@ fn serve(mut stream: TcpStream) {
 /// See: denoland/deno tests/specs/permission/deny_net_fetch_resolved_ip/,
 /// deny_net_fetch_resolved_port/, deny_net_numeric_hostname/,
 /// deny_net_numeric_hostname_subnet/, deny_ip/main.ts; nodejs/node
-/// test/fixtures/permission/net-http.js, net-tcp.js (CVE-2026-21636: a Unix socket instead of
-/// a host).
+/// test/parallel/test-permission-net-fetch.js with test/fixtures/permission/net-http.js and
+/// net-tcp.js (CVE-2026-21636: a Unix socket instead of a host).
 #[test]
 fn deno_resolved_ips_ports_and_numeric_hostnames_are_checked_on_the_address() {
     let granted = Server::start();
