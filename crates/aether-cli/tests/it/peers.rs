@@ -1072,7 +1072,8 @@ fn issue_15_deno_env_star_grants_every_variable() {
 /// Children and workers: an ungranted program is refused by name, by absolute path and by a
 /// workspace copy of a granted program (Deno's `PATH` tricks); a granted child inherits the
 /// plugin's limits (Node's inherited permission flags): it reads only granted files, even
-/// through `..`, and sees only granted variables. There are no workers: `worker_threads`,
+/// through `..`, sees only granted variables, and passes that confinement on to any program it
+/// starts itself; a working directory outside the grant is refused. There are no workers: `worker_threads`,
 /// `diagnostics_channel` and every `node:` module are `module` violations and `Worker` is not
 /// a global.
 ///
@@ -1104,6 +1105,12 @@ fn node_children_inherit_the_grant_and_workers_do_not_exist() {
         ["import", "node:child_process"],
         ["typeof", "Worker"],
         ["typeof", "process"],
+        // A working directory outside the grant, existing or not, is refused before the child
+        // starts (no existence oracle).
+        ["run", "cat", [], { "cwd": "/etc" }],
+        ["run", "cat", [], { "cwd": "/no-such-dir" }],
+        // A granted program that starts another (`env cat …`) passes its confinement on.
+        ["run", "env", ["cat", "file.md"]],
     ]);
     pipeline(
         &ws,
@@ -1149,6 +1156,12 @@ fn node_children_inherit_the_grant_and_workers_do_not_exist() {
     }
     ran.ok(id, 10, json!("undefined"));
     ran.ok(id, 11, json!("undefined"));
+    ran.denied(id, 12, "filesystem.read", "/etc");
+    ran.denied(id, 13, "filesystem.read", "/no-such-dir");
+    let r = &ran.results(id)[14]["ok"];
+    assert_ne!(r["code"], 0, "{r}");
+    assert_eq!(r["stdout"], "", "{r}");
+    assert_eq!(ran.denials(id), 9, "{:#?}", ran.violations);
 }
 
 /// Node's entry-point and `require` tests and Deno's import permissions, for `import()`:
