@@ -15,6 +15,7 @@ mod grant_first;
 mod integrity;
 mod listen;
 mod misc15;
+mod peers;
 mod process;
 mod report;
 mod run;
