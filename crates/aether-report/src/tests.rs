@@ -20,6 +20,7 @@ fn ev(step: &str, capability: &str, target: &str, decision: &str) -> EventRecord
 
 fn step(id: &str, inputs_from: &[&str], grant: GrantView) -> StepReport {
     StepReport {
+        events_not_written: 0,
         id: id.into(),
         plugin: format!("plugin-{id}"),
         tier: "thread".into(),

@@ -47,6 +47,11 @@ pub struct RunArgs {
         default_missing_value = "aether-security"
     )]
     inspect_security: Option<PathBuf>,
+    /// With `--inspect-security`: the most bytes of `events.jsonl` and `violations.jsonl` one
+    /// step may cause to be written (`64MiB` by default). Past it, the step's further events
+    /// are counted, not written, and the trail and the report say how many.
+    #[arg(long = "audit-limit", value_name = "SIZE", default_value = "64MiB", value_parser = parse_audit_limit)]
+    audit_limit: u64,
     /// Refuse to run without `aether.lock` beside the pipeline (with one, every plugin is
     /// always verified against it).
     #[arg(long)]
@@ -125,7 +130,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<Outcome> {
     let run_id = run_id();
     let audit = match &args.inspect_security {
         None => None,
-        Some(dir) => match AuditLog::create(dir, &run_id) {
+        Some(dir) => match AuditLog::create(dir, &run_id, args.audit_limit) {
             Ok(log) => Some(Arc::new(log)),
             Err(e) => {
                 writeln!(
@@ -282,6 +287,13 @@ struct JsonStep<'a> {
     duration_ms: u64,
     peak_memory_bytes: u64,
     cpu_ms: u64,
+}
+
+/// `--audit-limit`: a size as in manifests (`64MiB`, `1GB`, plain bytes).
+fn parse_audit_limit(text: &str) -> Result<u64, String> {
+    aether_policy::parse_size(text)
+        .map(|size| size.0)
+        .map_err(|e| e.to_string())
 }
 
 /// A run id unique enough to tell runs apart in reports: time and process id.
