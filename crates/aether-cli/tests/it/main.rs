@@ -16,6 +16,7 @@ mod report;
 mod run;
 mod sarif;
 mod tier;
+mod trusted_files;
 mod unsafe_mode;
 
 use std::path::{Path, PathBuf};
