@@ -7,6 +7,7 @@
 
 mod analyze;
 mod check;
+mod commit;
 mod exact;
 mod fetch;
 mod integrity;
