@@ -9,6 +9,7 @@ mod analyze;
 mod audit;
 mod bounded;
 mod check;
+mod commit;
 mod exact;
 mod fetch;
 mod grant_first;
@@ -21,6 +22,7 @@ mod report;
 mod run;
 mod sarif;
 mod tier;
+mod trusted_files;
 mod unsafe_mode;
 
 use std::path::{Path, PathBuf};
