@@ -154,3 +154,28 @@ fn issue_16_a_steps_audit_trail_stops_at_its_limit_and_says_how_much_it_counted(
         verified.stderr
     );
 }
+
+// See: issue 16 ("Host memory held for a plugin counts toward its ceiling: ... event records
+// kept for the report").
+#[test]
+fn issue_16_events_kept_for_the_report_count_toward_the_steps_ceiling() {
+    let ws = Ws::new();
+    ws.js_plugin(
+        "probe",
+        r#"{"name": "probe", "version": "1.0.0", "limits": {"memory": "8MiB"}}"#,
+        r#"export default () => {
+  const pad = "P".repeat(1000);
+  for (let i = 0; i < 20000; i++) { try { aether.env.get(pad + i); } catch {} }
+  return "done";
+};"#,
+    );
+    ws.write(
+        "pipeline.yaml",
+        "name: bounded\nsteps:\n  - id: probe\n    plugin: ./plugins/probe\n",
+    );
+    let out = ws.aether(&["run", "pipeline.yaml", "--output", "json"]);
+    out.no_panic();
+    let run = out.json();
+    assert_eq!(run["steps"][0]["status"], "failed", "{}", out.stderr);
+    assert_eq!(run["steps"][0]["error"], "memory limit of 8 MiB exceeded");
+}
