@@ -18,6 +18,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+/// The system allocator; in a process-tier worker, an allocation refused by its address-space
+/// limit ends the step as a memory kill instead of a crash (`aether_worker::Allocator`).
+#[global_allocator]
+static ALLOCATOR: aether_worker::Allocator = aether_worker::Allocator;
+
 /// The plugin sandbox of AetherScript: runs third-party JavaScript plugins under zero trust.
 #[derive(Parser)]
 #[command(name = "aether", version, about, long_about = None)]
