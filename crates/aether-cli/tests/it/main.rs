@@ -21,6 +21,7 @@ mod process;
 mod report;
 mod run;
 mod sarif;
+mod soak;
 mod tier;
 mod trusted_files;
 mod unsafe_mode;
