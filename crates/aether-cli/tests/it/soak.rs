@@ -104,6 +104,10 @@ fn soak(isolation: &str) {
         })
     };
 
+    #[allow(
+        clippy::zombie_processes,
+        reason = "reaped by wait4 below, which gives its rusage"
+    )]
     let mut child = Command::new(env!("CARGO_BIN_EXE_aether"))
         .args([
             "run",
