@@ -30,6 +30,10 @@ struct Cli {
 enum Command {
     /// Validate a pipeline, then run it.
     Run(commands::run::RunArgs),
+    /// Run one plugin once, as a one-step pipeline whose workspace is the current directory.
+    Exec(commands::exec::ExecArgs),
+    /// Scaffold a plugin directory, or a pipeline and policy for existing plugins.
+    New(commands::new::NewArgs),
     /// Validate pipelines or plugin directories without running anything.
     Check(commands::check::CheckArgs),
     /// Pin every file of every plugin a pipeline uses in `aether.lock`.
@@ -40,6 +44,9 @@ enum Command {
     Sign(commands::sign::SignArgs),
     /// Verify the hash chain of an `--inspect-security` directory's `events.jsonl`.
     VerifyLog(commands::verify_log::VerifyLogArgs),
+    /// Print the JSON Schema (2020-12) of `aether-plugin.json`, `aether-policy.toml` or
+    /// `pipeline.yaml`, for editors and CI.
+    Schema(commands::schema::SchemaArgs),
 }
 
 /// How `run` prints its result.
@@ -85,11 +92,14 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Run(args) => commands::run::run(args),
+        Command::Exec(args) => commands::exec::exec(args),
+        Command::New(args) => commands::new::new(args),
         Command::Check(args) => commands::check::check(args),
         Command::Lock(args) => commands::lock::lock(args),
         Command::Keygen(args) => commands::keygen::keygen(args),
         Command::Sign(args) => commands::sign::sign(args),
         Command::VerifyLog(args) => commands::verify_log::verify_log(args),
+        Command::Schema(args) => commands::schema::schema(args),
     };
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,

@@ -18,6 +18,7 @@ mod process;
 mod report;
 mod run;
 mod sarif;
+mod schema;
 mod tier;
 mod unsafe_mode;
 
