@@ -10,6 +10,7 @@ mod audit;
 mod bounded;
 mod check;
 mod exact;
+mod exec;
 mod fetch;
 mod integrity;
 mod listen;
@@ -18,8 +19,10 @@ mod process;
 mod report;
 mod run;
 mod sarif;
+mod scaffold;
 mod schema;
 mod tier;
+mod typings;
 mod unsafe_mode;
 
 use std::path::{Path, PathBuf};
