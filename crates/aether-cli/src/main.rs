@@ -1,7 +1,8 @@
 //! `aether`: run and check plugin pipelines (SPEC §7).
 //!
 //! This file only parses arguments, dispatches, and maps outcomes to exit codes in one place:
-//! `run` 0/1/2, `check` 0/1/2, `verify-log` 0/1/2. Errors reach the user as one clear sentence (`{:#}`), never as a
+//! `run` and `exec` 0/1/2, `check` 0/1/2, `verify-log` 0/1/2, `new` and `schema` 0/2.
+//! Errors reach the user as one clear sentence (`{:#}`), never as a
 //! panic or a backtrace; a closed stdout (`aether check … | head`) exits 0.
 #![forbid(unsafe_code)]
 
@@ -62,9 +63,10 @@ pub enum OutputFormat {
 pub enum Outcome {
     /// Exit 0.
     Success,
-    /// Exit 1: a step failed (`run`), or error-level findings (`check`).
+    /// Exit 1: a step failed (`run`, `exec`), or error-level findings (`check`).
     Failure,
-    /// Exit 2: refused before anything ran (`run`), or unreadable/malformed input (`check`).
+    /// Exit 2: refused before anything ran (`run`, `exec`), unreadable/malformed input
+    /// (`check`), or nothing written (`new`).
     Refused,
 }
 

@@ -268,6 +268,14 @@ pub fn execute(
                     writeln!(stdout, "{}", output.get())?;
                 }
             }
+            // `exec`: the step's own line said how it went; the output is on stdout.
+            if printed == Printed::StepOutput {
+                return Ok(if ok {
+                    Outcome::Success
+                } else {
+                    Outcome::Failure
+                });
+            }
             let failed = records
                 .iter()
                 .filter(|r| r.status != StepStatus::Succeeded)

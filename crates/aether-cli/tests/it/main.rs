@@ -9,6 +9,7 @@ mod analyze;
 mod audit;
 mod bounded;
 mod check;
+mod docs;
 mod exact;
 mod exec;
 mod fetch;
