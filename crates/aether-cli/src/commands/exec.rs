@@ -143,8 +143,8 @@ fn step_id(dir: &Path) -> String {
 }
 
 /// `value` with every `${{` in its strings written `$${{`, which the template engine renders
-/// back as `${{`: the input is data, not a template.
-fn escape_templates(value: Value) -> Value {
+/// back as `${{`: an input (or `new pipeline`'s sample input) is data, not a template.
+pub(crate) fn escape_templates(value: Value) -> Value {
     match value {
         Value::String(s) if s.contains("${{") => Value::String(s.replace("${{", "$${{")),
         Value::Array(items) => Value::Array(items.into_iter().map(escape_templates).collect()),

@@ -197,7 +197,7 @@ fn pipeline_text(cwd: &Path, manifests: &[(PathBuf, Manifest)]) -> anyhow::Resul
         out += &format!("    plugin: {}\n", serde_json::to_string(&plugin)?);
         out += &format!(
             "    with: {}\n",
-            serde_json::to_string(&escape_templates(input))?
+            serde_json::to_string(&super::exec::escape_templates(input))?
         );
         ids.push(id);
     }
@@ -211,21 +211,6 @@ fn relative_text(dir: &Path) -> String {
         .map(|c| c.as_os_str().to_string_lossy())
         .collect::<Vec<_>>()
         .join("/")
-}
-
-/// A sample input is data: `${{` in it stays text.
-fn escape_templates(value: serde_json::Value) -> serde_json::Value {
-    use serde_json::Value;
-    match value {
-        Value::String(s) => Value::String(s.replace("${{", "$${{")),
-        Value::Array(items) => Value::Array(items.into_iter().map(escape_templates).collect()),
-        Value::Object(map) => Value::Object(
-            map.into_iter()
-                .map(|(k, v)| (k, escape_templates(v)))
-                .collect(),
-        ),
-        other => other,
-    }
 }
 
 /// The narrowest `aether-policy.toml` every manifest fits: the union of their requests, the
