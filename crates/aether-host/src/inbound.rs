@@ -1365,14 +1365,14 @@ mod tests {
         fn log(&self, _: &str, _: &str, _: &str) {}
     }
 
-    /// A plugin opening and closing listeners in a loop does not grow aether's registry (the
-    /// reviewer's finding: closed listeners used to stay in it), and a closed listener still
-    /// accepts nothing rather than being unknown.
-    #[test]
-    fn closed_listeners_leave_the_registry() {
+    /// Listeners of step `s` recording to `recorder`, a free loopback address, and a grant to
+    /// listen on it.
+    fn granted_listeners(
+        recorder: Arc<dyn Recorder>,
+    ) -> (Listeners, SocketAddr, aether_policy::Grant) {
         let listeners = Listeners::new(
             Tap {
-                recorder: Arc::new(Nothing),
+                recorder,
                 step: "s".into(),
                 plugin: "p".into(),
             },
@@ -1391,6 +1391,15 @@ mod tests {
             &aether_policy::RequestedLimits::default(),
         )
         .expect("grant");
+        (listeners, addr, grant)
+    }
+
+    /// A plugin opening and closing listeners in a loop does not grow aether's registry (the
+    /// reviewer's finding: closed listeners used to stay in it), and a closed listener still
+    /// accepts nothing rather than being unknown.
+    #[test]
+    fn closed_listeners_leave_the_registry() {
+        let (listeners, addr, grant) = granted_listeners(Arc::new(Nothing));
         let checked = grant.check_listen(addr).expect("granted");
         let mut first = None;
         for _ in 0..50 {
@@ -1428,27 +1437,8 @@ mod tests {
     fn issue_15_refused_and_half_sent_requests_are_events_when_the_step_ends() {
         use std::io::{Read, Write};
         let recorder = Arc::new(Collect::default());
-        let listeners = Listeners::new(
-            Tap {
-                recorder: Arc::clone(&recorder) as Arc<dyn Recorder>,
-                step: "s".into(),
-                plugin: "p".into(),
-            },
-            InboundLimits::default(),
-        );
-        let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        let addr = probe.local_addr().expect("addr");
-        drop(probe);
-        let permissions = aether_policy::Permissions {
-            listen: aether_policy::ListenAddr::new(addr).into_iter().collect(),
-            ..aether_policy::Permissions::default()
-        };
-        let grant = aether_policy::Grant::new(
-            permissions,
-            None,
-            &aether_policy::RequestedLimits::default(),
-        )
-        .expect("grant");
+        let (listeners, addr, grant) =
+            granted_listeners(Arc::clone(&recorder) as Arc<dyn Recorder>);
         listeners
             .listen(&grant.check_listen(addr).expect("granted"))
             .expect("listen");

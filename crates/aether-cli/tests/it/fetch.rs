@@ -22,8 +22,9 @@ use crate::Ws;
 use crate::run::{error, output, run};
 
 /// A local HTTP server: `/ok` answers `hello`, `/big` 2048 bytes, `/slow` after 5 s,
-/// `/to/<port>/<path>` redirects to `http://127.0.0.1:<port>/<path>`, `/echo` returns the
-/// request head. Counts requests; stops when dropped.
+/// `/to/<port>/<path>` redirects to `http://127.0.0.1:<port>/<path>`, `/redirect/<url>` to
+/// `<url>` as written, `/echo` returns the request head. Counts accepted connections (a
+/// completed TCP handshake counts, even without a request); stops when dropped.
 pub(crate) struct Server {
     pub(crate) port: u16,
     hits: Arc<AtomicUsize>,
@@ -101,6 +102,12 @@ fn serve(mut stream: std::net::TcpStream, stop: &AtomicBool) {
     } else if let Some(rest) = path.strip_prefix("/to/") {
         let (port, target) = rest.split_once('/').unwrap_or((rest, ""));
         let location = format!("http://127.0.0.1:{port}/{target}");
+        (
+            "302 Found",
+            format!("Location: {location}\r\n"),
+            String::new(),
+        )
+    } else if let Some(location) = path.strip_prefix("/redirect/") {
         (
             "302 Found",
             format!("Location: {location}\r\n"),

@@ -11,16 +11,11 @@
 //!
 //! Servers bind 127.0.0.1 only; nothing here reaches any other address.
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::path::Path;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::thread::{self, JoinHandle};
-use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use crate::fetch::Server;
 use crate::{Out, Ws};
 
 /// Runs each `[op, ...args]` of `input.ops` and returns, for each, `{ok: value}` or
@@ -713,82 +708,6 @@ fn deno_special_files_of_aethers_process_are_refused_under_a_full_grant() {
 // ---------------------------------------------------------------------------------------------
 // Network
 
-/// A local HTTP server: `/ok` answers `hello`; `/redirect/<url>` redirects to `<url>` as
-/// written. Counts accepted connections (a completed TCP handshake counts, even without a
-/// request); stops when dropped.
-struct Server {
-    port: u16,
-    connections: Arc<AtomicUsize>,
-    stop: Arc<AtomicBool>,
-    handle: Option<JoinHandle<()>>,
-}
-
-impl Server {
-    fn start() -> Server {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        listener.set_nonblocking(true).unwrap();
-        let connections = Arc::new(AtomicUsize::new(0));
-        let stop = Arc::new(AtomicBool::new(false));
-        let (c, st) = (Arc::clone(&connections), Arc::clone(&stop));
-        let handle = thread::spawn(move || {
-            while !st.load(Ordering::Relaxed) {
-                match listener.accept() {
-                    Ok((stream, _)) => {
-                        c.fetch_add(1, Ordering::Relaxed);
-                        thread::spawn(move || serve(stream));
-                    }
-                    Err(_) => thread::sleep(Duration::from_millis(5)),
-                }
-            }
-        });
-        Server {
-            port,
-            connections,
-            stop,
-            handle: Some(handle),
-        }
-    }
-
-    fn connections(&self) -> usize {
-        self.connections.load(Ordering::Relaxed)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(h) = self.handle.take() {
-            let _ = h.join();
-        }
-    }
-}
-
-fn serve(mut stream: TcpStream) {
-    let _ = stream.set_nonblocking(false);
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
-    let mut head = Vec::new();
-    let mut chunk = [0u8; 4096];
-    while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 65536 {
-        match stream.read(&mut chunk) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => head.extend_from_slice(&chunk[..n]),
-        }
-    }
-    let head = String::from_utf8_lossy(&head).into_owned();
-    let path = head.split(' ').nth(1).unwrap_or("/").to_owned();
-    let response = if path == "/ok" {
-        "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello".to_owned()
-    } else if let Some(location) = path.strip_prefix("/redirect/") {
-        format!(
-            "HTTP/1.1 302 Found\r\nLocation: {location}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-        )
-    } else {
-        "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_owned()
-    };
-    let _ = stream.write_all(response.as_bytes());
-}
-
 /// Deno's resolved-IP, resolved-port and numeric-hostname tests, in aether's allow-list
 /// terms: a domain that resolves to a non-public address is refused unless `allow_private`
 /// covers the address actually connected to; numeric spellings of an address are that
@@ -878,12 +797,8 @@ fn deno_resolved_ips_ports_and_numeric_hostnames_are_checked_on_the_address() {
         "network",
         "http+unix://%2Fvar%2Frun%2Fdocker.sock/ok",
     );
-    assert_eq!(
-        granted.connections(),
-        0,
-        "a refused fetch opened a connection"
-    );
-    assert_eq!(other.connections(), 0);
+    assert_eq!(granted.hits(), 0, "a refused fetch opened a connection");
+    assert_eq!(other.hits(), 0);
 
     // Second run: loopback covered. Every spelling of 127.0.0.1 reaches the granted port;
     // the other port is refused by name and by address.
@@ -897,7 +812,7 @@ fn deno_resolved_ips_ports_and_numeric_hostnames_are_checked_on_the_address() {
     ran.denied(id, 5, "network", &format!("http://127.0.0.1:{q}/ok"));
     ran.denied(id, 6, "network", &format!("http://localhost:{q}/ok"));
     assert_eq!(hello(7), json!("hello"));
-    assert_eq!(other.connections(), 0, "the ungranted port was reached");
+    assert_eq!(other.hits(), 0, "the ungranted port was reached");
 }
 
 /// Redirects are checked hop by hop, on the address of each hop: a granted server that
@@ -943,8 +858,8 @@ fn deno_redirect_hops_are_each_checked_like_the_first() {
         json!({ "status": 200, "url": format!("http://127.0.0.1:{g}/ok"), "text": "hello" }),
     );
     ran.denied(id, 4, "network", &format!("http://127.0.0.1:{u}/ok"));
-    assert_eq!(ungranted.connections(), 0);
-    assert_eq!(hop.connections(), 1);
+    assert_eq!(ungranted.hits(), 0);
+    assert_eq!(hop.hits(), 1);
 }
 
 /// SPEC §5 "the grant is checked first": a URL with userinfo whose host is not granted is a
@@ -984,7 +899,7 @@ fn issue_15_deno_userinfo_does_not_hide_an_ungranted_host() {
         assert!(target.contains(&format!("127.0.0.1:{u}")), "op {i}: {got}");
         ran.recorded("userinfo", "network", target);
     }
-    assert_eq!(ungranted.connections(), 0);
+    assert_eq!(ungranted.hits(), 0);
 }
 
 // ---------------------------------------------------------------------------------------------
