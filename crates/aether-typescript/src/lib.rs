@@ -232,10 +232,7 @@ fn errors_of(list: &[OxcDiagnostic]) -> Vec<(u32, String)> {
         .filter(|d| d.severity == oxc_diagnostics::Severity::Error)
         .map(|d| {
             let offset = d.labels.first().map_or(0, |l| l.offset());
-            (
-                u32::try_from(offset).unwrap_or(u32::MAX),
-                d.message.to_string(),
-            )
+            (offset, d.message.to_string())
         })
         .collect()
 }

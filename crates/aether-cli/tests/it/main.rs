@@ -21,6 +21,7 @@ mod report;
 mod run;
 mod sarif;
 mod tier;
+mod typescript;
 mod unsafe_mode;
 
 use std::path::{Path, PathBuf};
