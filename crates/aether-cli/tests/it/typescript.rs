@@ -21,7 +21,7 @@ declare const notThere: number;
 export namespace Geometry {
   export const TAU = Math.PI * 2;
   export function area(r: number): number { return (TAU / 2) * r * r; }
-  export namespace Deep { export let depth = 2; }
+  export namespace Deep { export const depth = 2; }
 }
 export namespace Geometry { export const merged = true; }
 
