@@ -421,7 +421,7 @@ impl StepHost {
             }
             Err(e) => Err(HostError::Failed {
                 type_error: false,
-                message: format!("SyntaxError: {name}:{e}"),
+                message: format!("{name}:{e}"),
             }),
         }
     }

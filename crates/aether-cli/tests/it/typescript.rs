@@ -374,3 +374,34 @@ fn issue_17_importing_a_ts_file_as_js_says_to_name_the_ts_file() {
     let error = run.json()["steps"][0]["error"].as_str().unwrap().to_owned();
     assert!(error.contains("import `./lib/util.ts`"), "{error}");
 }
+
+// See: https://nodejs.org/api/typescript.html (a module that does not compile fails its import)
+// and SPEC §5 (errors point at the `.ts` line).
+#[test]
+fn issue_17_a_typescript_module_imported_later_fails_its_import_at_its_line() {
+    let ws = Ws::new();
+    ws.write(
+        "plugins/late/aether-plugin.json",
+        r#"{ "name": "late", "version": "1.0.0", "main": "index.ts" }"#,
+    );
+    ws.write(
+        "plugins/late/index.ts",
+        "export default async (input: { m: string }): Promise<string> => {\n  try { await import(`./${input.m}.ts`); return \"loaded\"; } catch (e) { return String(e); }\n};\n",
+    );
+    ws.write(
+        "plugins/late/broken.ts",
+        "export const ok = 1;\nexport const bad: = 2;\n",
+    );
+    ws.write(
+        "pipeline.yaml",
+        "name: l\nsteps:\n  - id: l\n    plugin: ./plugins/late\n    with: { m: broken }\n",
+    );
+    let run = ws.aether(&["run", "pipeline.yaml", "--output", "json"]);
+    run.no_panic();
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let out = run.json()["steps"][0]["output"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(out.starts_with("Error: broken.ts:2:19: "), "{out}");
+}
