@@ -4,6 +4,7 @@
 //! performed through a provider that accepts only that witness, and recorded as an [`Event`].
 //! Writes go to the step's [`Overlay`]; reads see it. Both isolation tiers use this broker.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
@@ -37,6 +38,9 @@ pub struct StepIdentity {
     pub plugin: String,
 }
 
+/// A TypeScript module's compilation: its JavaScript and position map, or the error message.
+type Compilation = Result<(String, PositionMap), String>;
+
 /// A [`Host`] for one step: its grant, its plugin's verified files, its overlay.
 pub struct StepHost {
     who: StepIdentity,
@@ -53,9 +57,13 @@ pub struct StepHost {
     children: Children,
     /// The step's listeners (`aether.listen`), closed by [`StepHost::end`].
     listeners: Listeners,
-    /// The TypeScript modules compiled for this step, by canonical name, with their maps back
-    /// to the `.ts` positions (for [`StepHost::map_positions`]).
-    compiled: Mutex<Vec<(String, PositionMap)>>,
+    /// The TypeScript modules compiled for this step, by canonical name: the JavaScript and
+    /// its map back to the `.ts` positions (for [`StepHost::map_positions`]), or the error.
+    /// Each module is compiled once per step: QuickJS asks the host again at every `import`
+    /// of a module, and a plugin importing one in a loop must not cost a compilation (nor a
+    /// map held in aether's memory, outside the plugin's ceiling) each time. At most one entry
+    /// per file of the bundle.
+    compiled: Mutex<HashMap<String, Compilation>>,
 }
 
 /// Processes one `aether.process.run` child may have alive at once, itself and its
@@ -91,7 +99,7 @@ impl StepHost {
             grant,
             gateway: Gateway::new(Box::new(SystemResolver)),
             children: Children::default(),
-            compiled: Mutex::new(Vec::new()),
+            compiled: Mutex::new(HashMap::new()),
         }
     }
 
@@ -411,19 +419,37 @@ impl StepHost {
         if !aether_typescript::is_typescript(name) {
             return Ok(source);
         }
-        match aether_typescript::compile_typescript(name, &source) {
-            Ok(compiled) => {
+        let known = self
+            .compiled
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(name)
+            .map(|r| {
+                r.as_ref()
+                    .map(|(code, _)| code.clone())
+                    .map_err(Clone::clone)
+            });
+        let result = match known {
+            Some(result) => result,
+            None => {
+                let compiled = aether_typescript::compile_typescript(name, &source)
+                    .map(|c| (c.code, c.map))
+                    .map_err(|e| format!("{name}:{e}"));
+                let code = compiled
+                    .as_ref()
+                    .map(|(code, _)| code.clone())
+                    .map_err(Clone::clone);
                 self.compiled
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)
-                    .push((name.to_owned(), compiled.map));
-                Ok(compiled.code)
+                    .insert(name.to_owned(), compiled);
+                code
             }
-            Err(e) => Err(HostError::Failed {
-                type_error: false,
-                message: format!("{name}:{e}"),
-            }),
-        }
+        };
+        result.map_err(|message| HostError::Failed {
+            type_error: false,
+            message,
+        })
     }
 
     /// `text` (a step's error, a stack) with every `name:line:col` of a TypeScript module this
@@ -434,8 +460,10 @@ impl StepHost {
         if compiled.is_empty() {
             return text.to_owned();
         }
-        let maps: Vec<(&str, &PositionMap)> =
-            compiled.iter().map(|(n, m)| (n.as_str(), m)).collect();
+        let maps: Vec<(&str, &PositionMap)> = compiled
+            .iter()
+            .filter_map(|(n, r)| r.as_ref().ok().map(|(_, m)| (n.as_str(), m)))
+            .collect();
         aether_typescript::map_positions(text, &maps)
     }
 }
