@@ -12,6 +12,7 @@
 //! (`aether_integrity::seal`): the digests of `summary.json`'s fields and of
 //! `violations.jsonl`, so that `events_head` anchors them too. Nothing is appended after it.
 
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -34,7 +35,20 @@ use aether_integrity::seal::{
 pub struct AuditLog {
     dir: PathBuf,
     run_id: String,
+    /// The most bytes one step's events may take in the two files (`--audit-limit`).
+    step_limit: u64,
     state: Mutex<State>,
+}
+
+/// What one step caused to be written, and what it caused past its limit.
+#[derive(Default)]
+struct StepAudit {
+    plugin: String,
+    written: u64,
+    /// Events counted, not written.
+    omitted: u64,
+    /// Of those, violations.
+    omitted_violations: u64,
 }
 
 struct State {
@@ -49,15 +63,20 @@ struct State {
     sealed: bool,
     /// The first write error, reported when the run ends.
     failed: Option<io::Error>,
+    /// Per step id.
+    steps: BTreeMap<String, StepAudit>,
 }
 
 impl AuditLog {
-    /// Creates `dir` if needed and starts both files afresh.
-    pub fn create(dir: &Path, run_id: &str) -> io::Result<AuditLog> {
+    /// Creates `dir` if needed and starts both files afresh. Each step's events take at most
+    /// `step_limit` bytes in them; past it they are counted, and the counts are written as one
+    /// `audit.omitted` record per such step when the run is sealed.
+    pub fn create(dir: &Path, run_id: &str, step_limit: u64) -> io::Result<AuditLog> {
         std::fs::create_dir_all(dir)?;
         Ok(AuditLog {
             dir: dir.to_path_buf(),
             run_id: run_id.to_owned(),
+            step_limit,
             state: Mutex::new(State {
                 events: File::create(dir.join("events.jsonl"))?,
                 violations: File::create(dir.join("violations.jsonl"))?,
@@ -65,6 +84,7 @@ impl AuditLog {
                 violations_digest: ViolationsDigest::default(),
                 sealed: false,
                 failed: None,
+                steps: BTreeMap::new(),
             }),
         })
     }
@@ -85,6 +105,17 @@ impl AuditLog {
         let violation = event.decision.is_violation().then(|| record.to_string());
         record[PREV_FIELD] = Value::String(state.head.clone());
         let line = record.to_string();
+        let size = (line.len() + violation.as_ref().map_or(0, String::len) + 2) as u64;
+        let step = state.steps.entry(event.step.clone()).or_default();
+        if step.written.saturating_add(size) > self.step_limit {
+            if step.omitted == 0 {
+                step.plugin.clone_from(&event.plugin);
+            }
+            step.omitted += 1;
+            step.omitted_violations += u64::from(violation.is_some());
+            return;
+        }
+        step.written += size;
         let head = line_digest(line.as_bytes());
         let mut written = state.events.write_all(format!("{line}\n").as_bytes());
         if written.is_ok()
@@ -112,6 +143,7 @@ impl AuditLog {
         if let Some(e) = state.failed.take() {
             return Err(e);
         }
+        self.write_omitted(&mut state)?;
         let seal = state.violations_digest.seal(summary_sha256);
         // SPEC §8's fields, so that a reader expecting them in every record finds them: an
         // allowed use of `audit.seal` by no step, on `summary.json`.
@@ -135,6 +167,61 @@ impl AuditLog {
     }
 }
 
+impl AuditLog {
+    /// Per step id, the events counted but not written (the step reached `--audit-limit`).
+    pub fn omitted(&self) -> BTreeMap<String, u64> {
+        let state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        state
+            .steps
+            .iter()
+            .filter(|(_, s)| s.omitted > 0)
+            .map(|(id, s)| (id.clone(), s.omitted))
+            .collect()
+    }
+
+    /// Writes one chained `audit.omitted` record per step whose events were counted, not
+    /// written.
+    fn write_omitted(&self, state: &mut State) -> io::Result<()> {
+        let omitted: Vec<(String, String, u64, u64)> = state
+            .steps
+            .iter()
+            .filter(|(_, s)| s.omitted > 0)
+            .map(|(id, s)| {
+                (
+                    id.clone(),
+                    s.plugin.clone(),
+                    s.omitted,
+                    s.omitted_violations,
+                )
+            })
+            .collect();
+        for (step, plugin, events, violations) in omitted {
+            let record = serde_json::json!({
+                "time": jiff::Timestamp::now().to_string(),
+                "run_id": self.run_id,
+                "step": step,
+                "plugin": plugin,
+                "capability": OMITTED_CAPABILITY,
+                "target": step,
+                "decision": "allowed",
+                "reason": format!(
+                    "{events} more events of this step ({violations} of them violations) were counted, not written: the step reached the audit limit of {} bytes (--audit-limit)",
+                    self.step_limit
+                ),
+                "omitted": { "events": events, "violations": violations },
+                PREV_FIELD: state.head,
+            });
+            let line = record.to_string();
+            state.events.write_all(format!("{line}\n").as_bytes())?;
+            state.head = line_digest(line.as_bytes());
+        }
+        Ok(())
+    }
+}
+
+/// The capability of the record that counts a step's events past `--audit-limit`.
+pub const OMITTED_CAPABILITY: &str = "audit.omitted";
+
 /// What the end of a run hands the report.
 pub struct RunData<'a> {
     /// The run's id.
@@ -157,6 +244,7 @@ pub struct RunData<'a> {
 /// `interactions.svg` and `report.html` beside the streamed logs, and returns the terminal
 /// summary.
 pub fn write_report(audit: &AuditLog, run: &RunData<'_>) -> io::Result<String> {
+    let omitted = audit.omitted();
     let mut report = RunReport {
         run_id: run.run_id.to_owned(),
         pipeline: run.ws.pipeline.name.clone(),
@@ -173,7 +261,7 @@ pub fn write_report(audit: &AuditLog, run: &RunData<'_>) -> io::Result<String> {
             .iter()
             .zip(&run.ws.steps)
             .enumerate()
-            .map(|(index, (record, step))| step_report(run.ws, index, step, record))
+            .map(|(index, (record, step))| step_report(run.ws, index, step, record, &omitted))
             .collect(),
         events: run
             .events
@@ -225,6 +313,7 @@ fn step_report(
     index: usize,
     step: &StepInfo,
     record: &StepRecord<Metrics>,
+    omitted: &BTreeMap<String, u64>,
 ) -> StepReport {
     let metrics = record.extra.clone().unwrap_or_default();
     let grant = &step.grant;
@@ -243,6 +332,7 @@ fn step_report(
         duration_ms: millis(metrics.duration),
         peak_memory_bytes: metrics.peak_memory_bytes,
         cpu_ms: metrics.cpu_ms,
+        events_not_written: omitted.get(&step.decl.id).copied().unwrap_or(0),
         samples: metrics
             .samples
             .iter()

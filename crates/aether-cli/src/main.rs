@@ -1,7 +1,8 @@
 //! `aether`: run and check plugin pipelines (SPEC §7).
 //!
 //! This file only parses arguments, dispatches, and maps outcomes to exit codes in one place:
-//! `run` 0/1/2, `check` 0/1/2, `verify-log` 0/1/2. Errors reach the user as one clear sentence (`{:#}`), never as a
+//! `run` and `exec` 0/1/2, `check` 0/1/2, `verify-log` 0/1/2, `new` and `schema` 0/2.
+//! Errors reach the user as one clear sentence (`{:#}`), never as a
 //! panic or a backtrace; a closed stdout (`aether check … | head`) exits 0.
 #![forbid(unsafe_code)]
 
@@ -18,6 +19,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+/// The system allocator; in a process-tier worker, an allocation refused by its address-space
+/// limit ends the step as a memory kill instead of a crash (`aether_worker::Allocator`).
+#[global_allocator]
+static ALLOCATOR: aether_worker::Allocator = aether_worker::Allocator;
+
 /// The plugin sandbox of AetherScript: runs third-party JavaScript plugins under zero trust.
 #[derive(Parser)]
 #[command(name = "aether", version, about, long_about = None)]
@@ -30,6 +36,10 @@ struct Cli {
 enum Command {
     /// Validate a pipeline, then run it.
     Run(commands::run::RunArgs),
+    /// Run one plugin once, as a one-step pipeline whose workspace is the current directory.
+    Exec(commands::exec::ExecArgs),
+    /// Scaffold a plugin directory, or a pipeline and policy for existing plugins.
+    New(commands::new::NewArgs),
     /// Validate pipelines or plugin directories without running anything.
     Check(commands::check::CheckArgs),
     /// Pin every file of every plugin a pipeline uses in `aether.lock`.
@@ -40,6 +50,9 @@ enum Command {
     Sign(commands::sign::SignArgs),
     /// Verify the hash chain of an `--inspect-security` directory's `events.jsonl`.
     VerifyLog(commands::verify_log::VerifyLogArgs),
+    /// Print the JSON Schema (2020-12) of `aether-plugin.json`, `aether-policy.toml` or
+    /// `pipeline.yaml`, for editors and CI.
+    Schema(commands::schema::SchemaArgs),
 }
 
 /// How `run` prints its result.
@@ -55,9 +68,10 @@ pub enum OutputFormat {
 pub enum Outcome {
     /// Exit 0.
     Success,
-    /// Exit 1: a step failed (`run`), or error-level findings (`check`).
+    /// Exit 1: a step failed (`run`, `exec`), or error-level findings (`check`).
     Failure,
-    /// Exit 2: refused before anything ran (`run`), or unreadable/malformed input (`check`).
+    /// Exit 2: refused before anything ran (`run`, `exec`), unreadable/malformed input
+    /// (`check`), or nothing written (`new`).
     Refused,
 }
 
@@ -85,11 +99,14 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Run(args) => commands::run::run(args),
+        Command::Exec(args) => commands::exec::exec(args),
+        Command::New(args) => commands::new::new(args),
         Command::Check(args) => commands::check::check(args),
         Command::Lock(args) => commands::lock::lock(args),
         Command::Keygen(args) => commands::keygen::keygen(args),
         Command::Sign(args) => commands::sign::sign(args),
         Command::VerifyLog(args) => commands::verify_log::verify_log(args),
+        Command::Schema(args) => commands::schema::schema(args),
     };
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,

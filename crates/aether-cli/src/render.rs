@@ -53,8 +53,16 @@ fn excerpt(
 ) -> io::Result<()> {
     let is_code = file.extension().is_some_and(|e| e == "js" || e == "mjs");
     let Some(line) = is_code
-        .then(|| std::fs::read_to_string(file).ok())
+        .then(|| {
+            aether_manifest::read_regular(
+                file,
+                aether_manifest::MAX_TEXT_FILE_BYTES,
+                aether_manifest::Symlinks::Follow,
+            )
+            .ok()
+        })
         .flatten()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
         .and_then(|text| {
             text.lines()
                 .nth(loc.line.saturating_sub(1) as usize)

@@ -105,6 +105,9 @@ struct Held {
     by_hash: HashMap<u64, Vec<usize>>,
     /// Past the limit: each step, capability and decision's one record.
     overflow: HashMap<(String, Capability, Decision), usize>,
+    /// Per step id, the bytes of its events in `kept`: charged to its memory ceiling
+    /// ([`Recorder::held_bytes`]).
+    bytes: HashMap<String, u64>,
 }
 
 /// Whether two events count as one (an HTTP exchange never does: its figures differ).
@@ -149,6 +152,7 @@ impl Held {
         let kind = usize::from(event.decision.is_violation());
         if self.distinct[kind] < MAX_KEPT_EVENTS {
             self.distinct[kind] += 1;
+            *self.bytes.entry(event.step.clone()).or_default() += event.size_bytes();
             if let Some(hash) = hash {
                 self.by_hash.entry(hash).or_default().push(self.kept.len());
             }
@@ -224,6 +228,16 @@ impl Recorder for Collector {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .add(event);
+    }
+
+    fn held_bytes(&self, step: &str) -> u64 {
+        self.events
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .bytes
+            .get(step)
+            .copied()
+            .unwrap_or(0)
     }
 
     fn log(&self, step: &str, level: &str, message: &str) {

@@ -483,14 +483,28 @@ pub fn load_pipeline(
     analysis: Analysis,
     frozen: bool,
 ) -> Loaded<Workspace> {
-    let mut out = Loaded::default();
-    let pipeline = match PipelineFile::load(path) {
-        Ok(p) => p,
-        Err(e) => {
-            out.malformed = e;
-            return out;
+    match PipelineFile::load(path) {
+        Ok(pipeline) => {
+            load_workspace(pipeline, policy_override, now, unsafe_run, analysis, frozen)
         }
-    };
+        Err(malformed) => Loaded {
+            malformed,
+            ..Loaded::default()
+        },
+    }
+}
+
+/// Validates an already-parsed pipeline (a file, or the one-step pipeline of `aether exec`)
+/// and everything it uses, exactly as [`load_pipeline`] does.
+pub fn load_workspace(
+    pipeline: PipelineFile,
+    policy_override: Option<&Path>,
+    now: jiff::Timestamp,
+    unsafe_run: bool,
+    analysis: Analysis,
+    frozen: bool,
+) -> Loaded<Workspace> {
+    let mut out = Loaded::default();
     let ws = pipeline.workspace.clone();
     let declared = pipeline.policy.as_ref().map(|(p, _)| p.as_path());
     let policy = load_policy(policy_override, declared, &ws, &mut out.malformed);

@@ -764,6 +764,7 @@ impl Host for StepHost {
         self.overlay()
             .bytes()
             .saturating_add(self.listeners.reserved_bytes())
+            .saturating_add(self.recorder.held_bytes(&self.who.step))
     }
 }
 

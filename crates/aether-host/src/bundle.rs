@@ -257,7 +257,8 @@ impl PluginBundle {
     }
 }
 
-/// Reads the regular file at `path`, or `None` if it holds more than `budget` bytes.
+/// Reads the regular file at `path`, or `None` if it holds more than `budget` bytes, with the
+/// one bounded reader every file aether reads goes through ([`aether_manifest::read_regular`]).
 ///
 /// Never more than `budget + 1` bytes are read, whatever size the file claims (a sparse file
 /// can claim a terabyte), and the file is opened without following a symlink in its last
@@ -266,21 +267,13 @@ impl PluginBundle {
 /// than bytes from elsewhere or a hang. (A directory above it swapped for a symlink in that
 /// window is not caught: that needs the descent itself to hold directory handles.)
 fn read_bounded(path: &Path, budget: u64) -> std::io::Result<Option<Vec<u8>>> {
-    use rustix::fs::{Mode, OFlags};
-    use std::io::Read;
-    let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
-    let file = std::fs::File::from(rustix::fs::open(path, flags, Mode::empty())?);
-    let meta = file.metadata()?;
-    if !meta.is_file() {
-        return Err(std::io::Error::other("not a regular file"));
+    use aether_manifest::{ReadError, Symlinks};
+    match aether_manifest::read_regular(path, budget, Symlinks::Refuse) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(ReadError::TooLarge { .. }) => Ok(None),
+        Err(ReadError::Io(e)) => Err(e),
+        Err(e @ ReadError::NotRegular { .. }) => Err(std::io::Error::other(e.to_string())),
     }
-    if meta.len() > budget {
-        return Ok(None);
-    }
-    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
-    file.take(budget.saturating_add(1))
-        .read_to_end(&mut bytes)?;
-    Ok((bytes.len() as u64 <= budget).then_some(bytes))
 }
 
 /// Joins `spec` onto the bundle directory `base` and removes `.`/`..`; refuses climbing out.

@@ -99,6 +99,22 @@ fn cap_in_place(text: &mut String, max: usize) {
 }
 
 impl Event {
+    /// The bytes the event occupies in memory: its own size and its texts.
+    pub fn size_bytes(&self) -> u64 {
+        let inbound = self
+            .traffic
+            .as_ref()
+            .and_then(|t| t.inbound.as_ref())
+            .map_or(0, |i| i.method.len() + i.path.len());
+        (std::mem::size_of::<Event>()
+            + std::mem::size_of::<Traffic>()
+            + self.step.len()
+            + self.plugin.len()
+            + self.target.len()
+            + self.reason.len()
+            + inbound) as u64
+    }
+
     /// The event with every plugin-controlled text capped: `target` to [`MAX_TARGET_BYTES`],
     /// `reason` to [`MAX_REASON_BYTES`], an inbound request's method and path to
     /// [`MAX_TARGET_BYTES`]. Whatever keeps or writes events applies it first, so that an
@@ -124,6 +140,12 @@ pub trait Recorder: Send + Sync {
     fn record(&self, event: Event);
     /// A line of the step's log (`console.*`), already formatted.
     fn log(&self, step: &str, level: &str, message: &str);
+    /// The bytes this recorder holds in memory for `step`'s events (for a report written when
+    /// the run ends). They count toward the step's memory ceiling. Default: none held.
+    fn held_bytes(&self, step: &str) -> u64 {
+        let _ = step;
+        0
+    }
 }
 
 #[cfg(test)]

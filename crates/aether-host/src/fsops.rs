@@ -6,7 +6,7 @@
 //! CVE-2022-21658 in Rust's own `remove_dir_all`), the kernel refuses with `ELOOP` instead of
 //! following it. `RESOLVE_NO_SYMLINKS` also refuses `/proc` magic links (`/proc/self/root`).
 
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::os::fd::OwnedFd;
 use std::path::{Component, Path, PathBuf};
 
@@ -116,8 +116,17 @@ pub fn read_file(real: &Path, max: u64) -> io::Result<Vec<u8>> {
 
 /// The names in a directory, unsorted, without `.` and `..`.
 pub fn list_dir(real: &Path) -> io::Result<Vec<String>> {
-    let fd = open(real, OFlags::RDONLY | OFlags::DIRECTORY, Mode::empty())?;
-    let mut dir = rustix::fs::Dir::new(fd)?;
+    list_dir_fd(&open_dir(real)?)
+}
+
+/// Opens the directory `real` (no symlink in any component), for `*at` operations in it.
+pub fn open_dir(real: &Path) -> io::Result<OwnedFd> {
+    open(real, OFlags::RDONLY | OFlags::DIRECTORY, Mode::empty())
+}
+
+/// The names in an open directory, unsorted, without `.` and `..`.
+pub fn list_dir_fd(fd: &OwnedFd) -> io::Result<Vec<String>> {
+    let mut dir = rustix::fs::Dir::read_from(fd)?;
     let mut names = Vec::new();
     while let Some(entry) = dir.read() {
         let entry = entry?;
@@ -146,64 +155,6 @@ pub fn lstat(real: &Path) -> io::Result<Meta> {
     let dir = open(parent, OFlags::RDONLY | OFlags::DIRECTORY, Mode::empty())?;
     let st = rustix::fs::statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW)?;
     Ok(Meta::of(&st))
-}
-
-/// Replaces `real`'s contents atomically: a temporary file in the same directory, written,
-/// fsynced, then renamed over the target (so a reader sees the old or the new file, never a
-/// mix, and a crash leaves no partial file).
-pub fn write_atomic(real: &Path, data: &[u8]) -> io::Result<()> {
-    let (parent, name) = split(real)?;
-    let dir = open(parent, OFlags::RDONLY | OFlags::DIRECTORY, Mode::empty())?;
-    let tmp_name = format!(
-        ".{}.aether-tmp-{}",
-        name.to_string_lossy(),
-        std::process::id()
-    );
-    let tmp = rustix::fs::openat(
-        &dir,
-        tmp_name.as_str(),
-        OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::CLOEXEC | OFlags::NOFOLLOW,
-        Mode::from_raw_mode(0o644),
-    )?;
-    let mut file = std::fs::File::from(tmp);
-    let written = file.write_all(data).and_then(|()| file.sync_all());
-    if let Err(e) = written {
-        let _ = rustix::fs::unlinkat(&dir, tmp_name.as_str(), AtFlags::empty());
-        return Err(e);
-    }
-    if let Err(e) = rustix::fs::renameat(&dir, tmp_name.as_str(), &dir, name) {
-        let _ = rustix::fs::unlinkat(&dir, tmp_name.as_str(), AtFlags::empty());
-        return Err(e.into());
-    }
-    rustix::fs::fsync(&dir)?;
-    Ok(())
-}
-
-/// Creates one directory (its parent must exist); an existing directory is fine.
-pub fn mkdir(real: &Path) -> io::Result<()> {
-    let (parent, name) = split(real)?;
-    let dir = open(parent, OFlags::RDONLY | OFlags::DIRECTORY, Mode::empty())?;
-    match rustix::fs::mkdirat(&dir, name, Mode::from_raw_mode(0o755)) {
-        Ok(()) => Ok(()),
-        Err(rustix::io::Errno::EXIST) => match stat(real) {
-            Ok(m) if m.is_dir => Ok(()),
-            _ => Err(io::Error::new(
-                io::ErrorKind::AlreadyExists,
-                "exists and is not a directory",
-            )),
-        },
-        Err(e) => Err(e.into()),
-    }
-}
-
-/// Removes a file, a symlink itself, or an empty directory.
-pub fn remove(real: &Path) -> io::Result<()> {
-    let (parent, name) = split(real)?;
-    let dir = open(parent, OFlags::RDONLY | OFlags::DIRECTORY, Mode::empty())?;
-    match rustix::fs::unlinkat(&dir, name, AtFlags::empty()) {
-        Err(rustix::io::Errno::ISDIR) => Ok(rustix::fs::unlinkat(&dir, name, AtFlags::REMOVEDIR)?),
-        other => Ok(other?),
-    }
 }
 
 fn split(real: &Path) -> io::Result<(&Path, &std::ffi::OsStr)> {
@@ -294,16 +245,6 @@ mod tests {
             stat(&base.join("l")).is_err(),
             "stat never follows a symlink"
         );
-    }
-
-    #[test]
-    fn atomic_write_replaces_and_leaves_no_temporary() {
-        let tmp = tempfile::tempdir().unwrap();
-        let base = std::fs::canonicalize(tmp.path()).unwrap();
-        write_atomic(&base.join("f"), b"one").unwrap();
-        write_atomic(&base.join("f"), b"two").unwrap();
-        assert_eq!(std::fs::read(base.join("f")).unwrap(), b"two");
-        assert_eq!(list_dir(&base).unwrap(), vec!["f".to_owned()]);
     }
 
     fn libc_eloop() -> i32 {

@@ -11,7 +11,7 @@
 //!
 //! Every request a listener received is an event before its step ends (issue 15): a refused
 //! one is recorded when it is refused (before the lingering close), one still being sent when
-//! its listener closes is answered 503 and recorded as cut off, and [`Listeners::end`] waits
+//! its listener closes is answered 503 and recorded as cut off, and `Listeners::end` waits
 //! (at most [`END_GRACE`]) for the connection threads that still owe their request's event.
 //!
 //! What it must never do: hand a socket or a file descriptor to the plugin, bind an address

@@ -7,6 +7,7 @@
 
 pub mod broker;
 pub mod bundle;
+mod commit;
 pub mod events;
 mod fsops;
 pub mod gateway;

@@ -2,7 +2,7 @@
 //!
 //! Writes land here and the step's own reads see them; nothing reaches the disk until
 //! [`Overlay::commit`], which the runner calls only when the step succeeded (each file written
-//! atomically). A failed step's overlay is dropped: nothing it wrote reaches the disk. Nodes
+//! atomically, and all or nothing: see [`crate::commit`]). A failed step's overlay is dropped: nothing it wrote reaches the disk. Nodes
 //! marked private hold ungranted writes under `virtualize_denied_writes` and are never
 //! committed. The bytes held count toward the plugin's memory ceiling ([`Overlay::bytes`]).
 //! Child processes write to the disk directly and do not see this layer.
@@ -10,8 +10,6 @@
 use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
-
-use crate::fsops;
 
 #[derive(Debug, Clone)]
 enum Node {
@@ -136,37 +134,35 @@ impl Overlay {
             .any(|(p, n)| p != dir && !matches!(n, Node::Removed { .. }))
     }
 
-    /// Writes the non-private changes to disk: removals (deepest first), then directories
-    /// (shallowest first), then files, each atomically. Stops at the first error and returns it
-    /// with the path; what was already committed stays.
+    /// Writes the non-private changes to disk, all or nothing ([`crate::commit`]): every file
+    /// staged under a temporary name first, then directories created, files renamed into place
+    /// (each atomically) and removals applied; an error undoes what was applied. Returns how
+    /// many entries changed, or the first error with the path at fault.
     pub fn commit(self) -> Result<usize, (PathBuf, io::Error)> {
-        let mut count = 0;
-        for (path, node) in self.nodes.iter().rev() {
-            if let Node::Removed { private: false } = node {
-                match fsops::remove(path) {
-                    Ok(()) => count += 1,
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                    Err(e) => return Err((path.clone(), e)),
-                }
-            }
-        }
+        crate::commit::commit(&self.changes())
+    }
+
+    /// The non-private changes, in the order a commit applies them.
+    pub(crate) fn changes(&self) -> crate::commit::Changes<'_> {
+        let mut changes = crate::commit::Changes {
+            dirs: Vec::new(),
+            files: Vec::new(),
+            removals: Vec::new(),
+        };
         for (path, node) in &self.nodes {
-            if let Node::Dir { private: false } = node {
-                fsops::mkdir(path).map_err(|e| (path.clone(), e))?;
-                count += 1;
+            match node {
+                Node::Dir { private: false } => changes.dirs.push(path),
+                Node::File {
+                    data,
+                    private: false,
+                } => changes.files.push((path, data)),
+                Node::Removed { private: false } => changes.removals.push(path),
+                _ => {}
             }
         }
-        for (path, node) in &self.nodes {
-            if let Node::File {
-                data,
-                private: false,
-            } = node
-            {
-                fsops::write_atomic(path, data).map_err(|e| (path.clone(), e))?;
-                count += 1;
-            }
-        }
-        Ok(count)
+        // Deepest first: a directory's entries are set aside before the directory.
+        changes.removals.reverse();
+        changes
     }
 }
 

@@ -166,6 +166,61 @@ impl HostRequest {
             HostRequest::Fetch { .. } | HostRequest::Run { .. } | HostRequest::Accept { .. }
         )
     }
+
+    /// The bytes the request holds besides its own size: its strings and buffers. What a
+    /// queued slow call charges to the plugin's memory ceiling while it waits.
+    pub fn payload_bytes(&self) -> usize {
+        let pairs =
+            |h: &[(String, String)]| h.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>();
+        match self {
+            HostRequest::ReadText { path }
+            | HostRequest::ReadBytes { path }
+            | HostRequest::List { path }
+            | HostRequest::Stat { path }
+            | HostRequest::Exists { path }
+            | HostRequest::Mkdir { path }
+            | HostRequest::Remove { path } => path.len(),
+            HostRequest::Write { path, data } | HostRequest::Append { path, data } => {
+                path.len() + data.len()
+            }
+            HostRequest::EnvGet { name } => name.len(),
+            HostRequest::LoadModule {
+                specifier,
+                referrer,
+            } => specifier.len() + referrer.as_ref().map_or(0, String::len),
+            HostRequest::Require { specifier } => specifier.len(),
+            HostRequest::Fetch {
+                url,
+                method,
+                headers,
+                body,
+                redirect,
+                ..
+            } => {
+                url.len()
+                    + method.len()
+                    + pairs(headers)
+                    + body.as_ref().map_or(0, Vec::len)
+                    + redirect.len()
+            }
+            HostRequest::Run {
+                command,
+                args,
+                stdin,
+                cwd,
+                ..
+            } => {
+                command.len()
+                    + args.iter().map(String::len).sum::<usize>()
+                    + stdin.len()
+                    + cwd.as_ref().map_or(0, String::len)
+            }
+            HostRequest::Listen { hostname, .. } => hostname.len(),
+            HostRequest::Respond { headers, body, .. } => pairs(headers) + body.len(),
+            HostRequest::Log { level, message } => level.len() + message.len(),
+            HostRequest::Accept { .. } | HostRequest::CloseListener { .. } => 0,
+        }
+    }
 }
 
 /// The successful result of a [`HostRequest`].

@@ -11,9 +11,13 @@ pub mod command;
 pub mod pipeline_file;
 pub mod plugin;
 pub mod policy_file;
+pub mod schema;
 pub mod source;
 
 pub use pipeline_file::{PipelineFile, StepDecl};
 pub use plugin::{MANIFEST_FILE, Manifest};
 pub use policy_file::{load_policy, parse_policy};
-pub use source::{FileError, Loc, SourceFile};
+pub use schema::SchemaKind;
+pub use source::{
+    FileError, Loc, MAX_TEXT_FILE_BYTES, ReadError, SourceFile, Symlinks, read_regular,
+};

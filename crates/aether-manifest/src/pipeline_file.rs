@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use aether_policy::{ByteSize, Tier};
+use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
@@ -14,26 +15,61 @@ use crate::source::{FileError, Loc, SourceFile};
 
 type S<T> = Spanned<T>;
 
-#[derive(Deserialize)]
+/// `pipeline.yaml` as written. The JSON Schema of `aether schema pipeline` is derived from
+/// these definitions (doc comments become descriptions), so parser and schema agree.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(
+    title = "pipeline.yaml",
+    description = "An aether pipeline: steps, each running one plugin with an input."
+)]
 struct RawPipeline {
+    /// The pipeline's name.
+    #[schemars(with = "String")]
     name: S<String>,
+    /// The policy file, relative to the pipeline's directory (`--policy` overrides it).
+    #[schemars(with = "Option<String>")]
     policy: Option<S<String>>,
+    /// The steps.
+    #[schemars(with = "Vec<RawStep>")]
     steps: Vec<S<RawStep>>,
 }
 
-#[derive(Deserialize)]
+/// One step.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Step")]
 struct RawStep {
+    /// The step's id: lowercase letters, digits, `_` and `-`; unique in the pipeline.
+    #[schemars(with = "String", pattern(r"^[a-z0-9_-]+$"))]
     id: S<String>,
+    /// The plugin directory, relative to the pipeline's directory.
+    #[schemars(with = "String")]
     plugin: S<String>,
+    /// The plugin's input: any value; `${{ steps.ID.output[.field...] }}` is replaced by an
+    /// earlier step's output, `$${{` is a literal `${{`.
     #[serde(default)]
+    #[schemars(with = "Option<serde_json::Value>")]
     with: Option<S<serde_json::Value>>,
+    /// Steps that must succeed before this one starts.
     #[serde(default)]
+    #[schemars(with = "Vec<String>")]
     needs: Vec<S<String>>,
+    /// Lowers the plugin's time limit: an integer with `ms`, `s`, `m` or `h`.
+    #[schemars(with = "Option<String>", pattern(crate::schema::DURATION))]
     timeout: Option<S<String>>,
+    /// Lowers the plugin's memory ceiling: an integer with `B`, `KB`, `MB`, `GB`, `KiB`,
+    /// `MiB`, `GiB`, or plain bytes.
+    #[schemars(with = "Option<String>", pattern(crate::schema::SIZE))]
     memory: Option<S<String>>,
+    /// `process` raises the step's isolation tier; `thread` never lowers it.
+    #[schemars(with = "Option<String>", extend("enum" = ["thread", "process", null]))]
     isolation: Option<S<String>>,
+}
+
+/// The JSON Schema of `pipeline.yaml`, derived from the definitions the parser uses.
+pub(crate) fn schema() -> schemars::Schema {
+    schemars::SchemaGenerator::default().into_root_schema_for::<RawPipeline>()
 }
 
 /// A parsed pipeline file.

@@ -9,6 +9,7 @@ use aether_policy::{
     DomainPattern, EnvPattern, ListenAddr, PathPattern, Permissions, RequestItem, RequestedLimits,
 };
 use json_spanned_value::spanned::Spanned;
+use schemars::JsonSchema;
 use serde::Deserialize;
 
 use crate::command::resolve_command;
@@ -19,63 +20,123 @@ pub const MANIFEST_FILE: &str = "aether-plugin.json";
 
 type S<T> = Spanned<T>;
 
-#[derive(Deserialize)]
+/// `aether-plugin.json` as written. The JSON Schema of `aether schema manifest` is derived
+/// from these definitions (doc comments become descriptions), so parser and schema agree.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(
+    title = "aether-plugin.json",
+    description = "An aether plugin's manifest: who the plugin is, what it asks for, its limits."
+)]
 struct RawManifest {
+    /// The URL or path of this JSON Schema, for editors; ignored by validation.
+    #[serde(rename = "$schema")]
+    #[allow(dead_code, reason = "accepted and ignored (SPEC §7)")]
+    schema: Option<String>,
+    /// The plugin's name: lowercase letters, digits and `-`, starting with a letter or digit.
+    #[schemars(with = "String", pattern(r"^[a-z0-9][a-z0-9-]*$"))]
     name: S<String>,
+    /// The plugin's version (semver, such as `1.2.0`).
+    #[schemars(with = "String")]
     version: S<String>,
+    /// The entry module, relative to the plugin directory (default `index.js`).
+    #[schemars(with = "Option<String>")]
     main: Option<S<String>>,
+    /// What the plugin does, for people.
     description: Option<String>,
+    /// What the plugin asks for. Every section is optional: absent means nothing granted.
     #[serde(default)]
     permissions: RawPermissions,
+    /// Resource limits (defaults: memory 256 MiB, timeout 30 s, lowered to the policy's maxima).
     #[serde(default)]
     limits: RawLimits,
 }
 
-#[derive(Deserialize, Default)]
+/// `permissions`.
+#[derive(Deserialize, Default, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Permissions")]
 struct RawPermissions {
+    /// Files the plugin may read and write.
     #[serde(default)]
     filesystem: RawFilesystem,
+    /// Hosts the plugin may connect to, and addresses it may listen on.
     #[serde(default)]
     network: RawNetwork,
+    /// Environment variables the plugin may read: exact names, or a prefix ending in `*`.
     #[serde(default)]
+    #[schemars(with = "Vec<String>")]
     env: Vec<S<String>>,
+    /// Programs the plugin may run as child processes.
+    #[schemars(with = "Option<RawProcess>")]
     process: Option<S<RawProcess>>,
 }
 
-#[derive(Deserialize, Default)]
+/// `permissions.filesystem`.
+#[derive(Deserialize, Default, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Filesystem")]
 struct RawFilesystem {
+    /// Path patterns the plugin may read (absolute, or relative to the workspace; `*`, `**`,
+    /// `?`, `[abc]`; `dir/` means `dir/**`).
     #[serde(default)]
+    #[schemars(with = "Vec<String>")]
     read: Vec<S<String>>,
+    /// Path patterns the plugin may write (does not imply read).
     #[serde(default)]
+    #[schemars(with = "Vec<String>")]
     write: Vec<S<String>>,
 }
 
-#[derive(Deserialize, Default)]
+/// `permissions.network`.
+#[derive(Deserialize, Default, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Network")]
 struct RawNetwork {
+    /// Domain patterns the plugin may fetch from: `host`, `*.host`, an IP literal, each with an
+    /// optional `:port` (default: the scheme's port).
     #[serde(default)]
+    #[schemars(with = "Vec<String>")]
     domains: Vec<S<String>>,
+    /// `address:port` pairs the plugin may accept connections on (port 0 is not allowed).
     #[serde(default)]
+    #[schemars(with = "Vec<String>")]
     listen: Vec<S<String>>,
 }
 
-#[derive(Deserialize)]
+/// `permissions.process`.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Process")]
 struct RawProcess {
+    /// Programs by absolute path, or bare names resolved through `PATH` when the plugin loads.
     #[serde(default)]
+    #[schemars(with = "Vec<String>")]
     commands: Vec<S<String>>,
+    /// Whether child processes may open network connections at all (makes the plugin
+    /// high-risk).
     #[serde(default)]
+    #[schemars(with = "Option<bool>")]
     network: Option<S<bool>>,
 }
 
-#[derive(Deserialize, Default)]
+/// `limits`.
+#[derive(Deserialize, Default, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Limits")]
 struct RawLimits {
+    /// Memory ceiling: an integer with `B`, `KB`, `MB`, `GB`, `KiB`, `MiB`, `GiB`, or plain
+    /// bytes (default 256 MiB).
+    #[schemars(with = "Option<String>", pattern(crate::schema::SIZE))]
     memory: Option<S<String>>,
+    /// Time limit: an integer with `ms`, `s`, `m` or `h` (default 30 s).
+    #[schemars(with = "Option<String>", pattern(crate::schema::DURATION))]
     timeout: Option<S<String>>,
+}
+
+/// The JSON Schema of `aether-plugin.json`, derived from the definitions the parser uses.
+pub(crate) fn schema() -> schemars::Schema {
+    schemars::SchemaGenerator::default().into_root_schema_for::<RawManifest>()
 }
 
 /// A validated plugin manifest.
@@ -383,6 +444,26 @@ mod tests {
         };
         let m = Manifest::parse(file, Path::new("/p"), Path::new("/ws")).unwrap();
         assert_eq!(m.permissions.env, vec![EnvPattern::Prefix(String::new())]);
+    }
+
+    // See: https://json-schema.org/understanding-json-schema/reference/schema (editors read
+    // `$schema` from the document to find its schema).
+    #[test]
+    fn issue_17_manifest_accepts_schema_key() {
+        let file = SourceFile {
+            path: "m.json".into(),
+            text:
+                r#"{"$schema":"../schemas/aether-plugin.schema.json","name":"x","version":"1.0.0"}"#
+                    .into(),
+        };
+        let m = Manifest::parse(file, Path::new("/p"), Path::new("/ws")).unwrap();
+        assert_eq!(m.name, "x");
+        // Only that key: another `$` key is still a typo.
+        let file = SourceFile {
+            path: "m.json".into(),
+            text: r#"{"$schemas":"x","name":"x","version":"1.0.0"}"#.into(),
+        };
+        assert!(Manifest::parse(file, Path::new("/p"), Path::new("/ws")).is_err());
     }
 
     #[test]

@@ -10,6 +10,7 @@ use std::path::Path;
 use aether_policy::{
     AppliesTo, DomainPattern, EnvPattern, IpNet, ListenAddr, PathPattern, Policy, Tier, Window,
 };
+use schemars::JsonSchema;
 use serde::Deserialize;
 use toml::Spanned;
 
@@ -18,91 +19,159 @@ use crate::source::{FileError, SourceFile, compile_each};
 
 type S<T> = Spanned<T>;
 
-#[derive(Deserialize)]
+/// `aether-policy.toml` as written. The JSON Schema of `aether schema policy` is derived from
+/// these definitions (doc comments become descriptions), so parser and schema agree.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(
+    title = "aether-policy.toml",
+    description = "The operator's ceiling: the most any plugin may be granted. A section left out allows nothing of its kind."
+)]
 struct RawPolicy {
+    /// The most any plugin may read and write.
     filesystem: Option<RawFilesystem>,
+    /// The most any plugin may reach over the network, and how.
     network: Option<RawNetwork>,
+    /// The environment variables plugins may read.
     env: Option<RawEnv>,
+    /// The programs plugins may run.
     process: Option<RawProcess>,
+    /// The highest limits a plugin may ask for.
     limits: Option<RawLimits>,
+    /// Whether `--unsafe` may be used under this policy.
     #[serde(rename = "unsafe")]
     unsafe_: Option<RawUnsafe>,
+    /// Which isolation tier plugins run in.
     isolation: Option<RawIsolation>,
+    /// Execution windows: when the plugins they apply to may start.
     #[serde(default)]
+    #[schemars(with = "Vec<RawWindow>")]
     windows: Vec<S<RawWindow>>,
+    /// Signature requirements for plugins.
     integrity: Option<RawIntegrity>,
 }
 
-#[derive(Deserialize)]
+/// `[integrity]`.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Integrity")]
 struct RawIntegrity {
+    /// minisign public keys (`RW…`) whose signatures are trusted.
     #[serde(default)]
+    #[schemars(with = "Vec<String>")]
     trusted_keys: Vec<S<String>>,
+    /// Refuse any plugin without a valid signature by a trusted key.
+    #[schemars(with = "Option<bool>")]
     require_signatures: Option<S<bool>>,
 }
 
-#[derive(Deserialize)]
+/// `[filesystem]`.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Filesystem")]
 struct RawFilesystem {
+    /// Path patterns plugins may be granted to read.
     #[serde(default)]
+    #[schemars(with = "Vec<String>")]
     read: Vec<S<String>>,
+    /// Path patterns plugins may be granted to write.
     #[serde(default)]
+    #[schemars(with = "Vec<String>")]
     write: Vec<S<String>>,
+    /// `true`: ungranted writes go to a private in-memory layer (default `false`).
     virtualize_denied_writes: Option<bool>,
 }
 
-#[derive(Deserialize)]
+/// `[network]`.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Network")]
 struct RawNetwork {
+    /// Domain patterns plugins may be granted.
     #[serde(default)]
+    #[schemars(with = "Vec<String>")]
     domains: Vec<S<String>>,
+    /// Non-public addresses and CIDRs that may be reached at all (default none).
     #[serde(default)]
+    #[schemars(with = "Vec<String>")]
     allow_private: Vec<S<String>>,
+    /// The largest response body a plugin may receive (default `16MiB`).
+    #[schemars(with = "Option<String>", pattern(crate::schema::SIZE))]
     max_response_bytes: Option<S<String>>,
+    /// Refuse plain `http:` (default `false`).
     https_only: Option<bool>,
+    /// `address:port` pairs plugins may be granted to listen on.
     #[serde(default)]
+    #[schemars(with = "Vec<String>")]
     listen: Vec<S<String>>,
 }
 
-#[derive(Deserialize)]
+/// `[env]`.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Env")]
 struct RawEnv {
+    /// Variable names, or prefixes ending in `*`; `*` alone allows every variable.
     #[serde(default)]
+    #[schemars(with = "Vec<String>")]
     allow: Vec<S<String>>,
 }
 
-#[derive(Deserialize)]
+/// `[process]`.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Process")]
 struct RawProcess {
+    /// Programs plugins may be granted, by absolute path or bare name.
     #[serde(default)]
+    #[schemars(with = "Vec<String>")]
     commands: Vec<S<String>>,
+    /// Whether a plugin may let its children use the network (default `false`).
     allow_network: Option<bool>,
+    /// Run child processes where the kernel cannot confine them fully (default `false`).
     accept_weaker_confinement: Option<bool>,
 }
 
-#[derive(Deserialize)]
+/// `[limits]`.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Limits")]
 struct RawLimits {
+    /// The highest memory ceiling a plugin may ask for (default `4GiB`).
+    #[schemars(with = "Option<String>", pattern(crate::schema::SIZE))]
     max_memory: Option<S<String>>,
+    /// The longest timeout a plugin may ask for (default `1h`).
+    #[schemars(with = "Option<String>", pattern(crate::schema::DURATION))]
     max_timeout: Option<S<String>>,
 }
 
-#[derive(Deserialize)]
+/// `[unsafe]`.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Unsafe")]
 struct RawUnsafe {
+    /// May `--unsafe` be used under this policy (default `false`).
     allowed: Option<bool>,
 }
 
-#[derive(Deserialize)]
+/// `[isolation]`.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Isolation")]
 struct RawIsolation {
+    /// The tier of every plugin (default `thread`).
+    #[schemars(with = "Option<RawTier>")]
     default: Option<S<RawTier>>,
+    /// The tier of high-risk plugins (default `process`); the stronger tier wins.
+    #[schemars(with = "Option<RawTier>")]
     high_risk: Option<S<RawTier>>,
 }
 
-#[derive(Deserialize, Clone, Copy)]
+/// An isolation tier: `thread` (an engine instance on its own thread) or `process` (a jailed
+/// worker process).
+#[derive(Deserialize, Clone, Copy, JsonSchema)]
 #[serde(rename_all = "lowercase")]
+#[schemars(rename = "Tier")]
 enum RawTier {
     Thread,
     Process,
@@ -117,21 +186,42 @@ impl From<RawTier> for Tier {
     }
 }
 
-#[derive(Deserialize)]
+/// `[[windows]]`.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Window")]
 struct RawWindow {
+    /// `"high-risk"`, `"medium-risk"` (high-risk plugins too), or a list of plugin names.
+    #[schemars(with = "RawAppliesTo")]
     applies_to: S<RawAppliesTo>,
+    /// Days of the week: `mon`, `tue`, `wed`, `thu`, `fri`, `sat`, `sun`.
+    #[schemars(with = "Vec<String>")]
     days: Vec<S<String>>,
+    /// Start time `HH:MM`, inclusive.
+    #[schemars(with = "String")]
     start: S<String>,
+    /// End time `HH:MM`, exclusive; at or before `start`, the window runs past midnight.
+    #[schemars(with = "String")]
     end: S<String>,
+    /// IANA time zone name, such as `UTC` or `Europe/Paris`.
+    #[schemars(with = "String")]
     timezone: S<String>,
 }
 
-#[derive(Deserialize)]
+/// `applies_to`: a risk class or plugin names.
+#[derive(Deserialize, JsonSchema)]
 #[serde(untagged)]
+#[schemars(rename = "AppliesTo")]
 enum RawAppliesTo {
+    /// `"high-risk"` or `"medium-risk"`.
     Class(String),
+    /// Plugin names.
     Plugins(Vec<String>),
+}
+
+/// The JSON Schema of `aether-policy.toml`, derived from the definitions the parser uses.
+pub(crate) fn schema() -> schemars::Schema {
+    schemars::SchemaGenerator::default().into_root_schema_for::<RawPolicy>()
 }
 
 /// Reads and validates a policy file; relative patterns resolve against `workspace`. Returns

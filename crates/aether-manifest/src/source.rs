@@ -22,15 +22,12 @@ pub struct SourceFile {
 }
 
 impl SourceFile {
-    /// Reads `path` as UTF-8 text, or returns an error naming the file and the cause.
+    /// Reads `path` as UTF-8 text, or returns an error naming the file and the cause. The file
+    /// is read with [`read_regular`] (a symlink followed): a FIFO, a device or a file above
+    /// [`MAX_TEXT_FILE_BYTES`] is an error, never a hang or an unbounded read.
     pub fn read(path: &Path) -> Result<SourceFile, FileError> {
-        let bytes = std::fs::read(path).map_err(|e| {
-            FileError::new(
-                path,
-                None,
-                format!("cannot read the file: {}", io_cause(&e)),
-            )
-        })?;
+        let bytes = read_regular(path, MAX_TEXT_FILE_BYTES, Symlinks::Follow)
+            .map_err(|e| e.file_error(path))?;
         SourceFile::from_bytes(path, bytes)
     }
 
@@ -97,6 +94,104 @@ pub fn compile_each<'a, T, E: fmt::Display>(
         }
     }
     out
+}
+
+/// The most bytes aether reads of a trusted text file (pipeline, policy, manifest,
+/// `aether.lock`, a key): 16 MiB.
+///
+/// These files are written by people, and the largest real ones are a few hundred KiB (a lock
+/// of a thousand plugins); the bound exists so that a lock or policy that is a symlink to
+/// `/dev/zero`, or a file grown by mistake, cannot make aether read until memory runs out
+/// (issue 16). It does not cover plugin sources, which the plugin bundle bounds as a whole.
+pub const MAX_TEXT_FILE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Whether [`read_regular`] follows a symlink in the last component of its path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Symlinks {
+    /// Follow it (the target must still be a regular file): trusted files the operator names.
+    Follow,
+    /// Refuse it (`ELOOP`): a path already resolved, that must not have been swapped since.
+    Refuse,
+}
+
+/// Why [`read_regular`] did not return a file's bytes.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// The path is not a regular file once opened: a FIFO, a device, a socket or a directory.
+    #[error("it is not a regular file (it is {kind})")]
+    NotRegular {
+        /// What it is instead (`a FIFO`, `a character device`, ...).
+        kind: &'static str,
+    },
+    /// The file holds more than the bound.
+    #[error("it is larger than {max}", max = aether_policy::ByteSize(*.max))]
+    TooLarge {
+        /// The bound, in bytes.
+        max: u64,
+    },
+    /// The open or the read failed.
+    #[error("{}", io_cause(.0))]
+    Io(#[from] std::io::Error),
+}
+
+impl ReadError {
+    /// This error as a [`FileError`] on `path` (`path: cannot read the file: ...`).
+    pub fn file_error(&self, path: &Path) -> FileError {
+        let error = FileError::new(path, None, format!("cannot read the file: {self}"));
+        match self {
+            ReadError::NotRegular { .. } => error.with_hint(
+                "give a regular file: aether does not read FIFOs, devices, sockets or directories",
+            ),
+            ReadError::TooLarge { .. } => {
+                error.with_hint("check that this is the file you meant; aether reads files this large only as plugin sources")
+            }
+            ReadError::Io(_) => error,
+        }
+    }
+}
+
+/// Reads the regular file at `path`, at most `max` bytes: the one bounded reader for every
+/// file aether reads itself (trusted files and plugin sources alike).
+///
+/// The file is opened with `O_NONBLOCK` (opening a FIFO does not wait for a writer) and, with
+/// [`Symlinks::Refuse`], `O_NOFOLLOW`; the opened handle must be a regular file, or
+/// [`ReadError::NotRegular`] (so a FIFO, `/dev/zero` or a directory, also behind a symlink,
+/// is refused before a byte is read). Never more than `max + 1` bytes are read, whatever size
+/// the file claims (a sparse file can claim a terabyte); more than `max` is
+/// [`ReadError::TooLarge`].
+pub fn read_regular(path: &Path, max: u64, symlinks: Symlinks) -> Result<Vec<u8>, ReadError> {
+    use rustix::fs::{FileType, Mode, OFlags};
+    use std::io::Read;
+    let mut flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC | OFlags::NOCTTY;
+    if symlinks == Symlinks::Refuse {
+        flags |= OFlags::NOFOLLOW;
+    }
+    let fd = rustix::fs::open(path, flags, Mode::empty()).map_err(std::io::Error::from)?;
+    let st = rustix::fs::fstat(&fd).map_err(std::io::Error::from)?;
+    let kind = match FileType::from_raw_mode(st.st_mode) {
+        FileType::RegularFile => None,
+        FileType::Fifo => Some("a FIFO"),
+        FileType::CharacterDevice => Some("a character device"),
+        FileType::BlockDevice => Some("a block device"),
+        FileType::Socket => Some("a socket"),
+        FileType::Directory => Some("a directory"),
+        _ => Some("neither a file nor a directory"),
+    };
+    if let Some(kind) = kind {
+        return Err(ReadError::NotRegular { kind });
+    }
+    let claimed = u64::try_from(st.st_size).unwrap_or(0);
+    if claimed > max {
+        return Err(ReadError::TooLarge { max });
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(claimed).unwrap_or(0));
+    std::fs::File::from(fd)
+        .take(max.saturating_add(1))
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > max {
+        return Err(ReadError::TooLarge { max });
+    }
+    Ok(bytes)
 }
 
 /// A short, lowercase description of an I/O error, without the OS error number.

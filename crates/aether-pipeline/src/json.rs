@@ -6,7 +6,7 @@
 //! written back in another form (`123456789012345680000` as `1.2345678901234567e20`), and a
 //! string holding a lone surrogate, which `JSON.stringify` writes as a `\uXXXX` escape, cannot
 //! be a Rust `String` at all. So templates look into the text one level at a time
-//! ([`Shape`]) and splice the sub-texts they select verbatim.
+//! (`Shape`) and splice the sub-texts they select verbatim.
 
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;

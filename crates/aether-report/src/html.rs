@@ -206,6 +206,14 @@ decisions marked allowed-unsafe were not enforced</div>",
         crate::total(violations.iter().copied()),
         xml(&run.events_head),
     );
+    for step in run.steps.iter().filter(|s| s.events_not_written > 0) {
+        let _ = write!(
+            h,
+            "<p class=\"bad\">Step <code>{}</code> reached the audit limit: {} of its events were counted but not written to <code>events.jsonl</code> and <code>violations.jsonl</code> (the counts in this report include them).</p>",
+            xml(&step.id),
+            step.events_not_written
+        );
+    }
     counts_table(&mut h, run);
     violations_table(&mut h, run, &violations);
     let _ = write!(

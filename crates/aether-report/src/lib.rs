@@ -72,6 +72,9 @@ pub struct StepReport {
     pub peak_memory_bytes: u64,
     /// CPU time used by the step.
     pub cpu_ms: u64,
+    /// Events of the step counted but not written to the audit trail: it reached the audit
+    /// limit (`--audit-limit`). Its counts stay exact.
+    pub events_not_written: u64,
     /// Resource samples over the step's run (may be empty for very short steps).
     pub samples: Vec<Sample>,
     /// Ids of steps whose outputs its `with:` references.
@@ -230,6 +233,7 @@ pub fn summary_json(run: &RunReport) -> Value {
                 "peak_memory_bytes": s.peak_memory_bytes,
                 "cpu_ms": s.cpu_ms,
                 "violations": violations_of(run, &s.id),
+                "events_not_written": s.events_not_written,
             })
         })
         .collect();

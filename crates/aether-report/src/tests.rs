@@ -20,6 +20,7 @@ fn ev(step: &str, capability: &str, target: &str, decision: &str) -> EventRecord
 
 fn step(id: &str, inputs_from: &[&str], grant: GrantView) -> StepReport {
     StepReport {
+        events_not_written: 0,
         id: id.into(),
         plugin: format!("plugin-{id}"),
         tier: "thread".into(),
@@ -186,7 +187,7 @@ fn check_text(text: &str) {
 }
 
 #[test]
-fn summary_json_has_exactly_the_spec_fields() {
+fn summary_json_has_exactly_the_spec_fields_and_the_audit_count() {
     let v = summary_json(&fixture());
     let keys = |v: &Value| {
         let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
@@ -207,6 +208,7 @@ fn summary_json_has_exactly_the_spec_fields() {
             [
                 "cpu_ms",
                 "duration_ms",
+                "events_not_written",
                 "id",
                 "peak_memory_bytes",
                 "plugin",

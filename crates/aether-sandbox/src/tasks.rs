@@ -40,6 +40,9 @@ fn lane(request: &HostRequest) -> usize {
     usize::from(matches!(request, HostRequest::Accept { .. }))
 }
 
+/// What a pending call costs besides its request: the map entries and the promise's record.
+const CALL_OVERHEAD: usize = 128;
+
 type Reply = (u64, usize, std::result::Result<HostValue, HostError>);
 
 /// A finished call: its promise's resolving functions and the host's reply.
@@ -50,11 +53,17 @@ pub(crate) struct Done<'js> {
 }
 
 /// The step's slow calls. Holds JavaScript values: the engine clears it before the context goes.
+///
+/// Each call counts toward the plugin's memory ceiling until its promise is settled: its
+/// request (a fetch body, a child's stdin) is held here, out of the engine's heap, while it
+/// waits its turn in a lane. Before, `fetch` with a large body in a loop that never awaited
+/// queued copies of it without bound (issue 16).
 pub(crate) struct SlowCalls<'js> {
     gate: Arc<Gate>,
     next_id: u64,
-    /// Every call whose promise is not settled yet, started or queued.
-    waiting: HashMap<u64, (Function<'js>, Function<'js>)>,
+    /// Every call whose promise is not settled yet, started or queued, with the bytes it is
+    /// charged.
+    waiting: HashMap<u64, (Function<'js>, Function<'js>, usize)>,
     /// Per lane ([`LANES`]): calls not started yet, and calls running.
     queued: [VecDeque<(u64, HostRequest)>; 2],
     in_flight: [usize; 2],
@@ -79,10 +88,19 @@ impl<'js> SlowCalls<'js> {
     /// Starts `request` (or queues it behind [`MAX_IN_FLIGHT`] others) and returns the promise
     /// the engine loop will settle with its reply.
     pub(crate) fn start(&mut self, ctx: &Ctx<'js>, request: HostRequest) -> Result<Promise<'js>> {
+        let charge = std::mem::size_of::<HostRequest>()
+            + request.payload_bytes()
+            + std::mem::size_of::<(u64, (Function<'js>, Function<'js>, usize))>()
+            + CALL_OVERHEAD;
+        let meter = &self.gate.shared.meter;
+        if !meter.admit(charge) {
+            return Err(rquickjs::Exception::throw_internal(ctx, "out of memory"));
+        }
+        meter.add(charge);
         let (promise, resolve, reject) = Promise::new(ctx)?;
         let id = self.next_id;
         self.next_id += 1;
-        self.waiting.insert(id, (resolve, reject));
+        self.waiting.insert(id, (resolve, reject, charge));
         let lane = lane(&request);
         self.queued[lane].push_back((id, request));
         self.launch_queued(lane);
@@ -132,7 +150,8 @@ impl<'js> SlowCalls<'js> {
         };
         self.in_flight[lane] = self.in_flight[lane].saturating_sub(1);
         self.launch_queued(lane);
-        let (resolve, reject) = self.waiting.remove(&id)?;
+        let (resolve, reject, charge) = self.waiting.remove(&id)?;
+        self.gate.shared.meter.sub(charge);
         Some(Done {
             resolve,
             reject,
@@ -141,7 +160,9 @@ impl<'js> SlowCalls<'js> {
     }
 
     pub(crate) fn clear(&mut self) {
-        self.waiting.clear();
+        for (_, (_, _, charge)) in self.waiting.drain() {
+            self.gate.shared.meter.sub(charge);
+        }
         self.queued.iter_mut().for_each(VecDeque::clear);
     }
 }

@@ -822,6 +822,29 @@ fn issue_16_pending_timers_count_toward_the_memory_ceiling() {
     assert_eq!(value(&run_host(&host, limits)), Ok(json!(1000)));
 }
 
+// See: issue 16 ("Host memory held for a plugin counts toward its ceiling": pending host-call
+// results, fetch bodies in flight).
+#[test]
+fn issue_16_queued_fetch_bodies_count_toward_the_memory_ceiling() {
+    let limits = Limits {
+        memory: 32 << 20,
+        timeout: Duration::from_secs(20),
+        ..Limits::default()
+    };
+    // One 1 MiB body in the engine, copied into every queued request: without the charge,
+    // 10,000 calls queue 10 GiB outside the ceiling.
+    let host = Arc::new(FakeHost::with_main(
+        r#"export default () => {
+          const body = new Uint8Array(1 << 20);
+          for (let i = 0; i < 10000; i++) fetch("https://example.com/", { method: "POST", body });
+          return "queued";
+        }"#,
+    ));
+    let outcome = run_host(&host, limits);
+    assert_eq!(value(&outcome), Err(StepError::Memory { limit: 32 << 20 }));
+    assert!(outcome.peak_memory_bytes <= 32 << 20);
+}
+
 #[test]
 fn memory_bomb_fails_with_memory_and_the_next_step_still_runs() {
     let limits = Limits {

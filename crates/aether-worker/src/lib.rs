@@ -15,6 +15,7 @@
 
 pub mod broker;
 mod confine;
+pub mod oom;
 mod sys;
 pub mod wire;
 mod worker;
@@ -28,6 +29,7 @@ use aether_host::Host;
 use aether_sandbox::{StepError, StepOutcome, StepSpec};
 
 pub use broker::{Accounting, WorkerProcess};
+pub use oom::Allocator;
 pub use zygote::{ZYGOTE_ARG, Zygote, run_zygote_if_asked};
 
 /// Address space a worker may map beyond its memory ceiling: aether's binary and libraries,

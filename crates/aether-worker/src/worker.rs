@@ -43,6 +43,9 @@ fn serve(socket: OwnedFd, request: SpawnRequest) -> Result<(), ()> {
     let ToWorker::Start(start) = wire::read_frame(&mut &*stream, max).map_err(|_| ())? else {
         return Err(());
     };
+    // From here on, an allocation the address-space limit refuses ends the step as a memory
+    // kill instead of a crash.
+    crate::oom::arm(&*stream, start.limits.memory);
     let input = serde_json::value::RawValue::from_string(start.input).map_err(|_| ())?;
     let context = serde_json::from_str(&start.context).map_err(|_| ())?;
     let host = Arc::new(WorkerHost {

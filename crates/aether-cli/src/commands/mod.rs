@@ -1,8 +1,11 @@
 //! One module per subcommand.
 
 pub mod check;
+pub mod exec;
 pub mod keygen;
 pub mod lock;
+pub mod new;
 pub mod run;
+pub mod schema;
 pub mod sign;
 pub mod verify_log;

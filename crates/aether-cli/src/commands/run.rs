@@ -15,27 +15,22 @@ use clap::Args;
 
 use crate::inspect::AuditLog;
 use crate::runner::{Collector, Console, Progress, RunOptions, Runner, violation_counts};
+use crate::workspace::{Loaded, Workspace};
 use crate::{Outcome, OutputFormat, render};
 
-/// Arguments of `aether run`.
+/// The options `aether run` and `aether exec` share (SPEC §7).
 #[derive(Args)]
-pub struct RunArgs {
-    /// The pipeline file.
-    #[arg(value_name = "PIPELINE")]
-    pipeline: PathBuf,
-    /// The policy (default: the pipeline's `policy:` key).
+pub struct ExecutionArgs {
+    /// The policy (`run`: default the pipeline's `policy:` key; `exec`: default none).
     #[arg(long, value_name = "FILE")]
-    policy: Option<PathBuf>,
-    /// How many steps may run at once (default: the number of CPUs).
-    #[arg(long, value_name = "N")]
-    jobs: Option<std::num::NonZeroUsize>,
+    pub policy: Option<PathBuf>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
-    output: OutputFormat,
+    pub output: OutputFormat,
     /// Turn every check, limit and window off (thread tier); would-be violations are still
     /// recorded as `allowed-unsafe`. Refused when the policy says `[unsafe] allowed = false`.
     #[arg(long = "unsafe")]
-    unsafe_: bool,
+    pub unsafe_: bool,
     /// Write the security report into DIR (default `./aether-security/`): the audit trail
     /// streamed as the run goes, then violations, resources, heatmap, interaction diagram
     /// and `report.html`.
@@ -46,25 +41,65 @@ pub struct RunArgs {
         require_equals = true,
         default_missing_value = "aether-security"
     )]
-    inspect_security: Option<PathBuf>,
+    pub inspect_security: Option<PathBuf>,
+    /// With `--inspect-security`: the most bytes of `events.jsonl` and `violations.jsonl` one
+    /// step may cause to be written (`64MiB` by default). Past it, the step's further events
+    /// are counted, not written, and the trail and the report say how many.
+    #[arg(long = "audit-limit", value_name = "SIZE", default_value = "64MiB", value_parser = parse_audit_limit)]
+    pub audit_limit: u64,
+}
+
+/// Arguments of `aether run`.
+#[derive(Args)]
+pub struct RunArgs {
+    /// The pipeline file.
+    #[arg(value_name = "PIPELINE")]
+    pipeline: PathBuf,
+    #[command(flatten)]
+    execution: ExecutionArgs,
+    /// How many steps may run at once (default: the number of CPUs).
+    #[arg(long, value_name = "N")]
+    jobs: Option<std::num::NonZeroUsize>,
     /// Refuse to run without `aether.lock` beside the pipeline (with one, every plugin is
     /// always verified against it).
     #[arg(long)]
     frozen: bool,
 }
 
+/// What the shared run machinery prints besides `run`'s own output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Printed {
+    /// `aether run`: progress and a summary on stderr (human), or the JSON document.
+    Pipeline,
+    /// `aether exec`: in human mode, also the one step's output on stdout, exactly as the
+    /// plugin's `JSON.stringify` wrote it.
+    StepOutput,
+}
+
 /// Runs `aether run`.
 pub fn run(args: RunArgs) -> anyhow::Result<Outcome> {
-    // One clock for the execution windows, checked now and again when each step starts.
-    let clock = jiff::Timestamp::now;
     let loaded = crate::workspace::load_pipeline(
         &args.pipeline,
-        args.policy.as_deref(),
-        clock(),
-        args.unsafe_,
+        args.execution.policy.as_deref(),
+        jiff::Timestamp::now(),
+        args.execution.unsafe_,
         crate::workspace::Analysis::RunGate,
         args.frozen,
     );
+    execute(loaded, &args.execution, args.jobs, Printed::Pipeline)
+}
+
+/// Runs a validated workspace: refuses (exit 2) on anything [`Loaded::refuses_run`] finds or
+/// an `--unsafe` the policy forbids, then runs the steps and reports as SPEC §7 says. Shared
+/// by `run` and `exec`, so both apply the same checks and print the same shapes.
+pub fn execute(
+    loaded: Loaded<Workspace>,
+    args: &ExecutionArgs,
+    jobs: Option<std::num::NonZeroUsize>,
+    printed: Printed,
+) -> anyhow::Result<Outcome> {
+    // One clock for the execution windows, checked again when each step starts.
+    let clock = jiff::Timestamp::now;
     render::print_diagnostics(&loaded.malformed, &loaded.findings)?;
     let mut stderr = std::io::stderr().lock();
     let ws = match loaded.value {
@@ -125,7 +160,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<Outcome> {
     let run_id = run_id();
     let audit = match &args.inspect_security {
         None => None,
-        Some(dir) => match AuditLog::create(dir, &run_id) {
+        Some(dir) => match AuditLog::create(dir, &run_id, args.audit_limit) {
             Ok(log) => Some(Arc::new(log)),
             Err(e) => {
                 writeln!(
@@ -154,7 +189,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<Outcome> {
             clock: &clock,
         },
     );
-    let jobs = args.jobs.unwrap_or_else(|| {
+    let jobs = jobs.unwrap_or_else(|| {
         std::thread::available_parallelism().unwrap_or(std::num::NonZeroUsize::MIN)
     });
     let progress = Progress {
@@ -232,6 +267,20 @@ pub fn run(args: RunArgs) -> anyhow::Result<Outcome> {
             writeln!(stdout)?;
         }
         OutputFormat::Human => {
+            if printed == Printed::StepOutput {
+                let mut stdout = std::io::stdout().lock();
+                for output in records.iter().filter_map(|r| r.output.as_deref()) {
+                    writeln!(stdout, "{}", output.get())?;
+                }
+            }
+            // `exec`: the step's own line said how it went; the output is on stdout.
+            if printed == Printed::StepOutput {
+                return Ok(if ok {
+                    Outcome::Success
+                } else {
+                    Outcome::Failure
+                });
+            }
             let failed = records
                 .iter()
                 .filter(|r| r.status != StepStatus::Succeeded)
@@ -282,6 +331,13 @@ struct JsonStep<'a> {
     duration_ms: u64,
     peak_memory_bytes: u64,
     cpu_ms: u64,
+}
+
+/// `--audit-limit`: a size as in manifests (`64MiB`, `1GB`, plain bytes).
+fn parse_audit_limit(text: &str) -> Result<u64, String> {
+    aether_policy::parse_size(text)
+        .map(|size| size.0)
+        .map_err(|e| e.to_string())
 }
 
 /// A run id unique enough to tell runs apart in reports: time and process id.

@@ -56,12 +56,19 @@ pub fn sign(args: SignArgs) -> anyhow::Result<Outcome> {
             return Ok(Outcome::Refused);
         }
     };
-    let secret = std::fs::read_to_string(&args.key).map_err(|e| {
-        anyhow::anyhow!(
-            "cannot read the secret key `{}`: {}",
-            args.key.display(),
-            aether_manifest::source::io_cause(&e)
-        )
+    let secret = aether_manifest::read_regular(
+        &args.key,
+        aether_manifest::MAX_TEXT_FILE_BYTES,
+        aether_manifest::Symlinks::Follow,
+    )
+    .map_err(|e| anyhow::anyhow!("cannot read the secret key `{}`: {e}", args.key.display()))
+    .and_then(|bytes| {
+        String::from_utf8(bytes).map_err(|_| {
+            anyhow::anyhow!(
+                "the secret key `{}` is not UTF-8 text: it is not a minisign secret key",
+                args.key.display()
+            )
+        })
     })?;
     let password = args
         .password_stdin

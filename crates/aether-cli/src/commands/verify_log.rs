@@ -16,6 +16,12 @@ use clap::Args;
 
 use crate::Outcome;
 
+/// The most bytes of `events.jsonl` (or `summary.json`) `verify-log` reads: 4 GiB. The log is
+/// verified in memory; the bound keeps a FIFO or a symlink to `/dev/zero` given as the log from
+/// reading without end (issue 16), and is far above what a run writes (`--inspect-security`
+/// caps what a step may write).
+const MAX_LOG_BYTES: u64 = 4 << 30;
+
 /// Arguments of `aether verify-log`.
 #[derive(Args)]
 pub struct VerifyLogArgs {
@@ -29,13 +35,13 @@ pub fn verify_log(args: VerifyLogArgs) -> anyhow::Result<Outcome> {
     let events_path = args.dir.join("events.jsonl");
     let summary_path = args.dir.join("summary.json");
     let read = |path: &PathBuf| {
-        std::fs::read(path).map_err(|e| {
-            anyhow::anyhow!(
-                "cannot read `{}`: {}\n\nhint: give the directory that `--inspect-security` wrote",
-                path.display(),
-                aether_manifest::source::io_cause(&e)
-            )
-        })
+        aether_manifest::read_regular(path, MAX_LOG_BYTES, aether_manifest::Symlinks::Follow)
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "cannot read `{}`: {e}\n\nhint: give the directory that `--inspect-security` wrote",
+                    path.display(),
+                )
+            })
     };
     let events = read(&events_path)?;
     let summary: serde_json::Value =

@@ -202,6 +202,7 @@ fn every_file_of_the_report_has_its_schema() {
     let step_keys = [
         "cpu_ms",
         "duration_ms",
+        "events_not_written",
         "id",
         "peak_memory_bytes",
         "plugin",

@@ -101,12 +101,21 @@ const TYPES_ONLY_TS: &str = r#"export type onlyATypeHere = { x: number };
 throw new Error("types-only.ts must never be loaded: its import is used only as a type");
 "#;
 
-/// Where the reference compiler lives: `tests/it/fixtures/typescript` after `npm ci` there.
+/// The reference compiler: `tsc` of `tests/it/fixtures/typescript` after `npm ci` there
+/// (pinned by its lockfile), else `AETHER_TSC` (the typings test's); `None` skips the
+/// comparison, unless `AETHER_REQUIRE_TSC` is set (`.ci/run` sets it).
 fn tsc() -> Option<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/fixtures/typescript");
-    let tsc = dir.join("node_modules/typescript/bin/tsc");
+    let pinned = dir.join("node_modules/.bin/tsc");
     let node_ok = Command::new("node").arg("--version").output().is_ok();
-    if tsc.is_file() && node_ok {
+    let found = [
+        Some(pinned),
+        std::env::var_os("AETHER_TSC").map(PathBuf::from),
+    ]
+    .into_iter()
+    .flatten()
+    .find(|t| t.is_file());
+    if let (Some(tsc), true) = (found, node_ok) {
         return Some(tsc);
     }
     assert!(
@@ -145,8 +154,7 @@ fn ts_workspace(isolation: &str) -> Ws {
 /// `tsc`'s `useDefineForClassFields` semantics, as aether's compiler does).
 fn node_reference(ws: &Ws, tsc: &Path) -> Value {
     let out_dir = ws.path().join("tsc-out");
-    let status = Command::new("node")
-        .arg(tsc)
+    let status = Command::new(tsc)
         .args([
             "--target",
             "es2022",
