@@ -146,7 +146,7 @@ const MAX_PARSE_STACK: usize = 16 * 1024 * 1024 * 1024;
 
 /// Parses and scans one module on its own large-stack thread. A thread that cannot start, or
 /// that panics (a bug in the parser), yields a syntax-level finding instead of a crash.
-fn scan_guarded(source: &str) -> Scanned {
+fn scan_guarded(source: &str, typescript: bool) -> Scanned {
     let stack = source
         .len()
         .saturating_mul(PARSE_STACK_PER_BYTE)
@@ -155,7 +155,7 @@ fn scan_guarded(source: &str) -> Scanned {
         std::thread::Builder::new()
             .name("aether-analyze".into())
             .stack_size(stack)
-            .spawn_scoped(s, || scan::scan(source))
+            .spawn_scoped(s, || scan::scan(source, typescript))
             .map(|h| h.join())
     });
     match result {
@@ -168,6 +168,15 @@ fn scan_guarded(source: &str) -> Scanned {
                 stack / (1024 * 1024)
             ),
         )]),
+    }
+}
+
+/// `./x.ts` for `./x.js`, `./x.mts` for `./x.mjs`: the TypeScript file a `tsc` user means.
+fn typescript_twin(specifier: &str) -> Option<String> {
+    if let Some(stem) = specifier.strip_suffix(".js") {
+        Some(format!("{stem}.ts"))
+    } else {
+        specifier.strip_suffix(".mjs").map(|s| format!("{s}.mts"))
     }
 }
 
@@ -224,7 +233,25 @@ pub fn analyze(input: &Input<'_>) -> Vec<Finding> {
             index: &index,
         };
         let mut local = Vec::new();
-        match scan_guarded(&source) {
+        // A TypeScript module (SPEC §5) is compiled as the runtime compiles it: its errors are
+        // syntax findings (they refuse the run), and only the imports left after type-only
+        // ones are elided are followed. Everything else is read from the TypeScript itself,
+        // so findings point at its lines.
+        let typescript = aether_typescript::is_typescript(&name);
+        let mut kept_imports = None;
+        if typescript {
+            match aether_typescript::compile_typescript(&name, &source) {
+                Ok(compiled) => kept_imports = Some(compiled.imports),
+                Err(e) => {
+                    opaque = true;
+                    for d in e.diagnostics {
+                        findings.push(rules::syntax::finding(&here, d.offset, &d.message));
+                    }
+                    continue;
+                }
+            }
+        }
+        match scan_guarded(&source, typescript) {
             Scanned::Syntax(errors) => {
                 opaque = true;
                 for (offset, message) in errors {
@@ -236,6 +263,12 @@ pub fn analyze(input: &Input<'_>) -> Vec<Finding> {
                 opaque |= !facts.dynamic_code.is_empty();
                 for import in &facts.imports {
                     let spec = import.specifier.as_str();
+                    if let Some(kept) = &kept_imports
+                        && import.kind != scan::ImportKind::Dynamic
+                        && !kept.iter().any(|k| k == spec)
+                    {
+                        continue;
+                    }
                     let resolution = if spec.starts_with("./") || spec.starts_with("../") {
                         (input.resolve)(spec, &name)
                     } else {
@@ -261,7 +294,14 @@ pub fn analyze(input: &Input<'_>) -> Vec<Finding> {
                             local.push(rules::module_blocked::import(&here, import, &why))
                         }
                         Resolution::NotFound => {
-                            local.push(rules::module_not_found::import(&here, import))
+                            let ts = typescript_twin(spec).filter(|ts| {
+                                matches!((input.resolve)(ts, &name), Resolution::Module(_))
+                            });
+                            local.push(rules::module_not_found::import(
+                                &here,
+                                import,
+                                ts.as_deref(),
+                            ))
                         }
                     }
                 }

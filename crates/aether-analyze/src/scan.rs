@@ -25,7 +25,7 @@ use oxc_ast::ast::{
     Argument, AssignmentExpression, AssignmentTarget, BindingPattern, CallExpression, ChainElement,
     ExportAllDeclaration, ExportFromDeclaration, Expression, IdentifierReference,
     ImportDeclaration, ImportExpression, MemberExpression, NewExpression, ObjectPropertyKind,
-    UnaryExpression, UnaryOperator, VariableDeclarator,
+    TSType, UnaryExpression, UnaryOperator, VariableDeclarator,
 };
 use oxc_ast_visit::{Visit, walk};
 use oxc_parser::Parser;
@@ -333,6 +333,8 @@ struct Binder {
 }
 
 impl<'a> Visit<'a> for Binder {
+    fn visit_ts_type(&mut self, _: &TSType<'a>) {}
+
     fn visit_variable_declarator(&mut self, d: &VariableDeclarator<'a>) {
         if let Some(sym) = d.init.as_ref().and_then(|i| self.aliases.eval(i)) {
             self.aliases.bind(&d.id, sym);
@@ -434,8 +436,8 @@ pub(crate) enum Scanned {
     Syntax(Vec<(u32, String)>),
 }
 
-/// Parses `source` as an ES module and collects its facts.
-pub(crate) fn scan(source: &str) -> Scanned {
+/// Parses `source` as an ES module (TypeScript when `typescript`) and collects its facts.
+pub(crate) fn scan(source: &str, typescript: bool) -> Scanned {
     if let Some(offset) = crate::depth::too_deep(source) {
         return Scanned::Syntax(vec![(
             offset,
@@ -446,7 +448,12 @@ pub(crate) fn scan(source: &str) -> Scanned {
         )]);
     }
     let allocator = Allocator::default();
-    let ret = Parser::new(&allocator, source, SourceType::mjs()).parse();
+    let source_type = if typescript {
+        SourceType::ts().with_module(true)
+    } else {
+        SourceType::mjs()
+    };
+    let ret = Parser::new(&allocator, source, source_type).parse();
     if !ret.diagnostics.is_empty() || ret.panicked {
         let mut errors: Vec<(u32, String)> = ret
             .diagnostics
@@ -616,6 +623,9 @@ fn listen_arg(e: &Expression<'_>) -> Option<Arg> {
 }
 
 impl<'a> Visit<'a> for Scanner {
+    /// Types are erased before anything runs: `typeof fetch` in a type uses nothing.
+    fn visit_ts_type(&mut self, _: &TSType<'a>) {}
+
     fn visit_import_declaration(&mut self, it: &ImportDeclaration<'a>) {
         self.facts.imports.push(Import {
             specifier: it.source.value.to_string(),

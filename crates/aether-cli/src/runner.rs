@@ -459,7 +459,8 @@ impl StepRunner for Runner<'_> {
                         traffic: None,
                     });
                 }
-                StepOutcome::failed(e.to_string(), metrics)
+                // A TypeScript module's frames point at its `.ts` line (SPEC §5).
+                StepOutcome::failed(host.map_positions(&e.to_string()), metrics)
             }
         }
     }

@@ -4,6 +4,7 @@
 //! performed through a provider that accepts only that witness, and recorded as an [`Event`].
 //! Writes go to the step's [`Overlay`]; reads see it. Both isolation tiers use this broker.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
@@ -15,6 +16,8 @@ use aether_policy::{
     Capability, CheckedCommand, CheckedEnv, CheckedListen, CheckedPath, Decision, Denial, Grant,
     PathPattern, UnsafeMode,
 };
+
+use aether_typescript::PositionMap;
 
 use crate::bundle::{PluginBundle, ResolveError};
 use crate::events::{Event, Recorder, Traffic};
@@ -35,6 +38,9 @@ pub struct StepIdentity {
     pub plugin: String,
 }
 
+/// A TypeScript module's compilation: its JavaScript and position map, or the error message.
+type Compilation = Result<(String, PositionMap), String>;
+
 /// A [`Host`] for one step: its grant, its plugin's verified files, its overlay.
 pub struct StepHost {
     who: StepIdentity,
@@ -51,6 +57,13 @@ pub struct StepHost {
     children: Children,
     /// The step's listeners (`aether.listen`), closed by [`StepHost::end`].
     listeners: Listeners,
+    /// The TypeScript modules compiled for this step, by canonical name: the JavaScript and
+    /// its map back to the `.ts` positions (for [`StepHost::map_positions`]), or the error.
+    /// Each module is compiled once per step: QuickJS asks the host again at every `import`
+    /// of a module, and a plugin importing one in a loop must not cost a compilation (nor a
+    /// map held in aether's memory, outside the plugin's ceiling) each time. At most one entry
+    /// per file of the bundle.
+    compiled: Mutex<HashMap<String, Compilation>>,
 }
 
 /// Processes one `aether.process.run` child may have alive at once, itself and its
@@ -86,6 +99,7 @@ impl StepHost {
             grant,
             gateway: Gateway::new(Box::new(SystemResolver)),
             children: Children::default(),
+            compiled: Mutex::new(HashMap::new()),
         }
     }
 
@@ -363,6 +377,7 @@ impl StepHost {
             Ok((name, bytes)) => {
                 let source = String::from_utf8(bytes.to_vec())
                     .map_err(|_| type_error(format!("module `{name}` is not UTF-8 text")))?;
+                let source = self.compile_if_typescript(&name, source)?;
                 self.event(
                     Capability::Module,
                     specifier,
@@ -386,9 +401,91 @@ impl StepHost {
                     .into(),
             )),
             Err(ResolveError::NotFound(name)) => Err(type_error(format!(
-                "cannot find module `{specifier}` (resolved to `{name}` in the plugin): imports need the exact file name, with its extension"
+                "cannot find module `{specifier}` (resolved to `{name}` in the plugin): imports need the exact file name, with its extension{}",
+                typescript_hint(&self.bundle, specifier, &name)
             ))),
         }
+    }
+}
+
+impl StepHost {
+    /// The JavaScript to run for module `name`: `source` itself, or for a TypeScript module
+    /// (`.ts`, `.mts`; SPEC §5) its compilation, whose position map is kept for
+    /// [`StepHost::map_positions`]. The bytes verified stay the TypeScript source: this runs
+    /// after verification, on the bundle's bytes. A module that does not compile is an `Error`
+    /// naming `name:line:col` (one reachable from `main` never gets here: `run` refuses it
+    /// before anything starts, as it does a JavaScript syntax error).
+    fn compile_if_typescript(&self, name: &str, source: String) -> Result<String, HostError> {
+        if !aether_typescript::is_typescript(name) {
+            return Ok(source);
+        }
+        let known = self
+            .compiled
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(name)
+            .map(|r| {
+                r.as_ref()
+                    .map(|(code, _)| code.clone())
+                    .map_err(Clone::clone)
+            });
+        let result = match known {
+            Some(result) => result,
+            None => {
+                let compiled = aether_typescript::compile_typescript(name, &source)
+                    .map(|c| (c.code, c.map))
+                    .map_err(|e| format!("{name}:{e}"));
+                let code = compiled
+                    .as_ref()
+                    .map(|(code, _)| code.clone())
+                    .map_err(Clone::clone);
+                self.compiled
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .insert(name.to_owned(), compiled);
+                code
+            }
+        };
+        result.map_err(|message| HostError::Failed {
+            type_error: false,
+            message,
+        })
+    }
+
+    /// `text` (a step's error, a stack) with every `name:line:col` of a TypeScript module this
+    /// step compiled rewritten to the position in the `.ts` source (SPEC §5: errors point at
+    /// the `.ts` line). Other text is unchanged.
+    pub fn map_positions(&self, text: &str) -> String {
+        let compiled = self.compiled.lock().unwrap_or_else(PoisonError::into_inner);
+        if compiled.is_empty() {
+            return text.to_owned();
+        }
+        let maps: Vec<(&str, &PositionMap)> = compiled
+            .iter()
+            .filter_map(|(n, r)| r.as_ref().ok().map(|(_, m)| (n.as_str(), m)))
+            .collect();
+        aether_typescript::map_positions(text, &maps)
+    }
+}
+
+/// For `specifier` naming a missing `x.js` (or `.mjs`) next to which `x.ts` (or `.mts`)
+/// exists: a short clause saying to import the `.ts` file by its name, else nothing. `tsc`
+/// users with `moduleResolution: nodenext` write `./x.js` for `x.ts`; aether, like Node and
+/// Deno, loads the file named (SPEC §5: no extension guessing). Short: QuickJS cuts a thrown
+/// error's message at 255 bytes.
+pub fn typescript_hint(bundle: &PluginBundle, specifier: &str, missing: &str) -> String {
+    let swap = |s: &str| {
+        if let Some(stem) = s.strip_suffix(".js") {
+            Some(format!("{stem}.ts"))
+        } else {
+            s.strip_suffix(".mjs").map(|stem| format!("{stem}.mts"))
+        }
+    };
+    match (swap(specifier), swap(missing)) {
+        (Some(spec), Some(candidate)) if bundle.files().any(|(p, _)| p == candidate) => {
+            format!("; import `{spec}`, the TypeScript file")
+        }
+        _ => String::new(),
     }
 }
 

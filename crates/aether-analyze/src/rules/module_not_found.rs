@@ -35,12 +35,24 @@ pub(crate) const INFO: RuleInfo = RuleInfo {
 };
 
 /// A relative import the resolver found nothing for.
-pub(crate) fn import(site: &Site<'_>, import: &Import) -> Finding {
+///
+/// `typescript`: the same specifier with `.ts` (`.mts`) for `.js` (`.mjs`), when that file
+/// exists: `tsc` users write `./x.js` for `x.ts`, which aether (like Node and Deno) does not
+/// map, so the hint names the file to import.
+pub(crate) fn import(site: &Site<'_>, import: &Import, typescript: Option<&str>) -> Finding {
+    let hint = match typescript {
+        Some(ts) => format!(
+            "`{}` is TypeScript: import it by its own name, `{}` (aether loads the file named; tsconfig.json: `allowImportingTsExtensions`)",
+            escape_untrusted(ts),
+            escape_untrusted(ts)
+        ),
+        None => "imports need the exact file name, with its extension".to_owned(),
+    };
     site.finding(
         &INFO,
         import.offset,
         format!(
-            "cannot find module `{}`\n\nhint: imports need the exact file name, with its extension",
+            "cannot find module `{}`\n\nhint: {hint}",
             escape_untrusted(&import.specifier)
         ),
         Some(Capability::Module),

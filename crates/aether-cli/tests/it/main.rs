@@ -28,6 +28,7 @@ mod schema;
 mod soak;
 mod tier;
 mod trusted_files;
+mod typescript;
 mod typings;
 mod unsafe_mode;
 

@@ -43,10 +43,9 @@ fn issue_17_new_plugin_then_exec() {
     assert!(manifest.contains("\"name\": \"other\""), "{manifest}");
 }
 
-/// Needs TypeScript in the loader (issue 17 item 3, another branch): the scaffold itself is
-/// type-checked by `typings::issue_17_typings_check_examples_and_scaffolds`.
+/// The TypeScript scaffold runs as written (the loader compiles `index.ts`); the scaffold
+/// itself is type-checked by `typings::issue_17_typings_check_examples_and_scaffolds`.
 #[test]
-#[ignore = "needs TypeScript modules in the loader (issue 17 item 3)"]
 fn issue_17_new_plugin_ts_then_exec() {
     let ws = Ws::new();
     let out = ws.aether(&["new", "plugin", "demo", "--ts"]);
