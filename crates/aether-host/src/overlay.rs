@@ -2,7 +2,7 @@
 //!
 //! Writes land here and the step's own reads see them; nothing reaches the disk until
 //! [`Overlay::commit`], which the runner calls only when the step succeeded (each file written
-//! atomically, and all or nothing: see [`crate::commit`]). A failed step's overlay is dropped: nothing it wrote reaches the disk. Nodes
+//! atomically, and all or nothing: see `crate::commit`). A failed step's overlay is dropped: nothing it wrote reaches the disk. Nodes
 //! marked private hold ungranted writes under `virtualize_denied_writes` and are never
 //! committed. The bytes held count toward the plugin's memory ceiling ([`Overlay::bytes`]).
 //! Child processes write to the disk directly and do not see this layer.
@@ -134,7 +134,7 @@ impl Overlay {
             .any(|(p, n)| p != dir && !matches!(n, Node::Removed { .. }))
     }
 
-    /// Writes the non-private changes to disk, all or nothing ([`crate::commit`]): every file
+    /// Writes the non-private changes to disk, all or nothing (`crate::commit`): every file
     /// staged under a temporary name first, then directories created, files renamed into place
     /// (each atomically) and removals applied; an error undoes what was applied. Returns how
     /// many entries changed, or the first error with the path at fault.
