@@ -434,8 +434,9 @@ pub(crate) enum Scanned {
     Syntax(Vec<(u32, String)>),
 }
 
-/// Parses `source` as an ES module and collects its facts.
-pub(crate) fn scan(source: &str) -> Scanned {
+/// Parses `source` as an ES module, or as CommonJS (a script run inside a function, so that a
+/// top-level `return` is allowed), and collects its facts.
+pub(crate) fn scan(source: &str, kind: aether_policy::ModuleKind) -> Scanned {
     if let Some(offset) = crate::depth::too_deep(source) {
         return Scanned::Syntax(vec![(
             offset,
@@ -446,7 +447,15 @@ pub(crate) fn scan(source: &str) -> Scanned {
         )]);
     }
     let allocator = Allocator::default();
-    let ret = Parser::new(&allocator, source, SourceType::mjs()).parse();
+    let ret = match kind {
+        aether_policy::ModuleKind::CommonJs => Parser::new(&allocator, source, SourceType::cjs())
+            .with_options(oxc_parser::ParseOptions {
+                allow_return_outside_function: true,
+                ..oxc_parser::ParseOptions::default()
+            })
+            .parse(),
+        _ => Parser::new(&allocator, source, SourceType::mjs()).parse(),
+    };
     if !ret.diagnostics.is_empty() || ret.panicked {
         let mut errors: Vec<(u32, String)> = ret
             .diagnostics

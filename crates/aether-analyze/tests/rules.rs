@@ -120,6 +120,8 @@ fn missing_entry_module_is_reported() {
         main: "main.js",
         modules: &modules,
         resolve: &res,
+        require: &res,
+        kind: &|_| aether_policy::ModuleKind::Esm,
         grant: &g,
         workspace: std::path::Path::new(common::WS),
     });
@@ -143,6 +145,8 @@ fn issue_15_a_module_that_is_not_utf8_is_a_syntax_error() {
         main: "index.js",
         modules: &modules,
         resolve: &res,
+        require: &res,
+        kind: &|_| aether_policy::ModuleKind::Esm,
         grant: &g,
         workspace: std::path::Path::new(common::WS),
     });

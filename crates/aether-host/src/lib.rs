@@ -7,11 +7,13 @@
 
 pub mod broker;
 pub mod bundle;
+mod cjs;
 pub mod events;
 mod fsops;
 pub mod gateway;
 pub mod inbound;
 pub mod overlay;
 pub mod protocol;
+pub mod resolve;
 
 pub use protocol::{Host, HostError, HostRequest, HostValue, panic_message};

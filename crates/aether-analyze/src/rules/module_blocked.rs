@@ -80,3 +80,20 @@ pub(crate) fn require(site: &Site<'_>, offset: u32, arg: Option<&str>) -> Findin
         arg.map(str::to_owned),
     )
 }
+
+/// A literal `require(…)` in a CommonJS module that the runtime would refuse (a capability
+/// built-in, a package not installed, outside the plugin). It never refuses the run: the call
+/// may be guarded or never made.
+pub(crate) fn commonjs_require(site: &Site<'_>, offset: u32, spec: &str, why: &str) -> Finding {
+    site.finding(
+        &INFO,
+        offset,
+        format!(
+            "module denied for `{}` (require): {}\n\nhint: a CommonJS module may only require files of the plugin and packages installed in its `node_modules`; use the `aether` host API for files, network, environment and processes",
+            escape_untrusted(spec),
+            escape_untrusted(why),
+        ),
+        Some(Capability::Module),
+        Some(spec.to_owned()),
+    )
+}
