@@ -131,6 +131,46 @@ fn key_name<'a>(key: &PropertyKey<'a>) -> Option<&'a str> {
     }
 }
 
+/// A property descriptor `cjs-module-lexer` accepts: one with a `value`, or `enumerable: true`
+/// with a getter that only returns an identifier or a member expression (a getter that
+/// computes something is not taken as an export: reading it could run code).
+fn detectable_descriptor(descriptor: &Expression<'_>) -> bool {
+    let Expression::ObjectExpression(o) = descriptor.get_inner_expression() else {
+        return false;
+    };
+    let mut enumerable = false;
+    let mut getter_ok = false;
+    for p in &o.properties {
+        let ObjectPropertyKind::ObjectProperty(p) = p else {
+            return false;
+        };
+        match key_name(&p.key) {
+            Some("value") => return true,
+            Some("enumerable") => {
+                enumerable = matches!(p.value.get_inner_expression(), Expression::BooleanLiteral(b) if b.value);
+            }
+            Some("get") => {
+                let body = match p.value.get_inner_expression() {
+                    Expression::FunctionExpression(f) => f.body.as_deref(),
+                    _ => None,
+                };
+                getter_ok = body.is_some_and(|b| {
+                    matches!(
+                        b.statements.as_slice(),
+                        [oxc_ast::ast::Statement::ReturnStatement(r)]
+                            if r.argument.as_ref().is_some_and(|a| matches!(
+                                a.get_inner_expression(),
+                                Expression::Identifier(_) | Expression::StaticMemberExpression(_)
+                            ))
+                    )
+                });
+            }
+            _ => {}
+        }
+    }
+    enumerable && getter_ok
+}
+
 impl<'a> Visit<'a> for Lexer {
     fn visit_assignment_expression(&mut self, a: &AssignmentExpression<'a>) {
         match &a.left {
@@ -180,9 +220,11 @@ impl<'a> Visit<'a> for Lexer {
                 if m.property.name == "defineProperty"
                     && matches!(m.object.get_inner_expression(), Expression::Identifier(id) if id.name == "Object") =>
             {
-                if let (Some(Some(target)), Some(Some(name))) = (args.first(), args.get(1))
+                if let (Some(Some(target)), Some(Some(name)), Some(Some(descriptor))) =
+                    (args.first(), args.get(1), args.get(2))
                     && is_exports(target)
                     && let Some(name) = string_of(name)
+                    && detectable_descriptor(descriptor)
                 {
                     self.name(name);
                 }
@@ -223,11 +265,14 @@ mod tests {
             exports["c-d"] = 3;
             if (x) { exports.e = 4; }
             Object.defineProperty(exports, 'f', { enumerable: true, get: function () { return g; } });
+            Object.defineProperty(exports, 'h', { enumerable: true, get() { return m.h; } });
+            Object.defineProperty(exports, 'computed', { enumerable: true, get() { return 1 + 1; } });
+            Object.defineProperty(exports, 'hidden', { get() { return m.h; } });
             __exportStar(require("./star"), exports);
             return;
             "#,
         );
-        assert_eq!(found.names, ["__esModule", "a", "b", "c-d", "e", "f"]);
+        assert_eq!(found.names, ["__esModule", "a", "b", "c-d", "e", "f", "h"]);
         assert_eq!(found.reexports, ["./star"]);
         let found = cjs_exports("module.exports = { x, y: 1, 'z': 2, [k]: 3, ...require('w') };");
         assert_eq!(found.names, ["x", "y", "z"]);
