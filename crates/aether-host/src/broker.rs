@@ -17,7 +17,6 @@ use aether_policy::{
 };
 
 use crate::bundle::{PluginBundle, ResolveError};
-use crate::resolve::ResolveMode;
 use crate::events::{Event, Recorder, Traffic};
 use crate::fsops::{self, Meta};
 use crate::gateway::{
@@ -26,6 +25,7 @@ use crate::gateway::{
 use crate::inbound::{InboundLimits, Listeners, Tap};
 use crate::overlay::{Lookup, Overlay};
 use crate::protocol::{Host, HostError, HostRequest, HostValue};
+use crate::resolve::ResolveMode;
 
 /// Who a step is, for events and logs.
 #[derive(Debug, Clone)]

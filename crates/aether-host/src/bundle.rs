@@ -374,14 +374,24 @@ mod tests {
         assert_eq!(b.resolve("./in.js", Some("index.js")).unwrap().0, "in.js");
         // Bare names and URLs never resolve (Node's CVE-2023-32002 `Module._load` bypass of
         // the policy shows why: only relative specifiers reach files).
-        for spec in ["/etc/passwd", "https://x.example/a.js", "data:text/javascript,1"] {
+        for spec in [
+            "/etc/passwd",
+            "https://x.example/a.js",
+            "data:text/javascript,1",
+        ] {
             assert_eq!(
                 b.resolve(spec, Some("index.js")),
                 Err(ResolveError::NotRelative),
                 "{spec}"
             );
         }
-        for spec in ["fs", "node:fs", "node:events", "child_process", "fs/promises"] {
+        for spec in [
+            "fs",
+            "node:fs",
+            "node:events",
+            "child_process",
+            "fs/promises",
+        ] {
             assert_eq!(
                 b.resolve(spec, Some("index.js")),
                 Err(ResolveError::Builtin),

@@ -291,6 +291,8 @@ mod tests {
         assert!(has_module_syntax("console.log(import.meta.url);"));
         assert!(!has_module_syntax("module.exports = 1;"));
         assert!(!has_module_syntax("with (o) { x; }"));
-        assert!(!has_module_syntax("var import_ = require('x'); exports.y = 1;"));
+        assert!(!has_module_syntax(
+            "var import_ = require('x'); exports.y = 1;"
+        ));
     }
 }

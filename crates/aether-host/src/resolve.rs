@@ -37,7 +37,10 @@ impl ResolveMode {
     /// `require` where only those exist").
     fn conditions(self) -> [&'static [&'static str]; 2] {
         match self {
-            ResolveMode::Import => [&["aether", "import", "module", "default"], &["browser", "require"]],
+            ResolveMode::Import => [
+                &["aether", "import", "module", "default"],
+                &["browser", "require"],
+            ],
             ResolveMode::Require => [&["aether", "require", "default"], &["browser"]],
         }
     }
@@ -53,6 +56,9 @@ pub struct Resolved {
     /// Its verified bytes.
     pub bytes: Arc<[u8]>,
 }
+
+/// A file of the bundle: its canonical name and bytes.
+type Found = (String, Arc<[u8]>);
 
 /// At most this many `require` re-exports are followed to find a CommonJS module's names.
 const MAX_REEXPORT_DEPTH: usize = 16;
@@ -183,7 +189,7 @@ impl PluginBundle {
 
     /// The file at `key` (its canonical name and bytes), `None` if there is none; a symlink on
     /// the way out of the plugin is an error whether or not the file exists.
-    fn file(&self, key: &str) -> Result<Option<(String, Arc<[u8]>)>, ResolveError> {
+    fn file(&self, key: &str) -> Result<Option<Found>, ResolveError> {
         match self.lookup_key(key.to_owned()) {
             Ok(found) => Ok(Some(found)),
             Err(ResolveError::NotFound(_)) => Ok(None),
@@ -385,7 +391,11 @@ impl PluginBundle {
                 && key.ends_with(suffix)
                 && best.is_none_or(|(b, _, _)| pattern_key_compare(b, pattern))
             {
-                best = Some((pattern, target, &key[prefix.len()..key.len() - suffix.len()]));
+                best = Some((
+                    pattern,
+                    target,
+                    &key[prefix.len()..key.len() - suffix.len()],
+                ));
             }
         }
         match best {
@@ -416,7 +426,10 @@ impl PluginBundle {
                     None => t.clone(),
                 };
                 if !t.starts_with("./") {
-                    if is_imports && !t.starts_with("../") && !t.starts_with('/') && !t.contains(':')
+                    if is_imports
+                        && !t.starts_with("../")
+                        && !t.starts_with('/')
+                        && !t.contains(':')
                     {
                         if is_blocked_builtin(&resolved) {
                             return Err(ResolveError::Builtin);
@@ -532,7 +545,10 @@ fn parse_package_name(specifier: &str) -> Result<(String, String), ResolveError>
     let subpath = match rest {
         None => ".".to_owned(),
         Some(rest) => {
-            if rest.split('/').any(|s| s.is_empty() || s == "." || s == "..") {
+            if rest
+                .split('/')
+                .any(|s| s.is_empty() || s == "." || s == "..")
+            {
                 return Err(ResolveError::OutsidePlugin);
             }
             format!("./{rest}")
@@ -739,7 +755,10 @@ mod tests {
             ("node_modules/pkg/b/x.js", ""),
             ("node_modules/pkg/a.mjs", ""),
             ("node_modules/pkg/missing-ok.js", ""),
-            ("node_modules/@s/q/package.json", r#"{ "exports": "./q.js" }"#),
+            (
+                "node_modules/@s/q/package.json",
+                r#"{ "exports": "./q.js" }"#,
+            ),
             ("node_modules/@s/q/q.js", "export default 1"),
         ]);
         assert_eq!(
@@ -750,20 +769,32 @@ mod tests {
             require(&b, "pkg", "index.js").unwrap(),
             "node_modules/pkg/cjs.cjs"
         );
-        assert_eq!(import(&b, "pkg/feat/x").unwrap().0, "node_modules/pkg/b/x.js");
+        assert_eq!(
+            import(&b, "pkg/feat/x").unwrap().0,
+            "node_modules/pkg/b/x.js"
+        );
         assert!(matches!(
             import(&b, "pkg/feat/internal/x"),
             Err(ResolveError::NotExported { .. })
         ));
-        assert_eq!(import(&b, "pkg/nested").unwrap().0, "node_modules/pkg/a.mjs");
-        assert!(matches!(import(&b, "pkg/nope"), Err(ResolveError::NotExported { .. })));
+        assert_eq!(
+            import(&b, "pkg/nested").unwrap().0,
+            "node_modules/pkg/a.mjs"
+        );
+        assert!(matches!(
+            import(&b, "pkg/nope"),
+            Err(ResolveError::NotExported { .. })
+        ));
         for spec in ["pkg/esc", "pkg/nm", "pkg/abs"] {
             assert!(
                 matches!(import(&b, spec), Err(ResolveError::InvalidTarget(_))),
                 "{spec}"
             );
         }
-        assert_eq!(import(&b, "pkg/arr").unwrap().0, "node_modules/pkg/missing-ok.js");
+        assert_eq!(
+            import(&b, "pkg/arr").unwrap().0,
+            "node_modules/pkg/missing-ok.js"
+        );
         // A `.js` of a package with no `type` and no module syntax is CommonJS; with, ESM.
         assert_eq!(
             import(&b, "@s/q").unwrap(),
@@ -791,18 +822,33 @@ mod tests {
             ("node_modules/m/lib/util.js", "exports.x = 1"),
             ("node_modules/m/node_modules/inner/index.js", ""),
             ("node_modules/n/index.js", ""),
-            ("node_modules/t/package.json", r#"{ "type": "module", "main": "i.js" }"#),
+            (
+                "node_modules/t/package.json",
+                r#"{ "type": "module", "main": "i.js" }"#,
+            ),
             ("node_modules/t/i.js", "export default 1"),
         ]);
         assert_eq!(require(&b, "./lib/a", "index.js").unwrap(), "lib/a.js");
-        assert_eq!(require(&b, "./lib/data", "index.js").unwrap(), "lib/data.json");
-        assert_eq!(require(&b, "./lib/dir", "index.js").unwrap(), "lib/dir/index.js");
-        assert_eq!(require(&b, "m", "index.js").unwrap(), "node_modules/m/lib/main.js");
+        assert_eq!(
+            require(&b, "./lib/data", "index.js").unwrap(),
+            "lib/data.json"
+        );
+        assert_eq!(
+            require(&b, "./lib/dir", "index.js").unwrap(),
+            "lib/dir/index.js"
+        );
+        assert_eq!(
+            require(&b, "m", "index.js").unwrap(),
+            "node_modules/m/lib/main.js"
+        );
         assert_eq!(
             require(&b, "m/lib/util", "index.js").unwrap(),
             "node_modules/m/lib/util.js"
         );
-        assert_eq!(require(&b, "n", "index.js").unwrap(), "node_modules/n/index.js");
+        assert_eq!(
+            require(&b, "n", "index.js").unwrap(),
+            "node_modules/n/index.js"
+        );
         // Nested node_modules are searched first, from the requiring module up.
         assert_eq!(
             require(&b, "inner", "node_modules/m/lib/main.js").unwrap(),
@@ -812,7 +858,10 @@ mod tests {
             require(&b, "inner", "index.js"),
             Err(ResolveError::NotInstalled(_))
         ));
-        assert_eq!(require(&b, "fs", "node_modules/m/lib/main.js"), Err(ResolveError::Builtin));
+        assert_eq!(
+            require(&b, "fs", "node_modules/m/lib/main.js"),
+            Err(ResolveError::Builtin)
+        );
         assert_eq!(
             b.resolve_module("m", Some("index.js"), ResolveMode::Import)
                 .unwrap()
@@ -826,7 +875,10 @@ mod tests {
             ModuleKind::Esm
         );
         // ESM imports name the exact file: no extension guessing for relative specifiers.
-        assert!(matches!(import(&b, "./lib/a"), Err(ResolveError::NotFound(_))));
+        assert!(matches!(
+            import(&b, "./lib/a"),
+            Err(ResolveError::NotFound(_))
+        ));
     }
 
     #[test]
@@ -839,7 +891,10 @@ mod tests {
         ]);
         assert_eq!(import(&b, "fs"), Err(ResolveError::Builtin));
         assert_eq!(import(&b, "node:events"), Err(ResolveError::Builtin));
-        assert_eq!(import(&b, "events").unwrap().0, "node_modules/events/index.js");
+        assert_eq!(
+            import(&b, "events").unwrap().0,
+            "node_modules/events/index.js"
+        );
     }
 
     #[test]
@@ -852,12 +907,18 @@ mod tests {
             ),
             ("lib/util.js", ""),
             ("node_modules/dep/x.js", ""),
-            ("node_modules/r/index.js", "module.exports = require('./inner');"),
+            (
+                "node_modules/r/index.js",
+                "module.exports = require('./inner');",
+            ),
             ("node_modules/r/inner.js", "exports.a = 1; exports.b = 2;"),
         ]);
         assert_eq!(import(&b, "#util").unwrap().0, "lib/util.js");
         assert_eq!(import(&b, "#dep/x").unwrap().0, "node_modules/dep/x.js");
-        assert!(matches!(import(&b, "#none"), Err(ResolveError::NotExported { .. })));
+        assert!(matches!(
+            import(&b, "#none"),
+            Err(ResolveError::NotExported { .. })
+        ));
         let r = b
             .resolve_module("r", Some("index.js"), ResolveMode::Import)
             .unwrap();

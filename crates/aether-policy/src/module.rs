@@ -88,7 +88,15 @@ mod tests {
         ] {
             assert!(is_blocked_builtin(s), "{s}");
         }
-        for s in ["events", "buffer", "path", "util", "fsx", "@scope/fs", "os-utils"] {
+        for s in [
+            "events",
+            "buffer",
+            "path",
+            "util",
+            "fsx",
+            "@scope/fs",
+            "os-utils",
+        ] {
             assert!(!is_blocked_builtin(s), "{s}");
         }
     }

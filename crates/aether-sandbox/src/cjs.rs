@@ -73,7 +73,9 @@ pub(crate) fn commonjs_facade(exports: &[String]) -> String {
     );
     for (i, name) in exports.iter().enumerate() {
         let quoted = serde_json::to_string(name).unwrap_or_default();
-        text.push_str(&format!("const e{i} = own({quoted});\nexport {{ e{i} as {quoted} }};\n"));
+        text.push_str(&format!(
+            "const e{i} = own({quoted});\nexport {{ e{i} as {quoted} }};\n"
+        ));
     }
     text
 }
@@ -82,7 +84,11 @@ pub(crate) fn commonjs_facade(exports: &[String]) -> String {
 pub(crate) const JSON_FACADE: &str = "export default import.meta.value;\n";
 
 /// Parses `source` of the JSON module `name`; a syntax error names the file.
-pub(crate) fn parse_json<'js>(ctx: &Ctx<'js>, source: &str, name: &str) -> rquickjs::Result<Value<'js>> {
+pub(crate) fn parse_json<'js>(
+    ctx: &Ctx<'js>,
+    source: &str,
+    name: &str,
+) -> rquickjs::Result<Value<'js>> {
     ctx.json_parse(source.to_owned()).map_err(|e| {
         let detail = match e {
             rquickjs::Error::Exception => {
@@ -111,7 +117,10 @@ pub(crate) fn runtime<'js>(
         "resolve",
         Function::new(
             ctx.clone(),
-            move |ctx: Ctx<'js>, id: String, referrer: String| -> rquickjs::Result<Vec<Value<'js>>> {
+            move |ctx: Ctx<'js>,
+                  id: String,
+                  referrer: String|
+                  -> rquickjs::Result<Vec<Value<'js>>> {
                 let request = HostRequest::LoadModule {
                     specifier: id,
                     referrer: Some(referrer),
@@ -158,7 +167,10 @@ pub(crate) fn runtime<'js>(
         "importSync",
         Function::new(
             ctx.clone(),
-            move |ctx: Ctx<'js>, name: String, source: Opt<String>| -> rquickjs::Result<Value<'js>> {
+            move |ctx: Ctx<'js>,
+                  name: String,
+                  source: Opt<String>|
+                  -> rquickjs::Result<Value<'js>> {
                 import_sync(&ctx, &import_shared, name, source.0.unwrap_or_default())
             },
         )?,
@@ -178,9 +190,7 @@ fn compile<'js>(ctx: &Ctx<'js>, source: &str, name: &str) -> rquickjs::Result<Fu
         Some(rest) => format!("//{rest}"),
         None => source.to_owned(),
     };
-    let text = format!(
-        "(function (exports, require, module, __filename, __dirname) {{{body}\n}})"
-    );
+    let text = format!("(function (exports, require, module, __filename, __dirname) {{{body}\n}})");
     let mut options = EvalOptions::default();
     options.strict = false;
     options.filename = Some(name.to_owned());
@@ -221,7 +231,10 @@ fn import_sync<'js>(
     match promise.state() {
         PromiseState::Rejected => match promise.result::<Value<'js>>() {
             Some(Err(thrown)) => Err(thrown),
-            _ => Err(Exception::throw_internal(ctx, "a required ES module failed")),
+            _ => Err(Exception::throw_internal(
+                ctx,
+                "a required ES module failed",
+            )),
         },
         _ => match meta.get::<_, Value<'js>>("ns")? {
             ns if !ns.is_undefined() => Ok(ns),

@@ -69,7 +69,10 @@ fn issue_17_exports_target_climbing_out_is_a_module_violation() {
             r#"{ "exports": { ".": "./../../secret.js", "./deep": "./x/../../../../../outside.js", "./nm": "./node_modules/x.js", "./ok": "./ok.js" } }"#,
         ),
         ("node_modules/evil/ok.js", "module.exports = 'fine';"),
-        ("secret.js", "export default 'inside the plugin, outside the package';"),
+        (
+            "secret.js",
+            "export default 'inside the plugin, outside the package';",
+        ),
     ]);
     ws.write("outside.js", "export default 'outside';");
     let out = output(&ws);
@@ -91,7 +94,11 @@ fn issue_17_exports_target_climbing_out_is_a_module_violation() {
     let run = ws.aether(&["run", "pipeline.yaml"]);
     run.no_panic();
     assert_eq!(run.code, Some(2), "{}", run.stderr);
-    assert!(run.stderr.contains("module denied for `evil`"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("module denied for `evil`"),
+        "{}",
+        run.stderr
+    );
 }
 
 // See: Node's test/fixtures/permission (symlinks out of the allowed tree) and SPEC §5 "a
@@ -167,14 +174,26 @@ fn issue_17_require_fs_in_commonjs_is_a_module_violation() {
 #[test]
 fn issue_17_a_package_named_like_a_builtin_is_not_loaded() {
     let ws = plugin(&[
-        ("index.js", &try_imports(&["fs", "child_process", "node:events", "events"])),
+        (
+            "index.js",
+            &try_imports(&["fs", "child_process", "node:events", "events"]),
+        ),
         (
             "node_modules/fs/index.js",
             "module.exports = { readFileSync: () => 'a stand-in' };",
         ),
-        ("node_modules/child_process/index.js", "module.exports = {};"),
-        ("node_modules/events/package.json", r#"{ "main": "./events.js" }"#),
-        ("node_modules/events/events.js", "module.exports = function EventEmitter() {};"),
+        (
+            "node_modules/child_process/index.js",
+            "module.exports = {};",
+        ),
+        (
+            "node_modules/events/package.json",
+            r#"{ "main": "./events.js" }"#,
+        ),
+        (
+            "node_modules/events/events.js",
+            "module.exports = function EventEmitter() {};",
+        ),
     ]);
     let out = output(&ws);
     assert_eq!(
@@ -230,7 +249,10 @@ export default async function (input) {
             "b.cjs",
             "const a = require('./a.cjs');\nexports.sawA = a.loaded;\nexports.aAfter = () => a.loaded;\n",
         ),
-        ("data.json", r#"{ "x": [1, 2], "__proto__": { "polluted": true } }"#),
+        (
+            "data.json",
+            r#"{ "x": [1, 2], "__proto__": { "polluted": true } }"#,
+        ),
         (
             "reqjson.cjs",
             "const d = require('./data.json');\nconst d2 = require('./data');\nmodule.exports = { same: d === d2, x: d.x, own: Object.keys(d).sort(), polluted: ({}).polluted === undefined };\n",
@@ -239,12 +261,18 @@ export default async function (input) {
             "this.cjs",
             "module.exports = { isExports: this === module.exports, types: [typeof __filename, typeof __dirname, typeof require, typeof module.id] };\n",
         ),
-        ("node_modules/local-pkg/package.json", r#"{ "main": "./src/main" }"#),
+        (
+            "node_modules/local-pkg/package.json",
+            r#"{ "main": "./src/main" }"#,
+        ),
         (
             "node_modules/local-pkg/src/main.js",
             "const helper = require('../lib');\nmodule.exports = { fromMain: helper.twice(21) };\n",
         ),
-        ("node_modules/local-pkg/lib/index.js", "exports.twice = (n) => n * 2;\n"),
+        (
+            "node_modules/local-pkg/lib/index.js",
+            "exports.twice = (n) => n * 2;\n",
+        ),
         (
             "node_modules/typeless-esm/index.js",
             "export const x = 'esm syntax in a package .js without type';\nexport default 7;\n",
@@ -261,7 +289,10 @@ fn issue_17_commonjs_and_json_modules_behave_as_in_node() {
     let ours = output(&ws);
     let node = crate::npm::node_output(&ws);
     assert_eq!(ours, node);
-    assert_eq!(ours["cyc"], json!({ "loaded": true, "bSawA": false, "bAfter": true }));
+    assert_eq!(
+        ours["cyc"],
+        json!({ "loaded": true, "bSawA": false, "bAfter": true })
+    );
     assert_eq!(ours["named"]["keys"], json!(["a", "b", "c", "e"]));
     assert_eq!(ours["bare"], "TypeError");
 }
@@ -269,7 +300,10 @@ fn issue_17_commonjs_and_json_modules_behave_as_in_node() {
 #[test]
 fn issue_17_commonjs_paths_are_plugin_urls() {
     let ws = plugin(&[
-        ("index.js", "import m from './lib/m.cjs';\nexport default () => ({ ...m, meta: import.meta.url });\n"),
+        (
+            "index.js",
+            "import m from './lib/m.cjs';\nexport default () => ({ ...m, meta: import.meta.url });\n",
+        ),
         (
             "lib/m.cjs",
             "module.exports = { filename: __filename, dirname: __dirname, resolved: require.resolve('./m.cjs'), id: module.id };\n",
@@ -297,7 +331,10 @@ fn issue_17_a_syntax_error_in_a_required_package_file_refuses_the_run() {
             "index.js",
             "const ok = require('ok');\nmodule.exports = () => ok;\n",
         ),
-        ("node_modules/ok/index.js", "module.exports = require('./broken');\n"),
+        (
+            "node_modules/ok/index.js",
+            "module.exports = require('./broken');\n",
+        ),
         ("node_modules/ok/broken.js", "module.exports = {;\n"),
     ]);
     let run = ws.aether(&["run", "pipeline.yaml"]);
@@ -322,4 +359,34 @@ fn require_in_an_es_module_still_only_throws_beside_commonjs() {
         ("x.cjs", "module.exports = 1;"),
     ]);
     assert_eq!(output(&ws), json!(["PermissionDenied", "module"]));
+}
+
+// See: https://nodejs.org/api/modules.html#loading-ecmascript-modules-using-require (Node 22:
+// `require` of an ES module graph without top-level `await` returns its namespace).
+#[test]
+fn issue_17_require_of_an_es_module_works_as_in_node_22() {
+    let ws = plugin(&[
+        ("package.json", r#"{ "type": "commonjs" }"#),
+        (
+            "index.js",
+            r#"module.exports = () => {
+  const m = require("./esm.mjs");
+  let tla = null;
+  try { require("./tla.mjs"); } catch (e) { tla = [e.name, /top-level `await`/.test(e.message)]; }
+  return { x: m.x, def: m.default, again: require("./esm.mjs") === m, viaPkg: require("esm-only").y, tla };
+};
+"#,
+        ),
+        ("esm.mjs", "export const x = 1;\nexport default 'd';\n"),
+        ("tla.mjs", "await Promise.resolve();\nexport const y = 2;\n"),
+        (
+            "node_modules/esm-only/package.json",
+            r#"{ "type": "module", "exports": { "import": "./i.js", "default": "./i.js" } }"#,
+        ),
+        ("node_modules/esm-only/i.js", "export const y = 'pkg';\n"),
+    ]);
+    assert_eq!(
+        output(&ws),
+        json!({ "x": 1, "def": "d", "again": true, "viaPkg": "pkg", "tla": ["TypeError", true] })
+    );
 }

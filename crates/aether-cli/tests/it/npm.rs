@@ -287,5 +287,8 @@ fn issue_17_packages_run_in_the_process_tier() {
     let run = ws.aether(&["run", "pipeline.yaml", "--output", "json"]);
     run.no_panic();
     assert_eq!(run.code, Some(0), "{}", run.stderr);
-    assert_eq!(run.json()["steps"][0]["output"], serde_json::json!({ "ok": true }));
+    assert_eq!(
+        run.json()["steps"][0]["output"],
+        serde_json::json!({ "ok": true })
+    );
 }
