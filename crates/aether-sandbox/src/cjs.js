@@ -71,7 +71,19 @@
       if (id === "") {
         throw new TypeError("require: the module id must be a non-empty string");
       }
-      return hostResolve(id, referrer);
+      try {
+        return hostResolve(id, referrer);
+      } catch (e) {
+        // Packages probe optional dependencies with `try { require(x) } catch (e) { if
+        // (e.code !== "MODULE_NOT_FOUND") throw e; }`: give a module that cannot be
+        // required (refused or missing) Node's code too.
+        if (e !== null && typeof e === "object" && (e.name === "PermissionDenied" || e.name === "TypeError") && e.code === undefined) {
+          try {
+            e.code = "MODULE_NOT_FOUND";
+          } catch {}
+        }
+        throw e;
+      }
     }
     const require = function require(id) {
       const key = referrer + "\0" + id;

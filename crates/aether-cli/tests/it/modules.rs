@@ -230,6 +230,7 @@ export default async function (input) {
     same: again.default === named && again.a === a,
     viaThis,
     json: (await import("./reqjson.cjs")).default,
+    optional: (await import("./optional.cjs")).default,
     bare,
     undetected,
     n: input.n,
@@ -256,6 +257,10 @@ export default async function (input) {
         (
             "reqjson.cjs",
             "const d = require('./data.json');\nconst d2 = require('./data');\nmodule.exports = { same: d === d2, x: d.x, own: Object.keys(d).sort(), polluted: ({}).polluted === undefined };\n",
+        ),
+        (
+            "optional.cjs",
+            "let code = null;\ntry { require('not-installed-anywhere'); } catch (e) { code = e.code; }\nlet missing = null;\ntry { require('./no-such-file'); } catch (e) { missing = e.code; }\nmodule.exports = [code, missing];\n",
         ),
         (
             "this.cjs",
