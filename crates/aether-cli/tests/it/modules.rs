@@ -75,7 +75,30 @@ fn issue_17_exports_target_climbing_out_is_a_module_violation() {
         ),
     ]);
     ws.write("outside.js", "export default 'outside';");
-    let out = output(&ws);
+    let run = ws.aether(&[
+        "run",
+        "pipeline.yaml",
+        "--output",
+        "json",
+        "--inspect-security=audit",
+    ]);
+    run.no_panic();
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let violations = std::fs::read_to_string(ws.path().join("audit/violations.jsonl")).unwrap();
+    let recorded: Vec<(String, String, String)> = violations
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .map(|v| {
+            let field = |k: &str| v[k].as_str().unwrap_or_default().to_owned();
+            (field("capability"), field("decision"), field("target"))
+        })
+        .collect();
+    let expected: Vec<(String, String, String)> = ["evil", "evil/deep", "evil/nm"]
+        .iter()
+        .map(|t| ("module".into(), "denied".into(), (*t).into()))
+        .collect();
+    assert_eq!(recorded, expected);
+    let out = run.json()["steps"][0]["output"].clone();
     assert_eq!(
         out,
         json!({
