@@ -257,6 +257,18 @@ impl PluginBundle {
         mode: ResolveMode,
     ) -> Result<String, ResolveError> {
         let (package, subpath) = parse_package_name(specifier)?;
+        // PACKAGE_SELF_RESOLVE: a package naming itself, through its own `exports`.
+        if let Some((scope, pkg)) = self.package_scope(base)?
+            && pkg.get("name").and_then(Json::as_str) == Some(package.as_str())
+            && let Some(exports) = pkg.get("exports").filter(|e| !matches!(e, Json::Null))
+        {
+            return self
+                .exports_resolve(&scope, &subpath, exports, mode)?
+                .ok_or_else(|| ResolveError::NotExported {
+                    package: package.clone(),
+                    subpath: subpath.clone(),
+                });
+        }
         let mut dir = base.to_owned();
         loop {
             if !dir.ends_with("node_modules") {
@@ -470,6 +482,20 @@ impl PluginBundle {
             }
             Json::Null => Ok(None),
             _ => Err(ResolveError::InvalidTarget(format!("{target:?}"))),
+        }
+    }
+
+    /// The nearest directory at or above `dir` holding a `package.json`, with it parsed.
+    fn package_scope(&self, dir: &str) -> Result<Option<(String, Arc<Json>)>, ResolveError> {
+        let mut dir = dir.to_owned();
+        loop {
+            if let Some(pkg) = self.package_json(&dir)? {
+                return Ok(Some((dir, pkg)));
+            }
+            if dir.is_empty() {
+                return Ok(None);
+            }
+            dir = dirname(&dir).to_owned();
         }
     }
 
@@ -912,8 +938,25 @@ mod tests {
                 "module.exports = require('./inner');",
             ),
             ("node_modules/r/inner.js", "exports.a = 1; exports.b = 2;"),
+            (
+                "node_modules/self/package.json",
+                r#"{ "name": "self", "exports": { "./sub": "./b.js" } }"#,
+            ),
+            ("node_modules/self/a.js", ""),
+            ("node_modules/self/b.js", ""),
         ]);
         assert_eq!(import(&b, "#util").unwrap().0, "lib/util.js");
+        // A package importing itself by name goes through its own `exports`.
+        assert_eq!(
+            b.resolve_module(
+                "self/sub",
+                Some("node_modules/self/a.js"),
+                ResolveMode::Import
+            )
+            .unwrap()
+            .name,
+            "node_modules/self/b.js"
+        );
         assert_eq!(import(&b, "#dep/x").unwrap().0, "node_modules/dep/x.js");
         assert!(matches!(
             import(&b, "#none"),
