@@ -375,7 +375,7 @@ impl StepHost {
             Err(e) => {
                 return Err(match module_denial(&e) {
                     Some(why) => denial(why),
-                    None => type_error(module_failure(specifier, &e)),
+                    None => type_error(module_failure(specifier, &e, mode)),
                 });
             }
         };
@@ -455,10 +455,13 @@ pub fn module_denial(e: &ResolveError) -> Option<String> {
 }
 
 /// The message of a resolution failure inside the plugin (see [`module_denial`]).
-pub fn module_failure(specifier: &str, e: &ResolveError) -> String {
+pub fn module_failure(specifier: &str, e: &ResolveError, mode: ResolveMode) -> String {
     match e {
+        ResolveError::NotFound(name) if mode == ResolveMode::Import => format!(
+            "cannot find module `{specifier}` (resolved to `{name}` in the plugin): imports need the exact file name, with its extension"
+        ),
         ResolveError::NotFound(name) => format!(
-            "cannot find module `{specifier}` (resolved to `{name}` in the plugin): relative imports need the exact file name, with its extension"
+            "cannot find module `{specifier}` (looked for `{name}` with the extensions `.js`, `.json`, `.cjs` and as a directory in the plugin)"
         ),
         ResolveError::NotExported { package, subpath } if package.is_empty() => format!(
             "cannot find module `{specifier}`: `{subpath}` is not defined by the nearest `package.json` `imports`"
