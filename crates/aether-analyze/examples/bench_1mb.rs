@@ -65,6 +65,8 @@ fn main() {
         main: "index.js",
         modules: &modules,
         resolve: &resolve,
+        require: &resolve,
+        kind: &|_| aether_policy::ModuleKind::Esm,
         grant: &grant,
         workspace: ws,
     };

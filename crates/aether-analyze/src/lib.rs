@@ -22,7 +22,7 @@ mod scan;
 use std::collections::{HashSet, VecDeque};
 use std::path::Path;
 
-use aether_policy::{Capability, Grant};
+use aether_policy::{Capability, Grant, ModuleKind};
 
 use location::LineIndex;
 use rules::Site;
@@ -47,9 +47,15 @@ pub struct Input<'a> {
     /// UTF-8 text (bytecode, another encoding) are a `syntax` finding: the runtime loads
     /// JavaScript source only (SPEC §4, §5), so such a module refuses the run.
     pub modules: &'a dyn Fn(&str) -> Option<Vec<u8>>,
-    /// How `specifier` imported from the module named `referrer` resolves. Only relative
-    /// specifiers (`./`, `../`) are passed; every other one is blocked without asking.
+    /// How `specifier` imported (`import`, `export … from`, literal `import()`) from the module
+    /// named `referrer` resolves: the runtime's own resolver (SPEC §5), bare specifiers too.
     pub resolve: &'a dyn Fn(&str, &str) -> Resolution,
+    /// How `specifier` passed to a literal `require(…)` in the CommonJS module `referrer`
+    /// resolves (Node's CommonJS algorithm, inside the plugin).
+    pub require: &'a dyn Fn(&str, &str) -> Resolution,
+    /// How the module of this canonical name runs: it is parsed as an ES module, as CommonJS
+    /// (a script in a function: `return` at the top level is allowed) or as JSON.
+    pub kind: &'a dyn Fn(&str) -> ModuleKind,
     /// The plugin's grant (its permissions as declared).
     pub grant: &'a Grant,
     /// The workspace, against which relative filesystem paths resolve (SPEC §5). Absolute.
@@ -146,7 +152,7 @@ const MAX_PARSE_STACK: usize = 16 * 1024 * 1024 * 1024;
 
 /// Parses and scans one module on its own large-stack thread. A thread that cannot start, or
 /// that panics (a bug in the parser), yields a syntax-level finding instead of a crash.
-fn scan_guarded(source: &str, typescript: bool) -> Scanned {
+fn scan_guarded(source: &str, kind: ModuleKind, typescript: bool) -> Scanned {
     let stack = source
         .len()
         .saturating_mul(PARSE_STACK_PER_BYTE)
@@ -155,7 +161,7 @@ fn scan_guarded(source: &str, typescript: bool) -> Scanned {
         std::thread::Builder::new()
             .name("aether-analyze".into())
             .stack_size(stack)
-            .spawn_scoped(s, || scan::scan(source, typescript))
+            .spawn_scoped(s, || scan::scan(source, kind, typescript))
             .map(|h| h.join())
     });
     match result {
@@ -180,6 +186,16 @@ fn typescript_twin(specifier: &str) -> Option<String> {
     }
 }
 
+/// The byte offset of serde_json's 1-based `line` and `column` in `source`.
+fn json_offset(source: &str, line: usize, column: usize) -> u32 {
+    let start: usize = source
+        .split_inclusive('\n')
+        .take(line.saturating_sub(1))
+        .map(str::len)
+        .sum();
+    u32::try_from(start + column.saturating_sub(1)).unwrap_or(u32::MAX)
+}
+
 /// Where a module was first imported, to point a `module-not-found` at.
 struct ImportSite {
     module: String,
@@ -188,9 +204,10 @@ struct ImportSite {
     specifier: String,
 }
 
-/// Analyzes the plugin from `input.main` through its relative imports (static, `export … from`
-/// and literal `import()`), each module once, and returns every finding: per module in source
-/// order, then `capability-unused` last.
+/// Analyzes the plugin from `input.main` through its imports (static, `export … from` and
+/// literal `import()`) and, in CommonJS modules, its literal `require(…)` calls, each module
+/// once, and returns every finding: per module in source order, then `capability-unused` last.
+/// A JSON module is only checked to parse.
 pub fn analyze(input: &Input<'_>) -> Vec<Finding> {
     let mut findings = Vec::new();
     let mut seen: HashSet<String> = HashSet::new();
@@ -233,6 +250,20 @@ pub fn analyze(input: &Input<'_>) -> Vec<Finding> {
             index: &index,
         };
         let mut local = Vec::new();
+        let kind = (input.kind)(&name);
+        if kind == ModuleKind::Json {
+            if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(&source) {
+                opaque = true;
+                let offset = json_offset(&source, e.line(), e.column());
+                local.push(rules::syntax::finding(
+                    &here,
+                    offset,
+                    &format!("invalid JSON: {e}"),
+                ));
+            }
+            findings.extend(local);
+            continue;
+        }
         // A TypeScript module (SPEC §5) is compiled as the runtime compiles it: its errors are
         // syntax findings (they refuse the run), and only the imports left after type-only
         // ones are elided are followed. Everything else is read from the TypeScript itself,
@@ -245,13 +276,14 @@ pub fn analyze(input: &Input<'_>) -> Vec<Finding> {
                 Err(e) => {
                     opaque = true;
                     for d in e.diagnostics {
-                        findings.push(rules::syntax::finding(&here, d.offset, &d.message));
+                        local.push(rules::syntax::finding(&here, d.offset, &d.message));
                     }
+                    findings.extend(local);
                     continue;
                 }
             }
         }
-        match scan_guarded(&source, typescript) {
+        match scan_guarded(&source, kind, typescript) {
             Scanned::Syntax(errors) => {
                 opaque = true;
                 for (offset, message) in errors {
@@ -269,14 +301,7 @@ pub fn analyze(input: &Input<'_>) -> Vec<Finding> {
                     {
                         continue;
                     }
-                    let resolution = if spec.starts_with("./") || spec.starts_with("../") {
-                        (input.resolve)(spec, &name)
-                    } else {
-                        Resolution::Blocked(
-                            "not a relative specifier (native and bare modules are blocked)"
-                                .to_owned(),
-                        )
-                    };
+                    let resolution = (input.resolve)(spec, &name);
                     match resolution {
                         Resolution::Module(canonical) => {
                             if seen.insert(canonical.clone()) {
@@ -306,11 +331,38 @@ pub fn analyze(input: &Input<'_>) -> Vec<Finding> {
                     }
                 }
                 for (offset, arg) in &facts.requires {
-                    local.push(rules::module_blocked::require(
-                        &here,
-                        *offset,
-                        arg.as_deref(),
-                    ));
+                    if kind != ModuleKind::CommonJs {
+                        local.push(rules::module_blocked::require(
+                            &here,
+                            *offset,
+                            arg.as_deref(),
+                        ));
+                        continue;
+                    }
+                    // In CommonJS `require` works: follow literal ones (a syntax error in a
+                    // reachable file refuses the run); one that would be refused is reported,
+                    // but never refuses the run (it may sit in a `try` or never run).
+                    let Some(spec) = arg.as_deref() else {
+                        continue;
+                    };
+                    match (input.require)(spec, &name) {
+                        Resolution::Module(canonical) => {
+                            if seen.insert(canonical.clone()) {
+                                let (line, column) = index.line_col(*offset);
+                                let site = ImportSite {
+                                    module: name.clone(),
+                                    line,
+                                    column,
+                                    specifier: spec.to_owned(),
+                                };
+                                queue.push_back((canonical, Some(site)));
+                            }
+                        }
+                        Resolution::Blocked(why) => local.push(
+                            rules::module_blocked::commonjs_require(&here, *offset, spec, &why),
+                        ),
+                        Resolution::NotFound => {}
+                    }
                 }
                 for host_use in &facts.host_uses {
                     match rules::capability_undeclared::check(&here, input.grant, host_use) {

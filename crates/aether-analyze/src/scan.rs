@@ -436,8 +436,9 @@ pub(crate) enum Scanned {
     Syntax(Vec<(u32, String)>),
 }
 
-/// Parses `source` as an ES module (TypeScript when `typescript`) and collects its facts.
-pub(crate) fn scan(source: &str, typescript: bool) -> Scanned {
+/// Parses `source` as an ES module (TypeScript when `typescript`), or as CommonJS (a script
+/// run inside a function, so that a top-level `return` is allowed), and collects its facts.
+pub(crate) fn scan(source: &str, kind: aether_policy::ModuleKind, typescript: bool) -> Scanned {
     if let Some(offset) = crate::depth::too_deep(source) {
         return Scanned::Syntax(vec![(
             offset,
@@ -448,12 +449,18 @@ pub(crate) fn scan(source: &str, typescript: bool) -> Scanned {
         )]);
     }
     let allocator = Allocator::default();
-    let source_type = if typescript {
-        SourceType::ts().with_module(true)
-    } else {
-        SourceType::mjs()
+    let ret = match kind {
+        aether_policy::ModuleKind::CommonJs => Parser::new(&allocator, source, SourceType::cjs())
+            .with_options(oxc_parser::ParseOptions {
+                allow_return_outside_function: true,
+                ..oxc_parser::ParseOptions::default()
+            })
+            .parse(),
+        _ if typescript => {
+            Parser::new(&allocator, source, SourceType::ts().with_module(true)).parse()
+        }
+        _ => Parser::new(&allocator, source, SourceType::mjs()).parse(),
     };
-    let ret = Parser::new(&allocator, source, source_type).parse();
     if !ret.diagnostics.is_empty() || ret.panicked {
         let mut errors: Vec<(u32, String)> = ret
             .diagnostics

@@ -120,6 +120,8 @@ fn missing_entry_module_is_reported() {
         main: "main.js",
         modules: &modules,
         resolve: &res,
+        require: &res,
+        kind: &|_| aether_policy::ModuleKind::Esm,
         grant: &g,
         workspace: std::path::Path::new(common::WS),
     });
@@ -143,6 +145,8 @@ fn issue_15_a_module_that_is_not_utf8_is_a_syntax_error() {
         main: "index.js",
         modules: &modules,
         resolve: &res,
+        require: &res,
+        kind: &|_| aether_policy::ModuleKind::Esm,
         grant: &g,
         workspace: std::path::Path::new(common::WS),
     });
@@ -150,6 +154,61 @@ fn issue_15_a_module_that_is_not_utf8_is_a_syntax_error() {
     assert_eq!(f[0].module, "bc.js");
     assert_eq!((f[0].line, f[0].column), (2, 14));
     assert!(f[0].refuses_run);
+}
+
+// Issue 17: CommonJS modules parse as scripts in a function (a top-level `return` is fine),
+// their literal `require`s are followed (a syntax error in a required file refuses the run; a
+// refused `require` is reported but never refuses it), and JSON modules must parse.
+#[test]
+fn issue_17_commonjs_requires_are_followed_and_json_must_parse() {
+    use aether_analyze::Resolution;
+    use aether_policy::ModuleKind;
+    let g = common::grant(&NONE);
+    let modules = |n: &str| {
+        let text = match n {
+            "index.cjs" => {
+                "if (x) return;\nconst a = require('./a.cjs');\nconst fs = require('fs');\nmodule.exports = () => require('./d.json');\n"
+            }
+            "a.cjs" => "module.exports = {;\n",
+            "d.json" => "{ \"a\": [1, }",
+            _ => return None,
+        };
+        Some(text.as_bytes().to_vec())
+    };
+    let require = |s: &str, _: &str| match s {
+        "fs" => Resolution::Blocked("a capability built-in".into()),
+        s => Resolution::Module(s.trim_start_matches("./").to_owned()),
+    };
+    let kind = |n: &str| {
+        if n.ends_with(".json") {
+            ModuleKind::Json
+        } else {
+            ModuleKind::CommonJs
+        }
+    };
+    let f = aether_analyze::analyze(&aether_analyze::Input {
+        main: "index.cjs",
+        modules: &modules,
+        resolve: &|_, _| Resolution::NotFound,
+        require: &require,
+        kind: &kind,
+        grant: &g,
+        workspace: std::path::Path::new(common::WS),
+    });
+    let got: Vec<(&str, &str, bool)> = f
+        .iter()
+        .map(|f| (f.rule, f.module.as_str(), f.refuses_run))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("module-blocked", "index.cjs", false),
+            ("syntax", "a.cjs", true),
+            ("syntax", "d.json", true),
+        ],
+        "{f:#?}"
+    );
+    assert_eq!((f[2].line, f[2].column), (1, 12));
 }
 
 // ---- capability-undeclared ----

@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use aether_analyze::Resolution;
 use aether_host::bundle::{PluginBundle, ResolveError, SIGNATURE_FILE};
+use aether_host::resolve::ResolveMode;
 use aether_manifest::{
     FileError, Loc, MANIFEST_FILE, Manifest, PipelineFile, SourceFile, StepDecl,
 };
@@ -298,31 +299,35 @@ fn code_findings(
 ) {
     let bundle = &info.bundle;
     let modules = |name: &str| {
-        bundle
-            .files()
-            .find(|(n, _)| *n == name && name != SIGNATURE_FILE)
-            .map(|(_, bytes)| bytes.to_vec())
+        (name != SIGNATURE_FILE)
+            .then(|| bundle.file_bytes(name))
+            .flatten()
+            .map(<[u8]>::to_vec)
     };
-    let resolve = |specifier: &str, referrer: &str| match bundle.resolve(specifier, Some(referrer))
-    {
-        Ok((name, _)) => Resolution::Module(name),
-        Err(ResolveError::NotFound(_)) => Resolution::NotFound,
-        Err(ResolveError::NotRelative) => Resolution::Blocked("not a relative specifier".into()),
-        Err(ResolveError::OutsidePlugin) => {
-            Resolution::Blocked("it leaves the plugin directory".into())
-        }
-        Err(ResolveError::Signature) => Resolution::Blocked(
-            "it is the plugin's signature file, which the lock does not pin".into(),
-        ),
-        Err(ResolveError::SymlinkOutside(real)) => Resolution::Blocked(format!(
-            "it leads through a symlink to `{}`, outside the plugin directory",
-            real.display()
-        )),
+    // The runtime's own resolver (SPEC §5): what is analyzed is what would be loaded.
+    let resolution = |result: Result<aether_host::resolve::Resolved, ResolveError>| match result {
+        Ok(resolved) => Resolution::Module(resolved.name),
+        Err(e) => match aether_host::broker::module_denial(&e) {
+            Some(why) => Resolution::Blocked(why),
+            None => Resolution::NotFound,
+        },
+    };
+    let resolve = |specifier: &str, referrer: &str| {
+        resolution(bundle.resolve_module(specifier, Some(referrer), ResolveMode::Import))
+    };
+    let require = |specifier: &str, referrer: &str| {
+        resolution(bundle.resolve_module(specifier, Some(referrer), ResolveMode::Require))
+    };
+    let kind = |name: &str| {
+        let bytes = bundle.file_bytes(name).unwrap_or_default();
+        bundle.kind_of(name, bytes, ResolveMode::Import)
     };
     let input = aether_analyze::Input {
         main: &info.manifest.main,
         modules: &modules,
         resolve: &resolve,
+        require: &require,
+        kind: &kind,
         grant: &info.grant,
         workspace,
     };

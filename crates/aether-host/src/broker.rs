@@ -14,7 +14,7 @@ use std::ffi::OsString;
 use aether_jail::{ChildSpec, Children, Confinement, JailError};
 use aether_policy::{
     Capability, CheckedCommand, CheckedEnv, CheckedListen, CheckedPath, Decision, Denial, Grant,
-    PathPattern, UnsafeMode,
+    ModuleKind, PathPattern, UnsafeMode,
 };
 
 use aether_typescript::PositionMap;
@@ -28,6 +28,7 @@ use crate::gateway::{
 use crate::inbound::{InboundLimits, Listeners, Tap};
 use crate::overlay::{Lookup, Overlay};
 use crate::protocol::{Host, HostError, HostRequest, HostValue};
+use crate::resolve::ResolveMode;
 
 /// Who a step is, for events and logs.
 #[derive(Debug, Clone)]
@@ -346,20 +347,30 @@ impl StepHost {
         Ok(())
     }
 
-    /// Loads a module for `import` (static or dynamic), in the order SPEC §5 sets ("the grant
-    /// is checked first"), the one place that decides it for every module:
+    /// Loads a module for `import` (static or dynamic) or CommonJS `require`, in the order
+    /// SPEC §5 sets ("the grant is checked first"), the one place that decides it for every
+    /// module:
     ///
-    /// 1. the specifier resolves against the importing module, and the bundle judges the real
-    ///    path it names ([`PluginBundle::resolve`]): not relative, climbing out of the plugin,
-    ///    or through a symlink (of the file or of a directory above it) whose real path
-    ///    leaves the plugin is a `module` violation, whether or not the file exists there;
-    /// 2. only a specifier that stays inside the plugin may fail otherwise: no such file, or
-    ///    bytes that are not UTF-8 text, is a `TypeError` (a module reachable from `main`
-    ///    that is not text never gets here: `run` refuses it before anything starts, SPEC §4).
-    fn module(&self, specifier: &str, referrer: Option<&str>) -> Result<HostValue, HostError> {
+    /// 1. the specifier resolves against the importing module ([`PluginBundle::resolve_module`]:
+    ///    relative, `#imports`, or a package from the plugin's `node_modules`), and the bundle
+    ///    judges the real path it names: a `node:` or capability built-in name, an absolute
+    ///    path or URL, climbing out of the plugin, a symlink whose real path leaves it, a
+    ///    package that is not installed or a package target climbing out of its package is a
+    ///    `module` violation, whether or not a file exists there;
+    /// 2. only a specifier that stays inside the plugin may fail otherwise: no such file, a
+    ///    subpath the package does not export, a bad `package.json`, bytes that are not UTF-8
+    ///    text, or a JSON module imported without `with { type: 'json' }` (or a module that is
+    ///    not JSON imported with it) is a `TypeError`.
+    fn module(
+        &self,
+        specifier: &str,
+        referrer: Option<&str>,
+        mode: ResolveMode,
+        with_type: Option<&str>,
+    ) -> Result<HostValue, HostError> {
         let denial = |why: String| {
             let message = format!(
-                "module denied for `{specifier}`: {why}; only relative imports of files inside the plugin directory are allowed"
+                "module denied for `{specifier}`: {why}; only files inside the plugin directory (relative imports, or packages installed in its `node_modules`) may be loaded"
             );
             self.event(
                 Capability::Module,
@@ -373,38 +384,116 @@ impl StepHost {
                 message,
             }
         };
-        match self.bundle.resolve(specifier, referrer) {
-            Ok((name, bytes)) => {
-                let source = String::from_utf8(bytes.to_vec())
-                    .map_err(|_| type_error(format!("module `{name}` is not UTF-8 text")))?;
-                let source = self.compile_if_typescript(&name, source)?;
-                self.event(
-                    Capability::Module,
-                    specifier,
-                    Decision::Allowed,
-                    String::new(),
-                );
-                Ok(HostValue::Module { name, source })
+        let resolved = match self.bundle.resolve_module(specifier, referrer, mode) {
+            Ok(resolved) => resolved,
+            Err(e) => {
+                return Err(match module_denial(&e) {
+                    Some(why) => denial(why),
+                    None => {
+                        let mut message = module_failure(specifier, &e, mode);
+                        if let ResolveError::NotFound(name) = &e {
+                            message.push_str(&typescript_hint(&self.bundle, specifier, name));
+                        }
+                        type_error(message)
+                    }
+                });
             }
-            Err(ResolveError::NotRelative) => Err(denial(
-                "not a relative specifier (native and bare modules are blocked)".into(),
-            )),
-            Err(ResolveError::OutsidePlugin) => {
-                Err(denial("it leaves the plugin directory".into()))
+        };
+        let name = resolved.name;
+        let source = String::from_utf8(resolved.bytes.to_vec())
+            .map_err(|_| type_error(format!("module `{name}` is not UTF-8 text")))?;
+        let source = self.compile_if_typescript(&name, source)?;
+        if mode == ResolveMode::Import {
+            match (resolved.kind, with_type) {
+                (ModuleKind::Json, Some("json")) => {}
+                (ModuleKind::Json, _) => {
+                    return Err(type_error(format!(
+                        "module `{name}` is JSON: import it with `with {{ type: 'json' }}`"
+                    )));
+                }
+                (_, None) => {}
+                (_, Some("json")) => {
+                    return Err(type_error(format!(
+                        "module `{name}` is not JSON but was imported with `type: 'json'`"
+                    )));
+                }
+                (_, Some(other)) => {
+                    return Err(type_error(format!(
+                        "the import attribute `type: '{other}'` is not supported: only `json` is"
+                    )));
+                }
             }
-            Err(ResolveError::SymlinkOutside(real)) => Err(denial(format!(
-                "it leads through a symlink to `{}`, outside the plugin directory",
-                real.display()
-            ))),
-            Err(ResolveError::Signature) => Err(denial(
-                "it is the plugin's signature file, which the lock does not pin: only pinned files run"
-                    .into(),
-            )),
-            Err(ResolveError::NotFound(name)) => Err(type_error(format!(
-                "cannot find module `{specifier}` (resolved to `{name}` in the plugin): imports need the exact file name, with its extension{}",
-                typescript_hint(&self.bundle, specifier, &name)
-            ))),
         }
+        let exports = match (mode, resolved.kind) {
+            (ResolveMode::Import, ModuleKind::CommonJs) => {
+                self.bundle.cjs_export_names(&name, &source)
+            }
+            _ => Vec::new(),
+        };
+        self.event(
+            Capability::Module,
+            specifier,
+            Decision::Allowed,
+            String::new(),
+        );
+        Ok(HostValue::Module {
+            name,
+            source,
+            kind: resolved.kind,
+            exports,
+        })
+    }
+}
+
+/// Why a resolution error is a `module` violation (it leaves, or would leave, the plugin), or
+/// `None` for a failure inside the plugin.
+pub fn module_denial(e: &ResolveError) -> Option<String> {
+    Some(match e {
+        ResolveError::Builtin => {
+            "it names a Node built-in that carries capabilities (`node:` specifiers, `fs`, `net`, `child_process`, …), which plugins never load".into()
+        }
+        ResolveError::NotRelative => {
+            "it is neither a relative specifier nor a package name (absolute paths and URLs are blocked)".into()
+        }
+        ResolveError::OutsidePlugin => "it leaves the plugin directory".into(),
+        ResolveError::SymlinkOutside(real) => format!(
+            "it leads through a symlink to `{}`, outside the plugin directory",
+            real.display()
+        ),
+        ResolveError::NotInstalled(package) => format!(
+            "package `{package}` is not installed in the plugin's `node_modules`"
+        ),
+        ResolveError::InvalidTarget(target) => format!(
+            "its package's `exports`/`imports` target `{target}` does not stay inside the package"
+        ),
+        ResolveError::Signature => {
+            "it is the plugin's signature file, which the lock does not pin: only pinned files run".into()
+        }
+        ResolveError::NotFound(_)
+        | ResolveError::NotExported { .. }
+        | ResolveError::BadPackageJson(_) => return None,
+    })
+}
+
+/// The message of a resolution failure inside the plugin (see [`module_denial`]).
+pub fn module_failure(specifier: &str, e: &ResolveError, mode: ResolveMode) -> String {
+    match e {
+        ResolveError::NotFound(name) if mode == ResolveMode::Import => format!(
+            "cannot find module `{specifier}` (resolved to `{name}` in the plugin): imports need the exact file name, with its extension"
+        ),
+        ResolveError::NotFound(name) => format!(
+            "cannot find module `{specifier}` (looked for `{name}` with the extensions `.js`, `.json`, `.cjs` and as a directory in the plugin)"
+        ),
+        ResolveError::NotExported { package, subpath } if package.is_empty() => format!(
+            "cannot find module `{specifier}`: `{subpath}` is not defined by the nearest `package.json` `imports`"
+        ),
+        ResolveError::NotExported { package, subpath } => format!(
+            "cannot find module `{specifier}`: package `{package}` does not export `{subpath}` (see its `package.json` `exports`)"
+        ),
+        ResolveError::BadPackageJson(why) => {
+            format!("cannot resolve `{specifier}`: invalid `package.json`: {why}")
+        }
+        other => format!("cannot resolve `{specifier}`: {other:?}"),
     }
 }
 
@@ -677,7 +766,9 @@ impl Host for StepHost {
             HostRequest::LoadModule {
                 specifier,
                 referrer,
-            } => self.module(&specifier, referrer.as_deref()),
+                mode,
+                with_type,
+            } => self.module(&specifier, referrer.as_deref(), mode, with_type.as_deref()),
             HostRequest::Log { level, message } => {
                 self.recorder.log(&self.who.step, &level, &message);
                 Ok(HostValue::Unit)

@@ -1,15 +1,19 @@
 //! A plugin's files, read once into memory: the bytes verified are the bytes run.
 //!
 //! Modules are served to the engine from this bundle only, never re-read from disk, so a file
-//! swapped after loading is not executed. Resolution follows SPEC §5: only relative specifiers,
-//! normalized lexically against the importing module, naming a file of the bundle whose real
-//! path is inside the plugin directory (a symlink on the way out of it, to a file or a
-//! directory, refuses the specifier whether or not the file exists); no extension or index
-//! guessing.
+//! swapped after loading is not executed. Resolution (SPEC §5, in `resolve.rs`) only ever names
+//! files of the bundle whose real path is inside the plugin directory: a symlink on the way out
+//! of it, to a file or a directory, refuses the specifier whether or not the file exists.
+//!
+//! The whole plugin directory is read, `node_modules` included, so that `aether.lock` and the
+//! signature cover every byte that may run; the limits below are sized for real packages
+//! (a plugin with `date-fns` holds some 5,000 files).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+
+use crate::resolve::{Json, ResolveMode};
 
 /// The plugin's detached signature (SPEC §9), at the top of its directory: never a module.
 ///
@@ -20,15 +24,20 @@ use std::sync::Arc;
 /// pinned file. The same name as `aether_integrity::SIGNATURE_FILE` (aether-cli checks).
 pub const SIGNATURE_FILE: &str = "aether-plugin.minisig";
 
-/// Most bytes a bundle may hold (all files together): a plugin is source code, not data.
-pub const MAX_BUNDLE_BYTES: u64 = 64 * 1024 * 1024;
+/// Most bytes a bundle may hold (all files together): 256 MiB. A plugin is source code and
+/// its installed packages (`node_modules` of eight popular packages together is 25 MB), not
+/// data; the bundle is held in memory for the whole run.
+pub const MAX_BUNDLE_BYTES: u64 = 256 * 1024 * 1024;
 
-/// Most entries (files, directories and symlinks together) a plugin directory may hold.
+/// Most entries (files, directories and symlinks together) a plugin directory may hold:
+/// 100,000.
 ///
 /// The byte cap ([`MAX_BUNDLE_BYTES`]) says nothing of a million empty files, each an entry in
-/// memory, a line of the digest list and of `aether.lock`; ten thousand is far more than a
-/// plugin's sources (it is not a place for `node_modules`), and keeps loading and the lock small.
-pub const MAX_BUNDLE_ENTRIES: usize = 10_000;
+/// memory, a line of the digest list and of `aether.lock`. `node_modules` is part of the plugin
+/// (every file of it is verified and locked, SPEC §9), and real packages are many small files
+/// (`date-fns` alone is over 5,000), so the cap is ten times what a large dependency tree
+/// holds, and still keeps loading and the lock bounded.
+pub const MAX_BUNDLE_ENTRIES: usize = 100_000;
 
 /// Directory symlinks inside the plugin followed at most while resolving one module (Linux
 /// follows 40 in a path; a plugin needs a few).
@@ -83,13 +92,32 @@ enum Entry {
 pub struct PluginBundle {
     dir: PathBuf,
     entries: BTreeMap<String, Entry>,
+    /// Parsed `package.json` files, by path: resolution reads them again and again.
+    packages: Arc<Mutex<HashMap<String, Arc<Json>>>>,
 }
 
 /// Why a specifier does not resolve to a module of the bundle.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ResolveError {
-    /// Not a relative specifier (`fs`, `node:fs`, `/abs`, `https://…`).
+    /// Neither relative nor a package name (`/abs`, `https://…`, `data:…`).
     NotRelative,
+    /// A `node:` specifier or a capability-carrying built-in's name (`fs`, `child_process`,
+    /// …; SPEC §5), whatever `node_modules` holds.
+    Builtin,
+    /// A bare specifier naming a package that no `node_modules` of the plugin holds.
+    NotInstalled(String),
+    /// A package's `exports`/`imports` target that is not `./…` inside the package (`../`,
+    /// `node_modules` or empty segments, an absolute path or URL).
+    InvalidTarget(String),
+    /// The package's `exports` (or the nearest `imports`) define nothing for this subpath.
+    NotExported {
+        /// The package name (empty for `#imports`).
+        package: String,
+        /// The subpath asked for (`.`, `./sub`, `#name`).
+        subpath: String,
+    },
+    /// A `package.json` on the way is not valid JSON (path and cause).
+    BadPackageJson(String),
     /// Relative, but it climbs out of the plugin directory.
     OutsidePlugin,
     /// A symlink (the file itself, or a directory above it) whose real path leaves the plugin
@@ -118,6 +146,7 @@ impl PluginBundle {
         let mut bundle = PluginBundle {
             dir: dir.to_path_buf(),
             entries: BTreeMap::new(),
+            packages: Arc::default(),
         };
         let mut total = 0u64;
         let mut seen = 0usize;
@@ -195,41 +224,83 @@ impl PluginBundle {
         })
     }
 
+    /// The bytes of the file at bundle path `name` exactly (no symlink following, no
+    /// resolution), if the bundle holds one.
+    pub fn file_bytes(&self, name: &str) -> Option<&[u8]> {
+        match self.entries.get(name) {
+            Some(Entry::File(b)) => Some(&b[..]),
+            _ => None,
+        }
+    }
+
     /// Resolves `specifier` imported by `referrer` (a bundle path; `None` for the entry, whose
-    /// specifier is the manifest's `main`) to a bundle path and its bytes.
+    /// specifier is the manifest's `main`) as an ES module import does, to a bundle path and
+    /// its bytes ([`PluginBundle::resolve_module`] with [`ResolveMode::Import`]).
     pub fn resolve(
         &self,
         specifier: &str,
         referrer: Option<&str>,
     ) -> Result<(String, Arc<[u8]>), ResolveError> {
-        let key = match referrer {
-            None => normalize(specifier, "")?,
-            Some(r) => {
-                if !(specifier.starts_with("./") || specifier.starts_with("../")) {
-                    return Err(ResolveError::NotRelative);
-                }
-                let base = r.rsplit_once('/').map_or("", |(d, _)| d);
-                normalize(specifier, base)?
-            }
-        };
-        if key == SIGNATURE_FILE {
-            return Err(ResolveError::Signature);
-        }
-        self.lookup(key, 0)
+        self.resolve_module(specifier, referrer, ResolveMode::Import)
+            .map(|r| (r.name, r.bytes))
     }
 
-    /// The file at bundle path `key`, judged by its real path: a symlink on the way (the file
-    /// itself or any directory above it) whose real path leaves the plugin makes it
-    /// [`ResolveError::SymlinkOutside`], whether or not the file exists there (SPEC §5: "a
-    /// symlink leading out ... whether or not the target exists"). A directory symlink that
-    /// stays inside is followed (at most [`MAX_SYMLINK_HOPS`] times).
-    fn lookup(&self, key: String, hops: usize) -> Result<(String, Arc<[u8]>), ResolveError> {
-        match self.entries.get(&key) {
-            Some(Entry::File(b)) => return Ok((key, b.clone())),
-            Some(Entry::Outside(real)) if !real.starts_with(&self.dir) => {
-                return Err(ResolveError::SymlinkOutside(real.clone()));
+    /// The file at bundle path `key` (its canonical name and bytes), judged by its real path.
+    pub(crate) fn lookup_key(&self, key: String) -> Result<(String, Arc<[u8]>), ResolveError> {
+        let real = self.real_key(key, 0)?;
+        match self.entries.get(&real) {
+            Some(Entry::File(b)) => Ok((real, b.clone())),
+            _ => Err(ResolveError::NotFound(real)),
+        }
+    }
+
+    /// Whether bundle path `key` is a directory holding files (through symlinks inside the
+    /// plugin); a symlink on the way out of the plugin is an error.
+    pub(crate) fn is_dir(&self, key: &str) -> Result<bool, ResolveError> {
+        let real = self.real_key(key.to_owned(), 0)?;
+        let prefix = format!("{real}/");
+        Ok(self
+            .entries
+            .range(prefix.clone()..)
+            .next()
+            .is_some_and(|(k, _)| k.starts_with(&prefix)))
+    }
+
+    pub(crate) fn cached_package(&self, name: &str) -> Option<Arc<Json>> {
+        self.packages.lock().ok()?.get(name).cloned()
+    }
+
+    pub(crate) fn cache_package(&self, name: String, parsed: Arc<Json>) {
+        if let Ok(mut cache) = self.packages.lock() {
+            cache.insert(name, parsed);
+        }
+    }
+
+    /// Bundle path `key` with every symlink inside the plugin on the way followed: a symlink
+    /// (the path itself or any directory above it) whose real path leaves the plugin makes it
+    /// [`ResolveError::SymlinkOutside`], whether or not a file exists there (SPEC §5: "a
+    /// symlink leading out ... whether or not the target exists"). Directory symlinks that stay
+    /// inside are followed at most [`MAX_SYMLINK_HOPS`] times.
+    fn real_key(&self, key: String, hops: usize) -> Result<String, ResolveError> {
+        let follow = |real: &Path, key: &str| -> Result<String, ResolveError> {
+            if !real.starts_with(&self.dir) {
+                return Err(ResolveError::SymlinkOutside(real.to_path_buf()));
             }
-            Some(Entry::Outside(_)) => return Err(ResolveError::NotFound(key)),
+            let inner = real
+                .strip_prefix(&self.dir)
+                .ok()
+                .and_then(Path::to_str)
+                .map(str::to_owned);
+            match inner {
+                Some(inner) if hops < MAX_SYMLINK_HOPS && inner != key && !inner.is_empty() => {
+                    self.real_key(inner, hops + 1)
+                }
+                _ => Err(ResolveError::NotFound(key.to_owned())),
+            }
+        };
+        match self.entries.get(&key) {
+            Some(Entry::File(_)) => return Ok(key),
+            Some(Entry::Outside(real)) => return follow(real, &key),
             None => {}
         }
         for (i, _) in key.match_indices('/') {
@@ -237,23 +308,9 @@ impl PluginBundle {
             let Some(Entry::Outside(real)) = self.entries.get(dir) else {
                 continue;
             };
-            let target = real.join(rest);
-            if !real.starts_with(&self.dir) {
-                return Err(ResolveError::SymlinkOutside(target));
-            }
-            let inner = target
-                .strip_prefix(&self.dir)
-                .ok()
-                .and_then(Path::to_str)
-                .map(str::to_owned);
-            return match inner {
-                Some(inner) if hops < MAX_SYMLINK_HOPS && inner != key => {
-                    self.lookup(inner, hops + 1)
-                }
-                _ => Err(ResolveError::NotFound(key)),
-            };
+            return follow(&real.join(rest), &key);
         }
-        Err(ResolveError::NotFound(key))
+        Ok(key)
     }
 }
 
@@ -274,27 +331,6 @@ fn read_bounded(path: &Path, budget: u64) -> std::io::Result<Option<Vec<u8>>> {
         Err(ReadError::Io(e)) => Err(e),
         Err(e @ ReadError::NotRegular { .. }) => Err(std::io::Error::other(e.to_string())),
     }
-}
-
-/// Joins `spec` onto the bundle directory `base` and removes `.`/`..`; refuses climbing out.
-fn normalize(spec: &str, base: &str) -> Result<String, ResolveError> {
-    if spec.starts_with('/') || spec.contains('\0') || spec.contains('\\') || spec.contains(':') {
-        return Err(ResolveError::NotRelative);
-    }
-    let mut parts: Vec<&str> = base.split('/').filter(|p| !p.is_empty()).collect();
-    for part in spec.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => {
-                parts.pop().ok_or(ResolveError::OutsidePlugin)?;
-            }
-            p => parts.push(p),
-        }
-    }
-    if parts.is_empty() {
-        return Err(ResolveError::NotFound(String::new()));
-    }
-    Ok(parts.join("/"))
 }
 
 #[cfg(test)]
@@ -332,11 +368,9 @@ mod tests {
         // Bare names and URLs never resolve (Node's CVE-2023-32002 `Module._load` bypass of
         // the policy shows why: only relative specifiers reach files).
         for spec in [
-            "fs",
-            "node:fs",
-            "child_process",
             "/etc/passwd",
             "https://x.example/a.js",
+            "data:text/javascript,1",
         ] {
             assert_eq!(
                 b.resolve(spec, Some("index.js")),
@@ -344,6 +378,23 @@ mod tests {
                 "{spec}"
             );
         }
+        for spec in [
+            "fs",
+            "node:fs",
+            "node:events",
+            "child_process",
+            "fs/promises",
+        ] {
+            assert_eq!(
+                b.resolve(spec, Some("index.js")),
+                Err(ResolveError::Builtin),
+                "{spec}"
+            );
+        }
+        assert_eq!(
+            b.resolve("events", Some("index.js")),
+            Err(ResolveError::NotInstalled("events".into()))
+        );
         assert_eq!(
             b.resolve("../../secret.js", Some("lib/a.js")),
             Err(ResolveError::OutsidePlugin)

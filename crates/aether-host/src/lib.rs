@@ -7,6 +7,7 @@
 
 pub mod broker;
 pub mod bundle;
+mod cjs;
 mod commit;
 pub mod events;
 mod fsops;
@@ -14,5 +15,6 @@ pub mod gateway;
 pub mod inbound;
 pub mod overlay;
 pub mod protocol;
+pub mod resolve;
 
 pub use protocol::{Host, HostError, HostRequest, HostValue, panic_message};

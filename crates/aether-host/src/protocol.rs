@@ -74,6 +74,10 @@ pub enum HostRequest {
         /// The importing module's path relative to the plugin directory (`None` only for the
         /// entry module itself, which is loaded with `specifier = main`).
         referrer: Option<String>,
+        /// `import` (ES module) or `require` (CommonJS) resolution.
+        mode: crate::resolve::ResolveMode,
+        /// The `type` import attribute (`with { type: 'json' }`), if any.
+        with_type: Option<String>,
     },
     /// `require(x)`: never grants anything (SPEC §5: it exists only to throw the `module`
     /// violation); sent so that the host records the attempt as a denial.
@@ -187,7 +191,13 @@ impl HostRequest {
             HostRequest::LoadModule {
                 specifier,
                 referrer,
-            } => specifier.len() + referrer.as_ref().map_or(0, String::len),
+                with_type,
+                ..
+            } => {
+                specifier.len()
+                    + referrer.as_ref().map_or(0, String::len)
+                    + with_type.as_ref().map_or(0, String::len)
+            }
             HostRequest::Require { specifier } => specifier.len(),
             HostRequest::Fetch {
                 url,
@@ -310,6 +320,11 @@ pub enum HostValue {
         name: String,
         /// The verified source text.
         source: String,
+        /// How the source runs.
+        kind: aether_policy::ModuleKind,
+        /// For a CommonJS module imported by an ES module: the names it exports besides
+        /// `default`, found statically (SPEC §5). Empty otherwise.
+        exports: Vec<String>,
     },
 }
 

@@ -21,8 +21,10 @@ fn load(host: &StepHost, specifier: &str) -> Result<(String, String), HostError>
     match host.call(HostRequest::LoadModule {
         specifier: specifier.into(),
         referrer: Some("index.js".into()),
+        mode: aether_host::resolve::ResolveMode::Import,
+        with_type: None,
     })? {
-        HostValue::Module { name, source } => Ok((name, source)),
+        HostValue::Module { name, source, .. } => Ok((name, source)),
         other => panic!("not a module: {other:?}"),
     }
 }

@@ -30,6 +30,7 @@ pub use domain::{
 pub mod env;
 pub mod escape;
 pub mod grant;
+pub mod module;
 pub mod risk;
 pub mod window;
 
@@ -41,6 +42,7 @@ pub use grant::{
     DEFAULT_TIMEOUT, Denial, DenialReason, Excess, Grant, Limits, Permissions, Policy, RequestItem,
     RequestedLimits, Tier, UnsafeMode, excesses, is_reserved_path,
 };
+pub use module::{CAPABILITY_BUILTINS, ModuleKind, is_blocked_builtin};
 pub use risk::RiskClass;
 pub use window::{
     AppliesTo, Window, WindowError, WindowRefusal, check_windows, parse_day, parse_time,

@@ -21,6 +21,8 @@ impl Host for Trivial {
             HostRequest::LoadModule { referrer: None, .. } => Ok(HostValue::Module {
                 name: "main.js".into(),
                 source: self.0.into(),
+                kind: aether_policy::ModuleKind::Esm,
+                exports: Vec::new(),
             }),
             HostRequest::EnvGet { .. } => Ok(HostValue::Text {
                 value: Some("1".into()),

@@ -57,7 +57,7 @@ pub(crate) fn run(spec: StepSpec, gate: Arc<Gate>, report: SyncSender<Report>) {
 
     let engine = start(&spec, &gate);
     let result = match &engine {
-        Ok((_, context)) => context.with(|ctx| {
+        Ok((_, context, cjs)) => context.with(|ctx| {
             let timers = Rc::new(RefCell::new(Timers::new(Arc::clone(&gate.shared.meter))));
             let calls = Rc::new(RefCell::new(SlowCalls::new(&gate)));
             let tasks = Tasks {
@@ -65,9 +65,10 @@ pub(crate) fn run(spec: StepSpec, gate: Arc<Gate>, report: SyncSender<Report>) {
                 calls: &calls,
             };
             let result = step(&ctx, &spec, &gate, &tasks);
-            // Both hold JavaScript values: release them before the context goes.
+            // All three hold JavaScript values: release them before the context goes.
             timers.borrow_mut().clear();
             calls.borrow_mut().clear();
+            cjs.borrow_mut().take();
             result
         }),
         Err(error) => Err(error.clone()),
@@ -99,7 +100,10 @@ fn kill_error(kill: Kill, spec: &StepSpec) -> StepError {
 
 /// A fresh runtime and context with the step's limits, the host module loader and the interrupt
 /// handler.
-fn start(spec: &StepSpec, gate: &Arc<Gate>) -> Result<(Runtime, Context), StepError> {
+fn start(
+    spec: &StepSpec,
+    gate: &Arc<Gate>,
+) -> Result<(Runtime, Context, crate::cjs::RuntimeSlot), StepError> {
     let shared = &gate.shared;
     let failed = |what: &str, e: rquickjs::Error| match shared.killed() {
         Some(kill) => kill_error(kill, spec),
@@ -120,11 +124,11 @@ fn start(spec: &StepSpec, gate: &Arc<Gate>) -> Result<(Runtime, Context), StepEr
         }
         stop
     })));
-    let (resolver, loader) = loader::host_loader(Arc::clone(gate));
+    let (resolver, loader, cjs) = loader::host_loader(Arc::clone(gate));
     runtime.set_loader(resolver, loader);
     let context = Context::custom::<Intrinsics>(&runtime)
         .map_err(|e| failed("cannot create the context", e))?;
-    Ok((runtime, context))
+    Ok((runtime, context, cjs))
 }
 
 /// How a promise the engine waits for ended, when not fulfilled.
@@ -321,6 +325,8 @@ mod tests {
                 HostRequest::LoadModule { referrer: None, .. } => Ok(HostValue::Module {
                     name: "main.js".into(),
                     source: self.0.into(),
+                    kind: aether_policy::ModuleKind::Esm,
+                    exports: Vec::new(),
                 }),
                 _ => Err(HostError::Failed {
                     type_error: false,

@@ -23,6 +23,7 @@
 #![deny(missing_docs)]
 
 mod bindings;
+mod cjs;
 mod engine;
 mod errors;
 mod gate;

@@ -81,6 +81,7 @@ impl Host for FakeHost {
             HostRequest::LoadModule {
                 specifier,
                 referrer,
+                ..
             } => {
                 let name = match (specifier.strip_prefix("./"), referrer) {
                     (Some(name), _) => name.to_owned(),
@@ -92,7 +93,12 @@ impl Host for FakeHost {
                     .get(&name)
                     .cloned()
                     .ok_or_else(|| denied(Capability::Module, &specifier))?;
-                Ok(HostValue::Module { name, source })
+                Ok(HostValue::Module {
+                    name,
+                    source,
+                    kind: aether_policy::ModuleKind::Esm,
+                    exports: Vec::new(),
+                })
             }
             // A host that wrongly answers `require` with success: the sandbox must throw anyway.
             HostRequest::Require { .. } => Ok(HostValue::Unit),
@@ -382,6 +388,7 @@ fn modules_come_only_from_the_host() {
             HostRequest::LoadModule {
                 specifier,
                 referrer,
+                ..
             } => Some((specifier, referrer)),
             _ => None,
         })
@@ -420,7 +427,7 @@ fn require_and_dynamic_import_throw_permission_denied() {
     assert!(host.requests().contains(&HostRequest::Require {
         specifier: "fs".into(),
     }));
-    assert!(!host.requests().iter().any(|r| matches!(r, HostRequest::LoadModule { referrer: None, specifier } if specifier != "main.js")));
+    assert!(!host.requests().iter().any(|r| matches!(r, HostRequest::LoadModule { referrer: None, specifier, .. } if specifier != "main.js")));
 }
 
 #[test]

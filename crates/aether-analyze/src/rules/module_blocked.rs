@@ -1,8 +1,11 @@
 //! ## What it does
 //! Reports an `import`, `export … from` or literal `import()` of a specifier the runtime
-//! refuses: anything not relative (`fs`, `node:fs`, `net`, `child_process`, absolute paths,
-//! URLs) and relative paths that leave the plugin directory (by `../` or a symlink). Also
-//! reports every `require(…)` call: in aether `require` exists only to throw.
+//! refuses: `node:` specifiers and capability-carrying built-ins (`fs`, `net`,
+//! `child_process`, …, even where a package of that name is installed), absolute paths, URLs,
+//! packages not installed in the plugin's `node_modules`, package targets leaving their package,
+//! and paths that leave the plugin directory (by `../` or a symlink). Also reports every
+//! `require(…)` call in an ES module (there `require` exists only to throw), and, in CommonJS,
+//! each literal `require` the runtime would refuse (never refusing the run: it may be guarded).
 //!
 //! ## Why is this bad?
 //! Plugins get no native modules and no code from outside their own directory (SPEC §5): such
@@ -36,8 +39,8 @@ pub(crate) const INFO: RuleInfo = RuleInfo {
     id: "module-blocked",
     level: Level::Error,
     name: "ModuleBlocked",
-    summary: "an import or require of a module the runtime refuses (native, absolute, URL, outside the plugin)",
-    help: "import only files of the plugin by relative path (`./lib/x.js`); use the `aether` host API instead of Node.js modules",
+    summary: "an import or require of a module the runtime refuses (capability built-in, absolute, URL, not installed, outside the plugin)",
+    help: "import only files of the plugin (`./lib/x.js`) and packages installed in its `node_modules`; use the `aether` host API instead of Node.js built-ins",
     cwe: Some(829),
 };
 
@@ -52,7 +55,7 @@ pub(crate) fn import(site: &Site<'_>, import: &Import, why: &str) -> Finding {
         &INFO,
         import.offset,
         format!(
-            "module denied for `{}` ({how}): {}\n\nhint: only relative imports of files inside the plugin directory are allowed; use the `aether` host API for files, network, environment and processes",
+            "module denied for `{}` ({how}): {}\n\nhint: only files inside the plugin directory (relative imports, or packages installed in its `node_modules`) may be imported; use the `aether` host API for files, network, environment and processes",
             escape_untrusted(&import.specifier),
             escape_untrusted(why),
         ),
@@ -78,5 +81,22 @@ pub(crate) fn require(site: &Site<'_>, offset: u32, arg: Option<&str>) -> Findin
         ),
         Some(Capability::Module),
         arg.map(str::to_owned),
+    )
+}
+
+/// A literal `require(…)` in a CommonJS module that the runtime would refuse (a capability
+/// built-in, a package not installed, outside the plugin). It never refuses the run: the call
+/// may be guarded or never made.
+pub(crate) fn commonjs_require(site: &Site<'_>, offset: u32, spec: &str, why: &str) -> Finding {
+    site.finding(
+        &INFO,
+        offset,
+        format!(
+            "module denied for `{}` (require): {}\n\nhint: a CommonJS module may only require files of the plugin and packages installed in its `node_modules`; use the `aether` host API for files, network, environment and processes",
+            escape_untrusted(spec),
+            escape_untrusted(why),
+        ),
+        Some(Capability::Module),
+        Some(spec.to_owned()),
     )
 }

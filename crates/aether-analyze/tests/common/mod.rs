@@ -59,6 +59,9 @@ pub fn grant(p: &Perms) -> Grant {
 
 /// Resolves like the runtime's bundle: relative to the referrer's directory, lexically.
 pub fn resolve(files: &HashMap<String, String>, spec: &str, referrer: &str) -> Resolution {
+    if !(spec.starts_with("./") || spec.starts_with("../")) {
+        return Resolution::Blocked("not a relative specifier".into());
+    }
     let mut parts: Vec<&str> = referrer.split('/').collect();
     parts.pop();
     for seg in spec.split('/') {
@@ -93,6 +96,8 @@ pub fn run(files: &[(&str, &str)], perms: &Perms) -> Vec<Finding> {
         main: files[0].0,
         modules: &modules,
         resolve: &res,
+        require: &res,
+        kind: &|_| aether_policy::ModuleKind::Esm,
         grant: &g,
         workspace: Path::new(WS),
     })

@@ -18,6 +18,8 @@ mod grant_first;
 mod integrity;
 mod listen;
 mod misc15;
+mod modules;
+mod npm;
 mod peers;
 mod process;
 mod report;
