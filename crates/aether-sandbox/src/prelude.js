@@ -356,6 +356,8 @@
     if (typeof command !== "string") {
       throw new TypeError(`aether.process.run: the command must be a string, got ${typeof command}`);
     }
+    // Lone surrogates as U+FFFD (WebIDL USVString), like a path: one command, checked first.
+    const program = utf8(command);
     // The targets: the command, and the working directory when it is a string.
     let cwd;
     let r;
@@ -370,11 +372,13 @@
       if (given !== undefined && cwd === undefined) {
         throw new TypeError("aether.process.run: cwd must be a string");
       }
-      r = { args: [...args], stdin, timeoutMs };
+      const list = [];
+      for (const a of args) list.push(utf8(a));
+      r = { args: list, stdin, timeoutMs };
     } catch (error) {
-      return grantFirst(error, (problem) => hostRun(command, [], new U8(0), undefined, cwd, problem));
+      return grantFirst(error, (problem) => hostRun(program, [], new U8(0), undefined, cwd, problem));
     }
-    return hostRun(command, r.args, r.stdin, r.timeoutMs, cwd);
+    return hostRun(program, r.args, r.stdin, r.timeoutMs, cwd);
   }
 
   // --- aether.listen (SPEC §5): aether binds, accepts and parses; the plugin sees requests ---

@@ -582,10 +582,16 @@ const cases = [
   ["run cwd", (t) => aether.process.run(t.run, [], { cwd: t.dir, timeoutMs: -1 })],
   ["listen port string", (t) => aether.listen({ hostname: t.host, port: "x" })],
   ["listen port fraction", (t) => aether.listen({ hostname: t.host, port: 1.5 })],
+  // Well-formed once lone surrogates are U+FFFD: run only on ungranted targets.
+  ["lone run arg", (t) => aether.process.run(t.cmd, ["\ud800"])],
+  ["lone run command", (t) => aether.process.run(t.cmd + "\ud800", [])],
+  ["lone header value", (t) => fetch(t.url, { headers: { "x-a": "\ud800" } })],
+  ["lone method", (t) => fetch(t.url, { method: "G\ud800T" })],
 ];
 export default async function (t) {
   const out = [];
   for (const [name, call] of cases) {
+    if (name.startsWith("lone ") && !t.lone) continue;
     try {
       await call(t);
       out.push([name, { ok: null }]);
@@ -668,6 +674,7 @@ fn issue_15_malformed_arguments_to_an_ungranted_target_are_violations() {
         let targets = json!({
             "read": "secret.txt", "write": "secret.txt", "env": "HOME", "url": url,
             "cmd": "/bin/false", "run": "/bin/true", "dir": "secret", "host": "127.0.0.2",
+            "lone": true,
         });
         let (o, records, ws) = run_malformed(
             tier,
@@ -701,6 +708,14 @@ fn issue_15_malformed_arguments_to_an_ungranted_target_are_violations() {
             ("run cwd", "filesystem.read", t("secret")),
             ("listen port string", "network", "127.0.0.2:0".to_owned()),
             ("listen port fraction", "network", "127.0.0.2:0".to_owned()),
+            ("lone run arg", "process", "/bin/false".to_owned()),
+            (
+                "lone run command",
+                "process",
+                "/bin/false\u{FFFD}".to_owned(),
+            ),
+            ("lone header value", "network", url.clone()),
+            ("lone method", "network", url.clone()),
         ];
         let mut wrong = Vec::new();
         for ((case, got), (name, capability, target)) in o.iter().zip(&expected) {
