@@ -700,8 +700,8 @@ impl StepHost {
     ///    (nothing was used).
     ///
     /// Nothing is performed. A request that names no target gets `problem` back.
-    fn malformed(&self, request: HostRequest, problem: &str) -> Result<HostValue, HostError> {
-        let problem = Some(problem);
+    fn malformed(&self, request: HostRequest, text: &str) -> Result<HostValue, HostError> {
+        let problem = Some(text);
         match request {
             HostRequest::ReadText { path }
             | HostRequest::ReadBytes { path }
@@ -728,7 +728,7 @@ impl StepHost {
                     headers: Vec::new(),
                     body: None,
                     redirect: Redirect::Follow,
-                    malformed: problem.map(str::to_owned),
+                    malformed: Some(text.to_owned()),
                 };
                 self.fetch(request, timeout_ms)
             }
@@ -761,7 +761,7 @@ impl StepHost {
                 self.check_listen(&hostname, port, problem)
                     .map(|_| HostValue::Unit)
             }
-            _ => Err(type_error(problem.unwrap_or_default().to_owned())),
+            _ => Err(type_error(text.to_owned())),
         }
     }
 

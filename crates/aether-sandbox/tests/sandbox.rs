@@ -79,6 +79,10 @@ impl Host for FakeHost {
         self.requests.lock().expect("lock").push(request.clone());
         self.answer(request)
     }
+
+    fn reserved_bytes(&self) -> u64 {
+        self.reserved.load(Ordering::Relaxed)
+    }
 }
 
 impl FakeHost {
@@ -258,10 +262,6 @@ impl FakeHost {
                 })
             }
         }
-    }
-
-    fn reserved_bytes(&self) -> u64 {
-        self.reserved.load(Ordering::Relaxed)
     }
 }
 

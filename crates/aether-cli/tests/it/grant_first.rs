@@ -603,6 +603,9 @@ export default async function (t) {
 }
 "#;
 
+/// The records of `violations.jsonl`, as `(capability, target)`.
+type Violations = Vec<(String, String)>;
+
 /// Runs [`MALFORMED`] in `tier` with `targets`, under a grant of `./data/**` (and `extra_read`)
 /// to read, `./out/**` to write, `APP_*`, `/bin/true`, `granted` on the network, and
 /// `127.0.0.1:<listen>` to listen. Returns `[[case, result]...]` and the violations.
@@ -612,7 +615,7 @@ fn run_malformed(
     extra_read: &[&str],
     granted: &str,
     listen: u16,
-) -> (Vec<(String, Value)>, Vec<(String, String)>, Ws) {
+) -> (Vec<(String, Value)>, Violations, Ws) {
     let read: Vec<&str> = [&["./data/**"][..], extra_read].concat();
     let listen = format!("127.0.0.1:{listen}");
     let permissions = json!({
