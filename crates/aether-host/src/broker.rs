@@ -231,12 +231,14 @@ impl StepHost {
     ///    violation, whatever else is wrong with the path (climbing above `/`, a NUL byte,
     ///    a file that does not exist);
     /// 3. only a path the grant covers (or an `--unsafe` run lets through) may then fail
-    ///    otherwise: a NUL byte is a `TypeError`, a missing file an error of the call.
-    fn check_read(&self, given: &str) -> Result<CheckedPath, HostError> {
+    ///    otherwise: a NUL byte is a `TypeError`, then what the binding found wrong with the
+    ///    call (`problem`, see [`HostRequest::Malformed`]) is a `TypeError`, a missing file an
+    ///    error of the call.
+    fn check_read(&self, given: &str, problem: Problem<'_>) -> Result<CheckedPath, HostError> {
         let (abs, real) = self.paths(given, false);
         match self.grant.check_read(&abs, &real) {
             Ok(checked) => {
-                reject_malformed(given)?;
+                reject_malformed(given, problem)?;
                 self.event(
                     Capability::FilesystemRead,
                     given,
@@ -247,7 +249,7 @@ impl StepHost {
             }
             Err(d) => match self.override_denial(&d) {
                 Some(mode) => {
-                    reject_malformed(given)?;
+                    reject_malformed(given, problem)?;
                     Ok(CheckedPath::unchecked(
                         Capability::FilesystemRead,
                         &abs,
@@ -263,12 +265,18 @@ impl StepHost {
     /// Checks a write; returns the real path and whether the write is virtualized (an
     /// ungranted write under `virtualize_denied_writes`, kept in a private overlay node that is
     /// never committed). Only granted paths ever reach [`Overlay::commit`]. The order is
-    /// [`StepHost::check_read`]'s, with the write grant: the grant first, then a malformed path.
-    fn check_write(&self, given: &str, nofollow: bool) -> Result<(PathBuf, bool), HostError> {
+    /// [`StepHost::check_read`]'s, with the write grant: the grant first, then a malformed path,
+    /// then `problem`.
+    fn check_write(
+        &self,
+        given: &str,
+        nofollow: bool,
+        problem: Problem<'_>,
+    ) -> Result<(PathBuf, bool), HostError> {
         let (abs, real) = self.paths(given, nofollow);
         match self.grant.check_write(&abs, &real) {
             Ok(c) => {
-                reject_malformed(given)?;
+                reject_malformed(given, problem)?;
                 self.event(
                     Capability::FilesystemWrite,
                     given,
@@ -278,7 +286,7 @@ impl StepHost {
                 Ok((c.real().to_path_buf(), false))
             }
             Err(d) if self.override_denial(&d).is_some() => {
-                reject_malformed(given)?;
+                reject_malformed(given, problem)?;
                 Ok((real, false))
             }
             Err(d) if self.grant.virtualize_denied_writes() => {
@@ -288,7 +296,7 @@ impl StepHost {
                     Decision::Virtualized,
                     d.to_string(),
                 );
-                reject_malformed(given)?;
+                reject_malformed(given, problem)?;
                 Ok((real, true))
             }
             Err(d) => Err(self.denied(d)),
@@ -345,6 +353,39 @@ impl StepHost {
             });
         }
         Ok(())
+    }
+
+    /// `aether.env.get(name)`. SPEC §5, the grant first: a name outside `env` is a violation
+    /// whatever it holds; only a covered name may then fail: one that no variable can have
+    /// (empty, `=`, NUL), then `problem` (see [`HostRequest::Malformed`]), is a `TypeError`.
+    fn env_get(&self, name: &str, problem: Problem<'_>) -> Result<HostValue, HostError> {
+        let malformed = || {
+            if name.is_empty() || name.contains(['=', '\0']) {
+                Err(type_error(format!(
+                    "aether.env.get: `{}` is not a variable name",
+                    name.escape_debug()
+                )))
+            } else {
+                reject_problem(problem)
+            }
+        };
+        let checked = match self.grant.check_env(name) {
+            Ok(c) => {
+                malformed()?;
+                self.event(Capability::Env, name, Decision::Allowed, String::new());
+                c
+            }
+            Err(d) => match self.override_denial(&d) {
+                Some(mode) => {
+                    malformed()?;
+                    CheckedEnv::unchecked(name, mode)
+                }
+                None => return Err(self.denied(d)),
+            },
+        };
+        Ok(HostValue::Text {
+            value: std::env::var(checked.name()).ok(),
+        })
     }
 
     /// Loads a module for `import` (static or dynamic) or CommonJS `require`, in the order
@@ -582,7 +623,7 @@ impl Host for StepHost {
     fn call(&self, request: HostRequest) -> Result<HostValue, HostError> {
         match request {
             HostRequest::ReadText { path } => {
-                let c = self.check_read(&path)?;
+                let c = self.check_read(&path, None)?;
                 let bytes = self.read(&c, &path)?;
                 let text = String::from_utf8(bytes).map_err(|_| {
                     type_error(format!("`{path}` is not UTF-8 text: use readBytes"))
@@ -590,13 +631,13 @@ impl Host for StepHost {
                 Ok(HostValue::Text { value: Some(text) })
             }
             HostRequest::ReadBytes { path } => {
-                let c = self.check_read(&path)?;
+                let c = self.check_read(&path, None)?;
                 Ok(HostValue::Bytes {
                     value: self.read(&c, &path)?,
                 })
             }
             HostRequest::List { path } => {
-                let c = self.check_read(&path)?;
+                let c = self.check_read(&path, None)?;
                 let (added, removed) = self.overlay().children(c.real());
                 let mut names = match fsops::list_dir(c.real()) {
                     Ok(n) => n,
@@ -612,7 +653,7 @@ impl Host for StepHost {
                 Ok(HostValue::Names { value: names })
             }
             HostRequest::Stat { path } => {
-                let c = self.check_read(&path)?;
+                let c = self.check_read(&path, None)?;
                 let m = self.meta(&c).map_err(|e| failed(&path, &e))?;
                 Ok(HostValue::Stat {
                     size: m.size,
@@ -622,13 +663,13 @@ impl Host for StepHost {
                 })
             }
             HostRequest::Exists { path } => {
-                let c = self.check_read(&path)?;
+                let c = self.check_read(&path, None)?;
                 Ok(HostValue::Bool {
                     value: self.meta(&c).is_ok(),
                 })
             }
             HostRequest::Write { path, data } => {
-                let (c, private) = self.check_write(&path, false)?;
+                let (c, private) = self.check_write(&path, false, None)?;
                 if !private {
                     self.require_parent(&c, &path)?;
                 }
@@ -637,7 +678,7 @@ impl Host for StepHost {
                 Ok(HostValue::Unit)
             }
             HostRequest::Append { path, data } => {
-                let (c, private) = self.check_write(&path, false)?;
+                let (c, private) = self.check_write(&path, false, None)?;
                 if !private {
                     self.require_parent(&c, &path)?;
                 }
@@ -654,7 +695,7 @@ impl Host for StepHost {
                 Ok(HostValue::Unit)
             }
             HostRequest::Mkdir { path } => {
-                let (c, private) = self.check_write(&path, false)?;
+                let (c, private) = self.check_write(&path, false, None)?;
                 let mut missing = Vec::new();
                 let mut dir = c.clone();
                 loop {
@@ -687,7 +728,7 @@ impl Host for StepHost {
                 Ok(HostValue::Unit)
             }
             HostRequest::Remove { path } => {
-                let (c, private) = self.check_write(&path, true)?;
+                let (c, private) = self.check_write(&path, true, None)?;
                 // A virtualized removal asks nothing of the disk: whether an ungranted path
                 // exists, or holds files, is none of the plugin's business.
                 let m = if private {
@@ -715,38 +756,8 @@ impl Host for StepHost {
                 self.overlay().remove(&c, private);
                 Ok(HostValue::Unit)
             }
-            HostRequest::EnvGet { name } => {
-                // SPEC §5, the grant first: a name outside `env` is a violation whatever it
-                // holds; only a covered name that no variable can have (empty, `=`, NUL) is a
-                // `TypeError`.
-                let malformed = || {
-                    if name.is_empty() || name.contains(['=', '\0']) {
-                        Err(type_error(format!(
-                            "aether.env.get: `{}` is not a variable name",
-                            name.escape_debug()
-                        )))
-                    } else {
-                        Ok(())
-                    }
-                };
-                let checked = match self.grant.check_env(&name) {
-                    Ok(c) => {
-                        malformed()?;
-                        self.event(Capability::Env, &name, Decision::Allowed, String::new());
-                        c
-                    }
-                    Err(d) => match self.override_denial(&d) {
-                        Some(mode) => {
-                            malformed()?;
-                            CheckedEnv::unchecked(&name, mode)
-                        }
-                        None => return Err(self.denied(d)),
-                    },
-                };
-                Ok(HostValue::Text {
-                    value: std::env::var(checked.name()).ok(),
-                })
-            }
+            HostRequest::EnvGet { name } => self.env_get(&name, None),
+            HostRequest::Malformed { request, problem } => self.malformed(*request, &problem),
             HostRequest::Require { specifier } => {
                 let message = format!(
                     "module denied for `{specifier}`: `require` is not available to plugins\n\nhint: use `import` with a relative specifier inside the plugin directory"
@@ -781,16 +792,19 @@ impl Host for StepHost {
                 redirect,
                 timeout_ms,
             } => {
-                let redirect = match redirect.as_str() {
-                    "follow" | "" => Redirect::Follow,
-                    "manual" => Redirect::Manual,
-                    "error" => Redirect::Error,
-                    other => {
-                        return Err(type_error(format!(
+                // SPEC §5, the grant first: an unknown `redirect` is a `TypeError` only once the
+                // gateway has checked the URL (see `FetchRequest::malformed`).
+                let (redirect, malformed) = match redirect.as_str() {
+                    "follow" | "" => (Redirect::Follow, None),
+                    "manual" => (Redirect::Manual, None),
+                    "error" => (Redirect::Error, None),
+                    other => (
+                        Redirect::Follow,
+                        Some(format!(
                             "fetch: `redirect` must be \"follow\", \"manual\" or \"error\", got `{}`",
                             aether_policy::escape_untrusted(other)
-                        )));
-                    }
+                        )),
+                    ),
                 };
                 let request = FetchRequest {
                     url,
@@ -798,6 +812,7 @@ impl Host for StepHost {
                     headers,
                     body,
                     redirect,
+                    malformed,
                 };
                 self.fetch(request, timeout_ms)
             }
@@ -809,7 +824,7 @@ impl Host for StepHost {
                 cwd,
             } => self.run_child(&command, args, stdin, timeout_ms, cwd.as_deref()),
             HostRequest::Listen { hostname, port } => {
-                let (checked, granted) = self.check_listen(&hostname, port)?;
+                let (checked, granted) = self.check_listen(&hostname, port, None)?;
                 let id = self.listeners.listen(&checked)?;
                 // Recorded once bound: a bind the system refused (the port is taken) is an
                 // error, not a use of the grant.
@@ -860,6 +875,84 @@ impl Host for StepHost {
 }
 
 impl StepHost {
+    /// A call the binding found malformed ([`HostRequest::Malformed`]): SPEC §5, the grant is
+    /// checked first. This is the one place that sets the order for such calls, per
+    /// capability, through the same checks as a well-formed call:
+    ///
+    /// 1. the target the call names (path, variable, URL, command and `cwd`, listen address)
+    ///    is checked against the grant: outside it, a `PermissionDenied` with its violation
+    ///    (or, under `virtualize_denied_writes`, a virtualized write, or under `--unsafe`, an
+    ///    `allowed-unsafe` use);
+    /// 2. only then, for a covered target, what else is wrong with the target itself (a NUL
+    ///    byte, credentials in a URL), then `problem`: a `TypeError`, with no allowed event
+    ///    (nothing was used).
+    ///
+    /// Nothing is performed. A request that names no target gets `problem` back.
+    fn malformed(&self, request: HostRequest, text: &str) -> Result<HostValue, HostError> {
+        let problem = Some(text);
+        match request {
+            HostRequest::ReadText { path }
+            | HostRequest::ReadBytes { path }
+            | HostRequest::List { path }
+            | HostRequest::Stat { path }
+            | HostRequest::Exists { path } => {
+                self.check_read(&path, problem).map(|_| HostValue::Unit)
+            }
+            HostRequest::Write { path, .. }
+            | HostRequest::Append { path, .. }
+            | HostRequest::Mkdir { path } => self
+                .check_write(&path, false, problem)
+                .map(|_| HostValue::Unit),
+            HostRequest::Remove { path } => self
+                .check_write(&path, true, problem)
+                .map(|_| HostValue::Unit),
+            HostRequest::EnvGet { name } => self.env_get(&name, problem),
+            HostRequest::Fetch {
+                url, timeout_ms, ..
+            } => {
+                let request = FetchRequest {
+                    url,
+                    method: String::new(),
+                    headers: Vec::new(),
+                    body: None,
+                    redirect: Redirect::Follow,
+                    malformed: Some(text.to_owned()),
+                };
+                self.fetch(request, timeout_ms)
+            }
+            HostRequest::Run { command, cwd, .. } => {
+                // The order of a well-formed run: the command, then its `cwd`.
+                match cwd {
+                    None => self
+                        .check_command(&command, problem)
+                        .map(|_| HostValue::Unit),
+                    Some(dir) => {
+                        self.check_command(&command, None)?;
+                        self.check_read(&dir, problem).map(|_| HostValue::Unit)
+                    }
+                }
+            }
+            HostRequest::Listen { hostname, port } => {
+                // Port 0 (never granted): the port given was not one; any granted port of
+                // the hostname covers the call.
+                let port = match port {
+                    0 => self
+                        .grant
+                        .permissions()
+                        .listen
+                        .iter()
+                        .map(|l| l.addr().port())
+                        .find(|&p| self.grant.check_listen_host(&hostname, p).is_ok())
+                        .unwrap_or(0),
+                    p => p,
+                };
+                self.check_listen(&hostname, port, problem)
+                    .map(|_| HostValue::Unit)
+            }
+            _ => Err(type_error(text.to_owned())),
+        }
+    }
+
     /// One fetch through the gateway, never past the step's deadline nor `timeout_ms`; every
     /// request sent and every refusal becomes an event.
     fn fetch(
@@ -939,15 +1032,25 @@ impl StepHost {
     /// `network.listen` entry, so it is a violation like any ungranted address; it is a
     /// `TypeError` only in an `--unsafe` run, which lets the denial through to a bind that
     /// cannot happen.
-    fn check_listen(&self, hostname: &str, port: u16) -> Result<(CheckedListen, bool), HostError> {
+    fn check_listen(
+        &self,
+        hostname: &str,
+        port: u16,
+        problem: Problem<'_>,
+    ) -> Result<(CheckedListen, bool), HostError> {
         match self.grant.check_listen_host(hostname, port) {
-            Ok(checked) => Ok((checked, true)),
+            Ok(checked) => {
+                reject_problem(problem)?;
+                Ok((checked, true))
+            }
             Err(d) => match self.override_denial(&d) {
                 Some(mode) => match aether_policy::parse_listen_host(hostname) {
-                    Some(ip) => Ok((
-                        CheckedListen::unchecked(std::net::SocketAddr::new(ip, port), mode),
-                        false,
-                    )),
+                    Some(ip) => reject_problem(problem).map(|()| {
+                        (
+                            CheckedListen::unchecked(std::net::SocketAddr::new(ip, port), mode),
+                            false,
+                        )
+                    }),
                     None => Err(type_error(format!(
                         "aether.listen: hostname must be an IP address or `localhost`, got `{}`",
                         aether_policy::escape_untrusted(hostname)
@@ -960,7 +1063,11 @@ impl StepHost {
 
     /// The program `command` names, checked: an absolute path as it is, or a bare name as the
     /// granted command with that file name (resolved through `PATH` when the plugin was loaded).
-    fn check_command(&self, command: &str) -> Result<CheckedCommand, HostError> {
+    fn check_command(
+        &self,
+        command: &str,
+        problem: Problem<'_>,
+    ) -> Result<CheckedCommand, HostError> {
         let commands = &self.grant.permissions().commands;
         // SPEC §5, the grant first: the command resolves as POSIX does (`/..` is `/`) and is
         // checked whatever it holds; a NUL byte is a `TypeError` only once it is granted (no
@@ -982,7 +1089,7 @@ impl StepHost {
                     command.escape_debug()
                 )))
             } else {
-                Ok(())
+                reject_problem(problem)
             }
         };
         match self.grant.check_command(&path) {
@@ -1018,10 +1125,10 @@ impl StepHost {
         timeout_ms: Option<u64>,
         cwd: Option<&str>,
     ) -> Result<HostValue, HostError> {
-        let program = self.check_command(command)?;
+        let program = self.check_command(command, None)?;
         let cwd = match cwd {
             None => self.workspace.clone(),
-            Some(dir) => self.check_read(dir)?.real().to_path_buf(),
+            Some(dir) => self.check_read(dir, None)?.real().to_path_buf(),
         };
         let unsafe_run = self.unsafe_mode.is_some();
         let env = std::env::vars_os()
@@ -1144,13 +1251,26 @@ fn malformed_path(given: &str) -> Option<&'static str> {
     given.contains('\0').then_some("it contains a NUL byte")
 }
 
-/// The `TypeError` for a path [`malformed_path`] refuses; called only after the grant covers it.
-fn reject_malformed(given: &str) -> Result<(), HostError> {
+/// What the binding found wrong with a call besides its target ([`HostRequest::Malformed`]),
+/// if anything.
+type Problem<'a> = Option<&'a str>;
+
+/// The `TypeError` for a path [`malformed_path`] refuses, else for `problem`; called only after
+/// the grant covers the path.
+fn reject_malformed(given: &str, problem: Problem<'_>) -> Result<(), HostError> {
     match malformed_path(given) {
         Some(why) => Err(type_error(format!(
             "invalid path `{}`: {why}",
             given.escape_debug()
         ))),
+        None => reject_problem(problem),
+    }
+}
+
+/// The `TypeError` for `problem`, if there is one; called only after the grant covers the target.
+fn reject_problem(problem: Problem<'_>) -> Result<(), HostError> {
+    match problem {
+        Some(problem) => Err(type_error(problem.to_owned())),
         None => Ok(()),
     }
 }

@@ -84,6 +84,11 @@ pub struct FetchRequest {
     pub body: Option<Vec<u8>>,
     /// Redirect mode.
     pub redirect: Redirect,
+    /// What is wrong with the request besides its URL, as the caller found it (an invalid
+    /// `redirect`, or what the plugin's bindings refused): SPEC §5, the grant is checked
+    /// first, so the request fails with this as a `TypeError` only after its URL has been
+    /// checked; nothing is sent.
+    pub malformed: Option<String>,
 }
 
 /// One request the gateway actually sent.
@@ -780,6 +785,9 @@ impl<R: Resolve> Gateway<R> {
         // anything else about the request (method, headers, body), so that a request to an
         // ungranted host is its violation however malformed the rest is.
         let mut first = Some(check_url(checks, &url_text, &self.resolver, deadline)?);
+        if let Some(problem) = request.malformed {
+            return Err(type_error(problem));
+        }
         let mut headers = check_headers(&request.headers, Framing::Request)?;
         let method_text = if request.method.is_empty() {
             "GET"

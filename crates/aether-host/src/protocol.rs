@@ -150,6 +150,20 @@ pub enum HostRequest {
         /// The id [`HostValue::Listener`] gave.
         listener: u64,
     },
+    /// A call whose arguments the binding found wrong (a `TypeError` in JavaScript: data that
+    /// is not a `Uint8Array`, a path that is not a string, an invalid header, `timeoutMs` or
+    /// port...) but which names a target: `request` carries that target, the rest left empty.
+    /// SPEC §5, the grant is checked first: the host checks `request`'s target as it would
+    /// check the call's, so a target outside the grant is a `PermissionDenied` with its
+    /// violation; only a covered target gets `problem` back, as a `TypeError`. Nothing is
+    /// performed either way. Slow when `request` is (a fetch's URL may need a name lookup).
+    Malformed {
+        /// The call as far as it names a target (a `Listen` with port 0: the port given was not
+        /// one, and any granted port of the hostname covers it).
+        request: Box<HostRequest>,
+        /// What is wrong with the call, one sentence: the `TypeError`'s message.
+        problem: String,
+    },
     /// `console.*`: a line for the step's log.
     Log {
         /// `log`, `info`, `warn`, `error` or `debug`.
@@ -165,10 +179,13 @@ impl HostRequest {
     /// timers and other promises go on meanwhile. Every other call is quick and made
     /// synchronously.
     pub fn is_slow(&self) -> bool {
-        matches!(
-            self,
-            HostRequest::Fetch { .. } | HostRequest::Run { .. } | HostRequest::Accept { .. }
-        )
+        match self {
+            HostRequest::Malformed { request, .. } => request.is_slow(),
+            _ => matches!(
+                self,
+                HostRequest::Fetch { .. } | HostRequest::Run { .. } | HostRequest::Accept { .. }
+            ),
+        }
     }
 
     /// The bytes the request holds besides its own size: its strings and buffers. What a
@@ -228,6 +245,9 @@ impl HostRequest {
             HostRequest::Listen { hostname, .. } => hostname.len(),
             HostRequest::Respond { headers, body, .. } => pairs(headers) + body.len(),
             HostRequest::Log { level, message } => level.len() + message.len(),
+            HostRequest::Malformed { request, problem } => {
+                std::mem::size_of::<HostRequest>() + request.payload_bytes() + problem.len()
+            }
             HostRequest::Accept { .. } | HostRequest::CloseListener { .. } => 0,
         }
     }

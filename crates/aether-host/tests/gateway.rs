@@ -129,6 +129,7 @@ fn get(url: impl Into<String>) -> FetchRequest {
         headers: Vec::new(),
         body: None,
         redirect: Redirect::Follow,
+        malformed: None,
     }
 }
 

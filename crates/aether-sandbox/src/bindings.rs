@@ -4,7 +4,11 @@
 //! added, and no helper object is left reachable: native helpers are captured by closures only.
 //!
 //! Every capability is a [`HostRequest`] through the [`Gate`]; this module only validates
-//! arguments (wrong types throw `TypeError`) and converts values. `aether.listen` hands the
+//! arguments (wrong types throw `TypeError`) and converts values. SPEC §5, the grant is checked
+//! first: a call whose arguments are wrong but name a target (a path, a variable, a URL, a
+//! command, a listen address) is sent as [`HostRequest::Malformed`], so that the host decides
+//! (see `StepHost::malformed`): outside the grant, the `PermissionDenied` and its violation;
+//! inside, the `TypeError` (see [`grant_first`]). No grant logic is repeated here. `aether.listen` hands the
 //! plugin request objects only: the sockets stay in the host. `structuredClone` is left out rather than approximated with JSON, which
 //! would silently lose `Map`, `Date`, cycles, etc.
 
@@ -130,7 +134,9 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, gate: &Arc<Gate>, tasks: &Tasks<'_, '
     let get = Function::new(
         ctx.clone(),
         move |ctx: Ctx<'js>, name: Opt<Value<'js>>| -> Result<Value<'js>> {
-            let name = string_arg(&ctx, "aether.env.get", "name", name.0)?;
+            let name = target_arg(&ctx, &env_gate, "aether.env.get", "name", name.0, |name| {
+                HostRequest::EnvGet { name }
+            })?;
             host_call(&ctx, &env_gate, HostRequest::EnvGet { name })
         },
     )?
@@ -267,6 +273,7 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, gate: &Arc<Gate>, tasks: &Tasks<'_, '
         )?,
     )?;
     natives.set("fetch", fetch_fn(ctx, tasks.calls)?)?;
+    natives.set("fetchMalformed", fetch_malformed_fn(ctx, tasks.calls)?)?;
     natives.set("run", run_fn(ctx, tasks.calls)?)?;
     install_listen_natives(ctx, gate, tasks.calls, &natives)?;
     let load = Function::new(
@@ -338,9 +345,38 @@ fn fetch_fn<'js>(ctx: &Ctx<'js>, calls: &Rc<RefCell<SlowCalls<'js>>>) -> Result<
     )
 }
 
+/// The native half of a `fetch` whose other arguments the prelude found wrong: `(url,
+/// problem)` → a promise that rejects, after the host has checked the URL first
+/// ([`HostRequest::Malformed`]).
+fn fetch_malformed_fn<'js>(
+    ctx: &Ctx<'js>,
+    calls: &Rc<RefCell<SlowCalls<'js>>>,
+) -> Result<Function<'js>> {
+    let calls = Rc::clone(calls);
+    Function::new(
+        ctx.clone(),
+        move |ctx: Ctx<'js>,
+              url: rquickjs::String<'js>,
+              problem: rquickjs::String<'js>|
+              -> Result<Promise<'js>> {
+            let request = HostRequest::Fetch {
+                url: usv_string(&ctx, &url)?,
+                method: String::new(),
+                headers: Vec::new(),
+                body: None,
+                redirect: String::new(),
+                timeout_ms: None,
+            };
+            let request = malformed(&ctx, request, Some(problem.into_value()))?;
+            calls.borrow_mut().start(&ctx, request)
+        },
+    )
+}
+
 /// The native half of `aether.listen` (the prelude checks the arguments and builds the server
-/// and request objects): `listen(hostname?, port)` → a listener id, thrown `PermissionDenied`
-/// when ungranted; `accept(id)` → a promise of `{id, method, url, headers, body}` or
+/// and request objects): `listen(hostname?, port, problem?)` → a listener id, thrown
+/// `PermissionDenied` when ungranted (with `problem`, the port was not one: pass 0; the host
+/// checks the hostname first and throws, see [`HostRequest::Malformed`]); `accept(id)` → a promise of `{id, method, url, headers, body}` or
 /// `undefined` once closed; `respond(id, status, [[name, value]...], body)`; `close(id)`.
 fn install_listen_natives<'js>(
     ctx: &Ctx<'js>,
@@ -353,12 +389,17 @@ fn install_listen_natives<'js>(
         "listen",
         Function::new(
             ctx.clone(),
-            move |ctx: Ctx<'js>, hostname: Opt<Value<'js>>, port: u16| -> Result<Value<'js>> {
+            move |ctx: Ctx<'js>,
+                  hostname: Opt<Value<'js>>,
+                  port: u16,
+                  problem: Opt<Value<'js>>|
+                  -> Result<Value<'js>> {
                 let hostname = match hostname.0.and_then(|v| v.as_string().cloned()) {
-                    Some(s) => s.to_string()?,
+                    Some(s) => usv_string(&ctx, &s)?,
                     None => aether_policy::DEFAULT_LISTEN_HOSTNAME.to_owned(),
                 };
-                host_call(&ctx, &listen_gate, HostRequest::Listen { hostname, port })
+                let request = malformed(&ctx, HostRequest::Listen { hostname, port }, problem.0)?;
+                host_call(&ctx, &listen_gate, request)
             },
         )?,
     )?;
@@ -460,8 +501,9 @@ fn host_call<'js>(ctx: &Ctx<'js>, gate: &Gate, request: HostRequest) -> Result<V
 }
 
 /// The native half of `aether.process.run` (the prelude checks the arguments):
-/// `(command, [args...], stdin: Uint8Array, timeoutMs?, cwd?)` → a promise of
-/// `{code, signal, stdout, stderr}`.
+/// `(command, [args...], stdin: Uint8Array, timeoutMs?, cwd?, problem?)` → a promise of
+/// `{code, signal, stdout, stderr}`. With `problem`, the host only checks the command and `cwd`
+/// first ([`HostRequest::Malformed`]) and the promise rejects.
 fn run_fn<'js>(ctx: &Ctx<'js>, calls: &Rc<RefCell<SlowCalls<'js>>>) -> Result<Function<'js>> {
     let calls = Rc::clone(calls);
     Function::new(
@@ -471,17 +513,20 @@ fn run_fn<'js>(ctx: &Ctx<'js>, calls: &Rc<RefCell<SlowCalls<'js>>>) -> Result<Fu
               args: Vec<String>,
               stdin: TypedArray<'js, u8>,
               timeout_ms: Opt<Value<'js>>,
-              cwd: Opt<Value<'js>>|
+              cwd: Opt<Value<'js>>,
+              problem: Opt<Value<'js>>|
               -> Result<Promise<'js>> {
             let request = HostRequest::Run {
                 command,
                 args,
                 stdin: sys::copy_bytes(&stdin).unwrap_or_default(),
                 timeout_ms: whole_ms(timeout_ms.0),
-                cwd: cwd
-                    .0
-                    .and_then(|v| v.as_string().and_then(|s| s.to_string().ok())),
+                cwd: match cwd.0.as_ref().and_then(Value::as_string) {
+                    Some(dir) => Some(usv_string(&ctx, dir)?),
+                    None => None,
+                },
             };
+            let request = malformed(&ctx, request, problem.0)?;
             calls.borrow_mut().start(&ctx, request)
         },
     )
@@ -610,8 +655,7 @@ fn path_fn<'js>(
     Function::new(
         ctx.clone(),
         move |ctx: Ctx<'js>, path: Opt<Value<'js>>| -> Result<Value<'js>> {
-            let path = string_arg(&ctx, name, "path", path.0)?;
-            let request = match kind {
+            let request = move |path| match kind {
                 ReadKind::ReadText => HostRequest::ReadText { path },
                 ReadKind::ReadBytes => HostRequest::ReadBytes { path },
                 ReadKind::List => HostRequest::List { path },
@@ -620,7 +664,8 @@ fn path_fn<'js>(
                 ReadKind::Mkdir => HostRequest::Mkdir { path },
                 ReadKind::Remove => HostRequest::Remove { path },
             };
-            host_call(&ctx, &gate, request)
+            let path = target_arg(&ctx, &gate, name, "path", path.0, request)?;
+            host_call(&ctx, &gate, request(path))
         },
     )?
     .with_name(name)
@@ -644,54 +689,136 @@ fn data_fn<'js>(
     Function::new(
         ctx.clone(),
         move |ctx: Ctx<'js>, path: Opt<Value<'js>>, data: Opt<Value<'js>>| -> Result<Value<'js>> {
-            let path = string_arg(&ctx, name, "path", path.0)?;
+            let request = move |path, data| match kind {
+                DataKind::WriteText | DataKind::WriteBytes => HostRequest::Write { path, data },
+                DataKind::AppendText => HostRequest::Append { path, data },
+            };
+            let (path, path_problem) = match path.0.as_ref().and_then(Value::as_string) {
+                Some(s) => (Some(usv_string(&ctx, s)?), None),
+                None => (
+                    named_target(path.0.clone())?,
+                    Some(not_a_string(name, "path", path.0.as_ref())),
+                ),
+            };
             let data = match kind {
                 DataKind::WriteText | DataKind::AppendText => {
-                    string_arg(&ctx, name, "data", data.0)?.into_bytes()
+                    match data.0.as_ref().and_then(Value::as_string) {
+                        Some(s) => Ok(usv_string(&ctx, s)?.into_bytes()),
+                        None => Err(not_a_string(name, "data", data.0.as_ref())),
+                    }
                 }
                 DataKind::WriteBytes => data
                     .0
                     .and_then(|v| TypedArray::<u8>::from_value(v).ok())
                     .and_then(|a| sys::copy_bytes(&a))
-                    .ok_or_else(|| {
-                        Exception::throw_type(
-                            &ctx,
-                            &format!("aether.fs.{name}: data must be a Uint8Array"),
-                        )
-                    })?,
+                    .ok_or_else(|| format!("aether.fs.{name}: data must be a Uint8Array")),
             };
-            let request = match kind {
-                DataKind::WriteText | DataKind::WriteBytes => HostRequest::Write { path, data },
-                DataKind::AppendText => HostRequest::Append { path, data },
-            };
-            host_call(&ctx, &gate, request)
+            // The path's own problem first, as before.
+            match (path, path_problem.map_or(data, Err)) {
+                (Some(path), Ok(data)) => host_call(&ctx, &gate, request(path, data)),
+                (Some(path), Err(problem)) => {
+                    Err(grant_first(&ctx, &gate, request(path, Vec::new()), problem))
+                }
+                (None, Err(problem)) => Err(Exception::throw_type(&ctx, &problem)),
+                (None, Ok(_)) => Err(Exception::throw_type(
+                    &ctx,
+                    &not_a_string(name, "path", None),
+                )),
+            }
         },
     )?
     .with_name(name)
 }
 
-/// A string argument, or a `TypeError` naming the function and the parameter.
-fn string_arg<'js>(
+/// A string argument naming a target (a path or a variable). Anything else is a `TypeError`
+/// naming the function and the parameter, thrown after the host has checked the target the
+/// value names, if it names one ([`named_target`], [`grant_first`]): `request` makes the call
+/// for that target.
+fn target_arg<'js>(
     ctx: &Ctx<'js>,
+    gate: &Gate,
     function: &str,
     param: &str,
     value: Option<Value<'js>>,
+    request: impl FnOnce(String) -> HostRequest,
 ) -> Result<String> {
     match value.as_ref().and_then(Value::as_string) {
         Some(s) => usv_string(ctx, s),
         None => {
-            let got = value.map_or("undefined", |v| v.type_name());
-            let function = if function.contains('.') {
-                function.to_owned()
-            } else {
-                format!("aether.fs.{function}")
-            };
-            Err(Exception::throw_type(
-                ctx,
-                &format!("{function}: {param} must be a string, got {got}"),
-            ))
+            let problem = not_a_string(function, param, value.as_ref());
+            Err(match named_target(value)? {
+                Some(target) => grant_first(ctx, gate, request(target), problem),
+                None => Exception::throw_type(ctx, &problem),
+            })
         }
     }
+}
+
+/// The `TypeError` message for a parameter that is not a string.
+fn not_a_string(function: &str, param: &str, value: Option<&Value<'_>>) -> String {
+    let got = value.map_or("undefined", Value::type_name);
+    let function = if function.contains('.') {
+        function.to_owned()
+    } else {
+        format!("aether.fs.{function}")
+    };
+    format!("{function}: {param} must be a string, got {got}")
+}
+
+/// The target a non-string argument names, for the grant check that comes before its
+/// `TypeError` (SPEC §5): a `Uint8Array` (Node's `Buffer` paths) its bytes as UTF-8, invalid
+/// sequences as U+FFFD; a number, bigint or boolean its `String()`. Anything else (`undefined`,
+/// `null`, a symbol, an object) names nothing. No plugin code runs.
+fn named_target(value: Option<Value<'_>>) -> Result<Option<String>> {
+    let Some(value) = value else {
+        return Ok(None);
+    };
+    if value.is_number() || value.is_big_int() || value.is_bool() {
+        return Ok(Some(value.get::<Coerced<String>>()?.0));
+    }
+    Ok(TypedArray::<u8>::from_value(value)
+        .ok()
+        .and_then(|a| sys::copy_bytes(&a))
+        .map(|bytes| String::from_utf8_lossy(&bytes).into_owned()))
+}
+
+/// SPEC §5, the grant is checked first: `request` (a call as far as it names a target) goes to
+/// the host as [`HostRequest::Malformed`] with `problem`. The error to throw: the host's
+/// `PermissionDenied` (its violation recorded) when the target is outside the grant, else the
+/// `TypeError` for `problem`.
+fn grant_first<'js>(
+    ctx: &Ctx<'js>,
+    gate: &Gate,
+    request: HostRequest,
+    problem: String,
+) -> rquickjs::Error {
+    let error = match gate.call(HostRequest::Malformed {
+        request: Box::new(request),
+        problem: problem.clone(),
+    }) {
+        Err(error) => error,
+        Ok(_) => HostError::Failed {
+            type_error: true,
+            message: problem,
+        },
+    };
+    throw_host_error(ctx, error)
+}
+
+/// `request`, or [`HostRequest::Malformed`] around it when the prelude passed a `problem` (a
+/// string: what it found wrong with the call's other arguments).
+fn malformed<'js>(
+    ctx: &Ctx<'js>,
+    request: HostRequest,
+    problem: Option<Value<'js>>,
+) -> Result<HostRequest> {
+    Ok(match problem.as_ref().and_then(Value::as_string) {
+        Some(problem) => HostRequest::Malformed {
+            request: Box::new(request),
+            problem: usv_string(ctx, problem)?,
+        },
+        None => request,
+    })
 }
 
 /// The text of `s` as WebIDL's USVString conversion gives it: each lone surrogate becomes

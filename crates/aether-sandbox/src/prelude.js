@@ -5,11 +5,18 @@
 //
 // Nothing here is a security boundary: every argument reaches the host through a native helper
 // that checks it again. A plugin that tampers with built-in prototypes only confuses itself.
+//
+// SPEC §5, the grant is checked first: when fetch, aether.process.run or aether.listen find an
+// argument wrong but the call names a target (the URL; the command and cwd; the hostname), they
+// hand the host that target with what is wrong (`grantFirst`): the host decides, so a target
+// outside the grant is the host's PermissionDenied and its violation, and only a covered one
+// gets the error thrown here.
 (function (natives) {
   "use strict";
   const encode = natives.encode;
   const decode = natives.decode;
   const hostFetch = natives.fetch;
+  const hostFetchMalformed = natives.fetchMalformed;
   const hostRun = natives.run;
   const hostListen = natives.listen;
   const hostAccept = natives.accept;
@@ -22,6 +29,34 @@
   const toWellFormed = String.prototype.toWellFormed;
   const utf8 = (value) => apply(toWellFormed, String(value), []);
   const define = natives.define;
+
+  // What `error` says, for the host (it answers a covered target with this as a TypeError).
+  const problemOf = (error) => {
+    try {
+      return utf8(error instanceof Error ? error.message : error);
+    } catch {
+      return "invalid argument";
+    }
+  };
+  // The call's other arguments threw `error`: `ask(problem)` has the host check the target
+  // first. Throws the host's PermissionDenied if the target is outside the grant, else `error`
+  // itself, as the call always did.
+  const grantFirst = (error, ask) => {
+    let reply;
+    try {
+      reply = ask(problemOf(error));
+    } catch (denied) {
+      if (denied?.name === "PermissionDenied") throw denied;
+      throw error;
+    }
+    if (reply instanceof Promise) {
+      return reply.then(
+        () => { throw error; },
+        (denied) => { throw denied?.name === "PermissionDenied" ? denied : error; },
+      );
+    }
+    throw error;
+  };
 
   class TextEncoder {
     get encoding() {
@@ -284,9 +319,9 @@
     }
     return ms;
   };
-  async function fetch(input, init = undefined) {
-    const url = typeof input === "object" && input !== null && typeof input.url === "string" ? input.url : String(input);
-    let method = init?.method === undefined ? "GET" : String(init.method);
+  // The request `init` describes, or a throw: what fetch checks besides the URL.
+  const fetchInit = (init) => {
+    let method = init?.method === undefined ? "GET" : utf8(init.method);
     if (NORMALIZED_METHODS.includes(method.toUpperCase())) method = method.toUpperCase();
     const headers = new Headers(init?.headers);
     const body = bodyBytes(init?.body, "fetch");
@@ -301,7 +336,18 @@
       throw new TypeError(`fetch: redirect must be "follow", "manual" or "error", got "${redirect}"`);
     }
     const timeoutMs = milliseconds(init?.timeoutMs, "fetch");
-    const reply = await hostFetch(url, method, [...headers], body ?? undefined, redirect, timeoutMs);
+    const pairs = [...headers].map(([name, value]) => [name, utf8(value)]);
+    return { method, headers: pairs, body: body ?? undefined, redirect, timeoutMs };
+  };
+  async function fetch(input, init = undefined) {
+    const url = typeof input === "object" && input !== null && typeof input.url === "string" ? input.url : String(input);
+    let r;
+    try {
+      r = fetchInit(init);
+    } catch (error) {
+      return grantFirst(error, (problem) => hostFetchMalformed(url, problem));
+    }
+    const reply = await hostFetch(url, r.method, r.headers, r.body, r.redirect, r.timeoutMs);
     return responseFromHost(reply);
   }
 
@@ -310,17 +356,29 @@
     if (typeof command !== "string") {
       throw new TypeError(`aether.process.run: the command must be a string, got ${typeof command}`);
     }
-    if (!Array.isArray(args) || !args.every((a) => typeof a === "string")) {
-      throw new TypeError("aether.process.run: args must be an array of strings");
-    }
-    const stdin = bodyBytes(options?.stdin, "aether.process.run", "stdin") ?? new U8(0);
-    const timeoutMs = milliseconds(options?.timeoutMs, "aether.process.run");
+    // Lone surrogates as U+FFFD (WebIDL USVString), like a path: one command, checked first.
+    const program = utf8(command);
+    // The targets: the command, and the working directory when it is a string.
     let cwd;
-    if (options?.cwd !== undefined) {
-      if (typeof options.cwd !== "string") throw new TypeError("aether.process.run: cwd must be a string");
-      cwd = options.cwd;
+    let r;
+    try {
+      const given = options?.cwd;
+      if (typeof given === "string") cwd = given;
+      if (!Array.isArray(args) || !args.every((a) => typeof a === "string")) {
+        throw new TypeError("aether.process.run: args must be an array of strings");
+      }
+      const stdin = bodyBytes(options?.stdin, "aether.process.run", "stdin") ?? new U8(0);
+      const timeoutMs = milliseconds(options?.timeoutMs, "aether.process.run");
+      if (given !== undefined && cwd === undefined) {
+        throw new TypeError("aether.process.run: cwd must be a string");
+      }
+      const list = [];
+      for (const a of args) list.push(utf8(a));
+      r = { args: list, stdin, timeoutMs };
+    } catch (error) {
+      return grantFirst(error, (problem) => hostRun(program, [], new U8(0), undefined, cwd, problem));
     }
-    return hostRun(command, [...args], stdin, timeoutMs, cwd);
+    return hostRun(program, r.args, r.stdin, r.timeoutMs, cwd);
   }
 
   // --- aether.listen (SPEC §5): aether binds, accepts and parses; the plugin sees requests ---
@@ -382,7 +440,9 @@
       throw new TypeError(`aether.listen: hostname must be a string, got ${typeof hostname}`);
     }
     if (!Number.isInteger(port) || port < 0 || port > 65535) {
-      throw new TypeError(`aether.listen: port must be an integer from 1 to 65535, got ${port}`);
+      const error = new TypeError(`aether.listen: port must be an integer from 1 to 65535, got ${String(port)}`);
+      // Port 0 here: no port named; the host checks the hostname against every granted port.
+      grantFirst(error, (problem) => hostListen(hostname, 0, problem));
     }
     const id = hostListen(hostname, port);
     return Object.freeze({

@@ -77,6 +77,16 @@ impl FakeHost {
 impl Host for FakeHost {
     fn call(&self, request: HostRequest) -> Result<HostValue, HostError> {
         self.requests.lock().expect("lock").push(request.clone());
+        self.answer(request)
+    }
+
+    fn reserved_bytes(&self) -> u64 {
+        self.reserved.load(Ordering::Relaxed)
+    }
+}
+
+impl FakeHost {
+    fn answer(&self, request: HostRequest) -> Result<HostValue, HostError> {
         match request {
             HostRequest::LoadModule {
                 specifier,
@@ -99,6 +109,22 @@ impl Host for FakeHost {
                     kind: aether_policy::ModuleKind::Esm,
                     exports: Vec::new(),
                 })
+            }
+            // The grant first (SPEC §5): the target's denial, else the problem as a TypeError.
+            HostRequest::Malformed { request, problem } => {
+                let outcome = match *request {
+                    HostRequest::Write { path, .. } | HostRequest::Append { path, .. } => {
+                        self.read(&path).map(|_| HostValue::Unit)
+                    }
+                    request => self.answer(request),
+                };
+                match outcome {
+                    Err(denial @ HostError::PermissionDenied { .. }) => Err(denial),
+                    _ => Err(HostError::Failed {
+                        type_error: true,
+                        message: problem,
+                    }),
+                }
             }
             // A host that wrongly answers `require` with success: the sandbox must throw anyway.
             HostRequest::Require { .. } => Ok(HostValue::Unit),
@@ -242,10 +268,6 @@ impl Host for FakeHost {
                 })
             }
         }
-    }
-
-    fn reserved_bytes(&self) -> u64 {
-        self.reserved.load(Ordering::Relaxed)
     }
 }
 
@@ -658,8 +680,11 @@ fn fs_and_env_bindings_forward_to_the_host() {
     );
 }
 
+/// Wrong argument types are `TypeError`s; only those naming a target (a number or bytes as a
+/// path, a path with wrong data) reach the host first, as `Malformed` (SPEC §5, the grant
+/// first; issue 15). No plugin code (the proxy's trap) runs.
 #[test]
-fn wrong_argument_types_throw_type_error_without_a_host_call() {
+fn wrong_argument_types_throw_type_error_after_the_host_checks_what_they_name() {
     let host = Arc::new(FakeHost::with_main(
         r#"export default () => {
              const names = [];
@@ -675,10 +700,32 @@ fn wrong_argument_types_throw_type_error_without_a_host_call() {
     ));
     let out = value(&run_host(&host, Limits::default())).expect("step");
     assert_eq!(out, json!(vec!["TypeError"; 7]));
+    let malformed = |request: HostRequest, problem: &str| HostRequest::Malformed {
+        request: Box::new(request),
+        problem: problem.into(),
+    };
     assert_eq!(
-        host.requests().len(),
-        1,
-        "only the entry module was requested"
+        host.requests()[1..],
+        [
+            malformed(
+                HostRequest::ReadText { path: "42".into() },
+                "aether.fs.readText: path must be a string, got int"
+            ),
+            malformed(
+                HostRequest::Write {
+                    path: "x".into(),
+                    data: Vec::new()
+                },
+                "aether.fs.writeBytes: data must be a Uint8Array"
+            ),
+            malformed(
+                HostRequest::Write {
+                    path: "x".into(),
+                    data: Vec::new()
+                },
+                "aether.fs.writeText: data must be a string, got object"
+            ),
+        ]
     );
 }
 

@@ -552,3 +552,236 @@ fn issue_15_check_reports_the_same_refusals_as_run() {
         "{findings:#}"
     );
 }
+
+/// Calls whose other arguments are wrong, each on the targets of `input`: `read`/`write`
+/// paths, `env` name, `url`, `cmd` (a command), `run` (a granted command) with `dir` as its
+/// `cwd`, `host` to listen on. Returns `{case: {ok} | {err: {name, capability, target}}}` in
+/// the order of `CASES`.
+const MALFORMED: &str = r#"
+const enc = (s) => new TextEncoder().encode(s);
+const cases = [
+  ["writeBytes text", (t) => aether.fs.writeBytes(t.write, "text")],
+  ["writeText number", (t) => aether.fs.writeText(t.write, 42)],
+  ["appendText object", (t) => aether.fs.appendText(t.write, {})],
+  ["writeText bytes path", (t) => aether.fs.writeText(enc(t.write), "x")],
+  ["readText number path", () => aether.fs.readText(123)],
+  ["readText bytes path", (t) => aether.fs.readText(enc(t.read))],
+  ["exists bytes path", (t) => aether.fs.exists(enc(t.read))],
+  ["mkdir bytes path", (t) => aether.fs.mkdir(enc(t.write))],
+  ["env.get bytes name", (t) => aether.env.get(enc(t.env))],
+  ["fetch bad header", (t) => fetch(t.url, { headers: { "bad\n": "x" } })],
+  ["fetch GET body", (t) => fetch(t.url, { body: "x" })],
+  ["fetch timeoutMs", (t) => fetch(t.url, { timeoutMs: -1 })],
+  ["fetch redirect", (t) => fetch(t.url, { redirect: "bogus" })],
+  ["fetch method", (t) => fetch(t.url, { method: "BAD METHOD" })],
+  ["fetch body type", (t) => fetch(t.url, { method: "POST", body: 42 })],
+  ["run args", (t) => aether.process.run(t.cmd, "not-an-array")],
+  ["run timeoutMs", (t) => aether.process.run(t.cmd, [], { timeoutMs: "x" })],
+  ["run cwd type", (t) => aether.process.run(t.cmd, [], { cwd: 5 })],
+  ["run stdin", (t) => aether.process.run(t.cmd, [], { stdin: 5 })],
+  ["run cwd", (t) => aether.process.run(t.run, [], { cwd: t.dir, timeoutMs: -1 })],
+  ["listen port string", (t) => aether.listen({ hostname: t.host, port: "x" })],
+  ["listen port fraction", (t) => aether.listen({ hostname: t.host, port: 1.5 })],
+  // Well-formed once lone surrogates are U+FFFD: run only on ungranted targets.
+  ["lone run arg", (t) => aether.process.run(t.cmd, ["\ud800"])],
+  ["lone run command", (t) => aether.process.run(t.cmd + "\ud800", [])],
+  ["lone header value", (t) => fetch(t.url, { headers: { "x-a": "\ud800" } })],
+  ["lone method", (t) => fetch(t.url, { method: "G\ud800T" })],
+];
+export default async function (t) {
+  const out = [];
+  for (const [name, call] of cases) {
+    if (name.startsWith("lone ") && !t.lone) continue;
+    try {
+      await call(t);
+      out.push([name, { ok: null }]);
+    } catch (e) {
+      out.push([name, { err: { name: e.name, capability: e.capability ?? null, target: e.target ?? null } }]);
+    }
+  }
+  return out;
+}
+"#;
+
+/// The records of `violations.jsonl`, as `(capability, target)`.
+type Violations = Vec<(String, String)>;
+
+/// Runs [`MALFORMED`] in `tier` with `targets`, under a grant of `./data/**` (and `extra_read`)
+/// to read, `./out/**` to write, `APP_*`, `/bin/true`, `granted` on the network, and
+/// `127.0.0.1:<listen>` to listen. Returns `[[case, result]...]` and the violations.
+fn run_malformed(
+    tier: &str,
+    targets: &Value,
+    extra_read: &[&str],
+    granted: &str,
+    listen: u16,
+) -> (Vec<(String, Value)>, Violations, Ws) {
+    let read: Vec<&str> = [&["./data/**"][..], extra_read].concat();
+    let listen = format!("127.0.0.1:{listen}");
+    let permissions = json!({
+        "filesystem": { "read": read, "write": ["./out/**"] },
+        "env": ["APP_*"],
+        "process": { "commands": ["/bin/true"] },
+        "network": { "domains": [granted], "listen": [listen] },
+    });
+    let policy = format!(
+        "[filesystem]\nread = {}\nwrite = [\"./out/**\"]\n[env]\nallow = [\"APP_*\"]\n[process]\ncommands = [\"/bin/true\"]\n[network]\ndomains = [{granted:?}]\nallow_private = [\"127.0.0.1/32\"]\nlisten = [{listen:?}]\n",
+        serde_json::to_string(&read).unwrap()
+    );
+    let ws = Ws::new();
+    let manifest = json!({
+        "name": "probe", "version": "1.0.0", "permissions": permissions,
+        "limits": { "timeout": "20s" },
+    });
+    ws.js_plugin("probe", &manifest.to_string(), MALFORMED);
+    ws.write(
+        "aether-policy.toml",
+        &format!("{policy}\n[isolation]\ndefault = \"{tier}\"\nhigh_risk = \"{tier}\"\n"),
+    );
+    ws.write(
+        "pipeline.yaml",
+        &format!(
+            "name: grant-first\npolicy: ./aether-policy.toml\nsteps:\n  - id: probe\n    plugin: ./plugins/probe\n    with: {targets}\n"
+        ),
+    );
+    ws.write("data/a.txt", "A");
+    ws.write("secret.txt", "SECRET");
+    std::fs::create_dir(ws.path().join("out")).unwrap();
+    assert_tier(&ws, tier);
+    let (out, v, records) = run_inspected(&ws);
+    assert_eq!(out.code, Some(0), "{tier}: {}", out.stderr);
+    let results = output(&v, "probe")
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|pair| (pair[0].as_str().unwrap().to_owned(), pair[1].clone()))
+        .collect();
+    (results, records, ws)
+}
+
+// See: issue 15 (SPEC §5 "the grant is checked first ... whatever else is wrong with it"),
+// Node's CVE-2024-21891 / CVE-2023-32004 (paths given as Buffer/Uint8Array) and
+// test/fixtures/permission/fs-traversal.js, Deno's tests/specs/permission cases. The argument
+// checks made in the sandbox's JavaScript bindings (data not a Uint8Array, a non-string path,
+// a bad header, body, `timeoutMs`, `redirect`, `args`, `cwd`, `stdin` or port) come after the
+// grant: an ungranted target is a `PermissionDenied` with one violation each. Before, each was
+// a `TypeError` thrown before the host saw the target, and nothing was recorded.
+#[test]
+fn issue_15_malformed_arguments_to_an_ungranted_target_are_violations() {
+    for tier in TIERS {
+        let granted = Server::start();
+        let ungranted = Server::start();
+        let listen = TcpListener::bind("127.0.0.1:0").unwrap();
+        let listen_port = listen.local_addr().unwrap().port();
+        let url = format!("http://127.0.0.1:{}/ok", ungranted.port);
+        let targets = json!({
+            "read": "secret.txt", "write": "secret.txt", "env": "HOME", "url": url,
+            "cmd": "/bin/false", "run": "/bin/true", "dir": "secret", "host": "127.0.0.2",
+            "lone": true,
+        });
+        let (o, records, ws) = run_malformed(
+            tier,
+            &targets,
+            &[],
+            &format!("127.0.0.1:{}", granted.port),
+            listen_port,
+        );
+        let root = ws.real();
+        let t = |rel: &str| format!("{}/{rel}", root.display());
+        let expected = [
+            ("writeBytes text", "filesystem.write", t("secret.txt")),
+            ("writeText number", "filesystem.write", t("secret.txt")),
+            ("appendText object", "filesystem.write", t("secret.txt")),
+            ("writeText bytes path", "filesystem.write", t("secret.txt")),
+            ("readText number path", "filesystem.read", t("123")),
+            ("readText bytes path", "filesystem.read", t("secret.txt")),
+            ("exists bytes path", "filesystem.read", t("secret.txt")),
+            ("mkdir bytes path", "filesystem.write", t("secret.txt")),
+            ("env.get bytes name", "env", "HOME".to_owned()),
+            ("fetch bad header", "network", url.clone()),
+            ("fetch GET body", "network", url.clone()),
+            ("fetch timeoutMs", "network", url.clone()),
+            ("fetch redirect", "network", url.clone()),
+            ("fetch method", "network", url.clone()),
+            ("fetch body type", "network", url.clone()),
+            ("run args", "process", "/bin/false".to_owned()),
+            ("run timeoutMs", "process", "/bin/false".to_owned()),
+            ("run cwd type", "process", "/bin/false".to_owned()),
+            ("run stdin", "process", "/bin/false".to_owned()),
+            ("run cwd", "filesystem.read", t("secret")),
+            ("listen port string", "network", "127.0.0.2:0".to_owned()),
+            ("listen port fraction", "network", "127.0.0.2:0".to_owned()),
+            ("lone run arg", "process", "/bin/false".to_owned()),
+            (
+                "lone run command",
+                "process",
+                "/bin/false\u{FFFD}".to_owned(),
+            ),
+            ("lone header value", "network", url.clone()),
+            ("lone method", "network", url.clone()),
+        ];
+        let mut wrong = Vec::new();
+        for ((case, got), (name, capability, target)) in o.iter().zip(&expected) {
+            assert_eq!(case, name, "{tier}");
+            if *got != denied(capability, target) {
+                wrong.push(format!("{case}: {got}"));
+            }
+        }
+        assert_eq!(o.len(), expected.len(), "{tier}");
+        assert!(
+            wrong.is_empty(),
+            "{tier}: not denied:\n{}",
+            wrong.join("\n")
+        );
+        let want: Vec<(String, String)> = expected
+            .iter()
+            .map(|(_, c, t)| ((*c).to_owned(), t.clone()))
+            .collect();
+        assert_eq!(records, want, "{tier}");
+        assert_eq!(granted.hits() + ungranted.hits(), 0, "{tier}");
+        assert_eq!(
+            std::fs::read_to_string(root.join("secret.txt")).unwrap(),
+            "SECRET"
+        );
+        drop(listen);
+    }
+}
+
+// See: issue 15 (SPEC §5 "only a request whose target the grant covers may fail otherwise"):
+// the same malformed calls on granted targets are the `TypeError`s they always were, nothing
+// is performed, and nothing is recorded as a violation.
+#[test]
+fn issue_15_malformed_arguments_to_a_granted_target_stay_type_errors() {
+    for tier in TIERS {
+        let granted = Server::start();
+        let listen = TcpListener::bind("127.0.0.1:0").unwrap();
+        let listen_port = listen.local_addr().unwrap().port();
+        let url = format!("http://127.0.0.1:{}/ok", granted.port);
+        let targets = json!({
+            "read": "data/a.txt", "write": "out/w.txt", "env": "APP_X", "url": url,
+            "cmd": "/bin/true", "run": "/bin/true", "dir": "data", "host": "127.0.0.1",
+        });
+        let (o, records, ws) = run_malformed(
+            tier,
+            &targets,
+            &["./123"],
+            &format!("127.0.0.1:{}", granted.port),
+            listen_port,
+        );
+        let not_type_errors: Vec<String> = o
+            .iter()
+            .filter(|(_, got)| *got != type_error())
+            .map(|(case, got)| format!("{case}: {got}"))
+            .collect();
+        assert_eq!(o.len(), 22, "{tier}");
+        assert!(
+            not_type_errors.is_empty(),
+            "{tier}:\n{}",
+            not_type_errors.join("\n")
+        );
+        assert_eq!(records, Vec::<(String, String)>::new(), "{tier}");
+        assert_eq!(granted.hits(), 0, "{tier}");
+        assert!(!ws.path().join("out/w.txt").exists(), "{tier}");
+        drop(listen);
+    }
+}
