@@ -228,8 +228,9 @@ pub struct RunData<'a> {
     pub run_id: &'a str,
     /// The validated workspace.
     pub ws: &'a Workspace,
-    /// Each step's record, in pipeline order.
-    pub records: &'a [StepRecord<Metrics>],
+    /// The records of the steps that ran (or were decided), in pipeline order, with the index
+    /// of each in the workspace's steps: every step for a full run, one for `run --step`.
+    pub records: &'a [(usize, StepRecord<Metrics>)],
     /// The events the run kept ([`Kept`]: each distinct one once, with its repeats), in order.
     pub events: &'a [Kept],
     /// When the run started.
@@ -259,9 +260,9 @@ pub fn write_report(audit: &AuditLog, run: &RunData<'_>) -> io::Result<String> {
         steps: run
             .records
             .iter()
-            .zip(&run.ws.steps)
-            .enumerate()
-            .map(|(index, (record, step))| step_report(run.ws, index, step, record, &omitted))
+            .map(|(index, record)| {
+                step_report(run.ws, *index, &run.ws.steps[*index], record, &omitted)
+            })
             .collect(),
         events: run
             .events

@@ -19,7 +19,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::mpsc;
 
 use crate::graph::Plan;
-use crate::json::JsonText;
+use crate::json::{JsonText, RawValue};
 use crate::template::RenderError;
 
 /// Executes one step. Called from worker threads, several at once.
@@ -246,6 +246,32 @@ impl Scheduler {
                 })
             })
             .collect()
+    }
+}
+
+impl Scheduler {
+    /// Runs step `index` of `plan` alone, as a unit of work: its `with` is rendered from
+    /// `outputs(step_id)` (the outputs of the steps it needs, given by the caller instead of
+    /// being run) exactly as [`Scheduler::run`] renders it from the steps it ran, then the
+    /// runner is called once, on this thread. A template that cannot be rendered fails the step
+    /// without calling the runner.
+    pub fn run_step<'v, R, O>(
+        plan: &Plan,
+        index: usize,
+        outputs: impl Fn(&str) -> Option<&'v RawValue>,
+        runner: &R,
+        observer: &O,
+    ) -> StepRecord<R::Extra>
+    where
+        R: StepRunner,
+        O: Observer<R::Extra>,
+    {
+        let record = match plan.template(index).render(outputs) {
+            Ok(input) => execute(runner, observer, index, input),
+            Err(error) => StepRecord::failed(error.into(), None),
+        };
+        observer.finished(index, &record);
+        record
     }
 }
 

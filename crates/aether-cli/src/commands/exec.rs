@@ -62,7 +62,7 @@ pub fn exec(args: ExecArgs) -> anyhow::Result<Outcome> {
         crate::workspace::Analysis::RunGate,
         false,
     );
-    execute(loaded, &args.execution, None, Printed::StepOutput)
+    execute(loaded, &args.execution, None, Printed::StepOutput, None)
 }
 
 /// `--input`: JSON text, or `@FILE` (relative to the current directory).

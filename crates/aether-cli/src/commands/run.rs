@@ -8,13 +8,13 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use aether_host::gateway::Proxies;
-use aether_pipeline::{Scheduler, StepStatus};
+use aether_pipeline::{JsonText, Scheduler, StepRecord, StepStatus};
 use aether_policy::Tier;
 use aether_worker::Zygote;
 use clap::Args;
 
 use crate::inspect::AuditLog;
-use crate::runner::{Collector, Console, Progress, RunOptions, Runner, violation_counts};
+use crate::runner::{Collector, Console, Metrics, Progress, RunOptions, Runner, violation_counts};
 use crate::workspace::{Loaded, Workspace};
 use crate::{Outcome, OutputFormat, render};
 
@@ -64,6 +64,117 @@ pub struct RunArgs {
     /// always verified against it).
     #[arg(long)]
     frozen: bool,
+    /// Run only this step, as a unit of work: the whole workspace is validated as for a full
+    /// run, and the outputs of the steps it needs come from `--need-output`.
+    #[arg(long, value_name = "ID")]
+    step: Option<String>,
+    /// With `--step`: the output of a step it needs, as JSON text (`ID=JSON`) or read from a
+    /// file (`ID=@FILE`). Every step its `with:` references must be given.
+    #[arg(long = "need-output", value_name = "ID=JSON|@FILE", requires = "step")]
+    need_output: Vec<String>,
+    /// With `--step`: also write the step's output to PATH, exactly as the plugin's
+    /// `JSON.stringify` wrote it (nothing is written when the step fails).
+    #[arg(long = "output-file", value_name = "PATH", requires = "step")]
+    output_file: Option<PathBuf>,
+}
+
+/// `run --step`: the one step to run, the outputs it is given, and where its output goes.
+pub struct OnlyStep {
+    /// The step's id.
+    pub id: String,
+    /// `--need-output`: step id and output text, in the order given.
+    pub needs: Vec<(String, JsonText)>,
+    /// `--output-file`.
+    pub output_file: Option<PathBuf>,
+}
+
+impl OnlyStep {
+    /// Reads `--step`, `--need-output` and `--output-file`; `Err` says what is wrong.
+    fn from_args(args: &RunArgs) -> Result<Option<OnlyStep>, String> {
+        let Some(id) = &args.step else {
+            return Ok(None);
+        };
+        let mut needs: Vec<(String, JsonText)> = Vec::new();
+        for given in &args.need_output {
+            let Some((need, value)) = given.split_once('=') else {
+                return Err(format!(
+                    "`--need-output {}` is not `ID=JSON` or `ID=@FILE`",
+                    render::terminal_safe(given)
+                ));
+            };
+            let text = match value.strip_prefix('@') {
+                Some(file) => {
+                    let bytes = aether_manifest::read_regular(
+                        std::path::Path::new(file),
+                        aether_manifest::MAX_TEXT_FILE_BYTES,
+                        aether_manifest::Symlinks::Follow,
+                    )
+                    .map_err(|e| format!("`--need-output {need}=@{file}`: {e}"))?;
+                    String::from_utf8(bytes).map_err(|_| {
+                        format!("`--need-output {need}=@{file}`: the file is not UTF-8 text")
+                    })?
+                }
+                None => value.to_owned(),
+            };
+            let text = serde_json::value::RawValue::from_string(text.trim().to_owned())
+                .map_err(|e| format!("`--need-output {need}=…` is not one JSON value: {e}"))?;
+            if needs.iter().any(|(n, _)| n == need) {
+                return Err(format!("`--need-output {need}=…` is given twice"));
+            }
+            needs.push((need.to_owned(), text));
+        }
+        Ok(Some(OnlyStep {
+            id: id.clone(),
+            needs,
+            output_file: args.output_file.clone(),
+        }))
+    }
+
+    /// The step's index in `ws`, once every given output is one of its needs and every output
+    /// its `with:` references is given; `Err` says what is wrong.
+    fn check(&self, ws: &Workspace) -> Result<usize, String> {
+        let graph = ws.plan.graph();
+        let index = graph.index_of(&self.id).ok_or_else(|| {
+            format!(
+                "the pipeline has no step `{}`",
+                render::terminal_safe(&self.id)
+            )
+        })?;
+        for (need, _) in &self.needs {
+            let needed = graph
+                .index_of(need)
+                .is_some_and(|n| graph.depends_on(index, n));
+            if !needed {
+                return Err(format!(
+                    "`--need-output {}=…`: step `{}` does not need a step `{}`",
+                    render::terminal_safe(need),
+                    self.id,
+                    render::terminal_safe(need)
+                ));
+            }
+        }
+        let mut missing: Vec<&str> = ws
+            .plan
+            .template(index)
+            .references()
+            .map(|r| r.step())
+            .filter(|step| !self.needs.iter().any(|(n, _)| n == step))
+            .collect();
+        missing.dedup();
+        if !missing.is_empty() {
+            return Err(format!(
+                "step `{}` uses the output of {}: give {} with `--need-output ID=JSON|@FILE`",
+                self.id,
+                missing
+                    .iter()
+                    .map(|m| format!("`{m}`"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                if missing.len() == 1 { "it" } else { "each" }
+            ));
+        }
+        Ok(index)
+    }
 }
 
 /// What the shared run machinery prints besides `run`'s own output.
@@ -86,7 +197,22 @@ pub fn run(args: RunArgs) -> anyhow::Result<Outcome> {
         crate::workspace::Analysis::RunGate,
         args.frozen,
     );
-    execute(loaded, &args.execution, args.jobs, Printed::Pipeline)
+    let only = match OnlyStep::from_args(&args) {
+        Ok(only) => only,
+        Err(message) => {
+            let mut stderr = std::io::stderr().lock();
+            writeln!(stderr, "error: {message}")?;
+            writeln!(stderr, "refused: nothing ran")?;
+            return Ok(Outcome::Refused);
+        }
+    };
+    execute(
+        loaded,
+        &args.execution,
+        args.jobs,
+        Printed::Pipeline,
+        only.as_ref(),
+    )
 }
 
 /// Runs a validated workspace: refuses (exit 2) on anything [`Loaded::refuses_run`] finds or
@@ -97,6 +223,7 @@ pub fn execute(
     args: &ExecutionArgs,
     jobs: Option<std::num::NonZeroUsize>,
     printed: Printed,
+    only: Option<&OnlyStep>,
 ) -> anyhow::Result<Outcome> {
     // One clock for the execution windows, checked again when each step starts.
     let clock = jiff::Timestamp::now;
@@ -105,6 +232,16 @@ pub fn execute(
     let ws = match loaded.value {
         Some(ws) if !loaded.refuses_run() => ws,
         _ => {
+            writeln!(stderr, "refused: nothing ran")?;
+            return Ok(Outcome::Refused);
+        }
+    };
+    // `run --step`: the step and the outputs it is given are checked before anything starts.
+    let only = match only.map(|o| o.check(&ws).map(|index| (o, index))) {
+        None => None,
+        Some(Ok(selected)) => Some(selected),
+        Some(Err(message)) => {
+            writeln!(stderr, "error: {message}")?;
             writeln!(stderr, "refused: nothing ran")?;
             return Ok(Outcome::Refused);
         }
@@ -136,7 +273,13 @@ pub fn execute(
     // The process tier's zygote starts now, while aether is still single-threaded, and only
     // when a step needs it. A machine that cannot confine workers refuses the run: such steps
     // never run with less isolation than the policy asks.
-    let zygote = if ws.steps.iter().any(|s| s.tier == Tier::Process) {
+    let runs = |i: usize| only.is_none_or(|(_, index)| index == i);
+    let zygote = if ws
+        .steps
+        .iter()
+        .enumerate()
+        .any(|(i, s)| runs(i) && s.tier == Tier::Process)
+    {
         match Zygote::start() {
             Ok(zygote) => Some(zygote),
             Err(e) => {
@@ -197,8 +340,49 @@ pub fn execute(
         console,
         enabled: args.output == OutputFormat::Human,
     };
-    let records = Scheduler::new(jobs).run(&ws.plan, &runner, &progress);
-    let ok = records.iter().all(|r| r.status == StepStatus::Succeeded);
+    let records: Vec<(usize, StepRecord<Metrics>)> = match only {
+        None => Scheduler::new(jobs)
+            .run(&ws.plan, &runner, &progress)
+            .into_iter()
+            .enumerate()
+            .collect(),
+        Some((only, index)) => {
+            let record = Scheduler::run_step(
+                &ws.plan,
+                index,
+                |id| {
+                    only.needs
+                        .iter()
+                        .find(|(n, _)| n == id)
+                        .map(|(_, text)| text.as_ref())
+                },
+                &runner,
+                &progress,
+            );
+            vec![(index, record)]
+        }
+    };
+    let ok = records
+        .iter()
+        .all(|(_, r)| r.status == StepStatus::Succeeded);
+    if let Some((
+        OnlyStep {
+            output_file: Some(path),
+            ..
+        },
+        _,
+    )) = only
+        && let Some(output) = records.first().and_then(|(_, r)| r.output.as_deref())
+        && let Err(e) = write_output_file(path, output.get())
+    {
+        let mut stderr = std::io::stderr().lock();
+        writeln!(
+            stderr,
+            "error: cannot write the step's output to `{}`: {e}",
+            path.display()
+        )?;
+        return Ok(Outcome::Failure);
+    }
 
     let events = collector.events();
     let mut stderr = std::io::stderr().lock();
@@ -241,8 +425,8 @@ pub fn execute(
         OutputFormat::Json => {
             let steps: Vec<_> = records
                 .iter()
-                .zip(&ws.steps)
-                .map(|(r, s)| {
+                .map(|(i, r)| {
+                    let s = &ws.steps[*i];
                     let m = r.extra.clone().unwrap_or_default();
                     JsonStep {
                         id: &s.decl.id,
@@ -269,7 +453,7 @@ pub fn execute(
         OutputFormat::Human => {
             if printed == Printed::StepOutput {
                 let mut stdout = std::io::stdout().lock();
-                for output in records.iter().filter_map(|r| r.output.as_deref()) {
+                for output in records.iter().filter_map(|(_, r)| r.output.as_deref()) {
                     writeln!(stdout, "{}", output.get())?;
                 }
             }
@@ -283,7 +467,7 @@ pub fn execute(
             }
             let failed = records
                 .iter()
-                .filter(|r| r.status != StepStatus::Succeeded)
+                .filter(|(_, r)| r.status != StepStatus::Succeeded)
                 .count();
             if ok {
                 writeln!(
@@ -308,6 +492,19 @@ pub fn execute(
     } else {
         Outcome::Failure
     })
+}
+
+/// Writes `text` to `path` whole or not at all: into a new file beside it, then renamed over it.
+fn write_output_file(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let mut file = tempfile::NamedTempFile::new_in(dir)?;
+    file.write_all(text.as_bytes())?;
+    file.as_file().sync_all()?;
+    file.persist(path).map_err(|e| e.error)?;
+    Ok(())
 }
 
 /// `--output json` (SPEC §7): one object on stdout.

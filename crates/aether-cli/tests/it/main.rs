@@ -28,6 +28,7 @@ mod sarif;
 mod scaffold;
 mod schema;
 mod soak;
+mod step;
 mod tier;
 mod trusted_files;
 mod typescript;
