@@ -53,6 +53,9 @@ enum Command {
     /// Print the JSON Schema (2020-12) of `aether-plugin.json`, `aether-policy.toml` or
     /// `pipeline.yaml`, for editors and CI.
     Schema(commands::schema::SchemaArgs),
+    /// Export the pipeline for another engine: `export argo` prints an Argo Workflows
+    /// `Workflow` running each step in a pod of its own.
+    Export(commands::export::ExportArgs),
 }
 
 /// How `run` prints its result.
@@ -107,6 +110,7 @@ fn main() -> ExitCode {
         Command::Sign(args) => commands::sign::sign(args),
         Command::VerifyLog(args) => commands::verify_log::verify_log(args),
         Command::Schema(args) => commands::schema::schema(args),
+        Command::Export(args) => commands::export::export(args),
     };
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,

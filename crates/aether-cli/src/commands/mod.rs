@@ -2,6 +2,7 @@
 
 pub mod check;
 pub mod exec;
+pub mod export;
 pub mod keygen;
 pub mod lock;
 pub mod new;

@@ -6,6 +6,7 @@
 )]
 
 mod analyze;
+mod argo;
 mod audit;
 mod bounded;
 mod check;
