@@ -102,5 +102,10 @@ pub fn export(args: ExportArgs) -> anyhow::Result<Outcome> {
     );
     let yaml = serde_saphyr::to_string(&document)?;
     std::io::stdout().lock().write_all(yaml.as_bytes())?;
+    // Output sizes are only known when the steps run: say once what bounds them.
+    writeln!(
+        std::io::stderr(),
+        "note: each step's output travels as an Argo parameter, which the Workflow object holds (Kubernetes bounds it to about 1 MiB in all); a step whose output may be larger should write it to a volume or an artifact repository and return a reference (docs/scale-out.md)"
+    )?;
     Ok(Outcome::Success)
 }
