@@ -10,6 +10,7 @@ mod audit;
 mod bounded;
 mod check;
 mod commit;
+mod cts;
 mod docs;
 mod exact;
 mod exec;
