@@ -13,6 +13,7 @@ mod commit;
 mod cts;
 mod docs;
 mod exact;
+mod examples;
 mod exec;
 mod fetch;
 mod grant_first;
