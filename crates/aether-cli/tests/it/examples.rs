@@ -65,7 +65,11 @@ fn issue_17_example_npm_typescript_runs() {
         &ws.path().join(plugin).join("node_modules"),
     );
     let out = only_output(&ws.aether(&["run", "pipeline.yaml", "--output", "json"]));
-    assert_eq!(out["matching"], json!(["1.2.0", "1.9.3", "1.10.1"]), "{out:#}");
+    assert_eq!(
+        out["matching"],
+        json!(["1.2.0", "1.9.3", "1.10.1"]),
+        "{out:#}"
+    );
     assert_eq!(out["best"], "1.10.1", "{out:#}");
     assert_eq!(out["next"], "1.11.0", "{out:#}");
     assert_eq!(out["invalid"], json!(["banana"]), "{out:#}");

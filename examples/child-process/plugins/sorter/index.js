@@ -4,8 +4,8 @@
 // loaded) on the input words. The child gets an empty environment, no network, and no
 // filesystem access beyond the plugin's own (here none): it reads stdin and writes stdout.
 
-/** @type {aether.Plugin<{ words: string[] }, { sorted: string[], code: number | null }>} */
-export default async function ({ words }) {
+/** @satisfies {aether.Plugin<{ words: string[] }, { sorted: string[], code: number | null }>} */
+const sorter = async ({ words }) => {
   const result = await aether.process.run("sort", ["-f", "-u"], {
     stdin: words.join("\n") + "\n",
     timeoutMs: 5000,
@@ -15,4 +15,6 @@ export default async function ({ words }) {
   }
   const sorted = result.stdout.split("\n").filter((line) => line !== "");
   return { sorted, code: result.code };
-}
+};
+
+export default sorter;

