@@ -271,7 +271,7 @@ pub fn analyze(input: &Input<'_>) -> Vec<Finding> {
         let typescript = aether_typescript::is_typescript(&name);
         let mut kept_imports = None;
         if typescript {
-            match aether_typescript::compile_typescript(&name, &source) {
+            match aether_typescript::compile_typescript(&name, &source, kind.into()) {
                 Ok(compiled) => kept_imports = Some(compiled.imports),
                 Err(e) => {
                     opaque = true;

@@ -25,7 +25,8 @@ use oxc_ast::ast::{
     Argument, AssignmentExpression, AssignmentTarget, BindingPattern, CallExpression, ChainElement,
     ExportAllDeclaration, ExportFromDeclaration, Expression, IdentifierReference,
     ImportDeclaration, ImportExpression, MemberExpression, NewExpression, ObjectPropertyKind,
-    TSType, UnaryExpression, UnaryOperator, VariableDeclarator,
+    TSImportEqualsDeclaration, TSModuleReference, TSType, UnaryExpression, UnaryOperator,
+    VariableDeclarator,
 };
 use oxc_ast_visit::{Visit, walk};
 use oxc_parser::Parser;
@@ -450,12 +451,19 @@ pub(crate) fn scan(source: &str, kind: aether_policy::ModuleKind, typescript: bo
     }
     let allocator = Allocator::default();
     let ret = match kind {
-        aether_policy::ModuleKind::CommonJs => Parser::new(&allocator, source, SourceType::cjs())
-            .with_options(oxc_parser::ParseOptions {
-                allow_return_outside_function: true,
-                ..oxc_parser::ParseOptions::default()
-            })
-            .parse(),
+        aether_policy::ModuleKind::CommonJs => {
+            let language = if typescript {
+                SourceType::ts().with_commonjs(true)
+            } else {
+                SourceType::cjs()
+            };
+            Parser::new(&allocator, source, language)
+                .with_options(oxc_parser::ParseOptions {
+                    allow_return_outside_function: true,
+                    ..oxc_parser::ParseOptions::default()
+                })
+                .parse()
+        }
         _ if typescript => {
             Parser::new(&allocator, source, SourceType::ts().with_module(true)).parse()
         }
@@ -704,6 +712,17 @@ impl<'a> Visit<'a> for Scanner {
             None => return walk::walk_call_expression(self, c),
         }
         self.visit_args(&c.arguments);
+    }
+
+    // `import x = require("y")` (CommonJS TypeScript) compiles to `const x = require("y")`.
+    fn visit_ts_import_equals_declaration(&mut self, d: &TSImportEqualsDeclaration<'a>) {
+        if let TSModuleReference::ExternalModuleReference(r) = &d.module_reference
+            && d.import_kind.is_value()
+        {
+            self.facts
+                .requires
+                .push((d.span.start, Some(r.expression.value.to_string())));
+        }
     }
 
     fn visit_new_expression(&mut self, n: &NewExpression<'a>) {

@@ -443,7 +443,7 @@ impl StepHost {
         let name = resolved.name;
         let source = String::from_utf8(resolved.bytes.to_vec())
             .map_err(|_| type_error(format!("module `{name}` is not UTF-8 text")))?;
-        let source = self.compile_if_typescript(&name, source)?;
+        let source = self.compile_if_typescript(&name, source, resolved.kind)?;
         if mode == ResolveMode::Import {
             match (resolved.kind, with_type) {
                 (ModuleKind::Json, Some("json")) => {}
@@ -540,12 +540,18 @@ pub fn module_failure(specifier: &str, e: &ResolveError, mode: ResolveMode) -> S
 
 impl StepHost {
     /// The JavaScript to run for module `name`: `source` itself, or for a TypeScript module
-    /// (`.ts`, `.mts`; SPEC §5) its compilation, whose position map is kept for
+    /// (`.ts`, `.mts`, `.cts`; SPEC §5) its compilation (to `kind`: an ES module, or CommonJS
+    /// for `.cts` and a `.ts` of a `"type": "commonjs"` package), whose position map is kept for
     /// [`StepHost::map_positions`]. The bytes verified stay the TypeScript source: this runs
     /// after verification, on the bundle's bytes. A module that does not compile is an `Error`
     /// naming `name:line:col` (one reachable from `main` never gets here: `run` refuses it
     /// before anything starts, as it does a JavaScript syntax error).
-    fn compile_if_typescript(&self, name: &str, source: String) -> Result<String, HostError> {
+    fn compile_if_typescript(
+        &self,
+        name: &str,
+        source: String,
+        kind: ModuleKind,
+    ) -> Result<String, HostError> {
         if !aether_typescript::is_typescript(name) {
             return Ok(source);
         }
@@ -562,7 +568,7 @@ impl StepHost {
         let result = match known {
             Some(result) => result,
             None => {
-                let compiled = aether_typescript::compile_typescript(name, &source)
+                let compiled = aether_typescript::compile_typescript(name, &source, kind.into())
                     .map(|c| (c.code, c.map))
                     .map_err(|e| format!("{name}:{e}"));
                 let code = compiled

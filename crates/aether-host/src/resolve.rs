@@ -116,16 +116,18 @@ impl PluginBundle {
     /// a `.js` file of the plugin's own is an ES module unless the plugin's `package.json` says
     /// `"type": "commonjs"`; one inside `node_modules` follows its nearest `package.json`'s
     /// `type`, and without one is CommonJS unless written with ES module syntax (Node 22).
+    /// TypeScript follows the same rules (as Node's type stripping does): `.mts` an ES module,
+    /// `.cts` CommonJS, `.ts` as `.js`.
     /// Other extensions: an ES module when imported, CommonJS when required (as Node loads
     /// an unknown extension with `require`).
     pub fn kind_of(&self, name: &str, bytes: &[u8], mode: ResolveMode) -> ModuleKind {
         let file = name.rsplit('/').next().unwrap_or(name);
         let ext = file.rsplit_once('.').map_or("", |(_, e)| e);
         match ext {
-            "mjs" => ModuleKind::Esm,
-            "cjs" => ModuleKind::CommonJs,
+            "mjs" | "mts" => ModuleKind::Esm,
+            "cjs" | "cts" => ModuleKind::CommonJs,
             "json" => ModuleKind::Json,
-            "js" if in_node_modules(name) => match self.nearest_type(name).as_deref() {
+            "js" | "ts" if in_node_modules(name) => match self.nearest_type(name).as_deref() {
                 Some("module") => ModuleKind::Esm,
                 Some("commonjs") => ModuleKind::CommonJs,
                 _ => match std::str::from_utf8(bytes) {
@@ -133,7 +135,7 @@ impl PluginBundle {
                     _ => ModuleKind::CommonJs,
                 },
             },
-            "js" => match self.package_json("").ok().flatten() {
+            "js" | "ts" => match self.package_json("").ok().flatten() {
                 Some(pkg) if pkg.get("type").and_then(Json::as_str) == Some("commonjs") => {
                     ModuleKind::CommonJs
                 }

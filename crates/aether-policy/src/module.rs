@@ -10,11 +10,11 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ModuleKind {
-    /// An ES module (`.mjs`, the plugin's own `.js`, a package's `.js` under `"type": "module"`
-    /// or written with ES module syntax).
+    /// An ES module (`.mjs`, `.mts`, the plugin's own `.js` and `.ts`, a package's under
+    /// `"type": "module"` or written with ES module syntax).
     Esm,
-    /// CommonJS (`.cjs`, a package's `.js` otherwise, or the plugin's own `.js` under
-    /// `"type": "commonjs"`): run with `module`, `exports`, `require`, `__filename`,
+    /// CommonJS (`.cjs`, `.cts`, a package's `.js` otherwise, or the plugin's own `.js` and
+    /// `.ts` under `"type": "commonjs"`): run with `module`, `exports`, `require`, `__filename`,
     /// `__dirname`.
     CommonJs,
     /// A JSON document (`.json`): its value is the module's default export (`require`d, or

@@ -1,5 +1,5 @@
-//! TypeScript plugin modules (`.ts`, `.mts`; SPEC §5), compiled to JavaScript when they are
-//! loaded, with oxc's transformer: types removed; enums, namespaces and parameter properties
+//! TypeScript plugin modules (`.ts`, `.mts`, `.cts`; SPEC §5), compiled to JavaScript when they
+//! are loaded, with oxc's transformer: types removed; enums, namespaces and parameter properties
 //! compiled as `tsc` would; imports used only as types (and `import type`, `export type`)
 //! elided as `tsc` does without `verbatimModuleSyntax`.
 //!
@@ -37,10 +37,35 @@ pub fn is_typescript(path: &str) -> bool {
             .any(|e| name.ends_with(e))
 }
 
+/// What a TypeScript module compiles to: the loader decides it by the file's extension and its
+/// package's `type`, as for JavaScript (`.mts` an ES module, `.cts` CommonJS, `.ts` as `.js`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Output {
+    /// An ES module: `import`/`export` stay; `export =` and `import x = require()` are refused
+    /// (as `tsc --module esnext` refuses them).
+    EsModule,
+    /// A CommonJS module (the body of the function the loader wraps it in): `require`,
+    /// `module.exports` and a top-level `return` are what they are in Node; `export = x`
+    /// compiles to `module.exports = x` and `import x = require("y")` to
+    /// `const x = require("y")`, as `tsc --module commonjs` compiles them. ES module syntax is
+    /// refused, as Node refuses it in a `.cts` file.
+    CommonJs,
+}
+
+impl From<aether_policy::ModuleKind> for Output {
+    /// CommonJS for a CommonJS module, an ES module otherwise.
+    fn from(kind: aether_policy::ModuleKind) -> Self {
+        match kind {
+            aether_policy::ModuleKind::CommonJs => Output::CommonJs,
+            aether_policy::ModuleKind::Esm | aether_policy::ModuleKind::Json => Output::EsModule,
+        }
+    }
+}
+
 /// A TypeScript module compiled to JavaScript.
 #[derive(Debug, Clone)]
 pub struct Compiled {
-    /// The JavaScript (an ES module).
+    /// The JavaScript (an ES module or a CommonJS module body, as asked).
     pub code: String,
     /// The specifiers of the static imports and `export … from` that remain after type-only
     /// ones are elided: what the runtime will load, in source order.
@@ -112,11 +137,13 @@ const STACK_PER_BYTE: usize = 2048;
 /// The most stack reserved.
 const MAX_STACK: usize = 16 * 1024 * 1024 * 1024;
 
-/// Compiles the TypeScript module `path` (its path in the plugin, for messages and to choose
-/// `.ts`/`.mts`/`.cts`) holding `source` to an ES module.
-///
-/// `.cts` (CommonJS TypeScript) is refused with a diagnostic until aether runs CommonJS.
-pub fn compile_typescript(path: &str, source: &str) -> Result<Compiled, CompileError> {
+/// Compiles the TypeScript module `path` (its path in the plugin, for messages and the source
+/// map) holding `source` to `output`.
+pub fn compile_typescript(
+    path: &str,
+    source: &str,
+    output: Output,
+) -> Result<Compiled, CompileError> {
     let stack = source
         .len()
         .saturating_mul(STACK_PER_BYTE)
@@ -125,7 +152,7 @@ pub fn compile_typescript(path: &str, source: &str) -> Result<Compiled, CompileE
         std::thread::Builder::new()
             .name("aether-typescript".into())
             .stack_size(stack)
-            .spawn_scoped(s, || compile_here(path, source))
+            .spawn_scoped(s, || compile_here(path, source, output))
             .map(|h| h.join())
     });
     match result {
@@ -149,16 +176,17 @@ fn at_start(message: &str) -> CompileError {
     }
 }
 
-fn compile_here(path: &str, source: &str) -> Result<Compiled, CompileError> {
-    if path.ends_with(".cts") {
-        return Err(at_start(
-            "`.cts` (CommonJS TypeScript) is not supported yet: rename it `.mts` or `.ts` and use ES module syntax",
-        ));
-    }
-    // `.ts` and `.mts` are ES modules (SPEC §5: a plugin's own `.js` is one too).
-    let source_type = SourceType::ts();
+fn compile_here(path: &str, source: &str, output: Output) -> Result<Compiled, CompileError> {
+    let commonjs = output == Output::CommonJs;
+    let source_type = SourceType::ts().with_commonjs(commonjs);
     let allocator = Allocator::default();
-    let parsed = Parser::new(&allocator, source, source_type).parse();
+    // A CommonJS module is a function body to the loader (as in Node): `return` is allowed.
+    let parsed = Parser::new(&allocator, source, source_type)
+        .with_options(oxc_parser::ParseOptions {
+            allow_return_outside_function: commonjs,
+            ..oxc_parser::ParseOptions::default()
+        })
+        .parse();
     let index = LineIndex::new(source);
     let fail = |errors: Vec<(u32, String)>| {
         let mut diagnostics: Vec<Diagnostic> = errors
@@ -183,6 +211,25 @@ fn compile_here(path: &str, source: &str) -> Result<Compiled, CompileError> {
         return Err(fail(errors_of(&parsed.diagnostics)));
     }
     let mut program = parsed.program;
+    if commonjs {
+        // Node refuses ES module syntax in a `.cts` file (and in a `.ts` file of a
+        // `"type": "commonjs"` package); the loader would fail on it with a worse message.
+        let at: Vec<(u32, String)> = program
+            .body
+            .iter()
+            .filter(|s| s.is_module_declaration())
+            .filter(|s| !allowed_in_commonjs(s))
+            .map(|s| {
+                (
+                    oxc_span::GetSpan::span(s).start,
+                    "ES module syntax (`import`/`export`) in a CommonJS TypeScript module: use `require` and `module.exports` (or `export =`), or rename the file `.mts`".to_owned(),
+                )
+            })
+            .collect();
+        if !at.is_empty() {
+            return Err(fail(at));
+        }
+    }
     let mut decorators = Decorators::default();
     decorators.visit_program(&program);
     if !decorators.at.is_empty() {
@@ -205,8 +252,13 @@ fn compile_here(path: &str, source: &str) -> Result<Compiled, CompileError> {
     }
     let scoping = semantic.semantic.into_scoping();
     let mut options = TransformOptions::default();
-    // ES modules out (SPEC §5), as `tsc --module esnext`.
-    options.env.module = oxc_transformer::Module::Esm;
+    // ES modules out as `tsc --module esnext`; CommonJS as `tsc --module commonjs` (whose
+    // `export =` and `import = require` the transform rewrites; it never meets `import`).
+    options.env.module = if commonjs {
+        oxc_transformer::Module::CommonJS
+    } else {
+        oxc_transformer::Module::Esm
+    };
     let transformed = Transformer::new(&allocator, Path::new(path), &options)
         .build_with_scoping(scoping, &mut program);
     // The transform's warnings are where its output would differ from `tsc`'s (a namespace
@@ -215,6 +267,13 @@ fn compile_here(path: &str, source: &str) -> Result<Compiled, CompileError> {
     let errors = messages_of(transformed.diagnostics.iter());
     if !errors.is_empty() {
         return Err(fail(errors));
+    }
+    if commonjs {
+        // The transform keeps a module a module with an empty `export {}` once its type-only
+        // module syntax is gone; a CommonJS body is a function's, where it cannot stand.
+        program.body.retain(
+            |s| !matches!(s, Statement::ExportNamedDeclaration(d) if d.specifiers.is_empty()),
+        );
     }
     let imports = remaining_imports(&program.body);
     let generated = Codegen::new()
@@ -259,6 +318,23 @@ fn messages_of<'d>(list: impl Iterator<Item = &'d OxcDiagnostic>) -> Vec<(u32, S
         (offset, d.message.to_string())
     })
     .collect()
+}
+
+/// Whether `statement` (a module declaration) may appear in a CommonJS TypeScript module:
+/// `export =` (compiled to `module.exports =`), and what is only about types and erased
+/// (`import type`, `export type`, `export interface`, `export declare`, `export as namespace`).
+fn allowed_in_commonjs(statement: &Statement<'_>) -> bool {
+    match statement {
+        Statement::TSExportAssignment(_) | Statement::TSNamespaceExportDeclaration(_) => true,
+        Statement::ImportDeclaration(d) => d.import_kind.is_type(),
+        Statement::ExportNamedDeclaration(d) => d.export_kind.is_type(),
+        Statement::ExportFromDeclaration(d) => d.export_kind.is_type(),
+        Statement::ExportDeclaration(d) => {
+            d.declaration.is_type() || d.declaration.is_typescript_syntax()
+        }
+        Statement::ExportAllDeclaration(d) => d.export_kind.is_type(),
+        _ => false,
+    }
 }
 
 /// Where the module's decorators are (byte offsets).
@@ -396,7 +472,7 @@ export default function f<T>(a: T): T {
 
     #[test]
     fn types_go_enums_namespaces_and_parameter_properties_compile() {
-        let c = compile_typescript("index.ts", SAMPLE).unwrap();
+        let c = compile_typescript("index.ts", SAMPLE, Output::EsModule).unwrap();
         eprintln!("{}", c.code);
         assert!(!c.code.contains("Shape"));
         assert!(c.code.contains("Color[Color[\"Red\"] = 0] = \"Red\""));
@@ -417,7 +493,12 @@ export default function f<T>(a: T): T {
 
     #[test]
     fn syntax_errors_point_at_the_typescript() {
-        let e = compile_typescript("a.ts", "let x: number = 1;\nlet y: = 2;\n").unwrap_err();
+        let e = compile_typescript(
+            "a.ts",
+            "let x: number = 1;\nlet y: = 2;\n",
+            Output::EsModule,
+        )
+        .unwrap_err();
         assert_eq!((e.diagnostics[0].line, e.diagnostics[0].column), (2, 8));
         // Where oxc's output would differ from tsc's, or tsc would refuse the module too.
         for (name, source, at) in [
@@ -435,13 +516,35 @@ export default function f<T>(a: T): T {
             ("n.ts", "namespace N {\n  export let v = 1;\n}", (2, 14)),
             ("r.ts", "let a = 1; let a = 2;", (1, 5)),
         ] {
-            let e = compile_typescript(name, source).unwrap_err();
+            let e = compile_typescript(name, source, Output::EsModule).unwrap_err();
             let d = &e.diagnostics[0];
             assert_eq!((d.line, d.column), at, "{name}: {e}");
         }
-        let e = compile_typescript("a.cts", "export {}").unwrap_err();
-        assert_eq!(e.diagnostics[0].line, 1);
+        let e = compile_typescript("a.cts", "let a = 1;\nexport {}", Output::CommonJs).unwrap_err();
+        assert_eq!(e.diagnostics[0].line, 2);
         assert!(is_typescript("a/b.mts") && !is_typescript("a.d.ts") && !is_typescript("a.js"));
+    }
+
+    // See: https://www.typescriptlang.org/docs/handbook/modules/reference.html#export--and-import--require
+    // (`tsc --module commonjs` output) and https://nodejs.org/api/typescript.html (`.cts`).
+    #[test]
+    fn issue_17_commonjs_typescript_compiles_to_a_commonjs_body() {
+        let c = compile_typescript(
+            "a.cts",
+            "import type { T } from './t';\nimport fs = require('./lib.cjs');\ninterface I { a: number }\ntype U = I;\nconst f = (x: I): number => x.a;\nif (!fs) return;\nexport = { f, n: fs as unknown as number };\n",
+            Output::CommonJs,
+        )
+        .unwrap();
+        assert!(c.code.contains("require(\"./lib.cjs\")"), "{}", c.code);
+        assert!(c.code.contains("module.exports ="), "{}", c.code);
+        assert!(
+            !c.code.contains("import")
+                && !c.code.lines().any(|l| l.starts_with("export"))
+                && !c.code.contains("interface"),
+            "{}",
+            c.code
+        );
+        assert!(c.imports.is_empty());
     }
 
     #[test]
@@ -472,11 +575,11 @@ mod measure {
             ));
             i += 1;
         }
-        let _ = super::compile_typescript("warm.ts", &source).unwrap();
+        let _ = super::compile_typescript("warm.ts", &source, super::Output::EsModule).unwrap();
         let runs = 20;
         let start = std::time::Instant::now();
         for _ in 0..runs {
-            let c = super::compile_typescript("big.ts", &source).unwrap();
+            let c = super::compile_typescript("big.ts", &source, super::Output::EsModule).unwrap();
             assert!(!c.code.is_empty());
         }
         let each = start.elapsed() / runs;

@@ -7,6 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use sha2::{Digest, Sha256};
 
@@ -15,42 +16,48 @@ use crate::Ws;
 /// The installed fixture (`<dir>/node_modules`), by the SHA-256 of its lockfile.
 fn installed() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/fixtures/npm");
-        let lock = std::fs::read(fixture.join("package-lock.json")).unwrap();
-        let digest = Sha256::digest(&lock);
-        let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
-        let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("npm-fixture-{hex}"));
-        if root.join("node_modules/.package-lock.json").is_file() {
-            return root;
-        }
-        let tmp = root.with_extension(format!("tmp-{}", std::process::id()));
+    DIR.get_or_init(|| npm_ci(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/fixtures/npm")))
+}
+
+/// Installs the `package.json` and `package-lock.json` of `fixture` with `npm ci` (from the
+/// registry, outside any sandbox) into a directory of the target directory named by the
+/// lockfile's SHA-256, once: the directory holding `node_modules`.
+pub(crate) fn npm_ci(fixture: &Path) -> PathBuf {
+    static ATTEMPT: AtomicUsize = AtomicUsize::new(0);
+    let lock = std::fs::read(fixture.join("package-lock.json")).unwrap();
+    let digest = Sha256::digest(&lock);
+    let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("npm-fixture-{hex}"));
+    if root.join("node_modules/.package-lock.json").is_file() {
+        return root;
+    }
+    let attempt = ATTEMPT.fetch_add(1, Ordering::Relaxed);
+    let tmp = root.with_extension(format!("tmp-{}-{attempt}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).unwrap();
+    for f in ["package.json", "package-lock.json"] {
+        std::fs::copy(fixture.join(f), tmp.join(f)).unwrap();
+    }
+    let out = Command::new("npm")
+        .args(["ci", "--ignore-scripts", "--no-audit", "--no-fund"])
+        .current_dir(&tmp)
+        .output()
+        .expect("npm (needed to install the fixture packages)");
+    assert!(
+        out.status.success(),
+        "npm ci failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Another test may have won the race: either copy is the same.
+    if std::fs::rename(&tmp, &root).is_err() {
         let _ = std::fs::remove_dir_all(&tmp);
-        std::fs::create_dir_all(&tmp).unwrap();
-        for f in ["package.json", "package-lock.json"] {
-            std::fs::copy(fixture.join(f), tmp.join(f)).unwrap();
-        }
-        let out = Command::new("npm")
-            .args(["ci", "--ignore-scripts", "--no-audit", "--no-fund"])
-            .current_dir(&tmp)
-            .output()
-            .expect("npm (needed to install the fixture packages)");
-        assert!(
-            out.status.success(),
-            "npm ci failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        // Another test process may have won the race: either copy is the same.
-        if std::fs::rename(&tmp, &root).is_err() {
-            let _ = std::fs::remove_dir_all(&tmp);
-        }
-        root
-    })
+    }
+    root
 }
 
 /// Copies `from` into `to` (files hard-linked where possible), symlinks as symlinks (npm's
 /// `.bin` links stay inside).
-fn copy_tree(from: &Path, to: &Path) {
+pub(crate) fn copy_tree(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {
         let entry = entry.unwrap();

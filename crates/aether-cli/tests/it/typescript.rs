@@ -104,7 +104,7 @@ throw new Error("types-only.ts must never be loaded: its import is used only as 
 /// The reference compiler: `tsc` of `tests/it/fixtures/typescript` after `npm ci` there
 /// (pinned by its lockfile), else `AETHER_TSC` (the typings test's); `None` skips the
 /// comparison, unless `AETHER_REQUIRE_TSC` is set (`.ci/run` sets it).
-fn tsc() -> Option<PathBuf> {
+pub(crate) fn tsc() -> Option<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/fixtures/typescript");
     let pinned = dir.join("node_modules/.bin/tsc");
     let node_ok = Command::new("node").arg("--version").output().is_ok();
