@@ -24,7 +24,7 @@ pub(crate) const INFO: RuleInfo = RuleInfo {
     id: "syntax",
     level: Level::Error,
     name: "SyntaxError",
-    summary: "a module does not parse as an ECMAScript module",
+    summary: "a module does not parse (as an ES module, CommonJS, TypeScript or JSON, per its kind)",
     help: "fix the syntax error at the reported line and column",
     cwe: None,
 };
@@ -35,7 +35,7 @@ pub(crate) fn finding(site: &Site<'_>, offset: u32, message: &str) -> Finding {
         &INFO,
         offset,
         format!(
-            "syntax error: {}\n\nhint: plugin modules are loaded as ES modules; fix the code at this position",
+            "syntax error: {}\n\nhint: fix the code at this position (a module is parsed as the runtime loads it: an ES module, CommonJS, TypeScript or JSON; see docs/modules.md)",
             aether_policy::escape_untrusted(message)
         ),
         None,
