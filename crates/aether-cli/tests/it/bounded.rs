@@ -26,7 +26,7 @@ fn issue_16_huge_plugin_texts_are_capped_in_events_errors_and_logs() {
     let ws = Ws::new();
     ws.js_plugin(
         "huge",
-        r#"{"name": "huge", "version": "1.0.0", "limits": {"memory": "64MiB"}}"#,
+        r#"{"name": "huge", "version": "1.0.0", "limits": {"memory": "64MiB", "timeout": "5m"}}"#,
         HUGE,
     );
     ws.write(
