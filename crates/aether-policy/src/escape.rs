@@ -30,6 +30,11 @@ use icu_properties::{CodePointMapData, CodePointSetData};
 /// Whether `c` is escaped by [`escape_untrusted`]: a control, format, line or paragraph
 /// separator, or default-ignorable character (see the module documentation).
 pub fn is_hidden_char(c: char) -> bool {
+    // Printable ASCII is never hidden: answered without a property lookup, since nearly every
+    // character escaped (a plugin's log line, a path) is one.
+    if (' '..='~').contains(&c) {
+        return false;
+    }
     let category = CodePointMapData::<GeneralCategory>::new().get(c);
     let hidden = GeneralCategoryGroup::Control
         .union(GeneralCategoryGroup::Format)
@@ -51,6 +56,13 @@ pub fn escape_untrusted_lines(text: &str) -> String {
 }
 
 fn escape(text: &str, keep: impl Fn(char) -> bool) -> String {
+    // The common case, text with nothing to escape, is copied whole.
+    if text
+        .bytes()
+        .all(|b| (b' '..=b'~').contains(&b) || (b == b'\n' || b == b'\t') && keep(char::from(b)))
+    {
+        return text.to_owned();
+    }
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         if is_hidden_char(c) && !keep(c) {
