@@ -138,6 +138,16 @@ pub(crate) fn copy_bytes(array: &TypedArray<'_, u8>) -> Option<Vec<u8>> {
     unsafe { array.as_bytes() }.map(<[u8]>::to_vec)
 }
 
+/// `f` applied to the bytes of `array` in place (no copy), or `None` if the array is detached.
+/// `f` must not call into the engine: it only reads the slice (web.rs hashes with it, so that
+/// `crypto.subtle.digest` holds no copy of the data outside the plugin's memory ceiling).
+pub(crate) fn read_bytes<R>(array: &TypedArray<'_, u8>, f: impl FnOnce(&[u8]) -> R) -> Option<R> {
+    // SAFETY: the slice aliases engine memory only while `f` runs, and `f` runs no JavaScript
+    // (its callers pass pure functions of the bytes), so the array cannot be resized, detached
+    // or freed meanwhile.
+    unsafe { array.as_bytes() }.map(f)
+}
+
 /// Loads a module from bytecode that this process compiled itself from aether's own source
 /// (the prelude): never from plugin-supplied bytes (SPEC §5 refuses bytecode modules).
 pub(crate) fn load_trusted_module<'js>(

@@ -30,6 +30,7 @@ mod tier;
 mod trusted_files;
 mod typings;
 mod unsafe_mode;
+mod web;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

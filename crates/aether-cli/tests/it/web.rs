@@ -1,0 +1,321 @@
+//! The WinterTC globals of SPEC §5 (issue 18): each script runs as a plugin in both isolation
+//! tiers, which must agree, and, where Node.js has the same API, under `node` too, whose output
+//! is the reference.
+
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::Ws;
+use crate::run::{output, run};
+
+/// A workspace whose one step `s` runs `export default async () => { BODY }` in `tier`.
+fn workspace(tier: &str, body: &str) -> Ws {
+    let ws = Ws::new();
+    ws.js_plugin(
+        "web",
+        r#"{"name": "web", "version": "1.0.0"}"#,
+        &format!("export default async () => {{\n{body}\n}};\n"),
+    );
+    ws.write(
+        "aether-policy.toml",
+        &format!("[isolation]\ndefault = \"{tier}\"\n"),
+    );
+    ws.write(
+        "pipeline.yaml",
+        "name: web\npolicy: ./aether-policy.toml\nsteps:\n  - id: s\n    plugin: ./plugins/web\n",
+    );
+    ws
+}
+
+/// The step's output in each tier, asserted equal.
+fn in_both_tiers(body: &str) -> Value {
+    let outputs: Vec<Value> = ["thread", "process"]
+        .iter()
+        .map(|tier| {
+            let (out, v) = run(&workspace(tier, body));
+            assert_eq!(out.code, Some(0), "{tier}: {}\n{v:#}", out.stderr);
+            output(&v, "s").clone()
+        })
+        .collect();
+    assert_eq!(outputs[0], outputs[1], "the tiers disagree");
+    outputs[0].clone()
+}
+
+/// What `node` makes of the same body, or `None` where Node.js is not installed.
+fn node(body: &str) -> Option<Value> {
+    let script = format!(
+        "const f = async () => {{\n{body}\n}};\nprocess.stdout.write(JSON.stringify((await f()) ?? null));\n"
+    );
+    let out = Command::new("node")
+        .args(["--input-type=module", "-e", &script])
+        .output()
+        .ok()?;
+    assert!(
+        out.status.success(),
+        "node: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(serde_json::from_slice(&out.stdout).unwrap())
+}
+
+/// The output in both tiers, asserted equal to Node.js's where it is installed.
+fn same_as_node(body: &str) -> Value {
+    let ours = in_both_tiers(body);
+    match node(body) {
+        Some(reference) => assert_eq!(ours, reference, "aether and node disagree"),
+        None => eprintln!("node is not installed: only the tiers were compared"),
+    }
+    ours
+}
+
+const URL_ATTRIBUTES: &str = r#"
+const describe = (u) => ({ href: u.href, origin: u.origin, protocol: u.protocol,
+  username: u.username, password: u.password, host: u.host, hostname: u.hostname, port: u.port,
+  pathname: u.pathname, search: u.search, hash: u.hash, json: JSON.stringify(u), string: String(u) });
+const parsed = [];
+for (const [input, base] of [
+  ["https://user:pa%20ss@EXAMPLE.com:443/a/./b/../c?x=1&y=%20#frag"],
+  ["HTTP://[::1]:8080/p?q"],
+  ["../x?y#z", "http://h.test/a/b/c"],
+  ["http://münchen.de/ä?ö=ü#ß"],
+  ["file:///C:/dir/../f.txt"],
+  ["mailto:someone@example.com"],
+  ["blob:https://a.test/id"],
+  ["data:text/plain,hi there"],
+  ["http://0x7f.1/"],
+  ["  https://trim.test/ \n"],
+  ["aether-plugin:/x.wasm"],
+  ["http://a.test/\ud800"],
+]) parsed.push(describe(base === undefined ? new URL(input) : new URL(input, base)));
+const errors = [];
+for (const bad of ["", "http://", "http://a b/", "//x", "https://[::1/"]) {
+  try { new URL(bad); errors.push("parsed " + bad); } catch (e) { errors.push([e.name, e instanceof TypeError]); }
+}
+const can = [URL.canParse("https://a.test"), URL.canParse("/x"), URL.canParse("/x", "https://a.test")];
+const u = new URL("https://a.test/p?a=1&b=2#h");
+const sp = u.searchParams;
+sp.append("c", "3 4");
+sp.delete("a");
+const afterAppend = u.href;
+u.search = "?z=9";
+const linked = [sp.get("z"), sp.has("b"), u.searchParams === sp];
+u.protocol = "http"; u.hostname = "b.test"; u.port = "8080"; u.pathname = "/q r"; u.hash = "x";
+u.username = "me"; u.password = "p@w";
+const afterSetters = describe(u);
+u.port = "99999"; u.protocol = "foo";
+const ignored = u.href;
+let hrefError; try { u.href = "nope"; } catch (e) { hrefError = e.name; }
+sp.set("z", "∑");
+u.search = "";
+return { parsed, errors, can, afterAppend, linked, afterSetters, ignored, hrefError,
+  final: u.href, size: sp.size, tag: Object.prototype.toString.call(u) };
+"#;
+
+// See: https://url.spec.whatwg.org/#api (attributes, setters, the live `searchParams`)
+#[test]
+fn issue_18_url_attributes_and_setters_match_node() {
+    let out = same_as_node(URL_ATTRIBUTES);
+    assert_eq!(out["parsed"][0]["origin"], "https://example.com");
+    assert_eq!(out["linked"], serde_json::json!(["9", false, true]));
+}
+
+const SEARCH_PARAMS: &str = r#"
+const p = new URLSearchParams("?a=1&b=2&a=3&c=%20x+y&d=%zz&e&=f&g=h=i");
+const r = { entries: [...p], str: p.toString(), size: p.size, getAll: p.getAll("a"),
+  get: p.get("c"), none: p.get("nope"), has: [p.has("a"), p.has("a", "3"), p.has("a", "4")] };
+p.set("a", "x"); p.delete("b"); p.append("ü", "€ &="); p.sort();
+r.after = p.toString(); r.keys = [...p.keys()]; r.values = [...p.values()];
+r.fromPairs = new URLSearchParams([["x", "1"], ["y", "2"]]).toString();
+r.fromRecord = new URLSearchParams({ q: "a b", r: "~*'()!" }).toString();
+const seen = []; p.forEach((v, k) => seen.push(k + "=" + v)); r.seen = seen;
+try { new URLSearchParams([["x"]]); } catch (e) { r.pairError = e.name; }
+r.tag = Object.prototype.toString.call(p);
+r.lone = new URLSearchParams({ "\ud800": "\udc00" }).toString();
+return r;
+"#;
+
+// See: https://url.spec.whatwg.org/#interface-urlsearchparams
+#[test]
+fn issue_18_url_search_params_match_node() {
+    let out = same_as_node(SEARCH_PARAMS);
+    assert_eq!(out["get"], " x y");
+}
+
+const STRUCTURED_CLONE: &str = r#"
+const a = { n: 1, s: "x", b: true, nil: null, undef: undefined, big: 10n, arr: [1, , 3],
+  nested: { d: new Date(0), re: /a+b/gi } };
+a.self = a;
+const m = new Map([[1, { k: "v" }], ["s", a]]);
+const set = new Set([1, "two", a]);
+const buf = new Uint8Array([1, 2, 3, 4]);
+const view = new Uint16Array(buf.buffer, 2, 1);
+const c = structuredClone({ a, m, set, buf, view, err: new RangeError("bad", { cause: 5 }),
+  wrapped: [new Number(3), new String("s"), new Boolean(false)], dv: new DataView(buf.buffer, 1, 2) });
+const out = {
+  cycle: c.a.self === c.a, notSame: c.a !== a, n: c.a.n, bigEq: c.a.big === 10n,
+  undef: "undef" in c.a, holes: 1 in c.a.arr, arrLen: c.a.arr.length,
+  date: c.a.nested.d instanceof Date && c.a.nested.d.getTime(),
+  re: [c.a.nested.re instanceof RegExp, c.a.nested.re.source, c.a.nested.re.flags],
+  map: [c.m instanceof Map, c.m.get(1).k, c.m.get("s") === c.a],
+  set: [c.set instanceof Set, c.set.size, c.set.has(c.a)],
+  buf: [c.buf instanceof Uint8Array, [...c.buf], c.view instanceof Uint16Array,
+    c.view.buffer === c.buf.buffer, c.view.byteOffset, c.buf.buffer !== buf.buffer,
+    c.dv instanceof DataView, c.dv.buffer === c.buf.buffer, c.dv.byteOffset, c.dv.byteLength],
+  err: [c.err instanceof RangeError, c.err.name, c.err.message, c.err.cause],
+  wrapped: c.wrapped.map((w) => [typeof w, w.valueOf()]),
+  proto: Object.getPrototypeOf(structuredClone(new (class K { constructor() { this.x = 1; } })())) === Object.prototype,
+};
+const errors = [];
+for (const bad of [() => {}, Symbol("s"), { f() {} }, new WeakMap(), Promise.resolve()]) {
+  try { structuredClone(bad); errors.push("cloned"); }
+  catch (e) { errors.push([e.name, e.code, e instanceof DOMException, e instanceof Error]); }
+}
+out.errors = errors;
+try { structuredClone(); } catch (e) { out.noArgument = e.name; }
+return out;
+"#;
+
+// See: https://html.spec.whatwg.org/multipage/structured-data.html#structured-cloning
+#[test]
+fn issue_18_structured_clone_matches_node() {
+    let out = same_as_node(STRUCTURED_CLONE);
+    assert_eq!(out["cycle"], true);
+    assert_eq!(out["errors"][0][0], "DataCloneError");
+    // DOMException is serializable (WebIDL [Serializable]); Node.js 20 clones it as `{}`.
+    let out = in_both_tiers(
+        r#"const d = structuredClone(new DOMException("m", "AbortError"));
+           return [d instanceof DOMException, d.name, d.message, d.code];"#,
+    );
+    assert_eq!(out, serde_json::json!([true, "AbortError", "m", 20]));
+}
+
+const DOM_EXCEPTION: &str = r#"
+const d = new DOMException("m", "AbortError");
+return [d.name, d.message, d.code, d instanceof Error, Object.prototype.toString.call(d), String(d),
+  DOMException.ABORT_ERR, d.ABORT_ERR, DOMException.DATA_CLONE_ERR, new DOMException().name,
+  new DOMException("x", "Custom").code, new DOMException("x", "TimeoutError").code, Object.keys(d),
+  "message" in d, Object.hasOwn(d, "message")];
+"#;
+
+// See: https://webidl.spec.whatwg.org/#idl-DOMException (names and legacy codes)
+#[test]
+fn issue_18_dom_exception_matches_node() {
+    let out = same_as_node(DOM_EXCEPTION);
+    assert_eq!(out[2], 20);
+}
+
+const CRYPTO: &str = r#"
+const hex = (b) => [...new Uint8Array(b)].map((x) => x.toString(16).padStart(2, "0")).join("");
+const data = new TextEncoder().encode("abc");
+const digests = {};
+for (const alg of ["SHA-1", "sha-256", { name: "SHA-384" }, "SHA-512"]) {
+  digests[JSON.stringify(alg)] = hex(await crypto.subtle.digest(alg, data));
+}
+digests.view = hex(await crypto.subtle.digest("SHA-256", new DataView(data.buffer, 1, 1)));
+digests.empty = hex(await crypto.subtle.digest("SHA-256", new ArrayBuffer(0)));
+const errors = [];
+try { await crypto.subtle.digest("MD5", data); } catch (e) { errors.push([e.name, e instanceof DOMException]); }
+try { await crypto.subtle.digest("SHA-256", "abc"); } catch (e) { errors.push([e.name]); }
+try { crypto.getRandomValues(new Uint8Array(65537)); } catch (e) { errors.push([e.name, e.code]); }
+try { crypto.getRandomValues(new Float32Array(4)); } catch (e) { errors.push([e.name, e.code]); }
+const a = new Uint32Array(16384);
+const same = crypto.getRandomValues(a) === a;
+const uuids = Array.from({ length: 50 }, () => crypto.randomUUID());
+const v4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+return { digests, errors, same, nonzero: a.some((x) => x !== 0),
+  uuids: uuids.every((u) => v4.test(u)), distinct: new Set(uuids).size,
+  tags: [Object.prototype.toString.call(crypto), Object.prototype.toString.call(crypto.subtle)] };
+"#;
+
+// See: https://w3c.github.io/webcrypto/#Crypto-method-getRandomValues and FIPS 180-4 "abc"
+#[test]
+fn issue_18_crypto_matches_node() {
+    let out = same_as_node(CRYPTO);
+    assert_eq!(
+        out["digests"]["\"sha-256\""],
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    );
+    assert_eq!(out["distinct"], 50);
+}
+
+const TIMERS_AND_CLOCKS: &str = r#"
+const ticks = [];
+await new Promise((resolve) => {
+  const id = setInterval((x) => { ticks.push(x); if (ticks.length === 3) { clearInterval(id); setTimeout(resolve, 20); } }, 1, "t");
+});
+const cleared = await new Promise((resolve) => {
+  const id = setInterval(() => resolve("ran"), 5);
+  clearTimeout(id);
+  setTimeout(() => resolve("cleared"), 30);
+});
+const t0 = performance.now();
+const t1 = performance.now();
+return { ticks, cleared, monotonic: t1 >= t0, origin: Math.abs(performance.timeOrigin + t0 - Date.now()) < 5000,
+  types: [typeof performance.now(), typeof performance.timeOrigin, typeof performance.toJSON().timeOrigin] };
+"#;
+
+// See: https://html.spec.whatwg.org/multipage/timers-and-user-prompts.html#dom-setinterval
+#[test]
+fn issue_18_set_interval_and_performance_match_node() {
+    let out = same_as_node(TIMERS_AND_CLOCKS);
+    assert_eq!(out["ticks"], serde_json::json!(["t", "t", "t"]));
+    assert_eq!(out["cleared"], "cleared");
+}
+
+// See: https://html.spec.whatwg.org/multipage/system-state.html#dom-navigator-useragent
+#[test]
+fn issue_18_navigator_and_report_error() {
+    let out = in_both_tiers(
+        r#"reportError(new TypeError("reported")); return [navigator.userAgent, typeof reportError];"#,
+    );
+    assert_eq!(
+        out,
+        serde_json::json!([concat!("aether/", env!("CARGO_PKG_VERSION")), "function"])
+    );
+}
+
+/// The `uuid` package's browser build, as published (fixtures/uuid, MIT).
+fn vendor_uuid(ws: &Ws) {
+    let from = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/fixtures/uuid");
+    let dir = from.join("dist/esm-browser");
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+        ws.write(
+            &format!("plugins/web/vendor/uuid/{name}"),
+            &std::fs::read_to_string(&path).unwrap(),
+        );
+    }
+}
+
+// See: https://github.com/uuidjs/uuid#getrandomvalues-not-supported (the failure issue 18 saw)
+#[test]
+fn issue_18_the_uuid_package_works_in_a_plugin() {
+    let body = r#"
+const { v4, v5, validate, version } = await import("./vendor/uuid/index.js");
+const ids = [v4(), v4({}), v4({ random: new Uint8Array(16).fill(7) })];
+return { valid: ids.map((id) => validate(id) && version(id)), fixed: ids[2],
+  v5: v5("hello", "6ba7b810-9dad-11d1-80b4-00c04fd430c8"), distinct: ids[0] !== ids[1] };
+"#;
+    let mut outputs = Vec::new();
+    for tier in ["thread", "process"] {
+        let ws = workspace(tier, body);
+        vendor_uuid(&ws);
+        let (out, v) = run(&ws);
+        assert_eq!(out.code, Some(0), "{tier}: {}\n{v:#}", out.stderr);
+        outputs.push(output(&v, "s").clone());
+    }
+    assert_eq!(outputs[0], outputs[1]);
+    // What Node.js gives with the same package (the random ones only checked for shape).
+    assert_eq!(
+        outputs[0],
+        serde_json::json!({
+            "valid": [4, 4, 4],
+            "fixed": "07070707-0707-4707-8707-070707070707",
+            "v5": "9342d47a-1bab-5709-9869-c840b2eac501",
+            "distinct": true,
+        })
+    );
+}

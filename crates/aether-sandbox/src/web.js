@@ -1,0 +1,632 @@
+// The web globals of web.rs, loaded on first use by web_stub.js. One function expression,
+// called once with the native helpers (which only its closures keep); returns the globals as
+// `{ name: value }`.
+//
+// Nothing here is a security boundary: no native helper it uses reaches the host. A plugin
+// that tampers with built-in prototypes only confuses itself.
+(function (natives) {
+  "use strict";
+  const urlParse = natives.urlParse;
+  const urlSet = natives.urlSet;
+  const formParse = natives.formParse;
+  const formSerialize = natives.formSerialize;
+  const random = natives.random;
+  const hostDigest = natives.digest;
+  const now = natives.now;
+  const timeOrigin = natives.timeOrigin;
+  const userAgent = natives.userAgent;
+  const logError = natives.logError;
+  const apply = Reflect.apply;
+  const ownKeys = Reflect.ownKeys;
+  const defineProperty = Object.defineProperty;
+  const ownDescriptor = Object.getOwnPropertyDescriptor;
+  const getPrototypeOf = Object.getPrototypeOf;
+  const isArray = Array.isArray;
+  const isView = ArrayBuffer.isView;
+  const U8 = Uint8Array;
+  const AB = ArrayBuffer;
+  const toWellFormed = String.prototype.toWellFormed;
+  // WebIDL USVString: a Symbol throws a TypeError, lone surrogates become U+FFFD.
+  const usv = (value) => apply(toWellFormed, `${value}`, []);
+  const required = (given, count, who) => {
+    if (given < count) {
+      throw new TypeError(`${who}: ${count} argument${count === 1 ? "" : "s"} required, but only ${given} present`);
+    }
+  };
+  const tag = (Class, name) =>
+    defineProperty(Class.prototype, Symbol.toStringTag, { __proto__: null, value: name, configurable: true });
+
+  // --- DOMException (WebIDL §3.14.1) ------------------------------------------------------
+  // The legacy codes, by name; names not listed have code 0.
+  const LEGACY = [
+    ["IndexSizeError", "INDEX_SIZE_ERR", 1],
+    [null, "DOMSTRING_SIZE_ERR", 2],
+    ["HierarchyRequestError", "HIERARCHY_REQUEST_ERR", 3],
+    ["WrongDocumentError", "WRONG_DOCUMENT_ERR", 4],
+    ["InvalidCharacterError", "INVALID_CHARACTER_ERR", 5],
+    [null, "NO_DATA_ALLOWED_ERR", 6],
+    ["NoModificationAllowedError", "NO_MODIFICATION_ALLOWED_ERR", 7],
+    ["NotFoundError", "NOT_FOUND_ERR", 8],
+    ["NotSupportedError", "NOT_SUPPORTED_ERR", 9],
+    ["InUseAttributeError", "INUSE_ATTRIBUTE_ERR", 10],
+    ["InvalidStateError", "INVALID_STATE_ERR", 11],
+    ["SyntaxError", "SYNTAX_ERR", 12],
+    ["InvalidModificationError", "INVALID_MODIFICATION_ERR", 13],
+    ["NamespaceError", "NAMESPACE_ERR", 14],
+    ["InvalidAccessError", "INVALID_ACCESS_ERR", 15],
+    [null, "VALIDATION_ERR", 16],
+    ["TypeMismatchError", "TYPE_MISMATCH_ERR", 17],
+    ["SecurityError", "SECURITY_ERR", 18],
+    ["NetworkError", "NETWORK_ERR", 19],
+    ["AbortError", "ABORT_ERR", 20],
+    ["URLMismatchError", "URL_MISMATCH_ERR", 21],
+    ["QuotaExceededError", "QUOTA_EXCEEDED_ERR", 22],
+    ["TimeoutError", "TIMEOUT_ERR", 23],
+    ["InvalidNodeTypeError", "INVALID_NODE_TYPE_ERR", 24],
+    ["DataCloneError", "DATA_CLONE_ERR", 25],
+  ];
+  const CODES = { __proto__: null };
+  for (const [name, , code] of LEGACY) if (name !== null) CODES[name] = code;
+
+  let isDOMException;
+  class DOMException extends Error {
+    #name;
+    #message;
+    constructor(message = "", options = "Error") {
+      // No argument to Error: `message` stays an accessor of the prototype, as WebIDL has it.
+      super();
+      this.#message = `${message}`;
+      if (options !== null && typeof options === "object") {
+        const { name, cause } = options;
+        this.#name = name === undefined ? "Error" : `${name}`;
+        if ("cause" in options) {
+          defineProperty(this, "cause", { __proto__: null, value: cause, writable: true, configurable: true });
+        }
+      } else {
+        this.#name = `${options}`;
+      }
+    }
+    get name() {
+      return this.#name;
+    }
+    get message() {
+      return this.#message;
+    }
+    get code() {
+      return CODES[this.#name] ?? 0;
+    }
+    static {
+      isDOMException = (value) => #name in value;
+    }
+  }
+  for (const [, constant, code] of LEGACY) {
+    const descriptor = { __proto__: null, value: code, enumerable: true };
+    defineProperty(DOMException, constant, descriptor);
+    defineProperty(DOMException.prototype, constant, descriptor);
+  }
+  tag(DOMException, "DOMException");
+
+  // --- structuredClone (HTML §2.7, StructuredSerialize/Deserialize in one pass) ------------
+  // Brand checks through the built-ins' own getters, which throw for any other object (a
+  // plugin can fake `Symbol.toStringTag` or a prototype, not an internal slot).
+  const getter = (prototype, name) => ownDescriptor(prototype, name).get;
+  const TypedArrayPrototype = getPrototypeOf(U8.prototype);
+  const typedArrayTag = getter(TypedArrayPrototype, Symbol.toStringTag);
+  const typedArrayBuffer = getter(TypedArrayPrototype, "buffer");
+  const typedArrayOffset = getter(TypedArrayPrototype, "byteOffset");
+  const typedArrayLength = getter(TypedArrayPrototype, "length");
+  const typedArrayByteLength = getter(TypedArrayPrototype, "byteLength");
+  const dataViewBuffer = getter(DataView.prototype, "buffer");
+  const dataViewOffset = getter(DataView.prototype, "byteOffset");
+  const dataViewLength = getter(DataView.prototype, "byteLength");
+  const bufferLength = getter(AB.prototype, "byteLength");
+  const bufferSlice = AB.prototype.slice;
+  const mapSize = getter(Map.prototype, "size");
+  const setSize = getter(Set.prototype, "size");
+  const mapEntries = Map.prototype.entries;
+  const setValues = Set.prototype.values;
+  const mapSet = Map.prototype.set;
+  const mapGet = Map.prototype.get;
+  const mapHas = Map.prototype.has;
+  const setAdd = Set.prototype.add;
+  const dateValue = Date.prototype.getTime;
+  const regExpSource = getter(RegExp.prototype, "source");
+  const regExpFlags = getter(RegExp.prototype, "flags");
+  const booleanValue = Boolean.prototype.valueOf;
+  const numberValue = Number.prototype.valueOf;
+  const stringValue = String.prototype.valueOf;
+  const bigintValue = BigInt.prototype.valueOf;
+  const TYPED_ARRAYS = {
+    __proto__: null,
+    Int8Array,
+    Uint8Array,
+    Uint8ClampedArray,
+    Int16Array,
+    Uint16Array,
+    Int32Array,
+    Uint32Array,
+    Float32Array,
+    Float64Array,
+    BigInt64Array,
+    BigUint64Array,
+  };
+  if (typeof Float16Array === "function") TYPED_ARRAYS.Float16Array = Float16Array;
+  const ERRORS = {
+    __proto__: null,
+    Error,
+    EvalError,
+    RangeError,
+    ReferenceError,
+    SyntaxError,
+    TypeError,
+    URIError,
+  };
+  const is = (method, value) => {
+    try {
+      apply(method, value, []);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const uncloneable = (what) => new DOMException(`${what} could not be cloned`, "DataCloneError");
+
+  function structuredClone(value, options = undefined) {
+    required(arguments.length, 1, "structuredClone");
+    if (options !== undefined && options !== null) {
+      const transfer = options.transfer;
+      if (transfer !== undefined && [...transfer].length > 0) {
+        throw uncloneable("a transfer list (transferring is not supported)");
+      }
+    }
+    const memory = new Map();
+    const remember = (from, to) => {
+      apply(mapSet, memory, [from, to]);
+      return to;
+    };
+    const clone = (v) => {
+      const type = typeof v;
+      if (type === "symbol") throw uncloneable(`the symbol ${apply(Symbol.prototype.toString, v, [])}`);
+      if (type === "function") throw uncloneable(`the function ${v.name || "(anonymous)"}`);
+      if (v === null || type !== "object") return v;
+      if (apply(mapHas, memory, [v])) return apply(mapGet, memory, [v]);
+      if (is(booleanValue, v)) return remember(v, new Boolean(apply(booleanValue, v, [])));
+      if (is(numberValue, v)) return remember(v, new Number(apply(numberValue, v, [])));
+      if (is(stringValue, v)) return remember(v, new String(apply(stringValue, v, [])));
+      if (is(bigintValue, v)) return remember(v, Object(apply(bigintValue, v, [])));
+      if (is(dateValue, v)) return remember(v, new Date(apply(dateValue, v, [])));
+      if (is(regExpSource, v) && v !== RegExp.prototype) {
+        return remember(v, new RegExp(apply(regExpSource, v, []), apply(regExpFlags, v, [])));
+      }
+      if (is(bufferLength, v)) return remember(v, apply(bufferSlice, v, [0]));
+      if (isView(v)) {
+        if (is(dataViewLength, v)) {
+          const buffer = clone(apply(dataViewBuffer, v, []));
+          return remember(v, new DataView(buffer, apply(dataViewOffset, v, []), apply(dataViewLength, v, [])));
+        }
+        const Typed = TYPED_ARRAYS[apply(typedArrayTag, v, [])];
+        if (Typed === undefined) throw uncloneable("this typed array");
+        const buffer = clone(apply(typedArrayBuffer, v, []));
+        return remember(v, new Typed(buffer, apply(typedArrayOffset, v, []), apply(typedArrayLength, v, [])));
+      }
+      if (is(mapSize, v)) {
+        const copy = remember(v, new Map());
+        const entries = [...apply(mapEntries, v, [])];
+        for (const [key, item] of entries) apply(mapSet, copy, [clone(key), clone(item)]);
+        return copy;
+      }
+      if (is(setSize, v)) {
+        const copy = remember(v, new Set());
+        const items = [...apply(setValues, v, [])];
+        for (const item of items) apply(setAdd, copy, [clone(item)]);
+        return copy;
+      }
+      if (isDOMException(v)) {
+        return remember(v, new DOMException(v.message, v.name));
+      }
+      if (v instanceof Error) {
+        const name = v.name;
+        const Kind = (typeof name === "string" && ERRORS[name]) || Error;
+        const copy = remember(v, new Kind());
+        const message = ownDescriptor(v, "message");
+        if (message !== undefined && "value" in message) {
+          defineProperty(copy, "message", { __proto__: null, value: `${message.value}`, writable: true, configurable: true });
+        }
+        const stack = ownDescriptor(v, "stack");
+        if (stack !== undefined && "value" in stack && typeof stack.value === "string") {
+          defineProperty(copy, "stack", { __proto__: null, value: stack.value, writable: true, configurable: true });
+        }
+        const cause = ownDescriptor(v, "cause");
+        if (cause !== undefined && "value" in cause) {
+          defineProperty(copy, "cause", { __proto__: null, value: clone(cause.value), writable: true, configurable: true });
+        }
+        return copy;
+      }
+      if (v instanceof Promise) throw uncloneable("a Promise");
+      if (v instanceof WeakMap || v instanceof WeakSet || v instanceof WeakRef) throw uncloneable("a weak collection");
+      const copy = remember(v, isArray(v) ? new Array(v.length) : {});
+      for (const key of ownKeys(v)) {
+        if (typeof key === "symbol") continue;
+        const descriptor = ownDescriptor(v, key);
+        if (descriptor === undefined || !descriptor.enumerable) continue;
+        defineProperty(copy, key, {
+          __proto__: null,
+          value: clone(v[key]),
+          writable: true,
+          enumerable: true,
+          configurable: true,
+        });
+      }
+      return copy;
+    };
+    return clone(value);
+  }
+
+  // --- URLSearchParams (WHATWG URL §6.2) ----------------------------------------------------
+  let linkedParams;
+  let resetParams;
+  class URLSearchParams {
+    #list = [];
+    // The linked URL's update (WHATWG "update steps"), or null.
+    #update = null;
+    constructor(init = "") {
+      if (init !== null && (typeof init === "object" || typeof init === "function")) {
+        const iterator = init[Symbol.iterator];
+        if (iterator !== undefined && iterator !== null) {
+          if (typeof iterator !== "function") throw new TypeError("URLSearchParams: init[Symbol.iterator] is not a function");
+          for (const pair of init) {
+            if (pair === null || (typeof pair !== "object" && typeof pair !== "function")) {
+              throw new TypeError("URLSearchParams: each pair must be a sequence of a name and a value");
+            }
+            const items = [...pair];
+            if (items.length !== 2) throw new TypeError("URLSearchParams: each pair must have exactly two items");
+            this.#list.push([usv(items[0]), usv(items[1])]);
+          }
+        } else {
+          for (const key of ownKeys(init)) {
+            const descriptor = ownDescriptor(init, key);
+            if (descriptor !== undefined && descriptor.enumerable) this.#list.push([usv(key), usv(init[key])]);
+          }
+        }
+      } else {
+        let text = usv(init);
+        if (text[0] === "?") text = text.slice(1);
+        this.#list = formParse(text);
+      }
+    }
+    #changed() {
+      if (this.#update !== null) this.#update(formSerialize(this.#list));
+    }
+    get size() {
+      return this.#list.length;
+    }
+    append(name, value) {
+      required(arguments.length, 2, "URLSearchParams.append");
+      this.#list.push([usv(name), usv(value)]);
+      this.#changed();
+    }
+    delete(name, value = undefined) {
+      required(arguments.length, 1, "URLSearchParams.delete");
+      const key = usv(name);
+      if (value === undefined) {
+        this.#list = this.#list.filter((entry) => entry[0] !== key);
+      } else {
+        const text = usv(value);
+        this.#list = this.#list.filter((entry) => entry[0] !== key || entry[1] !== text);
+      }
+      this.#changed();
+    }
+    get(name) {
+      required(arguments.length, 1, "URLSearchParams.get");
+      const key = usv(name);
+      const entry = this.#list.find((e) => e[0] === key);
+      return entry === undefined ? null : entry[1];
+    }
+    getAll(name) {
+      required(arguments.length, 1, "URLSearchParams.getAll");
+      const key = usv(name);
+      return this.#list.filter((e) => e[0] === key).map((e) => e[1]);
+    }
+    has(name, value = undefined) {
+      required(arguments.length, 1, "URLSearchParams.has");
+      const key = usv(name);
+      if (value === undefined) return this.#list.some((e) => e[0] === key);
+      const text = usv(value);
+      return this.#list.some((e) => e[0] === key && e[1] === text);
+    }
+    set(name, value) {
+      required(arguments.length, 2, "URLSearchParams.set");
+      const key = usv(name);
+      const text = usv(value);
+      const index = this.#list.findIndex((e) => e[0] === key);
+      if (index === -1) {
+        this.#list.push([key, text]);
+      } else {
+        this.#list[index] = [key, text];
+        this.#list = this.#list.filter((e, i) => i <= index || e[0] !== key);
+      }
+      this.#changed();
+    }
+    sort() {
+      // Stable, by UTF-16 code units (what `<` compares).
+      this.#list.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+      this.#changed();
+    }
+    toString() {
+      return formSerialize(this.#list);
+    }
+    // Live, as WebIDL's pair iterators are: an entry added while iterating is visited.
+    *entries() {
+      for (let i = 0; i < this.#list.length; i++) yield [this.#list[i][0], this.#list[i][1]];
+    }
+    *keys() {
+      for (let i = 0; i < this.#list.length; i++) yield this.#list[i][0];
+    }
+    *values() {
+      for (let i = 0; i < this.#list.length; i++) yield this.#list[i][1];
+    }
+    forEach(callback, thisArg = undefined) {
+      if (typeof callback !== "function") throw new TypeError("URLSearchParams.forEach: the callback must be a function");
+      for (let i = 0; i < this.#list.length; i++) apply(callback, thisArg, [this.#list[i][1], this.#list[i][0], this]);
+    }
+    [Symbol.iterator]() {
+      return this.entries();
+    }
+    static {
+      linkedParams = (search, update) => {
+        const params = new URLSearchParams(search);
+        params.#update = update;
+        return params;
+      };
+      resetParams = (params, search) => {
+        params.#list = search === "" ? [] : formParse(search.slice(1));
+      };
+    }
+  }
+  tag(URLSearchParams, "URLSearchParams");
+
+  // --- URL (WHATWG URL §6.1), parsed and updated by the `url` crate --------------------------
+  // Indexes into the components urlParse/urlSet return.
+  const HREF = 0;
+  const ORIGIN = 1;
+  const PROTOCOL = 2;
+  const USERNAME = 3;
+  const PASSWORD = 4;
+  const HOST = 5;
+  const HOSTNAME = 6;
+  const PORT = 7;
+  const PATHNAME = 8;
+  const SEARCH = 9;
+  const HASH = 10;
+  const parse = (url, base) => (base === undefined ? urlParse(usv(url)) : urlParse(usv(url), usv(base)));
+
+  class URL {
+    #c;
+    #params = null;
+    constructor(url, base = undefined) {
+      required(arguments.length, 1, "URL");
+      const c = parse(url, base);
+      if (c === undefined) {
+        const error = new TypeError(base === undefined ? `Invalid URL: ${usv(url)}` : `Invalid URL: ${usv(url)} (base ${usv(base)})`);
+        // Node.js's code for it, which libraries test for.
+        error.code = "ERR_INVALID_URL";
+        throw error;
+      }
+      this.#c = c;
+    }
+    static canParse(url, base = undefined) {
+      required(arguments.length, 1, "URL.canParse");
+      return parse(url, base) !== undefined;
+    }
+    static parse(url, base = undefined) {
+      required(arguments.length, 1, "URL.parse");
+      return parse(url, base) === undefined ? null : new URL(url, base);
+    }
+    #set(attribute, value) {
+      const c = urlSet(this.#c[HREF], attribute, usv(value));
+      if (c === undefined) return false;
+      this.#c = c;
+      if (this.#params !== null) resetParams(this.#params, c[SEARCH]);
+      return true;
+    }
+    get href() {
+      return this.#c[HREF];
+    }
+    set href(value) {
+      if (!this.#set("href", value)) throw new TypeError(`Invalid URL: ${usv(value)}`);
+    }
+    get origin() {
+      return this.#c[ORIGIN];
+    }
+    get protocol() {
+      return this.#c[PROTOCOL];
+    }
+    set protocol(value) {
+      this.#set("protocol", value);
+    }
+    get username() {
+      return this.#c[USERNAME];
+    }
+    set username(value) {
+      this.#set("username", value);
+    }
+    get password() {
+      return this.#c[PASSWORD];
+    }
+    set password(value) {
+      this.#set("password", value);
+    }
+    get host() {
+      return this.#c[HOST];
+    }
+    set host(value) {
+      this.#set("host", value);
+    }
+    get hostname() {
+      return this.#c[HOSTNAME];
+    }
+    set hostname(value) {
+      this.#set("hostname", value);
+    }
+    get port() {
+      return this.#c[PORT];
+    }
+    set port(value) {
+      this.#set("port", value);
+    }
+    get pathname() {
+      return this.#c[PATHNAME];
+    }
+    set pathname(value) {
+      this.#set("pathname", value);
+    }
+    get search() {
+      return this.#c[SEARCH];
+    }
+    set search(value) {
+      this.#set("search", value);
+    }
+    get searchParams() {
+      // The query changes through the params without re-parsing them (WHATWG "update steps").
+      this.#params ??= linkedParams(this.#c[SEARCH], (serialized) => {
+        const c = urlSet(this.#c[HREF], "search", serialized);
+        if (c !== undefined) this.#c = c;
+      });
+      return this.#params;
+    }
+    get hash() {
+      return this.#c[HASH];
+    }
+    set hash(value) {
+      this.#set("hash", value);
+    }
+    toString() {
+      return this.#c[HREF];
+    }
+    toJSON() {
+      return this.#c[HREF];
+    }
+  }
+  tag(URL, "URL");
+
+  // --- crypto (WebCrypto): random values and digests ------------------------------------------
+  const MAX_RANDOM_BYTES = 65536;
+  const INTEGER_ARRAYS = [
+    "Int8Array",
+    "Uint8Array",
+    "Uint8ClampedArray",
+    "Int16Array",
+    "Uint16Array",
+    "Int32Array",
+    "Uint32Array",
+    "BigInt64Array",
+    "BigUint64Array",
+  ];
+  const HEX = [];
+  for (let i = 0; i < 256; i++) HEX.push((i + 256).toString(16).slice(1));
+  // SHA names as WebCrypto normalizes them (ASCII case-insensitive).
+  const DIGESTS = { __proto__: null, "sha-1": "SHA-1", "sha-256": "SHA-256", "sha-384": "SHA-384", "sha-512": "SHA-512" };
+  const bufferSource = (data, who) => {
+    if (isView(data)) {
+      if (is(dataViewLength, data)) {
+        return new U8(apply(dataViewBuffer, data, []), apply(dataViewOffset, data, []), apply(dataViewLength, data, []));
+      }
+      return new U8(apply(typedArrayBuffer, data, []), apply(typedArrayOffset, data, []), apply(typedArrayByteLength, data, []));
+    }
+    if (is(bufferLength, data)) return new U8(data);
+    throw new TypeError(`${who}: the data must be an ArrayBuffer or a view of one`);
+  };
+
+  class SubtleCrypto {
+    async digest(algorithm, data) {
+      required(arguments.length, 2, "crypto.subtle.digest");
+      const name = typeof algorithm === "object" && algorithm !== null ? algorithm.name : algorithm;
+      if (name === undefined) throw new TypeError("crypto.subtle.digest: the algorithm must have a name");
+      const normalized = DIGESTS[usv(name).toLowerCase()];
+      if (normalized === undefined) {
+        throw new DOMException(`crypto.subtle.digest: unrecognized algorithm name "${usv(name)}"`, "NotSupportedError");
+      }
+      // Hashed now: a change to the data after the call does not change the digest.
+      return hostDigest(normalized, bufferSource(data, "crypto.subtle.digest"));
+    }
+  }
+  tag(SubtleCrypto, "SubtleCrypto");
+  const subtle = new SubtleCrypto();
+
+  class Crypto {
+    get subtle() {
+      return subtle;
+    }
+    getRandomValues(array) {
+      required(arguments.length, 1, "crypto.getRandomValues");
+      if (!isView(array)) throw new TypeError("crypto.getRandomValues: the argument must be an integer typed array");
+      const kind = is(typedArrayTag, array) ? apply(typedArrayTag, array, []) : "DataView";
+      if (!INTEGER_ARRAYS.includes(kind)) {
+        throw new DOMException(`crypto.getRandomValues: a ${kind} is not an integer typed array`, "TypeMismatchError");
+      }
+      const length = apply(typedArrayByteLength, array, []);
+      if (length > MAX_RANDOM_BYTES) {
+        throw new DOMException(
+          `crypto.getRandomValues: the array's byte length (${length}) exceeds the number of bytes of entropy available via this API (${MAX_RANDOM_BYTES})`,
+          "QuotaExceededError",
+        );
+      }
+      new U8(apply(typedArrayBuffer, array, []), apply(typedArrayOffset, array, []), length).set(random(length));
+      return array;
+    }
+    randomUUID() {
+      // RFC 9562 version 4.
+      const b = random(16);
+      b[6] = (b[6] & 0x0f) | 0x40;
+      b[8] = (b[8] & 0x3f) | 0x80;
+      let text = "";
+      for (let i = 0; i < 16; i++) {
+        if (i === 4 || i === 6 || i === 8 || i === 10) text += "-";
+        text += HEX[b[i]];
+      }
+      return text;
+    }
+  }
+  tag(Crypto, "Crypto");
+  const crypto = new Crypto();
+
+  // --- performance (High Resolution Time), navigator, reportError ------------------------------
+  class Performance {
+    get timeOrigin() {
+      return timeOrigin;
+    }
+    now() {
+      return now();
+    }
+    toJSON() {
+      return { timeOrigin };
+    }
+  }
+  tag(Performance, "Performance");
+
+  class Navigator {
+    get userAgent() {
+      return userAgent;
+    }
+  }
+  tag(Navigator, "Navigator");
+
+  // HTML "report the exception": there is no global error event to cancel it, so it goes to
+  // the step's log as an uncaught exception, as a browser's console shows it.
+  function reportError(error) {
+    required(arguments.length, 1, "reportError");
+    logError("Uncaught", error);
+  }
+
+  return {
+    __proto__: null,
+    URL,
+    URLSearchParams,
+    DOMException,
+    structuredClone,
+    crypto,
+    performance: new Performance(),
+    navigator: new Navigator(),
+    reportError,
+  };
+})

@@ -1,0 +1,287 @@
+//! The WinterTC globals of SPEC §5 that are not host calls: `URL`, `URLSearchParams`,
+//! `DOMException`, `structuredClone`, `crypto` (`getRandomValues`, `randomUUID`,
+//! `subtle.digest`), `performance` (`now`, `timeOrigin`), `navigator` (`userAgent`) and
+//! `reportError`; and, natively on the step's timers, `setInterval` and `clearInterval`.
+//!
+//! They are JavaScript (web.js) over a few native helpers: the WHATWG URL parser and setters
+//! (the `url` crate), `application/x-www-form-urlencoded` (its `form_urlencoded`), the OS random
+//! generator and RustCrypto's SHA-1/SHA-2. None of them reaches a capability: nothing here calls
+//! the host. Like the prelude's classes they are stand-ins on the global object until first
+//! used (web_stub.js), so a sandbox that never touches them pays only for the stand-ins.
+//!
+//! Host-side memory: none is held between calls. `digest` hashes the plugin's bytes in place;
+//! `getRandomValues` fills at most [`MAX_RANDOM_BYTES`] through a buffer of that size.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::sync::OnceLock;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use rquickjs::convert::Coerced;
+use rquickjs::function::{Opt, Rest};
+use rquickjs::{ArrayBuffer, Ctx, Exception, Function, Object, Result, TypedArray, Value};
+use sha1::Digest;
+
+use crate::bindings::{Script, Timers};
+use crate::sys;
+
+/// The globals web.js defines, in the order the stand-ins are made.
+pub(crate) const NAMES: [&str; 8] = [
+    "URL",
+    "URLSearchParams",
+    "DOMException",
+    "structuredClone",
+    "crypto",
+    "performance",
+    "navigator",
+    "reportError",
+];
+
+/// The most bytes one `crypto.getRandomValues` call fills (WebCrypto: 65,536; more is a
+/// `QuotaExceededError`).
+pub(crate) const MAX_RANDOM_BYTES: usize = 65_536;
+
+/// `performance.now()` is a multiple of this many milliseconds (100 µs, Chrome's resolution
+/// where pages are not cross-origin isolated): a finer clock would sharpen timing side channels
+/// against the host process the thread tier shares, and plugins have no use for it.
+const NOW_RESOLUTION_MS: f64 = 0.1;
+
+/// Stand-ins for [`NAMES`] that evaluate [`WEB`] on first use.
+static WEB_STUB: Script = Script {
+    name: "aether:web-stub",
+    source: include_str!("web_stub.js"),
+    module: concat!("export default ", include_str!("web_stub.js"), ";\n"),
+    bytecode: OnceLock::new(),
+};
+
+/// The globals themselves.
+static WEB: Script = Script {
+    name: "aether:web",
+    source: include_str!("web.js"),
+    module: concat!("export default ", include_str!("web.js"), ";\n"),
+    bytecode: OnceLock::new(),
+};
+
+/// Compiles both scripts' bytecode now, if it is not yet (see [`crate::prepare`]).
+pub(crate) fn prepare() {
+    WEB_STUB.bytecode();
+    WEB.bytecode();
+}
+
+/// Puts `setInterval`, `clearInterval` and the stand-ins for [`NAMES`] on the global object.
+pub(crate) fn install<'js>(ctx: &Ctx<'js>, timers: &Rc<RefCell<Timers<'js>>>) -> Result<()> {
+    install_intervals(ctx, timers)?;
+    let natives = Object::new(ctx.clone())?;
+    install_url_natives(ctx, &natives)?;
+    install_crypto_natives(ctx, &natives)?;
+
+    // The time origin is the sandbox's creation, as a worker's is its start.
+    let origin = Instant::now();
+    let origin_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64() * 1000.0);
+    natives.set("timeOrigin", coarse(origin_ms))?;
+    natives.set(
+        "now",
+        Function::new(ctx.clone(), move || {
+            coarse(origin.elapsed().as_secs_f64() * 1000.0)
+        })?,
+    )?;
+    natives.set("userAgent", concat!("aether/", env!("CARGO_PKG_VERSION")))?;
+    let console: Object<'js> = ctx.globals().get("console")?;
+    natives.set("logError", console.get::<_, Function<'js>>("error")?)?;
+
+    let load = Function::new(
+        ctx.clone(),
+        |ctx: Ctx<'js>, natives: Object<'js>| -> Result<Object<'js>> {
+            WEB.function(&ctx)?.call((natives,))
+        },
+    )?;
+    WEB_STUB
+        .function(ctx)?
+        .call::<_, Value<'js>>((natives, load, NAMES.to_vec()))?;
+    Ok(())
+}
+
+/// `setInterval(callback, delay, ...args)` and `clearInterval(id)`, on the same timers and ids
+/// as `setTimeout` (HTML: either clear function cancels either kind).
+fn install_intervals<'js>(ctx: &Ctx<'js>, timers: &Rc<RefCell<Timers<'js>>>) -> Result<()> {
+    let globals = ctx.globals();
+    let set_timers = Rc::clone(timers);
+    let set_interval = Function::new(
+        ctx.clone(),
+        move |ctx: Ctx<'js>,
+              callback: Opt<Value<'js>>,
+              delay: Opt<Value<'js>>,
+              args: Rest<Value<'js>>|
+              -> Result<u32> {
+            let Some(callback) = callback.0.and_then(|v| v.into_function()) else {
+                return Err(Exception::throw_type(
+                    &ctx,
+                    "setInterval: the callback must be a function (strings are not evaluated)",
+                ));
+            };
+            let delay = match delay.0 {
+                Some(v) if !v.is_undefined() => v.get::<Coerced<f64>>()?.0,
+                _ => 0.0,
+            };
+            set_timers
+                .borrow_mut()
+                .add(callback, delay, args.0, true)
+                .ok_or_else(|| Exception::throw_internal(&ctx, "out of memory"))
+        },
+    )?
+    .with_name("setInterval")?;
+    globals.set("setInterval", set_interval)?;
+    let clear_timers = Rc::clone(timers);
+    let clear_interval = Function::new(ctx.clone(), move |id: Opt<Value<'js>>| {
+        if let Some(id) = id.0.and_then(|v| v.as_number()) {
+            clear_timers.borrow_mut().cancel(id);
+        }
+    })?
+    .with_name("clearInterval")?;
+    globals.set("clearInterval", clear_interval)?;
+    Ok(())
+}
+
+/// `ms` rounded down to [`NOW_RESOLUTION_MS`].
+fn coarse(ms: f64) -> f64 {
+    (ms / NOW_RESOLUTION_MS).floor() * NOW_RESOLUTION_MS
+}
+
+/// The components web.js's `URL` caches, in this order: href, origin, protocol, username,
+/// password, host, hostname, port, pathname, search, hash.
+fn components(url: &url::Url) -> Vec<String> {
+    use url::quirks;
+    [
+        quirks::href(url),
+        &quirks::origin(url),
+        quirks::protocol(url),
+        quirks::username(url),
+        quirks::password(url),
+        quirks::host(url),
+        quirks::hostname(url),
+        quirks::port(url),
+        quirks::pathname(url),
+        quirks::search(url),
+        quirks::hash(url),
+    ]
+    .map(str::to_owned)
+    .to_vec()
+}
+
+/// `urlParse(input, base?)` → components or `undefined` (WHATWG URL "basic URL parser");
+/// `urlSet(href, attribute, value)` → the components after the attribute's setter, or
+/// `undefined` when the setter changed nothing; `formParse(text)` → `[[name, value]...]`;
+/// `formSerialize([[name, value]...])` → text.
+fn install_url_natives<'js>(ctx: &Ctx<'js>, natives: &Object<'js>) -> Result<()> {
+    natives.set(
+        "urlParse",
+        Function::new(
+            ctx.clone(),
+            |input: String, base: Opt<String>| -> Option<Vec<String>> {
+                let url = match base.0 {
+                    Some(base) => url::Url::parse(&base).ok()?.join(&input).ok()?,
+                    None => url::Url::parse(&input).ok()?,
+                };
+                Some(components(&url))
+            },
+        )?,
+    )?;
+    natives.set(
+        "urlSet",
+        Function::new(
+            ctx.clone(),
+            |href: String, attribute: String, value: String| -> Option<Vec<String>> {
+                use url::quirks;
+                let mut url = url::Url::parse(&href).ok()?;
+                let changed = match attribute.as_str() {
+                    "href" => quirks::set_href(&mut url, &value).is_ok(),
+                    "protocol" => quirks::set_protocol(&mut url, &value).is_ok(),
+                    "username" => quirks::set_username(&mut url, &value).is_ok(),
+                    "password" => quirks::set_password(&mut url, &value).is_ok(),
+                    "host" => quirks::set_host(&mut url, &value).is_ok(),
+                    "hostname" => quirks::set_hostname(&mut url, &value).is_ok(),
+                    "port" => quirks::set_port(&mut url, &value).is_ok(),
+                    "pathname" => {
+                        quirks::set_pathname(&mut url, &value);
+                        true
+                    }
+                    "search" => {
+                        quirks::set_search(&mut url, &value);
+                        true
+                    }
+                    "hash" => {
+                        quirks::set_hash(&mut url, &value);
+                        true
+                    }
+                    _ => false,
+                };
+                changed.then(|| components(&url))
+            },
+        )?,
+    )?;
+    natives.set(
+        "formParse",
+        Function::new(ctx.clone(), |text: String| -> Vec<Vec<String>> {
+            url::form_urlencoded::parse(text.as_bytes())
+                .map(|(name, value)| vec![name.into_owned(), value.into_owned()])
+                .collect()
+        })?,
+    )?;
+    natives.set(
+        "formSerialize",
+        Function::new(ctx.clone(), |pairs: Vec<Vec<String>>| -> String {
+            let mut serializer = url::form_urlencoded::Serializer::new(String::new());
+            for pair in &pairs {
+                if let [name, value] = pair.as_slice() {
+                    serializer.append_pair(name, value);
+                }
+            }
+            serializer.finish()
+        })?,
+    )?;
+    Ok(())
+}
+
+/// `random(n)` → a `Uint8Array` of `n` (at most [`MAX_RANDOM_BYTES`]) bytes from the OS
+/// generator; `digest(name, bytes)` → an `ArrayBuffer`, `name` one of `SHA-1`, `SHA-256`,
+/// `SHA-384`, `SHA-512` (web.js normalizes it).
+fn install_crypto_natives<'js>(ctx: &Ctx<'js>, natives: &Object<'js>) -> Result<()> {
+    natives.set(
+        "random",
+        Function::new(
+            ctx.clone(),
+            |ctx: Ctx<'js>, n: usize| -> Result<TypedArray<'js, u8>> {
+                let mut bytes = vec![0; n.min(MAX_RANDOM_BYTES)];
+                getrandom::getrandom(&mut bytes).map_err(|e| {
+                    Exception::throw_internal(
+                        &ctx,
+                        &format!("crypto: the operating system's random generator failed: {e}"),
+                    )
+                })?;
+                TypedArray::new(ctx, bytes)
+            },
+        )?,
+    )?;
+    natives.set(
+        "digest",
+        Function::new(
+            ctx.clone(),
+            |ctx: Ctx<'js>, name: String, bytes: TypedArray<'js, u8>| -> Result<ArrayBuffer<'js>> {
+                let hash = match name.as_str() {
+                    "SHA-1" => sys::read_bytes(&bytes, |b| sha1::Sha1::digest(b).to_vec()),
+                    "SHA-256" => sys::read_bytes(&bytes, |b| sha2::Sha256::digest(b).to_vec()),
+                    "SHA-384" => sys::read_bytes(&bytes, |b| sha2::Sha384::digest(b).to_vec()),
+                    "SHA-512" => sys::read_bytes(&bytes, |b| sha2::Sha512::digest(b).to_vec()),
+                    _ => None,
+                };
+                let hash = hash.ok_or_else(|| {
+                    Exception::throw_type(&ctx, "crypto.subtle.digest: the data is detached")
+                })?;
+                ArrayBuffer::new(ctx, hash)
+            },
+        )?,
+    )?;
+    Ok(())
+}
