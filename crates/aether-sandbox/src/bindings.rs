@@ -276,7 +276,8 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, gate: &Arc<Gate>, tasks: &Tasks<'_, '
             PRELUDE.function(&ctx)?.call((natives,))
         },
     )?;
-    let exported: Object<'js> = STUB.function(ctx)?.call((natives, load))?;
+    let web = crate::web::install(ctx, timers)?;
+    let exported: Object<'js> = STUB.function(ctx)?.call((natives, load, web))?;
     let fetch: Function<'js> = exported.get("fetch")?;
     let process: Object<'js> = exported.get("process")?;
     let listen: Function<'js> = exported.get("listen")?;
@@ -299,7 +300,6 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, gate: &Arc<Gate>, tasks: &Tasks<'_, '
     descriptor.set("configurable", false)?;
     define_property.call::<_, Value>((globals.clone(), "aether", descriptor))?;
 
-    crate::web::install(ctx, timers)?;
     Ok(())
 }
 

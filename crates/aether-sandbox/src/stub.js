@@ -5,9 +5,11 @@
 //
 // Called once with the native helpers and `load` (which evaluates the prelude with them); only
 // its closures keep either. Returns `{ fetch, process, listen }` for the `aether` object.
+// Also makes the stand-ins of web.rs's globals from `web` (`{ load, names, logError }`): they
+// are in this script because loading a second one was most of their cost.
 // The classes are accessors on the global object until then, as Node.js does for its lazily
 // loaded globals; assigning one replaces it like a plain property.
-(function (natives, load) {
+(function (natives, load, web) {
   "use strict";
   const global = globalThis;
   const defineProperty = Object.defineProperty;
@@ -69,5 +71,43 @@
     return prelude().listen(options);
   }
   plain("fetch", fetch);
+  webGlobals(web.load, web.names, web.logError);
   return { fetch, process: { run }, listen };
+
+  // Stand-ins for web.rs's globals: each name is an accessor that evaluates web.js on first use
+  // (`load(logError)` returns `{ name: value }`; `logError` is `console.error` as it was before
+  // plugin code ran, for `reportError`). A getter the plugin replaced can run while web.js
+  // loads and load it again: the first load to finish wins, and every stand-in still in place
+  // becomes its value. `names` is walked by index, since this runs again after plugin code.
+  function webGlobals(load, names, logError) {
+    const count = names.length;
+    const webGetters = { __proto__: null };
+    let values;
+    const loadAll = () => {
+      if (values === undefined) {
+        const loaded = load(logError);
+        values ??= loaded;
+        for (let i = 0; i < count; i++) {
+          const name = names[i];
+          const current = ownDescriptor(global, name);
+          if (current !== undefined && hasOwn(current, "get") && current.get === webGetters[name] && current.configurable) {
+            plain(name, values[name]);
+          }
+        }
+      }
+      return values;
+    };
+    for (let i = 0; i < count; i++) {
+      const name = names[i];
+      const get = () => loadAll()[name];
+      webGetters[name] = get;
+      defineProperty(global, name, {
+        __proto__: null,
+        get,
+        set: (value) => plain(name, value),
+        enumerable: false,
+        configurable: true,
+      });
+    }
+  }
 })

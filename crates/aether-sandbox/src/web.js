@@ -1,4 +1,4 @@
-// The web globals of web.rs, loaded on first use by web_stub.js. One function expression,
+// The web globals of web.rs, loaded on first use by the stand-ins stub.js makes. One function expression,
 // called once with the native helpers (which only its closures keep); returns the globals as
 // `{ name: value }`.
 //

@@ -7,7 +7,7 @@
 //! (the `url` crate), `application/x-www-form-urlencoded` (its `form_urlencoded`), the OS random
 //! generator and RustCrypto's SHA-1/SHA-2. None of them reaches a capability: nothing here calls
 //! the host. Like the prelude's classes they are stand-ins on the global object until first
-//! used (web_stub.js), so a sandbox that never touches them pays only for the stand-ins.
+//! used (made by stub.js), so a sandbox that never touches them pays only for the stand-ins.
 //!
 //! Host-side memory: none is held between calls. `digest` hashes the plugin's bytes in place;
 //! `getRandomValues` fills at most [`MAX_RANDOM_BYTES`] through a buffer of that size.
@@ -46,14 +46,6 @@ pub(crate) const MAX_RANDOM_BYTES: usize = 65_536;
 /// against the host process the thread tier shares, and plugins have no use for it.
 const NOW_RESOLUTION_MS: f64 = 0.1;
 
-/// Stand-ins for [`NAMES`] that evaluate [`WEB`] on first use.
-static WEB_STUB: Script = Script {
-    name: "aether:web-stub",
-    source: include_str!("web_stub.js"),
-    module: concat!("export default ", include_str!("web_stub.js"), ";\n"),
-    bytecode: OnceLock::new(),
-};
-
 /// The globals themselves.
 static WEB: Script = Script {
     name: "aether:web",
@@ -62,24 +54,47 @@ static WEB: Script = Script {
     bytecode: OnceLock::new(),
 };
 
-/// Compiles both scripts' bytecode now, if it is not yet (see [`crate::prepare`]).
+/// Compiles web.js's bytecode now, if it is not yet (see [`crate::prepare`]).
 pub(crate) fn prepare() {
-    WEB_STUB.bytecode();
     WEB.bytecode();
 }
 
-/// Puts `setInterval`, `clearInterval` and the stand-ins for [`NAMES`] on the global object.
-pub(crate) fn install<'js>(ctx: &Ctx<'js>, timers: &Rc<RefCell<Timers<'js>>>) -> Result<()> {
+/// Puts `setInterval` and `clearInterval` on the global object, and returns what stub.js needs
+/// to make the stand-ins for [`NAMES`]: `{ load, names, logError }`.
+pub(crate) fn install<'js>(
+    ctx: &Ctx<'js>,
+    timers: &Rc<RefCell<Timers<'js>>>,
+) -> Result<Object<'js>> {
     install_intervals(ctx, timers)?;
-    let natives = Object::new(ctx.clone())?;
-    install_url_natives(ctx, &natives)?;
-    install_crypto_natives(ctx, &natives)?;
-
     // The time origin is the sandbox's creation, as a worker's is its start.
     let origin = Instant::now();
     let origin_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64() * 1000.0);
+    // The native helpers are made only when web.js loads: a sandbox that never uses a web
+    // global does not pay for them.
+    let load = Function::new(
+        ctx.clone(),
+        move |ctx: Ctx<'js>, log_error: Value<'js>| -> Result<Object<'js>> {
+            let natives = natives(&ctx, origin, origin_ms)?;
+            natives.set("logError", log_error)?;
+            WEB.function(&ctx)?.call((natives,))
+        },
+    )?;
+    let console: Object<'js> = ctx.globals().get("console")?;
+    let stub = Object::new(ctx.clone())?;
+    stub.set("load", load)?;
+    stub.set("names", NAMES.to_vec())?;
+    stub.set("logError", console.get::<_, Value<'js>>("error")?)?;
+    Ok(stub)
+}
+
+/// The native helpers web.js is called with; `origin` (`origin_ms` after the Unix epoch) is
+/// `performance`'s time origin.
+fn natives<'js>(ctx: &Ctx<'js>, origin: Instant, origin_ms: f64) -> Result<Object<'js>> {
+    let natives = Object::new(ctx.clone())?;
+    install_url_natives(ctx, &natives)?;
+    install_crypto_natives(ctx, &natives)?;
     natives.set("timeOrigin", coarse(origin_ms))?;
     natives.set(
         "now",
@@ -88,19 +103,7 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, timers: &Rc<RefCell<Timers<'js>>>) ->
         })?,
     )?;
     natives.set("userAgent", concat!("aether/", env!("CARGO_PKG_VERSION")))?;
-    let console: Object<'js> = ctx.globals().get("console")?;
-    natives.set("logError", console.get::<_, Function<'js>>("error")?)?;
-
-    let load = Function::new(
-        ctx.clone(),
-        |ctx: Ctx<'js>, natives: Object<'js>| -> Result<Object<'js>> {
-            WEB.function(&ctx)?.call((natives,))
-        },
-    )?;
-    WEB_STUB
-        .function(ctx)?
-        .call::<_, Value<'js>>((natives, load, NAMES.to_vec()))?;
-    Ok(())
+    Ok(natives)
 }
 
 /// `setInterval(callback, delay, ...args)` and `clearInterval(id)`, on the same timers and ids
