@@ -319,3 +319,55 @@ return { valid: ids.map((id) => validate(id) && version(id)), fixed: ids[2],
         })
     );
 }
+
+/// A workspace whose one step `s` runs `export default async (input) => { BODY }` in `tier`,
+/// with `input.base` the local server's URL, which the plugin and the policy grant.
+fn net_workspace(tier: &str, port: u16, body: &str) -> Ws {
+    let ws = Ws::new();
+    let domain = format!("127.0.0.1:{port}");
+    ws.js_plugin(
+        "web",
+        &serde_json::json!({
+            "name": "web", "version": "1.0.0",
+            "permissions": { "network": { "domains": [domain] } },
+        })
+        .to_string(),
+        &format!("export default async (input) => {{\n{body}\n}};\n"),
+    );
+    ws.write(
+        "aether-policy.toml",
+        &format!(
+            "[network]\ndomains = [\"{domain}\"]\nallow_private = [\"127.0.0.1/32\"]\n[isolation]\ndefault = \"{tier}\"\n"
+        ),
+    );
+    ws.write(
+        "pipeline.yaml",
+        &format!(
+            "name: web\npolicy: ./aether-policy.toml\nsteps:\n  - id: s\n    plugin: ./plugins/web\n    with: {{ base: \"http://{domain}\" }}\n"
+        ),
+    );
+    ws
+}
+
+// See: https://fetch.spec.whatwg.org/#fetch-method (`input` is a `RequestInfo`: a URL object
+// is stringified)
+#[test]
+fn issue_18_fetch_accepts_url_objects() {
+    let server = crate::fetch::Server::start();
+    for tier in ["thread", "process"] {
+        let ws = net_workspace(
+            tier,
+            server.port,
+            r#"
+const url = new URL("ok", input.base + "/dir/");
+url.pathname = "/ok";
+const a = await fetch(url);
+const b = await aether.fetch(new URL("/missing", input.base));
+return [a.status, await a.text(), a.url === url.href, b.status];
+"#,
+        );
+        let (out, v) = run(&ws);
+        assert_eq!(out.code, Some(0), "{tier}: {}\n{v:#}", out.stderr);
+        assert_eq!(output(&v, "s"), &serde_json::json!([200, "hello", true, 404]));
+    }
+}
