@@ -276,7 +276,7 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, gate: &Arc<Gate>, tasks: &Tasks<'_, '
             PRELUDE.function(&ctx)?.call((natives,))
         },
     )?;
-    let web = crate::web::install(ctx, timers)?;
+    let web = crate::web::install(ctx, tasks)?;
     let exported: Object<'js> = STUB.function(ctx)?.call((natives, load, web))?;
     let fetch: Function<'js> = exported.get("fetch")?;
     let process: Object<'js> = exported.get("process")?;

@@ -332,7 +332,9 @@ mod tests {
 
     /// What SPEC §5 lets us add to the ECMAScript built-ins (`queueMicrotask` is already a
     /// QuickJS-ng built-in).
-    const ADDITIONS: [&str; 22] = [
+    const ADDITIONS: [&str; 26] = [
+        "AbortController",
+        "AbortSignal",
         "aether",
         "atob",
         "btoa",
@@ -341,6 +343,8 @@ mod tests {
         "console",
         "crypto",
         "DOMException",
+        "Event",
+        "EventTarget",
         "fetch",
         "Headers",
         "navigator",

@@ -5,11 +5,11 @@
 //
 // Called once with the native helpers and `load` (which evaluates the prelude with them); only
 // its closures keep either. Returns `{ fetch, process, listen }` for the `aether` object.
-// Also makes the stand-ins of web.rs's globals from `web` (`{ load, names, logError }`): they
-// are in this script because loading a second one was most of their cost.
+// Also makes the stand-ins of web.rs's globals from `webStub` (`{ load, names, captured }`):
+// they are in this script because loading a second one was most of their cost.
 // The classes are accessors on the global object until then, as Node.js does for its lazily
 // loaded globals; assigning one replaces it like a plain property.
-(function (natives, load, web) {
+(function (natives, load, webStub) {
   "use strict";
   const global = globalThis;
   const defineProperty = Object.defineProperty;
@@ -62,6 +62,11 @@
   }
 
   function fetch(input, init = undefined) {
+    // `init.signal` (an AbortSignal) is web.js's: the signal can only exist once it is loaded.
+    const signal = init === undefined || init === null ? undefined : init.signal;
+    if (signal !== undefined && signal !== null) {
+      return web().abortable(() => prelude().fetch(input, init), signal);
+    }
     return prelude().fetch(input, init);
   }
   function run(command, args = undefined, options = undefined) {
@@ -71,21 +76,21 @@
     return prelude().listen(options);
   }
   plain("fetch", fetch);
-  webGlobals(web.load, web.names, web.logError);
+  const web = webGlobals(webStub.load, webStub.names, webStub.captured);
   return { fetch, process: { run }, listen };
 
   // Stand-ins for web.rs's globals: each name is an accessor that evaluates web.js on first use
-  // (`load(logError)` returns `{ name: value }`; `logError` is `console.error` as it was before
-  // plugin code ran, for `reportError`). A getter the plugin replaced can run while web.js
-  // loads and load it again: the first load to finish wins, and every stand-in still in place
-  // becomes its value. `names` is walked by index, since this runs again after plugin code.
-  function webGlobals(load, names, logError) {
+  // (`load(captured)` returns `{ name: value }`, and `abortable` for `fetch`). A getter the
+  // plugin replaced can run while web.js loads and load it again: the first load to finish
+  // wins, and every stand-in still in place becomes its value. `names` is walked by index,
+  // since this runs again after plugin code. Returns the loader.
+  function webGlobals(load, names, captured) {
     const count = names.length;
     const webGetters = { __proto__: null };
     let values;
     const loadAll = () => {
       if (values === undefined) {
-        const loaded = load(logError);
+        const loaded = load(captured);
         values ??= loaded;
         for (let i = 0; i < count; i++) {
           const name = names[i];
@@ -109,5 +114,6 @@
         configurable: true,
       });
     }
+    return loadAll;
   }
 })

@@ -16,6 +16,11 @@
   const timeOrigin = natives.timeOrigin;
   const userAgent = natives.userAgent;
   const logError = natives.logError;
+  const setTimeout = natives.setTimeout;
+  const clearTimeout = natives.clearTimeout;
+  const callMark = natives.callMark;
+  const abandonCalls = natives.abandonCalls;
+  const promiseThen = Promise.prototype.then;
   const apply = Reflect.apply;
   const ownKeys = Reflect.ownKeys;
   const defineProperty = Object.defineProperty;
@@ -618,8 +623,406 @@
     logError("Uncaught", error);
   }
 
+  // --- Event, EventTarget (DOM §2): one target, no tree ---------------------------------------
+  const NONE = 0;
+  const CAPTURING_PHASE = 1;
+  const AT_TARGET = 2;
+  const BUBBLING_PHASE = 3;
+  let dispatch;
+  class Event {
+    #type;
+    #bubbles;
+    #cancelable;
+    #composed;
+    #timeStamp;
+    #target = null;
+    #currentTarget = null;
+    #phase = NONE;
+    #canceled = false;
+    #stop = false;
+    #stopImmediate = false;
+    #dispatching = false;
+    #inPassive = false;
+    constructor(type, init = undefined) {
+      required(arguments.length, 1, "Event");
+      if (init !== undefined && init !== null && typeof init !== "object" && typeof init !== "function") {
+        throw new TypeError("Event: the options must be an object");
+      }
+      this.#type = `${type}`;
+      this.#bubbles = Boolean(init?.bubbles);
+      this.#cancelable = Boolean(init?.cancelable);
+      this.#composed = Boolean(init?.composed);
+      this.#timeStamp = now();
+    }
+    get type() {
+      return this.#type;
+    }
+    get target() {
+      return this.#target;
+    }
+    get srcElement() {
+      return this.#target;
+    }
+    get currentTarget() {
+      return this.#currentTarget;
+    }
+    composedPath() {
+      return this.#currentTarget === null ? [] : [this.#currentTarget];
+    }
+    get eventPhase() {
+      return this.#phase;
+    }
+    stopPropagation() {
+      this.#stop = true;
+    }
+    get cancelBubble() {
+      return this.#stop;
+    }
+    set cancelBubble(value) {
+      if (value) this.#stop = true;
+    }
+    stopImmediatePropagation() {
+      this.#stop = true;
+      this.#stopImmediate = true;
+    }
+    get bubbles() {
+      return this.#bubbles;
+    }
+    get cancelable() {
+      return this.#cancelable;
+    }
+    get composed() {
+      return this.#composed;
+    }
+    get returnValue() {
+      return !this.#canceled;
+    }
+    set returnValue(value) {
+      if (!value) this.preventDefault();
+    }
+    preventDefault() {
+      if (this.#cancelable && !this.#inPassive) this.#canceled = true;
+    }
+    get defaultPrevented() {
+      return this.#canceled;
+    }
+    get isTrusted() {
+      return false;
+    }
+    get timeStamp() {
+      return this.#timeStamp;
+    }
+    static {
+      // DOM "dispatch" for a target with no parent: capture listeners, then the others, all at
+      // the target. A listener that throws is reported (reportError) and the others still run.
+      dispatch = (target, event, listeners) => {
+        if (!(#type in event)) throw new TypeError("dispatchEvent: the argument must be an Event");
+        if (event.#dispatching) {
+          throw new DOMException("dispatchEvent: the event is already being dispatched", "InvalidStateError");
+        }
+        event.#dispatching = true;
+        event.#target = target;
+        event.#currentTarget = target;
+        event.#phase = AT_TARGET;
+        const list = listeners === undefined ? [] : listeners.slice();
+        for (const capture of [true, false]) {
+          for (const listener of list) {
+            if (event.#stopImmediate) break;
+            if (listener.removed || listener.capture !== capture) continue;
+            if (listener.once) listener.remove();
+            event.#inPassive = listener.passive;
+            try {
+              const callback = listener.callback;
+              if (typeof callback === "function") {
+                apply(callback, target, [event]);
+              } else {
+                const handleEvent = callback.handleEvent;
+                if (typeof handleEvent !== "function") throw new TypeError("the listener's handleEvent is not a function");
+                apply(handleEvent, callback, [event]);
+              }
+            } catch (error) {
+              reportError(error);
+            }
+            event.#inPassive = false;
+          }
+        }
+        event.#phase = NONE;
+        event.#currentTarget = null;
+        event.#dispatching = false;
+        event.#stop = false;
+        event.#stopImmediate = false;
+        return !event.#canceled;
+      };
+    }
+  }
+  for (const [name, value] of [
+    ["NONE", NONE],
+    ["CAPTURING_PHASE", CAPTURING_PHASE],
+    ["AT_TARGET", AT_TARGET],
+    ["BUBBLING_PHASE", BUBBLING_PHASE],
+  ]) {
+    const descriptor = { __proto__: null, value, enumerable: true };
+    defineProperty(Event, name, descriptor);
+    defineProperty(Event.prototype, name, descriptor);
+  }
+  tag(Event, "Event");
+
+  // `{capture, once, passive, signal}` from addEventListener's third argument.
+  const listenerOptions = (options) => {
+    if (typeof options === "boolean") return { capture: options, once: false, passive: false, signal: undefined };
+    if (options === undefined || options === null || (typeof options !== "object" && typeof options !== "function")) {
+      return { capture: Boolean(options), once: false, passive: false, signal: undefined };
+    }
+    const signal = options.signal;
+    if (signal !== undefined && !isSignal(signal)) {
+      throw new TypeError("addEventListener: options.signal must be an AbortSignal");
+    }
+    return { capture: Boolean(options.capture), once: Boolean(options.once), passive: Boolean(options.passive), signal };
+  };
+  const captureOption = (options) =>
+    typeof options === "boolean" ? options : options !== null && typeof options === "object" ? Boolean(options.capture) : Boolean(options);
+
+  // Set by the static blocks of EventTarget and AbortSignal.
+  let addListener;
+  let dispatchOn;
+  let isSignal;
+  let signalAborted;
+  let signalAbort;
+  let onAbort;
+  let offAbort;
+  class EventTarget {
+    // type → listeners in order of addition.
+    #listeners = new Map();
+    addEventListener(type, callback, options = undefined) {
+      required(arguments.length, 2, "EventTarget.addEventListener");
+      const { capture, once, passive, signal } = listenerOptions(options);
+      if (callback === null || callback === undefined) return;
+      if (typeof callback !== "function" && typeof callback !== "object") {
+        throw new TypeError("EventTarget.addEventListener: the listener must be a function or an object");
+      }
+      this.#add(`${type}`, callback, capture, once, passive, signal);
+    }
+    #add(type, callback, capture, once, passive, signal) {
+      if (signal !== undefined && signalAborted(signal)) return;
+      let list = this.#listeners.get(type);
+      if (list === undefined) {
+        list = [];
+        this.#listeners.set(type, list);
+      }
+      if (list.some((l) => l.callback === callback && l.capture === capture)) return;
+      const listener = {
+        __proto__: null,
+        callback,
+        capture,
+        once,
+        passive,
+        removed: false,
+        remove: () => {
+          listener.removed = true;
+          const current = this.#listeners.get(type);
+          if (current !== undefined) {
+            const index = current.indexOf(listener);
+            if (index !== -1) current.splice(index, 1);
+          }
+        },
+      };
+      list.push(listener);
+      if (signal !== undefined) onAbort(signal, listener.remove);
+    }
+    removeEventListener(type, callback, options = undefined) {
+      required(arguments.length, 2, "EventTarget.removeEventListener");
+      const capture = captureOption(options);
+      const list = this.#listeners.get(`${type}`);
+      const listener = list?.find((l) => l.callback === callback && l.capture === capture);
+      if (listener !== undefined) listener.remove();
+    }
+    dispatchEvent(event) {
+      required(arguments.length, 1, "EventTarget.dispatchEvent");
+      if (!(event instanceof Event)) throw new TypeError("EventTarget.dispatchEvent: the argument must be an Event");
+      return dispatch(this, event, this.#listeners.get(event.type));
+    }
+    static {
+      addListener = (target, type, callback) => target.#add(type, callback, false, false, false, undefined);
+      dispatchOn = (target, event) => dispatch(target, event, target.#listeners.get(event.type));
+    }
+  }
+  tag(EventTarget, "EventTarget");
+
+  // --- AbortController, AbortSignal (DOM §3.1) -------------------------------------------------
+  const ILLEGAL = Symbol("illegal constructor guard");
+  const abortError = () => new DOMException("This operation was aborted", "AbortError");
+  class AbortSignal extends EventTarget {
+    #aborted = false;
+    #reason = undefined;
+    // Internal abort algorithms (fetch, listeners' `signal`), run before the `abort` event.
+    #algorithms = new Set();
+    #onabort = null;
+    #handlerAdded = false;
+    // AbortSignal.any: the sources a dependent signal follows, and the dependents a source
+    // aborts (weakly held: a long-lived source does not keep every `any()` result alive).
+    #dependent = false;
+    #sources = [];
+    #dependents = [];
+    constructor(key = undefined) {
+      if (key !== ILLEGAL) throw new TypeError("Illegal constructor");
+      super();
+    }
+    get aborted() {
+      return this.#aborted;
+    }
+    get reason() {
+      return this.#reason;
+    }
+    throwIfAborted() {
+      if (this.#aborted) throw this.#reason;
+    }
+    get onabort() {
+      return this.#onabort;
+    }
+    set onabort(value) {
+      this.#onabort = typeof value === "function" || (typeof value === "object" && value !== null) ? value : null;
+      if (!this.#handlerAdded) {
+        // HTML event handlers: one listener, at the position of the first assignment.
+        this.#handlerAdded = true;
+        addListener(this, "abort", (event) => {
+          const handler = this.#onabort;
+          if (typeof handler === "function") apply(handler, this, [event]);
+        });
+      }
+    }
+    static abort(reason = undefined) {
+      const signal = new AbortSignal(ILLEGAL);
+      signal.#aborted = true;
+      signal.#reason = reason === undefined ? abortError() : reason;
+      return signal;
+    }
+    static timeout(milliseconds) {
+      required(arguments.length, 1, "AbortSignal.timeout");
+      const ms = Number(milliseconds);
+      if (!Number.isFinite(ms) || ms < 0 || ms > Number.MAX_SAFE_INTEGER) {
+        throw new TypeError(`AbortSignal.timeout: the delay must be a non-negative number of milliseconds, got ${milliseconds}`);
+      }
+      const signal = new AbortSignal(ILLEGAL);
+      setTimeout(() => signal.#abort(new DOMException("The operation was aborted due to timeout", "TimeoutError")), Math.trunc(ms));
+      return signal;
+    }
+    static any(signals) {
+      required(arguments.length, 1, "AbortSignal.any");
+      const list = [...signals];
+      for (const signal of list) {
+        if (!isSignal(signal)) throw new TypeError("AbortSignal.any: every item must be an AbortSignal");
+      }
+      const result = new AbortSignal(ILLEGAL);
+      for (const signal of list) {
+        if (signal.#aborted) {
+          result.#aborted = true;
+          result.#reason = signal.#reason;
+          return result;
+        }
+      }
+      result.#dependent = true;
+      for (const signal of list) {
+        const sources = signal.#dependent ? signal.#sources : [signal];
+        for (const source of sources) {
+          if (source.#aborted || result.#sources.includes(source)) continue;
+          result.#sources.push(source);
+          source.#dependents.push(new WeakRef(result));
+        }
+      }
+      return result;
+    }
+    // DOM "signal abort".
+    #abort(reason) {
+      if (this.#aborted) return;
+      this.#aborted = true;
+      this.#reason = reason === undefined ? abortError() : reason;
+      const dependents = [];
+      for (const ref of this.#dependents) {
+        const dependent = ref.deref();
+        if (dependent !== undefined && !dependent.#aborted) {
+          dependent.#aborted = true;
+          dependent.#reason = this.#reason;
+          dependents.push(dependent);
+        }
+      }
+      this.#dependents = [];
+      this.#runAbortSteps();
+      for (const dependent of dependents) dependent.#runAbortSteps();
+    }
+    #runAbortSteps() {
+      const algorithms = [...this.#algorithms];
+      this.#algorithms.clear();
+      for (const algorithm of algorithms) {
+        try {
+          algorithm();
+        } catch (error) {
+          reportError(error);
+        }
+      }
+      dispatchOn(this, new Event("abort"));
+    }
+    static {
+      isSignal = (value) => value !== null && typeof value === "object" && #aborted in value;
+      signalAborted = (signal) => signal.#aborted;
+      signalAbort = (signal, reason) => signal.#abort(reason);
+      onAbort = (signal, algorithm) => {
+        if (!signal.#aborted) signal.#algorithms.add(algorithm);
+      };
+      offAbort = (signal, algorithm) => signal.#algorithms.delete(algorithm);
+    }
+  }
+  tag(AbortSignal, "AbortSignal");
+
+  class AbortController {
+    #signal = new AbortSignal(ILLEGAL);
+    get signal() {
+      return this.#signal;
+    }
+    abort(reason = undefined) {
+      signalAbort(this.#signal, reason);
+    }
+  }
+  tag(AbortController, "AbortController");
+
+  // fetch's `signal` (stub.js): the response promise rejects with the signal's reason when it
+  // aborts, and the host calls `start` made are abandoned (a queued one is never made).
+  function abortable(start, signal) {
+    if (!isSignal(signal)) return Promise.reject(new TypeError("fetch: init.signal must be an AbortSignal"));
+    if (signalAborted(signal)) return Promise.reject(signal.reason);
+    const from = callMark();
+    let pending;
+    try {
+      pending = start();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const to = callMark();
+    return new Promise((resolve, reject) => {
+      const abort = () => {
+        abandonCalls(from, to);
+        reject(signal.reason);
+      };
+      onAbort(signal, abort);
+      apply(promiseThen, pending, [
+        (value) => {
+          offAbort(signal, abort);
+          resolve(value);
+        },
+        (error) => {
+          offAbort(signal, abort);
+          reject(error);
+        },
+      ]);
+    });
+  }
+
   return {
     __proto__: null,
+    Event,
+    EventTarget,
+    AbortController,
+    AbortSignal,
+    abortable,
     URL,
     URLSearchParams,
     DOMException,

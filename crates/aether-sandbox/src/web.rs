@@ -1,7 +1,8 @@
 //! The WinterTC globals of SPEC §5 that are not host calls: `URL`, `URLSearchParams`,
 //! `DOMException`, `structuredClone`, `crypto` (`getRandomValues`, `randomUUID`,
 //! `subtle.digest`), `performance` (`now`, `timeOrigin`), `navigator` (`userAgent`) and
-//! `reportError`; and, natively on the step's timers, `setInterval` and `clearInterval`.
+//! `reportError`, `Event`, `EventTarget`, `AbortController` and `AbortSignal` (with `fetch`'s
+//! `signal`); and, natively on the step's timers, `setInterval` and `clearInterval`.
 //!
 //! They are JavaScript (web.js) over a few native helpers: the WHATWG URL parser and setters
 //! (the `url` crate), `application/x-www-form-urlencoded` (its `form_urlencoded`), the OS random
@@ -23,10 +24,16 @@ use rquickjs::{ArrayBuffer, Ctx, Exception, Function, Object, Result, TypedArray
 use sha1::Digest;
 
 use crate::bindings::{Script, Timers};
+use crate::engine::Tasks;
 use crate::sys;
+use crate::tasks::SlowCalls;
 
 /// The globals web.js defines, in the order the stand-ins are made.
-pub(crate) const NAMES: [&str; 8] = [
+pub(crate) const NAMES: [&str; 12] = [
+    "Event",
+    "EventTarget",
+    "AbortController",
+    "AbortSignal",
     "URL",
     "URLSearchParams",
     "DOMException",
@@ -60,12 +67,12 @@ pub(crate) fn prepare() {
 }
 
 /// Puts `setInterval` and `clearInterval` on the global object, and returns what stub.js needs
-/// to make the stand-ins for [`NAMES`]: `{ load, names, logError }`.
-pub(crate) fn install<'js>(
-    ctx: &Ctx<'js>,
-    timers: &Rc<RefCell<Timers<'js>>>,
-) -> Result<Object<'js>> {
-    install_intervals(ctx, timers)?;
+/// to make the stand-ins for [`NAMES`]: `{ load, names, captured }`, `captured` holding the
+/// `console.error`, `setTimeout` and `clearTimeout` web.js uses, as they were before plugin
+/// code ran.
+pub(crate) fn install<'js>(ctx: &Ctx<'js>, tasks: &Tasks<'_, 'js>) -> Result<Object<'js>> {
+    install_intervals(ctx, tasks.timers)?;
+    let calls = Rc::clone(tasks.calls);
     // The time origin is the sandbox's creation, as a worker's is its start.
     let origin = Instant::now();
     let origin_ms = SystemTime::now()
@@ -75,24 +82,66 @@ pub(crate) fn install<'js>(
     // global does not pay for them.
     let load = Function::new(
         ctx.clone(),
-        move |ctx: Ctx<'js>, log_error: Value<'js>| -> Result<Object<'js>> {
-            let natives = natives(&ctx, origin, origin_ms)?;
-            natives.set("logError", log_error)?;
+        move |ctx: Ctx<'js>, captured: Object<'js>| -> Result<Object<'js>> {
+            let natives = natives(&ctx, origin, origin_ms, &calls)?;
+            natives.set("logError", captured.get::<_, Value<'js>>("logError")?)?;
+            natives.set("setTimeout", captured.get::<_, Value<'js>>("setTimeout")?)?;
+            natives.set(
+                "clearTimeout",
+                captured.get::<_, Value<'js>>("clearTimeout")?,
+            )?;
             WEB.function(&ctx)?.call((natives,))
         },
     )?;
-    let console: Object<'js> = ctx.globals().get("console")?;
+    // Taken now, before plugin code runs and can replace them.
+    let globals = ctx.globals();
+    let console: Object<'js> = globals.get("console")?;
+    let captured = Object::new(ctx.clone())?;
+    captured.set("logError", console.get::<_, Value<'js>>("error")?)?;
+    captured.set("setTimeout", globals.get::<_, Value<'js>>("setTimeout")?)?;
+    captured.set(
+        "clearTimeout",
+        globals.get::<_, Value<'js>>("clearTimeout")?,
+    )?;
     let stub = Object::new(ctx.clone())?;
     stub.set("load", load)?;
     stub.set("names", NAMES.to_vec())?;
-    stub.set("logError", console.get::<_, Value<'js>>("error")?)?;
+    stub.set("captured", captured)?;
     Ok(stub)
 }
 
 /// The native helpers web.js is called with; `origin` (`origin_ms` after the Unix epoch) is
-/// `performance`'s time origin.
-fn natives<'js>(ctx: &Ctx<'js>, origin: Instant, origin_ms: f64) -> Result<Object<'js>> {
+/// `performance`'s time origin. `callMark()` and `abandonCalls(from, to)` abandon the host calls
+/// a `fetch` with an aborted signal started ([`SlowCalls::abandon`]).
+fn natives<'js>(
+    ctx: &Ctx<'js>,
+    origin: Instant,
+    origin_ms: f64,
+    calls: &Rc<RefCell<SlowCalls<'js>>>,
+) -> Result<Object<'js>> {
     let natives = Object::new(ctx.clone())?;
+    let mark_calls = Rc::clone(calls);
+    natives.set(
+        "callMark",
+        Function::new(ctx.clone(), move || {
+            // Ids count up from 0: far below 2^53.
+            #[allow(clippy::cast_precision_loss, reason = "ids stay far below 2^53")]
+            let mark = mark_calls.borrow().mark() as f64;
+            mark
+        })?,
+    )?;
+    let abandon_calls = Rc::clone(calls);
+    natives.set(
+        "abandonCalls",
+        Function::new(ctx.clone(), move |from: f64, to: f64| {
+            #[allow(
+                clippy::cast_possible_truncation,
+                clippy::cast_sign_loss,
+                reason = "marks web.js got from callMark: whole numbers from 0 to 2^53"
+            )]
+            abandon_calls.borrow_mut().abandon(from as u64, to as u64);
+        })?,
+    )?;
     install_url_natives(ctx, &natives)?;
     install_crypto_natives(ctx, &natives)?;
     natives.set("timeOrigin", coarse(origin_ms))?;

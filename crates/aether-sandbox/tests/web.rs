@@ -144,3 +144,66 @@ fn issue_18_intervals_count_toward_the_memory_ceiling_and_clear_themselves() {
         }"#);
     assert_eq!(out, json!(1));
 }
+
+/// Answers every fetch after 200 ms, counting them.
+struct SlowFetches {
+    source: &'static str,
+    fetches: Mutex<usize>,
+}
+
+impl Host for SlowFetches {
+    fn call(&self, request: HostRequest) -> Result<HostValue, HostError> {
+        match request {
+            HostRequest::LoadModule { referrer: None, .. } => Ok(HostValue::Module {
+                name: "main.js".into(),
+                source: self.source.into(),
+            }),
+            HostRequest::Fetch { url, .. } => {
+                *self.fetches.lock().expect("fetches") += 1;
+                std::thread::sleep(Duration::from_millis(200));
+                Ok(HostValue::Response {
+                    status: 200,
+                    status_text: "OK".into(),
+                    url,
+                    redirected: false,
+                    headers: Vec::new(),
+                    body: b"late".to_vec(),
+                })
+            }
+            _ => Err(HostError::Failed {
+                type_error: false,
+                message: "not in this test".into(),
+            }),
+        }
+    }
+}
+
+// See: https://dom.spec.whatwg.org/#abortcontroller-api-integration ("abort the ongoing
+// fetch"): aborting before a queued fetch starts means it never reaches the host.
+#[test]
+fn issue_18_an_aborted_fetch_is_abandoned() {
+    let host = Arc::new(SlowFetches {
+        source: r#"export default async () => {
+          const ac = new AbortController();
+          const all = Array.from({ length: 12 }, () => fetch("https://slow.test/", { signal: ac.signal }));
+          ac.abort();
+          const settled = await Promise.allSettled(all);
+          // Long enough for the running fetches to end and any queued one to start and end.
+          await new Promise((resolve) => setTimeout(resolve, 700));
+          return settled.map((r) => r.status + ":" + r.reason.name);
+        }"#,
+        fetches: Mutex::new(0),
+    });
+    let spec = StepSpec {
+        main: "main.js".into(),
+        input: serde_json::value::RawValue::NULL.to_owned(),
+        context: Value::Null,
+        limits: Limits::default(),
+        sample: false,
+    };
+    let outcome = run_step(spec, Arc::clone(&host) as Arc<dyn Host>);
+    let out: Value = serde_json::from_str(outcome.result.expect("step").get()).expect("json");
+    assert_eq!(out, json!(vec!["rejected:AbortError"; 12]));
+    // Eight were running (MAX_IN_FLIGHT); the four queued behind them were never made.
+    assert_eq!(*host.fetches.lock().expect("fetches"), 8);
+}
