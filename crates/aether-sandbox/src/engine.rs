@@ -332,11 +332,12 @@ mod tests {
 
     /// What SPEC §5 lets us add to the ECMAScript built-ins (`queueMicrotask` is already a
     /// QuickJS-ng built-in).
-    const ADDITIONS: [&str; 26] = [
+    const ADDITIONS: [&str; 29] = [
         "AbortController",
         "AbortSignal",
         "aether",
         "atob",
+        "Blob",
         "btoa",
         "clearInterval",
         "clearTimeout",
@@ -346,6 +347,8 @@ mod tests {
         "Event",
         "EventTarget",
         "fetch",
+        "File",
+        "FormData",
         "Headers",
         "navigator",
         "performance",

@@ -21,6 +21,8 @@
   const callMark = natives.callMark;
   const abandonCalls = natives.abandonCalls;
   const promiseThen = Promise.prototype.then;
+  const utf8Encode = natives.utf8Encode;
+  const utf8Decode = natives.utf8Decode;
   const apply = Reflect.apply;
   const ownKeys = Reflect.ownKeys;
   const defineProperty = Object.defineProperty;
@@ -1016,8 +1018,195 @@
     });
   }
 
+  // --- Blob, File (File API), FormData (XHR §4.3) ----------------------------------------------
+  // A blob's bytes are never handed out: readers get copies, so blobs (and slices sharing their
+  // bytes) stay immutable.
+  let isBlob;
+  class Blob {
+    #bytes;
+    #type;
+    constructor(blobParts = undefined, options = undefined) {
+      const parts = [];
+      if (blobParts !== undefined) {
+        if (blobParts === null || (typeof blobParts !== "object" && typeof blobParts !== "function")) {
+          throw new TypeError("Blob: blobParts must be a sequence");
+        }
+        if (typeof blobParts[Symbol.iterator] !== "function") throw new TypeError("Blob: blobParts must be iterable");
+        for (const part of blobParts) parts.push(part);
+      }
+      if (options !== undefined && options !== null && typeof options !== "object" && typeof options !== "function") {
+        throw new TypeError("Blob: options must be an object");
+      }
+      const endings = options?.endings === undefined ? "transparent" : `${options.endings}`;
+      if (endings !== "transparent" && endings !== "native") {
+        throw new TypeError(`Blob: endings must be "transparent" or "native", got "${endings}"`);
+      }
+      const type = options?.type === undefined ? "" : `${options.type}`;
+      const chunks = [];
+      let size = 0;
+      for (const part of parts) {
+        let bytes;
+        if (part !== null && typeof part === "object" && #bytes in part) {
+          bytes = part.#bytes;
+        } else if (isView(part)) {
+          bytes = bufferSource(part, "Blob");
+        } else if (is(bufferLength, part)) {
+          bytes = new U8(part);
+        } else {
+          let text = usv(part);
+          // "native" line endings: the host's, "\n" on the systems aether runs on.
+          if (endings === "native") text = text.replace(/\r\n|\r/g, "\n");
+          bytes = utf8Encode(text);
+        }
+        chunks.push(bytes);
+        size += bytes.length;
+      }
+      const all = new U8(size);
+      let offset = 0;
+      for (const chunk of chunks) {
+        all.set(chunk, offset);
+        offset += chunk.length;
+      }
+      this.#bytes = all;
+      // A type with a character outside U+0020 to U+007E is no type.
+      this.#type = /^[\x20-\x7e]*$/.test(type) ? type.toLowerCase() : "";
+    }
+    get size() {
+      return this.#bytes.length;
+    }
+    get type() {
+      return this.#type;
+    }
+    slice(start = undefined, end = undefined, contentType = undefined) {
+      const size = this.#bytes.length;
+      const clamp = (value, fallback) => {
+        if (value === undefined) return fallback;
+        const n = Math.trunc(Number(value)) || 0;
+        return n < 0 ? Math.max(size + n, 0) : Math.min(n, size);
+      };
+      const from = clamp(start, 0);
+      const to = clamp(end, size);
+      const blob = new Blob([], { type: contentType === undefined ? "" : `${contentType}` });
+      blob.#bytes = this.#bytes.subarray(from, Math.max(from, to));
+      return blob;
+    }
+    async text() {
+      return utf8Decode(this.#bytes);
+    }
+    async arrayBuffer() {
+      return this.#bytes.slice().buffer;
+    }
+    async bytes() {
+      return this.#bytes.slice();
+    }
+    static {
+      isBlob = (value) => value !== null && typeof value === "object" && #bytes in value;
+    }
+  }
+  tag(Blob, "Blob");
+
+  let isFile;
+  class File extends Blob {
+    #name;
+    #lastModified;
+    constructor(fileBits, fileName, options = undefined) {
+      required(arguments.length, 2, "File");
+      super(fileBits, options);
+      this.#name = usv(fileName);
+      const lastModified = options?.lastModified;
+      this.#lastModified = lastModified === undefined ? Math.trunc(Date.now()) : Math.trunc(Number(lastModified)) || 0;
+    }
+    get name() {
+      return this.#name;
+    }
+    get lastModified() {
+      return this.#lastModified;
+    }
+    get webkitRelativePath() {
+      return "";
+    }
+    static {
+      isFile = (value) => value !== null && typeof value === "object" && #name in value;
+    }
+  }
+  tag(File, "File");
+
+  // XHR "create an entry": a string, or a File (a Blob becomes one named "blob").
+  const formEntry = (name, value, filename, given, who) => {
+    const key = usv(name);
+    if (given === 3 && !isBlob(value)) throw new TypeError(`${who}: a filename is only for a Blob value`);
+    if (!isBlob(value)) return [key, usv(value)];
+    if (isFile(value) && filename === undefined) return [key, value];
+    const fileName = filename !== undefined ? usv(filename) : isFile(value) ? value.name : "blob";
+    const lastModified = isFile(value) ? value.lastModified : undefined;
+    return [key, new File([value], fileName, { type: value.type, lastModified })];
+  };
+  class FormData {
+    #list = [];
+    constructor(form = undefined, submitter = undefined) {
+      if (form !== undefined) throw new TypeError("FormData: there are no form elements to read here");
+      void submitter;
+    }
+    append(name, value, filename = undefined) {
+      required(arguments.length, 2, "FormData.append");
+      this.#list.push(formEntry(name, value, filename, arguments.length, "FormData.append"));
+    }
+    delete(name) {
+      required(arguments.length, 1, "FormData.delete");
+      const key = usv(name);
+      this.#list = this.#list.filter((e) => e[0] !== key);
+    }
+    get(name) {
+      required(arguments.length, 1, "FormData.get");
+      const key = usv(name);
+      const entry = this.#list.find((e) => e[0] === key);
+      return entry === undefined ? null : entry[1];
+    }
+    getAll(name) {
+      required(arguments.length, 1, "FormData.getAll");
+      const key = usv(name);
+      return this.#list.filter((e) => e[0] === key).map((e) => e[1]);
+    }
+    has(name) {
+      required(arguments.length, 1, "FormData.has");
+      const key = usv(name);
+      return this.#list.some((e) => e[0] === key);
+    }
+    set(name, value, filename = undefined) {
+      required(arguments.length, 2, "FormData.set");
+      const entry = formEntry(name, value, filename, arguments.length, "FormData.set");
+      const index = this.#list.findIndex((e) => e[0] === entry[0]);
+      if (index === -1) {
+        this.#list.push(entry);
+      } else {
+        this.#list[index] = entry;
+        this.#list = this.#list.filter((e, i) => i <= index || e[0] !== entry[0]);
+      }
+    }
+    *entries() {
+      for (let i = 0; i < this.#list.length; i++) yield [this.#list[i][0], this.#list[i][1]];
+    }
+    *keys() {
+      for (let i = 0; i < this.#list.length; i++) yield this.#list[i][0];
+    }
+    *values() {
+      for (let i = 0; i < this.#list.length; i++) yield this.#list[i][1];
+    }
+    forEach(callback, thisArg = undefined) {
+      if (typeof callback !== "function") throw new TypeError("FormData.forEach: the callback must be a function");
+      for (let i = 0; i < this.#list.length; i++) apply(callback, thisArg, [this.#list[i][1], this.#list[i][0], this]);
+    }
+    [Symbol.iterator]() {
+      return this.entries();
+    }
+  }
+  tag(FormData, "FormData");
+
   return {
     __proto__: null,
+    Blob,
+    File,
+    FormData,
     Event,
     EventTarget,
     AbortController,

@@ -2,7 +2,8 @@
 //! `DOMException`, `structuredClone`, `crypto` (`getRandomValues`, `randomUUID`,
 //! `subtle.digest`), `performance` (`now`, `timeOrigin`), `navigator` (`userAgent`) and
 //! `reportError`, `Event`, `EventTarget`, `AbortController` and `AbortSignal` (with `fetch`'s
-//! `signal`); and, natively on the step's timers, `setInterval` and `clearInterval`.
+//! `signal`), `Blob`, `File` and `FormData`; and, natively on the step's timers, `setInterval`
+//! and `clearInterval`.
 //!
 //! They are JavaScript (web.js) over a few native helpers: the WHATWG URL parser and setters
 //! (the `url` crate), `application/x-www-form-urlencoded` (its `form_urlencoded`), the OS random
@@ -10,7 +11,8 @@
 //! the host. Like the prelude's classes they are stand-ins on the global object until first
 //! used (made by stub.js), so a sandbox that never touches them pays only for the stand-ins.
 //!
-//! Host-side memory: none is held between calls. `digest` hashes the plugin's bytes in place;
+//! Host-side memory: none is held between calls; a `Blob`'s bytes live in the engine's heap,
+//! under the plugin's ceiling. `digest` hashes the plugin's bytes in place;
 //! `getRandomValues` fills at most [`MAX_RANDOM_BYTES`] through a buffer of that size.
 
 use std::cell::RefCell;
@@ -29,7 +31,10 @@ use crate::sys;
 use crate::tasks::SlowCalls;
 
 /// The globals web.js defines, in the order the stand-ins are made.
-pub(crate) const NAMES: [&str; 12] = [
+pub(crate) const NAMES: [&str; 15] = [
+    "Blob",
+    "File",
+    "FormData",
     "Event",
     "EventTarget",
     "AbortController",
@@ -144,6 +149,28 @@ fn natives<'js>(
     )?;
     install_url_natives(ctx, &natives)?;
     install_crypto_natives(ctx, &natives)?;
+    natives.set(
+        "utf8Encode",
+        Function::new(
+            ctx.clone(),
+            |ctx: Ctx<'js>, text: String| -> Result<TypedArray<'js, u8>> {
+                TypedArray::new(ctx, text.into_bytes())
+            },
+        )?,
+    )?;
+    natives.set(
+        "utf8Decode",
+        Function::new(
+            ctx.clone(),
+            |bytes: TypedArray<'js, u8>| -> Option<String> {
+                // WHATWG "UTF-8 decode": a leading BOM is dropped, bad bytes become U+FFFD.
+                sys::read_bytes(&bytes, |b| {
+                    let b = b.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(b);
+                    String::from_utf8_lossy(b).into_owned()
+                })
+            },
+        )?,
+    )?;
     natives.set("timeOrigin", coarse(origin_ms))?;
     natives.set(
         "now",

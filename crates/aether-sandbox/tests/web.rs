@@ -207,3 +207,22 @@ fn issue_18_an_aborted_fetch_is_abandoned() {
     // Eight were running (MAX_IN_FLIGHT); the four queued behind them were never made.
     assert_eq!(*host.fetches.lock().expect("fetches"), 8);
 }
+
+/// A blob's bytes are in the engine's heap: under the plugin's ceiling (issue 18 item 4).
+#[test]
+fn issue_18_blob_bytes_count_toward_the_memory_ceiling() {
+    let limits = Limits {
+        memory: 16 << 20,
+        timeout: Duration::from_secs(20),
+        ..Limits::default()
+    };
+    let (result, _) = run(
+        r#"export default async () => {
+          const chunk = new Uint8Array(1 << 20);
+          const blobs = [];
+          for (;;) blobs.push(new Blob([chunk, "x"]));
+        }"#,
+        limits,
+    );
+    assert_eq!(result, Err(StepError::Memory { limit: 16 << 20 }));
+}

@@ -492,3 +492,46 @@ return [timedOut, aborted, early, ok, notASignal, Date.now() - t0 < 3000];
         assert_eq!(server.hits() - hits, 3, "{tier}");
     }
 }
+
+const BLOBS: &str = r#"
+const b = new Blob(["héllo ", new Uint8Array([119, 111]), new Blob(["rld"]), new Uint16Array([0x2121]).buffer],
+  { type: "Text/Plain" });
+const s = b.slice(1, -2, "x/y");
+const f = new File(["a\r\nb\nc"], "f.txt", { type: "text/plain", lastModified: 42, endings: "native" });
+const fd = new FormData();
+fd.append("a", "1");
+fd.append("a", "2");
+fd.append("file", f);
+fd.append("blob", b);
+fd.append("renamed", f, "g.txt");
+fd.set("x", "only");
+fd.append("\ud800", {});
+const entries = [];
+for (const [k, v] of fd) entries.push([k, typeof v === "string" ? v : [v.constructor.name, v.name, v.type, v.size]]);
+fd.delete("a");
+const errors = [];
+try { fd.append("a", "b", "c"); } catch (e) { errors.push(e.name); }
+try { new Blob("abc"); } catch (e) { errors.push(e.name); }
+try { new Blob([], { endings: "other" }); } catch (e) { errors.push(e.name); }
+try { new File(["x"]); } catch (e) { errors.push(e.name); }
+return {
+  size: b.size, type: b.type, text: await b.text(), bytes: [...await b.bytes()],
+  ab: (await b.arrayBuffer()).byteLength, slice: [s.size, s.type, await s.text()],
+  file: [f.name, f.lastModified, f.size, await f.text(), f instanceof Blob, f.type],
+  badType: new Blob([], { type: "a\u00e9" }).type,
+  entries, has: [fd.has("a"), fd.has("x")], get: fd.get("x"), getAll: fd.getAll("file").length,
+  missing: fd.get("nope"), errors,
+  tags: [b, f, fd].map((o) => Object.prototype.toString.call(o)),
+};
+"#;
+
+// See: https://w3c.github.io/FileAPI/#blob-section and https://xhr.spec.whatwg.org/#interface-formdata
+#[test]
+fn issue_18_blob_file_and_form_data_match_node() {
+    let out = same_as_node(BLOBS);
+    assert_eq!(out["file"][0], "f.txt");
+    // File API "convert line endings to native": a lone CR too (Node.js 20 keeps it).
+    let out =
+        in_both_tiers(r#"return await new Blob(["a\r\nb\rc\n"], { endings: "native" }).text();"#);
+    assert_eq!(out, "a\nb\nc\n");
+}
