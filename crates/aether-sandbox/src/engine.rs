@@ -332,7 +332,7 @@ mod tests {
 
     /// What SPEC §5 lets us add to the ECMAScript built-ins (`queueMicrotask` is already a
     /// QuickJS-ng built-in).
-    const ADDITIONS: [&str; 29] = [
+    const ADDITIONS: [&str; 30] = [
         "AbortController",
         "AbortSignal",
         "aether",
@@ -353,6 +353,7 @@ mod tests {
         "navigator",
         "performance",
         "reportError",
+        "Request",
         "require",
         "Response",
         "setInterval",

@@ -62,7 +62,16 @@
   }
 
   function fetch(input, init = undefined) {
-    // `init.signal` (an AbortSignal) is web.js's: the signal can only exist once it is loaded.
+    // A `Request`, a `Blob`, `FormData` or `URLSearchParams` body and an `AbortSignal` are
+    // web.js's: none can exist before it is loaded. `fetchArguments` turns the first three
+    // into what the prelude's fetch takes.
+    if (webLoaded()) {
+      const request = web().fetchArguments(input, init);
+      if (request !== undefined) {
+        input = request.url;
+        init = request;
+      }
+    }
     const signal = init === undefined || init === null ? undefined : init.signal;
     if (signal !== undefined && signal !== null) {
       return web().abortable(() => prelude().fetch(input, init), signal);
@@ -76,20 +85,27 @@
     return prelude().listen(options);
   }
   plain("fetch", fetch);
+  // web.js's `Request` makes the prelude's `Headers`.
+  webStub.captured.Headers = () => {
+    prelude();
+    return loaded.Headers;
+  };
   const web = webGlobals(webStub.load, webStub.names, webStub.captured);
+  const webLoaded = () => web(false) !== undefined;
   return { fetch, process: { run }, listen };
 
   // Stand-ins for web.rs's globals: each name is an accessor that evaluates web.js on first use
-  // (`load(captured)` returns `{ name: value }`, and `abortable` for `fetch`). A getter the
-  // plugin replaced can run while web.js loads and load it again: the first load to finish
-  // wins, and every stand-in still in place becomes its value. `names` is walked by index,
-  // since this runs again after plugin code. Returns the loader.
+  // (`load(captured)` returns `{ name: value }`, and `fetchArguments` and `abortable` for
+  // `fetch`). A getter the plugin replaced can run while web.js loads and load it again: the
+  // first load to finish wins, and every stand-in still in place becomes its value. `names` is
+  // walked by index, since this runs again after plugin code. Returns the loader.
   function webGlobals(load, names, captured) {
     const count = names.length;
     const webGetters = { __proto__: null };
     let values;
-    const loadAll = () => {
-      if (values === undefined) {
+    // `loadAll(false)`: the values if loaded, without loading.
+    const loadAll = (orLoad = true) => {
+      if (values === undefined && orLoad) {
         const loaded = load(captured);
         values ??= loaded;
         for (let i = 0; i < count; i++) {

@@ -23,6 +23,7 @@
   const promiseThen = Promise.prototype.then;
   const utf8Encode = natives.utf8Encode;
   const utf8Decode = natives.utf8Decode;
+  const headersClass = natives.Headers;
   const apply = Reflect.apply;
   const ownKeys = Reflect.ownKeys;
   const defineProperty = Object.defineProperty;
@@ -272,6 +273,7 @@
   // --- URLSearchParams (WHATWG URL §6.2) ----------------------------------------------------
   let linkedParams;
   let resetParams;
+  let isParams;
   class URLSearchParams {
     #list = [];
     // The linked URL's update (WHATWG "update steps"), or null.
@@ -388,6 +390,7 @@
       resetParams = (params, search) => {
         params.#list = search === "" ? [] : formParse(search.slice(1));
       };
+      isParams = (value) => value !== null && typeof value === "object" && #update in value;
     }
   }
   tag(URLSearchParams, "URLSearchParams");
@@ -1022,6 +1025,7 @@
   // A blob's bytes are never handed out: readers get copies, so blobs (and slices sharing their
   // bytes) stay immutable.
   let isBlob;
+  let blobBytesCopy;
   class Blob {
     #bytes;
     #type;
@@ -1101,6 +1105,7 @@
     }
     static {
       isBlob = (value) => value !== null && typeof value === "object" && #bytes in value;
+      blobBytesCopy = (blob) => blob.#bytes.slice();
     }
   }
   tag(Blob, "Blob");
@@ -1141,6 +1146,8 @@
     const lastModified = isFile(value) ? value.lastModified : undefined;
     return [key, new File([value], fileName, { type: value.type, lastModified })];
   };
+  let isFormData;
+  let formDataEntries;
   class FormData {
     #list = [];
     constructor(form = undefined, submitter = undefined) {
@@ -1199,11 +1206,236 @@
     [Symbol.iterator]() {
       return this.entries();
     }
+    static {
+      isFormData = (value) => value !== null && typeof value === "object" && #list in value;
+      formDataEntries = (formData) => formData.#list.slice();
+    }
   }
   tag(FormData, "FormData");
 
+  // --- Request (Fetch §5.4), the body held in full ---------------------------------------------
+  // Fetch "extract a body" for the web.js body types: `{ bytes, type }` (type null if none).
+  const webBody = (body) => {
+    if (isBlob(body)) return { bytes: blobBytesCopy(body), type: body.type === "" ? null : body.type };
+    if (isParams(body)) return { bytes: utf8Encode(body.toString()), type: "application/x-www-form-urlencoded;charset=UTF-8" };
+    if (isFormData(body)) return multipart(body);
+    return undefined;
+  };
+  const extractBody = (body, who) => {
+    const web = webBody(body);
+    if (web !== undefined) return web;
+    if (typeof body === "string") return { bytes: utf8Encode(usv(body)), type: "text/plain;charset=UTF-8" };
+    if (isView(body) || is(bufferLength, body)) return { bytes: bufferSource(body, who).slice(), type: null };
+    throw new TypeError(`${who}: the body must be a string, a BufferSource, a Blob, FormData or URLSearchParams`);
+  };
+  // HTML "multipart/form-data encoding algorithm", names and filenames escaped as HTML does.
+  const escapeField = (text) => text.replace(/\r\n|\r|\n/g, "\r\n").replace(/\n/g, "%0A").replace(/\r/g, "%0D").replace(/"/g, "%22");
+  const multipart = (formData) => {
+    const hex = random(16);
+    let boundary = "----aether-formdata-";
+    for (let i = 0; i < 16; i++) boundary += HEX[hex[i]];
+    const parts = [];
+    for (const [name, value] of formDataEntries(formData)) {
+      let head = `--${boundary}\r\nContent-Disposition: form-data; name="${escapeField(name)}"`;
+      if (typeof value === "string") {
+        parts.push(`${head}\r\n\r\n${value.replace(/\r\n|\r|\n/g, "\r\n")}\r\n`);
+      } else {
+        head += `; filename="${escapeField(value.name)}"\r\nContent-Type: ${value.type || "application/octet-stream"}\r\n\r\n`;
+        parts.push(head, value, "\r\n");
+      }
+    }
+    parts.push(`--${boundary}--\r\n`);
+    return { bytes: blobBytesCopy(new Blob(parts)), type: `multipart/form-data; boundary=${boundary}` };
+  };
+
+  const METHODS = ["DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT"];
+  const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+  const REDIRECT_MODES = ["follow", "error", "manual"];
+  let isRequest;
+  let requestParts;
+  class Request {
+    #url;
+    #method = "GET";
+    #headers;
+    #body = null;
+    #redirect = "follow";
+    #signal;
+    #used = false;
+    #init = { __proto__: null };
+    constructor(input, init = undefined) {
+      required(arguments.length, 1, "Request");
+      if (init !== undefined && init !== null && typeof init !== "object" && typeof init !== "function") {
+        throw new TypeError("Request: init must be an object");
+      }
+      const base = isRequest(input) ? input : null;
+      if (base !== null) {
+        this.#url = base.#url;
+        this.#method = base.#method;
+        this.#redirect = base.#redirect;
+        this.#init = { __proto__: null, ...base.#init };
+      } else {
+        const c = parse(input, undefined);
+        if (c === undefined) throw new TypeError(`Request: invalid URL: ${usv(input)}`);
+        this.#url = c[HREF];
+      }
+      if (init?.method !== undefined) {
+        const method = `${init.method}`;
+        if (!TOKEN.test(method)) throw new TypeError(`Request: invalid method "${method}"`);
+        const upper = method.toUpperCase();
+        if (upper === "CONNECT" || upper === "TRACE" || upper === "TRACK") {
+          throw new TypeError(`Request: the method "${method}" is forbidden`);
+        }
+        this.#method = METHODS.includes(upper) ? upper : method;
+      }
+      if (init?.redirect !== undefined) {
+        const redirect = `${init.redirect}`;
+        if (!REDIRECT_MODES.includes(redirect)) {
+          throw new TypeError(`Request: redirect must be "follow", "error" or "manual", got "${redirect}"`);
+        }
+        this.#redirect = redirect;
+      }
+      for (const key of ["mode", "credentials", "cache", "referrer", "referrerPolicy", "integrity", "keepalive"]) {
+        if (init?.[key] !== undefined) this.#init[key] = init[key];
+      }
+      const Headers = headersClass();
+      this.#headers = new Headers(init?.headers !== undefined ? init.headers : base?.#headers);
+      let body = null;
+      if (init?.body !== undefined && init.body !== null) {
+        const extracted = extractBody(init.body, "Request");
+        body = extracted.bytes;
+        if (extracted.type !== null && !this.#headers.has("content-type")) this.#headers.set("content-type", extracted.type);
+      } else if (base !== null && base.#body !== null && !(init !== undefined && init !== null && "body" in init)) {
+        if (base.#used) throw new TypeError("Request: the input request's body has already been read");
+        body = base.#body;
+        // The body moves to the new request (Fetch: the input's body is taken).
+        base.#used = true;
+      }
+      if (body !== null && (this.#method === "GET" || this.#method === "HEAD")) {
+        throw new TypeError(`Request: a ${this.#method} request cannot have a body`);
+      }
+      this.#body = body;
+      const signal = init?.signal !== undefined ? init.signal : base?.#signal;
+      if (signal !== undefined && signal !== null && !isSignal(signal)) {
+        throw new TypeError("Request: signal must be an AbortSignal");
+      }
+      this.#signal = signal === undefined || signal === null ? new AbortController().signal : AbortSignal.any([signal]);
+    }
+    get method() {
+      return this.#method;
+    }
+    get url() {
+      return this.#url;
+    }
+    get headers() {
+      return this.#headers;
+    }
+    get redirect() {
+      return this.#redirect;
+    }
+    get signal() {
+      return this.#signal;
+    }
+    get mode() {
+      return `${this.#init.mode ?? "cors"}`;
+    }
+    get credentials() {
+      return `${this.#init.credentials ?? "same-origin"}`;
+    }
+    get cache() {
+      return `${this.#init.cache ?? "default"}`;
+    }
+    get referrer() {
+      return this.#init.referrer === undefined ? "about:client" : `${this.#init.referrer}`;
+    }
+    get referrerPolicy() {
+      return `${this.#init.referrerPolicy ?? ""}`;
+    }
+    get integrity() {
+      return `${this.#init.integrity ?? ""}`;
+    }
+    get keepalive() {
+      return Boolean(this.#init.keepalive);
+    }
+    get destination() {
+      return "";
+    }
+    get bodyUsed() {
+      return this.#used;
+    }
+    clone() {
+      if (this.#used) throw new TypeError("Request: the body has already been read");
+      const copy = new Request(this.#url);
+      copy.#method = this.#method;
+      copy.#redirect = this.#redirect;
+      copy.#init = { __proto__: null, ...this.#init };
+      const Headers = headersClass();
+      copy.#headers = new Headers(this.#headers);
+      copy.#body = this.#body === null ? null : this.#body.slice();
+      copy.#signal = AbortSignal.any([this.#signal]);
+      return copy;
+    }
+    #take() {
+      if (this.#used) throw new TypeError("Request: the body has already been read");
+      this.#used = true;
+      const body = this.#body ?? new U8(0);
+      this.#body = null;
+      return body;
+    }
+    async text() {
+      return utf8Decode(this.#take());
+    }
+    async json() {
+      return JSON.parse(utf8Decode(this.#take()));
+    }
+    async arrayBuffer() {
+      return this.#take().buffer;
+    }
+    async bytes() {
+      return this.#take();
+    }
+    async blob() {
+      const type = this.#headers.get("content-type") ?? "";
+      return new Blob([this.#take()], { type });
+    }
+    static {
+      isRequest = (value) => value !== null && typeof value === "object" && #redirect in value;
+      // What fetch sends for `request`: its body is taken.
+      requestParts = (request) => ({
+        method: request.#method,
+        headers: request.#headers,
+        body: request.#body === null ? undefined : request.#take(),
+        redirect: request.#redirect,
+        signal: request.#signal,
+      });
+    }
+  }
+  tag(Request, "Request");
+
+  // stub.js's fetch: `undefined` when the prelude's fetch takes `input` and `init` as they are;
+  // else the arguments it takes for them (Fetch: `new Request(input, init)`, then fetched).
+  function fetchArguments(input, init) {
+    const body = init === undefined || init === null ? undefined : init.body;
+    const web = body === undefined || body === null ? undefined : webBody(body);
+    if (!isRequest(input) && web === undefined) return undefined;
+    const request = new Request(input, init);
+    if (request.bodyUsed) throw new TypeError("fetch: the request's body has already been read");
+    const parts = requestParts(request);
+    return {
+      __proto__: null,
+      url: request.url,
+      method: parts.method,
+      headers: parts.headers,
+      body: parts.body,
+      redirect: parts.redirect,
+      signal: init?.signal === undefined && !isRequest(input) ? undefined : parts.signal,
+      timeoutMs: init?.timeoutMs,
+    };
+  }
+
   return {
     __proto__: null,
+    Request,
+    fetchArguments,
     Blob,
     File,
     FormData,

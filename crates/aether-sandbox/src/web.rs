@@ -2,7 +2,7 @@
 //! `DOMException`, `structuredClone`, `crypto` (`getRandomValues`, `randomUUID`,
 //! `subtle.digest`), `performance` (`now`, `timeOrigin`), `navigator` (`userAgent`) and
 //! `reportError`, `Event`, `EventTarget`, `AbortController` and `AbortSignal` (with `fetch`'s
-//! `signal`), `Blob`, `File` and `FormData`; and, natively on the step's timers, `setInterval`
+//! `signal`), `Blob`, `File`, `FormData` and `Request`; and, natively on the step's timers, `setInterval`
 //! and `clearInterval`.
 //!
 //! They are JavaScript (web.js) over a few native helpers: the WHATWG URL parser and setters
@@ -31,7 +31,8 @@ use crate::sys;
 use crate::tasks::SlowCalls;
 
 /// The globals web.js defines, in the order the stand-ins are made.
-pub(crate) const NAMES: [&str; 15] = [
+pub(crate) const NAMES: [&str; 16] = [
+    "Request",
     "Blob",
     "File",
     "FormData",
@@ -74,7 +75,7 @@ pub(crate) fn prepare() {
 /// Puts `setInterval` and `clearInterval` on the global object, and returns what stub.js needs
 /// to make the stand-ins for [`NAMES`]: `{ load, names, captured }`, `captured` holding the
 /// `console.error`, `setTimeout` and `clearTimeout` web.js uses, as they were before plugin
-/// code ran.
+/// code ran (stub.js adds `Headers`, a function returning the prelude's class).
 pub(crate) fn install<'js>(ctx: &Ctx<'js>, tasks: &Tasks<'_, 'js>) -> Result<Object<'js>> {
     install_intervals(ctx, tasks.timers)?;
     let calls = Rc::clone(tasks.calls);
@@ -95,6 +96,7 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, tasks: &Tasks<'_, 'js>) -> Result<Obj
                 "clearTimeout",
                 captured.get::<_, Value<'js>>("clearTimeout")?,
             )?;
+            natives.set("Headers", captured.get::<_, Value<'js>>("Headers")?)?;
             WEB.function(&ctx)?.call((natives,))
         },
     )?;

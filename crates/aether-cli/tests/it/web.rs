@@ -535,3 +535,81 @@ fn issue_18_blob_file_and_form_data_match_node() {
         in_both_tiers(r#"return await new Blob(["a\r\nb\rc\n"], { endings: "native" }).text();"#);
     assert_eq!(out, "a\nb\nc\n");
 }
+
+const REQUESTS: &str = r#"
+const r = new Request(new URL("https://a.test/p?q=1"), { method: "post", headers: { "X-A": "1" }, body: "hi" });
+const out = [r.method, r.url, r.headers.get("x-a"), r.headers.get("content-type"), r.redirect, r.bodyUsed,
+  r.signal.aborted, r.mode, r.credentials, r.cache, r.referrer, r.integrity, r.keepalive,
+  Object.prototype.toString.call(r)];
+const c = r.clone();
+out.push(await r.text(), r.bodyUsed, await c.text());
+try { await r.text(); } catch (e) { out.push(e.name); }
+out.push(new Request("https://a.test/", { method: "patch" }).method);
+out.push(new Request("https://a.test/", { method: "delete" }).method);
+for (const bad of [() => new Request("https://a.test/", { method: "GET", body: "x" }), () => new Request("nope"),
+    () => new Request("https://a.test/", { method: "CONNECT" }), () => new Request("https://a.test/", { redirect: "x" })]) {
+  try { bad(); out.push("constructed"); } catch (e) { out.push(e.name); }
+}
+const fd = new FormData();
+fd.append("k", "v");
+fd.append("f", new File(["data"], "a\"b.txt", { type: "text/x" }));
+const withForm = new Request("https://a.test/", { method: "POST", body: fd });
+const type = withForm.headers.get("content-type");
+const boundary = type.split("boundary=")[1];
+const text = await withForm.text();
+out.push(type.startsWith("multipart/form-data; boundary="),
+  text === `--${boundary}\r\nContent-Disposition: form-data; name="k"\r\n\r\nv\r\n` +
+    `--${boundary}\r\nContent-Disposition: form-data; name="f"; filename="a%22b.txt"\r\nContent-Type: text/x\r\n\r\ndata\r\n--${boundary}--\r\n`);
+const withParams = new Request("https://a.test/", { method: "POST", body: new URLSearchParams("a=1&b=2 3") });
+out.push(withParams.headers.get("content-type"), await withParams.text());
+const withBlob = new Request("https://a.test/", { method: "PUT", body: new Blob(["x"], { type: "text/x" }) });
+out.push(withBlob.headers.get("content-type"), (await withBlob.blob()).type);
+const source = new Request("https://a.test/", { method: "POST", body: "moved" });
+const derived = new Request(source, { headers: { "x-b": "2" } });
+out.push(source.bodyUsed, derived.method, derived.headers.get("x-b"), await derived.text());
+const ac = new AbortController();
+const withSignal = new Request("https://a.test/", { signal: ac.signal });
+ac.abort("r");
+out.push(withSignal.signal.aborted, withSignal.signal.reason);
+return out;
+"#;
+
+// See: https://fetch.spec.whatwg.org/#request-class
+#[test]
+fn issue_18_request_matches_node() {
+    let out = same_as_node(REQUESTS);
+    assert_eq!(out[0], "POST");
+}
+
+// See: https://fetch.spec.whatwg.org/#dom-global-fetch (`fetch(input, init)` fetches
+// `new Request(input, init)`; a Blob, FormData or URLSearchParams body is extracted; headers
+// in `init` replace the request's, its body's type included, as in Node.js and browsers)
+#[test]
+fn issue_18_fetch_sends_requests_and_web_bodies() {
+    let server = crate::fetch::Server::start();
+    for tier in ["thread", "process"] {
+        let ws = net_workspace(
+            tier,
+            server.port,
+            r#"
+const head = async (response) => (await response.text()).toLowerCase();
+const a = await head(await fetch(new Request(input.base + "/echo", { method: "PUT", headers: { "x-a": "1" }, body: "b" })));
+const b = await head(await fetch(input.base + "/echo", { method: "POST", body: new URLSearchParams("q=1") }));
+const fd = new FormData();
+fd.append("k", "v");
+const c = await head(await aether.fetch(new URL(input.base + "/echo"), { method: "POST", body: fd }));
+const d = await head(await fetch(new Request(input.base + "/echo", { method: "POST", body: new Blob(["x"], { type: "text/x" }) }),
+  { headers: { "x-d": "4" } }));
+return [a.startsWith("put /echo"), a.includes("x-a: 1"), b.includes("content-type: application/x-www-form-urlencoded;charset=utf-8"),
+  c.includes("content-type: multipart/form-data; boundary="), d.includes("x-d: 4"), !d.includes("content-type")];
+"#,
+        );
+        let (out, v) = run(&ws);
+        assert_eq!(out.code, Some(0), "{tier}: {}\n{v:#}", out.stderr);
+        assert_eq!(
+            output(&v, "s"),
+            &serde_json::json!([true, true, true, true, true, true]),
+            "{tier}"
+        );
+    }
+}
