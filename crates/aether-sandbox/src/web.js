@@ -129,6 +129,9 @@
   const dataViewLength = getter(DataView.prototype, "byteLength");
   const bufferLength = getter(AB.prototype, "byteLength");
   const bufferSlice = AB.prototype.slice;
+  const bufferDetached = getter(AB.prototype, "detached");
+  const bufferTransfer = AB.prototype.transfer;
+  const symbolValue = Symbol.prototype.valueOf;
   const mapSize = getter(Map.prototype, "size");
   const setSize = getter(Set.prototype, "size");
   const mapEntries = Map.prototype.entries;
@@ -181,17 +184,24 @@
 
   function structuredClone(value, options = undefined) {
     required(arguments.length, 1, "structuredClone");
-    if (options !== undefined && options !== null) {
-      const transfer = options.transfer;
-      if (transfer !== undefined && [...transfer].length > 0) {
-        throw uncloneable("a transfer list (transferring is not supported)");
-      }
-    }
     const memory = new Map();
     const remember = (from, to) => {
       apply(mapSet, memory, [from, to]);
       return to;
     };
+    // HTML StructuredSerializeWithTransfer, for ArrayBuffers (the only transferable here): each
+    // is cloned into a buffer made up front, then detached.
+    const transferred = [];
+    const transfer = options === undefined || options === null ? undefined : options.transfer;
+    if (transfer !== undefined) {
+      for (const item of transfer) {
+        if (!is(bufferLength, item)) throw uncloneable("a transfer list item that is not an ArrayBuffer");
+        if (apply(mapHas, memory, [item])) throw uncloneable("an ArrayBuffer listed twice for transfer");
+        if (apply(bufferDetached, item, [])) throw uncloneable("a detached ArrayBuffer");
+        transferred.push(item);
+        remember(item, new AB(apply(bufferLength, item, [])));
+      }
+    }
     const clone = (v) => {
       const type = typeof v;
       if (type === "symbol") throw uncloneable(`the symbol ${apply(Symbol.prototype.toString, v, [])}`);
@@ -202,6 +212,7 @@
       if (is(numberValue, v)) return remember(v, new Number(apply(numberValue, v, [])));
       if (is(stringValue, v)) return remember(v, new String(apply(stringValue, v, [])));
       if (is(bigintValue, v)) return remember(v, Object(apply(bigintValue, v, [])));
+      if (is(symbolValue, v)) throw uncloneable("a Symbol object");
       if (is(dateValue, v)) return remember(v, new Date(apply(dateValue, v, [])));
       if (is(regExpSource, v) && v !== RegExp.prototype) {
         return remember(v, new RegExp(apply(regExpSource, v, []), apply(regExpFlags, v, [])));
@@ -267,7 +278,12 @@
       }
       return copy;
     };
-    return clone(value);
+    const result = clone(value);
+    for (const buffer of transferred) {
+      new U8(apply(mapGet, memory, [buffer])).set(new U8(buffer));
+      apply(bufferTransfer, buffer, []);
+    }
+    return result;
   }
 
   // --- URLSearchParams (WHATWG URL §6.2) ----------------------------------------------------

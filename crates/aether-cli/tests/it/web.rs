@@ -172,8 +172,14 @@ for (const bad of [() => {}, Symbol("s"), { f() {} }, new WeakMap(), Promise.res
   try { structuredClone(bad); errors.push("cloned"); }
   catch (e) { errors.push([e.name, e.code, e instanceof DOMException, e instanceof Error]); }
 }
+try { structuredClone(Object(Symbol("w"))); errors.push("cloned"); } catch (e) { errors.push([e.name, e.code]); }
 out.errors = errors;
 try { structuredClone(); } catch (e) { out.noArgument = e.name; }
+const moved = new Uint8Array([5, 6, 7]);
+const t = structuredClone({ view: moved.subarray(1) }, { transfer: [moved.buffer] });
+out.transfer = [moved.buffer.byteLength, moved.length, [...t.view], t.view.byteOffset, t.view.buffer.byteLength];
+const twice = new ArrayBuffer(1);
+try { structuredClone(1, { transfer: [twice, twice] }); out.transfer.push("cloned"); } catch (e) { out.transfer.push(e.name); }
 return out;
 "#;
 
@@ -189,6 +195,17 @@ fn issue_18_structured_clone_matches_node() {
            return [d instanceof DOMException, d.name, d.message, d.code];"#,
     );
     assert_eq!(out, serde_json::json!([true, "AbortError", "m", 20]));
+    // HTML StructuredSerializeWithTransfer: a detached buffer or an item that is not
+    // transferable is a DataCloneError (Node.js 20 clones the first and throws TypeError).
+    let out = in_both_tiers(
+        r#"const moved = new ArrayBuffer(2); structuredClone(1, { transfer: [moved] });
+           return [[moved], [new Uint8Array(1)], [{}]].map((transfer) => {
+             try { structuredClone(1, { transfer }); return "cloned"; } catch (e) { return e.name; } });"#,
+    );
+    assert_eq!(
+        out,
+        serde_json::json!(["DataCloneError", "DataCloneError", "DataCloneError"])
+    );
 }
 
 const DOM_EXCEPTION: &str = r#"
