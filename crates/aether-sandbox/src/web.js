@@ -12,6 +12,8 @@
   const formSerialize = natives.formSerialize;
   const random = natives.random;
   const hostDigest = natives.digest;
+  const hostHmac = natives.hmac;
+  const hostHmacVerify = natives.hmacVerify;
   const now = natives.now;
   const timeOrigin = natives.timeOrigin;
   const userAgent = natives.userAgent;
@@ -563,7 +565,197 @@
     throw new TypeError(`${who}: the data must be an ArrayBuffer or a view of one`);
   };
 
+  // --- CryptoKey and HMAC (WebCrypto §29): the key's bytes stay in this heap ---------------
+  const B64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  const base64url = (bytes) => {
+    let text = "";
+    for (let i = 0; i < bytes.length; i += 3) {
+      const n = (bytes[i] << 16) | ((bytes[i + 1] ?? 0) << 8) | (bytes[i + 2] ?? 0);
+      const chars = i + 2 < bytes.length ? 4 : i + 1 < bytes.length ? 3 : 2;
+      for (let j = 0; j < chars; j++) text += B64URL[(n >> (18 - 6 * j)) & 63];
+    }
+    return text;
+  };
+  const fromBase64url = (text, who) => {
+    if (!/^[A-Za-z0-9_-]*$/.test(text) || text.length % 4 === 1) {
+      throw new DOMException(`${who}: the JWK's "k" is not base64url`, "DataError");
+    }
+    const bytes = new U8(Math.floor((text.length * 6) / 8));
+    let buffer = 0;
+    let bits = 0;
+    let at = 0;
+    for (let i = 0; i < text.length; i++) {
+      buffer = ((buffer << 6) | B64URL.indexOf(text[i])) & 0xffffff;
+      bits += 6;
+      if (bits >= 8) {
+        bits -= 8;
+        bytes[at++] = (buffer >> bits) & 0xff;
+      }
+    }
+    return bytes;
+  };
+  const HMAC_BLOCK_BITS = { __proto__: null, "SHA-1": 512, "SHA-256": 512, "SHA-384": 1024, "SHA-512": 1024 };
+  const HMAC_JWK_ALG = { __proto__: null, "SHA-1": "HS1", "SHA-256": "HS256", "SHA-384": "HS384", "SHA-512": "HS512" };
+  const algorithmName = (algorithm, who) => {
+    const name = algorithm !== null && typeof algorithm === "object" ? algorithm.name : algorithm;
+    if (name === undefined) throw new TypeError(`${who}: the algorithm must have a name`);
+    return usv(name);
+  };
+  const unsupported = (algorithm, who) =>
+    new DOMException(`${who}: the algorithm "${algorithmName(algorithm, who)}" is not supported (digests and HMAC are)`, "NotSupportedError");
+  const isHmac = (algorithm, who) => algorithmName(algorithm, who).toLowerCase() === "hmac";
+  const hmacParams = (algorithm, who) => {
+    if (algorithm === null || typeof algorithm !== "object") throw new TypeError(`${who}: HMAC's parameters must be an object`);
+    if (algorithm.hash === undefined) throw new TypeError(`${who}: HMAC's parameters must name a hash`);
+    const hash = DIGESTS[algorithmName(algorithm.hash, who).toLowerCase()];
+    if (hash === undefined) throw new DOMException(`${who}: unrecognized hash "${algorithmName(algorithm.hash, who)}"`, "NotSupportedError");
+    let length = algorithm.length;
+    if (length !== undefined) {
+      length = Number(length);
+      if (!Number.isInteger(length) || length < 0 || length > 0xffffffff) {
+        throw new TypeError(`${who}: HMAC's length must be a whole number of bits`);
+      }
+    }
+    return { hash, length };
+  };
+  const keyUsages = (usages, who) => {
+    const list = [];
+    for (const usage of usages) {
+      const text = `${usage}`;
+      if (text !== "sign" && text !== "verify") {
+        throw new DOMException(`${who}: an HMAC key can only "sign" and "verify", not "${text}"`, "SyntaxError");
+      }
+      if (!list.includes(text)) list.push(text);
+    }
+    if (list.length === 0) throw new DOMException(`${who}: a secret key needs at least one usage`, "SyntaxError");
+    return list;
+  };
+
+  const KEY_GUARD = Symbol("CryptoKey");
+  let keyParts;
+  class CryptoKey {
+    #type;
+    #extractable;
+    #algorithm;
+    #usages;
+    #bytes;
+    // What the key is used with, apart from `algorithm` (an object the plugin can change).
+    #name;
+    #hash;
+    constructor(guard, type, extractable, algorithm, usages, bytes) {
+      if (guard !== KEY_GUARD) throw new TypeError("Illegal constructor");
+      this.#name = algorithm.name;
+      this.#hash = algorithm.hash.name;
+      this.#type = type;
+      this.#extractable = extractable;
+      this.#algorithm = algorithm;
+      this.#usages = usages;
+      this.#bytes = bytes;
+    }
+    get type() {
+      return this.#type;
+    }
+    get extractable() {
+      return this.#extractable;
+    }
+    get algorithm() {
+      return this.#algorithm;
+    }
+    get usages() {
+      return this.#usages;
+    }
+    static {
+      keyParts = (key, who) => {
+        if (key === null || typeof key !== "object" || !(#bytes in key)) throw new TypeError(`${who}: the key must be a CryptoKey`);
+        return { extractable: key.#extractable, name: key.#name, hash: key.#hash, usages: [...key.#usages], bytes: key.#bytes };
+      };
+    }
+  }
+  tag(CryptoKey, "CryptoKey");
+  const hmacKey = (hash, bits, extractable, usages, bytes) =>
+    new CryptoKey(KEY_GUARD, "secret", Boolean(extractable), { name: "HMAC", hash: { name: hash }, length: bits }, usages, bytes);
+  // The key `who` uses for `usage`, checked against `algorithm`.
+  const usableKey = (algorithm, key, usage, who) => {
+    if (!isHmac(algorithm, who)) throw unsupported(algorithm, who);
+    const parts = keyParts(key, who);
+    if (parts.name !== "HMAC") throw new DOMException(`${who}: the key is not an HMAC key`, "InvalidAccessError");
+    if (!parts.usages.includes(usage)) throw new DOMException(`${who}: the key's usages do not include "${usage}"`, "InvalidAccessError");
+    return parts;
+  };
+
   class SubtleCrypto {
+    async importKey(format, keyData, algorithm, extractable, usages) {
+      const who = "crypto.subtle.importKey";
+      required(arguments.length, 5, who);
+      if (!isHmac(algorithm, who)) throw unsupported(algorithm, who);
+      const { hash, length } = hmacParams(algorithm, who);
+      const list = keyUsages(usages, who);
+      const kind = `${format}`;
+      let bytes;
+      if (kind === "raw") {
+        bytes = bufferSource(keyData, who).slice();
+      } else if (kind === "jwk") {
+        if (keyData === null || typeof keyData !== "object") throw new TypeError(`${who}: a JWK must be an object`);
+        if (keyData.kty !== "oct") throw new DOMException(`${who}: an HMAC JWK's "kty" must be "oct"`, "DataError");
+        if (typeof keyData.k !== "string") throw new DOMException(`${who}: the JWK has no "k"`, "DataError");
+        bytes = fromBase64url(keyData.k, who);
+        if (keyData.alg !== undefined && keyData.alg !== HMAC_JWK_ALG[hash]) {
+          throw new DOMException(`${who}: the JWK's "alg" is not ${HMAC_JWK_ALG[hash]}`, "DataError");
+        }
+        if (keyData.use !== undefined && keyData.use !== "sig") throw new DOMException(`${who}: the JWK's "use" is not "sig"`, "DataError");
+        if (keyData.key_ops !== undefined) {
+          const ops = [...keyData.key_ops].map((op) => `${op}`);
+          if (!list.every((usage) => ops.includes(usage))) {
+            throw new DOMException(`${who}: the usages are not all in the JWK's "key_ops"`, "DataError");
+          }
+        }
+        if (keyData.ext === false && extractable) throw new DOMException(`${who}: the JWK is not extractable`, "DataError");
+      } else {
+        throw new DOMException(`${who}: the format "${kind}" is not supported for HMAC (raw and jwk are)`, "NotSupportedError");
+      }
+      let bits = bytes.length * 8;
+      if (bits === 0) throw new DOMException(`${who}: the key is empty`, "DataError");
+      if (length !== undefined) {
+        if (length > bits || length <= bits - 8) throw new DOMException(`${who}: the length does not match the key`, "DataError");
+        bits = length;
+      }
+      return hmacKey(hash, bits, extractable, list, bytes);
+    }
+    async exportKey(format, key) {
+      const who = "crypto.subtle.exportKey";
+      required(arguments.length, 2, who);
+      const parts = keyParts(key, who);
+      if (!parts.extractable) throw new DOMException(`${who}: the key is not extractable`, "InvalidAccessError");
+      const kind = `${format}`;
+      if (kind === "raw") return parts.bytes.slice().buffer;
+      if (kind === "jwk") {
+        return { key_ops: parts.usages, ext: true, kty: "oct", k: base64url(parts.bytes), alg: HMAC_JWK_ALG[parts.hash] };
+      }
+      throw new DOMException(`${who}: the format "${kind}" is not supported for HMAC (raw and jwk are)`, "NotSupportedError");
+    }
+    async generateKey(algorithm, extractable, usages) {
+      const who = "crypto.subtle.generateKey";
+      required(arguments.length, 3, who);
+      if (!isHmac(algorithm, who)) throw unsupported(algorithm, who);
+      const { hash, length } = hmacParams(algorithm, who);
+      const list = keyUsages(usages, who);
+      const bits = length === undefined ? HMAC_BLOCK_BITS[hash] : length;
+      if (bits === 0 || bits > MAX_RANDOM_BYTES * 8) throw new DOMException(`${who}: the length is out of range`, "OperationError");
+      const bytes = random(Math.ceil(bits / 8));
+      return hmacKey(hash, bits, extractable, list, bytes);
+    }
+    async sign(algorithm, key, data) {
+      const who = "crypto.subtle.sign";
+      required(arguments.length, 3, who);
+      const parts = usableKey(algorithm, key, "sign", who);
+      return hostHmac(parts.hash, parts.bytes, bufferSource(data, who));
+    }
+    async verify(algorithm, key, signature, data) {
+      const who = "crypto.subtle.verify";
+      required(arguments.length, 4, who);
+      const parts = usableKey(algorithm, key, "verify", who);
+      return hostHmacVerify(parts.hash, parts.bytes, bufferSource(signature, who), bufferSource(data, who));
+    }
     async digest(algorithm, data) {
       required(arguments.length, 2, "crypto.subtle.digest");
       const name = typeof algorithm === "object" && algorithm !== null ? algorithm.name : algorithm;

@@ -1,6 +1,6 @@
 //! The WinterTC globals of SPEC §5 that are not host calls: `URL`, `URLSearchParams`,
 //! `DOMException`, `structuredClone`, `crypto` (`getRandomValues`, `randomUUID`,
-//! `subtle.digest`), `performance` (`now`, `timeOrigin`), `navigator` (`userAgent`) and
+//! `subtle.digest`, and HMAC's `importKey`, `exportKey`, `generateKey`, `sign`, `verify`), `performance` (`now`, `timeOrigin`), `navigator` (`userAgent`) and
 //! `reportError`, `Event`, `EventTarget`, `AbortController` and `AbortSignal` (with `fetch`'s
 //! `signal`), `Blob`, `File`, `FormData` and `Request`; and, natively on the step's timers, `setInterval`
 //! and `clearInterval`.
@@ -325,9 +325,50 @@ fn install_url_natives<'js>(ctx: &Ctx<'js>, natives: &Object<'js>) -> Result<()>
     Ok(())
 }
 
+/// A fresh HMAC with the SHA named `hash` (as web.js normalizes it) under `key`, given to `$f`;
+/// `None` for another name.
+macro_rules! with_hmac {
+    ($hash:expr, $key:expr, |$mac:ident| $body:expr) => {{
+        use hmac::Mac;
+        match $hash {
+            "SHA-1" => hmac::Hmac::<sha1::Sha1>::new_from_slice($key)
+                .ok()
+                .map(|mut $mac| $body),
+            "SHA-256" => hmac::Hmac::<sha2::Sha256>::new_from_slice($key)
+                .ok()
+                .map(|mut $mac| $body),
+            "SHA-384" => hmac::Hmac::<sha2::Sha384>::new_from_slice($key)
+                .ok()
+                .map(|mut $mac| $body),
+            "SHA-512" => hmac::Hmac::<sha2::Sha512>::new_from_slice($key)
+                .ok()
+                .map(|mut $mac| $body),
+            _ => None,
+        }
+    }};
+}
+
+/// HMAC of `data` under `key` with the SHA named `hash`.
+fn hmac_sign(hash: &str, key: &[u8], data: &[u8]) -> Option<Vec<u8>> {
+    with_hmac!(hash, key, |mac| {
+        mac.update(data);
+        mac.finalize().into_bytes().to_vec()
+    })
+}
+
+/// Whether `signature` is the HMAC of `data` under `key`, compared in constant time.
+fn hmac_verify(hash: &str, key: &[u8], signature: &[u8], data: &[u8]) -> bool {
+    with_hmac!(hash, key, |mac| {
+        mac.update(data);
+        mac.verify_slice(signature).is_ok()
+    })
+    .unwrap_or(false)
+}
+
 /// `random(n)` → a `Uint8Array` of `n` (at most [`MAX_RANDOM_BYTES`]) bytes from the OS
 /// generator; `digest(name, bytes)` → an `ArrayBuffer`, `name` one of `SHA-1`, `SHA-256`,
-/// `SHA-384`, `SHA-512` (web.js normalizes it).
+/// `SHA-384`, `SHA-512` (web.js normalizes it); `hmac(hash, key, data)` → an `ArrayBuffer`;
+/// `hmacVerify(hash, key, signature, data)` → whether it matches, in constant time.
 fn install_crypto_natives<'js>(ctx: &Ctx<'js>, natives: &Object<'js>) -> Result<()> {
     natives.set(
         "random",
@@ -342,6 +383,45 @@ fn install_crypto_natives<'js>(ctx: &Ctx<'js>, natives: &Object<'js>) -> Result<
                     )
                 })?;
                 TypedArray::new(ctx, bytes)
+            },
+        )?,
+    )?;
+    natives.set(
+        "hmac",
+        Function::new(
+            ctx.clone(),
+            |ctx: Ctx<'js>,
+             hash: String,
+             key: TypedArray<'js, u8>,
+             data: TypedArray<'js, u8>|
+             -> Result<ArrayBuffer<'js>> {
+                let key = sys::copy_bytes(&key);
+                let mac = key.and_then(|key| {
+                    sys::read_bytes(&data, |data| hmac_sign(&hash, &key, data)).flatten()
+                });
+                let mac = mac.ok_or_else(|| {
+                    Exception::throw_type(&ctx, "crypto.subtle.sign: the data is detached")
+                })?;
+                ArrayBuffer::new(ctx, mac)
+            },
+        )?,
+    )?;
+    natives.set(
+        "hmacVerify",
+        Function::new(
+            ctx.clone(),
+            |hash: String,
+             key: TypedArray<'js, u8>,
+             signature: TypedArray<'js, u8>,
+             data: TypedArray<'js, u8>|
+             -> bool {
+                let (Some(key), Some(signature)) =
+                    (sys::copy_bytes(&key), sys::copy_bytes(&signature))
+                else {
+                    return false;
+                };
+                sys::read_bytes(&data, |data| hmac_verify(&hash, &key, &signature, data))
+                    .unwrap_or(false)
             },
         )?,
     )?;

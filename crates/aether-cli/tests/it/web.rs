@@ -630,3 +630,64 @@ return [a.startsWith("put /echo"), a.includes("x-a: 1"), b.includes("content-typ
         );
     }
 }
+
+const HMAC: &str = r#"
+const hex = (b) => [...new Uint8Array(b)].map((x) => x.toString(16).padStart(2, "0")).join("");
+const enc = new TextEncoder();
+const out = {};
+const raw = enc.encode("key");
+for (const hash of ["SHA-1", "SHA-256", "SHA-384", { name: "sha-512" }]) {
+  const key = await crypto.subtle.importKey("raw", raw, { name: "hmac", hash }, true, ["verify", "sign"]);
+  const mac = await crypto.subtle.sign("HMAC", key, enc.encode("The quick brown fox jumps over the lazy dog"));
+  out[JSON.stringify(hash)] = [hex(mac), key.type, key.extractable, key.algorithm, key.usages,
+    await crypto.subtle.verify({ name: "HMAC" }, key, mac, enc.encode("The quick brown fox jumps over the lazy dog")),
+    await crypto.subtle.verify("HMAC", key, mac, enc.encode("tampered")),
+    hex(await crypto.subtle.exportKey("raw", key)), await crypto.subtle.exportKey("jwk", key)];
+}
+const jwk = { kty: "oct", k: "c2VjcmV0LWtleS1ieXRlcw", alg: "HS256", ext: true };
+const fromJwk = await crypto.subtle.importKey("jwk", jwk, { name: "HMAC", hash: "SHA-256" }, true, ["sign"]);
+out.jwk = [hex(await crypto.subtle.exportKey("raw", fromJwk)), await crypto.subtle.exportKey("jwk", fromJwk),
+  hex(await crypto.subtle.sign("HMAC", fromJwk, new Uint8Array([1, 2, 3])))];
+const generated = await crypto.subtle.generateKey({ name: "HMAC", hash: "SHA-384" }, false, ["sign", "verify"]);
+out.generated = [generated.algorithm, generated.extractable, generated.usages];
+const errors = [];
+const attempts = [
+  () => crypto.subtle.importKey("raw", raw, { name: "HMAC", hash: "SHA-256" }, true, ["encrypt"]),
+  () => crypto.subtle.importKey("raw", raw, { name: "HMAC", hash: "SHA-256" }, true, []),
+  () => crypto.subtle.importKey("raw", new Uint8Array(0), { name: "HMAC", hash: "SHA-256" }, true, ["sign"]),
+  () => crypto.subtle.importKey("jwk", { ...jwk, alg: "HS512" }, { name: "HMAC", hash: "SHA-256" }, true, ["sign"]),
+  () => crypto.subtle.importKey("jwk", { ...jwk, kty: "RSA" }, { name: "HMAC", hash: "SHA-256" }, true, ["sign"]),
+  () => crypto.subtle.importKey("raw", raw, { name: "HMAC", hash: "MD5" }, true, ["sign"]),
+  () => crypto.subtle.sign("HMAC", fromJwk, "not bytes"),
+  () => crypto.subtle.verify("HMAC", fromJwk, new Uint8Array(32), new Uint8Array(1)),
+  () => crypto.subtle.sign("HMAC", {}, new Uint8Array(1)),
+];
+for (const attempt of attempts) {
+  try { await attempt(); errors.push("ok"); } catch (e) { errors.push(e.name); }
+}
+out.errors = errors;
+out.tag = Object.prototype.toString.call(fromJwk);
+return out;
+"#;
+
+// See: RFC 2104 / RFC 4231 and https://w3c.github.io/webcrypto/#hmac
+#[test]
+fn issue_18_crypto_subtle_hmac_matches_node() {
+    let out = same_as_node(HMAC);
+    assert_eq!(
+        out["\"SHA-256\""][0],
+        "f7bc83f430538424b13298e6aa6fb143ef4d59a14946175997479dbc2d1a3cd8"
+    );
+    // Where Node.js 20 departs from WebCrypto: it keeps repeated usages, and names the error
+    // for exporting a key that is not extractable "InvalidAccessException".
+    let out = in_both_tiers(
+        r#"const key = await crypto.subtle.importKey("raw", new Uint8Array([1]), { name: "HMAC", hash: "SHA-1" },
+             false, ["sign", "sign", "verify"]);
+           let error; try { await crypto.subtle.exportKey("jwk", key); } catch (e) { error = e.name; }
+           return [key.usages, error];"#,
+    );
+    assert_eq!(
+        out,
+        serde_json::json!([["sign", "verify"], "InvalidAccessError"])
+    );
+}
