@@ -148,6 +148,21 @@ pub(crate) fn read_bytes<R>(array: &TypedArray<'_, u8>, f: impl FnOnce(&[u8]) ->
     unsafe { array.as_bytes() }.map(f)
 }
 
+/// `f` applied to the bytes of `array` in place, mutably, or `None` if the array is detached.
+/// `f` must not call into the engine, and no other slice `f` uses may alias `array`'s bytes:
+/// web.js passes a buffer it has just allocated (AES-GCM encrypts and decrypts in it, so that
+/// no copy of the data is held outside the plugin's memory ceiling).
+pub(crate) fn write_bytes<R>(
+    array: &TypedArray<'_, u8>,
+    f: impl FnOnce(&mut [u8]) -> R,
+) -> Option<R> {
+    let raw = array.as_raw()?;
+    // SAFETY: `raw` points at the array's bytes, valid while no JavaScript runs; `f` runs none
+    // (its callers pass pure functions of the bytes), so the array cannot be resized, detached
+    // or freed meanwhile, and its callers hold no other reference to these bytes.
+    Some(f(unsafe { &mut *raw.as_ptr() }))
+}
+
 /// Loads a module from bytecode that this process compiled itself from aether's own source
 /// (the prelude): never from plugin-supplied bytes (SPEC §5 refuses bytecode modules).
 pub(crate) fn load_trusted_module<'js>(

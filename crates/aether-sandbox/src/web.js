@@ -14,6 +14,8 @@
   const hostDigest = natives.digest;
   const hostHmac = natives.hmac;
   const hostHmacVerify = natives.hmacVerify;
+  const aesGcmSeal = natives.aesGcmSeal;
+  const aesGcmOpen = natives.aesGcmOpen;
   const now = natives.now;
   const timeOrigin = natives.timeOrigin;
   const userAgent = natives.userAgent;
@@ -602,8 +604,19 @@
     return usv(name);
   };
   const unsupported = (algorithm, who) =>
-    new DOMException(`${who}: the algorithm "${algorithmName(algorithm, who)}" is not supported (digests and HMAC are)`, "NotSupportedError");
-  const isHmac = (algorithm, who) => algorithmName(algorithm, who).toLowerCase() === "hmac";
+    new DOMException(
+      `${who}: the algorithm "${algorithmName(algorithm, who)}" is not supported here (SHA digests, HMAC and AES-GCM are)`,
+      "NotSupportedError",
+    );
+  // The key algorithms, by their names in lower case.
+  const KEY_ALGORITHMS = { __proto__: null, hmac: "HMAC", "aes-gcm": "AES-GCM" };
+  const keyAlgorithm = (algorithm, who) => {
+    const name = KEY_ALGORITHMS[algorithmName(algorithm, who).toLowerCase()];
+    if (name === undefined) throw unsupported(algorithm, who);
+    return name;
+  };
+  const AES_JWK_ALG = { __proto__: null, 128: "A128GCM", 192: "A192GCM", 256: "A256GCM" };
+  const USAGES = { __proto__: null, HMAC: ["sign", "verify"], "AES-GCM": ["encrypt", "decrypt", "wrapKey", "unwrapKey"] };
   const hmacParams = (algorithm, who) => {
     if (algorithm === null || typeof algorithm !== "object") throw new TypeError(`${who}: HMAC's parameters must be an object`);
     if (algorithm.hash === undefined) throw new TypeError(`${who}: HMAC's parameters must name a hash`);
@@ -618,12 +631,13 @@
     }
     return { hash, length };
   };
-  const keyUsages = (usages, who) => {
+  const keyUsages = (usages, name, who) => {
     const list = [];
+    const allowed = USAGES[name];
     for (const usage of usages) {
       const text = `${usage}`;
-      if (text !== "sign" && text !== "verify") {
-        throw new DOMException(`${who}: an HMAC key can only "sign" and "verify", not "${text}"`, "SyntaxError");
+      if (!allowed.includes(text)) {
+        throw new DOMException(`${who}: an ${name} key can only ${allowed.join(", ")}, not "${text}"`, "SyntaxError");
       }
       if (!list.includes(text)) list.push(text);
     }
@@ -645,7 +659,7 @@
     constructor(guard, type, extractable, algorithm, usages, bytes) {
       if (guard !== KEY_GUARD) throw new TypeError("Illegal constructor");
       this.#name = algorithm.name;
-      this.#hash = algorithm.hash.name;
+      this.#hash = algorithm.hash?.name;
       this.#type = type;
       this.#extractable = extractable;
       this.#algorithm = algorithm;
@@ -674,35 +688,58 @@
   tag(CryptoKey, "CryptoKey");
   const hmacKey = (hash, bits, extractable, usages, bytes) =>
     new CryptoKey(KEY_GUARD, "secret", Boolean(extractable), { name: "HMAC", hash: { name: hash }, length: bits }, usages, bytes);
+  const aesKey = (bits, extractable, usages, bytes) =>
+    new CryptoKey(KEY_GUARD, "secret", Boolean(extractable), { name: "AES-GCM", length: bits }, usages, bytes);
   // The key `who` uses for `usage`, checked against `algorithm`.
   const usableKey = (algorithm, key, usage, who) => {
-    if (!isHmac(algorithm, who)) throw unsupported(algorithm, who);
+    const name = keyAlgorithm(algorithm, who);
+    if (name !== (usage === "sign" || usage === "verify" ? "HMAC" : "AES-GCM")) throw unsupported(algorithm, who);
     const parts = keyParts(key, who);
-    if (parts.name !== "HMAC") throw new DOMException(`${who}: the key is not an HMAC key`, "InvalidAccessError");
+    if (parts.name !== name) throw new DOMException(`${who}: the key is not an ${name} key`, "InvalidAccessError");
     if (!parts.usages.includes(usage)) throw new DOMException(`${who}: the key's usages do not include "${usage}"`, "InvalidAccessError");
     return parts;
+  };
+
+  // AES-GCM's parameters: a 96-bit IV (the size every engine supports; others are refused
+  // rather than hashed into one), optional additional data, a 128-bit tag.
+  const aesParams = (algorithm, key, usage, who) => {
+    const parts = usableKey(algorithm, key, usage, who);
+    if (algorithm === null || typeof algorithm !== "object" || algorithm.iv === undefined) {
+      throw new TypeError(`${who}: AES-GCM's parameters must have an iv`);
+    }
+    const iv = bufferSource(algorithm.iv, who).slice();
+    if (iv.length !== 12) throw new DOMException(`${who}: only 96-bit (12-byte) IVs are supported`, "OperationError");
+    const aad = algorithm.additionalData === undefined ? new U8(0) : bufferSource(algorithm.additionalData, who);
+    if (algorithm.tagLength !== undefined && Number(algorithm.tagLength) !== 128) {
+      throw new DOMException(`${who}: only 128-bit tags are supported`, "OperationError");
+    }
+    return { parts, iv, aad };
   };
 
   class SubtleCrypto {
     async importKey(format, keyData, algorithm, extractable, usages) {
       const who = "crypto.subtle.importKey";
       required(arguments.length, 5, who);
-      if (!isHmac(algorithm, who)) throw unsupported(algorithm, who);
-      const { hash, length } = hmacParams(algorithm, who);
-      const list = keyUsages(usages, who);
+      const name = keyAlgorithm(algorithm, who);
+      const { hash, length } = name === "HMAC" ? hmacParams(algorithm, who) : {};
+      const list = keyUsages(usages, name, who);
       const kind = `${format}`;
       let bytes;
       if (kind === "raw") {
         bytes = bufferSource(keyData, who).slice();
       } else if (kind === "jwk") {
         if (keyData === null || typeof keyData !== "object") throw new TypeError(`${who}: a JWK must be an object`);
-        if (keyData.kty !== "oct") throw new DOMException(`${who}: an HMAC JWK's "kty" must be "oct"`, "DataError");
+        if (keyData.kty !== "oct") throw new DOMException(`${who}: an ${name} JWK's "kty" must be "oct"`, "DataError");
         if (typeof keyData.k !== "string") throw new DOMException(`${who}: the JWK has no "k"`, "DataError");
         bytes = fromBase64url(keyData.k, who);
-        if (keyData.alg !== undefined && keyData.alg !== HMAC_JWK_ALG[hash]) {
-          throw new DOMException(`${who}: the JWK's "alg" is not ${HMAC_JWK_ALG[hash]}`, "DataError");
+        const alg = name === "HMAC" ? HMAC_JWK_ALG[hash] : AES_JWK_ALG[bytes.length * 8];
+        if (keyData.alg !== undefined && keyData.alg !== alg) {
+          throw new DOMException(`${who}: the JWK's "alg" is not ${alg}`, "DataError");
         }
-        if (keyData.use !== undefined && keyData.use !== "sig") throw new DOMException(`${who}: the JWK's "use" is not "sig"`, "DataError");
+        const use = name === "HMAC" ? "sig" : "enc";
+        if (keyData.use !== undefined && keyData.use !== use) {
+          throw new DOMException(`${who}: the JWK's "use" is not "${use}"`, "DataError");
+        }
         if (keyData.key_ops !== undefined) {
           const ops = [...keyData.key_ops].map((op) => `${op}`);
           if (!list.every((usage) => ops.includes(usage))) {
@@ -714,6 +751,12 @@
         throw new DOMException(`${who}: the format "${kind}" is not supported for HMAC (raw and jwk are)`, "NotSupportedError");
       }
       let bits = bytes.length * 8;
+      if (name === "AES-GCM") {
+        if (bits !== 128 && bits !== 192 && bits !== 256) {
+          throw new DOMException(`${who}: an AES key has 128, 192 or 256 bits, not ${bits}`, "DataError");
+        }
+        return aesKey(bits, extractable, list, bytes);
+      }
       if (bits === 0) throw new DOMException(`${who}: the key is empty`, "DataError");
       if (length !== undefined) {
         if (length > bits || length <= bits - 8) throw new DOMException(`${who}: the length does not match the key`, "DataError");
@@ -729,16 +772,25 @@
       const kind = `${format}`;
       if (kind === "raw") return parts.bytes.slice().buffer;
       if (kind === "jwk") {
-        return { key_ops: parts.usages, ext: true, kty: "oct", k: base64url(parts.bytes), alg: HMAC_JWK_ALG[parts.hash] };
+        const alg = parts.name === "HMAC" ? HMAC_JWK_ALG[parts.hash] : AES_JWK_ALG[parts.bytes.length * 8];
+        return { key_ops: parts.usages, ext: true, kty: "oct", k: base64url(parts.bytes), alg };
       }
       throw new DOMException(`${who}: the format "${kind}" is not supported for HMAC (raw and jwk are)`, "NotSupportedError");
     }
     async generateKey(algorithm, extractable, usages) {
       const who = "crypto.subtle.generateKey";
       required(arguments.length, 3, who);
-      if (!isHmac(algorithm, who)) throw unsupported(algorithm, who);
+      const name = keyAlgorithm(algorithm, who);
+      if (name === "AES-GCM") {
+        const list = keyUsages(usages, name, who);
+        const bits = Number(algorithm.length);
+        if (bits !== 128 && bits !== 192 && bits !== 256) {
+          throw new DOMException(`${who}: an AES key has 128, 192 or 256 bits`, "OperationError");
+        }
+        return aesKey(bits, extractable, list, random(bits / 8));
+      }
       const { hash, length } = hmacParams(algorithm, who);
-      const list = keyUsages(usages, who);
+      const list = keyUsages(usages, name, who);
       const bits = length === undefined ? HMAC_BLOCK_BITS[hash] : length;
       if (bits === 0 || bits > MAX_RANDOM_BYTES * 8) throw new DOMException(`${who}: the length is out of range`, "OperationError");
       const bytes = random(Math.ceil(bits / 8));
@@ -755,6 +807,29 @@
       required(arguments.length, 4, who);
       const parts = usableKey(algorithm, key, "verify", who);
       return hostHmacVerify(parts.hash, parts.bytes, bufferSource(signature, who), bufferSource(data, who));
+    }
+    async encrypt(algorithm, key, data) {
+      const who = "crypto.subtle.encrypt";
+      required(arguments.length, 3, who);
+      const { parts, iv, aad } = aesParams(algorithm, key, "encrypt", who);
+      const plain = bufferSource(data, who);
+      const out = new U8(plain.length + 16);
+      out.set(plain);
+      if (!aesGcmSeal(parts.bytes, iv, aad, out, plain.length)) throw new DOMException(`${who}: encryption failed`, "OperationError");
+      return out.buffer;
+    }
+    async decrypt(algorithm, key, data) {
+      const who = "crypto.subtle.decrypt";
+      required(arguments.length, 3, who);
+      const { parts, iv, aad } = aesParams(algorithm, key, "decrypt", who);
+      const sealed = bufferSource(data, who);
+      if (sealed.length < 16) throw new DOMException(`${who}: the data is shorter than its tag`, "OperationError");
+      const out = sealed.slice(0, sealed.length - 16);
+      const tag = sealed.slice(sealed.length - 16);
+      if (!aesGcmOpen(parts.bytes, iv, aad, out, tag)) {
+        throw new DOMException(`${who}: the data or its additional data does not authenticate under this key`, "OperationError");
+      }
+      return out.buffer;
     }
     async digest(algorithm, data) {
       required(arguments.length, 2, "crypto.subtle.digest");

@@ -1,6 +1,7 @@
 //! The WinterTC globals of SPEC §5 that are not host calls: `URL`, `URLSearchParams`,
 //! `DOMException`, `structuredClone`, `crypto` (`getRandomValues`, `randomUUID`,
-//! `subtle.digest`, and HMAC's `importKey`, `exportKey`, `generateKey`, `sign`, `verify`), `performance` (`now`, `timeOrigin`), `navigator` (`userAgent`) and
+//! `subtle`: `digest`, and `importKey`, `exportKey`, `generateKey` for HMAC (`sign`, `verify`)
+//! and AES-GCM (`encrypt`, `decrypt`)), `performance` (`now`, `timeOrigin`), `navigator` (`userAgent`) and
 //! `reportError`, `Event`, `EventTarget`, `AbortController` and `AbortSignal` (with `fetch`'s
 //! `signal`), `Blob`, `File`, `FormData` and `Request`; and, natively on the step's timers, `setInterval`
 //! and `clearInterval`.
@@ -365,10 +366,71 @@ fn hmac_verify(hash: &str, key: &[u8], signature: &[u8], data: &[u8]) -> bool {
     .unwrap_or(false)
 }
 
+/// AES-GCM with a 16-, 24- or 32-byte key, given to `$f`; `None` for another key length.
+macro_rules! with_aes_gcm {
+    ($key:expr, |$cipher:ident| $body:expr) => {{
+        use aes_gcm::KeyInit;
+        match $key.len() {
+            16 => aes_gcm::Aes128Gcm::new_from_slice($key)
+                .ok()
+                .map(|$cipher| $body),
+            24 => {
+                aes_gcm::AesGcm::<aes_gcm::aes::Aes192, aes_gcm::aead::consts::U12>::new_from_slice(
+                    $key,
+                )
+                .ok()
+                .map(|$cipher| $body)
+            }
+            32 => aes_gcm::Aes256Gcm::new_from_slice($key)
+                .ok()
+                .map(|$cipher| $body),
+            _ => None,
+        }
+    }};
+}
+
+/// Encrypts `buffer[..len]` in place and writes the 16-byte tag after it; false if the key,
+/// the IV (96 bits) or the buffer's size is wrong.
+fn aes_gcm_seal(key: &[u8], iv: &[u8], aad: &[u8], buffer: &mut [u8], len: usize) -> bool {
+    use aes_gcm::AeadInPlace;
+    if iv.len() != 12 || buffer.len() != len.saturating_add(16) {
+        return false;
+    }
+    let nonce = aes_gcm::Nonce::from_slice(iv);
+    let (data, tag_out) = buffer.split_at_mut(len);
+    with_aes_gcm!(
+        key,
+        |cipher| match cipher.encrypt_in_place_detached(nonce, aad, data) {
+            Ok(tag) => {
+                tag_out.copy_from_slice(&tag);
+                true
+            }
+            Err(_) => false,
+        }
+    )
+    .unwrap_or(false)
+}
+
+/// Decrypts `buffer` in place if `tag` authenticates it (and `aad`); false otherwise.
+fn aes_gcm_open(key: &[u8], iv: &[u8], aad: &[u8], buffer: &mut [u8], tag: &[u8]) -> bool {
+    use aes_gcm::AeadInPlace;
+    if iv.len() != 12 || tag.len() != 16 {
+        return false;
+    }
+    let nonce = aes_gcm::Nonce::from_slice(iv);
+    let tag = aes_gcm::Tag::from_slice(tag);
+    with_aes_gcm!(key, |cipher| cipher
+        .decrypt_in_place_detached(nonce, aad, buffer, tag)
+        .is_ok())
+    .unwrap_or(false)
+}
+
 /// `random(n)` → a `Uint8Array` of `n` (at most [`MAX_RANDOM_BYTES`]) bytes from the OS
 /// generator; `digest(name, bytes)` → an `ArrayBuffer`, `name` one of `SHA-1`, `SHA-256`,
 /// `SHA-384`, `SHA-512` (web.js normalizes it); `hmac(hash, key, data)` → an `ArrayBuffer`;
-/// `hmacVerify(hash, key, signature, data)` → whether it matches, in constant time.
+/// `hmacVerify(hash, key, signature, data)` → whether it matches, in constant time;
+/// `aesGcmSeal(key, iv, aad, buffer, len)` and `aesGcmOpen(key, iv, aad, buffer, tag)` → whether
+/// they encrypted or decrypted `buffer` in place (a buffer web.js has just allocated).
 fn install_crypto_natives<'js>(ctx: &Ctx<'js>, natives: &Object<'js>) -> Result<()> {
     natives.set(
         "random",
@@ -422,6 +484,52 @@ fn install_crypto_natives<'js>(ctx: &Ctx<'js>, natives: &Object<'js>) -> Result<
                 };
                 sys::read_bytes(&data, |data| hmac_verify(&hash, &key, &signature, data))
                     .unwrap_or(false)
+            },
+        )?,
+    )?;
+    natives.set(
+        "aesGcmSeal",
+        Function::new(
+            ctx.clone(),
+            |key: TypedArray<'js, u8>,
+             iv: TypedArray<'js, u8>,
+             aad: TypedArray<'js, u8>,
+             buffer: TypedArray<'js, u8>,
+             len: usize|
+             -> bool {
+                let (Some(key), Some(iv)) = (sys::copy_bytes(&key), sys::copy_bytes(&iv)) else {
+                    return false;
+                };
+                sys::read_bytes(&aad, |aad| {
+                    sys::write_bytes(&buffer, |buffer| aes_gcm_seal(&key, &iv, aad, buffer, len))
+                })
+                .flatten()
+                .unwrap_or(false)
+            },
+        )?,
+    )?;
+    natives.set(
+        "aesGcmOpen",
+        Function::new(
+            ctx.clone(),
+            |key: TypedArray<'js, u8>,
+             iv: TypedArray<'js, u8>,
+             aad: TypedArray<'js, u8>,
+             buffer: TypedArray<'js, u8>,
+             tag: TypedArray<'js, u8>|
+             -> bool {
+                let (Some(key), Some(iv), Some(tag)) = (
+                    sys::copy_bytes(&key),
+                    sys::copy_bytes(&iv),
+                    sys::copy_bytes(&tag),
+                ) else {
+                    return false;
+                };
+                sys::read_bytes(&aad, |aad| {
+                    sys::write_bytes(&buffer, |buffer| aes_gcm_open(&key, &iv, aad, buffer, &tag))
+                })
+                .flatten()
+                .unwrap_or(false)
             },
         )?,
     )?;

@@ -691,3 +691,47 @@ fn issue_18_crypto_subtle_hmac_matches_node() {
         serde_json::json!([["sign", "verify"], "InvalidAccessError"])
     );
 }
+
+const AES_GCM: &str = r#"
+const hex = (b) => [...new Uint8Array(b)].map((x) => x.toString(16).padStart(2, "0")).join("");
+const out = {};
+const iv = new Uint8Array(12).fill(3);
+const plain = new TextEncoder().encode("attack at dawn");
+for (const size of [16, 24, 32]) {
+  const raw = new Uint8Array(size).map((_, i) => i);
+  const key = await crypto.subtle.importKey("raw", raw, "AES-GCM", true, ["encrypt", "decrypt"]);
+  const sealed = await crypto.subtle.encrypt({ name: "AES-GCM", iv, additionalData: new Uint8Array([9]) }, key, plain);
+  const opened = await crypto.subtle.decrypt({ name: "aes-gcm", iv, additionalData: new Uint8Array([9]) }, key, sealed);
+  let tampered;
+  try { await crypto.subtle.decrypt({ name: "AES-GCM", iv }, key, sealed); tampered = "opened"; } catch (e) { tampered = e.name; }
+  out[size] = [hex(sealed), new TextDecoder().decode(opened), tampered, key.algorithm, key.usages,
+    await crypto.subtle.exportKey("jwk", key)];
+}
+const jwkKey = await crypto.subtle.importKey("jwk", { kty: "oct", k: "AAECAwQFBgcICQoLDA0ODw", alg: "A128GCM" },
+  { name: "AES-GCM" }, false, ["decrypt"]);
+out.jwk = [jwkKey.algorithm, jwkKey.extractable, jwkKey.usages];
+const generated = await crypto.subtle.generateKey({ name: "AES-GCM", length: 256 }, true, ["encrypt"]);
+out.generated = [generated.algorithm, (await crypto.subtle.exportKey("raw", generated)).byteLength];
+const hmacKey = await crypto.subtle.generateKey({ name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+const errors = [];
+const attempts = [
+  () => crypto.subtle.importKey("raw", new Uint8Array(15), "AES-GCM", true, ["encrypt"]),
+  () => crypto.subtle.importKey("raw", new Uint8Array(16), "AES-GCM", true, ["sign"]),
+  () => crypto.subtle.encrypt({ name: "AES-GCM", iv }, jwkKey, plain),
+  () => crypto.subtle.decrypt({ name: "AES-GCM", iv }, jwkKey, new Uint8Array(8)),
+  () => crypto.subtle.encrypt({ name: "AES-GCM", iv }, hmacKey, plain),
+  () => crypto.subtle.generateKey({ name: "AES-GCM", length: 100 }, true, ["encrypt"]),
+];
+for (const attempt of attempts) {
+  try { await attempt(); errors.push("ok"); } catch (e) { errors.push(e.name); }
+}
+out.errors = errors;
+return out;
+"#;
+
+// See: NIST SP 800-38D and https://w3c.github.io/webcrypto/#aes-gcm
+#[test]
+fn issue_18_crypto_subtle_aes_gcm_matches_node() {
+    let out = same_as_node(AES_GCM);
+    assert_eq!(out["16"][1], "attack at dawn");
+}
