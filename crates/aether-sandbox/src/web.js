@@ -16,6 +16,9 @@
   const hostHmacVerify = natives.hmacVerify;
   const aesGcmSeal = natives.aesGcmSeal;
   const aesGcmOpen = natives.aesGcmOpen;
+  const ed25519Public = natives.ed25519Public;
+  const ed25519Sign = natives.ed25519Sign;
+  const ed25519Verify = natives.ed25519Verify;
   const now = natives.now;
   const timeOrigin = natives.timeOrigin;
   const userAgent = natives.userAgent;
@@ -609,14 +612,21 @@
       "NotSupportedError",
     );
   // The key algorithms, by their names in lower case.
-  const KEY_ALGORITHMS = { __proto__: null, hmac: "HMAC", "aes-gcm": "AES-GCM" };
+  const KEY_ALGORITHMS = { __proto__: null, hmac: "HMAC", "aes-gcm": "AES-GCM", ed25519: "Ed25519" };
   const keyAlgorithm = (algorithm, who) => {
     const name = KEY_ALGORITHMS[algorithmName(algorithm, who).toLowerCase()];
     if (name === undefined) throw unsupported(algorithm, who);
     return name;
   };
   const AES_JWK_ALG = { __proto__: null, 128: "A128GCM", 192: "A192GCM", 256: "A256GCM" };
-  const USAGES = { __proto__: null, HMAC: ["sign", "verify"], "AES-GCM": ["encrypt", "decrypt", "wrapKey", "unwrapKey"] };
+  const USAGES = {
+    __proto__: null,
+    HMAC: ["sign", "verify"],
+    "AES-GCM": ["encrypt", "decrypt", "wrapKey", "unwrapKey"],
+    Ed25519: ["sign", "verify"],
+    "Ed25519 public": ["verify"],
+    "Ed25519 private": ["sign"],
+  };
   const hmacParams = (algorithm, who) => {
     if (algorithm === null || typeof algorithm !== "object") throw new TypeError(`${who}: HMAC's parameters must be an object`);
     if (algorithm.hash === undefined) throw new TypeError(`${who}: HMAC's parameters must name a hash`);
@@ -637,11 +647,13 @@
     for (const usage of usages) {
       const text = `${usage}`;
       if (!allowed.includes(text)) {
-        throw new DOMException(`${who}: an ${name} key can only ${allowed.join(", ")}, not "${text}"`, "SyntaxError");
+        throw new DOMException(`${who}: an ${name} key can only ${allowed.join(" and ")}, not "${text}"`, "SyntaxError");
       }
       if (!list.includes(text)) list.push(text);
     }
-    if (list.length === 0) throw new DOMException(`${who}: a secret key needs at least one usage`, "SyntaxError");
+    if (list.length === 0 && name !== "Ed25519 public") {
+      throw new DOMException(`${who}: a secret or private key needs at least one usage`, "SyntaxError");
+    }
     return list;
   };
 
@@ -681,7 +693,14 @@
     static {
       keyParts = (key, who) => {
         if (key === null || typeof key !== "object" || !(#bytes in key)) throw new TypeError(`${who}: the key must be a CryptoKey`);
-        return { extractable: key.#extractable, name: key.#name, hash: key.#hash, usages: [...key.#usages], bytes: key.#bytes };
+        return {
+          type: key.#type,
+          extractable: key.#extractable,
+          name: key.#name,
+          hash: key.#hash,
+          usages: [...key.#usages],
+          bytes: key.#bytes,
+        };
       };
     }
   }
@@ -693,11 +712,87 @@
   // The key `who` uses for `usage`, checked against `algorithm`.
   const usableKey = (algorithm, key, usage, who) => {
     const name = keyAlgorithm(algorithm, who);
-    if (name !== (usage === "sign" || usage === "verify" ? "HMAC" : "AES-GCM")) throw unsupported(algorithm, who);
+    const signing = usage === "sign" || usage === "verify";
+    if (signing !== (name === "HMAC" || name === "Ed25519")) throw unsupported(algorithm, who);
     const parts = keyParts(key, who);
     if (parts.name !== name) throw new DOMException(`${who}: the key is not an ${name} key`, "InvalidAccessError");
     if (!parts.usages.includes(usage)) throw new DOMException(`${who}: the key's usages do not include "${usage}"`, "InvalidAccessError");
     return parts;
+  };
+
+  // --- Ed25519 (RFC 8032; WebCrypto's Secure Curves): public keys hold the point, private keys
+  // the 32-byte seed. DER prefixes of the only SPKI and PKCS #8 forms an Ed25519 key has.
+  const SPKI_ED25519 = [0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00];
+  const PKCS8_ED25519 = [0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20];
+  const ed25519Key = (type, extractable, usages, bytes) =>
+    new CryptoKey(KEY_GUARD, type, Boolean(extractable), { name: "Ed25519" }, usages, bytes);
+  const withPrefix = (prefix, bytes) => {
+    const out = new U8(prefix.length + bytes.length);
+    out.set(prefix);
+    out.set(bytes, prefix.length);
+    return out;
+  };
+  const withoutPrefix = (prefix, bytes, who) => {
+    if (bytes.length !== prefix.length + 32 || prefix.some((b, i) => bytes[i] !== b)) {
+      throw new DOMException(`${who}: not an Ed25519 key in this format`, "DataError");
+    }
+    return bytes.slice(prefix.length);
+  };
+  const importEd25519 = (kind, keyData, extractable, usages, who) => {
+    if (kind === "raw" || kind === "spki") {
+      const list = keyUsages(usages, "Ed25519 public", who);
+      const bytes = bufferSource(keyData, who).slice();
+      const point = kind === "raw" ? bytes : withoutPrefix(SPKI_ED25519, bytes, who);
+      if (point.length !== 32) throw new DOMException(`${who}: an Ed25519 public key has 32 bytes`, "DataError");
+      return ed25519Key("public", extractable, list, point);
+    }
+    if (kind === "pkcs8") {
+      const list = keyUsages(usages, "Ed25519 private", who);
+      return ed25519Key("private", extractable, list, withoutPrefix(PKCS8_ED25519, bufferSource(keyData, who), who));
+    }
+    if (kind !== "jwk") {
+      throw new DOMException(`${who}: the format "${kind}" is not supported for Ed25519`, "NotSupportedError");
+    }
+    if (keyData === null || typeof keyData !== "object") throw new TypeError(`${who}: a JWK must be an object`);
+    if (keyData.kty !== "OKP" || keyData.crv !== "Ed25519") {
+      throw new DOMException(`${who}: an Ed25519 JWK has "kty" "OKP" and "crv" "Ed25519"`, "DataError");
+    }
+    if (keyData.alg !== undefined && keyData.alg !== "EdDSA" && keyData.alg !== "Ed25519") {
+      throw new DOMException(`${who}: the JWK's "alg" is not EdDSA`, "DataError");
+    }
+    if (keyData.use !== undefined && keyData.use !== "sig") throw new DOMException(`${who}: the JWK's "use" is not "sig"`, "DataError");
+    if (keyData.ext === false && extractable) throw new DOMException(`${who}: the JWK is not extractable`, "DataError");
+    if (typeof keyData.x !== "string") throw new DOMException(`${who}: the JWK has no "x"`, "DataError");
+    const x = fromBase64url(keyData.x, who);
+    if (x.length !== 32) throw new DOMException(`${who}: the JWK's "x" is not 32 bytes`, "DataError");
+    const isPrivate = keyData.d !== undefined;
+    const list = keyUsages(usages, isPrivate ? "Ed25519 private" : "Ed25519 public", who);
+    if (keyData.key_ops !== undefined) {
+      const ops = [...keyData.key_ops].map((op) => `${op}`);
+      if (!list.every((usage) => ops.includes(usage))) {
+        throw new DOMException(`${who}: the usages are not all in the JWK's "key_ops"`, "DataError");
+      }
+    }
+    if (!isPrivate) return ed25519Key("public", extractable, list, x);
+    const d = fromBase64url(`${keyData.d}`, who);
+    if (d.length !== 32) throw new DOMException(`${who}: the JWK's "d" is not 32 bytes`, "DataError");
+    if (base64url(new U8(ed25519Public(d))) !== base64url(x)) {
+      throw new DOMException(`${who}: the JWK's "x" is not the public key of its "d"`, "DataError");
+    }
+    return ed25519Key("private", extractable, list, d);
+  };
+  const exportEd25519 = (kind, parts, who) => {
+    const isPublic = parts.type === "public";
+    const point = isPublic ? parts.bytes : new U8(ed25519Public(parts.bytes));
+    if (kind === "raw" && isPublic) return point.slice().buffer;
+    if (kind === "spki" && isPublic) return withPrefix(SPKI_ED25519, point).buffer;
+    if (kind === "pkcs8" && !isPublic) return withPrefix(PKCS8_ED25519, parts.bytes).buffer;
+    if (kind === "jwk") {
+      const jwk = { key_ops: parts.usages, ext: true, alg: "Ed25519", crv: "Ed25519", x: base64url(point), kty: "OKP" };
+      if (!isPublic) jwk.d = base64url(parts.bytes);
+      return jwk;
+    }
+    throw new DOMException(`${who}: a ${parts.type} Ed25519 key cannot be exported as "${kind}"`, "InvalidAccessError");
   };
 
   // AES-GCM's parameters: a 96-bit IV (the size every engine supports; others are refused
@@ -721,9 +816,10 @@
       const who = "crypto.subtle.importKey";
       required(arguments.length, 5, who);
       const name = keyAlgorithm(algorithm, who);
+      const kind = `${format}`;
+      if (name === "Ed25519") return importEd25519(kind, keyData, extractable, usages, who);
       const { hash, length } = name === "HMAC" ? hmacParams(algorithm, who) : {};
       const list = keyUsages(usages, name, who);
-      const kind = `${format}`;
       let bytes;
       if (kind === "raw") {
         bytes = bufferSource(keyData, who).slice();
@@ -770,6 +866,7 @@
       const parts = keyParts(key, who);
       if (!parts.extractable) throw new DOMException(`${who}: the key is not extractable`, "InvalidAccessError");
       const kind = `${format}`;
+      if (parts.name === "Ed25519") return exportEd25519(kind, parts, who);
       if (kind === "raw") return parts.bytes.slice().buffer;
       if (kind === "jwk") {
         const alg = parts.name === "HMAC" ? HMAC_JWK_ALG[parts.hash] : AES_JWK_ALG[parts.bytes.length * 8];
@@ -781,6 +878,14 @@
       const who = "crypto.subtle.generateKey";
       required(arguments.length, 3, who);
       const name = keyAlgorithm(algorithm, who);
+      if (name === "Ed25519") {
+        const list = keyUsages(usages, name, who);
+        const seed = random(32);
+        const publicKey = ed25519Key("public", true, list.filter((u) => u === "verify"), new U8(ed25519Public(seed)));
+        const privateUsages = list.filter((u) => u === "sign");
+        if (privateUsages.length === 0) throw new DOMException(`${who}: a private key needs at least one usage`, "SyntaxError");
+        return { publicKey, privateKey: ed25519Key("private", extractable, privateUsages, seed) };
+      }
       if (name === "AES-GCM") {
         const list = keyUsages(usages, name, who);
         const bits = Number(algorithm.length);
@@ -800,12 +905,14 @@
       const who = "crypto.subtle.sign";
       required(arguments.length, 3, who);
       const parts = usableKey(algorithm, key, "sign", who);
+      if (parts.name === "Ed25519") return ed25519Sign(parts.bytes, bufferSource(data, who));
       return hostHmac(parts.hash, parts.bytes, bufferSource(data, who));
     }
     async verify(algorithm, key, signature, data) {
       const who = "crypto.subtle.verify";
       required(arguments.length, 4, who);
       const parts = usableKey(algorithm, key, "verify", who);
+      if (parts.name === "Ed25519") return ed25519Verify(parts.bytes, bufferSource(signature, who), bufferSource(data, who));
       return hostHmacVerify(parts.hash, parts.bytes, bufferSource(signature, who), bufferSource(data, who));
     }
     async encrypt(algorithm, key, data) {

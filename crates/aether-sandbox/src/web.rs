@@ -1,7 +1,7 @@
 //! The WinterTC globals of SPEC §5 that are not host calls: `URL`, `URLSearchParams`,
 //! `DOMException`, `structuredClone`, `crypto` (`getRandomValues`, `randomUUID`,
-//! `subtle`: `digest`, and `importKey`, `exportKey`, `generateKey` for HMAC (`sign`, `verify`)
-//! and AES-GCM (`encrypt`, `decrypt`)), `performance` (`now`, `timeOrigin`), `navigator` (`userAgent`) and
+//! `subtle`: `digest`, and `importKey`, `exportKey`, `generateKey` for HMAC and Ed25519
+//! (`sign`, `verify`) and AES-GCM (`encrypt`, `decrypt`)), `performance` (`now`, `timeOrigin`), `navigator` (`userAgent`) and
 //! `reportError`, `Event`, `EventTarget`, `AbortController` and `AbortSignal` (with `fetch`'s
 //! `signal`), `Blob`, `File`, `FormData` and `Request`; and, natively on the step's timers, `setInterval`
 //! and `clearInterval`.
@@ -425,12 +425,21 @@ fn aes_gcm_open(key: &[u8], iv: &[u8], aad: &[u8], buffer: &mut [u8], tag: &[u8]
     .unwrap_or(false)
 }
 
+/// The Ed25519 signing key whose 32-byte seed (RFC 8032's private key) `seed` holds.
+fn ed25519_key(seed: &TypedArray<'_, u8>) -> Option<ed25519_dalek::SigningKey> {
+    let seed = sys::copy_bytes(seed)?;
+    let seed = <[u8; 32]>::try_from(seed.as_slice()).ok()?;
+    Some(ed25519_dalek::SigningKey::from_bytes(&seed))
+}
+
 /// `random(n)` → a `Uint8Array` of `n` (at most [`MAX_RANDOM_BYTES`]) bytes from the OS
 /// generator; `digest(name, bytes)` → an `ArrayBuffer`, `name` one of `SHA-1`, `SHA-256`,
 /// `SHA-384`, `SHA-512` (web.js normalizes it); `hmac(hash, key, data)` → an `ArrayBuffer`;
 /// `hmacVerify(hash, key, signature, data)` → whether it matches, in constant time;
 /// `aesGcmSeal(key, iv, aad, buffer, len)` and `aesGcmOpen(key, iv, aad, buffer, tag)` → whether
-/// they encrypted or decrypted `buffer` in place (a buffer web.js has just allocated).
+/// they encrypted or decrypted `buffer` in place (a buffer web.js has just allocated);
+/// `ed25519Public(seed)`, `ed25519Sign(seed, data)` → an `ArrayBuffer` (`undefined` for a seed
+/// that is not 32 bytes); `ed25519Verify(public, signature, data)` → whether it verifies.
 fn install_crypto_natives<'js>(ctx: &Ctx<'js>, natives: &Object<'js>) -> Result<()> {
     natives.set(
         "random",
@@ -530,6 +539,56 @@ fn install_crypto_natives<'js>(ctx: &Ctx<'js>, natives: &Object<'js>) -> Result<
                 })
                 .flatten()
                 .unwrap_or(false)
+            },
+        )?,
+    )?;
+    natives.set(
+        "ed25519Public",
+        Function::new(
+            ctx.clone(),
+            |ctx: Ctx<'js>, seed: TypedArray<'js, u8>| -> Result<Option<ArrayBuffer<'js>>> {
+                match ed25519_key(&seed) {
+                    Some(key) => {
+                        ArrayBuffer::new(ctx, key.verifying_key().to_bytes().to_vec()).map(Some)
+                    }
+                    None => Ok(None),
+                }
+            },
+        )?,
+    )?;
+    natives.set(
+        "ed25519Sign",
+        Function::new(
+            ctx.clone(),
+            |ctx: Ctx<'js>,
+             seed: TypedArray<'js, u8>,
+             data: TypedArray<'js, u8>|
+             -> Result<Option<ArrayBuffer<'js>>> {
+                use ed25519_dalek::Signer;
+                let signature = ed25519_key(&seed)
+                    .and_then(|key| sys::read_bytes(&data, |data| key.sign(data).to_vec()));
+                signature.map(|s| ArrayBuffer::new(ctx, s)).transpose()
+            },
+        )?,
+    )?;
+    natives.set(
+        "ed25519Verify",
+        Function::new(
+            ctx.clone(),
+            |public: TypedArray<'js, u8>,
+             signature: TypedArray<'js, u8>,
+             data: TypedArray<'js, u8>|
+             -> bool {
+                use ed25519_dalek::Verifier;
+                let key = sys::copy_bytes(&public)
+                    .and_then(|bytes| <[u8; 32]>::try_from(bytes.as_slice()).ok())
+                    .and_then(|bytes| ed25519_dalek::VerifyingKey::from_bytes(&bytes).ok());
+                let signature = sys::copy_bytes(&signature)
+                    .and_then(|bytes| ed25519_dalek::Signature::from_slice(&bytes).ok());
+                let (Some(key), Some(signature)) = (key, signature) else {
+                    return false;
+                };
+                sys::read_bytes(&data, |data| key.verify(data, &signature).is_ok()).unwrap_or(false)
             },
         )?,
     )?;

@@ -735,3 +735,58 @@ fn issue_18_crypto_subtle_aes_gcm_matches_node() {
     let out = same_as_node(AES_GCM);
     assert_eq!(out["16"][1], "attack at dawn");
 }
+
+const ED25519: &str = r#"
+const hex = (b) => [...new Uint8Array(b)].map((x) => x.toString(16).padStart(2, "0")).join("");
+const unhex = (h) => new Uint8Array(h.match(/../g).map((x) => parseInt(x, 16)));
+// RFC 8032 §7.1, test 2.
+const seed = unhex("4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb");
+const pub = unhex("3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c");
+const pkcs8 = new Uint8Array([0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20, ...seed]);
+const privateKey = await crypto.subtle.importKey("pkcs8", pkcs8, "Ed25519", true, ["sign"]);
+const publicKey = await crypto.subtle.importKey("raw", pub, { name: "Ed25519" }, true, ["verify"]);
+const message = new Uint8Array([0x72]);
+const signature = await crypto.subtle.sign("Ed25519", privateKey, message);
+const out = {
+  signature: hex(signature),
+  verified: await crypto.subtle.verify("Ed25519", publicKey, signature, message),
+  forged: await crypto.subtle.verify("Ed25519", publicKey, signature, new Uint8Array([0x73])),
+  keys: [privateKey.type, privateKey.algorithm, privateKey.usages, publicKey.type, publicKey.usages],
+  privateJwk: await crypto.subtle.exportKey("jwk", privateKey),
+  publicJwk: await crypto.subtle.exportKey("jwk", publicKey),
+  spki: hex(await crypto.subtle.exportKey("spki", publicKey)),
+  pkcs8: hex(await crypto.subtle.exportKey("pkcs8", privateKey)),
+};
+const fromJwk = await crypto.subtle.importKey("jwk", out.privateJwk, "Ed25519", false, ["sign"]);
+out.jwkSigns = hex(await crypto.subtle.sign("Ed25519", fromJwk, message)) === out.signature;
+const fromSpki = await crypto.subtle.importKey("spki", unhex(out.spki), "Ed25519", true, ["verify"]);
+out.spkiVerifies = await crypto.subtle.verify("Ed25519", fromSpki, signature, message);
+const pair = await crypto.subtle.generateKey("Ed25519", false, ["sign", "verify"]);
+const pairSig = await crypto.subtle.sign("Ed25519", pair.privateKey, message);
+out.generated = [pair.publicKey.extractable, pair.privateKey.extractable, pair.publicKey.usages, pair.privateKey.usages,
+  await crypto.subtle.verify("Ed25519", pair.publicKey, pairSig, message), new Uint8Array(pairSig).length];
+const errors = [];
+const attempts = [
+  () => crypto.subtle.sign("Ed25519", publicKey, message),
+  () => crypto.subtle.importKey("raw", new Uint8Array(31), "Ed25519", true, ["verify"]),
+  () => crypto.subtle.importKey("raw", pub, "Ed25519", true, ["sign"]),
+  () => crypto.subtle.exportKey("raw", privateKey),
+  () => crypto.subtle.importKey("jwk", { ...out.privateJwk, x: out.publicJwk.x.replace(/^./, "A") }, "Ed25519", true, ["sign"]),
+  () => crypto.subtle.importKey("jwk", { ...out.publicJwk, crv: "X25519" }, "Ed25519", true, ["verify"]),
+];
+for (const attempt of attempts) {
+  try { await attempt(); errors.push("ok"); } catch (e) { errors.push(e.name); }
+}
+out.errors = errors;
+return out;
+"#;
+
+// See: RFC 8032 §7.1 (test vector 2) and https://wicg.github.io/webcrypto-secure-curves/
+#[test]
+fn issue_18_crypto_subtle_ed25519_matches_node() {
+    let out = same_as_node(ED25519);
+    assert_eq!(
+        out["signature"],
+        "92a009a9f0d4cab8720e820b5f642540a2b27b5416503f8fb3762223ebdb69da085ac1e43e15996e458f3613d0f11d8c387b2eaeb4302aeeb00d291612bb0c00"
+    );
+}
