@@ -19,6 +19,14 @@
   const ed25519Public = natives.ed25519Public;
   const ed25519Sign = natives.ed25519Sign;
   const ed25519Verify = natives.ed25519Verify;
+  const p256Public = natives.p256Public;
+  const p256Point = natives.p256Point;
+  const p256FromSpki = natives.p256FromSpki;
+  const p256ToSpki = natives.p256ToSpki;
+  const p256FromPkcs8 = natives.p256FromPkcs8;
+  const p256ToPkcs8 = natives.p256ToPkcs8;
+  const p256Sign = natives.p256Sign;
+  const p256Verify = natives.p256Verify;
   const now = natives.now;
   const timeOrigin = natives.timeOrigin;
   const userAgent = natives.userAgent;
@@ -612,7 +620,7 @@
       "NotSupportedError",
     );
   // The key algorithms, by their names in lower case.
-  const KEY_ALGORITHMS = { __proto__: null, hmac: "HMAC", "aes-gcm": "AES-GCM", ed25519: "Ed25519" };
+  const KEY_ALGORITHMS = { __proto__: null, hmac: "HMAC", "aes-gcm": "AES-GCM", ed25519: "Ed25519", ecdsa: "ECDSA" };
   const keyAlgorithm = (algorithm, who) => {
     const name = KEY_ALGORITHMS[algorithmName(algorithm, who).toLowerCase()];
     if (name === undefined) throw unsupported(algorithm, who);
@@ -626,6 +634,9 @@
     Ed25519: ["sign", "verify"],
     "Ed25519 public": ["verify"],
     "Ed25519 private": ["sign"],
+    ECDSA: ["sign", "verify"],
+    "ECDSA public": ["verify"],
+    "ECDSA private": ["sign"],
   };
   const hmacParams = (algorithm, who) => {
     if (algorithm === null || typeof algorithm !== "object") throw new TypeError(`${who}: HMAC's parameters must be an object`);
@@ -651,7 +662,7 @@
       }
       if (!list.includes(text)) list.push(text);
     }
-    if (list.length === 0 && name !== "Ed25519 public") {
+    if (list.length === 0 && !name.endsWith(" public")) {
       throw new DOMException(`${who}: a secret or private key needs at least one usage`, "SyntaxError");
     }
     return list;
@@ -713,7 +724,7 @@
   const usableKey = (algorithm, key, usage, who) => {
     const name = keyAlgorithm(algorithm, who);
     const signing = usage === "sign" || usage === "verify";
-    if (signing !== (name === "HMAC" || name === "Ed25519")) throw unsupported(algorithm, who);
+    if (signing !== (name !== "AES-GCM")) throw unsupported(algorithm, who);
     const parts = keyParts(key, who);
     if (parts.name !== name) throw new DOMException(`${who}: the key is not an ${name} key`, "InvalidAccessError");
     if (!parts.usages.includes(usage)) throw new DOMException(`${who}: the key's usages do not include "${usage}"`, "InvalidAccessError");
@@ -795,6 +806,89 @@
     throw new DOMException(`${who}: a ${parts.type} Ed25519 key cannot be exported as "${kind}"`, "InvalidAccessError");
   };
 
+  // --- ECDSA on P-256 (FIPS 186; WebCrypto §23): public keys hold the uncompressed point,
+  // private keys the scalar; signatures are r ‖ s.
+  const ecdsaKey = (type, extractable, usages, bytes) =>
+    new CryptoKey(KEY_GUARD, type, Boolean(extractable), { name: "ECDSA", namedCurve: "P-256" }, usages, bytes);
+  const curveOf = (algorithm, who) => {
+    const curve = algorithm !== null && typeof algorithm === "object" ? algorithm.namedCurve : undefined;
+    if (curve === undefined) throw new TypeError(`${who}: ECDSA's parameters must name a curve`);
+    if (`${curve}` !== "P-256") throw new DOMException(`${who}: the curve "${curve}" is not supported (P-256 is)`, "NotSupportedError");
+  };
+  const ecdsaHash = (algorithm, who) => {
+    if (algorithm === null || typeof algorithm !== "object" || algorithm.hash === undefined) {
+      throw new TypeError(`${who}: ECDSA's parameters must name a hash`);
+    }
+    const hash = DIGESTS[algorithmName(algorithm.hash, who).toLowerCase()];
+    if (hash === undefined) throw new DOMException(`${who}: unrecognized hash "${algorithmName(algorithm.hash, who)}"`, "NotSupportedError");
+    return hash;
+  };
+  const notKey = (who) => new DOMException(`${who}: the data is not a P-256 key in this format`, "DataError");
+  const importEcdsa = (kind, keyData, algorithm, extractable, usages, who) => {
+    curveOf(algorithm, who);
+    if (kind === "raw" || kind === "spki") {
+      const list = keyUsages(usages, "ECDSA public", who);
+      const bytes = bufferSource(keyData, who);
+      const point = kind === "raw" ? p256Point(bytes) : p256FromSpki(bytes);
+      if (point === undefined) throw notKey(who);
+      return ecdsaKey("public", extractable, list, new U8(point));
+    }
+    if (kind === "pkcs8") {
+      const list = keyUsages(usages, "ECDSA private", who);
+      const d = p256FromPkcs8(bufferSource(keyData, who));
+      if (d === undefined) throw notKey(who);
+      return ecdsaKey("private", extractable, list, new U8(d));
+    }
+    if (kind !== "jwk") throw new DOMException(`${who}: the format "${kind}" is not supported for ECDSA`, "NotSupportedError");
+    if (keyData === null || typeof keyData !== "object") throw new TypeError(`${who}: a JWK must be an object`);
+    if (keyData.kty !== "EC" || keyData.crv !== "P-256") {
+      throw new DOMException(`${who}: a P-256 JWK has "kty" "EC" and "crv" "P-256"`, "DataError");
+    }
+    if (keyData.alg !== undefined && keyData.alg !== "ES256") throw new DOMException(`${who}: the JWK's "alg" is not ES256`, "DataError");
+    if (keyData.use !== undefined && keyData.use !== "sig") throw new DOMException(`${who}: the JWK's "use" is not "sig"`, "DataError");
+    if (keyData.ext === false && extractable) throw new DOMException(`${who}: the JWK is not extractable`, "DataError");
+    const x = fromBase64url(`${keyData.x}`, who);
+    const y = fromBase64url(`${keyData.y}`, who);
+    if (x.length !== 32 || y.length !== 32) throw notKey(who);
+    const point = p256Point(withPrefix([4, ...x], y));
+    if (point === undefined) throw notKey(who);
+    const isPrivate = keyData.d !== undefined;
+    const list = keyUsages(usages, isPrivate ? "ECDSA private" : "ECDSA public", who);
+    if (keyData.key_ops !== undefined) {
+      const ops = [...keyData.key_ops].map((op) => `${op}`);
+      if (!list.every((usage) => ops.includes(usage))) {
+        throw new DOMException(`${who}: the usages are not all in the JWK's "key_ops"`, "DataError");
+      }
+    }
+    if (!isPrivate) return ecdsaKey("public", extractable, list, new U8(point));
+    const d = fromBase64url(`${keyData.d}`, who);
+    const derived = d.length === 32 ? p256Public(d) : undefined;
+    if (derived === undefined || base64url(new U8(derived)) !== base64url(new U8(point))) {
+      throw new DOMException(`${who}: the JWK's "x" and "y" are not the public key of its "d"`, "DataError");
+    }
+    return ecdsaKey("private", extractable, list, d);
+  };
+  const exportEcdsa = (kind, parts, who) => {
+    const isPublic = parts.type === "public";
+    const point = isPublic ? parts.bytes : new U8(p256Public(parts.bytes));
+    if (kind === "raw" && isPublic) return point.slice().buffer;
+    if (kind === "spki" && isPublic) return p256ToSpki(point);
+    if (kind === "pkcs8" && !isPublic) return p256ToPkcs8(parts.bytes);
+    if (kind === "jwk") {
+      const jwk = {
+        key_ops: parts.usages,
+        ext: true,
+        kty: "EC",
+        crv: "P-256",
+        x: base64url(point.subarray(1, 33)),
+        y: base64url(point.subarray(33, 65)),
+      };
+      if (!isPublic) jwk.d = base64url(parts.bytes);
+      return jwk;
+    }
+    throw new DOMException(`${who}: a ${parts.type} ECDSA key cannot be exported as "${kind}"`, "InvalidAccessError");
+  };
+
   // AES-GCM's parameters: a 96-bit IV (the size every engine supports; others are refused
   // rather than hashed into one), optional additional data, a 128-bit tag.
   const aesParams = (algorithm, key, usage, who) => {
@@ -818,6 +912,7 @@
       const name = keyAlgorithm(algorithm, who);
       const kind = `${format}`;
       if (name === "Ed25519") return importEd25519(kind, keyData, extractable, usages, who);
+      if (name === "ECDSA") return importEcdsa(kind, keyData, algorithm, extractable, usages, who);
       const { hash, length } = name === "HMAC" ? hmacParams(algorithm, who) : {};
       const list = keyUsages(usages, name, who);
       let bytes;
@@ -867,6 +962,7 @@
       if (!parts.extractable) throw new DOMException(`${who}: the key is not extractable`, "InvalidAccessError");
       const kind = `${format}`;
       if (parts.name === "Ed25519") return exportEd25519(kind, parts, who);
+      if (parts.name === "ECDSA") return exportEcdsa(kind, parts, who);
       if (kind === "raw") return parts.bytes.slice().buffer;
       if (kind === "jwk") {
         const alg = parts.name === "HMAC" ? HMAC_JWK_ALG[parts.hash] : AES_JWK_ALG[parts.bytes.length * 8];
@@ -878,6 +974,21 @@
       const who = "crypto.subtle.generateKey";
       required(arguments.length, 3, who);
       const name = keyAlgorithm(algorithm, who);
+      if (name === "ECDSA") {
+        curveOf(algorithm, who);
+        const list = keyUsages(usages, name, who);
+        let d;
+        let point;
+        // A random 256-bit string is a valid scalar but with probability about 2^-32.
+        do {
+          d = random(32);
+          point = p256Public(d);
+        } while (point === undefined);
+        const publicKey = ecdsaKey("public", true, list.filter((u) => u === "verify"), new U8(point));
+        const privateUsages = list.filter((u) => u === "sign");
+        if (privateUsages.length === 0) throw new DOMException(`${who}: a private key needs at least one usage`, "SyntaxError");
+        return { publicKey, privateKey: ecdsaKey("private", extractable, privateUsages, d) };
+      }
       if (name === "Ed25519") {
         const list = keyUsages(usages, name, who);
         const seed = random(32);
@@ -906,6 +1017,7 @@
       required(arguments.length, 3, who);
       const parts = usableKey(algorithm, key, "sign", who);
       if (parts.name === "Ed25519") return ed25519Sign(parts.bytes, bufferSource(data, who));
+      if (parts.name === "ECDSA") return p256Sign(ecdsaHash(algorithm, who), parts.bytes, bufferSource(data, who));
       return hostHmac(parts.hash, parts.bytes, bufferSource(data, who));
     }
     async verify(algorithm, key, signature, data) {
@@ -913,6 +1025,9 @@
       required(arguments.length, 4, who);
       const parts = usableKey(algorithm, key, "verify", who);
       if (parts.name === "Ed25519") return ed25519Verify(parts.bytes, bufferSource(signature, who), bufferSource(data, who));
+      if (parts.name === "ECDSA") {
+        return p256Verify(ecdsaHash(algorithm, who), parts.bytes, bufferSource(signature, who), bufferSource(data, who));
+      }
       return hostHmacVerify(parts.hash, parts.bytes, bufferSource(signature, who), bufferSource(data, who));
     }
     async encrypt(algorithm, key, data) {

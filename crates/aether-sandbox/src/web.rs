@@ -1,7 +1,7 @@
 //! The WinterTC globals of SPEC §5 that are not host calls: `URL`, `URLSearchParams`,
 //! `DOMException`, `structuredClone`, `crypto` (`getRandomValues`, `randomUUID`,
-//! `subtle`: `digest`, and `importKey`, `exportKey`, `generateKey` for HMAC and Ed25519
-//! (`sign`, `verify`) and AES-GCM (`encrypt`, `decrypt`)), `performance` (`now`, `timeOrigin`), `navigator` (`userAgent`) and
+//! `subtle`: `digest`, and `importKey`, `exportKey`, `generateKey` for HMAC, Ed25519 and ECDSA
+//! P-256 (`sign`, `verify`) and AES-GCM (`encrypt`, `decrypt`)), `performance` (`now`, `timeOrigin`), `navigator` (`userAgent`) and
 //! `reportError`, `Event`, `EventTarget`, `AbortController` and `AbortSignal` (with `fetch`'s
 //! `signal`), `Blob`, `File`, `FormData` and `Request`; and, natively on the step's timers, `setInterval`
 //! and `clearInterval`.
@@ -425,6 +425,123 @@ fn aes_gcm_open(key: &[u8], iv: &[u8], aad: &[u8], buffer: &mut [u8], tag: &[u8]
     .unwrap_or(false)
 }
 
+/// ECDSA P-256, keys as web.js holds them (a private key's 32-byte scalar, a public key's
+/// 65-byte uncompressed SEC1 point): `p256Public(d)` → the point; `p256Point(sec1)` → the point
+/// uncompressed; `p256FromSpki(der)`, `p256ToSpki(point)`, `p256FromPkcs8(der)` → the scalar,
+/// `p256ToPkcs8(d)`; `p256Sign(hash, d, data)` → the IEEE P1363 signature (r ‖ s, RFC 6979
+/// nonces); `p256Verify(hash, point, signature, data)` → whether it verifies. `undefined`
+/// (or false) for input that is not a valid key, DER or signature.
+fn install_p256_natives<'js>(ctx: &Ctx<'js>, natives: &Object<'js>) -> Result<()> {
+    use p256::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey};
+    type Bytes<'js> = TypedArray<'js, u8>;
+    let buffer = |ctx: &Ctx<'js>, bytes: Option<Vec<u8>>| -> Result<Option<ArrayBuffer<'js>>> {
+        bytes.map(|b| ArrayBuffer::new(ctx.clone(), b)).transpose()
+    };
+    let secret =
+        |d: &Bytes<'js>| sys::copy_bytes(d).and_then(|d| p256::SecretKey::from_slice(&d).ok());
+    let public = |point: &Bytes<'js>| {
+        sys::copy_bytes(point).and_then(|p| p256::PublicKey::from_sec1_bytes(&p).ok())
+    };
+    let uncompressed = |key: &p256::PublicKey| {
+        p256::elliptic_curve::sec1::ToEncodedPoint::to_encoded_point(key, false)
+            .as_bytes()
+            .to_vec()
+    };
+    natives.set(
+        "p256Public",
+        Function::new(ctx.clone(), move |ctx: Ctx<'js>, d: Bytes<'js>| {
+            buffer(&ctx, secret(&d).map(|k| uncompressed(&k.public_key())))
+        })?,
+    )?;
+    natives.set(
+        "p256Point",
+        Function::new(ctx.clone(), move |ctx: Ctx<'js>, point: Bytes<'js>| {
+            buffer(&ctx, public(&point).map(|k| uncompressed(&k)))
+        })?,
+    )?;
+    natives.set(
+        "p256FromSpki",
+        Function::new(ctx.clone(), move |ctx: Ctx<'js>, der: Bytes<'js>| {
+            let key =
+                sys::copy_bytes(&der).and_then(|d| p256::PublicKey::from_public_key_der(&d).ok());
+            buffer(&ctx, key.map(|k| uncompressed(&k)))
+        })?,
+    )?;
+    natives.set(
+        "p256ToSpki",
+        Function::new(ctx.clone(), move |ctx: Ctx<'js>, point: Bytes<'js>| {
+            let der = public(&point).and_then(|k| k.to_public_key_der().ok());
+            buffer(&ctx, der.map(|d| d.as_bytes().to_vec()))
+        })?,
+    )?;
+    natives.set(
+        "p256FromPkcs8",
+        Function::new(ctx.clone(), move |ctx: Ctx<'js>, der: Bytes<'js>| {
+            let key = sys::copy_bytes(&der).and_then(|d| p256::SecretKey::from_pkcs8_der(&d).ok());
+            buffer(&ctx, key.map(|k| k.to_bytes().to_vec()))
+        })?,
+    )?;
+    natives.set(
+        "p256ToPkcs8",
+        Function::new(ctx.clone(), move |ctx: Ctx<'js>, d: Bytes<'js>| {
+            let der = secret(&d).and_then(|k| k.to_pkcs8_der().ok());
+            buffer(&ctx, der.map(|d| d.as_bytes().to_vec()))
+        })?,
+    )?;
+    natives.set(
+        "p256Sign",
+        Function::new(
+            ctx.clone(),
+            move |ctx: Ctx<'js>, hash: String, d: Bytes<'js>, data: Bytes<'js>| {
+                use p256::ecdsa::signature::hazmat::PrehashSigner;
+                let signature = secret(&d).and_then(|key| {
+                    let digest =
+                        sys::read_bytes(&data, |data| sha_digest(&hash, data)).flatten()?;
+                    let signer = p256::ecdsa::SigningKey::from(key);
+                    let signature: p256::ecdsa::Signature = signer.sign_prehash(&digest).ok()?;
+                    Some(signature.to_bytes().to_vec())
+                });
+                buffer(&ctx, signature)
+            },
+        )?,
+    )?;
+    natives.set(
+        "p256Verify",
+        Function::new(
+            ctx.clone(),
+            move |hash: String,
+                  point: Bytes<'js>,
+                  signature: Bytes<'js>,
+                  data: Bytes<'js>|
+                  -> bool {
+                use p256::ecdsa::signature::hazmat::PrehashVerifier;
+                let key = public(&point).map(p256::ecdsa::VerifyingKey::from);
+                let signature = sys::copy_bytes(&signature)
+                    .and_then(|s| p256::ecdsa::Signature::from_slice(&s).ok());
+                let digest = sys::read_bytes(&data, |data| sha_digest(&hash, data)).flatten();
+                match (key, signature, digest) {
+                    (Some(key), Some(signature), Some(digest)) => {
+                        key.verify_prehash(&digest, &signature).is_ok()
+                    }
+                    _ => false,
+                }
+            },
+        )?,
+    )?;
+    Ok(())
+}
+
+/// The SHA named `hash` (as web.js normalizes it) of `data`.
+fn sha_digest(hash: &str, data: &[u8]) -> Option<Vec<u8>> {
+    match hash {
+        "SHA-1" => Some(sha1::Sha1::digest(data).to_vec()),
+        "SHA-256" => Some(sha2::Sha256::digest(data).to_vec()),
+        "SHA-384" => Some(sha2::Sha384::digest(data).to_vec()),
+        "SHA-512" => Some(sha2::Sha512::digest(data).to_vec()),
+        _ => None,
+    }
+}
+
 /// The Ed25519 signing key whose 32-byte seed (RFC 8032's private key) `seed` holds.
 fn ed25519_key(seed: &TypedArray<'_, u8>) -> Option<ed25519_dalek::SigningKey> {
     let seed = sys::copy_bytes(seed)?;
@@ -592,6 +709,7 @@ fn install_crypto_natives<'js>(ctx: &Ctx<'js>, natives: &Object<'js>) -> Result<
             },
         )?,
     )?;
+    install_p256_natives(ctx, natives)?;
     natives.set(
         "digest",
         Function::new(

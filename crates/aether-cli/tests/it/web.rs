@@ -790,3 +790,63 @@ fn issue_18_crypto_subtle_ed25519_matches_node() {
         "92a009a9f0d4cab8720e820b5f642540a2b27b5416503f8fb3762223ebdb69da085ac1e43e15996e458f3613d0f11d8c387b2eaeb4302aeeb00d291612bb0c00"
     );
 }
+
+const ECDSA: &str = r#"
+const hex = (b) => [...new Uint8Array(b)].map((x) => x.toString(16).padStart(2, "0")).join("");
+const unhex = (h) => new Uint8Array(h.match(/../g).map((x) => parseInt(x, 16)));
+// A key pair and a signature Node.js made (its nonces are random, ours RFC 6979's).
+const jwk = { key_ops: ["sign"], ext: true, kty: "EC", crv: "P-256",
+  x: "18-ExbZVRohBrROwyMjP552NgsMKUzmDfJY6icMQzDk", y: "tQ08jfBDNrgE7yvb9OPjraplOKsA9f2XCO5OLgProsk",
+  d: "5REPqZvwcdhGPqmOGORWqK0ui4pPmZ_rP7bDwToblcM" };
+const nodeSignature = unhex("406b088bc0300e186789d46cc638d990d027ec6d26d3f308d326b99366a376a51bccd8d0745a695a8a46be9b0689f0ab7a2d0eff345811f51b47f55d8ec573f6");
+const nodePkcs8 = unhex("308187020100301306072a8648ce3d020106082a8648ce3d030107046d306b0201010420e5110fa99bf071d8463ea98e18e456a8ad2e8b8a4f999feb3fb6c3c13a1b95c3a14403420004d7cf84c5b655468841ad13b0c8c8cfe79d8d82c30a5339837c963a89c310cc39b50d3c8df04336b804ef2bdbf4e3e3adaa6538ab00f5fd9708ee4e2e03eba2c9");
+const alg = { name: "ECDSA", namedCurve: "P-256" };
+const sha256 = { name: "ECDSA", hash: "SHA-256" };
+const message = new TextEncoder().encode("aether");
+const privateKey = await crypto.subtle.importKey("jwk", jwk, alg, true, ["sign"]);
+const { d, ...publicJwk } = jwk;
+const publicKey = await crypto.subtle.importKey("jwk", { ...publicJwk, key_ops: ["verify"] }, alg, true, ["verify"]);
+const ours = await crypto.subtle.sign(sha256, privateKey, message);
+const raw = await crypto.subtle.exportKey("raw", publicKey);
+const spki = await crypto.subtle.exportKey("spki", publicKey);
+const fromRaw = await crypto.subtle.importKey("raw", raw, alg, true, ["verify"]);
+const fromSpki = await crypto.subtle.importKey("spki", spki, alg, true, ["verify"]);
+const fromPkcs8 = await crypto.subtle.importKey("pkcs8", nodePkcs8, alg, true, ["sign"]);
+const roundTrip = await crypto.subtle.importKey("pkcs8", await crypto.subtle.exportKey("pkcs8", privateKey), alg, true, ["sign"]);
+const out = {
+  nodeSignatureVerifies: await crypto.subtle.verify(sha256, publicKey, nodeSignature, message),
+  oursVerifies: await crypto.subtle.verify(sha256, fromSpki, ours, message),
+  oursLength: ours.byteLength,
+  tampered: await crypto.subtle.verify(sha256, fromRaw, ours, new TextEncoder().encode("other")),
+  otherHash: await crypto.subtle.verify({ name: "ECDSA", hash: "SHA-384" }, publicKey, nodeSignature, message),
+  raw: hex(raw), spki: hex(spki),
+  jwks: [await crypto.subtle.exportKey("jwk", privateKey), await crypto.subtle.exportKey("jwk", fromRaw),
+    await crypto.subtle.exportKey("jwk", fromPkcs8), await crypto.subtle.exportKey("jwk", roundTrip)],
+  keys: [privateKey.type, privateKey.algorithm, publicKey.type, publicKey.usages],
+};
+const pair = await crypto.subtle.generateKey(alg, false, ["sign", "verify"]);
+const pairSig = await crypto.subtle.sign({ name: "ECDSA", hash: "SHA-512" }, pair.privateKey, message);
+out.generated = [pair.publicKey.algorithm, pair.privateKey.usages,
+  await crypto.subtle.verify({ name: "ECDSA", hash: "SHA-512" }, pair.publicKey, pairSig, message)];
+const errors = [];
+const attempts = [
+  () => crypto.subtle.importKey("jwk", { ...jwk, d: "AAAA" }, alg, true, ["sign"]),
+  () => crypto.subtle.importKey("raw", new Uint8Array(65), alg, true, ["verify"]),
+  () => crypto.subtle.importKey("raw", raw, alg, true, ["sign"]),
+  () => crypto.subtle.sign(sha256, publicKey, message),
+  () => crypto.subtle.exportKey("raw", privateKey),
+];
+for (const attempt of attempts) {
+  try { await attempt(); errors.push("ok"); } catch (e) { errors.push(e.name); }
+}
+out.errors = errors;
+return out;
+"#;
+
+// See: FIPS 186-5 / RFC 6979 and https://w3c.github.io/webcrypto/#ecdsa
+#[test]
+fn issue_18_crypto_subtle_ecdsa_p256_matches_node() {
+    let out = same_as_node(ECDSA);
+    assert_eq!(out["nodeSignatureVerifies"], true);
+    assert_eq!(out["oursVerifies"], true);
+}
