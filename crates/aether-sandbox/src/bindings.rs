@@ -1,12 +1,12 @@
 //! The globals a plugin sees beyond the ECMAScript built-ins (SPEC §5): `aether` (frozen, with
 //! `fs`, `env`, `fetch`, `process` and `listen`), `console`, `require`, `fetch`, `Headers`, `Response`,
-//! `setTimeout`, `clearTimeout`, `TextEncoder`, `TextDecoder`, `atob` and `btoa`. Nothing else is
+//! `setTimeout`, `clearTimeout`, `TextEncoder`, `TextDecoder`, `atob` and `btoa`, and the web
+//! globals of web.rs. Nothing else is
 //! added, and no helper object is left reachable: native helpers are captured by closures only.
 //!
 //! Every capability is a [`HostRequest`] through the [`Gate`]; this module only validates
 //! arguments (wrong types throw `TypeError`) and converts values. `aether.listen` hands the
-//! plugin request objects only: the sockets stay in the host. `structuredClone` is left out rather than approximated with JSON, which
-//! would silently lose `Map`, `Date`, cycles, etc.
+//! plugin request objects only: the sockets stay in the host.
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};

@@ -1,20 +1,23 @@
 //! The WinterTC globals of SPEC §5 that are not host calls: `URL`, `URLSearchParams`,
-//! `DOMException`, `structuredClone`, `crypto` (`getRandomValues`, `randomUUID`,
-//! `subtle`: `digest`, and `importKey`, `exportKey`, `generateKey` for HMAC, Ed25519 and ECDSA
-//! P-256 (`sign`, `verify`) and AES-GCM (`encrypt`, `decrypt`)), `performance` (`now`, `timeOrigin`), `navigator` (`userAgent`) and
-//! `reportError`, `Event`, `EventTarget`, `AbortController` and `AbortSignal` (with `fetch`'s
-//! `signal`), `Blob`, `File`, `FormData` and `Request`; and, natively on the step's timers, `setInterval`
-//! and `clearInterval`.
+//! `DOMException`, `structuredClone`, `crypto` (`getRandomValues`, `randomUUID`, and `subtle`:
+//! `digest`; `importKey`, `exportKey`, `generateKey` for HMAC, Ed25519 and ECDSA P-256, with
+//! `sign` and `verify`, and for AES-GCM, with `encrypt` and `decrypt`), `performance` (`now`,
+//! `timeOrigin`), `navigator` (`userAgent`), `reportError`, `Event`, `EventTarget`,
+//! `AbortController` and `AbortSignal` (with `fetch`'s `signal`), `Blob`, `File`, `FormData`
+//! and `Request`; and, natively on the step's timers, `setInterval` and `clearInterval`.
 //!
 //! They are JavaScript (web.js) over a few native helpers: the WHATWG URL parser and setters
 //! (the `url` crate), `application/x-www-form-urlencoded` (its `form_urlencoded`), the OS random
-//! generator and RustCrypto's SHA-1/SHA-2. None of them reaches a capability: nothing here calls
-//! the host. Like the prelude's classes they are stand-ins on the global object until first
-//! used (made by stub.js), so a sandbox that never touches them pays only for the stand-ins.
+//! generator, and RustCrypto's SHA-1/SHA-2, `hmac`, `aes-gcm` and `p256` with `ed25519-dalek`.
+//! None of them reaches a capability: nothing here calls the host. Like the prelude's classes
+//! they are stand-ins on the global object until first used (made by stub.js), so a sandbox
+//! that never touches them pays only for the stand-ins.
 //!
-//! Host-side memory: none is held between calls; a `Blob`'s bytes live in the engine's heap,
-//! under the plugin's ceiling. `digest` hashes the plugin's bytes in place;
-//! `getRandomValues` fills at most [`MAX_RANDOM_BYTES`] through a buffer of that size.
+//! Host-side memory: none is held between calls. A `Blob`'s bytes, a `Request`'s body and a
+//! `CryptoKey`'s material live in the engine's heap, under the plugin's ceiling; digests,
+//! signatures and AES-GCM read (and AES-GCM writes) the plugin's bytes in place;
+//! `getRandomValues` fills at most [`MAX_RANDOM_BYTES`] through a buffer of that size. Small
+//! inputs (keys, IVs, signatures) are copied for the length of a call.
 
 use std::cell::RefCell;
 use std::rc::Rc;
