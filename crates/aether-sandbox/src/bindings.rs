@@ -1,6 +1,7 @@
 //! The globals a plugin sees beyond the ECMAScript built-ins (SPEC §5): `aether` (frozen, with
 //! `fs`, `env`, `fetch`, `process` and `listen`), `console`, `require`, `fetch`, `Headers`, `Response`,
-//! `setTimeout`, `clearTimeout`, `TextEncoder`, `TextDecoder`, `atob` and `btoa`. Nothing else is
+//! `setTimeout`, `clearTimeout`, `TextEncoder`, `TextDecoder`, `atob` and `btoa`, and the web
+//! globals of web.rs. Nothing else is
 //! added, and no helper object is left reachable: native helpers are captured by closures only.
 //!
 //! Every capability is a [`HostRequest`] through the [`Gate`]; this module only validates
@@ -9,8 +10,7 @@
 //! command, a listen address) is sent as [`HostRequest::Malformed`], so that the host decides
 //! (see `StepHost::malformed`): outside the grant, the `PermissionDenied` and its violation;
 //! inside, the `TypeError` (see [`grant_first`]). No grant logic is repeated here. `aether.listen` hands the
-//! plugin request objects only: the sockets stay in the host. `structuredClone` is left out rather than approximated with JSON, which
-//! would silently lose `Map`, `Date`, cycles, etc.
+//! plugin request objects only: the sockets stay in the host.
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
@@ -32,16 +32,16 @@ use crate::tasks::SlowCalls;
 
 /// A function expression of the bindings written in JavaScript, compiled to bytecode once per
 /// process (parsing it was most of a trivial step's cost; loading bytecode skips the parser).
-struct Script {
+pub(crate) struct Script {
     /// The module name it is compiled under.
-    name: &'static str,
+    pub(crate) name: &'static str,
     /// The function expression, parsed in each sandbox if it could not be compiled.
-    source: &'static str,
+    pub(crate) source: &'static str,
     /// The same as a module whose default export is the function, for compiling.
-    module: &'static str,
+    pub(crate) module: &'static str,
     /// `None` if compiling failed. The bytes come only from `module`, compiled by this build's
     /// engine, never from a plugin.
-    bytecode: OnceLock<Option<Vec<u8>>>,
+    pub(crate) bytecode: OnceLock<Option<Vec<u8>>>,
 }
 
 /// What every sandbox evaluates: stand-ins that load [`PRELUDE`] on first use.
@@ -72,12 +72,12 @@ impl Script {
         })
     }
 
-    fn bytecode(&'static self) -> Option<&'static [u8]> {
+    pub(crate) fn bytecode(&'static self) -> Option<&'static [u8]> {
         self.bytecode.get_or_init(|| self.compile().ok()).as_deref()
     }
 
     /// The function in `ctx`: from the process's bytecode, or parsed if there is none.
-    fn function<'js>(&'static self, ctx: &Ctx<'js>) -> Result<Function<'js>> {
+    pub(crate) fn function<'js>(&'static self, ctx: &Ctx<'js>) -> Result<Function<'js>> {
         match self.bytecode() {
             Some(bytecode) => {
                 let (module, _) = sys::load_trusted_module(ctx, bytecode)?.eval()?;
@@ -92,6 +92,7 @@ impl Script {
 pub(crate) fn prepare() {
     STUB.bytecode();
     PRELUDE.bytecode();
+    crate::web::prepare();
 }
 
 /// Installs every non-built-in global. `tasks` are the step's timers and slow host calls, run by
@@ -195,7 +196,7 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, gate: &Arc<Gate>, tasks: &Tasks<'_, '
             };
             set_timers
                 .borrow_mut()
-                .add(callback, delay, args.0)
+                .add(callback, delay, args.0, false)
                 .ok_or_else(|| Exception::throw_internal(&ctx, "out of memory"))
         },
     )?
@@ -282,7 +283,8 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, gate: &Arc<Gate>, tasks: &Tasks<'_, '
             PRELUDE.function(&ctx)?.call((natives,))
         },
     )?;
-    let exported: Object<'js> = STUB.function(ctx)?.call((natives, load))?;
+    let web = crate::web::install(ctx, tasks)?;
+    let exported: Object<'js> = STUB.function(ctx)?.call((natives, load, web))?;
     let fetch: Function<'js> = exported.get("fetch")?;
     let process: Object<'js> = exported.get("process")?;
     let listen: Function<'js> = exported.get("listen")?;
@@ -1001,9 +1003,12 @@ pub(crate) struct Timers<'js> {
     meter: Arc<Meter>,
 }
 
+#[derive(Clone)]
 pub(crate) struct Timer<'js> {
     pub(crate) callback: Function<'js>,
     pub(crate) args: Vec<Value<'js>>,
+    /// `Some` for `setInterval`: the timer is due again this long after each run.
+    pub(crate) every: Option<Duration>,
 }
 
 impl<'js> Timers<'js> {
@@ -1026,13 +1031,14 @@ impl<'js> Timers<'js> {
             + args * std::mem::size_of::<Value<'_>>()
     }
 
-    /// Schedules `callback`; `None` when its bytes do not fit under the ceiling (the plugin is
-    /// then being stopped for memory).
-    fn add(
+    /// Schedules `callback`, once or (`repeat`) every `delay_ms` until cancelled; `None` when its
+    /// bytes do not fit under the ceiling (the plugin is then being stopped for memory).
+    pub(crate) fn add(
         &mut self,
         callback: Function<'js>,
         delay_ms: f64,
         args: Vec<Value<'js>>,
+        repeat: bool,
     ) -> Option<u32> {
         let charge = Self::charge(args.len());
         if !self.meter.admit(charge) {
@@ -1051,13 +1057,23 @@ impl<'js> Timers<'js> {
         } else {
             Duration::ZERO
         };
+        // A repeating timer waits at least 1 ms between runs, as Node.js's do: at 0 it would
+        // always be due, and the event loop would never reach finished host calls.
+        let every = repeat.then(|| delay.max(Duration::from_millis(1)));
         let due = Instant::now() + delay;
-        self.queue.insert((due, id), Timer { callback, args });
+        self.queue.insert(
+            (due, id),
+            Timer {
+                callback,
+                args,
+                every,
+            },
+        );
         self.due_of.insert(id, due);
         Some(id)
     }
 
-    fn cancel(&mut self, id: f64) {
+    pub(crate) fn cancel(&mut self, id: f64) {
         // Ids are integers in 1..=u32::MAX; anything else names no timer.
         if !(id >= 1.0 && id <= f64::from(u32::MAX) && id.fract() == 0.0) {
             return;
@@ -1077,10 +1093,17 @@ impl<'js> Timers<'js> {
         self.queue.keys().next().map(|(due, _)| *due)
     }
 
-    /// Removes and returns the earliest timer due by `now`.
+    /// Removes and returns the earliest timer due by `now`. A repeating one is scheduled again
+    /// (same id, same charge) before it runs, so that its callback can cancel it.
     pub(crate) fn take_due(&mut self, now: Instant) -> Option<Timer<'js>> {
         let entry = self.queue.first_entry().filter(|e| e.key().0 <= now)?;
         let ((_, id), timer) = entry.remove_entry();
+        if let Some(every) = timer.every {
+            let due = now + every;
+            self.queue.insert((due, id), timer.clone());
+            self.due_of.insert(id, due);
+            return Some(timer);
+        }
         self.due_of.remove(&id);
         self.meter.sub(Self::charge(timer.args.len()));
         Some(timer)

@@ -5,9 +5,11 @@
 //
 // Called once with the native helpers and `load` (which evaluates the prelude with them); only
 // its closures keep either. Returns `{ fetch, process, listen }` for the `aether` object.
+// Also makes the stand-ins of web.rs's globals from `webStub` (`{ load, names, captured }`):
+// they are in this script because loading a second one was most of their cost.
 // The classes are accessors on the global object until then, as Node.js does for its lazily
 // loaded globals; assigning one replaces it like a plain property.
-(function (natives, load) {
+(function (natives, load, webStub) {
   "use strict";
   const global = globalThis;
   const defineProperty = Object.defineProperty;
@@ -60,6 +62,20 @@
   }
 
   function fetch(input, init = undefined) {
+    // A `Request`, a `Blob`, `FormData` or `URLSearchParams` body and an `AbortSignal` are
+    // web.js's: none can exist before it is loaded. `fetchArguments` turns the first three
+    // into what the prelude's fetch takes.
+    if (webLoaded()) {
+      const request = web().fetchArguments(input, init);
+      if (request !== undefined) {
+        input = request.url;
+        init = request;
+      }
+    }
+    const signal = init === undefined || init === null ? undefined : init.signal;
+    if (signal !== undefined && signal !== null) {
+      return web().abortable(() => prelude().fetch(input, init), signal);
+    }
     return prelude().fetch(input, init);
   }
   function run(command, args = undefined, options = undefined) {
@@ -69,5 +85,55 @@
     return prelude().listen(options);
   }
   plain("fetch", fetch);
+  // web.js's `Request` makes the prelude's `Headers`.
+  webStub.captured.Headers = () => {
+    prelude();
+    return loaded.Headers;
+  };
+  const web = webGlobals(webStub.load, webStub.names, webStub.captured);
+  const webLoaded = () => web(false) !== undefined;
   return { fetch, process: { run }, listen };
+
+  // Stand-ins for web.rs's globals: each name is an accessor that evaluates web.js on first use
+  // (`load(captured)` returns `{ name: value }`, and `fetchArguments` and `abortable` for
+  // `fetch`). A getter the plugin replaced can run while web.js loads and load it again: the
+  // first load to finish wins, and every stand-in still in place becomes its value. `names` is
+  // walked by index, since this runs again after plugin code. Returns the loader.
+  function webGlobals(load, names, captured) {
+    const count = names.length;
+    // The stand-ins' getters, by index in `names`.
+    const getters = [];
+    let values;
+    // `loadAll(false)`: the values if loaded, without loading.
+    const loadAll = (orLoad = true) => {
+      if (values === undefined && orLoad) {
+        const loaded = load(captured);
+        values ??= loaded;
+        for (let i = 0; i < count; i++) {
+          const name = names[i];
+          const current = ownDescriptor(global, name);
+          if (current !== undefined && hasOwn(current, "get") && current.get === getters[i] && current.configurable) {
+            plain(name, values[name]);
+          }
+        }
+      }
+      return values;
+    };
+    // Each stand-in's getter is also its setter (called with no argument, it gets; with one, it
+    // sets), and one descriptor serves them all, since `defineProperty` copies it: a function
+    // and an object fewer per name were a quarter of the stand-ins' cost to every sandbox.
+    const descriptor = { __proto__: null, get: undefined, set: undefined, enumerable: false, configurable: true };
+    for (let i = 0; i < count; i++) {
+      const name = names[i];
+      const accessor = function (value) {
+        if (arguments.length === 0) return loadAll()[name];
+        plain(name, value);
+      };
+      getters[i] = accessor;
+      descriptor.get = accessor;
+      descriptor.set = accessor;
+      defineProperty(global, name, descriptor);
+    }
+    return loadAll;
+  }
 })

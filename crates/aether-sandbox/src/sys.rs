@@ -138,6 +138,31 @@ pub(crate) fn copy_bytes(array: &TypedArray<'_, u8>) -> Option<Vec<u8>> {
     unsafe { array.as_bytes() }.map(<[u8]>::to_vec)
 }
 
+/// `f` applied to the bytes of `array` in place (no copy), or `None` if the array is detached.
+/// `f` must not call into the engine: it only reads the slice (web.rs hashes with it, so that
+/// `crypto.subtle.digest` holds no copy of the data outside the plugin's memory ceiling).
+pub(crate) fn read_bytes<R>(array: &TypedArray<'_, u8>, f: impl FnOnce(&[u8]) -> R) -> Option<R> {
+    // SAFETY: the slice aliases engine memory only while `f` runs, and `f` runs no JavaScript
+    // (its callers pass pure functions of the bytes), so the array cannot be resized, detached
+    // or freed meanwhile.
+    unsafe { array.as_bytes() }.map(f)
+}
+
+/// `f` applied to the bytes of `array` in place, mutably, or `None` if the array is detached.
+/// `f` must not call into the engine, and no other slice `f` uses may alias `array`'s bytes:
+/// web.js passes a buffer it has just allocated (AES-GCM encrypts and decrypts in it, so that
+/// no copy of the data is held outside the plugin's memory ceiling).
+pub(crate) fn write_bytes<R>(
+    array: &TypedArray<'_, u8>,
+    f: impl FnOnce(&mut [u8]) -> R,
+) -> Option<R> {
+    let raw = array.as_raw()?;
+    // SAFETY: `raw` points at the array's bytes, valid while no JavaScript runs; `f` runs none
+    // (its callers pass pure functions of the bytes), so the array cannot be resized, detached
+    // or freed meanwhile, and its callers hold no other reference to these bytes.
+    Some(f(unsafe { &mut *raw.as_ptr() }))
+}
+
 /// Loads a module from bytecode that this process compiled itself from aether's own source
 /// (the prelude): never from plugin-supplied bytes (SPEC §5 refuses bytecode modules).
 pub(crate) fn load_trusted_module<'js>(

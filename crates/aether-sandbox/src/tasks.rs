@@ -134,6 +134,31 @@ impl<'js> SlowCalls<'js> {
         }
     }
 
+    /// The id the next call will get: the calls a piece of code starts are those between the
+    /// marks taken before and after it (an `AbortSignal`'s `fetch`, web.rs).
+    pub(crate) fn mark(&self) -> u64 {
+        self.next_id
+    }
+
+    /// Abandons the calls with ids in `from..to` whose promises are not settled yet: a queued
+    /// one is never made; a running one's reply is dropped when it comes (its helper thread
+    /// keeps its lane until then, so aborting cannot start more host calls at once than
+    /// [`MAX_IN_FLIGHT`]). Their promises never settle; their bytes are given back now.
+    pub(crate) fn abandon(&mut self, from: u64, to: u64) {
+        let abandoned = |id: u64| (from..to).contains(&id);
+        for lane in &mut self.queued {
+            lane.retain(|(id, _)| !abandoned(*id));
+        }
+        let meter = &self.gate.shared.meter;
+        self.waiting.retain(|id, (_, _, charge)| {
+            let keep = !abandoned(*id);
+            if !keep {
+                meter.sub(*charge);
+            }
+            keep
+        });
+    }
+
     /// Whether some promise still waits for a reply.
     pub(crate) fn is_idle(&self) -> bool {
         self.waiting.is_empty()

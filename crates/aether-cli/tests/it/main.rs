@@ -37,6 +37,7 @@ mod trusted_files;
 mod typescript;
 mod typings;
 mod unsafe_mode;
+mod web;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
