@@ -3380,6 +3380,151 @@ static intptr_t lre_exec_backtrack(REExecContext *s, uint8_t **capture,
     }
 }
 
+/* aether patch 0001: skip start positions that cannot begin a match.
+
+   A non-sticky pattern is compiled with a search prologue equivalent to
+   '.*?' (split_goto_first, any, goto) so the interpreter retries the body at
+   every position of the subject. When the first operation of the body that
+   looks at the subject is '^' (without 'm') or a literal character, most of
+   those positions cannot match; for them the search loop below runs in C and
+   enters the interpreter only at positions where that first operation
+   succeeds. The result is the same as running the prologue: positions are
+   tried in the same order, stepped by the same GET_CHAR as REOP_any. */
+
+#define RE_SEARCH_PROLOGUE_LEN (5 + 1 + 5)
+
+typedef enum {
+    RE_START_ANYWHERE, /* no filter: run the prologue as compiled */
+    RE_START_ANCHOR,   /* REOP_line_start: only at the start of the subject */
+    RE_START_CHAR,     /* REOP_char/char32: where that character is */
+    RE_START_CHAR_I,   /* REOP_char_i/char32_i: where it is after canonicalization */
+} REStartKind;
+
+static bool re_has_search_prologue(const uint8_t *pc)
+{
+    return pc[0] == REOP_split_goto_first && get_u32(pc + 1) == 1 + 5 &&
+        pc[5] == REOP_any &&
+        pc[6] == REOP_goto && (int32_t)get_u32(pc + 7) == -RE_SEARCH_PROLOGUE_LEN;
+}
+
+/* Classify the first operation of the body that tests the subject. Only
+   operations that neither read the subject, move the position nor branch are
+   stepped over, so the returned operation runs first on every path of every
+   attempt, at the attempt's start position. */
+static REStartKind re_start_kind(const uint8_t *pc, uint32_t *pval)
+{
+    for(;;) {
+        switch(pc[0]) {
+        case REOP_save_start:
+        case REOP_save_end:
+        case REOP_save_reset:
+        case REOP_set_i32:
+        case REOP_set_char_pos:
+            pc += reopcode_info[pc[0]].size;
+            break;
+        case REOP_line_start:
+            return RE_START_ANCHOR;
+        case REOP_char:
+            *pval = get_u16(pc + 1);
+            return RE_START_CHAR;
+        case REOP_char32:
+            *pval = get_u32(pc + 1);
+            return RE_START_CHAR;
+        case REOP_char_i:
+            *pval = get_u16(pc + 1);
+            return RE_START_CHAR_I;
+        case REOP_char32_i:
+            *pval = get_u32(pc + 1);
+            return RE_START_CHAR_I;
+        default:
+            return RE_START_ANYWHERE;
+        }
+    }
+}
+
+/* First position at or after cptr (a character boundary) whose character,
+   read by GET_CHAR, is c; NULL if there is none. */
+static const uint8_t *re_find_char(REExecContext *s, const uint8_t *cptr,
+                                   uint32_t c)
+{
+    const uint8_t *cbuf_end = s->cbuf_end;
+    int cbuf_type = s->cbuf_type;
+
+    if (cbuf_type == 0) {
+        if (c > 0xff)
+            return NULL;
+        return memchr(cptr, (int)c, cbuf_end - cptr);
+    }
+    if (c <= 0xffff && (cbuf_type == 1 || !is_surrogate(c))) {
+        /* a unit that is not a surrogate is always a character boundary */
+        const uint16_t *p = (const uint16_t *)cptr;
+        const uint16_t *end = (const uint16_t *)cbuf_end;
+        for(; p < end; p++) {
+            if (*p == c)
+                return (const uint8_t *)p;
+        }
+        return NULL;
+    }
+    while (cptr < cbuf_end) {
+        const uint8_t *next = cptr;
+        uint32_t c1;
+        GET_CHAR(c1, next, cbuf_end, cbuf_type);
+        if (c1 == c)
+            return cptr;
+        cptr = next;
+    }
+    return NULL;
+}
+
+static intptr_t lre_exec_search(REExecContext *s, uint8_t **capture,
+                                const uint8_t *body, const uint8_t *cptr,
+                                REStartKind kind, uint32_t val)
+{
+    const uint8_t *cbuf_end = s->cbuf_end;
+    int cbuf_type = s->cbuf_type;
+    intptr_t ret;
+    uint32_t c;
+    int i;
+
+    for(;;) {
+        switch(kind) {
+        case RE_START_ANCHOR:
+            if (cptr != s->cbuf)
+                return 0;
+            break;
+        case RE_START_CHAR:
+            cptr = re_find_char(s, cptr, val);
+            if (!cptr)
+                return 0;
+            break;
+        case RE_START_CHAR_I:
+            for(;;) {
+                const uint8_t *next = cptr;
+                if (cptr >= cbuf_end)
+                    return 0;
+                GET_CHAR(c, next, cbuf_end, cbuf_type);
+                if (lre_canonicalize(c, s->is_unicode) == val)
+                    break;
+                cptr = next;
+            }
+            break;
+        default:
+            abort();
+        }
+        ret = lre_exec_backtrack(s, capture, body, cptr);
+        if (ret != 0 || kind == RE_START_ANCHOR || cptr >= cbuf_end)
+            return ret;
+        /* a failed attempt may leave captures set: start the next one clean */
+        for(i = 0; i < s->capture_count * 2; i++)
+            capture[i] = NULL;
+        GET_CHAR(c, cptr, cbuf_end, cbuf_type);
+        /* the prologue's goto polled once per position: keep the interrupt
+           handler (deadlines) as responsive as before */
+        if (lre_poll_timeout(s))
+            return LRE_RET_TIMEOUT;
+    }
+}
+
 /* Return 1 if match, 0 if not match or < 0 if error (see LRE_RET_x). cindex is the
    starting position of the match and must be such as 0 <= cindex <=
    clen. */
@@ -3416,7 +3561,18 @@ int lre_exec(uint8_t **capture,
         }
     }
 
-    ret = lre_exec_backtrack(s, capture, bc_buf + RE_HEADER_LEN, cptr);
+    {
+        const uint8_t *pc = bc_buf + RE_HEADER_LEN;
+        REStartKind kind = RE_START_ANYWHERE;
+        uint32_t val = 0;
+        if (!(re_flags & LRE_FLAG_STICKY) && re_has_search_prologue(pc))
+            kind = re_start_kind(pc + RE_SEARCH_PROLOGUE_LEN, &val);
+        if (kind == RE_START_ANYWHERE)
+            ret = lre_exec_backtrack(s, capture, pc, cptr);
+        else
+            ret = lre_exec_search(s, capture, pc + RE_SEARCH_PROLOGUE_LEN,
+                                  cptr, kind, val);
+    }
 
     if (s->stack_buf != s->static_stack_buf)
         lre_realloc(s->opaque, s->stack_buf, 0);

@@ -1,0 +1,216 @@
+//! The engine's regular-expression search (issue 19, `vendor/rquickjs-sys/patches/0001`):
+//! start positions that cannot begin a match are skipped in C, with every RegExp result the
+//! same as before. Work is measured by a deterministic proxy, never by wall time: the engine
+//! calls the runtime's interrupt handler once per 10 000 polls of its regex interpreter (one
+//! poll per start position tried and per backtrack) and per 10 000 JavaScript instructions.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use rquickjs::{Context, Runtime};
+
+/// Evaluates `script` in a fresh runtime; returns its string value (or the exception's text)
+/// and how many times the interrupt handler ran. With `stop_after`, the handler interrupts the
+/// script once it has run that many times.
+fn run(script: &str, stop_after: Option<u64>) -> (Result<String, String>, u64) {
+    let runtime = Runtime::new().expect("runtime");
+    let calls = Arc::new(AtomicU64::new(0));
+    let counter = Arc::clone(&calls);
+    runtime.set_interrupt_handler(Some(Box::new(move || {
+        let n = counter.fetch_add(1, Ordering::Relaxed) + 1;
+        stop_after.is_some_and(|limit| n >= limit)
+    })));
+    let context = Context::full(&runtime).expect("context");
+    let value = context.with(|ctx| match ctx.eval::<String, _>(script) {
+        Ok(value) => Ok(value),
+        Err(rquickjs::Error::Exception) => Err(format!("{:?}", ctx.catch())),
+        Err(e) => Err(e.to_string()),
+    });
+    (value, calls.load(Ordering::Relaxed))
+}
+
+/// A lexer that consumes its input with `^`-anchored rules, the shape of marked's and
+/// js-yaml's: each failing rule used to be tried at every remaining position.
+fn lexer(tokens: usize) -> String {
+    format!(
+        r#"
+        let src = "ab 12 ".repeat({half});
+        const rules = [/^\n+/, /^#{{1,6}} /, /^\d+/, /^[a-z]+/, /^ +/];
+        let n = 0;
+        outer: while (src) {{
+            for (const rule of rules) {{
+                const m = rule.exec(src);
+                if (m) {{ n++; src = src.slice(m[0].length); continue outer; }}
+            }}
+            throw new Error("stuck");
+        }}
+        String(n);
+        "#,
+        half = tokens / 4
+    )
+}
+
+// See: https://github.com/quickjs-ng/quickjs/pull/1653 (anchored patterns tried at every position)
+#[test]
+fn issue_19_anchored_regex_lexer_is_linear() {
+    let (small, at_n) = run(&lexer(4_000), None);
+    let (large, at_2n) = run(&lexer(8_000), None);
+    assert_eq!(small.as_deref(), Ok("4000"));
+    assert_eq!(large.as_deref(), Ok("8000"));
+    // Linear work doubles (the JavaScript loop alone is a few dozen polls); the unpatched
+    // engine's search quadruples and is in the thousands.
+    assert!(
+        at_2n <= 2 * at_n + 20 && at_2n <= 200,
+        "interrupt polls at N: {at_n}, at 2N: {at_2n}"
+    );
+}
+
+// See: https://github.com/quickjs-ng/quickjs/pull/1653
+#[test]
+fn issue_19_anchored_regex_does_not_scan_the_subject() {
+    // 1 MiB subject, 20 failing anchored searches (with and without `g`, from lastIndex 1):
+    // unpatched, each walks the whole subject (about 100 handler calls each).
+    let script = r#"
+        const s = "a".repeat(1 << 20);
+        let found = 0;
+        for (let i = 0; i < 10; i++) {
+            if (/^b/.exec(s)) found++;
+            const g = /^a/g;
+            g.lastIndex = 1;
+            if (g.exec(s)) found++;
+        }
+        String(found);
+    "#;
+    let (value, calls) = run(script, None);
+    assert_eq!(value.as_deref(), Ok("0"));
+    assert!(calls <= 5, "interrupt handler calls: {calls}");
+}
+
+// See: https://github.com/quickjs-ng/quickjs/pull/1653
+#[test]
+fn issue_19_literal_first_regex_skips_ahead() {
+    // The first element is a literal character: the search jumps to where it occurs
+    // (memchr for Latin-1 subjects, a unit scan for UTF-16 ones, case folding with `i`).
+    let script = r#"
+        const latin1 = "a".repeat(1 << 20) + "bc";
+        const utf16 = "\u0101".repeat(1 << 20) + "bc";
+        const found = [];
+        for (let i = 0; i < 5; i++) {
+            found.push(/bc/.exec(latin1).index, /bc/.exec(utf16).index,
+                       /BC/i.exec(latin1).index, /bc/u.exec(utf16).index,
+                       /(b)x/.exec(latin1));
+        }
+        JSON.stringify(found.slice(0, 5));
+    "#;
+    let (value, calls) = run(script, None);
+    let n = 1 << 20;
+    assert_eq!(value, Ok(format!("[{n},{n},{n},{n},null]")));
+    assert!(calls <= 5, "interrupt handler calls: {calls}");
+}
+
+#[test]
+fn issue_19_regex_search_stays_interruptible() {
+    // The skipping loop polls the interrupt handler once per position it tries, like the
+    // prologue it replaces: a deadline still stops a long search and a catastrophic pattern.
+    let long = r#""b".repeat(1 << 20)"#;
+    let catastrophic = r#""a".repeat(30) + "!""#;
+    for (pattern, subject) in [("/bx/", long), ("/b(x|y)/i", long), ("/^(a+)+$/", catastrophic)] {
+        let script = format!("String({pattern}.test({subject}));");
+        let (value, calls) = run(&script, Some(3));
+        assert!(value.is_err(), "{pattern} was not interrupted: {value:?}");
+        assert_eq!(calls, 3, "{pattern}");
+    }
+}
+
+#[test]
+fn issue_19_regex_semantics_match_node() {
+    // See: the cases in fixtures/regex_semantics.js; the expected results are Node's.
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let script = std::fs::read_to_string(dir.join("regex_semantics.js")).expect("cases");
+    let expected = std::fs::read_to_string(dir.join("regex_semantics.node.json")).expect("node");
+    // Compared as text: both write it with `JSON.stringify`, and lone surrogates (escaped as
+    // `\udf06`) are not something a JSON parser into Rust strings accepts.
+    let (actual, _) = run(&script, None);
+    let actual = actual.expect("cases run");
+    let expected: Vec<&str> = expected.lines().collect();
+    let actual: Vec<&str> = actual.lines().collect();
+    for (i, (a, e)) in actual.iter().zip(&expected).enumerate() {
+        let context = expected[i.saturating_sub(12)..i].join("\n");
+        assert_eq!(a, e, "QuickJS and Node differ at line {} after:\n{context}", i + 1);
+    }
+    assert_eq!(actual.len(), expected.len());
+}
+
+/// The vendored engine's directory.
+fn vendored() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../vendor/rquickjs-sys")
+}
+
+#[test]
+fn issue_19_engine_patches_are_applied() {
+    // Every patch in the series is applied to the vendored source: each hunk's result is in
+    // the file, and the lines a hunk removes or replaces are gone.
+    let root = vendored();
+    let mut patches: Vec<PathBuf> = std::fs::read_dir(root.join("patches"))
+        .expect("patches")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "patch"))
+        .collect();
+    patches.sort();
+    assert!(!patches.is_empty());
+    for patch in &patches {
+        let text = std::fs::read_to_string(patch).expect("patch");
+        assert!(text.contains("Upstream:"), "{} names no upstream", patch.display());
+        assert!(text.contains("Drop when:"), "{} says not when to drop it", patch.display());
+        let mut hunks = 0;
+        for (file, old, new) in hunks_of(&text) {
+            let source = std::fs::read_to_string(root.join(&file)).expect("patched file");
+            assert!(source.contains(&new), "{}: a hunk of {file} is not applied", patch.display());
+            if old != new && !new.contains(&old) {
+                assert!(!source.contains(&old), "{}: {file} still has a hunk's old text", patch.display());
+            }
+            hunks += 1;
+        }
+        assert!(hunks > 0, "{} has no hunk", patch.display());
+    }
+}
+
+/// The hunks of a unified diff: (file relative to the vendored crate, old text, new text).
+fn hunks_of(diff: &str) -> Vec<(String, String, String)> {
+    let mut out = Vec::new();
+    let mut file = String::new();
+    let mut current: Option<(String, String)> = None;
+    let mut flush = |current: &mut Option<(String, String)>, file: &str| {
+        if let Some((old, new)) = current.take() {
+            out.push((file.to_owned(), old, new));
+        }
+    };
+    for line in diff.lines() {
+        if let Some(path) = line.strip_prefix("+++ b/") {
+            flush(&mut current, &file);
+            file = path.to_owned();
+        } else if line.starts_with("@@") {
+            flush(&mut current, &file);
+            current = Some((String::new(), String::new()));
+        } else if line.starts_with("--- ") || line.starts_with("diff ") {
+            flush(&mut current, &file);
+        } else if let Some((old, new)) = current.as_mut() {
+            match line.split_at_checked(1) {
+                Some((" ", rest)) => {
+                    old.extend([rest, "\n"]);
+                    new.extend([rest, "\n"]);
+                }
+                Some(("-", rest)) => old.extend([rest, "\n"]),
+                Some(("+", rest)) => new.extend([rest, "\n"]),
+                _ if line.is_empty() => {
+                    old.push('\n');
+                    new.push('\n');
+                }
+                _ => {}
+            }
+        }
+    }
+    flush(&mut current, &file);
+    out
+}
