@@ -300,10 +300,10 @@ fn frontmatter(source: &str) -> Meta {
             } else if key == "flags" {
                 meta.flags.push(item.trim().to_owned());
             }
-        } else if key == "negative" {
-            if let Some(kind) = trimmed.strip_prefix("type:") {
-                meta.negative = Some(kind.trim().to_owned());
-            }
+        } else if key == "negative"
+            && let Some(kind) = trimmed.strip_prefix("type:")
+        {
+            meta.negative = Some(kind.trim().to_owned());
         }
     }
     meta
