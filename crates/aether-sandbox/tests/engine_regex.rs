@@ -56,6 +56,7 @@ fn lexer(tokens: usize) -> String {
 fn issue_19_anchored_regex_lexer_is_linear() {
     let (small, at_n) = run(&lexer(4_000), None);
     let (large, at_2n) = run(&lexer(8_000), None);
+    eprintln!("interrupt handler calls at N: {at_n}, at 2N: {at_2n}");
     assert_eq!(small.as_deref(), Ok("4000"));
     assert_eq!(large.as_deref(), Ok("8000"));
     // Linear work doubles (the JavaScript loop alone is a few dozen polls); the unpatched
