@@ -13,6 +13,7 @@ import json
 import multiprocessing
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -43,6 +44,19 @@ CALLS_JS = """export default (i) => {
 };
 """
 LOOP_JS = "export default () => { for (;;) {} };\n"
+MARKED_JS = """import { marked } from "marked";
+export default (i) => {
+  marked.parse(i.md);
+  const times = [];
+  for (let k = 0; k < i.runs; k++) {
+    const start = Date.now();
+    marked.parse(i.md);
+    times.push(Date.now() - start);
+  }
+  return times;
+};
+"""
+REALWORLD = ROOT / "bench" / "realworld"
 REGEX_JS = 'export default () => /(a+)+$/.test("a".repeat(30) + "!");\n'
 HOG_JS = "export default () => { const a = []; for (;;) a.push(new Array(4096).fill(a.length)); };\n"
 FETCH_JS = """export default async (i) => {
@@ -543,13 +557,91 @@ def gateway(root):
 # ---------------------------------------------------------------- main
 
 
-GROUPS = "123456"
+# ---------------------------------------------------------------- 7. real-world libraries
+
+MARKDOWN_SECTION = """## Section {i}: configuring the *pipeline*
+
+Aether runs **untrusted** plugins in a sandbox. See [the docs](https://example.com/docs/{i}) and
+`aether run pipeline.yaml` for details; an inline `code span`, some _emphasis_ and a
+line with trailing spaces  
+that breaks.
+
+- item one with a [link](https://example.com/{i})
+- item two with `code`
+  - nested item **bold**
+1. first
+2. second
+
+> A quote that spans
+> two lines, with *style*.
+
+```js
+export default (input) => input.lines.filter((l) => l.includes("ERROR")).length;
+```
+
+| column | value |
+|--------|-------|
+| a      | {i}   |
+| b      | text  |
+
+Plain paragraph text that goes on for a while so that the inline lexer has work to do:
+lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor incididunt
+ut labore et dolore magna aliqua. Ut enim ad minim veniam, quis nostrud exercitation.
+
+"""
+
+
+def markdown(size):
+    """A markdown document of about `size` bytes: headings, lists, quotes, code, tables, inline markup."""
+    parts, length, i = [], 0, 0
+    while length < size:
+        parts.append(MARKDOWN_SECTION.format(i=i))
+        length += len(parts[-1])
+        i += 1
+    return "".join(parts)
+
+
+def realworld(root):
+    """marked (pinned in bench/realworld/package.json) on a 167 KB document and on twice that."""
+    progress("7. real-world libraries")
+    if not (REALWORLD / "node_modules" / "marked").exists():
+        done = subprocess.run(["npm", "install", "--no-audit", "--no-fund"], cwd=REALWORLD, capture_output=True, text=True)
+        if done.returncode != 0:
+            MISSING.append(f"group 7: `npm install` in bench/realworld failed: {done.stderr[-300:]}")
+            return []
+    plugin = write_plugin(root, "marked", MARKED_JS, limits={"timeout": "10m", "memory": "1GiB"})
+    # A copy: a plugin may import only files inside its directory (a symlink out is refused).
+    shutil.copytree(REALWORLD / "node_modules", root / "plugins" / plugin / "node_modules")
+    policy = write_policy(root, "realworld", "thread", '[limits]\nmax_memory = "1GiB"\nmax_timeout = "10m"\n')
+    rows, whole = [], {}
+    for label, size in (("167 KB", 167_000), ("334 KB", 334_000)):
+        doc = markdown(size)
+        path = root / f"doc-{size}.md"
+        path.write_text(doc)
+        once = write_pipeline(root, f"marked-{size}", policy, [{"id": "m", "plugin": plugin, "with": {"md": doc, "runs": 0}}])
+        steps = write_pipeline(root, f"marked-{size}-in", policy, [{"id": "m", "plugin": plugin, "with": {"md": doc, "runs": 5}}])
+        whole[label] = (stat([s * 1000 for s in time_aether(once, 5)]),
+                        stat([s * 1000 for s in time_command(["node", str(REALWORLD / "node_marked.mjs"), str(path), "1"], 5)]))
+        inside = run_aether(steps)[1]["steps"][0]["output"]
+        node_inside = json.loads(subprocess.run(["node", str(REALWORLD / "node_marked.mjs"), str(path), "5"], check=True,
+                                                capture_output=True, text=True).stdout)
+        rows.append(Row(f"7 marked 15.0.12, {label} markdown (whole process)", whole[label][0], "ms",
+                        "Node, same document (`node_marked.mjs`)", whole[label][1]))
+        rows.append(Row(f"7 marked 15.0.12, {label} markdown (in step, after a warm-up parse)", stat(inside), "ms",
+                        "Node, in process after a warm-up parse", stat(node_inside)))
+    rows.append(Row("7 marked 15.0.12, whole-process time at 334 KB / at 167 KB (scaling; linear is 2×)",
+                    stat([whole["334 KB"][0].median / whole["167 KB"][0].median]), "×",
+                    "Node, same ratio", stat([whole["334 KB"][1].median / whole["167 KB"][1].median]), "none"))
+    return rows
+
+
+GROUPS = "1234567"
 
 
 def main():
     groups = set("".join(sys.argv[1:])) or set(GROUPS)
     if not groups <= set(GROUPS):
-        sys.exit("usage: python3 bench/run.py [GROUP...]  (groups 1 to 6, default all)")
+        sys.exit("usage: python3 bench/run.py [GROUP...]  (groups 1 to 7, default all)")
     progress("building aether (release)")
     subprocess.run(["cargo", "build", "--release", "--bin", "aether"], cwd=ROOT, check=True)
     started = time.perf_counter()
@@ -570,6 +662,8 @@ def main():
             rows += enforcement(root, one_step, divan)
         if "6" in groups:
             rows += gateway(root)
+        if "7" in groups:
+            rows += realworld(root)
     print(machine())
     print()
     print(table(rows))
