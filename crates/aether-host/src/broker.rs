@@ -181,7 +181,12 @@ impl StepHost {
 
     /// Records `denial` as `allowed-unsafe` and returns the token to proceed, in an `--unsafe`
     /// run; `None` otherwise.
+    /// A secret's source (a variable or file the policy names) stays unreadable under
+    /// `--unsafe`: SPEC §5, a secret's value never reaches a plugin.
     fn override_denial(&self, denial: &Denial) -> Option<&UnsafeMode> {
+        if denial.reason == aether_policy::DenialReason::SecretSource {
+            return None;
+        }
         let mode = self.unsafe_mode.as_ref()?;
         self.event(
             denial.capability,
@@ -401,10 +406,6 @@ impl StepHost {
                 malformed()?;
                 self.event(Capability::Env, name, Decision::Allowed, String::new());
                 c
-            }
-            // A secret's source variable stays unreadable under `--unsafe` (SPEC §5).
-            Err(d) if d.reason == aether_policy::DenialReason::SecretSource => {
-                return Err(self.denied(d));
             }
             Err(d) => match self.override_denial(&d) {
                 Some(mode) => {
@@ -1056,7 +1057,12 @@ impl StepHost {
                     Capability::Secrets => denial.target,
                     _ => url,
                 };
-                self.event(denial.capability, &target, Decision::Denied, message.clone());
+                self.event(
+                    denial.capability,
+                    &target,
+                    Decision::Denied,
+                    message.clone(),
+                );
                 Err(HostError::PermissionDenied {
                     capability: denial.capability,
                     target,

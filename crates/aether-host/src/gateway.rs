@@ -528,8 +528,8 @@ fn substitute(
     for p in checks.secrets {
         let mut url = target.url.clone();
         url.set_query(None);
-        let misplaced = url.as_str().contains(&p.text)
-            || headers.keys().any(|k| k.as_str().contains(&p.text));
+        let misplaced =
+            url.as_str().contains(&p.text) || headers.keys().any(|k| k.as_str().contains(&p.text));
         if misplaced {
             return Err(Denial {
                 capability: Capability::Secrets,

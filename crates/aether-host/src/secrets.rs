@@ -73,12 +73,9 @@ impl SecretValues {
 
 fn read_file(name: &str, path: &Path) -> Result<String, String> {
     let shown = path.display();
-    let bytes = aether_manifest::read_regular(
-        path,
-        MAX_SECRET_BYTES,
-        aether_manifest::Symlinks::Follow,
-    )
-    .map_err(|e| format!("secret `{name}`: cannot read `{shown}` (`from_file`): {e}"))?;
+    let bytes =
+        aether_manifest::read_regular(path, MAX_SECRET_BYTES, aether_manifest::Symlinks::Follow)
+            .map_err(|e| format!("secret `{name}`: cannot read `{shown}` (`from_file`): {e}"))?;
     let mut text = String::new();
     bytes
         .as_slice()

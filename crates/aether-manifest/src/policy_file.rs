@@ -481,9 +481,7 @@ pub fn parse_policy(file: &SourceFile, workspace: &Path) -> Result<Policy, Vec<F
                 err(
                     &mut errors,
                     at.clone(),
-                    format!(
-                        "`[secrets.{name}]` needs exactly one of `from_env` and `from_file`"
-                    ),
+                    format!("`[secrets.{name}]` needs exactly one of `from_env` and `from_file`"),
                 );
                 None
             }
@@ -550,6 +548,31 @@ mod tests {
             text: text.to_owned(),
         };
         parse_policy(&file, Path::new("/ws"))
+    }
+
+    #[test]
+    fn issue_22_secrets_parse_with_one_source_each() {
+        let p = parse(
+            "[secrets.API_TOKEN]\nfrom_env = \"API_TOKEN\"\nhosts = [\"api.example.com\"]\n\
+             [secrets.KEY]\nfrom_file = \"keys/k\"\nhosts = [\"*.example.org\"]\nin_body = true\n",
+        )
+        .unwrap();
+        assert_eq!(p.secrets.len(), 2);
+        assert_eq!(p.secrets[0].name, "API_TOKEN");
+        assert_eq!(p.secrets[0].source, SecretSource::Env("API_TOKEN".into()));
+        assert!(!p.secrets[0].in_body);
+        assert_eq!(p.secrets[1].source, SecretSource::File("/ws/keys/k".into()));
+        assert!(p.secrets[1].in_body);
+        for bad in [
+            "[secrets.A]\nhosts = []\n",
+            "[secrets.A]\nfrom_env = \"A\"\nfrom_file = \"a\"\n",
+            "[secrets.A]\nfrom_env = \"A=B\"\n",
+            "[secrets.\"a b\"]\nfrom_env = \"A\"\n",
+            "[secrets.A]\nfrom_env = \"A\"\nhosts = [\"http://x\"]\n",
+            "[secrets.A]\nfrom_env = \"A\"\nvalue = \"inline\"\n",
+        ] {
+            assert!(parse(bad).is_err(), "{bad}");
+        }
     }
 
     // See: https://docs.deno.com/runtime/fundamentals/security/#environment-variables

@@ -377,8 +377,8 @@ pub enum DenialReason {
     InsecureScheme,
     /// A scheme other than `http` and `https`.
     UnsupportedScheme,
-    /// The variable is the source of a secret of the policy: never readable, whatever the
-    /// grant or `--unsafe` (a secret's value never reaches a plugin).
+    /// The variable or file is the source of a secret of the policy: never readable, whatever
+    /// the grant or `--unsafe` (a secret's value never reaches a plugin).
     SecretSource,
 }
 
@@ -424,7 +424,7 @@ impl fmt::Display for Denial {
             }
             DenialReason::SecretSource => {
                 return f.write_str(
-                    "the variable is the source of a secret: use `aether.secret` and `permissions.secrets`",
+                    "it is the source of a secret: use `aether.secret` and `permissions.secrets`",
                 );
             }
             DenialReason::NotCovered => write!(f, "not covered by `{}`", self.field)?,
@@ -636,6 +636,21 @@ pub struct Grant {
     /// readable by a plugin nor passed to a child, whatever `env` grants (a secret's value
     /// never reaches a plugin).
     secret_vars: Vec<String>,
+    /// The files that are the source of any secret of the policy: never readable by a plugin,
+    /// whatever `filesystem.read` grants.
+    secret_files: Vec<PathBuf>,
+}
+
+/// The `from_file` paths of `policy`'s secrets, normalized lexically.
+fn secret_files(policy: &Policy) -> Vec<PathBuf> {
+    policy
+        .secrets
+        .iter()
+        .filter_map(|d| match &d.source {
+            SecretSource::File(f) => resolve_lexically(f, Path::new("/")),
+            SecretSource::Env(_) => None,
+        })
+        .collect()
 }
 
 fn granted<T: fmt::Display>(items: &[T]) -> Vec<String> {
@@ -691,6 +706,7 @@ impl Grant {
                 SecretSource::File(_) => None,
             })
             .collect();
+        let secret_files = secret_files(p);
         let limits = Limits {
             memory: limits.memory.unwrap_or(DEFAULT_MEMORY.min(p.max_memory)),
             timeout: limits.timeout.unwrap_or(DEFAULT_TIMEOUT.min(p.max_timeout)),
@@ -707,6 +723,7 @@ impl Grant {
             accept_weaker_confinement: p.accept_weaker_confinement,
             secrets,
             secret_vars,
+            secret_files,
         })
     }
 
@@ -767,7 +784,11 @@ impl Grant {
     ///
     /// `--unsafe` lifts checks but never reveals a secret (SPEC §5): a secret the policy does
     /// not define, or hosts outside its `hosts`, are left out, so they stay denied.
-    pub fn with_policy_secrets(mut self, requested: &[SecretRequest], policy: Option<&Policy>) -> Grant {
+    pub fn with_policy_secrets(
+        mut self,
+        requested: &[SecretRequest],
+        policy: Option<&Policy>,
+    ) -> Grant {
         let Some(p) = policy else {
             return self;
         };
@@ -805,6 +826,7 @@ impl Grant {
                 SecretSource::File(_) => None,
             })
             .collect();
+        self.secret_files = secret_files(p);
         self
     }
 
@@ -822,13 +844,16 @@ impl Grant {
     /// `aether.secret(name)`: the secret, when the manifest asks for it (and so the policy
     /// defines it).
     pub fn check_secret(&self, name: &str) -> Result<&GrantedSecret, Denial> {
-        self.secrets.iter().find(|s| s.name == name).ok_or_else(|| Denial {
-            capability: Capability::Secrets,
-            target: name.to_owned(),
-            field: "permissions.secrets",
-            granted: self.secrets.iter().map(|s| s.name.clone()).collect(),
-            reason: DenialReason::NotCovered,
-        })
+        self.secrets
+            .iter()
+            .find(|s| s.name == name)
+            .ok_or_else(|| Denial {
+                capability: Capability::Secrets,
+                target: name.to_owned(),
+                field: "permissions.secrets",
+                granted: self.secrets.iter().map(|s| s.name.clone()).collect(),
+                reason: DenialReason::NotCovered,
+            })
     }
 
     /// Sending secret `name` to `host:port` (the hop's checked host), in a request header
@@ -855,7 +880,11 @@ impl Grant {
             granted,
             reason: DenialReason::NotCovered,
         };
-        if !secret.hosts.iter().any(|d| d.matches(host, port, default_port)) {
+        if !secret
+            .hosts
+            .iter()
+            .any(|d| d.matches(host, port, default_port))
+        {
             return Err(deny("permissions.secrets", granted(&secret.hosts)));
         }
         if in_body && !secret.in_body {
@@ -897,6 +926,11 @@ impl Grant {
         };
         if is_reserved_path(&g) || is_reserved_path(&r) {
             return Err(deny(DenialReason::Reserved));
+        }
+        if capability == Capability::FilesystemRead
+            && self.secret_files.iter().any(|f| *f == g || *f == r)
+        {
+            return Err(deny(DenialReason::SecretSource));
         }
         let set = set.get_or_init(|| PathSet::new(patterns));
         if set.matches_normalized(&g) && set.matches_normalized(&r) {
@@ -1146,6 +1180,7 @@ mod tests {
             commands: vec![PathBuf::from("/usr/bin/gzip")],
             process: true,
             process_network: false,
+            secrets: Vec::new(),
         }
     }
 
@@ -1169,6 +1204,7 @@ mod tests {
             commands: vec![PathBuf::from("/bin/sh"), PathBuf::from("/usr/bin/gzip")],
             process: true,
             process_network: true,
+            secrets: Vec::new(),
         };
         let lim = RequestedLimits {
             memory: Some(ByteSize(1_000_000_001)),

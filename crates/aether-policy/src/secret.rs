@@ -69,6 +69,106 @@ pub fn is_valid_secret_name(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::capability::Capability;
+    use crate::domain::{DomainPattern, parse_host};
+    use crate::grant::{Grant, Permissions, Policy, RequestItem, RequestedLimits, excesses};
+    use crate::risk::RiskClass;
+
+    fn d(p: &str) -> DomainPattern {
+        DomainPattern::parse(p).unwrap()
+    }
+
+    fn policy(in_body: bool) -> Policy {
+        Policy {
+            secrets: vec![SecretDef {
+                name: "TOKEN".into(),
+                source: SecretSource::Env("TOKEN_VAR".into()),
+                hosts: vec![d("*.example.com")],
+                in_body,
+            }],
+            ..Policy::default()
+        }
+    }
+
+    fn asks(name: &str, hosts: &[&str]) -> Permissions {
+        Permissions {
+            secrets: vec![SecretRequest {
+                name: name.into(),
+                hosts: hosts.iter().map(|h| d(h)).collect(),
+            }],
+            ..Permissions::default()
+        }
+    }
+
+    #[test]
+    fn issue_22_undefined_secrets_and_wider_hosts_are_excesses() {
+        let none = RequestedLimits::default();
+        assert!(excesses(&asks("TOKEN", &["api.example.com"]), &none, &policy(false)).is_empty());
+        let ex = excesses(&asks("OTHER", &["api.example.com"]), &none, &policy(false));
+        assert_eq!(ex.len(), 1);
+        assert_eq!(ex[0].item, RequestItem::Secret(0));
+        let ex = excesses(
+            &asks("TOKEN", &["example.com", "evil.test"]),
+            &none,
+            &policy(false),
+        );
+        assert_eq!(ex.len(), 2, "{ex:?}");
+        // SPEC §3: with no policy, no secret exists.
+        assert!(Grant::new(asks("TOKEN", &["a.example.com"]), None, &none).is_err());
+    }
+
+    #[test]
+    fn issue_22_secrets_make_a_plugin_medium_risk_and_high_with_network() {
+        assert_eq!(
+            RiskClass::of(&asks("TOKEN", &["a.example.com"])),
+            RiskClass::Medium
+        );
+        let mut p = asks("TOKEN", &["a.example.com"]);
+        p.domains = vec![d("a.example.com")];
+        assert_eq!(RiskClass::of(&p), RiskClass::High);
+    }
+
+    #[test]
+    fn issue_22_a_secret_goes_only_to_its_hosts() {
+        let none = RequestedLimits::default();
+        let pol = policy(false);
+        let g = Grant::new(asks("TOKEN", &["api.example.com"]), Some(&pol), &none).unwrap();
+        let host = |h: &str| parse_host(h).unwrap();
+        assert!(g.check_secret("TOKEN").is_ok());
+        assert_eq!(
+            g.check_secret("OTHER").unwrap_err().capability,
+            Capability::Secrets
+        );
+        assert!(
+            g.check_secret_host("TOKEN", &host("api.example.com"), 443, 443, false)
+                .is_ok()
+        );
+        // Inside the policy's hosts, outside the manifest's: refused.
+        let e = g
+            .check_secret_host("TOKEN", &host("b.example.com"), 443, 443, false)
+            .unwrap_err();
+        assert_eq!(e.capability, Capability::Secrets);
+        assert_eq!(e.target, "TOKEN -> b.example.com");
+        // Another port is another host.
+        assert!(
+            g.check_secret_host("TOKEN", &host("api.example.com"), 8443, 443, false)
+                .is_err()
+        );
+        // The query and body need `in_body`.
+        assert!(
+            g.check_secret_host("TOKEN", &host("api.example.com"), 443, 443, true)
+                .is_err()
+        );
+        let pol = policy(true);
+        let g = Grant::new(asks("TOKEN", &["api.example.com"]), Some(&pol), &none).unwrap();
+        assert!(
+            g.check_secret_host("TOKEN", &host("api.example.com"), 443, 443, true)
+                .is_ok()
+        );
+        // The source variable is never readable, whatever `env` grants.
+        assert!(g.is_secret_var("TOKEN_VAR"));
+        assert!(g.check_env("TOKEN_VAR").is_err());
+    }
 
     #[test]
     fn secret_names_are_plain() {

@@ -148,9 +148,14 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, gate: &Arc<Gate>, tasks: &Tasks<'_, '
     let secret = Function::new(
         ctx.clone(),
         move |ctx: Ctx<'js>, name: Opt<Value<'js>>| -> Result<Value<'js>> {
-            let name = target_arg(&ctx, &secret_gate, "aether.secret", "name", name.0, |name| {
-                HostRequest::Secret { name }
-            })?;
+            let name = target_arg(
+                &ctx,
+                &secret_gate,
+                "aether.secret",
+                "name",
+                name.0,
+                |name| HostRequest::Secret { name },
+            )?;
             host_call(&ctx, &secret_gate, HostRequest::Secret { name })
         },
     )?

@@ -297,10 +297,19 @@ fn issue_22_secret_in_query_body_or_path_needs_in_body() {
         for c in ["query", "body", "path"] {
             refused_secrets(o, c);
         }
-        assert!(s.granted.requests().is_empty(), "{:?}", s.granted.requests());
+        assert!(
+            s.granted.requests().is_empty(),
+            "{:?}",
+            s.granted.requests()
+        );
 
         // With `in_body = true`, the query and the body are substituted; a path never is.
-        let s = setup(tier, &["query", "body", "path"], "in_body = true\n", &json!({}));
+        let s = setup(
+            tier,
+            &["query", "body", "path"],
+            "in_body = true\n",
+            &json!({}),
+        );
         let (out, v) = run(&s, &[]);
         assert_eq!(out.code, Some(0), "{tier}: {}", out.stderr);
         let o = output(&v, "a");
@@ -309,8 +318,14 @@ fn issue_22_secret_in_query_body_or_path_needs_in_body() {
         refused_secrets(o, "path");
         let seen = s.granted.requests();
         assert_eq!(seen.len(), 2, "{seen:?}");
-        assert!(seen.iter().any(|r| r.contains(&format!("?key={VALUE}"))), "{seen:?}");
-        assert!(seen.iter().any(|r| r.ends_with(&format!("token={VALUE}"))), "{seen:?}");
+        assert!(
+            seen.iter().any(|r| r.contains(&format!("?key={VALUE}"))),
+            "{seen:?}"
+        );
+        assert!(
+            seen.iter().any(|r| r.ends_with(&format!("token={VALUE}"))),
+            "{seen:?}"
+        );
     }
 }
 
@@ -331,8 +346,14 @@ fn issue_22_value_never_reaches_outputs_logs_or_artifacts() {
         let placeholder = o["placeholder"].as_str().unwrap();
         // A server echoing the request: the value goes back to its placeholder.
         assert_eq!(o["echo"]["ok"], true, "{o:#}");
-        assert!(o["echo"]["body"].as_str().unwrap().contains(placeholder), "{o:#}");
-        assert!(o["echo"]["echo"].as_str().unwrap().contains(placeholder), "{o:#}");
+        assert!(
+            o["echo"]["body"].as_str().unwrap().contains(placeholder),
+            "{o:#}"
+        );
+        assert!(
+            o["echo"]["echo"].as_str().unwrap().contains(placeholder),
+            "{o:#}"
+        );
         // The source variable is never readable, whatever `env` grants.
         assert_eq!(o["env"]["ok"], false, "{o:#}");
         assert_eq!(o["env"]["capability"], "env", "{o:#}");
@@ -381,20 +402,32 @@ fn issue_22_forged_or_foreign_placeholders_are_inert() {
         assert_eq!(out.code, Some(0), "{tier}: {}", out.stderr);
         let a = output(&v, "a")["placeholder"].as_str().unwrap().to_owned();
         let b = output(&v, "b");
-        assert_ne!(b["placeholder"], a.as_str(), "placeholders are unique to the step");
+        assert_ne!(
+            b["placeholder"],
+            a.as_str(),
+            "placeholders are unique to the step"
+        );
         assert_eq!(b["forged"]["ok"], true, "{b:#}");
         let seen = s.granted.requests();
         let forged = seen.iter().find(|r| r.contains("/forged")).unwrap();
         assert!(forged.contains(&a), "sent as written: {forged}");
         assert!(!forged.contains(VALUE), "{forged}");
-        assert!(seen.iter().any(|r| r.contains(VALUE)), "b's own placeholder works");
+        assert!(
+            seen.iter().any(|r| r.contains(VALUE)),
+            "b's own placeholder works"
+        );
         let _ = step(&v, "b");
     }
 }
 
 #[test]
 fn issue_22_unsafe_never_reveals_the_value() {
-    let s = setup("thread", &["header", "header_other", "env", "url_other"], "", &json!({}));
+    let s = setup(
+        "thread",
+        &["header", "header_other", "env", "url_other"],
+        "",
+        &json!({}),
+    );
     let (out, v) = run(&s, &["--unsafe"]);
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     let o = output(&v, "a");
@@ -440,12 +473,19 @@ fn issue_22_undefined_secret_or_wider_hosts_is_a_static_excess() {
         .filter(|f| f["capability"] == "secrets")
         .collect();
     assert_eq!(secrets.len(), 2, "{findings:#}");
-    let (out, _) = (s.ws.aether_env(&["run", "pipeline.yaml"], &[("AETHER_TEST_TOKEN", VALUE)]), ());
+    let (out, _) = (
+        s.ws.aether_env(&["run", "pipeline.yaml"], &[("AETHER_TEST_TOKEN", VALUE)]),
+        (),
+    );
     assert_eq!(out.code, Some(2), "{}", out.stderr);
 
     // With no policy, no secret exists.
-    s.ws.write("pipeline.yaml", "name: x\nsteps:\n  - id: a\n    plugin: ./plugins/client\n");
-    let out = s.ws.aether_env(&["run", "pipeline.yaml"], &[("AETHER_TEST_TOKEN", VALUE)]);
+    s.ws.write(
+        "pipeline.yaml",
+        "name: x\nsteps:\n  - id: a\n    plugin: ./plugins/client\n",
+    );
+    let out =
+        s.ws.aether_env(&["run", "pipeline.yaml"], &[("AETHER_TEST_TOKEN", VALUE)]);
     assert_eq!(out.code, Some(2), "{}", out.stderr);
 }
 
@@ -466,8 +506,62 @@ fn issue_22_check_shows_each_plugins_secrets_and_hosts() {
     );
     let human = s.ws.aether(&["check", "pipeline.yaml"]);
     assert!(
-        human.stdout.contains(&format!("secrets:          TOKEN -> 127.0.0.1:{}", s.granted.port)),
+        human.stdout.contains(&format!(
+            "secrets:          TOKEN -> 127.0.0.1:{}",
+            s.granted.port
+        )),
         "{}",
         human.stdout
     );
+}
+
+#[test]
+fn issue_22_the_secrets_example_checks_clean() {
+    let pipeline =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/secrets/pipeline.yaml");
+    let ws = Ws::new();
+    let check = ws.aether(&["check", pipeline.to_str().unwrap(), "--format", "json"]);
+    let v = check.json();
+    assert_eq!(check.code, Some(0), "{v:#}");
+    assert_eq!(
+        v["plugins"][0]["grant"]["secrets"]["API_TOKEN"],
+        json!(["httpbin.org"])
+    );
+    assert_eq!(v["plugins"][0]["risk"], "high");
+}
+
+#[test]
+fn issue_22_from_file_secret_is_sent_and_its_file_never_readable() {
+    for tier in ["thread", "process"] {
+        let s = setup(
+            tier,
+            &["header"],
+            "",
+            &json!({ "filesystem": { "read": ["./keys/**"] } }),
+        );
+        s.ws.write("keys/token", &format!("{VALUE}\n"));
+        let policy = std::fs::read_to_string(s.ws.path().join("aether-policy.toml")).unwrap();
+        let policy = policy.replace(
+            "from_env = \"AETHER_TEST_TOKEN\"",
+            "from_file = \"keys/token\"",
+        ) + "[filesystem]\nread = [\"./keys/**\"]\n";
+        s.ws.write("aether-policy.toml", &policy);
+        s.ws.write(
+            "plugins/client/index.js",
+            &CLIENT_JS.replace(
+                "const out = { placeholder: t };",
+                "const out = { placeholder: t };\n  try { out.read = aether.fs.readText(\"keys/token\"); } catch (e) { out.read = { name: e.name, capability: e.capability }; }",
+            ),
+        );
+        let out = s.ws.aether(&["run", "pipeline.yaml", "--output", "json"]);
+        out.no_panic();
+        assert!(!out.stdout.contains(VALUE) && !out.stderr.contains(VALUE));
+        assert_eq!(out.code, Some(0), "{tier}: {}", out.stderr);
+        let v = out.json();
+        let o = output(&v, "a");
+        assert_eq!(o["read"]["name"], "PermissionDenied", "{o:#}");
+        assert_eq!(o["read"]["capability"], "filesystem.read", "{o:#}");
+        assert_eq!(o["header"]["ok"], true, "{o:#}");
+        assert!(s.granted.requests()[0].contains(VALUE));
+    }
 }
