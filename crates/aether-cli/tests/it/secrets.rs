@@ -139,6 +139,10 @@ export default async function (input) {
       const r = await aether.process.run("/bin/echo", [t], { stdin: t });
       return { status: r.code, text: async () => r.stdout.trim() };
     },
+    child_env: async () => {
+      const r = await aether.process.run("/usr/bin/env", []);
+      return { status: r.code, text: async () => r.stdout };
+    },
   };
   const out = { placeholder: t };
   for (const c of input.cases) {
@@ -181,7 +185,7 @@ fn setup(tier: &str, cases: &[&str], secret_extra: &str, extra_perms: &Value) ->
         &format!(
             "[network]\ndomains = [\"127.0.0.1:{g}\", \"127.0.0.1:{o}\"]\nallow_private = [\"127.0.0.1/32\"]\n\
              [env]\nallow = [\"AETHER_TEST_*\"]\n\
-             [process]\ncommands = [\"/bin/echo\"]\naccept_weaker_confinement = true\n\
+             [process]\ncommands = [\"/bin/echo\", \"/usr/bin/env\"]\naccept_weaker_confinement = true\n\
              [unsafe]\nallowed = true\n\
              [isolation]\ndefault = \"{tier}\"\nhigh_risk = \"{tier}\"\n\
              [secrets.TOKEN]\nfrom_env = \"AETHER_TEST_TOKEN\"\nhosts = [\"127.0.0.1:{g}\"]\n{secret_extra}"
@@ -442,19 +446,23 @@ fn issue_22_unsafe_never_reveals_the_value() {
 fn issue_22_children_get_placeholders_as_inert_strings() {
     let s = setup(
         "thread",
-        &["child"],
+        &["child", "child_env"],
         "",
-        &json!({ "process": { "commands": ["/bin/echo"] } }),
+        &json!({ "process": { "commands": ["/bin/echo", "/usr/bin/env"] } }),
     );
     let (out, v) = run(&s, &[]);
-    let o = output(&v, "a");
     assert_eq!(out.code, Some(0), "{}", out.stderr);
-    if o["child"]["ok"] == true {
-        assert_eq!(o["child"]["body"], o["placeholder"], "{o:#}");
-    } else {
-        // A kernel without the jail's features refuses children: nothing to check then.
-        assert!(!o["child"]["message"].as_str().unwrap().contains(VALUE));
-    }
+    let o = output(&v, "a");
+    // Arguments and stdin hold the placeholder as written.
+    assert_eq!(o["child"]["ok"], true, "{o:#}");
+    assert_eq!(o["child"]["body"], o["placeholder"], "{o:#}");
+    // The source variable is not in the child's environment, though `env` grants its prefix.
+    assert_eq!(o["child_env"]["ok"], true, "{o:#}");
+    let env = o["child_env"]["body"].as_str().unwrap();
+    assert!(
+        !env.contains("AETHER_TEST_TOKEN") && !env.contains(VALUE),
+        "{env}"
+    );
 }
 
 #[test]
@@ -563,5 +571,45 @@ fn issue_22_from_file_secret_is_sent_and_its_file_never_readable() {
         assert_eq!(o["read"]["capability"], "filesystem.read", "{o:#}");
         assert_eq!(o["header"]["ok"], true, "{o:#}");
         assert!(s.granted.requests()[0].contains(VALUE));
+    }
+}
+
+#[test]
+fn issue_22_a_listeners_response_carries_placeholders_as_inert_strings() {
+    for tier in ["thread", "process"] {
+        let port = crate::listen::free_port();
+        let s = setup(
+            tier,
+            &[],
+            "",
+            &json!({ "network": { "domains": [], "listen": [format!("127.0.0.1:{port}")] } }),
+        );
+        let policy = std::fs::read_to_string(s.ws.path().join("aether-policy.toml")).unwrap();
+        let policy = policy.replace(
+            "allow_private = [",
+            &format!("listen = [\"127.0.0.1:{port}\"]\nallow_private = ["),
+        );
+        s.ws.write("aether-policy.toml", &policy);
+        s.ws.write(
+            "plugins/client/index.js",
+            &format!(
+                "export default async () => {{\n  const t = aether.secret(\"TOKEN\");\n  const server = aether.listen({{ hostname: \"127.0.0.1\", port: {port} }});\n  const req = await server.accept();\n  req.respond(200, {{ \"X-Token\": t }}, `token=${{t}}`);\n  server.close();\n  return {{ placeholder: t }};\n}};\n"
+            ),
+        );
+        let client = thread::spawn(move || {
+            let mut stream = crate::listen::connect(port);
+            stream
+                .write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                .unwrap();
+            let mut answer = Vec::new();
+            let _ = stream.read_to_end(&mut answer);
+            String::from_utf8_lossy(&answer).into_owned()
+        });
+        let (out, v) = run(&s, &[]);
+        let answer = client.join().unwrap();
+        assert_eq!(out.code, Some(0), "{tier}: {}", out.stderr);
+        let placeholder = output(&v, "a")["placeholder"].as_str().unwrap().to_owned();
+        assert!(answer.contains(&format!("token={placeholder}")), "{answer}");
+        assert!(!answer.contains(VALUE), "{answer}");
     }
 }
