@@ -34,7 +34,7 @@ impl SecretValues {
     /// Reads the value of each of `secrets` (the granted secrets of the steps a run runs; a
     /// name seen twice is read once), from aether's environment or a regular file (at most
     /// [`MAX_SECRET_BYTES`], one trailing newline dropped). An unset variable, an unreadable
-    /// file, an empty value, or one with CR, LF or NUL (it could not go in a header) is an
+    /// file, an empty value, or one with a control character (it could not go in a header) is an
     /// error naming the secret and its source, never its value.
     pub fn load<'a>(
         secrets: impl IntoIterator<Item = &'a GrantedSecret>,
@@ -51,9 +51,10 @@ impl SecretValues {
                 })?,
                 SecretSource::File(path) => read_file(name, path)?,
             };
-            if value.is_empty() || value.contains(['\r', '\n', '\0']) {
+            // A control character (CR, LF, NUL, ...) could not go in a header value.
+            if value.is_empty() || value.chars().any(|c| c.is_control() && c != '\t') {
                 return Err(format!(
-                    "secret `{name}`: its value is empty or holds CR, LF or NUL; store the token alone"
+                    "secret `{name}`: its value is empty or holds control characters; store the token alone"
                 ));
             }
             values.insert(name.to_owned(), value);
