@@ -387,6 +387,9 @@ fn issue_22_value_never_reaches_outputs_logs_or_artifacts() {
             "{events}"
         );
         assert!(out.stderr.contains(placeholder), "{}", out.stderr);
+        // The report's interaction diagram shows the edge, by name.
+        let mmd = std::fs::read_to_string(audit.join("interactions.mmd")).unwrap();
+        assert!(mmd.contains("secret TOKEN"), "{mmd}");
     }
 }
 
