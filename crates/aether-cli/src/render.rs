@@ -93,6 +93,7 @@ pub fn grant_json(info: &PluginInfo) -> Value {
             "listen": p.listen.iter().map(ToString::to_string).collect::<Vec<_>>(),
         },
         "env": p.env.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "secrets": p.secrets.iter().map(|s| (s.name.clone(), json!(s.hosts.iter().map(ToString::to_string).collect::<Vec<_>>()))).collect::<serde_json::Map<_, _>>(),
         "process": if p.process {
             json!({
                 "commands": p.commands.iter().map(|c| c.display().to_string()).collect::<Vec<_>>(),
@@ -233,6 +234,17 @@ fn plugin_text(w: &mut impl Write, info: &PluginInfo, tiers: &[Tier]) -> io::Res
         "  env:              {}",
         list(p.env.iter().map(ToString::to_string).collect())
     )?;
+    if !p.secrets.is_empty() {
+        let secrets: Vec<String> = p
+            .secrets
+            .iter()
+            .map(|s| {
+                let hosts: Vec<String> = s.hosts.iter().map(ToString::to_string).collect();
+                format!("{} -> {}", s.name, list(hosts))
+            })
+            .collect();
+        writeln!(w, "  secrets:          {}", secrets.join("; "))?;
+    }
     if p.process {
         let cmds = list(p.commands.iter().map(|c| c.display().to_string()).collect());
         writeln!(

@@ -292,6 +292,8 @@ pub struct RunOptions<'a> {
     /// tests give a fixed instant. A value, not an environment variable, so that no release
     /// binary reads security-relevant time from anywhere else.
     pub clock: &'a (dyn Fn() -> jiff::Timestamp + Sync),
+    /// The values of the secrets the run's steps use, read once when the run starts.
+    pub secrets: aether_host::secrets::SecretValues,
 }
 
 /// The limits of an `--unsafe` step: none in practice (a year, and all addressable memory).
@@ -386,7 +388,8 @@ impl StepRunner for Runner<'_> {
             plugin.bundle.clone(),
             self.collector.clone(),
         )
-        .proxies(self.options.proxies.clone());
+        .proxies(self.options.proxies.clone())
+        .secrets(self.options.secrets.clone());
         host = host.deadline(aether_policy::deadline_after(start, limits.timeout));
         if self.options.unsafe_run {
             host = host.unsafe_mode(aether_policy::UnsafeMode::acknowledge());

@@ -254,7 +254,11 @@ fn plugin_info(
             }
         }
         findings.extend(excess);
-        let grant = Grant::new(manifest.permissions.clone(), None, &manifest.limits).ok()?;
+        let mut perms = manifest.permissions.clone();
+        let requested = std::mem::take(&mut perms.secrets);
+        let grant = Grant::new(perms, None, &manifest.limits)
+            .ok()?
+            .with_policy_secrets(&requested, policy);
         return Some(PluginInfo {
             manifest,
             grant,
@@ -460,6 +464,10 @@ fn describe_item(m: &Manifest, item: RequestItem) -> (Option<Capability>, Option
         RequestItem::Command(i) => (
             Some(Capability::Process),
             p.commands.get(i).map(|c| c.display().to_string()),
+        ),
+        RequestItem::Secret(i) => (
+            Some(Capability::Secrets),
+            p.secrets.get(i).map(|s| s.name.clone()),
         ),
         RequestItem::ProcessNetwork => (
             Some(Capability::Process),

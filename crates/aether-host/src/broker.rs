@@ -65,6 +65,9 @@ pub struct StepHost {
     /// map held in aether's memory, outside the plugin's ceiling) each time. At most one entry
     /// per file of the bundle.
     compiled: Mutex<HashMap<String, Compilation>>,
+    /// The step's secret placeholders (`aether.secret`), made on first use; the values are
+    /// the run's, read once by the runner.
+    placeholders: crate::secrets::Placeholders,
 }
 
 /// Processes one `aether.process.run` child may have alive at once, itself and its
@@ -101,7 +104,31 @@ impl StepHost {
             gateway: Gateway::new(Box::new(SystemResolver)),
             children: Children::default(),
             compiled: Mutex::new(HashMap::new()),
+            placeholders: crate::secrets::Placeholders::default(),
         }
+    }
+
+    /// The run's secret values ([`crate::secrets::SecretValues::load`]), for the placeholders
+    /// of the secrets the grant allows. Without them, `aether.secret` of a granted secret is a
+    /// `TypeError` (no value was read).
+    pub fn secrets(mut self, values: crate::secrets::SecretValues) -> StepHost {
+        self.placeholders = crate::secrets::Placeholders::new(values);
+        self
+    }
+
+    /// `aether.secret(name)`: the placeholder of a granted secret. Never overridden by
+    /// `--unsafe`: an ungranted secret has no hosts to go to, so it stays denied.
+    fn secret(&self, name: &str) -> Result<HostValue, HostError> {
+        if let Err(d) = self.grant.check_secret(name) {
+            return Err(self.denied(d));
+        }
+        let Some(text) = self.placeholders.placeholder(name) else {
+            return Err(type_error(format!(
+                "aether.secret: no value was read for secret `{name}`"
+            )));
+        };
+        self.event(Capability::Secrets, name, Decision::Allowed, String::new());
+        Ok(HostValue::Text { value: Some(text) })
     }
 
     /// Ends the step: cuts every fetch under way and refuses new ones; kills every child
@@ -154,7 +181,12 @@ impl StepHost {
 
     /// Records `denial` as `allowed-unsafe` and returns the token to proceed, in an `--unsafe`
     /// run; `None` otherwise.
+    /// A secret's source (a variable or file the policy names) stays unreadable under
+    /// `--unsafe`: SPEC §5, a secret's value never reaches a plugin.
     fn override_denial(&self, denial: &Denial) -> Option<&UnsafeMode> {
+        if denial.reason == aether_policy::DenialReason::SecretSource {
+            return None;
+        }
         let mode = self.unsafe_mode.as_ref()?;
         self.event(
             denial.capability,
@@ -790,6 +822,7 @@ impl Host for StepHost {
                 self.recorder.log(&self.who.step, &level, &message);
                 Ok(HostValue::Unit)
             }
+            HostRequest::Secret { name } => self.secret(&name),
             HostRequest::Fetch {
                 url,
                 method,
@@ -913,6 +946,10 @@ impl StepHost {
                 .check_write(&path, true, problem)
                 .map(|_| HostValue::Unit),
             HostRequest::EnvGet { name } => self.env_get(&name, problem),
+            HostRequest::Secret { name } => {
+                self.secret(&name)?;
+                Err(type_error(text.to_owned()))
+            }
             HostRequest::Fetch {
                 url, timeout_ms, ..
             } => {
@@ -974,9 +1011,13 @@ impl StepHost {
             None => self.deadline,
         };
         let bytes_sent = request.body.as_ref().map_or(0, |b| b.len() as u64);
-        let traced =
-            self.gateway
-                .fetch_traced(&self.grant, request, deadline, self.unsafe_mode.as_ref());
+        let traced = self.gateway.fetch_traced_with(
+            &self.grant,
+            request,
+            deadline,
+            self.unsafe_mode.as_ref(),
+            &self.placeholders.all(),
+        );
         for denial in &traced.overridden {
             self.override_denial(denial);
         }
@@ -1000,6 +1041,10 @@ impl StepHost {
                     inbound: None,
                 }),
             });
+            // Which secret went to which host: names, never values.
+            for sent in &hop.secrets {
+                self.event(Capability::Secrets, sent, Decision::Allowed, String::new());
+            }
         }
         match traced.result {
             Ok(response) => Ok(HostValue::Response {
@@ -1012,10 +1057,21 @@ impl StepHost {
             }),
             Err(FetchError::Denied { url, denial }) => {
                 let message = denial.to_string();
-                self.event(Capability::Network, &url, Decision::Denied, message.clone());
+                // A secret's denial names the secret and the host (never the value); the
+                // network's names the URL.
+                let target = match denial.capability {
+                    Capability::Secrets => denial.target,
+                    _ => url,
+                };
+                self.event(
+                    denial.capability,
+                    &target,
+                    Decision::Denied,
+                    message.clone(),
+                );
                 Err(HostError::PermissionDenied {
-                    capability: Capability::Network,
-                    target: url,
+                    capability: denial.capability,
+                    target,
                     message,
                 })
             }
@@ -1139,10 +1195,13 @@ impl StepHost {
         let unsafe_run = self.unsafe_mode.is_some();
         let env = std::env::vars_os()
             .filter(|(name, _)| {
-                unsafe_run
-                    || name
-                        .to_str()
-                        .is_some_and(|n| self.grant.check_env(n).is_ok())
+                // A secret's source variable never reaches a child, `--unsafe` or not.
+                let secret = name.to_str().is_some_and(|n| self.grant.is_secret_var(n));
+                !secret
+                    && (unsafe_run
+                        || name
+                            .to_str()
+                            .is_some_and(|n| self.grant.check_env(n).is_ok()))
             })
             .collect();
         let perms = self.grant.permissions();

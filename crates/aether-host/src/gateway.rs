@@ -10,7 +10,11 @@
 //! 4. the name is resolved **once**, here, through a [`Resolve`];
 //! 5. the first address that passes [`Grant::check_address`] is kept; only then is userinfo
 //!    refused (a `TypeError`): the grant is checked first (SPEC §5);
-//! 6. the connection goes to exactly that socket address: `ureq` is given a resolver that
+//! 6. the step's secret placeholders ([`crate::secrets`]) are replaced by their values, for
+//!    this hop only, where [`Grant::check_secret_host`] allows (header values; the URL query
+//!    and the body only with `in_body`); a placeholder anywhere else, or bound for a host its
+//!    secret does not cover, refuses the request (capability `secrets`), `--unsafe` or not;
+//! 7. the connection goes to exactly that socket address: `ureq` is given a resolver that
 //!    answers only that address, so no second lookup happens (DNS rebinding between check and
 //!    connect is closed).
 //!
@@ -30,7 +34,9 @@ use std::time::{Duration, Instant};
 
 use std::cell::RefCell;
 
-use aether_policy::{Denial, Grant, Host, UnsafeMode, parse_host};
+use aether_policy::{Capability, Denial, DenialReason, Grant, Host, UnsafeMode, parse_host};
+
+use crate::secrets::{Placeholder, contains_bytes, redact, redact_bytes, replace_bytes};
 use thiserror::Error;
 use ureq::http;
 use ureq::unversioned::resolver::{ResolvedSocketAddrs, Resolver};
@@ -100,6 +106,8 @@ pub struct Hop {
     pub addr: SocketAddr,
     /// The status it answered.
     pub status: u16,
+    /// The secrets substituted in it, each as `NAME -> host[:port]` (names, never values).
+    pub secrets: Vec<String>,
 }
 
 /// The final response.
@@ -452,6 +460,8 @@ pub(crate) fn check_headers(
 /// The grant's checks for one fetch, with the denials an `--unsafe` run overrides.
 struct Checks<'a> {
     grant: &'a Grant,
+    /// The step's secret placeholders, substituted hop by hop.
+    secrets: &'a [Placeholder],
     /// `Some` in an `--unsafe` run: denials are collected here instead of failing the fetch.
     overridden: Option<RefCell<Vec<Denial>>>,
 }
@@ -478,6 +488,91 @@ impl Checks<'_> {
 struct Target {
     url: Url,
     addr: SocketAddr,
+    /// The host and ports as checked, for the secrets' hosts.
+    host: Host,
+    port: u16,
+    default_port: u16,
+}
+
+/// What one hop sends once the step's placeholders are replaced (see [`substitute`]).
+struct Substituted {
+    url: Url,
+    headers: http::HeaderMap,
+    body: Option<Vec<u8>>,
+    /// `NAME -> host[:port]` for each secret substituted.
+    sent: Vec<String>,
+}
+
+/// Step 6 of the module docs: every placeholder of the step found in the hop's request is
+/// replaced by its value where the grant allows it, or the hop is refused. Placeholders can be
+/// substituted only in header values (any secret) and in the URL query and body (secrets with
+/// `in_body`); anywhere else (the URL's host, path or userinfo, a header name) nothing could
+/// keep the value to its hosts, so the request is refused.
+fn substitute(
+    checks: &Checks<'_>,
+    target: &Target,
+    headers: &http::HeaderMap,
+    body: Option<&Vec<u8>>,
+) -> Result<Substituted, Denial> {
+    let mut out = Substituted {
+        url: target.url.clone(),
+        headers: headers.clone(),
+        body: body.cloned(),
+        sent: Vec::new(),
+    };
+    let shown = if target.port == target.default_port {
+        target.host.to_string()
+    } else {
+        format!("{}:{}", target.host, target.port)
+    };
+    for p in checks.secrets {
+        let mut url = target.url.clone();
+        url.set_query(None);
+        let misplaced =
+            url.as_str().contains(&p.text) || headers.keys().any(|k| k.as_str().contains(&p.text));
+        if misplaced {
+            return Err(Denial {
+                capability: Capability::Secrets,
+                target: format!("{} -> {shown}", p.name),
+                field: "permissions.secrets",
+                granted: vec!["header values; the URL query and body with `in_body`".to_owned()],
+                reason: DenialReason::NotCovered,
+            });
+        }
+        let in_header = headers
+            .values()
+            .any(|v| contains_bytes(v.as_bytes(), p.text.as_bytes()));
+        let in_query = target.url.query().is_some_and(|q| q.contains(&p.text));
+        let in_body = body.is_some_and(|b| contains_bytes(b, p.text.as_bytes()));
+        if !(in_header || in_query || in_body) {
+            continue;
+        }
+        let grant = checks.grant;
+        let (host, port, default_port) = (&target.host, target.port, target.default_port);
+        grant.check_secret_host(&p.name, host, port, default_port, in_query || in_body)?;
+        if in_header {
+            let mut replaced = http::HeaderMap::new();
+            for (name, value) in &out.headers {
+                let bytes = replace_bytes(value.as_bytes(), p.text.as_bytes(), p.value.as_bytes());
+                if let Ok(mut v) = http::HeaderValue::from_bytes(&bytes) {
+                    v.set_sensitive(true);
+                    replaced.append(name.clone(), v);
+                }
+            }
+            out.headers = replaced;
+        }
+        if in_query {
+            let query = out.url.query().map(|q| q.replace(&p.text, &p.value));
+            out.url.set_query(query.as_deref());
+        }
+        if in_body {
+            out.body = out
+                .body
+                .map(|b| replace_bytes(&b, p.text.as_bytes(), p.value.as_bytes()));
+        }
+        out.sent.push(format!("{} -> {shown}", p.name));
+    }
+    Ok(out)
 }
 
 /// Steps 1–5 of the module docs for one hop.
@@ -537,6 +632,9 @@ fn check_url(
     Ok(Target {
         url,
         addr: SocketAddr::new(ip, port),
+        host,
+        port,
+        default_port,
     })
 }
 
@@ -698,6 +796,7 @@ impl<R: Resolve> Gateway<R> {
     ) -> Result<FetchResponse, FetchError> {
         let checks = Checks {
             grant,
+            secrets: &[],
             overridden: None,
         };
         self.fetch_with(&checks, request, deadline, &mut Vec::new())
@@ -721,12 +820,38 @@ impl<R: Resolve> Gateway<R> {
         deadline: Instant,
         unsafe_mode: Option<&UnsafeMode>,
     ) -> Traced {
+        self.fetch_traced_with(grant, request, deadline, unsafe_mode, &[])
+    }
+
+    /// [`Gateway::fetch_traced`] substituting the step's secret `placeholders` (step 6 of the
+    /// module docs). A secret's denial is never overridden, `--unsafe` or not: the value goes
+    /// only where its grant says. What comes back (response headers and body, error messages)
+    /// has every value sent replaced by its placeholder again.
+    pub(crate) fn fetch_traced_with(
+        &self,
+        grant: &Grant,
+        request: FetchRequest,
+        deadline: Instant,
+        unsafe_mode: Option<&UnsafeMode>,
+        placeholders: &[Placeholder],
+    ) -> Traced {
         let checks = Checks {
             grant,
+            secrets: placeholders,
             overridden: unsafe_mode.map(|_| RefCell::new(Vec::new())),
         };
         let mut hops = Vec::new();
-        let result = self.fetch_with(&checks, request, deadline, &mut hops);
+        let result = match self.fetch_with(&checks, request, deadline, &mut hops) {
+            Ok(mut r) if !placeholders.is_empty() => {
+                for (_, v) in &mut r.headers {
+                    *v = redact(v, placeholders);
+                }
+                r.body = redact_bytes(&r.body, placeholders);
+                Ok(r)
+            }
+            Err(FetchError::Type(m)) => Err(FetchError::Type(redact(&m, placeholders))),
+            other => other,
+        };
         let overridden = checks
             .overridden
             .map(RefCell::into_inner)
@@ -849,14 +974,21 @@ impl<R: Resolve> Gateway<R> {
                     PinnedResolver(proxy),
                 ),
             };
+            let substituted =
+                substitute(checks, &target, &headers, body.as_ref()).map_err(|denial| {
+                    FetchError::Denied {
+                        url: target.url.to_string(),
+                        denial,
+                    }
+                })?;
             let _registered = self.in_flight.register(&agent)?;
             let mut builder = http::Request::builder()
                 .method(method.clone())
-                .uri(target.url.as_str());
+                .uri(substituted.url.as_str());
             if let Some(h) = builder.headers_mut() {
-                h.extend(headers.clone());
+                h.extend(substituted.headers);
             }
-            let sent = match &body {
+            let sent = match &substituted.body {
                 Some(b) => builder.body(b.clone()).map(|r| agent.run(r)),
                 None => builder.body(()).map(|r| agent.run(r)),
             };
@@ -868,6 +1000,7 @@ impl<R: Resolve> Gateway<R> {
                 url: target.url.to_string(),
                 addr: target.addr,
                 status: status.as_u16(),
+                secrets: substituted.sent,
             });
 
             let location = response
@@ -914,7 +1047,9 @@ impl<R: Resolve> Gateway<R> {
                             headers.remove(http::header::AUTHORIZATION);
                             headers.remove(http::header::COOKIE);
                         }
-                        url_text = next.to_string();
+                        // A value a server put in `Location` goes back to its placeholder: the
+                        // next hop substitutes it again only where its grant allows.
+                        url_text = redact(next.as_str(), checks.secrets);
                         continue;
                     }
                 }

@@ -16,5 +16,6 @@ pub mod inbound;
 pub mod overlay;
 pub mod protocol;
 pub mod resolve;
+pub mod secrets;
 
 pub use protocol::{Host, HostError, HostRequest, HostValue, panic_message};

@@ -67,6 +67,12 @@ pub enum HostRequest {
         /// The variable's name.
         name: String,
     },
+    /// `aether.secret(name)`: the step's placeholder for a granted secret (never its value).
+    /// Answered with [`HostValue::Text`].
+    Secret {
+        /// The secret's name.
+        name: String,
+    },
     /// Resolve and load a module: `import` (static or dynamic) or `require`.
     LoadModule {
         /// The specifier as written.
@@ -204,7 +210,7 @@ impl HostRequest {
             HostRequest::Write { path, data } | HostRequest::Append { path, data } => {
                 path.len() + data.len()
             }
-            HostRequest::EnvGet { name } => name.len(),
+            HostRequest::EnvGet { name } | HostRequest::Secret { name } => name.len(),
             HostRequest::LoadModule {
                 specifier,
                 referrer,

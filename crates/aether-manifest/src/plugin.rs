@@ -5,8 +5,11 @@
 
 use std::path::{Component, Path, PathBuf};
 
+use std::collections::BTreeMap;
+
 use aether_policy::{
     DomainPattern, EnvPattern, ListenAddr, PathPattern, Permissions, RequestItem, RequestedLimits,
+    SecretRequest,
 };
 use json_spanned_value::spanned::Spanned;
 use schemars::JsonSchema;
@@ -70,6 +73,11 @@ struct RawPermissions {
     /// Programs the plugin may run as child processes.
     #[schemars(with = "Option<RawProcess>")]
     process: Option<S<RawProcess>>,
+    /// Secrets the plugin may use without seeing them (`aether.secret(name)`), each with the
+    /// hosts (domain patterns, as in `network.domains`) it may be sent to. The policy defines
+    /// each secret's source.
+    #[schemars(with = "Option<BTreeMap<String, Vec<String>>>")]
+    secrets: Option<S<BTreeMap<String, Vec<S<String>>>>>,
 }
 
 /// `permissions.filesystem`.
@@ -171,6 +179,7 @@ struct Locations {
     env: Vec<Loc>,
     commands: Vec<Loc>,
     process_network: Option<Loc>,
+    secrets: Vec<Loc>,
     memory: Option<Loc>,
     timeout: Option<Loc>,
 }
@@ -300,6 +309,35 @@ impl Manifest {
             }
         }
 
+        if let Some(secrets) = &p.secrets {
+            let object = file.loc(secrets.start());
+            for (name, hosts) in secrets.get_ref() {
+                if !aether_policy::is_valid_secret_name(name) {
+                    errors.push(file.error_at(
+                        secrets.start(),
+                        format!(
+                            "invalid secret name `{}` in `permissions.secrets`: expected letters, digits, `_`, `-` or `.`",
+                            aether_policy::escape_untrusted(name)
+                        ),
+                    ));
+                    continue;
+                }
+                let compiled = compile_each(
+                    &file,
+                    entries(hosts),
+                    "permissions.secrets",
+                    DomainPattern::parse,
+                    &mut errors,
+                );
+                let loc = compiled.first().map_or(object, |(_, l)| *l);
+                permissions.secrets.push(SecretRequest {
+                    name: name.clone(),
+                    hosts: values(compiled),
+                });
+                locations.secrets.push(loc);
+            }
+        }
+
         let mut limits = RequestedLimits::default();
         if let Some(s) = &raw.limits.memory {
             match aether_policy::parse_size(s.get_ref()) {
@@ -351,10 +389,16 @@ impl Manifest {
             RequestItem::Env(i) => l.env.get(i).copied(),
             RequestItem::Command(i) => l.commands.get(i).copied(),
             RequestItem::ProcessNetwork => l.process_network,
+            RequestItem::Secret(i) => l.secrets.get(i).copied(),
             RequestItem::Memory => l.memory,
             RequestItem::Timeout => l.timeout,
         }
     }
+}
+
+/// The compiled values of [`compile_each`], without their locations.
+fn values<T>(compiled: Vec<(T, Loc)>) -> Vec<T> {
+    compiled.into_iter().map(|(v, _)| v).collect()
 }
 
 /// The entries of a list field with their byte offsets, for [`compile_each`].

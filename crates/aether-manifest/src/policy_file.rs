@@ -4,11 +4,13 @@
 //! defaults. Unknown keys are errors, patterns are compiled once here, and every error names the
 //! file, line and column.
 
+use std::collections::BTreeMap;
 use std::ops::Range;
 use std::path::Path;
 
 use aether_policy::{
-    AppliesTo, DomainPattern, EnvPattern, IpNet, ListenAddr, PathPattern, Policy, Tier, Window,
+    AppliesTo, DomainPattern, EnvPattern, IpNet, ListenAddr, PathPattern, Policy, SecretDef,
+    SecretSource, Tier, Window,
 };
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -49,6 +51,31 @@ struct RawPolicy {
     windows: Vec<S<RawWindow>>,
     /// Signature requirements for plugins.
     integrity: Option<RawIntegrity>,
+    /// The secrets plugins may use without seeing them, by name: each one's source and the
+    /// most hosts it may be sent to. None defined: no secret exists.
+    #[serde(default)]
+    #[schemars(with = "BTreeMap<String, RawSecret>")]
+    secrets: BTreeMap<String, S<RawSecret>>,
+}
+
+/// `[secrets.NAME]`.
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Secret")]
+struct RawSecret {
+    /// The environment variable of aether's own process holding the value (never readable by
+    /// plugins). Exactly one of `from_env` and `from_file`.
+    from_env: Option<String>,
+    /// A regular file holding the value (absolute, or relative to the workspace; one trailing
+    /// newline is dropped).
+    from_file: Option<String>,
+    /// The most hosts (domain patterns) any plugin may send the secret to.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    hosts: Vec<S<String>>,
+    /// `true`: also substituted in the URL query and the request body (default `false`:
+    /// request headers only).
+    in_body: Option<bool>,
 }
 
 /// `[integrity]`.
@@ -410,6 +437,72 @@ pub fn parse_policy(file: &SourceFile, workspace: &Path) -> Result<Policy, Vec<F
         }
     }
 
+    for (name, def) in &raw.secrets {
+        let at = def.span();
+        let def = def.get_ref();
+        if !aether_policy::is_valid_secret_name(name) {
+            err(
+                &mut errors,
+                at.clone(),
+                format!(
+                    "invalid secret name `{}`: expected letters, digits, `_`, `-` or `.`",
+                    aether_policy::escape_untrusted(name)
+                ),
+            );
+            continue;
+        }
+        let source = match (&def.from_env, &def.from_file) {
+            (Some(var), None) if aether_policy::is_valid_name(var) => {
+                Some(SecretSource::Env(var.clone()))
+            }
+            (Some(var), None) => {
+                err(
+                    &mut errors,
+                    at.clone(),
+                    format!(
+                        "invalid `secrets.{name}.from_env` `{}`: expected a variable name",
+                        aether_policy::escape_untrusted(var)
+                    ),
+                );
+                None
+            }
+            (None, Some(path)) if !path.is_empty() && !path.contains('\0') => {
+                Some(SecretSource::File(workspace.join(path)))
+            }
+            (None, Some(_)) => {
+                err(
+                    &mut errors,
+                    at.clone(),
+                    format!("invalid `secrets.{name}.from_file`: expected a path"),
+                );
+                None
+            }
+            _ => {
+                err(
+                    &mut errors,
+                    at.clone(),
+                    format!("`[secrets.{name}]` needs exactly one of `from_env` and `from_file`"),
+                );
+                None
+            }
+        };
+        let hosts = values(compile_each(
+            file,
+            entries(&def.hosts),
+            &format!("secrets.{name}.hosts"),
+            DomainPattern::parse,
+            &mut errors,
+        ));
+        if let Some(source) = source {
+            policy.secrets.push(SecretDef {
+                name: name.clone(),
+                source,
+                hosts,
+                in_body: def.in_body.unwrap_or(false),
+            });
+        }
+    }
+
     if errors.is_empty() {
         Ok(policy)
     } else {
@@ -455,6 +548,31 @@ mod tests {
             text: text.to_owned(),
         };
         parse_policy(&file, Path::new("/ws"))
+    }
+
+    #[test]
+    fn issue_22_secrets_parse_with_one_source_each() {
+        let p = parse(
+            "[secrets.API_TOKEN]\nfrom_env = \"API_TOKEN\"\nhosts = [\"api.example.com\"]\n\
+             [secrets.KEY]\nfrom_file = \"keys/k\"\nhosts = [\"*.example.org\"]\nin_body = true\n",
+        )
+        .unwrap();
+        assert_eq!(p.secrets.len(), 2);
+        assert_eq!(p.secrets[0].name, "API_TOKEN");
+        assert_eq!(p.secrets[0].source, SecretSource::Env("API_TOKEN".into()));
+        assert!(!p.secrets[0].in_body);
+        assert_eq!(p.secrets[1].source, SecretSource::File("/ws/keys/k".into()));
+        assert!(p.secrets[1].in_body);
+        for bad in [
+            "[secrets.A]\nhosts = []\n",
+            "[secrets.A]\nfrom_env = \"A\"\nfrom_file = \"a\"\n",
+            "[secrets.A]\nfrom_env = \"A=B\"\n",
+            "[secrets.\"a b\"]\nfrom_env = \"A\"\n",
+            "[secrets.A]\nfrom_env = \"A\"\nhosts = [\"http://x\"]\n",
+            "[secrets.A]\nfrom_env = \"A\"\nvalue = \"inline\"\n",
+        ] {
+            assert!(parse(bad).is_err(), "{bad}");
+        }
     }
 
     // See: https://docs.deno.com/runtime/fundamentals/security/#environment-variables

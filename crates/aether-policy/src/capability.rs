@@ -26,6 +26,9 @@ pub enum Capability {
     /// `module`: importing a module (only relative specifiers inside the plugin).
     #[serde(rename = "module")]
     Module,
+    /// `secrets`: using a secret (`aether.secret`) and sending it to a host.
+    #[serde(rename = "secrets")]
+    Secrets,
     /// `limit.memory`: the memory ceiling was reached (never granted, only recorded).
     #[serde(rename = "limit.memory")]
     LimitMemory,
@@ -48,6 +51,7 @@ impl Capability {
             Capability::Env => "env",
             Capability::Process => "process",
             Capability::Module => "module",
+            Capability::Secrets => "secrets",
             Capability::LimitMemory => "limit.memory",
             Capability::LimitTimeout => "limit.timeout",
             Capability::Window => "window",

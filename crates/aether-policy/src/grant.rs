@@ -21,6 +21,7 @@ use crate::env::EnvPattern;
 use crate::escape::escape_untrusted;
 use crate::path::{PathPattern, PathSet, normalize_lexically, resolve_lexically};
 use crate::risk::RiskClass;
+use crate::secret::{GrantedSecret, SecretDef, SecretRequest, SecretSource};
 use crate::size::{ByteSize, HumanDuration};
 use crate::window::Window;
 
@@ -58,6 +59,8 @@ pub struct Permissions {
     pub process: bool,
     /// `process.network`: children may open network connections at all.
     pub process_network: bool,
+    /// `secrets`: each secret and the hosts it may be sent to.
+    pub secrets: Vec<SecretRequest>,
 }
 
 /// Limits written in the manifest; `None` means "use the default".
@@ -134,6 +137,8 @@ pub struct Policy {
     pub windows: Vec<Window>,
     /// `[integrity]`: trusted signing keys, and whether every plugin must be signed by one.
     pub integrity: aether_integrity::SignaturePolicy,
+    /// `[secrets.NAME]`: the secrets plugins may be granted (none: no secret exists).
+    pub secrets: Vec<SecretDef>,
 }
 
 impl Default for Policy {
@@ -158,6 +163,7 @@ impl Default for Policy {
             isolation_high_risk: Tier::Process,
             windows: Vec::new(),
             integrity: aether_integrity::SignaturePolicy::default(),
+            secrets: Vec::new(),
         }
     }
 }
@@ -196,6 +202,8 @@ pub enum RequestItem {
     Memory,
     /// `limits.timeout`.
     Timeout,
+    /// `secrets[i]`.
+    Secret(usize),
 }
 
 /// One request that goes beyond the policy.
@@ -291,6 +299,7 @@ pub fn excesses(perms: &Permissions, limits: &RequestedLimits, policy: &Policy) 
             message: "`process.network = true` is not allowed: the policy's `process.allow_network` is false".to_owned(),
         });
     }
+    out.extend(secret_excesses(perms, policy));
     if let Some(m) = limits.memory
         && m > policy.max_memory
     {
@@ -317,6 +326,41 @@ pub fn excesses(perms: &Permissions, limits: &RequestedLimits, policy: &Policy) 
     out
 }
 
+/// The `secrets` requests `policy` does not cover: a secret it does not define, or hosts
+/// outside its `hosts`. With no policy the default one applies, which defines none (SPEC §3:
+/// "with no policy, no secret exists").
+fn secret_excesses(perms: &Permissions, policy: &Policy) -> Vec<Excess> {
+    let mut out = Vec::new();
+    for (i, r) in perms.secrets.iter().enumerate() {
+        let Some(def) = policy.secrets.iter().find(|d| d.name == r.name) else {
+            let defined: Vec<&str> = policy.secrets.iter().map(|d| d.name.as_str()).collect();
+            out.push(Excess {
+                item: RequestItem::Secret(i),
+                message: format!(
+                    "secret `{}` is not defined by the policy's `[secrets]` {}",
+                    r.name,
+                    allowed_list(&defined)
+                ),
+            });
+            continue;
+        };
+        for h in &r.hosts {
+            if !(def.hosts.contains(h) || def.hosts.iter().any(|q| q.covers(h))) {
+                out.push(Excess {
+                    item: RequestItem::Secret(i),
+                    message: format!(
+                        "secret `{}` host `{h}` is not covered by the policy's `secrets.{}.hosts` {}",
+                        r.name,
+                        r.name,
+                        allowed_list(&def.hosts)
+                    ),
+                });
+            }
+        }
+    }
+    out
+}
+
 /// Why a check refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DenialReason {
@@ -333,6 +377,9 @@ pub enum DenialReason {
     InsecureScheme,
     /// A scheme other than `http` and `https`.
     UnsupportedScheme,
+    /// The variable or file is the source of a secret of the policy: never readable, whatever
+    /// the grant or `--unsafe` (a secret's value never reaches a plugin).
+    SecretSource,
 }
 
 /// A refused use of a capability: what was attempted, the field that would grant it, and what is
@@ -374,6 +421,11 @@ impl fmt::Display for Denial {
             }
             DenialReason::UnsupportedScheme => {
                 return f.write_str("only http and https are supported");
+            }
+            DenialReason::SecretSource => {
+                return f.write_str(
+                    "it is the source of a secret: use `aether.secret` and `permissions.secrets`",
+                );
             }
             DenialReason::NotCovered => write!(f, "not covered by `{}`", self.field)?,
         }
@@ -578,6 +630,27 @@ pub struct Grant {
     https_only: bool,
     virtualize_denied_writes: bool,
     accept_weaker_confinement: bool,
+    /// The secrets the step may use, with the policy's sources.
+    secrets: Vec<GrantedSecret>,
+    /// The environment variables that are the source of any secret the policy defines: never
+    /// readable by a plugin nor passed to a child, whatever `env` grants (a secret's value
+    /// never reaches a plugin).
+    secret_vars: Vec<String>,
+    /// The files that are the source of any secret of the policy: never readable by a plugin,
+    /// whatever `filesystem.read` grants.
+    secret_files: Vec<PathBuf>,
+}
+
+/// The `from_file` paths of `policy`'s secrets, normalized lexically.
+fn secret_files(policy: &Policy) -> Vec<PathBuf> {
+    policy
+        .secrets
+        .iter()
+        .filter_map(|d| match &d.source {
+            SecretSource::File(f) => resolve_lexically(f, Path::new("/")),
+            SecretSource::Env(_) => None,
+        })
+        .collect()
 }
 
 fn granted<T: fmt::Display>(items: &[T]) -> Vec<String> {
@@ -603,8 +676,37 @@ impl Grant {
                 }
                 p
             }
-            None => &default_policy,
+            None => {
+                // SPEC §3: with no policy, no secret exists.
+                let ex = secret_excesses(&permissions, &default_policy);
+                if !ex.is_empty() {
+                    return Err(ex);
+                }
+                &default_policy
+            }
         };
+        let secrets = permissions
+            .secrets
+            .iter()
+            .filter_map(|r| {
+                let def = p.secrets.iter().find(|d| d.name == r.name)?;
+                Some(GrantedSecret {
+                    name: r.name.clone(),
+                    hosts: r.hosts.clone(),
+                    source: def.source.clone(),
+                    in_body: def.in_body,
+                })
+            })
+            .collect();
+        let secret_vars = p
+            .secrets
+            .iter()
+            .filter_map(|d| match &d.source {
+                SecretSource::Env(v) => Some(v.clone()),
+                SecretSource::File(_) => None,
+            })
+            .collect();
+        let secret_files = secret_files(p);
         let limits = Limits {
             memory: limits.memory.unwrap_or(DEFAULT_MEMORY.min(p.max_memory)),
             timeout: limits.timeout.unwrap_or(DEFAULT_TIMEOUT.min(p.max_timeout)),
@@ -619,6 +721,9 @@ impl Grant {
             https_only: p.https_only,
             virtualize_denied_writes: p.virtualize_denied_writes,
             accept_weaker_confinement: p.accept_weaker_confinement,
+            secrets,
+            secret_vars,
+            secret_files,
         })
     }
 
@@ -671,6 +776,123 @@ impl Grant {
         self.virtualize_denied_writes
     }
 
+    /// The grant of an `--unsafe` run (built without the policy) given the secrets of
+    /// `requested` that `policy` defines, each held to the hosts both the manifest and the
+    /// policy allow, and the policy's secret source variables (never readable).
+    ///
+    /// # Security
+    ///
+    /// `--unsafe` lifts checks but never reveals a secret (SPEC §5): a secret the policy does
+    /// not define, or hosts outside its `hosts`, are left out, so they stay denied.
+    pub fn with_policy_secrets(
+        mut self,
+        requested: &[SecretRequest],
+        policy: Option<&Policy>,
+    ) -> Grant {
+        let Some(p) = policy else {
+            return self;
+        };
+        self.secrets = requested
+            .iter()
+            .filter_map(|r| {
+                let def = p.secrets.iter().find(|d| d.name == r.name)?;
+                let hosts: Vec<DomainPattern> = r
+                    .hosts
+                    .iter()
+                    .filter(|h| def.hosts.contains(h) || def.hosts.iter().any(|q| q.covers(h)))
+                    .cloned()
+                    .collect();
+                Some(GrantedSecret {
+                    name: r.name.clone(),
+                    hosts,
+                    source: def.source.clone(),
+                    in_body: def.in_body,
+                })
+            })
+            .collect();
+        self.permissions.secrets = self
+            .secrets
+            .iter()
+            .map(|s| SecretRequest {
+                name: s.name.clone(),
+                hosts: s.hosts.clone(),
+            })
+            .collect();
+        self.secret_vars = p
+            .secrets
+            .iter()
+            .filter_map(|d| match &d.source {
+                SecretSource::Env(v) => Some(v.clone()),
+                SecretSource::File(_) => None,
+            })
+            .collect();
+        self.secret_files = secret_files(p);
+        self
+    }
+
+    /// The secrets the step may use (names, hosts, sources; never values).
+    pub fn secrets(&self) -> &[GrantedSecret] {
+        &self.secrets
+    }
+
+    /// Whether `name` is the source variable of a secret of the policy: such a variable is
+    /// never read by a plugin nor given to a child, whatever `env` grants or `--unsafe` says.
+    pub fn is_secret_var(&self, name: &str) -> bool {
+        self.secret_vars.iter().any(|v| v == name)
+    }
+
+    /// `aether.secret(name)`: the secret, when the manifest asks for it (and so the policy
+    /// defines it).
+    pub fn check_secret(&self, name: &str) -> Result<&GrantedSecret, Denial> {
+        self.secrets
+            .iter()
+            .find(|s| s.name == name)
+            .ok_or_else(|| Denial {
+                capability: Capability::Secrets,
+                target: name.to_owned(),
+                field: "permissions.secrets",
+                granted: self.secrets.iter().map(|s| s.name.clone()).collect(),
+                reason: DenialReason::NotCovered,
+            })
+    }
+
+    /// Sending secret `name` to `host:port` (the hop's checked host), in a request header
+    /// (`in_body == false`) or in the URL query or body (`in_body == true`, allowed only where
+    /// the policy sets `in_body`). The denial names the secret, never its value.
+    pub fn check_secret_host(
+        &self,
+        name: &str,
+        host: &Host,
+        port: u16,
+        default_port: u16,
+        in_body: bool,
+    ) -> Result<(), Denial> {
+        let secret = self.check_secret(name)?;
+        let shown = if port == default_port {
+            host.to_string()
+        } else {
+            format!("{host}:{port}")
+        };
+        let deny = |field: &'static str, granted: Vec<String>| Denial {
+            capability: Capability::Secrets,
+            target: format!("{name} -> {shown}"),
+            field,
+            granted,
+            reason: DenialReason::NotCovered,
+        };
+        if !secret
+            .hosts
+            .iter()
+            .any(|d| d.matches(host, port, default_port))
+        {
+            return Err(deny("permissions.secrets", granted(&secret.hosts)));
+        }
+        if in_body && !secret.in_body {
+            return Err(deny("secrets.in_body", vec!["headers only".to_owned()]));
+        }
+        Ok(())
+    }
+
     /// The risk class of the granted permissions.
     pub fn risk(&self) -> RiskClass {
         RiskClass::of(&self.permissions)
@@ -704,6 +926,11 @@ impl Grant {
         };
         if is_reserved_path(&g) || is_reserved_path(&r) {
             return Err(deny(DenialReason::Reserved));
+        }
+        if capability == Capability::FilesystemRead
+            && self.secret_files.iter().any(|f| *f == g || *f == r)
+        {
+            return Err(deny(DenialReason::SecretSource));
         }
         let set = set.get_or_init(|| PathSet::new(patterns));
         if set.matches_normalized(&g) && set.matches_normalized(&r) {
@@ -746,6 +973,15 @@ impl Grant {
 
     /// Reading the environment variable `name`.
     pub fn check_env(&self, name: &str) -> Result<CheckedEnv, Denial> {
+        if self.is_secret_var(name) {
+            return Err(Denial {
+                capability: Capability::Env,
+                target: name.to_owned(),
+                field: "permissions.secrets",
+                granted: Vec::new(),
+                reason: DenialReason::SecretSource,
+            });
+        }
         if self.permissions.env.iter().any(|p| p.matches(name)) {
             Ok(CheckedEnv(name.to_owned()))
         } else {
@@ -944,6 +1180,7 @@ mod tests {
             commands: vec![PathBuf::from("/usr/bin/gzip")],
             process: true,
             process_network: false,
+            secrets: Vec::new(),
         }
     }
 
@@ -967,6 +1204,7 @@ mod tests {
             commands: vec![PathBuf::from("/bin/sh"), PathBuf::from("/usr/bin/gzip")],
             process: true,
             process_network: true,
+            secrets: Vec::new(),
         };
         let lim = RequestedLimits {
             memory: Some(ByteSize(1_000_000_001)),

@@ -32,6 +32,7 @@ pub mod escape;
 pub mod grant;
 pub mod module;
 pub mod risk;
+pub mod secret;
 pub mod window;
 
 pub use env::{EnvPattern, EnvPatternError, is_valid_name};
@@ -44,6 +45,7 @@ pub use grant::{
 };
 pub use module::{CAPABILITY_BUILTINS, ModuleKind, is_blocked_builtin};
 pub use risk::RiskClass;
+pub use secret::{GrantedSecret, SecretDef, SecretRequest, SecretSource, is_valid_secret_name};
 pub use window::{
     AppliesTo, Window, WindowError, WindowRefusal, check_windows, parse_day, parse_time,
     parse_timezone,

@@ -8,11 +8,12 @@ use crate::grant::Permissions;
 /// How much a plugin's permissions put at stake. Ordered `Low < Medium < High`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum RiskClass {
-    /// None of `network`, `filesystem.write`, `env`, `process`.
+    /// None of `network`, `filesystem.write`, `env`, `secrets`, `process`.
     Low,
-    /// At least one of `network`, `filesystem.write`, `env`, and not high.
+    /// At least one of `network`, `filesystem.write`, `env`, `secrets`, and not high.
     Medium,
-    /// `process`, or `network` (domains or listen) together with `filesystem.write` or `env`.
+    /// `process`, or `network` (domains or listen) together with `filesystem.write`, `env` or
+    /// `secrets`.
     High,
 }
 
@@ -21,7 +22,7 @@ impl RiskClass {
     pub fn of(perms: &Permissions) -> RiskClass {
         let network = !perms.domains.is_empty() || !perms.listen.is_empty();
         let write = !perms.fs_write.is_empty();
-        let env = !perms.env.is_empty();
+        let env = !perms.env.is_empty() || !perms.secrets.is_empty();
         let process = perms.process || !perms.commands.is_empty() || perms.process_network;
         if process || (network && (write || env)) {
             RiskClass::High

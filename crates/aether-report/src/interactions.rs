@@ -62,7 +62,8 @@ fn file_key(target: &str) -> &str {
 
 /// Builds the graph from the run: data edges from `inputs_from`, file edges from an allowed or
 /// virtualized write matched with another step's allowed read of the same target, host and env
-/// nodes from allowed `network`/`env` events, red edges to a node per violated target.
+/// nodes from allowed `network`/`env` events (and `secrets` ones: a secret sent to a host),
+/// red edges to a node per violated target.
 fn build(run: &RunReport) -> Graph {
     let mut g = Graph {
         nodes: Vec::new(),
@@ -146,6 +147,17 @@ fn build(run: &RunReport) -> Graph {
                 let host = url_host(&e.target);
                 let to = external(&mut g, format!("h:{host}"), Kind::Host, host);
                 add_edge(&mut g, edge(step, to, "fetch", false, false));
+            }
+            // A secret substituted on a hop (target `NAME -> host[:port]`, never the value):
+            // an edge to the same host node as the fetch.
+            ("secrets", "allowed") if e.target.contains(" -> ") => {
+                let (name, to) = e.target.split_once(" -> ").unwrap_or_default();
+                let host = url_host(to);
+                let to = external(&mut g, format!("h:{host}"), Kind::Host, host);
+                add_edge(
+                    &mut g,
+                    edge(step, to, &format!("secret {name}"), false, false),
+                );
             }
             ("env", "allowed") => {
                 let to = external(

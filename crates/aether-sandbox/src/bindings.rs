@@ -144,6 +144,24 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, gate: &Arc<Gate>, tasks: &Tasks<'_, '
     .with_name("get")?;
     env.set("get", get)?;
 
+    // aether.secret: a placeholder, never the value (SPEC §5).
+    let secret_gate = Arc::clone(gate);
+    let secret = Function::new(
+        ctx.clone(),
+        move |ctx: Ctx<'js>, name: Opt<Value<'js>>| -> Result<Value<'js>> {
+            let name = target_arg(
+                &ctx,
+                &secret_gate,
+                "aether.secret",
+                "name",
+                name.0,
+                |name| HostRequest::Secret { name },
+            )?;
+            host_call(&ctx, &secret_gate, HostRequest::Secret { name })
+        },
+    )?
+    .with_name("secret")?;
+
     // console
     let console = Object::new(ctx.clone())?;
     for level in ["log", "info", "warn", "error", "debug"] {
@@ -295,6 +313,8 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, gate: &Arc<Gate>, tasks: &Tasks<'_, '
     aether.set("fetch", fetch)?;
     aether.set("process", process.clone())?;
     aether.set("listen", listen.clone())?;
+    aether.set("secret", secret.clone())?;
+    freeze.call::<_, Value>((secret,))?;
     freeze.call::<_, Value>((listen,))?;
     deep_freeze(&freeze, &process)?;
     deep_freeze(&freeze, &fs)?;

@@ -177,6 +177,9 @@ impl FakeHost {
             HostRequest::Mkdir { .. } | HostRequest::Remove { .. } | HostRequest::Log { .. } => {
                 Ok(HostValue::Unit)
             }
+            HostRequest::Secret { name } => Ok(HostValue::Text {
+                value: Some(format!("aether-secret-{name}")),
+            }),
             HostRequest::EnvGet { name } if name == "SECRET" => Err(denied(Capability::Env, &name)),
             HostRequest::EnvGet { name } if name == "PANIC" => panic!("a provider bug"),
             HostRequest::EnvGet { name } => Ok(HostValue::Text {

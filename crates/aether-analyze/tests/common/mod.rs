@@ -53,6 +53,7 @@ pub fn grant(p: &Perms) -> Grant {
         commands: p.commands.iter().map(PathBuf::from).collect(),
         process: !p.commands.is_empty(),
         process_network: false,
+        secrets: Vec::new(),
     };
     Grant::new(perms, None, &RequestedLimits::default()).unwrap()
 }

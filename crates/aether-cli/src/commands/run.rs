@@ -300,6 +300,22 @@ pub fn execute(
     } else {
         None
     };
+    // Read once, after the zygote started (no worker is forked from a process holding them).
+    let secrets = aether_host::secrets::SecretValues::load(
+        ws.steps
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| runs(*i))
+            .flat_map(|(_, s)| s.grant.secrets()),
+    );
+    let secrets = match secrets {
+        Ok(s) => s,
+        Err(e) => {
+            writeln!(stderr, "error: {e}")?;
+            writeln!(stderr, "refused: nothing ran")?;
+            return Ok(Outcome::Refused);
+        }
+    };
     let run_id = run_id();
     let audit = match &args.inspect_security {
         None => None,
@@ -330,6 +346,7 @@ pub fn execute(
             zygote: zygote.as_ref(),
             sample: audit.is_some(),
             clock: &clock,
+            secrets,
         },
     );
     let jobs = jobs.unwrap_or_else(|| {

@@ -74,6 +74,7 @@ fn run(ws: &Workspace, step_clock: jiff::Timestamp) -> (Steps, WindowEvents) {
         ws,
         collector.clone(),
         RunOptions {
+            secrets: aether_host::secrets::SecretValues::default(),
             unsafe_run: false,
             proxies: Proxies::none(),
             zygote: None,

@@ -30,6 +30,7 @@ mod run;
 mod sarif;
 mod scaffold;
 mod schema;
+mod secrets;
 mod soak;
 mod step;
 mod tier;
