@@ -1,5 +1,5 @@
 //! Secrets a plugin can use but never see (SPEC §5 `aether.secret`): their values, read once
-//! per run by aether ([`SecretValues`]), and one step's placeholders ([`Placeholders`]).
+//! per run by aether ([`SecretValues`]), and one step's placeholders (`Placeholders`).
 //!
 //! A value lives only here and in the bytes the gateway writes to a granted host's socket. It
 //! is never returned to a plugin, written to an event, a log, a report, an error or an output,
