@@ -193,41 +193,7 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, gate: &Arc<Gate>, tasks: &Tasks<'_, '
     .with_name("require")?;
     globals.set("require", require)?;
 
-    // setTimeout / clearTimeout
-    let set_timers = Rc::clone(timers);
-    let set_timeout = Function::new(
-        ctx.clone(),
-        move |ctx: Ctx<'js>,
-              callback: Opt<Value<'js>>,
-              delay: Opt<Value<'js>>,
-              args: Rest<Value<'js>>|
-              -> Result<u32> {
-            let Some(callback) = callback.0.and_then(|v| v.into_function()) else {
-                return Err(Exception::throw_type(
-                    &ctx,
-                    "setTimeout: the callback must be a function (strings are not evaluated)",
-                ));
-            };
-            let delay = match delay.0 {
-                Some(v) if !v.is_undefined() => v.get::<Coerced<f64>>()?.0,
-                _ => 0.0,
-            };
-            set_timers
-                .borrow_mut()
-                .add(callback, delay, args.0, false)
-                .ok_or_else(|| Exception::throw_internal(&ctx, "out of memory"))
-        },
-    )?
-    .with_name("setTimeout")?;
-    globals.set("setTimeout", set_timeout)?;
-    let clear_timers = Rc::clone(timers);
-    let clear_timeout = Function::new(ctx.clone(), move |id: Opt<Value<'js>>| {
-        if let Some(id) = id.0.and_then(|v| v.as_number()) {
-            clear_timers.borrow_mut().cancel(id);
-        }
-    })?
-    .with_name("clearTimeout")?;
-    globals.set("clearTimeout", clear_timeout)?;
+    install_timers(ctx, timers, "setTimeout", "clearTimeout", false)?;
 
     // atob / btoa
     let atob = Function::new(
@@ -1005,6 +971,54 @@ fn base64_decode(text: &str) -> Option<String> {
         }
     }
     Some(out)
+}
+
+/// `set(callback, delay, ...args)` and `clear(id)` as globals named `set` and `clear`, on the
+/// step's timers: `setTimeout`/`clearTimeout`, and (with `repeat`) `setInterval`/`clearInterval`
+/// (HTML: they share one list of ids, and either clear function cancels either kind).
+pub(crate) fn install_timers<'js>(
+    ctx: &Ctx<'js>,
+    timers: &Rc<RefCell<Timers<'js>>>,
+    set: &'static str,
+    clear: &'static str,
+    repeat: bool,
+) -> Result<()> {
+    let globals = ctx.globals();
+    let set_timers = Rc::clone(timers);
+    let set_function = Function::new(
+        ctx.clone(),
+        move |ctx: Ctx<'js>,
+              callback: Opt<Value<'js>>,
+              delay: Opt<Value<'js>>,
+              args: Rest<Value<'js>>|
+              -> Result<u32> {
+            let Some(callback) = callback.0.and_then(|v| v.into_function()) else {
+                return Err(Exception::throw_type(
+                    &ctx,
+                    &format!("{set}: the callback must be a function (strings are not evaluated)"),
+                ));
+            };
+            let delay = match delay.0 {
+                Some(v) if !v.is_undefined() => v.get::<Coerced<f64>>()?.0,
+                _ => 0.0,
+            };
+            set_timers
+                .borrow_mut()
+                .add(callback, delay, args.0, repeat)
+                .ok_or_else(|| Exception::throw_internal(&ctx, "out of memory"))
+        },
+    )?
+    .with_name(set)?;
+    globals.set(set, set_function)?;
+    let clear_timers = Rc::clone(timers);
+    let clear_function = Function::new(ctx.clone(), move |id: Opt<Value<'js>>| {
+        if let Some(id) = id.0.and_then(|v| v.as_number()) {
+            clear_timers.borrow_mut().cancel(id);
+        }
+    })?
+    .with_name(clear)?;
+    globals.set(clear, clear_function)?;
+    Ok(())
 }
 
 /// The step's pending `setTimeout` callbacks. Holds JavaScript values: the engine clears it

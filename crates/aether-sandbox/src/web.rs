@@ -24,12 +24,11 @@ use std::rc::Rc;
 use std::sync::OnceLock;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use rquickjs::convert::Coerced;
-use rquickjs::function::{Opt, Rest};
+use rquickjs::function::Opt;
 use rquickjs::{ArrayBuffer, Ctx, Exception, Function, Object, Result, TypedArray, Value};
 use sha1::Digest;
 
-use crate::bindings::{Script, Timers};
+use crate::bindings::Script;
 use crate::engine::Tasks;
 use crate::sys;
 use crate::tasks::SlowCalls;
@@ -81,7 +80,7 @@ pub(crate) fn prepare() {
 /// `console.error`, `setTimeout` and `clearTimeout` web.js uses, as they were before plugin
 /// code ran (stub.js adds `Headers`, a function returning the prelude's class).
 pub(crate) fn install<'js>(ctx: &Ctx<'js>, tasks: &Tasks<'_, 'js>) -> Result<Object<'js>> {
-    install_intervals(ctx, tasks.timers)?;
+    crate::bindings::install_timers(ctx, tasks.timers, "setInterval", "clearInterval", true)?;
     let calls = Rc::clone(tasks.calls);
     // The time origin is the sandbox's creation, as a worker's is its start.
     let origin = Instant::now();
@@ -186,47 +185,6 @@ fn natives<'js>(
     )?;
     natives.set("userAgent", concat!("aether/", env!("CARGO_PKG_VERSION")))?;
     Ok(natives)
-}
-
-/// `setInterval(callback, delay, ...args)` and `clearInterval(id)`, on the same timers and ids
-/// as `setTimeout` (HTML: either clear function cancels either kind).
-fn install_intervals<'js>(ctx: &Ctx<'js>, timers: &Rc<RefCell<Timers<'js>>>) -> Result<()> {
-    let globals = ctx.globals();
-    let set_timers = Rc::clone(timers);
-    let set_interval = Function::new(
-        ctx.clone(),
-        move |ctx: Ctx<'js>,
-              callback: Opt<Value<'js>>,
-              delay: Opt<Value<'js>>,
-              args: Rest<Value<'js>>|
-              -> Result<u32> {
-            let Some(callback) = callback.0.and_then(|v| v.into_function()) else {
-                return Err(Exception::throw_type(
-                    &ctx,
-                    "setInterval: the callback must be a function (strings are not evaluated)",
-                ));
-            };
-            let delay = match delay.0 {
-                Some(v) if !v.is_undefined() => v.get::<Coerced<f64>>()?.0,
-                _ => 0.0,
-            };
-            set_timers
-                .borrow_mut()
-                .add(callback, delay, args.0, true)
-                .ok_or_else(|| Exception::throw_internal(&ctx, "out of memory"))
-        },
-    )?
-    .with_name("setInterval")?;
-    globals.set("setInterval", set_interval)?;
-    let clear_timers = Rc::clone(timers);
-    let clear_interval = Function::new(ctx.clone(), move |id: Opt<Value<'js>>| {
-        if let Some(id) = id.0.and_then(|v| v.as_number()) {
-            clear_timers.borrow_mut().cancel(id);
-        }
-    })?
-    .with_name("clearInterval")?;
-    globals.set("clearInterval", clear_interval)?;
-    Ok(())
 }
 
 /// `ms` rounded down to [`NOW_RESOLUTION_MS`].
