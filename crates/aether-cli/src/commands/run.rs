@@ -160,6 +160,7 @@ impl OnlyStep {
             .map(|r| r.step())
             .filter(|step| !self.needs.iter().any(|(n, _)| n == step))
             .collect();
+        missing.sort_unstable();
         missing.dedup();
         if !missing.is_empty() {
             return Err(format!(
