@@ -3,8 +3,6 @@
 //! and run as CommonJS (`require`, `module.exports`, `export =`, `import x = require()`), as
 //! Node runs them; what they compute is what `tsc --module commonjs` output computes in Node.
 
-use std::process::Command;
-
 use serde_json::{Value, json};
 
 use crate::Ws;
@@ -68,40 +66,27 @@ fn cts_workspace() -> Ws {
 /// `require` and `module` have no declarations without `@types/node`).
 fn node_reference(ws: &Ws, tsc: &std::path::Path) -> Value {
     let src = ws.path().join("plugins/c");
-    let out_dir = ws.path().join("tsc-out");
-    let status = Command::new(tsc)
-        .args([
-            "--target",
-            "es2022",
+    crate::typescript::compiled_in_node(
+        tsc,
+        &[
             "--module",
             "commonjs",
             "--moduleResolution",
             "node10",
-            "--allowImportingTsExtensions",
-            "--rewriteRelativeImportExtensions",
             "--noCheck",
-            "--outDir",
-        ])
-        .arg(&out_dir)
-        .arg(src.join("index.cts"))
-        .status()
-        .unwrap();
-    assert!(status.success(), "tsc failed on the fixture");
-    for f in ["package.json", "data.json"] {
-        std::fs::copy(src.join(f), out_dir.join(f)).unwrap();
-    }
-    let driver = "const run = require('./index.cjs');\nrun({ n: 2 }, { step: 'c' }).then((out) => process.stdout.write(JSON.stringify(out)));\n";
-    std::fs::write(out_dir.join("driver.cjs"), driver).unwrap();
-    let out = Command::new("node")
-        .arg(out_dir.join("driver.cjs"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+        ],
+        &src.join("index.cts"),
+        &ws.path().join("tsc-out"),
+        |out_dir| {
+            for f in ["package.json", "data.json"] {
+                std::fs::copy(src.join(f), out_dir.join(f)).unwrap();
+            }
+            (
+                "driver.cjs",
+                "const run = require('./index.cjs');\nrun({ n: 2 }, { step: 'c' }).then((out) => process.stdout.write(JSON.stringify(out)));\n",
+            )
+        },
+    )
 }
 
 // See: https://nodejs.org/api/typescript.html#determining-module-system (`.cts` is CommonJS, a

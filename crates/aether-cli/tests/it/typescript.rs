@@ -153,30 +153,55 @@ fn ts_workspace(isolation: &str) -> Ws {
 /// What Node prints for the same plugin compiled by `tsc` (ES2022 target, so class fields keep
 /// `tsc`'s `useDefineForClassFields` semantics, as aether's compiler does).
 fn node_reference(ws: &Ws, tsc: &Path) -> Value {
-    let out_dir = ws.path().join("tsc-out");
-    let status = Command::new(tsc)
-        .args([
-            "--target",
-            "es2022",
+    compiled_in_node(
+        tsc,
+        &[
             "--module",
             "esnext",
             "--moduleResolution",
             "bundler",
+            "--strict",
+        ],
+        &ws.path().join("plugins/shapes/src/index.ts"),
+        &ws.path().join("tsc-out"),
+        |out_dir| {
+            std::fs::write(out_dir.join("package.json"), r#"{ "type": "module" }"#).unwrap();
+            (
+                "driver.mjs",
+                "import run from './index.js';\nconst out = await run({ values: [1, 2, 3.5], label: 'typed' }, { step: 'shapes' });\nprocess.stdout.write(JSON.stringify(out));\n",
+            )
+        },
+    )
+}
+
+/// Compiles `input` with `tsc` (ES2022, `.ts` imports rewritten, plus `flags`) into `out_dir`,
+/// lets `prepare` add files there and name a driver script, runs the driver under Node, and
+/// returns the JSON it printed: the reference aether's output is compared with.
+pub(crate) fn compiled_in_node(
+    tsc: &Path,
+    flags: &[&str],
+    input: &Path,
+    out_dir: &Path,
+    prepare: impl FnOnce(&Path) -> (&'static str, &'static str),
+) -> Value {
+    let status = Command::new(tsc)
+        .args([
+            "--target",
+            "es2022",
             "--allowImportingTsExtensions",
             "--rewriteRelativeImportExtensions",
-            "--strict",
-            "--outDir",
         ])
-        .arg(&out_dir)
-        .arg(ws.path().join("plugins/shapes/src/index.ts"))
+        .args(flags)
+        .arg("--outDir")
+        .arg(out_dir)
+        .arg(input)
         .status()
         .unwrap();
     assert!(status.success(), "tsc failed on the fixture");
-    std::fs::write(out_dir.join("package.json"), r#"{ "type": "module" }"#).unwrap();
-    let driver = "import run from './index.js';\nconst out = await run({ values: [1, 2, 3.5], label: 'typed' }, { step: 'shapes' });\nprocess.stdout.write(JSON.stringify(out));\n";
-    std::fs::write(out_dir.join("driver.mjs"), driver).unwrap();
+    let (driver_name, driver) = prepare(out_dir);
+    std::fs::write(out_dir.join(driver_name), driver).unwrap();
     let out = Command::new("node")
-        .arg(out_dir.join("driver.mjs"))
+        .arg(out_dir.join(driver_name))
         .output()
         .unwrap();
     assert!(
