@@ -1,7 +1,7 @@
 //! The globals a plugin sees beyond the ECMAScript built-ins (SPEC §5): `aether` (frozen, with
 //! `fs`, `env`, `fetch`, `process` and `listen`), `console`, `require`, `fetch`, `Headers`, `Response`,
-//! `setTimeout`, `clearTimeout`, `TextEncoder`, `TextDecoder`, `atob` and `btoa`, and the web
-//! globals of web.rs. Nothing else is
+//! `setTimeout`, `clearTimeout`, `TextEncoder`, `TextDecoder`, and the web
+//! globals of web.rs (`atob` and `btoa` among them). Nothing else is
 //! added, and no helper object is left reachable: native helpers are captured by closures only.
 //!
 //! Every capability is a [`HostRequest`] through the [`Gate`]; this module only validates
@@ -195,33 +195,6 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, gate: &Arc<Gate>, tasks: &Tasks<'_, '
 
     install_timers(ctx, timers, "setTimeout", "clearTimeout", false)?;
 
-    // atob / btoa
-    let atob = Function::new(
-        ctx.clone(),
-        |ctx: Ctx<'js>, data: Opt<Value<'js>>| -> Result<String> {
-            let data = coerce_string(data.0)?;
-            base64_decode(&data).ok_or_else(|| {
-                invalid_character(&ctx, "atob: the string is not correctly base64-encoded")
-            })
-        },
-    )?
-    .with_name("atob")?;
-    globals.set("atob", atob)?;
-    let btoa = Function::new(
-        ctx.clone(),
-        |ctx: Ctx<'js>, data: Opt<Value<'js>>| -> Result<String> {
-            let data = coerce_string(data.0)?;
-            base64_encode(&data).ok_or_else(|| {
-                invalid_character(
-                    &ctx,
-                    "btoa: the string contains characters outside of the Latin1 range",
-                )
-            })
-        },
-    )?
-    .with_name("btoa")?;
-    globals.set("btoa", btoa)?;
-
     // TextEncoder, TextDecoder (JavaScript, over two native helpers).
     let natives = Object::new(ctx.clone())?;
     natives.set(
@@ -229,7 +202,7 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, gate: &Arc<Gate>, tasks: &Tasks<'_, '
         Function::new(
             ctx.clone(),
             |ctx: Ctx<'js>, text: String| -> Result<TypedArray<'js, u8>> {
-                TypedArray::new(ctx, text.into_bytes())
+                crate::web::engine_bytes(&ctx, &text.into_bytes())
             },
         )?,
     )?;
@@ -539,7 +512,7 @@ pub(crate) fn host_value<'js>(ctx: &Ctx<'js>, value: HostValue) -> Result<Value<
         }
         HostValue::Bool { value } => Value::new_bool(ctx, value),
         HostValue::Text { value: Some(text) } => text.into_js(&ctx)?,
-        HostValue::Bytes { value } => TypedArray::<u8>::new(ctx, value)?.into_value(),
+        HostValue::Bytes { value } => crate::web::engine_bytes(&ctx, &value)?.into_value(),
         HostValue::Names { value } => value.into_js(&ctx)?,
         HostValue::Stat {
             size,
@@ -571,7 +544,7 @@ pub(crate) fn host_value<'js>(ctx: &Ctx<'js>, value: HostValue) -> Result<Value<
             response.set("redirected", redirected)?;
             let pairs: Vec<Vec<String>> = headers.into_iter().map(|(n, v)| vec![n, v]).collect();
             response.set("headers", pairs)?;
-            response.set("body", TypedArray::<u8>::new(ctx, body)?)?;
+            response.set("body", crate::web::engine_bytes(&ctx, &body)?)?;
             response.into_value()
         }
         HostValue::Listener { id } => whole_number(&ctx, id),
@@ -588,7 +561,7 @@ pub(crate) fn host_value<'js>(ctx: &Ctx<'js>, value: HostValue) -> Result<Value<
             request.set("url", url)?;
             let pairs: Vec<Vec<String>> = headers.into_iter().map(|(n, v)| vec![n, v]).collect();
             request.set("headers", pairs)?;
-            request.set("body", TypedArray::<u8>::new(ctx, body)?)?;
+            request.set("body", crate::web::engine_bytes(&ctx, &body)?)?;
             request.into_value()
         }
         HostValue::Exit {
@@ -833,13 +806,6 @@ fn usv_string<'js>(ctx: &Ctx<'js>, s: &rquickjs::String<'js>) -> Result<String> 
     }
 }
 
-fn coerce_string(value: Option<Value<'_>>) -> Result<String> {
-    match value {
-        Some(v) => Ok(v.get::<Coerced<String>>()?.0),
-        None => Ok("undefined".into()),
-    }
-}
-
 /// `require(x)` always throws the `module` `PermissionDenied` (SPEC §5). It still tells the host
 /// (`HostRequest::Require`) so that the host records the attempt; whatever the host replies,
 /// the call throws, with the host's denial message when it gave one.
@@ -900,77 +866,6 @@ fn format_console<'js>(ctx: &Ctx<'js>, args: &[Value<'js>]) -> String {
         }
     }
     line
-}
-
-fn invalid_character(ctx: &Ctx<'_>, message: &str) -> rquickjs::Error {
-    let built = Exception::from_message(ctx.clone(), message).and_then(|e| {
-        e.as_object().set("name", "InvalidCharacterError")?;
-        Ok(e)
-    });
-    match built {
-        Ok(e) => e.throw(),
-        Err(e) => e,
-    }
-}
-
-const BASE64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-/// `btoa`: `None` if a character is above U+00FF.
-fn base64_encode(text: &str) -> Option<String> {
-    let bytes = text
-        .chars()
-        .map(|c| u8::try_from(u32::from(c)).ok())
-        .collect::<Option<Vec<u8>>>()?;
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |n, (i, &b)| n | u32::from(b) << (16 - 8 * i));
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(BASE64[(n >> (18 - 6 * i)) as usize & 63]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    Some(out)
-}
-
-/// `atob` (WHATWG forgiving-base64 decode): `None` if the input is not valid base64.
-fn base64_decode(text: &str) -> Option<String> {
-    let mut data: Vec<u8> = text
-        .bytes()
-        .filter(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\x0C' | b'\r'))
-        .collect();
-    if !text.is_ascii() {
-        return None;
-    }
-    if data.len().is_multiple_of(4) {
-        for _ in 0..2 {
-            if data.last() == Some(&b'=') {
-                data.pop();
-            }
-        }
-    }
-    if data.len() % 4 == 1 {
-        return None;
-    }
-    let mut out = String::with_capacity(data.len() / 4 * 3);
-    let mut buffer = 0u32;
-    let mut bits = 0;
-    for b in data {
-        let v = BASE64.iter().position(|&c| c == b)?;
-        buffer = buffer << 6 | v as u32;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push(char::from((buffer >> bits) as u8));
-            buffer &= (1 << bits) - 1;
-        }
-    }
-    Some(out)
 }
 
 /// `set(callback, delay, ...args)` and `clear(id)` as globals named `set` and `clear`, on the
@@ -1148,23 +1043,5 @@ impl<'js> Timers<'js> {
             self.meter.sub(Self::charge(timer.args.len()));
         }
         self.due_of.clear();
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn base64_round_trips_latin1() {
-        for text in ["", "a", "ab", "abc", "abcd", "h\u{e9}llo\u{ff}\u{0}"] {
-            let encoded = base64_encode(text).expect("latin1");
-            assert_eq!(base64_decode(&encoded).as_deref(), Some(text));
-        }
-        assert_eq!(base64_encode("hello").as_deref(), Some("aGVsbG8="));
-        assert_eq!(base64_decode(" aGVs bG8 ").as_deref(), Some("hello"));
-        assert_eq!(base64_encode("\u{100}"), None);
-        assert_eq!(base64_decode("a"), None);
-        assert_eq!(base64_decode("a*=="), None);
     }
 }
