@@ -1644,10 +1644,18 @@
       const components = { __proto__: null };
       for (const key of PATTERN_COMPONENTS) {
         const component = parsed[key];
+        // The standard's flags are "v" (Unicode sets), and "i" for ignoreCase; the crate writes
+        // its own parts of the expression for "u" (as Deno runs them), which "v" refuses in a
+        // few places (a "-" or "[" it escapes): "u" is tried second.
+        const flags = ignoreCase ? "i" : "";
         try {
-          component.regexp = new RegExp(component.regexpString, ignoreCase ? "ui" : "u");
-        } catch (e) {
-          throw new TypeError(`${who}: the ${key} pattern is not a valid regular expression: ${e.message}`);
+          component.regexp = new RegExp(component.regexpString, `v${flags}`);
+        } catch {
+          try {
+            component.regexp = new RegExp(component.regexpString, `u${flags}`);
+          } catch (e) {
+            throw new TypeError(`${who}: the ${key} pattern is not a valid regular expression: ${e.message}`);
+          }
         }
         components[key] = component;
       }

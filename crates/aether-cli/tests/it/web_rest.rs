@@ -154,7 +154,7 @@ fn issue_18_url_pattern_passes_the_wpt_cases() {
 
 const URL_PATTERN_API: &str = r#"
 const p = new URLPattern({ pathname: "/books/:id(\\d+)" , baseURL: "https://example.com" });
-const s = new URLPattern("https://:sub.example.com/*?q=:q");
+const s = new URLPattern("https://:sub.example.com/*\\?q=:q");
 const r = p.exec("https://example.com/books/42");
 const errors = [];
 for (const make of [() => new URLPattern("(", "https://a.test"), () => new URLPattern({ pathname: "/(a" }),
@@ -308,7 +308,12 @@ const hex = (b) => [...new Uint8Array(b)].map((x) => x.toString(16).padStart(2, 
 const unhex = (h) => Uint8Array.from(h.match(/../g) ?? [], (x) => parseInt(x, 16));
 const bytes = (n, f = (i) => i) => Uint8Array.from({ length: n }, (_, i) => f(i) & 255);
 const text = new TextEncoder().encode("the quick brown fox jumps over the lazy dog");
-const fails = async (f) => { try { await f(); return "ok"; } catch (e) { return [e.name, e instanceof DOMException || e instanceof TypeError]; } };
+// Node.js 20 names one error "InvalidAccessException"; WebCrypto, Deno and Node.js 22 say
+// "InvalidAccessError", as aether does.
+const fails = async (f) => {
+  try { await f(); return "ok"; }
+  catch (e) { return [e.name === "InvalidAccessException" ? "InvalidAccessError" : e.name, e instanceof DOMException || e instanceof TypeError]; }
+};
 "#;
 
 /// `body` after [`CRYPTO_PRELUDE`], with `KEYS` replaced by fixtures/webcrypto/keys.json.
@@ -423,7 +428,7 @@ const EC: &str = r#"
 const K = KEYS;
 const out = {};
 for (const curve of ["P-256", "P-384"]) {
-  const a = await s.importKey("jwk", K[curve].a, { name: "ECDH", namedCurve: curve }, true, ["deriveBits", "deriveKey"]);
+  const a = await s.importKey("jwk", { ...K[curve].a, key_ops: undefined }, { name: "ECDH", namedCurve: curve }, true, ["deriveBits", "deriveKey"]);
   const b = await s.importKey("jwk", K[curve].b, { name: "ECDH", namedCurve: curve }, true, ["deriveBits"]);
   const bPublic = await s.importKey("raw", await s.exportKey("raw", await s.importKey("jwk", { ...K[curve].b, d: undefined, key_ops: undefined }, { name: "ECDH", namedCurve: curve }, true, [])), { name: "ECDH", namedCurve: curve }, true, []);
   const aPublic = await s.importKey("jwk", { ...K[curve].a, d: undefined, key_ops: undefined }, { name: "ECDH", namedCurve: curve }, true, []);
