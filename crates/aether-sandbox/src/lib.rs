@@ -27,6 +27,7 @@ mod cjs;
 mod engine;
 mod errors;
 mod gate;
+mod lazy;
 mod loader;
 mod pool;
 mod subtle;

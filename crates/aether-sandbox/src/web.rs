@@ -13,8 +13,8 @@
 //! x-www-form-urlencoded` (its `form_urlencoded`), forgiving-base64, the OS random generator,
 //! and RustCrypto's SHA-1/SHA-2, `hmac`, `aes-gcm` and `ed25519-dalek` here, the rest of
 //! `crypto.subtle` in subtle.rs. None of them reaches a capability: nothing here calls the
-//! host. Like the prelude's classes they are stand-ins on the global object until first used
-//! (made by stub.js), so a sandbox that never touches them pays only for the stand-ins.
+//! host. Like the prelude's classes they are lazy globals (lazy.rs), made when first used, so
+//! a sandbox that never touches them pays almost nothing for them.
 //!
 //! Host-side memory (SPEC §6): none is held between calls. A `Blob`'s bytes, a `Request`'s body
 //! and a `CryptoKey`'s material live in the engine's heap, under the plugin's ceiling, and every
@@ -37,29 +37,6 @@ use crate::bindings::Script;
 use crate::engine::Tasks;
 use crate::sys;
 use crate::tasks::SlowCalls;
-
-/// The globals web.js defines, in the order the stand-ins are made.
-pub(crate) const NAMES: [&str; 19] = [
-    "Request",
-    "Blob",
-    "File",
-    "FormData",
-    "Event",
-    "EventTarget",
-    "AbortController",
-    "AbortSignal",
-    "URL",
-    "URLSearchParams",
-    "DOMException",
-    "structuredClone",
-    "crypto",
-    "performance",
-    "navigator",
-    "reportError",
-    "atob",
-    "btoa",
-    "URLPattern",
-];
 
 /// The most bytes one `crypto.getRandomValues` call fills (WebCrypto: 65,536; more is a
 /// `QuotaExceededError`).
@@ -84,7 +61,7 @@ pub(crate) fn prepare() {
 }
 
 /// Puts `setInterval` and `clearInterval` on the global object, and returns what stub.js needs
-/// to make the stand-ins for [`NAMES`]: `{ load, names, captured }`, `captured` holding the
+/// to load the lazy globals whose source is web.js (lazy.rs): `{ load, captured }`, `captured` holding the
 /// `console.error`, `setTimeout` and `clearTimeout` web.js uses, as they were before plugin
 /// code ran (stub.js adds `Headers`, a function returning the prelude's class).
 pub(crate) fn install<'js>(ctx: &Ctx<'js>, tasks: &Tasks<'_, 'js>) -> Result<Object<'js>> {
@@ -123,7 +100,6 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, tasks: &Tasks<'_, 'js>) -> Result<Obj
     )?;
     let stub = Object::new(ctx.clone())?;
     stub.set("load", load)?;
-    stub.set("names", NAMES.to_vec())?;
     stub.set("captured", captured)?;
     Ok(stub)
 }
