@@ -1602,7 +1602,7 @@
   const PATTERN_COMPONENTS = ["protocol", "username", "password", "hostname", "port", "pathname", "search", "hash"];
   const regExpExec = RegExp.prototype.exec;
   // WebIDL URLPatternInput: a USVString, or a URLPatternInit whose members are USVStrings.
-  const patternInput = (input, who) => {
+  const patternInput = (input) => {
     if (input === undefined || input === null) return {};
     if (typeof input !== "object" && typeof input !== "function") return usv(input);
     const init = {};
@@ -1610,7 +1610,6 @@
       const value = input[key];
       if (value !== undefined) init[key] = usv(value);
     }
-    void who;
     return init;
   };
   const patternOptions = (options, who) => {
@@ -1619,8 +1618,8 @@
     return { ignoreCase: Boolean(options.ignoreCase) };
   };
   // [values, inputs] for `test` and `exec`, or null when the input is no URL.
-  const matchInput = (input, baseURL, given, who) => {
-    const converted = patternInput(input, who);
+  const matchInput = (input, baseURL, given) => {
+    const converted = patternInput(input);
     const base = given >= 2 && baseURL !== undefined ? usv(baseURL) : undefined;
     return JSON.parse(urlPatternMatchInput(JSON.stringify(converted), base));
   };
@@ -1635,7 +1634,7 @@
       } else {
         options = baseURLOrOptions;
       }
-      const converted = patternInput(input, who);
+      const converted = patternInput(input);
       const { ignoreCase } = patternOptions(options, who);
       if (typeof converted !== "string" && baseURL !== undefined) {
         throw new TypeError(`${who}: a base URL is only for a pattern string, not with a URLPatternInit`);
@@ -1691,7 +1690,7 @@
       return this.#hasRegExpGroups;
     }
     test(input = undefined, baseURL = undefined) {
-      const matched = matchInput(input, baseURL, arguments.length, "URLPattern.test");
+      const matched = matchInput(input, baseURL, arguments.length);
       if (matched === null) return false;
       const values = matched[0];
       for (const key of PATTERN_COMPONENTS) {
@@ -1700,7 +1699,7 @@
       return true;
     }
     exec(input = undefined, baseURL = undefined) {
-      const matched = matchInput(input, baseURL, arguments.length, "URLPattern.exec");
+      const matched = matchInput(input, baseURL, arguments.length);
       if (matched === null) return null;
       const [values, inputs] = matched;
       if (inputs[1] === null) inputs.pop();
