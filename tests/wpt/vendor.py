@@ -89,11 +89,14 @@ def main():
     if os.path.isdir(os.path.join(gitdir, ".git")):
         gitdir = os.path.join(gitdir, ".git")
     rev = git(gitdir, "rev-parse", (sys.argv[2] if len(sys.argv) > 2 else "HEAD") + "^{commit}").decode().strip()
-    files = git(gitdir, "ls-tree", "-r", "--name-only", rev, "--", *DIRS, "xhr").decode().splitlines()
+    files = git(gitdir, "ls-tree", "-r", "--name-only", rev, "--", *DIRS, "xhr",
+                "fetch/api/resources").decode().splitlines()
     # Before 2021 the FormData tests were `xhr/formdata-*.htm` pages beside the XHR ones.
     files = [f for f in files if not f.startswith("xhr/") or f.lower().startswith("xhr/formdata")]
     wanted = {f for f in files if f.endswith(".any.js") or (f.endswith(".json") and "/resources/" in "/" + f)}
     wanted |= {f for f in files if f.startswith("url/resources/") and f.endswith(".json")}
+    # Static files the fetch tests read (their server-side scripts, `.py`, cannot run here).
+    wanted |= {f for f in files if f.startswith("fetch/api/resources/") and f.endswith((".json", ".txt"))}
     todo = [f for f in wanted if f.endswith(".js")] + [f for f in extra_paths() if f not in wanted]
     while todo:
         path = todo.pop()
