@@ -37,7 +37,7 @@ DIRS = [
 ]
 # Where test pages are turned into scripts: the directories with few or no `.any.js` tests at
 # the vendored commit (elsewhere a page only repeats an `.any.js` test, or needs a DOM).
-PAGE_DIRS = ("dom/", "FileAPI/", "fetch/", "xhr/", "html/", "url/")
+PAGE_DIRS = ("dom/", "FileAPI/", "fetch/", "xhr/", "html/", "url/", "WebCryptoAPI/")
 # Served by the adapter (tests/wpt/harness.js), never vendored.
 HARNESS = {"resources/testharness.js", "resources/testharnessreport.js"}
 HERE = os.path.dirname(os.path.abspath(__file__))
