@@ -127,17 +127,25 @@
     if (!TOKEN.test(text)) throw new TypeError(`Headers: invalid header name "${text}"`);
     return text.toLowerCase();
   };
+  // WebIDL ByteString: a string whose code units all fit a byte.
+  const byteString = (value) => {
+    const text = `${value}`;
+    if (/[^\x00-\xff]/.test(text)) throw new TypeError("Headers: a header name or value must be bytes (no character above U+00FF)");
+    return text;
+  };
   const headerValue = (value) => {
-    const text = String(value).replace(/^[\t\n\r ]+|[\t\n\r ]+$/g, "");
+    const text = byteString(value).replace(/^[\t\n\r ]+|[\t\n\r ]+$/g, "");
     if (/[\0\r\n]/.test(text)) throw new TypeError("Headers: a header value may not contain NUL, CR or LF");
     return text;
   };
 
+  let sortedHeaders;
   class Headers {
     #list = [];
     constructor(init = undefined) {
-      if (init === undefined || init === null) return;
-      if (typeof init !== "object" && typeof init !== "function") {
+      if (init === undefined) return;
+      // WebIDL: `null` is neither a sequence nor a record.
+      if (init === null || (typeof init !== "object" && typeof init !== "function")) {
         throw new TypeError("Headers: init must be an object, a list of pairs or a Headers");
       }
       if (typeof init[Symbol.iterator] === "function") {
@@ -147,7 +155,16 @@
           this.append(items[0], items[1]);
         }
       } else {
-        for (const key of Object.keys(init)) this.append(key, init[key]);
+        // WebIDL record<ByteString, ByteString>: each own key's descriptor, then its value, in
+        // order (a Proxy sees exactly these traps); the whole record before the first append.
+        const pairs = [];
+        for (const key of Reflect.ownKeys(init)) {
+          const descriptor = Reflect.getOwnPropertyDescriptor(init, key);
+          if (descriptor === undefined || !descriptor.enumerable) continue;
+          if (typeof key === "symbol") throw new TypeError("Headers: a header name may not be a symbol");
+          pairs.push([byteString(key), byteString(init[key])]);
+        }
+        for (const [name, value] of pairs) this.append(name, value);
       }
     }
     append(name, value) {
@@ -175,29 +192,62 @@
       this.#list = this.#list.filter((entry) => entry[0] !== key);
       this.#list.push([key, text]);
     }
-    *entries() {
+    // Fetch "sort and combine": the pairs the iterators walk, recomputed at each step (WebIDL
+    // pair iterators see changes made while iterating).
+    #sorted() {
       const names = [...new Set(this.#list.map((entry) => entry[0]))].sort();
+      const pairs = [];
       for (const name of names) {
         if (name === "set-cookie") {
-          for (const value of this.getSetCookie()) yield [name, value];
+          for (const value of this.getSetCookie()) pairs.push([name, value]);
         } else {
-          yield [name, this.get(name)];
+          pairs.push([name, this.get(name)]);
         }
       }
+      return pairs;
     }
-    *keys() {
-      for (const [name] of this.entries()) yield name;
+    entries() {
+      return new HeadersIterator(this, "entries");
     }
-    *values() {
-      for (const [, value] of this.entries()) yield value;
+    keys() {
+      return new HeadersIterator(this, "keys");
+    }
+    values() {
+      return new HeadersIterator(this, "values");
     }
     forEach(callback, thisArg = undefined) {
-      for (const [name, value] of this.entries()) apply(callback, thisArg, [value, name, this]);
+      for (const [name, value] of this.#sorted()) apply(callback, thisArg, [value, name, this]);
     }
     [Symbol.iterator]() {
       return this.entries();
     }
+    static {
+      sortedHeaders = (headers) => headers.#sorted();
+    }
   }
+  // WebIDL's default iterator objects: `next` on a prototype whose own prototype is
+  // %IteratorPrototype% (generators put %GeneratorPrototype% in between).
+  class HeadersIterator {
+    #headers;
+    #kind;
+    #index = 0;
+    constructor(headers, kind) {
+      this.#headers = headers;
+      this.#kind = kind;
+    }
+    next() {
+      if (!(#index in this)) throw new TypeError("next: not a Headers iterator");
+      const pairs = sortedHeaders(this.#headers);
+      if (this.#index >= pairs.length) return { value: undefined, done: true };
+      const [name, value] = pairs[this.#index++];
+      const kind = this.#kind;
+      return { value: kind === "keys" ? name : kind === "values" ? value : [name, value], done: false };
+    }
+  }
+  Object.setPrototypeOf(HeadersIterator.prototype, Object.getPrototypeOf(Object.getPrototypeOf([][Symbol.iterator]())));
+  Object.defineProperty(HeadersIterator.prototype, Symbol.toStringTag, { value: "Headers Iterator", configurable: true });
+  // WebIDL operations are enumerable.
+  Object.defineProperty(HeadersIterator.prototype, "next", { enumerable: true });
 
   // --- Response (WHATWG Fetch §5.5), the body held in full ---------------------------------
   const bodyBytes = (body, who, what = "body") => {

@@ -258,6 +258,16 @@
       if (isDOMException(v)) {
         return remember(v, new DOMException(v.message, v.name));
       }
+      // HTML: Blob and File are serializable (their bytes are immutable, so a copy shares them).
+      if (isBlob(v)) {
+        const type = apply(getter(Blob.prototype, "type"), v, []);
+        if (isFile(v)) {
+          const name = apply(getter(File.prototype, "name"), v, []);
+          const lastModified = apply(getter(File.prototype, "lastModified"), v, []);
+          return remember(v, new File([v], name, { type, lastModified }));
+        }
+        return remember(v, new Blob([v], { type }));
+      }
       if (v instanceof Error) {
         const name = v.name;
         const Kind = (typeof name === "string" && ERRORS[name]) || Error;
@@ -1139,7 +1149,12 @@
   const AT_TARGET = 2;
   const BUBBLING_PHASE = 3;
   let dispatch;
+  // DOM: `isTrusted` is [LegacyUnforgeable], an own accessor of every event sharing one getter;
+  // true only for events the platform itself dispatches (`trusted`).
+  let isTrusted;
+  let trusted;
   class Event {
+    #trusted = false;
     #type;
     #bubbles;
     #cancelable;
@@ -1163,6 +1178,7 @@
       this.#cancelable = Boolean(init?.cancelable);
       this.#composed = Boolean(init?.composed);
       this.#timeStamp = now();
+      defineProperty(this, "isTrusted", { __proto__: null, get: isTrusted, enumerable: true, configurable: false });
     }
     get type() {
       return this.#type;
@@ -1216,11 +1232,21 @@
     get defaultPrevented() {
       return this.#canceled;
     }
-    get isTrusted() {
-      return false;
-    }
     get timeStamp() {
       return this.#timeStamp;
+    }
+    static {
+      isTrusted = {
+        get isTrusted() {
+          if (!(#trusted in this)) throw new TypeError("isTrusted: not an Event");
+          return this.#trusted;
+        },
+      };
+      isTrusted = ownDescriptor(isTrusted, "isTrusted").get;
+      trusted = (event) => {
+        event.#trusted = true;
+        return event;
+      };
     }
     static {
       // DOM "dispatch" for a target with no parent: capture listeners, then the others, all at
@@ -1469,7 +1495,7 @@
           reportError(error);
         }
       }
-      dispatchOn(this, new Event("abort"));
+      dispatchOn(this, trusted(new Event("abort")));
     }
     static {
       isSignal = (value) => value !== null && typeof value === "object" && #aborted in value;

@@ -700,7 +700,13 @@
     // `base`: the test file's directory inside the vendored tree, with a trailing slash.
     install(base, file) {
       const here = "http://web-platform.test/" + base;
-      global.location = new URL(file, here);
+      // A WorkerLocation: the URL's parts, without `searchParams`.
+      const url = new URL(file, here);
+      const location = { toString: () => url.href };
+      for (const key of ["href", "origin", "protocol", "host", "hostname", "port", "pathname", "search", "hash"]) {
+        location[key] = url[key];
+      }
+      global.location = location;
       global.fetch = function (input, init) {
         const text = typeof input === "string" ? input : input && input.url;
         if (typeof text === "string" && !/^[a-z][a-z0-9+.-]*:/i.test(text)) {
