@@ -82,20 +82,37 @@
     }
   }
 
-  const LABELS = ["utf-8", "utf8", "unicode-1-1-utf-8"];
+  // WHATWG Encoding §7: every encoding of the standard, on encoding.rs's decoders. A stream
+  // (`decode(bytes, { stream: true })` calls, ended by one without) keeps its decoder there,
+  // by number; one the plugin drops mid-stream is closed when it is collected.
+  const decoderEncoding = natives.decoderEncoding;
+  const decodeOnce = natives.decodeOnce;
+  const decoderOpen = natives.decoderOpen;
+  const decoderFeed = natives.decoderFeed;
+  const decoderClose = natives.decoderClose;
+  const openStreams =
+    typeof FinalizationRegistry === "function" ? new FinalizationRegistry((id) => decoderClose(id)) : undefined;
   class TextDecoder {
+    #encoding;
     #fatal;
     #ignoreBOM;
+    #stream = 0;
     constructor(label = "utf-8", options = undefined) {
-      const normalized = String(label).trim().toLowerCase();
-      if (!LABELS.includes(normalized)) {
-        throw new RangeError(`TextDecoder: unsupported encoding "${label}" (only utf-8 is)`);
+      const text = `${label}`;
+      // Every label is ASCII; anything else names no encoding.
+      const encoding = /^[\x00-\x7f]*$/.test(text) ? decoderEncoding(text) : undefined;
+      if (encoding === undefined) {
+        throw new RangeError(`TextDecoder: "${text}" is not the label of a supported encoding`);
       }
+      if (options !== undefined && options !== null && typeof options !== "object" && typeof options !== "function") {
+        throw new TypeError("TextDecoder: options must be an object");
+      }
+      this.#encoding = encoding;
       this.#fatal = Boolean(options?.fatal);
       this.#ignoreBOM = Boolean(options?.ignoreBOM);
     }
     get encoding() {
-      return "utf-8";
+      return this.#encoding;
     }
     get fatal() {
       return this.#fatal;
@@ -104,16 +121,37 @@
       return this.#ignoreBOM;
     }
     decode(input = undefined, options = undefined) {
-      if (options?.stream) {
-        throw new TypeError("TextDecoder.decode: streaming is not supported");
+      if (options !== undefined && options !== null && typeof options !== "object" && typeof options !== "function") {
+        throw new TypeError("TextDecoder.decode: options must be an object");
       }
-      if (input === undefined) return "";
+      const stream = Boolean(options?.stream);
       let bytes;
-      if (input instanceof U8) bytes = input;
+      if (input === undefined) bytes = new U8(0);
+      else if (input instanceof U8) bytes = input;
       else if (isView(input)) bytes = new U8(input.buffer, input.byteOffset, input.byteLength);
-      else if (input instanceof AB) bytes = new U8(input);
-      else throw new TypeError("TextDecoder.decode: input must be an ArrayBuffer or a view of one");
-      return decode(bytes, this.#fatal, this.#ignoreBOM);
+      else if (input instanceof AB || (typeof SharedArrayBuffer === "function" && input instanceof SharedArrayBuffer)) {
+        bytes = new U8(input);
+      } else throw new TypeError("TextDecoder.decode: input must be an ArrayBuffer or a view of one");
+      if (this.#stream === 0) {
+        if (!stream) return decodeOnce(this.#encoding, bytes, this.#fatal, this.#ignoreBOM);
+        this.#stream = decoderOpen(this.#encoding, this.#ignoreBOM);
+        openStreams?.register(this, this.#stream, this);
+      }
+      const id = this.#stream;
+      if (!stream) {
+        this.#stream = 0;
+        openStreams?.unregister(this);
+      }
+      try {
+        return decoderFeed(id, bytes, this.#fatal, !stream);
+      } catch (error) {
+        // A fatal error ends the stream (the native side has dropped its decoder).
+        if (this.#stream === id) {
+          this.#stream = 0;
+          openStreams?.unregister(this);
+        }
+        throw error;
+      }
     }
   }
 
