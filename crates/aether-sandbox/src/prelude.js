@@ -282,10 +282,17 @@
       return { value: kind === "keys" ? name : kind === "values" ? value : [name, value], done: false };
     }
   }
-  Object.setPrototypeOf(HeadersIterator.prototype, Object.getPrototypeOf(Object.getPrototypeOf([][Symbol.iterator]())));
-  Object.defineProperty(HeadersIterator.prototype, Symbol.toStringTag, { value: "Headers Iterator", configurable: true });
+  // %IteratorPrototype%, reached without calling anything the plugin can replace (this runs
+  // after plugin code; descriptors have no prototype for the same reason).
+  const IteratorPrototype = Object.getPrototypeOf(Object.getPrototypeOf((function* () {}).prototype));
+  Object.setPrototypeOf(HeadersIterator.prototype, IteratorPrototype);
+  Object.defineProperty(HeadersIterator.prototype, Symbol.toStringTag, {
+    __proto__: null,
+    value: "Headers Iterator",
+    configurable: true,
+  });
   // WebIDL operations are enumerable.
-  Object.defineProperty(HeadersIterator.prototype, "next", { enumerable: true });
+  Object.defineProperty(HeadersIterator.prototype, "next", { __proto__: null, enumerable: true });
 
   // --- Response (WHATWG Fetch §5.5), the body held in full ---------------------------------
   const bodyBytes = (body, who, what = "body") => {
