@@ -92,7 +92,10 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, natives: &Object<'js>) -> Result<()> 
                   -> Result<String> {
                 // Taken out while it decodes, put back unless the stream ended or failed.
                 let Some(mut decoder) = fed.borrow_mut().open.remove(&id) else {
-                    return Err(Exception::throw_type(&ctx, "TextDecoder: the stream is closed"));
+                    return Err(Exception::throw_type(
+                        &ctx,
+                        "TextDecoder: the stream is closed",
+                    ));
                 };
                 let text = feed(&ctx, &mut decoder, &bytes, fatal, last)?;
                 if !last {
@@ -148,7 +151,8 @@ fn feed<'js>(
             };
             out.reserve(room.unwrap_or(rest.len().saturating_mul(3)).max(16));
             if fatal {
-                let (result, n) = decoder.decode_to_string_without_replacement(rest, &mut out, last);
+                let (result, n) =
+                    decoder.decode_to_string_without_replacement(rest, &mut out, last);
                 read += n;
                 match result {
                     DecoderResult::InputEmpty => return Some(out),
@@ -169,8 +173,14 @@ fn feed<'js>(
         Some(Some(text)) => Ok(text),
         Some(None) => Err(Exception::throw_type(
             ctx,
-            &format!("TextDecoder: the data is not valid {}", decoder.encoding().name()),
+            &format!(
+                "TextDecoder: the data is not valid {}",
+                decoder.encoding().name()
+            ),
         )),
-        None => Err(Exception::throw_type(ctx, "TextDecoder: the buffer is detached")),
+        None => Err(Exception::throw_type(
+            ctx,
+            "TextDecoder: the buffer is detached",
+        )),
     }
 }

@@ -50,16 +50,28 @@ const DIRS: [&str; 13] = [
 /// server) or what this runner does not implement. `tests/wpt/SKIPPED-PAGES.txt` lists the test
 /// pages left out when vendoring.
 const SKIP: [(&str, &str); 10] = [
-    ("idlharness", "needs idlharness.js and the WebIDL parser (not vendored)"),
-    ("/legacy-mb-", "tests legacy encoders through HTML forms and URLs (needs a DOM)"),
+    (
+        "idlharness",
+        "needs idlharness.js and the WebIDL parser (not vendored)",
+    ),
+    (
+        "/legacy-mb-",
+        "tests legacy encoders through HTML forms and URLs (needs a DOM)",
+    ),
     ("request-cache", "needs the WPT server (HTTP caching)"),
     ("request-keepalive", "needs the WPT server"),
     ("request-bad-port", "needs the network beyond 127.0.0.1"),
     ("request-init-003", "needs the WPT server"),
     ("url-encoding.html", "needs the WPT server"),
     ("EventListener-incumbent", "needs iframes"),
-    ("Event-timestamp-", "needs a window's UI events (MouseEvent, KeyboardEvent...)"),
-    ("transferable", "needs postMessage between realms (workers, MessageChannel)"),
+    (
+        "Event-timestamp-",
+        "needs a window's UI events (MouseEvent, KeyboardEvent...)",
+    ),
+    (
+        "transferable",
+        "needs postMessage between realms (workers, MessageChannel)",
+    ),
 ];
 
 /// How long one file may run before its unfinished subtests count as timeouts. Generous for a
@@ -234,7 +246,9 @@ fn normalize(path: &Path) -> PathBuf {
     out
 }
 
-fn run_file(root: &Path, rel: &str) -> FileRun {
+/// Runs one file; `timeout` is the harness's (unfinished subtests are timeouts then), and the
+/// step's own timeout is half as long again, the file's crash if the harness cannot report.
+fn run_file(root: &Path, rel: &str, timeout: Duration) -> FileRun {
     let start = Instant::now();
     let crashed = |error: String| FileRun {
         path: rel.to_owned(),
@@ -266,7 +280,7 @@ fn run_file(root: &Path, rel: &str) -> FileRun {
         script = json(&script),
         base = json(base),
         file = json(file),
-        timeout = FILE_TIMEOUT.as_millis(),
+        timeout = timeout.as_millis(),
     );
     let host = Arc::new(WptHost {
         source,
@@ -278,7 +292,7 @@ fn run_file(root: &Path, rel: &str) -> FileRun {
         context: Value::Null,
         limits: Limits {
             memory: 512 * 1024 * 1024,
-            timeout: FILE_TIMEOUT + Duration::from_secs(10),
+            timeout: timeout + timeout / 2,
             ..Limits::default()
         },
         sample: false,
@@ -337,7 +351,7 @@ fn run_all(root: &Path, files: &[String]) -> Vec<FileRun> {
                 loop {
                     let next = queue.lock().expect("queue").pop();
                     let Some(rel) = next else { break };
-                    let run = run_file(root, &rel);
+                    let run = run_file(root, &rel, FILE_TIMEOUT);
                     done.lock().expect("results").push(run);
                 }
             });
@@ -386,7 +400,10 @@ fn expectations_of(runs: &[FileRun], old: &Expectations) -> Expectations {
                 total,
                 failing,
                 passing,
-                error: run.error.clone().map(|e| e.lines().next().unwrap_or("").to_owned()),
+                error: run
+                    .error
+                    .clone()
+                    .map(|e| e.lines().next().unwrap_or("").to_owned()),
             },
         );
     }
@@ -519,5 +536,60 @@ fn web_platform_tests_do_not_regress() {
         problems.is_empty(),
         "web-platform-tests regressed (tests/wpt/expectations.json):\n{}",
         problems.join("\n")
+    );
+}
+
+/// The adapter itself: each outcome is reported as testharness.js would, and a file whose step
+/// never ends fails every subtest it had.
+#[test]
+fn the_adapter_reports_each_outcome() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/wpt-selftest");
+    let run = run_file(&root, "dir/outcomes.any.js", Duration::from_millis(1500));
+    let status: BTreeMap<&str, bool> = run
+        .results
+        .iter()
+        .map(|(name, ok, _)| (name.as_str(), *ok))
+        .collect();
+    let expected = BTreeMap::from([
+        ("sync pass (a META script's global)", true),
+        ("sync fail", false),
+        ("async pass", true),
+        ("async timeout", false),
+        ("promise first", true),
+        ("promise second runs after the first", true),
+        ("promise_rejects_js", true),
+        ("fetch reads the vendored tree", true),
+        ("assert_throws_dom", true),
+    ]);
+    assert_eq!(status, expected, "{:?}", run.results);
+    assert!(!run.crashed);
+    let timeout = run.results.iter().find(|r| r.0 == "async timeout");
+    assert!(
+        timeout.is_some_and(|r| r.2.starts_with("TIMEOUT")),
+        "{timeout:?}"
+    );
+    assert!(
+        run.error
+            .as_deref()
+            .is_some_and(|e| e.contains("a timer that throws")),
+        "{:?}",
+        run.error
+    );
+
+    let crash = run_file(&root, "dir/crash.any.js", Duration::from_millis(300));
+    assert!(crash.crashed && crash.results.is_empty(), "{crash:?}");
+    let mut old = Expectations::default();
+    old.files.insert(
+        crash.path.clone(),
+        FileExpectation {
+            passed: 1,
+            total: 1,
+            ..FileExpectation::default()
+        },
+    );
+    let now = expectations_of(std::slice::from_ref(&crash), &old);
+    assert_eq!(
+        now.files.get(&crash.path).map(|f| (f.passed, f.total)),
+        Some((0, 1))
     );
 }
