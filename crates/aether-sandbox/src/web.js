@@ -128,6 +128,11 @@
     defineProperty(DOMException.prototype, constant, descriptor);
   }
   tag(DOMException, "DOMException");
+  // WebIDL attributes are enumerable (a record conversion of DOMException.prototype then reads
+  // them, and their brand check throws, as in browsers).
+  for (const name of ["name", "message", "code"]) {
+    defineProperty(DOMException.prototype, name, { __proto__: null, enumerable: true });
+  }
 
   // --- structuredClone (HTML §2.7, StructuredSerialize/Deserialize in one pass) ------------
   // Brand checks through the built-ins' own getters, which throw for any other object (a
@@ -1234,6 +1239,18 @@
     }
     get timeStamp() {
       return this.#timeStamp;
+    }
+    // DOM's legacy initializer: ignored while the event is dispatched.
+    initEvent(type, bubbles = false, cancelable = false) {
+      required(arguments.length, 1, "Event.initEvent");
+      if (this.#dispatching) return;
+      this.#stop = false;
+      this.#stopImmediate = false;
+      this.#canceled = false;
+      this.#target = null;
+      this.#type = `${type}`;
+      this.#bubbles = Boolean(bubbles);
+      this.#cancelable = Boolean(cancelable);
     }
     static {
       isTrusted = {
