@@ -44,7 +44,8 @@ pub(crate) struct Script {
     pub(crate) bytecode: OnceLock<Option<Vec<u8>>>,
 }
 
-/// What every sandbox evaluates: stand-ins that load [`PRELUDE`] on first use.
+/// What every sandbox evaluates: `fetch` and the loaders of the lazy globals, which load
+/// [`PRELUDE`] (and web.js) on first use.
 static STUB: Script = Script {
     name: "aether:stub",
     source: include_str!("stub.js"),
@@ -269,11 +270,23 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, gate: &Arc<Gate>, tasks: &Tasks<'_, '
             PRELUDE.function(&ctx)?.call((natives,))
         },
     )?;
+    natives.set("lazySource", crate::lazy::source_fn(ctx)?)?;
     let web = crate::web::install(ctx, tasks)?;
     let exported: Object<'js> = STUB.function(ctx)?.call((natives, load, web))?;
     let fetch: Function<'js> = exported.get("fetch")?;
     let process: Object<'js> = exported.get("process")?;
     let listen: Function<'js> = exported.get("listen")?;
+    // The lazy globals (lazy.rs), in the order they had as the stub's accessors: the prelude's
+    // classes, `fetch`, then the web globals.
+    crate::lazy::install(ctx, &exported.get::<_, Function<'js>>("lazy")?)?;
+    crate::lazy::define(ctx, crate::lazy::Source::Prelude)?;
+    globals.prop(
+        "fetch",
+        rquickjs::object::Property::from(fetch.clone())
+            .writable()
+            .configurable(),
+    )?;
+    crate::lazy::define(ctx, crate::lazy::Source::Web)?;
 
     let aether = Object::new(ctx.clone())?;
     aether.set("fs", fs.clone())?;

@@ -28,6 +28,7 @@ mod encoding;
 mod engine;
 mod errors;
 mod gate;
+mod lazy;
 mod loader;
 mod pool;
 mod sys;

@@ -1,30 +1,25 @@
-// What every sandbox evaluates of the JavaScript half of the bindings (see bindings.rs): the
-// globals `fetch`, `TextEncoder`, `TextDecoder`, `Headers` and `Response`, and `aether.fetch`,
-// `aether.process.run` and `aether.listen`, as stand-ins that load prelude.js on first use. Most plugins never
-// touch them, and loading the prelude was a third of a trivial sandbox's cost.
+// What every sandbox evaluates of the JavaScript half of the bindings (see bindings.rs): `fetch`,
+// `aether.fetch`, `aether.process.run` and `aether.listen`, which load prelude.js on first use,
+// and the loaders of the lazy globals (lazy.rs): `TextEncoder`, `TextDecoder`, `Headers` and
+// `Response` from the prelude, and web.rs's globals from web.js. Most plugins never touch them,
+// and loading the prelude was a third of a trivial sandbox's cost.
 //
-// Called once with the native helpers and `load` (which evaluates the prelude with them); only
-// its closures keep either. Returns `{ fetch, process, listen }` for the `aether` object.
-// Also makes the stand-ins of web.rs's globals from `webStub` (`{ load, names, captured }`):
-// they are in this script because loading a second one was most of their cost.
-// The classes are accessors on the global object until then, as Node.js does for its lazily
-// loaded globals; assigning one replaces it like a plain property.
+// Called once with the native helpers, `load` (which evaluates the prelude with them) and
+// `webStub` (`{ load, captured }`); only its closures keep them. Returns `{ fetch, process,
+// listen }` for the `aether` object and `lazy`, the function from a lazy global's name to its
+// value that the engine calls when the global is first touched (`natives.lazySource(name)` says
+// which script makes it). The globals themselves
+// are not made here: lazy.rs defines them natively, as the engine does its own lazily created
+// built-ins (`Math`, `JSON`), at almost no cost per name.
 (function (natives, load, webStub) {
   "use strict";
-  const global = globalThis;
-  const defineProperty = Object.defineProperty;
-  const ownDescriptor = Object.getOwnPropertyDescriptor;
   const hasOwn = Object.hasOwn;
-  // The prelude loads after plugin code has run, so nothing here may read a property the
-  // plugin could have put on Object.prototype: descriptors have no prototype (an inherited
-  // `get` made every definition throw), and a descriptor's `get` is read only if it is its own.
-  const plain = (name, value) =>
-    defineProperty(global, name, { __proto__: null, value, writable: true, enumerable: false, configurable: true });
   let exported;
   // Plugin code can run while the prelude loads (a getter or iterator it replaced, called by the
-  // prelude's setup) and load it again from inside. That inner load finishes first and its
-  // classes are the ones `define` put on the global object, so its functions are the ones kept:
-  // fetch's responses stay instances of the global `Response` and `Headers`.
+  // prelude's setup) and touch a lazy global, which loads it again from inside. That inner load
+  // finishes first and its classes are the ones the global object gets (the engine keeps the
+  // first value a lazy global is given), so its functions are the ones kept: fetch's responses
+  // stay instances of the global `Response` and `Headers`.
   const prelude = () => {
     if (exported === undefined) {
       const loaded = load(natives);
@@ -33,40 +28,22 @@
     return exported;
   };
 
-  const getters = { __proto__: null };
   // Each class as the first load to reach it defined it (the one a re-entered load's fetch uses).
   const loaded = { __proto__: null };
-  // The prelude defines its classes through this: only over a stand-in still in place, never
-  // over a value the plugin assigned (or deleted) first, nor on a global object the plugin froze.
   natives.define = (name, value) => {
     loaded[name] ??= value;
-    const current = ownDescriptor(global, name);
-    if (current !== undefined && hasOwn(current, "get") && current.get === getters[name] && current.configurable) {
-      plain(name, value);
-    }
   };
-  for (const name of ["TextEncoder", "TextDecoder", "Headers", "Response"]) {
-    // The class itself, not `global[name]`: a stand-in left in place (a frozen global object)
-    // would call itself.
-    const get = () => {
-      prelude();
-      return loaded[name];
-    };
-    getters[name] = get;
-    defineProperty(global, name, {
-      get,
-      set: (value) => plain(name, value),
-      enumerable: false,
-      configurable: true,
-    });
-  }
+  const preludeGlobal = (name) => {
+    prelude();
+    return loaded[name];
+  };
 
   function fetch(input, init = undefined) {
     // A `Request`, a `Blob`, `FormData` or `URLSearchParams` body and an `AbortSignal` are
     // web.js's: none can exist before it is loaded. `fetchArguments` turns the first three
     // into what the prelude's fetch takes.
-    if (webLoaded()) {
-      const request = web().fetchArguments(input, init);
+    if (webValues !== undefined) {
+      const request = webValues.fetchArguments(input, init);
       if (request !== undefined) {
         input = request.url;
         init = request;
@@ -84,56 +61,29 @@
   function listen(options) {
     return prelude().listen(options);
   }
-  plain("fetch", fetch);
   // web.js's `Request` makes the prelude's `Headers`.
-  webStub.captured.Headers = () => {
-    prelude();
-    return loaded.Headers;
-  };
-  const web = webGlobals(webStub.load, webStub.names, webStub.captured);
-  const webLoaded = () => web(false) !== undefined;
-  return { fetch, process: { run }, listen };
-
-  // Stand-ins for web.rs's globals: each name is an accessor that evaluates web.js on first use
-  // (`load(captured)` returns `{ name: value }`, and `fetchArguments` and `abortable` for
-  // `fetch`). A getter the plugin replaced can run while web.js loads and load it again: the
-  // first load to finish wins, and every stand-in still in place becomes its value. `names` is
-  // walked by index, since this runs again after plugin code. Returns the loader.
-  function webGlobals(load, names, captured) {
-    const count = names.length;
-    // The stand-ins' getters, by index in `names`.
-    const getters = [];
-    let values;
-    // `loadAll(false)`: the values if loaded, without loading.
-    const loadAll = (orLoad = true) => {
-      if (values === undefined && orLoad) {
-        const loaded = load(captured);
-        values ??= loaded;
-        for (let i = 0; i < count; i++) {
-          const name = names[i];
-          const current = ownDescriptor(global, name);
-          if (current !== undefined && hasOwn(current, "get") && current.get === getters[i] && current.configurable) {
-            plain(name, values[name]);
-          }
-        }
-      }
-      return values;
-    };
-    // Each stand-in's getter is also its setter (called with no argument, it gets; with one, it
-    // sets), and one descriptor serves them all, since `defineProperty` copies it: a function
-    // and an object fewer per name were a quarter of the stand-ins' cost to every sandbox.
-    const descriptor = { __proto__: null, get: undefined, set: undefined, enumerable: false, configurable: true };
-    for (let i = 0; i < count; i++) {
-      const name = names[i];
-      const accessor = function (value) {
-        if (arguments.length === 0) return loadAll()[name];
-        plain(name, value);
-      };
-      getters[i] = accessor;
-      descriptor.get = accessor;
-      descriptor.set = accessor;
-      defineProperty(global, name, descriptor);
+  webStub.captured.Headers = () => preludeGlobal("Headers");
+  // web.js's globals (`load(captured)` returns `{ name: value }`, and `fetchArguments` and
+  // `abortable` for `fetch`). A getter the plugin replaced can run while web.js loads and load
+  // it again: the first load to finish wins.
+  let webValues;
+  const web = () => {
+    if (webValues === undefined) {
+      const values = webStub.load(webStub.captured);
+      webValues ??= values;
     }
-    return loadAll;
-  }
+    return webValues;
+  };
+  const lazySource = natives.lazySource;
+  // What the engine calls when a lazy global is first touched (lazy.rs).
+  const lazy = (name) => {
+    const source = lazySource(name);
+    if (source === "prelude") return preludeGlobal(name);
+    if (source === "web") {
+      const values = web();
+      return hasOwn(values, name) ? values[name] : undefined;
+    }
+    return undefined;
+  };
+  return { fetch, process: { run }, listen, lazy };
 })

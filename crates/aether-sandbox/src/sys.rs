@@ -174,3 +174,50 @@ pub(crate) fn load_trusted_module<'js>(
     // QuickJS may reference it instead of copying (`JS_READ_OBJ_ROM_DATA`).
     unsafe { rquickjs::Module::load(ctx.clone(), bytecode) }
 }
+
+/// Defines `name` on `object` as a lazily created property (engine patch 0003,
+/// `JS_DefineLazyProperty`): writable, not enumerable, configurable, whose value the context's
+/// lazy-property initialiser ([`set_lazy_property_init`]) makes on first use. Does nothing if
+/// `object` has a property of that name already.
+pub(crate) fn define_lazy_property(
+    ctx: &rquickjs::Ctx<'_>,
+    object: &rquickjs::Object<'_>,
+    name: &str,
+) -> rquickjs::Result<()> {
+    let name = std::ffi::CString::new(name)
+        .map_err(|_| rquickjs::Error::new_from_js("string", "property name"))?;
+    let flags = (rquickjs::qjs::JS_PROP_WRITABLE | rquickjs::qjs::JS_PROP_CONFIGURABLE) as i32;
+    // SAFETY: `ctx` is a live context entered by the caller (it holds a `Ctx`), `object` a value
+    // of it, kept alive by the caller's reference for the call; `name` is a NUL-terminated
+    // string that outlives the call (the engine copies it into an atom).
+    let rc = unsafe {
+        rquickjs::qjs::JS_DefineLazyProperty(
+            ctx.as_raw().as_ptr(),
+            object.as_raw(),
+            name.as_ptr(),
+            flags,
+        )
+    };
+    if rc < 0 {
+        return Err(rquickjs::Error::Exception);
+    }
+    Ok(())
+}
+
+/// Makes `init` the function `ctx`'s engine calls, with the property's name, to make a lazily
+/// created property's value ([`define_lazy_property`]). The engine holds its own reference,
+/// marked by its garbage collector and released with the context.
+pub(crate) fn set_lazy_property_init(
+    ctx: &rquickjs::Ctx<'_>,
+    init: &rquickjs::Function<'_>,
+) -> rquickjs::Result<()> {
+    // SAFETY: `ctx` is a live, entered context and `init` one of its values; the engine
+    // duplicates the value it keeps, so the caller's reference stays the caller's.
+    let rc = unsafe {
+        rquickjs::qjs::JS_SetLazyPropertyInit(ctx.as_raw().as_ptr(), init.as_value().as_raw())
+    };
+    if rc < 0 {
+        return Err(rquickjs::Error::Exception);
+    }
+    Ok(())
+}

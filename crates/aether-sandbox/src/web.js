@@ -1,6 +1,7 @@
-// The web globals of web.rs, loaded on first use by the stand-ins stub.js makes. One function expression,
-// called once with the native helpers (which only its closures keep); returns the globals as
-// `{ name: value }`.
+// The web globals of web.rs, loaded when one of them is first used (lazy.rs lists them; stub.js
+// loads this). One function expression, called once with the native helpers (which only its
+// closures keep); returns the globals as `{ name: value }` (a global listed in lazy.rs with
+// source web.js must be a property here).
 //
 // Nothing here is a security boundary: no native helper it uses reaches the host. A plugin
 // that tampers with built-in prototypes only confuses itself.

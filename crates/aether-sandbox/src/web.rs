@@ -10,8 +10,8 @@
 //! (the `url` crate), `application/x-www-form-urlencoded` (its `form_urlencoded`), the OS random
 //! generator, and RustCrypto's SHA-1/SHA-2, `hmac`, `aes-gcm` and `p256` with `ed25519-dalek`.
 //! None of them reaches a capability: nothing here calls the host. Like the prelude's classes
-//! they are stand-ins on the global object until first used (made by stub.js), so a sandbox
-//! that never touches them pays only for the stand-ins.
+//! they are lazy globals (lazy.rs), made when first used, so a sandbox that never touches them
+//! pays almost nothing for them.
 //!
 //! Host-side memory: none is held between calls. A `Blob`'s bytes, a `Request`'s body and a
 //! `CryptoKey`'s material live in the engine's heap, under the plugin's ceiling; digests,
@@ -32,26 +32,6 @@ use crate::bindings::Script;
 use crate::engine::Tasks;
 use crate::sys;
 use crate::tasks::SlowCalls;
-
-/// The globals web.js defines, in the order the stand-ins are made.
-pub(crate) const NAMES: [&str; 16] = [
-    "Request",
-    "Blob",
-    "File",
-    "FormData",
-    "Event",
-    "EventTarget",
-    "AbortController",
-    "AbortSignal",
-    "URL",
-    "URLSearchParams",
-    "DOMException",
-    "structuredClone",
-    "crypto",
-    "performance",
-    "navigator",
-    "reportError",
-];
 
 /// The most bytes one `crypto.getRandomValues` call fills (WebCrypto: 65,536; more is a
 /// `QuotaExceededError`).
@@ -76,7 +56,7 @@ pub(crate) fn prepare() {
 }
 
 /// Puts `setInterval` and `clearInterval` on the global object, and returns what stub.js needs
-/// to make the stand-ins for [`NAMES`]: `{ load, names, captured }`, `captured` holding the
+/// to load the lazy globals whose source is web.js (lazy.rs): `{ load, captured }`, `captured` holding the
 /// `console.error`, `setTimeout` and `clearTimeout` web.js uses, as they were before plugin
 /// code ran (stub.js adds `Headers`, a function returning the prelude's class).
 pub(crate) fn install<'js>(ctx: &Ctx<'js>, tasks: &Tasks<'_, 'js>) -> Result<Object<'js>> {
@@ -115,7 +95,6 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, tasks: &Tasks<'_, 'js>) -> Result<Obj
     )?;
     let stub = Object::new(ctx.clone())?;
     stub.set("load", load)?;
-    stub.set("names", NAMES.to_vec())?;
     stub.set("captured", captured)?;
     Ok(stub)
 }

@@ -549,6 +549,7 @@ enum {
     JS_BUILTIN_ARRAY_FROMASYNC = 1,
     JS_BUILTIN_ITERATOR_ZIP,
     JS_BUILTIN_ITERATOR_ZIP_KEYED,
+    JS_BUILTIN_EMBEDDER_LAZY, /* aether patch 0003: JS_DefineLazyProperty */
 };
 
 /* must be large enough to have a negligible runtime cost and small
@@ -595,6 +596,7 @@ struct JSContext {
     JSValue array_proto_values;
     JSValue throw_type_error;
     JSValue eval_obj;
+    JSValue lazy_property_init; /* aether patch 0003: JS_SetLazyPropertyInit */
 
     JSValue global_obj; /* global object */
     JSValue global_var_obj; /* contains the global let/const definitions */
@@ -2879,6 +2881,7 @@ JSContext *JS_NewContextRaw(JSRuntime *rt)
     ctx->error_back_trace = JS_UNDEFINED;
     ctx->error_prepare_stack = JS_UNDEFINED;
     ctx->error_stack_trace_limit = js_int32(10);
+    ctx->lazy_property_init = JS_UNDEFINED;
     init_list_head(&ctx->loaded_modules);
     // TODO(bnoordhuis) use getrandom() etc.
     ctx->random_state = js__gettimeofday_us();
@@ -3000,6 +3003,7 @@ static void JS_MarkContext(JSRuntime *rt, JSContext *ctx,
 
     JS_MarkValue(rt, ctx->throw_type_error, mark_func);
     JS_MarkValue(rt, ctx->eval_obj, mark_func);
+    JS_MarkValue(rt, ctx->lazy_property_init, mark_func);
 
     JS_MarkValue(rt, ctx->array_proto_values, mark_func);
     for(i = 0; i < JS_NATIVE_ERROR_COUNT; i++) {
@@ -3082,6 +3086,7 @@ void JS_FreeContext(JSContext *ctx)
 
     JS_FreeValue(ctx, ctx->throw_type_error);
     JS_FreeValue(ctx, ctx->eval_obj);
+    JS_FreeValue(ctx, ctx->lazy_property_init);
 
     JS_FreeValue(ctx, ctx->array_proto_values);
     for(i = 0; i < JS_NATIVE_ERROR_COUNT; i++) {
@@ -9060,6 +9065,18 @@ static JSValue js_bytecode_autoinit(JSContext *ctx, JSObject *p, JSAtom atom,
             JS_SetConstructorBit(ctx, result, false);
             return result;
         }
+    case JS_BUILTIN_EMBEDDER_LAZY:
+        {
+            JSValue name, result;
+            if (!JS_IsFunction(ctx, ctx->lazy_property_init))
+                return JS_UNDEFINED;
+            name = JS_AtomToValue(ctx, atom);
+            if (JS_IsException(name))
+                return JS_EXCEPTION;
+            result = JS_Call(ctx, ctx->lazy_property_init, JS_UNDEFINED, 1, &name);
+            JS_FreeValue(ctx, name);
+            return result;
+        }
     }
     return JS_UNDEFINED;
 }
@@ -9075,26 +9092,49 @@ static JSAutoInitFunc *const js_autoinit_func_table[] = {
 };
 
 /* warning: 'prs' is reallocated after it */
+/* aether patch 0003: 'func' may run JavaScript (an embedder's lazy property
+   does, JS_BUILTIN_EMBEDDER_LAZY), which may redefine or delete the property
+   or add properties to 'p' (reallocating 'pr'). So 'func' runs first, with
+   'p' and the realm kept alive, and the property is looked up again after:
+   it gets the value only if it is still the same auto-initialised property;
+   otherwise the value is dropped and the caller's retry sees what the code
+   left. On an exception the property is left as it was. */
 static int JS_AutoInitProperty(JSContext *ctx, JSObject *p, JSAtom prop,
                                JSProperty *pr, JSShapeProperty *prs)
 {
-    JSValue val;
+    JSValue val, obj;
     JSContext *realm;
     JSAutoInitFunc *func;
+    uintptr_t realm_and_id;
+    void *opaque;
 
-    if (js_shape_prepare_update(ctx, p, &prs))
-        return -1;
-
-    realm = js_autoinit_get_realm(pr);
+    realm_and_id = pr->u.init.realm_and_id;
+    opaque = pr->u.init.opaque;
+    realm = JS_DupContext(js_autoinit_get_realm(pr));
     func = js_autoinit_func_table[js_autoinit_get_id(pr)];
-    /* 'func' shall not modify the object properties 'pr' */
-    val = func(realm, p, prop, pr->u.init.opaque);
-    js_autoinit_free(ctx->rt, pr);
-    prs->flags &= ~JS_PROP_TMASK;
-    pr->u.value = JS_UNDEFINED;
-    if (JS_IsException(val))
+    obj = js_dup(JS_MKPTR(JS_TAG_OBJECT, p));
+    val = func(realm, p, prop, opaque);
+    JS_FreeContext(realm);
+    if (JS_IsException(val)) {
+        JS_FreeValue(ctx, obj);
         return -1;
-    pr->u.value = val;
+    }
+    prs = find_own_property(&pr, p, prop);
+    if (prs && (prs->flags & JS_PROP_TMASK) == JS_PROP_AUTOINIT &&
+        pr->u.init.realm_and_id == realm_and_id &&
+        pr->u.init.opaque == opaque) {
+        if (js_shape_prepare_update(ctx, p, &prs)) {
+            JS_FreeValue(ctx, val);
+            JS_FreeValue(ctx, obj);
+            return -1;
+        }
+        js_autoinit_free(ctx->rt, pr);
+        prs->flags &= ~JS_PROP_TMASK;
+        pr->u.value = val;
+    } else {
+        JS_FreeValue(ctx, val);
+    }
+    JS_FreeValue(ctx, obj);
     return 0;
 }
 
@@ -40769,6 +40809,54 @@ static int JS_InstantiateFunctionListItem(JSContext *ctx, JSValueConst obj,
     }
     JS_DefinePropertyValue(ctx, obj, atom, val, prop_flags);
     return 0;
+}
+
+/* aether patch 0003: embedder-defined lazily initialised properties. */
+int JS_SetLazyPropertyInit(JSContext *ctx, JSValueConst init)
+{
+    if (!JS_IsFunction(ctx, init)) {
+        JS_ThrowTypeError(ctx, "not a function");
+        return -1;
+    }
+    JS_FreeValue(ctx, ctx->lazy_property_init);
+    ctx->lazy_property_init = js_dup(init);
+    return 0;
+}
+
+int JS_DefineLazyProperty(JSContext *ctx, JSValueConst obj, const char *name,
+                          int flags)
+{
+    JSObject *p;
+    JSProperty *pr;
+    JSAtom atom;
+    int ret;
+
+    if (JS_VALUE_GET_TAG(obj) != JS_TAG_OBJECT) {
+        JS_ThrowTypeErrorNotAnObject(ctx);
+        return -1;
+    }
+    p = JS_VALUE_GET_OBJ(obj);
+    if (p->is_exotic || p->fast_array) {
+        JS_ThrowTypeError(ctx, "lazy properties need an ordinary object");
+        return -1;
+    }
+    atom = JS_NewAtom(ctx, name);
+    if (atom == JS_ATOM_NULL)
+        return -1;
+    if (__JS_AtomIsTaggedInt(atom)) {
+        JS_FreeAtom(ctx, atom);
+        JS_ThrowTypeError(ctx, "a lazy property needs a name, not an index");
+        return -1;
+    }
+    if (find_own_property(&pr, p, atom) || !p->extensible) {
+        JS_FreeAtom(ctx, atom);
+        return 0;
+    }
+    ret = JS_DefineAutoInitProperty(ctx, obj, atom, JS_AUTOINIT_ID_BYTECODE,
+                                    (void *)(uintptr_t)JS_BUILTIN_EMBEDDER_LAZY,
+                                    flags & JS_PROP_C_W_E);
+    JS_FreeAtom(ctx, atom);
+    return ret < 0 ? -1 : 1;
 }
 
 int JS_SetPropertyFunctionList(JSContext *ctx, JSValueConst obj,

@@ -1429,6 +1429,17 @@ JS_EXTERN int JS_SetPropertyFunctionList(JSContext *ctx, JSValueConst obj,
                                           const JSCFunctionListEntry *tab,
                                           int len);
 
+/* aether patch 0003: embedder-defined lazily initialised properties.
+   JS_DefineLazyProperty defines 'name' on the ordinary object 'obj' (flags:
+   JS_PROP_C_W_E bits) as a property whose value is made on first use (read,
+   described, redefined; not listed, tested with 'in' or deleted) by calling
+   the function set with JS_SetLazyPropertyInit with the property name (a
+   string) and 'this' undefined. Returns 1 if defined, 0 if 'obj' has a
+   property of that name already or is not extensible, -1 on exception. */
+JS_EXTERN int JS_SetLazyPropertyInit(JSContext *ctx, JSValueConst init);
+JS_EXTERN int JS_DefineLazyProperty(JSContext *ctx, JSValueConst obj,
+                                    const char *name, int flags);
+
 /* C module definition */
 
 typedef int JSModuleInitFunc(JSContext *ctx, JSModuleDef *m);

@@ -25,3 +25,20 @@ include!("inlines/ptr_64.rs");
 include!("inlines/ptr_32_nan_boxing.rs");
 
 include!("inlines/common.rs");
+
+// aether patch 0003 (patches/0003-embedder-lazy-properties.patch): embedder-defined lazily
+// initialised properties, declared here because the pregenerated bindings do not have them.
+unsafe extern "C" {
+    /// Makes `init` the function that makes a lazy property's value (called with the
+    /// property's name); the engine keeps its own reference. Returns -1 on exception.
+    pub fn JS_SetLazyPropertyInit(ctx: *mut JSContext, init: JSValue) -> ::core::ffi::c_int;
+    /// Defines `name` on the ordinary object `obj` as a property made on first use. Returns 1
+    /// if defined, 0 if `obj` has such a property already or is not extensible, -1 on
+    /// exception.
+    pub fn JS_DefineLazyProperty(
+        ctx: *mut JSContext,
+        obj: JSValue,
+        name: *const ::core::ffi::c_char,
+        flags: ::core::ffi::c_int,
+    ) -> ::core::ffi::c_int;
+}
