@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Re-vendors the web-platform-tests files aether runs (tests/wpt/README.md).
+"""Re-vendors the web-platform-tests files aether runs (docs/web-platform-tests.md).
 
 Usage: tests/wpt/vendor.py WPT_GIT_DIR [REV]
 
