@@ -231,6 +231,8 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, gate: &Arc<Gate>, tasks: &Tasks<'_, '
             },
         )?,
     )?;
+    // TextDecoder's decoders for every WHATWG encoding (encoding.rs).
+    crate::encoding::install(ctx, &natives)?;
     natives.set("fetch", fetch_fn(ctx, tasks.calls)?)?;
     natives.set("fetchMalformed", fetch_malformed_fn(ctx, tasks.calls)?)?;
     natives.set("run", run_fn(ctx, tasks.calls)?)?;

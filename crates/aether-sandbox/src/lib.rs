@@ -24,6 +24,7 @@
 
 mod bindings;
 mod cjs;
+mod encoding;
 mod engine;
 mod errors;
 mod gate;

@@ -82,20 +82,37 @@
     }
   }
 
-  const LABELS = ["utf-8", "utf8", "unicode-1-1-utf-8"];
+  // WHATWG Encoding §7: every encoding of the standard, on encoding.rs's decoders. A stream
+  // (`decode(bytes, { stream: true })` calls, ended by one without) keeps its decoder there,
+  // by number; one the plugin drops mid-stream is closed when it is collected.
+  const decoderEncoding = natives.decoderEncoding;
+  const decodeOnce = natives.decodeOnce;
+  const decoderOpen = natives.decoderOpen;
+  const decoderFeed = natives.decoderFeed;
+  const decoderClose = natives.decoderClose;
+  const openStreams =
+    typeof FinalizationRegistry === "function" ? new FinalizationRegistry((id) => decoderClose(id)) : undefined;
   class TextDecoder {
+    #encoding;
     #fatal;
     #ignoreBOM;
+    #stream = 0;
     constructor(label = "utf-8", options = undefined) {
-      const normalized = String(label).trim().toLowerCase();
-      if (!LABELS.includes(normalized)) {
-        throw new RangeError(`TextDecoder: unsupported encoding "${label}" (only utf-8 is)`);
+      const text = `${label}`;
+      // Every label is ASCII; anything else names no encoding.
+      const encoding = /^[\x00-\x7f]*$/.test(text) ? decoderEncoding(text) : undefined;
+      if (encoding === undefined) {
+        throw new RangeError(`TextDecoder: "${text}" is not the label of a supported encoding`);
       }
+      if (options !== undefined && options !== null && typeof options !== "object" && typeof options !== "function") {
+        throw new TypeError("TextDecoder: options must be an object");
+      }
+      this.#encoding = encoding;
       this.#fatal = Boolean(options?.fatal);
       this.#ignoreBOM = Boolean(options?.ignoreBOM);
     }
     get encoding() {
-      return "utf-8";
+      return this.#encoding;
     }
     get fatal() {
       return this.#fatal;
@@ -104,16 +121,37 @@
       return this.#ignoreBOM;
     }
     decode(input = undefined, options = undefined) {
-      if (options?.stream) {
-        throw new TypeError("TextDecoder.decode: streaming is not supported");
+      if (options !== undefined && options !== null && typeof options !== "object" && typeof options !== "function") {
+        throw new TypeError("TextDecoder.decode: options must be an object");
       }
-      if (input === undefined) return "";
+      const stream = Boolean(options?.stream);
       let bytes;
-      if (input instanceof U8) bytes = input;
+      if (input === undefined) bytes = new U8(0);
+      else if (input instanceof U8) bytes = input;
       else if (isView(input)) bytes = new U8(input.buffer, input.byteOffset, input.byteLength);
-      else if (input instanceof AB) bytes = new U8(input);
-      else throw new TypeError("TextDecoder.decode: input must be an ArrayBuffer or a view of one");
-      return decode(bytes, this.#fatal, this.#ignoreBOM);
+      else if (input instanceof AB || (typeof SharedArrayBuffer === "function" && input instanceof SharedArrayBuffer)) {
+        bytes = new U8(input);
+      } else throw new TypeError("TextDecoder.decode: input must be an ArrayBuffer or a view of one");
+      if (this.#stream === 0) {
+        if (!stream) return decodeOnce(this.#encoding, bytes, this.#fatal, this.#ignoreBOM);
+        this.#stream = decoderOpen(this.#encoding, this.#ignoreBOM);
+        openStreams?.register(this, this.#stream, this);
+      }
+      const id = this.#stream;
+      if (!stream) {
+        this.#stream = 0;
+        openStreams?.unregister(this);
+      }
+      try {
+        return decoderFeed(id, bytes, this.#fatal, !stream);
+      } catch (error) {
+        // A fatal error ends the stream (the native side has dropped its decoder).
+        if (this.#stream === id) {
+          this.#stream = 0;
+          openStreams?.unregister(this);
+        }
+        throw error;
+      }
     }
   }
 
@@ -127,17 +165,25 @@
     if (!TOKEN.test(text)) throw new TypeError(`Headers: invalid header name "${text}"`);
     return text.toLowerCase();
   };
+  // WebIDL ByteString: a string whose code units all fit a byte.
+  const byteString = (value) => {
+    const text = `${value}`;
+    if (/[^\x00-\xff]/.test(text)) throw new TypeError("Headers: a header name or value must be bytes (no character above U+00FF)");
+    return text;
+  };
   const headerValue = (value) => {
-    const text = String(value).replace(/^[\t\n\r ]+|[\t\n\r ]+$/g, "");
+    const text = byteString(value).replace(/^[\t\n\r ]+|[\t\n\r ]+$/g, "");
     if (/[\0\r\n]/.test(text)) throw new TypeError("Headers: a header value may not contain NUL, CR or LF");
     return text;
   };
 
+  let sortedHeaders;
   class Headers {
     #list = [];
     constructor(init = undefined) {
-      if (init === undefined || init === null) return;
-      if (typeof init !== "object" && typeof init !== "function") {
+      if (init === undefined) return;
+      // WebIDL: `null` is neither a sequence nor a record.
+      if (init === null || (typeof init !== "object" && typeof init !== "function")) {
         throw new TypeError("Headers: init must be an object, a list of pairs or a Headers");
       }
       if (typeof init[Symbol.iterator] === "function") {
@@ -147,7 +193,16 @@
           this.append(items[0], items[1]);
         }
       } else {
-        for (const key of Object.keys(init)) this.append(key, init[key]);
+        // WebIDL record<ByteString, ByteString>: each own key's descriptor, then its value, in
+        // order (a Proxy sees exactly these traps); the whole record before the first append.
+        const pairs = [];
+        for (const key of Reflect.ownKeys(init)) {
+          const descriptor = Reflect.getOwnPropertyDescriptor(init, key);
+          if (descriptor === undefined || !descriptor.enumerable) continue;
+          if (typeof key === "symbol") throw new TypeError("Headers: a header name may not be a symbol");
+          pairs.push([byteString(key), byteString(init[key])]);
+        }
+        for (const [name, value] of pairs) this.append(name, value);
       }
     }
     append(name, value) {
@@ -175,29 +230,69 @@
       this.#list = this.#list.filter((entry) => entry[0] !== key);
       this.#list.push([key, text]);
     }
-    *entries() {
+    // Fetch "sort and combine": the pairs the iterators walk, recomputed at each step (WebIDL
+    // pair iterators see changes made while iterating).
+    #sorted() {
       const names = [...new Set(this.#list.map((entry) => entry[0]))].sort();
+      const pairs = [];
       for (const name of names) {
         if (name === "set-cookie") {
-          for (const value of this.getSetCookie()) yield [name, value];
+          for (const value of this.getSetCookie()) pairs.push([name, value]);
         } else {
-          yield [name, this.get(name)];
+          pairs.push([name, this.get(name)]);
         }
       }
+      return pairs;
     }
-    *keys() {
-      for (const [name] of this.entries()) yield name;
+    entries() {
+      return new HeadersIterator(this, "entries");
     }
-    *values() {
-      for (const [, value] of this.entries()) yield value;
+    keys() {
+      return new HeadersIterator(this, "keys");
+    }
+    values() {
+      return new HeadersIterator(this, "values");
     }
     forEach(callback, thisArg = undefined) {
-      for (const [name, value] of this.entries()) apply(callback, thisArg, [value, name, this]);
+      for (const [name, value] of this.#sorted()) apply(callback, thisArg, [value, name, this]);
     }
     [Symbol.iterator]() {
       return this.entries();
     }
+    static {
+      sortedHeaders = (headers) => headers.#sorted();
+    }
   }
+  // WebIDL's default iterator objects: `next` on a prototype whose own prototype is
+  // %IteratorPrototype% (generators put %GeneratorPrototype% in between).
+  class HeadersIterator {
+    #headers;
+    #kind;
+    #index = 0;
+    constructor(headers, kind) {
+      this.#headers = headers;
+      this.#kind = kind;
+    }
+    next() {
+      if (!(#index in this)) throw new TypeError("next: not a Headers iterator");
+      const pairs = sortedHeaders(this.#headers);
+      if (this.#index >= pairs.length) return { value: undefined, done: true };
+      const [name, value] = pairs[this.#index++];
+      const kind = this.#kind;
+      return { value: kind === "keys" ? name : kind === "values" ? value : [name, value], done: false };
+    }
+  }
+  // %IteratorPrototype%, reached without calling anything the plugin can replace (this runs
+  // after plugin code; descriptors have no prototype for the same reason).
+  const IteratorPrototype = Object.getPrototypeOf(Object.getPrototypeOf((function* () {}).prototype));
+  Object.setPrototypeOf(HeadersIterator.prototype, IteratorPrototype);
+  Object.defineProperty(HeadersIterator.prototype, Symbol.toStringTag, {
+    __proto__: null,
+    value: "Headers Iterator",
+    configurable: true,
+  });
+  // WebIDL operations are enumerable.
+  Object.defineProperty(HeadersIterator.prototype, "next", { __proto__: null, enumerable: true });
 
   // --- Response (WHATWG Fetch §5.5), the body held in full ---------------------------------
   const bodyBytes = (body, who, what = "body") => {

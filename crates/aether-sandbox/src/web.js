@@ -125,6 +125,11 @@
     defineProperty(DOMException.prototype, constant, descriptor);
   }
   tag(DOMException, "DOMException");
+  // WebIDL attributes are enumerable (a record conversion of DOMException.prototype then reads
+  // them, and their brand check throws, as in browsers).
+  for (const name of ["name", "message", "code"]) {
+    defineProperty(DOMException.prototype, name, { __proto__: null, enumerable: true });
+  }
 
   // --- structuredClone (HTML §2.7, StructuredSerialize/Deserialize in one pass) ------------
   // Brand checks through the built-ins' own getters, which throw for any other object (a
@@ -254,6 +259,16 @@
       }
       if (isDOMException(v)) {
         return remember(v, new DOMException(v.message, v.name));
+      }
+      // HTML: Blob and File are serializable (their bytes are immutable, so a copy shares them).
+      if (isBlob(v)) {
+        const type = apply(getter(Blob.prototype, "type"), v, []);
+        if (isFile(v)) {
+          const name = apply(getter(File.prototype, "name"), v, []);
+          const lastModified = apply(getter(File.prototype, "lastModified"), v, []);
+          return remember(v, new File([v], name, { type, lastModified }));
+        }
+        return remember(v, new Blob([v], { type }));
       }
       if (v instanceof Error) {
         const name = v.name;
@@ -1753,7 +1768,12 @@
   const AT_TARGET = 2;
   const BUBBLING_PHASE = 3;
   let dispatch;
+  // DOM: `isTrusted` is [LegacyUnforgeable], an own accessor of every event sharing one getter;
+  // true only for events the platform itself dispatches (`trusted`).
+  let isTrusted;
+  let trusted;
   class Event {
+    #trusted = false;
     #type;
     #bubbles;
     #cancelable;
@@ -1777,6 +1797,7 @@
       this.#cancelable = Boolean(init?.cancelable);
       this.#composed = Boolean(init?.composed);
       this.#timeStamp = now();
+      defineProperty(this, "isTrusted", { __proto__: null, get: isTrusted, enumerable: true, configurable: false });
     }
     get type() {
       return this.#type;
@@ -1830,11 +1851,33 @@
     get defaultPrevented() {
       return this.#canceled;
     }
-    get isTrusted() {
-      return false;
-    }
     get timeStamp() {
       return this.#timeStamp;
+    }
+    // DOM's legacy initializer: ignored while the event is dispatched.
+    initEvent(type, bubbles = false, cancelable = false) {
+      required(arguments.length, 1, "Event.initEvent");
+      if (this.#dispatching) return;
+      this.#stop = false;
+      this.#stopImmediate = false;
+      this.#canceled = false;
+      this.#target = null;
+      this.#type = `${type}`;
+      this.#bubbles = Boolean(bubbles);
+      this.#cancelable = Boolean(cancelable);
+    }
+    static {
+      isTrusted = {
+        get isTrusted() {
+          if (!(#trusted in this)) throw new TypeError("isTrusted: not an Event");
+          return this.#trusted;
+        },
+      };
+      isTrusted = ownDescriptor(isTrusted, "isTrusted").get;
+      trusted = (event) => {
+        event.#trusted = true;
+        return event;
+      };
     }
     static {
       // DOM "dispatch" for a target with no parent: capture listeners, then the others, all at
@@ -2083,7 +2126,7 @@
           reportError(error);
         }
       }
-      dispatchOn(this, new Event("abort"));
+      dispatchOn(this, trusted(new Event("abort")));
     }
     static {
       isSignal = (value) => value !== null && typeof value === "object" && #aborted in value;

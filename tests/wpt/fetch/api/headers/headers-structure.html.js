@@ -1,0 +1,19 @@
+// Extracted from headers-structure.html by vendor.py.
+
+
+        var headers = new Headers();
+        var methods = ["append",
+                       "delete",
+                       "get",
+                       "has",
+                       "set",
+                       //Headers is iterable
+                       "entries",
+                       "keys",
+                       "values"
+                       ];
+        for (var idx in methods)
+          test(function() {
+            assert_true(methods[idx] in headers, "headers has " + methods[idx] + " method");
+          }, "Headers has " + methods[idx] + " method");
+    
