@@ -61,8 +61,6 @@ pub(crate) const GLOBALS: &[(&str, Source)] = &[
     ("performance", Source::Web),
     ("navigator", Source::Web),
     ("reportError", Source::Web),
-    ("atob", Source::Web),
-    ("btoa", Source::Web),
     ("URLPattern", Source::Web),
 ];
 

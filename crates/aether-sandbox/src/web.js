@@ -31,8 +31,6 @@
   const promiseThen = Promise.prototype.then;
   const utf8Encode = natives.utf8Encode;
   const utf8Decode = natives.utf8Decode;
-  const base64Encode = natives.base64Encode;
-  const base64Decode = natives.base64Decode;
   const urlPatternParse = natives.urlPatternParse;
   const urlPatternMatchInput = natives.urlPatternMatchInput;
   const headersClass = natives.Headers;
@@ -1593,24 +1591,6 @@
   tag(Crypto, "Crypto");
   const crypto = new Crypto();
 
-  // --- atob, btoa (HTML §8.3): forgiving-base64 on Latin-1 strings; what is not base64 (or not
-  // Latin-1) is an "InvalidCharacterError" DOMException, as in Node.js and browsers.
-  function atob(data) {
-    required(arguments.length, 1, "atob");
-    const text = `${data}`;
-    // Only ASCII can be base64: anything else is refused here, before the native decoder.
-    const decoded = /^[\x00-\x7f]*$/.test(text) ? base64Decode(text) : undefined;
-    if (decoded === undefined) throw new DOMException("atob: the string to be decoded is not correctly encoded", "InvalidCharacterError");
-    return decoded;
-  }
-  function btoa(data) {
-    required(arguments.length, 1, "btoa");
-    const text = `${data}`;
-    const encoded = /^[\x00-\xff]*$/.test(text) ? base64Encode(text) : undefined;
-    if (encoded === undefined) throw new DOMException("btoa: the string contains characters outside of the Latin1 range", "InvalidCharacterError");
-    return encoded;
-  }
-
   // --- URLPattern (WHATWG URL Pattern), on the `urlpattern` crate as Deno uses it: the crate
   // parses and canonicalizes each component into an ECMAScript regular expression, which this
   // engine's RegExp runs. Errors are TypeErrors.
@@ -2614,8 +2594,6 @@
     performance: new Performance(),
     navigator: new Navigator(),
     reportError,
-    atob,
-    btoa,
     URLPattern,
   };
 })

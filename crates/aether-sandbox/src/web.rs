@@ -1,5 +1,5 @@
 //! The WinterTC globals of SPEC §5 that are not host calls: `URL`, `URLSearchParams`,
-//! `URLPattern`, `DOMException`, `structuredClone`, `atob`, `btoa`, `crypto` (`getRandomValues`,
+//! `URLPattern`, `DOMException`, `structuredClone`, `crypto` (`getRandomValues`,
 //! `randomUUID`, and `subtle`: `digest`; `importKey`, `exportKey`, `generateKey`, `sign`,
 //! `verify`, `encrypt`, `decrypt`, `deriveBits`, `deriveKey`, `wrapKey`, `unwrapKey` for HMAC,
 //! AES-GCM, AES-CBC, AES-CTR, AES-KW, PBKDF2, HKDF, Ed25519, X25519, ECDSA and ECDH on P-256 and
@@ -10,7 +10,7 @@
 //!
 //! They are JavaScript (web.js) over a few native helpers: the WHATWG URL parser and setters
 //! (the `url` crate), URL patterns (the `urlpattern` crate, Deno's), `application/
-//! x-www-form-urlencoded` (its `form_urlencoded`), forgiving-base64, the OS random generator,
+//! x-www-form-urlencoded` (its `form_urlencoded`), the OS random generator,
 //! and RustCrypto's SHA-1/SHA-2, `hmac`, `aes-gcm` and `ed25519-dalek` here, the rest of
 //! `crypto.subtle` in subtle.rs. None of them reaches a capability: nothing here calls the
 //! host. Like the prelude's classes they are lazy globals (lazy.rs), made when first used, so
@@ -160,14 +160,6 @@ fn natives<'js>(
                 })
             },
         )?,
-    )?;
-    natives.set(
-        "base64Encode",
-        Function::new(ctx.clone(), |text: String| base64_encode(&text))?,
-    )?;
-    natives.set(
-        "base64Decode",
-        Function::new(ctx.clone(), |text: String| base64_decode(&text))?,
     )?;
     natives.set("timeOrigin", coarse(origin_ms))?;
     natives.set(
@@ -647,84 +639,4 @@ fn install_crypto_natives<'js>(ctx: &Ctx<'js>, natives: &Object<'js>) -> Result<
         )?,
     )?;
     Ok(())
-}
-
-const BASE64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-/// `btoa`: `None` if a character is above U+00FF (HTML: an `InvalidCharacterError`).
-fn base64_encode(text: &str) -> Option<String> {
-    let bytes = text
-        .chars()
-        .map(|c| u8::try_from(u32::from(c)).ok())
-        .collect::<Option<Vec<u8>>>()?;
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |n, (i, &b)| n | u32::from(b) << (16 - 8 * i));
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(BASE64[(n >> (18 - 6 * i)) as usize & 63]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    Some(out)
-}
-
-/// `atob` (HTML's forgiving-base64 decode): ASCII whitespace is ignored, one or two `=` may end
-/// a length divisible by 4, bits left over are dropped; `None` if the input is not valid base64
-/// (HTML: an `InvalidCharacterError`).
-fn base64_decode(text: &str) -> Option<String> {
-    let mut data: Vec<u8> = text
-        .bytes()
-        .filter(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\x0C' | b'\r'))
-        .collect();
-    if !text.is_ascii() {
-        return None;
-    }
-    if data.len().is_multiple_of(4) {
-        for _ in 0..2 {
-            if data.last() == Some(&b'=') {
-                data.pop();
-            }
-        }
-    }
-    if data.len() % 4 == 1 {
-        return None;
-    }
-    let mut out = String::with_capacity(data.len() / 4 * 3);
-    let mut buffer = 0u32;
-    let mut bits = 0;
-    for b in data {
-        let v = BASE64.iter().position(|&c| c == b)?;
-        buffer = buffer << 6 | v as u32;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push(char::from((buffer >> bits) as u8));
-            buffer &= (1 << bits) - 1;
-        }
-    }
-    Some(out)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn base64_round_trips_latin1() {
-        for text in ["", "a", "ab", "abc", "abcd", "h\u{e9}llo\u{ff}\u{0}"] {
-            let encoded = base64_encode(text).expect("latin1");
-            assert_eq!(base64_decode(&encoded).as_deref(), Some(text));
-        }
-        assert_eq!(base64_encode("hello").as_deref(), Some("aGVsbG8="));
-        assert_eq!(base64_decode(" aGVs bG8 ").as_deref(), Some("hello"));
-        assert_eq!(base64_encode("\u{100}"), None);
-        assert_eq!(base64_decode("a"), None);
-        assert_eq!(base64_decode("a*=="), None);
-    }
 }
