@@ -210,7 +210,8 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, gate: &Arc<Gate>, tasks: &Tasks<'_, '
             })
         },
     )?
-    .with_name("atob")?;
+    .with_name("atob")?
+    .with_length(1)?;
     globals.set("atob", atob)?;
     let btoa = Function::new(
         ctx.clone(),
@@ -224,7 +225,8 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, gate: &Arc<Gate>, tasks: &Tasks<'_, '
             })
         },
     )?
-    .with_name("btoa")?;
+    .with_name("btoa")?
+    .with_length(1)?;
     globals.set("btoa", btoa)?;
 
     // TextEncoder, TextDecoder (JavaScript, over two native helpers).
