@@ -280,9 +280,10 @@ fn install_kdf<'js>(ctx: &Ctx<'js>, natives: &Object<'js>) -> Result<()> {
     Ok(())
 }
 
-// --- ECDSA and ECDH on P-256 and P-384 ------------------------------------------------------
+// --- ECDSA and ECDH on P-256, P-384 and P-521 ------------------------------------------------------
 
-/// Runs `$body` with `$c` the curve crate named `$curve` (`P-256`, `P-384`); `None` otherwise.
+/// Runs `$body` with `$c` the curve crate named `$curve` (`P-256`, `P-384`, `P-521`); `None`
+/// otherwise.
 macro_rules! on_curve {
     ($curve:expr, |$c:ident| $body:expr) => {
         match $curve {
@@ -292,6 +293,10 @@ macro_rules! on_curve {
             }
             "P-384" => {
                 use p384 as $c;
+                $body
+            }
+            "P-521" => {
+                use p521 as $c;
                 $body
             }
             _ => None,

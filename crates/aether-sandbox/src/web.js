@@ -833,7 +833,7 @@
   };
 
   // --- The rest of SubtleCrypto (issue 18): AES-CBC, AES-CTR, AES-KW, PBKDF2, HKDF, ECDSA and
-  // ECDH on P-256 and P-384, X25519, RSASSA-PKCS1-v1_5, RSA-PSS, RSA-OAEP. Each algorithm is a
+  // ECDH on P-256, P-384 and P-521, X25519, RSASSA-PKCS1-v1_5, RSA-PSS, RSA-OAEP. Each algorithm is a
   // handler in EXTENDED (by its name in lower case); SubtleCrypto's methods try it first. Keys
   // hold their material in this heap: secret keys the bytes, EC keys the scalar or the
   // uncompressed point, X25519 keys the 32 bytes, RSA keys their PKCS #8 or SPKI DER.
@@ -1007,13 +1007,13 @@
     return out;
   });
 
-  // ECDSA and ECDH on P-256 and P-384: public keys hold the uncompressed point, private keys
+  // ECDSA and ECDH on P-256, P-384 and P-521: public keys hold the uncompressed point, private keys
   // the scalar.
-  const CURVES = { __proto__: null, "P-256": { size: 32, es: "ES256" }, "P-384": { size: 48, es: "ES384" } };
+  const CURVES = { __proto__: null, "P-256": { size: 32, es: "ES256" }, "P-384": { size: 48, es: "ES384" }, "P-521": { size: 66, es: "ES512" } };
   const ecHandler = (name, publicUsages, privateUsages, operations) => {
     const curveOf = (algorithm, who) => {
       const curve = member(algorithm, "namedCurve", who, name);
-      if (CURVES[`${curve}`] === undefined) throw notSupported(who, `the curve "${curve}" is not supported (P-256 and P-384 are)`);
+      if (CURVES[`${curve}`] === undefined) throw notSupported(who, `the curve "${curve}" is not supported (P-256, P-384 and P-521 are)`);
       return `${curve}`;
     };
     const make = (type, curve, extractable, list, bytes) => extendedKey(type, extractable, { name, namedCurve: curve }, list, bytes);
@@ -1083,6 +1083,8 @@
           // A random string of the scalar's size is a valid scalar but with tiny probability.
           do {
             d = random(CURVES[curve].size);
+            // P-521's order is just under 2^521: the 7 bits above it are cleared.
+            if (curve === "P-521") d[0] &= 1;
             point = natives.ecPublic(curve, d);
           } while (point === undefined);
           const privateList = list.filter((u) => privateUsages.includes(u));

@@ -2,8 +2,8 @@
 //! `URLPattern`, `DOMException`, `structuredClone`, `crypto` (`getRandomValues`,
 //! `randomUUID`, and `subtle`: `digest`; `importKey`, `exportKey`, `generateKey`, `sign`,
 //! `verify`, `encrypt`, `decrypt`, `deriveBits`, `deriveKey`, `wrapKey`, `unwrapKey` for HMAC,
-//! AES-GCM, AES-CBC, AES-CTR, AES-KW, PBKDF2, HKDF, Ed25519, X25519, ECDSA and ECDH on P-256 and
-//! P-384, RSASSA-PKCS1-v1_5, RSA-PSS and RSA-OAEP), `performance` (`now`, `timeOrigin`),
+//! AES-GCM, AES-CBC, AES-CTR, AES-KW, PBKDF2, HKDF, Ed25519, X25519, ECDSA and ECDH on P-256,
+//! P-384 and P-521, RSASSA-PKCS1-v1_5, RSA-PSS and RSA-OAEP), `performance` (`now`, `timeOrigin`),
 //! `navigator` (`userAgent`), `reportError`, `Event`, `EventTarget`, `AbortController` and
 //! `AbortSignal` (with `fetch`'s `signal`), `Blob`, `File`, `FormData` and `Request`; and,
 //! natively on the step's timers, `setInterval` and `clearInterval`.

@@ -427,7 +427,7 @@ fn issue_18_crypto_subtle_pbkdf2_and_hkdf_match_node() {
 const EC: &str = r#"
 const K = KEYS;
 const out = {};
-for (const curve of ["P-256", "P-384"]) {
+for (const curve of ["P-256", "P-384", "P-521"]) {
   const a = await s.importKey("jwk", { ...K[curve].a, key_ops: undefined }, { name: "ECDH", namedCurve: curve }, true, ["deriveBits", "deriveKey"]);
   const b = await s.importKey("jwk", K[curve].b, { name: "ECDH", namedCurve: curve }, true, ["deriveBits"]);
   const bPublic = await s.importKey("raw", await s.exportKey("raw", await s.importKey("jwk", { ...K[curve].b, d: undefined, key_ops: undefined }, { name: "ECDH", namedCurve: curve }, true, [])), { name: "ECDH", namedCurve: curve }, true, []);
@@ -481,7 +481,12 @@ out.errors = {
     await s.importKey("jwk", K["P-256"].a, { name: "ECDH", namedCurve: "P-256" }, true, ["deriveBits"]), null)),
   tooLong: await fails(async () => s.deriveBits({ name: "X25519", public: xbPublic }, xa, 512)),
   publicUsage: await fails(() => s.importKey("raw", unhex(hex(bytes(32))), "X25519", true, ["deriveBits"])),
-  badCurve: await fails(() => s.generateKey({ name: "ECDH", namedCurve: "P-521x" }, true, ["deriveBits"])),
+  badCurve: await fails(() => s.generateKey({ name: "ECDH", namedCurve: "P-192" }, true, ["deriveBits"])),
+  p521Ecdsa: await (async () => {
+    const k = await s.generateKey({ name: "ECDSA", namedCurve: "P-521" }, true, ["sign", "verify"]);
+    const sig = await s.sign({ name: "ECDSA", hash: "SHA-512" }, k.privateKey, text);
+    return [sig.byteLength, await s.verify({ name: "ECDSA", hash: "SHA-512" }, k.publicKey, sig, text), (await s.exportKey("jwk", k.privateKey)).crv];
+  })(),
   badPoint: await fails(() => s.importKey("raw", bytes(65), { name: "ECDSA", namedCurve: "P-384" }, true, ["verify"])),
 };
 return out;
@@ -490,7 +495,7 @@ return out;
 // See: https://w3c.github.io/webcrypto/#ecdh, #ecdsa, https://wicg.github.io/webcrypto-secure-curves/#x25519
 // (keys and signatures made by Node.js 20: fixtures/webcrypto)
 #[test]
-fn issue_18_crypto_subtle_ecdh_p384_and_x25519_match_node() {
+fn issue_18_crypto_subtle_ecdh_p384_p521_and_x25519_match_node() {
     let out = same_as_node(&crypto_body(EC));
     assert_eq!(out["ecdsa"]["nodeSignature"], true);
     assert_eq!(out["P-384"]["generated"][0], true);
