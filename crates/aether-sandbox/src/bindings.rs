@@ -196,22 +196,27 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, gate: &Arc<Gate>, tasks: &Tasks<'_, '
 
     install_timers(ctx, timers, "setTimeout", "clearTimeout", false)?;
 
-    // atob / btoa
+    // atob / btoa: native, so that using them loads no script; what is not base64 (or not
+    // Latin-1) throws an "InvalidCharacterError" DOMException, as in Node.js (HTML §8.3).
     let atob = Function::new(
         ctx.clone(),
         |ctx: Ctx<'js>, data: Opt<Value<'js>>| -> Result<String> {
-            let data = coerce_string(data.0)?;
+            let data = base64_argument(&ctx, "atob", data.0)?;
             base64_decode(&data).ok_or_else(|| {
-                invalid_character(&ctx, "atob: the string is not correctly base64-encoded")
+                invalid_character(
+                    &ctx,
+                    "atob: the string to be decoded is not correctly encoded",
+                )
             })
         },
     )?
-    .with_name("atob")?;
+    .with_name("atob")?
+    .with_length(1)?;
     globals.set("atob", atob)?;
     let btoa = Function::new(
         ctx.clone(),
         |ctx: Ctx<'js>, data: Opt<Value<'js>>| -> Result<String> {
-            let data = coerce_string(data.0)?;
+            let data = base64_argument(&ctx, "btoa", data.0)?;
             base64_encode(&data).ok_or_else(|| {
                 invalid_character(
                     &ctx,
@@ -220,7 +225,8 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, gate: &Arc<Gate>, tasks: &Tasks<'_, '
             })
         },
     )?
-    .with_name("btoa")?;
+    .with_name("btoa")?
+    .with_length(1)?;
     globals.set("btoa", btoa)?;
 
     // TextEncoder, TextDecoder (JavaScript, over two native helpers).
@@ -230,7 +236,7 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, gate: &Arc<Gate>, tasks: &Tasks<'_, '
         Function::new(
             ctx.clone(),
             |ctx: Ctx<'js>, text: String| -> Result<TypedArray<'js, u8>> {
-                TypedArray::new(ctx, text.into_bytes())
+                crate::web::engine_bytes(&ctx, &text.into_bytes())
             },
         )?,
     )?;
@@ -554,7 +560,7 @@ pub(crate) fn host_value<'js>(ctx: &Ctx<'js>, value: HostValue) -> Result<Value<
         }
         HostValue::Bool { value } => Value::new_bool(ctx, value),
         HostValue::Text { value: Some(text) } => text.into_js(&ctx)?,
-        HostValue::Bytes { value } => TypedArray::<u8>::new(ctx, value)?.into_value(),
+        HostValue::Bytes { value } => crate::web::engine_bytes(&ctx, &value)?.into_value(),
         HostValue::Names { value } => value.into_js(&ctx)?,
         HostValue::Stat {
             size,
@@ -586,7 +592,7 @@ pub(crate) fn host_value<'js>(ctx: &Ctx<'js>, value: HostValue) -> Result<Value<
             response.set("redirected", redirected)?;
             let pairs: Vec<Vec<String>> = headers.into_iter().map(|(n, v)| vec![n, v]).collect();
             response.set("headers", pairs)?;
-            response.set("body", TypedArray::<u8>::new(ctx, body)?)?;
+            response.set("body", crate::web::engine_bytes(&ctx, &body)?)?;
             response.into_value()
         }
         HostValue::Listener { id } => whole_number(&ctx, id),
@@ -603,7 +609,7 @@ pub(crate) fn host_value<'js>(ctx: &Ctx<'js>, value: HostValue) -> Result<Value<
             request.set("url", url)?;
             let pairs: Vec<Vec<String>> = headers.into_iter().map(|(n, v)| vec![n, v]).collect();
             request.set("headers", pairs)?;
-            request.set("body", TypedArray::<u8>::new(ctx, body)?)?;
+            request.set("body", crate::web::engine_bytes(&ctx, &body)?)?;
             request.into_value()
         }
         HostValue::Exit {
@@ -848,13 +854,6 @@ fn usv_string<'js>(ctx: &Ctx<'js>, s: &rquickjs::String<'js>) -> Result<String> 
     }
 }
 
-fn coerce_string(value: Option<Value<'_>>) -> Result<String> {
-    match value {
-        Some(v) => Ok(v.get::<Coerced<String>>()?.0),
-        None => Ok("undefined".into()),
-    }
-}
-
 /// `require(x)` always throws the `module` `PermissionDenied` (SPEC §5). It still tells the host
 /// (`HostRequest::Require`) so that the host records the attempt; whatever the host replies,
 /// the call throws, with the host's denial message when it gave one.
@@ -917,7 +916,33 @@ fn format_console<'js>(ctx: &Ctx<'js>, args: &[Value<'js>]) -> String {
     line
 }
 
+/// `atob`'s or `btoa`'s argument as WebIDL converts it to a string: a `TypeError` when it is
+/// missing or a Symbol; lone surrogates become U+FFFD (which neither function accepts).
+fn base64_argument<'js>(ctx: &Ctx<'js>, who: &str, value: Option<Value<'js>>) -> Result<String> {
+    let Some(value) = value else {
+        return Err(Exception::throw_type(
+            ctx,
+            &format!("{who}: 1 argument required, but only 0 present"),
+        ));
+    };
+    let text = value.get::<Coerced<rquickjs::String<'js>>>()?.0;
+    usv_string(ctx, &text)
+}
+
+/// Throws the realm's `DOMException` named "InvalidCharacterError" (code 5), as HTML has `atob`
+/// and `btoa` do. The class is read from the global object only here, so that the web globals
+/// (web.js) load on the first failure, not on every use; a plugin that replaced `DOMException`
+/// gets what its replacement makes (or, if it is no constructor, an `Error` of that name).
 fn invalid_character(ctx: &Ctx<'_>, message: &str) -> rquickjs::Error {
+    if let Ok(class) = ctx
+        .globals()
+        .get::<_, rquickjs::function::Constructor>("DOMException")
+    {
+        return match class.construct::<_, Value>((message, "InvalidCharacterError")) {
+            Ok(error) => ctx.throw(error),
+            Err(e) => e,
+        };
+    }
     let built = Exception::from_message(ctx.clone(), message).and_then(|e| {
         e.as_object().set("name", "InvalidCharacterError")?;
         Ok(e)

@@ -61,6 +61,7 @@ pub(crate) const GLOBALS: &[(&str, Source)] = &[
     ("performance", Source::Web),
     ("navigator", Source::Web),
     ("reportError", Source::Web),
+    ("URLPattern", Source::Web),
 ];
 
 /// The source of lazy global `name`, if it is one.

@@ -31,6 +31,7 @@ mod gate;
 mod lazy;
 mod loader;
 mod pool;
+mod subtle;
 mod sys;
 mod tasks;
 mod web;

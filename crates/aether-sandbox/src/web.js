@@ -20,14 +20,6 @@
   const ed25519Public = natives.ed25519Public;
   const ed25519Sign = natives.ed25519Sign;
   const ed25519Verify = natives.ed25519Verify;
-  const p256Public = natives.p256Public;
-  const p256Point = natives.p256Point;
-  const p256FromSpki = natives.p256FromSpki;
-  const p256ToSpki = natives.p256ToSpki;
-  const p256FromPkcs8 = natives.p256FromPkcs8;
-  const p256ToPkcs8 = natives.p256ToPkcs8;
-  const p256Sign = natives.p256Sign;
-  const p256Verify = natives.p256Verify;
   const now = natives.now;
   const timeOrigin = natives.timeOrigin;
   const userAgent = natives.userAgent;
@@ -39,6 +31,8 @@
   const promiseThen = Promise.prototype.then;
   const utf8Encode = natives.utf8Encode;
   const utf8Decode = natives.utf8Decode;
+  const urlPatternParse = natives.urlPatternParse;
+  const urlPatternMatchInput = natives.urlPatternMatchInput;
   const headersClass = natives.Headers;
   const apply = Reflect.apply;
   const ownKeys = Reflect.ownKeys;
@@ -632,11 +626,11 @@
   };
   const unsupported = (algorithm, who) =>
     new DOMException(
-      `${who}: the algorithm "${algorithmName(algorithm, who)}" is not supported here (SHA digests, HMAC and AES-GCM are)`,
+      `${who}: the algorithm "${algorithmName(algorithm, who)}" is not supported here`,
       "NotSupportedError",
     );
   // The key algorithms, by their names in lower case.
-  const KEY_ALGORITHMS = { __proto__: null, hmac: "HMAC", "aes-gcm": "AES-GCM", ed25519: "Ed25519", ecdsa: "ECDSA" };
+  const KEY_ALGORITHMS = { __proto__: null, hmac: "HMAC", "aes-gcm": "AES-GCM", ed25519: "Ed25519" };
   const keyAlgorithm = (algorithm, who) => {
     const name = KEY_ALGORITHMS[algorithmName(algorithm, who).toLowerCase()];
     if (name === undefined) throw unsupported(algorithm, who);
@@ -650,9 +644,6 @@
     Ed25519: ["sign", "verify"],
     "Ed25519 public": ["verify"],
     "Ed25519 private": ["sign"],
-    ECDSA: ["sign", "verify"],
-    "ECDSA public": ["verify"],
-    "ECDSA private": ["sign"],
   };
   const hmacParams = (algorithm, who) => {
     if (algorithm === null || typeof algorithm !== "object") throw new TypeError(`${who}: HMAC's parameters must be an object`);
@@ -695,10 +686,12 @@
     // What the key is used with, apart from `algorithm` (an object the plugin can change).
     #name;
     #hash;
+    #curve;
     constructor(guard, type, extractable, algorithm, usages, bytes) {
       if (guard !== KEY_GUARD) throw new TypeError("Illegal constructor");
       this.#name = algorithm.name;
       this.#hash = algorithm.hash?.name;
+      this.#curve = algorithm.namedCurve;
       this.#type = type;
       this.#extractable = extractable;
       this.#algorithm = algorithm;
@@ -725,6 +718,7 @@
           extractable: key.#extractable,
           name: key.#name,
           hash: key.#hash,
+          curve: key.#curve,
           usages: [...key.#usages],
           bytes: key.#bytes,
         };
@@ -822,89 +816,6 @@
     throw new DOMException(`${who}: a ${parts.type} Ed25519 key cannot be exported as "${kind}"`, "InvalidAccessError");
   };
 
-  // --- ECDSA on P-256 (FIPS 186; WebCrypto §23): public keys hold the uncompressed point,
-  // private keys the scalar; signatures are r ‖ s.
-  const ecdsaKey = (type, extractable, usages, bytes) =>
-    new CryptoKey(KEY_GUARD, type, Boolean(extractable), { name: "ECDSA", namedCurve: "P-256" }, usages, bytes);
-  const curveOf = (algorithm, who) => {
-    const curve = algorithm !== null && typeof algorithm === "object" ? algorithm.namedCurve : undefined;
-    if (curve === undefined) throw new TypeError(`${who}: ECDSA's parameters must name a curve`);
-    if (`${curve}` !== "P-256") throw new DOMException(`${who}: the curve "${curve}" is not supported (P-256 is)`, "NotSupportedError");
-  };
-  const ecdsaHash = (algorithm, who) => {
-    if (algorithm === null || typeof algorithm !== "object" || algorithm.hash === undefined) {
-      throw new TypeError(`${who}: ECDSA's parameters must name a hash`);
-    }
-    const hash = DIGESTS[algorithmName(algorithm.hash, who).toLowerCase()];
-    if (hash === undefined) throw new DOMException(`${who}: unrecognized hash "${algorithmName(algorithm.hash, who)}"`, "NotSupportedError");
-    return hash;
-  };
-  const notKey = (who) => new DOMException(`${who}: the data is not a P-256 key in this format`, "DataError");
-  const importEcdsa = (kind, keyData, algorithm, extractable, usages, who) => {
-    curveOf(algorithm, who);
-    if (kind === "raw" || kind === "spki") {
-      const list = keyUsages(usages, "ECDSA public", who);
-      const bytes = bufferSource(keyData, who);
-      const point = kind === "raw" ? p256Point(bytes) : p256FromSpki(bytes);
-      if (point === undefined) throw notKey(who);
-      return ecdsaKey("public", extractable, list, new U8(point));
-    }
-    if (kind === "pkcs8") {
-      const list = keyUsages(usages, "ECDSA private", who);
-      const d = p256FromPkcs8(bufferSource(keyData, who));
-      if (d === undefined) throw notKey(who);
-      return ecdsaKey("private", extractable, list, new U8(d));
-    }
-    if (kind !== "jwk") throw new DOMException(`${who}: the format "${kind}" is not supported for ECDSA`, "NotSupportedError");
-    if (keyData === null || typeof keyData !== "object") throw new TypeError(`${who}: a JWK must be an object`);
-    if (keyData.kty !== "EC" || keyData.crv !== "P-256") {
-      throw new DOMException(`${who}: a P-256 JWK has "kty" "EC" and "crv" "P-256"`, "DataError");
-    }
-    if (keyData.alg !== undefined && keyData.alg !== "ES256") throw new DOMException(`${who}: the JWK's "alg" is not ES256`, "DataError");
-    if (keyData.use !== undefined && keyData.use !== "sig") throw new DOMException(`${who}: the JWK's "use" is not "sig"`, "DataError");
-    if (keyData.ext === false && extractable) throw new DOMException(`${who}: the JWK is not extractable`, "DataError");
-    const x = fromBase64url(`${keyData.x}`, who);
-    const y = fromBase64url(`${keyData.y}`, who);
-    if (x.length !== 32 || y.length !== 32) throw notKey(who);
-    const point = p256Point(withPrefix([4, ...x], y));
-    if (point === undefined) throw notKey(who);
-    const isPrivate = keyData.d !== undefined;
-    const list = keyUsages(usages, isPrivate ? "ECDSA private" : "ECDSA public", who);
-    if (keyData.key_ops !== undefined) {
-      const ops = [...keyData.key_ops].map((op) => `${op}`);
-      if (!list.every((usage) => ops.includes(usage))) {
-        throw new DOMException(`${who}: the usages are not all in the JWK's "key_ops"`, "DataError");
-      }
-    }
-    if (!isPrivate) return ecdsaKey("public", extractable, list, new U8(point));
-    const d = fromBase64url(`${keyData.d}`, who);
-    const derived = d.length === 32 ? p256Public(d) : undefined;
-    if (derived === undefined || base64url(new U8(derived)) !== base64url(new U8(point))) {
-      throw new DOMException(`${who}: the JWK's "x" and "y" are not the public key of its "d"`, "DataError");
-    }
-    return ecdsaKey("private", extractable, list, d);
-  };
-  const exportEcdsa = (kind, parts, who) => {
-    const isPublic = parts.type === "public";
-    const point = isPublic ? parts.bytes : new U8(p256Public(parts.bytes));
-    if (kind === "raw" && isPublic) return point.slice().buffer;
-    if (kind === "spki" && isPublic) return p256ToSpki(point);
-    if (kind === "pkcs8" && !isPublic) return p256ToPkcs8(parts.bytes);
-    if (kind === "jwk") {
-      const jwk = {
-        key_ops: parts.usages,
-        ext: true,
-        kty: "EC",
-        crv: "P-256",
-        x: base64url(point.subarray(1, 33)),
-        y: base64url(point.subarray(33, 65)),
-      };
-      if (!isPublic) jwk.d = base64url(parts.bytes);
-      return jwk;
-    }
-    throw new DOMException(`${who}: a ${parts.type} ECDSA key cannot be exported as "${kind}"`, "InvalidAccessError");
-  };
-
   // AES-GCM's parameters: a 96-bit IV (the size every engine supports; others are refused
   // rather than hashed into one), optional additional data, a 128-bit tag.
   const aesParams = (algorithm, key, usage, who) => {
@@ -921,14 +832,512 @@
     return { parts, iv, aad };
   };
 
+  // --- The rest of SubtleCrypto (issue 18): AES-CBC, AES-CTR, AES-KW, PBKDF2, HKDF, ECDSA and
+  // ECDH on P-256, P-384 and P-521, X25519, RSASSA-PKCS1-v1_5, RSA-PSS, RSA-OAEP. Each algorithm is a
+  // handler in EXTENDED (by its name in lower case); SubtleCrypto's methods try it first. Keys
+  // hold their material in this heap: secret keys the bytes, EC keys the scalar or the
+  // uncompressed point, X25519 keys the 32 bytes, RSA keys their PKCS #8 or SPKI DER.
+  const EXTENDED = { __proto__: null };
+  const dataError = (who, what) => new DOMException(`${who}: ${what}`, "DataError");
+  const operationError = (who, what) => new DOMException(`${who}: ${what}`, "OperationError");
+  const notSupported = (who, what) => new DOMException(`${who}: ${what}`, "NotSupportedError");
+  const extendedKey = (type, extractable, algorithm, usages, bytes) =>
+    new CryptoKey(KEY_GUARD, type, Boolean(extractable), algorithm, usages, bytes);
+  // `usages` checked against those `allowed` (SyntaxError), in the order given, once each.
+  const checkedUsages = (usages, allowed, who, mayBeEmpty) => {
+    const list = [];
+    for (const usage of usages) {
+      const text = `${usage}`;
+      if (!allowed.includes(text)) {
+        throw new DOMException(`${who}: this key can only be used to ${allowed.join(", ") || "nothing"}, not "${text}"`, "SyntaxError");
+      }
+      if (!list.includes(text)) list.push(text);
+    }
+    if (list.length === 0 && !mayBeEmpty) throw new DOMException(`${who}: a secret or private key needs at least one usage`, "SyntaxError");
+    return list;
+  };
+  const jwkObject = (keyData, who) => {
+    if (keyData === null || typeof keyData !== "object") throw new TypeError(`${who}: a JWK must be an object`);
+    return keyData;
+  };
+  // The JWK checks every algorithm shares: "use", "key_ops", "ext".
+  const checkJwk = (jwk, use, list, extractable, who) => {
+    if (jwk.use !== undefined && jwk.use !== use) throw dataError(who, `the JWK's "use" is not "${use}"`);
+    if (jwk.key_ops !== undefined) {
+      const ops = [...jwk.key_ops].map((op) => `${op}`);
+      if (!list.every((usage) => ops.includes(usage))) throw dataError(who, `the usages are not all in the JWK's "key_ops"`);
+    }
+    if (jwk.ext === false && extractable) throw dataError(who, "the JWK is not extractable");
+  };
+  const jwkBytes = (value, member, who) => {
+    if (typeof value !== "string") throw dataError(who, `the JWK has no "${member}"`);
+    return fromBase64url(value, who);
+  };
+  const hashOf = (algorithm, who, name) => {
+    if (algorithm === null || typeof algorithm !== "object" || algorithm.hash === undefined) {
+      throw new TypeError(`${who}: ${name}'s parameters must name a hash`);
+    }
+    const hash = DIGESTS[algorithmName(algorithm.hash, who).toLowerCase()];
+    if (hash === undefined) throw notSupported(who, `unrecognized hash "${algorithmName(algorithm.hash, who)}"`);
+    return hash;
+  };
+  const member = (algorithm, name, who, algorithmLabel) => {
+    if (algorithm === null || typeof algorithm !== "object" || algorithm[name] === undefined) {
+      throw new TypeError(`${who}: ${algorithmLabel}'s parameters must have "${name}"`);
+    }
+    return algorithm[name];
+  };
+  // deriveBits' output: `bits` of `secret` (all of it for null), the last byte's extra bits zeroed.
+  const truncated = (secret, length, who) => {
+    if (length === null || length === undefined) return secret.buffer;
+    const bits = Number(length);
+    if (bits > secret.length * 8) throw operationError(who, `the length is more than the ${secret.length * 8} bits the key agreement gives`);
+    const out = secret.slice(0, Math.ceil(bits / 8));
+    if (bits % 8 !== 0) out[out.length - 1] &= 0xff << (8 - (bits % 8));
+    return out.buffer;
+  };
+
+  // AES-CBC, AES-CTR, AES-KW: secret keys of 128, 192 or 256 bits, raw or JWK ("oct").
+  const aesHandler = (name, jwkSuffix, usages, operations) => {
+    const make = (bits, extractable, list, bytes) => extendedKey("secret", extractable, { name, length: bits }, list, bytes);
+    const handler = {
+      name,
+      import(kind, keyData, algorithm, extractable, usages_, who) {
+        const list = checkedUsages(usages_, usages, who, false);
+        let bytes;
+        if (kind === "raw") {
+          bytes = bufferSource(keyData, who).slice();
+        } else if (kind === "jwk") {
+          const jwk = jwkObject(keyData, who);
+          if (jwk.kty !== "oct") throw dataError(who, `an ${name} JWK's "kty" must be "oct"`);
+          bytes = jwkBytes(jwk.k, "k", who);
+          const alg = `A${bytes.length * 8}${jwkSuffix}`;
+          if (jwk.alg !== undefined && jwk.alg !== alg) throw dataError(who, `the JWK's "alg" is not ${alg}`);
+          checkJwk(jwk, "enc", list, extractable, who);
+        } else {
+          throw notSupported(who, `the format "${kind}" is not supported for ${name} (raw and jwk are)`);
+        }
+        const bits = bytes.length * 8;
+        if (bits !== 128 && bits !== 192 && bits !== 256) throw dataError(who, `an AES key has 128, 192 or 256 bits, not ${bits}`);
+        return make(bits, extractable, list, bytes);
+      },
+      export(kind, parts, who) {
+        if (kind === "raw") return parts.bytes.slice().buffer;
+        if (kind === "jwk") {
+          return { key_ops: parts.usages, ext: true, kty: "oct", k: base64url(parts.bytes), alg: `A${parts.bytes.length * 8}${jwkSuffix}` };
+        }
+        throw notSupported(who, `the format "${kind}" is not supported for ${name} (raw and jwk are)`);
+      },
+      generate(algorithm, extractable, usages_, who) {
+        const list = checkedUsages(usages_, usages, who, false);
+        const bits = Number(member(algorithm, "length", who, name));
+        if (bits !== 128 && bits !== 192 && bits !== 256) throw operationError(who, "an AES key has 128, 192 or 256 bits");
+        return make(bits, extractable, list, random(bits / 8));
+      },
+      keyLength(algorithm, who) {
+        const bits = Number(member(algorithm, "length", who, name));
+        if (bits !== 128 && bits !== 192 && bits !== 256) throw operationError(who, "an AES key has 128, 192 or 256 bits");
+        return bits;
+      },
+    };
+    return Object.assign(handler, operations);
+  };
+  const cbc = (encrypt) => (algorithm, parts, data, who) => {
+    const iv = bufferSource(member(algorithm, "iv", who, "AES-CBC"), who);
+    if (iv.length !== 16) throw operationError(who, "AES-CBC's iv must be 16 bytes");
+    const out = natives.aesCbc(encrypt, parts.bytes, iv, data);
+    if (out === undefined) throw operationError(who, encrypt ? "encryption failed" : "the data is not a ciphertext of this key (bad padding)");
+    return out;
+  };
+  EXTENDED["aes-cbc"] = aesHandler("AES-CBC", "CBC", ["encrypt", "decrypt", "wrapKey", "unwrapKey"], {
+    encrypt: cbc(true),
+    decrypt: cbc(false),
+  });
+  const ctr = (algorithm, parts, data, who) => {
+    const counter = bufferSource(member(algorithm, "counter", who, "AES-CTR"), who);
+    if (counter.length !== 16) throw operationError(who, "AES-CTR's counter must be 16 bytes");
+    const length = Number(member(algorithm, "length", who, "AES-CTR"));
+    if (!(length >= 1 && length <= 128)) throw operationError(who, "AES-CTR's length must be from 1 to 128 bits");
+    const out = natives.aesCtr(parts.bytes, counter, length, data);
+    if (out === undefined) throw operationError(who, "the data is too long for the counter's length");
+    return out;
+  };
+  EXTENDED["aes-ctr"] = aesHandler("AES-CTR", "CTR", ["encrypt", "decrypt", "wrapKey", "unwrapKey"], { encrypt: ctr, decrypt: ctr });
+  EXTENDED["aes-kw"] = aesHandler("AES-KW", "KW", ["wrapKey", "unwrapKey"], {
+    wrap(algorithm, parts, data, who) {
+      if (data.length % 8 !== 0 || data.length < 16) throw operationError(who, "AES-KW wraps a multiple of 8 bytes, at least 16");
+      return natives.aesKw(true, parts.bytes, data);
+    },
+    unwrap(algorithm, parts, data, who) {
+      const out = natives.aesKw(false, parts.bytes, data);
+      if (out === undefined) throw operationError(who, "the wrapped key does not authenticate under this key");
+      return out;
+    },
+  });
+
+  // PBKDF2 and HKDF: raw key material, never extractable.
+  const kdfHandler = (name, derive) => ({
+    name,
+    import(kind, keyData, algorithm, extractable, usages, who) {
+      if (kind !== "raw") throw notSupported(who, `the format "${kind}" is not supported for ${name} (raw is)`);
+      const list = checkedUsages(usages, ["deriveKey", "deriveBits"], who, true);
+      if (extractable) throw new DOMException(`${who}: a ${name} key cannot be extractable`, "SyntaxError");
+      return extendedKey("secret", false, { name }, list, bufferSource(keyData, who).slice());
+    },
+    deriveBits(algorithm, parts, length, who) {
+      if (length === null || length === undefined) throw operationError(who, `${name} needs a length`);
+      const bits = Number(length);
+      if (!Number.isInteger(bits) || bits < 0 || bits % 8 !== 0) throw operationError(who, `${name}'s length must be a multiple of 8`);
+      return derive(algorithm, parts, bits / 8, who);
+    },
+  });
+  EXTENDED.pbkdf2 = kdfHandler("PBKDF2", (algorithm, parts, bytes, who) => {
+    const hash = hashOf(algorithm, who, "PBKDF2");
+    const salt = bufferSource(member(algorithm, "salt", who, "PBKDF2"), who);
+    const iterations = Number(member(algorithm, "iterations", who, "PBKDF2"));
+    if (!Number.isInteger(iterations) || iterations < 1 || iterations > 0xffffffff) throw operationError(who, "PBKDF2's iterations must be at least 1");
+    return natives.pbkdf2(hash, parts.bytes, salt, iterations, bytes);
+  });
+  EXTENDED.hkdf = kdfHandler("HKDF", (algorithm, parts, bytes, who) => {
+    const hash = hashOf(algorithm, who, "HKDF");
+    const salt = bufferSource(member(algorithm, "salt", who, "HKDF"), who);
+    const info = bufferSource(member(algorithm, "info", who, "HKDF"), who);
+    const out = natives.hkdf(hash, parts.bytes, salt, info, bytes);
+    if (out === undefined) throw operationError(who, "HKDF gives at most 255 times the hash's size");
+    return out;
+  });
+
+  // ECDSA and ECDH on P-256, P-384 and P-521: public keys hold the uncompressed point, private keys
+  // the scalar.
+  const CURVES = { __proto__: null, "P-256": { size: 32, es: "ES256" }, "P-384": { size: 48, es: "ES384" }, "P-521": { size: 66, es: "ES512" } };
+  const ecHandler = (name, publicUsages, privateUsages, operations) => {
+    const curveOf = (algorithm, who) => {
+      const curve = member(algorithm, "namedCurve", who, name);
+      if (CURVES[`${curve}`] === undefined) throw notSupported(who, `the curve "${curve}" is not supported (P-256, P-384 and P-521 are)`);
+      return `${curve}`;
+    };
+    const make = (type, curve, extractable, list, bytes) => extendedKey(type, extractable, { name, namedCurve: curve }, list, bytes);
+    const notKey = (curve, who) => dataError(who, `the data is not a ${curve} key in this format`);
+    return Object.assign(
+      {
+        name,
+        import(kind, keyData, algorithm, extractable, usages, who) {
+          const curve = curveOf(algorithm, who);
+          if (kind === "raw" || kind === "spki") {
+            const list = checkedUsages(usages, publicUsages, who, true);
+            const bytes = bufferSource(keyData, who);
+            const point = kind === "raw" ? natives.ecPoint(curve, bytes) : natives.ecFromSpki(curve, bytes);
+            if (point === undefined) throw notKey(curve, who);
+            return make("public", curve, extractable, list, new U8(point));
+          }
+          if (kind === "pkcs8") {
+            const list = checkedUsages(usages, privateUsages, who, false);
+            const d = natives.ecFromPkcs8(curve, bufferSource(keyData, who));
+            if (d === undefined) throw notKey(curve, who);
+            return make("private", curve, extractable, list, new U8(d));
+          }
+          if (kind !== "jwk") throw notSupported(who, `the format "${kind}" is not supported for ${name}`);
+          const jwk = jwkObject(keyData, who);
+          if (jwk.kty !== "EC" || jwk.crv !== curve) throw dataError(who, `a ${curve} JWK has "kty" "EC" and "crv" "${curve}"`);
+          if (name === "ECDSA" && jwk.alg !== undefined && jwk.alg !== CURVES[curve].es) {
+            throw dataError(who, `the JWK's "alg" is not ${CURVES[curve].es}`);
+          }
+          const isPrivate = jwk.d !== undefined;
+          const list = checkedUsages(usages, isPrivate ? privateUsages : publicUsages, who, !isPrivate);
+          checkJwk(jwk, name === "ECDSA" ? "sig" : "enc", list, extractable, who);
+          const size = CURVES[curve].size;
+          const x = jwkBytes(jwk.x, "x", who);
+          const y = jwkBytes(jwk.y, "y", who);
+          if (x.length !== size || y.length !== size) throw notKey(curve, who);
+          const point = natives.ecPoint(curve, withPrefix([4, ...x], y));
+          if (point === undefined) throw notKey(curve, who);
+          if (!isPrivate) return make("public", curve, extractable, list, new U8(point));
+          const d = jwkBytes(jwk.d, "d", who);
+          const derived = d.length === size ? natives.ecPublic(curve, d) : undefined;
+          if (derived === undefined || base64url(new U8(derived)) !== base64url(new U8(point))) {
+            throw dataError(who, `the JWK's "x" and "y" are not the public key of its "d"`);
+          }
+          return make("private", curve, extractable, list, d);
+        },
+        export(kind, parts, who) {
+          const curve = parts.curve;
+          const isPublic = parts.type === "public";
+          const point = isPublic ? parts.bytes : new U8(natives.ecPublic(curve, parts.bytes));
+          if (kind === "raw" && isPublic) return point.slice().buffer;
+          if (kind === "spki" && isPublic) return natives.ecToSpki(curve, point);
+          if (kind === "pkcs8" && !isPublic) return natives.ecToPkcs8(curve, parts.bytes);
+          if (kind === "jwk") {
+            const size = CURVES[curve].size;
+            const jwk = { key_ops: parts.usages, ext: true, kty: "EC", crv: curve,
+              x: base64url(point.subarray(1, 1 + size)), y: base64url(point.subarray(1 + size, 1 + 2 * size)) };
+            if (!isPublic) jwk.d = base64url(parts.bytes);
+            return jwk;
+          }
+          throw new DOMException(`${who}: a ${parts.type} ${name} key cannot be exported as "${kind}"`, "InvalidAccessError");
+        },
+        generate(algorithm, extractable, usages, who) {
+          const curve = curveOf(algorithm, who);
+          const list = checkedUsages(usages, [...publicUsages, ...privateUsages], who, true);
+          let d;
+          let point;
+          // A random string of the scalar's size is a valid scalar but with tiny probability.
+          do {
+            d = random(CURVES[curve].size);
+            // P-521's order is just under 2^521: the 7 bits above it are cleared.
+            if (curve === "P-521") d[0] &= 1;
+            point = natives.ecPublic(curve, d);
+          } while (point === undefined);
+          const privateList = list.filter((u) => privateUsages.includes(u));
+          if (privateList.length === 0) throw new DOMException(`${who}: a private key needs at least one usage`, "SyntaxError");
+          return {
+            publicKey: make("public", curve, true, list.filter((u) => publicUsages.includes(u)), new U8(point)),
+            privateKey: make("private", curve, extractable, privateList, d),
+          };
+        },
+      },
+      operations,
+    );
+  };
+  EXTENDED.ecdsa = ecHandler("ECDSA", ["verify"], ["sign"], {
+    sign(algorithm, parts, data, who) {
+      const out = natives.ecSign(parts.curve, hashOf(algorithm, who, "ECDSA"), parts.bytes, data);
+      if (out === undefined) throw operationError(who, "signing failed");
+      return out;
+    },
+    verify(algorithm, parts, signature, data, who) {
+      return natives.ecVerify(parts.curve, hashOf(algorithm, who, "ECDSA"), parts.bytes, signature, data);
+    },
+  });
+  // The peer's public key of a key agreement: `algorithm.public`, of the same algorithm (and
+  // curve) as the private key.
+  const peerKey = (algorithm, parts, who) => {
+    const peer = keyParts(member(algorithm, "public", who, parts.name), who);
+    if (peer.type !== "public") throw new DOMException(`${who}: "public" must be a public key`, "InvalidAccessError");
+    if (peer.name !== parts.name || peer.curve !== parts.curve) {
+      throw new DOMException(`${who}: the public key is not an ${parts.name} key on the same curve`, "InvalidAccessError");
+    }
+    return peer;
+  };
+  EXTENDED.ecdh = ecHandler("ECDH", [], ["deriveKey", "deriveBits"], {
+    deriveBits(algorithm, parts, length, who) {
+      const peer = peerKey(algorithm, parts, who);
+      const secret = natives.ecdh(parts.curve, parts.bytes, peer.bytes);
+      if (secret === undefined) throw operationError(who, "the key agreement failed");
+      return truncated(new U8(secret), length, who);
+    },
+  });
+
+  // X25519 (RFC 7748; WebCrypto's Secure Curves): both keys hold 32 bytes.
+  const SPKI_X25519 = [0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x6e, 0x03, 0x21, 0x00];
+  const PKCS8_X25519 = [0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x6e, 0x04, 0x22, 0x04, 0x20];
+  EXTENDED.x25519 = (() => {
+    const name = "X25519";
+    const make = (type, extractable, list, bytes) => extendedKey(type, extractable, { name }, list, bytes);
+    const strip = (prefix, bytes, who) => {
+      if (bytes.length !== prefix.length + 32 || prefix.some((b, i) => bytes[i] !== b)) throw dataError(who, "not an X25519 key in this format");
+      return bytes.slice(prefix.length);
+    };
+    const privateUsages = ["deriveKey", "deriveBits"];
+    return {
+      name,
+      import(kind, keyData, algorithm, extractable, usages, who) {
+        if (kind === "raw" || kind === "spki") {
+          const list = checkedUsages(usages, [], who, true);
+          const bytes = bufferSource(keyData, who).slice();
+          const point = kind === "raw" ? bytes : strip(SPKI_X25519, bytes, who);
+          if (point.length !== 32) throw dataError(who, "an X25519 public key has 32 bytes");
+          return make("public", extractable, list, point);
+        }
+        if (kind === "pkcs8") {
+          const list = checkedUsages(usages, privateUsages, who, false);
+          return make("private", extractable, list, strip(PKCS8_X25519, bufferSource(keyData, who), who));
+        }
+        if (kind !== "jwk") throw notSupported(who, `the format "${kind}" is not supported for X25519`);
+        const jwk = jwkObject(keyData, who);
+        if (jwk.kty !== "OKP" || jwk.crv !== "X25519") throw dataError(who, `an X25519 JWK has "kty" "OKP" and "crv" "X25519"`);
+        const isPrivate = jwk.d !== undefined;
+        const list = checkedUsages(usages, isPrivate ? privateUsages : [], who, !isPrivate);
+        checkJwk(jwk, "enc", list, extractable, who);
+        const x = jwkBytes(jwk.x, "x", who);
+        if (x.length !== 32) throw dataError(who, `the JWK's "x" is not 32 bytes`);
+        if (!isPrivate) return make("public", extractable, list, x);
+        const d = jwkBytes(jwk.d, "d", who);
+        if (d.length !== 32 || base64url(new U8(natives.x25519Public(d))) !== base64url(x)) {
+          throw dataError(who, `the JWK's "x" is not the public key of its "d"`);
+        }
+        return make("private", extractable, list, d);
+      },
+      export(kind, parts, who) {
+        const isPublic = parts.type === "public";
+        const point = isPublic ? parts.bytes : new U8(natives.x25519Public(parts.bytes));
+        if (kind === "raw" && isPublic) return point.slice().buffer;
+        if (kind === "spki" && isPublic) return withPrefix(SPKI_X25519, point).buffer;
+        if (kind === "pkcs8" && !isPublic) return withPrefix(PKCS8_X25519, parts.bytes).buffer;
+        if (kind === "jwk") {
+          const jwk = { key_ops: parts.usages, ext: true, crv: "X25519", x: base64url(point), kty: "OKP" };
+          if (!isPublic) jwk.d = base64url(parts.bytes);
+          return jwk;
+        }
+        throw new DOMException(`${who}: a ${parts.type} X25519 key cannot be exported as "${kind}"`, "InvalidAccessError");
+      },
+      generate(algorithm, extractable, usages, who) {
+        const list = checkedUsages(usages, privateUsages, who, false);
+        const d = random(32);
+        return {
+          publicKey: make("public", true, [], new U8(natives.x25519Public(d))),
+          privateKey: make("private", extractable, list, d),
+        };
+      },
+      deriveBits(algorithm, parts, length, who) {
+        const peer = peerKey(algorithm, parts, who);
+        const secret = natives.x25519(parts.bytes, peer.bytes);
+        if (secret === undefined) throw operationError(who, "the shared secret is all zeros (a small-order public key)");
+        return truncated(new U8(secret), length, who);
+      },
+    };
+  })();
+
+  // RSASSA-PKCS1-v1_5, RSA-PSS, RSA-OAEP: private keys hold PKCS #8 DER, public keys SPKI DER,
+  // both as the `rsa` crate re-encodes them (what exportKey returns).
+  const RSA_JWK_ALG = {
+    __proto__: null,
+    "RSASSA-PKCS1-v1_5": { "SHA-1": "RS1", "SHA-256": "RS256", "SHA-384": "RS384", "SHA-512": "RS512" },
+    "RSA-PSS": { "SHA-1": "PS1", "SHA-256": "PS256", "SHA-384": "PS384", "SHA-512": "PS512" },
+    "RSA-OAEP": { "SHA-1": "RSA-OAEP", "SHA-256": "RSA-OAEP-256", "SHA-384": "RSA-OAEP-384", "SHA-512": "RSA-OAEP-512" },
+  };
+  const rsaHandler = (name, publicUsages, privateUsages, operations) => {
+    const make = (type, hash, extractable, list, der) => {
+      const info = natives.rsaInfo(der, type === "private");
+      const algorithm = { name, modulusLength: info[0], publicExponent: info[1], hash: { name: hash } };
+      return extendedKey(type, extractable, algorithm, list, der);
+    };
+    const jwkAlg = RSA_JWK_ALG[name];
+    return Object.assign(
+      {
+        name,
+        import(kind, keyData, algorithm, extractable, usages, who) {
+          const hash = hashOf(algorithm, who, name);
+          if (kind === "spki" || kind === "pkcs8") {
+            const isPrivate = kind === "pkcs8";
+            const list = checkedUsages(usages, isPrivate ? privateUsages : publicUsages, who, !isPrivate);
+            const der = natives.rsaCanonical(bufferSource(keyData, who), isPrivate);
+            if (der === undefined) throw dataError(who, `the data is not an RSA key in ${kind} format`);
+            return make(isPrivate ? "private" : "public", hash, extractable, list, new U8(der));
+          }
+          if (kind !== "jwk") throw notSupported(who, `the format "${kind}" is not supported for ${name} (spki, pkcs8 and jwk are)`);
+          const jwk = jwkObject(keyData, who);
+          if (jwk.kty !== "RSA") throw dataError(who, `an RSA JWK's "kty" must be "RSA"`);
+          if (jwk.alg !== undefined && jwk.alg !== jwkAlg[hash]) throw dataError(who, `the JWK's "alg" is not ${jwkAlg[hash]}`);
+          const isPrivate = jwk.d !== undefined;
+          const list = checkedUsages(usages, isPrivate ? privateUsages : publicUsages, who, !isPrivate);
+          checkJwk(jwk, name === "RSA-OAEP" ? "enc" : "sig", list, extractable, who);
+          const members = isPrivate ? ["n", "e", "d", "p", "q"] : ["n", "e"];
+          const der = natives.rsaFromJwk(members.map((m) => jwkBytes(jwk[m], m, who)));
+          if (der === undefined) throw dataError(who, "the JWK is not a valid RSA key");
+          return make(isPrivate ? "private" : "public", hash, extractable, list, new U8(der));
+        },
+        export(kind, parts, who) {
+          const isPublic = parts.type === "public";
+          if (kind === "spki" && isPublic) return parts.bytes.slice().buffer;
+          if (kind === "pkcs8" && !isPublic) return parts.bytes.slice().buffer;
+          if (kind === "jwk") {
+            const values = natives.rsaJwk(parts.bytes, !isPublic);
+            const jwk = { key_ops: parts.usages, ext: true, kty: "RSA", n: base64url(values[0]), e: base64url(values[1]) };
+            if (!isPublic) {
+              ["d", "p", "q", "dp", "dq", "qi"].forEach((m, i) => {
+                jwk[m] = base64url(values[i + 2]);
+              });
+            }
+            jwk.alg = jwkAlg[parts.hash];
+            return jwk;
+          }
+          throw new DOMException(`${who}: a ${parts.type} ${name} key cannot be exported as "${kind}"`, "InvalidAccessError");
+        },
+        generate(algorithm, extractable, usages, who) {
+          const hash = hashOf(algorithm, who, name);
+          const bits = Number(member(algorithm, "modulusLength", who, name));
+          const exponent = bufferSource(member(algorithm, "publicExponent", who, name), who);
+          const list = checkedUsages(usages, [...publicUsages, ...privateUsages], who, true);
+          if (!Number.isInteger(bits) || bits < 512 || bits > 16384 || bits % 8 !== 0) {
+            throw operationError(who, "the modulus length must be a multiple of 8 from 512 to 16384 bits");
+          }
+          const der = natives.rsaGenerate(bits, exponent);
+          if (der === undefined) throw operationError(who, "no key could be generated with that public exponent");
+          const privateList = list.filter((u) => privateUsages.includes(u));
+          if (privateList.length === 0) throw new DOMException(`${who}: a private key needs at least one usage`, "SyntaxError");
+          return {
+            publicKey: make("public", hash, true, list.filter((u) => publicUsages.includes(u)), new U8(natives.rsaPublicOf(new U8(der)))),
+            privateKey: make("private", hash, extractable, privateList, new U8(der)),
+          };
+        },
+      },
+      operations,
+    );
+  };
+  const rsaSigner = (scheme) => ({
+    sign(algorithm, parts, data, who) {
+      const salt = scheme === "RSA-PSS" ? Number(member(algorithm, "saltLength", who, scheme)) : 0;
+      const out = natives.rsaSign(scheme, parts.hash, parts.bytes, data, salt);
+      if (out === undefined) throw operationError(who, "signing failed (is the salt too long for the key?)");
+      return out;
+    },
+    verify(algorithm, parts, signature, data, who) {
+      const salt = scheme === "RSA-PSS" ? Number(member(algorithm, "saltLength", who, scheme)) : 0;
+      return natives.rsaVerify(scheme, parts.hash, parts.bytes, signature, data, salt);
+    },
+  });
+  EXTENDED["rsassa-pkcs1-v1_5"] = rsaHandler("RSASSA-PKCS1-v1_5", ["verify"], ["sign"], rsaSigner("RSASSA-PKCS1-v1_5"));
+  EXTENDED["rsa-pss"] = rsaHandler("RSA-PSS", ["verify"], ["sign"], rsaSigner("RSA-PSS"));
+  const oaep = (encrypt) => (algorithm, parts, data, who) => {
+    let label;
+    if (algorithm !== null && typeof algorithm === "object" && algorithm.label !== undefined) {
+      label = utf8Decode(bufferSource(algorithm.label, who));
+      // The `rsa` crate takes a label as text: bytes that are not UTF-8 are refused, not changed.
+      if (base64url(utf8Encode(label)) !== base64url(bufferSource(algorithm.label, who))) {
+        throw operationError(who, "only labels that are UTF-8 text are supported");
+      }
+    }
+    const out = natives.rsaOaep(encrypt, parts.hash, parts.bytes, data, label);
+    if (out === undefined) throw operationError(who, encrypt ? "the data is too long for this key" : "decryption failed");
+    return out;
+  };
+  EXTENDED["rsa-oaep"] = rsaHandler("RSA-OAEP", ["encrypt", "wrapKey"], ["decrypt", "unwrapKey"], {
+    encrypt: oaep(true),
+    decrypt: oaep(false),
+  });
+
+  // The handler for `algorithm` if it is one of EXTENDED's, else undefined.
+  const extended = (algorithm, who) => EXTENDED[algorithmName(algorithm, who).toLowerCase()];
+  // The parts of `key` for `operation` with `handler` (which must have it), `usage` checked.
+  const extendedParts = (handler, operation, key, usage, who) => {
+    if (typeof handler[operation] !== "function") throw notSupported(who, `${handler.name} cannot ${operation}`);
+    const parts = keyParts(key, who);
+    if (parts.name !== handler.name) throw new DOMException(`${who}: the key is not an ${handler.name} key`, "InvalidAccessError");
+    if (!parts.usages.includes(usage)) throw new DOMException(`${who}: the key's usages do not include "${usage}"`, "InvalidAccessError");
+    return parts;
+  };
+  // The length in bits of a key of `algorithm`, for deriveKey.
+  const derivedKeyLength = (algorithm, who) => {
+    const handler = extended(algorithm, who);
+    if (handler !== undefined && typeof handler.keyLength === "function") return handler.keyLength(algorithm, who);
+    const name = algorithmName(algorithm, who).toLowerCase();
+    if (name === "aes-gcm") return EXTENDED["aes-cbc"].keyLength(algorithm, who);
+    if (name === "hmac") {
+      const { hash, length } = hmacParams(algorithm, who);
+      return length === undefined ? HMAC_BLOCK_BITS[hash] : length;
+    }
+    throw notSupported(who, `a key of "${algorithmName(algorithm, who)}" cannot be derived`);
+  };
+
   class SubtleCrypto {
     async importKey(format, keyData, algorithm, extractable, usages) {
       const who = "crypto.subtle.importKey";
       required(arguments.length, 5, who);
+      const handler = extended(algorithm, who);
+      if (handler !== undefined) return handler.import(`${format}`, keyData, algorithm, Boolean(extractable), usages, who);
       const name = keyAlgorithm(algorithm, who);
       const kind = `${format}`;
       if (name === "Ed25519") return importEd25519(kind, keyData, extractable, usages, who);
-      if (name === "ECDSA") return importEcdsa(kind, keyData, algorithm, extractable, usages, who);
       const { hash, length } = name === "HMAC" ? hmacParams(algorithm, who) : {};
       const list = keyUsages(usages, name, who);
       let bytes;
@@ -977,8 +1386,12 @@
       const parts = keyParts(key, who);
       if (!parts.extractable) throw new DOMException(`${who}: the key is not extractable`, "InvalidAccessError");
       const kind = `${format}`;
+      const handler = EXTENDED[parts.name.toLowerCase()];
+      if (handler !== undefined) {
+        if (typeof handler.export !== "function") throw notSupported(who, `a ${parts.name} key cannot be exported`);
+        return handler.export(kind, parts, who);
+      }
       if (parts.name === "Ed25519") return exportEd25519(kind, parts, who);
-      if (parts.name === "ECDSA") return exportEcdsa(kind, parts, who);
       if (kind === "raw") return parts.bytes.slice().buffer;
       if (kind === "jwk") {
         const alg = parts.name === "HMAC" ? HMAC_JWK_ALG[parts.hash] : AES_JWK_ALG[parts.bytes.length * 8];
@@ -989,22 +1402,12 @@
     async generateKey(algorithm, extractable, usages) {
       const who = "crypto.subtle.generateKey";
       required(arguments.length, 3, who);
-      const name = keyAlgorithm(algorithm, who);
-      if (name === "ECDSA") {
-        curveOf(algorithm, who);
-        const list = keyUsages(usages, name, who);
-        let d;
-        let point;
-        // A random 256-bit string is a valid scalar but with probability about 2^-32.
-        do {
-          d = random(32);
-          point = p256Public(d);
-        } while (point === undefined);
-        const publicKey = ecdsaKey("public", true, list.filter((u) => u === "verify"), new U8(point));
-        const privateUsages = list.filter((u) => u === "sign");
-        if (privateUsages.length === 0) throw new DOMException(`${who}: a private key needs at least one usage`, "SyntaxError");
-        return { publicKey, privateKey: ecdsaKey("private", extractable, privateUsages, d) };
+      const handler = extended(algorithm, who);
+      if (handler !== undefined) {
+        if (typeof handler.generate !== "function") throw notSupported(who, `${handler.name} keys cannot be generated`);
+        return handler.generate(algorithm, Boolean(extractable), usages, who);
       }
+      const name = keyAlgorithm(algorithm, who);
       if (name === "Ed25519") {
         const list = keyUsages(usages, name, who);
         const seed = random(32);
@@ -1031,24 +1434,29 @@
     async sign(algorithm, key, data) {
       const who = "crypto.subtle.sign";
       required(arguments.length, 3, who);
+      const handler = extended(algorithm, who);
+      if (handler !== undefined) return handler.sign(algorithm, extendedParts(handler, "sign", key, "sign", who), bufferSource(data, who), who);
       const parts = usableKey(algorithm, key, "sign", who);
       if (parts.name === "Ed25519") return ed25519Sign(parts.bytes, bufferSource(data, who));
-      if (parts.name === "ECDSA") return p256Sign(ecdsaHash(algorithm, who), parts.bytes, bufferSource(data, who));
       return hostHmac(parts.hash, parts.bytes, bufferSource(data, who));
     }
     async verify(algorithm, key, signature, data) {
       const who = "crypto.subtle.verify";
       required(arguments.length, 4, who);
+      const handler = extended(algorithm, who);
+      if (handler !== undefined) {
+        const parts = extendedParts(handler, "verify", key, "verify", who);
+        return handler.verify(algorithm, parts, bufferSource(signature, who), bufferSource(data, who), who);
+      }
       const parts = usableKey(algorithm, key, "verify", who);
       if (parts.name === "Ed25519") return ed25519Verify(parts.bytes, bufferSource(signature, who), bufferSource(data, who));
-      if (parts.name === "ECDSA") {
-        return p256Verify(ecdsaHash(algorithm, who), parts.bytes, bufferSource(signature, who), bufferSource(data, who));
-      }
       return hostHmacVerify(parts.hash, parts.bytes, bufferSource(signature, who), bufferSource(data, who));
     }
     async encrypt(algorithm, key, data) {
       const who = "crypto.subtle.encrypt";
       required(arguments.length, 3, who);
+      const handler = extended(algorithm, who);
+      if (handler !== undefined) return handler.encrypt(algorithm, extendedParts(handler, "encrypt", key, "encrypt", who), bufferSource(data, who), who);
       const { parts, iv, aad } = aesParams(algorithm, key, "encrypt", who);
       const plain = bufferSource(data, who);
       const out = new U8(plain.length + 16);
@@ -1059,6 +1467,8 @@
     async decrypt(algorithm, key, data) {
       const who = "crypto.subtle.decrypt";
       required(arguments.length, 3, who);
+      const handler = extended(algorithm, who);
+      if (handler !== undefined) return handler.decrypt(algorithm, extendedParts(handler, "decrypt", key, "decrypt", who), bufferSource(data, who), who);
       const { parts, iv, aad } = aesParams(algorithm, key, "decrypt", who);
       const sealed = bufferSource(data, who);
       if (sealed.length < 16) throw new DOMException(`${who}: the data is shorter than its tag`, "OperationError");
@@ -1068,6 +1478,68 @@
         throw new DOMException(`${who}: the data or its additional data does not authenticate under this key`, "OperationError");
       }
       return out.buffer;
+    }
+    async deriveBits(algorithm, baseKey, length = null) {
+      const who = "crypto.subtle.deriveBits";
+      required(arguments.length, 2, who);
+      const handler = extended(algorithm, who);
+      if (handler === undefined) throw unsupported(algorithm, who);
+      return handler.deriveBits(algorithm, extendedParts(handler, "deriveBits", baseKey, "deriveBits", who), length, who);
+    }
+    async deriveKey(algorithm, baseKey, derivedKeyType, extractable, keyUsages) {
+      const who = "crypto.subtle.deriveKey";
+      required(arguments.length, 5, who);
+      const handler = extended(algorithm, who);
+      if (handler === undefined) throw unsupported(algorithm, who);
+      const length = derivedKeyLength(derivedKeyType, who);
+      const bits = handler.deriveBits(algorithm, extendedParts(handler, "deriveBits", baseKey, "deriveKey", who), length, who);
+      return this.importKey("raw", bits, derivedKeyType, extractable, keyUsages);
+    }
+    async wrapKey(format, key, wrappingKey, wrapAlgorithm) {
+      const who = "crypto.subtle.wrapKey";
+      required(arguments.length, 4, who);
+      const kind = `${format}`;
+      const exported = await this.exportKey(kind, key);
+      const bytes = kind === "jwk" ? utf8Encode(JSON.stringify(exported)) : new U8(exported);
+      const handler = extended(wrapAlgorithm, who);
+      if (handler === undefined) {
+        const { parts, iv, aad } = aesParams(wrapAlgorithm, wrappingKey, "wrapKey", who);
+        const out = new U8(bytes.length + 16);
+        out.set(bytes);
+        if (!aesGcmSeal(parts.bytes, iv, aad, out, bytes.length)) throw operationError(who, "encryption failed");
+        return out.buffer;
+      }
+      const operation = typeof handler.wrap === "function" ? "wrap" : "encrypt";
+      return handler[operation](wrapAlgorithm, extendedParts(handler, operation, wrappingKey, "wrapKey", who), bytes, who);
+    }
+    async unwrapKey(format, wrappedKey, unwrappingKey, unwrapAlgorithm, unwrappedKeyAlgorithm, extractable, keyUsages) {
+      const who = "crypto.subtle.unwrapKey";
+      required(arguments.length, 7, who);
+      const kind = `${format}`;
+      const wrapped = bufferSource(wrappedKey, who);
+      const handler = extended(unwrapAlgorithm, who);
+      let bytes;
+      if (handler === undefined) {
+        const { parts, iv, aad } = aesParams(unwrapAlgorithm, unwrappingKey, "unwrapKey", who);
+        if (wrapped.length < 16) throw operationError(who, "the data is shorter than its tag");
+        const out = wrapped.slice(0, wrapped.length - 16);
+        if (!aesGcmOpen(parts.bytes, iv, aad, out, wrapped.slice(wrapped.length - 16))) {
+          throw operationError(who, "the wrapped key does not authenticate under this key");
+        }
+        bytes = out;
+      } else {
+        const operation = typeof handler.unwrap === "function" ? "unwrap" : "decrypt";
+        bytes = new U8(handler[operation](unwrapAlgorithm, extendedParts(handler, operation, unwrappingKey, "unwrapKey", who), wrapped, who));
+      }
+      let keyData = bytes;
+      if (kind === "jwk") {
+        try {
+          keyData = JSON.parse(utf8Decode(bytes));
+        } catch {
+          throw dataError(who, "the unwrapped data is not a JWK");
+        }
+      }
+      return this.importKey(kind, keyData, unwrappedKeyAlgorithm, extractable, keyUsages);
     }
     async digest(algorithm, data) {
       required(arguments.length, 2, "crypto.subtle.digest");
@@ -1120,6 +1592,129 @@
   }
   tag(Crypto, "Crypto");
   const crypto = new Crypto();
+
+  // --- URLPattern (WHATWG URL Pattern), on the `urlpattern` crate as Deno uses it: the crate
+  // parses and canonicalizes each component into an ECMAScript regular expression, which this
+  // engine's RegExp runs. Errors are TypeErrors.
+  const PATTERN_COMPONENTS = ["protocol", "username", "password", "hostname", "port", "pathname", "search", "hash"];
+  const regExpExec = RegExp.prototype.exec;
+  // WebIDL URLPatternInput: a USVString, or a URLPatternInit whose members are USVStrings.
+  const patternInput = (input) => {
+    if (input === undefined || input === null) return {};
+    if (typeof input !== "object" && typeof input !== "function") return usv(input);
+    const init = {};
+    for (const key of [...PATTERN_COMPONENTS, "baseURL"]) {
+      const value = input[key];
+      if (value !== undefined) init[key] = usv(value);
+    }
+    return init;
+  };
+  const patternOptions = (options, who) => {
+    if (options === undefined || options === null) return { ignoreCase: false };
+    if (typeof options !== "object" && typeof options !== "function") throw new TypeError(`${who}: the options must be an object`);
+    return { ignoreCase: Boolean(options.ignoreCase) };
+  };
+  // [values, inputs] for `test` and `exec`, or null when the input is no URL.
+  const matchInput = (input, baseURL, given) => {
+    const converted = patternInput(input);
+    const base = given >= 2 && baseURL !== undefined ? usv(baseURL) : undefined;
+    return JSON.parse(urlPatternMatchInput(JSON.stringify(converted), base));
+  };
+  class URLPattern {
+    #components;
+    #hasRegExpGroups;
+    constructor(input = undefined, baseURLOrOptions = undefined, options = undefined) {
+      const who = "URLPattern";
+      let baseURL;
+      if (typeof baseURLOrOptions === "string" || (baseURLOrOptions !== undefined && baseURLOrOptions !== null && typeof baseURLOrOptions !== "object")) {
+        baseURL = usv(baseURLOrOptions);
+      } else {
+        options = baseURLOrOptions;
+      }
+      const converted = patternInput(input);
+      const { ignoreCase } = patternOptions(options, who);
+      if (typeof converted !== "string" && baseURL !== undefined) {
+        throw new TypeError(`${who}: a base URL is only for a pattern string, not with a URLPatternInit`);
+      }
+      const json = urlPatternParse(JSON.stringify(converted), baseURL, ignoreCase);
+      const parsed = JSON.parse(json);
+      const components = { __proto__: null };
+      for (const key of PATTERN_COMPONENTS) {
+        const component = parsed[key];
+        // The standard's flags are "v" (Unicode sets), and "i" for ignoreCase; the crate writes
+        // its own parts of the expression for "u" (as Deno runs them), which "v" refuses in a
+        // few places (a "-" or "[" it escapes): "u" is tried second.
+        const flags = ignoreCase ? "i" : "";
+        try {
+          component.regexp = new RegExp(component.regexpString, `v${flags}`);
+        } catch {
+          try {
+            component.regexp = new RegExp(component.regexpString, `u${flags}`);
+          } catch (e) {
+            throw new TypeError(`${who}: the ${key} pattern is not a valid regular expression: ${e.message}`);
+          }
+        }
+        components[key] = component;
+      }
+      this.#components = components;
+      this.#hasRegExpGroups = parsed.hasRegexpGroups;
+    }
+    get protocol() {
+      return this.#components.protocol.patternString;
+    }
+    get username() {
+      return this.#components.username.patternString;
+    }
+    get password() {
+      return this.#components.password.patternString;
+    }
+    get hostname() {
+      return this.#components.hostname.patternString;
+    }
+    get port() {
+      return this.#components.port.patternString;
+    }
+    get pathname() {
+      return this.#components.pathname.patternString;
+    }
+    get search() {
+      return this.#components.search.patternString;
+    }
+    get hash() {
+      return this.#components.hash.patternString;
+    }
+    get hasRegExpGroups() {
+      return this.#hasRegExpGroups;
+    }
+    test(input = undefined, baseURL = undefined) {
+      const matched = matchInput(input, baseURL, arguments.length);
+      if (matched === null) return false;
+      const values = matched[0];
+      for (const key of PATTERN_COMPONENTS) {
+        if (apply(regExpExec, this.#components[key].regexp, [values[key]]) === null) return false;
+      }
+      return true;
+    }
+    exec(input = undefined, baseURL = undefined) {
+      const matched = matchInput(input, baseURL, arguments.length);
+      if (matched === null) return null;
+      const [values, inputs] = matched;
+      if (inputs[1] === null) inputs.pop();
+      const result = { inputs };
+      for (const key of PATTERN_COMPONENTS) {
+        const component = this.#components[key];
+        const text = values[key];
+        const match = apply(regExpExec, component.regexp, [text]);
+        if (match === null) return null;
+        const groups = {};
+        const names = component.groupNameList;
+        for (let i = 0; i < names.length; i++) groups[names[i]] = match[i + 1];
+        result[key] = { input: text, groups };
+      }
+      return result;
+    }
+  }
+  tag(URLPattern, "URLPattern");
 
   // --- performance (High Resolution Time), navigator, reportError ------------------------------
   class Performance {
@@ -2001,5 +2596,6 @@
     performance: new Performance(),
     navigator: new Navigator(),
     reportError,
+    URLPattern,
   };
 })

@@ -1,23 +1,28 @@
 //! The WinterTC globals of SPEC §5 that are not host calls: `URL`, `URLSearchParams`,
-//! `DOMException`, `structuredClone`, `crypto` (`getRandomValues`, `randomUUID`, and `subtle`:
-//! `digest`; `importKey`, `exportKey`, `generateKey` for HMAC, Ed25519 and ECDSA P-256, with
-//! `sign` and `verify`, and for AES-GCM, with `encrypt` and `decrypt`), `performance` (`now`,
-//! `timeOrigin`), `navigator` (`userAgent`), `reportError`, `Event`, `EventTarget`,
-//! `AbortController` and `AbortSignal` (with `fetch`'s `signal`), `Blob`, `File`, `FormData`
-//! and `Request`; and, natively on the step's timers, `setInterval` and `clearInterval`.
+//! `URLPattern`, `DOMException`, `structuredClone`, `crypto` (`getRandomValues`,
+//! `randomUUID`, and `subtle`: `digest`; `importKey`, `exportKey`, `generateKey`, `sign`,
+//! `verify`, `encrypt`, `decrypt`, `deriveBits`, `deriveKey`, `wrapKey`, `unwrapKey` for HMAC,
+//! AES-GCM, AES-CBC, AES-CTR, AES-KW, PBKDF2, HKDF, Ed25519, X25519, ECDSA and ECDH on P-256,
+//! P-384 and P-521, RSASSA-PKCS1-v1_5, RSA-PSS and RSA-OAEP), `performance` (`now`, `timeOrigin`),
+//! `navigator` (`userAgent`), `reportError`, `Event`, `EventTarget`, `AbortController` and
+//! `AbortSignal` (with `fetch`'s `signal`), `Blob`, `File`, `FormData` and `Request`; and,
+//! natively on the step's timers, `setInterval` and `clearInterval`.
 //!
 //! They are JavaScript (web.js) over a few native helpers: the WHATWG URL parser and setters
-//! (the `url` crate), `application/x-www-form-urlencoded` (its `form_urlencoded`), the OS random
-//! generator, and RustCrypto's SHA-1/SHA-2, `hmac`, `aes-gcm` and `p256` with `ed25519-dalek`.
-//! None of them reaches a capability: nothing here calls the host. Like the prelude's classes
-//! they are lazy globals (lazy.rs), made when first used, so a sandbox that never touches them
-//! pays almost nothing for them.
+//! (the `url` crate), URL patterns (the `urlpattern` crate, Deno's), `application/
+//! x-www-form-urlencoded` (its `form_urlencoded`), the OS random generator,
+//! and RustCrypto's SHA-1/SHA-2, `hmac`, `aes-gcm` and `ed25519-dalek` here, the rest of
+//! `crypto.subtle` in subtle.rs. None of them reaches a capability: nothing here calls the
+//! host. Like the prelude's classes they are lazy globals (lazy.rs), made when first used, so
+//! a sandbox that never touches them pays almost nothing for them.
 //!
-//! Host-side memory: none is held between calls. A `Blob`'s bytes, a `Request`'s body and a
-//! `CryptoKey`'s material live in the engine's heap, under the plugin's ceiling; digests,
-//! signatures and AES-GCM read (and AES-GCM writes) the plugin's bytes in place;
-//! `getRandomValues` fills at most [`MAX_RANDOM_BYTES`] through a buffer of that size. Small
-//! inputs (keys, IVs, signatures) are copied for the length of a call.
+//! Host-side memory (SPEC §6): none is held between calls. A `Blob`'s bytes, a `Request`'s body
+//! and a `CryptoKey`'s material live in the engine's heap, under the plugin's ceiling, and every
+//! byte a native hands back is copied into that heap ([`engine_buffer`]), never left in a
+//! buffer over Rust's allocator that the meter would not see; digests, signatures and AES-GCM
+//! read (and AES-GCM writes) the plugin's bytes in place; `getRandomValues` fills at most
+//! [`MAX_RANDOM_BYTES`] through a buffer of that size. Small inputs (keys, IVs, signatures) are
+//! copied for the length of a call.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -132,13 +137,14 @@ fn natives<'js>(
         })?,
     )?;
     install_url_natives(ctx, &natives)?;
+    install_url_pattern_natives(ctx, &natives)?;
     install_crypto_natives(ctx, &natives)?;
     natives.set(
         "utf8Encode",
         Function::new(
             ctx.clone(),
             |ctx: Ctx<'js>, text: String| -> Result<TypedArray<'js, u8>> {
-                TypedArray::new(ctx, text.into_bytes())
+                engine_bytes(&ctx, &text.into_bytes())
             },
         )?,
     )?;
@@ -164,6 +170,19 @@ fn natives<'js>(
     )?;
     natives.set("userAgent", concat!("aether/", env!("CARGO_PKG_VERSION")))?;
     Ok(natives)
+}
+
+/// An `ArrayBuffer` holding a copy of `bytes` in the engine's own heap (QuickJS's allocator,
+/// which the step's meter counts), never one over Rust's allocation (rquickjs's
+/// `ArrayBuffer::new`), whose bytes the ceiling would not see for as long as the plugin keeps
+/// the buffer (SPEC §6: host-side bytes count). `bytes` itself is freed when the caller returns.
+pub(crate) fn engine_buffer<'js>(ctx: &Ctx<'js>, bytes: &[u8]) -> Result<ArrayBuffer<'js>> {
+    ArrayBuffer::new_copy(ctx.clone(), bytes)
+}
+
+/// A `Uint8Array` over an [`engine_buffer`] copy of `bytes`.
+pub(crate) fn engine_bytes<'js>(ctx: &Ctx<'js>, bytes: &[u8]) -> Result<TypedArray<'js, u8>> {
+    TypedArray::from_arraybuffer(engine_buffer(ctx, bytes)?)
 }
 
 /// `ms` rounded down to [`NOW_RESOLUTION_MS`].
@@ -262,6 +281,64 @@ fn install_url_natives<'js>(ctx: &Ctx<'js>, natives: &Object<'js>) -> Result<()>
             }
             serializer.finish()
         })?,
+    )?;
+    Ok(())
+}
+
+/// `URLPattern`'s native half, Deno's split (`urlpattern::quirks`): the crate parses and
+/// canonicalizes, the engine's own `RegExp` matches (the patterns' regular expressions are
+/// ECMAScript's). `urlPatternParse(input, baseURL?, ignoreCase)`, `input` the JSON of a string
+/// or of a `URLPatternInit` holding only strings → the JSON of the compiled components
+/// (`quirks::UrlPattern`); `urlPatternMatchInput(input, baseURL?)` → the JSON of
+/// `[components, [input, baseURL?]]`, or `null` for input that is no URL. Both throw a
+/// `TypeError` naming what is wrong with the pattern or the arguments.
+fn install_url_pattern_natives<'js>(ctx: &Ctx<'js>, natives: &Object<'js>) -> Result<()> {
+    use urlpattern::quirks;
+    let parse_input = |ctx: &Ctx<'js>, json: &str| -> Result<quirks::StringOrInit<'static>> {
+        serde_json::from_str(json).map_err(|e| {
+            Exception::throw_type(
+                ctx,
+                &format!("URLPattern: the input is not a string or a URLPatternInit: {e}"),
+            )
+        })
+    };
+    natives.set(
+        "urlPatternParse",
+        Function::new(
+            ctx.clone(),
+            move |ctx: Ctx<'js>,
+                  input: String,
+                  base: Option<String>,
+                  ignore_case: bool|
+                  -> Result<String> {
+                let input = parse_input(&ctx, &input)?;
+                let options = urlpattern::UrlPatternOptions {
+                    regex_syntax: urlpattern::RegexSyntax::EcmaScript,
+                    ignore_case,
+                };
+                let pattern = quirks::process_construct_pattern_input(input, base.as_deref())
+                    .and_then(|init| quirks::parse_pattern::<quirks::EcmaRegexp>(init, options))
+                    .map_err(|e| Exception::throw_type(&ctx, &format!("URLPattern: {e}")))?;
+                serde_json::to_string(&pattern)
+                    .map_err(|e| Exception::throw_internal(&ctx, &e.to_string()))
+            },
+        )?,
+    )?;
+    natives.set(
+        "urlPatternMatchInput",
+        Function::new(
+            ctx.clone(),
+            move |ctx: Ctx<'js>, input: String, base: Option<String>| -> Result<String> {
+                let input = parse_input(&ctx, &input)?;
+                let processed = quirks::process_match_input(input, base.as_deref())
+                    .map_err(|e| Exception::throw_type(&ctx, &format!("URLPattern: {e}")))?;
+                let matched = processed.and_then(|(input, inputs)| {
+                    quirks::parse_match_input(input).map(|values| (values, inputs))
+                });
+                serde_json::to_string(&matched)
+                    .map_err(|e| Exception::throw_internal(&ctx, &e.to_string()))
+            },
+        )?,
     )?;
     Ok(())
 }
@@ -365,114 +442,8 @@ fn aes_gcm_open(key: &[u8], iv: &[u8], aad: &[u8], buffer: &mut [u8], tag: &[u8]
     .unwrap_or(false)
 }
 
-/// ECDSA P-256, keys as web.js holds them (a private key's 32-byte scalar, a public key's
-/// 65-byte uncompressed SEC1 point): `p256Public(d)` → the point; `p256Point(sec1)` → the point
-/// uncompressed; `p256FromSpki(der)`, `p256ToSpki(point)`, `p256FromPkcs8(der)` → the scalar,
-/// `p256ToPkcs8(d)`; `p256Sign(hash, d, data)` → the IEEE P1363 signature (r ‖ s, RFC 6979
-/// nonces); `p256Verify(hash, point, signature, data)` → whether it verifies. `undefined`
-/// (or false) for input that is not a valid key, DER or signature.
-fn install_p256_natives<'js>(ctx: &Ctx<'js>, natives: &Object<'js>) -> Result<()> {
-    use p256::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey};
-    type Bytes<'js> = TypedArray<'js, u8>;
-    let buffer = |ctx: &Ctx<'js>, bytes: Option<Vec<u8>>| -> Result<Option<ArrayBuffer<'js>>> {
-        bytes.map(|b| ArrayBuffer::new(ctx.clone(), b)).transpose()
-    };
-    let secret =
-        |d: &Bytes<'js>| sys::copy_bytes(d).and_then(|d| p256::SecretKey::from_slice(&d).ok());
-    let public = |point: &Bytes<'js>| {
-        sys::copy_bytes(point).and_then(|p| p256::PublicKey::from_sec1_bytes(&p).ok())
-    };
-    let uncompressed = |key: &p256::PublicKey| {
-        p256::elliptic_curve::sec1::ToEncodedPoint::to_encoded_point(key, false)
-            .as_bytes()
-            .to_vec()
-    };
-    natives.set(
-        "p256Public",
-        Function::new(ctx.clone(), move |ctx: Ctx<'js>, d: Bytes<'js>| {
-            buffer(&ctx, secret(&d).map(|k| uncompressed(&k.public_key())))
-        })?,
-    )?;
-    natives.set(
-        "p256Point",
-        Function::new(ctx.clone(), move |ctx: Ctx<'js>, point: Bytes<'js>| {
-            buffer(&ctx, public(&point).map(|k| uncompressed(&k)))
-        })?,
-    )?;
-    natives.set(
-        "p256FromSpki",
-        Function::new(ctx.clone(), move |ctx: Ctx<'js>, der: Bytes<'js>| {
-            let key =
-                sys::copy_bytes(&der).and_then(|d| p256::PublicKey::from_public_key_der(&d).ok());
-            buffer(&ctx, key.map(|k| uncompressed(&k)))
-        })?,
-    )?;
-    natives.set(
-        "p256ToSpki",
-        Function::new(ctx.clone(), move |ctx: Ctx<'js>, point: Bytes<'js>| {
-            let der = public(&point).and_then(|k| k.to_public_key_der().ok());
-            buffer(&ctx, der.map(|d| d.as_bytes().to_vec()))
-        })?,
-    )?;
-    natives.set(
-        "p256FromPkcs8",
-        Function::new(ctx.clone(), move |ctx: Ctx<'js>, der: Bytes<'js>| {
-            let key = sys::copy_bytes(&der).and_then(|d| p256::SecretKey::from_pkcs8_der(&d).ok());
-            buffer(&ctx, key.map(|k| k.to_bytes().to_vec()))
-        })?,
-    )?;
-    natives.set(
-        "p256ToPkcs8",
-        Function::new(ctx.clone(), move |ctx: Ctx<'js>, d: Bytes<'js>| {
-            let der = secret(&d).and_then(|k| k.to_pkcs8_der().ok());
-            buffer(&ctx, der.map(|d| d.as_bytes().to_vec()))
-        })?,
-    )?;
-    natives.set(
-        "p256Sign",
-        Function::new(
-            ctx.clone(),
-            move |ctx: Ctx<'js>, hash: String, d: Bytes<'js>, data: Bytes<'js>| {
-                use p256::ecdsa::signature::hazmat::PrehashSigner;
-                let signature = secret(&d).and_then(|key| {
-                    let digest =
-                        sys::read_bytes(&data, |data| sha_digest(&hash, data)).flatten()?;
-                    let signer = p256::ecdsa::SigningKey::from(key);
-                    let signature: p256::ecdsa::Signature = signer.sign_prehash(&digest).ok()?;
-                    Some(signature.to_bytes().to_vec())
-                });
-                buffer(&ctx, signature)
-            },
-        )?,
-    )?;
-    natives.set(
-        "p256Verify",
-        Function::new(
-            ctx.clone(),
-            move |hash: String,
-                  point: Bytes<'js>,
-                  signature: Bytes<'js>,
-                  data: Bytes<'js>|
-                  -> bool {
-                use p256::ecdsa::signature::hazmat::PrehashVerifier;
-                let key = public(&point).map(p256::ecdsa::VerifyingKey::from);
-                let signature = sys::copy_bytes(&signature)
-                    .and_then(|s| p256::ecdsa::Signature::from_slice(&s).ok());
-                let digest = sys::read_bytes(&data, |data| sha_digest(&hash, data)).flatten();
-                match (key, signature, digest) {
-                    (Some(key), Some(signature), Some(digest)) => {
-                        key.verify_prehash(&digest, &signature).is_ok()
-                    }
-                    _ => false,
-                }
-            },
-        )?,
-    )?;
-    Ok(())
-}
-
 /// The SHA named `hash` (as web.js normalizes it) of `data`.
-fn sha_digest(hash: &str, data: &[u8]) -> Option<Vec<u8>> {
+pub(crate) fn sha_digest(hash: &str, data: &[u8]) -> Option<Vec<u8>> {
     match hash {
         "SHA-1" => Some(sha1::Sha1::digest(data).to_vec()),
         "SHA-256" => Some(sha2::Sha256::digest(data).to_vec()),
@@ -510,7 +481,7 @@ fn install_crypto_natives<'js>(ctx: &Ctx<'js>, natives: &Object<'js>) -> Result<
                         &format!("crypto: the operating system's random generator failed: {e}"),
                     )
                 })?;
-                TypedArray::new(ctx, bytes)
+                engine_bytes(&ctx, &bytes)
             },
         )?,
     )?;
@@ -530,7 +501,7 @@ fn install_crypto_natives<'js>(ctx: &Ctx<'js>, natives: &Object<'js>) -> Result<
                 let mac = mac.ok_or_else(|| {
                     Exception::throw_type(&ctx, "crypto.subtle.sign: the data is detached")
                 })?;
-                ArrayBuffer::new(ctx, mac)
+                engine_buffer(&ctx, &mac)
             },
         )?,
     )?;
@@ -605,9 +576,7 @@ fn install_crypto_natives<'js>(ctx: &Ctx<'js>, natives: &Object<'js>) -> Result<
             ctx.clone(),
             |ctx: Ctx<'js>, seed: TypedArray<'js, u8>| -> Result<Option<ArrayBuffer<'js>>> {
                 match ed25519_key(&seed) {
-                    Some(key) => {
-                        ArrayBuffer::new(ctx, key.verifying_key().to_bytes().to_vec()).map(Some)
-                    }
+                    Some(key) => engine_buffer(&ctx, &key.verifying_key().to_bytes()).map(Some),
                     None => Ok(None),
                 }
             },
@@ -624,7 +593,7 @@ fn install_crypto_natives<'js>(ctx: &Ctx<'js>, natives: &Object<'js>) -> Result<
                 use ed25519_dalek::Signer;
                 let signature = ed25519_key(&seed)
                     .and_then(|key| sys::read_bytes(&data, |data| key.sign(data).to_vec()));
-                signature.map(|s| ArrayBuffer::new(ctx, s)).transpose()
+                signature.map(|s| engine_buffer(&ctx, &s)).transpose()
             },
         )?,
     )?;
@@ -649,7 +618,7 @@ fn install_crypto_natives<'js>(ctx: &Ctx<'js>, natives: &Object<'js>) -> Result<
             },
         )?,
     )?;
-    install_p256_natives(ctx, natives)?;
+    crate::subtle::install(ctx, natives)?;
     natives.set(
         "digest",
         Function::new(
@@ -665,7 +634,7 @@ fn install_crypto_natives<'js>(ctx: &Ctx<'js>, natives: &Object<'js>) -> Result<
                 let hash = hash.ok_or_else(|| {
                     Exception::throw_type(&ctx, "crypto.subtle.digest: the data is detached")
                 })?;
-                ArrayBuffer::new(ctx, hash)
+                engine_buffer(&ctx, &hash)
             },
         )?,
     )?;

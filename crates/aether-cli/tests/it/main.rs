@@ -39,6 +39,7 @@ mod typescript;
 mod typings;
 mod unsafe_mode;
 mod web;
+mod web_rest;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
