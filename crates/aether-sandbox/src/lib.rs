@@ -24,6 +24,7 @@
 
 mod bindings;
 mod cjs;
+mod compiled;
 mod engine;
 mod errors;
 mod gate;
@@ -34,6 +35,10 @@ mod sys;
 mod tasks;
 mod web;
 
+pub use compiled::{
+    CompileCache, CompileStats, CompiledModule, ENGINE_BUILD, MAX_CACHED_BYTES, compile_module,
+    compile_stats, install_compiled_module_unchecked, set_compile_cache,
+};
 pub use tasks::MAX_SLOW_CALLS;
 
 use std::sync::Arc;

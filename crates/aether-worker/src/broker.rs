@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use aether_host::Host;
+use aether_host::{Host, HostValue};
 use aether_sandbox::{Sampler, StepError, StepOutcome, StepSpec, TIMEOUT_GRACE};
 
 use crate::wire::{self, FromWorker, Start, ToWorker, WireError};
@@ -122,6 +122,7 @@ fn serve(
 ) -> Result<String, StepError> {
     let max =
         usize::try_from(spec.limits.memory.saturating_add(FRAME_OVERHEAD)).unwrap_or(usize::MAX);
+    let memory = usize::try_from(spec.limits.memory).unwrap_or(usize::MAX);
     let setup = |e: io::Error| StepError::Engine {
         message: format!("cannot talk to the worker process: {e}"),
     };
@@ -199,17 +200,20 @@ fn serve(
                                 id,
                                 reply,
                                 reserved,
+                                compiled: None,
                             });
                         })
                         .map_err(setup)?;
                 } else {
                     let reply = host.call_guarded(request);
                     let reserved = host.reserved_bytes();
+                    let compiled = compiled_module(&reply, memory);
                     if writer
                         .send(&ToWorker::Reply {
                             id,
                             reply,
                             reserved,
+                            compiled,
                         })
                         .is_err()
                     {
@@ -218,6 +222,24 @@ fn serve(
                 }
             }
         }
+    }
+}
+
+/// The bytecode of the ES module `reply` serves, from this process's cache (compiled into it
+/// first if need be: every worker of the run that loads the same module gets the same bytes,
+/// compiled once), with the compiler's heap held to `memory`. `None` for any other reply.
+fn compiled_module(
+    reply: &Result<HostValue, aether_host::HostError>,
+    memory: usize,
+) -> Option<aether_sandbox::CompiledModule> {
+    match reply {
+        Ok(HostValue::Module {
+            name,
+            source,
+            kind: aether_policy::ModuleKind::Esm,
+            ..
+        }) => aether_sandbox::compile_module(name, source, memory),
+        _ => None,
     }
 }
 
