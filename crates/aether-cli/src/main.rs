@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 mod commands;
+mod compile_cache;
 mod inspect;
 mod integrity;
 mod render;
@@ -82,11 +83,6 @@ fn main() -> ExitCode {
     // The process tier's zygote is this binary started with a hidden argument: it must take
     // over before anything else runs (no threads, no parsing of the operator's command line).
     aether_worker::run_zygote_if_asked();
-    // Compile once (docs/cli.md): `AETHER_COMPILE_CACHE=off` makes every step compile its
-    // modules from source, as before issue 19 (for measurements and diagnosis).
-    if std::env::var_os("AETHER_COMPILE_CACHE").is_some_and(|v| v == "off") {
-        aether_sandbox::set_compile_cache(aether_sandbox::CompileCache::Off);
-    }
     // A panic is a bug in aether, caught where it can be (a step or a host call fails): the
     // user gets one line saying so, not Rust's message about backtraces.
     std::panic::set_hook(Box::new(|info| {

@@ -4,10 +4,11 @@
 //!
 //! Key: SHA-256 of the module's name and of the exact text given to the engine (after the
 //! host's TypeScript and CommonJS handling: what `Module::declare` gets), under
-//! [`ENGINE_BUILD`]. Bytecode is as powerful as native code, so this module holds the line:
+//! [`engine_build`]. Bytecode is as powerful as native code, so this module holds the line:
 //! - only bytecode written by this process's own engine from a source it was given is
-//!   loaded: never bytes a plugin supplied (SPEC §5 refuses bytecode modules), and never bytes
-//!   from disk. The process tier's workers are the one exception: aether compiles in its own
+//!   loaded, or an authenticated entry of the optional disk cache
+//!   ([`set_bytecode_store_unchecked`]): never bytes a plugin supplied (SPEC §5 refuses
+//!   bytecode modules). The process tier's workers are the one exception: aether compiles in its own
 //!   process and sends the bytecode with the module's source ([`CompiledModule`]), so a worker
 //!   trusts its parent, as it does for every reply;
 //! - a source that does not compile is never cached: it is compiled again in the step's own
@@ -21,7 +22,9 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
-use std::sync::{Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+
+use aether_host::compile_cache::BytecodeStore;
 
 use rquickjs::loader::{ImportAttributes, Loader, Resolver};
 use rquickjs::module::{Declared, WriteOptions};
@@ -30,13 +33,37 @@ use sha2::{Digest, Sha256};
 
 use crate::sys;
 
-/// The engine build the cached bytecode belongs to: bytecode is only valid for the engine that
-/// wrote it (format, opcodes, atoms). In process this never changes; it is part of the key so
-/// that a key never matches another build's bytecode wherever keys are compared.
-pub const ENGINE_BUILD: &str = concat!(
-    "rquickjs-sys 0.14.0 + aether patches 0001-0003; aether-sandbox ",
-    env!("CARGO_PKG_VERSION")
-);
+/// The engine patches, by content: any change to the series is another engine build.
+const PATCHES: [&str; 4] = [
+    include_str!(
+        "../../../vendor/rquickjs-sys/patches/0001-regexp-skip-impossible-start-positions.patch"
+    ),
+    include_str!("../../../vendor/rquickjs-sys/patches/0002-build-rebuild-on-source-change.patch"),
+    include_str!("../../../vendor/rquickjs-sys/patches/0003-embedder-lazy-properties.patch"),
+    include_str!("../../../vendor/rquickjs-sys/patches/0004-bytecode-import-attributes.patch"),
+];
+
+/// The engine build bytecode belongs to (it is only valid for the engine that wrote it:
+/// format, opcodes, atoms): the rquickjs-sys version, the SHA-256 of the patch series, the
+/// target, and aether-sandbox's version. Part of every module key, and written into (and
+/// checked in) every disk entry.
+pub fn engine_build() -> &'static str {
+    static BUILD: OnceLock<String> = OnceLock::new();
+    BUILD.get_or_init(|| {
+        let mut patches = Sha256::new();
+        for patch in PATCHES {
+            patches.update(patch.as_bytes());
+        }
+        let patches: [u8; 32] = patches.finalize().into();
+        let hex: String = patches.iter().map(|b| format!("{b:02x}")).collect();
+        format!(
+            "rquickjs-sys 0.14.0; patches {hex}; {}-{}; aether-sandbox {}",
+            std::env::consts::ARCH,
+            std::env::consts::OS,
+            env!("CARGO_PKG_VERSION")
+        )
+    })
+}
 
 /// The most bytecode the process keeps (256 MiB): each distinct module is kept once, for the
 /// life of the process, since steps load it in place (no copy). Past this, new modules are
@@ -44,11 +71,11 @@ pub const ENGINE_BUILD: &str = concat!(
 /// distinct plugins could pin; a pipeline's own modules are far below it.
 pub const MAX_CACHED_BYTES: usize = 256 << 20;
 
-/// The key of a module: SHA-256 over [`ENGINE_BUILD`], the name and the source, each
+/// The key of a module: SHA-256 over [`engine_build`], the name and the source, each
 /// length-prefixed (no two different pairs give the same input).
 fn key(name: &str, source: &str) -> [u8; 32] {
     let mut hasher = Sha256::new();
-    for part in [ENGINE_BUILD, name, source] {
+    for part in [engine_build(), name, source] {
         hasher.update((part.len() as u64).to_le_bytes());
         hasher.update(part.as_bytes());
     }
@@ -101,7 +128,27 @@ fn mode() -> CompileCache {
     }
 }
 
+/// Where bytecode is also kept between runs (the CLI's disk cache), if anywhere.
+static STORE: Mutex<Option<Arc<dyn BytecodeStore>>> = Mutex::new(None);
+
+/// Also keeps compiled modules in `store` and looks them up there before compiling (the disk
+/// cache of `aether_host::compile_cache`); `None` stops using it.
+///
+/// # Security
+///
+/// Whatever `store` returns is loaded as bytecode without verification: it must return only
+/// bytes this engine build wrote for exactly the key asked (the disk cache authenticates every
+/// entry with a per-user key, and the CLI refuses a cache directory a plugin could reach).
+pub fn set_bytecode_store_unchecked(store: Option<Arc<dyn BytecodeStore>>) {
+    *STORE.lock().unwrap_or_else(PoisonError::into_inner) = store;
+}
+
+fn store() -> Option<Arc<dyn BytecodeStore>> {
+    STORE.lock().unwrap_or_else(PoisonError::into_inner).clone()
+}
+
 static COMPILES: AtomicU64 = AtomicU64::new(0);
+static STORE_LOADS: AtomicU64 = AtomicU64::new(0);
 static LOADS: AtomicU64 = AtomicU64::new(0);
 
 /// How often, in this process, a module was compiled from source into the cache, and loaded
@@ -112,6 +159,9 @@ pub struct CompileStats {
     pub compiles: u64,
     /// Modules loaded from kept bytecode.
     pub loads: u64,
+    /// Modules whose bytecode came from the bytecode store (the disk cache) instead of being
+    /// compiled.
+    pub store_loads: u64,
 }
 
 /// This process's [`CompileStats`] so far.
@@ -119,6 +169,7 @@ pub fn compile_stats() -> CompileStats {
     CompileStats {
         compiles: COMPILES.load(Ordering::Relaxed),
         loads: LOADS.load(Ordering::Relaxed),
+        store_loads: STORE_LOADS.load(Ordering::Relaxed),
     }
 }
 
@@ -206,8 +257,17 @@ fn bytecode(name: &str, source: &str, memory: usize) -> Option<&'static [u8]> {
     if mode == CompileCache::Installed {
         return None;
     }
+    let store = store();
+    if let Some(stored) = store.as_ref().and_then(|s| s.get(engine_build(), &key)) {
+        let kept = keep(key, stored)?;
+        STORE_LOADS.fetch_add(1, Ordering::Relaxed);
+        return Some(kept);
+    }
     let kept = keep(key, compile(name, source, memory)?)?;
     COMPILES.fetch_add(1, Ordering::Relaxed);
+    if let Some(store) = store {
+        store.put(engine_build(), &key, kept);
+    }
     Some(kept)
 }
 
@@ -272,5 +332,29 @@ pub fn install_compiled_module_unchecked(name: &str, source: &str, compiled: Com
     let key = key(name, source);
     if compiled.key == key {
         let _ = keep(key, compiled.bytecode);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The engine build names every patch of the series: a patch added without being listed
+    /// here would let bytecode of one engine be read by another.
+    #[test]
+    fn the_engine_build_hashes_every_patch_of_the_series() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../vendor/rquickjs-sys/patches");
+        let mut on_disk: Vec<String> = std::fs::read_dir(&dir)
+            .expect("patches")
+            .map(|e| e.expect("entry").path())
+            .filter(|p| p.extension().is_some_and(|e| e == "patch"))
+            .map(|p| std::fs::read_to_string(p).expect("patch"))
+            .collect();
+        on_disk.sort();
+        let mut listed: Vec<String> = PATCHES.iter().map(|p| (*p).to_owned()).collect();
+        listed.sort();
+        assert_eq!(on_disk, listed);
+        assert!(engine_build().contains("patches "));
     }
 }

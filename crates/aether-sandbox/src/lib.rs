@@ -36,8 +36,9 @@ mod tasks;
 mod web;
 
 pub use compiled::{
-    CompileCache, CompileStats, CompiledModule, ENGINE_BUILD, MAX_CACHED_BYTES, compile_module,
-    compile_stats, install_compiled_module_unchecked, set_compile_cache,
+    CompileCache, CompileStats, CompiledModule, MAX_CACHED_BYTES, compile_module, compile_stats,
+    engine_build, install_compiled_module_unchecked, set_bytecode_store_unchecked,
+    set_compile_cache,
 };
 pub use tasks::MAX_SLOW_CALLS;
 
