@@ -318,6 +318,19 @@ pub fn compile_module(name: &str, source: &str, memory: usize) -> Option<Compile
     })
 }
 
+/// The bytecode of module `name` with `source` if this process has it already (never
+/// compiles): what [`compile_module`] returns at once when it is kept.
+pub fn kept_module(name: &str, source: &str) -> Option<CompiledModule> {
+    if mode() == CompileCache::Off {
+        return None;
+    }
+    let key = key(name, source);
+    lookup(&key).map(|kept| CompiledModule {
+        key,
+        bytecode: kept.to_vec(),
+    })
+}
+
 /// Keeps `compiled` in this process's cache, for module `name` with `source` as served with it:
 /// the worker's next load of exactly that module loads it. Ignored if it was compiled for
 /// another name, source or engine build.

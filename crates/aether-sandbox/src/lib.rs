@@ -37,7 +37,7 @@ mod web;
 
 pub use compiled::{
     CompileCache, CompileStats, CompiledModule, MAX_CACHED_BYTES, compile_module, compile_stats,
-    engine_build, install_compiled_module_unchecked, set_bytecode_store_unchecked,
+    engine_build, install_compiled_module_unchecked, kept_module, set_bytecode_store_unchecked,
     set_compile_cache,
 };
 pub use tasks::MAX_SLOW_CALLS;
