@@ -3,8 +3,9 @@
 //! parsing the source again: a pipeline fanning one plugin out over many inputs parses it once.
 //!
 //! Key: SHA-256 of the module's name and of the exact text given to the engine (after the
-//! host's TypeScript and CommonJS handling: what `Module::declare` gets), under
-//! [`engine_build`]. Bytecode is as powerful as native code, so this module holds the line:
+//! host's TypeScript and CommonJS handling: what `Module::declare` gets), with aether's
+//! version; disk entries also carry and check [`engine_build`]. Bytecode is as powerful as
+//! native code, so this module holds the line:
 //! - only bytecode written by this process's own engine from a source it was given is
 //!   loaded, or an authenticated entry of the optional disk cache
 //!   ([`set_bytecode_store_unchecked`]): never bytes a plugin supplied (SPEC §5 refuses
@@ -16,9 +17,11 @@
 //! - the bytecode keeps its debug information (file names, lines and columns for stack
 //!   traces) and function sources (`toString`), so a loaded module behaves as a compiled one.
 //!
-//! Compiling happens in a scratch runtime of its own, held to the step's memory ceiling, so that
-//! the bytecode never depends on the plugin's heap. The cache lives as long as the process and
-//! holds at most [`MAX_CACHED_BYTES`]; past that, modules are compiled per step, as before.
+//! In a step, the first load of a module compiles it in the step's runtime as it always did
+//! and writes its bytecode out (a one-step run pays only that write and the hash); aether's
+//! process-tier broker, which has no runtime of its own, compiles in a scratch runtime held to
+//! the step's memory ceiling. The cache lives as long as the process and holds at most
+//! [`MAX_CACHED_BYTES`]; past that, modules are compiled per step, as before.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
@@ -26,11 +29,13 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use aether_host::compile_cache::BytecodeStore;
 
+use rquickjs::context::intrinsic::{Eval, RegExpCompiler};
 use rquickjs::loader::{ImportAttributes, Loader, Resolver};
 use rquickjs::module::{Declared, WriteOptions};
 use rquickjs::{Ctx, Module};
 use sha2::{Digest, Sha256};
 
+use crate::gate::Meter;
 use crate::sys;
 
 /// The engine patches, by content: any change to the series is another engine build.
@@ -71,11 +76,18 @@ pub fn engine_build() -> &'static str {
 /// distinct plugins could pin; a pipeline's own modules are far below it.
 pub const MAX_CACHED_BYTES: usize = 256 << 20;
 
-/// The key of a module: SHA-256 over [`engine_build`], the name and the source, each
+/// What the in-process key names of the engine: the process runs one engine build, so this
+/// cheap constant is enough there; disk entries also carry (and check) [`engine_build`].
+const KEY_BUILD: &str = concat!(
+    "rquickjs-sys 0.14.0; aether-sandbox ",
+    env!("CARGO_PKG_VERSION")
+);
+
+/// The key of a module: SHA-256 over [`KEY_BUILD`], the name and the source, each
 /// length-prefixed (no two different pairs give the same input).
 fn key(name: &str, source: &str) -> [u8; 32] {
     let mut hasher = Sha256::new();
-    for part in [engine_build(), name, source] {
+    for part in [KEY_BUILD, name, source] {
         hasher.update((part.len() as u64).to_le_bytes());
         hasher.update(part.as_bytes());
     }
@@ -209,7 +221,10 @@ fn compile(name: &str, source: &str, memory: usize) -> Option<Vec<u8>> {
     // placeholders here. Only the module's own bytecode is written (its imports as the
     // specifiers written in it), and the step's loader resolves them as always.
     runtime.set_loader(Placeholders, Placeholders);
-    let context = rquickjs::Context::full(&runtime).ok()?;
+    // The parser needs only `eval` (JS_Eval) and the regular-expression compiler (regex
+    // literals are compiled with the module): a full context would cost more than most
+    // modules' compile.
+    let context = rquickjs::Context::custom::<(Eval, RegExpCompiler)>(&runtime).ok()?;
     context.with(|ctx| {
         let module = Module::declare(ctx.clone(), name, source).ok()?;
         module.write(WriteOptions::default()).ok()
@@ -271,24 +286,54 @@ fn bytecode(name: &str, source: &str, memory: usize) -> Option<&'static [u8]> {
     Some(kept)
 }
 
-/// Module `name` with `source`, declared in `ctx`: loaded from this process's bytecode when
-/// there is (or can be made) some, compiled in `ctx` otherwise, exactly as without the cache
-/// (so a syntax error is reported as it always was). `memory` bounds the compiler's heap (the
-/// step's memory ceiling).
+/// Module `name` with `source`, declared in `ctx`: loaded from this process's bytecode (or the
+/// bytecode store's) when there is some; otherwise compiled in `ctx` exactly as without the
+/// cache (so a syntax error is reported as it always was), and its bytecode, written from the
+/// module just compiled, kept for the next steps. The copy is written only if the step's heap
+/// (`meter`) has ample room for it, so that keeping it never brings a plugin to its ceiling.
 pub(crate) fn declare<'js>(
     ctx: &Ctx<'js>,
     name: &str,
     source: String,
-    memory: usize,
+    meter: &Meter,
 ) -> rquickjs::Result<Module<'js, Declared>> {
-    match bytecode(name, &source, memory) {
-        Some(kept) => {
-            let module = sys::load_trusted_module(ctx, kept)?;
-            LOADS.fetch_add(1, Ordering::Relaxed);
-            Ok(module)
-        }
-        None => Module::declare(ctx.clone(), name, source),
+    let mode = mode();
+    if mode == CompileCache::Off {
+        return Module::declare(ctx.clone(), name, source);
     }
+    let key = key(name, &source);
+    let kept = lookup(&key).or_else(|| {
+        if mode == CompileCache::Installed {
+            return None;
+        }
+        let stored = store()?.get(engine_build(), &key)?;
+        let kept = keep(key, stored)?;
+        STORE_LOADS.fetch_add(1, Ordering::Relaxed);
+        Some(kept)
+    });
+    if let Some(kept) = kept {
+        let module = sys::load_trusted_module(ctx, kept)?;
+        LOADS.fetch_add(1, Ordering::Relaxed);
+        return Ok(module);
+    }
+    let length = source.len() as u64;
+    let module = Module::declare(ctx.clone(), name, source)?;
+    let headroom = meter.ceiling().saturating_sub(meter.current());
+    if mode == CompileCache::Process && headroom / 4 > length.saturating_add(1 << 20) {
+        match module.write(WriteOptions::default()) {
+            Ok(bytecode) => {
+                if let Some(kept) = keep(key, bytecode) {
+                    COMPILES.fetch_add(1, Ordering::Relaxed);
+                    if let Some(store) = store() {
+                        store.put(engine_build(), &key, kept);
+                    }
+                }
+            }
+            // Not kept; the module itself is fine. The exception is not the plugin's.
+            Err(_) => drop(ctx.catch()),
+        }
+    }
+    Ok(module)
 }
 
 /// A module's bytecode as aether's process wrote it, to send to a process-tier worker with the

@@ -146,9 +146,8 @@ impl Loader for HostLoader {
             ));
         };
         self.shared.loaded.borrow_mut().insert(name.to_owned());
-        // Compiled once per process (compiled.rs); the scratch compiler is held to the step's
-        // memory ceiling.
-        let memory = usize::try_from(self.gate.shared.meter.ceiling()).unwrap_or(usize::MAX);
+        // Compiled once per process (compiled.rs).
+        let memory = &self.gate.shared.meter;
         let module = match served.kind {
             ModuleKind::Esm => compiled::declare(ctx, name, served.source, memory)?,
             ModuleKind::Json => {
