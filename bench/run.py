@@ -635,13 +635,66 @@ def realworld(root):
     return rows
 
 
-GROUPS = "1234567"
+# ---------------------------------------------------------------- 8. compile once
+
+
+def big_plugin_source(size):
+    """An ES module of about `size` bytes: many small functions, one of them called."""
+    parts, length, i = [], 0, 0
+    while length < size:
+        parts.append(f"export function f{i}(x) {{ const a = [x, {i}, 'v{i}']; return a.map((v) => String(v).length).reduce((s, n) => s + n, {i}) + (x > {i} ? f{i}.name.length : 0); }}\n")
+        length += len(parts[-1])
+        i += 1
+    parts.append("export default (i) => f0(i.n);\n")
+    return "".join(parts)
+
+
+def compile_once(root):
+    """A pipeline fanning one ~200 KB plugin out over 50 steps: per step with the compile-once
+    cache (the default) and with `AETHER_COMPILE_CACHE=off` (every step compiles, as before)."""
+    progress("8. compile once")
+    plugin = "big"
+    directory = root / "plugins" / plugin
+    write_plugin(root, plugin, "")
+    (directory / "index.js").write_text(big_plugin_source(200_000))
+    rows = []
+    n, repeat = 50, 5
+    off = dict(ENV, AETHER_COMPILE_CACHE="off")
+    disk = dict(ENV, AETHER_COMPILE_CACHE="disk", AETHER_COMPILE_CACHE_DIR=str(root / "compile-cache"))
+    for tier in TIERS:
+        policy = write_policy(root, f"big-{tier}", tier)
+        one = write_pipeline(root, f"big1-{tier}", policy, [{"id": "s0", "plugin": plugin, "with": {"n": 0}}])
+        many = write_pipeline(root, f"big{n}-{tier}", policy,
+                              [{"id": f"s{k}", "plugin": plugin, "with": {"n": k}} for k in range(n)])
+        timed = {}
+        for label, env in (("on", ENV), ("off", off), ("disk", disk)):
+            def run(pipeline, env=env):
+                command = [str(AETHER), "run", str(pipeline), "--output", "json", "--jobs", "2"]
+                start = time.perf_counter()
+                done = subprocess.run(command, capture_output=True, text=True, env=env)
+                elapsed = time.perf_counter() - start
+                if json.loads(done.stdout or "{}").get("status") != "succeeded":
+                    raise RuntimeError(f"{pipeline.name}: {done.stderr[-2000:]}")
+                return elapsed
+            ones = [run(one) for _ in range(repeat)]
+            timed[label] = (per_unit([run(many) for _ in range(repeat)], ones, n - 1, 1000), stat([s * 1000 for s in ones]))
+        rows.append(Row(f"8 compile once: {n} steps of one 200 KB plugin `--jobs 2`, {tier} tier, per step", timed["on"][0], "ms",
+                        "same, `AETHER_COMPILE_CACHE=off` (every step compiles)", timed["off"][0]))
+        rows.append(Row(f"8 compile once: 1 step of the 200 KB plugin, {tier} tier (whole process)", timed["on"][1], "ms",
+                        "same, `AETHER_COMPILE_CACHE=off`", timed["off"][1]))
+        # The disk cache's runs after its first one (which wrote the entries) are warm.
+        rows.append(Row(f"8 compile once: 1 step of the 200 KB plugin, {tier} tier, `AETHER_COMPILE_CACHE=disk` warm (whole process)",
+                        timed["disk"][1], "ms", "same, `AETHER_COMPILE_CACHE=off`", timed["off"][1]))
+    return rows
+
+
+GROUPS = "12345678"
 
 
 def main():
     groups = set("".join(sys.argv[1:])) or set(GROUPS)
     if not groups <= set(GROUPS):
-        sys.exit("usage: python3 bench/run.py [GROUP...]  (groups 1 to 7, default all)")
+        sys.exit("usage: python3 bench/run.py [GROUP...]  (groups 1 to 8, default all)")
     progress("building aether (release)")
     subprocess.run(["cargo", "build", "--release", "--bin", "aether"], cwd=ROOT, check=True)
     started = time.perf_counter()
@@ -664,6 +717,8 @@ def main():
             rows += gateway(root)
         if "7" in groups:
             rows += realworld(root)
+        if "8" in groups:
+            rows += compile_once(root)
     print(machine())
     print()
     print(table(rows))

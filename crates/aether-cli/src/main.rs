@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 mod commands;
+mod compile_cache;
 mod inspect;
 mod integrity;
 mod render;

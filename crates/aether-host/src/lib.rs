@@ -9,6 +9,7 @@ pub mod broker;
 pub mod bundle;
 mod cjs;
 mod commit;
+pub mod compile_cache;
 pub mod events;
 mod fsops;
 pub mod gateway;

@@ -21,9 +21,12 @@
 //!
 //! # Registering a global
 //!
-//! One line in [`GLOBALS`]: the name and the script whose load makes it. A [`Source::Web`]
+//! One line in [`GLOBALS`]: the name (a C string literal, `c"ReadableStream"`) and the
+//! script whose load makes it. A [`Source::Web`]
 //! global is a property of the object web.js returns (`load(captured)`); a [`Source::Prelude`]
 //! global is defined by prelude.js through `define(name, value)`.
+
+use std::ffi::CStr;
 
 use rquickjs::{Ctx, Function, Result};
 
@@ -39,36 +42,37 @@ pub(crate) enum Source {
 }
 
 /// Every lazy global, in the order `Object.getOwnPropertyNames(globalThis)` lists them. Names
-/// must be plain ASCII identifiers, each once.
-pub(crate) const GLOBALS: &[(&str, Source)] = &[
-    ("TextEncoder", Source::Prelude),
-    ("TextDecoder", Source::Prelude),
-    ("Headers", Source::Prelude),
-    ("Response", Source::Prelude),
-    ("Request", Source::Web),
-    ("Blob", Source::Web),
-    ("File", Source::Web),
-    ("FormData", Source::Web),
-    ("Event", Source::Web),
-    ("EventTarget", Source::Web),
-    ("AbortController", Source::Web),
-    ("AbortSignal", Source::Web),
-    ("URL", Source::Web),
-    ("URLSearchParams", Source::Web),
-    ("DOMException", Source::Web),
-    ("structuredClone", Source::Web),
-    ("crypto", Source::Web),
-    ("performance", Source::Web),
-    ("navigator", Source::Web),
-    ("reportError", Source::Web),
-    ("URLPattern", Source::Web),
+/// must be plain ASCII identifiers, each once (C string literals: the engine takes them as
+/// they are, with no copy).
+pub(crate) const GLOBALS: &[(&CStr, Source)] = &[
+    (c"TextEncoder", Source::Prelude),
+    (c"TextDecoder", Source::Prelude),
+    (c"Headers", Source::Prelude),
+    (c"Response", Source::Prelude),
+    (c"Request", Source::Web),
+    (c"Blob", Source::Web),
+    (c"File", Source::Web),
+    (c"FormData", Source::Web),
+    (c"Event", Source::Web),
+    (c"EventTarget", Source::Web),
+    (c"AbortController", Source::Web),
+    (c"AbortSignal", Source::Web),
+    (c"URL", Source::Web),
+    (c"URLSearchParams", Source::Web),
+    (c"DOMException", Source::Web),
+    (c"structuredClone", Source::Web),
+    (c"crypto", Source::Web),
+    (c"performance", Source::Web),
+    (c"navigator", Source::Web),
+    (c"reportError", Source::Web),
+    (c"URLPattern", Source::Web),
 ];
 
 /// The source of lazy global `name`, if it is one.
 fn source_of(name: &str) -> Option<Source> {
     GLOBALS
         .iter()
-        .find(|(global, _)| *global == name)
+        .find(|(global, _)| global.to_bytes() == name.as_bytes())
         .map(|(_, source)| *source)
 }
 
@@ -109,12 +113,13 @@ mod tests {
     fn every_name_is_an_identifier_listed_once() {
         let mut seen = std::collections::BTreeSet::new();
         for (name, _) in GLOBALS {
+            let name = name.to_str().expect("ASCII");
             assert!(
                 name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
                     && !name.as_bytes()[0].is_ascii_digit(),
                 "{name}"
             );
-            assert!(seen.insert(*name), "{name} twice");
+            assert!(seen.insert(name), "{name} twice");
         }
     }
 }

@@ -24,6 +24,7 @@
 
 mod bindings;
 mod cjs;
+mod compiled;
 mod encoding;
 mod engine;
 mod errors;
@@ -36,6 +37,11 @@ mod sys;
 mod tasks;
 mod web;
 
+pub use compiled::{
+    CompileCache, CompileStats, CompiledModule, MAX_CACHED_BYTES, compile_module, compile_stats,
+    engine_build, install_compiled_module_unchecked, kept_module, set_bytecode_store_unchecked,
+    set_compile_cache,
+};
 pub use tasks::MAX_SLOW_CALLS;
 
 use std::sync::Arc;

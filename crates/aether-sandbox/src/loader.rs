@@ -20,6 +20,7 @@ use rquickjs::module::Declared;
 use rquickjs::{Ctx, Exception, Module};
 
 use crate::cjs::{self, RuntimeSlot, Served, Shared};
+use crate::compiled;
 use crate::errors::throw_host_error;
 use crate::gate::Gate;
 
@@ -145,18 +146,20 @@ impl Loader for HostLoader {
             ));
         };
         self.shared.loaded.borrow_mut().insert(name.to_owned());
+        // Compiled once per process (compiled.rs).
+        let memory = &self.gate.shared.meter;
         let module = match served.kind {
-            ModuleKind::Esm => Module::declare(ctx.clone(), name, served.source)?,
+            ModuleKind::Esm => compiled::declare(ctx, name, served.source, memory)?,
             ModuleKind::Json => {
                 let value = cjs::parse_json(ctx, &served.source, name)?;
-                let module = Module::declare(ctx.clone(), name, cjs::JSON_FACADE)?;
+                let module = compiled::declare(ctx, name, cjs::JSON_FACADE.to_owned(), memory)?;
                 module.meta()?.set("value", value)?;
                 module
             }
             ModuleKind::CommonJs => {
                 let load = cjs::runtime(ctx, &self.slot, &self.shared, &self.gate)?;
-                let module =
-                    Module::declare(ctx.clone(), name, cjs::commonjs_facade(&served.exports))?;
+                let facade = cjs::commonjs_facade(&served.exports);
+                let module = compiled::declare(ctx, name, facade, memory)?;
                 let meta = module.meta()?;
                 meta.set("load", load)?;
                 meta.set("name", name)?;

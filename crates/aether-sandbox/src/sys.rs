@@ -182,10 +182,8 @@ pub(crate) fn load_trusted_module<'js>(
 pub(crate) fn define_lazy_property(
     ctx: &rquickjs::Ctx<'_>,
     object: &rquickjs::Object<'_>,
-    name: &str,
+    name: &std::ffi::CStr,
 ) -> rquickjs::Result<()> {
-    let name = std::ffi::CString::new(name)
-        .map_err(|_| rquickjs::Error::new_from_js("string", "property name"))?;
     let flags = (rquickjs::qjs::JS_PROP_WRITABLE | rquickjs::qjs::JS_PROP_CONFIGURABLE) as i32;
     // SAFETY: `ctx` is a live context entered by the caller (it holds a `Ctx`), `object` a value
     // of it, kept alive by the caller's reference for the call; `name` is a NUL-terminated

@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use aether_host::Host;
+use aether_host::{Host, HostValue};
 use aether_sandbox::{Sampler, StepError, StepOutcome, StepSpec, TIMEOUT_GRACE};
 
 use crate::wire::{self, FromWorker, Start, ToWorker, WireError};
@@ -122,6 +122,7 @@ fn serve(
 ) -> Result<String, StepError> {
     let max =
         usize::try_from(spec.limits.memory.saturating_add(FRAME_OVERHEAD)).unwrap_or(usize::MAX);
+    let memory = usize::try_from(spec.limits.memory).unwrap_or(usize::MAX);
     let setup = |e: io::Error| StepError::Engine {
         message: format!("cannot talk to the worker process: {e}"),
     };
@@ -199,17 +200,20 @@ fn serve(
                                 id,
                                 reply,
                                 reserved,
+                                compiled: None,
                             });
                         })
                         .map_err(setup)?;
                 } else {
                     let reply = host.call_guarded(request);
                     let reserved = host.reserved_bytes();
+                    let compiled = compiled_module(&reply, memory, deadline);
                     if writer
                         .send(&ToWorker::Reply {
                             id,
                             reply,
                             reserved,
+                            compiled,
                         })
                         .is_err()
                     {
@@ -219,6 +223,42 @@ fn serve(
             }
         }
     }
+}
+
+/// The bytecode of the ES module `reply` serves, from this process's cache (compiled into it
+/// first if need be: every worker of the run that loads the same module gets the same bytes,
+/// compiled once), with the compiler's heap held to `memory`. `None` for any other reply, and
+/// if compiling is not done by `deadline`: this thread is the step's supervisor and must not
+/// overrun it, so the worker then compiles the source itself (and is killed at its deadline
+/// as always); the compile finishes on its own thread and is kept for the next worker.
+fn compiled_module(
+    reply: &Result<HostValue, aether_host::HostError>,
+    memory: usize,
+    deadline: Instant,
+) -> Option<aether_sandbox::CompiledModule> {
+    let Ok(HostValue::Module {
+        name,
+        source,
+        kind: aether_policy::ModuleKind::Esm,
+        ..
+    }) = reply
+    else {
+        return None;
+    };
+    if let Some(kept) = aether_sandbox::kept_module(name, source) {
+        return Some(kept);
+    }
+    let (tx, rx) = std::sync::mpsc::sync_channel(1);
+    let (name, source) = (name.clone(), source.clone());
+    std::thread::Builder::new()
+        .name("aether-compile".into())
+        .spawn(move || {
+            let _ = tx.send(aether_sandbox::compile_module(&name, &source, memory));
+        })
+        .ok()?;
+    rx.recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        .ok()
+        .flatten()
 }
 
 /// The broker's end of the socket, written whole frame by whole frame from several threads.

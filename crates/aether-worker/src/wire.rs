@@ -28,6 +28,10 @@ pub enum ToWorker {
         reply: Result<HostValue, HostError>,
         /// [`aether_host::Host::reserved_bytes`] after the call.
         reserved: u64,
+        /// For a reply that serves an ES module: its bytecode, compiled by aether's own process
+        /// (compile once, issue 19), which the worker loads instead of parsing the source.
+        /// `None` for every other reply, and where the source does not compile.
+        compiled: Option<aether_sandbox::CompiledModule>,
     },
 }
 

@@ -138,8 +138,16 @@ impl WorkerHost {
                 id,
                 reply,
                 reserved,
+                compiled,
             }) => {
                 self.reserved.store(reserved, Ordering::Relaxed);
+                if let (Some(compiled), Ok(HostValue::Module { name, source, .. })) =
+                    (compiled, &reply)
+                {
+                    // From aether's own process, over this worker's private socket: the one
+                    // source of bytecode a worker trusts (see the function's `# Security`).
+                    aether_sandbox::install_compiled_module_unchecked(name, source, compiled);
+                }
                 if let Some(sender) = self.waiting().senders.remove(&id) {
                     let _ = sender.send(reply);
                 }

@@ -251,6 +251,10 @@ pub fn run_zygote_if_asked() {
 fn zygote(control: OwnedFd) -> i32 {
     // What every worker would otherwise compile again, compiled once here and inherited.
     aether_sandbox::prepare();
+    // A worker runs one step: compiling its modules into a cache of its own would gain
+    // nothing. aether compiles them once in its own process and sends the bytecode with each
+    // module (compile once, issue 19); a worker loads only that.
+    aether_sandbox::set_compile_cache(aether_sandbox::CompileCache::Installed);
     // Confinement first: its kernel probe waits for a child of its own, which an ignored
     // SIGCHLD would reap before it.
     let confined = crate::confine::zygote().and_then(|()| {

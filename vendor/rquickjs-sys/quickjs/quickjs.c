@@ -38901,6 +38901,11 @@ static int JS_WriteModule(BCWriterState *s, JSValueConst obj)
     for(i = 0; i < m->req_module_entries_count; i++) {
         JSReqModuleEntry *rme = &m->req_module_entries[i];
         bc_put_atom(s, rme->module_name);
+        /* aether patch 0004: the import attributes (`with { type: "json" }`),
+           undefined or a plain object of strings, so that a module read back
+           resolves its imports as the compiled one did. */
+        if (JS_WriteObjectRec(s, rme->attributes))
+            goto fail;
     }
 
     bc_put_leb128(s, m->export_entries_count);
@@ -39993,6 +39998,12 @@ static JSValue JS_ReadModule(BCReaderState *s)
             rme->attributes = JS_UNDEFINED;
             if (bc_get_atom(s, &rme->module_name))
                 goto fail;
+            /* aether patch 0004: the import attributes JS_WriteModule wrote. */
+            rme->attributes = JS_ReadObjectRec(s);
+            if (JS_IsException(rme->attributes)) {
+                rme->attributes = JS_UNDEFINED;
+                goto fail;
+            }
             // Resolves a module either from the cache or by requesting
             // it from the module loader. From cache is not ideal because
             // the module may not be the one it was a time of serialization

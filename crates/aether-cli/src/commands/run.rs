@@ -261,6 +261,9 @@ pub fn execute(
             "WARNING: --unsafe: no permission checks, no memory or time limits, no execution windows; plugins run with aether's full authority (would-be violations are still recorded)"
         )?;
     }
+    // Compile once: the per-process cache, or also the disk cache if asked for and no plugin
+    // of the run can reach it (compile_cache.rs).
+    crate::compile_cache::configure(&ws, args.unsafe_, &mut stderr)?;
     // The operator's proxies, read once: a malformed one refuses the run rather than being
     // ignored (traffic would otherwise leave by a route the operator did not intend).
     let proxies = match Proxies::from_vars(|name| std::env::var(name).ok()) {

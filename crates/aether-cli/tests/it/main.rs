@@ -11,6 +11,7 @@ mod audit;
 mod bounded;
 mod check;
 mod commit;
+mod compile_cache;
 mod cts;
 mod docs;
 mod exact;
