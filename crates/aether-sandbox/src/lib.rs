@@ -29,6 +29,7 @@ mod errors;
 mod gate;
 mod loader;
 mod pool;
+mod streams;
 mod sys;
 mod tasks;
 mod web;

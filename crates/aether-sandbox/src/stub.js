@@ -6,10 +6,11 @@
 // Called once with the native helpers and `load` (which evaluates the prelude with them); only
 // its closures keep either. Returns `{ fetch, process, listen }` for the `aether` object.
 // Also makes the stand-ins of web.rs's globals from `webStub` (`{ load, names, captured }`):
-// they are in this script because loading a second one was most of their cost.
+// they are in this script because loading a second one was most of their cost. The stream
+// globals of streams.rs are stand-ins the same way, from `streamsStub`.
 // The classes are accessors on the global object until then, as Node.js does for its lazily
 // loaded globals; assigning one replaces it like a plain property.
-(function (natives, load, webStub) {
+(function (natives, load, webStub, streamsStub) {
   "use strict";
   const global = globalThis;
   const defineProperty = Object.defineProperty;
@@ -90,8 +91,20 @@
     prelude();
     return loaded.Headers;
   };
+  // The stream globals (streams.rs), and what the bodies of the prelude's `Response` and
+  // web.js's `Request` use of them and of each other. No stream, and no web.js body, can exist
+  // before its script is loaded, so a body that is neither a string nor bytes is looked at only
+  // by a script already loaded.
+  const streams = webGlobals(streamsStub.load, streamsStub.names, streamsStub.captured);
+  const streamsLoaded = () => streams(false) !== undefined;
+  webStub.captured.streams = () => streams();
+  webStub.captured.streamsLoaded = streamsLoaded;
   const web = webGlobals(webStub.load, webStub.names, webStub.captured);
   const webLoaded = () => web(false) !== undefined;
+  natives.streams = () => streams();
+  natives.streamsLoaded = streamsLoaded;
+  natives.web = () => web();
+  natives.webLoaded = webLoaded;
   return { fetch, process: { run }, listen };
 
   // Stand-ins for web.rs's globals: each name is an accessor that evaluates web.js on first use

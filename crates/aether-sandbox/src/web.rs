@@ -100,6 +100,12 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, tasks: &Tasks<'_, 'js>) -> Result<Obj
                 captured.get::<_, Value<'js>>("clearTimeout")?,
             )?;
             natives.set("Headers", captured.get::<_, Value<'js>>("Headers")?)?;
+            // streams.rs's globals and whether they are loaded (stub.js), for `Request.body`.
+            natives.set("streams", captured.get::<_, Value<'js>>("streams")?)?;
+            natives.set(
+                "streamsLoaded",
+                captured.get::<_, Value<'js>>("streamsLoaded")?,
+            )?;
             WEB.function(&ctx)?.call((natives,))
         },
     )?;
