@@ -171,7 +171,8 @@
   // --- Bodies (WHATWG Fetch §5): what Response and Request use ---------------------------------
   const isStream = (value) => value instanceof ReadableStream;
   // Fetch "unusable": disturbed (read from or cancelled) or locked.
-  const unusable = (stream) => stream._disturbed === true || stream.locked;
+  const disturbed = (stream) => stream._disturbed === true;
+  const unusable = (stream) => disturbed(stream) || stream.locked;
   // A byte stream of `bytes` (none: an empty, closed one).
   const fromBytes = (bytes) =>
     new ReadableStream({
@@ -235,6 +236,7 @@
     CompressionStream,
     DecompressionStream,
     isStream,
+    disturbed,
     unusable,
     fromBytes,
     readAll,

@@ -11,7 +11,7 @@ use crate::Ws;
 use crate::run::{output, run};
 
 /// A workspace whose one step `s` runs `export default async () => { BODY }` in `tier`.
-fn workspace(tier: &str, body: &str) -> Ws {
+pub(crate) fn workspace(tier: &str, body: &str) -> Ws {
     let ws = Ws::new();
     ws.js_plugin(
         "web",
@@ -30,7 +30,7 @@ fn workspace(tier: &str, body: &str) -> Ws {
 }
 
 /// The step's output in each tier, asserted equal.
-fn in_both_tiers(body: &str) -> Value {
+pub(crate) fn in_both_tiers(body: &str) -> Value {
     let outputs: Vec<Value> = ["thread", "process"]
         .iter()
         .map(|tier| {
@@ -44,7 +44,7 @@ fn in_both_tiers(body: &str) -> Value {
 }
 
 /// What `node` makes of the same body, or `None` where Node.js is not installed.
-fn node(body: &str) -> Option<Value> {
+pub(crate) fn node(body: &str) -> Option<Value> {
     let script = format!(
         "const f = async () => {{\n{body}\n}};\nprocess.stdout.write(JSON.stringify((await f()) ?? null));\n"
     );
@@ -61,7 +61,7 @@ fn node(body: &str) -> Option<Value> {
 }
 
 /// The output in both tiers, asserted equal to Node.js's where it is installed.
-fn same_as_node(body: &str) -> Value {
+pub(crate) fn same_as_node(body: &str) -> Value {
     let ours = in_both_tiers(body);
     match node(body) {
         Some(reference) => assert_eq!(ours, reference, "aether and node disagree"),
@@ -339,7 +339,7 @@ return { valid: ids.map((id) => validate(id) && version(id)), fixed: ids[2],
 
 /// A workspace whose one step `s` runs `export default async (input) => { BODY }` in `tier`,
 /// with `input.base` the local server's URL, which the plugin and the policy grant.
-fn net_workspace(tier: &str, port: u16, body: &str) -> Ws {
+pub(crate) fn net_workspace(tier: &str, port: u16, body: &str) -> Ws {
     let ws = Ws::new();
     let domain = format!("127.0.0.1:{port}");
     ws.js_plugin(
