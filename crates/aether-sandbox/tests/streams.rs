@@ -61,18 +61,57 @@ fn ok(source: &'static str) -> Value {
     }
 }
 
+/// The stream globals are stand-ins until first used, like web.rs's (stub.js): a plugin that
+/// never touches one, or reads a `Response` with `text()`, does not load streams.js; what the
+/// plugin assigned first is kept.
 #[test]
-fn issue_18_smoke() {
+fn issue_18_stream_globals_are_lazy_plain_globals() {
     let out = ok(r#"
         export default async () => {
-          const rs = new ReadableStream({ start(c) { c.enqueue("a"); c.enqueue("b"); c.close(); } });
-          const got = [];
-          for await (const x of rs) got.push(x);
-          const gz = new Blob(["hello ".repeat(100)]);
-          const c = new Response(new Response("hello ".repeat(100)).body.pipeThrough(new CompressionStream("gzip")));
-          const bytes = await c.bytes();
-          const back = await new Response(new Response(bytes).body.pipeThrough(new DecompressionStream("gzip"))).text();
-          return [got, bytes.length, back.length];
+          const before = Object.getOwnPropertyDescriptor(globalThis, "ReadableStream");
+          const text = await new Response("x").text();
+          const still = typeof Object.getOwnPropertyDescriptor(globalThis, "ReadableStream").get;
+          globalThis.TransformStream = "mine";
+          delete globalThis.CountQueuingStrategy;
+          const body = new Response("y").body;
+          const after = Object.getOwnPropertyDescriptor(globalThis, "ReadableStream");
+          return [typeof before.get, text, still, after.writable, after.enumerable, after.configurable,
+            body instanceof ReadableStream, globalThis.TransformStream, "CountQueuingStrategy" in globalThis,
+            typeof WritableStream];
         }"#);
-    assert_eq!(out, json!(1));
+    assert_eq!(
+        out,
+        json!(["function", "x", "function", true, false, true, true, "mine", false, "function"])
+    );
+}
+
+/// Each compression stream's state is charged to the plugin while it lives (SPEC §6: bytes the
+/// host holds for a plugin count toward its ceiling): holding many stops the plugin at its
+/// ceiling, though the engine's heap holds little of them; finished ones give it back.
+#[test]
+fn issue_18_compression_state_counts_toward_the_memory_ceiling() {
+    let limits = Limits {
+        memory: 16 << 20,
+        timeout: Duration::from_secs(20),
+        ..Limits::default()
+    };
+    let held = run(
+        "export default () => { const kept = []; for (let i = 0; i < 100; i++) kept.push(new CompressionStream('gzip')); return kept.length; }",
+        limits,
+    );
+    assert_eq!(held, Err(StepError::Memory { limit: 16 << 20 }));
+    let finished = run(
+        r#"export default async () => {
+          for (let i = 0; i < 100; i++) {
+            const c = new CompressionStream("deflate");
+            const w = c.writable.getWriter();
+            w.write(new Uint8Array(10));
+            w.close();
+            for await (const _ of c.readable);
+          }
+          return "done";
+        }"#,
+        limits,
+    );
+    assert_eq!(finished, Ok(json!("done")));
 }
