@@ -340,7 +340,11 @@ macro_rules! with_flate {
 impl Flate {
     /// The (de)compressor of `format` (`gzip`, `deflate` (zlib) or `deflate-raw`), its state
     /// charged to the plugin; `Ok(None)` for another format, `Err` if the charge does not fit.
-    fn new(meter: &Arc<Meter>, format: &str, compress: bool) -> std::result::Result<Option<Self>, Failure> {
+    fn new(
+        meter: &Arc<Meter>,
+        format: &str,
+        compress: bool,
+    ) -> std::result::Result<Option<Self>, Failure> {
         use flate2::Compression;
         if !matches!(format, "gzip" | "deflate" | "deflate-raw") {
             return Ok(None);
@@ -360,7 +364,9 @@ impl Flate {
         Ok(Some(match (format, compress) {
             ("gzip", true) => Self::GzipEncoder(flate2::write::GzEncoder::new(sink, level)),
             ("deflate", true) => Self::DeflateEncoder(flate2::write::ZlibEncoder::new(sink, level)),
-            ("deflate-raw", true) => Self::RawEncoder(flate2::write::DeflateEncoder::new(sink, level)),
+            ("deflate-raw", true) => {
+                Self::RawEncoder(flate2::write::DeflateEncoder::new(sink, level))
+            }
             ("gzip", false) => Self::GzipDecoder(flate2::write::GzDecoder::new(sink)),
             ("deflate", false) => Self::DeflateDecoder(flate2::write::ZlibDecoder::new(sink)),
             _ => Self::RawDecoder(flate2::write::DeflateDecoder::new(sink)),

@@ -81,7 +81,9 @@ fn issue_18_stream_globals_are_lazy_plain_globals() {
         }"#);
     assert_eq!(
         out,
-        json!(["function", "x", "function", true, false, true, true, "mine", false, "function"])
+        json!([
+            "function", "x", "function", true, false, true, true, "mine", false, "function"
+        ])
     );
 }
 

@@ -33,12 +33,12 @@ mod schema;
 mod secrets;
 mod soak;
 mod step;
+mod streams;
 mod tier;
 mod trusted_files;
 mod typescript;
 mod typings;
 mod unsafe_mode;
-mod streams;
 mod web;
 
 use std::path::{Path, PathBuf};

@@ -196,7 +196,14 @@ fn issue_18_corrupt_truncated_or_trailing_input_is_a_type_error() {
     let out = in_both_tiers(COMPRESSION_ERRORS);
     assert_eq!(
         out,
-        json!(["TypeError", "TypeError", "TypeError", "TypeError", "TypeError", "ok"])
+        json!([
+            "TypeError",
+            "TypeError",
+            "TypeError",
+            "TypeError",
+            "TypeError",
+            "ok"
+        ])
     );
 }
 
