@@ -117,3 +117,18 @@ fn issue_18_compression_state_counts_toward_the_memory_ceiling() {
     );
     assert_eq!(finished, Ok(json!("done")));
 }
+
+/// On a frozen global object the stand-ins stay in place and still give the classes; a stream
+/// made by `Response.body` is an instance of the global `ReadableStream`.
+#[test]
+fn issue_18_stream_globals_load_on_a_frozen_global_object() {
+    let out = ok(r#"
+        export default async () => {
+          Object.freeze(globalThis);
+          const body = new Response("frozen").body;
+          let text = "";
+          for await (const chunk of body.pipeThrough(new TextDecoderStream())) text += chunk;
+          return [body instanceof ReadableStream, text, typeof TransformStream];
+        }"#);
+    assert_eq!(out, json!([true, "frozen", "function"]));
+}
