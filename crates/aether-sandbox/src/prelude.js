@@ -412,9 +412,16 @@
       return grantFirst(error, (problem) => hostFetchMalformed(url, problem));
     }
     // A stream body is read in full (in the engine's heap, under the memory ceiling) before the
-    // host call: the gateway sends a body whose length it knows.
+    // host call: the gateway sends a body whose length it knows. A stream that fails is, like
+    // any other bad argument, the host's PermissionDenied first if the URL is not granted.
     let body = r.body === null ? undefined : r.body.bytes;
-    if (r.body !== null && r.body.stream !== null) body = await streamsOf().readAll(r.body.stream, "fetch");
+    if (r.body !== null && r.body.stream !== null) {
+      try {
+        body = await streamsOf().readAll(r.body.stream, "fetch");
+      } catch (error) {
+        return grantFirst(error, (problem) => hostFetchMalformed(url, problem));
+      }
+    }
     const reply = await hostFetch(url, r.method, r.headers, body, r.redirect, r.timeoutMs);
     return responseFromHost(reply);
   }

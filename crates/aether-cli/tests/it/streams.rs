@@ -377,3 +377,36 @@ fn issue_18_a_decompression_bomb_hits_the_memory_ceiling() {
         );
     }
 }
+
+// See: SPEC §5 "The grant is checked first" (issue 15): a stream body that fails is a bad
+// argument like any other, so an ungranted URL is still a PermissionDenied with its violation
+#[test]
+fn issue_18_a_failing_stream_body_to_an_ungranted_url_is_denied_first() {
+    let server = crate::fetch::Server::start();
+    let other = crate::fetch::Server::start();
+    for tier in ["thread", "process"] {
+        let ws = net_workspace(
+            tier,
+            server.port,
+            &format!(
+                r#"
+const failing = () => new ReadableStream({{ pull(c) {{ c.error(new TypeError("broken")); }} }});
+const send = (url) => fetch(url, {{ method: "POST", body: failing(), duplex: "half" }})
+  .then(() => "ok", (e) => [e.name, e.capability ?? null, e.message === "broken"]);
+return [await send("http://127.0.0.1:{}/ok"), await send(input.base + "/ok")];
+"#,
+                other.port
+            ),
+        );
+        let (out, v) = run(&ws);
+        assert_eq!(
+            output(&v, "s"),
+            &json!([
+                ["PermissionDenied", "network", false],
+                ["TypeError", null, true]
+            ]),
+            "{tier}: {}",
+            out.stderr
+        );
+    }
+}
