@@ -13,8 +13,9 @@
 //! they are stand-ins on the global object until first used (made by stub.js), so a sandbox
 //! that never touches them pays only for the stand-ins.
 //!
-//! Host-side memory: none is held between calls. A `Blob`'s bytes, a `Request`'s body and a
-//! `CryptoKey`'s material live in the engine's heap, under the plugin's ceiling; digests,
+//! Host-side memory: none is held between calls. A `Blob`'s bytes, a `Request`'s body (bytes,
+//! or a stream of streams.rs) and a `CryptoKey`'s material live in the engine's heap, under the
+//! plugin's ceiling; digests,
 //! signatures and AES-GCM read (and AES-GCM writes) the plugin's bytes in place;
 //! `getRandomValues` fills at most [`MAX_RANDOM_BYTES`] through a buffer of that size. Small
 //! inputs (keys, IVs, signatures) are copied for the length of a call.
