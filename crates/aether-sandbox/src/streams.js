@@ -121,8 +121,8 @@
   // --- CompressionStream, DecompressionStream (WHATWG Compression) ----------------------------
   // `flateNew(format, compress)` → `step(bytes | undefined)`, or `undefined` for another format:
   // `step(bytes)` → the output chunks (Uint8Array) so far, `step(undefined)` → the last ones.
-  // Corrupt or truncated input, or data after the end, throws a TypeError, which errors the
-  // stream.
+  // Corrupt or truncated input, or data after the end, gives the output made before it and an
+  // `error`: a TypeError thrown after enqueueing that output, which errors the stream.
   const flateStream = (format, compress, who) => {
     const step = flateNew(`${format}`, compress);
     if (step === undefined) {
@@ -132,10 +132,12 @@
       transform(chunk, controller) {
         const out = step(bytesOf(chunk, who));
         for (let i = 0; i < out.length; i++) controller.enqueue(out[i]);
+        if (out.error !== undefined) throw new TypeError(out.error);
       },
       flush(controller) {
         const out = step(undefined);
         for (let i = 0; i < out.length; i++) controller.enqueue(out[i]);
+        if (out.error !== undefined) throw new TypeError(out.error);
       },
     });
   };

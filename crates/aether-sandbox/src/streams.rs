@@ -383,28 +383,32 @@ impl Flate {
         }
     }
 
-    /// Feeds `input` (or, with `None`, finishes the stream) and returns the output so far.
-    fn step(&mut self, input: Option<&[u8]>) -> std::result::Result<Vec<u8>, Failure> {
+    /// Feeds `input` (or, with `None`, finishes the stream) and returns the output so far, with
+    /// the failure that stopped it if any (the output made before a failure is kept: the
+    /// Compression standard hands it over before erroring the stream).
+    fn step(&mut self, input: Option<&[u8]>) -> (Vec<u8>, Option<Failure>) {
         let state = self.state_bytes();
         let written = with_flate!(self, |w| match input {
             Some(input) => w.write_all(input),
             None => w.try_finish(),
         });
         let output = with_flate!(self, |w| w.get_mut().take(state));
-        match written {
-            Ok(()) => Ok(output),
-            Err(e) if e.kind() == std::io::ErrorKind::OutOfMemory => Err(Failure::Memory),
-            Err(_) => Err(Failure::Malformed),
-        }
+        let failure = match written {
+            Ok(()) => None,
+            Err(e) if e.kind() == std::io::ErrorKind::OutOfMemory => Some(Failure::Memory),
+            Err(_) => Some(Failure::Malformed),
+        };
+        (output, failure)
     }
 }
 
 /// `flateNew(format, compress)`: a step function over a new (de)compressor of `format`, or
 /// `undefined` for a format other than `gzip`, `deflate` and `deflate-raw`. `step(bytes)`
 /// feeds a chunk, `step(undefined)` finishes; each returns an array of the output chunks
-/// (`Uint8Array`s, none if there is no output yet). Corrupt input, data after the end, or (when
-/// finishing) a truncated stream throw a `TypeError`; the state is dropped once finished or
-/// failed, and its charge with it.
+/// (`Uint8Array`s, none if there is no output yet). After corrupt input, data after the end, or
+/// (when finishing) a truncated stream, the array also has an `error` message, for a
+/// `TypeError` that streams.js throws once it has enqueued the output made before; the state
+/// is dropped once finished or failed, and its charge with it.
 fn flate<'js>(
     ctx: &Ctx<'js>,
     meter: &Arc<Meter>,
@@ -433,7 +437,7 @@ fn flate<'js>(
                     &format!("{who}: the stream has already finished"),
                 ));
             };
-            let result = if finishing {
+            let (output, failure) = if finishing {
                 flate.step(None)
             } else {
                 let bytes = TypedArray::<u8>::from_value(chunk)?;
@@ -442,35 +446,32 @@ fn flate<'js>(
                     Exception::throw_type(&ctx, &format!("{who}: the chunk's buffer is detached"))
                 })?
             };
-            if chunk_is_last(&result, finishing) {
+            // Done with once finished or failed (the stream errors): its charge goes with it.
+            if finishing || failure.is_some() {
                 *slot = None;
             }
-            let output = match result {
-                Ok(output) => output,
-                Err(Failure::Memory) => return Err(out_of_memory(&ctx)),
-                Err(Failure::Malformed) => {
-                    let problem = if compress {
-                        "the data could not be compressed"
-                    } else if finishing {
-                        "the compressed data ended before the end of the stream"
-                    } else {
-                        "the compressed data is corrupt or has data after its end"
-                    };
-                    return Err(Exception::throw_type(&ctx, &format!("{who}: {problem}")));
-                }
-            };
+            if matches!(failure, Some(Failure::Memory)) {
+                return Err(out_of_memory(&ctx));
+            }
             let chunks = Array::new(ctx.clone())?;
             if !output.is_empty() {
                 // Copied into the engine's heap (its allocator counts it), then freed here.
                 chunks.set(0, TypedArray::<u8>::new_copy(ctx.clone(), &output)?)?;
             }
+            if failure.is_some() {
+                let problem = if compress {
+                    "the data could not be compressed"
+                } else if finishing {
+                    "the compressed data ended before the end of the stream"
+                } else {
+                    "the compressed data is corrupt or has data after its end"
+                };
+                chunks
+                    .as_object()
+                    .set("error", format!("{who}: {problem}"))?;
+            }
             Ok(chunks)
         },
     )?;
     Ok(Some(step))
-}
-
-/// Whether a step's (de)compressor is done with: it finished, or failed (the stream errors).
-fn chunk_is_last(result: &std::result::Result<Vec<u8>, Failure>, finishing: bool) -> bool {
-    finishing || result.is_err()
 }
