@@ -1,7 +1,7 @@
 //! The globals a plugin sees beyond the ECMAScript built-ins (SPEC §5): `aether` (frozen, with
 //! `fs`, `env`, `fetch`, `process` and `listen`), `console`, `require`, `fetch`, `Headers`, `Response`,
-//! `setTimeout`, `clearTimeout`, `TextEncoder`, `TextDecoder`, `atob` and `btoa`, and the web
-//! globals of web.rs. Nothing else is
+//! `setTimeout`, `clearTimeout`, `TextEncoder`, `TextDecoder`, `atob` and `btoa`, the web
+//! globals of web.rs and the stream globals of streams.rs. Nothing else is
 //! added, and no helper object is left reachable: native helpers are captured by closures only.
 //!
 //! Every capability is a [`HostRequest`] through the [`Gate`]; this module only validates
@@ -94,6 +94,7 @@ pub(crate) fn prepare() {
     STUB.bytecode();
     PRELUDE.bytecode();
     crate::web::prepare();
+    crate::streams::prepare();
 }
 
 /// Installs every non-built-in global. `tasks` are the step's timers and slow host calls, run by
@@ -278,12 +279,13 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, gate: &Arc<Gate>, tasks: &Tasks<'_, '
     )?;
     natives.set("lazySource", crate::lazy::source_fn(ctx)?)?;
     let web = crate::web::install(ctx, tasks)?;
-    let exported: Object<'js> = STUB.function(ctx)?.call((natives, load, web))?;
+    let streams = crate::streams::install(ctx, &gate.shared.meter)?;
+    let exported: Object<'js> = STUB.function(ctx)?.call((natives, load, web, streams))?;
     let fetch: Function<'js> = exported.get("fetch")?;
     let process: Object<'js> = exported.get("process")?;
     let listen: Function<'js> = exported.get("listen")?;
     // The lazy globals (lazy.rs), in the order they had as the stub's accessors: the prelude's
-    // classes, `fetch`, then the web globals.
+    // classes, `fetch`, then the web globals and the stream globals.
     crate::lazy::install(ctx, &exported.get::<_, Function<'js>>("lazy")?)?;
     crate::lazy::define(ctx, crate::lazy::Source::Prelude)?;
     globals.prop(
@@ -293,6 +295,7 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, gate: &Arc<Gate>, tasks: &Tasks<'_, '
             .configurable(),
     )?;
     crate::lazy::define(ctx, crate::lazy::Source::Web)?;
+    crate::lazy::define(ctx, crate::lazy::Source::Streams)?;
 
     let aether = Object::new(ctx.clone())?;
     aether.set("fs", fs.clone())?;

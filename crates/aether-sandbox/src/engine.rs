@@ -372,6 +372,28 @@ mod tests {
         "URLSearchParams",
     ];
 
+    /// The stream globals (streams.rs), listed apart so that the lists of issue 18's other
+    /// globals merge without conflict.
+    const STREAM_ADDITIONS: [&str; 17] = [
+        "ByteLengthQueuingStrategy",
+        "CompressionStream",
+        "CountQueuingStrategy",
+        "DecompressionStream",
+        "ReadableByteStreamController",
+        "ReadableStream",
+        "ReadableStreamBYOBReader",
+        "ReadableStreamBYOBRequest",
+        "ReadableStreamDefaultController",
+        "ReadableStreamDefaultReader",
+        "TextDecoderStream",
+        "TextEncoderStream",
+        "TransformStream",
+        "TransformStreamDefaultController",
+        "WritableStream",
+        "WritableStreamDefaultController",
+        "WritableStreamDefaultWriter",
+    ];
+
     fn names_of_fresh<I: rquickjs::context::Intrinsic>() -> BTreeSet<String> {
         let runtime = Runtime::new().expect("runtime");
         let context = Context::custom::<I>(&runtime).expect("context");
@@ -405,7 +427,15 @@ mod tests {
         assert!(builtins.remove("InternalError"));
         let mut expected = builtins.clone();
         expected.extend(ADDITIONS.map(str::to_owned));
+        expected.extend(STREAM_ADDITIONS.map(str::to_owned));
         assert_eq!(seen, expected);
+
+        // The same once streams.js has loaded (and `Response.body` made a stream).
+        let seen_streams = globals_after(
+            "export default () => { void new Response('x').body; void CompressionStream; \
+             return Object.getOwnPropertyNames(globalThis); }",
+        );
+        assert_eq!(seen_streams, expected);
 
         // The same once the lazily loaded prelude has run (bindings.rs `STUB`): it adds no name.
         let seen_loaded = globals_after(

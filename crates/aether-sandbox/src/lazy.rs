@@ -39,6 +39,8 @@ pub(crate) enum Source {
     Prelude,
     /// web.js (web.rs).
     Web,
+    /// The stream globals' script (streams.rs).
+    Streams,
 }
 
 /// Every lazy global, in the order `Object.getOwnPropertyNames(globalThis)` lists them. Names
@@ -66,6 +68,23 @@ pub(crate) const GLOBALS: &[(&CStr, Source)] = &[
     (c"navigator", Source::Web),
     (c"reportError", Source::Web),
     (c"URLPattern", Source::Web),
+    (c"ReadableStream", Source::Streams),
+    (c"ReadableStreamDefaultReader", Source::Streams),
+    (c"ReadableStreamBYOBReader", Source::Streams),
+    (c"ReadableStreamBYOBRequest", Source::Streams),
+    (c"ReadableByteStreamController", Source::Streams),
+    (c"ReadableStreamDefaultController", Source::Streams),
+    (c"WritableStream", Source::Streams),
+    (c"WritableStreamDefaultWriter", Source::Streams),
+    (c"WritableStreamDefaultController", Source::Streams),
+    (c"TransformStream", Source::Streams),
+    (c"TransformStreamDefaultController", Source::Streams),
+    (c"ByteLengthQueuingStrategy", Source::Streams),
+    (c"CountQueuingStrategy", Source::Streams),
+    (c"TextEncoderStream", Source::Streams),
+    (c"TextDecoderStream", Source::Streams),
+    (c"CompressionStream", Source::Streams),
+    (c"DecompressionStream", Source::Streams),
 ];
 
 /// The source of lazy global `name`, if it is one.
@@ -86,13 +105,14 @@ pub(crate) fn define(ctx: &Ctx<'_>, source: Source) -> Result<()> {
     Ok(())
 }
 
-/// `lazySource(name)`, for stub.js: `"prelude"` or `"web"`, the script that makes lazy global
+/// `lazySource(name)`, for stub.js: `"prelude"`, `"web"` or `"streams"`, the script that makes lazy global
 /// `name`, or `undefined` if it is none.
 pub(crate) fn source_fn<'js>(ctx: &Ctx<'js>) -> Result<Function<'js>> {
     Function::new(ctx.clone(), |name: String| {
         source_of(&name).map(|source| match source {
             Source::Prelude => "prelude",
             Source::Web => "web",
+            Source::Streams => "streams",
         })
     })
 }

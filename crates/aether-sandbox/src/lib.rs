@@ -32,6 +32,7 @@ mod gate;
 mod lazy;
 mod loader;
 mod pool;
+mod streams;
 mod subtle;
 mod sys;
 mod tasks;

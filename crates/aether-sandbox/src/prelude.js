@@ -29,6 +29,12 @@
   const toWellFormed = String.prototype.toWellFormed;
   const utf8 = (value) => apply(toWellFormed, String(value), []);
   const define = natives.define;
+  // stub.js's loaders of streams.rs's and web.rs's globals, and whether each is loaded: a
+  // stream, a Blob, FormData or URLSearchParams body can exist only once its script is.
+  const streamsOf = natives.streams;
+  const streamsLoaded = natives.streamsLoaded;
+  const webOf = natives.web;
+  const webLoaded = natives.webLoaded;
 
   // What `error` says, for the host (it answers a covered target with this as a TypeError).
   const problemOf = (error) => {
@@ -303,20 +309,40 @@
     throw new TypeError(`${who}: ${what} must be a string, an ArrayBuffer or a typed array`);
   };
 
+  // Fetch "extract a body": `{ bytes, stream, type }` (one of `bytes` and `stream` null, `type`
+  // null if the body implies none), or null for no body. A stream is taken as it is, unread.
+  const extractBody = (body, who) => {
+    if (body === undefined || body === null) return null;
+    if (typeof body === "string") return { bytes: encode(utf8(body)), stream: null, type: "text/plain;charset=UTF-8" };
+    if (isView(body) || body instanceof AB) return { bytes: bodyBytes(body, who), stream: null, type: null };
+    if (streamsLoaded() && streamsOf().isStream(body)) {
+      if (streamsOf().unusable(body)) throw new TypeError(`${who}: the body stream has already been read or is locked`);
+      return { bytes: null, stream: body, type: null };
+    }
+    const web = webLoaded() ? webOf().webBody(body) : undefined;
+    if (web !== undefined) return { bytes: web.bytes, stream: null, type: web.type };
+    throw new TypeError(
+      `${who}: body must be a string, an ArrayBuffer, a typed array, a Blob, FormData, URLSearchParams or a ReadableStream`,
+    );
+  };
+
   let responseFromHost;
   // The body readers of WHATWG Fetch's Body mixin, shared by `Response` and the requests of
-  // `aether.listen`: each reads the body once, through the class's own `take`.
+  // `aether.listen`: each reads the body once, through the class's own `take` (the bytes, or
+  // a promise of them when the body is a stream).
   const READERS = [
     ["bytes", (bytes) => bytes],
     ["arrayBuffer", (bytes) => bytes.buffer],
     ["text", (bytes) => decode(bytes, false, false)],
     ["json", (bytes) => JSON.parse(decode(bytes, false, false))],
+    ["blob", (bytes, headers) => new (webOf().Blob)([bytes], { type: headers.get("content-type") ?? "" })],
+    ["formData", (bytes, headers) => webOf().formDataOf(bytes, headers.get("content-type"))],
   ];
   const bodyReaders = (Class, take) => {
     for (const [name, read] of READERS) {
       const method = {
         async [name]() {
-          return read(take(this));
+          return read(await take(this), this.headers);
         },
       }[name];
       Object.defineProperty(Class.prototype, name, {
@@ -333,7 +359,11 @@
     #status = 200;
     #statusText = "";
     #headers;
+    // The body, held in full until `body` makes it a stream (most are read in full, and a
+    // stream costs loading streams.js); `#stream` once it is one.
     #body = null;
+    #stream = null;
+    #hasBody = false;
     #url = "";
     #redirected = false;
     #used = false;
@@ -347,9 +377,17 @@
       }
       if (init?.statusText !== undefined) this.#statusText = String(init.statusText);
       this.#headers = new Headers(init?.headers);
-      this.#body = bodyBytes(body, "Response");
-      if (typeof body === "string" && !this.#headers.has("content-type")) {
-        this.#headers.set("content-type", "text/plain;charset=UTF-8");
+      const extracted = extractBody(body, "Response");
+      if (extracted !== null) {
+        if (NULL_BODY_STATUSES.includes(this.#status)) {
+          throw new TypeError(`Response: a response with status ${this.#status} cannot have a body`);
+        }
+        this.#hasBody = true;
+        this.#body = extracted.bytes;
+        this.#stream = extracted.stream;
+        if (extracted.type !== null && !this.#headers.has("content-type")) {
+          this.#headers.set("content-type", extracted.type);
+        }
       }
     }
     get status() {
@@ -370,19 +408,41 @@
     get headers() {
       return this.#headers;
     }
+    // A `ReadableStream` of `Uint8Array`s, or null for no body.
+    get body() {
+      if (!this.#hasBody) return null;
+      if (this.#stream === null) {
+        this.#stream = this.#used ? streamsOf().usedStream() : streamsOf().fromBytes(this.#body);
+        this.#body = null;
+      }
+      return this.#stream;
+    }
     get bodyUsed() {
-      return this.#used;
+      return this.#stream === null ? this.#used : streamsOf().disturbed(this.#stream);
     }
     #take() {
+      if (this.#stream !== null) return streamsOf().readAll(this.#stream, "Response");
       if (this.#used) throw new TypeError("Response: the body has already been read");
+      if (!this.#hasBody) return new U8(0);
       this.#used = true;
-      const body = this.#body ?? new U8(0);
+      const body = this.#body;
       this.#body = null;
       return body;
     }
     clone() {
-      if (this.#used) throw new TypeError("Response: the body has already been read");
-      const copy = new Response(this.#body === null ? null : new U8(this.#body), { headers: this.#headers });
+      if (this.bodyUsed || (this.#stream !== null && this.#stream.locked)) {
+        throw new TypeError("Response: the body has already been read or is locked");
+      }
+      const copy = new Response(null, { headers: this.#headers });
+      copy.#hasBody = this.#hasBody;
+      if (this.#stream !== null) {
+        // Fetch "clone a body": the stream is teed, one branch each.
+        const branches = this.#stream.tee();
+        this.#stream = branches[0];
+        copy.#stream = branches[1];
+      } else if (this.#body !== null) {
+        copy.#body = new U8(this.#body);
+      }
       copy.#status = this.#status;
       copy.#statusText = this.#statusText;
       copy.#url = this.#url;
@@ -396,12 +456,16 @@
         response.#status = r.status;
         response.#statusText = r.statusText;
         response.#body = r.body;
+        response.#hasBody = true;
         response.#url = r.url;
         response.#redirected = r.redirected;
         return response;
       };
     }
   }
+
+  // Fetch "null body status": a response with one of these has no body.
+  const NULL_BODY_STATUSES = [101, 103, 204, 205, 304];
 
   // --- fetch (SPEC §5): through the host's gateway, which checks every hop -----------------
   const NORMALIZED_METHODS = ["DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT"];
@@ -419,12 +483,12 @@
     let method = init?.method === undefined ? "GET" : utf8(init.method);
     if (NORMALIZED_METHODS.includes(method.toUpperCase())) method = method.toUpperCase();
     const headers = new Headers(init?.headers);
-    const body = bodyBytes(init?.body, "fetch");
+    const body = extractBody(init?.body, "fetch");
     if (body !== null && (method === "GET" || method === "HEAD")) {
       throw new TypeError(`fetch: a ${method} request cannot have a body`);
     }
-    if (typeof init?.body === "string" && !headers.has("content-type")) {
-      headers.set("content-type", "text/plain;charset=UTF-8");
+    if (body !== null && body.type !== null && !headers.has("content-type")) {
+      headers.set("content-type", body.type);
     }
     const redirect = init?.redirect === undefined ? "follow" : String(init.redirect);
     if (!REDIRECTS.includes(redirect)) {
@@ -432,7 +496,7 @@
     }
     const timeoutMs = milliseconds(init?.timeoutMs, "fetch");
     const pairs = [...headers].map(([name, value]) => [name, utf8(value)]);
-    return { method, headers: pairs, body: body ?? undefined, redirect, timeoutMs };
+    return { method, headers: pairs, body, redirect, timeoutMs };
   };
   async function fetch(input, init = undefined) {
     const url = typeof input === "object" && input !== null && typeof input.url === "string" ? input.url : String(input);
@@ -442,7 +506,18 @@
     } catch (error) {
       return grantFirst(error, (problem) => hostFetchMalformed(url, problem));
     }
-    const reply = await hostFetch(url, r.method, r.headers, r.body, r.redirect, r.timeoutMs);
+    // A stream body is read in full (in the engine's heap, under the memory ceiling) before the
+    // host call: the gateway sends a body whose length it knows. A stream that fails is, like
+    // any other bad argument, the host's PermissionDenied first if the URL is not granted.
+    let body = r.body === null ? undefined : r.body.bytes;
+    if (r.body !== null && r.body.stream !== null) {
+      try {
+        body = await streamsOf().readAll(r.body.stream, "fetch");
+      } catch (error) {
+        return grantFirst(error, (problem) => hostFetchMalformed(url, problem));
+      }
+    }
+    const reply = await hostFetch(url, r.method, r.headers, body, r.redirect, r.timeoutMs);
     return responseFromHost(reply);
   }
 

@@ -1,17 +1,18 @@
 // What every sandbox evaluates of the JavaScript half of the bindings (see bindings.rs): `fetch`,
 // `aether.fetch`, `aether.process.run` and `aether.listen`, which load prelude.js on first use,
 // and the loaders of the lazy globals (lazy.rs): `TextEncoder`, `TextDecoder`, `Headers` and
-// `Response` from the prelude, and web.rs's globals from web.js. Most plugins never touch them,
+// `Response` from the prelude, web.rs's globals from web.js, and the stream globals from
+// streams.rs's script. Most plugins never touch them,
 // and loading the prelude was a third of a trivial sandbox's cost.
 //
-// Called once with the native helpers, `load` (which evaluates the prelude with them) and
-// `webStub` (`{ load, captured }`); only its closures keep them. Returns `{ fetch, process,
+// Called once with the native helpers, `load` (which evaluates the prelude with them),
+// `webStub` and `streamsStub` (each `{ load, captured }`); only its closures keep them. Returns `{ fetch, process,
 // listen }` for the `aether` object and `lazy`, the function from a lazy global's name to its
 // value that the engine calls when the global is first touched (`natives.lazySource(name)` says
 // which script makes it). The globals themselves
 // are not made here: lazy.rs defines them natively, as the engine does its own lazily created
 // built-ins (`Math`, `JSON`), at almost no cost per name.
-(function (natives, load, webStub) {
+(function (natives, load, webStub, streamsStub) {
   "use strict";
   const hasOwn = Object.hasOwn;
   let exported;
@@ -74,6 +75,25 @@
     }
     return webValues;
   };
+  // The stream globals (streams.rs), loaded the same way, and what the bodies of the prelude's
+  // `Response` and web.js's `Request` use of them and of each other. No stream, and no web.js
+  // body, can exist before its script is loaded, so a body that is neither a string nor bytes
+  // is looked at only by a script already loaded.
+  let streamValues;
+  const streams = () => {
+    if (streamValues === undefined) {
+      const values = streamsStub.load(streamsStub.captured);
+      streamValues ??= values;
+    }
+    return streamValues;
+  };
+  const streamsLoaded = () => streamValues !== undefined;
+  webStub.captured.streams = streams;
+  webStub.captured.streamsLoaded = streamsLoaded;
+  natives.streams = streams;
+  natives.streamsLoaded = streamsLoaded;
+  natives.web = web;
+  natives.webLoaded = () => webValues !== undefined;
   const lazySource = natives.lazySource;
   // What the engine calls when a lazy global is first touched (lazy.rs).
   const lazy = (name) => {
@@ -81,6 +101,10 @@
     if (source === "prelude") return preludeGlobal(name);
     if (source === "web") {
       const values = web();
+      return hasOwn(values, name) ? values[name] : undefined;
+    }
+    if (source === "streams") {
+      const values = streams();
       return hasOwn(values, name) ? values[name] : undefined;
     }
     return undefined;

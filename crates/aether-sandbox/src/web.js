@@ -34,6 +34,10 @@
   const urlPatternParse = natives.urlPatternParse;
   const urlPatternMatchInput = natives.urlPatternMatchInput;
   const headersClass = natives.Headers;
+  // stub.js's loader of streams.rs's globals, and whether they are loaded (a stream body can
+  // exist only once they are).
+  const streamsOf = natives.streams;
+  const streamsLoaded = natives.streamsLoaded;
   const apply = Reflect.apply;
   const ownKeys = Reflect.ownKeys;
   const defineProperty = Object.defineProperty;
@@ -2247,6 +2251,10 @@
     async bytes() {
       return this.#bytes.slice();
     }
+    // A byte stream of a copy of the bytes.
+    stream() {
+      return streamsOf().fromBytes(this.#bytes.slice());
+    }
     static {
       isBlob = (value) => value !== null && typeof value === "object" && #bytes in value;
       blobBytesCopy = (blob) => blob.#bytes.slice();
@@ -2365,12 +2373,73 @@
     if (isFormData(body)) return multipart(body);
     return undefined;
   };
+  // `{ bytes, type }`, or `{ bytes: null, stream, type: null }` for a stream body, taken unread.
   const extractBody = (body, who) => {
     const web = webBody(body);
     if (web !== undefined) return web;
     if (typeof body === "string") return { bytes: utf8Encode(usv(body)), type: "text/plain;charset=UTF-8" };
     if (isView(body) || is(bufferLength, body)) return { bytes: bufferSource(body, who).slice(), type: null };
-    throw new TypeError(`${who}: the body must be a string, a BufferSource, a Blob, FormData or URLSearchParams`);
+    if (streamsLoaded() && streamsOf().isStream(body)) {
+      if (streamsOf().unusable(body)) throw new TypeError(`${who}: the body stream has already been read or is locked`);
+      return { bytes: null, stream: body, type: null };
+    }
+    throw new TypeError(`${who}: the body must be a string, a BufferSource, a Blob, FormData, URLSearchParams or a ReadableStream`);
+  };
+  // Fetch "package data" for `formData()`: the entries of a `multipart/form-data` or
+  // `application/x-www-form-urlencoded` body, as a FormData; a TypeError for another type or a
+  // malformed body.
+  const formDataOf = (bytes, contentType) => {
+    const type = contentType === null || contentType === undefined ? "" : `${contentType}`;
+    const essence = type.split(";")[0].trim().toLowerCase();
+    const formData = new FormData();
+    if (essence === "application/x-www-form-urlencoded") {
+      for (const [name, value] of new URLSearchParams(utf8Decode(bytes))) formData.append(name, value);
+      return formData;
+    }
+    if (essence !== "multipart/form-data") {
+      throw new TypeError(`formData: the body's type must be multipart/form-data or application/x-www-form-urlencoded, got "${type}"`);
+    }
+    const match = /;\s*boundary=("([^"]*)"|[^;\s]*)/i.exec(type);
+    const boundary = match === null ? "" : match[2] ?? match[1];
+    const malformed = () => new TypeError("formData: the multipart/form-data body is malformed");
+    if (boundary === "") throw malformed();
+    // The body as one character per byte, to find delimiters; values are sliced from `bytes`.
+    let text = "";
+    for (let i = 0; i < bytes.length; i += 8192) text += String.fromCharCode(...bytes.subarray(i, i + 8192));
+    const delimiter = `--${boundary}`;
+    let at = text.indexOf(delimiter);
+    if (at === -1) throw malformed();
+    for (;;) {
+      at += delimiter.length;
+      if (text.startsWith("--", at)) return formData;
+      if (!text.startsWith("\r\n", at)) throw malformed();
+      const headEnd = text.indexOf("\r\n\r\n", at + 2);
+      if (headEnd === -1) throw malformed();
+      const next = text.indexOf(`\r\n${delimiter}`, headEnd + 4);
+      if (next === -1) throw malformed();
+      let name;
+      let filename;
+      let partType = "";
+      for (const line of text.slice(at + 2, headEnd).split("\r\n")) {
+        const colon = line.indexOf(":");
+        const field = line.slice(0, colon).trim().toLowerCase();
+        const value = line.slice(colon + 1).trim();
+        if (field === "content-disposition") {
+          const utf8 = (raw) => utf8Decode(new U8([...raw].map((c) => c.charCodeAt(0))));
+          const nameMatch = /;\s*name="([^"]*)"/i.exec(value);
+          const fileMatch = /;\s*filename="([^"]*)"/i.exec(value);
+          if (nameMatch !== null) name = utf8(nameMatch[1]);
+          if (fileMatch !== null) filename = utf8(fileMatch[1]);
+        } else if (field === "content-type") {
+          partType = value;
+        }
+      }
+      if (name === undefined) throw malformed();
+      const content = bytes.subarray(headEnd + 4, next);
+      if (filename === undefined) formData.append(name, utf8Decode(content));
+      else formData.append(name, new File([content], filename, { type: partType }));
+      at = next + 2;
+    }
   };
   // HTML "multipart/form-data encoding algorithm", names and filenames escaped as HTML does.
   const escapeField = (text) => text.replace(/\r\n|\r|\n/g, "\r\n").replace(/\n/g, "%0A").replace(/\r/g, "%0D").replace(/"/g, "%22");
@@ -2402,6 +2471,8 @@
     #method = "GET";
     #headers;
     #body = null;
+    // A stream body, unread until the body is read (then `#body` stays null).
+    #stream = null;
     #redirect = "follow";
     #signal;
     #used = false;
@@ -2444,20 +2515,24 @@
       const Headers = headersClass();
       this.#headers = new Headers(init?.headers !== undefined ? init.headers : base?.#headers);
       let body = null;
+      let stream = null;
       if (init?.body !== undefined && init.body !== null) {
         const extracted = extractBody(init.body, "Request");
         body = extracted.bytes;
+        stream = extracted.stream ?? null;
         if (extracted.type !== null && !this.#headers.has("content-type")) this.#headers.set("content-type", extracted.type);
-      } else if (base !== null && base.#body !== null && !(init !== undefined && init !== null && "body" in init)) {
-        if (base.#used) throw new TypeError("Request: the input request's body has already been read");
+      } else if (base !== null && (base.#body !== null || base.#stream !== null) && !(init !== undefined && init !== null && "body" in init)) {
+        if (base.bodyUsed) throw new TypeError("Request: the input request's body has already been read");
         body = base.#body;
+        stream = base.#stream;
         // The body moves to the new request (Fetch: the input's body is taken).
         base.#used = true;
       }
-      if (body !== null && (this.#method === "GET" || this.#method === "HEAD")) {
+      if ((body !== null || stream !== null) && (this.#method === "GET" || this.#method === "HEAD")) {
         throw new TypeError(`Request: a ${this.#method} request cannot have a body`);
       }
       this.#body = body;
+      this.#stream = stream;
       const signal = init?.signal !== undefined ? init.signal : base?.#signal;
       if (signal !== undefined && signal !== null && !isSignal(signal)) {
         throw new TypeError("Request: signal must be an AbortSignal");
@@ -2503,11 +2578,21 @@
     get destination() {
       return "";
     }
+    // A `ReadableStream` of `Uint8Array`s, or null for no body.
+    get body() {
+      if (this.#stream === null && this.#body !== null) {
+        this.#stream = streamsOf().fromBytes(this.#body);
+        this.#body = null;
+      }
+      return this.#stream;
+    }
     get bodyUsed() {
-      return this.#used;
+      return this.#used || (this.#stream !== null && streamsOf().disturbed(this.#stream));
     }
     clone() {
-      if (this.#used) throw new TypeError("Request: the body has already been read");
+      if (this.bodyUsed || (this.#stream !== null && this.#stream.locked)) {
+        throw new TypeError("Request: the body has already been read or is locked");
+      }
       const copy = new Request(this.#url);
       copy.#method = this.#method;
       copy.#redirect = this.#redirect;
@@ -2515,39 +2600,51 @@
       const Headers = headersClass();
       copy.#headers = new Headers(this.#headers);
       copy.#body = this.#body === null ? null : this.#body.slice();
+      if (this.#stream !== null) {
+        // Fetch "clone a body": the stream is teed, one branch each.
+        const branches = this.#stream.tee();
+        this.#stream = branches[0];
+        copy.#stream = branches[1];
+      }
       copy.#signal = AbortSignal.any([this.#signal]);
       return copy;
     }
+    // The body's bytes, or a promise of them for a stream body.
     #take() {
-      if (this.#used) throw new TypeError("Request: the body has already been read");
-      this.#used = true;
+      if (this.#stream !== null && !this.#used) return streamsOf().readAll(this.#stream, "Request");
+      if (this.bodyUsed) throw new TypeError("Request: the body has already been read");
       const body = this.#body ?? new U8(0);
+      if (this.#body !== null) this.#used = true;
       this.#body = null;
       return body;
     }
     async text() {
-      return utf8Decode(this.#take());
+      return utf8Decode(await this.#take());
     }
     async json() {
-      return JSON.parse(utf8Decode(this.#take()));
+      return JSON.parse(utf8Decode(await this.#take()));
     }
     async arrayBuffer() {
-      return this.#take().buffer;
+      return (await this.#take()).buffer;
     }
     async bytes() {
       return this.#take();
     }
     async blob() {
       const type = this.#headers.get("content-type") ?? "";
-      return new Blob([this.#take()], { type });
+      return new Blob([await this.#take()], { type });
+    }
+    async formData() {
+      return formDataOf(await this.#take(), this.#headers.get("content-type"));
     }
     static {
       isRequest = (value) => value !== null && typeof value === "object" && #redirect in value;
       // What fetch sends for `request`: its body is taken.
+      // A stream body is passed on unread (the prelude's fetch reads it), the request marked used.
       requestParts = (request) => ({
         method: request.#method,
         headers: request.#headers,
-        body: request.#body === null ? undefined : request.#take(),
+        body: request.#stream !== null ? ((request.#used = true), request.#stream) : request.#body === null ? undefined : request.#take(),
         redirect: request.#redirect,
         signal: request.#signal,
       });
@@ -2580,6 +2677,8 @@
     __proto__: null,
     Request,
     fetchArguments,
+    webBody,
+    formDataOf,
     Blob,
     File,
     FormData,

@@ -17,7 +17,7 @@
 //! a sandbox that never touches them pays almost nothing for them.
 //!
 //! Host-side memory (SPEC §6): none is held between calls. A `Blob`'s bytes, a `Request`'s body
-//! and a `CryptoKey`'s material live in the engine's heap, under the plugin's ceiling, and every
+//! (bytes, or a stream of streams.rs) and a `CryptoKey`'s material live in the engine's heap, under the plugin's ceiling, and every
 //! byte a native hands back is copied into that heap ([`engine_buffer`]), never left in a
 //! buffer over Rust's allocator that the meter would not see; digests, signatures and AES-GCM
 //! read (and AES-GCM writes) the plugin's bytes in place; `getRandomValues` fills at most
@@ -85,6 +85,12 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, tasks: &Tasks<'_, 'js>) -> Result<Obj
                 captured.get::<_, Value<'js>>("clearTimeout")?,
             )?;
             natives.set("Headers", captured.get::<_, Value<'js>>("Headers")?)?;
+            // streams.rs's globals and whether they are loaded (stub.js), for `Request.body`.
+            natives.set("streams", captured.get::<_, Value<'js>>("streams")?)?;
+            natives.set(
+                "streamsLoaded",
+                captured.get::<_, Value<'js>>("streamsLoaded")?,
+            )?;
             WEB.function(&ctx)?.call((natives,))
         },
     )?;

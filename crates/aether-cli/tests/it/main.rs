@@ -34,6 +34,7 @@ mod schema;
 mod secrets;
 mod soak;
 mod step;
+mod streams;
 mod tier;
 mod trusted_files;
 mod typescript;

@@ -339,7 +339,7 @@ return { valid: ids.map((id) => validate(id) && version(id)), fixed: ids[2],
 
 /// A workspace whose one step `s` runs `export default async (input) => { BODY }` in `tier`,
 /// with `input.base` the local server's URL, which the plugin and the policy grant.
-fn net_workspace(tier: &str, port: u16, body: &str) -> Ws {
+pub(crate) fn net_workspace(tier: &str, port: u16, body: &str) -> Ws {
     let ws = Ws::new();
     let domain = format!("127.0.0.1:{port}");
     ws.js_plugin(
