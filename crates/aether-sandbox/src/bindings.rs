@@ -93,6 +93,7 @@ pub(crate) fn prepare() {
     STUB.bytecode();
     PRELUDE.bytecode();
     crate::web::prepare();
+    crate::intl::prepare();
 }
 
 /// Installs every non-built-in global. `tasks` are the step's timers and slow host calls, run by
@@ -268,7 +269,8 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, gate: &Arc<Gate>, tasks: &Tasks<'_, '
         },
     )?;
     let web = crate::web::install(ctx, tasks)?;
-    let exported: Object<'js> = STUB.function(ctx)?.call((natives, load, web))?;
+    let intl = crate::intl::install(ctx)?;
+    let exported: Object<'js> = STUB.function(ctx)?.call((natives, load, web, intl))?;
     let fetch: Function<'js> = exported.get("fetch")?;
     let process: Object<'js> = exported.get("process")?;
     let listen: Function<'js> = exported.get("listen")?;

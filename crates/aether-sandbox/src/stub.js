@@ -9,7 +9,7 @@
 // they are in this script because loading a second one was most of their cost.
 // The classes are accessors on the global object until then, as Node.js does for its lazily
 // loaded globals; assigning one replaces it like a plain property.
-(function (natives, load, webStub) {
+(function (natives, load, webStub, intlStub) {
   "use strict";
   const global = globalThis;
   const defineProperty = Object.defineProperty;
@@ -92,7 +92,41 @@
   };
   const web = webGlobals(webStub.load, webStub.names, webStub.captured);
   const webLoaded = () => web(false) !== undefined;
+  localeMethods(webGlobals(intlStub.load, intlStub.names, intlStub.captured));
   return { fetch, process: { run }, listen };
+
+  // `Intl` (intl.rs) is a stand-in like web.rs's globals; the built-ins' locale-sensitive
+  // methods (ECMA-402 §19-20: `Date`'s `toLocale*String`, `Number`'s and `BigInt`'s
+  // `toLocaleString`, `String`'s `localeCompare` and `toLocaleUpperCase`/`LowerCase`, and
+  // `Array`'s `toLocaleString`) replace QuickJS's locale-blind ones with methods that load
+  // intl.js on first call (`intl().locale` holds their bodies). Method syntax gives each the
+  // standard `name`, `length` and no `prototype`.
+  function localeMethods(intl) {
+    const on = (proto, methods) => {
+      for (const name of Object.keys(methods)) {
+        defineProperty(proto, name, { __proto__: null, value: methods[name], writable: true, enumerable: false, configurable: true });
+      }
+    };
+    on(Date.prototype, {
+      toLocaleString() { return intl().locale.date(this, arguments[0], arguments[1], "any", "all"); },
+      toLocaleDateString() { return intl().locale.date(this, arguments[0], arguments[1], "date", "date"); },
+      toLocaleTimeString() { return intl().locale.date(this, arguments[0], arguments[1], "time", "time"); },
+    });
+    on(Number.prototype, {
+      toLocaleString() { return intl().locale.number(this, arguments[0], arguments[1]); },
+    });
+    on(BigInt.prototype, {
+      toLocaleString() { return intl().locale.bigint(this, arguments[0], arguments[1]); },
+    });
+    on(String.prototype, {
+      localeCompare(that) { return intl().locale.compare(this, that, arguments[1], arguments[2]); },
+      toLocaleUpperCase() { return intl().locale.caseMap(this, arguments[0], true); },
+      toLocaleLowerCase() { return intl().locale.caseMap(this, arguments[0], false); },
+    });
+    on(Array.prototype, {
+      toLocaleString() { return intl().locale.array(this, arguments[0], arguments[1]); },
+    });
+  }
 
   // Stand-ins for web.rs's globals: each name is an accessor that evaluates web.js on first use
   // (`load(captured)` returns `{ name: value }`, and `fetchArguments` and `abortable` for
