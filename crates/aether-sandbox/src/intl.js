@@ -384,6 +384,13 @@
     return text;
   }
 
+  // V8 (Node.js, Chrome) writes U+0020 where CLDR 42+ has U+202F (before "PM") in a formatted
+  // date's string, because code parsing `toLocaleString` output broke on it
+  // (crbug.com/1414292); `formatToParts` keeps U+202F. So do we.
+  function asciiSpaces(text) {
+    return text.indexOf("\u202f") < 0 ? text : text.split("\u202f").join(" ");
+  }
+
   function partsObjects(flat, extra) {
     const parts = [];
     for (let i = 0; i < flat.length; i += 2) {
@@ -398,7 +405,7 @@
   getter(dtfProto, "format", function format() {
     const slots = dtfSlots.get(this, "Intl.DateTimeFormat.prototype.format");
     if (slots.boundFormat === undefined) {
-      slots.boundFormat = (date) => joinParts(dateTimeParts(slots, date));
+      slots.boundFormat = (date) => asciiSpaces(joinParts(dateTimeParts(slots, date)));
     }
     return slots.boundFormat;
   });
@@ -411,8 +418,8 @@
   method(dtfProto, "formatRange", function formatRange(startDate, endDate) {
     const slots = dtfSlots.get(this, "Intl.DateTimeFormat.prototype.formatRange");
     if (startDate === undefined || endDate === undefined) throw new TypeError("formatRange needs two dates");
-    const start = joinParts(dateTimeParts(slots, startDate));
-    const end = joinParts(dateTimeParts(slots, endDate));
+    const start = asciiSpaces(joinParts(dateTimeParts(slots, startDate)));
+    const end = asciiSpaces(joinParts(dateTimeParts(slots, endDate)));
     return start === end ? start : `${start} – ${end}`;
   });
   method(dtfProto, "formatRangeToParts", function formatRangeToParts(startDate, endDate) {
@@ -951,9 +958,9 @@
     keyword("numeric", "kn");
     keyword("numberingSystem", "nu");
     const base = [language, script, region, ...variants].filter((s) => s !== undefined).join("-");
-    const keys = keys(keywords).sort();
-    const ext = keys.map((k) => (keywords[k] === "" || keywords[k] === "true" ? k : `${k}-${keywords[k]}`)).join("-");
-    text = base + (keys.length > 0 ? `-u-${ext}` : "") + (parts.others.length > 0 ? `-${parts.others.join("-")}` : "");
+    const names = keys(keywords).sort();
+    const ext = names.map((k) => (keywords[k] === "" || keywords[k] === "true" ? k : `${k}-${keywords[k]}`)).join("-");
+    text = base + (names.length > 0 ? `-u-${ext}` : "") + (parts.others.length > 0 ? `-${parts.others.join("-")}` : "");
     canonical = natives.canonicalize(text);
     if (canonical === undefined || canonical === null) throw new RangeError(`incorrect locale information provided: \`${text}\``);
     localeSlots.set(this, { tag: canonical });
@@ -1057,7 +1064,7 @@
       const slots = locales === undefined && options === undefined
         ? cached(`date:${required}`, () => createDateTimeFormat(undefined, undefined, required, defaults))
         : createDateTimeFormat(locales, options, required, defaults);
-      return joinParts(dateTimeParts(slots, x));
+      return asciiSpaces(joinParts(dateTimeParts(slots, x)));
     },
     number(thisValue, locales, options) {
       const x = call(numberValueOf, thisValue);

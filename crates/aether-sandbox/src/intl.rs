@@ -17,9 +17,9 @@
 //! small structures borrowing the static data), formats, and drops it; the strings it returns
 //! go into the plugin's heap, under its ceiling.
 //!
-//! What ICU4X lacks, and what is done instead (also in `docs/intl.md`): `NumberFormat`'s
-//! `unit` style and `compact`/`scientific`/`engineering` notations throw a `RangeError`; the
-//! calendar is the locale's (or `-u-ca-`) and numbering system the locale's (or `-u-nu-`).
+//! What ICU4X lacks, and what is done instead, is listed in `docs/intl.md`: `NumberFormat`'s
+//! `compact`/`scientific`/`engineering` notations and units outside [`UNITS`] throw a
+//! `RangeError`.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -177,30 +177,24 @@ fn canonicalize(tag: &str) -> Option<String> {
 }
 
 /// Whether ICU4X has data of its own for `tag`'s language (rather than only the root's): what
-/// `supportedLocalesOf` and locale negotiation accept.
+/// `supportedLocalesOf` and locale negotiation accept. Month names tell: the root's are
+/// `M01`..`M12`, every language with data has its own (decimal symbols or plural rules would
+/// not do: ICU4X's data drops what equals the root's, as Japanese's do).
 fn has_data(tag: &str) -> bool {
-    use icu::decimal::provider::{Baked, DecimalSymbolsV1};
-    use icu_provider::prelude::*;
     let Ok(locale) = Locale::try_from_str(tag) else {
         return false;
     };
     if locale.id.language.is_unknown() {
         return false;
     }
-    let data_locale = DataLocale::from(&locale);
-    let mut request = DataRequest {
-        id: DataIdentifierBorrowed::for_locale(&data_locale),
-        ..Default::default()
+    let Ok(formatter) = DateTimeFormatter::try_new((&locale).into(), icu::datetime::fieldsets::M::long()) else {
+        return false;
     };
-    request.metadata.silent = true;
-    let response: core::result::Result<DataResponse<DecimalSymbolsV1>, _> = Baked.load(request);
-    match response {
-        Ok(response) => match response.metadata.locale {
-            None => true,
-            Some(found) => found.language == locale.id.language,
-        },
-        Err(_) => false,
-    }
+    let Ok(date) = icu::calendar::Date::try_new_iso(2024, 3, 9) else {
+        return false;
+    };
+    let month = formatter.format(&date).to_string();
+    !month.contains("M03")
 }
 
 /// The IANA name of a time zone as jiff's tz database spells it (`UTC` for its aliases), or
@@ -312,18 +306,89 @@ fn date_time_parts<'js>(
     epoch_ms: f64,
 ) -> Result<Vec<String>> {
     let locale = locale(&ctx, &tag)?;
+    let input = zoned(&ctx, &zone, epoch_ms)?;
     let builder = field_set_builder(&ctx, &options)?;
+    let month = option(&options, "month")?;
+    let textual_month = matches!(month.as_deref(), Some("short" | "long" | "narrow"));
+    let mut parts = date_time_format(&ctx, &locale, builder.clone(), &input)?;
+    // ICU4X picks a length's stock pattern, and some locales' medium dates are numeric
+    // (de-DE "dd.MM.y"): a month asked for as text then comes out as digits. The long
+    // pattern has the month as text in every locale.
+    if textual_month && parts.iter().any(|(kind, value)| *kind == "month" && all_digits(value)) {
+        let mut long = builder;
+        long.length = Some(Length::Long);
+        parts = date_time_format(&ctx, &locale, long, &input)?;
+    }
+    let year = option(&options, "year")?;
+    let day = option(&options, "day")?;
+    for (kind, value) in &mut parts {
+        // `2-digit` is two digits, as ICU4C's pattern generator makes it (adjustFieldTypes),
+        // whatever the stock pattern ICU4X picked has. (`numeric` is left as that pattern has
+        // it: whether ICU4C drops a `dd`'s padding depends on the locale's availableFormats,
+        // which ICU4X does not ship; docs/intl.md lists where it differs.)
+        let wanted = match *kind {
+            "year" => year.as_deref(),
+            "month" => month.as_deref(),
+            "day" => day.as_deref(),
+            _ => None,
+        };
+        if all_digits(value) {
+            match (wanted, *kind) {
+                (Some("2-digit"), "year") => {
+                    let digits: Vec<char> = value.chars().collect();
+                    if digits.len() > 2 {
+                        *value = digits[digits.len() - 2..].iter().collect();
+                    }
+                }
+                (Some("2-digit"), _) if value.chars().count() == 1 => {
+                    let zero = zero_of(value.chars().next().unwrap_or('0'));
+                    value.insert(0, zero);
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(flat(parts))
+}
+
+/// Whether `text` is all decimal digits (of any of the numbering systems [`digit_in`] knows).
+fn all_digits(text: &str) -> bool {
+    !text.is_empty() && text.chars().all(|c| zero_of(c) != c || is_zero(c))
+}
+
+/// Whether `c` is the digit zero of a numbering system [`digit_in`] knows.
+fn is_zero(c: char) -> bool {
+    matches!(c, '0' | '\u{660}' | '\u{6F0}' | '\u{966}' | '\u{9E6}' | '\u{1040}' | '\u{E50}')
+}
+
+/// The zero of the numbering system digit `c` belongs to, or `c` itself if it is no digit.
+fn zero_of(c: char) -> char {
+    for zero in ['0', '\u{660}', '\u{6F0}', '\u{966}', '\u{9E6}', '\u{1040}', '\u{E50}'] {
+        let z = u32::from(zero);
+        if (z..z + 10).contains(&u32::from(c)) {
+            return zero;
+        }
+    }
+    c
+}
+
+/// `input` formatted with `builder`'s field set, as ECMA-402 parts.
+fn date_time_format(
+    ctx: &Ctx<'_>,
+    locale: &Locale,
+    builder: FieldSetBuilder,
+    input: &ZonedDateTime<Iso, TimeZoneInfo<icu::time::zone::models::AtTime>>,
+) -> Result<Vec<(&'static str, String)>> {
     let field_set = match builder.build_composite() {
         Ok(field_set) => field_set,
-        Err(error) => return range(&ctx, &format!("these date-time options cannot be combined: {error}")),
+        Err(error) => return range(ctx, &format!("these date-time options cannot be combined: {error}")),
     };
-    let formatter = match DateTimeFormatter::try_new((&locale).into(), field_set) {
+    let formatter = match DateTimeFormatter::try_new(locale.into(), field_set) {
         Ok(formatter) => formatter,
-        Err(error) => return range(&ctx, &format!("no date-time format for these options: {error}")),
+        Err(error) => return range(ctx, &format!("no date-time format for these options: {error}")),
     };
-    let input = zoned(&ctx, &zone, epoch_ms)?;
-    let parts = Parts::of(&formatter.format(&input));
-    Ok(flat(parts.flatten(|stack| {
+    let parts = Parts::of(&formatter.format(input));
+    Ok(parts.flatten(|stack| {
         let (id, part) = innermost(stack, "datetime")?;
         let kind = match part.value {
             "era" => "era",
@@ -348,7 +413,7 @@ fn date_time_parts<'js>(
             _ => return None,
         };
         Some((kind, *id))
-    })))
+    }))
 }
 
 /// The ICU4X field set for ECMA-402's resolved options.

@@ -73,28 +73,35 @@ fn node(body: &str, prepare: impl Fn(&Ws)) -> Option<Value> {
     Some(serde_json::from_slice(&out.stdout).unwrap())
 }
 
-/// The output in both tiers, asserted equal to Node.js's where it is installed; differences
-/// are listed key by key.
-fn same_as_node(body: &str, prepare: impl Fn(&Ws) + Copy) -> Value {
+/// The output in both tiers (an object), asserted equal to Node.js's where it is installed,
+/// but for the keys in `known`: outputs known to differ because ICU4X's data or design differs
+/// from ICU4C's (each listed in docs/intl.md). Differences are listed key by key.
+fn same_as_node(body: &str, prepare: impl Fn(&Ws) + Copy, known: &[&str]) -> Value {
     let ours = in_both_tiers(body, prepare);
-    match node(body, prepare) {
-        Some(reference) => {
-            if ours != reference {
-                let mut report = String::new();
-                if let (Some(a), Some(b)) = (ours.as_object(), reference.as_object()) {
-                    for (key, theirs) in b {
-                        if a.get(key) != Some(theirs) {
-                            report.push_str(&format!(
-                                "{key}:\n  aether: {}\n  node:   {theirs}\n",
-                                a.get(key).unwrap_or(&Value::Null)
-                            ));
-                        }
-                    }
+    let Some(reference) = node(body, prepare) else {
+        eprintln!("node is not installed: only the tiers were compared");
+        return ours;
+    };
+    let (mut a, mut b) = (ours.clone(), reference);
+    for key in known {
+        let ours = a.as_object_mut().and_then(|o| o.remove(*key));
+        let theirs = b.as_object_mut().and_then(|o| o.remove(*key));
+        assert!(ours.is_some() && theirs.is_some(), "no output `{key}`");
+        eprintln!("known difference `{key}`:\n  aether: {}\n  node:   {}", ours.unwrap_or_default(), theirs.unwrap_or_default());
+    }
+    if a != b {
+        let mut report = String::new();
+        if let (Some(a), Some(b)) = (a.as_object(), b.as_object()) {
+            for (key, theirs) in b {
+                if a.get(key) != Some(theirs) {
+                    report.push_str(&format!(
+                        "{key}:\n  aether: {}\n  node:   {theirs}\n",
+                        a.get(key).unwrap_or(&Value::Null)
+                    ));
                 }
-                panic!("aether and node disagree:\n{report}\n{ours:#}\n{reference:#}");
             }
         }
-        None => eprintln!("node is not installed: only the tiers were compared"),
+        panic!("aether and node disagree:\n{report}");
     }
     ours
 }
@@ -146,7 +153,15 @@ for (const [bad, options] of [["zone", { timeZone: "Mars/Olympus" }], ["style", 
 return out;
 "#
     );
-    same_as_node(&body, nothing);
+    // CLDR 48 as ICU4X ships it has a comma after the month in Hindi's long date; ICU 78's not.
+    // Numeric year-month-day is the locale's stock short date in ICU4X, whose German and
+    // Japanese pad the day and month (09.03.2024, 2024/03/09); ICU4C uses the availableFormats
+    // `yMd` pattern (9.3.2024, 2024/3/9), which ICU4X does not ship.
+    same_as_node(
+        &body,
+        nothing,
+        &["hi-IN full", "hi-IN long", "hi-IN ymdLong", "de-DE default", "called", "ja-JP default"],
+    );
 }
 
 // See: https://tc39.es/ecma402/#numberformat-objects
@@ -182,7 +197,9 @@ try { new Intl.NumberFormat("en-US", { maximumFractionDigits: 101 }); } catch (e
 return out;
 "#
     );
-    same_as_node(&body, nothing);
+    // ICU4X's Arabic percent pattern keeps the Latin `%` with direction marks, ICU4C's uses
+    // `٪`; French CLDR data differs on the yen's symbol (`JP¥` and `JPY`).
+    same_as_node(&body, nothing, &["ar-EG percent", "ar-EG percent1", "fr-FR jpy"]);
 }
 
 // See: https://tc39.es/ecma402/#pluralrules-objects, #collator-objects, #relativetimeformat-objects,
@@ -232,7 +249,14 @@ out.tag = Object.prototype.toString.call(Intl);
 return out;
 "#
     );
-    same_as_node(&body, nothing);
+    // `pluralCategories` in the order ECMA-402 now specifies (zero, one, two, few, many, other:
+    // tc39/ecma402#918), Node 20's in ICU's; Hindi's list pattern has no serial comma in
+    // ICU4X's CLDR data.
+    same_as_node(
+        &body,
+        nothing,
+        &["en-US categories", "de-DE categories", "fr-FR categories", "ja-JP categories", "ar-EG categories", "hi-IN categories", "hi-IN list"],
+    );
 }
 
 // See: https://tc39.es/ecma402/#sup-properties-of-the-date-prototype-object (and the Number,
@@ -260,7 +284,8 @@ for (const locale of locales) {
 return out;
 "#
     );
-    same_as_node(&body, nothing);
+    // Hindi's long date (see the DateTimeFormat test).
+    same_as_node(&body, nothing, &["hi-IN"]);
 }
 
 /// luxon's ES module build (fixtures/luxon, MIT) in the plugin as `luxon.js`.
@@ -300,5 +325,8 @@ const out = {
 };
 return out;
 "#;
-    same_as_node(body, vendor_luxon);
+    // `med` asks for an abbreviated month, which ICU4X's medium German date has as digits: the
+    // long pattern is used, whose date-time glue is " um " (Node: ", "); `ja` is the Japanese
+    // numeric date (see the DateTimeFormat test).
+    same_as_node(body, vendor_luxon, &["med", "ja"]);
 }
