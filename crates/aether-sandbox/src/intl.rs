@@ -26,12 +26,12 @@ use std::fmt;
 use std::sync::OnceLock;
 
 use icu::calendar::Iso;
-use icu::collator::options::{AlternateHandling, CaseLevel, CollatorOptions, Strength};
 use icu::collator::Collator;
+use icu::collator::options::{AlternateHandling, CaseLevel, CollatorOptions, Strength};
+use icu::datetime::DateTimeFormatter;
 use icu::datetime::fieldbag::{DateTimeFieldBag, field};
 use icu::datetime::fieldsets::builder::{DateFields, FieldSetBuilder, ZoneStyle};
 use icu::datetime::options::{Length, TimePrecision};
-use icu::datetime::DateTimeFormatter;
 use icu::decimal::DecimalFormatter;
 use icu::decimal::input::Decimal;
 use icu::decimal::options::{DecimalFormatterOptions, GroupingStrategy};
@@ -96,7 +96,10 @@ fn range<T>(ctx: &Ctx<'_>, message: &str) -> Result<T> {
 fn locale(ctx: &Ctx<'_>, tag: &str) -> Result<Locale> {
     match Locale::try_from_str(tag) {
         Ok(locale) => Ok(locale),
-        Err(_) => range(ctx, &format!("incorrect locale information provided: `{tag}`")),
+        Err(_) => range(
+            ctx,
+            &format!("incorrect locale information provided: `{tag}`"),
+        ),
     }
 }
 
@@ -141,10 +144,7 @@ fn natives<'js>(ctx: &Ctx<'js>) -> Result<Object<'js>> {
         Function::new(ctx.clone(), date_time_resolve)?,
     )?;
     natives.set("numberParts", Function::new(ctx.clone(), number_parts)?)?;
-    natives.set(
-        "pluralSelect",
-        Function::new(ctx.clone(), plural_select)?,
-    )?;
+    natives.set("pluralSelect", Function::new(ctx.clone(), plural_select)?)?;
     natives.set(
         "pluralCategories",
         Function::new(ctx.clone(), plural_categories)?,
@@ -187,7 +187,9 @@ fn has_data(tag: &str) -> bool {
     if locale.id.language.is_unknown() {
         return false;
     }
-    let Ok(formatter) = DateTimeFormatter::try_new((&locale).into(), icu::datetime::fieldsets::M::long()) else {
+    let Ok(formatter) =
+        DateTimeFormatter::try_new((&locale).into(), icu::datetime::fieldsets::M::long())
+    else {
         return false;
     };
     let Ok(date) = icu::calendar::Date::try_new_iso(2024, 3, 9) else {
@@ -201,7 +203,27 @@ fn has_data(tag: &str) -> bool {
 /// `None` if it has no such zone.
 fn time_zone_name(name: &str) -> Option<String> {
     let upper = name.to_ascii_uppercase();
-    if matches!(upper.as_str(), "UTC" | "ETC/UTC" | "GMT" | "ETC/GMT" | "ETC/UCT" | "UCT" | "ETC/UNIVERSAL" | "ETC/ZULU" | "ZULU" | "UNIVERSAL" | "ETC/GMT0" | "GMT0" | "ETC/GREENWICH" | "GREENWICH" | "ETC/GMT+0" | "ETC/GMT-0" | "GMT+0" | "GMT-0") {
+    if matches!(
+        upper.as_str(),
+        "UTC"
+            | "ETC/UTC"
+            | "GMT"
+            | "ETC/GMT"
+            | "ETC/UCT"
+            | "UCT"
+            | "ETC/UNIVERSAL"
+            | "ETC/ZULU"
+            | "ZULU"
+            | "UNIVERSAL"
+            | "ETC/GMT0"
+            | "GMT0"
+            | "ETC/GREENWICH"
+            | "GREENWICH"
+            | "ETC/GMT+0"
+            | "ETC/GMT-0"
+            | "GMT+0"
+            | "GMT-0"
+    ) {
         return Some("UTC".to_owned());
     }
     let zone = jiff::tz::TimeZone::get(name).ok()?;
@@ -248,7 +270,10 @@ impl Parts {
     /// The text cut where the ECMA-402 type changes: `label` gets the parts covering a byte,
     /// outermost first, and returns its type and an id (bytes of one type but different ids,
     /// such as two list elements, stay apart); `None` is a literal.
-    fn flatten(&self, label: impl Fn(&[(usize, Part)]) -> Option<(&'static str, usize)>) -> Vec<(&'static str, String)> {
+    fn flatten(
+        &self,
+        label: impl Fn(&[(usize, Part)]) -> Option<(&'static str, usize)>,
+    ) -> Vec<(&'static str, String)> {
         let mut covering: Vec<Vec<(usize, Part)>> = vec![Vec::new(); self.text.len()];
         // Reversed, outer parts come before the parts nested in them.
         for (id, (start, end, part)) in self.spans.iter().enumerate().rev() {
@@ -283,7 +308,10 @@ fn flat(parts: Vec<(&'static str, String)>) -> Vec<String> {
 
 /// The innermost part of `category` in `stack`.
 fn innermost<'a>(stack: &'a [(usize, Part)], category: &str) -> Option<&'a (usize, Part)> {
-    stack.iter().rev().find(|(_, part)| part.category == category)
+    stack
+        .iter()
+        .rev()
+        .find(|(_, part)| part.category == category)
 }
 
 /// A string option of `options`, `None` if absent.
@@ -314,7 +342,11 @@ fn date_time_parts<'js>(
     // ICU4X picks a length's stock pattern, and some locales' medium dates are numeric
     // (de-DE "dd.MM.y"): a month asked for as text then comes out as digits. The long
     // pattern has the month as text in every locale.
-    if textual_month && parts.iter().any(|(kind, value)| *kind == "month" && all_digits(value)) {
+    if textual_month
+        && parts
+            .iter()
+            .any(|(kind, value)| *kind == "month" && all_digits(value))
+    {
         let mut long = builder;
         long.length = Some(Length::Long);
         parts = date_time_format(&ctx, &locale, long, &input)?;
@@ -358,12 +390,17 @@ fn all_digits(text: &str) -> bool {
 
 /// Whether `c` is the digit zero of a numbering system [`digit_in`] knows.
 fn is_zero(c: char) -> bool {
-    matches!(c, '0' | '\u{660}' | '\u{6F0}' | '\u{966}' | '\u{9E6}' | '\u{1040}' | '\u{E50}')
+    matches!(
+        c,
+        '0' | '\u{660}' | '\u{6F0}' | '\u{966}' | '\u{9E6}' | '\u{1040}' | '\u{E50}'
+    )
 }
 
 /// The zero of the numbering system digit `c` belongs to, or `c` itself if it is no digit.
 fn zero_of(c: char) -> char {
-    for zero in ['0', '\u{660}', '\u{6F0}', '\u{966}', '\u{9E6}', '\u{1040}', '\u{E50}'] {
+    for zero in [
+        '0', '\u{660}', '\u{6F0}', '\u{966}', '\u{9E6}', '\u{1040}', '\u{E50}',
+    ] {
         let z = u32::from(zero);
         if (z..z + 10).contains(&u32::from(c)) {
             return zero;
@@ -381,11 +418,21 @@ fn date_time_format(
 ) -> Result<Vec<(&'static str, String)>> {
     let field_set = match builder.build_composite() {
         Ok(field_set) => field_set,
-        Err(error) => return range(ctx, &format!("these date-time options cannot be combined: {error}")),
+        Err(error) => {
+            return range(
+                ctx,
+                &format!("these date-time options cannot be combined: {error}"),
+            );
+        }
     };
     let formatter = match DateTimeFormatter::try_new(locale.into(), field_set) {
         Ok(formatter) => formatter,
-        Err(error) => return range(ctx, &format!("no date-time format for these options: {error}")),
+        Err(error) => {
+            return range(
+                ctx,
+                &format!("no date-time format for these options: {error}"),
+            );
+        }
     };
     let parts = Parts::of(&formatter.format(input));
     Ok(parts.flatten(|stack| {
@@ -429,12 +476,20 @@ fn field_set_builder(ctx: &Ctx<'_>, options: &Object<'_>) -> Result<FieldSetBuil
         };
         if let Some(style) = &date_style {
             builder.length = Some(length(style));
-            builder.date_fields = Some(if style == "full" { DateFields::YMDE } else { DateFields::YMD });
+            builder.date_fields = Some(if style == "full" {
+                DateFields::YMDE
+            } else {
+                DateFields::YMD
+            });
         } else {
             builder.length = time_style.as_deref().map(length);
         }
         if let Some(style) = &time_style {
-            builder.time_precision = Some(if style == "short" { TimePrecision::Minute } else { TimePrecision::Second });
+            builder.time_precision = Some(if style == "short" {
+                TimePrecision::Minute
+            } else {
+                TimePrecision::Second
+            });
             builder.zone_style = match style.as_str() {
                 "full" => Some(ZoneStyle::SpecificLong),
                 "long" => Some(ZoneStyle::SpecificShort),
@@ -453,7 +508,11 @@ fn field_set_builder(ctx: &Ctx<'_>, options: &Object<'_>) -> Result<FieldSetBuil
         });
     }
     if let Some(year) = option(options, "year")? {
-        bag.year = Some(if numeric_or_two(&year) { field::Year::TwoDigit } else { field::Year::Numeric });
+        bag.year = Some(if numeric_or_two(&year) {
+            field::Year::TwoDigit
+        } else {
+            field::Year::Numeric
+        });
     }
     if let Some(month) = option(options, "month")? {
         bag.month = Some(match month.as_str() {
@@ -465,7 +524,11 @@ fn field_set_builder(ctx: &Ctx<'_>, options: &Object<'_>) -> Result<FieldSetBuil
         });
     }
     if let Some(day) = option(options, "day")? {
-        bag.day = Some(if numeric_or_two(&day) { field::Day::TwoDigit } else { field::Day::Numeric });
+        bag.day = Some(if numeric_or_two(&day) {
+            field::Day::TwoDigit
+        } else {
+            field::Day::Numeric
+        });
     }
     if let Some(weekday) = option(options, "weekday")? {
         bag.weekday = Some(match weekday.as_str() {
@@ -482,13 +545,25 @@ fn field_set_builder(ctx: &Ctx<'_>, options: &Object<'_>) -> Result<FieldSetBuil
         });
     }
     if let Some(hour) = option(options, "hour")? {
-        bag.hour = Some(if numeric_or_two(&hour) { field::Hour::TwoDigit } else { field::Hour::Numeric });
+        bag.hour = Some(if numeric_or_two(&hour) {
+            field::Hour::TwoDigit
+        } else {
+            field::Hour::Numeric
+        });
     }
     if let Some(minute) = option(options, "minute")? {
-        bag.minute = Some(if numeric_or_two(&minute) { field::Minute::TwoDigit } else { field::Minute::Numeric });
+        bag.minute = Some(if numeric_or_two(&minute) {
+            field::Minute::TwoDigit
+        } else {
+            field::Minute::Numeric
+        });
     }
     if let Some(second) = option(options, "second")? {
-        bag.second = Some(if numeric_or_two(&second) { field::Second::TwoDigit } else { field::Second::Numeric });
+        bag.second = Some(if numeric_or_two(&second) {
+            field::Second::TwoDigit
+        } else {
+            field::Second::Numeric
+        });
     }
     let digits: Value = options.get("fractionalSecondDigits")?;
     if let Some(digits) = digits.as_number() {
@@ -526,7 +601,10 @@ fn zoned(
     if !epoch_ms.is_finite() || epoch_ms.abs() > 8.64e15 {
         return range(ctx, "invalid time value");
     }
-    #[allow(clippy::cast_possible_truncation, reason = "a finite time value within ±8.64e15")]
+    #[allow(
+        clippy::cast_possible_truncation,
+        reason = "a finite time value within ±8.64e15"
+    )]
     let ms = epoch_ms as i64;
     let seconds = if zone == "UTC" {
         0
@@ -577,7 +655,12 @@ fn date_time_resolve(ctx: Ctx<'_>, tag: String) -> Result<Vec<String>> {
                     .to_string();
                 (calendar_name(kind), hour)
             }
-            Err(error) => return range(&ctx, &format!("no date-time format for this locale: {error}")),
+            Err(error) => {
+                return range(
+                    &ctx,
+                    &format!("no date-time format for this locale: {error}"),
+                );
+            }
         },
         Err(error) => return range(&ctx, &format!("no date-time format: {error}")),
     };
@@ -585,7 +668,11 @@ fn date_time_resolve(ctx: Ctx<'_>, tag: String) -> Result<Vec<String>> {
     let numbering = numbering_system(&locale);
     // Formatting 13:00: a 24-hour clock shows 13 (in the locale's digits).
     let thirteen: String = "13".chars().map(|c| digit_in(&numbering, c)).collect();
-    let hour_cycle = if sample.contains(&thirteen) { "h23" } else { "h12" };
+    let hour_cycle = if sample.contains(&thirteen) {
+        "h23"
+    } else {
+        "h12"
+    };
     Ok(vec![calendar.to_owned(), numbering, hour_cycle.to_owned()])
 }
 
@@ -627,7 +714,9 @@ fn digit_in(system: &str, c: char) -> char {
 
 /// The numbering system of `locale` (its `-u-nu-` or its default), by the digit zero it uses.
 fn numbering_system(locale: &Locale) -> String {
-    let Ok(formatter) = DecimalFormatter::try_new(locale.into(), DecimalFormatterOptions::default()) else {
+    let Ok(formatter) =
+        DecimalFormatter::try_new(locale.into(), DecimalFormatterOptions::default())
+    else {
         return "latn".to_owned();
     };
     let zero = formatter.format_to_string(&Decimal::from(0));
@@ -655,7 +744,10 @@ fn decimal(ctx: &Ctx<'_>, digits: &str) -> Result<Decimal> {
 /// A whole-number option of `options`.
 fn integer(options: &Object<'_>, name: &str) -> Result<Option<i16>> {
     let value: Value = options.get(name)?;
-    #[allow(clippy::cast_possible_truncation, reason = "intl.js checked the ranges (0 to 100)")]
+    #[allow(
+        clippy::cast_possible_truncation,
+        reason = "intl.js checked the ranges (0 to 100)"
+    )]
     Ok(value.as_number().map(|n| n as i16))
 }
 
@@ -663,7 +755,10 @@ fn integer(options: &Object<'_>, name: &str) -> Result<Option<i16>> {
 fn round(value: &mut Decimal, options: &Object<'_>) -> Result<()> {
     use fixed_decimal::{SignedRoundingMode, UnsignedRoundingMode};
     let mode = SignedRoundingMode::Unsigned(UnsignedRoundingMode::HalfExpand);
-    if let (Some(min_sig), Some(max_sig)) = (integer(options, "minimumSignificantDigits")?, integer(options, "maximumSignificantDigits")?) {
+    if let (Some(min_sig), Some(max_sig)) = (
+        integer(options, "minimumSignificantDigits")?,
+        integer(options, "maximumSignificantDigits")?,
+    ) {
         if !value.absolute.is_zero() {
             let top = value.absolute.nonzero_magnitude_start();
             value.round_with_mode(top - max_sig + 1, mode);
@@ -687,7 +782,12 @@ fn round(value: &mut Decimal, options: &Object<'_>) -> Result<()> {
 
 /// `numberParts(locale, options, digits)`: `options` holds the resolved `style`, `currency`,
 /// `currencyDisplay`, `useGrouping`, `signDisplay` and digit options.
-fn number_parts<'js>(ctx: Ctx<'js>, tag: String, options: Object<'js>, digits: String) -> Result<Vec<String>> {
+fn number_parts<'js>(
+    ctx: Ctx<'js>,
+    tag: String,
+    options: Object<'js>,
+    digits: String,
+) -> Result<Vec<String>> {
     use fixed_decimal::SignDisplay;
     let locale = locale(&ctx, &tag)?;
     let style = option(&options, "style")?.unwrap_or_else(|| "decimal".to_owned());
@@ -721,7 +821,11 @@ fn number_parts<'js>(ctx: Ctx<'js>, tag: String, options: Object<'js>, digits: S
     };
     let parts = match style.as_str() {
         "percent" => {
-            let formatter = match PercentFormatter::try_new_with_decimal_formatter((&locale).into(), decimal_formatter, Default::default()) {
+            let formatter = match PercentFormatter::try_new_with_decimal_formatter(
+                (&locale).into(),
+                decimal_formatter,
+                Default::default(),
+            ) {
                 Ok(formatter) => formatter,
                 Err(error) => return failed(&ctx, &error),
             };
@@ -734,7 +838,9 @@ fn number_parts<'js>(ctx: Ctx<'js>, tag: String, options: Object<'js>, digits: S
             };
             let prefs = (&locale).into();
             let formatter = match option(&options, "currencyDisplay")?.as_deref() {
-                Some("code") => CurrencyFormatter::try_new_code(prefs, currency, Default::default()),
+                Some("code") => {
+                    CurrencyFormatter::try_new_code(prefs, currency, Default::default())
+                }
                 Some("name") => CurrencyFormatter::try_new_name(prefs, currency),
                 Some("narrowSymbol") => {
                     CurrencyFormatter::try_new_symbol_narrow(prefs, currency, Default::default())
@@ -789,8 +895,20 @@ fn number_parts<'js>(ctx: Ctx<'js>, tag: String, options: Object<'js>, digits: S
 
 /// The units ICU4X formats (its categorized formatters): `Intl.supportedValuesOf("unit")`.
 pub(crate) const UNITS: [&str; 14] = [
-    "day", "gram", "hour", "kilogram", "liter", "meter", "microsecond", "millisecond", "minute",
-    "month", "nanosecond", "second", "week", "year",
+    "day",
+    "gram",
+    "hour",
+    "kilogram",
+    "liter",
+    "meter",
+    "microsecond",
+    "millisecond",
+    "minute",
+    "month",
+    "nanosecond",
+    "second",
+    "week",
+    "year",
 ];
 
 /// `value` formatted in `unit`, `None` if ICU4X cannot format that unit.
@@ -864,7 +982,11 @@ fn split_literal(text: &str, currency: bool, unit: bool, out: &mut Vec<(&'static
         let mut piece = std::mem::take(&mut pending_marks);
         piece.push(c);
         match out.last_mut() {
-            Some((last, text)) if *last == kind && matches!(kind, "literal" | "currency" | "unit") => text.push_str(&piece),
+            Some((last, text))
+                if *last == kind && matches!(kind, "literal" | "currency" | "unit") =>
+            {
+                text.push_str(&piece)
+            }
             _ => out.push((kind, piece)),
         }
     }
@@ -877,7 +999,13 @@ fn split_literal(text: &str, currency: bool, unit: bool, out: &mut Vec<(&'static
 }
 
 /// `pluralSelect(locale, ordinal, digits, options)` → the category's name.
-fn plural_select<'js>(ctx: Ctx<'js>, tag: String, ordinal: bool, digits: String, options: Object<'js>) -> Result<String> {
+fn plural_select<'js>(
+    ctx: Ctx<'js>,
+    tag: String,
+    ordinal: bool,
+    digits: String,
+    options: Object<'js>,
+) -> Result<String> {
     let locale = locale(&ctx, &tag)?;
     let rules = plural_rules(&ctx, &locale, ordinal)?;
     let mut value = decimal(&ctx, &digits)?;
@@ -886,7 +1014,11 @@ fn plural_select<'js>(ctx: Ctx<'js>, tag: String, ordinal: bool, digits: String,
 }
 
 fn plural_rules(ctx: &Ctx<'_>, locale: &Locale, ordinal: bool) -> Result<PluralRules> {
-    let kind = if ordinal { PluralRuleType::Ordinal } else { PluralRuleType::Cardinal };
+    let kind = if ordinal {
+        PluralRuleType::Ordinal
+    } else {
+        PluralRuleType::Cardinal
+    };
     match PluralRules::try_new(locale.into(), kind.into()) {
         Ok(rules) => Ok(rules),
         Err(error) => range(ctx, &format!("no plural rules for this locale: {error}")),
@@ -925,7 +1057,14 @@ fn plural_categories(ctx: Ctx<'_>, tag: String, ordinal: bool) -> Result<Vec<Str
 
 /// `compare(locale, sensitivity, ignorePunctuation, a, b)` → -1, 0 or 1 (`-u-kn-`, `-u-kf-`
 /// in the locale).
-fn compare(ctx: Ctx<'_>, tag: String, sensitivity: String, ignore_punctuation: bool, a: String, b: String) -> Result<i32> {
+fn compare(
+    ctx: Ctx<'_>,
+    tag: String,
+    sensitivity: String,
+    ignore_punctuation: bool,
+    a: String,
+    b: String,
+) -> Result<i32> {
     let locale = locale(&ctx, &tag)?;
     let mut options = CollatorOptions::default();
     match sensitivity.as_str() {
@@ -954,10 +1093,21 @@ fn compare(ctx: Ctx<'_>, tag: String, sensitivity: String, ignore_punctuation: b
 }
 
 /// `relativeTimeParts(locale, style, numeric, unit, digits)`.
-fn relative_time_parts(ctx: Ctx<'_>, tag: String, style: String, numeric: String, unit: String, digits: String) -> Result<Vec<String>> {
+fn relative_time_parts(
+    ctx: Ctx<'_>,
+    tag: String,
+    style: String,
+    numeric: String,
+    unit: String,
+    digits: String,
+) -> Result<Vec<String>> {
     let locale = locale(&ctx, &tag)?;
     let mut options = RelativeTimeFormatterOptions::default();
-    options.numeric = Some(if numeric == "auto" { Numeric::Auto } else { Numeric::Always });
+    options.numeric = Some(if numeric == "auto" {
+        Numeric::Auto
+    } else {
+        Numeric::Always
+    });
     let prefs = (&locale).into();
     macro_rules! pick {
         ($($style:literal, $unit:literal => $ctor:ident;)*) => {
@@ -983,7 +1133,12 @@ fn relative_time_parts(ctx: Ctx<'_>, tag: String, style: String, numeric: String
     };
     let formatter = match formatter {
         Ok(formatter) => formatter,
-        Err(error) => return range(&ctx, &format!("no relative time format for this locale: {error}")),
+        Err(error) => {
+            return range(
+                &ctx,
+                &format!("no relative time format for this locale: {error}"),
+            );
+        }
     };
     let value = decimal(&ctx, &digits)?;
     let parts = Parts::of(&formatter.format(value));
@@ -1001,7 +1156,13 @@ fn relative_time_parts(ctx: Ctx<'_>, tag: String, style: String, numeric: String
 }
 
 /// `listParts(locale, type, style, items)`.
-fn list_parts(ctx: Ctx<'_>, tag: String, kind: String, style: String, items: Vec<String>) -> Result<Vec<String>> {
+fn list_parts(
+    ctx: Ctx<'_>,
+    tag: String,
+    kind: String,
+    style: String,
+    items: Vec<String>,
+) -> Result<Vec<String>> {
     let locale = locale(&ctx, &tag)?;
     let length = match style.as_str() {
         "short" => ListLength::Short,
@@ -1030,7 +1191,10 @@ fn list_parts(ctx: Ctx<'_>, tag: String, kind: String, style: String, items: Vec
 fn segment(granularity: String, text: String) -> Vec<f64> {
     let units: Vec<u16> = text.encode_utf16().collect();
     let mut out = Vec::new();
-    #[allow(clippy::cast_precision_loss, reason = "indices of a JavaScript string: below 2^53")]
+    #[allow(
+        clippy::cast_precision_loss,
+        reason = "indices of a JavaScript string: below 2^53"
+    )]
     match granularity.as_str() {
         "word" => {
             let segmenter = WordSegmenter::new_dictionary(WordBreakInvariantOptions::default());
@@ -1077,9 +1241,22 @@ fn case_map(ctx: Ctx<'_>, tag: String, text: String, upper: bool) -> Result<Stri
 fn supported_values(ctx: Ctx<'_>, key: String) -> Result<Vec<String>> {
     let mut values: Vec<String> = match key.as_str() {
         "calendar" => [
-            "buddhist", "chinese", "coptic", "dangi", "ethioaa", "ethiopic", "gregory", "hebrew",
-            "indian", "islamic-civil", "islamic-tbla", "islamic-umalqura", "iso8601", "japanese",
-            "persian", "roc",
+            "buddhist",
+            "chinese",
+            "coptic",
+            "dangi",
+            "ethioaa",
+            "ethiopic",
+            "gregory",
+            "hebrew",
+            "indian",
+            "islamic-civil",
+            "islamic-tbla",
+            "islamic-umalqura",
+            "iso8601",
+            "japanese",
+            "persian",
+            "roc",
         ]
         .map(str::to_owned)
         .to_vec(),

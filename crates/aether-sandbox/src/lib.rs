@@ -27,11 +27,11 @@ mod cjs;
 mod engine;
 mod errors;
 mod gate;
+mod intl;
 mod loader;
 mod pool;
 mod sys;
 mod tasks;
-mod intl;
 mod web;
 
 pub use tasks::MAX_SLOW_CALLS;

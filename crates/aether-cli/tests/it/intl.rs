@@ -87,7 +87,11 @@ fn same_as_node(body: &str, prepare: impl Fn(&Ws) + Copy, known: &[&str]) -> Val
         let ours = a.as_object_mut().and_then(|o| o.remove(*key));
         let theirs = b.as_object_mut().and_then(|o| o.remove(*key));
         assert!(ours.is_some() && theirs.is_some(), "no output `{key}`");
-        eprintln!("known difference `{key}`:\n  aether: {}\n  node:   {}", ours.unwrap_or_default(), theirs.unwrap_or_default());
+        eprintln!(
+            "known difference `{key}`:\n  aether: {}\n  node:   {}",
+            ours.unwrap_or_default(),
+            theirs.unwrap_or_default()
+        );
     }
     if a != b {
         let mut report = String::new();
@@ -160,7 +164,14 @@ return out;
     same_as_node(
         &body,
         nothing,
-        &["hi-IN full", "hi-IN long", "hi-IN ymdLong", "de-DE default", "called", "ja-JP default"],
+        &[
+            "hi-IN full",
+            "hi-IN long",
+            "hi-IN ymdLong",
+            "de-DE default",
+            "called",
+            "ja-JP default",
+        ],
     );
 }
 
@@ -199,7 +210,11 @@ return out;
     );
     // ICU4X's Arabic percent pattern keeps the Latin `%` with direction marks, ICU4C's uses
     // `٪`; French CLDR data differs on the yen's symbol (`JP¥` and `JPY`).
-    same_as_node(&body, nothing, &["ar-EG percent", "ar-EG percent1", "fr-FR jpy"]);
+    same_as_node(
+        &body,
+        nothing,
+        &["ar-EG percent", "ar-EG percent1", "fr-FR jpy"],
+    );
 }
 
 // See: https://tc39.es/ecma402/#pluralrules-objects, #collator-objects, #relativetimeformat-objects,
@@ -255,7 +270,15 @@ return out;
     same_as_node(
         &body,
         nothing,
-        &["en-US categories", "de-DE categories", "fr-FR categories", "ja-JP categories", "ar-EG categories", "hi-IN categories", "hi-IN list"],
+        &[
+            "en-US categories",
+            "de-DE categories",
+            "fr-FR categories",
+            "ja-JP categories",
+            "ar-EG categories",
+            "hi-IN categories",
+            "hi-IN list",
+        ],
     );
 }
 
