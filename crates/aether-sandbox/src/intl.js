@@ -12,8 +12,6 @@
   const getPrototypeOf = Object.getPrototypeOf;
   const keys = Object.keys;
   const defineProperty = Object.defineProperty;
-  const freeze = Object.freeze;
-  const isArray = Array.isArray;
   const WeakMapCtor = WeakMap;
   const weakGet = WeakMap.prototype.get;
   const weakSet = WeakMap.prototype.set;
@@ -32,11 +30,17 @@
   // `Date`'s local time is in a sandbox whose host runs in UTC.
   const DEFAULT_TIME_ZONE = "UTC";
 
-  const method = (target, name, fn, length) => {
+  const method = (target, name, fn) => {
     defineProperty(target, name, { __proto__: null, value: fn, writable: true, enumerable: false, configurable: true });
   };
-  const getter = (target, name, get) => {
-    defineProperty(target, name, { __proto__: null, get, set: undefined, enumerable: false, configurable: true });
+  // Methods and getters as object-literal methods give them the standard `name` ("get
+  // format" for a getter), `length` and no `prototype`; copied non-enumerable.
+  const accessors = (target, source) => {
+    for (const key of Reflect.ownKeys(source)) {
+      const descriptor = Object.getOwnPropertyDescriptor(source, key);
+      descriptor.enumerable = false;
+      defineProperty(target, key, descriptor);
+    }
   };
   const tag = (target, value) => {
     defineProperty(target, SymbolToStringTag, { __proto__: null, value, writable: false, enumerable: false, configurable: true });
@@ -202,6 +206,7 @@
 
   function coerceOptions(options) {
     if (options === undefined) return { __proto__: null };
+    if (options === null) throw new TypeError("options must be an object, not null");
     return ObjectCtor(options);
   }
 
@@ -402,27 +407,27 @@
   }
 
   const dtfProto = DateTimeFormat.prototype;
-  getter(dtfProto, "format", function format() {
+  accessors(dtfProto, { get format() {
     const slots = dtfSlots.get(this, "Intl.DateTimeFormat.prototype.format");
     if (slots.boundFormat === undefined) {
       slots.boundFormat = (date) => asciiSpaces(joinParts(dateTimeParts(slots, date)));
     }
     return slots.boundFormat;
-  });
-  method(dtfProto, "formatToParts", function formatToParts(date) {
+  } });
+  accessors(dtfProto, { formatToParts(date) {
     const slots = dtfSlots.get(this, "Intl.DateTimeFormat.prototype.formatToParts");
     return partsObjects(dateTimeParts(slots, date));
-  });
+  } });
   // A range is its two ends joined by an en dash (ICU4X has no range patterns yet); one date
   // when both format the same.
-  method(dtfProto, "formatRange", function formatRange(startDate, endDate) {
+  accessors(dtfProto, { formatRange(startDate, endDate) {
     const slots = dtfSlots.get(this, "Intl.DateTimeFormat.prototype.formatRange");
     if (startDate === undefined || endDate === undefined) throw new TypeError("formatRange needs two dates");
     const start = asciiSpaces(joinParts(dateTimeParts(slots, startDate)));
     const end = asciiSpaces(joinParts(dateTimeParts(slots, endDate)));
     return start === end ? start : `${start} – ${end}`;
-  });
-  method(dtfProto, "formatRangeToParts", function formatRangeToParts(startDate, endDate) {
+  } });
+  accessors(dtfProto, { formatRangeToParts(startDate, endDate) {
     const slots = dtfSlots.get(this, "Intl.DateTimeFormat.prototype.formatRangeToParts");
     if (startDate === undefined || endDate === undefined) throw new TypeError("formatRangeToParts needs two dates");
     const start = dateTimeParts(slots, startDate);
@@ -433,8 +438,8 @@
       { type: "literal", value: " – ", source: "shared" },
       ...partsObjects(end, (p) => (p.source = "endRange")),
     ];
-  });
-  method(dtfProto, "resolvedOptions", function resolvedOptions() {
+  } });
+  accessors(dtfProto, { resolvedOptions() {
     const slots = dtfSlots.get(this, "Intl.DateTimeFormat.prototype.resolvedOptions");
     const out = {
       locale: slots.locale,
@@ -452,7 +457,7 @@
     if (slots.fields.dateStyle !== undefined) out.dateStyle = slots.fields.dateStyle;
     if (slots.fields.timeStyle !== undefined) out.timeStyle = slots.fields.timeStyle;
     return out;
-  });
+  } });
   tag(dtfProto, "Intl.DateTimeFormat");
 
   // ---- NumberFormat ----
@@ -615,25 +620,25 @@
   }
 
   const nfProto = NumberFormat.prototype;
-  getter(nfProto, "format", function format() {
+  accessors(nfProto, { get format() {
     const slots = nfSlots.get(this, "Intl.NumberFormat.prototype.format");
     if (slots.boundFormat === undefined) {
       slots.boundFormat = (value) => joinParts(numberParts(slots, value));
     }
     return slots.boundFormat;
-  });
-  method(nfProto, "formatToParts", function formatToParts(value) {
+  } });
+  accessors(nfProto, { formatToParts(value) {
     const slots = nfSlots.get(this, "Intl.NumberFormat.prototype.formatToParts");
     return partsObjects(numberParts(slots, value));
-  });
-  method(nfProto, "formatRange", function formatRange(start, end) {
+  } });
+  accessors(nfProto, { formatRange(start, end) {
     const slots = nfSlots.get(this, "Intl.NumberFormat.prototype.formatRange");
     if (start === undefined || end === undefined) throw new TypeError("formatRange needs two numbers");
     const a = joinParts(numberParts(slots, start));
     const b = joinParts(numberParts(slots, end));
     return a === b ? `~${a}` : `${a}–${b}`;
-  });
-  method(nfProto, "resolvedOptions", function resolvedOptions() {
+  } });
+  accessors(nfProto, { resolvedOptions() {
     const slots = nfSlots.get(this, "Intl.NumberFormat.prototype.resolvedOptions");
     const out = { locale: slots.locale, numberingSystem: slots.numberingSystem, style: slots.style };
     if (slots.style === "currency") {
@@ -662,7 +667,7 @@
     out.roundingPriority = "auto";
     out.trailingZeroDisplay = "auto";
     return out;
-  });
+  } });
   tag(nfProto, "Intl.NumberFormat");
 
   // ---- PluralRules ----
@@ -678,20 +683,20 @@
     prSlots.set(this, { locale: resolved.locale, data: resolved.data, type, digits });
   }
   const prProto = PluralRules.prototype;
-  method(prProto, "select", function select(value) {
+  accessors(prProto, { select(value) {
     const slots = prSlots.get(this, "Intl.PluralRules.prototype.select");
     const n = NumberCtor(value);
     if (!Number.isFinite(n)) return "other";
     return natives.pluralSelect(slots.data, slots.type === "ordinal", plainDigits(Math.abs(n)), slots.digits);
-  });
-  method(prProto, "selectRange", function selectRange(start, end) {
+  } });
+  accessors(prProto, { selectRange(start, end) {
     const slots = prSlots.get(this, "Intl.PluralRules.prototype.selectRange");
     if (start === undefined || end === undefined) throw new TypeError("selectRange needs two numbers");
     const n = NumberCtor(end);
     if (!Number.isFinite(n) || NumberCtor(start) !== NumberCtor(start)) throw new RangeError("selectRange needs finite numbers");
     return natives.pluralSelect(slots.data, slots.type === "ordinal", plainDigits(Math.abs(n)), slots.digits);
-  });
-  method(prProto, "resolvedOptions", function resolvedOptions() {
+  } });
+  accessors(prProto, { resolvedOptions() {
     const slots = prSlots.get(this, "Intl.PluralRules.prototype.resolvedOptions");
     const out = { locale: slots.locale, type: slots.type, minimumIntegerDigits: slots.digits.minimumIntegerDigits };
     if (slots.digits.minimumFractionDigits !== undefined) {
@@ -708,7 +713,7 @@
     out.roundingPriority = "auto";
     out.trailingZeroDisplay = "auto";
     return out;
-  });
+  } });
   tag(prProto, "Intl.PluralRules");
 
   // ---- Collator ----
@@ -742,14 +747,14 @@
     };
   }
   const collatorProto = Collator.prototype;
-  getter(collatorProto, "compare", function compare() {
+  accessors(collatorProto, { get compare() {
     const slots = collatorSlots.get(this, "Intl.Collator.prototype.compare");
     if (slots.boundCompare === undefined) {
       slots.boundCompare = (x, y) => natives.compare(slots.data, slots.sensitivity, slots.ignorePunctuation, StringCtor(x), StringCtor(y));
     }
     return slots.boundCompare;
-  });
-  method(collatorProto, "resolvedOptions", function resolvedOptions() {
+  } });
+  accessors(collatorProto, { resolvedOptions() {
     const slots = collatorSlots.get(this, "Intl.Collator.prototype.resolvedOptions");
     return {
       locale: slots.locale,
@@ -760,7 +765,7 @@
       numeric: slots.numeric,
       caseFirst: slots.caseFirst,
     };
-  });
+  } });
   tag(collatorProto, "Intl.Collator");
 
   // ---- RelativeTimeFormat ----
@@ -787,21 +792,21 @@
     return { unit, flat: natives.relativeTimeParts(slots.data, slots.style, slots.numeric, unit, plainDigits(n)) };
   }
   const rtfProto = RelativeTimeFormat.prototype;
-  method(rtfProto, "format", function format(value, unit) {
+  accessors(rtfProto, { format(value, unit) {
     const slots = rtfSlots.get(this, "Intl.RelativeTimeFormat.prototype.format");
     return joinParts(relativeParts(slots, value, unit).flat);
-  });
-  method(rtfProto, "formatToParts", function formatToParts(value, unit) {
+  } });
+  accessors(rtfProto, { formatToParts(value, unit) {
     const slots = rtfSlots.get(this, "Intl.RelativeTimeFormat.prototype.formatToParts");
     const parts = relativeParts(slots, value, unit);
     return partsObjects(parts.flat, (p) => {
       if (p.type !== "literal") p.unit = parts.unit;
     });
-  });
-  method(rtfProto, "resolvedOptions", function resolvedOptions() {
+  } });
+  accessors(rtfProto, { resolvedOptions() {
     const slots = rtfSlots.get(this, "Intl.RelativeTimeFormat.prototype.resolvedOptions");
     return { locale: slots.locale, style: slots.style, numeric: slots.numeric, numberingSystem: slots.numberingSystem };
-  });
+  } });
   tag(rtfProto, "Intl.RelativeTimeFormat");
 
   // ---- ListFormat ----
@@ -826,18 +831,18 @@
     return out;
   }
   const lfProto = ListFormat.prototype;
-  method(lfProto, "format", function format(list) {
+  accessors(lfProto, { format(list) {
     const slots = lfSlots.get(this, "Intl.ListFormat.prototype.format");
     return joinParts(natives.listParts(slots.data, slots.type, slots.style, stringList(list)));
-  });
-  method(lfProto, "formatToParts", function formatToParts(list) {
+  } });
+  accessors(lfProto, { formatToParts(list) {
     const slots = lfSlots.get(this, "Intl.ListFormat.prototype.formatToParts");
     return partsObjects(natives.listParts(slots.data, slots.type, slots.style, stringList(list)));
-  });
-  method(lfProto, "resolvedOptions", function resolvedOptions() {
+  } });
+  accessors(lfProto, { resolvedOptions() {
     const slots = lfSlots.get(this, "Intl.ListFormat.prototype.resolvedOptions");
     return { locale: slots.locale, type: slots.type, style: slots.style };
-  });
+  } });
   tag(lfProto, "Intl.ListFormat");
 
   // ---- Segmenter ----
@@ -853,23 +858,49 @@
     segmenterSlots.set(this, { locale: resolved.locale, granularity });
   }
   const segmenterProto = Segmenter.prototype;
-  method(segmenterProto, "segment", function segment(string) {
+  accessors(segmenterProto, { segment(string) {
     const slots = segmenterSlots.get(this, "Intl.Segmenter.prototype.segment");
     const input = StringCtor(string);
     const segments = create(segmentsProto);
     segmentsSlots.set(segments, { input, granularity: slots.granularity, breaks: undefined });
     return segments;
-  });
-  method(segmenterProto, "resolvedOptions", function resolvedOptions() {
+  } });
+  accessors(segmenterProto, { resolvedOptions() {
     const slots = segmenterSlots.get(this, "Intl.Segmenter.prototype.resolvedOptions");
     return { locale: slots.locale, granularity: slots.granularity };
-  });
+  } });
   tag(segmenterProto, "Intl.Segmenter");
 
-  // `[end, wordLike...]` of every segment, computed once per `segment()` result.
+  // `[end, wordLike...]` of every segment, computed once per `segment()` result, a window of
+  // at most SEGMENT_WINDOW code units at a time: what ICU4X allocates on the host side for
+  // a call stays small, and the boundaries accumulate in the plugin's heap, under its
+  // ceiling. Each window starts at the previous one's last boundary but for its end (which the
+  // window's end may have cut), so the breaks are those of the whole text; a segment longer
+  // than a window is cut at the window's end.
+  const SEGMENT_WINDOW = 8192;
   function breaksOf(slots) {
-    if (slots.breaks === undefined) slots.breaks = natives.segment(slots.granularity, slots.input);
-    return slots.breaks;
+    if (slots.breaks !== undefined) return slots.breaks;
+    const input = slots.input;
+    const breaks = [];
+    let from = 0;
+    while (from < input.length) {
+      let to = Math.min(from + SEGMENT_WINDOW, input.length);
+      // Never between the halves of a surrogate pair.
+      const last = input.charCodeAt(to - 1);
+      if (to < input.length && last >= 0xd800 && last <= 0xdbff) to++;
+      const found = natives.segment(slots.granularity, input.slice(from, to));
+      const atEnd = to === input.length;
+      let next = to;
+      for (let i = 0; i < found.length; i += 2) {
+        const end = from + found[i];
+        if (!atEnd && end === to && i > 0) break;
+        breaks.push(end, found[i + 1]);
+        next = end;
+      }
+      from = next;
+    }
+    slots.breaks = breaks;
+    return breaks;
   }
   function segmentData(slots, i) {
     const breaks = breaksOf(slots);
@@ -880,7 +911,7 @@
     return data;
   }
   const segmentsProto = {};
-  method(segmentsProto, "containing", function containing(index = undefined) {
+  accessors(segmentsProto, { containing(index = undefined) {
     const slots = segmentsSlots.get(this, "Segments.prototype.containing");
     let n = index === undefined ? 0 : Math.trunc(NumberCtor(index)) || 0;
     if (n < 0 || n >= slots.input.length) return undefined;
@@ -889,23 +920,23 @@
       if (n < breaks[i]) return segmentData(slots, i);
     }
     return undefined;
-  });
+  } });
   const segmentIteratorProto = create(getPrototypeOf(getPrototypeOf([][SymbolIterator]())));
-  method(segmentsProto, SymbolIterator, function iterator() {
+  accessors(segmentsProto, { [SymbolIterator]() {
     const slots = segmentsSlots.get(this, "Segments.prototype[Symbol.iterator]");
     const it = create(segmentIteratorProto);
     iteratorSlots.set(it, { slots, next: 0 });
     return it;
-  });
+  } });
   const iteratorSlots = Slots("Segment Iterator");
-  method(segmentIteratorProto, "next", function next() {
+  accessors(segmentIteratorProto, { next() {
     const state = iteratorSlots.get(this, "%SegmentIteratorPrototype%.next");
     const breaks = breaksOf(state.slots);
     if (state.next >= breaks.length) return { value: undefined, done: true };
     const value = segmentData(state.slots, state.next);
     state.next += 2;
     return { value, done: false };
-  });
+  } });
   tag(segmentIteratorProto, "Segmenter String Iterator");
 
   // ---- Locale ----
@@ -978,42 +1009,42 @@
       region: subtags.find((s, i) => i > 0 && (s.length === 2 || (s.length === 3 && /^[0-9]/.test(s)))),
     };
   };
-  method(localeProto, "toString", function toString() {
+  accessors(localeProto, { toString() {
     return localeInfo(this, "toString").text;
-  });
-  method(localeProto, "toJSON", function toJSON() {
+  } });
+  accessors(localeProto, { toJSON() {
     return localeInfo(this, "toJSON").text;
-  });
-  method(localeProto, "maximize", function maximize() {
+  } });
+  accessors(localeProto, { maximize() {
     return new Locale(natives.expand(localeInfo(this, "maximize").text, true));
-  });
-  method(localeProto, "minimize", function minimize() {
+  } });
+  accessors(localeProto, { minimize() {
     return new Locale(natives.expand(localeInfo(this, "minimize").text, false));
-  });
-  getter(localeProto, "baseName", function baseName() {
+  } });
+  accessors(localeProto, { get baseName() {
     return localeInfo(this, "baseName").parts.base;
-  });
-  getter(localeProto, "language", function language() {
+  } });
+  accessors(localeProto, { get language() {
     return localeInfo(this, "language").language;
-  });
-  getter(localeProto, "script", function script() {
+  } });
+  accessors(localeProto, { get script() {
     return localeInfo(this, "script").script;
-  });
-  getter(localeProto, "region", function region() {
+  } });
+  accessors(localeProto, { get region() {
     return localeInfo(this, "region").region;
-  });
+  } });
   for (const [name, key] of [["calendar", "ca"], ["collation", "co"], ["hourCycle", "hc"], ["caseFirst", "kf"], ["numberingSystem", "nu"]]) {
-    getter(localeProto, name, {
-      [name]() {
+    accessors(localeProto, {
+      get [name]() {
         const value = localeInfo(this, name).parts.keywords[key];
         return value === "" ? "true" : value;
       },
-    }[name]);
+    });
   }
-  getter(localeProto, "numeric", function numeric() {
+  accessors(localeProto, { get numeric() {
     const value = localeInfo(this, "numeric").parts.keywords.kn;
     return value === "" || value === "true";
-  });
+  } });
   tag(localeProto, "Intl.Locale");
 
   // ---- Intl ----
@@ -1032,19 +1063,18 @@
   for (const [name, ctor] of constructors) {
     defineProperty(ctor, "prototype", { __proto__: null, writable: false, enumerable: false, configurable: false });
     if (name !== "Locale") {
-      method(ctor, "supportedLocalesOf", function supportedLocalesOfMethod(locales, options = undefined) {
+      accessors(ctor, { supportedLocalesOf(locales, options = undefined) {
         return supportedLocalesOf(locales, options);
-      });
-      defineProperty(ctor.supportedLocalesOf, "name", { __proto__: null, value: "supportedLocalesOf" });
+      } });
     }
     method(Intl, name, ctor);
   }
-  method(Intl, "getCanonicalLocales", function getCanonicalLocales(locales) {
+  accessors(Intl, { getCanonicalLocales(locales) {
     return canonicalizeLocaleList(locales);
-  });
-  method(Intl, "supportedValuesOf", function supportedValuesOf(key) {
+  } });
+  accessors(Intl, { supportedValuesOf(key) {
     return natives.supportedValues(StringCtor(key));
-  });
+  } });
   tag(Intl, "Intl");
 
   // ---- the built-ins' locale methods (stub.js calls these with `this` first) ----
@@ -1104,8 +1134,6 @@
       return text;
     },
   };
-  void isArray;
-  void freeze;
 
   return { __proto__: null, Intl, locale };
 })

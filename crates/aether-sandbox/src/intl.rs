@@ -14,8 +14,10 @@
 //! binary (read-only statics), nothing is loaded at run time.
 //!
 //! Host-side memory: none is held between calls. Each call builds its ICU4X formatter (a few
-//! small structures borrowing the static data), formats, and drops it; the strings it returns
-//! go into the plugin's heap, under its ceiling.
+//! small structures borrowing the static data), formats, and drops it; what it returns goes
+//! into the plugin's heap, under its ceiling. A call's transient copies are the size of its
+//! arguments (strings the plugin's heap already holds), except `segment`'s boundaries, 16
+//! bytes a segment: intl.js asks for them a window of 8,192 code units at a time.
 //!
 //! What ICU4X lacks, and what is done instead, is listed in `docs/intl.md`: `NumberFormat`'s
 //! `compact`/`scientific`/`engineering` notations and units outside [`UNITS`] throw a

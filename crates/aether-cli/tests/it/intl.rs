@@ -252,6 +252,12 @@ out.graphemes = seg("grapheme", "e\u0301👨‍👩‍👧🇫🇷a");
 out.words = seg("word", "Hello, world! It's 3.5 km.");
 out.sentences = seg("sentence", "One. Two? Three!");
 out.containing = new Intl.Segmenter("en", { granularity: "word" }).segment("hello world").containing(7);
+// Longer than intl.js's 8,192-unit window: the same breaks as in one piece.
+const long = "word ".repeat(3000) + "e\u0301".repeat(3000) + "👨‍👩‍👧".repeat(1000);
+const longWords = [...new Intl.Segmenter("en", { granularity: "word" }).segment(long)];
+out.longWords = [longWords.length, longWords.filter((s) => s.isWordLike).length, longWords[longWords.length - 1].index];
+const longGraphemes = [...new Intl.Segmenter("en").segment(long)];
+out.longGraphemes = [longGraphemes.length, longGraphemes.every((s) => s.segment.length <= 8), longGraphemes[9000].index];
 const l = new Intl.Locale("en-latn-us-u-ca-gregory-hc-h12");
 out.locale = [l.toString(), l.baseName, l.language, l.script, l.region, l.calendar, l.hourCycle,
   new Intl.Locale("zh").maximize().toString(), new Intl.Locale("en-Latn-US").minimize().toString(),
