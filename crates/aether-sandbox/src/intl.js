@@ -638,6 +638,20 @@
     const b = joinParts(numberParts(slots, end));
     return a === b ? `~${a}` : `${a}–${b}`;
   } });
+  accessors(nfProto, { formatRangeToParts(start, end) {
+    const slots = nfSlots.get(this, "Intl.NumberFormat.prototype.formatRangeToParts");
+    if (start === undefined || end === undefined) throw new TypeError("formatRangeToParts needs two numbers");
+    const a = numberParts(slots, start);
+    const b = numberParts(slots, end);
+    if (joinParts(a) === joinParts(b)) {
+      return [{ type: "approximatelySign", value: "~", source: "shared" }, ...partsObjects(a, (p) => (p.source = "shared"))];
+    }
+    return [
+      ...partsObjects(a, (p) => (p.source = "startRange")),
+      { type: "literal", value: "–", source: "shared" },
+      ...partsObjects(b, (p) => (p.source = "endRange")),
+    ];
+  } });
   accessors(nfProto, { resolvedOptions() {
     const slots = nfSlots.get(this, "Intl.NumberFormat.prototype.resolvedOptions");
     const out = { locale: slots.locale, numberingSystem: slots.numberingSystem, style: slots.style };
@@ -1041,6 +1055,11 @@
       },
     });
   }
+  accessors(localeProto, { get variants() {
+    const info = localeInfo(this, "variants");
+    const variants = info.parts.base.split("-").filter((s, i) => i > 0 && s !== info.script && s !== info.region);
+    return variants.length === 0 ? undefined : variants.join("-");
+  } });
   accessors(localeProto, { get numeric() {
     const value = localeInfo(this, "numeric").parts.keywords.kn;
     return value === "" || value === "true";
