@@ -758,13 +758,20 @@
       numeric: resolved.values.kn === "true",
       caseFirst: resolved.values.kf ?? "false",
       boundCompare: undefined,
+      native: undefined,
     };
+  }
+  // The native comparison function, made on first use and kept.
+  function nativeCollator(slots) {
+    if (slots.native === undefined) slots.native = natives.collator(slots.data, slots.sensitivity, slots.ignorePunctuation);
+    return slots.native;
   }
   const collatorProto = Collator.prototype;
   accessors(collatorProto, { get compare() {
     const slots = collatorSlots.get(this, "Intl.Collator.prototype.compare");
     if (slots.boundCompare === undefined) {
-      slots.boundCompare = (x, y) => natives.compare(slots.data, slots.sensitivity, slots.ignorePunctuation, StringCtor(x), StringCtor(y));
+      const compare = nativeCollator(slots);
+      slots.boundCompare = (x, y) => compare(StringCtor(x), StringCtor(y));
     }
     return slots.boundCompare;
   } });
@@ -1130,7 +1137,7 @@
       const s = StringCtor(thisValue);
       const t = StringCtor(that);
       const slots = locales === undefined && options === undefined ? cached("collator", () => createCollator()) : createCollator(locales, options);
-      return natives.compare(slots.data, slots.sensitivity, slots.ignorePunctuation, s, t);
+      return nativeCollator(slots)(s, t);
     },
     caseMap(thisValue, locales, upper) {
       if (thisValue === undefined || thisValue === null) throw new TypeError("String.prototype.toLocaleUpperCase called on null or undefined");

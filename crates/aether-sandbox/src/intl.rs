@@ -151,7 +151,7 @@ fn natives<'js>(ctx: &Ctx<'js>) -> Result<Object<'js>> {
         "pluralCategories",
         Function::new(ctx.clone(), plural_categories)?,
     )?;
-    natives.set("compare", Function::new(ctx.clone(), compare)?)?;
+    natives.set("collator", Function::new(ctx.clone(), collator)?)?;
     natives.set(
         "relativeTimeParts",
         Function::new(ctx.clone(), relative_time_parts)?,
@@ -1057,16 +1057,15 @@ fn plural_categories(ctx: Ctx<'_>, tag: String, ordinal: bool) -> Result<Vec<Str
     .collect())
 }
 
-/// `compare(locale, sensitivity, ignorePunctuation, a, b)` → -1, 0 or 1 (`-u-kn-`, `-u-kf-`
-/// in the locale).
-fn compare(
-    ctx: Ctx<'_>,
+/// `collator(locale, sensitivity, ignorePunctuation)` → `compare(a, b)` (-1, 0 or 1), with
+/// `-u-kn-` and `-u-kf-` in the locale. The function keeps its ICU4X collator (a few words
+/// pointing into the static data), so sorting does not build one per comparison.
+fn collator<'js>(
+    ctx: Ctx<'js>,
     tag: String,
     sensitivity: String,
     ignore_punctuation: bool,
-    a: String,
-    b: String,
-) -> Result<i32> {
+) -> Result<Function<'js>> {
     let locale = locale(&ctx, &tag)?;
     let mut options = CollatorOptions::default();
     match sensitivity.as_str() {
@@ -1085,12 +1084,12 @@ fn compare(
         Ok(collator) => collator,
         Err(error) => return range(&ctx, &format!("no collation for this locale: {error}")),
     };
-    let a: Vec<u16> = a.encode_utf16().collect();
-    let b: Vec<u16> = b.encode_utf16().collect();
-    Ok(match collator.compare_utf16(&a, &b) {
-        std::cmp::Ordering::Less => -1,
-        std::cmp::Ordering::Equal => 0,
-        std::cmp::Ordering::Greater => 1,
+    Function::new(ctx.clone(), move |a: String, b: String| -> i32 {
+        match collator.compare(&a, &b) {
+            std::cmp::Ordering::Less => -1,
+            std::cmp::Ordering::Equal => 0,
+            std::cmp::Ordering::Greater => 1,
+        }
     })
 }
 
