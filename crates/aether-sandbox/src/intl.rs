@@ -13,9 +13,10 @@
 //! formats anything never evaluates intl.js nor touches ICU data. The data is compiled into the
 //! binary (read-only statics), nothing is loaded at run time.
 //!
-//! Host-side memory: none is held between calls. Each call builds its ICU4X formatter (a few
-//! small structures borrowing the static data), formats, and drops it; what it returns goes
-//! into the plugin's heap, under its ceiling. A call's transient copies are the size of its
+//! Host-side memory: each call builds its ICU4X formatter (a few small structures borrowing
+//! the static data), formats, and drops it; what it returns goes into the plugin's heap, under
+//! its ceiling. The one thing kept is an `Intl.Collator`'s ICU4X collator, inside its native
+//! compare function: a few dozen bytes pointing into the static data, not worth metering. A call's transient copies are the size of its
 //! arguments (strings the plugin's heap already holds), except `segment`'s boundaries, 16
 //! bytes a segment: intl.js asks for them a window of 8,192 code units at a time.
 //!
