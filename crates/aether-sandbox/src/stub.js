@@ -8,7 +8,8 @@
 // Also makes the stand-ins of web.rs's globals from `webStub` (`{ load, names, captured }`):
 // they are in this script because loading a second one was most of their cost.
 // The classes are accessors on the global object until then, as Node.js does for its lazily
-// loaded globals; assigning one replaces it like a plain property.
+// loaded globals; assigning one replaces it like a plain property. `intlStub` (intl.rs) makes
+// `Intl` the same way, and the built-ins' locale methods load it on first call.
 (function (natives, load, webStub, intlStub) {
   "use strict";
   const global = globalThis;
