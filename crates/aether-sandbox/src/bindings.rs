@@ -95,6 +95,7 @@ pub(crate) fn prepare() {
     PRELUDE.bytecode();
     crate::web::prepare();
     crate::streams::prepare();
+    crate::intl::prepare();
 }
 
 /// Installs every non-built-in global. `tasks` are the step's timers and slow host calls, run by
@@ -280,12 +281,13 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, gate: &Arc<Gate>, tasks: &Tasks<'_, '
     natives.set("lazySource", crate::lazy::source_fn(ctx)?)?;
     let web = crate::web::install(ctx, tasks)?;
     let streams = crate::streams::install(ctx, &gate.shared.meter)?;
-    let exported: Object<'js> = STUB.function(ctx)?.call((natives, load, web, streams))?;
+    let intl = crate::intl::install(ctx)?;
+    let exported: Object<'js> = STUB.function(ctx)?.call((natives, load, web, streams, intl))?;
     let fetch: Function<'js> = exported.get("fetch")?;
     let process: Object<'js> = exported.get("process")?;
     let listen: Function<'js> = exported.get("listen")?;
     // The lazy globals (lazy.rs), in the order they had as the stub's accessors: the prelude's
-    // classes, `fetch`, then the web globals and the stream globals.
+    // classes, `fetch`, then the web globals, the stream globals and `Intl`.
     crate::lazy::install(ctx, &exported.get::<_, Function<'js>>("lazy")?)?;
     crate::lazy::define(ctx, crate::lazy::Source::Prelude)?;
     globals.prop(
@@ -296,6 +298,7 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, gate: &Arc<Gate>, tasks: &Tasks<'_, '
     )?;
     crate::lazy::define(ctx, crate::lazy::Source::Web)?;
     crate::lazy::define(ctx, crate::lazy::Source::Streams)?;
+    crate::lazy::define(ctx, crate::lazy::Source::Intl)?;
 
     let aether = Object::new(ctx.clone())?;
     aether.set("fs", fs.clone())?;

@@ -356,6 +356,7 @@ mod tests {
         "File",
         "FormData",
         "Headers",
+        "Intl",
         "navigator",
         "performance",
         "reportError",
@@ -440,6 +441,7 @@ mod tests {
         // The same once the lazily loaded prelude has run (bindings.rs `STUB`): it adds no name.
         let seen_loaded = globals_after(
             "export default () => { void new TextEncoder(); void Response; void URL; \
+             void Intl.NumberFormat; void (1).toLocaleString(); \
              return Object.getOwnPropertyNames(globalThis); }",
         );
         assert_eq!(seen_loaded, expected);

@@ -41,6 +41,8 @@ pub(crate) enum Source {
     Web,
     /// The stream globals' script (streams.rs).
     Streams,
+    /// intl.js (intl.rs).
+    Intl,
 }
 
 /// Every lazy global, in the order `Object.getOwnPropertyNames(globalThis)` lists them. Names
@@ -85,6 +87,7 @@ pub(crate) const GLOBALS: &[(&CStr, Source)] = &[
     (c"TextDecoderStream", Source::Streams),
     (c"CompressionStream", Source::Streams),
     (c"DecompressionStream", Source::Streams),
+    (c"Intl", Source::Intl),
 ];
 
 /// The source of lazy global `name`, if it is one.
@@ -105,7 +108,7 @@ pub(crate) fn define(ctx: &Ctx<'_>, source: Source) -> Result<()> {
     Ok(())
 }
 
-/// `lazySource(name)`, for stub.js: `"prelude"`, `"web"` or `"streams"`, the script that makes lazy global
+/// `lazySource(name)`, for stub.js: `"prelude"`, `"web"`, `"streams"` or `"intl"`, the script that makes lazy global
 /// `name`, or `undefined` if it is none.
 pub(crate) fn source_fn<'js>(ctx: &Ctx<'js>) -> Result<Function<'js>> {
     Function::new(ctx.clone(), |name: String| {
@@ -113,6 +116,7 @@ pub(crate) fn source_fn<'js>(ctx: &Ctx<'js>) -> Result<Function<'js>> {
             Source::Prelude => "prelude",
             Source::Web => "web",
             Source::Streams => "streams",
+            Source::Intl => "intl",
         })
     })
 }

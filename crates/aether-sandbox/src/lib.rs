@@ -29,6 +29,7 @@ mod encoding;
 mod engine;
 mod errors;
 mod gate;
+mod intl;
 mod lazy;
 mod loader;
 mod pool;

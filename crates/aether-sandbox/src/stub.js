@@ -2,17 +2,19 @@
 // `aether.fetch`, `aether.process.run` and `aether.listen`, which load prelude.js on first use,
 // and the loaders of the lazy globals (lazy.rs): `TextEncoder`, `TextDecoder`, `Headers` and
 // `Response` from the prelude, web.rs's globals from web.js, and the stream globals from
-// streams.rs's script. Most plugins never touch them,
+// streams.rs's script, `Intl` from intl.js (which the built-ins' locale methods also load on
+// first call). Most plugins never touch them,
 // and loading the prelude was a third of a trivial sandbox's cost.
 //
 // Called once with the native helpers, `load` (which evaluates the prelude with them),
-// `webStub` and `streamsStub` (each `{ load, captured }`); only its closures keep them. Returns `{ fetch, process,
+// `webStub`, `streamsStub` and `intlStub` (each `{ load, captured }`); only its closures keep
+// them. Returns `{ fetch, process,
 // listen }` for the `aether` object and `lazy`, the function from a lazy global's name to its
 // value that the engine calls when the global is first touched (`natives.lazySource(name)` says
 // which script makes it). The globals themselves
 // are not made here: lazy.rs defines them natively, as the engine does its own lazily created
 // built-ins (`Math`, `JSON`), at almost no cost per name.
-(function (natives, load, webStub, streamsStub) {
+(function (natives, load, webStub, streamsStub, intlStub) {
   "use strict";
   const hasOwn = Object.hasOwn;
   let exported;
@@ -94,6 +96,16 @@
   natives.streamsLoaded = streamsLoaded;
   natives.web = web;
   natives.webLoaded = () => webValues !== undefined;
+  // intl.js's `{ Intl, locale }`, loaded the same way.
+  let intlValues;
+  const intl = () => {
+    if (intlValues === undefined) {
+      const values = intlStub.load(intlStub.captured);
+      intlValues ??= values;
+    }
+    return intlValues;
+  };
+  localeMethods();
   const lazySource = natives.lazySource;
   // What the engine calls when a lazy global is first touched (lazy.rs).
   const lazy = (name) => {
@@ -107,7 +119,44 @@
       const values = streams();
       return hasOwn(values, name) ? values[name] : undefined;
     }
+    if (source === "intl") {
+      const values = intl();
+      return hasOwn(values, name) ? values[name] : undefined;
+    }
     return undefined;
   };
   return { fetch, process: { run }, listen, lazy };
+
+  // The built-ins' locale-sensitive methods (ECMA-402 §19-20: `Date`'s `toLocale*String`,
+  // `Number`'s and `BigInt`'s `toLocaleString`, `String`'s `localeCompare` and
+  // `toLocaleUpperCase`/`LowerCase`, and `Array`'s `toLocaleString`) replace QuickJS's
+  // locale-blind ones with methods that load intl.js on first call (`intl().locale` holds their
+  // bodies). Method syntax gives each the standard `name`, `length` and no `prototype`.
+  function localeMethods() {
+    const defineProperty = Object.defineProperty;
+    const on = (proto, methods) => {
+      for (const name of Object.keys(methods)) {
+        defineProperty(proto, name, { __proto__: null, value: methods[name], writable: true, enumerable: false, configurable: true });
+      }
+    };
+    on(Date.prototype, {
+      toLocaleString() { return intl().locale.date(this, arguments[0], arguments[1], "any", "all"); },
+      toLocaleDateString() { return intl().locale.date(this, arguments[0], arguments[1], "date", "date"); },
+      toLocaleTimeString() { return intl().locale.date(this, arguments[0], arguments[1], "time", "time"); },
+    });
+    on(Number.prototype, {
+      toLocaleString() { return intl().locale.number(this, arguments[0], arguments[1]); },
+    });
+    on(BigInt.prototype, {
+      toLocaleString() { return intl().locale.bigint(this, arguments[0], arguments[1]); },
+    });
+    on(String.prototype, {
+      localeCompare(that) { return intl().locale.compare(this, that, arguments[1], arguments[2]); },
+      toLocaleUpperCase() { return intl().locale.caseMap(this, arguments[0], true); },
+      toLocaleLowerCase() { return intl().locale.caseMap(this, arguments[0], false); },
+    });
+    on(Array.prototype, {
+      toLocaleString() { return intl().locale.array(this, arguments[0], arguments[1]); },
+    });
+  }
 })

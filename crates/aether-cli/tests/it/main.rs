@@ -20,6 +20,7 @@ mod exec;
 mod fetch;
 mod grant_first;
 mod integrity;
+mod intl;
 mod listen;
 mod misc15;
 mod modules;
