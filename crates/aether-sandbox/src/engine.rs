@@ -338,7 +338,7 @@ mod tests {
 
     /// What SPEC §5 lets us add to the ECMAScript built-ins (`queueMicrotask` is already a
     /// QuickJS-ng built-in).
-    const ADDITIONS: [&str; 31] = [
+    const ADDITIONS: [&str; 32] = [
         "AbortController",
         "AbortSignal",
         "aether",

@@ -37,7 +37,8 @@
   // format" for a getter), `length` and no `prototype`; copied non-enumerable.
   const accessors = (target, source) => {
     for (const key of Reflect.ownKeys(source)) {
-      const descriptor = Object.getOwnPropertyDescriptor(source, key);
+      // Without a prototype: plugin code may have put `get` or `value` on Object.prototype.
+      const descriptor = { __proto__: null, ...Object.getOwnPropertyDescriptor(source, key) };
       descriptor.enumerable = false;
       defineProperty(target, key, descriptor);
     }

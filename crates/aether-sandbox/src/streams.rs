@@ -40,7 +40,9 @@ pub(crate) const COMPRESSOR_BYTES: usize = 352 * 1024;
 pub(crate) const DECOMPRESSOR_BYTES: usize = 76 * 1024;
 
 /// The Streams classes and streams.js. The module's body is the ponyfill, unmodified, behind
-/// three lines that hide the global object from it: it looks for `DOMException` there at load
+/// streams_object.js (its `Object`, whose descriptors ignore what plugin code put on
+/// `Object.prototype`: the ponyfill loads after plugin code ran) and three lines that hide the
+/// global object from it: it looks for `DOMException` there at load
 /// and would find a plugin's stand-in (or a value the plugin put there); without one it makes
 /// its own for the `AbortError` a `pipeTo` signal without a reason gets.
 static STREAMS: Script = Script {
@@ -48,6 +50,7 @@ static STREAMS: Script = Script {
     source: "",
     module: concat!(
         "const globalThis = undefined;\nconst self = undefined;\nconst global = undefined;\n",
+        include_str!("streams_object.js"),
         include_str!("../../../vendor/web-streams-polyfill/ponyfill.mjs"),
         "\nexport default ",
         include_str!("streams.js"),
