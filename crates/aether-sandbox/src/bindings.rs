@@ -93,6 +93,7 @@ pub(crate) fn prepare() {
     STUB.bytecode();
     PRELUDE.bytecode();
     crate::web::prepare();
+    crate::wasm::prepare();
 }
 
 /// Installs every non-built-in global. `tasks` are the step's timers and slow host calls, run by
@@ -259,6 +260,7 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, gate: &Arc<Gate>, tasks: &Tasks<'_, '
     )?;
     natives.set("fetch", fetch_fn(ctx, tasks.calls)?)?;
     natives.set("fetchMalformed", fetch_malformed_fn(ctx, tasks.calls)?)?;
+    natives.set("pluginFile", plugin_file_fn(ctx, gate)?)?;
     natives.set("run", run_fn(ctx, tasks.calls)?)?;
     install_listen_natives(ctx, gate, tasks.calls, &natives)?;
     let load = Function::new(
@@ -268,7 +270,8 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, gate: &Arc<Gate>, tasks: &Tasks<'_, '
         },
     )?;
     let web = crate::web::install(ctx, tasks)?;
-    let exported: Object<'js> = STUB.function(ctx)?.call((natives, load, web))?;
+    let wasm = crate::wasm::install(ctx, gate, tasks.wasm)?;
+    let exported: Object<'js> = STUB.function(ctx)?.call((natives, load, web, wasm))?;
     let fetch: Function<'js> = exported.get("fetch")?;
     let process: Object<'js> = exported.get("process")?;
     let listen: Function<'js> = exported.get("listen")?;
@@ -294,6 +297,18 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, gate: &Arc<Gate>, tasks: &Tasks<'_, '
     define_property.call::<_, Value>((globals.clone(), "aether", descriptor))?;
 
     Ok(())
+}
+
+/// `fetch` of an `aether-plugin:/<path>` URL (SPEC §5): the plugin's file as the host's
+/// response object, synchronously (the bytes are already in memory, verified; no network).
+fn plugin_file_fn<'js>(ctx: &Ctx<'js>, gate: &Arc<Gate>) -> Result<Function<'js>> {
+    let gate = Arc::clone(gate);
+    Function::new(
+        ctx.clone(),
+        move |ctx: Ctx<'js>, url: String| -> Result<Value<'js>> {
+            host_call(&ctx, &gate, HostRequest::PluginFile { url })
+        },
+    )
 }
 
 /// The native half of `fetch` (the JavaScript half in the prelude normalizes the arguments):

@@ -31,6 +31,7 @@ mod loader;
 mod pool;
 mod sys;
 mod tasks;
+mod wasm;
 mod web;
 
 pub use tasks::MAX_SLOW_CALLS;

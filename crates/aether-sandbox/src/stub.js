@@ -9,7 +9,7 @@
 // they are in this script because loading a second one was most of their cost.
 // The classes are accessors on the global object until then, as Node.js does for its lazily
 // loaded globals; assigning one replaces it like a plain property.
-(function (natives, load, webStub) {
+(function (natives, load, webStub, wasmStub) {
   "use strict";
   const global = globalThis;
   const defineProperty = Object.defineProperty;
@@ -92,6 +92,8 @@
   };
   const web = webGlobals(webStub.load, webStub.names, webStub.captured);
   const webLoaded = () => web(false) !== undefined;
+  // `WebAssembly` (wasm.rs): a stand-in like the web globals, loading wasm.js on first use.
+  webGlobals(wasmStub.load, wasmStub.names, wasmStub.captured);
   return { fetch, process: { run }, listen };
 
   // Stand-ins for web.rs's globals: each name is an accessor that evaluates web.js on first use

@@ -38,6 +38,7 @@ mod trusted_files;
 mod typescript;
 mod typings;
 mod unsafe_mode;
+mod wasm;
 mod web;
 
 use std::path::{Path, PathBuf};
