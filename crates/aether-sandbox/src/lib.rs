@@ -35,6 +35,7 @@ mod wasm;
 mod web;
 
 pub use tasks::MAX_SLOW_CALLS;
+pub use wasm::limit_memory_reservations;
 
 use std::sync::Arc;
 use std::sync::mpsc;

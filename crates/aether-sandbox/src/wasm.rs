@@ -31,7 +31,7 @@
 
 use std::cell::RefCell;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -79,8 +79,7 @@ pub(crate) fn prepare() {
 /// of the step (it holds JavaScript values and the store).
 pub(crate) type Slot<'js> = Rc<RefCell<Option<Rc<State<'js>>>>>;
 
-/// The process's engine, made on first use: with the reservation that fits this process's
-/// address-space limit.
+/// The process's engine, made on first use (wasm.js's `init`).
 fn engine() -> std::result::Result<&'static Engine, String> {
     static ENGINE: OnceLock<std::result::Result<Engine, String>> = OnceLock::new();
     ENGINE
@@ -103,13 +102,26 @@ fn engine() -> std::result::Result<&'static Engine, String> {
         .map_err(Clone::clone)
 }
 
-/// The address space each linear memory reserves: all of 32-bit space, or, under an
-/// address-space limit (the process tier's worker), half of that limit, so that one memory
-/// always fits beside the engine.
+/// Set by [`limit_memory_reservations`]: the most address space a linear memory reserves in
+/// this process (0: no limit).
+static RESERVATION_LIMIT: AtomicU64 = AtomicU64::new(0);
+
+/// Caps the address space each WebAssembly linear memory of this process reserves. Memories
+/// never move, so this is also the most one can grow to. The process tier's worker (one step,
+/// under `RLIMIT_AS`) calls it with the step's memory ceiling, which no memory can pass anyway,
+/// before the step runs; without it a memory reserves all of 32-bit space (4 GiB).
+pub fn limit_memory_reservations(bytes: u64) {
+    RESERVATION_LIMIT.store(bytes.max(1), Ordering::Relaxed);
+}
+
+/// The address space each linear memory reserves (see [`limit_memory_reservations`]).
 fn reservation() -> u64 {
-    match raw::address_space_limit() {
-        None => FULL_RESERVATION,
-        Some(limit) => (limit / 2 / 65_536 * 65_536).clamp(65_536, FULL_RESERVATION),
+    match RESERVATION_LIMIT.load(Ordering::Relaxed) {
+        0 => FULL_RESERVATION,
+        limit => limit
+            .div_ceil(65_536)
+            .saturating_mul(65_536)
+            .clamp(65_536, FULL_RESERVATION),
     }
 }
 
@@ -1448,16 +1460,5 @@ mod raw {
             Value::from_raw(ctx.clone(), raw)
         };
         ArrayBuffer::from_value(value).ok_or(rquickjs::Error::Unknown)
-    }
-
-    /// `RLIMIT_AS`, if finite.
-    pub(super) fn address_space_limit() -> Option<u64> {
-        let mut limit = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
-        };
-        // SAFETY: `limit` is a valid out-pointer.
-        let rc = unsafe { libc::getrlimit(libc::RLIMIT_AS, &mut limit) };
-        (rc == 0 && limit.rlim_cur != libc::RLIM_INFINITY).then_some(limit.rlim_cur)
     }
 }
