@@ -1016,10 +1016,10 @@ fn natives<'js>(ctx: &Ctx<'js>, shared: &Arc<Shared>, slot: &Slot<'js>) -> Resul
             "memoryNew",
             Function::new(
                 ctx.clone(),
-                move |ctx: Ctx<'js>, initial: f64, maximum: Opt<f64>| -> Result<usize> {
+                move |ctx: Ctx<'js>, initial: f64, maximum: Opt<Option<f64>>| -> Result<usize> {
                     let state = state(&ctx, &slot)?;
                     let initial = pages(&state, Some(initial), "initial")?.unwrap_or(0);
-                    let maximum = pages(&state, maximum.0, "maximum")?;
+                    let maximum = pages(&state, maximum.0.flatten(), "maximum")?;
                     if initial > 65_536 || maximum.is_some_and(|m| m > 65_536 || m < initial) {
                         return Err(state.throw(Kind::Range, "invalid WebAssembly.Memory size"));
                     }
@@ -1114,7 +1114,7 @@ fn natives<'js>(ctx: &Ctx<'js>, shared: &Arc<Shared>, slot: &Slot<'js>) -> Resul
                 move |ctx: Ctx<'js>,
                       element: String,
                       initial: f64,
-                      maximum: Opt<f64>,
+                      maximum: Opt<Option<f64>>,
                       init: Opt<Value<'js>>|
                       -> Result<usize> {
                     let state = state(&ctx, &slot)?;
@@ -1125,7 +1125,7 @@ fn natives<'js>(ctx: &Ctx<'js>, shared: &Arc<Shared>, slot: &Slot<'js>) -> Resul
                         ));
                     }
                     let initial = pages(&state, Some(initial), "initial")?.unwrap_or(0);
-                    let maximum = pages(&state, maximum.0, "maximum")?;
+                    let maximum = pages(&state, maximum.0.flatten(), "maximum")?;
                     if initial > 10_000_000 || maximum.is_some_and(|m| m < initial) {
                         return Err(state.throw(Kind::Range, "invalid WebAssembly.Table size"));
                     }

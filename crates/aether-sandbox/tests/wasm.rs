@@ -109,3 +109,21 @@ fn issue_19_wasm_memory_counts_toward_the_ceiling() {
         "{result:?}"
     );
 }
+
+#[test]
+fn issue_19_wasm_memories_made_in_a_loop_hit_the_ceiling() {
+    let limits = Limits {
+        memory: 64 * 1024 * 1024,
+        timeout: Duration::from_secs(5),
+        ..Limits::default()
+    };
+    let (result, _) = run(
+        "(module)",
+        "const all = []; for (;;) { try { all.push(new WebAssembly.Memory({ initial: 160 })); } catch (e) {} }",
+        limits,
+    );
+    assert!(
+        matches!(result, Err(StepError::Memory { .. })),
+        "{result:?}"
+    );
+}
