@@ -420,20 +420,6 @@ impl StepHost {
         })
     }
 
-    /// Loads a module for `import` (static or dynamic) or CommonJS `require`, in the order
-    /// SPEC §5 sets ("the grant is checked first"), the one place that decides it for every
-    /// module:
-    ///
-    /// 1. the specifier resolves against the importing module ([`PluginBundle::resolve_module`]:
-    ///    relative, `#imports`, or a package from the plugin's `node_modules`), and the bundle
-    ///    judges the real path it names: a `node:` or capability built-in name, an absolute
-    ///    path or URL, climbing out of the plugin, a symlink whose real path leaves it, a
-    ///    package that is not installed or a package target climbing out of its package is a
-    ///    `module` violation, whether or not a file exists there;
-    /// 2. only a specifier that stays inside the plugin may fail otherwise: no such file, a
-    ///    subpath the package does not export, a bad `package.json`, bytes that are not UTF-8
-    ///    text, or a JSON module imported without `with { type: 'json' }` (or a module that is
-    ///    not JSON imported with it) is a `TypeError`.
     /// `fetch` of `aether-plugin:/<path>` (SPEC §5): the plugin file's verified bytes as a
     /// `200` response, typed by its extension; a path out of the plugin is the same `module`
     /// violation as an import of it.
@@ -496,6 +482,20 @@ impl StepHost {
         })
     }
 
+    /// Loads a module for `import` (static or dynamic) or CommonJS `require`, in the order
+    /// SPEC §5 sets ("the grant is checked first"), the one place that decides it for every
+    /// module:
+    ///
+    /// 1. the specifier resolves against the importing module ([`PluginBundle::resolve_module`]:
+    ///    relative, `#imports`, or a package from the plugin's `node_modules`), and the bundle
+    ///    judges the real path it names: a `node:` or capability built-in name, an absolute
+    ///    path or URL, climbing out of the plugin, a symlink whose real path leaves it, a
+    ///    package that is not installed or a package target climbing out of its package is a
+    ///    `module` violation, whether or not a file exists there;
+    /// 2. only a specifier that stays inside the plugin may fail otherwise: no such file, a
+    ///    subpath the package does not export, a bad `package.json`, bytes that are not UTF-8
+    ///    text, or a JSON module imported without `with { type: 'json' }` (or a module that is
+    ///    not JSON imported with it) is a `TypeError`.
     fn module(
         &self,
         specifier: &str,

@@ -866,7 +866,7 @@ fn natives<'js>(ctx: &Ctx<'js>, shared: &Arc<Shared>, slot: &Slot<'js>) -> Resul
                             .clone()
                     };
                     let _entered = raw::enter(&state);
-                    let made = state.with_store(|store| -> Result<Vec<Value<'js>>> {
+                    state.with_store(|store| -> Result<Vec<Value<'js>>> {
                     if !store.data_mut().charge(INSTANCE_BYTES) {
                         return Err(state.throw(Kind::Range, "out of memory"));
                     }
@@ -945,8 +945,7 @@ fn natives<'js>(ctx: &Ctx<'js>, shared: &Arc<Shared>, slot: &Slot<'js>) -> Resul
                             Ok(entry.into_value())
                         })
                         .collect()
-                })?;
-                    made
+                })?
                 },
             )?,
         )?;
