@@ -685,6 +685,48 @@ def compile_once(root):
         # The disk cache's runs after its first one (which wrote the entries) are warm.
         rows.append(Row(f"8 compile once: 1 step of the 200 KB plugin, {tier} tier, `AETHER_COMPILE_CACHE=disk` warm (whole process)",
                         timed["disk"][1], "ms", "same, `AETHER_COMPILE_CACHE=off`", timed["off"][1]))
+
+WASM_BENCH = ROOT / "bench" / "wasm"
+SHA256_JS = """import { createSHA256 } from "hash-wasm";
+export default async (i) => {
+  const data = new Uint8Array(i.mib * 1024 * 1024);
+  for (let k = 0; k < data.length; k++) data[k] = k & 255;
+  const hasher = await createSHA256();
+  const hash = () => { hasher.init(); hasher.update(data); return hasher.digest("hex"); };
+  const digest = hash();
+  const times = [];
+  for (let k = 0; k < i.runs; k++) {
+    const start = performance.now();
+    hash();
+    times.push(performance.now() - start);
+  }
+  return { digest, times };
+};
+"""
+
+
+def wasm(root):
+    """hash-wasm's SHA-256 (WebAssembly, pinned in bench/wasm/package.json) of 64 MiB, in a step
+    of each tier and in Node, timed in process after a warm-up hash (issue 19 item 4)."""
+    progress("9. WebAssembly")
+    if not (WASM_BENCH / "node_modules" / "hash-wasm").exists():
+        done = subprocess.run(["npm", "install", "--no-audit", "--no-fund"], cwd=WASM_BENCH, capture_output=True, text=True)
+        if done.returncode != 0:
+            MISSING.append(f"group 9: `npm install` in bench/wasm failed: {done.stderr[-300:]}")
+            return []
+    plugin = write_plugin(root, "sha256", SHA256_JS, limits={"timeout": "10m", "memory": "1GiB"})
+    shutil.copytree(WASM_BENCH / "node_modules", root / "plugins" / plugin / "node_modules")
+    node_out = json.loads(subprocess.run(["node", str(WASM_BENCH / "node_sha256.mjs"), "64", "5"], check=True,
+                                         capture_output=True, text=True).stdout)
+    rows = []
+    for tier in TIERS:
+        policy = write_policy(root, f"wasm-{tier}", tier, '[limits]\nmax_memory = "1GiB"\nmax_timeout = "10m"\n')
+        pipeline = write_pipeline(root, f"sha256-{tier}", policy, [{"id": "h", "plugin": plugin, "with": {"mib": 64, "runs": 5}}])
+        out = run_aether(pipeline)[1]["steps"][0]["output"]
+        if out["digest"] != node_out["digest"]:
+            MISSING.append(f"group 9: the {tier} tier's digest differs from Node's")
+        rows.append(Row(f"9 hash-wasm 4.12.0 SHA-256 of 64 MiB in wasm, {tier} tier (in step, after a warm-up hash)",
+                        stat(out["times"]), "ms", "Node, same package and data, in process", stat(node_out["times"])))
     return rows
 
 
@@ -719,6 +761,7 @@ def main():
             rows += realworld(root)
         if "8" in groups:
             rows += compile_once(root)
+            rows += wasm(root)
     print(machine())
     print()
     print(table(rows))

@@ -420,6 +420,68 @@ impl StepHost {
         })
     }
 
+    /// `fetch` of `aether-plugin:/<path>` (SPEC §5): the plugin file's verified bytes as a
+    /// `200` response, typed by its extension; a path out of the plugin is the same `module`
+    /// violation as an import of it.
+    fn plugin_file(&self, url: &str) -> Result<HostValue, HostError> {
+        let Some(path) = plugin_url_path(url) else {
+            return Err(type_error(format!(
+                "fetch: `{}` is not an `aether-plugin:/<path>` URL",
+                aether_policy::escape_untrusted(url)
+            )));
+        };
+        let denial = |why: String| {
+            let message = format!(
+                "module denied for `{url}`: {why}; only files inside the plugin directory may be fetched through `aether-plugin:` URLs"
+            );
+            self.event(Capability::Module, url, Decision::Denied, message.clone());
+            HostError::PermissionDenied {
+                capability: Capability::Module,
+                target: url.to_owned(),
+                message,
+            }
+        };
+        let relative = format!("./{path}");
+        let resolved = match self
+            .bundle
+            .resolve_module(&relative, Some(""), ResolveMode::Import)
+        {
+            Ok(resolved) => resolved,
+            Err(e) => {
+                return Err(match module_denial(&e) {
+                    Some(why) => denial(why),
+                    None => type_error(format!(
+                        "fetch: the plugin has no file `{}`",
+                        aether_policy::escape_untrusted(&path)
+                    )),
+                });
+            }
+        };
+        let content_type = match resolved.name.rsplit_once('.').map(|(_, ext)| ext) {
+            Some("wasm") => "application/wasm",
+            Some("json") => "application/json",
+            Some("js" | "mjs" | "cjs") => "text/javascript",
+            Some("ts" | "mts" | "cts") => "application/typescript",
+            Some("txt") => "text/plain; charset=utf-8",
+            _ => "application/octet-stream",
+        };
+        self.event(Capability::Module, url, Decision::Allowed, String::new());
+        Ok(HostValue::Response {
+            status: 200,
+            status_text: "OK".to_owned(),
+            url: format!("aether-plugin:/{}", resolved.name),
+            redirected: false,
+            headers: vec![
+                ("content-type".to_owned(), content_type.to_owned()),
+                (
+                    "content-length".to_owned(),
+                    resolved.bytes.len().to_string(),
+                ),
+            ],
+            body: resolved.bytes.to_vec(),
+        })
+    }
+
     /// Loads a module for `import` (static or dynamic) or CommonJS `require`, in the order
     /// SPEC §5 sets ("the grant is checked first"), the one place that decides it for every
     /// module:
@@ -516,6 +578,41 @@ impl StepHost {
             exports,
         })
     }
+}
+
+/// The plugin path of an `aether-plugin:/<path>` URL: scheme case-insensitive, query and
+/// fragment dropped, percent-escapes decoded; `None` if it is not such a URL.
+fn plugin_url_path(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once(':')?;
+    if !scheme.eq_ignore_ascii_case("aether-plugin") {
+        return None;
+    }
+    let rest = rest.split(['?', '#']).next().unwrap_or("");
+    let rest = rest.strip_prefix('/')?;
+    percent_decode(rest)
+}
+
+/// `%XX` escapes decoded (as UTF-8); `None` for a malformed escape, invalid UTF-8 or a `%2F`
+/// (an encoded separator would hide a `..` from the path check).
+fn percent_decode(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = text.get(i + 1..i + 3)?;
+            let b = u8::from_str_radix(hex, 16).ok()?;
+            if b == b'/' || b == b'\\' || b == 0 {
+                return None;
+            }
+            out.push(b);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
 }
 
 /// Why a resolution error is a `module` violation (it leaves, or would leave, the plugin), or
@@ -812,6 +909,7 @@ impl Host for StepHost {
                     message,
                 })
             }
+            HostRequest::PluginFile { url } => self.plugin_file(&url),
             HostRequest::LoadModule {
                 specifier,
                 referrer,

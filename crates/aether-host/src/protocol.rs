@@ -73,6 +73,13 @@ pub enum HostRequest {
         /// The secret's name.
         name: String,
     },
+    /// `fetch` of an `aether-plugin:/<path>` URL (SPEC §5): that file of the plugin, from its
+    /// verified bytes. Needs no grant and is not a network request; a path leaving the plugin
+    /// is a `module` violation. Answered with [`HostValue::Response`].
+    PluginFile {
+        /// The URL as the plugin gave it.
+        url: String,
+    },
     /// Resolve and load a module: `import` (static or dynamic) or `require`.
     LoadModule {
         /// The specifier as written.
@@ -222,6 +229,7 @@ impl HostRequest {
                     + with_type.as_ref().map_or(0, String::len)
             }
             HostRequest::Require { specifier } => specifier.len(),
+            HostRequest::PluginFile { url } => url.len(),
             HostRequest::Fetch {
                 url,
                 method,

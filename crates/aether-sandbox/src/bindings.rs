@@ -96,6 +96,7 @@ pub(crate) fn prepare() {
     crate::web::prepare();
     crate::streams::prepare();
     crate::intl::prepare();
+    crate::wasm::prepare();
 }
 
 /// Installs every non-built-in global. `tasks` are the step's timers and slow host calls, run by
@@ -270,6 +271,7 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, gate: &Arc<Gate>, tasks: &Tasks<'_, '
     crate::encoding::install(ctx, &natives)?;
     natives.set("fetch", fetch_fn(ctx, tasks.calls)?)?;
     natives.set("fetchMalformed", fetch_malformed_fn(ctx, tasks.calls)?)?;
+    natives.set("pluginFile", plugin_file_fn(ctx, gate)?)?;
     natives.set("run", run_fn(ctx, tasks.calls)?)?;
     install_listen_natives(ctx, gate, tasks.calls, &natives)?;
     let load = Function::new(
@@ -282,12 +284,14 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, gate: &Arc<Gate>, tasks: &Tasks<'_, '
     let web = crate::web::install(ctx, tasks)?;
     let streams = crate::streams::install(ctx, &gate.shared.meter)?;
     let intl = crate::intl::install(ctx)?;
-    let exported: Object<'js> = STUB.function(ctx)?.call((natives, load, web, streams, intl))?;
+    let wasm = crate::wasm::install(ctx, gate, tasks.wasm)?;
+    let exported: Object<'js> =
+        STUB.function(ctx)?.call((natives, load, web, streams, intl, wasm))?;
     let fetch: Function<'js> = exported.get("fetch")?;
     let process: Object<'js> = exported.get("process")?;
     let listen: Function<'js> = exported.get("listen")?;
     // The lazy globals (lazy.rs), in the order they had as the stub's accessors: the prelude's
-    // classes, `fetch`, then the web globals, the stream globals and `Intl`.
+    // classes, `fetch`, then the web globals, the stream globals, `Intl` and `WebAssembly`.
     crate::lazy::install(ctx, &exported.get::<_, Function<'js>>("lazy")?)?;
     crate::lazy::define(ctx, crate::lazy::Source::Prelude)?;
     globals.prop(
@@ -299,6 +303,7 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, gate: &Arc<Gate>, tasks: &Tasks<'_, '
     crate::lazy::define(ctx, crate::lazy::Source::Web)?;
     crate::lazy::define(ctx, crate::lazy::Source::Streams)?;
     crate::lazy::define(ctx, crate::lazy::Source::Intl)?;
+    crate::lazy::define(ctx, crate::lazy::Source::Wasm)?;
 
     let aether = Object::new(ctx.clone())?;
     aether.set("fs", fs.clone())?;
@@ -321,6 +326,18 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, gate: &Arc<Gate>, tasks: &Tasks<'_, '
     define_property.call::<_, Value>((globals.clone(), "aether", descriptor))?;
 
     Ok(())
+}
+
+/// `fetch` of an `aether-plugin:/<path>` URL (SPEC §5): the plugin's file as the host's
+/// response object, synchronously (the bytes are already in memory, verified; no network).
+fn plugin_file_fn<'js>(ctx: &Ctx<'js>, gate: &Arc<Gate>) -> Result<Function<'js>> {
+    let gate = Arc::clone(gate);
+    Function::new(
+        ctx.clone(),
+        move |ctx: Ctx<'js>, url: String| -> Result<Value<'js>> {
+            host_call(&ctx, &gate, HostRequest::PluginFile { url })
+        },
+    )
 }
 
 /// The native half of `fetch` (the JavaScript half in the prelude normalizes the arguments):

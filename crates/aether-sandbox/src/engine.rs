@@ -60,15 +60,19 @@ pub(crate) fn run(spec: StepSpec, gate: Arc<Gate>, report: SyncSender<Report>) {
         Ok((_, context, cjs)) => context.with(|ctx| {
             let timers = Rc::new(RefCell::new(Timers::new(Arc::clone(&gate.shared.meter))));
             let calls = Rc::new(RefCell::new(SlowCalls::new(&gate)));
+            let wasm = crate::wasm::Slot::default();
             let tasks = Tasks {
                 timers: &timers,
                 calls: &calls,
+                wasm: &wasm,
             };
             let result = step(&ctx, &spec, &gate, &tasks);
             // All three hold JavaScript values: release them before the context goes.
             timers.borrow_mut().clear();
             calls.borrow_mut().clear();
             cjs.borrow_mut().take();
+            // WebAssembly's store and the buffers over its memories go with the step.
+            wasm.borrow_mut().take();
             result
         }),
         Err(error) => Err(error.clone()),
@@ -145,6 +149,8 @@ enum Unsettled<'js> {
 pub(crate) struct Tasks<'a, 'js> {
     pub(crate) timers: &'a Rc<RefCell<Timers<'js>>>,
     pub(crate) calls: &'a Rc<RefCell<SlowCalls<'js>>>,
+    /// The sandbox's WebAssembly (wasm.rs), made on first use of `WebAssembly`.
+    pub(crate) wasm: &'a crate::wasm::Slot<'js>,
 }
 
 fn step<'js>(
@@ -338,7 +344,7 @@ mod tests {
 
     /// What SPEC §5 lets us add to the ECMAScript built-ins (`queueMicrotask` is already a
     /// QuickJS-ng built-in).
-    const ADDITIONS: [&str; 32] = [
+    const ADDITIONS: [&str; 33] = [
         "AbortController",
         "AbortSignal",
         "aether",
@@ -371,6 +377,7 @@ mod tests {
         "URL",
         "URLPattern",
         "URLSearchParams",
+        "WebAssembly",
     ];
 
     /// The stream globals (streams.rs), listed apart so that the lists of issue 18's other

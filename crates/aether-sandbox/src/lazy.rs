@@ -43,6 +43,8 @@ pub(crate) enum Source {
     Streams,
     /// intl.js (intl.rs).
     Intl,
+    /// wasm.js (wasm.rs).
+    Wasm,
 }
 
 /// Every lazy global, in the order `Object.getOwnPropertyNames(globalThis)` lists them. Names
@@ -88,6 +90,7 @@ pub(crate) const GLOBALS: &[(&CStr, Source)] = &[
     (c"CompressionStream", Source::Streams),
     (c"DecompressionStream", Source::Streams),
     (c"Intl", Source::Intl),
+    (c"WebAssembly", Source::Wasm),
 ];
 
 /// The source of lazy global `name`, if it is one.
@@ -108,7 +111,7 @@ pub(crate) fn define(ctx: &Ctx<'_>, source: Source) -> Result<()> {
     Ok(())
 }
 
-/// `lazySource(name)`, for stub.js: `"prelude"`, `"web"`, `"streams"` or `"intl"`, the script that makes lazy global
+/// `lazySource(name)`, for stub.js: `"prelude"`, `"web"`, `"streams"`, `"intl"` or `"wasm"`, the script that makes lazy global
 /// `name`, or `undefined` if it is none.
 pub(crate) fn source_fn<'js>(ctx: &Ctx<'js>) -> Result<Function<'js>> {
     Function::new(ctx.clone(), |name: String| {
@@ -117,6 +120,7 @@ pub(crate) fn source_fn<'js>(ctx: &Ctx<'js>) -> Result<Function<'js>> {
             Source::Web => "web",
             Source::Streams => "streams",
             Source::Intl => "intl",
+            Source::Wasm => "wasm",
         })
     })
 }

@@ -37,6 +37,7 @@ mod streams;
 mod subtle;
 mod sys;
 mod tasks;
+mod wasm;
 mod web;
 
 pub use compiled::{
@@ -45,6 +46,7 @@ pub use compiled::{
     set_compile_cache,
 };
 pub use tasks::MAX_SLOW_CALLS;
+pub use wasm::limit_memory_reservations;
 
 use std::sync::Arc;
 use std::sync::mpsc;

@@ -16,6 +16,7 @@
   const encode = natives.encode;
   const decode = natives.decode;
   const hostFetch = natives.fetch;
+  const hostPluginFile = natives.pluginFile;
   const hostFetchMalformed = natives.fetchMalformed;
   const hostRun = natives.run;
   const hostListen = natives.listen;
@@ -500,6 +501,14 @@
   };
   async function fetch(input, init = undefined) {
     const url = typeof input === "object" && input !== null && typeof input.url === "string" ? input.url : String(input);
+    // A file of the plugin itself (SPEC §5): its verified bytes, no grant, no network.
+    if (url.slice(0, 14).toLowerCase() === "aether-plugin:") {
+      const method = init?.method === undefined ? "GET" : String(init.method).toUpperCase();
+      if (method !== "GET" && method !== "HEAD") {
+        throw new TypeError(`fetch: an aether-plugin: URL can only be read with GET, not ${method}`);
+      }
+      return responseFromHost(hostPluginFile(url));
+    }
     let r;
     try {
       r = fetchInit(init);

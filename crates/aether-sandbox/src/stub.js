@@ -2,19 +2,19 @@
 // `aether.fetch`, `aether.process.run` and `aether.listen`, which load prelude.js on first use,
 // and the loaders of the lazy globals (lazy.rs): `TextEncoder`, `TextDecoder`, `Headers` and
 // `Response` from the prelude, web.rs's globals from web.js, and the stream globals from
-// streams.rs's script, `Intl` from intl.js (which the built-ins' locale methods also load on
+// streams.rs's script, `WebAssembly` from wasm.js, `Intl` from intl.js (which the built-ins' locale methods also load on
 // first call). Most plugins never touch them,
 // and loading the prelude was a third of a trivial sandbox's cost.
 //
 // Called once with the native helpers, `load` (which evaluates the prelude with them),
-// `webStub`, `streamsStub` and `intlStub` (each `{ load, captured }`); only its closures keep
+// `webStub`, `streamsStub`, `intlStub` and `wasmStub` (each `{ load, captured }`); only its closures keep
 // them. Returns `{ fetch, process,
 // listen }` for the `aether` object and `lazy`, the function from a lazy global's name to its
 // value that the engine calls when the global is first touched (`natives.lazySource(name)` says
 // which script makes it). The globals themselves
 // are not made here: lazy.rs defines them natively, as the engine does its own lazily created
 // built-ins (`Math`, `JSON`), at almost no cost per name.
-(function (natives, load, webStub, streamsStub, intlStub) {
+(function (natives, load, webStub, streamsStub, intlStub, wasmStub) {
   "use strict";
   const hasOwn = Object.hasOwn;
   let exported;
@@ -106,6 +106,15 @@
     return intlValues;
   };
   localeMethods();
+  // wasm.js's `{ WebAssembly }`, loaded the same way.
+  let wasmValues;
+  const wasm = () => {
+    if (wasmValues === undefined) {
+      const values = wasmStub.load(wasmStub.captured);
+      wasmValues ??= values;
+    }
+    return wasmValues;
+  };
   const lazySource = natives.lazySource;
   // What the engine calls when a lazy global is first touched (lazy.rs).
   const lazy = (name) => {
@@ -121,6 +130,10 @@
     }
     if (source === "intl") {
       const values = intl();
+      return hasOwn(values, name) ? values[name] : undefined;
+    }
+    if (source === "wasm") {
+      const values = wasm();
       return hasOwn(values, name) ? values[name] : undefined;
     }
     return undefined;

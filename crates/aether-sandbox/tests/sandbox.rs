@@ -127,7 +127,7 @@ impl FakeHost {
                 }
             }
             // A host that wrongly answers `require` with success: the sandbox must throw anyway.
-            HostRequest::Require { .. } => Ok(HostValue::Unit),
+            HostRequest::Require { .. } | HostRequest::PluginFile { .. } => Ok(HostValue::Unit),
             HostRequest::ReadText { path } => Ok(HostValue::Text {
                 value: Some(String::from_utf8_lossy(&self.read(&path)?).into_owned()),
             }),

@@ -46,6 +46,8 @@ fn serve(socket: OwnedFd, request: SpawnRequest) -> Result<(), ()> {
     // From here on, an allocation the address-space limit refuses ends the step as a memory
     // kill instead of a crash.
     crate::oom::arm(&*stream, start.limits.memory);
+    // WebAssembly memories reserve what the ceiling allows, not 4 GiB each: `RLIMIT_AS` holds.
+    aether_sandbox::limit_memory_reservations(start.limits.memory);
     let input = serde_json::value::RawValue::from_string(start.input).map_err(|_| ())?;
     let context = serde_json::from_str(&start.context).map_err(|_| ())?;
     let host = Arc::new(WorkerHost {

@@ -41,6 +41,7 @@ mod trusted_files;
 mod typescript;
 mod typings;
 mod unsafe_mode;
+mod wasm;
 mod web;
 mod web_rest;
 
