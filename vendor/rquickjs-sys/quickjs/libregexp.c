@@ -2790,6 +2790,7 @@ typedef struct {
     int interrupt_counter;
     void *opaque; /* used for stack overflow check */
     const uint8_t *bc_end; /* aether patch 0003: end of the bytecode */
+    bool first_set_off; /* aether patch 0003: run the prologue as compiled */
 
     StackElem *stack_buf;
     size_t stack_size;
@@ -3559,6 +3560,7 @@ int lre_exec(uint8_t **capture,
     s->interrupt_counter = INTERRUPT_COUNTER_INIT;
     s->opaque = opaque;
     s->bc_end = bc_buf + RE_HEADER_LEN + get_u32(bc_buf + RE_HEADER_BYTECODE_LEN);
+    s->first_set_off = false;
 
     s->stack_buf = s->static_stack_buf;
     s->stack_size = countof(s->static_stack_buf);
@@ -3609,12 +3611,16 @@ int lre_exec(uint8_t **capture,
    superset: a bitmap of the characters below 256 and, for the others, a
    bitmap of their low byte; for case-insensitive operations a second pair of
    bitmaps is tested on the canonicalized character, as the interpreter
-   compares it. Positions are stepped as REOP_any steps them, captures are
-   cleared between attempts and the interrupt handler is polled once per
-   attempt, as in patch 0001. */
+   compares it. Sets are kept per thread (re_first_set_cached); for a pattern
+   too long to keep, the first RE_FIRST_SET_WARMUP positions are tried one by
+   one, as the prologue tries them, so that a search finding its match there
+   does not pay for the analysis. Positions are stepped as REOP_any steps
+   them, captures are cleared between attempts and the interrupt handler is
+   polled once per attempt, as in patch 0001. */
 
 #define RE_FIRST_SET_MAX_OPS 4096 /* exploration budget, in operations */
 #define RE_FIRST_SET_MIN_LEN 32 /* shorter subjects run the prologue */
+#define RE_FIRST_SET_WARMUP 32 /* positions tried before the analysis */
 
 typedef struct {
     uint32_t lo[8]; /* characters < 256 */
@@ -3741,6 +3747,51 @@ static bool re_first_set(const uint8_t *body, const uint8_t *end,
     return true;
 }
 
+/* The sets of the last patterns searched on this thread, keyed by their body's
+   bytes (compared in full: a freed pattern's address may be reused), so that a
+   global replace, which calls lre_exec once per match, analyses its pattern
+   once. Bodies longer than RE_FIRST_SET_CACHE_BC are not kept. */
+#define RE_FIRST_SET_CACHE_N 4
+#define RE_FIRST_SET_CACHE_BC 4096
+
+typedef struct {
+    uint32_t len; /* 0: an empty entry */
+    bool ok; /* whether the body has a set */
+    REFirstSet fs;
+    uint8_t bc[RE_FIRST_SET_CACHE_BC];
+} REFirstSetCacheEntry;
+
+static _Thread_local REFirstSetCacheEntry re_first_set_cache[RE_FIRST_SET_CACHE_N];
+static _Thread_local unsigned re_first_set_cache_next;
+
+/* 1 with the body's set in fs, 0 if it has none, -1 if the body is too long
+   to be kept (the caller decides whether to analyse it). */
+static int re_first_set_cached(const uint8_t *body, const uint8_t *end,
+                               REFirstSet *fs)
+{
+    size_t len = end - body;
+    REFirstSetCacheEntry *e;
+    int i;
+
+    if (len == 0 || len > RE_FIRST_SET_CACHE_BC)
+        return -1;
+    for(i = 0; i < RE_FIRST_SET_CACHE_N; i++) {
+        e = &re_first_set_cache[i];
+        if (e->len == len && memcmp(e->bc, body, len) == 0) {
+            if (e->ok)
+                *fs = e->fs;
+            return e->ok;
+        }
+    }
+    e = &re_first_set_cache[re_first_set_cache_next++ % RE_FIRST_SET_CACHE_N];
+    e->ok = re_first_set(body, end, &e->fs);
+    memcpy(e->bc, body, len);
+    e->len = len;
+    if (e->ok)
+        *fs = e->fs;
+    return e->ok;
+}
+
 static inline bool re_first_set_has(const REFirstSet *fs, uint32_t c,
                                     bool is_unicode)
 {
@@ -3766,14 +3817,46 @@ static bool lre_exec_first_set(REExecContext *s, uint8_t **capture,
     const uint8_t *body = pc + RE_SEARCH_PROLOGUE_LEN;
     REFirstSet fs;
     uint32_t c;
-    int i;
+    int i, k;
 
-    if (body > s->bc_end || !re_has_search_prologue(pc))
+    if (s->first_set_off || body > s->bc_end || !re_has_search_prologue(pc))
         return false;
     if (((cbuf_end - cptr) >> (cbuf_type != 0)) < RE_FIRST_SET_MIN_LEN)
         return false;
-    if (!re_first_set(body, s->bc_end, &fs))
+    switch(re_first_set_cached(body, s->bc_end, &fs)) {
+    case 1:
+        goto search;
+    case 0:
         return false;
+    default:
+        break;
+    }
+    /* A pattern too long to keep: the first positions are tried one by one,
+       as the prologue tries them, so that a search that finds its match there
+       (dense matches, as in a global replace, which calls lre_exec once per
+       match) does not pay for the analysis, whose cost grows with the
+       pattern. */
+    for(i = 0; i < RE_FIRST_SET_WARMUP; i++) {
+        intptr_t ret = lre_exec_backtrack(s, capture, body, cptr);
+        if (ret != 0 || cptr >= cbuf_end) {
+            *pret = ret;
+            return true;
+        }
+        for(k = 0; k < s->capture_count * 2; k++)
+            capture[k] = NULL;
+        GET_CHAR(c, cptr, cbuf_end, cbuf_type);
+        if (lre_poll_timeout(s)) {
+            *pret = LRE_RET_TIMEOUT;
+            return true;
+        }
+    }
+    if (!re_first_set(body, s->bc_end, &fs)) {
+        /* no set: the rest of the search runs the prologue from here */
+        s->first_set_off = true;
+        *pret = lre_exec_backtrack(s, capture, pc, cptr);
+        return true;
+    }
+ search:
     for(;;) {
         intptr_t ret;
         for(;;) {
