@@ -2807,6 +2807,30 @@ static int lre_poll_timeout(REExecContext *s)
     return 0;
 }
 
+/* aether patch 0004: whether the operation at pc is a literal character test
+   that fails at cptr. An alternative that starts with one is not entered: a
+   split skips it (or does not record it) instead of pushing a backtrack
+   state that would be popped at once. */
+static inline bool re_fails_at_once(REExecContext *s, const uint8_t *pc,
+                                    const uint8_t *cptr)
+{
+    uint32_t c, val;
+    int op = pc[0];
+
+    if (op == REOP_char || op == REOP_char_i)
+        val = get_u16(pc + 1);
+    else if (op == REOP_char32 || op == REOP_char32_i)
+        val = get_u32(pc + 1);
+    else
+        return false;
+    if (cptr >= s->cbuf_end)
+        return true;
+    PEEK_CHAR(c, cptr, s->cbuf_end, s->cbuf_type);
+    if (op == REOP_char_i || op == REOP_char32_i)
+        c = lre_canonicalize(c, s->is_unicode);
+    return c != val;
+}
+
 static no_inline int stack_realloc(REExecContext *s, size_t n)
 {
     StackElem *new_stack;
@@ -3026,6 +3050,15 @@ static intptr_t lre_exec_backtrack(REExecContext *s, uint8_t **capture,
                     pc1 = pc;
                     pc = pc + (int)val;
                 }
+                /* aether patch 0004: the first choice fails at once: take
+                   the second without a backtrack state; the second fails at
+                   once: record no backtrack state for it */
+                if (re_fails_at_once(s, pc, cptr)) {
+                    pc = pc1;
+                    break;
+                }
+                if (re_fails_at_once(s, pc1, cptr))
+                    break;
                 CHECK_STACK_SPACE(3);
                 sp[0].ptr = (uint8_t *)pc1;
                 sp[1].ptr = (uint8_t *)cptr;
