@@ -39,13 +39,17 @@ use crate::gate::Meter;
 use crate::sys;
 
 /// The engine patches, by content: any change to the series is another engine build.
-const PATCHES: [&str; 4] = [
+const PATCHES: [&str; 6] = [
     include_str!(
         "../../../vendor/rquickjs-sys/patches/0001-regexp-skip-impossible-start-positions.patch"
     ),
     include_str!("../../../vendor/rquickjs-sys/patches/0002-build-rebuild-on-source-change.patch"),
     include_str!("../../../vendor/rquickjs-sys/patches/0003-embedder-lazy-properties.patch"),
     include_str!("../../../vendor/rquickjs-sys/patches/0004-bytecode-import-attributes.patch"),
+    include_str!("../../../vendor/rquickjs-sys/patches/0005-regexp-first-character-set.patch"),
+    include_str!(
+        "../../../vendor/rquickjs-sys/patches/0006-regexp-skip-alternatives-by-first-character.patch"
+    ),
 ];
 
 /// The engine build bytecode belongs to (it is only valid for the engine that wrote it:

@@ -1,4 +1,5 @@
-//! The engine's regular-expression search (issue 19, `vendor/rquickjs-sys/patches/0001`):
+//! The engine's regular-expression search (issue 19, `vendor/rquickjs-sys/patches/0001`,
+//! `0005` and `0006`):
 //! start positions that cannot begin a match are skipped in C, with every RegExp result the
 //! same as before. Work is measured by a deterministic proxy, never by wall time: the engine
 //! calls the runtime's interrupt handler once per 10 000 polls of its regex interpreter (one
@@ -148,6 +149,76 @@ fn issue_19_regex_semantics_match_node() {
             "QuickJS and Node differ at line {} after:\n{context}",
             i + 1
         );
+    }
+    assert_eq!(actual.len(), expected.len());
+}
+
+// See: https://github.com/quickjs-ng/quickjs/pull/1653 (its Latin-1 bitmap for classes); he's
+// `regexEncodeNonAscii`, an alternation of hundreds of two-character sequences.
+#[test]
+fn issue_19_alternation_and_class_first_regex_skips_ahead() {
+    // Patch 0005: the first element is an alternation, a class or optional; the search
+    // enters the interpreter only where a character of its first-character set is.
+    let script = r#"
+        const latin1 = "a".repeat(1 << 20) + "<> x9";
+        const utf16 = "\u0101".repeat(1 << 20) + "\u2264\u20D2 x9";
+        const found = [];
+        for (let i = 0; i < 3; i++) {
+            found.push(/<>|=\u20E5|>\u20D2|\u2264\u20D2/.exec(latin1).index,
+                       /<>|=\u20E5|>\u20D2|\u2264\u20D2/.exec(utf16).index,
+                       /[<>&"]/.exec(latin1).index, /\d+/.exec(utf16).index,
+                       /(?:X|Y)9/i.exec(latin1).index, /b?x9/u.exec(utf16).index,
+                       /[\u2264\u2265]\u20D2|q/.exec(utf16).index,
+                       /foo|bar/.exec(latin1));
+        }
+        JSON.stringify(found.slice(0, 8));
+    "#;
+    let (value, calls) = run(script, None);
+    let n = 1 << 20;
+    assert_eq!(
+        value,
+        Ok(format!(
+            "[{n},{n},{n},{},{},{},{n},null]",
+            n + 4,
+            n + 3,
+            n + 3
+        ))
+    );
+    // Unpatched, each of these 24 searches tries every position: 8,167 calls in all.
+    assert!(calls <= 5, "interrupt handler calls: {calls}");
+}
+
+// See: https://github.com/python/cpython/issues/153169 (the same quick check in CPython's `re`);
+// he's `regexDecode`, an alternation of about 2,200 entity names tried at every `&`.
+#[test]
+fn issue_19_alternation_skips_alternatives_that_cannot_start_here() {
+    // Patch 0006: at each `&`, 2,000 alternatives whose first characters differ from the
+    // current one. Unpatched, each is entered and backtracked (one poll per backtrack).
+    let script = r#"
+        const names = [];
+        for (let i = 0; i < 2000; i++) names.push(String.fromCharCode(0x100 + i) + "ab");
+        const re = new RegExp("&(" + names.join("|") + ");", "g");
+        const text = "&zz; ".repeat(500) + "&" + names[1999] + ";";
+        const found = text.match(re);
+        JSON.stringify([found.length, found[0].length]);
+    "#;
+    let (value, calls) = run(script, None);
+    assert_eq!(value.as_deref(), Ok("[1,5]"));
+    assert!(calls <= 5, "interrupt handler calls: {calls}");
+}
+
+#[test]
+fn issue_19_first_set_regex_semantics_match_node() {
+    // See: the cases in fixtures/regex_first_set.js; the expected results are Node's.
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let script = std::fs::read_to_string(dir.join("regex_first_set.js")).expect("cases");
+    let expected = std::fs::read_to_string(dir.join("regex_first_set.node.json")).expect("node");
+    let (actual, _) = run(&script, None);
+    let actual = actual.expect("cases run");
+    let expected: Vec<&str> = expected.lines().collect();
+    let actual: Vec<&str> = actual.lines().collect();
+    for (a, e) in actual.iter().zip(&expected) {
+        assert_eq!(a, e, "QuickJS and Node differ");
     }
     assert_eq!(actual.len(), expected.len());
 }

@@ -2789,6 +2789,8 @@ typedef struct {
     bool is_unicode;
     int interrupt_counter;
     void *opaque; /* used for stack overflow check */
+    const uint8_t *bc_end; /* aether patch 0005: end of the bytecode */
+    bool first_set_off; /* aether patch 0005: run the prologue as compiled */
 
     StackElem *stack_buf;
     size_t stack_size;
@@ -2803,6 +2805,30 @@ static int lre_poll_timeout(REExecContext *s)
             return LRE_RET_TIMEOUT;
     }
     return 0;
+}
+
+/* aether patch 0006: whether the operation at pc is a literal character test
+   that fails at cptr. An alternative that starts with one is not entered: a
+   split skips it (or does not record it) instead of pushing a backtrack
+   state that would be popped at once. */
+static inline bool re_fails_at_once(REExecContext *s, const uint8_t *pc,
+                                    const uint8_t *cptr)
+{
+    uint32_t c, val;
+    int op = pc[0];
+
+    if (op == REOP_char || op == REOP_char_i)
+        val = get_u16(pc + 1);
+    else if (op == REOP_char32 || op == REOP_char32_i)
+        val = get_u32(pc + 1);
+    else
+        return false;
+    if (cptr >= s->cbuf_end)
+        return true;
+    PEEK_CHAR(c, cptr, s->cbuf_end, s->cbuf_type);
+    if (op == REOP_char_i || op == REOP_char32_i)
+        c = lre_canonicalize(c, s->is_unicode);
+    return c != val;
 }
 
 static no_inline int stack_realloc(REExecContext *s, size_t n)
@@ -2828,10 +2854,21 @@ static no_inline int stack_realloc(REExecContext *s, size_t n)
     return 0;
 }
 
+static bool lre_exec_first_set(REExecContext *s, uint8_t **capture,
+                               const uint8_t *pc, const uint8_t *cptr,
+                               intptr_t *pret);
+
 /* return 1 if match, 0 if not match or < 0 if error. */
 static intptr_t lre_exec_backtrack(REExecContext *s, uint8_t **capture,
                                    const uint8_t *pc, const uint8_t *cptr)
 {
+    {
+        /* aether patch 0005: a search whose first character can only be one
+           of a set skips the other positions (see lre_exec_first_set) */
+        intptr_t ret;
+        if (lre_exec_first_set(s, capture, pc, cptr, &ret))
+            return ret;
+    }
     int opcode;
     int cbuf_type;
     uint32_t val, c, idx;
@@ -3013,6 +3050,15 @@ static intptr_t lre_exec_backtrack(REExecContext *s, uint8_t **capture,
                     pc1 = pc;
                     pc = pc + (int)val;
                 }
+                /* aether patch 0006: the first choice fails at once: take
+                   the second without a backtrack state; the second fails at
+                   once: record no backtrack state for it */
+                if (re_fails_at_once(s, pc, cptr)) {
+                    pc = pc1;
+                    break;
+                }
+                if (re_fails_at_once(s, pc1, cptr))
+                    break;
                 CHECK_STACK_SPACE(3);
                 sp[0].ptr = (uint8_t *)pc1;
                 sp[1].ptr = (uint8_t *)cptr;
@@ -3546,6 +3592,8 @@ int lre_exec(uint8_t **capture,
         s->cbuf_type = 2;
     s->interrupt_counter = INTERRUPT_COUNTER_INIT;
     s->opaque = opaque;
+    s->bc_end = bc_buf + RE_HEADER_LEN + get_u32(bc_buf + RE_HEADER_BYTECODE_LEN);
+    s->first_set_off = false;
 
     s->stack_buf = s->static_stack_buf;
     s->stack_size = countof(s->static_stack_buf);
@@ -3577,6 +3625,298 @@ int lre_exec(uint8_t **capture,
     if (s->stack_buf != s->static_stack_buf)
         lre_realloc(s->opaque, s->stack_buf, 0);
     return ret;
+}
+
+/* aether patch 0005: skip start positions whose character cannot begin a
+   match, for patterns that start with an alternation, a class or an optional
+   element.
+
+   Patch 0001 filters on the first operation of the body when it is '^' or a
+   literal. Many lexers and encoders start with an alternation of literals
+   (/<\u20D2|=\u20E5|.../ in `he`) or a class; every position then enters the
+   interpreter, which walks every alternative before failing. Here the
+   bytecode is explored from the start of the body along every path (both
+   sides of each split, gotos, stepping over capture and register
+   bookkeeping) to the first operation on each path that reads a character;
+   the characters those operations accept form the set. Any other operation
+   met first (an assertion, a look-around, '.', a back reference, a loop
+   counter, the end of the pattern: an empty match) means no set. The set is a
+   superset: a bitmap of the characters below 256 and, for the others, a
+   bitmap of their low byte; for case-insensitive operations a second pair of
+   bitmaps is tested on the canonicalized character, as the interpreter
+   compares it. Sets are kept per thread (re_first_set_cached); for a pattern
+   too long to keep, the first RE_FIRST_SET_WARMUP positions are tried one by
+   one, as the prologue tries them, so that a search finding its match there
+   does not pay for the analysis. Positions are stepped as REOP_any steps
+   them, captures are cleared between attempts and the interrupt handler is
+   polled once per attempt, as in patch 0001. */
+
+#define RE_FIRST_SET_MAX_OPS 4096 /* exploration budget, in operations */
+#define RE_FIRST_SET_MIN_LEN 32 /* shorter subjects run the prologue */
+#define RE_FIRST_SET_WARMUP 32 /* positions tried before the analysis */
+
+typedef struct {
+    uint32_t lo[8]; /* characters < 256 */
+    uint32_t hi[8]; /* characters >= 256, by their low byte */
+    uint32_t lo_i[8]; /* the same, compared after lre_canonicalize */
+    uint32_t hi_i[8];
+    bool has_i;
+} REFirstSet;
+
+static inline void re_bit_set(uint32_t *bits, uint32_t c)
+{
+    bits[(c >> 5) & 7] |= (uint32_t)1 << (c & 31);
+}
+
+static inline bool re_bit_test(const uint32_t *bits, uint32_t c)
+{
+    return (bits[(c >> 5) & 7] >> (c & 31)) & 1;
+}
+
+static void re_first_set_add(REFirstSet *fs, uint32_t low, uint32_t high,
+                             bool icase)
+{
+    uint32_t *lo = icase ? fs->lo_i : fs->lo;
+    uint32_t *hi = icase ? fs->hi_i : fs->hi;
+    uint32_t c;
+
+    if (icase)
+        fs->has_i = true;
+    for(c = low; c <= high && c < 256; c++)
+        re_bit_set(lo, c);
+    if (high >= 256) {
+        if (low < 256)
+            low = 256;
+        if (high - low >= 255) {
+            memset(hi, 0xff, sizeof(fs->hi));
+        } else {
+            for(c = low; c <= high; c++)
+                re_bit_set(hi, c & 0xff);
+        }
+    }
+}
+
+/* Fill fs with the characters that can begin a match of the body (the
+   bytecode after the search prologue, up to end); false if no set can be
+   derived. */
+static bool re_first_set(const uint8_t *body, const uint8_t *end,
+                         REFirstSet *fs)
+{
+    const uint8_t *stack[64];
+    int sp = 0, budget = RE_FIRST_SET_MAX_OPS;
+
+    memset(fs, 0, sizeof(*fs));
+    stack[sp++] = body;
+    while (sp > 0) {
+        const uint8_t *pc = stack[--sp];
+        for(;;) {
+            int op, n, k;
+            bool icase;
+
+            if (--budget < 0 || pc < body || pc >= end)
+                return false;
+            op = pc[0];
+            if (op >= REOP_COUNT || reopcode_info[op].size > end - pc)
+                return false;
+            switch(op) {
+            case REOP_save_start:
+            case REOP_save_end:
+            case REOP_save_reset:
+            case REOP_set_i32:
+            case REOP_set_char_pos:
+                pc += reopcode_info[op].size;
+                continue;
+            case REOP_goto:
+                pc += 5 + (int32_t)get_u32(pc + 1);
+                continue;
+            case REOP_split_goto_first:
+            case REOP_split_next_first:
+                if (sp >= countof(stack))
+                    return false;
+                stack[sp++] = pc + 5 + (int32_t)get_u32(pc + 1);
+                pc += 5;
+                continue;
+            case REOP_char:
+            case REOP_char_i:
+                re_first_set_add(fs, get_u16(pc + 1), get_u16(pc + 1),
+                                 op == REOP_char_i);
+                break;
+            case REOP_char32:
+            case REOP_char32_i:
+                re_first_set_add(fs, get_u32(pc + 1), get_u32(pc + 1),
+                                 op == REOP_char32_i);
+                break;
+            case REOP_range:
+            case REOP_range_i:
+                n = get_u16(pc + 1);
+                icase = op == REOP_range_i;
+                if (n < 1 || (size_t)(end - pc) < 3 + (size_t)n * 4)
+                    return false;
+                for(k = 0; k < n; k++) {
+                    uint32_t low = get_u16(pc + 3 + k * 4);
+                    uint32_t high = get_u16(pc + 3 + k * 4 + 2);
+                    /* 0xffff as the last bound means +infinity */
+                    if (k == n - 1 && high == 0xffff)
+                        high = 0x10ffff;
+                    re_first_set_add(fs, low, high, icase);
+                }
+                break;
+            case REOP_range32:
+            case REOP_range32_i:
+                n = get_u16(pc + 1);
+                icase = op == REOP_range32_i;
+                if (n < 1 || (size_t)(end - pc) < 3 + (size_t)n * 8)
+                    return false;
+                for(k = 0; k < n; k++)
+                    re_first_set_add(fs, get_u32(pc + 3 + k * 8),
+                                     get_u32(pc + 3 + k * 8 + 4), icase);
+                break;
+            default:
+                return false;
+            }
+            break; /* this path reads a character: it ends here */
+        }
+    }
+    return true;
+}
+
+/* The sets of the last patterns searched on this thread, keyed by their body's
+   bytes (compared in full: a freed pattern's address may be reused), so that a
+   global replace, which calls lre_exec once per match, analyses its pattern
+   once. Bodies longer than RE_FIRST_SET_CACHE_BC are not kept. */
+#define RE_FIRST_SET_CACHE_N 4
+#define RE_FIRST_SET_CACHE_BC 4096
+
+typedef struct {
+    uint32_t len; /* 0: an empty entry */
+    bool ok; /* whether the body has a set */
+    REFirstSet fs;
+    uint8_t bc[RE_FIRST_SET_CACHE_BC];
+} REFirstSetCacheEntry;
+
+static _Thread_local REFirstSetCacheEntry re_first_set_cache[RE_FIRST_SET_CACHE_N];
+static _Thread_local unsigned re_first_set_cache_next;
+
+/* 1 with the body's set in fs, 0 if it has none, -1 if the body is too long
+   to be kept (the caller decides whether to analyse it). */
+static int re_first_set_cached(const uint8_t *body, const uint8_t *end,
+                               REFirstSet *fs)
+{
+    size_t len = end - body;
+    REFirstSetCacheEntry *e;
+    int i;
+
+    if (len == 0 || len > RE_FIRST_SET_CACHE_BC)
+        return -1;
+    for(i = 0; i < RE_FIRST_SET_CACHE_N; i++) {
+        e = &re_first_set_cache[i];
+        if (e->len == len && memcmp(e->bc, body, len) == 0) {
+            if (e->ok)
+                *fs = e->fs;
+            return e->ok;
+        }
+    }
+    e = &re_first_set_cache[re_first_set_cache_next++ % RE_FIRST_SET_CACHE_N];
+    e->ok = re_first_set(body, end, &e->fs);
+    memcpy(e->bc, body, len);
+    e->len = len;
+    if (e->ok)
+        *fs = e->fs;
+    return e->ok;
+}
+
+static inline bool re_first_set_has(const REFirstSet *fs, uint32_t c,
+                                    bool is_unicode)
+{
+    if (c < 256 ? re_bit_test(fs->lo, c) : re_bit_test(fs->hi, c & 0xff))
+        return true;
+    if (fs->has_i) {
+        c = lre_canonicalize(c, is_unicode);
+        return c < 256 ? re_bit_test(fs->lo_i, c) : re_bit_test(fs->hi_i, c & 0xff);
+    }
+    return false;
+}
+
+/* When pc is a search prologue (lre_exec's call for a pattern patch 0001 does
+   not filter) over a long enough subject and the body has a first-character
+   set, run the search and store its result in *pret; otherwise return false
+   and let the caller run the prologue. */
+static bool lre_exec_first_set(REExecContext *s, uint8_t **capture,
+                               const uint8_t *pc, const uint8_t *cptr,
+                               intptr_t *pret)
+{
+    const uint8_t *cbuf_end = s->cbuf_end;
+    int cbuf_type = s->cbuf_type;
+    const uint8_t *body = pc + RE_SEARCH_PROLOGUE_LEN;
+    REFirstSet fs;
+    uint32_t c;
+    int i, k;
+
+    if (s->first_set_off || body > s->bc_end || !re_has_search_prologue(pc))
+        return false;
+    if (((cbuf_end - cptr) >> (cbuf_type != 0)) < RE_FIRST_SET_MIN_LEN)
+        return false;
+    switch(re_first_set_cached(body, s->bc_end, &fs)) {
+    case 1:
+        goto search;
+    case 0:
+        return false;
+    default:
+        break;
+    }
+    /* A pattern too long to keep: the first positions are tried one by one,
+       as the prologue tries them, so that a search that finds its match there
+       (dense matches, as in a global replace, which calls lre_exec once per
+       match) does not pay for the analysis, whose cost grows with the
+       pattern. */
+    for(i = 0; i < RE_FIRST_SET_WARMUP; i++) {
+        intptr_t ret = lre_exec_backtrack(s, capture, body, cptr);
+        if (ret != 0 || cptr >= cbuf_end) {
+            *pret = ret;
+            return true;
+        }
+        for(k = 0; k < s->capture_count * 2; k++)
+            capture[k] = NULL;
+        GET_CHAR(c, cptr, cbuf_end, cbuf_type);
+        if (lre_poll_timeout(s)) {
+            *pret = LRE_RET_TIMEOUT;
+            return true;
+        }
+    }
+    if (!re_first_set(body, s->bc_end, &fs)) {
+        /* no set: the rest of the search runs the prologue from here */
+        s->first_set_off = true;
+        *pret = lre_exec_backtrack(s, capture, pc, cptr);
+        return true;
+    }
+ search:
+    for(;;) {
+        intptr_t ret;
+        for(;;) {
+            const uint8_t *next = cptr;
+            if (cptr >= cbuf_end) {
+                /* the set is never empty-matching: no match at the end */
+                *pret = 0;
+                return true;
+            }
+            GET_CHAR(c, next, cbuf_end, cbuf_type);
+            if (re_first_set_has(&fs, c, s->is_unicode))
+                break;
+            cptr = next;
+        }
+        ret = lre_exec_backtrack(s, capture, body, cptr);
+        if (ret != 0) {
+            *pret = ret;
+            return true;
+        }
+        for(i = 0; i < s->capture_count * 2; i++)
+            capture[i] = NULL;
+        GET_CHAR(c, cptr, cbuf_end, cbuf_type);
+        if (lre_poll_timeout(s)) {
+            *pret = LRE_RET_TIMEOUT;
+            return true;
+        }
+    }
 }
 
 int lre_get_alloc_count(const uint8_t *bc_buf)
