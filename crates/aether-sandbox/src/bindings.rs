@@ -285,8 +285,9 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, gate: &Arc<Gate>, tasks: &Tasks<'_, '
     let streams = crate::streams::install(ctx, &gate.shared.meter)?;
     let intl = crate::intl::install(ctx)?;
     let wasm = crate::wasm::install(ctx, gate, tasks.wasm)?;
-    let exported: Object<'js> =
-        STUB.function(ctx)?.call((natives, load, web, streams, intl, wasm))?;
+    let exported: Object<'js> = STUB
+        .function(ctx)?
+        .call((natives, load, web, streams, intl, wasm))?;
     let fetch: Function<'js> = exported.get("fetch")?;
     let process: Object<'js> = exported.get("process")?;
     let listen: Function<'js> = exported.get("listen")?;

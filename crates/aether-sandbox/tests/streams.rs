@@ -81,7 +81,16 @@ fn issue_18_stream_globals_are_lazy_plain_globals() {
     assert_eq!(
         out,
         json!([
-            "undefined", true, false, true, "x", true, true, "mine", false, "function"
+            "undefined",
+            true,
+            false,
+            true,
+            "x",
+            true,
+            true,
+            "mine",
+            false,
+            "function"
         ])
     );
 }
