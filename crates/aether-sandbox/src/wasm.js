@@ -23,7 +23,7 @@
     constructor(message) { super(message); }
   }
   for (const [C, name] of [[CompileError, "CompileError"], [LinkError, "LinkError"], [RuntimeError, "RuntimeError"]]) {
-    defineProperty(C.prototype, "name", { value: name, writable: true, enumerable: false, configurable: true });
+    defineProperty(C.prototype, "name", { __proto__: null, value: name, writable: true, enumerable: false, configurable: true });
   }
 
   // Ids of the wrappers handed out: an exported function's, a Memory's, a Table's, a Global's.
@@ -50,8 +50,8 @@
     if (f === undefined) {
       const call = natives.call;
       f = (...args) => call(id, ...args);
-      defineProperty(f, "name", { value: String(id), configurable: true });
-      defineProperty(f, "length", { value: natives.funcLength(id), configurable: true });
+      defineProperty(f, "name", { __proto__: null, value: String(id), configurable: true });
+      defineProperty(f, "length", { __proto__: null, value: natives.funcLength(id), configurable: true });
       functions[id] = f;
       ids.set(f, { kind: "function", id });
     }
@@ -110,7 +110,7 @@
       for (const [name, kind, eid] of natives.instantiate(id, given)) {
         exportsObject[name] = wrapExport(kind, eid);
       }
-      defineProperty(this, "exports", { value: freeze(exportsObject), enumerable: true, configurable: false, writable: false });
+      defineProperty(this, "exports", { __proto__: null, value: freeze(exportsObject), enumerable: true, configurable: false, writable: false });
     }
   }
 
@@ -242,7 +242,7 @@
   }
 
   for (const C of [Module, Instance, Memory, Table, Global]) {
-    defineProperty(C.prototype, Symbol.toStringTag, { value: `WebAssembly.${C.name}`, configurable: true });
+    defineProperty(C.prototype, Symbol.toStringTag, { __proto__: null, value: `WebAssembly.${C.name}`, configurable: true });
   }
 
   // The asynchronous API: compiled at once, settled as a job (the work is done on the engine
@@ -288,12 +288,12 @@
   const WebAssembly = {};
   const methods = { compile, instantiate, compileStreaming, instantiateStreaming, validate };
   for (const name of Object.keys(methods)) {
-    defineProperty(WebAssembly, name, { value: methods[name], writable: true, enumerable: false, configurable: true });
+    defineProperty(WebAssembly, name, { __proto__: null, value: methods[name], writable: true, enumerable: false, configurable: true });
   }
   const classes = { Module, Instance, Memory, Table, Global, CompileError, LinkError, RuntimeError };
   for (const name of Object.keys(classes)) {
-    defineProperty(WebAssembly, name, { value: classes[name], writable: true, enumerable: false, configurable: true });
+    defineProperty(WebAssembly, name, { __proto__: null, value: classes[name], writable: true, enumerable: false, configurable: true });
   }
-  defineProperty(WebAssembly, Symbol.toStringTag, { value: "WebAssembly", configurable: true });
+  defineProperty(WebAssembly, Symbol.toStringTag, { __proto__: null, value: "WebAssembly", configurable: true });
   return { WebAssembly };
 })

@@ -49,7 +49,7 @@ const DIRS: [&str; 13] = [
 /// Files not run, and why: they need what a sandbox is not (a window, a DOM, workers, a WPT
 /// server) or what this runner does not implement. `tests/wpt/SKIPPED-PAGES.txt` lists the test
 /// pages left out when vendoring.
-const SKIP: [(&str, &str); 10] = [
+const SKIP: [(&str, &str); 11] = [
     (
         "idlharness",
         "needs idlharness.js and the WebIDL parser (not vendored)",
@@ -71,6 +71,12 @@ const SKIP: [(&str, &str); 10] = [
     (
         "transferable",
         "needs postMessage between realms (workers, MessageChannel)",
+    ),
+    (
+        "derive_bits_keys/pbkdf2",
+        "8,740 PBKDF2 subtests (up to 100,000 iterations each) outlast the per-file limit in a \
+         debug build, so how many finish depends on the machine's load; run it alone with \
+         AETHER_WPT_FILTER=pbkdf2",
     ),
 ];
 
