@@ -155,6 +155,10 @@ fn no_worker_outlives_a_killed_aether() {
         .unwrap();
     let me = aether.id();
     let mut family = Vec::new();
+    // The same single worker seen by two successive looks: a process the zygote forks for a
+    // moment (or one seen between two reads of /proc) is not the step's worker.
+    let mut seen: Option<u32> = None;
+    let mut worker = None;
     assert!(
         eventually(|| {
             family = zygote_family()
@@ -162,20 +166,22 @@ fn no_worker_outlives_a_killed_aether() {
                 .filter(|&(_, ppid)| ppid == me)
                 .collect();
             let zygote = family.first().map(|&(pid, _)| pid);
-            let workers = zygote_family()
+            let workers: Vec<u32> = zygote_family()
                 .into_iter()
                 .filter(|&(_, ppid)| Some(ppid) == zygote)
-                .count();
-            workers == 1
+                .map(|(pid, _)| pid)
+                .collect();
+            let now = (workers.len() == 1).then(|| workers[0]);
+            if now.is_some() && now == seen {
+                worker = now;
+            }
+            seen = now;
+            worker.is_some()
         }),
         "no worker appeared"
     );
     let zygote = family[0].0;
-    let worker = zygote_family()
-        .into_iter()
-        .find(|&(_, ppid)| ppid == zygote)
-        .map(|(pid, _)| pid)
-        .unwrap();
+    let worker = worker.unwrap();
     aether.kill().unwrap();
     aether.wait().unwrap();
     // By pid: an orphaned worker would be re-parented and drop out of any parent-based view.
