@@ -432,7 +432,8 @@ impl StepHost {
         };
         let denial = |why: String| {
             let message = format!(
-                "module denied for `{url}`: {why}; only files inside the plugin directory may be fetched through `aether-plugin:` URLs"
+                "module denied for `{}`: {why}; only files inside the plugin directory may be fetched through `aether-plugin:` URLs",
+                aether_policy::escape_untrusted(url)
             );
             self.event(Capability::Module, url, Decision::Denied, message.clone());
             HostError::PermissionDenied {
@@ -505,7 +506,8 @@ impl StepHost {
     ) -> Result<HostValue, HostError> {
         let denial = |why: String| {
             let message = format!(
-                "module denied for `{specifier}`: {why}; only files inside the plugin directory (relative imports, or packages installed in its `node_modules`) may be loaded"
+                "module denied for `{}`: {why}; only files inside the plugin directory (relative imports, or packages installed in its `node_modules`) may be loaded",
+                aether_policy::escape_untrusted(specifier)
             );
             self.event(
                 Capability::Module,
@@ -895,7 +897,8 @@ impl Host for StepHost {
             HostRequest::Malformed { request, problem } => self.malformed(*request, &problem),
             HostRequest::Require { specifier } => {
                 let message = format!(
-                    "module denied for `{specifier}`: `require` is not available to plugins\n\nhint: use `import` with a relative specifier inside the plugin directory"
+                    "module denied for `{}`: `require` is not available to plugins\n\nhint: use `import` with a relative specifier inside the plugin directory",
+                    aether_policy::escape_untrusted(&specifier)
                 );
                 self.event(
                     Capability::Module,

@@ -379,3 +379,32 @@ return { abc: await hw.sha256("abc"), empty: await hw.sha256(""), big: await hw.
         assert_eq!(outputs[0], node, "aether and Node disagree");
     }
 }
+
+/// A plugin-chosen specifier or `aether-plugin:` URL in a module denial is escaped like every
+/// other target (an ANSI sequence would otherwise reach the operator's terminal through the
+/// step's error and log); the violation is recorded with the target as given.
+// See: CVE-2021-25743 (terminal escape sequences in untrusted output, kubectl)
+#[test]
+fn issue_19_module_denials_escape_the_plugin_chosen_target() {
+    let body = r#"
+const messages = [];
+for (const attempt of [
+  () => fetch("aether-plugin:/../\u001b[31mred"),
+  () => import("../\u001b[31mred.js"),
+]) {
+  try { await attempt(); messages.push("no error"); } catch (e) { messages.push(`${e.name}: ${e.message}`); }
+}
+return messages;"#;
+    let out = in_both_tiers("(module)", body);
+    let messages = out.as_array().unwrap();
+    assert_eq!(messages.len(), 2);
+    for message in messages {
+        let message = message.as_str().unwrap();
+        assert!(
+            message.starts_with("PermissionDenied: module denied for `"),
+            "{message}"
+        );
+        assert!(!message.contains('\u{1b}'), "{message}");
+        assert!(message.contains("\\u{1b}[31m"), "{message}");
+    }
+}
