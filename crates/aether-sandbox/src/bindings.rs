@@ -232,54 +232,23 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, gate: &Arc<Gate>, tasks: &Tasks<'_, '
     .with_length(1)?;
     globals.set("btoa", btoa)?;
 
-    // TextEncoder, TextDecoder (JavaScript, over two native helpers).
-    let natives = Object::new(ctx.clone())?;
-    natives.set(
-        "encode",
-        Function::new(
-            ctx.clone(),
-            |ctx: Ctx<'js>, text: String| -> Result<TypedArray<'js, u8>> {
-                crate::web::engine_bytes(&ctx, &text.into_bytes())
-            },
-        )?,
-    )?;
-    natives.set(
-        "decode",
-        Function::new(
-            ctx.clone(),
-            |ctx: Ctx<'js>,
-             bytes: TypedArray<'js, u8>,
-             fatal: bool,
-             ignore_bom: bool|
-             -> Result<String> {
-                let bytes = sys::copy_bytes(&bytes).unwrap_or_default();
-                let bytes = match bytes.strip_prefix(b"\xEF\xBB\xBF") {
-                    Some(rest) if !ignore_bom => rest,
-                    _ => &bytes[..],
-                };
-                if fatal {
-                    std::str::from_utf8(bytes).map(str::to_owned).map_err(|_| {
-                        Exception::throw_type(&ctx, "The encoded data was not valid utf-8")
-                    })
-                } else {
-                    Ok(String::from_utf8_lossy(bytes).into_owned())
-                }
-            },
-        )?,
-    )?;
-    // TextDecoder's decoders for every WHATWG encoding (encoding.rs).
-    crate::encoding::install(ctx, &natives)?;
-    natives.set("fetch", fetch_fn(ctx, tasks.calls)?)?;
-    natives.set("fetchMalformed", fetch_malformed_fn(ctx, tasks.calls)?)?;
-    natives.set("pluginFile", plugin_file_fn(ctx, gate)?)?;
-    natives.set("run", run_fn(ctx, tasks.calls)?)?;
-    install_listen_natives(ctx, gate, tasks.calls, &natives)?;
+    // The prelude's native helpers are made when it first loads, as web.js's are: a sandbox
+    // that never uses `fetch`, a text codec, a process or a listener does not pay for them.
+    // `hooks` is what stub.js gives the prelude besides them (`define`, the stream loaders).
+    let prelude_gate = Arc::clone(gate);
+    let prelude_calls = Rc::clone(tasks.calls);
     let load = Function::new(
         ctx.clone(),
-        |ctx: Ctx<'js>, natives: Object<'js>| -> Result<Object<'js>> {
+        move |ctx: Ctx<'js>, hooks: Object<'js>| -> Result<Object<'js>> {
+            let natives = prelude_natives(&ctx, &prelude_gate, &prelude_calls)?;
+            for hook in hooks.props::<String, Value<'js>>() {
+                let (name, value) = hook?;
+                natives.set(name, value)?;
+            }
             PRELUDE.function(&ctx)?.call((natives,))
         },
     )?;
+    let natives = Object::new(ctx.clone())?;
     natives.set("lazySource", crate::lazy::source_fn(ctx)?)?;
     let web = crate::web::install(ctx, tasks)?;
     let streams = crate::streams::install(ctx, &gate.shared.meter)?;
@@ -327,6 +296,59 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, gate: &Arc<Gate>, tasks: &Tasks<'_, '
     define_property.call::<_, Value>((globals.clone(), "aether", descriptor))?;
 
     Ok(())
+}
+
+/// The native helpers of the prelude (prelude.js): `TextEncoder`'s and `TextDecoder`'s codecs,
+/// the native halves of `fetch`, `aether.process.run` and `aether.listen`, and `fetch` of the
+/// plugin's own files.
+fn prelude_natives<'js>(
+    ctx: &Ctx<'js>,
+    gate: &Arc<Gate>,
+    calls: &Rc<RefCell<SlowCalls<'js>>>,
+) -> Result<Object<'js>> {
+    // TextEncoder, TextDecoder (JavaScript, over two native helpers).
+    let natives = Object::new(ctx.clone())?;
+    natives.set(
+        "encode",
+        Function::new(
+            ctx.clone(),
+            |ctx: Ctx<'js>, text: String| -> Result<TypedArray<'js, u8>> {
+                crate::web::engine_bytes(&ctx, &text.into_bytes())
+            },
+        )?,
+    )?;
+    natives.set(
+        "decode",
+        Function::new(
+            ctx.clone(),
+            |ctx: Ctx<'js>,
+             bytes: TypedArray<'js, u8>,
+             fatal: bool,
+             ignore_bom: bool|
+             -> Result<String> {
+                let bytes = sys::copy_bytes(&bytes).unwrap_or_default();
+                let bytes = match bytes.strip_prefix(b"\xEF\xBB\xBF") {
+                    Some(rest) if !ignore_bom => rest,
+                    _ => &bytes[..],
+                };
+                if fatal {
+                    std::str::from_utf8(bytes).map(str::to_owned).map_err(|_| {
+                        Exception::throw_type(&ctx, "The encoded data was not valid utf-8")
+                    })
+                } else {
+                    Ok(String::from_utf8_lossy(bytes).into_owned())
+                }
+            },
+        )?,
+    )?;
+    // TextDecoder's decoders for every WHATWG encoding (encoding.rs).
+    crate::encoding::install(ctx, &natives)?;
+    natives.set("fetch", fetch_fn(ctx, calls)?)?;
+    natives.set("fetchMalformed", fetch_malformed_fn(ctx, calls)?)?;
+    natives.set("pluginFile", plugin_file_fn(ctx, gate)?)?;
+    natives.set("run", run_fn(ctx, calls)?)?;
+    install_listen_natives(ctx, gate, calls, &natives)?;
+    Ok(natives)
 }
 
 /// `fetch` of an `aether-plugin:/<path>` URL (SPEC §5): the plugin's file as the host's
