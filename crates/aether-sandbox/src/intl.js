@@ -477,45 +477,106 @@
     nfSlots.set(this, createNumberFormat(locales, options));
   }
 
-  // ECMA-402 SetNumberFormatDigitOptions (without rounding increments and priorities).
+  const ROUNDING_INCREMENTS = [1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 2500, 5000];
+
+  // ECMA-402 SetNumberFormatDigitOptions. `roundingType` is "significantDigits",
+  // "fractionDigits", "morePrecision" or "lessPrecision"; intl.rs rounds as it says.
   function digitOptions(options, minFractionDefault, maxFractionDefault, notation) {
     const out = { __proto__: null };
     out.minimumIntegerDigits = getNumberOption(options, "minimumIntegerDigits", 1, 21, 1);
-    const minSig = options.minimumSignificantDigits;
-    const maxSig = options.maximumSignificantDigits;
     const minFrac = options.minimumFractionDigits;
     const maxFrac = options.maximumFractionDigits;
-    getOption(options, "roundingIncrement", "string");
-    getOption(options, "roundingMode", "string", ["ceil", "floor", "expand", "trunc", "halfCeil", "halfFloor", "halfExpand", "halfTrunc", "halfEven"], "halfExpand");
+    const minSig = options.minimumSignificantDigits;
+    const maxSig = options.maximumSignificantDigits;
+    const increment = getNumberOption(options, "roundingIncrement", 1, 5000, 1);
+    if (!ROUNDING_INCREMENTS.includes(increment)) {
+      throw new RangeError(`roundingIncrement must be one of ${ROUNDING_INCREMENTS.join(", ")}, not ${increment}`);
+    }
+    out.roundingMode = getOption(options, "roundingMode", "string", ["ceil", "floor", "expand", "trunc", "halfCeil", "halfFloor", "halfExpand", "halfTrunc", "halfEven"], "halfExpand");
     const priority = getOption(options, "roundingPriority", "string", ["auto", "morePrecision", "lessPrecision"], "auto");
-    getOption(options, "trailingZeroDisplay", "string", ["auto", "stripIfInteger"], "auto");
-    if (minSig !== undefined || maxSig !== undefined) {
-      const min = defaultNumberOption(minSig, 1, 21, 1, "minimumSignificantDigits");
-      const max = defaultNumberOption(maxSig, min, 21, 21, "maximumSignificantDigits");
-      out.minimumSignificantDigits = min;
-      out.maximumSignificantDigits = max;
-      out.roundingType = "significantDigits";
-      if (priority === "auto") return out;
+    out.trailingZeroDisplay = getOption(options, "trailingZeroDisplay", "string", ["auto", "stripIfInteger"], "auto");
+    if (increment !== 1) maxFractionDefault = minFractionDefault;
+    out.roundingIncrement = increment;
+    const hasSd = minSig !== undefined || maxSig !== undefined;
+    const hasFd = minFrac !== undefined || maxFrac !== undefined;
+    let needSd = true;
+    let needFd = true;
+    if (priority === "auto") {
+      needSd = hasSd;
+      if (needSd || (!hasFd && notation === "compact")) needFd = false;
     }
-    if (minFrac !== undefined || maxFrac !== undefined || out.roundingType === undefined) {
-      let min = defaultNumberOption(minFrac, 0, 100, undefined, "minimumFractionDigits");
-      let max = defaultNumberOption(maxFrac, 0, 100, undefined, "maximumFractionDigits");
-      if (min === undefined && max === undefined) {
-        min = minFractionDefault;
-        max = maxFractionDefault;
-      } else if (min === undefined) {
-        min = Math.min(minFractionDefault, max);
-      } else if (max === undefined) {
-        max = Math.max(maxFractionDefault, min);
-      } else if (min > max) {
-        throw new RangeError("minimumFractionDigits is greater than maximumFractionDigits");
+    if (needSd) {
+      if (hasSd) {
+        const min = defaultNumberOption(minSig, 1, 21, 1, "minimumSignificantDigits");
+        out.minimumSignificantDigits = min;
+        out.maximumSignificantDigits = defaultNumberOption(maxSig, min, 21, 21, "maximumSignificantDigits");
+      } else {
+        out.minimumSignificantDigits = 1;
+        out.maximumSignificantDigits = 21;
       }
-      out.minimumFractionDigits = min;
-      out.maximumFractionDigits = max;
-      if (out.roundingType === undefined) out.roundingType = "fractionDigits";
     }
-    void notation;
+    if (needFd) {
+      if (hasFd) {
+        let min = defaultNumberOption(minFrac, 0, 100, undefined, "minimumFractionDigits");
+        let max = defaultNumberOption(maxFrac, 0, 100, undefined, "maximumFractionDigits");
+        if (min === undefined) {
+          min = Math.min(minFractionDefault, max);
+        } else if (max === undefined) {
+          max = Math.max(maxFractionDefault, min);
+        } else if (min > max) {
+          throw new RangeError("minimumFractionDigits is greater than maximumFractionDigits");
+        }
+        out.minimumFractionDigits = min;
+        out.maximumFractionDigits = max;
+      } else {
+        out.minimumFractionDigits = minFractionDefault;
+        out.maximumFractionDigits = maxFractionDefault;
+      }
+    }
+    if (!needSd && !needFd) {
+      // Compact notation's own rounding: two significant digits below 100, none after the point.
+      out.minimumFractionDigits = 0;
+      out.maximumFractionDigits = 0;
+      out.minimumSignificantDigits = 1;
+      out.maximumSignificantDigits = 2;
+      out.roundingType = "morePrecision";
+      out.roundingPriority = "morePrecision";
+    } else if (priority === "auto") {
+      out.roundingType = hasSd ? "significantDigits" : "fractionDigits";
+      out.roundingPriority = "auto";
+    } else {
+      out.roundingType = priority;
+      out.roundingPriority = priority;
+    }
+    if (increment !== 1) {
+      if (out.roundingType !== "fractionDigits") {
+        throw new TypeError("roundingIncrement needs fraction digits rounding (no significant digits and roundingPriority \"auto\")");
+      }
+      if (out.maximumFractionDigits !== out.minimumFractionDigits) {
+        throw new RangeError("roundingIncrement needs minimumFractionDigits equal to maximumFractionDigits");
+      }
+    }
     return out;
+  }
+
+  // What resolvedOptions() reports of `digits` (ECMA-402's order of the properties).
+  function resolvedDigits(out, digits) {
+    out.minimumIntegerDigits = digits.minimumIntegerDigits;
+    if (digits.minimumFractionDigits !== undefined) {
+      out.minimumFractionDigits = digits.minimumFractionDigits;
+      out.maximumFractionDigits = digits.maximumFractionDigits;
+    }
+    if (digits.minimumSignificantDigits !== undefined) {
+      out.minimumSignificantDigits = digits.minimumSignificantDigits;
+      out.maximumSignificantDigits = digits.maximumSignificantDigits;
+    }
+  }
+
+  function resolvedRounding(out, digits) {
+    out.roundingIncrement = digits.roundingIncrement;
+    out.roundingMode = digits.roundingMode;
+    out.roundingPriority = digits.roundingPriority;
+    out.trailingZeroDisplay = digits.trailingZeroDisplay;
   }
 
   function createNumberFormat(locales, options) {
@@ -544,17 +605,15 @@
     const notation = getOption(options, "notation", "string", ["standard", "scientific", "engineering", "compact"], "standard");
     let minFrac = 0;
     let maxFrac = style === "percent" ? 0 : 3;
-    if (style === "currency") {
+    if (style === "currency" && notation === "standard") {
       minFrac = maxFrac = CURRENCY_DIGITS[currency] ?? 2;
     }
     const digits = digitOptions(options, minFrac, maxFrac, notation);
-    getOption(options, "compactDisplay", "string", ["short", "long"], "short");
-    if (notation !== "standard") {
-      throw new RangeError(`Intl.NumberFormat's ${notation} notation is not supported in this sandbox`);
-    }
+    const compactDisplay = getOption(options, "compactDisplay", "string", ["short", "long"], "short");
     let useGrouping = options.useGrouping;
+    const defaultGrouping = notation === "compact" ? "min2" : "auto";
     if (useGrouping === undefined) {
-      useGrouping = "auto";
+      useGrouping = defaultGrouping;
     } else if (useGrouping === true) {
       useGrouping = "always";
     } else if (useGrouping === false || useGrouping === null || useGrouping === "" || useGrouping === 0) {
@@ -562,7 +621,7 @@
     } else {
       useGrouping = StringCtor(useGrouping);
       if (useGrouping === "true" || useGrouping === "false") {
-        useGrouping = "auto";
+        useGrouping = defaultGrouping;
       } else if (!["min2", "auto", "always"].includes(useGrouping)) {
         throw new RangeError(`useGrouping must be one of "min2", "auto", "always", true or false, not "${useGrouping}"`);
       }
@@ -578,6 +637,8 @@
       unitDisplay,
       useGrouping: useGrouping === false ? "false" : useGrouping,
       signDisplay,
+      notation,
+      compactDisplay,
       ...digits,
     };
     return {
@@ -592,6 +653,7 @@
       unitDisplay,
       useGrouping,
       notation,
+      compactDisplay,
       signDisplay,
       digits,
       native,
@@ -665,22 +727,12 @@
       out.unit = slots.unit;
       out.unitDisplay = slots.unitDisplay;
     }
-    out.minimumIntegerDigits = slots.digits.minimumIntegerDigits;
-    if (slots.digits.minimumFractionDigits !== undefined) {
-      out.minimumFractionDigits = slots.digits.minimumFractionDigits;
-      out.maximumFractionDigits = slots.digits.maximumFractionDigits;
-    }
-    if (slots.digits.minimumSignificantDigits !== undefined) {
-      out.minimumSignificantDigits = slots.digits.minimumSignificantDigits;
-      out.maximumSignificantDigits = slots.digits.maximumSignificantDigits;
-    }
+    resolvedDigits(out, slots.digits);
     out.useGrouping = slots.useGrouping;
     out.notation = slots.notation;
+    if (slots.notation === "compact") out.compactDisplay = slots.compactDisplay;
     out.signDisplay = slots.signDisplay;
-    out.roundingIncrement = 1;
-    out.roundingMode = "halfExpand";
-    out.roundingPriority = "auto";
-    out.trailingZeroDisplay = "auto";
+    resolvedRounding(out, slots.digits);
     return out;
   } });
   tag(nfProto, "Intl.NumberFormat");
@@ -713,20 +765,10 @@
   } });
   accessors(prProto, { resolvedOptions() {
     const slots = prSlots.get(this, "Intl.PluralRules.prototype.resolvedOptions");
-    const out = { locale: slots.locale, type: slots.type, minimumIntegerDigits: slots.digits.minimumIntegerDigits };
-    if (slots.digits.minimumFractionDigits !== undefined) {
-      out.minimumFractionDigits = slots.digits.minimumFractionDigits;
-      out.maximumFractionDigits = slots.digits.maximumFractionDigits;
-    }
-    if (slots.digits.minimumSignificantDigits !== undefined) {
-      out.minimumSignificantDigits = slots.digits.minimumSignificantDigits;
-      out.maximumSignificantDigits = slots.digits.maximumSignificantDigits;
-    }
+    const out = { locale: slots.locale, type: slots.type };
+    resolvedDigits(out, slots.digits);
     out.pluralCategories = natives.pluralCategories(slots.data, slots.type === "ordinal");
-    out.roundingIncrement = 1;
-    out.roundingMode = "halfExpand";
-    out.roundingPriority = "auto";
-    out.trailingZeroDisplay = "auto";
+    resolvedRounding(out, slots.digits);
     return out;
   } });
   tag(prProto, "Intl.PluralRules");

@@ -20,9 +20,10 @@
 //! arguments (strings the plugin's heap already holds), except `segment`'s boundaries, 16
 //! bytes a segment: intl.js asks for them a window of 8,192 code units at a time.
 //!
-//! What ICU4X lacks, and what is done instead, is listed in `docs/intl.md`: `NumberFormat`'s
-//! `compact`/`scientific`/`engineering` notations and units outside [`UNITS`] throw a
-//! `RangeError`.
+//! What ICU4X lacks, and what is done instead, is listed in `docs/intl.md`: units outside
+//! [`UNITS`] throw a `RangeError`. `NumberFormat` rounds by ECMA-402's rules itself
+//! (`round`) and puts its digits into the text ICU4X's style formatters write around them
+//! (which round by rules of their own).
 
 use std::borrow::Cow;
 use std::fmt;
@@ -35,9 +36,9 @@ use icu::datetime::DateTimeFormatter;
 use icu::datetime::fieldbag::{DateTimeFieldBag, field};
 use icu::datetime::fieldsets::builder::{DateFields, FieldSetBuilder, ZoneStyle};
 use icu::datetime::options::{Length, TimePrecision};
-use icu::decimal::DecimalFormatter;
 use icu::decimal::input::Decimal;
 use icu::decimal::options::{DecimalFormatterOptions, GroupingStrategy};
+use icu::decimal::{CompactDecimalFormatter, DecimalFormatter};
 use icu::experimental::dimension::currency::CurrencyType;
 use icu::experimental::dimension::currency::formatter::CurrencyFormatter;
 use icu::experimental::dimension::percent::formatter::PercentFormatter;
@@ -750,29 +751,113 @@ fn integer(options: &Object<'_>, name: &str) -> Result<Option<i16>> {
     Ok(value.as_number().map(|n| n as i16))
 }
 
-/// Rounds and pads `value` as ECMA-402's digit options say (half-expand rounding).
+/// ECMA-402's rounding mode of `options` (`roundingMode`, default `halfExpand`).
+fn rounding_mode(options: &Object<'_>) -> Result<fixed_decimal::SignedRoundingMode> {
+    use fixed_decimal::{SignedRoundingMode as S, UnsignedRoundingMode as U};
+    Ok(match option(options, "roundingMode")?.as_deref() {
+        Some("ceil") => S::Ceil,
+        Some("floor") => S::Floor,
+        Some("expand") => S::Unsigned(U::Expand),
+        Some("trunc") => S::Unsigned(U::Trunc),
+        Some("halfCeil") => S::HalfCeil,
+        Some("halfFloor") => S::HalfFloor,
+        Some("halfTrunc") => S::Unsigned(U::HalfTrunc),
+        Some("halfEven") => S::Unsigned(U::HalfEven),
+        _ => S::Unsigned(U::HalfExpand),
+    })
+}
+
+/// ECMA-402 ToRawPrecision: `value` rounded to `max` significant digits and padded to `min`,
+/// with its rounding magnitude.
+fn to_precision(
+    value: &Decimal,
+    min: i16,
+    max: i16,
+    mode: fixed_decimal::SignedRoundingMode,
+) -> (Decimal, i16) {
+    let mut value = value.clone();
+    if value.absolute.is_zero() {
+        value.absolute.pad_end(1 - min);
+        return (value, 1 - max);
+    }
+    let top = value.absolute.nonzero_magnitude_start();
+    value.round_with_mode(top - max + 1, mode);
+    let top = value.absolute.nonzero_magnitude_start();
+    value.absolute.trim_end();
+    value.absolute.pad_end(top - min + 1);
+    (value, top - max + 1)
+}
+
+/// ECMA-402 ToRawFixed: `value` rounded to a multiple of `increment` × 10^−`max` and padded to
+/// `min` fraction digits, with its rounding magnitude.
+fn to_fixed(
+    value: &Decimal,
+    min: i16,
+    max: i16,
+    increment: u32,
+    mode: fixed_decimal::SignedRoundingMode,
+) -> (Decimal, i16) {
+    use fixed_decimal::RoundingIncrement;
+    let mut value = value.clone();
+    // 1, 2, 5 or 25 times a power of ten (intl.js allows no other increment).
+    let (mut factor, mut shift) = (increment.max(1), 0i16);
+    while factor % 10 == 0 {
+        factor /= 10;
+        shift += 1;
+    }
+    let step = match factor {
+        2 => RoundingIncrement::MultiplesOf2,
+        5 => RoundingIncrement::MultiplesOf5,
+        25 => RoundingIncrement::MultiplesOf25,
+        _ => RoundingIncrement::MultiplesOf1,
+    };
+    value.round_with_mode_and_increment(shift - max, mode, step);
+    value.absolute.trim_end();
+    value.absolute.pad_end(-min);
+    (value, -max)
+}
+
+/// Rounds and pads `value` as ECMA-402's FormatNumericToString says for the digit options
+/// intl.js resolved (`roundingType`, the digit counts, `roundingMode`, `roundingIncrement`,
+/// `trailingZeroDisplay`, `minimumIntegerDigits`).
 fn round(value: &mut Decimal, options: &Object<'_>) -> Result<()> {
-    use fixed_decimal::{SignedRoundingMode, UnsignedRoundingMode};
-    let mode = SignedRoundingMode::Unsigned(UnsignedRoundingMode::HalfExpand);
-    if let (Some(min_sig), Some(max_sig)) = (
-        integer(options, "minimumSignificantDigits")?,
-        integer(options, "maximumSignificantDigits")?,
-    ) {
-        if !value.absolute.is_zero() {
-            let top = value.absolute.nonzero_magnitude_start();
-            value.round_with_mode(top - max_sig + 1, mode);
-            let top = value.absolute.nonzero_magnitude_start();
-            value.absolute.trim_end();
-            value.absolute.pad_end(top - min_sig + 1);
-        } else {
-            value.absolute.pad_end(1 - min_sig);
+    let mode = rounding_mode(options)?;
+    let precision = |value: &Decimal| -> Result<(Decimal, i16)> {
+        let min = integer(options, "minimumSignificantDigits")?.unwrap_or(1);
+        let max = integer(options, "maximumSignificantDigits")?.unwrap_or(21);
+        Ok(to_precision(value, min, max, mode))
+    };
+    let fixed = |value: &Decimal| -> Result<(Decimal, i16)> {
+        let min = integer(options, "minimumFractionDigits")?.unwrap_or(0);
+        let max = integer(options, "maximumFractionDigits")?.unwrap_or(3);
+        #[allow(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            reason = "intl.js allows 1 to 5000 only"
+        )]
+        let increment = options
+            .get::<_, Value>("roundingIncrement")?
+            .as_number()
+            .map_or(1, |n| n as u32);
+        Ok(to_fixed(value, min, max, increment, mode))
+    };
+    let rounded = match option(options, "roundingType")?.as_deref() {
+        Some("significantDigits") => precision(value)?.0,
+        Some(priority @ ("morePrecision" | "lessPrecision")) => {
+            let (by_precision, precision_magnitude) = precision(value)?;
+            let (by_fraction, fraction_magnitude) = fixed(value)?;
+            let precision_is_finer = precision_magnitude <= fraction_magnitude;
+            if precision_is_finer == (priority == "morePrecision") {
+                by_precision
+            } else {
+                by_fraction
+            }
         }
-    } else {
-        let max_frac = integer(options, "maximumFractionDigits")?.unwrap_or(3);
-        let min_frac = integer(options, "minimumFractionDigits")?.unwrap_or(0);
-        value.round_with_mode(-max_frac, mode);
-        value.absolute.trim_end();
-        value.absolute.pad_end(-min_frac);
+        _ => fixed(value)?.0,
+    };
+    *value = rounded;
+    if option(options, "trailingZeroDisplay")?.as_deref() == Some("stripIfInteger") {
+        value.absolute.trim_end_if_integer();
     }
     let min_int = integer(options, "minimumIntegerDigits")?.unwrap_or(1);
     value.absolute.pad_start(min_int);
@@ -794,7 +879,46 @@ fn number_parts<'js>(
     if style == "percent" {
         value.absolute.multiply_pow10(2);
     }
-    round(&mut value, &options)?;
+    let notation = option(&options, "notation")?.unwrap_or_default();
+    // Scientific and engineering notation: the significand and its power of ten. Compact
+    // notation: the significand, and the text around it (prefix, suffix) in the locale.
+    let mut exponent = None;
+    let mut compact = None;
+    match notation.as_str() {
+        "scientific" | "engineering" => {
+            let engineering = notation == "engineering";
+            let pick = |magnitude: i16| {
+                if engineering {
+                    magnitude.div_euclid(3) * 3
+                } else {
+                    magnitude
+                }
+            };
+            exponent = Some(scale(&mut value, &options, pick)?);
+        }
+        "compact" => {
+            let prefs = (&locale).into();
+            let formatter = if option(&options, "compactDisplay")?.as_deref() == Some("long") {
+                CompactDecimalFormatter::try_new_long(prefs, Default::default())
+            } else {
+                CompactDecimalFormatter::try_new_short(prefs, Default::default())
+            };
+            let formatter = match formatter {
+                Ok(formatter) => formatter,
+                Err(error) => {
+                    return range(
+                        &ctx,
+                        &format!("no compact number format for this locale: {error}"),
+                    );
+                }
+            };
+            let power = scale(&mut value, &options, |magnitude| {
+                compact_exponent(&formatter, magnitude)
+            })?;
+            compact = Some((formatter, power));
+        }
+        _ => round(&mut value, &options)?,
+    }
     let sign_display = match option(&options, "signDisplay")?.as_deref() {
         Some("never") => SignDisplay::Never,
         Some("always") => SignDisplay::Always,
@@ -818,7 +942,45 @@ fn number_parts<'js>(
         Ok(formatter) => formatter,
         Err(error) => return failed(&ctx, &error),
     };
-    let parts = match style.as_str() {
+    // The number itself, unsigned, as ECMA-402 parts: the digits with their separators, the
+    // exponent (scientific, engineering), the text compact notation puts around it.
+    let mut magnitude = value.clone();
+    magnitude.apply_sign_display(SignDisplay::Never);
+    let mut number: Vec<(&'static str, String)> = Parts::of(&decimal_formatter.format(&magnitude))
+        .flatten(|stack| {
+            let (id, part) = innermost(stack, "decimal")?;
+            let kind = match part.value {
+                "integer" => "integer",
+                "fraction" => "fraction",
+                "group" => "group",
+                "decimal" => "decimal",
+                _ => return None,
+            };
+            Some((kind, *id))
+        })
+        .into_iter()
+        .filter(|(kind, _)| *kind != "literal")
+        .collect();
+    if let Some(exponent) = exponent {
+        let mut digits = Decimal::from(exponent.unsigned_abs());
+        digits.apply_sign_display(SignDisplay::Never);
+        let digits = match decimal_formatter_plain(&locale) {
+            Ok(formatter) => Parts::of(&formatter.format(&digits)).text,
+            Err(error) => return failed(&ctx, &error),
+        };
+        number.push(("exponentSeparator", "E".to_owned()));
+        if exponent < 0 {
+            number.push(("exponentMinusSign", "-".to_owned()));
+        }
+        number.push(("exponentInteger", digits));
+    }
+    if let Some((formatter, power)) = &compact {
+        number = compact_parts(formatter, &magnitude, *power, number);
+    }
+    // The number in its style (sign, percent sign, currency, unit), as ICU4X writes it; its
+    // digits are replaced by `number`, since ICU4X's style formatters round by their own rules
+    // (a currency's minor digits, compact notation's two significant digits).
+    let styled = match style.as_str() {
         "percent" => {
             let formatter = match PercentFormatter::try_new_with_decimal_formatter(
                 (&locale).into(),
@@ -828,7 +990,7 @@ fn number_parts<'js>(
                 Ok(formatter) => formatter,
                 Err(error) => return failed(&ctx, &error),
             };
-            Parts::of(&formatter.format(&value))
+            formatter.format(&value).write_to_string().into_owned()
         }
         "currency" => {
             let code = option(&options, "currency")?.unwrap_or_default();
@@ -847,7 +1009,10 @@ fn number_parts<'js>(
                 _ => CurrencyFormatter::try_new_symbol(prefs, currency, Default::default()),
             };
             match formatter {
-                Ok(formatter) => Parts::of(&formatter.format_fixed_decimal(&value)),
+                Ok(formatter) => formatter
+                    .format_fixed_decimal(&value)
+                    .write_to_string()
+                    .into_owned(),
                 Err(error) => return failed(&ctx, &error),
             }
         }
@@ -859,37 +1024,162 @@ fn number_parts<'js>(
                 _ => Width::Short,
             };
             match unit_parts(&locale, &unit, width, &value) {
-                Some(Ok(parts)) => parts,
+                Some(Ok(parts)) => parts.text,
                 Some(Err(error)) => return failed(&ctx, &error),
                 None => return range(&ctx, &format!("unsupported unit: `{unit}`")),
             }
         }
-        _ => Parts::of(&decimal_formatter.format(&value)),
+        _ => decimal_formatter
+            .format(&value)
+            .write_to_string()
+            .into_owned(),
     };
     // A unit's name is literal text, as ECMA-402's "unit" part.
     let currency = style == "currency";
     let unit = style == "unit";
     let mut out = Vec::new();
-    for (kind, text) in parts.flatten(|stack| {
-        let (id, part) = innermost(stack, "decimal")?;
-        let kind = match part.value {
-            "integer" => "integer",
-            "fraction" => "fraction",
-            "group" => "group",
-            "decimal" => "decimal",
-            "minusSign" => "minusSign",
-            "plusSign" => "plusSign",
-            _ => return None,
-        };
-        Some((kind, *id))
-    }) {
-        if kind == "literal" {
-            split_literal(&text, currency, unit, &mut out);
-        } else {
-            out.push((kind, text));
+    match digit_run(&styled) {
+        Some((start, end)) => {
+            split_literal(&styled[..start], currency, unit, &mut out);
+            out.extend(number);
+            split_literal(&styled[end..], currency, unit, &mut out);
         }
+        None => split_literal(&styled, currency, unit, &mut out),
     }
     Ok(flat(out))
+}
+
+/// The byte range of `text` from its first decimal digit to the end of its last (any
+/// script's digits: ECMA-402's numbering systems), `None` if it has none.
+fn digit_run(text: &str) -> Option<(usize, usize)> {
+    use icu::properties::CodePointMapData;
+    use icu::properties::props::GeneralCategory;
+    let categories = CodePointMapData::<GeneralCategory>::new();
+    let is_digit = |c: char| categories.get(c) == GeneralCategory::DecimalNumber;
+    let start = text.find(is_digit)?;
+    let (last, c) = text.char_indices().rev().find(|(_, c)| is_digit(*c))?;
+    Some((start, last + c.len_utf8()))
+}
+
+/// A decimal formatter for `locale` without grouping (an exponent's digits).
+fn decimal_formatter_plain(
+    locale: &Locale,
+) -> std::result::Result<DecimalFormatter, icu_provider::DataError> {
+    let mut options = DecimalFormatterOptions::default();
+    options.grouping_strategy = Some(GroupingStrategy::Never);
+    DecimalFormatter::try_new(locale.into(), options)
+}
+
+/// ECMA-402 ComputeExponent: scales `value` by the power of ten `pick` chooses for its
+/// magnitude and rounds it as the digit options say; if rounding reaches the next magnitude
+/// (9.9996 → 10.000), the power chosen for that one. Returns the power.
+fn scale(value: &mut Decimal, options: &Object<'_>, pick: impl Fn(i16) -> i16) -> Result<i16> {
+    if value.absolute.is_zero() {
+        round(value, options)?;
+        return Ok(0);
+    }
+    let magnitude = value.absolute.nonzero_magnitude_start();
+    let scaled = |power: i16| -> Result<Decimal> {
+        let mut scaled = value.clone();
+        scaled.absolute.multiply_pow10(-power);
+        round(&mut scaled, options)?;
+        Ok(scaled)
+    };
+    let mut power = pick(magnitude);
+    let mut result = scaled(power)?;
+    if !result.absolute.is_zero() && result.absolute.nonzero_magnitude_start() != magnitude - power
+    {
+        power = pick(magnitude + 1);
+        result = scaled(power)?;
+    }
+    *value = result;
+    Ok(power)
+}
+
+/// The power of ten compact notation divides a number of `magnitude` by in this locale (3 for
+/// "1.2K" in English, 4 for "1.2万" in Japanese, 0 where the locale does not compact it),
+/// read from how ICU4X formats 10^`magnitude`: the digits it keeps of it.
+fn compact_exponent(formatter: &CompactDecimalFormatter, magnitude: i16) -> i16 {
+    if magnitude <= 0 {
+        return 0;
+    }
+    let mut probe = Decimal::from(1);
+    probe.absolute.multiply_pow10(magnitude);
+    let text = formatter.format(&probe).write_to_string().into_owned();
+    let Some((start, end)) = digit_run(&text) else {
+        return magnitude;
+    };
+    // Grouping separators are not digits; 10^n has no fraction.
+    let digits = text[start..end]
+        .chars()
+        .filter(|c| digit_run(c.encode_utf8(&mut [0; 4])).is_some())
+        .count();
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_possible_wrap,
+        reason = "a significand has at most a few digits"
+    )]
+    let kept = digits as i16;
+    (magnitude - (kept - 1)).max(0)
+}
+
+/// `number` (the unsigned significand's parts) with the text compact notation puts around
+/// it for `magnitude` × 10^`power` (`magnitude` is the rounded significand), as ECMA-402
+/// parts: words and letters are "compact", spaces "literal". A locale's form without digits
+/// ("mille") replaces the number.
+fn compact_parts(
+    formatter: &CompactDecimalFormatter,
+    magnitude: &Decimal,
+    power: i16,
+    number: Vec<(&'static str, String)>,
+) -> Vec<(&'static str, String)> {
+    // ICU4X rounds what it formats to two significant digits (or to a whole number): cut to
+    // those first, so that its rounding cannot reach the next power and change the words.
+    let mut whole = magnitude.clone();
+    if !whole.absolute.is_zero() {
+        let top = whole.absolute.nonzero_magnitude_start();
+        whole.round_with_mode(
+            top - 1,
+            fixed_decimal::SignedRoundingMode::Unsigned(fixed_decimal::UnsignedRoundingMode::Trunc),
+        );
+    }
+    whole.absolute.multiply_pow10(power);
+    let text = formatter.format(&whole).write_to_string().into_owned();
+    let pieces = |text: &str, out: &mut Vec<(&'static str, String)>| {
+        for piece in split_spaces(text) {
+            let kind = if piece.chars().all(char::is_whitespace) {
+                "literal"
+            } else {
+                "compact"
+            };
+            out.push((kind, piece));
+        }
+    };
+    let mut out = Vec::new();
+    match digit_run(&text) {
+        Some((start, end)) => {
+            pieces(&text[..start], &mut out);
+            out.extend(number);
+            pieces(&text[end..], &mut out);
+        }
+        None => pieces(&text, &mut out),
+    }
+    out
+}
+
+/// `text` cut where it changes between whitespace and the rest.
+fn split_spaces(text: &str) -> Vec<String> {
+    let mut pieces: Vec<String> = Vec::new();
+    let mut last_space = None;
+    for c in text.chars() {
+        let space = c.is_whitespace();
+        match pieces.last_mut() {
+            Some(piece) if last_space == Some(space) => piece.push(c),
+            _ => pieces.push(c.to_string()),
+        }
+        last_space = Some(space);
+    }
+    pieces
 }
 
 /// The units ICU4X formats (its categorized formatters): `Intl.supportedValuesOf("unit")`.
