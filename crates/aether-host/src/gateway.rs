@@ -34,7 +34,9 @@ use std::time::{Duration, Instant};
 
 use std::cell::RefCell;
 
-use aether_policy::{Capability, Denial, DenialReason, Grant, Host, UnsafeMode, parse_host};
+use aether_policy::{
+    Capability, CheckedAddr, CheckedHost, Denial, DenialReason, Grant, Host, UnsafeMode, parse_host,
+};
 
 use crate::secrets::{Placeholder, contains_bytes, redact, redact_bytes, replace_bytes};
 use thiserror::Error;
@@ -193,8 +195,22 @@ impl Resolve for SystemResolver {
 }
 
 /// The `ureq` resolver for one hop: answers one address the gateway chose, whatever it is
-/// asked (the checked target's, or the operator's proxy when the request is tunnelled).
+/// asked: the checked target's ([`PinnedResolver::checked`]), or the operator's proxy when the
+/// request is tunnelled ([`PinnedResolver::proxy`], the tunnel then asks for the checked
+/// target).
 struct PinnedResolver(SocketAddr);
+
+impl PinnedResolver {
+    /// The connection goes to `addr` and nowhere else.
+    fn checked(addr: CheckedAddr, port: u16) -> PinnedResolver {
+        PinnedResolver(SocketAddr::new(addr.addr(), port))
+    }
+
+    /// The connection goes to the operator's proxy (configuration, not the plugin's choice).
+    fn proxy(addr: SocketAddr) -> PinnedResolver {
+        PinnedResolver(addr)
+    }
+}
 
 impl fmt::Debug for PinnedResolver {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -221,7 +237,8 @@ impl Resolver for PinnedResolver {
 /// `resolve_target` a malformed `ip:port:port` target in 3.5.2.)
 #[derive(Debug)]
 struct Tunnel {
-    target: SocketAddr,
+    target: CheckedAddr,
+    port: u16,
 }
 
 /// The longest proxy response head read before giving up.
@@ -240,7 +257,7 @@ impl<In: Transport> Connector<In> for Tunnel {
         };
         let mut io = TransportAdapter::new(transport, details.current_time.clone());
         io.set_timeout(details.timeout);
-        let target = self.target;
+        let target = SocketAddr::new(self.target.addr(), self.port);
         write!(io, "CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n\r\n")?;
         io.flush()?;
         // Byte by byte: nothing after the head may be consumed, it belongs to the tunnel.
@@ -462,22 +479,24 @@ struct Checks<'a> {
     grant: &'a Grant,
     /// The step's secret placeholders, substituted hop by hop.
     secrets: &'a [Placeholder],
-    /// `Some` in an `--unsafe` run: denials are collected here instead of failing the fetch.
-    overridden: Option<RefCell<Vec<Denial>>>,
+    /// `Some` in an `--unsafe` run: the token, and the denials it overrode (collected here
+    /// instead of failing the fetch, for the broker to record).
+    overridden: Option<(&'a UnsafeMode, RefCell<Vec<Denial>>)>,
 }
 
 impl Checks<'_> {
-    /// `checked`, or in an `--unsafe` run `fallback` once the denial is noted.
+    /// `checked`, or in an `--unsafe` run the witness `unchecked` makes once the denial is
+    /// noted.
     fn pass<T>(
         &self,
         checked: Result<T, Denial>,
-        fallback: impl FnOnce() -> T,
+        unchecked: impl FnOnce(&UnsafeMode) -> T,
     ) -> Result<T, Denial> {
         match (checked, &self.overridden) {
             (Ok(v), _) => Ok(v),
-            (Err(d), Some(overridden)) => {
+            (Err(d), Some((mode, overridden))) => {
                 overridden.borrow_mut().push(d);
-                Ok(fallback())
+                Ok(unchecked(mode))
             }
             (Err(d), None) => Err(d),
         }
@@ -487,7 +506,8 @@ impl Checks<'_> {
 /// A URL that passed every check for one hop, with the address to connect to.
 struct Target {
     url: Url,
-    addr: SocketAddr,
+    /// The only address the hop's connection goes to.
+    addr: CheckedAddr,
     /// The host and ports as checked, for the secrets' hosts.
     host: Host,
     port: u16,
@@ -599,25 +619,31 @@ fn check_url(
         _ => 80,
     };
     let default_port = checks
-        .pass(grant.check_scheme(url.scheme()), || known_port)
+        .pass(grant.check_scheme(url.scheme()), |_| known_port)
         .map_err(denied)?;
     let host_text = url
         .host_str()
         .ok_or_else(|| type_error(format!("URL `{url}` has no host")))?;
     let host = parse_host(host_text).map_err(|e| type_error(e.to_string()))?;
     let port = url.port_or_known_default().unwrap_or(default_port);
-    let checked = grant
-        .check_host(&host, port, default_port)
-        .map(|c| c.host().clone());
-    let host = checks.pass(checked, || host.clone()).map_err(denied)?;
-    let ip = match &host {
+    let checked = grant.check_host(&host, port, default_port);
+    let host = checks
+        .pass(checked, |mode| CheckedHost::unchecked(&host, port, mode))
+        .map_err(denied)?
+        .host()
+        .clone();
+    let addr = match &host {
         Host::Ip(ip) => {
-            let checked = grant.check_address(*ip).map(|a| a.addr());
-            checks.pass(checked, || *ip).map_err(denied)?
+            let checked = grant.check_address(*ip);
+            checks
+                .pass(checked, |mode| CheckedAddr::unchecked(*ip, mode))
+                .map_err(denied)?
         }
         Host::Domain(name) => {
             let (first, checked) = first_allowed(grant, resolver, name, port, deadline)?;
-            checks.pass(checked, || first).map_err(denied)?
+            checks
+                .pass(checked, |mode| CheckedAddr::unchecked(first, mode))
+                .map_err(denied)?
         }
     };
     // SPEC §5, the grant first: the host that would be connected to decides. Userinfo is
@@ -631,7 +657,7 @@ fn check_url(
     }
     Ok(Target {
         url,
-        addr: SocketAddr::new(ip, port),
+        addr,
         host,
         port,
         default_port,
@@ -646,7 +672,7 @@ fn first_allowed(
     name: &str,
     port: u16,
     deadline: Instant,
-) -> Result<(IpAddr, Result<IpAddr, Denial>), FetchError> {
+) -> Result<(IpAddr, Result<CheckedAddr, Denial>), FetchError> {
     let addrs = resolver.resolve(name, port, deadline).map_err(|e| {
         if e.kind() == io::ErrorKind::TimedOut {
             FetchError::Timeout
@@ -660,13 +686,17 @@ fn first_allowed(
     let mut first_denial = None;
     for ip in addrs {
         match grant.check_address(ip) {
-            Ok(a) => return Ok((first, Ok(a.addr()))),
+            Ok(a) => return Ok((first, Ok(a))),
             Err(d) => {
                 first_denial.get_or_insert(d);
             }
         }
     }
-    Ok((first, first_denial.map_or(Ok(first), Err)))
+    // `addrs` is not empty: `first` came from it, so a denial was noted.
+    match first_denial {
+        Some(d) => Ok((first, Err(d))),
+        None => Err(type_error(format!("`{name}` resolved to no address"))),
+    }
 }
 
 fn remaining(deadline: Instant) -> Result<Duration, FetchError> {
@@ -838,7 +868,7 @@ impl<R: Resolve> Gateway<R> {
         let checks = Checks {
             grant,
             secrets: placeholders,
-            overridden: unsafe_mode.map(|_| RefCell::new(Vec::new())),
+            overridden: unsafe_mode.map(|mode| (mode, RefCell::new(Vec::new()))),
         };
         let mut hops = Vec::new();
         let result = match self.fetch_with(&checks, request, deadline, &mut hops) {
@@ -854,7 +884,7 @@ impl<R: Resolve> Gateway<R> {
         };
         let overridden = checks
             .overridden
-            .map(RefCell::into_inner)
+            .map(|(_, denials)| denials.into_inner())
             .unwrap_or_default();
         Traced {
             result,
@@ -962,16 +992,17 @@ impl<R: Resolve> Gateway<R> {
                 None => ureq::Agent::with_parts(
                     config,
                     DefaultConnector::new(),
-                    PinnedResolver(target.addr),
+                    PinnedResolver::checked(target.addr, target.port),
                 ),
                 Some(proxy) => ureq::Agent::with_parts(
                     config,
                     TcpConnector::default()
                         .chain(Tunnel {
                             target: target.addr,
+                            port: target.port,
                         })
                         .chain(RustlsConnector::default()),
-                    PinnedResolver(proxy),
+                    PinnedResolver::proxy(proxy),
                 ),
             };
             let substituted =
@@ -998,7 +1029,7 @@ impl<R: Resolve> Gateway<R> {
             let status = response.status();
             hops.push(Hop {
                 url: target.url.to_string(),
-                addr: target.addr,
+                addr: SocketAddr::new(target.addr.addr(), target.port),
                 status: status.as_u16(),
                 secrets: substituted.sent,
             });
