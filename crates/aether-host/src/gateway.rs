@@ -5,7 +5,7 @@
 //!
 //! 1. the URL is parsed strictly (WHATWG, `url` crate);
 //! 2. [`Grant::check_scheme`]: only `http`/`https`, and no plain `http` under `https_only`;
-//! 3. [`parse_host`] + [`Grant::check_host`] on the canonical host (so `2130706433`, `0x7f.1`,
+//! 3. [`parse_host`](aether_policy::parse_host) + [`Grant::check_host`] on the canonical host (so `2130706433`, `0x7f.1`,
 //!    `0177.0.0.1` and `[::ffff:127.0.0.1]` are all `127.0.0.1`);
 //! 4. the name is resolved **once**, here, through a [`Resolve`];
 //! 5. the first address that passes [`Grant::check_address`] is kept; only then is userinfo
