@@ -187,17 +187,20 @@ impl StepHost {
         });
     }
 
+    /// Records `denial` and returns the call's `PermissionDenied`: see [`StepHost::refuse`].
     fn denied(&self, denial: Denial) -> HostError {
         let message = denial.to_string();
-        self.event(
-            denial.capability,
-            &denial.target,
-            Decision::Denied,
-            message.clone(),
-        );
+        self.refuse(denial.capability, denial.target, message)
+    }
+
+    /// The one place a refusal becomes a `denied` event and the `PermissionDenied` the sandbox
+    /// throws, for a grant's [`Denial`] ([`StepHost::decide`]), a fetch hop's (named by its URL)
+    /// and a module's (the bundle's resolution).
+    fn refuse(&self, capability: Capability, target: String, message: String) -> HostError {
+        self.event(capability, &target, Decision::Denied, message.clone());
         HostError::PermissionDenied {
-            capability: denial.capability,
-            target: denial.target,
+            capability,
+            target,
             message,
         }
     }

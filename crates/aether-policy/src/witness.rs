@@ -417,3 +417,92 @@ impl CheckedListen {
         CheckedListen(addr)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::{Denial, DenialReason, Grant, Permissions, Policy, RequestedLimits};
+
+    fn grant(virtualize: bool) -> Grant {
+        let policy = Policy {
+            virtualize_denied_writes: virtualize,
+            ..Policy::default()
+        };
+        Grant::new(
+            Permissions::default(),
+            Some(&policy),
+            &RequestedLimits::default(),
+        )
+        .unwrap()
+    }
+
+    // See: SPEC §6 "Filesystem virtualization"; issue 20 (a virtualized write is a witness of
+    // its own, which the overlay never commits).
+    #[test]
+    fn issue_20_a_denied_write_is_virtualized_only_under_the_policy_setting() {
+        let p = Path::new("/etc/passwd");
+        for virtualize in [false, true] {
+            let g = grant(virtualize);
+            let denial = g.check_write(p, p).unwrap_err();
+            let got = g.virtualize_write(p, p, denial.clone());
+            match got {
+                Ok(v) => {
+                    assert!(virtualize);
+                    assert_eq!((v.given(), v.real()), (p, p));
+                }
+                Err(d) => {
+                    assert!(!virtualize);
+                    assert_eq!(d, denial);
+                }
+            }
+        }
+        // Only a filesystem.write denial virtualizes: a read's stays a denial.
+        let g = grant(true);
+        let read = g.check_read(p, p).unwrap_err();
+        assert_eq!(
+            g.virtualize_write(p, p, read.clone()).unwrap_err().reason,
+            DenialReason::NotCovered
+        );
+        let env = Denial {
+            capability: Capability::Env,
+            ..read
+        };
+        assert!(g.virtualize_write(p, p, env).is_err());
+    }
+
+    // See: issue 20 (`mkdir` looks at the directories above a checked write only through the
+    // witness, and a virtualized one creates only virtualized directories).
+    #[test]
+    fn issue_20_parents_walk_up_from_the_witness_and_stay_above_it() {
+        let mode = UnsafeMode::acknowledge();
+        let w = CheckedWrite::unchecked(Path::new("/a/b/c"), Path::new("/a/b/c"), &mode);
+        let mut seen = Vec::new();
+        let mut dir = w.parent();
+        while let Some(d) = dir {
+            seen.push(d.real().to_path_buf());
+            dir = d.parent();
+        }
+        assert_eq!(seen, ["/a/b", "/a", "/"].map(std::path::PathBuf::from));
+
+        let g = grant(true);
+        let p = Path::new("/x/y/z");
+        let v = g
+            .virtualize_write(p, p, g.check_write(p, p).unwrap_err())
+            .unwrap();
+        let parent = v.parent().unwrap();
+        assert_eq!(v.ancestor(&parent).unwrap().real(), Path::new("/x/y"));
+        let other = CheckedWrite::unchecked(Path::new("/q/r"), Path::new("/q/r"), &mode);
+        assert!(v.ancestor(&other.parent().unwrap()).is_none());
+    }
+
+    // See: issue 20 (the gateway connects to a `CheckedAddr` even under `--unsafe`; an
+    // IPv4-mapped address is stored as IPv4 either way).
+    #[test]
+    fn issue_20_an_unchecked_addr_is_stored_as_a_checked_one() {
+        let mapped: IpAddr = "::ffff:127.0.0.1".parse().unwrap();
+        let a = CheckedAddr::unchecked(mapped, &UnsafeMode::acknowledge());
+        assert_eq!(a.addr(), IpAddr::from([127, 0, 0, 1]));
+    }
+}

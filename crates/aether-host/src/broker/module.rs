@@ -33,17 +33,7 @@ impl StepHost {
     /// check is the bundle's resolution (its errors are not a grant's [`aether_policy::Denial`]),
     /// so this is its end of [`StepHost::decide`]'s path.
     fn module_denied(&self, target: &str, message: String) -> HostError {
-        self.event(
-            Capability::Module,
-            target,
-            Decision::Denied,
-            message.clone(),
-        );
-        HostError::PermissionDenied {
-            capability: Capability::Module,
-            target: target.to_owned(),
-            message,
-        }
+        self.refuse(Capability::Module, target.to_owned(), message)
     }
 
     /// `fetch` of `aether-plugin:/<path>` (SPEC §5): the plugin file's verified bytes as a

@@ -116,17 +116,7 @@ impl StepHost {
                     Capability::Secrets => denial.target,
                     _ => url,
                 };
-                self.event(
-                    denial.capability,
-                    &target,
-                    Decision::Denied,
-                    message.clone(),
-                );
-                Err(HostError::PermissionDenied {
-                    capability: denial.capability,
-                    target,
-                    message,
-                })
+                Err(self.refuse(denial.capability, target, message))
             }
             Err(FetchError::Type(message)) => Err(type_error(message)),
             Err(FetchError::Timeout) => Err(type_error(match timeout_ms {
