@@ -7,7 +7,7 @@
 //! a compile error, not a review finding. Each type below shows it with a `compile_fail` test.
 //!
 //! What a witness must never do: grow. No method turns one witness into a wider one (a read
-//! into a write, a parent into a file); [`CheckedWrite::parent`] gives a [`ParentDir`], which a
+//! into a write, a parent into a file); [`WriteTarget::parent`] gives a [`ParentDir`], which a
 //! provider may only ask whether it is a directory.
 
 use std::net::{IpAddr, SocketAddr};
@@ -131,11 +131,6 @@ impl CheckedWrite {
         &self.real
     }
 
-    /// The directory holding this path, if it has one: see [`ParentDir`].
-    pub fn parent(&self) -> Option<ParentDir> {
-        ParentDir::of(&self.real)
-    }
-
     /// A write witness for a path that no check allowed, in an `--unsafe` run.
     ///
     /// # Security
@@ -212,11 +207,6 @@ impl VirtualizedWrite {
         &self.real
     }
 
-    /// The directory holding this path, if it has one.
-    pub fn parent(&self) -> Option<ParentDir> {
-        ParentDir::of(&self.real)
-    }
-
     /// The directory `dir` above this path, virtualized as well (a virtualized recursive
     /// `mkdir` creates its missing directories in the private layer too); `None` if `dir` is
     /// not above it.
@@ -255,7 +245,7 @@ impl WriteTarget {
         matches!(self, WriteTarget::Virtualized(_))
     }
 
-    /// The directory holding the written path, if it has one.
+    /// The directory holding the written path, if it has one: see [`ParentDir`].
     pub fn parent(&self) -> Option<ParentDir> {
         ParentDir::of(self.real())
     }
@@ -479,7 +469,7 @@ mod tests {
         let mode = UnsafeMode::acknowledge();
         let w = CheckedWrite::unchecked(Path::new("/a/b/c"), Path::new("/a/b/c"), &mode);
         let mut seen = Vec::new();
-        let mut dir = w.parent();
+        let mut dir = WriteTarget::Granted(w).parent();
         while let Some(d) = dir {
             seen.push(d.real().to_path_buf());
             dir = d.parent();
@@ -491,10 +481,11 @@ mod tests {
         let v = g
             .virtualize_write(p, p, g.check_write(p, p).unwrap_err())
             .unwrap();
-        let parent = v.parent().unwrap();
+        let parent = WriteTarget::Virtualized(v.clone()).parent().unwrap();
         assert_eq!(v.ancestor(&parent).unwrap().real(), Path::new("/x/y"));
         let other = CheckedWrite::unchecked(Path::new("/q/r"), Path::new("/q/r"), &mode);
-        assert!(v.ancestor(&other.parent().unwrap()).is_none());
+        let elsewhere = WriteTarget::Granted(other).parent().unwrap();
+        assert!(v.ancestor(&elsewhere).is_none());
     }
 
     // See: issue 20 (the gateway connects to a `CheckedAddr` even under `--unsafe`; an
