@@ -35,6 +35,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
+use aether_policy::CheckedWrite;
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, RenameFlags};
 use rustix::io::Errno;
 
@@ -58,14 +59,16 @@ fn temp_name() -> String {
     format!("{TEMP_PREFIX}{}-{n:x}", std::process::id())
 }
 
-/// The changes of one commit: real paths, already checked against the step's grant.
+/// The changes of one commit: each names its path by the [`CheckedWrite`] that allowed it, so
+/// a commit writes nothing a check did not return (the directories above and the temporary
+/// names beside those paths are the commit's own).
 pub(crate) struct Changes<'a> {
     /// Directories to create, shallowest first.
-    pub dirs: Vec<&'a Path>,
+    pub dirs: Vec<&'a CheckedWrite>,
     /// Files to write.
-    pub files: Vec<(&'a Path, &'a [u8])>,
+    pub files: Vec<(&'a CheckedWrite, &'a [u8])>,
     /// Entries to remove, deepest first.
-    pub removals: Vec<&'a Path>,
+    pub removals: Vec<&'a CheckedWrite>,
 }
 
 type Fd = Arc<OwnedFd>;
@@ -205,8 +208,8 @@ impl Commit {
 
     /// Phase 1: checks every target and stages every file; changes nothing visible.
     fn check_and_stage(&mut self, changes: &Changes<'_>) -> Result<(), Failure> {
-        let created: BTreeSet<&Path> = changes.dirs.iter().copied().collect();
-        for &dir in &changes.dirs {
+        let created: BTreeSet<&Path> = changes.dirs.iter().map(|w| w.real()).collect();
+        for dir in changes.dirs.iter().map(|w| w.real()) {
             match fsops::lstat_at_commit(dir) {
                 Ok(m) if m.is_dir => {}
                 Ok(_) => {
@@ -223,6 +226,7 @@ impl Commit {
             }
         }
         for &(target, data) in &changes.files {
+            let target = target.real();
             let (parent, _) = split(target).map_err(at(target))?;
             match fsops::lstat_at_commit(target) {
                 Ok(m) if m.is_dir => {
@@ -263,7 +267,7 @@ impl Commit {
     /// aside, and fsyncs every directory touched.
     fn apply(&mut self, changes: &Changes<'_>) -> Result<usize, Failure> {
         let mut count = 0;
-        for &dir in &changes.dirs {
+        for dir in changes.dirs.iter().map(|w| w.real()) {
             let (parent, name) = split(dir).map_err(at(dir))?;
             let parent_fd = self.dir(parent)?;
             match rustix::fs::mkdirat(&parent_fd, name, Mode::from_raw_mode(0o755)) {
@@ -297,8 +301,8 @@ impl Commit {
             self.applied.push(applied);
             count += 1;
         }
-        let removed: BTreeSet<&Path> = changes.removals.iter().copied().collect();
-        for &path in &changes.removals {
+        let removed: BTreeSet<&Path> = changes.removals.iter().map(|w| w.real()).collect();
+        for path in changes.removals.iter().map(|w| w.real()) {
             let (parent, name) = split(path).map_err(at(path))?;
             let dir = self.dir(parent)?;
             let is_dir = match kind_at(&dir, name).map_err(errno(path))? {

@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use aether_policy::WriteTarget;
 
@@ -168,11 +168,10 @@ impl Overlay {
             let WriteTarget::Granted(checked) = &node.target else {
                 continue;
             };
-            let path: &Path = checked.real();
             match &node.kind {
-                Kind::Dir => changes.dirs.push(path),
-                Kind::File(data) => changes.files.push((path, data.as_slice())),
-                Kind::Removed => changes.removals.push(path),
+                Kind::Dir => changes.dirs.push(checked),
+                Kind::File(data) => changes.files.push((checked, data.as_slice())),
+                Kind::Removed => changes.removals.push(checked),
             }
         }
         // Deepest first: a directory's entries are set aside before the directory.
@@ -223,6 +222,7 @@ pub(crate) mod test_witness {
 mod tests {
     use super::test_witness::{granted, virtualized};
     use super::*;
+    use std::path::Path;
 
     #[test]
     fn commit_writes_only_public_nodes_in_order() {
