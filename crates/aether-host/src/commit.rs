@@ -35,6 +35,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
+use aether_policy::CheckedWrite;
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, RenameFlags};
 use rustix::io::Errno;
 
@@ -58,14 +59,16 @@ fn temp_name() -> String {
     format!("{TEMP_PREFIX}{}-{n:x}", std::process::id())
 }
 
-/// The changes of one commit: real paths, already checked against the step's grant.
+/// The changes of one commit: each names its path by the [`CheckedWrite`] that allowed it, so
+/// a commit writes nothing a check did not return (the directories above and the temporary
+/// names beside those paths are the commit's own).
 pub(crate) struct Changes<'a> {
     /// Directories to create, shallowest first.
-    pub dirs: Vec<&'a Path>,
+    pub dirs: Vec<&'a CheckedWrite>,
     /// Files to write.
-    pub files: Vec<(&'a Path, &'a [u8])>,
+    pub files: Vec<(&'a CheckedWrite, &'a [u8])>,
     /// Entries to remove, deepest first.
-    pub removals: Vec<&'a Path>,
+    pub removals: Vec<&'a CheckedWrite>,
 }
 
 type Fd = Arc<OwnedFd>;
@@ -197,7 +200,7 @@ impl Commit {
         if let Some(fd) = self.dirs.get(real) {
             return Ok(fd.clone());
         }
-        let fd = Arc::new(fsops::open_dir(real).map_err(at(real))?);
+        let fd = Arc::new(fsops::open_dir_at_commit(real).map_err(at(real))?);
         sweep(&fd, STALE_AFTER);
         self.dirs.insert(real.to_path_buf(), fd.clone());
         Ok(fd)
@@ -205,9 +208,9 @@ impl Commit {
 
     /// Phase 1: checks every target and stages every file; changes nothing visible.
     fn check_and_stage(&mut self, changes: &Changes<'_>) -> Result<(), Failure> {
-        let created: BTreeSet<&Path> = changes.dirs.iter().copied().collect();
-        for &dir in &changes.dirs {
-            match fsops::lstat(dir) {
+        let created: BTreeSet<&Path> = changes.dirs.iter().map(|w| w.real()).collect();
+        for dir in changes.dirs.iter().map(|w| w.real()) {
+            match fsops::lstat_at_commit(dir) {
                 Ok(m) if m.is_dir => {}
                 Ok(_) => {
                     return Err((
@@ -223,8 +226,9 @@ impl Commit {
             }
         }
         for &(target, data) in &changes.files {
+            let target = target.real();
             let (parent, _) = split(target).map_err(at(target))?;
-            match fsops::lstat(target) {
+            match fsops::lstat_at_commit(target) {
                 Ok(m) if m.is_dir => {
                     return Err((
                         target.to_path_buf(),
@@ -239,7 +243,7 @@ impl Commit {
             // (on the same file system: the new directories are made inside it).
             let mut stage_in = parent;
             while created.contains(stage_in) {
-                match fsops::lstat(stage_in) {
+                match fsops::lstat_at_commit(stage_in) {
                     Ok(m) if m.is_dir => break,
                     _ => match stage_in.parent() {
                         Some(up) => stage_in = up,
@@ -263,7 +267,7 @@ impl Commit {
     /// aside, and fsyncs every directory touched.
     fn apply(&mut self, changes: &Changes<'_>) -> Result<usize, Failure> {
         let mut count = 0;
-        for &dir in &changes.dirs {
+        for dir in changes.dirs.iter().map(|w| w.real()) {
             let (parent, name) = split(dir).map_err(at(dir))?;
             let parent_fd = self.dir(parent)?;
             match rustix::fs::mkdirat(&parent_fd, name, Mode::from_raw_mode(0o755)) {
@@ -297,8 +301,8 @@ impl Commit {
             self.applied.push(applied);
             count += 1;
         }
-        let removed: BTreeSet<&Path> = changes.removals.iter().copied().collect();
-        for &path in &changes.removals {
+        let removed: BTreeSet<&Path> = changes.removals.iter().map(|w| w.real()).collect();
+        for path in changes.removals.iter().map(|w| w.real()) {
             let (parent, name) = split(path).map_err(at(path))?;
             let dir = self.dir(parent)?;
             let is_dir = match kind_at(&dir, name).map_err(errno(path))? {
@@ -566,6 +570,7 @@ fn process_runs(pid: i32) -> bool {
 mod tests {
     use super::*;
     use crate::overlay::Overlay;
+    use crate::overlay::test_witness::granted;
 
     fn base() -> (tempfile::TempDir, PathBuf) {
         let tmp = tempfile::tempdir().unwrap();
@@ -604,12 +609,12 @@ mod tests {
     /// and writes `z.txt`.
     fn step(base: &Path) -> Overlay {
         let mut o = Overlay::default();
-        o.remove(&base.join("out/keep.txt"), false);
-        o.remove(&base.join("out/empty"), false);
-        o.write(&base.join("out/old.txt"), b"new".to_vec(), false);
-        o.mkdir(&base.join("out/d"), false);
-        o.write(&base.join("out/d/new.txt"), b"n".to_vec(), false);
-        o.write(&base.join("out/z.txt"), b"z".to_vec(), false);
+        o.remove(&granted(&base.join("out/keep.txt")));
+        o.remove(&granted(&base.join("out/empty")));
+        o.write(&granted(&base.join("out/old.txt")), b"new".to_vec());
+        o.mkdir(&granted(&base.join("out/d")));
+        o.write(&granted(&base.join("out/d/new.txt")), b"n".to_vec());
+        o.write(&granted(&base.join("out/z.txt")), b"z".to_vec());
         o
     }
 
@@ -693,9 +698,9 @@ mod tests {
         std::fs::write(base.join("t/a/g"), "g").unwrap();
         let mut o = Overlay::default();
         for p in ["t/a/b/f", "t/a/b", "t/a/g", "t/a"] {
-            o.remove(&base.join(p), false);
+            o.remove(&granted(&base.join(p)));
         }
-        o.write(&base.join("t/x"), b"x".to_vec(), false);
+        o.write(&granted(&base.join("t/x")), b"x".to_vec());
         let before = tree(&base.join("t"));
         let fail = commit_with(&o.changes(), || {
             std::fs::create_dir(base.join("t/x")).unwrap();
@@ -714,7 +719,7 @@ mod tests {
         let (_tmp, base) = base();
         let mut o = Overlay::default();
         for len in [240, 255] {
-            o.write(&base.join("x".repeat(len)), vec![b'a'; len], false);
+            o.write(&granted(&base.join("x".repeat(len))), vec![b'a'; len]);
         }
         commit(&o.changes()).unwrap();
         for len in [240, 255] {
@@ -743,7 +748,7 @@ mod tests {
                     barrier.wait();
                     for _ in 0..20 {
                         let mut o = Overlay::default();
-                        o.write(target, data.clone(), false);
+                        o.write(&granted(target), data.clone());
                         o.commit().unwrap();
                     }
                 });
@@ -771,7 +776,7 @@ mod tests {
             std::fs::write(base.join(name), "x").unwrap();
         }
         std::fs::create_dir(base.join(format!("{TEMP_PREFIX}{gone}-1"))).unwrap();
-        let dir = fsops::open_dir(&base).unwrap();
+        let dir = fsops::open_dir_at_commit(&base).unwrap();
         sweep(&dir, STALE_AFTER);
         assert_eq!(tree(&base).len(), 5, "too recent to be stale");
         sweep(&dir, Duration::ZERO);

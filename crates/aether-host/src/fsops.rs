@@ -1,7 +1,14 @@
 //! File primitives on checked real paths, race-free against symlink swaps.
 //!
-//! Every path here is a real path (absolute, no symlink in any component) that the policy has
-//! already checked. Each primitive opens it with `openat2(RESOLVE_NO_SYMLINKS)`, so that if any
+//! Every primitive the broker calls takes a witness (see [`crate::witness`]): a
+//! [`CheckedPath`] to read or list, a [`CheckedWrite`] to inspect what a removal removes, any
+//! witness to `stat`. Two kinds of function take a bare path, and only these: [`real_path`] and
+//! [`real_path_nofollow`], which compute the real path a check needs (they resolve, they
+//! neither read nor write a file), and the `*_at_commit` primitives, which `crate::commit`
+//! applies to the paths of [`CheckedWrite`] witnesses held by the overlay, their directories
+//! and the temporary names it stages beside them.
+//!
+//! Every real path here is absolute with no symlink in any component. Each primitive opens it with `openat2(RESOLVE_NO_SYMLINKS)`, so that if any
 //! component became a symlink between the check and the use (the classic TOCTOU swap, e.g.
 //! CVE-2022-21658 in Rust's own `remove_dir_all`), the kernel refuses with `ELOOP` instead of
 //! following it. `RESOLVE_NO_SYMLINKS` also refuses `/proc` magic links (`/proc/self/root`).
@@ -10,7 +17,10 @@ use std::io::{self, Read};
 use std::os::fd::OwnedFd;
 use std::path::{Component, Path, PathBuf};
 
+use aether_policy::{CheckedPath, CheckedWrite, WriteTarget};
 use rustix::fs::{AtFlags, CWD, Mode, OFlags, ResolveFlags};
+
+use crate::witness::Witnessed;
 
 /// The resolution flags of every open: no symlink anywhere, no magic link.
 const RESOLVE: ResolveFlags = ResolveFlags::NO_SYMLINKS.union(ResolveFlags::NO_MAGICLINKS);
@@ -91,7 +101,17 @@ pub fn real_path_nofollow(path: &Path) -> io::Result<PathBuf> {
 
 /// Reads a regular file, refusing more than `max` bytes (devices and FIFOs are refused: a
 /// read of `/dev/zero` or a FIFO must not hang or exhaust memory).
-pub fn read_file(real: &Path, max: u64) -> io::Result<Vec<u8>> {
+pub fn read_file(at: &CheckedPath, max: u64) -> io::Result<Vec<u8>> {
+    read_regular(at.real(), max)
+}
+
+/// The current contents of a file about to be appended to (an append is a read of the file
+/// it extends, on the write grant: what it returns goes back to disk, never to the plugin).
+pub fn read_for_append(at: &WriteTarget, max: u64) -> io::Result<Vec<u8>> {
+    read_regular(at.real(), max)
+}
+
+fn read_regular(real: &Path, max: u64) -> io::Result<Vec<u8>> {
     let fd = open(real, OFlags::RDONLY | OFlags::NONBLOCK, Mode::empty())?;
     let st = rustix::fs::fstat(&fd)?;
     if rustix::fs::FileType::from_raw_mode(st.st_mode) != rustix::fs::FileType::RegularFile {
@@ -115,12 +135,19 @@ pub fn read_file(real: &Path, max: u64) -> io::Result<Vec<u8>> {
 }
 
 /// The names in a directory, unsorted, without `.` and `..`.
-pub fn list_dir(real: &Path) -> io::Result<Vec<String>> {
-    list_dir_fd(&open_dir(real)?)
+pub fn list_dir(at: &CheckedPath) -> io::Result<Vec<String>> {
+    list_dir_fd(&open_dir_at_commit(at.real())?)
+}
+
+/// The names in a directory about to be removed, to refuse a non-empty one (as `rmdir`
+/// would, with `ENOTEMPTY`); never given to the plugin.
+pub fn names_to_remove(at: &CheckedWrite) -> io::Result<Vec<String>> {
+    list_dir_fd(&open_dir_at_commit(at.real())?)
 }
 
 /// Opens the directory `real` (no symlink in any component), for `*at` operations in it.
-pub fn open_dir(real: &Path) -> io::Result<OwnedFd> {
+/// `crate::commit` only: `real` is a [`CheckedWrite`]'s path or a directory above it.
+pub fn open_dir_at_commit(real: &Path) -> io::Result<OwnedFd> {
     open(real, OFlags::RDONLY | OFlags::DIRECTORY, Mode::empty())
 }
 
@@ -139,7 +166,8 @@ pub fn list_dir_fd(fd: &OwnedFd) -> io::Result<Vec<String>> {
 }
 
 /// Metadata of a file or directory.
-pub fn stat(real: &Path) -> io::Result<Meta> {
+pub fn stat(at: &impl Witnessed) -> io::Result<Meta> {
+    let real = at.real();
     // O_NONBLOCK: opening a FIFO must not wait for a writer. (Not O_PATH: openat2 with O_PATH
     // and these resolve flags answered EINVAL on this kernel.)
     let fd = open(real, OFlags::RDONLY | OFlags::NONBLOCK, Mode::empty())?;
@@ -147,10 +175,16 @@ pub fn stat(real: &Path) -> io::Result<Meta> {
     Ok(Meta::of(&st))
 }
 
-/// Metadata of `real` itself, not following a symlink in its last component (what `remove`
-/// acts on); the directories above it are opened with the same no-symlink resolution as
-/// everything else.
-pub fn lstat(real: &Path) -> io::Result<Meta> {
+/// Metadata of the path a removal names itself, not following a symlink in its last
+/// component (what `remove` acts on); the directories above it are opened with the same
+/// no-symlink resolution as everything else.
+pub fn lstat(at: &CheckedWrite) -> io::Result<Meta> {
+    lstat_at_commit(at.real())
+}
+
+/// [`lstat`] of a bare path, for `crate::commit` only: a [`CheckedWrite`]'s path, a directory
+/// above it, or a temporary name staged beside it.
+pub fn lstat_at_commit(real: &Path) -> io::Result<Meta> {
     let (parent, name) = split(real)?;
     let dir = open(parent, OFlags::RDONLY | OFlags::DIRECTORY, Mode::empty())?;
     let st = rustix::fs::statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW)?;
@@ -170,6 +204,15 @@ fn split(real: &Path) -> io::Result<(&Path, &std::ffi::OsStr)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use aether_policy::UnsafeMode;
+
+    fn r(p: &Path) -> CheckedPath {
+        CheckedPath::unchecked(p, p, &UnsafeMode::acknowledge())
+    }
+
+    fn w(p: &Path) -> CheckedWrite {
+        CheckedWrite::unchecked(p, p, &UnsafeMode::acknowledge())
+    }
 
     #[test]
     fn a_symlink_in_any_component_is_refused_even_after_the_check() {
@@ -179,30 +222,30 @@ mod tests {
         let base = std::fs::canonicalize(tmp.path()).unwrap();
         std::fs::create_dir(base.join("d")).unwrap();
         std::fs::write(base.join("d/f"), "ok").unwrap();
-        assert_eq!(read_file(&base.join("d/f"), 10).unwrap(), b"ok");
+        assert_eq!(read_file(&r(&base.join("d/f")), 10).unwrap(), b"ok");
         std::fs::rename(base.join("d"), base.join("moved")).unwrap();
         std::os::unix::fs::symlink(base.join("moved"), base.join("d")).unwrap();
-        let err = read_file(&base.join("d/f"), 10).unwrap_err();
+        let err = read_file(&r(&base.join("d/f")), 10).unwrap_err();
         assert_eq!(err.raw_os_error(), Some(libc_eloop()));
     }
 
     #[test]
     fn proc_magic_links_are_refused() {
         // `/proc/self/root` is a magic link back to `/`: openat2 refuses to follow it.
-        assert!(read_file(Path::new("/proc/self/root/etc/hostname"), 1 << 20).is_err());
+        assert!(read_file(&r(Path::new("/proc/self/root/etc/hostname")), 1 << 20).is_err());
     }
 
     #[test]
     fn devices_and_oversized_files_are_refused() {
-        assert!(read_file(Path::new("/dev/zero"), 1 << 20).is_err());
+        assert!(read_file(&r(Path::new("/dev/zero")), 1 << 20).is_err());
         let tmp = tempfile::tempdir().unwrap();
         let f = tmp.path().join("big");
         std::fs::write(&f, vec![b'x'; 100]).unwrap();
         assert_eq!(
-            read_file(&f, 99).unwrap_err().kind(),
+            read_file(&r(&f), 99).unwrap_err().kind(),
             io::ErrorKind::FileTooLarge
         );
-        assert_eq!(read_file(&f, 100).unwrap().len(), 100);
+        assert_eq!(read_file(&r(&f), 100).unwrap().len(), 100);
     }
 
     #[test]
@@ -226,9 +269,9 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let base = std::fs::canonicalize(tmp.path()).unwrap();
         std::fs::write(base.join("f"), "abc").unwrap();
-        let dir = stat(&base).unwrap();
+        let dir = stat(&r(&base)).unwrap();
         assert!(dir.is_dir && !dir.is_file);
-        let file = stat(&base.join("f")).unwrap();
+        let file = stat(&r(&base.join("f"))).unwrap();
         assert!(file.is_file && file.size == 3 && file.mtime_ms > 0.0);
     }
 
@@ -238,11 +281,11 @@ mod tests {
         let base = std::fs::canonicalize(tmp.path()).unwrap();
         std::fs::write(base.join("f"), "abc").unwrap();
         std::os::unix::fs::symlink(base.join("f"), base.join("l")).unwrap();
-        let link = lstat(&base.join("l")).unwrap();
+        let link = lstat(&w(&base.join("l"))).unwrap();
         assert!(!link.is_file && !link.is_dir);
-        assert!(lstat(&base.join("f")).unwrap().is_file);
+        assert!(lstat(&w(&base.join("f"))).unwrap().is_file);
         assert!(
-            stat(&base.join("l")).is_err(),
+            stat(&r(&base.join("l"))).is_err(),
             "stat never follows a symlink"
         );
     }

@@ -5,7 +5,7 @@
 //!
 //! 1. the URL is parsed strictly (WHATWG, `url` crate);
 //! 2. [`Grant::check_scheme`]: only `http`/`https`, and no plain `http` under `https_only`;
-//! 3. [`parse_host`] + [`Grant::check_host`] on the canonical host (so `2130706433`, `0x7f.1`,
+//! 3. [`parse_host`](aether_policy::parse_host) + [`Grant::check_host`] on the canonical host (so `2130706433`, `0x7f.1`,
 //!    `0177.0.0.1` and `[::ffff:127.0.0.1]` are all `127.0.0.1`);
 //! 4. the name is resolved **once**, here, through a [`Resolve`];
 //! 5. the first address that passes [`Grant::check_address`] is kept; only then is userinfo
@@ -25,26 +25,31 @@
 //! What it must never do: connect to an address it has not checked, or resolve a name twice
 //! for one hop.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
-use std::fmt;
-use std::io::{self, Read, Write};
-use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::io;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use std::cell::RefCell;
-
-use aether_policy::{Capability, Denial, DenialReason, Grant, Host, UnsafeMode, parse_host};
-
-use crate::secrets::{Placeholder, contains_bytes, redact, redact_bytes, replace_bytes};
+use aether_policy::{Denial, Grant, UnsafeMode};
 use thiserror::Error;
 use ureq::http;
-use ureq::unversioned::resolver::{ResolvedSocketAddrs, Resolver};
-use ureq::unversioned::transport::{
-    ConnectionDetails, Connector, DefaultConnector, NextTimeout, RustlsConnector, TcpConnector,
-    Transport, TransportAdapter,
-};
+use ureq::unversioned::transport::{Connector, DefaultConnector, RustlsConnector, TcpConnector};
 use url::Url;
+
+use crate::secrets::{Placeholder, redact, redact_bytes};
+
+mod checks;
+mod proxy;
+mod resolver;
+
+use checks::{Checks, check_url, substitute};
+pub(crate) use checks::{Framing, check_headers};
+pub use proxy::Proxies;
+use proxy::Tunnel;
+use resolver::PinnedResolver;
+pub use resolver::{Resolve, SystemResolver};
 
 /// Redirects followed at most (SPEC §5): the sixth redirect fails the fetch.
 pub const MAX_REDIRECTS: usize = 5;
@@ -147,526 +152,8 @@ pub enum FetchError {
     Timeout,
 }
 
-/// Name resolution, done once per hop by the gateway.
-pub trait Resolve {
-    /// The addresses of `host` (a canonical domain name, never an IP literal), or a
-    /// `TimedOut` error once `deadline` has passed.
-    fn resolve(&self, host: &str, port: u16, deadline: Instant) -> io::Result<Vec<IpAddr>>;
-}
-
-impl<T: Resolve + ?Sized> Resolve for &T {
-    fn resolve(&self, host: &str, port: u16, deadline: Instant) -> io::Result<Vec<IpAddr>> {
-        (**self).resolve(host, port, deadline)
-    }
-}
-
-impl<T: Resolve + ?Sized> Resolve for Box<T> {
-    fn resolve(&self, host: &str, port: u16, deadline: Instant) -> io::Result<Vec<IpAddr>> {
-        (**self).resolve(host, port, deadline)
-    }
-}
-
-/// The system resolver (`getaddrinfo` through std's `ToSocketAddrs`).
-///
-/// `getaddrinfo` cannot be cancelled, so each lookup runs on a thread of its own and the fetch
-/// stops waiting for it at the deadline; a lookup that hangs past it finishes in the background
-/// and its answer is dropped.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SystemResolver;
-
-impl Resolve for SystemResolver {
-    fn resolve(&self, host: &str, port: u16, deadline: Instant) -> io::Result<Vec<IpAddr>> {
-        let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        let name = host.to_owned();
-        std::thread::Builder::new()
-            .name("aether-dns".into())
-            .spawn(move || {
-                let answer = (name.as_str(), port)
-                    .to_socket_addrs()
-                    .map(|addrs| addrs.map(|a| a.ip()).collect());
-                let _ = tx.send(answer);
-            })?;
-        let wait = deadline.saturating_duration_since(Instant::now());
-        rx.recv_timeout(wait)
-            .unwrap_or_else(|_| Err(io::ErrorKind::TimedOut.into()))
-    }
-}
-
-/// The `ureq` resolver for one hop: answers one address the gateway chose, whatever it is
-/// asked (the checked target's, or the operator's proxy when the request is tunnelled).
-struct PinnedResolver(SocketAddr);
-
-impl fmt::Debug for PinnedResolver {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "PinnedResolver({})", self.0)
-    }
-}
-
-impl Resolver for PinnedResolver {
-    fn resolve(
-        &self,
-        _uri: &http::Uri,
-        _config: &ureq::config::Config,
-        _timeout: NextTimeout,
-    ) -> Result<ResolvedSocketAddrs, ureq::Error> {
-        let mut out = self.empty();
-        out.push(self.0);
-        Ok(out)
-    }
-}
-
-/// The `CONNECT` handshake with the operator's proxy, over the TCP connection `ureq` opened to
-/// it: asks for a tunnel to the checked address (an IP, never a name), then hands the tunnel
-/// on, to TLS for `https:`. (`ureq`'s own CONNECT support would send the name, or with
-/// `resolve_target` a malformed `ip:port:port` target in 3.5.2.)
-#[derive(Debug)]
-struct Tunnel {
-    target: SocketAddr,
-}
-
-/// The longest proxy response head read before giving up.
-const MAX_PROXY_HEAD_BYTES: usize = 8 * 1024;
-
-impl<In: Transport> Connector<In> for Tunnel {
-    type Out = In;
-
-    fn connect(
-        &self,
-        details: &ConnectionDetails,
-        chained: Option<In>,
-    ) -> Result<Option<In>, ureq::Error> {
-        let Some(transport) = chained else {
-            return Ok(None);
-        };
-        let mut io = TransportAdapter::new(transport, details.current_time.clone());
-        io.set_timeout(details.timeout);
-        let target = self.target;
-        write!(io, "CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n\r\n")?;
-        io.flush()?;
-        // Byte by byte: nothing after the head may be consumed, it belongs to the tunnel.
-        let mut head = Vec::new();
-        let mut byte = [0u8; 1];
-        while !head.ends_with(b"\r\n\r\n") {
-            if head.len() > MAX_PROXY_HEAD_BYTES || io.read(&mut byte)? == 0 {
-                return Err(ureq::Error::ConnectProxyFailed(
-                    "the proxy closed the connection or sent no valid answer".into(),
-                ));
-            }
-            head.push(byte[0]);
-        }
-        let status_line = String::from_utf8_lossy(&head);
-        let status_line = status_line.lines().next().unwrap_or_default();
-        if status_line.split(' ').nth(1) != Some("200") {
-            return Err(ureq::Error::ConnectProxyFailed(format!(
-                "the proxy refused the tunnel: `{}`",
-                aether_policy::escape_untrusted(status_line)
-            )));
-        }
-        Ok(Some(io.into_inner()))
-    }
-}
-
-/// The operator's outbound proxies (`HTTPS_PROXY`, `HTTP_PROXY`, `NO_PROXY`), for hosts behind
-/// a corporate gateway.
-///
-/// A proxy weakens no check: the gateway still checks the URL, the host, and the address the
-/// name resolves to (resolved here, once), then asks the proxy to `CONNECT` to that checked IP
-/// address, never to the name, so the proxy cannot resolve it to something else. TLS and the
-/// `Host` header still carry the original name. The proxy's own address is the operator's
-/// choice and is not subject to `allow_private`. Only `http://` proxies without credentials
-/// are supported; every request, `http:` ones included, goes through a `CONNECT` tunnel.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Proxies {
-    https: Option<ProxyUrl>,
-    http: Option<ProxyUrl>,
-    /// `NO_PROXY` entries, lower case, leading dots removed; `*` bypasses every host.
-    no_proxy: Vec<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct ProxyUrl {
-    host: String,
-    port: u16,
-}
-
-impl Proxies {
-    /// No proxy: every connection is direct.
-    pub fn none() -> Proxies {
-        Proxies::default()
-    }
-
-    /// The proxies an environment names: `HTTPS_PROXY` for `https:` URLs and `HTTP_PROXY` for
-    /// `http:` ones (either spelled in lower case too, the lower case winning), `NO_PROXY` as
-    /// a comma-separated list of host names (matching their subdomains too), IP addresses, or
-    /// `*`. `var` reads one variable. An error names the variable and what is wrong with it.
-    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Proxies, String> {
-        let pick = |name: &str| {
-            var(&name.to_ascii_lowercase())
-                .or_else(|| var(name))
-                .filter(|v| !v.trim().is_empty())
-                .map(|v| (name.to_owned(), v))
-        };
-        let parse = |found: Option<(String, String)>| {
-            match found {
-            None => Ok(None),
-            Some((name, value)) => ProxyUrl::parse(&value).map(Some).map_err(|why| {
-                format!(
-                    "{name} `{}` is not a usable proxy: {why}\n\nhint: set it to `http://host:port`, or unset it",
-                    aether_policy::escape_untrusted(&value)
-                )
-            }),
-        }
-        };
-        let no_proxy = pick("NO_PROXY")
-            .map(|(_, v)| {
-                v.split(',')
-                    .map(|e| e.trim().trim_start_matches('.').to_ascii_lowercase())
-                    .filter(|e| !e.is_empty())
-                    .collect()
-            })
-            .unwrap_or_default();
-        Ok(Proxies {
-            https: parse(pick("HTTPS_PROXY"))?,
-            http: parse(pick("HTTP_PROXY"))?,
-            no_proxy,
-        })
-    }
-
-    /// The proxy for `url`, unless `NO_PROXY` exempts its host.
-    fn for_url(&self, url: &Url) -> Option<&ProxyUrl> {
-        let proxy = match url.scheme() {
-            "https" => self.https.as_ref(),
-            _ => self.http.as_ref(),
-        }?;
-        let host = url
-            .host_str()?
-            .trim_start_matches('[')
-            .trim_end_matches(']');
-        let host = host.trim_end_matches('.').to_ascii_lowercase();
-        let exempt = self.no_proxy.iter().any(|e| {
-            e == "*"
-                || host == *e
-                || host
-                    .strip_suffix(e.as_str())
-                    .is_some_and(|rest| rest.ends_with('.'))
-        });
-        (!exempt).then_some(proxy)
-    }
-}
-
-impl ProxyUrl {
-    fn parse(text: &str) -> Result<ProxyUrl, String> {
-        let with_scheme = if text.contains("://") {
-            text.to_owned()
-        } else {
-            format!("http://{text}")
-        };
-        let url = Url::parse(&with_scheme).map_err(|e| e.to_string())?;
-        if url.scheme() != "http" {
-            return Err(format!(
-                "the `{}` scheme is not supported (only `http://` proxies)",
-                url.scheme()
-            ));
-        }
-        if !url.username().is_empty() || url.password().is_some() {
-            return Err("proxy credentials are not supported".into());
-        }
-        let host = url
-            .host_str()
-            .ok_or("it has no host")?
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_owned();
-        Ok(ProxyUrl {
-            host,
-            port: url.port().unwrap_or(80),
-        })
-    }
-}
-
 fn type_error(msg: impl Into<String>) -> FetchError {
     FetchError::Type(msg.into())
-}
-
-/// Request headers the gateway frames itself or that act on the connection, not the request
-/// (RFC 9110 §7.6.1). Letting a plugin set them would allow request smuggling or a second
-/// request on the same connection.
-fn is_forbidden_header(name: &str) -> bool {
-    let lower = name.to_ascii_lowercase();
-    matches!(
-        lower.as_str(),
-        "host"
-            | "connection"
-            | "transfer-encoding"
-            | "upgrade"
-            | "te"
-            | "keep-alive"
-            | "content-length"
-    ) || lower.starts_with("proxy-")
-}
-
-/// Which message a plugin's headers go into: the messages differ, the rules do not.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Framing {
-    /// A `fetch` request, framed by the gateway.
-    Request,
-    /// A response to a request a listener received (`respond`), framed by aether.
-    Response,
-}
-
-/// The headers as `http` values, or a type error naming the first bad one. The same rules hold
-/// for a request the gateway sends and a response a listener sends: at most
-/// [`MAX_REQUEST_HEADER_BYTES`], no CR, LF or NUL anywhere (header injection, response
-/// splitting), no framing or connection header, valid names and values.
-pub(crate) fn check_headers(
-    headers: &[(String, String)],
-    framing: Framing,
-) -> Result<http::HeaderMap, FetchError> {
-    let (what, framer) = match framing {
-        Framing::Request => ("request", "the gateway frames the request itself"),
-        Framing::Response => ("response", "aether frames the response itself"),
-    };
-    let total: usize = headers.iter().map(|(n, v)| n.len() + v.len()).sum();
-    if total > MAX_REQUEST_HEADER_BYTES {
-        return Err(type_error(format!(
-            "{what} headers are {total} bytes, more than the limit of {MAX_REQUEST_HEADER_BYTES}"
-        )));
-    }
-    let mut map = http::HeaderMap::new();
-    for (name, value) in headers {
-        let shown = aether_policy::escape_untrusted(name);
-        if [name.as_str(), value.as_str()]
-            .iter()
-            .any(|s| s.contains(['\r', '\n', '\0']))
-        {
-            return Err(type_error(format!(
-                "invalid header `{shown}`: CR, LF and NUL are not allowed"
-            )));
-        }
-        if is_forbidden_header(name) {
-            return Err(type_error(format!(
-                "header `{shown}` may not be set: {framer}"
-            )));
-        }
-        let n = http::HeaderName::from_bytes(name.as_bytes())
-            .map_err(|_| type_error(format!("invalid header name `{shown}`")))?;
-        let v = http::HeaderValue::from_str(value)
-            .map_err(|_| type_error(format!("invalid value for header `{shown}`")))?;
-        map.append(n, v);
-    }
-    Ok(map)
-}
-
-/// The grant's checks for one fetch, with the denials an `--unsafe` run overrides.
-struct Checks<'a> {
-    grant: &'a Grant,
-    /// The step's secret placeholders, substituted hop by hop.
-    secrets: &'a [Placeholder],
-    /// `Some` in an `--unsafe` run: denials are collected here instead of failing the fetch.
-    overridden: Option<RefCell<Vec<Denial>>>,
-}
-
-impl Checks<'_> {
-    /// `checked`, or in an `--unsafe` run `fallback` once the denial is noted.
-    fn pass<T>(
-        &self,
-        checked: Result<T, Denial>,
-        fallback: impl FnOnce() -> T,
-    ) -> Result<T, Denial> {
-        match (checked, &self.overridden) {
-            (Ok(v), _) => Ok(v),
-            (Err(d), Some(overridden)) => {
-                overridden.borrow_mut().push(d);
-                Ok(fallback())
-            }
-            (Err(d), None) => Err(d),
-        }
-    }
-}
-
-/// A URL that passed every check for one hop, with the address to connect to.
-struct Target {
-    url: Url,
-    addr: SocketAddr,
-    /// The host and ports as checked, for the secrets' hosts.
-    host: Host,
-    port: u16,
-    default_port: u16,
-}
-
-/// What one hop sends once the step's placeholders are replaced (see [`substitute`]).
-struct Substituted {
-    url: Url,
-    headers: http::HeaderMap,
-    body: Option<Vec<u8>>,
-    /// `NAME -> host[:port]` for each secret substituted.
-    sent: Vec<String>,
-}
-
-/// Step 6 of the module docs: every placeholder of the step found in the hop's request is
-/// replaced by its value where the grant allows it, or the hop is refused. Placeholders can be
-/// substituted only in header values (any secret) and in the URL query and body (secrets with
-/// `in_body`); anywhere else (the URL's host, path or userinfo, a header name) nothing could
-/// keep the value to its hosts, so the request is refused.
-fn substitute(
-    checks: &Checks<'_>,
-    target: &Target,
-    headers: &http::HeaderMap,
-    body: Option<&Vec<u8>>,
-) -> Result<Substituted, Denial> {
-    let mut out = Substituted {
-        url: target.url.clone(),
-        headers: headers.clone(),
-        body: body.cloned(),
-        sent: Vec::new(),
-    };
-    let shown = if target.port == target.default_port {
-        target.host.to_string()
-    } else {
-        format!("{}:{}", target.host, target.port)
-    };
-    for p in checks.secrets {
-        let mut url = target.url.clone();
-        url.set_query(None);
-        let misplaced =
-            url.as_str().contains(&p.text) || headers.keys().any(|k| k.as_str().contains(&p.text));
-        if misplaced {
-            return Err(Denial {
-                capability: Capability::Secrets,
-                target: format!("{} -> {shown}", p.name),
-                field: "permissions.secrets",
-                granted: vec!["header values; the URL query and body with `in_body`".to_owned()],
-                reason: DenialReason::NotCovered,
-            });
-        }
-        let in_header = headers
-            .values()
-            .any(|v| contains_bytes(v.as_bytes(), p.text.as_bytes()));
-        let in_query = target.url.query().is_some_and(|q| q.contains(&p.text));
-        let in_body = body.is_some_and(|b| contains_bytes(b, p.text.as_bytes()));
-        if !(in_header || in_query || in_body) {
-            continue;
-        }
-        let grant = checks.grant;
-        let (host, port, default_port) = (&target.host, target.port, target.default_port);
-        grant.check_secret_host(&p.name, host, port, default_port, in_query || in_body)?;
-        if in_header {
-            let mut replaced = http::HeaderMap::new();
-            for (name, value) in &out.headers {
-                let bytes = replace_bytes(value.as_bytes(), p.text.as_bytes(), p.value.as_bytes());
-                if let Ok(mut v) = http::HeaderValue::from_bytes(&bytes) {
-                    v.set_sensitive(true);
-                    replaced.append(name.clone(), v);
-                }
-            }
-            out.headers = replaced;
-        }
-        if in_query {
-            let query = out.url.query().map(|q| q.replace(&p.text, &p.value));
-            out.url.set_query(query.as_deref());
-        }
-        if in_body {
-            out.body = out
-                .body
-                .map(|b| replace_bytes(&b, p.text.as_bytes(), p.value.as_bytes()));
-        }
-        out.sent.push(format!("{} -> {shown}", p.name));
-    }
-    Ok(out)
-}
-
-/// Steps 1–5 of the module docs for one hop.
-fn check_url(
-    checks: &Checks<'_>,
-    url: &str,
-    resolver: &dyn Resolve,
-    deadline: Instant,
-) -> Result<Target, FetchError> {
-    let mut url = Url::parse(url).map_err(|e| {
-        type_error(format!(
-            "invalid URL `{}`: {e}",
-            aether_policy::escape_untrusted(url)
-        ))
-    })?;
-    url.set_fragment(None);
-    let denied = |denial: Denial| FetchError::Denied {
-        url: url.to_string(),
-        denial,
-    };
-    let grant = checks.grant;
-    let known_port = match url.scheme() {
-        "https" => 443,
-        _ => 80,
-    };
-    let default_port = checks
-        .pass(grant.check_scheme(url.scheme()), || known_port)
-        .map_err(denied)?;
-    let host_text = url
-        .host_str()
-        .ok_or_else(|| type_error(format!("URL `{url}` has no host")))?;
-    let host = parse_host(host_text).map_err(|e| type_error(e.to_string()))?;
-    let port = url.port_or_known_default().unwrap_or(default_port);
-    let checked = grant
-        .check_host(&host, port, default_port)
-        .map(|c| c.host().clone());
-    let host = checks.pass(checked, || host.clone()).map_err(denied)?;
-    let ip = match &host {
-        Host::Ip(ip) => {
-            let checked = grant.check_address(*ip).map(|a| a.addr());
-            checks.pass(checked, || *ip).map_err(denied)?
-        }
-        Host::Domain(name) => {
-            let (first, checked) = first_allowed(grant, resolver, name, port, deadline)?;
-            checks.pass(checked, || first).map_err(denied)?
-        }
-    };
-    // SPEC §5, the grant first: the host that would be connected to decides. Userinfo is
-    // refused only here, once that host passed: `http://granted.example@127.0.0.1/` goes to
-    // 127.0.0.1, so it is that address's denial when it is not granted (WHATWG URL: the part
-    // before `@` is userinfo, never the host).
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(type_error(
-            "URLs with credentials (`user:pass@`) are not allowed",
-        ));
-    }
-    Ok(Target {
-        url,
-        addr: SocketAddr::new(ip, port),
-        host,
-        port,
-        default_port,
-    })
-}
-
-/// Resolves `name` once: the first address, and the first one the grant allows (or the first
-/// address's denial when none is allowed).
-fn first_allowed(
-    grant: &Grant,
-    resolver: &dyn Resolve,
-    name: &str,
-    port: u16,
-    deadline: Instant,
-) -> Result<(IpAddr, Result<IpAddr, Denial>), FetchError> {
-    let addrs = resolver.resolve(name, port, deadline).map_err(|e| {
-        if e.kind() == io::ErrorKind::TimedOut {
-            FetchError::Timeout
-        } else {
-            type_error(format!("could not resolve `{name}`: {e}"))
-        }
-    })?;
-    let first = *addrs
-        .first()
-        .ok_or_else(|| type_error(format!("`{name}` resolved to no address")))?;
-    let mut first_denial = None;
-    for ip in addrs {
-        match grant.check_address(ip) {
-            Ok(a) => return Ok((first, Ok(a.addr()))),
-            Err(d) => {
-                first_denial.get_or_insert(d);
-            }
-        }
-    }
-    Ok((first, first_denial.map_or(Ok(first), Err)))
 }
 
 fn remaining(deadline: Instant) -> Result<Duration, FetchError> {
@@ -838,7 +325,7 @@ impl<R: Resolve> Gateway<R> {
         let checks = Checks {
             grant,
             secrets: placeholders,
-            overridden: unsafe_mode.map(|_| RefCell::new(Vec::new())),
+            overridden: unsafe_mode.map(|mode| (mode, RefCell::new(Vec::new()))),
         };
         let mut hops = Vec::new();
         let result = match self.fetch_with(&checks, request, deadline, &mut hops) {
@@ -854,7 +341,7 @@ impl<R: Resolve> Gateway<R> {
         };
         let overridden = checks
             .overridden
-            .map(RefCell::into_inner)
+            .map(|(_, denials)| denials.into_inner())
             .unwrap_or_default();
         Traced {
             result,
@@ -962,16 +449,17 @@ impl<R: Resolve> Gateway<R> {
                 None => ureq::Agent::with_parts(
                     config,
                     DefaultConnector::new(),
-                    PinnedResolver(target.addr),
+                    PinnedResolver::checked(target.addr, target.port),
                 ),
                 Some(proxy) => ureq::Agent::with_parts(
                     config,
                     TcpConnector::default()
                         .chain(Tunnel {
                             target: target.addr,
+                            port: target.port,
                         })
                         .chain(RustlsConnector::default()),
-                    PinnedResolver(proxy),
+                    PinnedResolver::proxy(proxy),
                 ),
             };
             let substituted =
@@ -998,7 +486,7 @@ impl<R: Resolve> Gateway<R> {
             let status = response.status();
             hops.push(Hop {
                 url: target.url.to_string(),
-                addr: target.addr,
+                addr: SocketAddr::new(target.addr.addr(), target.port),
                 status: status.as_u16(),
                 secrets: substituted.sent,
             });

@@ -18,5 +18,6 @@ pub mod overlay;
 pub mod protocol;
 pub mod resolve;
 pub mod secrets;
+pub mod witness;
 
 pub use protocol::{Host, HostError, HostRequest, HostValue, panic_message};

@@ -54,6 +54,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Instant;
 
+use aether_policy::CheckedCommand;
+
 use rustix::event::{PollFd, PollFlags, Timespec, poll};
 use rustix::fs::{OFlags, fcntl_setfl};
 use rustix::process::{Pid, PidfdFlags, Signal, kill_process_group, pidfd_open};
@@ -89,8 +91,15 @@ pub struct Confinement {
 /// One child to run.
 #[derive(Clone, Debug)]
 pub struct ChildSpec {
-    /// Absolute path of the program; never looked up in `PATH`.
-    pub program: PathBuf,
+    /// The program: a witness of `Grant::check_command` (absolute, never looked up in
+    /// `PATH`), so that no child runs a program no check saw.
+    ///
+    /// ```compile_fail,E0308
+    /// # fn spec(s: aether_jail::ChildSpec) -> aether_jail::ChildSpec {
+    /// aether_jail::ChildSpec { program: std::path::PathBuf::from("/bin/sh"), ..s }
+    /// # }
+    /// ```
+    pub program: CheckedCommand,
     /// Arguments after the program name.
     pub args: Vec<OsString>,
     /// The complete environment: nothing of aether's is inherited.
@@ -437,7 +446,7 @@ impl Tree {
 /// lacks a [`Feature`] unless [`Confinement::accept_weaker`].
 pub fn run(spec: &ChildSpec, children: &Children) -> Result<Exit, JailError> {
     let _in_progress = children.start()?;
-    if !spec.program.is_absolute() {
+    if !spec.program.path().is_absolute() {
         return Err(JailError::InvalidSpec {
             field: "program",
             reason: "must be an absolute path",
@@ -488,7 +497,7 @@ pub fn run(spec: &ChildSpec, children: &Children) -> Result<Exit, JailError> {
     };
     let landlock = match support.landlock_abi {
         0 => None,
-        _ => policy::landlock_ruleset(confinement, &spec.program)?,
+        _ => policy::landlock_ruleset(confinement, spec.program.path())?,
     };
     let filters = if support.seccomp {
         policy::seccomp_filters(confinement.network)?
@@ -512,7 +521,7 @@ pub fn run(spec: &ChildSpec, children: &Children) -> Result<Exit, JailError> {
         filters,
     };
 
-    let mut command = Command::new(&spec.program);
+    let mut command = Command::new(spec.program.path());
     command
         .args(&spec.args)
         .env_clear()
@@ -524,7 +533,7 @@ pub fn run(spec: &ChildSpec, children: &Children) -> Result<Exit, JailError> {
         .process_group(0);
     sys::install(&mut command, hook);
     let mut child = command.spawn().map_err(|source| JailError::Spawn {
-        program: spec.program.clone(),
+        program: spec.program.path().to_path_buf(),
         source,
     })?;
     drop(landlock);

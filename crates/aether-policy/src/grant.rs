@@ -1,10 +1,10 @@
-//! The model: what a manifest asks for ([`Permissions`]), the operator's ceiling ([`Policy`]),
-//! the excesses of one over the other ([`excesses`]), and what one step may do ([`Grant`]), with
-//! the checks that return witnesses ([`CheckedPath`], [`CheckedAddr`], ...).
+//! What one step may do ([`Grant`]), and the checks that return witnesses
+//! ([`crate::witness`]).
 //!
 //! A [`Grant`] can only be built when every request fits the policy, so holding one proves the
-//! static check passed. The witnesses have private fields: the only way to get one is a check
-//! that passed, so a capability provider that takes a witness cannot be called unchecked.
+//! static check passed. Each check returns a witness or a [`Denial`]; the witnesses have private
+//! fields, so a capability provider that takes one cannot be called unchecked. The checks decide
+//! and never perform: real paths and resolved addresses are arguments.
 
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
@@ -12,435 +12,21 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use thiserror::Error;
-
 use crate::addr::{IpNet, is_public, unmap};
 use crate::capability::Capability;
+use crate::denial::{Denial, DenialReason};
 use crate::domain::{DomainPattern, Host, ListenAddr, parse_listen_host};
-use crate::env::EnvPattern;
-use crate::escape::escape_untrusted;
+use crate::limits::{DEFAULT_MEMORY, DEFAULT_TIMEOUT, Limits, RequestedLimits};
 use crate::path::{PathPattern, PathSet, normalize_lexically, resolve_lexically};
+use crate::permissions::Permissions;
+use crate::policy::{Excess, Policy, excesses, secret_excesses};
 use crate::risk::RiskClass;
-use crate::secret::{GrantedSecret, SecretDef, SecretRequest, SecretSource};
-use crate::size::{ByteSize, HumanDuration};
-use crate::window::Window;
-
-/// Memory ceiling when the manifest sets none (SPEC §2): 256 MiB. It covers the engine heap,
-/// the overlay, captured child output and the serialized output (SPEC §6), not aether's own
-/// memory. Lowered to the policy's `max_memory` when that is smaller.
-pub const DEFAULT_MEMORY: ByteSize = ByteSize::mib(256);
-/// Timeout when the manifest sets none (SPEC §2): 30 s of wall-clock time for the whole step.
-/// Lowered to the policy's `max_timeout` when that is smaller.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
-/// Policy `max_memory` when left out (SPEC §3): 4 GiB.
-pub const DEFAULT_MAX_MEMORY: ByteSize = ByteSize::gib(4);
-/// Policy `max_timeout` when left out (SPEC §3): 1 h.
-pub const DEFAULT_MAX_TIMEOUT: Duration = Duration::from_secs(3600);
-/// Policy `max_response_bytes` when left out (SPEC §3): 16 MiB per response body, so that one
-/// fetch cannot fill the step's memory before the ceiling notices. Headers are not counted.
-pub const DEFAULT_MAX_RESPONSE_BYTES: ByteSize = ByteSize::mib(16);
-
-/// What a manifest asks for, already parsed. Empty vectors and `false` ask for nothing.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Permissions {
-    /// `filesystem.read`.
-    pub fs_read: Vec<PathPattern>,
-    /// `filesystem.write` (does not imply read).
-    pub fs_write: Vec<PathPattern>,
-    /// `network.domains`.
-    pub domains: Vec<DomainPattern>,
-    /// `network.listen`.
-    pub listen: Vec<ListenAddr>,
-    /// `env`.
-    pub env: Vec<EnvPattern>,
-    /// `process.commands`: absolute paths, already resolved through `PATH` by the caller.
-    pub commands: Vec<PathBuf>,
-    /// Whether the `process` section is present (it makes the plugin high-risk).
-    pub process: bool,
-    /// `process.network`: children may open network connections at all.
-    pub process_network: bool,
-    /// `secrets`: each secret and the hosts it may be sent to.
-    pub secrets: Vec<SecretRequest>,
-}
-
-/// Limits written in the manifest; `None` means "use the default".
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct RequestedLimits {
-    /// `limits.memory`.
-    pub memory: Option<ByteSize>,
-    /// `limits.timeout`.
-    pub timeout: Option<Duration>,
-}
-
-/// The limits a step runs under.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limits {
-    /// Memory ceiling (see [`DEFAULT_MEMORY`] for what it covers).
-    pub memory: ByteSize,
-    /// Wall-clock timeout of the step.
-    pub timeout: Duration,
-}
-
-/// Isolation tier (SPEC §6). Ordered: `Process` is stronger than `Thread`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Tier {
-    /// The engine instance runs on its own thread inside aether.
-    Thread,
-    /// The engine runs in a jailed worker process.
-    Process,
-}
-
-/// The operator's ceiling, validated. [`Policy::default`] is a policy with every section left
-/// out: it allows nothing (no filesystem, network, env or process), with the SPEC §3 defaults
-/// for settings (`virtualize_denied_writes = false`, `allow_private = []`, 16 MiB responses,
-/// `https_only = false`, `allow_network = false`, 4 GiB / 1 h maxima, `unsafe` not allowed,
-/// tiers thread / process, no windows, no trusted keys and signatures not required).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Policy {
-    /// `filesystem.read`.
-    pub fs_read: Vec<PathPattern>,
-    /// `filesystem.write`.
-    pub fs_write: Vec<PathPattern>,
-    /// `filesystem.virtualize_denied_writes`.
-    pub virtualize_denied_writes: bool,
-    /// `network.domains`.
-    pub domains: Vec<DomainPattern>,
-    /// `network.allow_private`: the non-public addresses that may be reached at all.
-    pub allow_private: Vec<IpNet>,
-    /// `network.max_response_bytes`.
-    pub max_response_bytes: ByteSize,
-    /// `network.https_only`.
-    pub https_only: bool,
-    /// `network.listen`.
-    pub listen: Vec<ListenAddr>,
-    /// `env.allow`.
-    pub env: Vec<EnvPattern>,
-    /// `process.commands` (absolute paths).
-    pub commands: Vec<PathBuf>,
-    /// `process.allow_network`.
-    pub allow_network: bool,
-    /// `process.accept_weaker_confinement` (an aether extension of SPEC §3, default `false`):
-    /// whether child processes may run when the kernel lacks one of the confinement features
-    /// (Landlock, seccomp, a pids limit) instead of being refused.
-    pub accept_weaker_confinement: bool,
-    /// `limits.max_memory`.
-    pub max_memory: ByteSize,
-    /// `limits.max_timeout`.
-    pub max_timeout: Duration,
-    /// `unsafe.allowed`: whether `--unsafe` may be used.
-    pub unsafe_allowed: bool,
-    /// `isolation.default`.
-    pub isolation_default: Tier,
-    /// `isolation.high_risk`.
-    pub isolation_high_risk: Tier,
-    /// `[[windows]]`.
-    pub windows: Vec<Window>,
-    /// `[integrity]`: trusted signing keys, and whether every plugin must be signed by one.
-    pub integrity: aether_integrity::SignaturePolicy,
-    /// `[secrets.NAME]`: the secrets plugins may be granted (none: no secret exists).
-    pub secrets: Vec<SecretDef>,
-}
-
-impl Default for Policy {
-    fn default() -> Self {
-        Policy {
-            fs_read: Vec::new(),
-            fs_write: Vec::new(),
-            virtualize_denied_writes: false,
-            domains: Vec::new(),
-            allow_private: Vec::new(),
-            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
-            https_only: false,
-            listen: Vec::new(),
-            env: Vec::new(),
-            commands: Vec::new(),
-            allow_network: false,
-            accept_weaker_confinement: false,
-            max_memory: DEFAULT_MAX_MEMORY,
-            max_timeout: DEFAULT_MAX_TIMEOUT,
-            unsafe_allowed: false,
-            isolation_default: Tier::Thread,
-            isolation_high_risk: Tier::Process,
-            windows: Vec::new(),
-            integrity: aether_integrity::SignaturePolicy::default(),
-            secrets: Vec::new(),
-        }
-    }
-}
-
-impl Policy {
-    /// The tier for a plugin of class `risk`: the stronger of `default` and, for high-risk
-    /// plugins, `high_risk`.
-    pub fn tier_for(&self, risk: RiskClass) -> Tier {
-        if risk == RiskClass::High {
-            self.isolation_default.max(self.isolation_high_risk)
-        } else {
-            self.isolation_default
-        }
-    }
-}
-
-/// Which request of the manifest an [`Excess`] is about (indices into [`Permissions`]' vectors),
-/// so that the caller can point at its file, line and column.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum RequestItem {
-    /// `fs_read[i]`.
-    FsRead(usize),
-    /// `fs_write[i]`.
-    FsWrite(usize),
-    /// `domains[i]`.
-    Domain(usize),
-    /// `listen[i]`.
-    Listen(usize),
-    /// `env[i]`.
-    Env(usize),
-    /// `commands[i]`.
-    Command(usize),
-    /// `process.network: true`.
-    ProcessNetwork,
-    /// `limits.memory`.
-    Memory,
-    /// `limits.timeout`.
-    Timeout,
-    /// `secrets[i]`.
-    Secret(usize),
-}
-
-/// One request that goes beyond the policy.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-#[error("{message}")]
-pub struct Excess {
-    /// The request.
-    pub item: RequestItem,
-    /// What is requested and what the policy allows (lowercase, values quoted).
-    pub message: String,
-}
-
-/// `(allowed: `a`, `b`)` or `(the policy allows none)`.
-fn allowed_list<T: fmt::Display>(items: &[T]) -> String {
-    if items.is_empty() {
-        "(the policy allows none)".to_owned()
-    } else {
-        let list: Vec<String> = items.iter().map(|i| format!("`{i}`")).collect();
-        format!("(allowed: {})", list.join(", "))
-    }
-}
-
-/// Every request of `perms` and `limits` that `policy` does not cover, in manifest order.
-/// Empty means the manifest fits.
-pub fn excesses(perms: &Permissions, limits: &RequestedLimits, policy: &Policy) -> Vec<Excess> {
-    let mut out = Vec::new();
-    let mut check =
-        |item, ok: bool, what: &str, value: &dyn fmt::Display, field: &str, allowed: String| {
-            if !ok {
-                out.push(Excess {
-                    item,
-                    message: format!(
-                        "{what} `{value}` is not covered by the policy's `{field}` {allowed}"
-                    ),
-                });
-            }
-        };
-    // Each requested pattern must be covered by one of the policy's patterns of its kind. The
-    // same pattern in both (coverage is reflexive) is found without the costlier `covers`.
-    macro_rules! each_covered {
-        ($requested:expr, $allowed:expr, $item:expr, $what:expr, $field:expr) => {
-            for (i, r) in $requested.iter().enumerate() {
-                if !($allowed.contains(r) || $allowed.iter().any(|q| q.covers(r))) {
-                    check($item(i), false, $what, r, $field, allowed_list(&$allowed));
-                }
-            }
-        };
-    }
-    each_covered!(
-        perms.fs_read,
-        policy.fs_read,
-        RequestItem::FsRead,
-        "filesystem.read",
-        "filesystem.read"
-    );
-    each_covered!(
-        perms.fs_write,
-        policy.fs_write,
-        RequestItem::FsWrite,
-        "filesystem.write",
-        "filesystem.write"
-    );
-    each_covered!(
-        perms.domains,
-        policy.domains,
-        RequestItem::Domain,
-        "network domain",
-        "network.domains"
-    );
-    each_covered!(
-        perms.listen,
-        policy.listen,
-        RequestItem::Listen,
-        "network.listen",
-        "network.listen"
-    );
-    each_covered!(perms.env, policy.env, RequestItem::Env, "env", "env.allow");
-    let commands: Vec<_> = policy.commands.iter().map(|c| c.display()).collect();
-    for (i, c) in perms.commands.iter().enumerate() {
-        let ok = policy.commands.contains(c);
-        check(
-            RequestItem::Command(i),
-            ok,
-            "process command",
-            &c.display(),
-            "process.commands",
-            allowed_list(&commands),
-        );
-    }
-    if perms.process_network && !policy.allow_network {
-        out.push(Excess {
-            item: RequestItem::ProcessNetwork,
-            message: "`process.network = true` is not allowed: the policy's `process.allow_network` is false".to_owned(),
-        });
-    }
-    out.extend(secret_excesses(perms, policy));
-    if let Some(m) = limits.memory
-        && m > policy.max_memory
-    {
-        out.push(Excess {
-            item: RequestItem::Memory,
-            message: format!(
-                "memory limit `{m}` exceeds the policy's `limits.max_memory` of `{}`",
-                policy.max_memory
-            ),
-        });
-    }
-    if let Some(t) = limits.timeout
-        && t > policy.max_timeout
-    {
-        out.push(Excess {
-            item: RequestItem::Timeout,
-            message: format!(
-                "timeout `{}` exceeds the policy's `limits.max_timeout` of `{}`",
-                HumanDuration(t),
-                HumanDuration(policy.max_timeout)
-            ),
-        });
-    }
-    out
-}
-
-/// The `secrets` requests `policy` does not cover: a secret it does not define, or hosts
-/// outside its `hosts`. With no policy the default one applies, which defines none (SPEC §3:
-/// "with no policy, no secret exists").
-fn secret_excesses(perms: &Permissions, policy: &Policy) -> Vec<Excess> {
-    let mut out = Vec::new();
-    for (i, r) in perms.secrets.iter().enumerate() {
-        let Some(def) = policy.secrets.iter().find(|d| d.name == r.name) else {
-            let defined: Vec<&str> = policy.secrets.iter().map(|d| d.name.as_str()).collect();
-            out.push(Excess {
-                item: RequestItem::Secret(i),
-                message: format!(
-                    "secret `{}` is not defined by the policy's `[secrets]` {}",
-                    r.name,
-                    allowed_list(&defined)
-                ),
-            });
-            continue;
-        };
-        for h in &r.hosts {
-            if !(def.hosts.contains(h) || def.hosts.iter().any(|q| q.covers(h))) {
-                out.push(Excess {
-                    item: RequestItem::Secret(i),
-                    message: format!(
-                        "secret `{}` host `{h}` is not covered by the policy's `secrets.{}.hosts` {}",
-                        r.name,
-                        r.name,
-                        allowed_list(&def.hosts)
-                    ),
-                });
-            }
-        }
-    }
-    out
-}
-
-/// Why a check refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum DenialReason {
-    /// No granted pattern matches (for paths: the path as given or its real path).
-    NotCovered,
-    /// A path into aether's own processes (`/proc/self`, `/proc/<n>`, `/dev/fd`, ...): refused
-    /// whatever the grant.
-    Reserved,
-    /// The path given is not absolute (the caller must resolve it against the workspace).
-    NotAbsolute,
-    /// A non-public address outside the policy's `allow_private`.
-    PrivateAddress,
-    /// Plain `http:` under `https_only`.
-    InsecureScheme,
-    /// A scheme other than `http` and `https`.
-    UnsupportedScheme,
-    /// The variable or file is the source of a secret of the policy: never readable, whatever
-    /// the grant or `--unsafe` (a secret's value never reaches a plugin).
-    SecretSource,
-}
-
-/// A refused use of a capability: what was attempted, the field that would grant it, and what is
-/// granted now.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-pub struct Denial {
-    /// The capability attempted.
-    pub capability: Capability,
-    /// The path, host, address, variable or command (plugin-controlled: escape before display;
-    /// [`Denial`]'s `Display` does).
-    pub target: String,
-    /// The manifest or policy field that would grant it, e.g. `permissions.filesystem.read`.
-    pub field: &'static str,
-    /// What that field grants now.
-    pub granted: Vec<String>,
-    /// Why.
-    pub reason: DenialReason,
-}
-
-impl fmt::Display for Denial {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} denied for `{}`: ",
-            self.capability,
-            escape_untrusted(&self.target)
-        )?;
-        match self.reason {
-            DenialReason::Reserved => {
-                return f
-                    .write_str("paths into aether's own processes are refused whatever the grant");
-            }
-            DenialReason::NotAbsolute => return f.write_str("the path is not absolute"),
-            DenialReason::PrivateAddress => {
-                write!(f, "a non-public address not covered by `{}`", self.field)?
-            }
-            DenialReason::InsecureScheme => {
-                return write!(f, "only https is allowed (`{}`)", self.field);
-            }
-            DenialReason::UnsupportedScheme => {
-                return f.write_str("only http and https are supported");
-            }
-            DenialReason::SecretSource => {
-                return f.write_str(
-                    "it is the source of a secret: use `aether.secret` and `permissions.secrets`",
-                );
-            }
-            DenialReason::NotCovered => write!(f, "not covered by `{}`", self.field)?,
-        }
-        if self.granted.is_empty() {
-            f.write_str(" (granted: nothing)")
-        } else {
-            let list: Vec<String> = self
-                .granted
-                .iter()
-                .map(|g| format!("`{}`", escape_untrusted(g)))
-                .collect();
-            write!(f, " (granted: {})", list.join(", "))
-        }
-    }
-}
+use crate::secret::{GrantedSecret, SecretRequest, SecretSource};
+use crate::size::ByteSize;
+use crate::witness::{
+    CheckedAddr, CheckedCommand, CheckedEnv, CheckedHost, CheckedListen, CheckedPath, CheckedWrite,
+    VirtualizedWrite,
+};
 
 /// Whether `path` (absolute, normalized) is into aether's own processes: `/proc/self`,
 /// `/proc/thread-self`, `/proc/<digits>`, `/dev/fd`, `/dev/std*`, or below one of them.
@@ -460,160 +46,6 @@ pub fn is_reserved_path(path: &Path) -> bool {
         _ => false,
     }
 }
-
-/// The operator's acknowledgement that a run is `--unsafe` (SPEC §6): the token every
-/// `*_unchecked` constructor of a witness requires.
-///
-/// # Security
-///
-/// With this token a denied check can be overridden: the capability is used anyway (and the
-/// use is recorded as `allowed-unsafe`). Create it only where the operator asked for `--unsafe`
-/// and the policy allows it (`[unsafe] allowed`), after warning them.
-#[derive(Debug)]
-pub struct UnsafeMode(());
-
-impl UnsafeMode {
-    /// Acknowledges an `--unsafe` run. See the type's `# Security` section.
-    pub fn acknowledge() -> UnsafeMode {
-        UnsafeMode(())
-    }
-}
-
-/// A path that passed [`Grant::check_read`] or [`Grant::check_write`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CheckedPath {
-    capability: Capability,
-    given: PathBuf,
-    real: PathBuf,
-}
-
-impl CheckedPath {
-    /// `filesystem.read` or `filesystem.write`.
-    pub fn capability(&self) -> Capability {
-        self.capability
-    }
-
-    /// The path as given, absolute and lexically normalized.
-    pub fn given(&self) -> &Path {
-        &self.given
-    }
-
-    /// The real path (symlinks resolved by the caller) that was checked: the one to open.
-    pub fn real(&self) -> &Path {
-        &self.real
-    }
-
-    /// A witness for a path that no check allowed, in an `--unsafe` run.
-    ///
-    /// # Security
-    ///
-    /// Skips the grant entirely; see [`UnsafeMode`].
-    pub fn unchecked(
-        capability: Capability,
-        given: &Path,
-        real: &Path,
-        _mode: &UnsafeMode,
-    ) -> CheckedPath {
-        CheckedPath {
-            capability,
-            given: given.to_path_buf(),
-            real: real.to_path_buf(),
-        }
-    }
-}
-
-/// An environment variable name that passed [`Grant::check_env`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CheckedEnv(String);
-
-impl CheckedEnv {
-    /// The variable name.
-    pub fn name(&self) -> &str {
-        &self.0
-    }
-
-    /// A witness for a variable that no check allowed, in an `--unsafe` run.
-    ///
-    /// # Security
-    ///
-    /// Skips the grant entirely; see [`UnsafeMode`].
-    pub fn unchecked(name: &str, _mode: &UnsafeMode) -> CheckedEnv {
-        CheckedEnv(name.to_owned())
-    }
-}
-
-/// A command that passed [`Grant::check_command`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CheckedCommand(PathBuf);
-
-impl CheckedCommand {
-    /// The absolute path of the program.
-    pub fn path(&self) -> &Path {
-        &self.0
-    }
-
-    /// A witness for a program that no check allowed, in an `--unsafe` run.
-    ///
-    /// # Security
-    ///
-    /// Skips the grant entirely; see [`UnsafeMode`].
-    pub fn unchecked(path: &Path, _mode: &UnsafeMode) -> CheckedCommand {
-        CheckedCommand(path.to_path_buf())
-    }
-}
-
-/// A host and port that passed [`Grant::check_host`] (the name only: every address it resolves
-/// to must still pass [`Grant::check_address`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CheckedHost {
-    host: Host,
-    port: u16,
-}
-
-impl CheckedHost {
-    /// The canonical host.
-    pub fn host(&self) -> &Host {
-        &self.host
-    }
-
-    /// The port.
-    pub fn port(&self) -> u16 {
-        self.port
-    }
-}
-
-/// An address that passed [`Grant::check_address`]: public, or inside `allow_private`.
-/// IPv4-mapped IPv6 is stored as IPv4.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CheckedAddr(IpAddr);
-
-impl CheckedAddr {
-    /// The address to connect to.
-    pub fn addr(&self) -> IpAddr {
-        self.0
-    }
-}
-
-/// A socket address that passed [`Grant::check_listen`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CheckedListen(SocketAddr);
-
-impl CheckedListen {
-    /// The address to bind.
-    pub fn addr(&self) -> SocketAddr {
-        self.0
-    }
-
-    /// A witness for an address that no check allowed, in an `--unsafe` run.
-    ///
-    /// # Security
-    ///
-    /// Skips the grant entirely; see [`UnsafeMode`].
-    pub fn unchecked(addr: SocketAddr, _mode: &UnsafeMode) -> CheckedListen {
-        CheckedListen(addr)
-    }
-}
-
 /// What one step may do: its manifest's permissions (all inside the policy), effective limits,
 /// and the policy's network settings. Deny by default: anything not listed is refused.
 #[derive(Debug, Clone)]
@@ -906,7 +338,7 @@ impl Grant {
         set: &OnceLock<PathSet>,
         given: &Path,
         real: &Path,
-    ) -> Result<CheckedPath, Denial> {
+    ) -> Result<(PathBuf, PathBuf), Denial> {
         let deny = |reason| Denial {
             capability,
             target: given.display().to_string(),
@@ -934,11 +366,7 @@ impl Grant {
         }
         let set = set.get_or_init(|| PathSet::new(patterns));
         if set.matches_normalized(&g) && set.matches_normalized(&r) {
-            Ok(CheckedPath {
-                capability,
-                given: g,
-                real: r,
-            })
+            Ok((g, r))
         } else {
             Err(deny(DenialReason::NotCovered))
         }
@@ -956,11 +384,12 @@ impl Grant {
             given,
             real,
         )
+        .map(|(g, r)| CheckedPath::new(g, r))
     }
 
     /// `filesystem.write`, as [`Grant::check_read`] with the write patterns (write does not
     /// imply read).
-    pub fn check_write(&self, given: &Path, real: &Path) -> Result<CheckedPath, Denial> {
+    pub fn check_write(&self, given: &Path, real: &Path) -> Result<CheckedWrite, Denial> {
         self.check_path(
             Capability::FilesystemWrite,
             "permissions.filesystem.write",
@@ -969,6 +398,27 @@ impl Grant {
             given,
             real,
         )
+        .map(|(g, r)| CheckedWrite::new(g, r))
+    }
+
+    /// A write that [`Grant::check_write`] refused with `denial`, kept in the step's private
+    /// layer instead (decision `virtualized`) when the policy sets `virtualize_denied_writes`;
+    /// otherwise the denial itself. `given` and `real` are the paths the check refused,
+    /// absolute.
+    pub fn virtualize_write(
+        &self,
+        given: &Path,
+        real: &Path,
+        denial: Denial,
+    ) -> Result<VirtualizedWrite, Denial> {
+        if self.virtualize_denied_writes && denial.capability == Capability::FilesystemWrite {
+            Ok(VirtualizedWrite::new(
+                given.to_path_buf(),
+                real.to_path_buf(),
+            ))
+        } else {
+            Err(denial)
+        }
     }
 
     /// Reading the environment variable `name`.
@@ -983,7 +433,7 @@ impl Grant {
             });
         }
         if self.permissions.env.iter().any(|p| p.matches(name)) {
-            Ok(CheckedEnv(name.to_owned()))
+            Ok(CheckedEnv::new(name))
         } else {
             Err(Denial {
                 capability: Capability::Env,
@@ -1009,7 +459,7 @@ impl Grant {
                 .any(|c| normalize_lexically(c, Path::new("/")).as_ref() == Some(n))
         });
         match norm {
-            Some(n) if found => Ok(CheckedCommand(n)),
+            Some(n) if found => Ok(CheckedCommand::new(n)),
             _ => Err(Denial {
                 capability: Capability::Process,
                 target: path.display().to_string(),
@@ -1062,10 +512,7 @@ impl Grant {
             .iter()
             .any(|d| d.matches(host, port, default_port))
         {
-            Ok(CheckedHost {
-                host: host.clone(),
-                port,
-            })
+            Ok(CheckedHost::new(host.clone(), port))
         } else {
             let target = if port == default_port {
                 host.to_string()
@@ -1087,7 +534,7 @@ impl Grant {
     pub fn check_address(&self, ip: IpAddr) -> Result<CheckedAddr, Denial> {
         let ip = unmap(ip);
         if is_public(ip) || self.allow_private.iter().any(|n| n.contains(ip)) {
-            Ok(CheckedAddr(ip))
+            Ok(CheckedAddr::new(ip))
         } else {
             Err(Denial {
                 capability: Capability::Network,
@@ -1120,7 +567,7 @@ impl Grant {
     /// Listening on `addr`: it must equal a `network.listen` entry (IPv4-mapped taken as IPv4).
     pub fn check_listen(&self, addr: SocketAddr) -> Result<CheckedListen, Denial> {
         match ListenAddr::new(addr) {
-            Some(l) if self.permissions.listen.contains(&l) => Ok(CheckedListen(l.addr())),
+            Some(l) if self.permissions.listen.contains(&l) => Ok(CheckedListen::new(l.addr())),
             _ => Err(Denial {
                 capability: Capability::Network,
                 target: addr.to_string(),
@@ -1135,6 +582,7 @@ impl Grant {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::*;
     use proptest::prelude::*;
 
     const WS: &str = "/ws";

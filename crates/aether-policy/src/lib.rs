@@ -27,26 +27,37 @@ pub use domain::{
     DEFAULT_LISTEN_HOSTNAME, DomainPattern, Host, HostError, HostPattern, ListenAddr, parse_host,
     parse_listen_host,
 };
+pub mod denial;
 pub mod env;
 pub mod escape;
 pub mod grant;
+pub mod limits;
 pub mod module;
+pub mod permissions;
+pub mod policy;
 pub mod risk;
 pub mod secret;
 pub mod window;
+pub mod witness;
 
+pub use denial::{Denial, DenialReason};
 pub use env::{EnvPattern, EnvPatternError, is_valid_name};
 pub use escape::{escape_untrusted, escape_untrusted_lines, is_hidden_char};
-pub use grant::{
-    CheckedAddr, CheckedCommand, CheckedEnv, CheckedHost, CheckedListen, CheckedPath,
+pub use grant::{Grant, is_reserved_path};
+pub use limits::{
     DEFAULT_MAX_MEMORY, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_MAX_TIMEOUT, DEFAULT_MEMORY,
-    DEFAULT_TIMEOUT, Denial, DenialReason, Excess, Grant, Limits, Permissions, Policy, RequestItem,
-    RequestedLimits, Tier, UnsafeMode, excesses, is_reserved_path,
+    DEFAULT_TIMEOUT, Limits, RequestedLimits,
 };
 pub use module::{CAPABILITY_BUILTINS, ModuleKind, is_blocked_builtin};
+pub use permissions::Permissions;
+pub use policy::{Excess, Policy, RequestItem, Tier, excesses};
 pub use risk::RiskClass;
 pub use secret::{GrantedSecret, SecretDef, SecretRequest, SecretSource, is_valid_secret_name};
 pub use window::{
     AppliesTo, Window, WindowError, WindowRefusal, check_windows, parse_day, parse_time,
     parse_timezone,
+};
+pub use witness::{
+    CheckedAddr, CheckedCommand, CheckedEnv, CheckedHost, CheckedListen, CheckedPath, CheckedWrite,
+    ParentDir, UnsafeMode, VirtualizedWrite, WriteTarget,
 };

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use crate::grant::Permissions;
+use crate::permissions::Permissions;
 
 /// How much a plugin's permissions put at stake. Ordered `Low < Medium < High`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

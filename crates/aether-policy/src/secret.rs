@@ -71,8 +71,8 @@ mod tests {
     use super::*;
     use crate::capability::Capability;
     use crate::domain::{DomainPattern, parse_host};
-    use crate::grant::{Grant, Permissions, Policy, RequestItem, RequestedLimits, excesses};
     use crate::risk::RiskClass;
+    use crate::{Grant, Permissions, Policy, RequestItem, RequestedLimits, excesses};
 
     fn d(p: &str) -> DomainPattern {
         DomainPattern::parse(p).unwrap()

@@ -112,12 +112,12 @@ fn refusal(grant: &Grant, workspace: &Path, api: Api, value: &str) -> Option<Ref
             // Resolved as the runtime does (SPEC §5, the grant first): `..` at `/` stays at
             // `/`, and a NUL byte is checked like any other character.
             let abs = resolve_lexically(Path::new(value), workspace)?;
-            let checked = if matches!(api, Api::FsRead(_)) {
-                grant.check_read(&abs, &abs)
+            let denied = if matches!(api, Api::FsRead(_)) {
+                grant.check_read(&abs, &abs).err()
             } else {
-                grant.check_write(&abs, &abs)
+                grant.check_write(&abs, &abs).err()
             };
-            checked.err().map(Refusal::Denial)
+            denied.map(Refusal::Denial)
         }
         Api::EnvGet => grant.check_env(value).err().map(Refusal::Denial),
         Api::ProcessRun => {
