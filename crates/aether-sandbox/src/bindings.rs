@@ -18,8 +18,8 @@ use std::rc::Rc;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use aether_host::{HostError, HostRequest, HostValue};
 use aether_policy::Capability;
+use aether_protocol::{HostError, HostRequest, HostValue};
 use rquickjs::convert::Coerced;
 use rquickjs::function::{Opt, Rest};
 use rquickjs::{Ctx, Exception, Function, IntoJs, Object, Promise, Result, TypedArray, Value};
