@@ -33,6 +33,7 @@ mod sarif;
 mod scaffold;
 mod schema;
 mod secrets;
+mod snapshots;
 mod soak;
 mod step;
 mod streams;
