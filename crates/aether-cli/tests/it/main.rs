@@ -6,6 +6,7 @@
 )]
 
 mod analyze;
+mod architecture;
 mod argo;
 mod audit;
 mod bounded;
