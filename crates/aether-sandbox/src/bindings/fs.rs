@@ -13,10 +13,16 @@ use super::host_call;
 use crate::gate::Gate;
 use crate::sys;
 
+/// The call an `aether.fs` function that takes only a path stands for.
+type PathRequest = fn(String) -> HostRequest;
+
+/// The call an `aether.fs` function that takes a path and data stands for.
+type DataRequest = fn(String, Vec<u8>) -> HostRequest;
+
 /// The `aether.fs` object (not frozen yet: the caller freezes `aether` whole).
 pub(super) fn object<'js>(ctx: &Ctx<'js>, gate: &Arc<Gate>) -> Result<Object<'js>> {
     let fs = Object::new(ctx.clone())?;
-    let path_functions: [(&'static str, fn(String) -> HostRequest); 7] = [
+    let path_functions: [(&'static str, PathRequest); 7] = [
         ("readText", |path| HostRequest::ReadText { path }),
         ("readBytes", |path| HostRequest::ReadBytes { path }),
         ("list", |path| HostRequest::List { path }),
@@ -28,9 +34,8 @@ pub(super) fn object<'js>(ctx: &Ctx<'js>, gate: &Arc<Gate>) -> Result<Object<'js
     for (name, request) in path_functions {
         fs.set(name, path_fn(ctx, gate, name, request)?)?;
     }
-    let write: fn(String, Vec<u8>) -> HostRequest = |path, data| HostRequest::Write { path, data };
-    let append: fn(String, Vec<u8>) -> HostRequest =
-        |path, data| HostRequest::Append { path, data };
+    let write: DataRequest = |path, data| HostRequest::Write { path, data };
+    let append: DataRequest = |path, data| HostRequest::Append { path, data };
     for (name, data, request) in [
         ("writeText", Data::Text, write),
         ("writeBytes", Data::Bytes, write),
@@ -46,7 +51,7 @@ fn path_fn<'js>(
     ctx: &Ctx<'js>,
     gate: &Arc<Gate>,
     name: &'static str,
-    request: fn(String) -> HostRequest,
+    request: PathRequest,
 ) -> Result<Function<'js>> {
     let gate = Arc::clone(gate);
     Function::new(
@@ -74,7 +79,7 @@ fn data_fn<'js>(
     gate: &Arc<Gate>,
     name: &'static str,
     kind: Data,
-    request: fn(String, Vec<u8>) -> HostRequest,
+    request: DataRequest,
 ) -> Result<Function<'js>> {
     let gate = Arc::clone(gate);
     Function::new(
