@@ -27,20 +27,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-/// Where compiled modules are kept between runs, by a module key (a SHA-256 computed by the
-/// sandbox over the engine build, the module's name and its source).
-///
-/// # Security
-///
-/// The sandbox loads what [`BytecodeStore::get`] returns as bytecode, unverified: an
-/// implementation must return only bytes that aether's own engine wrote for exactly that key
-/// (the [`DiskCache`] authenticates every entry).
-pub trait BytecodeStore: Send + Sync {
-    /// The bytecode kept under `key` for engine `build`, if there is an authentic entry.
-    fn get(&self, build: &str, key: &[u8; 32]) -> Option<Vec<u8>>;
-    /// Keeps `bytecode` under `key` for engine `build` (best effort: a failure is ignored).
-    fn put(&self, build: &str, key: &[u8; 32], bytecode: &[u8]);
-}
+pub use aether_protocol::BytecodeStore;
 
 const TAG: &[u8] = b"AETHERBC1";
 const MAC_LEN: usize = 32;

@@ -69,19 +69,7 @@ pub const MAX_TARGET_BYTES: usize = 1024;
 /// lists the grant.
 pub const MAX_REASON_BYTES: usize = 4096;
 
-/// `text` if it fits in `max` bytes; else its first `max` bytes or fewer (cut on a character
-/// boundary) followed by `… (N bytes in all)`, so that the cut is visible and the full length
-/// recorded.
-pub fn cap_text(text: &str, max: usize) -> Cow<'_, str> {
-    if text.len() <= max {
-        return Cow::Borrowed(text);
-    }
-    let mut end = max;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    Cow::Owned(format!("{}… ({} bytes in all)", &text[..end], text.len()))
-}
+pub use aether_protocol::cap_text;
 
 /// The most of one `console.*` message printed, in bytes.
 pub const MAX_LOG_MESSAGE_BYTES: usize = 64 * 1024;

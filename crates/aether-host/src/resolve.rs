@@ -18,31 +18,18 @@ use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 
 use crate::bundle::{PluginBundle, ResolveError, SIGNATURE_FILE};
 
-/// How a module is asked for: it decides the algorithm and the `exports` conditions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ResolveMode {
-    /// `import` (static or dynamic) from an ES module, or the entry module: relative
-    /// specifiers name the exact file; conditions `aether`, `import`, `module`, `default`, else
-    /// `browser`, `require`.
-    Import,
-    /// `require` from a CommonJS module: extensions `.js`, `.json`, `.cjs` and directory
-    /// `index` files are tried; conditions `aether`, `require`, `default`, else `browser`.
-    Require,
-}
+pub use aether_protocol::ResolveMode;
 
-impl ResolveMode {
-    /// The condition tiers, in order: a conditions object is matched against the first tier,
-    /// and against the second only when no key of the first matched (SPEC §5: "else `browser`/
-    /// `require` where only those exist").
-    fn conditions(self) -> [&'static [&'static str]; 2] {
-        match self {
-            ResolveMode::Import => [
-                &["aether", "import", "module", "default"],
-                &["browser", "require"],
-            ],
-            ResolveMode::Require => [&["aether", "require", "default"], &["browser"]],
-        }
+/// The condition tiers of `mode`, in order: a conditions object is matched against the first
+/// tier, and against the second only when no key of the first matched (SPEC §5: "else
+/// `browser`/`require` where only those exist").
+fn conditions(mode: ResolveMode) -> [&'static [&'static str]; 2] {
+    match mode {
+        ResolveMode::Import => [
+            &["aether", "import", "module", "default"],
+            &["browser", "require"],
+        ],
+        ResolveMode::Require => [&["aether", "require", "default"], &["browser"]],
     }
 }
 
@@ -470,7 +457,7 @@ impl PluginBundle {
                 last.map_or(Ok(None), Err)
             }
             Json::Obj(entries) => {
-                for tier in mode.conditions() {
+                for tier in conditions(mode) {
                     for (condition, inner) in entries {
                         if tier.contains(&condition.as_str())
                             && let Some(found) =

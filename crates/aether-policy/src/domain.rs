@@ -38,7 +38,7 @@ impl fmt::Display for Host {
 
 /// A host, domain pattern or listen address that did not parse.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
-pub enum HostError {
+pub enum HostParseError {
     /// Not a valid host name or IP address.
     #[error(
         "expected a host name or IP address such as `api.example.com` or `[::1]`, found `{found}`"
@@ -145,8 +145,8 @@ fn parse_ipv4(host: &str) -> Option<Ipv4Addr> {
 
 /// Parses a host as a URL carries it: case-insensitive, one trailing dot ignored, IDN to
 /// punycode, IPv6 in brackets (IPv4-mapped turned into IPv4), IPv4 in any WHATWG spelling.
-pub fn parse_host(text: &str) -> Result<Host, HostError> {
-    let invalid = || HostError::InvalidHost {
+pub fn parse_host(text: &str) -> Result<Host, HostParseError> {
+    let invalid = || HostParseError::InvalidHost {
         found: text.to_owned(),
     };
     if text.is_empty() {
@@ -170,7 +170,7 @@ pub fn parse_host(text: &str) -> Result<Host, HostError> {
     if ends_in_number(ascii) {
         return parse_ipv4(ascii)
             .map(|v4| Host::Ip(IpAddr::V4(v4)))
-            .ok_or_else(|| HostError::InvalidIpv4 {
+            .ok_or_else(|| HostParseError::InvalidIpv4 {
                 found: text.to_owned(),
             });
     }
@@ -201,8 +201,8 @@ pub struct DomainPattern {
     port: Option<u16>,
 }
 
-fn parse_port(text: &str, whole: &str) -> Result<u16, HostError> {
-    let err = || HostError::InvalidPort {
+fn parse_port(text: &str, whole: &str) -> Result<u16, HostParseError> {
+    let err = || HostParseError::InvalidPort {
         found: whole.to_owned(),
     };
     if text.is_empty() || text.len() > 5 || !text.bytes().all(|b| b.is_ascii_digit()) {
@@ -216,8 +216,8 @@ fn parse_port(text: &str, whole: &str) -> Result<u16, HostError> {
 
 impl DomainPattern {
     /// Parses `host`, `*.host`, `host:port`, `*.host:port`, `1.2.3.4:port`, `[v6]:port`.
-    pub fn parse(text: &str) -> Result<DomainPattern, HostError> {
-        let invalid = || HostError::InvalidPattern {
+    pub fn parse(text: &str) -> Result<DomainPattern, HostParseError> {
+        let invalid = || HostParseError::InvalidPattern {
             found: text.to_owned(),
         };
         let (host, port) = if text.starts_with('[') {
@@ -319,11 +319,11 @@ pub struct ListenAddr(SocketAddr);
 impl ListenAddr {
     /// Parses `127.0.0.1:9000`, `0.0.0.0:8080` or `[::1]:9000`; port 0 is refused (it would
     /// let the system pick any port).
-    pub fn parse(text: &str) -> Result<ListenAddr, HostError> {
-        let addr = SocketAddr::from_str(text).map_err(|_| HostError::InvalidListen {
+    pub fn parse(text: &str) -> Result<ListenAddr, HostParseError> {
+        let addr = SocketAddr::from_str(text).map_err(|_| HostParseError::InvalidListen {
             found: text.to_owned(),
         })?;
-        ListenAddr::new(addr).ok_or_else(|| HostError::InvalidPort {
+        ListenAddr::new(addr).ok_or_else(|| HostParseError::InvalidPort {
             found: text.to_owned(),
         })
     }
@@ -444,7 +444,7 @@ mod tests {
         ];
         for text in invalid {
             assert!(
-                matches!(parse_host(text), Err(HostError::InvalidHost { .. })),
+                matches!(parse_host(text), Err(HostParseError::InvalidHost { .. })),
                 "{text:?}: {:?}",
                 parse_host(text)
             );
@@ -465,7 +465,7 @@ mod tests {
             assert!(
                 matches!(
                     parse_host(text),
-                    Err(HostError::InvalidIpv4 { .. } | HostError::InvalidHost { .. })
+                    Err(HostParseError::InvalidIpv4 { .. } | HostParseError::InvalidHost { .. })
                 ),
                 "{text:?}: {:?}",
                 parse_host(text)
@@ -522,7 +522,7 @@ mod tests {
         }
         assert!(matches!(
             DomainPattern::parse("a.com:0"),
-            Err(HostError::InvalidPort { .. })
+            Err(HostParseError::InvalidPort { .. })
         ));
     }
 
@@ -635,7 +635,7 @@ mod tests {
         }
         assert!(matches!(
             ListenAddr::parse("127.0.0.1:0"),
-            Err(HostError::InvalidPort { .. })
+            Err(HostParseError::InvalidPort { .. })
         ));
         for bad in [
             "localhost:9000",
@@ -646,7 +646,10 @@ mod tests {
             "",
         ] {
             assert!(
-                matches!(ListenAddr::parse(bad), Err(HostError::InvalidListen { .. })),
+                matches!(
+                    ListenAddr::parse(bad),
+                    Err(HostParseError::InvalidListen { .. })
+                ),
                 "{bad}"
             );
         }

@@ -24,8 +24,8 @@ pub use addr::{IpNet, IpNetError, is_public, unmap};
 pub mod domain;
 
 pub use domain::{
-    DEFAULT_LISTEN_HOSTNAME, DomainPattern, Host, HostError, HostPattern, ListenAddr, parse_host,
-    parse_listen_host,
+    DEFAULT_LISTEN_HOSTNAME, DomainPattern, Host, HostParseError, HostPattern, ListenAddr,
+    parse_host, parse_listen_host,
 };
 pub mod denial;
 pub mod env;

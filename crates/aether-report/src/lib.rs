@@ -83,16 +83,9 @@ pub struct StepReport {
     pub grant: GrantView,
 }
 
-/// One resource sample of a step.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Sample {
-    /// Time since the step's start.
-    pub t_ms: u64,
-    /// Heap in use at that time.
-    pub heap_bytes: u64,
-    /// Cumulative CPU time of the step at that time.
-    pub cpu_ms: u64,
-}
+/// One resource sample of a step (the engine's own type: `summary.json` writes it as the
+/// sandbox measured it).
+pub use aether_protocol::Sample;
 
 /// A step's effective grant, as patterns (the manifest's words).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

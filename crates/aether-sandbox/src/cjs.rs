@@ -12,9 +12,9 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::sync::Arc;
 
-use aether_host::resolve::ResolveMode;
-use aether_host::{HostRequest, HostValue};
 use aether_policy::ModuleKind;
+use aether_protocol::ResolveMode;
+use aether_protocol::{HostRequest, HostValue};
 use rquickjs::context::EvalOptions;
 use rquickjs::function::Opt;
 use rquickjs::promise::PromiseState;

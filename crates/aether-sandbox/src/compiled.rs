@@ -27,7 +27,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
-use aether_host::compile_cache::BytecodeStore;
+use aether_protocol::BytecodeStore;
 
 use rquickjs::context::intrinsic::{Eval, RegExpCompiler};
 use rquickjs::loader::{ImportAttributes, Loader, Resolver};

@@ -317,7 +317,7 @@ fn drive<'js>(
 mod tests {
     use std::collections::BTreeSet;
 
-    use aether_host::{Host, HostError, HostRequest, HostValue};
+    use aether_protocol::{Host, HostError, HostRequest, HostValue};
 
     use super::*;
     use crate::{Limits, run_step};

@@ -1,6 +1,6 @@
 //! The one bridge from host errors to JavaScript errors, and from JavaScript errors to text.
 
-use aether_host::HostError;
+use aether_protocol::HostError;
 use rquickjs::{Ctx, Exception, Object, Value};
 
 /// Throws `error` in `ctx` as the JavaScript error SPEC §5 names, and returns the
@@ -64,7 +64,7 @@ pub(crate) fn host_error_value<'js>(
 /// writes (issue 16).
 pub(crate) fn describe_thrown<'js>(ctx: &Ctx<'js>, value: &Value<'js>) -> String {
     let described = describe_thrown_whole(ctx, value);
-    match aether_host::events::cap_text(&described, MAX_ERROR_BYTES) {
+    match aether_protocol::cap_text(&described, MAX_ERROR_BYTES) {
         std::borrow::Cow::Borrowed(_) => described,
         std::borrow::Cow::Owned(capped) => capped,
     }

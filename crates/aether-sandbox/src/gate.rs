@@ -10,8 +10,8 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU8, AtomicU64};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use aether_host::{Host, HostError, HostRequest, HostValue};
 use aether_policy::Capability;
+use aether_protocol::{Host, HostError, HostRequest, HostValue};
 
 use crate::sys;
 

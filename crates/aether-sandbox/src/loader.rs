@@ -12,9 +12,9 @@
 use std::rc::Rc;
 use std::sync::Arc;
 
-use aether_host::resolve::ResolveMode;
-use aether_host::{HostRequest, HostValue};
 use aether_policy::ModuleKind;
+use aether_protocol::ResolveMode;
+use aether_protocol::{HostRequest, HostValue};
 use rquickjs::loader::{ImportAttributes, Loader, Resolver};
 use rquickjs::module::Declared;
 use rquickjs::{Ctx, Exception, Module};

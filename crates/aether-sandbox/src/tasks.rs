@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::time::Duration;
 
-use aether_host::{HostError, HostRequest, HostValue};
+use aether_protocol::{HostError, HostRequest, HostValue};
 use rquickjs::{Ctx, Function, Promise, Result, Value};
 
 use crate::gate::Gate;

@@ -6,9 +6,9 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use aether_host::resolve::ResolveMode;
-use aether_host::{Host, HostError, HostRequest, HostValue};
 use aether_policy::{Capability, ModuleKind};
+use aether_protocol::ResolveMode;
+use aether_protocol::{Host, HostError, HostRequest, HostValue};
 use aether_sandbox::{Limits, StepError, StepSpec, run_step};
 use serde_json::{Value, json};
 

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use aether_host::{Host, HostError, HostRequest, HostValue};
+use aether_protocol::{Host, HostError, HostRequest, HostValue};
 use aether_sandbox::{CompileStats, Limits, StepError, StepSpec, compile_stats, run_step};
 use serde_json::{Value, json};
 

@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use aether_host::{Host, HostError, HostRequest, HostValue};
+use aether_protocol::{Host, HostError, HostRequest, HostValue};
 use aether_sandbox::{Limits, StepSpec, run_step};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;

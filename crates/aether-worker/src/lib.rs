@@ -6,16 +6,16 @@
 //!   empty environment, that forks workers (about the cost of a `fork`, no `exec`);
 //! - the worker: confined further, runs `aether_sandbox::run_step` with a host that forwards
 //!   every call over its socket ([`wire`]);
-//! - [`broker::supervise`]: aether's side, which serves the calls, enforces the protocol and the
+//! - [`supervisor::supervise`]: aether's side, which serves the calls, enforces the protocol and the
 //!   deadline, reads the kernel's accounting and kills the worker.
 //!
 //! What it must never do: trust a byte a worker sends, wait on a worker without a deadline, or
 //! let a worker outlive its step or aether.
 #![deny(missing_docs)]
 
-pub mod broker;
 mod confine;
 pub mod oom;
+pub mod supervisor;
 mod sys;
 pub mod wire;
 mod worker;
@@ -28,8 +28,8 @@ use std::time::{Duration, Instant};
 use aether_host::Host;
 use aether_sandbox::{StepError, StepOutcome, StepSpec};
 
-pub use broker::{Accounting, WorkerProcess};
 pub use oom::Allocator;
+pub use supervisor::{Accounting, WorkerProcess};
 pub use zygote::{ZYGOTE_ARG, Zygote, run_zygote_if_asked};
 
 /// Address space a worker may map beyond its memory ceiling: aether's binary and libraries,
@@ -115,7 +115,7 @@ pub fn run_in_worker(zygote: &Zygote, spec: StepSpec, host: Arc<dyn Host>) -> St
                 pid: spawned.pid,
                 pidfd: spawned.pidfd,
             };
-            broker::supervise(spawned.socket, &worker, spec, host)
+            supervisor::supervise(spawned.socket, &worker, spec, host)
         }
         Err(e) => StepOutcome {
             result: Err(StepError::Engine {

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use aether_host::{Host, HostError, HostRequest, HostValue};
 use aether_sandbox::{Limits, StepError, StepOutcome, StepSpec};
-use aether_worker::broker::{Accounting, MAX_SLOW_CALLS, WorkerProcess, supervise};
+use aether_worker::supervisor::{Accounting, MAX_SLOW_CALLS, WorkerProcess, supervise};
 use aether_worker::wire::{FromWorker, ToWorker, read_frame, write_frame};
 
 /// Answers `ReadText` with the path, and makes `Fetch` slow (300 ms).

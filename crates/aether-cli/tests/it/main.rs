@@ -6,6 +6,7 @@
 )]
 
 mod analyze;
+mod architecture;
 mod argo;
 mod audit;
 mod bounded;
@@ -33,6 +34,7 @@ mod sarif;
 mod scaffold;
 mod schema;
 mod secrets;
+mod snapshots;
 mod soak;
 mod step;
 mod streams;
