@@ -211,10 +211,11 @@
     }
     return all;
   };
-  // A disturbed empty stream: a body already read in full without its stream.
+  // A disturbed, locked empty stream: a body already read in full without its stream (Fetch's
+  // "consume body" reads through a reader, which keeps the stream locked).
   const usedStream = () => {
     const stream = fromBytes(EMPTY);
-    stream.cancel().catch(() => {});
+    stream.getReader().cancel().catch(() => {});
     return stream;
   };
 

@@ -329,7 +329,10 @@
     if (finished) return;
     finished = true;
     for (const t of tests) if (t.phase !== "done") t.timeout();
-    const results = tests.map((t) => ({ name: String(t.name), status: t.status, message: t.message }));
+    // Names and messages may hold lone surrogates (test names built from their inputs, as in
+    // `Response.json("\uDEAD")`), which JSON cannot carry to the runner: each becomes U+FFFD.
+    const wellFormed = (text) => (text == null ? text : String(text).toWellFormed());
+    const results = tests.map((t) => ({ name: wellFormed(t.name), status: t.status, message: wellFormed(t.message) }));
     for (const cb of completionCallbacks) {
       try { cb(tests, { status: harnessError ? 1 : 0, message: harnessError }); } catch (_) {}
     }
