@@ -1557,6 +1557,23 @@
       return hostDigest(normalized, bufferSource(data, "crypto.subtle.digest"));
     }
   }
+  // WebCrypto runs each operation "in parallel" and resolves its promise in a task queued
+  // afterwards: a callback attached to the returned promise runs after the microtasks queued
+  // right after the call. Each method computes at once (a buffer changed after the call does not
+  // change the result) and settles its promise one turn later.
+  for (const name of Object.getOwnPropertyNames(SubtleCrypto.prototype)) {
+    const descriptor = ownDescriptor(SubtleCrypto.prototype, name);
+    const operation = descriptor.value;
+    if (name === "constructor" || typeof operation !== "function") continue;
+    const deferred = {
+      async [name](...args) {
+        return await apply(operation, this, args);
+      },
+    }[name];
+    defineProperty(deferred, "length", { __proto__: null, value: operation.length, configurable: true });
+    descriptor.value = deferred;
+    defineProperty(SubtleCrypto.prototype, name, descriptor);
+  }
   tag(SubtleCrypto, "SubtleCrypto");
   const subtle = new SubtleCrypto();
 

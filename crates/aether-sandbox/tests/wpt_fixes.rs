@@ -188,3 +188,30 @@ fn issue_18_blob_parts_are_converted_in_webidl_order() {
         })
     );
 }
+
+// See: web-platform-tests WebCryptoAPI/sign_verify/eddsa.js ("promise resolved too early"):
+// an operation's promise settles in a later turn, after the microtasks queued right after the
+// call.
+#[test]
+fn issue_18_subtle_crypto_promises_settle_after_the_call() {
+    let out = output(
+        r#"export default async function () {
+  const log = [];
+  const key = await crypto.subtle.generateKey({ name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+  const p = crypto.subtle.sign("HMAC", key, new Uint8Array([1])).then(() => log.push("sign"));
+  const d = crypto.subtle.digest("SHA-256", new Uint8Array([1])).then(() => log.push("digest"));
+  Promise.resolve().then(() => log.push("microtask"));
+  await Promise.all([p, d]);
+  const s = crypto.subtle;
+  return { log, lengths: [s.sign.length, s.digest.length, s.importKey.length], name: s.sign.name };
+}"#,
+    );
+    assert_eq!(
+        out,
+        json!({
+            "log": ["microtask", "sign", "digest"],
+            "lengths": [3, 2, 5],
+            "name": "sign",
+        })
+    );
+}
