@@ -34,6 +34,16 @@
   };
   const EMPTY = new U8(0);
 
+  // WebIDL: the prototype of a ReadableStream's async iterators inherits %AsyncIteratorPrototype%
+  // (which gives them @@asyncIterator) and has only `next` and `return` of its own; the
+  // polyfill's is a plain object with its own @@asyncIterator.
+  {
+    const iteratorPrototype = Object.getPrototypeOf(apply(ReadableStream.prototype.values, new ReadableStream(), []));
+    const asyncIteratorPrototype = Object.getPrototypeOf(Object.getPrototypeOf(async function* () {}).prototype);
+    delete iteratorPrototype[Symbol.asyncIterator];
+    Object.setPrototypeOf(iteratorPrototype, asyncIteratorPrototype);
+  }
+
   // --- TextEncoderStream, TextDecoderStream (WHATWG Encoding §7) -------------------------------
   class TextEncoderStream {
     #transform;

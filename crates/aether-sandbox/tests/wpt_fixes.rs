@@ -215,3 +215,35 @@ fn issue_18_subtle_crypto_promises_settle_after_the_call() {
         })
     );
 }
+
+// See: web-platform-tests streams/readable-streams/async-iterator.any.js ("Async iterator
+// instances should have the correct list of properties").
+#[test]
+fn issue_18_stream_async_iterators_inherit_the_async_iterator_prototype() {
+    let out = output(
+        r#"export default async function () {
+  const it = new ReadableStream().values();
+  const proto = Object.getPrototypeOf(it);
+  const asyncIteratorPrototype = Object.getPrototypeOf(Object.getPrototypeOf(async function* () {}).prototype);
+  const chunks = [];
+  for await (const chunk of ReadableStream.from(["a", "b"]).values()) chunks.push(chunk);
+  return {
+    inherits: Object.getPrototypeOf(proto) === asyncIteratorPrototype,
+    own: Object.getOwnPropertyNames(proto).sort(),
+    ownSymbols: Object.getOwnPropertySymbols(proto).length,
+    self: it[Symbol.asyncIterator]() === it,
+    chunks,
+  };
+}"#,
+    );
+    assert_eq!(
+        out,
+        json!({
+            "inherits": true,
+            "own": ["next", "return"],
+            "ownSymbols": 0,
+            "self": true,
+            "chunks": ["a", "b"],
+        })
+    );
+}
