@@ -247,3 +247,35 @@ fn issue_18_stream_async_iterators_inherit_the_async_iterator_prototype() {
         })
     );
 }
+
+// See: web-platform-tests compression/decompression-uint8array-output.tentative.any.js and
+// decompression-correct-input.tentative.any.js (both timed out: a written chunk's output was
+// held until the next write or close).
+#[test]
+fn issue_18_decompression_enqueues_each_chunks_output_when_written() {
+    let out = output(
+        r#"export default async function () {
+  const deflate = new Uint8Array([120, 156, 75, 173, 40, 72, 77, 46, 73, 77, 81, 200, 47, 45, 41, 40, 45, 1, 0, 48, 173, 6, 36]);
+  const ds = new DecompressionStream("deflate");
+  const reader = ds.readable.getReader();
+  const writer = ds.writable.getWriter();
+  writer.write(deflate);
+  const { value } = await reader.read();
+  const cs = new CompressionStream("gzip");
+  const w = cs.writable.getWriter();
+  w.write(new TextEncoder().encode("hello "));
+  w.write(new TextEncoder().encode("world"));
+  w.close();
+  const parts = [];
+  for await (const c of cs.readable) parts.push(...c);
+  const back = await new Response(
+    new Blob([new Uint8Array(parts)]).stream().pipeThrough(new DecompressionStream("gzip")),
+  ).text();
+  return { deflate: [value.constructor.name, new TextDecoder().decode(value)], roundTrip: back };
+}"#,
+    );
+    assert_eq!(
+        out,
+        json!({ "deflate": ["Uint8Array", "expected output"], "roundTrip": "hello world" })
+    );
+}
