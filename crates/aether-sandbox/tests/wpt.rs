@@ -283,11 +283,18 @@ fn run_file(root: &Path, rel: &str, timeout: Duration) -> FileRun {
         None => ("", rel),
     };
     let json = |s: &str| serde_json::to_string(s).expect("a string");
+    // The file's `// META: title=`, the name testharness.js gives a `single_test` file's test.
+    let title = script
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("// META:"))
+        .filter_map(|meta| meta.trim().strip_prefix("title="))
+        .last()
+        .unwrap_or(file);
     let source = format!(
         "const HARNESS = {harness};\nconst SCRIPT = {script};\n\
          export default async () => {{\n\
            (0, eval)(HARNESS);\n\
-           __wpt.install({base}, {file});\n\
+           __wpt.install({base}, {file}, {title});\n\
            let error;\n\
            try {{ (0, eval)(SCRIPT); }} catch (e) {{ error = e; }}\n\
            __wpt.scriptsDone(error);\n\
@@ -297,6 +304,7 @@ fn run_file(root: &Path, rel: &str, timeout: Duration) -> FileRun {
         script = json(&script),
         base = json(base),
         file = json(file),
+        title = json(title.trim()),
         timeout = timeout.as_millis(),
     );
     let host = Arc::new(WptHost {
