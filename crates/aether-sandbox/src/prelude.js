@@ -463,8 +463,8 @@
       const copy = new Response(null, { headers: this.#headers });
       copy.#hasBody = this.#hasBody;
       if (this.#stream !== null) {
-        // Fetch "clone a body": the stream is teed, one branch each.
-        const branches = this.#stream.tee();
+        // Fetch "clone a body": the stream is teed, one branch each, the clone's chunks copies.
+        const branches = streamsOf().cloneTee(this.#stream);
         this.#stream = branches[0];
         copy.#stream = branches[1];
       } else if (this.#body !== null) {

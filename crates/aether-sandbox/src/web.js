@@ -2645,8 +2645,8 @@
       copy.#headers = new Headers(this.#headers);
       copy.#body = this.#body === null ? null : this.#body.slice();
       if (this.#stream !== null) {
-        // Fetch "clone a body": the stream is teed, one branch each.
-        const branches = this.#stream.tee();
+        // Fetch "clone a body": the stream is teed, one branch each, the clone's chunks copies.
+        const branches = streamsOf().cloneTee(this.#stream);
         this.#stream = branches[0];
         copy.#stream = branches[1];
       }

@@ -288,7 +288,7 @@ fn run_file(root: &Path, rel: &str, timeout: Duration) -> FileRun {
         .lines()
         .filter_map(|line| line.trim().strip_prefix("// META:"))
         .filter_map(|meta| meta.trim().strip_prefix("title="))
-        .last()
+        .next_back()
         .unwrap_or(file);
     let source = format!(
         "const HARNESS = {harness};\nconst SCRIPT = {script};\n\

@@ -279,3 +279,43 @@ fn issue_18_decompression_enqueues_each_chunks_output_when_written() {
         json!({ "deflate": ["Uint8Array", "expected output"], "roundTrip": "hello world" })
     );
 }
+
+// See: web-platform-tests fetch/api/response/response-clone.html ("Check response clone use
+// structureClone for teed ReadableStreams"). Node.js 20 hands both clones the same chunk
+// objects; Fetch's "clone a body" tees with cloneForBranch2, as aether does.
+#[test]
+fn issue_18_a_cloned_body_stream_gets_copies_of_the_chunks() {
+    let out = output(
+        r#"export default async function () {
+  const chunk = new Uint8Array([1, 2, 3]);
+  const response = new Response(new ReadableStream({ start(c) { c.enqueue(chunk); c.close(); } }));
+  const clone = response.clone();
+  const first = await response.body.getReader().read();
+  first.value[0] = 9;
+  const second = await clone.body.getReader().read();
+  const view = new DataView(new ArrayBuffer(2));
+  const dv = new Response(new ReadableStream({ start(c) { c.enqueue(view); c.close(); } })).clone();
+  const dvChunk = (await dv.body.getReader().read()).value;
+  const body = () => new ReadableStream({ start(c) { c.enqueue(new Uint8Array([55])); c.close(); } });
+  const request = new Request("https://example.com/", { method: "POST", body: body(), duplex: "half" });
+  const requestClone = request.clone();
+  return {
+    same: first.value === chunk,
+    clone: [...second.value],
+    distinct: second.value !== chunk,
+    dataView: [dvChunk instanceof DataView, dvChunk !== view, dvChunk.byteLength],
+    request: [await request.text(), await requestClone.text()],
+  };
+}"#,
+    );
+    assert_eq!(
+        out,
+        json!({
+            "same": true,
+            "clone": [1, 2, 3],
+            "distinct": true,
+            "dataView": [true, true, 2],
+            "request": ["7", "7"],
+        })
+    );
+}
