@@ -1571,8 +1571,15 @@
       },
     }[name];
     defineProperty(deferred, "length", { __proto__: null, value: operation.length, configurable: true });
-    descriptor.value = deferred;
-    defineProperty(SubtleCrypto.prototype, name, descriptor);
+    // A descriptor of its own (no prototype): a plugin may have put `get` or `set` on
+    // Object.prototype before this script loads.
+    defineProperty(SubtleCrypto.prototype, name, {
+      __proto__: null,
+      value: deferred,
+      writable: descriptor.writable,
+      enumerable: descriptor.enumerable,
+      configurable: descriptor.configurable,
+    });
   }
   tag(SubtleCrypto, "SubtleCrypto");
   const subtle = new SubtleCrypto();
