@@ -185,8 +185,12 @@
   };
 
   let sortedHeaders;
+  let freezeHeaders;
   class Headers {
     #list = [];
+    // Fetch's "immutable" guard (the headers of `Response.error()` and `Response.redirect()`):
+    // every change is a TypeError.
+    #immutable = false;
     constructor(init = undefined) {
       if (init === undefined) return;
       // WebIDL: `null` is neither a sequence nor a record.
@@ -213,10 +217,16 @@
       }
     }
     append(name, value) {
-      this.#list.push([headerName(name), headerValue(value)]);
+      const entry = [headerName(name), headerValue(value)];
+      this.#mutable();
+      this.#list.push(entry);
+    }
+    #mutable() {
+      if (this.#immutable) throw new TypeError("Headers: these headers are immutable and cannot be changed");
     }
     delete(name) {
       const key = headerName(name);
+      this.#mutable();
       this.#list = this.#list.filter((entry) => entry[0] !== key);
     }
     get(name) {
@@ -234,6 +244,7 @@
     set(name, value) {
       const key = headerName(name);
       const text = headerValue(value);
+      this.#mutable();
       this.#list = this.#list.filter((entry) => entry[0] !== key);
       this.#list.push([key, text]);
     }
@@ -268,6 +279,9 @@
     }
     static {
       sortedHeaders = (headers) => headers.#sorted();
+      freezeHeaders = (headers) => {
+        headers.#immutable = true;
+      };
     }
   }
   // WebIDL's default iterator objects: `next` on a prototype whose own prototype is
@@ -368,6 +382,8 @@
     #url = "";
     #redirected = false;
     #used = false;
+    // Fetch's response type: "default" for one made here, "basic" for one fetched, "error".
+    #type = "default";
     constructor(body = null, init = undefined) {
       if (init?.status !== undefined) {
         const status = Number(init.status);
@@ -376,7 +392,14 @@
         }
         this.#status = status;
       }
-      if (init?.statusText !== undefined) this.#statusText = String(init.statusText);
+      if (init?.statusText !== undefined) {
+        const statusText = String(init.statusText);
+        // HTTP's reason-phrase: tabs, spaces, visible ASCII and obs-text bytes.
+        if (!/^[\t\x20-\x7e\x80-\xff]*$/.test(statusText)) {
+          throw new TypeError(`Response: statusText must be an HTTP reason phrase, got ${JSON.stringify(statusText)}`);
+        }
+        this.#statusText = statusText;
+      }
       this.#headers = new Headers(init?.headers);
       const extracted = extractBody(body, "Response");
       if (extracted !== null) {
@@ -390,6 +413,9 @@
           this.#headers.set("content-type", extracted.type);
         }
       }
+    }
+    get type() {
+      return this.#type;
     }
     get status() {
       return this.#status;
@@ -437,8 +463,8 @@
       const copy = new Response(null, { headers: this.#headers });
       copy.#hasBody = this.#hasBody;
       if (this.#stream !== null) {
-        // Fetch "clone a body": the stream is teed, one branch each.
-        const branches = this.#stream.tee();
+        // Fetch "clone a body": the stream is teed, one branch each, the clone's chunks copies.
+        const branches = streamsOf().cloneTee(this.#stream);
         this.#stream = branches[0];
         copy.#stream = branches[1];
       } else if (this.#body !== null) {
@@ -448,7 +474,35 @@
       copy.#statusText = this.#statusText;
       copy.#url = this.#url;
       copy.#redirected = this.#redirected;
+      copy.#type = this.#type;
       return copy;
+    }
+    // Fetch's static constructors: a network error, a redirect to a URL, and a JSON body.
+    static error() {
+      const response = new Response(null);
+      response.#type = "error";
+      response.#status = 0;
+      freezeHeaders(response.#headers);
+      return response;
+    }
+    static redirect(url, status = 302) {
+      const href = webOf().parseHref(url);
+      if (href === undefined) throw new TypeError(`Response.redirect: invalid URL: ${utf8(url)}`);
+      const code = Number(status);
+      if (!REDIRECT_STATUSES.includes(code)) {
+        throw new RangeError(`Response.redirect: status must be 301, 302, 303, 307 or 308, got ${status}`);
+      }
+      const response = new Response(null, { status: code });
+      response.#headers.set("location", href);
+      freezeHeaders(response.#headers);
+      return response;
+    }
+    static json(data, init = undefined) {
+      const text = JSON.stringify(data);
+      if (text === undefined) throw new TypeError("Response.json: the data cannot be serialized as JSON");
+      const response = new Response(encode(text), init);
+      if (!response.#headers.has("content-type")) response.#headers.set("content-type", "application/json");
+      return response;
     }
     static {
       bodyReaders(Response, (response) => response.#take());
@@ -460,6 +514,7 @@
         response.#hasBody = true;
         response.#url = r.url;
         response.#redirected = r.redirected;
+        response.#type = "basic";
         return response;
       };
     }
@@ -467,6 +522,8 @@
 
   // Fetch "null body status": a response with one of these has no body.
   const NULL_BODY_STATUSES = [101, 103, 204, 205, 304];
+  // Fetch "redirect status".
+  const REDIRECT_STATUSES = [301, 302, 303, 307, 308];
 
   // --- fetch (SPEC §5): through the host's gateway, which checks every hop -----------------
   const NORMALIZED_METHODS = ["DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT"];

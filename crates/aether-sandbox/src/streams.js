@@ -34,6 +34,16 @@
   };
   const EMPTY = new U8(0);
 
+  // WebIDL: the prototype of a ReadableStream's async iterators inherits %AsyncIteratorPrototype%
+  // (which gives them @@asyncIterator) and has only `next` and `return` of its own; the
+  // polyfill's is a plain object with its own @@asyncIterator.
+  {
+    const iteratorPrototype = Object.getPrototypeOf(apply(ReadableStream.prototype.values, new ReadableStream(), []));
+    const asyncIteratorPrototype = Object.getPrototypeOf(Object.getPrototypeOf(async function* () {}).prototype);
+    delete iteratorPrototype[Symbol.asyncIterator];
+    Object.setPrototypeOf(iteratorPrototype, asyncIteratorPrototype);
+  }
+
   // --- TextEncoderStream, TextDecoderStream (WHATWG Encoding §7) -------------------------------
   class TextEncoderStream {
     #transform;
@@ -211,11 +221,41 @@
     }
     return all;
   };
-  // A disturbed empty stream: a body already read in full without its stream.
+  // A disturbed, locked empty stream: a body already read in full without its stream (Fetch's
+  // "consume body" reads through a reader, which keeps the stream locked).
   const usedStream = () => {
     const stream = fromBytes(EMPTY);
-    stream.cancel().catch(() => {});
+    stream.getReader().cancel().catch(() => {});
     return stream;
+  };
+
+  // Fetch "clone a body": ReadableStreamTee with cloneForBranch2, the second branch's chunks
+  // copies of the first's (ArrayBuffers and views are copied; a reader that changes a chunk does
+  // not change the other branch's). Other chunks, which a body cannot have, are passed as they are.
+  const cloneChunk = (chunk) => {
+    if (isView(chunk)) {
+      const bytes = new U8(chunk.buffer, chunk.byteOffset, chunk.byteLength).slice();
+      const View = Object.getPrototypeOf(chunk).constructor;
+      return chunk instanceof DataView ? new DataView(bytes.buffer) : new View(bytes.buffer);
+    }
+    try {
+      apply(byteLength, chunk, []);
+    } catch {
+      return chunk;
+    }
+    return chunk.slice(0);
+  };
+  // The copy is made as the chunk leaves `stream` (each chunk is paired with its copy before the
+  // tee), so a reader of the first branch that changes a chunk cannot change the second's.
+  const mapped = (map) =>
+    new TransformStream({
+      transform(chunk, controller) {
+        controller.enqueue(map(chunk));
+      },
+    });
+  const cloneTee = (stream) => {
+    const [first, second] = stream.pipeThrough(mapped((chunk) => [chunk, cloneChunk(chunk)])).tee();
+    return [first.pipeThrough(mapped((pair) => pair[0])), second.pipeThrough(mapped((pair) => pair[1]))];
   };
 
   return {
@@ -243,5 +283,6 @@
     fromBytes,
     readAll,
     usedStream,
+    cloneTee,
   };
 })

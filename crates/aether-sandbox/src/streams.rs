@@ -369,7 +369,13 @@ impl Flate {
     /// Compression standard hands it over before erroring the stream).
     fn step(&mut self, input: Option<&[u8]>) -> (Vec<u8>, Option<Failure>) {
         let state = self.state_bytes();
+        let decoder = state == DECOMPRESSOR_BYTES;
         let written = with_flate!(self, |w| match input {
+            // A decoder keeps the output of the last write in its buffer until the next one:
+            // flushed, so that each chunk's output is enqueued as the chunk is written (the
+            // standard's "decompress and enqueue a chunk"). An encoder is not flushed: a sync
+            // flush per chunk would change the compressed bytes.
+            Some(input) if decoder => w.write_all(input).and_then(|()| w.flush()),
             Some(input) => w.write_all(input),
             None => w.try_finish(),
         });

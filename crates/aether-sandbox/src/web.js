@@ -1557,6 +1557,30 @@
       return hostDigest(normalized, bufferSource(data, "crypto.subtle.digest"));
     }
   }
+  // WebCrypto runs each operation "in parallel" and resolves its promise in a task queued
+  // afterwards: a callback attached to the returned promise runs after the microtasks queued
+  // right after the call. Each method computes at once (a buffer changed after the call does not
+  // change the result) and settles its promise one turn later.
+  for (const name of Object.getOwnPropertyNames(SubtleCrypto.prototype)) {
+    const descriptor = ownDescriptor(SubtleCrypto.prototype, name);
+    const operation = descriptor.value;
+    if (name === "constructor" || typeof operation !== "function") continue;
+    const deferred = {
+      async [name](...args) {
+        return await apply(operation, this, args);
+      },
+    }[name];
+    defineProperty(deferred, "length", { __proto__: null, value: operation.length, configurable: true });
+    // A descriptor of its own (no prototype): a plugin may have put `get` or `set` on
+    // Object.prototype before this script loads.
+    defineProperty(SubtleCrypto.prototype, name, {
+      __proto__: null,
+      value: deferred,
+      writable: descriptor.writable,
+      enumerable: descriptor.enumerable,
+      configurable: descriptor.configurable,
+    });
+  }
   tag(SubtleCrypto, "SubtleCrypto");
   const subtle = new SubtleCrypto();
 
@@ -2178,13 +2202,38 @@
     #bytes;
     #type;
     constructor(blobParts = undefined, options = undefined) {
+      // WebIDL sequence<BlobPart>: @@iterator read once, and each item converted (Blob, then
+      // BufferSource, else USVString) as it is reached, before the options are read, so that a
+      // conversion that changes the array is seen and the first exception is the one thrown.
       const parts = [];
       if (blobParts !== undefined) {
         if (blobParts === null || (typeof blobParts !== "object" && typeof blobParts !== "function")) {
           throw new TypeError("Blob: blobParts must be a sequence");
         }
-        if (typeof blobParts[Symbol.iterator] !== "function") throw new TypeError("Blob: blobParts must be iterable");
-        for (const part of blobParts) parts.push(part);
+        const method = blobParts[Symbol.iterator];
+        if (typeof method !== "function") throw new TypeError("Blob: blobParts must be iterable");
+        const iterator = apply(method, blobParts, []);
+        if (iterator === null || (typeof iterator !== "object" && typeof iterator !== "function")) {
+          throw new TypeError("Blob: blobParts' iterator must be an object");
+        }
+        const next = iterator.next;
+        for (;;) {
+          const step = apply(next, iterator, []);
+          if (step === null || (typeof step !== "object" && typeof step !== "function")) {
+            throw new TypeError("Blob: blobParts' iterator result must be an object");
+          }
+          if (step.done) break;
+          const part = step.value;
+          if (part !== null && typeof part === "object" && #bytes in part) {
+            parts.push(part.#bytes);
+          } else if (isView(part)) {
+            parts.push(bufferSource(part, "Blob"));
+          } else if (is(bufferLength, part)) {
+            parts.push(new U8(part));
+          } else {
+            parts.push(usv(part));
+          }
+        }
       }
       if (options !== undefined && options !== null && typeof options !== "object" && typeof options !== "function") {
         throw new TypeError("Blob: options must be an object");
@@ -2197,18 +2246,10 @@
       const chunks = [];
       let size = 0;
       for (const part of parts) {
-        let bytes;
-        if (part !== null && typeof part === "object" && #bytes in part) {
-          bytes = part.#bytes;
-        } else if (isView(part)) {
-          bytes = bufferSource(part, "Blob");
-        } else if (is(bufferLength, part)) {
-          bytes = new U8(part);
-        } else {
-          let text = usv(part);
+        let bytes = part;
+        if (typeof part === "string") {
           // "native" line endings: the host's, "\n" on the systems aether runs on.
-          if (endings === "native") text = text.replace(/\r\n|\r/g, "\n");
-          bytes = utf8Encode(text);
+          bytes = utf8Encode(endings === "native" ? part.replace(/\r\n|\r/g, "\n") : part);
         }
         chunks.push(bytes);
         size += bytes.length;
@@ -2388,12 +2429,18 @@
   // Fetch "package data" for `formData()`: the entries of a `multipart/form-data` or
   // `application/x-www-form-urlencoded` body, as a FormData; a TypeError for another type or a
   // malformed body.
+  // WHATWG "UTF-8 decode without BOM" (what the form parsers use): a leading BOM is kept as
+  // U+FEFF, where utf8Decode ("UTF-8 decode") drops it.
+  const utf8DecodeWithoutBom = (bytes) =>
+    bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf
+      ? "\uFEFF" + utf8Decode(bytes)
+      : utf8Decode(bytes);
   const formDataOf = (bytes, contentType) => {
     const type = contentType === null || contentType === undefined ? "" : `${contentType}`;
     const essence = type.split(";")[0].trim().toLowerCase();
     const formData = new FormData();
     if (essence === "application/x-www-form-urlencoded") {
-      for (const [name, value] of new URLSearchParams(utf8Decode(bytes))) formData.append(name, value);
+      for (const [name, value] of new URLSearchParams(utf8DecodeWithoutBom(bytes))) formData.append(name, value);
       return formData;
     }
     if (essence !== "multipart/form-data") {
@@ -2425,7 +2472,7 @@
         const field = line.slice(0, colon).trim().toLowerCase();
         const value = line.slice(colon + 1).trim();
         if (field === "content-disposition") {
-          const utf8 = (raw) => utf8Decode(new U8([...raw].map((c) => c.charCodeAt(0))));
+          const utf8 = (raw) => utf8DecodeWithoutBom(new U8([...raw].map((c) => c.charCodeAt(0))));
           const nameMatch = /;\s*name="([^"]*)"/i.exec(value);
           const fileMatch = /;\s*filename="([^"]*)"/i.exec(value);
           if (nameMatch !== null) name = utf8(nameMatch[1]);
@@ -2436,7 +2483,7 @@
       }
       if (name === undefined) throw malformed();
       const content = bytes.subarray(headEnd + 4, next);
-      if (filename === undefined) formData.append(name, utf8Decode(content));
+      if (filename === undefined) formData.append(name, utf8DecodeWithoutBom(content));
       else formData.append(name, new File([content], filename, { type: partType }));
       at = next + 2;
     }
@@ -2491,6 +2538,10 @@
       } else {
         const c = parse(input, undefined);
         if (c === undefined) throw new TypeError(`Request: invalid URL: ${usv(input)}`);
+        // Fetch: a request's URL may not carry credentials (they would go in headers).
+        if (c[USERNAME] !== "" || c[PASSWORD] !== "") {
+          throw new TypeError("Request: the URL must not include credentials; send them in a header instead");
+        }
         this.#url = c[HREF];
       }
       if (init?.method !== undefined) {
@@ -2601,8 +2652,8 @@
       copy.#headers = new Headers(this.#headers);
       copy.#body = this.#body === null ? null : this.#body.slice();
       if (this.#stream !== null) {
-        // Fetch "clone a body": the stream is teed, one branch each.
-        const branches = this.#stream.tee();
+        // Fetch "clone a body": the stream is teed, one branch each, the clone's chunks copies.
+        const branches = streamsOf().cloneTee(this.#stream);
         this.#stream = branches[0];
         copy.#stream = branches[1];
       }
@@ -2679,6 +2730,11 @@
     fetchArguments,
     webBody,
     formDataOf,
+    // The href of `url` parsed with no base, or undefined if it is not a URL.
+    parseHref: (url) => {
+      const c = parse(url, undefined);
+      return c === undefined ? undefined : c[HREF];
+    },
     Blob,
     File,
     FormData,

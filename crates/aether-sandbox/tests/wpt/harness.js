@@ -23,6 +23,8 @@
   const promiseQueue = [];
   let promiseRunning = false;
   let scriptsDone = false;
+  let singleTest = null;
+  let fileTitle = "Untitled";
   let explicitDone = false;
   let doneCalled = false;
   let finished = false;
@@ -291,6 +293,12 @@
       props = fnOrProps;
     }
     if (props && props.explicit_done) explicitDone = true;
+    // testharness.js's single-test mode: the file is one test, named by its META title, that
+    // passes at done() unless an assertion at the top level threw first.
+    if (props && props.single_test && singleTest === null) {
+      singleTest = new Test(fileTitle, {});
+      explicitDone = true;
+    }
   }
 
   function promise_setup(fn, props) {
@@ -305,6 +313,7 @@
   }
 
   function done() {
+    if (singleTest !== null) singleTest.done();
     doneCalled = true;
     scheduleCheck();
   }
@@ -329,7 +338,10 @@
     if (finished) return;
     finished = true;
     for (const t of tests) if (t.phase !== "done") t.timeout();
-    const results = tests.map((t) => ({ name: String(t.name), status: t.status, message: t.message }));
+    // Names and messages may hold lone surrogates (test names built from their inputs, as in
+    // `Response.json("\uDEAD")`), which JSON cannot carry to the runner: each becomes U+FFFD.
+    const wellFormed = (text) => (text == null ? text : String(text).toWellFormed());
+    const results = tests.map((t) => ({ name: wellFormed(t.name), status: t.status, message: wellFormed(t.message) }));
     for (const cb of completionCallbacks) {
       try { cb(tests, { status: harnessError ? 1 : 0, message: harnessError }); } catch (_) {}
     }
@@ -698,7 +710,8 @@
   const realFetch = global.fetch;
   global.__wpt = {
     // `base`: the test file's directory inside the vendored tree, with a trailing slash.
-    install(base, file) {
+    install(base, file, title) {
+      if (title) fileTitle = title;
       const here = "http://web-platform.test/" + base;
       // A WorkerLocation: the URL's parts, without `searchParams`.
       const url = new URL(file, here);
@@ -722,7 +735,12 @@
       };
     },
     scriptsDone(error) {
-      if (error !== undefined) harnessError ??= "the test script threw: " + describeError(error);
+      if (error !== undefined && singleTest !== null) {
+        singleTest.failWith(error);
+        doneCalled = true;
+      } else if (error !== undefined) {
+        harnessError ??= "the test script threw: " + describeError(error);
+      }
       scriptsDone = true;
       scheduleCheck();
     },

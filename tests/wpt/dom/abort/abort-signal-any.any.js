@@ -1,0 +1,5 @@
+// META: global=window,dedicatedworker,shadowrealm
+// META: script=./resources/abort-signal-any-tests.js
+
+abortSignalAnySignalOnlyTests(AbortSignal);
+abortSignalAnyTests(AbortSignal, AbortController);
