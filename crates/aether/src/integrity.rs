@@ -6,13 +6,14 @@
 //! (error level: `run` refuses, `check` exits 1); an unreadable or malformed lock is malformed
 //! input (exit 2).
 
+pub use aether_integrity::*;
+
 use std::path::{Component, Path, PathBuf};
 
 use aether_host::bundle::PluginBundle;
 use aether_integrity::lock::LOCK_FILE;
-use aether_integrity::{
-    DigestList, LockedPlugin, Lockfile, SIGNATURE_FILE, SignatureCheck, SignaturePolicy, Verdict,
-};
+// `DigestList`, `LockedPlugin`, `Lockfile`, `SIGNATURE_FILE`, `SignatureCheck`,
+// `SignaturePolicy` and `Verdict` come with the glob re-export above.
 use aether_manifest::{FileError, Manifest, SourceFile};
 
 use crate::workspace::{Finding, Level};

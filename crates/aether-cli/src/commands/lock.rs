@@ -9,12 +9,12 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use aether_integrity::Lockfile;
-use aether_manifest::{FileError, PipelineFile};
+use aether::integrity::Lockfile;
+use aether::manifest::{FileError, PipelineFile};
 use clap::Args;
 
-use crate::integrity::{lock_inside_plugin, lock_path, locked_plugin, read_lock, write_atomic};
 use crate::{Outcome, render};
+use aether::integrity::{lock_inside_plugin, lock_path, locked_plugin, read_lock, write_atomic};
 
 /// Arguments of `aether lock`.
 #[derive(Args)]
@@ -59,7 +59,7 @@ pub fn lock(args: LockArgs) -> anyhow::Result<Outcome> {
                 continue;
             }
         };
-        let dir_name = match crate::integrity::lock_dir(&root, &dir) {
+        let dir_name = match aether::integrity::lock_dir(&root, &dir) {
             Ok(name) => name,
             Err(e) => {
                 errors.push(e);
@@ -68,11 +68,11 @@ pub fn lock(args: LockArgs) -> anyhow::Result<Outcome> {
         };
         if found
             .iter()
-            .any(|p: &aether_integrity::LockedPlugin| p.dir == dir_name)
+            .any(|p: &aether::integrity::LockedPlugin| p.dir == dir_name)
         {
             continue;
         }
-        match crate::workspace::read_plugin(&dir, &ws) {
+        match aether::workspace::read_plugin(&dir, &ws) {
             Ok((bundle, manifest)) => match locked_plugin(&root, &bundle, &manifest) {
                 Ok(pinned) => found.push(pinned),
                 Err(e) => errors.push(e),
