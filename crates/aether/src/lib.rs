@@ -52,7 +52,7 @@ pub use aether_sandbox as sandbox_engine;
 pub use aether_worker as worker;
 
 pub use aether_host::events::Event;
-pub use aether_policy::{Decision, Grant, Policy, Tier};
+pub use aether_policy::{Capability, Decision, Grant, Policy, Tier};
 pub use aether_sandbox::Limits;
 pub use events::{ChannelSubscriber, RunEvent, Subscriber, Warning};
 pub use load::{LoadError, LoadOptions, parse_manifest, parse_policy};
