@@ -179,3 +179,62 @@ impl Subscriber for ChannelSubscriber {
         self.send(RunEvent::Warning(warning.clone()));
     }
 }
+
+/// A [`Subscriber`] emitting everything as [`tracing`] events (feature `tracing`), target
+/// `aether`: violations at `WARN`, allowed uses at `DEBUG`, plugin logs at the level the
+/// plugin chose (`log` and `info` at `INFO`), progress at `INFO`, warnings at `WARN`. Fields are
+/// structured (`step`, `plugin`, `capability`, `decision`, `event_target`, `reason`); text a plugin
+/// controls is recorded as it wrote it, for the host's own formatter to escape.
+///
+/// ```
+/// let sandbox = aether::Sandbox::builder()
+///     .subscriber(std::sync::Arc::new(aether::TracingSubscriber))
+///     .build()?;
+/// # let _ = sandbox;
+/// # Ok::<(), aether::BuildError>(())
+/// ```
+#[cfg(feature = "tracing")]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TracingSubscriber;
+
+#[cfg(feature = "tracing")]
+impl Subscriber for TracingSubscriber {
+    fn event(&self, event: &Event) {
+        let (capability, decision) = (event.capability.to_string(), event.decision.to_string());
+        if event.decision.is_violation() {
+            tracing::warn!(target: "aether", step = %event.step, plugin = %event.plugin,
+                capability = %capability, decision = %decision, event_target = %event.target,
+                reason = %event.reason, "violation");
+        } else {
+            tracing::debug!(target: "aether", step = %event.step, plugin = %event.plugin,
+                capability = %capability, decision = %decision, event_target = %event.target,
+                "capability used");
+        }
+    }
+
+    fn log(&self, step: &str, level: &str, line: &str) {
+        match level {
+            "error" => tracing::error!(target: "aether::plugin", step, "{line}"),
+            "warn" => tracing::warn!(target: "aether::plugin", step, "{line}"),
+            "debug" => tracing::debug!(target: "aether::plugin", step, "{line}"),
+            _ => tracing::info!(target: "aether::plugin", step, "{line}"),
+        }
+    }
+
+    fn log_dropped(&self, step: &str) {
+        tracing::warn!(target: "aether::plugin", step, "the step logged more than 1 MiB: its further log output is dropped");
+    }
+
+    fn step_started(&self, index: usize, step: &str) {
+        tracing::info!(target: "aether", index, step, "step started");
+    }
+
+    fn step_finished(&self, index: usize, step: &str, record: &StepRecord<Metrics>) {
+        tracing::info!(target: "aether", index, step, status = record.status.as_str(),
+            error = ?record.error.as_ref().map(ToString::to_string), "step finished");
+    }
+
+    fn warning(&self, warning: &Warning) {
+        tracing::warn!(target: "aether", "{warning}");
+    }
+}

@@ -54,6 +54,8 @@ pub use aether_worker as worker;
 pub use aether_host::events::Event;
 pub use aether_policy::{Capability, Decision, Grant, Policy, Tier};
 pub use aether_sandbox::Limits;
+#[cfg(feature = "tracing")]
+pub use events::TracingSubscriber;
 pub use events::{ChannelSubscriber, RunEvent, Subscriber, Warning};
 pub use load::{LoadError, LoadOptions, parse_manifest, parse_policy};
 pub use run::{

@@ -274,6 +274,20 @@ struct Inner {
 
 impl Sandbox {
     /// A builder with every default ([`SandboxBuilder`]).
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// let mut policy = aether::Policy::default();
+    /// policy.max_timeout = std::time::Duration::from_secs(5);
+    /// let sandbox = aether::Sandbox::builder()
+    ///     .workspace(dir.path())
+    ///     .policy(dir.path().join("aether-policy.toml"), policy)
+    ///     .limits(aether::Limits { memory: 32 << 20, timeout: std::time::Duration::from_secs(2), stack: aether::Limits::DEFAULT_STACK })
+    ///     .tier(aether::Tier::Thread)
+    ///     .build()?;
+    /// assert_eq!(sandbox.workspace(), dir.path().canonicalize()?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn builder() -> SandboxBuilder {
         SandboxBuilder {
             policy: None,
@@ -296,6 +310,19 @@ impl Sandbox {
     /// policy gives it, its signature (if the policy asks for one) and its code (syntax errors
     /// and static imports that would be `module` violations). Every problem comes back at once.
     /// The files read now are the ones every call runs.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # aether::doc_fixture(dir.path())?;
+    /// let sandbox = aether::Sandbox::builder().workspace(dir.path()).build()?;
+    /// let plugin = sandbox.load_plugin(dir.path().join("hello"))?;
+    /// assert_eq!(plugin.manifest().name, "hello");
+    /// assert!(matches!(
+    ///     sandbox.load_plugin(dir.path().join("missing")),
+    ///     Err(aether::PluginError::Invalid { .. })
+    /// ));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn load_plugin(&self, dir: impl AsRef<Path>) -> Result<Plugin, PluginError> {
         let inner = &self.inner;
         let loaded = crate::workspace::verify_plugin(
@@ -414,6 +441,16 @@ impl Plugin {
     /// Calls the plugin's default export with `input`, blocking until it returns, in a fresh
     /// engine instance with its own broker, grant, limits and overlay. Its writes are committed
     /// to the workspace only if it succeeds.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # aether::doc_fixture(dir.path())?;
+    /// # let plugin = aether::Sandbox::builder().workspace(dir.path()).build()?.load_plugin(dir.path().join("hello"))?;
+    /// let out = plugin.call(&serde_json::json!({ "name": "ada" }), &aether::CallContext::step("greet"))?;
+    /// assert_eq!(out.output.get(), r#"{"greeting":"hello, ada"}"#);
+    /// assert!(out.events.is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn call(
         &self,
         input: &serde_json::Value,
@@ -540,6 +577,29 @@ impl Plugin {
     /// [`Plugin::call`] as a future, for async hosts: the call runs on a thread of its own
     /// (an engine instance is not `Send` across awaits), and the future is ready when it
     /// returns. Works with any executor.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # aether::doc_fixture(dir.path())?;
+    /// # let plugin = aether::Sandbox::builder().workspace(dir.path()).build()?.load_plugin(dir.path().join("hello"))?;
+    /// async fn greet(plugin: &aether::Plugin) -> Result<String, aether::CallError> {
+    ///     let out = plugin.call_async(&serde_json::json!({ "name": "ada" }), &Default::default()).await?;
+    ///     Ok(out.output.get().to_owned())
+    /// }
+    /// # let fut = greet(&plugin);
+    /// # // A minimal executor: poll, and park until woken.
+    /// # struct Unpark(std::thread::Thread);
+    /// # impl std::task::Wake for Unpark { fn wake(self: std::sync::Arc<Self>) { self.0.unpark() } }
+    /// # let waker = std::sync::Arc::new(Unpark(std::thread::current())).into();
+    /// # let mut cx = std::task::Context::from_waker(&waker);
+    /// # let mut fut = std::pin::pin!(fut);
+    /// # let text = loop {
+    /// #     if let std::task::Poll::Ready(r) = fut.as_mut().poll(&mut cx) { break r? }
+    /// #     std::thread::park();
+    /// # };
+    /// assert_eq!(text, r#"{"greeting":"hello, ada"}"#);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn call_async(&self, input: &serde_json::Value, context: &CallContext) -> CallFuture {
         let shared: Arc<Mutex<Slot>> = Arc::default();
         let plugin = self.clone();

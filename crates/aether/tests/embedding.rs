@@ -183,7 +183,7 @@ fn issue_21_webhook_example_serves_a_thousand_requests() {
     let address = listener.local_addr().unwrap();
     const REQUESTS: usize = 1000;
     let server = std::thread::spawn(move || webhook::serve(listener, plugin, Some(REQUESTS + 2)));
-    let post = |body: &str| -> (u16, serde_json::Value) {
+    let post = move |body: &str| -> (u16, serde_json::Value) {
         let mut s = TcpStream::connect(address).unwrap();
         write!(
             s,
