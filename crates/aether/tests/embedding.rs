@@ -1,5 +1,9 @@
 //! The library as a host uses it (issue 21): one `Sandbox`, one verified plugin, many calls,
 //! each in a fresh engine instance with its own events; and the example webhook host.
+#![allow(
+    clippy::unwrap_used,
+    reason = "test set-up: a failure should panic with its cause"
+)]
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
