@@ -173,6 +173,9 @@ pub enum RunError {
     /// value).
     #[error("{0}")]
     Secrets(String),
+    /// The thread of a spawned run ([`Workspace::spawn`]) could not be started.
+    #[error("cannot start the run's thread: {0}")]
+    Thread(io::Error),
     /// The security report's directory could not be written.
     #[error(
         "cannot write the security report into `{}`: {source}\n\nhint: choose a writable directory with `--inspect-security=DIR`",
@@ -274,7 +277,7 @@ impl Workspace {
         let thread = std::thread::Builder::new()
             .name("aether-run".into())
             .spawn(move || run.wait())
-            .map_err(|e| RunError::Selection(format!("cannot start the run's thread: {e}")))?;
+            .map_err(RunError::Thread)?;
         Ok(RunHandle { thread, cancel })
     }
 }

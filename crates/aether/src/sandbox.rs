@@ -49,6 +49,9 @@ pub struct SandboxBuilder {
     secrets: SecretValues,
 }
 
+/// How messages name a policy given to [`SandboxBuilder::policy`].
+const POLICY_IN_CODE: &str = "(policy given in code)";
+
 /// Why a [`Sandbox`] could not be built.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -144,10 +147,10 @@ fn describe(malformed: &[FileError], findings: &[Finding]) -> String {
 }
 
 impl SandboxBuilder {
-    /// The policy every plugin is checked against and granted under (a value built in code or
-    /// parsed by [`crate::parse_policy`]); `path` names it in messages.
-    pub fn policy(mut self, path: impl Into<PathBuf>, policy: Policy) -> Self {
-        self.policy = Some((path.into(), policy));
+    /// The policy every plugin is checked against and granted under: a value built in code, or
+    /// parsed by [`crate::parse_policy`]. Messages name it `(policy given in code)`.
+    pub fn policy(mut self, policy: Policy) -> Self {
+        self.policy = Some((PathBuf::from(POLICY_IN_CODE), policy));
         self.policy_file = None;
         self
     }
@@ -281,7 +284,7 @@ impl Sandbox {
     /// policy.max_timeout = std::time::Duration::from_secs(5);
     /// let sandbox = aether::Sandbox::builder()
     ///     .workspace(dir.path())
-    ///     .policy(dir.path().join("aether-policy.toml"), policy)
+    ///     .policy(policy)
     ///     .limits(aether::Limits { memory: 32 << 20, timeout: std::time::Duration::from_secs(2), stack: aether::Limits::DEFAULT_STACK })
     ///     .tier(aether::Tier::Thread)
     ///     .build()?;

@@ -139,6 +139,36 @@ fn issue_21_load_plugin_refuses_an_excess() {
     assert!(capabilities.contains(&Capability::Network), "{findings:?}");
 }
 
+/// A policy built in code and one parsed from text go through the same checks; text errors
+/// come back with their positions.
+#[test]
+fn issue_21_policy_in_code_and_from_text_validate_alike() {
+    let dir = tempfile::tempdir().unwrap();
+    workspace(dir.path());
+    let text = std::fs::read_to_string(dir.path().join("aether-policy.toml")).unwrap();
+    let policy = aether::parse_policy("aether-policy.toml", &text, dir.path()).unwrap();
+    let from_text = Sandbox::builder()
+        .workspace(dir.path())
+        .policy(policy)
+        .build()
+        .unwrap();
+    assert!(from_text.load_plugin(dir.path().join("hook")).is_ok());
+    // The default policy grants no environment variable: the plugin's `env` is an excess.
+    let in_code = Sandbox::builder()
+        .workspace(dir.path())
+        .policy(aether::Policy::default())
+        .build()
+        .unwrap();
+    let Err(aether::PluginError::Invalid { findings, .. }) =
+        in_code.load_plugin(dir.path().join("hook"))
+    else {
+        panic!("the excess was not refused")
+    };
+    assert_eq!(findings[0].capability, Some(Capability::Env));
+    let errors = aether::parse_policy("p.toml", "[env]\nallow = 3\n", dir.path()).unwrap_err();
+    assert_eq!(errors[0].loc.map(|l| l.line), Some(2), "{errors:?}");
+}
+
 /// A pipeline run through the library: the report has the `--output json` data, and the
 /// subscriber saw the steps.
 #[test]
