@@ -13,7 +13,7 @@
 //!
 //! The `aether` command is a thin client of this crate: what it checks and enforces, this crate
 //! checks and enforces, through the same code. The building blocks are re-exported as modules
-//! ([`policy`], [`manifest`], [`pipeline`], [`host`], [`sandbox_engine`], [`integrity`] (with the lock and signature checks),
+//! ([`policy`], [`manifest`], [`pipeline`], [`host`], [`sandbox`], [`integrity`] (with the lock and signature checks),
 //! [`report`], [`analyze`], [`worker`]) for hosts that need more than the façade.
 //!
 //! ```
@@ -33,13 +33,13 @@
 #![forbid(unsafe_code)]
 
 mod compile_cache;
+mod embed;
 mod events;
 pub mod inspect;
 pub mod integrity;
 mod load;
 mod run;
 pub mod runner;
-mod sandbox;
 pub mod workspace;
 
 pub use aether_analyze as analyze;
@@ -48,12 +48,16 @@ pub use aether_manifest as manifest;
 pub use aether_pipeline as pipeline;
 pub use aether_policy as policy;
 pub use aether_report as report;
-pub use aether_sandbox as sandbox_engine;
+pub use aether_sandbox as sandbox;
 pub use aether_worker as worker;
 
 pub use aether_host::events::Event;
 pub use aether_policy::{Capability, Decision, Grant, Policy, Tier};
 pub use aether_sandbox::Limits;
+pub use embed::{
+    BuildError, CallContext, CallError, CallFuture, CallOutput, Plugin, PluginError, Sandbox,
+    SandboxBuilder,
+};
 #[cfg(feature = "tracing")]
 pub use events::TracingSubscriber;
 pub use events::{ChannelSubscriber, RunEvent, Subscriber, Warning};
@@ -63,10 +67,6 @@ pub use run::{
     SecurityReport, StepReport,
 };
 pub use runner::{Kept, Metrics};
-pub use sandbox::{
-    BuildError, CallContext, CallError, CallFuture, CallOutput, Plugin, PluginError, Sandbox,
-    SandboxBuilder,
-};
 pub use workspace::{Analysis, Finding, Level, Loaded, PluginInfo, Workspace};
 
 /// Escapes text a plugin controls (control, bidi and zero-width characters) before it reaches

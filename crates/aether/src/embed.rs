@@ -1,4 +1,4 @@
-//! One plugin, called many times: [`Sandbox`] holds a policy and limits, [`Sandbox::load_plugin`]
+//! Embedding one plugin, called many times: [`Sandbox`] holds a policy and limits, [`Sandbox::load_plugin`]
 //! verifies a plugin directory once (manifest, grant under the policy, signature, code), and
 //! [`Plugin::call`] runs it, each call in a fresh engine instance (SPEC §5) with its own broker,
 //! grant, limits, overlay and events.
