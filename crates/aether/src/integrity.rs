@@ -111,6 +111,59 @@ pub fn check_plugin(
     }
 }
 
+/// Pins every plugin `pipeline` uses, for `aether lock`: each plugin directory read once and
+/// its files digested. Returns the lock's path (beside the pipeline) and the pinned plugins in
+/// step order (a plugin used by several steps once), or every problem found at once.
+pub fn pin_plugins(
+    pipeline: &aether_manifest::PipelineFile,
+) -> Result<(PathBuf, Vec<LockedPlugin>), Vec<FileError>> {
+    let ws = pipeline.workspace.clone();
+    let root = std::fs::canonicalize(&ws).unwrap_or_else(|_| ws.clone());
+    let mut found: Vec<LockedPlugin> = Vec::new();
+    let mut errors = Vec::new();
+    for step in &pipeline.steps {
+        let dir = match std::fs::canonicalize(&step.plugin) {
+            Ok(dir) if dir.is_dir() => dir,
+            _ => {
+                errors.push(FileError::new(
+                    &pipeline.file.path,
+                    Some(step.plugin_loc),
+                    format!(
+                        "plugin directory `{}` of step `{}` does not exist",
+                        step.plugin.display(),
+                        step.id
+                    ),
+                ));
+                continue;
+            }
+        };
+        let dir_name = match lock_dir(&root, &dir) {
+            Ok(name) => name,
+            Err(e) => {
+                errors.push(e);
+                continue;
+            }
+        };
+        if found.iter().any(|p| p.dir == dir_name) {
+            continue;
+        }
+        match crate::workspace::read_plugin(&dir, &ws) {
+            Ok((bundle, manifest)) => match locked_plugin(&root, &bundle, &manifest) {
+                Ok(pinned) => found.push(pinned),
+                Err(e) => errors.push(e),
+            },
+            Err(e) => errors.extend(e),
+        }
+    }
+    let path = lock_path(&ws);
+    errors.extend(lock_inside_plugin(&path, &found));
+    if errors.is_empty() {
+        Ok((path, found))
+    } else {
+        Err(errors)
+    }
+}
+
 /// The error when the lock at `path` would lie inside one of the plugins `found` (the pipeline
 /// in a plugin directory): it would pin itself, and never match.
 pub fn lock_inside_plugin(path: &Path, found: &[LockedPlugin]) -> Option<FileError> {
