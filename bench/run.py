@@ -976,13 +976,28 @@ def wasm(root):
     return rows
 
 
-GROUPS = "123456789"
+# ---------------------------------------------------------------- 10. embedded calls
+
+
+def embedded():
+    """Per-call cost of `Sandbox` + `Plugin::call` (issue 21) against a one-step `Workspace::run`
+    in-process (the runner of `aether run`), both in one process (`crates/aether/examples/per_call.rs`)."""
+    progress("10. embedded calls (cargo run --release -p aether --example per_call)")
+    done = subprocess.run(["cargo", "run", "--quiet", "--release", "-p", "aether", "--example", "per_call", "--", "300"],
+                          cwd=ROOT, check=True, capture_output=True, text=True)
+    out = json.loads(done.stdout)
+    return [Row("10 embedded: `Plugin::call` of a trivial plugin, one `Sandbox`, 300 calls (per call)",
+                stat(out["call_ms"]), "ms", "one-step `Workspace::run` in-process, workspace loaded once (target: within 10 %)",
+                stat(out["run_ms"]), compare="overhead")]
+
+
+GROUPS = "123456789A"
 
 
 def main():
     groups = set("".join(sys.argv[1:])) or set(GROUPS)
     if not groups <= set(GROUPS):
-        sys.exit("usage: python3 bench/run.py [GROUP...]  (groups 1 to 9, default all; "
+        sys.exit("usage: python3 bench/run.py [GROUP...]  (groups 1 to 9 and A for 10, default all; "
                  "AETHER_BENCH_CASES=marked,he limits group 7 to those cases)")
     progress("building aether (release)")
     subprocess.run(["cargo", "build", "--release", "--bin", "aether"], cwd=ROOT, check=True)
@@ -1011,6 +1026,8 @@ def main():
             rows += compile_once(root)
         if "9" in groups:
             rows += wasm(root)
+        if "A" in groups:
+            rows += embedded()
     print(machine())
     print()
     print(table(rows))

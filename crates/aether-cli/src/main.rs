@@ -7,13 +7,9 @@
 #![forbid(unsafe_code)]
 
 mod commands;
-mod compile_cache;
-mod inspect;
-mod integrity;
+mod progress;
 mod render;
-mod runner;
 mod sarif;
-mod workspace;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -21,9 +17,9 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 /// The system allocator; in a process-tier worker, an allocation refused by its address-space
-/// limit ends the step as a memory kill instead of a crash (`aether_worker::Allocator`).
+/// limit ends the step as a memory kill instead of a crash (`aether::worker::Allocator`).
 #[global_allocator]
-static ALLOCATOR: aether_worker::Allocator = aether_worker::Allocator;
+static ALLOCATOR: aether::worker::Allocator = aether::worker::Allocator;
 
 /// The plugin sandbox of AetherScript: runs third-party JavaScript plugins under zero trust.
 #[derive(Parser)]
@@ -82,7 +78,7 @@ pub enum Outcome {
 fn main() -> ExitCode {
     // The process tier's zygote is this binary started with a hidden argument: it must take
     // over before anything else runs (no threads, no parsing of the operator's command line).
-    aether_worker::run_zygote_if_asked();
+    aether::worker::run_zygote_if_asked();
     // A panic is a bug in aether, caught where it can be (a step or a host call fails): the
     // user gets one line saying so, not Rust's message about backtraces.
     std::panic::set_hook(Box::new(|info| {
@@ -90,7 +86,7 @@ fn main() -> ExitCode {
             .location()
             .map(|l| format!(" at {}:{}", l.file(), l.line()))
             .unwrap_or_default();
-        let what = aether_host::panic_message(info.payload()).unwrap_or_default();
+        let what = aether::host::panic_message(info.payload()).unwrap_or_default();
         eprintln!("error: internal error in aether{at}: {what}; please report it");
     }));
     let cli = match Cli::try_parse() {

@@ -5,17 +5,17 @@
 
 use std::io::{self, Write};
 
-use crate::workspace::{Finding, PluginInfo};
-use aether_manifest::FileError;
-use aether_policy::Tier;
+use aether::manifest::FileError;
+use aether::policy::Tier;
+use aether::workspace::{Finding, PluginInfo};
 use serde_json::{Value, json};
 
-/// The one escaper of plugin-controlled text ([`aether_policy::escape_untrusted_lines`]):
+/// The one escaper of plugin-controlled text ([`aether::policy::escape_untrusted_lines`]):
 /// control, format (bidi, zero-width, invisible operators), line/paragraph separator and
 /// default-ignorable characters become `\u{…}` (CVE-2021-42574 "Trojan Source" shows what
 /// bidi controls do to a reviewer's terminal); newlines and tabs are kept. The report's HTML
 /// and terminal summary use the same classification.
-pub use aether_policy::escape_untrusted_lines as terminal_safe;
+pub use aether::policy::escape_untrusted_lines as terminal_safe;
 
 fn tier_name(t: Tier) -> &'static str {
     match t {
@@ -49,15 +49,15 @@ pub fn print_diagnostics(malformed: &[FileError], findings: &[Finding]) -> io::R
 fn excerpt(
     out: &mut impl io::Write,
     file: &std::path::Path,
-    loc: aether_manifest::Loc,
+    loc: aether::manifest::Loc,
 ) -> io::Result<()> {
     let is_code = file.extension().is_some_and(|e| e == "js" || e == "mjs");
     let Some(line) = is_code
         .then(|| {
-            aether_manifest::read_regular(
+            aether::manifest::read_regular(
                 file,
-                aether_manifest::MAX_TEXT_FILE_BYTES,
-                aether_manifest::Symlinks::Follow,
+                aether::manifest::MAX_TEXT_FILE_BYTES,
+                aether::manifest::Symlinks::Follow,
             )
             .ok()
         })
@@ -104,7 +104,7 @@ pub fn grant_json(info: &PluginInfo) -> Value {
             "memory_bytes": limits.memory.0,
             "memory": limits.memory.to_string(),
             "timeout_ms": u64::try_from(limits.timeout.as_millis()).unwrap_or(u64::MAX),
-            "timeout": aether_policy::HumanDuration(limits.timeout).to_string(),
+            "timeout": aether::policy::HumanDuration(limits.timeout).to_string(),
         },
     })
 }
@@ -260,7 +260,7 @@ fn plugin_text(w: &mut impl Write, info: &PluginInfo, tiers: &[Tier]) -> io::Res
         w,
         "  limits:           memory {}, timeout {}",
         limits.memory,
-        aether_policy::HumanDuration(limits.timeout)
+        aether::policy::HumanDuration(limits.timeout)
     )?;
     writeln!(w)
 }
@@ -296,7 +296,10 @@ mod tests {
                 "{:04X}",
                 c as u32
             );
-            assert_eq!(terminal_safe(&text), aether_policy::escape_untrusted(&text));
+            assert_eq!(
+                terminal_safe(&text),
+                aether::policy::escape_untrusted(&text)
+            );
         }
     }
 }

@@ -3,10 +3,10 @@
 
 use std::path::Path;
 
-use aether_manifest::FileError;
+use aether::manifest::FileError;
 use serde_json::{Value, json};
 
-use crate::workspace::{Finding, Level};
+use aether::workspace::{Finding, Level};
 
 /// One rule's metadata.
 #[derive(Clone, Copy)]
@@ -103,7 +103,7 @@ pub const CHECK_RULES: &[RuleMeta] = &[
 
 /// Every rule `aether check` can report: the checks above and the code analysis's.
 pub fn all_rules() -> Vec<RuleMeta> {
-    let code = aether_analyze::RULES.iter().map(|r| RuleMeta {
+    let code = aether::analyze::RULES.iter().map(|r| RuleMeta {
         id: r.id,
         name: r.name,
         level: r.level.into(),

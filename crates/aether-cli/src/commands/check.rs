@@ -7,8 +7,8 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use crate::workspace::{Finding, Level, PluginInfo};
-use aether_manifest::FileError;
+use aether::manifest::FileError;
+use aether::workspace::{Finding, Level, PluginInfo};
 use clap::{Args, ValueEnum};
 
 use crate::Outcome;
@@ -40,13 +40,13 @@ enum Format {
 pub fn check(args: CheckArgs) -> anyhow::Result<Outcome> {
     let now = jiff::Timestamp::now();
     let cwd = std::env::current_dir()?;
-    let mut plugins: Vec<(PluginInfo, Vec<aether_policy::Tier>)> = Vec::new();
+    let mut plugins: Vec<(PluginInfo, Vec<aether::policy::Tier>)> = Vec::new();
     let mut malformed: Vec<FileError> = Vec::new();
     let mut findings: Vec<Finding> = Vec::new();
     let mut steps: Vec<render::StepTier> = Vec::new();
     for path in &args.paths {
         if path.is_dir() {
-            let loaded = crate::workspace::load_plugin(path, &cwd, args.policy.as_deref(), now);
+            let loaded = aether::workspace::load_plugin(path, &cwd, args.policy.as_deref(), now);
             malformed.extend(loaded.malformed);
             findings.extend(loaded.findings);
             if let Some(info) = loaded.value {
@@ -54,12 +54,12 @@ pub fn check(args: CheckArgs) -> anyhow::Result<Outcome> {
                 plugins.push((info, vec![tier]));
             }
         } else {
-            let loaded = crate::workspace::load_pipeline(
+            let loaded = aether::workspace::load_pipeline(
                 path,
                 args.policy.as_deref(),
                 now,
                 false,
-                crate::workspace::Analysis::Full,
+                aether::workspace::Analysis::Full,
                 false,
             );
             malformed.extend(loaded.malformed);

@@ -1,14 +1,14 @@
 //! `aether exec PLUGIN_DIR`: runs one plugin once, for an author's edit-run loop (SPEC §7).
 //!
 //! The plugin runs as a one-step pipeline whose workspace is the current directory, through
-//! exactly the machinery of `aether run` ([`crate::workspace::load_workspace`] and
+//! exactly the machinery of `aether run` ([`aether::workspace::load_workspace`] and
 //! [`super::run::execute`]): the same validation, policy, integrity and window checks, the
 //! same containment, exit codes and `--output json` shape. The input is given to the plugin
 //! verbatim: `${{` in it is text, never a template (there are no other steps to refer to).
 
 use std::path::{Path, PathBuf};
 
-use aether_manifest::{FileError, Loc, MANIFEST_FILE, PipelineFile, SourceFile};
+use aether::manifest::{FileError, Loc, MANIFEST_FILE, PipelineFile, SourceFile};
 use anyhow::{Context, bail};
 use clap::Args;
 use serde_json::Value;
@@ -54,12 +54,12 @@ pub fn exec(args: ExecArgs) -> anyhow::Result<Outcome> {
         ),
     };
     let pipeline = one_step_pipeline(&cwd, &dir, input)?;
-    let loaded = crate::workspace::load_workspace(
+    let loaded = aether::workspace::load_workspace(
         pipeline,
         args.execution.policy.as_deref(),
         jiff::Timestamp::now(),
         args.execution.unsafe_,
-        crate::workspace::Analysis::RunGate,
+        aether::workspace::Analysis::RunGate,
         false,
     );
     execute(loaded, &args.execution, None, Printed::StepOutput, None)
@@ -172,7 +172,7 @@ mod tests {
     fn input_templates_render_verbatim() {
         let input = serde_json::json!({"a": "${{ steps.x.output }}", "b": ["$${{", 1]});
         let escaped = escape_templates(input.clone());
-        let template = aether_pipeline::Template::parse_all(&escaped).unwrap();
+        let template = aether::pipeline::Template::parse_all(&escaped).unwrap();
         assert!(template.is_literal());
         let rendered = template.render(|_| None).unwrap();
         let rendered: Value = serde_json::from_str(rendered.get()).unwrap();

@@ -1,16 +1,16 @@
 //! `aether export argo PIPELINE --image IMAGE`: an Argo Workflows `Workflow` that runs the
 //! pipeline on Kubernetes, one pod per step, each running `aether run --step` (SPEC §7; the
-//! document itself is built by `aether_pipeline::argo`). See `docs/scale-out.md`.
+//! document itself is built by `aether::pipeline::argo`). See `docs/scale-out.md`.
 
 use std::io::Write;
 use std::path::PathBuf;
 
-use aether_pipeline::argo::{ArgoOptions, ArgoStep, workflow};
+use aether::pipeline::argo::{ArgoOptions, ArgoStep, workflow};
 use clap::{Args, Subcommand};
 
 use crate::Outcome;
 use crate::render;
-use crate::workspace::{Analysis, Level};
+use aether::workspace::{Analysis, Level};
 
 /// Arguments of `aether export`.
 #[derive(Args)]
@@ -52,7 +52,7 @@ pub fn export(args: ExportArgs) -> anyhow::Result<Outcome> {
     let ExportTarget::Argo(args) = args.target;
     // Validated as a run is, so that a pipeline that could not run is not exported; windows
     // are warnings here (the run happens later, and each pod checks them again).
-    let loaded = crate::workspace::load_pipeline(
+    let loaded = aether::workspace::load_pipeline(
         &args.pipeline,
         None,
         jiff::Timestamp::now(),

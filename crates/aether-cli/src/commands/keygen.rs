@@ -62,7 +62,7 @@ pub fn keygen(args: KeygenArgs) -> anyhow::Result<Outcome> {
         }
     }
     let password = args.password_stdin.then(password_from_stdin).transpose()?;
-    let pair = aether_integrity::signature::generate_keypair(password)?;
+    let pair = aether::integrity::signature::generate_keypair(password)?;
     create_new(&secret, &pair.secret_key, 0o600).map_err(|e| {
         anyhow::anyhow!("cannot write the secret key to `{}`: {e}", secret.display())
     })?;

@@ -9,12 +9,12 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use aether_integrity::Lockfile;
-use aether_manifest::{FileError, PipelineFile};
+use aether::integrity::Lockfile;
+use aether::manifest::{FileError, PipelineFile};
 use clap::Args;
 
-use crate::integrity::{lock_inside_plugin, lock_path, locked_plugin, read_lock, write_atomic};
 use crate::{Outcome, render};
+use aether::integrity::{read_lock, write_atomic};
 
 /// Arguments of `aether lock`.
 #[derive(Args)]
@@ -39,52 +39,10 @@ pub fn lock(args: LockArgs) -> anyhow::Result<Outcome> {
         Ok(p) => p,
         Err(errors) => return refused(&errors),
     };
-    let ws = pipeline.workspace.clone();
-    let root = std::fs::canonicalize(&ws).unwrap_or_else(|_| ws.clone());
-    let mut found = Vec::new();
-    let mut errors = Vec::new();
-    for step in &pipeline.steps {
-        let dir = match std::fs::canonicalize(&step.plugin) {
-            Ok(dir) if dir.is_dir() => dir,
-            _ => {
-                errors.push(FileError::new(
-                    &pipeline.file.path,
-                    Some(step.plugin_loc),
-                    format!(
-                        "plugin directory `{}` of step `{}` does not exist",
-                        step.plugin.display(),
-                        step.id
-                    ),
-                ));
-                continue;
-            }
-        };
-        let dir_name = match crate::integrity::lock_dir(&root, &dir) {
-            Ok(name) => name,
-            Err(e) => {
-                errors.push(e);
-                continue;
-            }
-        };
-        if found
-            .iter()
-            .any(|p: &aether_integrity::LockedPlugin| p.dir == dir_name)
-        {
-            continue;
-        }
-        match crate::workspace::read_plugin(&dir, &ws) {
-            Ok((bundle, manifest)) => match locked_plugin(&root, &bundle, &manifest) {
-                Ok(pinned) => found.push(pinned),
-                Err(e) => errors.push(e),
-            },
-            Err(e) => errors.extend(e),
-        }
-    }
-    let path = lock_path(&ws);
-    errors.extend(lock_inside_plugin(&path, &found));
-    if !errors.is_empty() {
-        return refused(&errors);
-    }
+    let (path, found) = match aether::integrity::pin_plugins(&pipeline) {
+        Ok(pinned) => pinned,
+        Err(errors) => return refused(&errors),
+    };
     let new = Lockfile::new(found.iter().cloned());
     let (old, differences) = match read_lock(&path) {
         Ok(Some(old)) => {

@@ -12,7 +12,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use aether_manifest::{MANIFEST_FILE, Manifest};
+use aether::manifest::{MANIFEST_FILE, Manifest};
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 
@@ -244,14 +244,14 @@ fn policy_text(manifests: &[(PathBuf, Manifest)]) -> String {
     let process_network = perms().any(|p| p.process_network);
     let memory = manifests
         .iter()
-        .map(|(_, m)| m.limits.memory.unwrap_or(aether_policy::DEFAULT_MEMORY))
+        .map(|(_, m)| m.limits.memory.unwrap_or(aether::policy::DEFAULT_MEMORY))
         .max()
-        .unwrap_or(aether_policy::DEFAULT_MEMORY);
+        .unwrap_or(aether::policy::DEFAULT_MEMORY);
     let timeout = manifests
         .iter()
-        .map(|(_, m)| m.limits.timeout.unwrap_or(aether_policy::DEFAULT_TIMEOUT))
+        .map(|(_, m)| m.limits.timeout.unwrap_or(aether::policy::DEFAULT_TIMEOUT))
         .max()
-        .unwrap_or(aether_policy::DEFAULT_TIMEOUT);
+        .unwrap_or(aether::policy::DEFAULT_TIMEOUT);
 
     let names: Vec<&str> = manifests.iter().map(|(_, m)| m.name.as_str()).collect();
     let mut out = format!(
@@ -291,7 +291,7 @@ fn policy_text(manifests: &[(PathBuf, Manifest)]) -> String {
     }
     out += &format!(
         "\n[limits]\nmax_memory = \"{memory:#}\"\nmax_timeout = \"{}\"\n",
-        aether_policy::HumanDuration(timeout)
+        aether::policy::HumanDuration(timeout)
     );
     out += "\n[unsafe]\nallowed = false\n";
     out

@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-use aether_manifest::SchemaKind;
+use aether::manifest::SchemaKind;
 use clap::{Args, ValueEnum};
 
 use crate::Outcome;

@@ -10,12 +10,12 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use aether_integrity::SIGNATURE_FILE;
-use aether_integrity::signature::KeyError;
+use aether::integrity::SIGNATURE_FILE;
+use aether::integrity::signature::KeyError;
 use clap::Args;
 
-use crate::integrity::{digest_list, write_atomic};
 use crate::{Outcome, render};
+use aether::integrity::{digest_list, write_atomic};
 
 /// Arguments of `aether sign`.
 #[derive(Args)]
@@ -41,7 +41,7 @@ pub fn sign(args: SignArgs) -> anyhow::Result<Outcome> {
         ),
     };
     let cwd = std::env::current_dir()?;
-    let (bundle, manifest) = match crate::workspace::read_plugin(&dir, &cwd) {
+    let (bundle, manifest) = match aether::workspace::read_plugin(&dir, &cwd) {
         Ok(read) => read,
         Err(errors) => {
             render::print_diagnostics(&errors, &[])?;
@@ -56,10 +56,10 @@ pub fn sign(args: SignArgs) -> anyhow::Result<Outcome> {
             return Ok(Outcome::Refused);
         }
     };
-    let secret = aether_manifest::read_regular(
+    let secret = aether::manifest::read_regular(
         &args.key,
-        aether_manifest::MAX_TEXT_FILE_BYTES,
-        aether_manifest::Symlinks::Follow,
+        aether::manifest::MAX_TEXT_FILE_BYTES,
+        aether::manifest::Symlinks::Follow,
     )
     .map_err(|e| anyhow::anyhow!("cannot read the secret key `{}`: {e}", args.key.display()))
     .and_then(|bytes| {
@@ -82,7 +82,7 @@ pub fn sign(args: SignArgs) -> anyhow::Result<Outcome> {
         "timestamp:{timestamp}\tplugin:{}@{}\twhole-digest:{whole}",
         manifest.name, manifest.version
     );
-    let (signature, key) = aether_integrity::signature::sign(&secret, password, &list.text(), &comment)
+    let (signature, key) = aether::integrity::signature::sign(&secret, password, &list.text(), &comment)
         .map_err(|e| match e {
             KeyError::Encrypted => anyhow::anyhow!(
                 "the secret key `{}` is encrypted\n\nhint: pass its password on standard input with `--password-stdin`",

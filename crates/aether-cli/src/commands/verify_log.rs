@@ -1,7 +1,7 @@
 //! `aether verify-log DIR`: check an `--inspect-security` directory's trail (SPEC §9): the
 //! hash chain of `events.jsonl` against `summary.json`'s `events_head`, every record's `run_id`
 //! against the summary's, and the seal (the last record) against `summary.json`'s fields and
-//! `violations.jsonl` (issue 15; `aether_integrity::seal`).
+//! `violations.jsonl` (issue 15; `aether::integrity::seal`).
 //!
 //! Exit 0 when intact, 1 when tampered (naming the file, and the line where it can), 2 when a
 //! file cannot be read, `summary.json` has no `events_head` (without the anchor, records cut
@@ -11,7 +11,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use aether_integrity::seal::{self, TrailError};
+use aether::integrity::seal::{self, TrailError};
 use clap::Args;
 
 use crate::Outcome;
@@ -35,7 +35,7 @@ pub fn verify_log(args: VerifyLogArgs) -> anyhow::Result<Outcome> {
     let events_path = args.dir.join("events.jsonl");
     let summary_path = args.dir.join("summary.json");
     let read = |path: &PathBuf| {
-        aether_manifest::read_regular(path, MAX_LOG_BYTES, aether_manifest::Symlinks::Follow)
+        aether::manifest::read_regular(path, MAX_LOG_BYTES, aether::manifest::Symlinks::Follow)
             .map_err(|e| {
                 anyhow::anyhow!(
                     "cannot read `{}`: {e}\n\nhint: give the directory that `--inspect-security` wrote",

@@ -292,7 +292,7 @@ fn issue_25_the_containerfile_builds_a_workspace_the_export_can_run() {
     assert_eq!(replay(&ws, &workflow), full_run(&ws, "pipeline.yaml"));
 }
 
-/// `aether_pipeline::argo::RUN_AS_USER`, as the exported Workflow states it.
+/// `aether::pipeline::argo::RUN_AS_USER`, as the exported Workflow states it.
 fn aether_pipeline_uid() -> u64 {
     let ws = Ws::new();
     copy_example(&ws, "log-digest");

@@ -267,7 +267,7 @@ fn issue_15_an_unsealed_trail_gets_a_clear_answer() {
     let mut events: Vec<&str> = files.events.lines().collect();
     let seal = events.pop().unwrap();
     assert!(seal.contains("\"seal\""), "{seal}");
-    let head = aether_integrity::sha256_hex(events.last().unwrap().as_bytes());
+    let head = aether::integrity::sha256_hex(events.last().unwrap().as_bytes());
     let old = Files {
         events: events.iter().map(|l| format!("{l}\n")).collect(),
         ..files.summary_edited(|s| {

@@ -1,7 +1,7 @@
 //! Compile once across runs (issue 19 item 3): `AETHER_COMPILE_CACHE=disk` keeps authenticated
 //! bytecode between runs in a directory no plugin of the run may reach; a tampered entry is
 //! ignored and rewritten, never loaded. (Which entries are refused, and why, is tested on the
-//! cache itself: `aether_host::compile_cache` tests.)
+//! cache itself: `aether::host::compile_cache` tests.)
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;

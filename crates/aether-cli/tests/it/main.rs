@@ -18,6 +18,7 @@ mod docs;
 mod exact;
 mod examples;
 mod exec;
+mod facade;
 mod fetch;
 mod grant_first;
 mod integrity;

@@ -6,13 +6,14 @@
 //! (error level: `run` refuses, `check` exits 1); an unreadable or malformed lock is malformed
 //! input (exit 2).
 
+pub use aether_integrity::*;
+
 use std::path::{Component, Path, PathBuf};
 
 use aether_host::bundle::PluginBundle;
 use aether_integrity::lock::LOCK_FILE;
-use aether_integrity::{
-    DigestList, LockedPlugin, Lockfile, SIGNATURE_FILE, SignatureCheck, SignaturePolicy, Verdict,
-};
+// `DigestList`, `LockedPlugin`, `Lockfile`, `SIGNATURE_FILE`, `SignatureCheck`,
+// `SignaturePolicy` and `Verdict` come with the glob re-export above.
 use aether_manifest::{FileError, Manifest, SourceFile};
 
 use crate::workspace::{Finding, Level};
@@ -107,6 +108,59 @@ pub fn check_plugin(
             malformed.push(e);
             None
         }
+    }
+}
+
+/// Pins every plugin `pipeline` uses, for `aether lock`: each plugin directory read once and
+/// its files digested. Returns the lock's path (beside the pipeline) and the pinned plugins in
+/// step order (a plugin used by several steps once), or every problem found at once.
+pub fn pin_plugins(
+    pipeline: &aether_manifest::PipelineFile,
+) -> Result<(PathBuf, Vec<LockedPlugin>), Vec<FileError>> {
+    let ws = pipeline.workspace.clone();
+    let root = std::fs::canonicalize(&ws).unwrap_or_else(|_| ws.clone());
+    let mut found: Vec<LockedPlugin> = Vec::new();
+    let mut errors = Vec::new();
+    for step in &pipeline.steps {
+        let dir = match std::fs::canonicalize(&step.plugin) {
+            Ok(dir) if dir.is_dir() => dir,
+            _ => {
+                errors.push(FileError::new(
+                    &pipeline.file.path,
+                    Some(step.plugin_loc),
+                    format!(
+                        "plugin directory `{}` of step `{}` does not exist",
+                        step.plugin.display(),
+                        step.id
+                    ),
+                ));
+                continue;
+            }
+        };
+        let dir_name = match lock_dir(&root, &dir) {
+            Ok(name) => name,
+            Err(e) => {
+                errors.push(e);
+                continue;
+            }
+        };
+        if found.iter().any(|p| p.dir == dir_name) {
+            continue;
+        }
+        match crate::workspace::read_plugin(&dir, &ws) {
+            Ok((bundle, manifest)) => match locked_plugin(&root, &bundle, &manifest) {
+                Ok(pinned) => found.push(pinned),
+                Err(e) => errors.push(e),
+            },
+            Err(e) => errors.extend(e),
+        }
+    }
+    let path = lock_path(&ws);
+    errors.extend(lock_inside_plugin(&path, &found));
+    if errors.is_empty() {
+        Ok((path, found))
+    } else {
+        Err(errors)
     }
 }
 

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{Hash, Hasher};
-use std::io::{IsTerminal, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -13,15 +13,14 @@ use aether_host::events::{
     Event, MAX_LOG_BYTES_PER_STEP, MAX_LOG_MESSAGE_BYTES, Recorder, cap_text,
 };
 use aether_host::gateway::Proxies;
-use aether_pipeline::{Observer, StepOutcome, StepRecord, StepRunner, StepStatus};
+use aether_pipeline::{Observer, StepOutcome, StepRecord, StepRunner};
 use aether_policy::{Capability, Decision, Tier};
 use aether_sandbox::{Limits, StepSpec};
 use aether_worker::Zygote;
-use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget};
 use serde_json::json;
 
+use crate::events::Subscriber;
 use crate::inspect::AuditLog;
-use crate::render::terminal_safe;
 use crate::workspace::Workspace;
 
 /// What the run measured about one step.
@@ -37,40 +36,6 @@ pub struct Metrics {
     pub cpu_ms: u64,
     /// Memory and CPU over the step (with `--inspect-security`).
     pub samples: Vec<aether_sandbox::Sample>,
-}
-
-/// Where the run's human output goes: a live display of running steps when stderr is a
-/// terminal (lines printed above it), plain lines otherwise.
-pub struct Console {
-    bars: Option<MultiProgress>,
-    running: Mutex<HashMap<usize, ProgressBar>>,
-}
-
-impl Console {
-    /// A console; `live` asks for the progress display (used only if stderr is a terminal).
-    pub fn new(live: bool) -> Console {
-        let live = live && std::io::stderr().is_terminal();
-        Console {
-            bars: live.then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr())),
-            running: Mutex::new(HashMap::new()),
-        }
-    }
-
-    /// Prints a line on stderr (above the live display, if any).
-    pub fn line(&self, text: &str) {
-        match &self.bars {
-            Some(bars) => {
-                let _ = bars.println(text);
-            }
-            None => {
-                let _ = writeln!(std::io::stderr(), "{text}");
-            }
-        }
-    }
-
-    fn running(&self) -> std::sync::MutexGuard<'_, HashMap<usize, ProgressBar>> {
-        self.running.lock().unwrap_or_else(PoisonError::into_inner)
-    }
 }
 
 /// Distinct events a run keeps in memory for its report and summary, allowed uses and
@@ -186,23 +151,24 @@ impl Held {
     }
 }
 
-/// Collects events (streaming them to the audit log, with `--inspect-security`) and prints
-/// step logs (prefixed by step id) to the console.
+/// Collects events (streaming them to the audit log, with `--inspect-security`), and hands
+/// every event and step log line to a [`Subscriber`].
 pub struct Collector {
     events: Mutex<Held>,
     /// Bytes of log each step has printed ([`MAX_LOG_BYTES_PER_STEP`]).
     logged: Mutex<HashMap<String, u64>>,
-    console: Arc<Console>,
+    subscriber: Arc<dyn Subscriber>,
     audit: Option<Arc<AuditLog>>,
 }
 
 impl Collector {
-    /// A collector printing step logs to `console` and appending every event to `audit`.
-    pub fn new(console: Arc<Console>, audit: Option<Arc<AuditLog>>) -> Collector {
+    /// A collector handing events and step logs to `subscriber` and appending every event to
+    /// `audit`.
+    pub fn new(subscriber: Arc<dyn Subscriber>, audit: Option<Arc<AuditLog>>) -> Collector {
         Collector {
             events: Mutex::new(Held::default()),
             logged: Mutex::new(HashMap::new()),
-            console,
+            subscriber,
             audit,
         }
     }
@@ -224,6 +190,7 @@ impl Recorder for Collector {
         if let Some(audit) = &self.audit {
             audit.append(&event);
         }
+        self.subscriber.event(&event);
         self.events
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -241,10 +208,6 @@ impl Recorder for Collector {
     }
 
     fn log(&self, step: &str, level: &str, message: &str) {
-        let level = match level {
-            "log" | "info" => String::new(),
-            other => format!("{other}: "),
-        };
         let message = cap_text(message, MAX_LOG_MESSAGE_BYTES);
         {
             let mut logged = self.logged.lock().unwrap_or_else(PoisonError::into_inner);
@@ -255,30 +218,26 @@ impl Recorder for Collector {
                 return;
             }
             if *bytes > MAX_LOG_BYTES_PER_STEP {
-                self.console.line(&format!(
-                    "[{step}] (the step logged more than {} MiB: its further log output is dropped)",
-                    MAX_LOG_BYTES_PER_STEP >> 20
-                ));
+                self.subscriber.log_dropped(step);
                 return;
             }
         }
         for line in message.lines() {
-            self.console
-                .line(&format!("[{step}] {level}{}", terminal_safe(line)));
+            self.subscriber.log(step, level, line);
         }
     }
 }
 
-/// The [`StepRunner`] of `aether run`.
+/// The [`StepRunner`] of a pipeline run.
 pub struct Runner<'a> {
     ws: &'a Workspace,
     collector: Arc<Collector>,
-    options: RunOptions<'a>,
+    options: RunnerOptions<'a>,
     started: std::time::Instant,
 }
 
-/// How a run goes, besides its workspace.
-pub struct RunOptions<'a> {
+/// How a run's steps go, besides their workspace.
+pub struct RunnerOptions<'a> {
     /// `--unsafe`, which the caller has checked the policy allows.
     pub unsafe_run: bool,
     /// The operator's proxies, for every step's `fetch`.
@@ -294,7 +253,12 @@ pub struct RunOptions<'a> {
     pub clock: &'a (dyn Fn() -> jiff::Timestamp + Sync),
     /// The values of the secrets the run's steps use, read once when the run starts.
     pub secrets: aether_host::secrets::SecretValues,
+    /// Set when the run is cancelled: steps not yet started fail without running.
+    pub cancelled: Arc<AtomicBool>,
 }
+
+/// The error of a step that did not start because its run was cancelled.
+pub const CANCELLED: &str = "the run was cancelled before this step started";
 
 /// The limits of an `--unsafe` step: none in practice (a year, and all addressable memory).
 const UNSAFE_LIMITS: Limits = Limits {
@@ -309,7 +273,7 @@ impl<'a> Runner<'a> {
     pub fn new(
         ws: &'a Workspace,
         collector: Arc<Collector>,
-        options: RunOptions<'a>,
+        options: RunnerOptions<'a>,
     ) -> Runner<'a> {
         Runner {
             ws,
@@ -358,6 +322,15 @@ impl StepRunner for Runner<'_> {
         let step = &self.ws.steps[index];
         let plugin = &self.ws.plugins[step.plugin];
         let m = &plugin.manifest;
+        if self.options.cancelled.load(Ordering::SeqCst) {
+            return StepOutcome::failed(
+                CANCELLED,
+                Metrics {
+                    start: self.started.elapsed(),
+                    ..Metrics::default()
+                },
+            );
+        }
         if let Err(message) = self.check_window(index) {
             return StepOutcome::failed(
                 message,
@@ -469,54 +442,23 @@ impl StepRunner for Runner<'_> {
     }
 }
 
-/// Shows each step as it starts and finishes: a spinner per running step on a terminal, plain
-/// lines otherwise.
-pub struct Progress<'a> {
+/// Forwards the scheduler's progress to a run's [`Subscriber`].
+pub struct Notify<'a> {
     /// The workspace, for step ids.
     pub ws: &'a Workspace,
-    /// Where to print.
-    pub console: Arc<Console>,
-    /// Whether to show progress at all (`--output json` keeps stderr for logs only).
-    pub enabled: bool,
+    /// Where to send it.
+    pub subscriber: &'a dyn Subscriber,
 }
 
-impl Observer<Metrics> for Progress<'_> {
+impl Observer<Metrics> for Notify<'_> {
     fn started(&self, index: usize) {
-        if !self.enabled {
-            return;
-        }
-        let id = &self.ws.steps[index].decl.id;
-        match &self.console.bars {
-            Some(bars) => {
-                let bar = bars.add(ProgressBar::new_spinner());
-                bar.set_message(format!("{id} running"));
-                bar.enable_steady_tick(Duration::from_millis(100));
-                self.console.running().insert(index, bar);
-            }
-            None => self.console.line(&format!("▶ {id} started")),
-        }
+        self.subscriber
+            .step_started(index, &self.ws.steps[index].decl.id);
     }
 
     fn finished(&self, index: usize, record: &StepRecord<Metrics>) {
-        if !self.enabled {
-            return;
-        }
-        if let Some(bar) = self.console.running().remove(&index) {
-            bar.finish_and_clear();
-        }
-        let id = &self.ws.steps[index].decl.id;
-        let ms = record.extra.as_ref().map_or(0, |m| m.duration.as_millis());
-        let error = record
-            .error
-            .as_ref()
-            .map(ToString::to_string)
-            .unwrap_or_default();
-        let line = match record.status {
-            StepStatus::Succeeded => format!("✔ {id} succeeded in {ms} ms"),
-            StepStatus::Failed => format!("✘ {id} failed after {ms} ms: {error}"),
-            StepStatus::Skipped => format!("- {id} {error}"),
-        };
-        self.console.line(&terminal_safe(&line));
+        self.subscriber
+            .step_finished(index, &self.ws.steps[index].decl.id, record);
     }
 }
 

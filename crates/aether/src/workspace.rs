@@ -141,8 +141,10 @@ pub struct Workspace {
     /// The graph and templates, ready for the scheduler.
     pub plan: Plan,
     /// The policy's execution windows (SPEC §3), checked when the run starts and again when
-    /// each step starts ([`crate::runner::Runner`]). Empty without a policy.
+    /// each step starts. Empty without a policy.
     pub windows: Vec<aether_policy::Window>,
+    /// The warnings found when it was loaded (set by [`Workspace::load`]).
+    pub(crate) findings: Vec<Finding>,
 }
 
 /// What validation found.
@@ -198,7 +200,7 @@ fn load_policy(
 /// Reads the plugin directory `dir` (a real path) once: every file into its bundle, and the
 /// manifest parsed from the bundle's bytes of `aether-plugin.json` (never read again from
 /// disk), so that what the lock hashes, what is validated and what runs are the same bytes.
-pub(crate) fn read_plugin(
+pub fn read_plugin(
     dir: &Path,
     workspace: &Path,
 ) -> Result<(Arc<PluginBundle>, Manifest), Vec<FileError>> {
@@ -711,6 +713,7 @@ pub fn load_workspace(
             plugins,
             steps,
             plan,
+            findings: Vec::new(),
         });
     }
     out
@@ -724,14 +727,39 @@ pub fn load_plugin(
     policy_path: Option<&Path>,
     now: jiff::Timestamp,
 ) -> Loaded<PluginInfo> {
+    let mut malformed = Vec::new();
+    let policy = load_policy(policy_path, None, workspace, &mut malformed);
+    if !malformed.is_empty() && policy_path.is_some() && policy.is_none() {
+        // The policy is unreadable: the plugin is still read, to report its problems too.
+        let mut out = verify_plugin(dir, workspace, None, now, Analysis::Full);
+        malformed.append(&mut out.malformed);
+        out.malformed = malformed;
+        out.value = None;
+        return out;
+    }
+    verify_plugin(
+        dir,
+        workspace,
+        policy.as_ref().map(|(path, p)| (path.as_path(), p)),
+        now,
+        Analysis::Full,
+    )
+}
+
+/// Validates one plugin directory under `policy` (its file, for locations, and its value):
+/// the manifest, the grant the policy gives it, its signature, and its code (`analysis`).
+pub fn verify_plugin(
+    dir: &Path,
+    workspace: &Path,
+    policy: Option<(&Path, &Policy)>,
+    now: jiff::Timestamp,
+    analysis: Analysis,
+) -> Loaded<PluginInfo> {
     let mut out = Loaded::default();
-    let policy = load_policy(policy_path, None, workspace, &mut out.malformed);
     let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
     match read_plugin(&dir, workspace) {
         Ok((bundle, m)) => {
-            let signatures = policy
-                .as_ref()
-                .map(|(path, p)| (path.as_path(), &p.integrity));
+            let signatures = policy.map(|(path, p)| (path, &p.integrity));
             // A plugin alone has no lock; its signature is still checked.
             let pinned = crate::integrity::check_plugin(
                 &dir,
@@ -741,13 +769,9 @@ pub fn load_plugin(
                 &mut out.findings,
                 &mut out.malformed,
             );
-            let Some(info) = plugin_info(
-                m,
-                bundle,
-                policy.as_ref().map(|(_, p)| p),
-                false,
-                &mut out.findings,
-            ) else {
+            let Some(info) =
+                plugin_info(m, bundle, policy.map(|(_, p)| p), false, &mut out.findings)
+            else {
                 return out;
             };
             if pinned.is_none() {
@@ -756,11 +780,11 @@ pub fn load_plugin(
             code_findings(
                 &info,
                 workspace,
-                Analysis::Full,
+                analysis,
                 &mut out.findings,
                 &mut out.malformed,
             );
-            if let Some((path, p)) = &policy {
+            if let Some((path, p)) = policy {
                 window_finding(path, p, &info, now, &mut out.findings);
             }
             if out.malformed.is_empty() {

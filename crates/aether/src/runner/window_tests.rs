@@ -9,7 +9,7 @@ use aether_host::gateway::Proxies;
 use aether_pipeline::{Scheduler, StepStatus};
 use aether_policy::{Capability, Decision};
 
-use super::{Collector, Console, Progress, RunOptions, Runner};
+use super::{Collector, Runner, RunnerOptions};
 use crate::workspace::{Analysis, Workspace, load_pipeline};
 
 /// `early` has no window; `late` may start only 10:00-11:00 UTC. Steps: `a` (early), `b`
@@ -67,13 +67,13 @@ fn at(s: &str) -> jiff::Timestamp {
 /// Runs the pipeline with the step-start clock fixed at `step_clock`; returns each step's
 /// status and error, and the `window` events recorded.
 fn run(ws: &Workspace, step_clock: jiff::Timestamp) -> (Steps, WindowEvents) {
-    let console = Arc::new(Console::new(false));
-    let collector = Arc::new(Collector::new(console.clone(), None));
+    let collector = Arc::new(Collector::new(Arc::new(()), None));
     let clock = move || step_clock;
     let runner = Runner::new(
         ws,
         collector.clone(),
-        RunOptions {
+        RunnerOptions {
+            cancelled: Arc::default(),
             secrets: aether_host::secrets::SecretValues::default(),
             unsafe_run: false,
             proxies: Proxies::none(),
@@ -82,12 +82,7 @@ fn run(ws: &Workspace, step_clock: jiff::Timestamp) -> (Steps, WindowEvents) {
             clock: &clock,
         },
     );
-    let progress = Progress {
-        ws,
-        console,
-        enabled: false,
-    };
-    let records = Scheduler::new(NonZeroUsize::MIN).run(&ws.plan, &runner, &progress);
+    let records = Scheduler::new(NonZeroUsize::MIN).run(&ws.plan, &runner, &());
     let steps = records
         .into_iter()
         .map(|r| (r.status, r.error.map(|e| e.to_string())))

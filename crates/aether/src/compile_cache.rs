@@ -11,7 +11,6 @@
 //! processes while it holds any write grant (a child gets whole directories, wider than the
 //! patterns). Otherwise the run goes on with the per-process cache and a warning says why.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -20,8 +19,9 @@ use aether_sandbox::CompileCache;
 
 use crate::workspace::Workspace;
 
-/// Applies `AETHER_COMPILE_CACHE` for this run; warnings go to `stderr`.
-pub fn configure(ws: &Workspace, unsafe_: bool, stderr: &mut impl Write) -> std::io::Result<()> {
+/// Applies `AETHER_COMPILE_CACHE` for this run; returns a warning (without its `warning: `
+/// prefix) when the setting could not be followed as given.
+pub fn configure(ws: &Workspace, unsafe_: bool) -> Option<String> {
     let mode = std::env::var("AETHER_COMPILE_CACHE").unwrap_or_default();
     match mode.as_str() {
         "off" => aether_sandbox::set_compile_cache(CompileCache::Off),
@@ -29,19 +29,21 @@ pub fn configure(ws: &Workspace, unsafe_: bool, stderr: &mut impl Write) -> std:
             aether_sandbox::set_compile_cache(CompileCache::Process);
             match disk_cache(ws, unsafe_) {
                 Ok(cache) => aether_sandbox::set_bytecode_store_unchecked(Some(Arc::new(cache))),
-                Err(why) => writeln!(
-                    stderr,
-                    "warning: the compile cache on disk is not used: {why}; modules are compiled once per run\n\nhint: set `AETHER_COMPILE_CACHE_DIR` to a directory of your own that no plugin may read or write"
-                )?,
+                Err(why) => {
+                    return Some(format!(
+                        "the compile cache on disk is not used: {why}; modules are compiled once per run\n\nhint: set `AETHER_COMPILE_CACHE_DIR` to a directory of your own that no plugin may read or write"
+                    ));
+                }
             }
         }
         "" | "process" => aether_sandbox::set_compile_cache(CompileCache::Process),
-        other => writeln!(
-            stderr,
-            "warning: `AETHER_COMPILE_CACHE={other}` is not one of `process`, `off`, `disk`; using `process`"
-        )?,
+        other => {
+            return Some(format!(
+                "`AETHER_COMPILE_CACHE={other}` is not one of `process`, `off`, `disk`; using `process`"
+            ));
+        }
     }
-    Ok(())
+    None
 }
 
 /// The default directory of the disk cache.
