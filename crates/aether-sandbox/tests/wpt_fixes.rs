@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use aether_host::{Host, HostError, HostRequest, HostValue};
+use aether_protocol::{Host, HostError, HostRequest, HostValue};
 use aether_sandbox::{Limits, StepSpec, run_step};
 use serde_json::{Value, json};
 
