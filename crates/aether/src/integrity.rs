@@ -218,6 +218,13 @@ pub fn lock_findings(
     malformed: &mut Vec<FileError>,
 ) {
     let path = lock_path(workspace);
+    // `aether exec` has no pipeline file: the lock it found belongs to some pipeline of the
+    // workspace, named by the placeholder.
+    let update = if pipeline.is_file() {
+        format!("aether lock --update {}", pipeline.display())
+    } else {
+        "aether lock --update PIPELINE".to_owned()
+    };
     let lock = match read_lock(&path) {
         Ok(Some(lock)) => lock,
         Ok(None) => {
@@ -256,19 +263,10 @@ pub fn lock_findings(
         let (level, hint) = if difference.refuses_run() {
             (
                 Level::Error,
-                format!(
-                    "review the change, then run `aether lock --update {}`",
-                    pipeline.display()
-                ),
+                format!("review the change, then run `{update}`"),
             )
         } else {
-            (
-                Level::Warning,
-                format!(
-                    "run `aether lock --update {}` to drop it",
-                    pipeline.display()
-                ),
-            )
+            (Level::Warning, format!("run `{update}` to drop it"))
         };
         findings.push(finding(
             LOCK_RULE,

@@ -209,3 +209,28 @@ fn issue_17_exec_rejects_bad_arguments() {
         out.stderr
     );
 }
+
+/// A lock in the current directory pins `exec`'s plugin as it pins a pipeline's: a changed
+/// file refuses the run, and the hint names a command that exists (before session 6 it said
+/// `aether lock --update /ws/(aether exec)`, the one-step pipeline's made-up path).
+#[test]
+fn exec_lock_mismatch_hint_names_a_real_command() {
+    let ws = Ws::new();
+    echo(&ws);
+    ws.write(
+        "pipeline.yaml",
+        "name: p\nsteps:\n  - id: a\n    plugin: ./echo\n",
+    );
+    let out = ws.aether(&["lock", "pipeline.yaml"]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    ws.write("echo/index.js", "export default () => 1;\n");
+    let out = ws.aether(&["exec", "echo"]);
+    assert_ne!(out.no_panic().code, Some(0));
+    assert!(out.stderr.contains("changed"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("`aether lock --update PIPELINE`")
+            && !out.stderr.contains("(aether exec)"),
+        "{}",
+        out.stderr
+    );
+}
