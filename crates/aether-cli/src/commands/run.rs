@@ -285,7 +285,18 @@ pub fn execute(
         .any(|(i, s)| runs(i) && s.tier == Tier::Process)
     {
         match Zygote::start() {
-            Ok(zygote) => Some(zygote),
+            Ok(zygote) => {
+                // Workers forked ahead, one per job slot, never more than the steps need.
+                let steps = (0..ws.steps.len())
+                    .filter(|&i| runs(i) && ws.steps[i].tier == Tier::Process)
+                    .count();
+                let slots = jobs.map_or_else(
+                    || std::thread::available_parallelism().map_or(1, |n| n.get()),
+                    |n| n.get(),
+                );
+                zygote.keep_ready(slots, steps);
+                Some(zygote)
+            }
             Err(e) => {
                 writeln!(
                     stderr,
