@@ -39,6 +39,11 @@ fn serve(socket: OwnedFd, request: SpawnRequest) -> Result<(), ()> {
     // would need `fcntl`, which the zygote's filter does not allow.
     let stream = Arc::new(UnixStream::from(socket));
     crate::confine::worker(request).map_err(|_| ())?;
+    // Forked ahead of its step: start the engine thread now, off the step's path (the default
+    // limits' stack; a step asking for more gets a thread of its own).
+    if request == SpawnRequest::POOLED {
+        let _ = aether_sandbox::warm_engine_thread(&aether_sandbox::Limits::default());
+    }
     let max = max_incoming(request);
     let mut inbox = wire::FrameReader::new();
     let ToWorker::Start(start) = inbox.read(&stream, max, || Ok(())).map_err(|_| ())? else {

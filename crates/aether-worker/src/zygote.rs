@@ -48,7 +48,7 @@ pub(crate) struct SpawnRequest {
 impl SpawnRequest {
     /// What a pooled worker is forked with: no address-space or CPU limit yet. aether lowers
     /// both (soft and hard, `prlimit`) to the step's own before it sends the worker anything.
-    const POOLED: SpawnRequest = SpawnRequest {
+    pub(crate) const POOLED: SpawnRequest = SpawnRequest {
         address_space: u64::MAX,
         cpu_seconds: u64::MAX,
     };
