@@ -286,6 +286,53 @@ mod tests {
         ));
     }
 
+    /// The buffered reader: several frames in one `recv`, a frame split across writes, a length
+    /// above the cap refused from its prefix alone, and a socket closed mid-frame.
+    #[test]
+    fn the_frame_reader_reads_whole_frames_and_refuses_the_rest() {
+        use std::os::unix::net::UnixStream;
+        let done = |n: u64| FromWorker::Call {
+            id: n,
+            request: HostRequest::Write {
+                path: "out/a".into(),
+                data: vec![7; usize::try_from(n).unwrap_or(0)],
+            },
+        };
+        let (mut ours, theirs) = UnixStream::pair().expect("pair");
+        let mut two = Vec::new();
+        write_frame(&mut two, &done(1)).expect("write");
+        write_frame(&mut two, &done(2)).expect("write");
+        ours.write_all(&two).expect("send");
+        let mut big = Vec::new();
+        write_frame(&mut big, &done(40_000)).expect("write");
+        let tail = big.split_off(3);
+        ours.write_all(&big).expect("send");
+        let mut reader = FrameReader::new();
+        let read = |r: &mut FrameReader| r.read::<FromWorker>(&theirs, 1 << 20, || Ok(()));
+        assert_eq!(read(&mut reader).expect("first"), done(1));
+        assert_eq!(read(&mut reader).expect("second"), done(2));
+        let writer = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            ours.write_all(&tail).expect("send");
+            ours.write_all(&u32::MAX.to_le_bytes()).expect("send");
+            ours
+        });
+        assert_eq!(read(&mut reader).expect("split"), done(40_000));
+        assert!(matches!(
+            read(&mut reader),
+            Err(WireError::TooLarge { len, .. }) if len == u32::MAX as usize
+        ));
+        let ours = writer.join().expect("writer");
+        let (mut ours2, theirs2) = UnixStream::pair().expect("pair");
+        ours2.write_all(&10u32.to_le_bytes()).expect("send");
+        drop((ours, ours2));
+        let mut reader = FrameReader::new();
+        assert!(matches!(
+            reader.read::<FromWorker>(&theirs2, 1 << 20, || Ok(())),
+            Err(WireError::Io(e)) if e.kind() == io::ErrorKind::UnexpectedEof
+        ));
+    }
+
     proptest! {
         /// The decoder never panics on arbitrary bytes (the fuzz target explores further).
         #[test]
