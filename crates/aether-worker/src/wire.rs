@@ -210,7 +210,9 @@ impl FrameReader {
                         before_block()?;
                         blocking = true;
                     } else {
-                        std::hint::spin_loop();
+                        // Yield rather than burn the core: on a busy machine the peer may be
+                        // waiting for this very CPU (on an idle one this returns at once).
+                        std::thread::yield_now();
                     }
                 }
                 Err(e) => return Err(WireError::Io(e.into())),
