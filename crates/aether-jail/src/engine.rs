@@ -58,12 +58,16 @@ pub struct WorkerLimits {
     /// `RLIMIT_AS`, soft and hard, in bytes: an allocation past it fails (`mmap` returns
     /// `ENOMEM`, so `Vec::try_reserve` returns `Err`), it never touches aether. Counts reserved
     /// address space and the mappings inherited from the zygote (see the module's limitations),
-    /// so set it above the engine's heap ceiling. Must be above 0.
+    /// so set it above the engine's heap ceiling. Must be above 0. `u64::MAX` (unlimited) leaves
+    /// the limit inherited from the zygote untouched, for a worker forked ahead of its step whose
+    /// supervisor lowers it from outside (`prlimit`) before the step starts: a worker that set
+    /// it itself could race that and undo it.
     pub address_space: u64,
     /// `RLIMIT_CPU`: CPU time of all the worker's threads together, rounded up to whole seconds
     /// (at least 1 s; the kernel reads 0 as 1 s). Soft and hard are equal, so the kernel sends
     /// `SIGKILL` when it is reached: no `SIGXCPU` that a handler could catch. A backstop: aether's
-    /// wall-clock deadline kills the worker first in the normal case.
+    /// wall-clock deadline kills the worker first in the normal case. `u64::MAX` seconds, as for
+    /// `address_space`, leaves the inherited limit untouched.
     pub cpu: Duration,
     /// `RLIMIT_NOFILE`, soft and hard: the highest descriptor number plus one. At most
     /// [`ZYGOTE_OPEN_FILES`], at least 1.
@@ -284,7 +288,8 @@ fn new_network_namespace() -> Result<(), JailError> {
 /// On `Ok`, on top of everything inherited from [`confine_zygote`]:
 /// - the worker is killed by `SIGKILL` when the zygote exits (`PR_SET_PDEATHSIG`, checked
 ///   against the zygote's pid, else [`JailError::ParentGone`]);
-/// - `RLIMIT_AS` = `address_space`, `RLIMIT_CPU` = `cpu` (whole seconds, soft = hard),
+/// - `RLIMIT_AS` = `address_space`, `RLIMIT_CPU` = `cpu` (whole seconds, soft = hard; either
+///   left as inherited when unlimited, `u64::MAX`),
 ///   `RLIMIT_NOFILE` = `open_files`, `RLIMIT_FSIZE` 0, `RLIMIT_CORE` 0 ([`WorkerLimits`]);
 /// - the worker seccomp allowlist holds: memory management, threads (`clone` only with
 ///   `CLONE_THREAD`), futexes, clocks, sleeps, its own signals (`tgkill` to its own pid only),
@@ -346,6 +351,9 @@ pub fn confine_worker(limits: &WorkerLimits) -> Result<(), JailError> {
         (libc::RLIMIT_FSIZE, 0),
         (libc::RLIMIT_CORE, 0),
     ] {
+        if limit == u64::MAX && matches!(resource, libc::RLIMIT_AS | libc::RLIMIT_CPU) {
+            continue;
+        }
         sys::set_rlimit(resource, limit, limit).map_err(fail("setrlimit"))?;
     }
     sys::install_filter(&filter).map_err(fail("installing the seccomp filter"))?;

@@ -61,6 +61,10 @@ fn main() {
         ("worker_abort_is_its_own_sigabrt", worker_abort),
         ("worker_address_space_limit", worker_address_space_limit),
         ("worker_cpu_limit_kills", worker_cpu_limit),
+        (
+            "issue_23_unlimited_worker_limits_leave_the_inherited_ones",
+            issue_23_unlimited_worker_limits_leave_the_inherited_ones,
+        ),
         ("zygote_cannot_open_files", zygote_cannot_open_files),
         ("zygote_has_no_network", zygote_has_no_network),
         ("status_and_parent_death", status_and_parent_death),
@@ -280,6 +284,17 @@ fn worker_cpu_limit() {
     assert_eq!(report.get("worker"), format!("signal {}", libc::SIGKILL));
 }
 
+/// A worker forked ahead of its step (issue 23) is confined with `RLIMIT_AS` and `RLIMIT_CPU`
+/// unlimited (`u64::MAX`): those are left as inherited, for aether to lower from outside. Setting
+/// them would raise the zygote's hard limit (refused: no capability) or race aether's `prlimit`.
+fn issue_23_unlimited_worker_limits_leave_the_inherited_ones() {
+    let report = run_ok("rlimit-inherited", &[]);
+    assert!(!report.has("worker_error"), "{}", report.stdout);
+    assert_eq!(report.get("small"), "ok");
+    assert_eq!(report.get("big"), "err");
+    assert_eq!(report.get("worker"), "exit 0");
+}
+
 fn zygote_cannot_open_files() {
     let report = run("zygote-open", &[]);
     assert_eq!(report.get("confined"), "1", "{}", report.stderr);
@@ -494,6 +509,7 @@ fn scenario(name: &str, args: &[String]) {
         "worker-denied" => worker_denied(args.first().map_or("", String::as_str)),
         "rlimit-as" => rlimit_as(),
         "rlimit-cpu" => rlimit_cpu(),
+        "rlimit-inherited" => rlimit_inherited(),
         "zygote-open" => {
             let pre = std::fs::read("/proc/self/status").map(|_| "ok");
             say("pre_read", pre.unwrap_or("err"));
@@ -742,6 +758,32 @@ fn rlimit_as() {
         let again: Vec<u8> = vec![2; 8 << 20];
         let fine = again.iter().all(|&b| b == 2) && small.iter().all(|&b| b == 1);
         say("after_big", if fine { "ok" } else { "bad" });
+        0
+    });
+    say("worker", wait(pid));
+}
+
+fn rlimit_inherited() {
+    let limit = libc::rlimit {
+        rlim_cur: 512 << 20,
+        rlim_max: 512 << 20,
+    };
+    // SAFETY: setrlimit of this process with a valid struct.
+    assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_AS, &limit) }, 0);
+    zygote();
+    let limits = WorkerLimits {
+        address_space: u64::MAX,
+        cpu: Duration::from_secs(u64::MAX),
+        ..LIMITS
+    };
+    let pid = fork_worker(&limits, || {
+        let mut small: Vec<u8> = Vec::new();
+        say(
+            "small",
+            small.try_reserve(16 << 20).map_or("err", |()| "ok"),
+        );
+        let mut big: Vec<u8> = Vec::new();
+        say("big", big.try_reserve(1 << 30).map_or("err", |()| "ok"));
         0
     });
     say("worker", wait(pid));

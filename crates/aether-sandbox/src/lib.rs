@@ -75,6 +75,15 @@ pub fn prepare() {
     bindings::prepare();
 }
 
+/// Starts an engine thread for a later step held to `limits` and leaves it idle (it exits
+/// after a while unused): a process that runs one step later (a process-tier worker forked
+/// ahead of its step) pays the thread's start and first stack touch before the step instead of
+/// in it. Errors only when no thread could be started.
+pub fn warm_engine_thread(limits: &Limits) -> std::io::Result<()> {
+    let stack = ENGINE_THREAD_MIN_STACK.max(limits.stack.saturating_mul(4));
+    pool::spawn(stack, Box::new(|| {}))
+}
+
 /// Runs one step's plugin in a fresh engine on an engine thread of its own (a warm thread is
 /// reused once its previous step is over; an engine never is) and waits for it, at most until
 /// the deadline plus [`TIMEOUT_GRACE`].

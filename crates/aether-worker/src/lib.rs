@@ -54,16 +54,90 @@ pub enum WorkerError {
     },
 }
 
-/// A worker forked by the zygote: killed and accounted through its pidfd and `/proc`.
+/// A worker forked by the zygote: killed through its pidfd, accounted through its `/proc` files,
+/// opened when it is forked (off a step's path) and read once when its step ends.
 struct ProcessWorker {
     pid: i32,
     pidfd: OwnedFd,
+    status: Option<std::fs::File>,
+    stat: Option<std::fs::File>,
+}
+
+impl ProcessWorker {
+    fn new(pid: i32, pidfd: OwnedFd) -> ProcessWorker {
+        let open = |name: &str| std::fs::File::open(format!("/proc/{pid}/{name}")).ok();
+        let (status, stat) = (open("status"), open("stat"));
+        // Opened by pid: kept only if the pidfd's process is still alive after, so the files
+        // are that process's (a pid is not reused before its process is gone).
+        let alive = self::alive(&pidfd);
+        ProcessWorker {
+            pid,
+            status: status.filter(|_| alive),
+            stat: stat.filter(|_| alive),
+            pidfd,
+        }
+    }
+
+    /// Lowers the worker's `RLIMIT_AS` and `RLIMIT_CPU` (soft and hard) to `request`'s, from
+    /// aether's side (a worker cannot raise them back). `Err` if the worker is gone.
+    fn hold_to(&self, request: zygote::SpawnRequest) -> std::io::Result<()> {
+        use rustix::process::{Resource, Rlimit, prlimit};
+        let pid = rustix::process::Pid::from_raw(self.pid).ok_or(rustix::io::Errno::SRCH)?;
+        let limit = |value: u64| Rlimit {
+            current: Some(value),
+            maximum: Some(value),
+        };
+        // Alive before and after: the pid named this worker all along.
+        if !alive(&self.pidfd) {
+            return Err(rustix::io::Errno::SRCH.into());
+        }
+        prlimit(Some(pid), Resource::As, limit(request.address_space))?;
+        prlimit(Some(pid), Resource::Cpu, limit(request.cpu_seconds.max(1)))?;
+        if !alive(&self.pidfd) {
+            return Err(rustix::io::Errno::SRCH.into());
+        }
+        Ok(())
+    }
+
+    /// Kills a worker that never ran a step.
+    fn kill_now(&self) {
+        let _ = rustix::process::pidfd_send_signal(&self.pidfd, rustix::process::Signal::KILL);
+    }
+}
+
+/// Whether the process behind `pidfd` has not exited yet.
+fn alive(pidfd: &OwnedFd) -> bool {
+    use std::os::fd::AsFd;
+    sys::alive(pidfd.as_fd())
+}
+
+/// Reads all of `file` from its start (a `/proc` file is generated anew by each read from 0),
+/// or opens `/proc/PID/NAME` if it was not opened ahead.
+fn read_proc(file: Option<&std::fs::File>, pid: i32, name: &str) -> String {
+    use std::os::unix::fs::FileExt;
+    let Some(file) = file else {
+        return std::fs::read_to_string(format!("/proc/{pid}/{name}")).unwrap_or_default();
+    };
+    let mut buf = vec![0u8; 4096];
+    let mut len = 0;
+    loop {
+        match file.read_at(&mut buf[len..], len as u64) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                len += n;
+                if len == buf.len() {
+                    buf.resize(len * 2, 0);
+                }
+            }
+        }
+    }
+    buf.truncate(len);
+    String::from_utf8(buf).unwrap_or_default()
 }
 
 impl WorkerProcess for ProcessWorker {
     fn accounting(&self) -> Accounting {
-        let status =
-            std::fs::read_to_string(format!("/proc/{}/status", self.pid)).unwrap_or_default();
+        let status = read_proc(self.status.as_ref(), self.pid, "status");
         let kib = |field: &str| -> u64 {
             status
                 .lines()
@@ -71,7 +145,7 @@ impl WorkerProcess for ProcessWorker {
                 .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
                 .unwrap_or(0)
         };
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid)).unwrap_or_default();
+        let stat = read_proc(self.stat.as_ref(), self.pid, "stat");
         // Fields after the command name (which may hold spaces and parentheses): utime and
         // stime are the 12th and 13th.
         let ticks: u64 = stat
@@ -93,7 +167,7 @@ impl WorkerProcess for ProcessWorker {
     }
 
     fn kill(&self) {
-        let _ = rustix::process::pidfd_send_signal(&self.pidfd, rustix::process::Signal::KILL);
+        self.kill_now();
     }
 }
 
@@ -109,14 +183,8 @@ pub fn run_in_worker(zygote: &Zygote, spec: StepSpec, host: Arc<dyn Host>) -> St
         address_space: limits.memory.saturating_add(ENGINE_ADDRESS_OVERHEAD),
         cpu_seconds: limits.timeout.as_secs().saturating_add(2),
     };
-    match zygote.spawn(request) {
-        Ok(spawned) => {
-            let worker = ProcessWorker {
-                pid: spawned.pid,
-                pidfd: spawned.pidfd,
-            };
-            supervisor::supervise(spawned.socket, &worker, spec, host)
-        }
+    match zygote.take(request) {
+        Ok(spawned) => supervisor::supervise(spawned.socket, &spawned.worker, spec, host),
         Err(e) => StepOutcome {
             result: Err(StepError::Engine {
                 message: e.to_string(),

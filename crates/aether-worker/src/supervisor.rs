@@ -8,7 +8,7 @@
 //! killed whatever it is doing. aether never waits on a worker without a deadline.
 
 use std::collections::HashSet;
-use std::io::{self, BufReader};
+use std::io;
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -150,7 +150,7 @@ fn serve(
     writer.send(&start).map_err(setup)?;
 
     // Read on this thread, directly (no reader thread: one thread switch less per call).
-    let mut reader = BufReader::new(&writer.socket);
+    let mut reader = wire::FrameReader::new();
     let mut seen = HashSet::new();
     let slow = Arc::new(AtomicUsize::new(0));
     loop {
@@ -159,11 +159,15 @@ fn serve(
         if wait.is_zero() {
             return Err(timeout());
         }
-        if reader.buffer().is_empty() {
-            wire::spin_until_readable(&writer.socket);
-        }
-        writer.socket.set_read_timeout(Some(wait)).map_err(setup)?;
-        let message = match wire::read_frame::<FromWorker>(&mut reader, max) {
+        // The deadline bounds a read only when it blocks: set then, not for every frame.
+        let until_deadline = || {
+            let wait = deadline.saturating_duration_since(Instant::now());
+            if wait.is_zero() {
+                return Err(io::Error::from(io::ErrorKind::TimedOut));
+            }
+            writer.socket.set_read_timeout(Some(wait))
+        };
+        let message = match reader.read::<FromWorker>(&writer.socket, max, until_deadline) {
             Ok(message) => message,
             // A frame cut by the deadline is not finished either: the step is over.
             Err(WireError::Io(e))

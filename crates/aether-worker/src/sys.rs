@@ -1,5 +1,5 @@
-//! Every `unsafe` line of the crate: `fork` in the single-threaded zygote, and ignoring
-//! `SIGCHLD` there so that workers are reaped by the kernel.
+//! Every `unsafe` line of the crate: `fork` in the single-threaded zygote, ignoring
+//! `SIGCHLD` there so that workers are reaped by the kernel, and a liveness probe by pidfd.
 #![allow(
     unsafe_code,
     reason = "fork and signal disposition in the single-threaded zygote"
@@ -49,4 +49,22 @@ pub(crate) fn inherited_fd(fd: i32) -> io::Result<std::os::fd::OwnedFd> {
     // SAFETY: `fd` is open (checked above) and was created by our parent for this process
     // alone (it is the zygote's control socket); nothing else in this fresh process owns it.
     Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
+}
+
+/// Whether the process behind `pidfd` has not exited: `pidfd_send_signal` with signal 0, which
+/// checks the process and permission and sends nothing.
+pub(crate) fn alive(pidfd: std::os::fd::BorrowedFd<'_>) -> bool {
+    use std::os::fd::AsRawFd;
+    // SAFETY: a raw system call with a valid descriptor, signal 0, a NULL siginfo and no flags:
+    // it reads nothing from memory and changes nothing.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd.as_raw_fd(),
+            0,
+            std::ptr::null::<libc::siginfo_t>(),
+            0,
+        )
+    };
+    r == 0
 }

@@ -39,8 +39,14 @@ fn serve(socket: OwnedFd, request: SpawnRequest) -> Result<(), ()> {
     // would need `fcntl`, which the zygote's filter does not allow.
     let stream = Arc::new(UnixStream::from(socket));
     crate::confine::worker(request).map_err(|_| ())?;
+    // Forked ahead of its step: start the engine thread now, off the step's path (the default
+    // limits' stack; a step asking for more gets a thread of its own).
+    if request == SpawnRequest::POOLED {
+        let _ = aether_sandbox::warm_engine_thread(&aether_sandbox::Limits::default());
+    }
     let max = max_incoming(request);
-    let ToWorker::Start(start) = wire::read_frame(&mut &*stream, max).map_err(|_| ())? else {
+    let mut inbox = wire::FrameReader::new();
+    let ToWorker::Start(start) = inbox.read(&stream, max, || Ok(())).map_err(|_| ())? else {
         return Err(());
     };
     // From here on, an allocation the address-space limit refuses ends the step as a memory
@@ -48,13 +54,21 @@ fn serve(socket: OwnedFd, request: SpawnRequest) -> Result<(), ()> {
     crate::oom::arm(&*stream, start.limits.memory);
     // WebAssembly memories reserve what the ceiling allows, not 4 GiB each: `RLIMIT_AS` holds.
     aether_sandbox::limit_memory_reservations(start.limits.memory);
+    // A pooled worker was forked before its limits were known: its cap follows them now.
+    let max = max.min(max_incoming(SpawnRequest {
+        address_space: start
+            .limits
+            .memory
+            .saturating_add(crate::ENGINE_ADDRESS_OVERHEAD),
+        cpu_seconds: 0,
+    }));
     let input = serde_json::value::RawValue::from_string(start.input).map_err(|_| ())?;
     let context = serde_json::from_str(&start.context).map_err(|_| ())?;
     let host = Arc::new(WorkerHost {
         stream,
         max,
         writer: Mutex::new(()),
-        reader: Mutex::new(()),
+        reader: Mutex::new(inbox),
         waiting: Mutex::new(Waiting {
             open: true,
             senders: HashMap::new(),
@@ -81,8 +95,8 @@ fn serve(socket: OwnedFd, request: SpawnRequest) -> Result<(), ()> {
     };
     host.send(&done).map_err(|_| ())?;
     // aether reads this process's accounting, then kills it: wait for that (the socket closes).
-    let _reading = host.reader.lock().unwrap_or_else(PoisonError::into_inner);
-    while host.read_one().is_some() {}
+    let mut reading = host.reader.lock().unwrap_or_else(PoisonError::into_inner);
+    while host.read_one(&mut reading).is_some() {}
     Ok(())
 }
 
@@ -102,8 +116,8 @@ struct WorkerHost {
     max: usize,
     /// Serializes whole frames on the shared socket.
     writer: Mutex<()>,
-    /// Held by the caller currently reading the socket.
-    reader: Mutex<()>,
+    /// Held by the caller currently reading the socket, with what it has received.
+    reader: Mutex<wire::FrameReader>,
     waiting: Mutex<Waiting>,
     reserved: AtomicU64,
     next_id: AtomicU64,
@@ -133,9 +147,8 @@ impl WorkerHost {
 
     /// Reads one reply and hands it to its caller; `None` once the socket is closed or broken
     /// (then every waiting caller gets [`closed`]).
-    fn read_one(&self) -> Option<()> {
-        wire::spin_until_readable(&self.stream);
-        match wire::read_frame(&mut &*self.stream, self.max) {
+    fn read_one(&self, inbox: &mut wire::FrameReader) -> Option<()> {
+        match inbox.read(&self.stream, self.max, || Ok(())) {
             Ok(ToWorker::Reply {
                 id,
                 reply,
@@ -187,7 +200,7 @@ impl Host for WorkerHost {
                 Err(TryRecvError::Empty) => {}
             }
             match self.reader.try_lock() {
-                Ok(_reading) => {
+                Ok(mut reading) => {
                     // Leader: read until this call's reply has been handed over.
                     loop {
                         match rx.try_recv() {
@@ -195,7 +208,7 @@ impl Host for WorkerHost {
                             Err(TryRecvError::Disconnected) => return Err(closed()),
                             Err(TryRecvError::Empty) => {}
                         }
-                        if self.read_one().is_none() {
+                        if self.read_one(&mut reading).is_none() {
                             return rx.try_recv().unwrap_or_else(|_| Err(closed()));
                         }
                     }

@@ -10,12 +10,14 @@
 //! worker's socket attached (`SCM_RIGHTS`); the zygote answers with the worker's pid and a pidfd
 //! for it attached, or a negative errno and nothing attached.
 
+use std::collections::VecDeque;
 use std::io::{IoSlice, IoSliceMut};
 use std::mem::MaybeUninit;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::process::{Child, Command, Stdio};
-use std::sync::Mutex;
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::thread::JoinHandle;
 use std::time::Duration;
 
 use rustix::net::{
@@ -24,8 +26,8 @@ use rustix::net::{
 };
 use rustix::process::{Pid, PidfdFlags};
 
-use crate::WorkerError;
 use crate::sys::{self, Forked};
+use crate::{ProcessWorker, WorkerError};
 
 /// The hidden first argument that makes the `aether` binary run as the zygote
 /// (see [`run_zygote_if_asked`]).
@@ -44,6 +46,13 @@ pub(crate) struct SpawnRequest {
 }
 
 impl SpawnRequest {
+    /// What a pooled worker is forked with: no address-space or CPU limit yet. aether lowers
+    /// both (soft and hard, `prlimit`) to the step's own before it sends the worker anything.
+    pub(crate) const POOLED: SpawnRequest = SpawnRequest {
+        address_space: u64::MAX,
+        cpu_seconds: u64::MAX,
+    };
+
     fn to_bytes(self) -> [u8; 16] {
         let mut out = [0u8; 16];
         out[..8].copy_from_slice(&self.address_space.to_le_bytes());
@@ -61,19 +70,54 @@ impl SpawnRequest {
     }
 }
 
-/// A worker just forked: its end of the step socket, its pid and a pidfd (kill and stats
-/// without pid reuse races).
+/// A worker forked, confined and never used: its end of the step socket, and the process
+/// (pidfd for kill, `/proc` files opened ahead for the accounting).
 pub(crate) struct Spawned {
     pub(crate) socket: UnixStream,
-    pub(crate) pid: i32,
-    pub(crate) pidfd: OwnedFd,
+    pub(crate) worker: ProcessWorker,
 }
 
 /// aether's handle on its zygote. Dropping it kills the zygote (and so, by `PR_SET_PDEATHSIG`,
-/// every worker it forked).
+/// every worker it forked, used or not).
+///
+/// It keeps a pool of workers forked ahead ([`Zygote::keep_ready`]): a step's critical path is
+/// then a hand-over (two `prlimit`s and the step's first message), not a round trip to the
+/// zygote and a `fork`. A pooled worker has confined itself before it waits for its step; it
+/// runs one step only and is killed after it, as a worker forked on demand.
 pub struct Zygote {
-    control: Mutex<OwnedFd>,
+    shared: Arc<Shared>,
     child: Mutex<Child>,
+    filler: Mutex<Option<JoinHandle<()>>>,
+}
+
+/// What the pool's filler thread shares with the steps.
+struct Shared {
+    control: Mutex<OwnedFd>,
+    pool: Mutex<Pool>,
+    /// Signalled when a worker is taken from the pool, or the zygote is dropped.
+    wake: Condvar,
+}
+
+/// Workers waiting for a step, and how many more the run needs.
+struct Pool {
+    ready: VecDeque<Spawned>,
+    /// How many workers to hold ready at most (the run's `--jobs`).
+    slots: usize,
+    /// Process-tier steps of the run not yet started: no worker is forked ahead beyond them,
+    /// so that no idle worker outlives the last step's start.
+    remaining: usize,
+    /// The zygote is being dropped, or forking failed: fork nothing more ahead.
+    closed: bool,
+    /// The filler is waiting for the zygote to fork a worker, which a step waits for rather
+    /// than fork one more (`ready` plus this never exceed `remaining`: no idle worker is left
+    /// over).
+    in_flight: bool,
+}
+
+impl Pool {
+    fn wanted(&self) -> bool {
+        !self.closed && self.ready.len() < self.slots.min(self.remaining)
+    }
 }
 
 impl Zygote {
@@ -104,15 +148,30 @@ impl Zygote {
             .map_err(setup("the zygote process"))?;
         drop(theirs);
         let zygote = Zygote {
-            control: Mutex::new(ours),
+            shared: Arc::new(Shared {
+                control: Mutex::new(ours),
+                pool: Mutex::new(Pool {
+                    ready: VecDeque::new(),
+                    slots: 0,
+                    remaining: 0,
+                    closed: false,
+                    in_flight: false,
+                }),
+                wake: Condvar::new(),
+            }),
             child: Mutex::new(child),
+            filler: Mutex::new(None),
         };
         zygote.wait_ready()?;
         Ok(zygote)
     }
 
     fn wait_ready(&self) -> Result<(), WorkerError> {
-        let control = self.control.lock().unwrap_or_else(|e| e.into_inner());
+        let control = self
+            .shared
+            .control
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         rustix::net::sockopt::set_socket_timeout(
             &*control,
             rustix::net::sockopt::Timeout::Recv,
@@ -144,8 +203,111 @@ impl Zygote {
         }
     }
 
+    /// Keeps up to `slots` workers forked and confined ahead of need, for a run that will start
+    /// `steps` more process-tier steps: never more than those steps still need, so a run of one
+    /// step forks one worker. Forking happens on a thread of its own, off the steps' path.
+    /// Calling it again replaces both numbers.
+    pub fn keep_ready(&self, slots: usize, steps: usize) {
+        {
+            let mut pool = self.shared.pool();
+            pool.slots = slots;
+            pool.remaining = steps;
+            if !pool.wanted() {
+                return;
+            }
+        }
+        self.shared.wake.notify_all();
+        let mut filler = self.filler.lock().unwrap_or_else(PoisonError::into_inner);
+        if filler.is_some() {
+            return;
+        }
+        let shared = Arc::clone(&self.shared);
+        // No thread, no pool: each step then forks its own worker, as before.
+        *filler = std::thread::Builder::new()
+            .name("aether-pool".into())
+            .spawn(move || shared.fill())
+            .ok();
+    }
+
+    /// A worker for one step held to `request`: one from the pool if there is one (its limits
+    /// lowered to `request` first), else one forked now.
+    pub(crate) fn take(&self, request: SpawnRequest) -> Result<Spawned, WorkerError> {
+        let pooled = {
+            let mut pool = self.shared.pool();
+            pool.remaining = pool.remaining.saturating_sub(1);
+            loop {
+                if let Some(spawned) = pool.ready.pop_front() {
+                    break Some(spawned);
+                }
+                if !pool.in_flight {
+                    break None;
+                }
+                pool = self
+                    .shared
+                    .wake
+                    .wait(pool)
+                    .unwrap_or_else(PoisonError::into_inner);
+            }
+        };
+        self.shared.wake.notify_all();
+        if let Some(spawned) = pooled {
+            if spawned.worker.hold_to(request).is_ok() {
+                return Ok(spawned);
+            }
+            // Gone, or its limits could not be set: never used, killed now.
+            spawned.worker.kill_now();
+        }
+        self.shared.spawn(request)
+    }
+}
+
+impl Shared {
+    fn pool(&self) -> std::sync::MutexGuard<'_, Pool> {
+        self.pool.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The filler thread: forks pooled workers while the pool wants them; stops for good when
+    /// the zygote is dropped or cannot fork (steps then fork their own and report the error).
+    fn fill(&self) {
+        loop {
+            {
+                let mut pool = self.pool();
+                while !pool.closed && !pool.wanted() {
+                    pool = self.wake.wait(pool).unwrap_or_else(PoisonError::into_inner);
+                }
+                if pool.closed {
+                    return;
+                }
+                pool.in_flight = true;
+            }
+            let spawned = self.spawn(SpawnRequest::POOLED);
+            let mut pool = self.pool();
+            pool.in_flight = false;
+            let go_on = match spawned {
+                Ok(spawned) if !pool.closed => {
+                    pool.ready.push_back(spawned);
+                    true
+                }
+                Ok(spawned) => {
+                    spawned.worker.kill_now();
+                    false
+                }
+                Err(_) => {
+                    pool.closed = true;
+                    false
+                }
+            };
+            drop(pool);
+            // A step may be waiting for this worker.
+            self.wake.notify_all();
+            if !go_on {
+                return;
+            }
+        }
+    }
+
     /// Forks one worker held to `request`.
-    pub(crate) fn spawn(&self, request: SpawnRequest) -> Result<Spawned, WorkerError> {
+    fn spawn(&self, request: SpawnRequest) -> Result<Spawned, WorkerError> {
         let spawn_error = |e: rustix::io::Errno| WorkerError::Setup {
             what: "a worker process",
             source: e.into(),
@@ -167,8 +329,7 @@ impl Zygote {
         match (n, pidfd) {
             (4, Some(pidfd)) if pid > 0 => Ok(Spawned {
                 socket: UnixStream::from(ours),
-                pid,
-                pidfd,
+                worker: ProcessWorker::new(pid, pidfd),
             }),
             (4, _) if pid < 0 => Err(spawn_error(rustix::io::Errno::from_raw_os_error(-pid))),
             _ => Err(WorkerError::Unsupported(
@@ -180,9 +341,27 @@ impl Zygote {
 
 impl Drop for Zygote {
     fn drop(&mut self) {
+        let idle = {
+            let mut pool = self.shared.pool();
+            pool.closed = true;
+            std::mem::take(&mut pool.ready)
+        };
+        self.shared.wake.notify_all();
+        for spawned in idle {
+            spawned.worker.kill_now();
+        }
         let mut child = self.child.lock().unwrap_or_else(|e| e.into_inner());
         let _ = child.kill();
         let _ = child.wait();
+        // The filler is waiting on the pool, or on the zygote's answer, which the kill ends.
+        let filler = self
+            .filler
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(filler) = filler {
+            let _ = filler.join();
+        }
     }
 }
 

@@ -348,17 +348,25 @@ impl<'a> Run<'a> {
             .enumerate()
             .any(|(i, s)| runs(i) && s.tier == Tier::Process)
         {
-            Some(Zygote::start().map_err(|source| {
-                RunError::ProcessTier {
-                    source,
-                    steps: ws
-                        .steps
-                        .iter()
-                        .filter(|s| s.tier == Tier::Process)
-                        .map(|s| s.decl.id.clone())
-                        .collect(),
-                }
-            })?)
+            let zygote = Zygote::start().map_err(|source| RunError::ProcessTier {
+                source,
+                steps: ws
+                    .steps
+                    .iter()
+                    .filter(|s| s.tier == Tier::Process)
+                    .map(|s| s.decl.id.clone())
+                    .collect(),
+            })?;
+            // Workers forked ahead, one per job slot, never more than the steps need.
+            let steps = (0..ws.steps.len())
+                .filter(|&i| runs(i) && ws.steps[i].tier == Tier::Process)
+                .count();
+            let slots = options.jobs.map_or_else(
+                || std::thread::available_parallelism().map_or(1, |n| n.get()),
+                |n| n.get(),
+            );
+            zygote.keep_ready(slots, steps);
+            Some(zygote)
         } else {
             None
         };

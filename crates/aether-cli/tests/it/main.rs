@@ -40,6 +40,7 @@ mod soak;
 mod step;
 mod streams;
 mod tier;
+mod tier_pool;
 mod trusted_files;
 mod typescript;
 mod typings;
