@@ -39,7 +39,7 @@ use crate::gate::Meter;
 use crate::sys;
 
 /// The engine patches, by content: any change to the series is another engine build.
-const PATCHES: [&str; 6] = [
+const PATCHES: [&str; 7] = [
     include_str!(
         "../../../vendor/rquickjs-sys/patches/0001-regexp-skip-impossible-start-positions.patch"
     ),
@@ -49,6 +49,9 @@ const PATCHES: [&str; 6] = [
     include_str!("../../../vendor/rquickjs-sys/patches/0005-regexp-first-character-set.patch"),
     include_str!(
         "../../../vendor/rquickjs-sys/patches/0006-regexp-skip-alternatives-by-first-character.patch"
+    ),
+    include_str!(
+        "../../../vendor/rquickjs-sys/patches/0007-interp-number-fast-paths-for-bitwise-and-pow.patch"
     ),
 ];
 

@@ -14352,6 +14352,51 @@ int JS_ToInt64Ext(JSContext *ctx, int64_t *pres, JSValueConst val)
 }
 
 /* return (<0, 0) in case of exception */
+/* aether patch 0007: ToInt32 of a double (modulo 2^32), shared by
+   JS_ToInt32Free and the interpreter's bitwise fast paths. */
+static inline __attribute__((always_inline)) int32_t js_double_to_int32(double d)
+{
+    JSFloat64Union u;
+    int32_t ret;
+    int e;
+    u.d = d;
+    /* we avoid doing fmod(x, 2^32) */
+    e = (u.u64 >> 52) & 0x7ff;
+    if (likely(e <= (1023 + 30))) {
+        /* fast case */
+        ret = (int32_t)d;
+    } else if (e <= (1023 + 30 + 53)) {
+        uint64_t v;
+        /* remainder modulo 2^32 */
+        v = (u.u64 & (((uint64_t)1 << 52) - 1)) | ((uint64_t)1 << 52);
+        v = v << ((e - 1023) - 52 + 32);
+        ret = v >> 32;
+        /* take the sign into account */
+        if (u.u64 >> 63)
+            if (ret != INT32_MIN)
+                ret = -ret;
+    } else {
+        ret = 0; /* also handles NaN and +inf */
+    }
+    return ret;
+}
+
+/* aether patch 0007: ToInt32 of a number (int or float64) without a call;
+   false for any other value, which the caller sends to the slow path. */
+static inline __attribute__((always_inline)) bool js_number_to_int32(JSValue v, int32_t *pres)
+{
+    uint32_t tag = JS_VALUE_GET_TAG(v);
+    if (tag == JS_TAG_INT) {
+        *pres = JS_VALUE_GET_INT(v);
+        return true;
+    }
+    if (JS_TAG_IS_FLOAT64(tag)) {
+        *pres = js_double_to_int32(JS_VALUE_GET_FLOAT64(v));
+        return true;
+    }
+    return false;
+}
+
 static int JS_ToInt32Free(JSContext *ctx, int32_t *pres, JSValue val)
 {
     uint32_t tag;
@@ -14367,31 +14412,7 @@ static int JS_ToInt32Free(JSContext *ctx, int32_t *pres, JSValue val)
         ret = JS_VALUE_GET_INT(val);
         break;
     case JS_TAG_FLOAT64:
-        {
-            JSFloat64Union u;
-            double d;
-            int e;
-            d = JS_VALUE_GET_FLOAT64(val);
-            u.d = d;
-            /* we avoid doing fmod(x, 2^32) */
-            e = (u.u64 >> 52) & 0x7ff;
-            if (likely(e <= (1023 + 30))) {
-                /* fast case */
-                ret = (int32_t)d;
-            } else if (e <= (1023 + 30 + 53)) {
-                uint64_t v;
-                /* remainder modulo 2^32 */
-                v = (u.u64 & (((uint64_t)1 << 52) - 1)) | ((uint64_t)1 << 52);
-                v = v << ((e - 1023) - 52 + 32);
-                ret = v >> 32;
-                /* take the sign into account */
-                if (u.u64 >> 63)
-                    if (ret != INT32_MIN)
-                        ret = -ret;
-            } else {
-                ret = 0; /* also handles NaN and +inf */
-            }
-        }
+        ret = js_double_to_int32(JS_VALUE_GET_FLOAT64(val));
         break;
     default:
         val = JS_ToNumberFree(ctx, val);
@@ -15060,6 +15081,34 @@ static int js_is_array(JSContext *ctx, JSValueConst val)
     } else {
         return false;
     }
+}
+
+/* aether patch 0007: base ** exponent for int32 operands when the result
+   is an integer of at most 2^53 in magnitude (exactly representable, hence
+   equal to what a correctly rounded pow() returns); false otherwise. */
+static inline bool js_pow_int_exact(int32_t base, int32_t exponent, double *pd)
+{
+    int64_t r = 1, b = base;
+    const int64_t limit = (int64_t)1 << 53;
+    if (exponent < 0)
+        return false;
+    /* |r| and |b| stay at most 2^53, so each product is checked against
+       the limit before it is made and never overflows */
+    while (exponent != 0) {
+        if (exponent & 1) {
+            if (b != 0 && llabs(r) > limit / llabs(b))
+                return false;
+            r *= b;
+        }
+        exponent >>= 1;
+        if (exponent != 0) {
+            if (b != 0 && llabs(b) > limit / llabs(b))
+                return false;
+            b *= b;
+        }
+    }
+    *pd = (double)r;
+    return true;
 }
 
 static double js_math_pow(double a, double b)
@@ -20355,6 +20404,17 @@ static JSValue JS_CallInternal(JSContext *caller_ctx, JSValueConst func_obj,
             }
             BREAK;
         CASE(OP_pow):
+            /* aether patch 0007: an int base and exponent whose result is
+               an exact integer (e.g. 2 ** 32) need no call to pow() */
+            if (JS_VALUE_IS_BOTH_INT(sp[-2], sp[-1])) {
+                double d;
+                if (js_pow_int_exact(JS_VALUE_GET_INT(sp[-2]),
+                                     JS_VALUE_GET_INT(sp[-1]), &d)) {
+                    sp[-2] = js_number(d);
+                    sp--;
+                    BREAK;
+                }
+            }
         binary_arith_slow:
             sf->cur_pc = pc;
             if (js_binary_arith_slow(ctx, sp, opcode))
@@ -20550,6 +20610,7 @@ static JSValue JS_CallInternal(JSContext *caller_ctx, JSValueConst func_obj,
         CASE(OP_shl):
             {
                 JSValue op1, op2;
+                int32_t i1, i2;
                 op1 = sp[-2];
                 op2 = sp[-1];
                 if (likely(JS_VALUE_IS_BOTH_INT(op1, op2))) {
@@ -20557,6 +20618,11 @@ static JSValue JS_CallInternal(JSContext *caller_ctx, JSValueConst func_obj,
                     v1 = JS_VALUE_GET_INT(op1);
                     v2 = JS_VALUE_GET_INT(op2) & 0x1f;
                     sp[-2] = js_int32(v1 << v2);
+                    sp--;
+                } else if (js_number_to_int32(op1, &i1) &&
+                           js_number_to_int32(op2, &i2)) {
+                    /* aether patch 0007: numbers that are not both int */
+                    sp[-2] = js_int32((uint32_t)i1 << (i2 & 0x1f));
                     sp--;
                 } else {
                     sf->cur_pc = pc;
@@ -20569,6 +20635,7 @@ static JSValue JS_CallInternal(JSContext *caller_ctx, JSValueConst func_obj,
         CASE(OP_shr):
             {
                 JSValue op1, op2;
+                int32_t i1, i2;
                 op1 = sp[-2];
                 op2 = sp[-1];
                 if (likely(JS_VALUE_IS_BOTH_INT(op1, op2))) {
@@ -20576,6 +20643,11 @@ static JSValue JS_CallInternal(JSContext *caller_ctx, JSValueConst func_obj,
                     v2 = JS_VALUE_GET_INT(op2);
                     v2 &= 0x1f;
                     sp[-2] = js_uint32((uint32_t)JS_VALUE_GET_INT(op1) >> v2);
+                    sp--;
+                } else if (js_number_to_int32(op1, &i1) &&
+                           js_number_to_int32(op2, &i2)) {
+                    /* aether patch 0007: numbers that are not both int */
+                    sp[-2] = js_uint32((uint32_t)i1 >> (i2 & 0x1f));
                     sp--;
                 } else {
                     sf->cur_pc = pc;
@@ -20588,6 +20660,7 @@ static JSValue JS_CallInternal(JSContext *caller_ctx, JSValueConst func_obj,
         CASE(OP_sar):
             {
                 JSValue op1, op2;
+                int32_t i1, i2;
                 op1 = sp[-2];
                 op2 = sp[-1];
                 if (likely(JS_VALUE_IS_BOTH_INT(op1, op2))) {
@@ -20597,6 +20670,11 @@ static JSValue JS_CallInternal(JSContext *caller_ctx, JSValueConst func_obj,
                         v2 &= 0x1f;
                     }
                     sp[-2] = js_int32((int)JS_VALUE_GET_INT(op1) >> v2);
+                    sp--;
+                } else if (js_number_to_int32(op1, &i1) &&
+                           js_number_to_int32(op2, &i2)) {
+                    /* aether patch 0007: numbers that are not both int */
+                    sp[-2] = js_int32(i1 >> (i2 & 0x1f));
                     sp--;
                 } else {
                     sf->cur_pc = pc;
@@ -20609,10 +20687,16 @@ static JSValue JS_CallInternal(JSContext *caller_ctx, JSValueConst func_obj,
         CASE(OP_and):
             {
                 JSValue op1, op2;
+                int32_t i1, i2;
                 op1 = sp[-2];
                 op2 = sp[-1];
                 if (likely(JS_VALUE_IS_BOTH_INT(op1, op2))) {
                     sp[-2] = js_int32(JS_VALUE_GET_INT(op1) & JS_VALUE_GET_INT(op2));
+                    sp--;
+                } else if (js_number_to_int32(op1, &i1) &&
+                           js_number_to_int32(op2, &i2)) {
+                    /* aether patch 0007: numbers that are not both int */
+                    sp[-2] = js_int32(i1 & i2);
                     sp--;
                 } else {
                     sf->cur_pc = pc;
@@ -20625,10 +20709,16 @@ static JSValue JS_CallInternal(JSContext *caller_ctx, JSValueConst func_obj,
         CASE(OP_or):
             {
                 JSValue op1, op2;
+                int32_t i1, i2;
                 op1 = sp[-2];
                 op2 = sp[-1];
                 if (likely(JS_VALUE_IS_BOTH_INT(op1, op2))) {
                     sp[-2] = js_int32(JS_VALUE_GET_INT(op1) | JS_VALUE_GET_INT(op2));
+                    sp--;
+                } else if (js_number_to_int32(op1, &i1) &&
+                           js_number_to_int32(op2, &i2)) {
+                    /* aether patch 0007: numbers that are not both int */
+                    sp[-2] = js_int32(i1 | i2);
                     sp--;
                 } else {
                     sf->cur_pc = pc;
@@ -20641,10 +20731,16 @@ static JSValue JS_CallInternal(JSContext *caller_ctx, JSValueConst func_obj,
         CASE(OP_xor):
             {
                 JSValue op1, op2;
+                int32_t i1, i2;
                 op1 = sp[-2];
                 op2 = sp[-1];
                 if (likely(JS_VALUE_IS_BOTH_INT(op1, op2))) {
                     sp[-2] = js_int32(JS_VALUE_GET_INT(op1) ^ JS_VALUE_GET_INT(op2));
+                    sp--;
+                } else if (js_number_to_int32(op1, &i1) &&
+                           js_number_to_int32(op2, &i2)) {
+                    /* aether patch 0007: numbers that are not both int */
+                    sp[-2] = js_int32(i1 ^ i2);
                     sp--;
                 } else {
                     sf->cur_pc = pc;
