@@ -254,8 +254,85 @@ fn issue_19_int_exponentiation_is_not_a_libm_call() {
     assert!(ratio < 1.75, "int ** / int * loop CPU time: {ratio:.2}");
 }
 
+/// Values of every type `===` distinguishes, made in different ways: ints and doubles of the
+/// same value, negative zero, NaN, flat, concatenated (rope) and atom strings of the same text,
+/// symbols, objects, BigInts small and large, booleans, null and undefined.
+const STRICT_EQ_VALUES: &str = r#"[
+    0, -0, 1, 0.5 * 2, 2 ** 31, 2147483648, NaN, Infinity,
+    "", "ab", "a" + "b", ["a", "b"].join(""), "abc".slice(0, 2), "ab".repeat(300),
+    "ab".repeat(150) + "ab".repeat(150), "type", String.fromCharCode(116, 121, 112, 101),
+    "\u00e9t\u00e9", "\u00e9" + "t\u00e9", Symbol.iterator, Symbol("x"), Symbol("x"),
+    {}, [], globalThis, 1n, 2n ** 70n, 2n ** 70n + 0n, -1n, true, false, null, undefined
+]"#;
+
+// See: test262 test/language/expressions/strict-equals and strict-does-not-equals.
+#[test]
+fn issue_19_strict_equality_of_every_type_pair_is_unchanged() {
+    // Every pair through `===`, `!==` and a `switch` (which compares with `===`), against
+    // IsStrictlyEqual computed without the operator: SameValueZero (`includes`) except NaN.
+    let script = format!(
+        r#"
+        const xs = {STRICT_EQ_VALUES};
+        const bad = [];
+        xs.forEach((a, i) => xs.forEach((b, j) => {{
+            const expected = [a].includes(b) && !Number.isNaN(a);
+            let viaSwitch = false;
+            switch (a) {{ case b: viaSwitch = true; }}
+            if ((a === b) !== expected || (a !== b) === expected || viaSwitch !== expected)
+                bad.push(i + "," + j);
+        }}));
+        bad.join(" ") || "ok";
+        "#
+    );
+    assert_eq!(eval(&script).as_deref(), Ok("ok"));
+}
+
+// See: https://github.com/acornjs/acorn/blob/master/acorn/src/tokenize.js (`this.type ===
+// tt.name`, `node.type === "Identifier"`: object and string identity tests in every step).
+#[test]
+fn issue_19_strict_equality_of_objects_and_strings_needs_no_call() {
+    // Unpatched, `===` had an inline path for two ints only: objects and strings went through
+    // js_strict_eq_slow (a call, a switch on the tag, two more calls to free the operands).
+    let ratio = cpu_ratio(
+        "(n) => { let a = 1, b = 2, c = 1, acc = 0; for (let i = 0; i < n; i++) { if (a === b) acc++; if (a === c) acc++; if (b !== c) acc++; if (a !== c) acc++; } return acc; }",
+        "(n) => { let a = {}, b = \"name\", c = a, acc = 0; for (let i = 0; i < n; i++) { if (a === b) acc++; if (a === c) acc++; if (b !== c) acc++; if (a !== c) acc++; } return acc; }",
+    );
+    eprintln!("object-string / int `===` loop, CPU time: {ratio:.2}");
+    assert!(
+        ratio < 1.3,
+        "object-string / int `===` loop CPU time: {ratio:.2}"
+    );
+}
+
+#[test]
+fn issue_19_dropped_references_free_at_once() {
+    // Patch 0009 inlines the interpreter's reference drops (JS_FreeValue, set_value): every
+    // dropped reference must still free its value at once. 2,000 buffers of 1 MiB assigned in
+    // turn to a local, an array slot and a popped stack value, under a 64 MiB memory limit.
+    let runtime = Runtime::new().expect("runtime");
+    runtime.set_memory_limit(64 << 20);
+    let context = Context::full(&runtime).expect("context");
+    let result = context.with(|ctx| {
+        ctx.eval::<i32, _>(
+            r#"
+            let x = null, total = 0;
+            const slot = [null];
+            for (let i = 0; i < 2000; i++) {
+                x = new ArrayBuffer(1 << 20);
+                slot[0] = new Uint8Array(1 << 20);
+                total += new ArrayBuffer(1 << 20).byteLength >> 20;
+            }
+            total + (x.byteLength >> 20) + (slot[0].length >> 20);
+            "#,
+        )
+        .map_err(|_| format!("{:?}", ctx.catch()))
+    });
+    assert_eq!(result, Ok(2002));
+}
+
 /// test262's tests of the operators the interpreter patches change (the six bitwise and
-/// shift operators, `**` and their compound assignments, `Math.pow`), against the patched
+/// shift operators, `**` and their compound assignments, `Math.pow`, `===`, `!==` and
+/// `switch`), against the patched
 /// engine: the files that fail must be exactly those listed in
 /// `fixtures/test262_interp_failures.txt`, which lists what failed on the unpatched engine.
 /// Runs where a checkout is given: `AETHER_TEST262_DIR=/path/to/test262 cargo test -p
@@ -279,6 +356,9 @@ fn issue_19_test262_operator_results_unchanged() {
         "test/language/expressions/exponentiation",
         "test/language/expressions/compound-assignment",
         "test/built-ins/Math/pow",
+        "test/language/expressions/strict-equals",
+        "test/language/expressions/strict-does-not-equals",
+        "test/language/statements/switch",
     ] {
         js_files(&root.join(dir), &mut files);
     }

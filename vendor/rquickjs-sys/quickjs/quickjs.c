@@ -16465,6 +16465,56 @@ static bool js_same_value_zero(JSContext *ctx, JSValueConst op1, JSValueConst op
     return js_strict_eq2(ctx, op1, op2, JS_EQ_SAME_VALUE_ZERO);
 }
 
+/* aether patch 0008: IsStrictlyEqual decided from the tags, pointers and
+   string lengths alone: 1 or 0, or -1 when the values must be compared (two
+   numbers not both int, two flat strings of the same length that are not
+   both atoms, ropes, BigInts). */
+static inline __attribute__((always_inline)) int js_strict_eq_fast(JSValueConst op1,
+                                                                   JSValueConst op2)
+{
+    uint32_t tag1 = JS_VALUE_GET_TAG(op1);
+    uint32_t tag2 = JS_VALUE_GET_TAG(op2);
+    if (tag1 == tag2) {
+        switch (tag1) {
+        case JS_TAG_OBJECT:
+        case JS_TAG_SYMBOL:
+            return JS_VALUE_GET_PTR(op1) == JS_VALUE_GET_PTR(op2);
+        case JS_TAG_STRING:
+            {
+                JSString *p1 = JS_VALUE_GET_STRING(op1);
+                JSString *p2 = JS_VALUE_GET_STRING(op2);
+                if (p1 == p2)
+                    return 1;
+                if (p1->len != p2->len)
+                    return 0;
+                /* string atoms are unique by content */
+                if (p1->atom_type == JS_ATOM_TYPE_STRING &&
+                    p2->atom_type == JS_ATOM_TYPE_STRING)
+                    return 0;
+                return -1;
+            }
+        case JS_TAG_UNDEFINED:
+        case JS_TAG_NULL:
+            return 1;
+        case JS_TAG_BOOL:
+            return JS_VALUE_GET_INT(op1) == JS_VALUE_GET_INT(op2);
+        default:
+            return -1;
+        }
+    }
+    /* different tags: equal only for two numbers (int and float64), two
+       strings (flat and rope) or two BigInts (short and heap) */
+    if ((tag1 == JS_TAG_INT || JS_TAG_IS_FLOAT64(tag1)) &&
+        (tag2 == JS_TAG_INT || JS_TAG_IS_FLOAT64(tag2)))
+        return -1;
+    if (tag_is_string(tag1) && tag_is_string(tag2))
+        return -1;
+    if ((tag1 == JS_TAG_SHORT_BIG_INT || tag1 == JS_TAG_BIG_INT) &&
+        (tag2 == JS_TAG_SHORT_BIG_INT || tag2 == JS_TAG_BIG_INT))
+        return -1;
+    return 0;
+}
+
 static no_inline int js_strict_eq_slow(JSContext *ctx, JSValue *sp,
                                        bool is_neq)
 {
@@ -18118,6 +18168,33 @@ static bool needs_backtrace(JSValue exc)
 {
     return can_store_error_stack(exc) || can_add_backtrace(exc);
 }
+
+/* aether patch 0009: inside the interpreter loop, JS_FreeValue and set_value
+   are inlined. quickjs-ng made JS_FreeValue an exported out-of-line function
+   (quickjs-ng/quickjs#570), where QuickJS had it inline in quickjs.h; the
+   interpreter then paid a call for every dropped reference. */
+static inline __attribute__((always_inline)) void js_free_value_inline(JSContext *ctx,
+                                                                      JSValue v)
+{
+    if (JS_VALUE_HAS_REF_COUNT(v)) {
+        void *p = JS_VALUE_GET_PTR(v);
+        if (--JS_REF_COUNT(p) <= 0)
+            js_free_value_rt(ctx->rt, v);
+    }
+}
+
+static inline __attribute__((always_inline)) void set_value_inline(JSContext *ctx,
+                                                                  JSValue *pval,
+                                                                  JSValue new_val)
+{
+    JSValue old_val;
+    old_val = *pval;
+    *pval = new_val;
+    js_free_value_inline(ctx, old_val);
+}
+
+#define JS_FreeValue(ctx, v) js_free_value_inline(ctx, v)
+#define set_value(ctx, pval, new_val) set_value_inline(ctx, pval, new_val)
 
 /* argv[] is modified if (flags & JS_CALL_FLAG_COPY_ARGV) = 0. */
 static JSValue JS_CallInternal(JSContext *caller_ctx, JSValueConst func_obj,
@@ -20776,8 +20853,35 @@ static JSValue JS_CallInternal(JSContext *caller_ctx, JSValueConst func_obj,
             OP_CMP(OP_gte, >=, js_relational_slow(ctx, sp, opcode));
             OP_CMP(OP_eq, ==, js_eq_slow(ctx, sp, 0));
             OP_CMP(OP_neq, !=, js_eq_slow(ctx, sp, 1));
-            OP_CMP(OP_strict_eq, ==, js_strict_eq_slow(ctx, sp, 0));
-            OP_CMP(OP_strict_neq, !=, js_strict_eq_slow(ctx, sp, 1));
+        /* aether patch 0008: `===` and `!==` decide without a call when
+           the operands are ints, or of a type compared by identity (objects,
+           symbols, undefined, null, booleans), or of different types that
+           are never strictly equal; numbers, strings and BigInts of unequal
+           representation still take js_strict_eq_slow */
+        CASE(OP_strict_eq):
+        CASE(OP_strict_neq):
+            {
+                JSValue op1, op2;
+                int res;
+                op1 = sp[-2];
+                op2 = sp[-1];
+                if (likely(JS_VALUE_IS_BOTH_INT(op1, op2))) {
+                    res = JS_VALUE_GET_INT(op1) == JS_VALUE_GET_INT(op2);
+                } else {
+                    res = js_strict_eq_fast(op1, op2);
+                    if (unlikely(res < 0)) {
+                        sf->cur_pc = pc;
+                        js_strict_eq_slow(ctx, sp, opcode == OP_strict_neq);
+                        sp--;
+                        BREAK;
+                    }
+                    JS_FreeValue(ctx, op1);
+                    JS_FreeValue(ctx, op2);
+                }
+                sp[-2] = js_bool(res ^ (opcode == OP_strict_neq));
+                sp--;
+            }
+            BREAK;
 
         CASE(OP_in):
             sf->cur_pc = pc;
@@ -21078,6 +21182,10 @@ static JSValue JS_CallInternal(JSContext *caller_ctx, JSValueConst func_obj,
     rt->current_stack_frame = sf->prev_frame;
     return ret_val;
 }
+
+/* aether patch 0009: end of the interpreter's inlined JS_FreeValue and set_value */
+#undef JS_FreeValue
+#undef set_value
 
 JSValue JS_Call(JSContext *ctx, JSValueConst func_obj, JSValueConst this_obj,
                 int argc, JSValueConst *argv)
