@@ -15,7 +15,10 @@ mod test262;
 use test262::{js_files, test262_file};
 
 /// This thread's CPU time in milliseconds (std has no per-thread CPU clock).
-#[allow(unsafe_code)]
+#[allow(
+    unsafe_code,
+    reason = "clock_gettime of the thread CPU clock; std has no safe equivalent"
+)]
 fn thread_cpu_ms() -> f64 {
     let mut ts = libc::timespec {
         tv_sec: 0,
