@@ -39,7 +39,7 @@ use crate::gate::Meter;
 use crate::sys;
 
 /// The engine patches, by content: any change to the series is another engine build.
-const PATCHES: [&str; 6] = [
+const PATCHES: [&str; 9] = [
     include_str!(
         "../../../vendor/rquickjs-sys/patches/0001-regexp-skip-impossible-start-positions.patch"
     ),
@@ -50,6 +50,13 @@ const PATCHES: [&str; 6] = [
     include_str!(
         "../../../vendor/rquickjs-sys/patches/0006-regexp-skip-alternatives-by-first-character.patch"
     ),
+    include_str!(
+        "../../../vendor/rquickjs-sys/patches/0007-interp-number-fast-paths-for-bitwise-and-pow.patch"
+    ),
+    include_str!(
+        "../../../vendor/rquickjs-sys/patches/0008-interp-strict-equality-without-a-call.patch"
+    ),
+    include_str!("../../../vendor/rquickjs-sys/patches/0009-interp-inline-reference-drops.patch"),
 ];
 
 /// The engine build bytecode belongs to (it is only valid for the engine that wrote it:

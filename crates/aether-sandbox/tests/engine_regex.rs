@@ -11,6 +11,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use rquickjs::{Context, Runtime};
 
+#[path = "support/test262.rs"]
+mod test262;
+use test262::{js_files, test262_file};
+
 /// Evaluates `script` in a fresh runtime; returns its string value (or the exception's text)
 /// and how many times the interrupt handler ran. With `stop_after`, the handler interrupts the
 /// script once it has run that many times.
@@ -326,149 +330,6 @@ fn hunks_of(diff: &str) -> Vec<(String, String, String)> {
     }
     flush(&mut current, &file);
     out
-}
-
-/// A test262 file's frontmatter: includes, flags and the expected error type (negative tests).
-struct Meta {
-    includes: Vec<String>,
-    flags: Vec<String>,
-    negative: Option<String>,
-}
-
-fn frontmatter(source: &str) -> Meta {
-    let yaml = source
-        .split_once("/*---")
-        .and_then(|(_, rest)| rest.split_once("---*/"))
-        .map_or("", |(yaml, _)| yaml);
-    let mut meta = Meta {
-        includes: Vec::new(),
-        flags: Vec::new(),
-        negative: None,
-    };
-    let mut key = "";
-    for line in yaml.lines() {
-        let trimmed = line.trim();
-        let list = |value: &str| -> Vec<String> {
-            value
-                .trim()
-                .trim_matches(['[', ']'])
-                .split(',')
-                .map(|s| s.trim().to_owned())
-                .filter(|s| !s.is_empty())
-                .collect()
-        };
-        if !line.starts_with(' ') && !line.starts_with('\t') {
-            if let Some((k, value)) = trimmed.split_once(':') {
-                key = k.trim();
-                match key {
-                    "includes" => meta.includes.extend(list(value)),
-                    "flags" => meta.flags.extend(list(value)),
-                    _ => {}
-                }
-            }
-        } else if let Some(item) = trimmed.strip_prefix("- ") {
-            if key == "includes" {
-                meta.includes.push(item.trim().to_owned());
-            } else if key == "flags" {
-                meta.flags.push(item.trim().to_owned());
-            }
-        } else if key == "negative"
-            && let Some(kind) = trimmed.strip_prefix("type:")
-        {
-            meta.negative = Some(kind.trim().to_owned());
-        }
-    }
-    meta
-}
-
-/// Runs one test262 file; `Err` says why it failed, `Ok(false)` that it was skipped (module).
-fn test262_file(harness: &Path, file: &Path) -> Result<bool, String> {
-    let source = std::fs::read_to_string(file).map_err(|e| e.to_string())?;
-    let meta = frontmatter(&source);
-    let has = |flag: &str| meta.flags.iter().any(|f| f == flag);
-    if has("module") {
-        return Ok(false);
-    }
-    let mut script = String::new();
-    if !has("raw") {
-        if has("onlyStrict") {
-            script.push_str("\"use strict\";\n");
-        }
-        script.push_str(
-            "globalThis.__out = []; globalThis.print = (s) => { __out.push(String(s)); };\n\
-             globalThis.$262 = { global: globalThis, evalScript: (s) => (0, eval)(s), gc() {},\n\
-             detachArrayBuffer() { throw new Error('no detachArrayBuffer'); },\n\
-             createRealm() { throw new Error('no createRealm'); }, agent: {} };\n",
-        );
-        let mut includes = vec!["assert.js".to_owned(), "sta.js".to_owned()];
-        if has("async") {
-            includes.push("doneprintHandle.js".to_owned());
-        }
-        includes.extend(meta.includes.iter().cloned());
-        for include in includes {
-            let text = std::fs::read_to_string(harness.join(&include))
-                .map_err(|e| format!("include {include}: {e}"))?;
-            script.push_str(&text);
-            script.push('\n');
-        }
-    }
-    script.push_str(&source);
-
-    let runtime = Runtime::new().map_err(|e| e.to_string())?;
-    runtime.set_memory_limit(512 << 20);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    runtime.set_interrupt_handler(Some(Box::new(move || std::time::Instant::now() > deadline)));
-    let context = Context::full(&runtime).map_err(|e| e.to_string())?;
-    let thrown = context.with(|ctx| match ctx.eval::<(), _>(script.as_str()) {
-        Ok(()) => Ok(None),
-        Err(rquickjs::Error::Exception) => {
-            let error = ctx.catch();
-            let name = error
-                .as_object()
-                .and_then(|o| o.get::<_, String>("name").ok())
-                .unwrap_or_default();
-            Ok(Some((name, format!("{error:?}"))))
-        }
-        Err(e) => Err(e.to_string()),
-    })?;
-    match (&meta.negative, thrown) {
-        (Some(expected), Some((name, _))) if *expected == name => return Ok(true),
-        (Some(expected), Some((name, message))) => {
-            return Err(format!("expected {expected}, got {name}: {message}"));
-        }
-        (Some(expected), None) => return Err(format!("expected {expected}, nothing thrown")),
-        (None, Some((_, message))) => return Err(message),
-        (None, None) => {}
-    }
-    if has("async") {
-        while runtime
-            .execute_pending_job()
-            .map_err(|_| "a job threw".to_owned())?
-        {}
-        let out = context
-            .with(|ctx| ctx.eval::<String, _>("__out.join('\\n')"))
-            .map_err(|e| e.to_string())?;
-        if !out.contains("Test262:AsyncTestComplete") {
-            return Err(format!("async test did not complete: {out}"));
-        }
-    }
-    Ok(true)
-}
-
-fn js_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            js_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "js")
-            && !path.to_string_lossy().contains("_FIXTURE")
-        {
-            out.push(path);
-        }
-    }
 }
 
 /// test262's RegExp tests (built-ins/RegExp and the String methods taking a RegExp) against

@@ -14352,6 +14352,51 @@ int JS_ToInt64Ext(JSContext *ctx, int64_t *pres, JSValueConst val)
 }
 
 /* return (<0, 0) in case of exception */
+/* aether patch 0007: ToInt32 of a double (modulo 2^32), shared by
+   JS_ToInt32Free and the interpreter's bitwise fast paths. */
+static inline __attribute__((always_inline)) int32_t js_double_to_int32(double d)
+{
+    JSFloat64Union u;
+    int32_t ret;
+    int e;
+    u.d = d;
+    /* we avoid doing fmod(x, 2^32) */
+    e = (u.u64 >> 52) & 0x7ff;
+    if (likely(e <= (1023 + 30))) {
+        /* fast case */
+        ret = (int32_t)d;
+    } else if (e <= (1023 + 30 + 53)) {
+        uint64_t v;
+        /* remainder modulo 2^32 */
+        v = (u.u64 & (((uint64_t)1 << 52) - 1)) | ((uint64_t)1 << 52);
+        v = v << ((e - 1023) - 52 + 32);
+        ret = v >> 32;
+        /* take the sign into account */
+        if (u.u64 >> 63)
+            if (ret != INT32_MIN)
+                ret = -ret;
+    } else {
+        ret = 0; /* also handles NaN and +inf */
+    }
+    return ret;
+}
+
+/* aether patch 0007: ToInt32 of a number (int or float64) without a call;
+   false for any other value, which the caller sends to the slow path. */
+static inline __attribute__((always_inline)) bool js_number_to_int32(JSValue v, int32_t *pres)
+{
+    uint32_t tag = JS_VALUE_GET_TAG(v);
+    if (tag == JS_TAG_INT) {
+        *pres = JS_VALUE_GET_INT(v);
+        return true;
+    }
+    if (JS_TAG_IS_FLOAT64(tag)) {
+        *pres = js_double_to_int32(JS_VALUE_GET_FLOAT64(v));
+        return true;
+    }
+    return false;
+}
+
 static int JS_ToInt32Free(JSContext *ctx, int32_t *pres, JSValue val)
 {
     uint32_t tag;
@@ -14367,31 +14412,7 @@ static int JS_ToInt32Free(JSContext *ctx, int32_t *pres, JSValue val)
         ret = JS_VALUE_GET_INT(val);
         break;
     case JS_TAG_FLOAT64:
-        {
-            JSFloat64Union u;
-            double d;
-            int e;
-            d = JS_VALUE_GET_FLOAT64(val);
-            u.d = d;
-            /* we avoid doing fmod(x, 2^32) */
-            e = (u.u64 >> 52) & 0x7ff;
-            if (likely(e <= (1023 + 30))) {
-                /* fast case */
-                ret = (int32_t)d;
-            } else if (e <= (1023 + 30 + 53)) {
-                uint64_t v;
-                /* remainder modulo 2^32 */
-                v = (u.u64 & (((uint64_t)1 << 52) - 1)) | ((uint64_t)1 << 52);
-                v = v << ((e - 1023) - 52 + 32);
-                ret = v >> 32;
-                /* take the sign into account */
-                if (u.u64 >> 63)
-                    if (ret != INT32_MIN)
-                        ret = -ret;
-            } else {
-                ret = 0; /* also handles NaN and +inf */
-            }
-        }
+        ret = js_double_to_int32(JS_VALUE_GET_FLOAT64(val));
         break;
     default:
         val = JS_ToNumberFree(ctx, val);
@@ -15060,6 +15081,34 @@ static int js_is_array(JSContext *ctx, JSValueConst val)
     } else {
         return false;
     }
+}
+
+/* aether patch 0007: base ** exponent for int32 operands when the result
+   is an integer of at most 2^53 in magnitude (exactly representable, hence
+   equal to what a correctly rounded pow() returns); false otherwise. */
+static inline bool js_pow_int_exact(int32_t base, int32_t exponent, double *pd)
+{
+    int64_t r = 1, b = base;
+    const int64_t limit = (int64_t)1 << 53;
+    if (exponent < 0)
+        return false;
+    /* |r| and |b| stay at most 2^53, so each product is checked against
+       the limit before it is made and never overflows */
+    while (exponent != 0) {
+        if (exponent & 1) {
+            if (b != 0 && llabs(r) > limit / llabs(b))
+                return false;
+            r *= b;
+        }
+        exponent >>= 1;
+        if (exponent != 0) {
+            if (b != 0 && llabs(b) > limit / llabs(b))
+                return false;
+            b *= b;
+        }
+    }
+    *pd = (double)r;
+    return true;
 }
 
 static double js_math_pow(double a, double b)
@@ -16414,6 +16463,56 @@ static bool js_same_value(JSContext *ctx, JSValueConst op1, JSValueConst op2)
 static bool js_same_value_zero(JSContext *ctx, JSValueConst op1, JSValueConst op2)
 {
     return js_strict_eq2(ctx, op1, op2, JS_EQ_SAME_VALUE_ZERO);
+}
+
+/* aether patch 0008: IsStrictlyEqual decided from the tags, pointers and
+   string lengths alone: 1 or 0, or -1 when the values must be compared (two
+   numbers not both int, two flat strings of the same length that are not
+   both atoms, ropes, BigInts). */
+static inline __attribute__((always_inline)) int js_strict_eq_fast(JSValueConst op1,
+                                                                   JSValueConst op2)
+{
+    uint32_t tag1 = JS_VALUE_GET_TAG(op1);
+    uint32_t tag2 = JS_VALUE_GET_TAG(op2);
+    if (tag1 == tag2) {
+        switch (tag1) {
+        case JS_TAG_OBJECT:
+        case JS_TAG_SYMBOL:
+            return JS_VALUE_GET_PTR(op1) == JS_VALUE_GET_PTR(op2);
+        case JS_TAG_STRING:
+            {
+                JSString *p1 = JS_VALUE_GET_STRING(op1);
+                JSString *p2 = JS_VALUE_GET_STRING(op2);
+                if (p1 == p2)
+                    return 1;
+                if (p1->len != p2->len)
+                    return 0;
+                /* string atoms are unique by content */
+                if (p1->atom_type == JS_ATOM_TYPE_STRING &&
+                    p2->atom_type == JS_ATOM_TYPE_STRING)
+                    return 0;
+                return -1;
+            }
+        case JS_TAG_UNDEFINED:
+        case JS_TAG_NULL:
+            return 1;
+        case JS_TAG_BOOL:
+            return JS_VALUE_GET_INT(op1) == JS_VALUE_GET_INT(op2);
+        default:
+            return -1;
+        }
+    }
+    /* different tags: equal only for two numbers (int and float64), two
+       strings (flat and rope) or two BigInts (short and heap) */
+    if ((tag1 == JS_TAG_INT || JS_TAG_IS_FLOAT64(tag1)) &&
+        (tag2 == JS_TAG_INT || JS_TAG_IS_FLOAT64(tag2)))
+        return -1;
+    if (tag_is_string(tag1) && tag_is_string(tag2))
+        return -1;
+    if ((tag1 == JS_TAG_SHORT_BIG_INT || tag1 == JS_TAG_BIG_INT) &&
+        (tag2 == JS_TAG_SHORT_BIG_INT || tag2 == JS_TAG_BIG_INT))
+        return -1;
+    return 0;
 }
 
 static no_inline int js_strict_eq_slow(JSContext *ctx, JSValue *sp,
@@ -18069,6 +18168,33 @@ static bool needs_backtrace(JSValue exc)
 {
     return can_store_error_stack(exc) || can_add_backtrace(exc);
 }
+
+/* aether patch 0009: inside the interpreter loop, JS_FreeValue and set_value
+   are inlined. quickjs-ng made JS_FreeValue an exported out-of-line function
+   (quickjs-ng/quickjs#570), where QuickJS had it inline in quickjs.h; the
+   interpreter then paid a call for every dropped reference. */
+static inline __attribute__((always_inline)) void js_free_value_inline(JSContext *ctx,
+                                                                      JSValue v)
+{
+    if (JS_VALUE_HAS_REF_COUNT(v)) {
+        void *p = JS_VALUE_GET_PTR(v);
+        if (--JS_REF_COUNT(p) <= 0)
+            js_free_value_rt(ctx->rt, v);
+    }
+}
+
+static inline __attribute__((always_inline)) void set_value_inline(JSContext *ctx,
+                                                                  JSValue *pval,
+                                                                  JSValue new_val)
+{
+    JSValue old_val;
+    old_val = *pval;
+    *pval = new_val;
+    js_free_value_inline(ctx, old_val);
+}
+
+#define JS_FreeValue(ctx, v) js_free_value_inline(ctx, v)
+#define set_value(ctx, pval, new_val) set_value_inline(ctx, pval, new_val)
 
 /* argv[] is modified if (flags & JS_CALL_FLAG_COPY_ARGV) = 0. */
 static JSValue JS_CallInternal(JSContext *caller_ctx, JSValueConst func_obj,
@@ -20355,6 +20481,17 @@ static JSValue JS_CallInternal(JSContext *caller_ctx, JSValueConst func_obj,
             }
             BREAK;
         CASE(OP_pow):
+            /* aether patch 0007: an int base and exponent whose result is
+               an exact integer (e.g. 2 ** 32) need no call to pow() */
+            if (JS_VALUE_IS_BOTH_INT(sp[-2], sp[-1])) {
+                double d;
+                if (js_pow_int_exact(JS_VALUE_GET_INT(sp[-2]),
+                                     JS_VALUE_GET_INT(sp[-1]), &d)) {
+                    sp[-2] = js_number(d);
+                    sp--;
+                    BREAK;
+                }
+            }
         binary_arith_slow:
             sf->cur_pc = pc;
             if (js_binary_arith_slow(ctx, sp, opcode))
@@ -20550,6 +20687,7 @@ static JSValue JS_CallInternal(JSContext *caller_ctx, JSValueConst func_obj,
         CASE(OP_shl):
             {
                 JSValue op1, op2;
+                int32_t i1, i2;
                 op1 = sp[-2];
                 op2 = sp[-1];
                 if (likely(JS_VALUE_IS_BOTH_INT(op1, op2))) {
@@ -20557,6 +20695,11 @@ static JSValue JS_CallInternal(JSContext *caller_ctx, JSValueConst func_obj,
                     v1 = JS_VALUE_GET_INT(op1);
                     v2 = JS_VALUE_GET_INT(op2) & 0x1f;
                     sp[-2] = js_int32(v1 << v2);
+                    sp--;
+                } else if (js_number_to_int32(op1, &i1) &&
+                           js_number_to_int32(op2, &i2)) {
+                    /* aether patch 0007: numbers that are not both int */
+                    sp[-2] = js_int32((uint32_t)i1 << (i2 & 0x1f));
                     sp--;
                 } else {
                     sf->cur_pc = pc;
@@ -20569,6 +20712,7 @@ static JSValue JS_CallInternal(JSContext *caller_ctx, JSValueConst func_obj,
         CASE(OP_shr):
             {
                 JSValue op1, op2;
+                int32_t i1, i2;
                 op1 = sp[-2];
                 op2 = sp[-1];
                 if (likely(JS_VALUE_IS_BOTH_INT(op1, op2))) {
@@ -20576,6 +20720,11 @@ static JSValue JS_CallInternal(JSContext *caller_ctx, JSValueConst func_obj,
                     v2 = JS_VALUE_GET_INT(op2);
                     v2 &= 0x1f;
                     sp[-2] = js_uint32((uint32_t)JS_VALUE_GET_INT(op1) >> v2);
+                    sp--;
+                } else if (js_number_to_int32(op1, &i1) &&
+                           js_number_to_int32(op2, &i2)) {
+                    /* aether patch 0007: numbers that are not both int */
+                    sp[-2] = js_uint32((uint32_t)i1 >> (i2 & 0x1f));
                     sp--;
                 } else {
                     sf->cur_pc = pc;
@@ -20588,6 +20737,7 @@ static JSValue JS_CallInternal(JSContext *caller_ctx, JSValueConst func_obj,
         CASE(OP_sar):
             {
                 JSValue op1, op2;
+                int32_t i1, i2;
                 op1 = sp[-2];
                 op2 = sp[-1];
                 if (likely(JS_VALUE_IS_BOTH_INT(op1, op2))) {
@@ -20597,6 +20747,11 @@ static JSValue JS_CallInternal(JSContext *caller_ctx, JSValueConst func_obj,
                         v2 &= 0x1f;
                     }
                     sp[-2] = js_int32((int)JS_VALUE_GET_INT(op1) >> v2);
+                    sp--;
+                } else if (js_number_to_int32(op1, &i1) &&
+                           js_number_to_int32(op2, &i2)) {
+                    /* aether patch 0007: numbers that are not both int */
+                    sp[-2] = js_int32(i1 >> (i2 & 0x1f));
                     sp--;
                 } else {
                     sf->cur_pc = pc;
@@ -20609,10 +20764,16 @@ static JSValue JS_CallInternal(JSContext *caller_ctx, JSValueConst func_obj,
         CASE(OP_and):
             {
                 JSValue op1, op2;
+                int32_t i1, i2;
                 op1 = sp[-2];
                 op2 = sp[-1];
                 if (likely(JS_VALUE_IS_BOTH_INT(op1, op2))) {
                     sp[-2] = js_int32(JS_VALUE_GET_INT(op1) & JS_VALUE_GET_INT(op2));
+                    sp--;
+                } else if (js_number_to_int32(op1, &i1) &&
+                           js_number_to_int32(op2, &i2)) {
+                    /* aether patch 0007: numbers that are not both int */
+                    sp[-2] = js_int32(i1 & i2);
                     sp--;
                 } else {
                     sf->cur_pc = pc;
@@ -20625,10 +20786,16 @@ static JSValue JS_CallInternal(JSContext *caller_ctx, JSValueConst func_obj,
         CASE(OP_or):
             {
                 JSValue op1, op2;
+                int32_t i1, i2;
                 op1 = sp[-2];
                 op2 = sp[-1];
                 if (likely(JS_VALUE_IS_BOTH_INT(op1, op2))) {
                     sp[-2] = js_int32(JS_VALUE_GET_INT(op1) | JS_VALUE_GET_INT(op2));
+                    sp--;
+                } else if (js_number_to_int32(op1, &i1) &&
+                           js_number_to_int32(op2, &i2)) {
+                    /* aether patch 0007: numbers that are not both int */
+                    sp[-2] = js_int32(i1 | i2);
                     sp--;
                 } else {
                     sf->cur_pc = pc;
@@ -20641,10 +20808,16 @@ static JSValue JS_CallInternal(JSContext *caller_ctx, JSValueConst func_obj,
         CASE(OP_xor):
             {
                 JSValue op1, op2;
+                int32_t i1, i2;
                 op1 = sp[-2];
                 op2 = sp[-1];
                 if (likely(JS_VALUE_IS_BOTH_INT(op1, op2))) {
                     sp[-2] = js_int32(JS_VALUE_GET_INT(op1) ^ JS_VALUE_GET_INT(op2));
+                    sp--;
+                } else if (js_number_to_int32(op1, &i1) &&
+                           js_number_to_int32(op2, &i2)) {
+                    /* aether patch 0007: numbers that are not both int */
+                    sp[-2] = js_int32(i1 ^ i2);
                     sp--;
                 } else {
                     sf->cur_pc = pc;
@@ -20680,8 +20853,35 @@ static JSValue JS_CallInternal(JSContext *caller_ctx, JSValueConst func_obj,
             OP_CMP(OP_gte, >=, js_relational_slow(ctx, sp, opcode));
             OP_CMP(OP_eq, ==, js_eq_slow(ctx, sp, 0));
             OP_CMP(OP_neq, !=, js_eq_slow(ctx, sp, 1));
-            OP_CMP(OP_strict_eq, ==, js_strict_eq_slow(ctx, sp, 0));
-            OP_CMP(OP_strict_neq, !=, js_strict_eq_slow(ctx, sp, 1));
+        /* aether patch 0008: `===` and `!==` decide without a call when
+           the operands are ints, or of a type compared by identity (objects,
+           symbols, undefined, null, booleans), or of different types that
+           are never strictly equal; numbers, strings and BigInts of unequal
+           representation still take js_strict_eq_slow */
+        CASE(OP_strict_eq):
+        CASE(OP_strict_neq):
+            {
+                JSValue op1, op2;
+                int res;
+                op1 = sp[-2];
+                op2 = sp[-1];
+                if (likely(JS_VALUE_IS_BOTH_INT(op1, op2))) {
+                    res = JS_VALUE_GET_INT(op1) == JS_VALUE_GET_INT(op2);
+                } else {
+                    res = js_strict_eq_fast(op1, op2);
+                    if (unlikely(res < 0)) {
+                        sf->cur_pc = pc;
+                        js_strict_eq_slow(ctx, sp, opcode == OP_strict_neq);
+                        sp--;
+                        BREAK;
+                    }
+                    JS_FreeValue(ctx, op1);
+                    JS_FreeValue(ctx, op2);
+                }
+                sp[-2] = js_bool(res ^ (opcode == OP_strict_neq));
+                sp--;
+            }
+            BREAK;
 
         CASE(OP_in):
             sf->cur_pc = pc;
@@ -20982,6 +21182,10 @@ static JSValue JS_CallInternal(JSContext *caller_ctx, JSValueConst func_obj,
     rt->current_stack_frame = sf->prev_frame;
     return ret_val;
 }
+
+/* aether patch 0009: end of the interpreter's inlined JS_FreeValue and set_value */
+#undef JS_FreeValue
+#undef set_value
 
 JSValue JS_Call(JSContext *ctx, JSValueConst func_obj, JSValueConst this_obj,
                 int argc, JSValueConst *argv)
