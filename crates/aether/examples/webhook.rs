@@ -2,7 +2,7 @@
 //! policy, and returns its output.
 //!
 //! ```text
-//! cargo run -p aether --example webhook -- PLUGIN_DIR POLICY_FILE [127.0.0.1:8080]
+//! cargo run -p aether --example webhook -- PLUGIN_DIR POLICY_FILE [127.0.0.1:8080] [thread|process]
 //! curl -d '{"event":"push"}' http://127.0.0.1:8080/hook
 //! ```
 //!
@@ -10,13 +10,14 @@
 //! its output (200), or `{"error": ...}` with 400 (bad input), 403 (a violation stopped it, or
 //! outside its execution window) or 422 (the plugin failed). Every capability event goes to
 //! stderr through a [`aether::Subscriber`]. std only: one thread per connection, HTTP/1.1
-//! with `Content-Length`, `Connection: close`.
+//! with `Content-Length`, `Connection: close`. With `process`, every call runs in a confined
+//! worker process of its own (`main` calls [`aether::run_zygote_if_asked`] first for that).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::Arc;
 
-use aether::{CallContext, CallError, Plugin, Sandbox};
+use aether::{CallContext, CallError, Plugin, Sandbox, Tier};
 
 /// The largest request body accepted.
 pub const MAX_BODY: usize = 1 << 20;
@@ -39,7 +40,7 @@ impl aether::Subscriber for StderrViolations {
 }
 
 /// The sandbox and plugin of the service: the policy at `policy`, the workspace its directory.
-pub fn load(plugin: &str, policy: &str) -> Result<Plugin, Box<dyn std::error::Error>> {
+pub fn load(plugin: &str, policy: &str, tier: Tier) -> Result<Plugin, Box<dyn std::error::Error>> {
     let workspace = std::path::Path::new(policy)
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -48,6 +49,7 @@ pub fn load(plugin: &str, policy: &str) -> Result<Plugin, Box<dyn std::error::Er
         .workspace(workspace)
         .policy_file(policy)
         .subscriber(Arc::new(StderrViolations))
+        .tier(tier)
         .build()?;
     Ok(sandbox.load_plugin(plugin)?)
 }
@@ -149,9 +151,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     aether::run_zygote_if_asked();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [plugin, policy, rest @ ..] = args.as_slice() else {
-        return Err("usage: webhook PLUGIN_DIR POLICY_FILE [ADDRESS]".into());
+        return Err("usage: webhook PLUGIN_DIR POLICY_FILE [ADDRESS] [thread|process]".into());
     };
-    let plugin = load(plugin, policy)?;
+    let tier = match rest.get(1).map(String::as_str) {
+        None | Some("thread") => Tier::Thread,
+        Some("process") => Tier::Process,
+        Some(other) => return Err(format!("unknown tier `{other}`: use thread or process").into()),
+    };
+    let plugin = load(plugin, policy, tier)?;
     let address = rest.first().map_or("127.0.0.1:8080", String::as_str);
     let listener = TcpListener::bind(address)?;
     eprintln!(

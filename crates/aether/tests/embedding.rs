@@ -211,6 +211,7 @@ fn issue_21_webhook_example_serves_a_thousand_requests() {
     let plugin = webhook::load(
         dir.path().join("hook").to_str().unwrap(),
         dir.path().join("aether-policy.toml").to_str().unwrap(),
+        aether::Tier::Thread,
     )
     .unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -270,4 +271,89 @@ fn block_on<F: std::future::Future>(f: F) -> F::Output {
         }
         std::thread::park();
     }
+}
+
+/// The example host's binary (cargo builds examples for `cargo test`), beside this test's
+/// executable: `target/<profile>/examples/webhook`.
+fn webhook_binary() -> std::path::PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let profile = exe.parent().unwrap().parent().unwrap();
+    profile.join("examples").join("webhook")
+}
+
+// A host that calls `aether::run_zygote_if_asked()` first in `main` gets the process tier: each
+// call in a confined worker of its own (here also what the policy's `[isolation]` asks). A test
+// binary cannot be the zygote, so this runs the example host's own binary.
+// See: issue 21, "What to build" 1 (`Sandbox::builder()...tier(..)`), SPEC §6.
+#[test]
+fn issue_21_the_example_host_runs_calls_in_the_process_tier() {
+    let binary = webhook_binary();
+    if !binary.exists() {
+        panic!(
+            "{} is missing: build the examples (`cargo test -p aether` does)",
+            binary.display()
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    workspace(dir.path());
+    let policy = dir.path().join("aether-policy.toml");
+    let text = std::fs::read_to_string(&policy).unwrap();
+    std::fs::write(
+        &policy,
+        format!("{text}\n[isolation]\ndefault = \"process\"\n"),
+    )
+    .unwrap();
+    // A free port: bound, read, released, then given to the host.
+    let address = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let mut host = std::process::Command::new(&binary)
+        .arg(dir.path().join("hook"))
+        .arg(&policy)
+        .arg(address.to_string())
+        .arg("process")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let post = |body: &str| -> Option<(u16, serde_json::Value)> {
+        let mut s = TcpStream::connect(address).ok()?;
+        write!(
+            s,
+            "POST /hook HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .ok()?;
+        let mut text = String::new();
+        s.read_to_string(&mut text).ok()?;
+        let status = text.get(9..12)?.parse().ok()?;
+        let body = text.split_once("\r\n\r\n")?.1;
+        Some((status, serde_json::from_str(body).ok()?))
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let first = loop {
+        if let Some(answer) = post(r#"{"event":0}"#) {
+            break answer;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the host never answered"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let results: Vec<_> = std::iter::once(Some(first))
+        .chain((1..20).map(|i| post(&format!(r#"{{"event":{i}}}"#))))
+        .collect();
+    let snoop = post(r#"{"snoop":true}"#);
+    host.kill().unwrap();
+    let output = host.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    for (i, answer) in results.into_iter().enumerate() {
+        let (status, body) = answer.unwrap_or_else(|| panic!("call {i} failed: {stderr}"));
+        assert_eq!(status, 200, "{body} {stderr}");
+        assert_eq!(body["event"], i);
+        assert_eq!(body["calls"], 1, "each call in a fresh instance");
+    }
+    let (status, _) = snoop.unwrap();
+    assert_eq!(status, 403, "{stderr}");
 }
