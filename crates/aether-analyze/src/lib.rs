@@ -365,14 +365,20 @@ pub fn analyze(input: &Input<'_>) -> Vec<Finding> {
                     }
                 }
                 for host_use in &facts.host_uses {
-                    match rules::capability_undeclared::check(&here, input.grant, host_use) {
-                        Some(f) => local.push(f),
-                        None => local.extend(rules::grant_mismatch::check(
-                            &here,
-                            input.grant,
-                            input.workspace,
-                            host_use,
-                        )),
+                    let found = rules::capability_undeclared::check(&here, input.grant, host_use)
+                        .or_else(|| {
+                            rules::grant_mismatch::check(
+                                &here,
+                                input.grant,
+                                input.workspace,
+                                host_use,
+                            )
+                        });
+                    if let Some(f) = found {
+                        local.push(match host_use.doubt {
+                            Some(doubt) => rules::undecided(f, doubt),
+                            None => f,
+                        });
                     }
                 }
                 for (offset, kind) in &facts.dynamic_code {
