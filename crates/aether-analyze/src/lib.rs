@@ -18,6 +18,9 @@ mod depth;
 mod location;
 mod rules;
 mod scan;
+mod suggest;
+
+pub use suggest::{Entry, Place, Suggestion, Undetermined, Unused};
 
 use std::collections::{HashSet, VecDeque};
 use std::path::Path;
@@ -209,6 +212,38 @@ struct ImportSite {
 /// once, and returns every finding: per module in source order, then `capability-unused` last.
 /// A JSON module is only checked to parse.
 pub fn analyze(input: &Input<'_>) -> Vec<Finding> {
+    run(input).0
+}
+
+/// The narrowest `permissions` covering every capability use [`analyze`] sees, what it could
+/// not determine, and the difference with `input.grant` (`aether check --suggest`).
+pub fn suggest(input: &Input<'_>) -> Suggestion {
+    let (findings, uses) = run(input);
+    let opaque = findings
+        .iter()
+        .filter(|f| {
+            matches!(
+                f.rule,
+                "dynamic-code" | "dynamic-access" | "syntax" | "module-not-found"
+            )
+        })
+        .map(|f| {
+            (
+                f.rule,
+                Place {
+                    module: f.module.clone(),
+                    line: f.line,
+                    column: f.column,
+                },
+            )
+        })
+        .collect();
+    suggest::build(&uses, opaque, input.grant, input.workspace)
+}
+
+/// The findings, and every host use seen (for [`suggest`]).
+fn run(input: &Input<'_>) -> (Vec<Finding>, Vec<suggest::SeenUse>) {
+    let mut uses = Vec::new();
     let mut findings = Vec::new();
     let mut seen: HashSet<String> = HashSet::new();
     seen.insert(input.main.to_owned());
@@ -365,6 +400,15 @@ pub fn analyze(input: &Input<'_>) -> Vec<Finding> {
                     }
                 }
                 for host_use in &facts.host_uses {
+                    let (line, column) = index.line_col(host_use.offset);
+                    uses.push(suggest::SeenUse {
+                        place: Place {
+                            module: name.clone(),
+                            line,
+                            column,
+                        },
+                        host_use: host_use.clone(),
+                    });
                     let found = rules::capability_undeclared::check(&here, input.grant, host_use)
                         .or_else(|| {
                             rules::grant_mismatch::check(
@@ -399,5 +443,5 @@ pub fn analyze(input: &Input<'_>) -> Vec<Finding> {
             referenced,
         ));
     }
-    findings
+    (findings, uses)
 }

@@ -387,11 +387,16 @@ impl<'s> Aliases<'s> {
                 {
                     return Some(Val::sure(Sym::Global));
                 }
-                // `Function("return this")()`.
-                if let Expression::CallExpression(inner) = callee
+                // `Function("return this")()`, `new Function("return this")()`.
+                let made = match callee {
+                    Expression::CallExpression(inner) => Some((&inner.callee, &inner.arguments)),
+                    Expression::NewExpression(inner) => Some((&inner.callee, &inner.arguments)),
+                    _ => None,
+                };
+                if let Some((inner_callee, inner_args)) = made
                     && c.arguments.is_empty()
-                    && self.eval(&inner.callee) == Some(Sym::FunctionCtor)
-                    && returns_this(Sym::FunctionCtor, &inner.arguments)
+                    && self.eval(inner_callee) == Some(Sym::FunctionCtor)
+                    && returns_this(Sym::FunctionCtor, inner_args)
                 {
                     return Some(Val::sure(Sym::Global));
                 }
@@ -734,6 +739,11 @@ impl Scanner<'_> {
     /// `m`, whose object evaluates to `obj`.
     fn host_member(&mut self, m: &MemberExpression<'_>, obj: Sym) {
         let start = m.span().start;
+        if matches!(obj, Sym::Eval | Sym::FunctionCtor) {
+            // `Function.call` as a value is `Function.prototype.call` (core-js's
+            // `ctx(Function.call, f)` calls `f`): only calling it builds code.
+            return;
+        }
         match m {
             MemberExpression::StaticMemberExpression(s) => {
                 if let Some(sym) = member(obj, &s.property.name) {
@@ -1028,7 +1038,12 @@ impl<'a> Visit<'a> for Scanner<'_> {
     }
 
     fn visit_new_expression(&mut self, n: &NewExpression<'a>) {
-        if self.aliases.eval(&n.callee) == Some(Sym::FunctionCtor) {
+        let ctor = self.aliases.eval(&n.callee);
+        if ctor == Some(Sym::FunctionCtor) && returns_this(Sym::FunctionCtor, &n.arguments) {
+            // `new Function("return this")`: literal code, the global object.
+            return;
+        }
+        if ctor == Some(Sym::FunctionCtor) {
             self.facts
                 .dynamic_code
                 .push((n.span.start, DynamicCode::Function));

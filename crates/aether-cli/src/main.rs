@@ -8,6 +8,7 @@
 
 mod commands;
 mod compile_cache;
+mod grouped;
 mod inspect;
 mod integrity;
 mod render;
