@@ -31,10 +31,11 @@ use std::collections::HashMap;
 use oxc_allocator::Allocator;
 use oxc_ast::ast::{
     Argument, ArrayExpressionElement, AssignmentExpression, AssignmentTarget, BinaryExpression,
-    BinaryOperator, BindingPattern, CallExpression, ChainElement, ExportAllDeclaration,
-    ExportFromDeclaration, Expression, IdentifierReference, ImportDeclaration, ImportExpression,
-    MemberExpression, NewExpression, ObjectPropertyKind, TSImportEqualsDeclaration,
-    TSModuleReference, TSType, UnaryExpression, UnaryOperator, VariableDeclarator,
+    BinaryOperator, BindingPattern, CallExpression, ChainElement, ConditionalExpression,
+    ExportAllDeclaration, ExportFromDeclaration, Expression, IdentifierReference, IfStatement,
+    ImportDeclaration, ImportExpression, MemberExpression, NewExpression, ObjectPropertyKind,
+    TSImportEqualsDeclaration, TSModuleReference, TSType, UnaryExpression, UnaryOperator,
+    VariableDeclarator,
 };
 use oxc_ast_visit::{Visit, walk};
 use oxc_parser::Parser;
@@ -1012,6 +1013,20 @@ impl<'a> Visit<'a> for Scanner<'_> {
         self.visit_args(&c.arguments);
     }
 
+    fn visit_conditional_expression(&mut self, c: &ConditionalExpression<'a>) {
+        self.visit_test(&c.test);
+        self.visit_expression(&c.consequent);
+        self.visit_expression(&c.alternate);
+    }
+
+    fn visit_if_statement(&mut self, it: &IfStatement<'a>) {
+        self.visit_test(&it.test);
+        self.visit_statement(&it.consequent);
+        if let Some(alternate) = &it.alternate {
+            self.visit_statement(alternate);
+        }
+    }
+
     fn visit_binary_expression(&mut self, b: &BinaryExpression<'a>) {
         // `x instanceof Function` compares; it runs no code.
         if b.operator == BinaryOperator::Instanceof
@@ -1176,12 +1191,20 @@ impl<'a> Visit<'a> for Scanner<'_> {
 }
 
 impl Scanner<'_> {
+    /// A condition: `if (globalThis.fetch)`, `aether.listen ? … : …` test for presence (feature
+    /// detection) and use nothing; any other condition is visited as usual.
+    fn visit_test(&mut self, test: &Expression<'_>) {
+        if self.aliases.eval(test).is_none() {
+            self.visit_expression(test);
+        }
+    }
+
     /// Visits the parts of an alias's value that are not the host reference itself: the test
     /// of `?:`, the other side of `||`, the expressions before the last of a sequence.
     fn visit_alias_source(&mut self, e: &Expression<'_>) {
         match e.get_inner_expression() {
             Expression::ConditionalExpression(c) => {
-                self.visit_expression(&c.test);
+                self.visit_test(&c.test);
                 for branch in [&c.consequent, &c.alternate] {
                     if self.aliases.eval(branch).is_some() {
                         self.visit_alias_source(branch);
