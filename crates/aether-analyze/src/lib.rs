@@ -22,7 +22,7 @@ mod suggest;
 
 pub use suggest::{Entry, Place, Suggestion, Undetermined, Unused};
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::Path;
 
 use aether_policy::{Capability, Grant, ModuleKind};
@@ -155,7 +155,12 @@ const MAX_PARSE_STACK: usize = 16 * 1024 * 1024 * 1024;
 
 /// Parses and scans one module on its own large-stack thread. A thread that cannot start, or
 /// that panics (a bug in the parser), yields a syntax-level finding instead of a crash.
-fn scan_guarded(source: &str, kind: ModuleKind, typescript: bool) -> Scanned {
+fn scan_guarded(
+    source: &str,
+    kind: ModuleKind,
+    typescript: bool,
+    imported: &scan::Imported,
+) -> Scanned {
     let stack = source
         .len()
         .saturating_mul(PARSE_STACK_PER_BYTE)
@@ -164,7 +169,7 @@ fn scan_guarded(source: &str, kind: ModuleKind, typescript: bool) -> Scanned {
         std::thread::Builder::new()
             .name("aether-analyze".into())
             .stack_size(stack)
-            .spawn_scoped(s, || scan::scan(source, kind, typescript))
+            .spawn_scoped(s, || scan::scan(source, kind, typescript, imported))
             .map(|h| h.join())
     });
     match result {
@@ -241,8 +246,97 @@ pub fn suggest(input: &Input<'_>) -> Suggestion {
     suggest::build(&uses, opaque, input.grant, input.workspace)
 }
 
-/// The findings, and every host use seen (for [`suggest`]).
+/// The most passes over the plugin: each follows host references one more module through
+/// exports and imports (a pass is repeated only while some import learns something new).
+const MAX_PASSES: usize = 4;
+
+/// The findings, and every host use seen (for [`suggest`]). A first pass knows no imports;
+/// when a module exports a host reference (`export default root` where `root` is the global
+/// object), the modules importing it are analyzed again knowing it, so that their uses are
+/// checked rather than the export reported as an escape (issue 24).
 fn run(input: &Input<'_>) -> (Vec<Finding>, Vec<suggest::SeenUse>) {
+    let mut imported: HashMap<String, scan::Imported> = HashMap::new();
+    let mut passes = 0;
+    loop {
+        passes += 1;
+        let pass = pass(input, &imported);
+        let next = link(&pass);
+        if next == imported || passes >= MAX_PASSES {
+            return (pass.findings, pass.uses);
+        }
+        imported = next;
+    }
+}
+
+/// What one pass saw, beyond the findings: what each module exports and imports, and how its
+/// specifiers resolved.
+struct Pass {
+    findings: Vec<Finding>,
+    uses: Vec<suggest::SeenUse>,
+    exports: HashMap<String, Vec<scan::Export>>,
+    import_names: HashMap<String, Vec<(String, String)>>,
+    resolved: HashMap<(String, String), String>,
+}
+
+/// The most re-export hops followed from one import (`export … from` chains).
+const MAX_REEXPORT_DEPTH: usize = 16;
+
+/// What `module` exports as `name`, if a host reference.
+fn export_val(pass: &Pass, module: &str, name: &str, depth: usize) -> Option<scan::Val> {
+    if depth > MAX_REEXPORT_DEPTH {
+        return None;
+    }
+    let exports = pass.exports.get(module)?;
+    for e in exports {
+        match e {
+            scan::Export::Local { name: n, val } if n == name => return Some(*val),
+            scan::Export::From {
+                name: n,
+                specifier,
+                imported,
+            } if n == name => {
+                let target = pass.resolved.get(&(module.to_owned(), specifier.clone()))?;
+                return export_val(pass, target, imported, depth + 1);
+            }
+            _ => {}
+        }
+    }
+    if name == "default" {
+        return None;
+    }
+    exports.iter().find_map(|e| match e {
+        scan::Export::All { specifier } => pass
+            .resolved
+            .get(&(module.to_owned(), specifier.clone()))
+            .and_then(|target| export_val(pass, target, name, depth + 1)),
+        _ => None,
+    })
+}
+
+/// What each module's imports hold, from the exports `pass` saw.
+fn link(pass: &Pass) -> HashMap<String, scan::Imported> {
+    let mut out: HashMap<String, scan::Imported> = HashMap::new();
+    for (module, names) in &pass.import_names {
+        for (specifier, name) in names {
+            let Some(target) = pass.resolved.get(&(module.clone(), specifier.clone())) else {
+                continue;
+            };
+            if let Some(val) = export_val(pass, target, name, 0) {
+                out.entry(module.clone())
+                    .or_default()
+                    .insert((specifier.clone(), name.clone()), val);
+            }
+        }
+    }
+    out
+}
+
+/// One pass over the plugin, with what each module's imports are known to hold.
+fn pass(input: &Input<'_>, imported: &HashMap<String, scan::Imported>) -> Pass {
+    let mut exports = HashMap::new();
+    let mut import_names = HashMap::new();
+    let mut resolved = HashMap::new();
+    let no_imports = scan::Imported::new();
     let mut uses = Vec::new();
     let mut findings = Vec::new();
     let mut seen: HashSet<String> = HashSet::new();
@@ -318,14 +412,21 @@ fn run(input: &Input<'_>) -> (Vec<Finding>, Vec<suggest::SeenUse>) {
                 }
             }
         }
-        match scan_guarded(&source, kind, typescript) {
+        match scan_guarded(
+            &source,
+            kind,
+            typescript,
+            imported.get(&name).unwrap_or(&no_imports),
+        ) {
             Scanned::Syntax(errors) => {
                 opaque = true;
                 for (offset, message) in errors {
                     local.push(rules::syntax::finding(&here, offset, &message));
                 }
             }
-            Scanned::Facts(facts) => {
+            Scanned::Facts(mut facts) => {
+                exports.insert(name.clone(), std::mem::take(&mut facts.exports));
+                import_names.insert(name.clone(), std::mem::take(&mut facts.import_names));
                 referenced = referenced.union(facts.referenced);
                 opaque |= !facts.dynamic_code.is_empty();
                 for import in &facts.imports {
@@ -339,6 +440,7 @@ fn run(input: &Input<'_>) -> (Vec<Finding>, Vec<suggest::SeenUse>) {
                     let resolution = (input.resolve)(spec, &name);
                     match resolution {
                         Resolution::Module(canonical) => {
+                            resolved.insert((name.clone(), spec.to_owned()), canonical.clone());
                             if seen.insert(canonical.clone()) {
                                 let (line, column) = index.line_col(import.offset);
                                 let site = ImportSite {
@@ -443,5 +545,11 @@ fn run(input: &Input<'_>) -> (Vec<Finding>, Vec<suggest::SeenUse>) {
             referenced,
         ));
     }
-    (findings, uses)
+    Pass {
+        findings,
+        uses,
+        exports,
+        import_names,
+        resolved,
+    }
 }

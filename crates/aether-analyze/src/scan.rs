@@ -22,9 +22,13 @@
 //! assigned anything else, evaluated through no `?:`/`||`/`??`. A host call through an alias
 //! that is not sure is reported at warning level (the analysis cannot decide it).
 //!
+//! Across modules, an alias exported (`export const`, `export { x as y }`, `export default`,
+//! `export … from`, `export *`) binds the importer's `import` (see `run` in `lib.rs`: a module
+//! is analyzed again once its imports are known to hold host references).
+//!
 //! Limits, on purpose (no data flow): aliases through array destructuring, function parameters
-//! and returns, object properties or other modules' exports are not followed (the host objects
-//! escaping that way are reported by `dynamic-access` instead).
+//! and returns, object properties, namespace imports and CommonJS `module.exports` are not
+//! followed (the host objects escaping that way are reported by `dynamic-access` instead).
 
 use std::collections::HashMap;
 
@@ -32,8 +36,10 @@ use oxc_allocator::Allocator;
 use oxc_ast::ast::{
     Argument, ArrayExpressionElement, AssignmentExpression, AssignmentTarget, BinaryExpression,
     BinaryOperator, BindingPattern, CallExpression, ChainElement, ConditionalExpression,
-    ExportAllDeclaration, ExportFromDeclaration, Expression, IdentifierReference, IfStatement,
-    ImportDeclaration, ImportExpression, MemberExpression, NewExpression, ObjectPropertyKind,
+    Declaration, ExportAllDeclaration, ExportDeclaration, ExportDefaultDeclaration,
+    ExportFromDeclaration, ExportNamedDeclaration, Expression, IdentifierReference, IfStatement,
+    ImportDeclaration, ImportDeclarationSpecifier, ImportExpression, MemberExpression,
+    ModuleExportName, NewExpression, ObjectPropertyKind, Program, Statement,
     TSImportEqualsDeclaration, TSModuleReference, TSType, UnaryExpression, UnaryOperator,
     VariableDeclarator,
 };
@@ -614,6 +620,65 @@ pub(crate) struct Facts {
     pub(crate) dynamic_access: Vec<(u32, DynamicAccess)>,
     /// Capabilities this module references (calls, values, escapes).
     pub(crate) referenced: Classes,
+    /// What it exports that is a host reference, and what it re-exports (issue 24: aliases
+    /// follow exports across the plugin's modules).
+    pub(crate) exports: Vec<Export>,
+    /// The names it imports: specifier and imported name (`default` for a default import).
+    pub(crate) import_names: Vec<(String, String)>,
+}
+
+/// An export that may carry a host reference to an importing module.
+#[derive(Debug, Clone)]
+pub(crate) enum Export {
+    /// `export const f = aether.fs`, `export { f as g }`, `export default fetch`.
+    Local { name: String, val: Val },
+    /// `export { a as b } from "./m.js"`.
+    From {
+        name: String,
+        specifier: String,
+        imported: String,
+    },
+    /// `export * from "./m.js"`.
+    All { specifier: String },
+}
+
+/// What the module's imports are known to hold: by specifier and imported name.
+pub(crate) type Imported = HashMap<(String, String), Val>;
+
+/// Binds the module's import bindings that `imported` knows, and lists every imported name.
+fn seed_imports(
+    program: &Program<'_>,
+    aliases: &mut Aliases<'_>,
+    imported: &Imported,
+    names: &mut Vec<(String, String)>,
+) {
+    for statement in &program.body {
+        let Statement::ImportDeclaration(d) = statement else {
+            continue;
+        };
+        let Some(specifiers) = &d.specifiers else {
+            continue;
+        };
+        let source = d.source.value.to_string();
+        for spec in specifiers {
+            let (name, local) = match spec {
+                ImportDeclarationSpecifier::ImportSpecifier(s) => {
+                    (s.imported.name().to_string(), &s.local)
+                }
+                ImportDeclarationSpecifier::ImportDefaultSpecifier(s) => {
+                    ("default".to_owned(), &s.local)
+                }
+                ImportDeclarationSpecifier::ImportNamespaceSpecifier(_) => continue,
+            };
+            if let (Some(val), Some(symbol)) = (
+                imported.get(&(source.clone(), name.clone())),
+                local.symbol_id.get(),
+            ) {
+                aliases.record(symbol, *val);
+            }
+            names.push((source.clone(), name));
+        }
+    }
 }
 
 /// The result of scanning one module.
@@ -626,7 +691,12 @@ pub(crate) enum Scanned {
 
 /// Parses `source` as an ES module (TypeScript when `typescript`), or as CommonJS (a script
 /// run inside a function, so that a top-level `return` is allowed), and collects its facts.
-pub(crate) fn scan(source: &str, kind: aether_policy::ModuleKind, typescript: bool) -> Scanned {
+pub(crate) fn scan(
+    source: &str,
+    kind: aether_policy::ModuleKind,
+    typescript: bool,
+    imported: &Imported,
+) -> Scanned {
     if let Some(offset) = crate::depth::too_deep(source) {
         return Scanned::Syntax(vec![(
             offset,
@@ -672,15 +742,19 @@ pub(crate) fn scan(source: &str, kind: aether_policy::ModuleKind, typescript: bo
     }
     let semantic = SemanticBuilder::new().build(&ret.program);
     let scoping = semantic.semantic.into_scoping();
-    let mut binder = Binder {
-        aliases: Aliases::new(&scoping),
-    };
+    let mut aliases = Aliases::new(&scoping);
+    let mut import_names = Vec::new();
+    seed_imports(&ret.program, &mut aliases, imported, &mut import_names);
+    let mut binder = Binder { aliases };
     // Twice: an alias may be used (in a function) above the line that declares it.
     binder.visit_program(&ret.program);
     binder.visit_program(&ret.program);
     let mut scanner = Scanner {
         aliases: binder.aliases,
-        facts: Facts::default(),
+        facts: Facts {
+            import_names,
+            ..Facts::default()
+        },
         in_typeof: false,
     };
     scanner.visit_program(&ret.program);
@@ -931,6 +1005,13 @@ impl<'a> Visit<'a> for Scanner<'_> {
             offset: it.source.span.start,
             kind: ImportKind::ExportFrom,
         });
+        for spec in &it.specifiers {
+            self.facts.exports.push(Export::From {
+                name: spec.exported.name().to_string(),
+                specifier: it.source.value.to_string(),
+                imported: spec.local.name().to_string(),
+            });
+        }
     }
 
     fn visit_export_all_declaration(&mut self, it: &ExportAllDeclaration<'a>) {
@@ -939,6 +1020,63 @@ impl<'a> Visit<'a> for Scanner<'_> {
             offset: it.source.span.start,
             kind: ImportKind::ExportFrom,
         });
+        if it.exported.is_none() {
+            self.facts.exports.push(Export::All {
+                specifier: it.source.value.to_string(),
+            });
+        }
+    }
+
+    /// `export { f as g }`: a host reference exported is followed into its importers (issue
+    /// 24), not reported as escaping.
+    fn visit_export_named_declaration(&mut self, it: &ExportNamedDeclaration<'a>) {
+        for spec in &it.specifiers {
+            if let ModuleExportName::IdentifierReference(id) = &spec.local
+                && let Some(val) = self.aliases.lookup(id)
+            {
+                self.facts.exports.push(Export::Local {
+                    name: spec.exported.name().to_string(),
+                    val,
+                });
+                continue;
+            }
+            self.visit_export_specifier(spec);
+        }
+    }
+
+    /// `export const f = aether.fs`: exported aliases are followed into importers.
+    fn visit_export_declaration(&mut self, it: &ExportDeclaration<'a>) {
+        if let Declaration::VariableDeclaration(v) = &it.declaration {
+            for d in &v.declarations {
+                if let BindingPattern::BindingIdentifier(id) = &d.id
+                    && let Some(val) = id
+                        .symbol_id
+                        .get()
+                        .and_then(|s| self.aliases.symbols.get(&s).copied())
+                {
+                    self.facts.exports.push(Export::Local {
+                        name: id.name.to_string(),
+                        val,
+                    });
+                }
+            }
+        }
+        walk::walk_export_declaration(self, it);
+    }
+
+    /// `export default fetch`: followed into importers.
+    fn visit_export_default_declaration(&mut self, it: &ExportDefaultDeclaration<'a>) {
+        if let Some(e) = it.declaration.as_expression()
+            && let Some(val) = self.aliases.eval_val(e)
+        {
+            self.facts.exports.push(Export::Local {
+                name: "default".to_owned(),
+                val,
+            });
+            self.visit_alias_source(e);
+            return;
+        }
+        walk::walk_export_default_declaration(self, it);
     }
 
     fn visit_import_expression(&mut self, it: &ImportExpression<'a>) {

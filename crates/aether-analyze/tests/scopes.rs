@@ -189,3 +189,55 @@ fn closures_and_late_aliases_are_followed() {
         "{f:#?}"
     );
 }
+
+// Aliases follow exports and re-exports across the plugin's modules: the importer's uses are
+// checked, and the export is not reported as an escape.
+#[test]
+fn issue_24_aliases_follow_exports_across_modules() {
+    let f = common::run(
+        &[
+            (
+                "index.js",
+                "import { files, go, rt } from './c.js';\n\
+                 export default () => [files.readText('/etc/passwd'), go('https://evil.example/'), rt('/etc/shadow')];\n",
+            ),
+            (
+                "a.js",
+                "export const fs = aether.fs;\nconst f = fetch;\nexport default f;\n\
+                 const { readText } = aether.fs;\nexport { readText as rt };\n",
+            ),
+            (
+                "c.js",
+                "export { fs as files, default as go } from './a.js';\nexport * from './a.js';\n",
+            ),
+        ],
+        &SOME,
+    );
+    assert_eq!(
+        targets(&f, "grant-mismatch"),
+        ["/etc/passwd", "evil.example", "/etc/shadow"],
+        "{f:#?}"
+    );
+    assert!(of(&f, "dynamic-access").is_empty(), "{f:#?}");
+}
+
+// See: https://github.com/lodash/lodash/blob/4.17.21/_root.js (`export default root`, the
+// global object, imported by 30 modules of lodash-es).
+#[test]
+fn issue_24_an_exported_global_object_is_followed_not_an_escape() {
+    let f = common::run(
+        &[
+            (
+                "index.js",
+                "import root from './_root.js';\nexport default () => root.Symbol;\n",
+            ),
+            (
+                "_root.js",
+                "var freeSelf = typeof self == 'object' && self && self.Object === Object && self;\n\
+                 var root = freeSelf || Function('return this')();\nexport default root;\n",
+            ),
+        ],
+        &NOTHING,
+    );
+    assert!(f.is_empty(), "{f:#?}");
+}
