@@ -7,10 +7,16 @@
 //! findings, nesting too deep for the parser's recursion is refused before parsing, and each
 //! module is parsed on a thread with a large stack whose failure is itself a finding.
 //!
-//! The analysis errs towards reporting: it follows `aether` and `fetch` through plain aliases
-//! and destructuring within a module (see the limits in `scan.rs`), and whatever it cannot
-//! follow is a `dynamic-access` or `dynamic-code` warning rather than silence. It is advice
-//! ahead of the run, never a substitute for the checks the runtime makes on every call.
+//! Names resolve through the parser's scopes and symbols (`oxc_semantic`): a finding about
+//! `fetch`, `aether`, `globalThis`, `require`, `eval` or `Function` is made only where the name
+//! is the unshadowed global, and aliases follow real bindings, within a module and across its
+//! exports (see `scan.rs`). Whatever it cannot follow is a `dynamic-access` or `dynamic-code`
+//! warning rather than silence; `error` is kept for what the code certainly does, and a use it
+//! cannot decide is a warning that says why (issue 24). It is advice ahead of the run, never a
+//! substitute for the checks the runtime makes on every call.
+//!
+//! [`analyze`] returns one finding per site; `aether check` groups repeats of one cause in one
+//! file. [`suggest`] turns the same facts into the narrowest permissions (`--suggest`).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 

@@ -1176,6 +1176,12 @@ impl<'a> Visit<'a> for Scanner<'_> {
             self.visit_expression(&b.left);
             return;
         }
+        // `this !== root`, `x === globalThis`: comparing identity uses nothing.
+        if b.operator.is_equality() {
+            self.visit_test(&b.left);
+            self.visit_test(&b.right);
+            return;
+        }
         walk::walk_binary_expression(self, b);
     }
 
@@ -1329,8 +1335,9 @@ impl<'a> Visit<'a> for Scanner<'_> {
 }
 
 impl Scanner<'_> {
-    /// A condition: `if (globalThis.fetch)`, `aether.listen ? … : …` test for presence (feature
-    /// detection) and use nothing; any other condition is visited as usual.
+    /// A condition or a comparison: `if (globalThis.fetch)`, `aether.listen ? … : …`,
+    /// `this !== root` test for presence or identity and use nothing; any other operand is
+    /// visited as usual.
     fn visit_test(&mut self, test: &Expression<'_>) {
         if self.aliases.eval(test).is_none() {
             self.visit_expression(test);

@@ -229,7 +229,8 @@ fn issue_24_an_exported_global_object_is_followed_not_an_escape() {
         &[
             (
                 "index.js",
-                "import root from './_root.js';\nexport default () => root.Symbol;\n",
+                "import root from './_root.js';\nexport default () => root.Symbol;\n\
+                 export function h() { return this !== root && root === globalThis; }\n",
             ),
             (
                 "_root.js",

@@ -93,6 +93,8 @@ fn assert_findings(name: &str, code: &str, expected: &[Expected]) {
     );
 }
 
+const GET_NATIVE: &str = "true: `getNative(root, 'Map')` passes the global object to a function \
+     that reads a computed key of it (`object[key]`), which the analysis does not follow";
 const FUNCTION_WHY: &str =
     "true: builds code from text at run time, which no static analysis can see";
 const GLOBAL_EXPORTED: &str = "true: a bundled CommonJS module exports the global object \
@@ -251,7 +253,7 @@ export default (input) => ({ ast: new sql.Parser().astify(String(input.sql ?? "S
 
 // See: https://github.com/lodash/lodash/blob/4.17.21/template.js (`Function(importsKeys,
 // source)` compiles templates) and `_root.js` (`Function('return this')()`, exported as
-// `root` and followed into its 30 importers).
+// `root` and followed into its 30 importers, five of which pass it to `getNative`).
 #[test]
 fn issue_24_corpus_lodash_es() {
     assert_findings(
@@ -259,13 +261,50 @@ fn issue_24_corpus_lodash_es() {
         r#"import * as _ from "lodash-es";
 export default (input) => ({ out: _.sortBy(input.xs ?? [3, 1, 2]) });
 "#,
-        &[(
-            "dynamic-code",
-            "warning",
-            "node_modules/lodash-es/template.js",
-            1,
-            FUNCTION_WHY,
-        )],
+        &[
+            (
+                "dynamic-code",
+                "warning",
+                "node_modules/lodash-es/template.js",
+                1,
+                FUNCTION_WHY,
+            ),
+            (
+                "dynamic-access",
+                "warning",
+                "node_modules/lodash-es/_DataView.js",
+                1,
+                GET_NATIVE,
+            ),
+            (
+                "dynamic-access",
+                "warning",
+                "node_modules/lodash-es/_Map.js",
+                1,
+                GET_NATIVE,
+            ),
+            (
+                "dynamic-access",
+                "warning",
+                "node_modules/lodash-es/_Promise.js",
+                1,
+                GET_NATIVE,
+            ),
+            (
+                "dynamic-access",
+                "warning",
+                "node_modules/lodash-es/_Set.js",
+                1,
+                GET_NATIVE,
+            ),
+            (
+                "dynamic-access",
+                "warning",
+                "node_modules/lodash-es/_WeakMap.js",
+                1,
+                GET_NATIVE,
+            ),
+        ],
     );
 }
 
