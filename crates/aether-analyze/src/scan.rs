@@ -449,9 +449,7 @@ impl<'s> Aliases<'s> {
     /// not surely.
     fn record(&mut self, symbol: SymbolId, val: Val) {
         let entry = self.symbols.entry(symbol).or_insert(val);
-        if entry.sym != val.sym {
-            entry.sure = false;
-        } else if !val.sure {
+        if entry.sym != val.sym || !val.sure {
             entry.sure = false;
         }
     }
