@@ -334,11 +334,13 @@ impl<'s> Aliases<'s> {
         }
     }
 
-    /// The binding `id` resolves to; `None` for a global (unresolved) reference.
+    /// The binding `id` resolves to; `None` for a global (unresolved) reference. A TypeScript
+    /// `declare const aether: …` is erased when compiled: the name is still the global.
     fn resolve(&self, id: &IdentifierReference<'_>) -> Option<SymbolId> {
         id.reference_id
             .get()
             .and_then(|r| self.scoping.get_reference(r).symbol_id())
+            .filter(|&s| !self.scoping.symbol_flags(s).is_ambient())
     }
 
     /// Whether `id` denotes the global of its name (no binding shadows it).

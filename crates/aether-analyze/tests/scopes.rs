@@ -242,3 +242,21 @@ fn issue_24_an_exported_global_object_is_followed_not_an_escape() {
     );
     assert!(f.is_empty(), "{f:#?}");
 }
+
+// Recall: a TypeScript `declare` is erased; the name is still the global.
+#[test]
+fn ambient_declarations_do_not_shadow_the_global() {
+    let f = common::run(
+        &[(
+            "index.ts",
+            "declare const aether: any;\ndeclare function fetch(u: string): unknown;\n\
+             export default () => [aether.fs.readText('/etc/passwd'), fetch('https://evil.example/')];\n",
+        )],
+        &SOME,
+    );
+    assert_eq!(
+        targets(&f, "grant-mismatch"),
+        ["/etc/passwd", "evil.example"],
+        "{f:#?}"
+    );
+}
