@@ -7,10 +7,16 @@
 //! findings, nesting too deep for the parser's recursion is refused before parsing, and each
 //! module is parsed on a thread with a large stack whose failure is itself a finding.
 //!
-//! The analysis errs towards reporting: it follows `aether` and `fetch` through plain aliases
-//! and destructuring within a module (see the limits in `scan.rs`), and whatever it cannot
-//! follow is a `dynamic-access` or `dynamic-code` warning rather than silence. It is advice
-//! ahead of the run, never a substitute for the checks the runtime makes on every call.
+//! Names resolve through the parser's scopes and symbols (`oxc_semantic`): a finding about
+//! `fetch`, `aether`, `globalThis`, `require`, `eval` or `Function` is made only where the name
+//! is the unshadowed global, and aliases follow real bindings, within a module and across its
+//! exports (see `scan.rs`). Whatever it cannot follow is a `dynamic-access` or `dynamic-code`
+//! warning rather than silence; `error` is kept for what the code certainly does, and a use it
+//! cannot decide is a warning that says why (issue 24). It is advice ahead of the run, never a
+//! substitute for the checks the runtime makes on every call.
+//!
+//! [`analyze`] returns one finding per site; `aether check` groups repeats of one cause in one
+//! file. [`suggest`] turns the same facts into the narrowest permissions (`--suggest`).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -18,8 +24,11 @@ mod depth;
 mod location;
 mod rules;
 mod scan;
+mod suggest;
 
-use std::collections::{HashSet, VecDeque};
+pub use suggest::{Entry, Place, Suggestion, Undetermined, Unused};
+
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::Path;
 
 use aether_policy::{Capability, Grant, ModuleKind};
@@ -152,7 +161,12 @@ const MAX_PARSE_STACK: usize = 16 * 1024 * 1024 * 1024;
 
 /// Parses and scans one module on its own large-stack thread. A thread that cannot start, or
 /// that panics (a bug in the parser), yields a syntax-level finding instead of a crash.
-fn scan_guarded(source: &str, kind: ModuleKind, typescript: bool) -> Scanned {
+fn scan_guarded(
+    source: &str,
+    kind: ModuleKind,
+    typescript: bool,
+    imported: &scan::Imported,
+) -> Scanned {
     let stack = source
         .len()
         .saturating_mul(PARSE_STACK_PER_BYTE)
@@ -161,7 +175,7 @@ fn scan_guarded(source: &str, kind: ModuleKind, typescript: bool) -> Scanned {
         std::thread::Builder::new()
             .name("aether-analyze".into())
             .stack_size(stack)
-            .spawn_scoped(s, || scan::scan(source, kind, typescript))
+            .spawn_scoped(s, || scan::scan(source, kind, typescript, imported))
             .map(|h| h.join())
     });
     match result {
@@ -209,6 +223,127 @@ struct ImportSite {
 /// once, and returns every finding: per module in source order, then `capability-unused` last.
 /// A JSON module is only checked to parse.
 pub fn analyze(input: &Input<'_>) -> Vec<Finding> {
+    run(input).0
+}
+
+/// The narrowest `permissions` covering every capability use [`analyze`] sees, what it could
+/// not determine, and the difference with `input.grant` (`aether check --suggest`).
+pub fn suggest(input: &Input<'_>) -> Suggestion {
+    let (findings, uses) = run(input);
+    let opaque = findings
+        .iter()
+        .filter(|f| {
+            matches!(
+                f.rule,
+                "dynamic-code" | "dynamic-access" | "syntax" | "module-not-found"
+            )
+        })
+        .map(|f| {
+            (
+                f.rule,
+                Place {
+                    module: f.module.clone(),
+                    line: f.line,
+                    column: f.column,
+                },
+            )
+        })
+        .collect();
+    suggest::build(&uses, opaque, input.grant, input.workspace)
+}
+
+/// The most passes over the plugin: each follows host references one more module through
+/// exports and imports (a pass is repeated only while some import learns something new).
+const MAX_PASSES: usize = 4;
+
+/// The findings, and every host use seen (for [`suggest`]). A first pass knows no imports;
+/// when a module exports a host reference (`export default root` where `root` is the global
+/// object), the modules importing it are analyzed again knowing it, so that their uses are
+/// checked rather than the export reported as an escape (issue 24).
+fn run(input: &Input<'_>) -> (Vec<Finding>, Vec<suggest::SeenUse>) {
+    let mut imported: HashMap<String, scan::Imported> = HashMap::new();
+    let mut passes = 0;
+    loop {
+        passes += 1;
+        let pass = pass(input, &imported);
+        let next = link(&pass);
+        if next == imported || passes >= MAX_PASSES {
+            return (pass.findings, pass.uses);
+        }
+        imported = next;
+    }
+}
+
+/// What one pass saw, beyond the findings: what each module exports and imports, and how its
+/// specifiers resolved.
+struct Pass {
+    findings: Vec<Finding>,
+    uses: Vec<suggest::SeenUse>,
+    exports: HashMap<String, Vec<scan::Export>>,
+    import_names: HashMap<String, Vec<(String, String)>>,
+    resolved: HashMap<(String, String), String>,
+}
+
+/// The most re-export hops followed from one import (`export … from` chains).
+const MAX_REEXPORT_DEPTH: usize = 16;
+
+/// What `module` exports as `name`, if a host reference.
+fn export_val(pass: &Pass, module: &str, name: &str, depth: usize) -> Option<scan::Val> {
+    if depth > MAX_REEXPORT_DEPTH {
+        return None;
+    }
+    let exports = pass.exports.get(module)?;
+    for e in exports {
+        match e {
+            scan::Export::Local { name: n, val } if n == name => return Some(*val),
+            scan::Export::From {
+                name: n,
+                specifier,
+                imported,
+            } if n == name => {
+                let target = pass.resolved.get(&(module.to_owned(), specifier.clone()))?;
+                return export_val(pass, target, imported, depth + 1);
+            }
+            _ => {}
+        }
+    }
+    if name == "default" {
+        return None;
+    }
+    exports.iter().find_map(|e| match e {
+        scan::Export::All { specifier } => pass
+            .resolved
+            .get(&(module.to_owned(), specifier.clone()))
+            .and_then(|target| export_val(pass, target, name, depth + 1)),
+        _ => None,
+    })
+}
+
+/// What each module's imports hold, from the exports `pass` saw.
+fn link(pass: &Pass) -> HashMap<String, scan::Imported> {
+    let mut out: HashMap<String, scan::Imported> = HashMap::new();
+    for (module, names) in &pass.import_names {
+        for (specifier, name) in names {
+            let Some(target) = pass.resolved.get(&(module.clone(), specifier.clone())) else {
+                continue;
+            };
+            if let Some(val) = export_val(pass, target, name, 0) {
+                out.entry(module.clone())
+                    .or_default()
+                    .insert((specifier.clone(), name.clone()), val);
+            }
+        }
+    }
+    out
+}
+
+/// One pass over the plugin, with what each module's imports are known to hold.
+fn pass(input: &Input<'_>, imported: &HashMap<String, scan::Imported>) -> Pass {
+    let mut exports = HashMap::new();
+    let mut import_names = HashMap::new();
+    let mut resolved = HashMap::new();
+    let no_imports = scan::Imported::new();
+    let mut uses = Vec::new();
     let mut findings = Vec::new();
     let mut seen: HashSet<String> = HashSet::new();
     seen.insert(input.main.to_owned());
@@ -283,14 +418,21 @@ pub fn analyze(input: &Input<'_>) -> Vec<Finding> {
                 }
             }
         }
-        match scan_guarded(&source, kind, typescript) {
+        match scan_guarded(
+            &source,
+            kind,
+            typescript,
+            imported.get(&name).unwrap_or(&no_imports),
+        ) {
             Scanned::Syntax(errors) => {
                 opaque = true;
                 for (offset, message) in errors {
                     local.push(rules::syntax::finding(&here, offset, &message));
                 }
             }
-            Scanned::Facts(facts) => {
+            Scanned::Facts(mut facts) => {
+                exports.insert(name.clone(), std::mem::take(&mut facts.exports));
+                import_names.insert(name.clone(), std::mem::take(&mut facts.import_names));
                 referenced = referenced.union(facts.referenced);
                 opaque |= !facts.dynamic_code.is_empty();
                 for import in &facts.imports {
@@ -304,6 +446,7 @@ pub fn analyze(input: &Input<'_>) -> Vec<Finding> {
                     let resolution = (input.resolve)(spec, &name);
                     match resolution {
                         Resolution::Module(canonical) => {
+                            resolved.insert((name.clone(), spec.to_owned()), canonical.clone());
                             if seen.insert(canonical.clone()) {
                                 let (line, column) = index.line_col(import.offset);
                                 let site = ImportSite {
@@ -365,14 +508,29 @@ pub fn analyze(input: &Input<'_>) -> Vec<Finding> {
                     }
                 }
                 for host_use in &facts.host_uses {
-                    match rules::capability_undeclared::check(&here, input.grant, host_use) {
-                        Some(f) => local.push(f),
-                        None => local.extend(rules::grant_mismatch::check(
-                            &here,
-                            input.grant,
-                            input.workspace,
-                            host_use,
-                        )),
+                    let (line, column) = index.line_col(host_use.offset);
+                    uses.push(suggest::SeenUse {
+                        place: Place {
+                            module: name.clone(),
+                            line,
+                            column,
+                        },
+                        host_use: host_use.clone(),
+                    });
+                    let found = rules::capability_undeclared::check(&here, input.grant, host_use)
+                        .or_else(|| {
+                            rules::grant_mismatch::check(
+                                &here,
+                                input.grant,
+                                input.workspace,
+                                host_use,
+                            )
+                        });
+                    if let Some(f) = found {
+                        local.push(match host_use.doubt {
+                            Some(doubt) => rules::undecided(f, doubt),
+                            None => f,
+                        });
                     }
                 }
                 for (offset, kind) in &facts.dynamic_code {
@@ -393,5 +551,11 @@ pub fn analyze(input: &Input<'_>) -> Vec<Finding> {
             referenced,
         ));
     }
-    findings
+    Pass {
+        findings,
+        uses,
+        exports,
+        import_names,
+        resolved,
+    }
 }

@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 mod commands;
+mod grouped;
 mod progress;
 mod render;
 mod sarif;

@@ -24,22 +24,69 @@ fn tier_name(t: Tier) -> &'static str {
     }
 }
 
-/// Prints malformed-file errors and findings to stderr, one per line (plus hints).
+/// Prints malformed-file errors and findings to stderr, one per line (plus hints); the
+/// findings of one cause in one file once, with their count ([`crate::grouped`]).
 pub fn print_diagnostics(malformed: &[FileError], findings: &[Finding]) -> io::Result<()> {
+    print_groups(
+        malformed,
+        &crate::grouped::group(findings),
+        crate::grouped::Omitted::default(),
+    )
+}
+
+/// Prints malformed-file errors, then the groups (errors first, per file), each with its code
+/// excerpt and, when repeated, its count and other places; then what `--max-findings` left out.
+pub fn print_groups(
+    malformed: &[FileError],
+    groups: &[crate::grouped::Group<'_>],
+    omitted: crate::grouped::Omitted,
+) -> io::Result<()> {
     let mut stderr = io::stderr().lock();
     for e in malformed {
         writeln!(stderr, "error: {}", terminal_safe(&e.to_string()))?;
     }
-    for f in findings {
+    let mut file = None;
+    for g in groups {
+        let f = g.finding;
+        if f.file.is_some() && f.file.as_ref() != file {
+            // One heading per file (the groups of a file are together, errors first overall).
+            if let Some(path) = &f.file {
+                writeln!(stderr, "--> {}", terminal_safe(&path.display().to_string()))?;
+            }
+            file = f.file.as_ref();
+        }
         writeln!(
             stderr,
             "{}: {}",
             f.level.as_str(),
             terminal_safe(&f.to_string())
         )?;
-        if let (Some(file), Some(loc)) = (&f.file, f.loc) {
-            excerpt(&mut stderr, file, loc)?;
+        if let (Some(path), Some(loc)) = (&f.file, f.loc) {
+            excerpt(&mut stderr, path, loc)?;
         }
+        if g.count > 1 {
+            let places: Vec<String> = g
+                .related
+                .iter()
+                .map(|l| format!("{}:{}", l.line, l.col))
+                .collect();
+            let more = g.count - 1 - g.related.len();
+            writeln!(
+                stderr,
+                "  = {} more time{} in this file, at {}{}",
+                g.count - 1,
+                if g.count == 2 { "" } else { "s" },
+                places.join(", "),
+                if more > 0 {
+                    format!(" and {more} more")
+                } else {
+                    String::new()
+                }
+            )?;
+        }
+    }
+    if let Some(line) = omitted.summary() {
+        writeln!(stderr, "{line}")?;
     }
     Ok(())
 }
@@ -114,7 +161,8 @@ pub fn check_json(
     plugins: &[(PluginInfo, Vec<Tier>)],
     steps: &[StepTier],
     malformed: &[FileError],
-    findings: &[Finding],
+    groups: &[crate::grouped::Group<'_>],
+    omitted: crate::grouped::Omitted,
 ) -> Value {
     let plugins: Vec<Value> = plugins
         .iter()
@@ -141,19 +189,25 @@ pub fn check_json(
             })
         })
         .collect();
-    out.extend(findings.iter().map(|f| {
+    out.extend(groups.iter().map(|g| {
+        let f = g.finding;
         json!({
             "rule": f.rule, "level": f.level.as_str(), "message": f.message,
             "plugin": f.plugin, "capability": f.capability.map(|c| c.as_str()), "target": f.target,
             "file": f.file.as_ref().map(|p| p.display().to_string()),
             "line": f.loc.map(|l| l.line), "column": f.loc.map(|l| l.col),
+            "count": g.count,
+            "related": g.related.iter().map(|l| json!({ "line": l.line, "column": l.col })).collect::<Vec<_>>(),
         })
     }));
     let steps: Vec<Value> = steps
         .iter()
         .map(|s| json!({ "id": s.id, "plugin": s.plugin, "tier": tier_name(s.tier) }))
         .collect();
-    json!({ "plugins": plugins, "steps": steps, "findings": out })
+    json!({
+        "plugins": plugins, "steps": steps, "findings": out,
+        "omitted": { "findings": omitted.findings, "occurrences": omitted.occurrences },
+    })
 }
 
 /// A pipeline step and the isolation tier it runs in (`check` shows it; SPEC §4 lets a step

@@ -6,7 +6,7 @@ use std::path::Path;
 use aether::manifest::FileError;
 use serde_json::{Value, json};
 
-use aether::workspace::{Finding, Level};
+use aether::workspace::Level;
 
 /// One rule's metadata.
 #[derive(Clone, Copy)]
@@ -150,8 +150,15 @@ fn result(
     result
 }
 
-/// The SARIF 2.1.0 log of one `aether check`.
-pub fn check_sarif(rules: &[RuleMeta], malformed: &[FileError], findings: &[Finding]) -> Value {
+/// The SARIF 2.1.0 log of one `aether check`: one result per group ([`crate::grouped`]),
+/// with `occurrenceCount` and the other places as `relatedLocations` when repeated; what
+/// `--max-findings` left out is in the run's `properties`.
+pub fn check_sarif(
+    rules: &[RuleMeta],
+    malformed: &[FileError],
+    groups: &[crate::grouped::Group<'_>],
+    omitted: crate::grouped::Omitted,
+) -> Value {
     let rule_meta: Vec<Value> = rules
         .iter()
         .map(|r| {
@@ -183,15 +190,40 @@ pub fn check_sarif(rules: &[RuleMeta], malformed: &[FileError], findings: &[Find
             )
         })
         .collect();
-    results.extend(findings.iter().map(|f| {
-        result(
+    results.extend(groups.iter().map(|g| {
+        let f = g.finding;
+        let mut r = result(
             rules,
             f.rule,
             f.level,
             &f.message,
             f.file.as_deref(),
             f.loc.map(|l| (l.line, l.col)),
-        )
+        );
+        if g.count > 1 {
+            r["occurrenceCount"] = json!(g.count);
+            if let Some(file) = f.file.as_deref() {
+                let related: Vec<Value> = g
+                    .related
+                    .iter()
+                    .enumerate()
+                    .map(|(i, l)| {
+                        json!({
+                            "id": i + 1,
+                            "physicalLocation": {
+                                "artifactLocation": { "uri": uri(file) },
+                                "region": { "startLine": l.line.max(1), "startColumn": l.col.max(1) },
+                            },
+                            "message": { "text": "the same finding again" },
+                        })
+                    })
+                    .collect();
+                if !related.is_empty() {
+                    r["relatedLocations"] = json!(related);
+                }
+            }
+        }
+        r
     }));
     json!({
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
@@ -205,6 +237,10 @@ pub fn check_sarif(rules: &[RuleMeta], malformed: &[FileError], findings: &[Find
             } },
             "columnKind": "unicodeCodePoints",
             "results": results,
+            "properties": {
+                "omittedFindings": omitted.findings,
+                "omittedOccurrences": omitted.occurrences,
+            },
         }],
     })
 }

@@ -23,7 +23,7 @@ use aether_pipeline::{Graph, GraphError, Plan, StepNode, Template};
 const WINDOW_RULE: &str = "window";
 
 /// How serious a finding is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Level {
     /// Worth a look; never stops a run by itself.
     Warning,
@@ -294,15 +294,13 @@ pub enum Analysis {
     RunGate,
 }
 
-/// The code findings of `info`'s plugin (`aether-analyze` over the files read once): syntax
-/// errors are malformed input (exit 2), the rest findings at the module's line and column.
-fn code_findings(
+/// Runs `f` on the analyzer's input for `info`'s plugin: its files read once, the runtime's own
+/// resolver (SPEC §5), its grant.
+fn with_analysis_input<R>(
     info: &PluginInfo,
     workspace: &Path,
-    analysis: Analysis,
-    findings: &mut Vec<Finding>,
-    malformed: &mut Vec<FileError>,
-) {
+    f: impl FnOnce(&aether_analyze::Input<'_>) -> R,
+) -> R {
     let bundle = &info.bundle;
     let modules = |name: &str| {
         (name != SIGNATURE_FILE)
@@ -328,7 +326,7 @@ fn code_findings(
         let bytes = bundle.file_bytes(name).unwrap_or_default();
         bundle.kind_of(name, bytes, ResolveMode::Import)
     };
-    let input = aether_analyze::Input {
+    f(&aether_analyze::Input {
         main: &info.manifest.main,
         modules: &modules,
         resolve: &resolve,
@@ -336,8 +334,26 @@ fn code_findings(
         kind: &kind,
         grant: &info.grant,
         workspace,
-    };
-    for f in aether_analyze::analyze(&input) {
+    })
+}
+
+/// `aether check --suggest` for `info`'s plugin (issue 24): the narrowest permissions covering
+/// what the analysis sees, and the difference with its manifest.
+pub fn suggest_permissions(info: &PluginInfo, workspace: &Path) -> aether_analyze::Suggestion {
+    with_analysis_input(info, workspace, aether_analyze::suggest)
+}
+
+/// The code findings of `info`'s plugin (`aether-analyze` over the files read once): syntax
+/// errors are malformed input (exit 2), the rest findings at the module's line and column.
+fn code_findings(
+    info: &PluginInfo,
+    workspace: &Path,
+    analysis: Analysis,
+    findings: &mut Vec<Finding>,
+    malformed: &mut Vec<FileError>,
+) {
+    let found = with_analysis_input(info, workspace, aether_analyze::analyze);
+    for f in found {
         if analysis == Analysis::RunGate && !f.refuses_run {
             continue;
         }

@@ -4,7 +4,9 @@
 //! `aether.fs.writeText/writeBytes/appendText/mkdir/remove` without `filesystem.write`,
 //! `fetch`/`aether.fetch` without `network.domains`, `aether.listen` without `network.listen`,
 //! `aether.env.get` without `env`, `aether.process.run` without `process.commands`. Calls
-//! through aliases (`const { readText } = aether.fs`) count.
+//! through aliases (`const { readText } = aether.fs`) count; a local binding of the same name
+//! (`function fetch() {}`) does not. A call through a name that may hold another value, or a
+//! host function passed as a value, is reported at warning level with the reason.
 //!
 //! ## Why is this bad?
 //! Everything not granted is denied (SPEC §2): the call throws `PermissionDenied` and records a

@@ -2,8 +2,9 @@
 //! Reports uses of the host API this analysis cannot follow: a computed member with a
 //! non-literal key on `aether`, its namespaces or `globalThis` (`aether[x]`, `aether.fs[op]`),
 //! a destructuring with a computed key from them, one of them used as a value (passed to a
-//! function, stored, returned), and assignment to `aether`, `fetch`, `globalThis` or their
-//! members.
+//! function, stored, returned), and assignment to `aether`, `fetch`, `globalThis`, to a host
+//! member of them (`globalThis.fetch = …`), or to a computed key of them. Assigning another
+//! member of the global object (`globalThis.MyLib = …`, every UMD wrapper) is not reported.
 //!
 //! ## Why is this bad?
 //! Which capability such code uses, and with what argument, is decided at run time: the

@@ -14,7 +14,30 @@ pub(crate) mod syntax;
 use aether_policy::Capability;
 
 use crate::location::LineIndex;
-use crate::{Finding, RuleInfo};
+use crate::scan::Doubt;
+use crate::{Finding, Level, RuleInfo};
+
+/// `finding` at warning level, its message saying why the analysis cannot decide it (issue 24:
+/// `error` only where the code certainly makes the call).
+pub(crate) fn undecided(mut finding: Finding, doubt: Doubt) -> Finding {
+    let why = match doubt {
+        Doubt::MaybeOther => {
+            "(undecided: the name called here may also hold another value, through `?:`, `||` or another assignment)"
+        }
+        Doubt::Value => {
+            "(undecided: the function is not called here but passed, stored or exported as a value)"
+        }
+    };
+    finding.level = Level::Warning;
+    match finding.message.find("\n\nhint:") {
+        Some(at) => finding.message.insert_str(at, &format!(" {why}")),
+        None => {
+            finding.message.push(' ');
+            finding.message.push_str(why);
+        }
+    }
+    finding
+}
 
 /// The module a finding is in, and how to place an offset in it.
 pub(crate) struct Site<'a> {

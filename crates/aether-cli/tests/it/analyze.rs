@@ -121,12 +121,19 @@ fn listen_without_a_grant_or_outside_it_is_a_check_error() {
             .unwrap()
             .iter()
             .filter(|f| f["capability"] == "network")
-            .map(|f| {
-                (
-                    f["rule"].as_str().unwrap().to_owned(),
-                    f["line"].as_u64().unwrap(),
-                    f["target"].as_str().map(str::to_owned),
-                )
+            // A cause repeated in one file is one finding with its other places (issue 24).
+            .flat_map(|f| {
+                let related = f["related"].as_array().cloned().unwrap_or_default();
+                std::iter::once(f["line"].as_u64().unwrap())
+                    .chain(related.iter().map(|l| l["line"].as_u64().unwrap()))
+                    .map(|line| {
+                        (
+                            f["rule"].as_str().unwrap().to_owned(),
+                            line,
+                            f["target"].as_str().map(str::to_owned),
+                        )
+                    })
+                    .collect::<Vec<_>>()
             })
             .collect::<Vec<_>>()
     };
