@@ -167,3 +167,34 @@ fn issue_17_example_hostile_plugin_is_contained_and_reported() {
         .unwrap_or_else(|| panic!("{}", run.stderr));
     assert!(readme.contains(summary), "README lacks `{summary}`");
 }
+
+// `check --suggest` on the TypeScript plugin with its npm dependency installed: semver needs
+// no capability, the manifest asks for none, and the analysis of the whole `node_modules` it
+// reaches finds nothing to ask for (issue 24 "Done when": `--suggest` reproduces the examples'
+// manifests).
+#[test]
+fn issue_24_suggest_on_the_npm_typescript_example_asks_for_nothing() {
+    let ws = copy_example("npm-typescript");
+    let plugin = "plugins/release-picker";
+    let installed = npm_ci(&example("npm-typescript").join(plugin));
+    copy_tree(
+        &installed.join("node_modules"),
+        &ws.path().join(plugin).join("node_modules"),
+    );
+    let out = ws.aether(&["check", plugin, "--suggest", "--format", "json"]);
+    out.no_panic();
+    let v = out.json();
+    let suggestions = v["suggestions"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{v:#}"));
+    assert_eq!(suggestions.len(), 1, "{v:#}");
+    let s = &suggestions[0];
+    let permissions = &s["permissions"];
+    assert!(
+        permissions.is_null() || permissions.as_object().is_some_and(|o| o.is_empty()),
+        "{s:#}"
+    );
+    for key in ["used_not_asked", "asked_not_used", "undetermined"] {
+        assert_eq!(s[key], json!([]), "{key}: {s:#}");
+    }
+}
