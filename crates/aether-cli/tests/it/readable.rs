@@ -179,9 +179,9 @@ fn manifest_permissions(example: &str, plugin: &str) -> Value {
     v["permissions"].clone()
 }
 
+// `--suggest` on every example plugin: it reproduces the manifest where the code's targets are
 // literals, and explains every difference elsewhere (the npm TypeScript example, which needs
 // `npm ci` first, is `examples::issue_24_suggest_on_the_npm_typescript_example_asks_for_nothing`).
-// literals, and explains every difference elsewhere.
 #[test]
 fn issue_24_suggest_reproduces_or_explains_the_examples_manifests() {
     // Literal targets: exactly the manifest, no difference.
