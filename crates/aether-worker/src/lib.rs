@@ -25,7 +25,7 @@ use std::os::fd::OwnedFd;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aether_host::Host;
+use aether_protocol::Host;
 use aether_sandbox::{StepError, StepOutcome, StepSpec};
 
 pub use oom::Allocator;

@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use aether_host::{Host, HostValue};
+use aether_protocol::{Host, HostValue};
 use aether_sandbox::{Sampler, StepError, StepOutcome, StepSpec, TIMEOUT_GRACE};
 
 use crate::wire::{self, FromWorker, Start, ToWorker, WireError};
@@ -236,7 +236,7 @@ fn serve(
 /// overrun it, so the worker then compiles the source itself (and is killed at its deadline
 /// as always); the compile finishes on its own thread and is kept for the next worker.
 fn compiled_module(
-    reply: &Result<HostValue, aether_host::HostError>,
+    reply: &Result<HostValue, aether_protocol::HostError>,
     memory: usize,
     deadline: Instant,
 ) -> Option<aether_sandbox::CompiledModule> {

@@ -9,7 +9,7 @@
 use std::io::{self, Read, Write};
 use std::time::Duration;
 
-use aether_host::{HostError, HostRequest, HostValue};
+use aether_protocol::{HostError, HostRequest, HostValue};
 use aether_sandbox::StepError;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -26,7 +26,7 @@ pub enum ToWorker {
         id: u64,
         /// The host's reply.
         reply: Result<HostValue, HostError>,
-        /// [`aether_host::Host::reserved_bytes`] after the call.
+        /// [`aether_protocol::Host::reserved_bytes`] after the call.
         reserved: u64,
         /// For a reply that serves an ES module: its bytecode, compiled by aether's own process
         /// (compile once, issue 19), which the worker loads instead of parsing the source.

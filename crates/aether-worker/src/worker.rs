@@ -12,8 +12,8 @@ use std::sync::mpsc::{self, RecvTimeoutError, SyncSender, TryRecvError};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use aether_host::{Host, HostError, HostRequest, HostValue};
 use aether_policy::Capability;
+use aether_protocol::{Host, HostError, HostRequest, HostValue};
 use aether_sandbox::{StepSpec, run_step};
 
 use crate::wire::{self, FromWorker, ToWorker};

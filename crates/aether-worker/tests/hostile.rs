@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use aether_host::{Host, HostError, HostRequest, HostValue};
+use aether_protocol::{Host, HostError, HostRequest, HostValue};
 use aether_sandbox::{Limits, StepError, StepOutcome, StepSpec};
 use aether_worker::supervisor::{Accounting, MAX_SLOW_CALLS, WorkerProcess, supervise};
 use aether_worker::wire::{FromWorker, ToWorker, read_frame, write_frame};
