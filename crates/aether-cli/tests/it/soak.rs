@@ -184,7 +184,15 @@ fn soak(isolation: &str) {
     let peak_rss = match u64::try_from(usage.ru_maxrss).unwrap() * 1024 {
         // An upper bound of aether's peak: below the bound, nothing more to know.
         maxrss if maxrss < rss_bound => maxrss,
-        _ => sampled.join().unwrap(),
+        _ => {
+            let sampled = sampled.join().unwrap();
+            // No sample would make the bound below unfailable.
+            assert!(
+                sampled > 0,
+                "{isolation} tier: aether's VmHWM was never read"
+            );
+            sampled
+        }
     };
     assert!(
         peak_rss < rss_bound,
