@@ -16,7 +16,7 @@ use crate::addr::{IpNet, is_public, unmap};
 use crate::capability::Capability;
 use crate::denial::{Denial, DenialReason};
 use crate::domain::{DomainPattern, Host, ListenAddr, parse_listen_host};
-use crate::limits::{DEFAULT_MEMORY, DEFAULT_TIMEOUT, Limits, RequestedLimits};
+use crate::limits::{DEFAULT_MEMORY, DEFAULT_STACK, DEFAULT_TIMEOUT, Limits, RequestedLimits};
 use crate::path::{PathPattern, PathSet, normalize_lexically, resolve_lexically};
 use crate::permissions::Permissions;
 use crate::policy::{Excess, Policy, excesses, secret_excesses};
@@ -142,6 +142,7 @@ impl Grant {
         let limits = Limits {
             memory: limits.memory.unwrap_or(DEFAULT_MEMORY.min(p.max_memory)),
             timeout: limits.timeout.unwrap_or(DEFAULT_TIMEOUT.min(p.max_timeout)),
+            stack: DEFAULT_STACK,
         };
         Ok(Grant {
             read_set: Arc::default(),
@@ -766,7 +767,8 @@ mod tests {
             g.limits(),
             Limits {
                 memory: DEFAULT_MEMORY,
-                timeout: DEFAULT_TIMEOUT
+                timeout: DEFAULT_TIMEOUT,
+                stack: DEFAULT_STACK,
             }
         );
         assert_eq!(g.max_response_bytes(), ByteSize::mib(16));
@@ -782,7 +784,8 @@ mod tests {
             g.limits(),
             Limits {
                 memory: ByteSize::mib(128),
-                timeout: Duration::from_secs(10)
+                timeout: Duration::from_secs(10),
+                stack: DEFAULT_STACK,
             }
         );
         // Written limits are kept; above the maxima they are excesses.
@@ -795,7 +798,8 @@ mod tests {
             g.limits(),
             Limits {
                 memory: ByteSize::mib(64),
-                timeout: Duration::from_secs(5)
+                timeout: Duration::from_secs(5),
+                stack: DEFAULT_STACK,
             }
         );
         let lim = RequestedLimits {

@@ -46,7 +46,7 @@ pub use escape::{escape_untrusted, escape_untrusted_lines, is_hidden_char};
 pub use grant::{Grant, is_reserved_path};
 pub use limits::{
     DEFAULT_MAX_MEMORY, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_MAX_TIMEOUT, DEFAULT_MEMORY,
-    DEFAULT_TIMEOUT, Limits, RequestedLimits,
+    DEFAULT_STACK, DEFAULT_TIMEOUT, Limits, RequestedLimits,
 };
 pub use module::{CAPABILITY_BUILTINS, ModuleKind, is_blocked_builtin};
 pub use permissions::Permissions;

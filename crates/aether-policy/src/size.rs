@@ -7,10 +7,18 @@
 use std::fmt;
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 /// A number of bytes. Ordering is by byte count.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+///
+/// Its serde form is the plain number of bytes (`268435456`), as the worker socket carries
+/// [`Limits`](crate::Limits); the text form of manifests and policies (`256MB`) is
+/// [`parse_size`]'s.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize,
+)]
+#[serde(transparent)]
 pub struct ByteSize(pub u64);
 
 impl ByteSize {

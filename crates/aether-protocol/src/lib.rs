@@ -17,8 +17,11 @@ mod host;
 mod step;
 mod text;
 
+/// The step's limits: the policy's own type, so that what the grant gives and what the engine
+/// enforces are one value with one wire form.
+pub use aether_policy::Limits;
 pub use host::{
     BytecodeStore, Host, HostError, HostRequest, HostValue, ResolveMode, panic_message,
 };
-pub use step::{Limits, Sample, Sampler, StepError, StepOutcome, StepSpec};
+pub use step::{Sample, Sampler, StepError, StepOutcome, StepSpec};
 pub use text::cap_text;

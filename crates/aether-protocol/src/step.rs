@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::value::RawValue;
 
+use aether_policy::Limits;
+
 /// What to run: one step's plugin.
 #[derive(Debug, Clone)]
 pub struct StepSpec {
@@ -21,58 +23,12 @@ pub struct StepSpec {
     pub input: Box<RawValue>,
     /// `{ step, pipeline, plugin: { name, version } }`: the second argument of the default export.
     pub context: serde_json::Value,
-    /// The step's resource limits.
+    /// The step's resource limits (the memory ceiling also counts the bytes the host holds for
+    /// the plugin, [`Host::reserved_bytes`](crate::Host::reserved_bytes)).
     pub limits: Limits,
     /// Whether to sample the step's memory and CPU while it runs ([`StepOutcome::samples`],
     /// for `--inspect-security`). Off: no sampling work at all.
     pub sample: bool,
-}
-
-/// A step's resource limits (SPEC §6).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Limits {
-    /// The memory ceiling in bytes: the engine's heap (every QuickJS allocation, including the
-    /// runtime itself, about 200 KiB before the plugin runs) plus the bytes the host holds for the
-    /// plugin ([`Host::reserved_bytes`](crate::Host::reserved_bytes), e.g. the overlay). Not covered: transient Rust buffers
-    /// during a single host call, and the engine thread's native stack. Default 256 MiB.
-    pub memory: u64,
-    /// Wall-clock time from `aether_sandbox::run_step`'s call to the step's result, engine start-up included.
-    /// Default 30 s.
-    pub timeout: Duration,
-    /// The JavaScript stack ceiling in bytes (QuickJS `set_max_stack_size`, measured on the
-    /// engine thread's native stack, where QuickJS keeps its JavaScript frames): deeper recursion
-    /// throws a catchable `RangeError` ("Maximum call stack size exceeded") instead of
-    /// overflowing the native stack. Default 12 MiB, so that simple recursion goes at least as
-    /// deep as in Node 20 with its default `--stack-size` (see [`Limits::DEFAULT_STACK`]). The
-    /// engine thread's native stack is sized from it (4 times it, at least 8 MiB: headroom for
-    /// the Rust and C frames of host calls made at the deepest point). Not counted in
-    /// [`Limits::memory`]: it is reserved address space, touched only as deep as the plugin
-    /// recurses.
-    pub stack: usize,
-}
-
-impl Limits {
-    /// 256 MiB.
-    pub const DEFAULT_MEMORY: u64 = 256 * 1024 * 1024;
-    /// 30 s.
-    pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
-    /// 12 MiB. Measured (issue 15) with `function f(n){return n===0?0:1+f(n-1)}`: Node 20.20
-    /// (default stack, 984 KiB) allows about 10,500 frames on a cold first call and 15,700 once
-    /// the function is optimized; aether about 18,700 in a release build and 21,200 in the dev
-    /// profile, in both tiers. `JSON.parse` of arrays nested 100,000 deep works in both. Past
-    /// the ceiling: a catchable `RangeError`. QuickJS's own default (1 MiB, about 1,800 frames)
-    /// broke recursive parsers that work in Node. `docs/isolation-tiers.md` has the table.
-    pub const DEFAULT_STACK: usize = 12 * 1024 * 1024;
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Self {
-            memory: Self::DEFAULT_MEMORY,
-            timeout: Self::DEFAULT_TIMEOUT,
-            stack: Self::DEFAULT_STACK,
-        }
-    }
 }
 
 /// What came of a step.
@@ -252,6 +208,29 @@ mod tests {
         assert!(
             samples.last().map_or(0, |s| s.t_ms) * 2
                 >= now.duration_since(start).as_millis() as u64
+        );
+    }
+
+    /// The limits' serde form is the worker socket's: plain byte counts and a `Duration`,
+    /// exactly as before `Limits` was one type (issue 20 item 4).
+    #[test]
+    fn issue_20_limits_serialise_as_plain_numbers() {
+        let limits = Limits::default();
+        assert_eq!(
+            serde_json::to_value(limits).unwrap(),
+            serde_json::json!({
+                "memory": 256u64 * 1024 * 1024,
+                "timeout": { "secs": 30, "nanos": 0 },
+                "stack": 12u64 * 1024 * 1024,
+            })
+        );
+        let back: Limits =
+            serde_json::from_str(r#"{"memory":1024,"timeout":{"secs":2,"nanos":0},"stack":4096}"#)
+                .unwrap();
+        assert_eq!(back.timeout, Duration::from_secs(2));
+        assert_eq!(
+            serde_json::to_string(&back).unwrap(),
+            r#"{"memory":1024,"timeout":{"secs":2,"nanos":0},"stack":4096}"#
         );
     }
 

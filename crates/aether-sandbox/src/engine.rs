@@ -94,7 +94,7 @@ pub(crate) fn run(spec: StepSpec, gate: Arc<Gate>, report: SyncSender<Report>) {
 fn kill_error(kill: Kill, spec: &StepSpec) -> StepError {
     match kill {
         Kill::Memory => StepError::Memory {
-            limit: spec.limits.memory,
+            limit: spec.limits.memory.bytes(),
         },
         Kill::Timeout => StepError::Timeout {
             limit: spec.limits.timeout,
@@ -117,7 +117,7 @@ fn start(
     };
     let runtime = Runtime::new_with_alloc(MeteredAllocator::new(Arc::clone(&shared.meter)))
         .map_err(|e| failed("cannot create the runtime", e))?;
-    runtime.set_max_stack_size(spec.limits.stack);
+    runtime.set_max_stack_size(crate::js_stack(&spec.limits));
     let interrupt = Arc::clone(shared);
     // Returning `true` raises an uncatchable error; it keeps returning `true` once the plugin
     // is killed, so catching that error only gets the plugin interrupted again.

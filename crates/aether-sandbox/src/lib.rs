@@ -68,6 +68,18 @@ pub const TIMEOUT_GRACE: Duration = Duration::from_millis(50);
 /// Rust and C frames around it; the memory is only reserved address space until touched.
 const ENGINE_THREAD_MIN_STACK: usize = 8 * 1024 * 1024;
 
+/// [`Limits::stack`] in bytes, for QuickJS (saturating: a ceiling above the address space is
+/// no ceiling).
+pub(crate) fn js_stack(limits: &Limits) -> usize {
+    usize::try_from(limits.stack.bytes()).unwrap_or(usize::MAX)
+}
+
+/// The engine thread's native stack for `limits`: 4 times the JavaScript stack, at least
+/// [`ENGINE_THREAD_MIN_STACK`].
+fn engine_thread_stack(limits: &Limits) -> usize {
+    ENGINE_THREAD_MIN_STACK.max(js_stack(limits).saturating_mul(4))
+}
+
 /// Compiles, once per process, what every sandbox reuses (the bytecode of the JavaScript half
 /// of the bindings). Optional: the first step does it otherwise. A process that forks
 /// sandboxes (the process tier's zygote) calls it before forking, so that no worker repeats it.
@@ -80,8 +92,7 @@ pub fn prepare() {
 /// ahead of its step) pays the thread's start and first stack touch before the step instead of
 /// in it. Errors only when no thread could be started.
 pub fn warm_engine_thread(limits: &Limits) -> std::io::Result<()> {
-    let stack = ENGINE_THREAD_MIN_STACK.max(limits.stack.saturating_mul(4));
-    pool::spawn(stack, Box::new(|| {}))
+    pool::spawn(engine_thread_stack(limits), Box::new(|| {}))
 }
 
 /// Runs one step's plugin in a fresh engine on an engine thread of its own (a warm thread is
@@ -98,12 +109,12 @@ pub fn run_step(spec: StepSpec, host: Arc<dyn Host + 'static>) -> StepOutcome {
     let limits = spec.limits;
     let spec_sample = spec.sample;
     let deadline = aether_policy::deadline_after(start, limits.timeout);
-    let shared = Arc::new(Shared::new(deadline, limits.memory));
+    let shared = Arc::new(Shared::new(deadline, limits.memory.bytes()));
     let gate = Arc::new(Gate::new(host, Arc::clone(&shared)));
 
     let (tx, rx) = mpsc::sync_channel(1);
     let thread_gate = Arc::clone(&gate);
-    let stack = ENGINE_THREAD_MIN_STACK.max(limits.stack.saturating_mul(4));
+    let stack = engine_thread_stack(&limits);
     let job = Box::new(move || {
         let on_panic = tx.clone();
         let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use aether_policy::Capability;
+use aether_policy::{ByteSize, Capability};
 use aether_protocol::{Host, HostError, HostRequest, HostValue};
 use aether_sandbox::{Limits, StepError, StepOutcome, StepSpec, run_step};
 use serde_json::{Value, json};
@@ -849,7 +849,7 @@ fn cpu_time_is_the_steps_own_on_a_reused_thread() {
 #[test]
 fn issue_16_pending_timers_count_toward_the_memory_ceiling() {
     let limits = Limits {
-        memory: 16 << 20,
+        memory: ByteSize::mib(16),
         timeout: Duration::from_secs(20),
         ..Limits::default()
     };
@@ -885,7 +885,7 @@ fn issue_16_pending_timers_count_toward_the_memory_ceiling() {
 #[test]
 fn issue_16_queued_fetch_bodies_count_toward_the_memory_ceiling() {
     let limits = Limits {
-        memory: 32 << 20,
+        memory: ByteSize::mib(32),
         timeout: Duration::from_secs(20),
         ..Limits::default()
     };
@@ -906,7 +906,7 @@ fn issue_16_queued_fetch_bodies_count_toward_the_memory_ceiling() {
 #[test]
 fn memory_bomb_fails_with_memory_and_the_next_step_still_runs() {
     let limits = Limits {
-        memory: 32 << 20,
+        memory: ByteSize::mib(32),
         ..Limits::default()
     };
     let host = Arc::new(FakeHost::with_main(
@@ -921,7 +921,7 @@ fn memory_bomb_fails_with_memory_and_the_next_step_still_runs() {
 #[test]
 fn catching_out_of_memory_does_not_save_the_plugin() {
     let limits = Limits {
-        memory: 32 << 20,
+        memory: ByteSize::mib(32),
         ..one_second()
     };
     for source in [
@@ -942,7 +942,7 @@ fn catching_out_of_memory_does_not_save_the_plugin() {
 #[test]
 fn host_limit_exceeded_stops_the_plugin_even_if_caught() {
     let limits = Limits {
-        memory: 32 << 20,
+        memory: ByteSize::mib(32),
         ..one_second()
     };
     let host = Arc::new(FakeHost::with_main(
@@ -984,7 +984,7 @@ fn a_native_call_that_ignores_the_interrupt_is_abandoned_at_the_timeout() {
     // returns anyway and revokes the engine's host access. The abandoned thread dies when its
     // string outgrows the (small) memory ceiling.
     let limits = Limits {
-        memory: 64 << 20,
+        memory: ByteSize::mib(64),
         timeout: Duration::from_millis(100),
         ..Limits::default()
     };

@@ -5,6 +5,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use aether_policy::ByteSize;
 use aether_protocol::{Host, HostError, HostRequest, HostValue};
 use aether_sandbox::{Limits, StepError, StepSpec, run_step};
 use serde_json::{Value, json};
@@ -101,7 +102,7 @@ fn issue_18_stream_globals_are_lazy_plain_globals() {
 #[test]
 fn issue_18_compression_state_counts_toward_the_memory_ceiling() {
     let limits = Limits {
-        memory: 16 << 20,
+        memory: ByteSize::mib(16),
         timeout: Duration::from_secs(20),
         ..Limits::default()
     };

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use aether_policy::ByteSize;
 use aether_protocol::{Host, HostError, HostRequest, HostValue};
 use aether_sandbox::{Limits, StepError, StepSpec, run_step};
 use serde_json::{Value, json};
@@ -96,7 +97,7 @@ fn issue_19_wasm_loop_stops_at_the_deadline_in_the_thread_tier() {
 fn issue_19_wasm_memory_counts_toward_the_ceiling() {
     let wat = r#"(module (memory 1) (func (export "bomb") (loop (drop (memory.grow (i32.const 16))) br 0)))"#;
     let limits = Limits {
-        memory: 32 * 1024 * 1024,
+        memory: ByteSize::mib(32),
         ..Limits::default()
     };
     let (result, _) = run(
@@ -113,7 +114,7 @@ fn issue_19_wasm_memory_counts_toward_the_ceiling() {
 #[test]
 fn issue_19_wasm_memories_made_in_a_loop_hit_the_ceiling() {
     let limits = Limits {
-        memory: 64 * 1024 * 1024,
+        memory: ByteSize::mib(64),
         timeout: Duration::from_secs(5),
         ..Limits::default()
     };

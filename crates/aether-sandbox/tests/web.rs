@@ -5,6 +5,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use aether_policy::ByteSize;
 use aether_protocol::{Host, HostError, HostRequest, HostValue};
 use aether_sandbox::{Limits, StepError, StepSpec, run_step};
 use serde_json::{Value, json};
@@ -129,7 +130,7 @@ fn issue_18_report_error_goes_to_the_step_log() {
 #[test]
 fn issue_18_intervals_count_toward_the_memory_ceiling_and_clear_themselves() {
     let limits = Limits {
-        memory: 16 << 20,
+        memory: ByteSize::mib(16),
         timeout: Duration::from_secs(20),
         ..Limits::default()
     };
@@ -217,7 +218,7 @@ fn issue_18_an_aborted_fetch_is_abandoned() {
 #[test]
 fn issue_18_blob_bytes_count_toward_the_memory_ceiling() {
     let limits = Limits {
-        memory: 16 << 20,
+        memory: ByteSize::mib(16),
         timeout: Duration::from_secs(20),
         ..Limits::default()
     };

@@ -24,6 +24,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use aether_policy::ByteSize;
 use aether_protocol::{Host, HostError, HostRequest, HostValue};
 use aether_sandbox::{Limits, StepSpec, run_step};
 use serde::{Deserialize, Serialize};
@@ -316,7 +317,7 @@ fn run_file(root: &Path, rel: &str, timeout: Duration) -> FileRun {
         input: serde_json::value::RawValue::NULL.to_owned(),
         context: Value::Null,
         limits: Limits {
-            memory: 512 * 1024 * 1024,
+            memory: ByteSize::mib(512),
             timeout: timeout + timeout / 2,
             ..Limits::default()
         },

@@ -180,7 +180,10 @@ pub fn run_in_worker(zygote: &Zygote, spec: StepSpec, host: Arc<dyn Host>) -> St
     let started = Instant::now();
     let limits = spec.limits;
     let request = zygote::SpawnRequest {
-        address_space: limits.memory.saturating_add(ENGINE_ADDRESS_OVERHEAD),
+        address_space: limits
+            .memory
+            .bytes()
+            .saturating_add(ENGINE_ADDRESS_OVERHEAD),
         cpu_seconds: limits.timeout.as_secs().saturating_add(2),
     };
     match zygote.take(request) {

@@ -120,9 +120,9 @@ fn serve(
     host: &Arc<dyn Host>,
     deadline: Instant,
 ) -> Result<String, StepError> {
-    let max =
-        usize::try_from(spec.limits.memory.saturating_add(FRAME_OVERHEAD)).unwrap_or(usize::MAX);
-    let memory = usize::try_from(spec.limits.memory).unwrap_or(usize::MAX);
+    let max = usize::try_from(spec.limits.memory.bytes().saturating_add(FRAME_OVERHEAD))
+        .unwrap_or(usize::MAX);
+    let memory = usize::try_from(spec.limits.memory.bytes()).unwrap_or(usize::MAX);
     let setup = |e: io::Error| StepError::Engine {
         message: format!("cannot talk to the worker process: {e}"),
     };

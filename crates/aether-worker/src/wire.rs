@@ -247,6 +247,18 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    /// The limits cross the socket as they did before `Limits` became one type (issue 20
+    /// item 4): memory and stack as plain varint byte counts, then the timeout.
+    #[test]
+    fn issue_20_limits_keep_their_wire_form() {
+        let limits = aether_sandbox::Limits::default();
+        let plain = (256u64 << 20, Duration::from_secs(30), 12usize << 20);
+        assert_eq!(
+            postcard::to_stdvec(&limits).expect("encode"),
+            postcard::to_stdvec(&plain).expect("encode")
+        );
+    }
+
     #[test]
     fn frames_round_trip() {
         let message = FromWorker::Call {

@@ -51,14 +51,15 @@ fn serve(socket: OwnedFd, request: SpawnRequest) -> Result<(), ()> {
     };
     // From here on, an allocation the address-space limit refuses ends the step as a memory
     // kill instead of a crash.
-    crate::oom::arm(&*stream, start.limits.memory);
+    crate::oom::arm(&*stream, start.limits.memory.bytes());
     // WebAssembly memories reserve what the ceiling allows, not 4 GiB each: `RLIMIT_AS` holds.
-    aether_sandbox::limit_memory_reservations(start.limits.memory);
+    aether_sandbox::limit_memory_reservations(start.limits.memory.bytes());
     // A pooled worker was forked before its limits were known: its cap follows them now.
     let max = max.min(max_incoming(SpawnRequest {
         address_space: start
             .limits
             .memory
+            .bytes()
             .saturating_add(crate::ENGINE_ADDRESS_OVERHEAD),
         cpu_seconds: 0,
     }));

@@ -285,7 +285,7 @@ impl Sandbox {
     /// let sandbox = aether::Sandbox::builder()
     ///     .workspace(dir.path())
     ///     .policy(policy)
-    ///     .limits(aether::Limits { memory: 32 << 20, timeout: std::time::Duration::from_secs(2), stack: aether::Limits::DEFAULT_STACK })
+    ///     .limits(aether::Limits { memory: aether::ByteSize::mib(32), timeout: std::time::Duration::from_secs(2), stack: aether::Limits::DEFAULT_STACK })
     ///     .tier(aether::Tier::Thread)
     ///     .build()?;
     /// assert_eq!(sandbox.workspace(), dir.path().canonicalize()?);
@@ -496,16 +496,10 @@ impl Plugin {
             return Err(CallError::Window(message));
         }
         let granted = self.info.grant.limits();
-        let mut limits = Limits {
-            memory: granted.memory.0,
-            timeout: granted.timeout,
-            stack: Limits::DEFAULT_STACK,
+        let limits = match inner.limits {
+            Some(cap) => granted.capped(cap),
+            None => granted,
         };
-        if let Some(cap) = inner.limits {
-            limits.memory = limits.memory.min(cap.memory);
-            limits.timeout = limits.timeout.min(cap.timeout);
-            limits.stack = limits.stack.min(cap.stack);
-        }
         let start = std::time::Instant::now();
         let host = StepHost::new(
             StepIdentity {

@@ -14,8 +14,8 @@ use aether_host::events::{
 };
 use aether_host::gateway::Proxies;
 use aether_pipeline::{Observer, StepOutcome, StepRecord, StepRunner};
-use aether_policy::{Capability, Decision, Tier};
-use aether_sandbox::{Limits, StepSpec};
+use aether_policy::{ByteSize, Capability, Decision, Limits, Tier};
+use aether_sandbox::StepSpec;
 use aether_worker::Zygote;
 use serde_json::json;
 
@@ -262,7 +262,7 @@ pub const CANCELLED: &str = "the run was cancelled before this step started";
 
 /// The limits of an `--unsafe` step: none in practice (a year, and all addressable memory).
 const UNSAFE_LIMITS: Limits = Limits {
-    memory: u64::MAX,
+    memory: ByteSize(u64::MAX),
     timeout: Duration::from_secs(365 * 24 * 3600),
     stack: Limits::DEFAULT_STACK,
 };
@@ -340,15 +340,10 @@ impl StepRunner for Runner<'_> {
                 },
             );
         }
-        let limits = step.grant.limits();
         let limits = if self.options.unsafe_run {
             UNSAFE_LIMITS
         } else {
-            Limits {
-                memory: limits.memory.0,
-                timeout: limits.timeout,
-                stack: Limits::DEFAULT_STACK,
-            }
+            step.grant.limits()
         };
         let start = std::time::Instant::now();
         let mut host = StepHost::new(
