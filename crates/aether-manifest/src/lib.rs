@@ -16,7 +16,7 @@ pub mod source;
 
 pub use pipeline_file::{PipelineFile, StepDecl};
 pub use plugin::{MANIFEST_FILE, Manifest};
-pub use policy_file::{load_policy, parse_policy};
+pub use policy_file::{PolicyFile, load_policy, parse_policy};
 pub use schema::SchemaKind;
 pub use source::{
     FileError, Loc, MAX_TEXT_FILE_BYTES, ReadError, SourceFile, Symlinks, read_regular,

@@ -1,4 +1,5 @@
-//! `aether-policy.toml`: the operator's ceiling (SPEC §3).
+//! `aether-policy.toml`: the operator's ceiling (SPEC §3), parsed into a [`PolicyFile`]: the
+//! [`Policy`] plugins are granted under, and the [`SignaturePolicy`] they are loaded under.
 //!
 //! A section the policy leaves out allows nothing of its kind; left-out settings take the SPEC's
 //! defaults. Unknown keys are errors, patterns are compiled once here, and every error names the
@@ -8,6 +9,7 @@ use std::collections::BTreeMap;
 use std::ops::Range;
 use std::path::Path;
 
+use aether_integrity::SignaturePolicy;
 use aether_policy::{
     AppliesTo, DomainPattern, EnvPattern, IpNet, ListenAddr, PathPattern, Policy, SecretDef,
     SecretSource, Tier, Window,
@@ -20,6 +22,29 @@ use crate::command::resolve_command;
 use crate::source::{FileError, SourceFile, compile_each};
 
 type S<T> = Spanned<T>;
+
+/// A policy file, validated: what plugins may be granted ([`Policy`], pure, in `aether-policy`)
+/// and which signatures they must carry ([`SignaturePolicy`], the `[integrity]` section, in
+/// `aether-integrity`). Two values because two crates check them: grants never look at
+/// signatures, and signature checks never look at grants. [`PolicyFile::default`] is a file with
+/// every section left out; a [`Policy`] built in code becomes one with [`From`] (no trusted keys,
+/// signatures not required).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct PolicyFile {
+    /// Every section but `[integrity]`.
+    pub policy: Policy,
+    /// `[integrity]`: trusted signing keys, and whether every plugin must be signed by one.
+    pub integrity: SignaturePolicy,
+}
+
+impl From<Policy> for PolicyFile {
+    fn from(policy: Policy) -> Self {
+        PolicyFile {
+            policy,
+            integrity: SignaturePolicy::default(),
+        }
+    }
+}
 
 /// `aether-policy.toml` as written. The JSON Schema of `aether schema policy` is derived from
 /// these definitions (doc comments become descriptions), so parser and schema agree.
@@ -253,19 +278,20 @@ pub(crate) fn schema() -> schemars::Schema {
 
 /// Reads and validates a policy file; relative patterns resolve against `workspace`. Returns
 /// every error found, not just the first.
-pub fn load_policy(path: &Path, workspace: &Path) -> Result<Policy, Vec<FileError>> {
+pub fn load_policy(path: &Path, workspace: &Path) -> Result<PolicyFile, Vec<FileError>> {
     let file = SourceFile::read(path).map_err(|e| vec![e])?;
     parse_policy(&file, workspace)
 }
 
 /// Validates an already-read policy file.
-pub fn parse_policy(file: &SourceFile, workspace: &Path) -> Result<Policy, Vec<FileError>> {
+pub fn parse_policy(file: &SourceFile, workspace: &Path) -> Result<PolicyFile, Vec<FileError>> {
     let raw: RawPolicy = toml::from_str(&file.text).map_err(|e| {
         let at = e.span().map_or(0, |s| s.start);
         vec![file.error_at(at, format!("invalid policy: {}", e.message().trim_end()))]
     })?;
     let mut errors = Vec::new();
     let mut policy = Policy::default();
+    let mut integrity = SignaturePolicy::default();
     let err = |errors: &mut Vec<FileError>, span: Range<usize>, msg: String| {
         errors.push(file.error_at(span.start, msg));
     };
@@ -383,17 +409,17 @@ pub fn parse_policy(file: &SourceFile, workspace: &Path) -> Result<Policy, Vec<F
             policy.isolation_high_risk = (*t.get_ref()).into();
         }
     }
-    if let Some(integrity) = &raw.integrity {
-        policy.integrity.trusted_keys = values(compile_each(
+    if let Some(section) = &raw.integrity {
+        integrity.trusted_keys = values(compile_each(
             file,
-            entries(&integrity.trusted_keys),
+            entries(&section.trusted_keys),
             "integrity.trusted_keys",
             aether_integrity::PublicKey::parse,
             &mut errors,
         ));
-        if let Some(require) = &integrity.require_signatures {
-            policy.integrity.require_signatures = *require.get_ref();
-            if *require.get_ref() && integrity.trusted_keys.is_empty() {
+        if let Some(require) = &section.require_signatures {
+            integrity.require_signatures = *require.get_ref();
+            if *require.get_ref() && section.trusted_keys.is_empty() {
                 err(
                     &mut errors,
                     require.span(),
@@ -504,7 +530,7 @@ pub fn parse_policy(file: &SourceFile, workspace: &Path) -> Result<Policy, Vec<F
     }
 
     if errors.is_empty() {
-        Ok(policy)
+        Ok(PolicyFile { policy, integrity })
     } else {
         Err(errors)
     }
@@ -543,6 +569,10 @@ mod tests {
     const KEY: &str = "RWQf6LRCGA9i53mlYecO4IzT51TGPpvWucNSCh1CBM0QTaLn73Y7GFO3";
 
     fn parse(text: &str) -> Result<Policy, Vec<FileError>> {
+        parse_file(text).map(|f| f.policy)
+    }
+
+    fn parse_file(text: &str) -> Result<PolicyFile, Vec<FileError>> {
         let file = SourceFile {
             path: "aether-policy.toml".into(),
             text: text.to_owned(),
@@ -592,14 +622,14 @@ mod tests {
 
     #[test]
     fn integrity_section() {
-        let p = parse(&format!(
+        let p = parse_file(&format!(
             "[integrity]\ntrusted_keys = [\"{KEY}\"]\nrequire_signatures = true\n"
         ))
         .unwrap();
         assert!(p.integrity.require_signatures);
         assert_eq!(p.integrity.trusted_keys[0].id(), "E7620F1842B4E81F");
         // Left out: nothing trusted, nothing required.
-        assert!(!parse("").unwrap().integrity.is_active());
+        assert!(!parse_file("").unwrap().integrity.is_active());
     }
 
     #[test]

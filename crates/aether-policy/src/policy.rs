@@ -36,7 +36,9 @@ pub enum Tier {
 /// out: it allows nothing (no filesystem, network, env or process), with the SPEC §3 defaults
 /// for settings (`virtualize_denied_writes = false`, `allow_private = []`, 16 MiB responses,
 /// `https_only = false`, `allow_network = false`, 4 GiB / 1 h maxima, `unsafe` not allowed,
-/// tiers thread / process, no windows, no trusted keys and signatures not required).
+/// tiers thread / process, no windows, no secrets). The file's `[integrity]` section is not part
+/// of it: signature requirements are checked by `aether-integrity` when a plugin is loaded, never
+/// by a grant, and `aether-manifest`'s `PolicyFile` pairs the two.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Policy {
     /// `filesystem.read`.
@@ -77,8 +79,6 @@ pub struct Policy {
     pub isolation_high_risk: Tier,
     /// `[[windows]]`.
     pub windows: Vec<Window>,
-    /// `[integrity]`: trusted signing keys, and whether every plugin must be signed by one.
-    pub integrity: aether_integrity::SignaturePolicy,
     /// `[secrets.NAME]`: the secrets plugins may be granted (none: no secret exists).
     pub secrets: Vec<SecretDef>,
 }
@@ -104,7 +104,6 @@ impl Default for Policy {
             isolation_default: Tier::Thread,
             isolation_high_risk: Tier::Process,
             windows: Vec::new(),
-            integrity: aether_integrity::SignaturePolicy::default(),
             secrets: Vec::new(),
         }
     }

@@ -21,9 +21,9 @@ use aether_host::broker::{StepHost, StepIdentity};
 use aether_host::events::{Event, Recorder};
 use aether_host::gateway::Proxies;
 use aether_host::secrets::SecretValues;
-use aether_manifest::{FileError, Manifest};
+use aether_manifest::{FileError, Manifest, PolicyFile};
 use aether_pipeline::JsonText;
-use aether_policy::{Capability, Decision, Grant, Policy, Tier};
+use aether_policy::{Capability, Decision, Grant, Tier};
 use aether_sandbox::{Limits, StepSpec};
 use aether_worker::Zygote;
 use serde_json::json;
@@ -39,7 +39,7 @@ use crate::workspace::{Analysis, Finding, Level, PluginInfo};
 /// subscriber.
 #[must_use]
 pub struct SandboxBuilder {
-    policy: Option<(PathBuf, Policy)>,
+    policy: Option<(PathBuf, PolicyFile)>,
     policy_file: Option<PathBuf>,
     limits: Option<Limits>,
     tier: Tier,
@@ -147,10 +147,11 @@ fn describe(malformed: &[FileError], findings: &[Finding]) -> String {
 }
 
 impl SandboxBuilder {
-    /// The policy every plugin is checked against and granted under: a value built in code, or
-    /// parsed by [`crate::parse_policy`]. Messages name it `(policy given in code)`.
-    pub fn policy(mut self, policy: Policy) -> Self {
-        self.policy = Some((PathBuf::from(POLICY_IN_CODE), policy));
+    /// The policy every plugin is checked against and granted under: a [`Policy`](crate::Policy) built in code
+    /// (no signatures required), or a [`PolicyFile`] parsed by [`crate::parse_policy`] (its
+    /// `[integrity]` section too). Messages name it `(policy given in code)`.
+    pub fn policy(mut self, policy: impl Into<PolicyFile>) -> Self {
+        self.policy = Some((PathBuf::from(POLICY_IN_CODE), policy.into()));
         self.policy_file = None;
         self
     }
@@ -264,7 +265,7 @@ pub struct Sandbox {
 }
 
 struct Inner {
-    policy: Option<(PathBuf, Policy)>,
+    policy: Option<(PathBuf, PolicyFile)>,
     limits: Option<Limits>,
     workspace: PathBuf,
     subscriber: Arc<dyn Subscriber>,
@@ -474,9 +475,9 @@ impl Plugin {
         let n = inner.calls.fetch_add(1, Ordering::Relaxed) + 1;
         let step = context.step.clone().unwrap_or_else(|| format!("call-{n}"));
         let collector = Arc::new(Collector::new(inner.subscriber.clone(), None));
-        if let Some((_, policy)) = &inner.policy
+        if let Some((_, file)) = &inner.policy
             && let Err(refusal) = aether_policy::check_windows(
-                &policy.windows,
+                &file.policy.windows,
                 &m.name,
                 self.info.risk,
                 jiff::Timestamp::now(),

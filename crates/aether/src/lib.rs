@@ -52,6 +52,7 @@ pub use aether_sandbox as sandbox;
 pub use aether_worker as worker;
 
 pub use aether_host::events::Event;
+pub use aether_manifest::PolicyFile;
 pub use aether_policy::{ByteSize, Capability, Decision, Grant, Limits, Policy, Tier};
 pub use embed::{
     BuildError, CallContext, CallError, CallFuture, CallOutput, Plugin, PluginError, Sandbox,

@@ -3,8 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use aether_manifest::{FileError, Manifest, SourceFile};
-use aether_policy::Policy;
+use aether_manifest::{FileError, Manifest, PolicyFile, SourceFile};
 
 use crate::workspace::{Analysis, Finding, Level, Loaded, Workspace};
 
@@ -131,18 +130,21 @@ impl Workspace {
 }
 
 /// Parses `aether-policy.toml` text (`path` names it in messages; relative patterns resolve
-/// against `workspace`), with the validation of a policy file: every error at once.
+/// against `workspace`), with the validation of a policy file: every error at once. The result
+/// holds the [`Policy`](crate::Policy) and the `[integrity]` section's signature requirements;
+/// give it whole to [`SandboxBuilder::policy`](crate::SandboxBuilder::policy).
 ///
 /// ```
-/// let policy = aether::parse_policy("aether-policy.toml", "[filesystem]\nread = [\"./data/**\"]\n", std::path::Path::new("/srv"))?;
-/// assert_eq!(policy.fs_read.len(), 1);
+/// let file = aether::parse_policy("aether-policy.toml", "[filesystem]\nread = [\"./data/**\"]\n", std::path::Path::new("/srv"))?;
+/// assert_eq!(file.policy.fs_read.len(), 1);
+/// assert!(!file.integrity.require_signatures);
 /// # Ok::<(), Vec<aether::manifest::FileError>>(())
 /// ```
 pub fn parse_policy(
     path: impl AsRef<Path>,
     text: &str,
     workspace: &Path,
-) -> Result<Policy, Vec<FileError>> {
+) -> Result<PolicyFile, Vec<FileError>> {
     let file =
         SourceFile::from_bytes(path.as_ref(), text.as_bytes().to_vec()).map_err(|e| vec![e])?;
     aether_manifest::parse_policy(&file, workspace)

@@ -13,7 +13,7 @@ use aether_analyze::Resolution;
 use aether_host::bundle::{PluginBundle, ResolveError, SIGNATURE_FILE};
 use aether_host::resolve::ResolveMode;
 use aether_manifest::{
-    FileError, Loc, MANIFEST_FILE, Manifest, PipelineFile, SourceFile, StepDecl,
+    FileError, Loc, MANIFEST_FILE, Manifest, PipelineFile, PolicyFile, SourceFile, StepDecl,
 };
 use aether_policy::{Capability, Grant, Policy, RequestItem, RiskClass, Tier};
 
@@ -180,13 +180,13 @@ impl<T> Loaded<T> {
     }
 }
 
-/// Loads the policy from `override_path`, else `declared` (the pipeline's `policy:` key).
+/// Loads the policy file from `override_path`, else `declared` (the pipeline's `policy:` key).
 fn load_policy(
     override_path: Option<&Path>,
     declared: Option<&Path>,
     workspace: &Path,
     malformed: &mut Vec<FileError>,
-) -> Option<(PathBuf, Policy)> {
+) -> Option<(PathBuf, PolicyFile)> {
     let path = override_path.or(declared)?;
     match aether_manifest::load_policy(path, workspace) {
         Ok(p) => Some((path.to_path_buf(), p)),
@@ -597,7 +597,7 @@ pub fn load_workspace(
         match plugin_info(
             m,
             bundle,
-            policy.as_ref().map(|(_, p)| p),
+            policy.as_ref().map(|(_, p)| &p.policy),
             unsafe_run,
             &mut out.findings,
         ) {
@@ -714,16 +714,18 @@ pub fn load_workspace(
     // Execution windows: a plugin outside all of its windows cannot start now.
     if let (Some((policy_path, policy)), false) = (&policy, unsafe_run) {
         for info in &plugins {
-            window_finding(policy_path, policy, info, now, &mut out.findings);
+            window_finding(policy_path, &policy.policy, info, now, &mut out.findings);
         }
     }
 
     if let (true, Some(plan)) = (out.malformed.is_empty(), plan) {
         out.value = Some(Workspace {
-            unsafe_allowed: policy.as_ref().is_none_or(|(_, p)| p.unsafe_allowed),
+            unsafe_allowed: policy
+                .as_ref()
+                .is_none_or(|(_, p)| p.policy.unsafe_allowed),
             windows: policy
                 .as_ref()
-                .map(|(_, p)| p.windows.clone())
+                .map(|(_, p)| p.policy.windows.clone())
                 .unwrap_or_default(),
             pipeline,
             plugins,
@@ -763,11 +765,12 @@ pub fn load_plugin(
 }
 
 /// Validates one plugin directory under `policy` (its file, for locations, and its value):
-/// the manifest, the grant the policy gives it, its signature, and its code (`analysis`).
+/// the manifest, the grant the policy gives it, its signature under the file's `[integrity]`,
+/// and its code (`analysis`).
 pub fn verify_plugin(
     dir: &Path,
     workspace: &Path,
-    policy: Option<(&Path, &Policy)>,
+    policy: Option<(&Path, &PolicyFile)>,
     now: jiff::Timestamp,
     analysis: Analysis,
 ) -> Loaded<PluginInfo> {
@@ -786,7 +789,7 @@ pub fn verify_plugin(
                 &mut out.malformed,
             );
             let Some(info) =
-                plugin_info(m, bundle, policy.map(|(_, p)| p), false, &mut out.findings)
+                plugin_info(m, bundle, policy.map(|(_, p)| &p.policy), false, &mut out.findings)
             else {
                 return out;
             };
@@ -801,7 +804,7 @@ pub fn verify_plugin(
                 &mut out.malformed,
             );
             if let Some((path, p)) = policy {
-                window_finding(path, p, &info, now, &mut out.findings);
+                window_finding(path, &p.policy, &info, now, &mut out.findings);
             }
             if out.malformed.is_empty() {
                 out.value = Some(info);

@@ -80,3 +80,19 @@ fn architecture_doc_crate_graph_matches_cargo_metadata() {
          edges in the doc that no Cargo.toml has (remove them):\n{extra}"
     );
 }
+
+/// `aether-policy` is the pure leaf every other crate builds on: it depends on no workspace
+/// crate (it used to depend on `aether-integrity` for the `[integrity]` section, which now lives
+/// in `aether-manifest`'s `PolicyFile`).
+#[test]
+fn issue_20_policy_crate_depends_on_no_workspace_crate() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let from_policy: Vec<_> = actual_edges(&root)
+        .into_iter()
+        .filter(|(from, _)| from == "aether-policy")
+        .collect();
+    assert!(
+        from_policy.is_empty(),
+        "aether-policy depends on {from_policy:?}"
+    );
+}
