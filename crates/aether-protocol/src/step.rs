@@ -211,6 +211,17 @@ mod tests {
         );
     }
 
+    /// The grant's limits and the engine's are one type: nothing converts between them, so a
+    /// limit added to one cannot be forgotten by the other (issue 20 item 4).
+    #[test]
+    fn issue_20_limits_exist_once() {
+        use std::any::TypeId;
+        assert_eq!(
+            TypeId::of::<crate::Limits>(),
+            TypeId::of::<aether_policy::Limits>()
+        );
+    }
+
     /// The limits' serde form is the worker socket's: plain byte counts and a `Duration`,
     /// exactly as before `Limits` was one type (issue 20 item 4).
     #[test]

@@ -720,9 +720,7 @@ pub fn load_workspace(
 
     if let (true, Some(plan)) = (out.malformed.is_empty(), plan) {
         out.value = Some(Workspace {
-            unsafe_allowed: policy
-                .as_ref()
-                .is_none_or(|(_, p)| p.policy.unsafe_allowed),
+            unsafe_allowed: policy.as_ref().is_none_or(|(_, p)| p.policy.unsafe_allowed),
             windows: policy
                 .as_ref()
                 .map(|(_, p)| p.policy.windows.clone())
@@ -788,9 +786,13 @@ pub fn verify_plugin(
                 &mut out.findings,
                 &mut out.malformed,
             );
-            let Some(info) =
-                plugin_info(m, bundle, policy.map(|(_, p)| &p.policy), false, &mut out.findings)
-            else {
+            let Some(info) = plugin_info(
+                m,
+                bundle,
+                policy.map(|(_, p)| &p.policy),
+                false,
+                &mut out.findings,
+            ) else {
                 return out;
             };
             if pinned.is_none() {
