@@ -49,12 +49,12 @@ use std::ffi::OsString;
 use std::io::{self, Read, Write};
 use std::os::fd::AsFd;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Instant;
 
-use aether_policy::CheckedCommand;
+use aether_policy::{CheckedCommand, CheckedPath, WorkspaceDir};
 
 use rustix::event::{PollFd, PollFlags, Timespec, poll};
 use rustix::fs::{OFlags, fcntl_setfl};
@@ -104,8 +104,15 @@ pub struct ChildSpec {
     pub args: Vec<OsString>,
     /// The complete environment: nothing of aether's is inherited.
     pub env: Vec<(OsString, OsString)>,
-    /// Absolute working directory (it must also be granted to be listed or read).
-    pub cwd: PathBuf,
+    /// The working directory: the workspace, or a directory a read check returned, never a
+    /// bare path (see [`WorkingDir`]).
+    ///
+    /// ```compile_fail,E0308
+    /// # fn spec(s: aether_jail::ChildSpec) -> aether_jail::ChildSpec {
+    /// aether_jail::ChildSpec { cwd: std::path::PathBuf::from("/etc"), ..s }
+    /// # }
+    /// ```
+    pub cwd: WorkingDir,
     /// Bytes fed to standard input, which is then closed.
     pub stdin: Vec<u8>,
     /// When the child's whole tree is killed (then [`Exit::timed_out`]).
@@ -115,6 +122,32 @@ pub struct ChildSpec {
     pub max_output: usize,
     /// What the child may reach.
     pub confinement: Confinement,
+}
+
+/// Where a child starts (SPEC §5: "their working directory is the workspace unless `cwd`
+/// names another"). Both variants hold witnesses, so a working directory cannot be made from a
+/// path no check saw:
+///
+/// ```compile_fail,E0308
+/// let cwd = aether_jail::WorkingDir::Checked(std::path::PathBuf::from("/etc"));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WorkingDir {
+    /// The step's workspace, which the operator chose: the default.
+    Workspace(WorkspaceDir),
+    /// The `cwd` the plugin named, as `Grant::check_read` returned it (or its `--unsafe`
+    /// override): a directory the plugin may read.
+    Checked(CheckedPath),
+}
+
+impl WorkingDir {
+    /// The directory's path (the checked real path for [`WorkingDir::Checked`]).
+    pub fn path(&self) -> &Path {
+        match self {
+            WorkingDir::Workspace(w) => w.path(),
+            WorkingDir::Checked(c) => c.real(),
+        }
+    }
 }
 
 /// How a child ended.
@@ -452,7 +485,7 @@ pub fn run(spec: &ChildSpec, children: &Children) -> Result<Exit, JailError> {
             reason: "must be an absolute path",
         });
     }
-    if !spec.cwd.is_absolute() {
+    if !spec.cwd.path().is_absolute() {
         return Err(JailError::InvalidSpec {
             field: "cwd",
             reason: "must be an absolute path",
@@ -526,7 +559,7 @@ pub fn run(spec: &ChildSpec, children: &Children) -> Result<Exit, JailError> {
         .args(&spec.args)
         .env_clear()
         .envs(spec.env.iter().map(|(k, v)| (k, v)))
-        .current_dir(&spec.cwd)
+        .current_dir(spec.cwd.path())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -9,9 +9,11 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use aether_policy::{CheckedCommand, UnsafeMode};
+use aether_policy::{CheckedCommand, UnsafeMode, WorkspaceDir};
 
-use aether_jail::{ChildSpec, Children, Confinement, Exit, Feature, JailError, Support, run};
+use aether_jail::{
+    ChildSpec, Children, Confinement, Exit, Feature, JailError, Support, WorkingDir, run,
+};
 
 const PYTHON: &str = "/usr/bin/python3";
 
@@ -21,7 +23,7 @@ fn spec(program: &str, args: &[&str]) -> ChildSpec {
         program: CheckedCommand::unchecked(Path::new(program), &UnsafeMode::acknowledge()),
         args: args.iter().map(Into::into).collect(),
         env: vec![("PATH".into(), "/usr/bin:/bin".into())],
-        cwd: "/".into(),
+        cwd: WorkingDir::Workspace(WorkspaceDir::operator("/".into())),
         stdin: Vec::new(),
         deadline: Instant::now() + Duration::from_secs(20),
         max_output: 1 << 20,

@@ -25,8 +25,9 @@ impl StepHost {
     /// still checked before anything is reported (no existence oracle), and the open that
     /// follows refuses every symlink.
     pub(super) fn paths(&self, given: &str, nofollow: bool) -> (PathBuf, PathBuf) {
-        let abs = aether_policy::resolve_lexically(Path::new(given), &self.workspace)
-            .unwrap_or_else(|| self.workspace.join(given));
+        let workspace = self.workspace.path();
+        let abs = aether_policy::resolve_lexically(Path::new(given), workspace)
+            .unwrap_or_else(|| workspace.join(given));
         if malformed_path(given).is_some() {
             return (abs.clone(), abs);
         }
