@@ -6,8 +6,9 @@
 //!
 //! This file holds the step's state, the dispatcher ([`Host::call`]) and the one decision
 //! function (`StepHost::decide`) that turns every check's result into allowed, denied,
-//! virtualized or allowed-unsafe and records it. Each capability lives in a module of its own:
-//! `fs`, `env`, `module`, `process`, `net` and `listen`.
+//! virtualized or allowed-unsafe and records it, the gateway's checks of every fetch hop included
+//! (`StepHost` is the gateway's `Decide`: the gateway never overrides a denial itself). Each
+//! capability lives in a module of its own: `fs`, `env`, `module`, `process`, `net` and `listen`.
 
 mod env;
 mod fs;
@@ -78,7 +79,9 @@ pub struct StepHost {
 }
 
 impl StepHost {
-    /// A broker for one step. Relative paths given by the plugin resolve against `workspace`.
+    /// A broker for one step. Relative paths given by the plugin resolve against `workspace`,
+    /// the operator's (it is the step's `WorkspaceDir`: a child runs there unless the plugin
+    /// names a `cwd` the read grant covers); nothing is read or written here.
     /// The step's deadline is its grant's timeout from now (see [`StepHost::deadline`]); names
     /// are resolved by the system resolver (see [`StepHost::resolver`]).
     pub fn new(
@@ -218,7 +221,8 @@ impl StepHost {
     ///    secret's source never is overridden): recorded `allowed-unsafe`, then `then`;
     /// 3. denied, when `virtualize` keeps the use in the step's private layer (writes under
     ///    `virtualize_denied_writes`): recorded `virtualized`, then `then`;
-    /// 4. otherwise recorded `denied`, and the call is a `PermissionDenied`.
+    /// 4. otherwise recorded `denied`, and the call is a `PermissionDenied` (for a fetch hop,
+    ///    see [`StepHost::decide_as`]).
     ///
     /// `capability` and `target` name the allowed and virtualized events (the target as the
     /// plugin gave it); the other events name the denial's own target.

@@ -133,6 +133,9 @@ impl PluginBundle {
     /// Reads every file below `dir` (which must be a real path). Directory symlinks are not
     /// descended; file symlinks are kept only if their real path stays inside `dir`.
     /// At most [`MAX_BUNDLE_BYTES`] bytes in at most [`MAX_BUNDLE_ENTRIES`] entries.
+    ///
+    /// `dir` is the plugin directory the operator's pipeline names, never a path a plugin
+    /// gives: this is aether reading the plugin's own code, which no grant governs.
     pub fn load(dir: &Path) -> Result<PluginBundle, BundleError> {
         Self::load_limited(dir, MAX_BUNDLE_BYTES, MAX_BUNDLE_ENTRIES)
     }

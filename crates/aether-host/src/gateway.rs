@@ -271,7 +271,9 @@ impl<R: Resolve> Gateway<R> {
     }
 
     /// Fetches `request` under `grant`, following redirects as it asks, never past
-    /// `deadline`. See the module docs for the order of checks on each hop.
+    /// `deadline`. See the module docs for the order of checks on each hop. The URL is the
+    /// plugin's and unchecked: this is the check, and the connection it makes takes only the
+    /// `CheckedAddr` the check returned. Outside a step nothing overrides a denial.
     pub fn fetch(
         &self,
         grant: &Grant,

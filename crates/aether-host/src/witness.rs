@@ -3,7 +3,8 @@
 //! It is implemented only for `aether-policy`'s witnesses and sealed, so a provider written
 //! `fn f(at: &impl Witnessed)` cannot be handed a `&Path`, a `PathBuf` or a type of another
 //! crate: the value must have come from a check (or from an `unchecked` constructor, which
-//! demands the `--unsafe` token).
+//! demands the `--unsafe` token). The overlay's commit acts on [`CommitPath`]s, which only a
+//! [`CheckedWrite`] makes.
 //!
 //! ```compile_fail,E0277
 //! use aether_host::witness::Witnessed;
