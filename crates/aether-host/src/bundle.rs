@@ -238,7 +238,8 @@ impl PluginBundle {
 
     /// Resolves `specifier` imported by `referrer` (a bundle path; `None` for the entry, whose
     /// specifier is the manifest's `main`) as an ES module import does, to a bundle path and
-    /// its bytes ([`PluginBundle::resolve_module`] with [`ResolveMode::Import`]).
+    /// its bytes ([`PluginBundle::resolve_module`] with [`ResolveMode::Import`]). In memory:
+    /// the files were read once, by [`PluginBundle::load`]; no I/O here.
     pub fn resolve(
         &self,
         specifier: &str,
