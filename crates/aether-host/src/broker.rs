@@ -6,8 +6,9 @@
 //!
 //! This file holds the step's state, the dispatcher ([`Host::call`]) and the one decision
 //! function (`StepHost::decide`) that turns every check's result into allowed, denied,
-//! virtualized or allowed-unsafe and records it. Each capability lives in a module of its own:
-//! `fs`, `env`, `module`, `process`, `net` and `listen`.
+//! virtualized or allowed-unsafe and records it, the gateway's checks of every fetch hop included
+//! (`StepHost` is the gateway's `Decide`: the gateway never overrides a denial itself). Each
+//! capability lives in a module of its own: `fs`, `env`, `module`, `process`, `net` and `listen`.
 
 mod env;
 mod fs;
@@ -22,7 +23,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Instant, SystemTime};
 
 use aether_jail::Children;
-use aether_policy::{Capability, Decision, Denial, DenialReason, Grant, UnsafeMode};
+use aether_policy::{Capability, Decision, Denial, DenialReason, Grant, UnsafeMode, WorkspaceDir};
 use aether_typescript::PositionMap;
 
 use crate::bundle::PluginBundle;
@@ -51,7 +52,9 @@ type Compilation = Result<(String, PositionMap), String>;
 pub struct StepHost {
     who: StepIdentity,
     grant: Grant,
-    workspace: PathBuf,
+    /// The operator's workspace: relative paths resolve against it, and a child runs in it
+    /// unless the plugin names a (checked) `cwd`.
+    workspace: WorkspaceDir,
     bundle: Arc<PluginBundle>,
     overlay: Mutex<Overlay>,
     recorder: Arc<dyn Recorder>,
@@ -76,7 +79,9 @@ pub struct StepHost {
 }
 
 impl StepHost {
-    /// A broker for one step. Relative paths given by the plugin resolve against `workspace`.
+    /// A broker for one step. Relative paths given by the plugin resolve against `workspace`,
+    /// the operator's (it is the step's `WorkspaceDir`: a child runs there unless the plugin
+    /// names a `cwd` the read grant covers); nothing is read or written here.
     /// The step's deadline is its grant's timeout from now (see [`StepHost::deadline`]); names
     /// are resolved by the system resolver (see [`StepHost::resolver`]).
     pub fn new(
@@ -94,7 +99,7 @@ impl StepHost {
         StepHost {
             listeners: Listeners::new(tap, InboundLimits::default()),
             who,
-            workspace,
+            workspace: WorkspaceDir::operator(workspace),
             bundle,
             overlay: Mutex::new(Overlay::default()),
             recorder,
@@ -216,13 +221,14 @@ impl StepHost {
     ///    secret's source never is overridden): recorded `allowed-unsafe`, then `then`;
     /// 3. denied, when `virtualize` keeps the use in the step's private layer (writes under
     ///    `virtualize_denied_writes`): recorded `virtualized`, then `then`;
-    /// 4. otherwise recorded `denied`, and the call is a `PermissionDenied`.
+    /// 4. otherwise recorded `denied`, and the call is a `PermissionDenied` (for a fetch hop,
+    ///    see [`StepHost::decide_as`]).
     ///
     /// `capability` and `target` name the allowed and virtualized events (the target as the
     /// plugin gave it); the other events name the denial's own target.
     pub(crate) fn decide<W>(
         &self,
-        (capability, target): (Capability, &str),
+        subject: (Capability, &str),
         check: Result<W, Denial>,
         fallback: Fallback<
             impl FnOnce(&UnsafeMode) -> Unchecked<W>,
@@ -231,6 +237,27 @@ impl StepHost {
         record: Record,
         then: impl FnOnce() -> Result<(), HostError>,
     ) -> Result<W, HostError> {
+        self.decide_as(subject, check, fallback, record, then, |denial| {
+            self.denied(denial)
+        })
+    }
+
+    /// [`StepHost::decide`], with step 4's refusal made by `refuse` instead of recorded here:
+    /// for the gateway's checks of a fetch hop (`crate::gateway::Decide`), whose refusal the
+    /// fetch records with the hop's URL, after the requests that left before it. Everything
+    /// else (the override, its `allowed-unsafe` event, the order) is this one path.
+    pub(crate) fn decide_as<W, E>(
+        &self,
+        (capability, target): (Capability, &str),
+        check: Result<W, Denial>,
+        fallback: Fallback<
+            impl FnOnce(&UnsafeMode) -> Unchecked<W, E>,
+            impl FnOnce(Denial) -> Result<W, Denial>,
+        >,
+        record: Record,
+        then: impl FnOnce() -> Result<(), E>,
+        refuse: impl FnOnce(Denial) -> E,
+    ) -> Result<W, E> {
         let denial = match check {
             Ok(witness) => {
                 then()?;
@@ -262,20 +289,8 @@ impl StepHost {
                 then()?;
                 Ok(witness)
             }
-            Err(denial) => Err(self.denied(denial)),
+            Err(denial) => Err(refuse(denial)),
         }
-    }
-
-    /// Records `denial`, overridden by an `--unsafe` run, as `allowed-unsafe`: for the checks a
-    /// provider makes on its own (the gateway's, hop by hop), which it overrode with the same
-    /// token [`StepHost::decide`] uses.
-    fn overridden(&self, denial: &Denial) {
-        self.event(
-            denial.capability,
-            &denial.target,
-            Decision::AllowedUnsafe,
-            denial.to_string(),
-        );
     }
 }
 
@@ -300,13 +315,13 @@ pub(crate) struct Fallback<U, V> {
 }
 
 /// The witness an `--unsafe` run acts with, as [`Fallback::unchecked`] makes it.
-pub(crate) type Unchecked<W> = Option<Result<W, HostError>>;
+pub(crate) type Unchecked<W, E = HostError> = Option<Result<W, E>>;
 
 /// [`Fallback::virtualize`] of a capability that never virtualizes: the denial back.
 pub(crate) type NoVirtual<W> = fn(Denial) -> Result<W, Denial>;
 
 /// A [`Fallback`] that never virtualizes.
-pub(crate) fn overridable<W, U: FnOnce(&UnsafeMode) -> Unchecked<W>>(
+pub(crate) fn overridable<W, E, U: FnOnce(&UnsafeMode) -> Unchecked<W, E>>(
     unchecked: U,
 ) -> Fallback<U, NoVirtual<W>> {
     Fallback {

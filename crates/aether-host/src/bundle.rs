@@ -133,6 +133,9 @@ impl PluginBundle {
     /// Reads every file below `dir` (which must be a real path). Directory symlinks are not
     /// descended; file symlinks are kept only if their real path stays inside `dir`.
     /// At most [`MAX_BUNDLE_BYTES`] bytes in at most [`MAX_BUNDLE_ENTRIES`] entries.
+    ///
+    /// `dir` is the plugin directory the operator's pipeline names, never a path a plugin
+    /// gives: this is aether reading the plugin's own code, which no grant governs.
     pub fn load(dir: &Path) -> Result<PluginBundle, BundleError> {
         Self::load_limited(dir, MAX_BUNDLE_BYTES, MAX_BUNDLE_ENTRIES)
     }
@@ -235,7 +238,8 @@ impl PluginBundle {
 
     /// Resolves `specifier` imported by `referrer` (a bundle path; `None` for the entry, whose
     /// specifier is the manifest's `main`) as an ES module import does, to a bundle path and
-    /// its bytes ([`PluginBundle::resolve_module`] with [`ResolveMode::Import`]).
+    /// its bytes ([`PluginBundle::resolve_module`] with [`ResolveMode::Import`]). In memory:
+    /// the files were read once, by [`PluginBundle::load`]; no I/O here.
     pub fn resolve(
         &self,
         specifier: &str,

@@ -40,6 +40,7 @@ use rustix::fs::{AtFlags, FileType, Mode, OFlags, RenameFlags};
 use rustix::io::Errno;
 
 use crate::fsops;
+use crate::witness::CommitPath;
 
 /// The prefix of every temporary name a commit creates (staged files, displaced originals,
 /// removed entries moved aside): `.aether-tmp-<pid>-<n>`, at most 40 bytes whatever the target's
@@ -96,8 +97,8 @@ enum Applied {
     },
 }
 
-struct Staged {
-    target: PathBuf,
+struct Staged<'a> {
+    target: CommitPath<'a>,
     dir: Fd,
     tmp: String,
     /// Renamed into place (with an exchange, `tmp` now holds the original: undo restores it).
@@ -105,9 +106,9 @@ struct Staged {
 }
 
 #[derive(Default)]
-struct Commit {
+struct Commit<'a> {
     dirs: HashMap<PathBuf, Fd>,
-    staged: Vec<Staged>,
+    staged: Vec<Staged<'a>>,
     applied: Vec<Applied>,
 }
 
@@ -158,6 +159,18 @@ pub(crate) fn commit_with(changes: &Changes<'_>, between: impl FnOnce()) -> Resu
     }
 }
 
+/// The directory holding `at`, and `at`'s name in it.
+fn split_at(at: CommitPath<'_>) -> Result<(CommitPath<'_>, &OsStr), Failure> {
+    match (at.parent(), at.real().components().next_back()) {
+        (Some(parent), Some(Component::Normal(name))) => Ok((parent, name)),
+        _ => Err((
+            at.real().to_path_buf(),
+            io::Error::new(io::ErrorKind::InvalidInput, "not a file path"),
+        )),
+    }
+}
+
+/// The name of `real` in its directory (undoing acts on directory handles already open).
 fn split(real: &Path) -> io::Result<(&Path, &OsStr)> {
     match (real.parent(), real.components().next_back()) {
         (Some(parent), Some(Component::Normal(name))) => Ok((parent, name)),
@@ -193,24 +206,26 @@ where
     }
 }
 
-impl Commit {
-    /// The directory at `real`, opened once per commit without following any symlink (and
-    /// swept of stale leftovers then).
-    fn dir(&mut self, real: &Path) -> Result<Fd, Failure> {
+impl<'a> Commit<'a> {
+    /// The directory `at`, opened once per commit without following any symlink (and swept
+    /// of stale leftovers then).
+    fn dir(&mut self, at: CommitPath<'_>) -> Result<Fd, Failure> {
+        let real = at.real();
         if let Some(fd) = self.dirs.get(real) {
             return Ok(fd.clone());
         }
-        let fd = Arc::new(fsops::open_dir_at_commit(real).map_err(at(real))?);
+        let fd = Arc::new(fsops::open_dir_at_commit(at).map_err(self::at(real))?);
         sweep(&fd, STALE_AFTER);
         self.dirs.insert(real.to_path_buf(), fd.clone());
         Ok(fd)
     }
 
     /// Phase 1: checks every target and stages every file; changes nothing visible.
-    fn check_and_stage(&mut self, changes: &Changes<'_>) -> Result<(), Failure> {
+    fn check_and_stage(&mut self, changes: &Changes<'a>) -> Result<(), Failure> {
         let created: BTreeSet<&Path> = changes.dirs.iter().map(|w| w.real()).collect();
-        for dir in changes.dirs.iter().map(|w| w.real()) {
-            match fsops::lstat_at_commit(dir) {
+        for &write in &changes.dirs {
+            let dir = write.real();
+            match fsops::lstat_at_commit(CommitPath::of(write)) {
                 Ok(m) if m.is_dir => {}
                 Ok(_) => {
                     return Err((
@@ -225,10 +240,11 @@ impl Commit {
                 Err(e) => return Err((dir.to_path_buf(), e)),
             }
         }
-        for &(target, data) in &changes.files {
-            let target = target.real();
-            let (parent, _) = split(target).map_err(at(target))?;
-            match fsops::lstat_at_commit(target) {
+        for &(write, data) in &changes.files {
+            let checked = CommitPath::of(write);
+            let target = checked.real();
+            let (parent, _) = split_at(checked)?;
+            match fsops::lstat_at_commit(checked) {
                 Ok(m) if m.is_dir => {
                     return Err((
                         target.to_path_buf(),
@@ -242,7 +258,7 @@ impl Commit {
             // The target directory, or for one this commit creates, the nearest that exists
             // (on the same file system: the new directories are made inside it).
             let mut stage_in = parent;
-            while created.contains(stage_in) {
+            while created.contains(stage_in.real()) {
                 match fsops::lstat_at_commit(stage_in) {
                     Ok(m) if m.is_dir => break,
                     _ => match stage_in.parent() {
@@ -254,7 +270,7 @@ impl Commit {
             let dir = self.dir(stage_in)?;
             let tmp = stage(&dir, data).map_err(at(target))?;
             self.staged.push(Staged {
-                target: target.to_path_buf(),
+                target: checked,
                 dir,
                 tmp,
                 placed: false,
@@ -265,10 +281,11 @@ impl Commit {
 
     /// Phase 2: creates directories, renames staged files into place, moves removed entries
     /// aside, and fsyncs every directory touched.
-    fn apply(&mut self, changes: &Changes<'_>) -> Result<usize, Failure> {
+    fn apply(&mut self, changes: &Changes<'a>) -> Result<usize, Failure> {
         let mut count = 0;
-        for dir in changes.dirs.iter().map(|w| w.real()) {
-            let (parent, name) = split(dir).map_err(at(dir))?;
+        for &write in &changes.dirs {
+            let dir = write.real();
+            let (parent, name) = split_at(CommitPath::of(write))?;
             let parent_fd = self.dir(parent)?;
             match rustix::fs::mkdirat(&parent_fd, name, Mode::from_raw_mode(0o755)) {
                 Ok(()) => {
@@ -293,8 +310,8 @@ impl Commit {
             }
         }
         for i in 0..self.staged.len() {
-            let target = self.staged[i].target.clone();
-            let (parent, name) = split(&target).map_err(at(&target))?;
+            let target = self.staged[i].target;
+            let (parent, name) = split_at(target)?;
             let dir = self.dir(parent)?;
             let applied = self.place(i, &dir, name)?;
             self.staged[i].placed = true;
@@ -302,8 +319,10 @@ impl Commit {
             count += 1;
         }
         let removed: BTreeSet<&Path> = changes.removals.iter().map(|w| w.real()).collect();
-        for path in changes.removals.iter().map(|w| w.real()) {
-            let (parent, name) = split(path).map_err(at(path))?;
+        for &write in &changes.removals {
+            let checked = CommitPath::of(write);
+            let path = checked.real();
+            let (parent, name) = split_at(checked)?;
             let dir = self.dir(parent)?;
             let is_dir = match kind_at(&dir, name).map_err(errno(path))? {
                 None => continue,
@@ -329,11 +348,11 @@ impl Commit {
             }
             // Aside in the parent of the topmost directory removed with it: that directory
             // stays, so undoing can rename everything back.
-            let mut top = path;
-            while let Some(up) = top.parent().filter(|up| removed.contains(up)) {
+            let mut top = checked;
+            while let Some(up) = top.parent().filter(|up| removed.contains(up.real())) {
                 top = up;
             }
-            let (keep, _) = split(top).map_err(at(path))?;
+            let (keep, _) = split_at(top).map_err(|(_, e)| (path.to_path_buf(), e))?;
             let aside_dir = self.dir(keep)?;
             let aside = temp_name();
             rename_noreplace(&dir, name, &aside_dir, aside.as_str()).map_err(errno(path))?;
@@ -356,7 +375,7 @@ impl Commit {
     /// undoing), or put where nothing was.
     fn place(&self, i: usize, dir: &Fd, name: &OsStr) -> Result<Applied, Failure> {
         let s = &self.staged[i];
-        let fail = errno(&s.target);
+        let fail = errno(s.target.real());
         for _ in 0..3 {
             match kind_at(dir, name).map_err(&fail)? {
                 Some(FileType::Directory) => return Err(fail(Errno::ISDIR)),
@@ -370,7 +389,7 @@ impl Commit {
                     ) {
                         Ok(()) => {
                             return Ok(Applied::Replaced {
-                                path: s.target.clone(),
+                                path: s.target.real().to_path_buf(),
                                 dir: dir.clone(),
                                 aside_dir: s.dir.clone(),
                                 aside: s.tmp.clone(),
@@ -385,7 +404,7 @@ impl Commit {
                             rename_noreplace(dir, name, dir, aside.as_str()).map_err(&fail)?;
                             let placed = rustix::fs::renameat(&s.dir, s.tmp.as_str(), dir, name);
                             let applied = Applied::Replaced {
-                                path: s.target.clone(),
+                                path: s.target.real().to_path_buf(),
                                 dir: dir.clone(),
                                 aside_dir: dir.clone(),
                                 aside,
@@ -404,7 +423,7 @@ impl Commit {
                 None => match rename_noreplace(&s.dir, s.tmp.as_str(), dir, name) {
                     Ok(()) => {
                         return Ok(Applied::Placed {
-                            path: s.target.clone(),
+                            path: s.target.real().to_path_buf(),
                             dir: dir.clone(),
                         });
                     }
@@ -776,7 +795,12 @@ mod tests {
             std::fs::write(base.join(name), "x").unwrap();
         }
         std::fs::create_dir(base.join(format!("{TEMP_PREFIX}{gone}-1"))).unwrap();
-        let dir = fsops::open_dir_at_commit(&base).unwrap();
+        let write = aether_policy::CheckedWrite::unchecked(
+            &base,
+            &base,
+            &aether_policy::UnsafeMode::acknowledge(),
+        );
+        let dir = fsops::open_dir_at_commit(CommitPath::of(&write)).unwrap();
         sweep(&dir, STALE_AFTER);
         assert_eq!(tree(&base).len(), 5, "too recent to be stale");
         sweep(&dir, Duration::ZERO);

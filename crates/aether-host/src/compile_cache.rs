@@ -53,6 +53,9 @@ impl DiskCache {
     /// Opens (creating it 0700 if missing) the cache in `dir`, with its key file `dir/key`
     /// (created 0600 with 32 random bytes from the OS if missing). Refuses a directory or key
     /// file that others may write or read, or that is not this user's.
+    ///
+    /// `dir` is the operator's (aether's own state), never a path a plugin gives; no grant
+    /// governs it.
     pub fn open(dir: &Path) -> io::Result<DiskCache> {
         fs::DirBuilder::new()
             .recursive(true)

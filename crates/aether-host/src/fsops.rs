@@ -1,12 +1,10 @@
 //! File primitives on checked real paths, race-free against symlink swaps.
 //!
-//! Every primitive the broker calls takes a witness (see [`crate::witness`]): a
+//! Every primitive takes a witness (see [`crate::witness`]), never a bare path: a
 //! [`CheckedPath`] to read or list, a [`CheckedWrite`] to inspect what a removal removes, any
-//! witness to `stat`. Two kinds of function take a bare path, and only these: [`real_path`] and
-//! [`real_path_nofollow`], which compute the real path a check needs (they resolve, they
-//! neither read nor write a file), and the `*_at_commit` primitives, which `crate::commit`
-//! applies to the paths of [`CheckedWrite`] witnesses held by the overlay, their directories
-//! and the temporary names it stages beside them.
+//! witness to `stat`, and for `crate::commit` a [`CommitPath`] (a [`CheckedWrite`]'s path held by
+//! the overlay, or a directory above it). The real path a check compares with the grant is
+//! resolved by the check itself (`broker::fs`), not here.
 //!
 //! Every real path here is absolute with no symlink in any component. Each primitive opens it with `openat2(RESOLVE_NO_SYMLINKS)`, so that if any
 //! component became a symlink between the check and the use (the classic TOCTOU swap, e.g.
@@ -15,12 +13,12 @@
 
 use std::io::{self, Read};
 use std::os::fd::OwnedFd;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Component, Path};
 
 use aether_policy::{CheckedPath, CheckedWrite, WriteTarget};
 use rustix::fs::{AtFlags, CWD, Mode, OFlags, ResolveFlags};
 
-use crate::witness::Witnessed;
+use crate::witness::{CommitPath, Witnessed};
 
 /// The resolution flags of every open: no symlink anywhere, no magic link.
 const RESOLVE: ResolveFlags = ResolveFlags::NO_SYMLINKS.union(ResolveFlags::NO_MAGICLINKS);
@@ -57,45 +55,6 @@ impl Meta {
             is_dir: kind == rustix::fs::FileType::Directory,
             mtime_ms: st.st_mtime as f64 * 1000.0 + (st.st_mtime_nsec as f64 / 1e6).floor(),
         }
-    }
-}
-
-/// The real path of `path` (absolute, lexically normalized): the longest prefix that exists is
-/// resolved by the kernel (symlinks followed, `..` after a symlink handled as the kernel does);
-/// the rest, which does not exist, is appended as is.
-pub fn real_path(path: &Path) -> io::Result<PathBuf> {
-    let mut existing = path.to_path_buf();
-    let mut rest: Vec<std::ffi::OsString> = Vec::new();
-    loop {
-        match std::fs::canonicalize(&existing) {
-            Ok(mut real) => {
-                for part in rest.iter().rev() {
-                    real.push(part);
-                }
-                return Ok(real);
-            }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                // A dangling symlink is "not found" too: keep its name; opening it later with
-                // RESOLVE_NO_SYMLINKS refuses it.
-                match (existing.file_name(), existing.parent()) {
-                    (Some(name), Some(parent)) => {
-                        rest.push(name.to_os_string());
-                        existing = parent.to_path_buf();
-                    }
-                    _ => return Err(e),
-                }
-            }
-            Err(e) => return Err(e),
-        }
-    }
-}
-
-/// The real path of `path`'s parent joined with its last component unresolved: what
-/// `remove` acts on (a symlink itself, not its target).
-pub fn real_path_nofollow(path: &Path) -> io::Result<PathBuf> {
-    match (path.parent(), path.file_name()) {
-        (Some(parent), Some(name)) => Ok(real_path(parent)?.join(name)),
-        _ => Ok(path.to_path_buf()),
     }
 }
 
@@ -136,18 +95,22 @@ fn read_regular(real: &Path, max: u64) -> io::Result<Vec<u8>> {
 
 /// The names in a directory, unsorted, without `.` and `..`.
 pub fn list_dir(at: &CheckedPath) -> io::Result<Vec<String>> {
-    list_dir_fd(&open_dir_at_commit(at.real())?)
+    list_dir_fd(&open_dir(at.real())?)
 }
 
 /// The names in a directory about to be removed, to refuse a non-empty one (as `rmdir`
 /// would, with `ENOTEMPTY`); never given to the plugin.
 pub fn names_to_remove(at: &CheckedWrite) -> io::Result<Vec<String>> {
-    list_dir_fd(&open_dir_at_commit(at.real())?)
+    list_dir_fd(&open_dir(at.real())?)
 }
 
-/// Opens the directory `real` (no symlink in any component), for `*at` operations in it.
-/// `crate::commit` only: `real` is a [`CheckedWrite`]'s path or a directory above it.
-pub fn open_dir_at_commit(real: &Path) -> io::Result<OwnedFd> {
+/// Opens the directory `at` (no symlink in any component), for the commit's `*at` operations
+/// in it.
+pub fn open_dir_at_commit(at: CommitPath<'_>) -> io::Result<OwnedFd> {
+    open_dir(at.real())
+}
+
+fn open_dir(real: &Path) -> io::Result<OwnedFd> {
     open(real, OFlags::RDONLY | OFlags::DIRECTORY, Mode::empty())
 }
 
@@ -179,12 +142,15 @@ pub fn stat(at: &impl Witnessed) -> io::Result<Meta> {
 /// component (what `remove` acts on); the directories above it are opened with the same
 /// no-symlink resolution as everything else.
 pub fn lstat(at: &CheckedWrite) -> io::Result<Meta> {
-    lstat_at_commit(at.real())
+    lstat_real(at.real())
 }
 
-/// [`lstat`] of a bare path, for `crate::commit` only: a [`CheckedWrite`]'s path, a directory
-/// above it, or a temporary name staged beside it.
-pub fn lstat_at_commit(real: &Path) -> io::Result<Meta> {
+/// [`lstat`] of what a commit acts on: a [`CheckedWrite`]'s path or a directory above it.
+pub fn lstat_at_commit(at: CommitPath<'_>) -> io::Result<Meta> {
+    lstat_real(at.real())
+}
+
+fn lstat_real(real: &Path) -> io::Result<Meta> {
     let (parent, name) = split(real)?;
     let dir = open(parent, OFlags::RDONLY | OFlags::DIRECTORY, Mode::empty())?;
     let st = rustix::fs::statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW)?;
@@ -246,22 +212,6 @@ mod tests {
             io::ErrorKind::FileTooLarge
         );
         assert_eq!(read_file(&r(&f), 100).unwrap().len(), 100);
-    }
-
-    #[test]
-    fn real_path_keeps_missing_tail_and_resolves_existing_prefix() {
-        let tmp = tempfile::tempdir().unwrap();
-        let base = std::fs::canonicalize(tmp.path()).unwrap();
-        std::fs::create_dir(base.join("real")).unwrap();
-        std::os::unix::fs::symlink(base.join("real"), base.join("link")).unwrap();
-        assert_eq!(
-            real_path(&base.join("link/new/file")).unwrap(),
-            base.join("real/new/file")
-        );
-        assert_eq!(
-            real_path_nofollow(&base.join("link")).unwrap(),
-            base.join("link")
-        );
     }
 
     #[test]

@@ -25,14 +25,13 @@
 //! What it must never do: connect to an address it has not checked, or resolve a name twice
 //! for one hop.
 
-use std::cell::RefCell;
 use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use aether_policy::{Denial, Grant, UnsafeMode};
+use aether_policy::{Denial, Grant};
 use thiserror::Error;
 use ureq::http;
 use ureq::unversioned::transport::{Connector, DefaultConnector, RustlsConnector, TcpConnector};
@@ -44,8 +43,8 @@ mod checks;
 mod proxy;
 mod resolver;
 
-use checks::{Checks, check_url, substitute};
-pub(crate) use checks::{Framing, check_headers};
+use checks::{Checks, Refuse, check_url, substitute};
+pub(crate) use checks::{Decide, Framing, check_headers};
 pub use proxy::Proxies;
 use proxy::Tunnel;
 use resolver::PinnedResolver;
@@ -176,15 +175,13 @@ fn map_ureq(err: ureq::Error, cap: u64) -> FetchError {
     }
 }
 
-/// A fetch with what it sent: see [`Gateway::fetch_traced`].
+/// A fetch with what it sent: see `Gateway::fetch_traced`.
 #[derive(Debug)]
-pub struct Traced {
+pub(crate) struct Traced {
     /// The response, or why there is none.
-    pub result: Result<FetchResponse, FetchError>,
+    pub(crate) result: Result<FetchResponse, FetchError>,
     /// Every request sent, in order, including those of a fetch that failed afterwards.
-    pub hops: Vec<Hop>,
-    /// The denials an `--unsafe` run overrode.
-    pub overridden: Vec<Denial>,
+    pub(crate) hops: Vec<Hop>,
 }
 
 /// The gateway: how names are resolved and which proxies are used. Cheap to build. A clone
@@ -274,7 +271,9 @@ impl<R: Resolve> Gateway<R> {
     }
 
     /// Fetches `request` under `grant`, following redirects as it asks, never past
-    /// `deadline`. See the module docs for the order of checks on each hop.
+    /// `deadline`. See the module docs for the order of checks on each hop. The URL is the
+    /// plugin's and unchecked: this is the check, and the connection it makes takes only the
+    /// `CheckedAddr` the check returned. Outside a step nothing overrides a denial.
     pub fn fetch(
         &self,
         grant: &Grant,
@@ -284,48 +283,33 @@ impl<R: Resolve> Gateway<R> {
         let checks = Checks {
             grant,
             secrets: &[],
-            overridden: None,
+            decide: &Refuse,
         };
         self.fetch_with(&checks, request, deadline, &mut Vec::new())
     }
 
     /// [`Gateway::fetch`], also returning every request actually sent ([`Hop`]s), whether the
     /// fetch then succeeded or not (a redirect to a denied host, a response above the cap):
-    /// the audit trail must show the requests that left. With `unsafe_mode` (an `--unsafe`
-    /// run), what the grant denies (host, scheme, address) is fetched anyway and the denials
-    /// are returned, for the caller to record as `allowed-unsafe`; parsing, header checks, size
-    /// caps and the deadline still apply.
-    ///
-    /// # Security
-    ///
-    /// With `unsafe_mode`, reaches any host and address, private ones included; see
-    /// [`UnsafeMode`].
-    pub fn fetch_traced(
+    /// the audit trail must show the requests that left. Every check of every hop is decided
+    /// by `decide` (the step's broker: in an `--unsafe` run, what the grant denies — host,
+    /// scheme, address — is fetched anyway and recorded `allowed-unsafe` there; parsing,
+    /// header checks, size caps and the deadline still apply). The step's secret
+    /// `placeholders` are substituted (step 6 of the module docs); a secret's denial is never
+    /// overridden, `--unsafe` or not: the value goes only where its grant says. What comes back
+    /// (response headers and body, error messages) has every value sent replaced by its
+    /// placeholder again.
+    pub(crate) fn fetch_traced(
         &self,
         grant: &Grant,
         request: FetchRequest,
         deadline: Instant,
-        unsafe_mode: Option<&UnsafeMode>,
-    ) -> Traced {
-        self.fetch_traced_with(grant, request, deadline, unsafe_mode, &[])
-    }
-
-    /// [`Gateway::fetch_traced`] substituting the step's secret `placeholders` (step 6 of the
-    /// module docs). A secret's denial is never overridden, `--unsafe` or not: the value goes
-    /// only where its grant says. What comes back (response headers and body, error messages)
-    /// has every value sent replaced by its placeholder again.
-    pub(crate) fn fetch_traced_with(
-        &self,
-        grant: &Grant,
-        request: FetchRequest,
-        deadline: Instant,
-        unsafe_mode: Option<&UnsafeMode>,
+        decide: &impl Decide,
         placeholders: &[Placeholder],
     ) -> Traced {
         let checks = Checks {
             grant,
             secrets: placeholders,
-            overridden: unsafe_mode.map(|mode| (mode, RefCell::new(Vec::new()))),
+            decide,
         };
         let mut hops = Vec::new();
         let result = match self.fetch_with(&checks, request, deadline, &mut hops) {
@@ -339,15 +323,7 @@ impl<R: Resolve> Gateway<R> {
             Err(FetchError::Type(m)) => Err(FetchError::Type(redact(&m, placeholders))),
             other => other,
         };
-        let overridden = checks
-            .overridden
-            .map(|(_, denials)| denials.into_inner())
-            .unwrap_or_default();
-        Traced {
-            result,
-            hops,
-            overridden,
-        }
+        Traced { result, hops }
     }
 
     /// The address of the proxy for `url`, if one applies (resolved once, here).
@@ -383,9 +359,9 @@ pub fn fetch(
 }
 
 impl<R: Resolve> Gateway<R> {
-    fn fetch_with(
+    fn fetch_with<D: Decide>(
         &self,
-        checks: &Checks<'_>,
+        checks: &Checks<'_, D>,
         request: FetchRequest,
         deadline: Instant,
         hops: &mut Vec<Hop>,

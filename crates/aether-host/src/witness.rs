@@ -3,7 +3,8 @@
 //! It is implemented only for `aether-policy`'s witnesses and sealed, so a provider written
 //! `fn f(at: &impl Witnessed)` cannot be handed a `&Path`, a `PathBuf` or a type of another
 //! crate: the value must have come from a check (or from an `unchecked` constructor, which
-//! demands the `--unsafe` token).
+//! demands the `--unsafe` token). The overlay's commit acts on [`CommitPath`]s, which only a
+//! [`CheckedWrite`] makes.
 //!
 //! ```compile_fail,E0277
 //! use aether_host::witness::Witnessed;
@@ -46,3 +47,43 @@ witnessed!(
     WriteTarget,
     ParentDir
 );
+
+/// Where an overlay's commit acts: the real path of a [`CheckedWrite`] the overlay holds, or a
+/// directory above it (where the commit creates directories, stages files under temporary names
+/// and renames them into place). It borrows the witness it came from and is made only from one
+/// ([`CommitPath::of`], then [`CommitPath::parent`]), so the commit's file primitives, which take
+/// it, cannot be handed a path that no write check returned:
+///
+/// ```compile_fail,E0308
+/// let at = aether_host::witness::CommitPath::of(&std::path::PathBuf::from("/etc/passwd"));
+/// ```
+///
+/// Nor a read witness (write does not follow from read):
+///
+/// ```compile_fail,E0308
+/// # fn f(r: &aether_policy::CheckedPath) {
+/// let at = aether_host::witness::CommitPath::of(r);
+/// # }
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CommitPath<'a> {
+    /// The witness's real path or one of its ancestors.
+    real: &'a Path,
+}
+
+impl<'a> CommitPath<'a> {
+    /// The path `write` allowed.
+    pub fn of(write: &'a CheckedWrite) -> CommitPath<'a> {
+        CommitPath { real: write.real() }
+    }
+
+    /// The directory above, if any.
+    pub fn parent(self) -> Option<CommitPath<'a>> {
+        self.real.parent().map(|real| CommitPath { real })
+    }
+
+    /// The real path.
+    pub fn real(self) -> &'a Path {
+        self.real
+    }
+}

@@ -47,17 +47,17 @@ mod sys;
 
 use std::ffi::OsString;
 use std::io::{self, Read, Write};
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Instant;
 
-use aether_policy::CheckedCommand;
+use aether_policy::{CheckedCommand, CheckedPath, WorkspaceDir};
 
 use rustix::event::{PollFd, PollFlags, Timespec, poll};
-use rustix::fs::{OFlags, fcntl_setfl};
+use rustix::fs::{CWD, Mode, OFlags, ResolveFlags, fcntl_setfl};
 use rustix::process::{Pid, PidfdFlags, Signal, kill_process_group, pidfd_open};
 
 pub use cgroup::{CgroupVersion, PidsCgroup};
@@ -104,8 +104,15 @@ pub struct ChildSpec {
     pub args: Vec<OsString>,
     /// The complete environment: nothing of aether's is inherited.
     pub env: Vec<(OsString, OsString)>,
-    /// Absolute working directory (it must also be granted to be listed or read).
-    pub cwd: PathBuf,
+    /// The working directory: the workspace, or a directory a read check returned, never a
+    /// bare path (see [`WorkingDir`]).
+    ///
+    /// ```compile_fail,E0308
+    /// # fn spec(s: aether_jail::ChildSpec) -> aether_jail::ChildSpec {
+    /// aether_jail::ChildSpec { cwd: std::path::PathBuf::from("/etc"), ..s }
+    /// # }
+    /// ```
+    pub cwd: WorkingDir,
     /// Bytes fed to standard input, which is then closed.
     pub stdin: Vec<u8>,
     /// When the child's whole tree is killed (then [`Exit::timed_out`]).
@@ -115,6 +122,52 @@ pub struct ChildSpec {
     pub max_output: usize,
     /// What the child may reach.
     pub confinement: Confinement,
+}
+
+/// The working directory, opened before `fork` and entered in the child with `fchdir`
+/// (`sys::Hook::cwd`). A [`WorkingDir::Checked`] one is opened with no symlink in any
+/// component (`openat2(RESOLVE_NO_SYMLINKS)`, as `aether-host` opens every checked path): a
+/// directory swapped for a symlink between the check and the spawn is refused, not followed
+/// (the check-then-use race of CVE-2022-21658). The operator's workspace may be reached through
+/// symlinks, as the operator named it.
+fn open_working_dir(cwd: &WorkingDir) -> io::Result<OwnedFd> {
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    Ok(match cwd {
+        WorkingDir::Workspace(w) => rustix::fs::open(w.path(), flags, Mode::empty())?,
+        WorkingDir::Checked(c) => rustix::fs::openat2(
+            CWD,
+            c.real(),
+            flags,
+            Mode::empty(),
+            ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
+        )?,
+    })
+}
+
+/// Where a child starts (SPEC §5: "their working directory is the workspace unless `cwd`
+/// names another"). Both variants hold witnesses, so a working directory cannot be made from a
+/// path no check saw:
+///
+/// ```compile_fail,E0308
+/// let cwd = aether_jail::WorkingDir::Checked(std::path::PathBuf::from("/etc"));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WorkingDir {
+    /// The step's workspace, which the operator chose: the default.
+    Workspace(WorkspaceDir),
+    /// The `cwd` the plugin named, as `Grant::check_read` returned it (or its `--unsafe`
+    /// override): a directory the plugin may read.
+    Checked(CheckedPath),
+}
+
+impl WorkingDir {
+    /// The directory's path (the checked real path for [`WorkingDir::Checked`]).
+    pub fn path(&self) -> &Path {
+        match self {
+            WorkingDir::Workspace(w) => w.path(),
+            WorkingDir::Checked(c) => c.real(),
+        }
+    }
 }
 
 /// How a child ended.
@@ -231,6 +284,15 @@ pub enum JailError {
         field: &'static str,
         /// What is wrong with it.
         reason: &'static str,
+    },
+    /// The working directory cannot be entered: it does not exist, is not a directory, or (a
+    /// [`WorkingDir::Checked`] one) a symlink appeared in its path after it was checked.
+    #[error("cannot enter `{}` as a child's working directory: {source}", path.display())]
+    WorkingDir {
+        /// The directory.
+        path: PathBuf,
+        /// Why it cannot be opened.
+        source: io::Error,
     },
     /// A path to grant cannot be opened.
     #[error("cannot grant `{}` to a child process: {source}", path.display())]
@@ -452,7 +514,7 @@ pub fn run(spec: &ChildSpec, children: &Children) -> Result<Exit, JailError> {
             reason: "must be an absolute path",
         });
     }
-    if !spec.cwd.is_absolute() {
+    if !spec.cwd.path().is_absolute() {
         return Err(JailError::InvalidSpec {
             field: "cwd",
             reason: "must be an absolute path",
@@ -504,8 +566,13 @@ pub fn run(spec: &ChildSpec, children: &Children) -> Result<Exit, JailError> {
     } else {
         Vec::new()
     };
+    let cwd = open_working_dir(&spec.cwd).map_err(|source| JailError::WorkingDir {
+        path: spec.cwd.path().to_path_buf(),
+        source,
+    })?;
     let memory = confinement.memory;
     let hook = sys::Hook {
+        cwd: cwd.as_raw_fd(),
         cgroup_procs: cgroup.as_ref().map(cgroup::Cgroup::procs_fd),
         parent: rustix::process::getpid().as_raw_nonzero().get(),
         rlimits: vec![
@@ -526,7 +593,6 @@ pub fn run(spec: &ChildSpec, children: &Children) -> Result<Exit, JailError> {
         .args(&spec.args)
         .env_clear()
         .envs(spec.env.iter().map(|(k, v)| (k, v)))
-        .current_dir(&spec.cwd)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -537,6 +603,7 @@ pub fn run(spec: &ChildSpec, children: &Children) -> Result<Exit, JailError> {
         source,
     })?;
     drop(landlock);
+    drop(cwd);
 
     let tree = Arc::new(Tree {
         pgid: Pid::from_child(&child),

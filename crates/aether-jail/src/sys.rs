@@ -26,6 +26,9 @@ const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
 
 /// Everything the child applies to itself before `exec`, prepared by the parent.
 pub(crate) struct Hook {
+    /// The working directory, open (the parent holds it until spawn returns): entered with
+    /// `fchdir`, so the path is not resolved again after it was opened.
+    pub(crate) cwd: RawFd,
     /// Write end of the child's `cgroup.procs`, joined first so every later fork is counted.
     pub(crate) cgroup_procs: Option<RawFd>,
     /// aether's pid: if it dies, the child gets SIGKILL (`PR_SET_PDEATHSIG`, tied to the thread
@@ -59,6 +62,8 @@ pub(crate) fn install(command: &mut Command, hook: Hook) {
         if unsafe { libc::getppid() } != hook.parent {
             return Err(io::Error::from_raw_os_error(libc::ESRCH));
         }
+        // SAFETY: fchdir with an open descriptor only.
+        check(unsafe { libc::fchdir(hook.cwd) })?;
         for &(resource, value) in &hook.rlimits {
             let limit = libc::rlimit {
                 rlim_cur: value,

@@ -9,9 +9,11 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use aether_policy::{CheckedCommand, UnsafeMode};
+use aether_policy::{CheckedCommand, CheckedPath, UnsafeMode, WorkspaceDir};
 
-use aether_jail::{ChildSpec, Children, Confinement, Exit, Feature, JailError, Support, run};
+use aether_jail::{
+    ChildSpec, Children, Confinement, Exit, Feature, JailError, Support, WorkingDir, run,
+};
 
 const PYTHON: &str = "/usr/bin/python3";
 
@@ -21,7 +23,7 @@ fn spec(program: &str, args: &[&str]) -> ChildSpec {
         program: CheckedCommand::unchecked(Path::new(program), &UnsafeMode::acknowledge()),
         args: args.iter().map(Into::into).collect(),
         env: vec![("PATH".into(), "/usr/bin:/bin".into())],
-        cwd: "/".into(),
+        cwd: WorkingDir::Workspace(WorkspaceDir::operator("/".into())),
         stdin: Vec::new(),
         deadline: Instant::now() + Duration::from_secs(20),
         max_output: 1 << 20,
@@ -529,4 +531,38 @@ fn overhead() {
     }
     let (plain, confined) = (plain / RUNS, confined / RUNS);
     println!("/bin/true x{RUNS}: plain Command {plain:?}/run, confined {confined:?}/run");
+}
+
+/// A `cwd` checked while it was a real directory, then swapped for a symlink to a directory
+/// outside the grant before the spawn, is refused, not followed: the child enters the
+/// directory through a descriptor opened with no symlink in any component
+/// (`WorkingDir::Checked`), never by resolving the path again with `chdir`. The control: the
+/// same spec runs in the directory before the swap.
+// See: CVE-2022-21658 (Rust `std::fs::remove_dir_all`: a path checked, then swapped for a
+// symlink before its use).
+#[test]
+fn issue_20_a_checked_cwd_swapped_for_a_symlink_is_refused() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let base = fs::canonicalize(tmp.path()).expect("canonicalize");
+    let (dir, outside) = (base.join("d"), base.join("outside"));
+    fs::create_dir(&dir).expect("mkdir");
+    fs::create_dir(&outside).expect("mkdir");
+    let checked = CheckedPath::unchecked(&dir, &dir, &UnsafeMode::acknowledge());
+    let mut spec = sh("pwd");
+    spec.cwd = WorkingDir::Checked(checked);
+    assert_eq!(text(&exec(&spec).stdout).trim(), dir.display().to_string());
+
+    fs::remove_dir(&dir).expect("rmdir");
+    std::os::unix::fs::symlink(&outside, &dir).expect("symlink");
+    match run(&spec, &Children::new()) {
+        Err(JailError::WorkingDir { path, source }) => {
+            assert_eq!(path, dir);
+            assert_eq!(source.raw_os_error(), Some(libc_eloop()));
+        }
+        other => panic!("the swapped cwd must be refused: {other:?}"),
+    }
+}
+
+fn libc_eloop() -> i32 {
+    rustix::io::Errno::LOOP.raw_os_error()
 }

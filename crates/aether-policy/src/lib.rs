@@ -59,5 +59,5 @@ pub use window::{
 };
 pub use witness::{
     CheckedAddr, CheckedCommand, CheckedEnv, CheckedHost, CheckedListen, CheckedPath, CheckedWrite,
-    ParentDir, UnsafeMode, VirtualizedWrite, WriteTarget,
+    ParentDir, UnsafeMode, VirtualizedWrite, WorkspaceDir, WriteTarget,
 };

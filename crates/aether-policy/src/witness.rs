@@ -42,7 +42,7 @@ impl UnsafeMode {
 }
 
 /// A path that passed [`crate::Grant::check_read`]: the one value every reading provider
-/// (`fsops`, the overlay's reads, a child's `cwd`) accepts.
+/// (`fsops`, the overlay's reads, a child's `cwd` other than the [`WorkspaceDir`]) accepts.
 ///
 /// A path that no check saw is not one:
 ///
@@ -306,6 +306,35 @@ impl CheckedCommand {
     /// Skips the grant entirely; see [`UnsafeMode`].
     pub fn unchecked(path: &Path, _mode: &UnsafeMode) -> CheckedCommand {
         CheckedCommand(path.to_path_buf())
+    }
+}
+
+/// The step's workspace, as the operator named it (the pipeline's directory, or the current one
+/// for `aether exec`): what the plugin's relative paths resolve against, and a child process's
+/// working directory when the plugin names none (SPEC §5). No check makes it, because no plugin
+/// chooses it; a child's `cwd` that a plugin names is a [`CheckedPath`] instead. Together they
+/// are the only working directories a child spawn (`aether_jail::WorkingDir`) takes.
+///
+/// ```compile_fail,E0423
+/// let w = aether_policy::WorkspaceDir(std::path::PathBuf::from("/etc"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkspaceDir(PathBuf);
+
+impl WorkspaceDir {
+    /// The operator's workspace `dir`.
+    ///
+    /// # Security
+    ///
+    /// A child runs in it without any read check: give it only the directory the operator
+    /// chose for the run, never a path that came from a plugin.
+    pub fn operator(dir: PathBuf) -> WorkspaceDir {
+        WorkspaceDir(dir)
+    }
+
+    /// The workspace's path.
+    pub fn path(&self) -> &Path {
+        &self.0
     }
 }
 

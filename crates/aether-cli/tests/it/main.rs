@@ -50,6 +50,7 @@ mod unsafe_mode;
 mod wasm;
 mod web;
 mod web_rest;
+mod witnesses;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

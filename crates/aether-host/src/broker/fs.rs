@@ -25,15 +25,16 @@ impl StepHost {
     /// still checked before anything is reported (no existence oracle), and the open that
     /// follows refuses every symlink.
     pub(super) fn paths(&self, given: &str, nofollow: bool) -> (PathBuf, PathBuf) {
-        let abs = aether_policy::resolve_lexically(Path::new(given), &self.workspace)
-            .unwrap_or_else(|| self.workspace.join(given));
+        let workspace = self.workspace.path();
+        let abs = aether_policy::resolve_lexically(Path::new(given), workspace)
+            .unwrap_or_else(|| workspace.join(given));
         if malformed_path(given).is_some() {
             return (abs.clone(), abs);
         }
         let real = if nofollow {
-            fsops::real_path_nofollow(&abs)
+            real_path_nofollow(&abs)
         } else {
-            fsops::real_path(&abs)
+            real_path(&abs)
         };
         (abs.clone(), real.unwrap_or(abs))
     }
@@ -330,6 +331,51 @@ impl StepHost {
     }
 }
 
+// The real path a check compares with the grant (the check's input, not a provider): the two
+// functions below stat and read symlinks to resolve it, and neither read, list nor write a file.
+// They are private to the check that needs them (`StepHost::paths`): nothing opens the path they
+// return but through the witness the check makes of it, with `openat2(RESOLVE_NO_SYMLINKS)`, so
+// a symlink swapped in after the resolution is refused (see `crate::fsops`).
+
+/// The real path of `path` (absolute, lexically normalized): the longest prefix that exists is
+/// resolved by the kernel (symlinks followed, `..` after a symlink handled as the kernel does);
+/// the rest, which does not exist, is appended as is.
+fn real_path(path: &Path) -> std::io::Result<PathBuf> {
+    let mut existing = path.to_path_buf();
+    let mut rest: Vec<std::ffi::OsString> = Vec::new();
+    loop {
+        match std::fs::canonicalize(&existing) {
+            Ok(mut real) => {
+                for part in rest.iter().rev() {
+                    real.push(part);
+                }
+                return Ok(real);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                // A dangling symlink is "not found" too: keep its name; opening it later with
+                // RESOLVE_NO_SYMLINKS refuses it.
+                match (existing.file_name(), existing.parent()) {
+                    (Some(name), Some(parent)) => {
+                        rest.push(name.to_os_string());
+                        existing = parent.to_path_buf();
+                    }
+                    _ => return Err(e),
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// The real path of `path`'s parent joined with its last component unresolved: what
+/// `remove` acts on (a symlink itself, not its target).
+fn real_path_nofollow(path: &Path) -> std::io::Result<PathBuf> {
+    match (path.parent(), path.file_name()) {
+        (Some(parent), Some(name)) => Ok(real_path(parent)?.join(name)),
+        _ => Ok(path.to_path_buf()),
+    }
+}
+
 fn now_ms() -> f64 {
     SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
@@ -350,5 +396,26 @@ fn reject_malformed(given: &str, problem: Problem<'_>) -> Result<(), HostError> 
             given.escape_debug()
         ))),
         None => reject_problem(problem),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn real_path_keeps_missing_tail_and_resolves_existing_prefix() {
+        let tmp = tempfile::tempdir().unwrap();
+        let base = std::fs::canonicalize(tmp.path()).unwrap();
+        std::fs::create_dir(base.join("real")).unwrap();
+        std::os::unix::fs::symlink(base.join("real"), base.join("link")).unwrap();
+        assert_eq!(
+            real_path(&base.join("link/new/file")).unwrap(),
+            base.join("real/new/file")
+        );
+        assert_eq!(
+            real_path_nofollow(&base.join("link")).unwrap(),
+            base.join("link")
+        );
     }
 }

@@ -316,7 +316,8 @@ pub fn module_denial(e: &ResolveError) -> Option<String> {
     })
 }
 
-/// The message of a resolution failure inside the plugin (see [`module_denial`]).
+/// The message of a resolution failure inside the plugin (see [`module_denial`]). Pure: text
+/// only, no I/O.
 pub fn module_failure(specifier: &str, e: &ResolveError, mode: ResolveMode) -> String {
     match e {
         ResolveError::NotFound(name) if mode == ResolveMode::Import => format!(
@@ -342,7 +343,7 @@ pub fn module_failure(specifier: &str, e: &ResolveError, mode: ResolveMode) -> S
 /// exists: a short clause saying to import the `.ts` file by its name, else nothing. `tsc`
 /// users with `moduleResolution: nodenext` write `./x.js` for `x.ts`; aether, like Node and
 /// Deno, loads the file named (SPEC §5: no extension guessing). Short: QuickJS cuts a thrown
-/// error's message at 255 bytes.
+/// error's message at 255 bytes. Pure: it looks in the bundle already in memory, no I/O.
 pub fn typescript_hint(bundle: &PluginBundle, specifier: &str, missing: &str) -> String {
     let swap = |s: &str| {
         if let Some(stem) = s.strip_suffix(".js") {

@@ -7,11 +7,11 @@
 
 use std::time::{Duration, Instant, SystemTime};
 
-use aether_policy::{Capability, Decision};
+use aether_policy::{Capability, Decision, Denial, UnsafeMode};
 
-use super::{StepHost, type_error};
+use super::{Record, StepHost, overridable, type_error};
 use crate::events::{Event, Traffic};
-use crate::gateway::{FetchError, FetchRequest, Redirect};
+use crate::gateway::{Decide, FetchError, FetchRequest, Redirect};
 use crate::protocol::{HostError, HostValue};
 
 impl StepHost {
@@ -64,16 +64,13 @@ impl StepHost {
             None => self.deadline,
         };
         let bytes_sent = request.body.as_ref().map_or(0, |b| b.len() as u64);
-        let traced = self.gateway.fetch_traced_with(
+        let traced = self.gateway.fetch_traced(
             &self.grant,
             request,
             deadline,
-            self.unsafe_mode.as_ref(),
+            self,
             &self.placeholders.all(),
         );
-        for denial in &traced.overridden {
-            self.overridden(denial);
-        }
         // Every request that left is recorded, whether the fetch then succeeded or not.
         let received = traced.result.as_ref().map_or(0, |r| r.body.len() as u64);
         let last = traced.hops.len().saturating_sub(1);
@@ -126,5 +123,31 @@ impl StepHost {
                 _ => "fetch timed out: the step's time is up".to_owned(),
             })),
         }
+    }
+}
+
+/// The gateway's checks of each hop (scheme, host, every address) are decided by the step's one
+/// decision path, like every other capability's: an `--unsafe` run overrides a denial there and
+/// records it `allowed-unsafe` when it happens. A hop allowed is recorded once sent, with its
+/// traffic ([`StepHost::fetch`]); a hop refused, with its URL, after the requests that left
+/// before it.
+impl Decide for StepHost {
+    fn decide<W>(
+        &self,
+        url: &str,
+        check: Result<W, Denial>,
+        unchecked: impl FnOnce(&UnsafeMode) -> W,
+    ) -> Result<W, FetchError> {
+        self.decide_as(
+            (Capability::Network, url),
+            check,
+            overridable(|mode| Some(Ok(unchecked(mode)))),
+            Record::ByCaller,
+            || Ok(()),
+            |denial| FetchError::Denied {
+                url: url.to_owned(),
+                denial,
+            },
+        )
     }
 }

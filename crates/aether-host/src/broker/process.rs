@@ -8,7 +8,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use aether_jail::{ChildSpec, Confinement, JailError};
+use aether_jail::{ChildSpec, Confinement, JailError, WorkingDir};
 use aether_policy::{Capability, CheckedCommand, Decision, PathPattern};
 
 use super::{Problem, Record, StepHost, overridable, reject_problem, type_error};
@@ -32,7 +32,7 @@ impl StepHost {
         // checked whatever it holds; a NUL byte is a `TypeError` only once it is granted (no
         // granted command has one, so only an `--unsafe` run gets that far).
         let path = if command.contains('/') {
-            aether_policy::resolve_lexically(Path::new(command), &self.workspace)
+            aether_policy::resolve_lexically(Path::new(command), self.workspace.path())
                 .unwrap_or_else(|| PathBuf::from(command))
         } else {
             commands
@@ -78,9 +78,11 @@ impl StepHost {
         cwd: Option<&str>,
     ) -> Result<HostValue, HostError> {
         let program = self.check_command(command, None)?;
+        // The workspace, or the `cwd` the plugin named as the read check returned it: never
+        // a path no check saw (a `cwd` outside the read grant is a `PermissionDenied`).
         let cwd = match cwd {
-            None => self.workspace.clone(),
-            Some(dir) => self.check_read(dir, None)?.real().to_path_buf(),
+            None => WorkingDir::Workspace(self.workspace.clone()),
+            Some(dir) => WorkingDir::Checked(self.check_read(dir, None)?),
         };
         let unsafe_run = self.unsafe_mode.is_some();
         let env = std::env::vars_os()

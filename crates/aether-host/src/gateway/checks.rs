@@ -1,11 +1,11 @@
 //! The grant's checks for one hop (steps 1 to 6 of the gateway's docs): the URL, scheme, host
-//! and every resolved address, each through the grant, with the `--unsafe` overrides noted;
-//! the secrets' substitution; and the request headers a plugin may not send.
+//! and every resolved address, each through the grant and then through the run's [`Decide`]
+//! (the broker's one decision path, which alone may override a denial under `--unsafe` and
+//! records it); the secrets' substitution; and the request headers a plugin may not send.
 //!
 //! What it must never do: give the client an address that is not a [`CheckedAddr`], or a
 //! secret's value outside the hosts its grant names.
 
-use std::cell::RefCell;
 use std::io;
 use std::net::IpAddr;
 use std::time::Instant;
@@ -89,33 +89,47 @@ pub(crate) fn check_headers(
     Ok(map)
 }
 
-/// The grant's checks for one fetch, with the denials an `--unsafe` run overrides.
-pub(super) struct Checks<'a> {
+/// How the result of one of a hop's checks (scheme, host, address) is decided. The gateway
+/// never overrides a denial itself: in a step, the broker's one decision path
+/// (`StepHost::decide_as`) does, recording the override as it records every other
+/// capability's; outside a step ([`super::Gateway::fetch`]), [`Refuse`] refuses every denial.
+pub(crate) trait Decide {
+    /// `check`'s witness when the grant allowed it; else the witness `unchecked` makes, if the
+    /// run overrides the denial (`--unsafe`: recorded `allowed-unsafe`); else
+    /// [`FetchError::Denied`] for the hop's `url`, which the caller records once the requests
+    /// sent before it are.
+    fn decide<W>(
+        &self,
+        url: &str,
+        check: Result<W, Denial>,
+        unchecked: impl FnOnce(&UnsafeMode) -> W,
+    ) -> Result<W, FetchError>;
+}
+
+/// The [`Decide`] of a fetch made outside a step: no override, nothing recorded.
+pub(crate) struct Refuse;
+
+impl Decide for Refuse {
+    fn decide<W>(
+        &self,
+        url: &str,
+        check: Result<W, Denial>,
+        _unchecked: impl FnOnce(&UnsafeMode) -> W,
+    ) -> Result<W, FetchError> {
+        check.map_err(|denial| FetchError::Denied {
+            url: url.to_owned(),
+            denial,
+        })
+    }
+}
+
+/// The grant's checks for one fetch, and who decides their results.
+pub(super) struct Checks<'a, D> {
     pub(super) grant: &'a Grant,
     /// The step's secret placeholders, substituted hop by hop.
     pub(super) secrets: &'a [Placeholder],
-    /// `Some` in an `--unsafe` run: the token, and the denials it overrode (collected here
-    /// instead of failing the fetch, for the broker to record).
-    pub(super) overridden: Option<(&'a UnsafeMode, RefCell<Vec<Denial>>)>,
-}
-
-impl Checks<'_> {
-    /// `checked`, or in an `--unsafe` run the witness `unchecked` makes once the denial is
-    /// noted.
-    fn pass<T>(
-        &self,
-        checked: Result<T, Denial>,
-        unchecked: impl FnOnce(&UnsafeMode) -> T,
-    ) -> Result<T, Denial> {
-        match (checked, &self.overridden) {
-            (Ok(v), _) => Ok(v),
-            (Err(d), Some((mode, overridden))) => {
-                overridden.borrow_mut().push(d);
-                Ok(unchecked(mode))
-            }
-            (Err(d), None) => Err(d),
-        }
-    }
+    /// Decides every check's result (see [`Decide`]).
+    pub(super) decide: &'a D,
 }
 
 /// A URL that passed every check for one hop, with the address to connect to.
@@ -143,8 +157,8 @@ pub(super) struct Substituted {
 /// substituted only in header values (any secret) and in the URL query and body (secrets with
 /// `in_body`); anywhere else (the URL's host, path or userinfo, a header name) nothing could
 /// keep the value to its hosts, so the request is refused.
-pub(super) fn substitute(
-    checks: &Checks<'_>,
+pub(super) fn substitute<D>(
+    checks: &Checks<'_, D>,
     target: &Target,
     headers: &http::HeaderMap,
     body: Option<&Vec<u8>>,
@@ -211,8 +225,8 @@ pub(super) fn substitute(
 }
 
 /// Steps 1–5 of the module docs for one hop.
-pub(super) fn check_url(
-    checks: &Checks<'_>,
+pub(super) fn check_url<D: Decide>(
+    checks: &Checks<'_, D>,
     url: &str,
     resolver: &dyn Resolve,
     deadline: Instant,
@@ -224,18 +238,15 @@ pub(super) fn check_url(
         ))
     })?;
     url.set_fragment(None);
-    let denied = |denial: Denial| FetchError::Denied {
-        url: url.to_string(),
-        denial,
-    };
+    let shown = url.to_string();
     let grant = checks.grant;
     let known_port = match url.scheme() {
         "https" => 443,
         _ => 80,
     };
     let default_port = checks
-        .pass(grant.check_scheme(url.scheme()), |_| known_port)
-        .map_err(denied)?;
+        .decide
+        .decide(&shown, grant.check_scheme(url.scheme()), |_| known_port)?;
     let host_text = url
         .host_str()
         .ok_or_else(|| type_error(format!("URL `{url}` has no host")))?;
@@ -243,22 +254,24 @@ pub(super) fn check_url(
     let port = url.port_or_known_default().unwrap_or(default_port);
     let checked = grant.check_host(&host, port, default_port);
     let host = checks
-        .pass(checked, |mode| CheckedHost::unchecked(&host, port, mode))
-        .map_err(denied)?
+        .decide
+        .decide(&shown, checked, |mode| {
+            CheckedHost::unchecked(&host, port, mode)
+        })?
         .host()
         .clone();
     let addr = match &host {
         Host::Ip(ip) => {
             let checked = grant.check_address(*ip);
             checks
-                .pass(checked, |mode| CheckedAddr::unchecked(*ip, mode))
-                .map_err(denied)?
+                .decide
+                .decide(&shown, checked, |mode| CheckedAddr::unchecked(*ip, mode))?
         }
         Host::Domain(name) => {
             let (first, checked) = first_allowed(grant, resolver, name, port, deadline)?;
             checks
-                .pass(checked, |mode| CheckedAddr::unchecked(first, mode))
-                .map_err(denied)?
+                .decide
+                .decide(&shown, checked, |mode| CheckedAddr::unchecked(first, mode))?
         }
     };
     // SPEC §5, the grant first: the host that would be connected to decides. Userinfo is

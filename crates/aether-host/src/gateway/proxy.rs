@@ -96,7 +96,9 @@ impl Proxies {
     /// The proxies an environment names: `HTTPS_PROXY` for `https:` URLs and `HTTP_PROXY` for
     /// `http:` ones (either spelled in lower case too, the lower case winning), `NO_PROXY` as
     /// a comma-separated list of host names (matching their subdomains too), IP addresses, or
-    /// `*`. `var` reads one variable. An error names the variable and what is wrong with it.
+    /// `*`. `var` reads one variable (the operator's environment, never a plugin's value). An
+    /// error names the variable and what is wrong with it. No I/O beyond `var`: nothing is
+    /// resolved or connected to here.
     pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Proxies, String> {
         let pick = |name: &str| {
             var(&name.to_ascii_lowercase())

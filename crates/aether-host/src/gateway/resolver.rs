@@ -15,6 +15,10 @@ use ureq::unversioned::resolver::{ResolvedSocketAddrs, Resolver};
 use ureq::unversioned::transport::NextTimeout;
 
 /// Name resolution, done once per hop by the gateway.
+///
+/// A lookup connects to nothing: the gateway asks only for a host that passed
+/// `Grant::check_host` (or its `--unsafe` override) or for the operator's proxy, and connects
+/// only to a `CheckedAddr` among the answers (or to that proxy).
 pub trait Resolve {
     /// The addresses of `host` (a canonical domain name, never an IP literal), or a
     /// `TimedOut` error once `deadline` has passed.
