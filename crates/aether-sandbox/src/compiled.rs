@@ -39,7 +39,7 @@ use crate::gate::Meter;
 use crate::sys;
 
 /// The engine patches, by content: any change to the series is another engine build.
-const PATCHES: [&str; 12] = [
+const PATCHES: [&str; 11] = [
     include_str!(
         "../../../vendor/rquickjs-sys/patches/0001-regexp-skip-impossible-start-positions.patch"
     ),
@@ -60,9 +60,6 @@ const PATCHES: [&str; 12] = [
     include_str!("../../../vendor/rquickjs-sys/patches/0010-interp-namespace-reads-inline.patch"),
     include_str!(
         "../../../vendor/rquickjs-sys/patches/0011-interp-elide-initialized-tdz-checks.patch"
-    ),
-    include_str!(
-        "../../../vendor/rquickjs-sys/patches/0012-interp-int-typed-array-reads-inline.patch"
     ),
 ];
 

@@ -10060,35 +10060,6 @@ static bool js_get_fast_array_element(JSContext *ctx, JSObject *p,
     }
 }
 
-/* aether patch 0012: the element of a Uint32Array, Int32Array, Uint8Array
-   or Int8Array at an index below its count (0 once the buffer is detached
-   or the view out of bounds), inline in the interpreter; the same values
-   as js_get_fast_array_element. Returns false for anything else. */
-static inline __attribute__((always_inline)) bool
-js_get_int_typed_array_element(JSObject *p, uint32_t idx, JSValue *pval)
-{
-    switch(p->class_id) {
-    case JS_CLASS_UINT32_ARRAY:
-        if (unlikely(idx >= p->u.array.count)) return false;
-        *pval = js_uint32(p->u.array.u.uint32_ptr[idx]);
-        return true;
-    case JS_CLASS_INT32_ARRAY:
-        if (unlikely(idx >= p->u.array.count)) return false;
-        *pval = js_int32(p->u.array.u.int32_ptr[idx]);
-        return true;
-    case JS_CLASS_UINT8_ARRAY:
-        if (unlikely(idx >= p->u.array.count)) return false;
-        *pval = js_int32(p->u.array.u.uint8_ptr[idx]);
-        return true;
-    case JS_CLASS_INT8_ARRAY:
-        if (unlikely(idx >= p->u.array.count)) return false;
-        *pval = js_int32(p->u.array.u.int8_ptr[idx]);
-        return true;
-    default:
-        return false;
-    }
-}
-
 static JSValue JS_GetPropertyValue(JSContext *ctx, JSValueConst this_obj,
                                    JSValue prop)
 {
@@ -20088,15 +20059,6 @@ static JSValue JS_CallInternal(JSContext *caller_ctx, JSValueConst func_obj,
                         sp--;
                         BREAK;
                     }
-                    /* aether patch 0012: the 32-bit and 8-bit integer
-                       typed arrays inline (count is 0 once detached or
-                       out of bounds) */
-                    if (js_get_int_typed_array_element(p, idx, &val)) {
-                        JS_FreeValue(ctx, sp[-2]);
-                        sp[-2] = val;
-                        sp--;
-                        BREAK;
-                    }
                     if (js_get_fast_array_element(ctx, p, idx, &val)) {
                         JS_FreeValue(ctx, sp[-2]);
                         sp[-2] = val;
@@ -20128,8 +20090,6 @@ static JSValue JS_CallInternal(JSContext *caller_ctx, JSValueConst func_obj,
                         sp[-1] = js_dup(p->u.array.u.values[idx]);
                         BREAK;
                     }
-                    if (js_get_int_typed_array_element(p, idx, &sp[-1]))
-                        BREAK;
                     if (js_get_fast_array_element(ctx, p, idx, &val)) {
                         sp[-1] = val;
                         BREAK;
