@@ -132,30 +132,84 @@ fn issue_19_tdz_errors_are_unchanged() {
     let cases = [
         ("x; let x = 1; return x;", "ReferenceError"),
         ("let x = x + 1; return x;", "ReferenceError"),
-        ("switch (1) { case 0: let a = 1; case 1: return a; }", "ReferenceError"),
-        ("switch (0) { case 0: let a = 1; case 1: return a + a; }", "2"),
-        ("let s = 0; for (let i = 0; i < 3; i++) { if (i > 0) s += y; let y = i; s += y; } return s;", "ReferenceError"),
-        ("let s = 0; for (let i = 0; i < 3; i++) { let y = i; s += y; s += y; } return s;", "6"),
+        (
+            "switch (1) { case 0: let a = 1; case 1: return a; }",
+            "ReferenceError",
+        ),
+        (
+            "switch (0) { case 0: let a = 1; case 1: return a + a; }",
+            "2",
+        ),
+        (
+            "let s = 0; for (let i = 0; i < 3; i++) { if (i > 0) s += y; let y = i; s += y; } return s;",
+            "ReferenceError",
+        ),
+        (
+            "let s = 0; for (let i = 0; i < 3; i++) { let y = i; s += y; s += y; } return s;",
+            "6",
+        ),
         ("let f = () => z; let z = 2; return f() + z + z;", "6"),
-        ("let f = () => z; f(); let z = 2; return z;", "ReferenceError"),
-        ("try { q; } catch (e) { return e.constructor.name + q; } let q = 3;", "ReferenceError"),
-        ("let o = 0; try { let w = 1; o = w + w; throw 0; } catch (e) { o += 1; } finally { o += 10; } return o;", "13"),
+        (
+            "let f = () => z; f(); let z = 2; return z;",
+            "ReferenceError",
+        ),
+        (
+            "try { q; } catch (e) { return e.constructor.name + q; } let q = 3;",
+            "ReferenceError",
+        ),
+        (
+            "let o = 0; try { let w = 1; o = w + w; throw 0; } catch (e) { o += 1; } finally { o += 10; } return o;",
+            "13",
+        ),
         ("const c = 1; c = 2;", "TypeError"),
         ("const c = 1; return c + c + c;", "3"),
         ("let v; v = 5; return v + v;", "10"),
-        ("label: { let m = 1; if (m) break label; } return typeof m;", "undefined"),
-        ("let n = 0; do { let p = n; n++; if (n < 3) continue; return p + p; } while (true);", "4"),
-        ("const g = (function* () { let u = 1; yield u; yield u + u; })(); return [...g].join(' ');", "1 2"),
-        ("let s = 0; for (const e of [1, 2, 3]) { s += e + e; } return s;", "12"),
-        ("class A {} class B extends A { constructor() { this.y = 1; super(); } } new B();", "ReferenceError"),
-        ("class A { constructor() { this.x = 1; } } class B extends A { constructor() { super(); this.y = this.x + this.x; } } return new B().y;", "2"),
-        ("let h = 1; return (() => { h = h + h; return h + h; })();", "4"),
+        (
+            "label: { let m = 1; if (m) break label; } return typeof m;",
+            "undefined",
+        ),
+        (
+            "let n = 0; do { let p = n; n++; if (n < 3) continue; return p + p; } while (true);",
+            "4",
+        ),
+        (
+            "const g = (function* () { let u = 1; yield u; yield u + u; })(); return [...g].join(' ');",
+            "1 2",
+        ),
+        (
+            "let s = 0; for (const e of [1, 2, 3]) { s += e + e; } return s;",
+            "12",
+        ),
+        (
+            "class A {} class B extends A { constructor() { this.y = 1; super(); } } new B();",
+            "ReferenceError",
+        ),
+        (
+            "class A { constructor() { this.x = 1; } } class B extends A { constructor() { super(); this.y = this.x + this.x; } } return new B().y;",
+            "2",
+        ),
+        (
+            "let h = 1; return (() => { h = h + h; return h + h; })();",
+            "4",
+        ),
         ("let { d, e = d } = { d: 4 }; return d + e;", "8"),
         ("let { d = e, e } = {}; return d;", "ReferenceError"),
-        ("let r = 0; for (let i = 0; i < 2; i++) { if (i) { r += t; } let t = 1; r += t + t; } return r;", "ReferenceError"),
-        ("let k = 0; while (k < 2) { k++; { if (k == 2) return u; let u = k; u = u + u; } } ", "ReferenceError"),
-        ("let a = 1; { a = a + a; let b = a; { return a + b + b; } }", "6"),
-        ("function f() { return w; } let r = ''; try { f(); } catch (e) { r = e.constructor.name; } let w = 1; return r + f() + w;", "ReferenceError11"),
+        (
+            "let r = 0; for (let i = 0; i < 2; i++) { if (i) { r += t; } let t = 1; r += t + t; } return r;",
+            "ReferenceError",
+        ),
+        (
+            "let k = 0; while (k < 2) { k++; { if (k == 2) return u; let u = k; u = u + u; } } ",
+            "ReferenceError",
+        ),
+        (
+            "let a = 1; { a = a + a; let b = a; { return a + b + b; } }",
+            "6",
+        ),
+        (
+            "function f() { return w; } let r = ''; try { f(); } catch (e) { r = e.constructor.name; } let w = 1; return r + f() + w;",
+            "ReferenceError11",
+        ),
     ];
     let script = format!(
         "const out = []; for (const body of {}) {{ try {{ out.push(String(new Function(body)())); }} catch (e) {{ out.push(e.constructor.name); }} }} out.join('|');",
@@ -228,8 +282,8 @@ fn issue_19_test262_calls_and_locals_results_unchanged() {
         files.len(),
         failed.len()
     );
-    let list = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/test262_calls_failures.txt");
+    let list =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/test262_calls_failures.txt");
     let actual = failed.join("\n") + "\n";
     if std::env::var_os("AETHER_TEST262_WRITE").is_some() {
         std::fs::write(&list, &actual).expect("write the list");
