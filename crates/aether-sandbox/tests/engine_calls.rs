@@ -98,7 +98,8 @@ fn issue_19_namespace_reads_keep_bindings_live_and_tdz() {
 #[test]
 fn issue_19_namespace_reads_are_as_fast_as_object_reads() {
     // Unpatched, a namespace read found the property inline, then called
-    // JS_GetPropertyInternal, which looked it up again: 1.5x the CPU time of a plain object's.
+    // JS_GetPropertyInternal, which looked it up again: 1.32x the CPU time of a plain object's
+    // (test profile; 1.03x after).
     let main = r#"
         import * as self from "main";
         export const k = 3, m = 5;
@@ -118,7 +119,7 @@ fn issue_19_namespace_reads_are_as_fast_as_object_reads() {
         .expect("a number");
     eprintln!("namespace / object property read loop, CPU time: {ratio:.2}");
     assert!(
-        ratio < 1.3,
+        ratio < 1.15,
         "namespace / object property read loop CPU time: {ratio:.2}"
     );
 }
