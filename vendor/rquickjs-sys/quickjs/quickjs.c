@@ -19724,7 +19724,7 @@ static JSValue JS_CallInternal(JSContext *caller_ctx, JSValueConst func_obj,
                         if (prs) {
                             /* found */
                             if (unlikely(prs->flags & JS_PROP_TMASK))
-                                goto get_field_slow_path;
+                                goto get_field_special;
                             val = js_dup(pr->u.value);
                             break;
                         }
@@ -19748,8 +19748,20 @@ static JSValue JS_CallInternal(JSContext *caller_ctx, JSValueConst func_obj,
                     if (unlikely(JS_IsException(val)))
                         goto exception;
                 }
+            get_field_done:
                 JS_FreeValue(ctx, sp[-1]);
                 sp[-1] = val;
+                BREAK;
+            get_field_special:
+                /* aether patch 0010: a module namespace's binding
+                   (JS_PROP_VARREF) is read here, not by a second lookup in
+                   the slow path; an uninitialized one throws there */
+                if ((prs->flags & JS_PROP_TMASK) == JS_PROP_VARREF &&
+                    !JS_IsUninitialized(*pr->u.var_ref->pvalue)) {
+                    val = js_dup(*pr->u.var_ref->pvalue);
+                    goto get_field_done;
+                }
+                goto get_field_slow_path;
             }
             BREAK;
 
@@ -19772,7 +19784,7 @@ static JSValue JS_CallInternal(JSContext *caller_ctx, JSValueConst func_obj,
                         if (prs) {
                             /* found */
                             if (unlikely(prs->flags & JS_PROP_TMASK))
-                                goto get_field2_slow_path;
+                                goto get_field2_special;
                             val = js_dup(pr->u.value);
                             break;
                         }
@@ -19796,7 +19808,19 @@ static JSValue JS_CallInternal(JSContext *caller_ctx, JSValueConst func_obj,
                     if (unlikely(JS_IsException(val)))
                         goto exception;
                 }
+            get_field2_done:
                 *sp++ = val;
+                BREAK;
+            get_field2_special:
+                /* aether patch 0010: a module namespace's binding
+                   (JS_PROP_VARREF) is read here, not by a second lookup in
+                   the slow path; an uninitialized one throws there */
+                if ((prs->flags & JS_PROP_TMASK) == JS_PROP_VARREF &&
+                    !JS_IsUninitialized(*pr->u.var_ref->pvalue)) {
+                    val = js_dup(*pr->u.var_ref->pvalue);
+                    goto get_field2_done;
+                }
+                goto get_field2_slow_path;
             }
             BREAK;
 
@@ -35969,6 +35993,66 @@ static void put_short_code(DynBuf *bc_out, int op, int idx)
 }
 
 /* peephole optimizations and resolve goto/labels */
+/* aether patch 0011: drop the temporal-dead-zone check of a lexical
+   local read or written where it is known to be initialized. Runs on the
+   output of resolve_variables, before resolve_labels; the rewrite keeps
+   every instruction's size. A local is known to be initialized after a
+   get_loc_check or put_loc_check of it (which throw otherwise), a put_loc,
+   set_loc or put_loc_check_init of it (a value from the stack), until a
+   set_loc_uninitialized or close_loc of it, along straight-line code only:
+   the knowledge is dropped at every label (any jump target: loop heads,
+   switch cases, catch and finally blocks) and gosub. No other instruction
+   makes a local uninitialized again. */
+static int elide_tdz_checks(JSContext *ctx, JSFunctionDef *s)
+{
+    uint8_t *bc = s->byte_code.buf;
+    int bc_len = s->byte_code.size;
+    uint32_t *known, gen = 1;
+    int pos, op, idx;
+
+    if (s->var_count == 0)
+        return 0;
+    known = js_mallocz(ctx, sizeof(*known) * s->var_count);
+    if (!known)
+        return -1;
+    for (pos = 0; pos < bc_len; pos += opcode_info[op].size) {
+        op = bc[pos];
+        switch (op) {
+        case OP_get_loc_check:
+        case OP_put_loc_check:
+            idx = get_u16(bc + pos + 1);
+            if (idx < s->var_count) {
+                if (known[idx] == gen)
+                    bc[pos] = (op == OP_get_loc_check) ? OP_get_loc : OP_put_loc;
+                else
+                    known[idx] = gen;
+            }
+            break;
+        case OP_put_loc:
+        case OP_set_loc:
+        case OP_put_loc_check_init:
+            idx = get_u16(bc + pos + 1);
+            if (idx < s->var_count)
+                known[idx] = gen;
+            break;
+        case OP_set_loc_uninitialized:
+        case OP_close_loc:
+            idx = get_u16(bc + pos + 1);
+            if (idx < s->var_count)
+                known[idx] = 0;
+            break;
+        case OP_label:
+        case OP_gosub:
+            gen++;
+            break;
+        default:
+            break;
+        }
+    }
+    js_free(ctx, known);
+    return 0;
+}
+
 static __exception int resolve_labels(JSContext *ctx, JSFunctionDef *s)
 {
     int pos, pos_next, bc_len, op, op1, len, i, line_num, col_num, patch_offsets;
@@ -35984,6 +36068,9 @@ static __exception int resolve_labels(JSContext *ctx, JSFunctionDef *s)
 
     line_num = s->line_num;
     col_num = s->col_num;
+
+    if (elide_tdz_checks(ctx, s))
+        return -1;
 
     cc.bc_buf = bc_buf = s->byte_code.buf;
     cc.bc_len = bc_len = s->byte_code.size;
