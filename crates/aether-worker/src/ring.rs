@@ -117,7 +117,7 @@ impl Mapping {
 
     /// The word at byte `offset` (a multiple of 4 below [`REQUEST_SLOT`]).
     fn word(&self, offset: usize) -> &AtomicU32 {
-        debug_assert!(offset % 4 == 0 && offset < REQUEST_SLOT);
+        debug_assert!(offset.is_multiple_of(4) && offset < REQUEST_SLOT);
         // SAFETY: the offset is in the mapping (which lives as long as `self`) and 4-aligned (the
         // mapping is page-aligned); `AtomicU32` has the layout of `u32` and any bits are valid.
         unsafe { &*self.base.as_ptr().add(offset).cast::<AtomicU32>() }
