@@ -75,6 +75,7 @@ fn serve(socket: OwnedFd, ring: Option<OwnedFd>, request: SpawnRequest) -> Resul
         waiting: Mutex::new(Waiting {
             open: true,
             senders: HashMap::new(),
+            early: HashMap::new(),
         }),
         reserved: AtomicU64::new(0),
         next_id: AtomicU64::new(0),
@@ -108,6 +109,9 @@ fn serve(socket: OwnedFd, ring: Option<OwnedFd>, request: SpawnRequest) -> Resul
 struct Waiting {
     open: bool,
     senders: HashMap<u64, SyncSender<Result<HostValue, HostError>>>,
+    /// Replies read from the socket before their caller waited there: a ring call whose reply
+    /// did not fit the ring registers only once the ring says so.
+    early: HashMap<u64, Result<HostValue, HostError>>,
 }
 
 /// A [`Host`] that forwards each call to aether and waits for its reply. Calls may come from
@@ -224,8 +228,14 @@ impl WorkerHost {
                 compiled,
             }) => {
                 self.take_reply(reserved, &reply, compiled);
-                if let Some(sender) = self.waiting().senders.remove(&id) {
-                    let _ = sender.send(reply);
+                let mut waiting = self.waiting();
+                match waiting.senders.remove(&id) {
+                    Some(sender) => {
+                        let _ = sender.send(reply);
+                    }
+                    None => {
+                        waiting.early.insert(id, reply);
+                    }
                 }
                 Some(())
             }
@@ -233,6 +243,7 @@ impl WorkerHost {
                 let mut waiting = self.waiting();
                 waiting.open = false;
                 waiting.senders.clear();
+                waiting.early.clear();
                 None
             }
         }
@@ -242,32 +253,51 @@ impl WorkerHost {
 impl Host for WorkerHost {
     fn call(&self, request: HostRequest) -> Result<HostValue, HostError> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let message = FromWorker::Call { id, request };
+        if !matches!(&message, FromWorker::Call { request, .. } if request.is_slow()) {
+            if !self.waiting().open {
+                return Err(closed());
+            }
+            match self.call_through_ring(id, &message) {
+                Some(Ok(reply)) => return reply,
+                // Too large for the slot: the reply comes on the socket.
+                Some(Err(())) => return self.await_on_socket(id, None),
+                None => {}
+            }
+        }
+        self.await_on_socket(id, Some(&message))
+    }
+
+    fn reserved_bytes(&self) -> u64 {
+        self.reserved.load(Ordering::Relaxed)
+    }
+}
+
+impl WorkerHost {
+    /// Sends `message` (call `id`) on the socket unless it was sent already, and waits for its
+    /// reply there.
+    fn await_on_socket(
+        &self,
+        id: u64,
+        message: Option<&FromWorker>,
+    ) -> Result<HostValue, HostError> {
         let (tx, rx) = mpsc::sync_channel(1);
         {
             let mut waiting = self.waiting();
             if !waiting.open {
                 return Err(closed());
             }
-            waiting.senders.insert(id, tx);
-        }
-        let slow = request.is_slow();
-        let message = FromWorker::Call { id, request };
-        match (!slow)
-            .then(|| self.call_through_ring(id, &message))
-            .flatten()
-        {
-            Some(Ok(reply)) => {
-                self.waiting().senders.remove(&id);
+            // A reply another reader took before this call was waiting for it.
+            if let Some(reply) = waiting.early.remove(&id) {
                 return reply;
             }
-            // Too large for the slot: the reply comes on the socket.
-            Some(Err(())) => {}
-            None => {
-                if self.send(&message).is_err() {
-                    self.waiting().senders.remove(&id);
-                    return Err(closed());
-                }
-            }
+            waiting.senders.insert(id, tx);
+        }
+        if let Some(message) = message
+            && self.send(message).is_err()
+        {
+            self.waiting().senders.remove(&id);
+            return Err(closed());
         }
         loop {
             match rx.try_recv() {
@@ -296,9 +326,5 @@ impl Host for WorkerHost {
                 },
             }
         }
-    }
-
-    fn reserved_bytes(&self) -> u64 {
-        self.reserved.load(Ordering::Relaxed)
     }
 }

@@ -1,5 +1,6 @@
 //! The call ring with a real zygote and worker (issue 23 item 2): a step's quick host calls
-//! travel through the ring, not as socket frames. This binary is its own zygote (`main` runs
+//! travel through the ring, not as socket frames, and a reply too large for the ring comes on
+//! the socket. This binary is its own zygote (`main` runs
 //! it when re-executed as one, before anything else), so it has no libtest harness.
 
 use std::process::ExitCode;
@@ -12,6 +13,7 @@ use aether_worker::supervisor::frame_counts;
 use aether_worker::{Zygote, run_in_worker};
 
 const CALLS: u64 = 2000;
+const BIG: usize = 3 * aether_worker::ring::SLOT;
 
 /// Serves the entry module and `aether.env.get`.
 struct LiveHost;
@@ -22,13 +24,17 @@ impl Host for LiveHost {
             HostRequest::LoadModule { .. } => Ok(HostValue::Module {
                 name: "main.js".into(),
                 source: format!(
-                    "export default () => {{ let n = 0; for (let k = 0; k < {CALLS}; k++) n += aether.env.get('NAME').length; return n; }};"
+                    "export default () => {{ let n = aether.fs.readText('big.txt').length; for (let k = 0; k < {CALLS}; k++) n += aether.env.get('NAME').length; return n; }};"
                 ),
                 kind: aether_policy::ModuleKind::Esm,
                 exports: Vec::new(),
             }),
             HostRequest::EnvGet { .. } => Ok(HostValue::Text {
                 value: Some("four".into()),
+            }),
+            // Larger than the ring's slot: the reply takes the socket.
+            HostRequest::ReadText { .. } => Ok(HostValue::Text {
+                value: Some("x".repeat(BIG)),
             }),
             _ => Ok(HostValue::Unit),
         }
@@ -52,7 +58,7 @@ fn issue_23_a_real_worker_makes_its_quick_calls_through_the_ring() -> Result<(),
     };
     let outcome = run_in_worker(&zygote, spec, Arc::new(LiveHost));
     let output = outcome.result.map_err(|e| format!("step: {e:?}"))?;
-    if output.get() != (4 * CALLS).to_string() {
+    if output.get() != (4 * CALLS + BIG as u64).to_string() {
         return Err(format!("output {}", output.get()));
     }
     let after = frame_counts();
