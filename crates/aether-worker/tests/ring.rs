@@ -292,3 +292,21 @@ fn issue_23_a_worker_that_never_wakes_the_broker_hits_its_deadline() {
         "{outcome:?}"
     );
 }
+
+/// A worker that dies with the ring set up: the broker, asleep on the socket, sees it hang up.
+#[test]
+fn issue_23_a_worker_that_dies_is_noticed_through_the_socket() {
+    let outcome = against(Duration::from_secs(30), |peer, mut s| {
+        post(&peer, &mut s, &env_get(1));
+        assert!(matches!(
+            peer.wait_reply(Duration::from_secs(5)),
+            Some(Reply::Body(_))
+        ));
+        let _ = s.shutdown(std::net::Shutdown::Both);
+    });
+    assert!(
+        engine_error(&outcome).contains("ended without a result"),
+        "{outcome:?}"
+    );
+    assert!(outcome.duration < Duration::from_secs(10), "{outcome:?}");
+}
