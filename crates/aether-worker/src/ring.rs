@@ -40,7 +40,7 @@
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicU32, Ordering, fence};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering, fence};
 use std::time::{Duration, Instant};
 
 /// Bytes of one slot: the largest message body the ring carries. Larger ones (module sources
@@ -75,8 +75,9 @@ const BROKER_ASLEEP: usize = BROKER_LINE + 8;
 /// is a few microseconds, a sleep and wake-up costs tens.
 pub const SPIN: Duration = Duration::from_micros(50);
 
-/// Of [`SPIN`], how long a side polls without giving up its CPU (then it yields between polls,
-/// so that on a busy machine the peer it waits for can run).
+/// Of [`SPIN`], how long a side polls without giving up its CPU when the peer answered that fast
+/// last time (then, or else at once, it yields between polls, so that on a busy machine the peer
+/// it waits for can run).
 const HOT_SPIN: Duration = Duration::from_micros(5);
 
 /// One mapping of the region, unmapped on drop.
@@ -186,25 +187,34 @@ fn futex_wake(word: &AtomicU32) {
     }
 }
 
-/// Polls `ready` for up to [`SPIN`] (hot at first, then yielding the CPU between polls).
-/// `true` as soon as it holds.
-fn spin_until(mut ready: impl FnMut() -> bool) -> bool {
+/// Polls `ready` for up to [`SPIN`]: without giving up the CPU for the first [`HOT_SPIN`] if
+/// `hot`, then yielding it between polls (so that on a busy machine the peer it waits for can
+/// run). The time it took, if `ready` came to hold.
+fn spin_until(mut ready: impl FnMut() -> bool, hot: bool) -> Option<Duration> {
     let started = Instant::now();
+    let hot = if hot { HOT_SPIN } else { Duration::ZERO };
     loop {
         for _ in 0..32 {
             if ready() {
-                return true;
+                return Some(started.elapsed());
             }
             std::hint::spin_loop();
         }
         let spent = started.elapsed();
         if spent >= SPIN {
-            return false;
+            return None;
         }
-        if spent >= HOT_SPIN {
+        if spent >= hot {
             std::thread::yield_now();
         }
     }
+}
+
+/// Whether the next poll should start hot: the last message came within [`HOT_SPIN`], so the
+/// peer is running on another CPU. Otherwise (a loaded machine, or a peer with long work between
+/// messages) spinning without yielding would only burn the CPU the peer may need.
+fn stays_hot(took: Option<Duration>) -> bool {
+    took.is_some_and(|t| t < HOT_SPIN)
 }
 
 /// aether's end of a worker's call ring.
@@ -217,6 +227,8 @@ pub struct Ring {
     seen: u32,
     /// The last `socket_seq` acted on.
     socket_seen: u32,
+    /// Whether the next poll starts hot ([`stays_hot`]).
+    hot: bool,
 }
 
 /// What [`Ring::poll`] found.
@@ -269,6 +281,7 @@ impl Ring {
             fd: Some(fd),
             seen: 0,
             socket_seen: 0,
+            hot: true,
         })
     }
 
@@ -294,7 +307,11 @@ impl Ring {
             .ok_or_else(|| io::Error::from_raw_os_error(libc::EBADF))?;
         let map = Mapping::new(fd)?;
         let last_reply = AtomicU32::new(map.word(REPLY_SEQ).load(Ordering::Acquire));
-        Ok(RingPeer { map, last_reply })
+        Ok(RingPeer {
+            map,
+            last_reply,
+            hot: AtomicBool::new(true),
+        })
     }
 
     /// Looks once for a new request, then for the worker's socket hint.
@@ -326,10 +343,15 @@ impl Ring {
     /// As [`Ring::poll`].
     pub fn spin(&mut self) -> Result<Poll, RingTooLarge> {
         let mut found = Ok(Poll::Idle);
-        spin_until(|| {
-            found = self.poll();
-            !matches!(found, Ok(Poll::Idle))
-        });
+        let hot = self.hot;
+        let took = spin_until(
+            || {
+                found = self.poll();
+                !matches!(found, Ok(Poll::Idle))
+            },
+            hot,
+        );
+        self.hot = stays_hot(took);
         found
     }
 
@@ -375,6 +397,8 @@ pub struct RingPeer {
     map: Mapping,
     /// The `reply_seq` of the last reply taken.
     last_reply: AtomicU32,
+    /// Whether the next wait starts hot ([`stays_hot`]).
+    hot: AtomicBool,
 }
 
 /// What the worker finds when its reply comes.
@@ -394,7 +418,11 @@ impl RingPeer {
     pub fn map(fd: OwnedFd) -> io::Result<RingPeer> {
         let map = Mapping::new(&fd)?;
         let last_reply = AtomicU32::new(map.word(REPLY_SEQ).load(Ordering::Acquire));
-        Ok(RingPeer { map, last_reply })
+        Ok(RingPeer {
+            map,
+            last_reply,
+            hot: AtomicBool::new(true),
+        })
     }
 
     /// Writes a request: `body` into the slot (at most [`SLOT`] bytes), `len` as its length (a
@@ -424,7 +452,12 @@ impl RingPeer {
         let started = Instant::now();
         let seq = self.map.word(REPLY_SEQ);
         let last = self.last_reply.load(Ordering::Relaxed);
-        if !spin_until(|| seq.load(Ordering::Acquire) != last) {
+        let took = spin_until(
+            || seq.load(Ordering::Acquire) != last,
+            self.hot.load(Ordering::Relaxed),
+        );
+        self.hot.store(stays_hot(took), Ordering::Relaxed);
+        if took.is_none() {
             let asleep = self.map.word(WORKER_ASLEEP);
             loop {
                 asleep.store(1, Ordering::SeqCst);
