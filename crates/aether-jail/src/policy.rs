@@ -378,7 +378,24 @@ pub(crate) enum Args {
     AddFilter,
     /// `fcntl(fd, F_GETFD)`: reads the close-on-exec flag, nothing else.
     GetFd,
+    /// `futex` with one of [`FUTEX_OPS`] (private or shared, either clock): no priority-
+    /// inheritance operation, the futex code with the longest record of kernel exploits.
+    Futex,
 }
+
+/// The `futex` operations the engine processes use: glibc's and std's locks, condition
+/// variables and thread joins, and the call ring's wait and wake on a word shared with aether
+/// (issue 23). Refused, among others: `FUTEX_LOCK_PI`, `FUTEX_UNLOCK_PI`, `FUTEX_TRYLOCK_PI`,
+/// `FUTEX_WAIT_REQUEUE_PI`, `FUTEX_CMP_REQUEUE_PI`, `FUTEX_LOCK_PI2` (CVE-2014-3153 was one).
+const FUTEX_OPS: &[libc::c_int] = &[
+    libc::FUTEX_WAIT,
+    libc::FUTEX_WAKE,
+    libc::FUTEX_REQUEUE,
+    libc::FUTEX_CMP_REQUEUE,
+    libc::FUTEX_WAKE_OP,
+    libc::FUTEX_WAIT_BITSET,
+    libc::FUTEX_WAKE_BITSET,
+];
 
 /// One row of [`ENGINE_SYSCALLS`].
 #[derive(Debug)]
@@ -407,8 +424,8 @@ const fn entry(nr: i64, zygote: Args, worker: Args, why: &'static str) -> Entry 
 }
 
 use Args::{
-    AddFilter, Any, GetFd, No, NoAddress, NoNamespace, NotWriteExec, OwnPid, Prctl, SelfOnly,
-    Thread,
+    AddFilter, Any, Futex, GetFd, No, NoAddress, NoNamespace, NotWriteExec, OwnPid, Prctl,
+    SelfOnly, Thread,
 };
 use libc::{
     F_GETFD, PR_SET_NAME, PR_SET_NO_NEW_PRIVS, PR_SET_PDEATHSIG, SYS_brk, SYS_clock_getres,
@@ -443,7 +460,7 @@ pub(crate) const ENGINE_SYSCALLS: &[Entry] = &[
     // Threads and their synchronisation (std::thread, mpsc, Mutex, Condvar).
     entry(SYS_clone,             NoNamespace,  Thread,       "pthread_create; the zygote also forks workers"),
     entry(SYS_clone3,            Any,          Any,          "never reached: the prefix answers ENOSYS, glibc falls back to clone"),
-    entry(SYS_futex,             Any,          Any,          "Mutex, Condvar, channels, thread join"),
+    entry(SYS_futex,             Futex,        Futex,        "Mutex, Condvar, channels, thread join, the call ring"),
     entry(SYS_set_robust_list,   Any,          Any,          "glibc, at thread start and in a forked child"),
     entry(SYS_rseq,              Any,          Any,          "glibc registers restartable sequences per thread"),
     entry(SYS_sched_yield,       Any,          Any,          "spin loops in locks and channels"),
@@ -552,6 +569,15 @@ pub(crate) fn engine_filter(role: Role, pid: i32) -> Result<BpfProgram, JailErro
                 .map(|&bit| one(dword(2, SeccompCmpOp::MaskedEq(bit as u64), 0)?))
                 .collect::<Result<_, _>>()?,
             GetFd => vec![one(dword(1, SeccompCmpOp::Eq, F_GETFD as u64)?)?],
+            // The kernel's own command mask: every bit but the private and clock flags.
+            Futex => FUTEX_OPS
+                .iter()
+                .map(|&op| {
+                    let flags = libc::FUTEX_PRIVATE_FLAG | libc::FUTEX_CLOCK_REALTIME;
+                    let mask = u64::from(!(flags as u32));
+                    one(dword(1, SeccompCmpOp::MaskedEq(mask), op as u64)?)
+                })
+                .collect::<Result<_, _>>()?,
             AddFilter => vec![
                 SeccompRule::new(vec![
                     dword(

@@ -59,6 +59,10 @@ fn main() {
         ("worker_cannot_signal_others", worker_cannot_signal_others),
         ("worker_cannot_map_write_exec", worker_cannot_map_write_exec),
         ("worker_abort_is_its_own_sigabrt", worker_abort),
+        (
+            "issue_23_worker_futex_is_held_to_what_it_uses",
+            issue_23_worker_futex_is_held_to_what_it_uses,
+        ),
         ("worker_address_space_limit", worker_address_space_limit),
         ("worker_cpu_limit_kills", worker_cpu_limit),
         (
@@ -259,6 +263,17 @@ fn worker_cannot_map_write_exec() {
     for action in ["mmap-wx", "mprotect-wx"] {
         assert_worker_killed(action);
     }
+}
+
+/// See: CVE-2014-3153 (`FUTEX_CMP_REQUEUE_PI`). The worker keeps the futex operations its
+/// locks and the call ring use, and none of the priority-inheritance ones.
+fn issue_23_worker_futex_is_held_to_what_it_uses() {
+    for action in ["futex-lock-pi", "futex-cmp-requeue-pi"] {
+        assert_worker_killed(action);
+    }
+    let report = run_ok("worker-denied", &["futex-shared"]);
+    assert!(report.has("after"), "{}", report.stdout);
+    assert_eq!(report.get("worker"), "exit 0", "{}", report.stdout);
 }
 
 fn worker_abort() {
@@ -729,6 +744,48 @@ fn worker_denied(action: &str) {
                     libc::PROT_READ | libc::PROT_WRITE | libc::PROT_EXEC,
                 )
                 .into()
+            },
+            // A priority-inheritance lock on a word of its own: refused whatever the word.
+            "futex-lock-pi" => unsafe {
+                let word = std::sync::atomic::AtomicU32::new(0);
+                libc::syscall(
+                    libc::SYS_futex,
+                    word.as_ptr(),
+                    libc::FUTEX_LOCK_PI | libc::FUTEX_PRIVATE_FLAG,
+                    0,
+                    0,
+                )
+            },
+            "futex-cmp-requeue-pi" => unsafe {
+                let (a, b) = (
+                    std::sync::atomic::AtomicU32::new(0),
+                    std::sync::atomic::AtomicU32::new(0),
+                );
+                libc::syscall(
+                    libc::SYS_futex,
+                    a.as_ptr(),
+                    libc::FUTEX_CMP_REQUEUE_PI,
+                    1,
+                    0,
+                    b.as_ptr(),
+                    0,
+                )
+            },
+            // The call ring's operations (issue 23): a shared (not private) wait and wake.
+            "futex-shared" => unsafe {
+                let word = std::sync::atomic::AtomicU32::new(0);
+                let timeout = libc::timespec {
+                    tv_sec: 0,
+                    tv_nsec: 1000,
+                };
+                libc::syscall(
+                    libc::SYS_futex,
+                    word.as_ptr(),
+                    libc::FUTEX_WAIT,
+                    0,
+                    &raw const timeout,
+                );
+                libc::syscall(libc::SYS_futex, word.as_ptr(), libc::FUTEX_WAKE, 1)
             },
             "abort" => std::process::abort(),
             other => panic!("unknown action {other}"),

@@ -15,6 +15,7 @@
 
 mod confine;
 pub mod oom;
+pub mod ring;
 pub mod supervisor;
 mod sys;
 pub mod wire;
@@ -187,7 +188,13 @@ pub fn run_in_worker(zygote: &Zygote, spec: StepSpec, host: Arc<dyn Host>) -> St
         cpu_seconds: limits.timeout.as_secs().saturating_add(2),
     };
     match zygote.take(request) {
-        Ok(spawned) => supervisor::supervise(spawned.socket, &spawned.worker, spec, host),
+        Ok(spawned) => supervisor::supervise_with_ring(
+            spawned.socket,
+            spawned.ring,
+            &spawned.worker,
+            spec,
+            host,
+        ),
         Err(e) => StepOutcome {
             result: Err(StepError::Engine {
                 message: e.to_string(),

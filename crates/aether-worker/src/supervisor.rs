@@ -10,13 +10,14 @@
 use std::collections::HashSet;
 use std::io;
 use std::os::unix::net::UnixStream;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use aether_protocol::{Host, HostValue};
 use aether_sandbox::{Sampler, StepError, StepOutcome, StepSpec, TIMEOUT_GRACE};
 
+use crate::ring::{Poll, Ring, RingTooLarge};
 use crate::wire::{self, FromWorker, Start, ToWorker, WireError};
 
 /// Slow calls (fetch, child processes, accept) a worker may have running at once: what the
@@ -55,6 +56,19 @@ pub fn supervise(
     spec: StepSpec,
     host: Arc<dyn Host>,
 ) -> StepOutcome {
+    supervise_with_ring(socket, None, worker, spec, host)
+}
+
+/// As [`supervise`], with the worker's call ring ([`crate::ring`]) if it has one: its quick
+/// calls then come through the ring, checked as strictly as frames on the socket (a length
+/// above the slot, a body that does not decode, or anything but a quick call kills the worker).
+pub fn supervise_with_ring(
+    socket: UnixStream,
+    ring: Option<Ring>,
+    worker: &(dyn WorkerProcess + Sync),
+    spec: StepSpec,
+    host: Arc<dyn Host>,
+) -> StepOutcome {
     let started = Instant::now();
     let limits = spec.limits;
     let deadline = aether_policy::deadline_after(started, limits.timeout) + TIMEOUT_GRACE;
@@ -76,7 +90,7 @@ pub fn supervise(
                 sampler.into_samples()
             })
         });
-        let result = serve(socket, spec, &host, deadline);
+        let result = serve(socket, ring, spec, &host, deadline);
         done.store(true, Ordering::Relaxed);
         let samples = sampler.and_then(|s| s.join().ok()).unwrap_or_default();
         (result, samples)
@@ -116,6 +130,7 @@ fn wire_error(error: &WireError) -> StepError {
 
 fn serve(
     socket: UnixStream,
+    ring: Option<Ring>,
     spec: StepSpec,
     host: &Arc<dyn Host>,
     deadline: Instant,
@@ -153,40 +168,78 @@ fn serve(
     let mut reader = wire::FrameReader::new();
     let mut seen = HashSet::new();
     let slow = Arc::new(AtomicUsize::new(0));
+    let mut ring = ring;
     loop {
         // Checked first: a worker that always has a message ready must not outrun it.
         let wait = deadline.saturating_duration_since(Instant::now());
         if wait.is_zero() {
             return Err(timeout());
         }
-        // The deadline bounds a read only when it blocks: set then, not for every frame.
-        let until_deadline = || {
-            let wait = deadline.saturating_duration_since(Instant::now());
-            if wait.is_zero() {
-                return Err(io::Error::from(io::ErrorKind::TimedOut));
-            }
-            writer.socket.set_read_timeout(Some(wait))
+        // The next message: a frame already buffered, else a request in the ring (polled for a
+        // short while), else whatever the socket brings (a frame, or the doorbell of a request
+        // posted to the ring while this thread sleeps).
+        let next = match ring.as_mut() {
+            Some(ring) if !reader.has_buffered() => next_from_ring(ring)?,
+            _ => Next::Socket,
         };
-        let message = match reader.read::<FromWorker>(&writer.socket, max, until_deadline) {
-            Ok(message) => message,
-            // A frame cut by the deadline is not finished either: the step is over.
-            Err(WireError::Io(e))
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) =>
-            {
-                return Err(timeout());
+        let (message, through_ring) = match next {
+            Next::Ring(body) => {
+                RING_FRAMES.fetch_add(1, Ordering::Relaxed);
+                (
+                    wire::decode::<FromWorker>(&body).map_err(|e| wire_error(&e))?,
+                    true,
+                )
             }
-            Err(error) => return Err(wire_error(&error)),
+            Next::Socket => {
+                // The deadline bounds a read only when it blocks: set then, not for every frame.
+                let until_deadline = || {
+                    let wait = deadline.saturating_duration_since(Instant::now());
+                    if wait.is_zero() {
+                        return Err(io::Error::from(io::ErrorKind::TimedOut));
+                    }
+                    writer.socket.set_read_timeout(Some(wait))
+                };
+                let read = match ring.as_ref() {
+                    // The ring was just polled: block at once.
+                    Some(_) => {
+                        reader.read_blocking::<FromWorker>(&writer.socket, max, until_deadline)
+                    }
+                    None => reader.read::<FromWorker>(&writer.socket, max, until_deadline),
+                };
+                if let Some(ring) = ring.as_ref() {
+                    ring.awake();
+                }
+                let message = match read {
+                    Ok(message) => message,
+                    // A frame cut by the deadline is not finished either: the step is over.
+                    Err(WireError::Io(e))
+                        if matches!(
+                            e.kind(),
+                            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                        ) =>
+                    {
+                        return Err(timeout());
+                    }
+                    Err(error) => return Err(wire_error(&error)),
+                };
+                SOCKET_FRAMES.fetch_add(1, Ordering::Relaxed);
+                (message, false)
+            }
         };
         match message {
-            FromWorker::Done { result, .. } => return result,
+            FromWorker::Doorbell if !through_ring => {}
+            FromWorker::Done { result, .. } if !through_ring => return result,
             FromWorker::Call { id, request } => {
                 if !seen.insert(id) {
                     return Err(protocol_error(&format!("reused the call id {id}")));
                 }
                 if request.is_slow() {
+                    if through_ring {
+                        // Served synchronously, it would hold this thread past the deadline.
+                        return Err(protocol_error(
+                            "sent a slow host call through the call ring",
+                        ));
+                    }
                     if slow.fetch_add(1, Ordering::SeqCst) >= MAX_SLOW_CALLS {
                         return Err(protocol_error(&format!(
                             "made more than {MAX_SLOW_CALLS} slow host calls at once"
@@ -212,21 +265,87 @@ fn serve(
                     let reply = host.call_guarded(request);
                     let reserved = host.reserved_bytes();
                     let compiled = compiled_module(&reply, memory, deadline);
-                    if writer
-                        .send(&ToWorker::Reply {
-                            id,
-                            reply,
-                            reserved,
-                            compiled,
-                        })
-                        .is_err()
-                    {
+                    let reply = ToWorker::Reply {
+                        id,
+                        reply,
+                        reserved,
+                        compiled,
+                    };
+                    let sent = match ring.as_ref().filter(|_| through_ring) {
+                        Some(ring) => reply_through_ring(ring, &writer, &reply),
+                        None => writer.send(&reply),
+                    };
+                    if sent.is_err() {
                         return Err(protocol_error("stopped reading its replies"));
                     }
                 }
             }
+            FromWorker::Doorbell | FromWorker::Done { .. } => {
+                return Err(protocol_error(
+                    "sent a message other than a quick host call through the call ring",
+                ));
+            }
         }
     }
+}
+
+/// Frames served so far by every broker of this process, by transport: evidence for tests and
+/// diagnostics that quick calls take the ring.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FrameCounts {
+    /// Messages read from call rings.
+    pub ring: u64,
+    /// Frames read from sockets (doorbells included).
+    pub socket: u64,
+}
+
+static RING_FRAMES: AtomicU64 = AtomicU64::new(0);
+static SOCKET_FRAMES: AtomicU64 = AtomicU64::new(0);
+
+/// The counts of messages every broker of this process has read, by transport, since it
+/// started.
+pub fn frame_counts() -> FrameCounts {
+    FrameCounts {
+        ring: RING_FRAMES.load(Ordering::Relaxed),
+        socket: SOCKET_FRAMES.load(Ordering::Relaxed),
+    }
+}
+
+/// Where the broker's next message is.
+enum Next {
+    /// A request's body, copied out of the ring.
+    Ring(Vec<u8>),
+    /// On the socket (the ring says so, or it has nothing and the broker sleeps on the socket).
+    Socket,
+}
+
+/// Polls the ring for a short while; if nothing comes, says the broker sleeps (left set until
+/// the socket read returns: [`Ring::awake`]).
+fn next_from_ring(ring: &mut Ring) -> Result<Next, StepError> {
+    let too_large = |e: RingTooLarge| protocol_error(&format!("sent {e}"));
+    match ring.spin().map_err(too_large)? {
+        Poll::Request(body) => return Ok(Next::Ring(body)),
+        Poll::Socket | Poll::Idle => {}
+    }
+    match ring.sleep().map_err(too_large)? {
+        Poll::Request(body) => {
+            ring.awake();
+            Ok(Next::Ring(body))
+        }
+        Poll::Socket | Poll::Idle => Ok(Next::Socket),
+    }
+}
+
+/// Sends `reply` through the ring, or on the socket if it does not fit (the ring then says so).
+fn reply_through_ring(ring: &Ring, writer: &Writer, reply: &ToWorker) -> io::Result<()> {
+    let body = postcard::to_stdvec(reply).map_err(io::Error::other)?;
+    if body.len() <= crate::ring::SLOT {
+        ring.reply(Some(&body));
+        return Ok(());
+    }
+    let sent = writer.send(reply);
+    ring.reply(None);
+    sent
 }
 
 /// The bytecode of the ES module `reply` serves, from this process's cache (compiled into it

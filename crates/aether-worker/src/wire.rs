@@ -65,6 +65,8 @@ pub enum FromWorker {
         /// The engine's own CPU time.
         cpu: Duration,
     },
+    /// A request waits in the call ring ([`crate::ring`]) and aether said it sleeps: wake up.
+    Doorbell,
 }
 
 /// Why a frame could not be read.
@@ -139,7 +141,28 @@ impl FrameReader {
         &mut self,
         socket: &std::os::unix::net::UnixStream,
         max: usize,
+        before_block: impl FnMut() -> io::Result<()>,
+    ) -> Result<T, WireError> {
+        self.read_with(socket, max, before_block, SPIN)
+    }
+
+    /// As [`FrameReader::read`], but blocks at once when no whole frame is buffered (for a
+    /// reader that has just polled elsewhere, such as the call ring).
+    pub fn read_blocking<T: DeserializeOwned>(
+        &mut self,
+        socket: &std::os::unix::net::UnixStream,
+        max: usize,
+        before_block: impl FnMut() -> io::Result<()>,
+    ) -> Result<T, WireError> {
+        self.read_with(socket, max, before_block, Duration::ZERO)
+    }
+
+    fn read_with<T: DeserializeOwned>(
+        &mut self,
+        socket: &std::os::unix::net::UnixStream,
+        max: usize,
         mut before_block: impl FnMut() -> io::Result<()>,
+        spin: Duration,
     ) -> Result<T, WireError> {
         loop {
             let have = self.end - self.start;
@@ -164,7 +187,7 @@ impl FrameReader {
             } else {
                 self.make_room(4);
             }
-            self.fill(socket, &mut before_block)?;
+            self.fill(socket, &mut before_block, spin)?;
         }
     }
 
@@ -181,14 +204,15 @@ impl FrameReader {
         }
     }
 
-    /// Receives what is there into the free space: spins non-blocking for [`SPIN`], then blocks.
+    /// Receives what is there into the free space: spins non-blocking for `spin`, then blocks.
     fn fill(
         &mut self,
         socket: &std::os::unix::net::UnixStream,
         before_block: &mut impl FnMut() -> io::Result<()>,
+        spin: Duration,
     ) -> Result<(), WireError> {
         use rustix::net::{RecvFlags, recv};
-        let spin_until = std::time::Instant::now() + SPIN;
+        let spin_until = std::time::Instant::now() + spin;
         let mut blocking = false;
         loop {
             let flags = if blocking {

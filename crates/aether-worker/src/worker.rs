@@ -16,6 +16,7 @@ use aether_policy::Capability;
 use aether_protocol::{Host, HostError, HostRequest, HostValue};
 use aether_sandbox::{StepSpec, run_step};
 
+use crate::ring::{self, RingPeer};
 use crate::wire::{self, FromWorker, ToWorker};
 use crate::zygote::SpawnRequest;
 
@@ -26,18 +27,20 @@ fn max_incoming(request: SpawnRequest) -> usize {
 }
 
 /// The worker's life, in the child the zygote forked. Never returns.
-pub(crate) fn worker_main(socket: OwnedFd, request: SpawnRequest) -> ! {
-    let code = match serve(socket, request) {
+pub(crate) fn worker_main(socket: OwnedFd, ring: Option<OwnedFd>, request: SpawnRequest) -> ! {
+    let code = match serve(socket, ring, request) {
         Ok(()) => 0,
         Err(()) => 1,
     };
     std::process::exit(code)
 }
 
-fn serve(socket: OwnedFd, request: SpawnRequest) -> Result<(), ()> {
+fn serve(socket: OwnedFd, ring: Option<OwnedFd>, request: SpawnRequest) -> Result<(), ()> {
     // One descriptor for both directions (`&UnixStream` reads and writes): duplicating it
     // would need `fcntl`, which the zygote's filter does not allow.
     let stream = Arc::new(UnixStream::from(socket));
+    // Mapped before confinement; without it every call takes the socket.
+    let ring = ring.and_then(|fd| RingPeer::map(fd).ok());
     crate::confine::worker(request).map_err(|_| ())?;
     // Forked ahead of its step: start the engine thread now, off the step's path (the default
     // limits' stack; a step asking for more gets a thread of its own).
@@ -73,9 +76,12 @@ fn serve(socket: OwnedFd, request: SpawnRequest) -> Result<(), ()> {
         waiting: Mutex::new(Waiting {
             open: true,
             senders: HashMap::new(),
+            early: HashMap::new(),
         }),
         reserved: AtomicU64::new(0),
         next_id: AtomicU64::new(0),
+        ring,
+        ring_busy: Mutex::new(()),
     });
     let outcome = run_step(
         StepSpec {
@@ -104,6 +110,9 @@ fn serve(socket: OwnedFd, request: SpawnRequest) -> Result<(), ()> {
 struct Waiting {
     open: bool,
     senders: HashMap<u64, SyncSender<Result<HostValue, HostError>>>,
+    /// Replies read from the socket before their caller waited there: a ring call whose reply
+    /// did not fit the ring registers only once the ring says so.
+    early: HashMap<u64, Result<HostValue, HostError>>,
 }
 
 /// A [`Host`] that forwards each call to aether and waits for its reply. Calls may come from
@@ -122,6 +131,10 @@ struct WorkerHost {
     waiting: Mutex<Waiting>,
     reserved: AtomicU64,
     next_id: AtomicU64,
+    /// The call ring, if aether set one up: quick calls go through it, one at a time.
+    ring: Option<RingPeer>,
+    /// Held by the caller whose request is in the ring.
+    ring_busy: Mutex<()>,
 }
 
 /// What a call gets once aether has closed the socket: it ended the step.
@@ -143,7 +156,66 @@ impl WorkerHost {
 
     fn send(&self, message: &FromWorker) -> std::io::Result<()> {
         let _whole_frame = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
-        wire::write_frame(&mut &*self.stream, message)
+        wire::write_frame(&mut &*self.stream, message)?;
+        if let Some(ring) = &self.ring {
+            ring.socket_sent();
+        }
+        Ok(())
+    }
+
+    /// Takes a reply the socket or the ring brought: its bytes held and, for a module, the
+    /// bytecode aether compiled.
+    fn take_reply(
+        &self,
+        reserved: u64,
+        reply: &Result<HostValue, HostError>,
+        compiled: Option<aether_sandbox::CompiledModule>,
+    ) {
+        self.reserved.store(reserved, Ordering::Relaxed);
+        if let (Some(compiled), Ok(HostValue::Module { name, source, .. })) = (compiled, reply) {
+            // From aether's own process, over this worker's private socket or ring: the one
+            // source of bytecode a worker trusts (see the function's `# Security`).
+            aether_sandbox::install_compiled_module_unchecked(name, source, compiled);
+        }
+    }
+
+    /// Makes call `id` through the ring if it is free and the message fits; `None` if it did not
+    /// (the caller then uses the socket), else the reply, or `Err(())` when the reply comes on
+    /// the socket.
+    fn call_through_ring(
+        &self,
+        id: u64,
+        message: &FromWorker,
+    ) -> Option<Result<Result<HostValue, HostError>, ()>> {
+        let ring = self.ring.as_ref()?;
+        let _busy = self.ring_busy.try_lock().ok()?;
+        let body = postcard::to_stdvec(message).ok()?;
+        let len = u32::try_from(body.len())
+            .ok()
+            .filter(|_| body.len() <= ring::SLOT)?;
+        if ring.post(&body, len) {
+            let _whole_frame = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+            if wire::write_frame(&mut &*self.stream, &FromWorker::Doorbell).is_err() {
+                return Some(Ok(Err(closed())));
+            }
+        }
+        let reply = match ring.wait_reply(Duration::MAX) {
+            Some(ring::Reply::Body(body)) => body,
+            Some(ring::Reply::OnSocket) => return Some(Err(())),
+            None => return Some(Ok(Err(closed()))),
+        };
+        Some(Ok(match wire::decode::<ToWorker>(&reply) {
+            Ok(ToWorker::Reply {
+                id: answered,
+                reply,
+                reserved,
+                compiled,
+            }) if answered == id => {
+                self.take_reply(reserved, &reply, compiled);
+                reply
+            }
+            _ => Err(closed()),
+        }))
     }
 
     /// Reads one reply and hands it to its caller; `None` once the socket is closed or broken
@@ -156,16 +228,15 @@ impl WorkerHost {
                 reserved,
                 compiled,
             }) => {
-                self.reserved.store(reserved, Ordering::Relaxed);
-                if let (Some(compiled), Ok(HostValue::Module { name, source, .. })) =
-                    (compiled, &reply)
-                {
-                    // From aether's own process, over this worker's private socket: the one
-                    // source of bytecode a worker trusts (see the function's `# Security`).
-                    aether_sandbox::install_compiled_module_unchecked(name, source, compiled);
-                }
-                if let Some(sender) = self.waiting().senders.remove(&id) {
-                    let _ = sender.send(reply);
+                self.take_reply(reserved, &reply, compiled);
+                let mut waiting = self.waiting();
+                match waiting.senders.remove(&id) {
+                    Some(sender) => {
+                        let _ = sender.send(reply);
+                    }
+                    None => {
+                        waiting.early.insert(id, reply);
+                    }
                 }
                 Some(())
             }
@@ -173,6 +244,7 @@ impl WorkerHost {
                 let mut waiting = self.waiting();
                 waiting.open = false;
                 waiting.senders.clear();
+                waiting.early.clear();
                 None
             }
         }
@@ -182,15 +254,49 @@ impl WorkerHost {
 impl Host for WorkerHost {
     fn call(&self, request: HostRequest) -> Result<HostValue, HostError> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let message = FromWorker::Call { id, request };
+        if !matches!(&message, FromWorker::Call { request, .. } if request.is_slow()) {
+            if !self.waiting().open {
+                return Err(closed());
+            }
+            match self.call_through_ring(id, &message) {
+                Some(Ok(reply)) => return reply,
+                // Too large for the slot: the reply comes on the socket.
+                Some(Err(())) => return self.await_on_socket(id, None),
+                None => {}
+            }
+        }
+        self.await_on_socket(id, Some(&message))
+    }
+
+    fn reserved_bytes(&self) -> u64 {
+        self.reserved.load(Ordering::Relaxed)
+    }
+}
+
+impl WorkerHost {
+    /// Sends `message` (call `id`) on the socket unless it was sent already, and waits for its
+    /// reply there.
+    fn await_on_socket(
+        &self,
+        id: u64,
+        message: Option<&FromWorker>,
+    ) -> Result<HostValue, HostError> {
         let (tx, rx) = mpsc::sync_channel(1);
         {
             let mut waiting = self.waiting();
             if !waiting.open {
                 return Err(closed());
             }
+            // A reply another reader took before this call was waiting for it.
+            if let Some(reply) = waiting.early.remove(&id) {
+                return reply;
+            }
             waiting.senders.insert(id, tx);
         }
-        if self.send(&FromWorker::Call { id, request }).is_err() {
+        if let Some(message) = message
+            && self.send(message).is_err()
+        {
             self.waiting().senders.remove(&id);
             return Err(closed());
         }
@@ -221,9 +327,5 @@ impl Host for WorkerHost {
                 },
             }
         }
-    }
-
-    fn reserved_bytes(&self) -> u64 {
-        self.reserved.load(Ordering::Relaxed)
     }
 }

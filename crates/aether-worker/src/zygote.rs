@@ -74,6 +74,9 @@ impl SpawnRequest {
 /// (pidfd for kill, `/proc` files opened ahead for the accounting).
 pub(crate) struct Spawned {
     pub(crate) socket: UnixStream,
+    /// aether's end of the worker's call ring (`None` if it could not be made: every call then
+    /// takes the socket).
+    pub(crate) ring: Option<crate::ring::Ring>,
     pub(crate) worker: ProcessWorker,
 }
 
@@ -319,16 +322,26 @@ impl Shared {
             None,
         )
         .map_err(spawn_error)?;
+        // The call ring's region, handed over with the socket (issue 23).
+        let mut ring = crate::ring::Ring::new().ok();
+        let mut fds = vec![theirs.as_fd()];
+        fds.extend(ring.as_ref().and_then(|r| r.fd()).map(AsFd::as_fd));
         let control = self.control.lock().unwrap_or_else(|e| e.into_inner());
-        send_with_fd(&control, &request.to_bytes(), theirs.as_fd()).map_err(spawn_error)?;
+        send_with_fds(&control, &request.to_bytes(), &fds).map_err(spawn_error)?;
         let mut answer = [0u8; 4];
-        let (n, pidfd) = recv_with_fd(&control, &mut answer).map_err(spawn_error)?;
+        let (n, mut pidfd) = recv_with_fds(&control, &mut answer).map_err(spawn_error)?;
         drop(control);
+        drop(fds);
         drop(theirs);
+        if let Some(ring) = ring.as_mut() {
+            ring.close_fd();
+        }
+        let pidfd = (!pidfd.is_empty()).then(|| pidfd.swap_remove(0));
         let pid = i32::from_le_bytes(answer);
         match (n, pidfd) {
             (4, Some(pidfd)) if pid > 0 => Ok(Spawned {
                 socket: UnixStream::from(ours),
+                ring,
                 worker: ProcessWorker::new(pid, pidfd),
             }),
             (4, _) if pid < 0 => Err(spawn_error(rustix::io::Errno::from_raw_os_error(-pid))),
@@ -365,15 +378,25 @@ impl Drop for Zygote {
     }
 }
 
+/// The most descriptors one control message carries: a worker's socket and its ring.
+const MAX_FDS: usize = 2;
+
 fn send_with_fd(
     socket: &OwnedFd,
     bytes: &[u8],
     fd: std::os::fd::BorrowedFd<'_>,
 ) -> rustix::io::Result<()> {
-    let mut space = [MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(1))];
+    send_with_fds(socket, bytes, &[fd])
+}
+
+fn send_with_fds(
+    socket: &OwnedFd,
+    bytes: &[u8],
+    fds: &[std::os::fd::BorrowedFd<'_>],
+) -> rustix::io::Result<()> {
+    let mut space = [MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(MAX_FDS))];
     let mut control = SendAncillaryBuffer::new(&mut space);
-    let fds = [fd];
-    control.push(SendAncillaryMessage::ScmRights(&fds));
+    control.push(SendAncillaryMessage::ScmRights(fds));
     rustix::net::sendmsg(
         socket,
         &[IoSlice::new(bytes)],
@@ -383,9 +406,10 @@ fn send_with_fd(
     Ok(())
 }
 
-/// Receives one message into `buf`, and the descriptor attached to it, if any.
-fn recv_with_fd(socket: &OwnedFd, buf: &mut [u8]) -> rustix::io::Result<(usize, Option<OwnedFd>)> {
-    let mut space = [MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(1))];
+/// Receives one message into `buf`, and the descriptors attached to it (at most [`MAX_FDS`];
+/// any more are closed).
+fn recv_with_fds(socket: &OwnedFd, buf: &mut [u8]) -> rustix::io::Result<(usize, Vec<OwnedFd>)> {
+    let mut space = [MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(MAX_FDS))];
     let mut control = RecvAncillaryBuffer::new(&mut space);
     let received = rustix::net::recvmsg(
         socket,
@@ -393,18 +417,18 @@ fn recv_with_fd(socket: &OwnedFd, buf: &mut [u8]) -> rustix::io::Result<(usize, 
         &mut control,
         RecvFlags::CMSG_CLOEXEC,
     )?;
-    let mut fd = None;
+    let mut kept = Vec::new();
     for message in control.drain() {
         if let RecvAncillaryMessage::ScmRights(fds) = message {
-            for received in fds {
-                // Keep the first; any extra descriptor is closed as it drops.
-                if fd.is_none() {
-                    fd = Some(received);
+            for fd in fds {
+                // Keep the first few; any extra descriptor is closed as it drops.
+                if kept.len() < MAX_FDS {
+                    kept.push(fd);
                 }
             }
         }
     }
-    Ok((received.bytes, fd))
+    Ok((received.bytes, kept))
 }
 
 /// Runs the zygote if this process was started as one (its first argument is [`ZYGOTE_ARG`]),
@@ -448,10 +472,12 @@ fn zygote(control: OwnedFd) -> i32 {
     }
     loop {
         let mut request = [0u8; 16];
-        let (n, socket) = match recv_with_fd(&control, &mut request) {
+        let (n, mut fds) = match recv_with_fds(&control, &mut request) {
             Ok((0, _)) | Err(_) => return 0,
             Ok(received) => received,
         };
+        let ring = (fds.len() > 1).then(|| fds.swap_remove(1));
+        let socket = (!fds.is_empty()).then(|| fds.swap_remove(0));
         let (16, Some(socket)) = (n, socket) else {
             let _ = rustix::io::write(&control, &(-libc::EINVAL).to_le_bytes());
             continue;
@@ -460,10 +486,11 @@ fn zygote(control: OwnedFd) -> i32 {
         match sys::fork() {
             Ok(Forked::Child) => {
                 drop(control);
-                crate::worker::worker_main(socket, request);
+                crate::worker::worker_main(socket, ring, request);
             }
             Ok(Forked::Parent(pid)) => {
                 drop(socket);
+                drop(ring);
                 let answer = Pid::from_raw(pid)
                     .ok_or(rustix::io::Errno::SRCH)
                     .and_then(|p| rustix::process::pidfd_open(p, PidfdFlags::empty()));
