@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use aether_policy::ByteSize;
 use aether_protocol::{Host, HostError, HostRequest, HostValue};
 use aether_sandbox::{Limits, StepError, StepOutcome, StepSpec};
 use aether_worker::ring::{Reply, Ring, RingPeer, SLOT};
@@ -53,7 +54,7 @@ fn spec(timeout: Duration) -> StepSpec {
         input: serde_json::value::RawValue::NULL.to_owned(),
         context: serde_json::Value::Null,
         limits: Limits {
-            memory: 1024 * 1024,
+            memory: ByteSize::mib(1),
             timeout,
             ..Limits::default()
         },
