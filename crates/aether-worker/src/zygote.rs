@@ -86,7 +86,8 @@ pub(crate) struct Spawned {
 /// runs one step only and is killed after it, as a worker forked on demand.
 pub struct Zygote {
     shared: Arc<Shared>,
-    child: Mutex<Child>,
+    /// `None` once dropped.
+    child: Mutex<Option<Child>>,
     filler: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -159,7 +160,7 @@ impl Zygote {
                 }),
                 wake: Condvar::new(),
             }),
-            child: Mutex::new(child),
+            child: Mutex::new(Some(child)),
             filler: Mutex::new(None),
         };
         zygote.wait_ready()?;
@@ -351,9 +352,28 @@ impl Drop for Zygote {
         for spawned in idle {
             spawned.worker.kill_now();
         }
-        let mut child = self.child.lock().unwrap_or_else(|e| e.into_inner());
-        let _ = child.kill();
-        let _ = child.wait();
+        let child = self
+            .child
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(mut child) = child {
+            let _ = child.kill();
+            // Killed: it forks nothing more, and its workers die with it (`PR_SET_PDEATHSIG`).
+            // Reaping it waits for the kernel to tear down its image and network namespace
+            // (about 0.5 ms), which the run's report need not wait for: a thread waits instead
+            // (aether exiting first leaves it to init). Without a thread, it is reaped here.
+            if !matches!(child.try_wait(), Ok(Some(_))) {
+                let reaper = Arc::new(Mutex::new(Some(child)));
+                let theirs = Arc::clone(&reaper);
+                let spawned = std::thread::Builder::new()
+                    .name("aether-reap".into())
+                    .spawn(move || reap(&theirs));
+                if spawned.is_err() {
+                    reap(&reaper);
+                }
+            }
+        }
         // The filler is waiting on the pool, or on the zygote's answer, which the kill ends.
         let filler = self
             .filler
@@ -363,6 +383,14 @@ impl Drop for Zygote {
         if let Some(filler) = filler {
             let _ = filler.join();
         }
+    }
+}
+
+/// Waits for the killed zygote in `slot`, if it is still there.
+fn reap(slot: &Mutex<Option<Child>>) {
+    let child = slot.lock().unwrap_or_else(PoisonError::into_inner).take();
+    if let Some(mut child) = child {
+        let _ = child.wait();
     }
 }
 
@@ -443,8 +471,7 @@ fn zygote(control: OwnedFd) -> i32 {
     // nothing. aether compiles them once in its own process and sends the bytecode with each
     // module (compile once, issue 19); a worker loads only that.
     aether_sandbox::set_compile_cache(aether_sandbox::CompileCache::Installed);
-    // Confinement first: its kernel probe waits for a child of its own, which an ignored
-    // SIGCHLD would reap before it.
+    // Confinement first, then SIGCHLD ignored (workers are reaped by the kernel).
     let confined = crate::confine::zygote().and_then(|()| {
         sys::ignore_children().map_err(|e| format!("the process tier cannot start: {e}"))
     });
