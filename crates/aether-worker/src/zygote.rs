@@ -374,15 +374,16 @@ impl Drop for Zygote {
                 }
             }
         }
-        // The filler is waiting on the pool, or on the zygote's answer, which the kill ends.
-        let filler = self
-            .filler
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        if let Some(filler) = filler {
-            let _ = filler.join();
-        }
+        // The filler is waiting on the pool, or on the zygote's answer, which the kill ends; it
+        // then sees the pool closed and returns, killing a worker it was just handed (one the
+        // zygote forked before it died dies with it anyway). Not joined: waking it is a thread
+        // switch that a loaded machine can delay by milliseconds, on the run's last path.
+        drop(
+            self.filler
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take(),
+        );
     }
 }
 
