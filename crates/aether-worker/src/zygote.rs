@@ -468,6 +468,7 @@ fn zygote(control: OwnedFd) -> i32 {
     // all here took most of a one-step run's time (the zygote says it is ready only after). It
     // is compiled later, while the zygote is idle (`Idle`).
     aether_sandbox::prepare_part(0);
+    sys::trim_heap();
     // A worker runs one step: compiling its modules into a cache of its own would gain
     // nothing. aether compiles them once in its own process and sends the bytecode with each
     // module (compile once, issue 19); a worker loads only that.
@@ -571,5 +572,6 @@ impl Idle {
     fn work(&mut self) {
         self.done = !aether_sandbox::prepare_part(self.next_part);
         self.next_part += 1;
+        sys::trim_heap();
     }
 }
