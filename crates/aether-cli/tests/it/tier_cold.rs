@@ -1,16 +1,16 @@
 //! The process tier's cold start (issue 23): the zygote compiles only the bindings' stub before
-//! it says it is ready, and the rest of their bytecode (the lazy globals' scripts) while idle,
-//! once a run has asked it for a second worker. A worker forked before a script is compiled
-//! compiles it itself, as the thread tier does; one forked after inherits it. Either way a
-//! plugin sees the same globals.
+//! it says it is ready, and the rest of their bytecode (the lazy globals' scripts) when a run
+//! asks it for a second worker, before forking it. The first worker compiles what its plugin
+//! uses itself, as the thread tier does; the others inherit it. Either way a plugin sees the
+//! same globals.
 
 use serde_json::json;
 
 use crate::Ws;
 
 /// Every lazy global's script (prelude, web, streams, `Intl`, WebAssembly) used by each step of
-/// a fan-out whose steps wait a little first, so that the zygote is idle between forks: the
-/// first workers are forked before it compiles those scripts, the last ones after.
+/// a fan-out: the first worker is forked before the zygote compiles those scripts, the others
+/// after.
 #[test]
 fn lazy_globals_work_in_workers_forked_before_and_after_the_zygote_compiles_them() {
     let ws = Ws::new();
