@@ -119,23 +119,34 @@ pub fn engine_support() -> Result<(), JailError> {
 }
 
 fn probe() -> Result<(), (Feature, String)> {
-    if !cfg!(target_arch = "x86_64") {
-        return Err((
-            Feature::Architecture,
-            format!("this is {}", std::env::consts::ARCH),
-        ));
-    }
+    check_architecture()?;
     check_landlock(sys::landlock_abi())?;
     check_seccomp()?;
-    let own = rustix::process::getpid();
-    rustix::process::pidfd_open(own, rustix::process::PidfdFlags::empty())
-        .map_err(|e| (Feature::Pidfd, format!("pidfd_open failed: {e}")))?;
+    check_pidfd()?;
     let flags = match sys::effective_ids().0 {
         0 => libc::CLONE_NEWNET,
         _ => libc::CLONE_NEWUSER | libc::CLONE_NEWNET,
     };
     sys::probe_unshare(flags)
         .map_err(|e| (Feature::NetworkNamespace, format!("unshare failed: {e}")))
+}
+
+fn check_architecture() -> Result<(), (Feature, String)> {
+    if cfg!(target_arch = "x86_64") {
+        Ok(())
+    } else {
+        Err((
+            Feature::Architecture,
+            format!("this is {}", std::env::consts::ARCH),
+        ))
+    }
+}
+
+fn check_pidfd() -> Result<(), (Feature, String)> {
+    let own = rustix::process::getpid();
+    rustix::process::pidfd_open(own, rustix::process::PidfdFlags::empty())
+        .map(drop)
+        .map_err(|e| (Feature::Pidfd, format!("pidfd_open failed: {e}")))
 }
 
 fn check_landlock(abi: u32) -> Result<(), (Feature, String)> {
@@ -192,7 +203,9 @@ fn unsupported((feature, reason): (Feature, String)) -> JailError {
 /// The time zone is loaded first (`tzset`) so that `localtime_r` never needs a file later.
 ///
 /// # Errors
-/// [`JailError::EngineUnsupported`] when the kernel lacks a feature (see [`engine_support`]),
+/// [`JailError::EngineUnsupported`] when the kernel lacks a feature (see [`engine_support`]; it
+/// need not be called first: everything it checks is checked here, the network namespace by
+/// entering it),
 /// [`JailError::NotSingleThreaded`], [`JailError::ParentGone`], [`JailError::WrongProcess`] when
 /// called twice, [`JailError::Engine`] when a step fails. After an error other than
 /// `NotSingleThreaded`/`WrongProcess`/`EngineUnsupported`, the process may be partly confined
@@ -211,9 +224,15 @@ pub fn confine_zygote() -> Result<(), JailError> {
             reason: "this process is already confined",
         });
     }
+    // What `engine_support` checks, but for its forked child trying `unshare`: the namespace
+    // is entered for real below, and a refusal is the same `EngineUnsupported` error. A fork of
+    // the zygote's image and a namespace made and torn down cost more than the rest of its
+    // confinement.
+    check_architecture().map_err(unsupported)?;
     let abi = sys::landlock_abi();
     check_landlock(abi).map_err(unsupported)?;
     check_seccomp().map_err(unsupported)?;
+    check_pidfd().map_err(unsupported)?;
     let threads = std::fs::read_dir("/proc/self/task")
         .map_err(fail("counting threads in /proc/self/task"))?
         .count();

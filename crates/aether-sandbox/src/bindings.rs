@@ -102,14 +102,23 @@ impl Script {
     }
 }
 
-/// Compiles the scripts' bytecode now, if it is not yet (see [`crate::prepare`]).
-pub(crate) fn prepare() {
-    STUB.bytecode();
-    PRELUDE.bytecode();
-    crate::web::prepare();
-    crate::streams::prepare();
-    crate::intl::prepare();
-    crate::wasm::prepare();
+/// Compiles part `part` of the scripts' bytecode now, if it is not yet; `false` past the last
+/// part (see [`crate::prepare_part`]).
+pub(crate) fn prepare_part(part: usize) -> bool {
+    match part {
+        0 => {
+            STUB.bytecode();
+        }
+        1 => {
+            PRELUDE.bytecode();
+        }
+        2 => crate::web::prepare(),
+        3 => crate::streams::prepare(),
+        4 => crate::intl::prepare(),
+        5 => crate::wasm::prepare(),
+        _ => return false,
+    }
+    true
 }
 
 /// Installs every non-built-in global. `tasks` are the step's timers and slow host calls, run by

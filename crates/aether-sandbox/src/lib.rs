@@ -82,9 +82,23 @@ fn engine_thread_stack(limits: &Limits) -> usize {
 
 /// Compiles, once per process, what every sandbox reuses (the bytecode of the JavaScript half
 /// of the bindings). Optional: the first step does it otherwise. A process that forks
-/// sandboxes (the process tier's zygote) calls it before forking, so that no worker repeats it.
+/// sandboxes calls it (or [`prepare_part`]) before forking, so that no child repeats it.
 pub fn prepare() {
-    bindings::prepare();
+    let mut part = 0;
+    while prepare_part(part) {
+        part += 1;
+    }
+}
+
+/// Compiles, once per process, part `part` of what [`prepare`] compiles, and returns whether
+/// there was such a part (`false` from the first index past the last). Part 0 is what every
+/// sandbox evaluates; the others (the lazy globals' scripts: the prelude, the web globals,
+/// streams, `Intl`, WebAssembly) only serve plugins that use them, in that order. A process
+/// that forks sandboxes can compile part 0 before its first fork and the rest before a later
+/// one (the process tier's zygote: before its second): a sandbox that needs a part not compiled
+/// yet compiles it itself, as in a process that never called this.
+pub fn prepare_part(part: usize) -> bool {
+    bindings::prepare_part(part)
 }
 
 /// Starts an engine thread for a later step held to `limits` and leaves it idle (it exits

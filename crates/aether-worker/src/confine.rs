@@ -11,11 +11,11 @@ use crate::zygote::SpawnRequest;
 const WORKER_OPEN_FILES: u64 = 8;
 
 /// Confines the zygote (see [`engine::confine_zygote`]): no network, no filesystem, no
-/// capabilities, a seccomp allowlist. Refuses on a kernel that lacks what this needs.
+/// capabilities, a seccomp allowlist. Refuses on a kernel that lacks what this needs
+/// (`confine_zygote` checks it without `engine_support`'s forked probe, which cost the zygote a
+/// fork of its image and a network namespace made and torn down on every run's critical path).
 pub(crate) fn zygote() -> Result<(), String> {
-    engine::engine_support()
-        .and_then(|()| engine::confine_zygote())
-        .map_err(|e| e.to_string())
+    engine::confine_zygote().map_err(|e| e.to_string())
 }
 
 /// Confines a freshly forked worker further (see [`engine::confine_worker`]).

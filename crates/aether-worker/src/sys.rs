@@ -1,5 +1,6 @@
 //! Every `unsafe` line of the crate: `fork` in the single-threaded zygote, ignoring
-//! `SIGCHLD` there so that workers are reaped by the kernel, and a liveness probe by pidfd.
+//! `SIGCHLD` there so that workers are reaped by the kernel, returning the zygote's free heap
+//! pages before it forks, and a liveness probe by pidfd.
 #![allow(
     unsafe_code,
     reason = "fork and signal disposition in the single-threaded zygote"
@@ -67,4 +68,16 @@ pub(crate) fn alive(pidfd: std::os::fd::BorrowedFd<'_>) -> bool {
         )
     };
     r == 0
+}
+
+/// Returns the free pages of malloc's heaps to the kernel (`malloc_trim(0)`: `MADV_DONTNEED` on
+/// free chunks, `brk` down at the top). In the zygote, after a compile, so that a fork copies no
+/// page-table entry for memory that only held a freed compiler, and a worker allocating there
+/// gets zeroed pages instead of copies.
+pub(crate) fn trim_heap() {
+    // SAFETY: `malloc_trim` only walks malloc's own arenas under their locks; no pointer is
+    // passed and none is kept.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }

@@ -42,6 +42,7 @@ mod soak;
 mod step;
 mod streams;
 mod tier;
+mod tier_cold;
 mod tier_pool;
 mod trusted_files;
 mod typescript;
