@@ -39,7 +39,7 @@ use crate::gate::Meter;
 use crate::sys;
 
 /// The engine patches, by content: any change to the series is another engine build.
-const PATCHES: [&str; 9] = [
+const PATCHES: [&str; 10] = [
     include_str!(
         "../../../vendor/rquickjs-sys/patches/0001-regexp-skip-impossible-start-positions.patch"
     ),
@@ -57,6 +57,7 @@ const PATCHES: [&str; 9] = [
         "../../../vendor/rquickjs-sys/patches/0008-interp-strict-equality-without-a-call.patch"
     ),
     include_str!("../../../vendor/rquickjs-sys/patches/0009-interp-inline-reference-drops.patch"),
+    include_str!("../../../vendor/rquickjs-sys/patches/0015-interp-property-caches.patch"),
 ];
 
 /// The engine build bytecode belongs to (it is only valid for the engine that wrote it:
