@@ -421,6 +421,7 @@ struct JSRuntime {
     JSShape **shape_hash;
     /* property caches of OP_get_field/get_field2/put_field (see JSPropIC) */
     struct JSPropIC *prop_ic;
+    struct JSPropICHolder *prop_ic_holder; /* in the same allocation */
     uint16_t prop_ic_epoch;
     void *user_opaque;
     void *libc_opaque;
@@ -5843,12 +5844,14 @@ static void js_free_shape(JSRuntime *rt, JSShape *sh)
 }
 
 /* Property caches of OP_get_field, OP_get_field2 and OP_put_field (aether
-   patch 0015): one direct-mapped table per runtime, indexed by the address
-   of the instruction. An entry says "an object of shape `shape` finds the
-   property `atom`, a plain data property with flags `flags`, at index `idx`
-   of `holder`: the object itself if `holder` is NULL, else an object on its
-   prototype chain". That holds whichever instruction looks it up, so an
-   entry left by freed bytecode is still right.
+   patch 0015): one two-way set-associative table per runtime, indexed by
+   the address of the instruction. An entry says "an object of shape `shape`
+   finds the property `atom`, a plain data property with flags `flags`, at
+   index `idx` of itself" or, with JS_PROP_IC_PROTO in `flags`, "of the
+   object `holder` on its prototype chain" (holder and epoch kept apart,
+   in prop_ic_holder, to keep the entries of the hot path at 16 bytes).
+   That holds whichever instruction looks it up, so an entry left by freed
+   bytecode is still right.
 
    Only hashed shapes are cached, and an entry holds a reference to its
    shape: a hashed shape with more than one reference is never changed in
@@ -5864,14 +5867,19 @@ static void js_free_shape(JSRuntime *rt, JSShape *sh)
 #define JS_PROP_IC_BITS 12
 #define JS_PROP_IC_SIZE (1 << JS_PROP_IC_BITS)
 
+#define JS_PROP_IC_PROTO (1 << 6) /* in JSPropIC.flags, beside JS_PROP_xxx */
+
 typedef struct JSPropIC {
     JSShape *shape;
-    JSObject *holder;
     JSAtom atom;
     uint32_t idx : 24;
     uint32_t flags : 8;
-    uint16_t epoch;
 } JSPropIC;
+
+typedef struct JSPropICHolder {
+    JSObject *holder;
+    uint16_t epoch;
+} JSPropICHolder;
 
 static void js_prop_ic_invalidate(JSRuntime *rt)
 {
@@ -5883,7 +5891,7 @@ static void js_prop_ic_invalidate(JSRuntime *rt)
         rt->prop_ic_epoch = 0;
         for (i = 0; i < JS_PROP_IC_SIZE; i++) {
             e = &rt->prop_ic[i];
-            if (e->holder)
+            if (e->flags & JS_PROP_IC_PROTO)
                 e->atom = JS_ATOM_NULL;
         }
     }
@@ -5903,17 +5911,17 @@ static void js_prop_ic_flush(JSRuntime *rt)
         sh = e->shape;
         if (sh) {
             e->shape = NULL;
-            e->holder = NULL;
             e->atom = JS_ATOM_NULL;
             js_free_shape(rt, sh);
         }
     }
 }
 
+/* the first of the two entries of the set of 'pc' */
 static inline JSPropIC *js_prop_ic_slot(JSRuntime *rt, const uint8_t *pc)
 {
     uintptr_t h = (uintptr_t)pc;
-    return &rt->prop_ic[(h ^ (h >> JS_PROP_IC_BITS)) & (JS_PROP_IC_SIZE - 1)];
+    return &rt->prop_ic[(h ^ (h >> JS_PROP_IC_BITS)) & (JS_PROP_IC_SIZE - 2)];
 }
 
 static inline __attribute__((always_inline)) JSPropIC *js_prop_ic_get(JSRuntime *rt,
@@ -5927,6 +5935,9 @@ static inline __attribute__((always_inline)) JSPropIC *js_prop_ic_get(JSRuntime 
     e = js_prop_ic_slot(rt, pc);
     if (e->shape == sh && e->atom == atom)
         return e;
+    e++;
+    if (e->shape == sh && e->atom == atom)
+        return e;
     return NULL;
 }
 
@@ -5937,6 +5948,7 @@ static no_inline void js_prop_ic_fill(JSRuntime *rt, const uint8_t *pc,
                                       JSShapeProperty *prs)
 {
     JSPropIC *e;
+    JSPropICHolder *eh;
     JSObject *q;
     JSShape *old_sh;
     uint32_t idx;
@@ -5945,27 +5957,32 @@ static no_inline void js_prop_ic_fill(JSRuntime *rt, const uint8_t *pc,
     if (!p->shape->is_hashed || idx >= (1 << 24))
         return;
     if (unlikely(!rt->prop_ic)) {
-        rt->prop_ic = js_mallocz_rt(rt, sizeof(JSPropIC) * JS_PROP_IC_SIZE);
+        rt->prop_ic = js_mallocz_rt(rt, (sizeof(JSPropIC) + sizeof(JSPropICHolder)) *
+                                    JS_PROP_IC_SIZE);
         if (!rt->prop_ic)
             return;
+        rt->prop_ic_holder = (JSPropICHolder *)(rt->prop_ic + JS_PROP_IC_SIZE);
     }
     e = js_prop_ic_slot(rt, pc);
+    eh = &rt->prop_ic_holder[e - rt->prop_ic];
+    /* the new entry goes first, the first one second, the second one out */
+    old_sh = e[1].shape;
+    e[1] = e[0];
+    eh[1] = eh[0];
+    e->flags = prs->flags;
     if (holder != p) {
         for (q = p->shape->proto;; q = q->shape->proto) {
             q->ic_holder = 1;
             if (q == holder)
                 break;
         }
-        e->holder = holder;
-        e->epoch = rt->prop_ic_epoch;
-    } else {
-        e->holder = NULL;
+        eh->holder = holder;
+        eh->epoch = rt->prop_ic_epoch;
+        e->flags |= JS_PROP_IC_PROTO;
     }
-    old_sh = e->shape;
     e->shape = js_dup_shape(p->shape);
     e->atom = atom;
     e->idx = idx;
-    e->flags = prs->flags;
     if (old_sh)
         js_free_shape(rt, old_sh);
 }
@@ -19858,6 +19875,7 @@ static JSValue JS_CallInternal(JSContext *caller_ctx, JSValueConst func_obj,
                 JSProperty *pr;
                 JSShapeProperty *prs;
                 JSPropIC *ic;
+                JSPropICHolder *ich;
 
                 atom = get_u32(pc);
                 pc += 4;
@@ -19867,14 +19885,14 @@ static JSValue JS_CallInternal(JSContext *caller_ctx, JSValueConst func_obj,
                     p = JS_VALUE_GET_OBJ(obj);
                     ic = js_prop_ic_get(rt, pc, p->shape, atom);
                     if (ic) {
-                        p0 = ic->holder;
-                        if (!p0) {
+                        if (!(ic->flags & JS_PROP_IC_PROTO)) {
                             val = js_dup(p->prop[ic->idx].u.value);
                             goto get_field_ic_done;
                         }
-                        if (likely(ic->epoch == rt->prop_ic_epoch &&
+                        ich = &rt->prop_ic_holder[ic - rt->prop_ic];
+                        if (likely(ich->epoch == rt->prop_ic_epoch &&
                                    !p->is_exotic)) {
-                            val = js_dup(p0->prop[ic->idx].u.value);
+                            val = js_dup(ich->holder->prop[ic->idx].u.value);
                             goto get_field_ic_done;
                         }
                     }
@@ -19923,6 +19941,7 @@ static JSValue JS_CallInternal(JSContext *caller_ctx, JSValueConst func_obj,
                 JSProperty *pr;
                 JSShapeProperty *prs;
                 JSPropIC *ic;
+                JSPropICHolder *ich;
 
                 atom = get_u32(pc);
                 pc += 4;
@@ -19932,14 +19951,14 @@ static JSValue JS_CallInternal(JSContext *caller_ctx, JSValueConst func_obj,
                     p = JS_VALUE_GET_OBJ(obj);
                     ic = js_prop_ic_get(rt, pc, p->shape, atom);
                     if (ic) {
-                        p0 = ic->holder;
-                        if (!p0) {
+                        if (!(ic->flags & JS_PROP_IC_PROTO)) {
                             val = js_dup(p->prop[ic->idx].u.value);
                             goto get_field2_ic_done;
                         }
-                        if (likely(ic->epoch == rt->prop_ic_epoch &&
+                        ich = &rt->prop_ic_holder[ic - rt->prop_ic];
+                        if (likely(ich->epoch == rt->prop_ic_epoch &&
                                    !p->is_exotic)) {
-                            val = js_dup(p0->prop[ic->idx].u.value);
+                            val = js_dup(ich->holder->prop[ic->idx].u.value);
                             goto get_field2_ic_done;
                         }
                     }
@@ -19996,9 +20015,9 @@ static JSValue JS_CallInternal(JSContext *caller_ctx, JSValueConst func_obj,
                     JSPropIC *ic;
                     p = JS_VALUE_GET_OBJ(obj);
                     ic = js_prop_ic_get(rt, pc, p->shape, atom);
-                    if (ic && !ic->holder &&
-                        (ic->flags & (JS_PROP_TMASK | JS_PROP_WRITABLE |
-                                      JS_PROP_LENGTH)) == JS_PROP_WRITABLE) {
+                    if (ic && (ic->flags & (JS_PROP_IC_PROTO | JS_PROP_TMASK |
+                                            JS_PROP_WRITABLE | JS_PROP_LENGTH)) ==
+                        JS_PROP_WRITABLE) {
                         pr = &p->prop[ic->idx];
                         goto put_field_ic_hit;
                     }
