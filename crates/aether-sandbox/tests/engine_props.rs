@@ -132,10 +132,7 @@ fn issue_19_property_cache_calls_getters_defined_later() {
         seen.push(warm(read, own));
         "#,
     );
-    assert_eq!(
-        seen.as_deref(),
-        Ok("data getter:true data2 1 own-getter")
-    );
+    assert_eq!(seen.as_deref(), Ok("data getter:true data2 1 own-getter"));
 }
 
 #[test]
@@ -351,8 +348,8 @@ fn issue_19_test262_property_access_results_unchanged() {
         failed.len()
     );
     assert!(!files.is_empty(), "no test262 files under the checkout");
-    let list = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/test262_props_failures.txt");
+    let list =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/test262_props_failures.txt");
     let actual = failed.join("\n") + "\n";
     if std::env::var_os("AETHER_TEST262_WRITE").is_some() {
         std::fs::write(&list, &actual).expect("write the list");
