@@ -419,6 +419,10 @@ struct JSRuntime {
     int shape_hash_size;
     int shape_hash_count; /* number of hashed shapes */
     JSShape **shape_hash;
+    /* property caches of OP_get_field/get_field2/put_field (see JSPropIC) */
+    struct JSPropIC *prop_ic;
+    struct JSPropICHolder *prop_ic_holder; /* in the same allocation */
+    uint16_t prop_ic_epoch;
     void *user_opaque;
     void *libc_opaque;
     JSRuntimeFinalizerState *finalizers;
@@ -1137,6 +1141,7 @@ struct JSObject {
     uint8_t is_uncatchable_error : 1; /* if true, error is not catchable */
     uint8_t tmp_mark : 1; /* used in JS_WriteObjectRec() */
     uint8_t is_HTMLDDA : 1; /* specific annex B IsHtmlDDA behavior */
+    uint8_t ic_holder : 1; /* a property cache entry may name this object as a prototype */
     uint16_t class_id; /* see JS_CLASS_x */
     /* byte offsets: 16/24 */
     JSShape *shape; /* prototype and property names + flag */
@@ -1514,6 +1519,7 @@ static void async_func_mark(JSRuntime *rt, JSAsyncFunctionState *s,
                             JS_MarkFunc *mark_func);
 static int JS_AddIntrinsicBasicObjects(JSContext *ctx);
 static void js_free_shape(JSRuntime *rt, JSShape *sh);
+static void js_prop_ic_flush(JSRuntime *rt);
 static void js_free_shape_null(JSRuntime *rt, JSShape *sh);
 static int js_shape_prepare_update(JSContext *ctx, JSObject *p,
                                    JSShapeProperty **pprs);
@@ -2786,6 +2792,7 @@ void JS_FreeRuntime(JSRuntime *rt)
     js_free_rt(rt, rt->atom_array);
     js_free_rt(rt, rt->atom_hash);
     js_free_rt(rt, rt->shape_hash);
+    js_free_rt(rt, rt->prop_ic);
 #ifdef ENABLE_DUMPS // JS_DUMP_LEAKS
     if (check_dump_flag(rt, JS_DUMP_LEAKS) && !list_empty(&rt->string_list)) {
         if (rt->rt_info) {
@@ -3049,6 +3056,7 @@ void JS_FreeContext(JSContext *ctx)
     if (--JS_REF_COUNT(ctx) > 0)
         return;
     assert(JS_REF_COUNT(ctx) == 0);
+    js_prop_ic_flush(rt);
 
 #ifdef ENABLE_DUMPS // JS_DUMP_ATOMS
     if (check_dump_flag(rt, JS_DUMP_ATOMS))
@@ -5835,6 +5843,150 @@ static void js_free_shape(JSRuntime *rt, JSShape *sh)
     }
 }
 
+/* Property caches of OP_get_field, OP_get_field2 and OP_put_field (aether
+   patch 0015): one two-way set-associative table per runtime, indexed by
+   the address of the instruction. An entry says "an object of shape `shape`
+   finds the property `atom`, a plain data property with flags `flags`, at
+   index `idx` of itself" or, with JS_PROP_IC_PROTO in `flags`, "of the
+   object `holder` on its prototype chain" (holder and epoch kept apart,
+   in prop_ic_holder, to keep the entries of the hot path at 16 bytes).
+   That holds whichever instruction looks it up, so an entry left by freed
+   bytecode is still right.
+
+   Only hashed shapes are cached, and an entry holds a reference to its
+   shape: a hashed shape with more than one reference is never changed in
+   place (add_property() and js_shape_prepare_update() clone it), and a
+   referenced shape is never freed, so the shape of an entry stays what it
+   was when the entry was made. That covers an own property. For a
+   prototype's property, the objects of the chain up to the holder (marked
+   ic_holder) may change: add_property(), js_shape_prepare_update() and
+   free_object() on such an object move rt->prop_ic_epoch, and an entry
+   naming a holder is used only while its epoch is current. The references
+   are dropped at each cycle collection (JS_RunGC) and when a context is
+   freed, so the table keeps no object alive past them. */
+#define JS_PROP_IC_BITS 12
+#define JS_PROP_IC_SIZE (1 << JS_PROP_IC_BITS)
+
+#define JS_PROP_IC_PROTO (1 << 6) /* in JSPropIC.flags, beside JS_PROP_xxx */
+
+typedef struct JSPropIC {
+    JSShape *shape;
+    JSAtom atom;
+    uint32_t idx : 24;
+    uint32_t flags : 8;
+} JSPropIC;
+
+typedef struct JSPropICHolder {
+    JSObject *holder;
+    uint16_t epoch;
+} JSPropICHolder;
+
+static void js_prop_ic_invalidate(JSRuntime *rt)
+{
+    JSPropIC *e;
+    int i;
+
+    if (++rt->prop_ic_epoch == UINT16_MAX && rt->prop_ic) {
+        /* no entry may keep an epoch that comes round again */
+        rt->prop_ic_epoch = 0;
+        for (i = 0; i < JS_PROP_IC_SIZE; i++) {
+            e = &rt->prop_ic[i];
+            if (e->flags & JS_PROP_IC_PROTO)
+                e->atom = JS_ATOM_NULL;
+        }
+    }
+}
+
+/* drop every entry and the shape references they hold */
+static void js_prop_ic_flush(JSRuntime *rt)
+{
+    JSPropIC *e;
+    JSShape *sh;
+    int i;
+
+    if (!rt->prop_ic)
+        return;
+    for (i = 0; i < JS_PROP_IC_SIZE; i++) {
+        e = &rt->prop_ic[i];
+        sh = e->shape;
+        if (sh) {
+            e->shape = NULL;
+            e->atom = JS_ATOM_NULL;
+            js_free_shape(rt, sh);
+        }
+    }
+}
+
+/* the first of the two entries of the set of 'pc' */
+static inline JSPropIC *js_prop_ic_slot(JSRuntime *rt, const uint8_t *pc)
+{
+    uintptr_t h = (uintptr_t)pc;
+    return &rt->prop_ic[(h ^ (h >> JS_PROP_IC_BITS)) & (JS_PROP_IC_SIZE - 2)];
+}
+
+static inline __attribute__((always_inline)) JSPropIC *js_prop_ic_get(JSRuntime *rt,
+                                                                        const uint8_t *pc,
+                                                                        JSShape *sh,
+                                                                        JSAtom atom)
+{
+    JSPropIC *e;
+    if (unlikely(!rt->prop_ic))
+        return NULL;
+    e = js_prop_ic_slot(rt, pc);
+    if (e->shape == sh && e->atom == atom)
+        return e;
+    e++;
+    if (e->shape == sh && e->atom == atom)
+        return e;
+    return NULL;
+}
+
+/* record that 'p' finds the property 'prs' of 'holder': 'p' itself or an
+   object on its prototype chain, no link of which is exotic */
+static no_inline void js_prop_ic_fill(JSRuntime *rt, const uint8_t *pc,
+                                      JSAtom atom, JSObject *p, JSObject *holder,
+                                      JSShapeProperty *prs)
+{
+    JSPropIC *e;
+    JSPropICHolder *eh;
+    JSObject *q;
+    JSShape *old_sh;
+    uint32_t idx;
+
+    idx = prs - get_shape_prop(holder->shape);
+    if (!p->shape->is_hashed || idx >= (1 << 24))
+        return;
+    if (unlikely(!rt->prop_ic)) {
+        rt->prop_ic = js_mallocz_rt(rt, (sizeof(JSPropIC) + sizeof(JSPropICHolder)) *
+                                    JS_PROP_IC_SIZE);
+        if (!rt->prop_ic)
+            return;
+        rt->prop_ic_holder = (JSPropICHolder *)(rt->prop_ic + JS_PROP_IC_SIZE);
+    }
+    e = js_prop_ic_slot(rt, pc);
+    eh = &rt->prop_ic_holder[e - rt->prop_ic];
+    /* the new entry goes first, the first one second, the second one out */
+    old_sh = e[1].shape;
+    e[1] = e[0];
+    eh[1] = eh[0];
+    e->flags = prs->flags;
+    if (holder != p) {
+        for (q = p->shape->proto;; q = q->shape->proto) {
+            q->ic_holder = 1;
+            if (q == holder)
+                break;
+        }
+        eh->holder = holder;
+        eh->epoch = rt->prop_ic_epoch;
+        e->flags |= JS_PROP_IC_PROTO;
+    }
+    e->shape = js_dup_shape(p->shape);
+    e->atom = atom;
+    e->idx = idx;
+    if (old_sh)
+        js_free_shape(rt, old_sh);
+}
+
 static void js_free_shape_null(JSRuntime *rt, JSShape *sh)
 {
     if (sh)
@@ -6153,6 +6305,7 @@ static JSValue JS_NewObjectFromShape(JSContext *ctx, JSShape *sh, JSClassID clas
     p->tmp_mark = 0;
     p->is_HTMLDDA = 0;
     p->is_prototype = 0;
+    p->ic_holder = 0;
     p->first_weak_ref = NULL;
     p->u.opaque = NULL;
     p->shape = sh;
@@ -7056,6 +7209,8 @@ static void free_object(JSRuntime *rt, JSObject *p)
 
     p->free_mark = 1; /* used to tell the object is invalid when
                          freeing cycles */
+    if (unlikely(p->ic_holder))
+        js_prop_ic_invalidate(rt);
     /* free all the fields */
     sh = p->shape;
     pr = get_shape_prop(sh);
@@ -7482,6 +7637,9 @@ static void gc_free_cycles(JSRuntime *rt)
 
 void JS_RunGC(JSRuntime *rt)
 {
+    /* the property caches hold shapes: let the collector see them free */
+    js_prop_ic_flush(rt);
+
     /* decrement the reference of the children of each object. mark =
        1 after this pass. */
     gc_decref(rt);
@@ -10195,6 +10353,8 @@ static JSProperty *add_property(JSContext *ctx,
             ctx->std_array_prototype = false;
         }
     }
+    if (unlikely(p->ic_holder))
+        js_prop_ic_invalidate(ctx->rt);
     sh = p->shape;
     if (sh->is_hashed) {
         /* try to find an existing shape */
@@ -11210,6 +11370,8 @@ static int js_shape_prepare_update(JSContext *ctx, JSObject *p,
     uint32_t idx = 0;    /* prevent warning */
 
     sh = p->shape;
+    if (unlikely(p->ic_holder))
+        js_prop_ic_invalidate(ctx->rt);
     if (sh->is_hashed) {
         if (JS_REF_COUNT(sh) != 1) {
             if (pprs)
@@ -19709,9 +19871,11 @@ static JSValue JS_CallInternal(JSContext *caller_ctx, JSValueConst func_obj,
             {
                 JSValue val, obj;
                 JSAtom atom;
-                JSObject *p;
+                JSObject *p, *p0;
                 JSProperty *pr;
                 JSShapeProperty *prs;
+                JSPropIC *ic;
+                JSPropICHolder *ich;
 
                 atom = get_u32(pc);
                 pc += 4;
@@ -19719,6 +19883,20 @@ static JSValue JS_CallInternal(JSContext *caller_ctx, JSValueConst func_obj,
                 obj = sp[-1];
                 if (likely(JS_VALUE_GET_TAG(obj) == JS_TAG_OBJECT)) {
                     p = JS_VALUE_GET_OBJ(obj);
+                    ic = js_prop_ic_get(rt, pc, p->shape, atom);
+                    if (ic) {
+                        if (!(ic->flags & JS_PROP_IC_PROTO)) {
+                            val = js_dup(p->prop[ic->idx].u.value);
+                            goto get_field_ic_done;
+                        }
+                        ich = &rt->prop_ic_holder[ic - rt->prop_ic];
+                        if (likely(ich->epoch == rt->prop_ic_epoch &&
+                                   !p->is_exotic)) {
+                            val = js_dup(ich->holder->prop[ic->idx].u.value);
+                            goto get_field_ic_done;
+                        }
+                    }
+                    p0 = p;
                     for(;;) {
                         prs = find_own_property(&pr, p, atom);
                         if (prs) {
@@ -19726,6 +19904,7 @@ static JSValue JS_CallInternal(JSContext *caller_ctx, JSValueConst func_obj,
                             if (unlikely(prs->flags & JS_PROP_TMASK))
                                 goto get_field_special;
                             val = js_dup(pr->u.value);
+                            js_prop_ic_fill(rt, pc, atom, p0, p, prs);
                             break;
                         }
                         if (unlikely(p->is_exotic)) {
@@ -19749,6 +19928,7 @@ static JSValue JS_CallInternal(JSContext *caller_ctx, JSValueConst func_obj,
                         goto exception;
                 }
             get_field_done:
+            get_field_ic_done:
                 JS_FreeValue(ctx, sp[-1]);
                 sp[-1] = val;
                 BREAK;
@@ -19769,9 +19949,11 @@ static JSValue JS_CallInternal(JSContext *caller_ctx, JSValueConst func_obj,
             {
                 JSValue val, obj;
                 JSAtom atom;
-                JSObject *p;
+                JSObject *p, *p0;
                 JSProperty *pr;
                 JSShapeProperty *prs;
+                JSPropIC *ic;
+                JSPropICHolder *ich;
 
                 atom = get_u32(pc);
                 pc += 4;
@@ -19779,6 +19961,20 @@ static JSValue JS_CallInternal(JSContext *caller_ctx, JSValueConst func_obj,
                 obj = sp[-1];
                 if (likely(JS_VALUE_GET_TAG(obj) == JS_TAG_OBJECT)) {
                     p = JS_VALUE_GET_OBJ(obj);
+                    ic = js_prop_ic_get(rt, pc, p->shape, atom);
+                    if (ic) {
+                        if (!(ic->flags & JS_PROP_IC_PROTO)) {
+                            val = js_dup(p->prop[ic->idx].u.value);
+                            goto get_field2_ic_done;
+                        }
+                        ich = &rt->prop_ic_holder[ic - rt->prop_ic];
+                        if (likely(ich->epoch == rt->prop_ic_epoch &&
+                                   !p->is_exotic)) {
+                            val = js_dup(ich->holder->prop[ic->idx].u.value);
+                            goto get_field2_ic_done;
+                        }
+                    }
+                    p0 = p;
                     for(;;) {
                         prs = find_own_property(&pr, p, atom);
                         if (prs) {
@@ -19786,6 +19982,7 @@ static JSValue JS_CallInternal(JSContext *caller_ctx, JSValueConst func_obj,
                             if (unlikely(prs->flags & JS_PROP_TMASK))
                                 goto get_field2_special;
                             val = js_dup(pr->u.value);
+                            js_prop_ic_fill(rt, pc, atom, p0, p, prs);
                             break;
                         }
                         if (unlikely(p->is_exotic)) {
@@ -19809,6 +20006,7 @@ static JSValue JS_CallInternal(JSContext *caller_ctx, JSValueConst func_obj,
                         goto exception;
                 }
             get_field2_done:
+            get_field2_ic_done:
                 *sp++ = val;
                 BREAK;
             get_field2_special:
@@ -19838,13 +20036,23 @@ static JSValue JS_CallInternal(JSContext *caller_ctx, JSValueConst func_obj,
 
                 obj = sp[-2];
                 if (likely(JS_VALUE_GET_TAG(obj) == JS_TAG_OBJECT)) {
+                    JSPropIC *ic;
                     p = JS_VALUE_GET_OBJ(obj);
+                    ic = js_prop_ic_get(rt, pc, p->shape, atom);
+                    if (ic && (ic->flags & (JS_PROP_IC_PROTO | JS_PROP_TMASK |
+                                            JS_PROP_WRITABLE | JS_PROP_LENGTH)) ==
+                        JS_PROP_WRITABLE) {
+                        pr = &p->prop[ic->idx];
+                        goto put_field_ic_hit;
+                    }
                     prs = find_own_property(&pr, p, atom);
                     if (!prs)
                         goto put_field_slow_path;
                     if (likely((prs->flags & (JS_PROP_TMASK | JS_PROP_WRITABLE |
                                               JS_PROP_LENGTH)) == JS_PROP_WRITABLE)) {
                         /* fast path */
+                        js_prop_ic_fill(rt, pc, atom, p, p, prs);
+                    put_field_ic_hit:
                         set_value(ctx, &pr->u.value, sp[-1]);
                     } else {
                         goto put_field_slow_path;
