@@ -19887,13 +19887,13 @@ static JSValue JS_CallInternal(JSContext *caller_ctx, JSValueConst func_obj,
                     if (ic) {
                         if (!(ic->flags & JS_PROP_IC_PROTO)) {
                             val = js_dup(p->prop[ic->idx].u.value);
-                            goto get_field_ic_done;
+                            goto get_field_done;
                         }
                         ich = &rt->prop_ic_holder[ic - rt->prop_ic];
                         if (likely(ich->epoch == rt->prop_ic_epoch &&
                                    !p->is_exotic)) {
                             val = js_dup(ich->holder->prop[ic->idx].u.value);
-                            goto get_field_ic_done;
+                            goto get_field_done;
                         }
                     }
                     p0 = p;
@@ -19928,7 +19928,6 @@ static JSValue JS_CallInternal(JSContext *caller_ctx, JSValueConst func_obj,
                         goto exception;
                 }
             get_field_done:
-            get_field_ic_done:
                 JS_FreeValue(ctx, sp[-1]);
                 sp[-1] = val;
                 BREAK;
@@ -19965,13 +19964,13 @@ static JSValue JS_CallInternal(JSContext *caller_ctx, JSValueConst func_obj,
                     if (ic) {
                         if (!(ic->flags & JS_PROP_IC_PROTO)) {
                             val = js_dup(p->prop[ic->idx].u.value);
-                            goto get_field2_ic_done;
+                            goto get_field2_done;
                         }
                         ich = &rt->prop_ic_holder[ic - rt->prop_ic];
                         if (likely(ich->epoch == rt->prop_ic_epoch &&
                                    !p->is_exotic)) {
                             val = js_dup(ich->holder->prop[ic->idx].u.value);
-                            goto get_field2_ic_done;
+                            goto get_field2_done;
                         }
                     }
                     p0 = p;
@@ -20006,7 +20005,6 @@ static JSValue JS_CallInternal(JSContext *caller_ctx, JSValueConst func_obj,
                         goto exception;
                 }
             get_field2_done:
-            get_field2_ic_done:
                 *sp++ = val;
                 BREAK;
             get_field2_special:
