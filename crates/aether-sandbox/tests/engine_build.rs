@@ -22,7 +22,9 @@ fn gcc_producers() -> Vec<String> {
 fn issue_19_engine_is_compiled_without_frame_pointer_or_interposition() {
     let producers = gcc_producers();
     if producers.is_empty() {
-        eprintln!("no gcc compile unit recorded here (another C compiler, or no debug info): skipped");
+        eprintln!(
+            "no gcc compile unit recorded here (another C compiler, or no debug info): skipped"
+        );
         return;
     }
     let engine: Vec<&String> = producers
