@@ -161,6 +161,19 @@ fn main() {
         //.flag("-Wno-format-truncation")
         ;
 
+    // aether (issue 19, session 7): how the interpreter is compiled; figures in
+    // docs/BENCHMARKS.md, "Engine build flags and PGO (session 7)".
+    // - No frame pointer: cc forces one whenever debug info is on (aether's release profile
+    //   keeps line tables), which costs the interpreter a register; Rust code has none either.
+    // - `-fno-semantic-interposition`: the engine is linked statically and nothing interposes
+    //   its exported functions, so gcc may inline and specialise them under `-fPIC`.
+    // - `-fno-math-errno`: the engine never reads `errno` after a math call, and the inline
+    //   instructions (sqrtsd, cvtsd2si) give the results libm gives.
+    builder
+        .force_frame_pointer(false)
+        .flag_if_supported("-fno-semantic-interposition")
+        .flag_if_supported("-fno-math-errno");
+
     match env::var("CARGO_CFG_SANITIZE").as_deref() {
         Ok("address") => {
             builder
