@@ -99,7 +99,9 @@ fn issue_19_namespace_reads_keep_bindings_live_and_tdz() {
 fn issue_19_namespace_reads_are_as_fast_as_object_reads() {
     // Unpatched, a namespace read found the property inline, then called
     // JS_GetPropertyInternal, which looked it up again: 1.32x the CPU time of a plain object's
-    // (test profile; 1.03x after).
+    // (test profile; 1.03x after). Patch 0015 then made the plain object's reads faster (a
+    // property cache hit), not the namespace's, so the ratio is 1.1-1.2x with both, and the
+    // unpatched ratio can only be above 1.32x: the bound sits between.
     let main = r#"
         import * as self from "main";
         export const k = 3, m = 5;
@@ -119,7 +121,7 @@ fn issue_19_namespace_reads_are_as_fast_as_object_reads() {
         .expect("a number");
     eprintln!("namespace / object property read loop, CPU time: {ratio:.2}");
     assert!(
-        ratio < 1.15,
+        ratio < 1.3,
         "namespace / object property read loop CPU time: {ratio:.2}"
     );
 }

@@ -343,9 +343,10 @@ fn reply_through_ring(ring: &Ring, writer: &Writer, reply: &ToWorker) -> io::Res
         ring.reply(Some(&body));
         return Ok(());
     }
-    let sent = writer.send(reply);
+    // The ring says "on the socket" first: the worker waits in the ring until then, and a frame
+    // larger than the socket's buffer would block this write until the worker reads it.
     ring.reply(None);
-    sent
+    writer.send(reply)
 }
 
 /// The bytecode of the ES module `reply` serves, from this process's cache (compiled into it

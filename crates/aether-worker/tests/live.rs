@@ -13,7 +13,10 @@ use aether_worker::supervisor::frame_counts;
 use aether_worker::{Zygote, run_in_worker};
 
 const CALLS: u64 = 2000;
-const BIG: usize = 3 * aether_worker::ring::SLOT;
+/// Larger than the ring's slot and than a socket's send buffer (`net.core.wmem_default`,
+/// 208 KiB): aether must say "on the socket" in the ring before its write can block on a
+/// worker that waits there (a 262 KB module, luxon, hung a process-tier step this way).
+const BIG: usize = 16 * aether_worker::ring::SLOT;
 
 /// Serves the entry module and `aether.env.get`.
 struct LiveHost;
