@@ -423,6 +423,8 @@ struct JSRuntime {
     struct JSPropIC *prop_ic;
     struct JSPropICHolder *prop_ic_holder; /* in the same allocation */
     uint16_t prop_ic_epoch;
+    uint32_t prop_ic_misses; /* fills asked for before the table exists */
+    bool prop_ic_used; /* an entry may be filled since the last flush */
     void *user_opaque;
     void *libc_opaque;
     JSRuntimeFinalizerState *finalizers;
@@ -5866,6 +5868,8 @@ static void js_free_shape(JSRuntime *rt, JSShape *sh)
    freed, so the table keeps no object alive past them. */
 #define JS_PROP_IC_BITS 12
 #define JS_PROP_IC_SIZE (1 << JS_PROP_IC_BITS)
+/* fills asked for before a runtime makes its table (128 KiB, zeroed) */
+#define JS_PROP_IC_AFTER 4096
 
 #define JS_PROP_IC_PROTO (1 << 6) /* in JSPropIC.flags, beside JS_PROP_xxx */
 
@@ -5904,8 +5908,9 @@ static void js_prop_ic_flush(JSRuntime *rt)
     JSShape *sh;
     int i;
 
-    if (!rt->prop_ic)
+    if (!rt->prop_ic || !rt->prop_ic_used)
         return;
+    rt->prop_ic_used = false;
     for (i = 0; i < JS_PROP_IC_SIZE; i++) {
         e = &rt->prop_ic[i];
         sh = e->shape;
@@ -5957,6 +5962,10 @@ static no_inline void js_prop_ic_fill(JSRuntime *rt, const uint8_t *pc,
     if (!p->shape->is_hashed || idx >= (1 << 24))
         return;
     if (unlikely(!rt->prop_ic)) {
+        /* a runtime that runs little (most sandboxes: a short step) never
+           pays for the table: it is made once lookups have missed often */
+        if (++rt->prop_ic_misses < JS_PROP_IC_AFTER)
+            return;
         rt->prop_ic = js_mallocz_rt(rt, (sizeof(JSPropIC) + sizeof(JSPropICHolder)) *
                                     JS_PROP_IC_SIZE);
         if (!rt->prop_ic)
@@ -5983,6 +5992,7 @@ static no_inline void js_prop_ic_fill(JSRuntime *rt, const uint8_t *pc,
     e->shape = js_dup_shape(p->shape);
     e->atom = atom;
     e->idx = idx;
+    rt->prop_ic_used = true;
     if (old_sh)
         js_free_shape(rt, old_sh);
 }
