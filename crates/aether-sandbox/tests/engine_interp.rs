@@ -6,13 +6,11 @@
 //! out the time the thread waits for a core. Semantics are compared with values computed here
 //! from the specification (ToInt32, exact powers), not with the engine's own slow path.
 
-use std::path::PathBuf;
-
 use rquickjs::{Context, Function, Runtime};
 
 #[path = "support/test262.rs"]
 mod test262;
-use test262::{js_files, test262_file};
+use test262::assert_known_failures;
 
 /// This thread's CPU time in milliseconds (std has no per-thread CPU clock).
 #[allow(
@@ -342,58 +340,21 @@ fn issue_19_dropped_references_free_at_once() {
 /// aether-sandbox --test engine_interp` (`AETHER_TEST262_WRITE=1` rewrites the list).
 #[test]
 fn issue_19_test262_operator_results_unchanged() {
-    let Some(root) = std::env::var_os("AETHER_TEST262_DIR").map(PathBuf::from) else {
-        eprintln!(
-            "skipped: set AETHER_TEST262_DIR to a test262 checkout to run its operator tests"
-        );
-        return;
-    };
-    let mut files = Vec::new();
-    for dir in [
-        "test/language/expressions/bitwise-and",
-        "test/language/expressions/bitwise-or",
-        "test/language/expressions/bitwise-xor",
-        "test/language/expressions/left-shift",
-        "test/language/expressions/right-shift",
-        "test/language/expressions/unsigned-right-shift",
-        "test/language/expressions/exponentiation",
-        "test/language/expressions/compound-assignment",
-        "test/built-ins/Math/pow",
-        "test/language/expressions/strict-equals",
-        "test/language/expressions/strict-does-not-equals",
-        "test/language/statements/switch",
-    ] {
-        js_files(&root.join(dir), &mut files);
-    }
-    files.sort();
-    let harness = root.join("harness");
-    let (mut passed, mut skipped, mut failed) = (0, 0, Vec::new());
-    for file in &files {
-        let name = file
-            .strip_prefix(&root)
-            .unwrap_or(file)
-            .to_string_lossy()
-            .into_owned();
-        match test262_file(&harness, file) {
-            Ok(true) => passed += 1,
-            Ok(false) => skipped += 1,
-            Err(why) => {
-                eprintln!("FAIL {name}: {}", why.lines().next().unwrap_or(""));
-                failed.push(name);
-            }
-        }
-    }
-    eprintln!(
-        "test262: {} files, {passed} passed, {} failed, {skipped} skipped (module)",
-        files.len(),
-        failed.len()
+    assert_known_failures(
+        &[
+            "test/language/expressions/bitwise-and",
+            "test/language/expressions/bitwise-or",
+            "test/language/expressions/bitwise-xor",
+            "test/language/expressions/left-shift",
+            "test/language/expressions/right-shift",
+            "test/language/expressions/unsigned-right-shift",
+            "test/language/expressions/exponentiation",
+            "test/language/expressions/compound-assignment",
+            "test/built-ins/Math/pow",
+            "test/language/expressions/strict-equals",
+            "test/language/expressions/strict-does-not-equals",
+            "test/language/statements/switch",
+        ],
+        "test262_interp_failures.txt",
     );
-    let list = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/test262_interp_failures.txt");
-    let actual = failed.join("\n") + "\n";
-    if std::env::var_os("AETHER_TEST262_WRITE").is_some() {
-        std::fs::write(&list, &actual).expect("write the list");
-    }
-    let expected = std::fs::read_to_string(&list).expect("the list of known failures");
-    assert_eq!(actual, expected, "test262 operator results changed");
 }

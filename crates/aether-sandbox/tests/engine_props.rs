@@ -7,13 +7,11 @@
 //! Speed is measured as a ratio of two loops timed on the same thread's CPU clock, the best
 //! of several alternating runs (see `engine_interp.rs`).
 
-use std::path::PathBuf;
-
 use rquickjs::{Context, Function, Runtime};
 
 #[path = "support/test262.rs"]
 mod test262;
-use test262::{js_files, test262_file};
+use test262::assert_known_failures;
 
 /// This thread's CPU time in milliseconds (std has no per-thread CPU clock).
 #[allow(
@@ -312,55 +310,19 @@ fn issue_19_prototype_method_lookup_is_as_fast_as_an_own_property() {
 /// aether-sandbox --test engine_props` (`AETHER_TEST262_WRITE=1` rewrites the list).
 #[test]
 fn issue_19_test262_property_access_results_unchanged() {
-    let Some(root) = std::env::var_os("AETHER_TEST262_DIR").map(PathBuf::from) else {
-        eprintln!("skipped: set AETHER_TEST262_DIR to a test262 checkout to run its tests");
-        return;
-    };
-    let mut files = Vec::new();
-    for dir in [
-        "test/language/expressions/property-accessors",
-        "test/language/expressions/assignment",
-        "test/language/expressions/delete",
-        "test/language/expressions/super",
-        "test/language/statements/class/subclass",
-        "test/built-ins/Object/defineProperty",
-        "test/built-ins/Object/freeze",
-        "test/built-ins/Object/setPrototypeOf",
-        "test/built-ins/Proxy/get",
-        "test/built-ins/Proxy/set",
-    ] {
-        js_files(&root.join(dir), &mut files);
-    }
-    files.sort();
-    let harness = root.join("harness");
-    let (mut passed, mut skipped, mut failed) = (0, 0, Vec::new());
-    for file in &files {
-        let name = file
-            .strip_prefix(&root)
-            .unwrap_or(file)
-            .to_string_lossy()
-            .into_owned();
-        match test262_file(&harness, file) {
-            Ok(true) => passed += 1,
-            Ok(false) => skipped += 1,
-            Err(why) => {
-                eprintln!("FAIL {name}: {}", why.lines().next().unwrap_or(""));
-                failed.push(name);
-            }
-        }
-    }
-    eprintln!(
-        "test262: {} files, {passed} passed, {} failed, {skipped} skipped (module)",
-        files.len(),
-        failed.len()
+    assert_known_failures(
+        &[
+            "test/language/expressions/property-accessors",
+            "test/language/expressions/assignment",
+            "test/language/expressions/delete",
+            "test/language/expressions/super",
+            "test/language/statements/class/subclass",
+            "test/built-ins/Object/defineProperty",
+            "test/built-ins/Object/freeze",
+            "test/built-ins/Object/setPrototypeOf",
+            "test/built-ins/Proxy/get",
+            "test/built-ins/Proxy/set",
+        ],
+        "test262_props_failures.txt",
     );
-    assert!(!files.is_empty(), "no test262 files under the checkout");
-    let list =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/test262_props_failures.txt");
-    let actual = failed.join("\n") + "\n";
-    if std::env::var_os("AETHER_TEST262_WRITE").is_some() {
-        std::fs::write(&list, &actual).expect("write the list");
-    }
-    let expected = std::fs::read_to_string(&list).expect("the list of known failures");
-    assert_eq!(actual, expected, "test262 property access results changed");
 }

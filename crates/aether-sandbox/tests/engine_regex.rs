@@ -13,7 +13,7 @@ use rquickjs::{Context, Runtime};
 
 #[path = "support/test262.rs"]
 mod test262;
-use test262::{js_files, test262_file};
+use test262::assert_known_failures;
 
 /// Evaluates `script` in a fresh runtime; returns its string value (or the exception's text)
 /// and how many times the interrupt handler ran. With `stop_after`, the handler interrupts the
@@ -342,56 +342,16 @@ fn hunks_of(diff: &str) -> Vec<(String, String, String)> {
 /// bytes, one sloppy-mode `this` test). Each file runs once, strict only if it says `onlyStrict`; module tests are skipped.
 #[test]
 fn issue_19_test262_regexp_results_unchanged() {
-    let Some(root) = std::env::var_os("AETHER_TEST262_DIR").map(PathBuf::from) else {
-        eprintln!(
-            "skipped: set AETHER_TEST262_DIR to a test262 checkout to run test262's RegExp tests"
-        );
-        return;
-    };
-    let mut files = Vec::new();
-    js_files(&root.join("test/built-ins/RegExp"), &mut files);
-    for method in [
-        "match",
-        "matchAll",
-        "replace",
-        "replaceAll",
-        "search",
-        "split",
-    ] {
-        js_files(
-            &root.join("test/built-ins/String/prototype").join(method),
-            &mut files,
-        );
-    }
-    files.sort();
-    let harness = root.join("harness");
-    let (mut passed, mut skipped, mut failed) = (0, 0, Vec::new());
-    for file in &files {
-        let name = file
-            .strip_prefix(&root)
-            .unwrap_or(file)
-            .to_string_lossy()
-            .into_owned();
-        match test262_file(&harness, file) {
-            Ok(true) => passed += 1,
-            Ok(false) => skipped += 1,
-            Err(why) => {
-                eprintln!("FAIL {name}: {}", why.lines().next().unwrap_or(""));
-                failed.push(name);
-            }
-        }
-    }
-    eprintln!(
-        "test262: {} files, {passed} passed, {} failed, {skipped} skipped (module)",
-        files.len(),
-        failed.len()
+    assert_known_failures(
+        &[
+            "test/built-ins/RegExp",
+            "test/built-ins/String/prototype/match",
+            "test/built-ins/String/prototype/matchAll",
+            "test/built-ins/String/prototype/replace",
+            "test/built-ins/String/prototype/replaceAll",
+            "test/built-ins/String/prototype/search",
+            "test/built-ins/String/prototype/split",
+        ],
+        "test262_regexp_failures.txt",
     );
-    let list =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/test262_regexp_failures.txt");
-    let actual = failed.join("\n") + "\n";
-    if std::env::var_os("AETHER_TEST262_WRITE").is_some() {
-        std::fs::write(&list, &actual).expect("write the list");
-    }
-    let expected = std::fs::read_to_string(&list).expect("the list of known failures");
-    assert_eq!(actual, expected, "test262 RegExp results changed");
 }

@@ -1,6 +1,6 @@
 //! A minimal test262 runner shared by the engine's test binaries (`engine_regex`,
-//! `engine_interp`): one file at a time in a fresh runtime, with test262's harness includes and
-//! a `$262` without realms or detaching.
+//! `engine_interp`, `engine_calls`, `engine_props`): one file at a time in a fresh runtime, with
+//! test262's harness includes and a `$262` without realms or detaching.
 
 use std::path::{Path, PathBuf};
 
@@ -60,7 +60,7 @@ fn frontmatter(source: &str) -> Meta {
 }
 
 /// Runs one test262 file; `Err` says why it failed, `Ok(false)` that it was skipped (module).
-pub fn test262_file(harness: &Path, file: &Path) -> Result<bool, String> {
+fn test262_file(harness: &Path, file: &Path) -> Result<bool, String> {
     let source = std::fs::read_to_string(file).map_err(|e| e.to_string())?;
     let meta = frontmatter(&source);
     let has = |flag: &str| meta.flags.iter().any(|f| f == flag);
@@ -133,7 +133,7 @@ pub fn test262_file(harness: &Path, file: &Path) -> Result<bool, String> {
     Ok(true)
 }
 
-pub fn js_files(dir: &Path, out: &mut Vec<PathBuf>) {
+fn js_files(dir: &Path, out: &mut Vec<PathBuf>) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
@@ -147,4 +147,60 @@ pub fn js_files(dir: &Path, out: &mut Vec<PathBuf>) {
             out.push(path);
         }
     }
+}
+
+/// Runs every file under `dirs` (paths inside the checkout named by `AETHER_TEST262_DIR`) and
+/// asserts that the files failing are exactly those listed in `tests/fixtures/{list}`, written
+/// from the engine before the patches under test (`AETHER_TEST262_WRITE=1` rewrites it).
+/// Without a checkout it says so and checks nothing, as the other tests gated on an outside
+/// tool do; with one, a directory list that finds no file is a failure, not a pass.
+pub fn assert_known_failures(dirs: &[&str], list: &str) {
+    let Some(root) = std::env::var_os("AETHER_TEST262_DIR").map(PathBuf::from) else {
+        eprintln!("skipped: set AETHER_TEST262_DIR to a test262 checkout to check {list}");
+        return;
+    };
+    let mut files = Vec::new();
+    for dir in dirs {
+        js_files(&root.join(dir), &mut files);
+    }
+    files.sort();
+    assert!(
+        !files.is_empty(),
+        "no test262 file under {} for {list}",
+        root.display()
+    );
+    let harness = root.join("harness");
+    let (mut passed, mut skipped, mut failed) = (0, 0, Vec::new());
+    for file in &files {
+        let name = file
+            .strip_prefix(&root)
+            .unwrap_or(file)
+            .to_string_lossy()
+            .into_owned();
+        match test262_file(&harness, file) {
+            Ok(true) => passed += 1,
+            Ok(false) => skipped += 1,
+            Err(why) => {
+                eprintln!("FAIL {name}: {}", why.lines().next().unwrap_or(""));
+                failed.push(name);
+            }
+        }
+    }
+    eprintln!(
+        "test262: {} files, {passed} passed, {} failed, {skipped} skipped (module)",
+        files.len(),
+        failed.len()
+    );
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(list);
+    let actual = failed.join("\n") + "\n";
+    if std::env::var_os("AETHER_TEST262_WRITE").is_some() {
+        std::fs::write(&path, &actual).expect("write the list");
+    }
+    let expected = std::fs::read_to_string(&path).expect("the list of known failures");
+    assert_eq!(
+        actual, expected,
+        "test262 results changed (tests/fixtures/{list})"
+    );
 }
