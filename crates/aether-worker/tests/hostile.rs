@@ -8,11 +8,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use aether_policy::ByteSize;
 use aether_protocol::{Host, HostError, HostRequest, HostValue};
-use aether_sandbox::{Limits, StepError, StepOutcome, StepSpec};
-use aether_worker::supervisor::{Accounting, MAX_SLOW_CALLS, WorkerProcess, supervise};
+use aether_sandbox::{StepError, StepOutcome};
+use aether_worker::supervisor::{MAX_SLOW_CALLS, supervise};
 use aether_worker::wire::{FromWorker, ToWorker, read_frame, write_frame};
+
+#[path = "support/fake.rs"]
+mod fake;
+use fake::{FakeWorker, spec};
 
 /// Answers `ReadText` with the path, and makes `Fetch` slow (300 ms).
 struct FakeHost;
@@ -27,37 +30,6 @@ impl Host for FakeHost {
             }
             _ => Ok(HostValue::Unit),
         }
-    }
-}
-
-/// Records the kill, and closes the worker's end the way `SIGKILL` would. (A script "closes"
-/// its socket with `shutdown`: this clone keeps the descriptor open.)
-struct FakeWorker {
-    killed: AtomicBool,
-    socket: UnixStream,
-}
-
-impl WorkerProcess for FakeWorker {
-    fn accounting(&self) -> Accounting {
-        Accounting::default()
-    }
-    fn kill(&self) {
-        self.killed.store(true, Ordering::SeqCst);
-        let _ = self.socket.shutdown(std::net::Shutdown::Both);
-    }
-}
-
-fn spec(timeout: Duration) -> StepSpec {
-    StepSpec {
-        main: "main.js".into(),
-        input: serde_json::value::RawValue::NULL.to_owned(),
-        context: serde_json::Value::Null,
-        limits: Limits {
-            memory: ByteSize::mib(1),
-            timeout,
-            ..Limits::default()
-        },
-        sample: false,
     }
 }
 

@@ -10,12 +10,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use aether_policy::ByteSize;
 use aether_protocol::{Host, HostError, HostRequest, HostValue};
-use aether_sandbox::{Limits, StepError, StepOutcome, StepSpec};
+use aether_sandbox::{StepError, StepOutcome};
 use aether_worker::ring::{Reply, Ring, RingPeer, SLOT};
-use aether_worker::supervisor::{Accounting, WorkerProcess, frame_counts, supervise_with_ring};
+use aether_worker::supervisor::{frame_counts, supervise_with_ring};
 use aether_worker::wire::{FromWorker, ToWorker, decode, read_frame, write_frame};
+
+#[path = "support/fake.rs"]
+mod fake;
+use fake::{FakeWorker, spec};
 
 /// Answers `EnvGet` with the name, `ReadText` with a text as long as the path says.
 struct FakeHost;
@@ -29,36 +32,6 @@ impl Host for FakeHost {
             }),
             _ => Ok(HostValue::Unit),
         }
-    }
-}
-
-/// Records the kill, and closes the worker's end the way `SIGKILL` would.
-struct FakeWorker {
-    killed: AtomicBool,
-    socket: UnixStream,
-}
-
-impl WorkerProcess for FakeWorker {
-    fn accounting(&self) -> Accounting {
-        Accounting::default()
-    }
-    fn kill(&self) {
-        self.killed.store(true, Ordering::SeqCst);
-        let _ = self.socket.shutdown(std::net::Shutdown::Both);
-    }
-}
-
-fn spec(timeout: Duration) -> StepSpec {
-    StepSpec {
-        main: "main.js".into(),
-        input: serde_json::value::RawValue::NULL.to_owned(),
-        context: serde_json::Value::Null,
-        limits: Limits {
-            memory: ByteSize::mib(1),
-            timeout,
-            ..Limits::default()
-        },
-        sample: false,
     }
 }
 
