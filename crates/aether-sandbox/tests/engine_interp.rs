@@ -12,20 +12,9 @@ use rquickjs::{Context, Function, Runtime};
 mod test262;
 use test262::assert_known_failures;
 
-/// This thread's CPU time in milliseconds (std has no per-thread CPU clock).
-#[allow(
-    unsafe_code,
-    reason = "clock_gettime of the thread CPU clock; std has no safe equivalent"
-)]
-fn thread_cpu_ms() -> f64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid timespec to write to; the clock id is a constant of the platform.
-    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    ts.tv_sec as f64 * 1e3 + ts.tv_nsec as f64 / 1e6
-}
+#[path = "support/cpu.rs"]
+mod cpu;
+use cpu::thread_cpu_ms;
 
 /// Evaluates `script` in a fresh runtime with `cpu()` (this thread's CPU time in ms); returns
 /// its string value or the exception's text.
