@@ -6,7 +6,7 @@
 use std::io::{self, Write};
 
 use aether::manifest::FileError;
-use aether::policy::Tier;
+use aether::policy::{RiskClass, Tier, TierReason};
 use aether::workspace::{Finding, PluginInfo};
 use serde_json::{Value, json};
 
@@ -21,6 +21,128 @@ fn tier_name(t: Tier) -> &'static str {
     match t {
         Tier::Thread => "thread",
         Tier::Process => "process",
+    }
+}
+
+/// Which layers protect a plugin or a step on this machine, and why it has its tier (issue 23
+/// item 4): what `check` prints under each plugin and step, and its JSON `isolation` object.
+pub struct Isolation {
+    /// The tier it runs in.
+    pub tier: Tier,
+    /// Why it has that tier.
+    pub reason: TierReason,
+    /// The manifest fields that make its plugin high risk ([`RiskClass::raised_by`]), when it
+    /// is high risk.
+    pub high_risk: Option<Vec<&'static str>>,
+    /// `FILE:LINE:COL` of the step's `isolation: process`, for [`TierReason::StepIsolation`].
+    pub at: Option<String>,
+    /// For the process tier: what this machine lacks to run it (`aether run` then refuses).
+    /// Always `None` for the thread tier, which runs anywhere.
+    pub unavailable: Option<String>,
+}
+
+/// The layers of the process tier, in the order they stand between a plugin and the host: the
+/// engine (as in the thread tier), the worker process, its seccomp allowlist, its Landlock
+/// domain (no file, no TCP, scoped signals) and its namespaces (an empty network namespace,
+/// a user namespace when not root).
+const PROCESS_LAYERS: [&str; 5] = ["engine", "process", "seccomp", "landlock", "namespaces"];
+
+impl Isolation {
+    /// The isolation of `info` when no step raises its tier; `unavailable` is what this machine
+    /// lacks for the process tier (asked only when the tier is `process`).
+    pub fn of_plugin(info: &PluginInfo, unavailable: impl FnOnce() -> Option<String>) -> Self {
+        Isolation::new(info, info.tier, info.tier_reason, None, unavailable)
+    }
+
+    /// The isolation of a step of `info`'s plugin with `tier` for `reason`.
+    pub fn new(
+        info: &PluginInfo,
+        tier: Tier,
+        reason: TierReason,
+        at: Option<String>,
+        unavailable: impl FnOnce() -> Option<String>,
+    ) -> Self {
+        Isolation {
+            tier,
+            reason,
+            high_risk: (info.risk == RiskClass::High)
+                .then(|| RiskClass::raised_by(&info.manifest.permissions)),
+            at,
+            unavailable: if tier == Tier::Process {
+                unavailable()
+            } else {
+                None
+            },
+        }
+    }
+
+    /// The layers that protect it here: `engine` in the thread tier; in the process tier
+    /// `engine`, `process`, `seccomp`, `landlock`, `namespaces`, or none when this machine
+    /// cannot run it (its steps are refused).
+    pub fn layers(&self) -> &'static [&'static str] {
+        match (self.tier, &self.unavailable) {
+            (Tier::Thread, _) => &PROCESS_LAYERS[..1],
+            (Tier::Process, None) => &PROCESS_LAYERS,
+            (Tier::Process, Some(_)) => &[],
+        }
+    }
+
+    /// Why it has its tier, as a phrase.
+    pub fn why(&self) -> String {
+        let tier = tier_name(self.tier);
+        let high = self.high_risk.as_ref().map(|fields| {
+            let fields: Vec<String> = fields.iter().map(|f| format!("`{f}`")).collect();
+            format!("high risk ({})", fields.join(", "))
+        });
+        match self.reason {
+            TierReason::PolicyDefault => {
+                format!("the policy's `[isolation] default` is `{tier}`")
+            }
+            TierReason::PolicyHighRisk => format!(
+                "{}, and the policy's `[isolation] high_risk` is `{tier}`",
+                high.unwrap_or_else(|| "high risk".to_owned())
+            ),
+            TierReason::NoPolicy => match high {
+                Some(high) => {
+                    format!("{high}, and with no policy high-risk plugins run in the process tier")
+                }
+                None => "no policy, and with none only high-risk plugins run in the process tier"
+                    .to_owned(),
+            },
+            TierReason::StepIsolation => match &self.at {
+                Some(at) => format!("the step asks for `isolation: process` ({at})"),
+                None => "a step asks for `isolation: process`".to_owned(),
+            },
+            TierReason::Unsafe => "`--unsafe` runs every plugin in the thread tier".to_owned(),
+        }
+    }
+
+    /// The layers as a line for people.
+    fn layers_human(&self) -> String {
+        match (self.tier, &self.unavailable) {
+            (Tier::Thread, _) => {
+                "engine only (in aether's own process; no process, seccomp, Landlock or namespace layer)"
+                    .to_owned()
+            }
+            (Tier::Process, None) => {
+                "engine, process, seccomp, Landlock, namespaces (a confined worker process)"
+                    .to_owned()
+            }
+            (Tier::Process, Some(missing)) => format!(
+                "none: the process tier cannot run on this machine: {missing}; `aether run` refuses its steps"
+            ),
+        }
+    }
+
+    /// `check --format json`'s `isolation` object: `{tier, layers, reason, why, unavailable}`.
+    pub fn json(&self) -> Value {
+        json!({
+            "tier": tier_name(self.tier),
+            "layers": self.layers(),
+            "reason": self.reason.as_str(),
+            "why": self.why(),
+            "unavailable": self.unavailable,
+        })
     }
 }
 
@@ -156,9 +278,10 @@ pub fn grant_json(info: &PluginInfo) -> Value {
     })
 }
 
-/// `check --format json`: `{plugins: [...], findings: [...]}` (SPEC §7).
+/// `check --format json`: `{plugins: [...], findings: [...]}` (SPEC §7). Each plugin and step
+/// also has an `isolation` object ([`Isolation::json`]).
 pub fn check_json(
-    plugins: &[(PluginInfo, Vec<Tier>)],
+    plugins: &[(PluginInfo, Isolation)],
     steps: &[StepTier],
     malformed: &[FileError],
     groups: &[crate::grouped::Group<'_>],
@@ -166,14 +289,14 @@ pub fn check_json(
 ) -> Value {
     let plugins: Vec<Value> = plugins
         .iter()
-        .map(|(info, tiers)| {
-            let tier = tiers.iter().copied().max().unwrap_or(info.tier);
+        .map(|(info, isolation)| {
             json!({
                 "name": info.manifest.name,
                 "version": info.manifest.version.to_string(),
                 "dir": info.manifest.dir.display().to_string(),
                 "risk": info.risk.to_string(),
-                "tier": tier_name(tier),
+                "tier": tier_name(isolation.tier),
+                "isolation": isolation.json(),
                 "grant": grant_json(info),
             })
         })
@@ -202,7 +325,12 @@ pub fn check_json(
     }));
     let steps: Vec<Value> = steps
         .iter()
-        .map(|s| json!({ "id": s.id, "plugin": s.plugin, "tier": tier_name(s.tier) }))
+        .map(|s| {
+            json!({
+                "id": s.id, "plugin": s.plugin, "tier": tier_name(s.isolation.tier),
+                "isolation": s.isolation.json(),
+            })
+        })
         .collect();
     json!({
         "plugins": plugins, "steps": steps, "findings": out,
@@ -217,8 +345,8 @@ pub struct StepTier {
     pub id: String,
     /// Its plugin's name.
     pub plugin: String,
-    /// Its tier.
-    pub tier: Tier,
+    /// Its tier, the layers that protect it and why.
+    pub isolation: Isolation,
 }
 
 /// `check`'s human listing of steps and their tiers (nothing for a plugin directory).
@@ -229,12 +357,19 @@ pub fn steps_human(out: &mut impl std::io::Write, steps: &[StepTier]) -> std::io
     writeln!(out, "steps:")?;
     let width = steps.iter().map(|s| s.id.len()).max().unwrap_or(0);
     for s in steps {
+        let layers = s.isolation.layers();
         writeln!(
             out,
-            "  {:width$}  {}  tier: {}",
+            "  {:width$}  {}  tier: {}  layers: {}  why: {}",
             terminal_safe(&s.id),
             terminal_safe(&s.plugin),
-            tier_name(s.tier)
+            tier_name(s.isolation.tier),
+            if layers.is_empty() {
+                "none (the process tier cannot run on this machine)".to_owned()
+            } else {
+                layers.join(", ").replace("landlock", "Landlock")
+            },
+            terminal_safe(&s.isolation.why())
         )?;
     }
     Ok(())
@@ -244,18 +379,28 @@ pub fn steps_human(out: &mut impl std::io::Write, steps: &[StepTier]) -> std::io
 /// [`terminal_safe`]: path patterns, commands and the plugin's directory are the manifest's or
 /// the disk's text, and a bidi override in a pattern would make the grant read as something
 /// else (issue 15).
-pub fn plugin_human(w: &mut impl Write, info: &PluginInfo, tiers: &[Tier]) -> io::Result<()> {
+pub fn plugin_human(
+    w: &mut impl Write,
+    info: &PluginInfo,
+    isolation: &Isolation,
+) -> io::Result<()> {
     let mut text = Vec::new();
-    plugin_text(&mut text, info, tiers)?;
+    plugin_text(&mut text, info, isolation)?;
     w.write_all(terminal_safe(&String::from_utf8_lossy(&text)).as_bytes())
 }
 
-fn plugin_text(w: &mut impl Write, info: &PluginInfo, tiers: &[Tier]) -> io::Result<()> {
+fn plugin_text(w: &mut impl Write, info: &PluginInfo, isolation: &Isolation) -> io::Result<()> {
     let m = &info.manifest;
     let p = &m.permissions;
-    let tier = tiers.iter().copied().max().unwrap_or(info.tier);
     writeln!(w, "{} {} ({})", m.name, m.version, m.dir.display())?;
-    writeln!(w, "  risk: {}   tier: {}", info.risk, tier_name(tier))?;
+    writeln!(
+        w,
+        "  risk: {}   tier: {}",
+        info.risk,
+        tier_name(isolation.tier)
+    )?;
+    writeln!(w, "  layers:           {}", isolation.layers_human())?;
+    writeln!(w, "  tier because:     {}", isolation.why())?;
     let list = |items: Vec<String>| {
         if items.is_empty() {
             "-".to_owned()

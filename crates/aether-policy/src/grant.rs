@@ -1134,6 +1134,38 @@ mod tests {
         assert_eq!(p.tier_for(RiskClass::High), Tier::Process);
     }
 
+    #[test]
+    fn issue_23_tier_choice_names_the_deciding_setting() {
+        use crate::TierReason;
+        let p = Policy::default();
+        assert_eq!(
+            p.tier_choice(RiskClass::High),
+            (Tier::Process, TierReason::PolicyHighRisk)
+        );
+        assert_eq!(
+            p.tier_choice(RiskClass::Medium),
+            (Tier::Thread, TierReason::PolicyDefault)
+        );
+        let p = Policy {
+            isolation_default: Tier::Process,
+            isolation_high_risk: Tier::Thread,
+            ..Policy::default()
+        };
+        assert_eq!(
+            p.tier_choice(RiskClass::High),
+            (Tier::Process, TierReason::PolicyDefault)
+        );
+        // `high_risk = "thread"` is what keeps a high-risk plugin in the thread tier.
+        let p = Policy {
+            isolation_high_risk: Tier::Thread,
+            ..Policy::default()
+        };
+        assert_eq!(
+            p.tier_choice(RiskClass::High),
+            (Tier::Thread, TierReason::PolicyHighRisk)
+        );
+    }
+
     // No step is granted beyond the policy: whenever a grant exists, every path it lets a step
     // read is readable under the policy (exhaustive over a tiny tree).
     const SEGS: [&str; 8] = ["a", "b", "ab", "*", "?", "**", "a*", "[ab]"];

@@ -50,7 +50,7 @@ pub use limits::{
 };
 pub use module::{CAPABILITY_BUILTINS, ModuleKind, is_blocked_builtin};
 pub use permissions::Permissions;
-pub use policy::{Excess, Policy, RequestItem, Tier, excesses};
+pub use policy::{Excess, Policy, RequestItem, Tier, TierReason, excesses};
 pub use risk::RiskClass;
 pub use secret::{GrantedSecret, SecretDef, SecretRequest, SecretSource, is_valid_secret_name};
 pub use window::{

@@ -113,10 +113,51 @@ impl Policy {
     /// The tier for a plugin of class `risk`: the stronger of `default` and, for high-risk
     /// plugins, `high_risk`.
     pub fn tier_for(&self, risk: RiskClass) -> Tier {
-        if risk == RiskClass::High {
-            self.isolation_default.max(self.isolation_high_risk)
+        self.tier_choice(risk).0
+    }
+
+    /// [`Policy::tier_for`], with the setting that decided it: `default` when it is `process`
+    /// or the plugin is not high risk, `high_risk` otherwise (also when that is `thread`: it is
+    /// the setting that kept a high-risk plugin in the thread tier).
+    pub fn tier_choice(&self, risk: RiskClass) -> (Tier, TierReason) {
+        if risk == RiskClass::High && self.isolation_default != Tier::Process {
+            (
+                self.isolation_default.max(self.isolation_high_risk),
+                TierReason::PolicyHighRisk,
+            )
         } else {
-            self.isolation_default
+            (self.isolation_default, TierReason::PolicyDefault)
+        }
+    }
+}
+
+/// Why a plugin or a step got its isolation tier (`aether check` says it, issue 23).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TierReason {
+    /// The policy's `[isolation] default` (for a plugin that is not high risk, or when it is
+    /// already `process`).
+    PolicyDefault,
+    /// The policy's `[isolation] high_risk`, for a high-risk plugin.
+    PolicyHighRisk,
+    /// No policy: a high-risk plugin runs in the process tier, any other in the thread tier
+    /// (SPEC §6's defaults).
+    NoPolicy,
+    /// The step's `isolation: process` in the pipeline raised it.
+    StepIsolation,
+    /// `--unsafe`: every plugin runs in the thread tier (SPEC §6).
+    Unsafe,
+}
+
+impl TierReason {
+    /// A stable name for machines: `policy-default`, `policy-high-risk`, `no-policy`,
+    /// `step-isolation` or `unsafe`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TierReason::PolicyDefault => "policy-default",
+            TierReason::PolicyHighRisk => "policy-high-risk",
+            TierReason::NoPolicy => "no-policy",
+            TierReason::StepIsolation => "step-isolation",
+            TierReason::Unsafe => "unsafe",
         }
     }
 }

@@ -33,6 +33,25 @@ impl RiskClass {
         }
     }
 
+    /// The manifest fields that raise `perms` above low risk, in SPEC §2's order
+    /// (`process`, `network.domains`, `network.listen`, `filesystem.write`, `env`, `secrets`):
+    /// what `aether check` names as the reason for a high-risk plugin's tier. Empty for a
+    /// low-risk plugin.
+    pub fn raised_by(perms: &Permissions) -> Vec<&'static str> {
+        let process = perms.process || !perms.commands.is_empty() || perms.process_network;
+        [
+            ("process", process),
+            ("network.domains", !perms.domains.is_empty()),
+            ("network.listen", !perms.listen.is_empty()),
+            ("filesystem.write", !perms.fs_write.is_empty()),
+            ("env", !perms.env.is_empty()),
+            ("secrets", !perms.secrets.is_empty()),
+        ]
+        .into_iter()
+        .filter_map(|(field, present)| present.then_some(field))
+        .collect()
+    }
+
     /// `low`, `medium` or `high`.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -150,5 +169,24 @@ mod tests {
         }
         assert!(RiskClass::Low < RiskClass::Medium && RiskClass::Medium < RiskClass::High);
         assert_eq!(RiskClass::High.to_string(), "high");
+    }
+
+    #[test]
+    fn issue_23_raised_by_names_the_fields_behind_the_class() {
+        let dom = || vec![DomainPattern::parse("a.example").unwrap()];
+        let env = || vec![EnvPattern::parse("A").unwrap()];
+        let base = Permissions::default;
+        assert!(RiskClass::raised_by(&base()).is_empty());
+        let net_env = Permissions {
+            domains: dom(),
+            env: env(),
+            ..base()
+        };
+        assert_eq!(RiskClass::raised_by(&net_env), ["network.domains", "env"]);
+        let process = Permissions {
+            process: true,
+            ..base()
+        };
+        assert_eq!(RiskClass::raised_by(&process), ["process"]);
     }
 }

@@ -206,3 +206,18 @@ pub fn run_in_worker(zygote: &Zygote, spec: StepSpec, host: Arc<dyn Host>) -> St
         },
     }
 }
+
+/// Whether this machine can run the process tier (`aether check` says so, issue 23): `Ok`, or
+/// what is missing and what the kernel has, as one phrase ("Landlock scopes (ABI 6, Linux
+/// 6.12) is missing (the kernel's Landlock ABI is 4, 6 is needed)"). The same checks as the
+/// zygote's own confinement; the first call forks one short-lived child to try a network
+/// namespace, and the answer is kept for the life of the process.
+pub fn process_tier_support() -> Result<(), String> {
+    match aether_jail::engine::engine_support() {
+        Ok(()) => Ok(()),
+        Err(aether_jail::JailError::EngineUnsupported { feature, reason }) => {
+            Err(format!("{feature} is missing ({reason})"))
+        }
+        Err(other) => Err(other.to_string()),
+    }
+}

@@ -15,7 +15,7 @@ use aether_host::resolve::ResolveMode;
 use aether_manifest::{
     FileError, Loc, MANIFEST_FILE, Manifest, PipelineFile, PolicyFile, SourceFile, StepDecl,
 };
-use aether_policy::{Capability, Grant, Policy, RequestItem, RiskClass, Tier};
+use aether_policy::{Capability, Grant, Policy, RequestItem, RiskClass, Tier, TierReason};
 
 use aether_pipeline::{Graph, GraphError, Plan, StepNode, Template};
 
@@ -110,6 +110,8 @@ pub struct PluginInfo {
     pub risk: RiskClass,
     /// The isolation tier the policy assigns it.
     pub tier: Tier,
+    /// Why it has that tier (`aether check` says it).
+    pub tier_reason: TierReason,
     /// Its files, read once: what is analyzed is what runs.
     pub bundle: Arc<PluginBundle>,
 }
@@ -125,6 +127,9 @@ pub struct StepInfo {
     pub grant: Grant,
     /// The step's tier: the plugin's, raised by `isolation: process`.
     pub tier: Tier,
+    /// Why it has that tier: its plugin's reason, or [`TierReason::StepIsolation`] when the
+    /// step's `isolation: process` raised it.
+    pub tier_reason: TierReason,
 }
 
 /// A fully validated pipeline workspace.
@@ -239,10 +244,10 @@ fn plugin_info(
 ) -> Option<PluginInfo> {
     confinement_findings(&manifest, findings);
     let risk = RiskClass::of(&manifest.permissions);
-    let tier = match policy {
-        Some(p) => p.tier_for(risk),
-        None if risk == RiskClass::High => Tier::Process,
-        None => Tier::Thread,
+    let (tier, tier_reason) = match policy {
+        Some(p) => p.tier_choice(risk),
+        None if risk == RiskClass::High => (Tier::Process, TierReason::NoPolicy),
+        None => (Tier::Thread, TierReason::NoPolicy),
     };
     if unsafe_run {
         // `--unsafe`: excesses are reported, not refused; the broker records each would-be
@@ -266,6 +271,7 @@ fn plugin_info(
             grant,
             risk,
             tier: Tier::Thread,
+            tier_reason: TierReason::Unsafe,
             bundle,
         });
     }
@@ -275,6 +281,7 @@ fn plugin_info(
             grant,
             risk,
             tier,
+            tier_reason,
             bundle,
         }),
         Err(excesses) => {
@@ -699,15 +706,18 @@ pub fn load_workspace(
                 grant = grant.lowered(Some(m), None);
             }
         }
-        let tier = match decl.isolation {
-            Some((Tier::Process, _)) if !unsafe_run => Tier::Process,
-            _ => info.tier,
+        let (tier, tier_reason) = match decl.isolation {
+            Some((Tier::Process, _)) if !unsafe_run && info.tier != Tier::Process => {
+                (Tier::Process, TierReason::StepIsolation)
+            }
+            _ => (info.tier, info.tier_reason),
         };
         steps.push(StepInfo {
             decl: decl.clone(),
             plugin: pi,
             grant,
             tier,
+            tier_reason,
         });
     }
 

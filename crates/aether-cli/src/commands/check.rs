@@ -48,7 +48,9 @@ enum Format {
 pub fn check(args: CheckArgs) -> anyhow::Result<Outcome> {
     let now = jiff::Timestamp::now();
     let cwd = std::env::current_dir()?;
-    let mut plugins: Vec<(PluginInfo, Vec<aether::policy::Tier>)> = Vec::new();
+    let mut plugins: Vec<(PluginInfo, render::Isolation)> = Vec::new();
+    // What this machine lacks for the process tier: asked only for a plugin or step in it.
+    let unavailable = || aether::worker::process_tier_support().err();
     // The workspace each plugin's relative paths resolve against (for `--suggest`).
     let mut workspaces: Vec<PathBuf> = Vec::new();
     let mut malformed: Vec<FileError> = Vec::new();
@@ -60,8 +62,8 @@ pub fn check(args: CheckArgs) -> anyhow::Result<Outcome> {
             malformed.extend(loaded.malformed);
             findings.extend(loaded.findings);
             if let Some(info) = loaded.value {
-                let tier = info.tier;
-                plugins.push((info, vec![tier]));
+                let isolation = render::Isolation::of_plugin(&info, unavailable);
+                plugins.push((info, isolation));
                 workspaces.push(cwd.clone());
             }
         } else {
@@ -76,19 +78,42 @@ pub fn check(args: CheckArgs) -> anyhow::Result<Outcome> {
             malformed.extend(loaded.malformed);
             findings.extend(loaded.findings);
             if let Some(ws) = loaded.value {
-                steps.extend(ws.steps.iter().map(|s| render::StepTier {
-                    id: s.decl.id.clone(),
-                    plugin: ws.plugins[s.plugin].manifest.name.clone(),
-                    tier: s.tier,
+                let file = &ws.pipeline.file.path;
+                // Where a step's `isolation: process` is, when it is what raised the tier.
+                let at = |s: &aether::workspace::StepInfo| {
+                    s.decl
+                        .isolation
+                        .filter(|_| s.tier_reason == aether::policy::TierReason::StepIsolation)
+                        .map(|(_, loc)| format!("{}:{}:{}", file.display(), loc.line, loc.col))
+                };
+                steps.extend(ws.steps.iter().map(|s| {
+                    let info = &ws.plugins[s.plugin];
+                    render::StepTier {
+                        id: s.decl.id.clone(),
+                        plugin: info.manifest.name.clone(),
+                        isolation: render::Isolation::new(
+                            info,
+                            s.tier,
+                            s.tier_reason,
+                            at(s),
+                            unavailable,
+                        ),
+                    }
                 }));
-                for (i, info) in ws.plugins.into_iter().enumerate() {
-                    let tiers = ws
+                for (i, info) in ws.plugins.iter().enumerate() {
+                    // The strongest tier any of its steps runs in (a step may raise it).
+                    let raised = ws
                         .steps
                         .iter()
-                        .filter(|s| s.plugin == i)
-                        .map(|s| s.tier)
-                        .collect();
-                    plugins.push((info, tiers));
+                        .filter(|s| s.plugin == i && s.tier > info.tier)
+                        .max_by_key(|s| s.tier);
+                    let isolation = match raised {
+                        Some(s) => {
+                            render::Isolation::new(info, s.tier, s.tier_reason, at(s), unavailable)
+                        }
+                        None => render::Isolation::of_plugin(info, unavailable),
+                    };
+                    plugins.push((info.clone(), isolation));
                     workspaces.push(ws.pipeline.workspace.clone());
                 }
             }
@@ -129,8 +154,8 @@ pub fn check(args: CheckArgs) -> anyhow::Result<Outcome> {
         Format::Human => {
             let mut stderr = std::io::stderr().lock();
             render::print_groups(&malformed, &groups, omitted)?;
-            for (info, tiers) in &plugins {
-                render::plugin_human(&mut stdout, info, tiers)?;
+            for (info, isolation) in &plugins {
+                render::plugin_human(&mut stdout, info, isolation)?;
             }
             render::steps_human(&mut stdout, &steps)?;
             for ((info, _), s) in plugins.iter().zip(&suggestions) {

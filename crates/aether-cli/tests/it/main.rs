@@ -24,6 +24,7 @@ mod fetch;
 mod grant_first;
 mod integrity;
 mod intl;
+mod layers;
 mod listen;
 mod misc15;
 mod modules;
