@@ -130,6 +130,15 @@ impl Zygote {
     /// Call it while aether is still single-threaded if possible: the zygote's end of the
     /// control socket is inheritable between its creation and the spawn.
     pub fn start() -> Result<Zygote, WorkerError> {
+        Zygote::start_with(|| {})
+    }
+
+    /// As [`Zygote::start`], running `meanwhile` on this thread while the zygote starts and
+    /// confines itself (a few milliseconds of its own: `execve` of aether's binary, the
+    /// bindings' stub compiled, a network namespace entered), before waiting for it: work the
+    /// run needs anyway comes off its critical path (issue 23). Nothing a worker could see:
+    /// the zygote is a fresh image of the binary with an empty environment.
+    pub fn start_with(meanwhile: impl FnOnce()) -> Result<Zygote, WorkerError> {
         let setup =
             |what: &'static str| move |e: std::io::Error| WorkerError::Setup { what, source: e };
         let (ours, theirs) = rustix::net::socketpair(
@@ -166,6 +175,7 @@ impl Zygote {
             child: Mutex::new(Some(child)),
             filler: Mutex::new(None),
         };
+        meanwhile();
         zygote.wait_ready()?;
         Ok(zygote)
     }

@@ -348,7 +348,13 @@ impl<'a> Run<'a> {
             .enumerate()
             .any(|(i, s)| runs(i) && s.tier == Tier::Process)
         {
-            let zygote = Zygote::start().map_err(|source| RunError::ProcessTier {
+            // While the zygote starts, the entry modules of the first steps are compiled
+            // (their workers would otherwise wait for it: about 1 ms each).
+            let first = |i: usize| only.is_some() || ws.steps[i].decl.needs.is_empty();
+            let zygote = Zygote::start_with(|| {
+                compile_entries(&ws, |i| runs(i) && first(i));
+            })
+            .map_err(|source| RunError::ProcessTier {
                 source,
                 steps: ws
                     .steps
@@ -619,6 +625,42 @@ struct JsonStep<'a> {
     duration_ms: u64,
     peak_memory_bytes: u64,
     cpu_ms: u64,
+}
+
+/// Compiles into this process's compile-once cache the entry module of each distinct plugin of
+/// the process-tier steps `pick` selects, as its worker will ask for it (the same name and
+/// text the broker serves), so that the worker's first request is served from the cache
+/// instead of a compile on the step's path (issue 23). Only ES modules in `.js`/`.mjs` files:
+/// a TypeScript entry is compiled per step by the broker, a CommonJS one is wrapped by the
+/// worker. A module that does not compile is not kept: the worker compiles it again and the
+/// step fails with its error (file:line:col) as before. Its memory is held to the step's
+/// ceiling, as the broker's own compile is.
+fn compile_entries(ws: &Workspace, pick: impl Fn(usize) -> bool) {
+    let mut done: Vec<usize> = Vec::new();
+    for (i, step) in ws.steps.iter().enumerate() {
+        if step.tier != Tier::Process || !pick(i) || done.contains(&step.plugin) {
+            continue;
+        }
+        done.push(step.plugin);
+        let info = &ws.plugins[step.plugin];
+        let Ok(resolved) = info.bundle.resolve_module(
+            &info.manifest.main,
+            None,
+            aether_host::resolve::ResolveMode::Import,
+        ) else {
+            continue;
+        };
+        let script = resolved.name.ends_with(".js") || resolved.name.ends_with(".mjs");
+        if resolved.kind != aether_policy::ModuleKind::Esm || !script {
+            continue;
+        }
+        let Ok(source) = std::str::from_utf8(&resolved.bytes) else {
+            continue;
+        };
+        let memory = usize::try_from(step.grant.limits().memory.bytes()).unwrap_or(usize::MAX);
+        // Kept in the cache, or not at all: either way the worker gets what it got before.
+        let _ = aether_sandbox::compile_module(&resolved.name, source, memory);
+    }
 }
 
 /// A run id unique enough to tell runs apart in reports: time and process id.

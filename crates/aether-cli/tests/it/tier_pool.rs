@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use crate::Ws;
 
 /// The zygote started by `aether` (pid `parent`) and the workers it forked: `(zygote, workers)`.
-fn family(parent: u32) -> Option<(u32, Vec<u32>)> {
+pub(crate) fn family(parent: u32) -> Option<(u32, Vec<u32>)> {
     let mut all = Vec::new();
     for entry in std::fs::read_dir("/proc").ok()?.flatten() {
         let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
@@ -34,7 +34,7 @@ fn family(parent: u32) -> Option<(u32, Vec<u32>)> {
 }
 
 /// A field of `/proc/PID/status`, trimmed.
-fn field(pid: u32, name: &str) -> Option<String> {
+pub(crate) fn field(pid: u32, name: &str) -> Option<String> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status
         .lines()
@@ -43,13 +43,13 @@ fn field(pid: u32, name: &str) -> Option<String> {
 }
 
 /// Whether `pid` has exited (gone, or a zombie not yet reaped).
-fn gone(pid: u32) -> bool {
+pub(crate) fn gone(pid: u32) -> bool {
     !Path::new(&format!("/proc/{pid}")).exists()
         || field(pid, "State:").is_some_and(|s| s.starts_with('Z'))
 }
 
 /// Polls (up to 10 s) until `done` holds; the bound only keeps a broken build from hanging.
-fn eventually(mut done: impl FnMut() -> bool) -> bool {
+pub(crate) fn eventually(mut done: impl FnMut() -> bool) -> bool {
     let stop = Instant::now() + Duration::from_secs(10);
     while Instant::now() < stop {
         if done() {
