@@ -130,15 +130,33 @@ impl Zygote {
     /// Call it while aether is still single-threaded if possible: the zygote's end of the
     /// control socket is inheritable between its creation and the spawn.
     pub fn start() -> Result<Zygote, WorkerError> {
-        Zygote::start_with(|| {})
+        let zygote = Zygote::spawn(None)?;
+        zygote.wait_ready()?;
+        Ok(zygote)
     }
 
-    /// As [`Zygote::start`], running `meanwhile` on this thread while the zygote starts and
-    /// confines itself (a few milliseconds of its own: `execve` of aether's binary, the
-    /// bindings' stub compiled, a network namespace entered), before waiting for it: work the
-    /// run needs anyway comes off its critical path (issue 23). Nothing a worker could see:
-    /// the zygote is a fresh image of the binary with an empty environment.
+    /// For a run: as [`Zygote::start`], and the zygote forks one pooled worker
+    /// ([`Zygote::keep_ready`]) as soon as it has confined itself, without waiting for aether
+    /// to ask (the worker's socket and call ring are handed to the zygote when it starts), and
+    /// `meanwhile` runs on this thread while the zygote starts (a few milliseconds of its own:
+    /// `execve` of aether's binary, the bindings' stub compiled, a network namespace entered).
+    /// Work the run needs anyway comes off its critical path (issue 23). Call it only when
+    /// the run has at least one process-tier step: the worker is idle until a step takes it,
+    /// or killed with the zygote.
     pub fn start_with(meanwhile: impl FnOnce()) -> Result<Zygote, WorkerError> {
+        let setup =
+            |what: &'static str| move |e: std::io::Error| WorkerError::Setup { what, source: e };
+        let first = FirstWorker::new().map_err(setup("a worker process"))?;
+        let zygote = Zygote::spawn(Some(&first))?;
+        let first = first.handed_over();
+        meanwhile();
+        zygote.wait_ready()?;
+        zygote.receive_first(first)?;
+        Ok(zygote)
+    }
+
+    /// Starts the zygote process (handing it `first`'s descriptors, if any); not yet ready.
+    fn spawn(first: Option<&FirstWorker>) -> Result<Zygote, WorkerError> {
         let setup =
             |what: &'static str| move |e: std::io::Error| WorkerError::Setup { what, source: e };
         let (ours, theirs) = rustix::net::socketpair(
@@ -150,9 +168,21 @@ impl Zygote {
         .map_err(|e| setup("the control socket")(e.into()))?;
         rustix::io::fcntl_setfd(&theirs, rustix::io::FdFlags::empty())
             .map_err(|e| setup("the control socket")(e.into()))?;
-        let child = Command::new("/proc/self/exe")
-            .arg(ZYGOTE_ARG)
-            .arg(theirs.as_raw_fd().to_string())
+        let mut command = Command::new("/proc/self/exe");
+        command.arg(ZYGOTE_ARG).arg(theirs.as_raw_fd().to_string());
+        // The first worker's descriptors, inheritable for the spawn only (the same window as
+        // the control socket's).
+        let inherited = match first {
+            Some(first) => first
+                .inheritable()
+                .map_err(setup("a worker process"))?
+                .to_vec(),
+            None => Vec::new(),
+        };
+        for fd in &inherited {
+            command.arg(fd.to_string());
+        }
+        let child = command
             .env_clear()
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -175,9 +205,31 @@ impl Zygote {
             child: Mutex::new(Some(child)),
             filler: Mutex::new(None),
         };
-        meanwhile();
-        zygote.wait_ready()?;
         Ok(zygote)
+    }
+
+    /// Receives the zygote's answer for the worker it forked at once ([`Zygote::start_with`]),
+    /// right after "ready", and pools it. A zygote that could not fork it answers an errno: no
+    /// worker is pooled then, and a step forks its own (and reports the error). A zygote that
+    /// ended is an error.
+    fn receive_first(&self, first: HandedOver) -> Result<(), WorkerError> {
+        let control = self
+            .shared
+            .control
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let answer = with_timeout(&control, || {
+            Shared::answer(&control, first.ours, first.ring)
+        });
+        drop(control);
+        match answer {
+            Ok(spawned) => {
+                self.shared.pool().ready.push_back(spawned);
+                Ok(())
+            }
+            Err(WorkerError::Setup { .. }) => Ok(()),
+            Err(e) => Err(e),
+        }
     }
 
     fn wait_ready(&self) -> Result<(), WorkerError> {
@@ -226,7 +278,9 @@ impl Zygote {
             let mut pool = self.shared.pool();
             pool.slots = slots;
             pool.remaining = steps;
-            if !pool.wanted() {
+            // No filler if the run will never want another fork (the workers pooled already,
+            // such as the one `start_with` forks, cover its steps).
+            if pool.closed || pool.remaining <= pool.ready.len() {
                 return;
             }
         }
@@ -339,14 +393,34 @@ impl Shared {
         fds.extend(ring.as_ref().and_then(|r| r.fd()).map(AsFd::as_fd));
         let control = self.control.lock().unwrap_or_else(|e| e.into_inner());
         send_with_fds(&control, &request.to_bytes(), &fds).map_err(spawn_error)?;
-        let mut answer = [0u8; 4];
-        let (n, mut pidfd) = recv_with_fds(&control, &mut answer).map_err(spawn_error)?;
-        drop(control);
         drop(fds);
         drop(theirs);
         if let Some(ring) = ring.as_mut() {
             ring.close_fd();
         }
+        Shared::answer(&control, ours, ring)
+    }
+
+    /// Reads the zygote's answer to one spawn (the worker's pid with a pidfd, or an errno) on
+    /// `control`, for the worker whose socket's other end is `ours`.
+    fn answer(
+        control: &OwnedFd,
+        ours: OwnedFd,
+        ring: Option<crate::ring::Ring>,
+    ) -> Result<Spawned, WorkerError> {
+        let spawn_error = |e: rustix::io::Errno| WorkerError::Setup {
+            what: "a worker process",
+            source: e.into(),
+        };
+        let mut answer = [0u8; 4];
+        let (n, mut pidfd) = recv_with_fds(control, &mut answer).map_err(|e| {
+            if e == rustix::io::Errno::AGAIN {
+                // The ready timeout ran out (the first worker's answer only).
+                WorkerError::Unsupported("the zygote process did not answer".into())
+            } else {
+                spawn_error(e)
+            }
+        })?;
         let pidfd = (!pidfd.is_empty()).then(|| pidfd.swap_remove(0));
         let pid = i32::from_le_bytes(answer);
         match (n, pidfd) {
@@ -407,6 +481,90 @@ impl Drop for Zygote {
                 .take(),
         );
     }
+}
+
+/// The first worker's descriptors ([`Zygote::start_with`]): made before the zygote starts, and
+/// the zygote's ends passed to it on its command line (inheritable for the spawn only), as its
+/// control socket is.
+struct FirstWorker {
+    /// aether's end of the worker's socket.
+    ours: OwnedFd,
+    /// The worker's end, for the zygote.
+    theirs: OwnedFd,
+    /// The worker's call ring (`None` if it could not be made: every call takes the socket).
+    ring: Option<crate::ring::Ring>,
+}
+
+/// A first worker's descriptors once the zygote has its own copies.
+struct HandedOver {
+    ours: OwnedFd,
+    ring: Option<crate::ring::Ring>,
+}
+
+impl FirstWorker {
+    fn new() -> std::io::Result<FirstWorker> {
+        let (ours, theirs) = rustix::net::socketpair(
+            AddressFamily::UNIX,
+            SocketType::STREAM,
+            SocketFlags::CLOEXEC,
+            None,
+        )?;
+        Ok(FirstWorker {
+            ours,
+            theirs,
+            ring: crate::ring::Ring::new().ok(),
+        })
+    }
+
+    /// Makes the zygote's ends inheritable and returns their numbers as the zygote takes them:
+    /// the socket, then the ring (`-1`: none).
+    fn inheritable(&self) -> std::io::Result<[i32; 2]> {
+        rustix::io::fcntl_setfd(&self.theirs, rustix::io::FdFlags::empty())?;
+        let ring = match self.ring.as_ref().and_then(|r| r.fd()) {
+            Some(fd) => {
+                rustix::io::fcntl_setfd(fd, rustix::io::FdFlags::empty())?;
+                fd.as_raw_fd()
+            }
+            None => -1,
+        };
+        Ok([self.theirs.as_raw_fd(), ring])
+    }
+
+    /// Closes this process's copies of the zygote's ends.
+    fn handed_over(self) -> HandedOver {
+        let FirstWorker {
+            ours,
+            theirs,
+            mut ring,
+        } = self;
+        drop(theirs);
+        if let Some(ring) = ring.as_mut() {
+            ring.close_fd();
+        }
+        HandedOver { ours, ring }
+    }
+}
+
+/// Runs `f` with [`READY_TIMEOUT`] on reads of `control`, then clears it.
+fn with_timeout<T>(
+    control: &OwnedFd,
+    f: impl FnOnce() -> Result<T, WorkerError>,
+) -> Result<T, WorkerError> {
+    let set = |timeout| {
+        rustix::net::sockopt::set_socket_timeout(
+            control,
+            rustix::net::sockopt::Timeout::Recv,
+            timeout,
+        )
+        .map_err(|e| WorkerError::Setup {
+            what: "the control socket",
+            source: e.into(),
+        })
+    };
+    set(Some(READY_TIMEOUT))?;
+    let result = f();
+    set(None)?;
+    result
 }
 
 /// Waits for the killed zygote in `slot`, if it is still there.
@@ -477,20 +635,27 @@ pub fn run_zygote_if_asked() {
     if args.next().as_deref() != Some(std::ffi::OsStr::new(ZYGOTE_ARG)) {
         return;
     }
-    let fd = args
-        .next()
-        .and_then(|a| a.to_str().and_then(|s| s.parse::<i32>().ok()))
-        .unwrap_or(-1);
-    let code = match sys::inherited_fd(fd) {
-        Ok(control) => zygote(control),
+    let mut fd = || {
+        args.next()
+            .and_then(|a| a.to_str().and_then(|s| s.parse::<i32>().ok()))
+            .unwrap_or(-1)
+    };
+    let (control, socket, ring) = (fd(), fd(), fd());
+    // The first worker's socket and ring ([`Zygote::start_with`]), when given.
+    let first = sys::inherited_fd(socket)
+        .ok()
+        .map(|socket| (socket, sys::inherited_fd(ring).ok()));
+    let code = match sys::inherited_fd(control) {
+        Ok(control) => zygote(control, first),
         Err(_) => 2,
     };
     std::process::exit(code)
 }
 
-/// The zygote's life: confine, say ready, then fork a worker per request until aether closes
-/// the control socket.
-fn zygote(control: OwnedFd) -> i32 {
+/// The zygote's life: confine, say ready, fork the first worker if aether handed over its
+/// descriptors at the start, then fork a worker per request until aether closes the control
+/// socket.
+fn zygote(mut control: OwnedFd, first: Option<(OwnedFd, Option<OwnedFd>)>) -> i32 {
     // What every worker evaluates (the bindings' stub), compiled once here and inherited. The
     // rest of the bindings' bytecode serves only plugins that use the lazy globals; compiling it
     // all here took most of a one-step run's time (the zygote says it is ready only after). It
@@ -513,6 +678,14 @@ fn zygote(control: OwnedFd) -> i32 {
         return 1;
     }
     let mut requests = 0usize;
+    // Forked at once, as if aether had asked for it (its answer follows "ready").
+    if let Some((socket, ring)) = first {
+        requests = 1;
+        match fork_worker(control, socket, ring, SpawnRequest::POOLED) {
+            Ok(kept) => control = kept,
+            Err(()) => return 1,
+        }
+    }
     loop {
         let mut request = [0u8; 16];
         let (n, mut fds) = match recv_with_fds(&control, &mut request) {
@@ -530,33 +703,47 @@ fn zygote(control: OwnedFd) -> i32 {
             continue;
         };
         let request = SpawnRequest::from_bytes(request);
-        match sys::fork() {
-            Ok(Forked::Child) => {
-                drop(control);
-                crate::worker::worker_main(socket, ring, request);
-            }
-            Ok(Forked::Parent(pid)) => {
-                drop(socket);
-                drop(ring);
-                let answer = Pid::from_raw(pid)
-                    .ok_or(rustix::io::Errno::SRCH)
-                    .and_then(|p| rustix::process::pidfd_open(p, PidfdFlags::empty()));
-                let sent = match answer {
-                    Ok(pidfd) => send_with_fd(&control, &pid.to_le_bytes(), pidfd.as_fd()),
-                    Err(e) => {
-                        rustix::io::write(&control, &(-e.raw_os_error()).to_le_bytes()).map(|_| ())
-                    }
-                };
-                if sent.is_err() {
-                    return 1;
+        match fork_worker(control, socket, ring, request) {
+            Ok(kept) => control = kept,
+            Err(()) => return 1,
+        }
+    }
+}
+
+/// Forks one worker held to `request` on `socket` (and `ring`), and answers aether on
+/// `control`: the worker's pid with a pidfd for it, or a negative errno. Returns `control` to
+/// the zygote (the worker closes its copy); `Err` when the answer cannot be sent (aether is
+/// gone: the zygote ends).
+fn fork_worker(
+    control: OwnedFd,
+    socket: OwnedFd,
+    ring: Option<OwnedFd>,
+    request: SpawnRequest,
+) -> Result<OwnedFd, ()> {
+    match sys::fork() {
+        Ok(Forked::Child) => {
+            drop(control);
+            crate::worker::worker_main(socket, ring, request);
+        }
+        Ok(Forked::Parent(pid)) => {
+            drop(socket);
+            drop(ring);
+            let answer = Pid::from_raw(pid)
+                .ok_or(rustix::io::Errno::SRCH)
+                .and_then(|p| rustix::process::pidfd_open(p, PidfdFlags::empty()));
+            let sent = match answer {
+                Ok(pidfd) => send_with_fd(&control, &pid.to_le_bytes(), pidfd.as_fd()),
+                Err(e) => {
+                    rustix::io::write(&control, &(-e.raw_os_error()).to_le_bytes()).map(|_| ())
                 }
-            }
-            Err(e) => {
-                let errno = -e.raw_os_error().unwrap_or(libc::EAGAIN);
-                if rustix::io::write(&control, &errno.to_le_bytes()).is_err() {
-                    return 1;
-                }
-            }
+            };
+            sent.map(|()| control).map_err(|_| ())
+        }
+        Err(e) => {
+            let errno = -e.raw_os_error().unwrap_or(libc::EAGAIN);
+            rustix::io::write(&control, &errno.to_le_bytes())
+                .map(|_| control)
+                .map_err(|_| ())
         }
     }
 }
