@@ -31,7 +31,7 @@ use aether_sandbox::{StepError, StepOutcome, StepSpec};
 
 pub use oom::Allocator;
 pub use supervisor::{Accounting, WorkerProcess};
-pub use zygote::{ZYGOTE_ARG, Zygote, run_zygote_if_asked};
+pub use zygote::{StartingZygote, ZYGOTE_ARG, Zygote, run_zygote_if_asked};
 
 /// Address space a worker may map beyond its memory ceiling: aether's binary and libraries,
 /// thread stacks (the engine thread reserves 48 MiB: 4 times the JavaScript stack) and glibc's per-thread malloc

@@ -144,15 +144,24 @@ impl Zygote {
     /// the run has at least one process-tier step: the worker is idle until a step takes it,
     /// or killed with the zygote.
     pub fn start_with(meanwhile: impl FnOnce()) -> Result<Zygote, WorkerError> {
+        Zygote::begin()?.ready(meanwhile)
+    }
+
+    /// The first half of [`Zygote::start_with`]: starts the zygote (with its first worker's
+    /// descriptors) and returns at once; [`StartingZygote::ready`] waits for it. A run can
+    /// start its zygote as soon as it knows it needs one, and go on validating meanwhile.
+    ///
+    /// The zygote dies (`PR_SET_PDEATHSIG`) when the thread calling this exits: call it from
+    /// the thread that runs the steps (the main thread).
+    pub fn begin() -> Result<StartingZygote, WorkerError> {
         let setup =
             |what: &'static str| move |e: std::io::Error| WorkerError::Setup { what, source: e };
         let first = FirstWorker::new().map_err(setup("a worker process"))?;
         let zygote = Zygote::spawn(Some(&first))?;
-        let first = first.handed_over();
-        meanwhile();
-        zygote.wait_ready()?;
-        zygote.receive_first(first)?;
-        Ok(zygote)
+        Ok(StartingZygote {
+            zygote,
+            first: first.handed_over(),
+        })
     }
 
     /// Starts the zygote process (handing it `first`'s descriptors, if any); not yet ready.
@@ -480,6 +489,30 @@ impl Drop for Zygote {
                 .unwrap_or_else(PoisonError::into_inner)
                 .take(),
         );
+    }
+}
+
+/// A zygote started by [`Zygote::begin`], not yet known to be ready. Dropping it kills it.
+pub struct StartingZygote {
+    zygote: Zygote,
+    first: HandedOver,
+}
+
+impl StartingZygote {
+    /// Runs `meanwhile`, then waits until the zygote has confined itself and pools the worker it
+    /// forked at once: [`Zygote::start_with`]'s second half, with its errors.
+    pub fn ready(self, meanwhile: impl FnOnce()) -> Result<Zygote, WorkerError> {
+        let StartingZygote { zygote, first } = self;
+        meanwhile();
+        zygote.wait_ready()?;
+        zygote.receive_first(first)?;
+        Ok(zygote)
+    }
+}
+
+impl std::fmt::Debug for StartingZygote {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StartingZygote").finish_non_exhaustive()
     }
 }
 

@@ -342,6 +342,12 @@ impl<'a> Run<'a> {
         // cannot confine workers refuses the run: such steps never run with less isolation
         // than the policy asks.
         let runs = |i: usize| only.is_none_or(|index| index == i);
+        // Started while the workspace was validated, if it was loaded for this run.
+        let early = ws
+            .zygote
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
         let zygote = if ws
             .steps
             .iter()
@@ -351,9 +357,11 @@ impl<'a> Run<'a> {
             // While the zygote starts, the entry modules of the first steps are compiled
             // (their workers would otherwise wait for it: about 1 ms each).
             let first = |i: usize| only.is_some() || ws.steps[i].decl.needs.is_empty();
-            let zygote = Zygote::start_with(|| {
-                compile_entries(&ws, |i| runs(i) && first(i));
-            })
+            let meanwhile = || compile_entries(&ws, |i| runs(i) && first(i));
+            let zygote = match early {
+                Some(starting) => starting.ready(meanwhile),
+                None => Zygote::start_with(meanwhile),
+            }
             .map_err(|source| RunError::ProcessTier {
                 source,
                 steps: ws

@@ -150,6 +150,9 @@ pub struct Workspace {
     pub windows: Vec<aether_policy::Window>,
     /// The warnings found when it was loaded (set by [`Workspace::load`]).
     pub(crate) findings: Vec<Finding>,
+    /// The process tier's zygote, started while the workspace was validated
+    /// ([`load_pipeline_for_run`]); the run takes it.
+    pub(crate) zygote: std::sync::Mutex<Option<aether_worker::StartingZygote>>,
 }
 
 /// What validation found.
@@ -532,6 +535,43 @@ pub fn load_pipeline(
     }
 }
 
+/// As [`load_pipeline`] with [`Analysis::RunGate`], for a run that follows at once on this
+/// thread (`aether run`): as soon as a step that will run (all of them, or `only`) is known to
+/// need the process tier, its zygote is started ([`aether_worker::Zygote::begin`]), and it
+/// starts while the rest is validated (the code analysis, the lock); [`Workspace::run`] takes
+/// it. A run refused afterwards kills it unused. The zygote dies with the thread that calls
+/// this (`PR_SET_PDEATHSIG`): call it from the thread that runs the steps.
+pub fn load_pipeline_for_run(
+    path: &Path,
+    policy_override: Option<&Path>,
+    now: jiff::Timestamp,
+    unsafe_run: bool,
+    frozen: bool,
+    only: Option<&str>,
+) -> Loaded<Workspace> {
+    match PipelineFile::load(path) {
+        Ok(pipeline) => load_workspace_with(
+            pipeline,
+            policy_override,
+            now,
+            unsafe_run,
+            Analysis::RunGate,
+            frozen,
+            Some(EarlyZygote { only }),
+        ),
+        Err(malformed) => Loaded {
+            malformed,
+            ..Loaded::default()
+        },
+    }
+}
+
+/// Starting the zygote during validation ([`load_pipeline_for_run`]): for the steps that run.
+struct EarlyZygote<'a> {
+    /// `run --step ID`: only this step runs.
+    only: Option<&'a str>,
+}
+
 /// Validates an already-parsed pipeline (a file, or the one-step pipeline of `aether exec`)
 /// and everything it uses, exactly as [`load_pipeline`] does.
 pub fn load_workspace(
@@ -542,7 +582,49 @@ pub fn load_workspace(
     analysis: Analysis,
     frozen: bool,
 ) -> Loaded<Workspace> {
+    load_workspace_with(
+        pipeline,
+        policy_override,
+        now,
+        unsafe_run,
+        analysis,
+        frozen,
+        None,
+    )
+}
+
+fn load_workspace_with(
+    pipeline: PipelineFile,
+    policy_override: Option<&Path>,
+    now: jiff::Timestamp,
+    unsafe_run: bool,
+    analysis: Analysis,
+    frozen: bool,
+    early: Option<EarlyZygote<'_>>,
+) -> Loaded<Workspace> {
     let mut out = Loaded::default();
+    // The zygote, once a step that runs is known to need the process tier (never with
+    // `--unsafe`, which runs every step in the thread tier).
+    let mut zygote: Option<aether_worker::StartingZygote> = None;
+    let early = early.filter(|_| !unsafe_run);
+    let runs = |id: &str| {
+        early
+            .as_ref()
+            .is_some_and(|e| e.only.is_none_or(|only| only == id))
+    };
+    let start_zygote = |zygote: &mut Option<aether_worker::StartingZygote>| {
+        if zygote.is_none() {
+            // A failure here is met again, and reported, when the run starts its zygote.
+            *zygote = aether_worker::Zygote::begin().ok();
+        }
+    };
+    if pipeline
+        .steps
+        .iter()
+        .any(|s| runs(&s.id) && matches!(s.isolation, Some((Tier::Process, _))))
+    {
+        start_zygote(&mut zygote);
+    }
     let ws = pipeline.workspace.clone();
     let declared = pipeline.policy.as_ref().map(|(p, _)| p.as_path());
     let policy = load_policy(policy_override, declared, &ws, &mut out.malformed);
@@ -574,6 +656,9 @@ pub fn load_workspace(
             }
         };
         if let Some(i) = plugins.iter().position(|p| p.manifest.dir == dir) {
+            if runs(&step.id) && plugins[i].tier == Tier::Process {
+                start_zygote(&mut zygote);
+            }
             step_plugin.push(Some(i));
             continue;
         }
@@ -609,6 +694,9 @@ pub fn load_workspace(
             &mut out.findings,
         ) {
             Some(info) => {
+                if runs(&step.id) && info.tier == Tier::Process {
+                    start_zygote(&mut zygote);
+                }
                 code_findings(&info, &ws, analysis, &mut out.findings, &mut out.malformed);
                 plugins.push(info);
                 step_plugin.push(Some(plugins.len() - 1));
@@ -740,6 +828,7 @@ pub fn load_workspace(
             steps,
             plan,
             findings: Vec::new(),
+            zygote: std::sync::Mutex::new(zygote),
         });
     }
     out

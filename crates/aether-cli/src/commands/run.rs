@@ -139,13 +139,14 @@ pub enum Printed {
 
 /// Runs `aether run`.
 pub fn run(args: RunArgs) -> anyhow::Result<Outcome> {
-    let loaded = aether::workspace::load_pipeline(
+    // The process tier's zygote starts as soon as the loader knows a step that runs needs it.
+    let loaded = aether::workspace::load_pipeline_for_run(
         &args.pipeline,
         args.execution.policy.as_deref(),
         jiff::Timestamp::now(),
         args.execution.unsafe_,
-        aether::Analysis::RunGate,
         args.frozen,
+        args.step.as_deref(),
     );
     let only = match OnlyStep::from_args(&args) {
         Ok(only) => only,

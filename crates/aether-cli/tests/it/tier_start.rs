@@ -77,7 +77,7 @@ fn a_process_step_never_reached_leaves_no_zygote_or_worker_behind() {
         "pipeline.yaml",
         "name: p\nsteps:\n  - id: a\n    plugin: ./plugins/fail\n  - id: b\n    plugin: ./plugins/ok\n    needs: [a]\n    isolation: process\n",
     );
-    let mut aether = Command::new(env!("CARGO_BIN_EXE_aether"))
+    let aether = Command::new(env!("CARGO_BIN_EXE_aether"))
         .args(["run", "pipeline.yaml", "--output", "json"])
         .current_dir(ws.path())
         .stdout(Stdio::piped())
@@ -103,4 +103,51 @@ fn a_process_step_never_reached_leaves_no_zygote_or_worker_behind() {
         eventually(|| seen.iter().all(|&pid| gone(pid))),
         "a worker or the zygote outlived the run: {seen:?}"
     );
+}
+
+/// The zygote starts while the workspace is still being validated (as soon as a step that runs
+/// is known to need it): a run that validation then refuses still refuses, with nothing run.
+#[test]
+fn a_run_refused_after_its_zygote_started_still_refuses_and_runs_nothing() {
+    let ws = Ws::new();
+    ws.js_plugin(
+        "ok",
+        r#"{ "name": "ok", "version": "1.0.0", "permissions": { "filesystem": { "write": ["./out/**"] } } }"#,
+        "export default (i) => { aether.fs.writeText(\"out/a.txt\", \"a\"); return i; };\n",
+    );
+    ws.js_plugin(
+        "broken",
+        r#"{ "name": "broken", "version": "1.0.0" }"#,
+        "export default (i) => {\n  return i +;\n};\n",
+    );
+    ws.write(
+        "pipeline.yaml",
+        "name: p\nsteps:\n  - id: a\n    plugin: ./plugins/ok\n    isolation: process\n  - id: b\n    plugin: ./plugins/broken\n",
+    );
+    let out = ws.aether(&["run", "pipeline.yaml", "--output", "json"]);
+    out.no_panic();
+    assert_eq!(out.code, Some(2), "{}", out.stderr);
+    assert!(out.stderr.contains("index.js:2:"), "{}", out.stderr);
+    assert!(!ws.path().join("out").exists());
+}
+
+/// `run --step` starts a zygote only for its own step's tier, and runs it in that tier.
+#[test]
+fn run_step_runs_its_step_in_its_own_tier() {
+    let ws = Ws::new();
+    ws.js_plugin(
+        "pid",
+        r#"{ "name": "pid", "version": "1.0.0" }"#,
+        "export default (i) => ({ n: i.n });\n",
+    );
+    ws.write(
+        "pipeline.yaml",
+        "name: p\nsteps:\n  - id: a\n    plugin: ./plugins/pid\n    with: { n: 1 }\n  - id: b\n    plugin: ./plugins/pid\n    isolation: process\n    with: { n: 2 }\n",
+    );
+    for (step, n) in [("a", 1), ("b", 2)] {
+        let out = ws.aether(&["run", "pipeline.yaml", "--step", step, "--output", "json"]);
+        out.no_panic();
+        assert_eq!(out.code, Some(0), "{}", out.stderr);
+        assert_eq!(out.json()["steps"][0]["output"], json!({ "n": n }));
+    }
 }
