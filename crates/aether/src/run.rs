@@ -236,6 +236,8 @@ pub struct Run<'a> {
     audit: Option<Arc<AuditLog>>,
     run_id: String,
     cancel: CancelToken,
+    /// How many steps may run at once ([`RunOptions::jobs`], else the CPUs).
+    jobs: NonZeroUsize,
 }
 
 impl Workspace {
@@ -342,6 +344,10 @@ impl<'a> Run<'a> {
         // cannot confine workers refuses the run: such steps never run with less isolation
         // than the policy asks.
         let runs = |i: usize| only.is_none_or(|index| index == i);
+        // Asked once: without `--jobs` it reads the cgroup's CPU quota (a few files).
+        let jobs = options.jobs.unwrap_or_else(|| {
+            std::thread::available_parallelism().unwrap_or(std::num::NonZeroUsize::MIN)
+        });
         // Started while the workspace was validated, if it was loaded for this run.
         let early = ws
             .zygote
@@ -375,11 +381,7 @@ impl<'a> Run<'a> {
             let steps = (0..ws.steps.len())
                 .filter(|&i| runs(i) && ws.steps[i].tier == Tier::Process)
                 .count();
-            let slots = options.jobs.map_or_else(
-                || std::thread::available_parallelism().map_or(1, |n| n.get()),
-                |n| n.get(),
-            );
-            zygote.keep_ready(slots, steps);
+            zygote.keep_ready(jobs.get(), steps);
             Some(zygote)
         } else {
             None
@@ -415,6 +417,7 @@ impl<'a> Run<'a> {
             audit,
             run_id,
             cancel: CancelToken::default(),
+            jobs,
         })
     }
 
@@ -448,9 +451,7 @@ impl<'a> Run<'a> {
                 cancelled: self.cancel.0.clone(),
             },
         );
-        let jobs = self.options.jobs.unwrap_or_else(|| {
-            std::thread::available_parallelism().unwrap_or(std::num::NonZeroUsize::MIN)
-        });
+        let jobs = self.jobs;
         let notify = Notify {
             ws,
             subscriber: &*subscriber,
