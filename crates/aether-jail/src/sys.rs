@@ -232,6 +232,118 @@ pub(crate) fn unshare(flags: libc::c_int) -> io::Result<()> {
     check(unsafe { libc::unshare(flags) })
 }
 
+/// A child forked by a single-threaded process to make namespaces for it
+/// ([`namespace_child`]): it has made them and waits, until [`NamespaceChild::join`], so that
+/// its parent can open and enter them.
+pub(crate) struct NamespaceChild {
+    pid: libc::pid_t,
+    /// Read end: one byte, 0 once the namespaces are made, else the child's errno (or EOF).
+    made: std::os::fd::OwnedFd,
+    /// Write end: the child exits when it is closed.
+    release: std::os::fd::OwnedFd,
+}
+
+/// Forks a child that enters new namespaces: `CLONE_NEWNET` alone when `user` is `None`, else
+/// `CLONE_NEWUSER | CLONE_NEWNET` with a map of only `user`'s uid and gid written for itself
+/// (`setgroups` denied). The parent goes on at once; [`NamespaceChild::join`] enters them.
+///
+/// The caller MUST be single-threaded: the child allocates and opens files.
+pub(crate) fn namespace_child(
+    user: Option<(libc::uid_t, libc::gid_t)>,
+) -> io::Result<NamespaceChild> {
+    let (made_r, made_w) = pipe()?;
+    let (release_r, release_w) = pipe()?;
+    // SAFETY: the caller is single-threaded (documented above), so the child may run any code.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if pid == 0 {
+        drop(made_r);
+        drop(release_w);
+        let flags = match user {
+            None => libc::CLONE_NEWNET,
+            Some(_) => libc::CLONE_NEWUSER | libc::CLONE_NEWNET,
+        };
+        let mut made = unshare(flags);
+        if let (Ok(()), Some((uid, gid))) = (&made, user) {
+            made = std::fs::write("/proc/self/setgroups", "deny")
+                .and_then(|()| std::fs::write("/proc/self/uid_map", format!("{uid} {uid} 1")))
+                .and_then(|()| std::fs::write("/proc/self/gid_map", format!("{gid} {gid} 1")));
+        }
+        let byte = match &made {
+            Ok(()) => 0u8,
+            Err(e) => u8::try_from(e.raw_os_error().unwrap_or(libc::EIO)).unwrap_or(u8::MAX),
+        };
+        let _ = rustix::io::write(&made_w, &[byte]);
+        // Until the parent has entered the namespaces (or gave up): then EOF.
+        let _ = rustix::io::read(&release_r, &mut [0u8; 1]);
+        // SAFETY: ends the child at once, without running the parent's exit handlers.
+        unsafe { libc::_exit(0) }
+    }
+    Ok(NamespaceChild {
+        pid,
+        made: made_r,
+        release: release_w,
+    })
+}
+
+/// A pipe (`O_CLOEXEC`): read end, write end.
+fn pipe() -> io::Result<(std::os::fd::OwnedFd, std::os::fd::OwnedFd)> {
+    use std::os::fd::FromRawFd;
+    let mut fds = [-1; 2];
+    // SAFETY: `fds` is a valid array of two ints for the kernel to fill.
+    check(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) })?;
+    // SAFETY: both descriptors were just created by pipe2 and are owned by nothing else.
+    Ok(unsafe {
+        (
+            std::os::fd::OwnedFd::from_raw_fd(fds[0]),
+            std::os::fd::OwnedFd::from_raw_fd(fds[1]),
+        )
+    })
+}
+
+impl NamespaceChild {
+    /// Waits until the child has made its namespaces and enters them (its user namespace first,
+    /// if `user`), then lets it exit and reaps it. The `bool` of an error says whether this
+    /// process entered the user namespace before it failed (then it must not go on).
+    pub(crate) fn join(self, user: bool) -> Result<(), (bool, io::Error)> {
+        let NamespaceChild { pid, made, release } = self;
+        let mut byte = [u8::MAX];
+        let result = match rustix::io::read(&made, &mut byte) {
+            Ok(1) if byte[0] == 0 => enter(pid, user),
+            Ok(1) => Err((false, io::Error::from_raw_os_error(i32::from(byte[0])))),
+            Ok(_) => Err((false, io::Error::other("the namespace child ended"))),
+            Err(e) => Err((false, e.into())),
+        };
+        drop(release);
+        let mut status = 0;
+        // SAFETY: `pid` is our child, `status` a valid out pointer; it exits once `release` is
+        // closed (or has already).
+        while unsafe { libc::waitpid(pid, &mut status, libc::__WALL) } < 0
+            && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted
+        {}
+        result
+    }
+}
+
+/// Enters the namespaces of process `pid`: its user namespace (if `user`), then its network
+/// namespace. The `bool` of an error says whether the user namespace was entered.
+fn enter(pid: libc::pid_t, user: bool) -> Result<(), (bool, io::Error)> {
+    let open =
+        |kind: &str| std::fs::File::open(format!("/proc/{pid}/ns/{kind}")).map_err(|e| (false, e));
+    let net = open("net")?;
+    if user {
+        let ns = open("user")?;
+        // SAFETY: setns with a descriptor we own and a namespace type; no memory is passed.
+        check(unsafe { libc::setns(std::os::fd::AsRawFd::as_raw_fd(&ns), libc::CLONE_NEWUSER) })
+            .map_err(|e| (false, e))?;
+    }
+    // SAFETY: as above.
+    check(unsafe { libc::setns(std::os::fd::AsRawFd::as_raw_fd(&net), libc::CLONE_NEWNET) })
+        .map_err(|e| (user, e))
+}
+
 /// Whether a child forked now could `unshare(flags)`: forks, lets the child try and `_exit` with
 /// the result, and reaps it. Safe to call from a multi-threaded process: the child only makes two
 /// async-signal-safe system calls. Returns the child's errno on failure.
