@@ -211,55 +211,6 @@ fn unsupported((feature, reason): (Feature, String)) -> JailError {
 /// `NotSingleThreaded`/`WrongProcess`/`EngineUnsupported`, the process may be partly confined
 /// and must exit.
 pub fn confine_zygote() -> Result<(), JailError> {
-    confine_zygote_with(None)
-}
-
-/// The zygote's network namespace being made by a child forked from it
-/// ([`begin_network_namespace`]), for [`confine_zygote_with`] to enter.
-pub struct PreparedNamespace {
-    child: sys::NamespaceChild,
-    /// The child made a user namespace too (not root), which is entered first.
-    user: bool,
-}
-
-impl std::fmt::Debug for PreparedNamespace {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PreparedNamespace")
-            .field("user", &self.user)
-            .finish_non_exhaustive()
-    }
-}
-
-/// Starts making the zygote's network namespace in a child forked now, so that the kernel's
-/// work (about 0.5 ms: the loopback device, its sysctls) overlaps the zygote's own start
-/// instead of following it (issue 23); [`confine_zygote_with`] enters it. The same namespaces
-/// as [`confine_zygote`] makes: a network namespace as root, with a user namespace mapping only
-/// the current uid and gid otherwise. `None` when the child cannot be forked (then
-/// `confine_zygote_with` makes them itself, as `confine_zygote` does).
-///
-/// The calling process must be single-threaded (the child allocates and opens files): `None`
-/// otherwise.
-pub fn begin_network_namespace() -> Option<PreparedNamespace> {
-    // The child allocates: only a single-threaded process may fork it (checked, as
-    // `confine_zygote` checks it).
-    let threads = std::fs::read_dir("/proc/self/task").ok()?.count();
-    if threads != 1 {
-        return None;
-    }
-    let (uid, gid) = sys::effective_ids();
-    let user = (uid != 0).then_some((uid, gid));
-    sys::namespace_child(user)
-        .ok()
-        .map(|child| PreparedNamespace {
-            child,
-            user: user.is_some(),
-        })
-}
-
-/// [`confine_zygote`], entering the network namespace `prepared` made (if any) instead of
-/// making one: the same confinement, the same errors. A namespace the child could not make
-/// (a root without `CAP_SYS_ADMIN` in a container, say) is made here as `confine_zygote` does.
-pub fn confine_zygote_with(prepared: Option<PreparedNamespace>) -> Result<(), JailError> {
     let fail = |step| {
         move |source| JailError::Engine {
             role: "zygote",
@@ -301,12 +252,7 @@ pub fn confine_zygote_with(prepared: Option<PreparedNamespace>) -> Result<(), Ja
         });
     }
     sys::prime_libc();
-    match prepared.map(|p| p.child.join(p.user)) {
-        Some(Ok(())) => {}
-        // In the child's user namespace but not its network namespace: stop here.
-        Some(Err((true, e))) => return Err(fail("entering the network namespace")(e)),
-        Some(Err((false, _))) | None => new_network_namespace()?,
-    }
+    new_network_namespace()?;
     for (resource, limit) in [
         (libc::RLIMIT_CORE, 0),
         (libc::RLIMIT_FSIZE, 0),

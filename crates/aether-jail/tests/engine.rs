@@ -20,10 +20,7 @@ use std::sync::{Arc, Condvar, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use aether_jail::JailError;
-use aether_jail::engine::{
-    WorkerLimits, begin_network_namespace, confine_worker, confine_zygote, confine_zygote_with,
-    engine_support,
-};
+use aether_jail::engine::{WorkerLimits, confine_worker, confine_zygote, engine_support};
 
 const SCENARIO: &str = "__scenario";
 
@@ -74,10 +71,6 @@ fn main() {
         ),
         ("zygote_cannot_open_files", zygote_cannot_open_files),
         ("zygote_has_no_network", zygote_has_no_network),
-        (
-            "issue_23_a_prepared_namespace_is_entered_as_root_and_not",
-            prepared_namespace,
-        ),
         ("status_and_parent_death", status_and_parent_death),
         ("zygote_refuses_a_second_thread", zygote_refuses_threads),
         ("zygote_without_root", zygote_without_root),
@@ -452,79 +445,6 @@ fn zygote_without_root() {
     assert_eq!(report.get("worker_said"), "hello");
 }
 
-/// The zygote's network namespace made by a child while it starts
-/// (`begin_network_namespace`), entered by `confine_zygote_with`: the zygote ends up outside
-/// our network namespace, confined, with the child reaped, as root and as nobody (in a user
-/// namespace then). Inspected from outside while the confined scenario waits on its stdin.
-fn prepared_namespace() {
-    let own = std::fs::read_link("/proc/self/ns/net").expect("ns link");
-    for who in ["root", "nobody"] {
-        let mut child = command("prepared-ns", &[who])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("spawn");
-        let mut stdout = child.stdout.take().expect("stdout");
-        let mut text = String::new();
-        let mut buf = [0; 256];
-        while !text.contains("confined=1") && !text.contains("skipped=") {
-            let n = stdout.read(&mut buf).expect("read");
-            assert!(n > 0, "{who}: scenario ended early: {text}");
-            text.push_str(&String::from_utf8_lossy(&buf[..n]));
-        }
-        if text.contains("skipped=") {
-            println!("  skipped ({who}): {text}");
-            drop(child.stdin.take());
-            let _ = child.wait();
-            continue;
-        }
-        let pid = child.id();
-        assert!(text.contains("prepared=1"), "{who}: {text}");
-        let net = std::fs::read_link(format!("/proc/{pid}/ns/net")).expect("ns link");
-        assert_ne!(net, own, "{who}: the zygote shares our network namespace");
-        let status = proc_status(i32::try_from(pid).expect("pid"));
-        assert_eq!(status["Seccomp"], "2", "{who}");
-        assert_eq!(status["NoNewPrivs"], "1", "{who}");
-        // The namespace child was reaped: the zygote has no child left.
-        let children =
-            std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).expect("children");
-        assert_eq!(children.trim(), "", "{who}");
-        drop(child.stdin.take());
-        let status = child.wait().expect("wait");
-        assert!(status.success(), "{who}: {status:?}");
-    }
-}
-
-fn prepared_ns(nobody: bool) {
-    if nobody {
-        // SAFETY: integer arguments only; dumpable again so that /proc/self stays ours.
-        let ok = unsafe {
-            libc::setgroups(0, std::ptr::null()) == 0
-                && libc::setgid(65534) == 0
-                && libc::setuid(65534) == 0
-                && libc::prctl(libc::PR_SET_DUMPABLE, 1, 0, 0, 0) == 0
-        };
-        assert!(ok, "dropping to nobody failed");
-    }
-    let prepared = begin_network_namespace();
-    say("prepared", u8::from(prepared.is_some()));
-    match confine_zygote_with(prepared) {
-        Ok(()) => {}
-        Err(JailError::EngineUnsupported { reason, .. }) => {
-            say("skipped", format!("no namespaces here: {reason}"));
-            std::process::exit(0);
-        }
-        Err(e) => {
-            say("zygote_error", format!("{e:?}"));
-            std::process::exit(100);
-        }
-    }
-    say("confined", 1);
-    // Until the test has looked at us from outside.
-    let _ = std::io::stdin().read(&mut [0u8; 1]);
-    std::process::exit(0);
-}
-
 fn measure_start_up() {
     let report = run_ok("bench", &["200"]);
     println!("  confine_zygote: {} µs", report.get("zygote_us"));
@@ -630,7 +550,6 @@ fn scenario(name: &str, args: &[String]) {
         "status" => status(),
         "threaded" => threaded(),
         "unprivileged" => unprivileged(),
-        "prepared-ns" => prepared_ns(args.first().is_some_and(|a| a == "nobody")),
         "bench" => bench(args.first().and_then(|n| n.parse().ok()).unwrap_or(200)),
         other => panic!("unknown scenario {other}"),
     }

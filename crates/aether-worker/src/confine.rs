@@ -14,11 +14,8 @@ const WORKER_OPEN_FILES: u64 = 8;
 /// capabilities, a seccomp allowlist. Refuses on a kernel that lacks what this needs
 /// (`confine_zygote` checks it without `engine_support`'s forked probe, which cost the zygote a
 /// fork of its image and a network namespace made and torn down on every run's critical path).
-///
-/// `netns`: the network namespace a child started making when the zygote started
-/// ([`engine::begin_network_namespace`]), entered instead of making one now.
-pub(crate) fn zygote(netns: Option<engine::PreparedNamespace>) -> Result<(), String> {
-    engine::confine_zygote_with(netns).map_err(|e| e.to_string())
+pub(crate) fn zygote() -> Result<(), String> {
+    engine::confine_zygote().map_err(|e| e.to_string())
 }
 
 /// Confines a freshly forked worker further (see [`engine::confine_worker`]).
