@@ -89,8 +89,13 @@ pub(crate) struct Spawned {
 /// runs one step only and is killed after it, as a worker forked on demand.
 pub struct Zygote {
     shared: Arc<Shared>,
-    /// `None` once dropped.
-    child: Mutex<Option<Child>>,
+    /// The zygote process, killed through this when dropped (a pidfd: never another process
+    /// that reused its pid after it was reaped). `None` if `pidfd_open` failed: then `child`
+    /// is killed.
+    pidfd: Option<OwnedFd>,
+    /// The zygote's `Child` while no thread waits for it: taken by the reaper thread started
+    /// with it ([`Zygote::spawn`]), or when dropped. `None` once taken.
+    child: Arc<Mutex<Option<Child>>>,
     filler: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -199,6 +204,22 @@ impl Zygote {
             .spawn()
             .map_err(setup("the zygote process"))?;
         drop(theirs);
+        // Killed through a pidfd, and reaped by a thread that waits for it from now on: when
+        // the run ends, killing it is one system call, and reaping it (the kernel tears down
+        // its image and network namespace, about 0.5 ms) and starting a thread for that are off
+        // the report's path (issue 23). Without the thread it is reaped when dropped.
+        let pidfd = i32::try_from(child.id())
+            .ok()
+            .and_then(Pid::from_raw)
+            .and_then(|pid| rustix::process::pidfd_open(pid, PidfdFlags::empty()).ok());
+        let child = Arc::new(Mutex::new(Some(child)));
+        if pidfd.is_some() {
+            let theirs = Arc::clone(&child);
+            // Not joined: it ends when the zygote does (aether exiting first ends it too).
+            let _ = std::thread::Builder::new()
+                .name("aether-reap".into())
+                .spawn(move || reap(&theirs));
+        }
         let zygote = Zygote {
             shared: Arc::new(Shared {
                 control: Mutex::new(ours),
@@ -211,7 +232,8 @@ impl Zygote {
                 }),
                 wake: Condvar::new(),
             }),
-            child: Mutex::new(Some(child)),
+            pidfd,
+            child,
             filler: Mutex::new(None),
         };
         Ok(zygote)
@@ -457,27 +479,21 @@ impl Drop for Zygote {
         for spawned in idle {
             spawned.worker.kill_now();
         }
+        // Killed: it forks nothing more, and its workers die with it (`PR_SET_PDEATHSIG`). The
+        // reaper thread started with it reaps it; without one, it is reaped here.
+        if let Some(pidfd) = &self.pidfd {
+            let _ = rustix::process::pidfd_send_signal(pidfd, rustix::process::Signal::KILL);
+        }
         let child = self
             .child
-            .get_mut()
+            .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .take();
         if let Some(mut child) = child {
-            let _ = child.kill();
-            // Killed: it forks nothing more, and its workers die with it (`PR_SET_PDEATHSIG`).
-            // Reaping it waits for the kernel to tear down its image and network namespace
-            // (about 0.5 ms), which the run's report need not wait for: a thread waits instead
-            // (aether exiting first leaves it to init). Without a thread, it is reaped here.
-            if !matches!(child.try_wait(), Ok(Some(_))) {
-                let reaper = Arc::new(Mutex::new(Some(child)));
-                let theirs = Arc::clone(&reaper);
-                let spawned = std::thread::Builder::new()
-                    .name("aether-reap".into())
-                    .spawn(move || reap(&theirs));
-                if spawned.is_err() {
-                    reap(&reaper);
-                }
+            if self.pidfd.is_none() {
+                let _ = child.kill();
             }
+            let _ = child.wait();
         }
         // The filler is waiting on the pool, or on the zygote's answer, which the kill ends; it
         // then sees the pool closed and returns, killing a worker it was just handed (one the
