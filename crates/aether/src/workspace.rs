@@ -618,17 +618,20 @@ fn load_workspace_with(
             *zygote = aether_worker::Zygote::begin().ok();
         }
     };
-    if pipeline
-        .steps
-        .iter()
-        .any(|s| runs(&s.id) && matches!(s.isolation, Some((Tier::Process, _))))
-    {
-        start_zygote(&mut zygote);
-    }
     let ws = pipeline.workspace.clone();
     let declared = pipeline.policy.as_ref().map(|(p, _)| p.as_path());
     let policy = load_policy(policy_override, declared, &ws, &mut out.malformed);
     let file = pipeline.file.path.clone();
+    // Known before any plugin is read: a step's `isolation: process`, or a policy whose
+    // `[isolation] default` is `process` (every plugin's tier).
+    let default_process = policy
+        .as_ref()
+        .is_some_and(|(_, p)| p.policy.isolation_default == Tier::Process);
+    if pipeline.steps.iter().any(|s| {
+        runs(&s.id) && (default_process || matches!(s.isolation, Some((Tier::Process, _))))
+    }) {
+        start_zygote(&mut zygote);
+    }
 
     // Plugins, each loaded once however many steps use it, pinned and their signatures
     // checked (SPEC §9: `--unsafe` too).
