@@ -10255,7 +10255,7 @@ static __attribute__((noinline)) bool js_put_typed_array_number_inline(JSObject 
                                                                                   JSValue val)
 {
     uint32_t tag = JS_VALUE_GET_TAG(val);
-    int32_t v;
+    int32_t v = 0;
     double d;
 
     if (!(p->class_id >= JS_CLASS_UINT8C_ARRAY &&
@@ -37611,7 +37611,7 @@ static __attribute__((noinline)) int elide_loop_tdz_checks(JSContext *ctx, JSFun
     uint32_t buf[1024]; /* small functions need no allocation */
     void *mem;
     size_t size, used;
-    int pos, op, idx, n, nev, ncand, words, pass, lab, e, k;
+    int pos, op, idx, n, nev, nreset, ncand, nrest, words, pass, lab, e, k;
     bool reachable, changed, back_edge = false, any_reset = false;
 
     if (var_count == 0 || nlabels == 0)
@@ -37638,6 +37638,7 @@ static __attribute__((noinline)) int elide_loop_tdz_checks(JSContext *ctx, JSFun
        goes back (a loop), what observes each local's dead zone */
     n = 0;
     nev = 0;
+    nreset = 0; /* their positions are also listed from the end of ev */
     for (pos = 0; pos < bc_len; pos += opcode_info[op].size) {
         op = bc[pos];
         switch (op) {
@@ -37700,6 +37701,7 @@ static __attribute__((noinline)) int elide_loop_tdz_checks(JSContext *ctx, JSFun
                 keep[idx] |= 2;
             any_reset = true;
             ev[nev++] = pos;
+            ev[bc_len - 1 - nreset++] = pos;
             break;
         case OP_put_loc:
         case OP_set_loc:
@@ -37744,13 +37746,14 @@ static __attribute__((noinline)) int elide_loop_tdz_checks(JSContext *ctx, JSFun
         lstate[k] &= 2;
     memset(lvisit, 0, sizeof(*lvisit) * nlabels);
     /* iterate to the fixed point (at most 32 passes); the checks found
-       redundant by the pass that changes nothing are rewritten */
+       redundant by the pass that changes nothing are rewritten (cand, from
+       the start), the others stay (from the end) */
     changed = true;
-    ncand = 0;
+    ncand = nrest = 0;
     for (pass = 1; pass <= 32 && changed; pass++) {
         changed = false;
         reachable = true;
-        ncand = 0;
+        ncand = nrest = 0;
         memset(cur, 0, sizeof(*cur) * words);
         for (e = 0; e < nev; e++) {
             pos = ev[e];
@@ -37808,11 +37811,12 @@ static __attribute__((noinline)) int elide_loop_tdz_checks(JSContext *ctx, JSFun
             case OP_get_loc_check:
             case OP_put_loc_check:
                 k = slot[get_u16(bc + pos + 1)];
-                if (reachable) {
-                    if ((cur[k >> 5] >> (k & 31)) & 1)
-                        cand[ncand++] = pos;
+                if (reachable && ((cur[k >> 5] >> (k & 31)) & 1))
+                    cand[ncand++] = pos;
+                else
+                    cand[nev - 1 - nrest++] = pos;
+                if (reachable)
                     cur[k >> 5] |= 1U << (k & 31);
-                }
                 break;
             case OP_put_loc:
             case OP_set_loc:
@@ -37834,6 +37838,9 @@ static __attribute__((noinline)) int elide_loop_tdz_checks(JSContext *ctx, JSFun
             pos = cand[e];
             bc[pos] = (bc[pos] == OP_get_loc_check) ? OP_get_loc : OP_put_loc;
         }
+        /* the checks left make their local's dead zone observable */
+        for (e = nev - nrest; e < nev; e++)
+            keep[get_u16(bc + cand[e] + 1)] |= 1;
     }
     if (in < buf || in >= buf + countof(buf))
         js_free(ctx, in);
@@ -37841,19 +37848,11 @@ static __attribute__((noinline)) int elide_loop_tdz_checks(JSContext *ctx, JSFun
         goto done;
     /* erase set_loc_uninitialized of a local whose dead zone nothing observes */
     if (any_reset && !s->has_eval_call) {
-        for (e = 0; e < nev; e++) {
-            pos = ev[e];
-            op = bc[pos];
-            if (op == OP_get_loc_check || op == OP_put_loc_check)
-                keep[get_u16(bc + pos + 1)] |= 1;
-        }
-        for (e = 0; e < nev; e++) {
-            pos = ev[e];
-            if (bc[pos] == OP_set_loc_uninitialized) {
-                idx = get_u16(bc + pos + 1);
-                if (idx < var_count && keep[idx] == 2 && !s->vars[idx].is_captured)
-                    memset(bc + pos, OP_nop, 3);
-            }
+        for (e = 0; e < nreset; e++) {
+            pos = ev[bc_len - 1 - e];
+            idx = get_u16(bc + pos + 1);
+            if (idx < var_count && keep[idx] == 2 && !s->vars[idx].is_captured)
+                memset(bc + pos, OP_nop, 3);
         }
     }
  done:
