@@ -10165,6 +10165,25 @@ JSAtom JS_ValueToAtom(JSContext *ctx, JSValueConst val)
     return JS_ValueToAtomInternal(ctx, val, /*flags*/0);
 }
 
+/* aether patch 0021: the BigInt64 and Float16 elements, which allocate or
+   call, apart from js_get_fast_array_element */
+static __attribute__((noinline)) bool js_get_fast_array_element_slow(JSContext *ctx, JSObject *p,
+                                                                    uint32_t idx, JSValue *pval)
+{
+    if (unlikely(idx >= p->u.array.count)) return false;
+    switch(p->class_id) {
+    case JS_CLASS_BIG_INT64_ARRAY:
+        *pval = JS_NewBigInt64(ctx, p->u.array.u.int64_ptr[idx]);
+        return true;
+    case JS_CLASS_BIG_UINT64_ARRAY:
+        *pval = JS_NewBigUint64(ctx, p->u.array.u.uint64_ptr[idx]);
+        return true;
+    default: /* JS_CLASS_FLOAT16_ARRAY */
+        *pval = js_float64(fromfp16(p->u.array.u.fp16_ptr[idx]));
+        return true;
+    }
+}
+
 static bool js_get_fast_array_element(JSContext *ctx, JSObject *p,
                                       uint32_t idx, JSValue *pval)
 {
@@ -10204,17 +10223,11 @@ static bool js_get_fast_array_element(JSContext *ctx, JSObject *p,
         *pval = js_uint32(p->u.array.u.uint32_ptr[idx]);
         return true;
     case JS_CLASS_BIG_INT64_ARRAY:
-        if (unlikely(idx >= p->u.array.count)) return false;
-        *pval = JS_NewBigInt64(ctx, p->u.array.u.int64_ptr[idx]);
-        return true;
     case JS_CLASS_BIG_UINT64_ARRAY:
-        if (unlikely(idx >= p->u.array.count)) return false;
-        *pval = JS_NewBigUint64(ctx, p->u.array.u.uint64_ptr[idx]);
-        return true;
     case JS_CLASS_FLOAT16_ARRAY:
-        if (unlikely(idx >= p->u.array.count)) return false;
-        *pval = js_float64(fromfp16(p->u.array.u.fp16_ptr[idx]));
-        return true;
+        /* aether patch 0021: out of line, so that the other cases need
+           no stack frame */
+        return js_get_fast_array_element_slow(ctx, p, idx, pval);
     case JS_CLASS_FLOAT32_ARRAY:
         if (unlikely(idx >= p->u.array.count)) return false;
         *pval = js_float64(p->u.array.u.float_ptr[idx]);
@@ -10222,6 +10235,67 @@ static bool js_get_fast_array_element(JSContext *ctx, JSObject *p,
     case JS_CLASS_FLOAT64_ARRAY:
         if (unlikely(idx >= p->u.array.count)) return false;
         *pval = js_float64(p->u.array.u.double_ptr[idx]);
+        return true;
+    default:
+        return false;
+    }
+}
+
+static inline bool js_number_to_int32(JSValue v, int32_t *pres);
+
+/* aether patch 0021: the interpreter stores a Number (int or float64, which
+   convert without side effects) into a typed array element without a call:
+   the same conversions as JS_SetPropertyValue (ToInt32 for the integer
+   classes, ToUint8Clamp for Uint8ClampedArray, which takes ints only here),
+   for an index below u.array.count of a buffer that is not immutable. false:
+   nothing was done, the generic path stores (out-of-range indexes, detached
+   or immutable buffers, BigInt64 and Float16 arrays, other values). */
+static __attribute__((noinline)) bool js_put_typed_array_number_inline(JSObject *p,
+                                                                                  uint32_t idx,
+                                                                                  JSValue val)
+{
+    uint32_t tag = JS_VALUE_GET_TAG(val);
+    int32_t v = 0;
+    double d;
+
+    if (!(p->class_id >= JS_CLASS_UINT8C_ARRAY &&
+          p->class_id <= JS_CLASS_FLOAT64_ARRAY))
+        return false;
+    if (unlikely(idx >= p->u.array.count))
+        return false;
+    if (unlikely(tag != JS_TAG_INT && !JS_TAG_IS_FLOAT64(tag)))
+        return false;
+    if (unlikely(typed_array_is_immutable(p)))
+        return false;
+    switch (p->class_id) {
+    case JS_CLASS_UINT8C_ARRAY:
+        if (tag != JS_TAG_INT)
+            return false;
+        v = JS_VALUE_GET_INT(val);
+        p->u.array.u.uint8_ptr[idx] = v < 0 ? 0 : v > 255 ? 255 : v;
+        return true;
+    case JS_CLASS_INT8_ARRAY:
+    case JS_CLASS_UINT8_ARRAY:
+        js_number_to_int32(val, &v);
+        p->u.array.u.uint8_ptr[idx] = v;
+        return true;
+    case JS_CLASS_INT16_ARRAY:
+    case JS_CLASS_UINT16_ARRAY:
+        js_number_to_int32(val, &v);
+        p->u.array.u.uint16_ptr[idx] = v;
+        return true;
+    case JS_CLASS_INT32_ARRAY:
+    case JS_CLASS_UINT32_ARRAY:
+        js_number_to_int32(val, &v);
+        p->u.array.u.uint32_ptr[idx] = v;
+        return true;
+    case JS_CLASS_FLOAT32_ARRAY:
+        d = (tag == JS_TAG_INT) ? JS_VALUE_GET_INT(val) : JS_VALUE_GET_FLOAT64(val);
+        p->u.array.u.float_ptr[idx] = d;
+        return true;
+    case JS_CLASS_FLOAT64_ARRAY:
+        d = (tag == JS_TAG_INT) ? JS_VALUE_GET_INT(val) : JS_VALUE_GET_FLOAT64(val);
+        p->u.array.u.double_ptr[idx] = d;
         return true;
     default:
         return false;
@@ -18384,7 +18458,10 @@ static JSValue JS_CallInternal(JSContext *caller_ctx, JSValueConst func_obj,
     JSVarRef **var_refs;
     size_t alloca_size;
 
-#ifdef ENABLE_DUMPS // JS_DUMP_BYTECODE_STEP
+/* aether patch 0021: the per-instruction trace is compiled only on request
+   (-DENABLE_DUMP_BYTECODE_STEP): the test of the runtime's dump flags cost
+   every instruction two loads and a branch in builds without NDEBUG */
+#if defined(ENABLE_DUMPS) && defined(ENABLE_DUMP_BYTECODE_STEP) // JS_DUMP_BYTECODE_STEP
 #define DUMP_BYTECODE_OR_DONT(pc) \
     if (check_dump_flag(ctx->rt, JS_DUMP_BYTECODE_STEP)) dump_single_byte_code(ctx, pc, b, 0);
 #else
@@ -18501,7 +18578,7 @@ static JSValue JS_CallInternal(JSContext *caller_ctx, JSValueConst func_obj,
     rt->current_stack_frame = sf;
     ctx = b->realm; /* set the current realm */
 
-#ifdef ENABLE_DUMPS // JS_DUMP_BYTECODE_STEP
+#if defined(ENABLE_DUMPS) && defined(ENABLE_DUMP_BYTECODE_STEP) // JS_DUMP_BYTECODE_STEP
     if (check_dump_flag(ctx->rt, JS_DUMP_BYTECODE_STEP))
         print_func_name(b);
 #endif
@@ -20400,6 +20477,12 @@ static JSValue JS_CallInternal(JSContext *caller_ctx, JSValueConst func_obj,
                                     BREAK;
                                 }
                             }
+                        }
+                        /* aether patch 0021: typed array element */
+                        if (js_put_typed_array_number_inline(p, idx, val)) {
+                            JS_FreeValue(ctx, sp[-3]);
+                            sp -= 3;
+                            BREAK;
                         }
                     }
                 }
@@ -36384,6 +36467,10 @@ static __exception int resolve_labels(JSContext *ctx, JSFunctionDef *s)
             line_num = get_u32(bc_buf + pos + 1);
             col_num = get_u32(bc_buf + pos + 5);
             break;
+        case OP_nop:
+            /* aether patch 0020: a set_loc_uninitialized erased by
+               elide_loop_tdz_checks */
+            break;
 
         case OP_label:
             {
@@ -37473,6 +37560,311 @@ static int add_module_variables(JSContext *ctx, JSFunctionDef *fd)
     return 0;
 }
 
+/* aether patch 0020: the temporal-dead-zone checks of lexical locals that
+   are initialized on every path into a loop. Patch 0011 drops a check only
+   in straight-line code after another check or a write, so a `let`
+   declared before a loop and read in its body, or the `i` of
+   `for (let i = 0; ...)` read at the loop head, still pays a check every
+   iteration. For a function with a loop (a jump back to a label already
+   passed) and checked locals, this pass computes for every label (jump
+   target) the locals initialized on every path that reaches it (a forward
+   "must" dataflow: the intersection over the label's predecessors,
+   iterated to a fixed point from an optimistic start so that a loop head
+   sees its back edges), then rewrites get_loc_check / put_loc_check of a
+   local known to be initialized into get_loc / put_loc (same size). It
+   runs on the output of resolve_variables, before resolve_labels (and
+   patch 0011's straight-line pass).
+   Transfer: a get_loc_check / put_loc_check of a local (which throws
+   otherwise) or a put_loc / set_loc / put_loc_check_init of it makes it
+   known; set_loc_uninitialized and close_loc of it make it unknown; after
+   a gosub nothing is known. The targets of catch (reached by an exception
+   from anywhere in the try block), gosub (finally blocks) and the with_*
+   opcodes start with nothing known. Code that no path reaches keeps its
+   checks. If the fixed point is not reached in 32 passes, or the tables
+   would be large, nothing is rewritten.
+   Then a set_loc_uninitialized of a local is erased (nops, dropped by
+   resolve_labels) when no instruction can observe that local's dead zone
+   any more: every remaining access to it is get_loc / put_loc / set_loc,
+   no closure captures it and the function has no direct eval. Loop bodies
+   reset their block-scoped `const`s that way on every iteration. */
+static bool tdz_meet(uint32_t *dst, const uint32_t *src, int words)
+{
+    uint32_t diff = 0;
+    int i;
+    for (i = 0; i < words; i++) {
+        uint32_t v = dst[i] & src[i];
+        diff |= v ^ dst[i];
+        dst[i] = v;
+    }
+    return diff != 0;
+}
+
+static __attribute__((noinline)) int elide_loop_tdz_checks(JSContext *ctx, JSFunctionDef *s)
+{
+    uint8_t *bc = s->byte_code.buf;
+    int bc_len = s->byte_code.size;
+    int var_count = s->var_count, nlabels = s->label_count;
+    int16_t *slot;
+    uint32_t *in, *cur, *lvisit, *ev, *cand;
+    uint8_t *lstate; /* per label: 1 reached, 2 entry forced empty, 4 passed */
+    uint8_t *keep;   /* per local: 1 dead zone observable, 2 reset */
+    uint32_t buf[1024]; /* small functions need no allocation */
+    void *mem;
+    size_t size, used;
+    int pos, op, idx, n, nev, nreset, ncand, nrest, words, pass, lab, e, k;
+    bool reachable, changed, back_edge = false, any_reset = false;
+
+    if (var_count == 0 || nlabels == 0)
+        return 0;
+    /* ev: the positions of the instructions the passes look at */
+    size = sizeof(*lvisit) * nlabels + sizeof(*ev) * bc_len +
+        sizeof(*slot) * var_count + nlabels + var_count;
+    size = (size + 3) & ~(size_t)3;
+    if (size <= sizeof(buf)) {
+        mem = buf;
+    } else {
+        mem = js_malloc(ctx, size);
+        if (!mem)
+            return -1;
+    }
+    lvisit = mem;
+    ev = lvisit + nlabels;
+    slot = (int16_t *)(ev + bc_len);
+    lstate = (uint8_t *)(slot + var_count);
+    keep = lstate + nlabels;
+    memset(lstate, 0, nlabels + var_count);
+    memset(slot, 0xff, sizeof(*slot) * var_count);
+    /* the checked locals, the labels that start empty, whether a jump
+       goes back (a loop), what observes each local's dead zone */
+    n = 0;
+    nev = 0;
+    nreset = 0; /* their positions are also listed from the end of ev */
+    for (pos = 0; pos < bc_len; pos += opcode_info[op].size) {
+        op = bc[pos];
+        switch (op) {
+        case OP_get_loc_check:
+        case OP_put_loc_check:
+            idx = get_u16(bc + pos + 1);
+            if (idx >= var_count)
+                break;
+            if (slot[idx] < 0) {
+                if (n >= INT16_MAX)
+                    goto done;
+                slot[idx] = n++;
+            }
+            ev[nev++] = pos;
+            break;
+        case OP_label:
+            lab = get_u32(bc + pos + 1);
+            if (lab >= 0 && lab < nlabels)
+                lstate[lab] |= 4;
+            ev[nev++] = pos;
+            break;
+        case OP_goto:
+        case OP_if_false:
+        case OP_if_true:
+            lab = get_u32(bc + pos + 1);
+            if (lab >= 0 && lab < nlabels && (lstate[lab] & 4))
+                back_edge = true;
+            ev[nev++] = pos;
+            break;
+        case OP_return:
+        case OP_return_undef:
+        case OP_throw:
+        case OP_throw_error:
+            ev[nev++] = pos;
+            break;
+        case OP_catch:
+            lab = get_u32(bc + pos + 1);
+            if (lab >= 0 && lab < nlabels)
+                lstate[lab] |= 2;
+            break;
+        case OP_gosub:
+            lab = get_u32(bc + pos + 1);
+            if (lab >= 0 && lab < nlabels)
+                lstate[lab] |= 2;
+            ev[nev++] = pos;
+            break;
+        case OP_with_get_var:
+        case OP_with_put_var:
+        case OP_with_delete_var:
+        case OP_with_make_ref:
+        case OP_with_get_ref:
+        case OP_with_get_ref_undef:
+            lab = get_u32(bc + pos + 5);
+            if (lab >= 0 && lab < nlabels)
+                lstate[lab] |= 2;
+            break;
+        case OP_set_loc_uninitialized:
+            idx = get_u16(bc + pos + 1);
+            if (idx < var_count)
+                keep[idx] |= 2;
+            any_reset = true;
+            ev[nev++] = pos;
+            ev[bc_len - 1 - nreset++] = pos;
+            break;
+        case OP_put_loc:
+        case OP_set_loc:
+            ev[nev++] = pos;
+            break;
+        case OP_get_loc:
+            break;
+        case OP_make_loc_ref:
+            idx = get_u16(bc + pos + 5);
+            if (idx < var_count)
+                keep[idx] |= 1;
+            break;
+        case OP_put_loc_check_init:
+        case OP_close_loc:
+            ev[nev++] = pos;
+            /* fall through */
+        case OP_using_dispose:
+        case OP_using_dispose_async:
+            /* the other instructions that take a local (OP_FMT_loc) */
+            idx = get_u16(bc + pos + 1);
+            if (idx < var_count)
+                keep[idx] |= 1;
+            break;
+        default:
+            break;
+        }
+    }
+    words = (n + 31) / 32;
+    if (n == 0 || !back_edge || (int64_t)nlabels * words > (1 << 16))
+        goto done;
+    used = sizeof(*in) * ((size_t)nlabels * words + words) + sizeof(*cand) * nev;
+    if (mem == buf && size + used <= sizeof(buf)) {
+        in = buf + size / sizeof(*buf);
+    } else {
+        in = js_malloc(ctx, used);
+        if (!in)
+            goto fail;
+    }
+    cur = in + (size_t)nlabels * words;
+    cand = cur + words;
+    for (k = 0; k < nlabels; k++)
+        lstate[k] &= 2;
+    memset(lvisit, 0, sizeof(*lvisit) * nlabels);
+    /* iterate to the fixed point (at most 32 passes); the checks found
+       redundant by the pass that changes nothing are rewritten (cand, from
+       the start), the others stay (from the end) */
+    changed = true;
+    ncand = nrest = 0;
+    for (pass = 1; pass <= 32 && changed; pass++) {
+        changed = false;
+        reachable = true;
+        ncand = nrest = 0;
+        memset(cur, 0, sizeof(*cur) * words);
+        for (e = 0; e < nev; e++) {
+            pos = ev[e];
+            op = bc[pos];
+            switch (op) {
+            case OP_label:
+                lab = get_u32(bc + pos + 1);
+                if (lab < 0 || lab >= nlabels || (lstate[lab] & 2)) {
+                    reachable = true;
+                    memset(cur, 0, sizeof(*cur) * words);
+                    break;
+                }
+                lvisit[lab] = pass;
+                if (reachable) {
+                    if (!(lstate[lab] & 1)) {
+                        memcpy(in + (size_t)lab * words, cur, sizeof(*cur) * words);
+                        lstate[lab] |= 1;
+                    } else {
+                        tdz_meet(in + (size_t)lab * words, cur, words);
+                    }
+                }
+                reachable = (lstate[lab] & 1) != 0;
+                if (reachable)
+                    memcpy(cur, in + (size_t)lab * words, sizeof(*cur) * words);
+                break;
+            case OP_goto:
+            case OP_if_false:
+            case OP_if_true:
+                lab = get_u32(bc + pos + 1);
+                if (reachable && lab >= 0 && lab < nlabels && !(lstate[lab] & 2)) {
+                    bool c;
+                    if (!(lstate[lab] & 1)) {
+                        memcpy(in + (size_t)lab * words, cur, sizeof(*cur) * words);
+                        lstate[lab] |= 1;
+                        c = true;
+                    } else {
+                        c = tdz_meet(in + (size_t)lab * words, cur, words);
+                    }
+                    /* a label already passed in this pass: go round again */
+                    if (c && lvisit[lab] == (uint32_t)pass)
+                        changed = true;
+                }
+                if (op == OP_goto)
+                    reachable = false;
+                break;
+            case OP_return:
+            case OP_return_undef:
+            case OP_throw:
+            case OP_throw_error:
+                reachable = false;
+                break;
+            case OP_gosub:
+                memset(cur, 0, sizeof(*cur) * words);
+                break;
+            case OP_get_loc_check:
+            case OP_put_loc_check:
+                k = slot[get_u16(bc + pos + 1)];
+                if (reachable && ((cur[k >> 5] >> (k & 31)) & 1))
+                    cand[ncand++] = pos;
+                else
+                    cand[nev - 1 - nrest++] = pos;
+                if (reachable)
+                    cur[k >> 5] |= 1U << (k & 31);
+                break;
+            case OP_put_loc:
+            case OP_set_loc:
+            case OP_put_loc_check_init:
+                idx = get_u16(bc + pos + 1);
+                if (idx < var_count && (k = slot[idx]) >= 0)
+                    cur[k >> 5] |= 1U << (k & 31);
+                break;
+            default: /* set_loc_uninitialized, close_loc */
+                idx = get_u16(bc + pos + 1);
+                if (idx < var_count && (k = slot[idx]) >= 0)
+                    cur[k >> 5] &= ~(1U << (k & 31));
+                break;
+            }
+        }
+    }
+    if (!changed) {
+        for (e = 0; e < ncand; e++) {
+            pos = cand[e];
+            bc[pos] = (bc[pos] == OP_get_loc_check) ? OP_get_loc : OP_put_loc;
+        }
+        /* the checks left make their local's dead zone observable */
+        for (e = nev - nrest; e < nev; e++)
+            keep[get_u16(bc + cand[e] + 1)] |= 1;
+    }
+    if (in < buf || in >= buf + countof(buf))
+        js_free(ctx, in);
+    if (changed)
+        goto done;
+    /* erase set_loc_uninitialized of a local whose dead zone nothing observes */
+    if (any_reset && !s->has_eval_call) {
+        for (e = 0; e < nreset; e++) {
+            pos = ev[bc_len - 1 - e];
+            idx = get_u16(bc + pos + 1);
+            if (idx < var_count && keep[idx] == 2 && !s->vars[idx].is_captured)
+                memset(bc + pos, OP_nop, 3);
+        }
+    }
+ done:
+    if (mem != buf)
+        js_free(ctx, mem);
+    return 0;
+ fail:
+    if (mem != buf)
+        js_free(ctx, mem);
+    return -1;
+}
+
 /* create a function object from a function definition. The function
    definition is freed. All the child functions are also created. It
    must be done this way to resolve all the variables. */
@@ -37554,6 +37946,8 @@ static JSValue js_create_function(JSContext *ctx, JSFunctionDef *fd)
 #endif
 
     if (resolve_variables(ctx, fd))
+        goto fail;
+    if (elide_loop_tdz_checks(ctx, fd)) /* aether patch 0020 */
         goto fail;
 
 #ifdef ENABLE_DUMPS // JS_DUMP_BYTECODE_PASS2
