@@ -345,6 +345,50 @@ fn issue_19_cached_additions_survive_evictions_and_collections() {
     assert_eq!(seen.as_deref(), Ok(r#"134550"#));
 }
 
+#[test]
+fn issue_19_cached_additions_grow_and_shrink_property_arrays() {
+    // Instances of a class grown to nine properties through a warm site, then instances with
+    // fewer, as many and more properties (arrays reallocated on a hit), deleted and re-added
+    // ones (the array compacted), accessors, freezing, spreading and copying.
+    let seen = observe(
+        r#"
+        class K {}
+        function grow(o, n) { for (let i = 0; i < n; i++) o["p" + i] = i; return o; }
+        function fill(o) { o.a = 1; o.b = 2; o.c = 3; o.d = 4; o.e = 5; o.f = 6; o.g = 7; o.h = 8; o.i = 9; return o; }
+        warm(() => fill(new K()));
+        const small = new K();
+        small.a = "only";
+        seen.push(keys(small), JSON.stringify(small));
+        const full = fill(new K());
+        full.j = 10; full.k = 11;
+        seen.push(keys(full));
+        const big = grow(fill(new K()), 30);
+        seen.push(Object.keys(big).length, big.p29, big.i);
+        delete big.a; delete big.p0; delete big.p1;
+        for (let i = 0; i < 40; i++) delete big["p" + i];
+        seen.push(keys(big));
+        big.z = "z";
+        seen.push(keys(big), big.z);
+        const frozen = Object.freeze(fill(new K()));
+        seen.push(attempt(() => { frozen.x = 1; }), Object.isFrozen(frozen));
+        const accessor = new K();
+        Object.defineProperty(accessor, "q", { get() { return "got"; }, enumerable: true });
+        fill(accessor);
+        seen.push(keys(accessor), accessor.q);
+        const spread = { ...fill(new K()), extra: 1 };
+        seen.push(keys(spread));
+        const copy = Object.assign(new K(), fill(new K()));
+        seen.push(JSON.stringify(copy));
+        "#,
+    );
+    assert_eq!(
+        seen.as_deref(),
+        Ok(
+            r#"a {"a":"only"} a,b,c,d,e,f,g,h,i,j,k 39 29 9 b,c,d,e,f,g,h,i b,c,d,e,f,g,h,i,z z TypeError true q,a,b,c,d,e,f,g,h,i got a,b,c,d,e,f,g,h,i,extra {"a":1,"b":2,"c":3,"d":4,"e":5,"f":6,"g":7,"h":8,"i":9}"#
+        )
+    );
+}
+
 /// The most a loop adding six properties to fresh objects may take against one writing six
 /// existing properties (measured: 2.70x unpatched, 1.21x patched, engine alone).
 const RATIO_LIMIT: f64 = 1.8;

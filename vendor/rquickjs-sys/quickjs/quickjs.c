@@ -10484,22 +10484,29 @@ static inline bool js_prop_ic_can_add(JSObject *p)
     return p->extensible && !p->is_exotic && !p->ic_holder;
 }
 
+/* grow the property array of 'p' for the shape 'new_sh' */
+static no_inline int js_prop_ic_grow(JSContext *ctx, JSObject *p, JSShape *new_sh)
+{
+    JSProperty *new_prop;
+
+    new_prop = js_realloc(ctx, p->prop, sizeof(p->prop[0]) * new_sh->prop_size);
+    if (!new_prop)
+        return -1;
+    p->prop = new_prop;
+    return 0;
+}
+
 /* a cache hit: give 'p' (of the shape the entry names) the shape
    'new_sh' and 'val' as its new last property. 'val' is consumed. */
-static inline int js_prop_ic_add(JSContext *ctx, JSObject *p, JSShape *new_sh,
-                                 JSValue val)
+static inline __attribute__((always_inline)) int js_prop_ic_add(JSContext *ctx, JSObject *p,
+                                                                JSShape *new_sh, JSValue val)
 {
     JSShape *sh = p->shape;
 
-    if (unlikely(new_sh->prop_size != sh->prop_size)) {
-        JSProperty *new_prop;
-        new_prop = js_realloc(ctx, p->prop, sizeof(p->prop[0]) *
-                              new_sh->prop_size);
-        if (!new_prop) {
-            JS_FreeValue(ctx, val);
-            return -1;
-        }
-        p->prop = new_prop;
+    if (unlikely(new_sh->prop_size != sh->prop_size) &&
+        js_prop_ic_grow(ctx, p, new_sh)) {
+        JS_FreeValue(ctx, val);
+        return -1;
     }
     p->shape = js_dup_shape(new_sh);
     js_free_shape(ctx->rt, sh); /* the entry keeps it */
