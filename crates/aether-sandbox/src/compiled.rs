@@ -39,7 +39,7 @@ use crate::gate::Meter;
 use crate::sys;
 
 /// The engine patches, by content: any change to the series is another engine build.
-const PATCHES: [&str; 13] = [
+const PATCHES: [&str; 14] = [
     include_str!(
         "../../../vendor/rquickjs-sys/patches/0001-regexp-skip-impossible-start-positions.patch"
     ),
@@ -63,6 +63,9 @@ const PATCHES: [&str; 13] = [
     ),
     include_str!("../../../vendor/rquickjs-sys/patches/0015-interp-property-caches.patch"),
     include_str!("../../../vendor/rquickjs-sys/patches/0018-interp-property-addition-caches.patch"),
+    include_str!(
+        "../../../vendor/rquickjs-sys/patches/0019-interp-cheaper-property-array-growth.patch"
+    ),
 ];
 
 /// The engine build bytecode belongs to (it is only valid for the engine that wrote it:

@@ -389,6 +389,48 @@ fn issue_19_cached_additions_grow_and_shrink_property_arrays() {
     );
 }
 
+#[test]
+fn issue_19_cached_additions_out_of_memory_throw_and_leave_the_site_working() {
+    // Under a 16 MiB limit, a warm site adds ten properties to new objects until memory runs
+    // out (at an object, a property array growing on a cache hit, or the array holding them):
+    // a catchable error, and the same site works once memory is freed.
+    let runtime = Runtime::new().expect("runtime");
+    runtime.set_memory_limit(16 << 20);
+    let context = Context::full(&runtime).expect("context");
+    let result = context.with(|ctx| {
+        ctx.eval::<(), _>(MAKE_TABLE)
+            .map_err(|_| format!("{:?}", ctx.catch()))?;
+        ctx.eval::<String, _>(
+            r#"
+            "use strict";
+            const seen = [];
+            function warm(f, ...a) { let r; for (let i = 0; i < 50; i++) r = f(...a); return r; }
+            function keys(o) { return Reflect.ownKeys(o).map(String).join(","); }
+            class Big {}
+            function fill(o, v) { o.a = v; o.b = v; o.c = v; o.d = v; o.e = v; o.f = v; o.g = v; o.h = v; o.i = v; o.j = v; return o; }
+            warm(() => fill(new Big(), 0));
+            const keep = [];
+            let error = "none";
+            try {
+              for (;;) keep.push(fill(new Big(), keep.length));
+            } catch (e) {
+            // the engine throws null when it cannot make the error object either
+            error = e === null || e instanceof InternalError ? "out of memory" : String(e);
+            }
+            const last = keep.length ? keep[keep.length - 1] : null;
+            keep.length = 0;
+            seen.push(error, keys(fill(new Big(), 1)), last === null ? "none" : Object.keys(last).length);
+            seen.join(" ");
+            "#,
+        )
+        .map_err(|_| format!("{:?}", ctx.catch()))
+    });
+    assert_eq!(
+        result.as_deref(),
+        Ok("out of memory a,b,c,d,e,f,g,h,i,j 10")
+    );
+}
+
 /// The most a loop adding six properties to fresh objects may take against one writing six
 /// existing properties (measured: 2.70x unpatched, 1.21x patched, engine alone).
 const RATIO_LIMIT: f64 = 1.8;

@@ -10489,9 +10489,13 @@ static no_inline int js_prop_ic_grow(JSContext *ctx, JSObject *p, JSShape *new_s
 {
     JSProperty *new_prop;
 
-    new_prop = js_realloc(ctx, p->prop, sizeof(p->prop[0]) * new_sh->prop_size);
+    /* a new array and a copy of the slots in use (of the shape before),
+       cheaper than js_realloc(), which copies the whole block */
+    new_prop = js_malloc(ctx, sizeof(p->prop[0]) * new_sh->prop_size);
     if (!new_prop)
         return -1;
+    memcpy(new_prop, p->prop, sizeof(p->prop[0]) * p->shape->prop_count);
+    js_free(ctx, p->prop);
     p->prop = new_prop;
     return 0;
 }
