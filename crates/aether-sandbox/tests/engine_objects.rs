@@ -1,9 +1,10 @@
 //! Adding properties through the engine's property caches (issue 19,
-//! `vendor/rquickjs-sys/patches/0018`): `o.name = v` and object literals / class fields
-//! (`OP_put_field`, `OP_define_field`) remember, per instruction, which shape an object of a
-//! given shape gets when the property is added, and swap it in without hashing. Every case such a
-//! cache could get wrong is run after the site is warm; the expected strings are Node 20's output
-//! for the same script.
+//! `vendor/rquickjs-sys/patches/0018`, `0019`): `o.name = v` and object literals / class
+//! fields (`OP_put_field`, `OP_define_field`) remember, per instruction, which shape an object
+//! of a given shape gets when the property is added, and swap it in without hashing (growing
+//! the property array by a copy of the slots in use). Every case such a cache could get wrong
+//! is run after the site is warm; the expected strings are Node 20's output for the same
+//! script.
 //!
 //! Speed is measured as a ratio of two loops timed on the same thread's CPU clock, the best of
 //! several alternating runs (see `engine_interp.rs`).
