@@ -39,7 +39,7 @@ use crate::gate::Meter;
 use crate::sys;
 
 /// The engine patches, by content: any change to the series is another engine build.
-const PATCHES: [&str; 14] = [
+const PATCHES: [&str; 16] = [
     include_str!(
         "../../../vendor/rquickjs-sys/patches/0001-regexp-skip-impossible-start-positions.patch"
     ),
@@ -62,6 +62,10 @@ const PATCHES: [&str; 14] = [
         "../../../vendor/rquickjs-sys/patches/0011-interp-elide-initialized-tdz-checks.patch"
     ),
     include_str!("../../../vendor/rquickjs-sys/patches/0015-interp-property-caches.patch"),
+    include_str!("../../../vendor/rquickjs-sys/patches/0018-interp-property-addition-caches.patch"),
+    include_str!(
+        "../../../vendor/rquickjs-sys/patches/0019-interp-cheaper-property-array-growth.patch"
+    ),
     include_str!("../../../vendor/rquickjs-sys/patches/0020-interp-loop-tdz-dataflow.patch"),
     include_str!(
         "../../../vendor/rquickjs-sys/patches/0021-interp-dispatch-and-typed-array-elements.patch"

@@ -251,7 +251,9 @@ fn vendored() -> PathBuf {
 #[test]
 fn issue_19_engine_patches_are_applied() {
     // Every patch in the series is applied to the vendored source: each hunk's result is in
-    // the file, and the lines a hunk removes or replaces are gone.
+    // the file, and the lines a hunk removes or replaces are gone. A patch is checked against
+    // the source as it was after it (the later patches' hunks undone, newest first), so that a
+    // later patch may change lines an earlier one added.
     let root = vendored();
     let mut patches: Vec<PathBuf> = std::fs::read_dir(root.join("patches"))
         .expect("patches")
@@ -260,8 +262,12 @@ fn issue_19_engine_patches_are_applied() {
         .collect();
     patches.sort();
     assert!(!patches.is_empty());
-    for patch in &patches {
-        let text = std::fs::read_to_string(patch).expect("patch");
+    let texts: Vec<String> = patches
+        .iter()
+        .map(|p| std::fs::read_to_string(p).expect("patch"))
+        .collect();
+    let mut sources: std::collections::HashMap<String, String> = std::collections::HashMap::new();
+    for (index, (patch, text)) in patches.iter().zip(&texts).enumerate().rev() {
         assert!(
             text.contains("Upstream:"),
             "{} names no upstream",
@@ -272,9 +278,18 @@ fn issue_19_engine_patches_are_applied() {
             "{} says not when to drop it",
             patch.display()
         );
+        if let Some(later) = texts.get(index + 1) {
+            for (file, old, new) in hunks_of(later).into_iter().rev() {
+                if let Some(source) = sources.get_mut(&file) {
+                    *source = source.replacen(&new, &old, 1);
+                }
+            }
+        }
         let mut hunks = 0;
-        for (file, old, new) in hunks_of(&text) {
-            let source = std::fs::read_to_string(root.join(&file)).expect("patched file");
+        for (file, old, new) in hunks_of(text) {
+            let source = sources.entry(file.clone()).or_insert_with(|| {
+                std::fs::read_to_string(root.join(&file)).expect("patched file")
+            });
             assert!(
                 source.contains(&new),
                 "{}: a hunk of {file} is not applied",

@@ -5865,13 +5865,27 @@ static void js_free_shape(JSRuntime *rt, JSShape *sh)
    free_object() on such an object move rt->prop_ic_epoch, and an entry
    naming a holder is used only while its epoch is current. The references
    are dropped at each cycle collection (JS_RunGC) and when a context is
-   freed, so the table keeps no object alive past them. */
+   freed, so the table keeps no object alive past them.
+
+   Adding a property (aether patch 0018) has entries of its own, keyed by
+   the shape before with a tag in its low bits (JS_PROP_IC_ADD_SET for
+   OP_put_field, JS_PROP_IC_ADD_DEF for OP_define_field), so that no lookup
+   of an existing property ever matches them: such an entry says "adding
+   `atom` as a plain C_W_E data property to an object of that shape gives
+   the shape `add_shape`" (a second shape reference it holds). For
+   OP_put_field that also needs no setter, read-only property or exotic
+   object on the prototype chain: the links are marked ic_holder and the
+   entry carries an epoch, as for a prototype's property. */
 #define JS_PROP_IC_BITS 12
 #define JS_PROP_IC_SIZE (1 << JS_PROP_IC_BITS)
 /* fills asked for before a runtime makes its table (128 KiB, zeroed) */
 #define JS_PROP_IC_AFTER 4096
 
 #define JS_PROP_IC_PROTO (1 << 6) /* in JSPropIC.flags, beside JS_PROP_xxx */
+/* tags of JSPropIC.shape in the entries of additions */
+#define JS_PROP_IC_ADD_SET 1
+#define JS_PROP_IC_ADD_DEF 2
+#define JS_PROP_IC_ADD_MASK 3
 
 typedef struct JSPropIC {
     JSShape *shape;
@@ -5881,7 +5895,10 @@ typedef struct JSPropIC {
 } JSPropIC;
 
 typedef struct JSPropICHolder {
-    JSObject *holder;
+    union {
+        JSObject *holder;
+        JSShape *add_shape; /* the shape after, in an entry of an addition */
+    };
     uint16_t epoch;
 } JSPropICHolder;
 
@@ -5901,6 +5918,17 @@ static void js_prop_ic_invalidate(JSRuntime *rt)
     }
 }
 
+/* drop the references of an entry whose shape field was 'sh' */
+static void js_prop_ic_release(JSRuntime *rt, JSShape *sh, JSPropICHolder *eh)
+{
+    uintptr_t v = (uintptr_t)sh;
+    if (v & JS_PROP_IC_ADD_MASK) {
+        js_free_shape(rt, eh->add_shape);
+        sh = (JSShape *)(v & ~(uintptr_t)JS_PROP_IC_ADD_MASK);
+    }
+    js_free_shape(rt, sh);
+}
+
 /* drop every entry and the shape references they hold */
 static void js_prop_ic_flush(JSRuntime *rt)
 {
@@ -5917,9 +5945,26 @@ static void js_prop_ic_flush(JSRuntime *rt)
         if (sh) {
             e->shape = NULL;
             e->atom = JS_ATOM_NULL;
-            js_free_shape(rt, sh);
+            js_prop_ic_release(rt, sh, &rt->prop_ic_holder[i]);
         }
     }
+}
+
+/* make the table once enough fills have been asked for; true if it exists */
+static no_inline bool js_prop_ic_make(JSRuntime *rt)
+{
+    if (rt->prop_ic)
+        return true;
+    /* a runtime that runs little (most sandboxes: a short step) never
+       pays for the table: it is made once lookups have missed often */
+    if (++rt->prop_ic_misses < JS_PROP_IC_AFTER)
+        return false;
+    rt->prop_ic = js_mallocz_rt(rt, (sizeof(JSPropIC) + sizeof(JSPropICHolder)) *
+                                JS_PROP_IC_SIZE);
+    if (!rt->prop_ic)
+        return false;
+    rt->prop_ic_holder = (JSPropICHolder *)(rt->prop_ic + JS_PROP_IC_SIZE);
+    return true;
 }
 
 /* the first of the two entries of the set of 'pc' */
@@ -5953,7 +5998,7 @@ static no_inline void js_prop_ic_fill(JSRuntime *rt, const uint8_t *pc,
                                       JSShapeProperty *prs)
 {
     JSPropIC *e;
-    JSPropICHolder *eh;
+    JSPropICHolder *eh, old_eh;
     JSObject *q;
     JSShape *old_sh;
     uint32_t idx;
@@ -5961,21 +6006,13 @@ static no_inline void js_prop_ic_fill(JSRuntime *rt, const uint8_t *pc,
     idx = prs - get_shape_prop(holder->shape);
     if (!p->shape->is_hashed || idx >= (1 << 24))
         return;
-    if (unlikely(!rt->prop_ic)) {
-        /* a runtime that runs little (most sandboxes: a short step) never
-           pays for the table: it is made once lookups have missed often */
-        if (++rt->prop_ic_misses < JS_PROP_IC_AFTER)
-            return;
-        rt->prop_ic = js_mallocz_rt(rt, (sizeof(JSPropIC) + sizeof(JSPropICHolder)) *
-                                    JS_PROP_IC_SIZE);
-        if (!rt->prop_ic)
-            return;
-        rt->prop_ic_holder = (JSPropICHolder *)(rt->prop_ic + JS_PROP_IC_SIZE);
-    }
+    if (unlikely(!rt->prop_ic) && !js_prop_ic_make(rt))
+        return;
     e = js_prop_ic_slot(rt, pc);
     eh = &rt->prop_ic_holder[e - rt->prop_ic];
     /* the new entry goes first, the first one second, the second one out */
     old_sh = e[1].shape;
+    old_eh = eh[1];
     e[1] = e[0];
     eh[1] = eh[0];
     e->flags = prs->flags;
@@ -5994,7 +6031,44 @@ static no_inline void js_prop_ic_fill(JSRuntime *rt, const uint8_t *pc,
     e->idx = idx;
     rt->prop_ic_used = true;
     if (old_sh)
-        js_free_shape(rt, old_sh);
+        js_prop_ic_release(rt, old_sh, &old_eh);
+}
+
+/* record that adding 'atom' to an object of shape 'sh' gave 'new_sh' (tag:
+   JS_PROP_IC_ADD_SET or JS_PROP_IC_ADD_DEF); for JS_PROP_IC_ADD_SET the
+   caller has checked that no link of the prototype chain is exotic or has
+   'atom'. The table exists. */
+static no_inline void js_prop_ic_fill_add(JSRuntime *rt, const uint8_t *pc,
+                                          JSAtom atom, JSShape *sh,
+                                          JSShape *new_sh, int tag)
+{
+    JSPropIC *e;
+    JSPropICHolder *eh, old_eh;
+    JSObject *q;
+    JSShape *old_sh;
+
+    if (sh == new_sh || !sh->is_hashed || !new_sh->is_hashed)
+        return;
+    e = js_prop_ic_slot(rt, pc);
+    eh = &rt->prop_ic_holder[e - rt->prop_ic];
+    old_sh = e[1].shape;
+    old_eh = eh[1];
+    e[1] = e[0];
+    eh[1] = eh[0];
+    e->flags = 0;
+    if (tag == JS_PROP_IC_ADD_SET) {
+        for (q = sh->proto; q; q = q->shape->proto)
+            q->ic_holder = 1;
+        eh->epoch = rt->prop_ic_epoch;
+        e->flags = JS_PROP_IC_PROTO; /* dropped when the epoch comes round */
+    }
+    eh->add_shape = js_dup_shape(new_sh);
+    e->shape = (JSShape *)((uintptr_t)js_dup_shape(sh) | tag);
+    e->atom = atom;
+    e->idx = 0;
+    rt->prop_ic_used = true;
+    if (old_sh)
+        js_prop_ic_release(rt, old_sh, &old_eh);
 }
 
 static void js_free_shape_null(JSRuntime *rt, JSShape *sh)
@@ -10473,6 +10547,86 @@ static JSProperty *add_property(JSContext *ctx,
     if (add_shape_property(ctx, &p->shape, p, prop, prop_flags))
         return NULL;
     return &p->prop[p->shape->prop_count - 1];
+}
+
+/* Additions through the property caches (aether patch 0018). */
+
+/* true if an object may take a cached addition: extensible, not exotic,
+   not a marked prototype (adding to one moves the epoch) */
+static inline bool js_prop_ic_can_add(JSObject *p)
+{
+    return p->extensible && !p->is_exotic && !p->ic_holder;
+}
+
+/* grow the property array of 'p' for the shape 'new_sh' */
+static no_inline int js_prop_ic_grow(JSContext *ctx, JSObject *p, JSShape *new_sh)
+{
+    JSProperty *new_prop;
+
+    /* a new array and a copy of the slots in use (of the shape before),
+       cheaper than js_realloc(), which copies the whole block */
+    new_prop = js_malloc(ctx, sizeof(p->prop[0]) * new_sh->prop_size);
+    if (!new_prop)
+        return -1;
+    memcpy(new_prop, p->prop, sizeof(p->prop[0]) * p->shape->prop_count);
+    js_free(ctx, p->prop);
+    p->prop = new_prop;
+    return 0;
+}
+
+/* a cache hit: give 'p' (of the shape the entry names) the shape
+   'new_sh' and 'val' as its new last property. 'val' is consumed. */
+static inline __attribute__((always_inline)) int js_prop_ic_add(JSContext *ctx, JSObject *p,
+                                                                JSShape *new_sh, JSValue val)
+{
+    JSShape *sh = p->shape;
+
+    if (unlikely(new_sh->prop_size != sh->prop_size) &&
+        js_prop_ic_grow(ctx, p, new_sh)) {
+        JS_FreeValue(ctx, val);
+        return -1;
+    }
+    p->shape = js_dup_shape(new_sh);
+    js_free_shape(ctx->rt, sh); /* the entry keeps it */
+    p->prop[new_sh->prop_count - 1].u.value = val;
+    return 0;
+}
+
+/* a miss of an addition: add 'atom' = 'val' to 'p' (which has no such own
+   property and may take a cached addition) as add_property() does and
+   record it. For JS_PROP_IC_ADD_SET, the prototype chain must not have
+   'atom' or be exotic, else 0 is returned and 'val' is not consumed.
+   Returns 1 when done ('val' consumed), -1 on exception ('val' freed). */
+static no_inline int js_prop_ic_add_slow(JSContext *ctx, const uint8_t *pc,
+                                         JSObject *p, JSAtom atom,
+                                         JSValue val, int tag)
+{
+    JSRuntime *rt = ctx->rt;
+    JSShape *sh = p->shape;
+    JSProperty *pr;
+    JSObject *q;
+
+    if (!sh->is_hashed || __JS_AtomIsTaggedInt(atom) || !js_prop_ic_make(rt))
+        return 0;
+    if (tag == JS_PROP_IC_ADD_SET) {
+        for (q = sh->proto; q; q = q->shape->proto) {
+            if (q->is_exotic || find_own_property1(q, atom))
+                return 0;
+        }
+    }
+    /* with a second reference, add_property() leaves 'sh' as it is (a
+       hashed shape of one reference is extended in place) */
+    js_dup_shape(sh);
+    pr = add_property(ctx, p, atom, JS_PROP_C_W_E);
+    if (unlikely(!pr)) {
+        js_free_shape(rt, sh);
+        JS_FreeValue(ctx, val);
+        return -1;
+    }
+    pr->u.value = val;
+    js_prop_ic_fill_add(rt, pc, atom, sh, p->shape, tag);
+    js_free_shape(rt, sh);
+    return 1;
 }
 
 /* can be called on JS_CLASS_ARRAY, JS_CLASS_ARGUMENTS or
@@ -20130,9 +20284,34 @@ static JSValue JS_CallInternal(JSContext *caller_ctx, JSValueConst func_obj,
                         pr = &p->prop[ic->idx];
                         goto put_field_ic_hit;
                     }
+                    if (rt->prop_ic && js_prop_ic_can_add(p)) {
+                        /* an addition seen before */
+                        ic = js_prop_ic_get(rt, pc, (JSShape *)((uintptr_t)p->shape |
+                                                                JS_PROP_IC_ADD_SET), atom);
+                        if (ic) {
+                            JSPropICHolder *ich = &rt->prop_ic_holder[ic - rt->prop_ic];
+                            if (likely(ich->epoch == rt->prop_ic_epoch)) {
+                                ret = js_prop_ic_add(ctx, p, ich->add_shape, sp[-1]);
+                                goto put_field_added;
+                            }
+                        }
+                    }
                     prs = find_own_property(&pr, p, atom);
-                    if (!prs)
-                        goto put_field_slow_path;
+                    if (!prs) {
+                        if (!js_prop_ic_can_add(p))
+                            goto put_field_slow_path;
+                        sf->cur_pc = pc;
+                        ret = js_prop_ic_add_slow(ctx, pc, p, atom, sp[-1],
+                                                  JS_PROP_IC_ADD_SET);
+                        if (ret == 0)
+                            goto put_field_slow_path;
+                    put_field_added:
+                        JS_FreeValue(ctx, obj);
+                        sp -= 2;
+                        if (unlikely(ret < 0))
+                            goto exception;
+                        BREAK;
+                    }
                     if (likely((prs->flags & (JS_PROP_TMASK | JS_PROP_WRITABLE |
                                               JS_PROP_LENGTH)) == JS_PROP_WRITABLE)) {
                         /* fast path */
@@ -20216,8 +20395,32 @@ static JSValue JS_CallInternal(JSContext *caller_ctx, JSValueConst func_obj,
                 atom = get_u32(pc);
                 pc += 4;
 
+                if (likely(JS_VALUE_GET_TAG(sp[-2]) == JS_TAG_OBJECT)) {
+                    /* an object literal or a class field: a cached addition */
+                    JSObject *p = JS_VALUE_GET_OBJ(sp[-2]);
+                    if (js_prop_ic_can_add(p)) {
+                        JSPropIC *ic;
+                        if (rt->prop_ic) {
+                            ic = js_prop_ic_get(rt, pc, (JSShape *)((uintptr_t)p->shape |
+                                                                    JS_PROP_IC_ADD_DEF), atom);
+                            if (ic) {
+                                ret = js_prop_ic_add(ctx, p,
+                                                     rt->prop_ic_holder[ic - rt->prop_ic].add_shape,
+                                                     sp[-1]);
+                                goto define_field_done;
+                            }
+                        }
+                        if (!find_own_property1(p, atom)) {
+                            ret = js_prop_ic_add_slow(ctx, pc, p, atom, sp[-1],
+                                                      JS_PROP_IC_ADD_DEF);
+                            if (ret != 0)
+                                goto define_field_done;
+                        }
+                    }
+                }
                 ret = JS_DefinePropertyValue(ctx, sp[-2], atom, sp[-1],
                                              JS_PROP_C_W_E | JS_PROP_THROW);
+            define_field_done:
                 sp--;
                 if (unlikely(ret < 0))
                     goto exception;

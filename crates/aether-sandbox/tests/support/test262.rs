@@ -59,8 +59,9 @@ fn frontmatter(source: &str) -> Meta {
     meta
 }
 
-/// Runs one test262 file; `Err` says why it failed, `Ok(false)` that it was skipped (module).
-fn test262_file(harness: &Path, file: &Path) -> Result<bool, String> {
+/// Runs one test262 file after `prelude` (not for `raw` files); `Err` says why it failed,
+/// `Ok(false)` that it was skipped (module).
+fn test262_file(harness: &Path, file: &Path, prelude: &str) -> Result<bool, String> {
     let source = std::fs::read_to_string(file).map_err(|e| e.to_string())?;
     let meta = frontmatter(&source);
     let has = |flag: &str| meta.flags.iter().any(|f| f == flag);
@@ -89,6 +90,8 @@ fn test262_file(harness: &Path, file: &Path) -> Result<bool, String> {
             script.push_str(&text);
             script.push('\n');
         }
+        script.push_str(prelude);
+        script.push('\n');
     }
     script.push_str(&source);
 
@@ -154,7 +157,16 @@ fn js_files(dir: &Path, out: &mut Vec<PathBuf>) {
 /// from the engine before the patches under test (`AETHER_TEST262_WRITE=1` rewrites it).
 /// Without a checkout it says so and checks nothing, as the other tests gated on an outside
 /// tool do; with one, a directory list that finds no file is a failure, not a pass.
+#[allow(
+    dead_code,
+    reason = "engine_objects calls assert_known_failures_with only"
+)]
 pub fn assert_known_failures(dirs: &[&str], list: &str) {
+    assert_known_failures_with(dirs, list, "");
+}
+
+/// As [`assert_known_failures`], with `prelude` run before each file (after the harness).
+pub fn assert_known_failures_with(dirs: &[&str], list: &str, prelude: &str) {
     let Some(root) = std::env::var_os("AETHER_TEST262_DIR").map(PathBuf::from) else {
         eprintln!("skipped: set AETHER_TEST262_DIR to a test262 checkout to check {list}");
         return;
@@ -177,7 +189,7 @@ pub fn assert_known_failures(dirs: &[&str], list: &str) {
             .unwrap_or(file)
             .to_string_lossy()
             .into_owned();
-        match test262_file(&harness, file) {
+        match test262_file(&harness, file, prelude) {
             Ok(true) => passed += 1,
             Ok(false) => skipped += 1,
             Err(why) => {
