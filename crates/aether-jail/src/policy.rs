@@ -912,7 +912,7 @@ mod engine_tests {
             BPF_ABS, BPF_ALU, BPF_AND, BPF_JA, BPF_JEQ, BPF_JGE, BPF_JGT, BPF_JMP, BPF_JSET, BPF_K,
             BPF_LD, BPF_RET, BPF_W,
         };
-        let mut data = vec![0u8; 64];
+        let mut data = [0u8; 64];
         data[0..4].copy_from_slice(&(nr as u32).to_le_bytes());
         data[4..8].copy_from_slice(&arch.to_le_bytes());
         for (i, a) in args.iter().enumerate() {
@@ -991,7 +991,7 @@ mod engine_tests {
             u64::MAX,
         ]
         .into_iter()
-        .chain((0..=60).map(|o: u64| o))
+        .chain(0..=60u64)
         .collect();
         const X86_64: u32 = 62 | 0x8000_0000 | 0x4000_0000;
         let mut checked = 0;

@@ -114,7 +114,7 @@ pub(crate) fn grow_main_stack() -> u64 {
     let wanted = MAIN_STACK_MAX.min(hard);
     if soft < wanted {
         limit.current = Some(wanted);
-        if setrlimit(Resource::Stack, limit.clone()).is_ok() {
+        if setrlimit(Resource::Stack, limit).is_ok() {
             return wanted;
         }
     }

@@ -149,13 +149,16 @@ fn issue_23_a_worker_runs_its_step_on_its_main_thread() -> Result<(), String> {
     Ok(())
 }
 
+/// A test of this binary: `Err` says what went wrong.
+type LiveTest = fn() -> Result<(), String>;
+
 fn main() -> ExitCode {
     aether_worker::run_zygote_if_asked();
     if let Err(e) = aether_jail::engine::engine_support() {
         println!("skipped: the process tier cannot run here: {e}");
         return ExitCode::SUCCESS;
     }
-    let tests: [(&str, fn() -> Result<(), String>); 2] = [
+    let tests: [(&str, LiveTest); 2] = [
         (
             "issue_23_a_real_worker_makes_its_quick_calls_through_the_ring",
             issue_23_a_real_worker_makes_its_quick_calls_through_the_ring,
