@@ -91,8 +91,9 @@ impl WorkerLimits {
 /// it is their parent.
 static ZYGOTE: AtomicI32 = AtomicI32::new(0);
 
-/// The worker filter, compiled by [`confine_zygote`] and inherited by workers, which patch in
-/// their pid.
+/// The worker's own filter (what the worker column narrows of the zygote's, see
+/// `policy::worker_narrowing`), compiled by [`confine_zygote`] and inherited by workers, which
+/// patch in their pid.
 static WORKER_FILTER: OnceLock<BpfProgram> = OnceLock::new();
 
 /// The lowest Landlock ABI the tier needs: ABI 4 for TCP rules, 6 for scopes.
@@ -310,7 +311,9 @@ fn new_network_namespace() -> Result<(), JailError> {
 /// - `RLIMIT_AS` = `address_space`, `RLIMIT_CPU` = `cpu` (whole seconds, soft = hard; either
 ///   left as inherited when unlimited, `u64::MAX`),
 ///   `RLIMIT_NOFILE` = `open_files`, `RLIMIT_FSIZE` 0, `RLIMIT_CORE` 0 ([`WorkerLimits`]);
-/// - the worker seccomp allowlist holds: memory management, threads (`clone` only with
+/// - the worker seccomp allowlist holds (the zygote's filter, inherited, with a short filter of
+///   the worker's own stacked on it that refuses what only the zygote may do; together they
+///   decide every call as the worker's whole allowlist would): memory management, threads (`clone` only with
 ///   `CLONE_THREAD`), futexes, clocks, sleeps, its own signals (`tgkill` to its own pid only),
 ///   `prctl(PR_SET_NAME)`, `read`/`write`/`readv`/`writev`/`recv`/`send` without an address,
 ///   `shutdown`, `close`, `exit`/`exit_group`; anything else kills the process with `SIGSYS`.

@@ -348,7 +348,15 @@ pub(crate) fn engine_landlock(kernel_abi: u32) -> Result<(), JailError> {
 pub(crate) enum Role {
     /// The zygote: its filter also bounds every worker, whose own filter stacks on top.
     Zygote,
-    /// A worker (the plugin's engine).
+    /// A worker (the plugin's engine): its whole allowlist, which the zygote's filter and
+    /// `worker_narrowing` enforce together (the tests compare them).
+    #[cfg_attr(
+        not(test),
+        expect(
+            dead_code,
+            reason = "the reference the narrowing filter is tested against"
+        )
+    )]
     Worker,
 }
 
@@ -609,6 +617,103 @@ pub(crate) fn engine_filter(role: Role, pid: i32) -> Result<BpfProgram, JailErro
     Ok(program)
 }
 
+/// What a worker's own filter adds to the zygote's, which every worker inherits (issue 23): the
+/// rows of [`ENGINE_SYSCALLS`] where the worker column is stricter than the zygote's, and
+/// nothing else. Inherited and stacked, the two decide every system call as the worker's whole
+/// allowlist ([`engine_filter`] with [`Role::Worker`]) would (the tests check it call by call),
+/// for a fraction of the instructions the kernel translates, JIT-compiles and runs per worker.
+///
+/// The kernel runs every filter of a process and keeps the strictest answer, so each row here
+/// only needs the worker's condition: the zygote's own (namespace flags of `clone`, `futex`
+/// operations, no `W|X` mapping...) still holds underneath. A row whose two columns differ in a
+/// way this does not know how to narrow is an error, never a silently weaker filter.
+///
+/// Layout: the architecture check (x86_64 or kill), then per row a test of the number and, for
+/// a conditional row, a block that loads argument 0 (its low 32 bits: every condition here is
+/// on an `int` or on flags that fit there) and allows or kills; any other call is allowed
+/// (by this filter: the zygote's allowlist decides it).
+pub(crate) fn worker_narrowing(pid: i32) -> Result<BpfProgram, JailError> {
+    use libc::{BPF_ABS, BPF_JEQ, BPF_JMP, BPF_JSET, BPF_K, BPF_LD, BPF_RET, BPF_W};
+    const AUDIT_ARCH_X86_64: u32 = 62 | 0x8000_0000 | 0x4000_0000;
+    const ARG0_LOW: u32 = 16;
+    let stmt = |code: u32, k: u32| seccompiler::sock_filter {
+        code: code as u16,
+        jt: 0,
+        jf: 0,
+        k,
+    };
+    let jump = |code: u32, k: u32, jt: u8, jf: u8| seccompiler::sock_filter {
+        code: code as u16,
+        jt,
+        jf,
+        k,
+    };
+    let kill = || stmt(BPF_RET | BPF_K, libc::SECCOMP_RET_KILL_PROCESS);
+    let allow = || stmt(BPF_RET | BPF_K, libc::SECCOMP_RET_ALLOW);
+    let unknown = |e: &Entry| JailError::Engine {
+        role: "worker",
+        step: "seccomp filter",
+        source: io::Error::other(format!(
+            "system call {}: no way to narrow {:?} to {:?}",
+            e.nr, e.zygote, e.worker
+        )),
+    };
+    let mut program = vec![
+        stmt(BPF_LD | BPF_W | BPF_ABS, 4), // seccomp_data.arch
+        jump(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
+        kill(),
+        stmt(BPF_LD | BPF_W | BPF_ABS, 0), // seccomp_data.nr
+    ];
+    for e in ENGINE_SYSCALLS {
+        if e.worker == e.zygote {
+            continue;
+        }
+        // The block run for this call; the accumulator holds argument 0 in it.
+        let block: Vec<seccompiler::sock_filter> = match (e.zygote, e.worker) {
+            (_, No) => vec![kill()],
+            (NoNamespace, Thread) => vec![
+                jump(BPF_JMP | BPF_JSET | BPF_K, libc::CLONE_THREAD as u32, 1, 0),
+                kill(),
+                allow(),
+            ],
+            (Prctl(zygote), Prctl(worker)) if worker.iter().all(|o| zygote.contains(o)) => {
+                let n = worker.len();
+                let mut block: Vec<_> = worker
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &o)| {
+                        let to_allow = u8::try_from(n - i).unwrap_or(u8::MAX);
+                        jump(BPF_JMP | BPF_JEQ | BPF_K, o as u32, to_allow, 0)
+                    })
+                    .collect();
+                block.extend([kill(), allow()]);
+                block
+            }
+            (Any, OwnPid) => vec![
+                jump(BPF_JMP | BPF_JEQ | BPF_K, pid as u32, 1, 0),
+                kill(),
+                allow(),
+            ],
+            _ => return Err(unknown(e)),
+        };
+        let conditional = block.len() > 1;
+        // Skip the block (and its argument load) for any other number.
+        let skip = block.len() + usize::from(conditional);
+        program.push(jump(
+            BPF_JMP | BPF_JEQ | BPF_K,
+            e.nr as u32,
+            0,
+            u8::try_from(skip).map_err(|_| unknown(e))?,
+        ));
+        if conditional {
+            program.push(stmt(BPF_LD | BPF_W | BPF_ABS, ARG0_LOW));
+        }
+        program.extend(block);
+    }
+    program.push(allow());
+    Ok(program)
+}
+
 /// Stands for the worker's pid in [`worker_filter_template`]: above the kernel's `PID_MAX_LIMIT`
 /// (2^22), so it is never a pid, and no other constant of the table has this value.
 const PID_PLACEHOLDER: i32 = 0x7fff_fff0;
@@ -617,7 +722,7 @@ const PID_PLACEHOLDER: i32 = 0x7fff_fff0;
 /// worker only patches it ([`with_pid`]) instead of compiling after `fork` (about 40 µs there,
 /// mostly copy-on-write faults).
 pub(crate) fn worker_filter_template() -> Result<BpfProgram, JailError> {
-    engine_filter(Role::Worker, PID_PLACEHOLDER)
+    worker_narrowing(PID_PLACEHOLDER)
 }
 
 /// `template` with the worker's own pid in place of the placeholder, which must occur exactly
@@ -798,6 +903,126 @@ mod engine_tests {
         }
         let deny = &prefix[prefix.len() - 1];
         assert_eq!(deny.k, libc::SECCOMP_RET_ERRNO | libc::EACCES as u32);
+    }
+
+    /// Runs a classic BPF `program` on one `seccomp_data` (only the instructions these filters
+    /// use; anything else fails the test).
+    fn interpret(program: &BpfProgram, nr: i64, arch: u32, args: [u64; 6]) -> u32 {
+        use libc::{
+            BPF_ABS, BPF_ALU, BPF_AND, BPF_JA, BPF_JEQ, BPF_JGE, BPF_JGT, BPF_JMP, BPF_JSET, BPF_K,
+            BPF_LD, BPF_RET, BPF_W,
+        };
+        let mut data = [0u8; 64];
+        data[0..4].copy_from_slice(&(nr as u32).to_le_bytes());
+        data[4..8].copy_from_slice(&arch.to_le_bytes());
+        for (i, a) in args.iter().enumerate() {
+            data[16 + 8 * i..24 + 8 * i].copy_from_slice(&a.to_le_bytes());
+        }
+        let (mut pc, mut acc) = (0usize, 0u32);
+        loop {
+            let i = &program[pc];
+            let code = u32::from(i.code);
+            pc += 1;
+            let cond = |taken: bool| {
+                if taken {
+                    usize::from(i.jt)
+                } else {
+                    usize::from(i.jf)
+                }
+            };
+            match code {
+                c if c == BPF_LD | BPF_W | BPF_ABS => {
+                    let at = i.k as usize;
+                    acc = u32::from_le_bytes(data[at..at + 4].try_into().expect("4 bytes"));
+                }
+                c if c == BPF_ALU | BPF_AND | BPF_K => acc &= i.k,
+                c if c == BPF_JMP | BPF_JA => pc += i.k as usize,
+                c if c == BPF_JMP | BPF_JEQ | BPF_K => pc += cond(acc == i.k),
+                c if c == BPF_JMP | BPF_JGT | BPF_K => pc += cond(acc > i.k),
+                c if c == BPF_JMP | BPF_JGE | BPF_K => pc += cond(acc >= i.k),
+                c if c == BPF_JMP | BPF_JSET | BPF_K => pc += cond(acc & i.k != 0),
+                c if c == BPF_RET | BPF_K => return i.k,
+                other => panic!("instruction {other:#x} at {} not interpreted", pc - 1),
+            }
+        }
+    }
+
+    /// What the kernel returns for filters stacked: the strictest action (kill, then errno,
+    /// then allow, for the actions these filters use).
+    fn strictest(a: u32, b: u32) -> u32 {
+        let rank = |r: u32| match r & libc::SECCOMP_RET_ACTION_FULL {
+            libc::SECCOMP_RET_KILL_PROCESS => 0,
+            libc::SECCOMP_RET_ERRNO => 1,
+            libc::SECCOMP_RET_ALLOW => 2,
+            other => panic!("unexpected action {other:#x}"),
+        };
+        if rank(a) <= rank(b) { a } else { b }
+    }
+
+    /// The per-worker filter stacked on the inherited zygote filter decides every system call
+    /// number (and x32 numbers, and another architecture), with arguments that exercise each
+    /// condition of the table, exactly as the worker's whole allowlist does (issue 23: a worker
+    /// no longer installs that whole allowlist).
+    #[test]
+    fn issue_23_the_narrowing_filter_on_the_zygote_filter_is_the_worker_allowlist() {
+        let pid = 4321;
+        let zygote = engine_filter(Role::Zygote, 0).expect("zygote filter");
+        let whole = engine_filter(Role::Worker, pid).expect("worker filter");
+        let narrowing =
+            with_pid(&worker_filter_template().expect("template"), pid).expect("one placeholder");
+        assert_eq!(narrowing, worker_narrowing(pid).expect("narrowing"));
+        let thread = (libc::CLONE_VM | libc::CLONE_THREAD | libc::CLONE_SIGHAND) as u64;
+        let words: Vec<u64> = [
+            0,
+            1,
+            pid as u64,
+            pid as u64 | 1 << 32,
+            4322,
+            thread,
+            libc::SIGCHLD as u64,
+            thread | libc::CLONE_NEWNET as u64,
+            thread | 1 << 40,
+            libc::SECCOMP_SET_MODE_FILTER.into(),
+            libc::F_GETFD as u64,
+            (libc::PROT_READ | libc::PROT_WRITE) as u64,
+            (libc::PROT_WRITE | libc::PROT_EXEC) as u64,
+            libc::FUTEX_LOCK_PI as u64,
+            (libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG) as u64,
+            u64::MAX,
+        ]
+        .into_iter()
+        .chain(0..=60u64)
+        .collect();
+        const X86_64: u32 = 62 | 0x8000_0000 | 0x4000_0000;
+        let mut checked = 0;
+        for nr in (0..=470).chain((0..=470).map(|n| n | 0x4000_0000)) {
+            for arch in [X86_64, 183 | 0x8000_0000 | 0x4000_0000] {
+                for (a, w) in words.iter().enumerate() {
+                    // Argument 0 and, shifted, the one each condition reads (1, 2 or 4).
+                    let other = words[(a + 3) % words.len()];
+                    let address = if a % 2 == 0 { 0 } else { *w };
+                    let args = [*w, *w, *w, other, address, other];
+                    let stacked = strictest(
+                        interpret(&narrowing, nr, arch, args),
+                        interpret(&zygote, nr, arch, args),
+                    );
+                    let alone = interpret(&whole, nr, arch, args);
+                    assert_eq!(
+                        stacked, alone,
+                        "nr {nr:#x} arch {arch:#x} args {args:x?}: stacked {stacked:#x}, whole {alone:#x}"
+                    );
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > 10_000);
+        // Far shorter than the whole allowlist the kernel used to translate per worker.
+        assert!(
+            narrowing.len() * 4 < whole.len(),
+            "{} vs {}",
+            narrowing.len(),
+            whole.len()
+        );
     }
 
     #[test]

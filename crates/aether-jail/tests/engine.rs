@@ -60,6 +60,14 @@ fn main() {
         ("worker_cannot_map_write_exec", worker_cannot_map_write_exec),
         ("worker_abort_is_its_own_sigabrt", worker_abort),
         (
+            "issue_23_each_worker_is_held_to_the_worker_allowlist",
+            issue_23_each_worker_is_held_to_the_worker_allowlist,
+        ),
+        (
+            "issue_23_a_worker_cannot_signal_another_worker",
+            issue_23_a_worker_cannot_signal_another_worker,
+        ),
+        (
             "issue_23_worker_futex_is_held_to_what_it_uses",
             issue_23_worker_futex_is_held_to_what_it_uses,
         ),
@@ -274,6 +282,59 @@ fn issue_23_worker_futex_is_held_to_what_it_uses() {
     let report = run_ok("worker-denied", &["futex-shared"]);
     assert!(report.has("after"), "{}", report.stdout);
     assert_eq!(report.get("worker"), "exit 0", "{}", report.stdout);
+}
+
+/// A worker's own filter now only narrows the zygote's, which it inherits (issue 23): every call
+/// the zygote may make and a worker may not still kills the worker, and what a worker may make
+/// with an argument check still holds it (`prctl` options, `tgkill` to itself only).
+fn issue_23_each_worker_is_held_to_the_worker_allowlist() {
+    for action in [
+        "recvmsg",
+        "sendmsg",
+        "seccomp",
+        "setrlimit",
+        "prlimit-self",
+        "getrlimit",
+        "getppid",
+        "pidfd-open-self",
+        "wait4",
+        "close-range",
+        "prctl-pdeathsig",
+        "prctl-no-new-privs",
+        "tgkill-zygote",
+        "fork",
+    ] {
+        assert_worker_killed(action);
+    }
+    for action in ["prctl-set-name", "tgkill-self"] {
+        let report = run_ok("worker-denied", &[action]);
+        assert!(report.has("after"), "{action}: {}", report.stdout);
+        assert_eq!(
+            report.get("worker"),
+            "exit 0",
+            "{action}: {}",
+            report.stdout
+        );
+    }
+}
+
+/// Landlock's signal scope (`LANDLOCK_SCOPE_SIGNAL`, ABI 6) only stops signals leaving a
+/// domain, and every worker of a zygote shares the zygote's: so the worker's own filter keeps
+/// `tgkill` to its own pid (issue 23). A worker signalling another worker is killed, and the
+/// other lives on.
+// See: linux tools/testing/selftests/landlock/scoped_signal_test.c (signals within one domain
+// are allowed; only those to a parent or sibling domain are refused).
+fn issue_23_a_worker_cannot_signal_another_worker() {
+    let report = run_ok("worker-sibling", &[]);
+    assert_eq!(report.get("before"), "tgkill-sibling", "{}", report.stdout);
+    assert!(!report.has("after"), "{}", report.stdout);
+    assert_eq!(
+        report.get("worker"),
+        format!("signal {}", libc::SIGSYS),
+        "{}",
+        report.stdout
+    );
+    assert_eq!(report.get("sibling"), "exit 0", "{}", report.stdout);
 }
 
 fn worker_abort() {
@@ -522,6 +583,7 @@ fn scenario(name: &str, args: &[String]) {
     match name {
         "control" => control(),
         "worker-denied" => worker_denied(args.first().map_or("", String::as_str)),
+        "worker-sibling" => worker_sibling(),
         "rlimit-as" => rlimit_as(),
         "rlimit-cpu" => rlimit_cpu(),
         "rlimit-inherited" => rlimit_inherited(),
@@ -787,6 +849,69 @@ fn worker_denied(action: &str) {
                 );
                 libc::syscall(libc::SYS_futex, word.as_ptr(), libc::FUTEX_WAKE, 1)
             },
+            "seccomp" => unsafe {
+                let program = libc::sock_fprog {
+                    len: 0,
+                    filter: std::ptr::null_mut(),
+                };
+                libc::syscall(
+                    libc::SYS_seccomp,
+                    libc::SECCOMP_SET_MODE_FILTER,
+                    0,
+                    &raw const program,
+                )
+            },
+            "setrlimit" => unsafe {
+                let limit = libc::rlimit {
+                    rlim_cur: 4,
+                    rlim_max: 4,
+                };
+                libc::syscall(libc::SYS_setrlimit, libc::RLIMIT_NOFILE, &raw const limit)
+            },
+            "prlimit-self" => unsafe {
+                let mut old = libc::rlimit {
+                    rlim_cur: 0,
+                    rlim_max: 0,
+                };
+                libc::syscall(
+                    libc::SYS_prlimit64,
+                    0,
+                    libc::RLIMIT_NOFILE,
+                    std::ptr::null::<libc::rlimit>(),
+                    &raw mut old,
+                )
+            },
+            "getrlimit" => unsafe {
+                let mut old = libc::rlimit {
+                    rlim_cur: 0,
+                    rlim_max: 0,
+                };
+                libc::syscall(libc::SYS_getrlimit, libc::RLIMIT_NOFILE, &raw mut old)
+            },
+            "getppid" => unsafe { libc::syscall(libc::SYS_getppid) },
+            "pidfd-open-self" => unsafe { libc::syscall(libc::SYS_pidfd_open, libc::getpid(), 0) },
+            "wait4" => unsafe {
+                libc::syscall(
+                    libc::SYS_wait4,
+                    -1,
+                    std::ptr::null_mut::<i32>(),
+                    libc::WNOHANG,
+                    std::ptr::null_mut::<libc::rusage>(),
+                )
+            },
+            "close-range" => unsafe { libc::syscall(libc::SYS_close_range, 1000, 1001, 0) },
+            "prctl-pdeathsig" => unsafe {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0).into()
+            },
+            "prctl-no-new-privs" => unsafe {
+                libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0).into()
+            },
+            "prctl-set-name" => unsafe {
+                libc::prctl(libc::PR_SET_NAME, c"renamed".as_ptr(), 0, 0, 0).into()
+            },
+            "tgkill-self" => unsafe {
+                libc::syscall(libc::SYS_tgkill, libc::getpid(), libc::getpid(), 0)
+            },
             "abort" => std::process::abort(),
             other => panic!("unknown action {other}"),
         };
@@ -794,6 +919,30 @@ fn worker_denied(action: &str) {
         0
     });
     say("worker", wait(pid));
+}
+
+/// Two workers of one zygote: the first waits on a socket, the second signals it (signal 0,
+/// which only checks that it may).
+fn worker_sibling() {
+    let (keep, first_end) = UnixStream::pair().expect("socketpair");
+    zygote();
+    let first = fork_worker(&LIMITS, move || {
+        let mut byte = [0u8; 1];
+        // Returns at EOF, once the scenario shuts its end down.
+        let _ = (&first_end).read(&mut byte);
+        0
+    });
+    let second = fork_worker(&LIMITS, move || {
+        say("before", "tgkill-sibling");
+        // SAFETY: a raw system call with integer arguments.
+        let rc = unsafe { libc::syscall(libc::SYS_tgkill, first, first, 0) };
+        say("after", format!("{rc} errno {}", errno()));
+        0
+    });
+    say("worker", wait(second));
+    // Every worker holds a copy of this end too: shut the socket itself down, not one copy.
+    keep.shutdown(std::net::Shutdown::Both).expect("shutdown");
+    say("sibling", wait(first));
 }
 
 fn rlimit_as() {

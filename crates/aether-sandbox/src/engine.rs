@@ -49,8 +49,17 @@ pub(crate) struct Report {
     pub(crate) cpu: Duration,
 }
 
-/// The engine thread's body.
-pub(crate) fn run(spec: StepSpec, gate: Arc<Gate>, report: SyncSender<Report>) {
+/// What [`run`] does with the engine once it has reported.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Teardown {
+    /// Frees it (a thread that runs more steps, in a process that lives on).
+    Free,
+    /// Leaves it allocated: the process ends after this one step, freeing it all at once.
+    Leave,
+}
+
+/// The engine's body: runs the step, reports, then frees the engine or leaves it.
+pub(crate) fn run(spec: StepSpec, gate: Arc<Gate>, report: SyncSender<Report>, teardown: Teardown) {
     let shared = Arc::clone(&gate.shared);
     shared.set_engine_clock(sys::current_thread_cpu_clock());
     let cpu_start = sys::cpu_time(libc::CLOCK_THREAD_CPUTIME_ID).unwrap_or_default();
@@ -88,7 +97,10 @@ pub(crate) fn run(spec: StepSpec, gate: Arc<Gate>, report: SyncSender<Report>) {
         .saturating_sub(cpu_start);
     // The supervisor may have given up on us: then nobody listens, which is fine.
     let _ = report.send(Report { result, cpu });
-    drop(engine);
+    match teardown {
+        Teardown::Free => drop(engine),
+        Teardown::Leave => std::mem::forget(engine),
+    }
 }
 
 fn kill_error(kill: Kill, spec: &StepSpec) -> StepError {

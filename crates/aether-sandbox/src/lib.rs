@@ -109,6 +109,59 @@ pub fn warm_engine_thread(limits: &Limits) -> std::io::Result<()> {
     pool::spawn(engine_thread_stack(limits), Box::new(|| {}))
 }
 
+/// The native stack an engine for `limits` runs on ([`run_step`] gives its thread this much): 4
+/// times [`Limits::stack`], at least 8 MiB. A caller of [`run_step_on_this_thread`] must have
+/// this much stack left below its frame.
+pub fn engine_stack(limits: &Limits) -> usize {
+    engine_thread_stack(limits)
+}
+
+/// Runs one step's plugin like [`run_step`], but on the calling thread, and leaves the engine's
+/// memory allocated: for a process that runs one step and is then killed (a process-tier
+/// worker), where a thread of its own (its stack, its allocator arena, the switches to and from
+/// it) and freeing a heap the process's end frees anyway cost more than a trivial step.
+///
+/// Every limit holds as in [`run_step`] for the plugin's JavaScript: memory through the metering
+/// allocator, the deadline through the interrupt handler. What it cannot do is abandon a native
+/// call that ignores the interrupt: the caller's own supervisor must bound the step (aether kills
+/// a worker at its deadline). The calling thread's stack must hold [`engine_stack`] bytes below
+/// the current frame.
+pub fn run_step_on_this_thread(spec: StepSpec, host: Arc<dyn Host + 'static>) -> StepOutcome {
+    let start = Instant::now();
+    let limits = spec.limits;
+    let deadline = aether_policy::deadline_after(start, limits.timeout);
+    let shared = Arc::new(Shared::new(deadline, limits.memory.bytes()));
+    let gate = Arc::new(Gate::new(host, Arc::clone(&shared)));
+    let (tx, rx) = mpsc::sync_channel(1);
+    let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        engine::run(spec, Arc::clone(&gate), tx, engine::Teardown::Leave);
+    }));
+    gate.revoke();
+    let report = match (ran, rx.try_recv()) {
+        (Ok(()), Ok(report)) => report,
+        (Err(panic), _) => engine::Report {
+            result: Err(StepError::Engine {
+                message: aether_protocol::panic_message(panic.as_ref())
+                    .unwrap_or_else(|| "the engine panicked".into()),
+            }),
+            cpu: Duration::ZERO,
+        },
+        (Ok(()), Err(_)) => engine::Report {
+            result: Err(StepError::Engine {
+                message: "the engine ended without a result".to_owned(),
+            }),
+            cpu: Duration::ZERO,
+        },
+    };
+    StepOutcome {
+        result: report.result,
+        peak_memory_bytes: shared.meter.peak(),
+        cpu_ms: report.cpu.as_millis().try_into().unwrap_or(u64::MAX),
+        duration: start.elapsed(),
+        samples: Vec::new(),
+    }
+}
+
 /// Runs one step's plugin in a fresh engine on an engine thread of its own (a warm thread is
 /// reused once its previous step is over; an engine never is) and waits for it, at most until
 /// the deadline plus [`TIMEOUT_GRACE`].
@@ -132,7 +185,7 @@ pub fn run_step(spec: StepSpec, host: Arc<dyn Host + 'static>) -> StepOutcome {
     let job = Box::new(move || {
         let on_panic = tx.clone();
         let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            engine::run(spec, thread_gate, tx);
+            engine::run(spec, thread_gate, tx, engine::Teardown::Free);
         }));
         if let Err(panic) = ran {
             let message = aether_protocol::panic_message(panic.as_ref())

@@ -80,6 +80,17 @@ pub const SPIN: Duration = Duration::from_micros(50);
 /// it waits for can run).
 const HOT_SPIN: Duration = Duration::from_micros(5);
 
+/// Whether aether's side polls the ring at all before it sleeps on the socket ([`Ring::spin`]).
+static BROKER_POLLS: AtomicBool = AtomicBool::new(true);
+
+/// Sets whether aether polls its rings before sleeping: not when the run keeps at least as many
+/// steps going as the machine has CPUs (issue 23). Each CPU then has a worker to run, and a
+/// supervisor polling for 50 µs, even yielding, only takes turns from them and adds a context
+/// switch per poll; sleeping on the socket at once costs one wake-up per message instead.
+pub fn set_broker_polls(polls: bool) {
+    BROKER_POLLS.store(polls, Ordering::Relaxed);
+}
+
 /// One mapping of the region, unmapped on drop.
 #[derive(Debug)]
 struct Mapping {
@@ -337,11 +348,15 @@ impl Ring {
         Ok(Poll::Idle)
     }
 
-    /// Polls for up to [`SPIN`]; [`Poll::Idle`] if nothing came.
+    /// Polls for up to [`SPIN`] (once only when aether does not poll, [`set_broker_polls`]);
+    /// [`Poll::Idle`] if nothing came.
     ///
     /// # Errors
     /// As [`Ring::poll`].
     pub fn spin(&mut self) -> Result<Poll, RingTooLarge> {
+        if !BROKER_POLLS.load(Ordering::Relaxed) {
+            return self.poll();
+        }
         let mut found = Ok(Poll::Idle);
         let hot = self.hot;
         let took = spin_until(

@@ -74,10 +74,49 @@ pub(crate) fn alive(pidfd: std::os::fd::BorrowedFd<'_>) -> bool {
 /// free chunks, `brk` down at the top). In the zygote, after a compile, so that a fork copies no
 /// page-table entry for memory that only held a freed compiler, and a worker allocating there
 /// gets zeroed pages instead of copies.
+///
+/// Then it leaves malloc's free lists sorted: the trim consolidates small free chunks into the
+/// "unsorted" list, which the next allocation that misses the small caches walks in full,
+/// writing each chunk's header. A worker doing that writes one page of the zygote's heap per
+/// chunk, each a copy-on-write fault (about 65 per worker, issue 23). One allocation here that
+/// no free chunk fits exactly walks it once for every worker to come.
 pub(crate) fn trim_heap() {
     // SAFETY: `malloc_trim` only walks malloc's own arenas under their locks; no pointer is
     // passed and none is kept.
     unsafe {
         libc::malloc_trim(0);
     }
+    // SAFETY: a plain allocation, freed at once and never dereferenced (a NULL result is
+    // allowed to `free`).
+    unsafe {
+        libc::free(libc::malloc(SORTING_ALLOCATION));
+    }
+}
+
+/// A size in malloc's large range, under its `mmap` threshold (128 KiB), that no free chunk is
+/// likely to fit exactly (an exact fit ends the walk early).
+const SORTING_ALLOCATION: usize = 100_000 - 8;
+
+/// The most a worker lets its main thread's stack grow to: 64 MiB. The kernel leaves at least
+/// 128 MiB free below the main stack when it lays out a process (`mmap_base`'s minimum gap), so
+/// the stack never grows into another mapping below this.
+const MAIN_STACK_MAX: u64 = 64 * 1024 * 1024;
+
+/// Raises the soft `RLIMIT_STACK` to [`MAIN_STACK_MAX`] (never above the hard limit, never
+/// lowering it) so that the engine can run on the main thread, and returns the soft limit in
+/// effect, in bytes (0 if it cannot be read). Before the worker's filter, which refuses
+/// `setrlimit`. Stack pages count towards `RLIMIT_AS` as they are touched, as any thread's.
+pub(crate) fn grow_main_stack() -> u64 {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let mut limit = getrlimit(Resource::Stack);
+    let soft = limit.current.unwrap_or(u64::MAX);
+    let hard = limit.maximum.unwrap_or(u64::MAX);
+    let wanted = MAIN_STACK_MAX.min(hard);
+    if soft < wanted {
+        limit.current = Some(wanted);
+        if setrlimit(Resource::Stack, limit).is_ok() {
+            return wanted;
+        }
+    }
+    soft
 }

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use aether_policy::Capability;
 use aether_protocol::{Host, HostError, HostRequest, HostValue};
-use aether_sandbox::{StepSpec, run_step};
+use aether_sandbox::{StepSpec, run_step, run_step_on_this_thread};
 
 use crate::ring::{self, RingPeer};
 use crate::wire::{self, FromWorker, ToWorker};
@@ -41,10 +41,15 @@ fn serve(socket: OwnedFd, ring: Option<OwnedFd>, request: SpawnRequest) -> Resul
     let stream = Arc::new(UnixStream::from(socket));
     // Mapped before confinement; without it every call takes the socket.
     let ring = ring.and_then(|fd| RingPeer::map(fd).ok());
+    // Before confinement: the worker's filter refuses `setrlimit`.
+    let main_stack = crate::sys::grow_main_stack();
     crate::confine::worker(request).map_err(|_| ())?;
-    // Forked ahead of its step: start the engine thread now, off the step's path (the default
-    // limits' stack; a step asking for more gets a thread of its own).
-    if request == SpawnRequest::POOLED {
+    // Forked ahead of its step, for a step whose engine will not fit the main thread's stack:
+    // start the engine thread now, off the step's path (the default limits' stack; a step
+    // asking for more gets a thread of its own).
+    if request == SpawnRequest::POOLED
+        && !on_main_thread(&aether_sandbox::Limits::default(), main_stack)
+    {
         let _ = aether_sandbox::warm_engine_thread(&aether_sandbox::Limits::default());
     }
     let max = max_incoming(request);
@@ -83,17 +88,23 @@ fn serve(socket: OwnedFd, ring: Option<OwnedFd>, request: SpawnRequest) -> Resul
         ring,
         ring_busy: Mutex::new(()),
     });
-    let outcome = run_step(
-        StepSpec {
-            main: start.main,
-            input,
-            context,
-            limits: start.limits,
-            // aether samples a worker from outside, through the kernel.
-            sample: false,
-        },
-        Arc::clone(&host) as Arc<dyn Host>,
-    );
+    let here = on_main_thread(&start.limits, main_stack);
+    let spec = StepSpec {
+        main: start.main,
+        input,
+        context,
+        limits: start.limits,
+        // aether samples a worker from outside, through the kernel.
+        sample: false,
+    };
+    let outcome = if here {
+        // No engine thread: this process runs one step and is killed after it (issue 23). A
+        // native call that ignores the engine's interrupt is bounded by aether, which kills
+        // this process at the deadline.
+        run_step_on_this_thread(spec, Arc::clone(&host) as Arc<dyn Host>)
+    } else {
+        run_step(spec, Arc::clone(&host) as Arc<dyn Host>)
+    };
     let done = FromWorker::Done {
         result: outcome
             .result
@@ -105,6 +116,17 @@ fn serve(socket: OwnedFd, ring: Option<OwnedFd>, request: SpawnRequest) -> Resul
     let mut reading = host.reader.lock().unwrap_or_else(PoisonError::into_inner);
     while host.read_one(&mut reading).is_some() {}
     Ok(())
+}
+
+/// What the main thread has already used of its stack, at most, when a step starts: the
+/// zygote's frames, the worker's and the step's message.
+const MAIN_STACK_USED: u64 = 1024 * 1024;
+
+/// Whether a step held to `limits` runs its engine on the main thread, whose stack may grow to
+/// `main_stack` bytes: when the engine's stack fits below what is already used.
+fn on_main_thread(limits: &aether_sandbox::Limits, main_stack: u64) -> bool {
+    let needed = u64::try_from(aether_sandbox::engine_stack(limits)).unwrap_or(u64::MAX);
+    needed.saturating_add(MAIN_STACK_USED) <= main_stack
 }
 
 struct Waiting {

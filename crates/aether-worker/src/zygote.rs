@@ -305,6 +305,9 @@ impl Zygote {
     /// step forks one worker. Forking happens on a thread of its own, off the steps' path.
     /// Calling it again replaces both numbers.
     pub fn keep_ready(&self, slots: usize, steps: usize) {
+        // Every CPU busy with a worker: aether's side of the rings sleeps instead of polling.
+        let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+        crate::ring::set_broker_polls(slots.min(steps) < cpus);
         {
             let mut pool = self.shared.pool();
             pool.slots = slots;
