@@ -39,7 +39,7 @@ use crate::gate::Meter;
 use crate::sys;
 
 /// The engine patches, by content: any change to the series is another engine build.
-const PATCHES: [&str; 16] = [
+const PATCHES: [&str; 17] = [
     include_str!(
         "../../../vendor/rquickjs-sys/patches/0001-regexp-skip-impossible-start-positions.patch"
     ),
@@ -70,6 +70,7 @@ const PATCHES: [&str; 16] = [
     include_str!(
         "../../../vendor/rquickjs-sys/patches/0021-interp-dispatch-and-typed-array-elements.patch"
     ),
+    include_str!("../../../vendor/rquickjs-sys/patches/0022-build-dumps-only-on-request.patch"),
 ];
 
 /// The engine build bytecode belongs to (it is only valid for the engine that wrote it:

@@ -81,7 +81,11 @@
 #define __extension__
 #endif
 
-#ifndef NDEBUG
+/* aether (patch 0022): the dump facilities are compiled only on request
+   (-DENABLE_DUMPS_ON_REQUEST), not in every build without NDEBUG: unused, they
+   still linked every string into a runtime-wide list (16 bytes and two pointer
+   writes per string, a list_del on each free) and tested a flag on every free. */
+#if !defined(NDEBUG) && defined(ENABLE_DUMPS_ON_REQUEST)
 #define ENABLE_DUMPS
 #endif
 
