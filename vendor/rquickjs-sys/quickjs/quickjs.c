@@ -879,6 +879,9 @@ typedef struct JSFunctionBytecode {
     uint8_t arguments_allowed : 1;
     uint8_t backtrace_barrier : 1; /* stop backtrace on this function */
     /* XXX: 5 bits available */
+    /* aether patch 0023: bytes of a call frame (locals, stack, var_refs),
+       without copied arguments; set with the sizes, read on every call */
+    uint32_t frame_size;
     uint8_t *byte_code_buf; /* (self pointer) */
     int byte_code_len;
     JSAtom func_name;
@@ -18568,6 +18571,13 @@ static void dump_single_byte_code(JSContext *ctx, const uint8_t *pc,
 static void print_func_name(JSFunctionBytecode *b);
 #endif
 
+/* aether patch 0023: the frame size JS_CallInternal allocates, computed once */
+static void js_bytecode_set_frame_size(JSFunctionBytecode *b)
+{
+    b->frame_size = sizeof(JSValue) * (b->var_count + b->stack_size) +
+        sizeof(JSVarRef *) * b->var_ref_count;
+}
+
 static bool needs_backtrace(JSValue exc)
 {
     return can_store_error_stack(exc) || can_add_backtrace(exc);
@@ -18691,9 +18701,8 @@ static JSValue JS_CallInternal(JSContext *caller_ctx, JSValueConst func_obj,
         arg_allocated_size = 0;
     }
 
-    alloca_size = sizeof(JSValue) * (arg_allocated_size + b->var_count +
-                                     b->stack_size) +
-        sizeof(JSVarRef *) * b->var_ref_count;
+    /* aether patch 0023: frame size precomputed */
+    alloca_size = b->frame_size + sizeof(JSValue) * arg_allocated_size;
     if (js_check_stack_overflow(rt, alloca_size))
         return JS_ThrowStackOverflow(caller_ctx);
 
@@ -38220,6 +38229,7 @@ static JSValue js_create_function(JSContext *ctx, JSFunctionDef *fd)
     fd->cpool = NULL;
 
     b->stack_size = stack_size;
+    js_bytecode_set_frame_size(b); /* aether patch 0023 */
 
     /* XXX: source and pc2line info should be packed at the end of the
        JSFunctionBytecode structure, avoiding allocation overhead
@@ -40899,6 +40909,7 @@ static JSValue JS_ReadFunctionTag(BCReaderState *s)
         goto fail;
 
     memcpy(b, &bc, sizeof(*b));
+    js_bytecode_set_frame_size(b); /* aether patch 0023 */
     bc.func_name = JS_ATOM_NULL;
     JS_REF_COUNT(b) = 1;
     if (local_count != 0) {
