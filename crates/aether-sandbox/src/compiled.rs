@@ -39,7 +39,7 @@ use crate::gate::Meter;
 use crate::sys;
 
 /// The engine patches, by content: any change to the series is another engine build.
-const PATCHES: [&str; 18] = [
+const PATCHES: [&str; 19] = [
     include_str!(
         "../../../vendor/rquickjs-sys/patches/0001-regexp-skip-impossible-start-positions.patch"
     ),
@@ -72,6 +72,9 @@ const PATCHES: [&str; 18] = [
     ),
     include_str!("../../../vendor/rquickjs-sys/patches/0022-build-dumps-only-on-request.patch"),
     include_str!("../../../vendor/rquickjs-sys/patches/0023-interp-frame-size-computed-once.patch"),
+    include_str!(
+        "../../../vendor/rquickjs-sys/patches/0025-interp-constructor-prototype-in-place.patch"
+    ),
 ];
 
 /// The engine build bytecode belongs to (it is only valid for the engine that wrote it:

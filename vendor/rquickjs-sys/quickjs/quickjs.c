@@ -21801,6 +21801,21 @@ static JSValue js_create_from_ctor(JSContext *ctx, JSValueConst ctor,
     if (JS_IsUndefined(ctor)) {
         proto = js_dup(ctx->class_proto[class_id]);
     } else {
+        /* aether 0025: an own data property 'prototype' holding an
+           object (a bytecode function's or a class's, once made) is read
+           in place, as JS_GetPropertyInternal would find it first; the
+           new object's shape takes its own reference on it. Accessors,
+           auto-init slots, non-objects and inherited values take the
+           JS_GetProperty path below. */
+        if (likely(JS_VALUE_GET_TAG(ctor) == JS_TAG_OBJECT)) {
+            JSProperty *pr;
+            JSShapeProperty *prs;
+            prs = find_own_property(&pr, JS_VALUE_GET_OBJ(ctor),
+                                    JS_ATOM_prototype);
+            if (likely(prs && !(prs->flags & JS_PROP_TMASK) &&
+                       JS_VALUE_GET_TAG(pr->u.value) == JS_TAG_OBJECT))
+                return JS_NewObjectProtoClass(ctx, pr->u.value, class_id);
+        }
         proto = JS_GetProperty(ctx, ctor, JS_ATOM_prototype);
         if (JS_IsException(proto))
             return proto;
