@@ -10,20 +10,9 @@ use rquickjs::{Context, Function, Module, Object, Runtime};
 mod test262;
 use test262::assert_known_failures;
 
-#[path = "support/cpu.rs"]
-mod cpu;
-use cpu::thread_cpu_ms;
-
-/// Evaluates `script` in a fresh runtime; returns its string value or the exception's text.
-fn eval(script: &str) -> Result<String, String> {
-    let runtime = Runtime::new().map_err(|e| e.to_string())?;
-    let context = Context::full(&runtime).map_err(|e| e.to_string())?;
-    context.with(|ctx| match ctx.eval::<String, _>(script) {
-        Ok(value) => Ok(value),
-        Err(rquickjs::Error::Exception) => Err(format!("{:?}", ctx.catch())),
-        Err(e) => Err(e.to_string()),
-    })
-}
+#[path = "support/js.rs"]
+mod js;
+use js::{eval, thread_cpu_ms};
 
 /// Imports module `main` from `modules` (name, source) in a fresh runtime with `cpu()` (this
 /// thread's CPU time in ms); returns its export `out` or the exception's text.

@@ -6,22 +6,13 @@
 //! are what the specification (OrdinaryCreateFromConstructor, GetPrototypeFromConstructor)
 //! gives, checked against Node 20.
 
-use rquickjs::{Context, Runtime};
-
 #[path = "support/test262.rs"]
 mod test262;
 use test262::assert_known_failures;
 
-/// Evaluates `script` in a fresh runtime; returns its string value or the exception's text.
-fn eval(script: &str) -> Result<String, String> {
-    let runtime = Runtime::new().map_err(|e| e.to_string())?;
-    let context = Context::full(&runtime).map_err(|e| e.to_string())?;
-    context.with(|ctx| match ctx.eval::<String, _>(script) {
-        Ok(value) => Ok(value),
-        Err(rquickjs::Error::Exception) => Err(format!("{:?}", ctx.catch())),
-        Err(e) => Err(e.to_string()),
-    })
-}
+#[path = "support/js.rs"]
+mod js;
+use js::eval;
 
 // See: https://tc39.es/ecma262/#sec-getprototypefromconstructor (a non-object `prototype`
 // falls back to the realm's %Object.prototype%).

@@ -8,12 +8,14 @@ use std::sync::Arc;
 
 use aether_protocol::{Host, HostError, HostRequest, HostValue};
 use aether_sandbox::{Limits, StepSpec, compile_stats, run_step};
-use rquickjs::context::EvalOptions;
-use rquickjs::{Context, Runtime};
 
 #[path = "support/test262.rs"]
 mod test262;
 use test262::assert_known_failures;
+
+#[path = "support/js.rs"]
+mod js;
+use js::eval_sloppy as eval;
 
 /// Calls of every shape whose frame the patch sizes: missing and extra arguments, sloppy and
 /// strict `arguments`, closures over arguments and locals, locals read before written, default
@@ -58,22 +60,6 @@ const CALLS: &str = r#"
 /// `CALLS`' result in sloppy code, where `sloppy`'s `arguments` is mapped to its parameter.
 const EXPECTED: &str = "14240 1/undefined/undefined undefined/undefined/undefined 3:3 9 1 \
     ,true,3 ,true,3 7 10,11,12 1,2,0 1,5,2 42 1000 true true true 3 3 1";
-
-/// Evaluates sloppy `script` in a fresh runtime; returns its string value or the exception's
-/// text.
-fn eval(script: &str) -> Result<String, String> {
-    let runtime = Runtime::new().map_err(|e| e.to_string())?;
-    let context = Context::full(&runtime).map_err(|e| e.to_string())?;
-    let mut options = EvalOptions::default();
-    options.strict = false;
-    context.with(
-        |ctx| match ctx.eval_with_options::<String, _>(script, options) {
-            Ok(value) => Ok(value),
-            Err(rquickjs::Error::Exception) => Err(format!("{:?}", ctx.catch())),
-            Err(e) => Err(e.to_string()),
-        },
-    )
-}
 
 /// Serves one module, `main.js`, to a step.
 struct OneModule(String);

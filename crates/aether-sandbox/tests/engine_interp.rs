@@ -6,50 +6,15 @@
 //! out the time the thread waits for a core. Semantics are compared with values computed here
 //! from the specification (ToInt32, exact powers), not with the engine's own slow path.
 
-use rquickjs::{Context, Function, Runtime};
+use rquickjs::{Context, Runtime};
 
 #[path = "support/test262.rs"]
 mod test262;
 use test262::assert_known_failures;
 
-#[path = "support/cpu.rs"]
-mod cpu;
-use cpu::thread_cpu_ms;
-
-/// Evaluates `script` in a fresh runtime with `cpu()` (this thread's CPU time in ms); returns
-/// its string value or the exception's text.
-fn eval(script: &str) -> Result<String, String> {
-    let runtime = Runtime::new().map_err(|e| e.to_string())?;
-    let context = Context::full(&runtime).map_err(|e| e.to_string())?;
-    context.with(|ctx| {
-        let cpu = Function::new(ctx.clone(), thread_cpu_ms).map_err(|e| e.to_string())?;
-        ctx.globals().set("cpu", cpu).map_err(|e| e.to_string())?;
-        match ctx.eval::<String, _>(script) {
-            Ok(value) => Ok(value),
-            Err(rquickjs::Error::Exception) => Err(format!("{:?}", ctx.catch())),
-            Err(e) => Err(e.to_string()),
-        }
-    })
-}
-
-/// The CPU time of `measured` over that of `reference` (two function expressions taking
-/// `(n)`), each the best of nine alternating runs.
-fn cpu_ratio(reference: &str, measured: &str) -> f64 {
-    let script = format!(
-        r#"
-        const reference = {reference}, measured = {measured};
-        const n = 200000;
-        let best_r = Infinity, best_m = Infinity, sink = 0;
-        for (let k = 0; k < 9; k++) {{
-            let t = cpu(); sink ^= reference(n); best_r = Math.min(best_r, cpu() - t);
-            t = cpu(); sink ^= measured(n); best_m = Math.min(best_m, cpu() - t);
-        }}
-        String(best_m / best_r);
-        "#
-    );
-    let ratio = eval(&script).expect("the timing script runs");
-    ratio.parse().expect("a number")
-}
+#[path = "support/js.rs"]
+mod js;
+use js::{cpu_ratio_of, eval};
 
 /// ECMAScript ToInt32 of a Number.
 fn to_int32(d: f64) -> i32 {
@@ -219,7 +184,7 @@ fn issue_19_bitwise_on_doubles_is_as_fast_as_on_ints() {
     // The unpatched engine sends a double operand through the generic slow path (ToNumeric,
     // then ToInt32, by calls): in the test profile the double loop took 1.94-2.01x the int
     // loop's CPU time unpatched, and 1.14x patched.
-    let ratio = cpu_ratio(
+    let ratio = cpu_ratio_of(
         "(n) => { let a = 5, b = 9, acc = 0; for (let i = 0; i < n; i++) acc = (acc + ((a ^ b) | (a & b) ^ (a >>> 1) ^ (b | a) ^ (a & 1))) & 7; return acc; }",
         "(n) => { let a = 4294967295, b = 2147483648.5, acc = 0; for (let i = 0; i < n; i++) acc = (acc + ((a ^ b) | (a & b) ^ (a >>> 1) ^ (b | a) ^ (a & 1))) & 7; return acc; }",
     );
@@ -236,7 +201,7 @@ fn issue_19_int_exponentiation_is_not_a_libm_call() {
     // through the generic arithmetic slow path and pow() (2.22-2.26x the multiplication loop's
     // CPU time in the test profile); patched, an int base and exponent are multiplied out
     // inline (1.28x).
-    let ratio = cpu_ratio(
+    let ratio = cpu_ratio_of(
         "(n) => { let a = 2, b = 32, c = 8, d = 16, acc = 0; for (let i = 0; i < n; i++) acc = (acc + a * b + a * c + a * d) & 1023; return acc; }",
         "(n) => { let a = 2, b = 32, c = 8, d = 16, acc = 0; for (let i = 0; i < n; i++) acc = (acc + a ** b + a ** c + a ** d) & 1023; return acc; }",
     );
@@ -283,7 +248,7 @@ fn issue_19_strict_equality_of_every_type_pair_is_unchanged() {
 fn issue_19_strict_equality_of_objects_and_strings_needs_no_call() {
     // Unpatched, `===` had an inline path for two ints only: objects and strings went through
     // js_strict_eq_slow (a call, a switch on the tag, two more calls to free the operands).
-    let ratio = cpu_ratio(
+    let ratio = cpu_ratio_of(
         "(n) => { let a = 1, b = 2, c = 1, acc = 0; for (let i = 0; i < n; i++) { if (a === b) acc++; if (a === c) acc++; if (b !== c) acc++; if (a !== c) acc++; } return acc; }",
         "(n) => { let a = {}, b = \"name\", c = a, acc = 0; for (let i = 0; i < n; i++) { if (a === b) acc++; if (a === c) acc++; if (b !== c) acc++; if (a !== c) acc++; } return acc; }",
     );

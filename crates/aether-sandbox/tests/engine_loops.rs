@@ -8,50 +8,13 @@
 //! Speed is measured as a ratio of two loops timed on the same thread's CPU clock, the best of
 //! several alternating runs (see `engine_interp.rs`).
 
-use rquickjs::{Context, Function, Runtime};
-
 #[path = "support/test262.rs"]
 mod test262;
 use test262::assert_known_failures;
 
-#[path = "support/cpu.rs"]
-mod cpu;
-use cpu::thread_cpu_ms;
-
-/// Evaluates `script` in a fresh runtime with `cpu()` (this thread's CPU time in ms); returns
-/// its string value or the exception's text.
-fn eval(script: &str) -> Result<String, String> {
-    let runtime = Runtime::new().map_err(|e| e.to_string())?;
-    let context = Context::full(&runtime).map_err(|e| e.to_string())?;
-    context.with(|ctx| {
-        let cpu = Function::new(ctx.clone(), thread_cpu_ms).map_err(|e| e.to_string())?;
-        ctx.globals().set("cpu", cpu).map_err(|e| e.to_string())?;
-        match ctx.eval::<String, _>(script) {
-            Ok(value) => Ok(value),
-            Err(rquickjs::Error::Exception) => Err(format!("{:?}", ctx.catch())),
-            Err(e) => Err(e.to_string()),
-        }
-    })
-}
-
-/// The CPU time of `measured` over that of `reference` (two function expressions taking
-/// `(n)`), each the best of nine alternating runs.
-fn cpu_ratio(reference: &str, measured: &str) -> f64 {
-    let script = format!(
-        r#"
-        const reference = {reference}, measured = {measured};
-        const n = 200000;
-        let best_r = Infinity, best_m = Infinity, sink = 0;
-        for (let k = 0; k < 9; k++) {{
-            let t = cpu(); sink ^= reference(n); best_r = Math.min(best_r, cpu() - t);
-            t = cpu(); sink ^= measured(n); best_m = Math.min(best_m, cpu() - t);
-        }}
-        String(best_m / best_r);
-        "#
-    );
-    let ratio = eval(&script).expect("the timing script runs");
-    ratio.parse().expect("a number")
-}
+#[path = "support/js.rs"]
+mod js;
+use js::{cpu_ratio_of, eval};
 
 /// Compares two multi-line results line by line, naming the first case that differs.
 fn assert_lines_eq(got: &str, expected: &str) {
@@ -191,7 +154,7 @@ fn issue_19_loop_tdz_checks_elided_cpu_ratio() {
     // The same loop with `let`s declared before it and `const`s in its body, against `var`s:
     // before patch 0020 every read paid a dead-zone check and every iteration reset the
     // `const`s (1.25x at -O3, measured); now the code is the same as with `var`.
-    let ratio = cpu_ratio(
+    let ratio = cpu_ratio_of(
         "function (n) { var a = 1, b = 2, c = 3, d = 4; for (var i = 0; i < n; i++) { var t1 = (a + b) | 0; var t2 = (c ^ d) | 0; a = b; b = t1; c = d; d = t2; } return a ^ b ^ c ^ d; }",
         "function (n) { let a = 1, b = 2, c = 3, d = 4; for (let i = 0; i < n; i++) { const t1 = (a + b) | 0; const t2 = (c ^ d) | 0; a = b; b = t1; c = d; d = t2; } return a ^ b ^ c ^ d; }",
     );

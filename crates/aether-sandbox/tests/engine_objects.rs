@@ -9,38 +9,19 @@
 //! Speed is measured as a ratio of two loops timed on the same thread's CPU clock, the best of
 //! several alternating runs (see `engine_interp.rs`).
 
-use rquickjs::{Context, Function, Runtime};
+use rquickjs::{Context, Runtime};
 
 #[path = "support/test262.rs"]
 mod test262;
 use test262::assert_known_failures_with;
 
-#[path = "support/cpu.rs"]
-mod cpu;
-use cpu::thread_cpu_ms;
+#[path = "support/js.rs"]
+mod js;
 
 /// A runtime makes its cache table only after 4096 lookups that would have filled it (a short
 /// step never pays for it): this makes it, so that every case below runs with the caches on.
 const MAKE_TABLE: &str =
     "(() => { const o = { a: 1 }; let s = 0; for (let i = 0; i < 5000; i++) s += o.a; })();";
-
-/// Evaluates `script` in a fresh runtime with `cpu()` (this thread's CPU time in ms); returns
-/// its string value or the exception's text. The runtime is dropped at the end: the engine
-/// checks then that nothing it allocated is left (a cache holding a shape would be).
-fn eval(script: &str) -> Result<String, String> {
-    let runtime = Runtime::new().map_err(|e| e.to_string())?;
-    let context = Context::full(&runtime).map_err(|e| e.to_string())?;
-    context.with(|ctx| {
-        let cpu = Function::new(ctx.clone(), thread_cpu_ms).map_err(|e| e.to_string())?;
-        ctx.globals().set("cpu", cpu).map_err(|e| e.to_string())?;
-        ctx.eval::<(), _>(MAKE_TABLE).map_err(|e| e.to_string())?;
-        match ctx.eval::<String, _>(script) {
-            Ok(value) => Ok(value),
-            Err(rquickjs::Error::Exception) => Err(format!("{:?}", ctx.catch())),
-            Err(e) => Err(e.to_string()),
-        }
-    })
-}
 
 /// Runs `body` in strict mode with `seen` (what the case saw), `warm(f, ...a)` (calls `f` 50
 /// times, so that its sites fill the caches), `keys(o)` (own keys in order) and `attempt(f)`
@@ -443,23 +424,13 @@ fn issue_19_adding_properties_is_nearly_as_fast_as_writing_them() {
     // own shape extended in place, hashed again and often reallocated), so a constructor
     // adding six properties took 2.70x a loop making an object and writing six existing ones
     // (engine alone at -O3); the cache swaps the recorded shape in (1.21x).
-    let script = r#"
+    let setup = r#"
         class P {}
         const q = new P(); q.a = 0; q.b = 0; q.c = 0; q.d = 0; q.e = 0; q.f = 0;
         const reference = (n) => { let s = 0; for (let i = 0; i < n; i++) { const o = new P(); q.a = i; q.b = i; q.c = i; q.d = i; q.e = i; q.f = i; s += q.f + (o === q ? 1 : 0); } return s; };
         const measured = (n) => { let s = 0; for (let i = 0; i < n; i++) { const o = new P(); o.a = i; o.b = i; o.c = i; o.d = i; o.e = i; o.f = i; s += o.f; } return s; };
-        const n = 50000;
-        let best_r = Infinity, best_m = Infinity, sink = 0;
-        for (let k = 0; k < 9; k++) {
-            let t = cpu(); sink ^= reference(n); best_r = Math.min(best_r, cpu() - t);
-            t = cpu(); sink ^= measured(n); best_m = Math.min(best_m, cpu() - t);
-        }
-        String(best_m / best_r);
     "#;
-    let ratio: f64 = eval(script)
-        .expect("the timing script runs")
-        .parse()
-        .expect("a number");
+    let ratio = js::cpu_ratio(MAKE_TABLE, setup, 50000);
     eprintln!("six properties added / six properties written, CPU time: {ratio:.2}");
     assert!(
         ratio < RATIO_LIMIT,
@@ -488,4 +459,9 @@ fn issue_19_test262_object_creation_results_unchanged() {
         "test262_objects_failures.txt",
         MAKE_TABLE,
     );
+}
+
+/// Evaluates `script` as [`js::eval`] does, after a loop that makes the runtime's cache table.
+fn eval(script: &str) -> Result<String, String> {
+    js::eval_after(MAKE_TABLE, true, script)
 }

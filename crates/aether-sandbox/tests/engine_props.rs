@@ -7,38 +7,19 @@
 //! Speed is measured as a ratio of two loops timed on the same thread's CPU clock, the best
 //! of several alternating runs (see `engine_interp.rs`).
 
-use rquickjs::{Context, Function, Runtime};
+use rquickjs::{Context, Runtime};
 
 #[path = "support/test262.rs"]
 mod test262;
 use test262::assert_known_failures;
 
-#[path = "support/cpu.rs"]
-mod cpu;
-use cpu::thread_cpu_ms;
+#[path = "support/js.rs"]
+mod js;
 
 /// A runtime makes its cache table only after 4096 lookups that would have filled it (a short
 /// step never pays for it): this makes it, so that every case below runs with the caches on.
 const MAKE_TABLE: &str =
     "(() => { const o = { a: 1 }; let s = 0; for (let i = 0; i < 5000; i++) s += o.a; })();";
-
-/// Evaluates `script` in a fresh runtime with `cpu()` (this thread's CPU time in ms); returns
-/// its string value or the exception's text. The runtime is dropped at the end: the engine
-/// checks then that nothing it allocated is left (a cache holding a shape would be).
-fn eval(script: &str) -> Result<String, String> {
-    let runtime = Runtime::new().map_err(|e| e.to_string())?;
-    let context = Context::full(&runtime).map_err(|e| e.to_string())?;
-    context.with(|ctx| {
-        let cpu = Function::new(ctx.clone(), thread_cpu_ms).map_err(|e| e.to_string())?;
-        ctx.globals().set("cpu", cpu).map_err(|e| e.to_string())?;
-        ctx.eval::<(), _>(MAKE_TABLE).map_err(|e| e.to_string())?;
-        match ctx.eval::<String, _>(script) {
-            Ok(value) => Ok(value),
-            Err(rquickjs::Error::Exception) => Err(format!("{:?}", ctx.catch())),
-            Err(e) => Err(e.to_string()),
-        }
-    })
-}
 
 /// Runs `body` (statements that push what one site saw onto `seen` through `read(o)` /
 /// `write(o, v)`) and returns `seen` joined with spaces. `read` and `write` are one
@@ -264,25 +245,15 @@ fn issue_19_prototype_method_lookup_is_as_fast_as_an_own_property() {
     // Unpatched, `o.m` for a method seven prototypes up hashed the name into every object of
     // the chain (1.81x an own property in the test profile, 1.97x on the engine alone at -O3);
     // the cache goes to the holder.
-    let script = r#"
+    let setup = r#"
         class A { m() { return 1; } }
         let C = A;
         for (let i = 0; i < 7; i++) { C = class extends C {}; C.prototype["k" + i] = i; }
         const deep = new C(), own = { m: A.prototype.m, a: 1, b: 2 };
         const reference = (n) => { let s = 0; for (let i = 0; i < n; i++) s += own.m === own.m ? 1 : 0; return s; };
         const measured = (n) => { let s = 0; for (let i = 0; i < n; i++) s += deep.m === deep.m ? 1 : 0; return s; };
-        const n = 200000;
-        let best_r = Infinity, best_m = Infinity, sink = 0;
-        for (let k = 0; k < 9; k++) {
-            let t = cpu(); sink ^= reference(n); best_r = Math.min(best_r, cpu() - t);
-            t = cpu(); sink ^= measured(n); best_m = Math.min(best_m, cpu() - t);
-        }
-        String(best_m / best_r);
     "#;
-    let ratio: f64 = eval(script)
-        .expect("the timing script runs")
-        .parse()
-        .expect("a number");
+    let ratio = js::cpu_ratio(MAKE_TABLE, setup, 200000);
     eprintln!("method seven prototypes up / own property, CPU time: {ratio:.2}");
     assert!(
         ratio < 1.5,
@@ -314,4 +285,9 @@ fn issue_19_test262_property_access_results_unchanged() {
         ],
         "test262_props_failures.txt",
     );
+}
+
+/// Evaluates `script` as [`js::eval`] does, after a loop that makes the runtime's cache table.
+fn eval(script: &str) -> Result<String, String> {
+    js::eval_after(MAKE_TABLE, true, script)
 }

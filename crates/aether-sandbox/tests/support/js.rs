@@ -1,0 +1,90 @@
+//! How the engine's test binaries (`engine_interp`, `engine_calls`, `engine_props`,
+//! `engine_objects`, `engine_loops`, `engine_ctors`, `engine_frames`) run a script: a fresh
+//! runtime and full context with `cpu()` (this thread's CPU time in ms), and the timing loop
+//! their speed tests share. A ratio of two loops on one thread's CPU time is steadier on a
+//! loaded machine than wall time.
+
+#![allow(
+    dead_code,
+    reason = "each test binary includes this file and uses only part of it"
+)]
+
+use rquickjs::context::EvalOptions;
+use rquickjs::{Context, Function, Runtime};
+
+/// This thread's CPU time in milliseconds (std has no per-thread CPU clock).
+#[allow(
+    unsafe_code,
+    reason = "clock_gettime of the thread CPU clock; std has no safe equivalent"
+)]
+pub fn thread_cpu_ms() -> f64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid timespec to write to; the clock id is a constant of the platform.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    ts.tv_sec as f64 * 1e3 + ts.tv_nsec as f64 / 1e6
+}
+
+/// Evaluates strict `script` in a fresh runtime with `cpu()`; returns its string value or the
+/// exception's text. The runtime is dropped at the end: the engine checks then that nothing it
+/// allocated is left.
+pub fn eval(script: &str) -> Result<String, String> {
+    eval_after("", true, script)
+}
+
+/// As [`eval`], in sloppy code.
+pub fn eval_sloppy(script: &str) -> Result<String, String> {
+    eval_after("", false, script)
+}
+
+/// As [`eval`], with `prelude` evaluated first in the same context (its value dropped), and
+/// `script` strict or sloppy.
+pub fn eval_after(prelude: &str, strict: bool, script: &str) -> Result<String, String> {
+    let runtime = Runtime::new().map_err(|e| e.to_string())?;
+    let context = Context::full(&runtime).map_err(|e| e.to_string())?;
+    context.with(|ctx| {
+        let cpu = Function::new(ctx.clone(), thread_cpu_ms).map_err(|e| e.to_string())?;
+        ctx.globals().set("cpu", cpu).map_err(|e| e.to_string())?;
+        if !prelude.is_empty() {
+            ctx.eval::<(), _>(prelude).map_err(|e| e.to_string())?;
+        }
+        let mut options = EvalOptions::default();
+        options.strict = strict;
+        match ctx.eval_with_options::<String, _>(script, options) {
+            Ok(value) => Ok(value),
+            Err(rquickjs::Error::Exception) => Err(format!("{:?}", ctx.catch())),
+            Err(e) => Err(e.to_string()),
+        }
+    })
+}
+
+/// The CPU time of `measured(n)` over that of `reference(n)`, each the best of nine alternating
+/// runs. `setup` is script text defining both functions (`const reference = …, measured = …`);
+/// `prelude` runs before it as in [`eval_after`].
+pub fn cpu_ratio(prelude: &str, setup: &str, n: u32) -> f64 {
+    let script = format!(
+        r#"
+        {setup}
+        const n = {n};
+        let best_r = Infinity, best_m = Infinity, sink = 0;
+        for (let k = 0; k < 9; k++) {{
+            let t = cpu(); sink ^= reference(n); best_r = Math.min(best_r, cpu() - t);
+            t = cpu(); sink ^= measured(n); best_m = Math.min(best_m, cpu() - t);
+        }}
+        String(best_m / best_r);
+        "#
+    );
+    let ratio = eval_after(prelude, true, &script).expect("the timing script runs");
+    ratio.parse().expect("a number")
+}
+
+/// [`cpu_ratio`] of two function expressions taking `(n)`, at `n` = 200,000.
+pub fn cpu_ratio_of(reference: &str, measured: &str) -> f64 {
+    cpu_ratio(
+        "",
+        &format!("const reference = {reference}, measured = {measured};"),
+        200_000,
+    )
+}
