@@ -18,11 +18,6 @@ use test262::assert_known_failures_with;
 #[path = "support/js.rs"]
 mod js;
 
-/// A runtime makes its cache table only after 4096 lookups that would have filled it (a short
-/// step never pays for it): this makes it, so that every case below runs with the caches on.
-const MAKE_TABLE: &str =
-    "(() => { const o = { a: 1 }; let s = 0; for (let i = 0; i < 5000; i++) s += o.a; })();";
-
 /// Runs `body` in strict mode with `seen` (what the case saw), `warm(f, ...a)` (calls `f` 50
 /// times, so that its sites fill the caches), `keys(o)` (own keys in order) and `attempt(f)`
 /// (`f()`, or the name of the error's constructor); returns `seen` joined with spaces.
@@ -380,7 +375,7 @@ fn issue_19_cached_additions_out_of_memory_throw_and_leave_the_site_working() {
     runtime.set_memory_limit(16 << 20);
     let context = Context::full(&runtime).expect("context");
     let result = context.with(|ctx| {
-        ctx.eval::<(), _>(MAKE_TABLE)
+        ctx.eval::<(), _>(js::MAKE_CACHE_TABLE)
             .map_err(|_| format!("{:?}", ctx.catch()))?;
         ctx.eval::<String, _>(
             r#"
@@ -430,7 +425,7 @@ fn issue_19_adding_properties_is_nearly_as_fast_as_writing_them() {
         const reference = (n) => { let s = 0; for (let i = 0; i < n; i++) { const o = new P(); q.a = i; q.b = i; q.c = i; q.d = i; q.e = i; q.f = i; s += q.f + (o === q ? 1 : 0); } return s; };
         const measured = (n) => { let s = 0; for (let i = 0; i < n; i++) { const o = new P(); o.a = i; o.b = i; o.c = i; o.d = i; o.e = i; o.f = i; s += o.f; } return s; };
     "#;
-    let ratio = js::cpu_ratio(MAKE_TABLE, setup, 50000);
+    let ratio = js::cpu_ratio(js::MAKE_CACHE_TABLE, setup, 50000);
     eprintln!("six properties added / six properties written, CPU time: {ratio:.2}");
     assert!(
         ratio < RATIO_LIMIT,
@@ -457,11 +452,11 @@ fn issue_19_test262_object_creation_results_unchanged() {
             "test/built-ins/Object/preventExtensions",
         ],
         "test262_objects_failures.txt",
-        MAKE_TABLE,
+        js::MAKE_CACHE_TABLE,
     );
 }
 
 /// Evaluates `script` as [`js::eval`] does, after a loop that makes the runtime's cache table.
 fn eval(script: &str) -> Result<String, String> {
-    js::eval_after(MAKE_TABLE, true, script)
+    js::eval_after(js::MAKE_CACHE_TABLE, true, script)
 }

@@ -16,11 +16,6 @@ use test262::assert_known_failures;
 #[path = "support/js.rs"]
 mod js;
 
-/// A runtime makes its cache table only after 4096 lookups that would have filled it (a short
-/// step never pays for it): this makes it, so that every case below runs with the caches on.
-const MAKE_TABLE: &str =
-    "(() => { const o = { a: 1 }; let s = 0; for (let i = 0; i < 5000; i++) s += o.a; })();";
-
 /// Runs `body` (statements that push what one site saw onto `seen` through `read(o)` /
 /// `write(o, v)`) and returns `seen` joined with spaces. `read` and `write` are one
 /// `o.p` instruction each, warmed on the objects first so that the caches are filled.
@@ -253,7 +248,7 @@ fn issue_19_prototype_method_lookup_is_as_fast_as_an_own_property() {
         const reference = (n) => { let s = 0; for (let i = 0; i < n; i++) s += own.m === own.m ? 1 : 0; return s; };
         const measured = (n) => { let s = 0; for (let i = 0; i < n; i++) s += deep.m === deep.m ? 1 : 0; return s; };
     "#;
-    let ratio = js::cpu_ratio(MAKE_TABLE, setup, 200000);
+    let ratio = js::cpu_ratio(js::MAKE_CACHE_TABLE, setup, 200000);
     eprintln!("method seven prototypes up / own property, CPU time: {ratio:.2}");
     assert!(
         ratio < 1.5,
@@ -289,5 +284,5 @@ fn issue_19_test262_property_access_results_unchanged() {
 
 /// Evaluates `script` as [`js::eval`] does, after a loop that makes the runtime's cache table.
 fn eval(script: &str) -> Result<String, String> {
-    js::eval_after(MAKE_TABLE, true, script)
+    js::eval_after(js::MAKE_CACHE_TABLE, true, script)
 }
