@@ -54,7 +54,7 @@ pub const ON_SOCKET: u32 = u32::MAX;
 
 /// The worker's words: `request_seq`, `request_len`, `worker_asleep`, `socket_seq`.
 const WORKER_LINE: usize = 0;
-/// aether's words: `reply_seq`, `reply_len`, `broker_asleep`.
+/// aether's words: `reply_seq`, `reply_len`, `broker_asleep`, `broker_sleeps`.
 const BROKER_LINE: usize = 64;
 const REQUEST_SLOT: usize = 128;
 const REPLY_SLOT: usize = REQUEST_SLOT + SLOT;
@@ -70,6 +70,9 @@ const SOCKET_SEQ: usize = WORKER_LINE + 12;
 const REPLY_SEQ: usize = BROKER_LINE;
 const REPLY_LEN: usize = BROKER_LINE + 4;
 const BROKER_ASLEEP: usize = BROKER_LINE + 8;
+/// Non-zero while aether does not poll ([`set_broker_polls`]): a worker waiting for a reply then
+/// sleeps at once instead of polling (issue 23). Only a hint, read by the worker alone.
+const BROKER_SLEEPS: usize = BROKER_LINE + 12;
 
 /// How long a side polls the other's sequence word before it sleeps: a quick host call's work
 /// is a few microseconds, a sleep and wake-up costs tens.
@@ -287,6 +290,10 @@ impl Ring {
                 | rustix::fs::SealFlags::SEAL,
         )?;
         let map = Mapping::new(&fd)?;
+        map.word(BROKER_SLEEPS).store(
+            u32::from(!BROKER_POLLS.load(Ordering::Relaxed)),
+            Ordering::Relaxed,
+        );
         Ok(Ring {
             map,
             fd: Some(fd),
@@ -354,7 +361,11 @@ impl Ring {
     /// # Errors
     /// As [`Ring::poll`].
     pub fn spin(&mut self) -> Result<Poll, RingTooLarge> {
-        if !BROKER_POLLS.load(Ordering::Relaxed) {
+        let polls = BROKER_POLLS.load(Ordering::Relaxed);
+        self.map
+            .word(BROKER_SLEEPS)
+            .store(u32::from(!polls), Ordering::Relaxed);
+        if !polls {
             return self.poll();
         }
         let mut found = Ok(Poll::Idle);
@@ -456,6 +467,12 @@ impl RingPeer {
         self.map.word(SOCKET_SEQ).fetch_add(1, Ordering::Release);
     }
 
+    /// Whether aether says it does not poll (every CPU has a worker): a reply is then waited
+    /// for asleep.
+    pub fn broker_sleeps(&self) -> bool {
+        self.map.word(BROKER_SLEEPS).load(Ordering::Relaxed) != 0
+    }
+
     /// Whether aether says it sleeps on the socket.
     pub fn broker_asleep(&self) -> bool {
         self.map.word(BROKER_ASLEEP).load(Ordering::SeqCst) != 0
@@ -467,11 +484,18 @@ impl RingPeer {
         let started = Instant::now();
         let seq = self.map.word(REPLY_SEQ);
         let last = self.last_reply.load(Ordering::Relaxed);
-        let took = spin_until(
-            || seq.load(Ordering::Acquire) != last,
-            self.hot.load(Ordering::Relaxed),
-        );
-        self.hot.store(stays_hot(took), Ordering::Relaxed);
+        let took = if self.broker_sleeps() {
+            // aether sleeps on the socket: every CPU has a worker, and polling here would only
+            // take turns from aether, which has to run to answer.
+            (seq.load(Ordering::Acquire) != last).then_some(Duration::ZERO)
+        } else {
+            let took = spin_until(
+                || seq.load(Ordering::Acquire) != last,
+                self.hot.load(Ordering::Relaxed),
+            );
+            self.hot.store(stays_hot(took), Ordering::Relaxed);
+            took
+        };
         if took.is_none() {
             let asleep = self.map.word(WORKER_ASLEEP);
             loop {

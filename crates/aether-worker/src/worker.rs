@@ -54,7 +54,13 @@ fn serve(socket: OwnedFd, ring: Option<OwnedFd>, request: SpawnRequest) -> Resul
     }
     let max = max_incoming(request);
     let mut inbox = wire::FrameReader::new();
-    let ToWorker::Start(start) = inbox.read(&stream, max, || Ok(())).map_err(|_| ())? else {
+    // Asleep at once when aether does not poll (every CPU has a worker to run).
+    let first = if ring.as_ref().is_some_and(RingPeer::broker_sleeps) {
+        inbox.read_blocking(&stream, max, || Ok(()))
+    } else {
+        inbox.read(&stream, max, || Ok(()))
+    };
+    let ToWorker::Start(start) = first.map_err(|_| ())? else {
         return Err(());
     };
     // From here on, an allocation the address-space limit refuses ends the step as a memory
@@ -112,9 +118,10 @@ fn serve(socket: OwnedFd, ring: Option<OwnedFd>, request: SpawnRequest) -> Resul
         cpu: std::time::Duration::from_millis(outcome.cpu_ms),
     };
     host.send(&done).map_err(|_| ())?;
-    // aether reads this process's accounting, then kills it: wait for that (the socket closes).
+    // aether reads this process's accounting, then kills it: wait for that (the socket closes),
+    // asleep: polling here only took turns from aether and the other workers (issue 23).
     let mut reading = host.reader.lock().unwrap_or_else(PoisonError::into_inner);
-    while host.read_one(&mut reading).is_some() {}
+    while host.read_one(&mut reading, true).is_some() {}
     Ok(())
 }
 
@@ -242,8 +249,14 @@ impl WorkerHost {
 
     /// Reads one reply and hands it to its caller; `None` once the socket is closed or broken
     /// (then every waiting caller gets [`closed`]).
-    fn read_one(&self, inbox: &mut wire::FrameReader) -> Option<()> {
-        match inbox.read(&self.stream, self.max, || Ok(())) {
+    /// Reads one frame from aether: at once asleep if `blocking`, else polling first.
+    fn read_one(&self, inbox: &mut wire::FrameReader, blocking: bool) -> Option<()> {
+        let frame = if blocking {
+            inbox.read_blocking(&self.stream, self.max, || Ok(()))
+        } else {
+            inbox.read(&self.stream, self.max, || Ok(()))
+        };
+        match frame {
             Ok(ToWorker::Reply {
                 id,
                 reply,
@@ -337,7 +350,10 @@ impl WorkerHost {
                             Err(TryRecvError::Disconnected) => return Err(closed()),
                             Err(TryRecvError::Empty) => {}
                         }
-                        if self.read_one(&mut reading).is_none() {
+                        // Asleep at once when aether does not poll either: every CPU has a
+                        // worker to run.
+                        let blocking = self.ring.as_ref().is_some_and(RingPeer::broker_sleeps);
+                        if self.read_one(&mut reading, blocking).is_none() {
                             return rx.try_recv().unwrap_or_else(|_| Err(closed()));
                         }
                     }
