@@ -810,9 +810,37 @@ const PREPARE_REST_AT: usize = 2;
 
 /// Compiles the rest of the bindings' bytecode, then returns the compilers' free heap pages.
 fn prepare_rest() {
-    let mut part = 1;
-    while aether_sandbox::prepare_part(part) {
-        part += 1;
-    }
+    off_main_heap(|| {
+        let mut part = 1;
+        while aether_sandbox::prepare_part(part) {
+            part += 1;
+        }
+    });
     sys::trim_heap();
+}
+
+/// Runs `work` on a thread of its own and waits for it to end, so that what it allocates, and
+/// above all what it frees, stays in that thread's malloc arena instead of malloc's main heap.
+/// A worker allocates from the main heap (its engine runs on the main thread): a free chunk
+/// left there by the zygote is one the worker reuses, writing its header into a page it shares
+/// with the zygote (a copy on write) instead of a fresh page at the heap's top (issue 23). On
+/// this thread if no thread can be started. The zygote is single-threaded again when this
+/// returns: the thread has ended, and forks happen only after.
+fn off_main_heap(work: impl FnOnce() + Send) {
+    let mut work = Some(work);
+    let stack = aether_sandbox::engine_stack(&aether_sandbox::Limits::default());
+    let ran = std::thread::scope(|scope| {
+        let thread = std::thread::Builder::new()
+            .name("aether-prepare".into())
+            .stack_size(stack)
+            .spawn_scoped(scope, || {
+                if let Some(work) = work.take() {
+                    work();
+                }
+            });
+        thread.is_ok_and(|thread| thread.join().is_ok())
+    });
+    if !ran && let Some(work) = work.take() {
+        work();
+    }
 }
