@@ -545,7 +545,10 @@ mod tests {
         set_broker_polls(false);
         let mut ring = Ring::new().expect("ring");
         let peer = ring.peer().expect("second mapping");
-        assert!(peer.broker_sleeps(), "a ring made while aether does not poll");
+        assert!(
+            peer.broker_sleeps(),
+            "a ring made while aether does not poll"
+        );
         set_broker_polls(true);
         assert!(matches!(ring.spin(), Ok(Poll::Idle)));
         assert!(!peer.broker_sleeps(), "aether polls again");
