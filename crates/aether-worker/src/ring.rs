@@ -31,7 +31,8 @@
 //! `F_SEAL_GROW`, `F_SEAL_SEAL`) before the worker gets it: the worker cannot shrink the file under
 //! aether's mapping (which would fault aether on its next access). The `asleep` words are only
 //! hints: a worker that lies about them delays only its own step, which still ends at its
-//! deadline.
+//! deadline. So is `broker_sleeps` (aether does not poll: the worker then waits asleep at once),
+//! which only the worker reads.
 #![allow(
     unsafe_code,
     reason = "mapping the shared region, copying bytes in and out of it, and futex wait/wake on one of its words"
