@@ -37,6 +37,13 @@ pub(crate) fn ignore_children() -> io::Result<()> {
     Ok(())
 }
 
+/// Ignores `SIGPIPE` (a write to a closed socket fails with `EPIPE` instead of killing the
+/// process), as Rust's runtime start-up does in a binary with a Rust `main`.
+pub(crate) fn ignore_broken_pipes() {
+    // SAFETY: setting a standard disposition (SIG_IGN) for SIGPIPE; no handler runs.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
+}
+
 /// Takes ownership of descriptor `fd`, which the zygote's parent passed on its command line.
 pub(crate) fn inherited_fd(fd: i32) -> io::Result<std::os::fd::OwnedFd> {
     use std::os::fd::FromRawFd;
