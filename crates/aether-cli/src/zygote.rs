@@ -9,12 +9,18 @@
 #![no_main]
 #![allow(
     unsafe_code,
-    reason = "`no_mangle` on the C `main`: the one symbol the C runtime calls"
+    reason = "`no_mangle` on the C `main` (the one symbol the C runtime calls) and the build id's `link_section`"
 )]
 
 /// The system allocator, as in `aether` (the worker's allocation failures are memory kills).
 #[global_allocator]
 static ALLOCATOR: aether::worker::Allocator = aether::worker::Allocator;
+
+/// This build's id, where aether reads it before it starts this binary
+/// (`aether::worker::BUILD_ID_SECTION`): an image of another build is never started.
+#[used]
+#[unsafe(link_section = ".aether-zygote-build")]
+static BUILD_ID: [u8; aether::worker::BUILD_ID.len()] = aether::worker::image_build_id();
 
 /// The C runtime's entry point: runs the zygote, or says what this binary is and exits 2.
 #[unsafe(no_mangle)]
@@ -22,5 +28,7 @@ extern "C" fn main(
     _argc: std::ffi::c_int,
     _argv: *const *const std::ffi::c_char,
 ) -> std::ffi::c_int {
+    // Referenced, so that the linker keeps its section.
+    std::hint::black_box(&BUILD_ID);
     aether::worker::image_main()
 }

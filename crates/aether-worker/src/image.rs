@@ -35,6 +35,24 @@ pub const BUILD_ID: &str = concat!(
     env!("AETHER_ZYGOTE_SOURCES")
 );
 
+/// The ELF section of the small image that holds [`BUILD_ID`] (`aether-zygote` defines it with
+/// [`image_build_id`]): aether reads it before it starts the image, so that an image left from
+/// another build (`cargo build --bin aether` rebuilds `aether` alone) costs a few reads, not a
+/// zygote started for nothing. The zygote's first message still proves its build.
+pub const BUILD_ID_SECTION: &str = ".aether-zygote-build";
+
+/// [`BUILD_ID`] as the array `aether-zygote` places in [`BUILD_ID_SECTION`].
+pub const fn image_build_id<const N: usize>() -> [u8; N] {
+    let bytes = BUILD_ID.as_bytes();
+    let mut out = [0u8; N];
+    let mut i = 0;
+    while i < N && i < bytes.len() {
+        out[i] = bytes[i];
+        i += 1;
+    }
+    out
+}
+
 /// The binary a zygote is started from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ZygoteImage {
@@ -113,8 +131,58 @@ fn open_small() -> Option<Opened> {
         .ok()?;
     let meta = file.metadata().ok()?;
     let dir_meta = std::fs::metadata(dir).ok()?;
-    (meta.is_file() && trusted(&meta, owner) && trusted(&dir_meta, owner))
+    let ours = meta.is_file() && trusted(&meta, owner) && trusted(&dir_meta, owner);
+    (ours && section(&file, BUILD_ID_SECTION).as_deref() == Some(BUILD_ID.as_bytes()))
         .then_some(Opened { file, path })
+}
+
+/// The contents of the section `name` of the 64-bit little-endian ELF file `file` (at most 4
+/// KiB), read from its section headers; `None` if it has none or is not such a file.
+fn section(file: &File, name: &str) -> Option<Vec<u8>> {
+    use std::os::unix::fs::FileExt;
+    let read = |offset: u64, len: usize| -> Option<Vec<u8>> {
+        let mut buf = vec![0u8; len];
+        file.read_exact_at(&mut buf, offset).ok()?;
+        Some(buf)
+    };
+    let header = read(0, 64)?;
+    if header.get(..6)? != b"\x7fELF\x02\x01" {
+        return None;
+    }
+    let u16_at =
+        |b: &[u8], at: usize| Some(u16::from_le_bytes(b.get(at..at + 2)?.try_into().ok()?));
+    let u64_at =
+        |b: &[u8], at: usize| Some(u64::from_le_bytes(b.get(at..at + 8)?.try_into().ok()?));
+    let table_at = u64_at(&header, 0x28)?;
+    let entry = usize::from(u16_at(&header, 0x3A)?);
+    let count = usize::from(u16_at(&header, 0x3C)?);
+    let names_index = usize::from(u16_at(&header, 0x3E)?);
+    if entry < 64 || count > 4096 {
+        return None;
+    }
+    let table = read(table_at, entry.checked_mul(count)?)?;
+    let header_of = |i: usize| table.get(i * entry..(i + 1) * entry);
+    // A section header: name offset (4 bytes) at 0, file offset at 0x18, size at 0x20.
+    let bounded = |h: &[u8]| -> Option<(u64, usize)> {
+        let size = usize::try_from(u64_at(h, 0x20)?).ok()?;
+        (size <= 4096).then_some(())?;
+        Some((u64_at(h, 0x18)?, size))
+    };
+    let names_header = header_of(names_index)?;
+    let names_at = u64_at(names_header, 0x18)?;
+    let names_len = usize::try_from(u64_at(names_header, 0x20)?).ok()?;
+    let names = read(names_at, names_len.min(1 << 16))?;
+    (0..count).find_map(|i| {
+        let h = header_of(i)?;
+        let at = usize::try_from(u32::from_le_bytes(h.get(..4)?.try_into().ok()?)).ok()?;
+        let rest = names.get(at..)?;
+        let end = rest.iter().position(|&b| b == 0)?;
+        if &rest[..end] != name.as_bytes() {
+            return None;
+        }
+        let (offset, size) = bounded(h)?;
+        read(offset, size)
+    })
 }
 
 /// Whether only `owner` (or root) can change the file or directory `meta` describes.
@@ -171,6 +239,22 @@ mod tests {
             Answer::Foreign
         );
         assert_eq!(answer(b""), Answer::Foreign);
+    }
+
+    /// The section holding the build id is found in an ELF file (this test binary has none).
+    #[test]
+    fn the_build_id_section_is_read_from_elf_section_headers() {
+        let me = File::open(std::env::current_exe().unwrap()).unwrap();
+        assert_eq!(section(&me, BUILD_ID_SECTION), None);
+        assert!(
+            section(&me, ".text").is_none(),
+            "larger than 4 KiB: not read"
+        );
+        assert!(section(&me, ".comment").is_some_and(|c| !c.is_empty()));
+        let not_elf = std::env::temp_dir().join(format!("aether-image-elf-{}", std::process::id()));
+        std::fs::write(&not_elf, b"#!/bin/sh\nexit 0\n").unwrap();
+        assert_eq!(section(&File::open(&not_elf).unwrap(), ".comment"), None);
+        std::fs::remove_file(&not_elf).unwrap();
     }
 
     #[test]

@@ -30,7 +30,9 @@ use std::time::{Duration, Instant};
 use aether_protocol::Host;
 use aether_sandbox::{StepError, StepOutcome, StepSpec};
 
-pub use image::{BUILD_ID, IMAGE_NAME, ZygoteImage, zygote_image};
+pub use image::{
+    BUILD_ID, BUILD_ID_SECTION, IMAGE_NAME, ZygoteImage, image_build_id, zygote_image,
+};
 pub use oom::Allocator;
 pub use supervisor::{Accounting, WorkerProcess};
 pub use zygote::{StartingZygote, ZYGOTE_ARG, Zygote, image_main, run_zygote_if_asked};

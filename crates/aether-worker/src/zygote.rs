@@ -743,6 +743,7 @@ fn recv_with_fds(socket: &OwnedFd, buf: &mut [u8]) -> rustix::io::Result<(usize,
 /// never returns; started otherwise, says what the binary is and returns exit code 2.
 pub fn image_main() -> i32 {
     sys::ignore_broken_pipes();
+    sys::set_name(c"aether-zygote");
     run_zygote_if_asked();
     eprintln!(
         "error: {} is started by aether for its process tier, not by hand; run `aether`",

@@ -93,10 +93,10 @@ fn issue_23_the_small_zygote_image_is_the_one_used() {
     assert_eq!(output, serde_json::json!({ "n": 1 }));
 }
 
-/// No image, an image that is not a zygote of this build, or one in a directory others may
-/// write to: aether starts its own binary, and the run is the same.
+/// No image, a program that is not a zygote, an image in a directory others may write to, or one
+/// of another build: aether starts its own binary, and the run is the same.
 #[test]
-fn issue_23_a_missing_foreign_or_untrusted_zygote_image_falls_back_to_aethers_binary() {
+fn issue_23_a_missing_foreign_untrusted_or_stale_zygote_image_falls_back_to_aethers_binary() {
     let ws = sleepy();
     let missing = bin_dir(&ws, "missing", false, 0o755);
     let foreign = bin_dir(&ws, "foreign", false, 0o755);
@@ -109,7 +109,26 @@ fn issue_23_a_missing_foreign_or_untrusted_zygote_image_falls_back_to_aethers_bi
     .unwrap();
     std::fs::set_permissions(&foreign, std::fs::Permissions::from_mode(0o755)).unwrap();
     let untrusted = bin_dir(&ws, "untrusted", true, 0o775);
-    for dir in [missing, foreign, untrusted] {
+    // An image of another build (as `cargo build --bin aether` leaves one): its build id
+    // differs in its last byte.
+    let stale = bin_dir(&ws, "stale", false, 0o755);
+    let mut image = std::fs::read(env!("CARGO_BIN_EXE_aether-zygote")).unwrap();
+    let id = aether::worker::BUILD_ID.as_bytes();
+    // The section comes before `.rodata`, in the first megabytes (a whole scan is slow here).
+    let ats: Vec<usize> = (0..image.len().min(64 << 20) - id.len())
+        .filter(|&at| image[at] == id[0] && image[at..].starts_with(id))
+        .collect();
+    assert!(!ats.is_empty());
+    for at in ats {
+        image[at + id.len() - 1] ^= 1;
+    }
+    std::fs::write(stale.join("aether-zygote"), image).unwrap();
+    std::fs::set_permissions(
+        stale.join("aether-zygote"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    for dir in [missing, foreign, untrusted, stale] {
         let aether = std::fs::canonicalize(dir.join("aether")).unwrap();
         let (exe, worker, output) = zygote_exe(&aether, &ws);
         assert_eq!(exe, aether, "{}", dir.display());
