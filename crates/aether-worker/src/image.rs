@@ -197,7 +197,7 @@ pub(crate) enum Answer<'a> {
     /// Confined and ready.
     Ready,
     /// It could not confine itself: why, in one phrase.
-    Failed(&'a str),
+    Failed(std::borrow::Cow<'a, str>),
     /// Not a zygote of this build (another build's, or no zygote at all).
     Foreign,
 }
@@ -212,7 +212,7 @@ pub(crate) fn answer(message: &[u8]) -> Answer<'_> {
     };
     match rest {
         b"ready" => Answer::Ready,
-        failed => std::str::from_utf8(failed).map_or(Answer::Foreign, Answer::Failed),
+        failed => Answer::Failed(String::from_utf8_lossy(failed)),
     }
 }
 
@@ -230,7 +230,7 @@ mod tests {
         assert_eq!(answer(&message("ready")), Answer::Ready);
         assert_eq!(
             answer(&message("Landlock is missing")),
-            Answer::Failed("Landlock is missing")
+            Answer::Failed("Landlock is missing".into())
         );
         // A zygote of `main` before this change, and one of another build.
         assert_eq!(answer(b"ready"), Answer::Foreign);

@@ -329,7 +329,7 @@ impl Zygote {
         Ok(match crate::image::answer(&buf[..n]) {
             crate::image::Answer::Ready => Ok(()),
             crate::image::Answer::Failed(why) => {
-                Err(NotReady::Failed(WorkerError::Unsupported(why.to_owned())))
+                Err(NotReady::Failed(WorkerError::Unsupported(why.into_owned())))
             }
             crate::image::Answer::Foreign if n == 0 => Err(NotReady::Foreign(
                 WorkerError::Unsupported("the zygote process ended before it was ready".into()),
