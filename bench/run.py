@@ -1000,7 +1000,8 @@ def main():
         sys.exit("usage: python3 bench/run.py [GROUP...]  (groups 1 to 9 and A for 10, default all; "
                  "AETHER_BENCH_CASES=marked,he limits group 7 to those cases)")
     progress("building aether (release)")
-    subprocess.run(["cargo", "build", "--release", "--bin", "aether"], cwd=ROOT, check=True)
+    # Both binaries: `aether` and its zygote image `aether-zygote` (the process tier).
+    subprocess.run(["cargo", "build", "--release", "-p", "aether-cli"], cwd=ROOT, check=True)
     started = time.perf_counter()
     rows = []
     divan = divan_sandbox() if groups & set("15") else {}

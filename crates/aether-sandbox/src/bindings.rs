@@ -79,7 +79,13 @@ static PRELUDE: Script = Script {
 impl Script {
     fn compile(&self) -> Result<Vec<u8>> {
         let runtime = rquickjs::Runtime::new()?;
-        let context = rquickjs::Context::full(&runtime)?;
+        // Compiling needs only `eval` (JS_Eval) and the regular-expression compiler, as a
+        // plugin module's compile (`compiled.rs`): a full context's intrinsics cost more than
+        // the stub's compile and were on the zygote's path to ready (issue 23).
+        let context = rquickjs::Context::custom::<(
+            rquickjs::context::intrinsic::Eval,
+            rquickjs::context::intrinsic::RegExpCompiler,
+        )>(&runtime)?;
         context.with(|ctx| {
             rquickjs::Module::declare(ctx, self.name, self.module)?
                 .write(rquickjs::module::WriteOptions::default())
@@ -334,4 +340,46 @@ pub(crate) fn host_value<'js>(ctx: &Ctx<'js>, value: HostValue) -> Result<Value<
 fn whole_number<'js>(ctx: &Ctx<'js>, id: u64) -> Value<'js> {
     #[allow(clippy::cast_precision_loss, reason = "ids stay far below 2^53")]
     Value::new_float(ctx.clone(), id as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every script of the bindings compiles in the minimal context `Script::compile` uses (a
+    /// script that did not would be parsed in every sandbox instead, silently slower).
+    #[test]
+    fn every_script_compiles_to_bytecode_without_the_full_intrinsics() {
+        for (name, source) in [
+            ("stub", include_str!("stub.js")),
+            ("prelude", include_str!("prelude.js")),
+            ("web", include_str!("web.js")),
+            ("intl", include_str!("intl.js")),
+            ("wasm", include_str!("wasm.js")),
+        ] {
+            let script = Script {
+                name,
+                source,
+                module: format!("export default {source};\n").leak(),
+                bytecode: OnceLock::new(),
+            };
+            assert!(script.compile().is_ok(), "{name}");
+        }
+        let streams = Script {
+            name: "aether:streams",
+            source: "",
+            module: concat!(
+                "const globalThis = undefined;\nconst self = undefined;\nconst global = undefined;\n",
+                include_str!("streams_object.js"),
+                include_str!("../../../vendor/web-streams-polyfill/ponyfill.mjs"),
+                "\nexport default ",
+                include_str!("streams.js"),
+                ";\n"
+            ),
+            bytecode: OnceLock::new(),
+        };
+        assert!(streams.compile().is_ok(), "streams");
+        assert!(STUB.bytecode().is_some());
+        assert!(PRELUDE.bytecode().is_some());
+    }
 }

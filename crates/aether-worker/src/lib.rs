@@ -14,6 +14,7 @@
 #![deny(missing_docs)]
 
 mod confine;
+mod image;
 pub mod oom;
 pub mod ring;
 pub mod supervisor;
@@ -29,9 +30,12 @@ use std::time::{Duration, Instant};
 use aether_protocol::Host;
 use aether_sandbox::{StepError, StepOutcome, StepSpec};
 
+pub use image::{
+    BUILD_ID, BUILD_ID_SECTION, IMAGE_NAME, ZygoteImage, image_build_id, zygote_image,
+};
 pub use oom::Allocator;
 pub use supervisor::{Accounting, WorkerProcess};
-pub use zygote::{StartingZygote, ZYGOTE_ARG, Zygote, run_zygote_if_asked};
+pub use zygote::{StartingZygote, ZYGOTE_ARG, Zygote, image_main, run_zygote_if_asked};
 
 /// Address space a worker may map beyond its memory ceiling: aether's binary and libraries,
 /// thread stacks (the engine thread reserves 48 MiB: 4 times the JavaScript stack) and glibc's per-thread malloc

@@ -37,6 +37,21 @@ pub(crate) fn ignore_children() -> io::Result<()> {
     Ok(())
 }
 
+/// Ignores `SIGPIPE` (a write to a closed socket fails with `EPIPE` instead of killing the
+/// process), as Rust's runtime start-up does in a binary with a Rust `main`.
+pub(crate) fn ignore_broken_pipes() {
+    // SAFETY: setting a standard disposition (SIG_IGN) for SIGPIPE; no handler runs.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
+}
+
+/// Names this process `name` (its `comm`, what `top` shows; at most 15 bytes are kept): the
+/// zygote image is executed as `/proc/self/fd/N`, which would otherwise name it `N`.
+pub(crate) fn set_name(name: &std::ffi::CStr) {
+    // SAFETY: PR_SET_NAME reads a NUL-terminated string (at most 16 bytes, the kernel copies
+    // them) from a valid `CStr`; it changes only this thread's name.
+    unsafe { libc::prctl(libc::PR_SET_NAME, name.as_ptr(), 0, 0, 0) };
+}
+
 /// Takes ownership of descriptor `fd`, which the zygote's parent passed on its command line.
 pub(crate) fn inherited_fd(fd: i32) -> io::Result<std::os::fd::OwnedFd> {
     use std::os::fd::FromRawFd;

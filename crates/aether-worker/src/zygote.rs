@@ -97,6 +97,16 @@ pub struct Zygote {
     /// with it ([`Zygote::spawn`]), or when dropped. `None` once taken.
     child: Arc<Mutex<Option<Child>>>,
     filler: Mutex<Option<JoinHandle<()>>>,
+    /// Started from the small image (`image`), not aether's own binary.
+    small: bool,
+}
+
+/// Why a zygote did not say it was ready.
+enum NotReady {
+    /// It said why (a zygote of this build): the process tier cannot run here.
+    Failed(WorkerError),
+    /// It said something else, nothing, or not in time: it may not be a zygote of this build.
+    Foreign(WorkerError),
 }
 
 /// What the pool's filler thread shares with the steps.
@@ -136,8 +146,16 @@ impl Zygote {
     /// control socket is inheritable between its creation and the spawn.
     pub fn start() -> Result<Zygote, WorkerError> {
         let zygote = Zygote::spawn(None)?;
-        zygote.wait_ready()?;
-        Ok(zygote)
+        match zygote.wait_ready() {
+            Ok(()) => Ok(zygote),
+            // Not a zygote of this build: aether's own binary instead (`image`).
+            Err(NotReady::Foreign(_)) if zygote.small => {
+                crate::image::reject();
+                drop(zygote);
+                Zygote::start()
+            }
+            Err(NotReady::Foreign(e) | NotReady::Failed(e)) => Err(e),
+        }
     }
 
     /// For a run: as [`Zygote::start`], and the zygote forks one pooled worker
@@ -182,7 +200,12 @@ impl Zygote {
         .map_err(|e| setup("the control socket")(e.into()))?;
         rustix::io::fcntl_setfd(&theirs, rustix::io::FdFlags::empty())
             .map_err(|e| setup("the control socket")(e.into()))?;
-        let mut command = Command::new("/proc/self/exe");
+        // The small image if there is one aether trusts, else aether's own binary (`image`).
+        let (program, small) = crate::image::program();
+        let mut command = Command::new(program);
+        if small {
+            std::os::unix::process::CommandExt::arg0(&mut command, crate::image::IMAGE_NAME);
+        }
         command.arg(ZYGOTE_ARG).arg(theirs.as_raw_fd().to_string());
         // The first worker's descriptors, inheritable for the spawn only (the same window as
         // the control socket's).
@@ -196,13 +219,20 @@ impl Zygote {
         for fd in &inherited {
             command.arg(fd.to_string());
         }
-        let child = command
+        let child = match command
             .env_clear()
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .map_err(setup("the zygote process"))?;
+        {
+            Ok(child) => child,
+            Err(_) if small => {
+                crate::image::reject();
+                return Zygote::spawn(first);
+            }
+            Err(e) => return Err(setup("the zygote process")(e)),
+        };
         drop(theirs);
         // Killed through a pidfd, and reaped by a thread that waits for it from now on: when
         // the run ends, killing it is one system call, and reaping it (the kernel tears down
@@ -235,6 +265,7 @@ impl Zygote {
             pidfd,
             child,
             filler: Mutex::new(None),
+            small,
         };
         Ok(zygote)
     }
@@ -263,7 +294,13 @@ impl Zygote {
         }
     }
 
-    fn wait_ready(&self) -> Result<(), WorkerError> {
+    fn wait_ready(&self) -> Result<(), NotReady> {
+        self.read_ready().map_err(NotReady::Failed)?
+    }
+
+    /// Reads the zygote's first message: `Ok` of what it says, `Err` if the control socket
+    /// failed.
+    fn read_ready(&self) -> Result<Result<(), NotReady>, WorkerError> {
         let control = self
             .shared
             .control
@@ -289,15 +326,18 @@ impl Zygote {
             what: "the control socket",
             source: e.into(),
         })?;
-        match &buf[..n] {
-            b"ready" => Ok(()),
-            [] => Err(WorkerError::Unsupported(
-                "the zygote process ended before it was ready".into(),
+        Ok(match crate::image::answer(&buf[..n]) {
+            crate::image::Answer::Ready => Ok(()),
+            crate::image::Answer::Failed(why) => {
+                Err(NotReady::Failed(WorkerError::Unsupported(why.into_owned())))
+            }
+            crate::image::Answer::Foreign if n == 0 => Err(NotReady::Foreign(
+                WorkerError::Unsupported("the zygote process ended before it was ready".into()),
             )),
-            message => Err(WorkerError::Unsupported(
-                String::from_utf8_lossy(message).into_owned(),
-            )),
-        }
+            crate::image::Answer::Foreign => Err(NotReady::Foreign(WorkerError::Unsupported(
+                "the zygote process gave an invalid answer".into(),
+            ))),
+        })
     }
 
     /// Keeps up to `slots` workers forked and confined ahead of need, for a run that will start
@@ -523,9 +563,27 @@ impl StartingZygote {
     pub fn ready(self, meanwhile: impl FnOnce()) -> Result<Zygote, WorkerError> {
         let StartingZygote { zygote, first } = self;
         meanwhile();
-        zygote.wait_ready()?;
+        match zygote.wait_ready() {
+            Ok(()) => {}
+            // Not a zygote of this build: aether's own binary instead (`image`), with a first
+            // worker of its own (this one's descriptors went to the zygote just killed).
+            Err(NotReady::Foreign(_)) if zygote.small => {
+                crate::image::reject();
+                drop(zygote);
+                return Zygote::begin()?.ready_now();
+            }
+            Err(NotReady::Foreign(e) | NotReady::Failed(e)) => return Err(e),
+        }
         zygote.receive_first(first)?;
         Ok(zygote)
+    }
+}
+
+impl StartingZygote {
+    /// [`StartingZygote::ready`] with nothing to run meanwhile (a second start, from aether's
+    /// own binary: it cannot fall back again).
+    fn ready_now(self) -> Result<Zygote, WorkerError> {
+        self.ready(|| {})
     }
 }
 
@@ -680,6 +738,20 @@ fn recv_with_fds(socket: &OwnedFd, buf: &mut [u8]) -> rustix::io::Result<(usize,
     Ok((received.bytes, kept))
 }
 
+/// The `main` of the `aether-zygote` image (a C `main`, without Rust's runtime start-up): ignores
+/// `SIGPIPE` as that start-up would, then runs the zygote ([`run_zygote_if_asked`]), which
+/// never returns; started otherwise, says what the binary is and returns exit code 2.
+pub fn image_main() -> i32 {
+    sys::ignore_broken_pipes();
+    sys::set_name(c"aether-zygote");
+    run_zygote_if_asked();
+    eprintln!(
+        "error: {} is started by aether for its process tier, not by hand; run `aether`",
+        crate::image::IMAGE_NAME
+    );
+    2
+}
+
 /// Runs the zygote if this process was started as one (its first argument is [`ZYGOTE_ARG`]),
 /// and never returns then; returns at once otherwise. Call it first thing in `main`.
 pub fn run_zygote_if_asked() {
@@ -723,10 +795,10 @@ fn zygote(mut control: OwnedFd, first: Option<(OwnedFd, Option<OwnedFd>)>) -> i3
         sys::ignore_children().map_err(|e| format!("the process tier cannot start: {e}"))
     });
     if let Err(message) = confined {
-        let _ = rustix::io::write(&control, message.as_bytes());
+        let _ = rustix::io::write(&control, &crate::image::message(&message));
         return 1;
     }
-    if rustix::io::write(&control, b"ready").is_err() {
+    if rustix::io::write(&control, &crate::image::message("ready")).is_err() {
         return 1;
     }
     let mut requests = 0usize;

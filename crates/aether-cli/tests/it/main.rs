@@ -44,6 +44,7 @@ mod step;
 mod streams;
 mod tier;
 mod tier_cold;
+mod tier_image;
 mod tier_pool;
 mod tier_start;
 mod trusted_files;
