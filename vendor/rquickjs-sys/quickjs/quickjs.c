@@ -1160,6 +1160,13 @@ struct JSObject {
     /* byte offsets: 28/48 */
     union {
         void *opaque;
+        /* JS_CLASS_OBJECT (aether 0028): the hashed empty shape whose
+           prototype is this object, kept (one reference) while the object
+           lives so that JS_NewObjectProtoClass() finds it without a hash
+           lookup and does not remake it; NULL until an object is made with
+           this prototype. Released by free_object(), marked by
+           mark_children(). */
+        JSShape *empty_shape;
         struct JSBoundFunction *bound_function; /* JS_CLASS_BOUND_FUNCTION */
         struct JSCFunctionDataRecord *c_function_data_record; /* JS_CLASS_C_FUNCTION_DATA */
         struct JSCClosureRecord *c_closure_record; /* JS_CLASS_C_CLOSURE */
@@ -6504,6 +6511,14 @@ JSValue JS_NewObjectProtoClass(JSContext *ctx, JSValueConst proto_val,
     JSObject *proto;
 
     proto = object_or_null(proto_val);
+    /* aether 0028: a plain prototype keeps its empty shape. The shape
+       stays empty, hashed and of this prototype: a hashed shape with more
+       than one reference is cloned, never changed in place. */
+    if (proto && proto->class_id == JS_CLASS_OBJECT) {
+        sh = proto->u.empty_shape;
+        if (likely(sh))
+            return JS_NewObjectFromShape(ctx, js_dup_shape(sh), class_id, NULL);
+    }
     sh = find_hashed_shape_proto(ctx->rt, proto);
     if (likely(sh)) {
         sh = js_dup_shape(sh);
@@ -6512,6 +6527,8 @@ JSValue JS_NewObjectProtoClass(JSContext *ctx, JSValueConst proto_val,
         if (!sh)
             return JS_EXCEPTION;
     }
+    if (proto && proto->class_id == JS_CLASS_OBJECT)
+        proto->u.empty_shape = js_dup_shape(sh);
     return JS_NewObjectFromShape(ctx, sh, class_id, NULL);
 }
 
@@ -7313,6 +7330,12 @@ static void free_object(JSRuntime *rt, JSObject *p)
     /* as an optimization we destroy the shape immediately without
        putting it in gc_zero_ref_count_list */
     js_free_shape(rt, sh);
+    /* aether 0028: the empty shape kept for objects of this prototype */
+    if (p->class_id == JS_CLASS_OBJECT && p->u.empty_shape) {
+        sh = p->u.empty_shape;
+        p->u.empty_shape = NULL;
+        js_free_shape(rt, sh);
+    }
 
     /* fail safe */
     p->shape = NULL;
@@ -7547,6 +7570,9 @@ static void mark_children(JSRuntime *rt, JSGCObjectHeader *gp,
                 gc_mark = rt->class_array[p->class_id].gc_mark;
                 if (gc_mark)
                     gc_mark(rt, JS_MKPTR(JS_TAG_OBJECT, p), mark_func);
+            } else if (p->u.empty_shape) {
+                /* aether 0028: the kept empty shape */
+                mark_func(rt, &p->u.empty_shape->header);
             }
         }
         break;
@@ -7924,6 +7950,8 @@ void JS_ComputeMemoryUsage(JSRuntime *rt, JSMemoryUsage *s)
         }
 
         switch(p->class_id) {
+        case JS_CLASS_OBJECT:            /* u.empty_shape: a hashed shape */
+            break;
         case JS_CLASS_ARRAY:             /* u.array | length */
         case JS_CLASS_ARGUMENTS:         /* u.array | length */
             s->array_count++;
@@ -10538,6 +10566,15 @@ static JSProperty *add_property(JSContext *ctx,
             p->shape = js_dup_shape(new_sh);
             js_free_shape(ctx->rt, sh);
             return &p->prop[new_sh->prop_count - 1];
+        } else if (JS_REF_COUNT(sh) == 2 && sh->prop_count == 0 &&
+                   sh->proto && sh->proto->class_id == JS_CLASS_OBJECT &&
+                   sh->proto->u.empty_shape == sh) {
+            /* aether 0028: an empty shape shared only with its prototype's
+               kept reference is taken over and extended in place, as it
+               was before that reference; the next object of the
+               prototype makes (and keeps) a new one */
+            sh->proto->u.empty_shape = NULL;
+            js_free_shape(ctx->rt, sh);
         } else if (JS_REF_COUNT(sh) != 1) {
             /* if the shape is shared, clone it */
             new_sh = js_clone_shape(ctx, sh);
@@ -12559,7 +12596,8 @@ void *JS_GetOpaque(JSValueConst obj, JSClassID class_id)
     if (JS_VALUE_GET_TAG(obj) != JS_TAG_OBJECT)
         return NULL;
     p = JS_VALUE_GET_OBJ(obj);
-    if (p->class_id != class_id)
+    /* aether 0028: a plain object's u holds its kept empty shape */
+    if (p->class_id != class_id || class_id == JS_CLASS_OBJECT)
         return NULL;
     return p->u.opaque;
 }
@@ -12582,6 +12620,9 @@ void *JS_GetAnyOpaque(JSValueConst obj, JSClassID *class_id)
     }
     p = JS_VALUE_GET_OBJ(obj);
     *class_id = p->class_id;
+    /* aether 0028: a plain object's u holds its kept empty shape */
+    if (p->class_id == JS_CLASS_OBJECT)
+        return NULL;
     return p->u.opaque;
 }
 
