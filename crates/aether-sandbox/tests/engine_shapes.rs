@@ -1,7 +1,9 @@
 //! Objects made from a prototype keep sharing one empty shape (issue 19,
 //! `vendor/rquickjs-sys/patches/0028`): a plain prototype object holds a reference to the
 //! hashed empty shape of its objects, so `new C()` and `Object.create(P)` take it without a
-//! lookup in the runtime's shape hash, and do not remake it when its last object has died.
+//! lookup in the runtime's shape hash, and do not remake it when its last object has died;
+//! and an object literal is made with room for the properties it defines (`patches/0029`),
+//! instead of growing its property array as they are added.
 //! Every case such a kept shape could get wrong (a prototype changed after objects were made,
 //! frozen and non-extensible prototypes, `Object.create(null)`, literals with computed,
 //! duplicate, numeric and accessor keys, spread, class fields) is compared with Node 20's output
@@ -267,6 +269,110 @@ fn issue_19_new_objects_reuse_the_prototype_s_empty_shape() {
     assert!(
         ratio < RATIO_LIMIT,
         "objects of a prototype with no live object / with one, CPU time: {ratio:.2}"
+    );
+}
+
+// See: https://github.com/svaarala/duktape/pull/1596 (an object literal's property count as
+// the initial size of its property table: capped, an overestimate with duplicate keys).
+#[test]
+fn issue_19_presized_literals_equal_node() {
+    // Object literals made with room for their properties (patch 0029): more properties than
+    // the size byte holds, duplicates, accessor pairs and `__proto__` (overcounted), later
+    // additions and deletions, nested literals, the compiler's other plain objects (object
+    // rest, a named function expression's own name).
+    let out = eval(
+        r#"
+        (() => {
+        "use strict";
+        const r = [];
+        // a literal of 300 properties (more than the 255 the size byte holds), built by eval
+        const big = (0, eval)("({" + Array.from({ length: 300 }, (_, i) => "k" + i + ": " + i).join(", ") + "})");
+        r.push(Object.keys(big).length + ":" + big.k0 + ":" + big.k299 + ":" + Object.keys(big)[150]);
+        // duplicates, accessor pairs and __proto__ overcount the size; later additions still grow the object
+        for (let i = 0; i < 3; i++) {
+            const o = { a: 1, a: 2, get b() { return 3; }, set b(v) {}, __proto__: { p: 9 }, c: i, c: i + 1 };
+            o.d = 4; o.e = 5; o.f = 6; o.g = 7;
+            delete o.a; o.a = 8;
+            r.push(Object.keys(o).join("") + Object.values(o).join("") + o.p);
+        }
+        // nested literals, literals holding literals, arrays and methods
+        const mk = (i) => ({ x: { y: { z: [i, { w: i }] } }, m() { return this.x.y.z[1].w; }, n: i, o: null, p: undefined, q: "q" });
+        const ms = [mk(1), mk(2), mk(3)];
+        r.push(ms.map((o) => o.m() + JSON.stringify(o)).join("/"));
+        // object rest and a named function expression's own name (dummy objects of the compiler)
+        const { a1, ...rest } = { a1: 1, b1: 2, c1: 3, d1: 4 };
+        r.push(JSON.stringify(rest) + Object.keys(rest).length);
+        const nf = (function f() { try { f = 1; } catch (e) { return e.constructor.name + typeof f; } return typeof f; })();
+        r.push(nf);
+        // literals whose properties are then deleted and re-added, frozen, and made non-extensible
+        const lit = () => ({ a: 1, b: 2, c: 3, d: 4, e: 5 });
+        const l1 = lit(), l2 = Object.freeze(lit()), l3 = Object.preventExtensions(lit());
+        delete l1.c; l1.c = 6; l1.f = 7;
+        let t = "ok";
+        try { l3.z = 1; } catch (e) { t = e.constructor.name; }
+        r.push(JSON.stringify(l1) + Object.isFrozen(l2) + t + Object.keys(l3).join(""));
+        // a literal of many properties filled by many sites, read through cached sites
+        let s = 0;
+        for (let i = 0; i < 200; i++) {
+            const o = { i, j: i + 1, k: i + 2, l: i + 3, m: i + 4, n: i + 5, o: i + 6, p: i + 7, q: i + 8 };
+            if (i % 3 === 0) o.extra = 1;
+            s += o.i + o.q + (o.extra || 0);
+        }
+        r.push(s);
+        return r.join("|");
+        })()
+        "#,
+    );
+    assert_eq!(out.as_deref(), Ok(LITERALS2_NODE));
+}
+
+const LITERALS2_NODE: &str = "300:0:299:k150|bcdefga31456789|bcdefga32456789|bcdefga33456789|1{\"x\":{\"y\":{\"z\":[1,{\"w\":1}]}},\"n\":1,\"o\":null,\"q\":\"q\"}/2{\"x\":{\"y\":{\"z\":[2,{\"w\":2}]}},\"n\":2,\"o\":null,\"q\":\"q\"}/3{\"x\":{\"y\":{\"z\":[3,{\"w\":3}]}},\"n\":3,\"o\":null,\"q\":\"q\"}|{\"b1\":2,\"c1\":3,\"d1\":4}3|TypeErrorfunction|{\"a\":1,\"b\":2,\"d\":4,\"e\":5,\"c\":6,\"f\":7}trueTypeErrorabcde|41467";
+
+#[test]
+fn issue_19_presized_literals_take_no_more_memory() {
+    // An eight-property literal grew its property array 2 -> 3 -> 4 -> 6 -> 9 slots as it was
+    // filled; presized, it is made with the nine slots at once, no more. Bytes per object
+    // kept, by the runtime's own accounting (the object, its property array, and its slot in
+    // the array that keeps it): 246.8 before the patch and after.
+    let runtime = Runtime::new().expect("runtime");
+    let context = Context::full(&runtime).expect("context");
+    let count = 20_000;
+    context.with(|ctx| {
+        ctx.eval::<(), _>(format!("globalThis.kept = new Array({count}).fill(0);"))
+            .expect("made")
+    });
+    let before = runtime.memory_usage().malloc_size;
+    context.with(|ctx| {
+        ctx.eval::<(), _>(format!(
+            "for (let i = 0; i < {count}; i++) kept[i] = {{ a: i, b: i, c: i, d: i, e: i, f: i, g: i, h: i }};"
+        ))
+        .expect("filled")
+    });
+    let after = runtime.memory_usage().malloc_size;
+    let per_object = (after - before) as f64 / f64::from(count);
+    eprintln!("bytes per eight-property literal: {per_object:.1}");
+    assert!(
+        per_object <= 247.0,
+        "{per_object:.1} bytes per eight-property literal"
+    );
+}
+
+/// Ratio bound for an eight-property literal against an empty literal given the same eight
+/// properties by assignment: unpatched both grow their property arrays four times (0.85-0.86
+/// in the engine alone); presized, only the second does (0.67-0.69).
+const LITERAL_RATIO_LIMIT: f64 = 0.77;
+
+#[test]
+fn issue_19_literals_fill_without_growing() {
+    let setup = r#"
+        const reference = (n) => { let s = 0; for (let i = 0; i < n; i++) { const o = {}; o.a = i; o.b = i; o.c = i; o.d = i; o.e = i; o.f = i; o.g = i; o.h = i; s += o.h; } return s; };
+        const measured = (n) => { let s = 0; for (let i = 0; i < n; i++) s += ({ a: i, b: i, c: i, d: i, e: i, f: i, g: i, h: i }).h; return s; };
+    "#;
+    let ratio = js::cpu_ratio(js::MAKE_CACHE_TABLE, setup, 100_000);
+    eprintln!("eight-property literal / eight assignments, CPU time: {ratio:.2}");
+    assert!(
+        ratio < LITERAL_RATIO_LIMIT,
+        "eight-property literal / eight assignments, CPU time: {ratio:.2}"
     );
 }
 
