@@ -76,7 +76,7 @@ DEF(           null, 1, 0, 1, none)
 DEF(      push_this, 1, 0, 1, none) /* only used at the start of a function */
 DEF(     push_false, 1, 0, 1, none)
 DEF(      push_true, 1, 0, 1, none)
-DEF(         object, 1, 0, 1, none)
+DEF(         object, 2, 0, 1, u8) /* aether 0029: u8 = number of properties */
 DEF( special_object, 2, 0, 1, u8) /* only used at the start of a function */
 DEF(           rest, 3, 0, 1, u16) /* only used at the start of a function */
 

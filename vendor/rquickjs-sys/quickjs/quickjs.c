@@ -1151,6 +1151,8 @@ struct JSObject {
     uint8_t tmp_mark : 1; /* used in JS_WriteObjectRec() */
     uint8_t is_HTMLDDA : 1; /* specific annex B IsHtmlDDA behavior */
     uint8_t ic_holder : 1; /* a property cache entry may name this object as a prototype */
+    uint8_t has_empty_shape : 1; /* aether 0028: u.empty_shape is set */
+    uint8_t presized : 1; /* aether 0029: 'prop' may be larger than shape->prop_size */
     uint16_t class_id; /* see JS_CLASS_x */
     /* byte offsets: 16/24 */
     JSShape *shape; /* prototype and property names + flag */
@@ -1160,6 +1162,12 @@ struct JSObject {
     /* byte offsets: 28/48 */
     union {
         void *opaque;
+        /* JS_CLASS_OBJECT with has_empty_shape (aether 0028): the hashed
+           empty shape whose prototype is this object, kept (one reference)
+           while the object lives so that JS_NewObjectProtoClass() finds it
+           without a hash lookup and does not remake it. Released by
+           free_object(), marked by mark_children(). */
+        JSShape *empty_shape;
         struct JSBoundFunction *bound_function; /* JS_CLASS_BOUND_FUNCTION */
         struct JSCFunctionDataRecord *c_function_data_record; /* JS_CLASS_C_FUNCTION_DATA */
         struct JSCClosureRecord *c_closure_record; /* JS_CLASS_C_CLOSURE */
@@ -6376,8 +6384,13 @@ static __maybe_unused void JS_DumpShapes(JSRuntime *rt)
 
 /* 'props[]' is used to initialized the object properties. The number
    of elements depends on the shape. */
-static JSValue JS_NewObjectFromShape(JSContext *ctx, JSShape *sh, JSClassID class_id,
-                                     JSProperty *props)
+/* 'n_alloc' (aether 0029): the slots of the property array, at least
+   sh->prop_size. An object's array may be larger than its shape's
+   prop_size (a presized object literal): js_prop_ic_grow() compares with
+   the block's usable size, the other paths reallocate as before. */
+static JSValue JS_NewObjectFromShapeAlloc(JSContext *ctx, JSShape *sh,
+                                          JSClassID class_id,
+                                          JSProperty *props, int n_alloc)
 {
     JSObject *p;
     int i;
@@ -6397,10 +6410,12 @@ static JSValue JS_NewObjectFromShape(JSContext *ctx, JSShape *sh, JSClassID clas
     p->is_HTMLDDA = 0;
     p->is_prototype = 0;
     p->ic_holder = 0;
+    p->has_empty_shape = 0;
+    p->presized = 0;
     p->first_weak_ref = NULL;
     p->u.opaque = NULL;
     p->shape = sh;
-    p->prop = js_malloc(ctx, sizeof(JSProperty) * sh->prop_size);
+    p->prop = js_malloc(ctx, sizeof(JSProperty) * n_alloc);
     if (unlikely(!p->prop)) {
         js_free(ctx, p);
     fail:
@@ -6496,6 +6511,12 @@ static JSValue JS_NewObjectFromShape(JSContext *ctx, JSShape *sh, JSClassID clas
     return JS_MKPTR(JS_TAG_OBJECT, p);
 }
 
+static JSValue JS_NewObjectFromShape(JSContext *ctx, JSShape *sh, JSClassID class_id,
+                                     JSProperty *props)
+{
+    return JS_NewObjectFromShapeAlloc(ctx, sh, class_id, props, sh->prop_size);
+}
+
 /* WARNING: proto must be an object or JS_NULL */
 JSValue JS_NewObjectProtoClass(JSContext *ctx, JSValueConst proto_val,
                                JSClassID class_id)
@@ -6504,6 +6525,12 @@ JSValue JS_NewObjectProtoClass(JSContext *ctx, JSValueConst proto_val,
     JSObject *proto;
 
     proto = object_or_null(proto_val);
+    /* aether 0028: a plain prototype keeps its empty shape. The shape
+       stays empty, hashed and of this prototype: a hashed shape with more
+       than one reference is cloned, never changed in place. */
+    if (proto && proto->has_empty_shape)
+        return JS_NewObjectFromShape(ctx, js_dup_shape(proto->u.empty_shape),
+                                     class_id, NULL);
     sh = find_hashed_shape_proto(ctx->rt, proto);
     if (likely(sh)) {
         sh = js_dup_shape(sh);
@@ -6511,6 +6538,10 @@ JSValue JS_NewObjectProtoClass(JSContext *ctx, JSValueConst proto_val,
         sh = js_new_shape(ctx, proto);
         if (!sh)
             return JS_EXCEPTION;
+    }
+    if (proto && proto->class_id == JS_CLASS_OBJECT) {
+        proto->u.empty_shape = js_dup_shape(sh);
+        proto->has_empty_shape = 1;
     }
     return JS_NewObjectFromShape(ctx, sh, class_id, NULL);
 }
@@ -6660,6 +6691,34 @@ JSValue JS_NewObject(JSContext *ctx)
 {
     /* inline JS_NewObjectClass(ctx, JS_CLASS_OBJECT); */
     return JS_NewObjectProtoClass(ctx, ctx->class_proto[JS_CLASS_OBJECT], JS_CLASS_OBJECT);
+}
+
+/* aether 0029: OP_object, an object literal of about 'n_props' properties
+   (0 where not known): a plain object whose property array has, from the
+   start, the slots that its shapes will have once the properties are
+   added (the sizes resize_properties() gives, 2 -> 3 -> 4 -> 6 -> 9 ...),
+   with the usual empty shape, so that it shares the shapes (and the
+   property caches) of every other plain object. Every path keeps an
+   object's array at least as large as its shape's prop_size. */
+static no_inline JSValue js_new_object_sized(JSContext *ctx, int n_props)
+{
+    JSObject *proto = JS_VALUE_GET_OBJ(ctx->class_proto[JS_CLASS_OBJECT]);
+    JSShape *sh;
+    JSValue obj;
+    int n_alloc;
+
+    if (unlikely(!proto->has_empty_shape)) /* aether 0028 */
+        return JS_NewObject(ctx);
+    sh = js_dup_shape(proto->u.empty_shape);
+    n_alloc = sh->prop_size;
+    if (n_props <= n_alloc)
+        return JS_NewObjectFromShape(ctx, sh, JS_CLASS_OBJECT, NULL);
+    while (n_alloc < n_props)
+        n_alloc = max_int(n_alloc + 1, n_alloc * 3 / 2);
+    obj = JS_NewObjectFromShapeAlloc(ctx, sh, JS_CLASS_OBJECT, NULL, n_alloc);
+    if (likely(!JS_IsException(obj)))
+        JS_VALUE_GET_OBJ(obj)->presized = 1;
+    return obj;
 }
 
 static void js_function_set_properties(JSContext *ctx, JSValue func_obj,
@@ -7313,6 +7372,14 @@ static void free_object(JSRuntime *rt, JSObject *p)
     /* as an optimization we destroy the shape immediately without
        putting it in gc_zero_ref_count_list */
     js_free_shape(rt, sh);
+    /* aether 0028: the empty shape kept for objects of this prototype */
+    if (unlikely(p->has_empty_shape)) {
+        sh = p->u.empty_shape;
+        p->has_empty_shape = 0;
+        p->u.empty_shape = NULL;
+        if (--JS_REF_COUNT(sh) <= 0)
+            js_free_shape0(rt, sh);
+    }
 
     /* fail safe */
     p->shape = NULL;
@@ -7547,6 +7614,9 @@ static void mark_children(JSRuntime *rt, JSGCObjectHeader *gp,
                 gc_mark = rt->class_array[p->class_id].gc_mark;
                 if (gc_mark)
                     gc_mark(rt, JS_MKPTR(JS_TAG_OBJECT, p), mark_func);
+            } else if (p->has_empty_shape) {
+                /* aether 0028: the kept empty shape */
+                mark_func(rt, &p->u.empty_shape->header);
             }
         }
         break;
@@ -7924,6 +7994,8 @@ void JS_ComputeMemoryUsage(JSRuntime *rt, JSMemoryUsage *s)
         }
 
         switch(p->class_id) {
+        case JS_CLASS_OBJECT:            /* u.empty_shape: a hashed shape */
+            break;
         case JS_CLASS_ARRAY:             /* u.array | length */
         case JS_CLASS_ARGUMENTS:         /* u.array | length */
             s->array_count++;
@@ -10538,6 +10610,16 @@ static JSProperty *add_property(JSContext *ctx,
             p->shape = js_dup_shape(new_sh);
             js_free_shape(ctx->rt, sh);
             return &p->prop[new_sh->prop_count - 1];
+        } else if (JS_REF_COUNT(sh) == 2 && sh->prop_count == 0 &&
+                   sh->proto && sh->proto->has_empty_shape &&
+                   sh->proto->u.empty_shape == sh) {
+            /* aether 0028: an empty shape shared only with its prototype's
+               kept reference is taken over and extended in place, as it
+               was before that reference; the next object of the
+               prototype makes (and keeps) a new one */
+            sh->proto->has_empty_shape = 0;
+            sh->proto->u.empty_shape = NULL;
+            JS_REF_COUNT(sh) = 1;
         } else if (JS_REF_COUNT(sh) != 1) {
             /* if the shape is shared, clone it */
             new_sh = js_clone_shape(ctx, sh);
@@ -10570,6 +10652,10 @@ static no_inline int js_prop_ic_grow(JSContext *ctx, JSObject *p, JSShape *new_s
 {
     JSProperty *new_prop;
 
+    /* aether 0029: a presized literal's array may have the room already */
+    if (p->presized && js_arena_usable_size(ctx->rt, p->prop) >=
+        sizeof(p->prop[0]) * new_sh->prop_size)
+        return 0;
     /* a new array and a copy of the slots in use (of the shape before),
        cheaper than js_realloc(), which copies the whole block */
     new_prop = js_malloc(ctx, sizeof(p->prop[0]) * new_sh->prop_size);
@@ -12559,7 +12645,8 @@ void *JS_GetOpaque(JSValueConst obj, JSClassID class_id)
     if (JS_VALUE_GET_TAG(obj) != JS_TAG_OBJECT)
         return NULL;
     p = JS_VALUE_GET_OBJ(obj);
-    if (p->class_id != class_id)
+    /* aether 0028: a plain object's u holds its kept empty shape */
+    if (p->class_id != class_id || class_id == JS_CLASS_OBJECT)
         return NULL;
     return p->u.opaque;
 }
@@ -12582,6 +12669,9 @@ void *JS_GetAnyOpaque(JSValueConst obj, JSClassID *class_id)
     }
     p = JS_VALUE_GET_OBJ(obj);
     *class_id = p->class_id;
+    /* aether 0028: a plain object's u holds its kept empty shape */
+    if (p->class_id == JS_CLASS_OBJECT)
+        return NULL;
     return p->u.opaque;
 }
 
@@ -18880,7 +18970,7 @@ static JSValue JS_CallInternal(JSContext *caller_ctx, JSValueConst func_obj,
             *sp++ = JS_TRUE;
             BREAK;
         CASE(OP_object):
-            *sp++ = JS_NewObject(ctx);
+            *sp++ = js_new_object_sized(ctx, *pc++); /* aether 0029 */
             if (unlikely(JS_IsException(sp[-1])))
                 goto exception;
             BREAK;
@@ -26020,13 +26110,16 @@ static __exception int js_parse_object_literal(JSParseState *s)
 {
     JSAtom name = JS_ATOM_NULL;
     const uint8_t *start_ptr;
-    int start_line, start_col, prop_type;
+    int start_line, start_col, prop_type, size_pos, n_props;
     bool has_proto;
 
     if (next_token(s))
         goto fail;
-    /* XXX: add an initial length that will be patched back */
+    /* aether 0029: the number of properties, patched back below */
     emit_op(s, OP_object);
+    size_pos = s->cur_func->byte_code.size;
+    emit_u8(s, 0);
+    n_props = 0;
     has_proto = false;
     while (s->token.val != '}') {
         /* specific case for getter/setter */
@@ -26116,6 +26209,7 @@ static __exception int js_parse_object_literal(JSParseState *s)
             }
         }
         JS_FreeAtom(s->ctx, name);
+        n_props++; /* __proto__, duplicates and get/set pairs overcount */
     next:
         name = JS_ATOM_NULL;
         if (s->token.val != ',')
@@ -26125,6 +26219,7 @@ static __exception int js_parse_object_literal(JSParseState *s)
     }
     if (js_parse_expect(s, '}'))
         goto fail;
+    s->cur_func->byte_code.buf[size_pos] = min_int(n_props, 255);
     return 0;
  fail:
     JS_FreeAtom(s->ctx, name);
@@ -27421,6 +27516,7 @@ static int js_parse_destructuring_element(JSParseState *s, int tok,
         if (has_ellipsis) {
             /* add excludeList on stack just below src object */
             emit_op(s, OP_object);
+            emit_u8(s, 0); /* aether 0029 */
             emit_op(s, OP_swap);
         }
         while (s->token.val != '}') {
@@ -27453,6 +27549,7 @@ static int js_parse_destructuring_element(JSParseState *s, int tok,
                     goto var_error;
                 }
                 emit_op(s, OP_object);  /* target */
+                emit_u8(s, 0); /* aether 0029 */
                 emit_op(s, OP_copy_data_properties);
                 emit_u8(s, 0 | ((depth_lvalue + 1) << 2) | ((depth_lvalue + 2) << 5));
                 goto set_val;
@@ -34731,6 +34828,7 @@ static int resolve_scope_var(JSContext *ctx, JSFunctionDef *s,
                 s->vars[var_idx].var_kind == JS_VAR_FUNCTION_NAME) {
                 /* Create a dummy object reference for the func_var */
                 dbuf_putc(bc, OP_object);
+                dbuf_putc(bc, 0); /* aether 0029 */
                 dbuf_putc(bc, OP_get_loc);
                 dbuf_put_u16(bc, var_idx);
                 dbuf_putc(bc, OP_define_field);
@@ -34979,6 +35077,7 @@ static int resolve_scope_var(JSContext *ctx, JSFunctionDef *s,
                 if (s->closure_var[idx].var_kind == JS_VAR_FUNCTION_NAME) {
                     /* Create a dummy object reference for the func_var */
                     dbuf_putc(bc, OP_object);
+                    dbuf_putc(bc, 0); /* aether 0029 */
                     dbuf_putc(bc, OP_get_var_ref);
                     dbuf_put_u16(bc, idx);
                     dbuf_putc(bc, OP_define_field);
@@ -39191,6 +39290,7 @@ static __exception int js_parse_program(JSParseState *s)
         if (!s->is_module) {
             if (fd->func_kind == JS_FUNC_ASYNC) {
                 emit_op(s, OP_object);
+                emit_u8(s, 0); /* aether 0029 */
                 emit_op(s, OP_dup);
                 emit_op(s, OP_get_loc);
                 emit_u16(s, fd->eval_ret_idx);
@@ -39216,6 +39316,7 @@ static __exception int js_parse_program(JSParseState *s)
         if (!s->is_module) {
             if (fd->func_kind == JS_FUNC_ASYNC) {
                 emit_op(s, OP_object);
+                emit_u8(s, 0); /* aether 0029 */
                 emit_op(s, OP_dup);
                 emit_op(s, OP_get_loc);
                 emit_u16(s, fd->eval_ret_idx);
@@ -39648,7 +39749,7 @@ typedef enum BCTagEnum {
     BC_TAG_SYMBOL,
 } BCTagEnum;
 
-#define BC_VERSION 28
+#define BC_VERSION 29 /* aether 0029: OP_object has a u8 operand */
 
 typedef struct BCWriterState {
     JSContext *ctx;
