@@ -39,7 +39,7 @@ use crate::gate::Meter;
 use crate::sys;
 
 /// The engine patches, by content: any change to the series is another engine build.
-const PATCHES: [&str; 21] = [
+const PATCHES: [&str; 22] = [
     include_str!(
         "../../../vendor/rquickjs-sys/patches/0001-regexp-skip-impossible-start-positions.patch"
     ),
@@ -79,6 +79,7 @@ const PATCHES: [&str; 21] = [
         "../../../vendor/rquickjs-sys/patches/0028-objects-prototype-keeps-empty-shape.patch"
     ),
     include_str!("../../../vendor/rquickjs-sys/patches/0029-objects-literals-presized.patch"),
+    include_str!("../../../vendor/rquickjs-sys/patches/0032-objects-spread-of-a-string.patch"),
 ];
 
 /// The engine build bytecode belongs to (it is only valid for the engine that wrote it:

@@ -18040,8 +18040,19 @@ static __exception int JS_CopyDataProperties(JSContext *ctx,
     int desc_flags;
     bool is_enumerable;
 
-    if (JS_VALUE_GET_TAG(source) != JS_TAG_OBJECT)
-        return 0;
+    if (JS_VALUE_GET_TAG(source) != JS_TAG_OBJECT) {
+        /* CopyDataProperties step 2: ToObject(source). Of the primitives
+           only a string has own enumerable properties (its indices):
+           `{..."xy"}` is {0: "x", 1: "y"} */
+        if (!JS_IsString(source))
+            return 0;
+        val = JS_ToObject(ctx, source);
+        if (JS_IsException(val))
+            return -1;
+        ret = JS_CopyDataProperties(ctx, target, val, excluded, setprop);
+        JS_FreeValue(ctx, val);
+        return ret;
+    }
 
     if (JS_VALUE_GET_TAG(excluded) == JS_TAG_OBJECT)
         pexcl = JS_VALUE_GET_OBJ(excluded);
