@@ -169,10 +169,14 @@ fn main() {
     //   its exported functions, so gcc may inline and specialise them under `-fPIC`.
     // - `-fno-math-errno`: the engine never reads `errno` after a math call, and the inline
     //   instructions (sqrtsd, cvtsd2si) give the results libm gives.
+    // - `-fira-loop-pressure` (session 9, "Engine patches (session 9)"): gcc's register
+    //   allocator weighs register pressure per loop, so the interpreter keeps `pc` and the
+    //   dispatch table's address in registers across its computed-goto loop.
     builder
         .force_frame_pointer(false)
         .flag_if_supported("-fno-semantic-interposition")
-        .flag_if_supported("-fno-math-errno");
+        .flag_if_supported("-fno-math-errno")
+        .flag_if_supported("-fira-loop-pressure");
 
     match env::var("CARGO_CFG_SANITIZE").as_deref() {
         Ok("address") => {

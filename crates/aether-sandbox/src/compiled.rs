@@ -39,7 +39,7 @@ use crate::gate::Meter;
 use crate::sys;
 
 /// The engine patches, by content: any change to the series is another engine build.
-const PATCHES: [&str; 22] = [
+const PATCHES: [&str; 23] = [
     include_str!(
         "../../../vendor/rquickjs-sys/patches/0001-regexp-skip-impossible-start-positions.patch"
     ),
@@ -75,6 +75,7 @@ const PATCHES: [&str; 22] = [
     include_str!(
         "../../../vendor/rquickjs-sys/patches/0025-interp-constructor-prototype-in-place.patch"
     ),
+    include_str!("../../../vendor/rquickjs-sys/patches/0026-interp-int-values-in-registers.patch"),
     include_str!(
         "../../../vendor/rquickjs-sys/patches/0028-objects-prototype-keeps-empty-shape.patch"
     ),

@@ -41,6 +41,26 @@ fn issue_19_engine_is_compiled_without_frame_pointer_or_interposition() {
     }
 }
 
+/// The engine is compiled with `-fira-loop-pressure`, with which gcc keeps the interpreter's
+/// `pc` and its dispatch table's address in registers across the computed-goto loop
+/// (`docs/BENCHMARKS.md`, "Engine patches (session 9)": −3 % instructions on @noble/hashes).
+/// See: https://gcc.gnu.org/onlinedocs/gcc/Optimize-Options.html (-fira-loop-pressure)
+#[test]
+fn issue_19_engine_is_compiled_with_loop_register_pressure() {
+    let producers = gcc_producers();
+    let engine: Vec<&String> = producers
+        .iter()
+        .filter(|p| p.contains("-fno-semantic-interposition"))
+        .collect();
+    if engine.is_empty() {
+        eprintln!("no gcc compile unit of the engine recorded here: skipped");
+        return;
+    }
+    for producer in engine {
+        assert!(producer.contains("-fira-loop-pressure"), "{producer}");
+    }
+}
+
 /// Evaluates `script` in a fresh runtime; its string value.
 fn eval(script: &str) -> String {
     let runtime = Runtime::new().expect("runtime");

@@ -1627,7 +1627,21 @@ static int compare_u32(uint32_t a, uint32_t b)
 
 static JSValue js_int32(int32_t v)
 {
+/* aether patch 0026: the value built in registers. JS_MKVAL's compound
+   literal of a union made gcc 12 also build every int in a stack temporary
+   (two dead stores at each of 31 sites in JS_CallInternal) and, through
+   that, keep the interpreter's pc in memory across the dispatch. Same bits:
+   the int32 in the low half of the union, the high half zero. */
+#if !defined(JS_CHECK_JSVALUE) && !(defined(JS_NAN_BOXING) && JS_NAN_BOXING) && \
+    UINTPTR_MAX == UINT64_MAX && defined(__BYTE_ORDER__) && \
+    __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    JSValue r;
+    r.u.ptr = (void *)(uintptr_t)(uint32_t)v;
+    r.tag = JS_TAG_INT;
+    return r;
+#else
     return JS_MKVAL(JS_TAG_INT, v);
+#endif
 }
 
 static JSValue js_uint32(uint32_t v)
