@@ -2568,12 +2568,29 @@ static bool re_alt_jumps_to_start(const uint8_t *code, int len)
     return false;
 }
 
+/* the one place the rewrite appends bytes (out of line, so that the parser's
+   own inlined appends are left as they are) */
+static no_inline void re_put(REParseState *s, const void *p, size_t len)
+{
+    dbuf_put(&s->byte_code, p, len);
+}
+
+static void re_put_u32(REParseState *s, uint32_t v)
+{
+    uint8_t b[4];
+    put_u32(b, v);
+    re_put(s, b, 4);
+}
+
 /* emit a 5-byte jump whose offset is filled later: the placeholder holds the
    previous one of the same list (its position plus one, 0 ends the list) */
 static void re_emit_link(REParseState *s, int op, uint32_t *plist)
 {
+    uint8_t b[5];
     uint32_t pos = s->byte_code.size + 1;
-    re_emit_op_u32(s, op, *plist);
+    b[0] = op;
+    put_u32(b + 1, *plist);
+    re_put(s, b, 5);
     *plist = pos + 1;
 }
 
@@ -2598,8 +2615,7 @@ static int re_emit_alternatives(REParseState *s, const uint8_t *old,
                                 uint32_t *end_list)
 {
     REDispatchKey *keys = NULL;
-    REAltSpan *rests = NULL;
-    uint32_t next_list = 0, c;
+    uint32_t next_list = 0, default_pos = 0, c;
     int i, j, k, m, run, n_keys, ret = 0;
 
     for(k = 0; k < n; k = run) {
@@ -2616,18 +2632,17 @@ static int re_emit_alternatives(REParseState *s, const uint8_t *old,
         if (run - k < RE_DISPATCH_MIN_ALTS)
             run = k + 1;
         is_last = (run == n);
-        /* the failure of this item continues with the next one */
-        if (!is_last)
-            re_emit_link(s, REOP_split_next_first, &next_list);
         if (run == k + 1) {
-            dbuf_put(&s->byte_code, p, alts[k].end - alts[k].start);
+            /* the failure of this item continues with the next one */
+            if (!is_last)
+                re_emit_link(s, REOP_split_next_first, &next_list);
+            re_put(s, p, alts[k].end - alts[k].start);
             re_emit_link(s, REOP_goto, end_list);
         } else {
-            int table, table_end, g;
+            int table, table_end, g, def;
             if (!keys) {
                 keys = lre_realloc(s->opaque, NULL, sizeof(keys[0]) * n);
-                rests = lre_realloc(s->opaque, NULL, sizeof(rests[0]) * n);
-                if (!keys || !rests) {
+                if (!keys) {
                     ret = -1;
                     goto done;
                 }
@@ -2641,13 +2656,19 @@ static int re_emit_alternatives(REParseState *s, const uint8_t *old,
             n_keys = 1;
             for(i = 1; i < run - k; i++)
                 n_keys += keys[i].c != keys[i - 1].c;
-            dbuf_putc(&s->byte_code, REOP_dispatch);
-            dbuf_put_u16(&s->byte_code, n_keys);
+            {
+                uint8_t b[7];
+                b[0] = REOP_dispatch;
+                put_u16(b + 1, n_keys);
+                put_u32(b + 3, UINT32_MAX);
+                def = s->byte_code.size + 3;
+                re_put(s, b, 7);
+            }
             table = s->byte_code.size;
             for(i = 0; i < run - k; i++) {
                 if (i == 0 || keys[i].c != keys[i - 1].c) {
-                    dbuf_put_u32(&s->byte_code, keys[i].c);
-                    dbuf_put_u32(&s->byte_code, 0);
+                    re_put_u32(s, keys[i].c);
+                    re_put_u32(s, 0);
                 }
             }
             table_end = s->byte_code.size;
@@ -2657,6 +2678,9 @@ static int re_emit_alternatives(REParseState *s, const uint8_t *old,
                 if (!dbuf_error(&s->byte_code))
                     put_u32(s->byte_code.buf + table + g * 8 + 4,
                             s->byte_code.size - table_end);
+                /* the failure of the group continues with the next item */
+                if (!is_last)
+                    re_emit_link(s, REOP_split_next_first, &next_list);
                 for(m = i; m < j; m++) {
                     const REAltSpan *a = &alts[keys[m].idx];
                     if (re_alt_jumps_to_start(old + a->start, a->end - a->start))
@@ -2670,7 +2694,7 @@ static int re_emit_alternatives(REParseState *s, const uint8_t *old,
                         const REAltSpan *a = &alts[keys[m].idx];
                         if (m + 1 < j)
                             re_emit_link(s, REOP_split_next_first, &split_link);
-                        dbuf_put(&s->byte_code, old + a->start, a->end - a->start);
+                        re_put(s, old + a->start, a->end - a->start);
                         re_emit_link(s, REOP_goto, end_list);
                         re_patch_links(s, &split_link, s->byte_code.size);
                     }
@@ -2678,42 +2702,49 @@ static int re_emit_alternatives(REParseState *s, const uint8_t *old,
                     /* test the shared character once, then the rests */
                     const REAltSpan *a = &alts[keys[i].idx];
                     int len = re_alt_first_char(old + a->start, old + a->end, &c);
-                    dbuf_put(&s->byte_code, old + a->start, len);
+                    REAltSpan *rests;
+                    re_put(s, old + a->start, len);
+                    rests = lre_realloc(s->opaque, NULL, sizeof(rests[0]) * (j - i));
+                    if (!rests) {
+                        ret = -1;
+                        goto done;
+                    }
                     for(m = i; m < j; m++) {
                         rests[m - i].start = alts[keys[m].idx].start + len;
                         rests[m - i].end = alts[keys[m].idx].end;
                     }
-                    /* rests[] is reused by the next group: the recursion
-                       gets its own copy */
-                    {
-                        REAltSpan *sub = lre_realloc(s->opaque, NULL,
-                                                     sizeof(sub[0]) * (j - i));
-                        if (!sub) {
-                            ret = -1;
-                            goto done;
-                        }
-                        memcpy(sub, rests, sizeof(sub[0]) * (j - i));
-                        ret = re_emit_alternatives(s, old, sub, j - i,
-                                                   depth + 1, end_list);
-                        lre_realloc(s->opaque, sub, 0);
-                        if (ret)
-                            goto done;
-                    }
+                    ret = re_emit_alternatives(s, old, rests, j - i, depth + 1,
+                                               end_list);
+                    lre_realloc(s->opaque, rests, 0);
+                    if (ret)
+                        goto done;
                 }
             }
+            /* no entry: the next item, or no match */
+            if (!is_last)
+                default_pos = def + 1;
         }
         re_patch_links(s, &next_list, s->byte_code.size);
+        if (default_pos) {
+            if (!dbuf_error(&s->byte_code)) {
+                uint32_t pos = default_pos - 1;
+                /* the offset is from the end of the table */
+                uint32_t base = pos + 4 + 8 * get_u16(s->byte_code.buf + pos - 2);
+                put_u32(s->byte_code.buf + pos, s->byte_code.size - base);
+            }
+            default_pos = 0;
+        }
     }
  done:
     lre_realloc(s->opaque, keys, 0);
-    lre_realloc(s->opaque, rests, 0);
     return ret;
 }
 
 /* Rewrite the n_alts (>= 2) alternatives that re_parse_disjunction() nested
    from 'start' when RE_DISPATCH_MIN_ALTS consecutive ones start with a
    literal character; otherwise leave them. */
-static int re_dispatch_alternatives(REParseState *s, int start, int n_alts)
+static no_inline int re_dispatch_alternatives(REParseState *s, int start,
+                                              int n_alts)
 {
     REAltSpan *alts;
     uint8_t *old = NULL;
@@ -2722,7 +2753,7 @@ static int re_dispatch_alternatives(REParseState *s, int start, int n_alts)
     bool found = false;
     const uint8_t *bc;
 
-    if (n_alts < RE_DISPATCH_MIN_ALTS || dbuf_error(&s->byte_code))
+    if (dbuf_error(&s->byte_code))
         return 0;
     end = s->byte_code.size;
     alts = lre_realloc(s->opaque, NULL, sizeof(alts[0]) * n_alts);
@@ -2817,7 +2848,7 @@ static int re_parse_disjunction(REParseState *s, bool is_backward_dir)
         put_u32(s->byte_code.buf + pos, len);
         n_alts++; /* aether patch 0030 */
     }
-    if (!is_backward_dir) /* aether patch 0030 */
+    if (n_alts >= RE_DISPATCH_MIN_ALTS && !is_backward_dir) /* aether patch 0030 */
         return re_dispatch_alternatives(s, start, n_alts);
     return 0;
 }
@@ -3160,6 +3191,41 @@ static inline bool re_fails_at_once(REExecContext *s, const uint8_t *pc,
     if (op == REOP_char_i || op == REOP_char32_i)
         c = lre_canonicalize(c, s->is_unicode);
     return c != val;
+}
+
+/* aether patch 0030: REOP_dispatch (pc after the opcode): where the
+   alternatives starting with the character at cptr begin, the default if
+   none does, NULL for no match. */
+static no_inline const uint8_t *re_dispatch(REExecContext *s, const uint8_t *pc,
+                                            const uint8_t *cptr)
+{
+    uint32_t n, lo, hi, mid, key, c, val;
+    const uint8_t *tab;
+
+    n = get_u16(pc);
+    val = get_u32(pc + 2);
+    tab = pc + 6;
+    pc = tab + 8 * n;
+    if (cptr < s->cbuf_end) {
+        PEEK_CHAR(c, cptr, s->cbuf_end, s->cbuf_type);
+        lo = 0;
+        hi = n;
+        while (lo < hi) {
+            mid = (lo + hi) / 2;
+            key = get_u32(tab + 8 * mid);
+            if (key < c) {
+                lo = mid + 1;
+            } else if (key > c) {
+                hi = mid;
+            } else {
+                val = get_u32(tab + 8 * mid + 4);
+                break;
+            }
+        }
+    }
+    if (val == UINT32_MAX)
+        return NULL;
+    return pc + val;
 }
 
 static no_inline int stack_realloc(REExecContext *s, size_t n)
@@ -3750,34 +3816,11 @@ static intptr_t lre_exec_backtrack(REExecContext *s, uint8_t **capture,
             break;
         case REOP_dispatch:
             /* aether patch 0030: the alternatives starting with the current
-               character; no entry: no match */
-            {
-                uint32_t n, lo, hi, mid, key;
-                const uint8_t *tab;
-
-                n = get_u16(pc);
-                tab = pc + 2;
-                pc = tab + 8 * n;
-                if (cptr >= cbuf_end)
-                    goto no_match;
-                PEEK_CHAR(c, cptr, cbuf_end, cbuf_type);
-                lo = 0;
-                hi = n;
-                for(;;) {
-                    if (lo >= hi)
-                        goto no_match;
-                    mid = (lo + hi) / 2;
-                    key = get_u32(tab + 8 * mid);
-                    if (key < c) {
-                        lo = mid + 1;
-                    } else if (key > c) {
-                        hi = mid;
-                    } else {
-                        pc += get_u32(tab + 8 * mid + 4);
-                        break;
-                    }
-                }
-            }
+               character (out of line: the interpreter's registers stay as
+               they were) */
+            pc = re_dispatch(s, pc, cptr);
+            if (!pc)
+                goto no_match;
             break;
         default:
 #ifdef DUMP_EXEC
@@ -4134,13 +4177,19 @@ static bool re_first_set(const uint8_t *body, const uint8_t *end,
                                      get_u32(pc + 3 + k * 8 + 4), icase);
                 break;
             case REOP_dispatch:
-                /* aether patch 0030: the characters of the table */
+                /* aether patch 0030: the characters of the table, and the
+                   default's path */
                 n = get_u16(pc + 1);
-                if ((size_t)(end - pc) < 3 + (size_t)n * 8)
+                if ((size_t)(end - pc) < 7 + (size_t)n * 8)
                     return false;
                 for(k = 0; k < n; k++)
-                    re_first_set_add(fs, get_u32(pc + 3 + k * 8),
-                                     get_u32(pc + 3 + k * 8), false);
+                    re_first_set_add(fs, get_u32(pc + 7 + k * 8),
+                                     get_u32(pc + 7 + k * 8), false);
+                if (get_u32(pc + 3) != UINT32_MAX) {
+                    if (sp >= countof(stack))
+                        return false;
+                    stack[sp++] = pc + 7 + n * 8 + get_u32(pc + 3);
+                }
                 break;
             default:
                 return false;
