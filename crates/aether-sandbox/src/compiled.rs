@@ -39,7 +39,7 @@ use crate::gate::Meter;
 use crate::sys;
 
 /// The engine patches, by content: any change to the series is another engine build.
-const PATCHES: [&str; 23] = [
+const PATCHES: [&str; 24] = [
     include_str!(
         "../../../vendor/rquickjs-sys/patches/0001-regexp-skip-impossible-start-positions.patch"
     ),
@@ -80,6 +80,9 @@ const PATCHES: [&str; 23] = [
         "../../../vendor/rquickjs-sys/patches/0028-objects-prototype-keeps-empty-shape.patch"
     ),
     include_str!("../../../vendor/rquickjs-sys/patches/0029-objects-literals-presized.patch"),
+    include_str!(
+        "../../../vendor/rquickjs-sys/patches/0030-regexp-dispatch-literal-alternatives.patch"
+    ),
     include_str!("../../../vendor/rquickjs-sys/patches/0032-objects-spread-of-a-string.patch"),
 ];
 

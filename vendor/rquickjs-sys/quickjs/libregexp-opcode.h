@@ -69,5 +69,9 @@ DEF(negative_lookahead, 5) /* must come after */
 DEF(set_char_pos, 2) /* store the character position to a register */
 DEF(check_advance, 2) /* check that the register is different from the character position */
 DEF(prev, 1) /* go to the previous char */
+/* aether patch 0030: u16 n, u32 default offset, then n (u32 char, u32 offset)
+   pairs sorted by char; offsets from the end of the table; no entry: the
+   default (0xffffffff: no match) */
+DEF(dispatch, 7) /* variable length */
 
 #endif /* DEF */

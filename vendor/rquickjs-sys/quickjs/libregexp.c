@@ -599,6 +599,9 @@ static __maybe_unused void lre_dump_bytecode(const uint8_t *buf,
             val = buf[pos + 1];
             printf(" r%u", val);
             break;
+        case REOP_dispatch: /* aether patch 0030 */
+            len += get_u16(buf + pos + 1) * 8;
+            break;
         case REOP_range:
         case REOP_range_i:
             {
@@ -2452,9 +2455,362 @@ static int re_parse_alternative(REParseState *s, bool is_backward_dir)
     return 0;
 }
 
+/* aether patch 0030: an alternation of many alternatives that start with a
+   literal character dispatches on the current character.
+
+   re_parse_disjunction() nests the alternatives of a|b|c|... as
+   split(split(a, b), c)...: every attempt runs one split per alternative
+   before the first is tried (patch 0006 makes each a cheap test, but an
+   alternation of 2,200 entity names, as in he's regexDecode, still runs 2,200
+   of them at every '&'), and a match runs a goto per later alternative.
+   When RE_DISPATCH_MIN_ALTS or more consecutive alternatives start with a
+   case-sensitive literal character (REOP_char, REOP_char32), they are
+   emitted behind one REOP_dispatch: a sorted table from that character to
+   the alternatives starting with it, in their order; alternatives that share
+   the character test it once and the rest of each is a disjunction of its
+   own, handled the same way (a trie, at most RE_DISPATCH_MAX_DEPTH deep).
+   The alternatives left out would fail at their first operation without
+   changing any capture or register, and c(?:x|y) tries the same as cx|cy, so
+   the search is the same. Every other alternative keeps its place in a flat
+   chain (split_next_first to the next item, goto to the end). Each
+   alternative's code is moved as a whole: its jumps are relative and its
+   registers balanced, so it runs unchanged. */
+#define RE_DISPATCH_MIN_ALTS 6
+#define RE_DISPATCH_MAX_DEPTH 16
+
+typedef struct {
+    uint32_t start, end; /* an alternative's code, in the saved copy */
+} REAltSpan;
+
+typedef struct {
+    uint32_t c; /* first character */
+    uint32_t idx; /* alternative */
+} REDispatchKey;
+
+static int re_dispatch_key_cmp(const void *a, const void *b, void *opaque)
+{
+    const REDispatchKey *ka = a, *kb = b;
+    if (ka->c != kb->c)
+        return ka->c < kb->c ? -1 : 1;
+    return ka->idx < kb->idx ? -1 : ka->idx > kb->idx;
+}
+
+/* the size of the case-sensitive literal test that starts the code, 0 if
+   it starts with anything else */
+static int re_alt_first_char(const uint8_t *p, const uint8_t *end, uint32_t *pc)
+{
+    if (end - p >= 3 && p[0] == REOP_char) {
+        *pc = get_u16(p + 1);
+        return 3;
+    }
+    if (end - p >= 5 && p[0] == REOP_char32) {
+        *pc = get_u32(p + 1);
+        return 5;
+    }
+    return 0;
+}
+
+/* whether code[0..len) jumps to its own first operation (the loop of a
+   quantifier on its first atom, as in b+): such an alternative cannot share
+   its first test with others. Unknown operations count as such a jump. */
+static bool re_alt_jumps_to_start(const uint8_t *code, int len)
+{
+    int pos = 0, op, size;
+    int64_t target;
+
+    while (pos < len) {
+        op = code[pos];
+        if (op >= REOP_COUNT)
+            return true;
+        size = reopcode_info[op].size;
+        if (pos + size > len)
+            return true;
+        target = -1;
+        switch(op) {
+        case REOP_goto:
+        case REOP_split_goto_first:
+        case REOP_split_next_first:
+        case REOP_lookahead:
+        case REOP_negative_lookahead:
+            target = pos + 5 + (int64_t)(int32_t)get_u32(code + pos + 1);
+            break;
+        case REOP_loop:
+            target = pos + 6 + (int64_t)(int32_t)get_u32(code + pos + 2);
+            break;
+        case REOP_loop_split_goto_first:
+        case REOP_loop_split_next_first:
+        case REOP_loop_check_adv_split_goto_first:
+        case REOP_loop_check_adv_split_next_first:
+            target = pos + 10 + (int64_t)(int32_t)get_u32(code + pos + 6);
+            break;
+        case REOP_range:
+        case REOP_range_i:
+            size += get_u16(code + pos + 1) * 4;
+            break;
+        case REOP_range32:
+        case REOP_range32_i:
+        case REOP_dispatch:
+            size += get_u16(code + pos + 1) * 8;
+            break;
+        case REOP_back_reference:
+        case REOP_back_reference_i:
+        case REOP_backward_back_reference:
+        case REOP_backward_back_reference_i:
+            size += code[pos + 1];
+            break;
+        default:
+            break;
+        }
+        if (target == 0)
+            return true;
+        pos += size;
+    }
+    return false;
+}
+
+/* the one place the rewrite appends bytes (out of line, so that the parser's
+   own inlined appends are left as they are) */
+static no_inline void re_put(REParseState *s, const void *p, size_t len)
+{
+    dbuf_put(&s->byte_code, p, len);
+}
+
+static void re_put_u32(REParseState *s, uint32_t v)
+{
+    uint8_t b[4];
+    put_u32(b, v);
+    re_put(s, b, 4);
+}
+
+/* emit a 5-byte jump whose offset is filled later: the placeholder holds the
+   previous one of the same list (its position plus one, 0 ends the list) */
+static void re_emit_link(REParseState *s, int op, uint32_t *plist)
+{
+    uint8_t b[5];
+    uint32_t pos = s->byte_code.size + 1;
+    b[0] = op;
+    put_u32(b + 1, *plist);
+    re_put(s, b, 5);
+    *plist = pos + 1;
+}
+
+static void re_patch_links(REParseState *s, uint32_t *plist, uint32_t target)
+{
+    uint32_t link = *plist;
+    if (dbuf_error(&s->byte_code))
+        return;
+    while (link != 0) {
+        uint32_t pos = link - 1;
+        link = get_u32(s->byte_code.buf + pos);
+        put_u32(s->byte_code.buf + pos, target - (pos + 4));
+    }
+    *plist = 0;
+}
+
+/* Emit the alternatives alts[0..n) of the saved code 'old' as a chain: each
+   match goes to the end of the disjunction (end_list), the failure of the
+   last one backtracks. -1 on allocation failure. */
+static int re_emit_alternatives(REParseState *s, const uint8_t *old,
+                                const REAltSpan *alts, int n, int depth,
+                                uint32_t *end_list)
+{
+    REDispatchKey *keys = NULL;
+    uint32_t next_list = 0, default_pos = 0, c;
+    int i, j, k, m, run, n_keys, ret = 0;
+
+    for(k = 0; k < n; k = run) {
+        const uint8_t *p = old + alts[k].start;
+        bool is_last;
+
+        run = k;
+        if (depth < RE_DISPATCH_MAX_DEPTH) {
+            while (run < n && run - k < 0xffff &&
+                   re_alt_first_char(old + alts[run].start,
+                                     old + alts[run].end, &c))
+                run++;
+        }
+        if (run - k < RE_DISPATCH_MIN_ALTS)
+            run = k + 1;
+        is_last = (run == n);
+        if (run == k + 1) {
+            /* the failure of this item continues with the next one */
+            if (!is_last)
+                re_emit_link(s, REOP_split_next_first, &next_list);
+            re_put(s, p, alts[k].end - alts[k].start);
+            re_emit_link(s, REOP_goto, end_list);
+        } else {
+            int table, table_end, g, def;
+            if (!keys) {
+                keys = lre_realloc(s->opaque, NULL, sizeof(keys[0]) * n);
+                if (!keys) {
+                    ret = -1;
+                    goto done;
+                }
+            }
+            for(i = k; i < run; i++) {
+                re_alt_first_char(old + alts[i].start, old + alts[i].end,
+                                  &keys[i - k].c);
+                keys[i - k].idx = i;
+            }
+            rqsort(keys, run - k, sizeof(keys[0]), re_dispatch_key_cmp, NULL);
+            n_keys = 1;
+            for(i = 1; i < run - k; i++)
+                n_keys += keys[i].c != keys[i - 1].c;
+            {
+                uint8_t b[7];
+                b[0] = REOP_dispatch;
+                put_u16(b + 1, n_keys);
+                put_u32(b + 3, UINT32_MAX);
+                def = s->byte_code.size + 3;
+                re_put(s, b, 7);
+            }
+            table = s->byte_code.size;
+            for(i = 0; i < run - k; i++) {
+                if (i == 0 || keys[i].c != keys[i - 1].c) {
+                    re_put_u32(s, keys[i].c);
+                    re_put_u32(s, 0);
+                }
+            }
+            table_end = s->byte_code.size;
+            for(i = 0, g = 0; i < run - k; i = j, g++) {
+                for(j = i + 1; j < run - k && keys[j].c == keys[i].c; j++)
+                    continue;
+                if (!dbuf_error(&s->byte_code))
+                    put_u32(s->byte_code.buf + table + g * 8 + 4,
+                            s->byte_code.size - table_end);
+                /* the failure of the group continues with the next item */
+                if (!is_last)
+                    re_emit_link(s, REOP_split_next_first, &next_list);
+                for(m = i; m < j; m++) {
+                    const REAltSpan *a = &alts[keys[m].idx];
+                    if (re_alt_jumps_to_start(old + a->start, a->end - a->start))
+                        break;
+                }
+                if (j - i == 1 || m < j) {
+                    /* one alternative, or one that loops to its first test:
+                       a chain of the whole alternatives */
+                    uint32_t split_link = 0;
+                    for(m = i; m < j; m++) {
+                        const REAltSpan *a = &alts[keys[m].idx];
+                        if (m + 1 < j)
+                            re_emit_link(s, REOP_split_next_first, &split_link);
+                        re_put(s, old + a->start, a->end - a->start);
+                        re_emit_link(s, REOP_goto, end_list);
+                        re_patch_links(s, &split_link, s->byte_code.size);
+                    }
+                } else {
+                    /* test the shared character once, then the rests */
+                    const REAltSpan *a = &alts[keys[i].idx];
+                    int len = re_alt_first_char(old + a->start, old + a->end, &c);
+                    REAltSpan *rests;
+                    re_put(s, old + a->start, len);
+                    rests = lre_realloc(s->opaque, NULL, sizeof(rests[0]) * (j - i));
+                    if (!rests) {
+                        ret = -1;
+                        goto done;
+                    }
+                    for(m = i; m < j; m++) {
+                        rests[m - i].start = alts[keys[m].idx].start + len;
+                        rests[m - i].end = alts[keys[m].idx].end;
+                    }
+                    ret = re_emit_alternatives(s, old, rests, j - i, depth + 1,
+                                               end_list);
+                    lre_realloc(s->opaque, rests, 0);
+                    if (ret)
+                        goto done;
+                }
+            }
+            /* no entry: the next item, or no match */
+            if (!is_last)
+                default_pos = def + 1;
+        }
+        re_patch_links(s, &next_list, s->byte_code.size);
+        if (default_pos) {
+            if (!dbuf_error(&s->byte_code)) {
+                uint32_t pos = default_pos - 1;
+                /* the offset is from the end of the table */
+                uint32_t base = pos + 4 + 8 * get_u16(s->byte_code.buf + pos - 2);
+                put_u32(s->byte_code.buf + pos, s->byte_code.size - base);
+            }
+            default_pos = 0;
+        }
+    }
+ done:
+    lre_realloc(s->opaque, keys, 0);
+    return ret;
+}
+
+/* Rewrite the n_alts (>= 2) alternatives that re_parse_disjunction() nested
+   from 'start' when RE_DISPATCH_MIN_ALTS consecutive ones start with a
+   literal character; otherwise leave them. */
+static no_inline int re_dispatch_alternatives(REParseState *s, int start,
+                                              int n_alts)
+{
+    REAltSpan *alts;
+    uint8_t *old = NULL;
+    uint32_t end_list = 0, c;
+    int i, k, run, end, ret = 0;
+    bool found = false;
+    const uint8_t *bc;
+
+    if (dbuf_error(&s->byte_code))
+        return 0;
+    end = s->byte_code.size;
+    alts = lre_realloc(s->opaque, NULL, sizeof(alts[0]) * n_alts);
+    if (!alts)
+        return re_parse_out_of_memory(s);
+    /* the layout re_parse_disjunction() builds: n_alts - 1 splits, the
+       outermost first (its second choice is the last alternative), then the
+       first alternative, then a goto and the code of each next one */
+    bc = s->byte_code.buf;
+    alts[0].start = start + 5 * (n_alts - 1);
+    for(i = 0; i < n_alts - 1; i++) {
+        int pos = start + 5 * i;
+        if (bc[pos] != REOP_split_next_first)
+            goto done;
+        alts[n_alts - 1 - i].start = pos + 5 + (int32_t)get_u32(bc + pos + 1);
+    }
+    for(k = 0, run = 0; k < n_alts; k++) {
+        alts[k].end = k + 1 < n_alts ? alts[k + 1].start - 5 : (uint32_t)end;
+        if (alts[k].end < alts[k].start || alts[k].end > (uint32_t)end ||
+            (k + 1 < n_alts && bc[alts[k].end] != REOP_goto))
+            goto done;
+        if (re_alt_first_char(bc + alts[k].start, bc + alts[k].end, &c)) {
+            if (++run >= RE_DISPATCH_MIN_ALTS)
+                found = true;
+        } else {
+            run = 0;
+        }
+    }
+    if (!found)
+        goto done;
+    old = lre_realloc(s->opaque, NULL, end - start);
+    if (!old) {
+        ret = re_parse_out_of_memory(s);
+        goto done;
+    }
+    memcpy(old, bc + start, end - start);
+    for(k = 0; k < n_alts; k++) {
+        alts[k].start -= start;
+        alts[k].end -= start;
+    }
+    s->byte_code.size = start;
+    if (re_emit_alternatives(s, old, alts, n_alts, 0, &end_list))
+        ret = re_parse_out_of_memory(s);
+    else
+        re_patch_links(s, &end_list, s->byte_code.size);
+    if (dbuf_error(&s->byte_code))
+        ret = re_parse_out_of_memory(s);
+ done:
+    lre_realloc(s->opaque, old, 0);
+    lre_realloc(s->opaque, alts, 0);
+    return ret;
+}
+
 static int re_parse_disjunction(REParseState *s, bool is_backward_dir)
 {
     int start, len, pos;
+    int n_alts = 1; /* aether patch 0030 */
 
     if (lre_check_stack_overflow(s->opaque, 0))
         return re_parse_error(s, "stack overflow");
@@ -2490,7 +2846,10 @@ static int re_parse_disjunction(REParseState *s, bool is_backward_dir)
             return re_parse_out_of_memory(s);
         len = s->byte_code.size - (pos + 4);
         put_u32(s->byte_code.buf + pos, len);
+        n_alts++; /* aether patch 0030 */
     }
+    if (n_alts >= RE_DISPATCH_MIN_ALTS && !is_backward_dir) /* aether patch 0030 */
+        return re_dispatch_alternatives(s, start, n_alts);
     return 0;
 }
 
@@ -2545,6 +2904,9 @@ static int compute_register_count(uint8_t *bc_buf, int bc_buf_len)
         case REOP_range32_i:
             val = get_u16(bc_buf + pos + 1);
             len += val * 8;
+            break;
+        case REOP_dispatch: /* aether patch 0030 */
+            len += get_u16(bc_buf + pos + 1) * 8;
             break;
         case REOP_back_reference:
         case REOP_back_reference_i:
@@ -2829,6 +3191,41 @@ static inline bool re_fails_at_once(REExecContext *s, const uint8_t *pc,
     if (op == REOP_char_i || op == REOP_char32_i)
         c = lre_canonicalize(c, s->is_unicode);
     return c != val;
+}
+
+/* aether patch 0030: REOP_dispatch (pc after the opcode): where the
+   alternatives starting with the character at cptr begin, the default if
+   none does, NULL for no match. */
+static no_inline const uint8_t *re_dispatch(REExecContext *s, const uint8_t *pc,
+                                            const uint8_t *cptr)
+{
+    uint32_t n, lo, hi, mid, key, c, val;
+    const uint8_t *tab;
+
+    n = get_u16(pc);
+    val = get_u32(pc + 2);
+    tab = pc + 6;
+    pc = tab + 8 * n;
+    if (cptr < s->cbuf_end) {
+        PEEK_CHAR(c, cptr, s->cbuf_end, s->cbuf_type);
+        lo = 0;
+        hi = n;
+        while (lo < hi) {
+            mid = (lo + hi) / 2;
+            key = get_u32(tab + 8 * mid);
+            if (key < c) {
+                lo = mid + 1;
+            } else if (key > c) {
+                hi = mid;
+            } else {
+                val = get_u32(tab + 8 * mid + 4);
+                break;
+            }
+        }
+    }
+    if (val == UINT32_MAX)
+        return NULL;
+    return pc + val;
 }
 
 static no_inline int stack_realloc(REExecContext *s, size_t n)
@@ -3417,6 +3814,14 @@ static intptr_t lre_exec_backtrack(REExecContext *s, uint8_t **capture,
                 goto no_match;
             PREV_CHAR(cptr, s->cbuf, cbuf_type);
             break;
+        case REOP_dispatch:
+            /* aether patch 0030: the alternatives starting with the current
+               character (out of line: the interpreter's registers stay as
+               they were) */
+            pc = re_dispatch(s, pc, cptr);
+            if (!pc)
+                goto no_match;
+            break;
         default:
 #ifdef DUMP_EXEC
             printf("unknown opcode pc=%ld\n", pc - 1 - pc_start);
@@ -3770,6 +4175,21 @@ static bool re_first_set(const uint8_t *body, const uint8_t *end,
                 for(k = 0; k < n; k++)
                     re_first_set_add(fs, get_u32(pc + 3 + k * 8),
                                      get_u32(pc + 3 + k * 8 + 4), icase);
+                break;
+            case REOP_dispatch:
+                /* aether patch 0030: the characters of the table, and the
+                   default's path */
+                n = get_u16(pc + 1);
+                if ((size_t)(end - pc) < 7 + (size_t)n * 8)
+                    return false;
+                for(k = 0; k < n; k++)
+                    re_first_set_add(fs, get_u32(pc + 7 + k * 8),
+                                     get_u32(pc + 7 + k * 8), false);
+                if (get_u32(pc + 3) != UINT32_MAX) {
+                    if (sp >= countof(stack))
+                        return false;
+                    stack[sp++] = pc + 7 + n * 8 + get_u32(pc + 3);
+                }
                 break;
             default:
                 return false;
