@@ -219,3 +219,12 @@ pub(crate) fn set_lazy_property_init(
     }
     Ok(())
 }
+
+/// Makes the calling point of this thread's stack the top the engine of `ctx` measures its
+/// stack limit from (an engine made higher up the stack, or before a fork).
+pub(crate) fn update_stack_top(ctx: &rquickjs::Ctx<'_>) {
+    // SAFETY: `ctx` is a live, entered context: its runtime is valid while it is.
+    unsafe {
+        rquickjs::qjs::JS_UpdateStackTop(rquickjs::qjs::JS_GetRuntime(ctx.as_raw().as_ptr()));
+    }
+}
