@@ -183,9 +183,13 @@ fn start(
         Some(Prepared {
             runtime, context, ..
         }) => {
-            // Made higher up this thread's stack (or another's, before a fork): the stack limit
-            // counts from here.
-            context.with(|ctx| sys::update_stack_top(&ctx));
+            // Made higher up this thread's stack (or before a fork): the stack limit counts from
+            // here,
+            // and `Math.random` draws its own numbers, not those of every copy of the context.
+            context.with(|ctx| {
+                sys::update_stack_top(&ctx);
+                sys::reseed_random(&ctx);
+            });
             (runtime, Some(context))
         }
         None => (

@@ -45,6 +45,7 @@ mod streams;
 mod tier;
 mod tier_cold;
 mod tier_pool;
+mod tier_prepared;
 mod tier_start;
 mod trusted_files;
 mod typescript;
