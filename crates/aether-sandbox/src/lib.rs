@@ -141,7 +141,13 @@ pub fn run_step_on_this_thread(spec: StepSpec, host: Arc<dyn Host + 'static>) ->
     let gate = Arc::new(Gate::new(host, Arc::clone(&shared)));
     let (tx, rx) = mpsc::sync_channel(1);
     let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        engine::run(spec, Arc::clone(&gate), tx, engine::Teardown::Leave, prepared);
+        engine::run(
+            spec,
+            Arc::clone(&gate),
+            tx,
+            engine::Teardown::Leave,
+            prepared,
+        );
     }));
     gate.revoke();
     let report = match (ran, rx.try_recv()) {

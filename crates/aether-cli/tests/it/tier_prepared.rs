@@ -49,7 +49,11 @@ fn issue_23_a_steps_changes_to_the_built_ins_stay_in_its_worker() {
     );
     let out = ws.aether(&["run", "pipeline.yaml", "--jobs", "1", "--output", "json"]);
     let report = out.no_panic().json();
-    assert_eq!(output(&report, "a"), serde_json::json!("hijacked"), "{report}");
+    assert_eq!(
+        output(&report, "a"),
+        serde_json::json!("hijacked"),
+        "{report}"
+    );
     for id in ["b", "c"] {
         assert_eq!(
             output(&report, id),
@@ -72,7 +76,10 @@ fn issue_23_each_worker_draws_its_own_math_random() {
     );
     let out = ws.aether(&["run", "pipeline.yaml", "--jobs", "2", "--output", "json"]);
     let report = out.no_panic().json();
-    let draws: Vec<serde_json::Value> = ["a", "b", "c"].iter().map(|id| output(&report, id)).collect();
+    let draws: Vec<serde_json::Value> = ["a", "b", "c"]
+        .iter()
+        .map(|id| output(&report, id))
+        .collect();
     for draw in &draws {
         assert_eq!(draw.as_array().map(Vec::len), Some(3), "{report}");
     }
