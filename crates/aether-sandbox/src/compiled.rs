@@ -39,7 +39,7 @@ use crate::gate::Meter;
 use crate::sys;
 
 /// The engine patches, by content: any change to the series is another engine build.
-const PATCHES: [&str; 19] = [
+const PATCHES: [&str; 20] = [
     include_str!(
         "../../../vendor/rquickjs-sys/patches/0001-regexp-skip-impossible-start-positions.patch"
     ),
@@ -75,6 +75,7 @@ const PATCHES: [&str; 19] = [
     include_str!(
         "../../../vendor/rquickjs-sys/patches/0025-interp-constructor-prototype-in-place.patch"
     ),
+    include_str!("../../../vendor/rquickjs-sys/patches/0030-embedder-random-seed.patch"),
 ];
 
 /// The engine build bytecode belongs to (it is only valid for the engine that wrote it:
