@@ -39,7 +39,7 @@ use crate::gate::Meter;
 use crate::sys;
 
 /// The engine patches, by content: any change to the series is another engine build.
-const PATCHES: [&str; 24] = [
+const PATCHES: [&str; 25] = [
     include_str!(
         "../../../vendor/rquickjs-sys/patches/0001-regexp-skip-impossible-start-positions.patch"
     ),
@@ -83,6 +83,7 @@ const PATCHES: [&str; 24] = [
     include_str!(
         "../../../vendor/rquickjs-sys/patches/0030-regexp-dispatch-literal-alternatives.patch"
     ),
+    include_str!("../../../vendor/rquickjs-sys/patches/0031-embedder-random-seed.patch"),
     include_str!("../../../vendor/rquickjs-sys/patches/0032-objects-spread-of-a-string.patch"),
 ];
 

@@ -22,7 +22,7 @@ use serde_json::value::RawValue;
 
 use crate::bindings::{self, Timers};
 use crate::errors::{describe_thrown, take_exception};
-use crate::gate::{Gate, Kill, Shared};
+use crate::gate::{Gate, Kill, Meter, Shared};
 use crate::sys::{self, MeteredAllocator};
 use crate::tasks::SlowCalls;
 use crate::{StepError, StepSpec, loader};
@@ -58,13 +58,64 @@ pub(crate) enum Teardown {
     Leave,
 }
 
-/// The engine's body: runs the step, reports, then frees the engine or leaves it.
-pub(crate) fn run(spec: StepSpec, gate: Arc<Gate>, report: SyncSender<Report>, teardown: Teardown) {
+/// A runtime and context made before the step is known (in the zygote, before it forks), with
+/// the built-ins only: no limit, handler, loader or binding yet, and no JavaScript run in it.
+pub(crate) struct Prepared {
+    /// The meter its allocator counts on, without a ceiling until the step sets it.
+    pub(crate) meter: Arc<Meter>,
+    runtime: Runtime,
+    context: Context,
+}
+
+thread_local! {
+    /// The engine [`prepare`] made on this thread, for the one step [`take_prepared`] gives it
+    /// to. Never dropped: a process that did not use it exits with it.
+    static PREPARED: RefCell<Option<std::mem::ManuallyDrop<Prepared>>> = const { RefCell::new(None) };
+}
+
+/// Makes a runtime and context with the built-ins on this thread for its next step (or that of
+/// a process forked from it), if there is none yet.
+pub(crate) fn prepare() {
+    PREPARED.with_borrow_mut(|slot| {
+        if slot.is_some() {
+            return;
+        }
+        let meter = Arc::new(Meter::new(u64::MAX));
+        let Ok(runtime) = Runtime::new_with_alloc(MeteredAllocator::new(Arc::clone(&meter))) else {
+            return;
+        };
+        let Ok(context) = Context::custom::<Intrinsics>(&runtime) else {
+            return;
+        };
+        *slot = Some(std::mem::ManuallyDrop::new(Prepared {
+            meter,
+            runtime,
+            context,
+        }));
+    });
+}
+
+/// The engine [`prepare`] made on this thread, once.
+pub(crate) fn take_prepared() -> Option<Prepared> {
+    PREPARED
+        .with_borrow_mut(Option::take)
+        .map(std::mem::ManuallyDrop::into_inner)
+}
+
+/// The engine's body: runs the step, reports, then frees the engine or leaves it. `prepared`
+/// is an engine made on this thread whose meter is `gate`'s.
+pub(crate) fn run(
+    spec: StepSpec,
+    gate: Arc<Gate>,
+    report: SyncSender<Report>,
+    teardown: Teardown,
+    prepared: Option<Prepared>,
+) {
     let shared = Arc::clone(&gate.shared);
     shared.set_engine_clock(sys::current_thread_cpu_clock());
     let cpu_start = sys::cpu_time(libc::CLOCK_THREAD_CPUTIME_ID).unwrap_or_default();
 
-    let engine = start(&spec, &gate);
+    let engine = start(&spec, &gate, prepared);
     let result = match &engine {
         Ok((_, context, cjs)) => context.with(|ctx| {
             let timers = Rc::new(RefCell::new(Timers::new(Arc::clone(&gate.shared.meter))));
@@ -114,11 +165,12 @@ fn kill_error(kill: Kill, spec: &StepSpec) -> StepError {
     }
 }
 
-/// A fresh runtime and context with the step's limits, the host module loader and the interrupt
-/// handler.
+/// A fresh runtime and context (or the prepared ones) with the step's limits, the host module
+/// loader and the interrupt handler.
 fn start(
     spec: &StepSpec,
     gate: &Arc<Gate>,
+    prepared: Option<Prepared>,
 ) -> Result<(Runtime, Context, crate::cjs::RuntimeSlot), StepError> {
     let shared = &gate.shared;
     let failed = |what: &str, e: rquickjs::Error| match shared.killed() {
@@ -127,8 +179,25 @@ fn start(
             message: format!("{what}: {e}"),
         },
     };
-    let runtime = Runtime::new_with_alloc(MeteredAllocator::new(Arc::clone(&shared.meter)))
-        .map_err(|e| failed("cannot create the runtime", e))?;
+    let (runtime, context) = match prepared {
+        Some(Prepared {
+            runtime, context, ..
+        }) => {
+            // Made higher up this thread's stack (or before a fork): the stack limit counts from
+            // here,
+            // and `Math.random` draws its own numbers, not those of every copy of the context.
+            context.with(|ctx| {
+                sys::update_stack_top(&ctx);
+                sys::reseed_random(&ctx);
+            });
+            (runtime, Some(context))
+        }
+        None => (
+            Runtime::new_with_alloc(MeteredAllocator::new(Arc::clone(&shared.meter)))
+                .map_err(|e| failed("cannot create the runtime", e))?,
+            None,
+        ),
+    };
     runtime.set_max_stack_size(crate::js_stack(&spec.limits));
     let interrupt = Arc::clone(shared);
     // Returning `true` raises an uncatchable error; it keeps returning `true` once the plugin
@@ -142,8 +211,11 @@ fn start(
     })));
     let (resolver, loader, cjs) = loader::host_loader(Arc::clone(gate));
     runtime.set_loader(resolver, loader);
-    let context = Context::custom::<Intrinsics>(&runtime)
-        .map_err(|e| failed("cannot create the context", e))?;
+    let context = match context {
+        Some(context) => context,
+        None => Context::custom::<Intrinsics>(&runtime)
+            .map_err(|e| failed("cannot create the context", e))?,
+    };
     Ok((runtime, context, cjs))
 }
 

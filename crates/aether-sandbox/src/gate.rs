@@ -28,8 +28,9 @@ pub(crate) enum Kill {
 /// read by the supervisor at the end.
 #[derive(Debug)]
 pub(crate) struct Meter {
-    /// The step's ceiling: engine heap plus `reserved`.
-    ceiling: u64,
+    /// The step's ceiling: engine heap plus `reserved` (set once more in a worker whose engine
+    /// was prepared before its step was known, see [`Meter::set_ceiling`]).
+    ceiling: AtomicU64,
     /// Bytes the metering allocator has handed out and not taken back.
     used: AtomicU64,
     /// The host's reserved bytes, as of its last call.
@@ -49,9 +50,9 @@ pub(crate) struct Meter {
 const KILLED_GRACE_BYTES: u64 = 64 * 1024;
 
 impl Meter {
-    fn new(ceiling: u64) -> Self {
+    pub(crate) fn new(ceiling: u64) -> Self {
         Self {
-            ceiling,
+            ceiling: AtomicU64::new(ceiling),
             used: AtomicU64::new(0),
             reserved: AtomicU64::new(0),
             peak: AtomicU64::new(0),
@@ -80,7 +81,7 @@ impl Meter {
             };
         }
         let total = self.used.load(Relaxed) + self.reserved.load(Relaxed);
-        let fits = total.saturating_add(size as u64) <= self.ceiling;
+        let fits = total.saturating_add(size as u64) <= self.ceiling.load(Relaxed);
         if !fits {
             self.exceeded.store(true, Relaxed);
         }
@@ -111,7 +112,7 @@ impl Meter {
         self.reserved.store(reserved, Relaxed);
         let total = self.used.load(Relaxed).saturating_add(reserved);
         self.raise_peak(total);
-        if total > self.ceiling {
+        if total > self.ceiling.load(Relaxed) {
             self.exceeded.store(true, Relaxed);
             return false;
         }
@@ -133,7 +134,13 @@ impl Meter {
     }
 
     pub(crate) fn ceiling(&self) -> u64 {
-        self.ceiling
+        self.ceiling.load(Relaxed)
+    }
+
+    /// Holds a meter made without a ceiling (an engine prepared before its step was known) to
+    /// the step's: what it counted so far stays counted.
+    pub(crate) fn set_ceiling(&self, ceiling: u64) {
+        self.ceiling.store(ceiling, Relaxed);
     }
 }
 
@@ -153,10 +160,15 @@ pub(crate) struct Shared {
 
 impl Shared {
     pub(crate) fn new(deadline: Instant, memory: u64) -> Self {
+        Self::with_meter(deadline, Arc::new(Meter::new(memory)))
+    }
+
+    /// The same over an existing meter (that of a prepared engine).
+    pub(crate) fn with_meter(deadline: Instant, meter: Arc<Meter>) -> Self {
         Self {
             deadline,
             kill: AtomicU8::new(0),
-            meter: Arc::new(Meter::new(memory)),
+            meter,
             engine_clock: AtomicI64::new(-1),
             engine_clock_start: AtomicU64::new(0),
         }

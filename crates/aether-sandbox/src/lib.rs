@@ -130,11 +130,24 @@ pub fn run_step_on_this_thread(spec: StepSpec, host: Arc<dyn Host + 'static>) ->
     let start = Instant::now();
     let limits = spec.limits;
     let deadline = aether_policy::deadline_after(start, limits.timeout);
-    let shared = Arc::new(Shared::new(deadline, limits.memory.bytes()));
+    let prepared = engine::take_prepared();
+    let shared = Arc::new(match &prepared {
+        Some(prepared) => {
+            prepared.meter.set_ceiling(limits.memory.bytes());
+            Shared::with_meter(deadline, Arc::clone(&prepared.meter))
+        }
+        None => Shared::new(deadline, limits.memory.bytes()),
+    });
     let gate = Arc::new(Gate::new(host, Arc::clone(&shared)));
     let (tx, rx) = mpsc::sync_channel(1);
     let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        engine::run(spec, Arc::clone(&gate), tx, engine::Teardown::Leave);
+        engine::run(
+            spec,
+            Arc::clone(&gate),
+            tx,
+            engine::Teardown::Leave,
+            prepared,
+        );
     }));
     gate.revoke();
     let report = match (ran, rx.try_recv()) {
@@ -162,6 +175,16 @@ pub fn run_step_on_this_thread(spec: StepSpec, host: Arc<dyn Host + 'static>) ->
     }
 }
 
+/// Makes a runtime and context with the ECMAScript built-ins on the calling thread, for the next
+/// [`run_step_on_this_thread`] on it, or on the single thread of a process forked from it
+/// after this call (the process tier's zygote: every worker starts with its own copy on write
+/// of them, and only sets the step's limits and adds the bindings). No JavaScript runs in them
+/// before that step; their allocations count against that step's memory ceiling, as those of
+/// an engine made for the step do.
+pub fn prepare_engine() {
+    engine::prepare();
+}
+
 /// Runs one step's plugin in a fresh engine on an engine thread of its own (a warm thread is
 /// reused once its previous step is over; an engine never is) and waits for it, at most until
 /// the deadline plus [`TIMEOUT_GRACE`].
@@ -185,7 +208,7 @@ pub fn run_step(spec: StepSpec, host: Arc<dyn Host + 'static>) -> StepOutcome {
     let job = Box::new(move || {
         let on_panic = tx.clone();
         let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            engine::run(spec, thread_gate, tx, engine::Teardown::Free);
+            engine::run(spec, thread_gate, tx, engine::Teardown::Free, None);
         }));
         if let Err(panic) = ran {
             let message = aether_protocol::panic_message(panic.as_ref())

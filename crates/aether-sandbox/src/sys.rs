@@ -219,3 +219,30 @@ pub(crate) fn set_lazy_property_init(
     }
     Ok(())
 }
+
+/// Makes the calling point of this thread's stack the top the engine of `ctx` measures its
+/// stack limit from (an engine made higher up the stack, or before a fork).
+pub(crate) fn update_stack_top(ctx: &rquickjs::Ctx<'_>) {
+    // SAFETY: `ctx` is a live, entered context: its runtime is valid while it is.
+    unsafe {
+        rquickjs::qjs::JS_UpdateStackTop(rquickjs::qjs::JS_GetRuntime(ctx.as_raw().as_ptr()));
+    }
+}
+
+/// Reseeds `Math.random` of `ctx` from the kernel's random source (a context made before a
+/// fork would otherwise draw the same numbers in every process forked from it).
+pub(crate) fn reseed_random(ctx: &rquickjs::Ctx<'_>) {
+    let mut seed = [0u8; 8];
+    // SAFETY: `seed` is a writable buffer of `seed.len()` bytes.
+    let filled = unsafe { libc::getrandom(seed.as_mut_ptr().cast(), seed.len(), 0) };
+    let seed = if usize::try_from(filled).ok() == Some(seed.len()) {
+        u64::from_ne_bytes(seed)
+    } else {
+        // No random source: the time, as the engine seeds a context it makes.
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(1, |d| u64::try_from(d.as_nanos()).unwrap_or(1))
+    };
+    // SAFETY: `ctx` is a live, entered context.
+    unsafe { rquickjs::qjs::JS_SetRandomSeed(ctx.as_raw().as_ptr(), seed) };
+}

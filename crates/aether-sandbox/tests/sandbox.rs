@@ -1373,3 +1373,48 @@ fn issue_15_lone_surrogates_reach_the_host_as_replacement_characters() {
         |r| matches!(r, HostRequest::Fetch { url, .. } if url == "https://denied.example/\u{FFFD}")
     ));
 }
+
+/// An engine prepared before its step (the process tier's zygote makes one before it forks)
+/// counts against the step that takes it as an engine made for the step does: the same step
+/// peaks at the same bytes either way (within malloc's rounding), and a ceiling below what the prepared engine already
+/// holds ends the step as a memory kill.
+#[test]
+fn issue_23_a_prepared_engine_counts_against_the_steps_ceiling() {
+    // Each on a thread of its own: a prepared engine is for the thread that made it.
+    let run = |prepare: bool, limits: Limits| {
+        let stack = aether_sandbox::engine_stack(&limits) + (4 << 20);
+        std::thread::Builder::new()
+            .stack_size(stack)
+            .spawn(move || {
+                if prepare {
+                    aether_sandbox::prepare_engine();
+                }
+                let host = Arc::new(FakeHost::with_main("export default (i) => i.a + i.b;"));
+                aether_sandbox::run_step_on_this_thread(spec(limits), host as Arc<dyn Host>)
+            })
+            .expect("thread")
+            .join()
+            .expect("step")
+    };
+    let limits = Limits::default();
+    let fresh = run(false, limits);
+    let prepared = run(true, limits);
+    assert_eq!(value(&fresh), Ok(json!(5)));
+    assert_eq!(value(&prepared), Ok(json!(5)));
+    // Counted with `malloc_usable_size`, which depends a little on the heap around each block
+    // (16 bytes apart here); the prepared runtime and context alone hold more than 64 KiB.
+    assert!(
+        prepared.peak_memory_bytes.abs_diff(fresh.peak_memory_bytes) <= 1024,
+        "{} vs {}",
+        prepared.peak_memory_bytes,
+        fresh.peak_memory_bytes
+    );
+    let tiny = Limits {
+        memory: ByteSize(64 << 10),
+        ..limits
+    };
+    assert_eq!(
+        value(&run(true, tiny)),
+        Err(StepError::Memory { limit: 64 << 10 })
+    );
+}

@@ -786,6 +786,9 @@ fn zygote(mut control: OwnedFd, first: Option<(OwnedFd, Option<OwnedFd>)>) -> i3
     // is compiled before the second worker is forked ([`PREPARE_REST_AT`]).
     aether_sandbox::prepare_part(0);
     sys::trim_heap();
+    // Every worker's runtime and context with the built-ins, made once here: a worker only sets
+    // its step's limits and adds the bindings (issue 23).
+    aether_sandbox::prepare_engine();
     // A worker runs one step: compiling its modules into a cache of its own would gain
     // nothing. aether compiles them once in its own process and sends the bytecode with each
     // module (compile once, issue 19); a worker loads only that.

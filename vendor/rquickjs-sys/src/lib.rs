@@ -42,3 +42,10 @@ unsafe extern "C" {
         flags: ::core::ffi::c_int,
     ) -> ::core::ffi::c_int;
 }
+
+// aether patch 0031 (patches/0031-embedder-random-seed.patch): reseeding `Math.random`,
+// declared here because the pregenerated bindings do not have it.
+unsafe extern "C" {
+    /// Makes `seed` the state of `ctx`'s `Math.random` (a zero seed is taken as 1).
+    pub fn JS_SetRandomSeed(ctx: *mut JSContext, seed: u64);
+}

@@ -46,6 +46,7 @@ mod tier;
 mod tier_cold;
 mod tier_image;
 mod tier_pool;
+mod tier_prepared;
 mod tier_start;
 mod trusted_files;
 mod typescript;
