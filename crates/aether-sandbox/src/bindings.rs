@@ -365,20 +365,7 @@ mod tests {
             };
             assert!(script.compile().is_ok(), "{name}");
         }
-        let streams = Script {
-            name: "aether:streams",
-            source: "",
-            module: concat!(
-                "const globalThis = undefined;\nconst self = undefined;\nconst global = undefined;\n",
-                include_str!("streams_object.js"),
-                include_str!("../../../vendor/web-streams-polyfill/ponyfill.mjs"),
-                "\nexport default ",
-                include_str!("streams.js"),
-                ";\n"
-            ),
-            bytecode: OnceLock::new(),
-        };
-        assert!(streams.compile().is_ok(), "streams");
+        assert!(crate::streams::STREAMS.compile().is_ok(), "streams");
         assert!(STUB.bytecode().is_some());
         assert!(PRELUDE.bytecode().is_some());
     }

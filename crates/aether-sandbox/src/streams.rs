@@ -45,7 +45,7 @@ pub(crate) const DECOMPRESSOR_BYTES: usize = 76 * 1024;
 /// global object from it: it looks for `DOMException` there at load
 /// and would find a plugin's stand-in (or a value the plugin put there); without one it makes
 /// its own for the `AbortError` a `pipeTo` signal without a reason gets.
-static STREAMS: Script = Script {
+pub(crate) static STREAMS: Script = Script {
     name: "aether:streams",
     source: "",
     module: concat!(

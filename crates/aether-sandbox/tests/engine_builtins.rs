@@ -9,13 +9,12 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use aether_protocol::{Host, HostError, HostRequest, HostValue};
-use aether_sandbox::{Limits, StepSpec, compile_stats, run_step};
+use aether_sandbox::compile_stats;
 use rquickjs::{Context, Runtime};
 
 #[path = "support/js.rs"]
 mod js;
-use js::{cpu_ratio, eval};
+use js::{cpu_ratio, eval, run_step_text};
 
 /// Evaluates `script` in a fresh runtime; returns its string value (or the exception's text)
 /// and how many times the interrupt handler ran: once per 10 000 polls, and the regex
@@ -115,43 +114,6 @@ fn issue_19_literal_alternation_is_not_slower_than_a_class_and_a_map() {
     );
     let ratio = cpu_ratio("", &setup, 4);
     assert!(ratio < 4.0, "alternation / class and Map: {ratio:.2}");
-}
-
-/// Serves one module, `main.js`, to a step.
-struct OneModule(String);
-
-impl Host for OneModule {
-    fn call(&self, request: HostRequest) -> Result<HostValue, HostError> {
-        match request {
-            HostRequest::LoadModule { specifier, .. } if specifier.ends_with("main.js") => {
-                Ok(HostValue::Module {
-                    name: "main.js".into(),
-                    source: self.0.clone(),
-                    kind: aether_policy::ModuleKind::Esm,
-                    exports: Vec::new(),
-                })
-            }
-            _ => Err(HostError::Failed {
-                type_error: false,
-                message: "not in this test".into(),
-            }),
-        }
-    }
-}
-
-/// Runs module `source` as a step's main module and returns its result as text.
-fn run_step_text(source: &str) -> Result<String, String> {
-    let spec = StepSpec {
-        main: "./main.js".into(),
-        input: serde_json::value::RawValue::from_string("0".into()).map_err(|e| e.to_string())?,
-        context: serde_json::Value::Null,
-        limits: Limits::default(),
-        sample: false,
-    };
-    run_step(spec, Arc::new(OneModule(source.to_owned())))
-        .result
-        .map(|text| text.get().to_owned())
-        .map_err(|e| format!("{e:?}"))
 }
 
 // See: quickjs-ng quickjs.c JS_WriteRegExp / JS_ReadRegExp (a regex literal's bytecode is

@@ -4,10 +4,7 @@
 //! locals, `arguments`, closures, stack traces and the stack-depth `RangeError`, for functions
 //! compiled from source and for functions read back from bytecode.
 
-use std::sync::Arc;
-
-use aether_protocol::{Host, HostError, HostRequest, HostValue};
-use aether_sandbox::{Limits, StepSpec, compile_stats, run_step};
+use aether_sandbox::compile_stats;
 
 #[path = "support/test262.rs"]
 mod test262;
@@ -15,7 +12,7 @@ use test262::assert_known_failures;
 
 #[path = "support/js.rs"]
 mod js;
-use js::eval_sloppy as eval;
+use js::{eval_sloppy as eval, run_step_text};
 
 /// Calls of every shape whose frame the patch sizes: missing and extra arguments, sloppy and
 /// strict `arguments`, closures over arguments and locals, locals read before written, default
@@ -60,43 +57,6 @@ const CALLS: &str = r#"
 /// `CALLS`' result in sloppy code, where `sloppy`'s `arguments` is mapped to its parameter.
 const EXPECTED: &str = "14240 1/undefined/undefined undefined/undefined/undefined 3:3 9 1 \
     ,true,3 ,true,3 7 10,11,12 1,2,0 1,5,2 42 1000 true true true 3 3 1";
-
-/// Serves one module, `main.js`, to a step.
-struct OneModule(String);
-
-impl Host for OneModule {
-    fn call(&self, request: HostRequest) -> Result<HostValue, HostError> {
-        match request {
-            HostRequest::LoadModule { specifier, .. } if specifier.ends_with("main.js") => {
-                Ok(HostValue::Module {
-                    name: "main.js".into(),
-                    source: self.0.clone(),
-                    kind: aether_policy::ModuleKind::Esm,
-                    exports: Vec::new(),
-                })
-            }
-            _ => Err(HostError::Failed {
-                type_error: false,
-                message: "not in this test".into(),
-            }),
-        }
-    }
-}
-
-/// Runs module `source` as a step's main module and returns its result as text.
-fn run_step_text(source: &str) -> Result<String, String> {
-    let spec = StepSpec {
-        main: "./main.js".into(),
-        input: serde_json::value::RawValue::from_string("0".into()).map_err(|e| e.to_string())?,
-        context: serde_json::Value::Null,
-        limits: Limits::default(),
-        sample: false,
-    };
-    run_step(spec, Arc::new(OneModule(source.to_owned())))
-        .result
-        .map(|text| text.get().to_owned())
-        .map_err(|e| format!("{e:?}"))
-}
 
 // See: test262 test/language/arguments-object/ and test/language/expressions/call/ (argument
 // binding, missing and extra arguments); quickjs-ng tests/test_language.js test_function.

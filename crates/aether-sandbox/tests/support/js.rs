@@ -1,14 +1,18 @@
 //! How the engine's test binaries (`engine_interp`, `engine_calls`, `engine_props`,
-//! `engine_objects`, `engine_loops`, `engine_ctors`, `engine_frames`) run a script: a fresh
+//! `engine_objects`, `engine_loops`, `engine_ctors`, `engine_frames`, ...) run a script: a fresh
 //! runtime and full context with `cpu()` (this thread's CPU time in ms), and the timing loop
-//! their speed tests share. A ratio of two loops on one thread's CPU time is steadier on a
-//! loaded machine than wall time.
+//! their speed tests share (a ratio of two loops on one thread's CPU time is steadier on a
+//! loaded machine than wall time), and a step run through `run_step` with one module.
 
 #![allow(
     dead_code,
     reason = "each test binary includes this file and uses only part of it"
 )]
 
+use std::sync::Arc;
+
+use aether_protocol::{Host, HostError, HostRequest, HostValue};
+use aether_sandbox::{Limits, StepSpec, run_step};
 use rquickjs::context::EvalOptions;
 use rquickjs::{Context, Function, Runtime};
 
@@ -93,4 +97,41 @@ pub fn cpu_ratio_of(reference: &str, measured: &str) -> f64 {
         &format!("const reference = {reference}, measured = {measured};"),
         200_000,
     )
+}
+
+/// Serves one module, `main.js`, to a step.
+pub struct OneModule(String);
+
+impl Host for OneModule {
+    fn call(&self, request: HostRequest) -> Result<HostValue, HostError> {
+        match request {
+            HostRequest::LoadModule { specifier, .. } if specifier.ends_with("main.js") => {
+                Ok(HostValue::Module {
+                    name: "main.js".into(),
+                    source: self.0.clone(),
+                    kind: aether_policy::ModuleKind::Esm,
+                    exports: Vec::new(),
+                })
+            }
+            _ => Err(HostError::Failed {
+                type_error: false,
+                message: "not in this test".into(),
+            }),
+        }
+    }
+}
+
+/// Runs module `source` as a step's main module and returns its result as text.
+pub fn run_step_text(source: &str) -> Result<String, String> {
+    let spec = StepSpec {
+        main: "./main.js".into(),
+        input: serde_json::value::RawValue::from_string("0".into()).map_err(|e| e.to_string())?,
+        context: serde_json::Value::Null,
+        limits: Limits::default(),
+        sample: false,
+    };
+    run_step(spec, Arc::new(OneModule(source.to_owned())))
+        .result
+        .map(|text| text.get().to_owned())
+        .map_err(|e| format!("{e:?}"))
 }
