@@ -6,35 +6,12 @@
 //! (`issue_19_test262_regexp_results_unchanged`), with the same failures before and after.
 
 use std::path::Path;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use aether_sandbox::compile_stats;
-use rquickjs::{Context, Runtime};
 
 #[path = "support/js.rs"]
 mod js;
-use js::{cpu_ratio, eval, run_step_text};
-
-/// Evaluates `script` in a fresh runtime; returns its string value (or the exception's text)
-/// and how many times the interrupt handler ran: once per 10 000 polls, and the regex
-/// interpreter polls at every goto and every backtrack.
-fn run_counting_polls(script: &str) -> (Result<String, String>, u64) {
-    let runtime = Runtime::new().expect("runtime");
-    let calls = Arc::new(AtomicU64::new(0));
-    let counter = Arc::clone(&calls);
-    runtime.set_interrupt_handler(Some(Box::new(move || {
-        counter.fetch_add(1, Ordering::Relaxed);
-        false
-    })));
-    let context = Context::full(&runtime).expect("context");
-    let value = context.with(|ctx| match ctx.eval::<String, _>(script) {
-        Ok(value) => Ok(value),
-        Err(rquickjs::Error::Exception) => Err(format!("{:?}", ctx.catch())),
-        Err(e) => Err(e.to_string()),
-    });
-    (value, calls.load(Ordering::Relaxed))
-}
+use js::{cpu_ratio, eval, eval_counting_polls, run_step_text};
 
 /// 2,000 names with varied first letters, an alternation of them as he's `regexDecode` has
 /// (`&(name|name|...);`), and a text naming 400 of them.
@@ -94,7 +71,7 @@ fn issue_19_literal_alternation_match_skips_the_later_alternatives() {
         String(subject.replace(repeated, "x"));
         "#
     );
-    let (value, calls) = run_counting_polls(&script);
+    let (value, calls) = eval_counting_polls(&script, None);
     assert_eq!(value, Ok("x".to_owned()));
     assert!(calls <= 20, "interrupt handler calls: {calls}");
 }

@@ -6,34 +6,14 @@
 //! poll per start position tried and per backtrack) and per 10 000 JavaScript instructions.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-
-use rquickjs::{Context, Runtime};
 
 #[path = "support/test262.rs"]
 mod test262;
 use test262::assert_known_failures;
 
-/// Evaluates `script` in a fresh runtime; returns its string value (or the exception's text)
-/// and how many times the interrupt handler ran. With `stop_after`, the handler interrupts the
-/// script once it has run that many times.
-fn run(script: &str, stop_after: Option<u64>) -> (Result<String, String>, u64) {
-    let runtime = Runtime::new().expect("runtime");
-    let calls = Arc::new(AtomicU64::new(0));
-    let counter = Arc::clone(&calls);
-    runtime.set_interrupt_handler(Some(Box::new(move || {
-        let n = counter.fetch_add(1, Ordering::Relaxed) + 1;
-        stop_after.is_some_and(|limit| n >= limit)
-    })));
-    let context = Context::full(&runtime).expect("context");
-    let value = context.with(|ctx| match ctx.eval::<String, _>(script) {
-        Ok(value) => Ok(value),
-        Err(rquickjs::Error::Exception) => Err(format!("{:?}", ctx.catch())),
-        Err(e) => Err(e.to_string()),
-    });
-    (value, calls.load(Ordering::Relaxed))
-}
+#[path = "support/js.rs"]
+mod js;
+use js::eval_counting_polls as run;
 
 /// A lexer that consumes its input with `^`-anchored rules, the shape of marked's and
 /// js-yaml's: each failing rule used to be tried at every remaining position.

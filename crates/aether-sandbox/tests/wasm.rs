@@ -6,31 +6,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aether_policy::ByteSize;
-use aether_protocol::{Host, HostError, HostRequest, HostValue};
 use aether_sandbox::{Limits, StepError, StepSpec, run_step};
 use serde_json::{Value, json};
 
+#[path = "support/js.rs"]
+mod js;
+use js::OneModule;
+
 /// Serves one entry module.
-struct OneModule(String);
-
-impl Host for OneModule {
-    fn call(&self, request: HostRequest) -> Result<HostValue, HostError> {
-        match request {
-            HostRequest::LoadModule { referrer: None, .. } => Ok(HostValue::Module {
-                name: "main.js".into(),
-                source: self.0.clone(),
-                kind: aether_policy::ModuleKind::Esm,
-                exports: Vec::new(),
-            }),
-            _ => Err(HostError::Failed {
-                type_error: false,
-                message: "not in this test".into(),
-            }),
-        }
-    }
-}
-
-/// Runs `body` with `bytes` (a `Uint8Array` of `wat` compiled) in scope.
 fn run(wat: &str, body: &str, limits: Limits) -> (Result<Value, StepError>, Duration) {
     let bytes = wat::parse_str(wat).expect("wat");
     let list: Vec<String> = bytes.iter().map(u8::to_string).collect();

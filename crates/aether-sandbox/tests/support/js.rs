@@ -10,6 +10,7 @@
 )]
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use aether_protocol::{Host, HostError, HostRequest, HostValue};
 use aether_sandbox::{Limits, StepSpec, run_step};
@@ -100,7 +101,7 @@ pub fn cpu_ratio_of(reference: &str, measured: &str) -> f64 {
 }
 
 /// Serves one module, `main.js`, to a step.
-pub struct OneModule(String);
+pub struct OneModule(pub String);
 
 impl Host for OneModule {
     fn call(&self, request: HostRequest) -> Result<HostValue, HostError> {
@@ -134,4 +135,25 @@ pub fn run_step_text(source: &str) -> Result<String, String> {
         .result
         .map(|text| text.get().to_owned())
         .map_err(|e| format!("{e:?}"))
+}
+
+/// Evaluates `script` in a fresh runtime; returns its string value (or the exception's text)
+/// and how many times the interrupt handler ran (once per 10 000 polls; the regex interpreter
+/// polls at every goto and every backtrack). With `stop_after`, the handler interrupts the
+/// script once it has run that many times.
+pub fn eval_counting_polls(script: &str, stop_after: Option<u64>) -> (Result<String, String>, u64) {
+    let runtime = Runtime::new().expect("runtime");
+    let calls = Arc::new(AtomicU64::new(0));
+    let counter = Arc::clone(&calls);
+    runtime.set_interrupt_handler(Some(Box::new(move || {
+        let n = counter.fetch_add(1, Ordering::Relaxed) + 1;
+        stop_after.is_some_and(|limit| n >= limit)
+    })));
+    let context = Context::full(&runtime).expect("context");
+    let value = context.with(|ctx| match ctx.eval::<String, _>(script) {
+        Ok(value) => Ok(value),
+        Err(rquickjs::Error::Exception) => Err(format!("{:?}", ctx.catch())),
+        Err(e) => Err(e.to_string()),
+    });
+    (value, calls.load(Ordering::Relaxed))
 }
