@@ -168,7 +168,7 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, gate: &Arc<Gate>, tasks: &Tasks<'_, '
     )?;
     let natives = Object::new(ctx.clone())?;
     natives.set("lazySource", crate::lazy::source_fn(ctx)?)?;
-    let web = crate::web::install(ctx, tasks)?;
+    let web = crate::web::install(ctx, tasks, &gate.shared)?;
     let streams = crate::streams::install(ctx, &gate.shared.meter)?;
     let intl = crate::intl::install(ctx)?;
     let wasm = crate::wasm::install(ctx, gate, tasks.wasm)?;

@@ -17,7 +17,7 @@ use rquickjs::context::intrinsic::{
 };
 use rquickjs::function::Rest;
 use rquickjs::promise::PromiseState;
-use rquickjs::{Context, Ctx, Module, Promise, Runtime, Value};
+use rquickjs::{Context, Ctx, Module, Persistent, Promise, Runtime, Value};
 use serde_json::value::RawValue;
 
 use crate::bindings::{self, Timers};
@@ -59,12 +59,48 @@ pub(crate) enum Teardown {
 }
 
 /// A runtime and context made before the step is known (in the zygote, before it forks), with
-/// the built-ins only: no limit, handler, loader or binding yet, and no JavaScript run in it.
+/// the built-ins and the bindings installed over an unarmed [`Gate`]: no limit or interrupt
+/// handler yet, no host (every binding fails closed until the step arms the gate), and no
+/// JavaScript run in it but the bindings' own.
 pub(crate) struct Prepared {
     /// The meter its allocator counts on, without a ceiling until the step sets it.
     pub(crate) meter: Arc<Meter>,
+    /// The gate every binding (and the module loader) holds, over [`Prepared::meter`]; the
+    /// step arms it with its host and deadline, once.
+    pub(crate) gate: Arc<Gate>,
     runtime: Runtime,
     context: Context,
+    /// The state the bindings' closures share with the step's event loop.
+    state: Persistent<StepState<'static>>,
+    /// The module loader's CommonJS runtime slot.
+    cjs: crate::cjs::RuntimeSlot,
+}
+
+/// The step's state the bindings' closures hold and the event loop runs: timers, slow host
+/// calls, WebAssembly. Held as a [`Persistent`] between the bindings' installation before the
+/// step and the step itself (see `sys.rs` for its `JsLifetime`).
+pub(crate) struct StepState<'js> {
+    pub(crate) timers: Rc<RefCell<Timers<'js>>>,
+    pub(crate) calls: Rc<RefCell<SlowCalls<'js>>>,
+    pub(crate) wasm: crate::wasm::Slot<'js>,
+}
+
+impl<'js> StepState<'js> {
+    fn new(gate: &Arc<Gate>) -> Self {
+        Self {
+            timers: Rc::new(RefCell::new(Timers::new(Arc::clone(&gate.shared.meter)))),
+            calls: Rc::new(RefCell::new(SlowCalls::new(gate))),
+            wasm: crate::wasm::Slot::default(),
+        }
+    }
+
+    fn tasks(&self) -> Tasks<'_, 'js> {
+        Tasks {
+            timers: &self.timers,
+            calls: &self.calls,
+            wasm: &self.wasm,
+        }
+    }
 }
 
 thread_local! {
@@ -73,8 +109,9 @@ thread_local! {
     static PREPARED: RefCell<Option<std::mem::ManuallyDrop<Prepared>>> = const { RefCell::new(None) };
 }
 
-/// Makes a runtime and context with the built-ins on this thread for its next step (or that of
-/// a process forked from it), if there is none yet.
+/// Makes a runtime and context with the built-ins and the bindings on this thread for its next
+/// step (or that of a process forked from it), if there is none yet. If the bindings cannot be
+/// installed (never with this build's), nothing is kept and the step makes its own engine.
 pub(crate) fn prepare() {
     PREPARED.with_borrow_mut(|slot| {
         if slot.is_some() {
@@ -87,10 +124,26 @@ pub(crate) fn prepare() {
         let Ok(context) = Context::custom::<Intrinsics>(&runtime) else {
             return;
         };
+        let gate = Arc::new(Gate::unarmed(Arc::new(Shared::unarmed(Arc::clone(&meter)))));
+        let (resolver, loader, cjs) = loader::host_loader(Arc::clone(&gate));
+        runtime.set_loader(resolver, loader);
+        let installed = context.with(|ctx| -> rquickjs::Result<_> {
+            let state = StepState::new(&gate);
+            bindings::install(&ctx, &gate, &state.tasks())?;
+            Ok(Persistent::save(&ctx, state))
+        });
+        let Ok(state) = installed else {
+            // Half installed: not for a step. Never freed (as a prepared engine never is).
+            std::mem::forget((context, runtime));
+            return;
+        };
         *slot = Some(std::mem::ManuallyDrop::new(Prepared {
             meter,
+            gate,
             runtime,
             context,
+            state,
+            cjs,
         }));
     });
 }
@@ -103,7 +156,7 @@ pub(crate) fn take_prepared() -> Option<Prepared> {
 }
 
 /// The engine's body: runs the step, reports, then frees the engine or leaves it. `prepared`
-/// is an engine made on this thread whose meter is `gate`'s.
+/// is an engine made on this thread whose gate is `gate`, armed for this step.
 pub(crate) fn run(
     spec: StepSpec,
     gate: Arc<Gate>,
@@ -115,24 +168,29 @@ pub(crate) fn run(
     shared.set_engine_clock(sys::current_thread_cpu_clock());
     let cpu_start = sys::cpu_time(libc::CLOCK_THREAD_CPUTIME_ID).unwrap_or_default();
 
-    let engine = start(&spec, &gate, prepared);
+    let (engine, installed) = match start(&spec, &gate, prepared) {
+        Ok((runtime, context, cjs, installed)) => (Ok((runtime, context, cjs)), installed),
+        Err(error) => (Err(error), None),
+    };
     let result = match &engine {
         Ok((_, context, cjs)) => context.with(|ctx| {
-            let timers = Rc::new(RefCell::new(Timers::new(Arc::clone(&gate.shared.meter))));
-            let calls = Rc::new(RefCell::new(SlowCalls::new(&gate)));
-            let wasm = crate::wasm::Slot::default();
-            let tasks = Tasks {
-                timers: &timers,
-                calls: &calls,
-                wasm: &wasm,
+            // The bindings installed before the step (over this gate), or none yet.
+            let (state, installed) = match installed.map(|state| state.restore(&ctx)) {
+                Some(Ok(state)) => (state, true),
+                Some(Err(e)) => {
+                    return Err(StepError::Engine {
+                        message: format!("cannot take the prepared bindings: {e}"),
+                    });
+                }
+                None => (StepState::new(&gate), false),
             };
-            let result = step(&ctx, &spec, &gate, &tasks);
+            let result = step(&ctx, &spec, &gate, &state.tasks(), installed);
             // All three hold JavaScript values: release them before the context goes.
-            timers.borrow_mut().clear();
-            calls.borrow_mut().clear();
+            state.timers.borrow_mut().clear();
+            state.calls.borrow_mut().clear();
             cjs.borrow_mut().take();
             // WebAssembly's store and the buffers over its memories go with the step.
-            wasm.borrow_mut().take();
+            state.wasm.borrow_mut().take();
             result
         }),
         Err(error) => Err(error.clone()),
@@ -165,13 +223,16 @@ fn kill_error(kill: Kill, spec: &StepSpec) -> StepError {
     }
 }
 
-/// A fresh runtime and context (or the prepared ones) with the step's limits, the host module
-/// loader and the interrupt handler.
+/// The prepared bindings' state, kept for the step's context.
+type Installed = Persistent<StepState<'static>>;
+
+/// A fresh runtime and context (or the prepared ones, with their bindings' state) with the
+/// step's limits, the host module loader and the interrupt handler.
 fn start(
     spec: &StepSpec,
     gate: &Arc<Gate>,
     prepared: Option<Prepared>,
-) -> Result<(Runtime, Context, crate::cjs::RuntimeSlot), StepError> {
+) -> Result<(Runtime, Context, crate::cjs::RuntimeSlot, Option<Installed>), StepError> {
     let shared = &gate.shared;
     let failed = |what: &str, e: rquickjs::Error| match shared.killed() {
         Some(kill) => kill_error(kill, spec),
@@ -179,10 +240,21 @@ fn start(
             message: format!("{what}: {e}"),
         },
     };
-    let (runtime, context) = match prepared {
+    let (runtime, context, installed) = match prepared {
         Some(Prepared {
-            runtime, context, ..
+            runtime,
+            context,
+            state,
+            cjs,
+            gate: prepared_gate,
+            ..
         }) => {
+            // The bindings and the loader hold the prepared gate: the step's must be it.
+            if !Arc::ptr_eq(&prepared_gate, gate) {
+                return Err(StepError::Engine {
+                    message: "the prepared engine was handed another step's gate".to_owned(),
+                });
+            }
             // Made higher up this thread's stack (or before a fork): the stack limit counts from
             // here,
             // and `Math.random` draws its own numbers, not those of every copy of the context.
@@ -190,11 +262,12 @@ fn start(
                 sys::update_stack_top(&ctx);
                 sys::reseed_random(&ctx);
             });
-            (runtime, Some(context))
+            (runtime, Some(context), Some((state, cjs)))
         }
         None => (
             Runtime::new_with_alloc(MeteredAllocator::new(Arc::clone(&shared.meter)))
                 .map_err(|e| failed("cannot create the runtime", e))?,
+            None,
             None,
         ),
     };
@@ -209,6 +282,15 @@ fn start(
         }
         stop
     })));
+    if let Some((state, cjs)) = installed {
+        // The loader was set with the bindings, over the same gate.
+        let Some(context) = context else {
+            return Err(StepError::Engine {
+                message: "the prepared engine has no context".to_owned(),
+            });
+        };
+        return Ok((runtime, context, cjs, Some(state)));
+    }
     let (resolver, loader, cjs) = loader::host_loader(Arc::clone(gate));
     runtime.set_loader(resolver, loader);
     let context = match context {
@@ -216,7 +298,7 @@ fn start(
         None => Context::custom::<Intrinsics>(&runtime)
             .map_err(|e| failed("cannot create the context", e))?,
     };
-    Ok((runtime, context, cjs))
+    Ok((runtime, context, cjs, None))
 }
 
 /// How a promise the engine waits for ended, when not fulfilled.
@@ -242,12 +324,15 @@ fn step<'js>(
     spec: &StepSpec,
     gate: &Arc<Gate>,
     tasks: &Tasks<'_, 'js>,
+    installed: bool,
 ) -> Result<Box<RawValue>, StepError> {
     let shared = &gate.shared;
     let engine_error = |ctx: &Ctx<'js>, e: rquickjs::Error| StepError::Engine {
         message: take_exception(ctx, e),
     };
-    bindings::install(ctx, gate, tasks).map_err(|e| engine_error(ctx, e))?;
+    if !installed {
+        bindings::install(ctx, gate, tasks).map_err(|e| engine_error(ctx, e))?;
+    }
     let input = ctx
         .json_parse(spec.input.get())
         .map_err(|e| engine_error(ctx, e))?;
@@ -485,6 +570,76 @@ mod tests {
         "WritableStreamDefaultController",
         "WritableStreamDefaultWriter",
     ];
+
+    /// Serves the entry module `export default () => aether.env.get("X")` and answers
+    /// `EnvGet` with its own text.
+    struct EnvHost;
+
+    impl Host for EnvHost {
+        fn call(&self, request: HostRequest) -> Result<HostValue, HostError> {
+            match request {
+                HostRequest::LoadModule { referrer: None, .. } => Ok(HostValue::Module {
+                    name: "main.js".into(),
+                    source: "export default () => aether.env.get('X');".into(),
+                    kind: aether_policy::ModuleKind::Esm,
+                    exports: Vec::new(),
+                }),
+                HostRequest::EnvGet { .. } => Ok(HostValue::Text {
+                    value: Some("the step's host".into()),
+                }),
+                _ => Err(HostError::Failed {
+                    type_error: false,
+                    message: "not in this test".into(),
+                }),
+            }
+        }
+    }
+
+    /// The bindings prepared before a step (the process tier's zygote installs them before it
+    /// forks) reach no host until the step arms their gate: a binding called before then
+    /// throws, since no host exists for it to reach. The same bindings, once the step has
+    /// armed the gate, reach that step's host.
+    #[test]
+    fn issue_23_prepared_bindings_fail_closed_until_the_step_arms_them() {
+        let limits = Limits::default();
+        let stack = crate::engine_stack(&limits) + (4 << 20);
+        std::thread::Builder::new()
+            .stack_size(stack)
+            .spawn(move || {
+                crate::prepare_part(0);
+                prepare();
+                let before: Vec<String> = PREPARED.with_borrow(|prepared| {
+                    let prepared = prepared.as_ref().expect("prepared");
+                    prepared.context.with(|ctx| {
+                        ctx.eval(
+                            "[() => aether.env.get('HOME'), () => console.log('x'), \
+                              () => aether.fs.readText('/etc/passwd'), () => aether.secret('K')] \
+                             .map((f) => { try { f(); return 'reached'; } \
+                                           catch (e) { return String(e.message); } })",
+                        )
+                        .expect("eval")
+                    })
+                });
+                assert_eq!(before.len(), 4);
+                for message in &before {
+                    assert!(message.contains("no host access"), "{message}");
+                }
+                let outcome = crate::run_step_on_this_thread(
+                    crate::StepSpec {
+                        main: "main.js".into(),
+                        input: RawValue::NULL.to_owned(),
+                        context: serde_json::Value::Null,
+                        limits,
+                        sample: false,
+                    },
+                    Arc::new(EnvHost),
+                );
+                assert_eq!(outcome.result.expect("step").get(), "\"the step's host\"");
+            })
+            .expect("thread")
+            .join()
+            .expect("test thread");
+    }
 
     fn names_of_fresh<I: rquickjs::context::Intrinsic>() -> BTreeSet<String> {
         let runtime = Runtime::new().expect("runtime");

@@ -4,11 +4,15 @@
 //! out and its engine thread was abandoned) or the plugin was killed; after every call it
 //! re-reads the host's reserved bytes and re-checks the memory ceiling. [`Shared`] holds the kill
 //! flag the interrupt handler obeys, the deadline, and the [`Meter`].
+//!
+//! A gate can be made before its step is known ([`Gate::unarmed`]: the process tier's zygote
+//! installs the bindings over one before it forks). Until [`Gate::arm`] gives it the step's host
+//! (once), every call fails closed: no host exists to reach.
 
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU8, AtomicU64};
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use aether_policy::Capability;
 use aether_protocol::{Host, HostError, HostRequest, HostValue};
@@ -141,13 +145,20 @@ impl Meter {
     /// the step's: what it counted so far stays counted.
     pub(crate) fn set_ceiling(&self, ceiling: u64) {
         self.ceiling.store(ceiling, Relaxed);
+        if self.current() > ceiling {
+            self.exceeded.store(true, Relaxed);
+        }
     }
 }
 
 /// State shared by the supervisor, the engine thread and its interrupt handler.
 #[derive(Debug)]
 pub(crate) struct Shared {
-    deadline: Instant,
+    /// The step's deadline; unset until the step is known (a sandbox prepared before it).
+    deadline: OnceLock<Instant>,
+    /// `performance`'s time origin: when the step's sandbox was made or armed, as an instant and
+    /// in milliseconds after the Unix epoch.
+    origin: OnceLock<(Instant, f64)>,
     kill: AtomicU8,
     pub(crate) meter: Arc<Meter>,
     /// The engine thread's CPU clock id (`-1` until known), so that the supervisor can read it
@@ -165,13 +176,39 @@ impl Shared {
 
     /// The same over an existing meter (that of a prepared engine).
     pub(crate) fn with_meter(deadline: Instant, meter: Arc<Meter>) -> Self {
+        let shared = Self::unarmed(meter);
+        let _ = shared.arm(deadline);
+        shared
+    }
+
+    /// State for a sandbox prepared before its step: no deadline until [`Shared::arm`].
+    pub(crate) fn unarmed(meter: Arc<Meter>) -> Self {
         Self {
-            deadline,
+            deadline: OnceLock::new(),
+            origin: OnceLock::new(),
             kill: AtomicU8::new(0),
             meter,
             engine_clock: AtomicI64::new(-1),
             engine_clock_start: AtomicU64::new(0),
         }
+    }
+
+    /// Sets the step's deadline and the time origin (now); `false` if they were set already.
+    pub(crate) fn arm(&self, deadline: Instant) -> bool {
+        let origin_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64() * 1000.0);
+        self.deadline.set(deadline).is_ok() && self.origin.set((Instant::now(), origin_ms)).is_ok()
+    }
+
+    /// `performance`'s time origin (see [`Shared::arm`]); now, if the step is not known yet.
+    pub(crate) fn origin(&self) -> (Instant, f64) {
+        *self.origin.get_or_init(|| {
+            let ms = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0.0, |d| d.as_secs_f64() * 1000.0);
+            (Instant::now(), ms)
+        })
     }
 
     /// Marks the plugin as stopped; the first reason wins.
@@ -189,7 +226,7 @@ impl Shared {
         }
         if self.meter.exceeded.load(Relaxed) {
             self.kill(Kill::Memory);
-        } else if Instant::now() >= self.deadline {
+        } else if self.deadline.get().is_some_and(|d| Instant::now() >= *d) {
             self.kill(Kill::Timeout);
         } else {
             return None;
@@ -197,8 +234,9 @@ impl Shared {
         self.killed()
     }
 
+    /// The step's deadline; now if it is not set yet (nothing may wait before the step).
     pub(crate) fn deadline(&self) -> Instant {
-        self.deadline
+        self.deadline.get().copied().unwrap_or_else(Instant::now)
     }
 
     pub(crate) fn set_engine_clock(&self, clock: Option<libc::clockid_t>) {
@@ -223,42 +261,68 @@ impl Shared {
     }
 }
 
+/// Where a gate's calls go.
+enum HostSlot {
+    /// Made before its step (the process tier's zygote): no host yet, every call fails closed.
+    Unarmed,
+    /// The step's host.
+    Armed(Arc<dyn Host>),
+    /// Revoked: the supervisor dropped its claim and the abandoned engine thread can no longer
+    /// reach the host. Never armed again.
+    Revoked,
+}
+
 /// The engine's handle on the host. Cheap to clone through `Arc`.
 pub(crate) struct Gate {
-    /// `None` once revoked: the supervisor dropped its claim and the abandoned engine thread can
-    /// no longer reach the host.
-    host: Mutex<Option<Arc<dyn Host>>>,
+    host: Mutex<HostSlot>,
     pub(crate) shared: Arc<Shared>,
 }
 
 impl Gate {
     pub(crate) fn new(host: Arc<dyn Host>, shared: Arc<Shared>) -> Self {
         Self {
-            host: Mutex::new(Some(host)),
+            host: Mutex::new(HostSlot::Armed(host)),
             shared,
         }
     }
 
-    /// Cuts the engine off the host for good. A call already in progress finishes.
-    pub(crate) fn revoke(&self) {
-        self.host
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
+    /// A gate whose host is set later, once, by [`Gate::arm`]; until then every call fails
+    /// closed (see [`Gate::call`]).
+    pub(crate) fn unarmed(shared: Arc<Shared>) -> Self {
+        Self {
+            host: Mutex::new(HostSlot::Unarmed),
+            shared,
+        }
     }
 
-    /// Forwards one request, unless the plugin was stopped or the gate revoked. A
-    /// `LimitExceeded` reply stops the plugin. After the call, the host's reserved bytes lower
-    /// the engine's ceiling.
+    /// Gives an unarmed gate its step's host; `false` (and nothing changed) if it had one
+    /// already or was revoked: a gate serves one step's host, never another's.
+    pub(crate) fn arm(&self, host: Arc<dyn Host>) -> bool {
+        let mut slot = self.host.lock().unwrap_or_else(PoisonError::into_inner);
+        if !matches!(*slot, HostSlot::Unarmed) {
+            return false;
+        }
+        *slot = HostSlot::Armed(host);
+        true
+    }
+
+    /// Cuts the engine off the host for good. A call already in progress finishes.
+    pub(crate) fn revoke(&self) {
+        *self.host.lock().unwrap_or_else(PoisonError::into_inner) = HostSlot::Revoked;
+    }
+
+    /// Forwards one request, unless the gate is not armed yet, the plugin was stopped or the
+    /// gate revoked. A `LimitExceeded` reply stops the plugin. After the call, the host's
+    /// reserved bytes lower the engine's ceiling.
     pub(crate) fn call(&self, request: HostRequest) -> Result<HostValue, HostError> {
+        let host = match &*self.host.lock().unwrap_or_else(PoisonError::into_inner) {
+            HostSlot::Armed(host) => Some(Arc::clone(host)),
+            HostSlot::Unarmed => return Err(unarmed_error()),
+            HostSlot::Revoked => None,
+        };
         if let Some(kill) = self.shared.killed() {
             return Err(self.limit_error(kill));
         }
-        let host = self
-            .host
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone();
         let Some(host) = host else {
             return Err(self.limit_error(Kill::Timeout));
         };
@@ -290,5 +354,82 @@ impl Gate {
             capability,
             message,
         }
+    }
+}
+
+/// What a call through a gate that has no step's host yet gets: no capability.
+fn unarmed_error() -> HostError {
+    HostError::Failed {
+        type_error: false,
+        message: "this sandbox has no host access before its step starts".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicUsize;
+
+    use super::*;
+
+    /// Counts its calls and answers each with its own name.
+    struct Named(&'static str, AtomicUsize);
+
+    impl Host for Named {
+        fn call(&self, _: HostRequest) -> Result<HostValue, HostError> {
+            self.1.fetch_add(1, Relaxed);
+            Ok(HostValue::Text {
+                value: Some(self.0.to_owned()),
+            })
+        }
+    }
+
+    fn env_get() -> HostRequest {
+        HostRequest::EnvGet { name: "X".into() }
+    }
+
+    /// A gate made before its step (the zygote's prepared bindings hold one) reaches no host
+    /// until armed, then only the host it was armed with: arming it again (another step's host)
+    /// is refused, and so is arming it after it was revoked.
+    #[test]
+    fn issue_23_a_prepared_gate_fails_closed_and_serves_one_steps_host() {
+        let shared = Arc::new(Shared::unarmed(Arc::new(Meter::new(u64::MAX))));
+        let gate = Gate::unarmed(Arc::clone(&shared));
+        assert!(matches!(
+            gate.call(env_get()),
+            Err(HostError::Failed {
+                type_error: false,
+                ..
+            })
+        ));
+        // No deadline yet: not a timeout, and nothing waits.
+        assert_eq!(shared.killed(), None);
+
+        let first = Arc::new(Named("first", AtomicUsize::new(0)));
+        let second = Arc::new(Named("second", AtomicUsize::new(0)));
+        assert!(shared.arm(Instant::now() + Duration::from_secs(60)));
+        assert!(!shared.arm(Instant::now() + Duration::from_secs(600)));
+        assert!(gate.arm(Arc::clone(&first) as Arc<dyn Host>));
+        assert!(!gate.arm(Arc::clone(&second) as Arc<dyn Host>));
+        assert!(matches!(
+            gate.call(env_get()),
+            Ok(HostValue::Text { value: Some(name) }) if name == "first"
+        ));
+        gate.revoke();
+        assert!(!gate.arm(Arc::clone(&second) as Arc<dyn Host>));
+        assert!(matches!(
+            gate.call(env_get()),
+            Err(HostError::LimitExceeded { .. })
+        ));
+        assert_eq!(first.1.load(Relaxed), 1);
+        assert_eq!(second.1.load(Relaxed), 0);
+    }
+
+    /// A ceiling set below what a prepared engine already holds stops the step at once.
+    #[test]
+    fn issue_23_a_ceiling_below_the_prepared_bytes_is_exceeded_at_once() {
+        let meter = Meter::new(u64::MAX);
+        meter.add(4096);
+        meter.set_ceiling(1024);
+        assert!(meter.exceeded.load(Relaxed));
     }
 }

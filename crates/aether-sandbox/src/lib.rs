@@ -131,14 +131,31 @@ pub fn run_step_on_this_thread(spec: StepSpec, host: Arc<dyn Host + 'static>) ->
     let limits = spec.limits;
     let deadline = aether_policy::deadline_after(start, limits.timeout);
     let prepared = engine::take_prepared();
-    let shared = Arc::new(match &prepared {
+    let (shared, gate) = match &prepared {
         Some(prepared) => {
+            // The bindings were installed before the step over this gate: it gets the step's
+            // ceiling, deadline and host now, once (a binding called before this failed closed).
             prepared.meter.set_ceiling(limits.memory.bytes());
-            Shared::with_meter(deadline, Arc::clone(&prepared.meter))
+            let gate = Arc::clone(&prepared.gate);
+            if !(gate.shared.arm(deadline) && gate.arm(host)) {
+                return StepOutcome {
+                    result: Err(StepError::Engine {
+                        message: "the prepared sandbox already served a step".to_owned(),
+                    }),
+                    peak_memory_bytes: prepared.meter.peak(),
+                    cpu_ms: 0,
+                    duration: start.elapsed(),
+                    samples: Vec::new(),
+                };
+            }
+            (Arc::clone(&gate.shared), gate)
         }
-        None => Shared::new(deadline, limits.memory.bytes()),
-    });
-    let gate = Arc::new(Gate::new(host, Arc::clone(&shared)));
+        None => {
+            let shared = Arc::new(Shared::new(deadline, limits.memory.bytes()));
+            let gate = Arc::new(Gate::new(host, Arc::clone(&shared)));
+            (shared, gate)
+        }
+    };
     let (tx, rx) = mpsc::sync_channel(1);
     let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         engine::run(
@@ -175,12 +192,14 @@ pub fn run_step_on_this_thread(spec: StepSpec, host: Arc<dyn Host + 'static>) ->
     }
 }
 
-/// Makes a runtime and context with the ECMAScript built-ins on the calling thread, for the next
-/// [`run_step_on_this_thread`] on it, or on the single thread of a process forked from it
-/// after this call (the process tier's zygote: every worker starts with its own copy on write
-/// of them, and only sets the step's limits and adds the bindings). No JavaScript runs in them
-/// before that step; their allocations count against that step's memory ceiling, as those of
-/// an engine made for the step do.
+/// Makes a runtime and context with the ECMAScript built-ins and the bindings on the calling
+/// thread, for the next [`run_step_on_this_thread`] on it, or on the single thread of a process
+/// forked from it after this call (the process tier's zygote: every worker starts with its own
+/// copy on write of them, and only sets the step's limits, deadline and host). No plugin code
+/// runs in them before that step, only the bindings' own; until the step gives them its host,
+/// every binding fails closed (no host exists to reach). Their allocations count against that
+/// step's memory ceiling, as those of an engine made for the step do. Call
+/// [`prepare_part`]`(0)` first, or the bindings' stub is compiled here.
 pub fn prepare_engine() {
     engine::prepare();
 }

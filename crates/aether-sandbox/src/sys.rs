@@ -246,3 +246,11 @@ pub(crate) fn reseed_random(ctx: &rquickjs::Ctx<'_>) {
     // SAFETY: `ctx` is a live, entered context.
     unsafe { rquickjs::qjs::JS_SetRandomSeed(ctx.as_raw().as_ptr(), seed) };
 }
+
+// SAFETY: `'js` is the lifetime of every JavaScript value the state holds (its timers' and slow
+// calls' functions, WebAssembly's objects), and `Changed<'to>` is the same type with it alone
+// replaced: what `JsLifetime` requires for `Persistent` to move it between two `with` calls on
+// the same runtime (engine.rs keeps the prepared bindings' state that way).
+unsafe impl<'js> rquickjs::JsLifetime<'js> for crate::engine::StepState<'js> {
+    type Changed<'to> = crate::engine::StepState<'to>;
+}

@@ -26,8 +26,8 @@
 
 use std::cell::RefCell;
 use std::rc::Rc;
-use std::sync::OnceLock;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
 
 use rquickjs::function::Opt;
 use rquickjs::{ArrayBuffer, Ctx, Exception, Function, Object, Result, TypedArray, Value};
@@ -35,6 +35,7 @@ use sha1::Digest;
 
 use crate::bindings::Script;
 use crate::engine::Tasks;
+use crate::gate::Shared;
 use crate::sys;
 use crate::tasks::SlowCalls;
 
@@ -64,19 +65,22 @@ pub(crate) fn prepare() {
 /// to load the lazy globals whose source is web.js (lazy.rs): `{ load, captured }`, `captured` holding the
 /// `console.error`, `setTimeout` and `clearTimeout` web.js uses, as they were before plugin
 /// code ran (stub.js adds `Headers`, a function returning the prelude's class).
-pub(crate) fn install<'js>(ctx: &Ctx<'js>, tasks: &Tasks<'_, 'js>) -> Result<Object<'js>> {
+pub(crate) fn install<'js>(
+    ctx: &Ctx<'js>,
+    tasks: &Tasks<'_, 'js>,
+    shared: &Arc<Shared>,
+) -> Result<Object<'js>> {
     crate::bindings::install_timers(ctx, tasks.timers, "setInterval", "clearInterval", true)?;
     let calls = Rc::clone(tasks.calls);
-    // The time origin is the sandbox's creation, as a worker's is its start.
-    let origin = Instant::now();
-    let origin_ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64() * 1000.0);
+    let shared = Arc::clone(shared);
     // The native helpers are made only when web.js loads: a sandbox that never uses a web
     // global does not pay for them.
     let load = Function::new(
         ctx.clone(),
         move |ctx: Ctx<'js>, captured: Object<'js>| -> Result<Object<'js>> {
+            // The time origin is the step's sandbox's creation (or, for one prepared before
+            // its step, the step's start), as a worker's is its start.
+            let (origin, origin_ms) = shared.origin();
             let natives = natives(&ctx, origin, origin_ms, &calls)?;
             natives.set("logError", captured.get::<_, Value<'js>>("logError")?)?;
             natives.set("setTimeout", captured.get::<_, Value<'js>>("setTimeout")?)?;
