@@ -16,7 +16,7 @@
 use std::collections::BTreeSet;
 use std::num::NonZeroUsize;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::mpsc;
+use std::sync::{Mutex, PoisonError, mpsc};
 
 use crate::graph::Plan;
 use crate::json::{JsonText, RawValue};
@@ -179,9 +179,11 @@ impl Scheduler {
 
     /// Runs every step of `plan` and returns one record per step, by step index.
     ///
-    /// Each runner call happens on its own scoped thread; the calling thread renders inputs,
-    /// tracks state and calls [`Observer::finished`]. It blocks on a channel between events:
-    /// no busy-waiting.
+    /// Runner calls happen on at most `jobs` scoped threads, started as steps need them and
+    /// each reused for the next step it is handed (not a thread per step: starting one cost
+    /// more than a trivial process-tier step's own work in aether, issue 23); the calling
+    /// thread renders inputs, tracks state and calls [`Observer::finished`]. It blocks on a
+    /// channel between events: no busy-waiting.
     pub fn run<R, O>(&self, plan: &Plan, runner: &R, observer: &O) -> Vec<StepRecord<R::Extra>>
     where
         R: StepRunner,
@@ -197,8 +199,12 @@ impl Scheduler {
             runnable: (0..n).filter(|&i| graph.needs(i).is_empty()).collect(),
         };
         let (done_tx, done_rx) = mpsc::channel::<(usize, StepRecord<R::Extra>)>();
+        // Steps handed to the threads: whichever is free takes the next one.
+        let (work_tx, work_rx) = mpsc::channel::<(usize, JsonText)>();
+        let work_rx = Mutex::new(work_rx);
         std::thread::scope(|scope| {
             let mut in_flight = 0;
+            let mut threads = 0;
             loop {
                 while in_flight < self.jobs.get() {
                     let Some(index) = run.runnable.pop_first() else {
@@ -211,13 +217,35 @@ impl Scheduler {
                             continue;
                         }
                     };
-                    let done_tx = done_tx.clone();
+                    // Every thread is busy (one per step in flight): one more, up to `jobs`.
+                    if threads == in_flight {
+                        let (done_tx, work_rx) = (done_tx.clone(), &work_rx);
+                        threads += 1;
+                        scope.spawn(move || {
+                            // Ends when the sender is dropped (the run is over).
+                            while let Ok((index, input)) = next_work(work_rx) {
+                                let record = execute(runner, observer, index, input);
+                                // The receiver outlives every thread: it is dropped after the
+                                // scope.
+                                let _ = done_tx.send((index, record));
+                            }
+                        });
+                    }
                     in_flight += 1;
-                    scope.spawn(move || {
-                        let record = execute(runner, observer, index, input);
-                        // The receiver outlives every worker: it is dropped after the scope.
-                        let _ = done_tx.send((index, record));
-                    });
+                    if let Err(mpsc::SendError((index, _))) = work_tx.send((index, input)) {
+                        // Unreachable: `work_rx` is alive in this frame.
+                        in_flight -= 1;
+                        run.complete(
+                            index,
+                            StepRecord::failed(
+                                StepError::Runner {
+                                    message: "the step could not be handed to a thread".into(),
+                                },
+                                None,
+                            ),
+                            observer,
+                        );
+                    }
                 }
                 if in_flight == 0 {
                     break;
@@ -229,6 +257,8 @@ impl Scheduler {
                 in_flight -= 1;
                 run.complete(index, record, observer);
             }
+            // The threads see the channel closed and end; the scope joins them.
+            drop(work_tx);
         });
         run.records
             .into_iter()
@@ -273,6 +303,13 @@ impl Scheduler {
         observer.finished(index, &record);
         record
     }
+}
+
+/// The next step handed to the threads, waiting for one; `Err` once the run is over.
+fn next_work(
+    work: &Mutex<mpsc::Receiver<(usize, JsonText)>>,
+) -> Result<(usize, JsonText), mpsc::RecvError> {
+    work.lock().unwrap_or_else(PoisonError::into_inner).recv()
 }
 
 /// Calls the runner, turning a panic (the observer's included) into a failed record, so that

@@ -406,3 +406,34 @@ fn empty_plan_runs_nothing() {
     let records = jobs(3).run(&plan, &FnRunner(|_, _| succeeded(Value::Null, ())), &());
     assert!(records.is_empty());
 }
+
+/// A run starts at most `jobs` threads for its steps and reuses them, not a thread per step
+/// (starting one cost more than a trivial process-tier step's own work in aether, issue 23);
+/// a panicking step does not take its thread's later steps with it.
+#[test]
+fn issue_23_a_run_reuses_at_most_jobs_threads() {
+    let steps: Vec<(String, Value)> = (0..60).map(|i| (format!("s{i}"), json!(i))).collect();
+    let steps: Vec<(&str, &[&str], Value)> = steps
+        .iter()
+        .map(|(id, v)| (id.as_str(), &[][..], v.clone()))
+        .collect();
+    let plan = plan(&steps);
+    let threads = Mutex::new(std::collections::HashSet::new());
+    let runner = FnRunner(|i, input: Value| {
+        threads.lock().unwrap().insert(std::thread::current().id());
+        assert!(i % 7 != 3, "step {i} panics");
+        succeeded(input, ())
+    });
+    let records = jobs(2).run(&plan, &runner, &());
+    assert_eq!(records.len(), 60);
+    for (i, record) in records.iter().enumerate() {
+        let expected = if i % 7 == 3 {
+            StepStatus::Failed
+        } else {
+            StepStatus::Succeeded
+        };
+        assert_eq!(record.status, expected, "step {i}");
+    }
+    let used = threads.lock().unwrap().len();
+    assert!((1..=2).contains(&used), "{used} threads");
+}
