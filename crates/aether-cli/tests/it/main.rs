@@ -43,6 +43,7 @@ mod soak;
 mod step;
 mod streams;
 mod tier;
+mod tier_bound;
 mod tier_cold;
 mod tier_image;
 mod tier_pool;
