@@ -251,6 +251,8 @@ fn start(
         }) => {
             // The bindings and the loader hold the prepared gate: the step's must be it.
             if !Arc::ptr_eq(&prepared_gate, gate) {
+                // Never freed, as a prepared engine never is (its bindings hold that gate).
+                std::mem::forget((state, context, runtime));
                 return Err(StepError::Engine {
                     message: "the prepared engine was handed another step's gate".to_owned(),
                 });
