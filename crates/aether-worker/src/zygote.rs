@@ -780,6 +780,10 @@ pub fn run_zygote_if_asked() {
 /// descriptors at the start, then fork a worker per request until aether closes the control
 /// socket.
 fn zygote(mut control: OwnedFd, first: Option<(OwnedFd, Option<OwnedFd>)>) -> i32 {
+    // The network namespace made on a thread of its own (as root) while this thread compiles
+    // the stub and makes the engine below; confinement joins the thread and enters it, and
+    // the zygote is single-threaded again before it confines itself or forks (issue 23).
+    let network = aether_jail::engine::prepare_network_namespace();
     // What every worker evaluates (the bindings' stub), compiled once here and inherited. The
     // rest of the bindings' bytecode serves only plugins that use the lazy globals; compiling it
     // all here took most of a one-step run's time (the zygote says it is ready only after). It
@@ -794,7 +798,7 @@ fn zygote(mut control: OwnedFd, first: Option<(OwnedFd, Option<OwnedFd>)>) -> i3
     // module (compile once, issue 19); a worker loads only that.
     aether_sandbox::set_compile_cache(aether_sandbox::CompileCache::Installed);
     // Confinement first, then SIGCHLD ignored (workers are reaped by the kernel).
-    let confined = crate::confine::zygote().and_then(|()| {
+    let confined = crate::confine::zygote(network).and_then(|()| {
         sys::ignore_children().map_err(|e| format!("the process tier cannot start: {e}"))
     });
     if let Err(message) = confined {
