@@ -510,6 +510,8 @@ fn interfaces(pid: i32) -> Vec<String> {
         .collect()
 }
 
+// See: issue 23 ("whole-process one-step cold run: at most 1.5x the thread tier"; "enforcement
+// unchanged").
 // The zygote's network namespace made on a thread of its own while it starts
 // (`prepare_network_namespace`), entered by its main thread: the zygote and its workers are in
 // a namespace that is not ours, holding only a loopback that is down (no address, no route), and
@@ -556,6 +558,7 @@ fn issue_23_a_namespace_made_on_a_thread_leaves_no_network() {
     let _ = child.wait();
 }
 
+// See: issue 23 (the zygote forks only while single-threaded).
 // With the namespace's thread joined, another thread still running is refused as before.
 fn issue_23_a_prepared_namespace_still_needs_one_thread() {
     let report = run_ok("prepared-threaded", &[]);
