@@ -212,6 +212,57 @@ fn unsupported((feature, reason): (Feature, String)) -> JailError {
 /// `NotSingleThreaded`/`WrongProcess`/`EngineUnsupported`, the process may be partly confined
 /// and must exit.
 pub fn confine_zygote() -> Result<(), JailError> {
+    confine_zygote_with(None)
+}
+
+/// A network namespace being made on a thread of the zygote while the zygote starts
+/// ([`prepare_network_namespace`]), for [`confine_zygote_with`] to enter.
+#[derive(Debug)]
+pub struct PreparedNetwork {
+    thread: std::thread::JoinHandle<std::io::Result<std::os::fd::OwnedFd>>,
+}
+
+/// As root, starts a short-lived thread that makes a new, empty network namespace
+/// (`unshare(CLONE_NEWNET)` on that thread only: the kernel allows it in a multi-threaded process)
+/// and keeps it by a descriptor of `/proc/thread-self/ns/net`, then ends. Making the namespace
+/// (the loopback device, its sysctls and sysfs entries) is about half a millisecond of kernel
+/// work that then runs while the zygote starts, on the other CPU; [`confine_zygote_with`] joins
+/// the thread and moves the zygote's main thread into that namespace (`setns`, which every worker
+/// forked afterwards inherits).
+///
+/// Returns `None` when not root (a user namespace, needed then, can only be made by a
+/// single-threaded process: [`confine_zygote_with`] makes both itself) or when no thread can be
+/// started. Call it first thing in the zygote, before it allocates much.
+pub fn prepare_network_namespace() -> Option<PreparedNetwork> {
+    if !sys::is_root() {
+        return None;
+    }
+    let thread = std::thread::Builder::new()
+        .name("aether-netns".into())
+        .stack_size(64 << 10)
+        .spawn(|| {
+            sys::unshare(libc::CLONE_NEWNET)?;
+            std::fs::File::open("/proc/thread-self/ns/net").map(std::os::fd::OwnedFd::from)
+        })
+        .ok()?;
+    Some(PreparedNetwork { thread })
+}
+
+/// How many times [`confine_zygote_with`] looks again for the prepared namespace's thread to be
+/// gone from `/proc/self/task` after joining it (it is listed until the kernel has released it,
+/// a few microseconds after the join returns), yielding the CPU between looks.
+const THREAD_GONE_TRIES: usize = 1000;
+
+/// [`confine_zygote`], entering the network namespace `network` made meanwhile
+/// ([`prepare_network_namespace`]) instead of making one on this thread. Its thread is joined
+/// first, and the process must then be single-threaded, as for [`confine_zygote`] (checked the
+/// same way, waiting for the joined thread to leave `/proc/self/task`). If the thread could not
+/// make or keep the namespace, or `setns` fails, the namespace is made here as without it: the
+/// guarantees are [`confine_zygote`]'s in every case.
+///
+/// # Errors
+/// As [`confine_zygote`].
+pub fn confine_zygote_with(network: Option<PreparedNetwork>) -> Result<(), JailError> {
     let fail = |step| {
         move |source| JailError::Engine {
             role: "zygote",
@@ -234,9 +285,25 @@ pub fn confine_zygote() -> Result<(), JailError> {
     check_landlock(abi).map_err(unsupported)?;
     check_seccomp().map_err(unsupported)?;
     check_pidfd().map_err(unsupported)?;
-    let threads = std::fs::read_dir("/proc/self/task")
-        .map_err(fail("counting threads in /proc/self/task"))?
-        .count();
+    // The prepared namespace's thread has made it (or failed) and ended once joined.
+    let joined = network.map(|n| n.thread.join().ok().and_then(Result::ok));
+    let count = || {
+        std::fs::read_dir("/proc/self/task")
+            .map(Iterator::count)
+            .map_err(fail("counting threads in /proc/self/task"))
+    };
+    let mut threads = count()?;
+    let mut tries = if joined.is_some() {
+        THREAD_GONE_TRIES
+    } else {
+        0
+    };
+    let prepared = joined.flatten();
+    while threads != 1 && tries > 0 {
+        std::thread::yield_now();
+        threads = count()?;
+        tries -= 1;
+    }
     if threads != 1 {
         return Err(JailError::NotSingleThreaded { threads });
     }
@@ -253,7 +320,15 @@ pub fn confine_zygote() -> Result<(), JailError> {
         });
     }
     sys::prime_libc();
-    new_network_namespace()?;
+    // The namespace made meanwhile if there is one (it was made by root, as `new_network_namespace`
+    // would make it here), else one made now.
+    let entered = prepared.is_some_and(|ns| {
+        use std::os::fd::AsFd;
+        sys::setns(ns.as_fd(), libc::CLONE_NEWNET).is_ok()
+    });
+    if !entered {
+        new_network_namespace()?;
+    }
     for (resource, limit) in [
         (libc::RLIMIT_CORE, 0),
         (libc::RLIMIT_FSIZE, 0),

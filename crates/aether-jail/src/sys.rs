@@ -232,6 +232,14 @@ pub(crate) fn unshare(flags: libc::c_int) -> io::Result<()> {
     check(unsafe { libc::unshare(flags) })
 }
 
+/// `setns(fd, nstype)`: moves the calling thread into the namespace `fd` refers to.
+pub(crate) fn setns(fd: std::os::fd::BorrowedFd<'_>, nstype: libc::c_int) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: setns with a descriptor this process holds open and a namespace type; it changes
+    // only the calling thread's namespaces, no memory.
+    check(unsafe { libc::setns(fd.as_raw_fd(), nstype) })
+}
+
 /// Whether a child forked now could `unshare(flags)`: forks, lets the child try and `_exit` with
 /// the result, and reaps it. Safe to call from a multi-threaded process: the child only makes two
 /// async-signal-safe system calls. Returns the child's errno on failure.

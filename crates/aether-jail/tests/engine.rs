@@ -20,7 +20,10 @@ use std::sync::{Arc, Condvar, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use aether_jail::JailError;
-use aether_jail::engine::{WorkerLimits, confine_worker, confine_zygote, engine_support};
+use aether_jail::engine::{
+    WorkerLimits, confine_worker, confine_zygote, confine_zygote_with, engine_support,
+    prepare_network_namespace,
+};
 
 const SCENARIO: &str = "__scenario";
 
@@ -81,6 +84,14 @@ fn main() {
         ("zygote_has_no_network", zygote_has_no_network),
         ("status_and_parent_death", status_and_parent_death),
         ("zygote_refuses_a_second_thread", zygote_refuses_threads),
+        (
+            "issue_23_a_namespace_made_on_a_thread_leaves_no_network",
+            issue_23_a_namespace_made_on_a_thread_leaves_no_network,
+        ),
+        (
+            "issue_23_a_prepared_namespace_still_needs_one_thread",
+            issue_23_a_prepared_namespace_still_needs_one_thread,
+        ),
         ("zygote_without_root", zygote_without_root),
         ("measure_start_up", measure_start_up),
     ];
@@ -489,6 +500,72 @@ fn zygote_refuses_threads() {
     assert_eq!(report.get("worker_outside"), "WrongProcess");
 }
 
+/// The network interfaces of `pid`'s namespace, by name.
+fn interfaces(pid: i32) -> Vec<String> {
+    std::fs::read_to_string(format!("/proc/{pid}/net/dev"))
+        .expect("net/dev")
+        .lines()
+        .skip(2)
+        .filter_map(|l| l.split_once(':').map(|(name, _)| name.trim().to_owned()))
+        .collect()
+}
+
+// See: issue 23 ("whole-process one-step cold run: at most 1.5x the thread tier"; "enforcement
+// unchanged").
+// The zygote's network namespace made on a thread of its own while it starts
+// (`prepare_network_namespace`), entered by its main thread: the zygote and its workers are in
+// a namespace that is not ours, holding only a loopback that is down (no address, no route), and
+// the zygote is single-threaded again when it forks.
+fn issue_23_a_namespace_made_on_a_thread_leaves_no_network() {
+    let mut child = command("prepared-net", &[])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut stdout = child.stdout.take().expect("stdout");
+    let mut text = String::new();
+    let mut buf = [0; 256];
+    while !text.contains("worker_ready=1") {
+        let n = stdout.read(&mut buf).expect("read");
+        assert!(n > 0, "scenario ended early: {text}");
+        text.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    let report = parse(ExitStatus::from_raw(0), text.as_bytes(), b"");
+    // As root the namespace was made on the thread, not by the fallback (which makes a user
+    // namespace too, as without it, when not root).
+    // SAFETY: geteuid takes no arguments and cannot fail.
+    let root = unsafe { libc::geteuid() } == 0;
+    assert_eq!(report.get("prepared"), root.to_string(), "{text}");
+    let zygote: i32 = report.get("zygote").parse().expect("pid");
+    let worker: i32 = report.get("worker_pid").parse().expect("pid");
+    let ns = |p: String| std::fs::read_link(p).expect("ns link");
+    let ours = ns("/proc/self/ns/net".into());
+    // The control: our own namespace has more than a loopback here (or at least one).
+    assert!(!interfaces(std::process::id() as i32).is_empty());
+    for pid in [zygote, worker] {
+        assert_ne!(ns(format!("/proc/{pid}/ns/net")), ours, "{pid}");
+        assert_eq!(interfaces(pid), ["lo"], "{pid}");
+        let trie = std::fs::read_to_string(format!("/proc/{pid}/net/fib_trie")).expect("fib");
+        assert!(!trie.contains("127.0.0.1"), "{pid}: loopback up: {trie}");
+        assert_eq!(proc_status(pid)["Threads"], "1", "{pid}");
+    }
+    // The worker is in the zygote's namespace: one namespace per zygote, made once.
+    assert_eq!(
+        ns(format!("/proc/{zygote}/ns/net")),
+        ns(format!("/proc/{worker}/ns/net"))
+    );
+    child.kill().expect("kill zygote");
+    let _ = child.wait();
+}
+
+// See: issue 23 (the zygote forks only while single-threaded).
+// With the namespace's thread joined, another thread still running is refused as before.
+fn issue_23_a_prepared_namespace_still_needs_one_thread() {
+    let report = run_ok("prepared-threaded", &[]);
+    assert_eq!(report.get("error"), "NotSingleThreaded 2");
+    assert_eq!(report.get("no_new_privs"), "0");
+}
+
 fn zygote_without_root() {
     let report = run("unprivileged", &[]);
     if report.has("skipped") {
@@ -610,6 +687,27 @@ fn scenario(name: &str, args: &[String]) {
             return;
         }
         "status" => status(),
+        "prepared-net" => prepared_net(),
+        "prepared-threaded" => {
+            let (stop, wait_stop) = mpsc::channel::<()>();
+            let thread = std::thread::spawn(move || {
+                let _ = wait_stop.recv();
+            });
+            match confine_zygote_with(prepare_network_namespace()) {
+                Err(JailError::NotSingleThreaded { threads }) => {
+                    say("error", format!("NotSingleThreaded {threads}"))
+                }
+                other => say("error", format!("{other:?}")),
+            }
+            drop(stop);
+            thread.join().expect("join");
+            let status = std::fs::read_to_string("/proc/self/status").expect("status");
+            let nnp = status
+                .lines()
+                .find_map(|l| l.strip_prefix("NoNewPrivs:\t"))
+                .unwrap_or("?");
+            say("no_new_privs", nnp);
+        }
         "threaded" => threaded(),
         "unprivileged" => unprivileged(),
         "bench" => bench(args.first().and_then(|n| n.parse().ok()).unwrap_or(200)),
@@ -1030,6 +1128,30 @@ fn status() {
     say("worker_pid", pid);
     say("worker_ready", 1);
     // Wait for the parent to kill us (EOF on stdin if it does not).
+    let mut sink = [0; 1];
+    let _ = std::io::stdin().read(&mut sink);
+}
+
+fn prepared_net() {
+    say("zygote", std::process::id());
+    let (mut zygote_end, worker_end) = UnixStream::pair().expect("socketpair");
+    let network = prepare_network_namespace();
+    say("prepared", network.is_some());
+    if let Err(e) = confine_zygote_with(network) {
+        say("zygote_error", format!("{e}"));
+        std::process::exit(100);
+    }
+    let pid = fork_worker(&LIMITS, || {
+        (&worker_end).write_all(b"r").expect("write");
+        loop {
+            std::thread::sleep(Duration::from_secs(60));
+        }
+    });
+    drop(worker_end);
+    let mut ready = [0];
+    zygote_end.read_exact(&mut ready).expect("worker ready");
+    say("worker_pid", pid);
+    say("worker_ready", 1);
     let mut sink = [0; 1];
     let _ = std::io::stdin().read(&mut sink);
 }

@@ -14,8 +14,10 @@ const WORKER_OPEN_FILES: u64 = 8;
 /// capabilities, a seccomp allowlist. Refuses on a kernel that lacks what this needs
 /// (`confine_zygote` checks it without `engine_support`'s forked probe, which cost the zygote a
 /// fork of its image and a network namespace made and torn down on every run's critical path).
-pub(crate) fn zygote() -> Result<(), String> {
-    engine::confine_zygote().map_err(|e| e.to_string())
+/// `network` is the namespace made on a thread while the zygote started, if any
+/// ([`engine::prepare_network_namespace`]).
+pub(crate) fn zygote(network: Option<engine::PreparedNetwork>) -> Result<(), String> {
+    engine::confine_zygote_with(network).map_err(|e| e.to_string())
 }
 
 /// Confines a freshly forked worker further (see [`engine::confine_worker`]).

@@ -113,6 +113,13 @@ enum NotReady {
 struct Shared {
     control: Mutex<OwnedFd>,
     pool: Mutex<Pool>,
+    /// The worker the zygote forks on its own right after "ready" ([`Zygote::start_with`]),
+    /// until its answer is read: the first answer on `control`, read (with `control` locked)
+    /// before any other, when a step first wants a worker or before the next request is sent.
+    /// aether goes on with the run meanwhile instead of waiting for the zygote's fork.
+    first: Mutex<Option<HandedOver>>,
+    /// Whether `first` may still hold a worker (read without locking `control`).
+    first_pending: std::sync::atomic::AtomicBool,
     /// Signalled when a worker is taken from the pool, or the zygote is dropped.
     wake: Condvar,
 }
@@ -131,11 +138,19 @@ struct Pool {
     /// than fork one more (`ready` plus this never exceed `remaining`: no idle worker is left
     /// over).
     in_flight: bool,
+    /// The zygote's first worker is forked but its answer not read yet ([`Shared::first`]): it
+    /// counts as ready.
+    first: bool,
 }
 
 impl Pool {
+    /// Workers ready or about to be, the first one included while its answer is unread.
+    fn held(&self) -> usize {
+        self.ready.len() + usize::from(self.first)
+    }
+
     fn wanted(&self) -> bool {
-        !self.closed && self.ready.len() < self.slots.min(self.remaining)
+        !self.closed && self.held() < self.slots.min(self.remaining)
     }
 }
 
@@ -259,7 +274,10 @@ impl Zygote {
                     remaining: 0,
                     closed: false,
                     in_flight: false,
+                    first: false,
                 }),
+                first: Mutex::new(None),
+                first_pending: std::sync::atomic::AtomicBool::new(false),
                 wake: Condvar::new(),
             }),
             pidfd,
@@ -270,28 +288,19 @@ impl Zygote {
         Ok(zygote)
     }
 
-    /// Receives the zygote's answer for the worker it forked at once ([`Zygote::start_with`]),
-    /// right after "ready", and pools it. A zygote that could not fork it answers an errno: no
-    /// worker is pooled then, and a step forks its own (and reports the error). A zygote that
-    /// ended is an error.
-    fn receive_first(&self, first: HandedOver) -> Result<(), WorkerError> {
-        let control = self
+    /// Holds the worker the zygote forks at once ([`Zygote::start_with`]) right after "ready",
+    /// as pooled but for its answer, read when a step first wants a worker
+    /// ([`Shared::settle_first`]): the run goes on while the zygote forks it (issue 23).
+    fn expect_first(&self, first: HandedOver) {
+        *self
             .shared
-            .control
+            .first
             .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        let answer = with_timeout(&control, || {
-            Shared::answer(&control, first.ours, first.ring)
-        });
-        drop(control);
-        match answer {
-            Ok(spawned) => {
-                self.shared.pool().ready.push_back(spawned);
-                Ok(())
-            }
-            Err(WorkerError::Setup { .. }) => Ok(()),
-            Err(e) => Err(e),
-        }
+            .unwrap_or_else(PoisonError::into_inner) = Some(first);
+        self.shared.pool().first = true;
+        self.shared
+            .first_pending
+            .store(true, std::sync::atomic::Ordering::Release);
     }
 
     fn wait_ready(&self) -> Result<(), NotReady> {
@@ -354,7 +363,7 @@ impl Zygote {
             pool.remaining = steps;
             // No filler if the run will never want another fork (the workers pooled already,
             // such as the one `start_with` forks, cover its steps).
-            if pool.closed || pool.remaining <= pool.ready.len() {
+            if pool.closed || pool.remaining <= pool.held() {
                 return;
             }
         }
@@ -374,6 +383,18 @@ impl Zygote {
     /// A worker for one step held to `request`: one from the pool if there is one (its limits
     /// lowered to `request` first), else one forked now.
     pub(crate) fn take(&self, request: SpawnRequest) -> Result<Spawned, WorkerError> {
+        if self
+            .shared
+            .first_pending
+            .load(std::sync::atomic::Ordering::Acquire)
+        {
+            let control = self
+                .shared
+                .control
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            self.shared.settle_first(&control);
+        }
         let pooled = {
             let mut pool = self.shared.pool();
             pool.remaining = pool.remaining.saturating_sub(1);
@@ -406,6 +427,33 @@ impl Zygote {
 impl Shared {
     fn pool(&self) -> std::sync::MutexGuard<'_, Pool> {
         self.pool.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Reads the answer for the zygote's first worker if it is still unread, and pools the
+    /// worker; `control` is the locked control socket, so that no other answer is read before
+    /// it. A zygote that could not fork it answers an errno, and one that ended answers
+    /// nothing: no worker is pooled then, and a step forks its own (and reports the error).
+    fn settle_first(&self, control: &OwnedFd) {
+        let first = self
+            .first
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        let Some(first) = first else {
+            return;
+        };
+        self.first_pending
+            .store(false, std::sync::atomic::Ordering::Release);
+        let answer = with_timeout(control, || Shared::answer(control, first.ours, first.ring));
+        let mut pool = self.pool();
+        pool.first = false;
+        match answer {
+            Ok(spawned) if !pool.closed => pool.ready.push_back(spawned),
+            Ok(spawned) => spawned.worker.kill_now(),
+            Err(_) => {}
+        }
+        drop(pool);
+        self.wake.notify_all();
     }
 
     /// The filler thread: forks pooled workers while the pool wants them; stops for good when
@@ -466,6 +514,8 @@ impl Shared {
         let mut fds = vec![theirs.as_fd()];
         fds.extend(ring.as_ref().and_then(|r| r.fd()).map(AsFd::as_fd));
         let control = self.control.lock().unwrap_or_else(|e| e.into_inner());
+        // The first worker's answer comes before this request's.
+        self.settle_first(&control);
         send_with_fds(&control, &request.to_bytes(), &fds).map_err(spawn_error)?;
         drop(fds);
         drop(theirs);
@@ -558,8 +608,9 @@ pub struct StartingZygote {
 }
 
 impl StartingZygote {
-    /// Runs `meanwhile`, then waits until the zygote has confined itself and pools the worker it
-    /// forked at once: [`Zygote::start_with`]'s second half, with its errors.
+    /// Runs `meanwhile`, then waits until the zygote has confined itself, and holds the worker it
+    /// forks at once for the first step that wants one (without waiting for the fork):
+    /// [`Zygote::start_with`]'s second half, with its errors.
     pub fn ready(self, meanwhile: impl FnOnce()) -> Result<Zygote, WorkerError> {
         let StartingZygote { zygote, first } = self;
         meanwhile();
@@ -574,7 +625,7 @@ impl StartingZygote {
             }
             Err(NotReady::Foreign(e) | NotReady::Failed(e)) => return Err(e),
         }
-        zygote.receive_first(first)?;
+        zygote.expect_first(first);
         Ok(zygote)
     }
 }
@@ -780,6 +831,10 @@ pub fn run_zygote_if_asked() {
 /// descriptors at the start, then fork a worker per request until aether closes the control
 /// socket.
 fn zygote(mut control: OwnedFd, first: Option<(OwnedFd, Option<OwnedFd>)>) -> i32 {
+    // The network namespace made on a thread of its own (as root) while this thread compiles
+    // the stub and makes the engine below; confinement joins the thread and enters it, and
+    // the zygote is single-threaded again before it confines itself or forks (issue 23).
+    let network = aether_jail::engine::prepare_network_namespace();
     // What every worker evaluates (the bindings' stub), compiled once here and inherited. The
     // rest of the bindings' bytecode serves only plugins that use the lazy globals; compiling it
     // all here took most of a one-step run's time (the zygote says it is ready only after). It
@@ -794,7 +849,7 @@ fn zygote(mut control: OwnedFd, first: Option<(OwnedFd, Option<OwnedFd>)>) -> i3
     // module (compile once, issue 19); a worker loads only that.
     aether_sandbox::set_compile_cache(aether_sandbox::CompileCache::Installed);
     // Confinement first, then SIGCHLD ignored (workers are reaped by the kernel).
-    let confined = crate::confine::zygote().and_then(|()| {
+    let confined = crate::confine::zygote(network).and_then(|()| {
         sys::ignore_children().map_err(|e| format!("the process tier cannot start: {e}"))
     });
     if let Err(message) = confined {

@@ -230,6 +230,55 @@ fn issue_23_the_zygote_forks_single_threaded_from_a_small_main_heap() -> Result<
     Ok(())
 }
 
+/// See: issue 23 ("workers ready before they are needed"): the zygote forks its first worker on
+/// its own right after "ready", and aether reads that answer only when a step wants a worker.
+/// A pool filler's request sent meanwhile must not read the first worker's answer as its own
+/// (a worker's socket paired with another's pid and pidfd: the wrong worker killed after a
+/// step, the right one left alive). Three steps with two slots: each succeeds, and no worker
+/// outlives its step.
+fn issue_23_the_first_workers_answer_is_read_before_any_other() -> Result<(), String> {
+    let before = children(std::process::id());
+    let zygote = Zygote::start_with(|| {}).map_err(|e| format!("zygote: {e}"))?;
+    let pid = children(std::process::id())
+        .into_iter()
+        .find(|p| !before.contains(p))
+        .ok_or("no zygote among this process's children")?;
+    // The filler asks for a second worker while the first's answer is still unread (given
+    // time to, before a step takes the first).
+    zygote.keep_ready(2, 3);
+    std::thread::sleep(Duration::from_millis(100));
+    for step in 0..3 {
+        let spec = StepSpec {
+            main: "main.js".into(),
+            input: serde_json::value::RawValue::NULL.to_owned(),
+            context: serde_json::Value::Null,
+            limits: Limits {
+                timeout: Duration::from_secs(60),
+                ..Limits::default()
+            },
+            sample: false,
+        };
+        let outcome = run_in_worker(&zygote, spec, Arc::new(Trivial));
+        let output = outcome.result.map_err(|e| format!("step {step}: {e:?}"))?;
+        if output.get() != "1" {
+            return Err(format!("step {step}: output {}", output.get()));
+        }
+    }
+    // Every step's worker was killed through its own pidfd (a kill is asynchronous: give the
+    // kernel a moment to reap them).
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let alive = children(pid);
+        if alive.is_empty() {
+            return Ok(());
+        }
+        if std::time::Instant::now() > deadline {
+            return Err(format!("workers alive after their steps: {alive:?}"));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 /// A test of this binary: `Err` says what went wrong.
 type LiveTest = fn() -> Result<(), String>;
 
@@ -239,7 +288,7 @@ fn main() -> ExitCode {
         println!("skipped: the process tier cannot run here: {e}");
         return ExitCode::SUCCESS;
     }
-    let tests: [(&str, LiveTest); 3] = [
+    let tests: [(&str, LiveTest); 4] = [
         (
             "issue_23_a_real_worker_makes_its_quick_calls_through_the_ring",
             issue_23_a_real_worker_makes_its_quick_calls_through_the_ring,
@@ -251,6 +300,10 @@ fn main() -> ExitCode {
         (
             "issue_23_the_zygote_forks_single_threaded_from_a_small_main_heap",
             issue_23_the_zygote_forks_single_threaded_from_a_small_main_heap,
+        ),
+        (
+            "issue_23_the_first_workers_answer_is_read_before_any_other",
+            issue_23_the_first_workers_answer_is_read_before_any_other,
         ),
     ];
     let mut code = ExitCode::SUCCESS;
