@@ -17591,11 +17591,24 @@ static __exception int js_for_in_next(JSContext *ctx, JSValue *sp)
     return 0;
 }
 
+static JSValue js_iterator_proto_iterator(JSContext *ctx, JSValueConst this_val,
+                                          int argc, JSValueConst *argv);
+
 static JSValue JS_GetIterator2(JSContext *ctx, JSValueConst obj,
                                JSValueConst method)
 {
     JSValue enum_obj;
 
+    /* aether 0038: %IteratorPrototype%[Symbol.iterator] (a generator's,
+       an array iterator's) returns its this value: not called */
+    if (JS_VALUE_GET_TAG(method) == JS_TAG_OBJECT &&
+        JS_VALUE_GET_TAG(obj) == JS_TAG_OBJECT) {
+        JSObject *p = JS_VALUE_GET_OBJ(method);
+        if (p->class_id == JS_CLASS_C_FUNCTION &&
+            p->u.cfunc.cproto == JS_CFUNC_generic &&
+            p->u.cfunc.c_function.generic == js_iterator_proto_iterator)
+            return js_dup(obj);
+    }
     enum_obj = JS_Call(ctx, method, obj, 0, NULL);
     if (JS_IsException(enum_obj))
         return enum_obj;
@@ -20891,6 +20904,70 @@ static JSValue JS_CallInternal(JSContext *caller_ctx, JSValueConst func_obj,
                             sp -= 3;
                             BREAK;
                         }
+                    }
+                } else if (JS_VALUE_GET_TAG(sp[-2]) == JS_TAG_STRING &&
+                           JS_VALUE_GET_TAG(sp[-3]) == JS_TAG_OBJECT &&
+                           JS_VALUE_GET_STRING(sp[-2])->atom_type == JS_ATOM_TYPE_STRING &&
+                           rt->prop_ic) {
+                    /* aether 0038: a key that is a string atom (never an
+                       array index) takes the property caches of
+                       OP_put_field, keyed by this pc: `obj[key] = v` of a
+                       class-field helper adds its fields as `this.f = v`
+                       does (setters, read-only and exotic objects on the
+                       chain take the slow path, as there) */
+                    JSAtom atom = js_get_atom_index(rt, JS_VALUE_GET_STRING(sp[-2]));
+                    JSPropIC *ic;
+                    JSProperty *pr;
+                    JSShapeProperty *prs;
+                    /* the entries of a site are found by the pc and the
+                       key: such a site sees many keys (an entry is only
+                       used for its shape and atom, whatever its pc) */
+                    const uint8_t *pc_ic = (const uint8_t *)((uintptr_t)pc +
+                        (uintptr_t)atom * (uintptr_t)0x9E3779B97F4A7C15ull);
+                    p = JS_VALUE_GET_OBJ(sp[-3]);
+                    ic = js_prop_ic_get(rt, pc_ic, p->shape, atom);
+                    if (ic && (ic->flags & (JS_PROP_IC_PROTO | JS_PROP_TMASK |
+                                            JS_PROP_WRITABLE | JS_PROP_LENGTH)) ==
+                        JS_PROP_WRITABLE) {
+                        set_value(ctx, &p->prop[ic->idx].u.value, val);
+                        goto put_array_el_atom_done;
+                    }
+                    if (js_prop_ic_can_add(p)) {
+                        ic = js_prop_ic_get(rt, pc_ic, (JSShape *)((uintptr_t)p->shape |
+                                                                JS_PROP_IC_ADD_SET), atom);
+                        if (ic) {
+                            JSPropICHolder *ich = &rt->prop_ic_holder[ic - rt->prop_ic];
+                            if (likely(ich->epoch == rt->prop_ic_epoch)) {
+                                ret = js_prop_ic_add(ctx, p, ich->add_shape, val);
+                                goto put_array_el_atom_added;
+                            }
+                        }
+                    }
+                    prs = find_own_property(&pr, p, atom);
+                    if (!prs) {
+                        if (js_prop_ic_can_add(p)) {
+                            sf->cur_pc = pc;
+                            ret = js_prop_ic_add_slow(ctx, pc_ic, p, atom, val,
+                                                      JS_PROP_IC_ADD_SET);
+                            if (ret != 0) {
+                            put_array_el_atom_added:
+                                JS_FreeValue(ctx, sp[-2]);
+                                JS_FreeValue(ctx, sp[-3]);
+                                sp -= 3;
+                                if (unlikely(ret < 0))
+                                    goto exception;
+                                BREAK;
+                            }
+                        }
+                    } else if ((prs->flags & (JS_PROP_TMASK | JS_PROP_WRITABLE |
+                                              JS_PROP_LENGTH)) == JS_PROP_WRITABLE) {
+                        js_prop_ic_fill(rt, pc_ic, atom, p, p, prs);
+                        set_value(ctx, &pr->u.value, val);
+                    put_array_el_atom_done:
+                        JS_FreeValue(ctx, sp[-2]);
+                        JS_FreeValue(ctx, sp[-3]);
+                        sp -= 3;
+                        BREAK;
                     }
                 }
                 sf->cur_pc = pc;
