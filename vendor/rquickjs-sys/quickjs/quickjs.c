@@ -587,7 +587,7 @@ struct JSContext {
     JSShape *mapped_arguments_shape;  /* shape for mapped arguments objects */
     JSShape *regexp_shape;  /* shape for regexp objects */
     JSShape *regexp_result_shape;  /* shape for regexp result objects */
-    JSShape *iter_result_shape;  /* aether 0038: { value, done } */
+    JSShape *iter_result_shape;  /* aether 0037: { value, done } */
 
     JSValue *class_proto;
     JSValue function_proto;
@@ -17599,7 +17599,7 @@ static JSValue JS_GetIterator2(JSContext *ctx, JSValueConst obj,
 {
     JSValue enum_obj;
 
-    /* aether 0038: %IteratorPrototype%[Symbol.iterator] (a generator's,
+    /* aether 0037: %IteratorPrototype%[Symbol.iterator] (a generator's,
        an array iterator's) returns its this value: not called */
     if (JS_VALUE_GET_TAG(method) == JS_TAG_OBJECT &&
         JS_VALUE_GET_TAG(obj) == JS_TAG_OBJECT) {
@@ -17927,7 +17927,7 @@ static JSValue js_create_iterator_result(JSContext *ctx,
                                          bool done)
 {
     JSValue obj;
-    /* aether 0038: from the context's shape, as a regexp result is: the
+    /* aether 0037: from the context's shape, as a regexp result is: the
        same object as the two definitions below, without them */
     if (likely(ctx->iter_result_shape)) {
         JSProperty props[2];
@@ -60261,7 +60261,7 @@ static int JS_AddIntrinsicBasicObjects(JSContext *ctx)
                           countof(mapped_arguments_props), mapped_arguments_props)) {
         return -1;
     }
-    /* aether 0038 */
+    /* aether 0037 */
     static const JSShapeProperty iter_result_props[] = {
         {.atom=JS_ATOM_value,           .flags=JS_PROP_C_W_E},
         {.atom=JS_ATOM_done,            .flags=JS_PROP_C_W_E},
