@@ -20908,13 +20908,17 @@ static JSValue JS_CallInternal(JSContext *caller_ctx, JSValueConst func_obj,
                 } else if (JS_VALUE_GET_TAG(sp[-2]) == JS_TAG_STRING &&
                            JS_VALUE_GET_TAG(sp[-3]) == JS_TAG_OBJECT &&
                            JS_VALUE_GET_STRING(sp[-2])->atom_type == JS_ATOM_TYPE_STRING &&
+                           JS_VALUE_GET_OBJ(sp[-3])->shape->is_hashed &&
                            rt->prop_ic) {
                     /* aether 0038: a key that is a string atom (never an
                        array index) takes the property caches of
                        OP_put_field, keyed by this pc: `obj[key] = v` of a
                        class-field helper adds its fields as `this.f = v`
                        does (setters, read-only and exotic objects on the
-                       chain take the slow path, as there) */
+                       chain take the slow path, as there); an object of
+                       a shape not hashed (a dictionary that had deletions)
+                       takes the slow path at once, as its additions are
+                       never cached */
                     JSAtom atom = js_get_atom_index(rt, JS_VALUE_GET_STRING(sp[-2]));
                     JSPropIC *ic;
                     JSProperty *pr;
