@@ -41,27 +41,6 @@ fn issue_19_computed_key_stores_equal_node() {
     assert_eq!(actual.len(), expected.len());
 }
 
-/// Four properties added to a new object with computed keys (`o[k] = v`, `k` a string held in
-/// a variable) over the same added by name (`o.k = v`, which takes the cached additions of patch
-/// 0018). Unpatched, each computed store converts its key to an atom and searches the shape
-/// table for the transition: 3.45-3.52 in the engine alone; patched, 2.72-2.74.
-const STORE_LIMIT: f64 = 3.1;
-
-#[test]
-fn issue_19_computed_key_additions_take_the_property_caches() {
-    let setup = r#"
-        const K = ["pending", "level", "cache", "tokens"];
-        const reference = (n) => { let s = 0; for (let i = 0; i < n; i++) { const o = {}; o.pending = i; o.level = i; o.cache = i; o.tokens = i; s += o.level; } return s; };
-        const measured = (n) => { let s = 0; const [a, b, c, d] = K; for (let i = 0; i < n; i++) { const o = {}; o[a] = i; o[b] = i; o[c] = i; o[d] = i; s += o.level; } return s; };
-    "#;
-    let ratio = js::cpu_ratio(js::MAKE_CACHE_TABLE, setup, 100_000);
-    eprintln!("four computed-key additions / four by name, CPU time: {ratio:.2}");
-    assert!(
-        ratio < STORE_LIMIT,
-        "four computed-key additions / four by name, CPU time: {ratio:.2}"
-    );
-}
-
 /// test262's assignment, compound assignment and `Array` `length` tests against the patched
 /// engine, each after a loop that makes the cache table: the files that fail must be exactly those listed in
 /// `fixtures/test262_stores_failures.txt`, written from the engine before patch 0038. Runs where
