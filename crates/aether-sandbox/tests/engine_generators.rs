@@ -7,7 +7,8 @@
 //! What must not change is compared with Node 20's output for the same script: a user-replaced
 //! `next`/`return`/`throw` or `Symbol.iterator` is called, `return()`/`throw()` are forwarded
 //! through `yield*` with `finally` blocks run, a user iterator's result objects are yielded as
-//! they are (their `done`/`value` getters read as often as before), re-entry is a TypeError.
+//! they are (their `done`/`value` getters read as often as before), re-entry is a TypeError,
+//! and an async generator's `yield*` (which awaits each result) is left as it was.
 
 #[path = "support/test262.rs"]
 mod test262;
@@ -18,6 +19,8 @@ mod js;
 use js::eval;
 
 use std::path::Path;
+
+use rquickjs::{Context, Runtime};
 
 // See: https://tc39.es/ecma262/#sec-generator-function-definitions-runtime-semantics-evaluation
 // (`yield*`: GeneratorYield(innerResult), the inner result object forwarded as is) and
@@ -72,6 +75,27 @@ fn issue_19_generator_result_objects_are_ordinary() {
         out,
         r#"TypeError {"value":1,"done":false} {"value":2,"extra":"x","done":"again"} getter {"done":true} true false {"value":1,"done":false} {"value":1,"done":false} value,extra,done value,done"#
     );
+}
+
+/// Evaluates `script` in a fresh runtime, runs its jobs to the end, and returns the global
+/// `result` it set.
+fn eval_with_jobs(script: &str) -> String {
+    let runtime = Runtime::new().expect("runtime");
+    let context = Context::full(&runtime).expect("context");
+    context.with(|ctx| ctx.eval::<(), _>(script).expect("the script runs"));
+    while runtime.execute_pending_job().expect("a job runs") {}
+    context.with(|ctx| ctx.globals().get::<_, String>("result").expect("a result"))
+}
+
+// See: https://tc39.es/ecma262/#sec-asyncgenerator-definitions-evaluation (`yield*` in an
+// async generator awaits each result: the patched sync path must not be taken there).
+#[test]
+fn issue_19_async_generators_equal_node() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let script = std::fs::read_to_string(dir.join("generators_async.js")).expect("cases");
+    let expected =
+        std::fs::read_to_string(dir.join("generators_async.node.txt")).expect("node output");
+    assert_eq!(eval_with_jobs(&script).trim_end(), expected.trim_end());
 }
 
 /// Iterating a generator that delegates with `yield*` to one that delegates to a third, over
