@@ -587,6 +587,7 @@ struct JSContext {
     JSShape *mapped_arguments_shape;  /* shape for mapped arguments objects */
     JSShape *regexp_shape;  /* shape for regexp objects */
     JSShape *regexp_result_shape;  /* shape for regexp result objects */
+    JSShape *iter_result_shape;  /* aether 0037: { value, done } */
 
     JSValue *class_proto;
     JSValue function_proto;
@@ -3077,6 +3078,9 @@ static void JS_MarkContext(JSRuntime *rt, JSContext *ctx,
 
     if (ctx->regexp_result_shape)
         mark_func(rt, &ctx->regexp_result_shape->header);
+
+    if (ctx->iter_result_shape)
+        mark_func(rt, &ctx->iter_result_shape->header);
 }
 
 void JS_FreeContext(JSContext *ctx)
@@ -3153,6 +3157,7 @@ void JS_FreeContext(JSContext *ctx)
     js_free_shape_null(ctx->rt, ctx->mapped_arguments_shape);
     js_free_shape_null(ctx->rt, ctx->regexp_shape);
     js_free_shape_null(ctx->rt, ctx->regexp_result_shape);
+    js_free_shape_null(ctx->rt, ctx->iter_result_shape);
 
     list_del(&ctx->link);
     remove_gc_object(&ctx->header);
@@ -17586,11 +17591,24 @@ static __exception int js_for_in_next(JSContext *ctx, JSValue *sp)
     return 0;
 }
 
+static JSValue js_iterator_proto_iterator(JSContext *ctx, JSValueConst this_val,
+                                          int argc, JSValueConst *argv);
+
 static JSValue JS_GetIterator2(JSContext *ctx, JSValueConst obj,
                                JSValueConst method)
 {
     JSValue enum_obj;
 
+    /* aether 0037: %IteratorPrototype%[Symbol.iterator] (a generator's,
+       an array iterator's) returns its this value: not called */
+    if (JS_VALUE_GET_TAG(method) == JS_TAG_OBJECT &&
+        JS_VALUE_GET_TAG(obj) == JS_TAG_OBJECT) {
+        JSObject *p = JS_VALUE_GET_OBJ(method);
+        if (p->class_id == JS_CLASS_C_FUNCTION &&
+            p->u.cfunc.cproto == JS_CFUNC_generic &&
+            p->u.cfunc.c_function.generic == js_iterator_proto_iterator)
+            return js_dup(obj);
+    }
     enum_obj = JS_Call(ctx, method, obj, 0, NULL);
     if (JS_IsException(enum_obj))
         return enum_obj;
@@ -17909,6 +17927,15 @@ static JSValue js_create_iterator_result(JSContext *ctx,
                                          bool done)
 {
     JSValue obj;
+    /* aether 0037: from the context's shape, as a regexp result is: the
+       same object as the two definitions below, without them */
+    if (likely(ctx->iter_result_shape)) {
+        JSProperty props[2];
+        props[0].u.value = val;
+        props[1].u.value = js_bool(done);
+        return JS_NewObjectFromShape(ctx, js_dup_shape(ctx->iter_result_shape),
+                                     JS_CLASS_OBJECT, props);
+    }
     obj = JS_NewObject(ctx);
     if (JS_IsException(obj)) {
         JS_FreeValue(ctx, val);
@@ -18686,6 +18713,9 @@ typedef enum {
 #define FUNC_RET_AWAIT      0
 #define FUNC_RET_YIELD      1
 #define FUNC_RET_YIELD_STAR 2
+/* aether 0037: a sync generator's yield* yields the inner iterator's
+   value itself (the result object was never created) */
+#define FUNC_RET_YIELD_STAR_VALUE 3
 
 #ifdef ENABLE_DUMPS // JS_DUMP_BYTECODE_*
 static void dump_single_byte_code(JSContext *ctx, const uint8_t *pc,
@@ -20186,6 +20216,58 @@ static JSValue JS_CallInternal(JSContext *caller_ctx, JSValueConst func_obj,
             {
                 JSValue ret;
                 sf->cur_pc = pc;
+                /* aether 0037: in a sync generator's yield*
+                   ('iterator_next check_object get_field2 done if_true'),
+                   a built-in next (a generator's, an array iterator's)
+                   is called directly: its fresh result object is never
+                   seen by anyone, so a value yielded by the inner
+                   iterator is yielded as is (FUNC_RET_YIELD_STAR_VALUE)
+                   and the value returned goes to the end of the loop,
+                   without creating the object and reading it back. */
+                if (JS_VALUE_GET_TAG(sp[-3]) == JS_TAG_OBJECT &&
+                    pc[0] == OP_check_object && pc[1] == OP_get_field2 &&
+                    get_u32(pc + 2) == JS_ATOM_done &&
+                    (pc[6] == OP_if_true || pc[6] == OP_if_true8)) {
+                    JSObject *pn = JS_VALUE_GET_OBJ(sp[-3]);
+                    if (pn->class_id == JS_CLASS_C_FUNCTION &&
+                        pn->u.cfunc.cproto == JS_CFUNC_iterator_next &&
+                        pn->u.cfunc.realm == ctx) {
+                        uint8_t *pc_next, *pc_end;
+                        int done;
+                        ret = pn->u.cfunc.c_function.iterator_next(
+                            ctx, sp[-4], 1, vc(sp - 1), &done,
+                            pn->u.cfunc.magic);
+                        if (JS_IsException(ret))
+                            goto exception;
+                        JS_FreeValue(ctx, sp[-1]);
+                        sp[-1] = ret;
+                        if (done == 2)
+                            BREAK; /* a result object: read as usual */
+                        if (pc[6] == OP_if_true) {
+                            pc_next = pc + 11;
+                            pc_end = pc + 7 + (int32_t)get_u32(pc + 7);
+                        } else {
+                            pc_next = pc + 8;
+                            pc_end = pc + 7 + (int8_t)pc[7];
+                        }
+                        if (!done && pc_next[0] == OP_yield_star) {
+                            pc = pc_next + 1;
+                            ret_val = js_int32(FUNC_RET_YIELD_STAR_VALUE);
+                            goto done_generator;
+                        }
+                        if (done && pc_end[0] == OP_get_field &&
+                            get_u32(pc_end + 1) == JS_ATOM_value) {
+                            pc = pc_end + 5;
+                            BREAK;
+                        }
+                        ret = js_create_iterator_result(ctx, sp[-1], done);
+                        sp[-1] = JS_UNDEFINED;
+                        if (JS_IsException(ret))
+                            goto exception;
+                        sp[-1] = ret;
+                        BREAK;
+                    }
+                }
                 ret = JS_Call(ctx, sp[-3], sp[-4], 1, vc(sp - 1));
                 if (JS_IsException(ret))
                     goto exception;
@@ -20822,6 +20904,74 @@ static JSValue JS_CallInternal(JSContext *caller_ctx, JSValueConst func_obj,
                             sp -= 3;
                             BREAK;
                         }
+                    }
+                } else if (JS_VALUE_GET_TAG(sp[-2]) == JS_TAG_STRING &&
+                           JS_VALUE_GET_TAG(sp[-3]) == JS_TAG_OBJECT &&
+                           JS_VALUE_GET_STRING(sp[-2])->atom_type == JS_ATOM_TYPE_STRING &&
+                           JS_VALUE_GET_OBJ(sp[-3])->shape->is_hashed &&
+                           rt->prop_ic) {
+                    /* aether 0038: a key that is a string atom (never an
+                       array index) takes the property caches of
+                       OP_put_field, keyed by this pc: `obj[key] = v` of a
+                       class-field helper adds its fields as `this.f = v`
+                       does (setters, read-only and exotic objects on the
+                       chain take the slow path, as there); an object of
+                       a shape not hashed (a dictionary that had deletions)
+                       takes the slow path at once, as its additions are
+                       never cached */
+                    JSAtom atom = js_get_atom_index(rt, JS_VALUE_GET_STRING(sp[-2]));
+                    JSPropIC *ic;
+                    JSProperty *pr;
+                    JSShapeProperty *prs;
+                    /* the entries of a site are found by the pc and the
+                       key: such a site sees many keys (an entry is only
+                       used for its shape and atom, whatever its pc) */
+                    const uint8_t *pc_ic = (const uint8_t *)((uintptr_t)pc +
+                        (uintptr_t)atom * (uintptr_t)0x9E3779B97F4A7C15ull);
+                    p = JS_VALUE_GET_OBJ(sp[-3]);
+                    ic = js_prop_ic_get(rt, pc_ic, p->shape, atom);
+                    if (ic && (ic->flags & (JS_PROP_IC_PROTO | JS_PROP_TMASK |
+                                            JS_PROP_WRITABLE | JS_PROP_LENGTH)) ==
+                        JS_PROP_WRITABLE) {
+                        set_value(ctx, &p->prop[ic->idx].u.value, val);
+                        goto put_array_el_atom_done;
+                    }
+                    if (js_prop_ic_can_add(p)) {
+                        ic = js_prop_ic_get(rt, pc_ic, (JSShape *)((uintptr_t)p->shape |
+                                                                JS_PROP_IC_ADD_SET), atom);
+                        if (ic) {
+                            JSPropICHolder *ich = &rt->prop_ic_holder[ic - rt->prop_ic];
+                            if (likely(ich->epoch == rt->prop_ic_epoch)) {
+                                ret = js_prop_ic_add(ctx, p, ich->add_shape, val);
+                                goto put_array_el_atom_added;
+                            }
+                        }
+                    }
+                    prs = find_own_property(&pr, p, atom);
+                    if (!prs) {
+                        if (js_prop_ic_can_add(p)) {
+                            sf->cur_pc = pc;
+                            ret = js_prop_ic_add_slow(ctx, pc_ic, p, atom, val,
+                                                      JS_PROP_IC_ADD_SET);
+                            if (ret != 0) {
+                            put_array_el_atom_added:
+                                JS_FreeValue(ctx, sp[-2]);
+                                JS_FreeValue(ctx, sp[-3]);
+                                sp -= 3;
+                                if (unlikely(ret < 0))
+                                    goto exception;
+                                BREAK;
+                            }
+                        }
+                    } else if ((prs->flags & (JS_PROP_TMASK | JS_PROP_WRITABLE |
+                                              JS_PROP_LENGTH)) == JS_PROP_WRITABLE) {
+                        js_prop_ic_fill(rt, pc_ic, atom, p, p, prs);
+                        set_value(ctx, &pr->u.value, val);
+                    put_array_el_atom_done:
+                        JS_FreeValue(ctx, sp[-2]);
+                        JS_FreeValue(ctx, sp[-3]);
+                        sp -= 3;
+                        BREAK;
                     }
                 }
                 sf->cur_pc = pc;
@@ -22248,6 +22398,10 @@ static JSValue js_generator_next(JSContext *ctx, JSValueConst this_val,
                 s->state = JS_GENERATOR_STATE_SUSPENDED_YIELD_STAR;
                 /* return (value, done) object */
                 *pdone = 2;
+            } else if (JS_VALUE_GET_INT(func_ret) == FUNC_RET_YIELD_STAR_VALUE) {
+                /* aether 0037: yield* of an inner value, not done */
+                s->state = JS_GENERATOR_STATE_SUSPENDED_YIELD_STAR;
+                *pdone = false;
             } else {
                 *pdone = false;
             }
@@ -60109,6 +60263,16 @@ static int JS_AddIntrinsicBasicObjects(JSContext *ctx)
     if (js_new_shape_with(ctx, &ctx->mapped_arguments_shape,
                           ctx->class_proto[JS_CLASS_OBJECT],
                           countof(mapped_arguments_props), mapped_arguments_props)) {
+        return -1;
+    }
+    /* aether 0037 */
+    static const JSShapeProperty iter_result_props[] = {
+        {.atom=JS_ATOM_value,           .flags=JS_PROP_C_W_E},
+        {.atom=JS_ATOM_done,            .flags=JS_PROP_C_W_E},
+    };
+    if (js_new_shape_with(ctx, &ctx->iter_result_shape,
+                          ctx->class_proto[JS_CLASS_OBJECT],
+                          countof(iter_result_props), iter_result_props)) {
         return -1;
     }
 
