@@ -37079,6 +37079,39 @@ static __exception int resolve_labels(JSContext *ctx, JSFunctionDef *s)
                 op = cc.op ^ OP_if_false ^ OP_if_true;
                 goto has_label;
             }
+            /* aether patch 0036: `x == null` and `x != null` decided by a
+               test of x's tag instead of js_eq_slow: null eq ->
+               is_undefined_or_null; null neq if_false/if_true ->
+               is_undefined_or_null if_true/if_false; null neq ->
+               is_undefined_or_null lnot (an [[IsHTMLDDA]] object, which
+               aether never makes, would compare unequal to null) */
+            if (code_match(&cc, pos_next, OP_eq, -1)) {
+                if (cc.line_num >= 0) line_num = cc.line_num;
+                if (cc.col_num >= 0) col_num = cc.col_num;
+                add_pc2line_info(s, bc_out.size, line_num, col_num);
+                dbuf_putc(&bc_out, OP_is_undefined_or_null);
+                pos_next = cc.pos;
+                break;
+            }
+            if (code_match(&cc, pos_next, OP_neq, M2(OP_if_false, OP_if_true), -1)) {
+                if (cc.line_num >= 0) line_num = cc.line_num;
+                if (cc.col_num >= 0) col_num = cc.col_num;
+                add_pc2line_info(s, bc_out.size, line_num, col_num);
+                dbuf_putc(&bc_out, OP_is_undefined_or_null);
+                pos_next = cc.pos;
+                label = cc.label;
+                op = cc.op ^ OP_if_false ^ OP_if_true;
+                goto has_label;
+            }
+            if (code_match(&cc, pos_next, OP_neq, -1)) {
+                if (cc.line_num >= 0) line_num = cc.line_num;
+                if (cc.col_num >= 0) col_num = cc.col_num;
+                add_pc2line_info(s, bc_out.size, line_num, col_num);
+                dbuf_putc(&bc_out, OP_is_undefined_or_null);
+                dbuf_putc(&bc_out, OP_lnot);
+                pos_next = cc.pos;
+                break;
+            }
             /* fall thru */
         case OP_push_false:
         case OP_push_true:
@@ -37257,6 +37290,39 @@ static __exception int resolve_labels(JSContext *ctx, JSFunctionDef *s)
                 label = cc.label;
                 op = cc.op ^ OP_if_false ^ OP_if_true;
                 goto has_label;
+            }
+            /* aether patch 0036: `x == undefined` and `x != undefined` decided by a
+               test of x's tag instead of js_eq_slow: undefined eq ->
+               is_undefined_or_null; undefined neq if_false/if_true ->
+               is_undefined_or_null if_true/if_false; undefined neq ->
+               is_undefined_or_null lnot (an [[IsHTMLDDA]] object, which
+               aether never makes, would compare unequal to null) */
+            if (code_match(&cc, pos_next, OP_eq, -1)) {
+                if (cc.line_num >= 0) line_num = cc.line_num;
+                if (cc.col_num >= 0) col_num = cc.col_num;
+                add_pc2line_info(s, bc_out.size, line_num, col_num);
+                dbuf_putc(&bc_out, OP_is_undefined_or_null);
+                pos_next = cc.pos;
+                break;
+            }
+            if (code_match(&cc, pos_next, OP_neq, M2(OP_if_false, OP_if_true), -1)) {
+                if (cc.line_num >= 0) line_num = cc.line_num;
+                if (cc.col_num >= 0) col_num = cc.col_num;
+                add_pc2line_info(s, bc_out.size, line_num, col_num);
+                dbuf_putc(&bc_out, OP_is_undefined_or_null);
+                pos_next = cc.pos;
+                label = cc.label;
+                op = cc.op ^ OP_if_false ^ OP_if_true;
+                goto has_label;
+            }
+            if (code_match(&cc, pos_next, OP_neq, -1)) {
+                if (cc.line_num >= 0) line_num = cc.line_num;
+                if (cc.col_num >= 0) col_num = cc.col_num;
+                add_pc2line_info(s, bc_out.size, line_num, col_num);
+                dbuf_putc(&bc_out, OP_is_undefined_or_null);
+                dbuf_putc(&bc_out, OP_lnot);
+                pos_next = cc.pos;
+                break;
             }
             goto no_change;
 
