@@ -85,7 +85,9 @@ const PATCHES: [&str; 27] = [
     ),
     include_str!("../../../vendor/rquickjs-sys/patches/0031-embedder-random-seed.patch"),
     include_str!("../../../vendor/rquickjs-sys/patches/0032-objects-spread-of-a-string.patch"),
-    include_str!("../../../vendor/rquickjs-sys/patches/0035-builtins-sort-natural-merge-sort.patch"),
+    include_str!(
+        "../../../vendor/rquickjs-sys/patches/0035-builtins-sort-natural-merge-sort.patch"
+    ),
     include_str!("../../../vendor/rquickjs-sys/patches/0036-interp-loose-equality-with-null.patch"),
 ];
 
