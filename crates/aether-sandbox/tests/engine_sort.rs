@@ -228,9 +228,11 @@ fn module_bytecode(module: &str) -> Vec<u8> {
     let context = rquickjs::Context::full(&runtime).expect("context");
     context.with(|ctx| {
         let declared = rquickjs::Module::declare(ctx, "m.js", module).expect("the module compiles");
-        let mut options = rquickjs::module::WriteOptions::default();
-        options.strip_source = true;
-        options.strip_debug = true;
+        let options = rquickjs::module::WriteOptions {
+            strip_source: true,
+            strip_debug: true,
+            ..Default::default()
+        };
         declared.write(options).expect("bytecode")
     })
 }
