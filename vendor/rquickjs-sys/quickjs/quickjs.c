@@ -46213,13 +46213,71 @@ static size_t js_sort_gallop_left(struct array_sort_context *psc,
     return lo;
 }
 
+/* first k in base[0..len) with !(base[k] < key), probing 0, 1, 3, 7, ... */
+static size_t js_sort_gallop_left_fwd(struct array_sort_context *psc,
+                                      ValueSlot *key, ValueSlot *base,
+                                      size_t len)
+{
+    size_t lo = 0, hi = len, p = 0, ofs = 1, mid;
+
+    while (p < len) {
+        if (js_array_sort_cmp(psc, &base[p], key) >= 0) {
+            hi = p;
+            break;
+        }
+        lo = p + 1;
+        p += ofs;
+        ofs <<= 1;
+    }
+    while (lo < hi) {
+        mid = lo + ((hi - lo) >> 1);
+        if (js_array_sort_cmp(psc, &base[mid], key) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* first k in base[0..len) with key < base[j] for every j >= k, probing
+   len - 1, len - 2, len - 4, ... */
+static size_t js_sort_gallop_right_rev(struct array_sort_context *psc,
+                                       ValueSlot *key, ValueSlot *base,
+                                       size_t len)
+{
+    size_t lo = 0, hi = len, ofs = 1, p, mid;
+
+    while (ofs <= len) {
+        p = len - ofs;
+        if (js_array_sort_cmp(psc, key, &base[p]) >= 0) {
+            lo = p + 1;
+            break;
+        }
+        hi = p;
+        ofs <<= 1;
+    }
+    while (lo < hi) {
+        mid = lo + ((hi - lo) >> 1);
+        if (js_array_sort_cmp(psc, key, &base[mid]) < 0)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return lo;
+}
+
+/* TimSort's initial threshold for galloping inside a merge; the threshold
+   in use adapts, as TimSort's min_gallop */
+#define JS_SORT_MIN_GALLOP 7
+
 /* merge the sorted runs a[0..na) and a[na..na+nb) in place; tmp holds at
    least min(na, nb) slots */
 static void js_sort_merge(struct array_sort_context *psc, ValueSlot *a,
-                          size_t na, size_t nb, ValueSlot *tmp)
+                          size_t na, size_t nb, ValueSlot *tmp,
+                          size_t *min_gallop)
 {
     ValueSlot *b = a + na;
-    size_t k, i, j, d;
+    size_t k, i, j, d, wa, wb, ka, kb;
 
     if (na == 0 || nb == 0)
         return;
@@ -46237,25 +46295,88 @@ static void js_sort_merge(struct array_sort_context *psc, ValueSlot *a,
     if (na <= nb) {
         memcpy(tmp, a, na * sizeof(*tmp));
         i = 0; j = 0; d = 0;
-        /* a's last is greater than b's last: b runs out first (the test of
-           i is for an inconsistent comparator) */
+        /* a's last is greater than b's last: b runs out first (the tests of
+           i are for an inconsistent comparator). One element at a time
+           until one side has won *min_gallop times in a row, then by
+           galloping while it moves blocks of JS_SORT_MIN_GALLOP or more */
         while (j < nb && i < na) {
-            if (js_array_sort_cmp(psc, &b[j], &tmp[i]) < 0)
-                a[d++] = b[j++];
-            else
-                a[d++] = tmp[i++];
+            wa = wb = 0;
+            while (j < nb && i < na) {
+                if (js_array_sort_cmp(psc, &b[j], &tmp[i]) < 0) {
+                    a[d++] = b[j++];
+                    wa = 0;
+                    if (++wb >= *min_gallop)
+                        break;
+                } else {
+                    a[d++] = tmp[i++];
+                    wb = 0;
+                    if (++wa >= *min_gallop)
+                        break;
+                }
+            }
+            (*min_gallop)++;
+            while (j < nb && i < na) {
+                if (*min_gallop > 1)
+                    (*min_gallop)--;
+                /* tmp's elements not greater than b[j] go first */
+                ka = js_sort_gallop_right(psc, &b[j], tmp + i, na - i);
+                memcpy(a + d, tmp + i, ka * sizeof(*tmp));
+                d += ka;
+                i += ka;
+                if (i >= na)
+                    break;
+                /* then b's elements less than tmp[i] */
+                kb = js_sort_gallop_left_fwd(psc, &tmp[i], b + j, nb - j);
+                memmove(a + d, b + j, kb * sizeof(*tmp));
+                d += kb;
+                j += kb;
+                if (ka < JS_SORT_MIN_GALLOP && kb < JS_SORT_MIN_GALLOP)
+                    break;
+            }
+            (*min_gallop)++;
         }
         memcpy(a + d, tmp + i, (na - i) * sizeof(*tmp));
     } else {
         memcpy(tmp, b, nb * sizeof(*tmp));
         i = na; j = nb; d = na + nb;
-        /* b's first is less than a's first: tmp runs out first (the test of
-           i is for an inconsistent comparator) */
+        /* b's first is less than a's first: a runs out first (the tests of
+           j are for an inconsistent comparator); galloping as above, from
+           the right */
         while (j > 0 && i > 0) {
-            if (js_array_sort_cmp(psc, &tmp[j - 1], &a[i - 1]) < 0)
-                a[--d] = a[--i];
-            else
-                a[--d] = tmp[--j];
+            wa = wb = 0;
+            while (j > 0 && i > 0) {
+                if (js_array_sort_cmp(psc, &tmp[j - 1], &a[i - 1]) < 0) {
+                    a[--d] = a[--i];
+                    wb = 0;
+                    if (++wa >= *min_gallop)
+                        break;
+                } else {
+                    a[--d] = tmp[--j];
+                    wa = 0;
+                    if (++wb >= *min_gallop)
+                        break;
+                }
+            }
+            (*min_gallop)++;
+            while (j > 0 && i > 0) {
+                if (*min_gallop > 1)
+                    (*min_gallop)--;
+                /* a's elements greater than tmp[j - 1] go last */
+                ka = i - js_sort_gallop_right_rev(psc, &tmp[j - 1], a, i);
+                d -= ka;
+                i -= ka;
+                memmove(a + d, a + i, ka * sizeof(*tmp));
+                if (i == 0)
+                    break;
+                /* then tmp's elements not less than a[i - 1] */
+                kb = j - js_sort_gallop_left(psc, &a[i - 1], tmp, j);
+                d -= kb;
+                j -= kb;
+                memcpy(a + d, tmp + j, kb * sizeof(*tmp));
+                if (ka < JS_SORT_MIN_GALLOP && kb < JS_SORT_MIN_GALLOP)
+                    break;
+            }
+            (*min_gallop)++;
         }
         memcpy(a + d - j, tmp, j * sizeof(*tmp));
     }
@@ -46267,6 +46388,7 @@ static void js_sort_slots(struct array_sort_context *psc, ValueSlot *a,
 {
     struct { size_t base, len; } runs[128];
     size_t nruns = 0, i = 0, r, minrun, run, force, lo, hi, mid, j, x;
+    size_t min_gallop = JS_SORT_MIN_GALLOP;
     ValueSlot t;
 
     if (n < 2)
@@ -46328,7 +46450,8 @@ static void js_sort_slots(struct array_sort_context *psc, ValueSlot *a,
             } else if (runs[m].len > runs[m + 1].len) {
                 break;
             }
-            js_sort_merge(psc, a + runs[m].base, runs[m].len, runs[m + 1].len, tmp);
+            js_sort_merge(psc, a + runs[m].base, runs[m].len, runs[m + 1].len, tmp,
+                      &min_gallop);
             runs[m].len += runs[m + 1].len;
             for (j = m + 1; j + 1 < nruns; j++)
                 runs[j] = runs[j + 1];
@@ -46339,7 +46462,8 @@ static void js_sort_slots(struct array_sort_context *psc, ValueSlot *a,
         size_t m = nruns - 2;
         if (m > 0 && runs[m - 1].len < runs[m + 1].len)
             m--;
-        js_sort_merge(psc, a + runs[m].base, runs[m].len, runs[m + 1].len, tmp);
+        js_sort_merge(psc, a + runs[m].base, runs[m].len, runs[m + 1].len, tmp,
+                      &min_gallop);
         runs[m].len += runs[m + 1].len;
         for (j = m + 1; j + 1 < nruns; j++)
             runs[j] = runs[j + 1];
