@@ -37577,6 +37577,18 @@ static __exception int resolve_labels(JSContext *ctx, JSFunctionDef *s)
                         goto has_label;
                     }
                 }
+                /* aether patch 0036: typeof(s) == "<name>" is a comparison of
+                   two strings: compiled as typeof(s) === "<name>", which the
+                   interpreter decides without js_eq_slow */
+                if (cc.op == OP_eq || cc.op == OP_neq) {
+                    add_pc2line_info(s, bc_out.size, line_num, col_num);
+                    dbuf_putc(&bc_out, OP_typeof);
+                    dbuf_putc(&bc_out, OP_push_atom_value);
+                    dbuf_put_u32(&bc_out, cc.atom);
+                    dbuf_putc(&bc_out, op1);
+                    pos_next = cc.pos;
+                    break;
+                }
             }
             goto no_change;
 
