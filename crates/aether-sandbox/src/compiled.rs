@@ -39,7 +39,7 @@ use crate::gate::Meter;
 use crate::sys;
 
 /// The engine patches, by content: any change to the series is another engine build.
-const PATCHES: [&str; 27] = [
+const PATCHES: [&str; 29] = [
     include_str!(
         "../../../vendor/rquickjs-sys/patches/0001-regexp-skip-impossible-start-positions.patch"
     ),
@@ -85,6 +85,10 @@ const PATCHES: [&str; 27] = [
     ),
     include_str!("../../../vendor/rquickjs-sys/patches/0031-embedder-random-seed.patch"),
     include_str!("../../../vendor/rquickjs-sys/patches/0032-objects-spread-of-a-string.patch"),
+    include_str!(
+        "../../../vendor/rquickjs-sys/patches/0035-builtins-sort-natural-merge-sort.patch"
+    ),
+    include_str!("../../../vendor/rquickjs-sys/patches/0036-interp-loose-equality-with-null.patch"),
     include_str!("../../../vendor/rquickjs-sys/patches/0037-generators-yield-star-direct.patch"),
     include_str!(
         "../../../vendor/rquickjs-sys/patches/0038-objects-computed-key-stores-cached.patch"

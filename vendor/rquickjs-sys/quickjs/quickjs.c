@@ -37233,6 +37233,39 @@ static __exception int resolve_labels(JSContext *ctx, JSFunctionDef *s)
                 op = cc.op ^ OP_if_false ^ OP_if_true;
                 goto has_label;
             }
+            /* aether patch 0036: `x == null` and `x != null` decided by a
+               test of x's tag instead of js_eq_slow: null eq ->
+               is_undefined_or_null; null neq if_false/if_true ->
+               is_undefined_or_null if_true/if_false; null neq ->
+               is_undefined_or_null lnot (an [[IsHTMLDDA]] object, which
+               aether never makes, would compare unequal to null) */
+            if (code_match(&cc, pos_next, OP_eq, -1)) {
+                if (cc.line_num >= 0) line_num = cc.line_num;
+                if (cc.col_num >= 0) col_num = cc.col_num;
+                add_pc2line_info(s, bc_out.size, line_num, col_num);
+                dbuf_putc(&bc_out, OP_is_undefined_or_null);
+                pos_next = cc.pos;
+                break;
+            }
+            if (code_match(&cc, pos_next, OP_neq, M2(OP_if_false, OP_if_true), -1)) {
+                if (cc.line_num >= 0) line_num = cc.line_num;
+                if (cc.col_num >= 0) col_num = cc.col_num;
+                add_pc2line_info(s, bc_out.size, line_num, col_num);
+                dbuf_putc(&bc_out, OP_is_undefined_or_null);
+                pos_next = cc.pos;
+                label = cc.label;
+                op = cc.op ^ OP_if_false ^ OP_if_true;
+                goto has_label;
+            }
+            if (code_match(&cc, pos_next, OP_neq, -1)) {
+                if (cc.line_num >= 0) line_num = cc.line_num;
+                if (cc.col_num >= 0) col_num = cc.col_num;
+                add_pc2line_info(s, bc_out.size, line_num, col_num);
+                dbuf_putc(&bc_out, OP_is_undefined_or_null);
+                dbuf_putc(&bc_out, OP_lnot);
+                pos_next = cc.pos;
+                break;
+            }
             /* fall thru */
         case OP_push_false:
         case OP_push_true:
@@ -37411,6 +37444,39 @@ static __exception int resolve_labels(JSContext *ctx, JSFunctionDef *s)
                 label = cc.label;
                 op = cc.op ^ OP_if_false ^ OP_if_true;
                 goto has_label;
+            }
+            /* aether patch 0036: `x == undefined` and `x != undefined` decided by a
+               test of x's tag instead of js_eq_slow: undefined eq ->
+               is_undefined_or_null; undefined neq if_false/if_true ->
+               is_undefined_or_null if_true/if_false; undefined neq ->
+               is_undefined_or_null lnot (an [[IsHTMLDDA]] object, which
+               aether never makes, would compare unequal to null) */
+            if (code_match(&cc, pos_next, OP_eq, -1)) {
+                if (cc.line_num >= 0) line_num = cc.line_num;
+                if (cc.col_num >= 0) col_num = cc.col_num;
+                add_pc2line_info(s, bc_out.size, line_num, col_num);
+                dbuf_putc(&bc_out, OP_is_undefined_or_null);
+                pos_next = cc.pos;
+                break;
+            }
+            if (code_match(&cc, pos_next, OP_neq, M2(OP_if_false, OP_if_true), -1)) {
+                if (cc.line_num >= 0) line_num = cc.line_num;
+                if (cc.col_num >= 0) col_num = cc.col_num;
+                add_pc2line_info(s, bc_out.size, line_num, col_num);
+                dbuf_putc(&bc_out, OP_is_undefined_or_null);
+                pos_next = cc.pos;
+                label = cc.label;
+                op = cc.op ^ OP_if_false ^ OP_if_true;
+                goto has_label;
+            }
+            if (code_match(&cc, pos_next, OP_neq, -1)) {
+                if (cc.line_num >= 0) line_num = cc.line_num;
+                if (cc.col_num >= 0) col_num = cc.col_num;
+                add_pc2line_info(s, bc_out.size, line_num, col_num);
+                dbuf_putc(&bc_out, OP_is_undefined_or_null);
+                dbuf_putc(&bc_out, OP_lnot);
+                pos_next = cc.pos;
+                break;
             }
             goto no_change;
 
@@ -37664,6 +37730,18 @@ static __exception int resolve_labels(JSContext *ctx, JSFunctionDef *s)
                         op = OP_if_true;
                         goto has_label;
                     }
+                }
+                /* aether patch 0036: typeof(s) == "<name>" is a comparison of
+                   two strings: compiled as typeof(s) === "<name>", which the
+                   interpreter decides without js_eq_slow */
+                if (cc.op == OP_eq || cc.op == OP_neq) {
+                    add_pc2line_info(s, bc_out.size, line_num, col_num);
+                    dbuf_putc(&bc_out, OP_typeof);
+                    dbuf_putc(&bc_out, OP_push_atom_value);
+                    dbuf_put_u32(&bc_out, cc.atom);
+                    dbuf_putc(&bc_out, op1);
+                    pos_next = cc.pos;
+                    break;
                 }
             }
             goto no_change;
@@ -46227,14 +46305,336 @@ static int js_array_cmp_generic(const void *a, const void *b, void *opaque) {
         }
         cmp = js_string_compare(ap->str, bp->str);
     }
-    if (cmp != 0)
-        return cmp;
-    /* make sort stable: compare array offsets */
-    return (ap->pos > bp->pos) - (ap->pos < bp->pos);
+    /* stable without a tie-break: the merge sort never reorders equal
+       elements (aether patch 0035) */
+    return cmp;
 
 exception:
     psc->exception = 1;
     return 0;
+}
+
+/* aether patch 0035: a stable natural merge sort (TimSort's run detection,
+   binary insertion sort of short runs and merges trimmed by galloping) over
+   the copied values, instead of rqsort with the index as a tie-break: fewer
+   comparator calls on any input (n - 1 on sorted or reversed input) and none
+   spent telling equal elements apart. js_array_sort_cmp is the order without
+   the tie-break: <0, 0 or >0; once a comparison has thrown it returns 0
+   without calling anything, and the sort still ends with a permutation of
+   the slots (the caller then frees them and leaves the array untouched). */
+static inline int js_array_sort_cmp(struct array_sort_context *psc,
+                                    ValueSlot *a, ValueSlot *b)
+{
+    return js_array_cmp_generic(a, b, psc);
+}
+
+/* first k in base[0..len) with key < base[k], probing 0, 1, 3, 7, ... */
+static size_t js_sort_gallop_right(struct array_sort_context *psc,
+                                   ValueSlot *key, ValueSlot *base, size_t len)
+{
+    size_t lo = 0, hi = len, p = 0, ofs = 1, mid;
+
+    while (p < len) {
+        if (js_array_sort_cmp(psc, key, &base[p]) < 0) {
+            hi = p;
+            break;
+        }
+        lo = p + 1;
+        p += ofs;
+        ofs <<= 1;
+    }
+    while (lo < hi) {
+        mid = lo + ((hi - lo) >> 1);
+        if (js_array_sort_cmp(psc, key, &base[mid]) < 0)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return lo;
+}
+
+/* first k in base[0..len) with base[j] >= key for every j >= k, probing
+   len - 1, len - 2, len - 4, ... */
+static size_t js_sort_gallop_left(struct array_sort_context *psc,
+                                  ValueSlot *key, ValueSlot *base, size_t len)
+{
+    size_t lo = 0, hi = len, ofs = 1, p, mid;
+
+    while (ofs <= len) {
+        p = len - ofs;
+        if (js_array_sort_cmp(psc, &base[p], key) < 0) {
+            lo = p + 1;
+            break;
+        }
+        hi = p;
+        ofs <<= 1;
+    }
+    while (lo < hi) {
+        mid = lo + ((hi - lo) >> 1);
+        if (js_array_sort_cmp(psc, &base[mid], key) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* first k in base[0..len) with !(base[k] < key), probing 0, 1, 3, 7, ... */
+static size_t js_sort_gallop_left_fwd(struct array_sort_context *psc,
+                                      ValueSlot *key, ValueSlot *base,
+                                      size_t len)
+{
+    size_t lo = 0, hi = len, p = 0, ofs = 1, mid;
+
+    while (p < len) {
+        if (js_array_sort_cmp(psc, &base[p], key) >= 0) {
+            hi = p;
+            break;
+        }
+        lo = p + 1;
+        p += ofs;
+        ofs <<= 1;
+    }
+    while (lo < hi) {
+        mid = lo + ((hi - lo) >> 1);
+        if (js_array_sort_cmp(psc, &base[mid], key) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* first k in base[0..len) with key < base[j] for every j >= k, probing
+   len - 1, len - 2, len - 4, ... */
+static size_t js_sort_gallop_right_rev(struct array_sort_context *psc,
+                                       ValueSlot *key, ValueSlot *base,
+                                       size_t len)
+{
+    size_t lo = 0, hi = len, ofs = 1, p, mid;
+
+    while (ofs <= len) {
+        p = len - ofs;
+        if (js_array_sort_cmp(psc, key, &base[p]) >= 0) {
+            lo = p + 1;
+            break;
+        }
+        hi = p;
+        ofs <<= 1;
+    }
+    while (lo < hi) {
+        mid = lo + ((hi - lo) >> 1);
+        if (js_array_sort_cmp(psc, key, &base[mid]) < 0)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return lo;
+}
+
+/* TimSort's initial threshold for galloping inside a merge; the threshold
+   in use adapts, as TimSort's min_gallop */
+#define JS_SORT_MIN_GALLOP 7
+
+/* merge the sorted runs a[0..na) and a[na..na+nb) in place; tmp holds at
+   least min(na, nb) slots */
+static void js_sort_merge(struct array_sort_context *psc, ValueSlot *a,
+                          size_t na, size_t nb, ValueSlot *tmp,
+                          size_t *min_gallop)
+{
+    ValueSlot *b = a + na;
+    size_t k, i, j, d, wa, wb, ka, kb;
+
+    if (na == 0 || nb == 0)
+        return;
+    /* already in order: one comparison */
+    if (js_array_sort_cmp(psc, &a[na - 1], b) <= 0)
+        return;
+    /* a's elements not greater than b[0] stay where they are */
+    k = js_sort_gallop_right(psc, b, a, na);
+    a += k;
+    na -= k;
+    if (na == 0)
+        return; /* only with an inconsistent comparator */
+    /* b's elements not less than a's last stay where they are */
+    nb = js_sort_gallop_left(psc, &a[na - 1], b, nb);
+    if (na <= nb) {
+        memcpy(tmp, a, na * sizeof(*tmp));
+        i = 0; j = 0; d = 0;
+        /* a's last is greater than b's last: b runs out first (the tests of
+           i are for an inconsistent comparator). One element at a time
+           until one side has won *min_gallop times in a row, then by
+           galloping while it moves blocks of JS_SORT_MIN_GALLOP or more */
+        while (j < nb && i < na) {
+            wa = wb = 0;
+            while (j < nb && i < na) {
+                if (js_array_sort_cmp(psc, &b[j], &tmp[i]) < 0) {
+                    a[d++] = b[j++];
+                    wa = 0;
+                    if (++wb >= *min_gallop)
+                        break;
+                } else {
+                    a[d++] = tmp[i++];
+                    wb = 0;
+                    if (++wa >= *min_gallop)
+                        break;
+                }
+            }
+            (*min_gallop)++;
+            while (j < nb && i < na) {
+                if (*min_gallop > 1)
+                    (*min_gallop)--;
+                /* tmp's elements not greater than b[j] go first */
+                ka = js_sort_gallop_right(psc, &b[j], tmp + i, na - i);
+                memcpy(a + d, tmp + i, ka * sizeof(*tmp));
+                d += ka;
+                i += ka;
+                if (i >= na)
+                    break;
+                /* then b's elements less than tmp[i] */
+                kb = js_sort_gallop_left_fwd(psc, &tmp[i], b + j, nb - j);
+                memmove(a + d, b + j, kb * sizeof(*tmp));
+                d += kb;
+                j += kb;
+                if (ka < JS_SORT_MIN_GALLOP && kb < JS_SORT_MIN_GALLOP)
+                    break;
+            }
+            (*min_gallop)++;
+        }
+        memcpy(a + d, tmp + i, (na - i) * sizeof(*tmp));
+    } else {
+        memcpy(tmp, b, nb * sizeof(*tmp));
+        i = na; j = nb; d = na + nb;
+        /* b's first is less than a's first: a runs out first (the tests of
+           j are for an inconsistent comparator); galloping as above, from
+           the right */
+        while (j > 0 && i > 0) {
+            wa = wb = 0;
+            while (j > 0 && i > 0) {
+                if (js_array_sort_cmp(psc, &tmp[j - 1], &a[i - 1]) < 0) {
+                    a[--d] = a[--i];
+                    wb = 0;
+                    if (++wa >= *min_gallop)
+                        break;
+                } else {
+                    a[--d] = tmp[--j];
+                    wa = 0;
+                    if (++wb >= *min_gallop)
+                        break;
+                }
+            }
+            (*min_gallop)++;
+            while (j > 0 && i > 0) {
+                if (*min_gallop > 1)
+                    (*min_gallop)--;
+                /* a's elements greater than tmp[j - 1] go last */
+                ka = i - js_sort_gallop_right_rev(psc, &tmp[j - 1], a, i);
+                d -= ka;
+                i -= ka;
+                memmove(a + d, a + i, ka * sizeof(*tmp));
+                if (i == 0)
+                    break;
+                /* then tmp's elements not less than a[i - 1] */
+                kb = j - js_sort_gallop_left(psc, &a[i - 1], tmp, j);
+                d -= kb;
+                j -= kb;
+                memcpy(a + d, tmp + j, kb * sizeof(*tmp));
+                if (ka < JS_SORT_MIN_GALLOP && kb < JS_SORT_MIN_GALLOP)
+                    break;
+            }
+            (*min_gallop)++;
+        }
+        memcpy(a + d - j, tmp, j * sizeof(*tmp));
+    }
+}
+
+/* sort a[0..n) stably; tmp holds at least n / 2 slots */
+static void js_sort_slots(struct array_sort_context *psc, ValueSlot *a,
+                          size_t n, ValueSlot *tmp)
+{
+    struct { size_t base, len; } runs[128];
+    size_t nruns = 0, i = 0, r, minrun, run, force, lo, hi, mid, j, x;
+    size_t min_gallop = JS_SORT_MIN_GALLOP;
+    ValueSlot t;
+
+    if (n < 2)
+        return;
+    /* TimSort's minimum run: n / minrun is a power of two or a little less */
+    for (minrun = n, r = 0; minrun >= 64; minrun >>= 1)
+        r |= minrun & 1;
+    minrun += r;
+    while (i < n) {
+        run = 1;
+        if (i + 1 < n) {
+            run = 2;
+            if (js_array_sort_cmp(psc, &a[i + 1], &a[i]) < 0) {
+                /* strictly descending: reversing keeps it stable */
+                while (i + run < n &&
+                       js_array_sort_cmp(psc, &a[i + run], &a[i + run - 1]) < 0)
+                    run++;
+                for (lo = i, hi = i + run - 1; lo < hi; lo++, hi--) {
+                    t = a[lo]; a[lo] = a[hi]; a[hi] = t;
+                }
+            } else {
+                while (i + run < n &&
+                       js_array_sort_cmp(psc, &a[i + run], &a[i + run - 1]) >= 0)
+                    run++;
+            }
+        }
+        if (run < minrun) {
+            /* binary insertion sort up to minrun elements */
+            force = n - i < minrun ? n - i : minrun;
+            for (x = i + run; x < i + force; x++) {
+                t = a[x];
+                lo = i;
+                hi = x;
+                while (lo < hi) {
+                    mid = lo + ((hi - lo) >> 1);
+                    if (js_array_sort_cmp(psc, &t, &a[mid]) < 0)
+                        hi = mid;
+                    else
+                        lo = mid + 1;
+                }
+                for (j = x; j > lo; j--)
+                    a[j] = a[j - 1];
+                a[lo] = t;
+            }
+            run = force;
+        }
+        runs[nruns].base = i;
+        runs[nruns].len = run;
+        nruns++;
+        i += run;
+        /* TimSort's invariants on the last runs (with the 2015 fix), so that
+           the stack stays logarithmic and merges stay balanced */
+        while (nruns > 1) {
+            size_t m = nruns - 2;
+            if ((m > 0 && runs[m - 1].len <= runs[m].len + runs[m + 1].len) ||
+                (m > 1 && runs[m - 2].len <= runs[m - 1].len + runs[m].len)) {
+                if (runs[m - 1].len < runs[m + 1].len)
+                    m--;
+            } else if (runs[m].len > runs[m + 1].len) {
+                break;
+            }
+            js_sort_merge(psc, a + runs[m].base, runs[m].len, runs[m + 1].len, tmp,
+                      &min_gallop);
+            runs[m].len += runs[m + 1].len;
+            for (j = m + 1; j + 1 < nruns; j++)
+                runs[j] = runs[j + 1];
+            nruns--;
+        }
+    }
+    while (nruns > 1) {
+        size_t m = nruns - 2;
+        if (m > 0 && runs[m - 1].len < runs[m + 1].len)
+            m--;
+        js_sort_merge(psc, a + runs[m].base, runs[m].len, runs[m + 1].len, tmp,
+                      &min_gallop);
+        runs[m].len += runs[m + 1].len;
+        for (j = m + 1; j + 1 < nruns; j++)
+            runs[j] = runs[j + 1];
+        nruns--;
+    }
 }
 
 static JSValue js_array_sort(JSContext *ctx, JSValueConst this_val,
@@ -46281,7 +46681,13 @@ static JSValue js_array_sort(JSContext *ctx, JSValueConst this_val,
         array[pos].pos = i;
         pos++;
     }
-    rqsort(array, pos, sizeof(*array), js_array_cmp_generic, &asc);
+    if (pos > 1) {
+        ValueSlot *tmp = js_malloc(ctx, (pos / 2) * sizeof(*tmp));
+        if (!tmp)
+            goto exception;
+        js_sort_slots(&asc, array, pos, tmp);
+        js_free(ctx, tmp);
+    }
     if (asc.exception)
         goto exception;
 
@@ -46289,13 +46695,11 @@ static JSValue js_array_sort(JSContext *ctx, JSValueConst this_val,
     while (n < pos) {
         if (array[n].str)
             JS_FreeValue(ctx, JS_MKPTR(JS_TAG_STRING, array[n].str));
-        if (array[n].pos == n) {
-            JS_FreeValue(ctx, array[n].val);
-        } else {
-            if (JS_SetPropertyInt64(ctx, obj, n, array[n].val) < 0) {
-                n++;
-                goto exception;
-            }
+        /* every index is written, as the specification does: a comparator
+           or a toString() may have changed the array (aether patch 0035) */
+        if (JS_SetPropertyInt64(ctx, obj, n, array[n].val) < 0) {
+            n++;
+            goto exception;
         }
         n++;
     }
