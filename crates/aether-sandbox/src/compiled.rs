@@ -86,7 +86,7 @@ const PATCHES: [&str; 27] = [
     include_str!("../../../vendor/rquickjs-sys/patches/0031-embedder-random-seed.patch"),
     include_str!("../../../vendor/rquickjs-sys/patches/0032-objects-spread-of-a-string.patch"),
     include_str!(
-        "../../../vendor/rquickjs-sys/patches/0033-interp-call-and-apply-without-trampoline.patch"
+        "../../../vendor/rquickjs-sys/patches/0033-builtins-call-in-place-apply-on-the-stack.patch"
     ),
     include_str!(
         "../../../vendor/rquickjs-sys/patches/0034-interp-getters-without-second-lookup.patch"

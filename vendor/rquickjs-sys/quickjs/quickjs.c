@@ -1327,9 +1327,6 @@ static JSValue js_function_apply(JSContext *ctx, JSValueConst this_val,
                                  int argc, JSValueConst *argv, int magic);
 static JSValue js_function_call(JSContext *ctx, JSValueConst this_val,
                                 int argc, JSValueConst *argv);
-static JSValue js_call_call_or_apply(JSContext *ctx, JSValueConst cfunc_obj,
-                                     JSValueConst func_obj,
-                                     int argc, JSValueConst *argv);
 static void js_array_finalizer(JSRuntime *rt, JSValueConst val);
 static void js_array_mark(JSRuntime *rt, JSValueConst val,
                           JS_MarkFunc *mark_func);
@@ -18571,6 +18568,20 @@ static JSValue js_call_c_function(JSContext *ctx, JSValueConst func_obj,
         /* here this_obj is new_target */
         /* fall thru */
     case JS_CFUNC_generic:
+        /* aether patch 0033: f.call(t, ...) from bytecode (flags 0: argv
+           is the caller's stack, which it frees after the call) calls f
+           with the arguments after the first in place, as any call from
+           the interpreter, instead of through js_function_call and
+           JS_Call, which copied them */
+        if (unlikely(func.generic == js_function_call) && !flags) {
+            if (argc <= 0)
+                ret_val = JS_CallInternal(ctx, this_obj, JS_UNDEFINED,
+                                          JS_UNDEFINED, 0, NULL, 0);
+            else
+                ret_val = JS_CallInternal(ctx, this_obj, argv[0],
+                                          JS_UNDEFINED, argc - 1, argv + 1, 0);
+            break;
+        }
         ret_val = func.generic(ctx, this_obj, argc, arg_buf);
         break;
     case JS_CFUNC_constructor_magic:
@@ -18754,67 +18765,6 @@ static no_inline JSValue js_call_getter(JSContext *ctx, JSObject *getter,
     return ret;
 }
 
-/* aether patch 0033: true if v is the built-in Function.prototype.call or
-   Function.prototype.apply (not Reflect.apply, not a replacement) */
-static inline bool js_is_call_or_apply(JSValueConst v)
-{
-    JSObject *p;
-
-    if (JS_VALUE_GET_TAG(v) != JS_TAG_OBJECT)
-        return false;
-    p = JS_VALUE_GET_OBJ(v);
-    return p->class_id == JS_CLASS_C_FUNCTION &&
-        (p->u.cfunc.c_function.generic == js_function_call ||
-         (p->u.cfunc.c_function.generic_magic == js_function_apply &&
-          p->u.cfunc.magic == 0));
-}
-
-/* aether patch 0033: calls cfunc_obj, Function.prototype.call or apply
-   (js_is_call_or_apply), with func_obj as its this, for JS_CallInternal
-   called from bytecode (argv is the caller's stack, which it frees after
-   the call): what js_call_c_function and js_function_call/apply did,
-   without those two frames and JS_Call's copy of the arguments. The same
-   native frame for the built-in (backtraces, the realm) and the same
-   stack check; for call, the arguments after the first are passed in
-   place (flags 0, as for any call from the interpreter) */
-static no_inline JSValue js_call_call_or_apply(JSContext *ctx,
-                                               JSValueConst cfunc_obj,
-                                               JSValueConst func_obj,
-                                               int argc, JSValueConst *argv)
-{
-    JSRuntime *rt = ctx->rt;
-    JSObject *p = JS_VALUE_GET_OBJ(cfunc_obj);
-    JSStackFrame sf_s, *sf = &sf_s;
-    JSValueConst args[2];
-    JSValue ret;
-
-    if (js_check_stack_overflow(rt, sizeof(JSValue) * p->u.cfunc.length))
-        return JS_ThrowStackOverflow(ctx);
-    ctx = p->u.cfunc.realm;
-    args[0] = argc > 0 ? argv[0] : JS_UNDEFINED;
-    args[1] = argc > 1 ? argv[1] : JS_UNDEFINED;
-    sf->prev_frame = rt->current_stack_frame;
-    rt->current_stack_frame = sf;
-    sf->is_strict_mode = false;
-    sf->is_constructor = false;
-    sf->cur_func = unsafe_unconst(cfunc_obj);
-    if (argc < p->u.cfunc.length) {
-        sf->arg_count = p->u.cfunc.length;
-        sf->arg_buf = (JSValue *)args;
-    } else {
-        sf->arg_count = argc;
-        sf->arg_buf = (JSValue *)argv;
-    }
-    if (p->u.cfunc.c_function.generic == js_function_call) {
-        ret = JS_CallInternal(ctx, func_obj, args[0], JS_UNDEFINED,
-                              max_int(argc - 1, 0), argv + (argc > 0), 0);
-    } else {
-        ret = js_function_apply(ctx, func_obj, 2, args, 0);
-    }
-    rt->current_stack_frame = sf->prev_frame;
-    return ret;
-}
-
 /* argv[] is modified if (flags & JS_CALL_FLAG_COPY_ARGV) = 0. */
 static JSValue JS_CallInternal(JSContext *caller_ctx, JSValueConst func_obj,
                                JSValueConst this_obj, JSValueConst new_target,
@@ -18895,11 +18845,6 @@ static JSValue JS_CallInternal(JSContext *caller_ctx, JSValueConst func_obj,
         not_a_function:
             return JS_ThrowTypeErrorNotAFunction(caller_ctx);
         }
-        /* aether patch 0033: f.call(...) and f.apply(...) of the
-           built-ins call f without the C-function trampoline */
-        if (unlikely(js_is_call_or_apply(func_obj)) && !flags)
-            return js_call_call_or_apply(caller_ctx, func_obj, this_obj,
-                                         argc, argv);
         return call_func(caller_ctx, func_obj, this_obj, argc,
                          argv, flags);
     }
