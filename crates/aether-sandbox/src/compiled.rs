@@ -39,7 +39,7 @@ use crate::gate::Meter;
 use crate::sys;
 
 /// The engine patches, by content: any change to the series is another engine build.
-const PATCHES: [&str; 29] = [
+const PATCHES: [&str; 31] = [
     include_str!(
         "../../../vendor/rquickjs-sys/patches/0001-regexp-skip-impossible-start-positions.patch"
     ),
@@ -85,6 +85,12 @@ const PATCHES: [&str; 29] = [
     ),
     include_str!("../../../vendor/rquickjs-sys/patches/0031-embedder-random-seed.patch"),
     include_str!("../../../vendor/rquickjs-sys/patches/0032-objects-spread-of-a-string.patch"),
+    include_str!(
+        "../../../vendor/rquickjs-sys/patches/0033-builtins-call-in-place-apply-on-the-stack.patch"
+    ),
+    include_str!(
+        "../../../vendor/rquickjs-sys/patches/0034-interp-getters-without-second-lookup.patch"
+    ),
     include_str!(
         "../../../vendor/rquickjs-sys/patches/0035-builtins-sort-natural-merge-sort.patch"
     ),

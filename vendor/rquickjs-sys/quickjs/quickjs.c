@@ -1326,6 +1326,8 @@ static __maybe_unused void JS_DumpShapes(JSRuntime *rt);
 
 static JSValue js_function_apply(JSContext *ctx, JSValueConst this_val,
                                  int argc, JSValueConst *argv, int magic);
+static JSValue js_function_call(JSContext *ctx, JSValueConst this_val,
+                                int argc, JSValueConst *argv);
 static void js_array_finalizer(JSRuntime *rt, JSValueConst val);
 static void js_array_mark(JSRuntime *rt, JSValueConst val,
                           JS_MarkFunc *mark_func);
@@ -18593,6 +18595,20 @@ static JSValue js_call_c_function(JSContext *ctx, JSValueConst func_obj,
         /* here this_obj is new_target */
         /* fall thru */
     case JS_CFUNC_generic:
+        /* aether patch 0033: f.call(t, ...) from bytecode (flags 0: argv
+           is the caller's stack, which it frees after the call) calls f
+           with the arguments after the first in place, as any call from
+           the interpreter, instead of through js_function_call and
+           JS_Call, which copied them */
+        if (unlikely(func.generic == js_function_call) && !flags) {
+            if (argc <= 0)
+                ret_val = JS_CallInternal(ctx, this_obj, JS_UNDEFINED,
+                                          JS_UNDEFINED, 0, NULL, 0);
+            else
+                ret_val = JS_CallInternal(ctx, this_obj, argv[0],
+                                          JS_UNDEFINED, argc - 1, argv + 1, 0);
+            break;
+        }
         ret_val = func.generic(ctx, this_obj, argc, arg_buf);
         break;
     case JS_CFUNC_constructor_magic:
@@ -18761,6 +18777,23 @@ static inline __attribute__((always_inline)) void set_value_inline(JSContext *ct
 
 #define JS_FreeValue(ctx, v) js_free_value_inline(ctx, v)
 #define set_value(ctx, pval, new_val) set_value_inline(ctx, pval, new_val)
+
+/* aether patch 0034: reads an accessor property whose getter is getter
+   (NULL: none) on this_obj, as JS_GetPropertyInternal does once it has
+   found it */
+static no_inline JSValue js_call_getter(JSContext *ctx, JSObject *getter,
+                                        JSValueConst this_obj)
+{
+    JSValue func, ret;
+
+    if (!getter)
+        return JS_UNDEFINED;
+    /* the property could be removed by the getter */
+    func = js_dup(JS_MKPTR(JS_TAG_OBJECT, getter));
+    ret = JS_CallInternal(ctx, func, this_obj, JS_UNDEFINED, 0, NULL, 0);
+    JS_FreeValue(ctx, func);
+    return ret;
+}
 
 /* argv[] is modified if (flags & JS_CALL_FLAG_COPY_ARGV) = 0. */
 static JSValue JS_CallInternal(JSContext *caller_ctx, JSValueConst func_obj,
@@ -20398,6 +20431,15 @@ static JSValue JS_CallInternal(JSContext *caller_ctx, JSValueConst func_obj,
                     val = js_dup(*pr->u.var_ref->pvalue);
                     goto get_field_done;
                 }
+                /* aether patch 0034: a getter found by the walk above is
+                   called here, not after the same walk in the slow path */
+                if ((prs->flags & JS_PROP_TMASK) == JS_PROP_GETSET) {
+                    sf->cur_pc = pc;
+                    val = js_call_getter(ctx, pr->u.getset.getter, sp[-1]);
+                    if (unlikely(JS_IsException(val)))
+                        goto exception;
+                    goto get_field_done;
+                }
                 goto get_field_slow_path;
             }
             BREAK;
@@ -20472,6 +20514,15 @@ static JSValue JS_CallInternal(JSContext *caller_ctx, JSValueConst func_obj,
                 if ((prs->flags & JS_PROP_TMASK) == JS_PROP_VARREF &&
                     !JS_IsUninitialized(*pr->u.var_ref->pvalue)) {
                     val = js_dup(*pr->u.var_ref->pvalue);
+                    goto get_field2_done;
+                }
+                /* aether patch 0034: a getter found by the walk above is
+                   called here, not after the same walk in the slow path */
+                if ((prs->flags & JS_PROP_TMASK) == JS_PROP_GETSET) {
+                    sf->cur_pc = pc;
+                    val = js_call_getter(ctx, pr->u.getset.getter, sp[-1]);
+                    if (unlikely(JS_IsException(val)))
+                        goto exception;
                     goto get_field2_done;
                 }
                 goto get_field2_slow_path;
@@ -44040,30 +44091,39 @@ static void free_arg_list(JSContext *ctx, JSValue *tab, uint32_t len)
     js_free(ctx, tab);
 }
 
-/* XXX: should use ValueArray */
-static JSValue *build_arg_list(JSContext *ctx, uint32_t *plen,
-                               JSValueConst array_arg)
+/* aether patch 0033: build_arg_list in two steps, so that a caller can
+   put a short list on its own stack: the length of array_arg (-1 and an
+   exception if it is not an object or too long) ... */
+static int arg_list_length(JSContext *ctx, uint32_t *plen,
+                           JSValueConst array_arg)
 {
-    uint32_t len, i;
-    JSValue *tab, ret;
-    JSObject *p;
+    uint32_t len;
 
     if (JS_VALUE_GET_TAG(array_arg) != JS_TAG_OBJECT) {
         JS_ThrowTypeError(ctx, "not a object");
-        return NULL;
+        return -1;
     }
     if (js_get_length32(ctx, &len, array_arg))
-        return NULL;
+        return -1;
     if (len > JS_MAX_LOCAL_VARS) {
         // XXX: check for stack overflow?
         JS_ThrowRangeError(ctx, "too many arguments in function call (only %d allowed)",
                            JS_MAX_LOCAL_VARS);
-        return NULL;
+        return -1;
     }
-    /* avoid allocating 0 bytes */
-    tab = js_mallocz(ctx, sizeof(tab[0]) * max_uint32(1, len));
-    if (!tab)
-        return NULL;
+    *plen = len;
+    return 0;
+}
+
+/* ... and its first len elements read into tab (-1 and an exception, with
+   nothing left in tab, if a read throws) */
+static int arg_list_fill(JSContext *ctx, JSValue *tab, uint32_t len,
+                         JSValueConst array_arg)
+{
+    uint32_t i;
+    JSValue ret;
+    JSObject *p;
+
     p = JS_VALUE_GET_OBJ(array_arg);
     if ((p->class_id == JS_CLASS_ARRAY || p->class_id == JS_CLASS_ARGUMENTS) &&
         p->fast_array &&
@@ -44075,11 +44135,32 @@ static JSValue *build_arg_list(JSContext *ctx, uint32_t *plen,
         for(i = 0; i < len; i++) {
             ret = JS_GetPropertyUint32(ctx, array_arg, i);
             if (JS_IsException(ret)) {
-                free_arg_list(ctx, tab, i);
-                return NULL;
+                while (i > 0)
+                    JS_FreeValue(ctx, tab[--i]);
+                return -1;
             }
             tab[i] = ret;
         }
+    }
+    return 0;
+}
+
+/* XXX: should use ValueArray */
+static JSValue *build_arg_list(JSContext *ctx, uint32_t *plen,
+                               JSValueConst array_arg)
+{
+    uint32_t len;
+    JSValue *tab;
+
+    if (arg_list_length(ctx, &len, array_arg))
+        return NULL;
+    /* avoid allocating 0 bytes */
+    tab = js_mallocz(ctx, sizeof(tab[0]) * max_uint32(1, len));
+    if (!tab)
+        return NULL;
+    if (arg_list_fill(ctx, tab, len, array_arg)) {
+        js_free(ctx, tab);
+        return NULL;
     }
     *plen = len;
     return tab;
@@ -44091,7 +44172,7 @@ static JSValue js_function_apply(JSContext *ctx, JSValueConst this_val,
                                  int argc, JSValueConst *argv, int magic)
 {
     JSValueConst this_arg, array_arg;
-    uint32_t len;
+    uint32_t len, i;
     JSValue *tab, ret;
 
     if (check_function(ctx, this_val))
@@ -44102,15 +44183,35 @@ static JSValue js_function_apply(JSContext *ctx, JSValueConst this_val,
          JS_VALUE_GET_TAG(array_arg) == JS_TAG_NULL) && magic != 2) {
         return JS_Call(ctx, this_val, this_arg, 0, NULL);
     }
-    tab = build_arg_list(ctx, &len, array_arg);
-    if (!tab)
+    /* aether patch 0033: a list of up to 16 arguments is copied to the C
+       stack (as much of it as it needs) instead of a heap array */
+    if (arg_list_length(ctx, &len, array_arg))
         return JS_EXCEPTION;
+    if (len <= 16) {
+        tab = alloca(sizeof(tab[0]) * max_uint32(1, len));
+    } else {
+        tab = js_malloc(ctx, sizeof(tab[0]) * len);
+        if (!tab)
+            return JS_EXCEPTION;
+    }
+    if (arg_list_fill(ctx, tab, len, array_arg)) {
+        if (len > 16)
+            js_free(ctx, tab);
+        return JS_EXCEPTION;
+    }
     if (magic & 1) {
         ret = JS_CallConstructor2(ctx, this_val, this_arg, len, vc(tab));
     } else {
-        ret = JS_Call(ctx, this_val, this_arg, len, vc(tab));
+        /* aether patch 0033: tab is ours and freed below, so the callee
+           may use it as its arguments in place (flags 0, as a call from
+           the interpreter's stack) instead of copying it (JS_Call) */
+        ret = JS_CallInternal(ctx, this_val, this_arg, JS_UNDEFINED,
+                              len, vc(tab), 0);
     }
-    free_arg_list(ctx, tab, len);
+    for(i = 0; i < len; i++)
+        JS_FreeValue(ctx, tab[i]);
+    if (len > 16)
+        js_free(ctx, tab);
     return ret;
 }
 
