@@ -19867,6 +19867,41 @@ static JSValue JS_CallInternal(JSContext *caller_ctx, JSValueConst func_obj,
             if (unlikely(js_poll_interrupts(ctx)))
                 goto exception;
             BREAK;
+        CASE(OP_case_eq_i32):
+            /* aether patch 0039: `dup; push_i32 c; strict_eq` of a switch
+               case, and the `if_true`/`if_false` after it when there is one:
+               IsStrictlyEqual of the discriminant and an int constant has no
+               side effect and is true only for a Number of that value */
+            {
+                JSValue op1 = sp[-1];
+                int32_t c = (int32_t)get_u32(pc);
+                uint32_t tag = JS_VALUE_GET_TAG(op1);
+                int res, next;
+
+                pc += 4;
+                if (likely(tag == JS_TAG_INT))
+                    res = JS_VALUE_GET_INT(op1) == c;
+                else if (JS_TAG_IS_FLOAT64(tag))
+                    res = JS_VALUE_GET_FLOAT64(op1) == (double)c;
+                else
+                    res = 0;
+                next = pc[0];
+                if (next == OP_if_false8 || next == OP_if_true8) {
+                    pc += 2;
+                    if (res ^ (next == OP_if_false8))
+                        pc += (int8_t)pc[-1] - 1;
+                } else if (next == OP_if_false || next == OP_if_true) {
+                    pc += 5;
+                    if (res ^ (next == OP_if_false))
+                        pc += (int32_t)get_u32(pc - 4) - 4;
+                } else {
+                    *sp++ = js_bool(res);
+                    BREAK;
+                }
+                if (unlikely(js_poll_interrupts(ctx)))
+                    goto exception;
+            }
+            BREAK;
         CASE(OP_if_true):
             {
                 int res;
@@ -30275,6 +30310,33 @@ static __exception int js_parse_for_in_of(JSParseState *s, int label_name,
     return 0;
 }
 
+/* aether patch 0039: a case clause whose expression compiled to one
+   `push_i32` (after an optional source position) becomes `case_eq_i32`
+   instead of `dup; push_i32 c; strict_eq`. Returns whether it did. */
+static bool js_switch_case_eq_i32(JSParseState *s, int case_pos)
+{
+    JSFunctionDef *fd = s->cur_func;
+    uint8_t *buf = fd->byte_code.buf;
+    int pos = case_pos + 1, loc;
+    uint32_t c;
+
+    if (fd->byte_code.size == pos + 5)
+        loc = 0;
+    else if (fd->byte_code.size == pos + 9 + 5 && buf[pos] == OP_source_loc)
+        loc = 9;
+    else
+        return false;
+    if (buf[case_pos] != OP_dup || fd->last_opcode_pos != pos + loc ||
+        buf[pos + loc] != OP_push_i32)
+        return false;
+    c = get_u32(buf + pos + loc + 1);
+    memmove(buf + case_pos, buf + pos, loc);
+    fd->byte_code.size = case_pos + loc;
+    emit_op(s, OP_case_eq_i32);
+    emit_u32(s, c);
+    return true;
+}
+
 static void set_eval_ret_undefined(JSParseState *s)
 {
     if (s->cur_func->eval_ret_idx >= 0) {
@@ -30766,7 +30828,7 @@ static __exception int js_parse_statement_or_decl(JSParseState *s,
     case TOK_SWITCH:
         {
             int label_case, label_break, label1;
-            int default_label_pos;
+            int default_label_pos, case_pos;
             BlockEnv break_entry;
 
             if (next_token(s))
@@ -30799,12 +30861,14 @@ static __exception int js_parse_statement_or_decl(JSParseState *s,
                         /* parse a sequence of case clauses */
                         if (next_token(s))
                             goto fail;
+                        case_pos = s->cur_func->byte_code.size;
                         emit_op(s, OP_dup);
                         if (js_parse_expr(s))
                             goto fail;
                         if (js_parse_expect(s, ':'))
                             goto fail;
-                        emit_op(s, OP_strict_eq);
+                        if (!js_switch_case_eq_i32(s, case_pos))
+                            emit_op(s, OP_strict_eq);
                         if (s->token.val == TOK_CASE) {
                             label1 = emit_goto(s, OP_if_true, label1);
                         } else {
@@ -39781,7 +39845,7 @@ typedef enum BCTagEnum {
     BC_TAG_SYMBOL,
 } BCTagEnum;
 
-#define BC_VERSION 29 /* aether 0029: OP_object has a u8 operand */
+#define BC_VERSION 30 /* aether 0029: OP_object has a u8 operand; 0039: OP_case_eq_i32 */
 
 typedef struct BCWriterState {
     JSContext *ctx;
@@ -42898,11 +42962,52 @@ exception:
     return JS_EXCEPTION;
 }
 
+/* aether patch 0040: the enumerable string keys of an ordinary object
+   (`Object.keys`), read from its shape into an array made at its final
+   size. Returns JS_UNDEFINED, having done nothing, when a key is an array
+   index (those come first, in ascending order) or a property is a module
+   binding: the general path then runs. */
+static JSValue js_object_keys_ordinary(JSContext *ctx, JSObject *p)
+{
+    JSShape *sh = p->shape;
+    JSShapeProperty *prs;
+    JSObject *rp;
+    JSValue r;
+    uint32_t i, n, k, idx;
+
+    n = 0;
+    for(i = 0, prs = get_shape_prop(sh); i < sh->prop_count; i++, prs++) {
+        if (prs->atom == JS_ATOM_NULL || !(prs->flags & JS_PROP_ENUMERABLE))
+            continue;
+        if ((prs->flags & JS_PROP_TMASK) == JS_PROP_VARREF ||
+            JS_AtomIsArrayIndex(ctx, &idx, prs->atom))
+            return JS_UNDEFINED;
+        if (JS_AtomGetKind(ctx, prs->atom) == JS_ATOM_KIND_STRING)
+            n++;
+    }
+    r = js_allocate_fast_array(ctx, n);
+    if (JS_IsException(r) || n == 0)
+        return r;
+    /* the allocation runs no JavaScript: the shape is the one counted */
+    rp = JS_VALUE_GET_OBJ(r);
+    sh = p->shape;
+    k = 0;
+    for(i = 0, prs = get_shape_prop(sh); i < sh->prop_count && k < n; i++, prs++) {
+        if (prs->atom == JS_ATOM_NULL || !(prs->flags & JS_PROP_ENUMERABLE) ||
+            JS_AtomGetKind(ctx, prs->atom) != JS_ATOM_KIND_STRING)
+            continue;
+        /* not an index, hence not a tagged int: a reference to the atom's
+           string, which cannot fail */
+        rp->u.array.u.values[k++] = JS_AtomToString(ctx, prs->atom);
+    }
+    return r;
+}
+
 static JSValue JS_GetOwnPropertyNames2(JSContext *ctx, JSValueConst obj1,
                                        int flags, int kind)
 {
     JSValue obj, r, val, key, value;
-    JSObject *p;
+    JSObject *p, *rp;
     JSPropertyEnum *atoms;
     uint32_t len, i, j;
 
@@ -42912,9 +43017,20 @@ static JSValue JS_GetOwnPropertyNames2(JSContext *ctx, JSValueConst obj1,
     if (JS_IsException(obj))
         return JS_EXCEPTION;
     p = JS_VALUE_GET_OBJ(obj);
+    if (p->class_id == JS_CLASS_OBJECT && kind == JS_ITERATOR_KIND_KEY &&
+        flags == (JS_GPN_ENUM_ONLY | JS_GPN_STRING_MASK)) {
+        r = js_object_keys_ordinary(ctx, p);
+        if (!JS_IsUndefined(r)) {
+            JS_FreeValue(ctx, obj);
+            return r;
+        }
+    }
     if (JS_GetOwnPropertyNamesInternal(ctx, &atoms, &len, p, flags & ~JS_GPN_ENUM_ONLY))
         goto exception;
-    r = JS_NewArray(ctx);
+    /* aether patch 0040: the result is made at its largest size and filled
+       in place (no JavaScript can reach it before it is returned), then cut
+       to the keys kept, instead of a property definition per key */
+    r = js_allocate_fast_array(ctx, len);
     if (JS_IsException(r))
         goto exception;
     for(j = i = 0; i < len; i++) {
@@ -42959,8 +43075,13 @@ static JSValue JS_GetOwnPropertyNames2(JSContext *ctx, JSValueConst obj1,
                 goto exception1;
             break;
         }
-        if (JS_CreateDataPropertyUint32(ctx, r, j++, val, 0) < 0)
-            goto exception;
+        rp = JS_VALUE_GET_OBJ(r);
+        rp->u.array.u.values[j++] = val;
+    }
+    if (j < len) {
+        rp = JS_VALUE_GET_OBJ(r);
+        rp->u.array.count = j; /* the slots cut hold undefined */
+        set_value(ctx, &rp->prop[0].u.value, js_int32(j));
     }
     goto done;
 
