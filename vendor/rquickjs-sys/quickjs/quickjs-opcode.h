@@ -269,9 +269,6 @@ DEF(using_dispose_async, 3, 0, 1, loc)
 DEF(using_dispose_merge, 1, 2, 1, none)
 DEF(  using_dispose_end, 1, 1, 0, none)
 DEF(        using_check, 2, 1, 2, u8)
-/* aether patch 0039: `case <int>:` of a switch, value -> value bool; a
-   following if_true/if_false is taken by the same instruction */
-DEF(    case_eq_i32, 5, 1, 2, i32)
 /* must be the last non short and non temporary opcode */
 DEF(            nop, 1, 0, 0, none)
 

@@ -19867,41 +19867,6 @@ static JSValue JS_CallInternal(JSContext *caller_ctx, JSValueConst func_obj,
             if (unlikely(js_poll_interrupts(ctx)))
                 goto exception;
             BREAK;
-        CASE(OP_case_eq_i32):
-            /* aether patch 0039: `dup; push_i32 c; strict_eq` of a switch
-               case, and the `if_true`/`if_false` after it when there is one:
-               IsStrictlyEqual of the discriminant and an int constant has no
-               side effect and is true only for a Number of that value */
-            {
-                JSValue op1 = sp[-1];
-                int32_t c = (int32_t)get_u32(pc);
-                uint32_t tag = JS_VALUE_GET_TAG(op1);
-                int res, next;
-
-                pc += 4;
-                if (likely(tag == JS_TAG_INT))
-                    res = JS_VALUE_GET_INT(op1) == c;
-                else if (JS_TAG_IS_FLOAT64(tag))
-                    res = JS_VALUE_GET_FLOAT64(op1) == (double)c;
-                else
-                    res = 0;
-                next = pc[0];
-                if (next == OP_if_false8 || next == OP_if_true8) {
-                    pc += 2;
-                    if (res ^ (next == OP_if_false8))
-                        pc += (int8_t)pc[-1] - 1;
-                } else if (next == OP_if_false || next == OP_if_true) {
-                    pc += 5;
-                    if (res ^ (next == OP_if_false))
-                        pc += (int32_t)get_u32(pc - 4) - 4;
-                } else {
-                    *sp++ = js_bool(res);
-                    BREAK;
-                }
-                if (unlikely(js_poll_interrupts(ctx)))
-                    goto exception;
-            }
-            BREAK;
         CASE(OP_if_true):
             {
                 int res;
@@ -30310,33 +30275,6 @@ static __exception int js_parse_for_in_of(JSParseState *s, int label_name,
     return 0;
 }
 
-/* aether patch 0039: a case clause whose expression compiled to one
-   `push_i32` (after an optional source position) becomes `case_eq_i32`
-   instead of `dup; push_i32 c; strict_eq`. Returns whether it did. */
-static bool js_switch_case_eq_i32(JSParseState *s, int case_pos)
-{
-    JSFunctionDef *fd = s->cur_func;
-    uint8_t *buf = fd->byte_code.buf;
-    int pos = case_pos + 1, loc;
-    uint32_t c;
-
-    if (fd->byte_code.size == pos + 5)
-        loc = 0;
-    else if (fd->byte_code.size == pos + 9 + 5 && buf[pos] == OP_source_loc)
-        loc = 9;
-    else
-        return false;
-    if (buf[case_pos] != OP_dup || fd->last_opcode_pos != pos + loc ||
-        buf[pos + loc] != OP_push_i32)
-        return false;
-    c = get_u32(buf + pos + loc + 1);
-    memmove(buf + case_pos, buf + pos, loc);
-    fd->byte_code.size = case_pos + loc;
-    emit_op(s, OP_case_eq_i32);
-    emit_u32(s, c);
-    return true;
-}
-
 static void set_eval_ret_undefined(JSParseState *s)
 {
     if (s->cur_func->eval_ret_idx >= 0) {
@@ -30828,7 +30766,7 @@ static __exception int js_parse_statement_or_decl(JSParseState *s,
     case TOK_SWITCH:
         {
             int label_case, label_break, label1;
-            int default_label_pos, case_pos;
+            int default_label_pos;
             BlockEnv break_entry;
 
             if (next_token(s))
@@ -30861,14 +30799,12 @@ static __exception int js_parse_statement_or_decl(JSParseState *s,
                         /* parse a sequence of case clauses */
                         if (next_token(s))
                             goto fail;
-                        case_pos = s->cur_func->byte_code.size;
                         emit_op(s, OP_dup);
                         if (js_parse_expr(s))
                             goto fail;
                         if (js_parse_expect(s, ':'))
                             goto fail;
-                        if (!js_switch_case_eq_i32(s, case_pos))
-                            emit_op(s, OP_strict_eq);
+                        emit_op(s, OP_strict_eq);
                         if (s->token.val == TOK_CASE) {
                             label1 = emit_goto(s, OP_if_true, label1);
                         } else {
@@ -39845,7 +39781,7 @@ typedef enum BCTagEnum {
     BC_TAG_SYMBOL,
 } BCTagEnum;
 
-#define BC_VERSION 30 /* aether 0029: OP_object has a u8 operand; 0039: OP_case_eq_i32 */
+#define BC_VERSION 29 /* aether 0029: OP_object has a u8 operand */
 
 typedef struct BCWriterState {
     JSContext *ctx;
