@@ -42,7 +42,10 @@ fn issue_19_object_keys_of_an_ordinary_object_is_cheap() {
         const measured = (n) => { let s = 0; for (let i = 0; i < n; i++) s += Object.keys(o).length; return s; };
     "#;
     let ratio = cpu_ratio("", setup, 100_000);
-    assert!(ratio < 1.6, "Object.keys / getOwnPropertySymbols CPU ratio {ratio:.2}");
+    assert!(
+        ratio < 1.6,
+        "Object.keys / getOwnPropertySymbols CPU ratio {ratio:.2}"
+    );
 }
 
 /// test262's `Object` functions built on the changed key lists, and `switch` statements (whose
