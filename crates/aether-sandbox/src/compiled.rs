@@ -39,7 +39,7 @@ use crate::gate::Meter;
 use crate::sys;
 
 /// The engine patches, by content: any change to the series is another engine build.
-const PATCHES: [&str; 26] = [
+const PATCHES: [&str; 27] = [
     include_str!(
         "../../../vendor/rquickjs-sys/patches/0001-regexp-skip-impossible-start-positions.patch"
     ),
@@ -85,6 +85,7 @@ const PATCHES: [&str; 26] = [
     ),
     include_str!("../../../vendor/rquickjs-sys/patches/0031-embedder-random-seed.patch"),
     include_str!("../../../vendor/rquickjs-sys/patches/0032-objects-spread-of-a-string.patch"),
+    include_str!("../../../vendor/rquickjs-sys/patches/0039-builtins-array-pop-in-place.patch"),
     include_str!(
         "../../../vendor/rquickjs-sys/patches/0040-builtins-object-keys-from-the-shape.patch"
     ),

@@ -45515,6 +45515,28 @@ static JSValue js_array_pop(JSContext *ctx, JSValueConst this_val,
     JSValue *arrp;
     uint32_t count32;
 
+    /* aether patch 0039: `pop` of a fast array whose length is writable
+       and equal to its element count: its last element is an own data
+       property, deleting it and storing the smaller length can neither
+       fail nor run code, so it is done in place (as set_array_length does
+       for a fast array) without the generic reads and writes of `length` */
+    if (likely(JS_VALUE_GET_TAG(this_val) == JS_TAG_OBJECT && !shift)) {
+        JSObject *p = JS_VALUE_GET_OBJ(this_val);
+        if (likely(p->class_id == JS_CLASS_ARRAY && p->fast_array &&
+                   (get_shape_prop(p->shape)[0].flags & JS_PROP_WRITABLE) &&
+                   JS_VALUE_GET_TAG(p->prop[0].u.value) == JS_TAG_INT &&
+                   (uint32_t)JS_VALUE_GET_INT(p->prop[0].u.value) == p->u.array.count)) {
+            count32 = p->u.array.count;
+            if (count32 == 0)
+                return JS_UNDEFINED;
+            res = p->u.array.u.values[count32 - 1];
+            p->u.array.u.values[count32 - 1] = JS_UNDEFINED;
+            p->u.array.count = count32 - 1;
+            p->prop[0].u.value = js_uint32(count32 - 1);
+            return res;
+        }
+    }
+
     obj = JS_ToObject(ctx, this_val);
     if (js_get_length64(ctx, &len, obj))
         goto exception;
