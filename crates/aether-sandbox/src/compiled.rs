@@ -39,7 +39,7 @@ use crate::gate::Meter;
 use crate::sys;
 
 /// The engine patches, by content: any change to the series is another engine build.
-const PATCHES: [&str; 31] = [
+const PATCHES: [&str; 33] = [
     include_str!(
         "../../../vendor/rquickjs-sys/patches/0001-regexp-skip-impossible-start-positions.patch"
     ),
@@ -98,6 +98,10 @@ const PATCHES: [&str; 31] = [
     include_str!("../../../vendor/rquickjs-sys/patches/0037-generators-yield-star-direct.patch"),
     include_str!(
         "../../../vendor/rquickjs-sys/patches/0038-objects-computed-key-stores-cached.patch"
+    ),
+    include_str!("../../../vendor/rquickjs-sys/patches/0039-builtins-array-pop-in-place.patch"),
+    include_str!(
+        "../../../vendor/rquickjs-sys/patches/0040-builtins-object-keys-from-the-shape.patch"
     ),
 ];
 

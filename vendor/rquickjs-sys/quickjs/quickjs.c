@@ -43181,11 +43181,52 @@ exception:
     return JS_EXCEPTION;
 }
 
+/* aether patch 0040: the enumerable string keys of an ordinary object
+   (`Object.keys`), read from its shape into an array made at its final
+   size. Returns JS_UNDEFINED, having done nothing, when a key is an array
+   index (those come first, in ascending order) or a property is a module
+   binding: the general path then runs. */
+static JSValue js_object_keys_ordinary(JSContext *ctx, JSObject *p)
+{
+    JSShape *sh = p->shape;
+    JSShapeProperty *prs;
+    JSObject *rp;
+    JSValue r;
+    uint32_t i, n, k, idx;
+
+    n = 0;
+    for(i = 0, prs = get_shape_prop(sh); i < sh->prop_count; i++, prs++) {
+        if (prs->atom == JS_ATOM_NULL || !(prs->flags & JS_PROP_ENUMERABLE))
+            continue;
+        if ((prs->flags & JS_PROP_TMASK) == JS_PROP_VARREF ||
+            JS_AtomIsArrayIndex(ctx, &idx, prs->atom))
+            return JS_UNDEFINED;
+        if (JS_AtomGetKind(ctx, prs->atom) == JS_ATOM_KIND_STRING)
+            n++;
+    }
+    r = js_allocate_fast_array(ctx, n);
+    if (JS_IsException(r) || n == 0)
+        return r;
+    /* the allocation runs no JavaScript: the shape is the one counted */
+    rp = JS_VALUE_GET_OBJ(r);
+    sh = p->shape;
+    k = 0;
+    for(i = 0, prs = get_shape_prop(sh); i < sh->prop_count && k < n; i++, prs++) {
+        if (prs->atom == JS_ATOM_NULL || !(prs->flags & JS_PROP_ENUMERABLE) ||
+            JS_AtomGetKind(ctx, prs->atom) != JS_ATOM_KIND_STRING)
+            continue;
+        /* not an index, hence not a tagged int: a reference to the atom's
+           string, which cannot fail */
+        rp->u.array.u.values[k++] = JS_AtomToString(ctx, prs->atom);
+    }
+    return r;
+}
+
 static JSValue JS_GetOwnPropertyNames2(JSContext *ctx, JSValueConst obj1,
                                        int flags, int kind)
 {
     JSValue obj, r, val, key, value;
-    JSObject *p;
+    JSObject *p, *rp;
     JSPropertyEnum *atoms;
     uint32_t len, i, j;
 
@@ -43195,9 +43236,20 @@ static JSValue JS_GetOwnPropertyNames2(JSContext *ctx, JSValueConst obj1,
     if (JS_IsException(obj))
         return JS_EXCEPTION;
     p = JS_VALUE_GET_OBJ(obj);
+    if (p->class_id == JS_CLASS_OBJECT && kind == JS_ITERATOR_KIND_KEY &&
+        flags == (JS_GPN_ENUM_ONLY | JS_GPN_STRING_MASK)) {
+        r = js_object_keys_ordinary(ctx, p);
+        if (!JS_IsUndefined(r)) {
+            JS_FreeValue(ctx, obj);
+            return r;
+        }
+    }
     if (JS_GetOwnPropertyNamesInternal(ctx, &atoms, &len, p, flags & ~JS_GPN_ENUM_ONLY))
         goto exception;
-    r = JS_NewArray(ctx);
+    /* aether patch 0040: the result is made at its largest size and filled
+       in place (no JavaScript can reach it before it is returned), then cut
+       to the keys kept, instead of a property definition per key */
+    r = js_allocate_fast_array(ctx, len);
     if (JS_IsException(r))
         goto exception;
     for(j = i = 0; i < len; i++) {
@@ -43242,8 +43294,13 @@ static JSValue JS_GetOwnPropertyNames2(JSContext *ctx, JSValueConst obj1,
                 goto exception1;
             break;
         }
-        if (JS_CreateDataPropertyUint32(ctx, r, j++, val, 0) < 0)
-            goto exception;
+        rp = JS_VALUE_GET_OBJ(r);
+        rp->u.array.u.values[j++] = val;
+    }
+    if (j < len) {
+        rp = JS_VALUE_GET_OBJ(r);
+        rp->u.array.count = j; /* the slots cut hold undefined */
+        set_value(ctx, &rp->prop[0].u.value, js_int32(j));
     }
     goto done;
 
@@ -45790,6 +45847,28 @@ static JSValue js_array_pop(JSContext *ctx, JSValueConst this_val,
     int64_t len, newLen;
     JSValue *arrp;
     uint32_t count32;
+
+    /* aether patch 0039: `pop` of a fast array whose length is writable
+       and equal to its element count: its last element is an own data
+       property, deleting it and storing the smaller length can neither
+       fail nor run code, so it is done in place (as set_array_length does
+       for a fast array) without the generic reads and writes of `length` */
+    if (likely(JS_VALUE_GET_TAG(this_val) == JS_TAG_OBJECT && !shift)) {
+        JSObject *p = JS_VALUE_GET_OBJ(this_val);
+        if (likely(p->class_id == JS_CLASS_ARRAY && p->fast_array &&
+                   (get_shape_prop(p->shape)[0].flags & JS_PROP_WRITABLE) &&
+                   JS_VALUE_GET_TAG(p->prop[0].u.value) == JS_TAG_INT &&
+                   (uint32_t)JS_VALUE_GET_INT(p->prop[0].u.value) == p->u.array.count)) {
+            count32 = p->u.array.count;
+            if (count32 == 0)
+                return JS_UNDEFINED;
+            res = p->u.array.u.values[count32 - 1];
+            p->u.array.u.values[count32 - 1] = JS_UNDEFINED;
+            p->u.array.count = count32 - 1;
+            p->prop[0].u.value = js_uint32(count32 - 1);
+            return res;
+        }
+    }
 
     obj = JS_ToObject(ctx, this_val);
     if (js_get_length64(ctx, &len, obj))
