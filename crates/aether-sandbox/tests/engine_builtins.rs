@@ -34,12 +34,7 @@ fn issue_19_literal_alternations_match_node() {
     // Compared as text: lone surrogates (escaped by JSON.stringify) do not parse into Rust
     // strings.
     let actual = eval(&script).expect("cases run");
-    let expected: Vec<&str> = expected.lines().collect();
-    let actual: Vec<&str> = actual.lines().collect();
-    for (i, (a, e)) in actual.iter().zip(&expected).enumerate() {
-        assert_eq!(a, e, "QuickJS and Node differ at case line {}", i + 1);
-    }
-    assert_eq!(actual.len(), expected.len());
+    js::assert_same_lines_as_node(&actual, &expected, 0);
 }
 
 // See: https://github.com/tc39/proposal-duplicate-named-groups (ES2025; Node 20 rejects it,

@@ -32,18 +32,7 @@ fn issue_19_generator_semantics_equal_node() {
     let expected =
         std::fs::read_to_string(dir.join("generators_semantics.node.txt")).expect("node output");
     let actual = eval(&script).expect("cases run");
-    let expected: Vec<&str> = expected.lines().collect();
-    let actual: Vec<&str> = actual.lines().collect();
-    for (i, (a, e)) in actual.iter().zip(&expected).enumerate() {
-        let context = expected[i.saturating_sub(8)..i].join("\n");
-        assert_eq!(
-            a,
-            e,
-            "QuickJS and Node differ at line {} after:\n{context}",
-            i + 1
-        );
-    }
-    assert_eq!(actual.len(), expected.len());
+    js::assert_same_lines_as_node(&actual, &expected, 8);
 }
 
 #[test]

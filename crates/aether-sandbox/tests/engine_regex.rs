@@ -123,18 +123,7 @@ fn issue_19_regex_semantics_match_node() {
     // `\udf06`) are not something a JSON parser into Rust strings accepts.
     let (actual, _) = run(&script, None);
     let actual = actual.expect("cases run");
-    let expected: Vec<&str> = expected.lines().collect();
-    let actual: Vec<&str> = actual.lines().collect();
-    for (i, (a, e)) in actual.iter().zip(&expected).enumerate() {
-        let context = expected[i.saturating_sub(12)..i].join("\n");
-        assert_eq!(
-            a,
-            e,
-            "QuickJS and Node differ at line {} after:\n{context}",
-            i + 1
-        );
-    }
-    assert_eq!(actual.len(), expected.len());
+    js::assert_same_lines_as_node(&actual, &expected, 12);
 }
 
 // See: https://github.com/quickjs-ng/quickjs/pull/1653 (its Latin-1 bitmap for classes); he's

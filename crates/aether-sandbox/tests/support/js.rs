@@ -157,3 +157,20 @@ pub fn eval_counting_polls(script: &str, stop_after: Option<u64>) -> (Result<Str
     });
     (value, calls.load(Ordering::Relaxed))
 }
+
+/// Asserts that a script's output equals Node's for the same script (a fixture written by
+/// `node`), line by line, naming the first line that differs with the `context` lines before it.
+pub fn assert_same_lines_as_node(actual: &str, expected: &str, context: usize) {
+    let expected: Vec<&str> = expected.lines().collect();
+    let actual: Vec<&str> = actual.lines().collect();
+    for (i, (a, e)) in actual.iter().zip(&expected).enumerate() {
+        let before = expected[i.saturating_sub(context)..i].join("\n");
+        assert_eq!(
+            a,
+            e,
+            "QuickJS and Node differ at line {} after:\n{before}",
+            i + 1
+        );
+    }
+    assert_eq!(actual.len(), expected.len());
+}
