@@ -431,8 +431,11 @@ impl Shared {
 
     /// Reads the answer for the zygote's first worker if it is still unread, and pools the
     /// worker; `control` is the locked control socket, so that no other answer is read before
-    /// it. A zygote that could not fork it answers an errno, and one that ended answers
-    /// nothing: no worker is pooled then, and a step forks its own (and reports the error).
+    /// it. A zygote that could not fork it answers an errno: no worker is pooled then, and a
+    /// step forks its own (and reports the error). Any other failure (no answer in time, an
+    /// invalid one, the zygote gone) leaves no way to pair a later answer with its request (a
+    /// late answer would be taken for the next one's): the control socket is shut down and the
+    /// pool closed, so that every later fork fails and the zygote ends.
     fn settle_first(&self, control: &OwnedFd) {
         let first = self
             .first
@@ -450,7 +453,11 @@ impl Shared {
         match answer {
             Ok(spawned) if !pool.closed => pool.ready.push_back(spawned),
             Ok(spawned) => spawned.worker.kill_now(),
-            Err(_) => {}
+            Err(WorkerError::Setup { .. }) => {}
+            Err(_) => {
+                pool.closed = true;
+                let _ = rustix::net::shutdown(control, rustix::net::Shutdown::Both);
+            }
         }
         drop(pool);
         self.wake.notify_all();
@@ -972,5 +979,67 @@ fn off_main_heap(work: impl FnOnce() + Send) {
     });
     if !ran && let Some(work) = work.take() {
         work();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A zygote that does not answer for its first worker in time leaves the control socket
+    /// unusable for pairing answers with requests: it is shut down (the zygote reads its end and
+    /// exits) and nothing more is forked ahead, instead of a late answer being read as the
+    /// next request's (a worker's pidfd paired with another worker's socket).
+    #[test]
+    fn issue_23_a_first_worker_without_an_answer_shuts_the_control_socket() {
+        let (ours, zygotes) = rustix::net::socketpair(
+            AddressFamily::UNIX,
+            SocketType::STREAM,
+            SocketFlags::CLOEXEC,
+            None,
+        )
+        .expect("socketpair");
+        let (first, _worker_end) = rustix::net::socketpair(
+            AddressFamily::UNIX,
+            SocketType::STREAM,
+            SocketFlags::CLOEXEC,
+            None,
+        )
+        .expect("socketpair");
+        let shared = Shared {
+            control: Mutex::new(ours),
+            pool: Mutex::new(Pool {
+                ready: VecDeque::new(),
+                slots: 1,
+                remaining: 1,
+                closed: false,
+                in_flight: false,
+                first: true,
+            }),
+            first: Mutex::new(Some(HandedOver {
+                ours: first,
+                ring: None,
+            })),
+            first_pending: std::sync::atomic::AtomicBool::new(true),
+            wake: Condvar::new(),
+        };
+        // The zygote's end stays open and silent: the read times out (READY_TIMEOUT).
+        {
+            let control = shared.control.lock().expect("control");
+            shared.settle_first(&control);
+        }
+        assert!(shared.pool().closed);
+        assert!(!shared.pool().first);
+        // The zygote sees the end of its control socket (it exits on it)...
+        rustix::net::sockopt::set_socket_timeout(
+            &zygotes,
+            rustix::net::sockopt::Timeout::Recv,
+            Some(Duration::from_secs(1)),
+        )
+        .expect("timeout");
+        let mut buf = [0u8; 8];
+        assert_eq!(rustix::io::read(&zygotes, &mut buf), Ok(0));
+        // ...and a later fork fails at once instead of reading a late answer as its own.
+        assert!(shared.spawn(SpawnRequest::POOLED).is_err());
     }
 }
