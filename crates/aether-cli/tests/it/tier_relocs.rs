@@ -29,7 +29,11 @@ fn u64_at(bytes: &[u8], at: usize) -> usize {
 fn elf_type_and_relative_relocations(path: &str) -> (u16, usize) {
     let bytes = std::fs::read(path).unwrap();
     assert_eq!(&bytes[..4], b"\x7fELF", "{path}");
-    assert_eq!((bytes[4], bytes[5]), (2, 1), "{path}: not 64-bit little-endian");
+    assert_eq!(
+        (bytes[4], bytes[5]),
+        (2, 1),
+        "{path}: not 64-bit little-endian"
+    );
     let kind = u16_at(&bytes, 16);
     let (shoff, shentsize, shnum) = (
         u64_at(&bytes, 0x28),
