@@ -4,6 +4,7 @@
 //! each page a copy-on-write fault on the run's critical path); `aether` itself, where the
 //! thread tier runs plugins in aether's own address space, stays position-independent (ASLR).
 //! SECURITY.md ("zygote image") says what the image gives up and why.
+#![cfg(all(target_os = "linux", target_arch = "x86_64"))]
 
 /// `ET_EXEC` and `ET_DYN` (a position-independent executable), the ELF header's `e_type`.
 const ET_EXEC: u16 = 2;
@@ -62,7 +63,6 @@ fn elf_type_and_relative_relocations(path: &str) -> (u16, usize) {
 /// Before, the image was position-independent like `aether` (61,071 relative relocations in a
 /// release build, about 0.8 ms of CPU and 360 page faults at each start, most of its start).
 #[test]
-#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
 fn issue_23_the_zygote_image_starts_without_relocating_its_constants() {
     let (kind, relative) = elf_type_and_relative_relocations(env!("CARGO_BIN_EXE_aether-zygote"));
     assert_eq!(kind, ET_EXEC, "the zygote image is position-independent");
