@@ -48,6 +48,7 @@ mod tier_cold;
 mod tier_image;
 mod tier_pool;
 mod tier_prepared;
+mod tier_relocs;
 mod tier_start;
 mod trusted_files;
 mod typescript;
