@@ -1,13 +1,12 @@
-//! The zygote image's start (issue 23, the one-step cold run): `aether-zygote` is linked
-//! position-dependent, so the dynamic loader writes none of its constants when a run starts it
-//! (a position-independent image has 61 k relative relocations over 1.42 MB of `.data.rel.ro`,
-//! each page a copy-on-write fault on the run's critical path); `aether` itself, where the
-//! thread tier runs plugins in aether's own address space, stays position-independent (ASLR).
-//! SECURITY.md ("zygote image") says what the image gives up and why.
+//! Both images stay position-independent (ASLR), the zygote image included (issue 23). Linking
+//! `aether-zygote` position-dependent was measured in session 11 (about 1 ms off the process
+//! tier's one-step cold run: its loader applies 61 k relative relocations over 1.42 MB of
+//! `.data.rel.ro`, each page a copy-on-write fault) and not kept: every worker's engine would sit
+//! at the same addresses in every run on every machine running the same build. See
+//! `docs/BENCHMARKS.md`, "One-step cold run (session 11, `i23-cold11`)".
 #![cfg(all(target_os = "linux", target_arch = "x86_64"))]
 
-/// `ET_EXEC` and `ET_DYN` (a position-independent executable), the ELF header's `e_type`.
-const ET_EXEC: u16 = 2;
+/// `ET_DYN` (a position-independent executable), the ELF header's `e_type`.
 const ET_DYN: u16 = 3;
 /// `SHT_RELA` and x86-64's `R_X86_64_RELATIVE`.
 const SHT_RELA: u32 = 4;
@@ -60,15 +59,18 @@ fn elf_type_and_relative_relocations(path: &str) -> (u16, usize) {
     (kind, relative)
 }
 
-/// Before, the image was position-independent like `aether` (61,071 relative relocations in a
-/// release build, about 0.8 ms of CPU and 360 page faults at each start, most of its start).
+/// A build that links either image position-dependent (`-no-pie`, which the cold run's figures
+/// tempt) fails here: `ET_EXEC` and no relative relocation left.
+// See: Debian's hardening policy, PIE by default (https://wiki.debian.org/Hardening), and
+// OpenSSH 9.8's re-executed `sshd-session`, so that no two connections share a layout.
 #[test]
-fn issue_23_the_zygote_image_starts_without_relocating_its_constants() {
-    let (kind, relative) = elf_type_and_relative_relocations(env!("CARGO_BIN_EXE_aether-zygote"));
-    assert_eq!(kind, ET_EXEC, "the zygote image is position-independent");
-    assert_eq!(relative, 0);
-    // aether keeps ASLR: the thread tier's engine runs in its address space.
-    let (kind, relative) = elf_type_and_relative_relocations(env!("CARGO_BIN_EXE_aether"));
-    assert_eq!(kind, ET_DYN, "aether is not position-independent");
-    assert!(relative > 0);
+fn issue_23_both_images_stay_position_independent() {
+    for path in [
+        env!("CARGO_BIN_EXE_aether-zygote"),
+        env!("CARGO_BIN_EXE_aether"),
+    ] {
+        let (kind, relative) = elf_type_and_relative_relocations(path);
+        assert_eq!(kind, ET_DYN, "{path} is not position-independent");
+        assert!(relative > 0, "{path} has no relative relocation");
+    }
 }
