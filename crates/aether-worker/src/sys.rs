@@ -1,4 +1,4 @@
-//! Every `unsafe` line of the crate: `fork` in the single-threaded zygote, ignoring
+//! Every `unsafe` line of the crate: `fork` (glibc's `_Fork`) in the single-threaded zygote, ignoring
 //! `SIGCHLD` there so that workers are reaped by the kernel, returning the zygote's free heap
 //! pages before it forks, and a liveness probe by pidfd.
 #![allow(
@@ -16,16 +16,53 @@ pub(crate) enum Forked {
     Child,
 }
 
-/// `fork()`. Only called by the zygote, which is single-threaded: the child may then run any
-/// code, allocation included.
+/// `fork()`, as glibc's `_Fork` when this glibc has it (2.34 and later), else `fork`. Only
+/// called by the zygote, which is single-threaded: the child may then run any code, allocation
+/// included.
+///
+/// `fork` also runs what makes a fork safe in a multi-threaded process: it takes glibc's
+/// internal locks (malloc's arenas, stdio, the loader, the unwinder) around the system call and
+/// resets them, the malloc arena list, stdio's locks, timer and message-queue helpers and the
+/// NSS state in the child, and it runs `pthread_atfork` handlers. glibc does it for any process
+/// that ever started a thread, as the zygote did (its network namespace's and compiler's
+/// threads), though it has one thread when it forks: no lock is held by another thread then, and
+/// nothing in the zygote registers an atfork handler. Each worker paid about a dozen
+/// copy-on-write faults of glibc's data and text for it (issue 23); `_Fork` is the system call
+/// alone (plus the robust-mutex list reset in the child).
 pub(crate) fn fork() -> io::Result<Forked> {
-    // SAFETY: the zygote has exactly one thread (it starts none), so the child inherits no lock
-    // held by another thread; both sides continue with ordinary Rust code.
-    match unsafe { libc::fork() } {
+    let pid = match plain_fork() {
+        // SAFETY: `_Fork` takes no argument and returns a pid, as declared; the zygote has
+        // exactly one thread (it starts none that outlive their join), so the child inherits
+        // no lock held by another thread and both sides continue with ordinary Rust code.
+        Some(plain) => unsafe { plain() },
+        // SAFETY: as above, through glibc's `fork`.
+        None => unsafe { libc::fork() },
+    };
+    match pid {
         -1 => Err(io::Error::last_os_error()),
         0 => Ok(Forked::Child),
         pid => Ok(Forked::Parent(pid)),
     }
+}
+
+/// glibc's `_Fork`, looked up once (the zygote looks it up before it forks its first worker, and
+/// workers inherit the answer); `None` on a glibc without it.
+fn plain_fork() -> Option<unsafe extern "C" fn() -> libc::pid_t> {
+    static PLAIN: std::sync::OnceLock<Option<unsafe extern "C" fn() -> libc::pid_t>> =
+        std::sync::OnceLock::new();
+    *PLAIN.get_or_init(|| {
+        // SAFETY: `dlsym` with `RTLD_DEFAULT` and a NUL-terminated name only searches the
+        // objects already loaded; it opens no file.
+        let symbol = unsafe { libc::dlsym(libc::RTLD_DEFAULT, c"_Fork".as_ptr()) };
+        if symbol.is_null() {
+            return None;
+        }
+        // SAFETY: glibc declares `pid_t _Fork(void)` (posix/unistd.h, since 2.34): a non-null
+        // address for that name is that function.
+        Some(unsafe {
+            std::mem::transmute::<*mut libc::c_void, unsafe extern "C" fn() -> libc::pid_t>(symbol)
+        })
+    })
 }
 
 /// Makes the kernel reap exited children at once (no zombies, no `wait`).
@@ -134,4 +171,47 @@ pub(crate) fn grow_main_stack() -> u64 {
         }
     }
     soft
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    static CHILD_HANDLER_RAN: AtomicBool = AtomicBool::new(false);
+
+    extern "C" fn child_handler() {
+        CHILD_HANDLER_RAN.store(true, Ordering::SeqCst);
+    }
+
+    /// A worker is forked with the system call alone (glibc's `_Fork`), not through `fork`'s
+    /// multi-threaded bookkeeping, which cost each worker about a dozen copy-on-write faults
+    /// (issue 23): an atfork handler, which `fork` runs in the child, does not run.
+    // See: glibc NEWS 2.34 ("_Fork ... does not run fork handlers").
+    #[test]
+    fn issue_23_a_worker_is_forked_without_fork_handlers() {
+        // SAFETY: registers a handler that only stores to an atomic.
+        assert_eq!(
+            unsafe { libc::pthread_atfork(None, None, Some(child_handler)) },
+            0
+        );
+        match fork().expect("fork") {
+            Forked::Child => {
+                let code = if CHILD_HANDLER_RAN.load(Ordering::SeqCst) {
+                    1
+                } else {
+                    0
+                };
+                // SAFETY: ends the child at once, without running anything of the test harness.
+                unsafe { libc::_exit(code) }
+            }
+            Forked::Parent(pid) => {
+                let mut status = 0;
+                // SAFETY: waits for our own child, writing its status into a local.
+                assert_eq!(unsafe { libc::waitpid(pid, &raw mut status, 0) }, pid);
+                assert!(libc::WIFEXITED(status));
+                assert_eq!(libc::WEXITSTATUS(status), 0, "the atfork handler ran");
+            }
+        }
+    }
 }

@@ -851,6 +851,8 @@ fn zygote(mut control: OwnedFd, first: Option<(OwnedFd, Option<OwnedFd>)>) -> i3
     // Every worker's runtime and context with the built-ins, made once here: a worker only sets
     // its step's limits and adds the bindings (issue 23).
     aether_sandbox::prepare_engine();
+    // What every worker would otherwise detect again after its fork (issue 23).
+    aether_sandbox::detect_cpu_features();
     // A worker runs one step: compiling its modules into a cache of its own would gain
     // nothing. aether compiles them once in its own process and sends the bytecode with each
     // module (compile once, issue 19); a worker loads only that.
