@@ -173,60 +173,124 @@ pub(crate) fn grow_main_stack() -> u64 {
     soft
 }
 
-/// Backs this image's RELRO segment (the constants holding pointers, `.data.rel.ro`, which the
-/// loader's relocations wrote and then made read-only) with a sealed `memfd` instead of
-/// anonymous memory: the same bytes at the same addresses, read-only, now a private mapping of a
-/// file no process can write. Called in the zygote before it confines itself (it needs
-/// `memfd_create`, `fcntl` and a file write, which confinement forbids) and before its first fork.
+/// This image's RELRO segment (the constants holding pointers, `.data.rel.ro`, which the
+/// loader's relocations wrote and then made read-only), on its way to being backed by a sealed
+/// `memfd` instead of anonymous memory: the same bytes at the same addresses, read-only, then a
+/// private mapping of a file no process can write ([`SharedRelro::prepare`], then
+/// [`SharedRelro::install`]).
 ///
 /// Why (issue 23): `fork` copies the page-table entries of every mapping with anonymous pages,
-/// and the RELRO segment is about half of the zygote's (1.4 MiB, 358 entries copied and torn
-/// down again for every worker). A private file mapping that was never written has none: `fork`
-/// copies nothing of it, and a worker maps the pages it reads on its first access to them, 16 at
-/// a time (a few faults).
+/// and the RELRO segment is about half of the zygote's (1.4 MiB: 358 entries copied for every
+/// worker and torn down again at its exit). A private file mapping that was never written has
+/// none: `fork` copies nothing of it, and a worker maps the pages it reads on its first access,
+/// 16 at a time (about 5 faults for a trivial step).
 ///
-/// Nothing changes for a process that writes there: the mapping is read-only as before; one made
-/// writable (`mprotect`) gets private copies on write, as before. The `memfd` is sealed against
-/// writes, growth and shrinking before it is mapped, and its descriptor is closed here: no
-/// worker ever holds one. Leaves everything as it was if any step before the mapping fails.
-pub(crate) fn share_relro() -> io::Result<()> {
-    let Some((start, len)) = relro() else {
-        return Ok(());
-    };
-    use rustix::fs::{MemfdFlags, SealFlags};
-    let fd = rustix::fs::memfd_create(
-        c"aether-relro",
-        MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING,
-    )?;
-    // SAFETY: `start..start + len` is the RELRO segment of this image, mapped and readable for
-    // the life of the process (the loader made it read-only and never unmaps it).
-    let bytes = unsafe { std::slice::from_raw_parts(start as *const u8, len) };
-    let mut written = 0;
-    while written < len {
-        written += rustix::io::write(&fd, &bytes[written..])?;
-    }
-    rustix::fs::fcntl_add_seals(
-        &fd,
-        SealFlags::WRITE | SealFlags::SHRINK | SealFlags::GROW | SealFlags::SEAL,
-    )?;
-    use std::os::fd::AsRawFd;
-    // SAFETY: replaces the RELRO segment's pages with the same bytes read from `fd` (what it
-    // held was just written there and sealed), at the same address and protection: any pointer
-    // into it reads what it read before. MAP_FIXED over our own mapping of exactly that range.
-    let mapped = unsafe {
-        libc::mmap(
-            start as *mut libc::c_void,
-            len,
-            libc::PROT_READ,
-            libc::MAP_PRIVATE | libc::MAP_FIXED,
-            fd.as_raw_fd(),
-            0,
+/// In two halves so that neither is on a one-step run's path: [`SharedRelro::prepare`] (a few
+/// system calls, before confinement, which forbids `memfd_create`, `ftruncate` and `fcntl`)
+/// makes the `memfd`, maps a writable window of it that no fork inherits (`MADV_DONTFORK`), and
+/// seals it (`F_SEAL_FUTURE_WRITE`, no growing or shrinking, no more seals); its descriptor can
+/// then write nothing, and the one worker forked in between inherits only that descriptor.
+/// [`SharedRelro::install`] (before the second worker is forked: a longer run) copies the
+/// segment through the window (the copy the `memfd` was made for, 0.4 to 1 ms), drops the
+/// window, maps the `memfd` over the segment and closes the descriptor.
+///
+/// Nothing changes for a process that writes there: the mapping is read-only as before; one
+/// made writable (`mprotect`) gets private copies on write, as before.
+pub(crate) struct SharedRelro {
+    fd: std::os::fd::OwnedFd,
+    /// The writable window on `fd` (`len` bytes, `MAP_SHARED`, not inherited by a fork).
+    window: usize,
+    /// The segment.
+    start: usize,
+    len: usize,
+}
+
+impl SharedRelro {
+    /// The first half (see [`SharedRelro`]); `None` if this image has no RELRO segment or a step
+    /// failed (then nothing is left behind and the segment stays as it is).
+    pub(crate) fn prepare() -> Option<SharedRelro> {
+        use rustix::fs::{MemfdFlags, SealFlags};
+        use std::os::fd::AsRawFd;
+        let (start, len) = relro()?;
+        let fd = rustix::fs::memfd_create(
+            c"aether-relro",
+            MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING,
         )
-    };
-    if mapped == libc::MAP_FAILED {
-        return Err(io::Error::last_os_error());
+        .ok()?;
+        rustix::fs::ftruncate(&fd, len as u64).ok()?;
+        // SAFETY: a new shared mapping of `len` bytes of `fd` (just sized to `len`), at an
+        // address the kernel chooses: it overlaps nothing of ours.
+        let window = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED,
+                fd.as_raw_fd(),
+                0,
+            )
+        };
+        if window == libc::MAP_FAILED {
+            return None;
+        }
+        let relro = SharedRelro {
+            fd,
+            window: window as usize,
+            start,
+            len,
+        };
+        // SAFETY: `window` is the mapping just made, `len` bytes; MADV_DONTFORK only keeps it
+        // out of children.
+        let kept_out = unsafe { libc::madvise(window, len, libc::MADV_DONTFORK) } == 0;
+        let sealed = rustix::fs::fcntl_add_seals(
+            &relro.fd,
+            SealFlags::FUTURE_WRITE | SealFlags::SHRINK | SealFlags::GROW | SealFlags::SEAL,
+        )
+        .is_ok();
+        // Dropped (window unmapped, descriptor closed) unless both hold.
+        (kept_out && sealed).then_some(relro)
     }
-    Ok(())
+
+    /// The second half (see [`SharedRelro`]): on `Err` the segment may be left as it was (the
+    /// copy or the window failed) but is never left unmapped by a failed mapping of the `memfd`
+    /// over it, which the kernel makes in one step.
+    pub(crate) fn install(self) -> io::Result<()> {
+        use std::os::fd::AsRawFd;
+        // SAFETY: `window` and the segment are both `len` bytes, mapped readable (the segment)
+        // and writable (the window), and distinct mappings: they do not overlap.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                self.start as *const u8,
+                self.window as *mut u8,
+                self.len,
+            );
+        }
+        // SAFETY: replaces the segment's pages with the same bytes read from the `memfd` (just
+        // copied there; no one else can write it), at the same address and protection: any
+        // pointer into it reads what it read before. MAP_FIXED over our own mapping of exactly
+        // that range.
+        let mapped = unsafe {
+            libc::mmap(
+                self.start as *mut libc::c_void,
+                self.len,
+                libc::PROT_READ,
+                libc::MAP_PRIVATE | libc::MAP_FIXED,
+                self.fd.as_raw_fd(),
+                0,
+            )
+        };
+        if mapped == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+}
+
+impl Drop for SharedRelro {
+    fn drop(&mut self) {
+        // SAFETY: the window mapped in `prepare`, unmapped once (here); nothing refers to it.
+        unsafe { libc::munmap(self.window as *mut libc::c_void, self.len) };
+    }
 }
 
 /// The page-aligned range the loader made read-only after relocating this image
