@@ -251,9 +251,9 @@ impl SharedRelro {
         (kept_out && sealed).then_some(relro)
     }
 
-    /// The second half (see [`SharedRelro`]): on `Err` the segment may be left as it was (the
-    /// copy or the window failed) but is never left unmapped by a failed mapping of the `memfd`
-    /// over it, which the kernel makes in one step.
+    /// The second half (see [`SharedRelro`]). On `Err` (the mapping over the segment failed) the
+    /// segment stays as it was: since Linux 6.12, which the tier needs (Landlock ABI 6), a failed
+    /// `MAP_FIXED` mapping puts back what it was to replace.
     pub(crate) fn install(self) -> io::Result<()> {
         use std::os::fd::AsRawFd;
         // SAFETY: `window` and the segment are both `len` bytes, mapped readable (the segment)
