@@ -29,6 +29,13 @@ pub(crate) enum Forked {
 /// nothing in the zygote registers an atfork handler. Each worker paid about a dozen
 /// copy-on-write faults of glibc's data and text for it (issue 23); `_Fork` is the system call
 /// alone (plus the robust-mutex list reset in the child).
+///
+/// # Security
+/// No `pthread_atfork` handler runs in a worker: nothing that relies on one may be initialised in
+/// the zygote before it forks. The one such state in the dependency tree is `rand`'s `ThreadRng`
+/// (it reseeds in a forked child from an atfork handler); the zygote never makes one (the engine's
+/// `Math.random` is reseeded from `getrandom` in each worker, and WebCrypto draws from `getrandom`
+/// and `OsRng` directly), so no two workers share a random stream.
 pub(crate) fn fork() -> io::Result<Forked> {
     let pid = match plain_fork() {
         // SAFETY: `_Fork` takes no argument and returns a pid, as declared; the zygote has
