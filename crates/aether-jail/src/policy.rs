@@ -624,17 +624,19 @@ pub(crate) fn engine_filter(role: Role, pid: i32) -> Result<BpfProgram, JailErro
 /// for a fraction of the instructions the kernel translates, JIT-compiles and runs per worker.
 ///
 /// The kernel runs every filter of a process and keeps the strictest answer, so each row here
-/// only needs the worker's condition: the zygote's own (namespace flags of `clone`, `futex`
-/// operations, no `W|X` mapping...) still holds underneath. A row whose two columns differ in a
-/// way this does not know how to narrow is an error, never a silently weaker filter.
+/// only needs the worker's condition: the zygote's own (the architecture, x32 numbers, namespace
+/// flags of `clone`, `futex` operations, no `W|X` mapping...) still holds underneath, and kills
+/// whatever it kills whatever this filter answers. A row whose two columns differ in a way this
+/// does not know how to narrow is an error, never a silently weaker filter.
 ///
-/// Layout: the architecture check (x86_64 or kill), then per row a test of the number and, for
-/// a conditional row, a block that loads argument 0 (its low 32 bits: every condition here is
-/// on an `int` or on flags that fit there) and allows or kills; any other call is allowed
-/// (by this filter: the zygote's allowlist decides it).
+/// Layout, as short as the rows allow (the kernel's translation and JIT per worker grow with
+/// it): load the number; one test per row, jumping forward to the shared kill for a row the
+/// worker may never call, or to that row's block for a conditional one; allow anything else
+/// (by this filter: the zygote's allowlist decides it). Each block loads argument 0 (its low
+/// 32 bits: every condition here is on an `int` or on flags that fit there) and jumps to the
+/// shared allow or kill at the end.
 pub(crate) fn worker_narrowing(pid: i32) -> Result<BpfProgram, JailError> {
     use libc::{BPF_ABS, BPF_JEQ, BPF_JMP, BPF_JSET, BPF_K, BPF_LD, BPF_RET, BPF_W};
-    const AUDIT_ARCH_X86_64: u32 = 62 | 0x8000_0000 | 0x4000_0000;
     const ARG0_LOW: u32 = 16;
     let stmt = |code: u32, k: u32| seccompiler::sock_filter {
         code: code as u16,
@@ -642,14 +644,6 @@ pub(crate) fn worker_narrowing(pid: i32) -> Result<BpfProgram, JailError> {
         jf: 0,
         k,
     };
-    let jump = |code: u32, k: u32, jt: u8, jf: u8| seccompiler::sock_filter {
-        code: code as u16,
-        jt,
-        jf,
-        k,
-    };
-    let kill = || stmt(BPF_RET | BPF_K, libc::SECCOMP_RET_KILL_PROCESS);
-    let allow = || stmt(BPF_RET | BPF_K, libc::SECCOMP_RET_ALLOW);
     let unknown = |e: &Entry| JailError::Engine {
         role: "worker",
         step: "seccomp filter",
@@ -658,59 +652,92 @@ pub(crate) fn worker_narrowing(pid: i32) -> Result<BpfProgram, JailError> {
             e.nr, e.zygote, e.worker
         )),
     };
-    let mut program = vec![
-        stmt(BPF_LD | BPF_W | BPF_ABS, 4), // seccomp_data.arch
-        jump(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
-        kill(),
-        stmt(BPF_LD | BPF_W | BPF_ABS, 0), // seccomp_data.nr
-    ];
+    // Per conditional row: the tests on argument 0, in order, each allowing the call when it
+    // holds; when none holds, the block kills.
+    let mut kills = Vec::new();
+    let mut blocks: Vec<(i64, Vec<(u32, u32)>)> = Vec::new();
     for e in ENGINE_SYSCALLS {
         if e.worker == e.zygote {
             continue;
         }
-        // The block run for this call; the accumulator holds argument 0 in it.
-        let block: Vec<seccompiler::sock_filter> = match (e.zygote, e.worker) {
-            (_, No) => vec![kill()],
-            (NoNamespace, Thread) => vec![
-                jump(BPF_JMP | BPF_JSET | BPF_K, libc::CLONE_THREAD as u32, 1, 0),
-                kill(),
-                allow(),
-            ],
+        match (e.zygote, e.worker) {
+            (_, No) => kills.push(e.nr),
+            (NoNamespace, Thread) => blocks.push((
+                e.nr,
+                vec![(BPF_JMP | BPF_JSET | BPF_K, libc::CLONE_THREAD as u32)],
+            )),
             (Prctl(zygote), Prctl(worker)) if worker.iter().all(|o| zygote.contains(o)) => {
-                let n = worker.len();
-                let mut block: Vec<_> = worker
-                    .iter()
-                    .enumerate()
-                    .map(|(i, &o)| {
-                        let to_allow = u8::try_from(n - i).unwrap_or(u8::MAX);
-                        jump(BPF_JMP | BPF_JEQ | BPF_K, o as u32, to_allow, 0)
-                    })
-                    .collect();
-                block.extend([kill(), allow()]);
-                block
+                if worker.is_empty() {
+                    kills.push(e.nr);
+                    continue;
+                }
+                blocks.push((
+                    e.nr,
+                    worker
+                        .iter()
+                        .map(|&o| (BPF_JMP | BPF_JEQ | BPF_K, o as u32))
+                        .collect(),
+                ));
             }
-            (Any, OwnPid) => vec![
-                jump(BPF_JMP | BPF_JEQ | BPF_K, pid as u32, 1, 0),
-                kill(),
-                allow(),
-            ],
+            (Any, OwnPid) => blocks.push((e.nr, vec![(BPF_JMP | BPF_JEQ | BPF_K, pid as u32)])),
             _ => return Err(unknown(e)),
-        };
-        let conditional = block.len() > 1;
-        // Skip the block (and its argument load) for any other number.
-        let skip = block.len() + usize::from(conditional);
-        program.push(jump(
-            BPF_JMP | BPF_JEQ | BPF_K,
-            e.nr as u32,
-            0,
-            u8::try_from(skip).map_err(|_| unknown(e))?,
-        ));
-        if conditional {
-            program.push(stmt(BPF_LD | BPF_W | BPF_ABS, ARG0_LOW));
         }
-        program.extend(block);
     }
-    program.push(allow());
+    let too_far = || JailError::Engine {
+        role: "worker",
+        step: "seccomp filter",
+        source: io::Error::other("the narrowing filter is too long for its jumps"),
+    };
+    let offset = |from: usize, to: usize| u8::try_from(to - from - 1).map_err(|_| too_far());
+    // Positions: the load, the tests, the allow for other numbers, the blocks, allow, kill.
+    let tests = kills.len() + blocks.len();
+    let mut block_at = Vec::with_capacity(blocks.len());
+    let mut at = 1 + tests + 1;
+    for (_, conditions) in &blocks {
+        block_at.push(at);
+        at += 1 + conditions.len();
+    }
+    let (allow_at, kill_at) = (at, at + 1);
+    let mut program = vec![stmt(BPF_LD | BPF_W | BPF_ABS, 0)]; // seccomp_data.nr
+    for &nr in &kills {
+        let here = program.len();
+        program.push(seccompiler::sock_filter {
+            code: (BPF_JMP | BPF_JEQ | BPF_K) as u16,
+            jt: offset(here, kill_at)?,
+            jf: 0,
+            k: nr as u32,
+        });
+    }
+    for ((nr, _), &target) in blocks.iter().zip(&block_at) {
+        let here = program.len();
+        program.push(seccompiler::sock_filter {
+            code: (BPF_JMP | BPF_JEQ | BPF_K) as u16,
+            jt: offset(here, target)?,
+            jf: 0,
+            k: *nr as u32,
+        });
+    }
+    program.push(stmt(BPF_RET | BPF_K, libc::SECCOMP_RET_ALLOW));
+    for (_, conditions) in &blocks {
+        program.push(stmt(BPF_LD | BPF_W | BPF_ABS, ARG0_LOW));
+        for (i, &(code, k)) in conditions.iter().enumerate() {
+            let here = program.len();
+            program.push(seccompiler::sock_filter {
+                code: code as u16,
+                jt: offset(here, allow_at)?,
+                // The last test falls to the kill; the others to the next test.
+                jf: if i + 1 == conditions.len() {
+                    offset(here, kill_at)?
+                } else {
+                    0
+                },
+                k,
+            });
+        }
+    }
+    program.push(stmt(BPF_RET | BPF_K, libc::SECCOMP_RET_ALLOW));
+    program.push(stmt(BPF_RET | BPF_K, libc::SECCOMP_RET_KILL_PROCESS));
+    debug_assert_eq!(program.len(), kill_at + 1);
     Ok(program)
 }
 
@@ -1023,6 +1050,35 @@ mod engine_tests {
             narrowing.len(),
             whole.len()
         );
+    }
+
+    /// The worker's own filter is one test per row that narrows the zygote's, the blocks of the
+    /// conditional rows, and one shared allow and kill: no architecture check and no return per
+    /// row (the kernel translates and JIT-compiles it for every worker, issue 23).
+    #[test]
+    fn issue_23_the_narrowing_filter_is_one_test_per_row() {
+        let rows: Vec<&Entry> = ENGINE_SYSCALLS
+            .iter()
+            .filter(|e| e.worker != e.zygote)
+            .collect();
+        let blocks: usize = rows
+            .iter()
+            .map(|e| match e.worker {
+                No => 0,
+                Prctl(options) => 1 + options.len(),
+                _ => 2,
+            })
+            .sum();
+        let narrowing = worker_narrowing(4321).expect("narrowing");
+        // The load of the number, the tests, the allow for other numbers, the blocks, and the
+        // allow and kill they jump to.
+        assert_eq!(narrowing.len(), 1 + rows.len() + 1 + blocks + 2);
+        let kills = narrowing
+            .iter()
+            .filter(|i| u32::from(i.code) == libc::BPF_RET | libc::BPF_K)
+            .filter(|i| i.k == libc::SECCOMP_RET_KILL_PROCESS)
+            .count();
+        assert_eq!(kills, 1);
     }
 
     #[test]

@@ -204,6 +204,21 @@ pub fn prepare_engine() {
     engine::prepare();
 }
 
+/// Runs the CPU-feature detection of the hash and cipher implementations now (SHA-1, SHA-2,
+/// AES, GHASH), once for the process: `cpufeatures` keeps each answer in a static, so a process
+/// forked after this call (a process-tier worker, from its zygote) inherits the answers instead
+/// of running `cpuid` again. Every worker hashes its module's key with SHA-256, and on a virtual
+/// machine each `cpuid` traps to the hypervisor (about 11 µs a worker, issue 23). Hashes and
+/// keys nothing that is kept.
+pub fn detect_cpu_features() {
+    use aes_gcm::KeyInit;
+    use sha2::Digest;
+    let _ = sha1::Sha1::digest([]);
+    let _ = sha2::Sha256::digest([]);
+    let _ = sha2::Sha512::digest([]);
+    let _ = aes_gcm::Aes128Gcm::new(&Default::default());
+}
+
 /// Runs one step's plugin in a fresh engine on an engine thread of its own (a warm thread is
 /// reused once its previous step is over; an engine never is) and waits for it, at most until
 /// the deadline plus [`TIMEOUT_GRACE`].

@@ -245,8 +245,11 @@ impl FrameReader {
     }
 }
 
-/// The least a reader's buffer receives into at once: several small frames per `recv`.
-const READ_CHUNK: usize = 16 * 1024;
+/// The least a reader's buffer receives into at once: several small frames per `recv` (a call,
+/// a reply or a step's `Start` is a few hundred bytes; a larger frame grows the buffer to fit).
+/// One page: the buffer is zeroed when it is made, and a worker made a fresh 16 KiB one for its
+/// `Start`, three page faults more than this (issue 23).
+const READ_CHUNK: usize = 4 * 1024;
 
 /// How long a reader polls for the next frame before it blocks: a host call's round trip is a
 /// few microseconds of work on each side, and sleeping in between costs two context switches

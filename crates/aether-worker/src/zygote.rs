@@ -851,6 +851,11 @@ fn zygote(mut control: OwnedFd, first: Option<(OwnedFd, Option<OwnedFd>)>) -> i3
     // Every worker's runtime and context with the built-ins, made once here: a worker only sets
     // its step's limits and adds the bindings (issue 23).
     aether_sandbox::prepare_engine();
+    // What every worker would otherwise detect again after its fork (issue 23).
+    aether_sandbox::detect_cpu_features();
+    // Fewer page-table entries copied per fork: the RELRO segment from a sealed memfd, installed
+    // before the second worker (issue 23). As it was if anything fails.
+    let mut relro = sys::SharedRelro::prepare();
     // A worker runs one step: compiling its modules into a cache of its own would gain
     // nothing. aether compiles them once in its own process and sends the bytecode with each
     // module (compile once, issue 19); a worker loads only that.
@@ -886,6 +891,9 @@ fn zygote(mut control: OwnedFd, first: Option<(OwnedFd, Option<OwnedFd>)>) -> i3
         requests = requests.saturating_add(1);
         if requests == PREPARE_REST_AT {
             prepare_rest();
+            if let Some(relro) = relro.take() {
+                let _ = relro.install();
+            }
         }
         let (16, Some(socket)) = (n, socket) else {
             let _ = rustix::io::write(&control, &(-libc::EINVAL).to_le_bytes());
