@@ -123,3 +123,15 @@ fn issue_19_test262_equality_and_generators_results_unchanged() {
         "test262_equality_failures.txt",
     );
 }
+
+/// test262's `String` tests (indexing, `charAt`, `at`, the string iterator, `split` and the
+/// rest, which make one-character strings) against the patched engine: the failures must be
+/// exactly those in `fixtures/test262_strings_failures.txt`, written from the engine before
+/// patch 0043. Runs where a checkout is given, as above.
+#[test]
+fn issue_19_test262_strings_results_unchanged() {
+    assert_known_failures(
+        &["test/built-ins/String"],
+        "test262_strings_failures.txt",
+    );
+}

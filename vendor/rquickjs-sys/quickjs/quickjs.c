@@ -4366,18 +4366,15 @@ static JSValue js_new_string16_len(JSContext *ctx, const uint16_t *buf, int len)
    atom is an integer) */
 static no_inline JSValue js_new_char_string_shared(JSContext *ctx, uint16_t c)
 {
-    char ch8 = c;
-    JSAtom atom;
+    char str[2] = { c, '\0' };
     JSValue v;
 
-    atom = JS_NewAtomLen(ctx, &ch8, 1);
-    if (atom == JS_ATOM_NULL)
-        return JS_EXCEPTION;
-    if (__JS_AtomIsTaggedInt(atom))
-        v = js_new_string8_len(ctx, &ch8, 1);
+    /* JS_NewAtomString gives an integer atom's string (a digit's) as a
+       new plain string; NUL has no C string */
+    if (c == 0)
+        v = js_new_string8_len(ctx, str, 1);
     else
-        v = JS_AtomToString(ctx, atom);
-    JS_FreeAtom(ctx, atom);
+        v = JS_NewAtomString(ctx, str);
     if (JS_IsException(v))
         return v;
     ctx->rt->char_strings[c] = JS_VALUE_GET_STRING(v);
