@@ -2,11 +2,13 @@
 //! `vendor/rquickjs-sys/patches/0043` and `0044`): `==`/`!=` decide two strings, objects,
 //! symbols, booleans, `undefined` or `null` as `===` does before the generic comparison's
 //! conversions (IsLooselyEqual's first step), two flat strings are compared in place by `==` and
-//! `===`, and a generator's data and frame are one allocation.
+//! `===`, an ASCII character's one-character string (`s[i]`, `charAt`, iteration) is one shared
+//! string atom per runtime, a generator's data and frame are one allocation, and a generator
+//! prologue that only stores `this` is done without entering the interpreter.
 //! What must not change is compared with Node 20's output for the same script: every pair of
 //! types under `==`, `!=`, `===` and `!==` (with the conversions they call, in order), and
-//! generators' arguments, defaults, `return`/`throw`, early exits, `yield*`, closures over their
-//! variables, prototypes and many live generators.
+//! generators' arguments, defaults, `this`, `return`/`throw`, early exits, `yield*`, closures over
+//! their variables, prototypes and many live generators.
 
 #[path = "support/test262.rs"]
 mod test262;
