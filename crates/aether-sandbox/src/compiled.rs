@@ -39,7 +39,7 @@ use crate::gate::Meter;
 use crate::sys;
 
 /// The engine patches, by content: any change to the series is another engine build.
-const PATCHES: [&str; 33] = [
+const PATCHES: [&str; 35] = [
     include_str!(
         "../../../vendor/rquickjs-sys/patches/0001-regexp-skip-impossible-start-positions.patch"
     ),
@@ -102,6 +102,12 @@ const PATCHES: [&str; 33] = [
     include_str!("../../../vendor/rquickjs-sys/patches/0039-builtins-array-pop-in-place.patch"),
     include_str!(
         "../../../vendor/rquickjs-sys/patches/0040-builtins-object-keys-from-the-shape.patch"
+    ),
+    include_str!(
+        "../../../vendor/rquickjs-sys/patches/0043-interp-loose-equality-of-one-type.patch"
+    ),
+    include_str!(
+        "../../../vendor/rquickjs-sys/patches/0044-generators-frame-with-the-generator.patch"
     ),
 ];
 

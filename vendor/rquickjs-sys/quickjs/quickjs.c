@@ -432,6 +432,10 @@ struct JSRuntime {
     void *user_opaque;
     void *libc_opaque;
     JSRuntimeFinalizerState *finalizers;
+    /* aether patch 0043: the one-character strings of the ASCII
+       characters, made on first use (NULL before); each holds one
+       reference for the runtime */
+    JSString *char_strings[128];
 };
 
 typedef struct JSStackFrame {
@@ -977,6 +981,9 @@ typedef struct JSAsyncFunctionState {
     JSValue this_val; /* 'this' generator argument */
     int argc; /* number of function arguments */
     bool throw_flag; /* used to throw an exception in JS_CallInternal() */
+    /* aether patch 0044: frame.arg_buf is part of the owner's allocation
+       (a generator's), not freed with the frame */
+    bool frame_inline;
     JSStackFrame frame;
 } JSAsyncFunctionState;
 
@@ -2692,6 +2699,12 @@ void JS_FreeRuntime(JSRuntime *rt)
     rt->in_free = true;
     JS_FreeValueRT(rt, rt->current_exception);
 
+    /* aether patch 0043 */
+    for(i = 0; i < (int)countof(rt->char_strings); i++) {
+        if (rt->char_strings[i])
+            JS_FreeValueRT(rt, JS_MKPTR(JS_TAG_STRING, rt->char_strings[i]));
+    }
+
     list_for_each_safe(el, el1, &rt->job_list) {
         JSJobEntry *e = list_entry(el, JSJobEntry, link);
         for(i = 0; i < e->argc; i++)
@@ -4347,8 +4360,37 @@ static JSValue js_new_string16_len(JSContext *ctx, const uint16_t *buf, int len)
     return JS_MKPTR(JS_TAG_STRING, str);
 }
 
+/* aether patch 0043: makes the runtime's one-character string of ASCII
+   character c: the string atom of that character (so that `===` with a
+   literal is decided by identity), or a plain string for a digit (whose
+   atom is an integer) */
+static no_inline JSValue js_new_char_string_shared(JSContext *ctx, uint16_t c)
+{
+    char str[2] = { c, '\0' };
+    JSValue v;
+
+    /* JS_NewAtomString gives an integer atom's string (a digit's) as a
+       new plain string; NUL has no C string */
+    if (c == 0)
+        v = js_new_string8_len(ctx, str, 1);
+    else
+        v = JS_NewAtomString(ctx, str);
+    if (JS_IsException(v))
+        return v;
+    ctx->rt->char_strings[c] = JS_VALUE_GET_STRING(v);
+    return js_dup(v);
+}
+
 static JSValue js_new_string_char(JSContext *ctx, uint16_t c)
 {
+    /* aether patch 0043: an ASCII character's string is shared, not
+       allocated for each `s[i]`, `charAt` or string iterator step */
+    if (c < 0x80) {
+        JSString *p = ctx->rt->char_strings[c];
+        if (likely(p))
+            return js_dup(JS_MKPTR(JS_TAG_STRING, p));
+        return js_new_char_string_shared(ctx, c);
+    }
     if (c < 0x100) {
         char ch8 = c;
         return js_new_string8_len(ctx, &ch8, 1);
@@ -16692,6 +16734,74 @@ static bool tag_is_number(uint32_t tag)
             tag == JS_TAG_BIG_INT || tag == JS_TAG_SHORT_BIG_INT);
 }
 
+/* aether patch 0043: two flat strings compared by content: the length,
+   then the characters (short strings one by one, without the calls of
+   js_string_eq and memcmp; an 8-bit and a 16-bit string can be equal) */
+static inline bool js_flat_string_eq(JSString *p1, JSString *p2)
+{
+    uint32_t i, len;
+
+    if (p1 == p2)
+        return true;
+    len = p1->len;
+    if (len != p2->len)
+        return false;
+    /* string atoms are unique by content */
+    if (p1->atom_type == JS_ATOM_TYPE_STRING &&
+        p2->atom_type == JS_ATOM_TYPE_STRING)
+        return false;
+    if (len > 8)
+        return js_string_memcmp(p1, p2, len) == 0;
+    if (!p1->is_wide_char && !p2->is_wide_char) {
+        for (i = 0; i < len; i++) {
+            if (str8(p1)[i] != str8(p2)[i])
+                return false;
+        }
+    } else {
+        for (i = 0; i < len; i++) {
+            if (string_get(p1, i) != string_get(p2, i))
+                return false;
+        }
+    }
+    return true;
+}
+
+/* aether patch 0043: IsLooselyEqual of two values of one type is their
+   IsStrictlyEqual (no conversion): decided here for objects, symbols,
+   flat strings, booleans, undefined and null; -1 for the rest (numbers,
+   BigInts, ropes), which take the general path. Frees nothing. */
+static inline int js_eq_same_tag(JSValueConst op1, JSValueConst op2)
+{
+    switch (JS_VALUE_GET_TAG(op1)) {
+    case JS_TAG_OBJECT:
+    case JS_TAG_SYMBOL:
+        return JS_VALUE_GET_PTR(op1) == JS_VALUE_GET_PTR(op2);
+    case JS_TAG_STRING:
+        return js_flat_string_eq(JS_VALUE_GET_STRING(op1),
+                                 JS_VALUE_GET_STRING(op2));
+    case JS_TAG_UNDEFINED:
+    case JS_TAG_NULL:
+        return 1;
+    case JS_TAG_BOOL:
+        return JS_VALUE_GET_INT(op1) == JS_VALUE_GET_INT(op2);
+    default:
+        return -1;
+    }
+}
+
+/* aether patch 0043: drops the references of two operands of one tag
+   (both counted or neither), inline */
+static inline void js_eq_free_same_tag(JSContext *ctx, JSValue op1,
+                                       JSValue op2)
+{
+    if (JS_VALUE_HAS_REF_COUNT(op1)) {
+        if (--JS_REF_COUNT(JS_VALUE_GET_PTR(op1)) <= 0)
+            js_free_value_rt(ctx->rt, op1);
+        if (--JS_REF_COUNT(JS_VALUE_GET_PTR(op2)) <= 0)
+            js_free_value_rt(ctx->rt, op2);
+    }
+}
+
 static no_inline __exception int js_eq_slow(JSContext *ctx, JSValue *sp,
                                             bool is_neq)
 {
@@ -16701,6 +16811,14 @@ static no_inline __exception int js_eq_slow(JSContext *ctx, JSValue *sp,
 
     op1 = sp[-2];
     op2 = sp[-1];
+    /* aether patch 0043: `==` of two values of one type, first */
+    if (JS_VALUE_GET_TAG(op1) == JS_VALUE_GET_TAG(op2)) {
+        res = js_eq_same_tag(op1, op2);
+        if (res >= 0) {
+            js_eq_free_same_tag(ctx, op1, op2);
+            goto done;
+        }
+    }
  redo:
     tag1 = JS_VALUE_GET_NORM_TAG(op1);
     tag2 = JS_VALUE_GET_NORM_TAG(op2);
@@ -17044,6 +17162,16 @@ static no_inline int js_strict_eq_slow(JSContext *ctx, JSValue *sp,
                                        bool is_neq)
 {
     bool res;
+    /* aether patch 0043: two flat strings compared here, not through
+       js_strict_eq2's switch and js_string_eq's calls */
+    if (JS_VALUE_GET_TAG(sp[-2]) == JS_TAG_STRING &&
+        JS_VALUE_GET_TAG(sp[-1]) == JS_TAG_STRING) {
+        res = js_flat_string_eq(JS_VALUE_GET_STRING(sp[-2]),
+                                JS_VALUE_GET_STRING(sp[-1]));
+        js_eq_free_same_tag(ctx, sp[-2], sp[-1]);
+        sp[-2] = js_bool(res ^ is_neq);
+        return 0;
+    }
     res = js_strict_eq(ctx, sp[-2], sp[-1]);
     JS_FreeValue(ctx, sp[-2]);
     JS_FreeValue(ctx, sp[-1]);
@@ -22240,11 +22368,26 @@ static JSValue JS_InvokeFree(JSContext *ctx, JSValue this_val, JSAtom atom,
     return res;
 }
 
-/* JSAsyncFunctionState (used by generator and async functions) */
-static __exception int async_func_init(JSContext *ctx, JSAsyncFunctionState *s,
-                                       JSValueConst func_obj,
-                                       JSValueConst this_obj,
-                                       int argc, JSValueConst *argv)
+/* aether patch 0044: the size of a coroutine frame's buffer (arguments,
+   variables, stack and variable references), as async_func_init allocates
+   it */
+static size_t async_func_frame_size(JSFunctionBytecode *b, int argc)
+{
+    int local_count;
+    local_count = max_int(b->arg_count, argc) + b->var_count + b->stack_size;
+    return sizeof(JSValue) * max_int(local_count, 1) +
+        sizeof(JSVarRef *) * b->var_ref_count;
+}
+
+/* JSAsyncFunctionState (used by generator and async functions).
+   aether patch 0044: frame_buf, if not NULL, is the frame's buffer of
+   async_func_frame_size() bytes, owned by the caller */
+static __exception int async_func_init_buf(JSContext *ctx,
+                                           JSAsyncFunctionState *s,
+                                           JSValueConst func_obj,
+                                           JSValueConst this_obj,
+                                           int argc, JSValueConst *argv,
+                                           JSValue *frame_buf)
 {
     JSObject *p;
     JSFunctionBytecode *b;
@@ -22262,7 +22405,11 @@ static __exception int async_func_init(JSContext *ctx, JSAsyncFunctionState *s,
     local_count = arg_buf_len + b->var_count + b->stack_size;
     alloc_size = sizeof(JSValue) * max_int(local_count, 1) +
         sizeof(JSVarRef *) * b->var_ref_count;
-    sf->arg_buf = js_malloc(ctx, alloc_size);
+    s->frame_inline = (frame_buf != NULL);
+    if (frame_buf)
+        sf->arg_buf = frame_buf;
+    else
+        sf->arg_buf = js_malloc(ctx, alloc_size);
     if (!sf->arg_buf)
         return -1;
     sf->cur_func = js_dup(func_obj);
@@ -22283,6 +22430,14 @@ static __exception int async_func_init(JSContext *ctx, JSAsyncFunctionState *s,
     for(i = argc; i < n; i++)
         sf->arg_buf[i] = JS_UNDEFINED;
     return 0;
+}
+
+static __exception int async_func_init(JSContext *ctx, JSAsyncFunctionState *s,
+                                       JSValueConst func_obj,
+                                       JSValueConst this_obj,
+                                       int argc, JSValueConst *argv)
+{
+    return async_func_init_buf(ctx, s, func_obj, this_obj, argc, argv, NULL);
 }
 
 static void async_func_mark(JSRuntime *rt, JSAsyncFunctionState *s,
@@ -22321,7 +22476,8 @@ static void async_func_free(JSRuntime *rt, JSAsyncFunctionState *s)
         for(sp = sf->arg_buf; sp < sf->cur_sp; sp++) {
             JS_FreeValueRT(rt, *sp);
         }
-        js_free_rt(rt, sf->arg_buf);
+        if (!s->frame_inline)
+            js_free_rt(rt, sf->arg_buf);
     }
     JS_FreeValueRT(rt, sf->cur_func);
     JS_FreeValueRT(rt, s->this_val);
@@ -22355,6 +22511,9 @@ typedef enum JSGeneratorStateEnum {
 typedef struct JSGeneratorData {
     JSGeneratorStateEnum state;
     JSAsyncFunctionState func_state;
+    /* aether patch 0044: func_state's frame buffer, allocated with the
+       generator's data */
+    JSValue frame_buf[];
 } JSGeneratorData;
 
 static void free_generator_stack_rt(JSRuntime *rt, JSGeneratorData *s)
@@ -22487,6 +22646,58 @@ static JSValue js_generator_next(JSContext *ctx, JSValueConst this_val,
     return ret;
 }
 
+/* aether patch 0044: does a generator's prologue here when it only
+   stores `this` in a local (`push_this; put_loc n`, as methods using
+   `this` start) or is empty, and sets the frame where running it up to
+   OP_initial_yield would leave it; false (nothing done) for any other
+   prologue, or a sloppy function's `this` that needs converting */
+static bool js_generator_prologue_inline(JSContext *ctx,
+                                         JSAsyncFunctionState *s,
+                                         JSFunctionBytecode *b)
+{
+    JSStackFrame *sf = &s->frame;
+    const uint8_t *pc = b->byte_code_buf;
+    int idx = -1;
+
+    if (b->byte_code_len < 5)
+        return false;
+    if (pc[0] == OP_push_this) {
+        if (!b->is_strict_mode &&
+            JS_VALUE_GET_TAG(s->this_val) != JS_TAG_OBJECT)
+            return false;
+        switch (pc[1]) {
+        case OP_put_loc0:
+        case OP_put_loc1:
+        case OP_put_loc2:
+        case OP_put_loc3:
+            idx = pc[1] - OP_put_loc0;
+            pc += 2;
+            break;
+        case OP_put_loc8:
+            idx = pc[2];
+            pc += 3;
+            break;
+        case OP_put_loc:
+            idx = get_u16(pc + 2);
+            pc += 4;
+            break;
+        default:
+            return false;
+        }
+        if (idx >= b->var_count)
+            return false;
+    }
+    if (pc[0] != OP_initial_yield)
+        return false;
+    if (idx >= 0) {
+        JSValue old = sf->var_buf[idx];
+        sf->var_buf[idx] = js_dup(s->this_val);
+        JS_FreeValue(ctx, old);
+    }
+    sf->cur_pc = (uint8_t *)pc + 1;
+    return true;
+}
+
 static JSValue js_call_generator_function(JSContext *ctx, JSValueConst func_obj,
                                           JSValueConst this_obj,
                                           int argc, JSValueConst *argv,
@@ -22494,21 +22705,30 @@ static JSValue js_call_generator_function(JSContext *ctx, JSValueConst func_obj,
 {
     JSValue obj, func_ret;
     JSGeneratorData *s;
+    JSFunctionBytecode *b;
 
-    s = js_mallocz(ctx, sizeof(*s));
+    /* aether patch 0044: one allocation for the generator's data and its
+       frame (two before: js_mallocz and async_func_init's js_malloc) */
+    b = JS_VALUE_GET_OBJ(func_obj)->u.func.function_bytecode;
+    s = js_malloc(ctx, sizeof(*s) + async_func_frame_size(b, argc));
     if (!s)
         return JS_EXCEPTION;
+    memset(s, 0, sizeof(*s));
     s->state = JS_GENERATOR_STATE_SUSPENDED_START;
-    if (async_func_init(ctx, &s->func_state, func_obj, this_obj, argc, argv)) {
+    if (async_func_init_buf(ctx, &s->func_state, func_obj, this_obj, argc,
+                            argv, s->frame_buf)) {
         s->state = JS_GENERATOR_STATE_COMPLETED;
         goto fail;
     }
 
-    /* execute the function up to 'OP_initial_yield' */
-    func_ret = async_func_resume(ctx, &s->func_state);
-    if (JS_IsException(func_ret))
-        goto fail;
-    JS_FreeValue(ctx, func_ret);
+    /* execute the function up to 'OP_initial_yield' (aether patch 0044:
+       unless js_generator_prologue_inline did it) */
+    if (!js_generator_prologue_inline(ctx, &s->func_state, b)) {
+        func_ret = async_func_resume(ctx, &s->func_state);
+        if (JS_IsException(func_ret))
+            goto fail;
+        JS_FreeValue(ctx, func_ret);
+    }
 
     obj = js_create_from_ctor(ctx, func_obj, JS_CLASS_GENERATOR);
     if (JS_IsException(obj))
