@@ -39,7 +39,7 @@ use crate::gate::Meter;
 use crate::sys;
 
 /// The engine patches, by content: any change to the series is another engine build.
-const PATCHES: [&str; 33] = [
+const PATCHES: [&str; 35] = [
     include_str!(
         "../../../vendor/rquickjs-sys/patches/0001-regexp-skip-impossible-start-positions.patch"
     ),
@@ -103,6 +103,8 @@ const PATCHES: [&str; 33] = [
     include_str!(
         "../../../vendor/rquickjs-sys/patches/0040-builtins-object-keys-from-the-shape.patch"
     ),
+    include_str!("../../../vendor/rquickjs-sys/patches/0045-iterators-for-of-array-in-place.patch"),
+    include_str!("../../../vendor/rquickjs-sys/patches/0046-functions-made-with-their-shape.patch"),
 ];
 
 /// The engine build bytecode belongs to (it is only valid for the engine that wrote it:
