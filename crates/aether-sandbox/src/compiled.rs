@@ -39,7 +39,7 @@ use crate::gate::Meter;
 use crate::sys;
 
 /// The engine patches, by content: any change to the series is another engine build.
-const PATCHES: [&str; 35] = [
+const PATCHES: [&str; 37] = [
     include_str!(
         "../../../vendor/rquickjs-sys/patches/0001-regexp-skip-impossible-start-positions.patch"
     ),
@@ -109,6 +109,8 @@ const PATCHES: [&str; 35] = [
     include_str!(
         "../../../vendor/rquickjs-sys/patches/0044-generators-frame-with-the-generator.patch"
     ),
+    include_str!("../../../vendor/rquickjs-sys/patches/0045-iterators-for-of-array-in-place.patch"),
+    include_str!("../../../vendor/rquickjs-sys/patches/0046-functions-made-with-their-shape.patch"),
 ];
 
 /// The engine build bytecode belongs to (it is only valid for the engine that wrote it:

@@ -592,6 +592,9 @@ struct JSContext {
     JSShape *regexp_shape;  /* shape for regexp objects */
     JSShape *regexp_result_shape;  /* shape for regexp result objects */
     JSShape *iter_result_shape;  /* aether 0037: { value, done } */
+    /* aether 0046: a function's { length, name } and
+       { length, name, prototype } */
+    JSShape *closure_shape[2];
 
     JSValue *class_proto;
     JSValue function_proto;
@@ -3096,6 +3099,12 @@ static void JS_MarkContext(JSRuntime *rt, JSContext *ctx,
 
     if (ctx->iter_result_shape)
         mark_func(rt, &ctx->iter_result_shape->header);
+
+    /* aether 0046 */
+    for (int i = 0; i < 2; i++) {
+        if (ctx->closure_shape[i])
+            mark_func(rt, &ctx->closure_shape[i]->header);
+    }
 }
 
 void JS_FreeContext(JSContext *ctx)
@@ -3173,6 +3182,8 @@ void JS_FreeContext(JSContext *ctx)
     js_free_shape_null(ctx->rt, ctx->regexp_shape);
     js_free_shape_null(ctx->rt, ctx->regexp_result_shape);
     js_free_shape_null(ctx->rt, ctx->iter_result_shape);
+    js_free_shape_null(ctx->rt, ctx->closure_shape[0]); /* aether 0046 */
+    js_free_shape_null(ctx->rt, ctx->closure_shape[1]);
 
     list_del(&ctx->link);
     remove_gc_object(&ctx->header);
@@ -17724,6 +17735,10 @@ static __exception int js_for_in_next(JSContext *ctx, JSValue *sp)
 static JSValue js_iterator_proto_iterator(JSContext *ctx, JSValueConst this_val,
                                           int argc, JSValueConst *argv);
 
+/* aether 0045 */
+static JSValue js_create_array_iterator(JSContext *ctx, JSValueConst this_val,
+                                        int argc, JSValueConst *argv, int magic);
+
 static JSValue JS_GetIterator2(JSContext *ctx, JSValueConst obj,
                                JSValueConst method)
 {
@@ -17738,6 +17753,18 @@ static JSValue JS_GetIterator2(JSContext *ctx, JSValueConst obj,
             p->u.cfunc.cproto == JS_CFUNC_generic &&
             p->u.cfunc.c_function.generic == js_iterator_proto_iterator)
             return js_dup(obj);
+    }
+    /* aether 0045: Array.prototype.values (an array's [Symbol.iterator])
+       makes the iterator here, in its own realm, not through JS_Call */
+    if (JS_VALUE_GET_TAG(method) == JS_TAG_OBJECT &&
+        JS_VALUE_GET_TAG(obj) == JS_TAG_OBJECT) {
+        JSObject *p = JS_VALUE_GET_OBJ(method);
+        if (p->class_id == JS_CLASS_C_FUNCTION &&
+            p->u.cfunc.cproto == JS_CFUNC_generic_magic &&
+            p->u.cfunc.c_function.generic_magic == js_create_array_iterator &&
+            p->u.cfunc.magic == JS_ITERATOR_KIND_VALUE)
+            return js_create_array_iterator(p->u.cfunc.realm, obj, 0, NULL,
+                                            JS_ITERATOR_KIND_VALUE);
     }
     enum_obj = JS_Call(ctx, method, obj, 0, NULL);
     if (JS_IsException(enum_obj))
@@ -18460,6 +18487,51 @@ static const uint16_t func_kind_to_class_id[] = {
     [JS_FUNC_ASYNC_GENERATOR] = JS_CLASS_ASYNC_GENERATOR_FUNCTION,
 };
 
+/* aether 0046: js_closure for an ordinary function: the object made with
+   ctx->closure_shape[has_prototype] ({ length, name } or { length, name,
+   prototype }: what js_function_set_properties and JS_DefineAutoInitProperty
+   would add, same order, same flags) and the values stored. b's reference
+   is taken (freed on failure). */
+static JSValue js_closure_from_shape(JSContext *ctx, JSFunctionBytecode *b,
+                                     JSVarRef **cur_var_refs,
+                                     JSStackFrame *sf)
+{
+    JSValue func_obj, name;
+    JSAtom name_atom;
+    JSObject *p;
+    int has_prototype = b->has_prototype;
+
+    name_atom = b->func_name;
+    if (name_atom == JS_ATOM_NULL)
+        name_atom = JS_ATOM_empty_string;
+    name = JS_AtomToString(ctx, name_atom);
+    if (JS_IsException(name))
+        goto fail;
+    func_obj = JS_NewObjectFromShape(ctx,
+                                     js_dup_shape(ctx->closure_shape[has_prototype]),
+                                     JS_CLASS_BYTECODE_FUNCTION, NULL);
+    if (JS_IsException(func_obj)) {
+        JS_FreeValue(ctx, name);
+        goto fail;
+    }
+    p = JS_VALUE_GET_OBJ(func_obj);
+    p->prop[0].u.value = js_int32(b->defined_arg_count);
+    p->prop[1].u.value = name;
+    if (has_prototype) {
+        /* the prototype object is made when first read, as with
+           JS_DefineAutoInitProperty */
+        p->is_constructor = true;
+        p->prop[2].u.init.realm_and_id =
+            (uintptr_t)JS_DupContext(ctx) | JS_AUTOINIT_ID_PROTOTYPE;
+        p->prop[2].u.init.opaque = NULL;
+    }
+    /* frees func_obj, and with it b, on failure */
+    return js_closure2(ctx, func_obj, b, cur_var_refs, sf);
+ fail:
+    JS_FreeValue(ctx, JS_MKPTR(JS_TAG_FUNCTION_BYTECODE, b));
+    return JS_EXCEPTION;
+}
+
 static JSValue js_closure(JSContext *ctx, JSValue bfunc,
                           JSVarRef **cur_var_refs,
                           JSStackFrame *sf)
@@ -18469,6 +18541,11 @@ static JSValue js_closure(JSContext *ctx, JSValue bfunc,
     JSAtom name_atom;
 
     b = JS_VALUE_GET_PTR(bfunc);
+    /* aether 0046: an ordinary function (not a generator or async) is
+       made with its final shape, and its properties' values stored, not
+       defined one at a time (each a shape transition) */
+    if (b->func_kind == JS_FUNC_NORMAL && likely(ctx->closure_shape[1]))
+        return js_closure_from_shape(ctx, b, cur_var_refs, sf);
     func_obj = JS_NewObjectClass(ctx, func_kind_to_class_id[b->func_kind]);
     if (JS_IsException(func_obj)) {
         JS_FreeValue(ctx, bfunc);
@@ -47283,6 +47360,16 @@ static JSValue js_array_iterator_next(JSContext *ctx, JSValueConst this_val,
     if (JS_IsUndefined(it->obj))
         goto done;
     p = JS_VALUE_GET_OBJ(it->obj);
+    /* aether 0045: the values of an Array, at an index below its element
+       count: the element, read in place (the array's length, an own data
+       property, is at least its count, and the element is an own data
+       property: nothing can run). Holes past the count, the end, keys,
+       entries, typed arrays and array-likes take the path below. */
+    if (p->class_id == JS_CLASS_ARRAY && p->fast_array &&
+        it->idx < p->u.array.count && it->kind == JS_ITERATOR_KIND_VALUE) {
+        *pdone = false;
+        return js_dup(p->u.array.u.values[it->idx++]);
+    }
     if (is_typed_array(p->class_id)) {
         if (typed_array_is_oob(p)) {
             JS_ThrowTypeErrorArrayBufferOOB(ctx);
@@ -61077,6 +61164,22 @@ static int JS_AddIntrinsicBasicObjects(JSContext *ctx)
     if (js_new_shape_with(ctx, &ctx->iter_result_shape,
                           ctx->class_proto[JS_CLASS_OBJECT],
                           countof(iter_result_props), iter_result_props)) {
+        return -1;
+    }
+    /* aether 0046: the properties js_closure gives an ordinary function,
+       in the order and with the flags js_function_set_properties and
+       JS_DefineAutoInitProperty give them */
+    static const JSShapeProperty closure_props[] = {
+        {.atom=JS_ATOM_length,          .flags=JS_PROP_CONFIGURABLE},
+        {.atom=JS_ATOM_name,            .flags=JS_PROP_CONFIGURABLE},
+        {.atom=JS_ATOM_prototype,       .flags=JS_PROP_WRITABLE|JS_PROP_AUTOINIT},
+    };
+    if (js_new_shape_with(ctx, &ctx->closure_shape[0],
+                          ctx->class_proto[JS_CLASS_BYTECODE_FUNCTION],
+                          2, closure_props) ||
+        js_new_shape_with(ctx, &ctx->closure_shape[1],
+                          ctx->class_proto[JS_CLASS_BYTECODE_FUNCTION],
+                          3, closure_props)) {
         return -1;
     }
 
