@@ -18942,8 +18942,8 @@ static no_inline JSValue js_leaf_call(const JSFunctionBytecode *b,
     pc = b->byte_code_buf;
 
 #if DIRECT_DISPATCH
+    /* js_bytecode_is_leaf admits no opcode without an entry here */
     static const void * const leaf_dispatch[256] = {
-        [0 ... 255] = &&leaf_OP_return,
         [OP_get_arg0] = &&leaf_OP_get_arg0,
         [OP_get_arg1] = &&leaf_OP_get_arg0,
         [OP_get_arg2] = &&leaf_OP_get_arg0,
@@ -18978,6 +18978,7 @@ static no_inline JSValue js_leaf_call(const JSFunctionBytecode *b,
         [OP_not] = &&leaf_OP_not,
         [OP_neg] = &&leaf_OP_neg,
         [OP_plus] = &&leaf_OP_plus,
+        [OP_return] = &&leaf_OP_return,
     };
 #define LEAF_SWITCH(pc) goto *leaf_dispatch[*(pc)++];
 #define LEAF_CASE(op)   leaf_ ## op
