@@ -39,7 +39,7 @@ use crate::gate::Meter;
 use crate::sys;
 
 /// The engine patches, by content: any change to the series is another engine build.
-const PATCHES: [&str; 37] = [
+const PATCHES: [&str; 38] = [
     include_str!(
         "../../../vendor/rquickjs-sys/patches/0001-regexp-skip-impossible-start-positions.patch"
     ),
@@ -102,6 +102,9 @@ const PATCHES: [&str; 37] = [
     include_str!("../../../vendor/rquickjs-sys/patches/0039-builtins-array-pop-in-place.patch"),
     include_str!(
         "../../../vendor/rquickjs-sys/patches/0040-builtins-object-keys-from-the-shape.patch"
+    ),
+    include_str!(
+        "../../../vendor/rquickjs-sys/patches/0041-interp-leaf-calls-without-a-frame.patch"
     ),
     include_str!(
         "../../../vendor/rquickjs-sys/patches/0043-interp-loose-equality-of-one-type.patch"

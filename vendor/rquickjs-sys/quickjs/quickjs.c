@@ -886,7 +886,13 @@ typedef struct JSFunctionBytecode {
     uint8_t super_allowed : 1;
     uint8_t arguments_allowed : 1;
     uint8_t backtrace_barrier : 1; /* stop backtrace on this function */
-    /* XXX: 5 bits available */
+    /* aether patch 0041: a leaf of number arithmetic (js_bytecode_is_leaf) */
+    uint8_t is_leaf : 1;
+    /* XXX: 4 bits available */
+    /* aether patch 0041: arg_count, or JS_LEAF_ARG_MIN for a leaf, so that
+       JS_CallInternal's one test of the argument count also finds leaves;
+       set with is_leaf once the bytecode is final */
+    uint16_t call_arg_min;
     /* aether patch 0023: bytes of a call frame (locals, stack, var_refs),
        without copied arguments; set with the sizes, read on every call */
     uint32_t frame_size;
@@ -19000,6 +19006,428 @@ static no_inline JSValue js_call_getter(JSContext *ctx, JSObject *getter,
     return ret;
 }
 
+/* aether patch 0041: calls of small leaf functions without a frame.
+
+   A leaf is a normal (not generator, not async) function whose whole
+   bytecode is one expression over its parameters and number constants
+   followed by `return`: argument reads, number pushes, the arithmetic and
+   bitwise operators and nothing else (no jump, no local, no closure
+   variable, no `this`, no `arguments`, no call, no property access).
+   Given numbers (int or float64) for its parameters, such a function
+   cannot throw, call anything, allocate or observe its own frame, so
+   JS_CallInternal, after its interrupt poll and stack-limit check,
+   evaluates it on a small stack of numbers (js_leaf_call) instead of
+   making a frame and entering the interpreter loop. A value that is not a
+   number (an argument such as a string, an object with valueOf, a BigInt)
+   sends the call, before anything observable, to the ordinary path, and
+   so does a missing argument. */
+#define JS_LEAF_STACK_MAX 16
+#define JS_LEAF_ARG_MIN 0xffff
+
+/* is_leaf and call_arg_min of b, once its bytecode is final */
+static void js_bytecode_set_call_arg_min(JSFunctionBytecode *b);
+
+/* true if the final bytecode of b is a leaf (see above); the walk checks
+   every operand and the stack depth, so bytecode read from a file is
+   classified as safely as compiled bytecode */
+static bool js_bytecode_is_leaf(const JSFunctionBytecode *b)
+{
+    const uint8_t *pc, *end;
+    int depth, size;
+    uint32_t idx;
+    JSValue v;
+
+    if (b->func_kind != JS_FUNC_NORMAL || b->var_count != 0 ||
+        b->var_ref_count != 0 || b->is_derived_class_constructor ||
+        b->byte_code_len <= 0)
+        return false;
+    pc = b->byte_code_buf;
+    end = pc + b->byte_code_len;
+    depth = 0;
+    while (pc < end) {
+        switch (*pc) {
+        case OP_get_arg0: case OP_get_arg1: case OP_get_arg2: case OP_get_arg3:
+            if (*pc - OP_get_arg0 >= b->arg_count)
+                return false;
+            size = 1;
+            depth++;
+            break;
+        case OP_get_arg:
+            if (end - pc < 3 || get_u16(pc + 1) >= b->arg_count)
+                return false;
+            size = 3;
+            depth++;
+            break;
+        case OP_push_minus1: case OP_push_0: case OP_push_1: case OP_push_2:
+        case OP_push_3: case OP_push_4: case OP_push_5: case OP_push_6:
+        case OP_push_7:
+            size = 1;
+            depth++;
+            break;
+        case OP_push_i8:
+            size = 2;
+            depth++;
+            break;
+        case OP_push_i16:
+            size = 3;
+            depth++;
+            break;
+        case OP_push_i32:
+            size = 5;
+            depth++;
+            break;
+        case OP_push_const8:
+        case OP_push_const:
+            size = *pc == OP_push_const8 ? 2 : 5;
+            if (end - pc < size)
+                return false;
+            idx = size == 2 ? pc[1] : get_u32(pc + 1);
+            if (idx >= b->cpool_count)
+                return false;
+            v = b->cpool[idx];
+            if (JS_VALUE_GET_TAG(v) != JS_TAG_INT &&
+                !JS_TAG_IS_FLOAT64(JS_VALUE_GET_TAG(v)))
+                return false;
+            depth++;
+            break;
+        case OP_add: case OP_sub: case OP_mul: case OP_div: case OP_mod:
+        case OP_pow: case OP_shl: case OP_sar: case OP_shr: case OP_and:
+        case OP_or: case OP_xor:
+            if (depth < 2)
+                return false;
+            size = 1;
+            depth--;
+            break;
+        case OP_not: case OP_neg: case OP_plus:
+            if (depth < 1)
+                return false;
+            size = 1;
+            break;
+        case OP_return:
+            /* the only exit, and the last instruction */
+            return depth == 1 && pc + 1 == end;
+        default:
+            return false;
+        }
+        if (end - pc < size || depth > JS_LEAF_STACK_MAX)
+            return false;
+        pc += size;
+    }
+    return false;
+}
+
+static void js_bytecode_set_call_arg_min(JSFunctionBytecode *b)
+{
+    b->is_leaf = js_bytecode_is_leaf(b);
+    b->call_arg_min = b->is_leaf ? JS_LEAF_ARG_MIN : b->arg_count;
+}
+
+static inline bool js_leaf_is_number(JSValueConst v)
+{
+    uint32_t tag = JS_VALUE_GET_TAG(v);
+    return tag == JS_TAG_INT || JS_TAG_IS_FLOAT64(tag);
+}
+
+/* the value of a call of the leaf b (argc >= b->arg_count arguments at
+   argv), after JS_CallInternal's interrupt poll and stack check: each
+   operator computed as the interpreter's number paths compute it (same
+   results, same int or float64 representation); JS_UNINITIALIZED as soon
+   as an operand or the result is not a number (an argument that is not
+   one), when nothing observable has been done: the caller then makes the
+   ordinary call */
+static no_inline JSValue js_leaf_call(const JSFunctionBytecode *b,
+                                      JSValueConst *argv)
+{
+    JSValue stack[JS_LEAF_STACK_MAX], *sp = stack, op1, op2;
+    const uint8_t *pc;
+    int32_t i1, i2;
+    double d1, d2;
+    int64_t r;
+
+    pc = b->byte_code_buf;
+
+#if DIRECT_DISPATCH
+    /* js_bytecode_is_leaf admits no opcode without an entry here */
+    static const void * const leaf_dispatch[256] = {
+        [OP_get_arg0] = &&leaf_OP_get_arg0,
+        [OP_get_arg1] = &&leaf_OP_get_arg0,
+        [OP_get_arg2] = &&leaf_OP_get_arg0,
+        [OP_get_arg3] = &&leaf_OP_get_arg0,
+        [OP_get_arg] = &&leaf_OP_get_arg,
+        [OP_push_minus1] = &&leaf_OP_push_0,
+        [OP_push_0] = &&leaf_OP_push_0,
+        [OP_push_1] = &&leaf_OP_push_0,
+        [OP_push_2] = &&leaf_OP_push_0,
+        [OP_push_3] = &&leaf_OP_push_0,
+        [OP_push_4] = &&leaf_OP_push_0,
+        [OP_push_5] = &&leaf_OP_push_0,
+        [OP_push_6] = &&leaf_OP_push_0,
+        [OP_push_7] = &&leaf_OP_push_0,
+        [OP_push_i8] = &&leaf_OP_push_i8,
+        [OP_push_i16] = &&leaf_OP_push_i16,
+        [OP_push_i32] = &&leaf_OP_push_i32,
+        [OP_push_const8] = &&leaf_OP_push_const8,
+        [OP_push_const] = &&leaf_OP_push_const,
+        [OP_add] = &&leaf_OP_add,
+        [OP_sub] = &&leaf_OP_sub,
+        [OP_mul] = &&leaf_OP_mul,
+        [OP_div] = &&leaf_OP_div,
+        [OP_mod] = &&leaf_OP_mod,
+        [OP_pow] = &&leaf_OP_pow,
+        [OP_shl] = &&leaf_OP_shl,
+        [OP_sar] = &&leaf_OP_sar,
+        [OP_shr] = &&leaf_OP_shr,
+        [OP_and] = &&leaf_OP_and,
+        [OP_or] = &&leaf_OP_or,
+        [OP_xor] = &&leaf_OP_xor,
+        [OP_not] = &&leaf_OP_not,
+        [OP_neg] = &&leaf_OP_neg,
+        [OP_plus] = &&leaf_OP_plus,
+        [OP_return] = &&leaf_OP_return,
+    };
+#define LEAF_SWITCH(pc) goto *leaf_dispatch[*(pc)++];
+#define LEAF_CASE(op)   leaf_ ## op
+#define LEAF_NEXT       LEAF_SWITCH(pc)
+#else
+#define LEAF_SWITCH(pc) switch (*(pc)++)
+#define LEAF_CASE(op)   case op
+#define LEAF_NEXT       break
+#endif
+
+    for (;;) {
+        LEAF_SWITCH(pc) {
+        LEAF_CASE(OP_get_arg0):
+#if !DIRECT_DISPATCH
+        LEAF_CASE(OP_get_arg1):
+        LEAF_CASE(OP_get_arg2):
+        LEAF_CASE(OP_get_arg3):
+#endif
+            *sp++ = argv[pc[-1] - OP_get_arg0];
+            LEAF_NEXT;
+        LEAF_CASE(OP_get_arg):
+            *sp++ = argv[get_u16(pc)];
+            pc += 2;
+            LEAF_NEXT;
+        LEAF_CASE(OP_push_0):
+#if !DIRECT_DISPATCH
+        LEAF_CASE(OP_push_minus1):
+        LEAF_CASE(OP_push_1):
+        LEAF_CASE(OP_push_2):
+        LEAF_CASE(OP_push_3):
+        LEAF_CASE(OP_push_4):
+        LEAF_CASE(OP_push_5):
+        LEAF_CASE(OP_push_6):
+        LEAF_CASE(OP_push_7):
+#endif
+            *sp++ = js_int32(pc[-1] - OP_push_0);
+            LEAF_NEXT;
+        LEAF_CASE(OP_push_i8):
+            *sp++ = js_int32(get_i8(pc));
+            pc += 1;
+            LEAF_NEXT;
+        LEAF_CASE(OP_push_i16):
+            *sp++ = js_int32(get_i16(pc));
+            pc += 2;
+            LEAF_NEXT;
+        LEAF_CASE(OP_push_i32):
+            *sp++ = js_int32(get_u32(pc));
+            pc += 4;
+            LEAF_NEXT;
+        LEAF_CASE(OP_push_const8):
+            *sp++ = b->cpool[*pc++];
+            LEAF_NEXT;
+        LEAF_CASE(OP_push_const):
+            *sp++ = b->cpool[get_u32(pc)];
+            pc += 4;
+            LEAF_NEXT;
+        LEAF_CASE(OP_add):
+            op1 = sp[-2];
+            op2 = sp[-1];
+            if (JS_VALUE_IS_BOTH_INT(op1, op2)) {
+                r = (int64_t)JS_VALUE_GET_INT(op1) + JS_VALUE_GET_INT(op2);
+                if (unlikely(r < INT32_MIN || r > INT32_MAX))
+                    sp[-2] = js_float64(r);
+                else
+                    sp[-2] = js_int32(r);
+            } else {
+                if (!js_arith_to_float64(op1, &d1) ||
+                    !js_arith_to_float64(op2, &d2))
+                    return JS_UNINITIALIZED;
+                JS_X87_FPCW_SAVE_AND_ADJUST(fpcw);
+                sp[-2] = js_float64(d1 + d2);
+                JS_X87_FPCW_RESTORE(fpcw);
+            }
+            sp--;
+            LEAF_NEXT;
+        LEAF_CASE(OP_sub):
+            op1 = sp[-2];
+            op2 = sp[-1];
+            if (JS_VALUE_IS_BOTH_INT(op1, op2)) {
+                r = (int64_t)JS_VALUE_GET_INT(op1) - JS_VALUE_GET_INT(op2);
+                if (unlikely((int)r != r))
+                    sp[-2] = __JS_NewFloat64((double)r);
+                else
+                    sp[-2] = js_int32(r);
+            } else {
+                if (!js_arith_to_float64(op1, &d1) ||
+                    !js_arith_to_float64(op2, &d2))
+                    return JS_UNINITIALIZED;
+                JS_X87_FPCW_SAVE_AND_ADJUST(fpcw);
+                sp[-2] = js_float64(d1 - d2);
+                JS_X87_FPCW_RESTORE(fpcw);
+            }
+            sp--;
+            LEAF_NEXT;
+        LEAF_CASE(OP_mul):
+            op1 = sp[-2];
+            op2 = sp[-1];
+            if (JS_VALUE_IS_BOTH_INT(op1, op2)) {
+                i1 = JS_VALUE_GET_INT(op1);
+                i2 = JS_VALUE_GET_INT(op2);
+                r = (int64_t)i1 * i2;
+                if (unlikely((int)r != r)) {
+                    sp[-2] = js_float64((double)r);
+                } else if (unlikely(r == 0 && (i1 | i2) < 0)) {
+                    /* -0 */
+                    sp[-2] = js_float64(-0.0);
+                } else {
+                    sp[-2] = js_int32(r);
+                }
+            } else {
+                if (!js_arith_to_float64(op1, &d1) ||
+                    !js_arith_to_float64(op2, &d2))
+                    return JS_UNINITIALIZED;
+                JS_X87_FPCW_SAVE_AND_ADJUST(fpcw);
+                sp[-2] = js_float64(d1 * d2);
+                JS_X87_FPCW_RESTORE(fpcw);
+            }
+            sp--;
+            LEAF_NEXT;
+        LEAF_CASE(OP_div):
+            if (!js_arith_to_float64(sp[-2], &d1) ||
+                !js_arith_to_float64(sp[-1], &d2))
+                return JS_UNINITIALIZED;
+            {
+                JS_X87_FPCW_SAVE_AND_ADJUST(fpcw);
+                sp[-2] = js_number(d1 / d2);
+                JS_X87_FPCW_RESTORE(fpcw);
+            }
+            sp--;
+            LEAF_NEXT;
+        LEAF_CASE(OP_mod):
+            op1 = sp[-2];
+            op2 = sp[-1];
+            if (JS_VALUE_IS_BOTH_INT(op1, op2) &&
+                JS_VALUE_GET_INT(op1) >= 0 && JS_VALUE_GET_INT(op2) > 0) {
+                sp[-2] = js_int32(JS_VALUE_GET_INT(op1) % JS_VALUE_GET_INT(op2));
+            } else {
+                if (!js_arith_to_float64(op1, &d1) ||
+                    !js_arith_to_float64(op2, &d2))
+                    return JS_UNINITIALIZED;
+                JS_X87_FPCW_SAVE_AND_ADJUST(fpcw);
+                sp[-2] = js_float64(fmod(d1, d2));
+                JS_X87_FPCW_RESTORE(fpcw);
+            }
+            sp--;
+            LEAF_NEXT;
+        LEAF_CASE(OP_pow):
+            op1 = sp[-2];
+            op2 = sp[-1];
+            if (JS_VALUE_IS_BOTH_INT(op1, op2) &&
+                js_pow_int_exact(JS_VALUE_GET_INT(op1), JS_VALUE_GET_INT(op2),
+                                 &d1)) {
+                sp[-2] = js_number(d1);
+            } else {
+                if (!js_arith_to_float64(op1, &d1) ||
+                    !js_arith_to_float64(op2, &d2))
+                    return JS_UNINITIALIZED;
+                JS_X87_FPCW_SAVE_AND_ADJUST(fpcw);
+                sp[-2] = js_float64(js_math_pow(d1, d2));
+                JS_X87_FPCW_RESTORE(fpcw);
+            }
+            sp--;
+            LEAF_NEXT;
+        LEAF_CASE(OP_shl):
+            if (!js_number_to_int32(sp[-2], &i1) ||
+                !js_number_to_int32(sp[-1], &i2))
+                return JS_UNINITIALIZED;
+            sp[-2] = js_int32((uint32_t)i1 << (i2 & 0x1f));
+            sp--;
+            LEAF_NEXT;
+        LEAF_CASE(OP_sar):
+            if (!js_number_to_int32(sp[-2], &i1) ||
+                !js_number_to_int32(sp[-1], &i2))
+                return JS_UNINITIALIZED;
+            sp[-2] = js_int32(i1 >> (i2 & 0x1f));
+            sp--;
+            LEAF_NEXT;
+        LEAF_CASE(OP_shr):
+            if (!js_number_to_int32(sp[-2], &i1) ||
+                !js_number_to_int32(sp[-1], &i2))
+                return JS_UNINITIALIZED;
+            sp[-2] = js_uint32((uint32_t)i1 >> (i2 & 0x1f));
+            sp--;
+            LEAF_NEXT;
+        LEAF_CASE(OP_and):
+            if (!js_number_to_int32(sp[-2], &i1) ||
+                !js_number_to_int32(sp[-1], &i2))
+                return JS_UNINITIALIZED;
+            sp[-2] = js_int32(i1 & i2);
+            sp--;
+            LEAF_NEXT;
+        LEAF_CASE(OP_or):
+            if (!js_number_to_int32(sp[-2], &i1) ||
+                !js_number_to_int32(sp[-1], &i2))
+                return JS_UNINITIALIZED;
+            sp[-2] = js_int32(i1 | i2);
+            sp--;
+            LEAF_NEXT;
+        LEAF_CASE(OP_xor):
+            if (!js_number_to_int32(sp[-2], &i1) ||
+                !js_number_to_int32(sp[-1], &i2))
+                return JS_UNINITIALIZED;
+            sp[-2] = js_int32(i1 ^ i2);
+            sp--;
+            LEAF_NEXT;
+        LEAF_CASE(OP_not):
+            if (!js_number_to_int32(sp[-1], &i1))
+                return JS_UNINITIALIZED;
+            sp[-1] = js_int32(~i1);
+            LEAF_NEXT;
+        LEAF_CASE(OP_neg):
+            op1 = sp[-1];
+            if (JS_VALUE_GET_TAG(op1) == JS_TAG_INT) {
+                i1 = JS_VALUE_GET_INT(op1);
+                if (unlikely(i1 == 0))
+                    sp[-1] = js_float64(-0.0);
+                else if (unlikely(i1 == INT32_MIN))
+                    sp[-1] = js_float64(-(double)i1);
+                else
+                    sp[-1] = js_int32(-i1);
+            } else if (JS_TAG_IS_FLOAT64(JS_VALUE_GET_TAG(op1))) {
+                sp[-1] = js_float64(-JS_VALUE_GET_FLOAT64(op1));
+            } else {
+                return JS_UNINITIALIZED;
+            }
+            LEAF_NEXT;
+        LEAF_CASE(OP_plus):
+            if (!js_leaf_is_number(sp[-1]))
+                return JS_UNINITIALIZED;
+            LEAF_NEXT;
+#if !DIRECT_DISPATCH
+        default:
+#endif
+        LEAF_CASE(OP_return): /* js_bytecode_is_leaf admits no other */
+            if (!js_leaf_is_number(sp[-1]))
+                return JS_UNINITIALIZED; /* e.g. (a) => a given an object */
+            return sp[-1];
+        }
+    }
+#undef LEAF_SWITCH
+#undef LEAF_CASE
+#undef LEAF_NEXT
+}
+
 /* argv[] is modified if (flags & JS_CALL_FLAG_COPY_ARGV) = 0. */
 static JSValue JS_CallInternal(JSContext *caller_ctx, JSValueConst func_obj,
                                JSValueConst this_obj, JSValueConst new_target,
@@ -19085,8 +19513,20 @@ static JSValue JS_CallInternal(JSContext *caller_ctx, JSValueConst func_obj,
     }
     b = p->u.func.function_bytecode;
 
-    if (unlikely(argc < b->arg_count || (flags & JS_CALL_FLAG_COPY_ARGV))) {
-        arg_allocated_size = b->arg_count;
+    /* aether patch 0041: call_arg_min is arg_count but for leaves */
+    if (unlikely(argc < b->call_arg_min || (flags & JS_CALL_FLAG_COPY_ARGV))) {
+        if (b->is_leaf && argc >= b->arg_count) {
+            /* a leaf given numbers needs no frame */
+            if (js_check_stack_overflow(rt, b->frame_size))
+                return JS_ThrowStackOverflow(caller_ctx);
+            ret_val = js_leaf_call(b, argv);
+            if (!JS_IsUninitialized(ret_val))
+                return ret_val;
+        }
+        if (argc < b->arg_count || (flags & JS_CALL_FLAG_COPY_ARGV))
+            arg_allocated_size = b->arg_count;
+        else
+            arg_allocated_size = 0;
     } else {
         arg_allocated_size = 0;
     }
@@ -38995,6 +39435,7 @@ static JSValue js_create_function(JSContext *ctx, JSFunctionDef *fd)
     b->arguments_allowed = fd->arguments_allowed;
     b->backtrace_barrier = fd->backtrace_barrier;
     b->realm = JS_DupContext(ctx);
+    js_bytecode_set_call_arg_min(b); /* aether patch 0041 */
 
     add_gc_object(ctx->rt, &b->header, JS_GC_OBJ_TYPE_FUNCTION_BYTECODE);
 
@@ -41756,6 +42197,7 @@ static JSValue JS_ReadFunctionTag(BCReaderState *s)
             goto fail;
         bc_read_trace(s, "}\n");
     }
+    js_bytecode_set_call_arg_min(b); /* aether patch 0041 */
     if (!has_debug_info)
         goto nodebug;
 
