@@ -210,6 +210,9 @@ pub(crate) struct SharedRelro {
     /// The segment.
     start: usize,
     len: usize,
+    /// The process that made it: only it has the window mapped (a forked worker does not, and
+    /// may have its own memory at that address), so only it may unmap it.
+    owner: u32,
 }
 
 impl SharedRelro {
@@ -245,6 +248,7 @@ impl SharedRelro {
             window: window as usize,
             start,
             len,
+            owner: std::process::id(),
         };
         // SAFETY: `window` is the mapping just made, `len` bytes; MADV_DONTFORK only keeps it
         // out of children.
@@ -259,8 +263,9 @@ impl SharedRelro {
     }
 
     /// The second half (see [`SharedRelro`]). On `Err` (the mapping over the segment failed) the
-    /// segment stays as it was: since Linux 6.12, which the tier needs (Landlock ABI 6), a failed
-    /// `MAP_FIXED` mapping puts back what it was to replace.
+    /// segment may be gone: a file mapping with `MAP_FIXED` clears what it replaces before the
+    /// file's own `mmap` can fail, and the kernel does not put it back; the caller must not run
+    /// on (the zygote ends).
     pub(crate) fn install(self) -> io::Result<()> {
         use std::os::fd::AsRawFd;
         // SAFETY: `window` and the segment are both `len` bytes, mapped readable (the segment)
@@ -295,7 +300,13 @@ impl SharedRelro {
 
 impl Drop for SharedRelro {
     fn drop(&mut self) {
-        // SAFETY: the window mapped in `prepare`, unmapped once (here); nothing refers to it.
+        // A worker unwinding from a panic drops the zygote's copy too: the window is not mapped
+        // there (MADV_DONTFORK), and the range may hold the worker's own memory.
+        if std::process::id() != self.owner {
+            return;
+        }
+        // SAFETY: the window mapped in `prepare` by this process, unmapped once (here); nothing
+        // refers to it.
         unsafe { libc::munmap(self.window as *mut libc::c_void, self.len) };
     }
 }

@@ -854,7 +854,8 @@ fn zygote(mut control: OwnedFd, first: Option<(OwnedFd, Option<OwnedFd>)>) -> i3
     // What every worker would otherwise detect again after its fork (issue 23).
     aether_sandbox::detect_cpu_features();
     // Fewer page-table entries copied per fork: the RELRO segment from a sealed memfd, installed
-    // before the second worker (issue 23). As it was if anything fails.
+    // before the second worker (issue 23). As it was if preparing fails; the zygote ends if
+    // the mapping over the segment fails.
     let mut relro = sys::SharedRelro::prepare();
     // A worker runs one step: compiling its modules into a cache of its own would gain
     // nothing. aether compiles them once in its own process and sends the bytecode with each
@@ -891,8 +892,10 @@ fn zygote(mut control: OwnedFd, first: Option<(OwnedFd, Option<OwnedFd>)>) -> i3
         requests = requests.saturating_add(1);
         if requests == PREPARE_REST_AT {
             prepare_rest();
-            if let Some(relro) = relro.take() {
-                let _ = relro.install();
+            // A failed mapping over the segment may have left a hole where the constants were:
+            // end here (every later step's worker fails) rather than fault on the next read.
+            if relro.take().is_some_and(|relro| relro.install().is_err()) {
+                return 1;
             }
         }
         let (16, Some(socket)) = (n, socket) else {

@@ -2710,8 +2710,10 @@ void JS_FreeRuntime(JSRuntime *rt)
 
     /* aether patch 0043 */
     for(i = 0; i < (int)countof(rt->char_strings); i++) {
-        if (rt->char_strings[i])
+        if (rt->char_strings[i]) {
             JS_FreeValueRT(rt, JS_MKPTR(JS_TAG_STRING, rt->char_strings[i]));
+            rt->char_strings[i] = NULL;
+        }
     }
 
     list_for_each_safe(el, el1, &rt->job_list) {
