@@ -22,10 +22,6 @@ const APPLY_RATIO: f64 = 1.32;
 /// after.
 const GETTER_RATIO: f64 = 1.55;
 
-/// The timing tests take this while they measure, and the test262 run while it runs, so that
-/// the other tests of this binary do not share the CPU with a measurement.
-static QUIET: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
 fn fixture(name: &str) -> String {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
     std::fs::read_to_string(dir.join(name)).expect("fixture")
@@ -107,9 +103,7 @@ fn issue_19_recursion_through_call_apply_and_getters_is_a_range_error() {
 // (session 10)".
 #[test]
 fn issue_19_apply_of_a_short_array_costs_little_more_than_a_call() {
-    let _quiet = QUIET
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _quiet = js::quiet();
     // m.apply(o, l) against o.m(l[0], l[1]): before patch 0033 the apply also went through the
     // C-function trampoline and allocated and freed a heap copy of the list.
     let ratio = cpu_ratio(
@@ -131,9 +125,7 @@ fn issue_19_apply_of_a_short_array_costs_little_more_than_a_call() {
 
 #[test]
 fn issue_19_a_getter_costs_little_more_than_a_method_call() {
-    let _quiet = QUIET
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _quiet = js::quiet();
     // q.x (a getter five prototypes up) against q.getX() (a method there, cached by patch
     // 0015): before patch 0034 the getter's read walked the chain twice.
     let ratio = cpu_ratio(
@@ -160,9 +152,7 @@ fn issue_19_a_getter_costs_little_more_than_a_method_call() {
 /// --test engine_apply` (`AETHER_TEST262_WRITE=1` rewrites the list).
 #[test]
 fn issue_19_test262_call_and_apply_results_unchanged() {
-    let _quiet = QUIET
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _quiet = js::quiet();
     assert_known_failures(
         &[
             "test/built-ins/Function/prototype/call",

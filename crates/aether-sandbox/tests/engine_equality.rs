@@ -30,19 +30,12 @@ fn assert_fixture_equals_node(name: &str) {
     js::assert_same_lines_as_node(&actual, &expected, 4);
 }
 
-/// The timing tests take this while they measure, and the other tests (Node's runs, test262)
-/// while they run, so that no other test of this binary shares the CPU with a measurement (a CI
-/// run saw a timing test fail while Node ran beside it).
-static QUIET: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
 // See: https://tc39.es/ecma262/#sec-islooselyequal (step 1: operands of one type are compared
 // with IsStrictlyEqual; the conversions only for two types) and test262's
 // `language/expressions/equals`.
 #[test]
 fn issue_19_equality_of_every_pair_of_types_equals_node() {
-    let _quiet = QUIET
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _quiet = js::quiet();
     assert_fixture_equals_node("equality_semantics");
 }
 
@@ -50,17 +43,13 @@ fn issue_19_equality_of_every_pair_of_types_equals_node() {
 // (the parameters are bound at the call, the body runs at the first `next()`).
 #[test]
 fn issue_19_generator_frames_equal_node() {
-    let _quiet = QUIET
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _quiet = js::quiet();
     assert_fixture_equals_node("generator_frames");
 }
 
 #[test]
 fn issue_19_sloppy_generator_arguments_outlive_it() {
-    let _quiet = QUIET
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _quiet = js::quiet();
     // A sloppy generator's mapped `arguments` aliases its parameters in the generator's frame
     // (now allocated with the generator): writes through either side are seen by the other
     // while it runs, and the object keeps its values after the generator is done and gone.
@@ -81,9 +70,7 @@ fn issue_19_sloppy_generator_arguments_outlive_it() {
 
 #[test]
 fn issue_19_sloppy_generator_this_is_converted() {
-    let _quiet = QUIET
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _quiet = js::quiet();
     // A sloppy generator's `this` is converted by its prologue (undefined and null to the
     // global object, a primitive to its wrapper); only an object `this` may be stored without
     // running it.
@@ -109,9 +96,7 @@ const LOOSE_STRING_EQUALITY_LIMIT: f64 = 1.3;
 // `"symbol" == _typeof(i)` (489,546 such comparisons at the benchmark's size).
 #[test]
 fn issue_19_loose_equality_of_two_strings_costs_what_strict_equality_does() {
-    let _quiet = QUIET
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _quiet = js::quiet();
     let setup = r#"
         const names = ["object", "string", "symbol", "number"];
         const reference = (n) => { let s = 0; for (let i = 0; i < n; i++) { const t = names[i & 3]; if (t === "symbol") s++; if ("string" === t) s += 2; } return s; };
@@ -135,9 +120,7 @@ const CHARACTER_STRINGS_LIMIT: f64 = 1.15;
 // with `'-'`, `':'`, `' '`); 388,019 such comparisons at the benchmark's size.
 #[test]
 fn issue_19_one_character_strings_compare_as_fast_as_char_codes() {
-    let _quiet = QUIET
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _quiet = js::quiet();
     let setup = r#"
         const text = "key: value\n- item: 1\n  other: [a, b]\n".repeat(40).slice(0, 1024);
         const reference = (n) => { let s = 0; for (let i = 0; i < n; i++) { const c = text.charCodeAt(i & 1023); if (c === 45) s++; if (c === 58) s += 2; } return s; };
@@ -158,9 +141,7 @@ fn issue_19_one_character_strings_compare_as_fast_as_char_codes() {
 /// (`AETHER_TEST262_WRITE=1` rewrites the list).
 #[test]
 fn issue_19_test262_equality_and_generators_results_unchanged() {
-    let _quiet = QUIET
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _quiet = js::quiet();
     assert_known_failures(
         &[
             "test/language/expressions/equals",
@@ -181,8 +162,6 @@ fn issue_19_test262_equality_and_generators_results_unchanged() {
 /// patch 0043. Runs where a checkout is given, as above.
 #[test]
 fn issue_19_test262_strings_results_unchanged() {
-    let _quiet = QUIET
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _quiet = js::quiet();
     assert_known_failures(&["test/built-ins/String"], "test262_strings_failures.txt");
 }

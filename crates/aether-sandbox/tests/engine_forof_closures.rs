@@ -14,20 +14,13 @@ use js::{assert_same_lines_as_node, cpu_ratio_of, eval};
 mod test262;
 use test262::assert_known_failures;
 
-/// The timing tests take this while they measure, and the other tests (Node's runs, test262)
-/// while they run, so that no other test of this binary shares the CPU with a measurement (a CI
-/// run saw a timing test fail while Node ran beside it).
-static QUIET: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
 // See: https://tc39.es/ecma262/#sec-%arrayiteratorprototype%.next and
 // https://tc39.es/ecma262/#sec-createarrayiterator (length read on every step, elements by Get,
 // so holes read the prototypes and changes during the loop are seen), and
 // https://github.com/quickjs-ng/quickjs/issues/1392.
 #[test]
 fn issue_19_for_of_over_arrays_matches_node() {
-    let _quiet = QUIET
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _quiet = js::quiet();
     let out = eval(include_str!("fixtures/forof_arrays.js")).expect("the fixture runs");
     assert_same_lines_as_node(&out, include_str!("fixtures/forof_arrays.node.txt"), 2);
 }
@@ -37,9 +30,7 @@ fn issue_19_for_of_over_arrays_matches_node() {
 // their attributes).
 #[test]
 fn issue_19_functions_made_at_run_time_match_node() {
-    let _quiet = QUIET
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _quiet = js::quiet();
     let out = eval(include_str!("fixtures/forof_closures.js")).expect("the fixture runs");
     assert_same_lines_as_node(&out, include_str!("fixtures/forof_closures.node.txt"), 2);
 }
@@ -49,9 +40,7 @@ fn issue_19_functions_made_at_run_time_match_node() {
 /// two generic property reads inside the iterator's `next`, and the start a C-function call.
 #[test]
 fn issue_19_for_of_over_an_array_is_cheap() {
-    let _quiet = QUIET
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _quiet = js::quiet();
     let ratio = cpu_ratio_of(
         "(n) => { const a = Array.from({ length: 16 }, (_, i) => i); let s = 0; for (let k = 0; k < n; k += 16) { for (let i = 0; i < a.length; i++) s += a[i]; } return s; }",
         "(n) => { const a = Array.from({ length: 16 }, (_, i) => i); let s = 0; for (let k = 0; k < n; k += 16) { for (const x of a) s += x; } return s; }",
@@ -71,9 +60,7 @@ const FOR_OF_LIMIT: f64 = 1.2;
 /// properties were each a property definition and a shape transition.
 #[test]
 fn issue_19_making_a_function_is_cheap() {
-    let _quiet = QUIET
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _quiet = js::quiet();
     let ratio = cpu_ratio_of(
         "(n) => { let s = 0; for (let i = 0; i < n; i++) { const o = { a: i, b: 1 }; s += o.b; } return s; }",
         "(n) => { let s = 0; for (let i = 0; i < n; i++) { const f = function (x) { return x + i; }; s += f.length; } return s; }",
@@ -96,9 +83,7 @@ const CLOSURE_LIMIT: f64 = 2.6;
 /// (`AETHER_TEST262_WRITE=1` rewrites the list).
 #[test]
 fn issue_19_test262_for_of_and_functions_unchanged() {
-    let _quiet = QUIET
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _quiet = js::quiet();
     assert_known_failures(
         &[
             "test/language/statements/for-of",

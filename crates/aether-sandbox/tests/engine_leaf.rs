@@ -12,20 +12,13 @@ use aether_sandbox::compile_stats;
 mod js;
 use js::{assert_same_lines_as_node, cpu_ratio, eval, eval_counting_polls, run_step_text};
 
-/// The timing tests take this while they measure, and the other tests (Node's runs, test262)
-/// while they run, so that no other test of this binary shares the CPU with a measurement (a CI
-/// run saw a timing test fail while Node ran beside it).
-static QUIET: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
 // See: https://tc39.es/ecma262/#sec-applystringornumericbinaryoperator and
 // https://tc39.es/ecma262/#sec-numeric-types-number-unsignedRightShift (the operators a leaf
 // evaluates), https://tc39.es/ecma262/#sec-ecmascript-function-objects-call-thisargument-argumentslist
 // (missing arguments are undefined); @noble/hashes _u64.js, utils.js and _md.js (the functions).
 #[test]
 fn issue_19_leaf_calls_match_node() {
-    let _quiet = QUIET
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _quiet = js::quiet();
     let out = eval(include_str!("fixtures/leaf_calls.js")).expect("the script runs");
     assert_same_lines_as_node(&out, include_str!("fixtures/leaf_calls.node.txt"), 2);
 }
@@ -34,9 +27,7 @@ fn issue_19_leaf_calls_match_node() {
 /// the reader flags them as the compiler does. The expected value is Node 20's.
 #[test]
 fn issue_19_leaf_calls_of_functions_read_from_bytecode() {
-    let _quiet = QUIET
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _quiet = js::quiet();
     let source = r#"
         const rotr = (word, shift) => (word << (32 - shift)) | (word >>> shift);
         const add3H = (low, Ah, Bh, Ch) => (Ah + Bh + Ch + ((low / 2 ** 32) | 0)) | 0;
@@ -65,9 +56,7 @@ fn issue_19_leaf_calls_of_functions_read_from_bytecode() {
 /// local), and an endless loop of leaf calls is stopped by it.
 #[test]
 fn issue_19_leaf_calls_poll_interrupts_like_other_calls() {
-    let _quiet = QUIET
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _quiet = js::quiet();
     let leaf = "const f = (a, b) => (a ^ b) + 1 | 0; let s = 0; \
                 for (let i = 0; i < 200000; i++) s = f(s, i); String(s)";
     let not_leaf = "const f = (a, b) => { const t = a ^ b; return t + 1 | 0; }; let s = 0; \
@@ -91,9 +80,7 @@ fn issue_19_leaf_calls_poll_interrupts_like_other_calls() {
 /// without them (1.33-1.41 in the test build, 1.82-1.84 engine alone).
 #[test]
 fn issue_19_leaf_calls_are_cheap() {
-    let _quiet = QUIET
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _quiet = js::quiet();
     let setup = r#"
         const rotr = (word, shift) => (word << (32 - shift)) | (word >>> shift);
         const reference = (n) => { let s = 0; for (let i = 0; i < n; i++) s ^= (i << (32 - 7)) | (i >>> 7); return s; };

@@ -71,6 +71,16 @@ pub fn eval_after(prelude: &str, strict: bool, script: &str) -> Result<String, S
     })
 }
 
+/// Held by a test while it runs, in test binaries whose timing tests must not share the CPU
+/// with their other tests (Node's runs, test262): take it in every test of such a binary. A
+/// panicking test does not poison it for the others.
+pub fn quiet() -> std::sync::MutexGuard<'static, ()> {
+    static QUIET: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    QUIET
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// The CPU time of `measured(n)` over that of `reference(n)`, each the best of nine alternating
 /// runs, and of three such measures in fresh engines the lowest: on a 2-core machine running
 /// other test binaries, one measure can land its reference runs in a quiet moment and its
