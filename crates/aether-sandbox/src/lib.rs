@@ -198,8 +198,9 @@ pub fn run_step_on_this_thread(spec: StepSpec, host: Arc<dyn Host + 'static>) ->
 /// copy on write of them, and only sets the step's limits, deadline and host). No plugin code
 /// runs in them before that step, only the bindings' own; until the step gives them its host,
 /// every binding fails closed (no host exists to reach). Their allocations count against that
-/// step's memory ceiling, as those of an engine made for the step do. Call
-/// [`prepare_part`]`(0)` first, or the bindings' stub is compiled here.
+/// step's memory ceiling, as those of an engine made for the step do. The bindings' stub is
+/// compiled in this context itself, unless [`prepare_part`]`(0)` compiled its bytecode before:
+/// a process that makes this one engine needs no bytecode copy of it (issue 23).
 pub fn prepare_engine() {
     engine::prepare();
 }

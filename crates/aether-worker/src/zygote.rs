@@ -842,15 +842,14 @@ fn zygote(mut control: OwnedFd, first: Option<(OwnedFd, Option<OwnedFd>)>) -> i3
     // the stub and makes the engine below; confinement joins the thread and enters it, and
     // the zygote is single-threaded again before it confines itself or forks (issue 23).
     let network = aether_jail::engine::prepare_network_namespace();
-    // What every worker evaluates (the bindings' stub), compiled once here and inherited. The
-    // rest of the bindings' bytecode serves only plugins that use the lazy globals; compiling it
-    // all here took most of a one-step run's time (the zygote says it is ready only after). It
+    // Every worker's runtime and context with the built-ins and the bindings, made once here:
+    // a worker only sets its step's limits (issue 23). The bindings' stub is compiled in that
+    // context itself, not into bytecode in a runtime of its own first: no worker loads it again.
+    // The rest of the bindings' bytecode serves only plugins that use the lazy globals; compiling
+    // it all here took most of a one-step run's time (the zygote says it is ready only after). It
     // is compiled before the second worker is forked ([`PREPARE_REST_AT`]).
-    aether_sandbox::prepare_part(0);
-    sys::trim_heap();
-    // Every worker's runtime and context with the built-ins, made once here: a worker only sets
-    // its step's limits and adds the bindings (issue 23).
     aether_sandbox::prepare_engine();
+    sys::trim_heap();
     // What every worker would otherwise detect again after its fork (issue 23).
     aether_sandbox::detect_cpu_features();
     // Fewer page-table entries copied per fork: the RELRO segment from a sealed memfd, installed
