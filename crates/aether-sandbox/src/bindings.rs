@@ -112,16 +112,24 @@ impl Script {
     /// compiled in `ctx` itself (as [`Script::compile`] would, without a runtime and context
     /// of its own, writing the bytecode and reading it back). The process tier's zygote
     /// prepares one engine and forks it (issue 23): a bytecode copy would serve no other.
-    pub(crate) fn function_compiled_here<'js>(&'static self, ctx: &Ctx<'js>) -> Result<Function<'js>> {
+    pub(crate) fn function_compiled_here<'js>(
+        &'static self,
+        ctx: &Ctx<'js>,
+    ) -> Result<Function<'js>> {
         match self.bytecode.get() {
             Some(_) => self.function(ctx),
             None => {
-                let (module, _) = rquickjs::Module::declare(ctx.clone(), self.name, self.module)?
-                    .eval()?;
+                let (module, _) =
+                    rquickjs::Module::declare(ctx.clone(), self.name, self.module)?.eval()?;
                 module.get("default")
             }
         }
     }
+}
+
+/// Whether [`STUB`]'s bytecode has been compiled in this process (or its compile failed).
+pub(crate) fn stub_bytecode_compiled() -> bool {
+    STUB.bytecode.get().is_some()
 }
 
 /// Compiles part `part` of the scripts' bytecode now, if it is not yet; `false` past the last

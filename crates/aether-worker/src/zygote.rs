@@ -16,7 +16,7 @@ use std::mem::MaybeUninit;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -99,6 +99,8 @@ pub struct Zygote {
     filler: Mutex<Option<JoinHandle<()>>>,
     /// Started from the small image (`image`), not aether's own binary.
     small: bool,
+    /// The CPUs this process may use ([`Zygote::cpus`]), once asked.
+    cpus: OnceLock<usize>,
 }
 
 /// Why a zygote did not say it was ready.
@@ -284,6 +286,7 @@ impl Zygote {
             child,
             filler: Mutex::new(None),
             small,
+            cpus: OnceLock::new(),
         };
         Ok(zygote)
     }
@@ -355,8 +358,7 @@ impl Zygote {
     /// Calling it again replaces both numbers.
     pub fn keep_ready(&self, slots: usize, steps: usize) {
         // Every CPU busy with a worker: aether's side of the rings sleeps instead of polling.
-        let cpus = std::thread::available_parallelism().map_or(1, usize::from);
-        crate::ring::set_broker_polls(slots.min(steps) < cpus);
+        crate::ring::set_broker_polls(slots.min(steps) < self.cpus());
         {
             let mut pool = self.shared.pool();
             pool.slots = slots;
@@ -378,6 +380,22 @@ impl Zygote {
             .name("aether-pool".into())
             .spawn(move || shared.fill())
             .ok();
+    }
+
+    /// The CPUs this process may use (`available_parallelism`: the affinity mask and the
+    /// cgroup's CPU quota, a few files read), asked once per zygote: [`StartingZygote::ready`]
+    /// asks while the zygote starts, so that [`Zygote::keep_ready`] reads no file between "ready"
+    /// and the first step's `Start` (issue 23).
+    fn cpus(&self) -> usize {
+        *self
+            .cpus
+            .get_or_init(|| std::thread::available_parallelism().map_or(1, usize::from))
+    }
+
+    /// Whether [`Zygote::cpus`] has been asked (tests).
+    #[doc(hidden)]
+    pub fn knows_its_cpus(&self) -> bool {
+        self.cpus.get().is_some()
     }
 
     /// A worker for one step held to `request`: one from the pool if there is one (its limits
@@ -621,6 +639,8 @@ impl StartingZygote {
     pub fn ready(self, meanwhile: impl FnOnce()) -> Result<Zygote, WorkerError> {
         let StartingZygote { zygote, first } = self;
         meanwhile();
+        // Asked while the zygote starts, not after "ready" (`keep_ready` wants it next).
+        zygote.cpus();
         match zygote.wait_ready() {
             Ok(()) => {}
             // Not a zygote of this build: aether's own binary instead (`image`), with a first
