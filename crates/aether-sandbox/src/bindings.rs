@@ -106,6 +106,30 @@ impl Script {
             None => ctx.eval(self.source),
         }
     }
+
+    /// The function in `ctx`, for a context that is the only one this process makes with it:
+    /// from the process's bytecode if it has been compiled already, else the same module
+    /// compiled in `ctx` itself (as [`Script::compile`] would, without a runtime and context
+    /// of its own, writing the bytecode and reading it back). The process tier's zygote
+    /// prepares one engine and forks it (issue 23): a bytecode copy would serve no other.
+    pub(crate) fn function_compiled_here<'js>(
+        &'static self,
+        ctx: &Ctx<'js>,
+    ) -> Result<Function<'js>> {
+        match self.bytecode.get() {
+            Some(_) => self.function(ctx),
+            None => {
+                let (module, _) =
+                    rquickjs::Module::declare(ctx.clone(), self.name, self.module)?.eval()?;
+                module.get("default")
+            }
+        }
+    }
+}
+
+/// Whether [`STUB`]'s bytecode has been compiled in this process (or its compile failed).
+pub(crate) fn stub_bytecode_compiled() -> bool {
+    STUB.bytecode.get().is_some()
 }
 
 /// Compiles part `part` of the scripts' bytecode now, if it is not yet; `false` past the last
@@ -127,9 +151,24 @@ pub(crate) fn prepare_part(part: usize) -> bool {
     true
 }
 
+/// Where [`install`] takes the bindings' stub from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum StubFrom {
+    /// The process's bytecode, compiled once for every engine it makes.
+    Bytecode,
+    /// Compiled in the context itself unless the process has the bytecode already
+    /// ([`Script::function_compiled_here`]): for the one engine a process prepares.
+    ThisContext,
+}
+
 /// Installs every non-built-in global. `tasks` are the step's timers and slow host calls, run by
 /// the engine's event loop.
-pub(crate) fn install<'js>(ctx: &Ctx<'js>, gate: &Arc<Gate>, tasks: &Tasks<'_, 'js>) -> Result<()> {
+pub(crate) fn install<'js>(
+    ctx: &Ctx<'js>,
+    gate: &Arc<Gate>,
+    tasks: &Tasks<'_, 'js>,
+    stub: StubFrom,
+) -> Result<()> {
     let timers = tasks.timers;
     let globals = ctx.globals();
     // QuickJS's own `InternalError` (thrown for "out of memory", "interrupted", "stack
@@ -172,9 +211,11 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, gate: &Arc<Gate>, tasks: &Tasks<'_, '
     let streams = crate::streams::install(ctx, &gate.shared.meter)?;
     let intl = crate::intl::install(ctx)?;
     let wasm = crate::wasm::install(ctx, gate, tasks.wasm)?;
-    let exported: Object<'js> = STUB
-        .function(ctx)?
-        .call((natives, load, web, streams, intl, wasm))?;
+    let stub = match stub {
+        StubFrom::Bytecode => STUB.function(ctx)?,
+        StubFrom::ThisContext => STUB.function_compiled_here(ctx)?,
+    };
+    let exported: Object<'js> = stub.call((natives, load, web, streams, intl, wasm))?;
     let fetch: Function<'js> = exported.get("fetch")?;
     let process: Object<'js> = exported.get("process")?;
     let listen: Function<'js> = exported.get("listen")?;

@@ -129,7 +129,7 @@ pub(crate) fn prepare() {
         runtime.set_loader(resolver, loader);
         let installed = context.with(|ctx| -> rquickjs::Result<_> {
             let state = StepState::new(&gate);
-            bindings::install(&ctx, &gate, &state.tasks())?;
+            bindings::install(&ctx, &gate, &state.tasks(), bindings::StubFrom::ThisContext)?;
             Ok(Persistent::save(&ctx, state))
         });
         let Ok(state) = installed else {
@@ -333,7 +333,8 @@ fn step<'js>(
         message: take_exception(ctx, e),
     };
     if !installed {
-        bindings::install(ctx, gate, tasks).map_err(|e| engine_error(ctx, e))?;
+        bindings::install(ctx, gate, tasks, bindings::StubFrom::Bytecode)
+            .map_err(|e| engine_error(ctx, e))?;
     }
     let input = ctx
         .json_parse(spec.input.get())

@@ -198,10 +198,20 @@ pub fn run_step_on_this_thread(spec: StepSpec, host: Arc<dyn Host + 'static>) ->
 /// copy on write of them, and only sets the step's limits, deadline and host). No plugin code
 /// runs in them before that step, only the bindings' own; until the step gives them its host,
 /// every binding fails closed (no host exists to reach). Their allocations count against that
-/// step's memory ceiling, as those of an engine made for the step do. Call
-/// [`prepare_part`]`(0)` first, or the bindings' stub is compiled here.
+/// step's memory ceiling, as those of an engine made for the step do. The bindings' stub is
+/// compiled in this context itself, unless [`prepare_part`]`(0)` compiled its bytecode before:
+/// a process that makes this one engine needs no bytecode copy of it (issue 23). Its bytecode
+/// then sits in the engine's own heap, not in the process's copy: about 6 KiB more counted
+/// against the step than an engine that loads the process's bytecode.
 pub fn prepare_engine() {
     engine::prepare();
+}
+
+/// Whether this process has compiled the bindings' stub into bytecode ([`prepare_part`]`(0)`,
+/// or an engine made for a step): tests of the process tier's zygote, which should not.
+#[doc(hidden)]
+pub fn stub_bytecode_compiled() -> bool {
+    bindings::stub_bytecode_compiled()
 }
 
 /// Runs the CPU-feature detection of the hash and cipher implementations now (SHA-1, SHA-2,

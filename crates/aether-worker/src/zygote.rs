@@ -16,7 +16,7 @@ use std::mem::MaybeUninit;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -99,6 +99,8 @@ pub struct Zygote {
     filler: Mutex<Option<JoinHandle<()>>>,
     /// Started from the small image (`image`), not aether's own binary.
     small: bool,
+    /// The CPUs this process may use ([`Zygote::cpus`]), once asked.
+    cpus: OnceLock<usize>,
 }
 
 /// Why a zygote did not say it was ready.
@@ -284,6 +286,7 @@ impl Zygote {
             child,
             filler: Mutex::new(None),
             small,
+            cpus: OnceLock::new(),
         };
         Ok(zygote)
     }
@@ -355,8 +358,7 @@ impl Zygote {
     /// Calling it again replaces both numbers.
     pub fn keep_ready(&self, slots: usize, steps: usize) {
         // Every CPU busy with a worker: aether's side of the rings sleeps instead of polling.
-        let cpus = std::thread::available_parallelism().map_or(1, usize::from);
-        crate::ring::set_broker_polls(slots.min(steps) < cpus);
+        crate::ring::set_broker_polls(slots.min(steps) < self.cpus());
         {
             let mut pool = self.shared.pool();
             pool.slots = slots;
@@ -378,6 +380,22 @@ impl Zygote {
             .name("aether-pool".into())
             .spawn(move || shared.fill())
             .ok();
+    }
+
+    /// The CPUs this process may use (`available_parallelism`: the affinity mask and the
+    /// cgroup's CPU quota, a few files read), asked once per zygote: [`StartingZygote::ready`]
+    /// asks while the zygote starts, so that [`Zygote::keep_ready`] reads no file between "ready"
+    /// and the first step's `Start` (issue 23).
+    fn cpus(&self) -> usize {
+        *self
+            .cpus
+            .get_or_init(|| std::thread::available_parallelism().map_or(1, usize::from))
+    }
+
+    /// Whether [`Zygote::cpus`] has been asked (tests).
+    #[doc(hidden)]
+    pub fn knows_its_cpus(&self) -> bool {
+        self.cpus.get().is_some()
     }
 
     /// A worker for one step held to `request`: one from the pool if there is one (its limits
@@ -621,6 +639,8 @@ impl StartingZygote {
     pub fn ready(self, meanwhile: impl FnOnce()) -> Result<Zygote, WorkerError> {
         let StartingZygote { zygote, first } = self;
         meanwhile();
+        // Asked while the zygote starts, not after "ready" (`keep_ready` wants it next).
+        zygote.cpus();
         match zygote.wait_ready() {
             Ok(()) => {}
             // Not a zygote of this build: aether's own binary instead (`image`), with a first
@@ -842,15 +862,14 @@ fn zygote(mut control: OwnedFd, first: Option<(OwnedFd, Option<OwnedFd>)>) -> i3
     // the stub and makes the engine below; confinement joins the thread and enters it, and
     // the zygote is single-threaded again before it confines itself or forks (issue 23).
     let network = aether_jail::engine::prepare_network_namespace();
-    // What every worker evaluates (the bindings' stub), compiled once here and inherited. The
-    // rest of the bindings' bytecode serves only plugins that use the lazy globals; compiling it
-    // all here took most of a one-step run's time (the zygote says it is ready only after). It
+    // Every worker's runtime and context with the built-ins and the bindings, made once here:
+    // a worker only sets its step's limits (issue 23). The bindings' stub is compiled in that
+    // context itself, not into bytecode in a runtime of its own first: no worker loads it again.
+    // The rest of the bindings' bytecode serves only plugins that use the lazy globals; compiling
+    // it all here took most of a one-step run's time (the zygote says it is ready only after). It
     // is compiled before the second worker is forked ([`PREPARE_REST_AT`]).
-    aether_sandbox::prepare_part(0);
-    sys::trim_heap();
-    // Every worker's runtime and context with the built-ins, made once here: a worker only sets
-    // its step's limits and adds the bindings (issue 23).
     aether_sandbox::prepare_engine();
+    sys::trim_heap();
     // What every worker would otherwise detect again after its fork (issue 23).
     aether_sandbox::detect_cpu_features();
     // Fewer page-table entries copied per fork: the RELRO segment from a sealed memfd, installed

@@ -358,6 +358,40 @@ fn issue_23_the_first_workers_answer_is_read_before_any_other() -> Result<(), St
     }
 }
 
+/// See: issue 23 (one-step cold run): the zygote prepares its one engine with the bindings' stub
+/// compiled in that engine's context, not first into bytecode in a runtime and context of its
+/// own, written out and read back (about a fifth of the zygote's instructions before it
+/// confined itself). This process has made no engine and compiled no stub before, as a fresh
+/// zygote; it prepares the engine as the zygote does, on a thread of its own.
+fn issue_23_the_prepared_engine_compiles_no_stub_bytecode() -> Result<(), String> {
+    if aether_sandbox::stub_bytecode_compiled() {
+        return Err("the stub's bytecode was compiled before the test".into());
+    }
+    let stack = aether_sandbox::engine_stack(&Limits::default()) + (4 << 20);
+    std::thread::Builder::new()
+        .stack_size(stack)
+        .spawn(aether_sandbox::prepare_engine)
+        .map_err(|e| format!("thread: {e}"))?
+        .join()
+        .map_err(|_| "preparing the engine panicked")?;
+    if aether_sandbox::stub_bytecode_compiled() {
+        return Err("the stub was compiled into bytecode to prepare the engine".into());
+    }
+    Ok(())
+}
+
+/// See: issue 23 (one-step cold run): aether asks how many CPUs it may use while the zygote
+/// starts, not between the zygote's "ready" and the first step's `Start`, where `keep_ready`
+/// wants the number (`available_parallelism` reads the cgroup's files: the worker, forked and
+/// confined, waited for it).
+fn issue_23_the_cpus_are_known_before_the_zygote_is_ready() -> Result<(), String> {
+    let zygote = Zygote::start_with(|| {}).map_err(|e| format!("zygote: {e}"))?;
+    if !zygote.knows_its_cpus() {
+        return Err("the CPUs are asked only after the zygote is ready".into());
+    }
+    Ok(())
+}
+
 /// A test of this binary: `Err` says what went wrong.
 type LiveTest = fn() -> Result<(), String>;
 
@@ -367,7 +401,12 @@ fn main() -> ExitCode {
         println!("skipped: the process tier cannot run here: {e}");
         return ExitCode::SUCCESS;
     }
-    let tests: [(&str, LiveTest); 5] = [
+    let tests: [(&str, LiveTest); 7] = [
+        // First: it needs a process that has compiled no stub yet.
+        (
+            "issue_23_the_prepared_engine_compiles_no_stub_bytecode",
+            issue_23_the_prepared_engine_compiles_no_stub_bytecode,
+        ),
         (
             "issue_23_a_real_worker_makes_its_quick_calls_through_the_ring",
             issue_23_a_real_worker_makes_its_quick_calls_through_the_ring,
@@ -387,6 +426,10 @@ fn main() -> ExitCode {
         (
             "issue_23_the_zygotes_relro_is_a_sealed_file_not_anonymous_memory",
             issue_23_the_zygotes_relro_is_a_sealed_file_not_anonymous_memory,
+        ),
+        (
+            "issue_23_the_cpus_are_known_before_the_zygote_is_ready",
+            issue_23_the_cpus_are_known_before_the_zygote_is_ready,
         ),
     ];
     let mut code = ExitCode::SUCCESS;
