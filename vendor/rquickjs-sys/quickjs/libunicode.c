@@ -507,10 +507,77 @@ int cr_op(CharRange *cr, const uint32_t *a_pt, int a_len,
     return 0;
 }
 
+/* aether patch 0047: a union with a few ranges (a class atom or range added
+   to a class being parsed: `[\xaa\xb5\xc0-\xd6...]`, the identifier
+   classes of acorn and Babel, 1,000 ranges and more) is made in place: each
+   range is placed by binary search and merged with the ranges it overlaps
+   or touches. cr_op() copied the whole set into a new allocation for every
+   range added, quadratic in the number of ranges. Both sets are normalized
+   (increasing points, no empty or adjacent ranges), and so is the result:
+   the one cr_op() and cr_compress() give. */
+static int cr_union_range_in_place(CharRange *cr, uint32_t c1, uint32_t c2)
+{
+    uint32_t *pt = cr->points;
+    int n = cr->len / 2, lo, hi, mid, k, m;
+
+    /* k: the first range whose end is >= c1 (it touches [c1, c2) or
+       follows it) */
+    lo = 0;
+    hi = n;
+    while (lo < hi) {
+        mid = (lo + hi) / 2;
+        if (pt[2 * mid + 1] < c1)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    k = lo;
+    /* m: the first range from k whose start is > c2 (it follows [c1, c2)
+       with a gap); the ranges k to m - 1 touch [c1, c2) */
+    hi = n;
+    while (lo < hi) {
+        mid = (lo + hi) / 2;
+        if (pt[2 * mid] <= c2)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    m = lo;
+    if (k == m) {
+        if (cr_realloc(cr, cr->len + 2))
+            return -1;
+        pt = cr->points;
+        memmove(pt + 2 * k + 2, pt + 2 * k,
+                (cr->len - 2 * k) * sizeof(pt[0]));
+        pt[2 * k] = c1;
+        pt[2 * k + 1] = c2;
+        cr->len += 2;
+    } else {
+        if (pt[2 * k] > c1)
+            pt[2 * k] = c1;
+        pt[2 * k + 1] = max_uint32(c2, pt[2 * m - 1]);
+        memmove(pt + 2 * k + 2, pt + 2 * m,
+                (cr->len - 2 * m) * sizeof(pt[0]));
+        cr->len -= 2 * (m - k - 1);
+    }
+    return 0;
+}
+
 int cr_op1(CharRange *cr, const uint32_t *b_pt, int b_len, int op)
 {
     CharRange a = *cr;
     int ret;
+
+    /* aether patch 0047 */
+    if (op == CR_OP_UNION && b_len <= 16 && !(b_len & 1) && !(cr->len & 1)) {
+        int i;
+        for (i = 0; i < b_len; i += 2) {
+            if (b_pt[i] < b_pt[i + 1] &&
+                cr_union_range_in_place(cr, b_pt[i], b_pt[i + 1]))
+                return -1;
+        }
+        return 0;
+    }
     cr->len = 0;
     cr->size = 0;
     cr->points = NULL;

@@ -6095,6 +6095,17 @@ static inline __attribute__((always_inline)) JSPropIC *js_prop_ic_get(JSRuntime 
     return NULL;
 }
 
+/* aether patch 0048: an Array is exotic only for its elements, named by
+   tagged-int atoms (as JS_GetPropertyInternal() tests them): reading any
+   other name of it is an ordinary [[Get]] (its 'length' is an own data
+   property), so the property caches and the interpreter's walk of the
+   prototype chain may pass it (`arr.push`, `stack.pop`, and Array.prototype
+   on the chain) */
+static inline bool js_array_named_get(JSObject *p, JSAtom atom)
+{
+    return p->class_id == JS_CLASS_ARRAY && !__JS_AtomIsTaggedInt(atom);
+}
+
 /* record that 'p' finds the property 'prs' of 'holder': 'p' itself or an
    object on its prototype chain, no link of which is exotic */
 static no_inline void js_prop_ic_fill(JSRuntime *rt, const uint8_t *pc,
@@ -21029,7 +21040,8 @@ static JSValue JS_CallInternal(JSContext *caller_ctx, JSValueConst func_obj,
                         }
                         ich = &rt->prop_ic_holder[ic - rt->prop_ic];
                         if (likely(ich->epoch == rt->prop_ic_epoch &&
-                                   !p->is_exotic)) {
+                                   (!p->is_exotic ||
+                                    js_array_named_get(p, atom)))) {
                             val = js_dup(ich->holder->prop[ic->idx].u.value);
                             goto get_field_done;
                         }
@@ -21045,10 +21057,12 @@ static JSValue JS_CallInternal(JSContext *caller_ctx, JSValueConst func_obj,
                             js_prop_ic_fill(rt, pc, atom, p0, p, prs);
                             break;
                         }
-                        if (unlikely(p->is_exotic)) {
-                            /* XXX: should avoid the slow path for arrays
-                               and typed arrays by ensuring that 'prop' is
-                               not numeric */
+                        if (unlikely(p->is_exotic) &&
+                            !js_array_named_get(p, atom)) {
+                            /* XXX: should avoid the slow path for typed
+                               arrays by ensuring that 'prop' is not
+                               numeric (aether patch 0048 does it for
+                               Arrays) */
                             obj = JS_MKPTR(JS_TAG_OBJECT, p);
                             goto get_field_slow_path;
                         }
@@ -21115,7 +21129,8 @@ static JSValue JS_CallInternal(JSContext *caller_ctx, JSValueConst func_obj,
                         }
                         ich = &rt->prop_ic_holder[ic - rt->prop_ic];
                         if (likely(ich->epoch == rt->prop_ic_epoch &&
-                                   !p->is_exotic)) {
+                                   (!p->is_exotic ||
+                                    js_array_named_get(p, atom)))) {
                             val = js_dup(ich->holder->prop[ic->idx].u.value);
                             goto get_field2_done;
                         }
@@ -21131,10 +21146,12 @@ static JSValue JS_CallInternal(JSContext *caller_ctx, JSValueConst func_obj,
                             js_prop_ic_fill(rt, pc, atom, p0, p, prs);
                             break;
                         }
-                        if (unlikely(p->is_exotic)) {
-                            /* XXX: should avoid the slow path for arrays
-                               and typed arrays by ensuring that 'prop' is
-                               not numeric */
+                        if (unlikely(p->is_exotic) &&
+                            !js_array_named_get(p, atom)) {
+                            /* XXX: should avoid the slow path for typed
+                               arrays by ensuring that 'prop' is not
+                               numeric (aether patch 0048 does it for
+                               Arrays) */
                             obj = JS_MKPTR(JS_TAG_OBJECT, p);
                             goto get_field2_slow_path;
                         }
@@ -52529,8 +52546,11 @@ static JSValue js_regexp_escape(JSContext *ctx, JSValueConst this_val,
     return ret;
 }
 
-static JSValue js_regexp_exec(JSContext *ctx, JSValueConst this_val,
-                              int argc, JSValueConst *argv)
+/* aether patch 0049: with test_only, what RegExp.prototype.test needs of
+   RegExpBuiltinExec: the same reads and writes of lastIndex, then true for a
+   match (the result array, which test drops unseen, is not made) or null */
+static JSValue js_regexp_exec_internal(JSContext *ctx, JSValueConst this_val,
+                                       JSValueConst *argv, bool test_only)
 {
     int rc, capture_count, alloc_count, shift, index, i, re_flags, prop_flags;
     JSRegExp *re = js_get_regexp(ctx, this_val, true);
@@ -52618,6 +52638,10 @@ static JSValue js_regexp_exec(JSContext *ctx, JSValueConst this_val,
             if (JS_SetProperty(ctx, this_val, JS_ATOM_lastIndex,
                                js_int32((capture[1] - str_buf) >> shift)) < 0)
                 goto fail;
+        }
+        if (test_only) {
+            ret = JS_TRUE;
+            goto fail;
         }
         group_name_ptr = lre_get_groupnames(re_bytecode);
         if (group_name_ptr) {
@@ -52758,6 +52782,12 @@ fail:
     return ret;
 }
 
+static JSValue js_regexp_exec(JSContext *ctx, JSValueConst this_val,
+                              int argc, JSValueConst *argv)
+{
+    return js_regexp_exec_internal(ctx, this_val, argv, false);
+}
+
 /* delete portions of a string that match a given regex */
 static JSValue JS_RegExpDelete(JSContext *ctx, JSValueConst this_val, JSValue arg)
 {
@@ -52868,13 +52898,22 @@ fail:
     return JS_EXCEPTION;
 }
 
-static JSValue JS_RegExpExec(JSContext *ctx, JSValueConst r, JSValueConst s)
+/* RegExpExec; with test_only (RegExp.prototype.test), the built-in exec of
+   this realm is run without making its result (aether patch 0049): the
+   value is then true or null */
+static JSValue JS_RegExpExec2(JSContext *ctx, JSValueConst r, JSValueConst s,
+                              bool test_only)
 {
     JSValue method, ret;
 
     method = JS_GetProperty(ctx, r, JS_ATOM_exec);
     if (JS_IsException(method))
         return method;
+    if (test_only && JS_IsCFunction(ctx, method, js_regexp_exec, 0) &&
+        JS_VALUE_GET_OBJ(method)->u.cfunc.realm == ctx) {
+        JS_FreeValue(ctx, method);
+        return js_regexp_exec_internal(ctx, r, &s, true);
+    }
     if (JS_IsFunction(ctx, method)) {
         ret = JS_CallFree(ctx, method, r, 1, &s);
         if (JS_IsException(ret))
@@ -52889,13 +52928,18 @@ static JSValue JS_RegExpExec(JSContext *ctx, JSValueConst r, JSValueConst s)
     return js_regexp_exec(ctx, r, 1, &s);
 }
 
+static JSValue JS_RegExpExec(JSContext *ctx, JSValueConst r, JSValueConst s)
+{
+    return JS_RegExpExec2(ctx, r, s, false);
+}
+
 static JSValue js_regexp_test(JSContext *ctx, JSValueConst this_val,
                               int argc, JSValueConst *argv)
 {
     JSValue val;
     bool ret;
 
-    val = JS_RegExpExec(ctx, this_val, argv[0]);
+    val = JS_RegExpExec2(ctx, this_val, argv[0], true);
     if (JS_IsException(val))
         return JS_EXCEPTION;
     ret = !JS_IsNull(val);
