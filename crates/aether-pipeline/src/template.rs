@@ -456,14 +456,7 @@ impl Parser {
                 let nodes: Vec<Option<Node>> = items
                     .iter()
                     .enumerate()
-                    .map(|(i, item)| {
-                        let len = pointer.len();
-                        pointer.push('/');
-                        pointer.push_str(&i.to_string());
-                        let node = self.node(item, pointer);
-                        pointer.truncate(len);
-                        node
-                    })
+                    .map(|(i, item)| self.child(item, &i.to_string(), pointer))
                     .collect();
                 if nodes.iter().all(Option::is_none) {
                     return None;
@@ -480,13 +473,8 @@ impl Parser {
                 let entries: Vec<Option<Node>> = map
                     .iter()
                     .map(|(key, item)| {
-                        let len = pointer.len();
-                        pointer.push('/');
                         // JSON pointer escaping (RFC 6901): `~` first, then `/`.
-                        pointer.push_str(&key.replace('~', "~0").replace('/', "~1"));
-                        let node = self.node(item, pointer);
-                        pointer.truncate(len);
-                        node
+                        self.child(item, &key.replace('~', "~0").replace('/', "~1"), pointer)
                     })
                     .collect();
                 if entries.iter().all(Option::is_none) {
@@ -504,6 +492,16 @@ impl Parser {
             }
             _ => None,
         }
+    }
+
+    /// [`Parser::node`] of the member `segment` (escaped) of the value at `pointer`.
+    fn child(&mut self, item: &Value, segment: &str, pointer: &mut String) -> Option<Node> {
+        let len = pointer.len();
+        pointer.push('/');
+        pointer.push_str(segment);
+        let node = self.node(item, pointer);
+        pointer.truncate(len);
+        node
     }
 
     /// A string value: `None` when it holds no `${{` (it renders as itself).
