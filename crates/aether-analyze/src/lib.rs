@@ -226,6 +226,20 @@ pub fn analyze(input: &Input<'_>) -> Vec<Finding> {
     run(input).0
 }
 
+/// Exactly the findings of [`analyze`] that refuse a run (`refuses_run`: syntax errors and
+/// static imports of blocked modules; SPEC §4), in the same order, for `aether run`.
+///
+/// Those depend only on each module's text and on how its imports resolve, never on what
+/// other modules export, so one pass finds all of them: the further passes of [`analyze`]
+/// (which follow host references through exports, for the capability rules) are not made.
+/// A plugin whose modules re-export the global object is parsed once instead of up to
+/// [`MAX_PASSES`] times (issue 19: aether's own cost around a step).
+pub fn run_gate(input: &Input<'_>) -> Vec<Finding> {
+    let mut findings = pass(input, &HashMap::new()).findings;
+    findings.retain(|f| f.refuses_run);
+    findings
+}
+
 /// The narrowest `permissions` covering every capability use [`analyze`] sees, what it could
 /// not determine, and the difference with `input.grant` (`aether check --suggest`).
 pub fn suggest(input: &Input<'_>) -> Suggestion {

@@ -146,8 +146,10 @@ impl PipelineFile {
             .as_ref()
             .map(|p| (workspace.join(&p.value), at(p)));
         let mut steps = Vec::with_capacity(raw.steps.len());
-        for s in &raw.steps {
-            let s = &s.value;
+        // By value: a step's `with` (the whole input of a large inline data set) is moved into
+        // its declaration, not copied (issue 19: aether's own cost around a step).
+        for s in raw.steps {
+            let s = s.value;
             let timeout =
                 s.timeout
                     .as_ref()
@@ -193,11 +195,8 @@ impl PipelineFile {
                 loc: at(&s.id),
                 plugin: workspace.join(&s.plugin.value),
                 plugin_loc: at(&s.plugin),
-                with: s
-                    .with
-                    .as_ref()
-                    .map_or(serde_json::Value::Null, |w| w.value.clone()),
                 with_loc: s.with.as_ref().map_or(at(&s.id), at),
+                with: s.with.map_or(serde_json::Value::Null, |w| w.value),
                 needs: s.needs.iter().map(|n| (n.value.clone(), at(n))).collect(),
                 timeout,
                 memory,

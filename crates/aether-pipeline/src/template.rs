@@ -45,8 +45,10 @@ pub struct Template {
 /// One part of the `with` value, as parsed.
 #[derive(Debug, Clone, PartialEq)]
 enum Node {
-    /// A subtree without any expression: rendered by cloning it, never walked again.
-    Literal(Value),
+    /// A subtree without any expression, as the JSON text it renders to: serialized once when
+    /// the template is parsed, never walked or copied as values again (a step's `with` may be
+    /// a large inline data set; issue 19).
+    Literal(String),
     /// A string that is exactly one expression: replaced by the referenced value.
     Expr(usize),
     /// A string mixing text and expressions: rendered as a string.
@@ -285,7 +287,9 @@ impl Template {
     pub fn parse_all(value: &Value) -> Result<Template, Vec<TemplateError>> {
         let mut parser = Parser::default();
         let mut pointer = String::new();
-        let root = parser.node(value, &mut pointer);
+        let root = parser
+            .node(value, &mut pointer)
+            .unwrap_or_else(|| literal(value));
         if parser.errors.is_empty() {
             Ok(Template {
                 root,
@@ -334,7 +338,7 @@ impl Template {
 /// Appends the JSON text of `node` to `out`.
 fn render_node(node: &Node, values: &[&RawValue], out: &mut String) {
     match node {
-        Node::Literal(value) => out.push_str(&value.to_string()),
+        Node::Literal(text) => out.push_str(text),
         Node::Expr(index) => out.push_str(values[*index].get()),
         Node::Text(parts) => {
             out.push('"');
@@ -442,61 +446,69 @@ struct Parser {
 }
 
 impl Parser {
-    /// Parses one value; `pointer` is its JSON pointer (restored on return).
-    fn node(&mut self, value: &Value, pointer: &mut String) -> Node {
+    /// Parses one value; `pointer` is its JSON pointer (restored on return). `None`: the value
+    /// holds no expression and renders as itself (the caller serializes the largest such
+    /// subtree once, so a literal is neither copied nor walked again).
+    fn node(&mut self, value: &Value, pointer: &mut String) -> Option<Node> {
         match value {
             Value::String(s) => self.string(s, pointer),
             Value::Array(items) => {
-                let nodes: Vec<Node> = items
+                let nodes: Vec<Option<Node>> = items
                     .iter()
                     .enumerate()
-                    .map(|(i, item)| {
-                        let len = pointer.len();
-                        pointer.push('/');
-                        pointer.push_str(&i.to_string());
-                        let node = self.node(item, pointer);
-                        pointer.truncate(len);
-                        node
-                    })
+                    .map(|(i, item)| self.child(item, &i.to_string(), pointer))
                     .collect();
-                if nodes.iter().all(|n| matches!(n, Node::Literal(_))) {
-                    Node::Literal(Value::Array(nodes.into_iter().map(into_literal).collect()))
-                } else {
-                    Node::Array(nodes)
+                if nodes.iter().all(Option::is_none) {
+                    return None;
                 }
+                Some(Node::Array(
+                    nodes
+                        .into_iter()
+                        .zip(items)
+                        .map(|(node, item)| node.unwrap_or_else(|| literal(item)))
+                        .collect(),
+                ))
             }
             Value::Object(map) => {
-                let entries: Vec<(String, Node)> = map
+                let entries: Vec<Option<Node>> = map
                     .iter()
                     .map(|(key, item)| {
-                        let len = pointer.len();
-                        pointer.push('/');
                         // JSON pointer escaping (RFC 6901): `~` first, then `/`.
-                        pointer.push_str(&key.replace('~', "~0").replace('/', "~1"));
-                        let node = self.node(item, pointer);
-                        pointer.truncate(len);
-                        (key.clone(), node)
+                        self.child(item, &key.replace('~', "~0").replace('/', "~1"), pointer)
                     })
                     .collect();
-                if entries.iter().all(|(_, n)| matches!(n, Node::Literal(_))) {
-                    Node::Literal(Value::Object(
-                        entries
-                            .into_iter()
-                            .map(|(k, n)| (k, into_literal(n)))
-                            .collect(),
-                    ))
-                } else {
-                    Node::Object(entries)
+                if entries.iter().all(Option::is_none) {
+                    return None;
                 }
+                Some(Node::Object(
+                    entries
+                        .into_iter()
+                        .zip(map)
+                        .map(|(node, (key, item))| {
+                            (key.clone(), node.unwrap_or_else(|| literal(item)))
+                        })
+                        .collect(),
+                ))
             }
-            other => Node::Literal(other.clone()),
+            _ => None,
         }
     }
 
-    fn string(&mut self, s: &str, pointer: &str) -> Node {
+    /// [`Parser::node`] of the member `segment` (escaped) of the value at `pointer`.
+    fn child(&mut self, item: &Value, segment: &str, pointer: &mut String) -> Option<Node> {
+        let len = pointer.len();
+        pointer.push('/');
+        pointer.push_str(segment);
+        let node = self.node(item, pointer);
+        pointer.truncate(len);
+        node
+    }
+
+    /// A string value: `None` when it holds no `${{` (it renders as itself).
+    fn string(&mut self, s: &str, pointer: &str) -> Option<Node> {
         if !s.contains(OPEN) {
             // Fast path: no `${{`, hence no `$${{` either.
-            return Node::Literal(Value::String(s.to_owned()));
+            return None;
         }
         let mut parts = Vec::new();
         let mut text = String::new();
@@ -516,7 +528,7 @@ impl Parser {
                     expression: rest[at..].to_owned(),
                     location: pointer.to_owned(),
                 });
-                return Node::Literal(Value::Null);
+                return Some(literal(&Value::Null));
             };
             let expression = &rest[at..at + OPEN.len() + close + CLOSE.len()];
             match parse_expression(&after_open[..close], expression, pointer) {
@@ -535,23 +547,18 @@ impl Parser {
         if !text.is_empty() {
             parts.push(Part::Text(text));
         }
-        match parts.as_slice() {
-            [] => Node::Literal(Value::String(String::new())),
+        Some(match parts.as_slice() {
+            [] => literal(&Value::String(String::new())),
             [Part::Expr(index)] => Node::Expr(*index),
-            [Part::Text(_)] => match parts.pop() {
-                Some(Part::Text(t)) => Node::Literal(Value::String(t)),
-                _ => unreachable!("matched a single text part above"),
-            },
+            [Part::Text(t)] => literal(&Value::String(t.clone())),
             _ => Node::Text(parts),
-        }
+        })
     }
 }
 
-fn into_literal(node: Node) -> Value {
-    match node {
-        Node::Literal(value) => value,
-        _ => unreachable!("caller checked that every node is a literal"),
-    }
+/// A subtree without expressions, as the JSON text it renders to.
+fn literal(value: &Value) -> Node {
+    Node::Literal(value.to_string())
 }
 
 /// Parses the inside of `${{ ... }}`.
@@ -613,4 +620,52 @@ fn is_name(segment: &str) -> bool {
         && segment
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "tests unwrap to fail loudly")]
+mod tests {
+    use super::*;
+
+    // See: issue 19 (aether's own cost around a step): a literal subtree of `with` (a large
+    // inline data set) was copied value by value into the template, then serialized at
+    // render. It is now kept as its JSON text, the largest literal subtree at once.
+    #[test]
+    fn issue_19_literal_subtrees_are_kept_as_their_json_text() {
+        let value = serde_json::json!({
+            "data": {"rows": [1, 2.5, "x", null, {"k": true}]},
+            "from": "${{ steps.a.output.n }}",
+            "note": "cost: $${{ not an expression }}",
+        });
+        let template = Template::parse_all(&value).unwrap();
+        let Node::Object(entries) = &template.root else {
+            panic!("{:?}", template.root);
+        };
+        assert_eq!(
+            entries[0],
+            (
+                "data".to_owned(),
+                Node::Literal(r#"{"rows":[1,2.5,"x",null,{"k":true}]}"#.to_owned())
+            )
+        );
+        assert_eq!(entries[1], ("from".to_owned(), Node::Expr(0)));
+        assert_eq!(
+            entries[2],
+            (
+                "note".to_owned(),
+                Node::Literal(r#""cost: ${{ not an expression }}""#.to_owned())
+            )
+        );
+        let whole = Template::parse_all(&value["data"]).unwrap();
+        assert_eq!(
+            whole.root,
+            Node::Literal(r#"{"rows":[1,2.5,"x",null,{"k":true}]}"#.to_owned())
+        );
+        let output = RawValue::from_string("{\"n\":7}".to_owned()).unwrap();
+        let rendered = template.render(|_| Some(&output)).unwrap();
+        assert_eq!(
+            rendered.get(),
+            r#"{"data":{"rows":[1,2.5,"x",null,{"k":true}]},"from":7,"note":"cost: ${{ not an expression }}"}"#
+        );
+    }
 }

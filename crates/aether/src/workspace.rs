@@ -362,11 +362,12 @@ fn code_findings(
     findings: &mut Vec<Finding>,
     malformed: &mut Vec<FileError>,
 ) {
-    let found = with_analysis_input(info, workspace, aether_analyze::analyze);
+    // A run needs only the findings that refuse it, which one pass of the analysis finds.
+    let found = match analysis {
+        Analysis::Full => with_analysis_input(info, workspace, aether_analyze::analyze),
+        Analysis::RunGate => with_analysis_input(info, workspace, aether_analyze::run_gate),
+    };
     for f in found {
-        if analysis == Analysis::RunGate && !f.refuses_run {
-            continue;
-        }
         let mut file = info.manifest.dir.join(&f.module);
         let mut loc = Some(Loc {
             line: f.line,

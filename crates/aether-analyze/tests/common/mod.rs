@@ -86,14 +86,28 @@ pub fn resolve(files: &HashMap<String, String>, spec: &str, referrer: &str) -> R
 
 /// Analyzes a plugin made of `files` (the first is the entry module).
 pub fn run(files: &[(&str, &str)], perms: &Perms) -> Vec<Finding> {
+    run_with(files, perms, analyze).0
+}
+
+/// Runs `f` (`analyze`, `run_gate`) over a plugin made of `files` (the first is the entry
+/// module); returns its findings and how many times a module's text was asked for.
+pub fn run_with(
+    files: &[(&str, &str)],
+    perms: &Perms,
+    f: fn(&Input<'_>) -> Vec<Finding>,
+) -> (Vec<Finding>, usize) {
     let map: HashMap<String, String> = files
         .iter()
         .map(|(n, s)| ((*n).to_owned(), (*s).to_owned()))
         .collect();
     let g = grant(perms);
-    let modules = |n: &str| map.get(n).map(|s| s.clone().into_bytes());
+    let reads = std::cell::Cell::new(0);
+    let modules = |n: &str| {
+        reads.set(reads.get() + 1);
+        map.get(n).map(|s| s.clone().into_bytes())
+    };
     let res = |s: &str, r: &str| resolve(&map, s, r);
-    analyze(&Input {
+    let found = f(&Input {
         main: files[0].0,
         modules: &modules,
         resolve: &res,
@@ -101,7 +115,8 @@ pub fn run(files: &[(&str, &str)], perms: &Perms) -> Vec<Finding> {
         kind: &|_| aether_policy::ModuleKind::Esm,
         grant: &g,
         workspace: Path::new(WS),
-    })
+    });
+    (found, reads.get())
 }
 
 /// A one-module plugin.
