@@ -22,8 +22,8 @@ fn issue_19_leaf_ints_match_node() {
 
 /// A loop calling `add5L` of @noble/hashes (a leaf of 20 operations) against the same loop with
 /// its expression written inline. Before patch 0050 each operation of the leaf tested two tags
-/// and wrote a 16-byte value (1.73-1.96 in the release build, whole step); after it the leaf
-/// runs on integers (1.23-1.25).
+/// and wrote a 16-byte value (1.34-1.35 in the test build); after it the leaf runs on integers
+/// (0.89-0.91 in the test build; in the release build 1.73-1.96 before, 1.23-1.32 after).
 #[test]
 fn issue_19_leaf_ints_are_cheap() {
     let _quiet = js::quiet();
@@ -33,5 +33,5 @@ fn issue_19_leaf_ints_are_cheap() {
         const measured = (n) => { let s = 0; for (let i = 0; i < n; i++) s ^= add5L(i, s, i, 7, i); return s; };
     "#;
     let ratio = cpu_ratio("", setup, 200_000);
-    assert!(ratio < 1.5, "add5L(...) / inline CPU ratio {ratio:.2}");
+    assert!(ratio < 1.12, "add5L(...) / inline CPU ratio {ratio:.2}");
 }

@@ -19152,7 +19152,7 @@ static inline bool js_leaf_is_number(JSValueConst v)
 
 /* v as an integer of at most 2^53 in magnitude (not -0); false if it is
    not one */
-static inline bool js_leaf_int_of(JSValueConst v, int64_t *pr)
+static inline __attribute__((always_inline)) bool js_leaf_int_of(JSValueConst v, int64_t *pr)
 {
     uint32_t tag = JS_VALUE_GET_TAG(v);
     double d;
@@ -19171,7 +19171,7 @@ static inline bool js_leaf_int_of(JSValueConst v, int64_t *pr)
 }
 
 /* r within [-2^53, 2^53] */
-static inline bool js_leaf_int_in_range(int64_t r)
+static inline __attribute__((always_inline)) bool js_leaf_int_in_range(int64_t r)
 {
     return (uint64_t)(r + JS_LEAF_INT_MAX) <= (uint64_t)2 * JS_LEAF_INT_MAX;
 }
@@ -19186,7 +19186,6 @@ static no_inline JSValue js_leaf_call(const JSFunctionBytecode *b,
 {
     int64_t stack[JS_LEAF_STACK_MAX], *sp = stack, a, c, r;
     const uint8_t *pc;
-    double d;
 
     pc = b->byte_code_buf;
 
@@ -19346,14 +19345,12 @@ static no_inline JSValue js_leaf_call(const JSFunctionBytecode *b,
         LEAF_CASE(OP_pow):
             a = sp[-2];
             c = sp[-1];
-            if (a == 2 && (uint64_t)c <= 53) {
-                sp[-2] = (int64_t)1 << c; /* 2 ** 32 of @noble/hashes */
-            } else {
-                if (a != (int32_t)a || c != (int32_t)c ||
-                    !js_pow_int_exact(a, c, &d))
-                    goto numbers;
-                sp[-2] = (int64_t)d;
-            }
+            /* 2 ** k, k <= 53 (@noble/hashes' 2 ** 32); other powers by
+               js_leaf_call_numbers (a third caller of js_pow_int_exact
+               would no longer let gcc inline it in JS_CallInternal) */
+            if (a != 2 || (uint64_t)c > 53)
+                goto numbers;
+            sp[-2] = (int64_t)1 << c;
             sp--;
             LEAF_NEXT;
         LEAF_CASE(OP_shl):
