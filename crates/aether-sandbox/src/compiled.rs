@@ -39,7 +39,7 @@ use crate::gate::Meter;
 use crate::sys;
 
 /// The engine patches, by content: any change to the series is another engine build.
-const PATCHES: [&str; 38] = [
+const PATCHES: [&str; 42] = [
     include_str!(
         "../../../vendor/rquickjs-sys/patches/0001-regexp-skip-impossible-start-positions.patch"
     ),
@@ -114,6 +114,14 @@ const PATCHES: [&str; 38] = [
     ),
     include_str!("../../../vendor/rquickjs-sys/patches/0045-iterators-for-of-array-in-place.patch"),
     include_str!("../../../vendor/rquickjs-sys/patches/0046-functions-made-with-their-shape.patch"),
+    include_str!(
+        "../../../vendor/rquickjs-sys/patches/0047-libunicode-class-ranges-in-place.patch"
+    ),
+    include_str!("../../../vendor/rquickjs-sys/patches/0048-interp-array-named-reads-cached.patch"),
+    include_str!(
+        "../../../vendor/rquickjs-sys/patches/0049-builtins-regexp-test-without-result.patch"
+    ),
+    include_str!("../../../vendor/rquickjs-sys/patches/0050-interp-leaf-calls-on-integers.patch"),
 ];
 
 /// The engine build bytecode belongs to (it is only valid for the engine that wrote it:

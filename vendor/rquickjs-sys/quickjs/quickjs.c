@@ -19141,6 +19141,277 @@ static inline bool js_leaf_is_number(JSValueConst v)
     return tag == JS_TAG_INT || JS_TAG_IS_FLOAT64(tag);
 }
 
+/* aether patch 0050: a leaf evaluated on integers.
+
+   Most leaf calls (@noble/hashes' rotr, Chi, Maj, u64.rotrSH, add3L...)
+   are given integers and compute integers, yet js_leaf_call_numbers tests
+   two tags and writes a 16-byte value per operation. js_leaf_call first
+   evaluates the same bytecode on a stack of int64_t, where each value is
+   an integer Number of at most 2^53 in magnitude, never -0: exactly the
+   Number the interpreter computes, so its result is that Number (an int if
+   it fits, else a float64 holding it exactly, as js_int64 makes it). An
+   argument or constant that is not such an integer, and every operation
+   whose Number could leave that domain (a sum beyond 2^53, a product or
+   quotient that would be -0 or not an integer, a division by zero, a
+   remainder of a negative dividend that is -0, a power not exact), stops
+   it before anything observable has happened, and js_leaf_call_numbers
+   evaluates the call as before. One quotient that is not an integer is
+   taken: `(x / 2^k) | 0` (@noble/hashes' `(low / 2 ** 32) | 0`), where
+   the float64 quotient of an integer by a power of two is exact and
+   ToInt32 truncates it toward zero, as C's division of int64_t does. */
+#define JS_LEAF_INT_MAX ((int64_t)1 << 53)
+
+/* v as an integer of at most 2^53 in magnitude (not -0); false if it is
+   not one */
+static inline __attribute__((always_inline)) bool js_leaf_int_of(JSValueConst v, int64_t *pr)
+{
+    uint32_t tag = JS_VALUE_GET_TAG(v);
+    double d;
+
+    if (likely(tag == JS_TAG_INT)) {
+        *pr = JS_VALUE_GET_INT(v);
+        return true;
+    }
+    if (!JS_TAG_IS_FLOAT64(tag))
+        return false;
+    d = JS_VALUE_GET_FLOAT64(v);
+    if (!(fabs(d) <= (double)JS_LEAF_INT_MAX)) /* NaN and infinities too */
+        return false;
+    *pr = (int64_t)d;
+    return (double)*pr == d && (*pr != 0 || !signbit(d));
+}
+
+/* r within [-2^53, 2^53] */
+static inline __attribute__((always_inline)) bool js_leaf_int_in_range(int64_t r)
+{
+    return (uint64_t)(r + JS_LEAF_INT_MAX) <= (uint64_t)2 * JS_LEAF_INT_MAX;
+}
+
+static no_inline JSValue js_leaf_call_numbers(const JSFunctionBytecode *b,
+                                              JSValueConst *argv);
+
+/* the value of a call of the leaf b (as js_leaf_call_numbers below): on
+   integers if it can, else by js_leaf_call_numbers */
+static no_inline JSValue js_leaf_call(const JSFunctionBytecode *b,
+                                      JSValueConst *argv)
+{
+    int64_t stack[JS_LEAF_STACK_MAX], *sp = stack, a, c, r;
+    const uint8_t *pc;
+
+    pc = b->byte_code_buf;
+
+#if DIRECT_DISPATCH
+    /* js_bytecode_is_leaf admits no opcode without an entry here */
+    static const void * const leaf_int_dispatch[256] = {
+        [OP_get_arg0] = &&leaf_int_OP_get_arg0,
+        [OP_get_arg1] = &&leaf_int_OP_get_arg0,
+        [OP_get_arg2] = &&leaf_int_OP_get_arg0,
+        [OP_get_arg3] = &&leaf_int_OP_get_arg0,
+        [OP_get_arg] = &&leaf_int_OP_get_arg,
+        [OP_push_minus1] = &&leaf_int_OP_push_0,
+        [OP_push_0] = &&leaf_int_OP_push_0,
+        [OP_push_1] = &&leaf_int_OP_push_0,
+        [OP_push_2] = &&leaf_int_OP_push_0,
+        [OP_push_3] = &&leaf_int_OP_push_0,
+        [OP_push_4] = &&leaf_int_OP_push_0,
+        [OP_push_5] = &&leaf_int_OP_push_0,
+        [OP_push_6] = &&leaf_int_OP_push_0,
+        [OP_push_7] = &&leaf_int_OP_push_0,
+        [OP_push_i8] = &&leaf_int_OP_push_i8,
+        [OP_push_i16] = &&leaf_int_OP_push_i16,
+        [OP_push_i32] = &&leaf_int_OP_push_i32,
+        [OP_push_const8] = &&leaf_int_OP_push_const8,
+        [OP_push_const] = &&leaf_int_OP_push_const,
+        [OP_add] = &&leaf_int_OP_add,
+        [OP_sub] = &&leaf_int_OP_sub,
+        [OP_mul] = &&leaf_int_OP_mul,
+        [OP_div] = &&leaf_int_OP_div,
+        [OP_mod] = &&leaf_int_OP_mod,
+        [OP_pow] = &&leaf_int_OP_pow,
+        [OP_shl] = &&leaf_int_OP_shl,
+        [OP_sar] = &&leaf_int_OP_sar,
+        [OP_shr] = &&leaf_int_OP_shr,
+        [OP_and] = &&leaf_int_OP_and,
+        [OP_or] = &&leaf_int_OP_or,
+        [OP_xor] = &&leaf_int_OP_xor,
+        [OP_not] = &&leaf_int_OP_not,
+        [OP_neg] = &&leaf_int_OP_neg,
+        [OP_plus] = &&leaf_int_OP_plus,
+        [OP_return] = &&leaf_int_OP_return,
+    };
+#define LEAF_SWITCH(pc) goto *leaf_int_dispatch[*(pc)++];
+#define LEAF_CASE(op)   leaf_int_ ## op
+#define LEAF_NEXT       LEAF_SWITCH(pc)
+#else
+#define LEAF_SWITCH(pc) switch (*(pc)++)
+#define LEAF_CASE(op)   case op
+#define LEAF_NEXT       break
+#endif
+
+    for (;;) {
+        LEAF_SWITCH(pc) {
+        LEAF_CASE(OP_get_arg0):
+#if !DIRECT_DISPATCH
+        LEAF_CASE(OP_get_arg1):
+        LEAF_CASE(OP_get_arg2):
+        LEAF_CASE(OP_get_arg3):
+#endif
+            if (!js_leaf_int_of(argv[pc[-1] - OP_get_arg0], sp))
+                goto numbers;
+            sp++;
+            LEAF_NEXT;
+        LEAF_CASE(OP_get_arg):
+            if (!js_leaf_int_of(argv[get_u16(pc)], sp))
+                goto numbers;
+            sp++;
+            pc += 2;
+            LEAF_NEXT;
+        LEAF_CASE(OP_push_0):
+#if !DIRECT_DISPATCH
+        LEAF_CASE(OP_push_minus1):
+        LEAF_CASE(OP_push_1):
+        LEAF_CASE(OP_push_2):
+        LEAF_CASE(OP_push_3):
+        LEAF_CASE(OP_push_4):
+        LEAF_CASE(OP_push_5):
+        LEAF_CASE(OP_push_6):
+        LEAF_CASE(OP_push_7):
+#endif
+            *sp++ = pc[-1] - OP_push_0;
+            LEAF_NEXT;
+        LEAF_CASE(OP_push_i8):
+            *sp++ = get_i8(pc);
+            pc += 1;
+            LEAF_NEXT;
+        LEAF_CASE(OP_push_i16):
+            *sp++ = get_i16(pc);
+            pc += 2;
+            LEAF_NEXT;
+        LEAF_CASE(OP_push_i32):
+            *sp++ = (int32_t)get_u32(pc);
+            pc += 4;
+            LEAF_NEXT;
+        LEAF_CASE(OP_push_const8):
+            if (!js_leaf_int_of(b->cpool[*pc], sp))
+                goto numbers;
+            sp++;
+            pc += 1;
+            LEAF_NEXT;
+        LEAF_CASE(OP_push_const):
+            if (!js_leaf_int_of(b->cpool[get_u32(pc)], sp))
+                goto numbers;
+            sp++;
+            pc += 4;
+            LEAF_NEXT;
+        LEAF_CASE(OP_add):
+            r = sp[-2] + sp[-1];
+            if (unlikely(!js_leaf_int_in_range(r)))
+                goto numbers;
+            sp[-2] = r;
+            sp--;
+            LEAF_NEXT;
+        LEAF_CASE(OP_sub):
+            r = sp[-2] - sp[-1];
+            if (unlikely(!js_leaf_int_in_range(r)))
+                goto numbers;
+            sp[-2] = r;
+            sp--;
+            LEAF_NEXT;
+        LEAF_CASE(OP_mul):
+            a = sp[-2];
+            c = sp[-1];
+            if (__builtin_mul_overflow(a, c, &r) || !js_leaf_int_in_range(r) ||
+                (r == 0 && (a | c) < 0)) /* -0 */
+                goto numbers;
+            sp[-2] = r;
+            sp--;
+            LEAF_NEXT;
+        LEAF_CASE(OP_div):
+            a = sp[-2];
+            c = sp[-1];
+            if (c > 0 && (c & (c - 1)) == 0 &&
+                pc[0] == OP_push_0 && pc[1] == OP_or) {
+                /* (a / 2^k) | 0: see above; a shift, not a division
+                   (rounding toward zero for a negative a) */
+                r = (a + ((a >> 63) & (c - 1))) >> __builtin_ctzll(c);
+            } else if (c != 0 && a % c == 0 && !(a == 0 && c < 0)) {
+                r = a / c; /* an exact quotient, not -0 */
+            } else {
+                goto numbers;
+            }
+            sp[-2] = r;
+            sp--;
+            LEAF_NEXT;
+        LEAF_CASE(OP_mod):
+            a = sp[-2];
+            c = sp[-1];
+            if (c == 0)
+                goto numbers; /* NaN */
+            r = a % c; /* the sign of the dividend, as in JavaScript */
+            if (r == 0 && a < 0)
+                goto numbers; /* -0 */
+            sp[-2] = r;
+            sp--;
+            LEAF_NEXT;
+        LEAF_CASE(OP_pow):
+            a = sp[-2];
+            c = sp[-1];
+            /* 2 ** k, k <= 53 (@noble/hashes' 2 ** 32); other powers by
+               js_leaf_call_numbers (a third caller of js_pow_int_exact
+               would no longer let gcc inline it in JS_CallInternal) */
+            if (a != 2 || (uint64_t)c > 53)
+                goto numbers;
+            sp[-2] = (int64_t)1 << c;
+            sp--;
+            LEAF_NEXT;
+        LEAF_CASE(OP_shl):
+            sp[-2] = (int32_t)((uint32_t)sp[-2] << ((uint32_t)sp[-1] & 0x1f));
+            sp--;
+            LEAF_NEXT;
+        LEAF_CASE(OP_sar):
+            sp[-2] = (int32_t)(uint32_t)sp[-2] >> ((uint32_t)sp[-1] & 0x1f);
+            sp--;
+            LEAF_NEXT;
+        LEAF_CASE(OP_shr):
+            sp[-2] = (uint32_t)sp[-2] >> ((uint32_t)sp[-1] & 0x1f);
+            sp--;
+            LEAF_NEXT;
+        LEAF_CASE(OP_and):
+            sp[-2] = (int32_t)((uint32_t)sp[-2] & (uint32_t)sp[-1]);
+            sp--;
+            LEAF_NEXT;
+        LEAF_CASE(OP_or):
+            sp[-2] = (int32_t)((uint32_t)sp[-2] | (uint32_t)sp[-1]);
+            sp--;
+            LEAF_NEXT;
+        LEAF_CASE(OP_xor):
+            sp[-2] = (int32_t)((uint32_t)sp[-2] ^ (uint32_t)sp[-1]);
+            sp--;
+            LEAF_NEXT;
+        LEAF_CASE(OP_not):
+            sp[-1] = (int32_t)~(uint32_t)sp[-1];
+            LEAF_NEXT;
+        LEAF_CASE(OP_neg):
+            if (sp[-1] == 0)
+                goto numbers; /* -0 */
+            sp[-1] = -sp[-1];
+            LEAF_NEXT;
+        LEAF_CASE(OP_plus):
+            LEAF_NEXT;
+#if !DIRECT_DISPATCH
+        default:
+#endif
+        LEAF_CASE(OP_return): /* js_bytecode_is_leaf admits no other */
+            return js_int64(sp[-1]);
+        }
+    }
+#undef LEAF_SWITCH
+#undef LEAF_CASE
+#undef LEAF_NEXT
+ numbers:
+    return js_leaf_call_numbers(b, argv);
+}
+
 /* the value of a call of the leaf b (argc >= b->arg_count arguments at
    argv), after JS_CallInternal's interrupt poll and stack check: each
    operator computed as the interpreter's number paths compute it (same
@@ -19148,8 +19419,8 @@ static inline bool js_leaf_is_number(JSValueConst v)
    as an operand or the result is not a number (an argument that is not
    one), when nothing observable has been done: the caller then makes the
    ordinary call */
-static no_inline JSValue js_leaf_call(const JSFunctionBytecode *b,
-                                      JSValueConst *argv)
+static no_inline JSValue js_leaf_call_numbers(const JSFunctionBytecode *b,
+                                              JSValueConst *argv)
 {
     JSValue stack[JS_LEAF_STACK_MAX], *sp = stack, op1, op2;
     const uint8_t *pc;
