@@ -568,8 +568,11 @@ int cr_op1(CharRange *cr, const uint32_t *b_pt, int b_len, int op)
     CharRange a = *cr;
     int ret;
 
-    /* aether patch 0047 */
-    if (op == CR_OP_UNION && b_len <= 16 && !(b_len & 1) && !(cr->len & 1)) {
+    /* aether patch 0047 (b_pt never inside cr->points, which cr_realloc()
+       may move: such a caller takes cr_op() below) */
+    if (op == CR_OP_UNION && b_len <= 16 && !(b_len & 1) && !(cr->len & 1) &&
+        ((uintptr_t)(b_pt + b_len) <= (uintptr_t)cr->points ||
+         (uintptr_t)b_pt >= (uintptr_t)(cr->points + cr->size))) {
         int i;
         for (i = 0; i < b_len; i += 2) {
             if (b_pt[i] < b_pt[i + 1] &&

@@ -19184,7 +19184,7 @@ static inline __attribute__((always_inline)) bool js_leaf_int_of(JSValueConst v,
 /* r within [-2^53, 2^53] */
 static inline __attribute__((always_inline)) bool js_leaf_int_in_range(int64_t r)
 {
-    return (uint64_t)(r + JS_LEAF_INT_MAX) <= (uint64_t)2 * JS_LEAF_INT_MAX;
+    return (uint64_t)r + (uint64_t)JS_LEAF_INT_MAX <= (uint64_t)2 * JS_LEAF_INT_MAX;
 }
 
 static no_inline JSValue js_leaf_call_numbers(const JSFunctionBytecode *b,
