@@ -233,7 +233,7 @@ pub fn analyze(input: &Input<'_>) -> Vec<Finding> {
 /// other modules export, so one pass finds all of them: the further passes of [`analyze`]
 /// (which follow host references through exports, for the capability rules) are not made.
 /// A plugin whose modules re-export the global object is parsed once instead of up to
-/// [`MAX_PASSES`] times (issue 19: aether's own cost around a step).
+/// `MAX_PASSES` (four) times (issue 19: aether's own cost around a step).
 pub fn run_gate(input: &Input<'_>) -> Vec<Finding> {
     let mut findings = pass(input, &HashMap::new()).findings;
     findings.retain(|f| f.refuses_run);
