@@ -39,7 +39,7 @@ use crate::gate::Meter;
 use crate::sys;
 
 /// The engine patches, by content: any change to the series is another engine build.
-const PATCHES: [&str; 42] = [
+const PATCHES: [&str; 43] = [
     include_str!(
         "../../../vendor/rquickjs-sys/patches/0001-regexp-skip-impossible-start-positions.patch"
     ),
@@ -122,6 +122,7 @@ const PATCHES: [&str; 42] = [
         "../../../vendor/rquickjs-sys/patches/0049-builtins-regexp-test-without-result.patch"
     ),
     include_str!("../../../vendor/rquickjs-sys/patches/0050-interp-leaf-calls-on-integers.patch"),
+    include_str!("../../../vendor/rquickjs-sys/patches/0051-interp-pow-without-division.patch"),
 ];
 
 /// The engine build bytecode belongs to (it is only valid for the engine that wrote it:

@@ -15689,19 +15689,19 @@ static inline bool js_pow_int_exact(int32_t base, int32_t exponent, double *pd)
     const int64_t limit = (int64_t)1 << 53;
     if (exponent < 0)
         return false;
-    /* |r| and |b| stay at most 2^53, so each product is checked against
-       the limit before it is made and never overflows */
+    /* aether patch 0051: each product is checked after it is made, by the
+       overflow flag of the multiplication and against the limit, with no
+       division (a 64-bit division per step cost more than the call to pow()
+       it saves on some processors) */
     while (exponent != 0) {
         if (exponent & 1) {
-            if (b != 0 && llabs(r) > limit / llabs(b))
+            if (__builtin_mul_overflow(r, b, &r) || r > limit || r < -limit)
                 return false;
-            r *= b;
         }
         exponent >>= 1;
         if (exponent != 0) {
-            if (b != 0 && llabs(b) > limit / llabs(b))
+            if (__builtin_mul_overflow(b, b, &b) || b > limit)
                 return false;
-            b *= b;
         }
     }
     *pd = (double)r;
