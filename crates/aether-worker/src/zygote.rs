@@ -869,6 +869,10 @@ fn zygote(mut control: OwnedFd, first: Option<(OwnedFd, Option<OwnedFd>)>) -> i3
     // it all here took most of a one-step run's time (the zygote says it is ready only after). It
     // is compiled before the second worker is forked ([`PREPARE_REST_AT`]).
     aether_sandbox::prepare_engine();
+    debug_assert!(
+        !aether_sandbox::stub_bytecode_compiled(),
+        "the zygote compiled the bindings' stub into bytecode before its first worker"
+    );
     sys::trim_heap();
     // What every worker would otherwise detect again after its fork (issue 23).
     aether_sandbox::detect_cpu_features();
