@@ -31,6 +31,7 @@ fn fixture(name: &str) -> String {
 // CreateListFromArrayLike); https://tc39.es/ecma262/#sec-function.prototype.apply
 #[test]
 fn issue_19_call_and_apply_results_equal_node() {
+    let _quiet = js::quiet();
     let out = eval_sloppy(&fixture("apply_calls.js"));
     assert_eq!(out, Ok(fixture("apply_calls.node.txt")));
 }
@@ -38,6 +39,7 @@ fn issue_19_call_and_apply_results_equal_node() {
 // See: https://tc39.es/ecma262/#sec-ordinaryget (a getter is called with the receiver as this)
 #[test]
 fn issue_19_getter_results_equal_node() {
+    let _quiet = js::quiet();
     let out = eval_sloppy(&fixture("apply_getters.js"));
     assert_eq!(out, Ok(fixture("apply_getters.node.txt")));
 }
@@ -46,6 +48,7 @@ fn issue_19_getter_results_equal_node() {
 /// and the caller, as before the patch; a getter's frame is the getter's.
 #[test]
 fn issue_19_call_apply_and_getter_frames_in_stacks_unchanged() {
+    let _quiet = js::quiet();
     let out = eval(
         r#"
         function st() { return new Error("x").stack.split("\n").map((l) => l.trim().split(" (")[0]).join("|"); }
@@ -66,6 +69,7 @@ fn issue_19_call_apply_and_getter_frames_in_stacks_unchanged() {
 /// (the deadline's only hook into running JavaScript).
 #[test]
 fn issue_19_interrupts_stop_loops_of_call_apply_and_getters() {
+    let _quiet = js::quiet();
     for body in [
         "function f(x) { return x; } for (;;) f.call(null, 1);",
         "function f(x) { return x; } const a = [1]; for (;;) f.apply(null, a);",
@@ -82,6 +86,7 @@ fn issue_19_interrupts_stop_loops_of_call_apply_and_getters() {
 /// `RangeError`, at least as deep as before the patch (it removes C frames, adds none).
 #[test]
 fn issue_19_recursion_through_call_apply_and_getters_is_a_range_error() {
+    let _quiet = js::quiet();
     let out = eval(
         r#"
         const r = [];

@@ -28,6 +28,7 @@ const NAMES: &str = r#"
 // built-ins/RegExp/S15.10.2.3_A1_T1..T17 (disjunction order); the expected lines are Node 20's.
 #[test]
 fn issue_19_literal_alternations_match_node() {
+    let _quiet = js::quiet();
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
     let script = std::fs::read_to_string(dir.join("regex_dispatch.js")).expect("cases");
     let expected = std::fs::read_to_string(dir.join("regex_dispatch.node.json")).expect("node");
@@ -41,6 +42,7 @@ fn issue_19_literal_alternations_match_node() {
 // so the expected values are the proposal's: the group that took part, else undefined).
 #[test]
 fn issue_19_duplicate_named_groups_in_a_literal_alternation() {
+    let _quiet = js::quiet();
     let script = r#"
         const re = /(?<d>a1)|(?<d>b2)|c3|d4|e5|f6|(?<d>g7)/g;
         JSON.stringify([..."a1 b2 g7 c3".matchAll(re)].map((m) => [m[0], m.groups.d])) +
@@ -54,6 +56,7 @@ fn issue_19_duplicate_named_groups_in_a_literal_alternation() {
 
 #[test]
 fn issue_19_literal_alternation_match_skips_the_later_alternatives() {
+    let _quiet = js::quiet();
     // Before patch 0030 a match of the first of 2,000 alternatives ran a goto (and an interrupt
     // poll) for each of the 1,999 after it. One search of `(?:&(?:names);)+` over 5,000
     // repetitions of the first name: 10 million polls, 1,001 calls of the interrupt handler
@@ -73,6 +76,7 @@ fn issue_19_literal_alternation_match_skips_the_later_alternatives() {
 
 #[test]
 fn issue_19_literal_alternation_is_not_slower_than_a_class_and_a_map() {
+    let _quiet = js::quiet();
     // Replacing 400 names from an alternation of 2,000 against the same replacement through
     // `/&([0-9a-z]+);/g` and a Map: about 29x before patch 0030 (every '&' ran 2,000 splits),
     // about 1x after in the engine alone.
@@ -92,6 +96,7 @@ fn issue_19_literal_alternation_is_not_slower_than_a_class_and_a_map() {
 // written with the module's and read back as it is).
 #[test]
 fn issue_19_literal_alternation_read_back_from_bytecode() {
+    let _quiet = js::quiet();
     // The first step compiles the module and keeps its bytecode; the second reads it back,
     // with the regex literal's dispatch table in it.
     let source = r#"

@@ -43,6 +43,7 @@ fn run_modules(modules: &[(&str, &str)]) -> Result<String, String> {
 // get-str-update.js (a namespace reads the live binding; a binding in its dead zone throws).
 #[test]
 fn issue_19_namespace_reads_keep_bindings_live_and_tdz() {
+    let _quiet = js::quiet();
     // Patch 0010 reads a namespace's binding in get_field's inline lookup: the value must be
     // the binding's current one, and a binding not yet initialized must still throw.
     let counter = r#"
@@ -73,6 +74,7 @@ fn issue_19_namespace_reads_keep_bindings_live_and_tdz() {
 // './_u64.ts'`; `u64.rotrSH(...)` several times in every SHA-512 round).
 #[test]
 fn issue_19_namespace_reads_are_as_fast_as_object_reads() {
+    let _quiet = js::quiet();
     // Unpatched, a namespace read found the property inline, then called
     // JS_GetPropertyInternal, which looked it up again: 1.32x the CPU time of a plain object's
     // (test profile; 1.03x after). Patch 0015 then made the plain object's reads faster (a
@@ -91,10 +93,17 @@ fn issue_19_namespace_reads_are_as_fast_as_object_reads() {
         }
         export const out = String(bestNs / bestObj);
     "#;
-    let ratio: f64 = run_modules(&[("main", main)])
-        .expect("the timing module runs")
-        .parse()
-        .expect("a number");
+    // The lowest of three measures in fresh engines, as `js::cpu_ratio` takes: under load one
+    // measure can put its object reads in a quiet moment and its namespace reads in a busy one
+    // (1.30-1.34 at load 9 on a first-generation EPYC, 1.13 there on a quiet machine).
+    let ratio = (0..3)
+        .map(|_| {
+            run_modules(&[("main", main)])
+                .expect("the timing module runs")
+                .parse::<f64>()
+                .expect("a number")
+        })
+        .fold(f64::INFINITY, f64::min);
     eprintln!("namespace / object property read loop, CPU time: {ratio:.2}");
     assert!(
         ratio < 1.3,
@@ -106,6 +115,7 @@ fn issue_19_namespace_reads_are_as_fast_as_object_reads() {
 // test/language/block-scope/ and test/language/statements/switch/ (the temporal dead zone).
 #[test]
 fn issue_19_tdz_errors_are_unchanged() {
+    let _quiet = js::quiet();
     // Patch 0011 drops the dead-zone check of a local already checked or initialized in the
     // same straight-line code. Every read that can see an uninitialized binding must throw.
     let cases = [
@@ -214,6 +224,7 @@ fn issue_19_tdz_errors_are_unchanged() {
 /// --test engine_calls` (`AETHER_TEST262_WRITE=1` rewrites the list).
 #[test]
 fn issue_19_test262_calls_and_locals_results_unchanged() {
+    let _quiet = js::quiet();
     assert_known_failures(
         &[
             "test/language/statements/let",
@@ -240,6 +251,7 @@ fn issue_19_test262_calls_and_locals_results_unchanged() {
 // get: detached buffers, out-of-bounds views, non-integer and negative keys).
 #[test]
 fn issue_19_int_typed_array_reads_are_unchanged() {
+    let _quiet = js::quiet();
     // The element reads of hashing code (`get_array_el` on integer typed arrays at an int
     // index), next to the patched opcodes: values above 2^31, sign extension, every index
     // outside the view, a shrunk resizable buffer and a detached one. An inline fast path for

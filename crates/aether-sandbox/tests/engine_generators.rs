@@ -27,6 +27,7 @@ use rquickjs::{Context, Runtime};
 // https://github.com/tc39/ecma262/issues/1058 (result identity through `yield*`).
 #[test]
 fn issue_19_generator_semantics_equal_node() {
+    let _quiet = js::quiet();
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
     let script = std::fs::read_to_string(dir.join("generators_semantics.js")).expect("cases");
     let expected =
@@ -37,6 +38,7 @@ fn issue_19_generator_semantics_equal_node() {
 
 #[test]
 fn issue_19_generator_result_objects_are_ordinary() {
+    let _quiet = js::quiet();
     // Results made from the context's shape (patch 0038) behave as the objects the two
     // property definitions made: frozen, extended, deleted from, one not sharing another's
     // changes, keys in order, and a user object with the same keys is not confused with them.
@@ -80,6 +82,7 @@ fn eval_with_jobs(script: &str) -> String {
 // async generator awaits each result: the patched sync path must not be taken there).
 #[test]
 fn issue_19_async_generators_equal_node() {
+    let _quiet = js::quiet();
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
     let script = std::fs::read_to_string(dir.join("generators_async.js")).expect("cases");
     let expected =
@@ -98,6 +101,7 @@ const YIELD_STAR_LIMIT: f64 = 1.6;
 // level, and why it may be skipped where no one sees it).
 #[test]
 fn issue_19_yield_star_resumes_generators_directly() {
+    let _quiet = js::quiet();
     let setup = r#"
         function* leaf(n) { for (let i = 0; i < n; i++) yield i; }
         function* mid(n) { return yield* leaf(n); }
@@ -120,6 +124,7 @@ fn issue_19_yield_star_resumes_generators_directly() {
 /// (`AETHER_TEST262_WRITE=1` rewrites the list).
 #[test]
 fn issue_19_test262_generators_results_unchanged() {
+    let _quiet = js::quiet();
     assert_known_failures(
         &[
             "test/language/statements/generators",

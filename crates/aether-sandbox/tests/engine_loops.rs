@@ -141,6 +141,7 @@ loop entered by a jump into a block: 1.2 -> ReferenceError";
 // disable hole check elimination", https://bugs.chromium.org/p/v8/issues/detail?id=3926).
 #[test]
 fn issue_19_loop_tdz_errors_match_node() {
+    let _quiet = js::quiet();
     // A `let` read before its declaration in a later iteration, by a closure called before its
     // initialisation, in `switch` cases, after `continue` / labelled `break`, in `for (let ...)`
     // per-iteration copies, in generators, catch and finally blocks, derived constructors'
@@ -151,6 +152,7 @@ fn issue_19_loop_tdz_errors_match_node() {
 
 #[test]
 fn issue_19_loop_tdz_checks_elided_cpu_ratio() {
+    let _quiet = js::quiet();
     // The same loop with `let`s declared before it and `const`s in its body, against `var`s:
     // before patch 0020 every read paid a dead-zone check and every iteration reset the
     // `const`s (1.25x at -O3, measured); now the code is the same as with `var`.
@@ -240,6 +242,7 @@ float64 read: true,NaN";
 // element set and get: conversions, detached and out-of-bounds buffers, non-integer keys).
 #[test]
 fn issue_19_typed_array_elements_match_node() {
+    let _quiet = js::quiet();
     let got = eval(TYPED_ARRAY_CASES).expect("the cases run");
     assert_lines_eq(&got, TYPED_ARRAY_NODE);
 }
@@ -251,6 +254,7 @@ fn issue_19_typed_array_elements_match_node() {
 /// --test engine_loops` (`AETHER_TEST262_WRITE=1` rewrites the list).
 #[test]
 fn issue_19_test262_loops_results_unchanged() {
+    let _quiet = js::quiet();
     assert_known_failures(
         &[
             "test/language/statements/let",

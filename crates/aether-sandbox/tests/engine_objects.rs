@@ -37,6 +37,7 @@ fn observe(body: &str) -> Result<String, String> {
 
 #[test]
 fn issue_19_cached_additions_call_setters_defined_later() {
+    let _quiet = js::quiet();
     // A site that added `x` and `y` to instances, then a setter defined on the class prototype and one on
     // `Object.prototype`: the next addition calls them; a literal defines (no setter runs).
     let seen = observe(
@@ -67,6 +68,7 @@ fn issue_19_cached_additions_call_setters_defined_later() {
 
 #[test]
 fn issue_19_cached_additions_respect_frozen_sealed_and_non_extensible_objects() {
+    let _quiet = js::quiet();
     // A warm site on frozen, sealed and non-extensible objects: strict mode throws and the object
     // stays as it was, sloppy mode ignores; a class field on a non-extensible `this` throws.
     let seen = observe(
@@ -103,6 +105,7 @@ fn issue_19_cached_additions_respect_frozen_sealed_and_non_extensible_objects() 
 
 #[test]
 fn issue_19_cached_additions_respect_read_only_inherited_properties() {
+    let _quiet = js::quiet();
     // A read-only property defined later two prototypes up blocks the addition (TypeError in strict
     // mode, ignored in sloppy mode), also when it comes in by a prototype swapped on a link.
     let seen = observe(
@@ -129,6 +132,7 @@ fn issue_19_cached_additions_respect_read_only_inherited_properties() {
 
 #[test]
 fn issue_19_cached_additions_go_through_proxies() {
+    let _quiet = js::quiet();
     // A proxy as a prototype and as the receiver of a warm site: its `set` trap runs every time; a
     // class field on a proxy `this` goes to its `defineProperty` trap.
     let seen = observe(
@@ -167,6 +171,7 @@ fn issue_19_cached_additions_go_through_proxies() {
 
 #[test]
 fn issue_19_cached_additions_leave_arrays_and_exotic_objects_alone() {
+    let _quiet = js::quiet();
     // Sites warmed on plain objects, then given arrays (`length` truncates), a frozen array,
     // `arguments`, a typed array, a `String` object and a function.
     let seen = observe(
@@ -208,6 +213,7 @@ fn issue_19_cached_additions_leave_arrays_and_exotic_objects_alone() {
 
 #[test]
 fn issue_19_cached_additions_keep_the_enumeration_order() {
+    let _quiet = js::quiet();
     // Objects built by cached additions and literals enumerate as in Node: integer keys first in
     // ascending order, then strings in insertion order, then symbols.
     let seen = observe(
@@ -231,6 +237,7 @@ fn issue_19_cached_additions_keep_the_enumeration_order() {
 
 #[test]
 fn issue_19_cached_additions_after_delete_and_diverging_shapes() {
+    let _quiet = js::quiet();
     // `delete` then add again through a warm site; two objects of one shape going apart; an own
     // read-only property and an own accessor where the site added before.
     let seen = observe(
@@ -267,6 +274,7 @@ fn issue_19_cached_additions_after_delete_and_diverging_shapes() {
 
 #[test]
 fn issue_19_cached_additions_in_classes_and_literals() {
+    let _quiet = js::quiet();
     // Class fields, constructors adding properties, subclasses; a field shadows an inherited setter
     // (define) where an assignment calls it; static and private fields; duplicate keys and
     // `__proto__` in literals.
@@ -302,6 +310,7 @@ fn issue_19_cached_additions_in_classes_and_literals() {
 
 #[test]
 fn issue_19_cached_additions_survive_evictions_and_collections() {
+    let _quiet = js::quiet();
     // One site sees 300 shapes, three times (entries evicted and replaced); a third of the
     // objects are in cycles. The runtime is then freed: its leak check must pass.
     let seen = observe(
@@ -324,6 +333,7 @@ fn issue_19_cached_additions_survive_evictions_and_collections() {
 
 #[test]
 fn issue_19_cached_additions_grow_and_shrink_property_arrays() {
+    let _quiet = js::quiet();
     // Instances of a class grown to nine properties through a warm site, then instances with
     // fewer, as many and more properties (arrays reallocated on a hit), deleted and re-added
     // ones (the array compacted), accessors, freezing, spreading and copying.
@@ -368,6 +378,7 @@ fn issue_19_cached_additions_grow_and_shrink_property_arrays() {
 
 #[test]
 fn issue_19_cached_additions_out_of_memory_throw_and_leave_the_site_working() {
+    let _quiet = js::quiet();
     // Under a 16 MiB limit, a warm site adds ten properties to new objects until memory runs
     // out (at an object, a property array growing on a cache hit, or the array holding them):
     // a catchable error, and the same site works once memory is freed.
@@ -414,6 +425,7 @@ const RATIO_LIMIT: f64 = 1.8;
 
 #[test]
 fn issue_19_adding_properties_is_nearly_as_fast_as_writing_them() {
+    let _quiet = js::quiet();
     // Unpatched, each `o.x = v` that adds a property went through JS_SetPropertyInternal2 and
     // add_property (a lookup of the new shape in the runtime's shape hash, or the object's
     // own shape extended in place, hashed again and often reallocated), so a constructor
@@ -442,6 +454,7 @@ fn issue_19_adding_properties_is_nearly_as_fast_as_writing_them() {
 /// (`AETHER_TEST262_WRITE=1` rewrites the list).
 #[test]
 fn issue_19_test262_object_creation_results_unchanged() {
+    let _quiet = js::quiet();
     assert_known_failures_with(
         &[
             "test/language/expressions/object",

@@ -22,6 +22,7 @@ fn node_output(text: &str) -> &str {
 // strings in creation order; symbols are not keys of Object.keys).
 #[test]
 fn issue_19_object_keys_values_entries_match_node() {
+    let _quiet = js::quiet();
     let out = eval(include_str!("fixtures/parsers_keys.js"));
     assert_eq!(
         out.as_deref(),
@@ -35,6 +36,7 @@ fn issue_19_object_keys_values_entries_match_node() {
 /// from the shape into an array made at its size (0.86).
 #[test]
 fn issue_19_object_keys_of_an_ordinary_object_is_cheap() {
+    let _quiet = js::quiet();
     let setup = r#"
         const o = { type: "Identifier", start: 1, end: 2, loc: null, name: "x", extra: 0, a1: 1,
                     a2: 2, a3: 3, a4: 4, a5: 5, a6: 6, a7: 7, a8: 8, a9: 9, b1: 10 };
@@ -52,6 +54,7 @@ fn issue_19_object_keys_of_an_ordinary_object_is_cheap() {
 // Set(O, "length") in that order; a non-writable length throws after the delete).
 #[test]
 fn issue_19_array_pop_matches_node() {
+    let _quiet = js::quiet();
     let out = eval(include_str!("fixtures/parsers_pop.js"));
     assert_eq!(
         out.as_deref(),
@@ -66,6 +69,7 @@ fn issue_19_array_pop_matches_node() {
 /// is popped in place (0.79 in the test build, 0.69 engine alone).
 #[test]
 fn issue_19_array_pop_of_a_fast_array_is_cheap() {
+    let _quiet = js::quiet();
     let setup = r#"
         const reference = (n) => { const s = []; let t = 0; for (let i = 0; i < n; i++) { s.push(i); s.push(i); t += s[s.length - 1]; s.length = s.length - 1; t += s[s.length - 1]; s.length = s.length - 1; } return t; };
         const measured = (n) => { const s = []; let t = 0; for (let i = 0; i < n; i++) { s.push(i); s.push(i); t += s.pop(); t += s.pop(); } return t; };
@@ -83,6 +87,7 @@ fn issue_19_array_pop_of_a_fast_array_is_cheap() {
 /// (`AETHER_TEST262_WRITE=1` rewrites the list).
 #[test]
 fn issue_19_test262_switch_and_object_keys_unchanged() {
+    let _quiet = js::quiet();
     assert_known_failures(
         &[
             "test/language/statements/switch",

@@ -37,6 +37,7 @@ fn observe(body: &str) -> Result<String, String> {
 
 #[test]
 fn issue_19_property_cache_sees_a_shadowing_own_property() {
+    let _quiet = js::quiet();
     // An own property added after the cache recorded the prototype's.
     let seen = observe(
         r#"
@@ -54,6 +55,7 @@ fn issue_19_property_cache_sees_a_shadowing_own_property() {
 
 #[test]
 fn issue_19_property_cache_sees_changes_along_the_prototype_chain() {
+    let _quiet = js::quiet();
     // A property added to, changed on or deleted from a link between the object and the
     // prototype the cache recorded; a prototype swapped on the object and on a link.
     let seen = observe(
@@ -84,6 +86,7 @@ fn issue_19_property_cache_sees_changes_along_the_prototype_chain() {
 
 #[test]
 fn issue_19_property_cache_calls_getters_defined_later() {
+    let _quiet = js::quiet();
     // A data property redefined as an accessor, on the object and on its prototype; an
     // accessor redefined as data; the receiver of a prototype's getter.
     let seen = observe(
@@ -106,6 +109,7 @@ fn issue_19_property_cache_calls_getters_defined_later() {
 
 #[test]
 fn issue_19_property_cache_respects_frozen_and_read_only_properties() {
+    let _quiet = js::quiet();
     // A write site warmed on a writable property, then the object frozen or the property
     // made read-only: strict code throws, sloppy code leaves the value; an object of the
     // same shape that is not frozen still takes the write.
@@ -130,6 +134,7 @@ fn issue_19_property_cache_respects_frozen_and_read_only_properties() {
 
 #[test]
 fn issue_19_property_cache_leaves_setters_and_prototype_setters_alone() {
+    let _quiet = js::quiet();
     // A write to a property the prototype defines with a setter, or as read-only, never
     // lands on the object itself, warm or not.
     let seen = observe(
@@ -149,6 +154,7 @@ fn issue_19_property_cache_leaves_setters_and_prototype_setters_alone() {
 
 #[test]
 fn issue_19_property_cache_goes_through_proxies_and_exotic_objects() {
+    let _quiet = js::quiet();
     // A proxy on the prototype chain, a proxy as the receiver, arrays, strings and typed
     // arrays at a site warmed on plain objects: every trap and exotic rule still applies.
     let seen = observe(
@@ -179,6 +185,7 @@ fn issue_19_property_cache_goes_through_proxies_and_exotic_objects() {
 
 #[test]
 fn issue_19_property_cache_follows_methods_of_classes() {
+    let _quiet = js::quiet();
     // A method found on a class's prototype, then overridden on a subclass prototype, on the
     // instance, and the base method replaced; a site that sees many shapes in turn.
     let seen = observe(
@@ -205,6 +212,7 @@ fn issue_19_property_cache_follows_methods_of_classes() {
 
 #[test]
 fn issue_19_property_cache_keeps_no_object_alive() {
+    let _quiet = js::quiet();
     // Objects whose shapes the caches recorded are freed by the cycle collector once nothing
     // else refers to them: 200 rounds of 1 MiB held by a cyclic pair of objects read through
     // the same sites, under a 64 MiB memory limit; then the runtime is freed (its own leak
@@ -237,6 +245,7 @@ fn issue_19_property_cache_keeps_no_object_alive() {
 
 #[test]
 fn issue_19_prototype_method_lookup_is_as_fast_as_an_own_property() {
+    let _quiet = js::quiet();
     // Unpatched, `o.m` for a method seven prototypes up hashed the name into every object of
     // the chain (1.81x an own property in the test profile, 1.97x on the engine alone at -O3);
     // the cache goes to the holder.
@@ -265,6 +274,7 @@ fn issue_19_prototype_method_lookup_is_as_fast_as_an_own_property() {
 /// aether-sandbox --test engine_props` (`AETHER_TEST262_WRITE=1` rewrites the list).
 #[test]
 fn issue_19_test262_property_access_results_unchanged() {
+    let _quiet = js::quiet();
     assert_known_failures(
         &[
             "test/language/expressions/property-accessors",

@@ -23,6 +23,7 @@ use js::eval;
 // https://tc39.es/ecma262/#sec-__proto__-property-names-in-object-initializers
 #[test]
 fn issue_19_kept_empty_shapes_follow_prototype_changes() {
+    let _quiet = js::quiet();
     let out = eval(
         r#"
         (() => {
@@ -76,6 +77,7 @@ const PROTO_CHANGES_NODE: &str = "true:true:true:true:::other:inherited:x::y|fal
 // strings and symbols in creation order) and test262 language/expressions/object.
 #[test]
 fn issue_19_literal_and_field_key_order_equals_node() {
+    let _quiet = js::quiet();
     let out = eval(
         r#"
         (() => {
@@ -125,6 +127,7 @@ const LITERALS_NODE: &str = "0,1,5,4294967294,z,b,y,g,s1,c0,a,h,1.5,-1,429496729
 
 #[test]
 fn issue_19_prototypes_dropped_with_their_objects_are_not_confused() {
+    let _quiet = js::quiet();
     // Prototypes reachable only through their objects, dropped and collected round after
     // round while new ones are made (at reused addresses): each object still sees its own.
     let out = eval(
@@ -184,6 +187,7 @@ fn usage_after_rounds(script: &str, rounds: usize, collect: bool) -> Vec<(i64, i
 
 #[test]
 fn issue_19_dropped_prototypes_do_not_accumulate() {
+    let _quiet = js::quiet();
     // A prototype now holds its objects' empty shape, which holds the prototype: a cycle that
     // the collector frees, not the reference counts. Many prototypes made and dropped (plain,
     // class, function, frozen) must not grow the runtime's memory: with a collection after each
@@ -217,6 +221,7 @@ fn issue_19_dropped_prototypes_do_not_accumulate() {
 
 #[test]
 fn issue_19_objects_outlive_their_dropped_prototype_reference() {
+    let _quiet = js::quiet();
     // The prototype's last outside reference is dropped while its objects live: the objects
     // keep it (and its kept shape) alive; a collection must not free either.
     let runtime = Runtime::new().expect("runtime");
@@ -254,6 +259,7 @@ const RATIO_LIMIT: f64 = 1.08;
 
 #[test]
 fn issue_19_new_objects_reuse_the_prototype_s_empty_shape() {
+    let _quiet = js::quiet();
     // `new F()` and `Object.create(P)` of objects that die at once, against the same with
     // another object of the prototype kept alive (its empty shape found in the hash).
     let setup = r#"
@@ -276,6 +282,7 @@ fn issue_19_new_objects_reuse_the_prototype_s_empty_shape() {
 // the initial size of its property table: capped, an overestimate with duplicate keys).
 #[test]
 fn issue_19_presized_literals_equal_node() {
+    let _quiet = js::quiet();
     // Object literals made with room for their properties (patch 0029): more properties than
     // the size byte holds, duplicates, accessor pairs and `__proto__` (overcounted), later
     // additions and deletions, nested literals, the compiler's other plain objects (object
@@ -330,6 +337,7 @@ const LITERALS2_NODE: &str = "300:0:299:k150|bcdefga31456789|bcdefga32456789|bcd
 
 #[test]
 fn issue_19_presized_literals_take_no_more_memory() {
+    let _quiet = js::quiet();
     // An eight-property literal grew its property array 2 -> 3 -> 4 -> 6 -> 9 slots as it was
     // filled; presized, it is made with the nine slots at once, no more. Bytes per object
     // kept, by the runtime's own accounting (the object, its property array, and its slot in
@@ -364,6 +372,7 @@ const LITERAL_RATIO_LIMIT: f64 = 0.77;
 
 #[test]
 fn issue_19_literals_fill_without_growing() {
+    let _quiet = js::quiet();
     let setup = r#"
         const reference = (n) => { let s = 0; for (let i = 0; i < n; i++) { const o = {}; o.a = i; o.b = i; o.c = i; o.d = i; o.e = i; o.f = i; o.g = i; o.h = i; s += o.h; } return s; };
         const measured = (n) => { let s = 0; for (let i = 0; i < n; i++) s += ({ a: i, b: i, c: i, d: i, e: i, f: i, g: i, h: i }).h; return s; };
@@ -383,6 +392,7 @@ fn issue_19_literals_fill_without_growing() {
 /// --test engine_shapes` (`AETHER_TEST262_WRITE=1` rewrites the list).
 #[test]
 fn issue_19_test262_shapes_results_unchanged() {
+    let _quiet = js::quiet();
     assert_known_failures(
         &[
             "test/language/expressions/object",

@@ -30,6 +30,7 @@ const SORT_SEMANTICS_NODE: &str = include_str!("fixtures/sort_semantics.node.txt
 // completions); test262 test/built-ins/Array/prototype/sort.
 #[test]
 fn issue_19_sort_results_equal_node() {
+    let _quiet = js::quiet();
     let out = eval(SORT_SEMANTICS).expect("the script runs");
     let expected: Vec<&str> = SORT_SEMANTICS_NODE.lines().collect();
     let got: Vec<&str> = out.lines().collect();
@@ -48,6 +49,7 @@ fn issue_19_sort_results_equal_node() {
 // SortIndexedProperties, whatever the comparator did to the array meanwhile).
 #[test]
 fn issue_19_sort_writes_every_index_after_a_comparator_changed_the_array() {
+    let _quiet = js::quiet();
     let out = eval(
         r#"
         const a = [5, 4, 3, 2, 1, 0, 7, 8];
@@ -64,6 +66,7 @@ fn issue_19_sort_writes_every_index_after_a_comparator_changed_the_array() {
 // sorted or strictly reversed input, as Node makes.
 #[test]
 fn issue_19_sort_of_sorted_input_calls_the_comparator_n_minus_one_times() {
+    let _quiet = js::quiet();
     let out = eval(
         r#"
         const counts = [];
@@ -82,6 +85,7 @@ fn issue_19_sort_of_sorted_input_calls_the_comparator_n_minus_one_times() {
 
 #[test]
 fn issue_19_sort_of_random_input_calls_the_comparator_about_as_often_as_node() {
+    let _quiet = js::quiet();
     // Node 20 makes 119,902 calls for these 10,000 keys and 40,625 for lodash-es' report in
     // bench/realworld; the quicksort made 137,633 and 47,185; this sort makes 120,675 and 40,948.
     let out = eval(
@@ -100,6 +104,7 @@ fn issue_19_sort_of_random_input_calls_the_comparator_about_as_often_as_node() {
 
 #[test]
 fn issue_19_sorting_sorted_input_costs_less_than_random_input() {
+    let _quiet = js::quiet();
     // Unpatched, a sorted array cost about as much as a shuffled one (a quicksort makes its
     // n log n comparisons either way); now a sorted run is one pass.
     let ratio = js::cpu_ratio(
@@ -131,6 +136,7 @@ proptest! {
         prop_oneof![8 => (0i32..6).prop_map(Some), 1 => Just(None)], 0..300),
         descending in any::<bool>())
     {
+        let _quiet = js::quiet();
         let items: Vec<String> = keys
             .iter()
             .enumerate()
@@ -173,6 +179,7 @@ proptest! {
 /// aether-sandbox --test engine_sort test262`.
 #[test]
 fn issue_19_test262_sort_and_equality_results_unchanged() {
+    let _quiet = js::quiet();
     assert_known_failures(
         &[
             "test/built-ins/Array/prototype/sort",
@@ -190,6 +197,7 @@ fn issue_19_test262_sort_and_equality_results_unchanged() {
 // each other and to nothing else, without ToPrimitive of the other side).
 #[test]
 fn loose_equality_with_null_and_undefined_equals_node() {
+    let _quiet = js::quiet();
     let out = eval(
         r#"
 let called = 0;
@@ -242,6 +250,7 @@ fn module_bytecode(module: &str) -> Vec<u8> {
 // rewrite); sebastienros/jint#2702 fuses the same loose tests.
 #[test]
 fn issue_19_loose_comparison_with_null_compiles_to_one_opcode() {
+    let _quiet = js::quiet();
     // `v == null` was `null` + `eq` (two opcodes and the generic comparison); it is now one
     // (`is_undefined_or_null`), as `v === null` is one (`is_null`). The sources have the same
     // length and the same names, so the modules' bytecode has the same length (before: one
@@ -269,6 +278,7 @@ fn issue_19_loose_comparison_with_null_compiles_to_one_opcode() {
 // compared as by IsStrictlyEqual: `typeof` always gives a string).
 #[test]
 fn loose_typeof_comparisons_equal_node() {
+    let _quiet = js::quiet();
     let out = eval(
         r#"
 const out = [];
@@ -296,6 +306,7 @@ out.join(",")
 
 #[test]
 fn issue_19_loose_typeof_comparison_compiles_as_strict() {
+    let _quiet = js::quiet();
     // `typeof v == "object"` was `typeof`, the string and `eq` (the generic comparison, a call:
     // 676,193 of them in lodash-es' report); it now compiles to the bytecode of
     // `typeof v === "object"` (the sources have the same length).
