@@ -547,12 +547,13 @@ pub(crate) const ENGINE_SYSCALLS: &[Entry] = &[
 /// set: never in the table).
 ///
 /// The number is decided by a balanced tree of `JGE` tests over the ranges of numbers that share
-/// a decision, not by one test per row as seccompiler's chain did (issue 23): when a filter is
-/// installed, the kernel's action cache (`seccomp_cache_prepare_bitmap`) emulates it once per
-/// system call number, which cost a chain of N tests about N emulated instructions per number
-/// and costs the tree about log2 of the ranges; and the kernel's translation and JIT grow with the
-/// program's length, which ranges (one test for consecutive numbers with one decision) and one
-/// block per distinct argument condition keep short. Layout: the architecture check and the
+/// a decision, not by one test per row as seccompiler's chain did (issue 23). When a filter is
+/// installed, the kernel translates it to eBPF and JIT-compiles it, which costs about 1 µs per
+/// instruction on the CI machine (the zygote's chain: 363 instructions, 0.34 ms on its
+/// critical path; the tree: 108, 0.1 ms); ranges (one test for consecutive numbers with one
+/// decision) and one block per distinct argument condition keep it short. The kernel's action
+/// cache (`seccomp_cache_prepare_bitmap`) emulates it once per number, about log2 of the
+/// ranges tests each instead of up to one per row. Layout: the architecture check and the
 /// load of the number; the tree (each test jumps forward to a subtree, a block or a return);
 /// the blocks; the returns. Jumps are forward only and every path ends in a return (the
 /// kernel's `bpf_check_classic` rules); a program whose jumps would not fit is an error.
