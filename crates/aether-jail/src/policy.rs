@@ -276,7 +276,6 @@ pub(crate) fn seccomp_filters(network: bool) -> Result<Vec<BpfProgram>, JailErro
 /// falls back to `clone`, which the other program filters.
 fn raw_filter() -> BpfProgram {
     use libc::{BPF_ABS, BPF_JEQ, BPF_JGE, BPF_JMP, BPF_K, BPF_LD, BPF_RET, BPF_W};
-    const AUDIT_ARCH_X86_64: u32 = 62 | 0x8000_0000 | 0x4000_0000;
     let stmt = |code: u32, k: u32| seccompiler::sock_filter {
         code: code as u16,
         jt: 0,
@@ -1116,7 +1115,6 @@ mod engine_tests {
     /// falls through to the next instruction for everything else.
     fn clone3_prefix() -> BpfProgram {
         use libc::{BPF_ABS, BPF_JA, BPF_JEQ, BPF_JMP, BPF_K, BPF_LD, BPF_RET, BPF_W};
-        const AUDIT_ARCH_X86_64: u32 = 62 | 0x8000_0000 | 0x4000_0000;
         let stmt = |code: u32, k: u32| seccompiler::sock_filter {
             code: code as u16,
             jt: 0,
