@@ -313,14 +313,10 @@ pub(crate) fn drop_capabilities() -> io::Result<()> {
     if holds_any {
         // SAFETY: prctl with integer arguments only.
         check(unsafe { libc::prctl(libc::PR_SET_SECUREBITS, ENGINE_SECUREBITS, 0, 0, 0) })?;
-        for cap in 0..64 {
-            // SAFETY: prctl with integer arguments only. EINVAL past the last capability.
-            if unsafe { libc::prctl(libc::PR_CAPBSET_READ, cap, 0, 0, 0) } < 0 {
-                break;
-            }
-            // SAFETY: as above.
-            check(unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap, 0, 0, 0) })?;
-        }
+        drop_bounding_set(|option, cap| {
+            // SAFETY: prctl with integer arguments only.
+            check(unsafe { libc::prctl(option, cap, 0, 0, 0) })
+        })?;
     }
     // SAFETY: prctl with integer arguments only.
     check(unsafe {
@@ -345,6 +341,27 @@ pub(crate) fn drop_capabilities() -> io::Result<()> {
         .any(|d| d.effective | d.permitted | d.inheritable != 0)
     {
         return Err(io::Error::other("capabilities remain after capset"));
+    }
+    Ok(())
+}
+
+/// Drops capabilities 0, 1, 2... from the bounding set through `prctl` (the system call, or a
+/// test's stand-in) until the kernel refuses one with `EINVAL`: the first number past the last
+/// capability it knows, so every capability it knows has been dropped. One `PR_CAPBSET_DROP`
+/// per capability and one past the end (42 on Linux 6.18), not a `PR_CAPBSET_READ` before each
+/// (83 then, issue 23): dropping a capability already out of the set succeeds, so reading it
+/// first decided nothing. Any other refusal, or `EINVAL` for capability 0 (which every kernel
+/// knows), is an error.
+fn drop_bounding_set(
+    mut prctl: impl FnMut(libc::c_int, libc::c_ulong) -> io::Result<()>,
+) -> io::Result<()> {
+    // The bounding set is 64 bits wide: a kernel that knows all 64 ends the loop without EINVAL.
+    for cap in 0..64 {
+        match prctl(libc::PR_CAPBSET_DROP, cap) {
+            Ok(()) => {}
+            Err(e) if cap > 0 && e.raw_os_error() == Some(libc::EINVAL) => return Ok(()),
+            Err(e) => return Err(e),
+        }
     }
     Ok(())
 }
@@ -394,4 +411,52 @@ pub(crate) fn prime_libc() {
     // SAFETY: tzset takes no arguments; the process is single-threaded, so no other thread reads
     // the time zone state while it is written.
     unsafe { tzset() };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A kernel that knows capabilities `0..=last` and answers `refusal` for `refused`.
+    fn kernel(
+        last: libc::c_ulong,
+        refused: Option<(libc::c_ulong, i32)>,
+        calls: &mut Vec<(libc::c_int, libc::c_ulong)>,
+    ) -> io::Result<()> {
+        drop_bounding_set(|option, cap| {
+            calls.push((option, cap));
+            match refused {
+                Some((at, errno)) if at == cap => Err(io::Error::from_raw_os_error(errno)),
+                _ if cap > last => Err(io::Error::from_raw_os_error(libc::EINVAL)),
+                _ => Ok(()),
+            }
+        })
+    }
+
+    /// issue 23: one drop per capability the kernel knows and one past the end, no read.
+    #[test]
+    fn the_bounding_set_is_dropped_without_reading_it() {
+        let mut calls = Vec::new();
+        kernel(40, None, &mut calls).expect("dropped");
+        let expected: Vec<_> = (0..=41).map(|cap| (libc::PR_CAPBSET_DROP, cap)).collect();
+        assert_eq!(calls, expected);
+
+        // A kernel that knows all 64: every one dropped, no EINVAL needed.
+        calls.clear();
+        kernel(63, None, &mut calls).expect("dropped");
+        assert_eq!(calls.len(), 64);
+    }
+
+    /// A refusal other than the end is an error, and so is an end before any capability.
+    #[test]
+    fn a_refused_drop_is_an_error() {
+        let mut calls = Vec::new();
+        let e = kernel(40, Some((5, libc::EPERM)), &mut calls).expect_err("refused");
+        assert_eq!(e.raw_os_error(), Some(libc::EPERM));
+        assert_eq!(calls.len(), 6);
+
+        calls.clear();
+        let e = kernel(40, Some((0, libc::EINVAL)), &mut calls).expect_err("no capability");
+        assert_eq!(e.raw_os_error(), Some(libc::EINVAL));
+    }
 }
