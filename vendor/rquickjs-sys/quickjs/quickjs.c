@@ -9715,6 +9715,30 @@ static JSValue JS_GetPropertyInternal(JSContext *ctx, JSValueConst obj,
     }
 }
 
+/* aether patch 0054: OP_get_field2's slow path. A method of a primitive
+   string (`this.input.charCodeAt(...)`) is an own data property of this
+   realm's String.prototype, found there directly: no switch on the tag, no
+   JS_GetPrototypePrimitive() and no generic walk's set-up. Indices,
+   'length', getters and names String.prototype does not hold take
+   JS_GetPropertyInternal() as before (String.prototype is exotic only for
+   its indices and its own 'length') */
+static no_inline JSValue js_get_field2_slow(JSContext *ctx, JSValueConst obj,
+                                            JSAtom prop, JSValueConst this_obj)
+{
+    JSObject *p;
+    JSProperty *pr;
+    JSShapeProperty *prs;
+
+    if (JS_VALUE_GET_TAG(obj) == JS_TAG_STRING &&
+        !__JS_AtomIsTaggedInt(prop) && prop != JS_ATOM_length) {
+        p = JS_VALUE_GET_OBJ(ctx->class_proto[JS_CLASS_STRING]);
+        prs = find_own_property(&pr, p, prop);
+        if (prs && !(prs->flags & JS_PROP_TMASK))
+            return js_dup(pr->u.value);
+    }
+    return JS_GetPropertyInternal(ctx, obj, prop, this_obj, false);
+}
+
 JSValue JS_GetProperty(JSContext *ctx, JSValueConst this_obj, JSAtom prop)
 {
     return JS_GetPropertyInternal(ctx, this_obj, prop, this_obj, false);
@@ -19944,6 +19968,9 @@ static JSValue JS_CallInternal(JSContext *caller_ctx, JSValueConst func_obj,
                             break;
                         }
                     }
+                } else if (JS_VALUE_GET_TAG(obj) == JS_TAG_STRING) {
+                    /* aether patch 0054: a primitive string's length */
+                    val = js_int32(JS_VALUE_GET_STRING(obj)->len);
                 } else {
                 get_length_slow_path:
                     sf->cur_pc = pc;
@@ -21435,7 +21462,7 @@ static JSValue JS_CallInternal(JSContext *caller_ctx, JSValueConst func_obj,
                 } else {
                 get_field2_slow_path:
                     sf->cur_pc = pc;
-                    val = JS_GetPropertyInternal(ctx, obj, atom, sp[-1], false);
+                    val = js_get_field2_slow(ctx, obj, atom, sp[-1]);
                     if (unlikely(JS_IsException(val)))
                         goto exception;
                 }
