@@ -39,7 +39,7 @@ use crate::gate::Meter;
 use crate::sys;
 
 /// The engine patches, by content: any change to the series is another engine build.
-const PATCHES: [&str; 43] = [
+const PATCHES: [&str; 45] = [
     include_str!(
         "../../../vendor/rquickjs-sys/patches/0001-regexp-skip-impossible-start-positions.patch"
     ),
@@ -123,6 +123,10 @@ const PATCHES: [&str; 43] = [
     ),
     include_str!("../../../vendor/rquickjs-sys/patches/0050-interp-leaf-calls-on-integers.patch"),
     include_str!("../../../vendor/rquickjs-sys/patches/0051-interp-pow-without-division.patch"),
+    include_str!("../../../vendor/rquickjs-sys/patches/0054-interp-string-reads-direct.patch"),
+    include_str!(
+        "../../../vendor/rquickjs-sys/patches/0055-builtins-regexp-flags-from-bytecode.patch"
+    ),
 ];
 
 /// The engine build bytecode belongs to (it is only valid for the engine that wrote it:

@@ -590,6 +590,9 @@ struct JSContext {
     JSShape *arguments_shape;  /* shape for arguments objects */
     JSShape *mapped_arguments_shape;  /* shape for mapped arguments objects */
     JSShape *regexp_shape;  /* shape for regexp objects */
+    /* aether patch 0055: the names of the eight flag getters, in the order
+       of RegExp.prototype.flags' result */
+    JSAtom regexp_flag_atoms[8];
     JSShape *regexp_result_shape;  /* shape for regexp result objects */
     JSShape *iter_result_shape;  /* aether 0037: { value, done } */
     /* aether 0046: a function's { length, name } and
@@ -3188,6 +3191,8 @@ void JS_FreeContext(JSContext *ctx)
     js_free_shape_null(ctx->rt, ctx->arguments_shape);
     js_free_shape_null(ctx->rt, ctx->mapped_arguments_shape);
     js_free_shape_null(ctx->rt, ctx->regexp_shape);
+    for(i = 0; i < countof(ctx->regexp_flag_atoms); i++)
+        JS_FreeAtom(ctx, ctx->regexp_flag_atoms[i]); /* aether 0055 */
     js_free_shape_null(ctx->rt, ctx->regexp_result_shape);
     js_free_shape_null(ctx->rt, ctx->iter_result_shape);
     js_free_shape_null(ctx->rt, ctx->closure_shape[0]); /* aether 0046 */
@@ -9713,6 +9718,30 @@ static JSValue JS_GetPropertyInternal(JSContext *ctx, JSValueConst obj,
     } else {
         return JS_UNDEFINED;
     }
+}
+
+/* aether patch 0054: OP_get_field2's slow path. A method of a primitive
+   string (`this.input.charCodeAt(...)`) is an own data property of this
+   realm's String.prototype, found there directly: no switch on the tag, no
+   JS_GetPrototypePrimitive() and no generic walk's set-up. Indices,
+   'length', getters and names String.prototype does not hold take
+   JS_GetPropertyInternal() as before (String.prototype is exotic only for
+   its indices and its own 'length') */
+static no_inline JSValue js_get_field2_slow(JSContext *ctx, JSValueConst obj,
+                                            JSAtom prop, JSValueConst this_obj)
+{
+    JSObject *p;
+    JSProperty *pr;
+    JSShapeProperty *prs;
+
+    if (JS_VALUE_GET_TAG(obj) == JS_TAG_STRING &&
+        !__JS_AtomIsTaggedInt(prop) && prop != JS_ATOM_length) {
+        p = JS_VALUE_GET_OBJ(ctx->class_proto[JS_CLASS_STRING]);
+        prs = find_own_property(&pr, p, prop);
+        if (prs && !(prs->flags & JS_PROP_TMASK))
+            return js_dup(pr->u.value);
+    }
+    return JS_GetPropertyInternal(ctx, obj, prop, this_obj, false);
 }
 
 JSValue JS_GetProperty(JSContext *ctx, JSValueConst this_obj, JSAtom prop)
@@ -19944,6 +19973,9 @@ static JSValue JS_CallInternal(JSContext *caller_ctx, JSValueConst func_obj,
                             break;
                         }
                     }
+                } else if (JS_VALUE_GET_TAG(obj) == JS_TAG_STRING) {
+                    /* aether patch 0054: a primitive string's length */
+                    val = js_int32(JS_VALUE_GET_STRING(obj)->len);
                 } else {
                 get_length_slow_path:
                     sf->cur_pc = pc;
@@ -21435,7 +21467,7 @@ static JSValue JS_CallInternal(JSContext *caller_ctx, JSValueConst func_obj,
                 } else {
                 get_field2_slow_path:
                     sf->cur_pc = pc;
-                    val = JS_GetPropertyInternal(ctx, obj, atom, sp[-1], false);
+                    val = js_get_field2_slow(ctx, obj, atom, sp[-1]);
                     if (unlikely(JS_IsException(val)))
                         goto exception;
                 }
@@ -52658,13 +52690,73 @@ static JSValue js_regexp_get_flag(JSContext *ctx, JSValueConst this_val, int mas
     return js_bool(flags & mask);
 }
 
+/* aether patch 0055: the flags of RegExp.prototype.flags' result, in its
+   order, with the character each adds */
+static const struct {
+    const char *name;
+    uint16_t mask;
+    char c;
+} js_regexp_flag_names[8] = {
+    { "hasIndices", LRE_FLAG_INDICES, 'd' },
+    { "global", LRE_FLAG_GLOBAL, 'g' },
+    { "ignoreCase", LRE_FLAG_IGNORECASE, 'i' },
+    { "multiline", LRE_FLAG_MULTILINE, 'm' },
+    { "dotAll", LRE_FLAG_DOTALL, 's' },
+    { "unicode", LRE_FLAG_UNICODE, 'u' },
+    { "unicodeSets", LRE_FLAG_UNICODE_SETS, 'v' },
+    { "sticky", LRE_FLAG_STICKY, 'y' },
+};
+
+/* aether patch 0055: the flags of a RegExp object whose eight [[Get]]s
+   would each call this realm's built-in flag getter: its shape is the one
+   the constructor gives (own 'lastIndex' only, RegExp.prototype as its
+   prototype: a shared shape is never changed in place) and each name is an
+   own accessor of RegExp.prototype whose getter is js_regexp_get_flag with
+   that name's mask. The getters then only read the bytecode's flags, which
+   is done here. -1 when any of it does not hold */
+static int js_regexp_builtin_flags(JSContext *ctx, JSValueConst this_val)
+{
+    JSObject *p = JS_VALUE_GET_OBJ(this_val), *proto, *getter;
+    JSProperty *pr;
+    JSShapeProperty *prs;
+    int i;
+
+    if (p->shape != ctx->regexp_shape || p->class_id != JS_CLASS_REGEXP ||
+        !p->u.regexp.bytecode)
+        return -1;
+    proto = p->shape->proto;
+    for(i = 0; i < countof(js_regexp_flag_names); i++) {
+        prs = find_own_property(&pr, proto, ctx->regexp_flag_atoms[i]);
+        if (!prs || (prs->flags & JS_PROP_TMASK) != JS_PROP_GETSET)
+            return -1;
+        getter = pr->u.getset.getter;
+        if (!getter || getter->class_id != JS_CLASS_C_FUNCTION ||
+            getter->u.cfunc.cproto != JS_CFUNC_getter_magic ||
+            getter->u.cfunc.c_function.getter_magic != js_regexp_get_flag ||
+            getter->u.cfunc.magic != js_regexp_flag_names[i].mask)
+            return -1;
+    }
+    return lre_get_flags(str8(p->u.regexp.bytecode));
+}
+
 static JSValue js_regexp_get_flags(JSContext *ctx, JSValueConst this_val)
 {
     char str[8], *p = str;
-    int res;
+    int res, i;
 
     if (JS_VALUE_GET_TAG(this_val) != JS_TAG_OBJECT)
         return JS_ThrowTypeErrorNotAnObject(ctx);
+
+    res = js_regexp_builtin_flags(ctx, this_val);
+    if (res >= 0) {
+        for(i = 0; i < countof(js_regexp_flag_names); i++) {
+            if (res & js_regexp_flag_names[i].mask)
+                *p++ = js_regexp_flag_names[i].c;
+        }
+        if (p == str)
+            return js_empty_string(ctx->rt);
+        return js_new_string8_len(ctx, str, p - str);
+    }
 
     res = JS_ToBoolFree(ctx, JS_GetPropertyStr(ctx, this_val, "hasIndices"));
     if (res < 0)
@@ -53954,6 +54046,7 @@ void JS_AddIntrinsicRegExpCompiler(JSContext *ctx)
 int JS_AddIntrinsicRegExp(JSContext *ctx)
 {
     JSValue proto, obj;
+    int i;
 
     proto = ctx->class_proto[JS_CLASS_REGEXP] = JS_NewObject(ctx);
     if (JS_IsException(proto))
@@ -53983,6 +54076,12 @@ int JS_AddIntrinsicRegExp(JSContext *ctx)
     if (js_new_shape_with(ctx, &ctx->regexp_shape, proto,
                           countof(regexp_props), regexp_props)) {
         return -1;
+    }
+    /* aether patch 0055 */
+    for(i = 0; i < countof(js_regexp_flag_names); i++) {
+        ctx->regexp_flag_atoms[i] = JS_NewAtom(ctx, js_regexp_flag_names[i].name);
+        if (ctx->regexp_flag_atoms[i] == JS_ATOM_NULL)
+            return -1;
     }
     if (js_new_shape_with(ctx, &ctx->regexp_result_shape,
                           ctx->class_proto[JS_CLASS_ARRAY],
