@@ -52,6 +52,7 @@ fn issue_19_string_reads_are_direct() {
          const measured = (n) => { const s = \"abc\"; let t = 0; for (let i = 0; i < n; i++) t += s.length + s.length + s.length + s.valueOf().length; return t; };",
         200_000,
     );
+    eprintln!("string / Array reads, CPU time: {ratio:.2}");
     assert!(
         ratio < STRING_LIMIT,
         "string / Array reads CPU ratio {ratio:.2}"
@@ -59,8 +60,9 @@ fn issue_19_string_reads_are_direct() {
 }
 
 /// The limit of [`issue_19_string_reads_are_direct`]: by instruction counts of the release
-/// binary (callgrind), 1.09 before patch 0054 and 0.83 after.
-const STRING_LIMIT: f64 = 0.95;
+/// binary (callgrind), 1.09 before patch 0054 and 0.83 after; the test build's CPU ratio on a
+/// first-generation EPYC, 0.99 before and 0.89 after (load 1.2).
+const STRING_LIMIT: f64 = 0.94;
 
 /// `re.flags` against `re.source` (both built-in getters of `RegExp.prototype`). Before patch
 /// 0055 `flags` called the eight flag getters, each found by a name made into an atom from C
@@ -74,10 +76,12 @@ fn issue_19_regexp_flags_read_directly() {
          const measured = (n) => { const re = /a/gi; let t = 0; for (let i = 0; i < n; i++) t += re.flags.length; return t; };",
         100_000,
     );
+    eprintln!("flags / source, CPU time: {ratio:.2}");
     assert!(ratio < FLAGS_LIMIT, "flags / source CPU ratio {ratio:.2}");
 }
 
 /// The limit of [`issue_19_regexp_flags_read_directly`]: by instruction counts of the release
 /// binary (callgrind), 3.22 before patch 0055 (3,196 instructions a `flags` read) and 1.29 after
-/// (1,211).
+/// (1,211); the test build's CPU ratio on a first-generation EPYC, 5.08 before and 1.36-1.40
+/// after.
 const FLAGS_LIMIT: f64 = 2.0;
