@@ -135,6 +135,16 @@ const NAMESPACE_FLAGS: &[u64] = &[
     libc::CLONE_NEWNET as u64,
 ];
 
+// The tree tests these flags in the low half of `clone`'s first argument (`engine_filter`'s
+// blocks cast their union to `u32`): a flag above bit 31 would be dropped there unseen.
+const _: () = {
+    let mut i = 0;
+    while i < NAMESPACE_FLAGS.len() {
+        assert!(NAMESPACE_FLAGS[i] <= u32::MAX as u64);
+        i += 1;
+    }
+};
+
 /// System calls that fail with `EPERM` whatever their arguments, and why.
 const DENIED: &[i64] = &[
     // Reading or writing another process's memory: Node CVE-2024-36137-style escapes through a
