@@ -594,8 +594,8 @@ pub(crate) fn engine_filter(role: Role, pid: i32) -> Result<BpfProgram, JailErro
     };
     let mut next = Some(0u32);
     for (&nr, &to) in &decisions {
-        if next.is_some_and(|n| n < nr) {
-            push(next.unwrap_or(nr), kill);
+        if let Some(gap) = next.filter(|&n| n < nr) {
+            push(gap, kill);
         }
         push(nr, to);
         next = nr.checked_add(1);
