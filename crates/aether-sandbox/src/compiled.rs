@@ -39,7 +39,7 @@ use crate::gate::Meter;
 use crate::sys;
 
 /// The engine patches, by content: any change to the series is another engine build.
-const PATCHES: [&str; 45] = [
+const PATCHES: [&str; 46] = [
     include_str!(
         "../../../vendor/rquickjs-sys/patches/0001-regexp-skip-impossible-start-positions.patch"
     ),
@@ -127,6 +127,7 @@ const PATCHES: [&str; 45] = [
     include_str!(
         "../../../vendor/rquickjs-sys/patches/0055-builtins-regexp-flags-from-bytecode.patch"
     ),
+    include_str!("../../../vendor/rquickjs-sys/patches/0056-objects-sized-by-constructor.patch"),
 ];
 
 /// The engine build bytecode belongs to (it is only valid for the engine that wrote it:

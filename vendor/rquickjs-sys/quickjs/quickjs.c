@@ -1140,6 +1140,10 @@ typedef struct JSShapeProperty {
     JSAtom atom; /* JS_ATOM_NULL = free property entry */
 } JSShapeProperty;
 
+/* aether 0056: the largest property array (slots) a prototype's new
+   objects are made with from its recorded growth */
+#define JS_PROP_OBJ_HINT_MAX 13
+
 struct JSShape {
     /* hash table of size hash_mask + 1 before the start of the
        structure (see prop_hash_end()). */
@@ -1147,6 +1151,11 @@ struct JSShape {
     /* true if the shape is inserted in the shape hash table. If not,
        JSShape.hash is not valid */
     uint8_t is_hashed;
+    /* aether 0056: in a prototype's kept empty shape (0028), the largest
+       property array (at most JS_PROP_OBJ_HINT_MAX slots) that a
+       constructor (`new`, not derived) left one of its objects with; 0 if
+       none */
+    uint8_t obj_size_hint;
     uint32_t hash; /* current hash value */
     uint32_t prop_hash_mask;
     int prop_size; /* allocated properties */
@@ -5825,6 +5834,7 @@ static inline JSShape *js_new_shape_nohash(JSContext *ctx, JSObject *proto,
     sh->prop_count = 0;
     sh->deleted_prop_count = 0;
     sh->is_hashed = false;
+    sh->obj_size_hint = 0;
     return sh;
 }
 
@@ -6622,6 +6632,20 @@ static JSValue JS_NewObjectFromShape(JSContext *ctx, JSShape *sh, JSClassID clas
     return JS_NewObjectFromShapeAlloc(ctx, sh, class_id, props, sh->prop_size);
 }
 
+/* aether 0056: a plain object of the empty shape 'sh' (a reference
+   given), its property array of sh->obj_size_hint slots, marked presized
+   (0029) so that js_prop_ic_grow() uses the room */
+static no_inline JSValue js_new_object_hinted(JSContext *ctx, JSShape *sh)
+{
+    JSValue obj;
+
+    obj = JS_NewObjectFromShapeAlloc(ctx, sh, JS_CLASS_OBJECT, NULL,
+                                     sh->obj_size_hint);
+    if (likely(!JS_IsException(obj)))
+        JS_VALUE_GET_OBJ(obj)->presized = 1;
+    return obj;
+}
+
 /* WARNING: proto must be an object or JS_NULL */
 JSValue JS_NewObjectProtoClass(JSContext *ctx, JSValueConst proto_val,
                                JSClassID class_id)
@@ -6633,9 +6657,14 @@ JSValue JS_NewObjectProtoClass(JSContext *ctx, JSValueConst proto_val,
     /* aether 0028: a plain prototype keeps its empty shape. The shape
        stays empty, hashed and of this prototype: a hashed shape with more
        than one reference is cloned, never changed in place. */
-    if (proto && proto->has_empty_shape)
-        return JS_NewObjectFromShape(ctx, js_dup_shape(proto->u.empty_shape),
-                                     class_id, NULL);
+    if (proto && proto->has_empty_shape) {
+        sh = js_dup_shape(proto->u.empty_shape);
+        /* aether 0056: an object of a prototype whose objects grew (a
+           constructor's `this.a = ...` one by one) is made with the room */
+        if (sh->obj_size_hint > sh->prop_size && class_id == JS_CLASS_OBJECT)
+            return js_new_object_hinted(ctx, sh);
+        return JS_NewObjectFromShape(ctx, sh, class_id, NULL);
+    }
     sh = find_hashed_shape_proto(ctx->rt, proto);
     if (likely(sh)) {
         sh = js_dup_shape(sh);
@@ -23166,7 +23195,16 @@ static JSValue JS_CallConstructorInternal(JSContext *ctx,
             JS_FreeValue(ctx, obj);
             return ret;
         } else {
+            JSShape *sh = JS_VALUE_GET_OBJ(obj)->shape;
+            JSObject *proto = sh->proto;
             JS_FreeValue(ctx, ret);
+            /* aether 0056: the size of the property array the constructor
+               left, remembered in the prototype's empty shape for the
+               objects it makes next (JS_NewObjectProtoClass) */
+            if (proto && proto->has_empty_shape &&
+                sh->prop_size > proto->u.empty_shape->obj_size_hint &&
+                sh->prop_size <= JS_PROP_OBJ_HINT_MAX)
+                proto->u.empty_shape->obj_size_hint = sh->prop_size;
             return obj;
         }
     }
