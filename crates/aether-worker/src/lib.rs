@@ -35,6 +35,7 @@ pub use image::{
 };
 pub use oom::Allocator;
 pub use supervisor::{Accounting, WorkerProcess};
+use zygote::Spawned;
 pub use zygote::{StartingZygote, ZYGOTE_ARG, Zygote, image_main, run_zygote_if_asked};
 
 /// Address space a worker may map beyond its memory ceiling: aether's binary and libraries,
@@ -192,13 +193,19 @@ pub fn run_in_worker(zygote: &Zygote, spec: StepSpec, host: Arc<dyn Host>) -> St
         cpu_seconds: limits.timeout.as_secs().saturating_add(2),
     };
     match zygote.take(request) {
-        Ok(spawned) => supervisor::supervise_with_ring(
-            spawned.socket,
-            spawned.ring,
-            &spawned.worker,
-            spec,
-            host,
-        ),
+        Ok(spawned) => {
+            let Spawned {
+                socket,
+                mut ring,
+                worker,
+            } = spawned;
+            let outcome = supervisor::supervise_lending(socket, ring.as_mut(), &worker, spec, host);
+            // Killed by now: its ring is handed on once it is gone, never before.
+            if let Some(ring) = ring {
+                zygote.retire(ring, worker.pidfd);
+            }
+            outcome
+        }
         Err(e) => StepOutcome {
             result: Err(StepError::Engine {
                 message: e.to_string(),

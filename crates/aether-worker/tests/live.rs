@@ -439,7 +439,9 @@ fn issue_23_a_workers_cpu_time_is_not_counted_in_ticks() -> Result<(), String> {
             return Ok(());
         }
     }
-    Err(format!("cpu_ms {seen:?}: all multiples of 10 ms, as ticks are"))
+    Err(format!(
+        "cpu_ms {seen:?}: all multiples of 10 ms, as ticks are"
+    ))
 }
 
 /// A test of this binary: `Err` says what went wrong.
