@@ -266,9 +266,9 @@ pub struct Ring {
 ///
 /// # Security
 /// A ring is handed on only once the worker that mapped it is gone: its pidfd, kept with it,
-/// says the process has exited and been reaped (no thread of it can run, so nothing maps the
-/// region but aether; a worker cannot share its memory with another process: its filter kills
-/// it for `clone` of a process). It is zeroed before it is handed on ([`Ring::recycle`]).
+/// polls readable, which it does once every thread of the process has exited (none can run
+/// again, and its address space is gone: nothing maps the region but aether; a worker cannot
+/// share its memory with another process: its filter kills it for `clone` of a process). It is zeroed before it is handed on ([`Ring::recycle`]).
 /// A ring whose worker still lives is never taken; one that cannot be zeroed is dropped.
 #[derive(Debug, Default)]
 pub(crate) struct Retired {
@@ -297,7 +297,7 @@ impl Retired {
         let mut rings = self.rings.lock().unwrap_or_else(PoisonError::into_inner);
         let gone = rings
             .iter()
-            .position(|(_, pidfd)| !crate::sys::alive(std::os::fd::AsFd::as_fd(pidfd)))?;
+            .position(|(_, pidfd)| crate::sys::exited(std::os::fd::AsFd::as_fd(pidfd)))?;
         let (mut ring, _pidfd) = rings.remove(gone)?;
         drop(rings);
         ring.recycle().ok().map(|()| ring)

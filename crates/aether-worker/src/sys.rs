@@ -155,6 +155,20 @@ pub(crate) fn clock_time(clock: libc::clockid_t) -> Option<std::time::Duration> 
     ))
 }
 
+/// Whether the process behind `pidfd` has exited, every thread of it (the pidfd polls readable
+/// then). Any other answer, an error included, is "not known to have exited".
+pub(crate) fn exited(pidfd: std::os::fd::BorrowedFd<'_>) -> bool {
+    use std::os::fd::AsRawFd;
+    let mut poll = libc::pollfd {
+        fd: pidfd.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid `pollfd` for the duration of the call, no timeout.
+    let ready = unsafe { libc::poll(&raw mut poll, 1, 0) };
+    ready == 1 && poll.revents & libc::POLLIN != 0
+}
+
 /// Returns the free pages of malloc's heaps to the kernel (`malloc_trim(0)`: `MADV_DONTNEED` on
 /// free chunks, `brk` down at the top). In the zygote, after a compile, so that a fork copies no
 /// page-table entry for memory that only held a freed compiler, and a worker allocating there
