@@ -434,7 +434,7 @@ fn issue_23_a_workers_cpu_time_is_not_counted_in_ticks() -> Result<(), String> {
             return Err("a busy step took no CPU time".into());
         }
         seen.push(outcome.cpu_ms);
-        if outcome.cpu_ms % 10 != 0 {
+        if !outcome.cpu_ms.is_multiple_of(10) {
             println!("cpu_ms {seen:?}");
             return Ok(());
         }
