@@ -35,6 +35,7 @@ pub use image::{
 };
 pub use oom::Allocator;
 pub use supervisor::{Accounting, WorkerProcess};
+use zygote::Spawned;
 pub use zygote::{StartingZygote, ZYGOTE_ARG, Zygote, image_main, run_zygote_if_asked};
 
 /// Address space a worker may map beyond its memory ceiling: aether's binary and libraries,
@@ -59,28 +60,42 @@ pub enum WorkerError {
     },
 }
 
-/// A worker forked by the zygote: killed through its pidfd, accounted through its `/proc` files,
-/// opened when it is forked (off a step's path) and read once when its step ends.
+/// A worker forked by the zygote: killed through its pidfd, accounted through its CPU clock and
+/// its `/proc` status file (opened when it is forked, off a step's path, and read once when its
+/// step ends).
 struct ProcessWorker {
     pid: i32,
     pidfd: OwnedFd,
     status: Option<std::fs::File>,
-    stat: Option<std::fs::File>,
+    /// Its process CPU clock (`clock_getcpuclockid`): the CPU time of all its threads to the
+    /// nanosecond, as the thread tier measures its engine thread's, where `/proc/PID/stat`
+    /// counts in scheduler ticks (10 ms) and costs an open, reads and a close per worker
+    /// (issue 23).
+    clock: Option<libc::clockid_t>,
 }
 
 impl ProcessWorker {
     fn new(pid: i32, pidfd: OwnedFd) -> ProcessWorker {
-        let open = |name: &str| std::fs::File::open(format!("/proc/{pid}/{name}")).ok();
-        let (status, stat) = (open("status"), open("stat"));
-        // Opened by pid: kept only if the pidfd's process is still alive after, so the files
-        // are that process's (a pid is not reused before its process is gone).
+        let status = std::fs::File::open(format!("/proc/{pid}/status")).ok();
+        let clock = sys::process_cpu_clock(pid);
+        // Opened by pid: kept only if the pidfd's process is still alive after, so the file
+        // and the clock are that process's (a pid is not reused before its process is gone).
         let alive = self::alive(&pidfd);
         ProcessWorker {
             pid,
             status: status.filter(|_| alive),
-            stat: stat.filter(|_| alive),
+            clock: clock.filter(|_| alive),
             pidfd,
         }
+    }
+
+    /// The CPU time of all the worker's threads so far; zero if it is gone. Read by pid, so it
+    /// counts only if the worker is still alive after the read: its pid named it throughout.
+    fn cpu(&self) -> Duration {
+        self.clock
+            .and_then(sys::clock_time)
+            .filter(|_| alive(&self.pidfd))
+            .unwrap_or_default()
     }
 
     /// Lowers the worker's `RLIMIT_AS` and `RLIMIT_CPU` (soft and hard) to `request`'s, from
@@ -150,24 +165,10 @@ impl WorkerProcess for ProcessWorker {
                 .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
                 .unwrap_or(0)
         };
-        let stat = read_proc(self.stat.as_ref(), self.pid, "stat");
-        // Fields after the command name (which may hold spaces and parentheses): utime and
-        // stime are the 12th and 13th.
-        let ticks: u64 = stat
-            .rsplit_once(')')
-            .map(|(_, rest)| {
-                rest.split_whitespace()
-                    .skip(11)
-                    .take(2)
-                    .filter_map(|t| t.parse::<u64>().ok())
-                    .sum()
-            })
-            .unwrap_or(0);
-        let hz = rustix::param::clock_ticks_per_second().max(1);
         Accounting {
             memory_bytes: kib("VmRSS:") * 1024,
             peak_memory_bytes: kib("VmHWM:") * 1024,
-            cpu: Duration::from_millis(ticks * 1000 / hz),
+            cpu: self.cpu(),
         }
     }
 
@@ -192,13 +193,19 @@ pub fn run_in_worker(zygote: &Zygote, spec: StepSpec, host: Arc<dyn Host>) -> St
         cpu_seconds: limits.timeout.as_secs().saturating_add(2),
     };
     match zygote.take(request) {
-        Ok(spawned) => supervisor::supervise_with_ring(
-            spawned.socket,
-            spawned.ring,
-            &spawned.worker,
-            spec,
-            host,
-        ),
+        Ok(spawned) => {
+            let Spawned {
+                socket,
+                mut ring,
+                worker,
+            } = spawned;
+            let outcome = supervisor::supervise_lending(socket, ring.as_mut(), &worker, spec, host);
+            // Killed by now: its ring is handed on once it is gone, never before.
+            if let Some(ring) = ring {
+                zygote.retire(ring, worker.pidfd);
+            }
+            outcome
+        }
         Err(e) => StepOutcome {
             result: Err(StepError::Engine {
                 message: e.to_string(),

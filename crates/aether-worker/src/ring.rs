@@ -41,6 +41,7 @@
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::ptr::NonNull;
+use std::sync::PoisonError;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering, fence};
 use std::time::{Duration, Instant};
 
@@ -164,6 +165,19 @@ impl Mapping {
     }
 }
 
+impl Mapping {
+    /// Writes zeros over `len` bytes from byte `start` (clamped to the region).
+    fn zero(&self, start: usize, len: usize) {
+        let start = start.min(SIZE);
+        let len = len.min(SIZE - start);
+        // SAFETY: `start + len` is within the mapping; zero bytes are valid for shared memory
+        // that is only ever read as bytes and atomics.
+        unsafe {
+            std::ptr::write_bytes(self.base.as_ptr().add(start), 0, len);
+        }
+    }
+}
+
 impl Drop for Mapping {
     fn drop(&mut self) {
         // SAFETY: the mapping was made by `Mapping::new` with this size and is unmapped once;
@@ -246,6 +260,50 @@ pub struct Ring {
     hot: bool,
 }
 
+/// Rings whose workers' steps are over, kept for later workers (issue 23): a new ring costs
+/// aether a `memfd_create`, `ftruncate`, seals, `mmap`, fresh pages, `munmap` (with a TLB
+/// shoot-down across its threads) and `close`.
+///
+/// # Security
+/// A ring is handed on only once the worker that mapped it is gone: its pidfd, kept with it,
+/// polls readable, which it does once every thread of the process has exited (none can run
+/// again, and its address space is gone: nothing maps the region but aether; a worker cannot
+/// share its memory with another process: its filter kills it for `clone` of a process). It is zeroed before it is handed on ([`Ring::recycle`]).
+/// A ring whose worker still lives is never taken; one that cannot be zeroed is dropped.
+#[derive(Debug, Default)]
+pub(crate) struct Retired {
+    rings: std::sync::Mutex<std::collections::VecDeque<(Ring, OwnedFd)>>,
+}
+
+/// The most rings [`Retired`] keeps: about the workers alive at once (`--jobs` running, as many
+/// pooled), any more are unmapped.
+const RETIRED_MAX: usize = 8;
+
+impl Retired {
+    /// Keeps `ring`, last mapped by the worker behind `pidfd`, for a later worker.
+    pub(crate) fn retire(&self, ring: Ring, pidfd: OwnedFd) {
+        if ring.fd.is_none() {
+            return;
+        }
+        let mut rings = self.rings.lock().unwrap_or_else(PoisonError::into_inner);
+        if rings.len() >= RETIRED_MAX {
+            rings.pop_front();
+        }
+        rings.push_back((ring, pidfd));
+    }
+
+    /// A ring whose worker is gone, zeroed; `None` if every kept ring's worker still lives.
+    pub(crate) fn take(&self) -> Option<Ring> {
+        let mut rings = self.rings.lock().unwrap_or_else(PoisonError::into_inner);
+        let gone = rings
+            .iter()
+            .position(|(_, pidfd)| crate::sys::exited(std::os::fd::AsFd::as_fd(pidfd)))?;
+        let (mut ring, _pidfd) = rings.remove(gone)?;
+        drop(rings);
+        ring.recycle().ok().map(|()| ring)
+    }
+}
+
 /// What [`Ring::poll`] found.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Poll {
@@ -312,6 +370,41 @@ impl Ring {
     /// Closes aether's copy of the descriptor once the worker has its own.
     pub fn close_fd(&mut self) {
         self.fd = None;
+    }
+
+    /// Makes this ring as a new one for the next worker, once the worker it served is gone
+    /// ([`Retired`]): every byte of the region that holds data is zeroed (found with
+    /// `SEEK_DATA`/`SEEK_HOLE` on its `memfd`, so pages never touched stay unallocated), so
+    /// nothing of the previous step, and nothing its worker wrote anywhere in the region,
+    /// reaches the next one. `Err` if the descriptor was closed or cannot be searched: the
+    /// ring is then not reused.
+    fn recycle(&mut self) -> io::Result<()> {
+        use rustix::fs::SeekFrom;
+        let fd = self
+            .fd
+            .as_ref()
+            .ok_or_else(|| io::Error::from_raw_os_error(libc::EBADF))?;
+        let mut at = 0u64;
+        while at < SIZE as u64 {
+            let data = match rustix::fs::seek(fd, SeekFrom::Data(at)) {
+                Ok(data) => data,
+                Err(rustix::io::Errno::NXIO) => break,
+                Err(e) => return Err(e.into()),
+            };
+            let hole = rustix::fs::seek(fd, SeekFrom::Hole(data))?;
+            let start = usize::try_from(data).unwrap_or(SIZE);
+            let end = usize::try_from(hole).unwrap_or(SIZE).min(SIZE);
+            self.map.zero(start, end.saturating_sub(start));
+            at = hole.max(data.saturating_add(1));
+        }
+        self.seen = 0;
+        self.socket_seen = 0;
+        self.hot = true;
+        self.map.word(BROKER_SLEEPS).store(
+            u32::from(!BROKER_POLLS.load(Ordering::Relaxed)),
+            Ordering::Relaxed,
+        );
+        Ok(())
     }
 
     /// A second mapping of the same region, as the worker maps it: for tests that play the
@@ -536,6 +629,46 @@ impl RingPeer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// See: issue 23 ("rings reused between workers only once the previous worker is
+    /// certainly gone"): a ring kept with a live process's pidfd is never taken; once that
+    /// process is gone it is, zeroed: every byte its worker wrote, anywhere in the region.
+    #[test]
+    fn issue_23_a_ring_is_handed_on_only_once_its_worker_is_gone_and_zeroed() {
+        let ring = Ring::new().expect("ring");
+        let peer = ring.peer().expect("peer");
+        for offset in (0..SIZE)
+            .step_by(4096)
+            .chain([1, SIZE - 1, REQUEST_SLOT + 17])
+        {
+            peer.map.copy_in(offset, &[0xA5]);
+        }
+        let mut child = std::process::Command::new("sleep")
+            .arg("60")
+            .spawn()
+            .expect("sleep");
+        let pid =
+            rustix::process::Pid::from_raw(i32::try_from(child.id()).expect("pid")).expect("pid");
+        let pidfd =
+            rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()).expect("pidfd");
+        let retired = Retired::default();
+        retired.retire(ring, pidfd);
+        assert!(
+            retired.take().is_none(),
+            "a ring whose process still lives was handed on"
+        );
+        child.kill().expect("kill");
+        child.wait().expect("wait");
+        let again = retired.take().expect("the ring of a process that is gone");
+        let fd = again.fd().expect("its descriptor");
+        let mut bytes = vec![0u8; SIZE];
+        rustix::io::pread(fd, &mut bytes, 0).expect("read");
+        assert!(
+            bytes.iter().all(|&b| b == 0),
+            "a byte of the previous worker reached the next one"
+        );
+        assert!(retired.take().is_none());
+    }
 
     /// See: issue 23 ("per step in a fan-out"): when every CPU has a worker, aether sleeps on
     /// the socket instead of polling, and says so in the ring, so that a worker waiting for a

@@ -69,6 +69,19 @@ pub fn supervise_with_ring(
     spec: StepSpec,
     host: Arc<dyn Host>,
 ) -> StepOutcome {
+    let mut ring = ring;
+    supervise_lending(socket, ring.as_mut(), worker, spec, host)
+}
+
+/// As [`supervise_with_ring`], with the ring lent: the caller keeps it for a later worker once
+/// this one is gone ([`crate::ring::Retired`]).
+pub(crate) fn supervise_lending(
+    socket: UnixStream,
+    ring: Option<&mut Ring>,
+    worker: &(dyn WorkerProcess + Sync),
+    spec: StepSpec,
+    host: Arc<dyn Host>,
+) -> StepOutcome {
     let started = Instant::now();
     let limits = spec.limits;
     let deadline = aether_policy::deadline_after(started, limits.timeout) + TIMEOUT_GRACE;
@@ -130,7 +143,7 @@ fn wire_error(error: &WireError) -> StepError {
 
 fn serve(
     socket: UnixStream,
-    ring: Option<Ring>,
+    ring: Option<&mut Ring>,
     spec: StepSpec,
     host: &Arc<dyn Host>,
     deadline: Instant,

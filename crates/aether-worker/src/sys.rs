@@ -1,6 +1,6 @@
 //! Every `unsafe` line of the crate: `fork` (glibc's `_Fork`) in the single-threaded zygote, ignoring
 //! `SIGCHLD` there so that workers are reaped by the kernel, returning the zygote's free heap
-//! pages before it forks, and a liveness probe by pidfd.
+//! pages before it forks, a liveness probe by pidfd, and a worker's CPU clock.
 #![allow(
     unsafe_code,
     reason = "fork and signal disposition in the single-threaded zygote"
@@ -127,6 +127,46 @@ pub(crate) fn alive(pidfd: std::os::fd::BorrowedFd<'_>) -> bool {
         )
     };
     r == 0
+}
+
+/// The CPU clock of process `pid` (`clock_getcpuclockid`): the user plus system time of all its
+/// threads, to the nanosecond, readable by any process that can see `pid` while that process
+/// lives. `None` if there is no such process.
+pub(crate) fn process_cpu_clock(pid: i32) -> Option<libc::clockid_t> {
+    let mut clock: libc::clockid_t = 0;
+    // SAFETY: `clock` is a valid out-pointer; the call reads nothing else.
+    let rc = unsafe { libc::clock_getcpuclockid(pid, &mut clock) };
+    (rc == 0).then_some(clock)
+}
+
+/// The time `clock` reads now (`None` if it cannot be read: its process is gone).
+pub(crate) fn clock_time(clock: libc::clockid_t) -> Option<std::time::Duration> {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid out-pointer; an invalid clock makes the call fail with EINVAL.
+    if unsafe { libc::clock_gettime(clock, &mut ts) } != 0 {
+        return None;
+    }
+    Some(std::time::Duration::new(
+        u64::try_from(ts.tv_sec).ok()?,
+        u32::try_from(ts.tv_nsec).ok()?,
+    ))
+}
+
+/// Whether the process behind `pidfd` has exited, every thread of it (the pidfd polls readable
+/// then). Any other answer, an error included, is "not known to have exited".
+pub(crate) fn exited(pidfd: std::os::fd::BorrowedFd<'_>) -> bool {
+    use std::os::fd::AsRawFd;
+    let mut poll = libc::pollfd {
+        fd: pidfd.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid `pollfd` for the duration of the call, no timeout.
+    let ready = unsafe { libc::poll(&raw mut poll, 1, 0) };
+    ready == 1 && poll.revents & libc::POLLIN != 0
 }
 
 /// Returns the free pages of malloc's heaps to the kernel (`malloc_trim(0)`: `MADV_DONTNEED` on

@@ -124,6 +124,8 @@ struct Shared {
     first_pending: std::sync::atomic::AtomicBool,
     /// Signalled when a worker is taken from the pool, or the zygote is dropped.
     wake: Condvar,
+    /// Call rings of workers whose steps are over, handed on once those workers are gone.
+    retired: crate::ring::Retired,
 }
 
 /// Workers waiting for a step, and how many more the run needs.
@@ -281,6 +283,7 @@ impl Zygote {
                 first: Mutex::new(None),
                 first_pending: std::sync::atomic::AtomicBool::new(false),
                 wake: Condvar::new(),
+                retired: crate::ring::Retired::default(),
             }),
             pidfd,
             child,
@@ -442,6 +445,14 @@ impl Zygote {
     }
 }
 
+impl Zygote {
+    /// Keeps the call ring of a worker whose step is over, with that worker's pidfd: a later
+    /// worker gets it once this one is gone ([`crate::ring::Retired`]).
+    pub(crate) fn retire(&self, ring: crate::ring::Ring, pidfd: OwnedFd) {
+        self.shared.retired.retire(ring, pidfd);
+    }
+}
+
 impl Shared {
     fn pool(&self) -> std::sync::MutexGuard<'_, Pool> {
         self.pool.lock().unwrap_or_else(PoisonError::into_inner)
@@ -534,8 +545,12 @@ impl Shared {
             None,
         )
         .map_err(spawn_error)?;
-        // The call ring's region, handed over with the socket (issue 23).
-        let mut ring = crate::ring::Ring::new().ok();
+        // The call ring's region, handed over with the socket (issue 23): one whose worker is
+        // gone, zeroed, else a new one. aether keeps its descriptor, to hand it on again.
+        let ring = self
+            .retired
+            .take()
+            .or_else(|| crate::ring::Ring::new().ok());
         let mut fds = vec![theirs.as_fd()];
         fds.extend(ring.as_ref().and_then(|r| r.fd()).map(AsFd::as_fd));
         let control = self.control.lock().unwrap_or_else(|e| e.into_inner());
@@ -544,9 +559,6 @@ impl Shared {
         send_with_fds(&control, &request.to_bytes(), &fds).map_err(spawn_error)?;
         drop(fds);
         drop(theirs);
-        if let Some(ring) = ring.as_mut() {
-            ring.close_fd();
-        }
         Shared::answer(&control, ours, ring)
     }
 
@@ -1056,6 +1068,7 @@ mod tests {
             })),
             first_pending: std::sync::atomic::AtomicBool::new(true),
             wake: Condvar::new(),
+            retired: crate::ring::Retired::default(),
         };
         // The zygote's end stays open and silent: the read times out (READY_TIMEOUT).
         {
