@@ -8,6 +8,7 @@
 #![deny(missing_docs)]
 
 pub mod command;
+mod inline_json;
 pub mod pipeline_file;
 pub mod plugin;
 pub mod policy_file;

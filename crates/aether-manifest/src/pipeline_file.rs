@@ -11,6 +11,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
+use crate::inline_json;
 use crate::source::{FileError, Loc, SourceFile};
 
 type S<T> = Spanned<T>;
@@ -133,7 +134,7 @@ impl PipelineFile {
     /// Parses an already-read pipeline file; its directory is the workspace.
     pub fn parse(file: SourceFile) -> Result<PipelineFile, Vec<FileError>> {
         let workspace = absolute_dir_of(&file.path);
-        let raw: RawPipeline = serde_saphyr::from_str(&file.text).map_err(|e| {
+        let raw = parse_yaml(&file.text).map_err(|e| {
             let l = e.location().map(loc);
             vec![FileError::new(&file.path, l, yaml_message(&e))]
         })?;
@@ -216,6 +217,49 @@ impl PipelineFile {
     }
 }
 
+/// The file's YAML, with a large `with` written as one line of JSON read as JSON
+/// ([`inline_json`]; the same values, errors and budget as serde-saphyr alone).
+fn parse_yaml(text: &str) -> Result<RawPipeline, serde_saphyr::Error> {
+    if let Some(raw) = inline_json::prepare(text, inline_json::MIN_BYTES).and_then(parse_shortened)
+    {
+        return Ok(raw);
+    }
+    serde_saphyr::from_str(text)
+}
+
+/// Parses the shortened text under a budget lowered by what the JSON values cost, and puts each
+/// value back in the step whose `with` is its placeholder. `None` (then the original text is
+/// parsed) for any error, or a placeholder that is not a step's `with`.
+fn parse_shortened(prepared: inline_json::Prepared) -> Option<RawPipeline> {
+    let cost = prepared.cost;
+    let mut budget = serde_saphyr::Budget::default();
+    budget.max_nodes = budget.max_nodes.checked_sub(cost.nodes)?;
+    budget.max_events = budget.max_events.checked_sub(cost.events)?;
+    budget.max_depth = budget.max_depth.checked_sub(cost.depth)?;
+    budget.max_total_scalar_bytes = budget.max_total_scalar_bytes.checked_sub(cost.bytes)?;
+    let mut options = serde_saphyr::Options::default();
+    options.budget = Some(budget);
+    let mut raw: RawPipeline = serde_saphyr::from_str_with_options(&prepared.text, options).ok()?;
+    for inline in prepared.inlines {
+        let with = raw.steps.iter_mut().find_map(|s| {
+            s.value.with.as_mut().filter(|w| {
+                w.referenced.line() == inline.line as u64
+                    && w.referenced.column() == inline.col as u64
+            })
+        })?;
+        let placeholder = match &with.value {
+            serde_json::Value::Object(m) => inline.object && m.is_empty(),
+            serde_json::Value::Array(a) => !inline.object && a.is_empty(),
+            _ => false,
+        };
+        if !placeholder {
+            return None;
+        }
+        with.value = inline.value;
+    }
+    Some(raw)
+}
+
 /// The absolute directory holding `path` (the current directory for a bare file name).
 pub fn absolute_dir_of(path: &Path) -> PathBuf {
     let dir = path
@@ -238,4 +282,61 @@ fn yaml_message(e: &serde_saphyr::Error) -> String {
         None => first,
     };
     format!("invalid pipeline: {first}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The bench's shape (`bench/run.py`'s `write_pipeline`): the whole input on the `with`
+    /// line. It is read as JSON, not by serde-saphyr, and arrives the same.
+    #[test]
+    fn a_large_inline_with_is_read_as_json() {
+        let records: Vec<String> = (0..2000)
+            .map(|i| {
+                format!(
+                    "{{\"id\": {i}, \"price\": {}.25, \"tags\": [\"a\", \"b\"]}}",
+                    i * 3
+                )
+            })
+            .collect();
+        let text = format!(
+            "name: p\nsteps:\n  - id: s\n    plugin: ./x\n    with: {{\"input\": [{}], \"runs\": 0}}\n    timeout: 1s\n",
+            records.join(", ")
+        );
+        let prepared = inline_json::prepare(&text, inline_json::MIN_BYTES);
+        let prepared = prepared.expect("the with line is taken");
+        assert_eq!(prepared.inlines.len(), 1);
+        assert!(prepared.text.contains("    with: {}\n    timeout: 1s\n"));
+        let fast = parse_shortened(prepared).expect("the shortened text parses");
+        let slow: RawPipeline = serde_saphyr::from_str(&text).expect("serde-saphyr parses it");
+        let (fast, slow) = (&fast.steps[0].value, &slow.steps[0].value);
+        let (fast_with, slow_with) = (fast.with.as_ref(), slow.with.as_ref());
+        assert_eq!(
+            fast_with.map(|w| (w.value.to_string(), at(w))),
+            slow_with.map(|w| (w.value.to_string(), at(w)))
+        );
+        assert_eq!(at(&fast.id), at(&slow.id));
+        assert_eq!(fast.timeout.as_ref().map(at), slow.timeout.as_ref().map(at));
+    }
+
+    /// An error anywhere (here an unknown field after the value) is serde-saphyr's own, found
+    /// in the original text.
+    #[test]
+    fn errors_come_from_the_original_text() {
+        let text = format!(
+            "name: p\nsteps:\n  - id: s\n    plugin: ./x\n    with: [{}0]\n    bogus: 1\n",
+            "1, ".repeat(3000)
+        );
+        assert!(inline_json::prepare(&text, inline_json::MIN_BYTES).is_some());
+        let file = SourceFile {
+            path: PathBuf::from("p.yaml"),
+            text,
+        };
+        let Err(errors) = PipelineFile::parse(file) else {
+            panic!("an unknown field is an error");
+        };
+        assert_eq!(errors[0].loc, Some(Loc { line: 6, col: 5 }));
+        assert!(errors[0].message.contains("unknown field `bogus`"));
+    }
 }
