@@ -152,18 +152,19 @@ fn yaml_reads_as_json(json: &str) -> bool {
     }
     // `\u` followed by d8..df: a surrogate escape (or an escaped backslash before `ud8..`,
     // refused too: only a missed fast path).
-    bytes.windows(4).all(|w| {
-        !(w[0] == b'\\'
-            && w[1] == b'u'
-            && matches!(w[2], b'd' | b'D')
-            && matches!(w[3], b'8'..=b'9' | b'a'..=b'f' | b'A'..=b'F'))
+    json.match_indices("\\u").all(|(at, _)| {
+        !matches!(
+            bytes.get(at + 2..at + 4),
+            Some([b'd' | b'D', b'8'..=b'9' | b'a'..=b'f' | b'A'..=b'F'])
+        )
     })
 }
 
 /// Reads one JSON text, or `None` when it is not JSON or YAML might read it differently.
+/// `json` starts with its value; reading the outermost level checks the whole text (one value,
+/// nothing after it but whitespace).
 fn read(json: &str, cost: &mut Cost) -> Option<Value> {
-    let raw: &RawValue = serde_json::from_str(json).ok()?;
-    value(raw.get(), 1, cost)
+    value(json, 1, cost)
 }
 
 /// The value of `text` (a JSON value, no surrounding whitespace) at nesting `depth`.
