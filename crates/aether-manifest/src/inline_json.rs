@@ -3,23 +3,32 @@
 //! A pipeline carrying its data inline (`with: {"orders": [...]}` on one line, as a generator
 //! writes it) spent about 850 instructions per byte in serde-saphyr's scanner and event layer
 //! for values that are plain JSON. Here such a value is read with serde_json and replaced in the
-//! text by an empty collection of the same kind before serde-saphyr parses the rest; the
-//! caller then puts the value back in the step whose `with` sits exactly where the placeholder
-//! was. Nothing here decides anything YAML could decide differently: each value is taken only
-//! when its YAML value is known to be the same, and everything else is left to serde-saphyr:
+//! text by a placeholder: a plain scalar holding a random nonce of this process and the value's
+//! index. serde-saphyr then parses the shortened text, and the caller takes the JSON value only
+//! where serde-saphyr itself put the placeholder, so no value can land anywhere serde-saphyr
+//! would not have put it:
 //!
-//! - the line must be `with:` (after indentation and `- `), a space, then one JSON array or
-//!   object up to the end of the line: no tab, no control character, no character YAML does
-//!   not print or treats as a line break or byte-order mark, no `\u` escape of a surrogate;
-//! - numbers are read from their text as YAML's core schema reads them: an integer within
-//!   `i64` as that integer (`-0` is the integer 0), anything with a fraction or exponent as the
-//!   correctly rounded `f64` when finite; other numbers (beyond `i64`, `1e400`) leave the value
-//!   to serde-saphyr;
-//! - a duplicate key, a key longer than YAML's simple-key limit or nesting deeper than
-//!   [`MAX_DEPTH`] leaves the value to serde-saphyr (which refuses or reads it as before);
-//! - serde-saphyr's budget still covers every node: the caller lowers it by what the JSON
-//!   values hold (nodes, events, depth, bytes), and any error of the shortened document, or a
-//!   placeholder that is not a step's `with`, sends the whole original text to serde-saphyr.
+//! - the nonce must not occur in the original text, and each placeholder must occur exactly
+//!   once in the deserialized document, as the whole value of a step's `with` (found by walking
+//!   the result, not by counting lines): a placeholder inside a key, a block scalar, a quoted or
+//!   multi-line scalar, a comment (missing), or copied by an alias or merge key (repeated, or
+//!   an alias replayed at all) sends the whole original text to serde-saphyr;
+//! - the JSON text is taken only when YAML reads it as the same value: one line, no tab, no
+//!   control character, no character YAML does not print or treats as a line break or
+//!   byte-order mark, no `\u` escape of a surrogate, no duplicate key, no key longer than YAML's
+//!   simple-key limit, nesting at most [`MAX_DEPTH`]; numbers read from their text as
+//!   serde-saphyr reads them (a non-negative integer within `u64`, a negative one within `i64`,
+//!   `-0` the integer 0, anything with a fraction or exponent the correctly rounded finite
+//!   `f64`); any other number leaves the value to serde-saphyr;
+//! - serde-saphyr's budget still covers every node: the caller lowers it by what the JSON values
+//!   hold (nodes, events, depth, bytes) and refuses the fast path when the shortened document
+//!   defines an anchor or replays an alias or merge key (their copies of the value would be
+//!   charged by the original parse, not by this one).
+//!
+//! Any error of the shortened document also sends the original text to serde-saphyr, whose
+//! errors (file:line:col) are the ones users see.
+
+use std::sync::OnceLock;
 
 use serde::de::{Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
@@ -33,7 +42,8 @@ pub(crate) const MIN_BYTES: usize = 4096;
 const MAX_DEPTH: usize = 32;
 
 /// Longest text between one member's value and the next value (separator, key, colon): well
-/// under YAML's 1024-character limit on an implicit key.
+/// under YAML's 1024-character limit on an implicit key, past which granit-parser stops
+/// treating the text as a key even in a flow mapping.
 const MAX_KEY_GAP: usize = 512;
 
 /// What the values read here would have cost serde-saphyr's budget (upper bounds).
@@ -49,45 +59,61 @@ pub(crate) struct Cost {
     pub bytes: usize,
 }
 
-/// One value read as JSON.
-#[derive(Debug)]
-pub(crate) struct Inline {
-    /// Line of the value's first character, from 1.
-    pub line: usize,
-    /// Column of the value's first character, from 1 (the line before it is ASCII).
-    pub col: usize,
-    /// The value.
-    pub value: Value,
-    /// `true` for an object (the placeholder is `{}`), `false` for an array (`[]`).
-    pub object: bool,
-}
-
 /// The text with every value read here replaced by its placeholder.
 #[derive(Debug)]
 pub(crate) struct Prepared {
     /// The shortened text, line for line the original.
     pub text: String,
-    /// The values taken out, in text order.
-    pub inlines: Vec<Inline>,
+    /// The nonce every placeholder starts with (absent from the original text).
+    pub nonce: &'static str,
+    /// The values taken out, in text order: value `i`'s placeholder is [`placeholder`]`(nonce,
+    /// i)`.
+    pub values: Vec<Value>,
     /// What they would have cost serde-saphyr's budget, together.
     pub cost: Cost,
 }
 
+/// The nonce of this process: `aether_inline_` and 128 random bits in hex. `None` when the
+/// system gives no randomness (then there is no fast path).
+fn nonce() -> Option<&'static str> {
+    static NONCE: OnceLock<Option<String>> = OnceLock::new();
+    NONCE
+        .get_or_init(|| {
+            let mut bytes = [0u8; 16];
+            getrandom::getrandom(&mut bytes).ok()?;
+            let mut s = String::from("aether_inline_");
+            for b in bytes {
+                s.push(char::from(b"0123456789abcdef"[usize::from(b >> 4)]));
+                s.push(char::from(b"0123456789abcdef"[usize::from(b & 15)]));
+            }
+            Some(s)
+        })
+        .as_deref()
+}
+
+/// The placeholder of value `index`: a plain scalar YAML reads as that string (letters, digits
+/// and `_`), the index fixed-width so that no placeholder is a prefix of another.
+pub(crate) fn placeholder(nonce: &str, index: usize) -> String {
+    format!("{nonce}_{index:08}")
+}
+
 /// Finds the `with:` lines holding one JSON value of at least `min_bytes`, reads them, and
-/// returns the shortened text; `None` when there is none.
+/// returns the shortened text; `None` when there is none (or the original text holds the nonce).
 pub(crate) fn prepare(text: &str, min_bytes: usize) -> Option<Prepared> {
+    let nonce = nonce()?;
     let mut out = String::new();
     let mut copied = 0;
-    let mut inlines = Vec::new();
+    let mut values = Vec::new();
     let mut cost = Cost::default();
     let mut start = 0;
-    for (index, line) in text.split('\n').enumerate() {
+    // Lines end at `\n` or `\r`, as in the YAML scanner (a lone `\r` is a line break there).
+    for line in text.split(['\n', '\r']) {
         let line_start = start;
         start += line.len() + 1;
         let Some(offset) = value_offset(line) else {
             continue;
         };
-        let json = line[offset..].trim_end_matches([' ', '\r']);
+        let json = line[offset..].trim_end_matches(' ');
         if json.len() < min_bytes || !yaml_reads_as_json(json) {
             continue;
         }
@@ -95,29 +121,24 @@ pub(crate) fn prepare(text: &str, min_bytes: usize) -> Option<Prepared> {
         let Some(value) = read(json, &mut this) else {
             continue;
         };
-        let object = value.is_object();
         let from = line_start + offset;
         out.push_str(&text[copied..from]);
-        out.push_str(if object { "{}" } else { "[]" });
+        out.push_str(&placeholder(nonce, values.len()));
         copied = from + json.len();
         cost.nodes += this.nodes;
         cost.events += this.events;
         cost.depth = cost.depth.max(this.depth);
         cost.bytes += json.len();
-        inlines.push(Inline {
-            line: index + 1,
-            col: offset + 1,
-            value,
-            object,
-        });
+        values.push(value);
     }
-    if inlines.is_empty() {
+    if values.is_empty() || text.contains(nonce) {
         return None;
     }
     out.push_str(&text[copied..]);
     Some(Prepared {
         text: out,
-        inlines,
+        nonce,
+        values,
         cost,
     })
 }
@@ -136,9 +157,9 @@ fn value_offset(line: &str) -> Option<usize> {
     Some(line.len() - value.len())
 }
 
-/// Whether YAML reads every character of `json` as JSON does: printable, no tab or line
-/// break (JSON strings escape them; outside strings YAML's rules differ), no byte-order mark,
-/// no `\u` escape of a surrogate (YAML escapes name code points, not UTF-16 units).
+/// Whether YAML reads every character of `json` as JSON does: printable, no tab or line break
+/// (JSON strings escape them; outside strings YAML's rules differ), no byte-order mark, no `\u`
+/// escape of a surrogate (YAML escapes name code points, not UTF-16 units).
 fn yaml_reads_as_json(json: &str) -> bool {
     let bytes = json.as_bytes();
     let plain = bytes.iter().all(|&b| (0x20..0x7f).contains(&b));
@@ -216,16 +237,19 @@ fn value(text: &str, depth: usize, cost: &mut Cost) -> Option<Value> {
     }
 }
 
-/// A JSON number's YAML value: an integer within `i64` (YAML's `-0` is the integer 0), or a
-/// finite correctly rounded `f64`; `None` for anything else.
+/// A JSON number's value as serde-saphyr reads it: a negative integer within `i64` (`-0` is the
+/// integer 0), a non-negative one within `u64`, or a finite correctly rounded `f64` (Rust's
+/// `f64::from_str`, which serde-saphyr also uses); `None` for anything else.
 fn number(text: &str) -> Option<Number> {
     if text.bytes().any(|b| matches!(b, b'.' | b'e' | b'E')) {
         text.parse::<f64>()
             .ok()
             .filter(|f| f.is_finite())
             .and_then(Number::from_f64)
-    } else {
+    } else if text.starts_with('-') {
         text.parse::<i64>().ok().map(Number::from)
+    } else {
+        text.parse::<u64>().ok().map(Number::from)
     }
 }
 
@@ -267,9 +291,30 @@ mod tests {
     }
 
     #[test]
+    fn a_lone_carriage_return_ends_the_line() {
+        let json = format!("[{}0]", "1, ".repeat(2000));
+        let text = format!("a: 1\r    with: {json}\r    b: 2\n");
+        let prepared = prepare(&text, MIN_BYTES).expect("the value is taken");
+        let expected = format!(
+            "a: 1\r    with: {}\r    b: 2\n",
+            placeholder(prepared.nonce, 0)
+        );
+        assert_eq!(prepared.text, expected);
+    }
+
+    #[test]
+    fn placeholders_are_not_prefixes_of_each_other() {
+        let a = placeholder("n", 1);
+        let b = placeholder("n", 10);
+        assert!(!b.starts_with(&a) && !a.starts_with(&b));
+        assert_eq!(a.len(), b.len());
+    }
+
+    #[test]
     fn refuses_what_yaml_may_read_otherwise() {
         assert!(yaml_reads_as_json(r#"{"a": "é ☃ 😀"}"#));
         assert!(!yaml_reads_as_json("{\"a\":\t1}"));
+        assert!(!yaml_reads_as_json("{\"a\":\r1}"));
         assert!(!yaml_reads_as_json("{\"a\": \"\u{85}\"}"));
         assert!(!yaml_reads_as_json("{\"a\": \"\u{2028}\"}"));
         assert!(!yaml_reads_as_json("{\"a\": \"\u{7f}\"}"));
@@ -279,7 +324,18 @@ mod tests {
         assert!(read(r#"{"a": 1, "a": 2}"#, &mut cost).is_none());
         assert!(read("[1e400]", &mut cost).is_none());
         assert!(read("[123456789012345678901]", &mut cost).is_none());
+        assert!(read("[-9223372036854775809]", &mut cost).is_none());
         assert!(read(&format!("{}1{}", "[".repeat(40), "]".repeat(40)), &mut cost).is_none());
+    }
+
+    #[test]
+    fn reads_integers_as_serde_saphyr_does() {
+        let mut cost = Cost::default();
+        let v = read("[-0, 18446744073709551615, -9223372036854775808, -0.0]", &mut cost);
+        assert_eq!(
+            v.map(|v| v.to_string()).as_deref(),
+            Some("[0,18446744073709551615,-9223372036854775808,-0.0]")
+        );
     }
 
     #[test]
