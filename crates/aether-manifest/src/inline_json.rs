@@ -331,7 +331,10 @@ mod tests {
     #[test]
     fn reads_integers_as_serde_saphyr_does() {
         let mut cost = Cost::default();
-        let v = read("[-0, 18446744073709551615, -9223372036854775808, -0.0]", &mut cost);
+        let v = read(
+            "[-0, 18446744073709551615, -9223372036854775808, -0.0]",
+            &mut cost,
+        );
         assert_eq!(
             v.map(|v| v.to_string()).as_deref(),
             Some("[0,18446744073709551615,-9223372036854775808,-0.0]")

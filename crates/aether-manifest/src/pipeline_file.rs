@@ -255,7 +255,10 @@ pub enum InlineJson {
 
 /// The file's YAML, with a large `with` written as one line of JSON read as JSON
 /// ([`inline_json`]; the same values, errors and budget as serde-saphyr alone).
-fn parse_yaml(text: &str, inline: InlineJson) -> (Result<RawPipeline, serde_saphyr::Error>, YamlRead) {
+fn parse_yaml(
+    text: &str,
+    inline: InlineJson,
+) -> (Result<RawPipeline, serde_saphyr::Error>, YamlRead) {
     if inline == InlineJson::Allowed
         && let Some(prepared) = inline_json::prepare(text, inline_json::MIN_BYTES)
     {
@@ -311,8 +314,9 @@ fn parse_shortened(prepared: inline_json::Prepared) -> Option<RawPipeline> {
             continue;
         };
         let index = match &with.value {
-            serde_json::Value::String(s) if s.starts_with(nonce) => (0..slots.len())
-                .find(|&i| *s == inline_json::placeholder(nonce, i)),
+            serde_json::Value::String(s) if s.starts_with(nonce) => {
+                (0..slots.len()).find(|&i| *s == inline_json::placeholder(nonce, i))
+            }
             other => {
                 strays += nonce_count(other, nonce);
                 continue;

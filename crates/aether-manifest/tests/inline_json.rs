@@ -1,11 +1,12 @@
 //! A large `with` written as one line of JSON is read as JSON (issue 19): every value,
-//! error and budget refusal must be exactly serde-saphyr's for the same text.
+//! location, error and budget refusal must be exactly serde-saphyr's for the same text
+//! (`InlineJson::Off`), and the fast path must be taken where it applies.
 
 use std::fmt::Write as _;
 use std::path::Path;
 use std::process::Command;
 
-use aether_manifest::{PipelineFile, SourceFile};
+use aether_manifest::{InlineJson, PipelineFile, SourceFile, YamlRead};
 use proptest::prelude::*;
 use serde_json::Value;
 
@@ -32,43 +33,27 @@ fn pipeline(with_json: &str, pad: bool, eol: &str) -> String {
     .join(eol)
 }
 
-/// `with` of every step as serde_json's text (which tells 0, 0.0 and -0.0 apart), or the
-/// error's line, column and message.
-type Outcome = Result<Vec<String>, (Option<(u64, u64)>, String)>;
+/// The whole parse (every step, value, location and error) by `parse`, and how it read the YAML.
+fn ours_traced(text: &str) -> (String, YamlRead) {
+    let (parsed, read) = PipelineFile::parse_traced(file(text), InlineJson::Allowed);
+    (format!("{parsed:?}"), read)
+}
 
-fn ours(text: &str) -> Outcome {
-    let file = SourceFile {
-        path: Path::new("p.yaml").to_path_buf(),
-        text: text.to_string(),
-    };
-    match PipelineFile::parse(file) {
-        Ok(p) => Ok(p.steps.iter().map(|s| s.with.to_string()).collect()),
-        Err(errors) => {
-            let e = &errors[0];
-            Err((
-                e.loc.map(|l| (u64::from(l.line), u64::from(l.col))),
-                e.message.clone(),
-            ))
-        }
-    }
+fn ours(text: &str) -> String {
+    ours_traced(text).0
 }
 
 /// serde-saphyr alone, on the whole text.
-fn reference(text: &str) -> Outcome {
-    match serde_saphyr::from_str::<Value>(text) {
-        Ok(doc) => Ok(doc["steps"]
-            .as_array()
-            .map(|steps| steps.iter().map(|s| s["with"].to_string()).collect())
-            .unwrap_or_default()),
-        Err(e) => {
-            let s = e.without_snippet().to_string();
-            let first = s.lines().next().unwrap_or("").trim();
-            let first = first.rfind(" at line ").map_or(first, |i| &first[..i]);
-            Err((
-                e.location().map(|l| (l.line(), l.column())),
-                format!("invalid pipeline: {first}"),
-            ))
-        }
+fn reference(text: &str) -> String {
+    let (parsed, read) = PipelineFile::parse_traced(file(text), InlineJson::Off);
+    assert_eq!(read, YamlRead::Yaml);
+    format!("{parsed:?}")
+}
+
+fn file(text: &str) -> SourceFile {
+    SourceFile {
+        path: Path::new("p.yaml").to_path_buf(),
+        text: text.to_string(),
     }
 }
 
@@ -213,11 +198,7 @@ fn the_budget_still_covers_inline_values() {
         let json = format!("[{}0]", "0, ".repeat(count - 1));
         let elements = format!("[{json}, {json}]");
         let text = pipeline(&elements, false, "\n");
-        let (a, b) = (ours(&text), reference(&text));
-        assert_eq!(a.is_ok(), b.is_ok(), "{count}: {:?}", b.as_ref().err());
-        if let (Err(a), Err(b)) = (&a, &b) {
-            assert_eq!(a, b);
-        }
+        assert_eq!(ours(&text), reference(&text), "{count}");
     }
 }
 
@@ -346,12 +327,10 @@ fn a_large_generated_document_arrives_as_node_reads_it() {
     }
     json.push_str("]}");
     let text = pipeline(&json, false, "\n");
-    assert_eq!(ours(&text), reference(&text));
-    let file = SourceFile {
-        path: Path::new("p.yaml").to_path_buf(),
-        text,
-    };
-    let parsed = PipelineFile::parse(file).expect("the document parses");
+    let (fast, read) = ours_traced(&text);
+    assert_eq!(read, YamlRead::InlineJson(1), "the fast path is taken");
+    assert_eq!(fast, reference(&text));
+    let parsed = PipelineFile::parse(file(&text)).expect("the document parses");
     let mut ours = String::new();
     canonical(&parsed.steps[0].with, &mut ours);
 
@@ -372,4 +351,318 @@ fn a_large_generated_document_arrives_as_node_reads_it() {
     let out = node.wait_with_output().expect("node runs");
     assert!(out.status.success());
     assert_eq!(String::from_utf8_lossy(&out.stdout), ours);
+}
+
+/// A JSON value past the fast path's threshold.
+fn big_json() -> String {
+    format!(
+        "{{\"pad\": \"{}\", \"v\": [1, -0, 2.5, \"s\"]}}",
+        "x".repeat(5000)
+    )
+}
+
+/// The review of session 13's fast path (i19-yaml13) found valid files whose values it changed;
+/// each such shape, and its neighbours, must parse exactly as serde-saphyr alone parses it.
+/// `fast` says whether the fast path must be taken (`None`: either way).
+#[test]
+fn the_reviews_cases_arrive_as_yaml_reads_them() {
+    let json = big_json();
+    let step =
+        |id: &str, eol: &str| format!("  - id: {id}{eol}    plugin: ./x{eol}    with: {json}{eol}");
+    let cases: Vec<(&str, String, Option<bool>)> = vec![
+        (
+            "LF",
+            format!("name: p\nsteps:\n{}", step("a", "\n")),
+            Some(true),
+        ),
+        (
+            "CRLF",
+            format!("name: p\r\nsteps:\r\n{}", step("a", "\r\n")),
+            Some(true),
+        ),
+        (
+            "lone CR",
+            format!("name: p\rsteps:\r{}", step("a", "\r")),
+            Some(true),
+        ),
+        (
+            "lone CR moving the value to another step",
+            format!(
+                "name: p\nsteps:\n  - id: a\n    plugin: ./x\n    with: 1\r  - id: b\r    plugin: ./x\r    with: {json}\n"
+            ),
+            Some(true),
+        ),
+        (
+            "lone CR out of a block scalar",
+            format!(
+                "name: p\nsteps:\n  - id: a\n    plugin: ./x\n    with:\n      doc: |\n        text\r    with: {json}\n"
+            ),
+            None,
+        ),
+        (
+            "lone CR inside a block scalar",
+            format!(
+                "name: p\nsteps:\n  - id: a\n    plugin: ./x\n    with:\n      doc: |\n        text\r        with: {json}\n"
+            ),
+            Some(false),
+        ),
+        (
+            "block scalar",
+            format!("name: |\n  with: {json}\nsteps:\n  - id: a\n    plugin: ./x\n"),
+            Some(false),
+        ),
+        (
+            "folded block scalar in a with",
+            format!(
+                "name: p\nsteps:\n  - id: a\n    plugin: ./x\n    with: >\n      with: {json}\n"
+            ),
+            Some(false),
+        ),
+        (
+            "comment holding JSON",
+            format!(
+                "name: p\nsteps:\n  # with: {json}\n  - id: a\n    plugin: ./x\n    with: {json} # c\n"
+            ),
+            Some(false),
+        ),
+        (
+            "alias of a step",
+            format!(
+                "name: p\nsteps:\n  - &s\n    id: a\n    plugin: ./x\n    with: {json}\n  - *s\n"
+            ),
+            Some(false),
+        ),
+        (
+            "merge key",
+            format!(
+                "name: p\nsteps:\n  - &s\n    id: a\n    plugin: ./x\n    with: {json}\n  - <<: *s\n    id: b\n"
+            ),
+            Some(false),
+        ),
+        (
+            "merge key overriding the with",
+            format!(
+                "name: p\nsteps:\n  - &s\n    id: a\n    plugin: ./x\n    with: {json}\n  - <<: *s\n    id: b\n    with: 1\n"
+            ),
+            Some(false),
+        ),
+        (
+            "inline merge key",
+            format!("name: p\nsteps:\n  - <<: {{id: a, plugin: ./x}}\n    with: {json}\n"),
+            Some(false),
+        ),
+        (
+            "anchor on the step, no alias",
+            format!("name: p\nsteps:\n  - &s\n    id: a\n    plugin: ./x\n    with: {json}\n"),
+            Some(false),
+        ),
+        (
+            "flow sequence of steps",
+            format!("name: p\nsteps: [ {{\n  id: a, plugin: ./x,\n  with: {json}\n  }} ]\n"),
+            None,
+        ),
+        (
+            "flow sequence as the with",
+            format!("name: p\nsteps:\n  - id: a\n    plugin: ./x\n    with: [{json}, {json}]\n"),
+            Some(true),
+        ),
+        (
+            "a with inside a with",
+            format!("name: p\nsteps:\n  - id: a\n    plugin: ./x\n    with:\n      with: {json}\n"),
+            Some(false),
+        ),
+        (
+            "a nested document",
+            format!(
+                "name: p\nsteps:\n  - id: a\n    plugin: ./x\n    with:\n      - k:\n          with: {json}\n"
+            ),
+            Some(false),
+        ),
+        (
+            "a second YAML document",
+            format!(
+                "name: p\nsteps: []\n---\nname: q\nsteps:\n{}",
+                step("a", "\n")
+            ),
+            Some(false),
+        ),
+        (
+            "a multi-line plain scalar after the value",
+            format!("name: p\nsteps:\n  - id: a\n    plugin: ./x\n    with: {json}\n      more\n"),
+            Some(false),
+        ),
+        (
+            "a key after the value",
+            format!("name: p\nsteps:\n  - id: a\n    plugin: ./x\n    with: {json}: 1\n"),
+            Some(false),
+        ),
+        (
+            "two steps",
+            format!("name: p\nsteps:\n{}{}", step("a", "\n"), step("b", "\n")),
+            Some(true),
+        ),
+    ];
+    for (name, text, fast) in cases {
+        let (got, read) = ours_traced(&text);
+        assert_eq!(got, reference(&text), "{name}");
+        if let Some(fast) = fast {
+            assert_eq!(read != YamlRead::Yaml, fast, "{name}: {read:?}");
+        }
+    }
+}
+
+/// A JSON number's text: the edges of `i64`, `u64` and `f64`, `-0`, and random ones.
+fn json_number() -> impl Strategy<Value = String> {
+    prop_oneof![
+        prop::sample::select(vec![
+            "0",
+            "-0",
+            "0.0",
+            "-0.0",
+            "-0e0",
+            "0e-5",
+            "1e5",
+            "1E+5",
+            "1e-7",
+            "-1.5E-3",
+            "9223372036854775807",
+            "9223372036854775808",
+            "-9223372036854775808",
+            "-9223372036854775809",
+            "18446744073709551615",
+            "18446744073709551616",
+            "9007199254740993",
+            "1.7976931348623157e308",
+            "1.7976931348623159e308",
+            "1e400",
+            "-1e400",
+            "5e-324",
+            "2e-324",
+            "2.4703282292062328e-324",
+            "2.2250738585072011e-308",
+            "0.1",
+            "98.01666666666667",
+            "123456789012345678901234567890",
+            "1.00000000000000011102230246251565404236316680908203125",
+        ])
+        .prop_map(str::to_string),
+        any::<i64>().prop_map(|n| n.to_string()),
+        any::<u64>().prop_map(|n| n.to_string()),
+        any::<f64>()
+            .prop_filter("finite", |f| f.is_finite())
+            .prop_map(|f| format!("{f:e}")),
+        any::<f64>()
+            .prop_filter("finite", |f| f.is_finite())
+            .prop_map(|f| serde_json::to_string(&f).unwrap_or_default()),
+        (any::<u64>(), -350i32..350).prop_map(|(m, e)| format!("{m}e{e}")),
+        (any::<u32>(), any::<u64>()).prop_map(|(i, f)| format!("-{i}.{f:019}")),
+    ]
+}
+
+/// A JSON string's text: escapes of every kind, surrogate pairs and lone surrogates.
+fn json_string() -> impl Strategy<Value = String> {
+    let piece = prop_oneof![
+        "[a-z #:{}\\[\\],&*!|>'%@`-]{0,6}".prop_map(|s| s),
+        any::<char>().prop_map(|c| serde_json::to_string(&c.to_string())
+            .map(|s| s.trim_matches('"').to_string())
+            .unwrap_or_default()),
+        prop::sample::select(vec![
+            "\\\"",
+            "\\\\",
+            "\\/",
+            "\\b",
+            "\\f",
+            "\\n",
+            "\\r",
+            "\\t",
+            "\\u0000",
+            "\\u001F",
+            "\\u00e9",
+            "\\u2028",
+            "\\uFEFF",
+            "\\ud83d\\ude00",
+            "\\uD83D\\uDE00",
+            "\\ud800",
+            "\\udc00",
+            "é",
+            "😀",
+            "\u{a0}",
+            "\u{85}",
+            "\u{7f}",
+            "\u{2028}",
+            "\u{feff}",
+            "${{ x }}",
+        ])
+        .prop_map(str::to_string),
+    ];
+    prop::collection::vec(piece, 0..6).prop_map(|p| format!("\"{}\"", p.concat()))
+}
+
+/// A JSON text, written compactly or spaced, up to `depth` deep (plus a deep wrapping).
+fn json_text() -> impl Strategy<Value = String> {
+    let leaf = prop_oneof![
+        Just("null".to_string()),
+        Just("true".to_string()),
+        Just("false".to_string()),
+        json_number(),
+        json_string(),
+    ];
+    let tree = leaf.prop_recursive(5, 64, 6, |inner| {
+        prop_oneof![
+            (prop::collection::vec(inner.clone(), 0..6), any::<bool>()).prop_map(|(v, spaced)| {
+                let sep = if spaced { ", " } else { "," };
+                format!("[{}]", v.join(sep))
+            }),
+            (
+                prop::collection::vec((json_string(), inner), 0..6),
+                any::<bool>()
+            )
+                .prop_map(|(m, spaced)| {
+                    let (sep, colon) = if spaced { (", ", ": ") } else { (",", ":") };
+                    let members: Vec<String> = m
+                        .into_iter()
+                        .map(|(k, v)| format!("{k}{colon}{v}"))
+                        .collect();
+                    format!("{{{}}}", members.join(sep))
+                }),
+        ]
+    });
+    (tree, 0usize..70).prop_map(|(t, wrap)| {
+        if wrap < 40 {
+            t
+        } else {
+            format!("{}{t}{}", "[".repeat(wrap - 39), "]".repeat(wrap - 39))
+        }
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(400))]
+    /// Both paths give the same `PipelineFile` (or the same errors) for random JSON values.
+    #[test]
+    fn generated_json_texts_arrive_as_yaml_reads_them(
+        v in json_text(),
+        crlf in any::<bool>(),
+    ) {
+        let eol = if crlf { "\r\n" } else { "\n" };
+        let text = pipeline(&v, true, eol);
+        prop_assert_eq!(ours(&text), reference(&text));
+    }
+}
+
+/// The fast path is taken for the bench's shape; this fails if `parse` reads it with
+/// serde-saphyr (or if the fast path stops applying to ordinary data).
+#[test]
+fn the_fast_path_is_taken_for_plain_data() {
+    let json = format!(
+        "{{\"input\": [{}], \"n\": -0, \"big\": 18446744073709551615, \"f\": 1e-7}}",
+        (0..500)
+            .map(|i| format!("{{\"id\": {i}, \"s\": \"é\\n\\u00e9\", \"x\": {i}.5}}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let text = pipeline(&json, false, "\n");
+    let (got, read) = ours_traced(&text);
+    assert_eq!(read, YamlRead::InlineJson(1));
+    assert_eq!(got, reference(&text));
 }
