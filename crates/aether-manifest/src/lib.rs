@@ -8,13 +8,14 @@
 #![deny(missing_docs)]
 
 pub mod command;
+mod inline_json;
 pub mod pipeline_file;
 pub mod plugin;
 pub mod policy_file;
 pub mod schema;
 pub mod source;
 
-pub use pipeline_file::{PipelineFile, StepDecl};
+pub use pipeline_file::{InlineJson, PipelineFile, StepDecl, YamlRead};
 pub use plugin::{MANIFEST_FILE, Manifest};
 pub use policy_file::{PolicyFile, load_policy, parse_policy};
 pub use schema::SchemaKind;

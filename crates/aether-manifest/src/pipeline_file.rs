@@ -11,6 +11,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
+use crate::inline_json;
 use crate::source::{FileError, Loc, SourceFile};
 
 type S<T> = Spanned<T>;
@@ -132,8 +133,25 @@ impl PipelineFile {
 
     /// Parses an already-read pipeline file; its directory is the workspace.
     pub fn parse(file: SourceFile) -> Result<PipelineFile, Vec<FileError>> {
+        PipelineFile::parse_traced(file, InlineJson::Allowed).0
+    }
+
+    /// [`PipelineFile::parse`], saying how the YAML was read; with [`InlineJson::Off`],
+    /// serde-saphyr reads the whole text (tests compare the two).
+    pub fn parse_traced(
+        file: SourceFile,
+        inline: InlineJson,
+    ) -> (Result<PipelineFile, Vec<FileError>>, YamlRead) {
+        let (raw, read) = parse_yaml(&file.text, inline);
+        (PipelineFile::from_raw(file, raw), read)
+    }
+
+    fn from_raw(
+        file: SourceFile,
+        raw: Result<RawPipeline, serde_saphyr::Error>,
+    ) -> Result<PipelineFile, Vec<FileError>> {
         let workspace = absolute_dir_of(&file.path);
-        let raw: RawPipeline = serde_saphyr::from_str(&file.text).map_err(|e| {
+        let raw = raw.map_err(|e| {
             let l = e.location().map(loc);
             vec![FileError::new(&file.path, l, yaml_message(&e))]
         })?;
@@ -216,6 +234,123 @@ impl PipelineFile {
     }
 }
 
+/// How [`PipelineFile::parse_traced`] read the file's YAML.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum YamlRead {
+    /// serde-saphyr read the whole text.
+    Yaml,
+    /// serde-saphyr read the text with this many large `with` values taken out and read as JSON.
+    InlineJson(usize),
+}
+
+/// Whether [`PipelineFile::parse_traced`] may read a large `with` written as JSON with
+/// serde_json.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InlineJson {
+    /// When serde-saphyr confirms where each value goes (the default of [`PipelineFile::parse`]).
+    Allowed,
+    /// Never: serde-saphyr reads the whole text (the reference the fast path is compared with).
+    Off,
+}
+
+/// The file's YAML, with a large `with` written as one line of JSON read as JSON
+/// ([`inline_json`]; the same values, errors and budget as serde-saphyr alone).
+fn parse_yaml(
+    text: &str,
+    inline: InlineJson,
+) -> (Result<RawPipeline, serde_saphyr::Error>, YamlRead) {
+    if inline == InlineJson::Allowed
+        && let Some(prepared) = inline_json::prepare(text, inline_json::MIN_BYTES)
+    {
+        let count = prepared.values.len();
+        if let Some(raw) = parse_shortened(prepared) {
+            return (Ok(raw), YamlRead::InlineJson(count));
+        }
+    }
+    (serde_saphyr::from_str(text), YamlRead::Yaml)
+}
+
+/// Parses the shortened text under a budget lowered by what the JSON values cost, and puts each
+/// value where serde-saphyr put its placeholder. `None` (then the original text is parsed) for
+/// any error; an anchor, alias or merge key anywhere (their copies of a value are charged by the
+/// original parse only); or a placeholder that is not exactly once the whole value of a step's
+/// `with`, or the nonce anywhere else in the document.
+fn parse_shortened(prepared: inline_json::Prepared) -> Option<RawPipeline> {
+    let cost = prepared.cost;
+    let mut budget = serde_saphyr::Budget::default();
+    budget.max_nodes = budget.max_nodes.checked_sub(cost.nodes)?;
+    budget.max_events = budget.max_events.checked_sub(cost.events)?;
+    budget.max_depth = budget.max_depth.checked_sub(cost.depth)?;
+    budget.max_total_scalar_bytes = budget.max_total_scalar_bytes.checked_sub(cost.bytes)?;
+    let copies = std::rc::Rc::new(std::cell::Cell::new(None));
+    let seen = std::rc::Rc::clone(&copies);
+    let mut options = serde_saphyr::Options::default();
+    options.budget = Some(budget);
+    let options = options.with_budget_report(move |r| {
+        seen.set(Some(r.anchors + r.aliases + r.merge_keys));
+    });
+    let mut raw: RawPipeline = serde_saphyr::from_str_with_options(&prepared.text, options).ok()?;
+    if copies.get() != Some(0) {
+        return None;
+    }
+    let nonce = prepared.nonce;
+    let mut slots: Vec<Option<&mut serde_json::Value>> = Vec::new();
+    slots.resize_with(prepared.values.len(), || None);
+    let mut strays = 0usize;
+    let mut stray = |s: &str| strays += usize::from(s.contains(nonce));
+    stray(&raw.name.value);
+    raw.policy.iter().for_each(|p| stray(&p.value));
+    for step in &raw.steps {
+        let s = &step.value;
+        for text in [&s.id, &s.plugin].into_iter().chain(&s.needs) {
+            stray(&text.value);
+        }
+        for text in [&s.timeout, &s.memory, &s.isolation].into_iter().flatten() {
+            stray(&text.value);
+        }
+    }
+    for step in &mut raw.steps {
+        let Some(with) = step.value.with.as_mut() else {
+            continue;
+        };
+        let index = match &with.value {
+            serde_json::Value::String(s) if s.starts_with(nonce) => {
+                (0..slots.len()).find(|&i| *s == inline_json::placeholder(nonce, i))
+            }
+            other => {
+                strays += nonce_count(other, nonce);
+                continue;
+            }
+        };
+        match index.and_then(|i| slots.get_mut(i)) {
+            Some(slot @ None) => *slot = Some(&mut with.value),
+            _ => strays += 1,
+        }
+    }
+    if strays != 0 || slots.iter().any(Option::is_none) {
+        return None;
+    }
+    for (slot, value) in slots.into_iter().zip(prepared.values) {
+        if let Some(slot) = slot {
+            *slot = value;
+        }
+    }
+    Some(raw)
+}
+
+/// How many strings of `value` (keys included) hold `nonce`.
+fn nonce_count(value: &serde_json::Value, nonce: &str) -> usize {
+    match value {
+        serde_json::Value::String(s) => usize::from(s.contains(nonce)),
+        serde_json::Value::Array(a) => a.iter().map(|v| nonce_count(v, nonce)).sum(),
+        serde_json::Value::Object(m) => m
+            .iter()
+            .map(|(k, v)| usize::from(k.contains(nonce)) + nonce_count(v, nonce))
+            .sum(),
+        _ => 0,
+    }
+}
+
 /// The absolute directory holding `path` (the current directory for a bare file name).
 pub fn absolute_dir_of(path: &Path) -> PathBuf {
     let dir = path
@@ -238,4 +373,57 @@ fn yaml_message(e: &serde_saphyr::Error) -> String {
         None => first,
     };
     format!("invalid pipeline: {first}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The bench's shape (`bench/run.py`'s `write_pipeline`): the whole input on the `with`
+    /// line. It is read as JSON, not by serde-saphyr, and arrives the same, at the same place.
+    #[test]
+    fn a_large_inline_with_is_read_as_json() {
+        let records: Vec<String> = (0..2000)
+            .map(|i| {
+                format!(
+                    "{{\"id\": {i}, \"price\": {}.25, \"tags\": [\"a\", \"b\"]}}",
+                    i * 3
+                )
+            })
+            .collect();
+        let text = format!(
+            "name: p\nsteps:\n  - id: s\n    plugin: ./x\n    with: {{\"input\": [{}], \"runs\": 0}}\n    timeout: 1s\n",
+            records.join(", ")
+        );
+        let file = SourceFile {
+            path: PathBuf::from("p.yaml"),
+            text,
+        };
+        let (fast, read) = PipelineFile::parse_traced(file.clone(), InlineJson::Allowed);
+        assert_eq!(read, YamlRead::InlineJson(1));
+        let (slow, read) = PipelineFile::parse_traced(file, InlineJson::Off);
+        assert_eq!(read, YamlRead::Yaml);
+        assert_eq!(format!("{fast:?}"), format!("{slow:?}"));
+        assert!(fast.is_ok());
+    }
+
+    /// An error anywhere (here an unknown field after the value) is serde-saphyr's own, found
+    /// in the original text.
+    #[test]
+    fn errors_come_from_the_original_text() {
+        let text = format!(
+            "name: p\nsteps:\n  - id: s\n    plugin: ./x\n    with: [{}0]\n    bogus: 1\n",
+            "1, ".repeat(3000)
+        );
+        assert!(inline_json::prepare(&text, inline_json::MIN_BYTES).is_some());
+        let file = SourceFile {
+            path: PathBuf::from("p.yaml"),
+            text,
+        };
+        let Err(errors) = PipelineFile::parse(file) else {
+            panic!("an unknown field is an error");
+        };
+        assert_eq!(errors[0].loc, Some(Loc { line: 6, col: 5 }));
+        assert!(errors[0].message.contains("unknown field `bogus`"));
+    }
 }
