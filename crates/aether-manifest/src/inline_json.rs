@@ -27,6 +27,12 @@
 //!
 //! Any error of the shortened document also sends the original text to serde-saphyr, whose
 //! errors (file:line:col) are the ones users see.
+//!
+//! Bounds: a line that might hold more nodes than serde-saphyr's budget is not read here (its
+//! separators counted first), so the values built never exceed what the budget allows. A file
+//! whose values end up refused costs at most about twice serde-saphyr's parse (the JSON reads,
+//! each nesting level re-scanning its subtree, at most [`MAX_DEPTH`] times; the shortened
+//! text's parse; then the original's).
 
 use std::sync::OnceLock;
 
@@ -99,7 +105,10 @@ pub(crate) fn placeholder(nonce: &str, index: usize) -> String {
 
 /// Finds the `with:` lines holding one JSON value of at least `min_bytes`, reads them, and
 /// returns the shortened text; `None` when there is none (or the original text holds the nonce).
-pub(crate) fn prepare(text: &str, min_bytes: usize) -> Option<Prepared> {
+/// The values taken hold at most `max_nodes` nodes together, counted before any is read: a line
+/// that might hold more is left to serde-saphyr, which stops at its budget as it streams, so
+/// the fast path never builds more values than that budget allows.
+pub(crate) fn prepare(text: &str, min_bytes: usize, max_nodes: usize) -> Option<Prepared> {
     let nonce = nonce()?;
     let mut out = String::new();
     let mut copied = 0;
@@ -115,6 +124,9 @@ pub(crate) fn prepare(text: &str, min_bytes: usize) -> Option<Prepared> {
         };
         let json = line[offset..].trim_end_matches(' ');
         if json.len() < min_bytes || !yaml_reads_as_json(json) {
+            continue;
+        }
+        if cost.nodes.saturating_add(node_bound(json)) > max_nodes {
             continue;
         }
         let mut this = Cost::default();
@@ -141,6 +153,35 @@ pub(crate) fn prepare(text: &str, min_bytes: usize) -> Option<Prepared> {
         values,
         cost,
     })
+}
+
+/// An upper bound of the nodes [`read`] makes of `json`, counted without reading it: every
+/// value and key but the first follows a `[` or `{` that does not close at once, a `,` or a `:`,
+/// outside a string (strings lexed as JSON lexes them, so a prefix serde_json accepts is
+/// counted as it reads it).
+fn node_bound(json: &str) -> usize {
+    let bytes = json.as_bytes();
+    let mut count = 1usize;
+    let mut in_string = false;
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        if in_string {
+            match b {
+                b'\\' => i += 1,
+                b'"' => in_string = false,
+                _ => {}
+            }
+        } else {
+            match b {
+                b'"' => in_string = true,
+                b',' | b':' => count += 1,
+                b'[' | b'{' if !matches!(bytes.get(i + 1), Some(b']' | b'}')) => count += 1,
+                _ => {}
+            }
+        }
+        i += 1;
+    }
+    count
 }
 
 /// Where the value of a `with:` line starting with `{` or `[` begins, in bytes.
@@ -294,7 +335,7 @@ mod tests {
     fn a_lone_carriage_return_ends_the_line() {
         let json = format!("[{}0]", "1, ".repeat(2000));
         let text = format!("a: 1\r    with: {json}\r    b: 2\n");
-        let prepared = prepare(&text, MIN_BYTES).expect("the value is taken");
+        let prepared = prepare(&text, MIN_BYTES, usize::MAX).expect("the value is taken");
         let expected = format!(
             "a: 1\r    with: {}\r    b: 2\n",
             placeholder(prepared.nonce, 0)
@@ -339,6 +380,37 @@ mod tests {
             v.map(|v| v.to_string()).as_deref(),
             Some("[0,18446744073709551615,-9223372036854775808,-0.0]")
         );
+    }
+
+    #[test]
+    fn a_line_that_may_exceed_the_node_budget_is_not_read() {
+        let line = |zeros: usize| format!("    with: [{}0]\n", "0,".repeat(zeros));
+        let text = format!("steps:\n  - id: a\n{}", line(300_000));
+        assert!(prepare(&text, MIN_BYTES, 250_000).is_none());
+        assert!(prepare(&text, MIN_BYTES, 300_002).is_some());
+        // Two lines under the budget alone, over it together: the first is taken, not the second.
+        let text = format!("{}{}", line(150_000), line(150_000));
+        let prepared = prepare(&text, MIN_BYTES, 250_000).expect("the first line is taken");
+        assert_eq!(prepared.values.len(), 1);
+        assert!(prepared.cost.nodes <= 250_000);
+    }
+
+    #[test]
+    fn the_node_bound_is_never_below_what_is_read() {
+        for json in [
+            "[]",
+            "{}",
+            "[[], {}, [[]]]",
+            r#"{"a": [1, {"b": "x,:[{"}], "c\\\"": ":", "d": {}}"#,
+            r#"[0, 1.5, true, null, "\u005b,"]"#,
+            r#"{"k": [{}, []], "t": [true, false, null]}"#,
+        ] {
+            let mut cost = Cost::default();
+            read(json, &mut cost).expect(json);
+            let bound = node_bound(json);
+            assert!(cost.nodes <= bound, "{json}: {} > {bound}", cost.nodes);
+            assert!(bound <= cost.nodes + 2, "{json}: {bound} is tight");
+        }
     }
 
     #[test]

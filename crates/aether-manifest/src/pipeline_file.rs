@@ -260,7 +260,11 @@ fn parse_yaml(
     inline: InlineJson,
 ) -> (Result<RawPipeline, serde_saphyr::Error>, YamlRead) {
     if inline == InlineJson::Allowed
-        && let Some(prepared) = inline_json::prepare(text, inline_json::MIN_BYTES)
+        && let Some(prepared) = inline_json::prepare(
+            text,
+            inline_json::MIN_BYTES,
+            serde_saphyr::Budget::default().max_nodes,
+        )
     {
         let count = prepared.values.len();
         if let Some(raw) = parse_shortened(prepared) {
@@ -415,7 +419,7 @@ mod tests {
             "name: p\nsteps:\n  - id: s\n    plugin: ./x\n    with: [{}0]\n    bogus: 1\n",
             "1, ".repeat(3000)
         );
-        assert!(inline_json::prepare(&text, inline_json::MIN_BYTES).is_some());
+        assert!(inline_json::prepare(&text, inline_json::MIN_BYTES, usize::MAX).is_some());
         let file = SourceFile {
             path: PathBuf::from("p.yaml"),
             text,

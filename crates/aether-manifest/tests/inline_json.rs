@@ -202,6 +202,30 @@ fn the_budget_still_covers_inline_values() {
     }
 }
 
+/// A line that could hold more nodes than serde-saphyr's budget is never read as JSON: the
+/// fast path would build every value before the budget is compared (0.4-0.8 GB for a 16 MiB
+/// line of `0,`), where serde-saphyr stops at its 250,000th node (review of i19-yaml14).
+#[test]
+fn a_line_over_the_node_budget_is_left_to_serde_saphyr() {
+    let json = format!("[{}0]", "0,".repeat(300_000));
+    let text = pipeline(&json, false, "\n");
+    let (parsed, read) = ours_traced(&text);
+    assert_eq!(
+        read,
+        YamlRead::Yaml,
+        "the over-budget line is not read as JSON"
+    );
+    assert_eq!(parsed, reference(&text));
+    assert!(
+        parsed.contains("Err"),
+        "serde-saphyr refuses it: {parsed:.300}"
+    );
+    // Under the budget, the same shape takes the fast path.
+    let json = format!("[{}0]", "0,".repeat(100_000));
+    let text = pipeline(&json, false, "\n");
+    assert_eq!(ours_traced(&text).1, YamlRead::InlineJson(1));
+}
+
 /// A JSON value for the generated documents: every scalar kind, numbers of every magnitude.
 fn json_value() -> impl Strategy<Value = Value> {
     let leaf = prop_oneof![
