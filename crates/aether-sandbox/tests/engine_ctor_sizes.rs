@@ -75,6 +75,26 @@ fn issue_19_objects_made_with_room_are_bounded() {
     );
     eprintln!("bytes per one-property object of a wide prototype: {wide:.1}");
     assert!(wide <= 320.0, "{wide:.1} bytes per one-property object");
+    // The hint is taken (a build without the patch makes these objects with two slots).
+    assert!(
+        wide >= 250.0,
+        "{wide:.1} bytes: the wide prototype's hint is not applied"
+    );
+    // Never a hint on Object.prototype: a constructor whose objects end with it (a `prototype`
+    // that is not an object) must not size every plain object of the context (review of
+    // i19-parse14). The patch's guard is defensive: this scenario gave 120 bytes with the guard
+    // removed too (Object.prototype keeps no empty shape to hold a hint here); the test keeps
+    // the bound should that change.
+    let plain = bytes_per_object(
+        "function F() { for (let k = 0; k < 8; k++) this['k' + k] = k; } F.prototype = null; for (let i = 0; i < 100; i++) new F();",
+        "(function () { const o = new Object(); o.x = 1; return o; })()",
+        20_000,
+    );
+    eprintln!("bytes per parsed one-property object: {plain:.1}");
+    assert!(
+        plain <= 200.0,
+        "{plain:.1} bytes per parsed one-property object"
+    );
 }
 
 /// `new C(i)`, a constructor adding eight properties one by one, against an arrow function

@@ -71,7 +71,7 @@ impl SpawnRequest {
 }
 
 /// A worker forked, confined and never used: its end of the step socket, and the process
-/// (pidfd for kill, `/proc` files opened ahead for the accounting).
+/// (pidfd for kill and for the accounting's liveness check).
 pub(crate) struct Spawned {
     pub(crate) socket: UnixStream,
     /// aether's end of the worker's call ring (`None` if it could not be made: every call then
@@ -563,7 +563,10 @@ impl Shared {
     }
 
     /// Reads the zygote's answer to one spawn (the worker's pid with a pidfd, or an errno) on
-    /// `control`, for the worker whose socket's other end is `ours`.
+    /// `control`, for the worker whose socket's other end is `ours`. Anything but an answer (no
+    /// answer in time, a failed read, an invalid answer) shuts the control socket down: a late
+    /// answer could no longer be paired with its request, and a retired ring is handed on by the
+    /// pidfd of the answer it came with (review of i23-step14), so every later fork fails instead.
     fn answer(
         control: &OwnedFd,
         ours: OwnedFd,
@@ -573,8 +576,12 @@ impl Shared {
             what: "a worker process",
             source: e.into(),
         };
+        let desync = || {
+            let _ = rustix::net::shutdown(control, rustix::net::Shutdown::Both);
+        };
         let mut answer = [0u8; 4];
         let (n, mut pidfd) = recv_with_fds(control, &mut answer).map_err(|e| {
+            desync();
             if e == rustix::io::Errno::AGAIN {
                 // The ready timeout ran out (the first worker's answer only).
                 WorkerError::Unsupported("the zygote process did not answer".into())
@@ -591,9 +598,12 @@ impl Shared {
                 worker: ProcessWorker::new(pid, pidfd),
             }),
             (4, _) if pid < 0 => Err(spawn_error(rustix::io::Errno::from_raw_os_error(-pid))),
-            _ => Err(WorkerError::Unsupported(
-                "the zygote process gave an invalid answer or ended".into(),
-            )),
+            _ => {
+                desync();
+                Err(WorkerError::Unsupported(
+                    "the zygote process gave an invalid answer or ended".into(),
+                ))
+            }
         }
     }
 }

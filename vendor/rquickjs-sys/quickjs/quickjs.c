@@ -23200,8 +23200,11 @@ static JSValue JS_CallConstructorInternal(JSContext *ctx,
             JS_FreeValue(ctx, ret);
             /* aether 0056: the size of the property array the constructor
                left, remembered in the prototype's empty shape for the
-               objects it makes next (JS_NewObjectProtoClass) */
+               objects it makes next (JS_NewObjectProtoClass); never for
+               Object.prototype, whose hint would size every plain object
+               of the context (JSON.parse's, new Object(), descriptors) */
             if (proto && proto->has_empty_shape &&
+                proto != JS_VALUE_GET_OBJ(ctx->class_proto[JS_CLASS_OBJECT]) &&
                 sh->prop_size > proto->u.empty_shape->obj_size_hint &&
                 sh->prop_size <= JS_PROP_OBJ_HINT_MAX)
                 proto->u.empty_shape->obj_size_hint = sh->prop_size;
