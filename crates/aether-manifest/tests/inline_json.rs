@@ -247,11 +247,45 @@ fn json_value() -> impl Strategy<Value = Value> {
     })
 }
 
+/// Values the fast path always takes: printable ASCII strings without a backslash, any
+/// i64, any finite f64 (serde_json writes it as a text YAML reads alike), keys unique.
+fn accepted_value() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(Value::from),
+        any::<f64>()
+            .prop_filter("finite", |f| f.is_finite())
+            .prop_map(Value::from),
+        "[a-zA-Z0-9 $#:,{}\\[\\]\"-]{0,16}".prop_map(Value::String),
+    ];
+    leaf.prop_recursive(4, 64, 8, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..8).prop_map(Value::Array),
+            prop::collection::btree_map("[a-z]{1,6}", inner, 0..8)
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(200))]
     #[test]
     fn generated_values_arrive_as_yaml_reads_them(v in json_value()) {
         same(&serde_json::to_string(&v).unwrap_or_default());
+    }
+
+    /// The equality above holds on the fast path itself, not only through its fallback (review
+    /// of i19-yaml14: many generated texts hold what the fast path refuses).
+    #[test]
+    fn accepted_values_take_the_fast_path(v in accepted_value()) {
+        let json = serde_json::to_string(&v).unwrap_or_default();
+        for eol in ["\n", "\r\n"] {
+            let text = pipeline(&json, true, eol);
+            let (fast, read) = ours_traced(&text);
+            prop_assert_eq!(read, YamlRead::InlineJson(1), "with: {}", json);
+            prop_assert_eq!(fast, reference(&text));
+        }
     }
 }
 
