@@ -110,6 +110,9 @@ pub(crate) fn placeholder(nonce: &str, index: usize) -> String {
 /// the fast path never builds more values than that budget allows.
 pub(crate) fn prepare(text: &str, min_bytes: usize, max_nodes: usize) -> Option<Prepared> {
     let nonce = nonce()?;
+    if text.contains(nonce) {
+        return None;
+    }
     let mut out = String::new();
     let mut copied = 0;
     let mut values = Vec::new();
@@ -143,7 +146,7 @@ pub(crate) fn prepare(text: &str, min_bytes: usize, max_nodes: usize) -> Option<
         cost.bytes += json.len();
         values.push(value);
     }
-    if values.is_empty() || text.contains(nonce) {
+    if values.is_empty() {
         return None;
     }
     out.push_str(&text[copied..]);

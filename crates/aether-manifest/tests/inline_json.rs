@@ -226,8 +226,12 @@ fn a_line_over_the_node_budget_is_left_to_serde_saphyr() {
     assert_eq!(ours_traced(&text).1, YamlRead::InlineJson(1));
 }
 
-/// A JSON value for the generated documents: every scalar kind, numbers of every magnitude.
-fn json_value() -> impl Strategy<Value = Value> {
+/// JSON values for the generated documents: every scalar kind, numbers of every magnitude,
+/// strings and object keys drawn from `strings` and `keys`.
+fn values(
+    strings: BoxedStrategy<String>,
+    keys: BoxedStrategy<String>,
+) -> impl Strategy<Value = Value> {
     let leaf = prop_oneof![
         Just(Value::Null),
         any::<bool>().prop_map(Value::Bool),
@@ -235,37 +239,31 @@ fn json_value() -> impl Strategy<Value = Value> {
         any::<f64>()
             .prop_filter("finite", |f| f.is_finite())
             .prop_map(Value::from),
-        any::<String>().prop_map(Value::String),
-        "[a-z$\\\\\"{}#: -]{0,12}".prop_map(Value::String),
+        strings.prop_map(Value::String),
     ];
-    leaf.prop_recursive(4, 64, 8, |inner| {
+    leaf.prop_recursive(4, 64, 8, move |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..8).prop_map(Value::Array),
-            prop::collection::btree_map(any::<String>(), inner, 0..8)
+            prop::collection::btree_map(keys.clone(), inner, 0..8)
                 .prop_map(|m| Value::Object(m.into_iter().collect())),
         ]
     })
 }
 
-/// Values the fast path always takes: printable ASCII strings without a backslash, any
-/// i64, any finite f64 (serde_json writes it as a text YAML reads alike), keys unique.
+/// Any string (what the fast path refuses included) and YAML-significant characters.
+fn json_value() -> impl Strategy<Value = Value> {
+    let strings = prop_oneof![any::<String>(), "[a-z$\\\\\"{}#: -]{0,12}"].boxed();
+    values(strings, any::<String>().boxed())
+}
+
+/// Values the fast path always takes: printable ASCII strings without a backslash (no escape
+/// it could refuse), any i64, any finite f64 (serde_json writes it as a text YAML reads alike),
+/// short keys.
 fn accepted_value() -> impl Strategy<Value = Value> {
-    let leaf = prop_oneof![
-        Just(Value::Null),
-        any::<bool>().prop_map(Value::Bool),
-        any::<i64>().prop_map(Value::from),
-        any::<f64>()
-            .prop_filter("finite", |f| f.is_finite())
-            .prop_map(Value::from),
-        "[a-zA-Z0-9 $#:,{}\\[\\]\"-]{0,16}".prop_map(Value::String),
-    ];
-    leaf.prop_recursive(4, 64, 8, |inner| {
-        prop_oneof![
-            prop::collection::vec(inner.clone(), 0..8).prop_map(Value::Array),
-            prop::collection::btree_map("[a-z]{1,6}", inner, 0..8)
-                .prop_map(|m| Value::Object(m.into_iter().collect())),
-        ]
-    })
+    values(
+        "[a-zA-Z0-9 $#:,{}\\[\\]\"-]{0,16}".boxed(),
+        "[a-z]{1,6}".boxed(),
+    )
 }
 
 proptest! {

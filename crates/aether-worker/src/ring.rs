@@ -269,8 +269,9 @@ pub struct Ring {
 /// A ring is handed on only once the worker that mapped it is gone: its pidfd, kept with it,
 /// polls readable, which it does once every thread of the process has exited (none can run
 /// again, and its address space is gone: nothing maps the region but aether; a worker cannot
-/// share its memory with another process: its filter kills it for `clone` of a process). It is zeroed before it is handed on ([`Ring::recycle`]).
-/// A ring whose worker still lives is never taken; one that cannot be zeroed is dropped.
+/// share its memory with another process: its filter kills it for `clone` of a process). It is
+/// zeroed before it is handed on ([`Ring::recycle`]). A ring whose worker still lives is never
+/// taken; one that cannot be zeroed is dropped.
 #[derive(Debug, Default)]
 pub(crate) struct Retired {
     rings: std::sync::Mutex<std::collections::VecDeque<(Ring, OwnedFd)>>,

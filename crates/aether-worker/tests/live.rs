@@ -49,16 +49,7 @@ impl Host for LiveHost {
 fn issue_23_a_real_worker_makes_its_quick_calls_through_the_ring() -> Result<(), String> {
     let zygote = Zygote::start().map_err(|e| format!("zygote: {e}"))?;
     let before = frame_counts();
-    let spec = StepSpec {
-        main: "main.js".into(),
-        input: serde_json::value::RawValue::NULL.to_owned(),
-        context: serde_json::Value::Null,
-        limits: Limits {
-            timeout: Duration::from_secs(60),
-            ..Limits::default()
-        },
-        sample: false,
-    };
+    let spec = main_step();
     let outcome = run_in_worker(&zygote, spec, Arc::new(LiveHost));
     let output = outcome.result.map_err(|e| format!("step: {e:?}"))?;
     if output.get() != (4 * CALLS + BIG as u64).to_string() {
@@ -128,16 +119,7 @@ impl Host for ThreadCounter {
 /// mapping, a malloc arena grown page by page and the switches between the two threads.
 fn issue_23_a_worker_runs_its_step_on_its_main_thread() -> Result<(), String> {
     let zygote = Zygote::start().map_err(|e| format!("zygote: {e}"))?;
-    let spec = StepSpec {
-        main: "main.js".into(),
-        input: serde_json::value::RawValue::NULL.to_owned(),
-        context: serde_json::Value::Null,
-        limits: Limits {
-            timeout: Duration::from_secs(60),
-            ..Limits::default()
-        },
-        sample: false,
-    };
+    let spec = main_step();
     let outcome = run_in_worker(&zygote, spec, Arc::new(ThreadCounter));
     let output = outcome.result.map_err(|e| format!("step: {e:?}"))?;
     // Each worker (this step's, and any of the first test's zygote not yet reaped) has one
@@ -200,16 +182,7 @@ fn issue_23_the_zygote_forks_single_threaded_from_a_small_main_heap() -> Result<
         .ok_or("no zygote among this process's children")?;
     // The zygote compiles the rest before its second worker; the third is forked after.
     for _ in 0..3 {
-        let spec = StepSpec {
-            main: "main.js".into(),
-            input: serde_json::value::RawValue::NULL.to_owned(),
-            context: serde_json::Value::Null,
-            limits: Limits {
-                timeout: Duration::from_secs(60),
-                ..Limits::default()
-            },
-            sample: false,
-        };
+        let spec = main_step();
         let outcome = run_in_worker(&zygote, spec, Arc::new(Trivial));
         let output = outcome.result.map_err(|e| format!("step: {e:?}"))?;
         if output.get() != "1" {
@@ -245,16 +218,7 @@ fn issue_23_the_zygotes_relro_is_a_sealed_file_not_anonymous_memory() -> Result<
         .find(|p| !before.contains(p))
         .ok_or("no zygote among this process's children")?;
     for _ in 0..2 {
-        let spec = StepSpec {
-            main: "main.js".into(),
-            input: serde_json::value::RawValue::NULL.to_owned(),
-            context: serde_json::Value::Null,
-            limits: Limits {
-                timeout: Duration::from_secs(60),
-                ..Limits::default()
-            },
-            sample: false,
-        };
+        let spec = main_step();
         let outcome = run_in_worker(&zygote, spec, Arc::new(Trivial));
         let output = outcome.result.map_err(|e| format!("step: {e:?}"))?;
         if output.get() != "1" {
@@ -327,16 +291,7 @@ fn issue_23_the_first_workers_answer_is_read_before_any_other() -> Result<(), St
     zygote.keep_ready(2, 3);
     std::thread::sleep(Duration::from_millis(100));
     for step in 0..3 {
-        let spec = StepSpec {
-            main: "main.js".into(),
-            input: serde_json::value::RawValue::NULL.to_owned(),
-            context: serde_json::Value::Null,
-            limits: Limits {
-                timeout: Duration::from_secs(60),
-                ..Limits::default()
-            },
-            sample: false,
-        };
+        let spec = main_step();
         let outcome = run_in_worker(&zygote, spec, Arc::new(Trivial));
         let output = outcome.result.map_err(|e| format!("step {step}: {e:?}"))?;
         if output.get() != "1" {
@@ -412,22 +367,13 @@ impl Host for BusyHost {
 /// See: issue 23 ("per-step accounting without `/proc` round trips on the hot path"): a
 /// worker's CPU time is read from its process CPU clock, to the nanosecond as the thread tier
 /// reads its engine thread's, not from `/proc/PID/stat`'s 10 ms ticks: a busy step's `cpu_ms`
-/// is not always a multiple of 10 (with ticks it always was; three steps of a few tens of
-/// milliseconds all landing on one by chance: about 1 in 1,000).
+/// is not always a multiple of 10 (with ticks it always was; five steps of a few tens of
+/// milliseconds all landing on one by chance: about 1 in 100,000).
 fn issue_23_a_workers_cpu_time_is_not_counted_in_ticks() -> Result<(), String> {
     let zygote = Zygote::start().map_err(|e| format!("zygote: {e}"))?;
     let mut seen = Vec::new();
-    for _ in 0..3 {
-        let spec = StepSpec {
-            main: "main.js".into(),
-            input: serde_json::value::RawValue::NULL.to_owned(),
-            context: serde_json::Value::Null,
-            limits: Limits {
-                timeout: Duration::from_secs(60),
-                ..Limits::default()
-            },
-            sample: false,
-        };
+    for _ in 0..5 {
+        let spec = main_step();
         let outcome = run_in_worker(&zygote, spec, Arc::new(BusyHost));
         outcome.result.map_err(|e| format!("step: {e:?}"))?;
         if outcome.cpu_ms == 0 {
@@ -442,6 +388,20 @@ fn issue_23_a_workers_cpu_time_is_not_counted_in_ticks() -> Result<(), String> {
     Err(format!(
         "cpu_ms {seen:?}: all multiples of 10 ms, as ticks are"
     ))
+}
+
+/// The step every test runs: `main.js`'s default export, no input, a 60 s deadline.
+fn main_step() -> StepSpec {
+    StepSpec {
+        main: "main.js".into(),
+        input: serde_json::value::RawValue::NULL.to_owned(),
+        context: serde_json::Value::Null,
+        limits: Limits {
+            timeout: Duration::from_secs(60),
+            ..Limits::default()
+        },
+        sample: false,
+    }
 }
 
 /// A test of this binary: `Err` says what went wrong.
